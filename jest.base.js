@@ -1,0 +1,42 @@
+// One Jest setup for every project: unit tests (*.spec.ts) beside the code, integration tests
+// (*.int-spec.ts) under test/ against real servers. SWC transpiles (with decorator metadata for
+// NestJS); type checking is `npm run typecheck`.
+const path = require('path');
+const root = __dirname;
+
+const base = (dir) => ({
+  rootDir: dir,
+  testEnvironment: 'node',
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2022',
+          keepClassNames: true,
+        },
+        module: { type: 'commonjs' },
+      },
+    ],
+  },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper: {
+    '^@citybase/platform$': path.join(root, 'libs/platform/src/index.ts'),
+    '^@citybase/platform/(.*)$': path.join(root, 'libs/platform/src/$1'),
+    '^@citybase/contracts/(.*)$': path.join(root, 'libs/contracts/src/$1'),
+  },
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
+});
+
+module.exports = {
+  unit: (dir) => ({ ...base(dir), displayName: path.basename(dir), testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'] }),
+  int: (dir) => ({
+    ...base(dir),
+    displayName: `${path.basename(dir)}:int`,
+    testMatch: ['<rootDir>/**/*.int-spec.ts'],
+    testTimeout: 120_000,
+    globalSetup: path.join(root, 'libs/platform/src/testing/jest-global-setup.js'),
+  }),
+};
