@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/** Thrown when the environment does not satisfy a service's configuration schema. Lists every problem. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const port = z.coerce.number().int().min(1).max(65535);
+const pgUrl = z
+  .string()
+  .url()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL');
+const redisUrl = z
+  .string()
+  .url()
+  .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// URL');
+const brokers = z
+  .string()
+  .min(1)
+  .transform((v) => v.split(',').map((b) => b.trim()))
+  .refine((list) => list.every((b) => /^[^:\s]+:\d+$/.test(b)), 'must be a comma-separated list of host:port');
+
+/** Settings every Citybase service process has. Service schemas extend this one. */
+export const baseServiceConfig = z.object({
+  CITY_ID: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes')
+    .default('demo-city'),
+  GRPC_HOST: z.string().min(1).default('127.0.0.1'),
+  GRPC_PORT: port,
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  HTTP_PORT: port,
+  DATABASE_URL: pgUrl,
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  KAFKA_BROKERS: z.string().default('127.0.0.1:9092').pipe(brokers),
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+});
+export type BaseServiceConfig = z.infer<typeof baseServiceConfig>;
+
+/**
+ * A service's schema: the base settings with that service's own defaults for ports and database,
+ * so `npx nx serve <name>` works on a development machine with no variables set.
+ */
+export function serviceConfigSchema(defaults: { grpcPort: number; httpPort: number; database: string }) {
+  return baseServiceConfig.extend({
+    GRPC_PORT: port.default(defaults.grpcPort),
+    HTTP_PORT: port.default(defaults.httpPort),
+    DATABASE_URL: pgUrl.default(`postgres://postgres@127.0.0.1:5432/${defaults.database}`),
+  });
+}
+
+/**
+ * Parses the environment once into a typed, frozen object. Empty strings count as unset, so
+ * `FOO=` falls back to the default instead of failing obscurely. Every problem is reported at once.
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): Readonly<z.infer<S>> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(root)';
+      const missing = issue.code === 'invalid_type' && cleaned[name] === undefined;
+      return missing ? `${name}: required but not set` : `${name}: ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  return Object.freeze(result.data);
+}

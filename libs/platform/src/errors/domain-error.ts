@@ -1,0 +1,71 @@
+/**
+ * Business rules throw DomainError, never transport exceptions. `kind` says what sort of failure it
+ * is (the only thing the transport needs); `code` is the service's own stable error code
+ * (e.g. REFUND_EXCEEDS_PAID); `field` and `rule` tell the caller exactly what to fix.
+ */
+export type DomainErrorKind =
+  | 'invalid_argument'
+  | 'not_found'
+  | 'already_exists'
+  | 'failed_precondition'
+  | 'permission_denied'
+  | 'unauthenticated'
+  | 'resource_exhausted'
+  | 'aborted';
+
+export interface DomainErrorDetail {
+  readonly field?: string;
+  readonly rule?: string;
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly kind: DomainErrorKind,
+    readonly code: string,
+    message: string,
+    readonly detail: DomainErrorDetail = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+
+  /** `field` broke `rule`: the message names both, e.g. "amount.amount_minor: must be positive". */
+  static invalid(field: string, rule: string, code = 'INVALID_ARGUMENT'): DomainError {
+    return new DomainError('invalid_argument', code, `${field}: ${rule}`, { field, rule });
+  }
+
+  static notFound(what: string, id: string, code = 'NOT_FOUND'): DomainError {
+    return new DomainError('not_found', code, `${what} ${id} not found`);
+  }
+
+  static precondition(code: string, message: string): DomainError {
+    return new DomainError('failed_precondition', code, message);
+  }
+}
+
+/**
+ * Failures of infrastructure (database serialization conflicts, a broker that is down). They are
+ * retryable and must never be reported as a business outcome such as "insufficient funds".
+ */
+export class InfrastructureError extends Error {
+  constructor(
+    readonly kind: 'unavailable' | 'aborted' | 'deadline_exceeded',
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'InfrastructureError';
+  }
+}
+
+const RETRYABLE_PG_CODES = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
+const UNAVAILABLE_PG_CODES = /^(08|57P0|53)/; // connection exceptions, admin shutdown, insufficient resources
+
+/** Classifies a thrown PostgreSQL error, if it is one that callers should retry rather than report. */
+export function classifyPgError(err: unknown): InfrastructureError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (RETRYABLE_PG_CODES.has(code)) return new InfrastructureError('aborted', `database conflict (${code}), retry`, err);
+  if (UNAVAILABLE_PG_CODES.test(code)) return new InfrastructureError('unavailable', `database unavailable (${code})`, err);
+  return undefined;
+}

@@ -1,0 +1,57 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { GrpcOptions, Transport } from '@nestjs/microservices';
+import { HealthImplementation, ServingStatusMap } from 'grpc-health-check';
+
+/** Fully-qualified service name (e.g. citybase.payment.v1.PaymentService) to its ts-proto grpc-js definition. */
+export type GrpcServiceMap = Record<string, grpc.ServiceDefinition>;
+
+export interface GrpcServerKit {
+  options: GrpcOptions;
+  health: HealthImplementation;
+  setServing(serving: boolean): void;
+}
+
+/**
+ * NestJS gRPC transport options for a Citybase service. Handlers use ts-proto's grpc-js codecs
+ * (int64 stays bigint; see docs/adr/0003), not proto-loader's. Every server also serves
+ * grpc.health.v1.Health (overall "" and per service) and server reflection from the contracts'
+ * descriptor set.
+ */
+export function createGrpcServerKit(opts: { host: string; port: number; services: GrpcServiceMap; descriptorSet: Buffer }): GrpcServerKit {
+  const names = Object.keys(opts.services);
+  const initial: ServingStatusMap = { '': 'NOT_SERVING' };
+  for (const name of names) initial[name] = 'NOT_SERVING';
+  const health = new HealthImplementation(initial);
+  const reflectionDefinition = protoLoader.loadFileDescriptorSetFromBuffer(opts.descriptorSet, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const reflection = new ReflectionService(reflectionDefinition, { services: names });
+  const packages = [...new Set(names.map((n) => n.slice(0, n.lastIndexOf('.'))))];
+  return {
+    health,
+    setServing(serving) {
+      const s = serving ? 'SERVING' : 'NOT_SERVING';
+      health.setStatus('', s);
+      for (const name of names) health.setStatus(name, s);
+    },
+    options: {
+      transport: Transport.GRPC,
+      options: {
+        url: `${opts.host}:${opts.port}`,
+        package: packages,
+        packageDefinition: opts.services as unknown as protoLoader.PackageDefinition,
+        onLoadPackageDefinition: (_pkg: unknown, server: Pick<grpc.Server, 'addService'>) => {
+          health.addToServer(server as grpc.Server);
+          reflection.addToServer(server);
+        },
+        maxReceiveMessageLength: 8 * 1024 * 1024,
+      },
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import { DynamicModule, Global, INestApplication, Module, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import Redis from 'ioredis';
+import type { Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { z } from 'zod';
+import { BaseServiceConfig, ConfigError, loadConfig } from '../config';
+import { createPool, MigrationSource, runMigrations } from '../db';
+import { createGrpcServerKit, GrpcErrorFilter, GrpcMetricsInterceptor, GrpcServiceMap } from '../grpc';
+import { OpsController, Readiness } from '../http';
+import { createKafka, ensureTopics } from '../kafka';
+import { createLogger, Logger, NestPinoLogger } from '../logging';
+import { stopTelemetry } from '../telemetry';
+import { KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, SERVICE_CONFIG } from './tokens';
+
+export interface ServiceDefinition<C extends BaseServiceConfig> {
+  /** Short name: identity, payment, ... Used in logs, client ids, metrics and database names. */
+  name: string;
+  configSchema: z.ZodType<C>;
+  /** The service's own Nest module: its gRPC controllers and feature providers. */
+  module: Type<unknown>;
+  grpcServices: GrpcServiceMap;
+  descriptorSet: Buffer;
+  /** Migration folders in the order they apply (the service's own folder last). */
+  migrations: MigrationSource[];
+  /** Kafka topics this service owns and creates at start-up. */
+  topics: string[];
+}
+
+export interface RunningService<C extends BaseServiceConfig> {
+  config: C;
+  logger: Logger;
+  app: INestApplication;
+  /** Stops accepting work, drains, closes connections. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+@Global()
+@Module({})
+class PlatformModule {
+  static register(values: {
+    config: BaseServiceConfig;
+    pool: Pool;
+    logger: Logger;
+    kafka: Kafka;
+    redis: Redis;
+    registry: Registry;
+    readiness: Readiness;
+  }): DynamicModule {
+    const providers = [
+      { provide: SERVICE_CONFIG, useValue: values.config },
+      { provide: PG_POOL, useValue: values.pool },
+      { provide: LOGGER, useValue: values.logger },
+      { provide: KAFKA, useValue: values.kafka },
+      { provide: REDIS, useValue: values.redis },
+      { provide: METRICS_REGISTRY, useValue: values.registry },
+      { provide: Readiness, useValue: values.readiness },
+    ];
+    return { module: PlatformModule, providers, exports: providers.map((p) => p.provide), controllers: [OpsController] };
+  }
+}
+
+/**
+ * Starts one Citybase service: configuration, logs, database migrations, Kafka topics, Redis, then
+ * gRPC (with health and reflection) and HTTP (/healthz, /readyz, /metrics). Resolves once the
+ * service reports SERVING.
+ */
+export async function startService<C extends BaseServiceConfig>(
+  def: ServiceDefinition<C>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningService<C>> {
+  const config = loadConfig(def.configSchema, env);
+  const logger = createLogger(def.name, config.LOG_LEVEL);
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: def.name });
+  collectDefaultMetrics({ register: registry });
+  const readiness = new Readiness();
+
+  const pool = createPool(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, application_name: `citybase-${def.name}` });
+  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: `citybase-${def.name}` });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const kafka = createKafka({ clientId: `${config.CITY_ID}-${def.name}`, brokers: config.KAFKA_BROKERS, logger });
+  const admin = kafka.admin();
+  let app: INestApplication | undefined;
+  let stopped: Promise<void> | undefined;
+
+  const closeConnections = async () => {
+    await admin.disconnect().catch(() => undefined);
+    redis.disconnect();
+    await pool.end().catch(() => undefined);
+  };
+
+  try {
+    const migrated = await runMigrations(pool, def.migrations);
+    logger.info({ applied: migrated.applied.map((m) => `${m.namespace}/${m.version}_${m.name}`), already_applied: migrated.alreadyApplied }, 'migrations done');
+    await redis.connect();
+    await admin.connect();
+    await ensureTopics(admin, def.topics, config.KAFKA_TOPIC_PARTITIONS);
+
+    readiness.add('postgres', async () => void (await pool.query('SELECT 1')));
+    readiness.add('redis', async () => void (await redis.ping()));
+    readiness.add('kafka', async () => void (await admin.describeCluster()));
+
+    const kit = createGrpcServerKit({ host: config.GRPC_HOST, port: config.GRPC_PORT, services: def.grpcServices, descriptorSet: def.descriptorSet });
+
+    @Module({ imports: [PlatformModule.register({ config, pool, logger, kafka, redis, registry, readiness }), def.module] })
+    class RootModule {}
+
+    app = await NestFactory.create(RootModule, { logger: new NestPinoLogger(logger), abortOnError: false });
+    // No enableShutdownHooks: runService() owns the signals and calls stop(), which closes the app.
+    // Hybrid app: global filters and interceptors must be set on the app and inherited by gRPC.
+    app.useGlobalFilters(new GrpcErrorFilter(logger));
+    app.useGlobalInterceptors(new GrpcMetricsInterceptor(registry));
+    app.connectMicroservice<MicroserviceOptions>(kit.options, { inheritAppConfig: true });
+    await app.startAllMicroservices();
+    await app.listen(config.HTTP_PORT, config.HTTP_HOST);
+
+    kit.setServing(true);
+    readiness.markStarted();
+    logger.info({ grpc: `${config.GRPC_HOST}:${config.GRPC_PORT}`, http: `${config.HTTP_HOST}:${config.HTTP_PORT}` }, `${def.name} serving`);
+
+    const started = app;
+    return {
+      config,
+      logger,
+      app: started,
+      stop: () =>
+        (stopped ??= (async () => {
+          readiness.markStopping();
+          kit.setServing(false);
+          await started.close();
+          await closeConnections();
+          logger.info('stopped');
+        })()),
+    };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await closeConnections();
+    throw err;
+  }
+}
+
+/**
+ * The whole life of a service process: start, then stop cleanly on SIGTERM or SIGINT (exit 0),
+ * or exit 1 with a single clear message when the configuration is invalid or start-up fails.
+ */
+export async function runService<C extends BaseServiceConfig>(def: ServiceDefinition<C>): Promise<void> {
+  let running: RunningService<C>;
+  try {
+    running = await startService(def);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${def.name}: ${err.message}\n`);
+    } else {
+      createLogger(def.name).fatal({ err }, 'start-up failed');
+    }
+    await stopTelemetry();
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    running.logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      running.logger.error({ timeout_ms: running.config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out');
+      process.exit(1);
+    }, running.config.SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    void running
+      .stop()
+      .then(() => stopTelemetry())
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        running.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}

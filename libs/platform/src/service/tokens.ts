@@ -1,0 +1,7 @@
+/** Injection tokens for what the platform gives every service module. */
+export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
+export const PG_POOL = Symbol('PG_POOL');
+export const LOGGER = Symbol('LOGGER');
+export const KAFKA = Symbol('KAFKA');
+export const REDIS = Symbol('REDIS');
+export { METRICS_REGISTRY } from '../http/ops.controller';

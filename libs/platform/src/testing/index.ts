@@ -1,0 +1,3 @@
+export * from './test-kit';
+export * from './grpc-clients';
+export * from './service-contract';

@@ -1,0 +1,131 @@
+import { ChildProcess, spawn } from 'child_process';
+import { randomBytes } from 'crypto';
+import { createServer } from 'net';
+import { join, resolve } from 'path';
+import { Client } from 'pg';
+
+export const REPO_ROOT = resolve(__dirname, '../../../..');
+
+/** Endpoints of the real servers under test: from the environment, else the local defaults. */
+export const testEndpoints = {
+  postgresAdminUrl: (): string => process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  kafkaBrokers: (): string[] => (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()),
+  redisUrl: (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  mqttUrl: (): string => process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883',
+};
+
+/** A name no other suite, run or process uses: topics, consumer groups, databases. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A throwaway database for one suite, so suites can run in parallel without seeing each other. */
+export async function createTestDatabase(label: string): Promise<TestDatabase> {
+  const name = uniqueName(`t_${label}`).replace(/[^a-z0-9_]/gi, '_').toLowerCase().slice(0, 63);
+  const adminUrl = testEndpoints.postgresAdminUrl();
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    async drop() {
+      const c = new Client({ connectionString: adminUrl });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+/** A TCP port that was free a moment ago (the OS picked it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+}
+
+export interface ServiceProcess {
+  proc: ChildProcess;
+  grpcAddress: string;
+  httpUrl: string;
+  /** Everything the process wrote, for assertions and for failure messages. */
+  output(): string;
+  /** Sends the signal and resolves with the exit code (or the signal name). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
+}
+
+/** Starts a built service (services/<name>/dist/main.js) as its own process, on fresh ports. */
+export async function spawnService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const proc = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'dist', 'main.js')], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      GRPC_PORT: String(grpcPort),
+      HTTP_PORT: String(httpPort),
+      KAFKA_BROKERS: testEndpoints.kafkaBrokers().join(','),
+      REDIS_URL: testEndpoints.redisUrl(),
+      MQTT_URL: testEndpoints.mqttUrl(),
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | string>((r) => proc.once('exit', (code, sig) => r(code ?? sig ?? 'unknown')));
+  return {
+    proc,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    output: () => out,
+    async stop(signal = 'SIGTERM', timeoutMs = 20_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return exited;
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

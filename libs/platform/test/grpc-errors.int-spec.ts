@@ -1,0 +1,118 @@
+import * as grpc from '@grpc/grpc-js';
+import { Controller, Module } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { loadDescriptorSet } from '@citybase/contracts/descriptors';
+import {
+  PaymentScenario,
+  PaymentServiceService,
+  PaymentStatus,
+  RecordPaymentRequest,
+  RecordPaymentResponse,
+} from '@citybase/contracts/citybase/payment/v1/payment';
+import { DomainError, RunningService, serviceConfigSchema, startService } from '../src';
+import { createTestDatabase, freePort, TestDatabase } from '../src/testing';
+
+/** A handler that fails in each way a real one can, to see what the caller receives. */
+@Controller()
+class FailingPaymentController {
+  @GrpcMethod('PaymentService', 'recordPayment')
+  recordPayment(req: RecordPaymentRequest): RecordPaymentResponse {
+    switch (req.description) {
+      case 'invalid':
+        throw DomainError.invalid('amount.amount_minor', 'must be positive', 'PAYMENT_AMOUNT_NOT_POSITIVE');
+      case 'bug':
+        throw new TypeError('secret internals: cannot read properties of undefined');
+      default:
+        return {
+          payment: {
+            paymentId: 'p-1',
+            status: PaymentStatus.PAYMENT_STATUS_CREATED,
+            amount: req.amount,
+            scenario: req.scenario,
+            tenancy: req.tenancy,
+            merchantId: req.merchantId,
+            channel: '',
+            description: req.description,
+            createdAt: undefined,
+          },
+        };
+    }
+  }
+}
+
+@Module({ controllers: [FailingPaymentController] })
+class FailingModule {}
+
+describe('gRPC error mapping through the NestJS transport', () => {
+  let db: TestDatabase;
+  let running: RunningService<ReturnType<typeof schema.parse>>;
+  let client: grpc.Client & Record<string, (req: unknown, cb: (err: grpc.ServiceError | null, res: RecordPaymentResponse) => void) => void>;
+  const schema = serviceConfigSchema({ grpcPort: 1, httpPort: 1, database: 'unused' });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('grpc_errors');
+    const grpcPort = await freePort();
+    running = await startService(
+      {
+        name: 'payment',
+        configSchema: schema,
+        module: FailingModule,
+        grpcServices: { 'citybase.payment.v1.PaymentService': PaymentServiceService },
+        descriptorSet: loadDescriptorSet(),
+        migrations: [],
+        topics: [],
+      },
+      { DATABASE_URL: db.url, GRPC_PORT: String(grpcPort), HTTP_PORT: String(await freePort()), LOG_LEVEL: 'silent' },
+    );
+    const Client = grpc.makeGenericClientConstructor(PaymentServiceService, 'PaymentService');
+    client = new Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as typeof client;
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await running?.stop();
+    await db?.drop();
+  });
+
+  const call = (description: string) =>
+    new Promise<{ err: grpc.ServiceError | null; res?: RecordPaymentResponse }>((resolve) =>
+      client.recordPayment(
+        {
+          requestId: 'r-1',
+          tenancy: { operatorId: 'o', projectId: 'p', merchantId: '' },
+          merchantId: 'm',
+          scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
+          amount: { currency: 'CNY', amountMinor: 9007199254740993n },
+          payerRef: 'payer',
+          description,
+        },
+        (err, res) => resolve({ err, res }),
+      ),
+    );
+
+  it('returns the handler result with int64 money intact', async () => {
+    const { err, res } = await call('ok');
+    expect(err).toBeNull();
+    expect(res?.payment?.amount).toEqual({ currency: 'CNY', amountMinor: 9007199254740993n });
+  });
+
+  it('maps a domain error to its status with the field and rule in the message and metadata', async () => {
+    const { err } = await call('invalid');
+    expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err?.details).toBe('amount.amount_minor: must be positive');
+    expect(err?.metadata.get('citybase-error-code')).toEqual(['PAYMENT_AMOUNT_NOT_POSITIVE']);
+    expect(err?.metadata.get('citybase-error-field')).toEqual(['amount.amount_minor']);
+  });
+
+  it('maps a bug to INTERNAL with an error id and none of its details', async () => {
+    const { err } = await call('bug');
+    expect(err?.code).toBe(grpc.status.INTERNAL);
+    expect(err?.details).toMatch(/^internal error [0-9a-f-]{36}$/);
+    expect(err?.details).not.toContain('secret');
+    expect(err?.metadata.get('citybase-error-id')[0]).toBe(err?.details.replace('internal error ', ''));
+  });
+
+  it('keeps serving after failures', async () => {
+    expect((await call('ok')).err).toBeNull();
+  });
+});

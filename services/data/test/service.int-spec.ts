@@ -1,0 +1,3 @@
+import { describeServiceProcess } from '@citybase/platform/testing';
+
+describeServiceProcess('data', ['citybase.data.v1.DataService']);

@@ -1,0 +1,3 @@
+import { describeServiceProcess } from '@citybase/platform/testing';
+
+describeServiceProcess('iot', ['citybase.iot.v1.IotService']);

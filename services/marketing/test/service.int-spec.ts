@@ -1,0 +1,3 @@
+import { describeServiceProcess } from '@citybase/platform/testing';
+
+describeServiceProcess('marketing', ['citybase.marketing.v1.MarketingService']);

@@ -1,0 +1,3 @@
+import { describeServiceProcess } from '@citybase/platform/testing';
+
+describeServiceProcess('payment', ['citybase.payment.v1.PaymentService']);

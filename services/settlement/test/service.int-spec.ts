@@ -1,0 +1,3 @@
+import { describeServiceProcess } from '@citybase/platform/testing';
+
+describeServiceProcess('settlement', ['citybase.settlement.v1.SettlementService']);
