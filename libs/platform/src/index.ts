@@ -7,3 +7,5 @@ export * from './http';
 export * from './kafka';
 export * from './telemetry';
 export * from './service';
+export * from './messaging';
+export * from './money';

@@ -12,8 +12,24 @@ import { createGrpcServerKit, GrpcErrorFilter, GrpcMetricsInterceptor, GrpcServi
 import { OpsController, Readiness } from '../http';
 import { createKafka, ensureTopics } from '../kafka';
 import { createLogger, Logger, NestPinoLogger } from '../logging';
+import { EnqueueOptions, enqueue, EventType, InboxConsumer, OutboxRelay } from '../messaging';
+import type { PoolClient } from 'pg';
 import { stopTelemetry } from '../telemetry';
-import { KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, SERVICE_CONFIG } from './tokens';
+import { KAFKA, LOGGER, METRICS_REGISTRY, OUTBOX, PG_POOL, REDIS, SERVICE_CONFIG } from './tokens';
+
+/** Writes events into the outbox of this service, inside the caller's transaction. */
+export interface Outbox {
+  enqueue<T>(client: PoolClient, type: EventType<T>, payload: T, opts: EnqueueOptions): Promise<{ id: string }>;
+}
+
+export interface ConsumerDeps<C extends BaseServiceConfig> {
+  app: INestApplication;
+  config: C;
+  kafka: Kafka;
+  pool: Pool;
+  logger: Logger;
+  registry: Registry;
+}
 
 export interface ServiceDefinition<C extends BaseServiceConfig> {
   /** Short name: identity, payment, ... Used in logs, client ids, metrics and database names. */
@@ -27,6 +43,8 @@ export interface ServiceDefinition<C extends BaseServiceConfig> {
   migrations: MigrationSource[];
   /** Kafka topics this service owns and creates at start-up. */
   topics: string[];
+  /** The service's event consumers; built once the Nest app exists, so handlers can use its providers. */
+  consumers?: (deps: ConsumerDeps<C>) => InboxConsumer[];
 }
 
 export interface RunningService<C extends BaseServiceConfig> {
@@ -48,6 +66,7 @@ class PlatformModule {
     redis: Redis;
     registry: Registry;
     readiness: Readiness;
+    outbox: Outbox;
   }): DynamicModule {
     const providers = [
       { provide: SERVICE_CONFIG, useValue: values.config },
@@ -57,6 +76,7 @@ class PlatformModule {
       { provide: REDIS, useValue: values.redis },
       { provide: METRICS_REGISTRY, useValue: values.registry },
       { provide: Readiness, useValue: values.readiness },
+      { provide: OUTBOX, useValue: values.outbox },
     ];
     return { module: PlatformModule, providers, exports: providers.map((p) => p.provide), controllers: [OpsController] };
   }
@@ -85,8 +105,14 @@ export async function startService<C extends BaseServiceConfig>(
   const admin = kafka.admin();
   let app: INestApplication | undefined;
   let stopped: Promise<void> | undefined;
+  const source = { city: config.CITY_ID, service: def.name, topicPrefix: config.KAFKA_TOPIC_PREFIX };
+  const outbox: Outbox = { enqueue: (client, type, payload, opts) => enqueue(client, source, type, payload, opts) };
+  const relay = new OutboxRelay({ databaseUrl: config.DATABASE_URL, kafka, logger, registry });
+  let consumers: InboxConsumer[] = [];
 
   const closeConnections = async () => {
+    await Promise.all(consumers.map((c) => c.stop()));
+    await relay.stop().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     redis.disconnect();
     await pool.end().catch(() => undefined);
@@ -97,7 +123,11 @@ export async function startService<C extends BaseServiceConfig>(
     logger.info({ applied: migrated.applied.map((m) => `${m.namespace}/${m.version}_${m.name}`), already_applied: migrated.alreadyApplied }, 'migrations done');
     await redis.connect();
     await admin.connect();
-    await ensureTopics(admin, def.topics, config.KAFKA_TOPIC_PARTITIONS);
+    await ensureTopics(
+      admin,
+      def.topics.map((t) => config.KAFKA_TOPIC_PREFIX + t),
+      config.KAFKA_TOPIC_PARTITIONS,
+    );
 
     readiness.add('postgres', async () => void (await pool.query('SELECT 1')));
     readiness.add('redis', async () => void (await redis.ping()));
@@ -105,7 +135,7 @@ export async function startService<C extends BaseServiceConfig>(
 
     const kit = createGrpcServerKit({ host: config.GRPC_HOST, port: config.GRPC_PORT, services: def.grpcServices, descriptorSet: def.descriptorSet });
 
-    @Module({ imports: [PlatformModule.register({ config, pool, logger, kafka, redis, registry, readiness }), def.module] })
+    @Module({ imports: [PlatformModule.register({ config, pool, logger, kafka, redis, registry, readiness, outbox }), def.module] })
     class RootModule {}
 
     app = await NestFactory.create(RootModule, { logger: new NestPinoLogger(logger), abortOnError: false });
@@ -116,6 +146,9 @@ export async function startService<C extends BaseServiceConfig>(
     app.connectMicroservice<MicroserviceOptions>(kit.options, { inheritAppConfig: true });
     await app.startAllMicroservices();
     await app.listen(config.HTTP_PORT, config.HTTP_HOST);
+    await relay.start();
+    consumers = def.consumers?.({ app, config, kafka, pool, logger, registry }) ?? [];
+    await Promise.all(consumers.map((c) => c.start()));
 
     kit.setServing(true);
     readiness.markStarted();
@@ -130,6 +163,8 @@ export async function startService<C extends BaseServiceConfig>(
         (stopped ??= (async () => {
           readiness.markStopping();
           kit.setServing(false);
+          // stop taking events first, then requests, then publish what is left and disconnect
+          await Promise.all(consumers.map((c) => c.stop()));
           await started.close();
           await closeConnections();
           logger.info('stopped');

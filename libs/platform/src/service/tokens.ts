@@ -4,4 +4,5 @@ export const PG_POOL = Symbol('PG_POOL');
 export const LOGGER = Symbol('LOGGER');
 export const KAFKA = Symbol('KAFKA');
 export const REDIS = Symbol('REDIS');
+export const OUTBOX = Symbol('OUTBOX');
 export { METRICS_REGISTRY } from '../http/ops.controller';

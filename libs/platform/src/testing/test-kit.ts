@@ -33,6 +33,8 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE "${name}"`);
+    // Tests only: commits need not wait for the WAL flush (crash durability is not under test here).
+    await admin.query(`ALTER DATABASE "${name}" SET synchronous_commit = off`);
   } finally {
     await admin.end();
   }

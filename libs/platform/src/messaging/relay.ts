@@ -1,0 +1,203 @@
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { Client } from 'pg';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { MessagingMetrics } from './metrics';
+import { OUTBOX_SHARDS } from './outbox';
+
+/** Session advisory-lock namespace of shard ownership (two-int form: namespace, shard). */
+const SHARD_LOCK_NAMESPACE = 0x72656c; // "rel"
+
+export interface RelayOptions {
+  databaseUrl: string;
+  kafka: Kafka;
+  logger: Logger;
+  registry: Registry;
+  batchSize?: number;
+  /** Fallback poll when no NOTIFY arrives (ms). */
+  pollIntervalMs?: number;
+  /** Published rows older than this are deleted (ms). */
+  retentionMs?: number;
+}
+
+interface OutboxRow {
+  id: string;
+  topic: string;
+  partition_key: string;
+  event_type: string;
+  headers: Record<string, string>;
+  payload: Buffer;
+}
+
+/**
+ * Publishes committed outbox rows to Kafka, in id order within each shard it owns, with an
+ * idempotent producer; marks rows published only after the broker acknowledged them. Recovers
+ * by itself from database and broker outages. Design: docs/adr/0004-event-backbone.md.
+ */
+export class OutboxRelay {
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly retentionMs: number;
+  private readonly metrics: MessagingMetrics;
+  private readonly log: Logger;
+  private readonly producer: Producer;
+  private client: Client | undefined;
+  private owned = new Set<number>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  /** A NOTIFY arrived since the last batch was selected. */
+  private notified = false;
+  private lastPrune = 0;
+  private lastGauge = 0;
+
+  constructor(private readonly opts: RelayOptions) {
+    this.batchSize = opts.batchSize ?? 500;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 500;
+    this.retentionMs = opts.retentionMs ?? 60 * 60 * 1000;
+    this.metrics = MessagingMetrics.for(opts.registry);
+    this.log = opts.logger.child({ component: 'outbox-relay' });
+    this.producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 10 } });
+  }
+
+  /** Shards this relay publishes right now (for tests and diagnostics). */
+  ownedShards(): number[] {
+    return [...this.owned].sort((a, b) => a - b);
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.producer.connect();
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.dropConnection();
+    await this.producer.disconnect().catch(() => undefined);
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 100;
+    while (this.running) {
+      try {
+        const client = await this.connection();
+        await this.claimShards(client);
+        const published = this.owned.size > 0 ? await this.publishBatch(client) : 0;
+        await this.housekeeping(client);
+        backoff = 100;
+        if (published < this.batchSize) await this.idle();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'relay round failed; retrying');
+        if (isConnectionError(err)) await this.dropConnection();
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+
+  private async connection(): Promise<Client> {
+    if (this.client) return this.client;
+    const client = new Client({ connectionString: this.opts.databaseUrl, application_name: 'citybase-outbox-relay' });
+    client.on('error', () => void this.dropConnection());
+    client.on('notification', () => {
+      this.notified = true;
+      this.wake?.();
+    });
+    await client.connect();
+    await client.query('LISTEN citybase_outbox');
+    this.client = client;
+    return client;
+  }
+
+  private async dropConnection(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    this.owned.clear(); // session locks die with the connection
+    await c?.end().catch(() => undefined);
+  }
+
+  /** Takes every shard nobody holds; another relay's shards stay with it until it goes away. */
+  private async claimShards(client: Client): Promise<void> {
+    if (this.owned.size === OUTBOX_SHARDS) return;
+    const free = Array.from({ length: OUTBOX_SHARDS }, (_, i) => i).filter((s) => !this.owned.has(s));
+    const { rows } = await client.query<{ shard: number; got: boolean }>(
+      'SELECT s AS shard, pg_try_advisory_lock($1, s) AS got FROM unnest($2::int[]) AS s',
+      [SHARD_LOCK_NAMESPACE, free],
+    );
+    for (const r of rows) if (r.got) this.owned.add(r.shard);
+  }
+
+  private async publishBatch(client: Client): Promise<number> {
+    this.notified = false;
+    const { rows } = await client.query<OutboxRow>(
+      `SELECT id, topic, partition_key, event_type, headers, payload FROM outbox
+       WHERE published_at IS NULL AND shard = ANY($1::smallint[]) ORDER BY id LIMIT $2`,
+      [[...this.owned], this.batchSize],
+    );
+    if (rows.length === 0) return 0;
+    const byTopic = new Map<string, Message[]>();
+    for (const row of rows) {
+      const messages = byTopic.get(row.topic) ?? [];
+      messages.push({ key: row.partition_key, value: row.payload, headers: row.headers });
+      byTopic.set(row.topic, messages);
+    }
+    await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+    for (const row of rows) this.metrics.published.inc({ topic: row.topic, type: row.event_type });
+    return rows.length;
+  }
+
+  private async housekeeping(client: Client): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastGauge >= 1_000) {
+      this.lastGauge = now;
+      const { rows } = await client.query<{ n: number; age: number | null }>(
+        `SELECT count(*)::int AS n, extract(epoch FROM now() - min(created_at))::float8 AS age FROM outbox WHERE published_at IS NULL`,
+      );
+      this.metrics.outboxBacklog.set(rows[0].n);
+      this.metrics.outboxOldestAge.set(rows[0].age ?? 0);
+    }
+    if (now - this.lastPrune >= 60_000 && this.owned.size > 0) {
+      this.lastPrune = now;
+      const cutoff = new Date(now - this.retentionMs);
+      const res = await client.query('DELETE FROM outbox WHERE published_at < $1 AND shard = ANY($2::smallint[])', [cutoff, [...this.owned]]);
+      if (res.rowCount) this.log.debug({ pruned: res.rowCount }, 'pruned published outbox rows');
+    }
+  }
+
+  /** Waits for a NOTIFY from an outbox insert, or the poll interval. */
+  private idle(): Promise<void> {
+    if (this.notified || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+
+  /** Deletes published rows now, whatever their age (operators and tests). */
+  async pruneNow(olderThanMs = 0): Promise<number> {
+    const client = await this.connection();
+    const res = await client.query('DELETE FROM outbox WHERE published_at < $1', [new Date(Date.now() - olderThanMs)]);
+    return res.rowCount ?? 0;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  const msg = (err as Error).message ?? '';
+  return (typeof code === 'string' && /^(08|57P)/.test(code)) || /Connection terminated|ECONNREFUSED|ECONNRESET|not queryable/i.test(msg);
+}
