@@ -10,7 +10,7 @@ BASE="${CITYBASE_LOCAL_DIR:-$ROOT/.local}/kafka"
 PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 HEAP="${KAFKA_HEAP:-512m}"
-LIB="$BASE/lib" DATA="$BASE/data" LOGS="$BASE/logs" PIDFILE="$BASE/kafka.pid"
+LIB="${KAFKA_LIB_DIR:-$BASE/lib}" DATA="$BASE/data" LOGS="$BASE/logs" PIDFILE="$BASE/kafka.pid"
 
 log() { printf '[kafka] %s\n' "$*" >&2; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -9,3 +9,4 @@ export * from './telemetry';
 export * from './service';
 export * from './messaging';
 export * from './money';
+export * from './validation';

@@ -1,9 +1,11 @@
 import './instrumentation';
 import { join } from 'path';
-import { eventsTopic, platformMigrations, runService } from '@citybase/platform';
+import { eventsTopic, InboxConsumer, platformMigrations, runService } from '@citybase/platform';
 import { loadDescriptorSet } from '@citybase/contracts/descriptors';
+import { PaymentEvents } from '@citybase/contracts/events';
 import { SettlementServiceService } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { settlementConfig } from './config';
+import { RecordedPaymentsService } from './recorded-payments/recorded-payments.service';
 import { SettlementModule } from './settlement.module';
 
 void runService({
@@ -13,5 +15,23 @@ void runService({
   grpcServices: { 'citybase.settlement.v1.SettlementService': SettlementServiceService },
   descriptorSet: loadDescriptorSet(),
   migrations: [platformMigrations, { namespace: 'settlement', dir: join(__dirname, '..', 'migrations') }],
-  topics: [eventsTopic('settlement')],
+  // settlement consumes payment's topic; payment creates it, settlement makes sure it exists too
+  topics: [eventsTopic('settlement'), eventsTopic('payment')],
+  consumers: ({ app, config, kafka, pool, logger, registry }) => {
+    const recorded = app.get(RecordedPaymentsService);
+    return [
+      new InboxConsumer({
+        name: 'settlement.payments',
+        kafka,
+        pool,
+        logger,
+        registry,
+        topicPrefix: config.KAFKA_TOPIC_PREFIX,
+        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+      }).on(
+        PaymentEvents.PaymentCreated,
+        (client, event, ctx) => recorded.onPaymentCreated(client, event, ctx),
+      ),
+    ];
+  },
 });

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { RecordedPaymentsGrpc } from './recorded-payments/recorded-payments.grpc';
+import { RecordedPaymentsService } from './recorded-payments/recorded-payments.service';
 
 /** The settlement service's features. Each feature folder adds its gRPC controller and providers here. */
-@Module({})
+@Module({ controllers: [RecordedPaymentsGrpc], providers: [RecordedPaymentsService] })
 export class SettlementModule {}

@@ -40,6 +40,8 @@ export const baseServiceConfig = z.object({
     .string()
     .regex(/^[a-zA-Z0-9._-]*$/, 'may contain only letters, digits, dots, dashes and underscores')
     .default(''),
+  /** How long the group waits for a consumer that stopped heartbeating (e.g. a killed process). */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,8 +1,9 @@
 import { Admin, Kafka, logLevel, LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 
-/** Topic of a domain's business facts (ARCHITECTURE.md section 4). */
-export const eventsTopic = (domain: string): string => `citybase.${domain}.events.v1`;
+import { eventsTopic } from '@citybase/contracts/event-types';
+
+export { eventsTopic };
 export const dlqTopic = (consumer: string): string => `citybase.dlq.${consumer}`;
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {

@@ -6,7 +6,7 @@ import { withTransaction } from '../db';
 import { classifyPgError, InfrastructureError } from '../errors';
 import { dlqTopic, ensureTopics } from '../kafka';
 import { EnvelopeError, EventEnvelope, fromHeaders, headersToStrings } from './cloudevents';
-import type { EventType } from './event-types';
+import type { EventType } from '@citybase/contracts/event-types';
 import { MessagingMetrics } from './metrics';
 
 export interface EventContext {
@@ -39,6 +39,8 @@ export interface InboxConsumerOptions {
   groupSize?: number;
   partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
+  /** Consumer-group session timeout (KAFKA_SESSION_TIMEOUT_MS, default 30 s). */
+  sessionTimeoutMs?: number;
   /** Same prefix the producers use (KAFKA_TOPIC_PREFIX). */
   topicPrefix?: string;
 }
@@ -125,7 +127,8 @@ export class InboxConsumer {
     }
     this.dlqProducer = this.opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await this.dlqProducer.connect();
-    const consumer = this.opts.kafka.consumer({ groupId: this.prefix + this.opts.name, sessionTimeout: 30_000, heartbeatInterval: 3_000, allowAutoTopicCreation: false });
+    const consumer = this.opts.kafka.consumer({ groupId: this.prefix + this.opts.name, sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 3)), allowAutoTopicCreation: false });
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: this.opts.fromBeginning ?? true });

@@ -1,5 +1,5 @@
 export * from './cloudevents';
-export * from './event-types';
+export * from '@citybase/contracts/event-types';
 export * from './outbox';
 export * from './relay';
 export * from './inbox-consumer';

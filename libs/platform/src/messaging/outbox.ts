@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { EventEnvelope, newEnvelope, Tenancy, toHeaders } from './cloudevents';
-import type { EventType } from './event-types';
+import type { EventType } from '@citybase/contracts/event-types';
 
 /** Shards of the outbox; a relay owns whole shards. Fixed by the schema (migration 0001_messaging). */
 export const OUTBOX_SHARDS = 16;

@@ -46,3 +46,22 @@ export async function grpcReflectionServices(address: string): Promise<string[]>
     client.close();
   }
 }
+
+export type PromiseClient<S> = {
+  [K in keyof S]: S[K] extends grpc.MethodDefinition<infer Req, infer Res> ? (req: Req, metadata?: grpc.Metadata) => Promise<Res> : never;
+} & { close(): void };
+
+/** A client of a ts-proto grpc-js service definition with promise-returning unary methods. */
+export function grpcClient<S extends grpc.ServiceDefinition>(definition: S, address: string): PromiseClient<S> {
+  const Ctor = grpc.makeGenericClientConstructor(definition, 'client');
+  const raw = new Ctor(address, grpc.credentials.createInsecure()) as unknown as Record<
+    string,
+    (req: unknown, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void
+  > & { close(): void };
+  const client: Record<string, unknown> = { close: () => raw.close() };
+  for (const name of Object.keys(definition)) {
+    client[name] = (req: unknown, metadata = new grpc.Metadata()) =>
+      new Promise((resolve, reject) => raw[name](req, metadata, (err, res) => (err ? reject(err) : resolve(res))));
+  }
+  return client as PromiseClient<S>;
+}

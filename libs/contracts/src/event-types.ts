@@ -1,4 +1,5 @@
-import { eventsTopic } from '../kafka';
+/** Topic of a domain's business facts (ARCHITECTURE.md section 4). */
+export const eventsTopic = (domain: string): string => `citybase.${domain}.events.v1`;
 
 /** What ts-proto generates for every message: a protobuf codec. */
 export interface MessageCodec<T> {
@@ -53,6 +54,10 @@ export class EventRegistry {
 
   get(type: string): EventType<unknown> | undefined {
     return this.byType.get(type);
+  }
+
+  types(): EventType<unknown>[] {
+    return [...this.byType.values()];
   }
 
   topics(): string[] {

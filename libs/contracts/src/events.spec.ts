@@ -1,0 +1,65 @@
+import * as protoLoader from '@grpc/proto-loader';
+import { existsSync, readdirSync, readFileSync } from 'fs';
+import { join } from 'path';
+import { loadDescriptorSet } from './descriptors';
+import { defineEvent } from './event-types';
+import { allEvents, PaymentEvents } from './events';
+import { PaymentCreated } from './citybase/payment/v1/events';
+
+interface FieldDescriptor {
+  name: string;
+  typeName?: string;
+}
+interface MessageDefinition {
+  format?: string;
+  type?: { field: FieldDescriptor[] };
+}
+
+const definitions = protoLoader.loadFileDescriptorSetFromBuffer(loadDescriptorSet(), { keepCase: true }) as unknown as Record<
+  string,
+  MessageDefinition
+>;
+const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+describe('event registry', () => {
+  const types = allEvents.types();
+
+  it.each(types.map((t) => [t.type, t] as const))('%s is a message of the descriptor set, with the codec of that message', (_name, t) => {
+    const def = definitions[t.type];
+    expect(def?.format).toMatch(/DescriptorProto/);
+    // The codec must be this message's: its fields are exactly the message's fields.
+    const codecFields = Object.keys((t.codec as unknown as { fromPartial(o: object): object }).fromPartial({})).sort();
+    expect(codecFields).toEqual(def!.type!.field.map((f) => camel(f.name)).sort());
+  });
+
+  it('routes each type to its own domain topic', () => {
+    for (const t of types) {
+      const domain = t.type.split('.')[1];
+      expect(t.topic.startsWith(`citybase.${domain}.`)).toBe(true);
+    }
+    expect(PaymentEvents.PaymentCreated.topic).toBe('citybase.payment.events.v1');
+  });
+
+  it('registers every message of the events.proto files that is not only a part of another event', () => {
+    const registered = new Set(types.map((t) => t.type));
+    // field type names are relative to the event's package (e.g. "Reading")
+    const partOfAnEvent = new Set(
+      types.flatMap((t) => definitions[t.type].type!.field.map((f) => `${t.type.slice(0, t.type.lastIndexOf('.'))}.${f.typeName ?? ''}`)),
+    );
+    const protoRoot = join(__dirname, '..', '..', '..', 'proto', 'citybase');
+    const declared = readdirSync(protoRoot).flatMap((domain) => {
+      const file = join(protoRoot, domain, 'v1', 'events.proto');
+      if (!existsSync(file)) return [];
+      return [...readFileSync(file, 'utf8').matchAll(/^message (\w+)/gm)].map((m) => `citybase.${domain}.v1.${m[1]}`);
+    });
+    expect(declared.length).toBeGreaterThan(15);
+    expect(declared.filter((name) => !registered.has(name) && !partOfAnEvent.has(name))).toEqual([]);
+  });
+
+  it('refuses a type name that is not a Citybase event, or a topic of another domain', () => {
+    expect(() => defineEvent('payment.PaymentCreated', PaymentCreated)).toThrow(/must look like citybase/);
+    expect(() => defineEvent('citybase.payment.v1.PaymentCreated', PaymentCreated, 'citybase.settlement.events.v1')).toThrow(
+      /does not belong to domain payment/,
+    );
+  });
+});
