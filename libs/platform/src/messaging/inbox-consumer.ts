@@ -8,6 +8,7 @@ import { dlqTopic, ensureTopics } from '../kafka';
 import { EnvelopeError, EventEnvelope, fromHeaders, headersToStrings } from './cloudevents';
 import type { EventType } from '@citybase/contracts/event-types';
 import { MessagingMetrics } from './metrics';
+import { withProcessSpan } from './tracing';
 
 export interface EventContext {
   envelope: EventEnvelope;
@@ -211,7 +212,9 @@ export class InboxConsumer {
       [this.opts.name, envelope.id, envelope.type, topic, partition, m.offset],
     );
     if (inserted.rowCount === 0) return { type: envelope.type, outcome: 'duplicate' };
-    await registered.handle(client, event, { envelope, topic, partition, offset: m.offset });
+    await withProcessSpan(this.opts.name, topic, headersToStrings(m.headers), { eventType: envelope.type, eventId: envelope.id, partition, offset: m.offset }, () =>
+      registered.handle(client, event, { envelope, topic, partition, offset: m.offset }),
+    );
     return { type: envelope.type, outcome: 'applied' };
   }
 

@@ -5,3 +5,4 @@ export * from './relay';
 export * from './inbox-consumer';
 export * from './metrics';
 export * from './timestamp';
+export * from './tracing';

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { MessagingMetrics } from './metrics';
 import { OUTBOX_SHARDS } from './outbox';
+import { endSpan, startPublishSpan } from './tracing';
 
 /** Session advisory-lock namespace of shard ownership (two-int form: namespace, shard). */
 const SHARD_LOCK_NAMESPACE = 0x72656c; // "rel"
@@ -139,12 +140,21 @@ export class OutboxRelay {
     );
     if (rows.length === 0) return 0;
     const byTopic = new Map<string, Message[]>();
+    const spans = [];
     for (const row of rows) {
       const messages = byTopic.get(row.topic) ?? [];
-      messages.push({ key: row.partition_key, value: row.payload, headers: row.headers });
+      const { span, headers } = startPublishSpan(row.topic, row.event_type, row.headers.ce_id ?? '', row.headers);
+      spans.push(span);
+      messages.push({ key: row.partition_key, value: row.payload, headers });
       byTopic.set(row.topic, messages);
     }
-    await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    try {
+      await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    } catch (err) {
+      for (const span of spans) endSpan(span, err);
+      throw err;
+    }
+    for (const span of spans) endSpan(span);
     await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
     for (const row of rows) this.metrics.published.inc({ topic: row.topic, type: row.event_type });
     return rows.length;

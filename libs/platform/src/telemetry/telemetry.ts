@@ -3,13 +3,13 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 
 let sdk: NodeSDK | undefined;
 
 /**
- * Starts OpenTelemetry tracing for gRPC, HTTP, Kafka (kafkajs), PostgreSQL (pg) and Redis (ioredis).
+ * Starts OpenTelemetry tracing for gRPC, HTTP, PostgreSQL (pg) and Redis (ioredis); Kafka spans come
+ * from the event backbone (relay publish and consumer process spans, messaging/tracing.ts).
  * Must run before those modules are first required: each service's src/instrumentation.ts calls
  * it and main.ts imports that file first. Spans are exported over OTLP/HTTP only when
  * OTEL_EXPORTER_OTLP_ENDPOINT is set; without it spans still exist (trace ids in logs and in
@@ -28,7 +28,9 @@ export function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv = pro
       new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
-      new KafkaJsInstrumentation(),
+      // No kafkajs auto-instrumentation: it would re-parent every published message on the relay's
+      // loop and overwrite its traceparent. The backbone makes Kafka spans itself (messaging/tracing.ts)
+      // so a trace runs from the originating request through the outbox, Kafka and the consumer.
     ],
   });
   sdk.start();

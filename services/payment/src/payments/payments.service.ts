@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, Outbox, OUTBOX, PG_POOL, Pool, toTimestamp, withTransaction } from '@citybase/platform';
+import { DomainError, Logger, LOGGER, Outbox, OUTBOX, PG_POOL, Pool, toTimestamp, withTransaction } from '@citybase/platform';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { fingerprint, RecordPaymentCommand } from './payments.domain';
 import { findById, findByRequestId, insertPayment, PaymentRow } from './payments.store';
@@ -10,6 +10,7 @@ export class PaymentsService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(OUTBOX) private readonly outbox: Outbox,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /**
@@ -19,7 +20,7 @@ export class PaymentsService {
    */
   async recordPayment(cmd: RecordPaymentCommand): Promise<PaymentRow> {
     const hash = fingerprint(cmd);
-    return withTransaction(this.pool, async (client) => {
+    const payment = await withTransaction(this.pool, async (client) => {
       const created = await insertPayment(client, randomUUID(), cmd, hash);
       if (!created) {
         // A concurrent first attempt holds the key until it commits; this read waits for it.
@@ -50,6 +51,8 @@ export class PaymentsService {
       );
       return created;
     });
+    this.logger.info({ payment_id: payment.payment_id, project_id: payment.project_id, scenario: payment.scenario }, 'payment recorded');
+    return payment;
   }
 
   async getPayment(paymentId: string): Promise<PaymentRow> {

@@ -1,0 +1,121 @@
+import { createServer, Server } from 'http';
+import { AddressInfo } from 'net';
+import { gunzipSync } from 'zlib';
+import { PaymentScenario, PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
+import { createTestDatabase, freePort, grpcClient, ServiceProcess, spawnService, TestDatabase, uniqueName, waitFor } from '@citybase/platform/testing';
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+}
+interface ExportedSpan extends OtlpSpan {
+  service: string;
+}
+
+/** A minimal OTLP/HTTP (JSON) trace collector, to see what the services export. */
+async function startCollector(): Promise<{ url: string; spans: ExportedSpan[]; close(): Promise<void> }> {
+  const spans: ExportedSpan[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const body = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString();
+      if (!String(req.headers['content-type']).includes('json')) {
+        res.writeHead(415).end();
+        return;
+      }
+      const payload = JSON.parse(body) as {
+        resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[];
+      };
+      for (const rs of payload.resourceSpans ?? []) {
+        const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+        for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ ...s, service });
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spans,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer -> PostgreSQL', () => {
+  let collector: Awaited<ReturnType<typeof startCollector>>;
+  const dbs: TestDatabase[] = [];
+  const procs: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    collector = await startCollector();
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await Promise.all(dbs.map((d) => d.drop()));
+    await collector.close();
+  });
+
+  it('follows one payment through both services in one trace, and logs carry its trace id', async () => {
+    const prefix = `${uniqueName('tracing')}.`;
+    const start = async (name: string) => {
+      const db = await createTestDatabase(`trace_${name}`);
+      dbs.push(db);
+      const svc = await spawnService(name, {
+        DATABASE_URL: db.url,
+        KAFKA_TOPIC_PREFIX: prefix,
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+      });
+      procs.push(svc);
+      await waitFor(`${name} ready`, async () => ((await fetch(`${svc.httpUrl}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000);
+      return svc;
+    };
+    const payment = await start('payment');
+    await start('settlement');
+    void (await freePort());
+
+    const client = grpcClient(PaymentServiceService, payment.grpcAddress);
+    const { payment: p } = await client.recordPayment({
+      requestId: uniqueName('trace'),
+      tenancy: { operatorId: 'op', projectId: 'proj', merchantId: '' },
+      merchantId: 'm',
+      scenario: PaymentScenario.PAYMENT_SCENARIO_EV_CHARGING,
+      amount: { currency: 'CNY', amountMinor: 3_200n },
+      payerRef: 'driver-7',
+      description: 'charging session',
+    });
+    client.close();
+
+    const rpc = await waitFor('RecordPayment server span', async () =>
+      collector.spans.find((s) => s.service === 'citybase-payment' && s.kind === 2 && s.name.endsWith('PaymentService/RecordPayment')),
+    );
+    const trace = () => collector.spans.filter((s) => s.traceId === rpc.traceId);
+    const consumerSpan = await waitFor('settlement process span in the same trace', async () =>
+      trace().find((s) => s.service === 'citybase-settlement' && s.name === 'process citybase.payment.v1.PaymentCreated'),
+    );
+    const publish = trace().find((s) => s.service === 'citybase-payment' && s.name === `publish ${prefix}citybase.payment.events.v1`);
+    expect(publish).toBeDefined();
+    expect(consumerSpan.parentSpanId).toBe(publish!.spanId);
+    // PostgreSQL spans under the RPC (payment) and under the handler (settlement)
+    await waitFor('pg spans', async () =>
+      trace().some((s) => s.service === 'citybase-payment' && /INSERT|pg\.query/.test(s.name)) &&
+      trace().some((s) => s.service === 'citybase-settlement' && s.parentSpanId === consumerSpan.spanId)
+        ? true
+        : undefined,
+    );
+
+    const logLine = payment
+      .output()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg?: string; payment_id?: string; trace_id?: string })
+      .find((l) => l.msg === 'payment recorded' && l.payment_id === p!.paymentId);
+    expect(logLine?.trace_id).toBe(rpc.traceId);
+  });
+});
