@@ -1,0 +1,129 @@
+// Raw capacity of this machine's servers, measured in the same run as the benchmark they frame
+// (ARCHITECTURE.md section 9): a bare Kafka producer/consumer and pgbench.
+import { execFile } from 'child_process';
+import { randomBytes } from 'crypto';
+import { mkdtemp, rm, writeFile } from 'fs/promises';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { promisify } from 'util';
+import type { Kafka, Message } from 'kafkajs';
+import { ensureTopics } from '@citybase/platform';
+import { testEndpoints, uniqueName } from '@citybase/platform/testing';
+import { benchDatabase, Cleanup, cleanupKafka, Completion, note, now, withAdmin } from './common';
+import { intFromEnv, parsePgbenchTps, perSecond } from './stats';
+
+const run = promisify(execFile);
+
+export interface KafkaBaselineParams {
+  messages: number;
+  batch: number;
+  valueBytes: number;
+  partitions: number;
+}
+
+export function kafkaBaselineParams(env: NodeJS.ProcessEnv): KafkaBaselineParams {
+  return {
+    messages: intFromEnv(env, 'BENCH_KAFKA_MESSAGES', 50_000),
+    batch: intFromEnv(env, 'BENCH_KAFKA_BATCH', 500),
+    valueBytes: intFromEnv(env, 'BENCH_KAFKA_VALUE_BYTES', 200),
+    partitions: intFromEnv(env, 'BENCH_PARTITIONS', 6),
+  };
+}
+
+/**
+ * A bare kafkajs idempotent producer (acks=all, one request in flight: the relay's settings) sends
+ * `messages` values in sequential batches to a fresh topic; one consumer group (already joined)
+ * reads them. Events per second from the first send to the last receipt.
+ */
+export async function kafkaBaseline(kafka: Kafka, p: KafkaBaselineParams, cleanup: Cleanup): Promise<{ eps: number; sendMs: number; totalMs: number }> {
+  const topic = uniqueName('bench.kafka-baseline');
+  const groupId = topic;
+  cleanupKafka(cleanup, kafka, [topic], [groupId]);
+  await withAdmin(kafka, (admin) => ensureTopics(admin, [topic], p.partitions));
+
+  const received = new Completion(p.messages, 'kafka baseline consumer');
+  let lastReceipt = 0;
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  cleanup.add('kafka baseline consumer', () => consumer.disconnect());
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    partitionsConsumedConcurrently: 3, // as the inbox consumer
+    eachBatch: async ({ batch }) => {
+      lastReceipt = now();
+      received.add(batch.messages.length);
+    },
+  });
+  await joined;
+
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  cleanup.add('kafka baseline producer', () => producer.disconnect());
+  await producer.connect();
+  const values = Array.from({ length: 16 }, () => randomBytes(p.valueBytes));
+  note(`kafka baseline: ${p.messages} messages of ${p.valueBytes} bytes in batches of ${p.batch} to ${p.partitions} partitions`);
+  const start = now();
+  for (let sent = 0; sent < p.messages; ) {
+    const n = Math.min(p.batch, p.messages - sent);
+    const messages: Message[] = Array.from({ length: n }, (_, i) => ({ key: `k-${sent + i}`, value: values[(sent + i) % values.length] }));
+    await producer.send({ topic, acks: -1, messages });
+    sent += n;
+  }
+  const sendMs = now() - start;
+  await received.done;
+  await producer.disconnect();
+  await consumer.disconnect();
+  const totalMs = lastReceipt - start;
+  return { eps: perSecond(p.messages, totalMs), sendMs, totalMs };
+}
+
+export interface PgbenchParams {
+  scale: number;
+  clients: number;
+  threads: number;
+  seconds: number;
+}
+
+export function pgbenchParams(env: NodeJS.ProcessEnv): PgbenchParams {
+  return {
+    scale: intFromEnv(env, 'BENCH_PGBENCH_SCALE', 10),
+    clients: intFromEnv(env, 'BENCH_PGBENCH_CLIENTS', 8),
+    threads: intFromEnv(env, 'BENCH_PGBENCH_THREADS', 2),
+    seconds: intFromEnv(env, 'BENCH_PGBENCH_SECONDS', 15),
+  };
+}
+
+/** pgbench's custom-script workload; the account count is written in (pgbench sets :scale to 1 for custom scripts). */
+export function updateScript(scale: number): string {
+  return [`\\set aid random(1, ${scale * 100_000})`, 'UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;', ''].join('\n');
+}
+
+/**
+ * pgbench on a scratch database at the server's default synchronous_commit: initialise at
+ * `scale`, then a single-row UPDATE per transaction (random account) for `seconds`.
+ */
+export async function pgbenchBaseline(p: PgbenchParams, cleanup: Cleanup): Promise<{ tps: number; synchronousCommit: string }> {
+  const { db, synchronousCommit } = await benchDatabase('bench_pgbench', cleanup);
+  const admin = new URL(testEndpoints.postgresAdminUrl());
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PGHOST: admin.hostname,
+    PGPORT: admin.port || '5432',
+    PGUSER: decodeURIComponent(admin.username) || 'postgres',
+    ...(admin.password ? { PGPASSWORD: decodeURIComponent(admin.password) } : {}),
+  };
+  const pgbench = process.env.BENCH_PGBENCH_BIN ?? 'pgbench';
+  const dir = await mkdtemp(join(tmpdir(), 'citybase-bench-'));
+  cleanup.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
+  const script = join(dir, 'update.sql');
+  await writeFile(script, updateScript(p.scale));
+  note(`pgbench baseline: initialising scale ${p.scale} (${p.scale * 100_000} accounts) in ${db.name}`);
+  await run(pgbench, ['-i', '-q', '-s', String(p.scale), db.name], { env, maxBuffer: 16 << 20 });
+  note(`pgbench baseline: single-row UPDATE, ${p.clients} clients, ${p.threads} threads, ${p.seconds}s (synchronous_commit=${synchronousCommit})`);
+  const { stdout } = await run(
+    pgbench,
+    ['-n', '-c', String(p.clients), '-j', String(p.threads), '-T', String(p.seconds), '-f', script, db.name],
+    { env, maxBuffer: 16 << 20 },
+  );
+  return { tps: parsePgbenchTps(stdout), synchronousCommit };
+}

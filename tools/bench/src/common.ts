@@ -1,0 +1,219 @@
+// What every benchmark needs: real-server endpoints, throwaway databases at the services'
+// durability, Kafka clients, clean-up that also runs on Ctrl-C, progress with a stall guard,
+// and the report (table on stdout, JSON under .bench/).
+import { mkdir, writeFile } from 'fs/promises';
+import { cpus, totalmem, release, platform } from 'os';
+import { join, resolve } from 'path';
+import { performance } from 'perf_hooks';
+import type { Admin, Kafka } from 'kafkajs';
+import { Client } from 'pg';
+import pino from 'pino';
+import { createKafka, Logger } from '@citybase/platform';
+import { createTestDatabase, TestDatabase, testEndpoints } from '@citybase/platform/testing';
+import { formatTable } from './stats';
+
+/** tools/bench/{src,dist} -> the repository root. */
+export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+
+/** Progress lines go to stderr so stdout carries only the report. */
+export function note(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** JSON logs of the platform components (relay, consumer, kafkajs) on stderr; BENCH_LOG_LEVEL (default warn). */
+export function benchLogger(): Logger {
+  return pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn', base: { service: 'bench' } }, pino.destination(2));
+}
+
+export function benchKafka(logger: Logger, clientId: string): Kafka {
+  // kafkajs 2 warns once per producer that its default partitioner changed; it changes nothing here.
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+  return createKafka({ clientId, brokers: testEndpoints.kafkaBrokers(), logger });
+}
+
+/**
+ * Things to undo, last first, whether the run finished, failed or was interrupted. `run()` undoes
+ * everything added so far (calls while it runs share it); the instance can be used again afterwards.
+ */
+export class Cleanup {
+  private readonly steps: { what: string; undo: () => Promise<unknown> }[] = [];
+  private running: Promise<void> | undefined;
+
+  add(what: string, undo: () => Promise<unknown>): void {
+    this.steps.push({ what, undo });
+  }
+
+  run(): Promise<void> {
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async drain(): Promise<void> {
+    for (let step = this.steps.pop(); step; step = this.steps.pop()) {
+      try {
+        await step.undo();
+      } catch (err) {
+        note(`clean-up: ${step.what} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** Runs `fn` the first time only; later calls get the first call's promise. */
+export function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= fn());
+}
+
+/**
+ * A throwaway database (dropped by `cleanup`) at the server's default durability: the test kit
+ * turns synchronous_commit off for its databases; services run with the default, so the bench resets it.
+ * Resolves with the database and the synchronous_commit a new session of it sees.
+ */
+export async function benchDatabase(label: string, cleanup: Cleanup): Promise<{ db: TestDatabase; synchronousCommit: string }> {
+  const db = await createTestDatabase(label);
+  cleanup.add(`drop database ${db.name}`, () => db.drop());
+  const admin = new Client({ connectionString: testEndpoints.postgresAdminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`ALTER DATABASE "${db.name}" RESET synchronous_commit`);
+  } finally {
+    await admin.end();
+  }
+  const probe = new Client({ connectionString: db.url });
+  await probe.connect();
+  try {
+    const { rows } = await probe.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
+    return { db, synchronousCommit: rows[0].synchronous_commit };
+  } finally {
+    await probe.end();
+  }
+}
+
+/** Asks PostgreSQL to write out dirty buffers, so one measurement does not pay for the previous one's writes. */
+export async function checkpoint(): Promise<void> {
+  const admin = new Client({ connectionString: testEndpoints.postgresAdminUrl() });
+  await admin.connect();
+  try {
+    await admin.query('CHECKPOINT');
+  } catch (err) {
+    note(`CHECKPOINT skipped: ${(err as Error).message}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Registers deletion of topics and consumer groups this run created. */
+export function cleanupKafka(cleanup: Cleanup, kafka: Kafka, topics: string[], groups: string[]): void {
+  cleanup.add(`delete topics ${topics.join(', ')}`, () =>
+    withAdmin(kafka, async (admin) => {
+      const existing = new Set(await admin.listTopics());
+      const ours = topics.filter((t) => existing.has(t));
+      if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined); // a group never joined is not there
+      if (ours.length > 0) await admin.deleteTopics({ topics: ours, timeout: 30_000 });
+    }),
+  );
+}
+
+export const now = (): number => performance.now();
+
+/**
+ * Counts progress towards a target; `done` resolves when it is reached and rejects when nothing
+ * moved for `stallMs` (a hang guard: the run fails instead of waiting forever; not a time limit on
+ * the measurement).
+ */
+export class Completion {
+  readonly done: Promise<void>;
+  count = 0;
+  private lastProgress = now();
+  private resolve!: () => void;
+  private reject!: (err: Error) => void;
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(
+    readonly target: number,
+    what: string,
+    stallMs = stallGuardMs(),
+  ) {
+    this.done = new Promise<void>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.done.catch(() => undefined); // observed by whoever awaits it
+    this.watchdog = setInterval(() => {
+      if (now() - this.lastProgress > stallMs) {
+        this.stop();
+        this.reject(new Error(`${what}: no progress for ${Math.round(stallMs / 1000)}s (${this.count} of ${this.target})`));
+      }
+    }, 1_000);
+    if (target <= 0) this.finish();
+  }
+
+  add(n = 1): void {
+    this.count += n;
+    this.lastProgress = now();
+    if (this.count >= this.target) this.finish();
+  }
+
+  stop(): void {
+    clearInterval(this.watchdog);
+  }
+
+  private finish(): void {
+    this.stop();
+    this.resolve();
+  }
+}
+
+function stallGuardMs(): number {
+  const s = Number(process.env.BENCH_STALL_SECONDS ?? 60);
+  return (Number.isFinite(s) && s > 0 ? s : 60) * 1000;
+}
+
+export function machineInfo(): { cpus: number; cpu_model: string; memory_mb: number; node: string; os: string } {
+  const list = cpus();
+  return {
+    cpus: list.length,
+    cpu_model: list[0]?.model.trim() ?? 'unknown',
+    memory_mb: Math.round(totalmem() / 1024 / 1024),
+    node: process.version,
+    os: `${platform()} ${release()}`,
+  };
+}
+
+export interface Figure {
+  /** Field name in the JSON report. */
+  name: string;
+  value: number;
+  unit: string;
+  how: string;
+}
+
+export function printFigures(title: string, figures: readonly Figure[]): void {
+  const table = formatTable(
+    ['figure', 'value', 'unit', 'how measured'],
+    figures.map((f) => [f.name, String(f.value), f.unit, f.how]),
+  );
+  process.stdout.write(`\n${title}\n\n${table}\n`);
+}
+
+/** Writes .bench/<name>.json at the repository root; resolves with its path. */
+export async function writeReport(name: string, report: object): Promise<string> {
+  const dir = join(REPO_ROOT, '.bench');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}

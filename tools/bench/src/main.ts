@@ -1,0 +1,77 @@
+// `npm run bench -- <name>` (deploy/local/bench.sh builds, then runs this): performance
+// measurements on this machine against the real servers, each framed by raw baselines measured in
+// the same run (ARCHITECTURE.md section 9). Figures go to stdout and .bench/<name>.json; nothing
+// here passes or fails on timing.
+import { runBackbone } from './backbone';
+import { Cleanup, note } from './common';
+import { BenchConfigError } from './stats';
+
+interface Benchmark {
+  summary: string;
+  run(cleanup: Cleanup): Promise<void>;
+}
+
+const BENCHMARKS: Record<string, Benchmark> = {
+  backbone: {
+    summary: 'outbox -> relay -> Kafka -> inbox throughput and latency, with Kafka and pgbench baselines',
+    run: runBackbone,
+  },
+};
+
+function usage(): string {
+  const names = Object.entries(BENCHMARKS).map(([name, b]) => `  ${name.padEnd(12)} ${b.summary}`);
+  return [
+    'usage: npm run bench -- <benchmark>',
+    '       node tools/bench/dist/main.js <benchmark>',
+    '',
+    'benchmarks:',
+    ...names,
+    '',
+    'sizes: BENCH_EVENTS, BENCH_WARMUP, BENCH_WRITERS, BENCH_PARTITIONS, BENCH_KAFKA_MESSAGES, BENCH_KAFKA_BATCH,',
+    '       BENCH_KAFKA_VALUE_BYTES, BENCH_PGBENCH_SCALE, BENCH_PGBENCH_CLIENTS, BENCH_PGBENCH_THREADS, BENCH_PGBENCH_SECONDS',
+    'other: BENCH_LOG_LEVEL (default warn), BENCH_STALL_SECONDS (hang guard, default 60), BENCH_PGBENCH_BIN,',
+    '       TEST_POSTGRES_URL, KAFKA_BROKERS',
+  ].join('\n');
+}
+
+async function main(args: string[]): Promise<number> {
+  const name = args[0];
+  const bench = name !== undefined && Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : undefined;
+  if (!bench) {
+    process.stderr.write(`${name === undefined ? 'no benchmark given' : `unknown benchmark: ${name}`}\n\n${usage()}\n`);
+    return 2;
+  }
+  const cleanup = new Cleanup();
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = signal;
+    note(`${signal}: cleaning up`);
+    void cleanup.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await bench.run(cleanup);
+    return 0;
+  } catch (err) {
+    if (interrupted) return 130; // the failure is the interruption's doing
+    if (err instanceof BenchConfigError) {
+      process.stderr.write(`${err.message}\n\n${usage()}\n`);
+      return 2;
+    }
+    process.stderr.write(`[bench] ${name} failed: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  } finally {
+    note('cleaning up (databases, topics, consumer groups)');
+    await cleanup.run();
+  }
+}
+
+// Exit explicitly: client libraries may keep timers alive after everything is closed.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`[bench] ${String(err)}\n`);
+    process.exit(1);
+  },
+);
