@@ -1,4 +1,5 @@
 import { Consumer, EachMessagePayload, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
+import { ensureTopics } from '../src/kafka';
 import { testEndpoints, uniqueName, waitFor } from '../src/testing';
 
 /**
@@ -53,7 +54,7 @@ describe('Kafka broker (real, KRaft) with kafkajs', () => {
   beforeAll(async () => {
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+    await ensureTopics(admin, [topic], PARTITIONS);
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
     expect(meta.topics[0].partitions).toHaveLength(PARTITIONS);
     await admin.disconnect();

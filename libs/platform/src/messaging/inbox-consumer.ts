@@ -68,6 +68,14 @@ interface Delivery {
   headers: IHeaders | undefined;
 }
 
+interface Parsed {
+  kind: 'event';
+  envelope: EventEnvelope;
+  event: unknown;
+  registered: Registered;
+  delivery: Delivery;
+}
+
 const delivery = (topic: string, partition: number, m: KafkaMessage): Delivery => ({
   topic,
   partition,
@@ -106,6 +114,10 @@ export class InboxConsumer {
     if (this.handlers.has(type.type)) throw new Error(`${this.opts.name}: a handler for ${type.type} is already registered`);
     this.handlers.set(type.type, { type: type as EventType<unknown>, handle: handle as EventHandler<unknown> });
     return this;
+  }
+
+  get name(): string {
+    return this.opts.name;
   }
 
   get dlqTopic(): string {
@@ -170,27 +182,54 @@ export class InboxConsumer {
     }
   }
 
+  /**
+   * Applies a group of messages in one transaction: one statement records them all in the inbox,
+   * then the handlers run, in order, for those that were not there yet.
+   */
   private async applyGroup(messages: Delivery[]): Promise<void> {
+    const parsed = messages.map((m) => this.parse(m));
+    const toRecord = parsed.filter((p): p is Parsed => p.kind === 'event');
     const outcomes: { type: string; outcome: Outcome; seconds: number }[] = [];
     await withTransaction(this.opts.pool, async (client) => {
       outcomes.length = 0;
-      for (const m of messages) {
+      const fresh = await this.recordInInbox(client, toRecord);
+      for (const p of parsed) {
+        if (p.kind === 'ignored') {
+          outcomes.push({ type: p.type, outcome: 'ignored', seconds: 0 });
+          continue;
+        }
+        if (!fresh.delete(p.envelope.id)) {
+          outcomes.push({ type: p.envelope.type, outcome: 'duplicate', seconds: 0 });
+          continue;
+        }
         const t0 = process.hrtime.bigint();
-        const { type, outcome } = await this.applyOne(client, m);
-        outcomes.push({ type, outcome, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
+        await this.handle(client, p);
+        outcomes.push({ type: p.envelope.type, outcome: 'applied', seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
       }
     });
     for (const o of outcomes) this.record(o.type, o.outcome, o.seconds);
   }
 
-  private record(type: string, outcome: Outcome, seconds: number): void {
-    this.metrics.consumed.inc({ consumer: this.opts.name, type, outcome });
-    if (outcome === 'applied') this.metrics.handlerSeconds.observe({ consumer: this.opts.name, type }, seconds);
+  /** Inserts inbox rows; resolves with the event ids that were new (the others were applied before). */
+  private async recordInInbox(client: PoolClient, events: Parsed[]): Promise<Set<string>> {
+    if (events.length === 0) return new Set();
+    const { rows } = await client.query<{ event_id: string }>(
+      `INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)
+       SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[])
+       ON CONFLICT DO NOTHING RETURNING event_id`,
+      [
+        this.opts.name,
+        events.map((e) => e.envelope.id),
+        events.map((e) => e.envelope.type),
+        events.map((e) => e.delivery.topic),
+        events.map((e) => e.delivery.partition),
+        events.map((e) => e.delivery.offset),
+      ],
+    );
+    return new Set(rows.map((r) => r.event_id));
   }
 
-  /** Inbox row first: a conflict means this event was applied before, and the handler is skipped. */
-  private async applyOne(client: PoolClient, m: Delivery): Promise<{ type: string; outcome: Outcome }> {
-    const { topic, partition } = m;
+  private parse(m: Delivery): Parsed | { kind: 'ignored'; type: string } {
     let envelope: EventEnvelope;
     try {
       envelope = fromHeaders(m.headers);
@@ -198,24 +237,37 @@ export class InboxConsumer {
       throw new PoisonError(`bad envelope: ${(err as EnvelopeError).message}`);
     }
     const registered = this.handlers.get(envelope.type);
-    if (!registered) return { type: envelope.type, outcome: 'ignored' }; // another consumer's event on a shared topic
-    if (this.prefix + registered.type.topic !== topic) throw new PoisonError(`${envelope.type} arrived on ${topic}, but belongs to ${registered.type.topic}`);
+    if (!registered) return { kind: 'ignored', type: envelope.type }; // another consumer's event on a shared topic
+    if (this.prefix + registered.type.topic !== m.topic) throw new PoisonError(`${envelope.type} arrived on ${m.topic}, but belongs to ${registered.type.topic}`);
     let event: unknown;
     try {
       event = registered.type.codec.decode(m.value ?? Buffer.alloc(0));
     } catch (err) {
       throw new PoisonError(`payload does not decode as ${envelope.type}: ${(err as Error).message}`);
     }
-    const inserted = await client.query(
-      `INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-      [this.opts.name, envelope.id, envelope.type, topic, partition, m.offset],
+    return { kind: 'event', envelope: { ...envelope, id: envelope.id.toLowerCase() }, event, registered, delivery: m };
+  }
+
+  private handle(client: PoolClient, p: Parsed): Promise<void> {
+    const { topic, partition, offset } = p.delivery;
+    return withProcessSpan(this.opts.name, topic, headersToStrings(p.delivery.headers), { eventType: p.envelope.type, eventId: p.envelope.id, partition, offset }, () =>
+      p.registered.handle(client, p.event, { envelope: p.envelope, topic, partition, offset }),
     );
-    if (inserted.rowCount === 0) return { type: envelope.type, outcome: 'duplicate' };
-    await withProcessSpan(this.opts.name, topic, headersToStrings(m.headers), { eventType: envelope.type, eventId: envelope.id, partition, offset: m.offset }, () =>
-      registered.handle(client, event, { envelope, topic, partition, offset: m.offset }),
-    );
-    return { type: envelope.type, outcome: 'applied' };
+  }
+
+  private record(type: string, outcome: Outcome, seconds: number): void {
+    this.metrics.consumed.inc({ consumer: this.opts.name, type, outcome });
+    if (outcome === 'applied') this.metrics.handlerSeconds.observe({ consumer: this.opts.name, type }, seconds);
+  }
+
+  /** One message in its own transaction (used to isolate a failure, and by replay). */
+  private async applyOne(client: PoolClient, m: Delivery): Promise<{ type: string; outcome: Outcome }> {
+    const p = this.parse(m);
+    if (p.kind === 'ignored') return { type: p.type, outcome: 'ignored' };
+    const fresh = await this.recordInInbox(client, [p]);
+    if (!fresh.has(p.envelope.id)) return { type: p.envelope.type, outcome: 'duplicate' };
+    await this.handle(client, p);
+    return { type: p.envelope.type, outcome: 'applied' };
   }
 
   private async applyWithRetries(m: Delivery, heartbeat: () => Promise<void>): Promise<Outcome | 'dead_lettered'> {

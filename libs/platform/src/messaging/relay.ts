@@ -49,6 +49,8 @@ export class OutboxRelay {
   private wake: (() => void) | undefined;
   /** A NOTIFY arrived since the last batch was selected. */
   private notified = false;
+  /** Writers skip NOTIFY for shards listed as awake in outbox_relay_awake. */
+  private awake = false;
   private lastPrune = 0;
   private lastGauge = 0;
 
@@ -89,7 +91,16 @@ export class OutboxRelay {
         const published = this.owned.size > 0 ? await this.publishBatch(client) : 0;
         await this.housekeeping(client);
         backoff = 100;
-        if (published < this.batchSize) await this.idle();
+        if (published > 0) {
+          // busy: keep polling without waiting, and spare the writers their NOTIFY
+          if (!this.awake) await this.setAwake(client, true);
+        } else if (this.awake) {
+          // going to sleep: writers notify again from now on; look once more for rows that
+          // committed while they still thought this relay was awake
+          await this.setAwake(client, false);
+        } else {
+          await this.idle();
+        }
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'relay round failed; retrying');
         if (isConnectionError(err)) await this.dropConnection();
@@ -116,6 +127,8 @@ export class OutboxRelay {
   private async dropConnection(): Promise<void> {
     const c = this.client;
     this.client = undefined;
+    if (c && this.awake) await c.query('DELETE FROM outbox_relay_awake WHERE shard = ANY($1::smallint[])', [[...this.owned]]).catch(() => undefined);
+    this.awake = false;
     this.owned.clear(); // session locks die with the connection
     await c?.end().catch(() => undefined);
   }
@@ -128,7 +141,23 @@ export class OutboxRelay {
       'SELECT s AS shard, pg_try_advisory_lock($1, s) AS got FROM unnest($2::int[]) AS s',
       [SHARD_LOCK_NAMESPACE, free],
     );
-    for (const r of rows) if (r.got) this.owned.add(r.shard);
+    const claimed = rows.filter((r) => r.got).map((r) => r.shard);
+    for (const shard of claimed) this.owned.add(shard);
+    // a relay that died while busy may have left its shards marked awake
+    if (claimed.length > 0) {
+      await client.query('DELETE FROM outbox_relay_awake WHERE shard = ANY($1::smallint[])', [claimed]);
+      this.awake = false;
+    }
+  }
+
+  private async setAwake(client: Client, awake: boolean): Promise<void> {
+    const shards = [...this.owned];
+    if (awake) {
+      await client.query('INSERT INTO outbox_relay_awake (shard) SELECT unnest($1::smallint[]) ON CONFLICT DO NOTHING', [shards]);
+    } else {
+      await client.query('DELETE FROM outbox_relay_awake WHERE shard = ANY($1::smallint[])', [shards]);
+    }
+    this.awake = awake;
   }
 
   private async publishBatch(client: Client): Promise<number> {

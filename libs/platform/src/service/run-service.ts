@@ -144,10 +144,11 @@ export async function startService<C extends BaseServiceConfig>(
     app.useGlobalFilters(new GrpcErrorFilter(logger));
     app.useGlobalInterceptors(new GrpcMetricsInterceptor(registry));
     app.connectMicroservice<MicroserviceOptions>(kit.options, { inheritAppConfig: true });
+    consumers = def.consumers?.({ app, config, kafka, pool, logger, registry }) ?? [];
+    registerDlqReplay(app, consumers, logger);
     await app.startAllMicroservices();
     await app.listen(config.HTTP_PORT, config.HTTP_HOST);
     await relay.start();
-    consumers = def.consumers?.({ app, config, kafka, pool, logger, registry }) ?? [];
     await Promise.all(consumers.map((c) => c.start()));
 
     kit.setServing(true);
@@ -175,6 +176,32 @@ export async function startService<C extends BaseServiceConfig>(
     await closeConnections();
     throw err;
   }
+}
+
+/**
+ * `POST /admin/dlq/<consumer>/replay` on the ops port: re-applies that consumer's dead letters
+ * after a fix has been deployed (InboxConsumer.replayDeadLetters). Answers the counts as JSON.
+ */
+function registerDlqReplay(app: INestApplication, consumers: InboxConsumer[], logger: Logger): void {
+  const byName = new Map(consumers.map((c) => [c.name, c]));
+  const http = app.getHttpAdapter();
+  http.post('/admin/dlq/:consumer/replay', (req: { params: { consumer: string } }, res: { status(n: number): { json(b: unknown): void } }) => {
+    const consumer = byName.get(req.params.consumer);
+    if (!consumer) {
+      res.status(404).json({ error: `no consumer ${req.params.consumer}; consumers: ${[...byName.keys()].join(', ') || 'none'}` });
+      return;
+    }
+    consumer.replayDeadLetters().then(
+      (result) => {
+        logger.info({ consumer: consumer.name, ...result }, 'dead letters replayed');
+        res.status(200).json(result);
+      },
+      (err: unknown) => {
+        logger.error({ err, consumer: consumer.name }, 'dead-letter replay failed');
+        res.status(500).json({ error: (err as Error).message });
+      },
+    );
+  });
 }
 
 /**

@@ -18,6 +18,10 @@ let sdk: NodeSDK | undefined;
 export function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv = process.env): void {
   if (sdk) return;
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  // Metrics are served by prom-client on /metrics and logs go to stdout: the SDK must not start its
+  // own OTLP metric and log exporters (they retried an absent collector for seconds at shutdown).
+  env.OTEL_METRICS_EXPORTER ??= 'none';
+  env.OTEL_LOGS_EXPORTER ??= 'none';
   sdk = new NodeSDK({
     serviceName: `citybase-${serviceName}`,
     ...(endpoint

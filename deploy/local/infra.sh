@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Local infrastructure for Citybase on one machine, no Docker (ARCHITECTURE.md section 8).
+#   deploy/local/infra.sh ensure     PostgreSQL, Redis, Mosquitto up (starts any that is down), then Kafka
+#   deploy/local/infra.sh databases  creates the seven service databases citybase_<name> if absent
+#   deploy/local/infra.sh all        ensure + databases (default)
+# Idempotent; prints one line per component. Services run their own migrations in their database.
+# Environment:
+#   PGURL     admin connection used to create databases (default postgres://postgres@127.0.0.1:5432/postgres)
+#   KAFKA_PORT  broker port (default 9092; see kafka.sh). Redis (6379) and Mosquitto (1883) use the fixed
+#               local ports of the start commands below.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+# The one list of services; start.sh and docs/adding-a-service.md refer to it.
+SERVICES=(identity payment settlement points marketing iot data)
+PGURL="${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}"
+REDIS_PORT=6379
+MQTT_PORT=1883
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for <what> <seconds> <command...>: polls the command until it succeeds.
+wait_for() {
+  local what="$1" timeout="$2"; shift 2
+  local i
+  for ((i = 0; i < timeout * 4; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.25
+  done
+  die "$what did not answer within ${timeout}s"
+}
+
+pg_ready() { pg_isready -q -d "$PGURL"; }
+redis_ready() { [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]; }
+# mosquitto_sub is not always installed; a TCP connect is enough to know the broker listens.
+mqtt_ready() { port_open "$MQTT_PORT"; }
+
+ensure_postgres() {
+  if pg_ready; then log "postgres   ok      ($PGURL)"; return 0; fi
+  # Only a local server is ours to start; a remote PGURL that does not answer is the caller's problem.
+  [[ "$PGURL" =~ [/@](127\.0\.0\.1|localhost)([:/]|$) ]] || die "PostgreSQL does not answer at $PGURL"
+  command -v pg_ctlcluster >/dev/null || die "PostgreSQL is down at $PGURL and pg_ctlcluster is not installed"
+  local clusters=(/etc/postgresql/*) version
+  version="$(basename "${clusters[-1]}")"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  wait_for "PostgreSQL" 60 pg_ready
+  log "postgres   started ($PGURL, cluster $version/main)"
+}
+
+ensure_redis() {
+  if redis_ready; then log "redis      ok      (127.0.0.1:$REDIS_PORT)"; return 0; fi
+  command -v redis-server >/dev/null || die "Redis is down on 127.0.0.1:$REDIS_PORT and redis-server is not installed"
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no >/dev/null
+  wait_for "Redis" 30 redis_ready
+  log "redis      started (127.0.0.1:$REDIS_PORT)"
+}
+
+ensure_mosquitto() {
+  if mqtt_ready; then log "mosquitto  ok      (127.0.0.1:$MQTT_PORT)"; return 0; fi
+  command -v mosquitto >/dev/null || die "Mosquitto is down on 127.0.0.1:$MQTT_PORT and mosquitto is not installed"
+  mosquitto -d -c /etc/mosquitto/mosquitto.conf
+  wait_for "Mosquitto" 30 mqtt_ready
+  log "mosquitto  started (127.0.0.1:$MQTT_PORT)"
+}
+
+ensure_kafka() {
+  # kafka.sh is idempotent and prints its own line ("already running" or "ready").
+  bash "$ROOT/deploy/local/kafka.sh" start
+}
+
+ensure() {
+  ensure_postgres
+  ensure_redis
+  ensure_mosquitto
+  ensure_kafka
+}
+
+databases() {
+  pg_ready || die "PostgreSQL does not answer at $PGURL (run: $0 ensure)"
+  local name db created=()
+  for name in "${SERVICES[@]}"; do
+    db="citybase_$name"
+    if [[ -z "$(psql "$PGURL" -qtAX -v ON_ERROR_STOP=1 -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]]; then
+      # Another process may create it at the same moment; only a database still missing afterwards is an error.
+      if ! psql "$PGURL" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$db\"" >/dev/null 2>&1 &&
+        [[ -z "$(psql "$PGURL" -qtAX -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]]; then
+        die "could not create database $db"
+      fi
+      created+=("$db")
+    fi
+  done
+  if ((${#created[@]})); then
+    log "databases  created ${created[*]} (${#SERVICES[@]} present)"
+  else
+    log "databases  ok      (${#SERVICES[@]} present: citybase_{$(IFS=,; echo "${SERVICES[*]}")})"
+  fi
+}
+
+case "${1:-all}" in
+  ensure) ensure ;;
+  databases) databases ;;
+  all) ensure; databases ;;
+  *) echo "usage: $0 ensure|databases|all" >&2; exit 2 ;;
+esac

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# `npm start`: the whole Citybase stack on this machine, in the foreground.
+#   1. installs dependencies (npm ci) when node_modules is missing
+#   2. deploy/local/infra.sh all: PostgreSQL, Redis, Mosquitto, Kafka, the seven databases
+#   3. builds every project (npx nx run-many -t build)
+#   4. starts the seven services as child processes, logs in .local/logs/<name>.log
+#   5. waits until every /readyz answers 200 (120s), prints the addresses, then waits
+# Ctrl-C or SIGTERM stops every process this script started (SIGTERM, SIGKILL after 15s), and Kafka
+# too when this script was the one that started it. If a service exits on its own, the stack stops.
+# Environment (optional): PGURL, KAFKA_PORT, KAFKA_BROKERS, REDIS_URL, MQTT_URL, CITY_ID, LOG_LEVEL,
+# OTEL_EXPORTER_OTLP_ENDPOINT (passed through), READY_TIMEOUT (seconds, default 120).
+# shellcheck disable=SC2317  # stop_services, cleanup and on_signal run from traps
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+# Service table: name, gRPC port, HTTP port. Adding a service: docs/adding-a-service.md.
+SERVICES=(identity payment settlement points marketing iot data)
+declare -A GRPC_PORT=([identity]=50051 [payment]=50052 [settlement]=50053 [points]=50054 [marketing]=50055 [iot]=50056 [data]=50057)
+declare -A HTTP_PORT=([identity]=8081 [payment]=8082 [settlement]=8083 [points]=8084 [marketing]=8085 [iot]=8086 [data]=8087)
+
+PGURL="${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}"
+KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
+REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+MQTT_URL="${MQTT_URL:-mqtt://127.0.0.1:1883}"
+CITY_ID="${CITY_ID:-demo-city}"
+LOG_LEVEL="${LOG_LEVEL:-info}"
+READY_TIMEOUT="${READY_TIMEOUT:-120}"
+STOP_GRACE=15
+LOG_DIR="$ROOT/.local/logs"
+
+declare -A PIDS=()   # service name -> pid of its node process (leader of its own process group)
+KAFKA_OURS=0         # 1 when this script started the broker, so it stops it again
+STOPPING=0
+
+log() { printf '[start] %s\n' "$*" >&2; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# postgres://user@host:port/postgres?opts -> postgres://user@host:port/citybase_<name>?opts
+database_url() {
+  local base="${PGURL%%\?*}"
+  local query="${PGURL:${#base}}"
+  printf '%s/citybase_%s%s' "${base%/*}" "$1" "$query"
+}
+
+show_log_tail() {
+  local name="$1"
+  printf -- '----- last lines of .local/logs/%s.log -----\n' "$name" >&2
+  tail -n 40 "$LOG_DIR/$name.log" >&2 2>/dev/null || true
+  printf -- '----- end of %s.log -----\n' "$name" >&2
+}
+
+stop_services() {
+  local name pid remaining i
+  ((${#PIDS[@]})) || return 0
+  log "stopping services (SIGTERM)"
+  for name in "${!PIDS[@]}"; do kill -TERM -- "-${PIDS[$name]}" 2>/dev/null || true; done
+  for ((i = 0; i < STOP_GRACE * 4; i++)); do
+    remaining=0
+    for pid in "${PIDS[@]}"; do alive "$pid" && remaining=1; done
+    ((remaining)) || break
+    sleep 0.25
+  done
+  for name in "${!PIDS[@]}"; do
+    pid="${PIDS[$name]}"
+    if alive "$pid"; then
+      log "$name (pid $pid) did not stop within ${STOP_GRACE}s; SIGKILL"
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+  done
+  wait 2>/dev/null || true
+  PIDS=()
+}
+
+cleanup() {
+  local status=$?
+  ((STOPPING)) && return
+  STOPPING=1
+  set +e
+  stop_services
+  if ((KAFKA_OURS)); then
+    log "stopping Kafka (started by this script)"
+    bash "$ROOT/deploy/local/kafka.sh" stop
+  fi
+  exit "$status"
+}
+
+# A requested stop is a normal end of the stack: exit 0 once everything is down.
+on_signal() {
+  log "received SIG$1"
+  exit 0
+}
+
+trap cleanup EXIT
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+
+# --- 1. dependencies ---------------------------------------------------------------------------
+if [[ ! -d node_modules ]]; then
+  log "node_modules missing: npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+# --- 2. infrastructure -------------------------------------------------------------------------
+if ! bash deploy/local/kafka.sh status >/dev/null 2>&1; then KAFKA_OURS=1; fi
+bash deploy/local/infra.sh all
+
+# --- 3. build ----------------------------------------------------------------------------------
+log "building (npx nx run-many -t build)"
+npx nx run-many -t build
+
+missing=()
+for name in "${SERVICES[@]}"; do
+  [[ -f "services/$name/dist/main.js" ]] || missing+=("services/$name/dist/main.js")
+done
+if ((${#missing[@]})); then
+  log "ERROR: the build produced no entry point for: ${missing[*]}"
+  log "each service needs src/main.ts (compiled by its build target to dist/main.js)"
+  exit 1
+fi
+
+for name in "${SERVICES[@]}"; do
+  for port in "${GRPC_PORT[$name]}" "${HTTP_PORT[$name]}"; do
+    if port_open "$port"; then
+      log "ERROR: port $port ($name) is already in use; is another stack running?"
+      exit 1
+    fi
+  done
+done
+
+# --- 4. services -------------------------------------------------------------------------------
+mkdir -p "$LOG_DIR"
+for name in "${SERVICES[@]}"; do
+  # setsid: each service leads its own process group, so a terminal Ctrl-C reaches only this
+  # script, which then stops the services in order (and their children with them).
+  env GRPC_PORT="${GRPC_PORT[$name]}" HTTP_PORT="${HTTP_PORT[$name]}" \
+    DATABASE_URL="$(database_url "$name")" KAFKA_BROKERS="$KAFKA_BROKERS" \
+    REDIS_URL="$REDIS_URL" MQTT_URL="$MQTT_URL" CITY_ID="$CITY_ID" LOG_LEVEL="$LOG_LEVEL" \
+    setsid node --enable-source-maps "services/$name/dist/main.js" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  PIDS[$name]=$!
+done
+log "started ${SERVICES[*]}; waiting for /readyz (up to ${READY_TIMEOUT}s)"
+
+# --- 5. readiness ------------------------------------------------------------------------------
+declare -A READY=() LAST_CODE=()
+deadline=$((SECONDS + READY_TIMEOUT))
+while ((${#READY[@]} < ${#SERVICES[@]})); do
+  for name in "${SERVICES[@]}"; do
+    [[ -n "${READY[$name]:-}" ]] && continue
+    if ! alive "${PIDS[$name]}"; then
+      status=0; wait "${PIDS[$name]}" || status=$?
+      unset 'PIDS[$name]'
+      log "ERROR: $name exited during startup (status $status)"
+      show_log_tail "$name"
+      exit 1
+    fi
+    code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:${HTTP_PORT[$name]}/readyz" || true)"
+    LAST_CODE[$name]="$code"
+    [[ "$code" == 200 ]] && READY[$name]=1
+  done
+  ((${#READY[@]} == ${#SERVICES[@]})) && break
+  if ((SECONDS >= deadline)); then
+    for name in "${SERVICES[@]}"; do
+      [[ -n "${READY[$name]:-}" ]] && continue
+      log "ERROR: $name not ready after ${READY_TIMEOUT}s (GET /readyz -> ${LAST_CODE[$name]:-no answer})"
+      show_log_tail "$name"
+    done
+    exit 1
+  fi
+  sleep 0.5
+done
+
+printf '\nCitybase is up (city %s)\n' "$CITY_ID"
+printf '  %-11s %-17s %-23s %s\n' SERVICE gRPC HTTP LOG
+for name in "${SERVICES[@]}"; do
+  printf '  %-11s %-17s %-23s %s\n' "$name" "127.0.0.1:${GRPC_PORT[$name]}" \
+    "http://127.0.0.1:${HTTP_PORT[$name]}" ".local/logs/$name.log"
+done
+printf '  Kafka %s   PostgreSQL %s   Redis %s   MQTT %s\n' "$KAFKA_BROKERS" "$(database_url '<name>')" "$REDIS_URL" "$MQTT_URL"
+printf 'Ctrl-C stops the stack.\n\n'
+
+# --- 6. demo load (hook) -----------------------------------------------------------------------
+# HOOK: once tools/simulator exists, start the demo city load here as one more child process,
+# recorded in PIDS so it is stopped with the services, e.g.
+#   setsid node tools/simulator/dist/main.js ... >"$LOG_DIR/simulator.log" 2>&1 </dev/null &
+#   PIDS[simulator]=$!
+# Until then the stack runs without load.
+log "no demo load: tools/simulator does not exist yet"
+
+# --- 7. run until stopped ----------------------------------------------------------------------
+# Returns when a service exits on its own; a signal runs on_signal instead.
+exited=""
+status=0
+wait -n -p exited "${PIDS[@]}" || status=$?
+for name in "${!PIDS[@]}"; do
+  if [[ "${PIDS[$name]}" == "$exited" ]]; then
+    unset 'PIDS[$name]'
+    log "ERROR: $name exited on its own (status $status); stopping the stack"
+    show_log_tail "$name"
+  fi
+done
+exit 1

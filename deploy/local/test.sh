@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# `npm test` (and CI, via .ci/run): every check of the repository, in order, stopping at the first
+# failure. Steps:
+#   contracts   generated code up to date + buf lint     npx nx run contracts:check
+#   lint        eslint, module boundaries                 npx nx run-many -t lint
+#   typecheck   tsc over the whole workspace              npm run typecheck
+#   unit        *.spec.ts                                 npx nx run-many -t test
+#   build       SWC to dist/                              npx nx run-many -t build
+#   integration *.int-spec.ts against real servers        npx nx run-many -t int-test --parallel=1
+# Before the steps: npm ci when node_modules is missing, then deploy/local/infra.sh all (PostgreSQL,
+# Redis, Mosquitto, Kafka, databases). Kafka is left running afterwards for the next run.
+# The test kit gives each suite its own database and topics; the endpoints below are exported for it.
+# The last line sums Jest's "Tests:" summaries of the unit and integration steps (their output is
+# also kept in .local/test/), as "tests: N passed, N failed, N skipped".
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+export PGURL="${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-$PGURL}"   # admin URL the test kit creates databases with
+export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+export MQTT_URL="${MQTT_URL:-mqtt://127.0.0.1:1883}"
+
+# No Nx Cloud (no internet here) and no background daemon left behind by a CI run.
+export NX_NO_CLOUD=true NX_DAEMON="${NX_DAEMON:-false}"
+
+STARTED=$SECONDS
+CURRENT="setup"
+RESULTS="$ROOT/.local/test"
+mkdir -p "$RESULTS"
+rm -f "$RESULTS"/unit.log "$RESULTS"/integration.log
+
+elapsed() { local s=$(($1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+banner() { printf '\n==== %s ====\n' "$*"; }
+
+# Sums every Jest "Tests: 1 failed, 2 skipped, 5 passed, 8 total" line (colour codes removed).
+# Cached Nx tasks replay their output, so cached suites are counted too.
+tally() {
+  sed $'s/\x1b\\[[0-9;]*m//g' "$@" | awk '
+    /Tests:/ {
+      sub(/.*Tests:/, "")
+      for (i = 1; i < NF; i++) {
+        if ($(i + 1) ~ /^passed/) passed += $i
+        if ($(i + 1) ~ /^failed/) failed += $i
+        if ($(i + 1) ~ /^skipped/) skipped += $i
+      }
+    }
+    END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped }'
+}
+
+finish() {
+  local status=$?
+  if ((status == 0)); then
+    banner "npm test: all steps passed in $(elapsed $((SECONDS - STARTED)))"
+  else
+    banner "npm test: FAILED at step '$CURRENT' (exit $status) after $(elapsed $((SECONDS - STARTED)))"
+  fi
+  local logs=()
+  for f in "$RESULTS"/unit.log "$RESULTS"/integration.log; do [[ -f "$f" ]] && logs+=("$f"); done
+  if ((${#logs[@]})); then tally "${logs[@]}"; fi
+}
+trap finish EXIT
+
+# step [--keep] <name> <command...>: runs one step under a banner; set -e stops the script if it
+# fails. --keep also writes the output to .local/test/<name>.log.
+step() {
+  local keep=0 t0=$SECONDS
+  if [[ "$1" == --keep ]]; then keep=1; shift; fi
+  CURRENT="$1"; shift
+  banner "$CURRENT: $*"
+  if ((keep)); then "$@" 2>&1 | tee "$RESULTS/$CURRENT.log"; else "$@"; fi
+  printf -- '---- %s passed (%s)\n' "$CURRENT" "$(elapsed $((SECONDS - t0)))"
+}
+
+if [[ ! -d node_modules ]]; then
+  step "install" npm ci --no-audit --no-fund
+fi
+step "infrastructure" bash deploy/local/infra.sh all
+step "contracts" npx nx run contracts:check
+step "lint" npx nx run-many -t lint
+step "typecheck" npm run typecheck
+step --keep "unit" npx nx run-many -t test
+step "build" npx nx run-many -t build
+step --keep "integration" npx nx run-many -t int-test --parallel=1
