@@ -55,7 +55,9 @@ wait_ready() {
 
 start() {
   if pid="$(running_pid)"; then log "already running (pid $pid) on 127.0.0.1:$PORT"; return 0; fi
-  if port_open "$PORT"; then log "port $PORT is taken by another process; set KAFKA_PORT"; exit 1; fi
+  # A broker this checkout did not start (another checkout's, or an operator's) already listens:
+  # use it rather than fail; "stop" leaves it alone since its pid is not ours.
+  if port_open "$PORT"; then log "a broker not started from this checkout already listens on 127.0.0.1:$PORT; using it"; return 0; fi
   format
   : > "$LOGS/server.log"
   log "starting broker on 127.0.0.1:$PORT"

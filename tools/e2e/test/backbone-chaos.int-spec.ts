@@ -146,6 +146,9 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
     expect(BigInt(rows[0].sum)).toBe((BigInt(ids.length) * BigInt(ids.length + 1)) / 2n);
     const metrics = await (await fetch(`${settlement.httpUrl}/metrics`)).text();
     expect(metrics).not.toMatch(/events_dead_lettered_total\{[^}]*\} [1-9]/);
+    // the last settlement process applied the rest, and reports lag per partition
+    expect(metrics).toMatch(/events_consumed_total\{[^}]*consumer="settlement.payments"[^}]*outcome="applied"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/consumer_lag\{[^}]*consumer="settlement.payments"[^}]*partition="\d"[^}]*\} \d+/);
     console.log(`consumer SIGKILLs at ${kills.join(', ')} recorded payments; final 10,000 exactly once`);
   }, 400_000);
 
