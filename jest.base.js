@@ -31,7 +31,11 @@ const base = (dir) => ({
 });
 
 module.exports = {
-  unit: (dir) => ({ ...base(dir), displayName: path.basename(dir), testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'] }),
+  unit: (dir) => ({
+    ...base(dir),
+    displayName: path.basename(dir),
+    testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
+  }),
   int: (dir) => ({
     ...base(dir),
     displayName: `${path.basename(dir)}:int`,

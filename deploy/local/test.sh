@@ -2,6 +2,7 @@
 # `npm test` (and CI, via .ci/run): every check of the repository, in order, stopping at the first
 # failure. Steps:
 #   contracts   generated code up to date + buf lint     npx nx run contracts:check
+#   format      Prettier                                  npx prettier --check .
 #   lint        eslint, module boundaries                 npx nx run-many -t lint
 #   typecheck   tsc over the whole workspace              npm run typecheck
 #   unit        *.spec.ts                                 npx nx run-many -t test
@@ -81,6 +82,7 @@ if [[ ! -d node_modules ]]; then
 fi
 step "infrastructure" bash deploy/local/infra.sh all
 step "contracts" npx nx run contracts:check
+step "format" npx prettier --check .
 step "lint" npx nx run-many -t lint
 step "typecheck" npm run typecheck
 step --keep "unit" npx nx run-many -t test

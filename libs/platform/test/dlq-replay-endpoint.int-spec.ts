@@ -2,7 +2,16 @@ import { Module } from '@nestjs/common';
 import { loadDescriptorSet } from '@citybase/contracts/descriptors';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
-import { enqueue, InboxConsumer, RunningService, serviceConfigSchema, startService, withTransaction, createPool, platformMigrations } from '../src';
+import {
+  enqueue,
+  InboxConsumer,
+  RunningService,
+  serviceConfigSchema,
+  startService,
+  withTransaction,
+  createPool,
+  platformMigrations,
+} from '../src';
 import { createTestDatabase, freePort, TestDatabase, uniqueName, waitFor } from '../src/testing';
 import { paymentCreated } from './messaging/backbone-fixture';
 
@@ -32,16 +41,28 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
         migrations: [platformMigrations],
         topics: [PaymentEvents.PaymentCreated.topic],
         consumers: ({ kafka, pool, logger, registry, config }) => [
-          new InboxConsumer({ name: 'test.replayable', kafka, pool, logger, registry, topicPrefix: config.KAFKA_TOPIC_PREFIX, maxAttempts: 2, retryBaseMs: 5 }).on(
-            PaymentEvents.PaymentCreated,
-            async (_client, event) => {
-              if (!fixed) throw new Error('bug: cannot apply yet');
-              applied.push(event.paymentId);
-            },
-          ),
+          new InboxConsumer({
+            name: 'test.replayable',
+            kafka,
+            pool,
+            logger,
+            registry,
+            topicPrefix: config.KAFKA_TOPIC_PREFIX,
+            maxAttempts: 2,
+            retryBaseMs: 5,
+          }).on(PaymentEvents.PaymentCreated, async (_client, event) => {
+            if (!fixed) throw new Error('bug: cannot apply yet');
+            applied.push(event.paymentId);
+          }),
         ],
       },
-      { DATABASE_URL: db.url, GRPC_PORT: String(await freePort()), HTTP_PORT: String(httpPort), KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'silent' },
+      {
+        DATABASE_URL: db.url,
+        GRPC_PORT: String(await freePort()),
+        HTTP_PORT: String(httpPort),
+        KAFKA_TOPIC_PREFIX: prefix,
+        LOG_LEVEL: 'silent',
+      },
     );
   });
 
@@ -53,11 +74,28 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
   it('replays dead letters once after a fix, and 404s an unknown consumer', async () => {
     const pool = createPool(db.url);
     try {
-      await withTransaction(pool, (client) => enqueue(client, { city: 'demo-city', service: 'payment', topicPrefix: prefix }, PaymentEvents.PaymentCreated, paymentCreated('p-dlq'), { key: 'p-dlq' }));
+      await withTransaction(pool, (client) =>
+        enqueue(
+          client,
+          { city: 'demo-city', service: 'payment', topicPrefix: prefix },
+          PaymentEvents.PaymentCreated,
+          paymentCreated('p-dlq'),
+          { key: 'p-dlq' },
+        ),
+      );
     } finally {
       await pool.end();
     }
-    await waitFor('dead-lettered', async () => ((await (await fetch(`${httpUrl}/metrics`)).text()).match(/events_dead_lettered_total\{[^}]*consumer="test.replayable"[^}]*\} 1/) ? true : undefined), 60_000);
+    await waitFor(
+      'dead-lettered',
+      async () =>
+        (await (await fetch(`${httpUrl}/metrics`)).text()).match(
+          /events_dead_lettered_total\{[^}]*consumer="test.replayable"[^}]*\} 1/,
+        )
+          ? true
+          : undefined,
+      60_000,
+    );
     expect(applied).toEqual([]);
 
     fixed = true;

@@ -46,7 +46,11 @@ class FailingModule {}
 describe('gRPC error mapping through the NestJS transport', () => {
   let db: TestDatabase;
   let running: RunningService<ReturnType<typeof schema.parse>>;
-  let client: grpc.Client & Record<string, (req: unknown, cb: (err: grpc.ServiceError | null, res: RecordPaymentResponse) => void) => void>;
+  let client: grpc.Client &
+    Record<
+      string,
+      (req: unknown, cb: (err: grpc.ServiceError | null, res: RecordPaymentResponse) => void) => void
+    >;
   const schema = serviceConfigSchema({ grpcPort: 1, httpPort: 1, database: 'unused' });
 
   beforeAll(async () => {
@@ -62,7 +66,12 @@ describe('gRPC error mapping through the NestJS transport', () => {
         migrations: [],
         topics: [],
       },
-      { DATABASE_URL: db.url, GRPC_PORT: String(grpcPort), HTTP_PORT: String(await freePort()), LOG_LEVEL: 'silent' },
+      {
+        DATABASE_URL: db.url,
+        GRPC_PORT: String(grpcPort),
+        HTTP_PORT: String(await freePort()),
+        LOG_LEVEL: 'silent',
+      },
     );
     const Client = grpc.makeGenericClientConstructor(PaymentServiceService, 'PaymentService');
     client = new Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as typeof client;

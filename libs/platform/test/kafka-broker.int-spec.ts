@@ -9,7 +9,11 @@ import { testEndpoints, uniqueName, waitFor } from '../src/testing';
  * nothing is lost.
  */
 describe('Kafka broker (real, KRaft) with kafkajs', () => {
-  const kafka = new Kafka({ clientId: 'kafka-proof', brokers: testEndpoints.kafkaBrokers(), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'kafka-proof',
+    brokers: testEndpoints.kafkaBrokers(),
+    logLevel: logLevel.NOTHING,
+  });
   const topic = uniqueName('citybase.test.kafka-proof');
   const groupId = uniqueName('kafka-proof-group');
   const PARTITIONS = 6;
@@ -20,7 +24,12 @@ describe('Kafka broker (real, KRaft) with kafkajs', () => {
   const assignments: Record<string, number[]> = {};
 
   const startMember = async (name: 'a' | 'b') => {
-    const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 20_000 });
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 20_000,
+    });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       assignments[name] = [...(e.payload.memberAssignment[topic] ?? [])].sort();
     });
@@ -40,7 +49,8 @@ describe('Kafka broker (real, KRaft) with kafkajs', () => {
   const produce = async (from: number, count: number) => {
     for (let start = from; start < from + count; start += 500) {
       const messages = [];
-      for (let i = start; i < Math.min(start + 500, from + count); i++) messages.push({ key: `aggregate-${i % 97}`, value: `m-${i}` });
+      for (let i = start; i < Math.min(start + 500, from + count); i++)
+        messages.push({ key: `aggregate-${i % 97}`, value: `m-${i}` });
       await producer.send({ topic, messages });
     }
   };
@@ -58,7 +68,11 @@ describe('Kafka broker (real, KRaft) with kafkajs', () => {
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
     expect(meta.topics[0].partitions).toHaveLength(PARTITIONS);
     await admin.disconnect();
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
   });
 
@@ -76,14 +90,20 @@ describe('Kafka broker (real, KRaft) with kafkajs', () => {
     await startMember('b');
     // both members joined one generation and split the six partitions between them
     await waitFor('both members assigned', async () =>
-      (assignments.a?.length ?? 0) + (assignments.b?.length ?? 0) === PARTITIONS && assignments.a.length > 0 && assignments.b.length > 0
+      (assignments.a?.length ?? 0) + (assignments.b?.length ?? 0) === PARTITIONS &&
+      assignments.a.length > 0 &&
+      assignments.b.length > 0
         ? true
         : undefined,
     );
     expect([...assignments.a, ...assignments.b].sort()).toEqual([0, 1, 2, 3, 4, 5]);
 
     await produce(0, 10_000);
-    await waitFor('10,000 messages consumed', async () => (missing(10_000).length === 0 ? true : undefined), 60_000);
+    await waitFor(
+      '10,000 messages consumed',
+      async () => (missing(10_000).length === 0 ? true : undefined),
+      60_000,
+    );
     expect(missing(10_000)).toEqual([]);
     expect(byMember.a.size).toBeGreaterThan(0);
     expect(byMember.b.size).toBeGreaterThan(0);
@@ -100,8 +120,16 @@ describe('Kafka broker (real, KRaft) with kafkajs', () => {
     await b.disconnect();
     consumers.splice(consumers.indexOf(b), 1);
     await producing;
-    await waitFor('a owns all partitions', async () => (assignments.a?.length === PARTITIONS ? true : undefined), 60_000);
-    await waitFor('all 20,000 messages consumed', async () => (missing(20_000).length === 0 ? true : undefined), 60_000);
+    await waitFor(
+      'a owns all partitions',
+      async () => (assignments.a?.length === PARTITIONS ? true : undefined),
+      60_000,
+    );
+    await waitFor(
+      'all 20,000 messages consumed',
+      async () => (missing(20_000).length === 0 ? true : undefined),
+      60_000,
+    );
     expect(missing(20_000)).toEqual([]);
     expect(assignments.a).toEqual([0, 1, 2, 3, 4, 5]);
   });

@@ -14,7 +14,10 @@ describe('runMigrations (real PostgreSQL)', () => {
     db = await createTestDatabase('migrations');
     pool = createPool(db.url);
     dir = mkdtempSync(join(tmpdir(), 'citybase-mig-'));
-    writeFileSync(join(dir, '0001_create_things.sql'), 'CREATE TABLE things (id bigint PRIMARY KEY, name text NOT NULL);');
+    writeFileSync(
+      join(dir, '0001_create_things.sql'),
+      'CREATE TABLE things (id bigint PRIMARY KEY, name text NOT NULL);',
+    );
     writeFileSync(join(dir, '0002_seed_things.sql'), "INSERT INTO things VALUES (1, 'first');");
   });
 
@@ -37,7 +40,9 @@ describe('runMigrations (real PostgreSQL)', () => {
   });
 
   it('lets concurrent runners (replicas starting together) apply everything exactly once', async () => {
-    const results = await Promise.all(Array.from({ length: 5 }, () => runMigrations(pool, [{ namespace: 'svc', dir }])));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => runMigrations(pool, [{ namespace: 'svc', dir }])),
+    );
     expect(results.reduce((n, r) => n + r.applied.length, 0)).toBe(2);
     expect((await pool.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0].n).toBe(2);
   });
@@ -45,13 +50,21 @@ describe('runMigrations (real PostgreSQL)', () => {
   it('keeps namespaces apart', async () => {
     const other = mkdtempSync(join(tmpdir(), 'citybase-mig-'));
     writeFileSync(join(other, '0001_other.sql'), 'CREATE TABLE other_things (id int);');
-    const r = await runMigrations(pool, [{ namespace: 'platform', dir: other }, { namespace: 'svc', dir }]);
+    const r = await runMigrations(pool, [
+      { namespace: 'platform', dir: other },
+      { namespace: 'svc', dir },
+    ]);
     expect(r.applied.map((m) => `${m.namespace}/${m.version}`)).toEqual(['platform/1', 'svc/1', 'svc/2']);
   });
 
   it('rolls a failing migration back completely and records nothing for it', async () => {
-    writeFileSync(join(dir, '0003_broken.sql'), 'CREATE TABLE half (id int); INSERT INTO nowhere VALUES (1);');
-    await expect(runMigrations(pool, [{ namespace: 'svc', dir }])).rejects.toThrow(/svc\/3_broken failed: relation "nowhere" does not exist/);
+    writeFileSync(
+      join(dir, '0003_broken.sql'),
+      'CREATE TABLE half (id int); INSERT INTO nowhere VALUES (1);',
+    );
+    await expect(runMigrations(pool, [{ namespace: 'svc', dir }])).rejects.toThrow(
+      /svc\/3_broken failed: relation "nowhere" does not exist/,
+    );
     const tables = await pool.query("SELECT to_regclass('half') AS t");
     expect(tables.rows[0].t).toBeNull();
     const versions = await pool.query('SELECT version FROM schema_migrations ORDER BY version');
@@ -61,12 +74,16 @@ describe('runMigrations (real PostgreSQL)', () => {
   it('refuses a migration that was edited after it was applied', async () => {
     await runMigrations(pool, [{ namespace: 'svc', dir }]);
     writeFileSync(join(dir, '0002_seed_things.sql'), "INSERT INTO things VALUES (1, 'edited');");
-    await expect(runMigrations(pool, [{ namespace: 'svc', dir }])).rejects.toThrow(/svc\/2_seed_things was changed after it was applied/);
+    await expect(runMigrations(pool, [{ namespace: 'svc', dir }])).rejects.toThrow(
+      /svc\/2_seed_things was changed after it was applied/,
+    );
   });
 
   it('rejects badly named or gapped migration files before touching the database', async () => {
     writeFileSync(join(dir, '0004_gap.sql'), 'SELECT 1;');
-    await expect(runMigrations(pool, [{ namespace: 'svc', dir }])).rejects.toThrow(/expected version 3 but found 4/);
+    await expect(runMigrations(pool, [{ namespace: 'svc', dir }])).rejects.toThrow(
+      /expected version 3 but found 4/,
+    );
     expect((await pool.query("SELECT to_regclass('things') AS t")).rows[0].t).toBeNull();
   });
 });

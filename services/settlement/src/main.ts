@@ -28,9 +28,8 @@ void runService({
         registry,
         topicPrefix: config.KAFKA_TOPIC_PREFIX,
         sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-      }).on(
-        PaymentEvents.PaymentCreated,
-        (client, event, ctx) => recorded.onPaymentCreated(client, event, ctx),
+      }).on(PaymentEvents.PaymentCreated, (client, event, ctx) =>
+        recorded.onPaymentCreated(client, event, ctx),
       ),
     ];
   },

@@ -153,7 +153,9 @@ export async function runBackbone(cleanup: Cleanup): Promise<void> {
 
   // a. bare Kafka
   const kb = await kafkaBaseline(kafka, kp, cleanup);
-  note(`kafka baseline: ${Math.round(kb.eps)} msg/s (sent in ${Math.round(kb.sendMs)} ms, last receipt at ${Math.round(kb.totalMs)} ms)`);
+  note(
+    `kafka baseline: ${Math.round(kb.eps)} msg/s (sent in ${Math.round(kb.sendMs)} ms, last receipt at ${Math.round(kb.totalMs)} ms)`,
+  );
 
   // b. bare PostgreSQL
   const pg = await pgbenchBaseline(pp, cleanup);
@@ -196,7 +198,10 @@ export async function runBackbone(cleanup: Cleanup): Promise<void> {
       how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
     },
   ];
-  printFigures(`backbone benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`, figures);
+  printFigures(
+    `backbone benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
+    figures,
+  );
   const stage = (what: string, d: Distribution) =>
     `  ${what.padEnd(34)} p50 ${round(d.p50, 1)} ms, p90 ${round(d.p90, 1)} ms, p99 ${round(d.p99, 1)} ms, max ${round(d.max, 1)} ms`;
   process.stdout.write(
@@ -252,7 +257,16 @@ interface Distribution {
 function byQuarter(order: Float64Array, values: readonly number[]): number[] {
   const idx = Array.from(order.keys()).sort((a, b) => order[a] - order[b]);
   const q = Math.ceil(idx.length / 4);
-  return [0, 1, 2, 3].map((i) => idx.slice(i * q, (i + 1) * q)).filter((part) => part.length > 0).map((part) => percentiles(part.map((j) => values[j]), [50])[0]);
+  return [0, 1, 2, 3]
+    .map((i) => idx.slice(i * q, (i + 1) * q))
+    .filter((part) => part.length > 0)
+    .map(
+      (part) =>
+        percentiles(
+          part.map((j) => values[j]),
+          [50],
+        )[0],
+    );
 }
 
 function distribution(values: readonly number[]): Distribution {
@@ -274,14 +288,28 @@ interface BackboneResult {
   latencyByQuarter: number[];
 }
 
-async function backboneThroughput(kafka: Kafka, logger: Logger, p: BackboneParams, cleanup: Cleanup): Promise<BackboneResult> {
+async function backboneThroughput(
+  kafka: Kafka,
+  logger: Logger,
+  p: BackboneParams,
+  cleanup: Cleanup,
+): Promise<BackboneResult> {
   // The producing service's database (outbox) and the consuming service's (inbox and its table).
   const producer = await benchDatabase('bench_outbox', cleanup);
   const consumer = await benchDatabase('bench_inbox', cleanup);
-  const writerPool = createPool(producer.db.url, { max: p.writers + 2, application_name: 'citybase-bench-writers' });
-  cleanup.add('writer pool', once(() => writerPool.end()));
+  const writerPool = createPool(producer.db.url, {
+    max: p.writers + 2,
+    application_name: 'citybase-bench-writers',
+  });
+  cleanup.add(
+    'writer pool',
+    once(() => writerPool.end()),
+  );
   const consumerPool = createPool(consumer.db.url, { max: 10, application_name: 'citybase-bench-consumer' });
-  cleanup.add('consumer pool', once(() => consumerPool.end()));
+  cleanup.add(
+    'consumer pool',
+    once(() => consumerPool.end()),
+  );
   await runMigrations(writerPool, [platformMigrations]);
   await runMigrations(consumerPool, [platformMigrations]);
   await consumerPool.query(
@@ -301,17 +329,24 @@ async function backboneThroughput(kafka: Kafka, logger: Logger, p: BackboneParam
 
   const tracker = new InboxTracker();
   consumerPool.on('release', (_err, client) => tracker.released(client));
-  const inbox = new InboxConsumer({ name: CONSUMER_NAME, kafka, pool: consumerPool, logger, registry, topicPrefix: prefix }).on(
-    PaymentCreatedEvent,
-    async (client, event) => {
-      await client.query('INSERT INTO bench_payment_applied (payment_id, amount_minor, occurred_at) VALUES ($1, $2, $3)', [
+  const inbox = new InboxConsumer({
+    name: CONSUMER_NAME,
+    kafka,
+    pool: consumerPool,
+    logger,
+    registry,
+    topicPrefix: prefix,
+  }).on(PaymentCreatedEvent, async (client, event) => {
+    await client.query(
+      'INSERT INTO bench_payment_applied (payment_id, amount_minor, occurred_at) VALUES ($1, $2, $3)',
+      [
         event.paymentId,
         (event.amount?.amountMinor ?? 0n).toString(),
         event.occurredAt ? fromTimestamp(event.occurredAt) : new Date(),
-      ]);
-      tracker.handled(client, event.paymentId);
-    },
-  );
+      ],
+    );
+    tracker.handled(client, event.paymentId);
+  });
   const relay = new OutboxRelay({ databaseUrl: producer.db.url, kafka, logger, registry }); // defaults, as services run it
   cleanup.add('inbox consumer', () => inbox.stop());
   cleanup.add('outbox relay', () => relay.stop());
@@ -324,7 +359,9 @@ async function backboneThroughput(kafka: Kafka, logger: Logger, p: BackboneParam
     const writer = async () => {
       for (let seq = next++; seq < phase.count; seq = next++) {
         const id = phase.id(seq);
-        await withTransaction(writerPool, (client) => enqueue(client, source, PaymentCreatedEvent, paymentCreated(id), { key: id }));
+        await withTransaction(writerPool, (client) =>
+          enqueue(client, source, PaymentCreatedEvent, paymentCreated(id), { key: id }),
+        );
         phase.commitAt[seq] = now();
       }
     };
@@ -343,8 +380,11 @@ async function backboneThroughput(kafka: Kafka, logger: Logger, p: BackboneParam
   await inbox.stop();
   await relay.stop();
 
-  const { rows: applied } = await consumerPool.query<{ n: number }>("SELECT count(*)::int AS n FROM bench_payment_applied WHERE payment_id LIKE 'run-%'");
-  if (applied[0].n !== p.events) throw new Error(`expected ${p.events} applied events in the consumer's table, found ${applied[0].n}`);
+  const { rows: applied } = await consumerPool.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM bench_payment_applied WHERE payment_id LIKE 'run-%'",
+  );
+  if (applied[0].n !== p.events)
+    throw new Error(`expected ${p.events} applied events in the consumer's table, found ${applied[0].n}`);
   // When the relay marked each row published (now() of its UPDATE, taken after the broker's ack), on the epoch clock.
   const { rows: published } = await writerPool.query<{ key: string; at: number }>(
     `SELECT partition_key AS key, extract(epoch FROM published_at)::float8 * 1000 AS at FROM outbox WHERE partition_key LIKE 'run-%'`,
@@ -353,7 +393,8 @@ async function backboneThroughput(kafka: Kafka, logger: Logger, p: BackboneParam
     `SELECT count(DISTINCT published_at)::int AS n FROM outbox WHERE partition_key LIKE 'run-%'`,
   );
   const publishedAt = new Float64Array(run.count);
-  for (const r of published) publishedAt[Number(r.key.slice(r.key.lastIndexOf('-') + 1))] = r.at - performance.timeOrigin; // onto the process clock
+  for (const r of published)
+    publishedAt[Number(r.key.slice(r.key.lastIndexOf('-') + 1))] = r.at - performance.timeOrigin; // onto the process clock
 
   let firstCommit = Infinity;
   let lastCommit = 0;
@@ -375,7 +416,11 @@ async function backboneThroughput(kafka: Kafka, logger: Logger, p: BackboneParam
     throughputEps: perSecond(run.count, lastInboxCommit - firstCommit),
     writerEps: perSecond(run.count, lastCommit - run.startedAt),
     latency: distribution(latency),
-    stages: { relay: distribution(relayStage), delivery: distribution(deliveryStage), inboxCommit: distribution(inboxStage) },
+    stages: {
+      relay: distribution(relayStage),
+      delivery: distribution(deliveryStage),
+      inboxCommit: distribution(inboxStage),
+    },
     relayBatches: batches[0].n,
     latencyByQuarter: byQuarter(run.commitAt, latency),
     synchronousCommit: producer.synchronousCommit,

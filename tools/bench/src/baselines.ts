@@ -35,7 +35,11 @@ export function kafkaBaselineParams(env: NodeJS.ProcessEnv): KafkaBaselineParams
  * `messages` values in sequential batches to a fresh topic; one consumer group (already joined)
  * reads them. Events per second from the first send to the last receipt.
  */
-export async function kafkaBaseline(kafka: Kafka, p: KafkaBaselineParams, cleanup: Cleanup): Promise<{ eps: number; sendMs: number; totalMs: number }> {
+export async function kafkaBaseline(
+  kafka: Kafka,
+  p: KafkaBaselineParams,
+  cleanup: Cleanup,
+): Promise<{ eps: number; sendMs: number; totalMs: number }> {
   const topic = uniqueName('bench.kafka-baseline');
   const groupId = topic;
   cleanupKafka(cleanup, kafka, [topic], [groupId]);
@@ -57,15 +61,24 @@ export async function kafkaBaseline(kafka: Kafka, p: KafkaBaselineParams, cleanu
   });
   await joined;
 
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
   cleanup.add('kafka baseline producer', () => producer.disconnect());
   await producer.connect();
   const values = Array.from({ length: 16 }, () => randomBytes(p.valueBytes));
-  note(`kafka baseline: ${p.messages} messages of ${p.valueBytes} bytes in batches of ${p.batch} to ${p.partitions} partitions`);
+  note(
+    `kafka baseline: ${p.messages} messages of ${p.valueBytes} bytes in batches of ${p.batch} to ${p.partitions} partitions`,
+  );
   const start = now();
-  for (let sent = 0; sent < p.messages; ) {
+  for (let sent = 0; sent < p.messages;) {
     const n = Math.min(p.batch, p.messages - sent);
-    const messages: Message[] = Array.from({ length: n }, (_, i) => ({ key: `k-${sent + i}`, value: values[(sent + i) % values.length] }));
+    const messages: Message[] = Array.from({ length: n }, (_, i) => ({
+      key: `k-${sent + i}`,
+      value: values[(sent + i) % values.length],
+    }));
     await producer.send({ topic, acks: -1, messages });
     sent += n;
   }
@@ -95,14 +108,21 @@ export function pgbenchParams(env: NodeJS.ProcessEnv): PgbenchParams {
 
 /** pgbench's custom-script workload; the account count is written in (pgbench sets :scale to 1 for custom scripts). */
 export function updateScript(scale: number): string {
-  return [`\\set aid random(1, ${scale * 100_000})`, 'UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;', ''].join('\n');
+  return [
+    `\\set aid random(1, ${scale * 100_000})`,
+    'UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;',
+    '',
+  ].join('\n');
 }
 
 /**
  * pgbench on a scratch database at the server's default synchronous_commit: initialise at
  * `scale`, then a single-row UPDATE per transaction (random account) for `seconds`.
  */
-export async function pgbenchBaseline(p: PgbenchParams, cleanup: Cleanup): Promise<{ tps: number; synchronousCommit: string }> {
+export async function pgbenchBaseline(
+  p: PgbenchParams,
+  cleanup: Cleanup,
+): Promise<{ tps: number; synchronousCommit: string }> {
   const { db, synchronousCommit } = await benchDatabase('bench_pgbench', cleanup);
   const admin = new URL(testEndpoints.postgresAdminUrl());
   const env: NodeJS.ProcessEnv = {
@@ -119,7 +139,9 @@ export async function pgbenchBaseline(p: PgbenchParams, cleanup: Cleanup): Promi
   await writeFile(script, updateScript(p.scale));
   note(`pgbench baseline: initialising scale ${p.scale} (${p.scale * 100_000} accounts) in ${db.name}`);
   await run(pgbench, ['-i', '-q', '-s', String(p.scale), db.name], { env, maxBuffer: 16 << 20 });
-  note(`pgbench baseline: single-row UPDATE, ${p.clients} clients, ${p.threads} threads, ${p.seconds}s (synchronous_commit=${synchronousCommit})`);
+  note(
+    `pgbench baseline: single-row UPDATE, ${p.clients} clients, ${p.threads} threads, ${p.seconds}s (synchronous_commit=${synchronousCommit})`,
+  );
   const { stdout } = await run(
     pgbench,
     ['-n', '-c', String(p.clients), '-j', String(p.threads), '-T', String(p.seconds), '-f', script, db.name],

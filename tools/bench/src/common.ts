@@ -22,7 +22,10 @@ export function note(message: string): void {
 
 /** JSON logs of the platform components (relay, consumer, kafkajs) on stderr; BENCH_LOG_LEVEL (default warn). */
 export function benchLogger(): Logger {
-  return pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn', base: { service: 'bench' } }, pino.destination(2));
+  return pino(
+    { level: process.env.BENCH_LOG_LEVEL ?? 'warn', base: { service: 'bench' } },
+    pino.destination(2),
+  );
 }
 
 export function benchKafka(logger: Logger, clientId: string): Kafka {
@@ -72,7 +75,10 @@ export function once<T>(fn: () => Promise<T>): () => Promise<T> {
  * turns synchronous_commit off for its databases; services run with the default, so the bench resets it.
  * Resolves with the database and the synchronous_commit a new session of it sees.
  */
-export async function benchDatabase(label: string, cleanup: Cleanup): Promise<{ db: TestDatabase; synchronousCommit: string }> {
+export async function benchDatabase(
+  label: string,
+  cleanup: Cleanup,
+): Promise<{ db: TestDatabase; synchronousCommit: string }> {
   const db = await createTestDatabase(label);
   cleanup.add(`drop database ${db.name}`, () => db.drop());
   const admin = new Client({ connectionString: testEndpoints.postgresAdminUrl() });
@@ -155,7 +161,11 @@ export class Completion {
     this.watchdog = setInterval(() => {
       if (now() - this.lastProgress > stallMs) {
         this.stop();
-        this.reject(new Error(`${what}: no progress for ${Math.round(stallMs / 1000)}s (${this.count} of ${this.target})`));
+        this.reject(
+          new Error(
+            `${what}: no progress for ${Math.round(stallMs / 1000)}s (${this.count} of ${this.target})`,
+          ),
+        );
       }
     }, 1_000);
     if (target <= 0) this.finish();
@@ -182,7 +192,13 @@ function stallGuardMs(): number {
   return (Number.isFinite(s) && s > 0 ? s : 60) * 1000;
 }
 
-export function machineInfo(): { cpus: number; cpu_model: string; memory_mb: number; node: string; os: string } {
+export function machineInfo(): {
+  cpus: number;
+  cpu_model: string;
+  memory_mb: number;
+  node: string;
+  os: string;
+} {
   const list = cpus();
   return {
     cpus: list.length,

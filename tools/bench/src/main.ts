@@ -38,7 +38,9 @@ async function main(args: string[]): Promise<number> {
   const name = args[0];
   const bench = name !== undefined && Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : undefined;
   if (!bench) {
-    process.stderr.write(`${name === undefined ? 'no benchmark given' : `unknown benchmark: ${name}`}\n\n${usage()}\n`);
+    process.stderr.write(
+      `${name === undefined ? 'no benchmark given' : `unknown benchmark: ${name}`}\n\n${usage()}\n`,
+    );
     return 2;
   }
   const cleanup = new Cleanup();

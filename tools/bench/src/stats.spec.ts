@@ -1,4 +1,13 @@
-import { BenchConfigError, formatTable, intFromEnv, parsePgbenchTps, percentileOfSorted, percentiles, perSecond, round } from './stats';
+import {
+  BenchConfigError,
+  formatTable,
+  intFromEnv,
+  parsePgbenchTps,
+  percentileOfSorted,
+  percentiles,
+  perSecond,
+  round,
+} from './stats';
 
 describe('percentiles (nearest rank)', () => {
   it('picks the nearest-rank value', () => {
@@ -62,7 +71,8 @@ describe('parsePgbenchTps', () => {
   });
 
   it('takes the line excluding connections from older pgbench', () => {
-    const out = 'tps = 700.1 (including connections establishing)\ntps = 710.5 (excluding connections establishing)\n';
+    const out =
+      'tps = 700.1 (including connections establishing)\ntps = 710.5 (excluding connections establishing)\n';
     expect(parsePgbenchTps(out)).toBe(710.5);
   });
 

@@ -42,7 +42,8 @@ export function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: numbe
   const text = raw.trim().replace(/_/g, '');
   if (!/^\d+$/.test(text)) throw new BenchConfigError(`${name}: must be a whole number, got "${raw}"`);
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min) throw new BenchConfigError(`${name}: must be at least ${min}, got "${raw}"`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new BenchConfigError(`${name}: must be at least ${min}, got "${raw}"`);
   return value;
 }
 

@@ -18,7 +18,14 @@ export class PrivateKafkaBroker {
 
   private run(cmd: 'start' | 'stop' | 'reset'): void {
     execFileSync('bash', [join(REPO_ROOT, 'deploy/local/kafka.sh'), cmd], {
-      env: { ...process.env, KAFKA_PORT: String(this.port), KAFKA_CONTROLLER_PORT: String(this.port + 1), CITYBASE_LOCAL_DIR: this.dir, KAFKA_LIB_DIR: join(REPO_ROOT, '.local', 'kafka', 'lib'), KAFKA_HEAP: '384m' },
+      env: {
+        ...process.env,
+        KAFKA_PORT: String(this.port),
+        KAFKA_CONTROLLER_PORT: String(this.port + 1),
+        CITYBASE_LOCAL_DIR: this.dir,
+        KAFKA_LIB_DIR: join(REPO_ROOT, '.local', 'kafka', 'lib'),
+        KAFKA_HEAP: '384m',
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
       timeout: 180_000,
     });

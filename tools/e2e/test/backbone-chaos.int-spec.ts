@@ -3,7 +3,16 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createPool, enqueue, platformMigrations, runMigrations, withTransaction } from '@citybase/platform';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { PaymentScenario, PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
-import { createTestDatabase, grpcClient, ServiceProcess, spawnService, TestDatabase, testEndpoints, uniqueName, waitFor } from '@citybase/platform/testing';
+import {
+  createTestDatabase,
+  grpcClient,
+  ServiceProcess,
+  spawnService,
+  TestDatabase,
+  testEndpoints,
+  uniqueName,
+  waitFor,
+} from '@citybase/platform/testing';
 import { PrivateKafkaBroker } from '../src';
 
 /**
@@ -18,7 +27,8 @@ async function ready(svc: ServiceProcess): Promise<void> {
   await waitFor(
     `${svc.httpUrl}/readyz`,
     async () => {
-      if (svc.proc.exitCode !== null) throw new Error(`exited ${svc.proc.exitCode}: ${svc.output().slice(-2000)}`);
+      if (svc.proc.exitCode !== null)
+        throw new Error(`exited ${svc.proc.exitCode}: ${svc.output().slice(-2000)}`);
       return (await fetch(`${svc.httpUrl}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined;
     },
     90_000,
@@ -41,15 +51,21 @@ async function seedOutbox(url: string, prefix: string, n: number): Promise<strin
         for (let j = i; j < Math.min(i + 500, n); j++) {
           const id = `00000000-0000-4000-8000-${String(j).padStart(12, '0')}`;
           ids.push(id);
-          await enqueue(client, { city: 'e2e', service: 'payment', topicPrefix: prefix }, PaymentEvents.PaymentCreated, {
-            paymentId: id,
-            tenancy: { operatorId: 'op', projectId: 'proj', merchantId: 'm' },
-            merchantId: 'm',
-            scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
-            amount: { currency: 'CNY', amountMinor: BigInt(j + 1) },
-            channel: 'sandbox',
-            occurredAt: { seconds: 1_795_000_000n, nanos: 0 },
-          }, { key: id });
+          await enqueue(
+            client,
+            { city: 'e2e', service: 'payment', topicPrefix: prefix },
+            PaymentEvents.PaymentCreated,
+            {
+              paymentId: id,
+              tenancy: { operatorId: 'op', projectId: 'proj', merchantId: 'm' },
+              merchantId: 'm',
+              scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
+              amount: { currency: 'CNY', amountMinor: BigInt(j + 1) },
+              channel: 'sandbox',
+              occurredAt: { seconds: 1_795_000_000n, nanos: 0 },
+            },
+            { key: id },
+          );
         }
       });
     }
@@ -83,8 +99,17 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
     await settlementDb.drop();
   });
 
-  const start = async (name: 'payment' | 'settlement', prefix: string, extra: Record<string, string> = {}) => {
-    const svc = await spawnService(name, { DATABASE_URL: name === 'payment' ? paymentDb.url : settlementDb.url, KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn', ...extra });
+  const start = async (
+    name: 'payment' | 'settlement',
+    prefix: string,
+    extra: Record<string, string> = {},
+  ) => {
+    const svc = await spawnService(name, {
+      DATABASE_URL: name === 'payment' ? paymentDb.url : settlementDb.url,
+      KAFKA_TOPIC_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      ...extra,
+    });
     running.push(svc);
     await ready(svc);
     return svc;
@@ -98,28 +123,61 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
     const prefix = `${uniqueName('relaykill')}.`;
     const ids = await seedOutbox(paymentDb.url, prefix, 10_000);
     let payment = await start('payment', prefix);
-    await waitFor('relay mid-run', async () => {
-      const n = await count(pgPayment, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL');
-      return n > 0 && n < ids.length ? true : undefined;
-    }, 60_000, 5);
+    await waitFor(
+      'relay mid-run',
+      async () => {
+        const n = await count(
+          pgPayment,
+          'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL',
+        );
+        return n > 0 && n < ids.length ? true : undefined;
+      },
+      60_000,
+      5,
+    );
     await kill(payment);
-    const publishedAtKill = await count(pgPayment, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL');
+    const publishedAtKill = await count(
+      pgPayment,
+      'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL',
+    );
     expect(publishedAtKill).toBeLessThan(ids.length);
     payment = await start('payment', prefix);
-    await waitFor('outbox drained', async () => ((await count(pgPayment, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')) === 0 ? true : undefined), 120_000, 200);
+    await waitFor(
+      'outbox drained',
+      async () =>
+        (await count(pgPayment, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')) === 0
+          ? true
+          : undefined,
+      120_000,
+      200,
+    );
 
     // every event is on the topic (at least once; a batch in flight at the kill may appear twice)
-    const kafka = new Kafka({ clientId: 'observer', brokers: testEndpoints.kafkaBrokers(), logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({
+      clientId: 'observer',
+      brokers: testEndpoints.kafkaBrokers(),
+      logLevel: logLevel.NOTHING,
+    });
     const seen = new Map<string, number>();
     const consumer = kafka.consumer({ groupId: uniqueName('observer') });
     await consumer.connect();
     await consumer.subscribe({ topic: `${prefix}citybase.payment.events.v1`, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.set(message.key!.toString(), (seen.get(message.key!.toString()) ?? 0) + 1) });
-    await waitFor('all 10,000 on the topic', async () => (ids.every((id) => seen.has(id)) ? true : undefined), 120_000, 200);
+    await consumer.run({
+      eachMessage: async ({ message }) =>
+        void seen.set(message.key!.toString(), (seen.get(message.key!.toString()) ?? 0) + 1),
+    });
+    await waitFor(
+      'all 10,000 on the topic',
+      async () => (ids.every((id) => seen.has(id)) ? true : undefined),
+      120_000,
+      200,
+    );
     await consumer.disconnect();
     expect(ids.filter((id) => !seen.has(id))).toEqual([]);
     const duplicates = [...seen.values()].filter((n) => n > 1).length;
-    console.log(`relay SIGKILL: ${publishedAtKill} of 10,000 marked published at the kill; ${duplicates} republished after restart`);
+    console.log(
+      `relay SIGKILL: ${publishedAtKill} of 10,000 marked published at the kill; ${duplicates} republished after restart`,
+    );
   }, 300_000);
 
   it('applies each of 10,000 events exactly once while the consumer is SIGKILLed several times', async () => {
@@ -132,23 +190,44 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
     const recorded = () => count(pgSettlement, 'SELECT count(*)::int AS n FROM recorded_payments');
     const kills: number[] = [];
     for (const threshold of [1_500, 4_000, 6_500, 8_500]) {
-      await waitFor(`${threshold} recorded`, async () => ((await recorded()) >= threshold ? true : undefined), 120_000, 20);
+      await waitFor(
+        `${threshold} recorded`,
+        async () => ((await recorded()) >= threshold ? true : undefined),
+        120_000,
+        20,
+      );
       await kill(settlement);
       kills.push(await recorded());
       settlement = await start('settlement', prefix, fast);
     }
-    await waitFor('all 10,000 recorded', async () => ((await recorded()) >= ids.length ? true : undefined), 180_000, 200);
+    await waitFor(
+      'all 10,000 recorded',
+      async () => ((await recorded()) >= ids.length ? true : undefined),
+      180_000,
+      200,
+    );
     await sleep(2_000); // a double application would show up now
     expect(kills.every((n) => n < ids.length)).toBe(true);
     expect(await recorded()).toBe(ids.length);
-    expect(await count(pgSettlement, `SELECT count(*)::int AS n FROM inbox WHERE consumer = 'settlement.payments'`)).toBe(ids.length);
-    const { rows } = await pgSettlement.query<{ sum: string }>('SELECT sum(amount_minor)::text AS sum FROM recorded_payments');
+    expect(
+      await count(
+        pgSettlement,
+        `SELECT count(*)::int AS n FROM inbox WHERE consumer = 'settlement.payments'`,
+      ),
+    ).toBe(ids.length);
+    const { rows } = await pgSettlement.query<{ sum: string }>(
+      'SELECT sum(amount_minor)::text AS sum FROM recorded_payments',
+    );
     expect(BigInt(rows[0].sum)).toBe((BigInt(ids.length) * BigInt(ids.length + 1)) / 2n);
     const metrics = await (await fetch(`${settlement.httpUrl}/metrics`)).text();
     expect(metrics).not.toMatch(/events_dead_lettered_total\{[^}]*\} [1-9]/);
     // the last settlement process applied the rest, and reports lag per partition
-    expect(metrics).toMatch(/events_consumed_total\{[^}]*consumer="settlement.payments"[^}]*outcome="applied"[^}]*\} [1-9]/);
-    expect(metrics).toMatch(/consumer_lag\{[^}]*consumer="settlement.payments"[^}]*partition="\d"[^}]*\} \d+/);
+    expect(metrics).toMatch(
+      /events_consumed_total\{[^}]*consumer="settlement.payments"[^}]*outcome="applied"[^}]*\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /consumer_lag\{[^}]*consumer="settlement.payments"[^}]*partition="\d"[^}]*\} \d+/,
+    );
     console.log(`consumer SIGKILLs at ${kills.join(', ')} recorded payments; final 10,000 exactly once`);
   }, 400_000);
 
@@ -179,7 +258,14 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
         }
       };
       await recordPayments(0, 300);
-      await waitFor('first payments recorded in settlement', async () => ((await count(pgSettlement, 'SELECT count(*)::int AS n FROM recorded_payments')) > 0 ? true : undefined), 60_000);
+      await waitFor(
+        'first payments recorded in settlement',
+        async () =>
+          (await count(pgSettlement, 'SELECT count(*)::int AS n FROM recorded_payments')) > 0
+            ? true
+            : undefined,
+        60_000,
+      );
       broker.stop();
       stopped = true;
       // payments keep being accepted while the broker is down: they wait in the outbox
@@ -188,14 +274,26 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
       broker.start();
       stopped = false;
       await recordPayments(600, 900);
-      await waitFor('all 900 recorded', async () => ((await count(pgSettlement, 'SELECT count(*)::int AS n FROM recorded_payments')) >= 900 ? true : undefined), 180_000, 250);
+      await waitFor(
+        'all 900 recorded',
+        async () =>
+          (await count(pgSettlement, 'SELECT count(*)::int AS n FROM recorded_payments')) >= 900
+            ? true
+            : undefined,
+        180_000,
+        250,
+      );
       await sleep(2_000);
       expect(stopped).toBe(false);
       expect(await count(pgPayment, 'SELECT count(*)::int AS n FROM payments')).toBe(900);
       expect(await count(pgSettlement, 'SELECT count(*)::int AS n FROM recorded_payments')).toBe(900);
-      const { rows } = await pgSettlement.query<{ payment_id: string }>('SELECT payment_id FROM recorded_payments');
+      const { rows } = await pgSettlement.query<{ payment_id: string }>(
+        'SELECT payment_id FROM recorded_payments',
+      );
       expect(new Set(rows.map((r) => r.payment_id))).toEqual(new Set(paymentIds));
-      expect(await count(pgPayment, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).toBe(0);
+      expect(await count(pgPayment, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).toBe(
+        0,
+      );
       client.close();
     } finally {
       await Promise.all(running.splice(0).map((s) => s.stop('SIGKILL')));

@@ -23,18 +23,30 @@ const listening = (port: number) =>
 describe('npm start', () => {
   it('brings up all seven services (gRPC health SERVING, /readyz 200) and SIGTERM stops every one of them', async () => {
     for (const [name, grpcPort] of SERVICES) expect([name, await listening(grpcPort)]).toEqual([name, false]);
-    const proc = spawn('bash', ['deploy/local/start.sh'], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('bash', ['deploy/local/start.sh'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
     try {
-      const state = await waitFor('"Citybase is up"', async () => (proc.exitCode !== null ? 'exited' : out.includes('Citybase is up') ? 'up' : undefined), 240_000, 250);
+      const state = await waitFor(
+        '"Citybase is up"',
+        async () => (proc.exitCode !== null ? 'exited' : out.includes('Citybase is up') ? 'up' : undefined),
+        240_000,
+        250,
+      );
       expect({ state, out: state === 'up' ? '' : out.slice(-3000) }).toEqual({ state: 'up', out: '' });
       for (const [name, grpcPort, httpPort, service] of SERVICES) {
         expect(out).toContain(`127.0.0.1:${grpcPort}`);
         expect([name, await grpcHealthStatus(`127.0.0.1:${grpcPort}`)]).toEqual([name, 'SERVING']);
-        expect([name, await grpcHealthStatus(`127.0.0.1:${grpcPort}`, `citybase.${name}.v1.${service}`)]).toEqual([name, 'SERVING']);
+        expect([
+          name,
+          await grpcHealthStatus(`127.0.0.1:${grpcPort}`, `citybase.${name}.v1.${service}`),
+        ]).toEqual([name, 'SERVING']);
         const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
         expect([name, ready.status]).toEqual([name, 200]);
       }

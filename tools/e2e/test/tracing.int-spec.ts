@@ -2,7 +2,16 @@ import { createServer, Server } from 'http';
 import { AddressInfo } from 'net';
 import { gunzipSync } from 'zlib';
 import { PaymentScenario, PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
-import { createTestDatabase, freePort, grpcClient, ServiceProcess, spawnService, TestDatabase, uniqueName, waitFor } from '@citybase/platform/testing';
+import {
+  createTestDatabase,
+  freePort,
+  grpcClient,
+  ServiceProcess,
+  spawnService,
+  TestDatabase,
+  uniqueName,
+  waitFor,
+} from '@citybase/platform/testing';
 
 interface OtlpSpan {
   traceId: string;
@@ -29,7 +38,10 @@ async function startCollector(): Promise<{ url: string; spans: ExportedSpan[]; c
         return;
       }
       const payload = JSON.parse(body) as {
-        resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[];
+        resourceSpans: {
+          resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+          scopeSpans: { spans: OtlpSpan[] }[];
+        }[];
       };
       for (const rs of payload.resourceSpans ?? []) {
         const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
@@ -73,7 +85,12 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
         OTEL_BSP_SCHEDULE_DELAY: '200',
       });
       procs.push(svc);
-      await waitFor(`${name} ready`, async () => ((await fetch(`${svc.httpUrl}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000);
+      await waitFor(
+        `${name} ready`,
+        async () =>
+          (await fetch(`${svc.httpUrl}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined,
+        60_000,
+      );
       return svc;
     };
     const payment = await start('payment');
@@ -93,13 +110,20 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
     client.close();
 
     const rpc = await waitFor('RecordPayment server span', async () =>
-      collector.spans.find((s) => s.service === 'citybase-payment' && s.kind === 2 && s.name.endsWith('PaymentService/RecordPayment')),
+      collector.spans.find(
+        (s) =>
+          s.service === 'citybase-payment' && s.kind === 2 && s.name.endsWith('PaymentService/RecordPayment'),
+      ),
     );
     const trace = () => collector.spans.filter((s) => s.traceId === rpc.traceId);
     const consumerSpan = await waitFor('settlement process span in the same trace', async () =>
-      trace().find((s) => s.service === 'citybase-settlement' && s.name === 'process citybase.payment.v1.PaymentCreated'),
+      trace().find(
+        (s) => s.service === 'citybase-settlement' && s.name === 'process citybase.payment.v1.PaymentCreated',
+      ),
     );
-    const publish = trace().find((s) => s.service === 'citybase-payment' && s.name === `publish ${prefix}citybase.payment.events.v1`);
+    const publish = trace().find(
+      (s) => s.service === 'citybase-payment' && s.name === `publish ${prefix}citybase.payment.events.v1`,
+    );
     expect(publish).toBeDefined();
     expect(consumerSpan.parentSpanId).toBe(publish!.spanId);
     // PostgreSQL spans under the RPC (payment) and under the handler (settlement)

@@ -18,7 +18,11 @@ describe('loadConfig', () => {
   });
 
   it('parses and types what the environment gives', () => {
-    const config = loadConfig(schema, { GRPC_PORT: '6000', KAFKA_BROKERS: 'k1:9092, k2:9093', DATABASE_POOL_SIZE: '25' });
+    const config = loadConfig(schema, {
+      GRPC_PORT: '6000',
+      KAFKA_BROKERS: 'k1:9092, k2:9093',
+      DATABASE_POOL_SIZE: '25',
+    });
     expect(config.GRPC_PORT).toBe(6000);
     expect(config.KAFKA_BROKERS).toEqual(['k1:9092', 'k2:9093']);
     expect(config.DATABASE_POOL_SIZE).toBe(25);
@@ -31,14 +35,28 @@ describe('loadConfig', () => {
   it('reports every problem at once, each naming the variable and the rule', () => {
     let error: unknown;
     try {
-      loadConfig(schema, { GRPC_PORT: 'abc', HTTP_PORT: '70000', DATABASE_URL: 'mysql://x/y', LOG_LEVEL: 'loud', KAFKA_BROKERS: 'no-port', CITY_ID: 'Big City' });
+      loadConfig(schema, {
+        GRPC_PORT: 'abc',
+        HTTP_PORT: '70000',
+        DATABASE_URL: 'mysql://x/y',
+        LOG_LEVEL: 'loud',
+        KAFKA_BROKERS: 'no-port',
+        CITY_ID: 'Big City',
+      });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems;
     expect(problems).toHaveLength(6);
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['CITY_ID', 'DATABASE_URL', 'GRPC_PORT', 'HTTP_PORT', 'KAFKA_BROKERS', 'LOG_LEVEL']);
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'CITY_ID',
+      'DATABASE_URL',
+      'GRPC_PORT',
+      'HTTP_PORT',
+      'KAFKA_BROKERS',
+      'LOG_LEVEL',
+    ]);
     expect(problems).toContain('DATABASE_URL: must be a postgres:// URL');
     expect(problems).toContain('KAFKA_BROKERS: must be a comma-separated list of host:port');
     expect((error as Error).message).toMatch(/^Invalid configuration:\n {2}- /);

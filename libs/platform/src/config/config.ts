@@ -21,7 +21,10 @@ const brokers = z
   .string()
   .min(1)
   .transform((v) => v.split(',').map((b) => b.trim()))
-  .refine((list) => list.every((b) => /^[^:\s]+:\d+$/.test(b)), 'must be a comma-separated list of host:port');
+  .refine(
+    (list) => list.every((b) => /^[^:\s]+:\d+$/.test(b)),
+    'must be a comma-separated list of host:port',
+  );
 
 /** Settings every Citybase service process has. Service schemas extend this one. */
 export const baseServiceConfig = z.object({
@@ -66,7 +69,10 @@ export function serviceConfigSchema(defaults: { grpcPort: number; httpPort: numb
  * Parses the environment once into a typed, frozen object. Empty strings count as unset, so
  * `FOO=` falls back to the default instead of failing obscurely. Every problem is reported at once.
  */
-export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): Readonly<z.infer<S>> {
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<z.infer<S>> {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(cleaned);
   if (!result.success) {

@@ -25,10 +25,13 @@ export interface MigrationResult {
 const FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 export function readMigrations(source: MigrationSource): Migration[] {
-  const files = readdirSync(source.dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(source.dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const migrations = files.map((file) => {
     const m = FILE.exec(file);
-    if (!m) throw new Error(`migration ${join(source.dir, file)}: name must look like 0001_create_things.sql`);
+    if (!m)
+      throw new Error(`migration ${join(source.dir, file)}: name must look like 0001_create_things.sql`);
     const sql = readFileSync(join(source.dir, file), 'utf8');
     return {
       namespace: source.namespace,
@@ -40,7 +43,9 @@ export function readMigrations(source: MigrationSource): Migration[] {
   });
   migrations.forEach((mig, i) => {
     if (mig.version !== i + 1) {
-      throw new Error(`migrations in ${source.dir}: expected version ${i + 1} but found ${mig.version} (${mig.name}); versions must be 1..n without gaps`);
+      throw new Error(
+        `migrations in ${source.dir}: expected version ${i + 1} but found ${mig.version} (${mig.name}); versions must be 1..n without gaps`,
+      );
     }
   });
   return migrations;
@@ -54,7 +59,10 @@ const LOCK_KEY = 0x63697479; // "city"
  * bookkeeping row. Concurrent runners (several replicas starting at once) serialize on an
  * advisory lock. An applied migration whose file later changed is an error, not silently skipped.
  */
-export async function runMigrations(pool: Pool, sources: readonly MigrationSource[]): Promise<MigrationResult> {
+export async function runMigrations(
+  pool: Pool,
+  sources: readonly MigrationSource[],
+): Promise<MigrationResult> {
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
@@ -76,7 +84,9 @@ export async function runMigrations(pool: Pool, sources: readonly MigrationSourc
         const prior = done.get(`${mig.namespace}/${mig.version}`);
         if (prior !== undefined) {
           if (prior !== mig.checksum) {
-            throw new Error(`migration ${mig.namespace}/${mig.version}_${mig.name} was changed after it was applied; add a new migration instead`);
+            throw new Error(
+              `migration ${mig.namespace}/${mig.version}_${mig.name} was changed after it was applied; add a new migration instead`,
+            );
           }
           alreadyApplied++;
           continue;
@@ -84,16 +94,16 @@ export async function runMigrations(pool: Pool, sources: readonly MigrationSourc
         await client.query('BEGIN');
         try {
           await client.query(mig.sql);
-          await client.query('INSERT INTO schema_migrations (namespace, version, name, checksum) VALUES ($1, $2, $3, $4)', [
-            mig.namespace,
-            mig.version,
-            mig.name,
-            mig.checksum,
-          ]);
+          await client.query(
+            'INSERT INTO schema_migrations (namespace, version, name, checksum) VALUES ($1, $2, $3, $4)',
+            [mig.namespace, mig.version, mig.name, mig.checksum],
+          );
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK');
-          throw new Error(`migration ${mig.namespace}/${mig.version}_${mig.name} failed: ${(err as Error).message}`);
+          throw new Error(
+            `migration ${mig.namespace}/${mig.version}_${mig.name} failed: ${(err as Error).message}`,
+          );
         }
         applied.push(mig);
       }

@@ -6,7 +6,10 @@ types.setTypeParser(types.builtins.INT8, (v: string) => BigInt(v));
 
 export type { Pool, PoolClient } from 'pg';
 
-export function createPool(connectionString: string, options: Omit<PoolConfig, 'connectionString'> = {}): Pool {
+export function createPool(
+  connectionString: string,
+  options: Omit<PoolConfig, 'connectionString'> = {},
+): Pool {
   const pool = new Pool({
     connectionString,
     max: 10,

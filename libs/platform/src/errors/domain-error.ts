@@ -65,7 +65,9 @@ const UNAVAILABLE_PG_CODES = /^(08|57P0|53)/; // connection exceptions, admin sh
 export function classifyPgError(err: unknown): InfrastructureError | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return undefined;
-  if (RETRYABLE_PG_CODES.has(code)) return new InfrastructureError('aborted', `database conflict (${code}), retry`, err);
-  if (UNAVAILABLE_PG_CODES.test(code)) return new InfrastructureError('unavailable', `database unavailable (${code})`, err);
+  if (RETRYABLE_PG_CODES.has(code))
+    return new InfrastructureError('aborted', `database conflict (${code}), retry`, err);
+  if (UNAVAILABLE_PG_CODES.test(code))
+    return new InfrastructureError('unavailable', `database unavailable (${code})`, err);
   return undefined;
 }

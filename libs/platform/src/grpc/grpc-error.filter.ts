@@ -20,14 +20,22 @@ export class GrpcErrorFilter implements ExceptionFilter<unknown> {
     if (mapped.errorId) {
       const rpc = host.switchToRpc();
       const handler = (rpc.getContext() as { call?: { getPath?: () => string } })?.call?.getPath?.();
-      this.logger.error({ err: exception, error_id: mapped.errorId, handler }, 'unhandled error in gRPC handler');
+      this.logger.error(
+        { err: exception, error_id: mapped.errorId, handler },
+        'unhandled error in gRPC handler',
+      );
     }
     const metadata = new Metadata();
     if (mapped.domainCode) metadata.set('citybase-error-code', mapped.domainCode);
     if (mapped.field) metadata.set('citybase-error-field', mapped.field);
     if (mapped.rule) metadata.set('citybase-error-rule', mapped.rule);
     if (mapped.errorId) metadata.set('citybase-error-id', mapped.errorId);
-    return throwError(() => ({ code: mapped.code, details: mapped.details, message: mapped.details, metadata }));
+    return throwError(() => ({
+      code: mapped.code,
+      details: mapped.details,
+      message: mapped.details,
+      metadata,
+    }));
   }
 
   /** The ops HTTP endpoints share the app (hybrid); their errors stay plain HTTP errors. */

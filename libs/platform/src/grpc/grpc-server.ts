@@ -19,7 +19,12 @@ export interface GrpcServerKit {
  * grpc.health.v1.Health (overall "" and per service) and server reflection from the contracts'
  * descriptor set.
  */
-export function createGrpcServerKit(opts: { host: string; port: number; services: GrpcServiceMap; descriptorSet: Buffer }): GrpcServerKit {
+export function createGrpcServerKit(opts: {
+  host: string;
+  port: number;
+  services: GrpcServiceMap;
+  descriptorSet: Buffer;
+}): GrpcServerKit {
   const names = Object.keys(opts.services);
   const initial: ServingStatusMap = { '': 'NOT_SERVING' };
   for (const name of names) initial[name] = 'NOT_SERVING';

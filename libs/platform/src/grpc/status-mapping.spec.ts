@@ -25,7 +25,10 @@ describe('domain error to gRPC status mapping', () => {
   });
 
   it('keeps the field and rule for the caller', () => {
-    const mapped = toGrpcError(DomainError.invalid('amount.amount_minor', 'must be positive'), () => 'unused');
+    const mapped = toGrpcError(
+      DomainError.invalid('amount.amount_minor', 'must be positive'),
+      () => 'unused',
+    );
     expect(mapped).toEqual({
       code: status.INVALID_ARGUMENT,
       details: 'amount.amount_minor: must be positive',
@@ -45,7 +48,10 @@ describe('domain error to gRPC status mapping', () => {
   });
 
   it('turns anything else into INTERNAL with an error id and no detail of the bug', () => {
-    const mapped = toGrpcError(new TypeError('cannot read x of undefined at secret/path.ts'), () => 'err-123');
+    const mapped = toGrpcError(
+      new TypeError('cannot read x of undefined at secret/path.ts'),
+      () => 'err-123',
+    );
     expect(mapped).toEqual({ code: status.INTERNAL, details: 'internal error err-123', errorId: 'err-123' });
   });
 });

@@ -47,7 +47,13 @@ export interface GrpcErrorShape {
 /** Maps anything a handler threw to a gRPC status. Unknown errors are INTERNAL with an error id. */
 export function toGrpcError(err: unknown, newErrorId: () => string): GrpcErrorShape {
   if (err instanceof DomainError) {
-    return { code: statusForKind(err.kind), details: err.message, domainCode: err.code, field: err.detail.field, rule: err.detail.rule };
+    return {
+      code: statusForKind(err.kind),
+      details: err.message,
+      domainCode: err.code,
+      field: err.detail.field,
+      rule: err.detail.rule,
+    };
   }
   if (err instanceof InfrastructureError) {
     return { code: statusForInfrastructure(err.kind), details: err.message };

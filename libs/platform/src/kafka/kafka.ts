@@ -37,13 +37,21 @@ export function createKafka(opts: { clientId: string; brokers: string[]; logger?
  * topic", which kafkajs' own waitForLeaders treats as fatal, so the wait here treats it as "not yet".
  * Several processes may create the same topic at once; whoever loses the race just waits.
  */
-export async function ensureTopics(admin: Admin, topics: readonly string[], numPartitions: number, timeoutMs = 60_000): Promise<void> {
+export async function ensureTopics(
+  admin: Admin,
+  topics: readonly string[],
+  numPartitions: number,
+  timeoutMs = 60_000,
+): Promise<void> {
   if (topics.length === 0) return;
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t));
   if (missing.length > 0) {
     try {
-      await admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions })), waitForLeaders: false });
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ topic, numPartitions })),
+        waitForLeaders: false,
+      });
     } catch (err) {
       const already = new Set(await admin.listTopics());
       if (!missing.every((t) => already.has(t))) throw err;
@@ -53,11 +61,16 @@ export async function ensureTopics(admin: Admin, topics: readonly string[], numP
   for (;;) {
     try {
       const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
-      if (meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      if (
+        meta.length === topics.length &&
+        meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
+      )
+        return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
     }
-    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after ${timeoutMs}ms`);
+    if (Date.now() > deadline)
+      throw new Error(`topics ${topics.join(', ')} have no leaders after ${timeoutMs}ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -8,7 +8,11 @@ export type { Logger } from 'pino';
  * JSON logs (pino) that carry the active OpenTelemetry trace and span ids, so a log line can be
  * joined with its trace. One logger per process; children add context.
  */
-export function createLogger(service: string, level: LoggerOptions['level'] = 'info', destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  service: string,
+  level: LoggerOptions['level'] = 'info',
+  destination?: pino.DestinationStream,
+): Logger {
   return pino(
     {
       level,
@@ -21,7 +25,10 @@ export function createLogger(service: string, level: LoggerOptions['level'] = 'i
         const ctx = span.spanContext();
         return { trace_id: ctx.traceId, span_id: ctx.spanId };
       },
-      redact: { paths: ['*.password', '*.secret', '*.client_secret', '*.authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['*.password', '*.secret', '*.client_secret', '*.authorization'],
+        censor: '[redacted]',
+      },
     },
     destination,
   );

@@ -35,7 +35,15 @@ export interface EventEnvelope {
   tracestate?: string;
 }
 
-export function newEnvelope(opts: { city: string; service: string; type: string; subject?: string; tenancy?: Tenancy; id?: string; time?: Date }): EventEnvelope {
+export function newEnvelope(opts: {
+  city: string;
+  service: string;
+  type: string;
+  subject?: string;
+  tenancy?: Tenancy;
+  id?: string;
+  time?: Date;
+}): EventEnvelope {
   const carrier: Record<string, string> = {};
   propagation.inject(context.active(), carrier);
   return {
@@ -85,9 +93,13 @@ const headerString = (headers: IHeaders | undefined, name: string): string | und
 export function fromHeaders(headers: IHeaders | undefined): EventEnvelope {
   const get = (n: string) => headerString(headers, n);
   const specversion = get(CE.specversion);
-  if (specversion !== '1.0') throw new EnvelopeError(`${CE.specversion}: must be 1.0, got ${specversion ?? 'nothing'}`);
+  if (specversion !== '1.0')
+    throw new EnvelopeError(`${CE.specversion}: must be 1.0, got ${specversion ?? 'nothing'}`);
   const contentType = get(CE.contentType);
-  if (contentType !== PROTOBUF_CONTENT_TYPE) throw new EnvelopeError(`${CE.contentType}: must be ${PROTOBUF_CONTENT_TYPE}, got ${contentType ?? 'nothing'}`);
+  if (contentType !== PROTOBUF_CONTENT_TYPE)
+    throw new EnvelopeError(
+      `${CE.contentType}: must be ${PROTOBUF_CONTENT_TYPE}, got ${contentType ?? 'nothing'}`,
+    );
   const required = (n: string) => {
     const v = get(n);
     if (!v) throw new EnvelopeError(`${n}: required`);

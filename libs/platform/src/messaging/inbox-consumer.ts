@@ -111,8 +111,12 @@ export class InboxConsumer {
   }
 
   on<T>(type: EventType<T>, handle: EventHandler<T>): this {
-    if (this.handlers.has(type.type)) throw new Error(`${this.opts.name}: a handler for ${type.type} is already registered`);
-    this.handlers.set(type.type, { type: type as EventType<unknown>, handle: handle as EventHandler<unknown> });
+    if (this.handlers.has(type.type))
+      throw new Error(`${this.opts.name}: a handler for ${type.type} is already registered`);
+    this.handlers.set(type.type, {
+      type: type as EventType<unknown>,
+      handle: handle as EventHandler<unknown>,
+    });
     return this;
   }
 
@@ -138,10 +142,18 @@ export class InboxConsumer {
     } finally {
       await admin.disconnect();
     }
-    this.dlqProducer = this.opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.dlqProducer = this.opts.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
     await this.dlqProducer.connect();
-    const consumer = this.opts.kafka.consumer({ groupId: this.prefix + this.opts.name, sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.min(3_000, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 3)), allowAutoTopicCreation: false });
+    const consumer = this.opts.kafka.consumer({
+      groupId: this.prefix + this.opts.name,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 3)),
+      allowAutoTopicCreation: false,
+    });
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: this.opts.fromBeginning ?? true });
@@ -158,10 +170,19 @@ export class InboxConsumer {
     await this.dlqProducer?.disconnect().catch(() => undefined);
   }
 
-  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async eachBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const lag = Number(batch.offsetLag());
-    this.metrics.lag.set({ consumer: this.opts.name, topic, partition: String(partition) }, Number.isFinite(lag) ? lag : 0);
+    this.metrics.lag.set(
+      { consumer: this.opts.name, topic, partition: String(partition) },
+      Number.isFinite(lag) ? lag : 0,
+    );
     for (let i = 0; i < batch.messages.length; i += this.groupSize) {
       if (!isRunning() || isStale()) return;
       const group = batch.messages.slice(i, i + this.groupSize);
@@ -169,7 +190,10 @@ export class InboxConsumer {
         await this.applyGroup(group.map((m) => delivery(topic, partition, m)));
       } catch (err) {
         // One of them failed: apply them one by one to find it, retrying and dead-lettering it alone.
-        this.log.debug({ err: (err as Error).message, topic, partition }, 'group failed; applying one by one');
+        this.log.debug(
+          { err: (err as Error).message, topic, partition },
+          'group failed; applying one by one',
+        );
         for (const message of group) {
           if (!isRunning() || isStale()) return;
           await this.applyWithRetries(delivery(topic, partition, message), heartbeat);
@@ -204,7 +228,11 @@ export class InboxConsumer {
         }
         const t0 = process.hrtime.bigint();
         await this.handle(client, p);
-        outcomes.push({ type: p.envelope.type, outcome: 'applied', seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
+        outcomes.push({
+          type: p.envelope.type,
+          outcome: 'applied',
+          seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+        });
       }
     });
     for (const o of outcomes) this.record(o.type, o.outcome, o.seconds);
@@ -238,26 +266,40 @@ export class InboxConsumer {
     }
     const registered = this.handlers.get(envelope.type);
     if (!registered) return { kind: 'ignored', type: envelope.type }; // another consumer's event on a shared topic
-    if (this.prefix + registered.type.topic !== m.topic) throw new PoisonError(`${envelope.type} arrived on ${m.topic}, but belongs to ${registered.type.topic}`);
+    if (this.prefix + registered.type.topic !== m.topic)
+      throw new PoisonError(
+        `${envelope.type} arrived on ${m.topic}, but belongs to ${registered.type.topic}`,
+      );
     let event: unknown;
     try {
       event = registered.type.codec.decode(m.value ?? Buffer.alloc(0));
     } catch (err) {
       throw new PoisonError(`payload does not decode as ${envelope.type}: ${(err as Error).message}`);
     }
-    return { kind: 'event', envelope: { ...envelope, id: envelope.id.toLowerCase() }, event, registered, delivery: m };
+    return {
+      kind: 'event',
+      envelope: { ...envelope, id: envelope.id.toLowerCase() },
+      event,
+      registered,
+      delivery: m,
+    };
   }
 
   private handle(client: PoolClient, p: Parsed): Promise<void> {
     const { topic, partition, offset } = p.delivery;
-    return withProcessSpan(this.opts.name, topic, headersToStrings(p.delivery.headers), { eventType: p.envelope.type, eventId: p.envelope.id, partition, offset }, () =>
-      p.registered.handle(client, p.event, { envelope: p.envelope, topic, partition, offset }),
+    return withProcessSpan(
+      this.opts.name,
+      topic,
+      headersToStrings(p.delivery.headers),
+      { eventType: p.envelope.type, eventId: p.envelope.id, partition, offset },
+      () => p.registered.handle(client, p.event, { envelope: p.envelope, topic, partition, offset }),
     );
   }
 
   private record(type: string, outcome: Outcome, seconds: number): void {
     this.metrics.consumed.inc({ consumer: this.opts.name, type, outcome });
-    if (outcome === 'applied') this.metrics.handlerSeconds.observe({ consumer: this.opts.name, type }, seconds);
+    if (outcome === 'applied')
+      this.metrics.handlerSeconds.observe({ consumer: this.opts.name, type }, seconds);
   }
 
   /** One message in its own transaction (used to isolate a failure, and by replay). */
@@ -270,7 +312,10 @@ export class InboxConsumer {
     return { type: p.envelope.type, outcome: 'applied' };
   }
 
-  private async applyWithRetries(m: Delivery, heartbeat: () => Promise<void>): Promise<Outcome | 'dead_lettered'> {
+  private async applyWithRetries(
+    m: Delivery,
+    heartbeat: () => Promise<void>,
+  ): Promise<Outcome | 'dead_lettered'> {
     const { topic, partition } = m;
     const type = headersToStrings(m.headers).ce_type ?? 'unknown';
     for (let attempt = 1; ; attempt++) {
@@ -288,7 +333,10 @@ export class InboxConsumer {
         if (!poison && (infra || isConnectionFailure(err))) {
           // Not the event's fault: wait for the infrastructure, however long it takes.
           this.metrics.retries.inc({ consumer: this.opts.name, type });
-          this.log.warn({ err: (err as Error).message, topic, partition, offset: m.offset }, 'infrastructure failure; retrying');
+          this.log.warn(
+            { err: (err as Error).message, topic, partition, offset: m.offset },
+            'infrastructure failure; retrying',
+          );
           await sleep(Math.min(this.retryBaseMs * 2 ** Math.min(attempt, 6), 5_000));
           await heartbeat().catch(() => undefined);
           attempt = 0;
@@ -301,7 +349,10 @@ export class InboxConsumer {
           return 'dead_lettered';
         }
         this.metrics.retries.inc({ consumer: this.opts.name, type });
-        this.log.warn({ err: (err as Error).message, attempt, topic, partition, offset: m.offset }, 'handler failed; retrying');
+        this.log.warn(
+          { err: (err as Error).message, attempt, topic, partition, offset: m.offset },
+          'handler failed; retrying',
+        );
         await sleep(this.retryBaseMs * 2 ** (attempt - 1));
         await heartbeat().catch(() => undefined);
       }
@@ -321,7 +372,11 @@ export class InboxConsumer {
       [DLQ_HEADERS.attempts]: String(attempts),
       [DLQ_HEADERS.at]: new Date().toISOString(),
     };
-    await this.dlqProducer!.send({ topic: this.dlqTopic, acks: -1, messages: [{ key: m.key, value: m.value, headers }] });
+    await this.dlqProducer!.send({
+      topic: this.dlqTopic,
+      acks: -1,
+      messages: [{ key: m.key, value: m.value, headers }],
+    });
   }
 
   /**
@@ -354,7 +409,10 @@ export class InboxConsumer {
     try {
       await replayer.subscribe({ topic: this.dlqTopic, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`DLQ replay of ${this.opts.name} did not finish in ${timeoutMs}ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`DLQ replay of ${this.opts.name} did not finish in ${timeoutMs}ms`)),
+          timeoutMs,
+        );
         const check = () => {
           if (finished()) {
             clearTimeout(timer);
@@ -378,7 +436,9 @@ export class InboxConsumer {
               const outcome = await this.applyWithRetries(original, async () => undefined);
               if (outcome === 'dead_lettered') failedAgain++;
               else replayed++;
-              await replayer.commitOffsets([{ topic: this.dlqTopic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+              await replayer.commitOffsets([
+                { topic: this.dlqTopic, partition, offset: (BigInt(message.offset) + 1n).toString() },
+              ]);
               if (BigInt(message.offset) + 1n >= (target.get(partition) ?? 0n)) done.add(partition);
               check();
             },
@@ -405,5 +465,7 @@ function sleep(ms: number): Promise<void> {
 
 function isConnectionFailure(err: unknown): boolean {
   const msg = (err as Error)?.message ?? '';
-  return /ECONNREFUSED|ECONNRESET|Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(msg);
+  return /ECONNREFUSED|ECONNRESET|Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(
+    msg,
+  );
 }

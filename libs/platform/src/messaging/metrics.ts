@@ -24,9 +24,22 @@ export class MessagingMetrics {
 
   private constructor(registry: Registry) {
     const registers = [registry];
-    this.outboxBacklog = new Gauge({ name: 'outbox_backlog', help: 'Outbox rows not yet published', registers });
-    this.outboxOldestAge = new Gauge({ name: 'outbox_oldest_unpublished_age_seconds', help: 'Age of the oldest unpublished outbox row', registers });
-    this.published = new Counter({ name: 'events_published_total', help: 'Events published from the outbox', labelNames: ['topic', 'type'], registers });
+    this.outboxBacklog = new Gauge({
+      name: 'outbox_backlog',
+      help: 'Outbox rows not yet published',
+      registers,
+    });
+    this.outboxOldestAge = new Gauge({
+      name: 'outbox_oldest_unpublished_age_seconds',
+      help: 'Age of the oldest unpublished outbox row',
+      registers,
+    });
+    this.published = new Counter({
+      name: 'events_published_total',
+      help: 'Events published from the outbox',
+      labelNames: ['topic', 'type'],
+      registers,
+    });
     this.consumed = new Counter({
       name: 'events_consumed_total',
       help: 'Events consumed, by outcome (applied, duplicate, ignored, dead_lettered)',
@@ -40,8 +53,23 @@ export class MessagingMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
-    this.retries = new Counter({ name: 'event_handler_retries_total', help: 'Handler attempts that failed and were retried', labelNames: ['consumer', 'type'], registers });
-    this.deadLettered = new Counter({ name: 'events_dead_lettered_total', help: 'Events sent to the dead-letter topic', labelNames: ['consumer', 'type'], registers });
-    this.lag = new Gauge({ name: 'consumer_lag', help: 'Messages behind the high watermark, per partition', labelNames: ['consumer', 'topic', 'partition'], registers });
+    this.retries = new Counter({
+      name: 'event_handler_retries_total',
+      help: 'Handler attempts that failed and were retried',
+      labelNames: ['consumer', 'type'],
+      registers,
+    });
+    this.deadLettered = new Counter({
+      name: 'events_dead_lettered_total',
+      help: 'Events sent to the dead-letter topic',
+      labelNames: ['consumer', 'type'],
+      registers,
+    });
+    this.lag = new Gauge({
+      name: 'consumer_lag',
+      help: 'Messages behind the high watermark, per partition',
+      labelNames: ['consumer', 'topic', 'partition'],
+      registers,
+    });
   }
 }

@@ -28,14 +28,37 @@ export interface EventSource {
  * it is published if and only if that transaction commits. Same-key writers are serialized from
  * here to their commit, so per key the outbox order is the commit order (docs/adr/0004).
  */
-export async function enqueue<T>(client: PoolClient, source: EventSource, type: EventType<T>, payload: T, opts: EnqueueOptions): Promise<EventEnvelope> {
-  const envelope = newEnvelope({ city: source.city, service: source.service, type: type.type, subject: opts.subject, tenancy: opts.tenancy, id: opts.eventId });
+export async function enqueue<T>(
+  client: PoolClient,
+  source: EventSource,
+  type: EventType<T>,
+  payload: T,
+  opts: EnqueueOptions,
+): Promise<EventEnvelope> {
+  const envelope = newEnvelope({
+    city: source.city,
+    service: source.service,
+    type: type.type,
+    subject: opts.subject,
+    tenancy: opts.tenancy,
+    id: opts.eventId,
+  });
   const bytes = Buffer.from(type.codec.encode(payload).finish());
-  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [KEY_LOCK_NAMESPACE, `${type.topic}/${opts.key}`]);
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+    KEY_LOCK_NAMESPACE,
+    `${type.topic}/${opts.key}`,
+  ]);
   await client.query(
     `INSERT INTO outbox (event_id, shard, topic, partition_key, event_type, headers, payload)
      VALUES ($1, mod(abs(hashtext($3)::bigint), ${OUTBOX_SHARDS}), $2, $3, $4, $5, $6)`,
-    [envelope.id, (source.topicPrefix ?? '') + type.topic, opts.key, type.type, JSON.stringify(toHeaders(envelope)), bytes],
+    [
+      envelope.id,
+      (source.topicPrefix ?? '') + type.topic,
+      opts.key,
+      type.type,
+      JSON.stringify(toHeaders(envelope)),
+      bytes,
+    ],
   );
   return envelope;
 }

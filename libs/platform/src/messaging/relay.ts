@@ -60,7 +60,12 @@ export class OutboxRelay {
     this.retentionMs = opts.retentionMs ?? 60 * 60 * 1000;
     this.metrics = MessagingMetrics.for(opts.registry);
     this.log = opts.logger.child({ component: 'outbox-relay' });
-    this.producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 10 } });
+    this.producer = opts.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: { retries: 10 },
+    });
   }
 
   /** Shards this relay publishes right now (for tests and diagnostics). */
@@ -112,7 +117,10 @@ export class OutboxRelay {
 
   private async connection(): Promise<Client> {
     if (this.client) return this.client;
-    const client = new Client({ connectionString: this.opts.databaseUrl, application_name: 'citybase-outbox-relay' });
+    const client = new Client({
+      connectionString: this.opts.databaseUrl,
+      application_name: 'citybase-outbox-relay',
+    });
     client.on('error', () => void this.dropConnection());
     client.on('notification', () => {
       this.notified = true;
@@ -127,7 +135,10 @@ export class OutboxRelay {
   private async dropConnection(): Promise<void> {
     const c = this.client;
     this.client = undefined;
-    if (c && this.awake) await c.query('DELETE FROM outbox_relay_awake WHERE shard = ANY($1::smallint[])', [[...this.owned]]).catch(() => undefined);
+    if (c && this.awake)
+      await c
+        .query('DELETE FROM outbox_relay_awake WHERE shard = ANY($1::smallint[])', [[...this.owned]])
+        .catch(() => undefined);
     this.awake = false;
     this.owned.clear(); // session locks die with the connection
     await c?.end().catch(() => undefined);
@@ -153,7 +164,10 @@ export class OutboxRelay {
   private async setAwake(client: Client, awake: boolean): Promise<void> {
     const shards = [...this.owned];
     if (awake) {
-      await client.query('INSERT INTO outbox_relay_awake (shard) SELECT unnest($1::smallint[]) ON CONFLICT DO NOTHING', [shards]);
+      await client.query(
+        'INSERT INTO outbox_relay_awake (shard) SELECT unnest($1::smallint[]) ON CONFLICT DO NOTHING',
+        [shards],
+      );
     } else {
       await client.query('DELETE FROM outbox_relay_awake WHERE shard = ANY($1::smallint[])', [shards]);
     }
@@ -172,19 +186,29 @@ export class OutboxRelay {
     const spans = [];
     for (const row of rows) {
       const messages = byTopic.get(row.topic) ?? [];
-      const { span, headers } = startPublishSpan(row.topic, row.event_type, row.headers.ce_id ?? '', row.headers);
+      const { span, headers } = startPublishSpan(
+        row.topic,
+        row.event_type,
+        row.headers.ce_id ?? '',
+        row.headers,
+      );
       spans.push(span);
       messages.push({ key: row.partition_key, value: row.payload, headers });
       byTopic.set(row.topic, messages);
     }
     try {
-      await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
     } catch (err) {
       for (const span of spans) endSpan(span, err);
       throw err;
     }
     for (const span of spans) endSpan(span);
-    await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+    await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [
+      rows.map((r) => r.id),
+    ]);
     for (const row of rows) this.metrics.published.inc({ topic: row.topic, type: row.event_type });
     return rows.length;
   }
@@ -202,7 +226,10 @@ export class OutboxRelay {
     if (now - this.lastPrune >= 60_000 && this.owned.size > 0) {
       this.lastPrune = now;
       const cutoff = new Date(now - this.retentionMs);
-      const res = await client.query('DELETE FROM outbox WHERE published_at < $1 AND shard = ANY($2::smallint[])', [cutoff, [...this.owned]]);
+      const res = await client.query(
+        'DELETE FROM outbox WHERE published_at < $1 AND shard = ANY($2::smallint[])',
+        [cutoff, [...this.owned]],
+      );
       if (res.rowCount) this.log.debug({ pruned: res.rowCount }, 'pruned published outbox rows');
     }
   }
@@ -226,7 +253,9 @@ export class OutboxRelay {
   /** Deletes published rows now, whatever their age (operators and tests). */
   async pruneNow(olderThanMs = 0): Promise<number> {
     const client = await this.connection();
-    const res = await client.query('DELETE FROM outbox WHERE published_at < $1', [new Date(Date.now() - olderThanMs)]);
+    const res = await client.query('DELETE FROM outbox WHERE published_at < $1', [
+      new Date(Date.now() - olderThanMs),
+    ]);
     return res.rowCount ?? 0;
   }
 }
@@ -238,5 +267,8 @@ function sleep(ms: number): Promise<void> {
 function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   const msg = (err as Error).message ?? '';
-  return (typeof code === 'string' && /^(08|57P)/.test(code)) || /Connection terminated|ECONNREFUSED|ECONNRESET|not queryable/i.test(msg);
+  return (
+    (typeof code === 'string' && /^(08|57P)/.test(code)) ||
+    /Connection terminated|ECONNREFUSED|ECONNRESET|not queryable/i.test(msg)
+  );
 }

@@ -1,4 +1,12 @@
-import { context, propagation, ROOT_CONTEXT, Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 
 const tracer = () => trace.getTracer('citybase-messaging');
 
@@ -7,13 +15,24 @@ const tracer = () => trace.getTracer('citybase-messaging');
  * traceparent), so the trace of a request continues through the relay. Returns the span and the
  * headers to send, carrying the span's own traceparent.
  */
-export function startPublishSpan(topic: string, eventType: string, eventId: string, headers: Record<string, string>): { span: Span; headers: Record<string, string> } {
+export function startPublishSpan(
+  topic: string,
+  eventType: string,
+  eventId: string,
+  headers: Record<string, string>,
+): { span: Span; headers: Record<string, string> } {
   const parent = propagation.extract(ROOT_CONTEXT, headers);
   const span = tracer().startSpan(
     `publish ${topic}`,
     {
       kind: SpanKind.PRODUCER,
-      attributes: { 'messaging.system': 'kafka', 'messaging.operation.type': 'publish', 'messaging.destination.name': topic, 'messaging.message.id': eventId, 'cloudevents.event_type': eventType },
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'publish',
+        'messaging.destination.name': topic,
+        'messaging.message.id': eventId,
+        'cloudevents.event_type': eventType,
+      },
     },
     parent,
   );

@@ -19,7 +19,12 @@ import { KAFKA, LOGGER, METRICS_REGISTRY, OUTBOX, PG_POOL, REDIS, SERVICE_CONFIG
 
 /** Writes events into the outbox of this service, inside the caller's transaction. */
 export interface Outbox {
-  enqueue<T>(client: PoolClient, type: EventType<T>, payload: T, opts: EnqueueOptions): Promise<{ id: string }>;
+  enqueue<T>(
+    client: PoolClient,
+    type: EventType<T>,
+    payload: T,
+    opts: EnqueueOptions,
+  ): Promise<{ id: string }>;
 }
 
 export interface ConsumerDeps<C extends BaseServiceConfig> {
@@ -78,7 +83,12 @@ class PlatformModule {
       { provide: Readiness, useValue: values.readiness },
       { provide: OUTBOX, useValue: values.outbox },
     ];
-    return { module: PlatformModule, providers, exports: providers.map((p) => p.provide), controllers: [OpsController] };
+    return {
+      module: PlatformModule,
+      providers,
+      exports: providers.map((p) => p.provide),
+      controllers: [OpsController],
+    };
   }
 }
 
@@ -98,15 +108,28 @@ export async function startService<C extends BaseServiceConfig>(
   collectDefaultMetrics({ register: registry });
   const readiness = new Readiness();
 
-  const pool = createPool(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, application_name: `citybase-${def.name}` });
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: `citybase-${def.name}` });
+  const pool = createPool(config.DATABASE_URL, {
+    max: config.DATABASE_POOL_SIZE,
+    application_name: `citybase-${def.name}`,
+  });
+  const redis = new Redis(config.REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    connectionName: `citybase-${def.name}`,
+  });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const kafka = createKafka({ clientId: `${config.CITY_ID}-${def.name}`, brokers: config.KAFKA_BROKERS, logger });
+  const kafka = createKafka({
+    clientId: `${config.CITY_ID}-${def.name}`,
+    brokers: config.KAFKA_BROKERS,
+    logger,
+  });
   const admin = kafka.admin();
   let app: INestApplication | undefined;
   let stopped: Promise<void> | undefined;
   const source = { city: config.CITY_ID, service: def.name, topicPrefix: config.KAFKA_TOPIC_PREFIX };
-  const outbox: Outbox = { enqueue: (client, type, payload, opts) => enqueue(client, source, type, payload, opts) };
+  const outbox: Outbox = {
+    enqueue: (client, type, payload, opts) => enqueue(client, source, type, payload, opts),
+  };
   const relay = new OutboxRelay({ databaseUrl: config.DATABASE_URL, kafka, logger, registry });
   let consumers: InboxConsumer[] = [];
 
@@ -120,7 +143,13 @@ export async function startService<C extends BaseServiceConfig>(
 
   try {
     const migrated = await runMigrations(pool, def.migrations);
-    logger.info({ applied: migrated.applied.map((m) => `${m.namespace}/${m.version}_${m.name}`), already_applied: migrated.alreadyApplied }, 'migrations done');
+    logger.info(
+      {
+        applied: migrated.applied.map((m) => `${m.namespace}/${m.version}_${m.name}`),
+        already_applied: migrated.alreadyApplied,
+      },
+      'migrations done',
+    );
     await redis.connect();
     await admin.connect();
     await ensureTopics(
@@ -133,9 +162,19 @@ export async function startService<C extends BaseServiceConfig>(
     readiness.add('redis', async () => void (await redis.ping()));
     readiness.add('kafka', async () => void (await admin.describeCluster()));
 
-    const kit = createGrpcServerKit({ host: config.GRPC_HOST, port: config.GRPC_PORT, services: def.grpcServices, descriptorSet: def.descriptorSet });
+    const kit = createGrpcServerKit({
+      host: config.GRPC_HOST,
+      port: config.GRPC_PORT,
+      services: def.grpcServices,
+      descriptorSet: def.descriptorSet,
+    });
 
-    @Module({ imports: [PlatformModule.register({ config, pool, logger, kafka, redis, registry, readiness, outbox }), def.module] })
+    @Module({
+      imports: [
+        PlatformModule.register({ config, pool, logger, kafka, redis, registry, readiness, outbox }),
+        def.module,
+      ],
+    })
     class RootModule {}
 
     app = await NestFactory.create(RootModule, { logger: new NestPinoLogger(logger), abortOnError: false });
@@ -153,7 +192,10 @@ export async function startService<C extends BaseServiceConfig>(
 
     kit.setServing(true);
     readiness.markStarted();
-    logger.info({ grpc: `${config.GRPC_HOST}:${config.GRPC_PORT}`, http: `${config.HTTP_HOST}:${config.HTTP_PORT}` }, `${def.name} serving`);
+    logger.info(
+      { grpc: `${config.GRPC_HOST}:${config.GRPC_PORT}`, http: `${config.HTTP_HOST}:${config.HTTP_PORT}` },
+      `${def.name} serving`,
+    );
 
     const started = app;
     return {
@@ -185,23 +227,28 @@ export async function startService<C extends BaseServiceConfig>(
 function registerDlqReplay(app: INestApplication, consumers: InboxConsumer[], logger: Logger): void {
   const byName = new Map(consumers.map((c) => [c.name, c]));
   const http = app.getHttpAdapter();
-  http.post('/admin/dlq/:consumer/replay', (req: { params: { consumer: string } }, res: { status(n: number): { json(b: unknown): void } }) => {
-    const consumer = byName.get(req.params.consumer);
-    if (!consumer) {
-      res.status(404).json({ error: `no consumer ${req.params.consumer}; consumers: ${[...byName.keys()].join(', ') || 'none'}` });
-      return;
-    }
-    consumer.replayDeadLetters().then(
-      (result) => {
-        logger.info({ consumer: consumer.name, ...result }, 'dead letters replayed');
-        res.status(200).json(result);
-      },
-      (err: unknown) => {
-        logger.error({ err, consumer: consumer.name }, 'dead-letter replay failed');
-        res.status(500).json({ error: (err as Error).message });
-      },
-    );
-  });
+  http.post(
+    '/admin/dlq/:consumer/replay',
+    (req: { params: { consumer: string } }, res: { status(n: number): { json(b: unknown): void } }) => {
+      const consumer = byName.get(req.params.consumer);
+      if (!consumer) {
+        res.status(404).json({
+          error: `no consumer ${req.params.consumer}; consumers: ${[...byName.keys()].join(', ') || 'none'}`,
+        });
+        return;
+      }
+      consumer.replayDeadLetters().then(
+        (result) => {
+          logger.info({ consumer: consumer.name, ...result }, 'dead letters replayed');
+          res.status(200).json(result);
+        },
+        (err: unknown) => {
+          logger.error({ err, consumer: consumer.name }, 'dead-letter replay failed');
+          res.status(500).json({ error: (err as Error).message });
+        },
+      );
+    },
+  );
 }
 
 /**

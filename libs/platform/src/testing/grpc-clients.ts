@@ -3,7 +3,13 @@ import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'path';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 
-const loaderOptions: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+const loaderOptions: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
 
 type UnaryFn = (req: unknown, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
 
@@ -26,19 +32,31 @@ export async function grpcHealthStatus(address: string, service = ''): Promise<s
 
 /** Lists the services a server exposes through gRPC server reflection (v1). */
 export async function grpcReflectionServices(address: string): Promise<string[]> {
-  const protoFile = join(require.resolve('@grpc/reflection/package.json'), '..', 'build/proto/grpc/reflection/v1/reflection.proto');
+  const protoFile = join(
+    require.resolve('@grpc/reflection/package.json'),
+    '..',
+    'build/proto/grpc/reflection/v1/reflection.proto',
+  );
   const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(protoFile, loaderOptions)) as unknown as {
     grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
   };
   const client = new pkg.grpc.reflection.v1.ServerReflection(address, grpc.credentials.createInsecure());
   try {
     return await new Promise((resolve, reject) => {
-      const call = (client as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<unknown, unknown> }).ServerReflectionInfo();
-      call.on('data', (res: { list_services_response?: { service: { name: string }[] }; error_response?: { error_message: string } }) => {
-        if (res.error_response) reject(new Error(res.error_response.error_message));
-        else resolve((res.list_services_response?.service ?? []).map((s) => s.name));
-        call.end();
-      });
+      const call = (
+        client as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<unknown, unknown> }
+      ).ServerReflectionInfo();
+      call.on(
+        'data',
+        (res: {
+          list_services_response?: { service: { name: string }[] };
+          error_response?: { error_message: string };
+        }) => {
+          if (res.error_response) reject(new Error(res.error_response.error_message));
+          else resolve((res.list_services_response?.service ?? []).map((s) => s.name));
+          call.end();
+        },
+      );
       call.on('error', reject);
       call.write({ list_services: '*' });
     });
@@ -48,11 +66,16 @@ export async function grpcReflectionServices(address: string): Promise<string[]>
 }
 
 export type PromiseClient<S> = {
-  [K in keyof S]: S[K] extends grpc.MethodDefinition<infer Req, infer Res> ? (req: Req, metadata?: grpc.Metadata) => Promise<Res> : never;
+  [K in keyof S]: S[K] extends grpc.MethodDefinition<infer Req, infer Res>
+    ? (req: Req, metadata?: grpc.Metadata) => Promise<Res>
+    : never;
 } & { close(): void };
 
 /** A client of a ts-proto grpc-js service definition with promise-returning unary methods. */
-export function grpcClient<S extends grpc.ServiceDefinition>(definition: S, address: string): PromiseClient<S> {
+export function grpcClient<S extends grpc.ServiceDefinition>(
+  definition: S,
+  address: string,
+): PromiseClient<S> {
   const Ctor = grpc.makeGenericClientConstructor(definition, 'client');
   const raw = new Ctor(address, grpc.credentials.createInsecure()) as unknown as Record<
     string,
@@ -61,7 +84,9 @@ export function grpcClient<S extends grpc.ServiceDefinition>(definition: S, addr
   const client: Record<string, unknown> = { close: () => raw.close() };
   for (const name of Object.keys(definition)) {
     client[name] = (req: unknown, metadata = new grpc.Metadata()) =>
-      new Promise((resolve, reject) => raw[name](req, metadata, (err, res) => (err ? reject(err) : resolve(res))));
+      new Promise((resolve, reject) =>
+        raw[name](req, metadata, (err, res) => (err ? reject(err) : resolve(res))),
+      );
   }
   return client as PromiseClient<S>;
 }

@@ -30,7 +30,10 @@ const hostPortOf = (url, defPort) => {
 
 function endpoints() {
   return {
-    postgres: hostPortOf(process.env.TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres', 5432),
+    postgres: hostPortOf(
+      process.env.TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+      5432,
+    ),
     redis: hostPortOf(process.env.REDIS_URL || 'redis://127.0.0.1:6379', 6379),
     mqtt: hostPortOf(process.env.MQTT_URL || 'mqtt://127.0.0.1:1883', 1883),
     kafka: (process.env.KAFKA_BROKERS || '127.0.0.1:9092').split(',')[0].trim(),
@@ -45,7 +48,10 @@ async function startContainers() {
     .withWaitStrategy(Wait.forLogMessage(/ready to accept connections/, 2))
     .start();
   const redis = await new GenericContainer('redis:7').withExposedPorts(6379).start();
-  const mqtt = await new GenericContainer('eclipse-mosquitto:2').withCommand(['mosquitto', '-c', '/mosquitto-no-auth.conf']).withExposedPorts(1883).start();
+  const mqtt = await new GenericContainer('eclipse-mosquitto:2')
+    .withCommand(['mosquitto', '-c', '/mosquitto-no-auth.conf'])
+    .withExposedPorts(1883)
+    .start();
   const kafkaPort = 19092;
   const kafka = await new GenericContainer('apache/kafka:4.1.0')
     .withExposedPorts({ container: kafkaPort, host: kafkaPort })
@@ -63,7 +69,9 @@ async function startContainers() {
 
 module.exports = async function globalSetup() {
   if (process.env.__CITYBASE_INFRA_CHECKED__) return;
-  const configured = ['TEST_POSTGRES_URL', 'REDIS_URL', 'MQTT_URL', 'KAFKA_BROKERS'].some((k) => process.env[k]);
+  const configured = ['TEST_POSTGRES_URL', 'REDIS_URL', 'MQTT_URL', 'KAFKA_BROKERS'].some(
+    (k) => process.env[k],
+  );
   const containerRuntime = fs.existsSync('/var/run/docker.sock') || !!process.env.DOCKER_HOST;
   if (!configured && containerRuntime && process.env.CITYBASE_TESTCONTAINERS === '1') {
     await startContainers();
@@ -76,7 +84,9 @@ module.exports = async function globalSetup() {
     for (const [name, hp] of Object.entries(endpoints())) if (!(await reachable(hp))) down.push(name);
   }
   if (down.length > 0) {
-    throw new Error(`integration tests need real servers, and these do not answer: ${down.map((n) => `${n} (${endpoints()[n]})`).join(', ')}`);
+    throw new Error(
+      `integration tests need real servers, and these do not answer: ${down.map((n) => `${n} (${endpoints()[n]})`).join(', ')}`,
+    );
   }
   process.env.__CITYBASE_INFRA_CHECKED__ = '1';
 };

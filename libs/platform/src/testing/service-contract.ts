@@ -11,7 +11,8 @@ async function waitReady(svc: ServiceProcess): Promise<void> {
   await waitFor(
     `${svc.httpUrl}/readyz`,
     async () => {
-      if (svc.proc.exitCode !== null) throw new Error(`process exited ${svc.proc.exitCode}:\n${svc.output()}`);
+      if (svc.proc.exitCode !== null)
+        throw new Error(`process exited ${svc.proc.exitCode}:\n${svc.output()}`);
       return (await httpGet(`${svc.httpUrl}/readyz`)).status === 200 ? true : undefined;
     },
     60_000,
@@ -56,13 +57,18 @@ export function describeServiceProcess(name: string, grpcServices: string[]): vo
 
       expect(await httpGet(`${svc.httpUrl}/healthz`)).toMatchObject({ status: 200 });
       const ready = await httpGet(`${svc.httpUrl}/readyz`);
-      expect(JSON.parse(ready.body)).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok', kafka: 'ok' } });
+      expect(JSON.parse(ready.body)).toEqual({
+        status: 'ready',
+        checks: { postgres: 'ok', redis: 'ok', kafka: 'ok' },
+      });
       const metrics = await httpGet(`${svc.httpUrl}/metrics`);
       expect(metrics.status).toBe(200);
       expect(metrics.body).toContain(`process_cpu_user_seconds_total{service="${name}"}`);
 
       const logLines = svc.output().trim().split('\n');
-      const serving = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === `${name} serving`);
+      const serving = logLines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.msg === `${name} serving`);
       expect(serving).toMatchObject({ level: 'info', service: name });
 
       expect(await svc.stop('SIGTERM')).toBe(0);
@@ -89,7 +95,9 @@ export function describeServiceProcess(name: string, grpcServices: string[]): vo
           .find((l) => l.msg === 'migrations done');
         expect(migrationLog).toMatchObject({ applied: [], already_applied: before.rows.length });
 
-        const after = await pg.query('SELECT namespace, version, applied_at FROM schema_migrations ORDER BY namespace, version');
+        const after = await pg.query(
+          'SELECT namespace, version, applied_at FROM schema_migrations ORDER BY namespace, version',
+        );
         expect(after.rows).toEqual(before.rows);
       } finally {
         await pg.end();

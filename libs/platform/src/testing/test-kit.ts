@@ -8,8 +8,10 @@ export const REPO_ROOT = resolve(__dirname, '../../../..');
 
 /** Endpoints of the real servers under test: from the environment, else the local defaults. */
 export const testEndpoints = {
-  postgresAdminUrl: (): string => process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  kafkaBrokers: (): string[] => (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()),
+  postgresAdminUrl: (): string =>
+    process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  kafkaBrokers: (): string[] =>
+    (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()),
   redisUrl: (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   mqttUrl: (): string => process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883',
 };
@@ -27,7 +29,10 @@ export interface TestDatabase {
 
 /** A throwaway database for one suite, so suites can run in parallel without seeing each other. */
 export async function createTestDatabase(label: string): Promise<TestDatabase> {
-  const name = uniqueName(`t_${label}`).replace(/[^a-z0-9_]/gi, '_').toLowerCase().slice(0, 63);
+  const name = uniqueName(`t_${label}`)
+    .replace(/[^a-z0-9_]/gi, '_')
+    .toLowerCase()
+    .slice(0, 63);
   const adminUrl = testEndpoints.postgresAdminUrl();
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
@@ -68,7 +73,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -80,7 +90,9 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs}ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`,
+  );
 }
 
 export interface ServiceProcess {
@@ -113,7 +125,9 @@ export async function spawnService(name: string, env: Record<string, string>): P
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | string>((r) => proc.once('exit', (code, sig) => r(code ?? sig ?? 'unknown')));
+  const exited = new Promise<number | string>((r) =>
+    proc.once('exit', (code, sig) => r(code ?? sig ?? 'unknown')),
+  );
   return {
     proc,
     grpcAddress: `127.0.0.1:${grpcPort}`,

@@ -6,16 +6,25 @@ import { DomainError } from '../errors';
  * path, snake_case) and the rule it broke, so the caller gets INVALID_ARGUMENT with a message it
  * can act on. They run before any write, so bad input never leaves anything half-written.
  */
-export function requiredString(field: string, value: string | undefined, opts: { max?: number; pattern?: RegExp; patternRule?: string } = {}): string {
+export function requiredString(
+  field: string,
+  value: string | undefined,
+  opts: { max?: number; pattern?: RegExp; patternRule?: string } = {},
+): string {
   const v = (value ?? '').trim();
   if (v.length === 0) throw DomainError.invalid(field, 'is required');
   const max = opts.max ?? 256;
   if (v.length > max) throw DomainError.invalid(field, `must be at most ${max} characters`);
-  if (opts.pattern && !opts.pattern.test(v)) throw DomainError.invalid(field, opts.patternRule ?? `must match ${opts.pattern}`);
+  if (opts.pattern && !opts.pattern.test(v))
+    throw DomainError.invalid(field, opts.patternRule ?? `must match ${opts.pattern}`);
   return v;
 }
 
-export function optionalString(field: string, value: string | undefined, opts: { max?: number } = {}): string {
+export function optionalString(
+  field: string,
+  value: string | undefined,
+  opts: { max?: number } = {},
+): string {
   const v = (value ?? '').trim();
   const max = opts.max ?? 256;
   if (v.length > max) throw DomainError.invalid(field, `must be at most ${max} characters`);
@@ -25,17 +34,31 @@ export function optionalString(field: string, value: string | undefined, opts: {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function requiredUuid(field: string, value: string | undefined): string {
-  return requiredString(field, value, { max: 36, pattern: UUID, patternRule: 'must be a UUID' }).toLowerCase();
+  return requiredString(field, value, {
+    max: 36,
+    pattern: UUID,
+    patternRule: 'must be a UUID',
+  }).toLowerCase();
 }
 
 /** Idempotency key of a mutating request: 1-128 printable ASCII characters. */
 export function requestId(value: string | undefined, field = 'request_id'): string {
-  return requiredString(field, value, { max: 128, pattern: /^[\x21-\x7e]+$/, patternRule: 'must be printable ASCII without spaces' });
+  return requiredString(field, value, {
+    max: 128,
+    pattern: /^[\x21-\x7e]+$/,
+    patternRule: 'must be printable ASCII without spaces',
+  });
 }
 
 /** A proto enum value that must be one of the known, non-UNSPECIFIED values. */
-export function requiredEnum<E extends Record<string, string | number>>(field: string, value: number | undefined, enumObject: E): E[keyof E] {
-  const known = Object.values(enumObject).filter((v): v is number => typeof v === 'number' && v !== 0 && v !== -1);
+export function requiredEnum<E extends Record<string, string | number>>(
+  field: string,
+  value: number | undefined,
+  enumObject: E,
+): E[keyof E] {
+  const known = Object.values(enumObject).filter(
+    (v): v is number => typeof v === 'number' && v !== 0 && v !== -1,
+  );
   if (value === undefined || value === 0) throw DomainError.invalid(field, 'is required');
   if (!known.includes(value)) throw DomainError.invalid(field, `unknown value ${value}`);
   return value as E[keyof E];
@@ -47,13 +70,26 @@ export interface MoneyInput {
 }
 
 /** Money given by a caller: ISO-4217-shaped currency, amount in minor units, positive unless allowed otherwise. */
-export function requiredMoney(field: string, value: MoneyInput | undefined, opts: { allowZero?: boolean; currencies?: readonly string[] } = {}): MoneyInput {
+export function requiredMoney(
+  field: string,
+  value: MoneyInput | undefined,
+  opts: { allowZero?: boolean; currencies?: readonly string[] } = {},
+): MoneyInput {
   if (!value) throw DomainError.invalid(field, 'is required');
-  const currency = requiredString(`${field}.currency`, value.currency, { max: 3, pattern: /^[A-Z]{3}$/, patternRule: 'must be a 3-letter ISO 4217 code' });
-  if (opts.currencies && !opts.currencies.includes(currency)) throw DomainError.invalid(`${field}.currency`, `must be one of ${opts.currencies.join(', ')}`);
-  if (typeof value.amountMinor !== 'bigint') throw DomainError.invalid(`${field}.amount_minor`, 'is required');
+  const currency = requiredString(`${field}.currency`, value.currency, {
+    max: 3,
+    pattern: /^[A-Z]{3}$/,
+    patternRule: 'must be a 3-letter ISO 4217 code',
+  });
+  if (opts.currencies && !opts.currencies.includes(currency))
+    throw DomainError.invalid(`${field}.currency`, `must be one of ${opts.currencies.join(', ')}`);
+  if (typeof value.amountMinor !== 'bigint')
+    throw DomainError.invalid(`${field}.amount_minor`, 'is required');
   if (value.amountMinor < 0n || (!opts.allowZero && value.amountMinor === 0n)) {
-    throw DomainError.invalid(`${field}.amount_minor`, opts.allowZero ? 'must not be negative' : 'must be positive');
+    throw DomainError.invalid(
+      `${field}.amount_minor`,
+      opts.allowZero ? 'must not be negative' : 'must be positive',
+    );
   }
   return { currency, amountMinor: value.amountMinor };
 }
@@ -63,7 +99,9 @@ export function requestFingerprint(value: unknown): string {
   const canonical = JSON.stringify(value, (_k, v: unknown) => {
     if (typeof v === 'bigint') return `${v}n`;
     if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)));
+      return Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+      );
     }
     return v;
   });

@@ -40,7 +40,11 @@ export async function createBackbone(label: string): Promise<Backbone> {
   const pool = createPool(db.url, { max: 30 });
   await runMigrations(pool, [platformMigrations]);
   const prefix = `${uniqueName(label)}.`;
-  const kafka = new Kafka({ clientId: label, brokers: testEndpoints.kafkaBrokers(), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: label,
+    brokers: testEndpoints.kafkaBrokers(),
+    logLevel: logLevel.NOTHING,
+  });
   const topic = prefix + PaymentCreatedEvent.topic;
   const admin = kafka.admin();
   await admin.connect();
@@ -64,7 +68,8 @@ export async function createBackbone(label: string): Promise<Backbone> {
 
 /** Reads a topic from the beginning into memory, as an outside observer of what was published. */
 export async function readTopic(kafka: Kafka, topic: string) {
-  const seen: { key: string; partition: number; offset: string; eventId: string; value: PaymentCreated }[] = [];
+  const seen: { key: string; partition: number; offset: string; eventId: string; value: PaymentCreated }[] =
+    [];
   const consumer = kafka.consumer({ groupId: uniqueName('observer') });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });

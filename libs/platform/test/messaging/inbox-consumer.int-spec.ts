@@ -16,7 +16,11 @@ async function readAll(kafka: Kafka, topic: string, groupId: string, expected: n
       out.push({ headers, key: message.key!.toString() });
     },
   });
-  await waitFor(`${expected} messages on ${topic}`, async () => (out.length >= expected ? true : undefined), 30_000);
+  await waitFor(
+    `${expected} messages on ${topic}`,
+    async () => (out.length >= expected ? true : undefined),
+    30_000,
+  );
   await c.disconnect();
   return out;
 }
@@ -27,7 +31,13 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
   beforeEach(async () => {
     bb = await createBackbone('inbox');
     await bb.pool.query('CREATE TABLE effects (payment_id text NOT NULL, event_id uuid NOT NULL)'); // no unique key: only the inbox prevents doubles
-    relay = new OutboxRelay({ databaseUrl: bb.db.url, kafka: bb.kafka, logger: bb.logger, registry: bb.registry, pollIntervalMs: 100 });
+    relay = new OutboxRelay({
+      databaseUrl: bb.db.url,
+      kafka: bb.kafka,
+      logger: bb.logger,
+      registry: bb.registry,
+      pollIntervalMs: 100,
+    });
     await relay.start();
   });
   afterEach(async () => {
@@ -37,14 +47,24 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
 
   const publish = async (ids: string[], key = 'one-aggregate') => {
     await withTransaction(bb.pool, async (client) => {
-      for (const id of ids) await enqueue(client, bb.source, PaymentCreatedEvent, paymentCreated(id), { key });
+      for (const id of ids)
+        await enqueue(client, bb.source, PaymentCreatedEvent, paymentCreated(id), { key });
     });
   };
 
   it('dead-letters a poison event with its error and headers, keeps its partition moving, and replays it once after a fix', async () => {
     let fixed = false;
     let poisonAttempts = 0;
-    const consumer = new InboxConsumer({ name: 'test.poison', kafka: bb.kafka, pool: bb.pool, logger: bb.logger, registry: bb.registry, topicPrefix: bb.prefix, maxAttempts: 3, retryBaseMs: 10 });
+    const consumer = new InboxConsumer({
+      name: 'test.poison',
+      kafka: bb.kafka,
+      pool: bb.pool,
+      logger: bb.logger,
+      registry: bb.registry,
+      topicPrefix: bb.prefix,
+      maxAttempts: 3,
+      retryBaseMs: 10,
+    });
     consumer.on(PaymentCreatedEvent, async (client, event, ctx) => {
       if (event.paymentId === 'poison' && !fixed) {
         poisonAttempts++;
@@ -57,7 +77,12 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
       // one key, so one partition: everything behind the poison waits for it unless it is moved aside
       const ids = Array.from({ length: 50 }, (_, i) => (i === 10 ? 'poison' : `p-${i}`));
       await publish(ids);
-      await waitFor('49 effects', async () => ((await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n === 49 ? true : undefined), 60_000);
+      await waitFor(
+        '49 effects',
+        async () =>
+          (await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n === 49 ? true : undefined,
+        60_000,
+      );
       // once inside its group's transaction, then maxAttempts (3) times on its own
       expect(poisonAttempts).toBe(4);
 
@@ -72,7 +97,9 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
         [DLQ_HEADERS.topic]: bb.topic,
         [DLQ_HEADERS.attempts]: '3',
       });
-      expect(await bb.registry.getSingleMetricAsString('events_dead_lettered_total')).toMatch(/consumer="test.poison".* 1/);
+      expect(await bb.registry.getSingleMetricAsString('events_dead_lettered_total')).toMatch(
+        /consumer="test.poison".* 1/,
+      );
 
       fixed = true;
       expect(await consumer.replayDeadLetters()).toEqual({ replayed: 1, failedAgain: 0 });
@@ -88,7 +115,16 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
   });
 
   it('puts an event back in the DLQ when replay fails again', async () => {
-    const consumer = new InboxConsumer({ name: 'test.refail', kafka: bb.kafka, pool: bb.pool, logger: bb.logger, registry: bb.registry, topicPrefix: bb.prefix, maxAttempts: 2, retryBaseMs: 5 });
+    const consumer = new InboxConsumer({
+      name: 'test.refail',
+      kafka: bb.kafka,
+      pool: bb.pool,
+      logger: bb.logger,
+      registry: bb.registry,
+      topicPrefix: bb.prefix,
+      maxAttempts: 2,
+      retryBaseMs: 5,
+    });
     consumer.on(PaymentCreatedEvent, async (_client, event) => {
       if (event.paymentId === 'bad') throw new Error('still broken');
     });
@@ -105,24 +141,54 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
   });
 
   it('applies each event once even when Kafka delivers it again', async () => {
-    const consumer = new InboxConsumer({ name: 'test.dupes', kafka: bb.kafka, pool: bb.pool, logger: bb.logger, registry: bb.registry, topicPrefix: bb.prefix });
+    const consumer = new InboxConsumer({
+      name: 'test.dupes',
+      kafka: bb.kafka,
+      pool: bb.pool,
+      logger: bb.logger,
+      registry: bb.registry,
+      topicPrefix: bb.prefix,
+    });
     consumer.on(PaymentCreatedEvent, async (client, event, ctx) => {
       await client.query('INSERT INTO effects VALUES ($1, $2)', [event.paymentId, ctx.envelope.id]);
     });
     await consumer.start();
-    await publish(Array.from({ length: 100 }, (_, i) => `p-${i}`), 'k');
-    await waitFor('100 effects', async () => ((await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n === 100 ? true : undefined));
+    await publish(
+      Array.from({ length: 100 }, (_, i) => `p-${i}`),
+      'k',
+    );
+    await waitFor('100 effects', async () =>
+      (await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n === 100 ? true : undefined,
+    );
     await consumer.stop();
     // republish the very same rows (what a relay crash between ack and mark does)
     await bb.pool.query('UPDATE outbox SET published_at = NULL');
-    const again = new InboxConsumer({ name: 'test.dupes', kafka: bb.kafka, pool: bb.pool, logger: bb.logger, registry: bb.registry, topicPrefix: bb.prefix });
+    const again = new InboxConsumer({
+      name: 'test.dupes',
+      kafka: bb.kafka,
+      pool: bb.pool,
+      logger: bb.logger,
+      registry: bb.registry,
+      topicPrefix: bb.prefix,
+    });
     again.on(PaymentCreatedEvent, async (client, event, ctx) => {
       await client.query('INSERT INTO effects VALUES ($1, $2)', [event.paymentId, ctx.envelope.id]);
     });
     await again.start();
     try {
-      await waitFor('duplicates seen', async () => ((await bb.registry.getSingleMetricAsString('events_consumed_total')).match(/outcome="duplicate"\} 100/) ? true : undefined), 30_000);
-      const { rows } = await bb.pool.query('SELECT payment_id, count(*)::int AS n FROM effects GROUP BY payment_id HAVING count(*) > 1');
+      await waitFor(
+        'duplicates seen',
+        async () =>
+          (await bb.registry.getSingleMetricAsString('events_consumed_total')).match(
+            /outcome="duplicate"\} 100/,
+          )
+            ? true
+            : undefined,
+        30_000,
+      );
+      const { rows } = await bb.pool.query(
+        'SELECT payment_id, count(*)::int AS n FROM effects GROUP BY payment_id HAVING count(*) > 1',
+      );
       expect(rows).toEqual([]);
       expect((await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n).toBe(100);
     } finally {

@@ -17,8 +17,15 @@ describe('transactional outbox and relay (real PostgreSQL and Kafka)', () => {
     const WORKERS = 16;
     const COMMITTED = 10_000;
     await bb.pool.query('CREATE TABLE key_seq (key text PRIMARY KEY, seq int NOT NULL)');
-    await bb.pool.query(`INSERT INTO key_seq SELECT 'key-' || i, 0 FROM generate_series(0, ${KEYS - 1}) AS i`);
-    const relay = new OutboxRelay({ databaseUrl: bb.db.url, kafka: bb.kafka, logger: bb.logger, registry: bb.registry });
+    await bb.pool.query(
+      `INSERT INTO key_seq SELECT 'key-' || i, 0 FROM generate_series(0, ${KEYS - 1}) AS i`,
+    );
+    const relay = new OutboxRelay({
+      databaseUrl: bb.db.url,
+      kafka: bb.kafka,
+      logger: bb.logger,
+      registry: bb.registry,
+    });
     await relay.start();
     const observer = await readTopic(bb.kafka, bb.topic);
     let committed = 0;
@@ -30,7 +37,10 @@ describe('transactional outbox and relay (real PostgreSQL and Kafka)', () => {
           const key = `key-${(w * 7 + i * 13) % KEYS}`;
           const rollback = i % 10 === 3;
           await withTransaction(bb.pool, async (client) => {
-            const { rows } = await client.query<{ seq: number }>('UPDATE key_seq SET seq = seq + 1 WHERE key = $1 RETURNING seq', [key]);
+            const { rows } = await client.query<{ seq: number }>(
+              'UPDATE key_seq SET seq = seq + 1 WHERE key = $1 RETURNING seq',
+              [key],
+            );
             const id = rollback ? `rolled-back:${w}:${i}` : `${key}:${rows[0].seq}`;
             await enqueue(client, bb.source, PaymentCreatedEvent, paymentCreated(id), { key });
             if (rollback) throw new Error('rollback on purpose');
@@ -44,7 +54,12 @@ describe('transactional outbox and relay (real PostgreSQL and Kafka)', () => {
         }
       };
       await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
-      await waitFor('every committed event on the topic', async () => (observer.seen.length >= committed ? true : undefined), 120_000, 200);
+      await waitFor(
+        'every committed event on the topic',
+        async () => (observer.seen.length >= committed ? true : undefined),
+        120_000,
+        200,
+      );
       // give a wrongly published extra message a moment to show up
       await new Promise((r) => setTimeout(r, 1_000));
     } finally {
@@ -72,26 +87,55 @@ describe('transactional outbox and relay (real PostgreSQL and Kafka)', () => {
   });
 
   it('runs several relays without double publishing; a survivor takes over the shards of one that stops', async () => {
-    const a = new OutboxRelay({ databaseUrl: bb.db.url, kafka: bb.kafka, logger: bb.logger, registry: bb.registry, pollIntervalMs: 100 });
-    const b = new OutboxRelay({ databaseUrl: bb.db.url, kafka: bb.kafka, logger: bb.logger, registry: bb.registry, pollIntervalMs: 100 });
+    const a = new OutboxRelay({
+      databaseUrl: bb.db.url,
+      kafka: bb.kafka,
+      logger: bb.logger,
+      registry: bb.registry,
+      pollIntervalMs: 100,
+    });
+    const b = new OutboxRelay({
+      databaseUrl: bb.db.url,
+      kafka: bb.kafka,
+      logger: bb.logger,
+      registry: bb.registry,
+      pollIntervalMs: 100,
+    });
     await Promise.all([a.start(), b.start()]);
     const observer = await readTopic(bb.kafka, bb.topic);
     const write = async (from: number, n: number) => {
       for (let i = from; i < from + n; i += 50) {
         await withTransaction(bb.pool, async (client) => {
-          for (let j = i; j < i + 50; j++) await enqueue(client, bb.source, PaymentCreatedEvent, paymentCreated(`p-${j}`), { key: `agg-${j % 64}` });
+          for (let j = i; j < i + 50; j++)
+            await enqueue(client, bb.source, PaymentCreatedEvent, paymentCreated(`p-${j}`), {
+              key: `agg-${j % 64}`,
+            });
         });
       }
     };
     try {
-      await waitFor('all shards owned', async () => (a.ownedShards().length + b.ownedShards().length === OUTBOX_SHARDS ? true : undefined));
+      await waitFor('all shards owned', async () =>
+        a.ownedShards().length + b.ownedShards().length === OUTBOX_SHARDS ? true : undefined,
+      );
       expect(a.ownedShards().filter((s) => b.ownedShards().includes(s))).toEqual([]);
       await write(0, 2_000);
-      await waitFor('2,000 published', async () => (observer.seen.length >= 2_000 ? true : undefined), 60_000);
+      await waitFor(
+        '2,000 published',
+        async () => (observer.seen.length >= 2_000 ? true : undefined),
+        60_000,
+      );
       await a.stop();
       await write(2_000, 1_000);
-      await waitFor('survivor owns all shards', async () => (b.ownedShards().length === OUTBOX_SHARDS ? true : undefined), 30_000);
-      await waitFor('3,000 published', async () => (observer.seen.length >= 3_000 ? true : undefined), 60_000);
+      await waitFor(
+        'survivor owns all shards',
+        async () => (b.ownedShards().length === OUTBOX_SHARDS ? true : undefined),
+        30_000,
+      );
+      await waitFor(
+        '3,000 published',
+        async () => (observer.seen.length >= 3_000 ? true : undefined),
+        60_000,
+      );
       await new Promise((r) => setTimeout(r, 1_000));
     } finally {
       await observer.stop();
@@ -105,16 +149,29 @@ describe('transactional outbox and relay (real PostgreSQL and Kafka)', () => {
 
   it('prunes published rows and reports backlog metrics', async () => {
     await withTransaction(bb.pool, async (client) => {
-      for (let i = 0; i < 10; i++) await enqueue(client, bb.source, PaymentCreatedEvent, paymentCreated(`p-${i}`), { key: 'k' });
+      for (let i = 0; i < 10; i++)
+        await enqueue(client, bb.source, PaymentCreatedEvent, paymentCreated(`p-${i}`), { key: 'k' });
     });
-    const relay = new OutboxRelay({ databaseUrl: bb.db.url, kafka: bb.kafka, logger: bb.logger, registry: bb.registry });
+    const relay = new OutboxRelay({
+      databaseUrl: bb.db.url,
+      kafka: bb.kafka,
+      logger: bb.logger,
+      registry: bb.registry,
+    });
     await relay.start();
     try {
-      await waitFor('published', async () => ((await bb.pool.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0].n === 0 ? true : undefined));
+      await waitFor('published', async () =>
+        (await bb.pool.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0]
+          .n === 0
+          ? true
+          : undefined,
+      );
       expect(await relay.pruneNow()).toBe(10);
       expect((await bb.pool.query('SELECT count(*)::int AS n FROM outbox')).rows[0].n).toBe(0);
       const metrics = await bb.registry.metrics();
-      expect(metrics).toMatch(/events_published_total\{topic="[^"]+",type="citybase.payment.v1.PaymentCreated"\} 10/);
+      expect(metrics).toMatch(
+        /events_published_total\{topic="[^"]+",type="citybase.payment.v1.PaymentCreated"\} 10/,
+      );
       expect(metrics).toContain('outbox_backlog');
     } finally {
       await relay.stop();

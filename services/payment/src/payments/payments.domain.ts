@@ -1,7 +1,18 @@
-import { requestFingerprint, requestId, requiredEnum, requiredMoney, requiredString, optionalString } from '@citybase/platform';
+import {
+  requestFingerprint,
+  requestId,
+  requiredEnum,
+  requiredMoney,
+  requiredString,
+  optionalString,
+} from '@citybase/platform';
 import { PaymentScenario, RecordPaymentRequest } from '@citybase/contracts/citybase/payment/v1/payment';
 
-const ID = { max: 64, pattern: /^[A-Za-z0-9._:-]+$/, patternRule: 'must be 1-64 letters, digits, dots, dashes, colons or underscores' };
+const ID = {
+  max: 64,
+  pattern: /^[A-Za-z0-9._:-]+$/,
+  patternRule: 'must be 1-64 letters, digits, dots, dashes, colons or underscores',
+};
 
 export interface RecordPaymentCommand {
   requestId: string;

@@ -1,6 +1,16 @@
 import { randomUUID } from 'crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, Logger, LOGGER, Outbox, OUTBOX, PG_POOL, Pool, toTimestamp, withTransaction } from '@citybase/platform';
+import {
+  DomainError,
+  Logger,
+  LOGGER,
+  Outbox,
+  OUTBOX,
+  PG_POOL,
+  Pool,
+  toTimestamp,
+  withTransaction,
+} from '@citybase/platform';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { fingerprint, RecordPaymentCommand } from './payments.domain';
 import { findById, findByRequestId, insertPayment, PaymentRow } from './payments.store';
@@ -25,9 +35,18 @@ export class PaymentsService {
       if (!created) {
         // A concurrent first attempt holds the key until it commits; this read waits for it.
         const existing = await findByRequestId(client, cmd.requestId);
-        if (!existing) throw DomainError.precondition('REQUEST_IN_FLIGHT', 'request_id: the first request with this key did not complete; retry');
+        if (!existing)
+          throw DomainError.precondition(
+            'REQUEST_IN_FLIGHT',
+            'request_id: the first request with this key did not complete; retry',
+          );
         if (existing.request_hash !== hash) {
-          throw new DomainError('already_exists', 'REQUEST_ID_REUSED', 'request_id: already used for a different request', { field: 'request_id', rule: 'must identify one request' });
+          throw new DomainError(
+            'already_exists',
+            'REQUEST_ID_REUSED',
+            'request_id: already used for a different request',
+            { field: 'request_id', rule: 'must identify one request' },
+          );
         }
         return existing;
       }
@@ -36,7 +55,11 @@ export class PaymentsService {
         PaymentEvents.PaymentCreated,
         {
           paymentId: created.payment_id,
-          tenancy: { operatorId: created.operator_id, projectId: created.project_id, merchantId: created.merchant_id },
+          tenancy: {
+            operatorId: created.operator_id,
+            projectId: created.project_id,
+            merchantId: created.merchant_id,
+          },
           merchantId: created.merchant_id,
           scenario: created.scenario,
           amount: { currency: created.currency, amountMinor: created.amount_minor },
@@ -46,12 +69,19 @@ export class PaymentsService {
         {
           key: created.payment_id,
           subject: created.payment_id,
-          tenancy: { operatorId: created.operator_id, projectId: created.project_id, merchantId: created.merchant_id },
+          tenancy: {
+            operatorId: created.operator_id,
+            projectId: created.project_id,
+            merchantId: created.merchant_id,
+          },
         },
       );
       return created;
     });
-    this.logger.info({ payment_id: payment.payment_id, project_id: payment.project_id, scenario: payment.scenario }, 'payment recorded');
+    this.logger.info(
+      { payment_id: payment.payment_id, project_id: payment.project_id, scenario: payment.scenario },
+      'payment recorded',
+    );
     return payment;
   }
 

@@ -20,19 +20,40 @@ export interface PaymentRow {
 }
 
 /** Inserts the payment unless its request_id is taken; returns undefined on a taken key. */
-export async function insertPayment(client: PoolClient, paymentId: string, cmd: RecordPaymentCommand, hash: string): Promise<PaymentRow | undefined> {
+export async function insertPayment(
+  client: PoolClient,
+  paymentId: string,
+  cmd: RecordPaymentCommand,
+  hash: string,
+): Promise<PaymentRow | undefined> {
   const { rows } = await client.query<PaymentRow>(
     `INSERT INTO payments (payment_id, request_id, request_hash, operator_id, project_id, merchant_id, scenario,
                            currency, amount_minor, payer_ref, description, status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (request_id) DO NOTHING
      RETURNING *`,
-    [paymentId, cmd.requestId, hash, cmd.operatorId, cmd.projectId, cmd.merchantId, cmd.scenario, cmd.currency, cmd.amountMinor, cmd.payerRef, cmd.description, PaymentStatus.PAYMENT_STATUS_CREATED],
+    [
+      paymentId,
+      cmd.requestId,
+      hash,
+      cmd.operatorId,
+      cmd.projectId,
+      cmd.merchantId,
+      cmd.scenario,
+      cmd.currency,
+      cmd.amountMinor,
+      cmd.payerRef,
+      cmd.description,
+      PaymentStatus.PAYMENT_STATUS_CREATED,
+    ],
   );
   return rows[0];
 }
 
-export async function findByRequestId(db: PoolClient | Pool, requestId: string): Promise<PaymentRow | undefined> {
+export async function findByRequestId(
+  db: PoolClient | Pool,
+  requestId: string,
+): Promise<PaymentRow | undefined> {
   const { rows } = await db.query<PaymentRow>('SELECT * FROM payments WHERE request_id = $1', [requestId]);
   return rows[0];
 }

@@ -1,7 +1,10 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { requiredUuid, toTimestamp } from '@citybase/platform';
-import { GetRecordedPaymentRequest, GetRecordedPaymentResponse } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import {
+  GetRecordedPaymentRequest,
+  GetRecordedPaymentResponse,
+} from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { RecordedPaymentsService } from './recorded-payments.service';
 
 @Controller()

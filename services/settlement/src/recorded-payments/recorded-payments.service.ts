@@ -9,7 +9,8 @@ export class RecordedPaymentsService {
 
   /** Applies a PaymentCreated event inside the inbox transaction. */
   async onPaymentCreated(client: PoolClient, event: PaymentCreated, ctx: EventContext): Promise<void> {
-    if (!event.amount || !event.occurredAt) throw new Error(`PaymentCreated ${event.paymentId}: amount and occurred_at are required`);
+    if (!event.amount || !event.occurredAt)
+      throw new Error(`PaymentCreated ${event.paymentId}: amount and occurred_at are required`);
     await insertRecordedPayment(client, {
       payment_id: event.paymentId,
       operator_id: event.tenancy?.operatorId ?? '',
