@@ -10,3 +10,4 @@ export * from './service';
 export * from './messaging';
 export * from './money';
 export * from './validation';
+export * from './auth';
