@@ -29,12 +29,7 @@ describe('payment: RecordPayment and GetPayment over gRPC (real process, Postgre
       DATABASE_URL: db.url,
       KAFKA_TOPIC_PREFIX: `${uniqueName('payment')}.`,
     });
-    await waitFor(
-      'payment ready',
-      async () =>
-        (await fetch(`${svc.httpUrl}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined,
-      60_000,
-    );
+    await svc.ready();
     pg = new Client({ connectionString: db.url });
     await pg.connect();
     payments = grpcClient(PaymentServiceService, svc.grpcAddress);

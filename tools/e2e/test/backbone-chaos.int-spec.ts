@@ -23,19 +23,6 @@ import { PrivateKafkaBroker } from '../src';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function ready(svc: ServiceProcess): Promise<void> {
-  await waitFor(
-    `${svc.httpUrl}/readyz`,
-    async () => {
-      if (svc.proc.exitCode !== null)
-        throw new Error(`exited ${svc.proc.exitCode}: ${svc.output().slice(-2000)}`);
-      return (await fetch(`${svc.httpUrl}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined;
-    },
-    90_000,
-    200,
-  );
-}
-
 async function count(pg: Client, sql: string): Promise<number> {
   return (await pg.query<{ n: number }>(sql)).rows[0].n;
 }
@@ -111,7 +98,7 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
       ...extra,
     });
     running.push(svc);
-    await ready(svc);
+    await svc.ready();
     return svc;
   };
   const kill = async (svc: ServiceProcess) => {

@@ -85,12 +85,7 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
         OTEL_BSP_SCHEDULE_DELAY: '200',
       });
       procs.push(svc);
-      await waitFor(
-        `${name} ready`,
-        async () =>
-          (await fetch(`${svc.httpUrl}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined,
-        60_000,
-      );
+      await svc.ready();
       return svc;
     };
     const payment = await start('payment');

@@ -7,19 +7,6 @@ async function httpGet(url: string): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
-async function waitReady(svc: ServiceProcess): Promise<void> {
-  await waitFor(
-    `${svc.httpUrl}/readyz`,
-    async () => {
-      if (svc.proc.exitCode !== null)
-        throw new Error(`process exited ${svc.proc.exitCode}:\n${svc.output()}`);
-      return (await httpGet(`${svc.httpUrl}/readyz`)).status === 200 ? true : undefined;
-    },
-    60_000,
-    200,
-  );
-}
-
 /**
  * What every Citybase service process must do, checked against the built process and real
  * servers: start with its config, run its migrations once, serve gRPC health and reflection,
@@ -46,7 +33,7 @@ export function describeServiceProcess(name: string, grpcServices: string[]): vo
 
     it('serves gRPC health and reflection, /healthz, /readyz and /metrics, then stops cleanly on SIGTERM', async () => {
       svc = await spawnService(name, { DATABASE_URL: db.url });
-      await waitReady(svc);
+      await svc.ready();
 
       expect(await grpcHealthStatus(svc.grpcAddress)).toBe('SERVING');
       for (const s of grpcServices) expect(await grpcHealthStatus(svc.grpcAddress, s)).toBe('SERVING');
@@ -86,7 +73,7 @@ export function describeServiceProcess(name: string, grpcServices: string[]): vo
         expect(before.rows.length).toBeGreaterThan(0);
 
         svc = await spawnService(name, { DATABASE_URL: db.url });
-        await waitReady(svc);
+        await svc.ready();
         const migrationLog = svc
           .output()
           .split('\n')

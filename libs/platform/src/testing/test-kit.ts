@@ -101,6 +101,8 @@ export interface ServiceProcess {
   httpUrl: string;
   /** Everything the process wrote, for assertions and for failure messages. */
   output(): string;
+  /** Resolves once /readyz answers 200; fails at once, with the process output, if it exits first. */
+  ready(timeoutMs?: number): Promise<void>;
   /** Sends the signal and resolves with the exit code (or the signal name). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
 }
@@ -125,14 +127,29 @@ export async function spawnService(name: string, env: Record<string, string>): P
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
   const exited = new Promise<number | string>((r) =>
     proc.once('exit', (code, sig) => r(code ?? sig ?? 'unknown')),
   );
   return {
     proc,
     grpcAddress: `127.0.0.1:${grpcPort}`,
-    httpUrl: `http://127.0.0.1:${httpPort}`,
+    httpUrl,
     output: () => out,
+    async ready(timeoutMs = 90_000) {
+      const state = await waitFor(
+        `${httpUrl}/readyz`,
+        async () => {
+          if (proc.exitCode !== null) return 'exited';
+          const res = await fetch(`${httpUrl}/readyz`).catch(() => undefined);
+          return res?.status === 200 ? 'ready' : undefined;
+        },
+        timeoutMs,
+        200,
+      );
+      if (state === 'exited')
+        throw new Error(`${name} exited ${proc.exitCode} before it was ready:\n${out.slice(-3000)}`);
+    },
     async stop(signal = 'SIGTERM', timeoutMs = 20_000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return exited;
       proc.kill(signal);
