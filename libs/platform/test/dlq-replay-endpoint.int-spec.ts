@@ -3,6 +3,7 @@ import { loadDescriptorSet } from '@citybase/contracts/descriptors';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
 import {
+  FETCH_MAX_WAIT_MS,
   enqueue,
   InboxConsumer,
   RunningService,
@@ -69,6 +70,9 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
   afterAll(async () => {
     await running?.stop();
     await db?.drop();
+    // kafkajs finishes a fetch that was in flight at disconnect() (up to FETCH_MAX_WAIT_MS) and then
+    // heartbeats; let that happen before Jest tears the module registry down
+    await new Promise((r) => setTimeout(r, FETCH_MAX_WAIT_MS + 500));
   });
 
   it('replays dead letters once after a fix, and 404s an unknown consumer', async () => {

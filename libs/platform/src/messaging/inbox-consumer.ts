@@ -46,6 +46,12 @@ export interface InboxConsumerOptions {
   topicPrefix?: string;
 }
 
+/**
+ * Longest a fetch waits on the broker for data. Bounds both the idle delivery delay and how long a
+ * fetch already in flight can outlive disconnect() (kafkajs still finishes it, then heartbeats).
+ */
+export const FETCH_MAX_WAIT_MS = 500;
+
 export const DLQ_HEADERS = {
   error: 'citybase_dlq_error',
   consumer: 'citybase_dlq_consumer',
@@ -152,6 +158,7 @@ export class InboxConsumer {
       groupId: this.prefix + this.opts.name,
       sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.min(3_000, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 3)),
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
@@ -401,7 +408,11 @@ export class InboxConsumer {
     } finally {
       await admin.disconnect();
     }
-    const replayer = this.opts.kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    const replayer = this.opts.kafka.consumer({
+      groupId,
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+      allowAutoTopicCreation: false,
+    });
     let replayed = 0;
     let failedAgain = 0;
     const finished = () => [...target].every(([p, high]) => done.has(p) || high === 0n);
