@@ -3,6 +3,8 @@
 #   deploy/local/infra.sh ensure     PostgreSQL, Redis, Mosquitto up (starts any that is down), then Kafka
 #   deploy/local/infra.sh databases  creates the seven service databases citybase_<name> if absent
 #   deploy/local/infra.sh all        ensure + databases (default)
+#   deploy/local/infra.sh reset-city drops the seven databases and the local city's secrets
+#                                    (CITYBASE_STATE_DIR): the next `npm start` makes a new city
 # Idempotent; prints one line per component. Services run their own migrations in their database.
 # Environment:
 #   PGURL     admin connection used to create databases (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -98,9 +100,28 @@ databases() {
   fi
 }
 
+# The local city's secrets (identity's master key, payment's credentials key, the bootstrap admin
+# client) belong with the databases, which are machine-wide, so they live in a machine-wide state
+# directory too, not in a checkout: a second clone on the same machine runs the same city.
+state_dir() {
+  printf '%s' "${CITYBASE_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/citybase/${CITY_ID:-demo-city}}"
+}
+
+reset_city() {
+  pg_ready || die "PostgreSQL does not answer at $PGURL (run: $0 ensure)"
+  local name
+  for name in "${SERVICES[@]}"; do
+    psql "$PGURL" -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"citybase_$name\" WITH (FORCE)" >/dev/null
+  done
+  rm -rf "$(state_dir)"
+  log "reset-city dropped citybase_{$(IFS=,; echo "${SERVICES[*]}")} and $(state_dir)"
+}
+
 case "${1:-all}" in
   ensure) ensure ;;
   databases) databases ;;
   all) ensure; databases ;;
-  *) echo "usage: $0 ensure|databases|all" >&2; exit 2 ;;
+  reset-city) reset_city ;;
+  state-dir) state_dir ;;
+  *) echo "usage: $0 ensure|databases|all|reset-city|state-dir" >&2; exit 2 ;;
 esac

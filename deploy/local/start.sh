@@ -5,6 +5,7 @@
 #   3. builds every project (npx nx run-many -t build)
 #   4. starts the seven services as child processes, logs in .local/logs/<name>.log
 #   5. waits until every /readyz answers 200 (120s), prints the addresses, then waits
+#      (also runs the sandbox payment channel on SANDBOX_PORT, default 8090, payer auto-pays)
 # Ctrl-C or SIGTERM stops every process this script started (SIGTERM, SIGKILL after 15s), and Kafka
 # too when this script was the one that started it. If a service exits on its own, the stack stops.
 # Environment (optional): PGURL, KAFKA_PORT, KAFKA_BROKERS, REDIS_URL, MQTT_URL, CITY_ID, LOG_LEVEL,
@@ -134,15 +135,52 @@ done
 
 # --- 4. services -------------------------------------------------------------------------------
 mkdir -p "$LOG_DIR"
+# The local city's secrets live with its machine-wide databases (infra.sh state-dir): identity's
+# master key (personal data, signing keys) and payment's channel-credentials key, from the
+# environment or generated once; the bootstrap admin client's credentials (step 5b).
+STATE_DIR="$(CITY_ID="$CITY_ID" bash deploy/local/infra.sh state-dir)"
+(umask 077 && mkdir -p "$STATE_DIR")
+NEW_IDENTITY_KEY=0
+secret_from_state() { # <variable> <file>
+  local var="$1" file="$STATE_DIR/$2"
+  if [[ -z "${!var:-}" ]]; then
+    if [[ ! -s "$file" ]]; then
+      (umask 077 && node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))" >"$file")
+      log "generated $var in $file"
+      [[ "$var" == IDENTITY_MASTER_KEY ]] && NEW_IDENTITY_KEY=1
+    fi
+    printf -v "$var" '%s' "$(cat "$file")"
+  fi
+  export "${var?}"
+}
+secret_from_state IDENTITY_MASTER_KEY identity-master.key
+secret_from_state PAYMENT_CREDENTIALS_KEY payment-credentials.key
+if ((NEW_IDENTITY_KEY)) &&
+  [[ "$(psql "$(database_url identity)" -qtAX -c "SELECT count(*) FROM signing_keys" 2>/dev/null || echo 0)" != 0 ]]; then
+  log "ERROR: the local identity database holds data sealed with a master key that is gone"
+  log "(its state directory was removed). Start a new local city with: bash deploy/local/infra.sh reset-city"
+  rm -f "$STATE_DIR/identity-master.key"
+  exit 1
+fi
 for name in "${SERVICES[@]}"; do
   # setsid: each service leads its own process group, so a terminal Ctrl-C reaches only this
   # script, which then stops the services in order (and their children with them).
   env GRPC_PORT="${GRPC_PORT[$name]}" HTTP_PORT="${HTTP_PORT[$name]}" \
     DATABASE_URL="$(database_url "$name")" KAFKA_BROKERS="$KAFKA_BROKERS" \
     REDIS_URL="$REDIS_URL" MQTT_URL="$MQTT_URL" CITY_ID="$CITY_ID" LOG_LEVEL="$LOG_LEVEL" \
+    AUTH_JWKS_URL="http://127.0.0.1:${HTTP_PORT[identity]}/.well-known/jwks.json" \
     setsid node --enable-source-maps "services/$name/dist/main.js" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
   PIDS[$name]=$!
 done
+# The sandbox payment channel (docs/sandbox-channel.md): the provider stand-in of the local city.
+SANDBOX_PORT="${SANDBOX_PORT:-8090}"
+if port_open "$SANDBOX_PORT"; then
+  log "ERROR: port $SANDBOX_PORT (sandbox channel) is already in use; is another stack running?"
+  exit 1
+fi
+env SANDBOX_PORT="$SANDBOX_PORT" SANDBOX_AUTO_PAY="${SANDBOX_AUTO_PAY:-success}" \
+  setsid node --enable-source-maps tools/sandbox-channel/dist/main.js >"$LOG_DIR/sandbox-channel.log" 2>&1 </dev/null &
+PIDS[sandbox-channel]=$!
 log "started ${SERVICES[*]}; waiting for /readyz (up to ${READY_TIMEOUT}s)"
 
 # --- 5. readiness ------------------------------------------------------------------------------
@@ -174,13 +212,43 @@ while ((${#READY[@]} < ${#SERVICES[@]})); do
   sleep 0.5
 done
 
+sandbox_ready=0
+for ((i = 0; i < 60; i++)); do
+  if [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$SANDBOX_PORT/healthz" || true)" == 200 ]]; then
+    sandbox_ready=1
+    break
+  fi
+  alive "${PIDS[sandbox-channel]}" || break
+  sleep 0.5
+done
+if ((!sandbox_ready)); then
+  log "ERROR: the sandbox channel did not answer /healthz on port $SANDBOX_PORT"
+  show_log_tail sandbox-channel
+  exit 1
+fi
+
+# --- 5b. the city's first admin client --------------------------------------------------------
+# Once per local database: `citybase init` creates the bootstrap admin client and saves its
+# credentials (mode 0600) for the operator's later `citybase` commands.
+ADMIN_FILE="$STATE_DIR/city-admin.json"
+if [[ ! -s "$ADMIN_FILE" ]]; then
+  if DATABASE_URL="$(database_url identity)" CITY_ID="$CITY_ID" \
+    node tools/cli/bin/citybase.js init --name "City admin" --save "$ADMIN_FILE" >/dev/null; then
+    log "city initialised: admin client credentials in $ADMIN_FILE"
+  else
+    log "citybase init did not create an admin client (see above); use the credentials you saved earlier"
+  fi
+fi
+
 printf '\nCitybase is up (city %s)\n' "$CITY_ID"
 printf '  %-11s %-17s %-23s %s\n' SERVICE gRPC HTTP LOG
 for name in "${SERVICES[@]}"; do
   printf '  %-11s %-17s %-23s %s\n' "$name" "127.0.0.1:${GRPC_PORT[$name]}" \
     "http://127.0.0.1:${HTTP_PORT[$name]}" ".local/logs/$name.log"
 done
+printf '  %-11s %-17s %-23s %s\n' sandbox - "http://127.0.0.1:$SANDBOX_PORT" .local/logs/sandbox-channel.log
 printf '  Kafka %s   PostgreSQL %s   Redis %s   MQTT %s\n' "$KAFKA_BROKERS" "$(database_url '<name>')" "$REDIS_URL" "$MQTT_URL"
+[[ -s "$ADMIN_FILE" ]] && printf '  City admin client credentials: %s (see README: citybase)\n' "$ADMIN_FILE"
 printf 'Ctrl-C stops the stack.\n\n'
 
 # --- 6. demo load (hook) -----------------------------------------------------------------------

@@ -2,23 +2,50 @@
 // Producers and consumers import these constants, so a type cannot be paired with another topic or
 // codec. events.spec.ts checks this list against the events.proto files.
 import { GrantCreated, GrantRevoked } from './citybase/data/v1/events';
-import { OperatorCreated, ProjectCreated } from './citybase/identity/v1/events';
+import * as identity from './citybase/identity/v1/events';
 import { AlarmRaised, CommandStatusChanged, DeviceRegistered, TelemetryReported } from './citybase/iot/v1/events';
 import { CouponClaimed, CouponTemplateCreated } from './citybase/marketing/v1/events';
-import { PaymentCreated, PaymentFailed, PaymentSucceeded } from './citybase/payment/v1/events';
+import {
+  PaymentCreated,
+  PaymentExpired,
+  PaymentFailed,
+  PaymentSucceeded,
+  RefundFailed,
+  RefundSucceeded,
+} from './citybase/payment/v1/events';
 import { PointsIssued, PointsReservationConfirmed, PointsReservationReleased, PointsReserved } from './citybase/points/v1/events';
 import { PaymentRecorded, TransactionPosted } from './citybase/settlement/v1/events';
 import { defineEvent, EventRegistry } from './event-types';
 
 export const IdentityEvents = {
-  OperatorCreated: defineEvent('citybase.identity.v1.OperatorCreated', OperatorCreated),
-  ProjectCreated: defineEvent('citybase.identity.v1.ProjectCreated', ProjectCreated),
+  OperatorCreated: defineEvent('citybase.identity.v1.OperatorCreated', identity.OperatorCreated),
+  ProjectCreated: defineEvent('citybase.identity.v1.ProjectCreated', identity.ProjectCreated),
+  BuildingCreated: defineEvent('citybase.identity.v1.BuildingCreated', identity.BuildingCreated),
+  UnitCreated: defineEvent('citybase.identity.v1.UnitCreated', identity.UnitCreated),
+  MerchantRegistered: defineEvent('citybase.identity.v1.MerchantRegistered', identity.MerchantRegistered),
+  MerchantStatusChanged: defineEvent('citybase.identity.v1.MerchantStatusChanged', identity.MerchantStatusChanged),
+  AgencyCreated: defineEvent('citybase.identity.v1.AgencyCreated', identity.AgencyCreated),
+  ResidentRegistered: defineEvent('citybase.identity.v1.ResidentRegistered', identity.ResidentRegistered),
+  ResidentVerified: defineEvent('citybase.identity.v1.ResidentVerified', identity.ResidentVerified),
+  HouseholdCreated: defineEvent('citybase.identity.v1.HouseholdCreated', identity.HouseholdCreated),
+  HouseholdMemberBound: defineEvent('citybase.identity.v1.HouseholdMemberBound', identity.HouseholdMemberBound),
+  StaffRegistered: defineEvent('citybase.identity.v1.StaffRegistered', identity.StaffRegistered),
+  CourierRegistered: defineEvent('citybase.identity.v1.CourierRegistered', identity.CourierRegistered),
+  GrantIssued: defineEvent('citybase.identity.v1.GrantIssued', identity.GrantIssued),
+  GrantRevoked: defineEvent('citybase.identity.v1.GrantRevoked', identity.GrantRevoked),
+  ClientCreated: defineEvent('citybase.identity.v1.ClientCreated', identity.ClientCreated),
+  ClientSecretRotated: defineEvent('citybase.identity.v1.ClientSecretRotated', identity.ClientSecretRotated),
+  ClientRevoked: defineEvent('citybase.identity.v1.ClientRevoked', identity.ClientRevoked),
+  SigningKeyRotated: defineEvent('citybase.identity.v1.SigningKeyRotated', identity.SigningKeyRotated),
 };
 
 export const PaymentEvents = {
   PaymentCreated: defineEvent('citybase.payment.v1.PaymentCreated', PaymentCreated),
   PaymentSucceeded: defineEvent('citybase.payment.v1.PaymentSucceeded', PaymentSucceeded),
   PaymentFailed: defineEvent('citybase.payment.v1.PaymentFailed', PaymentFailed),
+  PaymentExpired: defineEvent('citybase.payment.v1.PaymentExpired', PaymentExpired),
+  RefundSucceeded: defineEvent('citybase.payment.v1.RefundSucceeded', RefundSucceeded),
+  RefundFailed: defineEvent('citybase.payment.v1.RefundFailed', RefundFailed),
 };
 
 export const SettlementEvents = {

@@ -13,7 +13,7 @@ import {
   createPool,
   platformMigrations,
 } from '../src';
-import { createTestDatabase, freePort, TestDatabase, uniqueName, waitFor } from '../src/testing';
+import { createTestDatabase, freePort, TestDatabase, TestIssuer, uniqueName, waitFor } from '../src/testing';
 import { paymentCreated } from './messaging/backbone-fixture';
 
 @Module({})
@@ -27,8 +27,14 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
   let fixed = false;
   const applied: string[] = [];
   const prefix = `${uniqueName('dlqhttp')}.`;
+  let issuer: TestIssuer;
+  let admin: Record<string, string>;
 
   beforeAll(async () => {
+    issuer = await TestIssuer.start();
+    admin = {
+      authorization: `Bearer ${issuer.token({ scopes: ['ops:admin', 'city:admin'], city: 'demo-city' })}`,
+    };
     db = await createTestDatabase('dlq_http');
     const httpPort = await freePort();
     httpUrl = `http://127.0.0.1:${httpPort}`;
@@ -63,6 +69,7 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
         HTTP_PORT: String(httpPort),
         KAFKA_TOPIC_PREFIX: prefix,
         LOG_LEVEL: 'silent',
+        AUTH_JWKS_URL: issuer.jwksUrl,
       },
     );
   });
@@ -70,9 +77,12 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
   afterAll(async () => {
     await running?.stop();
     await db?.drop();
-    // kafkajs finishes a fetch that was in flight at disconnect() (up to FETCH_MAX_WAIT_MS) and then
-    // heartbeats; let that happen before Jest tears the module registry down
-    await new Promise((r) => setTimeout(r, FETCH_MAX_WAIT_MS + 500));
+    await issuer?.stop();
+    // kafkajs finishes a fetch that was in flight at disconnect() (up to FETCH_MAX_WAIT_MS); when that
+    // fetch fails on the closed connection its runner "crashes" and leaves the group once more, which
+    // lazily requires protocol modules. Let all of that end before Jest tears the module registry
+    // down (a loaded machine needed more than FETCH_MAX_WAIT_MS + 500 ms).
+    await new Promise((r) => setTimeout(r, FETCH_MAX_WAIT_MS * 2 + 3_000));
   });
 
   it('replays dead letters once after a fix, and 404s an unknown consumer', async () => {
@@ -103,16 +113,33 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
     expect(applied).toEqual([]);
 
     fixed = true;
-    const res = await fetch(`${httpUrl}/admin/dlq/test.replayable/replay`, { method: 'POST' });
+    const replayUrl = `${httpUrl}/admin/dlq/test.replayable/replay`;
+    // only an unrestricted city admin with scope ops:admin may replay
+    expect((await fetch(replayUrl, { method: 'POST' })).status).toBe(401);
+    const forged = issuer.tokenFromUnknownKey({ scopes: ['ops:admin', 'city:admin'], city: 'demo-city' });
+    expect(
+      (await fetch(replayUrl, { method: 'POST', headers: { authorization: `Bearer ${forged}` } })).status,
+    ).toBe(401);
+    const noScope = issuer.token({ scopes: ['city:admin'], city: 'demo-city' });
+    expect(
+      (await fetch(replayUrl, { method: 'POST', headers: { authorization: `Bearer ${noScope}` } })).status,
+    ).toBe(403);
+    const operatorOnly = issuer.token({ scopes: ['ops:admin'], operators: ['op-1'], city: 'demo-city' });
+    expect(
+      (await fetch(replayUrl, { method: 'POST', headers: { authorization: `Bearer ${operatorOnly}` } }))
+        .status,
+    ).toBe(403);
+    expect(applied).toEqual([]);
+    const res = await fetch(replayUrl, { method: 'POST', headers: admin });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ replayed: 1, failedAgain: 0 });
     expect(applied).toEqual(['p-dlq']);
 
-    const again = await fetch(`${httpUrl}/admin/dlq/test.replayable/replay`, { method: 'POST' });
+    const again = await fetch(replayUrl, { method: 'POST', headers: admin });
     expect(await again.json()).toEqual({ replayed: 0, failedAgain: 0 });
     expect(applied).toEqual(['p-dlq']);
 
-    const unknown = await fetch(`${httpUrl}/admin/dlq/nobody/replay`, { method: 'POST' });
+    const unknown = await fetch(`${httpUrl}/admin/dlq/nobody/replay`, { method: 'POST', headers: admin });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ error: 'no consumer nobody; consumers: test.replayable' });
   });

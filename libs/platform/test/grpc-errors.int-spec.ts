@@ -3,20 +3,21 @@ import { Controller, Module } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { loadDescriptorSet } from '@citybase/contracts/descriptors';
 import {
+  Payment,
   PaymentScenario,
   PaymentServiceService,
   PaymentStatus,
-  RecordPaymentRequest,
-  RecordPaymentResponse,
+  CreatePaymentRequest,
+  CreatePaymentResponse,
 } from '@citybase/contracts/citybase/payment/v1/payment';
 import { DomainError, RunningService, serviceConfigSchema, startService } from '../src';
-import { createTestDatabase, freePort, TestDatabase } from '../src/testing';
+import { createTestDatabase, freePort, TestDatabase, TestIssuer } from '../src/testing';
 
 /** A handler that fails in each way a real one can, to see what the caller receives. */
 @Controller()
 class FailingPaymentController {
-  @GrpcMethod('PaymentService', 'recordPayment')
-  recordPayment(req: RecordPaymentRequest): RecordPaymentResponse {
+  @GrpcMethod('PaymentService', 'createPayment')
+  createPayment(req: CreatePaymentRequest): CreatePaymentResponse {
     switch (req.description) {
       case 'invalid':
         throw DomainError.invalid('amount.amount_minor', 'must be positive', 'PAYMENT_AMOUNT_NOT_POSITIVE');
@@ -24,17 +25,15 @@ class FailingPaymentController {
         throw new TypeError('secret internals: cannot read properties of undefined');
       default:
         return {
-          payment: {
+          payment: Payment.fromPartial({
             paymentId: 'p-1',
             status: PaymentStatus.PAYMENT_STATUS_CREATED,
             amount: req.amount,
             scenario: req.scenario,
             tenancy: req.tenancy,
             merchantId: req.merchantId,
-            channel: '',
             description: req.description,
-            createdAt: undefined,
-          },
+          }),
         };
     }
   }
@@ -49,11 +48,17 @@ describe('gRPC error mapping through the NestJS transport', () => {
   let client: grpc.Client &
     Record<
       string,
-      (req: unknown, cb: (err: grpc.ServiceError | null, res: RecordPaymentResponse) => void) => void
+      (
+        req: unknown,
+        md: grpc.Metadata,
+        cb: (err: grpc.ServiceError | null, res: CreatePaymentResponse) => void,
+      ) => void
     >;
+  let issuer: TestIssuer;
   const schema = serviceConfigSchema({ grpcPort: 1, httpPort: 1, database: 'unused' });
 
   beforeAll(async () => {
+    issuer = await TestIssuer.start();
     db = await createTestDatabase('grpc_errors');
     const grpcPort = await freePort();
     running = await startService(
@@ -71,6 +76,8 @@ describe('gRPC error mapping through the NestJS transport', () => {
         GRPC_PORT: String(grpcPort),
         HTTP_PORT: String(await freePort()),
         LOG_LEVEL: 'silent',
+        AUTH_JWKS_URL: issuer.jwksUrl,
+        CITY_ID: 'test-city',
       },
     );
     const Client = grpc.makeGenericClientConstructor(PaymentServiceService, 'PaymentService');
@@ -81,11 +88,13 @@ describe('gRPC error mapping through the NestJS transport', () => {
     client?.close();
     await running?.stop();
     await db?.drop();
+    await issuer?.stop();
   });
 
-  const call = (description: string) =>
-    new Promise<{ err: grpc.ServiceError | null; res?: RecordPaymentResponse }>((resolve) =>
-      client.recordPayment(
+  const writer = () => issuer.metadata({ scopes: ['payment:write', 'payment:read'], operators: ['o'] });
+  const call = (description: string, metadata = writer()) =>
+    new Promise<{ err: grpc.ServiceError | null; res?: CreatePaymentResponse }>((resolve) =>
+      client.createPayment(
         {
           requestId: 'r-1',
           tenancy: { operatorId: 'o', projectId: 'p', merchantId: '' },
@@ -94,7 +103,10 @@ describe('gRPC error mapping through the NestJS transport', () => {
           amount: { currency: 'CNY', amountMinor: 9007199254740993n },
           payerRef: 'payer',
           description,
+          expiresInSeconds: 0,
+          profitSharing: false,
         },
+        metadata,
         (err, res) => resolve({ err, res }),
       ),
     );
@@ -123,5 +135,31 @@ describe('gRPC error mapping through the NestJS transport', () => {
 
   it('keeps serving after failures', async () => {
     expect((await call('ok')).err).toBeNull();
+  });
+
+  it('refuses a call without a valid token before the handler runs, with the reason in the trailers', async () => {
+    const none = await call('bug', new grpc.Metadata());
+    expect(none.err?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(none.err?.metadata.get('citybase-error-code')).toEqual(['TOKEN_MISSING']);
+    const forged = await call(
+      'bug',
+      issuer.metadata({ scopes: ['payment:write'], claims: { city: 'elsewhere' } }),
+    );
+    expect(forged.err?.metadata.get('citybase-error-code')).toEqual(['TOKEN_CITY_INVALID']);
+    const readOnly = await call('bug', issuer.metadata({ scopes: ['payment:read'], operators: ['o'] }));
+    expect(readOnly.err?.code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it('authenticates an RPC of the contract the module does not implement, then answers UNIMPLEMENTED', async () => {
+    const get = (md: grpc.Metadata) =>
+      new Promise<grpc.ServiceError | null>((resolve) =>
+        (client as unknown as Record<string, typeof client.createPayment>).getPayment(
+          { paymentId: '00000000-0000-4000-8000-000000000000' },
+          md,
+          (err) => resolve(err),
+        ),
+      );
+    expect((await get(new grpc.Metadata()))?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await get(writer()))?.code).toBe(grpc.status.UNIMPLEMENTED);
   });
 });

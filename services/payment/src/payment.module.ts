@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
-import { PaymentsGrpc } from './payments/payments.grpc';
-import { PaymentsService } from './payments/payments.service';
+import { ChannelsModule } from './channels/channels.module';
+import { FundFlowsModule } from './fund-flows/fund-flows.module';
+import { PaymentsModule } from './payments/payments.module';
+import { RefundsModule } from './refunds/refunds.module';
 
-/** The payment service's features. Each feature folder adds its gRPC controller and providers here. */
-@Module({ controllers: [PaymentsGrpc], providers: [PaymentsService] })
+/** The payment service's features. Each feature folder is a module with its controllers and providers. */
+@Module({ imports: [ChannelsModule, PaymentsModule, RefundsModule, FundFlowsModule] })
 export class PaymentModule {}

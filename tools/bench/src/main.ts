@@ -3,6 +3,8 @@
 // the same run (ARCHITECTURE.md section 9). Figures go to stdout and .bench/<name>.json; nothing
 // here passes or fails on timing.
 import { runBackbone } from './backbone';
+import { runIdentity } from './identity';
+import { runPayment } from './payment';
 import { Cleanup, note } from './common';
 import { BenchConfigError } from './stats';
 
@@ -15,6 +17,16 @@ const BENCHMARKS: Record<string, Benchmark> = {
   backbone: {
     summary: 'outbox -> relay -> Kafka -> inbox throughput and latency, with Kafka and pgbench baselines',
     run: runBackbone,
+  },
+  identity: {
+    summary:
+      'tokens issued per second and token checks per second in the gRPC authenticator, with crypto, Redis and pgbench baselines',
+    run: runIdentity,
+  },
+  payment: {
+    summary:
+      'end-to-end payments per second (create > sandbox notification > PaymentSucceeded consumed), create latency, pgbench baseline',
+    run: runPayment,
   },
 };
 
@@ -29,6 +41,8 @@ function usage(): string {
     '',
     'sizes: BENCH_EVENTS, BENCH_WARMUP, BENCH_WRITERS, BENCH_PARTITIONS, BENCH_KAFKA_MESSAGES, BENCH_KAFKA_BATCH,',
     '       BENCH_KAFKA_VALUE_BYTES, BENCH_PGBENCH_SCALE, BENCH_PGBENCH_CLIENTS, BENCH_PGBENCH_THREADS, BENCH_PGBENCH_SECONDS',
+    '       BENCH_TOKENS, BENCH_ISSUE_CONCURRENCY, BENCH_VERIFICATIONS, BENCH_VERIFY_CONCURRENCY (identity)',
+    '       BENCH_PAYMENTS, BENCH_PAYMENT_CONCURRENCY (payment)',
     'other: BENCH_LOG_LEVEL (default warn), BENCH_STALL_SECONDS (hang guard, default 60), BENCH_PGBENCH_BIN,',
     '       TEST_POSTGRES_URL, KAFKA_BROKERS',
   ].join('\n');

@@ -9,6 +9,9 @@ import {
   ServiceProcess,
   spawnService,
   TestDatabase,
+  TestIssuer,
+  routeProjectToSandbox,
+  spawnSandboxChannel,
   testEndpoints,
   uniqueName,
   waitFor,
@@ -67,6 +70,14 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
   let settlementDb: TestDatabase;
   let pgPayment: Client;
   let pgSettlement: Client;
+  let issuer: TestIssuer;
+
+  beforeAll(async () => {
+    issuer = await TestIssuer.start();
+  });
+  afterAll(async () => {
+    await issuer?.stop();
+  });
   const running: ServiceProcess[] = [];
 
   beforeEach(async () => {
@@ -95,6 +106,7 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
       DATABASE_URL: name === 'payment' ? paymentDb.url : settlementDb.url,
       KAFKA_TOPIC_PREFIX: prefix,
       LOG_LEVEL: 'warn',
+      AUTH_JWKS_URL: issuer.jwksUrl,
       ...extra,
     });
     running.push(svc);
@@ -221,17 +233,29 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
   it('recovers by itself when the Kafka broker is stopped and restarted mid-run, losing and doubling nothing', async () => {
     const broker = new PrivateKafkaBroker(19092);
     broker.start();
+    let stopSandbox = (): Promise<void> => Promise.resolve();
     try {
       const prefix = `${uniqueName('brokerdown')}.`;
       const env = { KAFKA_BROKERS: broker.brokers };
       const payment = await start('payment', prefix, env);
       await start('settlement', prefix, env);
-      const client = grpcClient(PaymentServiceService, payment.grpcAddress);
+      const sandbox = await spawnSandboxChannel();
+      stopSandbox = () => sandbox.stop();
+      await routeProjectToSandbox({
+        paymentAddress: payment.grpcAddress,
+        issuer,
+        sandbox,
+        operatorId: 'op',
+        projectId: 'proj',
+      });
+      const client = grpcClient(PaymentServiceService, payment.grpcAddress, () =>
+        issuer.metadata({ scopes: ['payment:write'], operators: ['op'] }),
+      );
       const paymentIds: string[] = [];
       let stopped = false;
-      const recordPayments = async (from: number, to: number) => {
+      const createPayments = async (from: number, to: number) => {
         for (let i = from; i < to; i++) {
-          const { payment: p } = await client.recordPayment({
+          const { payment: p } = await client.createPayment({
             requestId: `req-${i}`,
             tenancy: { operatorId: 'op', projectId: 'proj', merchantId: '' },
             merchantId: 'm',
@@ -239,12 +263,14 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
             amount: { currency: 'CNY', amountMinor: 500n },
             payerRef: `plate-${i}`,
             description: '',
+            expiresInSeconds: 0,
+            profitSharing: false,
           });
           paymentIds.push(p!.paymentId);
           if (i % 50 === 0) await sleep(50);
         }
       };
-      await recordPayments(0, 300);
+      await createPayments(0, 300);
       await waitFor(
         'first payments recorded in settlement',
         async () =>
@@ -256,11 +282,11 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
       broker.stop();
       stopped = true;
       // payments keep being accepted while the broker is down: they wait in the outbox
-      await recordPayments(300, 600);
+      await createPayments(300, 600);
       await sleep(3_000);
       broker.start();
       stopped = false;
-      await recordPayments(600, 900);
+      await createPayments(600, 900);
       await waitFor(
         'all 900 recorded',
         async () =>
@@ -284,6 +310,7 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
       client.close();
     } finally {
       await Promise.all(running.splice(0).map((s) => s.stop('SIGKILL')));
+      await stopSandbox();
       broker.destroy();
     }
   }, 400_000);

@@ -1,10 +1,14 @@
-import { spawn } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import { connect } from 'net';
-import { grpcHealthStatus, REPO_ROOT, waitFor } from '@citybase/platform/testing';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { Metadata, status } from '@grpc/grpc-js';
+import { TenancyServiceService } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { bearer, grpcClient, grpcHealthStatus, REPO_ROOT, waitFor } from '@citybase/platform/testing';
 
 /** What README promises of `npm start` (package.json: bash deploy/local/start.sh). */
 const SERVICES = [
-  ['identity', 50051, 8081, 'IdentityService'],
+  ['identity', 50051, 8081, 'TenancyService'],
   ['payment', 50052, 8082, 'PaymentService'],
   ['settlement', 50053, 8083, 'SettlementService'],
   ['points', 50054, 8084, 'PointsService'],
@@ -50,6 +54,39 @@ describe('npm start', () => {
         const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
         expect([name, ready.status]).toEqual([name, 200]);
       }
+      // the sandbox payment channel runs beside them
+      expect((await fetch('http://127.0.0.1:8090/healthz')).status).toBe(200);
+      // the city is initialised: the saved admin credentials get a token, which a service accepts
+      const stateDir = execFileSync('bash', ['deploy/local/infra.sh', 'state-dir'], {
+        cwd: REPO_ROOT,
+      }).toString();
+      const admin = JSON.parse(readFileSync(join(stateDir, 'city-admin.json'), 'utf8')) as {
+        client_id: string;
+        client_secret: string;
+      };
+      const res = await fetch('http://127.0.0.1:8081/oauth/token', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: admin.client_id,
+          client_secret: admin.client_secret,
+          scope: 'identity:tenancy.read',
+        }),
+      });
+      expect(res.status).toBe(200);
+      const { access_token: token } = (await res.json()) as { access_token: string };
+      const tenancy = grpcClient(TenancyServiceService, '127.0.0.1:50051', () => bearer(token));
+      try {
+        await expect(tenancy.listOperators({ page: undefined })).resolves.toMatchObject({
+          operators: expect.any(Array),
+        });
+        await expect(tenancy.listOperators({ page: undefined }, new Metadata())).rejects.toMatchObject({
+          code: status.UNAUTHENTICATED,
+        });
+      } finally {
+        tenancy.close();
+      }
     } finally {
       proc.kill('SIGTERM');
     }
@@ -57,5 +94,6 @@ describe('npm start', () => {
     for (const [name, grpcPort, httpPort] of SERVICES) {
       expect([name, await listening(grpcPort), await listening(httpPort)]).toEqual([name, false, false]);
     }
+    expect(['sandbox', await listening(8090)]).toEqual(['sandbox', false]);
   }, 300_000);
 });

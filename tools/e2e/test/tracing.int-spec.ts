@@ -9,6 +9,9 @@ import {
   ServiceProcess,
   spawnService,
   TestDatabase,
+  TestIssuer,
+  routeProjectToSandbox,
+  spawnSandboxChannel,
   uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
@@ -63,10 +66,16 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
   const dbs: TestDatabase[] = [];
   const procs: ServiceProcess[] = [];
 
+  let issuer: TestIssuer;
+  let stopSandbox = (): Promise<void> => Promise.resolve();
+
   beforeAll(async () => {
     collector = await startCollector();
+    issuer = await TestIssuer.start();
   });
   afterAll(async () => {
+    await stopSandbox();
+    await issuer.stop();
     await Promise.all(procs.map((p) => p.stop()));
     await Promise.all(dbs.map((d) => d.drop()));
     await collector.close();
@@ -83,6 +92,7 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
         OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
         OTEL_BSP_SCHEDULE_DELAY: '200',
+        AUTH_JWKS_URL: issuer.jwksUrl,
       });
       procs.push(svc);
       await svc.ready();
@@ -90,10 +100,21 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
     };
     const payment = await start('payment');
     await start('settlement');
+    const sandbox = await spawnSandboxChannel();
+    stopSandbox = () => sandbox.stop();
+    await routeProjectToSandbox({
+      paymentAddress: payment.grpcAddress,
+      issuer,
+      sandbox,
+      operatorId: 'op',
+      projectId: 'proj',
+    });
     void (await freePort());
 
-    const client = grpcClient(PaymentServiceService, payment.grpcAddress);
-    const { payment: p } = await client.recordPayment({
+    const client = grpcClient(PaymentServiceService, payment.grpcAddress, () =>
+      issuer.metadata({ scopes: ['payment:write'], operators: ['op'] }),
+    );
+    const { payment: p } = await client.createPayment({
       requestId: uniqueName('trace'),
       tenancy: { operatorId: 'op', projectId: 'proj', merchantId: '' },
       merchantId: 'm',
@@ -101,13 +122,15 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
       amount: { currency: 'CNY', amountMinor: 3_200n },
       payerRef: 'driver-7',
       description: 'charging session',
+      expiresInSeconds: 0,
+      profitSharing: false,
     });
     client.close();
 
-    const rpc = await waitFor('RecordPayment server span', async () =>
+    const rpc = await waitFor('CreatePayment server span', async () =>
       collector.spans.find(
         (s) =>
-          s.service === 'citybase-payment' && s.kind === 2 && s.name.endsWith('PaymentService/RecordPayment'),
+          s.service === 'citybase-payment' && s.kind === 2 && s.name.endsWith('PaymentService/CreatePayment'),
       ),
     );
     const trace = () => collector.spans.filter((s) => s.traceId === rpc.traceId);
@@ -134,7 +157,7 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { msg?: string; payment_id?: string; trace_id?: string })
-      .find((l) => l.msg === 'payment recorded' && l.payment_id === p!.paymentId);
+      .find((l) => l.msg === 'payment created' && l.payment_id === p!.paymentId);
     expect(logLine?.trace_id).toBe(rpc.traceId);
   });
 });

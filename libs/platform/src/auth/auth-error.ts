@@ -16,7 +16,8 @@ export type AuthErrorCode =
   | 'TOKEN_ISSUER_INVALID'
   | 'TOKEN_AUDIENCE_INVALID'
   | 'TOKEN_CITY_INVALID'
-  | 'TOKEN_CLAIMS_INVALID';
+  | 'TOKEN_CLAIMS_INVALID'
+  | 'TOKEN_REVOKED';
 
 /**
  * The caller could not be authenticated. A DomainError of kind 'unauthenticated', so the existing

@@ -2,4 +2,5 @@ export * from './auth-error';
 export * from './jwt';
 export * from './jwks';
 export * from './claims';
-export * from './grpc-auth.guard';
+export * from './revocations';
+export * from './rpc-auth';

@@ -26,6 +26,13 @@ const brokers = z
     'must be a comma-separated list of host:port',
   );
 
+/** A secret key setting: the base64 of exactly 32 random bytes (AES-256 / HKDF input keys). */
+export const base64Key32 = z
+  .string()
+  .refine((v) => Buffer.from(v, 'base64').length === 32 && /^[A-Za-z0-9+/]+=*$/.test(v), {
+    message: 'must be the base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)',
+  });
+
 /** Settings every Citybase service process has. Service schemas extend this one. */
 export const baseServiceConfig = z.object({
   CITY_ID: z
@@ -50,6 +57,10 @@ export const baseServiceConfig = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+  /** Where identity publishes the public keys every service verifies access tokens with. */
+  AUTH_JWKS_URL: z.string().url().default('http://127.0.0.1:8081/.well-known/jwks.json'),
+  /** The `iss` accepted in access tokens (identity's TOKEN_ISSUER). */
+  AUTH_TOKEN_ISSUER: z.string().min(1).default('citybase-identity'),
 });
 export type BaseServiceConfig = z.infer<typeof baseServiceConfig>;
 

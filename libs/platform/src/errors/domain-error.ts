@@ -41,6 +41,27 @@ export class DomainError extends Error {
   static precondition(code: string, message: string): DomainError {
     return new DomainError('failed_precondition', code, message);
   }
+
+  /** An idempotency key (request_id) sent again with a different request. */
+  static requestIdReused(): DomainError {
+    return new DomainError(
+      'already_exists',
+      'REQUEST_ID_REUSED',
+      'request_id: already used for a different request',
+      {
+        field: 'request_id',
+        rule: 'must identify one request',
+      },
+    );
+  }
+
+  /** The first request with this idempotency key has not completed (it rolled back or is still running). */
+  static requestInFlight(): DomainError {
+    return DomainError.precondition(
+      'REQUEST_IN_FLIGHT',
+      'request_id: the first request with this key did not complete; retry',
+    );
+  }
 }
 
 /**

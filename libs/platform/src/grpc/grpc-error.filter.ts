@@ -1,9 +1,8 @@
-import { Metadata } from '@grpc/grpc-js';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import { randomUUID } from 'crypto';
 import { Observable, throwError } from 'rxjs';
 import type { Logger } from 'pino';
-import { toGrpcError } from './status-mapping';
+import { errorMetadata, toGrpcError } from './status-mapping';
 
 /**
  * The gRPC transport's only exception filter: domain and infrastructure errors become their status
@@ -25,16 +24,11 @@ export class GrpcErrorFilter implements ExceptionFilter<unknown> {
         'unhandled error in gRPC handler',
       );
     }
-    const metadata = new Metadata();
-    if (mapped.domainCode) metadata.set('citybase-error-code', mapped.domainCode);
-    if (mapped.field) metadata.set('citybase-error-field', mapped.field);
-    if (mapped.rule) metadata.set('citybase-error-rule', mapped.rule);
-    if (mapped.errorId) metadata.set('citybase-error-id', mapped.errorId);
     return throwError(() => ({
       code: mapped.code,
       details: mapped.details,
       message: mapped.details,
-      metadata,
+      metadata: errorMetadata(mapped),
     }));
   }
 

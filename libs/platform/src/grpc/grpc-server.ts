@@ -3,6 +3,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { HealthImplementation, ServingStatusMap } from 'grpc-health-check';
+import { guardServer, GuardServerOptions } from '../auth/rpc-auth';
 
 /** Fully-qualified service name (e.g. citybase.payment.v1.PaymentService) to its ts-proto grpc-js definition. */
 export type GrpcServiceMap = Record<string, grpc.ServiceDefinition>;
@@ -17,13 +18,15 @@ export interface GrpcServerKit {
  * NestJS gRPC transport options for a Citybase service. Handlers use ts-proto's grpc-js codecs
  * (int64 stays bigint; see docs/adr/0003), not proto-loader's. Every server also serves
  * grpc.health.v1.Health (overall "" and per service) and server reflection from the contracts'
- * descriptor set.
+ * descriptor set, both open; every RPC of `services` is authenticated (libs/platform auth/rpc-auth).
  */
 export function createGrpcServerKit(opts: {
   host: string;
   port: number;
   services: GrpcServiceMap;
   descriptorSet: Buffer;
+  /** Authenticates every call of `services` (not health or reflection); see guardServer. */
+  guard: GuardServerOptions;
 }): GrpcServerKit {
   const names = Object.keys(opts.services);
   const initial: ServingStatusMap = { '': 'NOT_SERVING' };
@@ -54,6 +57,8 @@ export function createGrpcServerKit(opts: {
         onLoadPackageDefinition: (_pkg: unknown, server: Pick<grpc.Server, 'addService'>) => {
           health.addToServer(server as grpc.Server);
           reflection.addToServer(server);
+          // after health and reflection, which stay open; before Nest adds the application's services
+          guardServer(server, opts.guard);
         },
         maxReceiveMessageLength: 8 * 1024 * 1024,
       },

@@ -1,4 +1,4 @@
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import { DomainError, DomainErrorKind, InfrastructureError } from '../errors';
 
 /** The one place where domain error kinds become gRPC status codes. Exhaustive: no default branch. */
@@ -60,4 +60,14 @@ export function toGrpcError(err: unknown, newErrorId: () => string): GrpcErrorSh
   }
   const errorId = newErrorId();
   return { code: status.INTERNAL, details: `internal error ${errorId}`, errorId };
+}
+
+/** The trailers every refused call carries: the domain code, field, rule and error id of the failure. */
+export function errorMetadata(mapped: GrpcErrorShape): Metadata {
+  const metadata = new Metadata();
+  if (mapped.domainCode) metadata.set('citybase-error-code', mapped.domainCode);
+  if (mapped.field) metadata.set('citybase-error-field', mapped.field);
+  if (mapped.rule) metadata.set('citybase-error-rule', mapped.rule);
+  if (mapped.errorId) metadata.set('citybase-error-id', mapped.errorId);
+  return metadata;
 }

@@ -6,6 +6,11 @@ import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { z } from 'zod';
+import { rpcAuthDeclarations } from '@citybase/contracts/rpc-auth';
+import { status } from '@grpc/grpc-js';
+import { ClientRevocations, JwksCache, RpcAuthenticator, tenancyFilter } from '../auth';
+import { DomainError } from '../errors';
+import { toGrpcError } from '../grpc/status-mapping';
 import { BaseServiceConfig, ConfigError, loadConfig } from '../config';
 import { createPool, MigrationSource, runMigrations } from '../db';
 import { createGrpcServerKit, GrpcErrorFilter, GrpcMetricsInterceptor, GrpcServiceMap } from '../grpc';
@@ -162,11 +167,22 @@ export async function startService<C extends BaseServiceConfig>(
     readiness.add('redis', async () => void (await redis.ping()));
     readiness.add('kafka', async () => void (await admin.describeCluster()));
 
+    const authenticator = new RpcAuthenticator({
+      declarations: rpcAuthDeclarations(def.descriptorSet),
+      keys: new JwksCache({
+        url: config.AUTH_JWKS_URL,
+        onRefreshError: (err) => logger.warn({ err, url: config.AUTH_JWKS_URL }, 'JWKS fetch failed'),
+      }),
+      city: config.CITY_ID,
+      issuer: config.AUTH_TOKEN_ISSUER,
+      revocations: new ClientRevocations(redis, config.CITY_ID),
+    });
     const kit = createGrpcServerKit({
       host: config.GRPC_HOST,
       port: config.GRPC_PORT,
       services: def.grpcServices,
       descriptorSet: def.descriptorSet,
+      guard: { authenticator, logger, registry },
     });
 
     @Module({
@@ -184,7 +200,7 @@ export async function startService<C extends BaseServiceConfig>(
     app.useGlobalInterceptors(new GrpcMetricsInterceptor(registry));
     app.connectMicroservice<MicroserviceOptions>(kit.options, { inheritAppConfig: true });
     consumers = def.consumers?.({ app, config, kafka, pool, logger, registry }) ?? [];
-    registerDlqReplay(app, consumers, logger);
+    registerDlqReplay(app, consumers, logger, authenticator);
     await app.startAllMicroservices();
     await app.listen(config.HTTP_PORT, config.HTTP_HOST);
     await relay.start();
@@ -220,35 +236,75 @@ export async function startService<C extends BaseServiceConfig>(
   }
 }
 
+/** The scope an operator's token needs for the acting endpoints of the ops port. */
+export const OPS_ADMIN_SCOPE = 'ops:admin';
+
 /**
  * `POST /admin/dlq/<consumer>/replay` on the ops port: re-applies that consumer's dead letters
  * after a fix has been deployed (InboxConsumer.replayDeadLetters). Answers the counts as JSON.
+ * Needs `Authorization: Bearer <token>` with scope ops:admin of an unrestricted city admin
+ * (401 without a valid token, 403 without the scope or with a narrower tenancy).
  */
-function registerDlqReplay(app: INestApplication, consumers: InboxConsumer[], logger: Logger): void {
+function registerDlqReplay(
+  app: INestApplication,
+  consumers: InboxConsumer[],
+  logger: Logger,
+  authenticator: RpcAuthenticator,
+): void {
   const byName = new Map(consumers.map((c) => [c.name, c]));
   const http = app.getHttpAdapter();
   http.post(
     '/admin/dlq/:consumer/replay',
-    (req: { params: { consumer: string } }, res: { status(n: number): { json(b: unknown): void } }) => {
-      const consumer = byName.get(req.params.consumer);
-      if (!consumer) {
-        res.status(404).json({
-          error: `no consumer ${req.params.consumer}; consumers: ${[...byName.keys()].join(', ') || 'none'}`,
+    (
+      req: { params: { consumer: string }; headers: Record<string, string | string[] | undefined> },
+      res: { status(n: number): { json(b: unknown): void } },
+    ) => {
+      const header = req.headers['authorization'];
+      authenticator
+        .authenticateHttp(Array.isArray(header) ? header.join(',') : header, OPS_ADMIN_SCOPE)
+        .then((claims) => {
+          if (!tenancyFilter(claims).all) {
+            throw new DomainError(
+              'permission_denied',
+              'TENANCY_FORBIDDEN',
+              'needs an unrestricted city admin',
+            );
+          }
+          replay(req.params.consumer, res);
+        })
+        .catch((err: unknown) => {
+          const mapped = toGrpcError(err, () => 'n/a');
+          const httpStatus =
+            mapped.code === status.UNAUTHENTICATED
+              ? 401
+              : mapped.code === status.PERMISSION_DENIED
+                ? 403
+                : 503;
+          logger.info({ code: mapped.domainCode, httpStatus }, 'dead-letter replay refused');
+          res.status(httpStatus).json({ error: mapped.details });
         });
-        return;
-      }
-      consumer.replayDeadLetters().then(
-        (result) => {
-          logger.info({ consumer: consumer.name, ...result }, 'dead letters replayed');
-          res.status(200).json(result);
-        },
-        (err: unknown) => {
-          logger.error({ err, consumer: consumer.name }, 'dead-letter replay failed');
-          res.status(500).json({ error: (err as Error).message });
-        },
-      );
     },
   );
+
+  function replay(name: string, res: { status(n: number): { json(b: unknown): void } }): void {
+    const consumer = byName.get(name);
+    if (!consumer) {
+      res.status(404).json({
+        error: `no consumer ${name}; consumers: ${[...byName.keys()].join(', ') || 'none'}`,
+      });
+      return;
+    }
+    consumer.replayDeadLetters().then(
+      (result) => {
+        logger.info({ consumer: consumer.name, ...result }, 'dead letters replayed');
+        res.status(200).json(result);
+      },
+      (err: unknown) => {
+        logger.error({ err, consumer: consumer.name }, 'dead-letter replay failed');
+        res.status(500).json({ error: (err as Error).message });
+      },
+    );
+  }
 }
 
 /**

@@ -71,10 +71,14 @@ export type PromiseClient<S> = {
     : never;
 } & { close(): void };
 
-/** A client of a ts-proto grpc-js service definition with promise-returning unary methods. */
+/**
+ * A client of a ts-proto grpc-js service definition with promise-returning unary methods. A call
+ * without metadata sends `defaultMetadata()` (e.g. a TestIssuer token), or none.
+ */
 export function grpcClient<S extends grpc.ServiceDefinition>(
   definition: S,
   address: string,
+  defaultMetadata: () => grpc.Metadata = () => new grpc.Metadata(),
 ): PromiseClient<S> {
   const Ctor = grpc.makeGenericClientConstructor(definition, 'client');
   const raw = new Ctor(address, grpc.credentials.createInsecure()) as unknown as Record<
@@ -83,7 +87,7 @@ export function grpcClient<S extends grpc.ServiceDefinition>(
   > & { close(): void };
   const client: Record<string, unknown> = { close: () => raw.close() };
   for (const name of Object.keys(definition)) {
-    client[name] = (req: unknown, metadata = new grpc.Metadata()) =>
+    client[name] = (req: unknown, metadata = defaultMetadata()) =>
       new Promise((resolve, reject) =>
         raw[name](req, metadata, (err, res) => (err ? reject(err) : resolve(res))),
       );

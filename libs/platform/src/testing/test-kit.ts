@@ -107,10 +107,23 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
 }
 
-/** Starts a built service (services/<name>/dist/main.js) as its own process, on fresh ports. */
-export async function spawnService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
+/** A fixed IDENTITY_MASTER_KEY for tests (base64 of 32 bytes); never use it outside tests. */
+export const TEST_IDENTITY_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+/** A fixed PAYMENT_CREDENTIALS_KEY for tests; never use it outside tests. */
+export const TEST_PAYMENT_CREDENTIALS_KEY = Buffer.alloc(32, 9).toString('base64');
+
+/**
+ * Starts a built service (services/<name>/dist/main.js) as its own process, on fresh ports, with
+ * CITY_ID=test-city (what TestIssuer tokens carry). `env` may be a function of the chosen ports,
+ * e.g. to point identity's AUTH_JWKS_URL at its own HTTP port.
+ */
+export async function spawnService(
+  name: string,
+  env: Record<string, string> | ((ports: { grpcPort: number; httpPort: number }) => Record<string, string>),
+): Promise<ServiceProcess> {
   const grpcPort = await freePort();
   const httpPort = await freePort();
+  const extraEnv = typeof env === 'function' ? env({ grpcPort, httpPort }) : env;
   const proc = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'dist', 'main.js')], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -120,7 +133,11 @@ export async function spawnService(name: string, env: Record<string, string>): P
       REDIS_URL: testEndpoints.redisUrl(),
       MQTT_URL: testEndpoints.mqttUrl(),
       LOG_LEVEL: 'info',
-      ...env,
+      CITY_ID: 'test-city',
+      IDENTITY_MASTER_KEY: TEST_IDENTITY_MASTER_KEY,
+      PAYMENT_CREDENTIALS_KEY: TEST_PAYMENT_CREDENTIALS_KEY,
+      PAYMENT_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

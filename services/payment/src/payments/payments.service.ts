@@ -2,6 +2,8 @@ import { randomUUID } from 'crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   DomainError,
+  CitybaseClaims,
+  inTenancy,
   Logger,
   LOGGER,
   Outbox,
@@ -11,9 +13,18 @@ import {
   toTimestamp,
   withTransaction,
 } from '@citybase/platform';
+import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import { PaymentEvents } from '@citybase/contracts/events';
-import { fingerprint, RecordPaymentCommand } from './payments.domain';
+import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
+import { ChannelRouter } from '../channels/channel-router';
+import { CreatePaymentCommand, FailureReasons, fingerprint, isFinal } from './payments.domain';
+import { PaymentErrors } from './payments.errors';
+import { isNoSuchOrder, PaymentRouting } from './payments.routing';
 import { findById, findByRequestId, insertPayment, PaymentRow } from './payments.store';
+import { PaymentTransitions } from './payments.transitions';
+
+/** Routing failures that CreatePayment reports as FAILED_PRECONDITION (the payment is stored failed). */
+const NOT_ROUTABLE: readonly string[] = [FailureReasons.noChannel, FailureReasons.channelsRejected];
 
 @Injectable()
 export class PaymentsService {
@@ -21,73 +32,120 @@ export class PaymentsService {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(OUTBOX) private readonly outbox: Outbox,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly routing: PaymentRouting,
+    private readonly transitions: PaymentTransitions,
+    private readonly router: ChannelRouter,
   ) {}
 
   /**
-   * Records a payment and its PaymentCreated event in one transaction. Idempotent by request_id:
-   * a retry gets the stored payment and publishes nothing new; the same key with a different
-   * request is refused.
+   * Creates the intent and its PaymentCreated event in one transaction, then opens the order at a
+   * channel (outside it: a channel call never holds a transaction open). Idempotent per calling
+   * client and request_id: a retry gets the same payment, re-driving the channel step if it had not
+   * completed; the same key with a different request is refused.
    */
-  async recordPayment(cmd: RecordPaymentCommand): Promise<PaymentRow> {
+  async createPayment(clientId: string, cmd: CreatePaymentCommand): Promise<PaymentRow> {
     const hash = fingerprint(cmd);
-    const payment = await withTransaction(this.pool, async (client) => {
-      const created = await insertPayment(client, randomUUID(), cmd, hash);
+    const stored = await withTransaction(this.pool, async (client) => {
+      // a routing's lease outlives the first check: the reconciler only re-drives a routing that died
+      const created = await insertPayment(client, randomUUID(), clientId, cmd, hash, this.routing.leaseMs);
       if (!created) {
         // A concurrent first attempt holds the key until it commits; this read waits for it.
-        const existing = await findByRequestId(client, cmd.requestId);
-        if (!existing)
-          throw DomainError.precondition(
-            'REQUEST_IN_FLIGHT',
-            'request_id: the first request with this key did not complete; retry',
-          );
-        if (existing.request_hash !== hash) {
-          throw new DomainError(
-            'already_exists',
-            'REQUEST_ID_REUSED',
-            'request_id: already used for a different request',
-            { field: 'request_id', rule: 'must identify one request' },
-          );
-        }
+        const existing = await findByRequestId(client, clientId, cmd.requestId);
+        if (!existing) throw DomainError.requestInFlight();
+        if (existing.request_hash !== hash) throw DomainError.requestIdReused();
         return existing;
       }
+      const tenancy = {
+        operatorId: created.operator_id,
+        projectId: created.project_id,
+        merchantId: created.merchant_id,
+      };
       await this.outbox.enqueue(
         client,
         PaymentEvents.PaymentCreated,
         {
           paymentId: created.payment_id,
-          tenancy: {
-            operatorId: created.operator_id,
-            projectId: created.project_id,
-            merchantId: created.merchant_id,
-          },
+          tenancy,
           merchantId: created.merchant_id,
           scenario: created.scenario,
           amount: { currency: created.currency, amountMinor: created.amount_minor },
           channel: created.channel,
           occurredAt: toTimestamp(created.created_at),
         },
-        {
-          key: created.payment_id,
-          subject: created.payment_id,
-          tenancy: {
-            operatorId: created.operator_id,
-            projectId: created.project_id,
-            merchantId: created.merchant_id,
-          },
-        },
+        { key: created.payment_id, subject: created.payment_id, tenancy },
+      );
+      this.logger.info(
+        { payment_id: created.payment_id, project_id: created.project_id, scenario: created.scenario },
+        'payment created',
       );
       return created;
     });
-    this.logger.info(
-      { payment_id: payment.payment_id, project_id: payment.project_id, scenario: payment.scenario },
-      'payment recorded',
-    );
+    const payment = needsRouting(stored) ? await this.routing.route(stored.payment_id) : stored;
+    if (
+      payment.status === PaymentStatus.PAYMENT_STATUS_FAILED &&
+      NOT_ROUTABLE.includes(payment.failure_reason)
+    ) {
+      throw PaymentErrors.notRoutable(payment.payment_id, payment.failure_reason);
+    }
     return payment;
   }
 
-  async getPayment(paymentId: string): Promise<PaymentRow> {
+  /** The payment if it lies in the caller's tenancy; NOT_FOUND otherwise, exactly like a missing one. */
+  async getPayment(claims: CitybaseClaims, paymentId: string): Promise<PaymentRow> {
     const row = await findById(this.pool, paymentId);
-    if (!row) throw DomainError.notFound('payment', paymentId, 'PAYMENT_NOT_FOUND');
+    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
+      throw PaymentErrors.notFound(paymentId);
+    }
     return row;
   }
+
+  /**
+   * The client says the payer paid: ask the channel and apply its answer through the same
+   * transition as a notification. No answer from the channel: the payment is unknown until the
+   * reconciler gets one.
+   */
+  async confirmPayment(claims: CitybaseClaims, paymentId: string): Promise<PaymentRow> {
+    const payment = await this.getPayment(claims, paymentId);
+    if (isFinal(payment.status)) return payment;
+    if (needsRouting(payment)) return this.routing.route(paymentId);
+    const routed = await this.router.account(this.pool, {
+      projectId: payment.project_id,
+      channelId: payment.channel,
+    });
+    if (!routed) {
+      this.logger.error(
+        { payment_id: paymentId, channel: payment.channel },
+        'no account at the payment channel',
+      );
+      return payment;
+    }
+    try {
+      const order = await routed.adapter.queryOrder(routed.account, paymentId);
+      return (await this.transitions.applyChannelOrder(paymentId, payment.channel, order)).payment;
+    } catch (err) {
+      if (err instanceof ChannelUnavailableError) {
+        this.logger.warn(
+          { payment_id: paymentId, err: err.message },
+          'no answer from the channel confirming a payment',
+        );
+        return (await this.transitions.markUnknown(paymentId, payment.channel)).payment;
+      }
+      if (err instanceof ChannelRejectedError) {
+        this.logger.warn(
+          { payment_id: paymentId, code: err.code, no_such_order: isNoSuchOrder(err) },
+          'channel refused the query',
+        );
+        return (await findById(this.pool, paymentId)) ?? payment;
+      }
+      throw err;
+    }
+  }
+}
+
+/** Not routed yet: created, or unknown because opening the order got no answer. */
+export function needsRouting(p: PaymentRow): boolean {
+  return (
+    p.status === PaymentStatus.PAYMENT_STATUS_CREATED ||
+    (p.status === PaymentStatus.PAYMENT_STATUS_UNKNOWN && p.pay_url === '')
+  );
 }

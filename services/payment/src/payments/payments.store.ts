@@ -1,9 +1,10 @@
-import type { PoolClient, Pool } from '@citybase/platform';
+import type { Pool, PoolClient } from '@citybase/platform';
 import { PaymentScenario, PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
-import type { RecordPaymentCommand } from './payments.domain';
+import type { CreatePaymentCommand, PaymentTransition } from './payments.domain';
 
 export interface PaymentRow {
   payment_id: string;
+  client_id: string;
   request_id: string;
   request_hash: string;
   operator_id: string;
@@ -17,23 +18,40 @@ export interface PaymentRow {
   status: PaymentStatus;
   channel: string;
   created_at: Date;
+  expires_at: Date;
+  pay_url: string;
+  channel_transaction_id: string;
+  completed_at: Date | null;
+  failure_reason: string;
+  profit_sharing: boolean;
+  refunded_minor: bigint;
+  version: number;
+  updated_at: Date;
+  checks: number;
 }
 
-/** Inserts the payment unless its request_id is taken; returns undefined on a taken key. */
+type Db = Pool | PoolClient;
+
+/** Inserts the payment unless the client already used its request_id; undefined on a taken key. */
 export async function insertPayment(
   client: PoolClient,
   paymentId: string,
-  cmd: RecordPaymentCommand,
+  clientId: string,
+  cmd: CreatePaymentCommand,
   hash: string,
+  firstCheckDelayMs: number,
 ): Promise<PaymentRow | undefined> {
   const { rows } = await client.query<PaymentRow>(
-    `INSERT INTO payments (payment_id, request_id, request_hash, operator_id, project_id, merchant_id, scenario,
-                           currency, amount_minor, payer_ref, description, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-     ON CONFLICT (request_id) DO NOTHING
+    `INSERT INTO payments (payment_id, client_id, request_id, request_hash, operator_id, project_id, merchant_id,
+                           scenario, currency, amount_minor, payer_ref, description, status, expires_at,
+                           profit_sharing, next_check_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now() + make_interval(secs => $14),
+             $15, now() + make_interval(secs => $16))
+     ON CONFLICT (client_id, request_id) DO NOTHING
      RETURNING *`,
     [
       paymentId,
+      clientId,
       cmd.requestId,
       hash,
       cmd.operatorId,
@@ -45,20 +63,215 @@ export async function insertPayment(
       cmd.payerRef,
       cmd.description,
       PaymentStatus.PAYMENT_STATUS_CREATED,
+      cmd.expiresInSeconds,
+      cmd.profitSharing,
+      firstCheckDelayMs / 1000,
     ],
   );
   return rows[0];
 }
 
 export async function findByRequestId(
-  db: PoolClient | Pool,
+  db: Db,
+  clientId: string,
   requestId: string,
 ): Promise<PaymentRow | undefined> {
-  const { rows } = await db.query<PaymentRow>('SELECT * FROM payments WHERE request_id = $1', [requestId]);
+  const { rows } = await db.query<PaymentRow>(
+    'SELECT * FROM payments WHERE client_id = $1 AND request_id = $2',
+    [clientId, requestId],
+  );
   return rows[0];
 }
 
-export async function findById(db: PoolClient | Pool, paymentId: string): Promise<PaymentRow | undefined> {
+export async function findById(db: Db, paymentId: string): Promise<PaymentRow | undefined> {
   const { rows } = await db.query<PaymentRow>('SELECT * FROM payments WHERE payment_id = $1', [paymentId]);
   return rows[0];
+}
+
+export async function lockById(client: PoolClient, paymentId: string): Promise<PaymentRow | undefined> {
+  const { rows } = await client.query<PaymentRow>('SELECT * FROM payments WHERE payment_id = $1 FOR UPDATE', [
+    paymentId,
+  ]);
+  return rows[0];
+}
+
+/**
+ * The compare-and-set of every status change: applies `t` only if the payment is still in one of
+ * `t.from`. Returns the updated row, or undefined if another source changed the status first.
+ */
+export async function compareAndSetStatus(
+  client: PoolClient,
+  paymentId: string,
+  t: PaymentTransition,
+  nextCheckDelayMs: number,
+): Promise<PaymentRow | undefined> {
+  const { rows } = await client.query<PaymentRow>(
+    `UPDATE payments
+        SET status = $3,
+            channel = $4,
+            pay_url = COALESCE($5, pay_url),
+            channel_transaction_id = COALESCE($6, channel_transaction_id),
+            completed_at = COALESCE($7, completed_at),
+            failure_reason = COALESCE($8, failure_reason),
+            version = version + 1,
+            updated_at = now(),
+            checks = 0,
+            next_check_at = now() + make_interval(secs => $9)
+      WHERE payment_id = $1 AND status = ANY($2::smallint[])
+      RETURNING *`,
+    [
+      paymentId,
+      t.from,
+      t.to,
+      t.channel,
+      t.payUrl ?? null,
+      t.channelTransactionId ?? null,
+      t.completedAt ?? null,
+      t.failureReason ?? null,
+      nextCheckDelayMs / 1000,
+    ],
+  );
+  return rows[0];
+}
+
+/** Takes the routing lease of a payment not yet routed; false if another caller holds it. */
+export async function takeRoutingLease(db: Db, paymentId: string, leaseMs: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE payments SET routing_until = now() + make_interval(secs => $2)
+      WHERE payment_id = $1
+        AND (status = ${PaymentStatus.PAYMENT_STATUS_CREATED}
+             OR (status = ${PaymentStatus.PAYMENT_STATUS_UNKNOWN} AND pay_url = ''))
+        AND (routing_until IS NULL OR routing_until < now())`,
+    [paymentId, leaseMs / 1000],
+  );
+  return rowCount === 1;
+}
+
+export async function releaseRoutingLease(db: Db, paymentId: string): Promise<void> {
+  await db.query('UPDATE payments SET routing_until = NULL WHERE payment_id = $1', [paymentId]);
+}
+
+export type ChannelOrderState = 'pending' | 'open' | 'closed' | 'rejected' | 'paid';
+
+export interface ChannelOrderRow {
+  payment_id: string;
+  channel_id: string;
+  state: ChannelOrderState;
+  attempt: number;
+  detail: string;
+}
+
+/** Remembers that an order of the payment is being opened at the channel (before the call). */
+export async function recordChannelOrderAttempt(db: Db, paymentId: string, channelId: string): Promise<void> {
+  await db.query(
+    `INSERT INTO payment_channel_orders (payment_id, channel_id, state, attempt)
+     VALUES ($1, $2, 'pending', 1)
+     ON CONFLICT (payment_id, channel_id) DO UPDATE
+       SET attempt = payment_channel_orders.attempt + 1, updated_at = now(),
+           state = CASE WHEN payment_channel_orders.state IN ('paid', 'open') THEN payment_channel_orders.state
+                        ELSE 'pending' END`,
+    [paymentId, channelId],
+  );
+}
+
+export async function setChannelOrderState(
+  db: Db,
+  paymentId: string,
+  channelId: string,
+  state: ChannelOrderState,
+  detail = '',
+): Promise<void> {
+  // 'paid' is what the channel said last about money: it is never overwritten
+  await db.query(
+    `INSERT INTO payment_channel_orders (payment_id, channel_id, state, attempt, detail)
+     VALUES ($1, $2, $3, 1, $4)
+     ON CONFLICT (payment_id, channel_id) DO UPDATE
+       SET state = CASE WHEN payment_channel_orders.state = 'paid' THEN 'paid' ELSE EXCLUDED.state END,
+           detail = EXCLUDED.detail, updated_at = now()`,
+    [paymentId, channelId, state, detail.slice(0, 500)],
+  );
+}
+
+export async function channelOrders(db: Db, paymentId: string): Promise<ChannelOrderRow[]> {
+  const { rows } = await db.query<ChannelOrderRow>(
+    `SELECT payment_id, channel_id, state, attempt, detail FROM payment_channel_orders
+      WHERE payment_id = $1 ORDER BY created_at, channel_id`,
+    [paymentId],
+  );
+  return rows;
+}
+
+/**
+ * Claims open payments that are due (next check or expiry passed) for this reconciler run: they are
+ * leased for `leaseMs` so other processes skip them, and their next check is pushed back.
+ */
+export async function claimDuePayments(
+  client: PoolClient,
+  limit: number,
+  leaseMs: number,
+  intervalMs: number,
+): Promise<PaymentRow[]> {
+  const { rows } = await client.query<PaymentRow>(
+    `WITH due AS (
+       SELECT payment_id FROM payments
+        WHERE status IN (${PaymentStatus.PAYMENT_STATUS_CREATED}, ${PaymentStatus.PAYMENT_STATUS_PROCESSING},
+                         ${PaymentStatus.PAYMENT_STATUS_UNKNOWN})
+          AND LEAST(next_check_at, expires_at) <= now()
+          AND (reconciled_until IS NULL OR reconciled_until < now())
+          AND (routing_until IS NULL OR routing_until < now())
+        ORDER BY LEAST(next_check_at, expires_at)
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED)
+     UPDATE payments p
+        SET reconciled_until = now() + make_interval(secs => $2),
+            checks = p.checks + 1,
+            next_check_at = now() + make_interval(secs => LEAST($3 * power(2, LEAST(p.checks, 12)), GREATEST($3, 300)))
+       FROM due WHERE p.payment_id = due.payment_id
+     RETURNING p.*`,
+    [limit, leaseMs / 1000, intervalMs / 1000],
+  );
+  return rows;
+}
+
+export async function releaseReconcileLease(db: Db, paymentId: string): Promise<void> {
+  await db.query('UPDATE payments SET reconciled_until = NULL WHERE payment_id = $1', [paymentId]);
+}
+
+export interface StrayChannelOrder {
+  payment_id: string;
+  project_id: string;
+  channel_id: string;
+  state: ChannelOrderState;
+}
+
+/**
+ * Orders opened (or possibly opened) at a channel the payment was not routed to in the end: they
+ * must be closed so that the payer can never pay them too. Not while routing is still going on.
+ */
+export async function claimStrayChannelOrders(
+  client: PoolClient,
+  limit: number,
+  leaseMs: number,
+): Promise<StrayChannelOrder[]> {
+  const { rows } = await client.query<StrayChannelOrder>(
+    `SELECT o.payment_id, p.project_id, o.channel_id, o.state
+       FROM payment_channel_orders o JOIN payments p USING (payment_id)
+      WHERE o.state IN ('pending', 'open')
+        AND o.channel_id <> p.channel
+        AND p.status <> ${PaymentStatus.PAYMENT_STATUS_CREATED}
+        AND (p.routing_until IS NULL OR p.routing_until < now())
+        AND o.updated_at < now() - make_interval(secs => $2)
+      ORDER BY o.updated_at
+      LIMIT $1
+      FOR UPDATE OF o SKIP LOCKED`,
+    [limit, leaseMs / 1000],
+  );
+  // leased (updated_at is the lease's start) so that another process does not pick the same ones at once
+  for (const r of rows) {
+    await client.query(
+      `UPDATE payment_channel_orders SET updated_at = now() WHERE payment_id = $1 AND channel_id = $2`,
+      [r.payment_id, r.channel_id],
+    );
+  }
+  return rows;
 }

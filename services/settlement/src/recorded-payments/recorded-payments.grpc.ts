@@ -1,6 +1,7 @@
+import type { Metadata } from '@grpc/grpc-js';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { requiredUuid, toTimestamp } from '@citybase/platform';
+import { claimsOf, DomainError, inTenancy, requiredUuid, toTimestamp } from '@citybase/platform';
 import {
   GetRecordedPaymentRequest,
   GetRecordedPaymentResponse,
@@ -12,8 +13,16 @@ export class RecordedPaymentsGrpc {
   constructor(private readonly recorded: RecordedPaymentsService) {}
 
   @GrpcMethod('SettlementService', 'getRecordedPayment')
-  async getRecordedPayment(req: GetRecordedPaymentRequest): Promise<GetRecordedPaymentResponse> {
-    const row = await this.recorded.get(requiredUuid('payment_id', req.paymentId));
+  async getRecordedPayment(
+    req: GetRecordedPaymentRequest,
+    metadata: Metadata,
+  ): Promise<GetRecordedPaymentResponse> {
+    const paymentId = requiredUuid('payment_id', req.paymentId);
+    const row = await this.recorded.get(paymentId);
+    // another tenant's record answers exactly like a missing one
+    if (!inTenancy(claimsOf(metadata), { operatorId: row.operator_id, projectId: row.project_id })) {
+      throw DomainError.notFound('recorded payment', paymentId, 'RECORDED_PAYMENT_NOT_FOUND');
+    }
     return {
       recordedPayment: {
         paymentId: row.payment_id,

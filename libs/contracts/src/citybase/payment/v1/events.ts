@@ -37,6 +37,9 @@ export interface PaymentSucceeded {
     | undefined;
   /** The channel's transaction id. */
   channelTransactionId: string;
+  /** The channel holds the funds for a later split (settlement mirrors them in escrow). */
+  profitSharing: boolean;
+  payerRef: string;
 }
 
 /** Topic citybase.payment.events.v1, key = payment_id. */
@@ -52,6 +55,47 @@ export interface PaymentFailed {
     | undefined;
   /** Machine-readable reason, e.g. "CHANNEL_DECLINED", "EXPIRED". */
   reason: string;
+}
+
+/** Topic citybase.payment.events.v1, key = payment_id. An intent not paid before its expiry. */
+export interface PaymentExpired {
+  paymentId: string;
+  tenancy: TenancyRef | undefined;
+  merchantId: string;
+  scenario: PaymentScenario;
+  amount: Money | undefined;
+  channel: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.payment.events.v1, key = payment_id (so a payment's refunds follow its success). */
+export interface RefundSucceeded {
+  refundId: string;
+  paymentId: string;
+  tenancy: TenancyRef | undefined;
+  merchantId: string;
+  scenario: PaymentScenario;
+  /** This refund. */
+  amount:
+    | Money
+    | undefined;
+  /** All succeeded refunds of the payment, this one included. */
+  refundedTotal: Money | undefined;
+  channel: string;
+  channelRefundId: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.payment.events.v1, key = payment_id. */
+export interface RefundFailed {
+  refundId: string;
+  paymentId: string;
+  tenancy: TenancyRef | undefined;
+  merchantId: string;
+  amount: Money | undefined;
+  channel: string;
+  reason: string;
+  occurredAt: Timestamp | undefined;
 }
 
 function createBasePaymentCreated(): PaymentCreated {
@@ -255,6 +299,8 @@ function createBasePaymentSucceeded(): PaymentSucceeded {
     channel: "",
     occurredAt: undefined,
     channelTransactionId: "",
+    profitSharing: false,
+    payerRef: "",
   };
 }
 
@@ -283,6 +329,12 @@ export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
     }
     if (message.channelTransactionId !== "") {
       writer.uint32(66).string(message.channelTransactionId);
+    }
+    if (message.profitSharing !== false) {
+      writer.uint32(72).bool(message.profitSharing);
+    }
+    if (message.payerRef !== "") {
+      writer.uint32(82).string(message.payerRef);
     }
     return writer;
   },
@@ -364,6 +416,22 @@ export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
             message.channelTransactionId = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.profitSharing = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.payerRef = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -402,6 +470,16 @@ export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
         : isSet(object.channel_transaction_id)
         ? globalThis.String(object.channel_transaction_id)
         : "",
+      profitSharing: isSet(object.profitSharing)
+        ? globalThis.Boolean(object.profitSharing)
+        : isSet(object.profit_sharing)
+        ? globalThis.Boolean(object.profit_sharing)
+        : false,
+      payerRef: isSet(object.payerRef)
+        ? globalThis.String(object.payerRef)
+        : isSet(object.payer_ref)
+        ? globalThis.String(object.payer_ref)
+        : "",
     };
   },
 
@@ -431,6 +509,12 @@ export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
     if (message.channelTransactionId !== "") {
       obj.channelTransactionId = message.channelTransactionId;
     }
+    if (message.profitSharing !== false) {
+      obj.profitSharing = message.profitSharing;
+    }
+    if (message.payerRef !== "") {
+      obj.payerRef = message.payerRef;
+    }
     return obj;
   },
 
@@ -453,6 +537,8 @@ export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
     message.channelTransactionId = object.channelTransactionId ?? "";
+    message.profitSharing = object.profitSharing ?? false;
+    message.payerRef = object.payerRef ?? "";
     return message;
   },
 };
@@ -661,6 +747,665 @@ export const PaymentFailed: MessageFns<PaymentFailed> = {
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
     message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBasePaymentExpired(): PaymentExpired {
+  return {
+    paymentId: "",
+    tenancy: undefined,
+    merchantId: "",
+    scenario: 0,
+    amount: undefined,
+    channel: "",
+    occurredAt: undefined,
+  };
+}
+
+export const PaymentExpired: MessageFns<PaymentExpired> = {
+  encode(message: PaymentExpired, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.paymentId !== "") {
+      writer.uint32(10).string(message.paymentId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(26).string(message.merchantId);
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(32).int32(message.scenario);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.channel !== "") {
+      writer.uint32(50).string(message.channel);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PaymentExpired {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePaymentExpired();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PaymentExpired {
+    return {
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PaymentExpired): unknown {
+    const obj: any = {};
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PaymentExpired>, I>>(base?: I): PaymentExpired {
+    return PaymentExpired.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PaymentExpired>, I>>(object: I): PaymentExpired {
+    const message = createBasePaymentExpired();
+    message.paymentId = object.paymentId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.merchantId = object.merchantId ?? "";
+    message.scenario = object.scenario ?? 0;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.channel = object.channel ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRefundSucceeded(): RefundSucceeded {
+  return {
+    refundId: "",
+    paymentId: "",
+    tenancy: undefined,
+    merchantId: "",
+    scenario: 0,
+    amount: undefined,
+    refundedTotal: undefined,
+    channel: "",
+    channelRefundId: "",
+    occurredAt: undefined,
+  };
+}
+
+export const RefundSucceeded: MessageFns<RefundSucceeded> = {
+  encode(message: RefundSucceeded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.refundId !== "") {
+      writer.uint32(10).string(message.refundId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(34).string(message.merchantId);
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(40).int32(message.scenario);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(50).fork()).join();
+    }
+    if (message.refundedTotal !== undefined) {
+      Money.encode(message.refundedTotal, writer.uint32(58).fork()).join();
+    }
+    if (message.channel !== "") {
+      writer.uint32(66).string(message.channel);
+    }
+    if (message.channelRefundId !== "") {
+      writer.uint32(74).string(message.channelRefundId);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundSucceeded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundSucceeded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.refundId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.refundedTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.channelRefundId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefundSucceeded {
+    return {
+      refundId: isSet(object.refundId)
+        ? globalThis.String(object.refundId)
+        : isSet(object.refund_id)
+        ? globalThis.String(object.refund_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      refundedTotal: isSet(object.refundedTotal)
+        ? Money.fromJSON(object.refundedTotal)
+        : isSet(object.refunded_total)
+        ? Money.fromJSON(object.refunded_total)
+        : undefined,
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      channelRefundId: isSet(object.channelRefundId)
+        ? globalThis.String(object.channelRefundId)
+        : isSet(object.channel_refund_id)
+        ? globalThis.String(object.channel_refund_id)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RefundSucceeded): unknown {
+    const obj: any = {};
+    if (message.refundId !== "") {
+      obj.refundId = message.refundId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.refundedTotal !== undefined) {
+      obj.refundedTotal = Money.toJSON(message.refundedTotal);
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.channelRefundId !== "") {
+      obj.channelRefundId = message.channelRefundId;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefundSucceeded>, I>>(base?: I): RefundSucceeded {
+    return RefundSucceeded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefundSucceeded>, I>>(object: I): RefundSucceeded {
+    const message = createBaseRefundSucceeded();
+    message.refundId = object.refundId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.merchantId = object.merchantId ?? "";
+    message.scenario = object.scenario ?? 0;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.refundedTotal = (object.refundedTotal !== undefined && object.refundedTotal !== null)
+      ? Money.fromPartial(object.refundedTotal)
+      : undefined;
+    message.channel = object.channel ?? "";
+    message.channelRefundId = object.channelRefundId ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRefundFailed(): RefundFailed {
+  return {
+    refundId: "",
+    paymentId: "",
+    tenancy: undefined,
+    merchantId: "",
+    amount: undefined,
+    channel: "",
+    reason: "",
+    occurredAt: undefined,
+  };
+}
+
+export const RefundFailed: MessageFns<RefundFailed> = {
+  encode(message: RefundFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.refundId !== "") {
+      writer.uint32(10).string(message.refundId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(34).string(message.merchantId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.channel !== "") {
+      writer.uint32(50).string(message.channel);
+    }
+    if (message.reason !== "") {
+      writer.uint32(58).string(message.reason);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.refundId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefundFailed {
+    return {
+      refundId: isSet(object.refundId)
+        ? globalThis.String(object.refundId)
+        : isSet(object.refund_id)
+        ? globalThis.String(object.refund_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RefundFailed): unknown {
+    const obj: any = {};
+    if (message.refundId !== "") {
+      obj.refundId = message.refundId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefundFailed>, I>>(base?: I): RefundFailed {
+    return RefundFailed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefundFailed>, I>>(object: I): RefundFailed {
+    const message = createBaseRefundFailed();
+    message.refundId = object.refundId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.merchantId = object.merchantId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.channel = object.channel ?? "";
+    message.reason = object.reason ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
     return message;
   },
 };

@@ -21,6 +21,70 @@ import {
 import { Timestamp } from "../../../google/protobuf/timestamp";
 import { Money, TenancyRef } from "../../common/v1/common";
 
+/** Kind of provider behind a channel. */
+export enum ChannelKind {
+  CHANNEL_KIND_UNSPECIFIED = 0,
+  CHANNEL_KIND_SANDBOX = 1,
+  CHANNEL_KIND_WECHAT_PAY = 2,
+  CHANNEL_KIND_ALIPAY = 3,
+  CHANNEL_KIND_UNIONPAY = 4,
+  CHANNEL_KIND_LOCAL_BANK = 5,
+  CHANNEL_KIND_WALLET = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function channelKindFromJSON(object: any): ChannelKind {
+  switch (object) {
+    case 0:
+    case "CHANNEL_KIND_UNSPECIFIED":
+      return ChannelKind.CHANNEL_KIND_UNSPECIFIED;
+    case 1:
+    case "CHANNEL_KIND_SANDBOX":
+      return ChannelKind.CHANNEL_KIND_SANDBOX;
+    case 2:
+    case "CHANNEL_KIND_WECHAT_PAY":
+      return ChannelKind.CHANNEL_KIND_WECHAT_PAY;
+    case 3:
+    case "CHANNEL_KIND_ALIPAY":
+      return ChannelKind.CHANNEL_KIND_ALIPAY;
+    case 4:
+    case "CHANNEL_KIND_UNIONPAY":
+      return ChannelKind.CHANNEL_KIND_UNIONPAY;
+    case 5:
+    case "CHANNEL_KIND_LOCAL_BANK":
+      return ChannelKind.CHANNEL_KIND_LOCAL_BANK;
+    case 6:
+    case "CHANNEL_KIND_WALLET":
+      return ChannelKind.CHANNEL_KIND_WALLET;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ChannelKind.UNRECOGNIZED;
+  }
+}
+
+export function channelKindToJSON(object: ChannelKind): string {
+  switch (object) {
+    case ChannelKind.CHANNEL_KIND_UNSPECIFIED:
+      return "CHANNEL_KIND_UNSPECIFIED";
+    case ChannelKind.CHANNEL_KIND_SANDBOX:
+      return "CHANNEL_KIND_SANDBOX";
+    case ChannelKind.CHANNEL_KIND_WECHAT_PAY:
+      return "CHANNEL_KIND_WECHAT_PAY";
+    case ChannelKind.CHANNEL_KIND_ALIPAY:
+      return "CHANNEL_KIND_ALIPAY";
+    case ChannelKind.CHANNEL_KIND_UNIONPAY:
+      return "CHANNEL_KIND_UNIONPAY";
+    case ChannelKind.CHANNEL_KIND_LOCAL_BANK:
+      return "CHANNEL_KIND_LOCAL_BANK";
+    case ChannelKind.CHANNEL_KIND_WALLET:
+      return "CHANNEL_KIND_WALLET";
+    case ChannelKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** What a payment pays for. */
 export enum PaymentScenario {
   PAYMENT_SCENARIO_UNSPECIFIED = 0,
@@ -152,6 +216,231 @@ export function paymentStatusToJSON(object: PaymentStatus): string {
   }
 }
 
+/** State of a refund: processing > succeeded | failed. */
+export enum RefundStatus {
+  REFUND_STATUS_UNSPECIFIED = 0,
+  REFUND_STATUS_PROCESSING = 1,
+  REFUND_STATUS_SUCCEEDED = 2,
+  REFUND_STATUS_FAILED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function refundStatusFromJSON(object: any): RefundStatus {
+  switch (object) {
+    case 0:
+    case "REFUND_STATUS_UNSPECIFIED":
+      return RefundStatus.REFUND_STATUS_UNSPECIFIED;
+    case 1:
+    case "REFUND_STATUS_PROCESSING":
+      return RefundStatus.REFUND_STATUS_PROCESSING;
+    case 2:
+    case "REFUND_STATUS_SUCCEEDED":
+      return RefundStatus.REFUND_STATUS_SUCCEEDED;
+    case 3:
+    case "REFUND_STATUS_FAILED":
+      return RefundStatus.REFUND_STATUS_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RefundStatus.UNRECOGNIZED;
+  }
+}
+
+export function refundStatusToJSON(object: RefundStatus): string {
+  switch (object) {
+    case RefundStatus.REFUND_STATUS_UNSPECIFIED:
+      return "REFUND_STATUS_UNSPECIFIED";
+    case RefundStatus.REFUND_STATUS_PROCESSING:
+      return "REFUND_STATUS_PROCESSING";
+    case RefundStatus.REFUND_STATUS_SUCCEEDED:
+      return "REFUND_STATUS_SUCCEEDED";
+    case RefundStatus.REFUND_STATUS_FAILED:
+      return "REFUND_STATUS_FAILED";
+    case RefundStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What fund flows are grouped by. */
+export enum FundFlowDimension {
+  FUND_FLOW_DIMENSION_UNSPECIFIED = 0,
+  FUND_FLOW_DIMENSION_DAY = 1,
+  FUND_FLOW_DIMENSION_OPERATOR = 2,
+  FUND_FLOW_DIMENSION_PROJECT = 3,
+  FUND_FLOW_DIMENSION_CHANNEL = 4,
+  FUND_FLOW_DIMENSION_SCENARIO = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function fundFlowDimensionFromJSON(object: any): FundFlowDimension {
+  switch (object) {
+    case 0:
+    case "FUND_FLOW_DIMENSION_UNSPECIFIED":
+      return FundFlowDimension.FUND_FLOW_DIMENSION_UNSPECIFIED;
+    case 1:
+    case "FUND_FLOW_DIMENSION_DAY":
+      return FundFlowDimension.FUND_FLOW_DIMENSION_DAY;
+    case 2:
+    case "FUND_FLOW_DIMENSION_OPERATOR":
+      return FundFlowDimension.FUND_FLOW_DIMENSION_OPERATOR;
+    case 3:
+    case "FUND_FLOW_DIMENSION_PROJECT":
+      return FundFlowDimension.FUND_FLOW_DIMENSION_PROJECT;
+    case 4:
+    case "FUND_FLOW_DIMENSION_CHANNEL":
+      return FundFlowDimension.FUND_FLOW_DIMENSION_CHANNEL;
+    case 5:
+    case "FUND_FLOW_DIMENSION_SCENARIO":
+      return FundFlowDimension.FUND_FLOW_DIMENSION_SCENARIO;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return FundFlowDimension.UNRECOGNIZED;
+  }
+}
+
+export function fundFlowDimensionToJSON(object: FundFlowDimension): string {
+  switch (object) {
+    case FundFlowDimension.FUND_FLOW_DIMENSION_UNSPECIFIED:
+      return "FUND_FLOW_DIMENSION_UNSPECIFIED";
+    case FundFlowDimension.FUND_FLOW_DIMENSION_DAY:
+      return "FUND_FLOW_DIMENSION_DAY";
+    case FundFlowDimension.FUND_FLOW_DIMENSION_OPERATOR:
+      return "FUND_FLOW_DIMENSION_OPERATOR";
+    case FundFlowDimension.FUND_FLOW_DIMENSION_PROJECT:
+      return "FUND_FLOW_DIMENSION_PROJECT";
+    case FundFlowDimension.FUND_FLOW_DIMENSION_CHANNEL:
+      return "FUND_FLOW_DIMENSION_CHANNEL";
+    case FundFlowDimension.FUND_FLOW_DIMENSION_SCENARIO:
+      return "FUND_FLOW_DIMENSION_SCENARIO";
+    case FundFlowDimension.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** A channel of the city's catalog. */
+export interface Channel {
+  /** Lowercase slug, e.g. "sandbox", "wechat-pay-sz". */
+  channelId: string;
+  kind: ChannelKind;
+  displayName: string;
+  /** Base URL of the provider's API. */
+  endpoint: string;
+  enabled: boolean;
+  createdAt: Timestamp | undefined;
+}
+
+/** A project's account at a channel. */
+export interface ProjectChannel {
+  operatorId: string;
+  projectId: string;
+  channelId: string;
+  /** The project's merchant number at the channel. */
+  merchantNo: string;
+  /** True once credentials are stored; they are never returned. */
+  hasCredentials: boolean;
+  enabled: boolean;
+  updatedAt: Timestamp | undefined;
+}
+
+/**
+ * One routing rule of a project. For a payment, the rules that match its scenario and amount and
+ * whose channel is enabled (in the catalog and for the project) are tried in priority order
+ * (lowest first); among rules of one priority the volume is split by weight. When the channel
+ * chosen fails to open the order, the next candidate is tried (fallback).
+ */
+export interface RoutingRule {
+  channelId: string;
+  /** 0..1000, lowest first. */
+  priority: number;
+  /** 1..10000, share of the volume among rules of the same priority. */
+  weight: number;
+  /** Empty: every scenario. */
+  scenarios: PaymentScenario[];
+  /** Inclusive bounds in minor units; max 0 = no upper bound. */
+  minAmountMinor: bigint;
+  maxAmountMinor: bigint;
+}
+
+export interface RegisterChannelRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** 1-40 characters: lowercase letters, digits, dashes. */
+  channelId: string;
+  kind: ChannelKind;
+  /** 1-100 characters. */
+  displayName: string;
+  /** http(s) URL, at most 500 characters. */
+  endpoint: string;
+}
+
+export interface RegisterChannelResponse {
+  channel: Channel | undefined;
+}
+
+export interface SetChannelStatusRequest {
+  /** Idempotency key. */
+  requestId: string;
+  channelId: string;
+  enabled: boolean;
+}
+
+export interface SetChannelStatusResponse {
+  channel: Channel | undefined;
+}
+
+export interface ListChannelsRequest {
+}
+
+export interface ListChannelsResponse {
+  channels: Channel[];
+}
+
+export interface ConfigureProjectChannelRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** Operator and project. */
+  tenancy: TenancyRef | undefined;
+  channelId: string;
+  /** 1-64 characters. */
+  merchantNo: string;
+  /**
+   * The merchant's key at the channel, 16-512 characters; stored encrypted, never returned. Empty
+   * keeps the stored credentials.
+   */
+  credentials: string;
+  enabled: boolean;
+}
+
+export interface ConfigureProjectChannelResponse {
+  projectChannel: ProjectChannel | undefined;
+}
+
+export interface SetRoutingRulesRequest {
+  /** Idempotency key. */
+  requestId: string;
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** 1-50 rules; each channel must be configured for the project. */
+  rules: RoutingRule[];
+}
+
+export interface SetRoutingRulesResponse {
+  rules: RoutingRule[];
+}
+
+export interface GetProjectChannelsRequest {
+  tenancy: TenancyRef | undefined;
+}
+
+export interface GetProjectChannelsResponse {
+  channels: ProjectChannel[];
+  rules: RoutingRule[];
+}
+
 export interface Payment {
   paymentId: string;
   status: PaymentStatus;
@@ -165,9 +454,38 @@ export interface Payment {
   /** Channel the payment was routed to; empty until routed. */
   channel: string;
   description: string;
+  /** Where the payer pays (the channel's checkout); empty once final. */
+  payUrl: string;
+  /** The channel's transaction id once paid. */
+  channelTransactionId: string;
+  expiresAt: Timestamp | undefined;
+  completedAt:
+    | Timestamp
+    | undefined;
+  /** Sum of succeeded refunds. */
+  refunded:
+    | Money
+    | undefined;
+  /** Why it failed or expired, e.g. "CHANNEL_DECLINED". */
+  failureReason: string;
+  /** The channel holds (freezes) the funds for a later split (settlement's escrow). */
+  profitSharing: boolean;
+  payerRef: string;
 }
 
-export interface RecordPaymentRequest {
+export interface Refund {
+  refundId: string;
+  paymentId: string;
+  status: RefundStatus;
+  amount: Money | undefined;
+  reason: string;
+  channelRefundId: string;
+  createdAt: Timestamp | undefined;
+  completedAt: Timestamp | undefined;
+  failureReason: string;
+}
+
+export interface CreatePaymentRequest {
   /** Idempotency key. */
   requestId: string;
   /** Operator and project the payment happens in. */
@@ -184,9 +502,13 @@ export interface RecordPaymentRequest {
   /** Opaque reference of the payer (user, household or plate token), never personal data in clear. */
   payerRef: string;
   description: string;
+  /** 60..86400; 0 = 900. An intent not paid by then expires. */
+  expiresInSeconds: number;
+  /** Ask the channel to hold the funds for a later split (escrow). */
+  profitSharing: boolean;
 }
 
-export interface RecordPaymentResponse {
+export interface CreatePaymentResponse {
   payment: Payment | undefined;
 }
 
@@ -197,6 +519,1708 @@ export interface GetPaymentRequest {
 export interface GetPaymentResponse {
   payment: Payment | undefined;
 }
+
+export interface ConfirmPaymentRequest {
+  paymentId: string;
+}
+
+export interface ConfirmPaymentResponse {
+  payment: Payment | undefined;
+}
+
+export interface RefundPaymentRequest {
+  /** Idempotency key. */
+  requestId: string;
+  paymentId: string;
+  /** Positive, in the payment's currency; with the other refunds at most the amount paid. */
+  amount:
+    | Money
+    | undefined;
+  /** 1-200 characters. */
+  reason: string;
+}
+
+export interface RefundPaymentResponse {
+  refund: Refund | undefined;
+}
+
+export interface GetRefundRequest {
+  refundId: string;
+}
+
+export interface GetRefundResponse {
+  refund: Refund | undefined;
+}
+
+export interface QueryFundFlowsRequest {
+  /** Filters; empty = all within the caller's tenancy. */
+  operatorId: string;
+  projectId: string;
+  channelId: string;
+  scenario: PaymentScenario;
+  /** Inclusive days "YYYY-MM-DD" in the city's time zone (UTC+8), at most 366 days apart. */
+  fromDay: string;
+  toDay: string;
+  /** Empty: one total row. */
+  groupBy: FundFlowDimension[];
+}
+
+export interface FundFlowRow {
+  /** Set for the dimensions grouped by. */
+  day: string;
+  operatorId: string;
+  projectId: string;
+  channelId: string;
+  scenario: PaymentScenario;
+  currency: string;
+  /** Succeeded payments by the day they succeeded; succeeded refunds by the day they succeeded. */
+  paidMinor: bigint;
+  refundedMinor: bigint;
+  netMinor: bigint;
+  payments: bigint;
+  refunds: bigint;
+}
+
+export interface QueryFundFlowsResponse {
+  rows: FundFlowRow[];
+  total: FundFlowRow | undefined;
+}
+
+function createBaseChannel(): Channel {
+  return { channelId: "", kind: 0, displayName: "", endpoint: "", enabled: false, createdAt: undefined };
+}
+
+export const Channel: MessageFns<Channel> = {
+  encode(message: Channel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channelId !== "") {
+      writer.uint32(10).string(message.channelId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(26).string(message.displayName);
+    }
+    if (message.endpoint !== "") {
+      writer.uint32(34).string(message.endpoint);
+    }
+    if (message.enabled !== false) {
+      writer.uint32(40).bool(message.enabled);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Channel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.endpoint = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Channel {
+    return {
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      kind: isSet(object.kind) ? channelKindFromJSON(object.kind) : 0,
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Channel): unknown {
+    const obj: any = {};
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = channelKindToJSON(message.kind);
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.endpoint !== "") {
+      obj.endpoint = message.endpoint;
+    }
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Channel>, I>>(base?: I): Channel {
+    return Channel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Channel>, I>>(object: I): Channel {
+    const message = createBaseChannel();
+    message.channelId = object.channelId ?? "";
+    message.kind = object.kind ?? 0;
+    message.displayName = object.displayName ?? "";
+    message.endpoint = object.endpoint ?? "";
+    message.enabled = object.enabled ?? false;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseProjectChannel(): ProjectChannel {
+  return {
+    operatorId: "",
+    projectId: "",
+    channelId: "",
+    merchantNo: "",
+    hasCredentials: false,
+    enabled: false,
+    updatedAt: undefined,
+  };
+}
+
+export const ProjectChannel: MessageFns<ProjectChannel> = {
+  encode(message: ProjectChannel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    if (message.channelId !== "") {
+      writer.uint32(26).string(message.channelId);
+    }
+    if (message.merchantNo !== "") {
+      writer.uint32(34).string(message.merchantNo);
+    }
+    if (message.hasCredentials !== false) {
+      writer.uint32(40).bool(message.hasCredentials);
+    }
+    if (message.enabled !== false) {
+      writer.uint32(48).bool(message.enabled);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(message.updatedAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectChannel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectChannel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.merchantNo = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.hasCredentials = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectChannel {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      merchantNo: isSet(object.merchantNo)
+        ? globalThis.String(object.merchantNo)
+        : isSet(object.merchant_no)
+        ? globalThis.String(object.merchant_no)
+        : "",
+      hasCredentials: isSet(object.hasCredentials)
+        ? globalThis.Boolean(object.hasCredentials)
+        : isSet(object.has_credentials)
+        ? globalThis.Boolean(object.has_credentials)
+        : false,
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ProjectChannel): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.merchantNo !== "") {
+      obj.merchantNo = message.merchantNo;
+    }
+    if (message.hasCredentials !== false) {
+      obj.hasCredentials = message.hasCredentials;
+    }
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectChannel>, I>>(base?: I): ProjectChannel {
+    return ProjectChannel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectChannel>, I>>(object: I): ProjectChannel {
+    const message = createBaseProjectChannel();
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.channelId = object.channelId ?? "";
+    message.merchantNo = object.merchantNo ?? "";
+    message.hasCredentials = object.hasCredentials ?? false;
+    message.enabled = object.enabled ?? false;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRoutingRule(): RoutingRule {
+  return { channelId: "", priority: 0, weight: 0, scenarios: [], minAmountMinor: 0n, maxAmountMinor: 0n };
+}
+
+export const RoutingRule: MessageFns<RoutingRule> = {
+  encode(message: RoutingRule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channelId !== "") {
+      writer.uint32(10).string(message.channelId);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(16).int32(message.priority);
+    }
+    if (message.weight !== 0) {
+      writer.uint32(24).int32(message.weight);
+    }
+    if (message.scenarios.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.scenarios) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.minAmountMinor !== 0n) {
+      if (BigInt.asIntN(64, message.minAmountMinor) !== message.minAmountMinor) {
+        throw new globalThis.Error("value provided for field message.minAmountMinor of type int64 too large");
+      }
+      writer.uint32(40).int64(message.minAmountMinor);
+    }
+    if (message.maxAmountMinor !== 0n) {
+      if (BigInt.asIntN(64, message.maxAmountMinor) !== message.maxAmountMinor) {
+        throw new globalThis.Error("value provided for field message.maxAmountMinor of type int64 too large");
+      }
+      writer.uint32(48).int64(message.maxAmountMinor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoutingRule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoutingRule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.weight = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.scenarios.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.scenarios.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.minAmountMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxAmountMinor = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoutingRule {
+    return {
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : 0,
+      scenarios: globalThis.Array.isArray(object?.scenarios)
+        ? object.scenarios.map((e: any) => paymentScenarioFromJSON(e))
+        : [],
+      minAmountMinor: isSet(object.minAmountMinor)
+        ? BigInt(object.minAmountMinor)
+        : isSet(object.min_amount_minor)
+        ? BigInt(object.min_amount_minor)
+        : 0n,
+      maxAmountMinor: isSet(object.maxAmountMinor)
+        ? BigInt(object.maxAmountMinor)
+        : isSet(object.max_amount_minor)
+        ? BigInt(object.max_amount_minor)
+        : 0n,
+    };
+  },
+
+  toJSON(message: RoutingRule): unknown {
+    const obj: any = {};
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.weight !== 0) {
+      obj.weight = Math.round(message.weight);
+    }
+    if (message.scenarios?.length) {
+      obj.scenarios = message.scenarios.map((e) => paymentScenarioToJSON(e));
+    }
+    if (message.minAmountMinor !== 0n) {
+      obj.minAmountMinor = message.minAmountMinor.toString();
+    }
+    if (message.maxAmountMinor !== 0n) {
+      obj.maxAmountMinor = message.maxAmountMinor.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoutingRule>, I>>(base?: I): RoutingRule {
+    return RoutingRule.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoutingRule>, I>>(object: I): RoutingRule {
+    const message = createBaseRoutingRule();
+    message.channelId = object.channelId ?? "";
+    message.priority = object.priority ?? 0;
+    message.weight = object.weight ?? 0;
+    message.scenarios = object.scenarios?.map((e) => e) || [];
+    message.minAmountMinor = (object.minAmountMinor !== undefined && object.minAmountMinor !== null)
+      ? BigInt(object.minAmountMinor)
+      : 0n;
+    message.maxAmountMinor = (object.maxAmountMinor !== undefined && object.maxAmountMinor !== null)
+      ? BigInt(object.maxAmountMinor)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseRegisterChannelRequest(): RegisterChannelRequest {
+  return { requestId: "", channelId: "", kind: 0, displayName: "", endpoint: "" };
+}
+
+export const RegisterChannelRequest: MessageFns<RegisterChannelRequest> = {
+  encode(message: RegisterChannelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.channelId !== "") {
+      writer.uint32(18).string(message.channelId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(34).string(message.displayName);
+    }
+    if (message.endpoint !== "") {
+      writer.uint32(42).string(message.endpoint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterChannelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterChannelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.endpoint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterChannelRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      kind: isSet(object.kind) ? channelKindFromJSON(object.kind) : 0,
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
+    };
+  },
+
+  toJSON(message: RegisterChannelRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = channelKindToJSON(message.kind);
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.endpoint !== "") {
+      obj.endpoint = message.endpoint;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegisterChannelRequest>, I>>(base?: I): RegisterChannelRequest {
+    return RegisterChannelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegisterChannelRequest>, I>>(object: I): RegisterChannelRequest {
+    const message = createBaseRegisterChannelRequest();
+    message.requestId = object.requestId ?? "";
+    message.channelId = object.channelId ?? "";
+    message.kind = object.kind ?? 0;
+    message.displayName = object.displayName ?? "";
+    message.endpoint = object.endpoint ?? "";
+    return message;
+  },
+};
+
+function createBaseRegisterChannelResponse(): RegisterChannelResponse {
+  return { channel: undefined };
+}
+
+export const RegisterChannelResponse: MessageFns<RegisterChannelResponse> = {
+  encode(message: RegisterChannelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== undefined) {
+      Channel.encode(message.channel, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterChannelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterChannelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = Channel.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterChannelResponse {
+    return { channel: isSet(object.channel) ? Channel.fromJSON(object.channel) : undefined };
+  },
+
+  toJSON(message: RegisterChannelResponse): unknown {
+    const obj: any = {};
+    if (message.channel !== undefined) {
+      obj.channel = Channel.toJSON(message.channel);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegisterChannelResponse>, I>>(base?: I): RegisterChannelResponse {
+    return RegisterChannelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegisterChannelResponse>, I>>(object: I): RegisterChannelResponse {
+    const message = createBaseRegisterChannelResponse();
+    message.channel = (object.channel !== undefined && object.channel !== null)
+      ? Channel.fromPartial(object.channel)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetChannelStatusRequest(): SetChannelStatusRequest {
+  return { requestId: "", channelId: "", enabled: false };
+}
+
+export const SetChannelStatusRequest: MessageFns<SetChannelStatusRequest> = {
+  encode(message: SetChannelStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.channelId !== "") {
+      writer.uint32(18).string(message.channelId);
+    }
+    if (message.enabled !== false) {
+      writer.uint32(24).bool(message.enabled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetChannelStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetChannelStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetChannelStatusRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+    };
+  },
+
+  toJSON(message: SetChannelStatusRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetChannelStatusRequest>, I>>(base?: I): SetChannelStatusRequest {
+    return SetChannelStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetChannelStatusRequest>, I>>(object: I): SetChannelStatusRequest {
+    const message = createBaseSetChannelStatusRequest();
+    message.requestId = object.requestId ?? "";
+    message.channelId = object.channelId ?? "";
+    message.enabled = object.enabled ?? false;
+    return message;
+  },
+};
+
+function createBaseSetChannelStatusResponse(): SetChannelStatusResponse {
+  return { channel: undefined };
+}
+
+export const SetChannelStatusResponse: MessageFns<SetChannelStatusResponse> = {
+  encode(message: SetChannelStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== undefined) {
+      Channel.encode(message.channel, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetChannelStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetChannelStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = Channel.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetChannelStatusResponse {
+    return { channel: isSet(object.channel) ? Channel.fromJSON(object.channel) : undefined };
+  },
+
+  toJSON(message: SetChannelStatusResponse): unknown {
+    const obj: any = {};
+    if (message.channel !== undefined) {
+      obj.channel = Channel.toJSON(message.channel);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetChannelStatusResponse>, I>>(base?: I): SetChannelStatusResponse {
+    return SetChannelStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetChannelStatusResponse>, I>>(object: I): SetChannelStatusResponse {
+    const message = createBaseSetChannelStatusResponse();
+    message.channel = (object.channel !== undefined && object.channel !== null)
+      ? Channel.fromPartial(object.channel)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListChannelsRequest(): ListChannelsRequest {
+  return {};
+}
+
+export const ListChannelsRequest: MessageFns<ListChannelsRequest> = {
+  encode(_: ListChannelsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChannelsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChannelsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListChannelsRequest {
+    return {};
+  },
+
+  toJSON(_: ListChannelsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListChannelsRequest>, I>>(base?: I): ListChannelsRequest {
+    return ListChannelsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListChannelsRequest>, I>>(_: I): ListChannelsRequest {
+    const message = createBaseListChannelsRequest();
+    return message;
+  },
+};
+
+function createBaseListChannelsResponse(): ListChannelsResponse {
+  return { channels: [] };
+}
+
+export const ListChannelsResponse: MessageFns<ListChannelsResponse> = {
+  encode(message: ListChannelsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.channels) {
+      Channel.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChannelsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChannelsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channels.push(Channel.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListChannelsResponse {
+    return {
+      channels: globalThis.Array.isArray(object?.channels) ? object.channels.map((e: any) => Channel.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListChannelsResponse): unknown {
+    const obj: any = {};
+    if (message.channels?.length) {
+      obj.channels = message.channels.map((e) => Channel.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListChannelsResponse>, I>>(base?: I): ListChannelsResponse {
+    return ListChannelsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListChannelsResponse>, I>>(object: I): ListChannelsResponse {
+    const message = createBaseListChannelsResponse();
+    message.channels = object.channels?.map((e) => Channel.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseConfigureProjectChannelRequest(): ConfigureProjectChannelRequest {
+  return { requestId: "", tenancy: undefined, channelId: "", merchantNo: "", credentials: "", enabled: false };
+}
+
+export const ConfigureProjectChannelRequest: MessageFns<ConfigureProjectChannelRequest> = {
+  encode(message: ConfigureProjectChannelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.channelId !== "") {
+      writer.uint32(26).string(message.channelId);
+    }
+    if (message.merchantNo !== "") {
+      writer.uint32(34).string(message.merchantNo);
+    }
+    if (message.credentials !== "") {
+      writer.uint32(42).string(message.credentials);
+    }
+    if (message.enabled !== false) {
+      writer.uint32(48).bool(message.enabled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigureProjectChannelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigureProjectChannelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.merchantNo = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.credentials = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigureProjectChannelRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      merchantNo: isSet(object.merchantNo)
+        ? globalThis.String(object.merchantNo)
+        : isSet(object.merchant_no)
+        ? globalThis.String(object.merchant_no)
+        : "",
+      credentials: isSet(object.credentials) ? globalThis.String(object.credentials) : "",
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+    };
+  },
+
+  toJSON(message: ConfigureProjectChannelRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.merchantNo !== "") {
+      obj.merchantNo = message.merchantNo;
+    }
+    if (message.credentials !== "") {
+      obj.credentials = message.credentials;
+    }
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigureProjectChannelRequest>, I>>(base?: I): ConfigureProjectChannelRequest {
+    return ConfigureProjectChannelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigureProjectChannelRequest>, I>>(
+    object: I,
+  ): ConfigureProjectChannelRequest {
+    const message = createBaseConfigureProjectChannelRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.channelId = object.channelId ?? "";
+    message.merchantNo = object.merchantNo ?? "";
+    message.credentials = object.credentials ?? "";
+    message.enabled = object.enabled ?? false;
+    return message;
+  },
+};
+
+function createBaseConfigureProjectChannelResponse(): ConfigureProjectChannelResponse {
+  return { projectChannel: undefined };
+}
+
+export const ConfigureProjectChannelResponse: MessageFns<ConfigureProjectChannelResponse> = {
+  encode(message: ConfigureProjectChannelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.projectChannel !== undefined) {
+      ProjectChannel.encode(message.projectChannel, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigureProjectChannelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigureProjectChannelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projectChannel = ProjectChannel.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigureProjectChannelResponse {
+    return {
+      projectChannel: isSet(object.projectChannel)
+        ? ProjectChannel.fromJSON(object.projectChannel)
+        : isSet(object.project_channel)
+        ? ProjectChannel.fromJSON(object.project_channel)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ConfigureProjectChannelResponse): unknown {
+    const obj: any = {};
+    if (message.projectChannel !== undefined) {
+      obj.projectChannel = ProjectChannel.toJSON(message.projectChannel);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigureProjectChannelResponse>, I>>(base?: I): ConfigureProjectChannelResponse {
+    return ConfigureProjectChannelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigureProjectChannelResponse>, I>>(
+    object: I,
+  ): ConfigureProjectChannelResponse {
+    const message = createBaseConfigureProjectChannelResponse();
+    message.projectChannel = (object.projectChannel !== undefined && object.projectChannel !== null)
+      ? ProjectChannel.fromPartial(object.projectChannel)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetRoutingRulesRequest(): SetRoutingRulesRequest {
+  return { requestId: "", tenancy: undefined, rules: [] };
+}
+
+export const SetRoutingRulesRequest: MessageFns<SetRoutingRulesRequest> = {
+  encode(message: SetRoutingRulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.rules) {
+      RoutingRule.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoutingRulesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoutingRulesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rules.push(RoutingRule.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetRoutingRulesRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      rules: globalThis.Array.isArray(object?.rules) ? object.rules.map((e: any) => RoutingRule.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: SetRoutingRulesRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.rules?.length) {
+      obj.rules = message.rules.map((e) => RoutingRule.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetRoutingRulesRequest>, I>>(base?: I): SetRoutingRulesRequest {
+    return SetRoutingRulesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetRoutingRulesRequest>, I>>(object: I): SetRoutingRulesRequest {
+    const message = createBaseSetRoutingRulesRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.rules = object.rules?.map((e) => RoutingRule.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSetRoutingRulesResponse(): SetRoutingRulesResponse {
+  return { rules: [] };
+}
+
+export const SetRoutingRulesResponse: MessageFns<SetRoutingRulesResponse> = {
+  encode(message: SetRoutingRulesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rules) {
+      RoutingRule.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoutingRulesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoutingRulesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rules.push(RoutingRule.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetRoutingRulesResponse {
+    return {
+      rules: globalThis.Array.isArray(object?.rules) ? object.rules.map((e: any) => RoutingRule.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: SetRoutingRulesResponse): unknown {
+    const obj: any = {};
+    if (message.rules?.length) {
+      obj.rules = message.rules.map((e) => RoutingRule.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetRoutingRulesResponse>, I>>(base?: I): SetRoutingRulesResponse {
+    return SetRoutingRulesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetRoutingRulesResponse>, I>>(object: I): SetRoutingRulesResponse {
+    const message = createBaseSetRoutingRulesResponse();
+    message.rules = object.rules?.map((e) => RoutingRule.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetProjectChannelsRequest(): GetProjectChannelsRequest {
+  return { tenancy: undefined };
+}
+
+export const GetProjectChannelsRequest: MessageFns<GetProjectChannelsRequest> = {
+  encode(message: GetProjectChannelsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProjectChannelsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProjectChannelsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProjectChannelsRequest {
+    return { tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined };
+  },
+
+  toJSON(message: GetProjectChannelsRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProjectChannelsRequest>, I>>(base?: I): GetProjectChannelsRequest {
+    return GetProjectChannelsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProjectChannelsRequest>, I>>(object: I): GetProjectChannelsRequest {
+    const message = createBaseGetProjectChannelsRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetProjectChannelsResponse(): GetProjectChannelsResponse {
+  return { channels: [], rules: [] };
+}
+
+export const GetProjectChannelsResponse: MessageFns<GetProjectChannelsResponse> = {
+  encode(message: GetProjectChannelsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.channels) {
+      ProjectChannel.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.rules) {
+      RoutingRule.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProjectChannelsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProjectChannelsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channels.push(ProjectChannel.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rules.push(RoutingRule.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProjectChannelsResponse {
+    return {
+      channels: globalThis.Array.isArray(object?.channels)
+        ? object.channels.map((e: any) => ProjectChannel.fromJSON(e))
+        : [],
+      rules: globalThis.Array.isArray(object?.rules) ? object.rules.map((e: any) => RoutingRule.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetProjectChannelsResponse): unknown {
+    const obj: any = {};
+    if (message.channels?.length) {
+      obj.channels = message.channels.map((e) => ProjectChannel.toJSON(e));
+    }
+    if (message.rules?.length) {
+      obj.rules = message.rules.map((e) => RoutingRule.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProjectChannelsResponse>, I>>(base?: I): GetProjectChannelsResponse {
+    return GetProjectChannelsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProjectChannelsResponse>, I>>(object: I): GetProjectChannelsResponse {
+    const message = createBaseGetProjectChannelsResponse();
+    message.channels = object.channels?.map((e) => ProjectChannel.fromPartial(e)) || [];
+    message.rules = object.rules?.map((e) => RoutingRule.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBasePayment(): Payment {
   return {
@@ -209,6 +2233,14 @@ function createBasePayment(): Payment {
     createdAt: undefined,
     channel: "",
     description: "",
+    payUrl: "",
+    channelTransactionId: "",
+    expiresAt: undefined,
+    completedAt: undefined,
+    refunded: undefined,
+    failureReason: "",
+    profitSharing: false,
+    payerRef: "",
   };
 }
 
@@ -240,6 +2272,30 @@ export const Payment: MessageFns<Payment> = {
     }
     if (message.description !== "") {
       writer.uint32(74).string(message.description);
+    }
+    if (message.payUrl !== "") {
+      writer.uint32(82).string(message.payUrl);
+    }
+    if (message.channelTransactionId !== "") {
+      writer.uint32(90).string(message.channelTransactionId);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(98).fork()).join();
+    }
+    if (message.completedAt !== undefined) {
+      Timestamp.encode(message.completedAt, writer.uint32(106).fork()).join();
+    }
+    if (message.refunded !== undefined) {
+      Money.encode(message.refunded, writer.uint32(114).fork()).join();
+    }
+    if (message.failureReason !== "") {
+      writer.uint32(122).string(message.failureReason);
+    }
+    if (message.profitSharing !== false) {
+      writer.uint32(128).bool(message.profitSharing);
+    }
+    if (message.payerRef !== "") {
+      writer.uint32(138).string(message.payerRef);
     }
     return writer;
   },
@@ -329,6 +2385,70 @@ export const Payment: MessageFns<Payment> = {
             message.description = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.payUrl = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.channelTransactionId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.completedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.refunded = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.failureReason = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.profitSharing = reader.bool();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.payerRef = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -364,6 +2484,42 @@ export const Payment: MessageFns<Payment> = {
         : undefined,
       channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
+      payUrl: isSet(object.payUrl)
+        ? globalThis.String(object.payUrl)
+        : isSet(object.pay_url)
+        ? globalThis.String(object.pay_url)
+        : "",
+      channelTransactionId: isSet(object.channelTransactionId)
+        ? globalThis.String(object.channelTransactionId)
+        : isSet(object.channel_transaction_id)
+        ? globalThis.String(object.channel_transaction_id)
+        : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      completedAt: isSet(object.completedAt)
+        ? fromJsonTimestamp(object.completedAt)
+        : isSet(object.completed_at)
+        ? fromJsonTimestamp(object.completed_at)
+        : undefined,
+      refunded: isSet(object.refunded) ? Money.fromJSON(object.refunded) : undefined,
+      failureReason: isSet(object.failureReason)
+        ? globalThis.String(object.failureReason)
+        : isSet(object.failure_reason)
+        ? globalThis.String(object.failure_reason)
+        : "",
+      profitSharing: isSet(object.profitSharing)
+        ? globalThis.Boolean(object.profitSharing)
+        : isSet(object.profit_sharing)
+        ? globalThis.Boolean(object.profit_sharing)
+        : false,
+      payerRef: isSet(object.payerRef)
+        ? globalThis.String(object.payerRef)
+        : isSet(object.payer_ref)
+        ? globalThis.String(object.payer_ref)
+        : "",
     };
   },
 
@@ -396,6 +2552,30 @@ export const Payment: MessageFns<Payment> = {
     if (message.description !== "") {
       obj.description = message.description;
     }
+    if (message.payUrl !== "") {
+      obj.payUrl = message.payUrl;
+    }
+    if (message.channelTransactionId !== "") {
+      obj.channelTransactionId = message.channelTransactionId;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    if (message.completedAt !== undefined) {
+      obj.completedAt = fromTimestamp(message.completedAt).toISOString();
+    }
+    if (message.refunded !== undefined) {
+      obj.refunded = Money.toJSON(message.refunded);
+    }
+    if (message.failureReason !== "") {
+      obj.failureReason = message.failureReason;
+    }
+    if (message.profitSharing !== false) {
+      obj.profitSharing = message.profitSharing;
+    }
+    if (message.payerRef !== "") {
+      obj.payerRef = message.payerRef;
+    }
     return obj;
   },
 
@@ -419,11 +2599,262 @@ export const Payment: MessageFns<Payment> = {
       : undefined;
     message.channel = object.channel ?? "";
     message.description = object.description ?? "";
+    message.payUrl = object.payUrl ?? "";
+    message.channelTransactionId = object.channelTransactionId ?? "";
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    message.completedAt = (object.completedAt !== undefined && object.completedAt !== null)
+      ? Timestamp.fromPartial(object.completedAt)
+      : undefined;
+    message.refunded = (object.refunded !== undefined && object.refunded !== null)
+      ? Money.fromPartial(object.refunded)
+      : undefined;
+    message.failureReason = object.failureReason ?? "";
+    message.profitSharing = object.profitSharing ?? false;
+    message.payerRef = object.payerRef ?? "";
     return message;
   },
 };
 
-function createBaseRecordPaymentRequest(): RecordPaymentRequest {
+function createBaseRefund(): Refund {
+  return {
+    refundId: "",
+    paymentId: "",
+    status: 0,
+    amount: undefined,
+    reason: "",
+    channelRefundId: "",
+    createdAt: undefined,
+    completedAt: undefined,
+    failureReason: "",
+  };
+}
+
+export const Refund: MessageFns<Refund> = {
+  encode(message: Refund, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.refundId !== "") {
+      writer.uint32(10).string(message.refundId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.channelRefundId !== "") {
+      writer.uint32(50).string(message.channelRefundId);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(58).fork()).join();
+    }
+    if (message.completedAt !== undefined) {
+      Timestamp.encode(message.completedAt, writer.uint32(66).fork()).join();
+    }
+    if (message.failureReason !== "") {
+      writer.uint32(74).string(message.failureReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Refund {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefund();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.refundId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.channelRefundId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.completedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.failureReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Refund {
+    return {
+      refundId: isSet(object.refundId)
+        ? globalThis.String(object.refundId)
+        : isSet(object.refund_id)
+        ? globalThis.String(object.refund_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      status: isSet(object.status) ? refundStatusFromJSON(object.status) : 0,
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      channelRefundId: isSet(object.channelRefundId)
+        ? globalThis.String(object.channelRefundId)
+        : isSet(object.channel_refund_id)
+        ? globalThis.String(object.channel_refund_id)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      completedAt: isSet(object.completedAt)
+        ? fromJsonTimestamp(object.completedAt)
+        : isSet(object.completed_at)
+        ? fromJsonTimestamp(object.completed_at)
+        : undefined,
+      failureReason: isSet(object.failureReason)
+        ? globalThis.String(object.failureReason)
+        : isSet(object.failure_reason)
+        ? globalThis.String(object.failure_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: Refund): unknown {
+    const obj: any = {};
+    if (message.refundId !== "") {
+      obj.refundId = message.refundId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.status !== 0) {
+      obj.status = refundStatusToJSON(message.status);
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.channelRefundId !== "") {
+      obj.channelRefundId = message.channelRefundId;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    if (message.completedAt !== undefined) {
+      obj.completedAt = fromTimestamp(message.completedAt).toISOString();
+    }
+    if (message.failureReason !== "") {
+      obj.failureReason = message.failureReason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Refund>, I>>(base?: I): Refund {
+    return Refund.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Refund>, I>>(object: I): Refund {
+    const message = createBaseRefund();
+    message.refundId = object.refundId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.status = object.status ?? 0;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.reason = object.reason ?? "";
+    message.channelRefundId = object.channelRefundId ?? "";
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.completedAt = (object.completedAt !== undefined && object.completedAt !== null)
+      ? Timestamp.fromPartial(object.completedAt)
+      : undefined;
+    message.failureReason = object.failureReason ?? "";
+    return message;
+  },
+};
+
+function createBaseCreatePaymentRequest(): CreatePaymentRequest {
   return {
     requestId: "",
     tenancy: undefined,
@@ -432,11 +2863,13 @@ function createBaseRecordPaymentRequest(): RecordPaymentRequest {
     amount: undefined,
     payerRef: "",
     description: "",
+    expiresInSeconds: 0,
+    profitSharing: false,
   };
 }
 
-export const RecordPaymentRequest: MessageFns<RecordPaymentRequest> = {
-  encode(message: RecordPaymentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const CreatePaymentRequest: MessageFns<CreatePaymentRequest> = {
+  encode(message: CreatePaymentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.requestId !== "") {
       writer.uint32(10).string(message.requestId);
     }
@@ -458,10 +2891,16 @@ export const RecordPaymentRequest: MessageFns<RecordPaymentRequest> = {
     if (message.description !== "") {
       writer.uint32(58).string(message.description);
     }
+    if (message.expiresInSeconds !== 0) {
+      writer.uint32(64).int32(message.expiresInSeconds);
+    }
+    if (message.profitSharing !== false) {
+      writer.uint32(72).bool(message.profitSharing);
+    }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): RecordPaymentRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): CreatePaymentRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -470,7 +2909,7 @@ export const RecordPaymentRequest: MessageFns<RecordPaymentRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseRecordPaymentRequest();
+      const message = createBaseCreatePaymentRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -530,6 +2969,22 @@ export const RecordPaymentRequest: MessageFns<RecordPaymentRequest> = {
             message.description = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.expiresInSeconds = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.profitSharing = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -542,7 +2997,7 @@ export const RecordPaymentRequest: MessageFns<RecordPaymentRequest> = {
     }
   },
 
-  fromJSON(object: any): RecordPaymentRequest {
+  fromJSON(object: any): CreatePaymentRequest {
     return {
       requestId: isSet(object.requestId)
         ? globalThis.String(object.requestId)
@@ -563,10 +3018,20 @@ export const RecordPaymentRequest: MessageFns<RecordPaymentRequest> = {
         ? globalThis.String(object.payer_ref)
         : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
+      expiresInSeconds: isSet(object.expiresInSeconds)
+        ? globalThis.Number(object.expiresInSeconds)
+        : isSet(object.expires_in_seconds)
+        ? globalThis.Number(object.expires_in_seconds)
+        : 0,
+      profitSharing: isSet(object.profitSharing)
+        ? globalThis.Boolean(object.profitSharing)
+        : isSet(object.profit_sharing)
+        ? globalThis.Boolean(object.profit_sharing)
+        : false,
     };
   },
 
-  toJSON(message: RecordPaymentRequest): unknown {
+  toJSON(message: CreatePaymentRequest): unknown {
     const obj: any = {};
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
@@ -589,14 +3054,20 @@ export const RecordPaymentRequest: MessageFns<RecordPaymentRequest> = {
     if (message.description !== "") {
       obj.description = message.description;
     }
+    if (message.expiresInSeconds !== 0) {
+      obj.expiresInSeconds = Math.round(message.expiresInSeconds);
+    }
+    if (message.profitSharing !== false) {
+      obj.profitSharing = message.profitSharing;
+    }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<RecordPaymentRequest>, I>>(base?: I): RecordPaymentRequest {
-    return RecordPaymentRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<CreatePaymentRequest>, I>>(base?: I): CreatePaymentRequest {
+    return CreatePaymentRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<RecordPaymentRequest>, I>>(object: I): RecordPaymentRequest {
-    const message = createBaseRecordPaymentRequest();
+  fromPartial<I extends Exact<DeepPartial<CreatePaymentRequest>, I>>(object: I): CreatePaymentRequest {
+    const message = createBaseCreatePaymentRequest();
     message.requestId = object.requestId ?? "";
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
@@ -608,23 +3079,25 @@ export const RecordPaymentRequest: MessageFns<RecordPaymentRequest> = {
       : undefined;
     message.payerRef = object.payerRef ?? "";
     message.description = object.description ?? "";
+    message.expiresInSeconds = object.expiresInSeconds ?? 0;
+    message.profitSharing = object.profitSharing ?? false;
     return message;
   },
 };
 
-function createBaseRecordPaymentResponse(): RecordPaymentResponse {
+function createBaseCreatePaymentResponse(): CreatePaymentResponse {
   return { payment: undefined };
 }
 
-export const RecordPaymentResponse: MessageFns<RecordPaymentResponse> = {
-  encode(message: RecordPaymentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const CreatePaymentResponse: MessageFns<CreatePaymentResponse> = {
+  encode(message: CreatePaymentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.payment !== undefined) {
       Payment.encode(message.payment, writer.uint32(10).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): RecordPaymentResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): CreatePaymentResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -633,7 +3106,7 @@ export const RecordPaymentResponse: MessageFns<RecordPaymentResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseRecordPaymentResponse();
+      const message = createBaseCreatePaymentResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -657,11 +3130,11 @@ export const RecordPaymentResponse: MessageFns<RecordPaymentResponse> = {
     }
   },
 
-  fromJSON(object: any): RecordPaymentResponse {
+  fromJSON(object: any): CreatePaymentResponse {
     return { payment: isSet(object.payment) ? Payment.fromJSON(object.payment) : undefined };
   },
 
-  toJSON(message: RecordPaymentResponse): unknown {
+  toJSON(message: CreatePaymentResponse): unknown {
     const obj: any = {};
     if (message.payment !== undefined) {
       obj.payment = Payment.toJSON(message.payment);
@@ -669,11 +3142,11 @@ export const RecordPaymentResponse: MessageFns<RecordPaymentResponse> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<RecordPaymentResponse>, I>>(base?: I): RecordPaymentResponse {
-    return RecordPaymentResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<CreatePaymentResponse>, I>>(base?: I): CreatePaymentResponse {
+    return CreatePaymentResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<RecordPaymentResponse>, I>>(object: I): RecordPaymentResponse {
-    const message = createBaseRecordPaymentResponse();
+  fromPartial<I extends Exact<DeepPartial<CreatePaymentResponse>, I>>(object: I): CreatePaymentResponse {
+    const message = createBaseCreatePaymentResponse();
     message.payment = (object.payment !== undefined && object.payment !== null)
       ? Payment.fromPartial(object.payment)
       : undefined;
@@ -823,19 +3296,1152 @@ export const GetPaymentResponse: MessageFns<GetPaymentResponse> = {
   },
 };
 
-/** Payment intents for every scenario of the city. */
+function createBaseConfirmPaymentRequest(): ConfirmPaymentRequest {
+  return { paymentId: "" };
+}
+
+export const ConfirmPaymentRequest: MessageFns<ConfirmPaymentRequest> = {
+  encode(message: ConfirmPaymentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.paymentId !== "") {
+      writer.uint32(10).string(message.paymentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmPaymentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmPaymentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmPaymentRequest {
+    return {
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ConfirmPaymentRequest): unknown {
+    const obj: any = {};
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmPaymentRequest>, I>>(base?: I): ConfirmPaymentRequest {
+    return ConfirmPaymentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmPaymentRequest>, I>>(object: I): ConfirmPaymentRequest {
+    const message = createBaseConfirmPaymentRequest();
+    message.paymentId = object.paymentId ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmPaymentResponse(): ConfirmPaymentResponse {
+  return { payment: undefined };
+}
+
+export const ConfirmPaymentResponse: MessageFns<ConfirmPaymentResponse> = {
+  encode(message: ConfirmPaymentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payment !== undefined) {
+      Payment.encode(message.payment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmPaymentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmPaymentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payment = Payment.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmPaymentResponse {
+    return { payment: isSet(object.payment) ? Payment.fromJSON(object.payment) : undefined };
+  },
+
+  toJSON(message: ConfirmPaymentResponse): unknown {
+    const obj: any = {};
+    if (message.payment !== undefined) {
+      obj.payment = Payment.toJSON(message.payment);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmPaymentResponse>, I>>(base?: I): ConfirmPaymentResponse {
+    return ConfirmPaymentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmPaymentResponse>, I>>(object: I): ConfirmPaymentResponse {
+    const message = createBaseConfirmPaymentResponse();
+    message.payment = (object.payment !== undefined && object.payment !== null)
+      ? Payment.fromPartial(object.payment)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRefundPaymentRequest(): RefundPaymentRequest {
+  return { requestId: "", paymentId: "", amount: undefined, reason: "" };
+}
+
+export const RefundPaymentRequest: MessageFns<RefundPaymentRequest> = {
+  encode(message: RefundPaymentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundPaymentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundPaymentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefundPaymentRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RefundPaymentRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefundPaymentRequest>, I>>(base?: I): RefundPaymentRequest {
+    return RefundPaymentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefundPaymentRequest>, I>>(object: I): RefundPaymentRequest {
+    const message = createBaseRefundPaymentRequest();
+    message.requestId = object.requestId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRefundPaymentResponse(): RefundPaymentResponse {
+  return { refund: undefined };
+}
+
+export const RefundPaymentResponse: MessageFns<RefundPaymentResponse> = {
+  encode(message: RefundPaymentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.refund !== undefined) {
+      Refund.encode(message.refund, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundPaymentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundPaymentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.refund = Refund.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefundPaymentResponse {
+    return { refund: isSet(object.refund) ? Refund.fromJSON(object.refund) : undefined };
+  },
+
+  toJSON(message: RefundPaymentResponse): unknown {
+    const obj: any = {};
+    if (message.refund !== undefined) {
+      obj.refund = Refund.toJSON(message.refund);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefundPaymentResponse>, I>>(base?: I): RefundPaymentResponse {
+    return RefundPaymentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefundPaymentResponse>, I>>(object: I): RefundPaymentResponse {
+    const message = createBaseRefundPaymentResponse();
+    message.refund = (object.refund !== undefined && object.refund !== null)
+      ? Refund.fromPartial(object.refund)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetRefundRequest(): GetRefundRequest {
+  return { refundId: "" };
+}
+
+export const GetRefundRequest: MessageFns<GetRefundRequest> = {
+  encode(message: GetRefundRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.refundId !== "") {
+      writer.uint32(10).string(message.refundId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRefundRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRefundRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.refundId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRefundRequest {
+    return {
+      refundId: isSet(object.refundId)
+        ? globalThis.String(object.refundId)
+        : isSet(object.refund_id)
+        ? globalThis.String(object.refund_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetRefundRequest): unknown {
+    const obj: any = {};
+    if (message.refundId !== "") {
+      obj.refundId = message.refundId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetRefundRequest>, I>>(base?: I): GetRefundRequest {
+    return GetRefundRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetRefundRequest>, I>>(object: I): GetRefundRequest {
+    const message = createBaseGetRefundRequest();
+    message.refundId = object.refundId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetRefundResponse(): GetRefundResponse {
+  return { refund: undefined };
+}
+
+export const GetRefundResponse: MessageFns<GetRefundResponse> = {
+  encode(message: GetRefundResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.refund !== undefined) {
+      Refund.encode(message.refund, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRefundResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRefundResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.refund = Refund.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRefundResponse {
+    return { refund: isSet(object.refund) ? Refund.fromJSON(object.refund) : undefined };
+  },
+
+  toJSON(message: GetRefundResponse): unknown {
+    const obj: any = {};
+    if (message.refund !== undefined) {
+      obj.refund = Refund.toJSON(message.refund);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetRefundResponse>, I>>(base?: I): GetRefundResponse {
+    return GetRefundResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetRefundResponse>, I>>(object: I): GetRefundResponse {
+    const message = createBaseGetRefundResponse();
+    message.refund = (object.refund !== undefined && object.refund !== null)
+      ? Refund.fromPartial(object.refund)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseQueryFundFlowsRequest(): QueryFundFlowsRequest {
+  return { operatorId: "", projectId: "", channelId: "", scenario: 0, fromDay: "", toDay: "", groupBy: [] };
+}
+
+export const QueryFundFlowsRequest: MessageFns<QueryFundFlowsRequest> = {
+  encode(message: QueryFundFlowsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    if (message.channelId !== "") {
+      writer.uint32(26).string(message.channelId);
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(32).int32(message.scenario);
+    }
+    if (message.fromDay !== "") {
+      writer.uint32(42).string(message.fromDay);
+    }
+    if (message.toDay !== "") {
+      writer.uint32(50).string(message.toDay);
+    }
+    if (message.groupBy.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.groupBy) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryFundFlowsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryFundFlowsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.fromDay = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.toDay = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag === 56) {
+              message.groupBy.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.groupBy.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryFundFlowsRequest {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      fromDay: isSet(object.fromDay)
+        ? globalThis.String(object.fromDay)
+        : isSet(object.from_day)
+        ? globalThis.String(object.from_day)
+        : "",
+      toDay: isSet(object.toDay)
+        ? globalThis.String(object.toDay)
+        : isSet(object.to_day)
+        ? globalThis.String(object.to_day)
+        : "",
+      groupBy: globalThis.Array.isArray(object?.groupBy)
+        ? object.groupBy.map((e: any) => fundFlowDimensionFromJSON(e))
+        : globalThis.Array.isArray(object?.group_by)
+        ? object.group_by.map((e: any) => fundFlowDimensionFromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: QueryFundFlowsRequest): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.fromDay !== "") {
+      obj.fromDay = message.fromDay;
+    }
+    if (message.toDay !== "") {
+      obj.toDay = message.toDay;
+    }
+    if (message.groupBy?.length) {
+      obj.groupBy = message.groupBy.map((e) => fundFlowDimensionToJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueryFundFlowsRequest>, I>>(base?: I): QueryFundFlowsRequest {
+    return QueryFundFlowsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueryFundFlowsRequest>, I>>(object: I): QueryFundFlowsRequest {
+    const message = createBaseQueryFundFlowsRequest();
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.channelId = object.channelId ?? "";
+    message.scenario = object.scenario ?? 0;
+    message.fromDay = object.fromDay ?? "";
+    message.toDay = object.toDay ?? "";
+    message.groupBy = object.groupBy?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseFundFlowRow(): FundFlowRow {
+  return {
+    day: "",
+    operatorId: "",
+    projectId: "",
+    channelId: "",
+    scenario: 0,
+    currency: "",
+    paidMinor: 0n,
+    refundedMinor: 0n,
+    netMinor: 0n,
+    payments: 0n,
+    refunds: 0n,
+  };
+}
+
+export const FundFlowRow: MessageFns<FundFlowRow> = {
+  encode(message: FundFlowRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.day !== "") {
+      writer.uint32(10).string(message.day);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(18).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(26).string(message.projectId);
+    }
+    if (message.channelId !== "") {
+      writer.uint32(34).string(message.channelId);
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(40).int32(message.scenario);
+    }
+    if (message.currency !== "") {
+      writer.uint32(50).string(message.currency);
+    }
+    if (message.paidMinor !== 0n) {
+      if (BigInt.asIntN(64, message.paidMinor) !== message.paidMinor) {
+        throw new globalThis.Error("value provided for field message.paidMinor of type int64 too large");
+      }
+      writer.uint32(56).int64(message.paidMinor);
+    }
+    if (message.refundedMinor !== 0n) {
+      if (BigInt.asIntN(64, message.refundedMinor) !== message.refundedMinor) {
+        throw new globalThis.Error("value provided for field message.refundedMinor of type int64 too large");
+      }
+      writer.uint32(64).int64(message.refundedMinor);
+    }
+    if (message.netMinor !== 0n) {
+      if (BigInt.asIntN(64, message.netMinor) !== message.netMinor) {
+        throw new globalThis.Error("value provided for field message.netMinor of type int64 too large");
+      }
+      writer.uint32(72).int64(message.netMinor);
+    }
+    if (message.payments !== 0n) {
+      if (BigInt.asIntN(64, message.payments) !== message.payments) {
+        throw new globalThis.Error("value provided for field message.payments of type int64 too large");
+      }
+      writer.uint32(80).int64(message.payments);
+    }
+    if (message.refunds !== 0n) {
+      if (BigInt.asIntN(64, message.refunds) !== message.refunds) {
+        throw new globalThis.Error("value provided for field message.refunds of type int64 too large");
+      }
+      writer.uint32(88).int64(message.refunds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FundFlowRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFundFlowRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.paidMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.refundedMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.netMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.payments = reader.int64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.refunds = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FundFlowRow {
+    return {
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      paidMinor: isSet(object.paidMinor)
+        ? BigInt(object.paidMinor)
+        : isSet(object.paid_minor)
+        ? BigInt(object.paid_minor)
+        : 0n,
+      refundedMinor: isSet(object.refundedMinor)
+        ? BigInt(object.refundedMinor)
+        : isSet(object.refunded_minor)
+        ? BigInt(object.refunded_minor)
+        : 0n,
+      netMinor: isSet(object.netMinor)
+        ? BigInt(object.netMinor)
+        : isSet(object.net_minor)
+        ? BigInt(object.net_minor)
+        : 0n,
+      payments: isSet(object.payments) ? BigInt(object.payments) : 0n,
+      refunds: isSet(object.refunds) ? BigInt(object.refunds) : 0n,
+    };
+  },
+
+  toJSON(message: FundFlowRow): unknown {
+    const obj: any = {};
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    if (message.paidMinor !== 0n) {
+      obj.paidMinor = message.paidMinor.toString();
+    }
+    if (message.refundedMinor !== 0n) {
+      obj.refundedMinor = message.refundedMinor.toString();
+    }
+    if (message.netMinor !== 0n) {
+      obj.netMinor = message.netMinor.toString();
+    }
+    if (message.payments !== 0n) {
+      obj.payments = message.payments.toString();
+    }
+    if (message.refunds !== 0n) {
+      obj.refunds = message.refunds.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FundFlowRow>, I>>(base?: I): FundFlowRow {
+    return FundFlowRow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FundFlowRow>, I>>(object: I): FundFlowRow {
+    const message = createBaseFundFlowRow();
+    message.day = object.day ?? "";
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.channelId = object.channelId ?? "";
+    message.scenario = object.scenario ?? 0;
+    message.currency = object.currency ?? "";
+    message.paidMinor = (object.paidMinor !== undefined && object.paidMinor !== null) ? BigInt(object.paidMinor) : 0n;
+    message.refundedMinor = (object.refundedMinor !== undefined && object.refundedMinor !== null)
+      ? BigInt(object.refundedMinor)
+      : 0n;
+    message.netMinor = (object.netMinor !== undefined && object.netMinor !== null) ? BigInt(object.netMinor) : 0n;
+    message.payments = (object.payments !== undefined && object.payments !== null) ? BigInt(object.payments) : 0n;
+    message.refunds = (object.refunds !== undefined && object.refunds !== null) ? BigInt(object.refunds) : 0n;
+    return message;
+  },
+};
+
+function createBaseQueryFundFlowsResponse(): QueryFundFlowsResponse {
+  return { rows: [], total: undefined };
+}
+
+export const QueryFundFlowsResponse: MessageFns<QueryFundFlowsResponse> = {
+  encode(message: QueryFundFlowsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rows) {
+      FundFlowRow.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== undefined) {
+      FundFlowRow.encode(message.total, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryFundFlowsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryFundFlowsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rows.push(FundFlowRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.total = FundFlowRow.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryFundFlowsResponse {
+    return {
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => FundFlowRow.fromJSON(e)) : [],
+      total: isSet(object.total) ? FundFlowRow.fromJSON(object.total) : undefined,
+    };
+  },
+
+  toJSON(message: QueryFundFlowsResponse): unknown {
+    const obj: any = {};
+    if (message.rows?.length) {
+      obj.rows = message.rows.map((e) => FundFlowRow.toJSON(e));
+    }
+    if (message.total !== undefined) {
+      obj.total = FundFlowRow.toJSON(message.total);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueryFundFlowsResponse>, I>>(base?: I): QueryFundFlowsResponse {
+    return QueryFundFlowsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueryFundFlowsResponse>, I>>(object: I): QueryFundFlowsResponse {
+    const message = createBaseQueryFundFlowsResponse();
+    message.rows = object.rows?.map((e) => FundFlowRow.fromPartial(e)) || [];
+    message.total = (object.total !== undefined && object.total !== null)
+      ? FundFlowRow.fromPartial(object.total)
+      : undefined;
+    return message;
+  },
+};
+
+/**
+ * The payment middle platform: the channels the city allows, each project's channel configuration
+ * and routing, payment intents for every scenario, refunds, and fund-flow supervision.
+ */
 export type PaymentServiceService = typeof PaymentServiceService;
 export const PaymentServiceService = {
-  /** Records a payment intent of a payer to a merchant in a project. Idempotent on request_id. */
-  recordPayment: {
-    path: "/citybase.payment.v1.PaymentService/RecordPayment" as const,
+  /** Adds a channel to the city's catalog. Only an unrestricted city administrator. */
+  registerChannel: {
+    path: "/citybase.payment.v1.PaymentService/RegisterChannel" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: RecordPaymentRequest): Buffer => Buffer.from(RecordPaymentRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): RecordPaymentRequest => RecordPaymentRequest.decode(value),
-    responseSerialize: (value: RecordPaymentResponse): Buffer =>
-      Buffer.from(RecordPaymentResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): RecordPaymentResponse => RecordPaymentResponse.decode(value),
+    requestSerialize: (value: RegisterChannelRequest): Buffer =>
+      Buffer.from(RegisterChannelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterChannelRequest => RegisterChannelRequest.decode(value),
+    responseSerialize: (value: RegisterChannelResponse): Buffer =>
+      Buffer.from(RegisterChannelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterChannelResponse => RegisterChannelResponse.decode(value),
+  },
+  /** Enables or disables a channel city-wide; a disabled channel is never routed to. */
+  setChannelStatus: {
+    path: "/citybase.payment.v1.PaymentService/SetChannelStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetChannelStatusRequest): Buffer =>
+      Buffer.from(SetChannelStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetChannelStatusRequest => SetChannelStatusRequest.decode(value),
+    responseSerialize: (value: SetChannelStatusResponse): Buffer =>
+      Buffer.from(SetChannelStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetChannelStatusResponse => SetChannelStatusResponse.decode(value),
+  },
+  /** Lists the city's channel catalog. */
+  listChannels: {
+    path: "/citybase.payment.v1.PaymentService/ListChannels" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListChannelsRequest): Buffer => Buffer.from(ListChannelsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListChannelsRequest => ListChannelsRequest.decode(value),
+    responseSerialize: (value: ListChannelsResponse): Buffer =>
+      Buffer.from(ListChannelsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListChannelsResponse => ListChannelsResponse.decode(value),
+  },
+  /**
+   * Sets a project's account at a channel (merchant number and credentials, stored encrypted and
+   * never returned).
+   */
+  configureProjectChannel: {
+    path: "/citybase.payment.v1.PaymentService/ConfigureProjectChannel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConfigureProjectChannelRequest): Buffer =>
+      Buffer.from(ConfigureProjectChannelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConfigureProjectChannelRequest => ConfigureProjectChannelRequest.decode(value),
+    responseSerialize: (value: ConfigureProjectChannelResponse): Buffer =>
+      Buffer.from(ConfigureProjectChannelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConfigureProjectChannelResponse =>
+      ConfigureProjectChannelResponse.decode(value),
+  },
+  /** Replaces a project's routing rules. */
+  setRoutingRules: {
+    path: "/citybase.payment.v1.PaymentService/SetRoutingRules" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetRoutingRulesRequest): Buffer =>
+      Buffer.from(SetRoutingRulesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetRoutingRulesRequest => SetRoutingRulesRequest.decode(value),
+    responseSerialize: (value: SetRoutingRulesResponse): Buffer =>
+      Buffer.from(SetRoutingRulesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetRoutingRulesResponse => SetRoutingRulesResponse.decode(value),
+  },
+  /** A project's channel accounts (credentials never included) and routing rules. */
+  getProjectChannels: {
+    path: "/citybase.payment.v1.PaymentService/GetProjectChannels" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetProjectChannelsRequest): Buffer =>
+      Buffer.from(GetProjectChannelsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetProjectChannelsRequest => GetProjectChannelsRequest.decode(value),
+    responseSerialize: (value: GetProjectChannelsResponse): Buffer =>
+      Buffer.from(GetProjectChannelsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetProjectChannelsResponse => GetProjectChannelsResponse.decode(value),
+  },
+  /**
+   * Creates a payment intent of a payer to a merchant in a project, routed to a channel, and opens
+   * the order at that channel. Idempotent on request_id.
+   */
+  createPayment: {
+    path: "/citybase.payment.v1.PaymentService/CreatePayment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreatePaymentRequest): Buffer => Buffer.from(CreatePaymentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreatePaymentRequest => CreatePaymentRequest.decode(value),
+    responseSerialize: (value: CreatePaymentResponse): Buffer =>
+      Buffer.from(CreatePaymentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreatePaymentResponse => CreatePaymentResponse.decode(value),
   },
   /** Returns one payment. */
   getPayment: {
@@ -847,31 +4453,216 @@ export const PaymentServiceService = {
     responseSerialize: (value: GetPaymentResponse): Buffer => Buffer.from(GetPaymentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetPaymentResponse => GetPaymentResponse.decode(value),
   },
+  /**
+   * The client's confirmation after the payer paid: asks the channel and applies its answer
+   * (the same transition as the channel's callback and the poller).
+   */
+  confirmPayment: {
+    path: "/citybase.payment.v1.PaymentService/ConfirmPayment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConfirmPaymentRequest): Buffer =>
+      Buffer.from(ConfirmPaymentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConfirmPaymentRequest => ConfirmPaymentRequest.decode(value),
+    responseSerialize: (value: ConfirmPaymentResponse): Buffer =>
+      Buffer.from(ConfirmPaymentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConfirmPaymentResponse => ConfirmPaymentResponse.decode(value),
+  },
+  /** Refunds part or all of a succeeded payment; the refunds of a payment never exceed its amount. */
+  refundPayment: {
+    path: "/citybase.payment.v1.PaymentService/RefundPayment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RefundPaymentRequest): Buffer => Buffer.from(RefundPaymentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RefundPaymentRequest => RefundPaymentRequest.decode(value),
+    responseSerialize: (value: RefundPaymentResponse): Buffer =>
+      Buffer.from(RefundPaymentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RefundPaymentResponse => RefundPaymentResponse.decode(value),
+  },
+  /** Returns one refund. */
+  getRefund: {
+    path: "/citybase.payment.v1.PaymentService/GetRefund" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRefundRequest): Buffer => Buffer.from(GetRefundRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRefundRequest => GetRefundRequest.decode(value),
+    responseSerialize: (value: GetRefundResponse): Buffer => Buffer.from(GetRefundResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRefundResponse => GetRefundResponse.decode(value),
+  },
+  /**
+   * Fund-flow supervision: paid, refunded and net totals grouped by day, operator, project,
+   * channel and scenario, within the caller's tenancy.
+   */
+  queryFundFlows: {
+    path: "/citybase.payment.v1.PaymentService/QueryFundFlows" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: QueryFundFlowsRequest): Buffer =>
+      Buffer.from(QueryFundFlowsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): QueryFundFlowsRequest => QueryFundFlowsRequest.decode(value),
+    responseSerialize: (value: QueryFundFlowsResponse): Buffer =>
+      Buffer.from(QueryFundFlowsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): QueryFundFlowsResponse => QueryFundFlowsResponse.decode(value),
+  },
 } as const;
 
 export interface PaymentServiceServer extends UntypedServiceImplementation {
-  /** Records a payment intent of a payer to a merchant in a project. Idempotent on request_id. */
-  recordPayment: handleUnaryCall<RecordPaymentRequest, RecordPaymentResponse>;
+  /** Adds a channel to the city's catalog. Only an unrestricted city administrator. */
+  registerChannel: handleUnaryCall<RegisterChannelRequest, RegisterChannelResponse>;
+  /** Enables or disables a channel city-wide; a disabled channel is never routed to. */
+  setChannelStatus: handleUnaryCall<SetChannelStatusRequest, SetChannelStatusResponse>;
+  /** Lists the city's channel catalog. */
+  listChannels: handleUnaryCall<ListChannelsRequest, ListChannelsResponse>;
+  /**
+   * Sets a project's account at a channel (merchant number and credentials, stored encrypted and
+   * never returned).
+   */
+  configureProjectChannel: handleUnaryCall<ConfigureProjectChannelRequest, ConfigureProjectChannelResponse>;
+  /** Replaces a project's routing rules. */
+  setRoutingRules: handleUnaryCall<SetRoutingRulesRequest, SetRoutingRulesResponse>;
+  /** A project's channel accounts (credentials never included) and routing rules. */
+  getProjectChannels: handleUnaryCall<GetProjectChannelsRequest, GetProjectChannelsResponse>;
+  /**
+   * Creates a payment intent of a payer to a merchant in a project, routed to a channel, and opens
+   * the order at that channel. Idempotent on request_id.
+   */
+  createPayment: handleUnaryCall<CreatePaymentRequest, CreatePaymentResponse>;
   /** Returns one payment. */
   getPayment: handleUnaryCall<GetPaymentRequest, GetPaymentResponse>;
+  /**
+   * The client's confirmation after the payer paid: asks the channel and applies its answer
+   * (the same transition as the channel's callback and the poller).
+   */
+  confirmPayment: handleUnaryCall<ConfirmPaymentRequest, ConfirmPaymentResponse>;
+  /** Refunds part or all of a succeeded payment; the refunds of a payment never exceed its amount. */
+  refundPayment: handleUnaryCall<RefundPaymentRequest, RefundPaymentResponse>;
+  /** Returns one refund. */
+  getRefund: handleUnaryCall<GetRefundRequest, GetRefundResponse>;
+  /**
+   * Fund-flow supervision: paid, refunded and net totals grouped by day, operator, project,
+   * channel and scenario, within the caller's tenancy.
+   */
+  queryFundFlows: handleUnaryCall<QueryFundFlowsRequest, QueryFundFlowsResponse>;
 }
 
 export interface PaymentServiceClient extends Client {
-  /** Records a payment intent of a payer to a merchant in a project. Idempotent on request_id. */
-  recordPayment(
-    request: RecordPaymentRequest,
-    callback: (error: ServiceError | null, response: RecordPaymentResponse) => void,
+  /** Adds a channel to the city's catalog. Only an unrestricted city administrator. */
+  registerChannel(
+    request: RegisterChannelRequest,
+    callback: (error: ServiceError | null, response: RegisterChannelResponse) => void,
   ): ClientUnaryCall;
-  recordPayment(
-    request: RecordPaymentRequest,
+  registerChannel(
+    request: RegisterChannelRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: RecordPaymentResponse) => void,
+    callback: (error: ServiceError | null, response: RegisterChannelResponse) => void,
   ): ClientUnaryCall;
-  recordPayment(
-    request: RecordPaymentRequest,
+  registerChannel(
+    request: RegisterChannelRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: RecordPaymentResponse) => void,
+    callback: (error: ServiceError | null, response: RegisterChannelResponse) => void,
+  ): ClientUnaryCall;
+  /** Enables or disables a channel city-wide; a disabled channel is never routed to. */
+  setChannelStatus(
+    request: SetChannelStatusRequest,
+    callback: (error: ServiceError | null, response: SetChannelStatusResponse) => void,
+  ): ClientUnaryCall;
+  setChannelStatus(
+    request: SetChannelStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetChannelStatusResponse) => void,
+  ): ClientUnaryCall;
+  setChannelStatus(
+    request: SetChannelStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetChannelStatusResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists the city's channel catalog. */
+  listChannels(
+    request: ListChannelsRequest,
+    callback: (error: ServiceError | null, response: ListChannelsResponse) => void,
+  ): ClientUnaryCall;
+  listChannels(
+    request: ListChannelsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListChannelsResponse) => void,
+  ): ClientUnaryCall;
+  listChannels(
+    request: ListChannelsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListChannelsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets a project's account at a channel (merchant number and credentials, stored encrypted and
+   * never returned).
+   */
+  configureProjectChannel(
+    request: ConfigureProjectChannelRequest,
+    callback: (error: ServiceError | null, response: ConfigureProjectChannelResponse) => void,
+  ): ClientUnaryCall;
+  configureProjectChannel(
+    request: ConfigureProjectChannelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConfigureProjectChannelResponse) => void,
+  ): ClientUnaryCall;
+  configureProjectChannel(
+    request: ConfigureProjectChannelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConfigureProjectChannelResponse) => void,
+  ): ClientUnaryCall;
+  /** Replaces a project's routing rules. */
+  setRoutingRules(
+    request: SetRoutingRulesRequest,
+    callback: (error: ServiceError | null, response: SetRoutingRulesResponse) => void,
+  ): ClientUnaryCall;
+  setRoutingRules(
+    request: SetRoutingRulesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetRoutingRulesResponse) => void,
+  ): ClientUnaryCall;
+  setRoutingRules(
+    request: SetRoutingRulesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetRoutingRulesResponse) => void,
+  ): ClientUnaryCall;
+  /** A project's channel accounts (credentials never included) and routing rules. */
+  getProjectChannels(
+    request: GetProjectChannelsRequest,
+    callback: (error: ServiceError | null, response: GetProjectChannelsResponse) => void,
+  ): ClientUnaryCall;
+  getProjectChannels(
+    request: GetProjectChannelsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetProjectChannelsResponse) => void,
+  ): ClientUnaryCall;
+  getProjectChannels(
+    request: GetProjectChannelsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetProjectChannelsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Creates a payment intent of a payer to a merchant in a project, routed to a channel, and opens
+   * the order at that channel. Idempotent on request_id.
+   */
+  createPayment(
+    request: CreatePaymentRequest,
+    callback: (error: ServiceError | null, response: CreatePaymentResponse) => void,
+  ): ClientUnaryCall;
+  createPayment(
+    request: CreatePaymentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreatePaymentResponse) => void,
+  ): ClientUnaryCall;
+  createPayment(
+    request: CreatePaymentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreatePaymentResponse) => void,
   ): ClientUnaryCall;
   /** Returns one payment. */
   getPayment(
@@ -888,6 +4679,76 @@ export interface PaymentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetPaymentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The client's confirmation after the payer paid: asks the channel and applies its answer
+   * (the same transition as the channel's callback and the poller).
+   */
+  confirmPayment(
+    request: ConfirmPaymentRequest,
+    callback: (error: ServiceError | null, response: ConfirmPaymentResponse) => void,
+  ): ClientUnaryCall;
+  confirmPayment(
+    request: ConfirmPaymentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConfirmPaymentResponse) => void,
+  ): ClientUnaryCall;
+  confirmPayment(
+    request: ConfirmPaymentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConfirmPaymentResponse) => void,
+  ): ClientUnaryCall;
+  /** Refunds part or all of a succeeded payment; the refunds of a payment never exceed its amount. */
+  refundPayment(
+    request: RefundPaymentRequest,
+    callback: (error: ServiceError | null, response: RefundPaymentResponse) => void,
+  ): ClientUnaryCall;
+  refundPayment(
+    request: RefundPaymentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RefundPaymentResponse) => void,
+  ): ClientUnaryCall;
+  refundPayment(
+    request: RefundPaymentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RefundPaymentResponse) => void,
+  ): ClientUnaryCall;
+  /** Returns one refund. */
+  getRefund(
+    request: GetRefundRequest,
+    callback: (error: ServiceError | null, response: GetRefundResponse) => void,
+  ): ClientUnaryCall;
+  getRefund(
+    request: GetRefundRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRefundResponse) => void,
+  ): ClientUnaryCall;
+  getRefund(
+    request: GetRefundRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRefundResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Fund-flow supervision: paid, refunded and net totals grouped by day, operator, project,
+   * channel and scenario, within the caller's tenancy.
+   */
+  queryFundFlows(
+    request: QueryFundFlowsRequest,
+    callback: (error: ServiceError | null, response: QueryFundFlowsResponse) => void,
+  ): ClientUnaryCall;
+  queryFundFlows(
+    request: QueryFundFlowsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: QueryFundFlowsResponse) => void,
+  ): ClientUnaryCall;
+  queryFundFlows(
+    request: QueryFundFlowsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: QueryFundFlowsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,229 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  assertTenancy,
+  CitybaseClaims,
+  DomainError,
+  inTenancy,
+  Logger,
+  LOGGER,
+  Outbox,
+  OUTBOX,
+  PG_POOL,
+  Pool,
+  PoolClient,
+  toTimestamp,
+  withTransaction,
+} from '@citybase/platform';
+import { IdentityEvents } from '@citybase/contracts/events';
+import { DoorGrant, GrantStatus } from '@citybase/contracts/citybase/identity/v1/access';
+import { onceByRequestId } from '../shared/idempotency';
+import { CheckDoorAccessQuery, IssueDoorGrantCommand, RevokeDoorGrantCommand } from './access.domain';
+import {
+  findDoor,
+  findGrant,
+  findOpeningGrant,
+  findResident,
+  GrantRow,
+  insertGrant,
+  isActivePropertyStaff,
+  listGrants,
+  lockGrant,
+  PlacedRow,
+  revokeGrant,
+} from './access.store';
+
+/**
+ * Door-access grants. Issue and revoke run in one transaction with their idempotency key and their
+ * event; CheckDoorAccess reads the table on every call (no cache), so a revocation takes effect the
+ * moment it commits.
+ */
+@Injectable()
+export class AccessService {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(OUTBOX) private readonly outbox: Outbox,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async issueDoorGrant(claims: CitybaseClaims, cmd: IssueDoorGrantCommand): Promise<GrantRow> {
+    const { resourceId, replayed } = await withTransaction(this.pool, (client) =>
+      onceByRequestId(
+        client,
+        {
+          clientId: claims.sub,
+          method: 'AccessService.IssueDoorGrant',
+          requestId: cmd.requestId,
+          command: cmd,
+        },
+        async (grantId) => {
+          const resident = await findResident(client, cmd.residentId);
+          if (!resident) throw DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND');
+          assertTenancy(claims, tenancyOf(resident));
+          await this.checkDoor(client, claims, cmd, resident);
+          if (!(await isActivePropertyStaff(client, cmd.issuedByStaffId, resident.project_id))) {
+            throw notPropertyStaff('issued_by_staff_id', "the resident's project");
+          }
+          await insertGrant(client, {
+            grantId,
+            operatorId: resident.operator_id,
+            projectId: resident.project_id,
+            residentId: cmd.residentId,
+            door: cmd.door,
+            issuedByStaffId: cmd.issuedByStaffId,
+            validUntil: cmd.validUntil,
+          });
+          const grant = (await findGrant(client, grantId)) as GrantRow;
+          await this.outbox.enqueue(
+            client,
+            IdentityEvents.GrantIssued,
+            { grant: toDoorGrant(grant), occurredAt: toTimestamp(grant.issued_at) },
+            eventOptions(grant),
+          );
+        },
+      ),
+    );
+    const grant = await this.readableGrant(claims, resourceId);
+    if (!replayed) {
+      this.logger.info(
+        {
+          grant_id: grant.grant_id,
+          resident_id: grant.resident_id,
+          issued_by_staff_id: grant.issued_by_staff_id,
+        },
+        'door grant issued',
+      );
+    }
+    return grant;
+  }
+
+  /** The door exists, is visible to the caller and lies in the resident's project. */
+  private async checkDoor(
+    client: PoolClient,
+    claims: CitybaseClaims,
+    cmd: IssueDoorGrantCommand,
+    resident: PlacedRow,
+  ) {
+    const { field, what, id } =
+      cmd.door.buildingId !== undefined
+        ? { field: 'building_id', what: 'building', id: cmd.door.buildingId }
+        : { field: 'unit_id', what: 'unit', id: cmd.door.unitId };
+    const door = await findDoor(client, cmd.door);
+    if (!door || !inTenancy(claims, tenancyOf(door))) {
+      throw DomainError.notFound(what, id, `${what.toUpperCase()}_NOT_FOUND`);
+    }
+    if (door.project_id !== resident.project_id) {
+      throw DomainError.invalid(field, `must be a ${what} of the resident's project`, 'DOOR_NOT_IN_PROJECT');
+    }
+  }
+
+  async revokeDoorGrant(claims: CitybaseClaims, cmd: RevokeDoorGrantCommand): Promise<GrantRow> {
+    let revoked = false;
+    await withTransaction(this.pool, (client) => {
+      revoked = false; // a retried transaction starts over
+      return onceByRequestId(
+        client,
+        {
+          clientId: claims.sub,
+          method: 'AccessService.RevokeDoorGrant',
+          requestId: cmd.requestId,
+          command: cmd,
+        },
+        async () => {
+          const grant = await lockGrant(client, cmd.grantId);
+          if (!grant) throw DomainError.notFound('grant', cmd.grantId, 'GRANT_NOT_FOUND');
+          assertTenancy(claims, tenancyOf(grant));
+          if (!(await isActivePropertyStaff(client, cmd.revokedByStaffId, grant.project_id))) {
+            throw notPropertyStaff('revoked_by_staff_id', "the grant's project");
+          }
+          // Revoking a revoked grant changes nothing and tells nobody.
+          if (grant.status === GrantStatus.GRANT_STATUS_REVOKED) return;
+          await revokeGrant(client, grant.grant_id, cmd.revokedByStaffId);
+          const after = (await findGrant(client, grant.grant_id)) as GrantRow;
+          await this.outbox.enqueue(
+            client,
+            IdentityEvents.GrantRevoked,
+            {
+              grant: toDoorGrant(after),
+              occurredAt: after.revoked_at ? toTimestamp(after.revoked_at) : undefined,
+            },
+            eventOptions(after),
+          );
+          revoked = true;
+        },
+      );
+    });
+    // The resource of this mutation is the grant named in the request (same key, same request).
+    const grant = await this.readableGrant(claims, cmd.grantId);
+    if (revoked) {
+      this.logger.info(
+        { grant_id: grant.grant_id, revoked_by_staff_id: cmd.revokedByStaffId },
+        'door grant revoked',
+      );
+    }
+    return grant;
+  }
+
+  async checkDoorAccess(
+    claims: CitybaseClaims,
+    query: CheckDoorAccessQuery,
+  ): Promise<{ allowed: boolean; grantId: string }> {
+    await this.readableResident(claims, query.residentId);
+    const grantId = await findOpeningGrant(this.pool, query.residentId, query.door);
+    return { allowed: grantId !== undefined, grantId: grantId ?? '' };
+  }
+
+  async listDoorGrants(claims: CitybaseClaims, residentId: string): Promise<GrantRow[]> {
+    await this.readableResident(claims, residentId);
+    return listGrants(this.pool, residentId);
+  }
+
+  private async readableResident(claims: CitybaseClaims, residentId: string): Promise<PlacedRow> {
+    const resident = await findResident(this.pool, residentId);
+    if (!resident || !inTenancy(claims, tenancyOf(resident))) {
+      throw DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND');
+    }
+    return resident;
+  }
+
+  private async readableGrant(claims: CitybaseClaims, grantId: string): Promise<GrantRow> {
+    const grant = await findGrant(this.pool, grantId);
+    if (!grant || !inTenancy(claims, tenancyOf(grant))) {
+      throw DomainError.notFound('grant', grantId, 'GRANT_NOT_FOUND');
+    }
+    return grant;
+  }
+}
+
+export function toDoorGrant(row: GrantRow): DoorGrant {
+  return {
+    grantId: row.grant_id,
+    operatorId: row.operator_id,
+    projectId: row.project_id,
+    residentId: row.resident_id,
+    buildingId: row.building_id ?? '',
+    unitId: row.unit_id ?? '',
+    status: row.status,
+    issuedByStaffId: row.issued_by_staff_id,
+    issuedAt: toTimestamp(row.issued_at),
+    validUntil: row.valid_until ? toTimestamp(row.valid_until) : undefined,
+    revokedByStaffId: row.revoked_by_staff_id ?? '',
+    revokedAt: row.revoked_at ? toTimestamp(row.revoked_at) : undefined,
+  };
+}
+
+function tenancyOf(row: PlacedRow) {
+  return { operatorId: row.operator_id, projectId: row.project_id };
+}
+
+function notPropertyStaff(field: string, where: string): DomainError {
+  const rule = `must be active property staff of ${where}`;
+  return new DomainError('failed_precondition', 'STAFF_NOT_PROPERTY_STAFF', `${field}: ${rule}`, {
+    field,
+    rule,
+  });
+}
+
+/** Identity facts are keyed by operator, so a consumer sees one operator's facts in order. */
+function eventOptions(grant: GrantRow) {
+  return { key: grant.operator_id, subject: grant.grant_id, tenancy: tenancyOf(grant) };
+}

@@ -1,0 +1,162 @@
+import type { Pool, PoolClient } from '@citybase/platform';
+import { GrantStatus } from '@citybase/contracts/citybase/identity/v1/access';
+import { StaffRole } from '@citybase/contracts/citybase/identity/v1/people';
+import type { Door } from './access.domain';
+
+type Db = Pool | PoolClient;
+
+export interface GrantRow {
+  grant_id: string;
+  operator_id: string;
+  project_id: string;
+  resident_id: string;
+  building_id: string | null;
+  unit_id: string | null;
+  /** As seen now: EXPIRED is computed from valid_until, never stored. */
+  status: GrantStatus;
+  issued_by_staff_id: string;
+  issued_at: Date;
+  valid_until: Date | null;
+  revoked_by_staff_id: string | null;
+  revoked_at: Date | null;
+}
+
+/** Tenancy ids of a row a grant hangs on (resident) or points at (building, unit). */
+export interface PlacedRow {
+  operator_id: string;
+  project_id: string;
+}
+
+const GRANT_COLUMNS = `g.grant_id, g.operator_id, g.project_id, g.resident_id, g.building_id, g.unit_id,
+  CASE WHEN g.status = ${GrantStatus.GRANT_STATUS_ACTIVE} AND g.valid_until <= now()
+       THEN ${GrantStatus.GRANT_STATUS_EXPIRED} ELSE g.status END AS status,
+  g.issued_by_staff_id, g.issued_at, g.valid_until, g.revoked_by_staff_id, g.revoked_at`;
+
+/**
+ * The resident and every member of the resident's household: a grant to any of them opens the
+ * door for all of them ("family members share the household's privileges").
+ * Parameter $1 is the resident id.
+ */
+const HOUSEHOLD_OF_RESIDENT = `SELECT $1::uuid
+   UNION
+  SELECT other.resident_id FROM household_members self
+    JOIN household_members other ON other.household_id = self.household_id
+   WHERE self.resident_id = $1`;
+
+export async function findResident(db: Db, residentId: string): Promise<PlacedRow | undefined> {
+  const { rows } = await db.query<PlacedRow>(
+    'SELECT operator_id, project_id FROM residents WHERE resident_id = $1',
+    [residentId],
+  );
+  return rows[0];
+}
+
+export async function findDoor(db: Db, door: Door): Promise<PlacedRow | undefined> {
+  const { rows } = door.buildingId
+    ? await db.query<PlacedRow>('SELECT operator_id, project_id FROM buildings WHERE building_id = $1', [
+        door.buildingId,
+      ])
+    : await db.query<PlacedRow>('SELECT operator_id, project_id FROM units WHERE unit_id = $1', [
+        door.unitId,
+      ]);
+  return rows[0];
+}
+
+/** True if the staff member is active property staff of the project (locked against deactivation meanwhile). */
+export async function isActivePropertyStaff(
+  client: PoolClient,
+  staffId: string,
+  projectId: string,
+): Promise<boolean> {
+  const { rowCount } = await client.query(
+    'SELECT 1 FROM staff WHERE staff_id = $1 AND project_id = $2 AND role = $3 AND active FOR SHARE',
+    [staffId, projectId, StaffRole.STAFF_ROLE_PROPERTY_STAFF],
+  );
+  return rowCount === 1;
+}
+
+export async function insertGrant(
+  client: PoolClient,
+  row: {
+    grantId: string;
+    operatorId: string;
+    projectId: string;
+    residentId: string;
+    door: Door;
+    issuedByStaffId: string;
+    validUntil: Date | null;
+  },
+): Promise<void> {
+  await client.query(
+    `INSERT INTO door_grants (grant_id, operator_id, project_id, resident_id, building_id, unit_id, status,
+                              issued_by_staff_id, valid_until)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [
+      row.grantId,
+      row.operatorId,
+      row.projectId,
+      row.residentId,
+      row.door.buildingId ?? null,
+      row.door.unitId ?? null,
+      GrantStatus.GRANT_STATUS_ACTIVE,
+      row.issuedByStaffId,
+      row.validUntil,
+    ],
+  );
+}
+
+export async function findGrant(db: Db, grantId: string): Promise<GrantRow | undefined> {
+  const { rows } = await db.query<GrantRow>(
+    `SELECT ${GRANT_COLUMNS} FROM door_grants g WHERE g.grant_id = $1`,
+    [grantId],
+  );
+  return rows[0];
+}
+
+/** The grant, locked so that concurrent revocations serialize (the second sees it revoked). */
+export async function lockGrant(client: PoolClient, grantId: string): Promise<GrantRow | undefined> {
+  const { rows } = await client.query<GrantRow>(
+    `SELECT ${GRANT_COLUMNS} FROM door_grants g WHERE g.grant_id = $1 FOR UPDATE`,
+    [grantId],
+  );
+  return rows[0];
+}
+
+export async function revokeGrant(client: PoolClient, grantId: string, staffId: string): Promise<void> {
+  await client.query(
+    `UPDATE door_grants SET status = $2, revoked_by_staff_id = $3, revoked_at = clock_timestamp()
+      WHERE grant_id = $1`,
+    [grantId, GrantStatus.GRANT_STATUS_REVOKED, staffId],
+  );
+}
+
+/**
+ * The newest grant that opens this door for the resident right now: active, not past valid_until,
+ * held by the resident or a member of the resident's household. Read from the table on every call,
+ * so a revocation is refused from the moment it commits.
+ */
+export async function findOpeningGrant(db: Db, residentId: string, door: Door): Promise<string | undefined> {
+  const doorColumn = door.buildingId ? 'building_id' : 'unit_id';
+  const { rows } = await db.query<{ grant_id: string }>(
+    `SELECT g.grant_id FROM door_grants g
+      WHERE g.resident_id IN (${HOUSEHOLD_OF_RESIDENT})
+        AND g.${doorColumn} = $2
+        AND g.status = $3
+        AND (g.valid_until IS NULL OR g.valid_until > now())
+      ORDER BY g.issued_at DESC, g.grant_id DESC
+      LIMIT 1`,
+    [residentId, door.buildingId ?? door.unitId, GrantStatus.GRANT_STATUS_ACTIVE],
+  );
+  return rows[0]?.grant_id;
+}
+
+/** The grants of the resident and of the resident's household, newest first. */
+export async function listGrants(db: Db, residentId: string): Promise<GrantRow[]> {
+  const { rows } = await db.query<GrantRow>(
+    `SELECT ${GRANT_COLUMNS} FROM door_grants g
+      WHERE g.resident_id IN (${HOUSEHOLD_OF_RESIDENT})
+      ORDER BY g.issued_at DESC, g.grant_id DESC`,
+    [residentId],
+  );
+  return rows;
+}

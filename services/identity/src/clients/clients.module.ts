@@ -1,0 +1,38 @@
+import { Module } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { ClientRevocations, REDIS, SERVICE_CONFIG } from '@citybase/platform';
+import type { IdentityConfig } from '../config';
+import { ClientsGrpc, TokensGrpc } from './clients.grpc';
+import { ClientsService } from './clients.service';
+import { CLIENT_REVOCATIONS, SIGNING_KEY_WRAP } from './clients.tokens';
+import { KeyRing } from './keys/key-ring';
+import { SigningKeyWrap } from './keys/key-wrap';
+import { SigningKeysService } from './keys/signing-keys.service';
+import { TokensHttp } from './tokens.http';
+import { TokensService } from './tokens.service';
+
+/**
+ * API clients, their tokens and the signing keys: ClientService and TokenService over gRPC,
+ * POST /oauth/token and GET /.well-known/jwks.json over HTTP.
+ */
+@Module({
+  controllers: [ClientsGrpc, TokensGrpc, TokensHttp],
+  providers: [
+    {
+      provide: SIGNING_KEY_WRAP,
+      inject: [SERVICE_CONFIG],
+      useFactory: (config: IdentityConfig) =>
+        new SigningKeyWrap(Buffer.from(config.IDENTITY_MASTER_KEY, 'base64')),
+    },
+    {
+      provide: CLIENT_REVOCATIONS,
+      inject: [REDIS, SERVICE_CONFIG],
+      useFactory: (redis: Redis, config: IdentityConfig) => new ClientRevocations(redis, config.CITY_ID),
+    },
+    KeyRing,
+    SigningKeysService,
+    ClientsService,
+    TokensService,
+  ],
+})
+export class ClientsModule {}

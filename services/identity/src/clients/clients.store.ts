@@ -1,0 +1,212 @@
+import { type CitybaseClaims, tenancyFilter } from '@citybase/platform';
+import type { Pool, PoolClient } from 'pg';
+
+type Db = Pool | PoolClient;
+
+export const CLIENT_ACTIVE = 1;
+export const CLIENT_REVOKED = 2;
+
+/** An API client as stored, without its secret hash. */
+export interface ClientRow {
+  client_id: string;
+  internal_id: string;
+  name: string;
+  scopes: string[];
+  operator_ids: string[];
+  project_ids: string[];
+  status: number;
+  secret_rotated_at: Date | null;
+  revoked_at: Date | null;
+  revoke_reason: string | null;
+  created_by_client_id: string | null;
+  created_at: Date;
+}
+
+const COLUMNS = `c.client_id, c.internal_id, c.name, c.scopes, c.operator_ids::text[] AS operator_ids,
+  c.project_ids::text[] AS project_ids, c.status, c.secret_rotated_at, c.revoked_at, c.revoke_reason,
+  c.created_by_client_id, c.created_at`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * SQL condition (on alias `c`) "this client's tenancy lies inside the caller's", with its
+ * parameters numbered from `firstParam`. An unrestricted city admin sees every client. Anyone else
+ * sees a client only if it is restricted too (a whole-city client is never inside a restricted
+ * caller), all its operators are the caller's, and each of its projects is the caller's or belongs
+ * to one of the caller's operators. The same rule as assertTenancyInside in clients.domain.ts,
+ * applied to stored clients.
+ */
+export function visibleTo(
+  claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>,
+  firstParam: number,
+): { sql: string; params: unknown[] } {
+  const filter = tenancyFilter(claims);
+  if (filter.all) return { sql: 'true', params: [] };
+  // Tokens we issue carry UUIDs only; anything else cannot match a uuid column anyway.
+  const operators = filter.operatorIds.filter((id) => UUID.test(id));
+  const projects = filter.projectIds.filter((id) => UUID.test(id));
+  const o = `$${firstParam}::uuid[]`;
+  const p = `$${firstParam + 1}::uuid[]`;
+  return {
+    sql: `(cardinality(c.operator_ids) + cardinality(c.project_ids) > 0
+      AND c.operator_ids <@ ${o}
+      AND NOT EXISTS (
+        SELECT 1 FROM unnest(c.project_ids) AS cp(project_id)
+         WHERE cp.project_id <> ALL(${p})
+           AND NOT EXISTS (SELECT 1 FROM projects pr
+                            WHERE pr.project_id = cp.project_id AND pr.operator_id = ANY(${o}))))`,
+    params: [operators, projects],
+  };
+}
+
+export async function findVisibleClient(
+  db: Db,
+  claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>,
+  clientId: string,
+  opts: { forUpdate?: boolean } = {},
+): Promise<ClientRow | undefined> {
+  const visible = visibleTo(claims, 2);
+  const { rows } = await db.query<ClientRow>(
+    `SELECT ${COLUMNS} FROM api_clients c WHERE c.client_id = $1 AND ${visible.sql}
+     ${opts.forUpdate ? 'FOR UPDATE OF c' : ''}`,
+    [clientId, ...visible.params],
+  );
+  return rows[0];
+}
+
+export async function findClientByInternalId(db: Db, internalId: string): Promise<ClientRow | undefined> {
+  const { rows } = await db.query<ClientRow>(
+    `SELECT ${COLUMNS} FROM api_clients c WHERE c.internal_id = $1`,
+    [internalId],
+  );
+  return rows[0];
+}
+
+/** Oldest first, keyset-paged after the client `after` (which must exist). */
+export async function listVisibleClients(
+  db: Db,
+  claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>,
+  limit: number,
+  after: string | undefined,
+): Promise<ClientRow[]> {
+  const visible = visibleTo(claims, 3);
+  const { rows } = await db.query<ClientRow>(
+    `SELECT ${COLUMNS} FROM api_clients c
+      WHERE ($2::text IS NULL
+             OR (c.created_at, c.client_id) > (SELECT a.created_at, a.client_id FROM api_clients a WHERE a.client_id = $2))
+        AND ${visible.sql}
+      ORDER BY c.created_at, c.client_id
+      LIMIT $1`,
+    [limit, after ?? null, ...visible.params],
+  );
+  return rows;
+}
+
+export async function clientExists(db: Db, clientId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM api_clients WHERE client_id = $1', [clientId]);
+  return rowCount === 1;
+}
+
+export interface NewClient {
+  clientId: string;
+  internalId: string;
+  name: string;
+  scopes: string[];
+  operatorIds: string[];
+  projectIds: string[];
+  secretHash: string;
+  createdByClientId: string | null;
+}
+
+export async function insertClient(client: PoolClient, c: NewClient): Promise<ClientRow> {
+  const { rows } = await client.query<ClientRow>(
+    `INSERT INTO api_clients AS c (client_id, internal_id, name, scopes, operator_ids, project_ids, status,
+                                   secret_hash, created_by_client_id)
+     VALUES ($1, $2, $3, $4, $5, $6, ${CLIENT_ACTIVE}, $7, $8)
+     RETURNING ${COLUMNS}`,
+    [
+      c.clientId,
+      c.internalId,
+      c.name,
+      c.scopes,
+      c.operatorIds,
+      c.projectIds,
+      c.secretHash,
+      c.createdByClientId,
+    ],
+  );
+  return rows[0] as ClientRow;
+}
+
+export async function updateSecretHash(
+  client: PoolClient,
+  clientId: string,
+  secretHash: string,
+): Promise<ClientRow> {
+  const { rows } = await client.query<ClientRow>(
+    `UPDATE api_clients c SET secret_hash = $2, secret_rotated_at = clock_timestamp()
+      WHERE c.client_id = $1 RETURNING ${COLUMNS}`,
+    [clientId, secretHash],
+  );
+  return rows[0] as ClientRow;
+}
+
+export async function markRevoked(client: PoolClient, clientId: string, reason: string): Promise<ClientRow> {
+  const { rows } = await client.query<ClientRow>(
+    `UPDATE api_clients c SET status = ${CLIENT_REVOKED}, revoked_at = clock_timestamp(), revoke_reason = $2
+      WHERE c.client_id = $1 RETURNING ${COLUMNS}`,
+    [clientId, reason],
+  );
+  return rows[0] as ClientRow;
+}
+
+/** Operators among `ids` that exist. */
+export async function existingOperators(db: Db, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await db.query<{ operator_id: string }>(
+    'SELECT operator_id::text FROM operators WHERE operator_id = ANY($1::uuid[])',
+    [ids],
+  );
+  return new Set(rows.map((r) => r.operator_id));
+}
+
+/** project id -> operator id, for the projects among `ids` that exist. */
+export async function projectOperators(db: Db, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<{ project_id: string; operator_id: string }>(
+    'SELECT project_id::text, operator_id::text FROM projects WHERE project_id = ANY($1::uuid[])',
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.project_id, r.operator_id]));
+}
+
+/** What token issuance needs: credentials check, status, scopes and tenancy. */
+export interface ClientCredentialsRow {
+  client_id: string;
+  scopes: string[];
+  operator_ids: string[];
+  project_ids: string[];
+  status: number;
+  secret_hash: string;
+}
+
+export async function findClientCredentials(
+  db: Db,
+  clientId: string,
+): Promise<ClientCredentialsRow | undefined> {
+  const { rows } = await db.query<ClientCredentialsRow>(
+    `SELECT client_id, scopes, operator_ids::text[] AS operator_ids, project_ids::text[] AS project_ids, status,
+            secret_hash
+       FROM api_clients WHERE client_id = $1`,
+    [clientId],
+  );
+  return rows[0];
+}
+
+/** The active bootstrap admin client (created by init-city), if any. */
+export async function findActiveBootstrapAdmin(db: Db): Promise<string | undefined> {
+  const { rows } = await db.query<{ client_id: string }>(
+    `SELECT client_id FROM api_clients WHERE created_by_client_id IS NULL AND status = ${CLIENT_ACTIVE}`,
+  );
+  return rows[0]?.client_id;
+}

@@ -1,0 +1,4 @@
+/** DI token of the SigningKeyWrap (keys/key-wrap.ts). */
+export const SIGNING_KEY_WRAP = Symbol('SIGNING_KEY_WRAP');
+/** DI token of the ClientRevocations that RevokeClient writes to. */
+export const CLIENT_REVOCATIONS = Symbol('CLIENT_REVOCATIONS');

@@ -1,0 +1,330 @@
+import { CITY_ADMIN_SCOPE, DomainError } from '@citybase/platform';
+import {
+  AgencyKind,
+  MerchantStatus,
+  ProjectKind,
+  RegisterMerchantRequest,
+} from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { requiredIdNumber, requiredPhone } from '../shared/pii';
+import {
+  assertCityAdmin,
+  assertMerchantTransition,
+  assertPropertyStaffOf,
+  encodeCursor,
+  pageOf,
+  parsePage,
+  toCreateAgencyCommand,
+  toCreateBuildingCommand,
+  toCreateOperatorCommand,
+  toCreateProjectCommand,
+  toCreateUnitCommand,
+  toRegisterMerchantCommand,
+  toSetMerchantStatusCommand,
+  visibilityOf,
+} from './tenancy.domain';
+
+const A = '0b6f1e0c-0000-4000-8000-00000000000a';
+const B = '0b6f1e0c-0000-4000-8000-00000000000b';
+const ID_NUMBER = '11010519491231002X';
+const PHONE = '13812345678';
+
+/** The DomainError `fn` throws (fails the test if it throws nothing or something else). */
+function errorOf(fn: () => unknown): DomainError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof DomainError) return err;
+    throw err;
+  }
+  throw new Error('expected a DomainError, nothing was thrown');
+}
+
+function expectInvalid(fn: () => unknown, field: string, rule?: RegExp): void {
+  const err = errorOf(fn);
+  expect(err.kind).toBe('invalid_argument');
+  expect(err.detail.field).toBe(field);
+  expect(err.message.startsWith(`${field}: `)).toBe(true);
+  if (rule) expect(err.detail.rule).toMatch(rule);
+}
+
+const pii = { idNumber: requiredIdNumber, phone: requiredPhone };
+
+function merchantRequest(over: Partial<RegisterMerchantRequest> = {}): RegisterMerchantRequest {
+  return {
+    requestId: 'req-1',
+    projectId: A,
+    name: 'Noodle House',
+    location: 'Building 3, ground floor',
+    unitId: '',
+    ownerName: 'Li Wei',
+    ownerIdNumber: ID_NUMBER,
+    contactPhone: PHONE,
+    leaseRef: 'LEASE-2026-001',
+    businessScope: 'food and drink',
+    photoRefs: ['photos/a.jpg'],
+    registeredByStaffId: B,
+    ...over,
+  };
+}
+
+describe('tenancy commands', () => {
+  it('accept valid requests, trimming names and lower-casing ids', () => {
+    expect(toCreateOperatorCommand({ requestId: 'r', name: '  Green Property  ' })).toEqual({
+      requestId: 'r',
+      name: 'Green Property',
+    });
+    expect(
+      toCreateProjectCommand({
+        requestId: 'r',
+        operatorId: A.toUpperCase(),
+        name: 'Lakeside',
+        kind: ProjectKind.PROJECT_KIND_PARK,
+      }),
+    ).toEqual({ requestId: 'r', operatorId: A, name: 'Lakeside', kind: ProjectKind.PROJECT_KIND_PARK });
+    expect(toCreateBuildingCommand({ requestId: 'r', projectId: A, name: 'B1' })).toEqual({
+      requestId: 'r',
+      projectId: A,
+      name: 'B1',
+    });
+    expect(toCreateUnitCommand({ requestId: 'r', buildingId: A, name: '1-302', floor: -10 }).floor).toBe(-10);
+    expect(toCreateUnitCommand({ requestId: 'r', buildingId: A, name: '1-302', floor: 300 }).floor).toBe(300);
+    expect(
+      toCreateAgencyCommand({ requestId: 'r', name: 'Tax office', kind: AgencyKind.AGENCY_KIND_TAX }),
+    ).toEqual({
+      requestId: 'r',
+      name: 'Tax office',
+      kind: AgencyKind.AGENCY_KIND_TAX,
+    });
+  });
+
+  it.each([
+    ['empty request_id', () => toCreateOperatorCommand({ requestId: '', name: 'x' }), 'request_id'],
+    ['empty name', () => toCreateOperatorCommand({ requestId: 'r', name: '   ' }), 'name'],
+    [
+      'operator name of 201',
+      () => toCreateOperatorCommand({ requestId: 'r', name: 'x'.repeat(201) }),
+      'name',
+    ],
+    [
+      'malformed operator_id',
+      () => toCreateProjectCommand({ requestId: 'r', operatorId: 'op-1', name: 'x', kind: 1 }),
+      'operator_id',
+    ],
+    [
+      'UNSPECIFIED kind',
+      () => toCreateProjectCommand({ requestId: 'r', operatorId: A, name: 'x', kind: 0 }),
+      'kind',
+    ],
+    [
+      'unknown kind 99',
+      () => toCreateProjectCommand({ requestId: 'r', operatorId: A, name: 'x', kind: 99 as ProjectKind }),
+      'kind',
+    ],
+    [
+      'building name of 101',
+      () => toCreateBuildingCommand({ requestId: 'r', projectId: A, name: 'b'.repeat(101) }),
+      'name',
+    ],
+    [
+      'floor -11',
+      () => toCreateUnitCommand({ requestId: 'r', buildingId: A, name: 'u', floor: -11 }),
+      'floor',
+    ],
+    [
+      'floor 301',
+      () => toCreateUnitCommand({ requestId: 'r', buildingId: A, name: 'u', floor: 301 }),
+      'floor',
+    ],
+    [
+      'agency kind 6',
+      () => toCreateAgencyCommand({ requestId: 'r', name: 'x', kind: 6 as AgencyKind }),
+      'kind',
+    ],
+  ])('refuse %s naming the field', (_name, fn, field) => expectInvalid(fn, field));
+});
+
+describe('RegisterMerchant command', () => {
+  it('normalises phone and ID number and keeps the optional unit empty as null', () => {
+    const cmd = toRegisterMerchantCommand(
+      merchantRequest({ contactPhone: '+86 138-1234-5678', ownerIdNumber: ID_NUMBER.toLowerCase() }),
+      pii,
+    );
+    expect(cmd).toMatchObject({ contactPhone: PHONE, ownerIdNumber: ID_NUMBER, unitId: null });
+    expect(toRegisterMerchantCommand(merchantRequest({ unitId: A }), pii).unitId).toBe(A);
+  });
+
+  it.each<[string, Partial<RegisterMerchantRequest>, string]>([
+    ['empty name', { name: '' }, 'name'],
+    ['location of 501', { location: 'l'.repeat(501) }, 'location'],
+    ['malformed unit_id', { unitId: 'unit-1' }, 'unit_id'],
+    ['owner_name of 101', { ownerName: 'o'.repeat(101) }, 'owner_name'],
+    ['wrong ID check digit', { ownerIdNumber: '110101199003074515' }, 'owner_id_number'],
+    ['short ID number', { ownerIdNumber: '1101011990' }, 'owner_id_number'],
+    ['landline phone', { contactPhone: '01012345678' }, 'contact_phone'],
+    ['empty lease_ref', { leaseRef: '' }, 'lease_ref'],
+    ['business_scope of 1001', { businessScope: 's'.repeat(1001) }, 'business_scope'],
+    ['21 photo refs', { photoRefs: Array.from({ length: 21 }, (_, i) => `p${i}`) }, 'photo_refs'],
+    ['an empty photo ref', { photoRefs: ['ok', ''] }, 'photo_refs[1]'],
+    ['a photo ref of 501', { photoRefs: ['p'.repeat(501)] }, 'photo_refs[0]'],
+    ['malformed staff id', { registeredByStaffId: 'staff' }, 'registered_by_staff_id'],
+  ])('refuses %s naming the field', (_name, over, field) =>
+    expectInvalid(() => toRegisterMerchantCommand(merchantRequest(over), pii), field),
+  );
+
+  it('never echoes the personal values in its errors', () => {
+    const err = errorOf(() =>
+      toRegisterMerchantCommand(merchantRequest({ ownerIdNumber: '110101199003074515' }), pii),
+    );
+    expect(err.message).not.toContain('110101199003074515');
+  });
+});
+
+describe('SetMerchantStatus command', () => {
+  const base = { requestId: 'r', merchantId: A, reason: 'lease signed', changedByStaffId: B };
+
+  it('accepts ACTIVE and SUSPENDED', () => {
+    expect(
+      toSetMerchantStatusCommand({ ...base, status: MerchantStatus.MERCHANT_STATUS_ACTIVE }).status,
+    ).toBe(MerchantStatus.MERCHANT_STATUS_ACTIVE);
+    expect(
+      toSetMerchantStatusCommand({ ...base, status: MerchantStatus.MERCHANT_STATUS_SUSPENDED }).status,
+    ).toBe(MerchantStatus.MERCHANT_STATUS_SUSPENDED);
+  });
+
+  it.each([
+    [MerchantStatus.MERCHANT_STATUS_UNSPECIFIED, /required/],
+    [MerchantStatus.MERCHANT_STATUS_PENDING, /ACTIVE or/],
+    [7 as MerchantStatus, /unknown value 7/],
+  ])('refuses status %s', (status, rule) =>
+    expectInvalid(() => toSetMerchantStatusCommand({ ...base, status }), 'status', rule),
+  );
+
+  it('refuses an empty or too long reason', () => {
+    expectInvalid(() => toSetMerchantStatusCommand({ ...base, status: 2, reason: '' }), 'reason');
+    expectInvalid(
+      () => toSetMerchantStatusCommand({ ...base, status: 2, reason: 'r'.repeat(501) }),
+      'reason',
+    );
+  });
+});
+
+describe('merchant status transitions', () => {
+  const {
+    MERCHANT_STATUS_PENDING: P,
+    MERCHANT_STATUS_ACTIVE: ACT,
+    MERCHANT_STATUS_SUSPENDED: S,
+  } = MerchantStatus;
+
+  it.each([
+    [P, ACT],
+    [ACT, S],
+    [S, ACT],
+  ])('allows %s > %s', (from, to) => expect(() => assertMerchantTransition(from, to)).not.toThrow());
+
+  it.each([
+    [P, S, 'pending to suspended'],
+    [ACT, ACT, 'active to active'],
+    [S, S, 'suspended to suspended'],
+    [ACT, P, 'active to pending'],
+  ])('refuses %s > %s naming the transition', (from, to, words) => {
+    const err = errorOf(() => assertMerchantTransition(from, to));
+    expect(err.kind).toBe('failed_precondition');
+    expect(err.code).toBe('MERCHANT_STATUS_TRANSITION_INVALID');
+    expect(err.message).toContain(words);
+  });
+});
+
+describe('acting staff', () => {
+  const staff = { project_id: A, role: 1, active: true };
+
+  it('accepts active property staff of the project', () => {
+    expect(() => assertPropertyStaffOf(staff, A, 'registered_by_staff_id')).not.toThrow();
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['of another project', { ...staff, project_id: B }],
+    ['merchant staff', { ...staff, role: 2 }],
+    ['operator admin', { ...staff, project_id: null, role: 3 }],
+    ['inactive', { ...staff, active: false }],
+  ])('refuses staff that is %s with FAILED_PRECONDITION naming the field', (_name, row) => {
+    const err = errorOf(() => assertPropertyStaffOf(row, A, 'changed_by_staff_id'));
+    expect(err.kind).toBe('failed_precondition');
+    expect(err.detail.field).toBe('changed_by_staff_id');
+    expect(err.message).toMatch(/^changed_by_staff_id: /);
+    expect(err.message).not.toContain(B);
+  });
+});
+
+describe('paging', () => {
+  it('defaults to 50, allows up to 500, refuses the rest', () => {
+    expect(parsePage(undefined)).toEqual({ size: 50, after: undefined });
+    expect(parsePage({ pageSize: 0, pageToken: '' })).toEqual({ size: 50, after: undefined });
+    expect(parsePage({ pageSize: 500, pageToken: '' }).size).toBe(500);
+    expectInvalid(() => parsePage({ pageSize: 501, pageToken: '' }), 'page.page_size');
+    expectInvalid(() => parsePage({ pageSize: -1, pageToken: '' }), 'page.page_size');
+  });
+
+  it('round-trips its own tokens', () => {
+    const cursor = { createdAt: '2026-01-02T03:04:05.123456Z', id: A };
+    expect(parsePage({ pageSize: 10, pageToken: encodeCursor(cursor) })).toEqual({ size: 10, after: cursor });
+  });
+
+  it.each([
+    ['not base64url', 'a+b/c='],
+    ['not JSON', Buffer.from('nope').toString('base64url')],
+    ['JSON without fields', Buffer.from('{}').toString('base64url')],
+    ['a JSON number', Buffer.from('42').toString('base64url')],
+    ['a millisecond time', encodeCursor({ createdAt: '2026-01-02T03:04:05.123Z', id: A })],
+    ['an impossible time', encodeCursor({ createdAt: '2026-13-45T03:04:05.123456Z', id: A })],
+    ['a day that does not exist', encodeCursor({ createdAt: '2026-02-30T03:04:05.123456Z', id: A })],
+    ['an id that is no UUID', encodeCursor({ createdAt: '2026-01-02T03:04:05.123456Z', id: "x' OR 1=1" })],
+    ['a huge token', 'A'.repeat(1000)],
+  ])('refuses a token that is %s', (_name, pageToken) =>
+    expectInvalid(() => parsePage({ pageSize: 0, pageToken }), 'page.page_token'),
+  );
+
+  it('cuts the extra row into a next-page token pointing after the last row kept', () => {
+    const rows = [1, 2, 3].map((n) => ({ id: `id-${n}`, cursor_at: `2026-01-02T03:04:0${n}.000000Z` }));
+    const first = pageOf(rows, 2, (r) => r.id);
+    expect(first.rows.map((r) => r.id)).toEqual(['id-1', 'id-2']);
+    expect(JSON.parse(Buffer.from(first.nextPageToken, 'base64url').toString())).toEqual({
+      created_at: '2026-01-02T03:04:02.000000Z',
+      id: 'id-2',
+    });
+    expect(pageOf(rows, 3, (r) => r.id)).toEqual({ rows, nextPageToken: '' });
+  });
+});
+
+describe('visibility', () => {
+  it('is everything only for an unrestricted city admin', () => {
+    expect(visibilityOf({ scope: CITY_ADMIN_SCOPE, tenancy: {} })).toEqual({ all: true });
+    expect(visibilityOf({ scope: '', tenancy: {} })).toEqual({ all: false, operatorIds: [], projectIds: [] });
+    expect(visibilityOf({ scope: CITY_ADMIN_SCOPE, tenancy: { operators: [A] } })).toEqual({
+      all: false,
+      operatorIds: [A],
+      projectIds: [],
+    });
+  });
+
+  it('drops ids that could never match a stored UUID', () => {
+    expect(
+      visibilityOf({ scope: '', tenancy: { operators: [A, 'op-1'], projects: [B.toUpperCase(), B] } }),
+    ).toEqual({
+      all: false,
+      operatorIds: [A],
+      projectIds: [B],
+    });
+  });
+
+  it('refuses admin-only actions to anyone restricted', () => {
+    expect(() => assertCityAdmin({ scope: CITY_ADMIN_SCOPE, tenancy: {} }, 'create operators')).not.toThrow();
+    for (const claims of [
+      { scope: 'identity:tenancy.write', tenancy: {} },
+      { scope: CITY_ADMIN_SCOPE, tenancy: { operators: [A] } },
+      { scope: CITY_ADMIN_SCOPE, tenancy: { projects: [B] } },
+    ]) {
+      expect(errorOf(() => assertCityAdmin(claims, 'create operators')).kind).toBe('permission_denied');
+    }
+  });
+});

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import type { Metadata, ServiceError } from '@grpc/grpc-js';
+import { Client } from 'pg';
+import { AccessServiceService } from '@citybase/contracts/citybase/identity/v1/access';
+import { PeopleServiceService, StaffRole } from '@citybase/contracts/citybase/identity/v1/people';
+import {
+  createTestDatabase,
+  grpcClient,
+  PromiseClient,
+  ServiceProcess,
+  spawnService,
+  TestDatabase,
+  TestIssuer,
+  uniqueName,
+} from '@citybase/platform/testing';
+import { newPhone } from './people-fixtures';
+
+/** Every scope the people and access RPCs declare, without identity:pii.read. */
+export const ALL_SCOPES = [
+  'identity:people.write',
+  'identity:people.verify',
+  'identity:people.read',
+  'identity:staff.write',
+  'identity:grants.write',
+  'identity:grants.read',
+];
+export const PII_READ = 'identity:pii.read';
+
+/** The identity process under test with its database, a token issuer and clients of both services. */
+export interface IdentityHarness {
+  issuer: TestIssuer;
+  db: TestDatabase;
+  svc: ServiceProcess;
+  pg: Client;
+  people: PromiseClient<typeof PeopleServiceService>;
+  access: PromiseClient<typeof AccessServiceService>;
+  stop(): Promise<void>;
+}
+
+export async function startIdentity(label: string): Promise<IdentityHarness> {
+  const issuer = await TestIssuer.start();
+  const db = await createTestDatabase(label);
+  const svc = await spawnService('identity', {
+    DATABASE_URL: db.url,
+    AUTH_JWKS_URL: issuer.jwksUrl,
+    KAFKA_TOPIC_PREFIX: `${uniqueName(label)}.`,
+  });
+  const pg = new Client({ connectionString: db.url });
+  try {
+    await svc.ready();
+    await pg.connect();
+  } catch (err) {
+    // Leave nothing running that would keep Jest from exiting.
+    await svc.stop();
+    await db.drop();
+    await issuer.stop();
+    throw err;
+  }
+  const people = grpcClient(PeopleServiceService, svc.grpcAddress);
+  const access = grpcClient(AccessServiceService, svc.grpcAddress);
+  return {
+    issuer,
+    db,
+    svc,
+    pg,
+    people,
+    access,
+    async stop() {
+      people.close();
+      access.close();
+      await pg.end();
+      await svc.stop();
+      await db.drop();
+      await issuer.stop();
+    },
+  };
+}
+
+/** A caller: one API client (fixed sub, so request ids replay) bound to some tenancy. */
+export function caller(
+  issuer: TestIssuer,
+  tenancy: { operators?: string[]; projects?: string[] },
+  opts: { pii?: boolean; scopes?: string[]; sub?: string } = {},
+): () => Metadata {
+  const sub = opts.sub ?? `client-${randomUUID()}`;
+  const scopes = [...(opts.scopes ?? ALL_SCOPES), ...(opts.pii ? [PII_READ] : [])];
+  return () => issuer.metadata({ sub, scopes, ...tenancy });
+}
+
+/** The error a call failed with; fails the test if it succeeded. */
+export async function failure(call: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await call;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
+
+export function errorField(err: ServiceError): string | undefined {
+  return err.metadata?.get('citybase-error-field')[0]?.toString();
+}
+
+/** Row counts of every table the people and access features write, and of the outbox. */
+export async function counts(pg: Client): Promise<Record<string, number>> {
+  const { rows } = await pg.query<Record<string, number>>(
+    `SELECT (SELECT count(*)::int FROM residents) AS residents,
+            (SELECT count(*)::int FROM households) AS households,
+            (SELECT count(*)::int FROM household_members) AS household_members,
+            (SELECT count(*)::int FROM staff) AS staff,
+            (SELECT count(*)::int FROM couriers) AS couriers,
+            (SELECT count(*)::int FROM door_grants) AS door_grants,
+            (SELECT count(*)::int FROM idempotency_keys) AS idempotency_keys,
+            (SELECT count(*)::int FROM outbox) AS outbox`,
+  );
+  return rows[0] as Record<string, number>;
+}
+
+/** The outbox rows of one event type, oldest first. */
+export async function outboxOf(
+  pg: Client,
+  eventType: string,
+): Promise<{ payload: Buffer; partition_key: string; headers: unknown }[]> {
+  const { rows } = await pg.query<{ payload: Buffer; partition_key: string; headers: unknown }>(
+    'SELECT payload, partition_key, headers FROM outbox WHERE event_type = $1 ORDER BY id',
+    [eventType],
+  );
+  return rows;
+}
+
+/** JSON of a response, with bigints as strings, for scanning. */
+export function json(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+/** Registers a staff member of a project through the RPC; returns its id. */
+export async function registerStaff(
+  h: IdentityHarness,
+  md: () => Metadata,
+  t: { operatorId: string; projectId?: string; merchantId?: string },
+  role: StaffRole = StaffRole.STAFF_ROLE_PROPERTY_STAFF,
+): Promise<string> {
+  const { staff } = await h.people.registerStaff(
+    {
+      requestId: randomUUID(),
+      tenancy: { operatorId: t.operatorId, projectId: t.projectId ?? '', merchantId: t.merchantId ?? '' },
+      role,
+      name: 'Staff member',
+      phone: newPhone(),
+    },
+    md(),
+  );
+  if (!staff) throw new Error('RegisterStaff returned no staff');
+  return staff.staffId;
+}

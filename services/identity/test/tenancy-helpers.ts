@@ -1,0 +1,125 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Metadata, ServiceError } from '@grpc/grpc-js';
+import type { Client } from 'pg';
+import { CITY_ADMIN_SCOPE } from '@citybase/platform';
+import type { TestIssuer } from '@citybase/platform/testing';
+
+// Fixtures and probes of the TenancyService integration tests.
+
+export const READ_WRITE_SCOPES = [
+  'identity:tenancy.read',
+  'identity:tenancy.write',
+  'identity:merchants.read',
+  'identity:merchants.write',
+];
+export const PII_READ = 'identity:pii.read';
+
+/** Who calls: a fixed client id per caller, so request ids form one namespace across its calls. */
+export interface Caller {
+  sub: string;
+  metadata(): Metadata;
+}
+
+export function cityAdmin(issuer: TestIssuer, opts: { pii?: boolean; sub?: string } = {}): Caller {
+  const sub = opts.sub ?? `city-admin-${randomUUID()}`;
+  const scopes = [CITY_ADMIN_SCOPE, ...READ_WRITE_SCOPES, ...(opts.pii ? [PII_READ] : [])];
+  return { sub, metadata: () => issuer.metadata({ sub, scopes }) };
+}
+
+export function tenantClient(
+  issuer: TestIssuer,
+  tenancy: { operators?: string[]; projects?: string[] },
+  opts: { pii?: boolean; extraScopes?: string[] } = {},
+): Caller {
+  const sub = `tenant-${randomUUID()}`;
+  const scopes = [...READ_WRITE_SCOPES, ...(opts.pii ? [PII_READ] : []), ...(opts.extraScopes ?? [])];
+  return { sub, metadata: () => issuer.metadata({ sub, scopes, ...tenancy }) };
+}
+
+/** A valid 18-character mainland resident ID number (GB 11643 check digit), different per call. */
+export function idNumber(): string {
+  const body = `110105${1950 + randomInt(50)}0${1 + randomInt(9)}1${randomInt(10)}${String(randomInt(1000)).padStart(3, '0')}`;
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = weights.reduce((acc, w, i) => acc + w * Number(body[i]), 0);
+  return body + '10X98765432'[sum % 11];
+}
+
+/** A valid mainland mobile number, different per call. */
+export function phone(): string {
+  return `139${String(randomInt(100_000_000)).padStart(8, '0')}`;
+}
+
+/**
+ * Inserts a staff row directly (PeopleService, which owns staff, is another feature). Fixture
+ * only: phone_enc / phone_hash are arbitrary bytes and phone_masked a fixed mask, because nothing
+ * in the tenancy feature reads a staff member's phone.
+ */
+export async function insertStaff(
+  pg: Client,
+  row: {
+    operatorId: string;
+    projectId: string | null;
+    role: 1 | 2 | 3;
+    merchantId?: string;
+    active?: boolean;
+  },
+): Promise<string> {
+  const staffId = randomUUID();
+  await pg.query(
+    `INSERT INTO staff (staff_id, operator_id, project_id, merchant_id, role, name, phone_enc, phone_hash,
+                        phone_masked, active)
+     VALUES ($1, $2, $3, $4, $5, 'Fixture Staff', '\\x00'::bytea, '\\x01'::bytea, '138****0000', $6)`,
+    [staffId, row.operatorId, row.projectId, row.merchantId ?? null, row.role, row.active ?? true],
+  );
+  return staffId;
+}
+
+export const TABLES = [
+  'operators',
+  'projects',
+  'buildings',
+  'units',
+  'agencies',
+  'staff',
+  'merchants',
+  'idempotency_keys',
+  'outbox',
+] as const;
+
+/** Row counts of every tenancy table and of the outbox: "nothing was written" compares two of these. */
+export async function counts(pg: Client): Promise<Record<string, number>> {
+  const { rows } = await pg.query<Record<string, number>>(
+    `SELECT ${TABLES.map((t) => `(SELECT count(*)::int FROM ${t}) AS ${t}`).join(', ')}`,
+  );
+  return rows[0] as Record<string, number>;
+}
+
+/** The event types in the outbox under one partition key, in commit order. */
+export async function eventTypes(pg: Client, key: string): Promise<string[]> {
+  const { rows } = await pg.query<{ event_type: string }>(
+    'SELECT event_type FROM outbox WHERE partition_key = $1 ORDER BY id',
+    [key],
+  );
+  return rows.map((r) => r.event_type);
+}
+
+/** The gRPC error a call failed with; fails the test if it succeeded. */
+export async function failure(call: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await call;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error('expected the call to fail, it succeeded');
+}
+
+/** The ErrorDetail field the transport sent with an error (metadata citybase-error-field). */
+export function errorField(err: ServiceError): string | undefined {
+  const v = err.metadata?.get('citybase-error-field')[0];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** JSON of a response, with bigints (timestamps) as strings, for scanning for values. */
+export function json(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}

@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { ChannelsModule } from '../channels/channels.module';
+import { RefundsModule } from '../refunds/refunds.module';
+import { PaymentsGrpc } from './payments.grpc';
+import { ChannelNotificationsHttp } from './payments.http';
+import { ChannelNotifications } from './payments.notifications';
+import { PaymentReconciler } from './payments.reconciler';
+import { PaymentRouting } from './payments.routing';
+import { PaymentsService } from './payments.service';
+import { PaymentTransitions } from './payments.transitions';
+
+/**
+ * Payment intents: CreatePayment, GetPayment, ConfirmPayment over gRPC; the channels'
+ * notifications over HTTP; the reconciler that resolves unknown outcomes and expiries.
+ */
+@Module({
+  imports: [ChannelsModule, RefundsModule],
+  controllers: [PaymentsGrpc, ChannelNotificationsHttp],
+  providers: [PaymentsService, PaymentTransitions, PaymentRouting, ChannelNotifications, PaymentReconciler],
+})
+export class PaymentsModule {}

@@ -1,0 +1,242 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  Logger,
+  LOGGER,
+  Outbox,
+  OUTBOX,
+  PG_POOL,
+  Pool,
+  PoolClient,
+  SERVICE_CONFIG,
+  toTimestamp,
+  withTransaction,
+} from '@citybase/platform';
+import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
+import { PaymentEvents } from '@citybase/contracts/events';
+import type { ChannelOrder } from '../channels/channel-adapter';
+import type { PaymentConfig } from '../config';
+import { decideOrder, isFinal, nextCheckDelayMs, OPEN_STATUSES, PaymentTransition } from './payments.domain';
+import { compareAndSetStatus, lockById, PaymentRow, setChannelOrderState } from './payments.store';
+
+export interface TransitionResult {
+  payment: PaymentRow;
+  /** False when nothing changed (already in that state, out of order, or another source won). */
+  changed: boolean;
+}
+
+/**
+ * The one place a payment's status changes. Every source of news about an order (the channel's
+ * notification, the client's ConfirmPayment, the reconciler's query or close, the answer to
+ * opening it) goes through applyChannelOrder: a compare-and-set on the status, with the event of a
+ * final status written to the outbox in the same transaction, so each outcome is applied and
+ * published exactly once whatever the order and number of the news.
+ */
+@Injectable()
+export class PaymentTransitions {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(OUTBOX) private readonly outbox: Outbox,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_CONFIG) private readonly config: PaymentConfig,
+  ) {}
+
+  /** Applies the channel's view of the order in its own transaction. */
+  applyChannelOrder(paymentId: string, channelId: string, order: ChannelOrder): Promise<TransitionResult> {
+    return withTransaction(this.pool, (client) =>
+      this.applyChannelOrderIn(client, paymentId, channelId, order),
+    );
+  }
+
+  /** Applies the channel's view of the order inside the caller's transaction. */
+  async applyChannelOrderIn(
+    client: PoolClient,
+    paymentId: string,
+    channelId: string,
+    order: ChannelOrder,
+  ): Promise<TransitionResult> {
+    const payment = await lockById(client, paymentId);
+    if (!payment) throw new Error(`payment ${paymentId} does not exist`);
+    if (order.paymentId !== paymentId) {
+      this.logger.error(
+        { payment_id: paymentId, channel: channelId, order_payment_id: order.paymentId },
+        'channel answered about another order; ignored',
+      );
+      return { payment, changed: false };
+    }
+    const decision = decideOrder(
+      { status: payment.status, channel: payment.channel, amountMinor: payment.amount_minor },
+      channelId,
+      order,
+      new Date(),
+    );
+    await this.rememberChannelOrder(client, paymentId, channelId, order);
+    switch (decision.kind) {
+      case 'none':
+        this.logger.debug(
+          { payment_id: paymentId, channel: channelId, order: order.status, why: decision.why },
+          'order news changes nothing',
+        );
+        return { payment, changed: false };
+      case 'anomaly':
+        // Money moved where it should not have: an operator must look at it; no status change here.
+        this.logger.error(
+          {
+            payment_id: paymentId,
+            channel: channelId,
+            order: order.status,
+            why: decision.why,
+            alert: 'PAYMENT_ANOMALY',
+          },
+          'channel reports an order state that must not happen',
+        );
+        return { payment, changed: false };
+      case 'transition':
+        return this.transition(client, payment, decision.transition);
+    }
+  }
+
+  /** A channel call had no answer (timeout, connection lost): the outcome is unknown until queried. */
+  markUnknown(paymentId: string, channelId: string): Promise<TransitionResult> {
+    return withTransaction(this.pool, async (client) => {
+      const payment = await lockById(client, paymentId);
+      if (!payment) throw new Error(`payment ${paymentId} does not exist`);
+      if (isFinal(payment.status) || payment.status === PaymentStatus.PAYMENT_STATUS_UNKNOWN) {
+        return { payment, changed: false };
+      }
+      return this.transition(client, payment, {
+        from: [PaymentStatus.PAYMENT_STATUS_CREATED, PaymentStatus.PAYMENT_STATUS_PROCESSING],
+        to: PaymentStatus.PAYMENT_STATUS_UNKNOWN,
+        channel: payment.channel || channelId,
+      });
+    });
+  }
+
+  /** Routing found no channel that would open the order: the payment fails with `reason`. */
+  fail(paymentId: string, reason: string): Promise<TransitionResult> {
+    return withTransaction(this.pool, async (client) => {
+      const payment = await lockById(client, paymentId);
+      if (!payment) throw new Error(`payment ${paymentId} does not exist`);
+      return this.transition(client, payment, {
+        from: [PaymentStatus.PAYMENT_STATUS_CREATED, PaymentStatus.PAYMENT_STATUS_UNKNOWN],
+        to: PaymentStatus.PAYMENT_STATUS_FAILED,
+        channel: payment.channel,
+        completedAt: new Date(),
+        failureReason: reason,
+      });
+    });
+  }
+
+  /** An intent past its expiry with no order at any channel (nothing to close): it expires. */
+  expireUnrouted(paymentId: string): Promise<TransitionResult> {
+    return withTransaction(this.pool, async (client) => {
+      const payment = await lockById(client, paymentId);
+      if (!payment) throw new Error(`payment ${paymentId} does not exist`);
+      return this.transition(client, payment, {
+        from: OPEN_STATUSES,
+        to: PaymentStatus.PAYMENT_STATUS_EXPIRED,
+        channel: payment.channel,
+        completedAt: new Date(),
+        failureReason: 'EXPIRED',
+      });
+    });
+  }
+
+  private async transition(
+    client: PoolClient,
+    before: PaymentRow,
+    t: PaymentTransition,
+  ): Promise<TransitionResult> {
+    const after = await compareAndSetStatus(
+      client,
+      before.payment_id,
+      t,
+      nextCheckDelayMs(0, this.config.PAYMENT_RECONCILE_INTERVAL_MS),
+    );
+    if (!after) return { payment: before, changed: false };
+    if (t.to === PaymentStatus.PAYMENT_STATUS_PROCESSING && t.channel !== '') {
+      await setChannelOrderState(client, after.payment_id, t.channel, 'open');
+    }
+    await this.publish(client, after);
+    this.logger.info(
+      {
+        payment_id: after.payment_id,
+        from: before.status,
+        to: after.status,
+        channel: after.channel,
+        reason: after.failure_reason || undefined,
+      },
+      'payment status changed',
+    );
+    return { payment: after, changed: true };
+  }
+
+  private async rememberChannelOrder(
+    client: PoolClient,
+    paymentId: string,
+    channelId: string,
+    order: ChannelOrder,
+  ): Promise<void> {
+    switch (order.status) {
+      case 'SUCCESS':
+        return setChannelOrderState(client, paymentId, channelId, 'paid', order.transactionId ?? '');
+      case 'CLOSED':
+        return setChannelOrderState(client, paymentId, channelId, 'closed');
+      case 'PAYERROR':
+        return setChannelOrderState(
+          client,
+          paymentId,
+          channelId,
+          'closed',
+          order.failureReason ?? 'PAYERROR',
+        );
+      case 'NOTPAY':
+        return; // opened: recorded by the routing step, and by the transition to processing
+    }
+  }
+
+  private async publish(client: PoolClient, p: PaymentRow): Promise<void> {
+    const tenancy = { operatorId: p.operator_id, projectId: p.project_id, merchantId: p.merchant_id };
+    const opts = { key: p.payment_id, subject: p.payment_id, tenancy };
+    const base = {
+      paymentId: p.payment_id,
+      tenancy,
+      merchantId: p.merchant_id,
+      scenario: p.scenario,
+      amount: { currency: p.currency, amountMinor: p.amount_minor },
+      channel: p.channel,
+      occurredAt: toTimestamp(p.completed_at ?? p.updated_at),
+    };
+    switch (p.status) {
+      case PaymentStatus.PAYMENT_STATUS_SUCCEEDED:
+        await this.outbox.enqueue(
+          client,
+          PaymentEvents.PaymentSucceeded,
+          {
+            ...base,
+            channelTransactionId: p.channel_transaction_id,
+            profitSharing: p.profit_sharing,
+            payerRef: p.payer_ref,
+          },
+          opts,
+        );
+        return;
+      case PaymentStatus.PAYMENT_STATUS_FAILED:
+        await this.outbox.enqueue(
+          client,
+          PaymentEvents.PaymentFailed,
+          { ...base, reason: p.failure_reason },
+          opts,
+        );
+        return;
+      case PaymentStatus.PAYMENT_STATUS_EXPIRED:
+        await this.outbox.enqueue(client, PaymentEvents.PaymentExpired, base, opts);
+        return;
+      case PaymentStatus.PAYMENT_STATUS_CREATED:
+      case PaymentStatus.PAYMENT_STATUS_PROCESSING:
+      case PaymentStatus.PAYMENT_STATUS_UNKNOWN:
+      case PaymentStatus.PAYMENT_STATUS_UNSPECIFIED:
+      case PaymentStatus.UNRECOGNIZED:
+        return; // only final statuses are published
+    }
+  }
+}

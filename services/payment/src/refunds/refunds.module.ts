@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { ChannelsModule } from '../channels/channels.module';
+import { RefundsGrpc } from './refunds.grpc';
+import { RefundsService } from './refunds.service';
+
+/**
+ * Refunds of succeeded payments (RefundPayment, GetRefund). RefundsService is exported for the
+ * channel notifications and the reconciler of payments, which bring refund outcomes too.
+ */
+@Module({
+  imports: [ChannelsModule],
+  controllers: [RefundsGrpc],
+  providers: [RefundsService],
+  exports: [RefundsService],
+})
+export class RefundsModule {}

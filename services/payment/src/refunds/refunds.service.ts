@@ -1,0 +1,351 @@
+import { randomUUID } from 'crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  DomainError,
+  assertTenancy,
+  CitybaseClaims,
+  inTenancy,
+  Logger,
+  LOGGER,
+  Outbox,
+  OUTBOX,
+  PG_POOL,
+  Pool,
+  PoolClient,
+  SERVICE_CONFIG,
+  toTimestamp,
+  withTransaction,
+} from '@citybase/platform';
+import { PaymentStatus, RefundStatus } from '@citybase/contracts/citybase/payment/v1/payment';
+import { PaymentEvents } from '@citybase/contracts/events';
+import { ChannelRefund, ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
+import { ChannelRouter } from '../channels/channel-router';
+import type { PaymentConfig } from '../config';
+import {
+  decideRefund,
+  fingerprint,
+  RefundFailureReasons,
+  RefundPaymentCommand,
+  RefundTransition,
+} from './refunds.domain';
+import { RefundErrors } from './refunds.errors';
+import {
+  addRefunded,
+  claimDueRefunds,
+  committedRefunds,
+  completeRefund,
+  findByRequestId,
+  findPayment,
+  findRefund,
+  insertRefund,
+  lockPayment,
+  RefundedPayment,
+  RefundRow,
+  releaseReconcileLease,
+} from './refunds.store';
+
+/** Where a channel posts a payment's notifications (the same route serves orders and refunds). */
+function notifyUrl(publicUrl: string, channelId: string, paymentId: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/channels/${encodeURIComponent(channelId)}/notifications/${paymentId}`;
+}
+
+function isNoSuchRefund(err: unknown): boolean {
+  return err instanceof ChannelRejectedError && /NOT_EXIST|NOT_FOUND/.test(err.code);
+}
+
+/**
+ * Refunds of succeeded payments: full, partial and several, never more in total than was paid.
+ * A refund is accepted (processing) under the payment's row lock, then started at the channel;
+ * its outcome arrives by notification, query or the reconciler and is applied by one
+ * compare-and-set (applyChannelRefund), which also adds it to the payment's refunded total and
+ * writes RefundSucceeded or RefundFailed exactly once.
+ */
+@Injectable()
+export class RefundsService {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(OUTBOX) private readonly outbox: Outbox,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_CONFIG) private readonly config: PaymentConfig,
+    private readonly router: ChannelRouter,
+  ) {}
+
+  async refundPayment(claims: CitybaseClaims, cmd: RefundPaymentCommand): Promise<RefundRow> {
+    const hash = fingerprint(cmd);
+    const { refund, payment, fresh } = await withTransaction(this.pool, async (client) => {
+      const payment = await lockPayment(client, cmd.paymentId);
+      if (!payment) throw RefundErrors.paymentNotFound(cmd.paymentId);
+      assertTenancy(claims, { operatorId: payment.operator_id, projectId: payment.project_id });
+      const replay = await this.replayed(client, claims.sub, cmd.requestId, hash);
+      if (replay) return { refund: replay, payment, fresh: false };
+      if (cmd.currency !== payment.currency) throw RefundErrors.currencyMismatch(payment.currency);
+      if (payment.status !== PaymentStatus.PAYMENT_STATUS_SUCCEEDED)
+        throw RefundErrors.paymentNotSucceeded(payment.payment_id);
+      const refundable = payment.amount_minor - (await committedRefunds(client, payment.payment_id));
+      if (cmd.amountMinor > refundable) throw RefundErrors.exceedsPaid(refundable < 0n ? 0n : refundable);
+      const inserted = await insertRefund(
+        client,
+        randomUUID(),
+        claims.sub,
+        cmd,
+        hash,
+        payment.channel,
+        this.config.PAYMENT_RECONCILE_INTERVAL_MS,
+      );
+      if (inserted) return { refund: inserted, payment, fresh: true };
+      // the same key was just used by a concurrent request (on another payment, or it would have waited for our lock)
+      const concurrent = await this.replayed(client, claims.sub, cmd.requestId, hash);
+      if (!concurrent) throw DomainError.requestInFlight();
+      return { refund: concurrent, payment, fresh: false };
+    });
+    if (!fresh) return refund;
+    this.logger.info(
+      {
+        refund_id: refund.refund_id,
+        payment_id: refund.payment_id,
+        amount_minor: refund.amount_minor.toString(),
+      },
+      'refund accepted',
+    );
+    return this.startAtChannel(refund, payment);
+  }
+
+  private async replayed(
+    client: PoolClient,
+    clientId: string,
+    requestId: string,
+    hash: string,
+  ): Promise<RefundRow | undefined> {
+    const existing = await findByRequestId(client, clientId, requestId);
+    if (existing && existing.request_hash !== hash) throw DomainError.requestIdReused();
+    return existing;
+  }
+
+  async getRefund(claims: CitybaseClaims, refundId: string): Promise<RefundRow> {
+    const refund = await findRefund(this.pool, refundId);
+    const payment = refund && (await findPayment(this.pool, refund.payment_id));
+    // another tenant's refund answers exactly like a missing one
+    if (
+      !refund ||
+      !payment ||
+      !inTenancy(claims, { operatorId: payment.operator_id, projectId: payment.project_id })
+    ) {
+      throw RefundErrors.notFound(refundId);
+    }
+    return refund;
+  }
+
+  /** Applies the channel's view of a refund in its own transaction. */
+  applyChannelRefund(refundId: string, news: ChannelRefund): Promise<RefundRow | undefined> {
+    return withTransaction(this.pool, (client) => this.applyChannelRefundIn(client, refundId, news));
+  }
+
+  /**
+   * The one transition of a refund, inside the caller's transaction: the payment row is locked
+   * first (the order refundPayment locks in), then the refund moves from processing once.
+   */
+  async applyChannelRefundIn(
+    client: PoolClient,
+    refundId: string,
+    news: ChannelRefund,
+  ): Promise<RefundRow | undefined> {
+    const current = await findRefund(client, refundId);
+    if (!current) {
+      this.logger.warn({ refund_id: refundId }, 'channel news about an unknown refund; ignored');
+      return undefined;
+    }
+    if (news.paymentId !== current.payment_id) {
+      this.logger.error(
+        { refund_id: refundId, payment_id: current.payment_id, news_payment_id: news.paymentId },
+        'refund news names another payment; ignored',
+      );
+      return current;
+    }
+    const payment = await lockPayment(client, current.payment_id);
+    if (!payment) throw new Error(`payment ${current.payment_id} does not exist`);
+    const refund = (await findRefund(client, refundId)) ?? current;
+    const decision = decideRefund(
+      { status: refund.status, amountMinor: refund.amount_minor },
+      news,
+      new Date(),
+    );
+    switch (decision.kind) {
+      case 'none':
+        return refund;
+      case 'anomaly':
+        this.logger.error(
+          { refund_id: refundId, why: decision.why, alert: 'REFUND_ANOMALY' },
+          'channel reports a refund state that must not happen',
+        );
+        return refund;
+      case 'transition':
+        return this.complete(client, payment, refundId, decision.transition);
+    }
+  }
+
+  private async complete(
+    client: PoolClient,
+    payment: RefundedPayment,
+    refundId: string,
+    t: RefundTransition,
+  ): Promise<RefundRow | undefined> {
+    const done = await completeRefund(client, refundId, t);
+    if (!done) return findRefund(client, refundId);
+    const tenancy = {
+      operatorId: payment.operator_id,
+      projectId: payment.project_id,
+      merchantId: payment.merchant_id,
+    };
+    const opts = { key: payment.payment_id, subject: refundId, tenancy };
+    const occurredAt = toTimestamp(done.completed_at ?? done.updated_at);
+    if (done.status === RefundStatus.REFUND_STATUS_SUCCEEDED) {
+      const total = await addRefunded(client, payment.payment_id, done.amount_minor);
+      await this.outbox.enqueue(
+        client,
+        PaymentEvents.RefundSucceeded,
+        {
+          refundId,
+          paymentId: payment.payment_id,
+          tenancy,
+          merchantId: payment.merchant_id,
+          scenario: payment.scenario,
+          amount: { currency: done.currency, amountMinor: done.amount_minor },
+          refundedTotal: { currency: done.currency, amountMinor: total },
+          channel: done.channel,
+          channelRefundId: done.channel_refund_id,
+          occurredAt,
+        },
+        opts,
+      );
+    } else {
+      await this.outbox.enqueue(
+        client,
+        PaymentEvents.RefundFailed,
+        {
+          refundId,
+          paymentId: payment.payment_id,
+          tenancy,
+          merchantId: payment.merchant_id,
+          amount: { currency: done.currency, amountMinor: done.amount_minor },
+          channel: done.channel,
+          reason: done.failure_reason,
+          occurredAt,
+        },
+        opts,
+      );
+    }
+    this.logger.info(
+      {
+        refund_id: refundId,
+        payment_id: payment.payment_id,
+        status: done.status,
+        reason: done.failure_reason || undefined,
+      },
+      'refund completed',
+    );
+    return done;
+  }
+
+  /** A refund the channel definitely refused (or can never be asked) fails. */
+  private fail(refundId: string, reason: string): Promise<RefundRow | undefined> {
+    return withTransaction(this.pool, async (client) => {
+      const refund = await findRefund(client, refundId);
+      if (!refund) return undefined;
+      const payment = await lockPayment(client, refund.payment_id);
+      if (!payment) throw new Error(`payment ${refund.payment_id} does not exist`);
+      return this.complete(client, payment, refundId, {
+        to: RefundStatus.REFUND_STATUS_FAILED,
+        completedAt: new Date(),
+        failureReason: reason,
+      });
+    });
+  }
+
+  /**
+   * Starts the refund at the payment's channel (idempotent there by refund id) and applies the
+   * answer. No answer leaves it processing: the reconciler asks again.
+   */
+  private async startAtChannel(
+    refund: RefundRow,
+    payment: { project_id: string; amount_minor: bigint },
+  ): Promise<RefundRow> {
+    const routed = await this.router.account(this.pool, {
+      projectId: payment.project_id,
+      channelId: refund.channel,
+    });
+    if (!routed) {
+      this.logger.error(
+        { refund_id: refund.refund_id, channel: refund.channel },
+        'no account at the payment channel; refund fails',
+      );
+      return (await this.fail(refund.refund_id, RefundFailureReasons.noChannelAccount)) ?? refund;
+    }
+    try {
+      const news = await routed.adapter.refund(routed.account, {
+        paymentId: refund.payment_id,
+        refundId: refund.refund_id,
+        amountMinor: refund.amount_minor,
+        totalMinor: payment.amount_minor,
+        reason: refund.reason,
+        notifyUrl: notifyUrl(this.config.PAYMENT_PUBLIC_URL, refund.channel, refund.payment_id),
+      });
+      return (await this.applyChannelRefund(refund.refund_id, news)) ?? refund;
+    } catch (err) {
+      if (err instanceof ChannelRejectedError) {
+        this.logger.warn({ refund_id: refund.refund_id, code: err.code }, 'channel refused the refund');
+        return (await this.fail(refund.refund_id, err.code)) ?? refund;
+      }
+      if (err instanceof ChannelUnavailableError) {
+        this.logger.warn(
+          { refund_id: refund.refund_id, err: err.message },
+          'no answer from the channel starting a refund; the reconciler asks again',
+        );
+        return (await findRefund(this.pool, refund.refund_id)) ?? refund;
+      }
+      throw err;
+    }
+  }
+
+  /** One reconciler pass over processing refunds that are due: query the channel, apply its answer. */
+  async reconcileDue(opts: { limit: number; leaseMs: number; stopped: () => boolean }): Promise<number> {
+    const due = await withTransaction(this.pool, (client) =>
+      claimDueRefunds(client, opts.limit, opts.leaseMs, this.config.PAYMENT_RECONCILE_INTERVAL_MS),
+    );
+    for (const refund of due) {
+      if (opts.stopped()) break;
+      try {
+        await this.reconcileOne(refund);
+      } catch (err) {
+        this.logger.error({ err, refund_id: refund.refund_id }, 'refund reconciliation failed');
+      } finally {
+        await releaseReconcileLease(this.pool, refund.refund_id).catch(() => undefined);
+      }
+    }
+    return due.length;
+  }
+
+  private async reconcileOne(refund: RefundRow): Promise<void> {
+    const payment = await findPayment(this.pool, refund.payment_id);
+    if (!payment) return;
+    const routed = await this.router.account(this.pool, {
+      projectId: payment.project_id,
+      channelId: refund.channel,
+    });
+    if (!routed) {
+      await this.fail(refund.refund_id, RefundFailureReasons.noChannelAccount);
+      return;
+    }
+    try {
+      const news = await routed.adapter.queryRefund(routed.account, refund.payment_id, refund.refund_id);
+      await this.applyChannelRefund(refund.refund_id, news);
+    } catch (err) {
+      if (isNoSuchRefund(err)) {
+        // the first call never reached the channel: start it now (idempotent by refund id)
+        await this.startAtChannel(refund, payment);
+        return;
+      }
+      if (!(err instanceof ChannelUnavailableError) && !(err instanceof ChannelRejectedError)) throw err;
+      this.logger.debug({ refund_id: refund.refund_id, err: err.message }, 'refund query got no answer');
+    }
+  }
+}

@@ -1,0 +1,244 @@
+// `bench payment`: end-to-end payments per second through the real pieces (the built payment
+// process, its PostgreSQL, the sandbox channel process, Kafka): CreatePayment over gRPC -> routed
+// to the sandbox -> the payer pays -> the sandbox's signed notification -> PaymentSucceeded through
+// the outbox -> consumed from Kafka here. Also CreatePayment latency at that load. Framed by pgbench
+// on the same machine in the same run.
+import { randomUUID } from 'crypto';
+import type { KafkaMessage } from 'kafkajs';
+import { Client } from 'pg';
+import {
+  PaymentScenario,
+  PaymentServiceService,
+  PaymentStatus,
+} from '@citybase/contracts/citybase/payment/v1/payment';
+import { PaymentEvents } from '@citybase/contracts/events';
+import {
+  grpcClient,
+  routeProjectToSandbox,
+  spawnSandboxChannel,
+  spawnService,
+  TestIssuer,
+  uniqueName,
+} from '@citybase/platform/testing';
+import { pgbenchBaseline, pgbenchParams } from './baselines';
+import {
+  benchDatabase,
+  benchKafka,
+  benchLogger,
+  Cleanup,
+  cleanupKafka,
+  Completion,
+  Figure,
+  machineInfo,
+  note,
+  now,
+  printFigures,
+  writeReport,
+} from './common';
+import { intFromEnv, percentiles, perSecond, round } from './stats';
+
+export interface PaymentBenchParams {
+  payments: number;
+  concurrency: number;
+}
+
+export function paymentBenchParams(env: NodeJS.ProcessEnv): PaymentBenchParams {
+  return {
+    payments: intFromEnv(env, 'BENCH_PAYMENTS', 2_000),
+    concurrency: intFromEnv(env, 'BENCH_PAYMENT_CONCURRENCY', 16),
+  };
+}
+
+export async function runPayment(cleanup: Cleanup): Promise<void> {
+  const p = paymentBenchParams(process.env);
+  const pp = pgbenchParams(process.env);
+  const started = Date.now();
+  const logger = benchLogger();
+  const prefix = `${uniqueName('benchpay')}.`;
+
+  const issuer = await TestIssuer.start();
+  cleanup.add('token issuer', () => issuer.stop());
+  const sandbox = await spawnSandboxChannel({ autoPay: 'success', autoPayDelayMs: 0, notifyDelayMs: 0 });
+  cleanup.add('sandbox channel', () => sandbox.stop());
+  const { db, synchronousCommit } = await benchDatabase('bench_payment', cleanup);
+  const payment = await spawnService('payment', {
+    DATABASE_URL: db.url,
+    KAFKA_TOPIC_PREFIX: prefix,
+    AUTH_JWKS_URL: issuer.jwksUrl,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+  });
+  cleanup.add('payment process', () => payment.stop());
+  await payment.ready();
+  const operatorId = 'bench-operator';
+  const projectId = 'bench-project';
+  const channel = await routeProjectToSandbox({
+    paymentAddress: payment.grpcAddress,
+    issuer,
+    sandbox,
+    operatorId,
+    projectId,
+  });
+  note(`payment process with channel ${channel}; sandbox at ${sandbox.url}`);
+
+  const kafka = benchKafka(logger, 'bench-payment');
+  const topic = prefix + PaymentEvents.PaymentSucceeded.topic;
+  const group = `${prefix}bench-payment-consumer`;
+  cleanupKafka(cleanup, kafka, [], [group]);
+  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
+  cleanup.add('kafka consumer', () => consumer.disconnect());
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const createdAt = new Map<string, number>();
+  const endToEnd: number[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  const completion = new Completion(p.payments, 'PaymentSucceeded consumed');
+  // The event can be consumed before CreatePayment's answer reaches us (the payer pays at once):
+  // whichever of the two comes second counts the payment.
+  const consumedEarly = new Map<string, number>();
+  const consumed = (paymentId: string, at: number) => {
+    const t0 = createdAt.get(paymentId);
+    if (t0 === undefined) {
+      consumedEarly.set(paymentId, at);
+      return;
+    }
+    endToEnd.push(at - t0);
+    completion.add();
+  };
+  await consumer.run({
+    eachMessage: async ({ message }: { message: KafkaMessage }) => {
+      if (message.headers?.['ce_type']?.toString() !== PaymentEvents.PaymentSucceeded.type || !message.value)
+        return;
+      const event = PaymentEvents.PaymentSucceeded.codec.decode(message.value);
+      if (seen.has(event.paymentId)) {
+        duplicates += 1;
+        return;
+      }
+      seen.add(event.paymentId);
+      consumed(event.paymentId, now());
+      await Promise.resolve();
+    },
+  });
+
+  const client = grpcClient(PaymentServiceService, payment.grpcAddress, () =>
+    issuer.metadata({ scopes: ['payment:write'], operators: [operatorId] }),
+  );
+  cleanup.add('gRPC client', () => Promise.resolve(client.close()));
+  const createLatency: number[] = [];
+  let next = 0;
+  note(`creating ${p.payments} payments, ${p.concurrency} in flight; the sandbox's payer pays each at once`);
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: p.concurrency }, async () => {
+      for (let i = next++; i < p.payments; i = next++) {
+        const started = now();
+        const { payment: created } = await client.createPayment({
+          requestId: randomUUID(),
+          tenancy: { operatorId, projectId, merchantId: '' },
+          merchantId: 'bench-merchant',
+          scenario: PaymentScenario.PAYMENT_SCENARIO_PARKING,
+          amount: { currency: 'CNY', amountMinor: BigInt(100 + (i % 900)) },
+          payerRef: `plate-${i}`,
+          description: 'parking',
+          expiresInSeconds: 0,
+          profitSharing: false,
+        });
+        if (!created || created.status === PaymentStatus.PAYMENT_STATUS_FAILED) {
+          throw new Error(`payment ${i} not created: ${JSON.stringify(created?.failureReason)}`);
+        }
+        createLatency.push(now() - started);
+        createdAt.set(created.paymentId, started);
+        const early = consumedEarly.get(created.paymentId);
+        if (early !== undefined) {
+          consumedEarly.delete(created.paymentId);
+          consumed(created.paymentId, early);
+        }
+      }
+    }),
+  );
+  const createdMs = now() - t0;
+  await completion.done.catch(async (err: unknown) => {
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    try {
+      const { rows } = await pg.query<{ status: number; n: number; unpublished: number }>(
+        `SELECT status, count(*)::int AS n FROM payments GROUP BY 1 ORDER BY 1`,
+      );
+      const { rows: outbox } = await pg.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`,
+      );
+      note(`stalled: payments by status ${JSON.stringify(rows)}; unpublished events ${outbox[0]?.n}`);
+    } finally {
+      await pg.end();
+    }
+    throw err;
+  });
+  const elapsedMs = now() - t0;
+  await consumer.disconnect();
+  await payment.stop();
+  await sandbox.stop();
+
+  note('baseline: pgbench');
+  const pg = await pgbenchBaseline(pp, cleanup);
+  const [createP50, createP99] = percentiles(createLatency, [50, 99]);
+  const [e2eP50, e2eP99] = percentiles(endToEnd, [50, 99]);
+  const figures: Figure[] = [
+    {
+      name: 'payments_per_s',
+      value: round(perSecond(p.payments, elapsedMs), 1),
+      unit: 'payments/s',
+      how: `end to end: first CreatePayment sent to the last PaymentSucceeded consumed from Kafka; ${p.payments} payments, ${p.concurrency} creates in flight, sandbox payer pays at once, payment process at synchronous_commit=${synchronousCommit}`,
+    },
+    {
+      name: 'create_p50_ms',
+      value: round(createP50, 2),
+      unit: 'ms',
+      how: 'CreatePayment over gRPC at that load (validation, tenancy, insert + outbox, routing, sandbox order), median',
+    },
+    {
+      name: 'create_p99_ms',
+      value: round(createP99, 2),
+      unit: 'ms',
+      how: 'as create_p50_ms, 99th percentile',
+    },
+    {
+      name: 'baseline_pgbench_tps',
+      value: round(pg.tps, 1),
+      unit: 'transactions/s',
+      how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
+    },
+  ];
+  printFigures(
+    `payment benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
+    figures,
+  );
+  process.stdout.write(
+    [
+      '',
+      'diagnostics (not in the JSON):',
+      `  creates alone                      ${round(perSecond(p.payments, createdMs), 1)} payments/s`,
+      `  create -> PaymentSucceeded consumed p50 ${round(e2eP50, 1)} ms, p99 ${round(e2eP99, 1)} ms`,
+      `  duplicate PaymentSucceeded seen     ${duplicates}`,
+      '',
+    ].join('\n'),
+  );
+  const report = {
+    payments_per_s: figures[0]!.value,
+    create_p50_ms: figures[1]!.value,
+    create_p99_ms: figures[2]!.value,
+    baseline_pgbench_tps: figures[3]!.value,
+    measured_at: new Date(started).toISOString(),
+    machine: machineInfo(),
+    params: {
+      payments: p.payments,
+      concurrency: p.concurrency,
+      synchronous_commit: synchronousCommit,
+      pgbench_scale: pp.scale,
+      pgbench_clients: pp.clients,
+      pgbench_threads: pp.threads,
+      pgbench_seconds: pp.seconds,
+    },
+  };
+  const file = await writeReport('payment', report);
+  process.stdout.write(`\nwrote ${file}\n`);
+}

@@ -1,0 +1,564 @@
+// The command line of `citybase`: the table of commands and their options, the parser (on
+// node:util parseArgs tokens, so every message is ours) and the help texts generated from the table.
+import { parseArgs } from 'node:util';
+import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { UsageError } from './errors';
+
+export const DEFAULT_ADMIN_NAME = 'City admin';
+
+/** Options of the commands that call identity (--credentials or the CITYBASE_CLIENT_* variables). */
+export interface AuthOptions {
+  credentialsFile?: string;
+}
+
+export type Command =
+  | { name: 'init'; adminName: string; save?: string }
+  | { name: 'operator create'; auth: AuthOptions; requestId?: string; operatorName: string }
+  | { name: 'operator list'; auth: AuthOptions }
+  | {
+      name: 'project create';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      projectName: string;
+      kind: ProjectKind;
+    }
+  | { name: 'project list'; auth: AuthOptions; operatorId: string }
+  | {
+      name: 'client create';
+      auth: AuthOptions;
+      requestId?: string;
+      clientName: string;
+      scopes: string[];
+      operatorIds: string[];
+      projectIds: string[];
+      save?: string;
+    }
+  | { name: 'client list'; auth: AuthOptions }
+  | { name: 'client rotate-secret'; auth: AuthOptions; requestId?: string; clientId: string; save?: string }
+  | { name: 'client revoke'; auth: AuthOptions; requestId?: string; clientId: string; reason: string }
+  | { name: 'keys rotate'; auth: AuthOptions; requestId?: string };
+
+export type CommandName = Command['name'];
+
+export type Parsed = { kind: 'help'; text: string } | { kind: 'command'; command: Command };
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  required?: boolean;
+  /** Placeholder of the value in the help, e.g. "<name>". */
+  value?: string;
+  description: string;
+}
+
+interface CommandSpec {
+  name: CommandName;
+  summary: string;
+  /** Extra paragraph of the command's help. */
+  details: string[];
+  /** Calls identity with a token (adds --credentials). */
+  api: boolean;
+  /** Mutating RPC with an idempotency key (adds --request-id). */
+  mutating: boolean;
+  options: Record<string, OptionSpec>;
+  build(values: OptionValues): Command;
+}
+
+const CREDENTIALS_OPTION: OptionSpec = {
+  type: 'string',
+  value: '<file>',
+  description:
+    'JSON file with client_id and client_secret (as written by --save); default: env CITYBASE_CLIENT_ID and CITYBASE_CLIENT_SECRET',
+};
+const REQUEST_ID_OPTION: OptionSpec = {
+  type: 'string',
+  value: '<id>',
+  description:
+    'idempotency key (printable ASCII, at most 128); default: a fresh UUID. Repeat a failed call with the request_id it printed to make the retry safe',
+};
+const HELP_OPTION: OptionSpec = { type: 'boolean', description: 'show this help' };
+const SAVE_OPTION: OptionSpec = {
+  type: 'string',
+  value: '<file>',
+  description:
+    'also write {"client_id","client_secret"} as JSON to this new file (mode 0600; an existing file is never overwritten)',
+};
+
+/** The project kinds accepted by --kind: the ProjectKind values without prefix, lower case. */
+export const PROJECT_KINDS: ReadonlyMap<string, ProjectKind> = new Map(
+  Object.entries(ProjectKind)
+    .filter((e): e is [string, ProjectKind] => typeof e[1] === 'number' && e[1] > 0)
+    .map(([key, value]) => [key.replace(/^PROJECT_KIND_/, '').toLowerCase(), value]),
+);
+
+/** "residential" (any case, with or without the PROJECT_KIND_ prefix) -> ProjectKind.PROJECT_KIND_RESIDENTIAL. */
+export function parseProjectKind(text: string, topic = 'project create'): ProjectKind {
+  const key = text
+    .trim()
+    .toLowerCase()
+    .replace(/^project_kind_/, '');
+  const kind = PROJECT_KINDS.get(key);
+  if (kind === undefined) {
+    throw new UsageError(
+      `--kind must be one of ${[...PROJECT_KINDS.keys()].join(', ')} (got '${text}')`,
+      topic,
+    );
+  }
+  return kind;
+}
+
+/** Values of one command line, read through the command's option table. */
+export class OptionValues {
+  constructor(
+    private readonly topic: string,
+    private readonly values: Map<string, string[]>,
+  ) {}
+
+  /** A single-valued string option, or undefined when absent. */
+  string(name: string): string | undefined {
+    const v = this.values.get(name);
+    if (v === undefined) return undefined;
+    if (v[0].trim() === '') throw new UsageError(`--${name} must not be empty`, this.topic);
+    return v[0];
+  }
+
+  required(name: string): string {
+    const v = this.string(name);
+    if (v === undefined) throw new UsageError(`missing required option --${name}`, this.topic);
+    return v;
+  }
+
+  /** A repeatable option; each value may also hold several items separated by commas or spaces. */
+  list(name: string): string[] {
+    const items: string[] = [];
+    for (const value of this.values.get(name) ?? []) {
+      const parts = value.split(/[\s,]+/).filter((p) => p !== '');
+      if (parts.length === 0) throw new UsageError(`--${name} must not be empty`, this.topic);
+      for (const p of parts) if (!items.includes(p)) items.push(p);
+    }
+    return items;
+  }
+
+  auth(): AuthOptions {
+    const credentialsFile = this.string('credentials');
+    return credentialsFile === undefined ? {} : { credentialsFile };
+  }
+
+  requestId(): string | undefined {
+    const id = this.string('request-id');
+    if (id !== undefined && (id.length > 128 || !/^[\x21-\x7e]+$/.test(id))) {
+      throw new UsageError(
+        '--request-id must be 1-128 printable ASCII characters without spaces',
+        this.topic,
+      );
+    }
+    return id;
+  }
+}
+
+const SPECS: CommandSpec[] = [
+  {
+    name: 'init',
+    summary: 'initialise the city: identity migrations, signing keys and the first admin client',
+    details: [
+      "Runs identity's own admin entry point (services/identity/dist/admin.js init-city) with this",
+      'environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/citybase_identity),',
+      'IDENTITY_MASTER_KEY and CITY_ID, the same as the identity service uses. Prints the admin',
+      "client's id and secret once: the secret is never shown again. Fails (exit 1) if the city is",
+      'already initialised. CITYBASE_IDENTITY_ADMIN overrides the path of admin.js.',
+    ],
+    api: false,
+    mutating: false,
+    options: {
+      name: {
+        type: 'string',
+        value: '<name>',
+        description: `name of the admin client (default "${DEFAULT_ADMIN_NAME}")`,
+      },
+      save: SAVE_OPTION,
+    },
+    build: (v) => withSave({ name: 'init', adminName: v.string('name') ?? DEFAULT_ADMIN_NAME }, v),
+  },
+  {
+    name: 'operator create',
+    summary: 'create an operator under the city (TenancyService.CreateOperator)',
+    details: ['Needs scope identity:tenancy.write and an unrestricted city administrator (city:admin).'],
+    api: true,
+    mutating: true,
+    options: { name: { type: 'string', value: '<name>', required: true, description: '1-200 characters' } },
+    build: (v) => ({
+      name: 'operator create',
+      auth: v.auth(),
+      ...withRequestId(v),
+      operatorName: v.required('name'),
+    }),
+  },
+  {
+    name: 'operator list',
+    summary: 'list the operators the credentials may see (TenancyService.ListOperators)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: {},
+    build: (v) => ({ name: 'operator list', auth: v.auth() }),
+  },
+  {
+    name: 'project create',
+    summary: 'create a project (scenario) under an operator (TenancyService.CreateProject)',
+    details: ['Needs scope identity:tenancy.write and the operator inside the tenancy of the credentials.'],
+    api: true,
+    mutating: true,
+    options: {
+      operator: {
+        type: 'string',
+        value: '<id>',
+        required: true,
+        description: 'operator_id of the operator that runs it',
+      },
+      name: { type: 'string', value: '<name>', required: true, description: '1-200 characters' },
+      kind: {
+        type: 'string',
+        value: '<kind>',
+        required: true,
+        description: [...PROJECT_KINDS.keys()].join('|'),
+      },
+    },
+    build: (v) => ({
+      name: 'project create',
+      auth: v.auth(),
+      ...withRequestId(v),
+      operatorId: v.required('operator'),
+      projectName: v.required('name'),
+      kind: parseProjectKind(v.required('kind')),
+    }),
+  },
+  {
+    name: 'project list',
+    summary: 'list the projects of an operator (TenancyService.ListProjects)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: { operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' } },
+    build: (v) => ({ name: 'project list', auth: v.auth(), operatorId: v.required('operator') }),
+  },
+  {
+    name: 'client create',
+    summary: 'create an API client and print its secret once (ClientService.CreateClient)',
+    details: [
+      'The scopes must all be held by the credentials, and the tenancy must lie inside theirs. No',
+      '--operator and no --project: the whole city (only with scope city:admin). The secret is shown',
+      'only by this call; an idempotent replay (same --request-id) shows no secret.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      name: { type: 'string', value: '<name>', required: true, description: '1-200 characters' },
+      scope: {
+        type: 'string',
+        multiple: true,
+        required: true,
+        value: '<scope>',
+        description: 'scope granted to the client; repeat the option, or separate scopes with commas',
+      },
+      operator: {
+        type: 'string',
+        multiple: true,
+        value: '<id>',
+        description: 'operator (with all its projects) the client may act in',
+      },
+      project: {
+        type: 'string',
+        multiple: true,
+        value: '<id>',
+        description: 'single project the client may act in',
+      },
+      save: SAVE_OPTION,
+    },
+    build: (v) => {
+      const scopes = v.list('scope');
+      if (scopes.length === 0) throw new UsageError('missing required option --scope', 'client create');
+      return withSave(
+        {
+          name: 'client create',
+          auth: v.auth(),
+          ...withRequestId(v),
+          clientName: v.required('name'),
+          scopes,
+          operatorIds: v.list('operator'),
+          projectIds: v.list('project'),
+        },
+        v,
+      );
+    },
+  },
+  {
+    name: 'client list',
+    summary: 'list the API clients inside the tenancy of the credentials (ClientService.ListClients)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: {},
+    build: (v) => ({ name: 'client list', auth: v.auth() }),
+  },
+  {
+    name: 'client rotate-secret',
+    summary: "replace a client's secret and print the new one once (ClientService.RotateClientSecret)",
+    details: ['The old secret stops working at once.'],
+    api: true,
+    mutating: true,
+    options: {
+      id: { type: 'string', value: '<client-id>', required: true, description: 'client_id of the client' },
+      save: SAVE_OPTION,
+    },
+    build: (v) =>
+      withSave(
+        { name: 'client rotate-secret', auth: v.auth(), ...withRequestId(v), clientId: v.required('id') },
+        v,
+      ),
+  },
+  {
+    name: 'client revoke',
+    summary: 'revoke a client: no new tokens, its unexpired tokens refused (ClientService.RevokeClient)',
+    details: [],
+    api: true,
+    mutating: true,
+    options: {
+      id: { type: 'string', value: '<client-id>', required: true, description: 'client_id of the client' },
+      reason: { type: 'string', value: '<text>', required: true, description: '1-500 characters' },
+    },
+    build: (v) => ({
+      name: 'client revoke',
+      auth: v.auth(),
+      ...withRequestId(v),
+      clientId: v.required('id'),
+      reason: v.required('reason'),
+    }),
+  },
+  {
+    name: 'keys rotate',
+    summary: 'create a new token signing key and sign with it from now on (ClientService.RotateSigningKey)',
+    details: ['Older keys stay published in the JWKS until every token they signed has expired.'],
+    api: true,
+    mutating: true,
+    options: {},
+    build: (v) => ({ name: 'keys rotate', auth: v.auth(), ...withRequestId(v) }),
+  },
+];
+
+function withRequestId(v: OptionValues): { requestId?: string } {
+  const requestId = v.requestId();
+  return requestId === undefined ? {} : { requestId };
+}
+
+function withSave<C extends Command>(command: C, v: OptionValues): C {
+  const save = v.string('save');
+  return save === undefined ? command : { ...command, save };
+}
+
+const GROUPS = [...new Set(SPECS.map((s) => s.name.split(' ')).flatMap((w) => (w.length > 1 ? [w[0]] : [])))];
+
+function specOf(name: string): CommandSpec | undefined {
+  return SPECS.find((s) => s.name === name);
+}
+
+/** Every option of a command, including the common ones. */
+function optionsOf(spec: CommandSpec): Record<string, OptionSpec> {
+  return {
+    ...spec.options,
+    ...(spec.mutating ? { 'request-id': REQUEST_ID_OPTION } : {}),
+    ...(spec.api ? { credentials: CREDENTIALS_OPTION } : {}),
+    help: HELP_OPTION,
+  };
+}
+
+const isHelpFlag = (arg: string | undefined): boolean => arg === '--help' || arg === '-h';
+
+/** Parses the arguments after `citybase`. Throws UsageError for anything malformed. */
+export function parseCommandLine(argv: readonly string[]): Parsed {
+  const [first, second] = argv;
+  if (first === undefined) throw new UsageError('no command given', '');
+  if (first === 'help') return { kind: 'help', text: helpFor(argv.slice(1)) };
+  if (isHelpFlag(first)) return { kind: 'help', text: toolHelp() };
+  if (first.startsWith('-')) throw new UsageError(`expected a command before ${first}`, '');
+
+  let spec = specOf(first);
+  let rest = argv.slice(1);
+  if (spec === undefined) {
+    if (!GROUPS.includes(first)) throw new UsageError(`unknown command '${first}'`, '');
+    if (isHelpFlag(second)) return { kind: 'help', text: groupHelp(first) };
+    const subs = subcommandsOf(first).join(', ');
+    if (second === undefined || second.startsWith('-')) {
+      throw new UsageError(`'${first}' needs a subcommand: ${subs}`, first);
+    }
+    spec = specOf(`${first} ${second}`);
+    if (spec === undefined)
+      throw new UsageError(`unknown command '${first} ${second}' (one of: ${subs})`, first);
+    rest = argv.slice(2);
+  }
+  return parseOptions(spec, rest);
+}
+
+function parseOptions(spec: CommandSpec, args: string[]): Parsed {
+  const options = optionsOf(spec);
+  const topic = spec.name;
+  const { tokens } = parseArgs({
+    args,
+    options: Object.fromEntries(
+      Object.entries(options).map(([name, o]) => [name, { type: o.type, multiple: o.multiple ?? false }]),
+    ),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  // --help wins over any other mistake on the line.
+  if (tokens.some((t) => t.kind === 'option' && (t.name === 'help' || t.rawName === '-h'))) {
+    return { kind: 'help', text: commandHelp(spec) };
+  }
+  const values = new Map<string, string[]>();
+  for (const token of tokens) {
+    if (token.kind === 'positional') throw new UsageError(`unexpected argument '${token.value}'`, topic);
+    if (token.kind === 'option-terminator') continue;
+    const option = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
+    if (option === undefined || token.rawName !== `--${token.name}`) {
+      throw new UsageError(`unknown option ${token.rawName}`, topic);
+    }
+    if (option.type === 'boolean') {
+      if (token.value !== undefined) throw new UsageError(`option ${token.rawName} takes no value`, topic);
+      continue;
+    }
+    if (token.value === undefined) throw new UsageError(`option ${token.rawName} needs a value`, topic);
+    if (!token.inlineValue && token.value.startsWith('-')) {
+      throw new UsageError(
+        `option ${token.rawName} needs a value (got '${token.value}'; write ${token.rawName}=${token.value} if that is the value)`,
+        topic,
+      );
+    }
+    const seen = values.get(token.name);
+    if (seen !== undefined && !option.multiple) {
+      throw new UsageError(`option ${token.rawName} given more than once`, topic);
+    }
+    values.set(token.name, [...(seen ?? []), token.value]);
+  }
+  for (const [name, option] of Object.entries(options)) {
+    if (option.required && !values.has(name))
+      throw new UsageError(`missing required option --${name}`, topic);
+  }
+  return { kind: 'command', command: spec.build(new OptionValues(topic, values)) };
+}
+
+function subcommandsOf(group: string): string[] {
+  return SPECS.filter((s) => s.name.startsWith(`${group} `)).map((s) => s.name.slice(group.length + 1));
+}
+
+function helpFor(words: string[]): string {
+  if (words.length === 0) return toolHelp();
+  const spec = specOf(words.join(' '));
+  if (spec) return commandHelp(spec);
+  if (words.length === 1 && GROUPS.includes(words[0])) return groupHelp(words[0]);
+  throw new UsageError(`no help for unknown command '${words.join(' ')}'`, '');
+}
+
+function synopsis(spec: CommandSpec): string {
+  const parts = Object.entries(optionsOf(spec))
+    .filter(([name]) => name !== 'help')
+    .map(([name, o]) => {
+      const text = `--${name}${o.type === 'string' ? ` ${o.value ?? '<value>'}` : ''}${o.multiple ? '...' : ''}`;
+      return o.required ? text : `[${text}]`;
+    });
+  return `citybase ${spec.name}${parts.length ? ' ' + parts.join(' ') : ''}`;
+}
+
+const ENVIRONMENT = [
+  'environment (commands that call identity):',
+  '  CITYBASE_IDENTITY_URL    HTTP endpoint of identity, for tokens (default http://127.0.0.1:8081)',
+  '  CITYBASE_IDENTITY_GRPC   gRPC address of identity (default 127.0.0.1:50051)',
+  '  CITYBASE_CLIENT_ID, CITYBASE_CLIENT_SECRET',
+  '                           credentials, when --credentials is not given',
+];
+
+const OUTPUT = [
+  'output: one JSON object on stdout per command (int64 values as strings, enums by name without',
+  'prefix, timestamps in RFC 3339 UTC). Errors: one line on stderr; exit code 2 for a wrong command',
+  'line, 1 for a failure (gRPC errors show the status name, e.g. "PERMISSION_DENIED: ...").',
+];
+
+/** Words of `text` in lines of at most `width` characters, every line after the first indented by `indent`. */
+export function wrap(text: string, width: number, indent: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines.join(`\n${' '.repeat(indent)}`);
+}
+
+const HELP_WIDTH = 100;
+const FLAG_COLUMN = 28;
+
+function commandHelp(spec: CommandSpec): string {
+  const options = Object.entries(optionsOf(spec)).map(([name, o]) => {
+    const flag = `${name === 'help' ? '-h, ' : ''}--${name}${o.type === 'string' ? ` ${o.value ?? '<value>'}` : ''}`;
+    const notes = [o.required ? 'required' : '', o.multiple ? 'repeatable' : ''].filter((n) => n !== '');
+    const text = `${o.description}${notes.length ? ` (${notes.join(', ')})` : ''}`;
+    const head = `  ${flag.padEnd(FLAG_COLUMN - 3)} `;
+    return head.length > FLAG_COLUMN
+      ? `${head.trimEnd()}\n${' '.repeat(FLAG_COLUMN)}${wrap(text, HELP_WIDTH - FLAG_COLUMN, FLAG_COLUMN)}`
+      : `${head}${wrap(text, HELP_WIDTH - FLAG_COLUMN, FLAG_COLUMN)}`;
+  });
+  return [
+    `usage: ${synopsis(spec)}`,
+    '',
+    `${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}.`,
+    ...(spec.details.length ? ['', ...spec.details] : []),
+    '',
+    'options:',
+    ...options,
+    ...(spec.api ? ['', ...ENVIRONMENT] : []),
+    '',
+    ...OUTPUT,
+  ].join('\n');
+}
+
+function groupHelp(group: string): string {
+  const specs = SPECS.filter((s) => s.name.startsWith(`${group} `));
+  return [
+    `usage: citybase ${group} <command> [options]`,
+    '',
+    'commands:',
+    ...specs.map((s) => `  ${s.name.padEnd(22)} ${s.summary}`),
+    '',
+    `'citybase ${group} <command> --help' shows the options of a command.`,
+  ].join('\n');
+}
+
+export function toolHelp(): string {
+  return [
+    'usage: citybase <command> [options]',
+    '',
+    'Operator tool of a Citybase city: initialise the city, then manage operators, projects, API',
+    'clients and the token signing keys through the identity service.',
+    '',
+    'commands:',
+    ...SPECS.flatMap((s) => [`  ${synopsis(s)}`, `      ${wrap(s.summary, HELP_WIDTH - 6, 6)}`]),
+    '  citybase help [<command>]',
+    '',
+    "'citybase <command> --help' shows the options of a command.",
+    '',
+    ...ENVIRONMENT,
+    '',
+    'environment (init): DATABASE_URL, IDENTITY_MASTER_KEY, CITY_ID as for the identity service;',
+    "  CITYBASE_IDENTITY_ADMIN  path of identity's admin.js (default services/identity/dist/admin.js)",
+    '',
+    ...OUTPUT,
+  ].join('\n');
+}
+
+/** Names of every command, for tests and help. */
+export const COMMAND_NAMES: readonly CommandName[] = SPECS.map((s) => s.name);

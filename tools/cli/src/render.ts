@@ -1,0 +1,92 @@
+// JSON output of the tool: proto field names (snake_case), int64 as decimal strings, enums by name
+// without their prefix ("RESIDENTIAL"), timestamps as RFC 3339 UTC strings (null when unset).
+import type { Timestamp } from '@citybase/contracts/google/protobuf/timestamp';
+import {
+  type ApiClient,
+  ClientStatus,
+  type ClientTenancy,
+  type SigningKey,
+} from '@citybase/contracts/citybase/identity/v1/clients';
+import { type Operator, type Project, ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** JSON text of a value; bigint (int64) values become strings. Ends with a newline. */
+export function toJsonText(value: unknown): string {
+  return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+}
+
+/**
+ * The name of a proto enum value without its prefix: (ProjectKind, 1, 'PROJECT_KIND_') -> "RESIDENTIAL".
+ * A value this build does not know (a newer server) is shown as its number.
+ */
+export function enumName(enumObject: Record<string, string | number>, value: number, prefix: string): string {
+  const name = enumObject[value];
+  if (typeof name !== 'string' || name === 'UNRECOGNIZED') return String(value);
+  return name.startsWith(prefix) ? name.slice(prefix.length) : name;
+}
+
+/**
+ * RFC 3339 UTC text of a protobuf Timestamp, with 0, 3, 6 or 9 fractional digits as the proto3
+ * JSON mapping writes it; null when unset.
+ */
+export function timestampText(ts: Timestamp | undefined): string | null {
+  if (ts === undefined) return null;
+  // 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, the range google.protobuf.Timestamp allows.
+  if (ts.seconds < -62_135_596_800n || ts.seconds > 253_402_300_799n) {
+    throw new RangeError(`timestamp out of range: ${ts.seconds}s`);
+  }
+  const whole = new Date(Number(ts.seconds) * 1000).toISOString().slice(0, 19); // YYYY-MM-DDTHH:MM:SS
+  const nanos = ts.nanos;
+  if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
+    throw new RangeError(`timestamp nanos out of range: ${nanos}`);
+  }
+  let fraction = '';
+  if (nanos !== 0) {
+    const digits = nanos.toString().padStart(9, '0');
+    fraction = `.${
+      nanos % 1_000_000 === 0 ? digits.slice(0, 3) : nanos % 1_000 === 0 ? digits.slice(0, 6) : digits
+    }`;
+  }
+  return `${whole}${fraction}Z`;
+}
+
+export function renderOperator(o: Operator | undefined): Json {
+  if (o === undefined) return null;
+  return { operator_id: o.operatorId, name: o.name, created_at: timestampText(o.createdAt) };
+}
+
+export function renderProject(p: Project | undefined): Json {
+  if (p === undefined) return null;
+  return {
+    project_id: p.projectId,
+    operator_id: p.operatorId,
+    name: p.name,
+    kind: enumName(ProjectKind, p.kind, 'PROJECT_KIND_'),
+    created_at: timestampText(p.createdAt),
+  };
+}
+
+function renderTenancy(t: ClientTenancy | undefined): Json {
+  return { operator_ids: [...(t?.operatorIds ?? [])], project_ids: [...(t?.projectIds ?? [])] };
+}
+
+export function renderClient(c: ApiClient | undefined): Json {
+  if (c === undefined) return null;
+  return {
+    client_id: c.clientId,
+    name: c.name,
+    scopes: [...c.scopes],
+    tenancy: renderTenancy(c.tenancy),
+    status: enumName(ClientStatus, c.status, 'CLIENT_STATUS_'),
+    created_at: timestampText(c.createdAt),
+    secret_rotated_at: timestampText(c.secretRotatedAt),
+    revoked_at: timestampText(c.revokedAt),
+    created_by_client_id: c.createdByClientId,
+  };
+}
+
+export function renderSigningKey(k: SigningKey | undefined): Json {
+  if (k === undefined) return null;
+  return { kid: k.kid, created_at: timestampText(k.createdAt), retired_at: timestampText(k.retiredAt) };
+}

@@ -1,0 +1,506 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Metadata, status } from '@grpc/grpc-js';
+import { type ApiClient, ClientStatus } from '@citybase/contracts/citybase/identity/v1/clients';
+import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import type { ClientCredentials } from './credentials';
+import type { Endpoints, IdentityApi } from './identity-api';
+import type { Io } from './io';
+import { cli } from './main';
+import type { RunDeps } from './run';
+
+const CREATED = { seconds: 1_767_323_045n, nanos: 0 };
+
+function apiClient(clientId: string, extra: Partial<ApiClient> = {}): ApiClient {
+  return {
+    clientId,
+    name: 'app',
+    scopes: ['identity:tenancy.read'],
+    tenancy: { operatorIds: [], projectIds: [] },
+    status: ClientStatus.CLIENT_STATUS_ACTIVE,
+    createdAt: CREATED,
+    secretRotatedAt: undefined,
+    revokedAt: undefined,
+    createdByClientId: 'cb_admin',
+    ...extra,
+  };
+}
+
+function serviceError(code: status, details: string): Error {
+  return Object.assign(new Error(`${code} ${status[code]}: ${details}`), {
+    code,
+    details,
+    metadata: new Metadata(),
+  });
+}
+
+/** Records every call; answers like identity would. Override a method to fail it. */
+class FakeApi implements IdentityApi {
+  calls: { method: string; req: unknown }[] = [];
+  closed = false;
+  private record(method: string, req: unknown): void {
+    this.calls.push({ method, req });
+  }
+  createOperator: IdentityApi['createOperator'] = async (req) => {
+    this.record('createOperator', req);
+    return { operator: { operatorId: 'op-1', name: req.name, createdAt: CREATED } };
+  };
+  listOperators: IdentityApi['listOperators'] = async (req) => {
+    this.record('listOperators', req);
+    const token = req.page?.pageToken ?? '';
+    return token === ''
+      ? { operators: [{ operatorId: 'op-1', name: 'A', createdAt: CREATED }], page: { nextPageToken: 'p2' } }
+      : { operators: [{ operatorId: 'op-2', name: 'B', createdAt: CREATED }], page: { nextPageToken: '' } };
+  };
+  createProject: IdentityApi['createProject'] = async (req) => {
+    this.record('createProject', req);
+    return {
+      project: {
+        projectId: 'p-1',
+        operatorId: req.operatorId,
+        name: req.name,
+        kind: req.kind,
+        createdAt: CREATED,
+      },
+    };
+  };
+  listProjects: IdentityApi['listProjects'] = async (req) => {
+    this.record('listProjects', req);
+    return {
+      projects: [
+        {
+          projectId: 'p-1',
+          operatorId: req.operatorId,
+          name: 'N',
+          kind: ProjectKind.PROJECT_KIND_SCHOOL,
+          createdAt: CREATED,
+        },
+      ],
+      page: undefined,
+    };
+  };
+  createClient: IdentityApi['createClient'] = async (req) => {
+    this.record('createClient', req);
+    return {
+      client: apiClient('cb_new', { name: req.name, scopes: req.scopes, tenancy: req.tenancy }),
+      clientSecret: 's3cret',
+    };
+  };
+  listClients: IdentityApi['listClients'] = async (req) => {
+    this.record('listClients', req);
+    return { clients: [apiClient('cb_admin', { createdByClientId: '' })], page: { nextPageToken: '' } };
+  };
+  rotateClientSecret: IdentityApi['rotateClientSecret'] = async (req) => {
+    this.record('rotateClientSecret', req);
+    return { client: apiClient(req.clientId, { secretRotatedAt: CREATED }), clientSecret: 'rotated' };
+  };
+  revokeClient: IdentityApi['revokeClient'] = async (req) => {
+    this.record('revokeClient', req);
+    return {
+      client: apiClient(req.clientId, { status: ClientStatus.CLIENT_STATUS_REVOKED, revokedAt: CREATED }),
+    };
+  };
+  rotateSigningKey: IdentityApi['rotateSigningKey'] = async (req) => {
+    this.record('rotateSigningKey', req);
+    return {
+      key: { kid: 'k2', createdAt: CREATED, retiredAt: undefined },
+      published: [
+        { kid: 'k2', createdAt: CREATED, retiredAt: undefined },
+        { kid: 'k1', createdAt: { seconds: 1n, nanos: 0 }, retiredAt: CREATED },
+      ],
+    };
+  };
+  close(): void {
+    this.closed = true;
+  }
+}
+
+interface Harness {
+  api: FakeApi;
+  out: string[];
+  err: string[];
+  connects: { endpoints: Endpoints; credentials: ClientCredentials }[];
+  run(...argv: string[]): Promise<number>;
+  json(): Record<string, unknown>;
+}
+
+const ENV = { CITYBASE_CLIENT_ID: 'cb_env', CITYBASE_CLIENT_SECRET: 'env-secret' };
+
+function harness(env: Record<string, string | undefined> = ENV): Harness {
+  const h: Harness = {
+    api: new FakeApi(),
+    out: [],
+    err: [],
+    connects: [],
+    run: (...argv) => cli(argv, io, deps),
+    json: () => JSON.parse(h.out.join('')) as Record<string, unknown>,
+  };
+  let n = 0;
+  const io: Io = { out: (t) => h.out.push(t), err: (t) => h.err.push(t), env };
+  const deps: RunDeps = {
+    io,
+    connect: async (endpoints, credentials) => {
+      h.connects.push({ endpoints, credentials });
+      return h.api;
+    },
+    newRequestId: () => `generated-${++n}`,
+  };
+  return h;
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'citybase-cli-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('credentials and endpoints', () => {
+  it('uses CITYBASE_CLIENT_ID/SECRET and the default endpoints', async () => {
+    const h = harness();
+    expect(await h.run('operator', 'list')).toBe(0);
+    expect(h.connects).toEqual([
+      {
+        endpoints: { httpUrl: 'http://127.0.0.1:8081', grpcAddress: '127.0.0.1:50051' },
+        credentials: { client_id: 'cb_env', client_secret: 'env-secret' },
+      },
+    ]);
+    expect(h.api.closed).toBe(true);
+  });
+
+  it('--credentials wins over the environment; endpoints from the environment', async () => {
+    const file = join(dir, 'admin.json');
+    writeFileSync(file, JSON.stringify({ client_id: 'cb_file', client_secret: 'file-secret' }));
+    const h = harness({
+      ...ENV,
+      CITYBASE_IDENTITY_URL: 'http://identity:9000/',
+      CITYBASE_IDENTITY_GRPC: 'identity:6000',
+    });
+    expect(await h.run('operator', 'list', '--credentials', file)).toBe(0);
+    expect(h.connects[0]).toEqual({
+      endpoints: { httpUrl: 'http://identity:9000', grpcAddress: 'identity:6000' },
+      credentials: { client_id: 'cb_file', client_secret: 'file-secret' },
+    });
+  });
+
+  it.each([
+    [{}, 2, /no credentials: give --credentials <file> or set CITYBASE_CLIENT_ID and CITYBASE_CLIENT_SECRET/],
+    [{ CITYBASE_CLIENT_ID: 'x' }, 2, /CITYBASE_CLIENT_ID is set but CITYBASE_CLIENT_SECRET is not/],
+    [{ CITYBASE_CLIENT_SECRET: 'x' }, 2, /CITYBASE_CLIENT_SECRET is set but CITYBASE_CLIENT_ID is not/],
+    [{ ...ENV, CITYBASE_IDENTITY_URL: 'ftp://x' }, 1, /CITYBASE_IDENTITY_URL must be an http\(s\) URL/],
+  ])('env %j -> exit %d', async (env, code, message) => {
+    const h = harness(env);
+    expect(await h.run('client', 'list')).toBe(code);
+    expect(h.err.join('')).toMatch(message);
+    expect(h.connects).toEqual([]);
+    expect(h.out).toEqual([]);
+  });
+
+  it('an unreadable or malformed credentials file fails with exit 1', async () => {
+    const h = harness();
+    expect(await h.run('operator', 'list', '--credentials', join(dir, 'missing.json'))).toBe(1);
+    expect(h.err.join('')).toMatch(/cannot read credentials file .*missing\.json: ENOENT/);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ client_id: 'x' }));
+    expect(await h.run('operator', 'list', '--credentials', bad)).toBe(1);
+    expect(h.err.join('')).toMatch(/must hold a JSON object with client_id and client_secret/);
+    writeFileSync(bad, 'not json');
+    expect(await h.run('operator', 'list', '--credentials', bad)).toBe(1);
+    expect(h.err.join('')).toMatch(/is not JSON/);
+    expect(h.connects).toEqual([]);
+  });
+});
+
+describe('requests and output', () => {
+  it('operator create sends a fresh request id each time, or --request-id', async () => {
+    const h = harness();
+    expect(await h.run('operator', 'create', '--name', 'Sunshine')).toBe(0);
+    expect(await h.run('operator', 'create', '--name', 'Sunshine')).toBe(0);
+    expect(await h.run('operator', 'create', '--name', 'Sunshine', '--request-id', 'retry-7')).toBe(0);
+    expect(h.api.calls).toEqual([
+      { method: 'createOperator', req: { requestId: 'generated-1', name: 'Sunshine' } },
+      { method: 'createOperator', req: { requestId: 'generated-2', name: 'Sunshine' } },
+      { method: 'createOperator', req: { requestId: 'retry-7', name: 'Sunshine' } },
+    ]);
+    expect(JSON.parse(h.out[0])).toEqual({
+      request_id: 'generated-1',
+      operator: { operator_id: 'op-1', name: 'Sunshine', created_at: '2026-01-02T03:04:05Z' },
+    });
+    expect(h.out).toHaveLength(3);
+    expect(h.err).toEqual([]);
+  });
+
+  it('the default request id is a UUID', async () => {
+    const out: string[] = [];
+    const api = new FakeApi();
+    const io: Io = { out: (t) => out.push(t), err: () => undefined, env: ENV };
+    const { defaultDeps } = await import('./run');
+    const deps = { ...defaultDeps(io), connect: async () => api };
+    expect(await cli(['keys', 'rotate'], io, deps)).toBe(0);
+    expect((api.calls[0].req as { requestId: string }).requestId).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+  });
+
+  it('operator list follows the page tokens', async () => {
+    const h = harness();
+    expect(await h.run('operator', 'list')).toBe(0);
+    expect(h.api.calls.map((c) => c.req)).toEqual([
+      { page: { pageSize: 0, pageToken: '' } },
+      { page: { pageSize: 0, pageToken: 'p2' } },
+    ]);
+    expect(h.json()).toEqual({
+      operators: [
+        { operator_id: 'op-1', name: 'A', created_at: '2026-01-02T03:04:05Z' },
+        { operator_id: 'op-2', name: 'B', created_at: '2026-01-02T03:04:05Z' },
+      ],
+    });
+  });
+
+  it('a server repeating its page token is stopped', async () => {
+    const h = harness();
+    h.api.listClients = async () => ({ clients: [], page: { nextPageToken: 'same' } });
+    expect(await h.run('client', 'list')).toBe(1);
+    expect(h.err.join('')).toMatch(/same page token twice/);
+  });
+
+  it('project create / list', async () => {
+    const h = harness();
+    expect(
+      await h.run('project', 'create', '--operator', 'op-1', '--name', 'Elm Court', '--kind', 'residential'),
+    ).toBe(0);
+    expect(h.api.calls[0]).toEqual({
+      method: 'createProject',
+      req: {
+        requestId: 'generated-1',
+        operatorId: 'op-1',
+        name: 'Elm Court',
+        kind: ProjectKind.PROJECT_KIND_RESIDENTIAL,
+      },
+    });
+    expect(h.json()).toEqual({
+      request_id: 'generated-1',
+      project: {
+        project_id: 'p-1',
+        operator_id: 'op-1',
+        name: 'Elm Court',
+        kind: 'RESIDENTIAL',
+        created_at: '2026-01-02T03:04:05Z',
+      },
+    });
+    h.out.length = 0;
+    expect(await h.run('project', 'list', '--operator', 'op-1')).toBe(0);
+    expect(h.api.calls[1]).toEqual({
+      method: 'listProjects',
+      req: { operatorId: 'op-1', page: { pageSize: 0, pageToken: '' } },
+    });
+    expect(h.json()).toMatchObject({ projects: [{ project_id: 'p-1', kind: 'SCHOOL' }] });
+  });
+
+  it('client create prints the secret once with a warning', async () => {
+    const h = harness();
+    const code = await h.run(
+      'client',
+      'create',
+      '--name',
+      'Park app',
+      '--scope',
+      'a:read,b:write',
+      '--operator',
+      'op-1',
+      '--project',
+      'p-9',
+    );
+    expect(code).toBe(0);
+    expect(h.api.calls[0]).toEqual({
+      method: 'createClient',
+      req: {
+        requestId: 'generated-1',
+        name: 'Park app',
+        scopes: ['a:read', 'b:write'],
+        tenancy: { operatorIds: ['op-1'], projectIds: ['p-9'] },
+      },
+    });
+    expect(h.json()).toEqual({
+      request_id: 'generated-1',
+      client: {
+        client_id: 'cb_new',
+        name: 'Park app',
+        scopes: ['a:read', 'b:write'],
+        tenancy: { operator_ids: ['op-1'], project_ids: ['p-9'] },
+        status: 'ACTIVE',
+        created_at: '2026-01-02T03:04:05Z',
+        secret_rotated_at: null,
+        revoked_at: null,
+        created_by_client_id: 'cb_admin',
+      },
+      client_secret: 's3cret',
+    });
+    expect(h.err.join('')).toMatch(/shown only this time/);
+  });
+
+  it('client create --save writes a 0600 file that --credentials reads', async () => {
+    const h = harness();
+    const file = join(dir, 'app.json');
+    expect(await h.run('client', 'create', '--name', 'n', '--scope', 's', '--save', file)).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ client_id: 'cb_new', client_secret: 's3cret' });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(h.json()).toMatchObject({ saved_to: file, client_secret: 's3cret' });
+    expect(await h.run('operator', 'list', '--credentials', file)).toBe(0);
+    expect(h.connects[1].credentials).toEqual({ client_id: 'cb_new', client_secret: 's3cret' });
+  });
+
+  it('--save refuses an existing file before calling identity', async () => {
+    const h = harness();
+    const file = join(dir, 'exists.json');
+    writeFileSync(file, 'keep me');
+    expect(await h.run('client', 'create', '--name', 'n', '--scope', 's', '--save', file)).toBe(1);
+    expect(h.err.join('')).toMatch(/refusing to overwrite existing file .*exists\.json/);
+    expect(readFileSync(file, 'utf8')).toBe('keep me');
+    expect(h.connects).toEqual([]);
+    expect(h.api.calls).toEqual([]);
+    expect(
+      await h.run(
+        'client',
+        'create',
+        '--name',
+        'n',
+        '--scope',
+        's',
+        '--save',
+        join(dir, 'no', 'such', 'f.json'),
+      ),
+    ).toBe(1);
+    expect(h.err.join('')).toMatch(/folder .* does not exist/);
+    expect(h.api.calls).toEqual([]);
+  });
+
+  it('an idempotent replay has no secret: says so, and --save fails', async () => {
+    const h = harness();
+    h.api.createClient = async () => ({ client: apiClient('cb_new'), clientSecret: '' });
+    expect(await h.run('client', 'create', '--name', 'n', '--scope', 's', '--request-id', 'r1')).toBe(0);
+    expect(h.json()).toMatchObject({ request_id: 'r1', client_secret: null });
+    expect(h.err.join('')).toMatch(
+      /no secret in the answer: request_id r1 was already carried out.*'citybase client rotate-secret --id cb_new' makes a new one\n/,
+    );
+    h.out.length = 0;
+    const file = join(dir, 'replay.json');
+    expect(
+      await h.run('client', 'create', '--name', 'n', '--scope', 's', '--request-id', 'r1', '--save', file),
+    ).toBe(1);
+    expect(h.err.join('')).toMatch(/nothing was saved to/);
+    expect(() => statSync(file)).toThrow();
+  });
+
+  it('client rotate-secret, revoke, list and keys rotate', async () => {
+    const h = harness();
+    const file = join(dir, 'rotated.json');
+    expect(await h.run('client', 'rotate-secret', '--id', 'cb_x', '--save', file)).toBe(0);
+    expect(h.json()).toMatchObject({
+      request_id: 'generated-1',
+      client: { client_id: 'cb_x', secret_rotated_at: '2026-01-02T03:04:05Z' },
+      client_secret: 'rotated',
+    });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ client_id: 'cb_x', client_secret: 'rotated' });
+    h.out.length = 0;
+    expect(await h.run('client', 'revoke', '--id', 'cb_x', '--reason', 'leaked')).toBe(0);
+    expect(h.json()).toMatchObject({ request_id: 'generated-2', client: { status: 'REVOKED' } });
+    expect(h.json()).not.toHaveProperty('client_secret');
+    h.out.length = 0;
+    expect(await h.run('client', 'list')).toBe(0);
+    expect(h.json()).toMatchObject({ clients: [{ client_id: 'cb_admin', created_by_client_id: '' }] });
+    h.out.length = 0;
+    expect(await h.run('keys', 'rotate')).toBe(0);
+    expect(h.json()).toEqual({
+      request_id: 'generated-3',
+      key: { kid: 'k2', created_at: '2026-01-02T03:04:05Z', retired_at: null },
+      published: [
+        { kid: 'k2', created_at: '2026-01-02T03:04:05Z', retired_at: null },
+        { kid: 'k1', created_at: '1970-01-01T00:00:01Z', retired_at: '2026-01-02T03:04:05Z' },
+      ],
+    });
+    expect(h.api.calls.map((c) => [c.method, c.req])).toEqual([
+      ['rotateClientSecret', { requestId: 'generated-1', clientId: 'cb_x' }],
+      ['revokeClient', { requestId: 'generated-2', clientId: 'cb_x', reason: 'leaked' }],
+      ['listClients', { page: { pageSize: 0, pageToken: '' } }],
+      ['rotateSigningKey', { requestId: 'generated-3' }],
+    ]);
+  });
+});
+
+describe('failures', () => {
+  it('a gRPC error is one stderr line with the status name, exit 1, nothing on stdout', async () => {
+    const h = harness();
+    h.api.createOperator = async () => {
+      throw serviceError(status.PERMISSION_DENIED, 'the token lacks scope identity:tenancy.write');
+    };
+    expect(await h.run('operator', 'create', '--name', 'x')).toBe(1);
+    expect(h.err).toEqual(['citybase: PERMISSION_DENIED: the token lacks scope identity:tenancy.write\n']);
+    expect(h.out).toEqual([]);
+    expect(h.api.closed).toBe(true);
+  });
+
+  it('a multi-line message stays on one line', async () => {
+    const h = harness();
+    h.api.listOperators = async () => {
+      throw serviceError(status.INVALID_ARGUMENT, 'page.page_token: malformed\nsecond line');
+    };
+    expect(await h.run('operator', 'list')).toBe(1);
+    expect(h.err).toEqual(['citybase: INVALID_ARGUMENT: page.page_token: malformed second line\n']);
+  });
+
+  it('an unknown outcome of a mutating call names the request id to retry with', async () => {
+    const h = harness();
+    h.api.createProject = async () => {
+      throw serviceError(status.UNAVAILABLE, 'No connection established');
+    };
+    expect(await h.run('project', 'create', '--operator', 'o', '--name', 'n', '--kind', 'farm')).toBe(1);
+    expect(h.err).toEqual([
+      'citybase: UNAVAILABLE: No connection established (the outcome is unknown; retry safely with --request-id generated-1)\n',
+    ]);
+  });
+
+  it('a definite refusal of a mutating call does not suggest a retry', async () => {
+    const h = harness();
+    h.api.createProject = async () => {
+      throw serviceError(status.NOT_FOUND, 'operator o not found');
+    };
+    expect(await h.run('project', 'create', '--operator', 'o', '--name', 'n', '--kind', 'farm')).toBe(1);
+    expect(h.err).toEqual(['citybase: NOT_FOUND: operator o not found\n']);
+  });
+
+  it('a failed sign-in is exit 1 with the reason', async () => {
+    const h = harness();
+    const io: Io = { out: (t) => h.out.push(t), err: (t) => h.err.push(t), env: ENV };
+    const code = await cli(['operator', 'list'], io, {
+      io,
+      newRequestId: () => 'x',
+      connect: async () => {
+        const { CliError } = await import('./errors');
+        throw new CliError(
+          'token request refused (HTTP 401 from http://x/oauth/token): invalid_client: bad secret',
+        );
+      },
+    });
+    expect(code).toBe(1);
+    expect(h.err).toEqual([
+      'citybase: token request refused (HTTP 401 from http://x/oauth/token): invalid_client: bad secret\n',
+    ]);
+  });
+
+  it('usage errors exit 2 before anything is called', async () => {
+    const h = harness();
+    expect(await h.run('project', 'create', '--operator', 'o', '--name', 'n', '--kind', 'mall')).toBe(2);
+    expect(await h.run('client', 'revoke', '--id', 'x')).toBe(2);
+    expect(h.connects).toEqual([]);
+    expect(h.err).toHaveLength(2);
+    expect(h.out).toEqual([]);
+  });
+
+  it('help goes to stdout with exit 0', async () => {
+    const h = harness();
+    expect(await h.run('client', 'revoke', '--help')).toBe(0);
+    expect(h.out.join('')).toMatch(/^usage: citybase client revoke --id <client-id> --reason <text>/);
+    expect(h.err).toEqual([]);
+  });
+});

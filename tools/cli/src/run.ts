@@ -1,0 +1,212 @@
+// Carries out a parsed command: init through identity's admin entry point, everything else through
+// identity's API with a token of the given credentials.
+import { randomUUID } from 'node:crypto';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { PageResponse } from '@citybase/contracts/citybase/common/v1/common';
+import type { Command } from './commands';
+import { type ClientCredentials, assertNewFile, loadCredentials } from './credentials';
+import { CliError, grpcStatusName, isServiceError, oneLine } from './errors';
+import { type Endpoints, type IdentityApi, connectIdentity, endpointsFromEnv } from './identity-api';
+import { printSecret, runInit } from './init';
+import type { Io } from './io';
+import { renderClient, renderOperator, renderProject, renderSigningKey, toJsonText } from './render';
+
+export interface RunDeps {
+  io: Io;
+  /** Gets a token for the credentials and returns identity's API (a fake in unit tests). */
+  connect(endpoints: Endpoints, credentials: ClientCredentials): Promise<IdentityApi>;
+  newRequestId(): string;
+}
+
+export function defaultDeps(io: Io): RunDeps {
+  return { io, connect: connectIdentity, newRequestId: randomUUID };
+}
+
+/** Statuses after which a mutating call may or may not have happened: worth a retry with the same key. */
+const OUTCOME_UNKNOWN = new Set<number>([
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.CANCELLED,
+  GrpcStatus.UNKNOWN,
+  GrpcStatus.INTERNAL,
+  GrpcStatus.ABORTED,
+]);
+
+/** Safety stop for list paging (a server repeating its page token). */
+const MAX_PAGES = 10_000;
+
+async function allPages<T>(
+  page: (token: string) => Promise<{ items: T[]; page: PageResponse | undefined }>,
+): Promise<T[]> {
+  const items: T[] = [];
+  const seen = new Set<string>();
+  let token = '';
+  for (let n = 0; n < MAX_PAGES; n++) {
+    const res = await page(token);
+    items.push(...res.items);
+    token = res.page?.nextPageToken ?? '';
+    if (token === '') return items;
+    if (seen.has(token)) throw new CliError('identity returned the same page token twice; stopping');
+    seen.add(token);
+  }
+  throw new CliError(`more than ${MAX_PAGES} pages; stopping`);
+}
+
+/** Runs the command; returns the exit code. Failures are thrown (CliError, UsageError, gRPC ServiceError). */
+export async function execute(command: Command, deps: RunDeps): Promise<number> {
+  const { io } = deps;
+  if (command.name === 'init') return runInit(command, io);
+
+  const credentials = loadCredentials(command.auth, io.env, command.name);
+  const endpoints = endpointsFromEnv(io.env);
+  const save = 'save' in command ? command.save : undefined;
+  // Refuse before anything is created: the secret could not be saved afterwards.
+  if (save !== undefined) assertNewFile(save);
+  // Every mutating call carries an idempotency key: --request-id, else a fresh UUID.
+  const requestId = mutating(command) ? (command.requestId ?? deps.newRequestId()) : '';
+
+  const api = await deps.connect(endpoints, credentials);
+  try {
+    return await call(command, api, requestId, io);
+  } catch (err) {
+    if (requestId !== '' && isServiceError(err) && OUTCOME_UNKNOWN.has(err.code)) {
+      throw new CliError(
+        `${grpcStatusName(err.code)}: ${oneLine(err.details)} (the outcome is unknown; retry safely with --request-id ${requestId})`,
+      );
+    }
+    throw err;
+  } finally {
+    api.close();
+  }
+}
+
+type ApiCommand = Exclude<Command, { name: 'init' }>;
+type MutatingCommand = Extract<
+  ApiCommand,
+  {
+    name:
+      | 'operator create'
+      | 'project create'
+      | 'client create'
+      | 'client rotate-secret'
+      | 'client revoke'
+      | 'keys rotate';
+  }
+>;
+
+function mutating(command: ApiCommand): command is MutatingCommand {
+  switch (command.name) {
+    case 'operator create':
+    case 'project create':
+    case 'client create':
+    case 'client rotate-secret':
+    case 'client revoke':
+    case 'keys rotate':
+      return true;
+    case 'operator list':
+    case 'project list':
+    case 'client list':
+      return false;
+  }
+}
+
+async function call(command: ApiCommand, api: IdentityApi, requestId: string, io: Io): Promise<number> {
+  const print = (result: unknown): number => {
+    io.out(toJsonText(result));
+    return 0;
+  };
+  switch (command.name) {
+    case 'operator create': {
+      const res = await api.createOperator({ requestId, name: command.operatorName });
+      return print({ request_id: requestId, operator: renderOperator(res.operator) });
+    }
+    case 'operator list': {
+      const operators = await allPages(async (pageToken) => {
+        const res = await api.listOperators({ page: { pageSize: 0, pageToken } });
+        return { items: res.operators, page: res.page };
+      });
+      return print({ operators: operators.map(renderOperator) });
+    }
+    case 'project create': {
+      const res = await api.createProject({
+        requestId,
+        operatorId: command.operatorId,
+        name: command.projectName,
+        kind: command.kind,
+      });
+      return print({ request_id: requestId, project: renderProject(res.project) });
+    }
+    case 'project list': {
+      const projects = await allPages(async (pageToken) => {
+        const res = await api.listProjects({
+          operatorId: command.operatorId,
+          page: { pageSize: 0, pageToken },
+        });
+        return { items: res.projects, page: res.page };
+      });
+      return print({ projects: projects.map(renderProject) });
+    }
+    case 'client create': {
+      const res = await api.createClient({
+        requestId,
+        name: command.clientName,
+        scopes: command.scopes,
+        tenancy: { operatorIds: command.operatorIds, projectIds: command.projectIds },
+      });
+      return printClientSecret(requestId, res.client?.clientId, res, command.save, io);
+    }
+    case 'client list': {
+      const clients = await allPages(async (pageToken) => {
+        const res = await api.listClients({ page: { pageSize: 0, pageToken } });
+        return { items: res.clients, page: res.page };
+      });
+      return print({ clients: clients.map(renderClient) });
+    }
+    case 'client rotate-secret': {
+      const res = await api.rotateClientSecret({ requestId, clientId: command.clientId });
+      return printClientSecret(requestId, res.client?.clientId ?? command.clientId, res, command.save, io);
+    }
+    case 'client revoke': {
+      const res = await api.revokeClient({ requestId, clientId: command.clientId, reason: command.reason });
+      return print({ request_id: requestId, client: renderClient(res.client) });
+    }
+    case 'keys rotate': {
+      const res = await api.rotateSigningKey({ requestId });
+      return print({
+        request_id: requestId,
+        key: renderSigningKey(res.key),
+        published: res.published.map(renderSigningKey),
+      });
+    }
+  }
+}
+
+/** Output of CreateClient / RotateClientSecret: the secret once, or a note that a replay has none. */
+function printClientSecret(
+  requestId: string,
+  clientId: string | undefined,
+  res: { client: Parameters<typeof renderClient>[0]; clientSecret: string },
+  save: string | undefined,
+  io: Io,
+): number {
+  const result: Record<string, unknown> = {
+    request_id: requestId,
+    client: renderClient(res.client),
+    client_secret: res.clientSecret === '' ? null : res.clientSecret,
+  };
+  if (res.clientSecret === '' || clientId === undefined || clientId === '') {
+    io.out(toJsonText(result));
+    io.err(
+      `citybase: no secret in the answer: request_id ${requestId} was already carried out, and its secret was shown only then` +
+        (clientId
+          ? `; if it is lost, 'citybase client rotate-secret --id ${clientId}' makes a new one\n`
+          : '\n'),
+    );
+    if (save !== undefined) {
+      io.err(`citybase: nothing was saved to ${save}\n`);
+      return 1;
+    }
+    return 0;
+  }
+  return printSecret(result, { client_id: clientId, client_secret: res.clientSecret }, save, io);
+}
