@@ -3,7 +3,6 @@ import { loadDescriptorSet } from '@citybase/contracts/descriptors';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
 import {
-  FETCH_MAX_WAIT_MS,
   enqueue,
   InboxConsumer,
   RunningService,
@@ -78,11 +77,6 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
     await running?.stop();
     await db?.drop();
     await issuer?.stop();
-    // kafkajs finishes a fetch that was in flight at disconnect() (up to FETCH_MAX_WAIT_MS); when that
-    // fetch fails on the closed connection its runner "crashes" and leaves the group once more, which
-    // lazily requires protocol modules. Let all of that end before Jest tears the module registry
-    // down (a loaded machine needed more than FETCH_MAX_WAIT_MS + 500 ms).
-    await new Promise((r) => setTimeout(r, FETCH_MAX_WAIT_MS * 2 + 3_000));
   });
 
   it('replays dead letters once after a fix, and 404s an unknown consumer', async () => {

@@ -408,55 +408,57 @@ export class InboxConsumer {
     } finally {
       await admin.disconnect();
     }
+    let replayed = 0;
+    let failedAgain = 0;
+    const finished = () => [...target].every(([p, high]) => done.has(p) || high === 0n);
+    // Nothing to read: do not start a consumer at all (one disconnected while run() is still joining
+    // its group keeps rejoining and retrying in the background after this method returned).
+    if (finished()) return { replayed, failedAgain };
     const replayer = this.opts.kafka.consumer({
       groupId,
       maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
       allowAutoTopicCreation: false,
     });
-    let replayed = 0;
-    let failedAgain = 0;
-    const finished = () => [...target].every(([p, high]) => done.has(p) || high === 0n);
+    let allRead!: () => void;
+    const readToEnd = new Promise<void>((resolve) => (allRead = resolve));
+    let timer: NodeJS.Timeout | undefined;
     await replayer.connect();
     try {
       await replayer.subscribe({ topic: this.dlqTopic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`DLQ replay of ${this.opts.name} did not finish in ${timeoutMs}ms`)),
-          timeoutMs,
-        );
-        const check = () => {
-          if (finished()) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        check();
-        replayer
-          .run({
-            autoCommit: false,
-            eachMessage: async ({ partition, message }) => {
-              const h = headersToStrings(message.headers);
-              const original: Delivery = {
-                topic: h[DLQ_HEADERS.topic],
-                partition: Number(h[DLQ_HEADERS.partition]),
-                offset: h[DLQ_HEADERS.offset],
-                key: message.key,
-                value: message.value,
-                headers: stripDlqHeaders(message.headers),
-              };
-              const outcome = await this.applyWithRetries(original, async () => undefined);
-              if (outcome === 'dead_lettered') failedAgain++;
-              else replayed++;
-              await replayer.commitOffsets([
-                { topic: this.dlqTopic, partition, offset: (BigInt(message.offset) + 1n).toString() },
-              ]);
-              if (BigInt(message.offset) + 1n >= (target.get(partition) ?? 0n)) done.add(partition);
-              check();
-            },
-          })
-          .catch(reject);
+      // run() resolves once the group is joined and fetching; only after that may disconnect() run
+      await replayer.run({
+        autoCommit: false,
+        eachMessage: async ({ partition, message }) => {
+          const h = headersToStrings(message.headers);
+          const original: Delivery = {
+            topic: h[DLQ_HEADERS.topic],
+            partition: Number(h[DLQ_HEADERS.partition]),
+            offset: h[DLQ_HEADERS.offset],
+            key: message.key,
+            value: message.value,
+            headers: stripDlqHeaders(message.headers),
+          };
+          const outcome = await this.applyWithRetries(original, async () => undefined);
+          if (outcome === 'dead_lettered') failedAgain++;
+          else replayed++;
+          await replayer.commitOffsets([
+            { topic: this.dlqTopic, partition, offset: (BigInt(message.offset) + 1n).toString() },
+          ]);
+          if (BigInt(message.offset) + 1n >= (target.get(partition) ?? 0n)) done.add(partition);
+          if (finished()) allRead();
+        },
       });
+      await Promise.race([
+        readToEnd,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`DLQ replay of ${this.opts.name} did not finish in ${timeoutMs}ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
     } finally {
+      clearTimeout(timer);
       await replayer.disconnect();
     }
     return { replayed, failedAgain };
