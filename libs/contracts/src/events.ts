@@ -5,16 +5,9 @@ import { GrantCreated, GrantRevoked } from './citybase/data/v1/events';
 import * as identity from './citybase/identity/v1/events';
 import { AlarmRaised, CommandStatusChanged, DeviceRegistered, TelemetryReported } from './citybase/iot/v1/events';
 import { CouponClaimed, CouponTemplateCreated } from './citybase/marketing/v1/events';
-import {
-  PaymentCreated,
-  PaymentExpired,
-  PaymentFailed,
-  PaymentSucceeded,
-  RefundFailed,
-  RefundSucceeded,
-} from './citybase/payment/v1/events';
+import * as payment from './citybase/payment/v1/events';
 import { PointsIssued, PointsReservationConfirmed, PointsReservationReleased, PointsReserved } from './citybase/points/v1/events';
-import { PaymentRecorded, TransactionPosted } from './citybase/settlement/v1/events';
+import * as settlement from './citybase/settlement/v1/events';
 import { defineEvent, EventRegistry } from './event-types';
 
 export const IdentityEvents = {
@@ -40,17 +33,34 @@ export const IdentityEvents = {
 };
 
 export const PaymentEvents = {
-  PaymentCreated: defineEvent('citybase.payment.v1.PaymentCreated', PaymentCreated),
-  PaymentSucceeded: defineEvent('citybase.payment.v1.PaymentSucceeded', PaymentSucceeded),
-  PaymentFailed: defineEvent('citybase.payment.v1.PaymentFailed', PaymentFailed),
-  PaymentExpired: defineEvent('citybase.payment.v1.PaymentExpired', PaymentExpired),
-  RefundSucceeded: defineEvent('citybase.payment.v1.RefundSucceeded', RefundSucceeded),
-  RefundFailed: defineEvent('citybase.payment.v1.RefundFailed', RefundFailed),
+  PaymentCreated: defineEvent('citybase.payment.v1.PaymentCreated', payment.PaymentCreated),
+  PaymentSucceeded: defineEvent('citybase.payment.v1.PaymentSucceeded', payment.PaymentSucceeded),
+  PaymentFailed: defineEvent('citybase.payment.v1.PaymentFailed', payment.PaymentFailed),
+  PaymentExpired: defineEvent('citybase.payment.v1.PaymentExpired', payment.PaymentExpired),
+  RefundSucceeded: defineEvent('citybase.payment.v1.RefundSucceeded', payment.RefundSucceeded),
+  RefundFailed: defineEvent('citybase.payment.v1.RefundFailed', payment.RefundFailed),
+  ChannelSplitSucceeded: defineEvent('citybase.payment.v1.ChannelSplitSucceeded', payment.ChannelSplitSucceeded),
+  ChannelSplitFailed: defineEvent('citybase.payment.v1.ChannelSplitFailed', payment.ChannelSplitFailed),
+  ChannelSplitReturnSucceeded: defineEvent(
+    'citybase.payment.v1.ChannelSplitReturnSucceeded',
+    payment.ChannelSplitReturnSucceeded,
+  ),
+  ChannelSplitReturnFailed: defineEvent('citybase.payment.v1.ChannelSplitReturnFailed', payment.ChannelSplitReturnFailed),
 };
 
 export const SettlementEvents = {
-  PaymentRecorded: defineEvent('citybase.settlement.v1.PaymentRecorded', PaymentRecorded),
-  TransactionPosted: defineEvent('citybase.settlement.v1.TransactionPosted', TransactionPosted),
+  OrderEscrowed: defineEvent('citybase.settlement.v1.OrderEscrowed', settlement.OrderEscrowed),
+  OrderCompleted: defineEvent('citybase.settlement.v1.OrderCompleted', settlement.OrderCompleted),
+  OrderDisputed: defineEvent('citybase.settlement.v1.OrderDisputed', settlement.OrderDisputed),
+  DisputeResolved: defineEvent('citybase.settlement.v1.DisputeResolved', settlement.DisputeResolved),
+  OrderRefunded: defineEvent('citybase.settlement.v1.OrderRefunded', settlement.OrderRefunded),
+  ChannelSplitRequested: defineEvent('citybase.settlement.v1.ChannelSplitRequested', settlement.ChannelSplitRequested),
+  ChannelSplitReturnRequested: defineEvent(
+    'citybase.settlement.v1.ChannelSplitReturnRequested',
+    settlement.ChannelSplitReturnRequested,
+  ),
+  ChannelRefundRequested: defineEvent('citybase.settlement.v1.ChannelRefundRequested', settlement.ChannelRefundRequested),
+  PayoutSettled: defineEvent('citybase.settlement.v1.PayoutSettled', settlement.PayoutSettled),
 };
 
 export const PointsEvents = {

@@ -4,6 +4,7 @@
 // here passes or fails on timing.
 import { runBackbone } from './backbone';
 import { runIdentity } from './identity';
+import { runLedger } from './ledger';
 import { runPayment } from './payment';
 import { Cleanup, note } from './common';
 import { BenchConfigError } from './stats';
@@ -28,6 +29,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'end-to-end payments per second (create > sandbox notification > PaymentSucceeded consumed), create latency, pgbench baseline',
     run: runPayment,
   },
+  ledger: {
+    summary:
+      'ledger transactions posted per second on one hot escrow account and spread over many, pgbench baseline',
+    run: runLedger,
+  },
 };
 
 function usage(): string {
@@ -43,6 +49,7 @@ function usage(): string {
     '       BENCH_KAFKA_VALUE_BYTES, BENCH_PGBENCH_SCALE, BENCH_PGBENCH_CLIENTS, BENCH_PGBENCH_THREADS, BENCH_PGBENCH_SECONDS',
     '       BENCH_TOKENS, BENCH_ISSUE_CONCURRENCY, BENCH_VERIFICATIONS, BENCH_VERIFY_CONCURRENCY (identity)',
     '       BENCH_PAYMENTS, BENCH_PAYMENT_CONCURRENCY (payment)',
+    '       BENCH_LEDGER_TRANSACTIONS, BENCH_LEDGER_CONCURRENCY, BENCH_LEDGER_ACCOUNTS (ledger)',
     'other: BENCH_LOG_LEVEL (default warn), BENCH_STALL_SECONDS (hang guard, default 60), BENCH_PGBENCH_BIN,',
     '       TEST_POSTGRES_URL, KAFKA_BROKERS',
   ].join('\n');

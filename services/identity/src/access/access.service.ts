@@ -16,7 +16,7 @@ import {
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
 import { DoorGrant, GrantStatus } from '@citybase/contracts/citybase/identity/v1/access';
-import { onceByRequestId } from '../shared/idempotency';
+import { onceByRequestId } from '@citybase/platform';
 import { CheckDoorAccessQuery, IssueDoorGrantCommand, RevokeDoorGrantCommand } from './access.domain';
 import {
   findDoor,

@@ -15,7 +15,7 @@ import {
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
 import type { IdentityConfig } from '../config';
-import { onceByRequestId } from '../shared/idempotency';
+import { onceByRequestId } from '@citybase/platform';
 import { hashClientSecret, newClientId, newClientSecret } from './client-secret';
 import {
   assertScopesHeld,

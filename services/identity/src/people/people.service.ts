@@ -20,7 +20,7 @@ import {
   StaffRole,
   VerificationStatus,
 } from '@citybase/contracts/citybase/identity/v1/people';
-import { onceByRequestId } from '../shared/idempotency';
+import { onceByRequestId } from '@citybase/platform';
 import { PiiCipher } from '../shared/pii';
 import { PII_CIPHER } from '../shared/shared.module';
 import {

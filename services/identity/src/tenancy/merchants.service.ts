@@ -15,7 +15,7 @@ import {
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
 import { MerchantStatus } from '@citybase/contracts/citybase/identity/v1/tenancy';
-import { onceByRequestId } from '../shared/idempotency';
+import { onceByRequestId } from '@citybase/platform';
 import { PiiCipher } from '../shared/pii';
 import { PII_CIPHER } from '../shared/shared.module';
 import {

@@ -13,7 +13,7 @@ import {
   withTransaction,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
-import { onceByRequestId } from '../shared/idempotency';
+import { onceByRequestId } from '@citybase/platform';
 import {
   assertCityAdmin,
   CreateAgencyCommand,

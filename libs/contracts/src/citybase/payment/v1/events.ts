@@ -83,7 +83,14 @@ export interface RefundSucceeded {
   refundedTotal: Money | undefined;
   channel: string;
   channelRefundId: string;
-  occurredAt: Timestamp | undefined;
+  occurredAt:
+    | Timestamp
+    | undefined;
+  /**
+   * Settlement's ChannelRefundRequested this refund carried out; empty for refunds asked of payment
+   * directly.
+   */
+  instructionId: string;
 }
 
 /** Topic citybase.payment.events.v1, key = payment_id. */
@@ -94,6 +101,63 @@ export interface RefundFailed {
   merchantId: string;
   amount: Money | undefined;
   channel: string;
+  reason: string;
+  occurredAt:
+    | Timestamp
+    | undefined;
+  /** Settlement's ChannelRefundRequested this refund carried out; empty otherwise. */
+  instructionId: string;
+}
+
+/** A receiver's part of a split at the channel. */
+export interface SplitReceiverResult {
+  account: string;
+  amount: Money | undefined;
+}
+
+/**
+ * Topic citybase.payment.events.v1, key = payment_id. The channel split a profit-sharing
+ * payment's held funds as settlement instructed (ChannelSplitRequested).
+ */
+export interface ChannelSplitSucceeded {
+  instructionId: string;
+  paymentId: string;
+  tenancy: TenancyRef | undefined;
+  channel: string;
+  receivers: SplitReceiverResult[];
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.payment.events.v1, key = payment_id. The channel refused the split for good. */
+export interface ChannelSplitFailed {
+  instructionId: string;
+  paymentId: string;
+  tenancy: TenancyRef | undefined;
+  channel: string;
+  /** Machine-readable, e.g. "NOT_ENOUGH", "ORDER_NOT_PROFIT_SHARING", "PAYMENT_NOT_FOUND". */
+  reason: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.payment.events.v1, key = payment_id. A receiver's split was taken back
+ * (ChannelSplitReturnRequested).
+ */
+export interface ChannelSplitReturnSucceeded {
+  instructionId: string;
+  paymentId: string;
+  tenancy: TenancyRef | undefined;
+  account: string;
+  amount: Money | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.payment.events.v1, key = payment_id. */
+export interface ChannelSplitReturnFailed {
+  instructionId: string;
+  paymentId: string;
+  tenancy: TenancyRef | undefined;
+  account: string;
   reason: string;
   occurredAt: Timestamp | undefined;
 }
@@ -954,6 +1018,7 @@ function createBaseRefundSucceeded(): RefundSucceeded {
     channel: "",
     channelRefundId: "",
     occurredAt: undefined,
+    instructionId: "",
   };
 }
 
@@ -988,6 +1053,9 @@ export const RefundSucceeded: MessageFns<RefundSucceeded> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(82).fork()).join();
+    }
+    if (message.instructionId !== "") {
+      writer.uint32(90).string(message.instructionId);
     }
     return writer;
   },
@@ -1085,6 +1153,14 @@ export const RefundSucceeded: MessageFns<RefundSucceeded> = {
             message.occurredAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.instructionId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1133,6 +1209,11 @@ export const RefundSucceeded: MessageFns<RefundSucceeded> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      instructionId: isSet(object.instructionId)
+        ? globalThis.String(object.instructionId)
+        : isSet(object.instruction_id)
+        ? globalThis.String(object.instruction_id)
+        : "",
     };
   },
 
@@ -1168,6 +1249,9 @@ export const RefundSucceeded: MessageFns<RefundSucceeded> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
     }
+    if (message.instructionId !== "") {
+      obj.instructionId = message.instructionId;
+    }
     return obj;
   },
 
@@ -1194,6 +1278,7 @@ export const RefundSucceeded: MessageFns<RefundSucceeded> = {
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
+    message.instructionId = object.instructionId ?? "";
     return message;
   },
 };
@@ -1208,6 +1293,7 @@ function createBaseRefundFailed(): RefundFailed {
     channel: "",
     reason: "",
     occurredAt: undefined,
+    instructionId: "",
   };
 }
 
@@ -1236,6 +1322,9 @@ export const RefundFailed: MessageFns<RefundFailed> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(66).fork()).join();
+    }
+    if (message.instructionId !== "") {
+      writer.uint32(74).string(message.instructionId);
     }
     return writer;
   },
@@ -1317,6 +1406,14 @@ export const RefundFailed: MessageFns<RefundFailed> = {
             message.occurredAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.instructionId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1355,6 +1452,11 @@ export const RefundFailed: MessageFns<RefundFailed> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      instructionId: isSet(object.instructionId)
+        ? globalThis.String(object.instructionId)
+        : isSet(object.instruction_id)
+        ? globalThis.String(object.instruction_id)
+        : "",
     };
   },
 
@@ -1384,6 +1486,9 @@ export const RefundFailed: MessageFns<RefundFailed> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
     }
+    if (message.instructionId !== "") {
+      obj.instructionId = message.instructionId;
+    }
     return obj;
   },
 
@@ -1402,6 +1507,765 @@ export const RefundFailed: MessageFns<RefundFailed> = {
       ? Money.fromPartial(object.amount)
       : undefined;
     message.channel = object.channel ?? "";
+    message.reason = object.reason ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    message.instructionId = object.instructionId ?? "";
+    return message;
+  },
+};
+
+function createBaseSplitReceiverResult(): SplitReceiverResult {
+  return { account: "", amount: undefined };
+}
+
+export const SplitReceiverResult: MessageFns<SplitReceiverResult> = {
+  encode(message: SplitReceiverResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== "") {
+      writer.uint32(10).string(message.account);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SplitReceiverResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSplitReceiverResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SplitReceiverResult {
+    return {
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+    };
+  },
+
+  toJSON(message: SplitReceiverResult): unknown {
+    const obj: any = {};
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SplitReceiverResult>, I>>(base?: I): SplitReceiverResult {
+    return SplitReceiverResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SplitReceiverResult>, I>>(object: I): SplitReceiverResult {
+    const message = createBaseSplitReceiverResult();
+    message.account = object.account ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChannelSplitSucceeded(): ChannelSplitSucceeded {
+  return { instructionId: "", paymentId: "", tenancy: undefined, channel: "", receivers: [], occurredAt: undefined };
+}
+
+export const ChannelSplitSucceeded: MessageFns<ChannelSplitSucceeded> = {
+  encode(message: ChannelSplitSucceeded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instructionId !== "") {
+      writer.uint32(10).string(message.instructionId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.channel !== "") {
+      writer.uint32(34).string(message.channel);
+    }
+    for (const v of message.receivers) {
+      SplitReceiverResult.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelSplitSucceeded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelSplitSucceeded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instructionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.receivers.push(SplitReceiverResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelSplitSucceeded {
+    return {
+      instructionId: isSet(object.instructionId)
+        ? globalThis.String(object.instructionId)
+        : isSet(object.instruction_id)
+        ? globalThis.String(object.instruction_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      receivers: globalThis.Array.isArray(object?.receivers)
+        ? object.receivers.map((e: any) => SplitReceiverResult.fromJSON(e))
+        : [],
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChannelSplitSucceeded): unknown {
+    const obj: any = {};
+    if (message.instructionId !== "") {
+      obj.instructionId = message.instructionId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.receivers?.length) {
+      obj.receivers = message.receivers.map((e) => SplitReceiverResult.toJSON(e));
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelSplitSucceeded>, I>>(base?: I): ChannelSplitSucceeded {
+    return ChannelSplitSucceeded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelSplitSucceeded>, I>>(object: I): ChannelSplitSucceeded {
+    const message = createBaseChannelSplitSucceeded();
+    message.instructionId = object.instructionId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.channel = object.channel ?? "";
+    message.receivers = object.receivers?.map((e) => SplitReceiverResult.fromPartial(e)) || [];
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChannelSplitFailed(): ChannelSplitFailed {
+  return { instructionId: "", paymentId: "", tenancy: undefined, channel: "", reason: "", occurredAt: undefined };
+}
+
+export const ChannelSplitFailed: MessageFns<ChannelSplitFailed> = {
+  encode(message: ChannelSplitFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instructionId !== "") {
+      writer.uint32(10).string(message.instructionId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.channel !== "") {
+      writer.uint32(34).string(message.channel);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelSplitFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelSplitFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instructionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelSplitFailed {
+    return {
+      instructionId: isSet(object.instructionId)
+        ? globalThis.String(object.instructionId)
+        : isSet(object.instruction_id)
+        ? globalThis.String(object.instruction_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChannelSplitFailed): unknown {
+    const obj: any = {};
+    if (message.instructionId !== "") {
+      obj.instructionId = message.instructionId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelSplitFailed>, I>>(base?: I): ChannelSplitFailed {
+    return ChannelSplitFailed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelSplitFailed>, I>>(object: I): ChannelSplitFailed {
+    const message = createBaseChannelSplitFailed();
+    message.instructionId = object.instructionId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.channel = object.channel ?? "";
+    message.reason = object.reason ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChannelSplitReturnSucceeded(): ChannelSplitReturnSucceeded {
+  return {
+    instructionId: "",
+    paymentId: "",
+    tenancy: undefined,
+    account: "",
+    amount: undefined,
+    occurredAt: undefined,
+  };
+}
+
+export const ChannelSplitReturnSucceeded: MessageFns<ChannelSplitReturnSucceeded> = {
+  encode(message: ChannelSplitReturnSucceeded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instructionId !== "") {
+      writer.uint32(10).string(message.instructionId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.account !== "") {
+      writer.uint32(34).string(message.account);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelSplitReturnSucceeded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelSplitReturnSucceeded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instructionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelSplitReturnSucceeded {
+    return {
+      instructionId: isSet(object.instructionId)
+        ? globalThis.String(object.instructionId)
+        : isSet(object.instruction_id)
+        ? globalThis.String(object.instruction_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChannelSplitReturnSucceeded): unknown {
+    const obj: any = {};
+    if (message.instructionId !== "") {
+      obj.instructionId = message.instructionId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelSplitReturnSucceeded>, I>>(base?: I): ChannelSplitReturnSucceeded {
+    return ChannelSplitReturnSucceeded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelSplitReturnSucceeded>, I>>(object: I): ChannelSplitReturnSucceeded {
+    const message = createBaseChannelSplitReturnSucceeded();
+    message.instructionId = object.instructionId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.account = object.account ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChannelSplitReturnFailed(): ChannelSplitReturnFailed {
+  return { instructionId: "", paymentId: "", tenancy: undefined, account: "", reason: "", occurredAt: undefined };
+}
+
+export const ChannelSplitReturnFailed: MessageFns<ChannelSplitReturnFailed> = {
+  encode(message: ChannelSplitReturnFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instructionId !== "") {
+      writer.uint32(10).string(message.instructionId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.account !== "") {
+      writer.uint32(34).string(message.account);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelSplitReturnFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelSplitReturnFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instructionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelSplitReturnFailed {
+    return {
+      instructionId: isSet(object.instructionId)
+        ? globalThis.String(object.instructionId)
+        : isSet(object.instruction_id)
+        ? globalThis.String(object.instruction_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChannelSplitReturnFailed): unknown {
+    const obj: any = {};
+    if (message.instructionId !== "") {
+      obj.instructionId = message.instructionId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelSplitReturnFailed>, I>>(base?: I): ChannelSplitReturnFailed {
+    return ChannelSplitReturnFailed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelSplitReturnFailed>, I>>(object: I): ChannelSplitReturnFailed {
+    const message = createBaseChannelSplitReturnFailed();
+    message.instructionId = object.instructionId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.account = object.account ?? "";
     message.reason = object.reason ?? "";
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)

@@ -8,71 +8,181 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp";
 import { Money, TenancyRef } from "../../common/v1/common";
+import { SplitPart } from "./settlement";
 
 /**
- * Topic citybase.settlement.events.v1, key = payment_id. Settlement recorded a succeeded payment
- * and credited the project's escrow.
+ * Topic citybase.settlement.events.v1, key = order_id (= payment_id). A succeeded payment is held
+ * in the project's escrow.
  */
-export interface PaymentRecorded {
-  paymentId: string;
+export interface OrderEscrowed {
+  orderId: string;
   tenancy: TenancyRef | undefined;
-  merchantId: string;
-  amount:
-    | Money
-    | undefined;
-  /** Ledger transaction that posted the payment. */
+  amount: Money | undefined;
   transactionId: string;
+  autoConfirmAt: Timestamp | undefined;
   occurredAt: Timestamp | undefined;
 }
 
-/** One leg of a ledger transaction. */
-export interface Posting {
-  accountId: string;
-  /** Signed amount: positive debits, negative credits the account. A transaction's postings sum to zero. */
-  amount: Money | undefined;
-}
-
-/** Topic citybase.settlement.events.v1, key = transaction_id. An immutable ledger transaction. */
-export interface TransactionPosted {
-  transactionId: string;
+/**
+ * Topic citybase.settlement.events.v1, key = order_id. The order completed (by the scenario app,
+ * by the auto-confirm deadline or by a dispute's resolution) and was split.
+ */
+export interface OrderCompleted {
+  orderId: string;
   tenancy:
     | TenancyRef
     | undefined;
-  /** Why the transaction exists, e.g. "PAYMENT_ESCROW", "SPLIT", "REFUND", "REVERSAL". */
-  reason: string;
-  /** What caused it, e.g. the payment id. */
-  reference: string;
-  postings: Posting[];
+  /** What was released from escrow (paid minus refunded). */
+  released: Money | undefined;
+  parts: SplitPart[];
+  transactionId: string;
+  /** "app", "auto_confirm", "dispute". */
+  completedBy: string;
   occurredAt: Timestamp | undefined;
 }
 
-function createBasePaymentRecorded(): PaymentRecorded {
+/** Topic citybase.settlement.events.v1, key = order_id. */
+export interface OrderDisputed {
+  orderId: string;
+  tenancy: TenancyRef | undefined;
+  held: Money | undefined;
+  reason: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.settlement.events.v1, key = order_id. */
+export interface DisputeResolved {
+  orderId: string;
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** "release", "refund", "partial". */
+  resolution: string;
+  refundAmount: Money | undefined;
+  resolvedBy: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.settlement.events.v1, key = order_id. A refund's money left the books (to the
+ * payer through the channel, or into the payer's wallet).
+ */
+export interface OrderRefunded {
+  orderId: string;
+  tenancy: TenancyRef | undefined;
+  amount:
+    | Money
+    | undefined;
+  /** "original" or "wallet". */
+  destination: string;
+  /** Whether the order had been split already (commission and tax reversed). */
+  afterSplit: boolean;
+  transactionId: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** A receiver of split funds at the channel. */
+export interface ChannelReceiver {
+  /**
+   * Receiver account at the channel: "merchant:<merchant_id>", "property:<project_id>",
+   * "platform:<operator_id>".
+   */
+  account: string;
+  amount: Money | undefined;
+  description: string;
+}
+
+/**
+ * Topic citybase.settlement.events.v1, key = payment_id. Instruction to payment: split the funds
+ * the channel holds for a profit-sharing payment. Payment executes it at the channel (idempotent by
+ * instruction_id, retried until the channel answers finally) and answers with ChannelSplitSucceeded
+ * or ChannelSplitFailed.
+ */
+export interface ChannelSplitRequested {
+  instructionId: string;
+  paymentId: string;
+  tenancy: TenancyRef | undefined;
+  receivers: ChannelReceiver[];
+  /** Release what the channel still holds of the payment to the project's own account afterwards. */
+  unfreezeRest: boolean;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.settlement.events.v1, key = payment_id. Instruction to payment: take a split back
+ * from a receiver before a refund. Answered by ChannelSplitReturnSucceeded / ...Failed.
+ */
+export interface ChannelSplitReturnRequested {
+  instructionId: string;
+  paymentId: string;
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** The split it returns from. */
+  splitInstructionId: string;
+  account: string;
+  amount: Money | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.settlement.events.v1, key = payment_id. Instruction to payment: refund through
+ * the channel (payment's refund with request key instruction_id). Answered by RefundSucceeded /
+ * RefundFailed carrying the instruction_id.
+ */
+export interface ChannelRefundRequested {
+  instructionId: string;
+  paymentId: string;
+  tenancy: TenancyRef | undefined;
+  amount: Money | undefined;
+  reason: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.settlement.events.v1, key = payout_id. A payout or wallet withdrawal was paid or
+ * failed at the bank.
+ */
+export interface PayoutSettled {
+  payoutId: string;
+  tenancy: TenancyRef | undefined;
+  accountId: string;
+  amount:
+    | Money
+    | undefined;
+  /** "paid", "failed", "expired". */
+  outcome: string;
+  transactionId: string;
+  occurredAt: Timestamp | undefined;
+}
+
+function createBaseOrderEscrowed(): OrderEscrowed {
   return {
-    paymentId: "",
+    orderId: "",
     tenancy: undefined,
-    merchantId: "",
     amount: undefined,
     transactionId: "",
+    autoConfirmAt: undefined,
     occurredAt: undefined,
   };
 }
 
-export const PaymentRecorded: MessageFns<PaymentRecorded> = {
-  encode(message: PaymentRecorded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.paymentId !== "") {
-      writer.uint32(10).string(message.paymentId);
+export const OrderEscrowed: MessageFns<OrderEscrowed> = {
+  encode(message: OrderEscrowed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
     }
     if (message.tenancy !== undefined) {
       TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
     }
-    if (message.merchantId !== "") {
-      writer.uint32(26).string(message.merchantId);
-    }
     if (message.amount !== undefined) {
-      Money.encode(message.amount, writer.uint32(34).fork()).join();
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
     }
     if (message.transactionId !== "") {
-      writer.uint32(42).string(message.transactionId);
+      writer.uint32(34).string(message.transactionId);
+    }
+    if (message.autoConfirmAt !== undefined) {
+      Timestamp.encode(message.autoConfirmAt, writer.uint32(42).fork()).join();
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
@@ -80,7 +190,7 @@ export const PaymentRecorded: MessageFns<PaymentRecorded> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): PaymentRecorded {
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderEscrowed {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -89,7 +199,7 @@ export const PaymentRecorded: MessageFns<PaymentRecorded> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePaymentRecorded();
+      const message = createBaseOrderEscrowed();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -98,7 +208,7 @@ export const PaymentRecorded: MessageFns<PaymentRecorded> = {
               break;
             }
 
-            message.paymentId = reader.string();
+            message.orderId = reader.string();
             continue;
           }
           case 2: {
@@ -114,7 +224,7 @@ export const PaymentRecorded: MessageFns<PaymentRecorded> = {
               break;
             }
 
-            message.merchantId = reader.string();
+            message.amount = Money.decode(reader, reader.uint32());
             continue;
           }
           case 4: {
@@ -122,7 +232,7 @@ export const PaymentRecorded: MessageFns<PaymentRecorded> = {
               break;
             }
 
-            message.amount = Money.decode(reader, reader.uint32());
+            message.transactionId = reader.string();
             continue;
           }
           case 5: {
@@ -130,7 +240,7 @@ export const PaymentRecorded: MessageFns<PaymentRecorded> = {
               break;
             }
 
-            message.transactionId = reader.string();
+            message.autoConfirmAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 6: {
@@ -153,20 +263,731 @@ export const PaymentRecorded: MessageFns<PaymentRecorded> = {
     }
   },
 
-  fromJSON(object: any): PaymentRecorded {
+  fromJSON(object: any): OrderEscrowed {
     return {
-      paymentId: isSet(object.paymentId)
-        ? globalThis.String(object.paymentId)
-        : isSet(object.payment_id)
-        ? globalThis.String(object.payment_id)
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
         : "",
       tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
-      merchantId: isSet(object.merchantId)
-        ? globalThis.String(object.merchantId)
-        : isSet(object.merchant_id)
-        ? globalThis.String(object.merchant_id)
-        : "",
       amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      transactionId: isSet(object.transactionId)
+        ? globalThis.String(object.transactionId)
+        : isSet(object.transaction_id)
+        ? globalThis.String(object.transaction_id)
+        : "",
+      autoConfirmAt: isSet(object.autoConfirmAt)
+        ? fromJsonTimestamp(object.autoConfirmAt)
+        : isSet(object.auto_confirm_at)
+        ? fromJsonTimestamp(object.auto_confirm_at)
+        : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: OrderEscrowed): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.transactionId !== "") {
+      obj.transactionId = message.transactionId;
+    }
+    if (message.autoConfirmAt !== undefined) {
+      obj.autoConfirmAt = fromTimestamp(message.autoConfirmAt).toISOString();
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrderEscrowed>, I>>(base?: I): OrderEscrowed {
+    return OrderEscrowed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrderEscrowed>, I>>(object: I): OrderEscrowed {
+    const message = createBaseOrderEscrowed();
+    message.orderId = object.orderId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.transactionId = object.transactionId ?? "";
+    message.autoConfirmAt = (object.autoConfirmAt !== undefined && object.autoConfirmAt !== null)
+      ? Timestamp.fromPartial(object.autoConfirmAt)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseOrderCompleted(): OrderCompleted {
+  return {
+    orderId: "",
+    tenancy: undefined,
+    released: undefined,
+    parts: [],
+    transactionId: "",
+    completedBy: "",
+    occurredAt: undefined,
+  };
+}
+
+export const OrderCompleted: MessageFns<OrderCompleted> = {
+  encode(message: OrderCompleted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.released !== undefined) {
+      Money.encode(message.released, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.parts) {
+      SplitPart.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(42).string(message.transactionId);
+    }
+    if (message.completedBy !== "") {
+      writer.uint32(50).string(message.completedBy);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderCompleted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderCompleted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.released = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.parts.push(SplitPart.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.completedBy = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderCompleted {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      released: isSet(object.released) ? Money.fromJSON(object.released) : undefined,
+      parts: globalThis.Array.isArray(object?.parts) ? object.parts.map((e: any) => SplitPart.fromJSON(e)) : [],
+      transactionId: isSet(object.transactionId)
+        ? globalThis.String(object.transactionId)
+        : isSet(object.transaction_id)
+        ? globalThis.String(object.transaction_id)
+        : "",
+      completedBy: isSet(object.completedBy)
+        ? globalThis.String(object.completedBy)
+        : isSet(object.completed_by)
+        ? globalThis.String(object.completed_by)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: OrderCompleted): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.released !== undefined) {
+      obj.released = Money.toJSON(message.released);
+    }
+    if (message.parts?.length) {
+      obj.parts = message.parts.map((e) => SplitPart.toJSON(e));
+    }
+    if (message.transactionId !== "") {
+      obj.transactionId = message.transactionId;
+    }
+    if (message.completedBy !== "") {
+      obj.completedBy = message.completedBy;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrderCompleted>, I>>(base?: I): OrderCompleted {
+    return OrderCompleted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrderCompleted>, I>>(object: I): OrderCompleted {
+    const message = createBaseOrderCompleted();
+    message.orderId = object.orderId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.released = (object.released !== undefined && object.released !== null)
+      ? Money.fromPartial(object.released)
+      : undefined;
+    message.parts = object.parts?.map((e) => SplitPart.fromPartial(e)) || [];
+    message.transactionId = object.transactionId ?? "";
+    message.completedBy = object.completedBy ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseOrderDisputed(): OrderDisputed {
+  return { orderId: "", tenancy: undefined, held: undefined, reason: "", occurredAt: undefined };
+}
+
+export const OrderDisputed: MessageFns<OrderDisputed> = {
+  encode(message: OrderDisputed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.held !== undefined) {
+      Money.encode(message.held, writer.uint32(26).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderDisputed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderDisputed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.held = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderDisputed {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      held: isSet(object.held) ? Money.fromJSON(object.held) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: OrderDisputed): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.held !== undefined) {
+      obj.held = Money.toJSON(message.held);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrderDisputed>, I>>(base?: I): OrderDisputed {
+    return OrderDisputed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrderDisputed>, I>>(object: I): OrderDisputed {
+    const message = createBaseOrderDisputed();
+    message.orderId = object.orderId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.held = (object.held !== undefined && object.held !== null) ? Money.fromPartial(object.held) : undefined;
+    message.reason = object.reason ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDisputeResolved(): DisputeResolved {
+  return {
+    orderId: "",
+    tenancy: undefined,
+    resolution: "",
+    refundAmount: undefined,
+    resolvedBy: "",
+    occurredAt: undefined,
+  };
+}
+
+export const DisputeResolved: MessageFns<DisputeResolved> = {
+  encode(message: DisputeResolved, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.resolution !== "") {
+      writer.uint32(26).string(message.resolution);
+    }
+    if (message.refundAmount !== undefined) {
+      Money.encode(message.refundAmount, writer.uint32(34).fork()).join();
+    }
+    if (message.resolvedBy !== "") {
+      writer.uint32(42).string(message.resolvedBy);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisputeResolved {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisputeResolved();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resolution = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.refundAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.resolvedBy = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisputeResolved {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      resolution: isSet(object.resolution) ? globalThis.String(object.resolution) : "",
+      refundAmount: isSet(object.refundAmount)
+        ? Money.fromJSON(object.refundAmount)
+        : isSet(object.refund_amount)
+        ? Money.fromJSON(object.refund_amount)
+        : undefined,
+      resolvedBy: isSet(object.resolvedBy)
+        ? globalThis.String(object.resolvedBy)
+        : isSet(object.resolved_by)
+        ? globalThis.String(object.resolved_by)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: DisputeResolved): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.resolution !== "") {
+      obj.resolution = message.resolution;
+    }
+    if (message.refundAmount !== undefined) {
+      obj.refundAmount = Money.toJSON(message.refundAmount);
+    }
+    if (message.resolvedBy !== "") {
+      obj.resolvedBy = message.resolvedBy;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DisputeResolved>, I>>(base?: I): DisputeResolved {
+    return DisputeResolved.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DisputeResolved>, I>>(object: I): DisputeResolved {
+    const message = createBaseDisputeResolved();
+    message.orderId = object.orderId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.resolution = object.resolution ?? "";
+    message.refundAmount = (object.refundAmount !== undefined && object.refundAmount !== null)
+      ? Money.fromPartial(object.refundAmount)
+      : undefined;
+    message.resolvedBy = object.resolvedBy ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseOrderRefunded(): OrderRefunded {
+  return {
+    orderId: "",
+    tenancy: undefined,
+    amount: undefined,
+    destination: "",
+    afterSplit: false,
+    transactionId: "",
+    occurredAt: undefined,
+  };
+}
+
+export const OrderRefunded: MessageFns<OrderRefunded> = {
+  encode(message: OrderRefunded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.destination !== "") {
+      writer.uint32(34).string(message.destination);
+    }
+    if (message.afterSplit !== false) {
+      writer.uint32(40).bool(message.afterSplit);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(50).string(message.transactionId);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderRefunded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderRefunded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.destination = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.afterSplit = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderRefunded {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      destination: isSet(object.destination) ? globalThis.String(object.destination) : "",
+      afterSplit: isSet(object.afterSplit)
+        ? globalThis.Boolean(object.afterSplit)
+        : isSet(object.after_split)
+        ? globalThis.Boolean(object.after_split)
+        : false,
       transactionId: isSet(object.transactionId)
         ? globalThis.String(object.transactionId)
         : isSet(object.transaction_id)
@@ -180,19 +1001,22 @@ export const PaymentRecorded: MessageFns<PaymentRecorded> = {
     };
   },
 
-  toJSON(message: PaymentRecorded): unknown {
+  toJSON(message: OrderRefunded): unknown {
     const obj: any = {};
-    if (message.paymentId !== "") {
-      obj.paymentId = message.paymentId;
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
     }
     if (message.tenancy !== undefined) {
       obj.tenancy = TenancyRef.toJSON(message.tenancy);
     }
-    if (message.merchantId !== "") {
-      obj.merchantId = message.merchantId;
-    }
     if (message.amount !== undefined) {
       obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.destination !== "") {
+      obj.destination = message.destination;
+    }
+    if (message.afterSplit !== false) {
+      obj.afterSplit = message.afterSplit;
     }
     if (message.transactionId !== "") {
       obj.transactionId = message.transactionId;
@@ -203,19 +1027,20 @@ export const PaymentRecorded: MessageFns<PaymentRecorded> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<PaymentRecorded>, I>>(base?: I): PaymentRecorded {
-    return PaymentRecorded.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<OrderRefunded>, I>>(base?: I): OrderRefunded {
+    return OrderRefunded.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<PaymentRecorded>, I>>(object: I): PaymentRecorded {
-    const message = createBasePaymentRecorded();
-    message.paymentId = object.paymentId ?? "";
+  fromPartial<I extends Exact<DeepPartial<OrderRefunded>, I>>(object: I): OrderRefunded {
+    const message = createBaseOrderRefunded();
+    message.orderId = object.orderId ?? "";
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
       : undefined;
-    message.merchantId = object.merchantId ?? "";
     message.amount = (object.amount !== undefined && object.amount !== null)
       ? Money.fromPartial(object.amount)
       : undefined;
+    message.destination = object.destination ?? "";
+    message.afterSplit = object.afterSplit ?? false;
     message.transactionId = object.transactionId ?? "";
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
@@ -224,22 +1049,25 @@ export const PaymentRecorded: MessageFns<PaymentRecorded> = {
   },
 };
 
-function createBasePosting(): Posting {
-  return { accountId: "", amount: undefined };
+function createBaseChannelReceiver(): ChannelReceiver {
+  return { account: "", amount: undefined, description: "" };
 }
 
-export const Posting: MessageFns<Posting> = {
-  encode(message: Posting, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.accountId !== "") {
-      writer.uint32(10).string(message.accountId);
+export const ChannelReceiver: MessageFns<ChannelReceiver> = {
+  encode(message: ChannelReceiver, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== "") {
+      writer.uint32(10).string(message.account);
     }
     if (message.amount !== undefined) {
       Money.encode(message.amount, writer.uint32(18).fork()).join();
     }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): Posting {
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelReceiver {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -248,7 +1076,7 @@ export const Posting: MessageFns<Posting> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePosting();
+      const message = createBaseChannelReceiver();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -257,7 +1085,7 @@ export const Posting: MessageFns<Posting> = {
               break;
             }
 
-            message.accountId = reader.string();
+            message.account = reader.string();
             continue;
           }
           case 2: {
@@ -266,6 +1094,14 @@ export const Posting: MessageFns<Posting> = {
             }
 
             message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
             continue;
           }
         }
@@ -280,61 +1116,69 @@ export const Posting: MessageFns<Posting> = {
     }
   },
 
-  fromJSON(object: any): Posting {
+  fromJSON(object: any): ChannelReceiver {
     return {
-      accountId: isSet(object.accountId)
-        ? globalThis.String(object.accountId)
-        : isSet(object.account_id)
-        ? globalThis.String(object.account_id)
-        : "",
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
       amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
     };
   },
 
-  toJSON(message: Posting): unknown {
+  toJSON(message: ChannelReceiver): unknown {
     const obj: any = {};
-    if (message.accountId !== "") {
-      obj.accountId = message.accountId;
+    if (message.account !== "") {
+      obj.account = message.account;
     }
     if (message.amount !== undefined) {
       obj.amount = Money.toJSON(message.amount);
     }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<Posting>, I>>(base?: I): Posting {
-    return Posting.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<ChannelReceiver>, I>>(base?: I): ChannelReceiver {
+    return ChannelReceiver.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<Posting>, I>>(object: I): Posting {
-    const message = createBasePosting();
-    message.accountId = object.accountId ?? "";
+  fromPartial<I extends Exact<DeepPartial<ChannelReceiver>, I>>(object: I): ChannelReceiver {
+    const message = createBaseChannelReceiver();
+    message.account = object.account ?? "";
     message.amount = (object.amount !== undefined && object.amount !== null)
       ? Money.fromPartial(object.amount)
       : undefined;
+    message.description = object.description ?? "";
     return message;
   },
 };
 
-function createBaseTransactionPosted(): TransactionPosted {
-  return { transactionId: "", tenancy: undefined, reason: "", reference: "", postings: [], occurredAt: undefined };
+function createBaseChannelSplitRequested(): ChannelSplitRequested {
+  return {
+    instructionId: "",
+    paymentId: "",
+    tenancy: undefined,
+    receivers: [],
+    unfreezeRest: false,
+    occurredAt: undefined,
+  };
 }
 
-export const TransactionPosted: MessageFns<TransactionPosted> = {
-  encode(message: TransactionPosted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.transactionId !== "") {
-      writer.uint32(10).string(message.transactionId);
+export const ChannelSplitRequested: MessageFns<ChannelSplitRequested> = {
+  encode(message: ChannelSplitRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instructionId !== "") {
+      writer.uint32(10).string(message.instructionId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
     }
     if (message.tenancy !== undefined) {
-      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
     }
-    if (message.reason !== "") {
-      writer.uint32(26).string(message.reason);
+    for (const v of message.receivers) {
+      ChannelReceiver.encode(v!, writer.uint32(34).fork()).join();
     }
-    if (message.reference !== "") {
-      writer.uint32(34).string(message.reference);
-    }
-    for (const v of message.postings) {
-      Posting.encode(v!, writer.uint32(42).fork()).join();
+    if (message.unfreezeRest !== false) {
+      writer.uint32(40).bool(message.unfreezeRest);
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
@@ -342,7 +1186,7 @@ export const TransactionPosted: MessageFns<TransactionPosted> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): TransactionPosted {
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelSplitRequested {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -351,7 +1195,7 @@ export const TransactionPosted: MessageFns<TransactionPosted> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseTransactionPosted();
+      const message = createBaseChannelSplitRequested();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -360,7 +1204,7 @@ export const TransactionPosted: MessageFns<TransactionPosted> = {
               break;
             }
 
-            message.transactionId = reader.string();
+            message.instructionId = reader.string();
             continue;
           }
           case 2: {
@@ -368,7 +1212,7 @@ export const TransactionPosted: MessageFns<TransactionPosted> = {
               break;
             }
 
-            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            message.paymentId = reader.string();
             continue;
           }
           case 3: {
@@ -376,7 +1220,7 @@ export const TransactionPosted: MessageFns<TransactionPosted> = {
               break;
             }
 
-            message.reason = reader.string();
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
             continue;
           }
           case 4: {
@@ -384,15 +1228,15 @@ export const TransactionPosted: MessageFns<TransactionPosted> = {
               break;
             }
 
-            message.reference = reader.string();
+            message.receivers.push(ChannelReceiver.decode(reader, reader.uint32()));
             continue;
           }
           case 5: {
-            if (tag !== 42) {
+            if (tag !== 40) {
               break;
             }
 
-            message.postings.push(Posting.decode(reader, reader.uint32()));
+            message.unfreezeRest = reader.bool();
             continue;
           }
           case 6: {
@@ -415,17 +1259,27 @@ export const TransactionPosted: MessageFns<TransactionPosted> = {
     }
   },
 
-  fromJSON(object: any): TransactionPosted {
+  fromJSON(object: any): ChannelSplitRequested {
     return {
-      transactionId: isSet(object.transactionId)
-        ? globalThis.String(object.transactionId)
-        : isSet(object.transaction_id)
-        ? globalThis.String(object.transaction_id)
+      instructionId: isSet(object.instructionId)
+        ? globalThis.String(object.instructionId)
+        : isSet(object.instruction_id)
+        ? globalThis.String(object.instruction_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
         : "",
       tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
-      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
-      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
-      postings: globalThis.Array.isArray(object?.postings) ? object.postings.map((e: any) => Posting.fromJSON(e)) : [],
+      receivers: globalThis.Array.isArray(object?.receivers)
+        ? object.receivers.map((e: any) => ChannelReceiver.fromJSON(e))
+        : [],
+      unfreezeRest: isSet(object.unfreezeRest)
+        ? globalThis.Boolean(object.unfreezeRest)
+        : isSet(object.unfreeze_rest)
+        ? globalThis.Boolean(object.unfreeze_rest)
+        : false,
       occurredAt: isSet(object.occurredAt)
         ? fromJsonTimestamp(object.occurredAt)
         : isSet(object.occurred_at)
@@ -434,22 +1288,22 @@ export const TransactionPosted: MessageFns<TransactionPosted> = {
     };
   },
 
-  toJSON(message: TransactionPosted): unknown {
+  toJSON(message: ChannelSplitRequested): unknown {
     const obj: any = {};
-    if (message.transactionId !== "") {
-      obj.transactionId = message.transactionId;
+    if (message.instructionId !== "") {
+      obj.instructionId = message.instructionId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
     }
     if (message.tenancy !== undefined) {
       obj.tenancy = TenancyRef.toJSON(message.tenancy);
     }
-    if (message.reason !== "") {
-      obj.reason = message.reason;
+    if (message.receivers?.length) {
+      obj.receivers = message.receivers.map((e) => ChannelReceiver.toJSON(e));
     }
-    if (message.reference !== "") {
-      obj.reference = message.reference;
-    }
-    if (message.postings?.length) {
-      obj.postings = message.postings.map((e) => Posting.toJSON(e));
+    if (message.unfreezeRest !== false) {
+      obj.unfreezeRest = message.unfreezeRest;
     }
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
@@ -457,18 +1311,575 @@ export const TransactionPosted: MessageFns<TransactionPosted> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<TransactionPosted>, I>>(base?: I): TransactionPosted {
-    return TransactionPosted.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<ChannelSplitRequested>, I>>(base?: I): ChannelSplitRequested {
+    return ChannelSplitRequested.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<TransactionPosted>, I>>(object: I): TransactionPosted {
-    const message = createBaseTransactionPosted();
-    message.transactionId = object.transactionId ?? "";
+  fromPartial<I extends Exact<DeepPartial<ChannelSplitRequested>, I>>(object: I): ChannelSplitRequested {
+    const message = createBaseChannelSplitRequested();
+    message.instructionId = object.instructionId ?? "";
+    message.paymentId = object.paymentId ?? "";
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
       : undefined;
+    message.receivers = object.receivers?.map((e) => ChannelReceiver.fromPartial(e)) || [];
+    message.unfreezeRest = object.unfreezeRest ?? false;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChannelSplitReturnRequested(): ChannelSplitReturnRequested {
+  return {
+    instructionId: "",
+    paymentId: "",
+    tenancy: undefined,
+    splitInstructionId: "",
+    account: "",
+    amount: undefined,
+    occurredAt: undefined,
+  };
+}
+
+export const ChannelSplitReturnRequested: MessageFns<ChannelSplitReturnRequested> = {
+  encode(message: ChannelSplitReturnRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instructionId !== "") {
+      writer.uint32(10).string(message.instructionId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.splitInstructionId !== "") {
+      writer.uint32(34).string(message.splitInstructionId);
+    }
+    if (message.account !== "") {
+      writer.uint32(42).string(message.account);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(50).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelSplitReturnRequested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelSplitReturnRequested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instructionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.splitInstructionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.account = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelSplitReturnRequested {
+    return {
+      instructionId: isSet(object.instructionId)
+        ? globalThis.String(object.instructionId)
+        : isSet(object.instruction_id)
+        ? globalThis.String(object.instruction_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      splitInstructionId: isSet(object.splitInstructionId)
+        ? globalThis.String(object.splitInstructionId)
+        : isSet(object.split_instruction_id)
+        ? globalThis.String(object.split_instruction_id)
+        : "",
+      account: isSet(object.account) ? globalThis.String(object.account) : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChannelSplitReturnRequested): unknown {
+    const obj: any = {};
+    if (message.instructionId !== "") {
+      obj.instructionId = message.instructionId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.splitInstructionId !== "") {
+      obj.splitInstructionId = message.splitInstructionId;
+    }
+    if (message.account !== "") {
+      obj.account = message.account;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelSplitReturnRequested>, I>>(base?: I): ChannelSplitReturnRequested {
+    return ChannelSplitReturnRequested.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelSplitReturnRequested>, I>>(object: I): ChannelSplitReturnRequested {
+    const message = createBaseChannelSplitReturnRequested();
+    message.instructionId = object.instructionId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.splitInstructionId = object.splitInstructionId ?? "";
+    message.account = object.account ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChannelRefundRequested(): ChannelRefundRequested {
+  return { instructionId: "", paymentId: "", tenancy: undefined, amount: undefined, reason: "", occurredAt: undefined };
+}
+
+export const ChannelRefundRequested: MessageFns<ChannelRefundRequested> = {
+  encode(message: ChannelRefundRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instructionId !== "") {
+      writer.uint32(10).string(message.instructionId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelRefundRequested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelRefundRequested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instructionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelRefundRequested {
+    return {
+      instructionId: isSet(object.instructionId)
+        ? globalThis.String(object.instructionId)
+        : isSet(object.instruction_id)
+        ? globalThis.String(object.instruction_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChannelRefundRequested): unknown {
+    const obj: any = {};
+    if (message.instructionId !== "") {
+      obj.instructionId = message.instructionId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelRefundRequested>, I>>(base?: I): ChannelRefundRequested {
+    return ChannelRefundRequested.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelRefundRequested>, I>>(object: I): ChannelRefundRequested {
+    const message = createBaseChannelRefundRequested();
+    message.instructionId = object.instructionId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
     message.reason = object.reason ?? "";
-    message.reference = object.reference ?? "";
-    message.postings = object.postings?.map((e) => Posting.fromPartial(e)) || [];
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePayoutSettled(): PayoutSettled {
+  return {
+    payoutId: "",
+    tenancy: undefined,
+    accountId: "",
+    amount: undefined,
+    outcome: "",
+    transactionId: "",
+    occurredAt: undefined,
+  };
+}
+
+export const PayoutSettled: MessageFns<PayoutSettled> = {
+  encode(message: PayoutSettled, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payoutId !== "") {
+      writer.uint32(10).string(message.payoutId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.accountId !== "") {
+      writer.uint32(26).string(message.accountId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.outcome !== "") {
+      writer.uint32(42).string(message.outcome);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(50).string(message.transactionId);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayoutSettled {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayoutSettled();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payoutId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayoutSettled {
+    return {
+      payoutId: isSet(object.payoutId)
+        ? globalThis.String(object.payoutId)
+        : isSet(object.payout_id)
+        ? globalThis.String(object.payout_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      transactionId: isSet(object.transactionId)
+        ? globalThis.String(object.transactionId)
+        : isSet(object.transaction_id)
+        ? globalThis.String(object.transaction_id)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PayoutSettled): unknown {
+    const obj: any = {};
+    if (message.payoutId !== "") {
+      obj.payoutId = message.payoutId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.transactionId !== "") {
+      obj.transactionId = message.transactionId;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayoutSettled>, I>>(base?: I): PayoutSettled {
+    return PayoutSettled.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayoutSettled>, I>>(object: I): PayoutSettled {
+    const message = createBasePayoutSettled();
+    message.payoutId = object.payoutId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.accountId = object.accountId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.outcome = object.outcome ?? "";
+    message.transactionId = object.transactionId ?? "";
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;

@@ -19,20 +19,30 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp";
-import { Money, TenancyRef } from "../../common/v1/common";
+import { Money, PageRequest, PageResponse, TenancyRef } from "../../common/v1/common";
 
 /** Kind of ledger account. */
 export enum AccountKind {
   ACCOUNT_KIND_UNSPECIFIED = 0,
+  /** ACCOUNT_KIND_CHANNEL_CLEARING - Asset (debit normal), per operator and channel: money the channel holds for the city. */
   ACCOUNT_KIND_CHANNEL_CLEARING = 1,
+  /** ACCOUNT_KIND_ESCROW - Liability (credit normal), per project: paid orders not yet completed. Hot: sharded. */
   ACCOUNT_KIND_ESCROW = 2,
+  /** ACCOUNT_KIND_MERCHANT_PAYABLE - Liability, per merchant: what the city owes the merchant. */
   ACCOUNT_KIND_MERCHANT_PAYABLE = 3,
+  /** ACCOUNT_KIND_PROPERTY_SHARE - Liability, per project: the property's share. */
   ACCOUNT_KIND_PROPERTY_SHARE = 4,
+  /** ACCOUNT_KIND_PLATFORM_COMMISSION - Revenue (credit normal), per operator. Hot: sharded. */
   ACCOUNT_KIND_PLATFORM_COMMISSION = 5,
+  /** ACCOUNT_KIND_TAX_PAYABLE - Liability, per operator. Hot: sharded. */
   ACCOUNT_KIND_TAX_PAYABLE = 6,
+  /** ACCOUNT_KIND_RESIDENT_WALLET - Liability, per operator and resident (owner_ref = the resident's user id). Never negative. */
   ACCOUNT_KIND_RESIDENT_WALLET = 7,
+  /** ACCOUNT_KIND_POINTS_LIABILITY - Liability, per operator and issuer (owner_ref). */
   ACCOUNT_KIND_POINTS_LIABILITY = 8,
+  /** ACCOUNT_KIND_MARKETING_SUBSIDY - Expense (debit normal), per operator and issuer (owner_ref). */
   ACCOUNT_KIND_MARKETING_SUBSIDY = 9,
+  /** ACCOUNT_KIND_BANK - Asset, per operator: the city's settlement bank account. */
   ACCOUNT_KIND_BANK = 10,
   UNRECOGNIZED = -1,
 }
@@ -109,6 +119,395 @@ export function accountKindToJSON(object: AccountKind): string {
   }
 }
 
+export enum EscrowStatus {
+  ESCROW_STATUS_UNSPECIFIED = 0,
+  /** ESCROW_STATUS_HELD - Paid, held in escrow until completion. */
+  ESCROW_STATUS_HELD = 1,
+  /** ESCROW_STATUS_DISPUTED - Frozen by a dispute. */
+  ESCROW_STATUS_DISPUTED = 2,
+  /** ESCROW_STATUS_COMPLETED - Completed and split (what was not refunded). */
+  ESCROW_STATUS_COMPLETED = 3,
+  /** ESCROW_STATUS_REFUNDED - Refunded in full before completion. */
+  ESCROW_STATUS_REFUNDED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function escrowStatusFromJSON(object: any): EscrowStatus {
+  switch (object) {
+    case 0:
+    case "ESCROW_STATUS_UNSPECIFIED":
+      return EscrowStatus.ESCROW_STATUS_UNSPECIFIED;
+    case 1:
+    case "ESCROW_STATUS_HELD":
+      return EscrowStatus.ESCROW_STATUS_HELD;
+    case 2:
+    case "ESCROW_STATUS_DISPUTED":
+      return EscrowStatus.ESCROW_STATUS_DISPUTED;
+    case 3:
+    case "ESCROW_STATUS_COMPLETED":
+      return EscrowStatus.ESCROW_STATUS_COMPLETED;
+    case 4:
+    case "ESCROW_STATUS_REFUNDED":
+      return EscrowStatus.ESCROW_STATUS_REFUNDED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return EscrowStatus.UNRECOGNIZED;
+  }
+}
+
+export function escrowStatusToJSON(object: EscrowStatus): string {
+  switch (object) {
+    case EscrowStatus.ESCROW_STATUS_UNSPECIFIED:
+      return "ESCROW_STATUS_UNSPECIFIED";
+    case EscrowStatus.ESCROW_STATUS_HELD:
+      return "ESCROW_STATUS_HELD";
+    case EscrowStatus.ESCROW_STATUS_DISPUTED:
+      return "ESCROW_STATUS_DISPUTED";
+    case EscrowStatus.ESCROW_STATUS_COMPLETED:
+      return "ESCROW_STATUS_COMPLETED";
+    case EscrowStatus.ESCROW_STATUS_REFUNDED:
+      return "ESCROW_STATUS_REFUNDED";
+    case EscrowStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum ChannelSplitStatus {
+  CHANNEL_SPLIT_STATUS_UNSPECIFIED = 0,
+  /** CHANNEL_SPLIT_STATUS_NOT_NEEDED - The channel holds nothing for this order (not a profit-sharing payment). */
+  CHANNEL_SPLIT_STATUS_NOT_NEEDED = 1,
+  /** CHANNEL_SPLIT_STATUS_HELD - The channel still holds the funds. */
+  CHANNEL_SPLIT_STATUS_HELD = 2,
+  /** CHANNEL_SPLIT_STATUS_PENDING - Split instructed, waiting for the channel. */
+  CHANNEL_SPLIT_STATUS_PENDING = 3,
+  /** CHANNEL_SPLIT_STATUS_SPLIT - The channel confirmed the split. */
+  CHANNEL_SPLIT_STATUS_SPLIT = 4,
+  CHANNEL_SPLIT_STATUS_FAILED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function channelSplitStatusFromJSON(object: any): ChannelSplitStatus {
+  switch (object) {
+    case 0:
+    case "CHANNEL_SPLIT_STATUS_UNSPECIFIED":
+      return ChannelSplitStatus.CHANNEL_SPLIT_STATUS_UNSPECIFIED;
+    case 1:
+    case "CHANNEL_SPLIT_STATUS_NOT_NEEDED":
+      return ChannelSplitStatus.CHANNEL_SPLIT_STATUS_NOT_NEEDED;
+    case 2:
+    case "CHANNEL_SPLIT_STATUS_HELD":
+      return ChannelSplitStatus.CHANNEL_SPLIT_STATUS_HELD;
+    case 3:
+    case "CHANNEL_SPLIT_STATUS_PENDING":
+      return ChannelSplitStatus.CHANNEL_SPLIT_STATUS_PENDING;
+    case 4:
+    case "CHANNEL_SPLIT_STATUS_SPLIT":
+      return ChannelSplitStatus.CHANNEL_SPLIT_STATUS_SPLIT;
+    case 5:
+    case "CHANNEL_SPLIT_STATUS_FAILED":
+      return ChannelSplitStatus.CHANNEL_SPLIT_STATUS_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ChannelSplitStatus.UNRECOGNIZED;
+  }
+}
+
+export function channelSplitStatusToJSON(object: ChannelSplitStatus): string {
+  switch (object) {
+    case ChannelSplitStatus.CHANNEL_SPLIT_STATUS_UNSPECIFIED:
+      return "CHANNEL_SPLIT_STATUS_UNSPECIFIED";
+    case ChannelSplitStatus.CHANNEL_SPLIT_STATUS_NOT_NEEDED:
+      return "CHANNEL_SPLIT_STATUS_NOT_NEEDED";
+    case ChannelSplitStatus.CHANNEL_SPLIT_STATUS_HELD:
+      return "CHANNEL_SPLIT_STATUS_HELD";
+    case ChannelSplitStatus.CHANNEL_SPLIT_STATUS_PENDING:
+      return "CHANNEL_SPLIT_STATUS_PENDING";
+    case ChannelSplitStatus.CHANNEL_SPLIT_STATUS_SPLIT:
+      return "CHANNEL_SPLIT_STATUS_SPLIT";
+    case ChannelSplitStatus.CHANNEL_SPLIT_STATUS_FAILED:
+      return "CHANNEL_SPLIT_STATUS_FAILED";
+    case ChannelSplitStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum DisputeResolution {
+  DISPUTE_RESOLUTION_UNSPECIFIED = 0,
+  /** DISPUTE_RESOLUTION_RELEASE - The merchant delivered: complete the order. */
+  DISPUTE_RESOLUTION_RELEASE = 1,
+  /** DISPUTE_RESOLUTION_REFUND - Refund the whole held amount. */
+  DISPUTE_RESOLUTION_REFUND = 2,
+  /** DISPUTE_RESOLUTION_PARTIAL - Refund refund_amount, complete the rest. */
+  DISPUTE_RESOLUTION_PARTIAL = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function disputeResolutionFromJSON(object: any): DisputeResolution {
+  switch (object) {
+    case 0:
+    case "DISPUTE_RESOLUTION_UNSPECIFIED":
+      return DisputeResolution.DISPUTE_RESOLUTION_UNSPECIFIED;
+    case 1:
+    case "DISPUTE_RESOLUTION_RELEASE":
+      return DisputeResolution.DISPUTE_RESOLUTION_RELEASE;
+    case 2:
+    case "DISPUTE_RESOLUTION_REFUND":
+      return DisputeResolution.DISPUTE_RESOLUTION_REFUND;
+    case 3:
+    case "DISPUTE_RESOLUTION_PARTIAL":
+      return DisputeResolution.DISPUTE_RESOLUTION_PARTIAL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DisputeResolution.UNRECOGNIZED;
+  }
+}
+
+export function disputeResolutionToJSON(object: DisputeResolution): string {
+  switch (object) {
+    case DisputeResolution.DISPUTE_RESOLUTION_UNSPECIFIED:
+      return "DISPUTE_RESOLUTION_UNSPECIFIED";
+    case DisputeResolution.DISPUTE_RESOLUTION_RELEASE:
+      return "DISPUTE_RESOLUTION_RELEASE";
+    case DisputeResolution.DISPUTE_RESOLUTION_REFUND:
+      return "DISPUTE_RESOLUTION_REFUND";
+    case DisputeResolution.DISPUTE_RESOLUTION_PARTIAL:
+      return "DISPUTE_RESOLUTION_PARTIAL";
+    case DisputeResolution.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum RefundDestination {
+  REFUND_DESTINATION_UNSPECIFIED = 0,
+  /** REFUND_DESTINATION_ORIGINAL - Back through the payment channel to the payer. */
+  REFUND_DESTINATION_ORIGINAL = 1,
+  /** REFUND_DESTINATION_WALLET - Into the payer's wallet at once. */
+  REFUND_DESTINATION_WALLET = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function refundDestinationFromJSON(object: any): RefundDestination {
+  switch (object) {
+    case 0:
+    case "REFUND_DESTINATION_UNSPECIFIED":
+      return RefundDestination.REFUND_DESTINATION_UNSPECIFIED;
+    case 1:
+    case "REFUND_DESTINATION_ORIGINAL":
+      return RefundDestination.REFUND_DESTINATION_ORIGINAL;
+    case 2:
+    case "REFUND_DESTINATION_WALLET":
+      return RefundDestination.REFUND_DESTINATION_WALLET;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RefundDestination.UNRECOGNIZED;
+  }
+}
+
+export function refundDestinationToJSON(object: RefundDestination): string {
+  switch (object) {
+    case RefundDestination.REFUND_DESTINATION_UNSPECIFIED:
+      return "REFUND_DESTINATION_UNSPECIFIED";
+    case RefundDestination.REFUND_DESTINATION_ORIGINAL:
+      return "REFUND_DESTINATION_ORIGINAL";
+    case RefundDestination.REFUND_DESTINATION_WALLET:
+      return "REFUND_DESTINATION_WALLET";
+    case RefundDestination.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum PayoutStatus {
+  PAYOUT_STATUS_UNSPECIFIED = 0,
+  /** PAYOUT_STATUS_PENDING - Amount held, waiting for the bank. */
+  PAYOUT_STATUS_PENDING = 1,
+  PAYOUT_STATUS_PAID = 2,
+  PAYOUT_STATUS_FAILED = 3,
+  /** PAYOUT_STATUS_EXPIRED - Not confirmed before the hold expired. */
+  PAYOUT_STATUS_EXPIRED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function payoutStatusFromJSON(object: any): PayoutStatus {
+  switch (object) {
+    case 0:
+    case "PAYOUT_STATUS_UNSPECIFIED":
+      return PayoutStatus.PAYOUT_STATUS_UNSPECIFIED;
+    case 1:
+    case "PAYOUT_STATUS_PENDING":
+      return PayoutStatus.PAYOUT_STATUS_PENDING;
+    case 2:
+    case "PAYOUT_STATUS_PAID":
+      return PayoutStatus.PAYOUT_STATUS_PAID;
+    case 3:
+    case "PAYOUT_STATUS_FAILED":
+      return PayoutStatus.PAYOUT_STATUS_FAILED;
+    case 4:
+    case "PAYOUT_STATUS_EXPIRED":
+      return PayoutStatus.PAYOUT_STATUS_EXPIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PayoutStatus.UNRECOGNIZED;
+  }
+}
+
+export function payoutStatusToJSON(object: PayoutStatus): string {
+  switch (object) {
+    case PayoutStatus.PAYOUT_STATUS_UNSPECIFIED:
+      return "PAYOUT_STATUS_UNSPECIFIED";
+    case PayoutStatus.PAYOUT_STATUS_PENDING:
+      return "PAYOUT_STATUS_PENDING";
+    case PayoutStatus.PAYOUT_STATUS_PAID:
+      return "PAYOUT_STATUS_PAID";
+    case PayoutStatus.PAYOUT_STATUS_FAILED:
+      return "PAYOUT_STATUS_FAILED";
+    case PayoutStatus.PAYOUT_STATUS_EXPIRED:
+      return "PAYOUT_STATUS_EXPIRED";
+    case PayoutStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum ReconciliationIssue {
+  RECONCILIATION_ISSUE_UNSPECIFIED = 0,
+  /** RECONCILIATION_ISSUE_MISSING - A clearing posting of the day has no statement line. */
+  RECONCILIATION_ISSUE_MISSING = 1,
+  /** RECONCILIATION_ISSUE_EXTRA - A statement line has no clearing posting. */
+  RECONCILIATION_ISSUE_EXTRA = 2,
+  /** RECONCILIATION_ISSUE_MISMATCHED - Matched by reference but the amounts differ. */
+  RECONCILIATION_ISSUE_MISMATCHED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function reconciliationIssueFromJSON(object: any): ReconciliationIssue {
+  switch (object) {
+    case 0:
+    case "RECONCILIATION_ISSUE_UNSPECIFIED":
+      return ReconciliationIssue.RECONCILIATION_ISSUE_UNSPECIFIED;
+    case 1:
+    case "RECONCILIATION_ISSUE_MISSING":
+      return ReconciliationIssue.RECONCILIATION_ISSUE_MISSING;
+    case 2:
+    case "RECONCILIATION_ISSUE_EXTRA":
+      return ReconciliationIssue.RECONCILIATION_ISSUE_EXTRA;
+    case 3:
+    case "RECONCILIATION_ISSUE_MISMATCHED":
+      return ReconciliationIssue.RECONCILIATION_ISSUE_MISMATCHED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ReconciliationIssue.UNRECOGNIZED;
+  }
+}
+
+export function reconciliationIssueToJSON(object: ReconciliationIssue): string {
+  switch (object) {
+    case ReconciliationIssue.RECONCILIATION_ISSUE_UNSPECIFIED:
+      return "RECONCILIATION_ISSUE_UNSPECIFIED";
+    case ReconciliationIssue.RECONCILIATION_ISSUE_MISSING:
+      return "RECONCILIATION_ISSUE_MISSING";
+    case ReconciliationIssue.RECONCILIATION_ISSUE_EXTRA:
+      return "RECONCILIATION_ISSUE_EXTRA";
+    case ReconciliationIssue.RECONCILIATION_ISSUE_MISMATCHED:
+      return "RECONCILIATION_ISSUE_MISMATCHED";
+    case ReconciliationIssue.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** A ledger account. Balances are derived from its entries. */
+export interface Account {
+  accountId: string;
+  kind: AccountKind;
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /**
+   * Owner within the tenancy when the kind needs one (resident wallet: user id; points
+   * liability / marketing subsidy: issuer id; channel clearing: channel id); else empty.
+   */
+  ownerRef: string;
+  currency: string;
+  /** "debit" or "credit": the side on which the account normally grows. */
+  normalSide: string;
+  mustNotGoNegative: boolean;
+}
+
+export interface AccountBalance {
+  account:
+    | Account
+    | undefined;
+  /** Balance on the account's normal side (a wallet's 500 is 500 the city owes the resident). */
+  balance:
+    | Money
+    | undefined;
+  /** Reserved by pending holds. */
+  held:
+    | Money
+    | undefined;
+  /** balance - held. */
+  available:
+    | Money
+    | undefined;
+  /** Time of the last entry included in the balance; unset when the account has none. */
+  asOf: Timestamp | undefined;
+}
+
+/** One posting of a transaction. */
+export interface Posting {
+  accountId: string;
+  accountKind: AccountKind;
+  /** Signed: debit positive, credit negative. The postings of a transaction sum to zero. */
+  amount: Money | undefined;
+}
+
+export interface Transaction {
+  transactionId: string;
+  /** e.g. "payment_escrowed", "order_completed", "refund", "payout", "reversal". */
+  kind: string;
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** What it is about (payment id, payout id, ...). */
+  reference: string;
+  /** Set on a reversal: the transaction it reverses. */
+  reversesTransactionId: string;
+  postings: Posting[];
+  postedAt: Timestamp | undefined;
+}
+
+/** One line of an account's statement. */
+export interface AccountEntry {
+  transactionId: string;
+  transactionKind: string;
+  reference: string;
+  /** On the account's normal side: positive grows the balance. */
+  amount:
+    | Money
+    | undefined;
+  /** The account's balance after this entry, on its normal side. */
+  balanceAfter: Money | undefined;
+  postedAt: Timestamp | undefined;
+}
+
+export interface GetRecordedPaymentRequest {
+  paymentId: string;
+}
+
+export interface GetRecordedPaymentResponse {
+  recordedPayment: RecordedPayment | undefined;
+}
+
 /** A payment as settlement recorded it. */
 export interface RecordedPayment {
   paymentId: string;
@@ -121,198 +520,435 @@ export interface RecordedPayment {
   recordedAt: Timestamp | undefined;
 }
 
-/** A ledger account. Balances are derived from its entries. */
-export interface Account {
-  accountId: string;
-  kind: AccountKind;
-  tenancy:
-    | TenancyRef
-    | undefined;
-  /**
-   * Owner within the tenancy when the kind needs one (resident wallet: user or household id,
-   * points liability / marketing subsidy: issuer id, channel clearing: channel); else empty.
-   */
-  ownerRef: string;
-  currency: string;
-}
-
-export interface GetRecordedPaymentRequest {
-  paymentId: string;
-}
-
-export interface GetRecordedPaymentResponse {
-  recordedPayment: RecordedPayment | undefined;
-}
-
 export interface GetAccountBalanceRequest {
   accountId: string;
 }
 
 export interface GetAccountBalanceResponse {
-  account:
-    | Account
-    | undefined;
-  /** Signed balance (debit positive) in the account's currency. */
-  balance:
+  balance: AccountBalance | undefined;
+}
+
+export interface ListAccountsRequest {
+  /** Optional filters; operator_id is required unless the caller is a city admin. */
+  operatorId: string;
+  projectId: string;
+  kind: AccountKind;
+  ownerRef: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListAccountsResponse {
+  accounts: AccountBalance[];
+  page: PageResponse | undefined;
+}
+
+export interface ListAccountEntriesRequest {
+  accountId: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListAccountEntriesResponse {
+  entries: AccountEntry[];
+  page: PageResponse | undefined;
+}
+
+export interface GetTransactionRequest {
+  transactionId: string;
+}
+
+export interface GetTransactionResponse {
+  transaction: Transaction | undefined;
+}
+
+export interface ReverseTransactionRequest {
+  requestId: string;
+  transactionId: string;
+  /** 1-200 characters. */
+  reason: string;
+}
+
+export interface ReverseTransactionResponse {
+  reversal: Transaction | undefined;
+}
+
+/**
+ * How a project splits a completed order. Parts are in basis points of the order amount
+ * (1 bp = 0.01 %); the merchant gets the rest. Parts are allocated by largest remainder so that
+ * they sum exactly to the amount.
+ */
+export interface SplitRule {
+  operatorId: string;
+  projectId: string;
+  /** Empty: the project's default for merchants without a rule of their category. */
+  merchantCategory: string;
+  /** 0..3000 (typically 500-1500). */
+  commissionBps: number;
+  /** 0..5000. */
+  propertyShareBps: number;
+  /** 0..2000: tax withheld from the merchant's turnover. */
+  taxBps: number;
+  /** 1..720: hours after payment after which an undisputed order completes by itself. */
+  autoConfirmHours: number;
+  updatedAt: Timestamp | undefined;
+}
+
+export interface SetSplitRuleRequest {
+  requestId: string;
+  rule: SplitRule | undefined;
+}
+
+export interface SetSplitRuleResponse {
+  rule: SplitRule | undefined;
+}
+
+export interface ListSplitRulesRequest {
+  operatorId: string;
+  projectId: string;
+}
+
+export interface ListSplitRulesResponse {
+  rules: SplitRule[];
+}
+
+/** One part of a completed order's split. */
+export interface SplitPart {
+  /** "merchant", "property", "commission", "tax". */
+  role: string;
+  amount: Money | undefined;
+}
+
+export interface EscrowOrder {
+  /** = payment id. */
+  orderId: string;
+  tenancy: TenancyRef | undefined;
+  merchantCategory: string;
+  payerRef: string;
+  channelId: string;
+  status: EscrowStatus;
+  paid:
     | Money
     | undefined;
-  /** Time of the last entry included in the balance. */
-  asOf: Timestamp | undefined;
+  /** Still in escrow. */
+  held:
+    | Money
+    | undefined;
+  /** Released to the split. */
+  released: Money | undefined;
+  refunded: Money | undefined;
+  split: SplitPart[];
+  channelSplit: ChannelSplitStatus;
+  paidAt: Timestamp | undefined;
+  autoConfirmAt: Timestamp | undefined;
+  completedAt: Timestamp | undefined;
+  disputeReason: string;
+  /** A refund in progress (through the channel), if any. */
+  refundPending: Money | undefined;
 }
 
-function createBaseRecordedPayment(): RecordedPayment {
-  return { paymentId: "", tenancy: undefined, merchantId: "", amount: undefined, recordedAt: undefined };
+export interface GetEscrowOrderRequest {
+  orderId: string;
 }
 
-export const RecordedPayment: MessageFns<RecordedPayment> = {
-  encode(message: RecordedPayment, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.paymentId !== "") {
-      writer.uint32(10).string(message.paymentId);
-    }
-    if (message.tenancy !== undefined) {
-      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
-    }
-    if (message.merchantId !== "") {
-      writer.uint32(26).string(message.merchantId);
-    }
-    if (message.amount !== undefined) {
-      Money.encode(message.amount, writer.uint32(34).fork()).join();
-    }
-    if (message.recordedAt !== undefined) {
-      Timestamp.encode(message.recordedAt, writer.uint32(42).fork()).join();
-    }
-    return writer;
-  },
+export interface GetEscrowOrderResponse {
+  order: EscrowOrder | undefined;
+}
 
-  decode(input: BinaryReader | Uint8Array, length?: number): RecordedPayment {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseRecordedPayment();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
+export interface ListEscrowOrdersRequest {
+  operatorId: string;
+  projectId: string;
+  /** UNSPECIFIED: all. */
+  status: EscrowStatus;
+  page: PageRequest | undefined;
+}
 
-            message.paymentId = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
+export interface ListEscrowOrdersResponse {
+  orders: EscrowOrder[];
+  page: PageResponse | undefined;
+}
 
-            message.tenancy = TenancyRef.decode(reader, reader.uint32());
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
+export interface CompleteOrderRequest {
+  requestId: string;
+  orderId: string;
+}
 
-            message.merchantId = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
+export interface CompleteOrderResponse {
+  order: EscrowOrder | undefined;
+}
 
-            message.amount = Money.decode(reader, reader.uint32());
-            continue;
-          }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
+export interface OpenDisputeRequest {
+  requestId: string;
+  orderId: string;
+  /** 1-500 characters. */
+  reason: string;
+}
 
-            message.recordedAt = Timestamp.decode(reader, reader.uint32());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
+export interface OpenDisputeResponse {
+  order: EscrowOrder | undefined;
+}
 
-  fromJSON(object: any): RecordedPayment {
-    return {
-      paymentId: isSet(object.paymentId)
-        ? globalThis.String(object.paymentId)
-        : isSet(object.payment_id)
-        ? globalThis.String(object.payment_id)
-        : "",
-      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
-      merchantId: isSet(object.merchantId)
-        ? globalThis.String(object.merchantId)
-        : isSet(object.merchant_id)
-        ? globalThis.String(object.merchant_id)
-        : "",
-      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
-      recordedAt: isSet(object.recordedAt)
-        ? fromJsonTimestamp(object.recordedAt)
-        : isSet(object.recorded_at)
-        ? fromJsonTimestamp(object.recorded_at)
-        : undefined,
-    };
-  },
+export interface ResolveDisputeRequest {
+  requestId: string;
+  orderId: string;
+  resolution: DisputeResolution;
+  /** PARTIAL only: 0 < amount < held. */
+  refundAmount:
+    | Money
+    | undefined;
+  /** 1-500 characters. */
+  note: string;
+  refundDestination: RefundDestination;
+}
 
-  toJSON(message: RecordedPayment): unknown {
-    const obj: any = {};
-    if (message.paymentId !== "") {
-      obj.paymentId = message.paymentId;
-    }
-    if (message.tenancy !== undefined) {
-      obj.tenancy = TenancyRef.toJSON(message.tenancy);
-    }
-    if (message.merchantId !== "") {
-      obj.merchantId = message.merchantId;
-    }
-    if (message.amount !== undefined) {
-      obj.amount = Money.toJSON(message.amount);
-    }
-    if (message.recordedAt !== undefined) {
-      obj.recordedAt = fromTimestamp(message.recordedAt).toISOString();
-    }
-    return obj;
-  },
+export interface ResolveDisputeResponse {
+  order: EscrowOrder | undefined;
+}
 
-  create<I extends Exact<DeepPartial<RecordedPayment>, I>>(base?: I): RecordedPayment {
-    return RecordedPayment.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<RecordedPayment>, I>>(object: I): RecordedPayment {
-    const message = createBaseRecordedPayment();
-    message.paymentId = object.paymentId ?? "";
-    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
-      ? TenancyRef.fromPartial(object.tenancy)
-      : undefined;
-    message.merchantId = object.merchantId ?? "";
-    message.amount = (object.amount !== undefined && object.amount !== null)
-      ? Money.fromPartial(object.amount)
-      : undefined;
-    message.recordedAt = (object.recordedAt !== undefined && object.recordedAt !== null)
-      ? Timestamp.fromPartial(object.recordedAt)
-      : undefined;
-    return message;
-  },
-};
+export interface RefundOrderRequest {
+  requestId: string;
+  orderId: string;
+  /** 0 < amount <= what is refundable (paid - refunded - refund pending). */
+  amount: Money | undefined;
+  destination: RefundDestination;
+  /** 1-200 characters. */
+  reason: string;
+}
+
+export interface RefundOrderResponse {
+  order: EscrowOrder | undefined;
+}
+
+export interface GetEscrowPositionsRequest {
+  operatorId: string;
+  /** Empty: every project of the operator. */
+  projectId: string;
+}
+
+export interface EscrowPosition {
+  operatorId: string;
+  projectId: string;
+  paid: Money | undefined;
+  released: Money | undefined;
+  refunded:
+    | Money
+    | undefined;
+  /** paid - released - refunded (the orders' view). */
+  held:
+    | Money
+    | undefined;
+  /** The escrow account's balance (the ledger's view); equals held. */
+  ledgerBalance: Money | undefined;
+  heldOrders: bigint;
+  disputedOrders: bigint;
+}
+
+export interface GetEscrowPositionsResponse {
+  positions: EscrowPosition[];
+}
+
+export interface GetWalletRequest {
+  operatorId: string;
+  /** The resident's user id. */
+  ownerRef: string;
+  currency: string;
+}
+
+export interface GetWalletResponse {
+  wallet: AccountBalance | undefined;
+}
+
+export interface WithdrawFromWalletRequest {
+  requestId: string;
+  operatorId: string;
+  ownerRef: string;
+  amount:
+    | Money
+    | undefined;
+  /** The resident's bank account reference (masked in every answer), 4-64 characters. */
+  bankAccount: string;
+}
+
+export interface WithdrawFromWalletResponse {
+  payout: Payout | undefined;
+}
+
+export interface PayPropertyFeeFromWalletRequest {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  ownerRef: string;
+  amount:
+    | Money
+    | undefined;
+  /** The property fee bill, 1-64 characters. */
+  billRef: string;
+}
+
+export interface PayPropertyFeeFromWalletResponse {
+  transaction: Transaction | undefined;
+  wallet: AccountBalance | undefined;
+}
+
+export interface Payout {
+  payoutId: string;
+  /** Empty for a wallet withdrawal. */
+  batchId: string;
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** The account paid from (merchant payable or resident wallet). */
+  accountId: string;
+  accountKind: AccountKind;
+  amount: Money | undefined;
+  status: PayoutStatus;
+  /** Masked. */
+  bankAccount: string;
+  bankReference: string;
+  createdAt: Timestamp | undefined;
+  expiresAt: Timestamp | undefined;
+  settledAt: Timestamp | undefined;
+}
+
+export interface RunPayoutCycleRequest {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  currency: string;
+}
+
+export interface RunPayoutCycleResponse {
+  batchId: string;
+  payouts: Payout[];
+}
+
+export interface ConfirmPayoutRequest {
+  requestId: string;
+  payoutId: string;
+  succeeded: boolean;
+  /** The bank's reference of the transfer (required when succeeded), 1-64 characters. */
+  bankReference: string;
+  /** Why it failed (required when not succeeded), 1-200 characters. */
+  failureReason: string;
+}
+
+export interface ConfirmPayoutResponse {
+  payout: Payout | undefined;
+}
+
+export interface ListPayoutsRequest {
+  operatorId: string;
+  projectId: string;
+  batchId: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListPayoutsResponse {
+  payouts: Payout[];
+  page: PageResponse | undefined;
+}
+
+export interface ImportChannelStatementRequest {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  channelId: string;
+  /** YYYY-MM-DD in the channel's time zone (UTC+8). */
+  day: string;
+  /**
+   * The channel's statement file: header
+   * "kind,transaction_id,out_trade_no,out_refund_no,amount,fee,at", then one line per payment or
+   * refund. At most 10 MB.
+   */
+  csv: string;
+}
+
+export interface ImportChannelStatementResponse {
+  report: ReconciliationReport | undefined;
+}
+
+export interface ReconciliationDifference {
+  issue: ReconciliationIssue;
+  /** Payment or refund id (out_trade_no / out_refund_no). */
+  reference: string;
+  channelTransactionId: string;
+  ledgerAmount: Money | undefined;
+  statementAmount: Money | undefined;
+}
+
+export interface ReconciliationReport {
+  reportId: string;
+  tenancy: TenancyRef | undefined;
+  channelId: string;
+  day: string;
+  statementLines: bigint;
+  ledgerPostings: bigint;
+  /** Matches: one line to one posting, one line to several postings, several lines to one. */
+  matchedOneToOne: bigint;
+  matchedOneToMany: bigint;
+  matchedManyToOne: bigint;
+  differences: ReconciliationDifference[];
+  statementTotal: Money | undefined;
+  ledgerTotal: Money | undefined;
+  fees: Money | undefined;
+  createdAt: Timestamp | undefined;
+}
+
+export interface GetReconciliationReportRequest {
+  reportId: string;
+}
+
+export interface GetReconciliationReportResponse {
+  report: ReconciliationReport | undefined;
+}
+
+/** A merchant's tax record for one month. */
+export interface TaxRecord {
+  operatorId: string;
+  merchantId: string;
+  /** YYYY-MM. */
+  period: string;
+  /** Completed order amounts minus what was refunded after completion. */
+  taxableTurnover: Money | undefined;
+  tax: Money | undefined;
+  orders: bigint;
+}
+
+export interface QueryTaxRecordsRequest {
+  operatorId: string;
+  /** YYYY-MM. */
+  period: string;
+  /** Empty: every merchant. */
+  merchantId: string;
+  page: PageRequest | undefined;
+}
+
+export interface QueryTaxRecordsResponse {
+  records: TaxRecord[];
+  page: PageResponse | undefined;
+}
+
+export interface ExportTaxRecordsRequest {
+  operatorId: string;
+  period: string;
+}
+
+export interface ExportTaxRecordsResponse {
+  /**
+   * "operator_id,merchant_id,period,currency,taxable_turnover_minor,tax_minor,orders" and one line
+   * per record.
+   */
+  csv: string;
+}
 
 function createBaseAccount(): Account {
-  return { accountId: "", kind: 0, tenancy: undefined, ownerRef: "", currency: "" };
+  return {
+    accountId: "",
+    kind: 0,
+    tenancy: undefined,
+    ownerRef: "",
+    currency: "",
+    normalSide: "",
+    mustNotGoNegative: false,
+  };
 }
 
 export const Account: MessageFns<Account> = {
@@ -331,6 +967,12 @@ export const Account: MessageFns<Account> = {
     }
     if (message.currency !== "") {
       writer.uint32(42).string(message.currency);
+    }
+    if (message.normalSide !== "") {
+      writer.uint32(50).string(message.normalSide);
+    }
+    if (message.mustNotGoNegative !== false) {
+      writer.uint32(56).bool(message.mustNotGoNegative);
     }
     return writer;
   },
@@ -388,6 +1030,22 @@ export const Account: MessageFns<Account> = {
             message.currency = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.normalSide = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.mustNotGoNegative = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -415,6 +1073,16 @@ export const Account: MessageFns<Account> = {
         ? globalThis.String(object.owner_ref)
         : "",
       currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      normalSide: isSet(object.normalSide)
+        ? globalThis.String(object.normalSide)
+        : isSet(object.normal_side)
+        ? globalThis.String(object.normal_side)
+        : "",
+      mustNotGoNegative: isSet(object.mustNotGoNegative)
+        ? globalThis.Boolean(object.mustNotGoNegative)
+        : isSet(object.must_not_go_negative)
+        ? globalThis.Boolean(object.must_not_go_negative)
+        : false,
     };
   },
 
@@ -435,6 +1103,12 @@ export const Account: MessageFns<Account> = {
     if (message.currency !== "") {
       obj.currency = message.currency;
     }
+    if (message.normalSide !== "") {
+      obj.normalSide = message.normalSide;
+    }
+    if (message.mustNotGoNegative !== false) {
+      obj.mustNotGoNegative = message.mustNotGoNegative;
+    }
     return obj;
   },
 
@@ -450,6 +1124,629 @@ export const Account: MessageFns<Account> = {
       : undefined;
     message.ownerRef = object.ownerRef ?? "";
     message.currency = object.currency ?? "";
+    message.normalSide = object.normalSide ?? "";
+    message.mustNotGoNegative = object.mustNotGoNegative ?? false;
+    return message;
+  },
+};
+
+function createBaseAccountBalance(): AccountBalance {
+  return { account: undefined, balance: undefined, held: undefined, available: undefined, asOf: undefined };
+}
+
+export const AccountBalance: MessageFns<AccountBalance> = {
+  encode(message: AccountBalance, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== undefined) {
+      Account.encode(message.account, writer.uint32(10).fork()).join();
+    }
+    if (message.balance !== undefined) {
+      Money.encode(message.balance, writer.uint32(18).fork()).join();
+    }
+    if (message.held !== undefined) {
+      Money.encode(message.held, writer.uint32(26).fork()).join();
+    }
+    if (message.available !== undefined) {
+      Money.encode(message.available, writer.uint32(34).fork()).join();
+    }
+    if (message.asOf !== undefined) {
+      Timestamp.encode(message.asOf, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AccountBalance {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccountBalance();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = Account.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.balance = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.held = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.available = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.asOf = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AccountBalance {
+    return {
+      account: isSet(object.account) ? Account.fromJSON(object.account) : undefined,
+      balance: isSet(object.balance) ? Money.fromJSON(object.balance) : undefined,
+      held: isSet(object.held) ? Money.fromJSON(object.held) : undefined,
+      available: isSet(object.available) ? Money.fromJSON(object.available) : undefined,
+      asOf: isSet(object.asOf)
+        ? fromJsonTimestamp(object.asOf)
+        : isSet(object.as_of)
+        ? fromJsonTimestamp(object.as_of)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AccountBalance): unknown {
+    const obj: any = {};
+    if (message.account !== undefined) {
+      obj.account = Account.toJSON(message.account);
+    }
+    if (message.balance !== undefined) {
+      obj.balance = Money.toJSON(message.balance);
+    }
+    if (message.held !== undefined) {
+      obj.held = Money.toJSON(message.held);
+    }
+    if (message.available !== undefined) {
+      obj.available = Money.toJSON(message.available);
+    }
+    if (message.asOf !== undefined) {
+      obj.asOf = fromTimestamp(message.asOf).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AccountBalance>, I>>(base?: I): AccountBalance {
+    return AccountBalance.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AccountBalance>, I>>(object: I): AccountBalance {
+    const message = createBaseAccountBalance();
+    message.account = (object.account !== undefined && object.account !== null)
+      ? Account.fromPartial(object.account)
+      : undefined;
+    message.balance = (object.balance !== undefined && object.balance !== null)
+      ? Money.fromPartial(object.balance)
+      : undefined;
+    message.held = (object.held !== undefined && object.held !== null) ? Money.fromPartial(object.held) : undefined;
+    message.available = (object.available !== undefined && object.available !== null)
+      ? Money.fromPartial(object.available)
+      : undefined;
+    message.asOf = (object.asOf !== undefined && object.asOf !== null) ? Timestamp.fromPartial(object.asOf) : undefined;
+    return message;
+  },
+};
+
+function createBasePosting(): Posting {
+  return { accountId: "", accountKind: 0, amount: undefined };
+}
+
+export const Posting: MessageFns<Posting> = {
+  encode(message: Posting, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.accountKind !== 0) {
+      writer.uint32(16).int32(message.accountKind);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Posting {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePosting();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.accountKind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Posting {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      accountKind: isSet(object.accountKind)
+        ? accountKindFromJSON(object.accountKind)
+        : isSet(object.account_kind)
+        ? accountKindFromJSON(object.account_kind)
+        : 0,
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+    };
+  },
+
+  toJSON(message: Posting): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.accountKind !== 0) {
+      obj.accountKind = accountKindToJSON(message.accountKind);
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Posting>, I>>(base?: I): Posting {
+    return Posting.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Posting>, I>>(object: I): Posting {
+    const message = createBasePosting();
+    message.accountId = object.accountId ?? "";
+    message.accountKind = object.accountKind ?? 0;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTransaction(): Transaction {
+  return {
+    transactionId: "",
+    kind: "",
+    tenancy: undefined,
+    reference: "",
+    reversesTransactionId: "",
+    postings: [],
+    postedAt: undefined,
+  };
+}
+
+export const Transaction: MessageFns<Transaction> = {
+  encode(message: Transaction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transactionId !== "") {
+      writer.uint32(10).string(message.transactionId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.reference !== "") {
+      writer.uint32(34).string(message.reference);
+    }
+    if (message.reversesTransactionId !== "") {
+      writer.uint32(42).string(message.reversesTransactionId);
+    }
+    for (const v of message.postings) {
+      Posting.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.postedAt !== undefined) {
+      Timestamp.encode(message.postedAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Transaction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransaction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reversesTransactionId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.postings.push(Posting.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.postedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Transaction {
+    return {
+      transactionId: isSet(object.transactionId)
+        ? globalThis.String(object.transactionId)
+        : isSet(object.transaction_id)
+        ? globalThis.String(object.transaction_id)
+        : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      reversesTransactionId: isSet(object.reversesTransactionId)
+        ? globalThis.String(object.reversesTransactionId)
+        : isSet(object.reverses_transaction_id)
+        ? globalThis.String(object.reverses_transaction_id)
+        : "",
+      postings: globalThis.Array.isArray(object?.postings) ? object.postings.map((e: any) => Posting.fromJSON(e)) : [],
+      postedAt: isSet(object.postedAt)
+        ? fromJsonTimestamp(object.postedAt)
+        : isSet(object.posted_at)
+        ? fromJsonTimestamp(object.posted_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Transaction): unknown {
+    const obj: any = {};
+    if (message.transactionId !== "") {
+      obj.transactionId = message.transactionId;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.reversesTransactionId !== "") {
+      obj.reversesTransactionId = message.reversesTransactionId;
+    }
+    if (message.postings?.length) {
+      obj.postings = message.postings.map((e) => Posting.toJSON(e));
+    }
+    if (message.postedAt !== undefined) {
+      obj.postedAt = fromTimestamp(message.postedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Transaction>, I>>(base?: I): Transaction {
+    return Transaction.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Transaction>, I>>(object: I): Transaction {
+    const message = createBaseTransaction();
+    message.transactionId = object.transactionId ?? "";
+    message.kind = object.kind ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.reference = object.reference ?? "";
+    message.reversesTransactionId = object.reversesTransactionId ?? "";
+    message.postings = object.postings?.map((e) => Posting.fromPartial(e)) || [];
+    message.postedAt = (object.postedAt !== undefined && object.postedAt !== null)
+      ? Timestamp.fromPartial(object.postedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAccountEntry(): AccountEntry {
+  return {
+    transactionId: "",
+    transactionKind: "",
+    reference: "",
+    amount: undefined,
+    balanceAfter: undefined,
+    postedAt: undefined,
+  };
+}
+
+export const AccountEntry: MessageFns<AccountEntry> = {
+  encode(message: AccountEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transactionId !== "") {
+      writer.uint32(10).string(message.transactionId);
+    }
+    if (message.transactionKind !== "") {
+      writer.uint32(18).string(message.transactionKind);
+    }
+    if (message.reference !== "") {
+      writer.uint32(26).string(message.reference);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(42).fork()).join();
+    }
+    if (message.postedAt !== undefined) {
+      Timestamp.encode(message.postedAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AccountEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccountEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transactionKind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.postedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AccountEntry {
+    return {
+      transactionId: isSet(object.transactionId)
+        ? globalThis.String(object.transactionId)
+        : isSet(object.transaction_id)
+        ? globalThis.String(object.transaction_id)
+        : "",
+      transactionKind: isSet(object.transactionKind)
+        ? globalThis.String(object.transactionKind)
+        : isSet(object.transaction_kind)
+        ? globalThis.String(object.transaction_kind)
+        : "",
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      balanceAfter: isSet(object.balanceAfter)
+        ? Money.fromJSON(object.balanceAfter)
+        : isSet(object.balance_after)
+        ? Money.fromJSON(object.balance_after)
+        : undefined,
+      postedAt: isSet(object.postedAt)
+        ? fromJsonTimestamp(object.postedAt)
+        : isSet(object.posted_at)
+        ? fromJsonTimestamp(object.posted_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AccountEntry): unknown {
+    const obj: any = {};
+    if (message.transactionId !== "") {
+      obj.transactionId = message.transactionId;
+    }
+    if (message.transactionKind !== "") {
+      obj.transactionKind = message.transactionKind;
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.balanceAfter !== undefined) {
+      obj.balanceAfter = Money.toJSON(message.balanceAfter);
+    }
+    if (message.postedAt !== undefined) {
+      obj.postedAt = fromTimestamp(message.postedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AccountEntry>, I>>(base?: I): AccountEntry {
+    return AccountEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AccountEntry>, I>>(object: I): AccountEntry {
+    const message = createBaseAccountEntry();
+    message.transactionId = object.transactionId ?? "";
+    message.transactionKind = object.transactionKind ?? "";
+    message.reference = object.reference ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.postedAt = (object.postedAt !== undefined && object.postedAt !== null)
+      ? Timestamp.fromPartial(object.postedAt)
+      : undefined;
     return message;
   },
 };
@@ -602,6 +1899,157 @@ export const GetRecordedPaymentResponse: MessageFns<GetRecordedPaymentResponse> 
   },
 };
 
+function createBaseRecordedPayment(): RecordedPayment {
+  return { paymentId: "", tenancy: undefined, merchantId: "", amount: undefined, recordedAt: undefined };
+}
+
+export const RecordedPayment: MessageFns<RecordedPayment> = {
+  encode(message: RecordedPayment, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.paymentId !== "") {
+      writer.uint32(10).string(message.paymentId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(26).string(message.merchantId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.recordedAt !== undefined) {
+      Timestamp.encode(message.recordedAt, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordedPayment {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordedPayment();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.recordedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordedPayment {
+    return {
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      recordedAt: isSet(object.recordedAt)
+        ? fromJsonTimestamp(object.recordedAt)
+        : isSet(object.recorded_at)
+        ? fromJsonTimestamp(object.recorded_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RecordedPayment): unknown {
+    const obj: any = {};
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.recordedAt !== undefined) {
+      obj.recordedAt = fromTimestamp(message.recordedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecordedPayment>, I>>(base?: I): RecordedPayment {
+    return RecordedPayment.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordedPayment>, I>>(object: I): RecordedPayment {
+    const message = createBaseRecordedPayment();
+    message.paymentId = object.paymentId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.merchantId = object.merchantId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.recordedAt = (object.recordedAt !== undefined && object.recordedAt !== null)
+      ? Timestamp.fromPartial(object.recordedAt)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseGetAccountBalanceRequest(): GetAccountBalanceRequest {
   return { accountId: "" };
 }
@@ -676,19 +2124,13 @@ export const GetAccountBalanceRequest: MessageFns<GetAccountBalanceRequest> = {
 };
 
 function createBaseGetAccountBalanceResponse(): GetAccountBalanceResponse {
-  return { account: undefined, balance: undefined, asOf: undefined };
+  return { balance: undefined };
 }
 
 export const GetAccountBalanceResponse: MessageFns<GetAccountBalanceResponse> = {
   encode(message: GetAccountBalanceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.account !== undefined) {
-      Account.encode(message.account, writer.uint32(10).fork()).join();
-    }
     if (message.balance !== undefined) {
-      Money.encode(message.balance, writer.uint32(18).fork()).join();
-    }
-    if (message.asOf !== undefined) {
-      Timestamp.encode(message.asOf, writer.uint32(26).fork()).join();
+      AccountBalance.encode(message.balance, writer.uint32(10).fork()).join();
     }
     return writer;
   },
@@ -711,23 +2153,7 @@ export const GetAccountBalanceResponse: MessageFns<GetAccountBalanceResponse> = 
               break;
             }
 
-            message.account = Account.decode(reader, reader.uint32());
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.balance = Money.decode(reader, reader.uint32());
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.asOf = Timestamp.decode(reader, reader.uint32());
+            message.balance = AccountBalance.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -743,27 +2169,13 @@ export const GetAccountBalanceResponse: MessageFns<GetAccountBalanceResponse> = 
   },
 
   fromJSON(object: any): GetAccountBalanceResponse {
-    return {
-      account: isSet(object.account) ? Account.fromJSON(object.account) : undefined,
-      balance: isSet(object.balance) ? Money.fromJSON(object.balance) : undefined,
-      asOf: isSet(object.asOf)
-        ? fromJsonTimestamp(object.asOf)
-        : isSet(object.as_of)
-        ? fromJsonTimestamp(object.as_of)
-        : undefined,
-    };
+    return { balance: isSet(object.balance) ? AccountBalance.fromJSON(object.balance) : undefined };
   },
 
   toJSON(message: GetAccountBalanceResponse): unknown {
     const obj: any = {};
-    if (message.account !== undefined) {
-      obj.account = Account.toJSON(message.account);
-    }
     if (message.balance !== undefined) {
-      obj.balance = Money.toJSON(message.balance);
-    }
-    if (message.asOf !== undefined) {
-      obj.asOf = fromTimestamp(message.asOf).toISOString();
+      obj.balance = AccountBalance.toJSON(message.balance);
     }
     return obj;
   },
@@ -773,18 +2185,6392 @@ export const GetAccountBalanceResponse: MessageFns<GetAccountBalanceResponse> = 
   },
   fromPartial<I extends Exact<DeepPartial<GetAccountBalanceResponse>, I>>(object: I): GetAccountBalanceResponse {
     const message = createBaseGetAccountBalanceResponse();
-    message.account = (object.account !== undefined && object.account !== null)
-      ? Account.fromPartial(object.account)
-      : undefined;
     message.balance = (object.balance !== undefined && object.balance !== null)
-      ? Money.fromPartial(object.balance)
+      ? AccountBalance.fromPartial(object.balance)
       : undefined;
-    message.asOf = (object.asOf !== undefined && object.asOf !== null) ? Timestamp.fromPartial(object.asOf) : undefined;
     return message;
   },
 };
 
-/** Double-entry ledger, escrow and settlement of the city's payments. */
+function createBaseListAccountsRequest(): ListAccountsRequest {
+  return { operatorId: "", projectId: "", kind: 0, ownerRef: "", page: undefined };
+}
+
+export const ListAccountsRequest: MessageFns<ListAccountsRequest> = {
+  encode(message: ListAccountsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    if (message.ownerRef !== "") {
+      writer.uint32(34).string(message.ownerRef);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAccountsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAccountsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ownerRef = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAccountsRequest {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      kind: isSet(object.kind) ? accountKindFromJSON(object.kind) : 0,
+      ownerRef: isSet(object.ownerRef)
+        ? globalThis.String(object.ownerRef)
+        : isSet(object.owner_ref)
+        ? globalThis.String(object.owner_ref)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListAccountsRequest): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = accountKindToJSON(message.kind);
+    }
+    if (message.ownerRef !== "") {
+      obj.ownerRef = message.ownerRef;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAccountsRequest>, I>>(base?: I): ListAccountsRequest {
+    return ListAccountsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAccountsRequest>, I>>(object: I): ListAccountsRequest {
+    const message = createBaseListAccountsRequest();
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.kind = object.kind ?? 0;
+    message.ownerRef = object.ownerRef ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListAccountsResponse(): ListAccountsResponse {
+  return { accounts: [], page: undefined };
+}
+
+export const ListAccountsResponse: MessageFns<ListAccountsResponse> = {
+  encode(message: ListAccountsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.accounts) {
+      AccountBalance.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAccountsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAccountsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accounts.push(AccountBalance.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAccountsResponse {
+    return {
+      accounts: globalThis.Array.isArray(object?.accounts)
+        ? object.accounts.map((e: any) => AccountBalance.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListAccountsResponse): unknown {
+    const obj: any = {};
+    if (message.accounts?.length) {
+      obj.accounts = message.accounts.map((e) => AccountBalance.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAccountsResponse>, I>>(base?: I): ListAccountsResponse {
+    return ListAccountsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAccountsResponse>, I>>(object: I): ListAccountsResponse {
+    const message = createBaseListAccountsResponse();
+    message.accounts = object.accounts?.map((e) => AccountBalance.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListAccountEntriesRequest(): ListAccountEntriesRequest {
+  return { accountId: "", page: undefined };
+}
+
+export const ListAccountEntriesRequest: MessageFns<ListAccountEntriesRequest> = {
+  encode(message: ListAccountEntriesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAccountEntriesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAccountEntriesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAccountEntriesRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListAccountEntriesRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAccountEntriesRequest>, I>>(base?: I): ListAccountEntriesRequest {
+    return ListAccountEntriesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAccountEntriesRequest>, I>>(object: I): ListAccountEntriesRequest {
+    const message = createBaseListAccountEntriesRequest();
+    message.accountId = object.accountId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListAccountEntriesResponse(): ListAccountEntriesResponse {
+  return { entries: [], page: undefined };
+}
+
+export const ListAccountEntriesResponse: MessageFns<ListAccountEntriesResponse> = {
+  encode(message: ListAccountEntriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      AccountEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAccountEntriesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAccountEntriesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(AccountEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAccountEntriesResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => AccountEntry.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListAccountEntriesResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => AccountEntry.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAccountEntriesResponse>, I>>(base?: I): ListAccountEntriesResponse {
+    return ListAccountEntriesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAccountEntriesResponse>, I>>(object: I): ListAccountEntriesResponse {
+    const message = createBaseListAccountEntriesResponse();
+    message.entries = object.entries?.map((e) => AccountEntry.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetTransactionRequest(): GetTransactionRequest {
+  return { transactionId: "" };
+}
+
+export const GetTransactionRequest: MessageFns<GetTransactionRequest> = {
+  encode(message: GetTransactionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transactionId !== "") {
+      writer.uint32(10).string(message.transactionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTransactionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTransactionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTransactionRequest {
+    return {
+      transactionId: isSet(object.transactionId)
+        ? globalThis.String(object.transactionId)
+        : isSet(object.transaction_id)
+        ? globalThis.String(object.transaction_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTransactionRequest): unknown {
+    const obj: any = {};
+    if (message.transactionId !== "") {
+      obj.transactionId = message.transactionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTransactionRequest>, I>>(base?: I): GetTransactionRequest {
+    return GetTransactionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTransactionRequest>, I>>(object: I): GetTransactionRequest {
+    const message = createBaseGetTransactionRequest();
+    message.transactionId = object.transactionId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTransactionResponse(): GetTransactionResponse {
+  return { transaction: undefined };
+}
+
+export const GetTransactionResponse: MessageFns<GetTransactionResponse> = {
+  encode(message: GetTransactionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transaction !== undefined) {
+      Transaction.encode(message.transaction, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTransactionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTransactionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transaction = Transaction.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTransactionResponse {
+    return { transaction: isSet(object.transaction) ? Transaction.fromJSON(object.transaction) : undefined };
+  },
+
+  toJSON(message: GetTransactionResponse): unknown {
+    const obj: any = {};
+    if (message.transaction !== undefined) {
+      obj.transaction = Transaction.toJSON(message.transaction);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTransactionResponse>, I>>(base?: I): GetTransactionResponse {
+    return GetTransactionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTransactionResponse>, I>>(object: I): GetTransactionResponse {
+    const message = createBaseGetTransactionResponse();
+    message.transaction = (object.transaction !== undefined && object.transaction !== null)
+      ? Transaction.fromPartial(object.transaction)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReverseTransactionRequest(): ReverseTransactionRequest {
+  return { requestId: "", transactionId: "", reason: "" };
+}
+
+export const ReverseTransactionRequest: MessageFns<ReverseTransactionRequest> = {
+  encode(message: ReverseTransactionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(18).string(message.transactionId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReverseTransactionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReverseTransactionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReverseTransactionRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      transactionId: isSet(object.transactionId)
+        ? globalThis.String(object.transactionId)
+        : isSet(object.transaction_id)
+        ? globalThis.String(object.transaction_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ReverseTransactionRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.transactionId !== "") {
+      obj.transactionId = message.transactionId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReverseTransactionRequest>, I>>(base?: I): ReverseTransactionRequest {
+    return ReverseTransactionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReverseTransactionRequest>, I>>(object: I): ReverseTransactionRequest {
+    const message = createBaseReverseTransactionRequest();
+    message.requestId = object.requestId ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseReverseTransactionResponse(): ReverseTransactionResponse {
+  return { reversal: undefined };
+}
+
+export const ReverseTransactionResponse: MessageFns<ReverseTransactionResponse> = {
+  encode(message: ReverseTransactionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reversal !== undefined) {
+      Transaction.encode(message.reversal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReverseTransactionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReverseTransactionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reversal = Transaction.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReverseTransactionResponse {
+    return { reversal: isSet(object.reversal) ? Transaction.fromJSON(object.reversal) : undefined };
+  },
+
+  toJSON(message: ReverseTransactionResponse): unknown {
+    const obj: any = {};
+    if (message.reversal !== undefined) {
+      obj.reversal = Transaction.toJSON(message.reversal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReverseTransactionResponse>, I>>(base?: I): ReverseTransactionResponse {
+    return ReverseTransactionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReverseTransactionResponse>, I>>(object: I): ReverseTransactionResponse {
+    const message = createBaseReverseTransactionResponse();
+    message.reversal = (object.reversal !== undefined && object.reversal !== null)
+      ? Transaction.fromPartial(object.reversal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSplitRule(): SplitRule {
+  return {
+    operatorId: "",
+    projectId: "",
+    merchantCategory: "",
+    commissionBps: 0,
+    propertyShareBps: 0,
+    taxBps: 0,
+    autoConfirmHours: 0,
+    updatedAt: undefined,
+  };
+}
+
+export const SplitRule: MessageFns<SplitRule> = {
+  encode(message: SplitRule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    if (message.merchantCategory !== "") {
+      writer.uint32(26).string(message.merchantCategory);
+    }
+    if (message.commissionBps !== 0) {
+      writer.uint32(32).int32(message.commissionBps);
+    }
+    if (message.propertyShareBps !== 0) {
+      writer.uint32(40).int32(message.propertyShareBps);
+    }
+    if (message.taxBps !== 0) {
+      writer.uint32(48).int32(message.taxBps);
+    }
+    if (message.autoConfirmHours !== 0) {
+      writer.uint32(56).int32(message.autoConfirmHours);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(message.updatedAt, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SplitRule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSplitRule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merchantCategory = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.commissionBps = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.propertyShareBps = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.taxBps = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.autoConfirmHours = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SplitRule {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      merchantCategory: isSet(object.merchantCategory)
+        ? globalThis.String(object.merchantCategory)
+        : isSet(object.merchant_category)
+        ? globalThis.String(object.merchant_category)
+        : "",
+      commissionBps: isSet(object.commissionBps)
+        ? globalThis.Number(object.commissionBps)
+        : isSet(object.commission_bps)
+        ? globalThis.Number(object.commission_bps)
+        : 0,
+      propertyShareBps: isSet(object.propertyShareBps)
+        ? globalThis.Number(object.propertyShareBps)
+        : isSet(object.property_share_bps)
+        ? globalThis.Number(object.property_share_bps)
+        : 0,
+      taxBps: isSet(object.taxBps)
+        ? globalThis.Number(object.taxBps)
+        : isSet(object.tax_bps)
+        ? globalThis.Number(object.tax_bps)
+        : 0,
+      autoConfirmHours: isSet(object.autoConfirmHours)
+        ? globalThis.Number(object.autoConfirmHours)
+        : isSet(object.auto_confirm_hours)
+        ? globalThis.Number(object.auto_confirm_hours)
+        : 0,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SplitRule): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.merchantCategory !== "") {
+      obj.merchantCategory = message.merchantCategory;
+    }
+    if (message.commissionBps !== 0) {
+      obj.commissionBps = Math.round(message.commissionBps);
+    }
+    if (message.propertyShareBps !== 0) {
+      obj.propertyShareBps = Math.round(message.propertyShareBps);
+    }
+    if (message.taxBps !== 0) {
+      obj.taxBps = Math.round(message.taxBps);
+    }
+    if (message.autoConfirmHours !== 0) {
+      obj.autoConfirmHours = Math.round(message.autoConfirmHours);
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SplitRule>, I>>(base?: I): SplitRule {
+    return SplitRule.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SplitRule>, I>>(object: I): SplitRule {
+    const message = createBaseSplitRule();
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.merchantCategory = object.merchantCategory ?? "";
+    message.commissionBps = object.commissionBps ?? 0;
+    message.propertyShareBps = object.propertyShareBps ?? 0;
+    message.taxBps = object.taxBps ?? 0;
+    message.autoConfirmHours = object.autoConfirmHours ?? 0;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetSplitRuleRequest(): SetSplitRuleRequest {
+  return { requestId: "", rule: undefined };
+}
+
+export const SetSplitRuleRequest: MessageFns<SetSplitRuleRequest> = {
+  encode(message: SetSplitRuleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.rule !== undefined) {
+      SplitRule.encode(message.rule, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetSplitRuleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetSplitRuleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rule = SplitRule.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetSplitRuleRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      rule: isSet(object.rule) ? SplitRule.fromJSON(object.rule) : undefined,
+    };
+  },
+
+  toJSON(message: SetSplitRuleRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.rule !== undefined) {
+      obj.rule = SplitRule.toJSON(message.rule);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetSplitRuleRequest>, I>>(base?: I): SetSplitRuleRequest {
+    return SetSplitRuleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetSplitRuleRequest>, I>>(object: I): SetSplitRuleRequest {
+    const message = createBaseSetSplitRuleRequest();
+    message.requestId = object.requestId ?? "";
+    message.rule = (object.rule !== undefined && object.rule !== null) ? SplitRule.fromPartial(object.rule) : undefined;
+    return message;
+  },
+};
+
+function createBaseSetSplitRuleResponse(): SetSplitRuleResponse {
+  return { rule: undefined };
+}
+
+export const SetSplitRuleResponse: MessageFns<SetSplitRuleResponse> = {
+  encode(message: SetSplitRuleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rule !== undefined) {
+      SplitRule.encode(message.rule, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetSplitRuleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetSplitRuleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rule = SplitRule.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetSplitRuleResponse {
+    return { rule: isSet(object.rule) ? SplitRule.fromJSON(object.rule) : undefined };
+  },
+
+  toJSON(message: SetSplitRuleResponse): unknown {
+    const obj: any = {};
+    if (message.rule !== undefined) {
+      obj.rule = SplitRule.toJSON(message.rule);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetSplitRuleResponse>, I>>(base?: I): SetSplitRuleResponse {
+    return SetSplitRuleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetSplitRuleResponse>, I>>(object: I): SetSplitRuleResponse {
+    const message = createBaseSetSplitRuleResponse();
+    message.rule = (object.rule !== undefined && object.rule !== null) ? SplitRule.fromPartial(object.rule) : undefined;
+    return message;
+  },
+};
+
+function createBaseListSplitRulesRequest(): ListSplitRulesRequest {
+  return { operatorId: "", projectId: "" };
+}
+
+export const ListSplitRulesRequest: MessageFns<ListSplitRulesRequest> = {
+  encode(message: ListSplitRulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSplitRulesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSplitRulesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSplitRulesRequest {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListSplitRulesRequest): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListSplitRulesRequest>, I>>(base?: I): ListSplitRulesRequest {
+    return ListSplitRulesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSplitRulesRequest>, I>>(object: I): ListSplitRulesRequest {
+    const message = createBaseListSplitRulesRequest();
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    return message;
+  },
+};
+
+function createBaseListSplitRulesResponse(): ListSplitRulesResponse {
+  return { rules: [] };
+}
+
+export const ListSplitRulesResponse: MessageFns<ListSplitRulesResponse> = {
+  encode(message: ListSplitRulesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rules) {
+      SplitRule.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSplitRulesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSplitRulesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rules.push(SplitRule.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSplitRulesResponse {
+    return {
+      rules: globalThis.Array.isArray(object?.rules) ? object.rules.map((e: any) => SplitRule.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListSplitRulesResponse): unknown {
+    const obj: any = {};
+    if (message.rules?.length) {
+      obj.rules = message.rules.map((e) => SplitRule.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListSplitRulesResponse>, I>>(base?: I): ListSplitRulesResponse {
+    return ListSplitRulesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSplitRulesResponse>, I>>(object: I): ListSplitRulesResponse {
+    const message = createBaseListSplitRulesResponse();
+    message.rules = object.rules?.map((e) => SplitRule.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSplitPart(): SplitPart {
+  return { role: "", amount: undefined };
+}
+
+export const SplitPart: MessageFns<SplitPart> = {
+  encode(message: SplitPart, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.role !== "") {
+      writer.uint32(10).string(message.role);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SplitPart {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSplitPart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SplitPart {
+    return {
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+    };
+  },
+
+  toJSON(message: SplitPart): unknown {
+    const obj: any = {};
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SplitPart>, I>>(base?: I): SplitPart {
+    return SplitPart.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SplitPart>, I>>(object: I): SplitPart {
+    const message = createBaseSplitPart();
+    message.role = object.role ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEscrowOrder(): EscrowOrder {
+  return {
+    orderId: "",
+    tenancy: undefined,
+    merchantCategory: "",
+    payerRef: "",
+    channelId: "",
+    status: 0,
+    paid: undefined,
+    held: undefined,
+    released: undefined,
+    refunded: undefined,
+    split: [],
+    channelSplit: 0,
+    paidAt: undefined,
+    autoConfirmAt: undefined,
+    completedAt: undefined,
+    disputeReason: "",
+    refundPending: undefined,
+  };
+}
+
+export const EscrowOrder: MessageFns<EscrowOrder> = {
+  encode(message: EscrowOrder, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.merchantCategory !== "") {
+      writer.uint32(26).string(message.merchantCategory);
+    }
+    if (message.payerRef !== "") {
+      writer.uint32(34).string(message.payerRef);
+    }
+    if (message.channelId !== "") {
+      writer.uint32(42).string(message.channelId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(48).int32(message.status);
+    }
+    if (message.paid !== undefined) {
+      Money.encode(message.paid, writer.uint32(58).fork()).join();
+    }
+    if (message.held !== undefined) {
+      Money.encode(message.held, writer.uint32(66).fork()).join();
+    }
+    if (message.released !== undefined) {
+      Money.encode(message.released, writer.uint32(74).fork()).join();
+    }
+    if (message.refunded !== undefined) {
+      Money.encode(message.refunded, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.split) {
+      SplitPart.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.channelSplit !== 0) {
+      writer.uint32(96).int32(message.channelSplit);
+    }
+    if (message.paidAt !== undefined) {
+      Timestamp.encode(message.paidAt, writer.uint32(106).fork()).join();
+    }
+    if (message.autoConfirmAt !== undefined) {
+      Timestamp.encode(message.autoConfirmAt, writer.uint32(114).fork()).join();
+    }
+    if (message.completedAt !== undefined) {
+      Timestamp.encode(message.completedAt, writer.uint32(122).fork()).join();
+    }
+    if (message.disputeReason !== "") {
+      writer.uint32(130).string(message.disputeReason);
+    }
+    if (message.refundPending !== undefined) {
+      Money.encode(message.refundPending, writer.uint32(138).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EscrowOrder {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEscrowOrder();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merchantCategory = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.payerRef = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.paid = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.held = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.released = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.refunded = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.split.push(SplitPart.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.channelSplit = reader.int32() as any;
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.paidAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.autoConfirmAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.completedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.disputeReason = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.refundPending = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EscrowOrder {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      merchantCategory: isSet(object.merchantCategory)
+        ? globalThis.String(object.merchantCategory)
+        : isSet(object.merchant_category)
+        ? globalThis.String(object.merchant_category)
+        : "",
+      payerRef: isSet(object.payerRef)
+        ? globalThis.String(object.payerRef)
+        : isSet(object.payer_ref)
+        ? globalThis.String(object.payer_ref)
+        : "",
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      status: isSet(object.status) ? escrowStatusFromJSON(object.status) : 0,
+      paid: isSet(object.paid) ? Money.fromJSON(object.paid) : undefined,
+      held: isSet(object.held) ? Money.fromJSON(object.held) : undefined,
+      released: isSet(object.released) ? Money.fromJSON(object.released) : undefined,
+      refunded: isSet(object.refunded) ? Money.fromJSON(object.refunded) : undefined,
+      split: globalThis.Array.isArray(object?.split)
+        ? object.split.map((e: any) => SplitPart.fromJSON(e))
+        : [],
+      channelSplit: isSet(object.channelSplit)
+        ? channelSplitStatusFromJSON(object.channelSplit)
+        : isSet(object.channel_split)
+        ? channelSplitStatusFromJSON(object.channel_split)
+        : 0,
+      paidAt: isSet(object.paidAt)
+        ? fromJsonTimestamp(object.paidAt)
+        : isSet(object.paid_at)
+        ? fromJsonTimestamp(object.paid_at)
+        : undefined,
+      autoConfirmAt: isSet(object.autoConfirmAt)
+        ? fromJsonTimestamp(object.autoConfirmAt)
+        : isSet(object.auto_confirm_at)
+        ? fromJsonTimestamp(object.auto_confirm_at)
+        : undefined,
+      completedAt: isSet(object.completedAt)
+        ? fromJsonTimestamp(object.completedAt)
+        : isSet(object.completed_at)
+        ? fromJsonTimestamp(object.completed_at)
+        : undefined,
+      disputeReason: isSet(object.disputeReason)
+        ? globalThis.String(object.disputeReason)
+        : isSet(object.dispute_reason)
+        ? globalThis.String(object.dispute_reason)
+        : "",
+      refundPending: isSet(object.refundPending)
+        ? Money.fromJSON(object.refundPending)
+        : isSet(object.refund_pending)
+        ? Money.fromJSON(object.refund_pending)
+        : undefined,
+    };
+  },
+
+  toJSON(message: EscrowOrder): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.merchantCategory !== "") {
+      obj.merchantCategory = message.merchantCategory;
+    }
+    if (message.payerRef !== "") {
+      obj.payerRef = message.payerRef;
+    }
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.status !== 0) {
+      obj.status = escrowStatusToJSON(message.status);
+    }
+    if (message.paid !== undefined) {
+      obj.paid = Money.toJSON(message.paid);
+    }
+    if (message.held !== undefined) {
+      obj.held = Money.toJSON(message.held);
+    }
+    if (message.released !== undefined) {
+      obj.released = Money.toJSON(message.released);
+    }
+    if (message.refunded !== undefined) {
+      obj.refunded = Money.toJSON(message.refunded);
+    }
+    if (message.split?.length) {
+      obj.split = message.split.map((e) => SplitPart.toJSON(e));
+    }
+    if (message.channelSplit !== 0) {
+      obj.channelSplit = channelSplitStatusToJSON(message.channelSplit);
+    }
+    if (message.paidAt !== undefined) {
+      obj.paidAt = fromTimestamp(message.paidAt).toISOString();
+    }
+    if (message.autoConfirmAt !== undefined) {
+      obj.autoConfirmAt = fromTimestamp(message.autoConfirmAt).toISOString();
+    }
+    if (message.completedAt !== undefined) {
+      obj.completedAt = fromTimestamp(message.completedAt).toISOString();
+    }
+    if (message.disputeReason !== "") {
+      obj.disputeReason = message.disputeReason;
+    }
+    if (message.refundPending !== undefined) {
+      obj.refundPending = Money.toJSON(message.refundPending);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EscrowOrder>, I>>(base?: I): EscrowOrder {
+    return EscrowOrder.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EscrowOrder>, I>>(object: I): EscrowOrder {
+    const message = createBaseEscrowOrder();
+    message.orderId = object.orderId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.merchantCategory = object.merchantCategory ?? "";
+    message.payerRef = object.payerRef ?? "";
+    message.channelId = object.channelId ?? "";
+    message.status = object.status ?? 0;
+    message.paid = (object.paid !== undefined && object.paid !== null) ? Money.fromPartial(object.paid) : undefined;
+    message.held = (object.held !== undefined && object.held !== null) ? Money.fromPartial(object.held) : undefined;
+    message.released = (object.released !== undefined && object.released !== null)
+      ? Money.fromPartial(object.released)
+      : undefined;
+    message.refunded = (object.refunded !== undefined && object.refunded !== null)
+      ? Money.fromPartial(object.refunded)
+      : undefined;
+    message.split = object.split?.map((e) => SplitPart.fromPartial(e)) || [];
+    message.channelSplit = object.channelSplit ?? 0;
+    message.paidAt = (object.paidAt !== undefined && object.paidAt !== null)
+      ? Timestamp.fromPartial(object.paidAt)
+      : undefined;
+    message.autoConfirmAt = (object.autoConfirmAt !== undefined && object.autoConfirmAt !== null)
+      ? Timestamp.fromPartial(object.autoConfirmAt)
+      : undefined;
+    message.completedAt = (object.completedAt !== undefined && object.completedAt !== null)
+      ? Timestamp.fromPartial(object.completedAt)
+      : undefined;
+    message.disputeReason = object.disputeReason ?? "";
+    message.refundPending = (object.refundPending !== undefined && object.refundPending !== null)
+      ? Money.fromPartial(object.refundPending)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetEscrowOrderRequest(): GetEscrowOrderRequest {
+  return { orderId: "" };
+}
+
+export const GetEscrowOrderRequest: MessageFns<GetEscrowOrderRequest> = {
+  encode(message: GetEscrowOrderRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEscrowOrderRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEscrowOrderRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEscrowOrderRequest {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetEscrowOrderRequest): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEscrowOrderRequest>, I>>(base?: I): GetEscrowOrderRequest {
+    return GetEscrowOrderRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEscrowOrderRequest>, I>>(object: I): GetEscrowOrderRequest {
+    const message = createBaseGetEscrowOrderRequest();
+    message.orderId = object.orderId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetEscrowOrderResponse(): GetEscrowOrderResponse {
+  return { order: undefined };
+}
+
+export const GetEscrowOrderResponse: MessageFns<GetEscrowOrderResponse> = {
+  encode(message: GetEscrowOrderResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      EscrowOrder.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEscrowOrderResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEscrowOrderResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = EscrowOrder.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEscrowOrderResponse {
+    return { order: isSet(object.order) ? EscrowOrder.fromJSON(object.order) : undefined };
+  },
+
+  toJSON(message: GetEscrowOrderResponse): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = EscrowOrder.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEscrowOrderResponse>, I>>(base?: I): GetEscrowOrderResponse {
+    return GetEscrowOrderResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEscrowOrderResponse>, I>>(object: I): GetEscrowOrderResponse {
+    const message = createBaseGetEscrowOrderResponse();
+    message.order = (object.order !== undefined && object.order !== null)
+      ? EscrowOrder.fromPartial(object.order)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListEscrowOrdersRequest(): ListEscrowOrdersRequest {
+  return { operatorId: "", projectId: "", status: 0, page: undefined };
+}
+
+export const ListEscrowOrdersRequest: MessageFns<ListEscrowOrdersRequest> = {
+  encode(message: ListEscrowOrdersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEscrowOrdersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEscrowOrdersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEscrowOrdersRequest {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      status: isSet(object.status) ? escrowStatusFromJSON(object.status) : 0,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListEscrowOrdersRequest): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.status !== 0) {
+      obj.status = escrowStatusToJSON(message.status);
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEscrowOrdersRequest>, I>>(base?: I): ListEscrowOrdersRequest {
+    return ListEscrowOrdersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEscrowOrdersRequest>, I>>(object: I): ListEscrowOrdersRequest {
+    const message = createBaseListEscrowOrdersRequest();
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.status = object.status ?? 0;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListEscrowOrdersResponse(): ListEscrowOrdersResponse {
+  return { orders: [], page: undefined };
+}
+
+export const ListEscrowOrdersResponse: MessageFns<ListEscrowOrdersResponse> = {
+  encode(message: ListEscrowOrdersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.orders) {
+      EscrowOrder.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEscrowOrdersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEscrowOrdersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orders.push(EscrowOrder.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEscrowOrdersResponse {
+    return {
+      orders: globalThis.Array.isArray(object?.orders) ? object.orders.map((e: any) => EscrowOrder.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListEscrowOrdersResponse): unknown {
+    const obj: any = {};
+    if (message.orders?.length) {
+      obj.orders = message.orders.map((e) => EscrowOrder.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEscrowOrdersResponse>, I>>(base?: I): ListEscrowOrdersResponse {
+    return ListEscrowOrdersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEscrowOrdersResponse>, I>>(object: I): ListEscrowOrdersResponse {
+    const message = createBaseListEscrowOrdersResponse();
+    message.orders = object.orders?.map((e) => EscrowOrder.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCompleteOrderRequest(): CompleteOrderRequest {
+  return { requestId: "", orderId: "" };
+}
+
+export const CompleteOrderRequest: MessageFns<CompleteOrderRequest> = {
+  encode(message: CompleteOrderRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.orderId !== "") {
+      writer.uint32(18).string(message.orderId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteOrderRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteOrderRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteOrderRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CompleteOrderRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CompleteOrderRequest>, I>>(base?: I): CompleteOrderRequest {
+    return CompleteOrderRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CompleteOrderRequest>, I>>(object: I): CompleteOrderRequest {
+    const message = createBaseCompleteOrderRequest();
+    message.requestId = object.requestId ?? "";
+    message.orderId = object.orderId ?? "";
+    return message;
+  },
+};
+
+function createBaseCompleteOrderResponse(): CompleteOrderResponse {
+  return { order: undefined };
+}
+
+export const CompleteOrderResponse: MessageFns<CompleteOrderResponse> = {
+  encode(message: CompleteOrderResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      EscrowOrder.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteOrderResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteOrderResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = EscrowOrder.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteOrderResponse {
+    return { order: isSet(object.order) ? EscrowOrder.fromJSON(object.order) : undefined };
+  },
+
+  toJSON(message: CompleteOrderResponse): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = EscrowOrder.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CompleteOrderResponse>, I>>(base?: I): CompleteOrderResponse {
+    return CompleteOrderResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CompleteOrderResponse>, I>>(object: I): CompleteOrderResponse {
+    const message = createBaseCompleteOrderResponse();
+    message.order = (object.order !== undefined && object.order !== null)
+      ? EscrowOrder.fromPartial(object.order)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseOpenDisputeRequest(): OpenDisputeRequest {
+  return { requestId: "", orderId: "", reason: "" };
+}
+
+export const OpenDisputeRequest: MessageFns<OpenDisputeRequest> = {
+  encode(message: OpenDisputeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.orderId !== "") {
+      writer.uint32(18).string(message.orderId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenDisputeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenDisputeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenDisputeRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: OpenDisputeRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OpenDisputeRequest>, I>>(base?: I): OpenDisputeRequest {
+    return OpenDisputeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OpenDisputeRequest>, I>>(object: I): OpenDisputeRequest {
+    const message = createBaseOpenDisputeRequest();
+    message.requestId = object.requestId ?? "";
+    message.orderId = object.orderId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseOpenDisputeResponse(): OpenDisputeResponse {
+  return { order: undefined };
+}
+
+export const OpenDisputeResponse: MessageFns<OpenDisputeResponse> = {
+  encode(message: OpenDisputeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      EscrowOrder.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenDisputeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenDisputeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = EscrowOrder.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenDisputeResponse {
+    return { order: isSet(object.order) ? EscrowOrder.fromJSON(object.order) : undefined };
+  },
+
+  toJSON(message: OpenDisputeResponse): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = EscrowOrder.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OpenDisputeResponse>, I>>(base?: I): OpenDisputeResponse {
+    return OpenDisputeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OpenDisputeResponse>, I>>(object: I): OpenDisputeResponse {
+    const message = createBaseOpenDisputeResponse();
+    message.order = (object.order !== undefined && object.order !== null)
+      ? EscrowOrder.fromPartial(object.order)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseResolveDisputeRequest(): ResolveDisputeRequest {
+  return { requestId: "", orderId: "", resolution: 0, refundAmount: undefined, note: "", refundDestination: 0 };
+}
+
+export const ResolveDisputeRequest: MessageFns<ResolveDisputeRequest> = {
+  encode(message: ResolveDisputeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.orderId !== "") {
+      writer.uint32(18).string(message.orderId);
+    }
+    if (message.resolution !== 0) {
+      writer.uint32(24).int32(message.resolution);
+    }
+    if (message.refundAmount !== undefined) {
+      Money.encode(message.refundAmount, writer.uint32(34).fork()).join();
+    }
+    if (message.note !== "") {
+      writer.uint32(42).string(message.note);
+    }
+    if (message.refundDestination !== 0) {
+      writer.uint32(48).int32(message.refundDestination);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolveDisputeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolveDisputeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.resolution = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.refundAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.refundDestination = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResolveDisputeRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      resolution: isSet(object.resolution) ? disputeResolutionFromJSON(object.resolution) : 0,
+      refundAmount: isSet(object.refundAmount)
+        ? Money.fromJSON(object.refundAmount)
+        : isSet(object.refund_amount)
+        ? Money.fromJSON(object.refund_amount)
+        : undefined,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      refundDestination: isSet(object.refundDestination)
+        ? refundDestinationFromJSON(object.refundDestination)
+        : isSet(object.refund_destination)
+        ? refundDestinationFromJSON(object.refund_destination)
+        : 0,
+    };
+  },
+
+  toJSON(message: ResolveDisputeRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.resolution !== 0) {
+      obj.resolution = disputeResolutionToJSON(message.resolution);
+    }
+    if (message.refundAmount !== undefined) {
+      obj.refundAmount = Money.toJSON(message.refundAmount);
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.refundDestination !== 0) {
+      obj.refundDestination = refundDestinationToJSON(message.refundDestination);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResolveDisputeRequest>, I>>(base?: I): ResolveDisputeRequest {
+    return ResolveDisputeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResolveDisputeRequest>, I>>(object: I): ResolveDisputeRequest {
+    const message = createBaseResolveDisputeRequest();
+    message.requestId = object.requestId ?? "";
+    message.orderId = object.orderId ?? "";
+    message.resolution = object.resolution ?? 0;
+    message.refundAmount = (object.refundAmount !== undefined && object.refundAmount !== null)
+      ? Money.fromPartial(object.refundAmount)
+      : undefined;
+    message.note = object.note ?? "";
+    message.refundDestination = object.refundDestination ?? 0;
+    return message;
+  },
+};
+
+function createBaseResolveDisputeResponse(): ResolveDisputeResponse {
+  return { order: undefined };
+}
+
+export const ResolveDisputeResponse: MessageFns<ResolveDisputeResponse> = {
+  encode(message: ResolveDisputeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      EscrowOrder.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolveDisputeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolveDisputeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = EscrowOrder.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResolveDisputeResponse {
+    return { order: isSet(object.order) ? EscrowOrder.fromJSON(object.order) : undefined };
+  },
+
+  toJSON(message: ResolveDisputeResponse): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = EscrowOrder.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResolveDisputeResponse>, I>>(base?: I): ResolveDisputeResponse {
+    return ResolveDisputeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResolveDisputeResponse>, I>>(object: I): ResolveDisputeResponse {
+    const message = createBaseResolveDisputeResponse();
+    message.order = (object.order !== undefined && object.order !== null)
+      ? EscrowOrder.fromPartial(object.order)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRefundOrderRequest(): RefundOrderRequest {
+  return { requestId: "", orderId: "", amount: undefined, destination: 0, reason: "" };
+}
+
+export const RefundOrderRequest: MessageFns<RefundOrderRequest> = {
+  encode(message: RefundOrderRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.orderId !== "") {
+      writer.uint32(18).string(message.orderId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.destination !== 0) {
+      writer.uint32(32).int32(message.destination);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundOrderRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundOrderRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.destination = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefundOrderRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      destination: isSet(object.destination) ? refundDestinationFromJSON(object.destination) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RefundOrderRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.destination !== 0) {
+      obj.destination = refundDestinationToJSON(message.destination);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefundOrderRequest>, I>>(base?: I): RefundOrderRequest {
+    return RefundOrderRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefundOrderRequest>, I>>(object: I): RefundOrderRequest {
+    const message = createBaseRefundOrderRequest();
+    message.requestId = object.requestId ?? "";
+    message.orderId = object.orderId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.destination = object.destination ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRefundOrderResponse(): RefundOrderResponse {
+  return { order: undefined };
+}
+
+export const RefundOrderResponse: MessageFns<RefundOrderResponse> = {
+  encode(message: RefundOrderResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      EscrowOrder.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundOrderResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundOrderResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = EscrowOrder.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefundOrderResponse {
+    return { order: isSet(object.order) ? EscrowOrder.fromJSON(object.order) : undefined };
+  },
+
+  toJSON(message: RefundOrderResponse): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = EscrowOrder.toJSON(message.order);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefundOrderResponse>, I>>(base?: I): RefundOrderResponse {
+    return RefundOrderResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefundOrderResponse>, I>>(object: I): RefundOrderResponse {
+    const message = createBaseRefundOrderResponse();
+    message.order = (object.order !== undefined && object.order !== null)
+      ? EscrowOrder.fromPartial(object.order)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetEscrowPositionsRequest(): GetEscrowPositionsRequest {
+  return { operatorId: "", projectId: "" };
+}
+
+export const GetEscrowPositionsRequest: MessageFns<GetEscrowPositionsRequest> = {
+  encode(message: GetEscrowPositionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEscrowPositionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEscrowPositionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEscrowPositionsRequest {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetEscrowPositionsRequest): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEscrowPositionsRequest>, I>>(base?: I): GetEscrowPositionsRequest {
+    return GetEscrowPositionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEscrowPositionsRequest>, I>>(object: I): GetEscrowPositionsRequest {
+    const message = createBaseGetEscrowPositionsRequest();
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    return message;
+  },
+};
+
+function createBaseEscrowPosition(): EscrowPosition {
+  return {
+    operatorId: "",
+    projectId: "",
+    paid: undefined,
+    released: undefined,
+    refunded: undefined,
+    held: undefined,
+    ledgerBalance: undefined,
+    heldOrders: 0n,
+    disputedOrders: 0n,
+  };
+}
+
+export const EscrowPosition: MessageFns<EscrowPosition> = {
+  encode(message: EscrowPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    if (message.paid !== undefined) {
+      Money.encode(message.paid, writer.uint32(26).fork()).join();
+    }
+    if (message.released !== undefined) {
+      Money.encode(message.released, writer.uint32(34).fork()).join();
+    }
+    if (message.refunded !== undefined) {
+      Money.encode(message.refunded, writer.uint32(42).fork()).join();
+    }
+    if (message.held !== undefined) {
+      Money.encode(message.held, writer.uint32(50).fork()).join();
+    }
+    if (message.ledgerBalance !== undefined) {
+      Money.encode(message.ledgerBalance, writer.uint32(58).fork()).join();
+    }
+    if (message.heldOrders !== 0n) {
+      if (BigInt.asIntN(64, message.heldOrders) !== message.heldOrders) {
+        throw new globalThis.Error("value provided for field message.heldOrders of type int64 too large");
+      }
+      writer.uint32(64).int64(message.heldOrders);
+    }
+    if (message.disputedOrders !== 0n) {
+      if (BigInt.asIntN(64, message.disputedOrders) !== message.disputedOrders) {
+        throw new globalThis.Error("value provided for field message.disputedOrders of type int64 too large");
+      }
+      writer.uint32(72).int64(message.disputedOrders);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EscrowPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEscrowPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.paid = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.released = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.refunded = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.held = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.ledgerBalance = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.heldOrders = reader.int64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.disputedOrders = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EscrowPosition {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      paid: isSet(object.paid) ? Money.fromJSON(object.paid) : undefined,
+      released: isSet(object.released) ? Money.fromJSON(object.released) : undefined,
+      refunded: isSet(object.refunded) ? Money.fromJSON(object.refunded) : undefined,
+      held: isSet(object.held) ? Money.fromJSON(object.held) : undefined,
+      ledgerBalance: isSet(object.ledgerBalance)
+        ? Money.fromJSON(object.ledgerBalance)
+        : isSet(object.ledger_balance)
+        ? Money.fromJSON(object.ledger_balance)
+        : undefined,
+      heldOrders: isSet(object.heldOrders)
+        ? BigInt(object.heldOrders)
+        : isSet(object.held_orders)
+        ? BigInt(object.held_orders)
+        : 0n,
+      disputedOrders: isSet(object.disputedOrders)
+        ? BigInt(object.disputedOrders)
+        : isSet(object.disputed_orders)
+        ? BigInt(object.disputed_orders)
+        : 0n,
+    };
+  },
+
+  toJSON(message: EscrowPosition): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.paid !== undefined) {
+      obj.paid = Money.toJSON(message.paid);
+    }
+    if (message.released !== undefined) {
+      obj.released = Money.toJSON(message.released);
+    }
+    if (message.refunded !== undefined) {
+      obj.refunded = Money.toJSON(message.refunded);
+    }
+    if (message.held !== undefined) {
+      obj.held = Money.toJSON(message.held);
+    }
+    if (message.ledgerBalance !== undefined) {
+      obj.ledgerBalance = Money.toJSON(message.ledgerBalance);
+    }
+    if (message.heldOrders !== 0n) {
+      obj.heldOrders = message.heldOrders.toString();
+    }
+    if (message.disputedOrders !== 0n) {
+      obj.disputedOrders = message.disputedOrders.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EscrowPosition>, I>>(base?: I): EscrowPosition {
+    return EscrowPosition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EscrowPosition>, I>>(object: I): EscrowPosition {
+    const message = createBaseEscrowPosition();
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.paid = (object.paid !== undefined && object.paid !== null) ? Money.fromPartial(object.paid) : undefined;
+    message.released = (object.released !== undefined && object.released !== null)
+      ? Money.fromPartial(object.released)
+      : undefined;
+    message.refunded = (object.refunded !== undefined && object.refunded !== null)
+      ? Money.fromPartial(object.refunded)
+      : undefined;
+    message.held = (object.held !== undefined && object.held !== null) ? Money.fromPartial(object.held) : undefined;
+    message.ledgerBalance = (object.ledgerBalance !== undefined && object.ledgerBalance !== null)
+      ? Money.fromPartial(object.ledgerBalance)
+      : undefined;
+    message.heldOrders = (object.heldOrders !== undefined && object.heldOrders !== null)
+      ? BigInt(object.heldOrders)
+      : 0n;
+    message.disputedOrders = (object.disputedOrders !== undefined && object.disputedOrders !== null)
+      ? BigInt(object.disputedOrders)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGetEscrowPositionsResponse(): GetEscrowPositionsResponse {
+  return { positions: [] };
+}
+
+export const GetEscrowPositionsResponse: MessageFns<GetEscrowPositionsResponse> = {
+  encode(message: GetEscrowPositionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.positions) {
+      EscrowPosition.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEscrowPositionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEscrowPositionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.positions.push(EscrowPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEscrowPositionsResponse {
+    return {
+      positions: globalThis.Array.isArray(object?.positions)
+        ? object.positions.map((e: any) => EscrowPosition.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetEscrowPositionsResponse): unknown {
+    const obj: any = {};
+    if (message.positions?.length) {
+      obj.positions = message.positions.map((e) => EscrowPosition.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEscrowPositionsResponse>, I>>(base?: I): GetEscrowPositionsResponse {
+    return GetEscrowPositionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEscrowPositionsResponse>, I>>(object: I): GetEscrowPositionsResponse {
+    const message = createBaseGetEscrowPositionsResponse();
+    message.positions = object.positions?.map((e) => EscrowPosition.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetWalletRequest(): GetWalletRequest {
+  return { operatorId: "", ownerRef: "", currency: "" };
+}
+
+export const GetWalletRequest: MessageFns<GetWalletRequest> = {
+  encode(message: GetWalletRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.ownerRef !== "") {
+      writer.uint32(18).string(message.ownerRef);
+    }
+    if (message.currency !== "") {
+      writer.uint32(26).string(message.currency);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetWalletRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetWalletRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ownerRef = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetWalletRequest {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      ownerRef: isSet(object.ownerRef)
+        ? globalThis.String(object.ownerRef)
+        : isSet(object.owner_ref)
+        ? globalThis.String(object.owner_ref)
+        : "",
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+    };
+  },
+
+  toJSON(message: GetWalletRequest): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.ownerRef !== "") {
+      obj.ownerRef = message.ownerRef;
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetWalletRequest>, I>>(base?: I): GetWalletRequest {
+    return GetWalletRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetWalletRequest>, I>>(object: I): GetWalletRequest {
+    const message = createBaseGetWalletRequest();
+    message.operatorId = object.operatorId ?? "";
+    message.ownerRef = object.ownerRef ?? "";
+    message.currency = object.currency ?? "";
+    return message;
+  },
+};
+
+function createBaseGetWalletResponse(): GetWalletResponse {
+  return { wallet: undefined };
+}
+
+export const GetWalletResponse: MessageFns<GetWalletResponse> = {
+  encode(message: GetWalletResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.wallet !== undefined) {
+      AccountBalance.encode(message.wallet, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetWalletResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetWalletResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.wallet = AccountBalance.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetWalletResponse {
+    return { wallet: isSet(object.wallet) ? AccountBalance.fromJSON(object.wallet) : undefined };
+  },
+
+  toJSON(message: GetWalletResponse): unknown {
+    const obj: any = {};
+    if (message.wallet !== undefined) {
+      obj.wallet = AccountBalance.toJSON(message.wallet);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetWalletResponse>, I>>(base?: I): GetWalletResponse {
+    return GetWalletResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetWalletResponse>, I>>(object: I): GetWalletResponse {
+    const message = createBaseGetWalletResponse();
+    message.wallet = (object.wallet !== undefined && object.wallet !== null)
+      ? AccountBalance.fromPartial(object.wallet)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseWithdrawFromWalletRequest(): WithdrawFromWalletRequest {
+  return { requestId: "", operatorId: "", ownerRef: "", amount: undefined, bankAccount: "" };
+}
+
+export const WithdrawFromWalletRequest: MessageFns<WithdrawFromWalletRequest> = {
+  encode(message: WithdrawFromWalletRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(18).string(message.operatorId);
+    }
+    if (message.ownerRef !== "") {
+      writer.uint32(26).string(message.ownerRef);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(34).fork()).join();
+    }
+    if (message.bankAccount !== "") {
+      writer.uint32(42).string(message.bankAccount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WithdrawFromWalletRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWithdrawFromWalletRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ownerRef = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bankAccount = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WithdrawFromWalletRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      ownerRef: isSet(object.ownerRef)
+        ? globalThis.String(object.ownerRef)
+        : isSet(object.owner_ref)
+        ? globalThis.String(object.owner_ref)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      bankAccount: isSet(object.bankAccount)
+        ? globalThis.String(object.bankAccount)
+        : isSet(object.bank_account)
+        ? globalThis.String(object.bank_account)
+        : "",
+    };
+  },
+
+  toJSON(message: WithdrawFromWalletRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.ownerRef !== "") {
+      obj.ownerRef = message.ownerRef;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.bankAccount !== "") {
+      obj.bankAccount = message.bankAccount;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WithdrawFromWalletRequest>, I>>(base?: I): WithdrawFromWalletRequest {
+    return WithdrawFromWalletRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WithdrawFromWalletRequest>, I>>(object: I): WithdrawFromWalletRequest {
+    const message = createBaseWithdrawFromWalletRequest();
+    message.requestId = object.requestId ?? "";
+    message.operatorId = object.operatorId ?? "";
+    message.ownerRef = object.ownerRef ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.bankAccount = object.bankAccount ?? "";
+    return message;
+  },
+};
+
+function createBaseWithdrawFromWalletResponse(): WithdrawFromWalletResponse {
+  return { payout: undefined };
+}
+
+export const WithdrawFromWalletResponse: MessageFns<WithdrawFromWalletResponse> = {
+  encode(message: WithdrawFromWalletResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payout !== undefined) {
+      Payout.encode(message.payout, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WithdrawFromWalletResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWithdrawFromWalletResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payout = Payout.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WithdrawFromWalletResponse {
+    return { payout: isSet(object.payout) ? Payout.fromJSON(object.payout) : undefined };
+  },
+
+  toJSON(message: WithdrawFromWalletResponse): unknown {
+    const obj: any = {};
+    if (message.payout !== undefined) {
+      obj.payout = Payout.toJSON(message.payout);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WithdrawFromWalletResponse>, I>>(base?: I): WithdrawFromWalletResponse {
+    return WithdrawFromWalletResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WithdrawFromWalletResponse>, I>>(object: I): WithdrawFromWalletResponse {
+    const message = createBaseWithdrawFromWalletResponse();
+    message.payout = (object.payout !== undefined && object.payout !== null)
+      ? Payout.fromPartial(object.payout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePayPropertyFeeFromWalletRequest(): PayPropertyFeeFromWalletRequest {
+  return { requestId: "", operatorId: "", projectId: "", ownerRef: "", amount: undefined, billRef: "" };
+}
+
+export const PayPropertyFeeFromWalletRequest: MessageFns<PayPropertyFeeFromWalletRequest> = {
+  encode(message: PayPropertyFeeFromWalletRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(18).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(26).string(message.projectId);
+    }
+    if (message.ownerRef !== "") {
+      writer.uint32(34).string(message.ownerRef);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.billRef !== "") {
+      writer.uint32(50).string(message.billRef);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayPropertyFeeFromWalletRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayPropertyFeeFromWalletRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ownerRef = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.billRef = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayPropertyFeeFromWalletRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      ownerRef: isSet(object.ownerRef)
+        ? globalThis.String(object.ownerRef)
+        : isSet(object.owner_ref)
+        ? globalThis.String(object.owner_ref)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      billRef: isSet(object.billRef)
+        ? globalThis.String(object.billRef)
+        : isSet(object.bill_ref)
+        ? globalThis.String(object.bill_ref)
+        : "",
+    };
+  },
+
+  toJSON(message: PayPropertyFeeFromWalletRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.ownerRef !== "") {
+      obj.ownerRef = message.ownerRef;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.billRef !== "") {
+      obj.billRef = message.billRef;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayPropertyFeeFromWalletRequest>, I>>(base?: I): PayPropertyFeeFromWalletRequest {
+    return PayPropertyFeeFromWalletRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayPropertyFeeFromWalletRequest>, I>>(
+    object: I,
+  ): PayPropertyFeeFromWalletRequest {
+    const message = createBasePayPropertyFeeFromWalletRequest();
+    message.requestId = object.requestId ?? "";
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.ownerRef = object.ownerRef ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.billRef = object.billRef ?? "";
+    return message;
+  },
+};
+
+function createBasePayPropertyFeeFromWalletResponse(): PayPropertyFeeFromWalletResponse {
+  return { transaction: undefined, wallet: undefined };
+}
+
+export const PayPropertyFeeFromWalletResponse: MessageFns<PayPropertyFeeFromWalletResponse> = {
+  encode(message: PayPropertyFeeFromWalletResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transaction !== undefined) {
+      Transaction.encode(message.transaction, writer.uint32(10).fork()).join();
+    }
+    if (message.wallet !== undefined) {
+      AccountBalance.encode(message.wallet, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayPropertyFeeFromWalletResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayPropertyFeeFromWalletResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transaction = Transaction.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.wallet = AccountBalance.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayPropertyFeeFromWalletResponse {
+    return {
+      transaction: isSet(object.transaction) ? Transaction.fromJSON(object.transaction) : undefined,
+      wallet: isSet(object.wallet) ? AccountBalance.fromJSON(object.wallet) : undefined,
+    };
+  },
+
+  toJSON(message: PayPropertyFeeFromWalletResponse): unknown {
+    const obj: any = {};
+    if (message.transaction !== undefined) {
+      obj.transaction = Transaction.toJSON(message.transaction);
+    }
+    if (message.wallet !== undefined) {
+      obj.wallet = AccountBalance.toJSON(message.wallet);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayPropertyFeeFromWalletResponse>, I>>(
+    base?: I,
+  ): PayPropertyFeeFromWalletResponse {
+    return PayPropertyFeeFromWalletResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayPropertyFeeFromWalletResponse>, I>>(
+    object: I,
+  ): PayPropertyFeeFromWalletResponse {
+    const message = createBasePayPropertyFeeFromWalletResponse();
+    message.transaction = (object.transaction !== undefined && object.transaction !== null)
+      ? Transaction.fromPartial(object.transaction)
+      : undefined;
+    message.wallet = (object.wallet !== undefined && object.wallet !== null)
+      ? AccountBalance.fromPartial(object.wallet)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePayout(): Payout {
+  return {
+    payoutId: "",
+    batchId: "",
+    tenancy: undefined,
+    accountId: "",
+    accountKind: 0,
+    amount: undefined,
+    status: 0,
+    bankAccount: "",
+    bankReference: "",
+    createdAt: undefined,
+    expiresAt: undefined,
+    settledAt: undefined,
+  };
+}
+
+export const Payout: MessageFns<Payout> = {
+  encode(message: Payout, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payoutId !== "") {
+      writer.uint32(10).string(message.payoutId);
+    }
+    if (message.batchId !== "") {
+      writer.uint32(18).string(message.batchId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.accountId !== "") {
+      writer.uint32(34).string(message.accountId);
+    }
+    if (message.accountKind !== 0) {
+      writer.uint32(40).int32(message.accountKind);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(50).fork()).join();
+    }
+    if (message.status !== 0) {
+      writer.uint32(56).int32(message.status);
+    }
+    if (message.bankAccount !== "") {
+      writer.uint32(66).string(message.bankAccount);
+    }
+    if (message.bankReference !== "") {
+      writer.uint32(74).string(message.bankReference);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(82).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(90).fork()).join();
+    }
+    if (message.settledAt !== undefined) {
+      Timestamp.encode(message.settledAt, writer.uint32(98).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Payout {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayout();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payoutId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.accountKind = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.bankAccount = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.bankReference = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.settledAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Payout {
+    return {
+      payoutId: isSet(object.payoutId)
+        ? globalThis.String(object.payoutId)
+        : isSet(object.payout_id)
+        ? globalThis.String(object.payout_id)
+        : "",
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      accountKind: isSet(object.accountKind)
+        ? accountKindFromJSON(object.accountKind)
+        : isSet(object.account_kind)
+        ? accountKindFromJSON(object.account_kind)
+        : 0,
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      status: isSet(object.status) ? payoutStatusFromJSON(object.status) : 0,
+      bankAccount: isSet(object.bankAccount)
+        ? globalThis.String(object.bankAccount)
+        : isSet(object.bank_account)
+        ? globalThis.String(object.bank_account)
+        : "",
+      bankReference: isSet(object.bankReference)
+        ? globalThis.String(object.bankReference)
+        : isSet(object.bank_reference)
+        ? globalThis.String(object.bank_reference)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      settledAt: isSet(object.settledAt)
+        ? fromJsonTimestamp(object.settledAt)
+        : isSet(object.settled_at)
+        ? fromJsonTimestamp(object.settled_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Payout): unknown {
+    const obj: any = {};
+    if (message.payoutId !== "") {
+      obj.payoutId = message.payoutId;
+    }
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.accountKind !== 0) {
+      obj.accountKind = accountKindToJSON(message.accountKind);
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.status !== 0) {
+      obj.status = payoutStatusToJSON(message.status);
+    }
+    if (message.bankAccount !== "") {
+      obj.bankAccount = message.bankAccount;
+    }
+    if (message.bankReference !== "") {
+      obj.bankReference = message.bankReference;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    if (message.settledAt !== undefined) {
+      obj.settledAt = fromTimestamp(message.settledAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Payout>, I>>(base?: I): Payout {
+    return Payout.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Payout>, I>>(object: I): Payout {
+    const message = createBasePayout();
+    message.payoutId = object.payoutId ?? "";
+    message.batchId = object.batchId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.accountId = object.accountId ?? "";
+    message.accountKind = object.accountKind ?? 0;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.status = object.status ?? 0;
+    message.bankAccount = object.bankAccount ?? "";
+    message.bankReference = object.bankReference ?? "";
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    message.settledAt = (object.settledAt !== undefined && object.settledAt !== null)
+      ? Timestamp.fromPartial(object.settledAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRunPayoutCycleRequest(): RunPayoutCycleRequest {
+  return { requestId: "", operatorId: "", projectId: "", currency: "" };
+}
+
+export const RunPayoutCycleRequest: MessageFns<RunPayoutCycleRequest> = {
+  encode(message: RunPayoutCycleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(18).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(26).string(message.projectId);
+    }
+    if (message.currency !== "") {
+      writer.uint32(34).string(message.currency);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunPayoutCycleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunPayoutCycleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunPayoutCycleRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+    };
+  },
+
+  toJSON(message: RunPayoutCycleRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunPayoutCycleRequest>, I>>(base?: I): RunPayoutCycleRequest {
+    return RunPayoutCycleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunPayoutCycleRequest>, I>>(object: I): RunPayoutCycleRequest {
+    const message = createBaseRunPayoutCycleRequest();
+    message.requestId = object.requestId ?? "";
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.currency = object.currency ?? "";
+    return message;
+  },
+};
+
+function createBaseRunPayoutCycleResponse(): RunPayoutCycleResponse {
+  return { batchId: "", payouts: [] };
+}
+
+export const RunPayoutCycleResponse: MessageFns<RunPayoutCycleResponse> = {
+  encode(message: RunPayoutCycleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    for (const v of message.payouts) {
+      Payout.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunPayoutCycleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunPayoutCycleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payouts.push(Payout.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunPayoutCycleResponse {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      payouts: globalThis.Array.isArray(object?.payouts) ? object.payouts.map((e: any) => Payout.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RunPayoutCycleResponse): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.payouts?.length) {
+      obj.payouts = message.payouts.map((e) => Payout.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunPayoutCycleResponse>, I>>(base?: I): RunPayoutCycleResponse {
+    return RunPayoutCycleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunPayoutCycleResponse>, I>>(object: I): RunPayoutCycleResponse {
+    const message = createBaseRunPayoutCycleResponse();
+    message.batchId = object.batchId ?? "";
+    message.payouts = object.payouts?.map((e) => Payout.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseConfirmPayoutRequest(): ConfirmPayoutRequest {
+  return { requestId: "", payoutId: "", succeeded: false, bankReference: "", failureReason: "" };
+}
+
+export const ConfirmPayoutRequest: MessageFns<ConfirmPayoutRequest> = {
+  encode(message: ConfirmPayoutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.payoutId !== "") {
+      writer.uint32(18).string(message.payoutId);
+    }
+    if (message.succeeded !== false) {
+      writer.uint32(24).bool(message.succeeded);
+    }
+    if (message.bankReference !== "") {
+      writer.uint32(34).string(message.bankReference);
+    }
+    if (message.failureReason !== "") {
+      writer.uint32(42).string(message.failureReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmPayoutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmPayoutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payoutId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.succeeded = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bankReference = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.failureReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmPayoutRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      payoutId: isSet(object.payoutId)
+        ? globalThis.String(object.payoutId)
+        : isSet(object.payout_id)
+        ? globalThis.String(object.payout_id)
+        : "",
+      succeeded: isSet(object.succeeded) ? globalThis.Boolean(object.succeeded) : false,
+      bankReference: isSet(object.bankReference)
+        ? globalThis.String(object.bankReference)
+        : isSet(object.bank_reference)
+        ? globalThis.String(object.bank_reference)
+        : "",
+      failureReason: isSet(object.failureReason)
+        ? globalThis.String(object.failureReason)
+        : isSet(object.failure_reason)
+        ? globalThis.String(object.failure_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: ConfirmPayoutRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.payoutId !== "") {
+      obj.payoutId = message.payoutId;
+    }
+    if (message.succeeded !== false) {
+      obj.succeeded = message.succeeded;
+    }
+    if (message.bankReference !== "") {
+      obj.bankReference = message.bankReference;
+    }
+    if (message.failureReason !== "") {
+      obj.failureReason = message.failureReason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmPayoutRequest>, I>>(base?: I): ConfirmPayoutRequest {
+    return ConfirmPayoutRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmPayoutRequest>, I>>(object: I): ConfirmPayoutRequest {
+    const message = createBaseConfirmPayoutRequest();
+    message.requestId = object.requestId ?? "";
+    message.payoutId = object.payoutId ?? "";
+    message.succeeded = object.succeeded ?? false;
+    message.bankReference = object.bankReference ?? "";
+    message.failureReason = object.failureReason ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmPayoutResponse(): ConfirmPayoutResponse {
+  return { payout: undefined };
+}
+
+export const ConfirmPayoutResponse: MessageFns<ConfirmPayoutResponse> = {
+  encode(message: ConfirmPayoutResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payout !== undefined) {
+      Payout.encode(message.payout, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmPayoutResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmPayoutResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payout = Payout.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmPayoutResponse {
+    return { payout: isSet(object.payout) ? Payout.fromJSON(object.payout) : undefined };
+  },
+
+  toJSON(message: ConfirmPayoutResponse): unknown {
+    const obj: any = {};
+    if (message.payout !== undefined) {
+      obj.payout = Payout.toJSON(message.payout);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmPayoutResponse>, I>>(base?: I): ConfirmPayoutResponse {
+    return ConfirmPayoutResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmPayoutResponse>, I>>(object: I): ConfirmPayoutResponse {
+    const message = createBaseConfirmPayoutResponse();
+    message.payout = (object.payout !== undefined && object.payout !== null)
+      ? Payout.fromPartial(object.payout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPayoutsRequest(): ListPayoutsRequest {
+  return { operatorId: "", projectId: "", batchId: "", page: undefined };
+}
+
+export const ListPayoutsRequest: MessageFns<ListPayoutsRequest> = {
+  encode(message: ListPayoutsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    if (message.batchId !== "") {
+      writer.uint32(26).string(message.batchId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPayoutsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPayoutsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPayoutsRequest {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListPayoutsRequest): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPayoutsRequest>, I>>(base?: I): ListPayoutsRequest {
+    return ListPayoutsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPayoutsRequest>, I>>(object: I): ListPayoutsRequest {
+    const message = createBaseListPayoutsRequest();
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.batchId = object.batchId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPayoutsResponse(): ListPayoutsResponse {
+  return { payouts: [], page: undefined };
+}
+
+export const ListPayoutsResponse: MessageFns<ListPayoutsResponse> = {
+  encode(message: ListPayoutsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.payouts) {
+      Payout.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPayoutsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPayoutsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payouts.push(Payout.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPayoutsResponse {
+    return {
+      payouts: globalThis.Array.isArray(object?.payouts) ? object.payouts.map((e: any) => Payout.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListPayoutsResponse): unknown {
+    const obj: any = {};
+    if (message.payouts?.length) {
+      obj.payouts = message.payouts.map((e) => Payout.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPayoutsResponse>, I>>(base?: I): ListPayoutsResponse {
+    return ListPayoutsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPayoutsResponse>, I>>(object: I): ListPayoutsResponse {
+    const message = createBaseListPayoutsResponse();
+    message.payouts = object.payouts?.map((e) => Payout.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseImportChannelStatementRequest(): ImportChannelStatementRequest {
+  return { requestId: "", operatorId: "", projectId: "", channelId: "", day: "", csv: "" };
+}
+
+export const ImportChannelStatementRequest: MessageFns<ImportChannelStatementRequest> = {
+  encode(message: ImportChannelStatementRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(18).string(message.operatorId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(26).string(message.projectId);
+    }
+    if (message.channelId !== "") {
+      writer.uint32(34).string(message.channelId);
+    }
+    if (message.day !== "") {
+      writer.uint32(42).string(message.day);
+    }
+    if (message.csv !== "") {
+      writer.uint32(50).string(message.csv);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportChannelStatementRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportChannelStatementRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.csv = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportChannelStatementRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      csv: isSet(object.csv) ? globalThis.String(object.csv) : "",
+    };
+  },
+
+  toJSON(message: ImportChannelStatementRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.csv !== "") {
+      obj.csv = message.csv;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportChannelStatementRequest>, I>>(base?: I): ImportChannelStatementRequest {
+    return ImportChannelStatementRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportChannelStatementRequest>, I>>(
+    object: I,
+  ): ImportChannelStatementRequest {
+    const message = createBaseImportChannelStatementRequest();
+    message.requestId = object.requestId ?? "";
+    message.operatorId = object.operatorId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.channelId = object.channelId ?? "";
+    message.day = object.day ?? "";
+    message.csv = object.csv ?? "";
+    return message;
+  },
+};
+
+function createBaseImportChannelStatementResponse(): ImportChannelStatementResponse {
+  return { report: undefined };
+}
+
+export const ImportChannelStatementResponse: MessageFns<ImportChannelStatementResponse> = {
+  encode(message: ImportChannelStatementResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.report !== undefined) {
+      ReconciliationReport.encode(message.report, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportChannelStatementResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportChannelStatementResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.report = ReconciliationReport.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportChannelStatementResponse {
+    return { report: isSet(object.report) ? ReconciliationReport.fromJSON(object.report) : undefined };
+  },
+
+  toJSON(message: ImportChannelStatementResponse): unknown {
+    const obj: any = {};
+    if (message.report !== undefined) {
+      obj.report = ReconciliationReport.toJSON(message.report);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportChannelStatementResponse>, I>>(base?: I): ImportChannelStatementResponse {
+    return ImportChannelStatementResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportChannelStatementResponse>, I>>(
+    object: I,
+  ): ImportChannelStatementResponse {
+    const message = createBaseImportChannelStatementResponse();
+    message.report = (object.report !== undefined && object.report !== null)
+      ? ReconciliationReport.fromPartial(object.report)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReconciliationDifference(): ReconciliationDifference {
+  return { issue: 0, reference: "", channelTransactionId: "", ledgerAmount: undefined, statementAmount: undefined };
+}
+
+export const ReconciliationDifference: MessageFns<ReconciliationDifference> = {
+  encode(message: ReconciliationDifference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.issue !== 0) {
+      writer.uint32(8).int32(message.issue);
+    }
+    if (message.reference !== "") {
+      writer.uint32(18).string(message.reference);
+    }
+    if (message.channelTransactionId !== "") {
+      writer.uint32(26).string(message.channelTransactionId);
+    }
+    if (message.ledgerAmount !== undefined) {
+      Money.encode(message.ledgerAmount, writer.uint32(34).fork()).join();
+    }
+    if (message.statementAmount !== undefined) {
+      Money.encode(message.statementAmount, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconciliationDifference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconciliationDifference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.issue = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.channelTransactionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ledgerAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.statementAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReconciliationDifference {
+    return {
+      issue: isSet(object.issue) ? reconciliationIssueFromJSON(object.issue) : 0,
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      channelTransactionId: isSet(object.channelTransactionId)
+        ? globalThis.String(object.channelTransactionId)
+        : isSet(object.channel_transaction_id)
+        ? globalThis.String(object.channel_transaction_id)
+        : "",
+      ledgerAmount: isSet(object.ledgerAmount)
+        ? Money.fromJSON(object.ledgerAmount)
+        : isSet(object.ledger_amount)
+        ? Money.fromJSON(object.ledger_amount)
+        : undefined,
+      statementAmount: isSet(object.statementAmount)
+        ? Money.fromJSON(object.statementAmount)
+        : isSet(object.statement_amount)
+        ? Money.fromJSON(object.statement_amount)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ReconciliationDifference): unknown {
+    const obj: any = {};
+    if (message.issue !== 0) {
+      obj.issue = reconciliationIssueToJSON(message.issue);
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.channelTransactionId !== "") {
+      obj.channelTransactionId = message.channelTransactionId;
+    }
+    if (message.ledgerAmount !== undefined) {
+      obj.ledgerAmount = Money.toJSON(message.ledgerAmount);
+    }
+    if (message.statementAmount !== undefined) {
+      obj.statementAmount = Money.toJSON(message.statementAmount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReconciliationDifference>, I>>(base?: I): ReconciliationDifference {
+    return ReconciliationDifference.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReconciliationDifference>, I>>(object: I): ReconciliationDifference {
+    const message = createBaseReconciliationDifference();
+    message.issue = object.issue ?? 0;
+    message.reference = object.reference ?? "";
+    message.channelTransactionId = object.channelTransactionId ?? "";
+    message.ledgerAmount = (object.ledgerAmount !== undefined && object.ledgerAmount !== null)
+      ? Money.fromPartial(object.ledgerAmount)
+      : undefined;
+    message.statementAmount = (object.statementAmount !== undefined && object.statementAmount !== null)
+      ? Money.fromPartial(object.statementAmount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReconciliationReport(): ReconciliationReport {
+  return {
+    reportId: "",
+    tenancy: undefined,
+    channelId: "",
+    day: "",
+    statementLines: 0n,
+    ledgerPostings: 0n,
+    matchedOneToOne: 0n,
+    matchedOneToMany: 0n,
+    matchedManyToOne: 0n,
+    differences: [],
+    statementTotal: undefined,
+    ledgerTotal: undefined,
+    fees: undefined,
+    createdAt: undefined,
+  };
+}
+
+export const ReconciliationReport: MessageFns<ReconciliationReport> = {
+  encode(message: ReconciliationReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reportId !== "") {
+      writer.uint32(10).string(message.reportId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.channelId !== "") {
+      writer.uint32(26).string(message.channelId);
+    }
+    if (message.day !== "") {
+      writer.uint32(34).string(message.day);
+    }
+    if (message.statementLines !== 0n) {
+      if (BigInt.asIntN(64, message.statementLines) !== message.statementLines) {
+        throw new globalThis.Error("value provided for field message.statementLines of type int64 too large");
+      }
+      writer.uint32(40).int64(message.statementLines);
+    }
+    if (message.ledgerPostings !== 0n) {
+      if (BigInt.asIntN(64, message.ledgerPostings) !== message.ledgerPostings) {
+        throw new globalThis.Error("value provided for field message.ledgerPostings of type int64 too large");
+      }
+      writer.uint32(48).int64(message.ledgerPostings);
+    }
+    if (message.matchedOneToOne !== 0n) {
+      if (BigInt.asIntN(64, message.matchedOneToOne) !== message.matchedOneToOne) {
+        throw new globalThis.Error("value provided for field message.matchedOneToOne of type int64 too large");
+      }
+      writer.uint32(56).int64(message.matchedOneToOne);
+    }
+    if (message.matchedOneToMany !== 0n) {
+      if (BigInt.asIntN(64, message.matchedOneToMany) !== message.matchedOneToMany) {
+        throw new globalThis.Error("value provided for field message.matchedOneToMany of type int64 too large");
+      }
+      writer.uint32(64).int64(message.matchedOneToMany);
+    }
+    if (message.matchedManyToOne !== 0n) {
+      if (BigInt.asIntN(64, message.matchedManyToOne) !== message.matchedManyToOne) {
+        throw new globalThis.Error("value provided for field message.matchedManyToOne of type int64 too large");
+      }
+      writer.uint32(72).int64(message.matchedManyToOne);
+    }
+    for (const v of message.differences) {
+      ReconciliationDifference.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.statementTotal !== undefined) {
+      Money.encode(message.statementTotal, writer.uint32(90).fork()).join();
+    }
+    if (message.ledgerTotal !== undefined) {
+      Money.encode(message.ledgerTotal, writer.uint32(98).fork()).join();
+    }
+    if (message.fees !== undefined) {
+      Money.encode(message.fees, writer.uint32(106).fork()).join();
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(114).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconciliationReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconciliationReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reportId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.statementLines = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ledgerPostings = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.matchedOneToOne = reader.int64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.matchedOneToMany = reader.int64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.matchedManyToOne = reader.int64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.differences.push(ReconciliationDifference.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.statementTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.ledgerTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.fees = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReconciliationReport {
+    return {
+      reportId: isSet(object.reportId)
+        ? globalThis.String(object.reportId)
+        : isSet(object.report_id)
+        ? globalThis.String(object.report_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      statementLines: isSet(object.statementLines)
+        ? BigInt(object.statementLines)
+        : isSet(object.statement_lines)
+        ? BigInt(object.statement_lines)
+        : 0n,
+      ledgerPostings: isSet(object.ledgerPostings)
+        ? BigInt(object.ledgerPostings)
+        : isSet(object.ledger_postings)
+        ? BigInt(object.ledger_postings)
+        : 0n,
+      matchedOneToOne: isSet(object.matchedOneToOne)
+        ? BigInt(object.matchedOneToOne)
+        : isSet(object.matched_one_to_one)
+        ? BigInt(object.matched_one_to_one)
+        : 0n,
+      matchedOneToMany: isSet(object.matchedOneToMany)
+        ? BigInt(object.matchedOneToMany)
+        : isSet(object.matched_one_to_many)
+        ? BigInt(object.matched_one_to_many)
+        : 0n,
+      matchedManyToOne: isSet(object.matchedManyToOne)
+        ? BigInt(object.matchedManyToOne)
+        : isSet(object.matched_many_to_one)
+        ? BigInt(object.matched_many_to_one)
+        : 0n,
+      differences: globalThis.Array.isArray(object?.differences)
+        ? object.differences.map((e: any) => ReconciliationDifference.fromJSON(e))
+        : [],
+      statementTotal: isSet(object.statementTotal)
+        ? Money.fromJSON(object.statementTotal)
+        : isSet(object.statement_total)
+        ? Money.fromJSON(object.statement_total)
+        : undefined,
+      ledgerTotal: isSet(object.ledgerTotal)
+        ? Money.fromJSON(object.ledgerTotal)
+        : isSet(object.ledger_total)
+        ? Money.fromJSON(object.ledger_total)
+        : undefined,
+      fees: isSet(object.fees) ? Money.fromJSON(object.fees) : undefined,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ReconciliationReport): unknown {
+    const obj: any = {};
+    if (message.reportId !== "") {
+      obj.reportId = message.reportId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.statementLines !== 0n) {
+      obj.statementLines = message.statementLines.toString();
+    }
+    if (message.ledgerPostings !== 0n) {
+      obj.ledgerPostings = message.ledgerPostings.toString();
+    }
+    if (message.matchedOneToOne !== 0n) {
+      obj.matchedOneToOne = message.matchedOneToOne.toString();
+    }
+    if (message.matchedOneToMany !== 0n) {
+      obj.matchedOneToMany = message.matchedOneToMany.toString();
+    }
+    if (message.matchedManyToOne !== 0n) {
+      obj.matchedManyToOne = message.matchedManyToOne.toString();
+    }
+    if (message.differences?.length) {
+      obj.differences = message.differences.map((e) => ReconciliationDifference.toJSON(e));
+    }
+    if (message.statementTotal !== undefined) {
+      obj.statementTotal = Money.toJSON(message.statementTotal);
+    }
+    if (message.ledgerTotal !== undefined) {
+      obj.ledgerTotal = Money.toJSON(message.ledgerTotal);
+    }
+    if (message.fees !== undefined) {
+      obj.fees = Money.toJSON(message.fees);
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReconciliationReport>, I>>(base?: I): ReconciliationReport {
+    return ReconciliationReport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReconciliationReport>, I>>(object: I): ReconciliationReport {
+    const message = createBaseReconciliationReport();
+    message.reportId = object.reportId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.channelId = object.channelId ?? "";
+    message.day = object.day ?? "";
+    message.statementLines = (object.statementLines !== undefined && object.statementLines !== null)
+      ? BigInt(object.statementLines)
+      : 0n;
+    message.ledgerPostings = (object.ledgerPostings !== undefined && object.ledgerPostings !== null)
+      ? BigInt(object.ledgerPostings)
+      : 0n;
+    message.matchedOneToOne = (object.matchedOneToOne !== undefined && object.matchedOneToOne !== null)
+      ? BigInt(object.matchedOneToOne)
+      : 0n;
+    message.matchedOneToMany = (object.matchedOneToMany !== undefined && object.matchedOneToMany !== null)
+      ? BigInt(object.matchedOneToMany)
+      : 0n;
+    message.matchedManyToOne = (object.matchedManyToOne !== undefined && object.matchedManyToOne !== null)
+      ? BigInt(object.matchedManyToOne)
+      : 0n;
+    message.differences = object.differences?.map((e) => ReconciliationDifference.fromPartial(e)) || [];
+    message.statementTotal = (object.statementTotal !== undefined && object.statementTotal !== null)
+      ? Money.fromPartial(object.statementTotal)
+      : undefined;
+    message.ledgerTotal = (object.ledgerTotal !== undefined && object.ledgerTotal !== null)
+      ? Money.fromPartial(object.ledgerTotal)
+      : undefined;
+    message.fees = (object.fees !== undefined && object.fees !== null) ? Money.fromPartial(object.fees) : undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetReconciliationReportRequest(): GetReconciliationReportRequest {
+  return { reportId: "" };
+}
+
+export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportRequest> = {
+  encode(message: GetReconciliationReportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reportId !== "") {
+      writer.uint32(10).string(message.reportId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReconciliationReportRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReconciliationReportRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reportId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReconciliationReportRequest {
+    return {
+      reportId: isSet(object.reportId)
+        ? globalThis.String(object.reportId)
+        : isSet(object.report_id)
+        ? globalThis.String(object.report_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetReconciliationReportRequest): unknown {
+    const obj: any = {};
+    if (message.reportId !== "") {
+      obj.reportId = message.reportId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetReconciliationReportRequest>, I>>(base?: I): GetReconciliationReportRequest {
+    return GetReconciliationReportRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetReconciliationReportRequest>, I>>(
+    object: I,
+  ): GetReconciliationReportRequest {
+    const message = createBaseGetReconciliationReportRequest();
+    message.reportId = object.reportId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetReconciliationReportResponse(): GetReconciliationReportResponse {
+  return { report: undefined };
+}
+
+export const GetReconciliationReportResponse: MessageFns<GetReconciliationReportResponse> = {
+  encode(message: GetReconciliationReportResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.report !== undefined) {
+      ReconciliationReport.encode(message.report, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReconciliationReportResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReconciliationReportResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.report = ReconciliationReport.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReconciliationReportResponse {
+    return { report: isSet(object.report) ? ReconciliationReport.fromJSON(object.report) : undefined };
+  },
+
+  toJSON(message: GetReconciliationReportResponse): unknown {
+    const obj: any = {};
+    if (message.report !== undefined) {
+      obj.report = ReconciliationReport.toJSON(message.report);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetReconciliationReportResponse>, I>>(base?: I): GetReconciliationReportResponse {
+    return GetReconciliationReportResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetReconciliationReportResponse>, I>>(
+    object: I,
+  ): GetReconciliationReportResponse {
+    const message = createBaseGetReconciliationReportResponse();
+    message.report = (object.report !== undefined && object.report !== null)
+      ? ReconciliationReport.fromPartial(object.report)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTaxRecord(): TaxRecord {
+  return { operatorId: "", merchantId: "", period: "", taxableTurnover: undefined, tax: undefined, orders: 0n };
+}
+
+export const TaxRecord: MessageFns<TaxRecord> = {
+  encode(message: TaxRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(18).string(message.merchantId);
+    }
+    if (message.period !== "") {
+      writer.uint32(26).string(message.period);
+    }
+    if (message.taxableTurnover !== undefined) {
+      Money.encode(message.taxableTurnover, writer.uint32(34).fork()).join();
+    }
+    if (message.tax !== undefined) {
+      Money.encode(message.tax, writer.uint32(42).fork()).join();
+    }
+    if (message.orders !== 0n) {
+      if (BigInt.asIntN(64, message.orders) !== message.orders) {
+        throw new globalThis.Error("value provided for field message.orders of type int64 too large");
+      }
+      writer.uint32(48).int64(message.orders);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaxRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaxRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.taxableTurnover = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tax = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.orders = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaxRecord {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      period: isSet(object.period) ? globalThis.String(object.period) : "",
+      taxableTurnover: isSet(object.taxableTurnover)
+        ? Money.fromJSON(object.taxableTurnover)
+        : isSet(object.taxable_turnover)
+        ? Money.fromJSON(object.taxable_turnover)
+        : undefined,
+      tax: isSet(object.tax) ? Money.fromJSON(object.tax) : undefined,
+      orders: isSet(object.orders) ? BigInt(object.orders) : 0n,
+    };
+  },
+
+  toJSON(message: TaxRecord): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.period !== "") {
+      obj.period = message.period;
+    }
+    if (message.taxableTurnover !== undefined) {
+      obj.taxableTurnover = Money.toJSON(message.taxableTurnover);
+    }
+    if (message.tax !== undefined) {
+      obj.tax = Money.toJSON(message.tax);
+    }
+    if (message.orders !== 0n) {
+      obj.orders = message.orders.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaxRecord>, I>>(base?: I): TaxRecord {
+    return TaxRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaxRecord>, I>>(object: I): TaxRecord {
+    const message = createBaseTaxRecord();
+    message.operatorId = object.operatorId ?? "";
+    message.merchantId = object.merchantId ?? "";
+    message.period = object.period ?? "";
+    message.taxableTurnover = (object.taxableTurnover !== undefined && object.taxableTurnover !== null)
+      ? Money.fromPartial(object.taxableTurnover)
+      : undefined;
+    message.tax = (object.tax !== undefined && object.tax !== null) ? Money.fromPartial(object.tax) : undefined;
+    message.orders = (object.orders !== undefined && object.orders !== null) ? BigInt(object.orders) : 0n;
+    return message;
+  },
+};
+
+function createBaseQueryTaxRecordsRequest(): QueryTaxRecordsRequest {
+  return { operatorId: "", period: "", merchantId: "", page: undefined };
+}
+
+export const QueryTaxRecordsRequest: MessageFns<QueryTaxRecordsRequest> = {
+  encode(message: QueryTaxRecordsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.period !== "") {
+      writer.uint32(18).string(message.period);
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(26).string(message.merchantId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryTaxRecordsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryTaxRecordsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryTaxRecordsRequest {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      period: isSet(object.period) ? globalThis.String(object.period) : "",
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: QueryTaxRecordsRequest): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.period !== "") {
+      obj.period = message.period;
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueryTaxRecordsRequest>, I>>(base?: I): QueryTaxRecordsRequest {
+    return QueryTaxRecordsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueryTaxRecordsRequest>, I>>(object: I): QueryTaxRecordsRequest {
+    const message = createBaseQueryTaxRecordsRequest();
+    message.operatorId = object.operatorId ?? "";
+    message.period = object.period ?? "";
+    message.merchantId = object.merchantId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseQueryTaxRecordsResponse(): QueryTaxRecordsResponse {
+  return { records: [], page: undefined };
+}
+
+export const QueryTaxRecordsResponse: MessageFns<QueryTaxRecordsResponse> = {
+  encode(message: QueryTaxRecordsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.records) {
+      TaxRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryTaxRecordsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryTaxRecordsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.records.push(TaxRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryTaxRecordsResponse {
+    return {
+      records: globalThis.Array.isArray(object?.records) ? object.records.map((e: any) => TaxRecord.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: QueryTaxRecordsResponse): unknown {
+    const obj: any = {};
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => TaxRecord.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueryTaxRecordsResponse>, I>>(base?: I): QueryTaxRecordsResponse {
+    return QueryTaxRecordsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueryTaxRecordsResponse>, I>>(object: I): QueryTaxRecordsResponse {
+    const message = createBaseQueryTaxRecordsResponse();
+    message.records = object.records?.map((e) => TaxRecord.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseExportTaxRecordsRequest(): ExportTaxRecordsRequest {
+  return { operatorId: "", period: "" };
+}
+
+export const ExportTaxRecordsRequest: MessageFns<ExportTaxRecordsRequest> = {
+  encode(message: ExportTaxRecordsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operatorId !== "") {
+      writer.uint32(10).string(message.operatorId);
+    }
+    if (message.period !== "") {
+      writer.uint32(18).string(message.period);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportTaxRecordsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportTaxRecordsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportTaxRecordsRequest {
+    return {
+      operatorId: isSet(object.operatorId)
+        ? globalThis.String(object.operatorId)
+        : isSet(object.operator_id)
+        ? globalThis.String(object.operator_id)
+        : "",
+      period: isSet(object.period) ? globalThis.String(object.period) : "",
+    };
+  },
+
+  toJSON(message: ExportTaxRecordsRequest): unknown {
+    const obj: any = {};
+    if (message.operatorId !== "") {
+      obj.operatorId = message.operatorId;
+    }
+    if (message.period !== "") {
+      obj.period = message.period;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportTaxRecordsRequest>, I>>(base?: I): ExportTaxRecordsRequest {
+    return ExportTaxRecordsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportTaxRecordsRequest>, I>>(object: I): ExportTaxRecordsRequest {
+    const message = createBaseExportTaxRecordsRequest();
+    message.operatorId = object.operatorId ?? "";
+    message.period = object.period ?? "";
+    return message;
+  },
+};
+
+function createBaseExportTaxRecordsResponse(): ExportTaxRecordsResponse {
+  return { csv: "" };
+}
+
+export const ExportTaxRecordsResponse: MessageFns<ExportTaxRecordsResponse> = {
+  encode(message: ExportTaxRecordsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.csv !== "") {
+      writer.uint32(10).string(message.csv);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportTaxRecordsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportTaxRecordsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.csv = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportTaxRecordsResponse {
+    return { csv: isSet(object.csv) ? globalThis.String(object.csv) : "" };
+  },
+
+  toJSON(message: ExportTaxRecordsResponse): unknown {
+    const obj: any = {};
+    if (message.csv !== "") {
+      obj.csv = message.csv;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportTaxRecordsResponse>, I>>(base?: I): ExportTaxRecordsResponse {
+    return ExportTaxRecordsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportTaxRecordsResponse>, I>>(object: I): ExportTaxRecordsResponse {
+    const message = createBaseExportTaxRecordsResponse();
+    message.csv = object.csv ?? "";
+    return message;
+  },
+};
+
+/**
+ * Double-entry ledger, escrow and settlement of the city's payments (docs/adr/0006).
+ *
+ * Every mutating RPC takes a request_id: the same caller repeating it gets the first answer; the
+ * same request_id with a different body is refused with ALREADY_EXISTS (REQUEST_ID_REUSED).
+ */
 export type SettlementServiceService = typeof SettlementServiceService;
 export const SettlementServiceService = {
   /** Returns what settlement recorded of a payment it consumed from the payment events. */
@@ -811,6 +8597,289 @@ export const SettlementServiceService = {
       Buffer.from(GetAccountBalanceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAccountBalanceResponse => GetAccountBalanceResponse.decode(value),
   },
+  /** Lists accounts with balances within the caller's tenancy, filtered by kind and tenancy. */
+  listAccounts: {
+    path: "/citybase.settlement.v1.SettlementService/ListAccounts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAccountsRequest): Buffer => Buffer.from(ListAccountsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAccountsRequest => ListAccountsRequest.decode(value),
+    responseSerialize: (value: ListAccountsResponse): Buffer =>
+      Buffer.from(ListAccountsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAccountsResponse => ListAccountsResponse.decode(value),
+  },
+  /** An account's statement: its entries, newest first, with the balance after each. */
+  listAccountEntries: {
+    path: "/citybase.settlement.v1.SettlementService/ListAccountEntries" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAccountEntriesRequest): Buffer =>
+      Buffer.from(ListAccountEntriesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAccountEntriesRequest => ListAccountEntriesRequest.decode(value),
+    responseSerialize: (value: ListAccountEntriesResponse): Buffer =>
+      Buffer.from(ListAccountEntriesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAccountEntriesResponse => ListAccountEntriesResponse.decode(value),
+  },
+  /** One ledger transaction with all its postings. */
+  getTransaction: {
+    path: "/citybase.settlement.v1.SettlementService/GetTransaction" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTransactionRequest): Buffer =>
+      Buffer.from(GetTransactionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTransactionRequest => GetTransactionRequest.decode(value),
+    responseSerialize: (value: GetTransactionResponse): Buffer =>
+      Buffer.from(GetTransactionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTransactionResponse => GetTransactionResponse.decode(value),
+  },
+  /** Corrects a posted transaction by posting its exact reverse (entries are never changed). */
+  reverseTransaction: {
+    path: "/citybase.settlement.v1.SettlementService/ReverseTransaction" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReverseTransactionRequest): Buffer =>
+      Buffer.from(ReverseTransactionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReverseTransactionRequest => ReverseTransactionRequest.decode(value),
+    responseSerialize: (value: ReverseTransactionResponse): Buffer =>
+      Buffer.from(ReverseTransactionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReverseTransactionResponse => ReverseTransactionResponse.decode(value),
+  },
+  /** Sets the split rule of a project, for one merchant category or as the project default. */
+  setSplitRule: {
+    path: "/citybase.settlement.v1.SettlementService/SetSplitRule" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetSplitRuleRequest): Buffer => Buffer.from(SetSplitRuleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetSplitRuleRequest => SetSplitRuleRequest.decode(value),
+    responseSerialize: (value: SetSplitRuleResponse): Buffer =>
+      Buffer.from(SetSplitRuleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetSplitRuleResponse => SetSplitRuleResponse.decode(value),
+  },
+  /** The split rules of a project. */
+  listSplitRules: {
+    path: "/citybase.settlement.v1.SettlementService/ListSplitRules" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSplitRulesRequest): Buffer =>
+      Buffer.from(ListSplitRulesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSplitRulesRequest => ListSplitRulesRequest.decode(value),
+    responseSerialize: (value: ListSplitRulesResponse): Buffer =>
+      Buffer.from(ListSplitRulesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSplitRulesResponse => ListSplitRulesResponse.decode(value),
+  },
+  /** An order held in escrow (one per succeeded payment; the order id is the payment id). */
+  getEscrowOrder: {
+    path: "/citybase.settlement.v1.SettlementService/GetEscrowOrder" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEscrowOrderRequest): Buffer =>
+      Buffer.from(GetEscrowOrderRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEscrowOrderRequest => GetEscrowOrderRequest.decode(value),
+    responseSerialize: (value: GetEscrowOrderResponse): Buffer =>
+      Buffer.from(GetEscrowOrderResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEscrowOrderResponse => GetEscrowOrderResponse.decode(value),
+  },
+  /** Orders of a project, optionally by status. */
+  listEscrowOrders: {
+    path: "/citybase.settlement.v1.SettlementService/ListEscrowOrders" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListEscrowOrdersRequest): Buffer =>
+      Buffer.from(ListEscrowOrdersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListEscrowOrdersRequest => ListEscrowOrdersRequest.decode(value),
+    responseSerialize: (value: ListEscrowOrdersResponse): Buffer =>
+      Buffer.from(ListEscrowOrdersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListEscrowOrdersResponse => ListEscrowOrdersResponse.decode(value),
+  },
+  /** The scenario app confirms delivery: the order completes and is split by the project's rule. */
+  completeOrder: {
+    path: "/citybase.settlement.v1.SettlementService/CompleteOrder" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteOrderRequest): Buffer => Buffer.from(CompleteOrderRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteOrderRequest => CompleteOrderRequest.decode(value),
+    responseSerialize: (value: CompleteOrderResponse): Buffer =>
+      Buffer.from(CompleteOrderResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompleteOrderResponse => CompleteOrderResponse.decode(value),
+  },
+  /** The payer disputes a held order: it is frozen until property staff resolve the dispute. */
+  openDispute: {
+    path: "/citybase.settlement.v1.SettlementService/OpenDispute" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: OpenDisputeRequest): Buffer => Buffer.from(OpenDisputeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): OpenDisputeRequest => OpenDisputeRequest.decode(value),
+    responseSerialize: (value: OpenDisputeResponse): Buffer => Buffer.from(OpenDisputeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): OpenDisputeResponse => OpenDisputeResponse.decode(value),
+  },
+  /**
+   * Property staff resolve a dispute: release to the merchant, refund all, or refund part and
+   * release the rest.
+   */
+  resolveDispute: {
+    path: "/citybase.settlement.v1.SettlementService/ResolveDispute" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResolveDisputeRequest): Buffer =>
+      Buffer.from(ResolveDisputeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResolveDisputeRequest => ResolveDisputeRequest.decode(value),
+    responseSerialize: (value: ResolveDisputeResponse): Buffer =>
+      Buffer.from(ResolveDisputeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResolveDisputeResponse => ResolveDisputeResponse.decode(value),
+  },
+  /**
+   * Refunds all or part of an order: before completion from escrow; after the split through the
+   * channel's split-return first. The money goes back to the payer or into the payer's wallet.
+   */
+  refundOrder: {
+    path: "/citybase.settlement.v1.SettlementService/RefundOrder" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RefundOrderRequest): Buffer => Buffer.from(RefundOrderRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RefundOrderRequest => RefundOrderRequest.decode(value),
+    responseSerialize: (value: RefundOrderResponse): Buffer => Buffer.from(RefundOrderResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RefundOrderResponse => RefundOrderResponse.decode(value),
+  },
+  /** Escrow held per project: paid, released, refunded and held, with the ledger balance. */
+  getEscrowPositions: {
+    path: "/citybase.settlement.v1.SettlementService/GetEscrowPositions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEscrowPositionsRequest): Buffer =>
+      Buffer.from(GetEscrowPositionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEscrowPositionsRequest => GetEscrowPositionsRequest.decode(value),
+    responseSerialize: (value: GetEscrowPositionsResponse): Buffer =>
+      Buffer.from(GetEscrowPositionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEscrowPositionsResponse => GetEscrowPositionsResponse.decode(value),
+  },
+  /** A resident's wallet in an operator's city area. */
+  getWallet: {
+    path: "/citybase.settlement.v1.SettlementService/GetWallet" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetWalletRequest): Buffer => Buffer.from(GetWalletRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetWalletRequest => GetWalletRequest.decode(value),
+    responseSerialize: (value: GetWalletResponse): Buffer => Buffer.from(GetWalletResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetWalletResponse => GetWalletResponse.decode(value),
+  },
+  /**
+   * Withdraws from a wallet to the resident's bank: holds the amount until the transfer is
+   * confirmed (ConfirmPayout) or fails.
+   */
+  withdrawFromWallet: {
+    path: "/citybase.settlement.v1.SettlementService/WithdrawFromWallet" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WithdrawFromWalletRequest): Buffer =>
+      Buffer.from(WithdrawFromWalletRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WithdrawFromWalletRequest => WithdrawFromWalletRequest.decode(value),
+    responseSerialize: (value: WithdrawFromWalletResponse): Buffer =>
+      Buffer.from(WithdrawFromWalletResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WithdrawFromWalletResponse => WithdrawFromWalletResponse.decode(value),
+  },
+  /** Pays a property fee bill from a wallet. */
+  payPropertyFeeFromWallet: {
+    path: "/citybase.settlement.v1.SettlementService/PayPropertyFeeFromWallet" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PayPropertyFeeFromWalletRequest): Buffer =>
+      Buffer.from(PayPropertyFeeFromWalletRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PayPropertyFeeFromWalletRequest =>
+      PayPropertyFeeFromWalletRequest.decode(value),
+    responseSerialize: (value: PayPropertyFeeFromWalletResponse): Buffer =>
+      Buffer.from(PayPropertyFeeFromWalletResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PayPropertyFeeFromWalletResponse =>
+      PayPropertyFeeFromWalletResponse.decode(value),
+  },
+  /**
+   * Starts a settlement cycle of a project: one payout per merchant with a positive payable
+   * balance, each holding that amount until confirmed.
+   */
+  runPayoutCycle: {
+    path: "/citybase.settlement.v1.SettlementService/RunPayoutCycle" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RunPayoutCycleRequest): Buffer =>
+      Buffer.from(RunPayoutCycleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunPayoutCycleRequest => RunPayoutCycleRequest.decode(value),
+    responseSerialize: (value: RunPayoutCycleResponse): Buffer =>
+      Buffer.from(RunPayoutCycleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RunPayoutCycleResponse => RunPayoutCycleResponse.decode(value),
+  },
+  /** The bank's answer for a payout: paid (the hold is posted) or failed (the hold is voided). */
+  confirmPayout: {
+    path: "/citybase.settlement.v1.SettlementService/ConfirmPayout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConfirmPayoutRequest): Buffer => Buffer.from(ConfirmPayoutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConfirmPayoutRequest => ConfirmPayoutRequest.decode(value),
+    responseSerialize: (value: ConfirmPayoutResponse): Buffer =>
+      Buffer.from(ConfirmPayoutResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConfirmPayoutResponse => ConfirmPayoutResponse.decode(value),
+  },
+  /** Payouts of a project or batch. */
+  listPayouts: {
+    path: "/citybase.settlement.v1.SettlementService/ListPayouts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPayoutsRequest): Buffer => Buffer.from(ListPayoutsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPayoutsRequest => ListPayoutsRequest.decode(value),
+    responseSerialize: (value: ListPayoutsResponse): Buffer => Buffer.from(ListPayoutsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPayoutsResponse => ListPayoutsResponse.decode(value),
+  },
+  /**
+   * Imports a channel's daily statement (the channel's CSV) for a project and matches it against
+   * the clearing postings of that day.
+   */
+  importChannelStatement: {
+    path: "/citybase.settlement.v1.SettlementService/ImportChannelStatement" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImportChannelStatementRequest): Buffer =>
+      Buffer.from(ImportChannelStatementRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportChannelStatementRequest => ImportChannelStatementRequest.decode(value),
+    responseSerialize: (value: ImportChannelStatementResponse): Buffer =>
+      Buffer.from(ImportChannelStatementResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImportChannelStatementResponse =>
+      ImportChannelStatementResponse.decode(value),
+  },
+  /** A reconciliation report. */
+  getReconciliationReport: {
+    path: "/citybase.settlement.v1.SettlementService/GetReconciliationReport" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetReconciliationReportRequest): Buffer =>
+      Buffer.from(GetReconciliationReportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetReconciliationReportRequest => GetReconciliationReportRequest.decode(value),
+    responseSerialize: (value: GetReconciliationReportResponse): Buffer =>
+      Buffer.from(GetReconciliationReportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetReconciliationReportResponse =>
+      GetReconciliationReportResponse.decode(value),
+  },
+  /** Tax records per merchant and month: taxable turnover and tax. */
+  queryTaxRecords: {
+    path: "/citybase.settlement.v1.SettlementService/QueryTaxRecords" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: QueryTaxRecordsRequest): Buffer =>
+      Buffer.from(QueryTaxRecordsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): QueryTaxRecordsRequest => QueryTaxRecordsRequest.decode(value),
+    responseSerialize: (value: QueryTaxRecordsResponse): Buffer =>
+      Buffer.from(QueryTaxRecordsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): QueryTaxRecordsResponse => QueryTaxRecordsResponse.decode(value),
+  },
+  /** The tax records of a period as CSV for the tax agency. */
+  exportTaxRecords: {
+    path: "/citybase.settlement.v1.SettlementService/ExportTaxRecords" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExportTaxRecordsRequest): Buffer =>
+      Buffer.from(ExportTaxRecordsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportTaxRecordsRequest => ExportTaxRecordsRequest.decode(value),
+    responseSerialize: (value: ExportTaxRecordsResponse): Buffer =>
+      Buffer.from(ExportTaxRecordsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportTaxRecordsResponse => ExportTaxRecordsResponse.decode(value),
+  },
 } as const;
 
 export interface SettlementServiceServer extends UntypedServiceImplementation {
@@ -818,6 +8887,67 @@ export interface SettlementServiceServer extends UntypedServiceImplementation {
   getRecordedPayment: handleUnaryCall<GetRecordedPaymentRequest, GetRecordedPaymentResponse>;
   /** Returns a ledger account with its balance. */
   getAccountBalance: handleUnaryCall<GetAccountBalanceRequest, GetAccountBalanceResponse>;
+  /** Lists accounts with balances within the caller's tenancy, filtered by kind and tenancy. */
+  listAccounts: handleUnaryCall<ListAccountsRequest, ListAccountsResponse>;
+  /** An account's statement: its entries, newest first, with the balance after each. */
+  listAccountEntries: handleUnaryCall<ListAccountEntriesRequest, ListAccountEntriesResponse>;
+  /** One ledger transaction with all its postings. */
+  getTransaction: handleUnaryCall<GetTransactionRequest, GetTransactionResponse>;
+  /** Corrects a posted transaction by posting its exact reverse (entries are never changed). */
+  reverseTransaction: handleUnaryCall<ReverseTransactionRequest, ReverseTransactionResponse>;
+  /** Sets the split rule of a project, for one merchant category or as the project default. */
+  setSplitRule: handleUnaryCall<SetSplitRuleRequest, SetSplitRuleResponse>;
+  /** The split rules of a project. */
+  listSplitRules: handleUnaryCall<ListSplitRulesRequest, ListSplitRulesResponse>;
+  /** An order held in escrow (one per succeeded payment; the order id is the payment id). */
+  getEscrowOrder: handleUnaryCall<GetEscrowOrderRequest, GetEscrowOrderResponse>;
+  /** Orders of a project, optionally by status. */
+  listEscrowOrders: handleUnaryCall<ListEscrowOrdersRequest, ListEscrowOrdersResponse>;
+  /** The scenario app confirms delivery: the order completes and is split by the project's rule. */
+  completeOrder: handleUnaryCall<CompleteOrderRequest, CompleteOrderResponse>;
+  /** The payer disputes a held order: it is frozen until property staff resolve the dispute. */
+  openDispute: handleUnaryCall<OpenDisputeRequest, OpenDisputeResponse>;
+  /**
+   * Property staff resolve a dispute: release to the merchant, refund all, or refund part and
+   * release the rest.
+   */
+  resolveDispute: handleUnaryCall<ResolveDisputeRequest, ResolveDisputeResponse>;
+  /**
+   * Refunds all or part of an order: before completion from escrow; after the split through the
+   * channel's split-return first. The money goes back to the payer or into the payer's wallet.
+   */
+  refundOrder: handleUnaryCall<RefundOrderRequest, RefundOrderResponse>;
+  /** Escrow held per project: paid, released, refunded and held, with the ledger balance. */
+  getEscrowPositions: handleUnaryCall<GetEscrowPositionsRequest, GetEscrowPositionsResponse>;
+  /** A resident's wallet in an operator's city area. */
+  getWallet: handleUnaryCall<GetWalletRequest, GetWalletResponse>;
+  /**
+   * Withdraws from a wallet to the resident's bank: holds the amount until the transfer is
+   * confirmed (ConfirmPayout) or fails.
+   */
+  withdrawFromWallet: handleUnaryCall<WithdrawFromWalletRequest, WithdrawFromWalletResponse>;
+  /** Pays a property fee bill from a wallet. */
+  payPropertyFeeFromWallet: handleUnaryCall<PayPropertyFeeFromWalletRequest, PayPropertyFeeFromWalletResponse>;
+  /**
+   * Starts a settlement cycle of a project: one payout per merchant with a positive payable
+   * balance, each holding that amount until confirmed.
+   */
+  runPayoutCycle: handleUnaryCall<RunPayoutCycleRequest, RunPayoutCycleResponse>;
+  /** The bank's answer for a payout: paid (the hold is posted) or failed (the hold is voided). */
+  confirmPayout: handleUnaryCall<ConfirmPayoutRequest, ConfirmPayoutResponse>;
+  /** Payouts of a project or batch. */
+  listPayouts: handleUnaryCall<ListPayoutsRequest, ListPayoutsResponse>;
+  /**
+   * Imports a channel's daily statement (the channel's CSV) for a project and matches it against
+   * the clearing postings of that day.
+   */
+  importChannelStatement: handleUnaryCall<ImportChannelStatementRequest, ImportChannelStatementResponse>;
+  /** A reconciliation report. */
+  getReconciliationReport: handleUnaryCall<GetReconciliationReportRequest, GetReconciliationReportResponse>;
+  /** Tax records per merchant and month: taxable turnover and tax. */
+  queryTaxRecords: handleUnaryCall<QueryTaxRecordsRequest, QueryTaxRecordsResponse>;
+  /** The tax records of a period as CSV for the tax agency. */
+  exportTaxRecords: handleUnaryCall<ExportTaxRecordsRequest, ExportTaxRecordsResponse>;
 }
 
 export interface SettlementServiceClient extends Client {
@@ -852,6 +8982,389 @@ export interface SettlementServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAccountBalanceResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists accounts with balances within the caller's tenancy, filtered by kind and tenancy. */
+  listAccounts(
+    request: ListAccountsRequest,
+    callback: (error: ServiceError | null, response: ListAccountsResponse) => void,
+  ): ClientUnaryCall;
+  listAccounts(
+    request: ListAccountsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAccountsResponse) => void,
+  ): ClientUnaryCall;
+  listAccounts(
+    request: ListAccountsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAccountsResponse) => void,
+  ): ClientUnaryCall;
+  /** An account's statement: its entries, newest first, with the balance after each. */
+  listAccountEntries(
+    request: ListAccountEntriesRequest,
+    callback: (error: ServiceError | null, response: ListAccountEntriesResponse) => void,
+  ): ClientUnaryCall;
+  listAccountEntries(
+    request: ListAccountEntriesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAccountEntriesResponse) => void,
+  ): ClientUnaryCall;
+  listAccountEntries(
+    request: ListAccountEntriesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAccountEntriesResponse) => void,
+  ): ClientUnaryCall;
+  /** One ledger transaction with all its postings. */
+  getTransaction(
+    request: GetTransactionRequest,
+    callback: (error: ServiceError | null, response: GetTransactionResponse) => void,
+  ): ClientUnaryCall;
+  getTransaction(
+    request: GetTransactionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTransactionResponse) => void,
+  ): ClientUnaryCall;
+  getTransaction(
+    request: GetTransactionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTransactionResponse) => void,
+  ): ClientUnaryCall;
+  /** Corrects a posted transaction by posting its exact reverse (entries are never changed). */
+  reverseTransaction(
+    request: ReverseTransactionRequest,
+    callback: (error: ServiceError | null, response: ReverseTransactionResponse) => void,
+  ): ClientUnaryCall;
+  reverseTransaction(
+    request: ReverseTransactionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReverseTransactionResponse) => void,
+  ): ClientUnaryCall;
+  reverseTransaction(
+    request: ReverseTransactionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReverseTransactionResponse) => void,
+  ): ClientUnaryCall;
+  /** Sets the split rule of a project, for one merchant category or as the project default. */
+  setSplitRule(
+    request: SetSplitRuleRequest,
+    callback: (error: ServiceError | null, response: SetSplitRuleResponse) => void,
+  ): ClientUnaryCall;
+  setSplitRule(
+    request: SetSplitRuleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetSplitRuleResponse) => void,
+  ): ClientUnaryCall;
+  setSplitRule(
+    request: SetSplitRuleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetSplitRuleResponse) => void,
+  ): ClientUnaryCall;
+  /** The split rules of a project. */
+  listSplitRules(
+    request: ListSplitRulesRequest,
+    callback: (error: ServiceError | null, response: ListSplitRulesResponse) => void,
+  ): ClientUnaryCall;
+  listSplitRules(
+    request: ListSplitRulesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSplitRulesResponse) => void,
+  ): ClientUnaryCall;
+  listSplitRules(
+    request: ListSplitRulesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSplitRulesResponse) => void,
+  ): ClientUnaryCall;
+  /** An order held in escrow (one per succeeded payment; the order id is the payment id). */
+  getEscrowOrder(
+    request: GetEscrowOrderRequest,
+    callback: (error: ServiceError | null, response: GetEscrowOrderResponse) => void,
+  ): ClientUnaryCall;
+  getEscrowOrder(
+    request: GetEscrowOrderRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEscrowOrderResponse) => void,
+  ): ClientUnaryCall;
+  getEscrowOrder(
+    request: GetEscrowOrderRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEscrowOrderResponse) => void,
+  ): ClientUnaryCall;
+  /** Orders of a project, optionally by status. */
+  listEscrowOrders(
+    request: ListEscrowOrdersRequest,
+    callback: (error: ServiceError | null, response: ListEscrowOrdersResponse) => void,
+  ): ClientUnaryCall;
+  listEscrowOrders(
+    request: ListEscrowOrdersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListEscrowOrdersResponse) => void,
+  ): ClientUnaryCall;
+  listEscrowOrders(
+    request: ListEscrowOrdersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListEscrowOrdersResponse) => void,
+  ): ClientUnaryCall;
+  /** The scenario app confirms delivery: the order completes and is split by the project's rule. */
+  completeOrder(
+    request: CompleteOrderRequest,
+    callback: (error: ServiceError | null, response: CompleteOrderResponse) => void,
+  ): ClientUnaryCall;
+  completeOrder(
+    request: CompleteOrderRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompleteOrderResponse) => void,
+  ): ClientUnaryCall;
+  completeOrder(
+    request: CompleteOrderRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompleteOrderResponse) => void,
+  ): ClientUnaryCall;
+  /** The payer disputes a held order: it is frozen until property staff resolve the dispute. */
+  openDispute(
+    request: OpenDisputeRequest,
+    callback: (error: ServiceError | null, response: OpenDisputeResponse) => void,
+  ): ClientUnaryCall;
+  openDispute(
+    request: OpenDisputeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: OpenDisputeResponse) => void,
+  ): ClientUnaryCall;
+  openDispute(
+    request: OpenDisputeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: OpenDisputeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Property staff resolve a dispute: release to the merchant, refund all, or refund part and
+   * release the rest.
+   */
+  resolveDispute(
+    request: ResolveDisputeRequest,
+    callback: (error: ServiceError | null, response: ResolveDisputeResponse) => void,
+  ): ClientUnaryCall;
+  resolveDispute(
+    request: ResolveDisputeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResolveDisputeResponse) => void,
+  ): ClientUnaryCall;
+  resolveDispute(
+    request: ResolveDisputeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResolveDisputeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Refunds all or part of an order: before completion from escrow; after the split through the
+   * channel's split-return first. The money goes back to the payer or into the payer's wallet.
+   */
+  refundOrder(
+    request: RefundOrderRequest,
+    callback: (error: ServiceError | null, response: RefundOrderResponse) => void,
+  ): ClientUnaryCall;
+  refundOrder(
+    request: RefundOrderRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RefundOrderResponse) => void,
+  ): ClientUnaryCall;
+  refundOrder(
+    request: RefundOrderRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RefundOrderResponse) => void,
+  ): ClientUnaryCall;
+  /** Escrow held per project: paid, released, refunded and held, with the ledger balance. */
+  getEscrowPositions(
+    request: GetEscrowPositionsRequest,
+    callback: (error: ServiceError | null, response: GetEscrowPositionsResponse) => void,
+  ): ClientUnaryCall;
+  getEscrowPositions(
+    request: GetEscrowPositionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEscrowPositionsResponse) => void,
+  ): ClientUnaryCall;
+  getEscrowPositions(
+    request: GetEscrowPositionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEscrowPositionsResponse) => void,
+  ): ClientUnaryCall;
+  /** A resident's wallet in an operator's city area. */
+  getWallet(
+    request: GetWalletRequest,
+    callback: (error: ServiceError | null, response: GetWalletResponse) => void,
+  ): ClientUnaryCall;
+  getWallet(
+    request: GetWalletRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetWalletResponse) => void,
+  ): ClientUnaryCall;
+  getWallet(
+    request: GetWalletRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetWalletResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Withdraws from a wallet to the resident's bank: holds the amount until the transfer is
+   * confirmed (ConfirmPayout) or fails.
+   */
+  withdrawFromWallet(
+    request: WithdrawFromWalletRequest,
+    callback: (error: ServiceError | null, response: WithdrawFromWalletResponse) => void,
+  ): ClientUnaryCall;
+  withdrawFromWallet(
+    request: WithdrawFromWalletRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WithdrawFromWalletResponse) => void,
+  ): ClientUnaryCall;
+  withdrawFromWallet(
+    request: WithdrawFromWalletRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WithdrawFromWalletResponse) => void,
+  ): ClientUnaryCall;
+  /** Pays a property fee bill from a wallet. */
+  payPropertyFeeFromWallet(
+    request: PayPropertyFeeFromWalletRequest,
+    callback: (error: ServiceError | null, response: PayPropertyFeeFromWalletResponse) => void,
+  ): ClientUnaryCall;
+  payPropertyFeeFromWallet(
+    request: PayPropertyFeeFromWalletRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PayPropertyFeeFromWalletResponse) => void,
+  ): ClientUnaryCall;
+  payPropertyFeeFromWallet(
+    request: PayPropertyFeeFromWalletRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PayPropertyFeeFromWalletResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Starts a settlement cycle of a project: one payout per merchant with a positive payable
+   * balance, each holding that amount until confirmed.
+   */
+  runPayoutCycle(
+    request: RunPayoutCycleRequest,
+    callback: (error: ServiceError | null, response: RunPayoutCycleResponse) => void,
+  ): ClientUnaryCall;
+  runPayoutCycle(
+    request: RunPayoutCycleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RunPayoutCycleResponse) => void,
+  ): ClientUnaryCall;
+  runPayoutCycle(
+    request: RunPayoutCycleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RunPayoutCycleResponse) => void,
+  ): ClientUnaryCall;
+  /** The bank's answer for a payout: paid (the hold is posted) or failed (the hold is voided). */
+  confirmPayout(
+    request: ConfirmPayoutRequest,
+    callback: (error: ServiceError | null, response: ConfirmPayoutResponse) => void,
+  ): ClientUnaryCall;
+  confirmPayout(
+    request: ConfirmPayoutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConfirmPayoutResponse) => void,
+  ): ClientUnaryCall;
+  confirmPayout(
+    request: ConfirmPayoutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConfirmPayoutResponse) => void,
+  ): ClientUnaryCall;
+  /** Payouts of a project or batch. */
+  listPayouts(
+    request: ListPayoutsRequest,
+    callback: (error: ServiceError | null, response: ListPayoutsResponse) => void,
+  ): ClientUnaryCall;
+  listPayouts(
+    request: ListPayoutsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPayoutsResponse) => void,
+  ): ClientUnaryCall;
+  listPayouts(
+    request: ListPayoutsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPayoutsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Imports a channel's daily statement (the channel's CSV) for a project and matches it against
+   * the clearing postings of that day.
+   */
+  importChannelStatement(
+    request: ImportChannelStatementRequest,
+    callback: (error: ServiceError | null, response: ImportChannelStatementResponse) => void,
+  ): ClientUnaryCall;
+  importChannelStatement(
+    request: ImportChannelStatementRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ImportChannelStatementResponse) => void,
+  ): ClientUnaryCall;
+  importChannelStatement(
+    request: ImportChannelStatementRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ImportChannelStatementResponse) => void,
+  ): ClientUnaryCall;
+  /** A reconciliation report. */
+  getReconciliationReport(
+    request: GetReconciliationReportRequest,
+    callback: (error: ServiceError | null, response: GetReconciliationReportResponse) => void,
+  ): ClientUnaryCall;
+  getReconciliationReport(
+    request: GetReconciliationReportRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetReconciliationReportResponse) => void,
+  ): ClientUnaryCall;
+  getReconciliationReport(
+    request: GetReconciliationReportRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetReconciliationReportResponse) => void,
+  ): ClientUnaryCall;
+  /** Tax records per merchant and month: taxable turnover and tax. */
+  queryTaxRecords(
+    request: QueryTaxRecordsRequest,
+    callback: (error: ServiceError | null, response: QueryTaxRecordsResponse) => void,
+  ): ClientUnaryCall;
+  queryTaxRecords(
+    request: QueryTaxRecordsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: QueryTaxRecordsResponse) => void,
+  ): ClientUnaryCall;
+  queryTaxRecords(
+    request: QueryTaxRecordsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: QueryTaxRecordsResponse) => void,
+  ): ClientUnaryCall;
+  /** The tax records of a period as CSV for the tax agency. */
+  exportTaxRecords(
+    request: ExportTaxRecordsRequest,
+    callback: (error: ServiceError | null, response: ExportTaxRecordsResponse) => void,
+  ): ClientUnaryCall;
+  exportTaxRecords(
+    request: ExportTaxRecordsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExportTaxRecordsResponse) => void,
+  ): ClientUnaryCall;
+  exportTaxRecords(
+    request: ExportTaxRecordsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExportTaxRecordsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { DomainError, requestFingerprint } from '@citybase/platform';
+import { DomainError } from '../errors';
+import { requestFingerprint } from '../validation/validate';
 
 export interface IdempotencyKey {
   /** The calling API client (claims.sub): request ids are a per-client namespace. */
@@ -13,6 +14,11 @@ export interface IdempotencyKey {
 }
 
 /**
+ * Needs the service's table (in its own migrations):
+ *   CREATE TABLE idempotency_keys (client_id text, method text, request_id text, fingerprint text NOT NULL,
+ *     resource_id uuid NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+ *     PRIMARY KEY (client_id, method, request_id));
+ *
  * Runs `create(newId)` at most once per (client, method, request id), inside the caller's
  * transaction. The key row is inserted first with the id of the resource about to be created; a
  * concurrent request with the same key blocks on that row until the first commits (then replays) or

@@ -1,0 +1,266 @@
+import type { Metadata } from '@grpc/grpc-js';
+import { Controller, Inject } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import {
+  CitybaseClaims,
+  claimsOf,
+  DomainError,
+  inTenancy,
+  onceByRequestId,
+  optionalString,
+  PG_POOL,
+  Pool,
+  requestId,
+  requiredString,
+  requiredUuid,
+  tenancyFilter,
+  toTimestamp,
+  withTransaction,
+} from '@citybase/platform';
+import {
+  Account,
+  AccountBalance,
+  AccountKind,
+  GetAccountBalanceRequest,
+  GetAccountBalanceResponse,
+  GetTransactionRequest,
+  GetTransactionResponse,
+  ListAccountEntriesRequest,
+  ListAccountEntriesResponse,
+  ListAccountsRequest,
+  ListAccountsResponse,
+  ReverseTransactionRequest,
+  ReverseTransactionResponse,
+  Transaction,
+} from '@citybase/contracts/citybase/settlement/v1/settlement';
+import type { PageRequest } from '@citybase/contracts/citybase/common/v1/common';
+import { AccountRow, balanceOf, findAccount, findTransaction, Queryable, reverse } from './ledger';
+
+const MAX_PAGE = 500;
+const DEFAULT_PAGE = 50;
+
+function pageOf(page: PageRequest | undefined, cursor: RegExp): { size: number; after?: string } {
+  const size = page?.pageSize ?? 0;
+  if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE)
+    throw DomainError.invalid('page.page_size', `must be from 0 to ${MAX_PAGE} (0 means ${DEFAULT_PAGE})`);
+  const token = page?.pageToken ?? '';
+  let after: string | undefined;
+  if (token !== '') {
+    after = Buffer.from(token, 'base64url').toString('utf8');
+    if (token.length > 100 || !cursor.test(after))
+      throw DomainError.invalid('page.page_token', 'is not a token from a previous page of this list');
+  }
+  return { size: size || DEFAULT_PAGE, after };
+}
+const tokenOf = (cursor: string) => Buffer.from(cursor, 'utf8').toString('base64url');
+
+const tenancyOf = (a: Pick<AccountRow, 'operator_id' | 'project_id' | 'merchant_id'>) => ({
+  operatorId: a.operator_id,
+  projectId: a.project_id,
+  merchantId: a.merchant_id,
+});
+const visible = (claims: CitybaseClaims, t: { operator_id: string; project_id: string }) =>
+  inTenancy(claims, { operatorId: t.operator_id, projectId: t.project_id || undefined });
+
+function toAccount(a: AccountRow): Account {
+  return {
+    accountId: a.account_id,
+    kind: a.kind,
+    tenancy: tenancyOf(a),
+    ownerRef: a.owner_ref,
+    currency: a.currency.trim(),
+    normalSide: a.normal_side === 1 ? 'debit' : 'credit',
+    mustNotGoNegative: a.must_not_go_negative,
+  };
+}
+
+async function toBalance(db: Queryable, a: AccountRow): Promise<AccountBalance> {
+  const b = (await balanceOf(db, a.account_id))!;
+  const currency = a.currency.trim();
+  return {
+    account: toAccount(a),
+    balance: { currency, amountMinor: b.balanceMinor },
+    held: { currency, amountMinor: b.heldMinor },
+    available: { currency, amountMinor: b.availableMinor },
+    asOf: b.asOf ? toTimestamp(b.asOf) : undefined,
+  };
+}
+
+/** Ledger queries (balances, statements, transactions) and corrections by reversal. */
+@Controller()
+export class LedgerGrpc {
+  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+
+  /** The account, or NOT_FOUND when it is missing or outside the caller's tenancy (indistinguishable). */
+  private async visibleAccount(claims: CitybaseClaims, accountId: string): Promise<AccountRow> {
+    const a = await findAccount(this.pool, accountId);
+    if (!a || !visible(claims, a)) throw DomainError.notFound('account', accountId, 'ACCOUNT_NOT_FOUND');
+    return a;
+  }
+
+  @GrpcMethod('SettlementService', 'getAccountBalance')
+  async getAccountBalance(
+    req: GetAccountBalanceRequest,
+    metadata: Metadata,
+  ): Promise<GetAccountBalanceResponse> {
+    const a = await this.visibleAccount(claimsOf(metadata), requiredUuid('account_id', req.accountId));
+    return { balance: await toBalance(this.pool, a) };
+  }
+
+  @GrpcMethod('SettlementService', 'listAccounts')
+  async listAccounts(req: ListAccountsRequest, metadata: Metadata): Promise<ListAccountsResponse> {
+    const claims = claimsOf(metadata);
+    const operatorId = optionalString('operator_id', req.operatorId, { max: 64 });
+    const projectId = optionalString('project_id', req.projectId, { max: 64 });
+    const ownerRef = optionalString('owner_ref', req.ownerRef, { max: 128 });
+    const kind = req.kind ?? 0;
+    if (kind !== 0 && !(kind in AccountKind && kind > 0))
+      throw DomainError.invalid('kind', `unknown value ${kind}`);
+    const page = pageOf(req.page, /^[0-9a-f-]{36}$/);
+    const filter = tenancyFilter(claims);
+    const { rows } = await this.pool.query<AccountRow>(
+      `SELECT account_id, kind, operator_id, project_id, merchant_id, owner_ref, currency, normal_side,
+              must_not_go_negative, shards
+         FROM ledger_accounts
+        WHERE ($1 = '' OR operator_id = $1) AND ($2 = '' OR project_id = $2) AND ($3 = 0 OR kind = $3)
+          AND ($4 = '' OR owner_ref = $4) AND ($5::uuid IS NULL OR account_id > $5::uuid)
+          AND ($6 OR operator_id = ANY($7::text[]) OR (project_id <> '' AND project_id = ANY($8::text[])))
+        ORDER BY account_id LIMIT $9`,
+      [
+        operatorId,
+        projectId,
+        kind,
+        ownerRef,
+        page.after ?? null,
+        filter.all,
+        filter.all ? [] : filter.operatorIds,
+        filter.all ? [] : filter.projectIds,
+        page.size + 1,
+      ],
+    );
+    const more = rows.length > page.size;
+    const items = rows.slice(0, page.size);
+    return {
+      accounts: await Promise.all(items.map((a) => toBalance(this.pool, a))),
+      page: { nextPageToken: more ? tokenOf(items[items.length - 1]!.account_id) : '' },
+    };
+  }
+
+  @GrpcMethod('SettlementService', 'listAccountEntries')
+  async listAccountEntries(
+    req: ListAccountEntriesRequest,
+    metadata: Metadata,
+  ): Promise<ListAccountEntriesResponse> {
+    const a = await this.visibleAccount(claimsOf(metadata), requiredUuid('account_id', req.accountId));
+    const page = pageOf(req.page, /^\d{1,19}$/);
+    const currency = a.currency.trim();
+    // newest first; the balance after an entry = today's balance minus every later entry
+    const { rows } = await this.pool.query<{
+      entry_id: string;
+      tx_id: string;
+      kind: string;
+      reference: string;
+      amount: string;
+      after: string;
+      posted_at: Date;
+    }>(
+      `WITH page AS (
+         SELECT e.entry_id, e.tx_id, t.kind, t.reference, e.amount_minor, e.posted_at
+           FROM ledger_entries e JOIN ledger_transactions t USING (tx_id)
+          WHERE e.account_id = $1 AND ($2::bigint IS NULL OR e.entry_id < $2::bigint)
+          ORDER BY e.entry_id DESC LIMIT $3),
+       later AS (
+         SELECT coalesce(sum(amount_minor), 0) AS total FROM ledger_entries
+          WHERE account_id = $1 AND $2::bigint IS NOT NULL AND entry_id >= $2::bigint),
+       current AS (SELECT coalesce(sum(balance_minor), 0) AS total FROM ledger_balances WHERE account_id = $1)
+       SELECT p.entry_id::text, p.tx_id, p.kind, p.reference, ($4 * p.amount_minor)::text AS amount,
+              ($4 * ((SELECT total FROM current) - (SELECT total FROM later)
+                     - coalesce(sum(p.amount_minor) OVER (ORDER BY p.entry_id DESC
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)))::text AS after,
+              p.posted_at
+         FROM page p ORDER BY p.entry_id DESC`,
+      [a.account_id, page.after ?? null, page.size + 1, a.normal_side],
+    );
+    const more = rows.length > page.size;
+    const items = rows.slice(0, page.size);
+    return {
+      entries: items.map((r) => ({
+        transactionId: r.tx_id,
+        transactionKind: r.kind,
+        reference: r.reference,
+        amount: { currency, amountMinor: BigInt(r.amount) },
+        balanceAfter: { currency, amountMinor: BigInt(r.after) },
+        postedAt: toTimestamp(r.posted_at),
+      })),
+      page: { nextPageToken: more ? tokenOf(items[items.length - 1]!.entry_id) : '' },
+    };
+  }
+
+  @GrpcMethod('SettlementService', 'getTransaction')
+  async getTransaction(req: GetTransactionRequest, metadata: Metadata): Promise<GetTransactionResponse> {
+    const txId = requiredUuid('transaction_id', req.transactionId);
+    return { transaction: await this.visibleTransaction(this.pool, claimsOf(metadata), txId) };
+  }
+
+  private async visibleTransaction(
+    db: Queryable,
+    claims: CitybaseClaims,
+    txId: string,
+  ): Promise<Transaction> {
+    const found = await findTransaction(db, txId);
+    if (!found || !visible(claims, found.tx))
+      throw DomainError.notFound('transaction', txId, 'TRANSACTION_NOT_FOUND');
+    return {
+      transactionId: found.tx.tx_id,
+      kind: found.tx.kind,
+      tenancy: { operatorId: found.tx.operator_id, projectId: found.tx.project_id, merchantId: '' },
+      reference: found.tx.reference,
+      reversesTransactionId: found.tx.reverses_tx_id ?? '',
+      postings: found.entries.map((e) => ({
+        accountId: e.account_id,
+        accountKind: e.kind,
+        amount: { currency: e.currency.trim(), amountMinor: e.amount_minor },
+      })),
+      postedAt: toTimestamp(found.tx.posted_at),
+    };
+  }
+
+  @GrpcMethod('SettlementService', 'reverseTransaction')
+  async reverseTransaction(
+    req: ReverseTransactionRequest,
+    metadata: Metadata,
+  ): Promise<ReverseTransactionResponse> {
+    const claims = claimsOf(metadata);
+    const command = {
+      requestId: requestId(req.requestId),
+      transactionId: requiredUuid('transaction_id', req.transactionId),
+      reason: requiredString('reason', req.reason, { max: 200 }),
+    };
+    const reversalId = await withTransaction(this.pool, async (client) => {
+      await this.visibleTransaction(client, claims, command.transactionId);
+      let txId = '';
+      await onceByRequestId(
+        client,
+        {
+          clientId: claims.sub,
+          method: 'SettlementService.ReverseTransaction',
+          requestId: command.requestId,
+          command,
+        },
+        async () => {
+          txId = (await reverse(client, command.transactionId)).txId;
+        },
+      );
+      // a replay: the reversal of that transaction is the one the first request posted
+      if (!txId) {
+        const { rows } = await client.query<{ tx_id: string }>(
+          'SELECT tx_id FROM ledger_transactions WHERE reverses_tx_id = $1',
+          [command.transactionId],
+        );
+        txId = rows[0]!.tx_id;
+      }
+      return txId;
+    });
+    return { reversal: await this.visibleTransaction(this.pool, claims, reversalId) };
+  }
+}

@@ -1,0 +1,570 @@
+import { randomUUID } from 'node:crypto';
+import { DomainError, PoolClient } from '@citybase/platform';
+import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
+
+/**
+ * The double-entry ledger (docs/adr/0006-settlement-ledger.md, migrations/0002_ledger.sql). Every
+ * function runs inside the caller's database transaction, so a business change (an escrow order's
+ * status, a payout) and the entries that account for it commit together or not at all. The
+ * database enforces zero-sum transactions, append-only entries, balances that move only with
+ * entries, and non-negative accounts; this module only builds correct postings and maps the
+ * database's refusals to domain errors.
+ *
+ * Amounts are signed minor units, debit positive. `normalSide` is +1 (debit normal: assets,
+ * expenses) or -1 (credit normal: liabilities, revenue); an account's balance "on its normal side"
+ * is normalSide * sum(entries).
+ */
+
+/** Identifies an account: kind plus the tenancy and owner it belongs to. */
+export interface AccountKey {
+  kind: AccountKind;
+  currency: string;
+  operatorId?: string;
+  projectId?: string;
+  merchantId?: string;
+  ownerRef?: string;
+}
+
+export interface AccountPolicy {
+  normalSide: 1 | -1;
+  mustNotGoNegative: boolean;
+  /** Balance rows; > 1 for accounts every payment of a project or operator touches. */
+  shards: number;
+}
+
+/** Hot accounts get this many balance rows (ADR 0006; measured by `npm run bench -- ledger`). */
+export const HOT_ACCOUNT_SHARDS = 16;
+
+export const ACCOUNT_POLICIES: Record<
+  Exclude<AccountKind, AccountKind.UNRECOGNIZED | AccountKind.ACCOUNT_KIND_UNSPECIFIED>,
+  AccountPolicy
+> = {
+  [AccountKind.ACCOUNT_KIND_CHANNEL_CLEARING]: {
+    normalSide: 1,
+    mustNotGoNegative: false,
+    shards: HOT_ACCOUNT_SHARDS,
+  },
+  [AccountKind.ACCOUNT_KIND_ESCROW]: { normalSide: -1, mustNotGoNegative: false, shards: HOT_ACCOUNT_SHARDS },
+  [AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE]: { normalSide: -1, mustNotGoNegative: false, shards: 1 },
+  [AccountKind.ACCOUNT_KIND_PROPERTY_SHARE]: {
+    normalSide: -1,
+    mustNotGoNegative: false,
+    shards: HOT_ACCOUNT_SHARDS,
+  },
+  [AccountKind.ACCOUNT_KIND_PLATFORM_COMMISSION]: {
+    normalSide: -1,
+    mustNotGoNegative: false,
+    shards: HOT_ACCOUNT_SHARDS,
+  },
+  [AccountKind.ACCOUNT_KIND_TAX_PAYABLE]: {
+    normalSide: -1,
+    mustNotGoNegative: false,
+    shards: HOT_ACCOUNT_SHARDS,
+  },
+  [AccountKind.ACCOUNT_KIND_RESIDENT_WALLET]: { normalSide: -1, mustNotGoNegative: true, shards: 1 },
+  [AccountKind.ACCOUNT_KIND_POINTS_LIABILITY]: { normalSide: -1, mustNotGoNegative: false, shards: 1 },
+  [AccountKind.ACCOUNT_KIND_MARKETING_SUBSIDY]: { normalSide: 1, mustNotGoNegative: false, shards: 1 },
+  [AccountKind.ACCOUNT_KIND_BANK]: { normalSide: 1, mustNotGoNegative: false, shards: HOT_ACCOUNT_SHARDS },
+};
+
+export function accountPolicy(kind: AccountKind): AccountPolicy {
+  const policy = (ACCOUNT_POLICIES as Partial<Record<AccountKind, AccountPolicy>>)[kind];
+  if (!policy) throw new Error(`no ledger account kind ${kind}`);
+  return policy;
+}
+
+export interface AccountRow {
+  account_id: string;
+  kind: AccountKind;
+  operator_id: string;
+  project_id: string;
+  merchant_id: string;
+  owner_ref: string;
+  currency: string;
+  normal_side: 1 | -1;
+  must_not_go_negative: boolean;
+  shards: number;
+}
+
+/** Accounts never change once created, so their ids are cached per process. */
+const accountIds = new Map<string, string>();
+const cacheKey = (k: AccountKey) =>
+  [k.kind, k.operatorId ?? '', k.projectId ?? '', k.merchantId ?? '', k.ownerRef ?? '', k.currency].join(
+    '\u0000',
+  );
+
+/** The account's id, creating the account (with its balance rows at zero) on first use. */
+export async function ensureAccount(client: PoolClient, key: AccountKey): Promise<string> {
+  const cached = accountIds.get(cacheKey(key));
+  if (cached) return cached;
+  const policy = accountPolicy(key.kind);
+  const params = [
+    key.kind,
+    key.operatorId ?? '',
+    key.projectId ?? '',
+    key.merchantId ?? '',
+    key.ownerRef ?? '',
+    key.currency,
+  ];
+  const inserted = await client.query<{ account_id: string }>(
+    `INSERT INTO ledger_accounts (account_id, kind, operator_id, project_id, merchant_id, owner_ref, currency,
+                                  normal_side, must_not_go_negative, shards)
+     VALUES ($7, $1, $2, $3, $4, $5, $6, $8, $9, $10)
+     ON CONFLICT (kind, operator_id, project_id, merchant_id, owner_ref, currency) DO NOTHING
+     RETURNING account_id`,
+    [...params, randomUUID(), policy.normalSide, policy.mustNotGoNegative, policy.shards],
+  );
+  let accountId = inserted.rows[0]?.account_id;
+  if (accountId) {
+    await client.query(
+      `INSERT INTO ledger_balances (account_id, shard, normal_side, must_not_go_negative, currency)
+       SELECT $1, s, $2, $3, $4 FROM generate_series(0, $5 - 1) AS s`,
+      [accountId, policy.normalSide, policy.mustNotGoNegative, key.currency, policy.shards],
+    );
+  } else {
+    const { rows } = await client.query<{ account_id: string }>(
+      `SELECT account_id FROM ledger_accounts
+        WHERE kind = $1 AND operator_id = $2 AND project_id = $3 AND merchant_id = $4 AND owner_ref = $5
+          AND currency = $6`,
+      params,
+    );
+    accountId = rows[0]!.account_id;
+    // created by a concurrent transaction that has committed (ON CONFLICT waited for it)
+  }
+  accountIds.set(cacheKey(key), accountId);
+  return accountId;
+}
+
+/** Forget cached account ids (tests that drop databases in one process). */
+export function clearAccountCache(): void {
+  accountIds.clear();
+}
+
+export async function findAccount(client: Queryable, accountId: string): Promise<AccountRow | undefined> {
+  const { rows } = await client.query<AccountRow>(
+    `SELECT account_id, kind, operator_id, project_id, merchant_id, owner_ref, currency, normal_side,
+            must_not_go_negative, shards
+       FROM ledger_accounts WHERE account_id = $1`,
+    [accountId],
+  );
+  return rows[0];
+}
+
+/** Anything that can run a query: a pool or a client in a transaction. */
+export interface Queryable {
+  query: PoolClient['query'];
+}
+
+export interface PostingLine {
+  accountId: string;
+  /** Signed: debit positive. Lines of one account may repeat; they are merged. */
+  amountMinor: bigint;
+}
+
+export interface PostInput {
+  /** e.g. "payment_escrowed", "order_completed", "refund", "payout", "reversal". */
+  kind: string;
+  /** One transaction per business fact: posting the same key again returns the first one. */
+  idempotencyKey: string;
+  currency: string;
+  operatorId?: string;
+  projectId?: string;
+  reference?: string;
+  reversesTxId?: string;
+  lines: PostingLine[];
+}
+
+export interface PostedTransaction {
+  txId: string;
+  /** False when the idempotency key had been posted before (nothing new was written). */
+  created: boolean;
+  postedAt: Date;
+}
+
+export const LedgerErrors = {
+  insufficientFunds: (what = 'the account') =>
+    DomainError.precondition('INSUFFICIENT_FUNDS', `${what} does not have enough available balance`),
+  unbalanced: (sum: bigint) =>
+    new Error(`ledger transaction does not balance: postings sum to ${sum}, not 0 (a bug in the caller)`),
+};
+
+/** Shard of a hot account a transaction posts to: spread by transaction id. */
+export function shardFor(txId: string, accountId: string, shards: number): number {
+  if (shards <= 1) return 0;
+  let h = 2166136261;
+  for (const c of txId + accountId) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
+  return (h >>> 0) % shards;
+}
+
+const shardCounts = new Map<string, number>();
+async function shardsOf(client: Queryable, accountIds: string[]): Promise<Map<string, number>> {
+  const missing = accountIds.filter((id) => !shardCounts.has(id));
+  if (missing.length) {
+    const { rows } = await client.query<{ account_id: string; shards: number }>(
+      'SELECT account_id, shards FROM ledger_accounts WHERE account_id = ANY($1::uuid[])',
+      [missing],
+    );
+    for (const r of rows) shardCounts.set(r.account_id, r.shards);
+  }
+  const out = new Map<string, number>();
+  for (const id of accountIds) {
+    const n = shardCounts.get(id);
+    if (n === undefined) throw new Error(`ledger account ${id} does not exist`);
+    out.set(id, n);
+  }
+  return out;
+}
+
+/**
+ * Posts a balanced transaction. Idempotent by `idempotencyKey`. Throws INSUFFICIENT_FUNDS
+ * (FAILED_PRECONDITION) when an account that must not go negative would; the caller's transaction
+ * must then roll back (PostgreSQL aborts it), which withTransaction does.
+ */
+export async function post(client: PoolClient, input: PostInput): Promise<PostedTransaction> {
+  const merged = new Map<string, bigint>();
+  for (const l of input.lines) merged.set(l.accountId, (merged.get(l.accountId) ?? 0n) + l.amountMinor);
+  for (const [id, amount] of merged) if (amount === 0n) merged.delete(id);
+  let sum = 0n;
+  for (const amount of merged.values()) sum += amount;
+  if (sum !== 0n) throw LedgerErrors.unbalanced(sum);
+  if (merged.size < 2) throw new Error(`ledger transaction ${input.idempotencyKey} moves nothing`);
+
+  const txId = randomUUID();
+  const inserted = await client.query<{ posted_at: Date }>(
+    `INSERT INTO ledger_transactions (tx_id, kind, idempotency_key, operator_id, project_id, reference, reverses_tx_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (idempotency_key) DO NOTHING
+     RETURNING posted_at`,
+    [
+      txId,
+      input.kind,
+      input.idempotencyKey,
+      input.operatorId ?? '',
+      input.projectId ?? '',
+      input.reference ?? '',
+      input.reversesTxId ?? null,
+    ],
+  );
+  if (inserted.rowCount === 0) {
+    const { rows } = await client.query<{ tx_id: string; posted_at: Date }>(
+      'SELECT tx_id, posted_at FROM ledger_transactions WHERE idempotency_key = $1',
+      [input.idempotencyKey],
+    );
+    return { txId: rows[0]!.tx_id, created: false, postedAt: rows[0]!.posted_at };
+  }
+  const postedAt = inserted.rows[0]!.posted_at;
+  const shards = await shardsOf(client, [...merged.keys()]);
+  // a fixed order of balance rows across all transactions: no deadlocks between postings
+  const lines = [...merged]
+    .map(([accountId, amount]) => ({
+      accountId,
+      amount,
+      shard: shardFor(txId, accountId, shards.get(accountId)!),
+    }))
+    .sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : a.shard - b.shard));
+  try {
+    await client.query(
+      `INSERT INTO ledger_entries (tx_id, account_id, shard, currency, amount_minor, posted_at)
+       SELECT $1, a, s, $2, m, $3
+         FROM unnest($4::uuid[], $5::smallint[], $6::bigint[]) WITH ORDINALITY AS t(a, s, m, o)
+        ORDER BY o`,
+      [
+        txId,
+        input.currency,
+        postedAt,
+        lines.map((l) => l.accountId),
+        lines.map((l) => l.shard),
+        lines.map((l) => l.amount.toString()),
+      ],
+    );
+  } catch (err) {
+    throw mapLedgerError(err);
+  }
+  return { txId, created: true, postedAt };
+}
+
+/** Maps the database's refusals to domain errors; anything else is rethrown as is. */
+export function mapLedgerError(err: unknown): unknown {
+  const e = err as { code?: string; constraint?: string };
+  if (e?.code === '23514' && e.constraint === 'ledger_balance_not_negative')
+    return LedgerErrors.insufficientFunds();
+  return err;
+}
+
+export interface TransactionRow {
+  tx_id: string;
+  kind: string;
+  idempotency_key: string;
+  operator_id: string;
+  project_id: string;
+  reference: string;
+  reverses_tx_id: string | null;
+  posted_at: Date;
+}
+
+export interface EntryRow {
+  entry_id: string;
+  tx_id: string;
+  account_id: string;
+  kind: AccountKind;
+  currency: string;
+  amount_minor: bigint;
+}
+
+export async function findTransaction(
+  client: Queryable,
+  txId: string,
+): Promise<{ tx: TransactionRow; entries: EntryRow[] } | undefined> {
+  const { rows } = await client.query<TransactionRow>('SELECT * FROM ledger_transactions WHERE tx_id = $1', [
+    txId,
+  ]);
+  if (!rows[0]) return undefined;
+  const entries = await client.query<EntryRow & { amount_minor: string }>(
+    `SELECT e.entry_id, e.tx_id, e.account_id, a.kind, e.currency, e.amount_minor
+       FROM ledger_entries e JOIN ledger_accounts a USING (account_id)
+      WHERE e.tx_id = $1 ORDER BY e.entry_id`,
+    [txId],
+  );
+  return {
+    tx: rows[0],
+    entries: entries.rows.map((r) => ({ ...r, amount_minor: BigInt(r.amount_minor) })),
+  };
+}
+
+/**
+ * Posts the exact reverse of a transaction (a correction; entries are never changed). At most one
+ * reversal per transaction; a reversal cannot itself be reversed.
+ */
+export async function reverse(
+  client: PoolClient,
+  txId: string,
+  kind = 'reversal',
+): Promise<PostedTransaction> {
+  const found = await findTransaction(client, txId);
+  if (!found) throw DomainError.notFound('transaction', txId, 'TRANSACTION_NOT_FOUND');
+  if (found.tx.reverses_tx_id)
+    throw DomainError.precondition('TRANSACTION_IS_REVERSAL', `transaction ${txId} is a reversal itself`);
+  const currency = found.entries[0]!.currency;
+  return post(client, {
+    kind,
+    idempotencyKey: `reverse:${txId}`,
+    currency,
+    operatorId: found.tx.operator_id,
+    projectId: found.tx.project_id,
+    reference: found.tx.reference,
+    reversesTxId: txId,
+    lines: found.entries.map((e) => ({ accountId: e.account_id, amountMinor: -e.amount_minor })),
+  });
+}
+
+export interface Balance {
+  accountId: string;
+  currency: string;
+  /** On the account's normal side. */
+  balanceMinor: bigint;
+  heldMinor: bigint;
+  availableMinor: bigint;
+  asOf: Date | null;
+}
+
+export async function balanceOf(client: Queryable, accountId: string): Promise<Balance | undefined> {
+  const { rows } = await client.query<{
+    currency: string;
+    normal: string;
+    held: string;
+    as_of: Date | null;
+  }>(
+    `SELECT min(currency) AS currency, sum(normal_side * balance_minor)::text AS normal,
+            sum(held_minor)::text AS held, max(last_entry_at) AS as_of
+       FROM ledger_balances WHERE account_id = $1 HAVING count(*) > 0`,
+    [accountId],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  const balanceMinor = BigInt(r.normal);
+  const heldMinor = BigInt(r.held);
+  return {
+    accountId,
+    currency: r.currency,
+    balanceMinor,
+    heldMinor,
+    availableMinor: balanceMinor - heldMinor,
+    asOf: r.as_of,
+  };
+}
+
+// ---- holds (two-phase: pending > posted | partially_posted | voided | expired) ----
+
+export interface HoldRow {
+  hold_id: string;
+  account_id: string;
+  idempotency_key: string;
+  reference: string;
+  amount_minor: bigint;
+  posted_minor: bigint;
+  status: 'pending' | 'posted' | 'partially_posted' | 'voided' | 'expired';
+  tx_id: string | null;
+  expires_at: Date;
+}
+
+const holdFrom = (r: HoldRow & { amount_minor: string; posted_minor: string }): HoldRow => ({
+  ...r,
+  amount_minor: BigInt(r.amount_minor),
+  posted_minor: BigInt(r.posted_minor),
+});
+
+/**
+ * Reserves `amountMinor` of a single-shard account's available balance (balance - held on its
+ * normal side) until `expiresAt`. With `requireAvailable` (always for accounts that must not go
+ * negative) the reservation fails with INSUFFICIENT_FUNDS rather than exceed what is available;
+ * the check and the reservation are one statement, so concurrent holds cannot oversubscribe.
+ * Idempotent by key.
+ */
+export async function placeHold(
+  client: PoolClient,
+  input: {
+    accountId: string;
+    amountMinor: bigint;
+    idempotencyKey: string;
+    reference?: string;
+    expiresAt: Date;
+    requireAvailable?: boolean;
+  },
+): Promise<{ hold: HoldRow; created: boolean }> {
+  if (input.amountMinor <= 0n) throw new Error('a hold must be positive');
+  const holdId = randomUUID();
+  const inserted = await client.query<HoldRow & { amount_minor: string; posted_minor: string }>(
+    `INSERT INTO ledger_holds (hold_id, account_id, idempotency_key, reference, amount_minor, status, expires_at)
+     VALUES ($1, $2, $3, $4, $5, 'pending', $6)
+     ON CONFLICT (idempotency_key) DO NOTHING
+     RETURNING *`,
+    [
+      holdId,
+      input.accountId,
+      input.idempotencyKey,
+      input.reference ?? '',
+      input.amountMinor.toString(),
+      input.expiresAt,
+    ],
+  );
+  if (inserted.rowCount === 0) {
+    const { rows } = await client.query<HoldRow & { amount_minor: string; posted_minor: string }>(
+      'SELECT * FROM ledger_holds WHERE idempotency_key = $1',
+      [input.idempotencyKey],
+    );
+    return { hold: holdFrom(rows[0]!), created: false };
+  }
+  try {
+    const reserved = await client.query(
+      `UPDATE ledger_balances SET held_minor = held_minor + $2
+        WHERE account_id = $1 AND shard = 0
+          AND ($3::boolean IS FALSE OR normal_side * balance_minor - held_minor >= $2)`,
+      [input.accountId, input.amountMinor.toString(), input.requireAvailable ?? false],
+    );
+    if (reserved.rowCount === 0) throw LedgerErrors.insufficientFunds();
+  } catch (err) {
+    throw mapLedgerError(err);
+  }
+  return { hold: holdFrom(inserted.rows[0]!), created: true };
+}
+
+async function lockHold(client: PoolClient, holdId: string): Promise<HoldRow> {
+  const { rows } = await client.query<HoldRow & { amount_minor: string; posted_minor: string }>(
+    'SELECT * FROM ledger_holds WHERE hold_id = $1 FOR UPDATE',
+    [holdId],
+  );
+  if (!rows[0]) throw DomainError.notFound('hold', holdId, 'HOLD_NOT_FOUND');
+  return holdFrom(rows[0]);
+}
+
+async function release(client: PoolClient, hold: HoldRow): Promise<void> {
+  await client.query(
+    'UPDATE ledger_balances SET held_minor = held_minor - $2 WHERE account_id = $1 AND shard = 0',
+    [hold.account_id, hold.amount_minor.toString()],
+  );
+}
+
+/**
+ * Posts a pending hold: releases the whole reservation and posts `amountMinor` (<= the hold) from
+ * the held account to `counterAccountId`, in one transaction. Less than the hold is a partial post
+ * (the rest is released). Posting an already posted hold returns its transaction.
+ */
+export async function postHold(
+  client: PoolClient,
+  input: {
+    holdId: string;
+    amountMinor?: bigint;
+    counterAccountId: string;
+    kind: string;
+    currency: string;
+    operatorId?: string;
+    projectId?: string;
+    reference?: string;
+  },
+): Promise<{ hold: HoldRow; tx: PostedTransaction }> {
+  const hold = await lockHold(client, input.holdId);
+  if (hold.status === 'posted' || hold.status === 'partially_posted') {
+    const { rows } = await client.query<{ posted_at: Date }>(
+      'SELECT posted_at FROM ledger_transactions WHERE tx_id = $1',
+      [hold.tx_id],
+    );
+    return { hold, tx: { txId: hold.tx_id!, created: false, postedAt: rows[0]!.posted_at } };
+  }
+  if (hold.status !== 'pending')
+    throw DomainError.precondition('HOLD_NOT_PENDING', `hold ${hold.hold_id} is ${hold.status}`);
+  const amount = input.amountMinor ?? hold.amount_minor;
+  if (amount <= 0n || amount > hold.amount_minor)
+    throw DomainError.precondition(
+      'HOLD_AMOUNT_EXCEEDED',
+      `hold ${hold.hold_id} is ${hold.amount_minor}, not ${amount}`,
+    );
+  await release(client, hold);
+  const account = await findAccount(client, hold.account_id);
+  // the held account gives up the amount: against its normal side
+  const side = BigInt(account!.normal_side);
+  const tx = await post(client, {
+    kind: input.kind,
+    idempotencyKey: `hold:${hold.hold_id}`,
+    currency: input.currency,
+    operatorId: input.operatorId,
+    projectId: input.projectId,
+    reference: input.reference ?? hold.reference,
+    lines: [
+      { accountId: hold.account_id, amountMinor: -side * amount },
+      { accountId: input.counterAccountId, amountMinor: side * amount },
+    ],
+  });
+  const status = amount === hold.amount_minor ? 'posted' : 'partially_posted';
+  await client.query(
+    `UPDATE ledger_holds SET status = $2, posted_minor = $3, tx_id = $4, updated_at = clock_timestamp()
+      WHERE hold_id = $1`,
+    [hold.hold_id, status, amount.toString(), tx.txId],
+  );
+  return { hold: { ...hold, status, posted_minor: amount, tx_id: tx.txId }, tx };
+}
+
+/** Releases a pending hold (voided) or marks it expired; a final hold is returned unchanged. */
+export async function voidHold(
+  client: PoolClient,
+  holdId: string,
+  outcome: 'voided' | 'expired' = 'voided',
+): Promise<HoldRow> {
+  const hold = await lockHold(client, holdId);
+  if (hold.status !== 'pending') return hold;
+  await release(client, hold);
+  await client.query(
+    `UPDATE ledger_holds SET status = $2, updated_at = clock_timestamp() WHERE hold_id = $1`,
+    [hold.hold_id, outcome],
+  );
+  return { ...hold, status: outcome };
+}
+
+/** Pending holds whose time is up (for the expiry job; each is then voided with 'expired'). */
+export async function dueHolds(client: Queryable, limit = 100): Promise<string[]> {
+  const { rows } = await client.query<{ hold_id: string }>(
+    `SELECT hold_id FROM ledger_holds WHERE status = 'pending' AND expires_at <= now()
+      ORDER BY expires_at LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.hold_id);
+}

@@ -1,0 +1,130 @@
+// `npm run bench -- ledger`: ledger transactions posted per second, all on one hot escrow account
+// (16 balance shards, ADR 0006) and spread over many, next to pgbench in the same run. The postings
+// are settlement's own code (services/settlement/dist/admin.js bench-ledger, run as a process:
+// tools may not import services) against a scratch database at the services' synchronous_commit.
+import { spawn } from 'child_process';
+import { join } from 'path';
+import { pgbenchBaseline, pgbenchParams } from './baselines';
+import {
+  benchDatabase,
+  checkpoint,
+  Cleanup,
+  Figure,
+  machineInfo,
+  note,
+  printFigures,
+  REPO_ROOT,
+  writeReport,
+} from './common';
+import { BenchConfigError } from './stats';
+
+interface LedgerParams {
+  transactions: number;
+  concurrency: number;
+  accounts: number;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, def: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw new BenchConfigError(`${name} must be a positive integer, not ${raw}`);
+  return n;
+}
+
+export function ledgerParams(env: NodeJS.ProcessEnv): LedgerParams {
+  return {
+    transactions: positiveInt(env, 'BENCH_LEDGER_TRANSACTIONS', 20_000),
+    concurrency: positiveInt(env, 'BENCH_LEDGER_CONCURRENCY', 32),
+    accounts: positiveInt(env, 'BENCH_LEDGER_ACCOUNTS', 1_000),
+  };
+}
+
+interface LedgerRun {
+  hot_tps: number;
+  spread_tps: number;
+  invariants_ok: boolean;
+}
+
+function runAdmin(args: string[]): Promise<LedgerRun> {
+  const script = join(REPO_ROOT, 'services', 'settlement', 'dist', 'admin.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`admin.js bench-ledger exited ${code}: ${out}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as LedgerRun);
+      } catch (err) {
+        reject(new Error(`admin.js bench-ledger printed no JSON: ${out} (${(err as Error).message})`));
+      }
+    });
+  });
+}
+
+export async function runLedger(cleanup: Cleanup): Promise<void> {
+  const p = ledgerParams(process.env);
+  const pp = pgbenchParams(process.env);
+  const started = Date.now();
+  const { db, synchronousCommit } = await benchDatabase('bench_ledger', cleanup);
+  note(
+    `posting ${p.transactions} transactions hot, then spread over ${p.accounts} accounts; ${p.concurrency} in flight`,
+  );
+  const run = await runAdmin([
+    'bench-ledger',
+    '--database',
+    db.url,
+    '--transactions',
+    String(p.transactions),
+    '--concurrency',
+    String(p.concurrency),
+    '--accounts',
+    String(p.accounts),
+  ]);
+  if (!run.invariants_ok) throw new Error('the ledger invariants failed after the bench run');
+  await checkpoint();
+  note('baseline: pgbench');
+  const pg = await pgbenchBaseline(pp, cleanup);
+  const shape = `one transaction = BEGIN, insert transaction, insert 2 entries (triggers move balances, zero-sum check at commit), COMMIT; ${p.concurrency} in flight; synchronous_commit=${synchronousCommit}`;
+  const figures: Figure[] = [
+    {
+      name: 'hot_tps',
+      value: run.hot_tps,
+      unit: 'transactions/s',
+      how: `${p.transactions} escrow postings all crediting one project's escrow account (16 shards); ${shape}`,
+    },
+    {
+      name: 'spread_tps',
+      value: run.spread_tps,
+      unit: 'transactions/s',
+      how: `${p.transactions} escrow postings over ${p.accounts} projects' escrow accounts; ${shape}`,
+    },
+    {
+      name: 'baseline_pgbench_tps',
+      value: Math.round(pg.tps * 10) / 10,
+      unit: 'transactions/s',
+      how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
+    },
+  ];
+  printFigures(
+    `ledger benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
+    figures,
+  );
+  const file = await writeReport('ledger', {
+    hot_tps: run.hot_tps,
+    spread_tps: run.spread_tps,
+    baseline_pgbench_tps: figures[2]!.value,
+    measured_at: new Date(started).toISOString(),
+    machine: machineInfo(),
+    params: {
+      ...p,
+      synchronous_commit: synchronousCommit,
+      pgbench_scale: pp.scale,
+      pgbench_clients: pp.clients,
+    },
+  });
+  process.stdout.write(`\nwrote ${file}\n`);
+}
