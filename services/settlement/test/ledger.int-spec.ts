@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { Pool } from 'pg';
 import {
@@ -24,6 +25,8 @@ import {
 } from '../src/ledger/ledger';
 import { checkLedgerInvariants } from '../src/ledger/invariants';
 
+// Escrow accounts are left to the escrow flows (the checker compares them with escrow orders); the
+// hot credit-normal account here is the property share.
 // The ledger against real PostgreSQL: the rules the database enforces by itself (zero sum,
 // append-only, balances only through entries, non-negative accounts), postings, reversals, holds,
 // hot-account shards, and the invariant checker (which must also catch a corrupted database).
@@ -80,13 +83,13 @@ describe('ledger (real PostgreSQL)', () => {
       projectId: 'p1',
       ownerRef: 'sandbox',
     });
-    const escrow = await account(AccountKind.ACCOUNT_KIND_ESCROW, { projectId: 'p1' });
-    const first = await transfer('pay-1', clearing, escrow, 1_000n);
-    const again = await transfer('pay-1', clearing, escrow, 1_000n);
+    const share = await account(AccountKind.ACCOUNT_KIND_PROPERTY_SHARE, { projectId: 'p1' });
+    const first = await transfer('pay-1', clearing, share, 1_000n);
+    const again = await transfer('pay-1', clearing, share, 1_000n);
     expect(first.created).toBe(true);
     expect(again).toEqual({ txId: first.txId, created: false, postedAt: first.postedAt });
     expect((await balanceOf(pool, clearing))!.balanceMinor).toBe(1_000n); // asset, debit normal
-    expect((await balanceOf(pool, escrow))!.balanceMinor).toBe(1_000n); // liability, credit normal
+    expect((await balanceOf(pool, share))!.balanceMinor).toBe(1_000n); // liability, credit normal
     const tx = await findTransaction(pool, first.txId);
     expect(tx!.entries.map((e) => e.amount_minor).sort()).toEqual([-1_000n, 1_000n]);
 
@@ -99,7 +102,7 @@ describe('ledger (real PostgreSQL)', () => {
           currency: 'CNY',
           lines: [
             { accountId: clearing, amountMinor: 5n },
-            { accountId: escrow, amountMinor: -4n },
+            { accountId: share, amountMinor: -4n },
           ],
         }),
       ),
@@ -173,13 +176,13 @@ describe('ledger (real PostgreSQL)', () => {
       projectId: 'p2',
       ownerRef: 'sandbox',
     });
-    const escrow = await account(AccountKind.ACCOUNT_KIND_ESCROW, { projectId: 'p2' });
-    const { txId } = await transfer('pay-r', clearing, escrow, 300n);
+    const share = await account(AccountKind.ACCOUNT_KIND_PROPERTY_SHARE, { projectId: 'p2' });
+    const { txId } = await transfer('pay-r', clearing, share, 300n);
     const r1 = await withTransaction(pool, (c) => reverse(c, txId));
     const r2 = await withTransaction(pool, (c) => reverse(c, txId));
     expect(r2.txId).toBe(r1.txId);
     expect(r2.created).toBe(false);
-    expect((await balanceOf(pool, escrow))!.balanceMinor).toBe(0n);
+    expect((await balanceOf(pool, share))!.balanceMinor).toBe(0n);
     const rev = await findTransaction(pool, r1.txId);
     expect(rev!.tx.reverses_tx_id).toBe(txId);
     await expect(withTransaction(pool, (c) => reverse(c, r1.txId))).rejects.toMatchObject({
@@ -280,20 +283,36 @@ describe('ledger (real PostgreSQL)', () => {
       projectId: 'hot',
       ownerRef: 'sandbox',
     });
-    const escrow = await account(AccountKind.ACCOUNT_KIND_ESCROW, { projectId: 'hot' });
+    const share = await account(AccountKind.ACCOUNT_KIND_PROPERTY_SHARE, { projectId: 'hot' });
     await Promise.all(
-      Array.from({ length: 400 }, (_, i) => transfer(`hot-${i}`, clearing, escrow, BigInt(i + 1))),
+      Array.from({ length: 400 }, (_, i) => transfer(`hot-${i}`, clearing, share, BigInt(i + 1))),
     );
-    expect((await balanceOf(pool, escrow))!.balanceMinor).toBe(BigInt((400 * 401) / 2));
+    expect((await balanceOf(pool, share))!.balanceMinor).toBe(BigInt((400 * 401) / 2));
     const { rows } = await pool.query<{ n: number }>(
       `SELECT count(DISTINCT shard)::int AS n FROM ledger_entries WHERE account_id = $1`,
-      [escrow],
+      [share],
     );
     expect(rows[0]!.n).toBe(HOT_ACCOUNT_SHARDS);
   });
 
-  it('the invariant checker reports a database corrupted behind the triggers', async () => {
+  // the command anyone can run against a live database (the built admin.js, as `citybase ledger check` runs it)
+  const checkCommand = () => {
+    const run = spawnSync(
+      process.execPath,
+      [join(__dirname, '..', 'dist', 'admin.js'), 'check-ledger', '--database', db.url],
+      {
+        encoding: 'utf8',
+      },
+    );
+    return {
+      code: run.status,
+      report: JSON.parse(run.stdout) as { ok: boolean; violations: { invariant: string }[] },
+    };
+  };
+
+  it('the invariant checker (library and command) reports a database corrupted behind the triggers', async () => {
     expect(await checkLedgerInvariants(pool)).toMatchObject({ ok: true, violations: [] });
+    expect(checkCommand()).toMatchObject({ code: 0, report: { ok: true, violations: [] } });
     const victim = await account(AccountKind.ACCOUNT_KIND_BANK);
     // a superuser switches the guards off and edits rows: exactly what the checker is for
     await withTransaction(pool, async (c) => {
@@ -314,5 +333,8 @@ describe('ledger (real PostgreSQL)', () => {
     expect(report.ok).toBe(false);
     const kinds = new Set(report.violations.map((v) => v.invariant));
     expect(kinds).toEqual(new Set(['zero_sum', 'balance_equals_entries']));
+    const command = checkCommand();
+    expect(command.code).toBe(3);
+    expect(new Set(command.report.violations.map((v) => v.invariant))).toEqual(kinds);
   });
 });

@@ -286,6 +286,9 @@ describe('help', () => {
     if (name === 'init') {
       expect(text).not.toContain('--credentials');
       expect(text).toContain('--save <file>');
+    } else if (name === 'ledger check') {
+      expect(text).not.toContain('--credentials');
+      expect(text).toContain('--database <url>');
     } else {
       expect(text).toContain('--credentials <file>');
     }

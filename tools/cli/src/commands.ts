@@ -13,6 +13,7 @@ export interface AuthOptions {
 
 export type Command =
   | { name: 'init'; adminName: string; save?: string }
+  | { name: 'ledger check'; database?: string }
   | { name: 'operator create'; auth: AuthOptions; requestId?: string; operatorName: string }
   | { name: 'operator list'; auth: AuthOptions }
   | {
@@ -179,6 +180,27 @@ const SPECS: CommandSpec[] = [
       save: SAVE_OPTION,
     },
     build: (v) => withSave({ name: 'init', adminName: v.string('name') ?? DEFAULT_ADMIN_NAME }, v),
+  },
+  {
+    name: 'ledger check',
+    summary: "check settlement's ledger invariants against a live database (read-only)",
+    details: [
+      "Runs settlement's own admin entry point (services/settlement/dist/admin.js check-ledger): zero",
+      'sum per transaction, balances equal to their entries, holds, never-negative accounts, escrow =',
+      'paid - released - refunded per project, over one consistent snapshot. Prints the JSON report;',
+      'exit 0 when all hold, 3 when one does not. Database: --database, else DATABASE_URL, else',
+      'postgres://postgres@127.0.0.1:5432/citybase_settlement. CITYBASE_SETTLEMENT_ADMIN overrides',
+      'the path of admin.js.',
+    ],
+    api: false,
+    mutating: false,
+    options: {
+      database: { type: 'string', value: '<url>', description: "settlement's PostgreSQL URL" },
+    },
+    build: (v) => {
+      const database = v.string('database');
+      return database === undefined ? { name: 'ledger check' } : { name: 'ledger check', database };
+    },
   },
   {
     name: 'operator create',

@@ -41,13 +41,13 @@ export function credentialsLine(line: string): ClientCredentials | undefined {
   return undefined;
 }
 
-interface AdminRun {
+export interface AdminRun {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
 }
 
-function runAdmin(script: string, args: string[], env: Env, io: Io): Promise<AdminRun> {
+export function runAdmin(script: string, args: string[], env: Env, io: Io): Promise<AdminRun> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, [script, ...args], {
       env: env as NodeJS.ProcessEnv,

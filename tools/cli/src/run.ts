@@ -9,6 +9,7 @@ import { CliError, grpcStatusName, isServiceError, oneLine } from './errors';
 import { type Endpoints, type IdentityApi, connectIdentity, endpointsFromEnv } from './identity-api';
 import { printSecret, runInit } from './init';
 import type { Io } from './io';
+import { runLedgerCheck } from './ledger-check';
 import { renderClient, renderOperator, renderProject, renderSigningKey, toJsonText } from './render';
 
 export interface RunDeps {
@@ -56,6 +57,7 @@ async function allPages<T>(
 export async function execute(command: Command, deps: RunDeps): Promise<number> {
   const { io } = deps;
   if (command.name === 'init') return runInit(command, io);
+  if (command.name === 'ledger check') return runLedgerCheck(command, io);
 
   const credentials = loadCredentials(command.auth, io.env, command.name);
   const endpoints = endpointsFromEnv(io.env);
@@ -80,7 +82,7 @@ export async function execute(command: Command, deps: RunDeps): Promise<number> 
   }
 }
 
-type ApiCommand = Exclude<Command, { name: 'init' }>;
+type ApiCommand = Exclude<Command, { name: 'init' } | { name: 'ledger check' }>;
 type MutatingCommand = Extract<
   ApiCommand,
   {
