@@ -17,5 +17,10 @@ export const paymentConfig = serviceConfigSchema({
   PAYMENT_CHANNEL_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** How often payments in an unknown state or past their expiry are resolved with the channel. */
   PAYMENT_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /**
+   * How often settlement's pending split and split-return instructions are carried out at the
+   * channel; also the first retry delay when the channel gives no answer (doubling up to 5 minutes).
+   */
+  PAYMENT_INSTRUCTION_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
 });
 export type PaymentConfig = z.infer<typeof paymentConfig>;

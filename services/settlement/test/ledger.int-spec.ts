@@ -171,6 +171,27 @@ describe('ledger (real PostgreSQL)', () => {
     expect((await checkLedgerInvariants(pool)).violations).toEqual([]);
   });
 
+  it('an account created in a transaction that rolls back is created again, not remembered', async () => {
+    const key = {
+      kind: AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE,
+      currency: 'CNY',
+      operatorId: op,
+      merchantId: 'm-rb',
+    };
+    let rolledBackId = '';
+    await expect(
+      withTransaction(pool, async (c) => {
+        rolledBackId = await ensureAccount(c, key);
+        throw new Error('business rule failed after the account was created');
+      }),
+    ).rejects.toThrow('business rule failed');
+    const id = await withTransaction(pool, (c) => ensureAccount(c, key));
+    expect(id).not.toBe(rolledBackId);
+    const bank = await account(AccountKind.ACCOUNT_KIND_BANK);
+    await transfer('after-rollback', bank, id, 5n);
+    expect((await balanceOf(pool, id))!.balanceMinor).toBe(5n);
+  });
+
   it('reverses a transaction exactly once, and not a reversal', async () => {
     const clearing = await account(AccountKind.ACCOUNT_KIND_CHANNEL_CLEARING, {
       projectId: 'p2',

@@ -202,7 +202,7 @@ export class PaymentReconciler implements OnApplicationBootstrap, OnModuleDestro
 }
 
 /** Runs `fn` over the items, at most `limit` at a time, until `stopped()`. */
-async function eachLimited<T>(
+export async function eachLimited<T>(
   items: readonly T[],
   limit: number,
   stopped: () => boolean,

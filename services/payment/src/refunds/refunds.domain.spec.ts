@@ -1,6 +1,6 @@
-import { RefundStatus } from '@citybase/contracts/citybase/payment/v1/payment';
+import { PaymentStatus, RefundStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ChannelRefund } from '../channels/channel-adapter';
-import { decideRefund, toRefundPaymentCommand } from './refunds.domain';
+import { decideRefund, refundRefusal, toRefundPaymentCommand } from './refunds.domain';
 
 const NOW = new Date('2026-11-22T10:00:00Z');
 const news = (status: ChannelRefund['status'], over: Partial<ChannelRefund> = {}): ChannelRefund => ({
@@ -78,5 +78,33 @@ describe('toRefundPaymentCommand', () => {
       'reason: must be at most 200 characters',
     );
     expect(() => toRefundPaymentCommand({ ...req, paymentId: 'nope' })).toThrow('payment_id: must be a UUID');
+  });
+});
+
+describe('refundRefusal: the rules of every refund (RefundPayment and settlement instructions)', () => {
+  const succeeded = { status: PaymentStatus.PAYMENT_STATUS_SUCCEEDED, currency: 'CNY' };
+  const cny = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
+
+  it('up to what is left to refund of a succeeded payment', () => {
+    expect(refundRefusal(succeeded, cny(500n), 500n)).toBeUndefined();
+    expect(refundRefusal(succeeded, cny(1n), 500n)).toBeUndefined();
+    expect(refundRefusal(succeeded, cny(501n), 500n)).toBe('REFUND_EXCEEDS_PAID');
+    expect(refundRefusal(succeeded, cny(1n), 0n)).toBe('REFUND_EXCEEDS_PAID');
+  });
+
+  it("only in the payment's currency, only of a succeeded payment; currency checked first", () => {
+    expect(refundRefusal(succeeded, { currency: 'USD', amountMinor: 1n }, 500n)).toBe('CURRENCY_MISMATCH');
+    for (const status of [
+      PaymentStatus.PAYMENT_STATUS_CREATED,
+      PaymentStatus.PAYMENT_STATUS_PROCESSING,
+      PaymentStatus.PAYMENT_STATUS_FAILED,
+      PaymentStatus.PAYMENT_STATUS_EXPIRED,
+      PaymentStatus.PAYMENT_STATUS_UNKNOWN,
+    ]) {
+      expect(refundRefusal({ status, currency: 'CNY' }, cny(1n), 500n)).toBe('PAYMENT_NOT_SUCCEEDED');
+      expect(refundRefusal({ status, currency: 'CNY' }, { currency: 'USD', amountMinor: 1n }, 500n)).toBe(
+        'CURRENCY_MISMATCH',
+      );
+    }
   });
 });

@@ -5,7 +5,11 @@ import {
   requiredString,
   requiredUuid,
 } from '@citybase/platform';
-import { RefundPaymentRequest, RefundStatus } from '@citybase/contracts/citybase/payment/v1/payment';
+import {
+  PaymentStatus,
+  RefundPaymentRequest,
+  RefundStatus,
+} from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ChannelRefund } from '../channels/channel-adapter';
 
 export interface RefundPaymentCommand {
@@ -33,6 +37,44 @@ export function toRefundPaymentCommand(req: RefundPaymentRequest): RefundPayment
 
 export function fingerprint(cmd: RefundPaymentCommand): string {
   return requestFingerprint(cmd);
+}
+
+/**
+ * The API client id under which refunds settlement instructs (ChannelRefundRequested) are
+ * requested, with the instruction id as request id. Identity's client ids look like `cb_...`, so it
+ * is never a real client's.
+ */
+export const SETTLEMENT_CLIENT_ID = 'settlement';
+
+/** A refund settlement instructed (ChannelRefundRequested), as the refund path takes it. */
+export interface InstructedRefundCommand {
+  instructionId: string;
+  paymentId: string;
+  /** The instruction's tenancy: the events of a refused one name it. */
+  operatorId: string;
+  projectId: string;
+  currency: string;
+  amountMinor: bigint;
+  reason: string;
+}
+
+/** Why a refund is refused before anything is written (the codes of RefundErrors). */
+export type RefundRefusal = 'CURRENCY_MISMATCH' | 'PAYMENT_NOT_SUCCEEDED' | 'REFUND_EXCEEDS_PAID';
+
+/**
+ * The rules every refund passes, whoever asks (RefundPayment, a settlement instruction), decided
+ * under the payment's row lock: the payment's currency, a succeeded payment, and never more than is
+ * left to refund (paid minus succeeded and processing refunds).
+ */
+export function refundRefusal(
+  payment: { status: PaymentStatus; currency: string },
+  refund: { currency: string; amountMinor: bigint },
+  refundable: bigint,
+): RefundRefusal | undefined {
+  if (refund.currency !== payment.currency) return 'CURRENCY_MISMATCH';
+  if (payment.status !== PaymentStatus.PAYMENT_STATUS_SUCCEEDED) return 'PAYMENT_NOT_SUCCEEDED';
+  if (refund.amountMinor > refundable) return 'REFUND_EXCEEDS_PAID';
+  return undefined;
 }
 
 /** Reasons a refund failed (failure_reason, RefundFailed.reason) besides the channel's own codes. */

@@ -16,17 +16,21 @@ import {
   toTimestamp,
   withTransaction,
 } from '@citybase/platform';
-import { PaymentStatus, RefundStatus } from '@citybase/contracts/citybase/payment/v1/payment';
+import { RefundStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { ChannelRefund, ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
 import type { PaymentConfig } from '../config';
+import { finishInstruction } from '../instructions/instructions.store';
 import {
   decideRefund,
   fingerprint,
+  InstructedRefundCommand,
   RefundFailureReasons,
   RefundPaymentCommand,
+  refundRefusal,
   RefundTransition,
+  SETTLEMENT_CLIENT_ID,
 } from './refunds.domain';
 import { RefundErrors } from './refunds.errors';
 import {
@@ -78,11 +82,18 @@ export class RefundsService {
       assertTenancy(claims, { operatorId: payment.operator_id, projectId: payment.project_id });
       const replay = await this.replayed(client, claims.sub, cmd.requestId, hash);
       if (replay) return { refund: replay, payment, fresh: false };
-      if (cmd.currency !== payment.currency) throw RefundErrors.currencyMismatch(payment.currency);
-      if (payment.status !== PaymentStatus.PAYMENT_STATUS_SUCCEEDED)
-        throw RefundErrors.paymentNotSucceeded(payment.payment_id);
       const refundable = payment.amount_minor - (await committedRefunds(client, payment.payment_id));
-      if (cmd.amountMinor > refundable) throw RefundErrors.exceedsPaid(refundable < 0n ? 0n : refundable);
+      const refusal = refundRefusal(payment, cmd, refundable);
+      switch (refusal) {
+        case 'CURRENCY_MISMATCH':
+          throw RefundErrors.currencyMismatch(payment.currency);
+        case 'PAYMENT_NOT_SUCCEEDED':
+          throw RefundErrors.paymentNotSucceeded(payment.payment_id);
+        case 'REFUND_EXCEEDS_PAID':
+          throw RefundErrors.exceedsPaid(refundable < 0n ? 0n : refundable);
+        case undefined:
+          break;
+      }
       const inserted = await insertRefund(
         client,
         randomUUID(),
@@ -108,6 +119,110 @@ export class RefundsService {
       'refund accepted',
     );
     return this.startAtChannel(refund, payment);
+  }
+
+  /**
+   * A refund settlement instructed (ChannelRefundRequested), inside the inbox transaction that
+   * recorded the instruction: the rules of RefundPayment under the payment's row lock, requested as
+   * client "settlement" with the instruction id as request id. Accepted, the refund is processing
+   * and due for the reconciler at once, which starts it at the channel (never from this
+   * transaction); RefundSucceeded / RefundFailed of its outcome carry the instruction id. Refused,
+   * no refund is written: RefundFailed with the instruction id and the rule's code.
+   * The caller has checked that the payment lies in the instruction's tenancy.
+   */
+  async refundForInstruction(
+    client: PoolClient,
+    cmd: InstructedRefundCommand,
+  ): Promise<RefundRow | undefined> {
+    const payment = await lockPayment(client, cmd.paymentId);
+    if (!payment) {
+      await this.refuseInstruction(client, cmd, RefundErrors.paymentNotFound(cmd.paymentId).code);
+      return undefined;
+    }
+    const refundCmd: RefundPaymentCommand = {
+      requestId: cmd.instructionId,
+      paymentId: payment.payment_id,
+      currency: cmd.currency,
+      amountMinor: cmd.amountMinor,
+      reason: cmd.reason,
+    };
+    const hash = fingerprint(refundCmd);
+    const existing = await findByRequestId(client, SETTLEMENT_CLIENT_ID, cmd.instructionId);
+    if (existing) {
+      if (existing.request_hash !== hash)
+        this.logger.warn(
+          { instruction_id: cmd.instructionId, refund_id: existing.refund_id },
+          'instruction id already used for another refund; ignored',
+        );
+      return existing;
+    }
+    const refundable = payment.amount_minor - (await committedRefunds(client, payment.payment_id));
+    const refusal = refundRefusal(payment, refundCmd, refundable);
+    if (refusal) {
+      await this.refuseInstruction(client, cmd, refusal, payment);
+      return undefined;
+    }
+    const refund = await insertRefund(
+      client,
+      randomUUID(),
+      SETTLEMENT_CLIENT_ID,
+      refundCmd,
+      hash,
+      payment.channel,
+      0,
+      cmd.instructionId,
+    );
+    if (!refund) throw new Error(`refund of instruction ${cmd.instructionId} was inserted concurrently`);
+    this.logger.info(
+      {
+        refund_id: refund.refund_id,
+        payment_id: refund.payment_id,
+        instruction_id: cmd.instructionId,
+        amount_minor: refund.amount_minor.toString(),
+      },
+      'instructed refund accepted',
+    );
+    return refund;
+  }
+
+  /**
+   * Answers a refund instruction that cannot be carried out with RefundFailed (no refund id) and
+   * fails the instruction, in the caller's transaction. `payment` when it lies in the instruction's
+   * tenancy; otherwise the event names only what the instruction said.
+   */
+  async refuseInstruction(
+    client: PoolClient,
+    cmd: InstructedRefundCommand,
+    reason: string,
+    payment?: RefundedPayment,
+  ): Promise<void> {
+    const tenancy = {
+      operatorId: cmd.operatorId,
+      projectId: cmd.projectId,
+      merchantId: payment?.merchant_id ?? '',
+    };
+    const failed = await finishInstruction(client, cmd.instructionId, 'failed', { reason });
+    if (!failed) return;
+    await this.outbox.enqueue(
+      client,
+      PaymentEvents.RefundFailed,
+      {
+        refundId: '',
+        paymentId: cmd.paymentId,
+        tenancy,
+        merchantId: tenancy.merchantId,
+        amount: { currency: cmd.currency, amountMinor: cmd.amountMinor },
+        channel: payment?.channel ?? '',
+        reason,
+        occurredAt: toTimestamp(new Date()),
+        instructionId: cmd.instructionId,
+      },
+      { key: cmd.paymentId, subject: cmd.instructionId, tenancy },
+    );
+    this.logger.info(
+      { instruction_id: cmd.instructionId, payment_id: cmd.paymentId, reason },
+      'instructed refund refused',
+    );
   }
 
   private async replayed(
@@ -214,6 +329,7 @@ export class RefundsService {
           channel: done.channel,
           channelRefundId: done.channel_refund_id,
           occurredAt,
+          instructionId: done.instruction_id,
         },
         opts,
       );
@@ -230,9 +346,18 @@ export class RefundsService {
           channel: done.channel,
           reason: done.failure_reason,
           occurredAt,
+          instructionId: done.instruction_id,
         },
         opts,
       );
+    }
+    if (done.instruction_id !== '') {
+      const succeeded = done.status === RefundStatus.REFUND_STATUS_SUCCEEDED;
+      await finishInstruction(client, done.instruction_id, succeeded ? 'succeeded' : 'failed', {
+        refund_id: refundId,
+        channel_refund_id: done.channel_refund_id,
+        ...(!succeeded && { reason: done.failure_reason }),
+      });
     }
     this.logger.info(
       {

@@ -22,6 +22,8 @@ export interface RefundRow {
   created_at: Date;
   completed_at: Date | null;
   updated_at: Date;
+  /** The settlement instruction this refund carries out; '' for refunds asked for over gRPC. */
+  instruction_id: string;
 }
 
 /** What refunds need to know of the payment refunded (read from the payments table). */
@@ -81,11 +83,12 @@ export async function insertRefund(
   hash: string,
   channel: string,
   firstCheckDelayMs: number,
+  instructionId = '',
 ): Promise<RefundRow | undefined> {
   const { rows } = await client.query<RefundRow>(
     `INSERT INTO refunds (refund_id, payment_id, client_id, request_id, request_hash, channel, currency, amount_minor,
-                          reason, status, next_check_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11))
+                          reason, status, next_check_at, instruction_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11), $12)
      ON CONFLICT (client_id, request_id) DO NOTHING
      RETURNING *`,
     [
@@ -100,6 +103,7 @@ export async function insertRefund(
       cmd.reason,
       RefundStatus.REFUND_STATUS_PROCESSING,
       firstCheckDelayMs / 1000,
+      instructionId,
     ],
   );
   return rows[0];

@@ -86,14 +86,21 @@ export interface AccountRow {
   shards: number;
 }
 
-/** Accounts never change once created, so their ids are cached per process. */
+/**
+ * Accounts never change once created, so their ids are cached per process, but only ids of
+ * accounts known to be committed: an account created inside a business transaction that then rolls
+ * back must not leave its id in the cache.
+ */
 const accountIds = new Map<string, string>();
 const cacheKey = (k: AccountKey) =>
   [k.kind, k.operatorId ?? '', k.projectId ?? '', k.merchantId ?? '', k.ownerRef ?? '', k.currency].join(
     '\u0000',
   );
 
-/** The account's id, creating the account (with its balance rows at zero) on first use. */
+/**
+ * The account's id, creating the account (with its balance rows at zero) on first use, inside the
+ * caller's transaction.
+ */
 export async function ensureAccount(client: PoolClient, key: AccountKey): Promise<string> {
   const cached = accountIds.get(cacheKey(key));
   if (cached) return cached;
@@ -106,6 +113,23 @@ export async function ensureAccount(client: PoolClient, key: AccountKey): Promis
     key.ownerRef ?? '',
     key.currency,
   ];
+  const find = async () => {
+    // `mine`: created by this very transaction, so not committed yet (txid_current_if_assigned is
+    // NULL until the transaction has written anything)
+    const { rows } = await client.query<{ account_id: string; mine: boolean }>(
+      `SELECT account_id,
+              coalesce(xmin::text::bigint = txid_current_if_assigned() % 4294967296, false) AS mine
+         FROM ledger_accounts
+        WHERE kind = $1 AND operator_id = $2 AND project_id = $3 AND merchant_id = $4 AND owner_ref = $5
+          AND currency = $6`,
+      params,
+    );
+    const row = rows[0];
+    if (row && !row.mine) accountIds.set(cacheKey(key), row.account_id);
+    return row?.account_id;
+  };
+  const existing = await find();
+  if (existing) return existing;
   const inserted = await client.query<{ account_id: string }>(
     `INSERT INTO ledger_accounts (account_id, kind, operator_id, project_id, merchant_id, owner_ref, currency,
                                   normal_side, must_not_go_negative, shards)
@@ -114,24 +138,13 @@ export async function ensureAccount(client: PoolClient, key: AccountKey): Promis
      RETURNING account_id`,
     [...params, randomUUID(), policy.normalSide, policy.mustNotGoNegative, policy.shards],
   );
-  let accountId = inserted.rows[0]?.account_id;
-  if (accountId) {
-    await client.query(
-      `INSERT INTO ledger_balances (account_id, shard, normal_side, must_not_go_negative, currency)
-       SELECT $1, s, $2, $3, $4 FROM generate_series(0, $5 - 1) AS s`,
-      [accountId, policy.normalSide, policy.mustNotGoNegative, key.currency, policy.shards],
-    );
-  } else {
-    const { rows } = await client.query<{ account_id: string }>(
-      `SELECT account_id FROM ledger_accounts
-        WHERE kind = $1 AND operator_id = $2 AND project_id = $3 AND merchant_id = $4 AND owner_ref = $5
-          AND currency = $6`,
-      params,
-    );
-    accountId = rows[0]!.account_id;
-    // created by a concurrent transaction that has committed (ON CONFLICT waited for it)
-  }
-  accountIds.set(cacheKey(key), accountId);
+  const accountId = inserted.rows[0]?.account_id;
+  if (!accountId) return (await find())!; // a concurrent transaction created it and committed
+  await client.query(
+    `INSERT INTO ledger_balances (account_id, shard, normal_side, must_not_go_negative, currency)
+     SELECT $1, s, $2, $3, $4 FROM generate_series(0, $5 - 1) AS s`,
+    [accountId, policy.normalSide, policy.mustNotGoNegative, key.currency, policy.shards],
+  );
   return accountId;
 }
 
