@@ -1,7 +1,14 @@
 import { Module } from '@nestjs/common';
+import { EscrowModule } from './escrow/escrow.module';
+import { LedgerModule } from './ledger/ledger.module';
+import { PayoutsModule } from './payouts/payouts.module';
 import { RecordedPaymentsGrpc } from './recorded-payments/recorded-payments.grpc';
 import { RecordedPaymentsService } from './recorded-payments/recorded-payments.service';
 
-/** The settlement service's features. Each feature folder adds its gRPC controller and providers here. */
-@Module({ controllers: [RecordedPaymentsGrpc], providers: [RecordedPaymentsService] })
+/** The settlement service's features. Each feature folder has its own module, imported here. */
+@Module({
+  imports: [LedgerModule, EscrowModule, PayoutsModule],
+  controllers: [RecordedPaymentsGrpc],
+  providers: [RecordedPaymentsService],
+})
 export class SettlementModule {}

@@ -1,0 +1,115 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Counter, Registry } from 'prom-client';
+import {
+  Logger,
+  LOGGER,
+  METRICS_REGISTRY,
+  PG_POOL,
+  Pool,
+  SERVICE_CONFIG,
+  withTransaction,
+} from '@citybase/platform';
+import type { SettlementConfig } from '../config';
+import { EscrowAccounts } from './escrow.accounts';
+import { claimDueOrder, peekDueOrders } from './escrow.store';
+import { EscrowTransitions } from './escrow.transitions';
+
+/** Orders looked at per batch, and batches per pass (the rest waits for the next pass). */
+const BATCH = 50;
+const MAX_BATCHES_PER_PASS = 20;
+/** After a failed pass the next waits longer, doubling up to this (e.g. while the database is down). */
+const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * Completes held orders whose auto-confirm deadline has passed, every
+ * SETTLEMENT_AUTO_CONFIRM_INTERVAL_MS. Each order is claimed and completed in one transaction
+ * (`FOR UPDATE SKIP LOCKED`), so several replicas can run it at once and an order an RPC is
+ * working on is skipped, not waited for. Disputed orders are never picked (status HELD only), nor
+ * orders with a refund through the channel in flight (they complete once it is answered).
+ */
+@Injectable()
+export class EscrowAutoConfirm implements OnApplicationBootstrap, OnModuleDestroy {
+  private timer: NodeJS.Timeout | undefined;
+  private pass: Promise<void> | undefined;
+  private stopped = false;
+  private failures = 0;
+  private readonly completed: Counter;
+
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    private readonly transitions: EscrowTransitions,
+    private readonly accounts: EscrowAccounts,
+  ) {
+    this.completed = new Counter({
+      name: 'settlement_orders_auto_confirmed_total',
+      help: 'Escrow orders completed by the auto-confirm deadline',
+      registers: [registry],
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.schedule();
+  }
+
+  /** Stops scheduling and waits for the pass under way (before the pool is closed). */
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.pass;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const interval = this.config.SETTLEMENT_AUTO_CONFIRM_INTERVAL_MS;
+    const delay = this.failures === 0 ? interval : Math.min(interval * 2 ** this.failures, MAX_BACKOFF_MS);
+    this.timer = setTimeout(() => {
+      this.pass = this.runOnce()
+        .then(() => {
+          this.failures = 0;
+        })
+        .catch((err: unknown) => {
+          this.failures = Math.min(this.failures + 1, 16);
+          this.logger.error({ err }, 'auto-confirm pass failed');
+        })
+        .finally(() => {
+          this.pass = undefined;
+          this.schedule();
+        });
+    }, delay);
+  }
+
+  /** One pass: completes due orders until none is left (or the pass's budget is spent). */
+  async runOnce(): Promise<void> {
+    // orders that failed in this pass are not tried again until the next one
+    const failed: string[] = [];
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+      const due = await peekDueOrders(this.pool, BATCH + failed.length);
+      if (due.length === 0) return;
+      for (const order of due) await this.accounts.prepareOrder(order);
+      let done = 0;
+      for (let i = 0; i < BATCH && !this.stopped; i++) {
+        let claimed: string | undefined;
+        try {
+          const completed = await withTransaction(this.pool, async (client) => {
+            const order = await claimDueOrder(client, failed);
+            if (!order) return false;
+            claimed = order.order_id;
+            await this.transitions.complete(client, order, 'auto_confirm');
+            return true;
+          });
+          if (!completed) break;
+          done++;
+          this.completed.inc();
+        } catch (err) {
+          if (!claimed) throw err;
+          failed.push(claimed);
+          this.logger.error({ err, order_id: claimed }, 'auto-confirm of an order failed');
+        }
+      }
+      if (done < BATCH) return;
+    }
+  }
+}

@@ -1,0 +1,460 @@
+import { DomainError } from '@citybase/platform';
+import {
+  ChannelSplitStatus,
+  DisputeResolution,
+  EscrowStatus,
+  RefundDestination,
+} from '@citybase/contracts/citybase/settlement/v1/settlement';
+import {
+  allocateRefund,
+  channelReceivers,
+  decideCompletion,
+  decideOpenDispute,
+  decideRefund,
+  decideResolveDispute,
+  DEFAULT_SPLIT_RULE,
+  encodePageToken,
+  OrderState,
+  SPLIT_ROLES,
+  SplitParts,
+  splitByRule,
+  statusAfterRefund,
+  subtractParts,
+  sumParts,
+  taxPeriod,
+} from './escrow.domain';
+import {
+  toListEscrowOrdersQuery,
+  toRefundOrderCommand,
+  toResolveDisputeCommand,
+  toSetSplitRuleCommand,
+} from './escrow.requests';
+import { TAX_CSV_HEADER, taxRecordsCsv } from './tax-records.service';
+
+/** A deterministic PRNG (mulberry32), so a failing random case replays from its seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const rule = (commissionBps: number, propertyShareBps: number, taxBps: number) => ({
+  commissionBps,
+  propertyShareBps,
+  taxBps,
+  autoConfirmHours: 24,
+});
+
+function errorOf(fn: () => unknown): DomainError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof DomainError) return err;
+    throw err;
+  }
+  throw new Error('expected a DomainError');
+}
+
+describe('splitByRule (largest remainder)', () => {
+  it('splits by basis points; the merchant gets what the rule leaves', () => {
+    expect(splitByRule(10_000n, 'CNY', rule(600, 1500, 300))).toEqual({
+      merchant: 7_600n,
+      property: 1_500n,
+      commission: 600n,
+      tax: 300n,
+    });
+  });
+
+  it('gives the leftover units to the largest remainders (ties: merchant first)', () => {
+    // exact shares of 101 at 10/10/10/70 %: 70.7, 10.1, 10.1, 10.1 -> floors 70+10+10+10 = 100, 1 left: merchant (.7)
+    expect(splitByRule(101n, 'CNY', rule(1000, 1000, 1000))).toEqual({
+      merchant: 71n,
+      property: 10n,
+      commission: 10n,
+      tax: 10n,
+    });
+    // 3 at 33.33 % each to property, commission, tax and 0.01 % merchant: 0.0003, 0.9999 x3 -> 1 each
+    expect(splitByRule(3n, 'CNY', rule(3333, 3333, 3333))).toEqual({
+      merchant: 0n,
+      property: 1n,
+      commission: 1n,
+      tax: 1n,
+    });
+    // 1 unit, equal remainders: merchant first in ties
+    expect(splitByRule(1n, 'CNY', rule(2500, 2500, 2500))).toEqual({
+      merchant: 1n,
+      property: 0n,
+      commission: 0n,
+      tax: 0n,
+    });
+  });
+
+  it('the default rule gives the merchant everything', () => {
+    expect(splitByRule(12_345n, 'CNY', DEFAULT_SPLIT_RULE)).toEqual({
+      merchant: 12_345n,
+      property: 0n,
+      commission: 0n,
+      tax: 0n,
+    });
+    expect(DEFAULT_SPLIT_RULE).toEqual({
+      commissionBps: 0,
+      propertyShareBps: 0,
+      taxBps: 0,
+      autoConfirmHours: 24,
+    });
+  });
+
+  it('parts always sum to the amount and each is floor(amount*bps/10000) or one more (10 000 random cases)', () => {
+    const next = rng(20261122);
+    const wrong: string[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const amount = BigInt(Math.floor(next() * 10_000_000));
+      const r = rule(Math.floor(next() * 3001), Math.floor(next() * 5001), Math.floor(next() * 2001));
+      const parts = splitByRule(amount, 'CNY', r);
+      const bps: SplitParts = {
+        merchant: BigInt(10_000 - r.commissionBps - r.propertyShareBps - r.taxBps),
+        property: BigInt(r.propertyShareBps),
+        commission: BigInt(r.commissionBps),
+        tax: BigInt(r.taxBps),
+      };
+      const floorOrOneMore = SPLIT_ROLES.every((role) => {
+        const floor = (amount * bps[role]) / 10_000n;
+        return parts[role] === floor || parts[role] === floor + 1n;
+      });
+      if (sumParts(parts) !== amount || !floorOrOneMore) wrong.push(`${amount} ${JSON.stringify(r)}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('refuses a rule that takes more than the whole', () => {
+    expect(() => splitByRule(100n, 'CNY', rule(5000, 5000, 1))).toThrow(/more than the whole/);
+  });
+});
+
+describe('allocateRefund (what a refund after completion takes back of the split)', () => {
+  const parts: SplitParts = { merchant: 7_600n, property: 1_500n, commission: 600n, tax: 300n };
+
+  it('takes back proportionally; the whole amount takes back every part', () => {
+    expect(allocateRefund(1_000n, 'CNY', parts)).toEqual({
+      merchant: 760n,
+      property: 150n,
+      commission: 60n,
+      tax: 30n,
+    });
+    expect(allocateRefund(10_000n, 'CNY', parts)).toEqual(parts);
+  });
+
+  it('never takes more of a part than is left, and sums to the refund (random refund sequences)', () => {
+    const next = rng(7);
+    const wrong: string[] = [];
+    for (let round = 0; round < 2_000; round++) {
+      const whole = BigInt(1 + Math.floor(next() * 100_000));
+      const r = rule(Math.floor(next() * 3001), Math.floor(next() * 5001), Math.floor(next() * 2001));
+      let left = splitByRule(whole, 'CNY', r);
+      while (sumParts(left) > 0n) {
+        const amount = BigInt(1 + Math.floor(next() * Number(sumParts(left))));
+        const taken = allocateRefund(amount, 'CNY', left);
+        if (
+          sumParts(taken) !== amount ||
+          SPLIT_ROLES.some((role) => taken[role] < 0n || taken[role] > left[role])
+        )
+          wrong.push(`round ${round}: ${amount} of ${JSON.stringify(left, (_k, v: unknown) => String(v))}`);
+        left = subtractParts(left, taken);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('refuses more than is left', () => {
+    expect(() => allocateRefund(10_001n, 'CNY', parts)).toThrow(/exceeds/);
+  });
+});
+
+describe('channel receivers', () => {
+  it('merchant, property, and the platform for commission plus tax; zero receivers left out', () => {
+    const tenancy = { operatorId: 'op-1', projectId: 'proj-1', merchantId: 'm-1' };
+    expect(channelReceivers({ merchant: 90n, property: 0n, commission: 6n, tax: 4n }, tenancy)).toEqual([
+      { account: 'merchant:m-1', amountMinor: 90n, description: 'merchant' },
+      { account: 'platform:op-1', amountMinor: 10n, description: 'platform commission and tax' },
+    ]);
+  });
+});
+
+describe('taxPeriod (UTC+8)', () => {
+  it('is the month in the city time zone', () => {
+    expect(taxPeriod(new Date('2026-01-31T15:59:59.999Z'))).toBe('2026-01');
+    expect(taxPeriod(new Date('2026-01-31T16:00:00.000Z'))).toBe('2026-02');
+    expect(taxPeriod(new Date('2026-12-31T16:00:00.000Z'))).toBe('2027-01');
+  });
+});
+
+const state = (over: Partial<OrderState> = {}): OrderState => ({
+  orderId: 'o-1',
+  status: EscrowStatus.ESCROW_STATUS_HELD,
+  heldMinor: 1_000n,
+  paidMinor: 1_000n,
+  refundedMinor: 0n,
+  refundPendingMinor: 0n,
+  profitSharing: false,
+  channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_NOT_NEEDED,
+  resolutionPending: false,
+  ...over,
+});
+
+describe('state decisions', () => {
+  it('completion: held completes, completed answers the same, disputed and refunded refuse naming the status', () => {
+    expect(decideCompletion(state(), 'app')).toBe('complete');
+    expect(decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_COMPLETED }), 'app')).toBe('already');
+    const disputed = errorOf(() =>
+      decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'app'),
+    );
+    expect(disputed).toMatchObject({ kind: 'failed_precondition', code: 'ORDER_NOT_COMPLETABLE' });
+    expect(disputed.message).toContain('DISPUTED');
+    expect(
+      errorOf(() => decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'auto_confirm'))
+        .code,
+    ).toBe('ORDER_NOT_COMPLETABLE');
+    expect(decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'dispute')).toBe(
+      'complete',
+    );
+    const refunded = errorOf(() =>
+      decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_REFUNDED, heldMinor: 0n }), 'app'),
+    );
+    expect(refunded.message).toContain('REFUNDED');
+    expect(errorOf(() => decideCompletion(state({ refundPendingMinor: 1n }), 'app')).code).toBe(
+      'REFUND_PENDING',
+    );
+  });
+
+  it('disputes: only a held order opens one; only a disputed one without a pending refund resolves', () => {
+    expect(() => decideOpenDispute(state())).not.toThrow();
+    expect(
+      errorOf(() => decideOpenDispute(state({ status: EscrowStatus.ESCROW_STATUS_COMPLETED }))).code,
+    ).toBe('ORDER_NOT_DISPUTABLE');
+    expect(() => decideResolveDispute(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }))).not.toThrow();
+    expect(errorOf(() => decideResolveDispute(state())).code).toBe('ORDER_NOT_DISPUTED');
+    expect(
+      errorOf(() =>
+        decideResolveDispute(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED, refundPendingMinor: 5n })),
+      ).code,
+    ).toBe('REFUND_PENDING');
+  });
+
+  it('refund plans', () => {
+    expect(decideRefund(state(), 100n, 'wallet', 'payer')).toEqual({ kind: 'escrow_to_wallet' });
+    expect(
+      decideRefund(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 100n, 'original', ''),
+    ).toEqual({
+      kind: 'escrow_via_channel',
+    });
+    const completed = state({ status: EscrowStatus.ESCROW_STATUS_COMPLETED, heldMinor: 0n });
+    expect(decideRefund(completed, 100n, 'original', '')).toEqual({
+      kind: 'after_split',
+      splitReturns: false,
+    });
+    const split = { ...completed, profitSharing: true };
+    expect(
+      decideRefund(
+        { ...split, channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_SPLIT },
+        1n,
+        'wallet',
+        'p',
+      ),
+    ).toEqual({
+      kind: 'after_split',
+      splitReturns: true,
+    });
+    expect(
+      decideRefund(
+        { ...split, channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_FAILED },
+        1n,
+        'wallet',
+        'p',
+      ),
+    ).toEqual({
+      kind: 'after_split',
+      splitReturns: false,
+    });
+    expect(
+      errorOf(() =>
+        decideRefund(
+          { ...split, channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_PENDING },
+          1n,
+          'wallet',
+          'p',
+        ),
+      ).code,
+    ).toBe('CHANNEL_SPLIT_PENDING');
+  });
+
+  it('refunds never exceed paid - refunded - pending', () => {
+    const s = state({ refundedMinor: 300n, heldMinor: 700n, refundPendingMinor: 200n });
+    expect(decideRefund(s, 500n, 'original', '')).toEqual({ kind: 'escrow_via_channel' });
+    const e = errorOf(() => decideRefund(s, 501n, 'original', ''));
+    expect(e).toMatchObject({ code: 'REFUND_EXCEEDS_REFUNDABLE', detail: { field: 'amount.amount_minor' } });
+    expect(errorOf(() => decideRefund(state(), 1n, 'wallet', '')).code).toBe('NO_PAYER');
+    expect(errorOf(() => decideRefund(state({ resolutionPending: true }), 1n, 'wallet', 'p')).code).toBe(
+      'DISPUTE_RESOLUTION_PENDING',
+    );
+    expect(
+      errorOf(() =>
+        decideRefund(
+          state({ status: EscrowStatus.ESCROW_STATUS_REFUNDED, heldMinor: 0n }),
+          1n,
+          'wallet',
+          'p',
+        ),
+      ).code,
+    ).toBe('ORDER_NOT_REFUNDABLE');
+  });
+
+  it('an order not completed is refunded once nothing is held or pending', () => {
+    const held = EscrowStatus.ESCROW_STATUS_HELD;
+    expect(statusAfterRefund({ status: held, heldMinor: 0n, refundPendingMinor: 0n })).toBe(
+      EscrowStatus.ESCROW_STATUS_REFUNDED,
+    );
+    expect(statusAfterRefund({ status: held, heldMinor: 1n, refundPendingMinor: 0n })).toBe(held);
+    expect(
+      statusAfterRefund({
+        status: EscrowStatus.ESCROW_STATUS_COMPLETED,
+        heldMinor: 0n,
+        refundPendingMinor: 0n,
+      }),
+    ).toBe(EscrowStatus.ESCROW_STATUS_COMPLETED);
+  });
+});
+
+describe('request validation names the field', () => {
+  const fieldOf = (fn: () => unknown) => errorOf(fn).detail.field;
+  const goodRule = {
+    operatorId: 'op-1',
+    projectId: 'proj-1',
+    merchantCategory: '',
+    commissionBps: 500,
+    propertyShareBps: 1000,
+    taxBps: 300,
+    autoConfirmHours: 24,
+    updatedAt: undefined,
+  };
+
+  it('split rules', () => {
+    expect(toSetSplitRuleCommand({ requestId: 'r1', rule: goodRule })).toMatchObject({ commissionBps: 500 });
+    expect(fieldOf(() => toSetSplitRuleCommand({ requestId: '', rule: goodRule }))).toBe('request_id');
+    expect(fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: undefined }))).toBe('rule');
+    expect(
+      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, commissionBps: 3001 } })),
+    ).toBe('rule.commission_bps');
+    expect(
+      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, propertyShareBps: -1 } })),
+    ).toBe('rule.property_share_bps');
+    expect(
+      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, taxBps: 2001 } })),
+    ).toBe('rule.tax_bps');
+    expect(
+      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, autoConfirmHours: 0 } })),
+    ).toBe('rule.auto_confirm_hours');
+    expect(
+      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, projectId: ' ' } })),
+    ).toBe('rule.project_id');
+  });
+
+  it('refunds and dispute resolutions', () => {
+    const refund = {
+      requestId: 'r',
+      orderId: '6b1f4ad6-3f4b-4d0a-9a49-0c8f2d9a7b11',
+      amount: { currency: 'CNY', amountMinor: 100n },
+      destination: RefundDestination.REFUND_DESTINATION_WALLET,
+      reason: 'broken',
+    };
+    expect(toRefundOrderCommand(refund)).toMatchObject({ destination: 'wallet', amountMinor: 100n });
+    expect(fieldOf(() => toRefundOrderCommand({ ...refund, orderId: 'nope' }))).toBe('order_id');
+    expect(
+      fieldOf(() => toRefundOrderCommand({ ...refund, amount: { currency: 'CNY', amountMinor: 0n } })),
+    ).toBe('amount.amount_minor');
+    expect(fieldOf(() => toRefundOrderCommand({ ...refund, destination: 0 }))).toBe('destination');
+    expect(fieldOf(() => toRefundOrderCommand({ ...refund, reason: 'x'.repeat(201) }))).toBe('reason');
+    const resolve = {
+      requestId: 'r',
+      orderId: refund.orderId,
+      resolution: DisputeResolution.DISPUTE_RESOLUTION_PARTIAL,
+      refundAmount: { currency: 'CNY', amountMinor: 10n },
+      note: 'half',
+      refundDestination: RefundDestination.REFUND_DESTINATION_ORIGINAL,
+    };
+    expect(toResolveDisputeCommand(resolve)).toMatchObject({
+      resolution: 'partial',
+      destination: 'original',
+    });
+    expect(fieldOf(() => toResolveDisputeCommand({ ...resolve, refundAmount: undefined }))).toBe(
+      'refund_amount',
+    );
+    expect(fieldOf(() => toResolveDisputeCommand({ ...resolve, refundDestination: 0 }))).toBe(
+      'refund_destination',
+    );
+    expect(
+      fieldOf(() =>
+        toResolveDisputeCommand({ ...resolve, resolution: DisputeResolution.DISPUTE_RESOLUTION_RELEASE }),
+      ),
+    ).toBe('refund_amount');
+    expect(fieldOf(() => toResolveDisputeCommand({ ...resolve, resolution: 0 }))).toBe('resolution');
+    expect(fieldOf(() => toResolveDisputeCommand({ ...resolve, note: '' }))).toBe('note');
+  });
+
+  it('page tokens', () => {
+    const token = encodePageToken(['2026-11-22T10:00:00.123456Z', '6b1f4ad6-3f4b-4d0a-9a49-0c8f2d9a7b11']);
+    expect(
+      toListEscrowOrdersQuery({
+        operatorId: '',
+        projectId: '',
+        status: 0,
+        page: { pageSize: 0, pageToken: token },
+      }),
+    ).toMatchObject({ size: 50, after: { orderId: '6b1f4ad6-3f4b-4d0a-9a49-0c8f2d9a7b11' } });
+    expect(
+      fieldOf(() =>
+        toListEscrowOrdersQuery({
+          operatorId: '',
+          projectId: '',
+          status: 0,
+          page: { pageSize: 0, pageToken: 'bad!' },
+        }),
+      ),
+    ).toBe('page.page_token');
+    expect(
+      fieldOf(() =>
+        toListEscrowOrdersQuery({
+          operatorId: '',
+          projectId: '',
+          status: 0,
+          page: { pageSize: 501, pageToken: '' },
+        }),
+      ),
+    ).toBe('page.page_size');
+  });
+});
+
+describe('tax CSV', () => {
+  it('has the header of the proto and one line per record', () => {
+    expect(TAX_CSV_HEADER).toBe(
+      'operator_id,merchant_id,period,currency,taxable_turnover_minor,tax_minor,orders',
+    );
+    expect(
+      taxRecordsCsv([
+        {
+          operator_id: 'op-1',
+          merchant_id: 'm,1',
+          period: '2026-11',
+          currency: 'CNY',
+          taxable_turnover_minor: 10_000n,
+          tax_minor: 300n,
+          orders: 2,
+        },
+      ]),
+    ).toBe(`${TAX_CSV_HEADER}\nop-1,"m,1",2026-11,CNY,10000,300,2\n`);
+  });
+});

@@ -1,0 +1,147 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EventContext, Logger, LOGGER, PoolClient } from '@citybase/platform';
+import type {
+  ChannelSplitFailed,
+  ChannelSplitReturnFailed,
+  ChannelSplitReturnSucceeded,
+  ChannelSplitSucceeded,
+  PaymentSucceeded,
+  RefundFailed,
+  RefundSucceeded,
+} from '@citybase/contracts/citybase/payment/v1/events';
+import { EscrowAccounts } from './escrow.accounts';
+import {
+  EscrowOrderRow,
+  findInstruction,
+  findOrder,
+  InstructionKind,
+  InstructionRow,
+  lockOrder,
+} from './escrow.store';
+import { EscrowTransitions } from './escrow.transitions';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type Outcome = { succeeded: true } | { succeeded: false; reason: string };
+
+/**
+ * Payment's events as escrow applies them, each inside the inbox transaction of the consumer
+ * `settlement.escrow` (so each applies once per event id). Events about orders or instructions
+ * settlement does not know are logged and skipped: payment publishes them for every payment.
+ */
+@Injectable()
+export class EscrowEventHandlers {
+  constructor(
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly transitions: EscrowTransitions,
+    private readonly accounts: EscrowAccounts,
+  ) {}
+
+  onPaymentSucceeded(client: PoolClient, e: PaymentSucceeded, ctx: EventContext): Promise<void> {
+    return this.transitions.escrowPayment(client, e, ctx.envelope.id);
+  }
+
+  async onRefundSucceeded(client: PoolClient, e: RefundSucceeded): Promise<void> {
+    if (e.instructionId !== '') {
+      await this.answer(
+        client,
+        'refund',
+        e.instructionId,
+        { succeeded: true },
+        (order, instruction, outcome) =>
+          this.transitions.applyRefundAnswer(client, order, instruction, outcome),
+      );
+      return;
+    }
+    // a refund asked of payment directly
+    const orderId = e.paymentId.toLowerCase();
+    if (!UUID.test(orderId)) return;
+    const peek = await findOrder(client, orderId);
+    if (!peek) {
+      this.logger.debug({ payment_id: e.paymentId }, 'refund of a payment not in escrow; ignored');
+      return;
+    }
+    await this.accounts.prepareOrder(peek);
+    const order = await lockOrder(client, orderId);
+    if (order) await this.transitions.applyExternalRefund(client, order, e);
+  }
+
+  async onRefundFailed(client: PoolClient, e: RefundFailed): Promise<void> {
+    // a refund asked of payment directly that failed moved no money settlement knows of
+    if (e.instructionId === '') return;
+    await this.answer(
+      client,
+      'refund',
+      e.instructionId,
+      { succeeded: false, reason: e.reason || 'REFUND_FAILED' },
+      (order, instruction, outcome) =>
+        this.transitions.applyRefundAnswer(client, order, instruction, outcome),
+    );
+  }
+
+  async onChannelSplitSucceeded(client: PoolClient, e: ChannelSplitSucceeded): Promise<void> {
+    await this.answer(client, 'split', e.instructionId, { succeeded: true }, (order, instruction, outcome) =>
+      this.transitions.applySplitAnswer(client, order, instruction, outcome),
+    );
+  }
+
+  async onChannelSplitFailed(client: PoolClient, e: ChannelSplitFailed): Promise<void> {
+    await this.answer(
+      client,
+      'split',
+      e.instructionId,
+      { succeeded: false, reason: e.reason || 'CHANNEL_SPLIT_FAILED' },
+      (order, instruction, outcome) => this.transitions.applySplitAnswer(client, order, instruction, outcome),
+    );
+  }
+
+  async onChannelSplitReturnSucceeded(client: PoolClient, e: ChannelSplitReturnSucceeded): Promise<void> {
+    await this.answer(
+      client,
+      'split_return',
+      e.instructionId,
+      { succeeded: true },
+      (order, instruction, outcome) =>
+        this.transitions.applySplitReturnAnswer(client, order, instruction, outcome),
+    );
+  }
+
+  async onChannelSplitReturnFailed(client: PoolClient, e: ChannelSplitReturnFailed): Promise<void> {
+    await this.answer(
+      client,
+      'split_return',
+      e.instructionId,
+      { succeeded: false, reason: e.reason || 'CHANNEL_SPLIT_RETURN_FAILED' },
+      (order, instruction, outcome) =>
+        this.transitions.applySplitReturnAnswer(client, order, instruction, outcome),
+    );
+  }
+
+  /** Finds the instruction an answer is about, locks its order, and applies the answer. */
+  private async answer(
+    client: PoolClient,
+    kind: InstructionKind,
+    instructionId: string,
+    outcome: Outcome,
+    apply: (order: EscrowOrderRow, instruction: InstructionRow, outcome: Outcome) => Promise<void>,
+  ): Promise<void> {
+    const id = instructionId.toLowerCase();
+    const instruction = UUID.test(id) ? await findInstruction(client, id) : undefined;
+    if (!instruction || instruction.kind !== kind) {
+      this.logger.debug(
+        { instruction_id: instructionId, kind },
+        'answer to an instruction escrow did not send; ignored',
+      );
+      return;
+    }
+    const peek = await findOrder(client, instruction.order_id);
+    if (peek) await this.accounts.prepareOrder(peek);
+    const order = await lockOrder(client, instruction.order_id);
+    if (!order)
+      throw new Error(`instruction ${id} names order ${instruction.order_id}, which does not exist`);
+    // re-read under the order's lock: the answer may have been applied meanwhile
+    const current = await findInstruction(client, id);
+    if (current?.status !== 'pending') return;
+    await apply(order, current, outcome);
+  }
+}

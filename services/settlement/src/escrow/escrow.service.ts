@@ -1,0 +1,234 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  assertTenancy,
+  CitybaseClaims,
+  inTenancy,
+  onceByRequestId,
+  Outbox,
+  OUTBOX,
+  PG_POOL,
+  Pool,
+  PoolClient,
+  tenancyFilter,
+  toTimestamp,
+  withTransaction,
+} from '@citybase/platform';
+import { EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import { SettlementEvents } from '@citybase/contracts/events';
+import { EscrowAccounts } from './escrow.accounts';
+import { decideOpenDispute, decideResolveDispute, encodePageToken } from './escrow.domain';
+import { EscrowErrors } from './escrow.errors';
+import type {
+  ListEscrowOrdersQuery,
+  OpenDisputeCommand,
+  OrderCommand,
+  RefundOrderCommand,
+  ResolveDisputeCommand,
+} from './escrow.requests';
+import {
+  EscrowOrderRow,
+  findOrder,
+  listOrders,
+  lockOrder,
+  PositionRow,
+  positions,
+  TenancyScope,
+  updateOrder,
+} from './escrow.store';
+import { EscrowTransitions, orderState } from './escrow.transitions';
+
+const scopeOf = (claims: CitybaseClaims): TenancyScope => {
+  const f = tenancyFilter(claims);
+  return f.all ? { all: true, operatorIds: [], projectIds: [] } : f;
+};
+
+/**
+ * Escrow's use cases over gRPC. Every mutation is one transaction: the order's row lock first,
+ * then the request id (idempotency_keys), then the transition. Another tenant's order answers
+ * NOT_FOUND exactly like a missing one.
+ */
+@Injectable()
+export class EscrowService {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(OUTBOX) private readonly outbox: Outbox,
+    private readonly transitions: EscrowTransitions,
+    private readonly accounts: EscrowAccounts,
+  ) {}
+
+  async getOrder(claims: CitybaseClaims, orderId: string): Promise<EscrowOrderRow> {
+    const order = await findOrder(this.pool, orderId);
+    if (!order || !inTenancy(claims, { operatorId: order.operator_id, projectId: order.project_id }))
+      throw EscrowErrors.orderNotFound(orderId);
+    return order;
+  }
+
+  async listOrders(
+    claims: CitybaseClaims,
+    q: ListEscrowOrdersQuery,
+  ): Promise<{ orders: EscrowOrderRow[]; nextPageToken: string }> {
+    const rows = await listOrders(this.pool, q, scopeOf(claims));
+    const page = rows.slice(0, q.size);
+    const last = page[page.length - 1];
+    return {
+      orders: page,
+      nextPageToken: rows.length > q.size && last ? encodePageToken([last.cursor_at, last.order_id]) : '',
+    };
+  }
+
+  async positions(
+    claims: CitybaseClaims,
+    q: { operatorId: string; projectId: string },
+  ): Promise<PositionRow[]> {
+    if (q.projectId !== '') assertTenancy(claims, { operatorId: q.operatorId, projectId: q.projectId });
+    else if (!inTenancy(claims, { operatorId: q.operatorId }) && (claims.tenancy.projects ?? []).length === 0)
+      assertTenancy(claims, { operatorId: q.operatorId });
+    return positions(this.pool, q, scopeOf(claims));
+  }
+
+  completeOrder(claims: CitybaseClaims, cmd: OrderCommand): Promise<EscrowOrderRow> {
+    return this.mutate(claims, 'CompleteOrder', cmd, (client, order) =>
+      this.transitions.complete(client, order, 'app'),
+    );
+  }
+
+  openDispute(claims: CitybaseClaims, cmd: OpenDisputeCommand): Promise<EscrowOrderRow> {
+    return this.mutate(claims, 'OpenDispute', cmd, async (client, order) => {
+      decideOpenDispute(orderState(order));
+      const disputed = await updateOrder(client, order.order_id, {
+        status: EscrowStatus.ESCROW_STATUS_DISPUTED,
+        dispute_reason: cmd.reason,
+        disputed_at: new Date(),
+      });
+      const tenancy = {
+        operatorId: order.operator_id,
+        projectId: order.project_id,
+        merchantId: order.merchant_id,
+      };
+      await this.outbox.enqueue(
+        client,
+        SettlementEvents.OrderDisputed,
+        {
+          orderId: order.order_id,
+          tenancy,
+          held: { currency: order.currency, amountMinor: disputed.held_minor },
+          reason: cmd.reason,
+          occurredAt: toTimestamp(disputed.disputed_at ?? new Date()),
+        },
+        { key: order.order_id, tenancy },
+      );
+      return disputed;
+    });
+  }
+
+  resolveDispute(claims: CitybaseClaims, cmd: ResolveDisputeCommand): Promise<EscrowOrderRow> {
+    return this.mutate(claims, 'ResolveDispute', cmd, async (client, order, refundId) => {
+      decideResolveDispute(orderState(order));
+      const resolvedAt = new Date();
+      let current = await updateOrder(client, order.order_id, {
+        dispute_resolution: cmd.resolution,
+        dispute_note: cmd.note,
+        dispute_resolved_by: claims.sub,
+        dispute_resolved_at: resolvedAt,
+      });
+      let refundMinor = 0n;
+      switch (cmd.resolution) {
+        case 'release':
+          current = await this.transitions.complete(client, current, 'dispute');
+          break;
+        case 'refund':
+        case 'partial': {
+          if (cmd.resolution === 'partial') {
+            if (cmd.refund.currency !== current.currency)
+              throw EscrowErrors.currencyMismatch('refund_amount', current.currency);
+            if (cmd.refund.amountMinor >= current.held_minor)
+              throw EscrowErrors.partialNotLessThanHeld(current.held_minor);
+          }
+          refundMinor = cmd.resolution === 'refund' ? current.held_minor : cmd.refund.amountMinor;
+          current = await this.transitions.startRefund(client, current, {
+            refundId,
+            origin: 'dispute',
+            amountMinor: refundMinor,
+            destination: cmd.destination,
+            reason: cmd.note.slice(0, 200),
+            requestedBy: claims.sub,
+          });
+          if (cmd.destination === 'original') {
+            // the channel refunds first; a partial resolution then completes the rest
+            current = await updateOrder(client, order.order_id, { resolution_refund_id: refundId });
+          } else if (cmd.resolution === 'partial') {
+            current = await this.transitions.complete(client, current, 'dispute');
+          }
+          break;
+        }
+      }
+      const tenancy = {
+        operatorId: order.operator_id,
+        projectId: order.project_id,
+        merchantId: order.merchant_id,
+      };
+      await this.outbox.enqueue(
+        client,
+        SettlementEvents.DisputeResolved,
+        {
+          orderId: order.order_id,
+          tenancy,
+          resolution: cmd.resolution,
+          refundAmount: refundMinor > 0n ? { currency: order.currency, amountMinor: refundMinor } : undefined,
+          resolvedBy: claims.sub,
+          occurredAt: toTimestamp(resolvedAt),
+        },
+        { key: order.order_id, tenancy },
+      );
+      return current;
+    });
+  }
+
+  refundOrder(claims: CitybaseClaims, cmd: RefundOrderCommand): Promise<EscrowOrderRow> {
+    return this.mutate(claims, 'RefundOrder', cmd, async (client, order, refundId) => {
+      if (cmd.currency !== order.currency) throw EscrowErrors.currencyMismatch('amount', order.currency);
+      return this.transitions.startRefund(client, order, {
+        refundId,
+        origin: 'order',
+        amountMinor: cmd.amountMinor,
+        destination: cmd.destination,
+        reason: cmd.reason,
+        requestedBy: claims.sub,
+      });
+    });
+  }
+
+  /**
+   * One mutation of an order: lock it (another tenant's order is NOT_FOUND), then run `change`
+   * at most once per request id (a repeat answers the order as it is now). `resourceId` is a fresh
+   * id for what the change creates (a refund).
+   */
+  private async mutate<C extends OrderCommand>(
+    claims: CitybaseClaims,
+    method: string,
+    cmd: C,
+    change: (client: PoolClient, order: EscrowOrderRow, resourceId: string) => Promise<unknown>,
+  ): Promise<EscrowOrderRow> {
+    // the accounts are created (and committed) before the transaction that posts to them
+    const peek = await findOrder(this.pool, cmd.orderId);
+    if (peek && inTenancy(claims, { operatorId: peek.operator_id, projectId: peek.project_id }))
+      await this.accounts.prepareOrder(peek);
+    return withTransaction(this.pool, async (client) => {
+      const order = await lockOrder(client, cmd.orderId);
+      if (!order || !inTenancy(claims, { operatorId: order.operator_id, projectId: order.project_id }))
+        throw EscrowErrors.orderNotFound(cmd.orderId);
+      await onceByRequestId(
+        client,
+        {
+          clientId: claims.sub,
+          method: `SettlementService.${method}`,
+          requestId: cmd.requestId,
+          command: cmd,
+        },
+        (resourceId) => change(client, order, resourceId).then(() => undefined),
+      );
+      // orders are never deleted
+      return (await findOrder(client, cmd.orderId))!;
+    });
+  }
+}

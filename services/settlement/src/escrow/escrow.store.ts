@@ -1,0 +1,593 @@
+import type { Pool, PoolClient } from '@citybase/platform';
+import type { ChannelSplitStatus, EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import type { Queryable } from '../ledger/ledger';
+import { SplitParts, SplitRuleTerms } from './escrow.domain';
+import type { ListEscrowOrdersQuery, QueryTaxRecordsQuery } from './escrow.requests';
+
+/** SQL of escrow (migrations/0003_escrow.sql). Mutations run in the caller's transaction. */
+
+export interface EscrowOrderRow {
+  order_id: string;
+  operator_id: string;
+  project_id: string;
+  merchant_id: string;
+  merchant_category: string;
+  payer_ref: string;
+  channel_id: string;
+  channel_transaction_id: string;
+  currency: string;
+  status: EscrowStatus;
+  paid_minor: bigint;
+  released_minor: bigint;
+  refunded_minor: bigint;
+  held_minor: bigint;
+  refund_pending_minor: bigint;
+  profit_sharing: boolean;
+  channel_split_status: ChannelSplitStatus;
+  split_instruction_id: string | null;
+  split_failure_reason: string;
+  paid_at: Date;
+  auto_confirm_at: Date;
+  completed_at: Date | null;
+  completed_by: string;
+  rule_commission_bps: number | null;
+  rule_property_share_bps: number | null;
+  rule_tax_bps: number | null;
+  merchant_minor: bigint;
+  property_minor: bigint;
+  commission_minor: bigint;
+  tax_minor: bigint;
+  merchant_refunded_minor: bigint;
+  property_refunded_minor: bigint;
+  commission_refunded_minor: bigint;
+  tax_refunded_minor: bigint;
+  dispute_reason: string;
+  disputed_at: Date | null;
+  dispute_resolution: string;
+  dispute_note: string;
+  dispute_resolved_by: string;
+  dispute_resolved_at: Date | null;
+  resolution_refund_id: string | null;
+  escrow_tx_id: string;
+  completion_tx_id: string | null;
+  payment_event_id: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** What PaymentSucceeded creates; the rest starts at its column default. */
+export type NewEscrowOrder = Pick<
+  EscrowOrderRow,
+  | 'order_id'
+  | 'operator_id'
+  | 'project_id'
+  | 'merchant_id'
+  | 'merchant_category'
+  | 'payer_ref'
+  | 'channel_id'
+  | 'channel_transaction_id'
+  | 'currency'
+  | 'status'
+  | 'paid_minor'
+  | 'held_minor'
+  | 'profit_sharing'
+  | 'channel_split_status'
+  | 'paid_at'
+  | 'auto_confirm_at'
+  | 'escrow_tx_id'
+  | 'payment_event_id'
+>;
+
+/** The split of a completed order as it stands (parts less what refunds took back). */
+export function netParts(o: EscrowOrderRow): SplitParts {
+  return {
+    merchant: o.merchant_minor - o.merchant_refunded_minor,
+    property: o.property_minor - o.property_refunded_minor,
+    commission: o.commission_minor - o.commission_refunded_minor,
+    tax: o.tax_minor - o.tax_refunded_minor,
+  };
+}
+
+export async function findOrder(db: Queryable, orderId: string): Promise<EscrowOrderRow | undefined> {
+  const { rows } = await db.query<EscrowOrderRow>('SELECT * FROM escrow_orders WHERE order_id = $1', [
+    orderId,
+  ]);
+  return rows[0];
+}
+
+/** The order's row lock: every change of an order (and of its refunds) happens under it. */
+export async function lockOrder(client: PoolClient, orderId: string): Promise<EscrowOrderRow | undefined> {
+  const { rows } = await client.query<EscrowOrderRow>(
+    'SELECT * FROM escrow_orders WHERE order_id = $1 FOR UPDATE',
+    [orderId],
+  );
+  return rows[0];
+}
+
+/** Inserts the order unless it exists; resolves with the new row, or undefined if it existed. */
+export async function insertOrder(
+  client: PoolClient,
+  o: NewEscrowOrder,
+): Promise<EscrowOrderRow | undefined> {
+  const cols = Object.keys(o) as (keyof NewEscrowOrder)[];
+  const { rows } = await client.query<EscrowOrderRow>(
+    `INSERT INTO escrow_orders (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})
+     ON CONFLICT (order_id) DO NOTHING RETURNING *`,
+    cols.map((c) => o[c]),
+  );
+  return rows[0];
+}
+
+type OrderChanges = Partial<Omit<EscrowOrderRow, 'order_id' | 'created_at' | 'updated_at'>>;
+
+/** Sets the given columns (names from the row type only, never from input). */
+export async function updateOrder(
+  client: PoolClient,
+  orderId: string,
+  changes: OrderChanges,
+): Promise<EscrowOrderRow> {
+  const cols = Object.keys(changes) as (keyof OrderChanges)[];
+  const { rows } = await client.query<EscrowOrderRow>(
+    `UPDATE escrow_orders SET ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')}, updated_at = clock_timestamp()
+      WHERE order_id = $1 RETURNING *`,
+    [orderId, ...cols.map((c) => changes[c])],
+  );
+  if (!rows[0]) throw new Error(`escrow order ${orderId} does not exist`);
+  return rows[0];
+}
+
+/**
+ * The next held order past its auto-confirm deadline that no other transaction holds, locked for
+ * this transaction (several processes may run the job at once). Orders with a refund through the
+ * channel in flight wait for its answer; `skip` are orders that failed earlier in this pass.
+ */
+export async function claimDueOrder(client: PoolClient, skip: string[]): Promise<EscrowOrderRow | undefined> {
+  const { rows } = await client.query<EscrowOrderRow>(
+    `SELECT * FROM escrow_orders
+      WHERE status = 1 AND auto_confirm_at <= now() AND refund_pending_minor = 0 AND resolution_refund_id IS NULL
+        AND NOT (order_id = ANY($1::uuid[]))
+      ORDER BY auto_confirm_at
+      LIMIT 1 FOR UPDATE SKIP LOCKED`,
+    [skip],
+  );
+  return rows[0];
+}
+
+/** Due orders as they are now, unlocked (to prepare their accounts before claiming them). */
+export async function peekDueOrders(db: Queryable, limit: number): Promise<EscrowOrderRow[]> {
+  const { rows } = await db.query<EscrowOrderRow>(
+    `SELECT * FROM escrow_orders
+      WHERE status = 1 AND auto_confirm_at <= now() AND refund_pending_minor = 0 AND resolution_refund_id IS NULL
+      ORDER BY auto_confirm_at LIMIT $1`,
+    [limit],
+  );
+  return rows;
+}
+
+export interface TenancyScope {
+  all: boolean;
+  operatorIds: string[];
+  projectIds: string[];
+}
+
+/** SQL condition "row in the caller's tenancy", with its three parameters starting at $n. */
+const inScope = (n: number) =>
+  `($${n}::boolean OR operator_id = ANY($${n + 1}::text[]) OR project_id = ANY($${n + 2}::text[]))`;
+const scopeParams = (s: TenancyScope) => [s.all, s.operatorIds, s.projectIds];
+
+export async function listOrders(
+  db: Pool,
+  q: ListEscrowOrdersQuery,
+  scope: TenancyScope,
+): Promise<(EscrowOrderRow & { cursor_at: string })[]> {
+  const { rows } = await db.query<EscrowOrderRow & { cursor_at: string }>(
+    `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+       FROM escrow_orders
+      WHERE ${inScope(1)}
+        AND ($4 = '' OR operator_id = $4) AND ($5 = '' OR project_id = $5)
+        AND ($6::smallint IS NULL OR status = $6)
+        AND ($7::timestamptz IS NULL OR (created_at, order_id) < ($7::timestamptz, $8::uuid))
+      ORDER BY created_at DESC, order_id DESC
+      LIMIT $9`,
+    [
+      ...scopeParams(scope),
+      q.operatorId,
+      q.projectId,
+      q.status ?? null,
+      q.after?.createdAt ?? null,
+      q.after?.orderId ?? null,
+      q.size + 1,
+    ],
+  );
+  return rows;
+}
+
+export interface PositionRow {
+  operator_id: string;
+  project_id: string;
+  currency: string;
+  paid: bigint;
+  released: bigint;
+  refunded: bigint;
+  held: bigint;
+  ledger: bigint;
+  held_orders: bigint;
+  disputed_orders: bigint;
+}
+
+/** Per project and currency: the orders' sums next to the project's escrow account balance. */
+export async function positions(
+  db: Pool,
+  q: { operatorId: string; projectId: string },
+  scope: TenancyScope,
+): Promise<PositionRow[]> {
+  const { rows } = await db.query<PositionRow>(
+    `WITH orders AS (
+       SELECT operator_id, project_id, currency,
+              sum(paid_minor) AS paid, sum(released_minor) AS released, sum(refunded_minor) AS refunded,
+              sum(held_minor) AS held,
+              count(*) FILTER (WHERE status = 1) AS held_orders,
+              count(*) FILTER (WHERE status = 2) AS disputed_orders
+         FROM escrow_orders
+        WHERE operator_id = $4 AND ($5 = '' OR project_id = $5) AND ${inScope(1)}
+        GROUP BY 1, 2, 3),
+     ledger AS (
+       SELECT a.operator_id, a.project_id, a.currency, sum(-b.balance_minor) AS held
+         FROM ledger_accounts a JOIN ledger_balances b USING (account_id)
+        WHERE a.kind = 2 AND a.operator_id = $4 AND ($5 = '' OR a.project_id = $5)
+          AND ($1::boolean OR a.operator_id = ANY($2::text[]) OR a.project_id = ANY($3::text[]))
+        GROUP BY 1, 2, 3)
+     SELECT coalesce(o.operator_id, l.operator_id) AS operator_id,
+            coalesce(o.project_id, l.project_id) AS project_id,
+            coalesce(o.currency, l.currency) AS currency,
+            coalesce(o.paid, 0)::bigint AS paid, coalesce(o.released, 0)::bigint AS released,
+            coalesce(o.refunded, 0)::bigint AS refunded, coalesce(o.held, 0)::bigint AS held,
+            coalesce(l.held, 0)::bigint AS ledger,
+            coalesce(o.held_orders, 0)::bigint AS held_orders,
+            coalesce(o.disputed_orders, 0)::bigint AS disputed_orders
+       FROM orders o FULL JOIN ledger l USING (operator_id, project_id, currency)
+      ORDER BY 2, 3`,
+    [...scopeParams(scope), q.operatorId, q.projectId],
+  );
+  return rows;
+}
+
+// ---- split rules ----
+
+export interface SplitRuleRow {
+  operator_id: string;
+  project_id: string;
+  merchant_category: string;
+  commission_bps: number;
+  property_share_bps: number;
+  tax_bps: number;
+  auto_confirm_hours: number;
+  updated_by: string;
+  updated_at: Date;
+}
+
+export const ruleTerms = (r: SplitRuleRow): SplitRuleTerms => ({
+  commissionBps: r.commission_bps,
+  propertyShareBps: r.property_share_bps,
+  taxBps: r.tax_bps,
+  autoConfirmHours: r.auto_confirm_hours,
+});
+
+/** The rule of the merchant's category, else the project's default rule, else none. */
+export async function findApplicableRule(
+  db: Queryable,
+  o: { operatorId: string; projectId: string; merchantCategory: string },
+): Promise<SplitRuleRow | undefined> {
+  const { rows } = await db.query<SplitRuleRow>(
+    `SELECT * FROM split_rules
+      WHERE operator_id = $1 AND project_id = $2 AND merchant_category IN ($3, '')
+      ORDER BY merchant_category DESC LIMIT 1`,
+    [o.operatorId, o.projectId, o.merchantCategory],
+  );
+  return rows[0];
+}
+
+export async function upsertRule(
+  client: PoolClient,
+  r: Omit<SplitRuleRow, 'updated_at'>,
+): Promise<SplitRuleRow> {
+  const { rows } = await client.query<SplitRuleRow>(
+    `INSERT INTO split_rules (operator_id, project_id, merchant_category, commission_bps, property_share_bps,
+                              tax_bps, auto_confirm_hours, updated_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (operator_id, project_id, merchant_category) DO UPDATE
+       SET commission_bps = EXCLUDED.commission_bps, property_share_bps = EXCLUDED.property_share_bps,
+           tax_bps = EXCLUDED.tax_bps, auto_confirm_hours = EXCLUDED.auto_confirm_hours,
+           updated_by = EXCLUDED.updated_by, updated_at = clock_timestamp()
+     RETURNING *`,
+    [
+      r.operator_id,
+      r.project_id,
+      r.merchant_category,
+      r.commission_bps,
+      r.property_share_bps,
+      r.tax_bps,
+      r.auto_confirm_hours,
+      r.updated_by,
+    ],
+  );
+  return rows[0]!;
+}
+
+export async function findRule(
+  db: Queryable,
+  key: { operatorId: string; projectId: string; merchantCategory: string },
+): Promise<SplitRuleRow | undefined> {
+  const { rows } = await db.query<SplitRuleRow>(
+    'SELECT * FROM split_rules WHERE operator_id = $1 AND project_id = $2 AND merchant_category = $3',
+    [key.operatorId, key.projectId, key.merchantCategory],
+  );
+  return rows[0];
+}
+
+export async function listRules(
+  db: Queryable,
+  operatorId: string,
+  projectId: string,
+): Promise<SplitRuleRow[]> {
+  const { rows } = await db.query<SplitRuleRow>(
+    'SELECT * FROM split_rules WHERE operator_id = $1 AND project_id = $2 ORDER BY merchant_category',
+    [operatorId, projectId],
+  );
+  return rows;
+}
+
+// ---- refunds ----
+
+export type RefundOrigin = 'order' | 'dispute' | 'payment';
+export type RefundStatusName = 'returning_split' | 'refunding' | 'succeeded' | 'failed';
+
+export interface EscrowRefundRow {
+  refund_id: string;
+  order_id: string;
+  origin: RefundOrigin;
+  destination: 'original' | 'wallet';
+  after_split: boolean;
+  currency: string;
+  amount_minor: bigint;
+  merchant_minor: bigint;
+  property_minor: bigint;
+  commission_minor: bigint;
+  tax_minor: bigint;
+  status: RefundStatusName;
+  refund_instruction_id: string | null;
+  payment_refund_id: string | null;
+  reason: string;
+  failure_reason: string;
+  requested_by: string;
+  tx_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+export const refundParts = (r: EscrowRefundRow): SplitParts => ({
+  merchant: r.merchant_minor,
+  property: r.property_minor,
+  commission: r.commission_minor,
+  tax: r.tax_minor,
+});
+
+export type NewRefund = Pick<
+  EscrowRefundRow,
+  | 'refund_id'
+  | 'order_id'
+  | 'origin'
+  | 'destination'
+  | 'after_split'
+  | 'currency'
+  | 'amount_minor'
+  | 'merchant_minor'
+  | 'property_minor'
+  | 'commission_minor'
+  | 'tax_minor'
+  | 'status'
+  | 'refund_instruction_id'
+  | 'payment_refund_id'
+  | 'reason'
+  | 'failure_reason'
+  | 'requested_by'
+  | 'tx_id'
+  | 'completed_at'
+>;
+
+export async function insertRefund(client: PoolClient, r: NewRefund): Promise<EscrowRefundRow> {
+  const cols = Object.keys(r) as (keyof NewRefund)[];
+  const { rows } = await client.query<EscrowRefundRow>(
+    `INSERT INTO escrow_refunds (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})
+     RETURNING *`,
+    cols.map((c) => r[c]),
+  );
+  return rows[0]!;
+}
+
+type RefundChanges = Partial<
+  Pick<EscrowRefundRow, 'status' | 'refund_instruction_id' | 'failure_reason' | 'tx_id' | 'completed_at'>
+>;
+
+export async function updateRefund(
+  client: PoolClient,
+  refundId: string,
+  changes: RefundChanges,
+): Promise<EscrowRefundRow> {
+  const cols = Object.keys(changes) as (keyof RefundChanges)[];
+  const { rows } = await client.query<EscrowRefundRow>(
+    `UPDATE escrow_refunds SET ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')}, updated_at = clock_timestamp()
+      WHERE refund_id = $1 RETURNING *`,
+    [refundId, ...cols.map((c) => changes[c])],
+  );
+  if (!rows[0]) throw new Error(`escrow refund ${refundId} does not exist`);
+  return rows[0];
+}
+
+export async function findRefund(db: Queryable, refundId: string): Promise<EscrowRefundRow | undefined> {
+  const { rows } = await db.query<EscrowRefundRow>('SELECT * FROM escrow_refunds WHERE refund_id = $1', [
+    refundId,
+  ]);
+  return rows[0];
+}
+
+export async function findRefundByPaymentRefund(
+  db: Queryable,
+  paymentRefundId: string,
+): Promise<EscrowRefundRow | undefined> {
+  const { rows } = await db.query<EscrowRefundRow>(
+    'SELECT * FROM escrow_refunds WHERE payment_refund_id = $1',
+    [paymentRefundId],
+  );
+  return rows[0];
+}
+
+/** What refunds after completion still in flight have reserved of each split part. */
+export async function reservedParts(db: Queryable, orderId: string): Promise<SplitParts> {
+  const { rows } = await db.query<{ m: bigint; p: bigint; c: bigint; t: bigint }>(
+    `SELECT coalesce(sum(merchant_minor), 0)::bigint AS m, coalesce(sum(property_minor), 0)::bigint AS p,
+            coalesce(sum(commission_minor), 0)::bigint AS c, coalesce(sum(tax_minor), 0)::bigint AS t
+       FROM escrow_refunds
+      WHERE order_id = $1 AND after_split AND status IN ('returning_split', 'refunding')`,
+    [orderId],
+  );
+  const r = rows[0]!;
+  return { merchant: r.m, property: r.p, commission: r.c, tax: r.t };
+}
+
+// ---- channel instructions ----
+
+export type InstructionKind = 'split' | 'split_return' | 'refund';
+export type InstructionStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface InstructionRow {
+  instruction_id: string;
+  order_id: string;
+  kind: InstructionKind;
+  refund_id: string | null;
+  account: string;
+  currency: string;
+  amount_minor: bigint;
+  status: InstructionStatus;
+  failure_reason: string;
+  created_at: Date;
+  answered_at: Date | null;
+}
+
+export async function insertInstruction(
+  client: PoolClient,
+  i: Pick<
+    InstructionRow,
+    'instruction_id' | 'order_id' | 'kind' | 'refund_id' | 'account' | 'currency' | 'amount_minor'
+  >,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO escrow_channel_instructions (instruction_id, order_id, kind, refund_id, account, currency, amount_minor)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [i.instruction_id, i.order_id, i.kind, i.refund_id, i.account, i.currency, i.amount_minor],
+  );
+}
+
+export async function findInstruction(
+  db: Queryable,
+  instructionId: string,
+): Promise<InstructionRow | undefined> {
+  const { rows } = await db.query<InstructionRow>(
+    'SELECT * FROM escrow_channel_instructions WHERE instruction_id = $1',
+    [instructionId],
+  );
+  return rows[0];
+}
+
+/** Records the answer of a pending instruction; false if it had been answered already. */
+export async function answerInstruction(
+  client: PoolClient,
+  instructionId: string,
+  status: 'succeeded' | 'failed',
+  failureReason = '',
+): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `UPDATE escrow_channel_instructions SET status = $2, failure_reason = $3, answered_at = clock_timestamp()
+      WHERE instruction_id = $1 AND status = 'pending'`,
+    [instructionId, status, failureReason],
+  );
+  return rowCount === 1;
+}
+
+export async function instructionsOfRefund(
+  db: Queryable,
+  refundId: string,
+  kind: InstructionKind,
+): Promise<InstructionRow[]> {
+  const { rows } = await db.query<InstructionRow>(
+    'SELECT * FROM escrow_channel_instructions WHERE refund_id = $1 AND kind = $2 ORDER BY created_at, instruction_id',
+    [refundId, kind],
+  );
+  return rows;
+}
+
+// ---- tax records ----
+
+export interface TaxRecordRow {
+  operator_id: string;
+  merchant_id: string;
+  period: string;
+  currency: string;
+  taxable_turnover_minor: bigint;
+  tax_minor: bigint;
+  orders: number;
+}
+
+export async function addToTaxRecord(
+  client: PoolClient,
+  r: {
+    operatorId: string;
+    merchantId: string;
+    period: string;
+    currency: string;
+    turnover: bigint;
+    tax: bigint;
+    orders: number;
+  },
+): Promise<void> {
+  await client.query(
+    `INSERT INTO tax_records (operator_id, merchant_id, period, currency, taxable_turnover_minor, tax_minor, orders)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (operator_id, period, merchant_id, currency) DO UPDATE
+       SET taxable_turnover_minor = tax_records.taxable_turnover_minor + EXCLUDED.taxable_turnover_minor,
+           tax_minor = tax_records.tax_minor + EXCLUDED.tax_minor,
+           orders = tax_records.orders + EXCLUDED.orders,
+           updated_at = clock_timestamp()`,
+    [r.operatorId, r.merchantId, r.period, r.currency, r.turnover, r.tax, r.orders],
+  );
+}
+
+export async function queryTaxRecords(db: Pool, q: QueryTaxRecordsQuery): Promise<TaxRecordRow[]> {
+  const { rows } = await db.query<TaxRecordRow>(
+    `SELECT operator_id, merchant_id, period, currency, taxable_turnover_minor, tax_minor, orders
+       FROM tax_records
+      WHERE operator_id = $1 AND period = $2 AND ($3 = '' OR merchant_id = $3)
+        AND ($4::text IS NULL OR (merchant_id, currency) > ($4::text, $5::text))
+      ORDER BY merchant_id, currency
+      LIMIT $6`,
+    [
+      q.operatorId,
+      q.period,
+      q.merchantId,
+      q.after?.merchantId ?? null,
+      q.after?.currency ?? null,
+      q.size + 1,
+    ],
+  );
+  return rows;
+}
+
+export async function allTaxRecords(db: Pool, operatorId: string, period: string): Promise<TaxRecordRow[]> {
+  const { rows } = await db.query<TaxRecordRow>(
+    `SELECT operator_id, merchant_id, period, currency, taxable_turnover_minor, tax_minor, orders
+       FROM tax_records WHERE operator_id = $1 AND period = $2 ORDER BY merchant_id, currency`,
+    [operatorId, period],
+  );
+  return rows;
+}

@@ -1,0 +1,58 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  assertTenancy,
+  CitybaseClaims,
+  onceByRequestId,
+  PG_POOL,
+  Pool,
+  withTransaction,
+} from '@citybase/platform';
+import type { SetSplitRuleCommand } from './escrow.requests';
+import { findRule, listRules, SplitRuleRow, upsertRule } from './escrow.store';
+
+/**
+ * Split rules per project and merchant category. A rule applies to orders completed after it is
+ * set (the order stores the rule it was completed with); its auto-confirm hours apply to orders
+ * paid after it is set. Writing under another operator or project is PERMISSION_DENIED.
+ */
+@Injectable()
+export class SplitRulesService {
+  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+
+  async setRule(claims: CitybaseClaims, cmd: SetSplitRuleCommand): Promise<SplitRuleRow> {
+    assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
+    return withTransaction(this.pool, async (client) => {
+      await onceByRequestId(
+        client,
+        {
+          clientId: claims.sub,
+          method: 'SettlementService.SetSplitRule',
+          requestId: cmd.requestId,
+          command: cmd,
+        },
+        async () => {
+          await upsertRule(client, {
+            operator_id: cmd.operatorId,
+            project_id: cmd.projectId,
+            merchant_category: cmd.merchantCategory,
+            commission_bps: cmd.commissionBps,
+            property_share_bps: cmd.propertyShareBps,
+            tax_bps: cmd.taxBps,
+            auto_confirm_hours: cmd.autoConfirmHours,
+            updated_by: claims.sub,
+          });
+        },
+      );
+      // a repeat answers the rule as it is now (another request may have changed it since)
+      return (await findRule(client, cmd))!;
+    });
+  }
+
+  async listRules(
+    claims: CitybaseClaims,
+    q: { operatorId: string; projectId: string },
+  ): Promise<SplitRuleRow[]> {
+    assertTenancy(claims, q);
+    return listRules(this.pool, q.operatorId, q.projectId);
+  }
+}

@@ -1,0 +1,225 @@
+// Set-up of the escrow suites: a real settlement process on its own database and topic namespace,
+// tokens from a TestIssuer, gRPC clients per tenancy, the fake payment (escrow-fakes.ts) that
+// publishes payment's events and answers settlement's instructions, and helpers to read balances
+// and row counts straight from the service's database.
+import { randomUUID } from 'node:crypto';
+import { type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Pool } from 'pg';
+import { createPool } from '@citybase/platform';
+import {
+  createTestDatabase,
+  grpcClient,
+  PromiseClient,
+  ServiceProcess,
+  spawnService,
+  TestDatabase,
+  TestIssuer,
+  uniqueName,
+  waitFor,
+} from '@citybase/platform/testing';
+import {
+  AccountKind,
+  EscrowOrder,
+  SettlementServiceService,
+} from '@citybase/contracts/citybase/settlement/v1/settlement';
+import type { PaymentSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
+import { PaymentEvents } from '@citybase/contracts/events';
+import { FakePayment } from './escrow-fakes';
+
+export type SettlementClient = PromiseClient<typeof SettlementServiceService>;
+
+/** What a scenario app and the operator's back office may do with escrow. */
+export const ESCROW_SCOPES = [
+  'settlement:read',
+  'settlement:write',
+  'settlement:configure',
+  'settlement:mediate',
+  'settlement:tax',
+];
+
+export interface Tenancy {
+  operators?: string[];
+  projects?: string[];
+}
+
+export interface EscrowHarness {
+  issuer: TestIssuer;
+  db: TestDatabase;
+  svc: ServiceProcess;
+  /** The service's own database. */
+  pool: Pool;
+  fake: FakePayment;
+  /** A client with a fixed client id per (tenancy, scopes): request ids are per client. */
+  clientOf(tenancy: Tenancy, scopes?: string[]): SettlementClient;
+  stop(): Promise<void>;
+}
+
+export async function startEscrowHarness(env: Record<string, string> = {}): Promise<EscrowHarness> {
+  const undo: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const step of undo.splice(0).reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const issuer = await TestIssuer.start();
+    undo.push(() => issuer.stop());
+    const db = await createTestDatabase('escrow');
+    undo.push(() => db.drop());
+    const prefix = `${uniqueName('escrow')}.`;
+    const svc = await spawnService('settlement', {
+      DATABASE_URL: db.url,
+      KAFKA_TOPIC_PREFIX: prefix,
+      AUTH_JWKS_URL: issuer.jwksUrl,
+      DATABASE_POOL_SIZE: '10',
+      SETTLEMENT_AUTO_CONFIRM_INTERVAL_MS: '200',
+      LOG_LEVEL: 'warn',
+      ...env,
+    });
+    undo.push(() => svc.stop());
+    await svc.ready();
+    const pool = createPool(db.url, { max: 5 });
+    undo.push(() => pool.end());
+    const fake = await FakePayment.start(prefix);
+    undo.push(() => fake.stop());
+    const clientIds = new Map<string, string>();
+    const metadata = (tenancy: Tenancy, scopes: string[]): Metadata => {
+      const key = JSON.stringify([tenancy, scopes]);
+      const sub = clientIds.get(key) ?? uniqueName('app');
+      clientIds.set(key, sub);
+      return issuer.metadata({ scopes, sub, ...tenancy });
+    };
+    const clientOf = (tenancy: Tenancy, scopes = ESCROW_SCOPES) => {
+      const c = grpcClient(SettlementServiceService, svc.grpcAddress, () => metadata(tenancy, scopes));
+      undo.push(async () => c.close());
+      return c;
+    };
+    return { issuer, db, svc, pool, fake, clientOf, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** An account's balance on its normal side, 0 when it does not exist (yet). */
+export async function balance(
+  pool: Pool,
+  kind: AccountKind,
+  key: { operatorId: string; projectId?: string; merchantId?: string; ownerRef?: string; currency?: string },
+): Promise<bigint> {
+  const { rows } = await pool.query<{ b: string }>(
+    `SELECT coalesce(sum(b.normal_side * b.balance_minor), 0)::text AS b
+       FROM ledger_accounts a JOIN ledger_balances b USING (account_id)
+      WHERE a.kind = $1 AND a.operator_id = $2 AND a.project_id = $3 AND a.merchant_id = $4 AND a.owner_ref = $5
+        AND a.currency = $6`,
+    [
+      kind,
+      key.operatorId,
+      key.projectId ?? '',
+      key.merchantId ?? '',
+      key.ownerRef ?? '',
+      key.currency ?? 'CNY',
+    ],
+  );
+  return BigInt(rows[0]!.b);
+}
+
+/** Rows of every table escrow writes, plus the outbox and the request ids: "nothing written" checks. */
+export async function escrowCounts(pool: Pool): Promise<Record<string, number>> {
+  const { rows } = await pool.query<Record<string, number>>(
+    `SELECT (SELECT count(*)::int FROM escrow_orders) AS orders,
+            (SELECT count(*)::int FROM escrow_refunds) AS refunds,
+            (SELECT count(*)::int FROM escrow_channel_instructions) AS instructions,
+            (SELECT count(*)::int FROM split_rules) AS rules,
+            (SELECT count(*)::int FROM tax_records) AS tax_records,
+            (SELECT count(*)::int FROM outbox) AS outbox,
+            (SELECT count(*)::int FROM idempotency_keys) AS request_ids,
+            (SELECT count(*)::int FROM ledger_transactions) AS ledger_transactions,
+            (SELECT coalesce(sum(extract(epoch FROM updated_at)), 0)::float8 FROM escrow_orders) AS order_versions`,
+  );
+  return rows[0]!;
+}
+
+/**
+ * Resolves once settlement has applied every event published so far with this key (payment id):
+ * publishes a no-op for escrow (a RefundFailed naming no instruction) on the same key, hence the
+ * same partition, and waits for it in the escrow consumer's inbox.
+ */
+export async function drained(h: EscrowHarness, payment: PaymentSucceeded): Promise<void> {
+  const eventId = await h.fake.publish(
+    PaymentEvents.RefundFailed,
+    {
+      refundId: randomUUID(),
+      paymentId: payment.paymentId,
+      tenancy: payment.tenancy,
+      merchantId: payment.merchantId,
+      amount: payment.amount,
+      channel: payment.channel,
+      reason: 'BARRIER',
+      occurredAt: undefined,
+      instructionId: '',
+    },
+    { key: payment.paymentId },
+  );
+  await waitFor(
+    `event ${eventId} in the escrow inbox`,
+    async () => {
+      const { rowCount } = await h.pool.query(
+        `SELECT 1 FROM inbox WHERE consumer = 'settlement.escrow' AND event_id = $1`,
+        [eventId],
+      );
+      return rowCount === 1 ? true : undefined;
+    },
+    30_000,
+    50,
+  );
+}
+
+/** Waits until the order (as the client sees it) satisfies `ok`; returns it then. */
+export function awaitOrder(
+  client: SettlementClient,
+  orderId: string,
+  ok: (o: EscrowOrder) => boolean,
+  what = 'the order',
+  timeoutMs = 30_000,
+): Promise<EscrowOrder> {
+  return waitFor(
+    `${what} (${orderId})`,
+    async () => {
+      const { order } = await client.getEscrowOrder({ orderId });
+      return order && ok(order) ? order : undefined;
+    },
+    timeoutMs,
+    50,
+  );
+}
+
+/** The gRPC error of a call that must fail. */
+export async function grpcError(call: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await call;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+export function errorField(err: ServiceError): string | undefined {
+  const v = err.metadata?.get('citybase-error-field')[0];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function errorCode(err: ServiceError): string | undefined {
+  const v = err.metadata?.get('citybase-error-code')[0];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * Error lines of the service's output (a handler that failed, even once, a dead-lettered event, a
+ * failed job pass),
+ * except the alerts a test provoked on purpose (e.g. "CHANNEL_SPLIT_FAILED").
+ */
+export function failures(output: string, expectedAlerts: string[] = []): string[] {
+  return output
+    .split('\n')
+    .filter((l) => /"level":"(error|fatal)"|handler failed|infrastructure failure/.test(l))
+    .filter((l) => !expectedAlerts.some((a) => l.includes(`"alert":"${a}"`)));
+}
