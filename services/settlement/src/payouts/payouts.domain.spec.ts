@@ -1,0 +1,195 @@
+import { DomainError } from '@citybase/platform';
+import { PayoutStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import {
+  decideConfirm,
+  encodeCursor,
+  holdExpiry,
+  maskBankAccount,
+  parsePage,
+  toConfirmPayoutCommand,
+  toListPayoutsQuery,
+  toPayPropertyFeeCommand,
+  toRunPayoutCycleCommand,
+  toWithdrawCommand,
+} from './payouts.domain';
+
+const PAYOUT = '11111111-1111-4111-8111-111111111111';
+
+function thrown(fn: () => unknown): DomainError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(DomainError);
+    return err as DomainError;
+  }
+  throw new Error('expected a DomainError');
+}
+
+describe('maskBankAccount', () => {
+  it('keeps the last four characters only', () => {
+    expect(maskBankAccount('6222021234567890123')).toBe('****0123');
+    expect(maskBankAccount('6222 0212 3456 7890')).toBe('****7890');
+    expect(maskBankAccount('1234')).toBe('****1234');
+    expect(maskBankAccount('')).toBe('');
+  });
+});
+
+describe('toWithdrawCommand', () => {
+  const ok = {
+    requestId: 'w-1',
+    operatorId: 'op-1',
+    ownerRef: 'resident-1',
+    amount: { currency: 'CNY', amountMinor: 100n },
+    bankAccount: '6222021234567890123',
+  };
+
+  it('validates and keeps the account (only for masking and the fingerprint)', () => {
+    expect(toWithdrawCommand(ok)).toEqual({
+      requestId: 'w-1',
+      operatorId: 'op-1',
+      ownerRef: 'resident-1',
+      currency: 'CNY',
+      amountMinor: 100n,
+      bankAccount: '6222021234567890123',
+    });
+  });
+
+  it.each([
+    ['request_id', { requestId: '' }],
+    ['operator_id', { operatorId: '' }],
+    ['owner_ref', { ownerRef: 'a b' }],
+    ['amount', { amount: undefined }],
+    ['amount.amount_minor', { amount: { currency: 'CNY', amountMinor: 0n } }],
+    ['amount.currency', { amount: { currency: 'cny', amountMinor: 1n } }],
+    ['bank_account', { bankAccount: '123' }],
+    ['bank_account', { bankAccount: 'x'.repeat(65) }],
+    ['bank_account', { bankAccount: '1234;5678' }],
+  ])('names %s', (field, over) => {
+    const err = thrown(() => toWithdrawCommand({ ...ok, ...over }));
+    expect(err.kind).toBe('invalid_argument');
+    expect(err.detail.field).toBe(field);
+  });
+
+  it('never repeats the bank account in an error', () => {
+    const err = thrown(() => toWithdrawCommand({ ...ok, bankAccount: '6222;021234567890' }));
+    expect(err.message).not.toContain('6222');
+  });
+});
+
+describe('other commands', () => {
+  it('RunPayoutCycle names each field', () => {
+    const ok = { requestId: 'c-1', operatorId: 'op-1', projectId: 'p-1', currency: 'CNY' };
+    expect(toRunPayoutCycleCommand(ok)).toEqual(ok);
+    for (const [field, over] of [
+      ['request_id', { requestId: ' ' }],
+      ['operator_id', { operatorId: '' }],
+      ['project_id', { projectId: '' }],
+      ['currency', { currency: 'yuan' }],
+    ] as const)
+      expect(thrown(() => toRunPayoutCycleCommand({ ...ok, ...over })).detail.field).toBe(field);
+  });
+
+  it('ConfirmPayout requires the reference of a success and the reason of a failure', () => {
+    const base = { requestId: 'k', payoutId: PAYOUT, bankReference: '', failureReason: '' };
+    expect(toConfirmPayoutCommand({ ...base, succeeded: true, bankReference: 'B-1' }).outcome).toEqual({
+      paid: true,
+      bankReference: 'B-1',
+    });
+    expect(toConfirmPayoutCommand({ ...base, succeeded: false, failureReason: 'closed' }).outcome).toEqual({
+      paid: false,
+      failureReason: 'closed',
+    });
+    expect(thrown(() => toConfirmPayoutCommand({ ...base, succeeded: true })).detail.field).toBe(
+      'bank_reference',
+    );
+    expect(thrown(() => toConfirmPayoutCommand({ ...base, succeeded: false })).detail.field).toBe(
+      'failure_reason',
+    );
+    expect(
+      thrown(() =>
+        toConfirmPayoutCommand({ ...base, succeeded: true, bankReference: 'B', failureReason: 'x' }),
+      ).detail.field,
+    ).toBe('failure_reason');
+    expect(
+      thrown(() =>
+        toConfirmPayoutCommand({ ...base, payoutId: 'nope', succeeded: false, failureReason: 'x' }),
+      ).detail.field,
+    ).toBe('payout_id');
+  });
+
+  it('PayPropertyFeeFromWallet names bill_ref', () => {
+    const ok = {
+      requestId: 'f',
+      operatorId: 'op',
+      projectId: 'p',
+      ownerRef: 'r',
+      amount: { currency: 'CNY', amountMinor: 5n },
+      billRef: 'bill-1',
+    };
+    expect(toPayPropertyFeeCommand(ok).billRef).toBe('bill-1');
+    expect(thrown(() => toPayPropertyFeeCommand({ ...ok, billRef: '' })).detail.field).toBe('bill_ref');
+    expect(thrown(() => toPayPropertyFeeCommand({ ...ok, billRef: 'b'.repeat(65) })).detail.field).toBe(
+      'bill_ref',
+    );
+  });
+
+  it('ListPayouts: optional filters, pages', () => {
+    expect(toListPayoutsQuery({ operatorId: '', projectId: '', batchId: '', page: undefined })).toEqual({
+      operatorId: '',
+      projectId: '',
+      batchId: '',
+      size: 50,
+      after: undefined,
+    });
+    expect(
+      thrown(() => toListPayoutsQuery({ operatorId: '', projectId: '', batchId: 'x', page: undefined }))
+        .detail.field,
+    ).toBe('batch_id');
+    expect(thrown(() => parsePage({ pageSize: 501, pageToken: '' })).detail.field).toBe('page.page_size');
+    expect(thrown(() => parsePage({ pageSize: 1, pageToken: 'garbage!' })).detail.field).toBe(
+      'page.page_token',
+    );
+    const cursor = { createdAt: '2026-01-02T03:04:05.123456Z', id: PAYOUT };
+    expect(parsePage({ pageSize: 10, pageToken: encodeCursor(cursor) })).toEqual({ size: 10, after: cursor });
+  });
+});
+
+describe('decideConfirm', () => {
+  const payout = (status: PayoutStatus, bankReference = '') => ({ payoutId: PAYOUT, status, bankReference });
+  const paid = { paid: true as const, bankReference: 'B-1' };
+  const failed = { paid: false as const, failureReason: 'account closed' };
+
+  it('pays or fails a pending payout', () => {
+    expect(decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_PENDING), paid)).toBe('pay');
+    expect(decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_PENDING), failed)).toBe('fail');
+  });
+
+  it('answers a final payout unchanged when the answer agrees', () => {
+    expect(decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_PAID, 'B-1'), paid)).toBe('unchanged');
+    expect(decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_FAILED), failed)).toBe('unchanged');
+    expect(decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_EXPIRED), failed)).toBe('unchanged');
+  });
+
+  it('refuses an answer that contradicts a final payout', () => {
+    expect(thrown(() => decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_PAID, 'B-1'), failed)).code).toBe(
+      'PAYOUT_ALREADY_SETTLED',
+    );
+    expect(
+      thrown(() =>
+        decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_PAID, 'B-1'), { ...paid, bankReference: 'B-2' }),
+      ).code,
+    ).toBe('PAYOUT_ALREADY_SETTLED');
+    expect(thrown(() => decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_FAILED), paid)).kind).toBe(
+      'failed_precondition',
+    );
+    expect(thrown(() => decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_EXPIRED), paid)).code).toBe(
+      'PAYOUT_EXPIRED',
+    );
+  });
+});
+
+describe('holdExpiry', () => {
+  it('is now plus the configured hours', () => {
+    expect(holdExpiry(new Date('2026-01-01T00:00:00Z'), 72)).toEqual(new Date('2026-01-04T00:00:00Z'));
+  });
+});

@@ -1,0 +1,272 @@
+import {
+  DomainError,
+  optionalString,
+  requestId,
+  requiredMoney,
+  requiredString,
+  requiredUuid,
+} from '@citybase/platform';
+import type { PageRequest } from '@citybase/contracts/citybase/common/v1/common';
+import {
+  ConfirmPayoutRequest,
+  GetWalletRequest,
+  ListPayoutsRequest,
+  PayoutStatus,
+  PayPropertyFeeFromWalletRequest,
+  RunPayoutCycleRequest,
+  WithdrawFromWalletRequest,
+} from '@citybase/contracts/citybase/settlement/v1/settlement';
+import { PayoutErrors } from './payouts.errors';
+
+/** Operator, project, merchant and resident ids: what payment and identity accept too. */
+export const ID = {
+  max: 64,
+  pattern: /^[A-Za-z0-9._:-]+$/,
+  patternRule: 'must be 1-64 letters, digits, dots, dashes, colons or underscores',
+};
+
+const CURRENCY = { max: 3, pattern: /^[A-Z]{3}$/, patternRule: 'must be a 3-letter ISO 4217 code' };
+
+// ---- commands ----
+
+export interface RunPayoutCycleCommand {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  currency: string;
+}
+
+export function toRunPayoutCycleCommand(req: RunPayoutCycleRequest): RunPayoutCycleCommand {
+  return {
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('operator_id', req.operatorId, ID),
+    projectId: requiredString('project_id', req.projectId, ID),
+    currency: requiredString('currency', req.currency, CURRENCY),
+  };
+}
+
+export type ConfirmOutcome = { paid: true; bankReference: string } | { paid: false; failureReason: string };
+
+export interface ConfirmPayoutCommand {
+  requestId: string;
+  payoutId: string;
+  outcome: ConfirmOutcome;
+}
+
+export function toConfirmPayoutCommand(req: ConfirmPayoutRequest): ConfirmPayoutCommand {
+  const cmd = { requestId: requestId(req.requestId), payoutId: requiredUuid('payout_id', req.payoutId) };
+  if (req.succeeded) {
+    if (optionalString('failure_reason', req.failureReason, { max: 200 }) !== '')
+      throw DomainError.invalid('failure_reason', 'must be empty when succeeded');
+    return {
+      ...cmd,
+      outcome: {
+        paid: true,
+        bankReference: requiredString('bank_reference', req.bankReference, { max: 64 }),
+      },
+    };
+  }
+  if (optionalString('bank_reference', req.bankReference, { max: 64 }) !== '')
+    throw DomainError.invalid('bank_reference', 'must be empty when not succeeded');
+  return {
+    ...cmd,
+    outcome: {
+      paid: false,
+      failureReason: requiredString('failure_reason', req.failureReason, { max: 200 }),
+    },
+  };
+}
+
+export interface WalletRef {
+  operatorId: string;
+  ownerRef: string;
+  currency: string;
+}
+
+export function toWalletRef(req: GetWalletRequest): WalletRef {
+  return {
+    operatorId: requiredString('operator_id', req.operatorId, ID),
+    ownerRef: requiredString('owner_ref', req.ownerRef, ID),
+    currency: requiredString('currency', req.currency, CURRENCY),
+  };
+}
+
+export interface WithdrawCommand extends WalletRef {
+  requestId: string;
+  amountMinor: bigint;
+  /** In clear: only for the idempotency fingerprint and masking; never stored, logged or answered. */
+  bankAccount: string;
+}
+
+export function toWithdrawCommand(req: WithdrawFromWalletRequest): WithdrawCommand {
+  const head = {
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('operator_id', req.operatorId, ID),
+    ownerRef: requiredString('owner_ref', req.ownerRef, ID),
+  };
+  const amount = requiredMoney('amount', req.amount);
+  return {
+    ...head,
+    currency: amount.currency,
+    amountMinor: amount.amountMinor,
+    bankAccount: bankAccount(req.bankAccount),
+  };
+}
+
+/** 4-64 characters; the rule never echoes the value (it is personal data). */
+function bankAccount(value: string | undefined): string {
+  const v = (value ?? '').replace(/\s+/g, '');
+  if (v.length === 0) throw DomainError.invalid('bank_account', 'is required');
+  if (v.length < 4 || v.length > 64) throw DomainError.invalid('bank_account', 'must be 4-64 characters');
+  if (!/^[A-Za-z0-9-]+$/.test(v))
+    throw DomainError.invalid('bank_account', 'may contain only letters, digits and dashes');
+  return v;
+}
+
+/** What every answer shows of a bank account: its last four characters. */
+export function maskBankAccount(account: string): string {
+  const clear = account.replace(/\s+/g, '');
+  if (clear.length === 0) return '';
+  return `****${clear.slice(-4)}`;
+}
+
+export interface PayPropertyFeeCommand extends WalletRef {
+  requestId: string;
+  projectId: string;
+  amountMinor: bigint;
+  billRef: string;
+}
+
+export function toPayPropertyFeeCommand(req: PayPropertyFeeFromWalletRequest): PayPropertyFeeCommand {
+  const head = {
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('operator_id', req.operatorId, ID),
+    projectId: requiredString('project_id', req.projectId, ID),
+    ownerRef: requiredString('owner_ref', req.ownerRef, ID),
+  };
+  const amount = requiredMoney('amount', req.amount);
+  return {
+    ...head,
+    currency: amount.currency,
+    amountMinor: amount.amountMinor,
+    billRef: requiredString('bill_ref', req.billRef, { max: 64 }),
+  };
+}
+
+// ---- lists ----
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+
+export interface Cursor {
+  /** ISO 8601 with microseconds, e.g. 2026-01-02T03:04:05.123456Z. */
+  createdAt: string;
+  id: string;
+}
+
+export interface ListPayoutsQuery {
+  operatorId: string;
+  projectId: string;
+  batchId: string;
+  size: number;
+  after: Cursor | undefined;
+}
+
+export function toListPayoutsQuery(req: ListPayoutsRequest): ListPayoutsQuery {
+  const operatorId = req.operatorId ? requiredString('operator_id', req.operatorId, ID) : '';
+  const projectId = req.projectId ? requiredString('project_id', req.projectId, ID) : '';
+  const batchId = req.batchId ? requiredUuid('batch_id', req.batchId) : '';
+  return { operatorId, projectId, batchId, ...parsePage(req.page) };
+}
+
+export function parsePage(page: PageRequest | undefined): { size: number; after: Cursor | undefined } {
+  const size = page?.pageSize ?? 0;
+  if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE)
+    throw DomainError.invalid(
+      'page.page_size',
+      `must be from 0 to ${MAX_PAGE_SIZE} (0 means ${DEFAULT_PAGE_SIZE})`,
+    );
+  const token = page?.pageToken ?? '';
+  return {
+    size: size === 0 ? DEFAULT_PAGE_SIZE : size,
+    after: token === '' ? undefined : decodeCursor(token),
+  };
+}
+
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify({ t: cursor.createdAt, id: cursor.id })).toString('base64url');
+}
+
+function decodeCursor(token: string): Cursor {
+  const bad = () =>
+    DomainError.invalid('page.page_token', 'is not a token from a previous page of this list');
+  if (token.length > 200 || !/^[A-Za-z0-9_-]+$/.test(token)) throw bad();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw bad();
+  const { t, id } = parsed as Record<string, unknown>;
+  if (typeof t !== 'string' || !CURSOR_TIME.test(t) || Number.isNaN(Date.parse(t))) throw bad();
+  if (typeof id !== 'string' || !UUID.test(id)) throw bad();
+  return { createdAt: t, id };
+}
+
+// ---- the bank's answer ----
+
+export interface PayoutState {
+  payoutId: string;
+  status: PayoutStatus;
+  bankReference: string;
+}
+
+/**
+ * What ConfirmPayout does with a payout. A pending one is paid (its hold posted) or failed (voided).
+ * A final one is answered as it is when the answer agrees with it (the bank repeating itself: paid
+ * with the same reference, or failed again; a failure reported for an expired payout also agrees, no
+ * money moved) and refused when it contradicts it.
+ */
+export function decideConfirm(payout: PayoutState, outcome: ConfirmOutcome): 'pay' | 'fail' | 'unchanged' {
+  switch (payout.status) {
+    case PayoutStatus.PAYOUT_STATUS_PENDING:
+      return outcome.paid ? 'pay' : 'fail';
+    case PayoutStatus.PAYOUT_STATUS_PAID:
+      if (outcome.paid && outcome.bankReference === payout.bankReference) return 'unchanged';
+      throw PayoutErrors.alreadySettled(payout.payoutId, 'paid');
+    case PayoutStatus.PAYOUT_STATUS_FAILED:
+      if (!outcome.paid) return 'unchanged';
+      throw PayoutErrors.alreadySettled(payout.payoutId, 'failed');
+    case PayoutStatus.PAYOUT_STATUS_EXPIRED:
+      if (!outcome.paid) return 'unchanged';
+      throw PayoutErrors.expired(payout.payoutId);
+    case PayoutStatus.PAYOUT_STATUS_UNSPECIFIED:
+    case PayoutStatus.UNRECOGNIZED:
+      throw new Error(`payout ${payout.payoutId} has no status`);
+  }
+}
+
+/** The outcome named in PayoutSettled. */
+export function outcomeName(status: PayoutStatus): 'paid' | 'failed' | 'expired' {
+  switch (status) {
+    case PayoutStatus.PAYOUT_STATUS_PAID:
+      return 'paid';
+    case PayoutStatus.PAYOUT_STATUS_FAILED:
+      return 'failed';
+    case PayoutStatus.PAYOUT_STATUS_EXPIRED:
+      return 'expired';
+    case PayoutStatus.PAYOUT_STATUS_PENDING:
+    case PayoutStatus.PAYOUT_STATUS_UNSPECIFIED:
+    case PayoutStatus.UNRECOGNIZED:
+      throw new Error(`payout status ${status} is not final`);
+  }
+}
+
+/** When a hold placed now expires. */
+export function holdExpiry(now: Date, hours: number): Date {
+  return new Date(now.getTime() + Math.round(hours * 3_600_000));
+}

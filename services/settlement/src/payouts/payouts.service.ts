@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  assertTenancy,
+  CitybaseClaims,
+  DomainError,
+  inTenancy,
+  Logger,
+  LOGGER,
+  onceByRequestId,
+  Outbox,
+  OUTBOX,
+  PG_POOL,
+  Pool,
+  PoolClient,
+  SERVICE_CONFIG,
+  tenancyFilter,
+  toTimestamp,
+  withTransaction,
+} from '@citybase/platform';
+import { AccountKind, PayoutStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import { SettlementEvents } from '@citybase/contracts/events';
+import type { SettlementConfig } from '../config';
+import { ensureAccount, placeHold, postHold, voidHold } from '../ledger/ledger';
+import {
+  ConfirmPayoutCommand,
+  decideConfirm,
+  encodeCursor,
+  holdExpiry,
+  ListPayoutsQuery,
+  outcomeName,
+  RunPayoutCycleCommand,
+} from './payouts.domain';
+import { PayoutErrors } from './payouts.errors';
+import {
+  findBatch,
+  findPayout,
+  insertBatch,
+  insertPayout,
+  listPayouts,
+  lockDueOrphanHolds,
+  lockDuePayouts,
+  lockPayout,
+  merchantPayables,
+  payoutsOfBatch,
+  PayoutRow,
+  settlePayout,
+} from './payouts.store';
+
+/**
+ * Payouts: merchant settlement cycles and the bank's answers for them and for wallet withdrawals.
+ * A payout holds its amount on the account it pays from (ledger hold); the bank's success posts the
+ * hold to the operator's bank account (Dr payable or wallet / Cr bank), its failure voids the hold,
+ * and a hold nobody answered for in time expires. Every outcome writes PayoutSettled in the same
+ * transaction.
+ */
+@Injectable()
+export class PayoutsService {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(OUTBOX) private readonly outbox: Outbox,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
+  ) {}
+
+  async runPayoutCycle(
+    claims: CitybaseClaims,
+    cmd: RunPayoutCycleCommand,
+  ): Promise<{ batchId: string; payouts: PayoutRow[] }> {
+    assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
+    const { batchId, replayed } = await withTransaction(this.pool, async (client) => {
+      const once = await onceByRequestId(
+        client,
+        {
+          clientId: claims.sub,
+          method: 'SettlementService.RunPayoutCycle',
+          requestId: cmd.requestId,
+          command: cmd,
+        },
+        (id) => this.createCycle(client, id, cmd),
+      );
+      return { batchId: once.resourceId, replayed: once.replayed };
+    });
+    const payouts = await payoutsOfBatch(this.pool, batchId);
+    if (!replayed)
+      this.logger.info(
+        {
+          batch_id: batchId,
+          operator_id: cmd.operatorId,
+          project_id: cmd.projectId,
+          payouts: payouts.length,
+        },
+        'payout cycle started',
+      );
+    return { batchId, payouts };
+  }
+
+  /**
+   * One payout per merchant of the project with money available (balance minus what earlier payouts
+   * hold), in account order, so concurrent cycles lock balance rows in one order.
+   */
+  private async createCycle(client: PoolClient, batchId: string, cmd: RunPayoutCycleCommand): Promise<void> {
+    await insertBatch(client, { batchId, ...cmd });
+    const expiresAt = holdExpiry(new Date(), this.config.SETTLEMENT_PAYOUT_HOLD_HOURS);
+    for (const payable of await merchantPayables(client, cmd)) {
+      const payoutId = randomUUID();
+      // a concurrent debit (another cycle, a refund after a split) may have taken the money since the
+      // read: then this merchant waits for the next cycle, and nothing of its hold stays
+      await client.query('SAVEPOINT payout_hold');
+      try {
+        const { hold } = await placeHold(client, {
+          accountId: payable.account_id,
+          amountMinor: payable.available,
+          idempotencyKey: `payout:${payoutId}`,
+          reference: payoutId,
+          expiresAt,
+          requireAvailable: true,
+        });
+        await insertPayout(client, {
+          payout_id: payoutId,
+          batch_id: batchId,
+          operator_id: cmd.operatorId,
+          project_id: cmd.projectId,
+          merchant_id: payable.merchant_id,
+          owner_ref: '',
+          account_id: payable.account_id,
+          account_kind: AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE,
+          currency: cmd.currency,
+          amount_minor: payable.available,
+          hold_id: hold.hold_id,
+          bank_account: '',
+          expires_at: expiresAt,
+        });
+        await client.query('RELEASE SAVEPOINT payout_hold');
+      } catch (err) {
+        if (!(err instanceof DomainError && err.code === 'INSUFFICIENT_FUNDS')) throw err;
+        await client.query('ROLLBACK TO SAVEPOINT payout_hold');
+        this.logger.info(
+          { batch_id: batchId, merchant_id: payable.merchant_id },
+          'merchant payable changed during the cycle; left for the next cycle',
+        );
+      }
+    }
+  }
+
+  async confirmPayout(claims: CitybaseClaims, cmd: ConfirmPayoutCommand): Promise<PayoutRow> {
+    const found = await findPayout(this.pool, cmd.payoutId);
+    // another tenant's payout answers exactly like a missing one
+    if (
+      !found ||
+      !inTenancy(claims, { operatorId: found.operator_id, projectId: found.project_id || undefined })
+    )
+      throw PayoutErrors.notFound(cmd.payoutId);
+    const settled = await withTransaction(this.pool, async (client) => {
+      const payout = (await lockPayout(client, cmd.payoutId))!;
+      let result = payout;
+      await onceByRequestId(
+        client,
+        {
+          clientId: claims.sub,
+          method: 'SettlementService.ConfirmPayout',
+          requestId: cmd.requestId,
+          command: cmd,
+        },
+        async () => {
+          const decision = decideConfirm(
+            { payoutId: payout.payout_id, status: payout.status, bankReference: payout.bank_reference },
+            cmd.outcome,
+          );
+          if (decision === 'unchanged') return;
+          if (decision === 'pay' && cmd.outcome.paid) {
+            const bankAccountId = await ensureAccount(client, {
+              kind: AccountKind.ACCOUNT_KIND_BANK,
+              operatorId: payout.operator_id,
+              currency: payout.currency,
+            });
+            const { tx } = await postHold(client, {
+              holdId: payout.hold_id,
+              counterAccountId: bankAccountId,
+              kind: payout.batch_id ? 'payout' : 'wallet_withdrawal',
+              currency: payout.currency,
+              operatorId: payout.operator_id,
+              projectId: payout.project_id,
+              reference: payout.payout_id,
+            });
+            result = (await settlePayout(client, payout.payout_id, {
+              status: PayoutStatus.PAYOUT_STATUS_PAID,
+              bankReference: cmd.outcome.bankReference,
+              txId: tx.txId,
+            }))!;
+          } else if (decision === 'fail' && !cmd.outcome.paid) {
+            await voidHold(client, payout.hold_id, 'voided');
+            result = (await settlePayout(client, payout.payout_id, {
+              status: PayoutStatus.PAYOUT_STATUS_FAILED,
+              failureReason: cmd.outcome.failureReason,
+            }))!;
+          }
+          await this.announce(client, result);
+        },
+      );
+      return result;
+    });
+    this.logger.info(
+      { payout_id: settled.payout_id, status: PayoutStatus[settled.status] },
+      'payout confirmation applied',
+    );
+    return settled;
+  }
+
+  async listPayouts(
+    claims: CitybaseClaims,
+    q: ListPayoutsQuery,
+  ): Promise<{ payouts: PayoutRow[]; nextPageToken: string }> {
+    const rows = await listPayouts(this.pool, { ...q, tenancy: tenancyFilter(claims) });
+    if (rows.length <= q.size) return { payouts: rows, nextPageToken: '' };
+    const page = rows.slice(0, q.size);
+    const last = page[page.length - 1]!;
+    return { payouts: page, nextPageToken: encodeCursor({ createdAt: last.cursor_at, id: last.payout_id }) };
+  }
+
+  async getBatch(batchId: string): Promise<{ batchId: string; payouts: PayoutRow[] } | undefined> {
+    const batch = await findBatch(this.pool, batchId);
+    return batch && { batchId, payouts: await payoutsOfBatch(this.pool, batchId) };
+  }
+
+  /**
+   * One pass of the hold expiry (HoldExpiry): expires due payouts (their holds expire, PayoutSettled
+   * "expired") and due holds of no payout, each batch in one transaction with its rows locked and
+   * locked rows skipped, so replicas share the work. Returns how many it expired.
+   */
+  async expireDue(limit: number): Promise<number> {
+    const payouts = await withTransaction(this.pool, async (client) => {
+      const due = await lockDuePayouts(client, limit);
+      for (const payout of due) {
+        await voidHold(client, payout.hold_id, 'expired');
+        const expired = await settlePayout(client, payout.payout_id, {
+          status: PayoutStatus.PAYOUT_STATUS_EXPIRED,
+          failureReason: 'the bank did not confirm before the hold expired',
+        });
+        if (expired) await this.announce(client, expired);
+      }
+      return due;
+    });
+    const orphans = await withTransaction(this.pool, async (client) => {
+      const due = await lockDueOrphanHolds(client, limit);
+      for (const holdId of due) await voidHold(client, holdId, 'expired');
+      return due;
+    });
+    for (const p of payouts) this.logger.warn({ payout_id: p.payout_id }, 'payout expired unconfirmed');
+    if (orphans.length) this.logger.info({ holds: orphans.length }, 'expired due holds of no payout');
+    return payouts.length + orphans.length;
+  }
+
+  /** PayoutSettled for a payout that just became final, in the caller's transaction. */
+  private async announce(client: PoolClient, p: PayoutRow): Promise<void> {
+    const tenancy = { operatorId: p.operator_id, projectId: p.project_id, merchantId: p.merchant_id };
+    await this.outbox.enqueue(
+      client,
+      SettlementEvents.PayoutSettled,
+      {
+        payoutId: p.payout_id,
+        tenancy,
+        accountId: p.account_id,
+        amount: { currency: p.currency, amountMinor: p.amount_minor },
+        outcome: outcomeName(p.status),
+        transactionId: p.tx_id ?? '',
+        occurredAt: toTimestamp(p.settled_at ?? new Date()),
+      },
+      { key: p.payout_id, subject: p.payout_id, tenancy },
+    );
+  }
+}
