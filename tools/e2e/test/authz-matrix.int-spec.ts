@@ -86,6 +86,11 @@ interface TenantA {
   clientId: string;
   paymentId: string;
   refundId: string;
+  /** Settlement: A's escrow account, a ledger transaction of A, a payout and a reconciliation report. */
+  accountId: string;
+  transactionId: string;
+  payoutId: string;
+  reportId: string;
   /** A's account at the sandbox channel (merchant number and key): must never reach B. */
   merchantNo: string;
 }
@@ -326,8 +331,119 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.settlement.v1.SettlementService/GetRecordedPayment': {
     request: (a) => ({ paymentId: a.paymentId }),
   },
+  '/citybase.settlement.v1.SettlementService/GetAccountBalance': {
+    request: (a) => ({ accountId: a.accountId }),
+  },
+  '/citybase.settlement.v1.SettlementService/ListAccounts': {
+    request: (a) => ({ operatorId: a.operatorId }),
+    list: true,
+  },
+  '/citybase.settlement.v1.SettlementService/ListAccountEntries': {
+    request: (a) => ({ accountId: a.accountId }),
+  },
+  '/citybase.settlement.v1.SettlementService/GetTransaction': {
+    request: (a) => ({ transactionId: a.transactionId }),
+  },
+  '/citybase.settlement.v1.SettlementService/ReverseTransaction': {
+    request: (a) => ({ requestId: rid(), transactionId: a.transactionId, reason: 'hostile' }),
+  },
+  '/citybase.settlement.v1.SettlementService/SetSplitRule': {
+    request: (a) => ({
+      requestId: rid(),
+      rule: { operatorId: a.operatorId, projectId: a.projectId, commissionBps: 3000, autoConfirmHours: 1 },
+    }),
+  },
+  '/citybase.settlement.v1.SettlementService/ListSplitRules': {
+    request: (a) => ({ operatorId: a.operatorId, projectId: a.projectId }),
+    list: true,
+  },
+  '/citybase.settlement.v1.SettlementService/GetEscrowOrder': { request: (a) => ({ orderId: a.paymentId }) },
+  '/citybase.settlement.v1.SettlementService/ListEscrowOrders': {
+    request: (a) => ({ operatorId: a.operatorId, projectId: a.projectId }),
+    list: true,
+  },
+  '/citybase.settlement.v1.SettlementService/CompleteOrder': {
+    request: (a) => ({ requestId: rid(), orderId: a.paymentId }),
+  },
+  '/citybase.settlement.v1.SettlementService/OpenDispute': {
+    request: (a) => ({ requestId: rid(), orderId: a.paymentId, reason: 'hostile' }),
+  },
+  '/citybase.settlement.v1.SettlementService/ResolveDispute': {
+    request: (a) => ({
+      requestId: rid(),
+      orderId: a.paymentId,
+      resolution: 2,
+      note: 'hostile',
+      refundDestination: 1,
+    }),
+  },
+  '/citybase.settlement.v1.SettlementService/RefundOrder': {
+    request: (a) => ({
+      requestId: rid(),
+      orderId: a.paymentId,
+      amount: { currency: 'CNY', amountMinor: '1' },
+      destination: 2,
+      reason: 'hostile',
+    }),
+  },
+  '/citybase.settlement.v1.SettlementService/GetEscrowPositions': {
+    request: (a) => ({ operatorId: a.operatorId, projectId: a.projectId }),
+    list: true,
+  },
+  '/citybase.settlement.v1.SettlementService/GetWallet': {
+    request: (a) => ({ operatorId: a.operatorId, ownerRef: a.residentId, currency: 'CNY' }),
+  },
+  '/citybase.settlement.v1.SettlementService/WithdrawFromWallet': {
+    request: (a) => ({
+      requestId: rid(),
+      operatorId: a.operatorId,
+      ownerRef: a.residentId,
+      amount: { currency: 'CNY', amountMinor: '1' },
+      bankAccount: '6222020000000000',
+    }),
+  },
+  '/citybase.settlement.v1.SettlementService/PayPropertyFeeFromWallet': {
+    request: (a) => ({
+      requestId: rid(),
+      operatorId: a.operatorId,
+      projectId: a.projectId,
+      ownerRef: a.residentId,
+      amount: { currency: 'CNY', amountMinor: '1' },
+      billRef: 'bill-hostile',
+    }),
+  },
+  '/citybase.settlement.v1.SettlementService/RunPayoutCycle': {
+    request: (a) => ({ requestId: rid(), operatorId: a.operatorId, projectId: a.projectId, currency: 'CNY' }),
+  },
+  '/citybase.settlement.v1.SettlementService/ConfirmPayout': {
+    request: (a) => ({ requestId: rid(), payoutId: a.payoutId, succeeded: true, bankReference: 'hostile' }),
+  },
+  '/citybase.settlement.v1.SettlementService/ListPayouts': {
+    request: (a) => ({ operatorId: a.operatorId, projectId: a.projectId }),
+    list: true,
+  },
+  '/citybase.settlement.v1.SettlementService/ImportChannelStatement': {
+    request: (a) => ({
+      requestId: rid(),
+      operatorId: a.operatorId,
+      projectId: a.projectId,
+      channelId: SANDBOX_CHANNEL,
+      day: '2026-11-22',
+      csv: 'kind,transaction_id,out_trade_no,out_refund_no,amount,fee,at\n',
+    }),
+  },
+  '/citybase.settlement.v1.SettlementService/GetReconciliationReport': {
+    request: (a) => ({ reportId: a.reportId }),
+  },
+  '/citybase.settlement.v1.SettlementService/QueryTaxRecords': {
+    request: (a) => ({ operatorId: a.operatorId, period: '2026-11' }),
+    list: true,
+  },
+  '/citybase.settlement.v1.SettlementService/ExportTaxRecords': {
+    request: (a) => ({ operatorId: a.operatorId, period: '2026-11' }),
+    list: true,
+  },
   // Not implemented yet (their issues come later): authenticated, then UNIMPLEMENTED, no data.
-  '/citybase.settlement.v1.SettlementService/GetAccountBalance': { unimplemented: true },
   '/citybase.points.v1.PointsService/GetBalance': { unimplemented: true },
   '/citybase.points.v1.PointsService/IssuePoints': { unimplemented: true },
   '/citybase.points.v1.PointsService/ReservePoints': { unimplemented: true },
@@ -584,20 +700,49 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       clientId,
       paymentId,
       refundId,
+      accountId: '',
+      transactionId: '',
+      payoutId: '',
+      reportId: '',
       merchantNo: `m-${projectId}`.slice(0, 64),
     };
+    const S = '/citybase.settlement.v1.SettlementService/';
+    // settlement holds the payment in escrow (less the refund asked of payment directly)
     await waitFor(
-      'settlement recorded the payment',
-      async () =>
-        (
-          await call(
-            byPath('/citybase.settlement.v1.SettlementService/GetRecordedPayment'),
-            { paymentId },
-            issuer.metadata(ADMIN),
-          )
-        ).code === grpc.status.OK || undefined,
+      'settlement holds the payment in escrow',
+      async () => {
+        const reply = await call(
+          byPath(`${S}GetEscrowOrder`),
+          { orderId: paymentId },
+          issuer.metadata(ADMIN),
+        );
+        const order = reply.body?.order as Json | undefined;
+        return (order?.held as Json | undefined)?.amountMinor === '4000' || undefined;
+      },
       60_000,
     );
+    await ok(`${S}CompleteOrder`, { requestId: rid(), orderId: paymentId });
+    const accounts = (await ok(`${S}ListAccounts`, { operatorId, projectId, kind: 2 })).accounts as Json[];
+    const accountId = ((accounts[0]!.account as Json).accountId as string) ?? '';
+    const entries = (await ok(`${S}ListAccountEntries`, { accountId })).entries as Json[];
+    const transactionId = entries[0]!.transactionId as string;
+    const payouts = (
+      await ok(`${S}RunPayoutCycle`, { requestId: rid(), operatorId, projectId, currency: 'CNY' })
+    ).payouts as Json[];
+    const payoutId = payouts[0]!.payoutId as string;
+    const reportId = idOf(
+      await ok(`${S}ImportChannelStatement`, {
+        requestId: rid(),
+        operatorId,
+        projectId,
+        channelId: SANDBOX_CHANNEL,
+        day: '2026-11-22',
+        csv: 'kind,transaction_id,out_trade_no,out_refund_no,amount,fee,at\n',
+      }),
+      'report',
+      'reportId',
+    );
+    a = { ...a, accountId, transactionId, payoutId, reportId };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 
