@@ -173,6 +173,8 @@ describe('settlement: payouts, wallets, hold expiry, reconciliation (real proces
     // the transfer to m-2 failed: the hold is released, the money waits for the next cycle
     const failed = (await confirmFailed(p2.payoutId)).payout!;
     expect(failed.status).toBe(PayoutStatus.PAYOUT_STATUS_FAILED);
+    expect(failed.failureReason).toBe('account closed');
+    expect(paid.failureReason).toBe('');
     expect(await balance(keys.merchant(OP, project, 'm-2'))).toMatchObject({
       balanceMinor: 5_000n,
       heldMinor: 0n,
@@ -458,7 +460,9 @@ describe('settlement: payouts, wallets, hold expiry, reconciliation (real proces
     const late = await grpcError(confirmPaid(wd!.payoutId));
     expect(late.code).toBe(status.FAILED_PRECONDITION);
     expect(errorCode(late)).toBe('PAYOUT_EXPIRED');
-    expect((await confirmFailed(wd!.payoutId)).payout!.status).toBe(PayoutStatus.PAYOUT_STATUS_EXPIRED);
+    const expired = (await confirmFailed(wd!.payoutId)).payout!;
+    expect(expired.status).toBe(PayoutStatus.PAYOUT_STATUS_EXPIRED);
+    expect(expired.failureReason).toBe('the bank did not confirm before the hold expired');
     expect(h.svc.output()).not.toMatch(/hold expiry pass failed/);
   });
 

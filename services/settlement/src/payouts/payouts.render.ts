@@ -28,6 +28,7 @@ export function payoutProto(p: PayoutRow): Payout {
     createdAt: toTimestamp(p.created_at),
     expiresAt: toTimestamp(p.expires_at),
     settledAt: p.settled_at ? toTimestamp(p.settled_at) : undefined,
+    failureReason: p.failure_reason,
   };
 }
 

@@ -12,8 +12,8 @@ import { ID } from './payouts.domain';
  */
 
 export const STATEMENT_HEADER = 'kind,transaction_id,out_trade_no,out_refund_no,amount,fee,at';
-/** The proto's limit on the statement file. */
-export const MAX_STATEMENT_CHARS = 10 * 1024 * 1024;
+/** The proto's limit on the statement file: below gRPC's 8 MB message limit, with room for the other fields. */
+export const MAX_STATEMENT_CHARS = 7 * 1024 * 1024;
 /** The channels' time zone (UTC+8, no daylight saving): statement days are its days. */
 export const CHANNEL_UTC_OFFSET_HOURS = 8;
 
@@ -45,7 +45,7 @@ export function toImportStatementCommand(req: ImportChannelStatementRequest): Im
   dayRange(cmd.day);
   const csv = req.csv ?? '';
   if (csv.trim() === '') throw DomainError.invalid('csv', 'is required');
-  if (csv.length > MAX_STATEMENT_CHARS) throw DomainError.invalid('csv', 'must be at most 10 MB');
+  if (csv.length > MAX_STATEMENT_CHARS) throw DomainError.invalid('csv', 'must be at most 7 MB');
   return { ...cmd, csv };
 }
 

@@ -83,7 +83,8 @@ export class WalletsService {
           clientId: claims.sub,
           method: 'SettlementService.WithdrawFromWallet',
           requestId: cmd.requestId,
-          command: cmd,
+          // the stored fingerprint is an unsalted hash: never of the clear bank account
+          command: { ...cmd, bankAccount: maskBankAccount(cmd.bankAccount) },
         },
         async (id) => {
           // a wallet that was never credited has nothing to withdraw (and is not created for it)

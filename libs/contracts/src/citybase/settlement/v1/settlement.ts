@@ -805,7 +805,11 @@ export interface Payout {
   bankReference: string;
   createdAt: Timestamp | undefined;
   expiresAt: Timestamp | undefined;
-  settledAt: Timestamp | undefined;
+  settledAt:
+    | Timestamp
+    | undefined;
+  /** Why the bank refused it (FAILED) or "hold expired" (EXPIRED); empty otherwise. */
+  failureReason: string;
 }
 
 export interface RunPayoutCycleRequest {
@@ -856,7 +860,7 @@ export interface ImportChannelStatementRequest {
   /**
    * The channel's statement file: header
    * "kind,transaction_id,out_trade_no,out_refund_no,amount,fee,at", then one line per payment or
-   * refund. At most 10 MB.
+   * refund. At most 7 MB (a gRPC message is at most 8 MB).
    */
   csv: string;
 }
@@ -6185,6 +6189,7 @@ function createBasePayout(): Payout {
     createdAt: undefined,
     expiresAt: undefined,
     settledAt: undefined,
+    failureReason: "",
   };
 }
 
@@ -6225,6 +6230,9 @@ export const Payout: MessageFns<Payout> = {
     }
     if (message.settledAt !== undefined) {
       Timestamp.encode(message.settledAt, writer.uint32(98).fork()).join();
+    }
+    if (message.failureReason !== "") {
+      writer.uint32(106).string(message.failureReason);
     }
     return writer;
   },
@@ -6338,6 +6346,14 @@ export const Payout: MessageFns<Payout> = {
             message.settledAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.failureReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6400,6 +6416,11 @@ export const Payout: MessageFns<Payout> = {
         : isSet(object.settled_at)
         ? fromJsonTimestamp(object.settled_at)
         : undefined,
+      failureReason: isSet(object.failureReason)
+        ? globalThis.String(object.failureReason)
+        : isSet(object.failure_reason)
+        ? globalThis.String(object.failure_reason)
+        : "",
     };
   },
 
@@ -6441,6 +6462,9 @@ export const Payout: MessageFns<Payout> = {
     if (message.settledAt !== undefined) {
       obj.settledAt = fromTimestamp(message.settledAt).toISOString();
     }
+    if (message.failureReason !== "") {
+      obj.failureReason = message.failureReason;
+    }
     return obj;
   },
 
@@ -6471,6 +6495,7 @@ export const Payout: MessageFns<Payout> = {
     message.settledAt = (object.settledAt !== undefined && object.settledAt !== null)
       ? Timestamp.fromPartial(object.settledAt)
       : undefined;
+    message.failureReason = object.failureReason ?? "";
     return message;
   },
 };
