@@ -11,8 +11,8 @@
 //                                                      [--concurrency C] [--accounts A]
 //     Posts N transactions (default 20000) with C in flight (default 32) into a scratch database
 //     (migrated here; never the city's database): first all crediting one hot escrow account, then
-//     spread over A escrow accounts (default 1000). Prints one JSON line with hot_tps and
-//     spread_tps. `npm run bench -- ledger` runs it next to a pgbench baseline.
+//     spread over A escrow accounts (default 1000), then all on one single-row account (what the
+//     shards buy). Prints one JSON line with hot_tps, spread_tps and hot_unsharded_tps. `npm run bench -- ledger` runs it next to a pgbench baseline.
 import { join } from 'path';
 import { performance } from 'perf_hooks';
 import {
@@ -122,12 +122,24 @@ async function benchLedger(flags: Map<string, string>): Promise<number> {
     };
     const hotTps = await run('hot', () => ({ clearing, escrow: hot }));
     const spreadTps = await run('spread', (i) => spread[(i * 7919) % spreadAccounts]!);
+    // what the shards buy: the same traffic on a one-row account (a merchant payable)
+    const oneRow = await withTransaction(pool, (c) =>
+      ensureAccount(c, {
+        kind: AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE,
+        currency: 'CNY',
+        operatorId: 'bench',
+        projectId: 'hot',
+        merchantId: 'one-row',
+      }),
+    );
+    const unshardedTps = await run('unsharded', () => ({ clearing, escrow: oneRow }));
     // bare escrow postings without escrow orders: every invariant but the escrow-vs-orders one
     const report = await checkLedgerInvariants(pool, { escrow: false });
     process.stdout.write(
       `${JSON.stringify({
         hot_tps: Math.round(hotTps * 10) / 10,
         spread_tps: Math.round(spreadTps * 10) / 10,
+        hot_unsharded_tps: Math.round(unshardedTps * 10) / 10,
         transactions,
         concurrency,
         spread_accounts: spreadAccounts,

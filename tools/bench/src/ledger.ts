@@ -44,6 +44,7 @@ export function ledgerParams(env: NodeJS.ProcessEnv): LedgerParams {
 interface LedgerRun {
   hot_tps: number;
   spread_tps: number;
+  hot_unsharded_tps: number;
   invariants_ok: boolean;
 }
 
@@ -113,9 +114,18 @@ export async function runLedger(cleanup: Cleanup): Promise<void> {
     `ledger benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
     figures,
   );
+  process.stdout.write(
+    [
+      '',
+      'diagnostics:',
+      `  hot_unsharded_tps ${run.hot_unsharded_tps} transactions/s: the same postings on a one-row account (what the 16 shards buy)`,
+      '',
+    ].join('\n'),
+  );
   const file = await writeReport('ledger', {
     hot_tps: run.hot_tps,
     spread_tps: run.spread_tps,
+    hot_unsharded_tps: run.hot_unsharded_tps,
     baseline_pgbench_tps: figures[2]!.value,
     measured_at: new Date(started).toISOString(),
     machine: machineInfo(),
