@@ -39,6 +39,11 @@ describe('settlement: payouts, wallets, hold expiry, reconciliation (real proces
     app = h.clientOf({ operators: [OP] });
   });
 
+  // the invariants after every test, not only at the end
+  afterEach(async () => {
+    expect((await checkLedgerInvariants(h.pool)).violations).toEqual([]);
+  });
+
   afterAll(async () => {
     if (h) {
       const report = await checkLedgerInvariants(h.pool);

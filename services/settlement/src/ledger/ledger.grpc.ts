@@ -237,7 +237,14 @@ export class LedgerGrpc {
       reason: requiredString('reason', req.reason, { max: 200 }),
     };
     const reversalId = await withTransaction(this.pool, async (client) => {
-      await this.visibleTransaction(client, claims, command.transactionId);
+      const original = await this.visibleTransaction(client, claims, command.transactionId);
+      // escrow's books follow its orders (escrow = paid - released - refunded per order): correcting
+      // an escrow posting by hand would part them; orders are corrected by refunds and disputes
+      if (original.postings.some((p) => p.accountKind === AccountKind.ACCOUNT_KIND_ESCROW))
+        throw DomainError.precondition(
+          'TRANSACTION_MANAGED_BY_ESCROW',
+          `transaction ${command.transactionId} moves escrow: correct the order (refund, dispute) instead`,
+        );
       let txId = '';
       await onceByRequestId(
         client,
