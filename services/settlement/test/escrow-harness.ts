@@ -218,8 +218,12 @@ export function errorCode(err: ServiceError): string | undefined {
  * except the alerts a test provoked on purpose (e.g. "CHANNEL_SPLIT_FAILED").
  */
 export function failures(output: string, expectedAlerts: string[] = []): string[] {
-  return output
-    .split('\n')
-    .filter((l) => /"level":"(error|fatal)"|handler failed|infrastructure failure/.test(l))
-    .filter((l) => !expectedAlerts.some((a) => l.includes(`"alert":"${a}"`)));
+  return (
+    output
+      .split('\n')
+      // a deadlock or serialization failure the inbox retries ("infrastructure failure; retrying", a
+      // warning) is the platform working as designed under concurrency; a failing handler is not
+      .filter((l) => /"level":"(error|fatal)"|handler failed/.test(l))
+      .filter((l) => !expectedAlerts.some((a) => l.includes(`"alert":"${a}"`)))
+  );
 }

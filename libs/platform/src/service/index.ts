@@ -1,2 +1,3 @@
 export * from './tokens';
 export * from './run-service';
+export * from './periodic-task';

@@ -8,6 +8,7 @@ import {
   Pool,
   SERVICE_CONFIG,
   withTransaction,
+  PeriodicTask,
 } from '@citybase/platform';
 import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter, RoutedChannel } from '../channels/channel-router';
@@ -55,9 +56,7 @@ type Attempt = 'succeeded' | 'failed' | 'retried' | 'deferred';
  */
 @Injectable()
 export class InstructionExecutor implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer: NodeJS.Timeout | undefined;
-  private pass: Promise<void> | undefined;
-  private stopped = false;
+  private readonly task: PeriodicTask;
   private readonly attempts: Counter<'kind' | 'outcome'>;
 
   constructor(
@@ -74,29 +73,21 @@ export class InstructionExecutor implements OnApplicationBootstrap, OnModuleDest
       labelNames: ['kind', 'outcome'],
       registers: [registry],
     });
+    this.task = new PeriodicTask({
+      name: 'instruction executor',
+      intervalMs: this.config.PAYMENT_INSTRUCTION_INTERVAL_MS,
+      logger: this.logger,
+      run: () => this.runOnce(),
+    });
   }
 
   onApplicationBootstrap(): void {
-    this.schedule();
+    this.task.start();
   }
 
   /** Stops scheduling and waits for the pass under way (before the pool is closed). */
   async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.pass;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.pass = this.runOnce()
-        .catch((err: unknown) => this.logger.error({ err }, 'instruction executor pass failed'))
-        .finally(() => {
-          this.pass = undefined;
-          this.schedule();
-        });
-    }, this.config.PAYMENT_INSTRUCTION_INTERVAL_MS);
+    await this.task.stop();
   }
 
   /** How long claimed instructions stay leased: enough for the channel calls of one batch. */
@@ -106,7 +97,7 @@ export class InstructionExecutor implements OnApplicationBootstrap, OnModuleDest
 
   /** One pass: claims due instructions in batches until there is no full batch left (or the process stops). */
   async runOnce(): Promise<void> {
-    const stopped = () => this.stopped;
+    const stopped = () => this.task.stopped;
     for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !stopped(); batch++) {
       const due = await withTransaction(this.pool, (client) =>
         claimDueInstructions(client, BATCH, this.leaseMs),

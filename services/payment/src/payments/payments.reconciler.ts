@@ -1,5 +1,13 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Logger, LOGGER, PG_POOL, Pool, SERVICE_CONFIG, withTransaction } from '@citybase/platform';
+import {
+  Logger,
+  LOGGER,
+  PG_POOL,
+  Pool,
+  SERVICE_CONFIG,
+  withTransaction,
+  PeriodicTask,
+} from '@citybase/platform';
 import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
@@ -36,9 +44,7 @@ const MAX_BATCHES_PER_PASS = 20;
  */
 @Injectable()
 export class PaymentReconciler implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer: NodeJS.Timeout | undefined;
-  private pass: Promise<void> | undefined;
-  private stopped = false;
+  private readonly task: PeriodicTask;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -48,29 +54,22 @@ export class PaymentReconciler implements OnApplicationBootstrap, OnModuleDestro
     private readonly routing: PaymentRouting,
     private readonly transitions: PaymentTransitions,
     private readonly refunds: RefundsService,
-  ) {}
+  ) {
+    this.task = new PeriodicTask({
+      name: 'reconciler',
+      intervalMs: this.config.PAYMENT_RECONCILE_INTERVAL_MS,
+      logger: this.logger,
+      run: () => this.runOnce(),
+    });
+  }
 
   onApplicationBootstrap(): void {
-    this.schedule();
+    this.task.start();
   }
 
   /** Stops scheduling and waits for the pass under way (before the pool is closed). */
   async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.pass;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.pass = this.runOnce()
-        .catch((err: unknown) => this.logger.error({ err }, 'reconciler pass failed'))
-        .finally(() => {
-          this.pass = undefined;
-          this.schedule();
-        });
-    }, this.config.PAYMENT_RECONCILE_INTERVAL_MS);
+    await this.task.stop();
   }
 
   /** How long claimed rows stay leased: enough for the channel calls of one batch. */
@@ -80,7 +79,7 @@ export class PaymentReconciler implements OnApplicationBootstrap, OnModuleDestro
 
   /** One pass: claims due work in batches until there is no full batch left (or the process stops). */
   async runOnce(): Promise<void> {
-    const stopped = () => this.stopped;
+    const stopped = () => this.task.stopped;
     for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !stopped(); batch++) {
       const payments = await withTransaction(this.pool, (client) =>
         claimDuePayments(client, BATCH, this.leaseMs, this.config.PAYMENT_RECONCILE_INTERVAL_MS),

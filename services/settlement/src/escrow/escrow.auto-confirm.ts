@@ -8,6 +8,7 @@ import {
   Pool,
   SERVICE_CONFIG,
   withTransaction,
+  PeriodicTask,
 } from '@citybase/platform';
 import type { SettlementConfig } from '../config';
 import { EscrowAccounts } from './escrow.accounts';
@@ -29,10 +30,7 @@ const MAX_BACKOFF_MS = 60_000;
  */
 @Injectable()
 export class EscrowAutoConfirm implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer: NodeJS.Timeout | undefined;
-  private pass: Promise<void> | undefined;
-  private stopped = false;
-  private failures = 0;
+  private readonly task: PeriodicTask;
   private readonly completed: Counter;
 
   constructor(
@@ -48,49 +46,34 @@ export class EscrowAutoConfirm implements OnApplicationBootstrap, OnModuleDestro
       help: 'Escrow orders completed by the auto-confirm deadline',
       registers: [registry],
     });
+    this.task = new PeriodicTask({
+      name: 'auto-confirm',
+      intervalMs: this.config.SETTLEMENT_AUTO_CONFIRM_INTERVAL_MS,
+      logger: this.logger,
+      run: () => this.runOnce(),
+      maxBackoffMs: MAX_BACKOFF_MS,
+    });
   }
 
   onApplicationBootstrap(): void {
-    this.schedule();
+    this.task.start();
   }
 
   /** Stops scheduling and waits for the pass under way (before the pool is closed). */
   async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.pass;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    const interval = this.config.SETTLEMENT_AUTO_CONFIRM_INTERVAL_MS;
-    const delay = this.failures === 0 ? interval : Math.min(interval * 2 ** this.failures, MAX_BACKOFF_MS);
-    this.timer = setTimeout(() => {
-      this.pass = this.runOnce()
-        .then(() => {
-          this.failures = 0;
-        })
-        .catch((err: unknown) => {
-          this.failures = Math.min(this.failures + 1, 16);
-          this.logger.error({ err }, 'auto-confirm pass failed');
-        })
-        .finally(() => {
-          this.pass = undefined;
-          this.schedule();
-        });
-    }, delay);
+    await this.task.stop();
   }
 
   /** One pass: completes due orders until none is left (or the pass's budget is spent). */
   async runOnce(): Promise<void> {
     // orders that failed in this pass are not tried again until the next one
     const failed: string[] = [];
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.task.stopped; batch++) {
       const due = await peekDueOrders(this.pool, BATCH + failed.length);
       if (due.length === 0) return;
       for (const order of due) await this.accounts.prepareOrder(order);
       let done = 0;
-      for (let i = 0; i < BATCH && !this.stopped; i++) {
+      for (let i = 0; i < BATCH && !this.task.stopped; i++) {
         let claimed: string | undefined;
         try {
           const completed = await withTransaction(this.pool, async (client) => {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Logger, LOGGER, SERVICE_CONFIG } from '@citybase/platform';
+import { Logger, LOGGER, SERVICE_CONFIG, PeriodicTask } from '@citybase/platform';
 import type { SettlementConfig } from '../config';
 import { PayoutsService } from './payouts.service';
 
@@ -17,51 +17,34 @@ const MAX_BACKOFF_MS = 60_000;
  */
 @Injectable()
 export class HoldExpiry implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer: NodeJS.Timeout | undefined;
-  private pass: Promise<void> | undefined;
-  private stopped = false;
-  private failures = 0;
+  private readonly task: PeriodicTask;
 
   constructor(
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
     private readonly payouts: PayoutsService,
-  ) {}
+  ) {
+    this.task = new PeriodicTask({
+      name: 'hold expiry',
+      intervalMs: this.config.SETTLEMENT_HOLD_EXPIRY_INTERVAL_MS,
+      logger: this.logger,
+      run: () => this.runOnce(),
+      maxBackoffMs: MAX_BACKOFF_MS,
+    });
+  }
 
   onApplicationBootstrap(): void {
-    this.schedule();
+    this.task.start();
   }
 
   /** Stops scheduling and waits for the pass under way (before the pool is closed). */
   async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.pass;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    const interval = this.config.SETTLEMENT_HOLD_EXPIRY_INTERVAL_MS;
-    const delay = this.failures === 0 ? interval : Math.min(interval * 2 ** this.failures, MAX_BACKOFF_MS);
-    this.timer = setTimeout(() => {
-      this.pass = this.runOnce()
-        .then(() => {
-          this.failures = 0;
-        })
-        .catch((err: unknown) => {
-          this.failures = Math.min(this.failures + 1, 16);
-          this.logger.error({ err }, 'hold expiry pass failed');
-        })
-        .finally(() => {
-          this.pass = undefined;
-          this.schedule();
-        });
-    }, delay);
+    await this.task.stop();
   }
 
   /** One pass: expires due holds in batches until there is no full batch left (or the process stops). */
   async runOnce(): Promise<void> {
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.task.stopped; batch++) {
       if ((await this.payouts.expireDue(BATCH)) < BATCH) return;
     }
   }
