@@ -222,5 +222,20 @@ describe('settlement ledger RPCs (real process)', () => {
       status.INVALID_ARGUMENT,
       'page.page_token: is not a token from a previous page of this list',
     ]);
+    // tokens shaped almost like ours (not a UUID, an entry id beyond bigint) are refused, not passed to SQL
+    const forged = [
+      app.listAccounts({
+        operatorId: OP,
+        projectId: '',
+        kind: 0,
+        ownerRef: '',
+        page: { pageSize: 3, pageToken: Buffer.from('-'.repeat(36)).toString('base64url') },
+      }),
+      app.listAccountEntries({
+        accountId: escrow.account!.accountId,
+        page: { pageSize: 3, pageToken: Buffer.from('9'.repeat(19)).toString('base64url') },
+      }),
+    ];
+    for (const call of forged) expect((await grpcError(call)).code).toBe(status.INVALID_ARGUMENT);
   }, 120_000);
 });

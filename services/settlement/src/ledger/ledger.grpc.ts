@@ -116,7 +116,7 @@ export class LedgerGrpc {
     const kind = req.kind ?? 0;
     if (kind !== 0 && !(kind in AccountKind && kind > 0))
       throw DomainError.invalid('kind', `unknown value ${kind}`);
-    const page = pageOf(req.page, /^[0-9a-f-]{36}$/);
+    const page = pageOf(req.page, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     const filter = tenancyFilter(claims);
     const { rows } = await this.pool.query<AccountRow>(
       `SELECT account_id, kind, operator_id, project_id, merchant_id, owner_ref, currency, normal_side,
@@ -152,7 +152,7 @@ export class LedgerGrpc {
     metadata: Metadata,
   ): Promise<ListAccountEntriesResponse> {
     const a = await this.visibleAccount(claimsOf(metadata), requiredUuid('account_id', req.accountId));
-    const page = pageOf(req.page, /^\d{1,19}$/);
+    const page = pageOf(req.page, /^[1-9]\d{0,17}$/);
     const currency = a.currency.trim();
     // newest first; the balance after an entry = today's balance minus every later entry
     const { rows } = await this.pool.query<{
