@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { type Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { REPO_ROOT, testEndpoints, TEST_IDENTITY_MASTER_KEY } from '@citybase/platform/testing';
+import { grpcError } from '@citybase/platform/testing';
+export { grpcError } from '@citybase/platform/testing';
 
 /** Runs `node services/identity/dist/admin.js <args>` with the identity environment of a test. */
 export function runAdmin(
@@ -29,16 +31,6 @@ export function runAdmin(
       },
     );
   });
-}
-
-/** The gRPC error of a call that must fail; fails the test if it succeeded. */
-export async function grpcError(call: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await call;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 export interface ExpectedError {

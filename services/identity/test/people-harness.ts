@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Metadata, ServiceError } from '@grpc/grpc-js';
+import type { Metadata } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import { AccessServiceService } from '@citybase/contracts/citybase/identity/v1/access';
 import { PeopleServiceService, StaffRole } from '@citybase/contracts/citybase/identity/v1/people';
@@ -14,6 +14,7 @@ import {
   uniqueName,
 } from '@citybase/platform/testing';
 import { newPhone } from './people-fixtures';
+export { errorField, grpcError as failure } from '@citybase/platform/testing';
 
 /** Every scope the people and access RPCs declare, without identity:pii.read. */
 export const ALL_SCOPES = [
@@ -85,20 +86,6 @@ export function caller(
   const sub = opts.sub ?? `client-${randomUUID()}`;
   const scopes = [...(opts.scopes ?? ALL_SCOPES), ...(opts.pii ? [PII_READ] : [])];
   return () => issuer.metadata({ sub, scopes, ...tenancy });
-}
-
-/** The error a call failed with; fails the test if it succeeded. */
-export async function failure(call: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await call;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail, but it succeeded');
-}
-
-export function errorField(err: ServiceError): string | undefined {
-  return err.metadata?.get('citybase-error-field')[0]?.toString();
 }
 
 /** Row counts of every table the people and access features write, and of the outbox. */

@@ -1,8 +1,9 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import type { Metadata, ServiceError } from '@grpc/grpc-js';
+import type { Metadata } from '@grpc/grpc-js';
 import type { Client } from 'pg';
 import { CITY_ADMIN_SCOPE } from '@citybase/platform';
 import type { TestIssuer } from '@citybase/platform/testing';
+export { errorField, grpcError as failure } from '@citybase/platform/testing';
 
 // Fixtures and probes of the TenancyService integration tests.
 
@@ -101,22 +102,6 @@ export async function eventTypes(pg: Client, key: string): Promise<string[]> {
     [key],
   );
   return rows.map((r) => r.event_type);
-}
-
-/** The gRPC error a call failed with; fails the test if it succeeded. */
-export async function failure(call: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await call;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail, it succeeded');
-}
-
-/** The ErrorDetail field the transport sent with an error (metadata citybase-error-field). */
-export function errorField(err: ServiceError): string | undefined {
-  const v = err.metadata?.get('citybase-error-field')[0];
-  return typeof v === 'string' ? v : undefined;
 }
 
 /** JSON of a response, with bigints (timestamps) as strings, for scanning for values. */

@@ -2,16 +2,8 @@ import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import type { Client } from 'pg';
-
-/** The gRPC error of a call that must fail; fails the test if it succeeded. */
-export async function grpcError(call: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await call;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
+import { grpcError } from '@citybase/platform/testing';
+export { grpcError } from '@citybase/platform/testing';
 
 export interface ExpectedError {
   code: status;

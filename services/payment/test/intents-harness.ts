@@ -2,7 +2,7 @@
 // own database, real sandbox channel processes, tokens from a TestIssuer, and helpers to configure
 // a project's channels over gRPC, to read the outbox and to craft signed notifications.
 import { createHmac, randomBytes } from 'node:crypto';
-import { type Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type Metadata, status } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import {
   ChannelKind,
@@ -27,6 +27,7 @@ import {
   uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
+export { errorCode, errorField, grpcError } from '@citybase/platform/testing';
 
 export type PaymentClient = PromiseClient<typeof PaymentServiceService>;
 
@@ -284,26 +285,6 @@ export function machineryFailures(output: string): string[] {
         l,
       ),
     );
-}
-
-/** The gRPC error of a call that must fail. */
-export async function grpcError(call: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await call;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
-
-export function errorField(err: ServiceError): string | undefined {
-  const v = err.metadata?.get('citybase-error-field')[0];
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function errorCode(err: ServiceError): string | undefined {
-  const v = err.metadata?.get('citybase-error-code')[0];
-  return typeof v === 'string' ? v : undefined;
 }
 
 export { status };

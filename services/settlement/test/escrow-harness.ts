@@ -3,7 +3,7 @@
 // publishes payment's events and answers settlement's instructions, and helpers to read balances
 // and row counts straight from the service's database.
 import { randomUUID } from 'node:crypto';
-import { type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type Metadata } from '@grpc/grpc-js';
 import { Pool } from 'pg';
 import { createPool } from '@citybase/platform';
 import {
@@ -25,6 +25,7 @@ import {
 import type { PaymentSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { FakePayment } from './escrow-fakes';
+export { errorCode, errorField, grpcError } from '@citybase/platform/testing';
 
 export type SettlementClient = PromiseClient<typeof SettlementServiceService>;
 
@@ -190,26 +191,6 @@ export function awaitOrder(
     timeoutMs,
     50,
   );
-}
-
-/** The gRPC error of a call that must fail. */
-export async function grpcError(call: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await call;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
-
-export function errorField(err: ServiceError): string | undefined {
-  const v = err.metadata?.get('citybase-error-field')[0];
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function errorCode(err: ServiceError): string | undefined {
-  const v = err.metadata?.get('citybase-error-code')[0];
-  return typeof v === 'string' ? v : undefined;
 }
 
 /**

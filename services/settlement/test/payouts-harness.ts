@@ -1,7 +1,7 @@
 // Set-up of the payouts suites: a real settlement process on its own database, tokens from a
 // TestIssuer, gRPC clients per tenancy, and ledger postings made directly in the service's database
 // to give accounts the balances a test needs (escrow's flows that credit them are tested elsewhere).
-import { type Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type Metadata, status } from '@grpc/grpc-js';
 import { Pool } from 'pg';
 import { createPool, withTransaction } from '@citybase/platform';
 import {
@@ -17,6 +17,7 @@ import {
 import { AccountKind, SettlementServiceService } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
 import { AccountKey, clearAccountCache, ensureAccount, post } from '../src/ledger/ledger';
+export { errorCode, errorField, grpcError } from '@citybase/platform/testing';
 
 export type SettlementClient = PromiseClient<typeof SettlementServiceService>;
 
@@ -215,26 +216,6 @@ export async function rowCounts(pool: Pool): Promise<Record<string, number>> {
             (SELECT count(*)::int FROM outbox) AS events`,
   );
   return rows[0]!;
-}
-
-/** The gRPC error of a call that must fail. */
-export async function grpcError(call: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await call;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
-
-export function errorField(err: ServiceError): string | undefined {
-  const v = err.metadata?.get('citybase-error-field')[0];
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function errorCode(err: ServiceError): string | undefined {
-  const v = err.metadata?.get('citybase-error-code')[0];
-  return typeof v === 'string' ? v : undefined;
 }
 
 export { status };

@@ -63,10 +63,14 @@ export function toGrpcError(err: unknown, newErrorId: () => string): GrpcErrorSh
 }
 
 /** The trailers every refused call carries: the domain code, field, rule and error id of the failure. */
+/** Trailing metadata keys of an error: the service's own error code and the offending request field. */
+export const ERROR_CODE_METADATA = 'citybase-error-code';
+export const ERROR_FIELD_METADATA = 'citybase-error-field';
+
 export function errorMetadata(mapped: GrpcErrorShape): Metadata {
   const metadata = new Metadata();
-  if (mapped.domainCode) metadata.set('citybase-error-code', mapped.domainCode);
-  if (mapped.field) metadata.set('citybase-error-field', mapped.field);
+  if (mapped.domainCode) metadata.set(ERROR_CODE_METADATA, mapped.domainCode);
+  if (mapped.field) metadata.set(ERROR_FIELD_METADATA, mapped.field);
   if (mapped.rule) metadata.set('citybase-error-rule', mapped.rule);
   if (mapped.errorId) metadata.set('citybase-error-id', mapped.errorId);
   return metadata;

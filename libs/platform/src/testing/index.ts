@@ -4,3 +4,4 @@ export * from './service-contract';
 export * from './test-issuer';
 export * from './sandbox-channel';
 export * from './payment-channels';
+export * from './grpc-errors';
