@@ -11,7 +11,6 @@ import {
   PeriodicTask,
 } from '@citybase/platform';
 import type { SettlementConfig } from '../config';
-import { EscrowAccounts } from './escrow.accounts';
 import { claimDueOrder, peekDueOrders } from './escrow.store';
 import { EscrowTransitions } from './escrow.transitions';
 
@@ -39,7 +38,6 @@ export class EscrowAutoConfirm implements OnApplicationBootstrap, OnModuleDestro
     @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
     private readonly transitions: EscrowTransitions,
-    private readonly accounts: EscrowAccounts,
   ) {
     this.completed = new Counter({
       name: 'settlement_orders_auto_confirmed_total',
@@ -71,7 +69,6 @@ export class EscrowAutoConfirm implements OnApplicationBootstrap, OnModuleDestro
     for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.task.stopped; batch++) {
       const due = await peekDueOrders(this.pool, BATCH + failed.length);
       if (due.length === 0) return;
-      for (const order of due) await this.accounts.prepareOrder(order);
       let done = 0;
       for (let i = 0; i < BATCH && !this.task.stopped; i++) {
         let claimed: string | undefined;

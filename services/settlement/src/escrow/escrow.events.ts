@@ -9,15 +9,7 @@ import type {
   RefundFailed,
   RefundSucceeded,
 } from '@citybase/contracts/citybase/payment/v1/events';
-import { EscrowAccounts } from './escrow.accounts';
-import {
-  EscrowOrderRow,
-  findInstruction,
-  findOrder,
-  InstructionKind,
-  InstructionRow,
-  lockOrder,
-} from './escrow.store';
+import { EscrowOrderRow, findInstruction, InstructionKind, InstructionRow, lockOrder } from './escrow.store';
 import { EscrowTransitions } from './escrow.transitions';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -34,7 +26,6 @@ export class EscrowEventHandlers {
   constructor(
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly transitions: EscrowTransitions,
-    private readonly accounts: EscrowAccounts,
   ) {}
 
   onPaymentSucceeded(client: PoolClient, e: PaymentSucceeded, ctx: EventContext): Promise<void> {
@@ -56,14 +47,12 @@ export class EscrowEventHandlers {
     // a refund asked of payment directly
     const orderId = e.paymentId.toLowerCase();
     if (!UUID.test(orderId)) return;
-    const peek = await findOrder(client, orderId);
-    if (!peek) {
+    const order = await lockOrder(client, orderId);
+    if (!order) {
       this.logger.debug({ payment_id: e.paymentId }, 'refund of a payment not in escrow; ignored');
       return;
     }
-    await this.accounts.prepareOrder(peek);
-    const order = await lockOrder(client, orderId);
-    if (order) await this.transitions.applyExternalRefund(client, order, e);
+    await this.transitions.applyExternalRefund(client, order, e);
   }
 
   async onRefundFailed(client: PoolClient, e: RefundFailed): Promise<void> {
@@ -134,8 +123,6 @@ export class EscrowEventHandlers {
       );
       return;
     }
-    const peek = await findOrder(client, instruction.order_id);
-    if (peek) await this.accounts.prepareOrder(peek);
     const order = await lockOrder(client, instruction.order_id);
     if (!order)
       throw new Error(`instruction ${id} names order ${instruction.order_id}, which does not exist`);

@@ -15,7 +15,6 @@ import {
 } from '@citybase/platform';
 import { EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
-import { EscrowAccounts } from './escrow.accounts';
 import { decideOpenDispute, decideResolveDispute, encodePageToken } from './escrow.domain';
 import { EscrowErrors } from './escrow.errors';
 import type {
@@ -53,7 +52,6 @@ export class EscrowService {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(OUTBOX) private readonly outbox: Outbox,
     private readonly transitions: EscrowTransitions,
-    private readonly accounts: EscrowAccounts,
   ) {}
 
   async getOrder(claims: CitybaseClaims, orderId: string): Promise<EscrowOrderRow> {
@@ -209,10 +207,6 @@ export class EscrowService {
     cmd: C,
     change: (client: PoolClient, order: EscrowOrderRow, resourceId: string) => Promise<unknown>,
   ): Promise<EscrowOrderRow> {
-    // the accounts are created (and committed) before the transaction that posts to them
-    const peek = await findOrder(this.pool, cmd.orderId);
-    if (peek && inTenancy(claims, { operatorId: peek.operator_id, projectId: peek.project_id }))
-      await this.accounts.prepareOrder(peek);
     return withTransaction(this.pool, async (client) => {
       const order = await lockOrder(client, cmd.orderId);
       if (!order || !inTenancy(claims, { operatorId: order.operator_id, projectId: order.project_id }))
