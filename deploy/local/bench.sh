@@ -15,13 +15,7 @@ export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export MQTT_URL="${MQTT_URL:-mqtt://127.0.0.1:1883}"
 
-# npm install, not npm ci: npm 11 with omit-lockfile-registry-resolved (this machine kind's npmrc)
-# leaves other platforms' optional binaries out of the lock and then npm ci rejects the lock;
-# npm install still installs exactly the locked versions.
-if [[ ! -d node_modules ]]; then
-  echo "[bench] node_modules missing: npm install" >&2
-  npm install --no-audit --no-fund
-fi
+bash deploy/local/install.sh
 bash deploy/local/infra.sh all
 echo "[bench] building (npx nx run-many -t build)" >&2
 npx nx run-many -t build

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm start`: the whole Citybase stack on this machine, in the foreground.
-#   1. installs dependencies (npm install) when node_modules is missing
+#   1. installs dependencies (npm ci) when node_modules is missing or older than the lock
 #   2. deploy/local/infra.sh all: PostgreSQL, Redis, Mosquitto, Kafka, the seven databases
 #   3. builds every project (npx nx run-many -t build)
 #   4. starts the seven services as child processes, logs in .local/logs/<name>.log
@@ -98,13 +98,7 @@ trap 'on_signal INT' INT
 trap 'on_signal TERM' TERM
 
 # --- 1. dependencies ---------------------------------------------------------------------------
-# npm install, not npm ci: npm 11 with omit-lockfile-registry-resolved (this machine kind's npmrc)
-# leaves other platforms' optional binaries out of the lock and then npm ci rejects the lock;
-# npm install still installs exactly the locked versions.
-if [[ ! -d node_modules ]]; then
-  log "node_modules missing: npm install"
-  npm install --no-audit --no-fund
-fi
+bash deploy/local/install.sh
 
 # --- 2. infrastructure -------------------------------------------------------------------------
 if ! bash deploy/local/kafka.sh status >/dev/null 2>&1; then KAFKA_OURS=1; fi

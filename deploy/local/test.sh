@@ -8,7 +8,7 @@
 #   unit        *.spec.ts                                 npx nx run-many -t test
 #   build       SWC to dist/                              npx nx run-many -t build
 #   integration *.int-spec.ts against real servers        npx nx run-many -t int-test --parallel=1
-# Before the steps: npm install when node_modules is missing, then deploy/local/infra.sh all (PostgreSQL,
+# Before the steps: npm ci when node_modules is missing or older than the lock, then deploy/local/infra.sh all (PostgreSQL,
 # Redis, Mosquitto, Kafka, databases). Kafka is left running afterwards for the next run.
 # The test kit gives each suite its own database and topics; the endpoints below are exported for it.
 # The last line sums Jest's "Tests:" summaries of the unit and integration steps (their output is
@@ -74,12 +74,7 @@ step() {
   printf -- '---- %s passed (%s)\n' "$CURRENT" "$(elapsed $((SECONDS - t0)))"
 }
 
-# npm install, not npm ci: npm 11 with omit-lockfile-registry-resolved (this machine kind's npmrc)
-# leaves other platforms' optional binaries out of the lock and then npm ci rejects the lock;
-# npm install still installs exactly the locked versions.
-if [[ ! -d node_modules ]]; then
-  step "install" npm install --no-audit --no-fund
-fi
+step "install" bash deploy/local/install.sh
 step "infrastructure" bash deploy/local/infra.sh all
 step "contracts" npx nx run contracts:check
 step "format" npx prettier --check .
