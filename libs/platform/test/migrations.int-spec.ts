@@ -79,6 +79,31 @@ describe('runMigrations (real PostgreSQL)', () => {
     );
   });
 
+  it('accepts an edited migration only when it declares the checksum it replaces, once', async () => {
+    await runMigrations(pool, [{ namespace: 'svc', dir }]);
+    const before = (
+      await pool.query<{ checksum: string }>(
+        "SELECT checksum FROM schema_migrations WHERE namespace = 'svc' AND version = 2",
+      )
+    ).rows[0]!.checksum;
+    const edited = `-- replaces-checksum: ${before}\nSELECT 1;`;
+    writeFileSync(join(dir, '0002_seed_things.sql'), edited);
+    const r = await runMigrations(pool, [{ namespace: 'svc', dir }]);
+    // accepted without running the new text; the stored checksum is now the new one
+    expect(r).toEqual({ applied: [], alreadyApplied: 2 });
+    const after = (
+      await pool.query<{ checksum: string }>(
+        "SELECT checksum FROM schema_migrations WHERE namespace = 'svc' AND version = 2",
+      )
+    ).rows[0]!.checksum;
+    expect(after).not.toBe(before);
+    // a further edit that does not declare the current checksum is refused
+    writeFileSync(join(dir, '0002_seed_things.sql'), `${edited}\nSELECT 2;`);
+    await expect(runMigrations(pool, [{ namespace: 'svc', dir }])).rejects.toThrow(
+      /svc\/2_seed_things was changed after it was applied/,
+    );
+  });
+
   it('rejects badly named or gapped migration files before touching the database', async () => {
     writeFileSync(join(dir, '0004_gap.sql'), 'SELECT 1;');
     await expect(runMigrations(pool, [{ namespace: 'svc', dir }])).rejects.toThrow(

@@ -1,16 +1,8 @@
+-- idempotency_keys moved to the platform's migration 0003 (one definition for every service).
+-- replaces-checksum: 108113cca072a054ef21b337451b90d5c4e8f69ea502c22a2f0948dc1e496469
 -- Tenancy tree of the city and the staff who act in it. City = the deployment (CITY_ID), so it has
 -- no table. Personal values (phone, ID number) are stored as *_enc (AES-256-GCM, see
 -- src/shared/pii.ts), *_hash (keyed lookup hash) and *_masked; never in clear.
-
-CREATE TABLE idempotency_keys (
-  client_id   text        NOT NULL,
-  method      text        NOT NULL,
-  request_id  text        NOT NULL,
-  fingerprint text        NOT NULL,
-  resource_id uuid        NOT NULL,
-  created_at  timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (client_id, method, request_id)
-);
 
 CREATE TABLE operators (
   operator_id uuid        PRIMARY KEY,

@@ -1,3 +1,5 @@
+-- idempotency_keys moved to the platform's migration 0003 (one definition for every service).
+-- replaces-checksum: 29ae0a0a505e7af4adb5ecb1c7ff51f97dd7a3cb5a0c7ca97496a928fe05085e
 -- Double-entry ledger (docs/adr/0006-settlement-ledger.md). The database itself enforces the rules,
 -- so no code path can break them:
 --   * entries and transactions are append-only (triggers refuse UPDATE, DELETE and TRUNCATE);
@@ -10,16 +12,6 @@
 -- Amounts are signed, debit positive. A credit-normal account (normal_side = -1, e.g. a wallet)
 -- grows with credits; its balance on its normal side is normal_side * balance_minor.
 -- Hot accounts are split into `shards` balance rows; a posting picks one, the balance is their sum.
-
-CREATE TABLE idempotency_keys (
-  client_id   text        NOT NULL,
-  method      text        NOT NULL,
-  request_id  text        NOT NULL,
-  fingerprint text        NOT NULL,
-  resource_id uuid        NOT NULL,
-  created_at  timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (client_id, method, request_id)
-);
 
 CREATE TABLE ledger_accounts (
   account_id           uuid        PRIMARY KEY,

@@ -15,6 +15,12 @@ export interface Migration {
   name: string;
   sql: string;
   checksum: string;
+  /**
+   * Checksums of earlier texts of this file that count as this one (lines
+   * `-- replaces-checksum: <sha256>`): for a definition moved elsewhere by a later migration, so a
+   * database that applied the earlier text is not refused. Any other change is refused.
+   */
+  replaces: string[];
 }
 
 export interface MigrationResult {
@@ -39,6 +45,7 @@ export function readMigrations(source: MigrationSource): Migration[] {
       name: m[2],
       sql,
       checksum: createHash('sha256').update(sql).digest('hex'),
+      replaces: [...sql.matchAll(/^-- replaces-checksum: ([0-9a-f]{64})$/gm)].map((r) => r[1]!),
     };
   });
   migrations.forEach((mig, i) => {
@@ -83,7 +90,12 @@ export async function runMigrations(
       for (const mig of readMigrations(source)) {
         const prior = done.get(`${mig.namespace}/${mig.version}`);
         if (prior !== undefined) {
-          if (prior !== mig.checksum) {
+          if (prior !== mig.checksum && mig.replaces.includes(prior)) {
+            await client.query(
+              'UPDATE schema_migrations SET checksum = $3 WHERE namespace = $1 AND version = $2',
+              [mig.namespace, mig.version, mig.checksum],
+            );
+          } else if (prior !== mig.checksum) {
             throw new Error(
               `migration ${mig.namespace}/${mig.version}_${mig.name} was changed after it was applied; add a new migration instead`,
             );

@@ -20,6 +20,7 @@ import { createLogger, Logger, NestPinoLogger } from '../logging';
 import { EnqueueOptions, enqueue, EventType, InboxConsumer, OutboxRelay } from '../messaging';
 import type { PoolClient } from 'pg';
 import { stopTelemetry } from '../telemetry';
+import { Mutations } from '../usecase/mutations';
 import { KAFKA, LOGGER, METRICS_REGISTRY, OUTBOX, PG_POOL, REDIS, SERVICE_CONFIG } from './tokens';
 
 /** Writes events into the outbox of this service, inside the caller's transaction. */
@@ -90,8 +91,8 @@ class PlatformModule {
     ];
     return {
       module: PlatformModule,
-      providers,
-      exports: providers.map((p) => p.provide),
+      providers: [...providers, Mutations],
+      exports: [...providers.map((p) => p.provide), Mutations],
       controllers: [OpsController],
     };
   }

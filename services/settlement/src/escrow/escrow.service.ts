@@ -3,7 +3,7 @@ import {
   assertTenancy,
   CitybaseClaims,
   inTenancy,
-  onceByRequestId,
+  Mutations,
   Outbox,
   OUTBOX,
   PG_POOL,
@@ -11,7 +11,6 @@ import {
   PoolClient,
   tenancyFilter,
   toTimestamp,
-  withTransaction,
 } from '@citybase/platform';
 import { EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
@@ -51,6 +50,7 @@ export class EscrowService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(OUTBOX) private readonly outbox: Outbox,
+    private readonly mutations: Mutations,
     private readonly transitions: EscrowTransitions,
   ) {}
 
@@ -197,32 +197,35 @@ export class EscrowService {
   }
 
   /**
-   * One mutation of an order: lock it (another tenant's order is NOT_FOUND), then run `change`
-   * at most once per request id (a repeat answers the order as it is now). `resourceId` is a fresh
-   * id for what the change creates (a refund).
+   * One mutation of an order through the pipeline: the order locked and checked against the
+   * caller's tenancy (another tenant's order is NOT_FOUND), then `change` at most once per request
+   * id (a repeat answers the order as it is now). `resourceId` is a fresh id for what the change
+   * creates (a refund).
    */
-  private async mutate<C extends OrderCommand>(
+  private mutate<C extends OrderCommand>(
     claims: CitybaseClaims,
     method: string,
     cmd: C,
     change: (client: PoolClient, order: EscrowOrderRow, resourceId: string) => Promise<unknown>,
   ): Promise<EscrowOrderRow> {
-    return withTransaction(this.pool, async (client) => {
-      const order = await lockOrder(client, cmd.orderId);
-      if (!order || !inTenancy(claims, { operatorId: order.operator_id, projectId: order.project_id }))
-        throw EscrowErrors.orderNotFound(cmd.orderId);
-      await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: `SettlementService.${method}`,
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        (resourceId) => change(client, order, resourceId).then(() => undefined),
-      );
-      // orders are never deleted
-      return (await findOrder(client, cmd.orderId))!;
+    // orders are never deleted
+    const current = async (client: PoolClient) => (await findOrder(client, cmd.orderId))!;
+    return this.mutations.run({
+      method: `SettlementService.${method}`,
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      target: {
+        load: (client) => lockOrder(client, cmd.orderId),
+        tenancy: (order) => ({ operatorId: order.operator_id, projectId: order.project_id }),
+        notFound: () => EscrowErrors.orderNotFound(cmd.orderId),
+      },
+      execute: async ({ client, target, resourceId, note }) => {
+        note({ order_id: cmd.orderId });
+        await change(client, target, resourceId);
+        return current(client);
+      },
+      replay: ({ client }) => current(client),
     });
   }
 }
