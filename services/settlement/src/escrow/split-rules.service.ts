@@ -1,12 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  assertTenancy,
-  CitybaseClaims,
-  onceByRequestId,
-  PG_POOL,
-  Pool,
-  withTransaction,
-} from '@citybase/platform';
+import { assertTenancy, CitybaseClaims, Mutations, PG_POOL, Pool, PoolClient } from '@citybase/platform';
 import type { SetSplitRuleCommand } from './escrow.requests';
 import { findRule, listRules, SplitRuleRow, upsertRule } from './escrow.store';
 
@@ -17,34 +10,35 @@ import { findRule, listRules, SplitRuleRow, upsertRule } from './escrow.store';
  */
 @Injectable()
 export class SplitRulesService {
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    private readonly mutations: Mutations,
+  ) {}
 
   async setRule(claims: CitybaseClaims, cmd: SetSplitRuleCommand): Promise<SplitRuleRow> {
     assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
-    return withTransaction(this.pool, async (client) => {
-      await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'SettlementService.SetSplitRule',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async () => {
-          await upsertRule(client, {
-            operator_id: cmd.operatorId,
-            project_id: cmd.projectId,
-            merchant_category: cmd.merchantCategory,
-            commission_bps: cmd.commissionBps,
-            property_share_bps: cmd.propertyShareBps,
-            tax_bps: cmd.taxBps,
-            auto_confirm_hours: cmd.autoConfirmHours,
-            updated_by: claims.sub,
-          });
-        },
-      );
-      // a repeat answers the rule as it is now (another request may have changed it since)
-      return (await findRule(client, cmd))!;
+    // a repeat answers the rule as it is now (another request may have changed it since)
+    const current = async ({ client }: { client: PoolClient }) => (await findRule(client, cmd))!;
+    return this.mutations.run({
+      method: 'SettlementService.SetSplitRule',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      execute: async (ctx) => {
+        ctx.note({ project_id: cmd.projectId, merchant_category: cmd.merchantCategory });
+        await upsertRule(ctx.client, {
+          operator_id: cmd.operatorId,
+          project_id: cmd.projectId,
+          merchant_category: cmd.merchantCategory,
+          commission_bps: cmd.commissionBps,
+          property_share_bps: cmd.propertyShareBps,
+          tax_bps: cmd.taxBps,
+          auto_confirm_hours: cmd.autoConfirmHours,
+          updated_by: claims.sub,
+        });
+        return current(ctx);
+      },
+      replay: current,
     });
   }
 

@@ -6,7 +6,7 @@ import {
   claimsOf,
   DomainError,
   inTenancy,
-  onceByRequestId,
+  Mutations,
   optionalString,
   PG_POOL,
   Pool,
@@ -15,7 +15,6 @@ import {
   requiredUuid,
   tenancyFilter,
   toTimestamp,
-  withTransaction,
 } from '@citybase/platform';
 import {
   Account,
@@ -89,7 +88,10 @@ async function toBalance(db: Queryable, a: AccountRow): Promise<AccountBalance> 
 /** Ledger queries (balances, statements, transactions) and corrections by reversal. */
 @Controller()
 export class LedgerGrpc {
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    private readonly mutations: Mutations,
+  ) {}
 
   /** The account, or NOT_FOUND when it is missing or outside the caller's tenancy (indistinguishable). */
   private async visibleAccount(claims: CitybaseClaims, accountId: string): Promise<AccountRow> {
@@ -236,37 +238,32 @@ export class LedgerGrpc {
       transactionId: requiredUuid('transaction_id', req.transactionId),
       reason: requiredString('reason', req.reason, { max: 200 }),
     };
-    const reversalId = await withTransaction(this.pool, async (client) => {
-      const original = await this.visibleTransaction(client, claims, command.transactionId);
-      // escrow's books follow its orders (escrow = paid - released - refunded per order): correcting
-      // an escrow posting by hand would part them; orders are corrected by refunds and disputes
-      if (original.postings.some((p) => p.accountKind === AccountKind.ACCOUNT_KIND_ESCROW))
-        throw DomainError.precondition(
-          'TRANSACTION_MANAGED_BY_ESCROW',
-          `transaction ${command.transactionId} moves escrow: correct the order (refund, dispute) instead`,
-        );
-      let txId = '';
-      await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'SettlementService.ReverseTransaction',
-          requestId: command.requestId,
-          command,
-        },
-        async () => {
-          txId = (await reverse(client, command.transactionId)).txId;
-        },
-      );
+    const reversalId = await this.mutations.run({
+      method: 'SettlementService.ReverseTransaction',
+      claims,
+      requestId: command.requestId,
+      command,
+      execute: async ({ client, note }) => {
+        const original = await this.visibleTransaction(client, claims, command.transactionId);
+        // escrow's books follow its orders (escrow = paid - released - refunded per order): correcting
+        // an escrow posting by hand would part them; orders are corrected by refunds and disputes
+        if (original.postings.some((p) => p.accountKind === AccountKind.ACCOUNT_KIND_ESCROW))
+          throw DomainError.precondition(
+            'TRANSACTION_MANAGED_BY_ESCROW',
+            `transaction ${command.transactionId} moves escrow: correct the order (refund, dispute) instead`,
+          );
+        const txId = (await reverse(client, command.transactionId)).txId;
+        note({ transaction_id: command.transactionId, reversal_id: txId });
+        return txId;
+      },
       // a replay: the reversal of that transaction is the one the first request posted
-      if (!txId) {
+      replay: async ({ client }) => {
         const { rows } = await client.query<{ tx_id: string }>(
           'SELECT tx_id FROM ledger_transactions WHERE reverses_tx_id = $1',
           [command.transactionId],
         );
-        txId = rows[0]!.tx_id;
-      }
-      return txId;
+        return rows[0]!.tx_id;
+      },
     });
     return { reversal: await this.visibleTransaction(this.pool, claims, reversalId) };
   }

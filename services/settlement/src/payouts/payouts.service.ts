@@ -4,10 +4,9 @@ import {
   assertTenancy,
   CitybaseClaims,
   DomainError,
-  inTenancy,
   Logger,
   LOGGER,
-  onceByRequestId,
+  Mutations,
   Outbox,
   OUTBOX,
   PG_POOL,
@@ -61,6 +60,7 @@ export class PayoutsService {
     @Inject(OUTBOX) private readonly outbox: Outbox,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
+    private readonly mutations: Mutations,
   ) {}
 
   async runPayoutCycle(
@@ -68,30 +68,20 @@ export class PayoutsService {
     cmd: RunPayoutCycleCommand,
   ): Promise<{ batchId: string; payouts: PayoutRow[] }> {
     assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
-    const { batchId, replayed } = await withTransaction(this.pool, async (client) => {
-      const once = await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'SettlementService.RunPayoutCycle',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        (id) => this.createCycle(client, id, cmd),
-      );
-      return { batchId: once.resourceId, replayed: once.replayed };
+    const batchId = await this.mutations.run({
+      method: 'SettlementService.RunPayoutCycle',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      done: 'payout cycle',
+      execute: async ({ client, resourceId, note }) => {
+        const payouts = await this.createCycle(client, resourceId, cmd);
+        note({ batch_id: resourceId, project_id: cmd.projectId, payouts });
+        return resourceId;
+      },
+      replay: ({ resourceId }) => Promise.resolve(resourceId),
     });
     const payouts = await payoutsOfBatch(this.pool, batchId);
-    if (!replayed)
-      this.logger.info(
-        {
-          batch_id: batchId,
-          operator_id: cmd.operatorId,
-          project_id: cmd.projectId,
-          payouts: payouts.length,
-        },
-        'payout cycle started',
-      );
     return { batchId, payouts };
   }
 
@@ -99,7 +89,12 @@ export class PayoutsService {
    * One payout per merchant of the project with money available (balance minus what earlier payouts
    * hold), in account order, so concurrent cycles lock balance rows in one order.
    */
-  private async createCycle(client: PoolClient, batchId: string, cmd: RunPayoutCycleCommand): Promise<void> {
+  private async createCycle(
+    client: PoolClient,
+    batchId: string,
+    cmd: RunPayoutCycleCommand,
+  ): Promise<number> {
+    let created = 0;
     await insertBatch(client, { batchId, ...cmd });
     const expiresAt = holdExpiry(new Date(), this.config.SETTLEMENT_PAYOUT_HOLD_HOURS);
     for (const payable of await merchantPayables(client, cmd)) {
@@ -132,6 +127,7 @@ export class PayoutsService {
           expires_at: expiresAt,
         });
         await client.query('RELEASE SAVEPOINT payout_hold');
+        created++;
       } catch (err) {
         if (!(err instanceof DomainError && err.code === 'INSUFFICIENT_FUNDS')) throw err;
         await client.query('ROLLBACK TO SAVEPOINT payout_hold');
@@ -141,33 +137,31 @@ export class PayoutsService {
         );
       }
     }
+    return created;
   }
 
   async confirmPayout(claims: CitybaseClaims, cmd: ConfirmPayoutCommand): Promise<PayoutRow> {
-    const found = await findPayout(this.pool, cmd.payoutId);
-    // another tenant's payout answers exactly like a missing one
-    if (
-      !found ||
-      !inTenancy(claims, { operatorId: found.operator_id, projectId: found.project_id || undefined })
-    )
-      throw PayoutErrors.notFound(cmd.payoutId);
-    const settled = await withTransaction(this.pool, async (client) => {
-      const payout = (await lockPayout(client, cmd.payoutId))!;
-      let result = payout;
-      await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'SettlementService.ConfirmPayout',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async () => {
-          const decision = decideConfirm(
-            { payoutId: payout.payout_id, status: payout.status, bankReference: payout.bank_reference },
-            cmd.outcome,
-          );
-          if (decision === 'unchanged') return;
+    const current = async ({ client }: { client: PoolClient }) => (await findPayout(client, cmd.payoutId))!;
+    return this.mutations.run({
+      method: 'SettlementService.ConfirmPayout',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      resourceId: cmd.payoutId,
+      done: 'payout confirmation applied',
+      // another tenant's payout answers exactly like a missing one
+      target: {
+        load: (client) => lockPayout(client, cmd.payoutId),
+        tenancy: (p) => ({ operatorId: p.operator_id, projectId: p.project_id || undefined }),
+        notFound: () => PayoutErrors.notFound(cmd.payoutId),
+      },
+      execute: async ({ client, target: payout, note }) => {
+        let result = payout;
+        const decision = decideConfirm(
+          { payoutId: payout.payout_id, status: payout.status, bankReference: payout.bank_reference },
+          cmd.outcome,
+        );
+        if (decision !== 'unchanged') {
           if (decision === 'pay' && cmd.outcome.paid) {
             const bankAccountId = await ensureAccount(client, {
               kind: AccountKind.ACCOUNT_KIND_BANK,
@@ -196,15 +190,12 @@ export class PayoutsService {
             }))!;
           }
           await this.announce(client, result);
-        },
-      );
-      return result;
+        }
+        note({ payout_id: result.payout_id, status: PayoutStatus[result.status] });
+        return result;
+      },
+      replay: current,
     });
-    this.logger.info(
-      { payout_id: settled.payout_id, status: PayoutStatus[settled.status] },
-      'payout confirmation applied',
-    );
-    return settled;
   }
 
   async listPayouts(

@@ -5,11 +5,10 @@ import {
   inTenancy,
   Logger,
   LOGGER,
-  onceByRequestId,
+  Mutations,
   PG_POOL,
   Pool,
   SERVICE_CONFIG,
-  withTransaction,
 } from '@citybase/platform';
 import type { SettlementConfig } from '../config';
 import { PayoutErrors } from './payouts.errors';
@@ -47,6 +46,7 @@ export class ReconciliationService {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
+    private readonly mutations: Mutations,
   ) {}
 
   async importStatement(claims: CitybaseClaims, cmd: ImportStatementCommand): Promise<Report> {
@@ -55,44 +55,40 @@ export class ReconciliationService {
     const lines = parseStatement(cmd.csv, cmd.day);
     const { start, end } = dayRange(cmd.day);
     const currency = this.config.SETTLEMENT_STATEMENT_CURRENCY;
-    const { reportId, replayed } = await withTransaction(this.pool, async (client) => {
-      const once = await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'SettlementService.ImportChannelStatement',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async (id) => {
-          const postings = (await clearingPostings(client, { ...cmd, currency, start, end })).map((p) => ({
-            txId: p.tx_id,
-            reference: p.reference,
-            refundIds: idsInKey(p.idempotency_key, p.reference),
-            amountMinor: BigInt(p.amount_minor),
-          }));
-          const result = matchStatement(lines, postings);
-          await insertReport(client, {
-            report_id: id,
-            operator_id: cmd.operatorId,
-            project_id: cmd.projectId,
-            channel_id: cmd.channelId,
-            day: cmd.day,
-            currency,
-            statement_lines: lines.length,
-            ledger_postings: postings.length,
-            matched_one_to_one: result.matchedOneToOne,
-            matched_one_to_many: result.matchedOneToMany,
-            matched_many_to_one: result.matchedManyToOne,
-            statement_total: result.statementTotal,
-            ledger_total: result.ledgerTotal,
-            fees: result.fees,
-          });
-          await insertStatementLines(client, id, lines);
-          await insertDifferences(client, id, result.differences);
-        },
-      );
-      return { reportId: once.resourceId, replayed: once.replayed };
+    const { result: reportId, replayed } = await this.mutations.runWithOutcome({
+      method: 'SettlementService.ImportChannelStatement',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      replay: ({ resourceId }) => Promise.resolve(resourceId),
+      execute: async ({ client, resourceId: id }) => {
+        const postings = (await clearingPostings(client, { ...cmd, currency, start, end })).map((p) => ({
+          txId: p.tx_id,
+          reference: p.reference,
+          refundIds: idsInKey(p.idempotency_key, p.reference),
+          amountMinor: BigInt(p.amount_minor),
+        }));
+        const result = matchStatement(lines, postings);
+        await insertReport(client, {
+          report_id: id,
+          operator_id: cmd.operatorId,
+          project_id: cmd.projectId,
+          channel_id: cmd.channelId,
+          day: cmd.day,
+          currency,
+          statement_lines: lines.length,
+          ledger_postings: postings.length,
+          matched_one_to_one: result.matchedOneToOne,
+          matched_one_to_many: result.matchedOneToMany,
+          matched_many_to_one: result.matchedManyToOne,
+          statement_total: result.statementTotal,
+          ledger_total: result.ledgerTotal,
+          fees: result.fees,
+        });
+        await insertStatementLines(client, id, lines);
+        await insertDifferences(client, id, result.differences);
+        return id;
+      },
     });
     const report = (await this.load(reportId))!;
     if (!replayed)

@@ -4,11 +4,10 @@ import {
   CitybaseClaims,
   Logger,
   LOGGER,
-  onceByRequestId,
+  Mutations,
   PG_POOL,
   Pool,
   SERVICE_CONFIG,
-  withTransaction,
 } from '@citybase/platform';
 import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import type { SettlementConfig } from '../config';
@@ -57,6 +56,7 @@ export class WalletsService {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
+    private readonly mutations: Mutations,
   ) {}
 
   /** A wallet's balance; one that does not exist yet is zero (and is not created by looking). */
@@ -76,48 +76,46 @@ export class WalletsService {
 
   async withdraw(claims: CitybaseClaims, cmd: WithdrawCommand): Promise<PayoutRow> {
     assertTenancy(claims, { operatorId: cmd.operatorId });
-    const once = await withTransaction(this.pool, (client) =>
-      onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'SettlementService.WithdrawFromWallet',
-          requestId: cmd.requestId,
-          // the stored fingerprint is an unsalted hash: never of the clear bank account
-          command: { ...cmd, bankAccount: maskBankAccount(cmd.bankAccount) },
-        },
-        async (id) => {
-          // a wallet that was never credited has nothing to withdraw (and is not created for it)
-          const walletId = await findWalletAccount(client, cmd);
-          if (!walletId) throw PayoutErrors.insufficientFunds();
-          const expiresAt = holdExpiry(new Date(), this.config.SETTLEMENT_PAYOUT_HOLD_HOURS);
-          const { hold } = await placeHold(client, {
-            accountId: walletId,
-            amountMinor: cmd.amountMinor,
-            idempotencyKey: `payout:${id}`,
-            reference: id,
-            expiresAt,
-            requireAvailable: true,
-          });
-          await insertPayout(client, {
-            payout_id: id,
-            batch_id: null,
-            operator_id: cmd.operatorId,
-            project_id: '',
-            merchant_id: '',
-            owner_ref: cmd.ownerRef,
-            account_id: walletId,
-            account_kind: AccountKind.ACCOUNT_KIND_RESIDENT_WALLET,
-            currency: cmd.currency,
-            amount_minor: cmd.amountMinor,
-            hold_id: hold.hold_id,
-            bank_account: maskBankAccount(cmd.bankAccount),
-            expires_at: expiresAt,
-          });
-        },
-      ),
-    );
-    const payout = (await findPayout(this.pool, once.resourceId))!;
+    const once = await this.mutations.runWithOutcome({
+      method: 'SettlementService.WithdrawFromWallet',
+      claims,
+      requestId: cmd.requestId,
+      // the stored fingerprint is an unsalted hash: never of the clear bank account
+      command: { ...cmd, bankAccount: maskBankAccount(cmd.bankAccount) },
+      done: 'wallet withdrawal',
+      replay: ({ resourceId }) => Promise.resolve(resourceId),
+      execute: async ({ client, resourceId: id }) => {
+        // a wallet that was never credited has nothing to withdraw (and is not created for it)
+        const walletId = await findWalletAccount(client, cmd);
+        if (!walletId) throw PayoutErrors.insufficientFunds();
+        const expiresAt = holdExpiry(new Date(), this.config.SETTLEMENT_PAYOUT_HOLD_HOURS);
+        const { hold } = await placeHold(client, {
+          accountId: walletId,
+          amountMinor: cmd.amountMinor,
+          idempotencyKey: `payout:${id}`,
+          reference: id,
+          expiresAt,
+          requireAvailable: true,
+        });
+        await insertPayout(client, {
+          payout_id: id,
+          batch_id: null,
+          operator_id: cmd.operatorId,
+          project_id: '',
+          merchant_id: '',
+          owner_ref: cmd.ownerRef,
+          account_id: walletId,
+          account_kind: AccountKind.ACCOUNT_KIND_RESIDENT_WALLET,
+          currency: cmd.currency,
+          amount_minor: cmd.amountMinor,
+          hold_id: hold.hold_id,
+          bank_account: maskBankAccount(cmd.bankAccount),
+          expires_at: expiresAt,
+        });
+        return id;
+      },
+    });
+    const payout = (await findPayout(this.pool, once.result))!;
     if (once.replayed) return payout;
     // never the account in clear: the masked form only
     this.logger.info(
@@ -136,56 +134,53 @@ export class WalletsService {
     cmd: PayPropertyFeeCommand,
   ): Promise<{ tx: TransactionRow; entries: EntryRow[]; wallet: WalletView }> {
     assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
-    const feePaymentId = await withTransaction(this.pool, async (client) => {
-      const once = await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'SettlementService.PayPropertyFeeFromWallet',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async (id) => {
-          if (await billPaid(client, cmd)) throw PayoutErrors.billAlreadyPaid(cmd.billRef);
-          const walletId = await findWalletAccount(client, cmd);
-          if (!walletId) throw PayoutErrors.insufficientFunds();
-          const propertyShareId = await ensureAccount(client, {
-            kind: AccountKind.ACCOUNT_KIND_PROPERTY_SHARE,
-            operatorId: cmd.operatorId,
-            projectId: cmd.projectId,
-            currency: cmd.currency,
-          });
-          // the wallet's balance row refuses to go below what pending withdrawals hold: a payment
-          // that does not fit fails here, and the whole transaction rolls back
-          const tx = await post(client, {
-            kind: 'property_fee',
-            idempotencyKey: `property_fee:${id}`,
-            currency: cmd.currency,
-            operatorId: cmd.operatorId,
-            projectId: cmd.projectId,
-            reference: cmd.billRef,
-            lines: [
-              { accountId: walletId, amountMinor: cmd.amountMinor },
-              { accountId: propertyShareId, amountMinor: -cmd.amountMinor },
-            ],
-          }).catch((err: unknown) => {
-            throw isInsufficient(err) ? PayoutErrors.insufficientFunds() : err;
-          });
-          const inserted = await insertFeePayment(client, {
-            fee_payment_id: id,
-            operator_id: cmd.operatorId,
-            project_id: cmd.projectId,
-            owner_ref: cmd.ownerRef,
-            bill_ref: cmd.billRef,
-            currency: cmd.currency,
-            amount_minor: cmd.amountMinor,
-            tx_id: tx.txId,
-          });
-          // paid by a concurrent request with another request_id: this one rolls back
-          if (!inserted) throw PayoutErrors.billAlreadyPaid(cmd.billRef);
-        },
-      );
-      return once.resourceId;
+    const feePaymentId = await this.mutations.run({
+      method: 'SettlementService.PayPropertyFeeFromWallet',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      replay: ({ resourceId }) => Promise.resolve(resourceId),
+      execute: async ({ client, resourceId: id, note }) => {
+        note({ fee_payment_id: id, bill_ref: cmd.billRef });
+        if (await billPaid(client, cmd)) throw PayoutErrors.billAlreadyPaid(cmd.billRef);
+        const walletId = await findWalletAccount(client, cmd);
+        if (!walletId) throw PayoutErrors.insufficientFunds();
+        const propertyShareId = await ensureAccount(client, {
+          kind: AccountKind.ACCOUNT_KIND_PROPERTY_SHARE,
+          operatorId: cmd.operatorId,
+          projectId: cmd.projectId,
+          currency: cmd.currency,
+        });
+        // the wallet's balance row refuses to go below what pending withdrawals hold: a payment
+        // that does not fit fails here, and the whole transaction rolls back
+        const tx = await post(client, {
+          kind: 'property_fee',
+          idempotencyKey: `property_fee:${id}`,
+          currency: cmd.currency,
+          operatorId: cmd.operatorId,
+          projectId: cmd.projectId,
+          reference: cmd.billRef,
+          lines: [
+            { accountId: walletId, amountMinor: cmd.amountMinor },
+            { accountId: propertyShareId, amountMinor: -cmd.amountMinor },
+          ],
+        }).catch((err: unknown) => {
+          throw isInsufficient(err) ? PayoutErrors.insufficientFunds() : err;
+        });
+        const inserted = await insertFeePayment(client, {
+          fee_payment_id: id,
+          operator_id: cmd.operatorId,
+          project_id: cmd.projectId,
+          owner_ref: cmd.ownerRef,
+          bill_ref: cmd.billRef,
+          currency: cmd.currency,
+          amount_minor: cmd.amountMinor,
+          tx_id: tx.txId,
+        });
+        // paid by a concurrent request with another request_id: this one rolls back
+        if (!inserted) throw PayoutErrors.billAlreadyPaid(cmd.billRef);
+        return id;
+      },
     });
     const fee = (await findFeePayment(this.pool, feePaymentId))!;
     const found = (await findTransaction(this.pool, fee.tx_id))!;
