@@ -8,6 +8,8 @@
 #   unit        *.spec.ts                                 npx nx run-many -t test
 #   build       SWC to dist/                              npx nx run-many -t build
 #   integration *.int-spec.ts against real servers        npx nx run-many -t int-test --parallel=1
+#   unit-node24 the unit tier again under Node 24           (deploy/local/node.sh)
+#   e2e-node24  the `npm start` end-to-end smoke under Node 24
 # Before the steps: npm ci when node_modules is missing or older than the lock, then deploy/local/infra.sh all (PostgreSQL,
 # Redis, Mosquitto, Kafka, databases). Kafka is left running afterwards for the next run.
 # The test kit gives each suite its own database and topics; the endpoints below are exported for it.
@@ -30,7 +32,7 @@ STARTED=$SECONDS
 CURRENT="setup"
 RESULTS="$ROOT/.local/test"
 mkdir -p "$RESULTS"
-rm -f "$RESULTS"/unit.log "$RESULTS"/integration.log
+rm -f "$RESULTS"/unit.log "$RESULTS"/integration.log "$RESULTS"/unit-node24.log "$RESULTS"/e2e-node24.log
 
 elapsed() { local s=$(($1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 banner() { printf '\n==== %s ====\n' "$*"; }
@@ -58,7 +60,7 @@ finish() {
     banner "npm test: FAILED at step '$CURRENT' (exit $status) after $(elapsed $((SECONDS - STARTED)))"
   fi
   local logs=()
-  for f in "$RESULTS"/unit.log "$RESULTS"/integration.log; do [[ -f "$f" ]] && logs+=("$f"); done
+  for f in "$RESULTS"/unit.log "$RESULTS"/integration.log "$RESULTS"/unit-node24.log "$RESULTS"/e2e-node24.log; do [[ -f "$f" ]] && logs+=("$f"); done
   if ((${#logs[@]})); then tally "${logs[@]}"; fi
 }
 trap finish EXIT
@@ -83,3 +85,10 @@ step "typecheck" npm run typecheck
 step --keep "unit" npx nx run-many -t test
 step "build" npx nx run-many -t build
 step --keep "integration" npx nx run-many -t int-test --parallel=1
+# The other supported runtime (package.json engines): the unit tier and the end-to-end smoke of
+# `npm start` (every service built, SERVING and ready, clean stop) again under Node 24 from the npm
+# registry (deploy/local/node.sh). Spawned services inherit it (process.execPath / PATH).
+NODE_LTS_BIN="$(bash deploy/local/node.sh)"
+step --keep "unit-node24" env PATH="$NODE_LTS_BIN:$PATH" npx nx run-many -t test --skip-nx-cache
+step --keep "e2e-node24" env PATH="$NODE_LTS_BIN:$PATH" bash -c \
+  'cd tools/e2e && npx jest -c jest.int.config.js test/npm-start.int-spec.ts'
