@@ -1,10 +1,12 @@
-import { Module } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { loadDescriptorSet } from '@citybase/contracts/descriptors';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
 import {
   enqueue,
-  InboxConsumer,
+  EventConsumer,
+  EventSubscriber,
+  Subscribe,
   RunningService,
   serviceConfigSchema,
   startService,
@@ -15,9 +17,6 @@ import {
 import { createTestDatabase, freePort, TestDatabase, TestIssuer, uniqueName, waitFor } from '../src/testing';
 import { paymentCreated } from './messaging/backbone-fixture';
 
-@Module({})
-class EmptyModule {}
-
 describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
   const schema = serviceConfigSchema({ grpcPort: 1, httpPort: 1, database: 'unused' });
   let db: TestDatabase;
@@ -27,6 +26,21 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
   const applied: string[] = [];
   const prefix = `${uniqueName('dlqhttp')}.`;
   let issuer: TestIssuer;
+
+  /** A feature's consumer, registered by its module like every service's. */
+  @EventConsumer('test.replayable', { maxAttempts: 2, retryBaseMs: 5 })
+  @Injectable()
+  class Replayable implements EventSubscriber {
+    subscribe(on: Subscribe): void {
+      on(PaymentEvents.PaymentCreated, async (_client, event) => {
+        if (!fixed) throw new Error('bug: cannot apply yet');
+        applied.push(event.paymentId);
+      });
+    }
+  }
+
+  @Module({ providers: [Replayable] })
+  class ReplayableModule {}
   let admin: Record<string, string>;
 
   beforeAll(async () => {
@@ -41,26 +55,11 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
       {
         name: 'payment',
         configSchema: schema,
-        module: EmptyModule,
+        module: ReplayableModule,
         grpcServices: { 'citybase.payment.v1.PaymentService': PaymentServiceService },
         descriptorSet: loadDescriptorSet(),
         migrations: [platformMigrations],
         topics: [PaymentEvents.PaymentCreated.topic],
-        consumers: ({ kafka, pool, logger, registry, config }) => [
-          new InboxConsumer({
-            name: 'test.replayable',
-            kafka,
-            pool,
-            logger,
-            registry,
-            topicPrefix: config.KAFKA_TOPIC_PREFIX,
-            maxAttempts: 2,
-            retryBaseMs: 5,
-          }).on(PaymentEvents.PaymentCreated, async (_client, event) => {
-            if (!fixed) throw new Error('bug: cannot apply yet');
-            applied.push(event.paymentId);
-          }),
-        ],
       },
       {
         DATABASE_URL: db.url,

@@ -1,3 +1,5 @@
 export * from './tokens';
 export * from './run-service';
 export * from './periodic-task';
+export * from './periodic-job';
+export * from './event-consumers';

@@ -1,5 +1,5 @@
 import { DynamicModule, Global, INestApplication, Module, Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { DiscoveryModule, DiscoveryService, NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import Redis from 'ioredis';
 import type { Kafka } from 'kafkajs';
@@ -21,6 +21,7 @@ import { EnqueueOptions, enqueue, EventType, InboxConsumer, OutboxRelay } from '
 import type { PoolClient } from 'pg';
 import { stopTelemetry } from '../telemetry';
 import { Mutations } from '../usecase/mutations';
+import { discoverEventConsumers } from './event-consumers';
 import { KAFKA, LOGGER, METRICS_REGISTRY, OUTBOX, PG_POOL, REDIS, SERVICE_CONFIG } from './tokens';
 
 /** Writes events into the outbox of this service, inside the caller's transaction. */
@@ -31,15 +32,6 @@ export interface Outbox {
     payload: T,
     opts: EnqueueOptions,
   ): Promise<{ id: string }>;
-}
-
-export interface ConsumerDeps<C extends BaseServiceConfig> {
-  app: INestApplication;
-  config: C;
-  kafka: Kafka;
-  pool: Pool;
-  logger: Logger;
-  registry: Registry;
 }
 
 export interface ServiceDefinition<C extends BaseServiceConfig> {
@@ -54,8 +46,6 @@ export interface ServiceDefinition<C extends BaseServiceConfig> {
   migrations: MigrationSource[];
   /** Kafka topics this service owns and creates at start-up. */
   topics: string[];
-  /** The service's event consumers; built once the Nest app exists, so handlers can use its providers. */
-  consumers?: (deps: ConsumerDeps<C>) => InboxConsumer[];
 }
 
 export interface RunningService<C extends BaseServiceConfig> {
@@ -189,6 +179,7 @@ export async function startService<C extends BaseServiceConfig>(
     @Module({
       imports: [
         PlatformModule.register({ config, pool, logger, kafka, redis, registry, readiness, outbox }),
+        DiscoveryModule,
         def.module,
       ],
     })
@@ -200,7 +191,21 @@ export async function startService<C extends BaseServiceConfig>(
     app.useGlobalFilters(new GrpcErrorFilter(logger));
     app.useGlobalInterceptors(new GrpcMetricsInterceptor(registry));
     app.connectMicroservice<MicroserviceOptions>(kit.options, { inheritAppConfig: true });
-    consumers = def.consumers?.({ app, config, kafka, pool, logger, registry }) ?? [];
+    // the feature modules' @EventConsumer providers, one InboxConsumer per consumer name
+    consumers = discoverEventConsumers(app.get(DiscoveryService)).map(({ name, options, subscribers }) => {
+      const consumer = new InboxConsumer({
+        name,
+        kafka,
+        pool,
+        logger,
+        registry,
+        topicPrefix: config.KAFKA_TOPIC_PREFIX,
+        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+        ...options,
+      });
+      for (const s of subscribers) s.subscribe((type, handle) => void consumer.on(type, handle));
+      return consumer;
+    });
     registerDlqReplay(app, consumers, logger, authenticator);
     await app.startAllMicroservices();
     await app.listen(config.HTTP_PORT, config.HTTP_HOST);

@@ -1,5 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  EventConsumer,
+  EventSubscriber,
+  Subscribe,
   EventContext,
   Logger,
   LOGGER,
@@ -17,7 +20,7 @@ import type {
   ChannelSplitRequested,
   ChannelSplitReturnRequested,
 } from '@citybase/contracts/citybase/settlement/v1/events';
-import { PaymentEvents } from '@citybase/contracts/events';
+import { PaymentEvents, SettlementEvents } from '@citybase/contracts/events';
 import { RefundsService } from '../refunds/refunds.service';
 import {
   InstructionFailureReasons,
@@ -52,8 +55,9 @@ export type InstructionOutcome =
  * ChannelSplitReturnSucceeded / ChannelSplitReturnFailed, or RefundSucceeded / RefundFailed with
  * the instruction id.
  */
+@EventConsumer('payment.settlement-instructions')
 @Injectable()
-export class ChannelInstructions {
+export class ChannelInstructions implements EventSubscriber {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(OUTBOX) private readonly outbox: Outbox,
@@ -63,6 +67,17 @@ export class ChannelInstructions {
 
   async onSplitRequested(client: PoolClient, event: ChannelSplitRequested, ctx: EventContext): Promise<void> {
     await this.record(client, splitInstruction(event), ctx);
+  }
+  subscribe(on: Subscribe): void {
+    on(SettlementEvents.ChannelSplitRequested, (client, event, ctx) =>
+      this.onSplitRequested(client, event, ctx),
+    );
+    on(SettlementEvents.ChannelSplitReturnRequested, (client, event, ctx) =>
+      this.onSplitReturnRequested(client, event, ctx),
+    );
+    on(SettlementEvents.ChannelRefundRequested, (client, event, ctx) =>
+      this.onRefundRequested(client, event, ctx),
+    );
   }
 
   async onSplitReturnRequested(

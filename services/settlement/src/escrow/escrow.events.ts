@@ -1,5 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EventContext, Logger, LOGGER, PoolClient } from '@citybase/platform';
+import {
+  EventConsumer,
+  EventContext,
+  EventSubscriber,
+  Logger,
+  LOGGER,
+  PoolClient,
+  Subscribe,
+} from '@citybase/platform';
+import { PaymentEvents } from '@citybase/contracts/events';
 import type {
   ChannelSplitFailed,
   ChannelSplitReturnFailed,
@@ -21,8 +30,9 @@ type Outcome = { succeeded: true } | { succeeded: false; reason: string };
  * `settlement.escrow` (so each applies once per event id). Events about orders or instructions
  * settlement does not know are logged and skipped: payment publishes them for every payment.
  */
+@EventConsumer('settlement.escrow')
 @Injectable()
-export class EscrowEventHandlers {
+export class EscrowEventHandlers implements EventSubscriber {
   constructor(
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly transitions: EscrowTransitions,
@@ -30,6 +40,20 @@ export class EscrowEventHandlers {
 
   onPaymentSucceeded(client: PoolClient, e: PaymentSucceeded, ctx: EventContext): Promise<void> {
     return this.transitions.escrowPayment(client, e, ctx.envelope.id);
+  }
+  /** Payments held, refunds, and the channel's answers to settlement's instructions. */
+  subscribe(on: Subscribe): void {
+    on(PaymentEvents.PaymentSucceeded, (client, event, ctx) => this.onPaymentSucceeded(client, event, ctx));
+    on(PaymentEvents.RefundSucceeded, (client, event) => this.onRefundSucceeded(client, event));
+    on(PaymentEvents.RefundFailed, (client, event) => this.onRefundFailed(client, event));
+    on(PaymentEvents.ChannelSplitSucceeded, (client, event) => this.onChannelSplitSucceeded(client, event));
+    on(PaymentEvents.ChannelSplitFailed, (client, event) => this.onChannelSplitFailed(client, event));
+    on(PaymentEvents.ChannelSplitReturnSucceeded, (client, event) =>
+      this.onChannelSplitReturnSucceeded(client, event),
+    );
+    on(PaymentEvents.ChannelSplitReturnFailed, (client, event) =>
+      this.onChannelSplitReturnFailed(client, event),
+    );
   }
 
   async onRefundSucceeded(client: PoolClient, e: RefundSucceeded): Promise<void> {

@@ -1,10 +1,26 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, EventContext, fromTimestamp, PG_POOL, Pool, PoolClient } from '@citybase/platform';
+import {
+  DomainError,
+  EventConsumer,
+  EventContext,
+  EventSubscriber,
+  fromTimestamp,
+  PG_POOL,
+  Pool,
+  PoolClient,
+  Subscribe,
+} from '@citybase/platform';
+import { PaymentEvents } from '@citybase/contracts/events';
 import type { PaymentCreated } from '@citybase/contracts/citybase/payment/v1/events';
 import { findRecordedPayment, insertRecordedPayment, RecordedPaymentRow } from './recorded-payments.store';
 
+@EventConsumer('settlement.payments')
 @Injectable()
-export class RecordedPaymentsService {
+export class RecordedPaymentsService implements EventSubscriber {
+  subscribe(on: Subscribe): void {
+    on(PaymentEvents.PaymentCreated, (client, event, ctx) => this.onPaymentCreated(client, event, ctx));
+  }
+
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   /** Applies a PaymentCreated event inside the inbox transaction. */
