@@ -50,7 +50,7 @@ export type InstructionOutcome =
  * Instructions settlement sends for the channel's held funds and refunds (citybase.settlement.events.v1).
  * The inbox handlers only record them, inside the inbox transaction (a duplicate instruction id is
  * a no-op), and never call a channel there: splits and split returns are carried out by the
- * InstructionExecutor, refunds by the refund machinery. Each instruction is answered once, by the
+ * InstructionExecutorJob, refunds by the refund machinery. Each instruction is answered once, by the
  * transaction that makes it final: ChannelSplitSucceeded / ChannelSplitFailed,
  * ChannelSplitReturnSucceeded / ChannelSplitReturnFailed, or RefundSucceeded / RefundFailed with
  * the instruction id.

@@ -4,7 +4,7 @@ import { RefundsModule } from '../refunds/refunds.module';
 import { PaymentsGrpc } from './payments.grpc';
 import { ChannelNotificationsHttp } from './payments.http';
 import { ChannelNotifications } from './payments.notifications';
-import { PaymentReconciler } from './payments.reconciler';
+import { ChannelPollJob } from './channel-poll.job';
 import { PaymentRouting } from './payments.routing';
 import { PaymentsService } from './payments.service';
 import { PaymentTransitions } from './payments.transitions';
@@ -16,6 +16,6 @@ import { PaymentTransitions } from './payments.transitions';
 @Module({
   imports: [ChannelsModule, RefundsModule],
   controllers: [PaymentsGrpc, ChannelNotificationsHttp],
-  providers: [PaymentsService, PaymentTransitions, PaymentRouting, ChannelNotifications, PaymentReconciler],
+  providers: [PaymentsService, PaymentTransitions, PaymentRouting, ChannelNotifications, ChannelPollJob],
 })
 export class PaymentsModule {}

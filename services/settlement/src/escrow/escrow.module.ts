@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { EscrowAccounts } from './escrow.accounts';
-import { EscrowAutoConfirm } from './escrow.auto-confirm';
+import { AutoConfirmJob } from './auto-confirm.job';
 import { EscrowEventHandlers } from './escrow.events';
 import { EscrowGrpc } from './escrow.grpc';
 import { EscrowService } from './escrow.service';
@@ -20,7 +20,7 @@ import { TaxRecordsService } from './tax-records.service';
     EscrowTransitions,
     EscrowService,
     EscrowEventHandlers,
-    EscrowAutoConfirm,
+    AutoConfirmJob,
     SplitRulesService,
     TaxRecordsService,
   ],

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { HoldExpiry } from './hold-expiry';
+import { HoldExpiryJob } from './hold-expiry.job';
 import { PayoutsGrpc } from './payouts.grpc';
 import { PayoutsService } from './payouts.service';
 import { ReconciliationGrpc } from './reconciliation.grpc';
@@ -14,6 +14,6 @@ import { WalletsService } from './wallets.service';
  */
 @Module({
   controllers: [PayoutsGrpc, ReconciliationGrpc],
-  providers: [PayoutsService, WalletsService, ReconciliationService, HoldExpiry],
+  providers: [PayoutsService, WalletsService, ReconciliationService, HoldExpiryJob],
 })
 export class PayoutsModule {}

@@ -215,7 +215,7 @@ export class PayoutsService {
   }
 
   /**
-   * One pass of the hold expiry (HoldExpiry): expires due payouts (their holds expire, PayoutSettled
+   * One pass of the hold expiry (HoldExpiryJob): expires due payouts (their holds expire, PayoutSettled
    * "expired") and due holds of no payout, each batch in one transaction with its rows locked and
    * locked rows skipped, so replicas share the work. Returns how many it expired.
    */

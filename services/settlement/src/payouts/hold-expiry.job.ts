@@ -1,5 +1,5 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Logger, LOGGER, SERVICE_CONFIG, PeriodicTask } from '@citybase/platform';
+import { Inject, Injectable } from '@nestjs/common';
+import { Logger, LOGGER, SERVICE_CONFIG, PeriodicJob } from '@citybase/platform';
 import type { SettlementConfig } from '../config';
 import { PayoutsService } from './payouts.service';
 
@@ -16,35 +16,23 @@ const MAX_BACKOFF_MS = 60_000;
  * due hold is expired by one of them, once.
  */
 @Injectable()
-export class HoldExpiry implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly task: PeriodicTask;
-
+export class HoldExpiryJob extends PeriodicJob {
   constructor(
-    @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
+    @Inject(LOGGER) logger: Logger,
+    @Inject(SERVICE_CONFIG) config: SettlementConfig,
     private readonly payouts: PayoutsService,
   ) {
-    this.task = new PeriodicTask({
+    super({
       name: 'hold expiry',
-      intervalMs: this.config.SETTLEMENT_HOLD_EXPIRY_INTERVAL_MS,
-      logger: this.logger,
-      run: () => this.runOnce(),
+      intervalMs: config.SETTLEMENT_HOLD_EXPIRY_INTERVAL_MS,
+      logger,
       maxBackoffMs: MAX_BACKOFF_MS,
     });
   }
 
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  /** Stops scheduling and waits for the pass under way (before the pool is closed). */
-  async onModuleDestroy(): Promise<void> {
-    await this.task.stop();
-  }
-
   /** One pass: expires due holds in batches until there is no full batch left (or the process stops). */
   async runOnce(): Promise<void> {
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.task.stopped; batch++) {
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
       if ((await this.payouts.expireDue(BATCH)) < BATCH) return;
     }
   }

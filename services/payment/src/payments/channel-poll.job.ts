@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   Logger,
   LOGGER,
@@ -6,7 +6,7 @@ import {
   Pool,
   SERVICE_CONFIG,
   withTransaction,
-  PeriodicTask,
+  PeriodicJob,
 } from '@citybase/platform';
 import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
@@ -43,9 +43,7 @@ const MAX_BATCHES_PER_PASS = 20;
  * and every outcome goes through the compare-and-set transitions, so a race applies it once.
  */
 @Injectable()
-export class PaymentReconciler implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly task: PeriodicTask;
-
+export class ChannelPollJob extends PeriodicJob {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -55,21 +53,11 @@ export class PaymentReconciler implements OnApplicationBootstrap, OnModuleDestro
     private readonly transitions: PaymentTransitions,
     private readonly refunds: RefundsService,
   ) {
-    this.task = new PeriodicTask({
+    super({
       name: 'reconciler',
-      intervalMs: this.config.PAYMENT_RECONCILE_INTERVAL_MS,
-      logger: this.logger,
-      run: () => this.runOnce(),
+      intervalMs: config.PAYMENT_RECONCILE_INTERVAL_MS,
+      logger,
     });
-  }
-
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  /** Stops scheduling and waits for the pass under way (before the pool is closed). */
-  async onModuleDestroy(): Promise<void> {
-    await this.task.stop();
   }
 
   /** How long claimed rows stay leased: enough for the channel calls of one batch. */
@@ -79,7 +67,7 @@ export class PaymentReconciler implements OnApplicationBootstrap, OnModuleDestro
 
   /** One pass: claims due work in batches until there is no full batch left (or the process stops). */
   async runOnce(): Promise<void> {
-    const stopped = () => this.task.stopped;
+    const stopped = () => this.stopped;
     for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !stopped(); batch++) {
       const payments = await withTransaction(this.pool, (client) =>
         claimDuePayments(client, BATCH, this.leaseMs, this.config.PAYMENT_RECONCILE_INTERVAL_MS),

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Registry } from 'prom-client';
 import {
   Logger,
@@ -8,7 +8,7 @@ import {
   Pool,
   SERVICE_CONFIG,
   withTransaction,
-  PeriodicTask,
+  PeriodicJob,
 } from '@citybase/platform';
 import type { SettlementConfig } from '../config';
 import { claimDueOrder, peekDueOrders } from './escrow.store';
@@ -28,49 +28,38 @@ const MAX_BACKOFF_MS = 60_000;
  * orders with a refund through the channel in flight (they complete once it is answered).
  */
 @Injectable()
-export class EscrowAutoConfirm implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly task: PeriodicTask;
+export class AutoConfirmJob extends PeriodicJob {
   private readonly completed: Counter;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
+    @Inject(SERVICE_CONFIG) config: SettlementConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
     private readonly transitions: EscrowTransitions,
   ) {
+    super({
+      name: 'auto-confirm',
+      intervalMs: config.SETTLEMENT_AUTO_CONFIRM_INTERVAL_MS,
+      logger,
+      maxBackoffMs: MAX_BACKOFF_MS,
+    });
     this.completed = new Counter({
       name: 'settlement_orders_auto_confirmed_total',
       help: 'Escrow orders completed by the auto-confirm deadline',
       registers: [registry],
     });
-    this.task = new PeriodicTask({
-      name: 'auto-confirm',
-      intervalMs: this.config.SETTLEMENT_AUTO_CONFIRM_INTERVAL_MS,
-      logger: this.logger,
-      run: () => this.runOnce(),
-      maxBackoffMs: MAX_BACKOFF_MS,
-    });
-  }
-
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  /** Stops scheduling and waits for the pass under way (before the pool is closed). */
-  async onModuleDestroy(): Promise<void> {
-    await this.task.stop();
   }
 
   /** One pass: completes due orders until none is left (or the pass's budget is spent). */
   async runOnce(): Promise<void> {
     // orders that failed in this pass are not tried again until the next one
     const failed: string[] = [];
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.task.stopped; batch++) {
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
       const due = await peekDueOrders(this.pool, BATCH + failed.length);
       if (due.length === 0) return;
       let done = 0;
-      for (let i = 0; i < BATCH && !this.task.stopped; i++) {
+      for (let i = 0; i < BATCH && !this.stopped; i++) {
         let claimed: string | undefined;
         try {
           const completed = await withTransaction(this.pool, async (client) => {

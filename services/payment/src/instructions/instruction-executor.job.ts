@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Registry } from 'prom-client';
 import {
   Logger,
@@ -8,13 +8,13 @@ import {
   Pool,
   SERVICE_CONFIG,
   withTransaction,
-  PeriodicTask,
+  PeriodicJob,
 } from '@citybase/platform';
 import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter, RoutedChannel } from '../channels/channel-router';
 import type { PaymentConfig } from '../config';
 import { nextCheckDelayMs } from '../payments/payments.domain';
-import { eachLimited } from '../payments/payments.reconciler';
+import { eachLimited } from '../payments/channel-poll.job';
 import {
   ChannelOutcome,
   InstructionFailureReasons,
@@ -55,8 +55,7 @@ type Attempt = 'succeeded' | 'failed' | 'retried' | 'deferred';
  * one transaction (ChannelInstructions.finish).
  */
 @Injectable()
-export class InstructionExecutor implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly task: PeriodicTask;
+export class InstructionExecutorJob extends PeriodicJob {
   private readonly attempts: Counter<'kind' | 'outcome'>;
 
   constructor(
@@ -67,27 +66,17 @@ export class InstructionExecutor implements OnApplicationBootstrap, OnModuleDest
     private readonly router: ChannelRouter,
     private readonly instructions: ChannelInstructions,
   ) {
+    super({
+      name: 'instruction executor',
+      intervalMs: config.PAYMENT_INSTRUCTION_INTERVAL_MS,
+      logger,
+    });
     this.attempts = new Counter({
       name: 'payment_channel_instruction_attempts_total',
       help: 'Attempts at settlement instructions (split, split_return) by outcome: succeeded, failed, retried (no answer from the channel), deferred',
       labelNames: ['kind', 'outcome'],
       registers: [registry],
     });
-    this.task = new PeriodicTask({
-      name: 'instruction executor',
-      intervalMs: this.config.PAYMENT_INSTRUCTION_INTERVAL_MS,
-      logger: this.logger,
-      run: () => this.runOnce(),
-    });
-  }
-
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  /** Stops scheduling and waits for the pass under way (before the pool is closed). */
-  async onModuleDestroy(): Promise<void> {
-    await this.task.stop();
   }
 
   /** How long claimed instructions stay leased: enough for the channel calls of one batch. */
@@ -97,7 +86,7 @@ export class InstructionExecutor implements OnApplicationBootstrap, OnModuleDest
 
   /** One pass: claims due instructions in batches until there is no full batch left (or the process stops). */
   async runOnce(): Promise<void> {
-    const stopped = () => this.task.stopped;
+    const stopped = () => this.stopped;
     for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !stopped(); batch++) {
       const due = await withTransaction(this.pool, (client) =>
         claimDueInstructions(client, BATCH, this.leaseMs),
