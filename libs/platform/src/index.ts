@@ -11,3 +11,4 @@ export * from './messaging';
 export * from './money';
 export * from './validation';
 export * from './auth';
+export * from './paging';
