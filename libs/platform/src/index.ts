@@ -12,3 +12,4 @@ export * from './money';
 export * from './validation';
 export * from './auth';
 export * from './usecase';
+export * from './paging';

@@ -658,6 +658,22 @@ describe('identity: API clients, tokens and signing keys (real process, PostgreS
           'page.page_token',
         ],
         [
+          'list: forged page token (a client id that is not one)',
+          () =>
+            clients.listClients(
+              {
+                page: {
+                  pageSize: 0,
+                  pageToken: Buffer.from(
+                    JSON.stringify({ v: 1, l: 'identity.clients', k: ["cb_' OR 1=1 --"] }),
+                  ).toString('base64url'),
+                },
+              },
+              adminMd,
+            ),
+          'page.page_token',
+        ],
+        [
           'rotate key: no request id',
           () => clients.rotateSigningKey({ requestId: '' }, adminMd),
           'request_id',

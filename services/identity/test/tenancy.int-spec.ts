@@ -505,6 +505,15 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
         pageSize: 0,
         pageToken: Buffer.from('{"created_at":"yesterday","id":"1"}').toString('base64url'),
       };
+      // tokens in the shape the server issues, forged: a day that does not exist, another list's
+      const token = (list: string, createdAt: string) => ({
+        pageSize: 0,
+        pageToken: Buffer.from(
+          JSON.stringify({ v: 1, l: `identity.${list}`, k: [createdAt, randomUUID()] }),
+        ).toString('base64url'),
+      });
+      const february30 = token('operators', '2026-02-30T00:00:00.000000Z');
+      const projectsToken = token('projects', '2026-01-02T03:04:05.123456Z');
       const op = (over: object) => (md: Metadata) =>
         tenancy.createOperator({ requestId: rid(), name: 'Op', ...over }, md);
       const proj = (over: object) => (md: Metadata) =>
@@ -542,6 +551,16 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
         [
           'ListOperators: forged page token',
           (md) => tenancy.listOperators({ page: forgedToken }, md),
+          'page.page_token',
+        ],
+        [
+          'ListOperators: page token naming 2026-02-30',
+          (md) => tenancy.listOperators({ page: february30 }, md),
+          'page.page_token',
+        ],
+        [
+          'ListOperators: page token of ListProjects',
+          (md) => tenancy.listOperators({ page: projectsToken }, md),
           'page.page_token',
         ],
         ['CreateProject: malformed operator_id', proj({ operatorId: 'nope' }), 'operator_id'],

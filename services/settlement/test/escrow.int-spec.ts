@@ -39,6 +39,17 @@ const OP = 'op-esc';
 const CNY = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
 const HELD = (o: EscrowOrder) => o.status === EscrowStatus.ESCROW_STATUS_HELD;
 
+/**
+ * A page token the server issued, with the first timestamp in it moved to 2026-02-30 (a day that
+ * does not exist; Date.parse accepts it, PostgreSQL does not), whatever the token's format.
+ */
+const onFebruary30 = (token: string) =>
+  Buffer.from(
+    Buffer.from(token, 'base64url')
+      .toString('utf8')
+      .replace(/\d{4}-\d{2}-\d{2}T/, '2026-02-30T'),
+  ).toString('base64url');
+
 describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on its topic)', () => {
   let h: EscrowHarness;
   let app: SettlementClient;
@@ -1067,6 +1078,7 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
     await app.openDispute({ requestId: uniqueName('d'), orderId: orders[1]!, reason: 'missing item' });
 
     const seen: string[] = [];
+    const tokens: string[] = [];
     let pageToken = '';
     do {
       const res = await app.listEscrowOrders({
@@ -1078,9 +1090,23 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
       expect(res.orders.length).toBeLessThanOrEqual(2);
       seen.push(...res.orders.map((o) => o.orderId));
       pageToken = res.page!.nextPageToken;
+      tokens.push(pageToken);
     } while (pageToken !== '');
     expect([...seen].sort()).toEqual([...orders].sort());
     expect(seen).toEqual([...orders].reverse()); // newest first
+    // a token of this list naming a day that does not exist is the caller's mistake, not INTERNAL
+    const feb30 = await grpcError(
+      app.listEscrowOrders({
+        operatorId: OP,
+        projectId,
+        status: 0,
+        page: { pageSize: 2, pageToken: onFebruary30(tokens[0]!) },
+      }),
+    );
+    expect({ code: feb30.code, field: errorField(feb30) }).toEqual({
+      code: status.INVALID_ARGUMENT,
+      field: 'page.page_token',
+    });
     const held = await app.listEscrowOrders({
       operatorId: OP,
       projectId,
@@ -1109,5 +1135,29 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
     const lines = csv.trim().split('\n');
     expect(lines[0]).toBe('operator_id,merchant_id,period,currency,taxable_turnover_minor,tax_minor,orders');
     expect(lines).toContain(`${OP},${merchantId},${period},CNY,1000,60,1`);
+
+    // the same records page by page (keyset on merchant id and currency)
+    const paged: string[] = [];
+    pageToken = '';
+    do {
+      const res = await app.queryTaxRecords({
+        operatorId: OP,
+        period,
+        merchantId: '',
+        page: { pageSize: 1, pageToken },
+      });
+      expect(res.records.length).toBeLessThanOrEqual(1);
+      paged.push(...res.records.map((r) => `${r.merchantId},${r.taxableTurnover!.currency}`));
+      pageToken = res.page!.nextPageToken;
+    } while (pageToken !== '');
+    expect(paged).toEqual(
+      lines.slice(1).map((l) =>
+        l
+          .split(',')
+          .slice(1, 4)
+          .filter((_, i) => i !== 1)
+          .join(','),
+      ),
+    );
   });
 });

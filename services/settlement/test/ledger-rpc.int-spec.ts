@@ -101,6 +101,7 @@ describe('settlement ledger RPCs (real process)', () => {
 
     // the escrow statement, 3 per page, newest first; balance_after walks back to 0
     const entries = [];
+    const entryTokens: string[] = [];
     let pageToken = '';
     do {
       const page = await app.listAccountEntries({
@@ -110,6 +111,7 @@ describe('settlement ledger RPCs (real process)', () => {
       expect(page.entries.length).toBeLessThanOrEqual(3);
       entries.push(...page.entries);
       pageToken = page.page!.nextPageToken;
+      entryTokens.push(pageToken);
     } while (pageToken);
     expect(entries).toHaveLength(7);
     expect(entries.map((e) => e.amount!.amountMinor)).toEqual([
@@ -237,5 +239,40 @@ describe('settlement ledger RPCs (real process)', () => {
       }),
     ];
     for (const call of forged) expect((await grpcError(call)).code).toBe(status.INVALID_ARGUMENT);
+    // tokens of ours, tampered with: an entry id beyond bigint, an account id that is no UUID, and
+    // one list's token sent to the other
+    const accountsPage = { operatorId: OP, projectId: '', kind: 0, ownerRef: '' };
+    const accountsToken = (await app.listAccounts({ ...accountsPage, page: { pageSize: 1, pageToken: '' } }))
+      .page!.nextPageToken;
+    expect(accountsToken).not.toBe('');
+    const tamper = (token: string, k: string[]) =>
+      Buffer.from(
+        JSON.stringify({ ...(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as object), k }),
+      ).toString('base64url');
+    const tampered = [
+      () =>
+        app.listAccountEntries({
+          accountId: escrow.account!.accountId,
+          page: { pageSize: 3, pageToken: tamper(entryTokens[0]!, ['9223372036854775808']) },
+        }),
+      () =>
+        app.listAccounts({
+          ...accountsPage,
+          page: { pageSize: 3, pageToken: tamper(accountsToken, ['00000000-0000-0000-0000-00000000000g']) },
+        }),
+      () =>
+        app.listAccountEntries({
+          accountId: escrow.account!.accountId,
+          page: { pageSize: 3, pageToken: accountsToken },
+        }),
+      () => app.listAccounts({ ...accountsPage, page: { pageSize: 3, pageToken: entryTokens[0]! } }),
+    ];
+    for (const call of tampered) {
+      const err = await grpcError(call());
+      expect([err.code, err.details]).toEqual([
+        status.INVALID_ARGUMENT,
+        'page.page_token: is not a token from a previous page of this list',
+      ]);
+    }
   }, 120_000);
 });

@@ -26,6 +26,17 @@ import {
   transfer,
 } from './payouts-harness';
 
+/**
+ * A page token the server issued, with the first timestamp in it moved to 2026-02-30 (a day that
+ * does not exist; Date.parse accepts it, PostgreSQL does not), whatever the token's format.
+ */
+const onFebruary30 = (token: string) =>
+  Buffer.from(
+    Buffer.from(token, 'base64url')
+      .toString('utf8')
+      .replace(/\d{4}-\d{2}-\d{2}T/, '2026-02-30T'),
+  ).toString('base64url');
+
 const OP = 'op-1';
 const FOREIGN_OP = 'op-2';
 const cny = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
@@ -222,6 +233,19 @@ describe('settlement: payouts, wallets, hold expiry, reconciliation (real proces
     });
     expect(page2.payouts).toHaveLength(1);
     expect(page2.page!.nextPageToken).toBe('');
+    // a token of this list naming a day that does not exist is the caller's mistake, not INTERNAL
+    const feb30 = await grpcError(
+      app.listPayouts({
+        operatorId: OP,
+        projectId: project,
+        batchId: '',
+        page: { pageSize: 2, pageToken: onFebruary30(page1.page!.nextPageToken) },
+      }),
+    );
+    expect({ code: feb30.code, field: errorField(feb30) }).toEqual({
+      code: status.INVALID_ARGUMENT,
+      field: 'page.page_token',
+    });
     const all = [...page1.payouts, ...page2.payouts].map((p) => p.payoutId);
     expect(new Set(all).size).toBe(3);
     expect(all[0]).toBe(next.payouts[0]!.payoutId); // newest first

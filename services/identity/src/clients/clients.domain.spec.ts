@@ -4,7 +4,7 @@ import type { CreateClientRequest } from '@citybase/contracts/citybase/identity/
 import {
   assertScopesHeld,
   assertTenancyInside,
-  encodePageToken,
+  CLIENTS_PAGE,
   requiredClientId,
   toCreateClientCommand,
   toListClientsQuery,
@@ -92,7 +92,7 @@ describe('other requests', () => {
     expect(fieldOf(() => toListClientsQuery({ page: { pageSize: 0, pageToken: 'garbage!' } }))).toBe(
       'page.page_token',
     );
-    expect(toListClientsQuery({ page: { pageSize: 5, pageToken: encodePageToken(id) } })).toEqual({
+    expect(toListClientsQuery({ page: { pageSize: 5, pageToken: CLIENTS_PAGE.encode([id]) } })).toEqual({
       pageSize: 5,
       after: id,
     });

@@ -3,6 +3,9 @@ import {
   type CitybaseClaims,
   DomainError,
   hasScope,
+  keyPart,
+  pageCursor,
+  parsePage,
   requestId,
   requiredString,
   requiredUuid,
@@ -22,8 +25,7 @@ export const MAX_SCOPE_LENGTH = 100;
 export const MAX_TENANCY_IDS = 100;
 export const MAX_CLIENT_NAME = 200;
 export const MAX_REVOKE_REASON = 500;
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 200;
+export const CLIENT_PAGE_LIMITS = { defaultSize: 50, maxSize: 200 };
 
 export interface ClientTenancyIds {
   operatorIds: string[];
@@ -130,34 +132,12 @@ export function toRevokeClientCommand(req: RevokeClientRequest): RevokeClientCom
   };
 }
 
+/** Page tokens of ListClients: the client id of the previous page's last row (the store finds its created_at). */
+export const CLIENTS_PAGE = pageCursor('identity.clients', keyPart.text(CLIENT_ID_PATTERN, 27));
+
 export function toListClientsQuery(req: ListClientsRequest): ListClientsQuery {
-  const size = req.page?.pageSize ?? 0;
-  if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) {
-    throw DomainError.invalid(
-      'page.page_size',
-      `must be between 0 and ${MAX_PAGE_SIZE} (0: ${DEFAULT_PAGE_SIZE})`,
-    );
-  }
-  const token = req.page?.pageToken ?? '';
-  return {
-    pageSize: size === 0 ? DEFAULT_PAGE_SIZE : size,
-    after: token === '' ? undefined : decodePageToken(token),
-  };
-}
-
-const PAGE_TOKEN_PREFIX = 'c1:';
-
-export function encodePageToken(lastClientId: string): string {
-  return Buffer.from(PAGE_TOKEN_PREFIX + lastClientId, 'utf8').toString('base64url');
-}
-
-function decodePageToken(token: string): string {
-  const bad = () => DomainError.invalid('page.page_token', 'is not a token from a previous page');
-  if (token.length > 64 || !/^[A-Za-z0-9_-]+$/.test(token)) throw bad();
-  const text = Buffer.from(token, 'base64url').toString('utf8');
-  const clientId = text.startsWith(PAGE_TOKEN_PREFIX) ? text.slice(PAGE_TOKEN_PREFIX.length) : '';
-  if (!CLIENT_ID_PATTERN.test(clientId)) throw bad();
-  return clientId;
+  const { size, after } = parsePage(req.page, CLIENTS_PAGE, CLIENT_PAGE_LIMITS);
+  return { pageSize: size, after: after?.[0] };
 }
 
 /** Throws PERMISSION_DENIED naming the first requested scope the caller does not hold itself. */

@@ -7,6 +7,9 @@ import {
   type Logger,
   OUTBOX,
   type Outbox,
+  PAGE_TOKEN_FIELD,
+  PAGE_TOKEN_RULE,
+  pageOf,
   PG_POOL,
   type Pool,
   SERVICE_CONFIG,
@@ -20,8 +23,8 @@ import { hashClientSecret, newClientId, newClientSecret } from './client-secret'
 import {
   assertScopesHeld,
   assertTenancyInside,
+  CLIENTS_PAGE,
   type CreateClientCommand,
-  encodePageToken,
   type ListClientsQuery,
   type RevokeClientCommand,
   type RotateClientSecretCommand,
@@ -223,15 +226,11 @@ export class ClientsService {
     query: ListClientsQuery,
   ): Promise<{ clients: ClientRow[]; nextPageToken: string }> {
     if (query.after !== undefined && !(await clientExists(this.pool, query.after))) {
-      throw DomainError.invalid('page.page_token', 'is not a token from a previous page');
+      throw DomainError.invalid(PAGE_TOKEN_FIELD, PAGE_TOKEN_RULE);
     }
     const rows = await listVisibleClients(this.pool, claims, query.pageSize + 1, query.after);
-    const page = rows.slice(0, query.pageSize);
-    const last = page[page.length - 1];
-    return {
-      clients: page,
-      nextPageToken: rows.length > query.pageSize && last ? encodePageToken(last.client_id) : '',
-    };
+    const { rows: clients, nextPageToken } = pageOf(rows, query.pageSize, CLIENTS_PAGE, (c) => [c.client_id]);
+    return { clients, nextPageToken };
   }
 
   /** A client outside the caller's tenancy is NOT_FOUND, exactly as one that does not exist. */

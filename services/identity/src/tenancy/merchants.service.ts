@@ -9,6 +9,7 @@ import {
   Outbox,
   OUTBOX,
   PG_POOL,
+  pageOf,
   Pool,
   toTimestamp,
   withTransaction,
@@ -23,10 +24,10 @@ import {
   assertPropertyStaffOf,
   Page,
   Paged,
-  pageOf,
   RegisterMerchantCommand,
   SetMerchantStatusCommand,
   stored,
+  TENANCY_PAGES,
   visibilityOf,
 } from './tenancy.domain';
 import { notFound, unitNotInProject } from './tenancy.errors';
@@ -225,7 +226,10 @@ export class MerchantsService {
   /** The merchants of one project that the caller may see (none if the project is foreign or unknown). */
   async list(claims: CitybaseClaims, projectId: string, page: Page): Promise<Paged<MerchantView>> {
     const rows = await listMerchants(this.pool, projectId, visibilityOf(claims), page);
-    const { rows: items, nextPageToken } = pageOf(rows, page.size, (r) => r.merchant_id);
+    const { rows: items, nextPageToken } = pageOf(rows, page.size, TENANCY_PAGES.merchants, (r) => [
+      r.cursor_at,
+      r.merchant_id,
+    ]);
     return { items: items.map((r) => this.view(claims, r)), nextPageToken };
   }
 

@@ -1,4 +1,4 @@
-import { CITY_ADMIN_SCOPE, DomainError } from '@citybase/platform';
+import { CITY_ADMIN_SCOPE, DomainError, pageOf, parsePage } from '@citybase/platform';
 import {
   AgencyKind,
   MerchantStatus,
@@ -10,9 +10,7 @@ import {
   assertCityAdmin,
   assertMerchantTransition,
   assertPropertyStaffOf,
-  encodeCursor,
-  pageOf,
-  parsePage,
+  TENANCY_PAGES,
   toCreateAgencyCommand,
   toCreateBuildingCommand,
   toCreateOperatorCommand,
@@ -257,42 +255,51 @@ describe('acting staff', () => {
 });
 
 describe('paging', () => {
+  const T = '2026-01-02T03:04:05.123456Z';
+  const { operators, projects } = TENANCY_PAGES;
+  const legacy = (cursor: object) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
+
   it('defaults to 50, allows up to 500, refuses the rest', () => {
-    expect(parsePage(undefined)).toEqual({ size: 50, after: undefined });
-    expect(parsePage({ pageSize: 0, pageToken: '' })).toEqual({ size: 50, after: undefined });
-    expect(parsePage({ pageSize: 500, pageToken: '' }).size).toBe(500);
-    expectInvalid(() => parsePage({ pageSize: 501, pageToken: '' }), 'page.page_size');
-    expectInvalid(() => parsePage({ pageSize: -1, pageToken: '' }), 'page.page_size');
+    expect(parsePage(undefined, operators)).toEqual({ size: 50, after: undefined });
+    expect(parsePage({ pageSize: 0, pageToken: '' }, operators)).toEqual({ size: 50, after: undefined });
+    expect(parsePage({ pageSize: 500, pageToken: '' }, operators).size).toBe(500);
+    expectInvalid(() => parsePage({ pageSize: 501, pageToken: '' }, operators), 'page.page_size');
+    expectInvalid(() => parsePage({ pageSize: -1, pageToken: '' }, operators), 'page.page_size');
   });
 
   it('round-trips its own tokens', () => {
-    const cursor = { createdAt: '2026-01-02T03:04:05.123456Z', id: A };
-    expect(parsePage({ pageSize: 10, pageToken: encodeCursor(cursor) })).toEqual({ size: 10, after: cursor });
+    expect(parsePage({ pageSize: 10, pageToken: operators.encode([T, A]) }, operators)).toEqual({
+      size: 10,
+      after: [T, A],
+    });
   });
 
   it.each([
     ['not base64url', 'a+b/c='],
     ['not JSON', Buffer.from('nope').toString('base64url')],
     ['JSON without fields', Buffer.from('{}').toString('base64url')],
-    ['a JSON number', Buffer.from('42').toString('base64url')],
-    ['a millisecond time', encodeCursor({ createdAt: '2026-01-02T03:04:05.123Z', id: A })],
-    ['an impossible time', encodeCursor({ createdAt: '2026-13-45T03:04:05.123456Z', id: A })],
-    ['a day that does not exist', encodeCursor({ createdAt: '2026-02-30T03:04:05.123456Z', id: A })],
-    ['an id that is no UUID', encodeCursor({ createdAt: '2026-01-02T03:04:05.123456Z', id: "x' OR 1=1" })],
-    ['a huge token', 'A'.repeat(1000)],
+    ['in the format before the shared codec', legacy({ created_at: T, id: A })],
+    ['a token of another list', projects.encode([T, A])],
+    ['a millisecond time', legacy({ v: 1, l: 'identity.operators', k: ['2026-01-02T03:04:05.123Z', A] })],
+    [
+      'a day that does not exist',
+      legacy({ v: 1, l: 'identity.operators', k: ['2026-02-30T03:04:05.123456Z', A] }),
+    ],
+    ['an id that is no UUID', legacy({ v: 1, l: 'identity.operators', k: [T, "x' OR 1=1"] })],
+    ['a huge token', 'A'.repeat(2000)],
   ])('refuses a token that is %s', (_name, pageToken) =>
-    expectInvalid(() => parsePage({ pageSize: 0, pageToken }), 'page.page_token'),
+    expectInvalid(() => parsePage({ pageSize: 0, pageToken }, operators), 'page.page_token'),
   );
 
   it('cuts the extra row into a next-page token pointing after the last row kept', () => {
-    const rows = [1, 2, 3].map((n) => ({ id: `id-${n}`, cursor_at: `2026-01-02T03:04:0${n}.000000Z` }));
-    const first = pageOf(rows, 2, (r) => r.id);
-    expect(first.rows.map((r) => r.id)).toEqual(['id-1', 'id-2']);
-    expect(JSON.parse(Buffer.from(first.nextPageToken, 'base64url').toString())).toEqual({
-      created_at: '2026-01-02T03:04:02.000000Z',
-      id: 'id-2',
-    });
-    expect(pageOf(rows, 3, (r) => r.id)).toEqual({ rows, nextPageToken: '' });
+    const rows = [1, 2, 3].map((n) => ({
+      id: `${A.slice(0, -1)}${n}`,
+      cursor_at: `2026-01-02T03:04:0${n}.000000Z`,
+    }));
+    const first = pageOf(rows, 2, operators, (r) => [r.cursor_at, r.id]);
+    expect(first.rows).toEqual(rows.slice(0, 2));
+    expect(operators.decode(first.nextPageToken)).toEqual([rows[1]!.cursor_at, rows[1]!.id]);
+    expect(pageOf(rows, 3, operators, (r) => [r.cursor_at, r.id])).toEqual({ rows, nextPageToken: '' });
   });
 });
 

@@ -1,13 +1,15 @@
 import {
   CitybaseClaims,
   DomainError,
+  keyPart,
+  type Page as PageOf,
+  pageCursor,
   requestId,
   requiredEnum,
   requiredString,
   requiredUuid,
   tenancyFilter,
 } from '@citybase/platform';
-import type { PageRequest } from '@citybase/contracts/citybase/common/v1/common';
 import {
   AgencyKind,
   CreateAgencyRequest,
@@ -218,84 +220,26 @@ export function assertMerchantTransition(from: MerchantStatus, to: MerchantStatu
 
 // ---- paging ----------------------------------------------------------------------------------------
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 500;
+/**
+ * Page tokens of the tenancy lists (codec in @citybase/platform paging): each list is sorted by
+ * (created_at, id), and its cursor is the last row's created_at (microseconds, UTC, as the store's
+ * `cursor_at`) and id. One codec per list, so a token of one list is refused by another.
+ */
+const tenancyList = (list: string) => pageCursor(`identity.${list}`, keyPart.timestamp, keyPart.uuid);
+export const TENANCY_PAGES = {
+  operators: tenancyList('operators'),
+  projects: tenancyList('projects'),
+  buildings: tenancyList('buildings'),
+  merchants: tenancyList('merchants'),
+  agencies: tenancyList('agencies'),
+};
 
-/** Position after the last row of a page: the row's created_at (microseconds, UTC) and id. */
-export interface Cursor {
-  /** ISO 8601 with six fractional digits, e.g. 2026-01-02T03:04:05.123456Z. */
-  createdAt: string;
-  id: string;
-}
-
-export interface Page {
-  size: number;
-  after: Cursor | undefined;
-}
-
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export function parsePage(page: PageRequest | undefined): Page {
-  const size = page?.pageSize ?? 0;
-  if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) {
-    throw DomainError.invalid(
-      'page.page_size',
-      `must be from 0 to ${MAX_PAGE_SIZE} (0 means ${DEFAULT_PAGE_SIZE})`,
-    );
-  }
-  const token = page?.pageToken ?? '';
-  return {
-    size: size === 0 ? DEFAULT_PAGE_SIZE : size,
-    after: token === '' ? undefined : decodeCursor(token),
-  };
-}
-
-export function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify({ created_at: cursor.createdAt, id: cursor.id })).toString('base64url');
-}
-
-function decodeCursor(token: string): Cursor {
-  const bad = () =>
-    DomainError.invalid('page.page_token', 'is not a token from a previous page of this list');
-  if (token.length > 200 || !/^[A-Za-z0-9_-]+$/.test(token)) throw bad();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (typeof parsed !== 'object' || parsed === null) throw bad();
-  const { created_at: createdAt, id } = parsed as Record<string, unknown>;
-  if (typeof createdAt !== 'string' || !CURSOR_TIME.test(createdAt) || !isRealTime(createdAt)) throw bad();
-  if (typeof id !== 'string' || !UUID.test(id)) throw bad();
-  return { createdAt, id };
-}
+/** Size and position of a page: `after` is [created_at, id] of the previous page's last row. */
+export type Page = PageOf<[createdAt: string, id: string]>;
 
 export interface Paged<T> {
   items: T[];
   nextPageToken: string;
-}
-
-/** True if the calendar time exists (Date.parse rolls 2026-02-30 over to March; PostgreSQL refuses it). */
-function isRealTime(iso: string): boolean {
-  const ms = Date.parse(iso);
-  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === iso.slice(0, 19);
-}
-
-/** Rows of one page (the store fetches size + 1) and the token of the next page, if any. */
-export function pageOf<R extends { cursor_at: string }>(
-  rows: R[],
-  size: number,
-  idOf: (row: R) => string,
-): { rows: R[]; nextPageToken: string } {
-  if (rows.length <= size) return { rows, nextPageToken: '' };
-  const page = rows.slice(0, size);
-  const last = page[page.length - 1];
-  return {
-    rows: page,
-    nextPageToken: last ? encodeCursor({ createdAt: last.cursor_at, id: idOf(last) }) : '',
-  };
 }
 
 // ---- visibility ----------------------------------------------------------------------------------
@@ -305,6 +249,8 @@ export function pageOf<R extends { cursor_at: string }>(
  * kept: ids in the database are lower-case UUIDs, so any other string could never match, and
  * passing it to a uuid[] parameter would fail the query.
  */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export type Visibility = { all: true } | { all: false; operatorIds: string[]; projectIds: string[] };
 
 export function visibilityOf(claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>): Visibility {

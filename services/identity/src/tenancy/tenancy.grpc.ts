@@ -1,7 +1,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { claimsOf, requiredUuid } from '@citybase/platform';
+import { claimsOf, parsePage, requiredUuid } from '@citybase/platform';
 import {
   CreateAgencyRequest,
   CreateAgencyResponse,
@@ -37,7 +37,7 @@ import {
 import { requiredIdNumber, requiredPhone } from '../shared/pii';
 import { MerchantsService } from './merchants.service';
 import {
-  parsePage,
+  TENANCY_PAGES,
   toCreateAgencyCommand,
   toCreateBuildingCommand,
   toCreateOperatorCommand,
@@ -77,7 +77,10 @@ export class TenancyGrpc {
   @GrpcMethod('TenancyService', 'listOperators')
   async listOperators(req: ListOperatorsRequest, metadata: Metadata): Promise<ListOperatorsResponse> {
     const claims = claimsOf(metadata);
-    const { items, nextPageToken } = await this.tenancy.listOperators(claims, parsePage(req.page));
+    const { items, nextPageToken } = await this.tenancy.listOperators(
+      claims,
+      parsePage(req.page, TENANCY_PAGES.operators),
+    );
     return { operators: items.map(toOperator), page: { nextPageToken } };
   }
 
@@ -98,7 +101,7 @@ export class TenancyGrpc {
   async listProjects(req: ListProjectsRequest, metadata: Metadata): Promise<ListProjectsResponse> {
     const claims = claimsOf(metadata);
     const operatorId = requiredUuid('operator_id', req.operatorId);
-    const page = parsePage(req.page);
+    const page = parsePage(req.page, TENANCY_PAGES.projects);
     const { items, nextPageToken } = await this.tenancy.listProjects(claims, operatorId, page);
     return { projects: items.map(toProject), page: { nextPageToken } };
   }
@@ -120,7 +123,7 @@ export class TenancyGrpc {
   async listBuildings(req: ListBuildingsRequest, metadata: Metadata): Promise<ListBuildingsResponse> {
     const claims = claimsOf(metadata);
     const projectId = requiredUuid('project_id', req.projectId);
-    const page = parsePage(req.page);
+    const page = parsePage(req.page, TENANCY_PAGES.buildings);
     const { items, nextPageToken } = await this.tenancy.listBuildings(claims, projectId, page);
     return { buildings: items.map(toBuilding), page: { nextPageToken } };
   }
@@ -155,7 +158,7 @@ export class TenancyGrpc {
   async listMerchants(req: ListMerchantsRequest, metadata: Metadata): Promise<ListMerchantsResponse> {
     const claims = claimsOf(metadata);
     const projectId = requiredUuid('project_id', req.projectId);
-    const page = parsePage(req.page);
+    const page = parsePage(req.page, TENANCY_PAGES.merchants);
     const { items, nextPageToken } = await this.merchants.list(claims, projectId, page);
     return { merchants: items.map(toMerchant), page: { nextPageToken } };
   }
@@ -169,7 +172,10 @@ export class TenancyGrpc {
   @GrpcMethod('TenancyService', 'listAgencies')
   async listAgencies(req: ListAgenciesRequest, metadata: Metadata): Promise<ListAgenciesResponse> {
     const claims = claimsOf(metadata);
-    const { items, nextPageToken } = await this.tenancy.listAgencies(claims, parsePage(req.page));
+    const { items, nextPageToken } = await this.tenancy.listAgencies(
+      claims,
+      parsePage(req.page, TENANCY_PAGES.agencies),
+    );
     return { agencies: items.map(toAgency), page: { nextPageToken } };
   }
 }

@@ -8,6 +8,7 @@ import {
   Outbox,
   OUTBOX,
   PG_POOL,
+  pageOf,
   Pool,
   toTimestamp,
   withTransaction,
@@ -23,8 +24,8 @@ import {
   CreateUnitCommand,
   Page,
   Paged,
-  pageOf,
   stored,
+  TENANCY_PAGES,
   visibilityOf,
 } from './tenancy.domain';
 import { nameTaken, notFound } from './tenancy.errors';
@@ -108,7 +109,10 @@ export class TenancyService {
 
   async listOperators(claims: CitybaseClaims, page: Page): Promise<Paged<OperatorRow>> {
     const rows = await listOperators(this.pool, visibilityOf(claims), page);
-    const { rows: items, nextPageToken } = pageOf(rows, page.size, (r) => r.operator_id);
+    const { rows: items, nextPageToken } = pageOf(rows, page.size, TENANCY_PAGES.operators, (r) => [
+      r.cursor_at,
+      r.operator_id,
+    ]);
     return { items, nextPageToken };
   }
 
@@ -166,7 +170,10 @@ export class TenancyService {
   /** The projects of one operator that the caller may see (none if the operator is foreign or unknown). */
   async listProjects(claims: CitybaseClaims, operatorId: string, page: Page): Promise<Paged<ProjectRow>> {
     const rows = await listProjects(this.pool, operatorId, visibilityOf(claims), page);
-    const { rows: items, nextPageToken } = pageOf(rows, page.size, (r) => r.project_id);
+    const { rows: items, nextPageToken } = pageOf(rows, page.size, TENANCY_PAGES.projects, (r) => [
+      r.cursor_at,
+      r.project_id,
+    ]);
     return { items, nextPageToken };
   }
 
@@ -257,7 +264,10 @@ export class TenancyService {
     page: Page,
   ): Promise<Paged<BuildingWithUnits>> {
     const rows = await listBuildings(this.pool, projectId, visibilityOf(claims), page);
-    const { rows: buildings, nextPageToken } = pageOf(rows, page.size, (r) => r.building_id);
+    const { rows: buildings, nextPageToken } = pageOf(rows, page.size, TENANCY_PAGES.buildings, (r) => [
+      r.cursor_at,
+      r.building_id,
+    ]);
     const units = await unitsOf(
       this.pool,
       buildings.map((b) => b.building_id),
@@ -308,7 +318,10 @@ export class TenancyService {
   async listAgencies(claims: CitybaseClaims, page: Page): Promise<Paged<AgencyRow>> {
     assertCityAdmin(claims, 'list agencies');
     const rows = await listAgencies(this.pool, page);
-    const { rows: items, nextPageToken } = pageOf(rows, page.size, (r) => r.agency_id);
+    const { rows: items, nextPageToken } = pageOf(rows, page.size, TENANCY_PAGES.agencies, (r) => [
+      r.cursor_at,
+      r.agency_id,
+    ]);
     return { items, nextPageToken };
   }
 }

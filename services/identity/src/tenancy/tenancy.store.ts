@@ -112,7 +112,7 @@ function after(page: Page, idColumn: string, next: number): { sql: string; param
   if (!page.after) return { sql: 'true', params: [] };
   return {
     sql: `(created_at, ${idColumn}) > ($${next}::timestamptz, $${next + 1}::uuid)`,
-    params: [page.after.createdAt, page.after.id],
+    params: [...page.after],
   };
 }
 

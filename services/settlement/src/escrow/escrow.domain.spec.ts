@@ -13,7 +13,6 @@ import {
   decideRefund,
   decideResolveDispute,
   DEFAULT_SPLIT_RULE,
-  encodePageToken,
   OrderState,
   SPLIT_ROLES,
   SplitParts,
@@ -24,6 +23,7 @@ import {
   taxPeriod,
 } from './escrow.domain';
 import {
+  ESCROW_ORDERS_PAGE,
   toListEscrowOrdersQuery,
   toRefundOrderCommand,
   toResolveDisputeCommand,
@@ -406,7 +406,10 @@ describe('request validation names the field', () => {
   });
 
   it('page tokens', () => {
-    const token = encodePageToken(['2026-11-22T10:00:00.123456Z', '6b1f4ad6-3f4b-4d0a-9a49-0c8f2d9a7b11']);
+    const token = ESCROW_ORDERS_PAGE.encode([
+      '2026-11-22T10:00:00.123456Z',
+      '6b1f4ad6-3f4b-4d0a-9a49-0c8f2d9a7b11',
+    ]);
     expect(
       toListEscrowOrdersQuery({
         operatorId: '',
@@ -414,7 +417,24 @@ describe('request validation names the field', () => {
         status: 0,
         page: { pageSize: 0, pageToken: token },
       }),
-    ).toMatchObject({ size: 50, after: { orderId: '6b1f4ad6-3f4b-4d0a-9a49-0c8f2d9a7b11' } });
+    ).toMatchObject({
+      size: 50,
+      after: { createdAt: '2026-11-22T10:00:00.123456Z', orderId: '6b1f4ad6-3f4b-4d0a-9a49-0c8f2d9a7b11' },
+    });
+    // a day that does not exist: Date.parse accepts it, PostgreSQL refused it in the query (INTERNAL)
+    const forged = Buffer.from(
+      Buffer.from(token, 'base64url').toString('utf8').replace('2026-11-22', '2026-02-30'),
+    ).toString('base64url');
+    expect(
+      fieldOf(() =>
+        toListEscrowOrdersQuery({
+          operatorId: '',
+          projectId: '',
+          status: 0,
+          page: { pageSize: 0, pageToken: forged },
+        }),
+      ),
+    ).toBe('page.page_token');
     expect(
       fieldOf(() =>
         toListEscrowOrdersQuery({

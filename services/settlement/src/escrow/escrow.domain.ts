@@ -1,4 +1,4 @@
-import { DomainError, Money } from '@citybase/platform';
+import { Money } from '@citybase/platform';
 import { ChannelSplitStatus, EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { EscrowErrors } from './escrow.errors';
 
@@ -262,43 +262,4 @@ export function statusAfterRefund(order: {
   )
     return EscrowStatus.ESCROW_STATUS_REFUNDED;
   return order.status;
-}
-
-// ---- pages ----
-
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 500;
-
-export function pageSize(size: number | undefined): number {
-  const n = size ?? 0;
-  if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE_SIZE)
-    throw DomainError.invalid(
-      'page.page_size',
-      `must be from 0 to ${MAX_PAGE_SIZE} (0 means ${DEFAULT_PAGE_SIZE})`,
-    );
-  return n === 0 ? DEFAULT_PAGE_SIZE : n;
-}
-
-/** An opaque page token: base64url of a JSON pair of strings (the last row's sort key). */
-export function encodePageToken(key: [string, string]): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
-}
-
-export function decodePageToken(
-  token: string,
-  valid: (first: string, second: string) => boolean,
-): [string, string] {
-  const bad = () =>
-    DomainError.invalid('page.page_token', 'is not a token from a previous page of this list');
-  if (token.length > 400 || !/^[A-Za-z0-9_-]+$/.test(token)) throw bad();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw bad();
-  const [first, second] = parsed as unknown[];
-  if (typeof first !== 'string' || typeof second !== 'string' || !valid(first, second)) throw bad();
-  return [first, second];
 }

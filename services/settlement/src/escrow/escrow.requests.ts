@@ -1,6 +1,9 @@
 import {
   DomainError,
+  keyPart,
   optionalString,
+  pageCursor,
+  parsePage,
   requestId,
   requiredEnum,
   requiredMoney,
@@ -22,13 +25,7 @@ import {
   ResolveDisputeRequest,
   SetSplitRuleRequest,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import {
-  AUTO_CONFIRM_HOURS,
-  BPS_LIMITS,
-  decodePageToken,
-  pageSize,
-  RefundDestinationName,
-} from './escrow.domain';
+import { AUTO_CONFIRM_HOURS, BPS_LIMITS, RefundDestinationName } from './escrow.domain';
 
 /**
  * Validates requests into commands and queries; every check throws INVALID_ARGUMENT naming the
@@ -197,8 +194,8 @@ export function toRefundOrderCommand(req: RefundOrderRequest): RefundOrderComman
   };
 }
 
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Page tokens of ListEscrowOrders: the last row's created_at (microseconds, UTC) and order id. */
+export const ESCROW_ORDERS_PAGE = pageCursor('settlement.escrow-orders', keyPart.timestamp, keyPart.uuid);
 
 export interface ListEscrowOrdersQuery {
   operatorId: string;
@@ -215,17 +212,8 @@ export function toListEscrowOrdersQuery(req: ListEscrowOrdersRequest): ListEscro
   let status: EscrowStatus | undefined;
   if (req.status !== undefined && req.status !== EscrowStatus.ESCROW_STATUS_UNSPECIFIED)
     status = requiredEnum('status', req.status, EscrowStatus) as EscrowStatus;
-  const size = pageSize(req.page?.pageSize);
-  const token = req.page?.pageToken ?? '';
-  let after: ListEscrowOrdersQuery['after'];
-  if (token !== '') {
-    const [createdAt, orderId] = decodePageToken(
-      token,
-      (t, id) => CURSOR_TIME.test(t) && !Number.isNaN(Date.parse(t)) && UUID.test(id),
-    );
-    after = { createdAt, orderId };
-  }
-  return { operatorId, projectId, status, size, after };
+  const { size, after } = parsePage(req.page, ESCROW_ORDERS_PAGE);
+  return { operatorId, projectId, status, size, after: after && { createdAt: after[0], orderId: after[1] } };
 }
 
 export function toGetEscrowPositionsQuery(req: GetEscrowPositionsRequest): {
@@ -240,6 +228,13 @@ export function toGetEscrowPositionsQuery(req: GetEscrowPositionsRequest): {
 
 const PERIOD = { max: 7, pattern: /^\d{4}-(0[1-9]|1[0-2])$/, patternRule: 'must be a month YYYY-MM' };
 
+/** Page tokens of QueryTaxRecords: the last row's merchant id and currency. */
+export const TAX_RECORDS_PAGE = pageCursor(
+  'settlement.tax-records',
+  keyPart.text(ID.pattern, ID.max),
+  keyPart.text(/^[A-Z]{3}$/, 3),
+);
+
 export interface QueryTaxRecordsQuery {
   operatorId: string;
   period: string;
@@ -253,14 +248,14 @@ export function toQueryTaxRecordsQuery(req: QueryTaxRecordsRequest): QueryTaxRec
   const operatorId = requiredString('operator_id', req.operatorId, ID);
   const period = requiredString('period', req.period, PERIOD);
   const merchantId = optionalId('merchant_id', req.merchantId);
-  const size = pageSize(req.page?.pageSize);
-  const token = req.page?.pageToken ?? '';
-  let after: QueryTaxRecordsQuery['after'];
-  if (token !== '') {
-    const [m, currency] = decodePageToken(token, (id, c) => ID.pattern.test(id) && /^[A-Z]{3}$/.test(c));
-    after = { merchantId: m, currency };
-  }
-  return { operatorId, period, merchantId, size, after };
+  const { size, after } = parsePage(req.page, TAX_RECORDS_PAGE);
+  return {
+    operatorId,
+    period,
+    merchantId,
+    size,
+    after: after && { merchantId: after[0], currency: after[1] },
+  };
 }
 
 export function toExportTaxRecordsQuery(req: ExportTaxRecordsRequest): {

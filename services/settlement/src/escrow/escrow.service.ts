@@ -14,7 +14,8 @@ import {
 } from '@citybase/platform';
 import { EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
-import { decideOpenDispute, decideResolveDispute, encodePageToken } from './escrow.domain';
+import { pageOf } from '@citybase/platform';
+import { decideOpenDispute, decideResolveDispute } from './escrow.domain';
 import { EscrowErrors } from './escrow.errors';
 import type {
   ListEscrowOrdersQuery,
@@ -23,6 +24,7 @@ import type {
   RefundOrderCommand,
   ResolveDisputeCommand,
 } from './escrow.requests';
+import { ESCROW_ORDERS_PAGE } from './escrow.requests';
 import {
   EscrowOrderRow,
   findOrder,
@@ -66,12 +68,11 @@ export class EscrowService {
     q: ListEscrowOrdersQuery,
   ): Promise<{ orders: EscrowOrderRow[]; nextPageToken: string }> {
     const rows = await listOrders(this.pool, q, scopeOf(claims));
-    const page = rows.slice(0, q.size);
-    const last = page[page.length - 1];
-    return {
-      orders: page,
-      nextPageToken: rows.length > q.size && last ? encodePageToken([last.cursor_at, last.order_id]) : '',
-    };
+    const { rows: orders, nextPageToken } = pageOf(rows, q.size, ESCROW_ORDERS_PAGE, (o) => [
+      o.cursor_at,
+      o.order_id,
+    ]);
+    return { orders, nextPageToken };
   }
 
   async positions(

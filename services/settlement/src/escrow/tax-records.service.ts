@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { assertTenancy, CitybaseClaims, PG_POOL, Pool } from '@citybase/platform';
-import { encodePageToken } from './escrow.domain';
-import type { QueryTaxRecordsQuery } from './escrow.requests';
+import { assertTenancy, CitybaseClaims, pageOf, PG_POOL, Pool } from '@citybase/platform';
+import { type QueryTaxRecordsQuery, TAX_RECORDS_PAGE } from './escrow.requests';
 import { allTaxRecords, queryTaxRecords, TaxRecordRow } from './escrow.store';
 
 /** The CSV header of ExportTaxRecords (settlement.proto). */
@@ -45,12 +44,11 @@ export class TaxRecordsService {
   ): Promise<{ records: TaxRecordRow[]; nextPageToken: string }> {
     assertTenancy(claims, { operatorId: q.operatorId });
     const rows = await queryTaxRecords(this.pool, q);
-    const page = rows.slice(0, q.size);
-    const last = page[page.length - 1];
-    return {
-      records: page,
-      nextPageToken: rows.length > q.size && last ? encodePageToken([last.merchant_id, last.currency]) : '',
-    };
+    const { rows: records, nextPageToken } = pageOf(rows, q.size, TAX_RECORDS_PAGE, (r) => [
+      r.merchant_id,
+      r.currency,
+    ]);
+    return { records, nextPageToken };
   }
 
   async exportCsv(claims: CitybaseClaims, q: { operatorId: string; period: string }): Promise<string> {

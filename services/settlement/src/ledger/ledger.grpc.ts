@@ -32,26 +32,12 @@ import {
   ReverseTransactionResponse,
   Transaction,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import type { PageRequest } from '@citybase/contracts/citybase/common/v1/common';
+import { keyPart, pageCursor, pageOf, parsePage } from '@citybase/platform';
 import { AccountRow, balanceOf, findAccount, findTransaction, Queryable, reverse } from './ledger';
 
-const MAX_PAGE = 500;
-const DEFAULT_PAGE = 50;
-
-function pageOf(page: PageRequest | undefined, cursor: RegExp): { size: number; after?: string } {
-  const size = page?.pageSize ?? 0;
-  if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE)
-    throw DomainError.invalid('page.page_size', `must be from 0 to ${MAX_PAGE} (0 means ${DEFAULT_PAGE})`);
-  const token = page?.pageToken ?? '';
-  let after: string | undefined;
-  if (token !== '') {
-    after = Buffer.from(token, 'base64url').toString('utf8');
-    if (token.length > 100 || !cursor.test(after))
-      throw DomainError.invalid('page.page_token', 'is not a token from a previous page of this list');
-  }
-  return { size: size || DEFAULT_PAGE, after };
-}
-const tokenOf = (cursor: string) => Buffer.from(cursor, 'utf8').toString('base64url');
+/** Page tokens of ListAccounts (sorted by account id) and ListAccountEntries (entry id, newest first). */
+export const ACCOUNTS_PAGE = pageCursor('settlement.accounts', keyPart.uuid);
+export const ACCOUNT_ENTRIES_PAGE = pageCursor('settlement.account-entries', keyPart.bigint);
 
 const tenancyOf = (a: Pick<AccountRow, 'operator_id' | 'project_id' | 'merchant_id'>) => ({
   operatorId: a.operator_id,
@@ -118,7 +104,7 @@ export class LedgerGrpc {
     const kind = req.kind ?? 0;
     if (kind !== 0 && !(kind in AccountKind && kind > 0))
       throw DomainError.invalid('kind', `unknown value ${kind}`);
-    const page = pageOf(req.page, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const page = parsePage(req.page, ACCOUNTS_PAGE);
     const filter = tenancyFilter(claims);
     const { rows } = await this.pool.query<AccountRow>(
       `SELECT account_id, kind, operator_id, project_id, merchant_id, owner_ref, currency, normal_side,
@@ -133,18 +119,17 @@ export class LedgerGrpc {
         projectId,
         kind,
         ownerRef,
-        page.after ?? null,
+        page.after?.[0] ?? null,
         filter.all,
         filter.all ? [] : filter.operatorIds,
         filter.all ? [] : filter.projectIds,
         page.size + 1,
       ],
     );
-    const more = rows.length > page.size;
-    const items = rows.slice(0, page.size);
+    const { rows: items, nextPageToken } = pageOf(rows, page.size, ACCOUNTS_PAGE, (a) => [a.account_id]);
     return {
       accounts: await Promise.all(items.map((a) => toBalance(this.pool, a))),
-      page: { nextPageToken: more ? tokenOf(items[items.length - 1]!.account_id) : '' },
+      page: { nextPageToken },
     };
   }
 
@@ -154,7 +139,7 @@ export class LedgerGrpc {
     metadata: Metadata,
   ): Promise<ListAccountEntriesResponse> {
     const a = await this.visibleAccount(claimsOf(metadata), requiredUuid('account_id', req.accountId));
-    const page = pageOf(req.page, /^[1-9]\d{0,17}$/);
+    const page = parsePage(req.page, ACCOUNT_ENTRIES_PAGE);
     const currency = a.currency.trim();
     // newest first; the balance after an entry = today's balance minus every later entry
     const { rows } = await this.pool.query<{
@@ -181,10 +166,11 @@ export class LedgerGrpc {
                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)))::text AS after,
               p.posted_at
          FROM page p ORDER BY p.entry_id DESC`,
-      [a.account_id, page.after ?? null, page.size + 1, a.normal_side],
+      [a.account_id, page.after?.[0].toString() ?? null, page.size + 1, a.normal_side],
     );
-    const more = rows.length > page.size;
-    const items = rows.slice(0, page.size);
+    const { rows: items, nextPageToken } = pageOf(rows, page.size, ACCOUNT_ENTRIES_PAGE, (r) => [
+      BigInt(r.entry_id),
+    ]);
     return {
       entries: items.map((r) => ({
         transactionId: r.tx_id,
@@ -194,7 +180,7 @@ export class LedgerGrpc {
         balanceAfter: { currency, amountMinor: BigInt(r.after) },
         postedAt: toTimestamp(r.posted_at),
       })),
-      page: { nextPageToken: more ? tokenOf(items[items.length - 1]!.entry_id) : '' },
+      page: { nextPageToken },
     };
   }
 

@@ -1,11 +1,10 @@
-import { DomainError } from '@citybase/platform';
+import { DomainError, parsePage } from '@citybase/platform';
 import { PayoutStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import {
   decideConfirm,
-  encodeCursor,
   holdExpiry,
   maskBankAccount,
-  parsePage,
+  PAYOUTS_PAGE,
   toConfirmPayoutCommand,
   toListPayoutsQuery,
   toPayPropertyFeeCommand,
@@ -145,12 +144,28 @@ describe('other commands', () => {
       thrown(() => toListPayoutsQuery({ operatorId: '', projectId: '', batchId: 'x', page: undefined }))
         .detail.field,
     ).toBe('batch_id');
-    expect(thrown(() => parsePage({ pageSize: 501, pageToken: '' })).detail.field).toBe('page.page_size');
-    expect(thrown(() => parsePage({ pageSize: 1, pageToken: 'garbage!' })).detail.field).toBe(
+    expect(thrown(() => parsePage({ pageSize: 501, pageToken: '' }, PAYOUTS_PAGE)).detail.field).toBe(
+      'page.page_size',
+    );
+    expect(thrown(() => parsePage({ pageSize: 1, pageToken: 'garbage!' }, PAYOUTS_PAGE)).detail.field).toBe(
       'page.page_token',
     );
-    const cursor = { createdAt: '2026-01-02T03:04:05.123456Z', id: PAYOUT };
-    expect(parsePage({ pageSize: 10, pageToken: encodeCursor(cursor) })).toEqual({ size: 10, after: cursor });
+    const T = '2026-01-02T03:04:05.123456Z';
+    const page = { pageSize: 10, pageToken: PAYOUTS_PAGE.encode([T, PAYOUT]) };
+    expect(toListPayoutsQuery({ operatorId: '', projectId: '', batchId: '', page })).toEqual({
+      operatorId: '',
+      projectId: '',
+      batchId: '',
+      size: 10,
+      after: { createdAt: T, id: PAYOUT },
+    });
+    // a day that does not exist (Date.parse accepts it; PostgreSQL would refuse it in the query)
+    const feb30 = { v: 1, l: 'settlement.payouts', k: ['2026-02-30T00:00:00.000000Z', PAYOUT] };
+    const forged = { pageSize: 10, pageToken: Buffer.from(JSON.stringify(feb30)).toString('base64url') };
+    expect(
+      thrown(() => toListPayoutsQuery({ operatorId: '', projectId: '', batchId: '', page: forged })).detail
+        .field,
+    ).toBe('page.page_token');
   });
 });
 

@@ -1,12 +1,14 @@
 import {
   DomainError,
+  keyPart,
   optionalString,
+  pageCursor,
+  parsePage,
   requestId,
   requiredMoney,
   requiredString,
   requiredUuid,
 } from '@citybase/platform';
-import type { PageRequest } from '@citybase/contracts/citybase/common/v1/common';
 import {
   ConfirmPayoutRequest,
   GetWalletRequest,
@@ -155,8 +157,8 @@ export function toPayPropertyFeeCommand(req: PayPropertyFeeFromWalletRequest): P
 
 // ---- lists ----
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 500;
+/** Page tokens of ListPayouts, sorted newest first by (created_at, payout_id). */
+export const PAYOUTS_PAGE = pageCursor('settlement.payouts', keyPart.timestamp, keyPart.uuid);
 
 export interface Cursor {
   /** ISO 8601 with microseconds, e.g. 2026-01-02T03:04:05.123456Z. */
@@ -176,45 +178,8 @@ export function toListPayoutsQuery(req: ListPayoutsRequest): ListPayoutsQuery {
   const operatorId = req.operatorId ? requiredString('operator_id', req.operatorId, ID) : '';
   const projectId = req.projectId ? requiredString('project_id', req.projectId, ID) : '';
   const batchId = req.batchId ? requiredUuid('batch_id', req.batchId) : '';
-  return { operatorId, projectId, batchId, ...parsePage(req.page) };
-}
-
-export function parsePage(page: PageRequest | undefined): { size: number; after: Cursor | undefined } {
-  const size = page?.pageSize ?? 0;
-  if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE)
-    throw DomainError.invalid(
-      'page.page_size',
-      `must be from 0 to ${MAX_PAGE_SIZE} (0 means ${DEFAULT_PAGE_SIZE})`,
-    );
-  const token = page?.pageToken ?? '';
-  return {
-    size: size === 0 ? DEFAULT_PAGE_SIZE : size,
-    after: token === '' ? undefined : decodeCursor(token),
-  };
-}
-
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify({ t: cursor.createdAt, id: cursor.id })).toString('base64url');
-}
-
-function decodeCursor(token: string): Cursor {
-  const bad = () =>
-    DomainError.invalid('page.page_token', 'is not a token from a previous page of this list');
-  if (token.length > 200 || !/^[A-Za-z0-9_-]+$/.test(token)) throw bad();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (typeof parsed !== 'object' || parsed === null) throw bad();
-  const { t, id } = parsed as Record<string, unknown>;
-  if (typeof t !== 'string' || !CURSOR_TIME.test(t) || Number.isNaN(Date.parse(t))) throw bad();
-  if (typeof id !== 'string' || !UUID.test(id)) throw bad();
-  return { createdAt: t, id };
+  const { size, after } = parsePage(req.page, PAYOUTS_PAGE);
+  return { operatorId, projectId, batchId, size, after: after && { createdAt: after[0], id: after[1] } };
 }
 
 // ---- the bank's answer ----

@@ -24,12 +24,13 @@ import { ensureAccount, placeHold, postHold, voidHold } from '../ledger/ledger';
 import {
   ConfirmPayoutCommand,
   decideConfirm,
-  encodeCursor,
   holdExpiry,
   ListPayoutsQuery,
   outcomeName,
+  PAYOUTS_PAGE,
   RunPayoutCycleCommand,
 } from './payouts.domain';
+import { pageOf } from '@citybase/platform';
 import { PayoutErrors } from './payouts.errors';
 import {
   findBatch,
@@ -203,10 +204,11 @@ export class PayoutsService {
     q: ListPayoutsQuery,
   ): Promise<{ payouts: PayoutRow[]; nextPageToken: string }> {
     const rows = await listPayouts(this.pool, { ...q, tenancy: tenancyFilter(claims) });
-    if (rows.length <= q.size) return { payouts: rows, nextPageToken: '' };
-    const page = rows.slice(0, q.size);
-    const last = page[page.length - 1]!;
-    return { payouts: page, nextPageToken: encodeCursor({ createdAt: last.cursor_at, id: last.payout_id }) };
+    const { rows: payouts, nextPageToken } = pageOf(rows, q.size, PAYOUTS_PAGE, (p) => [
+      p.cursor_at,
+      p.payout_id,
+    ]);
+    return { payouts, nextPageToken };
   }
 
   async getBatch(batchId: string): Promise<{ batchId: string; payouts: PayoutRow[] } | undefined> {

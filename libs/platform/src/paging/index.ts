@@ -1,0 +1,2 @@
+export * from './page-token';
+export * from './page';
