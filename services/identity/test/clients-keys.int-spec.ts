@@ -5,6 +5,7 @@ import {
   createPool,
   enqueue,
   importJwks,
+  Mutations,
   type Outbox,
   platformMigrations,
   type Pool,
@@ -54,7 +55,7 @@ describe('identity signing keys: concurrency and replicas (real PostgreSQL)', ()
       enqueue: (client, type, payload, opts) =>
         enqueue(client, { city: 'test-city', service: 'identity' }, type, payload, opts),
     };
-    return { ring, service: new SigningKeysService(p, outbox, logger, wrap, ring) };
+    return { ring, service: new SigningKeysService(p, new Mutations(p, outbox, logger), wrap, ring) };
   };
   const states = async (p: Pool) =>
     (

@@ -1,6 +1,5 @@
 import type { Pool, PoolClient } from '@citybase/platform';
 import { GrantStatus } from '@citybase/contracts/citybase/identity/v1/access';
-import { StaffRole } from '@citybase/contracts/citybase/identity/v1/people';
 import type { Door } from './access.domain';
 
 type Db = Pool | PoolClient;
@@ -60,19 +59,6 @@ export async function findDoor(db: Db, door: Door): Promise<PlacedRow | undefine
         door.unitId,
       ]);
   return rows[0];
-}
-
-/** True if the staff member is active property staff of the project (locked against deactivation meanwhile). */
-export async function isActivePropertyStaff(
-  client: PoolClient,
-  staffId: string,
-  projectId: string,
-): Promise<boolean> {
-  const { rowCount } = await client.query(
-    'SELECT 1 FROM staff WHERE staff_id = $1 AND project_id = $2 AND role = $3 AND active FOR SHARE',
-    [staffId, projectId, StaffRole.STAFF_ROLE_PROPERTY_STAFF],
-  );
-  return rowCount === 1;
 }
 
 export async function insertGrant(

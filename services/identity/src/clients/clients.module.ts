@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { ClientRevocations, REDIS, SERVICE_CONFIG } from '@citybase/platform';
 import type { IdentityConfig } from '../config';
+import { TenancyModule } from '../tenancy/tenancy.module';
 import { ClientsGrpc, TokensGrpc } from './clients.grpc';
 import { ClientsService } from './clients.service';
 import { CLIENT_REVOCATIONS, SIGNING_KEY_WRAP } from './clients.tokens';
@@ -16,6 +17,7 @@ import { TokensService } from './tokens.service';
  * POST /oauth/token and GET /.well-known/jwks.json over HTTP.
  */
 @Module({
+  imports: [TenancyModule],
   controllers: [ClientsGrpc, TokensGrpc, TokensHttp],
   providers: [
     {

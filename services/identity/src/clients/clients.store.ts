@@ -160,26 +160,6 @@ export async function markRevoked(client: PoolClient, clientId: string, reason: 
   return rows[0] as ClientRow;
 }
 
-/** Operators among `ids` that exist. */
-export async function existingOperators(db: Db, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const { rows } = await db.query<{ operator_id: string }>(
-    'SELECT operator_id::text FROM operators WHERE operator_id = ANY($1::uuid[])',
-    [ids],
-  );
-  return new Set(rows.map((r) => r.operator_id));
-}
-
-/** project id -> operator id, for the projects among `ids` that exist. */
-export async function projectOperators(db: Db, ids: string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const { rows } = await db.query<{ project_id: string; operator_id: string }>(
-    'SELECT project_id::text, operator_id::text FROM projects WHERE project_id = ANY($1::uuid[])',
-    [ids],
-  );
-  return new Map(rows.map((r) => [r.project_id, r.operator_id]));
-}
-
 /** What token issuance needs: credentials check, status, scopes and tenancy. */
 export interface ClientCredentialsRow {
   client_id: string;

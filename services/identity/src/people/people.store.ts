@@ -67,62 +67,10 @@ export interface CourierRow {
   created_at: Date;
 }
 
-/** The tenancy parents a feature checks before writing under them. */
-export interface ProjectRow {
-  project_id: string;
-  operator_id: string;
-}
-
-export interface UnitRow {
-  unit_id: string;
-  project_id: string;
-  operator_id: string;
-}
-
-export interface MerchantRow {
-  merchant_id: string;
-  project_id: string;
-  operator_id: string;
-}
-
 /** PostgreSQL's unique_violation on the named constraint or index. */
 export function isUniqueViolation(err: unknown, constraint: string): boolean {
   const e = err as { code?: unknown; constraint?: unknown } | null;
   return e?.code === '23505' && e.constraint === constraint;
-}
-
-// ---- tenancy parents (tables of 0001_tenancy.sql, read only here) ----
-
-export async function findOperator(db: Db, operatorId: string): Promise<{ operator_id: string } | undefined> {
-  const { rows } = await db.query<{ operator_id: string }>(
-    'SELECT operator_id FROM operators WHERE operator_id = $1',
-    [operatorId],
-  );
-  return rows[0];
-}
-
-export async function findProject(db: Db, projectId: string): Promise<ProjectRow | undefined> {
-  const { rows } = await db.query<ProjectRow>(
-    'SELECT project_id, operator_id FROM projects WHERE project_id = $1',
-    [projectId],
-  );
-  return rows[0];
-}
-
-export async function findUnit(db: Db, unitId: string): Promise<UnitRow | undefined> {
-  const { rows } = await db.query<UnitRow>(
-    'SELECT unit_id, project_id, operator_id FROM units WHERE unit_id = $1',
-    [unitId],
-  );
-  return rows[0];
-}
-
-export async function findMerchant(db: Db, merchantId: string): Promise<MerchantRow | undefined> {
-  const { rows } = await db.query<MerchantRow>(
-    'SELECT merchant_id, project_id, operator_id FROM merchants WHERE merchant_id = $1',
-    [merchantId],
-  );
-  return rows[0];
 }
 
 // ---- residents ----

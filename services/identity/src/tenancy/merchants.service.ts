@@ -1,22 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  assertTenancy,
   CitybaseClaims,
   hasScope,
   inTenancy,
-  Logger,
-  LOGGER,
-  Outbox,
-  OUTBOX,
+  Mutations,
   PG_POOL,
   pageOf,
   Pool,
   toTimestamp,
-  withTransaction,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
 import { MerchantStatus } from '@citybase/contracts/citybase/identity/v1/tenancy';
-import { onceByRequestId } from '@citybase/platform';
 import { PiiCipher } from '../shared/pii';
 import { PII_CIPHER } from '../shared/shared.module';
 import {
@@ -29,6 +23,7 @@ import {
   stored,
   TENANCY_PAGES,
   visibilityOf,
+  writeTarget,
 } from './tenancy.domain';
 import { notFound, unitNotInProject } from './tenancy.errors';
 import {
@@ -67,8 +62,7 @@ export function merchantPiiContext(column: 'owner_id_number' | 'contact_phone', 
 export class MerchantsService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(OUTBOX) private readonly outbox: Outbox,
-    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly mutations: Mutations,
     @Inject(PII_CIPHER) private readonly cipher: PiiCipher,
   ) {}
 
@@ -79,139 +73,134 @@ export class MerchantsService {
       ownerIdNumber: this.cipher.lookupHash('id_number', cmd.ownerIdNumber).toString('hex'),
       contactPhone: this.cipher.lookupHash('phone', cmd.contactPhone).toString('hex'),
     };
-    const { row, replayed } = await withTransaction(this.pool, async (client) => {
-      const project = await findProject(client, cmd.projectId);
-      if (!project) throw notFound('project', 'project_id');
-      assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
-      const once = await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'TenancyService.RegisterMerchant',
-          requestId: cmd.requestId,
-          command: fingerprinted,
-        },
-        async (id) => {
-          assertPropertyStaffOf(
-            await findStaffForShare(client, cmd.registeredByStaffId),
-            project.project_id,
-            'registered_by_staff_id',
-          );
-          if (cmd.unitId !== null) {
-            const unit = await findUnit(client, cmd.unitId);
-            if (!unit || unit.project_id !== project.project_id) throw unitNotInProject();
-          }
-          const merchant = await insertMerchant(
-            client,
-            id,
-            project,
-            cmd,
-            {
-              ownerIdNumber: this.cipher.seal(
-                'id_number',
-                cmd.ownerIdNumber,
-                merchantPiiContext('owner_id_number', id),
-              ),
-              contactPhone: this.cipher.seal(
-                'phone',
-                cmd.contactPhone,
-                merchantPiiContext('contact_phone', id),
-              ),
-            },
-            MerchantStatus.MERCHANT_STATUS_PENDING,
-          );
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.MerchantRegistered,
-            {
-              merchantId: merchant.merchant_id,
-              projectId: merchant.project_id,
+    const row = await this.mutations.run({
+      method: 'TenancyService.RegisterMerchant',
+      claims,
+      requestId: cmd.requestId,
+      command: fingerprinted,
+      target: writeTarget(
+        claims,
+        (client) => findProject(client, cmd.projectId),
+        (project) => ({ operatorId: project.operator_id, projectId: project.project_id }),
+        () => notFound('project', 'project_id'),
+      ),
+      done: 'merchant registered',
+      execute: async ({ client, resourceId: id, target: project, emit, note }) => {
+        assertPropertyStaffOf(
+          await findStaffForShare(client, cmd.registeredByStaffId),
+          project.project_id,
+          'registered_by_staff_id',
+        );
+        if (cmd.unitId !== null) {
+          const unit = await findUnit(client, cmd.unitId);
+          if (!unit || unit.project_id !== project.project_id) throw unitNotInProject();
+        }
+        const merchant = await insertMerchant(
+          client,
+          id,
+          project,
+          cmd,
+          {
+            ownerIdNumber: this.cipher.seal(
+              'id_number',
+              cmd.ownerIdNumber,
+              merchantPiiContext('owner_id_number', id),
+            ),
+            contactPhone: this.cipher.seal(
+              'phone',
+              cmd.contactPhone,
+              merchantPiiContext('contact_phone', id),
+            ),
+          },
+          MerchantStatus.MERCHANT_STATUS_PENDING,
+        );
+        await emit(
+          IdentityEvents.MerchantRegistered,
+          {
+            merchantId: merchant.merchant_id,
+            projectId: merchant.project_id,
+            operatorId: merchant.operator_id,
+            name: merchant.name,
+            businessScope: merchant.business_scope,
+            registeredByStaffId: merchant.registered_by_staff_id,
+            occurredAt: toTimestamp(merchant.created_at),
+          },
+          {
+            key: merchant.operator_id,
+            subject: merchant.merchant_id,
+            tenancy: {
               operatorId: merchant.operator_id,
-              name: merchant.name,
-              businessScope: merchant.business_scope,
-              registeredByStaffId: merchant.registered_by_staff_id,
-              occurredAt: toTimestamp(merchant.created_at),
+              projectId: merchant.project_id,
+              merchantId: merchant.merchant_id,
             },
-            {
-              key: merchant.operator_id,
-              subject: merchant.merchant_id,
-              tenancy: {
-                operatorId: merchant.operator_id,
-                projectId: merchant.project_id,
-                merchantId: merchant.merchant_id,
-              },
-            },
-          );
-        },
-      );
-      return { row: stored(await findMerchant(client, once.resourceId)), replayed: once.replayed };
+          },
+        );
+        note({ merchant_id: merchant.merchant_id, project_id: merchant.project_id });
+        return stored(await findMerchant(client, id));
+      },
+      replay: async ({ client, resourceId }) => stored(await findMerchant(client, resourceId)),
     });
-    if (!replayed) {
-      this.logger.info({ merchant_id: row.merchant_id, project_id: row.project_id }, 'merchant registered');
-    }
     return this.view(claims, row);
   }
 
   async setStatus(claims: CitybaseClaims, cmd: SetMerchantStatusCommand): Promise<MerchantView> {
-    const { row, change } = await withTransaction(this.pool, async (client) => {
+    const row = await this.mutations.run({
+      method: 'TenancyService.SetMerchantStatus',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      // the key's resource is the merchant the request names (a replay carries the same request)
+      resourceId: cmd.merchantId,
       // Locked first: concurrent changes of one merchant apply one after the other, each seeing
       // the status the previous one left.
-      const merchant = await findMerchantForUpdate(client, cmd.merchantId);
-      if (!merchant) throw notFound('merchant', 'merchant_id');
-      assertTenancy(claims, { operatorId: merchant.operator_id, projectId: merchant.project_id });
-      let previous: MerchantStatus | undefined;
-      await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'TenancyService.SetMerchantStatus',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async () => {
-          previous = merchant.status as MerchantStatus;
-          assertMerchantTransition(previous, cmd.status);
-          assertPropertyStaffOf(
-            await findStaffForShare(client, cmd.changedByStaffId),
-            merchant.project_id,
-            'changed_by_staff_id',
-          );
-          const updated = await updateMerchantStatus(client, merchant.merchant_id, cmd.status, cmd.reason);
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.MerchantStatusChanged,
-            {
-              merchantId: updated.merchant_id,
-              projectId: updated.project_id,
+      target: writeTarget(
+        claims,
+        (client) => findMerchantForUpdate(client, cmd.merchantId),
+        (merchant) => ({ operatorId: merchant.operator_id, projectId: merchant.project_id }),
+        () => notFound('merchant', 'merchant_id'),
+      ),
+      done: 'merchant status changed',
+      execute: async ({ client, target: merchant, emit, note }) => {
+        const previous = merchant.status as MerchantStatus;
+        assertMerchantTransition(previous, cmd.status);
+        assertPropertyStaffOf(
+          await findStaffForShare(client, cmd.changedByStaffId),
+          merchant.project_id,
+          'changed_by_staff_id',
+        );
+        const updated = await updateMerchantStatus(client, merchant.merchant_id, cmd.status, cmd.reason);
+        await emit(
+          IdentityEvents.MerchantStatusChanged,
+          {
+            merchantId: updated.merchant_id,
+            projectId: updated.project_id,
+            operatorId: updated.operator_id,
+            status: cmd.status,
+            previousStatus: previous,
+            reason: cmd.reason,
+            changedByStaffId: cmd.changedByStaffId,
+            occurredAt: toTimestamp(updated.status_changed_at ?? new Date()),
+          },
+          {
+            key: updated.operator_id,
+            subject: updated.merchant_id,
+            tenancy: {
               operatorId: updated.operator_id,
-              status: cmd.status,
-              previousStatus: previous,
-              reason: cmd.reason,
-              changedByStaffId: cmd.changedByStaffId,
-              occurredAt: toTimestamp(updated.status_changed_at ?? new Date()),
+              projectId: updated.project_id,
+              merchantId: updated.merchant_id,
             },
-            {
-              key: updated.operator_id,
-              subject: updated.merchant_id,
-              tenancy: {
-                operatorId: updated.operator_id,
-                projectId: updated.project_id,
-                merchantId: updated.merchant_id,
-              },
-            },
-          );
-        },
-      );
-      // The idempotency key's resource id is not the merchant's: a status change names its
-      // merchant in the request, and a replay carries the same request.
-      return { row: stored(await findMerchant(client, cmd.merchantId)), change: previous };
+          },
+        );
+        note({
+          merchant_id: merchant.merchant_id,
+          from: previous,
+          to: cmd.status,
+          staff_id: cmd.changedByStaffId,
+        });
+        return stored(await findMerchant(client, cmd.merchantId));
+      },
+      replay: async ({ client }) => stored(await findMerchant(client, cmd.merchantId)),
     });
-    if (change !== undefined) {
-      this.logger.info(
-        { merchant_id: row.merchant_id, from: change, to: cmd.status, staff_id: cmd.changedByStaffId },
-        'merchant status changed',
-      );
-    }
     return this.view(claims, row);
   }
 

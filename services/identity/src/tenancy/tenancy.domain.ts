@@ -1,13 +1,17 @@
 import {
+  assertTenancy,
   CitybaseClaims,
   DomainError,
   keyPart,
   type Page as PageOf,
   pageCursor,
+  MutationTarget,
+  PoolClient,
   requestId,
   requiredEnum,
   requiredString,
   requiredUuid,
+  TenancyRef,
   tenancyFilter,
 } from '@citybase/platform';
 import {
@@ -303,4 +307,27 @@ export function assertPropertyStaffOf(
 export function stored<R>(row: R | undefined): R {
   if (row === undefined) throw new Error('tenancy: resource of an idempotency key is missing');
   return row;
+}
+
+/**
+ * The stored row a write acts on or goes under, as the use-case pipeline's target (loaded in the
+ * mutation's transaction, before its request key): missing, it is `missing()` (NOT_FOUND naming the
+ * field); outside the caller's tenancy, PERMISSION_DENIED (TENANCY_FORBIDDEN), as writes of this
+ * service answer (reads answer NOT_FOUND). `load` does the lookup and nothing else.
+ */
+export function writeTarget<T>(
+  claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>,
+  load: (client: PoolClient) => Promise<T | undefined>,
+  tenancy: (row: T) => TenancyRef,
+  missing: () => DomainError,
+): MutationTarget<T> {
+  return {
+    load: async (client) => {
+      const row = await load(client);
+      if (row !== undefined) assertTenancy(claims, tenancy(row));
+      return row;
+    },
+    tenancy,
+    notFound: missing,
+  };
 }

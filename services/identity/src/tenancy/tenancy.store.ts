@@ -167,6 +167,26 @@ export async function listOperators(db: Db, vis: Visibility, page: Page): Promis
   return listPage(db, 'operators', 'operator_id', [v, after(page, 'operator_id', 1 + v.params.length)], page);
 }
 
+/** Operators among `ids` that exist (e.g. an API client's tenancy). */
+export async function existingOperators(db: Db, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await db.query<{ operator_id: string }>(
+    'SELECT operator_id::text FROM operators WHERE operator_id = ANY($1::uuid[])',
+    [ids],
+  );
+  return new Set(rows.map((r) => r.operator_id));
+}
+
+/** project id -> operator id, for the projects among `ids` that exist. */
+export async function projectOperators(db: Db, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<{ project_id: string; operator_id: string }>(
+    'SELECT project_id::text, operator_id::text FROM projects WHERE project_id = ANY($1::uuid[])',
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.project_id, r.operator_id]));
+}
+
 // ---- projects ------------------------------------------------------------------------------------
 
 export async function insertProject(
