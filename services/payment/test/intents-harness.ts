@@ -259,6 +259,7 @@ export async function intentCounts(pg: Client): Promise<Record<string, number>> 
             (SELECT count(*)::int FROM refunds) AS refunds,
             (SELECT count(*)::int FROM payment_channel_orders) AS channel_orders,
             (SELECT count(*)::int FROM outbox) AS events,
+            (SELECT count(*)::int FROM idempotency_keys) AS request_keys,
             (SELECT coalesce(sum(version), 0)::int FROM payments) AS versions`,
   );
   return rows[0] as Record<string, number>;

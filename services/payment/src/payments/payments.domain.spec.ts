@@ -1,9 +1,9 @@
+import { requestFingerprint } from '@citybase/platform';
 import { PaymentScenario, PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ChannelOrder, ChannelOrderStatus } from '../channels/channel-adapter';
 import {
   decideOrder,
   DEFAULT_EXPIRES_IN_SECONDS,
-  fingerprint,
   nextCheckDelayMs,
   OPEN_STATUSES,
   PaymentState,
@@ -172,6 +172,8 @@ describe('toCreatePaymentCommand', () => {
   });
 
   it('a different expiry or escrow choice is a different request for idempotency', () => {
+    // the use-case pipeline fingerprints the validated command
+    const fingerprint = requestFingerprint;
     const base = fingerprint(toCreatePaymentCommand(req));
     expect(fingerprint(toCreatePaymentCommand({ ...req, expiresInSeconds: 900 }))).toBe(base); // 0 means 900
     expect(fingerprint(toCreatePaymentCommand({ ...req, expiresInSeconds: 901 }))).not.toBe(base);

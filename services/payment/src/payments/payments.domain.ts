@@ -1,7 +1,6 @@
 import {
   DomainError,
   optionalString,
-  requestFingerprint,
   requestId,
   requiredEnum,
   requiredMoney,
@@ -73,11 +72,6 @@ function expiresIn(value: number | undefined): number {
     );
   }
   return value;
-}
-
-/** Tells a retry (same command) from a different request reusing the key. */
-export function fingerprint(cmd: CreatePaymentCommand): string {
-  return requestFingerprint(cmd);
 }
 
 export const OPEN_STATUSES: readonly PaymentStatus[] = [
