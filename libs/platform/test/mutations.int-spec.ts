@@ -175,7 +175,12 @@ describe('Mutations (the use-case pipeline, real PostgreSQL)', () => {
   it('checks the target row against the caller tenancy: foreign is NOT_FOUND and nothing is written', async () => {
     const id = randomUUID();
     await pool.query(`INSERT INTO things (thing_id, operator_id, name) VALUES ($1, 'op-1', 'sofa')`, [id]);
-    const rename = (who: CitybaseClaims, requestId: string, thingId: string) =>
+    const rename = (
+      who: CitybaseClaims,
+      requestId: string,
+      thingId: string,
+      outsideTenancy?: 'not-found' | 'forbidden',
+    ) =>
       mutations.run({
         method: 'ThingService.RenameThing',
         claims: who,
@@ -192,6 +197,7 @@ describe('Mutations (the use-case pipeline, real PostgreSQL)', () => {
             ).rows[0],
           tenancy: (row) => ({ operatorId: row.operator_id }),
           notFound: () => DomainError.notFound('thing', thingId, 'THING_NOT_FOUND'),
+          outsideTenancy,
         },
         execute: async ({ client, target }) => {
           await client.query(`UPDATE things SET name = 'couch' WHERE thing_id = $1`, [target.thing_id]);
@@ -204,6 +210,11 @@ describe('Mutations (the use-case pipeline, real PostgreSQL)', () => {
       const err = await rename(foreigner, `f-${thingId}`, thingId).catch((e: unknown) => e);
       expect((err as DomainError).code).toBe('THING_NOT_FOUND');
     }
+    // where the RPC's contract says so, a foreign row is PERMISSION_DENIED (a missing one NOT_FOUND)
+    const forbidden = await rename(foreigner, 'f-forbidden', id, 'forbidden').catch((e: unknown) => e);
+    expect((forbidden as DomainError).code).toBe('TENANCY_FORBIDDEN');
+    const missing = await rename(foreigner, 'f-missing', randomUUID(), 'forbidden').catch((e: unknown) => e);
+    expect((missing as DomainError).code).toBe('THING_NOT_FOUND');
     expect(
       await count(`SELECT count(*)::int AS n FROM idempotency_keys WHERE client_id = '${foreigner.sub}'`),
     ).toBe(0);

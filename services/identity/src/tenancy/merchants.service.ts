@@ -79,7 +79,6 @@ export class MerchantsService {
       requestId: cmd.requestId,
       command: fingerprinted,
       target: writeTarget(
-        claims,
         (client) => findProject(client, cmd.projectId),
         (project) => ({ operatorId: project.operator_id, projectId: project.project_id }),
         () => notFound('project', 'project_id'),
@@ -154,7 +153,6 @@ export class MerchantsService {
       // Locked first: concurrent changes of one merchant apply one after the other, each seeing
       // the status the previous one left.
       target: writeTarget(
-        claims,
         (client) => findMerchantForUpdate(client, cmd.merchantId),
         (merchant) => ({ operatorId: merchant.operator_id, projectId: merchant.project_id }),
         () => notFound('merchant', 'merchant_id'),

@@ -1,5 +1,4 @@
 import {
-  assertTenancy,
   CitybaseClaims,
   DomainError,
   keyPart,
@@ -316,18 +315,9 @@ export function stored<R>(row: R | undefined): R {
  * service answer (reads answer NOT_FOUND). `load` does the lookup and nothing else.
  */
 export function writeTarget<T>(
-  claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>,
   load: (client: PoolClient) => Promise<T | undefined>,
   tenancy: (row: T) => TenancyRef,
   missing: () => DomainError,
 ): MutationTarget<T> {
-  return {
-    load: async (client) => {
-      const row = await load(client);
-      if (row !== undefined) assertTenancy(claims, tenancy(row));
-      return row;
-    },
-    tenancy,
-    notFound: missing,
-  };
+  return { load, tenancy, notFound: missing, outsideTenancy: 'forbidden' };
 }

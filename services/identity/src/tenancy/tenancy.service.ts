@@ -119,7 +119,6 @@ export class TenancyService {
       requestId: cmd.requestId,
       command: cmd,
       target: writeTarget(
-        claims,
         (client) => findOperator(client, cmd.operatorId),
         (operator) => ({ operatorId: operator.operator_id }),
         () => notFound('operator', 'operator_id'),
@@ -176,7 +175,6 @@ export class TenancyService {
       requestId: cmd.requestId,
       command: cmd,
       target: writeTarget(
-        claims,
         (client) => findProject(client, cmd.projectId),
         (project) => ({ operatorId: project.operator_id, projectId: project.project_id }),
         () => notFound('project', 'project_id'),
@@ -214,7 +212,6 @@ export class TenancyService {
       requestId: cmd.requestId,
       command: cmd,
       target: writeTarget(
-        claims,
         (client) => findBuilding(client, cmd.buildingId),
         (building) => ({ operatorId: building.operator_id, projectId: building.project_id }),
         () => notFound('building', 'building_id'),

@@ -1,7 +1,6 @@
 import { randomUUID } from 'crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  assertTenancy,
   CitybaseClaims,
   inTenancy,
   Logger,
@@ -86,16 +85,11 @@ export class RefundsService {
       requestId: cmd.requestId,
       command: cmd,
       target: {
-        load: async (client) => {
-          const payment = await lockPayment(client, cmd.paymentId);
-          // Another tenant's payment is PERMISSION_DENIED (this RPC's contract), so it is checked
-          // here; the pipeline's own check then always passes.
-          if (payment)
-            assertTenancy(claims, { operatorId: payment.operator_id, projectId: payment.project_id });
-          return payment;
-        },
+        load: (client) => lockPayment(client, cmd.paymentId),
         tenancy: (payment) => ({ operatorId: payment.operator_id, projectId: payment.project_id }),
         notFound: () => RefundErrors.paymentNotFound(cmd.paymentId),
+        // another tenant's payment is PERMISSION_DENIED (this RPC's contract)
+        outsideTenancy: 'forbidden',
       },
       execute: async ({ client, target: payment, resourceId, note }) => {
         const refundable = payment.amount_minor - (await committedRefunds(client, payment.payment_id));
