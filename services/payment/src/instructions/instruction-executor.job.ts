@@ -254,7 +254,7 @@ export class InstructionExecutorJob extends PeriodicJob {
     if (done) this.count(instruction, outcome.kind);
   }
 
-  /** Backs off like the reconciler: soon at first, then doubling up to 5 minutes. */
+  /** Backs off like the channel-poll job: soon at first, then doubling up to 5 minutes. */
   private retryDelayMs(instruction: InstructionRow): number {
     return nextCheckDelayMs(
       Math.max(instruction.attempts - 1, 0),

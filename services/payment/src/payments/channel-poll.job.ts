@@ -54,7 +54,7 @@ export class ChannelPollJob extends PeriodicJob {
     private readonly refunds: RefundsService,
   ) {
     super({
-      name: 'reconciler',
+      name: 'channel poll',
       intervalMs: config.PAYMENT_RECONCILE_INTERVAL_MS,
       logger,
     });

@@ -103,7 +103,7 @@ export interface PaymentState {
 /**
  * A change of a payment's status. `from` is the compare-and-set condition: the update happens only
  * if the payment is still in one of these statuses, so concurrent sources (callback, client
- * confirmation, reconciler) apply a transition exactly once.
+ * confirmation, channel-poll job) apply a transition exactly once.
  */
 export interface PaymentTransition {
   from: readonly PaymentStatus[];
@@ -123,7 +123,7 @@ export type OrderDecision =
 
 /**
  * The one set of rules for what a channel's view of an order means for the payment, whatever
- * brought it (the channel's notification, the client's confirmation, the reconciler's query, the
+ * brought it (the channel's notification, the client's confirmation, the channel-poll job's query, the
  * answer to opening or closing the order).
  *
  * `channelId` is the channel that answered. It is normally the payment's channel; it may be another
@@ -210,7 +210,7 @@ export function decideOrder(
 }
 
 /**
- * When the reconciler looks at an open payment next: soon at first, then backing off, never later
+ * When the channel-poll job looks at an open payment next: soon at first, then backing off, never later
  * than the payment's expiry.
  */
 export function nextCheckDelayMs(checks: number, intervalMs: number): number {

@@ -48,7 +48,7 @@ export class PaymentsService {
       requestId: cmd.requestId,
       command: cmd,
       execute: async ({ client, resourceId, emit, note }) => {
-        // a routing's lease outlives the first check: the reconciler only re-drives a routing that died
+        // a routing's lease outlives the first check: the channel-poll job only re-drives a routing that died
         const created = await insertPayment(client, resourceId, cmd, this.routing.leaseMs);
         const tenancy = {
           operatorId: created.operator_id,
@@ -102,7 +102,7 @@ export class PaymentsService {
   /**
    * The client says the payer paid: ask the channel and apply its answer through the same
    * transition as a notification. No answer from the channel: the payment is unknown until the
-   * reconciler gets one.
+   * channel-poll job gets one.
    */
   async confirmPayment(claims: CitybaseClaims, paymentId: string): Promise<PaymentRow> {
     const payment = await this.getPayment(claims, paymentId);

@@ -185,7 +185,7 @@ export async function channelOrders(db: Db, paymentId: string): Promise<ChannelO
 }
 
 /**
- * Claims open payments that are due (next check or expiry passed) for this reconciler run: they are
+ * Claims open payments that are due (next check or expiry passed) for this channel-poll pass: they are
  * leased for `leaseMs` so other processes skip them, and their next check is pushed back.
  */
 export async function claimDuePayments(

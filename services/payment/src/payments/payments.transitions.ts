@@ -26,7 +26,7 @@ export interface TransitionResult {
 
 /**
  * The one place a payment's status changes. Every source of news about an order (the channel's
- * notification, the client's ConfirmPayment, the reconciler's query or close, the answer to
+ * notification, the client's ConfirmPayment, the channel-poll job's query or close, the answer to
  * opening it) goes through applyChannelOrder: a compare-and-set on the status, with the event of a
  * final status written to the outbox in the same transaction, so each outcome is applied and
  * published exactly once whatever the order and number of the news.

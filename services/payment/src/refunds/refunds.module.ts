@@ -5,7 +5,7 @@ import { RefundsService } from './refunds.service';
 
 /**
  * Refunds of succeeded payments (RefundPayment, GetRefund). RefundsService is exported for the
- * channel notifications and the reconciler of payments, which bring refund outcomes too.
+ * channel notifications and the channel-poll job of payments, which bring refund outcomes too.
  */
 @Module({
   imports: [ChannelsModule],

@@ -58,7 +58,7 @@ function isNoSuchRefund(err: unknown): boolean {
 /**
  * Refunds of succeeded payments: full, partial and several, never more in total than was paid.
  * A refund is accepted (processing) under the payment's row lock, then started at the channel;
- * its outcome arrives by notification, query or the reconciler and is applied by one
+ * its outcome arrives by notification, query or the channel-poll job and is applied by one
  * compare-and-set (applyChannelRefund), which also adds it to the payment's refunded total and
  * writes RefundSucceeded or RefundFailed exactly once.
  */
@@ -132,7 +132,7 @@ export class RefundsService {
   /**
    * A refund settlement instructed (ChannelRefundRequested), inside the inbox transaction that
    * recorded the instruction: the rules of RefundPayment under the payment's row lock. Accepted, the
-   * refund is processing and due for the reconciler at once, which starts it at the channel (never
+   * refund is processing and due for the channel-poll job at once, which starts it at the channel (never
    * from this transaction); RefundSucceeded / RefundFailed of its outcome carry the instruction id.
    * Refused, no refund is written: RefundFailed with the instruction id and the rule's code.
    * The caller has checked that the payment lies in the instruction's tenancy.
@@ -390,7 +390,7 @@ export class RefundsService {
 
   /**
    * Starts the refund at the payment's channel (idempotent there by refund id) and applies the
-   * answer. No answer leaves it processing: the reconciler asks again.
+   * answer. No answer leaves it processing: the channel-poll job asks again.
    */
   private async startAtChannel(
     refund: RefundRow,
@@ -425,7 +425,7 @@ export class RefundsService {
       if (err instanceof ChannelUnavailableError) {
         this.logger.warn(
           { refund_id: refund.refund_id, err: err.message },
-          'no answer from the channel starting a refund; the reconciler asks again',
+          'no answer from the channel starting a refund; the channel-poll job asks again',
         );
         return (await findRefund(this.pool, refund.refund_id)) ?? refund;
       }
@@ -433,7 +433,7 @@ export class RefundsService {
     }
   }
 
-  /** One reconciler pass over processing refunds that are due: query the channel, apply its answer. */
+  /** One channel-poll pass over processing refunds that are due: query the channel, apply its answer. */
   async reconcileDue(opts: { limit: number; leaseMs: number; stopped: () => boolean }): Promise<number> {
     const due = await withTransaction(this.pool, (client) =>
       claimDueRefunds(client, opts.limit, opts.leaseMs, this.config.PAYMENT_RECONCILE_INTERVAL_MS),

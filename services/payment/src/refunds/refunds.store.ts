@@ -156,7 +156,7 @@ export async function addRefunded(
   return row.refunded_minor;
 }
 
-/** Processing refunds due for a look at the channel, leased to this reconciler run. */
+/** Processing refunds due for a look at the channel, leased to this channel-poll pass. */
 export async function claimDueRefunds(
   client: PoolClient,
   limit: number,
