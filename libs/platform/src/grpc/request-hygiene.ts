@@ -112,17 +112,21 @@ export class RequestScreen {
         continue;
       }
       const value = reader.bytes();
-      const index = counts.get(no) ?? 0;
-      counts.set(no, index + 1);
-      const path = `${prefix}${field.name}${field.repeated ? `[${index}]` : ''}`;
+      let index = 0;
+      if (field.repeated) {
+        index = counts.get(no) ?? 0;
+        counts.set(no, index + 1);
+      }
+      // the path is only built when it is needed: a refusal, or a nested message
+      const path = () => `${prefix}${field.name}${field.repeated ? `[${index}]` : ''}`;
       if (field.kind === 'string') {
         const refused = checkString(value, field.max);
-        if (refused) return { field: path, rule: refused, code: 'INVALID_ARGUMENT' };
+        if (refused) return { field: path(), rule: refused, code: 'INVALID_ARGUMENT' };
       } else if (field.typeName && this.messages.get(field.typeName)?.mapEntry) {
         const refused = this.walkMapEntry(field.typeName, value, `${prefix}${field.name}`);
         if (refused) return refused;
       } else if (field.typeName) {
-        const refused = this.walk(field.typeName, value, `${path}.`);
+        const refused = this.walk(field.typeName, value, `${path()}.`);
         if (refused) return refused;
       }
     }
@@ -184,6 +188,17 @@ export class RequestScreen {
 
 /** Why a string's raw bytes are refused, or undefined. */
 function checkString(bytes: Uint8Array, max: number): string | undefined {
+  // fast path for ASCII, by far the most common: no decoding, one character per byte
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] ?? 0;
+    if (b === 0) return 'must not contain NUL characters';
+    if (b >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return bytes.length > max ? `must be at most ${max} characters` : undefined;
   let text: string;
   try {
     text = utf8.decode(bytes);
