@@ -536,6 +536,9 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
         ['CreateOperator: request_id with spaces', op({ requestId: 'a b' }), 'request_id'],
         ['CreateOperator: empty name', op({ name: '' }), 'name'],
         ['CreateOperator: name of 201', op({ name: long(201) }), 'name'],
+        // regression: a NUL byte reached PostgreSQL (22021) and the caller got INTERNAL
+        ['CreateOperator: NUL in name', op({ name: 'Alpha\u0000Co' }), 'name'],
+        ['CreateOperator: NUL in request_id', op({ requestId: `${rid()}\u0000` }), 'request_id'],
         ['GetOperator: empty id', (md) => tenancy.getOperator({ operatorId: '' }, md), 'operator_id'],
         ['GetOperator: malformed id', (md) => tenancy.getOperator({ operatorId: 'op-1' }, md), 'operator_id'],
         [
@@ -649,6 +652,7 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
           'page.page_token',
         ],
         ['CreateAgency: empty name', agency({ name: '' }), 'name'],
+        ['CreateAgency: NUL in name', agency({ name: 'Tax\u0000Bureau' }), 'name'],
         ['CreateAgency: UNSPECIFIED kind', agency({ kind: 0 }), 'kind'],
         ['CreateAgency: unknown kind 99', agency({ kind: 99 }), 'kind'],
         [
