@@ -112,11 +112,10 @@ describe('identity signing keys: concurrency and replicas (real PostgreSQL)', ()
     expect(jwks.keys).toHaveLength(3);
 
     // a token B signs now, and one it signed before, both verify against B's published keys
-    const keys = importJwks(jwks);
-    const resolver = { resolve: (kid: string) => Promise.resolve(keys.get(kid)) };
+    const resolver = importJwks(jwks);
     const exp = Math.floor(Date.now() / 1000) + 60;
     for (const signer of [before, after]) {
-      const token = signJwt({ sub: 'x', exp }, { privateKey: signer.privateKey, kid: signer.kid });
+      const token = await signJwt({ sub: 'x', exp }, { privateKey: signer.privateKey, kid: signer.kid });
       await expect(verifyJwt(token, resolver)).resolves.toMatchObject({ sub: 'x' });
     }
   });

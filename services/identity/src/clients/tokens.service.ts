@@ -128,7 +128,7 @@ export class TokensService {
       jti: randomUUID(),
       iss: this.config.TOKEN_ISSUER,
     };
-    const accessToken = signJwt({ ...claims }, { privateKey, kid });
+    const accessToken = await signJwt({ ...claims }, { privateKey, kid });
     this.logger.info({ client_id: claims.sub, jti: claims.jti, kid, scope: claims.scope }, 'token issued');
     return { accessToken, tokenType: 'Bearer', expiresIn: ttl, scope: claims.scope };
   }
