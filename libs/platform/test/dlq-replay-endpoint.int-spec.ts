@@ -12,7 +12,14 @@ import {
   createPool,
   platformMigrations,
 } from '../src';
-import { createTestDatabase, freePort, TestDatabase, TestIssuer, uniqueName, waitFor } from '../src/testing';
+import {
+  createTestDatabase,
+  freePort,
+  kafkaTestPrefix,
+  TestDatabase,
+  TestIssuer,
+  waitFor,
+} from '../src/testing';
 import { paymentCreated } from './messaging/backbone-fixture';
 
 @Module({})
@@ -25,7 +32,7 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
   let httpUrl: string;
   let fixed = false;
   const applied: string[] = [];
-  const prefix = `${uniqueName('dlqhttp')}.`;
+  const prefix = kafkaTestPrefix('dlqhttp');
   let issuer: TestIssuer;
   let admin: Record<string, string>;
 

@@ -14,6 +14,7 @@ import {
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   PromiseClient,
   SandboxChannelProcess,
   ServiceProcess,
@@ -74,7 +75,7 @@ describe('payment channels: catalog, project accounts, routing rules (real proce
     sandbox = await spawnSandboxChannel();
     svc = await spawnService('payment', {
       DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: `${uniqueName('payment')}.`,
+      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('payment'),
       AUTH_JWKS_URL: issuer.jwksUrl,
     });
     await svc.ready();

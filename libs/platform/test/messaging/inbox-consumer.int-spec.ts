@@ -88,7 +88,7 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
       // once inside its group's transaction, then maxAttempts (3) times on its own
       expect(poisonAttempts).toBe(4);
 
-      const dlq = await readAll(bb.kafka, consumer.dlqTopic, 'dlq-reader', 1);
+      const dlq = await readAll(bb.kafka, consumer.dlqTopic, `${bb.prefix}dlq-reader`, 1);
       expect(dlq).toHaveLength(1);
       expect(dlq[0].key).toBe('one-aggregate');
       expect(dlq[0].headers).toMatchObject({
@@ -175,9 +175,9 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
     await consumer.start();
     try {
       await publish(['bad']);
-      await readAll(bb.kafka, consumer.dlqTopic, 'dlq-reader-1', 1);
+      await readAll(bb.kafka, consumer.dlqTopic, `${bb.prefix}dlq-reader-1`, 1);
       expect(await consumer.replayDeadLetters()).toEqual({ replayed: 0, failedAgain: 1 });
-      const dlq = await readAll(bb.kafka, consumer.dlqTopic, 'dlq-reader-2', 2);
+      const dlq = await readAll(bb.kafka, consumer.dlqTopic, `${bb.prefix}dlq-reader-2`, 2);
       expect(dlq).toHaveLength(2);
     } finally {
       await consumer.stop();
