@@ -1,6 +1,6 @@
 import { transformFileSync } from '@swc/core';
 import { ChildProcess, spawn } from 'child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { withTransaction } from '../../src/db';
@@ -19,7 +19,7 @@ const MAX_PROCESS_DEATHS = 3;
 const CONSUMER = 'test.crashing';
 
 /** The fixture as JavaScript, in a temporary folder that resolves @citybase/* through the repo's node_modules. */
-function compileFixture(): string {
+function compileFixture(dir: string): string {
   for (const lib of ['libs/platform/dist/index.js', 'libs/contracts/dist/events.js'])
     if (!existsSync(join(REPO_ROOT, lib)))
       throw new Error(`${lib} is missing: run \`npx nx run-many -t build\` before this suite`);
@@ -29,7 +29,7 @@ function compileFixture(): string {
     sourceMaps: false,
     swcrc: false,
   });
-  const file = join(mkdtempSync(join(tmpdir(), 'citybase-crashing-')), 'crashing-consumer.js');
+  const file = join(dir, 'crashing-consumer.js');
   writeFileSync(file, code);
   return file;
 }
@@ -38,6 +38,7 @@ describe('an event whose handler kills the process (real processes, PostgreSQL a
   let bb: Backbone;
   let relay: OutboxRelay;
   let child: ChildProcess | undefined;
+  const scriptDir = mkdtempSync(join(tmpdir(), 'citybase-crashing-'));
   beforeAll(async () => {
     bb = await createBackbone('death');
     await bb.pool.query('CREATE TABLE effects (payment_id text NOT NULL, event_id uuid NOT NULL)'); // no unique key: only the inbox prevents doubles
@@ -54,10 +55,11 @@ describe('an event whose handler kills the process (real processes, PostgreSQL a
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await relay.stop();
     await bb.close();
+    rmSync(scriptDir, { recursive: true, force: true });
   });
 
   it(`is dead-lettered after it killed the process ${MAX_PROCESS_DEATHS} times; every other event of its partition is applied exactly once`, async () => {
-    const script = compileFixture();
+    const script = compileFixture(scriptDir);
     // one key, so one partition; the killer sits in the middle of what the first fetch brings
     const ids = Array.from({ length: 40 }, (_, i) => (i === 15 ? 'killer' : `p-${i}`));
     const envelopes: EventEnvelope[] = [];
