@@ -45,5 +45,7 @@ module.exports = {
     testMatch: ['<rootDir>/**/*.int-spec.ts'],
     testTimeout: 120_000,
     globalSetup: path.join(root, 'libs/platform/src/testing/jest-global-setup.js'),
+    // deletes the topics and consumer groups a suite created under its kafkaTestPrefix()
+    testEnvironment: path.join(root, 'libs/platform/src/testing/jest-int-environment.js'),
   }),
 };

@@ -14,6 +14,7 @@ import {
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   PromiseClient,
   ServiceProcess,
   spawnService,
@@ -55,7 +56,7 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
     svc = await spawnService('identity', {
       DATABASE_URL: db.url,
       AUTH_JWKS_URL: issuer.jwksUrl,
-      KAFKA_TOPIC_PREFIX: `${uniqueName('tenancy')}.`,
+      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('tenancy'),
     });
     await svc.ready();
     pg = new Client({ connectionString: db.url });

@@ -15,6 +15,7 @@ import {
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   PromiseClient,
   SandboxChannelProcess,
   ServiceProcess,
@@ -75,7 +76,7 @@ describe('payment channels: catalog, project accounts, routing rules (real proce
     sandbox = await spawnSandboxChannel();
     svc = await spawnService('payment', {
       DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: `${uniqueName('payment')}.`,
+      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('payment'),
       AUTH_JWKS_URL: issuer.jwksUrl,
     });
     await svc.ready();

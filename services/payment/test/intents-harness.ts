@@ -16,6 +16,7 @@ import { PaymentEvents } from '@citybase/contracts/events';
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   PromiseClient,
   SandboxChannelProcess,
   SandboxConfig,
@@ -78,7 +79,7 @@ export async function startHarness(
     }
     const svc = await spawnService('payment', {
       DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: `${uniqueName('payment')}.`,
+      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('payment'),
       AUTH_JWKS_URL: issuer.jwksUrl,
       ...opts.env,
     });

@@ -7,6 +7,7 @@ import { createPool, withTransaction } from '@citybase/platform';
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   PromiseClient,
   ServiceProcess,
   spawnService,
@@ -57,7 +58,7 @@ export async function startPayoutsHarness(env: Record<string, string> = {}): Pro
     undo.push(() => db.drop());
     const svc = await spawnService('settlement', {
       DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: `${uniqueName('settlement')}.`,
+      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('settlement'),
       AUTH_JWKS_URL: issuer.jwksUrl,
       DATABASE_POOL_SIZE: '20',
       ...env,
