@@ -42,6 +42,7 @@ import {
   listProjects,
   OperatorRow,
   projectOperators,
+  projectsOfOperators,
   ProjectRow,
   UnitRow,
   unitsOf,
@@ -331,5 +332,10 @@ export class TenancyService {
   /** Each of the projects among `ids` that exist, mapped to its operator. */
   projectOperators(db: Pool | PoolClient, ids: string[]): Promise<Map<string, string>> {
     return projectOperators(db, ids);
+  }
+
+  /** The ids of every project of the given operators. */
+  projectsOfOperators(db: Pool | PoolClient, operatorIds: string[]): Promise<string[]> {
+    return projectsOfOperators(db, operatorIds);
   }
 }

@@ -102,6 +102,16 @@ export async function projectOperators(db: Db, ids: string[]): Promise<Map<strin
   return new Map(rows.map((r) => [r.project_id, r.operator_id]));
 }
 
+/** The ids of every project of the given operators. */
+export async function projectsOfOperators(db: Db, operatorIds: string[]): Promise<string[]> {
+  if (operatorIds.length === 0) return [];
+  const { rows } = await db.query<{ project_id: string }>(
+    'SELECT project_id::text FROM projects WHERE operator_id = ANY($1::uuid[])',
+    [operatorIds],
+  );
+  return rows.map((r) => r.project_id);
+}
+
 // ---- projects ------------------------------------------------------------------------------------
 
 export async function insertProject(
