@@ -13,19 +13,23 @@ import {
 import { IdentityEvents } from '@citybase/contracts/events';
 import { DoorGrant, GrantStatus } from '@citybase/contracts/citybase/identity/v1/access';
 import { PeopleService } from '../people/people.service';
+import { TenancyService } from '../tenancy/tenancy.service';
 import { CheckDoorAccessQuery, IssueDoorGrantCommand, RevokeDoorGrantCommand } from './access.domain';
 import {
-  findDoor,
   findGrant,
   findOpeningGrant,
-  findResident,
   GrantRow,
   insertGrant,
   listGrants,
   lockGrant,
-  PlacedRow,
   revokeGrant,
 } from './access.store';
+
+/** Tenancy ids of a row a grant hangs on (resident) or points at (building, unit). */
+interface PlacedRow {
+  operator_id: string;
+  project_id: string;
+}
 
 /**
  * Door-access grants. Issue and revoke run through the use-case pipeline (Mutations: one
@@ -39,6 +43,7 @@ export class AccessService {
     @Inject(PG_POOL) private readonly pool: Pool,
     private readonly mutations: Mutations,
     private readonly people: PeopleService,
+    private readonly tenancy: TenancyService,
   ) {}
 
   async issueDoorGrant(claims: CitybaseClaims, cmd: IssueDoorGrantCommand): Promise<GrantRow> {
@@ -49,7 +54,7 @@ export class AccessService {
       command: cmd,
       done: 'door grant issued',
       execute: async ({ client, resourceId: grantId, emit, note }) => {
-        const resident = await findResident(client, cmd.residentId);
+        const resident = await this.people.findResidentPlacement(client, cmd.residentId);
         if (!resident) throw DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND');
         assertTenancy(claims, tenancyOf(resident));
         await this.checkDoor(client, claims, cmd, resident);
@@ -89,7 +94,10 @@ export class AccessService {
       cmd.door.buildingId !== undefined
         ? { field: 'building_id', what: 'building', id: cmd.door.buildingId }
         : { field: 'unit_id', what: 'unit', id: cmd.door.unitId };
-    const door = await findDoor(client, cmd.door);
+    const door =
+      cmd.door.buildingId !== undefined
+        ? await this.tenancy.findBuilding(client, cmd.door.buildingId)
+        : await this.tenancy.findUnit(client, cmd.door.unitId);
     if (!door || !inTenancy(claims, tenancyOf(door))) {
       throw DomainError.notFound(what, id, `${what.toUpperCase()}_NOT_FOUND`);
     }
@@ -139,18 +147,19 @@ export class AccessService {
     claims: CitybaseClaims,
     query: CheckDoorAccessQuery,
   ): Promise<{ allowed: boolean; grantId: string }> {
-    await this.readableResident(claims, query.residentId);
-    const grantId = await findOpeningGrant(this.pool, query.residentId, query.door);
+    // two queries per call: the resident with its household (people), then the grants
+    const resident = await this.readableResident(claims, query.residentId);
+    const grantId = await findOpeningGrant(this.pool, resident.household_resident_ids, query.door);
     return { allowed: grantId !== undefined, grantId: grantId ?? '' };
   }
 
   async listDoorGrants(claims: CitybaseClaims, residentId: string): Promise<GrantRow[]> {
-    await this.readableResident(claims, residentId);
-    return listGrants(this.pool, residentId);
+    const resident = await this.readableResident(claims, residentId);
+    return listGrants(this.pool, resident.household_resident_ids);
   }
 
-  private async readableResident(claims: CitybaseClaims, residentId: string): Promise<PlacedRow> {
-    const resident = await findResident(this.pool, residentId);
+  private async readableResident(claims: CitybaseClaims, residentId: string) {
+    const resident = await this.people.findResidentPlacement(this.pool, residentId);
     if (!resident || !inTenancy(claims, tenancyOf(resident))) {
       throw DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND');
     }

@@ -10,6 +10,7 @@ import {
   PG_POOL,
   type Pool,
   SERVICE_CONFIG,
+  tenancyFilter,
   toTimestamp,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
@@ -28,6 +29,7 @@ import {
 import {
   CLIENT_REVOKED,
   type ClientRow,
+  type ClientVisibility,
   clientExists,
   findClientByInternalId,
   findVisibleClient,
@@ -36,7 +38,9 @@ import {
   markRevoked,
   updateSecretHash,
 } from './clients.store';
-import { CLIENT_REVOCATIONS } from './clients.tokens';
+import { CLIENT_REVOCATIONS } from './clients.di';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Grace after a token's lifetime during which a revoked client's id stays on the revocation list. */
 const REVOCATION_MARGIN_SECONDS = 60;
@@ -212,7 +216,8 @@ export class ClientsService {
     if (query.after !== undefined && !(await clientExists(this.pool, query.after))) {
       throw DomainError.invalid(PAGE_TOKEN_FIELD, PAGE_TOKEN_RULE);
     }
-    const rows = await listVisibleClients(this.pool, claims, query.pageSize + 1, query.after);
+    const vis = await this.visibility(this.pool, claims);
+    const rows = await listVisibleClients(this.pool, vis, query.pageSize + 1, query.after);
     const { rows: clients, nextPageToken } = pageOf(rows, query.pageSize, CLIENTS_PAGE, (c) => [c.client_id]);
     return { clients, nextPageToken };
   }
@@ -224,9 +229,29 @@ export class ClientsService {
     clientId: string,
     forUpdate = false,
   ): Promise<ClientRow> {
-    const row = await findVisibleClient(db, claims, clientId, { forUpdate });
+    const row = await findVisibleClient(db, await this.visibility(db, claims), clientId, { forUpdate });
     if (!row) throw DomainError.notFound('client', clientId, 'CLIENT_NOT_FOUND');
     return row;
+  }
+
+  /**
+   * Whose clients the caller sees: all for an unrestricted city admin; otherwise the clients inside
+   * the caller's operators and its projects, a project of one of the caller's operators counting as
+   * the caller's (read through TenancyService, only when the caller has operators).
+   */
+  private async visibility(
+    db: Pool | Parameters<typeof findVisibleClient>[0],
+    claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>,
+  ): Promise<ClientVisibility> {
+    const filter = tenancyFilter(claims);
+    if (filter.all) return { all: true };
+    // Tokens we issue carry UUIDs only; anything else cannot match a uuid column anyway.
+    const operatorIds = filter.operatorIds.filter((id) => UUID.test(id));
+    const projectIds = new Set(filter.projectIds.filter((id) => UUID.test(id)));
+    if (operatorIds.length > 0) {
+      for (const id of await this.tenancy.projectsOfOperators(db, operatorIds)) projectIds.add(id);
+    }
+    return { all: false, operatorIds, projectIds: [...projectIds] };
   }
 
   /** The client a request key of CreateClient points at (it was created under that key). */

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { forwardRef, Inject, Injectable } from '@nestjs/common';
 import {
   assertTenancy,
   CitybaseClaims,
@@ -17,7 +17,9 @@ import {
   VerificationStatus,
 } from '@citybase/contracts/citybase/identity/v1/people';
 import { PiiCipher } from '../shared/pii';
+import type { Cyclic } from '../shared/forward-ref';
 import { PII_CIPHER } from '../shared/shared.module';
+import { MerchantsService } from '../merchants/merchants.service';
 import { TenancyService } from '../tenancy/tenancy.service';
 import {
   BindHouseholdMemberCommand,
@@ -38,7 +40,9 @@ import {
   findHouseholdByUnit,
   findResident,
   findResidentIdByPhone,
+  findResidentPlacement,
   findStaff,
+  findStaffForShare,
   HouseholdMemberRow,
   HouseholdRow,
   insertCourier,
@@ -51,6 +55,7 @@ import {
   listHouseholdMembers,
   lockResident,
   markResidentVerified,
+  ResidentPlacementRow,
   ResidentRow,
   StaffRow,
 } from './people.store';
@@ -74,6 +79,9 @@ export class PeopleService {
     private readonly mutations: Mutations,
     @Inject(PII_CIPHER) private readonly pii: PiiCipher,
     private readonly tenancy: TenancyService,
+    // Merchants and people refer to each other (a merchant's staff; the staff acting on a merchant):
+    // a circular Nest dependency, resolved lazily on both sides.
+    @Inject(forwardRef(() => MerchantsService)) private readonly merchants: Cyclic<MerchantsService>,
   ) {}
 
   // ---- residents ----
@@ -358,7 +366,7 @@ export class PeopleService {
       );
     }
     if (cmd.role !== StaffRole.STAFF_ROLE_MERCHANT_STAFF) return;
-    const merchant = await this.tenancy.findMerchant(client, cmd.merchantId);
+    const merchant = await this.merchants.findMerchant(client, cmd.merchantId);
     if (
       !merchant ||
       !inTenancy(claims, { operatorId: merchant.operator_id, projectId: merchant.project_id })
@@ -384,6 +392,25 @@ export class PeopleService {
    */
   isActivePropertyStaff(client: PoolClient, staffId: string, projectId: string): Promise<boolean> {
     return isActivePropertyStaff(client, staffId, projectId);
+  }
+
+  /**
+   * The staff row, whatever the caller's tenancy (the calling feature checks it), share-locked until
+   * the end of the caller's transaction.
+   */
+  findStaffForShare(client: PoolClient, staffId: string): Promise<StaffRow | undefined> {
+    return findStaffForShare(client, staffId);
+  }
+
+  /**
+   * Where the resident is placed and who shares the resident's door grants (the resident and its
+   * household), whatever the caller's tenancy (the calling feature checks it).
+   */
+  findResidentPlacement(
+    db: Pool | PoolClient,
+    residentId: string,
+  ): Promise<ResidentPlacementRow | undefined> {
+    return findResidentPlacement(db, residentId);
   }
 
   // ---- couriers ----

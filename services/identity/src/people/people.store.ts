@@ -122,6 +122,33 @@ export async function findResident(db: Db, residentId: string): Promise<Resident
   return rows[0];
 }
 
+/** Where a resident is placed, and who shares the resident's door grants. */
+export interface ResidentPlacementRow {
+  operator_id: string;
+  project_id: string;
+  /** The resident and every member of the resident's household (family members share its grants). */
+  household_resident_ids: string[];
+}
+
+/** The resident's tenancy and household in one query (CheckDoorAccess reads it on every call). */
+export async function findResidentPlacement(
+  db: Db,
+  residentId: string,
+): Promise<ResidentPlacementRow | undefined> {
+  const { rows } = await db.query<ResidentPlacementRow>(
+    `SELECT r.operator_id, r.project_id,
+            ARRAY(SELECT r.resident_id
+                   UNION
+                  SELECT other.resident_id FROM household_members self
+                    JOIN household_members other ON other.household_id = self.household_id
+                   WHERE self.resident_id = r.resident_id)::text[] AS household_resident_ids
+       FROM residents r
+      WHERE r.resident_id = $1`,
+    [residentId],
+  );
+  return rows[0];
+}
+
 /**
  * The resident, locked against concurrent verification and household binding. Household membership
  * is re-read after the lock, so a bind that committed while this one waited is seen.
@@ -256,6 +283,18 @@ export async function findStaff(db: Db, staffId: string): Promise<StaffRow | und
   const { rows } = await db.query<StaffRow>(`SELECT ${STAFF_COLUMNS} FROM staff WHERE staff_id = $1`, [
     staffId,
   ]);
+  return rows[0];
+}
+
+/**
+ * The staff row, share-locked until the end of the transaction so that it cannot be deactivated or
+ * moved while a write that relies on it commits.
+ */
+export async function findStaffForShare(client: PoolClient, staffId: string): Promise<StaffRow | undefined> {
+  const { rows } = await client.query<StaffRow>(
+    `SELECT ${STAFF_COLUMNS} FROM staff WHERE staff_id = $1 FOR SHARE`,
+    [staffId],
+  );
   return rows[0];
 }
 

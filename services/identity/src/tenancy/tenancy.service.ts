@@ -10,6 +10,8 @@ import {
   toTimestamp,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
+import { Page, Paged, stored, visibilityOf, writeTarget } from '../shared/rows.domain';
+import { notFound } from '../shared/shared.errors';
 import {
   assertCityAdmin,
   CreateAgencyCommand,
@@ -17,21 +19,15 @@ import {
   CreateOperatorCommand,
   CreateProjectCommand,
   CreateUnitCommand,
-  Page,
-  Paged,
-  stored,
   TENANCY_PAGES,
-  visibilityOf,
-  writeTarget,
 } from './tenancy.domain';
-import { nameTaken, notFound } from './tenancy.errors';
+import { nameTaken } from './tenancy.errors';
 import {
   AgencyRow,
   BuildingRow,
   existingOperators,
   findAgency,
   findBuilding,
-  findMerchant,
   findOperator,
   findProject,
   findUnit,
@@ -44,9 +40,9 @@ import {
   listBuildings,
   listOperators,
   listProjects,
-  MerchantRow,
   OperatorRow,
   projectOperators,
+  projectsOfOperators,
   ProjectRow,
   UnitRow,
   unitsOf,
@@ -323,9 +319,9 @@ export class TenancyService {
     return findUnit(db, unitId);
   }
 
-  /** The merchant, whatever the caller's tenancy (the calling feature checks it). */
-  findMerchant(db: Pool | PoolClient, merchantId: string): Promise<MerchantRow | undefined> {
-    return findMerchant(db, merchantId);
+  /** The building, whatever the caller's tenancy (the calling feature checks it). */
+  findBuilding(db: Pool | PoolClient, buildingId: string): Promise<BuildingRow | undefined> {
+    return findBuilding(db, buildingId);
   }
 
   /** The operators among `ids` that exist. */
@@ -336,5 +332,10 @@ export class TenancyService {
   /** Each of the projects among `ids` that exist, mapped to its operator. */
   projectOperators(db: Pool | PoolClient, ids: string[]): Promise<Map<string, string>> {
     return projectOperators(db, ids);
+  }
+
+  /** The ids of every project of the given operators. */
+  projectsOfOperators(db: Pool | PoolClient, operatorIds: string[]): Promise<string[]> {
+    return projectsOfOperators(db, operatorIds);
   }
 }

@@ -4,7 +4,6 @@ import type { ChannelOrder, ChannelOrderStatus } from '../channels/channel-adapt
 import {
   decideOrder,
   DEFAULT_EXPIRES_IN_SECONDS,
-  nextCheckDelayMs,
   OPEN_STATUSES,
   PaymentState,
   toCreatePaymentCommand,
@@ -178,13 +177,5 @@ describe('toCreatePaymentCommand', () => {
     expect(fingerprint(toCreatePaymentCommand({ ...req, expiresInSeconds: 900 }))).toBe(base); // 0 means 900
     expect(fingerprint(toCreatePaymentCommand({ ...req, expiresInSeconds: 901 }))).not.toBe(base);
     expect(fingerprint(toCreatePaymentCommand({ ...req, profitSharing: true }))).not.toBe(base);
-  });
-});
-
-describe('nextCheckDelayMs', () => {
-  it('backs off from the interval, doubling, up to five minutes', () => {
-    expect([0, 1, 2, 3].map((c) => nextCheckDelayMs(c, 5_000))).toEqual([5_000, 10_000, 20_000, 40_000]);
-    expect(nextCheckDelayMs(20, 5_000)).toBe(300_000);
-    expect(nextCheckDelayMs(20, 600_000)).toBe(600_000);
   });
 });

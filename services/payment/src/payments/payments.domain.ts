@@ -208,12 +208,3 @@ export function decideOrder(
       };
   }
 }
-
-/**
- * When the channel-poll job looks at an open payment next: soon at first, then backing off, never later
- * than the payment's expiry.
- */
-export function nextCheckDelayMs(checks: number, intervalMs: number): number {
-  const maxMs = Math.max(intervalMs, 300_000);
-  return Math.min(intervalMs * 2 ** Math.min(checks, 12), maxMs);
-}

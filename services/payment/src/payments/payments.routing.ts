@@ -8,6 +8,7 @@ import {
   ChannelOrderState,
   channelOrders,
   findById,
+  findWithRoutingState,
   PaymentRow,
   recordChannelOrderAttempt,
   releaseRoutingLease,
@@ -210,11 +211,7 @@ export class PaymentRouting {
   private async awaitRouting(paymentId: string): Promise<PaymentRow> {
     const deadline = Date.now() + this.leaseMs;
     for (;;) {
-      const { rows } = await this.pool.query<PaymentRow & { routing: boolean }>(
-        `SELECT *, routing_until IS NOT NULL AND routing_until > now() AS routing FROM payments WHERE payment_id = $1`,
-        [paymentId],
-      );
-      const row = rows[0];
+      const row = await findWithRoutingState(this.pool, paymentId);
       if (!row) throw new Error(`payment ${paymentId} does not exist`);
       if (!row.routing || Date.now() > deadline) {
         const { routing: _routing, ...payment } = row;

@@ -134,6 +134,18 @@ export async function releaseRoutingLease(db: Db, paymentId: string): Promise<vo
   await db.query('UPDATE payments SET routing_until = NULL WHERE payment_id = $1', [paymentId]);
 }
 
+/** The payment, and whether another caller holds its routing lease right now. */
+export async function findWithRoutingState(
+  db: Db,
+  paymentId: string,
+): Promise<(PaymentRow & { routing: boolean }) | undefined> {
+  const { rows } = await db.query<PaymentRow & { routing: boolean }>(
+    `SELECT *, routing_until IS NOT NULL AND routing_until > now() AS routing FROM payments WHERE payment_id = $1`,
+    [paymentId],
+  );
+  return rows[0];
+}
+
 export type ChannelOrderState = 'pending' | 'open' | 'closed' | 'rejected' | 'paid';
 
 export interface ChannelOrderRow {
@@ -257,4 +269,20 @@ export async function claimStrayChannelOrders(
     );
   }
   return rows;
+}
+
+/**
+ * Records a channel notification by its id; false if it was recorded already (a duplicate: its
+ * effect was applied with it, in the transaction that recorded it).
+ */
+export async function recordNotification(
+  client: PoolClient,
+  n: { channelId: string; notificationId: string; paymentId: string; kind: string },
+): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `INSERT INTO channel_notifications (channel_id, notification_id, payment_id, kind)
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+    [n.channelId, n.notificationId, n.paymentId, n.kind],
+  );
+  return rowCount === 1;
 }

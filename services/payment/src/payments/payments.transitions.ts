@@ -15,7 +15,8 @@ import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import { PaymentEvents } from '@citybase/contracts/events';
 import type { ChannelOrder } from '../channels/channel-adapter';
 import type { PaymentConfig } from '../config';
-import { decideOrder, isFinal, nextCheckDelayMs, OPEN_STATUSES, PaymentTransition } from './payments.domain';
+import { nextCheckDelayMs } from '../shared/jobs';
+import { decideOrder, isFinal, OPEN_STATUSES, PaymentTransition } from './payments.domain';
 import { compareAndSetStatus, lockById, PaymentRow, setChannelOrderState } from './payments.store';
 
 export interface TransitionResult {

@@ -20,7 +20,7 @@ import { PaymentEvents } from '@citybase/contracts/events';
 import { ChannelRefund, ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
 import type { PaymentConfig } from '../config';
-import { finishInstruction } from '../instructions/instructions.store';
+import { InstructionsService } from '../instructions/instructions.service';
 import {
   decideRefund,
   InstructedRefundCommand,
@@ -71,6 +71,7 @@ export class RefundsService {
     @Inject(SERVICE_CONFIG) private readonly config: PaymentConfig,
     private readonly router: ChannelRouter,
     private readonly mutations: Mutations,
+    private readonly instructions: InstructionsService,
   ) {}
 
   /**
@@ -214,7 +215,9 @@ export class RefundsService {
       projectId: cmd.projectId,
       merchantId: payment?.merchant_id ?? '',
     };
-    const failed = await finishInstruction(client, cmd.instructionId, 'failed', { reason });
+    const failed = await this.instructions.finishRefundInstruction(client, cmd.instructionId, 'failed', {
+      reason,
+    });
     if (!failed) return;
     await this.outbox.enqueue(
       client,
@@ -355,11 +358,16 @@ export class RefundsService {
     }
     if (done.instruction_id !== '') {
       const succeeded = done.status === RefundStatus.REFUND_STATUS_SUCCEEDED;
-      await finishInstruction(client, done.instruction_id, succeeded ? 'succeeded' : 'failed', {
-        refund_id: refundId,
-        channel_refund_id: done.channel_refund_id,
-        ...(!succeeded && { reason: done.failure_reason }),
-      });
+      await this.instructions.finishRefundInstruction(
+        client,
+        done.instruction_id,
+        succeeded ? 'succeeded' : 'failed',
+        {
+          refund_id: refundId,
+          channel_refund_id: done.channel_refund_id,
+          ...(!succeeded && { reason: done.failure_reason }),
+        },
+      );
     }
     this.logger.info(
       {

@@ -26,7 +26,12 @@ export interface RefundRow {
   instruction_id: string;
 }
 
-/** What refunds need to know of the payment refunded (read from the payments table). */
+/**
+ * What refunds need to know of the payment refunded. Read, locked and (refunded_minor) updated in
+ * the payments table (feature payments) directly, in the refund's transaction: behind
+ * PaymentsService it would close a module cycle (payments applies refund notifications and polls
+ * refunds through RefundsService).
+ */
 export interface RefundedPayment {
   payment_id: string;
   operator_id: string;

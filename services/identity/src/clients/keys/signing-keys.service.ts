@@ -9,7 +9,7 @@ import {
   toTimestamp,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
-import { SIGNING_KEY_WRAP } from '../clients.tokens';
+import { SIGNING_KEY_WRAP } from '../clients.di';
 import { KeyRing } from './key-ring';
 import type { SigningKeyWrap } from './key-wrap';
 import type { StoredSigningKey } from './signing-keys.domain';

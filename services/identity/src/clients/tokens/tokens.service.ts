@@ -11,10 +11,10 @@ import {
   SERVICE_CONFIG,
   signJwt,
 } from '@citybase/platform';
-import type { IdentityConfig } from '../config';
-import { CLIENT_ID_PATTERN, unknownClientHash, verifyClientSecret } from './client-secret';
-import { CLIENT_ACTIVE, findClientCredentials } from './clients.store';
-import { KeyRing } from './keys/key-ring';
+import type { IdentityConfig } from '../../config';
+import { CLIENT_ID_PATTERN, unknownClientHash, verifyClientSecret } from '../client-secret';
+import { CLIENT_ACTIVE, findClientCredentials } from '../clients.store';
+import { KeyRing } from '../keys/key-ring';
 
 export const CLIENT_CREDENTIALS_GRANT = 'client_credentials';
 export const MAX_CLIENT_ID_LENGTH = 100;

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { forwardRef, Inject, Injectable } from '@nestjs/common';
 import {
   CitybaseClaims,
   hasScope,
@@ -7,36 +7,34 @@ import {
   PG_POOL,
   pageOf,
   Pool,
+  PoolClient,
   toTimestamp,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
 import { MerchantStatus } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { PeopleService } from '../people/people.service';
 import { PiiCipher } from '../shared/pii';
+import { Page, Paged, stored, visibilityOf, writeTarget } from '../shared/rows.domain';
+import { notFound } from '../shared/shared.errors';
+import type { Cyclic } from '../shared/forward-ref';
 import { PII_CIPHER } from '../shared/shared.module';
+import { TenancyService } from '../tenancy/tenancy.service';
 import {
   assertMerchantTransition,
   assertPropertyStaffOf,
-  Page,
-  Paged,
+  MERCHANT_PAGES,
   RegisterMerchantCommand,
   SetMerchantStatusCommand,
-  stored,
-  TENANCY_PAGES,
-  visibilityOf,
-  writeTarget,
-} from './tenancy.domain';
-import { notFound, unitNotInProject } from './tenancy.errors';
+} from './merchants.domain';
+import { unitNotInProject } from './merchants.errors';
 import {
   findMerchant,
   findMerchantForUpdate,
-  findProject,
-  findStaffForShare,
-  findUnit,
   insertMerchant,
   listMerchants,
   MerchantRow,
   updateMerchantStatus,
-} from './tenancy.store';
+} from './merchants.store';
 
 /** The scope that lets a caller see phone and ID numbers in full. */
 export const PII_READ_SCOPE = 'identity:pii.read';
@@ -64,6 +62,9 @@ export class MerchantsService {
     @Inject(PG_POOL) private readonly pool: Pool,
     private readonly mutations: Mutations,
     @Inject(PII_CIPHER) private readonly cipher: PiiCipher,
+    private readonly tenancy: TenancyService,
+    // see PeopleService: merchants and people refer to each other
+    @Inject(forwardRef(() => PeopleService)) private readonly people: Cyclic<PeopleService>,
   ) {}
 
   async register(claims: CitybaseClaims, cmd: RegisterMerchantCommand): Promise<MerchantView> {
@@ -79,19 +80,19 @@ export class MerchantsService {
       requestId: cmd.requestId,
       command: fingerprinted,
       target: writeTarget(
-        (client) => findProject(client, cmd.projectId),
+        (client) => this.tenancy.findProject(client, cmd.projectId),
         (project) => ({ operatorId: project.operator_id, projectId: project.project_id }),
         () => notFound('project', 'project_id'),
       ),
       done: 'merchant registered',
       execute: async ({ client, resourceId: id, target: project, emit, note }) => {
         assertPropertyStaffOf(
-          await findStaffForShare(client, cmd.registeredByStaffId),
+          await this.people.findStaffForShare(client, cmd.registeredByStaffId),
           project.project_id,
           'registered_by_staff_id',
         );
         if (cmd.unitId !== null) {
-          const unit = await findUnit(client, cmd.unitId);
+          const unit = await this.tenancy.findUnit(client, cmd.unitId);
           if (!unit || unit.project_id !== project.project_id) throw unitNotInProject();
         }
         const merchant = await insertMerchant(
@@ -162,7 +163,7 @@ export class MerchantsService {
         const previous = merchant.status as MerchantStatus;
         assertMerchantTransition(previous, cmd.status);
         assertPropertyStaffOf(
-          await findStaffForShare(client, cmd.changedByStaffId),
+          await this.people.findStaffForShare(client, cmd.changedByStaffId),
           merchant.project_id,
           'changed_by_staff_id',
         );
@@ -213,11 +214,18 @@ export class MerchantsService {
   /** The merchants of one project that the caller may see (none if the project is foreign or unknown). */
   async list(claims: CitybaseClaims, projectId: string, page: Page): Promise<Paged<MerchantView>> {
     const rows = await listMerchants(this.pool, projectId, visibilityOf(claims), page);
-    const { rows: items, nextPageToken } = pageOf(rows, page.size, TENANCY_PAGES.merchants, (r) => [
+    const { rows: items, nextPageToken } = pageOf(rows, page.size, MERCHANT_PAGES, (r) => [
       r.cursor_at,
       r.merchant_id,
     ]);
     return { items: items.map((r) => this.view(claims, r)), nextPageToken };
+  }
+
+  // ---- stored rows for the other features of this service (in their transaction) --------------------
+
+  /** The merchant, whatever the caller's tenancy (the calling feature checks it). */
+  findMerchant(db: Pool | PoolClient, merchantId: string): Promise<MerchantRow | undefined> {
+    return findMerchant(db, merchantId);
   }
 
   private view(claims: CitybaseClaims, row: MerchantRow): MerchantView {
