@@ -26,6 +26,7 @@ import {
   spawnService,
   TestDatabase,
   TestIssuer,
+  kafkaTestPrefix,
   uniqueName,
 } from '@citybase/platform/testing';
 import { toRegisterChannelCommand } from '../src/channels/channels.domain';
@@ -167,7 +168,7 @@ describe('payment migration 0005: request keys written before it are answered as
     // the new build migrates the database when it starts
     svc = await spawnService('payment', {
       DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: `${uniqueName('payment')}.`,
+      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('payment'),
       AUTH_JWKS_URL: issuer.jwksUrl,
       PAYMENT_RECONCILE_INTERVAL_MS: '600000',
     });

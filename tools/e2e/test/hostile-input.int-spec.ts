@@ -20,6 +20,7 @@ import {
   TestDatabase,
   TestIssuer,
   TestTokenOptions,
+  kafkaTestPrefix,
   uniqueName,
 } from '@citybase/platform/testing';
 import { validIdNumber } from '../src';
@@ -553,7 +554,7 @@ describe('hostile input: every field of every RPC of every service (from the des
         // to a database are those of the calls made to its service
         const svc = await spawnService(name, {
           DATABASE_URL: db.url,
-          KAFKA_TOPIC_PREFIX: `${uniqueName('hostile')}-${name}.`,
+          KAFKA_TOPIC_PREFIX: kafkaTestPrefix(`hostile-${name}`),
           AUTH_JWKS_URL: issuer.jwksUrl,
           LOG_LEVEL: 'warn',
         });
