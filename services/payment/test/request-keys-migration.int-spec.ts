@@ -27,7 +27,6 @@ import {
   TestDatabase,
   TestIssuer,
   kafkaTestPrefix,
-  uniqueName,
 } from '@citybase/platform/testing';
 import { toRegisterChannelCommand } from '../src/channels/channels.domain';
 import { toCreatePaymentCommand } from '../src/payments/payments.domain';
