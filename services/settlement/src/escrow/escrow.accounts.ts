@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from '@citybase/platform';
 import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { AccountKey, ensureAccount } from '../ledger/ledger';
+import { AccountKey, ensureAccount } from '../ledger/ledger.store';
 
 /** The ledger accounts an order's money moves through (docs/settlement-escrow.md, "Accounts"). */
 export interface OrderAccountsOf {

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from '@citybase/platform';
 import type { ChannelSplitStatus, EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import type { Queryable } from '../ledger/ledger';
+import type { Queryable } from '../ledger/ledger.store';
 import { SplitParts, SplitRuleTerms } from './escrow.domain';
 import type { ListEscrowOrdersQuery, QueryTaxRecordsQuery } from './escrow.requests';
 

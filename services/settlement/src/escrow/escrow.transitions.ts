@@ -14,7 +14,7 @@ import {
 import type { PaymentSucceeded, RefundSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
 import { ChannelSplitStatus, EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
-import { post, PostingLine } from '../ledger/ledger';
+import { post, PostingLine } from '../ledger/ledger.store';
 import { EscrowAccounts, orderAccounts } from './escrow.accounts';
 import {
   allocateRefund,

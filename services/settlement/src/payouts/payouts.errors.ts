@@ -1,5 +1,5 @@
 import { DomainError } from '@citybase/platform';
-import { LedgerErrors } from '../ledger/ledger';
+import { LedgerErrors } from '../ledger/ledger.store';
 
 /** Error codes of payouts, wallets and reconciliation. */
 export const PayoutErrors = {

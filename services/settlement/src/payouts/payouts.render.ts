@@ -6,7 +6,7 @@ import {
   ReconciliationReport,
   Transaction,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { accountPolicy, EntryRow, TransactionRow } from '../ledger/ledger';
+import { accountPolicy, EntryRow, TransactionRow } from '../ledger/ledger.store';
 import type { PayoutRow } from './payouts.store';
 import type { Report } from './reconciliation.service';
 import type { WalletView } from './wallets.service';

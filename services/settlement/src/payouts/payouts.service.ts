@@ -20,7 +20,7 @@ import {
 import { AccountKind, PayoutStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
 import type { SettlementConfig } from '../config';
-import { ensureAccount, placeHold, postHold, voidHold } from '../ledger/ledger';
+import { ensureAccount, placeHold, postHold, voidHold } from '../ledger/ledger.store';
 import {
   ConfirmPayoutCommand,
   decideConfirm,

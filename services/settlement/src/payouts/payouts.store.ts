@@ -1,6 +1,6 @@
 import type { PoolClient } from '@citybase/platform';
 import { AccountKind, PayoutStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import type { Queryable } from '../ledger/ledger';
+import type { Queryable } from '../ledger/ledger.store';
 import type { Cursor } from './payouts.domain';
 
 /** SQL of payouts, payout batches and wallet fee payments (migrations/0004_payouts.sql). */

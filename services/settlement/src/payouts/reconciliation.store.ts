@@ -1,6 +1,6 @@
 import type { PoolClient } from '@citybase/platform';
 import { AccountKind, ReconciliationIssue } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import type { Queryable } from '../ledger/ledger';
+import type { Queryable } from '../ledger/ledger.store';
 import type { Difference, StatementLine } from './reconciliation.domain';
 
 /** SQL of reconciliation reports, their statement lines and differences (migrations/0004_payouts.sql). */

@@ -20,7 +20,7 @@ import {
   placeHold,
   post,
   TransactionRow,
-} from '../ledger/ledger';
+} from '../ledger/ledger.store';
 import {
   holdExpiry,
   maskBankAccount,

@@ -581,3 +581,92 @@ export async function dueHolds(client: Queryable, limit = 100): Promise<string[]
   );
   return rows.map((r) => r.hold_id);
 }
+
+// ---- queries of the ledger's RPCs (ledger.service.ts) ----
+
+/** A page of accounts by account id, within the caller's tenancy (`all`, or operator/project ids). */
+export async function listAccounts(
+  db: Queryable,
+  q: {
+    operatorId: string;
+    projectId: string;
+    kind: number;
+    ownerRef: string;
+    after: string | undefined;
+    tenancy: { all: boolean; operatorIds: string[]; projectIds: string[] };
+    limit: number;
+  },
+): Promise<AccountRow[]> {
+  const { rows } = await db.query<AccountRow>(
+    `SELECT account_id, kind, operator_id, project_id, merchant_id, owner_ref, currency, normal_side,
+            must_not_go_negative, shards
+       FROM ledger_accounts
+      WHERE ($1 = '' OR operator_id = $1) AND ($2 = '' OR project_id = $2) AND ($3 = 0 OR kind = $3)
+        AND ($4 = '' OR owner_ref = $4) AND ($5::uuid IS NULL OR account_id > $5::uuid)
+        AND ($6 OR operator_id = ANY($7::text[]) OR (project_id <> '' AND project_id = ANY($8::text[])))
+      ORDER BY account_id LIMIT $9`,
+    [
+      q.operatorId,
+      q.projectId,
+      q.kind,
+      q.ownerRef,
+      q.after ?? null,
+      q.tenancy.all,
+      q.tenancy.all ? [] : q.tenancy.operatorIds,
+      q.tenancy.all ? [] : q.tenancy.projectIds,
+      q.limit,
+    ],
+  );
+  return rows;
+}
+
+export interface StatementEntryRow {
+  entry_id: string;
+  tx_id: string;
+  kind: string;
+  reference: string;
+  /** On the account's normal side. */
+  amount: string;
+  /** The account's balance after the entry, on its normal side. */
+  after: string;
+  posted_at: Date;
+}
+
+/**
+ * A page of an account's entries, newest first (before entry id `before`), each with the balance
+ * after it: today's balance minus every later entry.
+ */
+export async function accountEntries(
+  db: Queryable,
+  a: Pick<AccountRow, 'account_id' | 'normal_side'>,
+  q: { before: bigint | undefined; limit: number },
+): Promise<StatementEntryRow[]> {
+  const { rows } = await db.query<StatementEntryRow>(
+    `WITH page AS (
+       SELECT e.entry_id, e.tx_id, t.kind, t.reference, e.amount_minor, e.posted_at
+         FROM ledger_entries e JOIN ledger_transactions t USING (tx_id)
+        WHERE e.account_id = $1 AND ($2::bigint IS NULL OR e.entry_id < $2::bigint)
+        ORDER BY e.entry_id DESC LIMIT $3),
+     later AS (
+       SELECT coalesce(sum(amount_minor), 0) AS total FROM ledger_entries
+        WHERE account_id = $1 AND $2::bigint IS NOT NULL AND entry_id >= $2::bigint),
+     current AS (SELECT coalesce(sum(balance_minor), 0) AS total FROM ledger_balances WHERE account_id = $1)
+     SELECT p.entry_id::text, p.tx_id, p.kind, p.reference, ($4 * p.amount_minor)::text AS amount,
+            ($4 * ((SELECT total FROM current) - (SELECT total FROM later)
+                   - coalesce(sum(p.amount_minor) OVER (ORDER BY p.entry_id DESC
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)))::text AS after,
+            p.posted_at
+       FROM page p ORDER BY p.entry_id DESC`,
+    [a.account_id, q.before?.toString() ?? null, q.limit, a.normal_side],
+  );
+  return rows;
+}
+
+/** The id of the transaction that reverses `txId`, if any. */
+export async function reversalOf(db: Queryable, txId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ tx_id: string }>(
+    'SELECT tx_id FROM ledger_transactions WHERE reverses_tx_id = $1',
+    [txId],
+  );
+  return rows[0]?.tx_id;
+}
