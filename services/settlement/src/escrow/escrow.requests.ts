@@ -25,6 +25,7 @@ import {
   ResolveDisputeRequest,
   SetSplitRuleRequest,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import { ID } from '../request-rules';
 import { AUTO_CONFIRM_HOURS, BPS_LIMITS, RefundDestinationName } from './escrow.domain';
 
 /**
@@ -32,11 +33,6 @@ import { AUTO_CONFIRM_HOURS, BPS_LIMITS, RefundDestinationName } from './escrow.
  * proto field, before anything is read or written.
  */
 
-export const ID = {
-  max: 64,
-  pattern: /^[A-Za-z0-9._:-]+$/,
-  patternRule: 'must be 1-64 letters, digits, dots, dashes, colons or underscores',
-};
 const OPTIONAL_ID = /^[A-Za-z0-9._:-]*$/;
 
 function optionalId(field: string, value: string | undefined): string {

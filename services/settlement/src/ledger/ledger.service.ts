@@ -20,12 +20,16 @@ import {
   AccountRow,
   Balance,
   balanceOf,
+  clearingPostings,
+  ClearingPostingRow,
   EntryRow,
   ensureAccount,
   findAccount,
   findTransaction,
+  findWalletAccount,
   HoldRow,
   listAccounts,
+  merchantPayables,
   placeHold,
   post,
   PostedTransaction,
@@ -43,6 +47,7 @@ export type {
   AccountKey,
   AccountRow,
   Balance,
+  ClearingPostingRow,
   EntryRow,
   HoldRow,
   PostingLine,
@@ -210,5 +215,26 @@ export class LedgerService {
 
   transaction(txId: string, db: Queryable = this.pool): Promise<TransactionView | undefined> {
     return findTransaction(db, txId);
+  }
+
+  /** Merchant payable accounts of a project with what is available to pay out (balance - held). */
+  merchantPayables(
+    db: Queryable,
+    q: { operatorId: string; projectId: string; currency: string },
+  ): ReturnType<typeof merchantPayables> {
+    return merchantPayables(db, q);
+  }
+
+  /** A resident wallet's account id, without creating the account. */
+  walletAccount(
+    w: { operatorId: string; ownerRef: string; currency: string },
+    db: Queryable = this.pool,
+  ): Promise<string | undefined> {
+    return findWalletAccount(db, w);
+  }
+
+  /** The day's net postings per transaction on a channel's clearing accounts (reconciliation). */
+  clearingPostings(db: Queryable, q: Parameters<typeof clearingPostings>[1]): Promise<ClearingPostingRow[]> {
+    return clearingPostings(db, q);
   }
 }

@@ -670,3 +670,73 @@ export async function reversalOf(db: Queryable, txId: string): Promise<string | 
   );
   return rows[0]?.tx_id;
 }
+
+// ---- reads other features ask of the ledger (through LedgerService) ----
+
+/** Merchant payable accounts of a project with what is available to pay out (balance - held). */
+export async function merchantPayables(
+  db: Queryable,
+  q: { operatorId: string; projectId: string; currency: string },
+): Promise<{ account_id: string; merchant_id: string; available: bigint }[]> {
+  const { rows } = await db.query<{ account_id: string; merchant_id: string; available: string }>(
+    `SELECT a.account_id, a.merchant_id,
+            sum(b.normal_side * b.balance_minor - b.held_minor)::text AS available
+       FROM ledger_accounts a JOIN ledger_balances b USING (account_id)
+      WHERE a.kind = ${AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE}
+        AND a.operator_id = $1 AND a.project_id = $2 AND a.currency = $3
+      GROUP BY a.account_id, a.merchant_id
+     HAVING sum(b.normal_side * b.balance_minor - b.held_minor) > 0
+      ORDER BY a.account_id`,
+    [q.operatorId, q.projectId, q.currency],
+  );
+  return rows.map((r) => ({ ...r, available: BigInt(r.available) }));
+}
+
+/** A wallet's account id, without creating the account. */
+export async function findWalletAccount(
+  db: Queryable,
+  w: { operatorId: string; ownerRef: string; currency: string },
+): Promise<string | undefined> {
+  const { rows } = await db.query<{ account_id: string }>(
+    `SELECT account_id FROM ledger_accounts
+      WHERE kind = ${AccountKind.ACCOUNT_KIND_RESIDENT_WALLET} AND operator_id = $1 AND project_id = ''
+        AND merchant_id = '' AND owner_ref = $2 AND currency = $3`,
+    [w.operatorId, w.ownerRef, w.currency],
+  );
+  return rows[0]?.account_id;
+}
+
+export interface ClearingPostingRow {
+  tx_id: string;
+  reference: string;
+  idempotency_key: string;
+  amount_minor: string;
+}
+
+/**
+ * The day's postings on a channel's clearing accounts of an operator, for one project: per ledger
+ * transaction posted in [start, end), its net amount on clearing (debit positive). Reversed
+ * transactions and reversals are left out: together they moved nothing at the channel.
+ */
+export async function clearingPostings(
+  db: Queryable,
+  q: { operatorId: string; projectId: string; channelId: string; currency: string; start: Date; end: Date },
+): Promise<ClearingPostingRow[]> {
+  const { rows } = await db.query<ClearingPostingRow>(
+    `SELECT t.tx_id, t.reference, t.idempotency_key, sum(e.amount_minor)::text AS amount_minor
+       FROM ledger_accounts a
+       JOIN ledger_entries e ON e.account_id = a.account_id
+       JOIN ledger_transactions t ON t.tx_id = e.tx_id
+      WHERE a.kind = ${AccountKind.ACCOUNT_KIND_CHANNEL_CLEARING}
+        AND a.operator_id = $1 AND a.owner_ref = $3 AND a.currency = $4
+        AND (t.project_id = $2 OR (t.project_id = '' AND a.project_id = $2))
+        AND t.posted_at >= $5 AND t.posted_at < $6
+        AND t.reverses_tx_id IS NULL
+        AND NOT EXISTS (SELECT 1 FROM ledger_transactions r WHERE r.reverses_tx_id = t.tx_id)
+      GROUP BY t.tx_id, t.reference, t.idempotency_key
+     HAVING sum(e.amount_minor) <> 0
+      ORDER BY min(e.entry_id)`,
+    [q.operatorId, q.projectId, q.channelId, q.currency, q.start, q.end],
+  );
+  return rows;
+}

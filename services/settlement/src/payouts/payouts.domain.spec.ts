@@ -3,13 +3,10 @@ import { PayoutStatus } from '@citybase/contracts/citybase/settlement/v1/settlem
 import {
   decideConfirm,
   holdExpiry,
-  maskBankAccount,
   PAYOUTS_PAGE,
   toConfirmPayoutCommand,
   toListPayoutsQuery,
-  toPayPropertyFeeCommand,
   toRunPayoutCycleCommand,
-  toWithdrawCommand,
 } from './payouts.domain';
 
 const PAYOUT = '11111111-1111-4111-8111-111111111111';
@@ -23,57 +20,6 @@ function thrown(fn: () => unknown): DomainError {
   }
   throw new Error('expected a DomainError');
 }
-
-describe('maskBankAccount', () => {
-  it('keeps the last four characters only', () => {
-    expect(maskBankAccount('6222021234567890123')).toBe('****0123');
-    expect(maskBankAccount('6222 0212 3456 7890')).toBe('****7890');
-    expect(maskBankAccount('1234')).toBe('****1234');
-    expect(maskBankAccount('')).toBe('');
-  });
-});
-
-describe('toWithdrawCommand', () => {
-  const ok = {
-    requestId: 'w-1',
-    operatorId: 'op-1',
-    ownerRef: 'resident-1',
-    amount: { currency: 'CNY', amountMinor: 100n },
-    bankAccount: '6222021234567890123',
-  };
-
-  it('validates and keeps the account (only for masking and the fingerprint)', () => {
-    expect(toWithdrawCommand(ok)).toEqual({
-      requestId: 'w-1',
-      operatorId: 'op-1',
-      ownerRef: 'resident-1',
-      currency: 'CNY',
-      amountMinor: 100n,
-      bankAccount: '6222021234567890123',
-    });
-  });
-
-  it.each([
-    ['request_id', { requestId: '' }],
-    ['operator_id', { operatorId: '' }],
-    ['owner_ref', { ownerRef: 'a b' }],
-    ['amount', { amount: undefined }],
-    ['amount.amount_minor', { amount: { currency: 'CNY', amountMinor: 0n } }],
-    ['amount.currency', { amount: { currency: 'cny', amountMinor: 1n } }],
-    ['bank_account', { bankAccount: '123' }],
-    ['bank_account', { bankAccount: 'x'.repeat(65) }],
-    ['bank_account', { bankAccount: '1234;5678' }],
-  ])('names %s', (field, over) => {
-    const err = thrown(() => toWithdrawCommand({ ...ok, ...over }));
-    expect(err.kind).toBe('invalid_argument');
-    expect(err.detail.field).toBe(field);
-  });
-
-  it('never repeats the bank account in an error', () => {
-    const err = thrown(() => toWithdrawCommand({ ...ok, bankAccount: '6222;021234567890' }));
-    expect(err.message).not.toContain('6222');
-  });
-});
 
 describe('other commands', () => {
   it('RunPayoutCycle names each field', () => {
@@ -114,22 +60,6 @@ describe('other commands', () => {
         toConfirmPayoutCommand({ ...base, payoutId: 'nope', succeeded: false, failureReason: 'x' }),
       ).detail.field,
     ).toBe('payout_id');
-  });
-
-  it('PayPropertyFeeFromWallet names bill_ref', () => {
-    const ok = {
-      requestId: 'f',
-      operatorId: 'op',
-      projectId: 'p',
-      ownerRef: 'r',
-      amount: { currency: 'CNY', amountMinor: 5n },
-      billRef: 'bill-1',
-    };
-    expect(toPayPropertyFeeCommand(ok).billRef).toBe('bill-1');
-    expect(thrown(() => toPayPropertyFeeCommand({ ...ok, billRef: '' })).detail.field).toBe('bill_ref');
-    expect(thrown(() => toPayPropertyFeeCommand({ ...ok, billRef: 'b'.repeat(65) })).detail.field).toBe(
-      'bill_ref',
-    );
   });
 
   it('ListPayouts: optional filters, pages', () => {

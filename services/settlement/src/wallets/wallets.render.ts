@@ -1,0 +1,47 @@
+import { toTimestamp } from '@citybase/platform';
+import {
+  AccountBalance,
+  AccountKind,
+  Transaction,
+} from '@citybase/contracts/citybase/settlement/v1/settlement';
+import { accountPolicy, EntryRow, TransactionRow } from '../ledger/ledger.service';
+import type { WalletView } from './wallets.service';
+
+/** Proto answers of wallets and the transactions that pay from them. */
+
+export function walletProto(w: WalletView): AccountBalance {
+  const kind = AccountKind.ACCOUNT_KIND_RESIDENT_WALLET;
+  const policy = accountPolicy(kind);
+  const money = (amountMinor: bigint) => ({ currency: w.currency, amountMinor });
+  return {
+    account: {
+      accountId: w.accountId,
+      kind,
+      tenancy: { operatorId: w.operatorId, projectId: '', merchantId: '' },
+      ownerRef: w.ownerRef,
+      currency: w.currency,
+      normalSide: policy.normalSide === 1 ? 'debit' : 'credit',
+      mustNotGoNegative: policy.mustNotGoNegative,
+    },
+    balance: money(w.balance?.balanceMinor ?? 0n),
+    held: money(w.balance?.heldMinor ?? 0n),
+    available: money(w.balance?.availableMinor ?? 0n),
+    asOf: w.balance?.asOf ? toTimestamp(w.balance.asOf) : undefined,
+  };
+}
+
+export function transactionProto(tx: TransactionRow, entries: EntryRow[]): Transaction {
+  return {
+    transactionId: tx.tx_id,
+    kind: tx.kind,
+    tenancy: { operatorId: tx.operator_id, projectId: tx.project_id, merchantId: '' },
+    reference: tx.reference,
+    reversesTransactionId: tx.reverses_tx_id ?? '',
+    postings: entries.map((e) => ({
+      accountId: e.account_id,
+      accountKind: e.kind,
+      amount: { currency: e.currency, amountMinor: e.amount_minor },
+    })),
+    postedAt: toTimestamp(tx.posted_at),
+  };
+}
