@@ -12,7 +12,6 @@ import {
   decideOpenDispute,
   decideRefund,
   decideResolveDispute,
-  DEFAULT_SPLIT_RULE,
   OrderState,
   SPLIT_ROLES,
   SplitParts,
@@ -20,16 +19,13 @@ import {
   statusAfterRefund,
   subtractParts,
   sumParts,
-  taxPeriod,
 } from './escrow.domain';
 import {
   ESCROW_ORDERS_PAGE,
   toListEscrowOrdersQuery,
   toRefundOrderCommand,
   toResolveDisputeCommand,
-  toSetSplitRuleCommand,
 } from './escrow.requests';
-import { TAX_CSV_HEADER, taxRecordsCsv } from './tax-records.service';
 
 /** A deterministic PRNG (mulberry32), so a failing random case replays from its seed. */
 function rng(seed: number): () => number {
@@ -94,18 +90,12 @@ describe('splitByRule (largest remainder)', () => {
     });
   });
 
-  it('the default rule gives the merchant everything', () => {
-    expect(splitByRule(12_345n, 'CNY', DEFAULT_SPLIT_RULE)).toEqual({
+  it('a rule of no shares gives the merchant everything', () => {
+    expect(splitByRule(12_345n, 'CNY', rule(0, 0, 0))).toEqual({
       merchant: 12_345n,
       property: 0n,
       commission: 0n,
       tax: 0n,
-    });
-    expect(DEFAULT_SPLIT_RULE).toEqual({
-      commissionBps: 0,
-      propertyShareBps: 0,
-      taxBps: 0,
-      autoConfirmHours: 24,
     });
   });
 
@@ -182,14 +172,6 @@ describe('channel receivers', () => {
       { account: 'merchant:m-1', amountMinor: 90n, description: 'merchant' },
       { account: 'platform:op-1', amountMinor: 10n, description: 'platform commission and tax' },
     ]);
-  });
-});
-
-describe('taxPeriod (UTC+8)', () => {
-  it('is the month in the city time zone', () => {
-    expect(taxPeriod(new Date('2026-01-31T15:59:59.999Z'))).toBe('2026-01');
-    expect(taxPeriod(new Date('2026-01-31T16:00:00.000Z'))).toBe('2026-02');
-    expect(taxPeriod(new Date('2026-12-31T16:00:00.000Z'))).toBe('2027-01');
   });
 });
 
@@ -331,38 +313,6 @@ describe('state decisions', () => {
 
 describe('request validation names the field', () => {
   const fieldOf = (fn: () => unknown) => errorOf(fn).detail.field;
-  const goodRule = {
-    operatorId: 'op-1',
-    projectId: 'proj-1',
-    merchantCategory: '',
-    commissionBps: 500,
-    propertyShareBps: 1000,
-    taxBps: 300,
-    autoConfirmHours: 24,
-    updatedAt: undefined,
-  };
-
-  it('split rules', () => {
-    expect(toSetSplitRuleCommand({ requestId: 'r1', rule: goodRule })).toMatchObject({ commissionBps: 500 });
-    expect(fieldOf(() => toSetSplitRuleCommand({ requestId: '', rule: goodRule }))).toBe('request_id');
-    expect(fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: undefined }))).toBe('rule');
-    expect(
-      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, commissionBps: 3001 } })),
-    ).toBe('rule.commission_bps');
-    expect(
-      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, propertyShareBps: -1 } })),
-    ).toBe('rule.property_share_bps');
-    expect(
-      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, taxBps: 2001 } })),
-    ).toBe('rule.tax_bps');
-    expect(
-      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, autoConfirmHours: 0 } })),
-    ).toBe('rule.auto_confirm_hours');
-    expect(
-      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, projectId: ' ' } })),
-    ).toBe('rule.project_id');
-  });
-
   it('refunds and dispute resolutions', () => {
     const refund = {
       requestId: 'r',
@@ -455,26 +405,5 @@ describe('request validation names the field', () => {
         }),
       ),
     ).toBe('page.page_size');
-  });
-});
-
-describe('tax CSV', () => {
-  it('has the header of the proto and one line per record', () => {
-    expect(TAX_CSV_HEADER).toBe(
-      'operator_id,merchant_id,period,currency,taxable_turnover_minor,tax_minor,orders',
-    );
-    expect(
-      taxRecordsCsv([
-        {
-          operator_id: 'op-1',
-          merchant_id: 'm,1',
-          period: '2026-11',
-          currency: 'CNY',
-          taxable_turnover_minor: 10_000n,
-          tax_minor: 300n,
-          orders: 2,
-        },
-      ]),
-    ).toBe(`${TAX_CSV_HEADER}\nop-1,"m,1",2026-11,CNY,10000,300,2\n`);
   });
 });

@@ -5,25 +5,19 @@ import { EscrowEventHandlers } from './escrow.events';
 import { EscrowGrpc } from './escrow.grpc';
 import { EscrowService } from './escrow.service';
 import { EscrowTransitions } from './escrow.transitions';
-import { SplitRulesService } from './split-rules.service';
-import { TaxRecordsService } from './tax-records.service';
+import { LedgerModule } from '../ledger/ledger.module';
+import { SplitRulesModule } from '../split-rules/split-rules.module';
+import { TaxRecordsModule } from '../tax-records/tax-records.module';
 
 /**
- * Escrow orders, split rules, disputes, refunds and tax records (issue 6 items 2-4 and 7;
+ * Escrow orders, disputes and refunds (issue 6 items 3-4;
  * docs/settlement-escrow.md): the gRPC methods, the auto-confirm job, and the handlers of
  * payment's events (EscrowEventHandlers, run by the `settlement.escrow` consumer in main.ts).
  */
 @Module({
+  imports: [LedgerModule, SplitRulesModule, TaxRecordsModule],
   controllers: [EscrowGrpc],
-  providers: [
-    EscrowAccounts,
-    EscrowTransitions,
-    EscrowService,
-    EscrowEventHandlers,
-    AutoConfirmJob,
-    SplitRulesService,
-    TaxRecordsService,
-  ],
+  providers: [EscrowAccounts, EscrowTransitions, EscrowService, EscrowEventHandlers, AutoConfirmJob],
   exports: [EscrowEventHandlers],
 })
 export class EscrowModule {}

@@ -15,6 +15,8 @@ import type { PaymentSucceeded, RefundSucceeded } from '@citybase/contracts/city
 import { ChannelSplitStatus, EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
 import { post, PostingLine } from '../ledger/ledger.store';
+import { SplitRulesService } from '../split-rules/split-rules.service';
+import { TaxRecordsService } from '../tax-records/tax-records.service';
 import { EscrowAccounts, orderAccounts } from './escrow.accounts';
 import {
   allocateRefund,
@@ -23,7 +25,6 @@ import {
   CompletedBy,
   decideCompletion,
   decideRefund,
-  DEFAULT_SPLIT_RULE,
   NO_PARTS,
   OrderState,
   RefundDestinationName,
@@ -33,14 +34,11 @@ import {
   statusAfterRefund,
   subtractParts,
   sumParts,
-  taxPeriod,
 } from './escrow.domain';
 import {
-  addToTaxRecord,
   answerInstruction,
   EscrowOrderRow,
   EscrowRefundRow,
-  findApplicableRule,
   findOrder,
   findRefund,
   findRefundByPaymentRefund,
@@ -53,7 +51,6 @@ import {
   RefundOrigin,
   refundParts,
   reservedParts,
-  ruleTerms,
   updateOrder,
   updateRefund,
 } from './escrow.store';
@@ -105,6 +102,8 @@ export class EscrowTransitions {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
     private readonly accounts: EscrowAccounts,
+    private readonly splitRules: SplitRulesService,
+    private readonly taxRecords: TaxRecordsService,
   ) {
     this.splitFailures = new Counter({
       name: 'settlement_channel_split_failures_total',
@@ -149,7 +148,7 @@ export class EscrowTransitions {
     }
     // PaymentSucceeded names no merchant category: the project's default rule applies ('')
     const merchantCategory = '';
-    const rule = await findApplicableRule(client, { operatorId, projectId, merchantCategory });
+    const terms = await this.splitRules.termsFor(client, { operatorId, projectId, merchantCategory });
     const paidAt = fromTimestamp(e.occurredAt);
     const row = {
       order_id: orderId,
@@ -169,7 +168,7 @@ export class EscrowTransitions {
         ? ChannelSplitStatus.CHANNEL_SPLIT_STATUS_HELD
         : ChannelSplitStatus.CHANNEL_SPLIT_STATUS_NOT_NEEDED,
       paid_at: paidAt,
-      auto_confirm_at: autoConfirmAt(paidAt, (rule ? ruleTerms(rule) : DEFAULT_SPLIT_RULE).autoConfirmHours),
+      auto_confirm_at: autoConfirmAt(paidAt, terms.autoConfirmHours),
       payment_event_id: eventId,
     };
     const keys = orderAccounts(row);
@@ -220,12 +219,11 @@ export class EscrowTransitions {
    */
   async complete(client: PoolClient, order: EscrowOrderRow, by: CompletedBy): Promise<EscrowOrderRow> {
     if (decideCompletion(orderState(order), by) === 'already') return order;
-    const rule = await findApplicableRule(client, {
+    const terms = await this.splitRules.termsFor(client, {
       operatorId: order.operator_id,
       projectId: order.project_id,
       merchantCategory: order.merchant_category,
     });
-    const terms = rule ? ruleTerms(rule) : DEFAULT_SPLIT_RULE;
     const release = order.held_minor;
     const parts = splitByRule(release, order.currency, terms);
     const keys = orderAccounts(order);
@@ -265,10 +263,10 @@ export class EscrowTransitions {
         : ChannelSplitStatus.CHANNEL_SPLIT_STATUS_NOT_NEEDED,
       split_instruction_id: splitInstructionId,
     });
-    await addToTaxRecord(client, {
+    await this.taxRecords.add(client, {
       operatorId: order.operator_id,
       merchantId: order.merchant_id,
-      period: taxPeriod(completedAt),
+      at: completedAt,
       currency: order.currency,
       turnover: release,
       tax: parts.tax,
@@ -596,10 +594,10 @@ export class EscrowTransitions {
     const done = await updateOrder(client, order.order_id, changes);
     await updateRefund(client, refund.refund_id, { status: 'succeeded', tx_id: tx.txId, completed_at: now });
     if (refund.after_split)
-      await addToTaxRecord(client, {
+      await this.taxRecords.add(client, {
         operatorId: order.operator_id,
         merchantId: order.merchant_id,
-        period: taxPeriod(tx.postedAt),
+        at: tx.postedAt,
         currency: order.currency,
         turnover: -amount,
         tax: -parts.tax,
