@@ -35,6 +35,7 @@ import { PayoutErrors } from './payouts.errors';
 import {
   findBatch,
   findPayout,
+  inSavepoint,
   insertBatch,
   insertPayout,
   listPayouts,
@@ -106,41 +107,42 @@ export class PayoutsService {
       const payoutId = randomUUID();
       // a concurrent debit (another cycle, a refund after a split) may have taken the money since the
       // read: then this merchant waits for the next cycle, and nothing of its hold stays
-      await client.query('SAVEPOINT payout_hold');
-      try {
-        const { hold } = await this.ledger.placeHold(client, {
-          accountId: payable.account_id,
-          amountMinor: payable.available,
-          idempotencyKey: `payout:${payoutId}`,
-          reference: payoutId,
-          expiresAt,
-          requireAvailable: true,
-        });
-        await insertPayout(client, {
-          payout_id: payoutId,
-          batch_id: batchId,
-          operator_id: cmd.operatorId,
-          project_id: cmd.projectId,
-          merchant_id: payable.merchant_id,
-          owner_ref: '',
-          account_id: payable.account_id,
-          account_kind: AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE,
-          currency: cmd.currency,
-          amount_minor: payable.available,
-          hold_id: hold.hold_id,
-          bank_account: '',
-          expires_at: expiresAt,
-        });
-        await client.query('RELEASE SAVEPOINT payout_hold');
-        created++;
-      } catch (err) {
-        if (!(err instanceof DomainError && err.code === 'INSUFFICIENT_FUNDS')) throw err;
-        await client.query('ROLLBACK TO SAVEPOINT payout_hold');
+      const placed = await inSavepoint(
+        client,
+        'payout_hold',
+        async () => {
+          const { hold } = await this.ledger.placeHold(client, {
+            accountId: payable.account_id,
+            amountMinor: payable.available,
+            idempotencyKey: `payout:${payoutId}`,
+            reference: payoutId,
+            expiresAt,
+            requireAvailable: true,
+          });
+          return insertPayout(client, {
+            payout_id: payoutId,
+            batch_id: batchId,
+            operator_id: cmd.operatorId,
+            project_id: cmd.projectId,
+            merchant_id: payable.merchant_id,
+            owner_ref: '',
+            account_id: payable.account_id,
+            account_kind: AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE,
+            currency: cmd.currency,
+            amount_minor: payable.available,
+            hold_id: hold.hold_id,
+            bank_account: '',
+            expires_at: expiresAt,
+          });
+        },
+        (err) => err instanceof DomainError && err.code === 'INSUFFICIENT_FUNDS',
+      );
+      if (placed) created++;
+      else
         this.logger.info(
           { batch_id: batchId, merchant_id: payable.merchant_id },
           'merchant payable changed during the cycle; left for the next cycle',
         );
-      }
     }
     return created;
   }
