@@ -29,6 +29,7 @@ import { refundPosting } from './escrow.postings';
 import {
   EscrowOrderRow,
   answerInstruction,
+  ChannelOutcome,
   EscrowRefundRow,
   findRefund,
   findRefundByPaymentRefund,
@@ -343,18 +344,10 @@ export class EscrowRefunds {
     client: PoolClient,
     order: EscrowOrderRow,
     instruction: InstructionRow,
-    outcome: { succeeded: true } | { succeeded: false; reason: string },
+    outcome: ChannelOutcome,
   ): Promise<void> {
+    if (!(await answerInstruction(client, instruction.instruction_id, outcome))) return;
     const reason = outcome.succeeded ? '' : outcome.reason;
-    if (
-      !(await answerInstruction(
-        client,
-        instruction.instruction_id,
-        outcome.succeeded ? 'succeeded' : 'failed',
-        reason,
-      ))
-    )
-      return;
     const refund = instruction.refund_id ? await findRefund(client, instruction.refund_id) : undefined;
     if (
       !refund ||
@@ -388,18 +381,10 @@ export class EscrowRefunds {
     client: PoolClient,
     order: EscrowOrderRow,
     instruction: InstructionRow,
-    outcome: { succeeded: true } | { succeeded: false; reason: string },
+    outcome: ChannelOutcome,
   ): Promise<void> {
+    if (!(await answerInstruction(client, instruction.instruction_id, outcome))) return;
     const reason = outcome.succeeded ? '' : outcome.reason;
-    if (
-      !(await answerInstruction(
-        client,
-        instruction.instruction_id,
-        outcome.succeeded ? 'succeeded' : 'failed',
-        reason,
-      ))
-    )
-      return;
     const refund = instruction.refund_id ? await findRefund(client, instruction.refund_id) : undefined;
     if (!refund || refund.status !== 'returning_split') {
       this.logger.warn(

@@ -416,16 +416,19 @@ export async function findInstruction(
 }
 
 /** Records the answer of a pending instruction; false if it had been answered already. */
+/** The channel's answer to an instruction (or payment's, for refunds). */
+export type ChannelOutcome = { succeeded: true } | { succeeded: false; reason: string };
+
+/** Records the answer on a pending instruction; false when it had been answered before. */
 export async function answerInstruction(
   client: PoolClient,
   instructionId: string,
-  status: 'succeeded' | 'failed',
-  failureReason = '',
+  outcome: ChannelOutcome,
 ): Promise<boolean> {
   const { rowCount } = await client.query(
     `UPDATE escrow_channel_instructions SET status = $2, failure_reason = $3, answered_at = clock_timestamp()
       WHERE instruction_id = $1 AND status = 'pending'`,
-    [instructionId, status, failureReason],
+    [instructionId, outcome.succeeded ? 'succeeded' : 'failed', outcome.succeeded ? '' : outcome.reason],
   );
   return rowCount === 1;
 }

@@ -35,6 +35,7 @@ import {
 } from './escrow.domain';
 import {
   answerInstruction,
+  ChannelOutcome,
   EscrowOrderRow,
   findOrder,
   insertInstruction,
@@ -295,18 +296,10 @@ export class EscrowTransitions {
     client: PoolClient,
     order: EscrowOrderRow,
     instruction: InstructionRow,
-    outcome: { succeeded: true } | { succeeded: false; reason: string },
+    outcome: ChannelOutcome,
   ): Promise<void> {
+    if (!(await answerInstruction(client, instruction.instruction_id, outcome))) return;
     const reason = outcome.succeeded ? '' : outcome.reason;
-    if (
-      !(await answerInstruction(
-        client,
-        instruction.instruction_id,
-        outcome.succeeded ? 'succeeded' : 'failed',
-        reason,
-      ))
-    )
-      return;
     if (
       order.split_instruction_id !== instruction.instruction_id ||
       order.channel_split_status !== ChannelSplitStatus.CHANNEL_SPLIT_STATUS_PENDING

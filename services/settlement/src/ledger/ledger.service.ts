@@ -57,6 +57,8 @@ export type {
   TransactionRow,
 } from './ledger.store';
 export { accountPolicy, LedgerErrors } from './ledger.store';
+/** The proto of a ledger transaction, for features that answer one (PayPropertyFeeFromWallet). */
+export { transactionProto } from './ledger.render';
 
 /** Page tokens of ListAccounts (sorted by account id) and ListAccountEntries (entry id, newest first). */
 export const ACCOUNTS_PAGE = pageCursor('settlement.accounts', keyPart.uuid);

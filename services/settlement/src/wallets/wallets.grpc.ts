@@ -10,9 +10,10 @@ import {
   WithdrawFromWalletRequest,
   WithdrawFromWalletResponse,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import { transactionProto } from '../ledger/ledger.service';
 import { payoutProto } from '../payouts/payouts.service';
 import { toPayPropertyFeeCommand, toWalletRef, toWithdrawCommand } from './wallets.domain';
-import { transactionProto, walletProto } from './wallets.render';
+import { walletProto } from './wallets.render';
 import { WalletsService } from './wallets.service';
 
 /** Transport adapter of residents' wallets: proto in, use case, proto out. */
@@ -42,6 +43,6 @@ export class WalletsGrpc {
   ): Promise<PayPropertyFeeFromWalletResponse> {
     const cmd = toPayPropertyFeeCommand(req);
     const { tx, entries, wallet } = await this.wallets.payPropertyFee(claimsOf(metadata), cmd);
-    return { transaction: transactionProto(tx, entries), wallet: walletProto(wallet) };
+    return { transaction: transactionProto({ tx, entries }), wallet: walletProto(wallet) };
   }
 }

@@ -1,13 +1,9 @@
 import { toTimestamp } from '@citybase/platform';
-import {
-  AccountBalance,
-  AccountKind,
-  Transaction,
-} from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { accountPolicy, EntryRow, TransactionRow } from '../ledger/ledger.service';
+import { AccountBalance, AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import { accountPolicy } from '../ledger/ledger.service';
 import type { WalletView } from './wallets.service';
 
-/** Proto answers of wallets and the transactions that pay from them. */
+/** Proto answers of wallets. */
 
 export function walletProto(w: WalletView): AccountBalance {
   const kind = AccountKind.ACCOUNT_KIND_RESIDENT_WALLET;
@@ -27,21 +23,5 @@ export function walletProto(w: WalletView): AccountBalance {
     held: money(w.balance?.heldMinor ?? 0n),
     available: money(w.balance?.availableMinor ?? 0n),
     asOf: w.balance?.asOf ? toTimestamp(w.balance.asOf) : undefined,
-  };
-}
-
-export function transactionProto(tx: TransactionRow, entries: EntryRow[]): Transaction {
-  return {
-    transactionId: tx.tx_id,
-    kind: tx.kind,
-    tenancy: { operatorId: tx.operator_id, projectId: tx.project_id, merchantId: '' },
-    reference: tx.reference,
-    reversesTransactionId: tx.reverses_tx_id ?? '',
-    postings: entries.map((e) => ({
-      accountId: e.account_id,
-      accountKind: e.kind,
-      amount: { currency: e.currency, amountMinor: e.amount_minor },
-    })),
-    postedAt: toTimestamp(tx.posted_at),
   };
 }
