@@ -1,4 +1,3 @@
-import { DomainError } from '@citybase/platform';
 import {
   ChannelSplitStatus,
   DisputeResolution,
@@ -26,18 +25,7 @@ import {
   toRefundOrderCommand,
   toResolveDisputeCommand,
 } from './escrow.requests';
-
-/** A deterministic PRNG (mulberry32), so a failing random case replays from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { domainErrorOf, rng } from '../../test/spec-helpers';
 
 const rule = (commissionBps: number, propertyShareBps: number, taxBps: number) => ({
   commissionBps,
@@ -45,16 +33,6 @@ const rule = (commissionBps: number, propertyShareBps: number, taxBps: number) =
   taxBps,
   autoConfirmHours: 24,
 });
-
-function errorOf(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a DomainError');
-}
 
 describe('splitByRule (largest remainder)', () => {
   it('splits by basis points; the merchant gets what the rule leaves', () => {
@@ -192,23 +170,24 @@ describe('state decisions', () => {
   it('completion: held completes, completed answers the same, disputed and refunded refuse naming the status', () => {
     expect(decideCompletion(state(), 'app')).toBe('complete');
     expect(decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_COMPLETED }), 'app')).toBe('already');
-    const disputed = errorOf(() =>
+    const disputed = domainErrorOf(() =>
       decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'app'),
     );
     expect(disputed).toMatchObject({ kind: 'failed_precondition', code: 'ORDER_NOT_COMPLETABLE' });
     expect(disputed.message).toContain('DISPUTED');
     expect(
-      errorOf(() => decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'auto_confirm'))
-        .code,
+      domainErrorOf(() =>
+        decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'auto_confirm'),
+      ).code,
     ).toBe('ORDER_NOT_COMPLETABLE');
     expect(decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'dispute')).toBe(
       'complete',
     );
-    const refunded = errorOf(() =>
+    const refunded = domainErrorOf(() =>
       decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_REFUNDED, heldMinor: 0n }), 'app'),
     );
     expect(refunded.message).toContain('REFUNDED');
-    expect(errorOf(() => decideCompletion(state({ refundPendingMinor: 1n }), 'app')).code).toBe(
+    expect(domainErrorOf(() => decideCompletion(state({ refundPendingMinor: 1n }), 'app')).code).toBe(
       'REFUND_PENDING',
     );
   });
@@ -216,12 +195,12 @@ describe('state decisions', () => {
   it('disputes: only a held order opens one; only a disputed one without a pending refund resolves', () => {
     expect(() => decideOpenDispute(state())).not.toThrow();
     expect(
-      errorOf(() => decideOpenDispute(state({ status: EscrowStatus.ESCROW_STATUS_COMPLETED }))).code,
+      domainErrorOf(() => decideOpenDispute(state({ status: EscrowStatus.ESCROW_STATUS_COMPLETED }))).code,
     ).toBe('ORDER_NOT_DISPUTABLE');
     expect(() => decideResolveDispute(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }))).not.toThrow();
-    expect(errorOf(() => decideResolveDispute(state())).code).toBe('ORDER_NOT_DISPUTED');
+    expect(domainErrorOf(() => decideResolveDispute(state())).code).toBe('ORDER_NOT_DISPUTED');
     expect(
-      errorOf(() =>
+      domainErrorOf(() =>
         decideResolveDispute(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED, refundPendingMinor: 5n })),
       ).code,
     ).toBe('REFUND_PENDING');
@@ -263,7 +242,7 @@ describe('state decisions', () => {
       splitReturns: false,
     });
     expect(
-      errorOf(() =>
+      domainErrorOf(() =>
         decideRefund(
           { ...split, channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_PENDING },
           1n,
@@ -277,14 +256,14 @@ describe('state decisions', () => {
   it('refunds never exceed paid - refunded - pending', () => {
     const s = state({ refundedMinor: 300n, heldMinor: 700n, refundPendingMinor: 200n });
     expect(decideRefund(s, 500n, 'original', '')).toEqual({ kind: 'escrow_via_channel' });
-    const e = errorOf(() => decideRefund(s, 501n, 'original', ''));
+    const e = domainErrorOf(() => decideRefund(s, 501n, 'original', ''));
     expect(e).toMatchObject({ code: 'REFUND_EXCEEDS_REFUNDABLE', detail: { field: 'amount.amount_minor' } });
-    expect(errorOf(() => decideRefund(state(), 1n, 'wallet', '')).code).toBe('NO_PAYER');
-    expect(errorOf(() => decideRefund(state({ resolutionPending: true }), 1n, 'wallet', 'p')).code).toBe(
-      'DISPUTE_RESOLUTION_PENDING',
-    );
+    expect(domainErrorOf(() => decideRefund(state(), 1n, 'wallet', '')).code).toBe('NO_PAYER');
     expect(
-      errorOf(() =>
+      domainErrorOf(() => decideRefund(state({ resolutionPending: true }), 1n, 'wallet', 'p')).code,
+    ).toBe('DISPUTE_RESOLUTION_PENDING');
+    expect(
+      domainErrorOf(() =>
         decideRefund(
           state({ status: EscrowStatus.ESCROW_STATUS_REFUNDED, heldMinor: 0n }),
           1n,
@@ -312,7 +291,7 @@ describe('state decisions', () => {
 });
 
 describe('request validation names the field', () => {
-  const fieldOf = (fn: () => unknown) => errorOf(fn).detail.field;
+  const fieldOf = (fn: () => unknown) => domainErrorOf(fn).detail.field;
   it('refunds and dispute resolutions', () => {
     const refund = {
       requestId: 'r',

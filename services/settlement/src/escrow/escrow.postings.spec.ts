@@ -7,6 +7,7 @@ import {
   PlannedPosting,
   refundPosting,
 } from './escrow.postings';
+import { rng } from '../../test/spec-helpers';
 
 const ORDER = '6b1f4ad6-3f4b-4d0a-9a49-0c8f2d9a7b11';
 
@@ -18,18 +19,6 @@ const sides = (p: PlannedPosting) => ({
     p.lines.filter((l) => l.amountMinor < 0n).map((l) => [l.account, -l.amountMinor]),
   ),
 });
-
-/** A deterministic PRNG (mulberry32), so a failing random case replays from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('orderAccounts', () => {
   it('puts each of the order’s accounts under its owner', () => {

@@ -1,4 +1,4 @@
-import { DomainError, parsePage } from '@citybase/platform';
+import { parsePage } from '@citybase/platform';
 import { PayoutStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import {
   decideConfirm,
@@ -8,18 +8,9 @@ import {
   toListPayoutsQuery,
   toRunPayoutCycleCommand,
 } from './payouts.domain';
+import { domainErrorOf } from '../../test/spec-helpers';
 
 const PAYOUT = '11111111-1111-4111-8111-111111111111';
-
-function thrown(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DomainError);
-    return err as DomainError;
-  }
-  throw new Error('expected a DomainError');
-}
 
 describe('other commands', () => {
   it('RunPayoutCycle names each field', () => {
@@ -31,7 +22,7 @@ describe('other commands', () => {
       ['project_id', { projectId: '' }],
       ['currency', { currency: 'yuan' }],
     ] as const)
-      expect(thrown(() => toRunPayoutCycleCommand({ ...ok, ...over })).detail.field).toBe(field);
+      expect(domainErrorOf(() => toRunPayoutCycleCommand({ ...ok, ...over })).detail.field).toBe(field);
   });
 
   it('ConfirmPayout requires the reference of a success and the reason of a failure', () => {
@@ -44,19 +35,19 @@ describe('other commands', () => {
       paid: false,
       failureReason: 'closed',
     });
-    expect(thrown(() => toConfirmPayoutCommand({ ...base, succeeded: true })).detail.field).toBe(
+    expect(domainErrorOf(() => toConfirmPayoutCommand({ ...base, succeeded: true })).detail.field).toBe(
       'bank_reference',
     );
-    expect(thrown(() => toConfirmPayoutCommand({ ...base, succeeded: false })).detail.field).toBe(
+    expect(domainErrorOf(() => toConfirmPayoutCommand({ ...base, succeeded: false })).detail.field).toBe(
       'failure_reason',
     );
     expect(
-      thrown(() =>
+      domainErrorOf(() =>
         toConfirmPayoutCommand({ ...base, succeeded: true, bankReference: 'B', failureReason: 'x' }),
       ).detail.field,
     ).toBe('failure_reason');
     expect(
-      thrown(() =>
+      domainErrorOf(() =>
         toConfirmPayoutCommand({ ...base, payoutId: 'nope', succeeded: false, failureReason: 'x' }),
       ).detail.field,
     ).toBe('payout_id');
@@ -71,15 +62,16 @@ describe('other commands', () => {
       after: undefined,
     });
     expect(
-      thrown(() => toListPayoutsQuery({ operatorId: '', projectId: '', batchId: 'x', page: undefined }))
-        .detail.field,
+      domainErrorOf(() =>
+        toListPayoutsQuery({ operatorId: '', projectId: '', batchId: 'x', page: undefined }),
+      ).detail.field,
     ).toBe('batch_id');
-    expect(thrown(() => parsePage({ pageSize: 501, pageToken: '' }, PAYOUTS_PAGE)).detail.field).toBe(
+    expect(domainErrorOf(() => parsePage({ pageSize: 501, pageToken: '' }, PAYOUTS_PAGE)).detail.field).toBe(
       'page.page_size',
     );
-    expect(thrown(() => parsePage({ pageSize: 1, pageToken: 'garbage!' }, PAYOUTS_PAGE)).detail.field).toBe(
-      'page.page_token',
-    );
+    expect(
+      domainErrorOf(() => parsePage({ pageSize: 1, pageToken: 'garbage!' }, PAYOUTS_PAGE)).detail.field,
+    ).toBe('page.page_token');
     const T = '2026-01-02T03:04:05.123456Z';
     const page = { pageSize: 10, pageToken: PAYOUTS_PAGE.encode([T, PAYOUT]) };
     expect(toListPayoutsQuery({ operatorId: '', projectId: '', batchId: '', page })).toEqual({
@@ -93,8 +85,8 @@ describe('other commands', () => {
     const feb30 = { v: 1, l: 'settlement.payouts', k: ['2026-02-30T00:00:00.000000Z', PAYOUT] };
     const forged = { pageSize: 10, pageToken: Buffer.from(JSON.stringify(feb30)).toString('base64url') };
     expect(
-      thrown(() => toListPayoutsQuery({ operatorId: '', projectId: '', batchId: '', page: forged })).detail
-        .field,
+      domainErrorOf(() => toListPayoutsQuery({ operatorId: '', projectId: '', batchId: '', page: forged }))
+        .detail.field,
     ).toBe('page.page_token');
   });
 });
@@ -116,18 +108,18 @@ describe('decideConfirm', () => {
   });
 
   it('refuses an answer that contradicts a final payout', () => {
-    expect(thrown(() => decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_PAID, 'B-1'), failed)).code).toBe(
-      'PAYOUT_ALREADY_SETTLED',
-    );
     expect(
-      thrown(() =>
+      domainErrorOf(() => decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_PAID, 'B-1'), failed)).code,
+    ).toBe('PAYOUT_ALREADY_SETTLED');
+    expect(
+      domainErrorOf(() =>
         decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_PAID, 'B-1'), { ...paid, bankReference: 'B-2' }),
       ).code,
     ).toBe('PAYOUT_ALREADY_SETTLED');
-    expect(thrown(() => decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_FAILED), paid)).kind).toBe(
+    expect(domainErrorOf(() => decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_FAILED), paid)).kind).toBe(
       'failed_precondition',
     );
-    expect(thrown(() => decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_EXPIRED), paid)).code).toBe(
+    expect(domainErrorOf(() => decideConfirm(payout(PayoutStatus.PAYOUT_STATUS_EXPIRED), paid)).code).toBe(
       'PAYOUT_EXPIRED',
     );
   });

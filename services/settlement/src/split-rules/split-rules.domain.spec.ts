@@ -1,15 +1,5 @@
-import { DomainError } from '@citybase/platform';
 import { DEFAULT_SPLIT_RULE, toSetSplitRuleCommand } from './split-rules.domain';
-
-function errorOf(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a DomainError');
-}
+import { domainErrorOf } from '../../test/spec-helpers';
 
 describe('DEFAULT_SPLIT_RULE', () => {
   it('splits nothing off and confirms after 24 h', () => {
@@ -23,7 +13,7 @@ describe('DEFAULT_SPLIT_RULE', () => {
 });
 
 describe('request validation names the field', () => {
-  const fieldOf = (fn: () => unknown) => errorOf(fn).detail.field;
+  const fieldOf = (fn: () => unknown) => domainErrorOf(fn).detail.field;
   const goodRule = {
     operatorId: 'op-1',
     projectId: 'proj-1',

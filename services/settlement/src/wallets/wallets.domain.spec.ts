@@ -1,15 +1,5 @@
-import { DomainError } from '@citybase/platform';
 import { maskBankAccount, toPayPropertyFeeCommand, toWithdrawCommand } from './wallets.domain';
-
-function thrown(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DomainError);
-    return err as DomainError;
-  }
-  throw new Error('expected a DomainError');
-}
+import { domainErrorOf } from '../../test/spec-helpers';
 
 describe('maskBankAccount', () => {
   it('keeps the last four characters only', () => {
@@ -51,13 +41,13 @@ describe('toWithdrawCommand', () => {
     ['bank_account', { bankAccount: 'x'.repeat(65) }],
     ['bank_account', { bankAccount: '1234;5678' }],
   ])('names %s', (field, over) => {
-    const err = thrown(() => toWithdrawCommand({ ...ok, ...over }));
+    const err = domainErrorOf(() => toWithdrawCommand({ ...ok, ...over }));
     expect(err.kind).toBe('invalid_argument');
     expect(err.detail.field).toBe(field);
   });
 
   it('never repeats the bank account in an error', () => {
-    const err = thrown(() => toWithdrawCommand({ ...ok, bankAccount: '6222;021234567890' }));
+    const err = domainErrorOf(() => toWithdrawCommand({ ...ok, bankAccount: '6222;021234567890' }));
     expect(err.message).not.toContain('6222');
   });
 });
@@ -73,9 +63,11 @@ describe('toPayPropertyFeeCommand', () => {
       billRef: 'bill-1',
     };
     expect(toPayPropertyFeeCommand(ok).billRef).toBe('bill-1');
-    expect(thrown(() => toPayPropertyFeeCommand({ ...ok, billRef: '' })).detail.field).toBe('bill_ref');
-    expect(thrown(() => toPayPropertyFeeCommand({ ...ok, billRef: 'b'.repeat(65) })).detail.field).toBe(
+    expect(domainErrorOf(() => toPayPropertyFeeCommand({ ...ok, billRef: '' })).detail.field).toBe(
       'bill_ref',
     );
+    expect(
+      domainErrorOf(() => toPayPropertyFeeCommand({ ...ok, billRef: 'b'.repeat(65) })).detail.field,
+    ).toBe('bill_ref');
   });
 });
