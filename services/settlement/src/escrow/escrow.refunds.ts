@@ -111,83 +111,49 @@ export class EscrowRefunds {
       tx_id: null,
       completed_at: null,
     };
-    const noParts = {
-      merchant_minor: 0n,
-      property_minor: 0n,
-      commission_minor: 0n,
-      tax_minor: 0n,
+    const afterSplit = plan.kind === 'after_split';
+    // after the split, the refund takes back parts of it: in proportion to what is left of each
+    const alloc = afterSplit
+      ? allocateRefund(
+          r.amountMinor,
+          order.currency,
+          subtractParts(netParts(order), await reservedParts(client, order.order_id)),
+        )
+      : NO_PARTS;
+    const row = {
+      ...base,
+      merchant_minor: alloc.merchant,
+      property_minor: alloc.property,
+      commission_minor: alloc.commission,
+      tax_minor: alloc.tax,
+      after_split: afterSplit,
     };
-    switch (plan.kind) {
-      case 'escrow_to_wallet': {
-        const refund = await insertRefund(client, {
-          ...base,
-          ...noParts,
-          after_split: false,
-          status: 'refunding',
-          refund_instruction_id: null,
-        });
-        return this.finishRefund(client, order, refund, { reserved: false });
-      }
-      case 'escrow_via_channel': {
-        const instructionId = randomUUID();
-        const refund = await insertRefund(client, {
-          ...base,
-          ...noParts,
-          after_split: false,
-          status: 'refunding',
-          refund_instruction_id: instructionId,
-        });
-        await this.askChannelRefund(client, order, refund, instructionId);
-        return updateOrder(client, order.order_id, {
-          refund_pending_minor: order.refund_pending_minor + r.amountMinor,
-        });
-      }
-      case 'after_split': {
-        const left = subtractParts(netParts(order), await reservedParts(client, order.order_id));
-        const alloc = allocateRefund(r.amountMinor, order.currency, left);
-        const parts = {
-          merchant_minor: alloc.merchant,
-          property_minor: alloc.property,
-          commission_minor: alloc.commission,
-          tax_minor: alloc.tax,
-        };
-        if (plan.splitReturns) {
-          const refund = await insertRefund(client, {
-            ...base,
-            ...parts,
-            after_split: true,
-            status: 'returning_split',
-            refund_instruction_id: null,
-          });
-          await this.askSplitReturns(client, order, refund, alloc);
-          return updateOrder(client, order.order_id, {
-            refund_pending_minor: order.refund_pending_minor + r.amountMinor,
-          });
-        }
-        if (r.destination === 'wallet') {
-          const refund = await insertRefund(client, {
-            ...base,
-            ...parts,
-            after_split: true,
-            status: 'refunding',
-            refund_instruction_id: null,
-          });
-          return this.finishRefund(client, order, refund, { reserved: false });
-        }
-        const instructionId = randomUUID();
-        const refund = await insertRefund(client, {
-          ...base,
-          ...parts,
-          after_split: true,
-          status: 'refunding',
-          refund_instruction_id: instructionId,
-        });
-        await this.askChannelRefund(client, order, refund, instructionId);
-        return updateOrder(client, order.order_id, {
-          refund_pending_minor: order.refund_pending_minor + r.amountMinor,
-        });
-      }
+    // while the channel works, the amount is reserved on the order (refund_pending)
+    const reserve = () =>
+      updateOrder(client, order.order_id, {
+        refund_pending_minor: order.refund_pending_minor + r.amountMinor,
+      });
+    if (plan.kind === 'after_split' && plan.splitReturns) {
+      const refund = await insertRefund(client, {
+        ...row,
+        status: 'returning_split',
+        refund_instruction_id: null,
+      });
+      await this.askSplitReturns(client, order, refund, alloc);
+      return reserve();
     }
+    if (plan.kind === 'escrow_to_wallet' || (afterSplit && r.destination === 'wallet')) {
+      const refund = await insertRefund(client, { ...row, status: 'refunding', refund_instruction_id: null });
+      return this.finishRefund(client, order, refund, { reserved: false });
+    }
+    const instructionId = randomUUID();
+    const refund = await insertRefund(client, {
+      ...row,
+      status: 'refunding',
+      refund_instruction_id: instructionId,
+    });
+    await this.askChannelRefund(client, order, refund, instructionId);
+    return reserve();
   }
 
   private async askChannelRefund(
