@@ -17,7 +17,7 @@ import {
 } from '@citybase/platform/testing';
 import { AccountKind, SettlementServiceService } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
-import { AccountKey, clearAccountCache, ensureAccount, post } from '../src/ledger/ledger';
+import { AccountKey, clearAccountCache, ensureAccount, post } from '../src/ledger/ledger.store';
 export { errorCode, errorField, grpcError } from '@citybase/platform/testing';
 
 export type SettlementClient = PromiseClient<typeof SettlementServiceService>;
