@@ -5,8 +5,6 @@ import { PayoutsModule } from './payouts/payouts.module';
 import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { SplitRulesModule } from './split-rules/split-rules.module';
 import { TaxRecordsModule } from './tax-records/tax-records.module';
-import { RecordedPaymentsGrpc } from './recorded-payments/recorded-payments.grpc';
-import { RecordedPaymentsService } from './recorded-payments/recorded-payments.service';
 import { WalletsModule } from './wallets/wallets.module';
 
 /** The settlement service's features. Each feature folder has its own module, imported here. */
@@ -20,7 +18,5 @@ import { WalletsModule } from './wallets/wallets.module';
     WalletsModule,
     ReconciliationModule,
   ],
-  controllers: [RecordedPaymentsGrpc],
-  providers: [RecordedPaymentsService],
 })
 export class SettlementModule {}

@@ -329,9 +329,6 @@ const FOREIGN: Record<string, Foreign> = {
     request: () => ({ fromDay: '2026-01-01', toDay: '2026-12-31', groupBy: [2, 3] }),
     list: true,
   },
-  '/citybase.settlement.v1.SettlementService/GetRecordedPayment': {
-    request: (a) => ({ paymentId: a.paymentId }),
-  },
   '/citybase.settlement.v1.SettlementService/GetAccountBalance': {
     request: (a) => ({ accountId: a.accountId }),
   },

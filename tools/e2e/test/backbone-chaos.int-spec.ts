@@ -3,6 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createPool, enqueue, platformMigrations, runMigrations, withTransaction } from '@citybase/platform';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { PaymentScenario, PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
+import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import {
   createTestDatabase,
   grpcClient,
@@ -21,8 +22,8 @@ import { PrivateKafkaBroker } from '../src';
 
 /**
  * The backbone under faults, with the real services as processes: payment's relay publishes
- * PaymentCreated, settlement's inbox consumer records each payment. Afterwards every event's
- * effect must be present exactly once.
+ * PaymentSucceeded, settlement's escrow consumer (settlement.escrow) holds each paid order in
+ * escrow with its ledger posting. Afterwards every event's effect must be present exactly once.
  */
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,7 +32,7 @@ async function count(pg: Client, sql: string): Promise<number> {
   return (await pg.query<{ n: number }>(sql)).rows[0].n;
 }
 
-/** Writes n PaymentCreated events straight into payment's outbox, as committed payments would. */
+/** Writes n PaymentSucceeded events straight into payment's outbox, as committed payments would. */
 async function seedOutbox(url: string, prefix: string, n: number): Promise<string[]> {
   const pool = createPool(url, { max: 4 });
   const ids: string[] = [];
@@ -45,7 +46,7 @@ async function seedOutbox(url: string, prefix: string, n: number): Promise<strin
           await enqueue(
             client,
             { city: 'e2e', service: 'payment', topicPrefix: prefix },
-            PaymentEvents.PaymentCreated,
+            PaymentEvents.PaymentSucceeded,
             {
               paymentId: id,
               tenancy: { operatorId: 'op', projectId: 'proj', merchantId: 'm' },
@@ -53,7 +54,11 @@ async function seedOutbox(url: string, prefix: string, n: number): Promise<strin
               scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
               amount: { currency: 'CNY', amountMinor: BigInt(j + 1) },
               channel: 'sandbox',
-              occurredAt: { seconds: 1_795_000_000n, nanos: 0 },
+              // paid now: the auto-confirm deadline (days away) must not complete orders during the test
+              occurredAt: { seconds: BigInt(Math.floor(Date.now() / 1000)), nanos: 0 },
+              channelTransactionId: `tx-${j}`,
+              profitSharing: false,
+              payerRef: `payer-${j}`,
             },
             { key: id },
           );
@@ -66,7 +71,7 @@ async function seedOutbox(url: string, prefix: string, n: number): Promise<strin
   return ids;
 }
 
-describe('event backbone under faults (payment relay -> Kafka -> settlement inbox)', () => {
+describe('event backbone under faults (payment relay -> Kafka -> settlement escrow inbox)', () => {
   let paymentDb: TestDatabase;
   let settlementDb: TestDatabase;
   let pgPayment: Client;
@@ -187,7 +192,7 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
     // a killed member holds its partitions until its session times out: keep that short here
     const fast = { KAFKA_SESSION_TIMEOUT_MS: '6000' };
     let settlement = await start('settlement', prefix, fast);
-    const recorded = () => count(pgSettlement, 'SELECT count(*)::int AS n FROM recorded_payments');
+    const recorded = () => count(pgSettlement, 'SELECT count(*)::int AS n FROM escrow_orders');
     const kills: number[] = [];
     for (const threshold of [1_500, 4_000, 6_500, 8_500]) {
       await waitFor(
@@ -210,25 +215,31 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
     expect(kills.every((n) => n < ids.length)).toBe(true);
     expect(await recorded()).toBe(ids.length);
     expect(
-      await count(
-        pgSettlement,
-        `SELECT count(*)::int AS n FROM inbox WHERE consumer = 'settlement.payments'`,
-      ),
+      await count(pgSettlement, `SELECT count(*)::int AS n FROM inbox WHERE consumer = 'settlement.escrow'`),
     ).toBe(ids.length);
     const { rows } = await pgSettlement.query<{ sum: string }>(
-      'SELECT sum(amount_minor)::text AS sum FROM recorded_payments',
+      'SELECT sum(paid_minor)::text AS sum FROM escrow_orders',
     );
-    expect(BigInt(rows[0].sum)).toBe((BigInt(ids.length) * BigInt(ids.length + 1)) / 2n);
+    const paid = (BigInt(ids.length) * BigInt(ids.length + 1)) / 2n;
+    expect(BigInt(rows[0].sum)).toBe(paid);
+    // and the books: the project's escrow account holds exactly what was paid, posted once each
+    const escrow = await pgSettlement.query<{ balance: string; postings: number }>(
+      `SELECT (SELECT sum(e.amount_minor) FROM ledger_entries e WHERE e.account_id = a.account_id)::text AS balance,
+              (SELECT count(*)::int FROM ledger_entries e WHERE e.account_id = a.account_id) AS postings
+         FROM ledger_accounts a WHERE a.kind = $1 AND a.project_id = 'proj'`,
+      [AccountKind.ACCOUNT_KIND_ESCROW],
+    );
+    expect(escrow.rows).toHaveLength(1);
+    expect(escrow.rows[0].postings).toBe(ids.length);
+    expect(BigInt(escrow.rows[0].balance) * -1n).toBe(paid);
     const metrics = await (await fetch(`${settlement.httpUrl}/metrics`)).text();
     expect(metrics).not.toMatch(/events_dead_lettered_total\{[^}]*\} [1-9]/);
     // the last settlement process applied the rest, and reports lag per partition
     expect(metrics).toMatch(
-      /events_consumed_total\{[^}]*consumer="settlement.payments"[^}]*outcome="applied"[^}]*\} [1-9]/,
+      /events_consumed_total\{[^}]*consumer="settlement.escrow"[^}]*outcome="applied"[^}]*\} [1-9]/,
     );
-    expect(metrics).toMatch(
-      /consumer_lag\{[^}]*consumer="settlement.payments"[^}]*partition="\d"[^}]*\} \d+/,
-    );
-    console.log(`consumer SIGKILLs at ${kills.join(', ')} recorded payments; final 10,000 exactly once`);
+    expect(metrics).toMatch(/consumer_lag\{[^}]*consumer="settlement.escrow"[^}]*partition="\d"[^}]*\} \d+/);
+    console.log(`consumer SIGKILLs at ${kills.join(', ')} orders in escrow; final 10,000 exactly once`);
   }, 400_000);
 
   it('recovers by itself when the Kafka broker is stopped and restarted mid-run, losing and doubling nothing', async () => {
@@ -240,7 +251,8 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
       const env = { KAFKA_BROKERS: broker.brokers };
       const payment = await start('payment', prefix, env);
       await start('settlement', prefix, env);
-      const sandbox = await spawnSandboxChannel();
+      // every order is paid at once: the PaymentSucceeded events are what settlement consumes
+      const sandbox = await spawnSandboxChannel({ autoPay: 'success', autoPayDelayMs: 0 });
       stopSandbox = () => sandbox.stop();
       await routeProjectToSandbox({
         paymentAddress: payment.grpcAddress,
@@ -273,11 +285,9 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
       };
       await createPayments(0, 300);
       await waitFor(
-        'first payments recorded in settlement',
+        'first payments held in escrow',
         async () =>
-          (await count(pgSettlement, 'SELECT count(*)::int AS n FROM recorded_payments')) > 0
-            ? true
-            : undefined,
+          (await count(pgSettlement, 'SELECT count(*)::int AS n FROM escrow_orders')) > 0 ? true : undefined,
         60_000,
       );
       broker.stop();
@@ -289,9 +299,9 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
       stopped = false;
       await createPayments(600, 900);
       await waitFor(
-        'all 900 recorded',
+        'all 900 held in escrow',
         async () =>
-          (await count(pgSettlement, 'SELECT count(*)::int AS n FROM recorded_payments')) >= 900
+          (await count(pgSettlement, 'SELECT count(*)::int AS n FROM escrow_orders')) >= 900
             ? true
             : undefined,
         180_000,
@@ -300,11 +310,9 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
       await sleep(2_000);
       expect(stopped).toBe(false);
       expect(await count(pgPayment, 'SELECT count(*)::int AS n FROM payments')).toBe(900);
-      expect(await count(pgSettlement, 'SELECT count(*)::int AS n FROM recorded_payments')).toBe(900);
-      const { rows } = await pgSettlement.query<{ payment_id: string }>(
-        'SELECT payment_id FROM recorded_payments',
-      );
-      expect(new Set(rows.map((r) => r.payment_id))).toEqual(new Set(paymentIds));
+      expect(await count(pgSettlement, 'SELECT count(*)::int AS n FROM escrow_orders')).toBe(900);
+      const { rows } = await pgSettlement.query<{ order_id: string }>('SELECT order_id FROM escrow_orders');
+      expect(new Set(rows.map((r) => r.order_id))).toEqual(new Set(paymentIds));
       expect(await count(pgPayment, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).toBe(
         0,
       );

@@ -26,7 +26,7 @@ interface Registered {
 }
 
 export interface InboxConsumerOptions {
-  /** Consumer name: the inbox key, the consumer group and the DLQ topic suffix (e.g. settlement.payments). */
+  /** Consumer name: the inbox key, the consumer group and the DLQ topic suffix (e.g. settlement.escrow). */
   name: string;
   kafka: Kafka;
   pool: Pool;
@@ -41,7 +41,7 @@ export interface InboxConsumerOptions {
   /**
    * Process deaths (SIGKILL, out of memory, a native crash) while an event was being applied after
    * which it is dead-lettered instead of being run again (default 3). Counted by attempts recorded
-   * as started before the handler runs and cleared when it finishes (migration 0003_inbox_attempts).
+   * as started before the handler runs and cleared when it finishes (migration 0004_inbox_attempts).
    */
   maxProcessDeaths?: number;
   /** Messages applied per database transaction when all goes well (default 100). */
