@@ -1,6 +1,6 @@
 import * as ts from 'typescript';
 import { featureFiles } from './feature-templates';
-import { format } from './format';
+import { formatFiles } from './format';
 import {
   camel,
   checkFeatureName,
@@ -98,34 +98,26 @@ export async function generateFeature(
     Object.assign(names, entityOverride(opts.entity));
   }
   const migration = nextMigration(tree, service, names.table);
-  const files = await Promise.all(
-    featureFiles(names, migration).map(async (f) => ({ ...f, content: await format(f.path, f.content) })),
-  );
-  const moduleText = await format(
-    serviceModule,
-    registerModule(
-      serviceModule,
-      tree.need(serviceModule),
-      `${names.Feature}Module`,
-      `./${feature}/${feature}.module`,
-    ),
-  );
-  for (const f of files) tree.write(f.path, f.content);
-  tree.write(serviceModule, moduleText);
-  const edited = [serviceModule];
   const doc = `docs/${service}.md`;
   const docText = tree.read(doc);
-  if (docText !== undefined) {
-    tree.write(
-      doc,
-      await format(
-        doc,
-        `${docText.trimEnd()}\n\n## ${names.Feature}\n\n\`services/${service}/src/${feature}/\`, table \`${names.table}\` (migrations/${migration}): to be written.\n`,
-      ),
-    );
-    edited.push(doc);
-  }
-  return { created: files.map((f) => f.path), edited };
+  const moduleText = registerModule(
+    serviceModule,
+    tree.need(serviceModule),
+    `${names.Feature}Module`,
+    `./${feature}/${feature}.module`,
+  );
+  const edits = [{ path: serviceModule, content: moduleText }];
+  if (docText !== undefined)
+    edits.push({
+      path: doc,
+      content: `${docText.trimEnd()}\n\n## ${names.Feature}\n\n\`services/${service}/src/${feature}/\`, table \`${names.table}\` (migrations/${migration}): to be written.\n`,
+    });
+  const formatted = formatFiles([...edits, ...featureFiles(names, migration)]);
+  for (const f of formatted) tree.write(f.path, f.content);
+  return {
+    created: formatted.slice(edits.length).map((f) => f.path),
+    edited: edits.map((f) => f.path),
+  };
 }
 
 function entityOverride(entity: string): Partial<FeatureNames> {

@@ -161,16 +161,16 @@ describeServiceProcess('${s.name}', ['${s.fqService}']);
       kind: 'seed',
       markers: [
         `package citybase.${s.name}.v1;`,
-        `import "citybase/common/v1/auth.proto";`,
+        `citybase/common/v1/auth.proto`,
         `service ${s.grpcService} {`,
       ],
       content: `syntax = "proto3";
 
 package citybase.${s.name}.v1;
 
-import "citybase/common/v1/auth.proto";
+// import "citybase/common/v1/auth.proto";  (with the first RPC: buf lint refuses an unused import)
 
-// ${s.owns}.
+// The ${s.name} service: ${s.owns}.
 //
 // Every RPC declares who may call it (ADR 0005; the transport refuses an RPC without it):
 //   rpc CreateThing(CreateThingRequest) returns (CreateThingResponse) {
@@ -178,7 +178,8 @@ import "citybase/common/v1/auth.proto";
 //   }
 // "${s.name}:read" for questions, "${s.name}:write" for commands. Every mutating request has a
 // request_id (idempotency key), money is citybase.common.v1.Money (import common.proto), and a
-// resource carries its citybase.common.v1.TenancyRef.
+// resource carries its citybase.common.v1.TenancyRef. The process starts once the service has its
+// first RPC (grpc-js refuses to serve an empty service).
 service ${s.grpcService} {}
 `,
     },

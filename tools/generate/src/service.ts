@@ -1,4 +1,4 @@
-import { format } from './format';
+import { formatFiles } from './format';
 import { lineDiff } from './diff';
 import { checkServiceName, serviceNames, UsageError } from './names';
 import { nextPorts, portsInStartSh, REGISTRIES, ServiceEntry } from './registries';
@@ -39,17 +39,21 @@ export async function planService(tree: Tree, name: string, opts: ServiceOptions
     ...ports,
     owns: opts.owns ?? ownsFromArchitecture(tree, name) ?? `what the ${name} service owns (to be written)`,
   };
-  const files = await Promise.all(
-    serviceFiles(entry).map(async (f) => ({ ...f, content: await format(f.path, f.content) })),
-  );
-  const registries = await Promise.all(
-    REGISTRIES.map(async (r) => ({
+  // one formatting batch (one prettier process) for the files and the registries
+  const files = serviceFiles(entry);
+  const all = formatFiles([
+    ...files,
+    ...REGISTRIES.map((r) => ({ path: r.path, content: r.apply(tree.need(r.path), entry) })),
+  ]);
+  return {
+    entry,
+    files: files.map((f, i) => ({ ...f, content: all[i]?.content ?? f.content })),
+    registries: REGISTRIES.map((r, i) => ({
       path: r.path,
       what: r.what,
-      content: await format(r.path, r.apply(tree.need(r.path), entry)),
+      content: all[files.length + i]?.content ?? '',
     })),
-  );
-  return { entry, files, registries };
+  };
 }
 
 /** Whether anything of the service exists already (its folder, its proto package, its project name). */
