@@ -63,7 +63,7 @@ export class ${F}Grpc {
 /** Error codes of ${f}. */
 export const ${errors} = {
   /** Also what another tenant's ${label} answers: whose ${article} ${label} is, is not told. */
-  notFound: (${idProp}: string) => DomainError.notFound('${label}', ${idProp}, '${table.toUpperCase()}_NOT_FOUND'),
+  notFound: (${idProp}: string) => DomainError.notFound('${label}', ${idProp}, '${n.idColumn.slice(0, -3).toUpperCase()}_NOT_FOUND'),
 
   notActive: (${idProp}: string, status: string) =>
     DomainError.precondition('${n.idColumn.slice(0, -3).toUpperCase()}_NOT_ACTIVE', \`${label} \${${idProp}} is \${status}: only an active ${label} can be archived\`),
@@ -334,7 +334,7 @@ export class ${F}Service {
     private readonly mutations: Mutations,
   ) {}
 
-  create${E}(claims: CitybaseClaims, cmd: Create${E}Command): Promise<${E}Row> {
+  async create${E}(claims: CitybaseClaims, cmd: Create${E}Command): Promise<${E}Row> {
     // the tenancy the request names: the caller may only create inside its own
     assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId || undefined });
     return this.mutations.run({
