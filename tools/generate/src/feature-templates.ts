@@ -17,6 +17,7 @@ export function featureFiles(n: FeatureNames, migration: string): { path: string
   const page = `${table.toUpperCase()}_PAGE`;
   const status = `${E}Status`;
   const article = /^[aeiou]/.test(label) ? 'an' : 'a';
+  const title = featureTitle(n);
   return [
     {
       path: `${dir}/${f}.module.ts`,
@@ -25,9 +26,9 @@ import { ${F}Grpc } from './${f}.grpc';
 import { ${F}Service } from './${f}.service';
 
 /**
- * ${F} (docs/${n.service.name}.md): its gRPC methods (${F}Grpc) and use cases (${F}Service). Jobs
- * (\`<name>.job.ts\`, a PeriodicJob) and event handlers (an @EventConsumer provider) of this
- * feature are providers here too; runService finds and starts them.
+ * ${title} (docs/${n.service.name}.md): the room's gRPC methods and use cases. Its jobs
+ * (\`<name>.job.ts\`, a PeriodicJob) and event handlers (an @EventConsumer provider) are
+ * providers here too; runService finds and starts them.
  */
 @Module({ controllers: [${F}Grpc], providers: [${F}Service] })
 export class ${F}Module {}
@@ -39,15 +40,19 @@ export class ${F}Module {}
 import { ${F}Service } from './${f}.service';
 
 /**
- * Transport adapter of ${f}: proto in (validated into a command by ${f}.domain.ts before anything
- * is read), use case, proto out. Scopes are checked by the platform's guard from the proto's
- * required_scope. One method per RPC of ${n.service.fqService}, e.g. once
- * the RPC is in the proto and \`npx nx run contracts:generate\` ran:
+ * Transport adapter: proto in, validated into a command (the room's .domain.ts) before anything
+ * is read; use case; proto out (a .render.ts maps rows to messages). Scopes are checked by the
+ * platform's guard from the proto's required_scope. One method per RPC of the service, once the
+ * RPC is in the proto and \`npx nx run contracts:generate\` ran, e.g.
  *
  *   @GrpcMethod('${svc}', 'create${E}')
- *   async create${E}(req: Create${E}Request, metadata: Metadata): Promise<Create${E}Response> {
- *     const row = await this.${n.featureCamel}.create${E}(claimsOf(metadata), toCreate${E}Command(req));
- *     return { ${e}: ${e}ToProto(row) }; // ${f}.render.ts: row -> proto message
+ *   async create${E}(
+ *     req: Create${E}Request,
+ *     metadata: Metadata,
+ *   ): Promise<Create${E}Response> {
+ *     const cmd = toCreate${E}Command(req);
+ *     const row = await this.${n.featureCamel}.create${E}(claimsOf(metadata), cmd);
+ *     return { ${e}: ${e}ToProto(row) };
  *   }
  */
 @Controller()
@@ -60,13 +65,13 @@ export class ${F}Grpc {
       path: `${dir}/${f}.errors.ts`,
       content: `import { DomainError } from '@citybase/platform';
 
-/** Error codes of ${f}. */
+/** Error codes of the room. */
 export const ${errors} = {
-  /** Also what another tenant's ${label} answers: whose ${article} ${label} is, is not told. */
+  /** Also what another tenant's row answers: whose it is, is not told. */
   notFound: (${idProp}: string) => DomainError.notFound('${label}', ${idProp}, '${n.idColumn.slice(0, -3).toUpperCase()}_NOT_FOUND'),
 
   notActive: (${idProp}: string, status: string) =>
-    DomainError.precondition('${n.idColumn.slice(0, -3).toUpperCase()}_NOT_ACTIVE', \`${label} \${${idProp}} is \${status}: only an active ${label} can be archived\`),
+    DomainError.precondition('${n.idColumn.slice(0, -3).toUpperCase()}_NOT_ACTIVE', \`${label} \${${idProp}} is \${status}: only an active one can be archived\`),
 };
 `,
     },
@@ -85,9 +90,9 @@ export const ${errors} = {
 import { ${errors} } from './${f}.errors';
 
 /**
- * Pure rules of ${f} (no I/O): requests validated into commands and queries (INVALID_ARGUMENT
- * naming the proto field, before anything is read or written), and which status ${article} ${label}
- * may move to. The request types are what ts-proto generates for the proto messages.
+ * Pure rules of the room (no I/O): requests validated into commands and queries
+ * (INVALID_ARGUMENT naming the proto field, before anything is read or written), and the
+ * statuses a row may move to. The request types are what ts-proto generates for the messages.
  */
 
 export const ${table.toUpperCase()}_STATUSES = ['active', 'archived'] as const;
@@ -131,7 +136,7 @@ export function toArchive${E}Command(req: { requestId?: string; ${idProp}?: stri
   return { requestId: requestId(req.requestId), ${idProp}: requiredUuid('${id}', req.${idProp}) };
 }
 
-/** Page tokens of the ${label} list: newest first, by (created_at, ${id}). */
+/** Page tokens of the list: newest first, by (created_at, ${id}). */
 export const ${page} = pageCursor('${n.service.name}.${f}', keyPart.timestamp, keyPart.uuid);
 
 export interface List${F}Query {
@@ -230,7 +235,10 @@ describe('${f} rules', () => {
       content: `import type { Pool, PoolClient } from '@citybase/platform';
 import type { ${status}, List${F}Query } from './${f}.domain';
 
-/** SQL of ${f} (migrations/${migration}). Mutations run in the caller's transaction. */
+/**
+ * All SQL of the room; mutations run in the caller's transaction.
+ * Table ${table}: migrations/${migration}.
+ */
 
 export interface ${E}Row {
   ${id}: string;
@@ -265,7 +273,8 @@ export async function insert${E}(
   row: Pick<${E}Row, '${id}' | 'operator_id' | 'project_id' | 'name'>,
 ): Promise<${E}Row> {
   const { rows } = await client.query<${E}Row>(
-    \`INSERT INTO ${table} (${id}, operator_id, project_id, name) VALUES ($1, $2, $3, $4) RETURNING *\`,
+    \`INSERT INTO ${table} (${id}, operator_id, project_id, name)
+     VALUES ($1, $2, $3, $4) RETURNING *\`,
     [row.${id}, row.operator_id, row.project_id, row.name],
   );
   return rows[0] as ${E}Row;
@@ -273,13 +282,14 @@ export async function insert${E}(
 
 export async function update${E}Status(client: PoolClient, ${idProp}: string, status: ${status}): Promise<${E}Row> {
   const { rows } = await client.query<${E}Row>(
-    \`UPDATE ${table} SET status = $2, updated_at = clock_timestamp() WHERE ${id} = $1 RETURNING *\`,
+    \`UPDATE ${table} SET status = $2, updated_at = clock_timestamp()
+      WHERE ${id} = $1 RETURNING *\`,
     [${idProp}, status],
   );
   return rows[0] as ${E}Row;
 }
 
-/** One page (size + 1 rows, for pageOf) of the ${label}s in the caller's tenancy, newest first. */
+/** One page (size + 1 rows, for pageOf) of the rows in the caller's tenancy, newest first. */
 export async function list${F}(db: Pool, q: List${F}Query, scope: TenancyScope): Promise<${E}ListRow[]> {
   const { rows } = await db.query<${E}ListRow>(
     \`SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
@@ -322,10 +332,10 @@ import { ${errors} } from './${f}.errors';
 import { ${E}Row, find${E}, insert${E}, list${F}, lock${E}, update${E}Status } from './${f}.store';
 
 /**
- * Use cases of ${f}. Every mutation runs through Mutations (docs/adr/0007-use-case-pipeline.md):
- * one transaction, the target row locked and checked against the caller's tenancy, the request id
- * claimed (a retry replays: it answers the row as it is now), events through the outbox
- * (\`ctx.emit\`), one log line. Another tenant's ${label} answers NOT_FOUND exactly like a missing one.
+ * Use cases of the room. Every mutation runs through Mutations (docs/adr/0007-use-case-pipeline.md):
+ * one transaction, the target row locked and checked against the caller's tenancy, the request
+ * id claimed (a retry replays: it answers the row as it is now), events through the outbox
+ * (\`ctx.emit\`), one log line. Another tenant's row answers NOT_FOUND exactly like a missing one.
  */
 @Injectable()
 export class ${F}Service {
@@ -379,7 +389,7 @@ export class ${F}Service {
     return { items, nextPageToken };
   }
 
-  /** The row a replay answers: ${label}s are never deleted, so one that was made or changed is there. */
+  /** The row a replay answers (rows are never deleted: one that was made or changed is there). */
   private async current(client: PoolClient, ${idProp}: string): Promise<${E}Row> {
     const row = await find${E}(client, ${idProp});
     if (!row) throw new Error(\`${label} \${${idProp}} of a committed request is missing\`);
@@ -395,7 +405,14 @@ export class ${F}Service {
   ];
 }
 
+/** The feature as words, e.g. "Device commands". */
+export function featureTitle(n: FeatureNames): string {
+  const words = n.feature.split('-').join(' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 function sql(n: FeatureNames): string {
+  const title = featureTitle;
   const cols: [string, string][] = [
     [n.idColumn, 'uuid        PRIMARY KEY'],
     ['operator_id', 'text        NOT NULL'],
@@ -406,14 +423,15 @@ function sql(n: FeatureNames): string {
     ['updated_at', 'timestamptz NOT NULL DEFAULT clock_timestamp()'],
   ];
   const w = Math.max(...cols.map(([c]) => c.length));
-  return `-- ${n.Feature} (services/${n.service.name}/src/${n.feature}, docs/${n.service.name}.md). Generated with the
--- feature room: replace the example columns with the feature's own before this migration runs
--- anywhere; once it has, it is never edited (a later migration changes the table).
+  return `-- ${title(n)} (services/${n.service.name}/src/${n.feature}, docs/${n.service.name}.md).
+-- Generated with the feature room: replace the example columns with the feature's own before
+-- this migration runs anywhere; once it has, it is never edited (a later migration changes it).
 CREATE TABLE ${n.table} (
 ${cols.map(([c, t]) => `  ${c.padEnd(w)} ${t}`).join(',\n')}
 );
 
 -- Lists: an operator's rows newest first (the page token is (created_at, ${n.idColumn})).
-CREATE INDEX ${n.table}_operator_created ON ${n.table} (operator_id, created_at DESC, ${n.idColumn} DESC);
+CREATE INDEX ${n.table}_operator_created
+  ON ${n.table} (operator_id, created_at DESC, ${n.idColumn} DESC);
 `;
 }

@@ -1,5 +1,5 @@
 import * as ts from 'typescript';
-import { featureFiles } from './feature-templates';
+import { featureFiles, featureTitle } from './feature-templates';
 import { formatFiles } from './format';
 import {
   camel,
@@ -110,7 +110,7 @@ export async function generateFeature(
   if (docText !== undefined)
     edits.push({
       path: doc,
-      content: `${docText.trimEnd()}\n\n## ${names.Feature}\n\n\`services/${service}/src/${feature}/\`, table \`${names.table}\` (migrations/${migration}): to be written.\n`,
+      content: `${docText.trimEnd()}\n\n## ${featureTitle(names)}\n\n\`services/${service}/src/${feature}/\`, table \`${names.table}\` (migrations/${migration}): to be written.\n`,
     });
   const formatted = formatFiles([...edits, ...featureFiles(names, migration)]);
   for (const f of formatted) tree.write(f.path, f.content);
