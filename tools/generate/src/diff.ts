@@ -20,12 +20,12 @@ export function lineDiff(actual: string, expected: string, context = 2): string 
       ops.push({ op: ' ', line: a[i] });
       i++;
       j++;
-    } else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      ops.push({ op: '+', line: b[j] });
-      j++;
-    } else {
+    } else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) {
       ops.push({ op: '-', line: a[i] });
       i++;
+    } else {
+      ops.push({ op: '+', line: b[j] });
+      j++;
     }
   }
   const keep = ops.map((_, k) =>

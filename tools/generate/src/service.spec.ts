@@ -62,8 +62,11 @@ describe('the four stub services are the generator output', () => {
         'README.md',
       ]);
       expect(diffs[2]?.problem).toBe('missing');
-      expect(diffs[0]?.diff).toContain('-   "tags": ["type:service", "scope:x"],');
-      expect(diffs[0]?.diff).toContain('+   "tags": ["type:service", "scope:points"],');
+      expect(diffs[0]?.diff).toContain(
+        ['-   "tags": ["type:service", "scope:x"],', '+   "tags": ["type:service", "scope:points"],'].join(
+          '\n',
+        ),
+      );
       expect(diffs[1]?.problem).toBe('no longer says: grpcPort: 50054');
       // --update restores what the generator owns, and never an existing seed file
       expect(await updateService(tree, 'points')).toEqual([
