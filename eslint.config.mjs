@@ -15,6 +15,7 @@
 import nx from '@nx/eslint-plugin';
 import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
+import * as jsoncParser from 'jsonc-eslint-parser';
 
 const rootDir = import.meta.dirname;
 
@@ -120,6 +121,31 @@ export default defineConfig(
     files: [...TS_FILES, ...JS_FILES],
     rules: {
       '@nx/enforce-module-boundaries': ['error', moduleBoundaries],
+    },
+  },
+
+  // Declared dependencies: every project's package.json lists the packages its production code
+  // imports (tests excluded: their packages are root devDependencies), with the version range of the
+  // root package.json, which stays the one place npm installs from. `nx run <p>:lint` checks it.
+  {
+    files: ['{libs,services,tools}/*/package.json'],
+    languageOptions: { parser: jsoncParser },
+    rules: {
+      '@nx/dependency-checks': [
+        'error',
+        {
+          buildTargets: ['build'],
+          checkMissingDependencies: true,
+          checkObsoleteDependencies: true,
+          checkVersionMismatches: true,
+          // the platform's test kit (@citybase/platform/testing) is imported by tests only
+          ignoredFiles: [
+            ...TEST_FILES,
+            '{libs,services,tools}/*/jest*.config.js',
+            'libs/platform/src/testing/**',
+          ],
+        },
+      ],
     },
   },
 

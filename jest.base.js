@@ -20,7 +20,10 @@ const base = (dir) => ({
         module: { type: 'commonjs' },
       },
     ],
+    '/node_modules/jose/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
   },
+  // jose is ESM only: SWC turns it into CommonJS for Jest (Node itself loads it with require(esm)).
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
     '^@citybase/platform$': path.join(root, 'libs/platform/src/index.ts'),
@@ -42,5 +45,7 @@ module.exports = {
     testMatch: ['<rootDir>/**/*.int-spec.ts'],
     testTimeout: 120_000,
     globalSetup: path.join(root, 'libs/platform/src/testing/jest-global-setup.js'),
+    // deletes the topics and consumer groups a suite created under its kafkaTestPrefix()
+    testEnvironment: path.join(root, 'libs/platform/src/testing/jest-int-environment.js'),
   }),
 };

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs exactly what package-lock.json says, with `npm ci`, when node_modules is missing or
-# older than the lock. Used by `npm start`, `npm test` and `npm run bench`.
+# was installed from another lock. Used by `npm start`, `npm test` and `npm run bench`.
 # The lock must list every platform's optional binaries (swc, buf, nx, ...), or `npm ci` refuses
 # it. After changing dependencies, refresh it with `npm install --package-lock-only`, which keeps
 # them (a plain `npm install` over an existing node_modules can drop them on some npm versions).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+# The stamp holds the hash of the lock npm ci last installed. (Comparing against npm's own
+# node_modules/.package-lock.json is not enough: `npm install --package-lock-only` rewrites that
+# file too, so a refreshed lock looked installed while node_modules still lacked its new packages.)
+stamp=node_modules/.citybase-installed-lock
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "[install] npm ci" >&2
   npm ci --no-audit --no-fund
+  echo "$want" >"$stamp"
 fi

@@ -14,7 +14,14 @@ import {
   createPool,
   platformMigrations,
 } from '../src';
-import { createTestDatabase, freePort, TestDatabase, TestIssuer, uniqueName, waitFor } from '../src/testing';
+import {
+  createTestDatabase,
+  freePort,
+  kafkaTestPrefix,
+  TestDatabase,
+  TestIssuer,
+  waitFor,
+} from '../src/testing';
 import { paymentCreated } from './messaging/backbone-fixture';
 
 describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
@@ -24,7 +31,7 @@ describe('POST /admin/dlq/<consumer>/replay on a running service', () => {
   let httpUrl: string;
   let fixed = false;
   const applied: string[] = [];
-  const prefix = `${uniqueName('dlqhttp')}.`;
+  const prefix = kafkaTestPrefix('dlqhttp');
   let issuer: TestIssuer;
 
   /** A feature's consumer, registered by its module like every service's. */

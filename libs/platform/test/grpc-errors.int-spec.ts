@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { Client as PgClient } from 'pg';
 import { Controller, Module } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { loadDescriptorSet } from '@citybase/contracts/descriptors';
@@ -13,12 +14,27 @@ import {
 import { DomainError, RunningService, serviceConfigSchema, startService } from '../src';
 import { createTestDatabase, freePort, TestDatabase, TestIssuer } from '../src/testing';
 
+/** Calls that reached the handler, and the database it may query. */
+const handler = { calls: 0, dbUrl: '' };
+
 /** A handler that fails in each way a real one can, to see what the caller receives. */
 @Controller()
 class FailingPaymentController {
   @GrpcMethod('PaymentService', 'createPayment')
-  createPayment(req: CreatePaymentRequest): CreatePaymentResponse {
+  async createPayment(req: CreatePaymentRequest): Promise<CreatePaymentResponse> {
+    handler.calls += 1;
     switch (req.description) {
+      case 'pg-data': {
+        // a value the service failed to validate, refused by PostgreSQL: 22P02 invalid_text_representation
+        const pg = new PgClient({ connectionString: handler.dbUrl });
+        await pg.connect();
+        try {
+          await pg.query(`SELECT $1::int AS n`, ['secret-value']);
+        } finally {
+          await pg.end();
+        }
+        throw new Error('unreachable');
+      }
       case 'invalid':
         throw DomainError.invalid('amount.amount_minor', 'must be positive', 'PAYMENT_AMOUNT_NOT_POSITIVE');
       case 'bug':
@@ -60,6 +76,7 @@ describe('gRPC error mapping through the NestJS transport', () => {
   beforeAll(async () => {
     issuer = await TestIssuer.start();
     db = await createTestDatabase('grpc_errors');
+    handler.dbUrl = db.url;
     const grpcPort = await freePort();
     running = await startService(
       {
@@ -131,6 +148,51 @@ describe('gRPC error mapping through the NestJS transport', () => {
     expect(err?.details).toMatch(/^internal error [0-9a-f-]{36}$/);
     expect(err?.details).not.toContain('secret');
     expect(err?.metadata.get('citybase-error-id')[0]).toBe(err?.details.replace('internal error ', ''));
+  });
+
+  it('maps a PostgreSQL data exception (class 22) to INVALID_ARGUMENT, without the SQL or the value', async () => {
+    const { err } = await call('pg-data');
+    expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err?.details).toMatch(
+      /^a request value was refused by the database \(data exception 22P02\); error id [0-9a-f-]{36}$/,
+    );
+    expect(err?.details).not.toMatch(/secret|SELECT|integer/);
+    expect(err?.metadata.get('citybase-error-code')).toEqual(['DATA_EXCEPTION']);
+  });
+
+  it('refuses a NUL in any request string at the edge, naming the field; the handler never runs', async () => {
+    const before = handler.calls;
+    const { err } = await call('ok\u0000');
+    expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err?.details).toBe('description: must not contain NUL characters');
+    expect(err?.metadata.get('citybase-error-field')).toEqual(['description']);
+    expect(handler.calls).toBe(before);
+  });
+
+  it('refuses invalid UTF-8 (a lone surrogate in CESU-8) on the raw bytes, and authenticates first', async () => {
+    const valid = CreatePaymentRequest.encode(
+      CreatePaymentRequest.fromPartial({ requestId: 'r-1', merchantId: 'm', description: 'ok' }),
+    ).finish();
+    // description (field 7) again, as the bytes a client sends for "\ud800": later values win in proto3
+    const bytes = Buffer.concat([valid, Buffer.from([(7 << 3) | 2, 3, 0xed, 0xa0, 0x80])]);
+    const raw = (md: grpc.Metadata) =>
+      new Promise<grpc.ServiceError | null>((resolve) =>
+        client.makeUnaryRequest(
+          '/citybase.payment.v1.PaymentService/CreatePayment',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          bytes,
+          md,
+          (e) => resolve(e),
+        ),
+      );
+    const before = handler.calls;
+    const err = await raw(writer());
+    expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err?.details).toBe('description: must be valid UTF-8 (no lone surrogates)');
+    expect(err?.metadata.get('citybase-error-field')).toEqual(['description']);
+    expect((await raw(new grpc.Metadata()))?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(handler.calls).toBe(before);
   });
 
   it('keeps serving after failures', async () => {

@@ -1,6 +1,6 @@
 import { Consumer, EachMessagePayload, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
 import { ensureTopics } from '../src/kafka';
-import { testEndpoints, uniqueName, waitFor } from '../src/testing';
+import { kafkaTestPrefix, testEndpoints, waitFor } from '../src/testing';
 
 /**
  * Proves the Kafka under test is a real broker with real consumer-group semantics: a kafkajs
@@ -14,8 +14,9 @@ describe('Kafka broker (real, KRaft) with kafkajs', () => {
     brokers: testEndpoints.kafkaBrokers(),
     logLevel: logLevel.NOTHING,
   });
-  const topic = uniqueName('citybase.test.kafka-proof');
-  const groupId = uniqueName('kafka-proof-group');
+  const ns = kafkaTestPrefix('kafka-proof'); // its topic and group are deleted after the suite
+  const topic = `${ns}citybase.test.kafka-proof`;
+  const groupId = `${ns}group`;
   const PARTITIONS = 6;
   let producer: Producer;
   const consumers: Consumer[] = [];
@@ -79,10 +80,6 @@ describe('Kafka broker (real, KRaft) with kafkajs', () => {
   afterAll(async () => {
     await Promise.all(consumers.map((c) => c.disconnect().catch(() => undefined)));
     await producer?.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
   });
 
   it('delivers 10,000 messages across a two-member group with none lost', async () => {

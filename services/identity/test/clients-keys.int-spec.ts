@@ -5,6 +5,7 @@ import {
   createPool,
   enqueue,
   importJwks,
+  Mutations,
   type Outbox,
   platformMigrations,
   type Pool,
@@ -54,7 +55,7 @@ describe('identity signing keys: concurrency and replicas (real PostgreSQL)', ()
       enqueue: (client, type, payload, opts) =>
         enqueue(client, { city: 'test-city', service: 'identity' }, type, payload, opts),
     };
-    return { ring, service: new SigningKeysService(p, outbox, logger, wrap, ring) };
+    return { ring, service: new SigningKeysService(p, new Mutations(p, outbox, logger), wrap, ring) };
   };
   const states = async (p: Pool) =>
     (
@@ -111,11 +112,10 @@ describe('identity signing keys: concurrency and replicas (real PostgreSQL)', ()
     expect(jwks.keys).toHaveLength(3);
 
     // a token B signs now, and one it signed before, both verify against B's published keys
-    const keys = importJwks(jwks);
-    const resolver = { resolve: (kid: string) => Promise.resolve(keys.get(kid)) };
+    const resolver = importJwks(jwks);
     const exp = Math.floor(Date.now() / 1000) + 60;
     for (const signer of [before, after]) {
-      const token = signJwt({ sub: 'x', exp }, { privateKey: signer.privateKey, kid: signer.kid });
+      const token = await signJwt({ sub: 'x', exp }, { privateKey: signer.privateKey, kid: signer.kid });
       await expect(verifyJwt(token, resolver)).resolves.toMatchObject({ sub: 'x' });
     }
   });

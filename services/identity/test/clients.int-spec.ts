@@ -6,9 +6,10 @@ import {
   bearer,
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
+  spawnService,
   type PromiseClient,
   type ServiceProcess,
-  spawnService,
   type TestDatabase,
   uniqueName,
 } from '@citybase/platform/testing';
@@ -31,7 +32,7 @@ describe('identity: API clients, tokens and signing keys (real process, PostgreS
   let clients: PromiseClient<typeof ClientServiceService>;
   let tokens: PromiseClient<typeof TokenServiceService>;
   let jwksUrl: string;
-  const topicPrefix = `${uniqueName('identity-clients')}.`;
+  const topicPrefix = kafkaTestPrefix('identity-clients');
   /** Every secret and token the suite saw: none may appear in a log line or an event. */
   const secrets: string[] = [];
   const accessTokens: string[] = [];

@@ -6,12 +6,12 @@ import { PeopleServiceService, StaffRole } from '@citybase/contracts/citybase/id
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   PromiseClient,
   ServiceProcess,
   spawnService,
   TestDatabase,
   TestIssuer,
-  uniqueName,
 } from '@citybase/platform/testing';
 import { newPhone } from './people-fixtures';
 export { errorField, grpcError as failure } from '@citybase/platform/testing';
@@ -44,7 +44,7 @@ export async function startIdentity(label: string): Promise<IdentityHarness> {
   const svc = await spawnService('identity', {
     DATABASE_URL: db.url,
     AUTH_JWKS_URL: issuer.jwksUrl,
-    KAFKA_TOPIC_PREFIX: `${uniqueName(label)}.`,
+    KAFKA_TOPIC_PREFIX: kafkaTestPrefix(label),
   });
   const pg = new Client({ connectionString: db.url });
   try {

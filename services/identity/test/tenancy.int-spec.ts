@@ -14,6 +14,7 @@ import {
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   PromiseClient,
   ServiceProcess,
   spawnService,
@@ -55,7 +56,7 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
     svc = await spawnService('identity', {
       DATABASE_URL: db.url,
       AUTH_JWKS_URL: issuer.jwksUrl,
-      KAFKA_TOPIC_PREFIX: `${uniqueName('tenancy')}.`,
+      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('tenancy'),
     });
     await svc.ready();
     pg = new Client({ connectionString: db.url });
@@ -536,6 +537,9 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
         ['CreateOperator: request_id with spaces', op({ requestId: 'a b' }), 'request_id'],
         ['CreateOperator: empty name', op({ name: '' }), 'name'],
         ['CreateOperator: name of 201', op({ name: long(201) }), 'name'],
+        // regression: a NUL byte reached PostgreSQL (22021) and the caller got INTERNAL
+        ['CreateOperator: NUL in name', op({ name: 'Alpha\u0000Co' }), 'name'],
+        ['CreateOperator: NUL in request_id', op({ requestId: `${rid()}\u0000` }), 'request_id'],
         ['GetOperator: empty id', (md) => tenancy.getOperator({ operatorId: '' }, md), 'operator_id'],
         ['GetOperator: malformed id', (md) => tenancy.getOperator({ operatorId: 'op-1' }, md), 'operator_id'],
         [
@@ -649,6 +653,7 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
           'page.page_token',
         ],
         ['CreateAgency: empty name', agency({ name: '' }), 'name'],
+        ['CreateAgency: NUL in name', agency({ name: 'Tax\u0000Bureau' }), 'name'],
         ['CreateAgency: UNSPECIFIED kind', agency({ kind: 0 }), 'kind'],
         ['CreateAgency: unknown kind 99', agency({ kind: 99 }), 'kind'],
         [

@@ -63,7 +63,7 @@ export async function channelCounts(pg: Client): Promise<Record<string, number |
     `SELECT (SELECT count(*)::int FROM channels) AS channels,
             (SELECT count(*)::int FROM project_channels) AS project_channels,
             (SELECT count(*)::int FROM routing_rules) AS routing_rules,
-            (SELECT count(*)::int FROM channel_request_keys) AS request_keys,
+            (SELECT count(*)::int FROM idempotency_keys) AS request_keys,
             (SELECT count(*)::int FROM outbox) AS outbox,
             (SELECT coalesce(max(updated_at), 'epoch')::text FROM channels) AS channels_updated,
             (SELECT coalesce(max(updated_at), 'epoch')::text FROM project_channels) AS accounts_updated`,

@@ -7,7 +7,7 @@ import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ChannelReceiver } from '@citybase/contracts/citybase/settlement/v1/events';
 import { PaymentEvents, SettlementEvents } from '@citybase/contracts/events';
 import { EventType, newEnvelope, Tenancy, toHeaders } from '@citybase/platform';
-import { routeProjectToSandbox, testEndpoints, uniqueName, waitFor } from '@citybase/platform/testing';
+import { kafkaTestPrefix, routeProjectToSandbox, testEndpoints, waitFor } from '@citybase/platform/testing';
 import {
   awaitStatus,
   configureProject,
@@ -78,7 +78,7 @@ describe('payment: settlement instructions (real process, Kafka, PostgreSQL, san
   let observer: Consumer;
   let settlement: FakeSettlement;
   const observed: Observed[] = [];
-  const prefix = `${uniqueName('pay-instr')}.`;
+  const prefix = kafkaTestPrefix('pay-instr');
 
   beforeAll(async () => {
     h = await startHarness({
@@ -102,7 +102,7 @@ describe('payment: settlement instructions (real process, Kafka, PostgreSQL, san
     await producer.connect();
     settlement = new FakeSettlement(producer, prefix);
     // settlement's view of payment's answers: everything published on payment's topic
-    observer = kafka.consumer({ groupId: uniqueName('observer'), maxWaitTimeInMs: 200 });
+    observer = kafka.consumer({ groupId: `${prefix}observer`, maxWaitTimeInMs: 200 });
     await observer.connect();
     await observer.subscribe({ topic: prefix + PaymentEvents.RefundFailed.topic, fromBeginning: true });
     const byType = new Map<string, EventType<unknown>>(

@@ -16,6 +16,7 @@ import { PaymentEvents } from '@citybase/contracts/events';
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   PromiseClient,
   SandboxChannelProcess,
   SandboxConfig,
@@ -78,7 +79,7 @@ export async function startHarness(
     }
     const svc = await spawnService('payment', {
       DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: `${uniqueName('payment')}.`,
+      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('payment'),
       AUTH_JWKS_URL: issuer.jwksUrl,
       ...opts.env,
     });
@@ -259,6 +260,7 @@ export async function intentCounts(pg: Client): Promise<Record<string, number>> 
             (SELECT count(*)::int FROM refunds) AS refunds,
             (SELECT count(*)::int FROM payment_channel_orders) AS channel_orders,
             (SELECT count(*)::int FROM outbox) AS events,
+            (SELECT count(*)::int FROM idempotency_keys) AS request_keys,
             (SELECT coalesce(sum(version), 0)::int FROM payments) AS versions`,
   );
   return rows[0] as Record<string, number>;

@@ -1,5 +1,5 @@
 import { PaymentScenario, PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
-import { spawnService, uniqueName, waitFor } from '@citybase/platform/testing';
+import { kafkaTestPrefix, spawnService, waitFor } from '@citybase/platform/testing';
 import {
   awaitStatus,
   configureProject,
@@ -536,7 +536,7 @@ describe('payment intents: reconciler (unknown outcomes, expiry, stray orders)',
   it('two payment processes on one database apply each outcome once', async () => {
     const second = await spawnService('payment', {
       DATABASE_URL: h.db.url,
-      KAFKA_TOPIC_PREFIX: `${uniqueName('payment')}.`,
+      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('payment'),
       AUTH_JWKS_URL: h.issuer.jwksUrl,
       PAYMENT_RECONCILE_INTERVAL_MS: '200',
       PAYMENT_CHANNEL_TIMEOUT_MS: '500',

@@ -45,9 +45,10 @@ describe('payment: CreatePayment and GetPayment over gRPC (real process, Postgre
   const request = (over: Partial<CreatePaymentRequest> = {}): CreatePaymentRequest => paymentRequest(over);
 
   const counts = async () => {
-    const { rows } = await pg.query<{ payments: number; events: number; channel_orders: number }>(
+    const { rows } = await pg.query<Record<string, number>>(
       `SELECT (SELECT count(*)::int FROM payments) AS payments, (SELECT count(*)::int FROM outbox) AS events,
-              (SELECT count(*)::int FROM payment_channel_orders) AS channel_orders`,
+              (SELECT count(*)::int FROM payment_channel_orders) AS channel_orders,
+              (SELECT count(*)::int FROM idempotency_keys) AS request_keys`,
     );
     return rows[0];
   };

@@ -25,7 +25,7 @@ import {
 import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { settlementConfig } from './config';
 import { checkLedgerInvariants } from './ledger/invariants';
-import { ensureAccount, post } from './ledger/ledger';
+import { ensureAccount, post } from './ledger/ledger.store';
 
 const USAGE = [
   'usage: admin.js check-ledger [--database <url>]',

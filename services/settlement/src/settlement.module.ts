@@ -2,12 +2,24 @@ import { Module } from '@nestjs/common';
 import { EscrowModule } from './escrow/escrow.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { PayoutsModule } from './payouts/payouts.module';
+import { ReconciliationModule } from './reconciliation/reconciliation.module';
+import { SplitRulesModule } from './split-rules/split-rules.module';
+import { TaxRecordsModule } from './tax-records/tax-records.module';
 import { RecordedPaymentsGrpc } from './recorded-payments/recorded-payments.grpc';
 import { RecordedPaymentsService } from './recorded-payments/recorded-payments.service';
+import { WalletsModule } from './wallets/wallets.module';
 
 /** The settlement service's features. Each feature folder has its own module, imported here. */
 @Module({
-  imports: [LedgerModule, EscrowModule, PayoutsModule],
+  imports: [
+    LedgerModule,
+    SplitRulesModule,
+    TaxRecordsModule,
+    EscrowModule,
+    PayoutsModule,
+    WalletsModule,
+    ReconciliationModule,
+  ],
   controllers: [RecordedPaymentsGrpc],
   providers: [RecordedPaymentsService],
 })

@@ -64,7 +64,10 @@ export class FakePayment {
     });
     const producer = kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
-    const consumer = kafka.consumer({ groupId: uniqueName('fake-payment'), maxWaitTimeInMs: 200 });
+    const consumer = kafka.consumer({
+      groupId: uniqueName(`${topicPrefix}fake-payment`),
+      maxWaitTimeInMs: 200,
+    });
     await consumer.connect();
     await consumer.subscribe({ topic: topicPrefix + 'citybase.settlement.events.v1', fromBeginning: true });
     const fake = new FakePayment(producer, consumer, topicPrefix);

@@ -9,6 +9,7 @@ import { createPool } from '@citybase/platform';
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   PromiseClient,
   ServiceProcess,
   spawnService,
@@ -65,7 +66,7 @@ export async function startEscrowHarness(env: Record<string, string> = {}): Prom
     undo.push(() => issuer.stop());
     const db = await createTestDatabase('escrow');
     undo.push(() => db.drop());
-    const prefix = `${uniqueName('escrow')}.`;
+    const prefix = kafkaTestPrefix('escrow');
     const svc = await spawnService('settlement', {
       DATABASE_URL: db.url,
       KAFKA_TOPIC_PREFIX: prefix,

@@ -22,7 +22,7 @@ import {
   postHold,
   reverse,
   voidHold,
-} from '../src/ledger/ledger';
+} from '../src/ledger/ledger.store';
 import { checkLedgerInvariants } from '../src/ledger/invariants';
 
 // Escrow accounts are left to the escrow flows (the checker compares them with escrow orders); the

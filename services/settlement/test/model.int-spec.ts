@@ -14,6 +14,7 @@ import { waitFor } from '@citybase/platform/testing';
 import { checkLedgerInvariants } from '../src/ledger/invariants';
 import { EscrowHarness, SettlementClient, startEscrowHarness } from './escrow-harness';
 import { Model, ModelOrder, Rule, Status } from './model-reference';
+import { rng } from './spec-helpers';
 
 /**
  * A seeded randomized run of at least 10,000 operations against the real settlement process (its
@@ -32,18 +33,6 @@ import { Model, ModelOrder, Rule, Status } from './model-reference';
 const SEED = Number(process.env.MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const OPERATIONS = Number(process.env.MODEL_OPERATIONS ?? 10_000);
 const PER_ROUND = 125;
-
-/** mulberry32: small, seedable, good enough to pick operations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const OPERATOR = 'op-model';
 const CHANNEL = 'sandbox-model';
@@ -210,7 +199,7 @@ describe(`settlement against a reference model (seed ${SEED}, ${OPERATIONS} oper
   const seedNote = () => `MODEL_SEED=${SEED}`;
 
   it('agrees exactly with the reference model', async () => {
-    const rand = prng(SEED);
+    const rand = rng(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const amount = (max: bigint) => 1n + BigInt(Math.floor(rand() * Number(max)));
     const ruleOf = (projectId: string) => RULES[projectId] ?? ZERO_RULE;

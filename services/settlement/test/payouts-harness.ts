@@ -7,6 +7,7 @@ import { createPool, withTransaction } from '@citybase/platform';
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   PromiseClient,
   ServiceProcess,
   spawnService,
@@ -16,7 +17,7 @@ import {
 } from '@citybase/platform/testing';
 import { AccountKind, SettlementServiceService } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
-import { AccountKey, clearAccountCache, ensureAccount, post } from '../src/ledger/ledger';
+import { AccountKey, clearAccountCache, ensureAccount, post } from '../src/ledger/ledger.store';
 export { errorCode, errorField, grpcError } from '@citybase/platform/testing';
 
 export type SettlementClient = PromiseClient<typeof SettlementServiceService>;
@@ -57,7 +58,7 @@ export async function startPayoutsHarness(env: Record<string, string> = {}): Pro
     undo.push(() => db.drop());
     const svc = await spawnService('settlement', {
       DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: `${uniqueName('settlement')}.`,
+      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('settlement'),
       AUTH_JWKS_URL: issuer.jwksUrl,
       DATABASE_POOL_SIZE: '20',
       ...env,

@@ -7,7 +7,7 @@ import {
   ReconciliationIssue,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { checkLedgerInvariants } from '../src/ledger/invariants';
-import { balanceOf, placeHold, reverse } from '../src/ledger/ledger';
+import { balanceOf, placeHold, reverse } from '../src/ledger/ledger.store';
 import {
   accountId,
   creditMerchant,

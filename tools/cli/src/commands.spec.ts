@@ -6,7 +6,6 @@ import {
   PROJECT_KINDS,
   parseCommandLine,
   parseProjectKind,
-  wrap,
 } from './commands';
 import { UsageError, describeError } from './errors';
 
@@ -355,11 +354,4 @@ describe('parseProjectKind', () => {
       expect(() => parseProjectKind(text)).toThrow(UsageError);
     },
   );
-});
-
-describe('wrap', () => {
-  it('breaks between words and indents the following lines', () => {
-    expect(wrap('aaa bbb ccc ddd', 7, 2)).toBe('aaa bbb\n  ccc ddd');
-    expect(wrap('one', 10, 4)).toBe('one');
-  });
 });

@@ -1,6 +1,7 @@
-// The command line of `citybase`: the table of commands and their options, the parser (on
-// node:util parseArgs tokens, so every message is ours) and the help texts generated from the table.
-import { parseArgs } from 'node:util';
+// The command line of `citybase`: the table of commands and their options, turned into a commander
+// program that parses a command line and writes the help texts. Commander's errors become
+// UsageErrors (exit code 2) with our messages, each naming the help topic to read.
+import { Command as CommanderCommand, type CommanderError, Option } from 'commander';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { UsageError } from './errors';
 
@@ -45,7 +46,7 @@ export type CommandName = Command['name'];
 export type Parsed = { kind: 'help'; text: string } | { kind: 'command'; command: Command };
 
 interface OptionSpec {
-  type: 'string' | 'boolean';
+  type: 'string';
   multiple?: boolean;
   required?: boolean;
   /** Placeholder of the value in the help, e.g. "<name>". */
@@ -78,7 +79,6 @@ const REQUEST_ID_OPTION: OptionSpec = {
   description:
     'idempotency key (printable ASCII, at most 128); default: a fresh UUID. Repeat a failed call with the request_id it printed to make the retry safe',
 };
-const HELP_OPTION: OptionSpec = { type: 'boolean', description: 'show this help' };
 const SAVE_OPTION: OptionSpec = {
   type: 'string',
   value: '<file>',
@@ -120,6 +120,7 @@ export class OptionValues {
   string(name: string): string | undefined {
     const v = this.values.get(name);
     if (v === undefined) return undefined;
+    if (v.length > 1) throw new UsageError(`option --${name} given more than once`, this.topic);
     if (v[0].trim() === '') throw new UsageError(`--${name} must not be empty`, this.topic);
     return v[0];
   }
@@ -380,115 +381,220 @@ function withSave<C extends Command>(command: C, v: OptionValues): C {
 
 const GROUPS = [...new Set(SPECS.map((s) => s.name.split(' ')).flatMap((w) => (w.length > 1 ? [w[0]] : [])))];
 
-function specOf(name: string): CommandSpec | undefined {
-  return SPECS.find((s) => s.name === name);
-}
-
-/** Every option of a command, including the common ones. */
+/** Every option of a command, including the common ones (commander adds -h, --help). */
 function optionsOf(spec: CommandSpec): Record<string, OptionSpec> {
   return {
     ...spec.options,
     ...(spec.mutating ? { 'request-id': REQUEST_ID_OPTION } : {}),
     ...(spec.api ? { credentials: CREDENTIALS_OPTION } : {}),
-    help: HELP_OPTION,
   };
-}
-
-const isHelpFlag = (arg: string | undefined): boolean => arg === '--help' || arg === '-h';
-
-/** Parses the arguments after `citybase`. Throws UsageError for anything malformed. */
-export function parseCommandLine(argv: readonly string[]): Parsed {
-  const [first, second] = argv;
-  if (first === undefined) throw new UsageError('no command given', '');
-  if (first === 'help') return { kind: 'help', text: helpFor(argv.slice(1)) };
-  if (isHelpFlag(first)) return { kind: 'help', text: toolHelp() };
-  if (first.startsWith('-')) throw new UsageError(`expected a command before ${first}`, '');
-
-  let spec = specOf(first);
-  let rest = argv.slice(1);
-  if (spec === undefined) {
-    if (!GROUPS.includes(first)) throw new UsageError(`unknown command '${first}'`, '');
-    if (isHelpFlag(second)) return { kind: 'help', text: groupHelp(first) };
-    const subs = subcommandsOf(first).join(', ');
-    if (second === undefined || second.startsWith('-')) {
-      throw new UsageError(`'${first}' needs a subcommand: ${subs}`, first);
-    }
-    spec = specOf(`${first} ${second}`);
-    if (spec === undefined)
-      throw new UsageError(`unknown command '${first} ${second}' (one of: ${subs})`, first);
-    rest = argv.slice(2);
-  }
-  return parseOptions(spec, rest);
-}
-
-function parseOptions(spec: CommandSpec, args: string[]): Parsed {
-  const options = optionsOf(spec);
-  const topic = spec.name;
-  const { tokens } = parseArgs({
-    args,
-    options: Object.fromEntries(
-      Object.entries(options).map(([name, o]) => [name, { type: o.type, multiple: o.multiple ?? false }]),
-    ),
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  });
-  // --help wins over any other mistake on the line.
-  if (tokens.some((t) => t.kind === 'option' && (t.name === 'help' || t.rawName === '-h'))) {
-    return { kind: 'help', text: commandHelp(spec) };
-  }
-  const values = new Map<string, string[]>();
-  for (const token of tokens) {
-    if (token.kind === 'positional') throw new UsageError(`unexpected argument '${token.value}'`, topic);
-    if (token.kind === 'option-terminator') continue;
-    const option = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
-    if (option === undefined || token.rawName !== `--${token.name}`) {
-      throw new UsageError(`unknown option ${token.rawName}`, topic);
-    }
-    if (option.type === 'boolean') {
-      if (token.value !== undefined) throw new UsageError(`option ${token.rawName} takes no value`, topic);
-      continue;
-    }
-    if (token.value === undefined) throw new UsageError(`option ${token.rawName} needs a value`, topic);
-    if (!token.inlineValue && token.value.startsWith('-')) {
-      throw new UsageError(
-        `option ${token.rawName} needs a value (got '${token.value}'; write ${token.rawName}=${token.value} if that is the value)`,
-        topic,
-      );
-    }
-    const seen = values.get(token.name);
-    if (seen !== undefined && !option.multiple) {
-      throw new UsageError(`option ${token.rawName} given more than once`, topic);
-    }
-    values.set(token.name, [...(seen ?? []), token.value]);
-  }
-  for (const [name, option] of Object.entries(options)) {
-    if (option.required && !values.has(name))
-      throw new UsageError(`missing required option --${name}`, topic);
-  }
-  return { kind: 'command', command: spec.build(new OptionValues(topic, values)) };
 }
 
 function subcommandsOf(group: string): string[] {
   return SPECS.filter((s) => s.name.startsWith(`${group} `)).map((s) => s.name.slice(group.length + 1));
 }
 
-function helpFor(words: string[]): string {
-  if (words.length === 0) return toolHelp();
-  const spec = specOf(words.join(' '));
-  if (spec) return commandHelp(spec);
-  if (words.length === 1 && GROUPS.includes(words[0])) return groupHelp(words[0]);
-  throw new UsageError(`no help for unknown command '${words.join(' ')}'`, '');
+/** The options part of a command's usage line, e.g. "--name <name> [--request-id <id>]". */
+function synopsis(spec: CommandSpec): string {
+  return Object.entries(optionsOf(spec))
+    .map(([name, o]) => {
+      const text = `--${name} ${o.value ?? '<value>'}${o.multiple ? '...' : ''}`;
+      return o.required ? text : `[${text}]`;
+    })
+    .join(' ');
 }
 
-function synopsis(spec: CommandSpec): string {
-  const parts = Object.entries(optionsOf(spec))
-    .filter(([name]) => name !== 'help')
-    .map(([name, o]) => {
-      const text = `--${name}${o.type === 'string' ? ` ${o.value ?? '<value>'}` : ''}${o.multiple ? '...' : ''}`;
-      return o.required ? text : `[${text}]`;
+const HELP_WIDTH = 100;
+
+/** Thrown out of commander when it has written a help text: parseCommandLine returns the text. */
+class HelpShown extends Error {}
+
+/** The full name of a commander command below the program, e.g. "client create"; '' for the program. */
+function fullName(cmd: CommanderCommand): string {
+  const names: string[] = [];
+  for (let c: CommanderCommand | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * The first quoted flag of a commander message without its value placeholder: "error: option
+ * '--name <name>' argument missing" -> "--name".
+ */
+function flagIn(message: string): string {
+  const quoted = /'([^']+)'/.exec(message)?.[1] ?? '';
+  return quoted.split(/[ ,]+/).find((w) => w.startsWith('-')) ?? quoted;
+}
+
+/** Commander's refusal as our UsageError, by where it happened: the program, a group or a command. */
+function usageError(err: CommanderError, cmd: CommanderCommand): Error {
+  if (err.code === 'commander.helpDisplayed') return new HelpShown();
+  const name = fullName(cmd);
+  const isProgram = name === '';
+  const isGroup = !isProgram && GROUPS.includes(name);
+  const needsSubcommand = () =>
+    new UsageError(`'${name}' needs a subcommand: ${subcommandsOf(name).join(', ')}`, name);
+  switch (err.code) {
+    case 'commander.help': // a program or group without a command after it
+      return isProgram ? new UsageError('no command given', '') : needsSubcommand();
+    case 'commander.unknownCommand': {
+      const word = cmd.args[0] ?? '';
+      if (isProgram) return new UsageError(`unknown command '${word}'`, '');
+      const subs = subcommandsOf(name).join(', ');
+      return new UsageError(`unknown command '${name} ${word}' (one of: ${subs})`, name);
+    }
+    case 'commander.unknownOption':
+      if (isProgram) return new UsageError(`expected a command before ${flagIn(err.message)}`, '');
+      if (isGroup) return needsSubcommand();
+      return new UsageError(`unknown option ${flagIn(err.message)}`, name);
+    case 'commander.optionMissingArgument':
+      return new UsageError(`option ${flagIn(err.message)} needs a value`, name);
+    case 'commander.excessArguments':
+      return new UsageError(`unexpected argument '${cmd.args[0] ?? ''}'`, name);
+    default:
+      return new UsageError(err.message.replace(/^error: /, ''), name);
+  }
+}
+
+/**
+ * The commander program for one parse: its actions store the parsed command in `result`, its help
+ * goes to `result` too (nothing is written to the process), and every error is thrown.
+ */
+function buildProgram(argv: readonly string[], result: { parsed?: Parsed; help: string }): CommanderCommand {
+  const configure = (cmd: CommanderCommand): CommanderCommand =>
+    cmd
+      .helpOption('-h, --help', 'show this help')
+      .helpCommand(false) // `citybase help <command...>` is handled by parseCommandLine
+      .configureOutput({
+        writeOut: (text) => void (result.help += text),
+        writeErr: () => undefined,
+        outputError: () => undefined,
+      })
+      .configureHelp({
+        helpWidth: HELP_WIDTH,
+        styleTitle: (title) => title.toLowerCase(),
+        subcommandTerm: (sub) => (cmd.parent ? fullName(sub) : `citybase ${fullName(sub)}`),
+        subcommandDescription: (sub) => sub.summary() || sub.description(),
+        // the program lists every command, not only the groups
+        visibleCommands: (c) => c.commands.flatMap((sub) => (sub.commands.length > 0 ? sub.commands : [sub])),
+      })
+      .exitOverride((err) => {
+        throw usageError(err, cmd);
+      });
+
+  const program = configure(new CommanderCommand('citybase'))
+    .usage('<command> [options]')
+    .description(
+      'Operator tool of a Citybase city: initialise the city, then manage operators, projects, API\n' +
+        'clients and the token signing keys through the identity service.',
+    )
+    .addHelpText(
+      'after',
+      [
+        '  citybase help [<command>]',
+        '',
+        "'citybase <command> --help' shows the options of a command.",
+        '',
+        ...ENVIRONMENT,
+        '',
+        'environment (init): DATABASE_URL, IDENTITY_MASTER_KEY, CITY_ID as for the identity service;',
+        "  CITYBASE_IDENTITY_ADMIN  path of identity's admin.js (default services/identity/dist/admin.js)",
+        '',
+        ...OUTPUT,
+      ]
+        .map((line) => `${line}\n`)
+        .join(''),
+    );
+
+  const groups = new Map<string, CommanderCommand>();
+  const groupOf = (group: string): CommanderCommand => {
+    let cmd = groups.get(group);
+    if (!cmd) {
+      cmd = configure(program.command(group))
+        .usage('<command> [options]')
+        .description(`${group} commands`)
+        .addHelpText('after', `\n'citybase ${group} <command> --help' shows the options of a command.\n`);
+      groups.set(group, cmd);
+    }
+    return cmd;
+  };
+
+  for (const spec of SPECS) {
+    const words = spec.name.split(' ');
+    const parent = words.length > 1 ? groupOf(words[0]) : program;
+    const cmd = configure(parent.command(words[words.length - 1]))
+      .usage(synopsis(spec))
+      .summary(spec.summary)
+      .description(
+        [
+          `${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}.`,
+          ...(spec.details.length ? ['', ...spec.details] : []),
+        ].join('\n'),
+      )
+      .addHelpText(
+        'after',
+        [...(spec.api ? ['', ...ENVIRONMENT] : []), '', ...OUTPUT].map((line) => `${line}\n`).join(''),
+      );
+    for (const [name, o] of Object.entries(optionsOf(spec))) {
+      const notes = [o.required ? 'required' : '', o.multiple ? 'repeatable' : ''].filter((n) => n !== '');
+      const option = new Option(
+        `--${name} ${o.value ?? '<value>'}`,
+        `${o.description}${notes.length ? ` (${notes.join(', ')})` : ''}`,
+      ).argParser((value: string, previous: string[] | undefined) => {
+        // commander takes the next word as the value even if it is an option; that is almost always
+        // a forgotten value. The --opt=value form says the dash is meant.
+        if (value.startsWith('-') && !argv.includes(`--${name}=${value}`)) {
+          throw new UsageError(
+            `option --${name} needs a value (got '${value}'; write --${name}=${value} if that is the value)`,
+            spec.name,
+          );
+        }
+        return [...(previous ?? []), value]; // repeats are judged by OptionValues
+      });
+      cmd.addOption(option);
+    }
+    cmd.action(() => {
+      const opts = cmd.opts<Record<string, string[] | undefined>>();
+      const values = new Map<string, string[]>();
+      for (const option of cmd.options) {
+        const name = option.long?.replace(/^--/, '') ?? '';
+        const value = opts[option.attributeName()];
+        if (name !== 'help' && value !== undefined) values.set(name, value);
+      }
+      for (const [name, o] of Object.entries(optionsOf(spec))) {
+        if (o.required && !values.has(name)) {
+          throw new UsageError(`missing required option --${name}`, spec.name);
+        }
+      }
+      result.parsed = { kind: 'command', command: spec.build(new OptionValues(spec.name, values)) };
     });
-  return `citybase ${spec.name}${parts.length ? ' ' + parts.join(' ') : ''}`;
+  }
+  return program;
+}
+
+/** Parses the arguments after `citybase` with commander. Throws UsageError for anything malformed. */
+export function parseCommandLine(argv: readonly string[]): Parsed {
+  // `citybase help <words>` is `citybase <words> --help`, for a command of two words too.
+  if (argv[0] === 'help') {
+    const words = argv.slice(1);
+    const topic = words.join(' ');
+    if (words.length > 0 && !COMMAND_NAMES.includes(topic as CommandName) && !GROUPS.includes(topic)) {
+      throw new UsageError(`no help for unknown command '${topic}'`, '');
+    }
+    return parseOnce([...words, '--help']);
+  }
+  return parseOnce(argv);
+}
+
+function parseOnce(argv: readonly string[]): Parsed {
+  const result: { parsed?: Parsed; help: string } = { help: '' };
+  try {
+    buildProgram(argv, result).parse([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof HelpShown) return { kind: 'help', text: result.help.trimEnd() };
+    throw err;
+  }
+  if (!result.parsed) throw new Error(`commander parsed ${argv.join(' ')} without running a command`);
+  return result.parsed;
 }
 
 const ENVIRONMENT = [
@@ -504,83 +610,6 @@ const OUTPUT = [
   'prefix, timestamps in RFC 3339 UTC). Errors: one line on stderr; exit code 2 for a wrong command',
   'line, 1 for a failure (gRPC errors show the status name, e.g. "PERMISSION_DENIED: ...").',
 ];
-
-/** Words of `text` in lines of at most `width` characters, every line after the first indented by `indent`. */
-export function wrap(text: string, width: number, indent: number): string {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
-    if (line !== '' && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line === '' ? word : `${line} ${word}`;
-    }
-  }
-  lines.push(line);
-  return lines.join(`\n${' '.repeat(indent)}`);
-}
-
-const HELP_WIDTH = 100;
-const FLAG_COLUMN = 28;
-
-function commandHelp(spec: CommandSpec): string {
-  const options = Object.entries(optionsOf(spec)).map(([name, o]) => {
-    const flag = `${name === 'help' ? '-h, ' : ''}--${name}${o.type === 'string' ? ` ${o.value ?? '<value>'}` : ''}`;
-    const notes = [o.required ? 'required' : '', o.multiple ? 'repeatable' : ''].filter((n) => n !== '');
-    const text = `${o.description}${notes.length ? ` (${notes.join(', ')})` : ''}`;
-    const head = `  ${flag.padEnd(FLAG_COLUMN - 3)} `;
-    return head.length > FLAG_COLUMN
-      ? `${head.trimEnd()}\n${' '.repeat(FLAG_COLUMN)}${wrap(text, HELP_WIDTH - FLAG_COLUMN, FLAG_COLUMN)}`
-      : `${head}${wrap(text, HELP_WIDTH - FLAG_COLUMN, FLAG_COLUMN)}`;
-  });
-  return [
-    `usage: ${synopsis(spec)}`,
-    '',
-    `${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}.`,
-    ...(spec.details.length ? ['', ...spec.details] : []),
-    '',
-    'options:',
-    ...options,
-    ...(spec.api ? ['', ...ENVIRONMENT] : []),
-    '',
-    ...OUTPUT,
-  ].join('\n');
-}
-
-function groupHelp(group: string): string {
-  const specs = SPECS.filter((s) => s.name.startsWith(`${group} `));
-  return [
-    `usage: citybase ${group} <command> [options]`,
-    '',
-    'commands:',
-    ...specs.map((s) => `  ${s.name.padEnd(22)} ${s.summary}`),
-    '',
-    `'citybase ${group} <command> --help' shows the options of a command.`,
-  ].join('\n');
-}
-
-export function toolHelp(): string {
-  return [
-    'usage: citybase <command> [options]',
-    '',
-    'Operator tool of a Citybase city: initialise the city, then manage operators, projects, API',
-    'clients and the token signing keys through the identity service.',
-    '',
-    'commands:',
-    ...SPECS.flatMap((s) => [`  ${synopsis(s)}`, `      ${wrap(s.summary, HELP_WIDTH - 6, 6)}`]),
-    '  citybase help [<command>]',
-    '',
-    "'citybase <command> --help' shows the options of a command.",
-    '',
-    ...ENVIRONMENT,
-    '',
-    'environment (init): DATABASE_URL, IDENTITY_MASTER_KEY, CITY_ID as for the identity service;',
-    "  CITYBASE_IDENTITY_ADMIN  path of identity's admin.js (default services/identity/dist/admin.js)",
-    '',
-    ...OUTPUT,
-  ].join('\n');
-}
 
 /** Names of every command, for tests and help. */
 export const COMMAND_NAMES: readonly CommandName[] = SPECS.map((s) => s.name);

@@ -6,14 +6,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  REPO_ROOT,
-  type ServiceProcess,
-  TEST_IDENTITY_MASTER_KEY,
-  type TestDatabase,
   createTestDatabase,
+  kafkaTestPrefix,
+  REPO_ROOT,
   spawnService,
+  TEST_IDENTITY_MASTER_KEY,
   testEndpoints,
-  uniqueName,
+  type ServiceProcess,
+  type TestDatabase,
 } from '@citybase/platform/testing';
 
 const CLI = join(REPO_ROOT, 'tools', 'cli', 'bin', 'citybase.js');
@@ -75,7 +75,7 @@ describe('citybase (built) against identity', () => {
     }
     dir = mkdtempSync(join(tmpdir(), 'citybase-cli-int-'));
     db = await createTestDatabase('cli');
-    topicPrefix = `${uniqueName('cli')}.`;
+    topicPrefix = kafkaTestPrefix('cli');
     initEnv = {
       DATABASE_URL: db.url,
       IDENTITY_MASTER_KEY: TEST_IDENTITY_MASTER_KEY,

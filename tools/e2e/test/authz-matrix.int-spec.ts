@@ -4,16 +4,17 @@ import { Client } from 'pg';
 import { loadDescriptorSet } from '@citybase/contracts/descriptors';
 import { RpcAuthDeclaration, rpcAuthDeclarations } from '@citybase/contracts/rpc-auth';
 import {
+  bearer,
   createTestDatabase,
+  kafkaTestPrefix,
+  routeProjectToSandbox,
+  SandboxChannelProcess,
   ServiceProcess,
+  spawnSandboxChannel,
   spawnService,
   TestDatabase,
   TestIssuer,
   TestTokenOptions,
-  bearer,
-  routeProjectToSandbox,
-  SandboxChannelProcess,
-  spawnSandboxChannel,
   uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
@@ -512,7 +513,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
-    const prefix = `${uniqueName('authz')}.`;
+    const prefix = kafkaTestPrefix('authz');
     await Promise.all(
       SERVICES.map(async (name) => {
         const db = await createTestDatabase(`authz_${name}`);

@@ -6,13 +6,14 @@ import { PaymentScenario, PaymentServiceService } from '@citybase/contracts/city
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
+  routeProjectToSandbox,
   ServiceProcess,
+  spawnSandboxChannel,
   spawnService,
   TestDatabase,
-  TestIssuer,
-  routeProjectToSandbox,
-  spawnSandboxChannel,
   testEndpoints,
+  TestIssuer,
   uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
@@ -119,7 +120,7 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
   };
 
   it('loses nothing when the relay is SIGKILLed mid-batch and restarted', async () => {
-    const prefix = `${uniqueName('relaykill')}.`;
+    const prefix = kafkaTestPrefix('relaykill');
     const ids = await seedOutbox(paymentDb.url, prefix, 10_000);
     let payment = await start('payment', prefix);
     await waitFor(
@@ -158,7 +159,7 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
       logLevel: logLevel.NOTHING,
     });
     const seen = new Map<string, number>();
-    const consumer = kafka.consumer({ groupId: uniqueName('observer') });
+    const consumer = kafka.consumer({ groupId: uniqueName(`${prefix}observer`) });
     await consumer.connect();
     await consumer.subscribe({ topic: `${prefix}citybase.payment.events.v1`, fromBeginning: true });
     await consumer.run({
@@ -180,7 +181,7 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
   }, 300_000);
 
   it('applies each of 10,000 events exactly once while the consumer is SIGKILLed several times', async () => {
-    const prefix = `${uniqueName('consumerkill')}.`;
+    const prefix = kafkaTestPrefix('consumerkill');
     const ids = await seedOutbox(paymentDb.url, prefix, 10_000);
     await start('payment', prefix);
     // a killed member holds its partitions until its session times out: keep that short here
@@ -235,7 +236,7 @@ describe('event backbone under faults (payment relay -> Kafka -> settlement inbo
     broker.start();
     let stopSandbox = (): Promise<void> => Promise.resolve();
     try {
-      const prefix = `${uniqueName('brokerdown')}.`;
+      const prefix = kafkaTestPrefix('brokerdown');
       const env = { KAFKA_BROKERS: broker.brokers };
       const payment = await start('payment', prefix, env);
       await start('settlement', prefix, env);

@@ -9,6 +9,7 @@ import {
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   routeProjectToSandbox,
   SandboxChannelProcess,
   ServiceProcess,
@@ -16,7 +17,6 @@ import {
   spawnService,
   TestDatabase,
   TestIssuer,
-  uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
 
@@ -35,7 +35,7 @@ describe('payment: SIGKILL during 1,000 payments', () => {
   let sandbox: SandboxChannelProcess;
   let db: TestDatabase;
   let svc: ServiceProcess | undefined;
-  const prefix = `${uniqueName('paykill')}.`;
+  const prefix = kafkaTestPrefix('paykill');
   const operatorId = 'op-chaos';
   const projectId = 'proj-chaos';
 

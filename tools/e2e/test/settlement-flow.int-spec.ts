@@ -15,6 +15,7 @@ import {
 import {
   createTestDatabase,
   grpcClient,
+  kafkaTestPrefix,
   REPO_ROOT,
   routeProjectToSandbox,
   SandboxChannelProcess,
@@ -23,7 +24,6 @@ import {
   spawnService,
   TestDatabase,
   TestIssuer,
-  uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
 
@@ -42,7 +42,7 @@ describe('settlement with payment and the sandbox channel', () => {
   let settlementDb: TestDatabase;
   let payment: ServiceProcess;
   let settlement: ServiceProcess | undefined;
-  const prefix = `${uniqueName('settle')}.`;
+  const prefix = kafkaTestPrefix('settle');
   const operatorId = 'op-settle';
   const projectId = 'proj-settle';
   const merchantId = 'm-settle';

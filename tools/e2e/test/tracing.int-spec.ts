@@ -6,12 +6,13 @@ import {
   createTestDatabase,
   freePort,
   grpcClient,
+  kafkaTestPrefix,
+  routeProjectToSandbox,
   ServiceProcess,
+  spawnSandboxChannel,
   spawnService,
   TestDatabase,
   TestIssuer,
-  routeProjectToSandbox,
-  spawnSandboxChannel,
   uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
@@ -82,7 +83,7 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
   });
 
   it('follows one payment through both services in one trace, and logs carry its trace id', async () => {
-    const prefix = `${uniqueName('tracing')}.`;
+    const prefix = kafkaTestPrefix('tracing');
     const start = async (name: string) => {
       const db = await createTestDatabase(`trace_${name}`);
       dbs.push(db);

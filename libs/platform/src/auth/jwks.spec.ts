@@ -78,7 +78,7 @@ describe('signing keys and the JWKS document', () => {
     expect(JSON.stringify(doc)).not.toContain('"d"');
   });
 
-  it('imports usable ES256 keys and skips everything else', () => {
+  it('imports usable ES256 keys and skips everything else', async () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
     const withPrivate = { ...A.publicJwk, kid: 'priv', d: A.privateKey.export({ format: 'jwk' }).d };
     const keys = importJwks({
@@ -94,7 +94,10 @@ describe('signing keys and the JWKS document', () => {
         'junk',
       ],
     });
-    expect([...keys.keys()]).toEqual([A.kid]);
+    expect(await keys.resolve(A.kid)).toMatchObject({ type: 'public' });
+    for (const kid of ['rsa', 'priv', 'enc', 'rs256', 'off-curve', B.kid]) {
+      expect(await keys.resolve(kid)).toBeUndefined();
+    }
     expect(() => importJwks({ nokeys: [] })).toThrow(/keys array/);
     expect(() => importJwks(null)).toThrow(/keys array/);
   });
@@ -132,13 +135,13 @@ describe('JwksCache', () => {
     const cache = cacheAt(clock);
     const now = () => new Date(clock.now());
     const claims = () => ({ sub: 'c', exp: clock.now() / 1000 + 600 });
-    const oldToken = signJwt(claims(), { privateKey: A.privateKey, kid: A.kid });
+    const oldToken = await signJwt(claims(), { privateKey: A.privateKey, kid: A.kid });
     await expect(verifyJwt(oldToken, cache, { now: now() })).resolves.toBeDefined();
 
     // identity rotates: B signs from now on, A stays published until its tokens expire
     identity.publish(B, A);
     clock.advanceSec(6);
-    const newToken = signJwt(claims(), { privateKey: B.privateKey, kid: B.kid });
+    const newToken = await signJwt(claims(), { privateKey: B.privateKey, kid: B.kid });
     await expect(verifyJwt(newToken, cache, { now: now() })).resolves.toBeDefined(); // unknown kid: refetch
     await expect(verifyJwt(oldToken, cache, { now: now() })).resolves.toBeDefined();
     expect(identity.requests).toBe(2);
@@ -222,7 +225,7 @@ describe('JwksCache', () => {
     await expect(cache.resolve(A.kid)).rejects.toBeInstanceOf(InfrastructureError);
     await expect(cache.resolve(A.kid)).rejects.toMatchObject({ kind: 'unavailable' }); // throttled
     expect(identity.requests).toBe(1);
-    const token = signJwt({ exp: clock.now() / 1000 + 60 }, { privateKey: A.privateKey, kid: A.kid });
+    const token = await signJwt({ exp: clock.now() / 1000 + 60 }, { privateKey: A.privateKey, kid: A.kid });
     const err: unknown = await verifyJwt(token, cache, { now: new Date(clock.now()) }).catch(
       (e: unknown) => e,
     );

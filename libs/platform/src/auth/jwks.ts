@@ -1,6 +1,7 @@
-import { createHash, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { createLocalJWKSet, type JWK } from 'jose';
 import { InfrastructureError } from '../errors';
-import { JWT_ALG, KeyResolver } from './jwt';
+import { JWT_ALG, KeyResolver, VerificationKey } from './jwt';
 
 /** The public half of a signing key as published in the JWKS (RFC 7517, EC P-256 only). */
 export interface PublicJwk {
@@ -58,29 +59,36 @@ export function toJwks(publicJwks: readonly PublicJwk[]): JwksDocument {
 }
 
 /**
- * Imports the usable keys of a fetched JWKS document: EC P-256 public keys with a kid, meant for
- * ES256 signatures. Anything else (RSA keys, encryption keys, a key carrying a private part) is
- * skipped rather than failing the whole document. Throws if the document itself has no `keys` array.
+ * The keys of a fetched JWKS document, looked up by kid through jose's createLocalJWKSet: only EC
+ * P-256 public keys meant for ES256 signatures resolve. jose refuses a whole document for one entry
+ * that is not an object and reports a repeated kid as ambiguous, so those are dropped first (the first
+ * entry of a kid wins), as are entries carrying a private part. A key that jose cannot use (RSA, `use:
+ * enc`, another alg, not a point on the curve) resolves to undefined, like an unknown kid, and never
+ * fails the other keys. Throws if the document itself has no `keys` array.
  */
-export function importJwks(doc: unknown): Map<string, KeyObject> {
+export function importJwks(doc: unknown): KeyResolver {
   const list = (doc as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(list)) throw new Error('JWKS document has no keys array');
-  const keys = new Map<string, KeyObject>();
+  const kids = new Set<string>();
+  const usable: JWK[] = [];
   for (const entry of list as unknown[]) {
-    if (typeof entry !== 'object' || entry === null) continue;
-    const jwk = entry as Record<string, unknown>;
-    const { kid, kty, crv, x, y, alg, use, d } = jwk;
-    if (typeof kid !== 'string' || kid === '' || keys.has(kid)) continue;
-    if (kty !== 'EC' || crv !== 'P-256' || typeof x !== 'string' || typeof y !== 'string') continue;
-    if ((alg !== undefined && alg !== JWT_ALG) || (use !== undefined && use !== 'sig') || d !== undefined)
-      continue;
-    try {
-      keys.set(kid, createPublicKey({ key: { kty, crv, x, y }, format: 'jwk' }));
-    } catch {
-      // not a point on the curve, bad base64: skip this key only
-    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) continue;
+    const jwk = entry as JWK;
+    if (typeof jwk.kid !== 'string' || jwk.kid === '' || kids.has(jwk.kid) || jwk.d !== undefined) continue;
+    kids.add(jwk.kid);
+    usable.push(jwk);
   }
-  return keys;
+  const keySet = createLocalJWKSet({ keys: usable });
+  return {
+    async resolve(kid: string): Promise<VerificationKey | undefined> {
+      if (!kids.has(kid)) return undefined;
+      try {
+        return await keySet({ alg: JWT_ALG, kid });
+      } catch {
+        return undefined; // no usable key under that kid (wrong type, use, alg or curve; bad point)
+      }
+    },
+  };
 }
 
 export interface JwksCacheOptions {
@@ -108,10 +116,12 @@ export interface JwksCacheOptions {
  * are older than maxAge or a token names a kid it has not seen (identity rotated), never more than
  * once per minRefetchInterval, and concurrent callers share one fetch. When a fetch fails it keeps
  * serving the keys it already has; only if it has never loaded any does resolve() throw an
- * InfrastructureError (UNAVAILABLE): an outage, not a bad token.
+ * InfrastructureError (UNAVAILABLE): an outage, not a bad token. Each fetched document becomes a
+ * jose local key set (importJwks). jose's createRemoteJWKSet is not used: it neither serves stale keys
+ * when a refetch fails nor throttles failed fetches, and its clock cannot be injected.
  */
 export class JwksCache implements KeyResolver {
-  private keys = new Map<string, KeyObject>();
+  private keys: KeyResolver | undefined;
   private loadedAt: number | undefined;
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | undefined;
@@ -130,13 +140,13 @@ export class JwksCache implements KeyResolver {
     this.now = opts.now ?? Date.now;
   }
 
-  async resolve(kid: string): Promise<KeyObject | undefined> {
+  async resolve(kid: string): Promise<VerificationKey | undefined> {
     if (this.inflight) await this.inflight;
     else if (this.isStale() && this.mayFetch()) await this.refresh();
-    let key = this.keys.get(kid);
+    let key = await this.keys?.resolve(kid);
     if (!key && this.mayFetch()) {
       await this.refresh();
-      key = this.keys.get(kid);
+      key = await this.keys?.resolve(kid);
     }
     if (!key && this.loadedAt === undefined) {
       throw new InfrastructureError('unavailable', 'signing keys are not available yet (JWKS fetch failed)');

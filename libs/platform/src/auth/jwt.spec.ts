@@ -2,6 +2,7 @@ import { createHmac, createPublicKey, generateKeyPairSync, sign as cryptoSign } 
 import { InfrastructureError } from '../errors';
 import { AuthError, AuthErrorCode } from './auth-error';
 import { generateSigningKey, importJwks, SigningKey, toJwks } from './jwks';
+import { signJwtSync } from '../testing/sign-jwt-sync';
 import { base64urlEncode, decodeUnverified, JwtPayload, KeyResolver, signJwt, verifyJwt } from './jwt';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
@@ -11,8 +12,7 @@ const otherKey = generateSigningKey();
 
 /** A resolver over the JWKS of the given keys, imported the way JwksCache imports them. */
 function resolverOf(...keys: SigningKey[]): KeyResolver {
-  const map = importJwks(toJwks(keys.map((k) => k.publicJwk)));
-  return { resolve: (kid) => Promise.resolve(map.get(kid)) };
+  return importJwks(toJwks(keys.map((k) => k.publicJwk)));
 }
 const keys = resolverOf(key);
 
@@ -47,8 +47,8 @@ const verifyAt = (token: string, opts: Parameters<typeof verifyJwt>[2] = {}) =>
   verifyJwt(token, keys, { now: NOW, ...opts });
 
 describe('signJwt / decodeUnverified', () => {
-  it('writes an ES256 compact JWT with kid, unpadded base64url and a 64-byte P1363 signature', () => {
-    const token = signJwt(payload(), { privateKey: key.privateKey, kid: key.kid });
+  it('writes an ES256 compact JWT with kid, unpadded base64url and a 64-byte P1363 signature', async () => {
+    const token = await signJwt(payload(), { privateKey: key.privateKey, kid: key.kid });
     expect(token).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
     const decoded = decodeUnverified(token);
     expect(decoded.header).toEqual({ alg: 'ES256', typ: 'JWT', kid: key.kid });
@@ -57,16 +57,30 @@ describe('signJwt / decodeUnverified', () => {
   });
 
   it('round-trips through verifyJwt', async () => {
-    const token = signJwt(payload(), { privateKey: key.privateKey, kid: key.kid });
+    const token = await signJwt(payload(), { privateKey: key.privateKey, kid: key.kid });
     await expect(verifyAt(token)).resolves.toEqual(payload());
     await expect(
       verifyAt(token, { issuer: 'https://identity.citybase', audience: 'citybase' }),
     ).resolves.toEqual(payload());
   });
+
+  it('writes the same token as signJwtSync, which the test kit uses where it cannot await', async () => {
+    const opts = { privateKey: key.privateKey, kid: key.kid };
+    const [h, p] = parts(await signJwt(payload(), opts));
+    const [hs, ps] = parts(signJwtSync(payload(), opts));
+    expect([hs, ps]).toEqual([h, p]); // ECDSA signatures are randomised; both must verify
+    await expect(verifyAt(signJwtSync(payload(), opts))).resolves.toEqual(payload());
+  });
+
+  it('refuses to sign with a key that is not P-256', async () => {
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    await expect(signJwt(payload(), { privateKey: p384.privateKey, kid: key.kid })).rejects.toThrow();
+  });
 });
 
 describe('verifyJwt refuses', () => {
-  const good = signJwt(payload(), { privateKey: key.privateKey, kid: key.kid });
+  // signJwtSync: the it.each table below is built before any test runs, where nothing can be awaited
+  const good = signJwtSync(payload(), { privateKey: key.privateKey, kid: key.kid });
   const [h, p, s] = parts(good);
 
   it.each([
@@ -117,12 +131,12 @@ describe('verifyJwt refuses', () => {
   });
 
   it('a token signed by a key the resolver does not know', async () => {
-    const token = signJwt(payload(), { privateKey: otherKey.privateKey, kid: otherKey.kid });
+    const token = await signJwt(payload(), { privateKey: otherKey.privateKey, kid: otherKey.kid });
     await expectAuthError(verifyAt(token), 'TOKEN_KID_UNKNOWN');
   });
 
   it('a token signed by another key under a known kid', async () => {
-    const token = signJwt(payload(), { privateKey: otherKey.privateKey, kid: key.kid });
+    const token = await signJwt(payload(), { privateKey: otherKey.privateKey, kid: key.kid });
     await expectAuthError(verifyAt(token), 'TOKEN_SIGNATURE_INVALID');
   });
 
@@ -144,39 +158,48 @@ describe('verifyJwt refuses', () => {
   it('a P-384 key and signature behind the kid (ES384 posing as ES256)', async () => {
     const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
     const resolver: KeyResolver = { resolve: () => Promise.resolve(p384.publicKey) };
-    const token = signJwt(payload(), { privateKey: p384.privateKey, kid: key.kid });
+    const token = signJwtSync(payload(), { privateKey: p384.privateKey, kid: key.kid }); // jose would not
     await expectAuthError(verifyJwt(token, resolver, { now: NOW }), 'TOKEN_SIGNATURE_INVALID');
   });
 
   it('an expired token (beyond the clock tolerance), but not one within it', async () => {
-    const expired = signJwt(payload({ exp: NOW_SEC - 31 }), { privateKey: key.privateKey, kid: key.kid });
+    const expired = await signJwt(payload({ exp: NOW_SEC - 31 }), {
+      privateKey: key.privateKey,
+      kid: key.kid,
+    });
     await expectAuthError(verifyAt(expired), 'TOKEN_EXPIRED');
-    const justExpired = signJwt(payload({ exp: NOW_SEC - 29 }), { privateKey: key.privateKey, kid: key.kid });
+    const justExpired = await signJwt(payload({ exp: NOW_SEC - 29 }), {
+      privateKey: key.privateKey,
+      kid: key.kid,
+    });
     await expect(verifyAt(justExpired)).resolves.toBeDefined();
     await expectAuthError(verifyAt(justExpired, { clockToleranceSec: 0 }), 'TOKEN_EXPIRED');
   });
 
   it('a token without exp', async () => {
-    const token = signJwt(payload({ exp: undefined }), { privateKey: key.privateKey, kid: key.kid });
+    const token = await signJwt(payload({ exp: undefined }), { privateKey: key.privateKey, kid: key.kid });
     await expectAuthError(verifyAt(token), 'TOKEN_CLAIMS_INVALID');
   });
 
   it('a token whose nbf or iat lies in the future beyond the tolerance', async () => {
     const sign = (extra: JwtPayload) => signJwt(payload(extra), { privateKey: key.privateKey, kid: key.kid });
-    await expectAuthError(verifyAt(sign({ nbf: NOW_SEC + 31 })), 'TOKEN_NOT_YET_VALID');
-    await expectAuthError(verifyAt(sign({ iat: NOW_SEC + 31 })), 'TOKEN_NOT_YET_VALID');
-    await expect(verifyAt(sign({ nbf: NOW_SEC + 29, iat: NOW_SEC + 29 }))).resolves.toBeDefined();
+    await expectAuthError(verifyAt(await sign({ nbf: NOW_SEC + 31 })), 'TOKEN_NOT_YET_VALID');
+    await expectAuthError(verifyAt(await sign({ iat: NOW_SEC + 31 })), 'TOKEN_NOT_YET_VALID');
+    await expect(verifyAt(await sign({ nbf: NOW_SEC + 29, iat: NOW_SEC + 29 }))).resolves.toBeDefined();
   });
 
   it('a wrong or missing issuer', async () => {
     await expectAuthError(verifyAt(good, { issuer: 'https://evil.example' }), 'TOKEN_ISSUER_INVALID');
-    const noIss = signJwt(payload({ iss: undefined }), { privateKey: key.privateKey, kid: key.kid });
+    const noIss = await signJwt(payload({ iss: undefined }), { privateKey: key.privateKey, kid: key.kid });
     await expectAuthError(verifyAt(noIss, { issuer: 'https://identity.citybase' }), 'TOKEN_ISSUER_INVALID');
   });
 
   it('a wrong audience (string or array)', async () => {
     await expectAuthError(verifyAt(good, { audience: 'other' }), 'TOKEN_AUDIENCE_INVALID');
-    const multi = signJwt(payload({ aud: ['a', 'citybase'] }), { privateKey: key.privateKey, kid: key.kid });
+    const multi = await signJwt(payload({ aud: ['a', 'citybase'] }), {
+      privateKey: key.privateKey,
+      kid: key.kid,
+    });
     await expect(verifyAt(multi, { audience: 'citybase' })).resolves.toBeDefined();
     await expectAuthError(verifyAt(multi, { audience: 'other' }), 'TOKEN_AUDIENCE_INVALID');
   });
@@ -186,6 +209,6 @@ it('lets a resolver outage through as itself, not as a bad token', async () => {
   const down: KeyResolver = {
     resolve: () => Promise.reject(new InfrastructureError('unavailable', 'jwks down')),
   };
-  const token = signJwt(payload(), { privateKey: key.privateKey, kid: key.kid });
+  const token = await signJwt(payload(), { privateKey: key.privateKey, kid: key.kid });
   await expect(verifyJwt(token, down, { now: NOW })).rejects.toBeInstanceOf(InfrastructureError);
 });

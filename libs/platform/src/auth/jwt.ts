@@ -1,11 +1,13 @@
-import { KeyObject, sign, verify } from 'node:crypto';
-import { AuthError } from './auth-error';
+import { KeyObject, type webcrypto } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { AuthError, AuthErrorCode } from './auth-error';
 
 /**
- * ES256 JWTs (RFC 7519 compact serialization, RFC 7518 §3.4 signatures) with node:crypto only.
- * ES256 is the only algorithm accepted: the algorithm comes from our configuration, never from the
- * token, which closes the `alg: none` and HS256-with-the-public-key attacks. Embedded key headers
- * (`jwk`, `jku`, `x5u`, `x5c`) are ignored: keys come only from the resolver, by `kid`.
+ * ES256 JWTs (RFC 7519) on `jose`. ES256 is the only algorithm accepted: the algorithm comes from our
+ * configuration, never from the token, which closes the `alg: none` and HS256-with-the-public-key
+ * attacks. Embedded key headers (`jwk`, `jku`, `x5u`, `x5c`) are ignored: keys come only from the
+ * resolver, by `kid`. Before jose sees a token, the checks below refuse what jose would accept more
+ * leniently (any `crit`, base64url with junk or padding) and give each refusal its own AuthError code.
  */
 
 export const JWT_ALG = 'ES256';
@@ -30,9 +32,12 @@ export interface DecodedJwt {
   signature: Buffer;
 }
 
+/** A public key as Node (KeyObject) or WebCrypto (CryptoKey, what jose imports JWKs to) holds it. */
+export type VerificationKey = KeyObject | webcrypto.CryptoKey;
+
 /** Finds the public key for a `kid`; undefined if no such key exists (JwksCache implements it). */
 export interface KeyResolver {
-  resolve(kid: string): Promise<KeyObject | undefined>;
+  resolve(kid: string): Promise<VerificationKey | undefined>;
 }
 
 export interface VerifyOptions {
@@ -74,15 +79,17 @@ function parseJsonObject(bytes: Buffer, what: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Signs `payload` as an ES256 JWT whose header names `kid`, the key's id in the JWKS. */
-export function signJwt(payload: JwtPayload, opts: { privateKey: KeyObject; kid: string }): string {
-  const header: JwtHeader = { alg: JWT_ALG, typ: 'JWT', kid: opts.kid };
-  const signingInput = `${base64urlEncode(JSON.stringify(header))}.${base64urlEncode(JSON.stringify(payload))}`;
-  const signature = sign('sha256', Buffer.from(signingInput), {
-    key: opts.privateKey,
-    dsaEncoding: 'ieee-p1363',
-  });
-  return `${signingInput}.${base64urlEncode(signature)}`;
+/**
+ * Signs `payload` as an ES256 JWT (header `{alg, typ: 'JWT', kid}`), `kid` naming the key in the
+ * JWKS. The key must be a P-256 private key; jose refuses any other.
+ */
+export function signJwt(
+  payload: JwtPayload,
+  opts: { privateKey: KeyObject | webcrypto.CryptoKey; kid: string },
+): Promise<string> {
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT', kid: opts.kid })
+    .sign(opts.privateKey);
 }
 
 /**
@@ -111,22 +118,23 @@ export function decodeUnverified(token: string): DecodedJwt {
 }
 
 /**
- * Verifies an ES256 token and returns its payload. Checks, in order: shape, algorithm, `kid`,
- * signature, then the time claims (`exp` is required) and the optional issuer and audience. Every
- * refusal is an AuthError with its own code. Errors thrown by the resolver itself (e.g. the JWKS
- * cannot be fetched at all) propagate unchanged: an outage is not the caller's fault.
+ * Verifies an ES256 token and returns its payload. Checks, in order: shape, algorithm, `kid`, then
+ * (jose) the signature, issuer, audience and time claims (`exp` is required), then that `iat` is not
+ * in the future. Every refusal is an AuthError with its own code. Errors thrown by the resolver
+ * itself (e.g. the JWKS cannot be fetched at all) propagate unchanged: an outage is not the caller's
+ * fault.
  */
 export async function verifyJwt(
   token: string,
   keys: KeyResolver,
   opts: VerifyOptions = {},
 ): Promise<JwtPayload> {
-  const { header, payload, signingInput, signature } = decodeUnverified(token);
+  const { header } = decodeUnverified(token);
   if (header.alg !== JWT_ALG) {
     throw new AuthError('TOKEN_ALG_UNSUPPORTED', `token alg must be ${JWT_ALG}`);
   }
   if (header['crit'] !== undefined) {
-    // RFC 7515 §4.1.11: a verifier must refuse critical extensions it does not understand (all of them).
+    // RFC 7515 §4.1.11: refuse critical extensions we do not understand (all of them; jose knows b64).
     throw new AuthError('TOKEN_MALFORMED', 'token header has unsupported critical extensions');
   }
   if (typeof header.kid !== 'string' || header.kid === '') {
@@ -134,62 +142,69 @@ export async function verifyJwt(
   }
   const key = await keys.resolve(header.kid);
   if (!key) throw new AuthError('TOKEN_KID_UNKNOWN', 'token is signed by an unknown key');
-  // A resolver could hand back any key type; a P-384 key would accept an ES384 signature as "ES256".
+  // A resolver could hand back any key type; a P-384 key must not verify a token claiming ES256.
   if (!isP256PublicKey(key)) throw new AuthError('TOKEN_SIGNATURE_INVALID', 'token signature is invalid');
-  let valid: boolean;
-  try {
-    // ieee-p1363: the JOSE form, r||s of 32 bytes each; a DER signature or any other length is invalid
-    valid = verify('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' }, signature);
-  } catch {
-    valid = false;
-  }
-  if (!valid) throw new AuthError('TOKEN_SIGNATURE_INVALID', 'token signature is invalid');
 
-  checkTimes(payload, opts);
-  if (opts.issuer !== undefined && payload['iss'] !== opts.issuer) {
-    throw new AuthError('TOKEN_ISSUER_INVALID', 'token issuer is not accepted here');
+  const now = opts.now ?? new Date();
+  const tolerance = opts.clockToleranceSec ?? 30;
+  let payload: JwtPayload;
+  try {
+    ({ payload } = await jwtVerify(token, key, {
+      algorithms: [JWT_ALG],
+      currentDate: now,
+      clockTolerance: tolerance,
+      issuer: opts.issuer,
+      audience: opts.audience,
+      // Citybase tokens are short-lived by design: a token without an expiry is never accepted.
+      requiredClaims: ['exp'],
+    }));
+  } catch (err) {
+    throw toAuthError(err);
   }
-  if (opts.audience !== undefined && !audienceContains(payload['aud'], opts.audience)) {
-    throw new AuthError('TOKEN_AUDIENCE_INVALID', 'token audience does not include this service');
+  // jose checks that iat is a number; a token issued in the future is refused here.
+  const iat = payload['iat'];
+  if (typeof iat === 'number' && iat > Math.floor(now.getTime() / 1000) + tolerance) {
+    throw new AuthError('TOKEN_NOT_YET_VALID', 'token is issued in the future (iat)');
   }
   return payload;
 }
 
-function isP256PublicKey(key: KeyObject): boolean {
-  return (
-    key.type === 'public' &&
-    key.asymmetricKeyType === 'ec' &&
-    key.asymmetricKeyDetails?.namedCurve === 'prime256v1'
-  );
+function isP256PublicKey(key: VerificationKey): boolean {
+  if (key instanceof KeyObject) {
+    return (
+      key.type === 'public' &&
+      key.asymmetricKeyType === 'ec' &&
+      key.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+    );
+  }
+  const algorithm = key.algorithm as webcrypto.EcKeyAlgorithm;
+  return key.type === 'public' && algorithm.name === 'ECDSA' && algorithm.namedCurve === 'P-256';
 }
 
-function checkTimes(payload: JwtPayload, opts: VerifyOptions): void {
-  const now = Math.floor((opts.now ?? new Date()).getTime() / 1000);
-  const tolerance = opts.clockToleranceSec ?? 30;
-  const { exp, nbf, iat } = payload;
-  // Citybase tokens are short-lived by design: a token without an expiry is never accepted.
-  if (!isNumericDate(exp))
-    throw new AuthError('TOKEN_CLAIMS_INVALID', 'token exp is missing or not a number');
-  if (nbf !== undefined && !isNumericDate(nbf)) {
-    throw new AuthError('TOKEN_CLAIMS_INVALID', 'token nbf is not a number');
+/** jose's refusals as our codes; anything that is not a JOSE error is a bug and propagates. */
+function toAuthError(err: unknown): unknown {
+  const refuse = (code: AuthErrorCode, message: string) => new AuthError(code, message);
+  if (err instanceof errors.JWTExpired) return refuse('TOKEN_EXPIRED', 'token has expired');
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    switch (err.claim) {
+      case 'iss':
+        return refuse('TOKEN_ISSUER_INVALID', 'token issuer is not accepted here');
+      case 'aud':
+        return refuse('TOKEN_AUDIENCE_INVALID', 'token audience does not include this service');
+      case 'nbf':
+      case 'iat':
+        if (err.reason === 'check_failed') {
+          return refuse('TOKEN_NOT_YET_VALID', `token is not valid yet (${err.claim})`);
+        }
+    }
+    return refuse('TOKEN_CLAIMS_INVALID', `token ${err.claim} is missing or invalid`);
   }
-  if (iat !== undefined && !isNumericDate(iat)) {
-    throw new AuthError('TOKEN_CLAIMS_INVALID', 'token iat is not a number');
+  if (err instanceof errors.JWSSignatureVerificationFailed) {
+    return refuse('TOKEN_SIGNATURE_INVALID', 'token signature is invalid');
   }
-  if (now >= exp + tolerance) throw new AuthError('TOKEN_EXPIRED', 'token has expired');
-  if (nbf !== undefined && nbf > now + tolerance) {
-    throw new AuthError('TOKEN_NOT_YET_VALID', 'token is not valid yet (nbf)');
+  if (err instanceof errors.JOSEAlgNotAllowed) {
+    return refuse('TOKEN_ALG_UNSUPPORTED', `token alg must be ${JWT_ALG}`);
   }
-  if (iat !== undefined && iat > now + tolerance) {
-    throw new AuthError('TOKEN_NOT_YET_VALID', 'token is issued in the future (iat)');
-  }
-}
-
-function isNumericDate(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
-function audienceContains(aud: unknown, audience: string): boolean {
-  if (typeof aud === 'string') return aud === audience;
-  return Array.isArray(aud) && aud.includes(audience);
+  if (err instanceof errors.JOSEError) return refuse('TOKEN_MALFORMED', 'token is malformed');
+  return err;
 }

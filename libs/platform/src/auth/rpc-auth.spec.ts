@@ -10,15 +10,15 @@ import type { RpcAuthDeclaration } from '@citybase/contracts/rpc-auth';
 import { DomainError, InfrastructureError } from '../errors';
 import { AuthError } from './auth-error';
 import { generateSigningKey, importJwks, toJwks } from './jwks';
-import { base64urlEncode, JwtPayload, KeyResolver, signJwt } from './jwt';
+import { signJwtSync } from '../testing/sign-jwt-sync';
+import { base64urlEncode, JwtPayload, KeyResolver } from './jwt';
 import { claimsOf, findClaims, guardServer, RpcAuthenticator } from './rpc-auth';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 const NOW_SEC = NOW.getTime() / 1000;
 const key = generateSigningKey();
 const stranger = generateSigningKey();
-const published = importJwks(toJwks([key.publicJwk]));
-const keys: KeyResolver = { resolve: (kid) => Promise.resolve(published.get(kid)) };
+const keys: KeyResolver = importJwks(toJwks([key.publicJwk]));
 
 function declaration(path: string, requiredScope: string | undefined, publicRpc = false): RpcAuthDeclaration {
   const [, service = '', method = ''] = path.split('/');
@@ -59,8 +59,9 @@ function claims(extra: JwtPayload = {}): JwtPayload {
     ...extra,
   };
 }
+// signJwtSync (jose's signJwt is async): the tables below build tokens where nothing can be awaited
 const tokenFor = (extra: JwtPayload = {}, signer = key) =>
-  signJwt(claims(extra), { privateKey: signer.privateKey, kid: signer.kid });
+  signJwtSync(claims(extra), { privateKey: signer.privateKey, kid: signer.kid });
 
 function metadataWith(...authorization: string[]): Metadata {
   const md = new Metadata();

@@ -1,4 +1,3 @@
 export * from './pool';
 export * from './migrations';
 export * from './platform-migrations';
-export * from './idempotency';

@@ -4,6 +4,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { HealthImplementation, ServingStatusMap } from 'grpc-health-check';
 import { guardServer, GuardServerOptions } from '../auth/rpc-auth';
+import { RequestScreen, screenServer } from './request-hygiene';
 
 /** Fully-qualified service name (e.g. citybase.payment.v1.PaymentService) to its ts-proto grpc-js definition. */
 export type GrpcServiceMap = Record<string, grpc.ServiceDefinition>;
@@ -18,7 +19,8 @@ export interface GrpcServerKit {
  * NestJS gRPC transport options for a Citybase service. Handlers use ts-proto's grpc-js codecs
  * (int64 stays bigint; see docs/adr/0003), not proto-loader's. Every server also serves
  * grpc.health.v1.Health (overall "" and per service) and server reflection from the contracts'
- * descriptor set, both open; every RPC of `services` is authenticated (libs/platform auth/rpc-auth).
+ * descriptor set, both open; every RPC of `services` is authenticated (libs/platform auth/rpc-auth),
+ * then its request is screened (grpc/request-hygiene: no NUL, no invalid UTF-8, no overlong string).
  */
 export function createGrpcServerKit(opts: {
   host: string;
@@ -39,6 +41,7 @@ export function createGrpcServerKit(opts: {
     defaults: true,
     oneofs: true,
   });
+  const screen = new RequestScreen(opts.descriptorSet);
   const reflection = new ReflectionService(reflectionDefinition, { services: names });
   const packages = [...new Set(names.map((n) => n.slice(0, n.lastIndexOf('.'))))];
   return {
@@ -59,6 +62,8 @@ export function createGrpcServerKit(opts: {
           reflection.addToServer(server);
           // after health and reflection, which stay open; before Nest adds the application's services
           guardServer(server, opts.guard);
+          // installed after the guard, so it wraps it: authentication first, then the screen
+          screenServer(server, screen, opts.guard.logger);
         },
         maxReceiveMessageLength: 8 * 1024 * 1024,
       },

@@ -2,3 +2,4 @@ export * from './status-mapping';
 export * from './grpc-error.filter';
 export * from './grpc-server';
 export * from './grpc-metrics.interceptor';
+export * from './request-hygiene';

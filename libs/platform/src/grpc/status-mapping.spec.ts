@@ -47,6 +47,29 @@ describe('domain error to gRPC status mapping', () => {
     expect(classifyPgError(Object.assign(new Error('dup'), { code: '23505' }))).toBeUndefined();
   });
 
+  it('maps a PostgreSQL data exception (class 22) to INVALID_ARGUMENT without its SQL text', () => {
+    const pgError = (code: string) =>
+      Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00 in INSERT INTO operators'), {
+        code,
+        severity: 'ERROR',
+      });
+    for (const code of ['22021', '22P02', '22003', '22001', '22007']) {
+      const mapped = toGrpcError(pgError(code), () => 'err-22');
+      expect(mapped).toEqual({
+        code: status.INVALID_ARGUMENT,
+        details: `a request value was refused by the database (data exception ${code}); error id err-22`,
+        domainCode: 'DATA_EXCEPTION',
+        errorId: 'err-22',
+      });
+    }
+    // other classes stay what they were: a constraint violation the service did not expect is a bug
+    expect(toGrpcError(pgError('23505'), () => 'e').code).toBe(status.INTERNAL);
+    // and a plain error that merely has a code is not mistaken for PostgreSQL's
+    expect(toGrpcError(Object.assign(new Error('x'), { code: '22021' }), () => 'e').code).toBe(
+      status.INTERNAL,
+    );
+  });
+
   it('turns anything else into INTERNAL with an error id and no detail of the bug', () => {
     const mapped = toGrpcError(
       new TypeError('cannot read x of undefined at secret/path.ts'),

@@ -58,8 +58,32 @@ export function toGrpcError(err: unknown, newErrorId: () => string): GrpcErrorSh
   if (err instanceof InfrastructureError) {
     return { code: statusForInfrastructure(err.kind), details: err.message };
   }
+  const sqlState = dataExceptionState(err);
+  if (sqlState) {
+    // A backstop: the service let a value through that PostgreSQL refuses (a NUL byte, an
+    // out-of-range number, an invalid date...). The caller's input caused it, so it is not INTERNAL;
+    // the SQL text and value stay in the log, under the error id, never in the answer.
+    const errorId = newErrorId();
+    return {
+      code: status.INVALID_ARGUMENT,
+      details: `a request value was refused by the database (data exception ${sqlState}); error id ${errorId}`,
+      domainCode: 'DATA_EXCEPTION',
+      errorId,
+    };
+  }
   const errorId = newErrorId();
   return { code: status.INTERNAL, details: `internal error ${errorId}`, errorId };
+}
+
+/**
+ * The SQLSTATE of a PostgreSQL data exception (class 22: invalid byte sequence 22021, numeric value
+ * out of range 22003, invalid datetime 22007/22008, string too long 22001, ...), if `err` is one.
+ */
+export function dataExceptionState(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const { code, severity } = err as { code?: unknown; severity?: unknown };
+  if (typeof code !== 'string' || typeof severity !== 'string') return undefined; // not from pg
+  return /^22[0-9A-Z]{3}$/.test(code) ? code : undefined;
 }
 
 /** The trailers every refused call carries: the domain code, field, rule and error id of the failure. */

@@ -36,6 +36,14 @@ export interface InboxConsumerOptions {
   maxAttempts?: number;
   /** First retry delay; doubles each attempt (default 100 ms). */
   retryBaseMs?: number;
+  /** Longest wait between two retries after infrastructure failures, which retry without limit (default 5 s). */
+  maxRetryDelayMs?: number;
+  /**
+   * Process deaths (SIGKILL, out of memory, a native crash) while an event was being applied after
+   * which it is dead-lettered instead of being run again (default 3). Counted by attempts recorded
+   * as started before the handler runs and cleared when it finishes (migration 0003_inbox_attempts).
+   */
+  maxProcessDeaths?: number;
   /** Messages applied per database transaction when all goes well (default 100). */
   groupSize?: number;
   partitionsConsumedConcurrently?: number;
@@ -93,6 +101,12 @@ const delivery = (topic: string, partition: number, m: KafkaMessage): Delivery =
 
 class PoisonError extends Error {}
 
+/** Offsets `from`..`to` (inclusive) of one partition. */
+interface OffsetRange {
+  from: string;
+  to: string;
+}
+
 /**
  * Consumes events with exactly-once effects: a handler's writes and the `(consumer, event_id)`
  * inbox row commit in one transaction, and Kafka offsets are committed only after that. Failing
@@ -104,6 +118,8 @@ export class InboxConsumer {
   private readonly log: Logger;
   private readonly maxAttempts: number;
   private readonly retryBaseMs: number;
+  private readonly maxRetryDelayMs: number;
+  private readonly maxProcessDeaths: number;
   private readonly groupSize: number;
   private consumer: Consumer | undefined;
   private dlqProducer: Producer | undefined;
@@ -113,6 +129,8 @@ export class InboxConsumer {
     this.log = opts.logger.child({ component: 'inbox-consumer', consumer: opts.name });
     this.maxAttempts = opts.maxAttempts ?? 5;
     this.retryBaseMs = opts.retryBaseMs ?? 100;
+    this.maxRetryDelayMs = opts.maxRetryDelayMs ?? 5_000;
+    this.maxProcessDeaths = opts.maxProcessDeaths ?? 3;
     this.groupSize = opts.groupSize ?? 100;
   }
 
@@ -190,39 +208,136 @@ export class InboxConsumer {
       { consumer: this.opts.name, topic, partition: String(partition) },
       Number.isFinite(lag) ? lag : 0,
     );
-    for (let i = 0; i < batch.messages.length; i += this.groupSize) {
+    for (let i = 0; i < batch.messages.length;) {
       if (!isRunning() || isStale()) return;
-      const group = batch.messages.slice(i, i + this.groupSize);
+      let group = batch.messages.slice(i, i + this.groupSize);
+      const first = group[0].offset;
+      const last = group[group.length - 1].offset;
+      let died: OffsetRange | undefined;
+      let applied = false;
       try {
-        await this.applyGroup(group.map((m) => delivery(topic, partition, m)));
+        // recorded (and committed) before any handler runs; cleared by the group's own transaction
+        died = await this.startGroup(topic, partition, first, last);
+        if (!died) {
+          await this.applyGroup(
+            group.map((m) => delivery(topic, partition, m)),
+            first,
+          );
+          applied = true;
+        }
       } catch (err) {
         // One of them failed: apply them one by one to find it, retrying and dead-lettering it alone.
         this.log.debug(
           { err: (err as Error).message, topic, partition },
           'group failed; applying one by one',
         );
-        for (const message of group) {
-          if (!isRunning() || isStale()) return;
-          await this.applyWithRetries(delivery(topic, partition, message), heartbeat);
-        }
       }
-      const last = group[group.length - 1].offset;
-      resolveOffset(last);
-      await this.consumer!.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+      if (applied) {
+        resolveOffset(last);
+        await this.consumer!.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+        await heartbeat();
+        i += group.length;
+        continue;
+      }
+      if (died) {
+        // The process died while it applied these offsets as a group: one of them may kill it
+        // again. Apply them one by one, counting each one's deaths, until the dead range is behind.
+        this.log.warn(
+          { topic, partition, from: died.from, to: died.to },
+          'the process died while applying this group; applying its messages one by one',
+        );
+        const to = BigInt(died.to);
+        group = group.filter((m) => BigInt(m.offset) <= to);
+      }
+      for (const message of group) {
+        if (!isRunning() || isStale()) return;
+        const inDeadGroup =
+          died !== undefined &&
+          BigInt(message.offset) >= BigInt(died.from) &&
+          BigInt(message.offset) <= BigInt(died.to);
+        await this.applyWithRetries(delivery(topic, partition, message), heartbeat, {
+          // the group's death may have been this message's doing
+          priorDeaths: inDeadGroup ? 1 : 0,
+        });
+        // Commit each finished message at once: redelivered after a later death, it would be
+        // started (and counted) again although it had finished.
+        resolveOffset(message.offset);
+        await this.consumer!.commitOffsets([
+          { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
+        ]);
+      }
       await heartbeat();
+      i += group.length;
     }
+  }
+
+  /**
+   * Records that this partition starts applying offsets `from`..`to` as a group, in a transaction
+   * of its own. If the previous group recorded for the partition overlaps them, it never finished:
+   * the process died while applying it. Then that range is answered (and left recorded) instead.
+   */
+  private async startGroup(
+    topic: string,
+    partition: number,
+    from: string,
+    to: string,
+  ): Promise<OffsetRange | undefined> {
+    const { rows } = await this.opts.pool.query<OffsetRange>(
+      `WITH prev AS (
+         SELECT from_offset, to_offset FROM inbox_group_attempt
+         WHERE consumer = $1 AND topic = $2 AND kafka_partition = $3
+       ), started AS (
+         INSERT INTO inbox_group_attempt AS g (consumer, topic, kafka_partition, from_offset, to_offset)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (consumer, topic, kafka_partition) DO UPDATE
+           SET from_offset = EXCLUDED.from_offset, to_offset = EXCLUDED.to_offset, started_at = now()
+           WHERE NOT (g.from_offset <= $5 AND g.to_offset >= $4)
+       )
+       SELECT from_offset::text AS "from", to_offset::text AS "to" FROM prev
+       WHERE from_offset <= $5 AND to_offset >= $4`,
+      [this.opts.name, topic, partition, from, to],
+    );
+    return rows[0];
+  }
+
+  /** Records that a message is started on its own; resolves with the deaths recorded before this start. */
+  private async startAttempt(m: Delivery, priorDeaths: number): Promise<number> {
+    const { rows } = await this.opts.pool.query<{ starts: number }>(
+      `INSERT INTO inbox_message_attempt AS a (consumer, topic, kafka_partition, kafka_offset, starts)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (consumer, topic, kafka_partition, kafka_offset) DO UPDATE
+         SET starts = a.starts + 1, updated_at = now()
+       RETURNING starts`,
+      [this.opts.name, m.topic, m.partition, m.offset, priorDeaths + 1],
+    );
+    return rows[0].starts - 1;
+  }
+
+  /** The message finished (applied, skipped or dead-lettered): it no longer counts as started. */
+  private async finishAttempt(db: Pool | PoolClient, m: Delivery): Promise<void> {
+    await db.query(
+      `DELETE FROM inbox_message_attempt
+       WHERE consumer = $1 AND topic = $2 AND kafka_partition = $3 AND kafka_offset = $4`,
+      [this.opts.name, m.topic, m.partition, m.offset],
+    );
   }
 
   /**
    * Applies a group of messages in one transaction: one statement records them all in the inbox,
    * then the handlers run, in order, for those that were not there yet.
    */
-  private async applyGroup(messages: Delivery[]): Promise<void> {
+  private async applyGroup(messages: Delivery[], firstOffset: string): Promise<void> {
     const parsed = messages.map((m) => this.parse(m));
     const toRecord = parsed.filter((p): p is Parsed => p.kind === 'event');
     const outcomes: { type: string; outcome: Outcome; seconds: number }[] = [];
     await withTransaction(this.opts.pool, async (client) => {
       outcomes.length = 0;
+      const { topic, partition } = messages[0];
+      await client.query(
+        `DELETE FROM inbox_group_attempt
+         WHERE consumer = $1 AND topic = $2 AND kafka_partition = $3 AND from_offset = $4`,
+        [this.opts.name, topic, partition, firstOffset],
+      );
       const fresh = await this.recordInInbox(client, toRecord);
       for (const p of parsed) {
         if (p.kind === 'ignored') {
@@ -319,18 +434,32 @@ export class InboxConsumer {
     return { type: p.envelope.type, outcome: 'applied' };
   }
 
+  /**
+   * Applies one message in its own transaction. Infrastructure failures are retried without limit,
+   * waiting longer each time (up to maxRetryDelayMs); handler failures up to maxAttempts, then the
+   * message is dead-lettered. With `deaths`, the start is first recorded in a committed write of its
+   * own, so that a process that dies in the handler leaves a count behind; a message that killed
+   * the process maxProcessDeaths times is dead-lettered without running its handler again.
+   */
   private async applyWithRetries(
     m: Delivery,
     heartbeat: () => Promise<void>,
+    deaths?: { priorDeaths: number },
   ): Promise<Outcome | 'dead_lettered'> {
     const { topic, partition } = m;
     const type = headersToStrings(m.headers).ce_type ?? 'unknown';
-    for (let attempt = 1; ; attempt++) {
+    let failures = 0; // handler failures: limited by maxAttempts
+    let infraFailures = 0; // infrastructure failures in a row: unlimited, growing backoff
+    let diedBefore = deaths ? undefined : 0;
+    for (;;) {
       try {
+        if (diedBefore === undefined) diedBefore = await this.startAttempt(m, deaths?.priorDeaths ?? 0);
+        if (diedBefore >= this.maxProcessDeaths) break;
         const t0 = process.hrtime.bigint();
         let outcome: Outcome = 'applied';
         await withTransaction(this.opts.pool, async (client) => {
           outcome = (await this.applyOne(client, m)).outcome;
+          if (deaths) await this.finishAttempt(client, m);
         });
         this.record(type, outcome, Number(process.hrtime.bigint() - t0) / 1e9);
         return outcome;
@@ -339,31 +468,64 @@ export class InboxConsumer {
         const poison = err instanceof PoisonError;
         if (!poison && (infra || isConnectionFailure(err))) {
           // Not the event's fault: wait for the infrastructure, however long it takes.
+          infraFailures++;
+          const delayMs = infraRetryDelayMs(infraFailures, this.retryBaseMs, this.maxRetryDelayMs);
           this.metrics.retries.inc({ consumer: this.opts.name, type });
           this.log.warn(
-            { err: (err as Error).message, topic, partition, offset: m.offset },
+            {
+              err: (err as Error).message,
+              topic,
+              partition,
+              offset: m.offset,
+              failures: infraFailures,
+              retryInMs: delayMs,
+            },
             'infrastructure failure; retrying',
           );
-          await sleep(Math.min(this.retryBaseMs * 2 ** Math.min(attempt, 6), 5_000));
+          await sleep(delayMs);
           await heartbeat().catch(() => undefined);
-          attempt = 0;
           continue;
         }
-        if (poison || attempt >= this.maxAttempts) {
-          await this.deadLetter(m, err as Error, attempt);
+        infraFailures = 0;
+        failures++;
+        if (poison || failures >= this.maxAttempts) {
+          await this.deadLetter(m, err as Error, failures);
+          if (deaths) await this.finishAttemptAfterDeadLetter(m);
           this.metrics.deadLettered.inc({ consumer: this.opts.name, type });
           this.metrics.consumed.inc({ consumer: this.opts.name, type, outcome: 'dead_lettered' });
           return 'dead_lettered';
         }
         this.metrics.retries.inc({ consumer: this.opts.name, type });
         this.log.warn(
-          { err: (err as Error).message, attempt, topic, partition, offset: m.offset },
+          { err: (err as Error).message, attempt: failures, topic, partition, offset: m.offset },
           'handler failed; retrying',
         );
-        await sleep(this.retryBaseMs * 2 ** (attempt - 1));
+        await sleep(this.retryBaseMs * 2 ** (failures - 1));
         await heartbeat().catch(() => undefined);
       }
     }
+    // The process died diedBefore times while this message was being applied.
+    const err = new Error(
+      `crashed the process ${diedBefore} times: the consumer died ${diedBefore} times while applying this event, so its handler is not run again`,
+    );
+    await this.deadLetter(m, err, diedBefore);
+    await this.finishAttemptAfterDeadLetter(m);
+    this.metrics.deadLettered.inc({ consumer: this.opts.name, type });
+    this.metrics.consumed.inc({ consumer: this.opts.name, type, outcome: 'dead_lettered' });
+    return 'dead_lettered';
+  }
+
+  /**
+   * Best effort: the message is in the DLQ and its offset is committed next, so a row left behind
+   * (database down right now) is never read again for it.
+   */
+  private async finishAttemptAfterDeadLetter(m: Delivery): Promise<void> {
+    await this.finishAttempt(this.opts.pool, m).catch((err: Error) =>
+      this.log.warn(
+        { err: err.message, topic: m.topic, partition: m.partition, offset: m.offset },
+        'could not clear the attempt record of a dead-lettered event',
+      ),
+    );
   }
 
   private async deadLetter(m: Delivery, err: Error, attempts: number): Promise<void> {
@@ -470,6 +632,11 @@ function stripDlqHeaders(headers: IHeaders | undefined): IHeaders {
   const dlq = new Set<string>(Object.values(DLQ_HEADERS));
   for (const [k, v] of Object.entries(headers ?? {})) if (!dlq.has(k)) out[k] = v;
   return out;
+}
+
+/** Wait before retry number `failures` (1, 2, ...) after infrastructure failures: doubling from `baseMs`, capped. */
+export function infraRetryDelayMs(failures: number, baseMs: number, maxMs: number): number {
+  return Math.min(baseMs * 2 ** Math.min(failures - 1, 30), maxMs);
 }
 
 function sleep(ms: number): Promise<void> {

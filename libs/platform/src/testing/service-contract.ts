@@ -1,6 +1,13 @@
 import { Client } from 'pg';
 import { grpcHealthStatus, grpcReflectionServices } from './grpc-clients';
-import { createTestDatabase, ServiceProcess, spawnService, TestDatabase, waitFor } from './test-kit';
+import {
+  createTestDatabase,
+  kafkaTestPrefix,
+  ServiceProcess,
+  spawnService,
+  TestDatabase,
+  waitFor,
+} from './test-kit';
 
 async function httpGet(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url);
@@ -17,6 +24,8 @@ export function describeServiceProcess(name: string, grpcServices: string[]): vo
   describe(`${name} service process`, () => {
     let db: TestDatabase;
     let svc: ServiceProcess | undefined;
+    // the topics and groups the service creates are the suite's own, and deleted after it
+    const KAFKA_TOPIC_PREFIX = kafkaTestPrefix(name);
 
     beforeAll(async () => {
       db = await createTestDatabase(name);
@@ -32,7 +41,7 @@ export function describeServiceProcess(name: string, grpcServices: string[]): vo
     });
 
     it('serves gRPC health and reflection, /healthz, /readyz and /metrics, then stops cleanly on SIGTERM', async () => {
-      svc = await spawnService(name, { DATABASE_URL: db.url });
+      svc = await spawnService(name, { DATABASE_URL: db.url, KAFKA_TOPIC_PREFIX });
       await svc.ready();
 
       expect(await grpcHealthStatus(svc.grpcAddress)).toBe('SERVING');
@@ -72,7 +81,7 @@ export function describeServiceProcess(name: string, grpcServices: string[]): vo
         );
         expect(before.rows.length).toBeGreaterThan(0);
 
-        svc = await spawnService(name, { DATABASE_URL: db.url });
+        svc = await spawnService(name, { DATABASE_URL: db.url, KAFKA_TOPIC_PREFIX });
         await svc.ready();
         const migrationLog = svc
           .output()

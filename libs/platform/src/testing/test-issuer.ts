@@ -3,7 +3,8 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Metadata } from '@grpc/grpc-js';
 import { generateSigningKey, SigningKey, toJwks } from '../auth/jwks';
-import { base64urlEncode, signJwt } from '../auth/jwt';
+import { base64urlEncode } from '../auth/jwt';
+import { signJwtSync } from './sign-jwt-sync';
 
 export interface TestTokenOptions {
   /** Scope tokens; default none. */
@@ -24,7 +25,7 @@ export interface TestTokenOptions {
 /**
  * A stand-in for identity's token endpoint in tests of other services: a real P-256 key, its JWKS
  * served over HTTP (give the service AUTH_JWKS_URL = jwksUrl), and tokens signed exactly as identity
- * signs them. Services verify these through the same guard and JwksCache as in production. It also
+ * signs them (synchronously: signJwtSync). Services verify these through the same guard and JwksCache as in production. It also
  * makes the broken tokens the authorization matrix needs.
  */
 export class TestIssuer {
@@ -55,7 +56,7 @@ export class TestIssuer {
   token(opts: TestTokenOptions = {}): string {
     const key = this.keys[0];
     if (!key) throw new Error('TestIssuer: no key');
-    return signJwt(this.payload(opts), { privateKey: key.privateKey, kid: key.kid });
+    return signJwtSync(this.payload(opts), { privateKey: key.privateKey, kid: key.kid });
   }
 
   /** gRPC metadata carrying `authorization: Bearer <token(opts)>`. */
@@ -71,7 +72,7 @@ export class TestIssuer {
   /** A token signed by a key that is not in the JWKS. */
   tokenFromUnknownKey(opts: TestTokenOptions = {}): string {
     const stranger = generateSigningKey();
-    return signJwt(this.payload(opts), { privateKey: stranger.privateKey, kid: stranger.kid });
+    return signJwtSync(this.payload(opts), { privateKey: stranger.privateKey, kid: stranger.kid });
   }
 
   /** An unsigned token with `alg: none` (RFC 7519 §6), which must never be accepted. */

@@ -21,6 +21,18 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * A Kafka namespace of one suite: a unique prefix (ending in ".") for its topics
+ * (KAFKA_TOPIC_PREFIX) and consumer groups. Integration suites run in jest-int-environment.js,
+ * which deletes every topic and consumer group named with it once the suite is over.
+ */
+export function kafkaTestPrefix(label: string): string {
+  const prefix = `${uniqueName(label)}.`;
+  const suite = globalThis as { __citybaseKafkaPrefixes?: string[] };
+  (suite.__citybaseKafkaPrefixes ??= []).push(prefix);
+  return prefix;
+}
+
 export interface TestDatabase {
   name: string;
   url: string;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
-import { CitybaseClaims, inTenancy, TenancyRef } from '../auth';
+import { assertTenancy, CitybaseClaims, inTenancy, TenancyRef } from '../auth';
 import { withTransaction } from '../db/pool';
 import { DomainError } from '../errors';
 import type { Logger } from '../logging';
@@ -12,13 +12,16 @@ import { LOGGER, OUTBOX, PG_POOL } from '../service/tokens';
 
 /**
  * The row a mutation acts on, loaded (and locked) inside the mutation's transaction before the
- * request key is claimed. Missing, or outside the caller's tenancy, it is `notFound()`: another
- * tenant's row answers exactly like a missing one, and nothing is written.
+ * request key is claimed. Missing, it is `notFound()`; outside the caller's tenancy, by default
+ * also `notFound()` (another tenant's row answers exactly like a missing one), or
+ * PERMISSION_DENIED (TENANCY_FORBIDDEN) where the RPC's contract says so (`outsideTenancy:
+ * 'forbidden'`). Either way nothing is written.
  */
 export interface MutationTarget<T> {
   load(client: PoolClient): Promise<T | undefined>;
   tenancy(row: T): TenancyRef;
   notFound(): DomainError;
+  outsideTenancy?: 'not-found' | 'forbidden';
 }
 
 /** What a mutation's steps get: its transaction, ids, and the outbox of that transaction. */
@@ -96,7 +99,9 @@ export class Mutations {
       let target = undefined as T;
       if (m.target) {
         const row = await m.target.load(client);
-        if (row === undefined || !inTenancy(m.claims, m.target.tenancy(row))) throw m.target.notFound();
+        if (row === undefined) throw m.target.notFound();
+        if (m.target.outsideTenancy === 'forbidden') assertTenancy(m.claims, m.target.tenancy(row));
+        else if (!inTenancy(m.claims, m.target.tenancy(row))) throw m.target.notFound();
         target = row;
       }
       const claimed = await claimRequestKey(client, {

@@ -6,7 +6,13 @@ import { PaymentCreated } from '@citybase/contracts/citybase/payment/v1/events';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { createPool, ensureTopics, platformMigrations, runMigrations } from '../../src';
 import { defineEvent, EventSource, toTimestamp } from '../../src/messaging';
-import { createTestDatabase, testEndpoints, TestDatabase, uniqueName } from '../../src/testing';
+import {
+  createTestDatabase,
+  kafkaTestPrefix,
+  TestDatabase,
+  testEndpoints,
+  uniqueName,
+} from '../../src/testing';
 
 export const PaymentCreatedEvent = defineEvent('citybase.payment.v1.PaymentCreated', PaymentCreated);
 
@@ -39,7 +45,7 @@ export async function createBackbone(label: string): Promise<Backbone> {
   const db = await createTestDatabase(label);
   const pool = createPool(db.url, { max: 30 });
   await runMigrations(pool, [platformMigrations]);
-  const prefix = `${uniqueName(label)}.`;
+  const prefix = kafkaTestPrefix(label);
   const kafka = new Kafka({
     clientId: label,
     brokers: testEndpoints.kafkaBrokers(),
@@ -70,7 +76,7 @@ export async function createBackbone(label: string): Promise<Backbone> {
 export async function readTopic(kafka: Kafka, topic: string) {
   const seen: { key: string; partition: number; offset: string; eventId: string; value: PaymentCreated }[] =
     [];
-  const consumer = kafka.consumer({ groupId: uniqueName('observer') });
+  const consumer = kafka.consumer({ groupId: uniqueName(`${topic}.observer`) }); // in the suite's namespace;
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({

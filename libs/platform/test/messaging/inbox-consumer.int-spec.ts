@@ -1,5 +1,7 @@
 import { Kafka } from 'kafkajs';
+import pino from 'pino';
 import { withTransaction } from '../../src/db';
+import { InfrastructureError } from '../../src/errors';
 import { DLQ_HEADERS, enqueue, InboxConsumer, OutboxRelay } from '../../src/messaging';
 import { waitFor } from '../../src/testing';
 import { Backbone, createBackbone, PaymentCreatedEvent, paymentCreated } from './backbone-fixture';
@@ -86,7 +88,7 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
       // once inside its group's transaction, then maxAttempts (3) times on its own
       expect(poisonAttempts).toBe(4);
 
-      const dlq = await readAll(bb.kafka, consumer.dlqTopic, 'dlq-reader', 1);
+      const dlq = await readAll(bb.kafka, consumer.dlqTopic, `${bb.prefix}dlq-reader`, 1);
       expect(dlq).toHaveLength(1);
       expect(dlq[0].key).toBe('one-aggregate');
       expect(dlq[0].headers).toMatchObject({
@@ -114,6 +116,48 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
     }
   });
 
+  it('retries infrastructure failures beyond maxAttempts, waiting longer each time up to the cap', async () => {
+    const logged: { msg: string; retryInMs?: number; failures?: number }[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) },
+    );
+    let calls = 0;
+    const consumer = new InboxConsumer({
+      name: 'test.infra',
+      kafka: bb.kafka,
+      pool: bb.pool,
+      logger,
+      registry: bb.registry,
+      topicPrefix: bb.prefix,
+      maxAttempts: 2,
+      retryBaseMs: 10,
+      maxRetryDelayMs: 80,
+    });
+    consumer.on(PaymentCreatedEvent, async (client, event, ctx) => {
+      // the database "is down" for the first 9 calls: once in its group, then 8 times on its own
+      if (++calls <= 9) throw new InfrastructureError('unavailable', 'database unavailable (57P03)');
+      await client.query('INSERT INTO effects VALUES ($1, $2)', [event.paymentId, ctx.envelope.id]);
+    });
+    await consumer.start();
+    try {
+      await publish(['flaky']);
+      await waitFor('the effect', async () =>
+        (await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n === 1 ? true : undefined,
+      );
+      const retries = logged.filter((l) => l.msg === 'infrastructure failure; retrying');
+      // far more than maxAttempts (2), not dead-lettered, and the wait doubles up to the cap
+      expect(retries.map((l) => l.failures)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(retries.map((l) => l.retryInMs)).toEqual([10, 20, 40, 80, 80, 80, 80, 80]);
+      expect(calls).toBe(10);
+      expect(await bb.registry.getSingleMetricAsString('events_dead_lettered_total')).not.toMatch(
+        /consumer="test.infra"/,
+      );
+    } finally {
+      await consumer.stop();
+    }
+  });
+
   it('puts an event back in the DLQ when replay fails again', async () => {
     const consumer = new InboxConsumer({
       name: 'test.refail',
@@ -131,9 +175,9 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
     await consumer.start();
     try {
       await publish(['bad']);
-      await readAll(bb.kafka, consumer.dlqTopic, 'dlq-reader-1', 1);
+      await readAll(bb.kafka, consumer.dlqTopic, `${bb.prefix}dlq-reader-1`, 1);
       expect(await consumer.replayDeadLetters()).toEqual({ replayed: 0, failedAgain: 1 });
-      const dlq = await readAll(bb.kafka, consumer.dlqTopic, 'dlq-reader-2', 2);
+      const dlq = await readAll(bb.kafka, consumer.dlqTopic, `${bb.prefix}dlq-reader-2`, 2);
       expect(dlq).toHaveLength(2);
     } finally {
       await consumer.stop();

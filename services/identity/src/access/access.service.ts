@@ -4,96 +4,83 @@ import {
   CitybaseClaims,
   DomainError,
   inTenancy,
-  Logger,
-  LOGGER,
-  Outbox,
-  OUTBOX,
+  Mutations,
   PG_POOL,
   Pool,
   PoolClient,
   toTimestamp,
-  withTransaction,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
 import { DoorGrant, GrantStatus } from '@citybase/contracts/citybase/identity/v1/access';
-import { onceByRequestId } from '@citybase/platform';
+import { PeopleService } from '../people/people.service';
+import { TenancyService } from '../tenancy/tenancy.service';
 import { CheckDoorAccessQuery, IssueDoorGrantCommand, RevokeDoorGrantCommand } from './access.domain';
 import {
-  findDoor,
   findGrant,
   findOpeningGrant,
-  findResident,
   GrantRow,
   insertGrant,
-  isActivePropertyStaff,
   listGrants,
   lockGrant,
-  PlacedRow,
   revokeGrant,
 } from './access.store';
 
+/** Tenancy ids of a row a grant hangs on (resident) or points at (building, unit). */
+interface PlacedRow {
+  operator_id: string;
+  project_id: string;
+}
+
 /**
- * Door-access grants. Issue and revoke run in one transaction with their idempotency key and their
- * event; CheckDoorAccess reads the table on every call (no cache), so a revocation takes effect the
- * moment it commits.
+ * Door-access grants. Issue and revoke run through the use-case pipeline (Mutations: one
+ * transaction with their request key and their event); the acting staff member is checked through
+ * PeopleService. CheckDoorAccess reads the table on every call (no cache), so a revocation takes
+ * effect the moment it commits.
  */
 @Injectable()
 export class AccessService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(OUTBOX) private readonly outbox: Outbox,
-    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly mutations: Mutations,
+    private readonly people: PeopleService,
+    private readonly tenancy: TenancyService,
   ) {}
 
   async issueDoorGrant(claims: CitybaseClaims, cmd: IssueDoorGrantCommand): Promise<GrantRow> {
-    const { resourceId, replayed } = await withTransaction(this.pool, (client) =>
-      onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'AccessService.IssueDoorGrant',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async (grantId) => {
-          const resident = await findResident(client, cmd.residentId);
-          if (!resident) throw DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND');
-          assertTenancy(claims, tenancyOf(resident));
-          await this.checkDoor(client, claims, cmd, resident);
-          if (!(await isActivePropertyStaff(client, cmd.issuedByStaffId, resident.project_id))) {
-            throw notPropertyStaff('issued_by_staff_id', "the resident's project");
-          }
-          await insertGrant(client, {
-            grantId,
-            operatorId: resident.operator_id,
-            projectId: resident.project_id,
-            residentId: cmd.residentId,
-            door: cmd.door,
-            issuedByStaffId: cmd.issuedByStaffId,
-            validUntil: cmd.validUntil,
-          });
-          const grant = (await findGrant(client, grantId)) as GrantRow;
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.GrantIssued,
-            { grant: toDoorGrant(grant), occurredAt: toTimestamp(grant.issued_at) },
-            eventOptions(grant),
-          );
-        },
-      ),
-    );
-    const grant = await this.readableGrant(claims, resourceId);
-    if (!replayed) {
-      this.logger.info(
-        {
-          grant_id: grant.grant_id,
-          resident_id: grant.resident_id,
-          issued_by_staff_id: grant.issued_by_staff_id,
-        },
-        'door grant issued',
-      );
-    }
-    return grant;
+    return this.mutations.run({
+      method: 'AccessService.IssueDoorGrant',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      done: 'door grant issued',
+      execute: async ({ client, resourceId: grantId, emit, note }) => {
+        const resident = await this.people.findResidentPlacement(client, cmd.residentId);
+        if (!resident) throw DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND');
+        assertTenancy(claims, tenancyOf(resident));
+        await this.checkDoor(client, claims, cmd, resident);
+        if (!(await this.people.isActivePropertyStaff(client, cmd.issuedByStaffId, resident.project_id))) {
+          throw notPropertyStaff('issued_by_staff_id', "the resident's project");
+        }
+        await insertGrant(client, {
+          grantId,
+          operatorId: resident.operator_id,
+          projectId: resident.project_id,
+          residentId: cmd.residentId,
+          door: cmd.door,
+          issuedByStaffId: cmd.issuedByStaffId,
+          validUntil: cmd.validUntil,
+        });
+        const grant = (await findGrant(client, grantId)) as GrantRow;
+        await emit(
+          IdentityEvents.GrantIssued,
+          { grant: toDoorGrant(grant), occurredAt: toTimestamp(grant.issued_at) },
+          eventOptions(grant),
+        );
+        note({ grant_id: grantId, resident_id: cmd.residentId, issued_by_staff_id: cmd.issuedByStaffId });
+        return this.readableGrant(client, claims, grantId);
+      },
+      replay: ({ client, resourceId }) => this.readableGrant(client, claims, resourceId),
+    });
   }
 
   /** The door exists, is visible to the caller and lies in the resident's project. */
@@ -107,7 +94,10 @@ export class AccessService {
       cmd.door.buildingId !== undefined
         ? { field: 'building_id', what: 'building', id: cmd.door.buildingId }
         : { field: 'unit_id', what: 'unit', id: cmd.door.unitId };
-    const door = await findDoor(client, cmd.door);
+    const door =
+      cmd.door.buildingId !== undefined
+        ? await this.tenancy.findBuilding(client, cmd.door.buildingId)
+        : await this.tenancy.findUnit(client, cmd.door.unitId);
     if (!door || !inTenancy(claims, tenancyOf(door))) {
       throw DomainError.notFound(what, id, `${what.toUpperCase()}_NOT_FOUND`);
     }
@@ -117,30 +107,28 @@ export class AccessService {
   }
 
   async revokeDoorGrant(claims: CitybaseClaims, cmd: RevokeDoorGrantCommand): Promise<GrantRow> {
-    let revoked = false;
-    await withTransaction(this.pool, (client) => {
-      revoked = false; // a retried transaction starts over
-      return onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'AccessService.RevokeDoorGrant',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async () => {
-          const grant = await lockGrant(client, cmd.grantId);
-          if (!grant) throw DomainError.notFound('grant', cmd.grantId, 'GRANT_NOT_FOUND');
-          assertTenancy(claims, tenancyOf(grant));
-          if (!(await isActivePropertyStaff(client, cmd.revokedByStaffId, grant.project_id))) {
-            throw notPropertyStaff('revoked_by_staff_id', "the grant's project");
-          }
-          // Revoking a revoked grant changes nothing and tells nobody.
-          if (grant.status === GrantStatus.GRANT_STATUS_REVOKED) return;
+    return this.mutations.run({
+      method: 'AccessService.RevokeDoorGrant',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      // the key's resource is the grant the request names (same key, same request)
+      resourceId: cmd.grantId,
+      done: 'door grant revoked',
+      execute: async ({ client, emit, note }) => {
+        const grant = await lockGrant(client, cmd.grantId);
+        if (!grant) throw DomainError.notFound('grant', cmd.grantId, 'GRANT_NOT_FOUND');
+        assertTenancy(claims, tenancyOf(grant));
+        if (!(await this.people.isActivePropertyStaff(client, cmd.revokedByStaffId, grant.project_id))) {
+          throw notPropertyStaff('revoked_by_staff_id', "the grant's project");
+        }
+        // Revoking a revoked grant changes nothing and tells nobody.
+        const revoking = grant.status !== GrantStatus.GRANT_STATUS_REVOKED;
+        note({ grant_id: grant.grant_id, revoked_by_staff_id: cmd.revokedByStaffId, changed: revoking });
+        if (revoking) {
           await revokeGrant(client, grant.grant_id, cmd.revokedByStaffId);
           const after = (await findGrant(client, grant.grant_id)) as GrantRow;
-          await this.outbox.enqueue(
-            client,
+          await emit(
             IdentityEvents.GrantRevoked,
             {
               grant: toDoorGrant(after),
@@ -148,45 +136,42 @@ export class AccessService {
             },
             eventOptions(after),
           );
-          revoked = true;
-        },
-      );
+        }
+        return this.readableGrant(client, claims, cmd.grantId);
+      },
+      replay: ({ client }) => this.readableGrant(client, claims, cmd.grantId),
     });
-    // The resource of this mutation is the grant named in the request (same key, same request).
-    const grant = await this.readableGrant(claims, cmd.grantId);
-    if (revoked) {
-      this.logger.info(
-        { grant_id: grant.grant_id, revoked_by_staff_id: cmd.revokedByStaffId },
-        'door grant revoked',
-      );
-    }
-    return grant;
   }
 
   async checkDoorAccess(
     claims: CitybaseClaims,
     query: CheckDoorAccessQuery,
   ): Promise<{ allowed: boolean; grantId: string }> {
-    await this.readableResident(claims, query.residentId);
-    const grantId = await findOpeningGrant(this.pool, query.residentId, query.door);
+    // two queries per call: the resident with its household (people), then the grants
+    const resident = await this.readableResident(claims, query.residentId);
+    const grantId = await findOpeningGrant(this.pool, resident.household_resident_ids, query.door);
     return { allowed: grantId !== undefined, grantId: grantId ?? '' };
   }
 
   async listDoorGrants(claims: CitybaseClaims, residentId: string): Promise<GrantRow[]> {
-    await this.readableResident(claims, residentId);
-    return listGrants(this.pool, residentId);
+    const resident = await this.readableResident(claims, residentId);
+    return listGrants(this.pool, resident.household_resident_ids);
   }
 
-  private async readableResident(claims: CitybaseClaims, residentId: string): Promise<PlacedRow> {
-    const resident = await findResident(this.pool, residentId);
+  private async readableResident(claims: CitybaseClaims, residentId: string) {
+    const resident = await this.people.findResidentPlacement(this.pool, residentId);
     if (!resident || !inTenancy(claims, tenancyOf(resident))) {
       throw DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND');
     }
     return resident;
   }
 
-  private async readableGrant(claims: CitybaseClaims, grantId: string): Promise<GrantRow> {
-    const grant = await findGrant(this.pool, grantId);
+  private async readableGrant(
+    db: Pool | PoolClient,
+    claims: CitybaseClaims,
+    grantId: string,
+  ): Promise<GrantRow> {
+    const grant = await findGrant(db, grantId);
     if (!grant || !inTenancy(claims, tenancyOf(grant))) {
       throw DomainError.notFound('grant', grantId, 'GRANT_NOT_FOUND');
     }

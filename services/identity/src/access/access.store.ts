@@ -1,7 +1,9 @@
 import type { Pool, PoolClient } from '@citybase/platform';
 import { GrantStatus } from '@citybase/contracts/citybase/identity/v1/access';
-import { StaffRole } from '@citybase/contracts/citybase/identity/v1/people';
 import type { Door } from './access.domain';
+
+// SQL of the access feature: the door_grants table. Residents, households, buildings and units are
+// read through PeopleService and TenancyService.
 
 type Db = Pool | PoolClient;
 
@@ -21,59 +23,10 @@ export interface GrantRow {
   revoked_at: Date | null;
 }
 
-/** Tenancy ids of a row a grant hangs on (resident) or points at (building, unit). */
-export interface PlacedRow {
-  operator_id: string;
-  project_id: string;
-}
-
 const GRANT_COLUMNS = `g.grant_id, g.operator_id, g.project_id, g.resident_id, g.building_id, g.unit_id,
   CASE WHEN g.status = ${GrantStatus.GRANT_STATUS_ACTIVE} AND g.valid_until <= now()
        THEN ${GrantStatus.GRANT_STATUS_EXPIRED} ELSE g.status END AS status,
   g.issued_by_staff_id, g.issued_at, g.valid_until, g.revoked_by_staff_id, g.revoked_at`;
-
-/**
- * The resident and every member of the resident's household: a grant to any of them opens the
- * door for all of them ("family members share the household's privileges").
- * Parameter $1 is the resident id.
- */
-const HOUSEHOLD_OF_RESIDENT = `SELECT $1::uuid
-   UNION
-  SELECT other.resident_id FROM household_members self
-    JOIN household_members other ON other.household_id = self.household_id
-   WHERE self.resident_id = $1`;
-
-export async function findResident(db: Db, residentId: string): Promise<PlacedRow | undefined> {
-  const { rows } = await db.query<PlacedRow>(
-    'SELECT operator_id, project_id FROM residents WHERE resident_id = $1',
-    [residentId],
-  );
-  return rows[0];
-}
-
-export async function findDoor(db: Db, door: Door): Promise<PlacedRow | undefined> {
-  const { rows } = door.buildingId
-    ? await db.query<PlacedRow>('SELECT operator_id, project_id FROM buildings WHERE building_id = $1', [
-        door.buildingId,
-      ])
-    : await db.query<PlacedRow>('SELECT operator_id, project_id FROM units WHERE unit_id = $1', [
-        door.unitId,
-      ]);
-  return rows[0];
-}
-
-/** True if the staff member is active property staff of the project (locked against deactivation meanwhile). */
-export async function isActivePropertyStaff(
-  client: PoolClient,
-  staffId: string,
-  projectId: string,
-): Promise<boolean> {
-  const { rowCount } = await client.query(
-    'SELECT 1 FROM staff WHERE staff_id = $1 AND project_id = $2 AND role = $3 AND active FOR SHARE',
-    [staffId, projectId, StaffRole.STAFF_ROLE_PROPERTY_STAFF],
-  );
-  return rowCount === 1;
-}
 
 export async function insertGrant(
   client: PoolClient,
@@ -131,32 +84,37 @@ export async function revokeGrant(client: PoolClient, grantId: string, staffId: 
 }
 
 /**
- * The newest grant that opens this door for the resident right now: active, not past valid_until,
- * held by the resident or a member of the resident's household. Read from the table on every call,
- * so a revocation is refused from the moment it commits.
+ * The newest grant that opens this door right now: active, not past valid_until, held by one of
+ * `residentIds` (a resident and the members of its household: family members share the household's
+ * privileges). Read from the table on every call, so a revocation is refused from the moment it
+ * commits.
  */
-export async function findOpeningGrant(db: Db, residentId: string, door: Door): Promise<string | undefined> {
+export async function findOpeningGrant(
+  db: Db,
+  residentIds: string[],
+  door: Door,
+): Promise<string | undefined> {
   const doorColumn = door.buildingId ? 'building_id' : 'unit_id';
   const { rows } = await db.query<{ grant_id: string }>(
     `SELECT g.grant_id FROM door_grants g
-      WHERE g.resident_id IN (${HOUSEHOLD_OF_RESIDENT})
+      WHERE g.resident_id = ANY($1::uuid[])
         AND g.${doorColumn} = $2
         AND g.status = $3
         AND (g.valid_until IS NULL OR g.valid_until > now())
       ORDER BY g.issued_at DESC, g.grant_id DESC
       LIMIT 1`,
-    [residentId, door.buildingId ?? door.unitId, GrantStatus.GRANT_STATUS_ACTIVE],
+    [residentIds, door.buildingId ?? door.unitId, GrantStatus.GRANT_STATUS_ACTIVE],
   );
   return rows[0]?.grant_id;
 }
 
-/** The grants of the resident and of the resident's household, newest first. */
-export async function listGrants(db: Db, residentId: string): Promise<GrantRow[]> {
+/** The grants held by `residentIds` (a resident and its household), newest first. */
+export async function listGrants(db: Db, residentIds: string[]): Promise<GrantRow[]> {
   const { rows } = await db.query<GrantRow>(
     `SELECT ${GRANT_COLUMNS} FROM door_grants g
-      WHERE g.resident_id IN (${HOUSEHOLD_OF_RESIDENT})
+      WHERE g.resident_id = ANY($1::uuid[])
       ORDER BY g.issued_at DESC, g.grant_id DESC`,
-    [residentId],
+    [residentIds],
   );
   return rows;
 }

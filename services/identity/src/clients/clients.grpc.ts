@@ -9,8 +9,6 @@ import {
   type CreateClientResponse,
   type GetClientRequest,
   type GetClientResponse,
-  type IssueTokenRequest,
-  type IssueTokenResponse,
   type ListClientsRequest,
   type ListClientsResponse,
   type RevokeClientRequest,
@@ -32,7 +30,6 @@ import { ClientsService } from './clients.service';
 import { CLIENT_REVOKED, type ClientRow } from './clients.store';
 import { SigningKeysService } from './keys/signing-keys.service';
 import type { StoredSigningKey } from './keys/signing-keys.domain';
-import { TokensService } from './tokens.service';
 
 /** ClientService: proto in, use case, proto out. The transport has checked each RPC's scope. */
 @Controller()
@@ -88,22 +85,6 @@ export class ClientsGrpc {
     const claims = claimsOf(metadata);
     const { key, published } = await this.signingKeys.rotate(claims, requestId(req.requestId));
     return { key: toSigningKey(key), published: published.map(toSigningKey) };
-  }
-}
-
-/** TokenService: the client-credentials grant over gRPC. Public: the request's secret authenticates. */
-@Controller()
-export class TokensGrpc {
-  constructor(private readonly tokens: TokensService) {}
-
-  @GrpcMethod('TokenService', 'issueToken')
-  async issueToken(req: IssueTokenRequest): Promise<IssueTokenResponse> {
-    return this.tokens.issue({
-      grantType: req.grantType,
-      clientId: req.clientId,
-      clientSecret: req.clientSecret,
-      scope: req.scope,
-    });
   }
 }
 

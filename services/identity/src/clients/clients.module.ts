@@ -2,20 +2,23 @@ import { Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { ClientRevocations, REDIS, SERVICE_CONFIG } from '@citybase/platform';
 import type { IdentityConfig } from '../config';
-import { ClientsGrpc, TokensGrpc } from './clients.grpc';
+import { TenancyModule } from '../tenancy/tenancy.module';
+import { ClientsGrpc } from './clients.grpc';
 import { ClientsService } from './clients.service';
-import { CLIENT_REVOCATIONS, SIGNING_KEY_WRAP } from './clients.tokens';
+import { CLIENT_REVOCATIONS, SIGNING_KEY_WRAP } from './clients.di';
 import { KeyRing } from './keys/key-ring';
 import { SigningKeyWrap } from './keys/key-wrap';
 import { SigningKeysService } from './keys/signing-keys.service';
-import { TokensHttp } from './tokens.http';
-import { TokensService } from './tokens.service';
+import { TokensGrpc } from './tokens/tokens.grpc';
+import { TokensHttp } from './tokens/tokens.http';
+import { TokensService } from './tokens/tokens.service';
 
 /**
  * API clients, their tokens and the signing keys: ClientService and TokenService over gRPC,
  * POST /oauth/token and GET /.well-known/jwks.json over HTTP.
  */
 @Module({
+  imports: [TenancyModule],
   controllers: [ClientsGrpc, TokensGrpc, TokensHttp],
   providers: [
     {

@@ -3,22 +3,19 @@ import {
   type CitybaseClaims,
   ClientRevocations,
   DomainError,
-  LOGGER,
-  type Logger,
-  OUTBOX,
-  type Outbox,
+  Mutations,
   PAGE_TOKEN_FIELD,
   PAGE_TOKEN_RULE,
   pageOf,
   PG_POOL,
   type Pool,
   SERVICE_CONFIG,
+  tenancyFilter,
   toTimestamp,
-  withTransaction,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
 import type { IdentityConfig } from '../config';
-import { onceByRequestId } from '@citybase/platform';
+import { TenancyService } from '../tenancy/tenancy.service';
 import { hashClientSecret, newClientId, newClientSecret } from './client-secret';
 import {
   assertScopesHeld,
@@ -32,17 +29,18 @@ import {
 import {
   CLIENT_REVOKED,
   type ClientRow,
+  type ClientVisibility,
   clientExists,
-  existingOperators,
   findClientByInternalId,
   findVisibleClient,
   insertClient,
   listVisibleClients,
   markRevoked,
-  projectOperators,
   updateSecretHash,
 } from './clients.store';
-import { CLIENT_REVOCATIONS } from './clients.tokens';
+import { CLIENT_REVOCATIONS } from './clients.di';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Grace after a token's lifetime during which a revoked client's id stays on the revocation list. */
 const REVOCATION_MARGIN_SECONDS = 60;
@@ -57,8 +55,8 @@ export interface ClientWithSecret {
 export class ClientsService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(OUTBOX) private readonly outbox: Outbox,
-    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly mutations: Mutations,
+    private readonly tenancy: TenancyService,
     @Inject(SERVICE_CONFIG) private readonly config: IdentityConfig,
     @Inject(CLIENT_REVOCATIONS) private readonly revocations: ClientRevocations,
   ) {}
@@ -73,59 +71,54 @@ export class ClientsService {
     // Hash before the transaction: scrypt is slow on purpose and must not hold a connection.
     const secret = newClientSecret();
     const secretHash = await hashClientSecret(secret);
-    const { internalId, replayed } = await withTransaction(this.pool, async (client) => {
-      const operators = await existingOperators(client, cmd.operatorIds);
-      cmd.operatorIds.forEach((id, i) => {
-        if (!operators.has(id))
-          throw DomainError.invalid(`tenancy.operator_ids[${i}]`, `unknown operator ${id}`);
-      });
-      const projects = await projectOperators(client, cmd.projectIds);
-      cmd.projectIds.forEach((id, i) => {
-        if (!projects.has(id))
-          throw DomainError.invalid(`tenancy.project_ids[${i}]`, `unknown project ${id}`);
-      });
-      assertTenancyInside(claims, cmd, projects);
-      const { requestId, ...command } = cmd;
-      const once = await onceByRequestId(
-        client,
-        { clientId: claims.sub, method: 'ClientService.CreateClient', requestId, command },
-        async (id) => {
-          const created = await insertClient(client, {
-            clientId: await this.unusedClientId(client),
-            internalId: id,
-            name: cmd.name,
-            scopes: cmd.scopes,
-            operatorIds: cmd.operatorIds,
-            projectIds: cmd.projectIds,
-            secretHash,
-            createdByClientId: claims.sub,
-          });
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.ClientCreated,
-            {
-              clientId: created.client_id,
-              name: created.name,
-              scopes: created.scopes,
-              operatorIds: created.operator_ids,
-              projectIds: created.project_ids,
-              createdByClientId: claims.sub,
-              occurredAt: toTimestamp(created.created_at),
-            },
-            { key: created.client_id, subject: created.client_id },
-          );
-        },
-      );
-      return { internalId: once.resourceId, replayed: once.replayed };
+    // The requested tenancy, checked before the request key as ever: operators and projects are
+    // never deleted, so what exists now still exists when the client commits.
+    const operators = await this.tenancy.existingOperators(this.pool, cmd.operatorIds);
+    cmd.operatorIds.forEach((id, i) => {
+      if (!operators.has(id))
+        throw DomainError.invalid(`tenancy.operator_ids[${i}]`, `unknown operator ${id}`);
     });
-    const created = await findClientByInternalId(this.pool, internalId);
-    if (!created) throw new Error(`client ${internalId} not found after commit`);
-    if (!replayed) {
-      this.logger.info(
-        { client_id: created.client_id, scopes: created.scopes, by: claims.sub },
-        'api client created',
-      );
-    }
+    const projects = await this.tenancy.projectOperators(this.pool, cmd.projectIds);
+    cmd.projectIds.forEach((id, i) => {
+      if (!projects.has(id)) throw DomainError.invalid(`tenancy.project_ids[${i}]`, `unknown project ${id}`);
+    });
+    assertTenancyInside(claims, cmd, projects);
+    const { requestId, ...command } = cmd;
+    const { result: created, replayed } = await this.mutations.runWithOutcome({
+      method: 'ClientService.CreateClient',
+      claims,
+      requestId,
+      command,
+      done: 'api client created',
+      execute: async ({ client, resourceId: internalId, emit, note }) => {
+        const row = await insertClient(client, {
+          clientId: await this.unusedClientId(client),
+          internalId,
+          name: cmd.name,
+          scopes: cmd.scopes,
+          operatorIds: cmd.operatorIds,
+          projectIds: cmd.projectIds,
+          secretHash,
+          createdByClientId: claims.sub,
+        });
+        await emit(
+          IdentityEvents.ClientCreated,
+          {
+            clientId: row.client_id,
+            name: row.name,
+            scopes: row.scopes,
+            operatorIds: row.operator_ids,
+            projectIds: row.project_ids,
+            createdByClientId: claims.sub,
+            occurredAt: toTimestamp(row.created_at),
+          },
+          { key: row.client_id, subject: row.client_id },
+        );
+        note({ api_client_id: row.client_id, scopes: row.scopes });
+        return this.byInternalId(client, internalId);
+      },
+      replay: ({ client, resourceId }) => this.byInternalId(client, resourceId),
+    });
     return { client: created, secret: replayed ? '' : secret };
   }
 
@@ -133,41 +126,38 @@ export class ClientsService {
   async rotateSecret(claims: CitybaseClaims, cmd: RotateClientSecretCommand): Promise<ClientWithSecret> {
     const secret = newClientSecret();
     const secretHash = await hashClientSecret(secret);
-    const { client, replayed } = await withTransaction(this.pool, async (tx) => {
-      const once = await onceByRequestId(
-        tx,
-        {
-          clientId: claims.sub,
-          method: 'ClientService.RotateClientSecret',
-          requestId: cmd.requestId,
-          command: { clientId: cmd.clientId },
-        },
-        async () => {
-          const current = await this.visibleOrNotFound(tx, claims, cmd.clientId, true);
-          if (current.status === CLIENT_REVOKED) {
-            throw new DomainError(
-              'failed_precondition',
-              'CLIENT_REVOKED',
-              `client ${cmd.clientId} is revoked`,
-              {
-                field: 'client_id',
-                rule: 'must be an active client',
-              },
-            );
-          }
-          const updated = await updateSecretHash(tx, cmd.clientId, secretHash);
-          await this.outbox.enqueue(
-            tx,
-            IdentityEvents.ClientSecretRotated,
-            { clientId: updated.client_id, occurredAt: toTimestamp(updated.secret_rotated_at ?? new Date()) },
-            { key: updated.client_id, subject: updated.client_id },
+    const { result: client, replayed } = await this.mutations.runWithOutcome({
+      method: 'ClientService.RotateClientSecret',
+      claims,
+      requestId: cmd.requestId,
+      command: { clientId: cmd.clientId },
+      // the key's resource is the client the request names (same key, same request)
+      resourceId: cmd.clientId,
+      done: 'api client secret rotated',
+      execute: async ({ client: tx, emit, note }) => {
+        const current = await this.visibleOrNotFound(tx, claims, cmd.clientId, true);
+        if (current.status === CLIENT_REVOKED) {
+          throw new DomainError(
+            'failed_precondition',
+            'CLIENT_REVOKED',
+            `client ${cmd.clientId} is revoked`,
+            {
+              field: 'client_id',
+              rule: 'must be an active client',
+            },
           );
-        },
-      );
-      return { client: await this.visibleOrNotFound(tx, claims, cmd.clientId), replayed: once.replayed };
+        }
+        const updated = await updateSecretHash(tx, cmd.clientId, secretHash);
+        await emit(
+          IdentityEvents.ClientSecretRotated,
+          { clientId: updated.client_id, occurredAt: toTimestamp(updated.secret_rotated_at ?? new Date()) },
+          { key: updated.client_id, subject: updated.client_id },
+        );
+        note({ api_client_id: updated.client_id });
+        return this.visibleOrNotFound(tx, claims, cmd.clientId);
+      },
+      replay: ({ client: tx }) => this.visibleOrNotFound(tx, claims, cmd.clientId),
     });
-    if (!replayed)
-      this.logger.info({ client_id: client.client_id, by: claims.sub }, 'api client secret rotated');
     return { client, secret: replayed ? '' : secret };
   }
 
@@ -178,22 +168,21 @@ export class ClientsService {
    * Revoking a revoked client changes nothing and publishes nothing, but rewrites the list entry.
    */
   async revoke(claims: CitybaseClaims, cmd: RevokeClientCommand): Promise<ClientRow> {
-    const { client, revokedNow } = await withTransaction(this.pool, async (tx) => {
-      let revokedNow = false;
-      await onceByRequestId(
-        tx,
-        {
-          clientId: claims.sub,
-          method: 'ClientService.RevokeClient',
-          requestId: cmd.requestId,
-          command: { clientId: cmd.clientId, reason: cmd.reason },
-        },
-        async () => {
-          const current = await this.visibleOrNotFound(tx, claims, cmd.clientId, true);
-          if (current.status === CLIENT_REVOKED) return;
+    const client = await this.mutations.run({
+      method: 'ClientService.RevokeClient',
+      claims,
+      requestId: cmd.requestId,
+      command: { clientId: cmd.clientId, reason: cmd.reason },
+      // the key's resource is the client the request names (same key, same request)
+      resourceId: cmd.clientId,
+      done: 'api client revoked',
+      execute: async ({ client: tx, emit, note }) => {
+        const current = await this.visibleOrNotFound(tx, claims, cmd.clientId, true);
+        const revoking = current.status !== CLIENT_REVOKED;
+        note({ api_client_id: current.client_id, changed: revoking });
+        if (revoking) {
           const revoked = await markRevoked(tx, cmd.clientId, cmd.reason);
-          await this.outbox.enqueue(
-            tx,
+          await emit(
             IdentityEvents.ClientRevoked,
             {
               clientId: revoked.client_id,
@@ -202,10 +191,10 @@ export class ClientsService {
             },
             { key: revoked.client_id, subject: revoked.client_id },
           );
-          revokedNow = true;
-        },
-      );
-      return { client: await this.visibleOrNotFound(tx, claims, cmd.clientId), revokedNow };
+        }
+        return this.visibleOrNotFound(tx, claims, cmd.clientId);
+      },
+      replay: ({ client: tx }) => this.visibleOrNotFound(tx, claims, cmd.clientId),
     });
     if (client.status === CLIENT_REVOKED) {
       await this.revocations.revoke(
@@ -213,7 +202,6 @@ export class ClientsService {
         this.config.TOKEN_TTL_SECONDS + REVOCATION_MARGIN_SECONDS,
       );
     }
-    if (revokedNow) this.logger.info({ client_id: client.client_id, by: claims.sub }, 'api client revoked');
     return client;
   }
 
@@ -228,7 +216,8 @@ export class ClientsService {
     if (query.after !== undefined && !(await clientExists(this.pool, query.after))) {
       throw DomainError.invalid(PAGE_TOKEN_FIELD, PAGE_TOKEN_RULE);
     }
-    const rows = await listVisibleClients(this.pool, claims, query.pageSize + 1, query.after);
+    const vis = await this.visibility(this.pool, claims);
+    const rows = await listVisibleClients(this.pool, vis, query.pageSize + 1, query.after);
     const { rows: clients, nextPageToken } = pageOf(rows, query.pageSize, CLIENTS_PAGE, (c) => [c.client_id]);
     return { clients, nextPageToken };
   }
@@ -240,8 +229,38 @@ export class ClientsService {
     clientId: string,
     forUpdate = false,
   ): Promise<ClientRow> {
-    const row = await findVisibleClient(db, claims, clientId, { forUpdate });
+    const row = await findVisibleClient(db, await this.visibility(db, claims), clientId, { forUpdate });
     if (!row) throw DomainError.notFound('client', clientId, 'CLIENT_NOT_FOUND');
+    return row;
+  }
+
+  /**
+   * Whose clients the caller sees: all for an unrestricted city admin; otherwise the clients inside
+   * the caller's operators and its projects, a project of one of the caller's operators counting as
+   * the caller's (read through TenancyService, only when the caller has operators).
+   */
+  private async visibility(
+    db: Pool | Parameters<typeof findVisibleClient>[0],
+    claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>,
+  ): Promise<ClientVisibility> {
+    const filter = tenancyFilter(claims);
+    if (filter.all) return { all: true };
+    // Tokens we issue carry UUIDs only; anything else cannot match a uuid column anyway.
+    const operatorIds = filter.operatorIds.filter((id) => UUID.test(id));
+    const projectIds = new Set(filter.projectIds.filter((id) => UUID.test(id)));
+    if (operatorIds.length > 0) {
+      for (const id of await this.tenancy.projectsOfOperators(db, operatorIds)) projectIds.add(id);
+    }
+    return { all: false, operatorIds, projectIds: [...projectIds] };
+  }
+
+  /** The client a request key of CreateClient points at (it was created under that key). */
+  private async byInternalId(
+    db: Parameters<typeof findClientByInternalId>[0],
+    internalId: string,
+  ): Promise<ClientRow> {
+    const row = await findClientByInternalId(db, internalId);
+    if (!row) throw new Error(`client ${internalId} not found after its creation`);
     return row;
   }
 

@@ -1,4 +1,3 @@
-import { type CitybaseClaims, tenancyFilter } from '@citybase/platform';
 import type { Pool, PoolClient } from 'pg';
 
 type Db = Pool | PoolClient;
@@ -26,46 +25,37 @@ const COLUMNS = `c.client_id, c.internal_id, c.name, c.scopes, c.operator_ids::t
   c.project_ids::text[] AS project_ids, c.status, c.secret_rotated_at, c.revoked_at, c.revoke_reason,
   c.created_by_client_id, c.created_at`;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * Whose clients a caller sees: every client (an unrestricted city admin), or the clients whose
+ * tenancy lies inside these operators and projects. The service builds it from the caller's claims:
+ * the caller's operators, and the caller's projects with every project of the caller's operators
+ * (read through TenancyService).
+ */
+export type ClientVisibility = { all: true } | { all: false; operatorIds: string[]; projectIds: string[] };
 
 /**
- * SQL condition (on alias `c`) "this client's tenancy lies inside the caller's", with its
- * parameters numbered from `firstParam`. An unrestricted city admin sees every client. Anyone else
- * sees a client only if it is restricted too (a whole-city client is never inside a restricted
- * caller), all its operators are the caller's, and each of its projects is the caller's or belongs
- * to one of the caller's operators. The same rule as assertTenancyInside in clients.domain.ts,
- * applied to stored clients.
+ * SQL condition (on alias `c`) "this client's tenancy lies inside `vis`", with its parameters
+ * numbered from `firstParam`. A whole-city client is never inside a restricted caller; otherwise all
+ * its operators and all its projects must be among the visible ones. The same rule as
+ * assertTenancyInside in clients.domain.ts, applied to stored clients.
  */
-export function visibleTo(
-  claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>,
-  firstParam: number,
-): { sql: string; params: unknown[] } {
-  const filter = tenancyFilter(claims);
-  if (filter.all) return { sql: 'true', params: [] };
-  // Tokens we issue carry UUIDs only; anything else cannot match a uuid column anyway.
-  const operators = filter.operatorIds.filter((id) => UUID.test(id));
-  const projects = filter.projectIds.filter((id) => UUID.test(id));
-  const o = `$${firstParam}::uuid[]`;
-  const p = `$${firstParam + 1}::uuid[]`;
+function visibleTo(vis: ClientVisibility, firstParam: number): { sql: string; params: unknown[] } {
+  if (vis.all) return { sql: 'true', params: [] };
   return {
     sql: `(cardinality(c.operator_ids) + cardinality(c.project_ids) > 0
-      AND c.operator_ids <@ ${o}
-      AND NOT EXISTS (
-        SELECT 1 FROM unnest(c.project_ids) AS cp(project_id)
-         WHERE cp.project_id <> ALL(${p})
-           AND NOT EXISTS (SELECT 1 FROM projects pr
-                            WHERE pr.project_id = cp.project_id AND pr.operator_id = ANY(${o}))))`,
-    params: [operators, projects],
+      AND c.operator_ids <@ $${firstParam}::uuid[]
+      AND c.project_ids <@ $${firstParam + 1}::uuid[])`,
+    params: [vis.operatorIds, vis.projectIds],
   };
 }
 
 export async function findVisibleClient(
   db: Db,
-  claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>,
+  vis: ClientVisibility,
   clientId: string,
   opts: { forUpdate?: boolean } = {},
 ): Promise<ClientRow | undefined> {
-  const visible = visibleTo(claims, 2);
+  const visible = visibleTo(vis, 2);
   const { rows } = await db.query<ClientRow>(
     `SELECT ${COLUMNS} FROM api_clients c WHERE c.client_id = $1 AND ${visible.sql}
      ${opts.forUpdate ? 'FOR UPDATE OF c' : ''}`,
@@ -85,11 +75,11 @@ export async function findClientByInternalId(db: Db, internalId: string): Promis
 /** Oldest first, keyset-paged after the client `after` (which must exist). */
 export async function listVisibleClients(
   db: Db,
-  claims: Pick<CitybaseClaims, 'scope' | 'tenancy'>,
+  vis: ClientVisibility,
   limit: number,
   after: string | undefined,
 ): Promise<ClientRow[]> {
-  const visible = visibleTo(claims, 3);
+  const visible = visibleTo(vis, 3);
   const { rows } = await db.query<ClientRow>(
     `SELECT ${COLUMNS} FROM api_clients c
       WHERE ($2::text IS NULL
@@ -158,26 +148,6 @@ export async function markRevoked(client: PoolClient, clientId: string, reason: 
     [clientId, reason],
   );
   return rows[0] as ClientRow;
-}
-
-/** Operators among `ids` that exist. */
-export async function existingOperators(db: Db, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const { rows } = await db.query<{ operator_id: string }>(
-    'SELECT operator_id::text FROM operators WHERE operator_id = ANY($1::uuid[])',
-    [ids],
-  );
-  return new Set(rows.map((r) => r.operator_id));
-}
-
-/** project id -> operator id, for the projects among `ids` that exist. */
-export async function projectOperators(db: Db, ids: string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const { rows } = await db.query<{ project_id: string; operator_id: string }>(
-    'SELECT project_id::text, operator_id::text FROM projects WHERE project_id = ANY($1::uuid[])',
-    [ids],
-  );
-  return new Map(rows.map((r) => [r.project_id, r.operator_id]));
 }
 
 /** What token issuance needs: credentials check, status, scopes and tenancy. */

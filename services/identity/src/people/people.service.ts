@@ -1,18 +1,14 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { forwardRef, Inject, Injectable } from '@nestjs/common';
 import {
   assertTenancy,
   CitybaseClaims,
   DomainError,
   inTenancy,
-  Logger,
-  LOGGER,
-  Outbox,
-  OUTBOX,
+  Mutations,
   PG_POOL,
   Pool,
   PoolClient,
   toTimestamp,
-  withTransaction,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
 import {
@@ -20,9 +16,11 @@ import {
   StaffRole,
   VerificationStatus,
 } from '@citybase/contracts/citybase/identity/v1/people';
-import { onceByRequestId } from '@citybase/platform';
 import { PiiCipher } from '../shared/pii';
+import type { Cyclic } from '../shared/forward-ref';
 import { PII_CIPHER } from '../shared/shared.module';
+import { MerchantsService } from '../merchants/merchants.service';
+import { TenancyService } from '../tenancy/tenancy.service';
 import {
   BindHouseholdMemberCommand,
   CreateHouseholdCommand,
@@ -40,13 +38,11 @@ import {
   findCourier,
   findHousehold,
   findHouseholdByUnit,
-  findMerchant,
-  findOperator,
-  findProject,
   findResident,
   findResidentIdByPhone,
+  findResidentPlacement,
   findStaff,
-  findUnit,
+  findStaffForShare,
   HouseholdMemberRow,
   HouseholdRow,
   insertCourier,
@@ -59,6 +55,7 @@ import {
   listHouseholdMembers,
   lockResident,
   markResidentVerified,
+  ResidentPlacementRow,
   ResidentRow,
   StaffRow,
 } from './people.store';
@@ -69,8 +66,9 @@ export interface HouseholdView {
 }
 
 /**
- * Use cases of residents, households, staff and couriers. Every mutation runs in one transaction:
- * idempotency key, checks against stored rows, the write and its single event. Reads of a resource
+ * Use cases of residents, households, staff and couriers. Every mutation runs through the use-case
+ * pipeline (Mutations), in one transaction: request key, checks against stored rows (the tenancy
+ * tree's through TenancyService), the write and its single event. Reads of a resource
  * outside the caller's tenancy answer NOT_FOUND, as if it did not exist; writes under a parent
  * outside it answer PERMISSION_DENIED.
  */
@@ -78,9 +76,12 @@ export interface HouseholdView {
 export class PeopleService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(OUTBOX) private readonly outbox: Outbox,
-    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly mutations: Mutations,
     @Inject(PII_CIPHER) private readonly pii: PiiCipher,
+    private readonly tenancy: TenancyService,
+    // Merchants and people refer to each other (a merchant's staff; the staff acting on a merchant):
+    // a circular Nest dependency, resolved lazily on both sides.
+    @Inject(forwardRef(() => MerchantsService)) private readonly merchants: Cyclic<MerchantsService>,
   ) {}
 
   // ---- residents ----
@@ -88,78 +89,73 @@ export class PeopleService {
   async registerResident(claims: CitybaseClaims, cmd: RegisterResidentCommand): Promise<ResidentRow> {
     const phone = this.pii.seal('phone', cmd.phone, PiiContext.residentPhone);
     const idNumber = this.pii.seal('id_number', cmd.idNumber, PiiContext.residentIdNumber);
-    const { resourceId, replayed } = await withTransaction(this.pool, (client) =>
-      onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'PeopleService.RegisterResident',
-          requestId: cmd.requestId,
-          command: fingerprintOf(cmd, { phone: phone.hash, idNumber: idNumber.hash }),
-        },
-        async (residentId) => {
-          const project = await findProject(client, cmd.projectId);
-          if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
-          assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
-          if (await findResidentIdByPhone(client, project.project_id, phone.hash))
-            throw PeopleErrors.phoneTaken();
-          const createdAt = await insertResident(client, {
+    return this.mutations.run({
+      method: 'PeopleService.RegisterResident',
+      claims,
+      requestId: cmd.requestId,
+      command: fingerprintOf(cmd, { phone: phone.hash, idNumber: idNumber.hash }),
+      done: 'resident registered',
+      execute: async ({ client, resourceId: residentId, emit, note }) => {
+        const project = await this.tenancy.findProject(client, cmd.projectId);
+        if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
+        assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
+        if (await findResidentIdByPhone(client, project.project_id, phone.hash))
+          throw PeopleErrors.phoneTaken();
+        const createdAt = await insertResident(client, {
+          residentId,
+          operatorId: project.operator_id,
+          projectId: project.project_id,
+          name: cmd.name,
+          phone,
+          idNumber,
+        }).catch((err: unknown) => {
+          // A concurrent registration of the same phone committed first.
+          throw isUniqueViolation(err, 'residents_project_phone') ? PeopleErrors.phoneTaken() : err;
+        });
+        await emit(
+          IdentityEvents.ResidentRegistered,
+          {
             residentId,
-            operatorId: project.operator_id,
             projectId: project.project_id,
-            name: cmd.name,
-            phone,
-            idNumber,
-          }).catch((err: unknown) => {
-            // A concurrent registration of the same phone committed first.
-            throw isUniqueViolation(err, 'residents_project_phone') ? PeopleErrors.phoneTaken() : err;
-          });
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.ResidentRegistered,
-            {
-              residentId,
-              projectId: project.project_id,
-              operatorId: project.operator_id,
-              phoneMasked: phone.masked,
-              occurredAt: toTimestamp(createdAt),
-            },
-            eventOptions(project.operator_id, project.project_id, residentId),
-          );
-        },
-      ),
-    );
-    const resident = await this.readableResident(claims, resourceId);
-    if (!replayed) {
-      this.logger.info({ resident_id: resourceId, project_id: resident.project_id }, 'resident registered');
-    }
-    return resident;
+            operatorId: project.operator_id,
+            phoneMasked: phone.masked,
+            occurredAt: toTimestamp(createdAt),
+          },
+          eventOptions(project.operator_id, project.project_id, residentId),
+        );
+        note({ resident_id: residentId, project_id: project.project_id });
+        return this.readableResident(client, claims, residentId);
+      },
+      replay: ({ client, resourceId }) => this.readableResident(client, claims, resourceId),
+    });
   }
 
   async verifyResident(claims: CitybaseClaims, cmd: VerifyResidentCommand): Promise<ResidentRow> {
-    let verified = false;
-    await withTransaction(this.pool, (client) => {
-      verified = false; // a retried transaction starts over
-      return onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'PeopleService.VerifyResident',
-          requestId: cmd.requestId,
-          command: fingerprintOf(cmd, {}),
-        },
-        async () => {
-          const resident = await lockResident(client, cmd.residentId);
-          if (!resident) throw DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND');
-          assertTenancy(claims, { operatorId: resident.operator_id, projectId: resident.project_id });
-          if (!(await isActivePropertyStaff(client, cmd.verifiedByStaffId, resident.project_id))) {
-            throw PeopleErrors.notPropertyStaff('verified_by_staff_id', "the resident's project");
-          }
-          // Verifying a verified resident changes nothing and tells nobody.
-          if (resident.verification_status === VerificationStatus.VERIFICATION_STATUS_VERIFIED) return;
+    return this.mutations.run({
+      method: 'PeopleService.VerifyResident',
+      claims,
+      requestId: cmd.requestId,
+      command: fingerprintOf(cmd, {}),
+      // the key's resource is the resident the request names (same key, same request)
+      resourceId: cmd.residentId,
+      done: 'resident verified',
+      execute: async ({ client, emit, note }) => {
+        const resident = await lockResident(client, cmd.residentId);
+        if (!resident) throw DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND');
+        assertTenancy(claims, { operatorId: resident.operator_id, projectId: resident.project_id });
+        if (!(await isActivePropertyStaff(client, cmd.verifiedByStaffId, resident.project_id))) {
+          throw PeopleErrors.notPropertyStaff('verified_by_staff_id', "the resident's project");
+        }
+        // Verifying a verified resident changes nothing and tells nobody.
+        const verified = resident.verification_status !== VerificationStatus.VERIFICATION_STATUS_VERIFIED;
+        note({
+          resident_id: resident.resident_id,
+          verified_by_staff_id: cmd.verifiedByStaffId,
+          changed: verified,
+        });
+        if (verified) {
           const verifiedAt = await markResidentVerified(client, resident.resident_id, cmd.verifiedByStaffId);
-          await this.outbox.enqueue(
-            client,
+          await emit(
             IdentityEvents.ResidentVerified,
             {
               residentId: resident.resident_id,
@@ -170,23 +166,15 @@ export class PeopleService {
             },
             eventOptions(resident.operator_id, resident.project_id, resident.resident_id),
           );
-          verified = true;
-        },
-      );
+        }
+        return this.readableResident(client, claims, cmd.residentId);
+      },
+      replay: ({ client }) => this.readableResident(client, claims, cmd.residentId),
     });
-    // The resource of this mutation is the resident named in the request (same key, same request).
-    const resident = await this.readableResident(claims, cmd.residentId);
-    if (verified) {
-      this.logger.info(
-        { resident_id: resident.resident_id, verified_by_staff_id: cmd.verifiedByStaffId },
-        'resident verified',
-      );
-    }
-    return resident;
   }
 
   async getResident(claims: CitybaseClaims, residentId: string): Promise<ResidentRow> {
-    return this.readableResident(claims, residentId);
+    return this.readableResident(this.pool, claims, residentId);
   }
 
   async findResidentByPhone(claims: CitybaseClaims, query: FindResidentByPhoneQuery): Promise<ResidentRow> {
@@ -206,194 +194,154 @@ export class PeopleService {
   // ---- households ----
 
   async createHousehold(claims: CitybaseClaims, cmd: CreateHouseholdCommand): Promise<HouseholdView> {
-    const { resourceId, replayed } = await withTransaction(this.pool, (client) =>
-      onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'PeopleService.CreateHousehold',
-          requestId: cmd.requestId,
-          command: fingerprintOf(cmd, {}),
-        },
-        async (householdId) => {
-          const unit = await findUnit(client, cmd.unitId);
-          if (!unit) throw DomainError.notFound('unit', cmd.unitId, 'UNIT_NOT_FOUND');
-          assertTenancy(claims, { operatorId: unit.operator_id, projectId: unit.project_id });
-          if (await findHouseholdByUnit(client, unit.unit_id)) throw PeopleErrors.unitHasHousehold();
-          const head = await lockResident(client, cmd.headResidentId);
-          if (!head || head.project_id !== unit.project_id) {
-            throw PeopleErrors.headIneligible("must be a resident of the unit's project");
-          }
-          if (head.verification_status !== VerificationStatus.VERIFICATION_STATUS_VERIFIED) {
-            throw PeopleErrors.headIneligible('must be a verified resident');
-          }
-          if (head.household_id) throw PeopleErrors.headIneligible('is already in a household');
-          const createdAt = await insertHousehold(client, {
+    return this.mutations.run({
+      method: 'PeopleService.CreateHousehold',
+      claims,
+      requestId: cmd.requestId,
+      command: fingerprintOf(cmd, {}),
+      done: 'household created',
+      execute: async ({ client, resourceId: householdId, emit, note }) => {
+        const unit = await this.tenancy.findUnit(client, cmd.unitId);
+        if (!unit) throw DomainError.notFound('unit', cmd.unitId, 'UNIT_NOT_FOUND');
+        assertTenancy(claims, { operatorId: unit.operator_id, projectId: unit.project_id });
+        if (await findHouseholdByUnit(client, unit.unit_id)) throw PeopleErrors.unitHasHousehold();
+        const head = await lockResident(client, cmd.headResidentId);
+        if (!head || head.project_id !== unit.project_id) {
+          throw PeopleErrors.headIneligible("must be a resident of the unit's project");
+        }
+        if (head.verification_status !== VerificationStatus.VERIFICATION_STATUS_VERIFIED) {
+          throw PeopleErrors.headIneligible('must be a verified resident');
+        }
+        if (head.household_id) throw PeopleErrors.headIneligible('is already in a household');
+        const createdAt = await insertHousehold(client, {
+          householdId,
+          operatorId: unit.operator_id,
+          projectId: unit.project_id,
+          unitId: unit.unit_id,
+          headResidentId: head.resident_id,
+        }).catch((err: unknown) => {
+          throw isUniqueViolation(err, 'households_unit_id_key') ? PeopleErrors.unitHasHousehold() : err;
+        });
+        await insertHouseholdMember(client, {
+          householdId,
+          residentId: head.resident_id,
+          role: HouseholdRole.HOUSEHOLD_ROLE_HEAD,
+          relation: '',
+        }).catch((err: unknown) => {
+          throw isUniqueViolation(err, 'household_members_pkey')
+            ? PeopleErrors.headIneligible('is already in a household')
+            : err;
+        });
+        await emit(
+          IdentityEvents.HouseholdCreated,
+          {
             householdId,
-            operatorId: unit.operator_id,
-            projectId: unit.project_id,
             unitId: unit.unit_id,
+            projectId: unit.project_id,
+            operatorId: unit.operator_id,
             headResidentId: head.resident_id,
-          }).catch((err: unknown) => {
-            throw isUniqueViolation(err, 'households_unit_id_key') ? PeopleErrors.unitHasHousehold() : err;
-          });
-          await insertHouseholdMember(client, {
-            householdId,
-            residentId: head.resident_id,
-            role: HouseholdRole.HOUSEHOLD_ROLE_HEAD,
-            relation: '',
-          }).catch((err: unknown) => {
-            throw isUniqueViolation(err, 'household_members_pkey')
-              ? PeopleErrors.headIneligible('is already in a household')
-              : err;
-          });
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.HouseholdCreated,
-            {
-              householdId,
-              unitId: unit.unit_id,
-              projectId: unit.project_id,
-              operatorId: unit.operator_id,
-              headResidentId: head.resident_id,
-              occurredAt: toTimestamp(createdAt),
-            },
-            eventOptions(unit.operator_id, unit.project_id, householdId),
-          );
-        },
-      ),
-    );
-    const view = await this.readableHousehold(claims, resourceId);
-    if (!replayed) {
-      this.logger.info(
-        {
-          household_id: resourceId,
-          unit_id: view.household.unit_id,
-          head_resident_id: view.household.head_resident_id,
-        },
-        'household created',
-      );
-    }
-    return view;
+            occurredAt: toTimestamp(createdAt),
+          },
+          eventOptions(unit.operator_id, unit.project_id, householdId),
+        );
+        note({ household_id: householdId, unit_id: unit.unit_id, head_resident_id: head.resident_id });
+        return this.readableHousehold(client, claims, householdId);
+      },
+      replay: ({ client, resourceId }) => this.readableHousehold(client, claims, resourceId),
+    });
   }
 
   async bindHouseholdMember(claims: CitybaseClaims, cmd: BindHouseholdMemberCommand): Promise<HouseholdView> {
     const phoneHash = this.pii.lookupHash('phone', cmd.phone);
-    let boundResidentId: string | undefined;
-    await withTransaction(this.pool, (client) => {
-      boundResidentId = undefined; // a retried transaction starts over
-      return onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'PeopleService.BindHouseholdMember',
-          requestId: cmd.requestId,
-          command: fingerprintOf(cmd, { phone: phoneHash }),
-        },
-        async () => {
-          const household = await findHousehold(client, cmd.householdId);
-          if (!household) throw DomainError.notFound('household', cmd.householdId, 'HOUSEHOLD_NOT_FOUND');
-          assertTenancy(claims, { operatorId: household.operator_id, projectId: household.project_id });
-          const residentId = await findResidentIdByPhone(client, household.project_id, phoneHash);
-          const resident = residentId ? await lockResident(client, residentId) : undefined;
-          if (!resident) throw PeopleErrors.memberNotFound();
-          if (resident.household_id) throw PeopleErrors.memberInHousehold();
-          const member = await insertHouseholdMember(client, {
+    return this.mutations.run({
+      method: 'PeopleService.BindHouseholdMember',
+      claims,
+      requestId: cmd.requestId,
+      command: fingerprintOf(cmd, { phone: phoneHash }),
+      // the key's resource is the household the request names (same key, same request)
+      resourceId: cmd.householdId,
+      done: 'household member bound',
+      execute: async ({ client, emit, note }) => {
+        const household = await findHousehold(client, cmd.householdId);
+        if (!household) throw DomainError.notFound('household', cmd.householdId, 'HOUSEHOLD_NOT_FOUND');
+        assertTenancy(claims, { operatorId: household.operator_id, projectId: household.project_id });
+        const residentId = await findResidentIdByPhone(client, household.project_id, phoneHash);
+        const resident = residentId ? await lockResident(client, residentId) : undefined;
+        if (!resident) throw PeopleErrors.memberNotFound();
+        if (resident.household_id) throw PeopleErrors.memberInHousehold();
+        const member = await insertHouseholdMember(client, {
+          householdId: household.household_id,
+          residentId: resident.resident_id,
+          role: HouseholdRole.HOUSEHOLD_ROLE_MEMBER,
+          relation: cmd.relation,
+        }).catch((err: unknown) => {
+          // A concurrent bind of the same resident (to this or another household) committed first.
+          throw isUniqueViolation(err, 'household_members_pkey') ? PeopleErrors.memberInHousehold() : err;
+        });
+        await emit(
+          IdentityEvents.HouseholdMemberBound,
+          {
             householdId: household.household_id,
             residentId: resident.resident_id,
+            projectId: household.project_id,
+            operatorId: household.operator_id,
             role: HouseholdRole.HOUSEHOLD_ROLE_MEMBER,
-            relation: cmd.relation,
-          }).catch((err: unknown) => {
-            // A concurrent bind of the same resident (to this or another household) committed first.
-            throw isUniqueViolation(err, 'household_members_pkey') ? PeopleErrors.memberInHousehold() : err;
-          });
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.HouseholdMemberBound,
-            {
-              householdId: household.household_id,
-              residentId: resident.resident_id,
-              projectId: household.project_id,
-              operatorId: household.operator_id,
-              role: HouseholdRole.HOUSEHOLD_ROLE_MEMBER,
-              relation: member.relation,
-              occurredAt: toTimestamp(member.bound_at),
-            },
-            eventOptions(household.operator_id, household.project_id, household.household_id),
-          );
-          boundResidentId = resident.resident_id;
-        },
-      );
+            relation: member.relation,
+            occurredAt: toTimestamp(member.bound_at),
+          },
+          eventOptions(household.operator_id, household.project_id, household.household_id),
+        );
+        note({ household_id: cmd.householdId, resident_id: resident.resident_id });
+        return this.readableHousehold(client, claims, cmd.householdId);
+      },
+      replay: ({ client }) => this.readableHousehold(client, claims, cmd.householdId),
     });
-    const view = await this.readableHousehold(claims, cmd.householdId);
-    if (boundResidentId) {
-      this.logger.info(
-        { household_id: cmd.householdId, resident_id: boundResidentId },
-        'household member bound',
-      );
-    }
-    return view;
   }
 
   async getHousehold(claims: CitybaseClaims, householdId: string): Promise<HouseholdView> {
-    return this.readableHousehold(claims, householdId);
+    return this.readableHousehold(this.pool, claims, householdId);
   }
 
   // ---- staff ----
 
   async registerStaff(claims: CitybaseClaims, cmd: RegisterStaffCommand): Promise<StaffRow> {
     const phone = this.pii.seal('phone', cmd.phone, PiiContext.staffPhone);
-    const { resourceId, replayed } = await withTransaction(this.pool, (client) =>
-      onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'PeopleService.RegisterStaff',
-          requestId: cmd.requestId,
-          command: fingerprintOf(cmd, { phone: phone.hash }),
-        },
-        async (staffId) => {
-          await this.checkStaffPlacement(client, claims, cmd);
-          const projectId = cmd.role === StaffRole.STAFF_ROLE_OPERATOR_ADMIN ? null : cmd.projectId;
-          const merchantId = cmd.role === StaffRole.STAFF_ROLE_MERCHANT_STAFF ? cmd.merchantId : null;
-          const createdAt = await insertStaff(client, {
+    return this.mutations.run({
+      method: 'PeopleService.RegisterStaff',
+      claims,
+      requestId: cmd.requestId,
+      command: fingerprintOf(cmd, { phone: phone.hash }),
+      done: 'staff registered',
+      execute: async ({ client, resourceId: staffId, emit, note }) => {
+        await this.checkStaffPlacement(client, claims, cmd);
+        const projectId = cmd.role === StaffRole.STAFF_ROLE_OPERATOR_ADMIN ? null : cmd.projectId;
+        const merchantId = cmd.role === StaffRole.STAFF_ROLE_MERCHANT_STAFF ? cmd.merchantId : null;
+        const createdAt = await insertStaff(client, {
+          staffId,
+          operatorId: cmd.operatorId,
+          projectId,
+          merchantId,
+          role: cmd.role,
+          name: cmd.name,
+          phone,
+        });
+        await emit(
+          IdentityEvents.StaffRegistered,
+          {
             staffId,
             operatorId: cmd.operatorId,
-            projectId,
-            merchantId,
+            projectId: projectId ?? '',
+            merchantId: merchantId ?? '',
             role: cmd.role,
-            name: cmd.name,
-            phone,
-          });
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.StaffRegistered,
-            {
-              staffId,
-              operatorId: cmd.operatorId,
-              projectId: projectId ?? '',
-              merchantId: merchantId ?? '',
-              role: cmd.role,
-              occurredAt: toTimestamp(createdAt),
-            },
-            eventOptions(cmd.operatorId, projectId ?? undefined, staffId),
-          );
-        },
-      ),
-    );
-    const staff = await this.readableStaff(claims, resourceId);
-    if (!replayed) {
-      this.logger.info(
-        {
-          staff_id: resourceId,
-          operator_id: staff.operator_id,
-          project_id: staff.project_id,
-          role: staff.role,
-        },
-        'staff registered',
-      );
-    }
-    return staff;
+            occurredAt: toTimestamp(createdAt),
+          },
+          eventOptions(cmd.operatorId, projectId ?? undefined, staffId),
+        );
+        note({ staff_id: staffId, operator_id: cmd.operatorId, project_id: projectId, role: cmd.role });
+        return this.readableStaff(client, claims, staffId);
+      },
+      replay: ({ client, resourceId }) => this.readableStaff(client, claims, resourceId),
+    });
   }
 
   /**
@@ -402,12 +350,12 @@ export class PeopleService {
    */
   private async checkStaffPlacement(client: PoolClient, claims: CitybaseClaims, cmd: RegisterStaffCommand) {
     if (cmd.role === StaffRole.STAFF_ROLE_OPERATOR_ADMIN) {
-      const operator = await findOperator(client, cmd.operatorId);
+      const operator = await this.tenancy.findOperator(client, cmd.operatorId);
       if (!operator) throw DomainError.notFound('operator', cmd.operatorId, 'OPERATOR_NOT_FOUND');
       assertTenancy(claims, { operatorId: operator.operator_id });
       return;
     }
-    const project = await findProject(client, cmd.projectId);
+    const project = await this.tenancy.findProject(client, cmd.projectId);
     if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
     assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
     if (project.operator_id !== cmd.operatorId) {
@@ -418,7 +366,7 @@ export class PeopleService {
       );
     }
     if (cmd.role !== StaffRole.STAFF_ROLE_MERCHANT_STAFF) return;
-    const merchant = await findMerchant(client, cmd.merchantId);
+    const merchant = await this.merchants.findMerchant(client, cmd.merchantId);
     if (
       !merchant ||
       !inTenancy(claims, { operatorId: merchant.operator_id, projectId: merchant.project_id })
@@ -435,7 +383,34 @@ export class PeopleService {
   }
 
   async getStaff(claims: CitybaseClaims, staffId: string): Promise<StaffRow> {
-    return this.readableStaff(claims, staffId);
+    return this.readableStaff(this.pool, claims, staffId);
+  }
+
+  /**
+   * True if the staff member is active property staff of the project, share-locking the row until
+   * the end of the caller's transaction (it cannot be deactivated or moved while the write commits).
+   */
+  isActivePropertyStaff(client: PoolClient, staffId: string, projectId: string): Promise<boolean> {
+    return isActivePropertyStaff(client, staffId, projectId);
+  }
+
+  /**
+   * The staff row, whatever the caller's tenancy (the calling feature checks it), share-locked until
+   * the end of the caller's transaction.
+   */
+  findStaffForShare(client: PoolClient, staffId: string): Promise<StaffRow | undefined> {
+    return findStaffForShare(client, staffId);
+  }
+
+  /**
+   * Where the resident is placed and who shares the resident's door grants (the resident and its
+   * household), whatever the caller's tenancy (the calling feature checks it).
+   */
+  findResidentPlacement(
+    db: Pool | PoolClient,
+    residentId: string,
+  ): Promise<ResidentPlacementRow | undefined> {
+    return findResidentPlacement(db, residentId);
   }
 
   // ---- couriers ----
@@ -443,86 +418,95 @@ export class PeopleService {
   async registerCourier(claims: CitybaseClaims, cmd: RegisterCourierCommand): Promise<CourierRow> {
     const phone = this.pii.seal('phone', cmd.phone, PiiContext.courierPhone);
     const idNumber = this.pii.seal('id_number', cmd.idNumber, PiiContext.courierIdNumber);
-    const { resourceId, replayed } = await withTransaction(this.pool, (client) =>
-      onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'PeopleService.RegisterCourier',
-          requestId: cmd.requestId,
-          command: fingerprintOf(cmd, { phone: phone.hash, idNumber: idNumber.hash }),
-        },
-        async (courierId) => {
-          const project = await findProject(client, cmd.projectId);
-          if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
-          assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
-          const createdAt = await insertCourier(client, {
+    return this.mutations.run({
+      method: 'PeopleService.RegisterCourier',
+      claims,
+      requestId: cmd.requestId,
+      command: fingerprintOf(cmd, { phone: phone.hash, idNumber: idNumber.hash }),
+      done: 'courier registered',
+      execute: async ({ client, resourceId: courierId, emit, note }) => {
+        const project = await this.tenancy.findProject(client, cmd.projectId);
+        if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
+        assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
+        const createdAt = await insertCourier(client, {
+          courierId,
+          operatorId: project.operator_id,
+          projectId: project.project_id,
+          name: cmd.name,
+          phone,
+          idNumber,
+          photoRef: cmd.photoRef,
+          employer: cmd.employer,
+        });
+        await emit(
+          IdentityEvents.CourierRegistered,
+          {
             courierId,
-            operatorId: project.operator_id,
             projectId: project.project_id,
-            name: cmd.name,
-            phone,
-            idNumber,
-            photoRef: cmd.photoRef,
+            operatorId: project.operator_id,
             employer: cmd.employer,
-          });
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.CourierRegistered,
-            {
-              courierId,
-              projectId: project.project_id,
-              operatorId: project.operator_id,
-              employer: cmd.employer,
-              occurredAt: toTimestamp(createdAt),
-            },
-            eventOptions(project.operator_id, project.project_id, courierId),
-          );
-        },
-      ),
-    );
-    const courier = await this.readableCourier(claims, resourceId);
-    if (!replayed) {
-      this.logger.info({ courier_id: resourceId, project_id: courier.project_id }, 'courier registered');
-    }
-    return courier;
+            occurredAt: toTimestamp(createdAt),
+          },
+          eventOptions(project.operator_id, project.project_id, courierId),
+        );
+        note({ courier_id: courierId, project_id: project.project_id });
+        return this.readableCourier(client, claims, courierId);
+      },
+      replay: ({ client, resourceId }) => this.readableCourier(client, claims, resourceId),
+    });
   }
 
   async getCourier(claims: CitybaseClaims, courierId: string): Promise<CourierRow> {
-    return this.readableCourier(claims, courierId);
+    return this.readableCourier(this.pool, claims, courierId);
   }
 
   // ---- reads inside the caller's tenancy (NOT_FOUND outside it) ----
 
-  private async readableResident(claims: CitybaseClaims, residentId: string): Promise<ResidentRow> {
-    const row = await findResident(this.pool, residentId);
+  private async readableResident(
+    db: Pool | PoolClient,
+    claims: CitybaseClaims,
+    residentId: string,
+  ): Promise<ResidentRow> {
+    const row = await findResident(db, residentId);
     if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
       throw DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND');
     }
     return row;
   }
 
-  private async readableHousehold(claims: CitybaseClaims, householdId: string): Promise<HouseholdView> {
-    const household = await findHousehold(this.pool, householdId);
+  private async readableHousehold(
+    db: Pool | PoolClient,
+    claims: CitybaseClaims,
+    householdId: string,
+  ): Promise<HouseholdView> {
+    const household = await findHousehold(db, householdId);
     if (
       !household ||
       !inTenancy(claims, { operatorId: household.operator_id, projectId: household.project_id })
     ) {
       throw DomainError.notFound('household', householdId, 'HOUSEHOLD_NOT_FOUND');
     }
-    return { household, members: await listHouseholdMembers(this.pool, householdId) };
+    return { household, members: await listHouseholdMembers(db, householdId) };
   }
 
-  private async readableStaff(claims: CitybaseClaims, staffId: string): Promise<StaffRow> {
-    const row = await findStaff(this.pool, staffId);
+  private async readableStaff(
+    db: Pool | PoolClient,
+    claims: CitybaseClaims,
+    staffId: string,
+  ): Promise<StaffRow> {
+    const row = await findStaff(db, staffId);
     if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id ?? undefined })) {
       throw DomainError.notFound('staff', staffId, 'STAFF_NOT_FOUND');
     }
     return row;
   }
 
-  private async readableCourier(claims: CitybaseClaims, courierId: string): Promise<CourierRow> {
-    const row = await findCourier(this.pool, courierId);
+  private async readableCourier(
+    db: Pool | PoolClient,
+    claims: CitybaseClaims,
+    courierId: string,
+  ): Promise<CourierRow> {
+    const row = await findCourier(db, courierId);
     if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
       throw DomainError.notFound('courier', courierId, 'COURIER_NOT_FOUND');
     }

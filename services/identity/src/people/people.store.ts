@@ -67,62 +67,10 @@ export interface CourierRow {
   created_at: Date;
 }
 
-/** The tenancy parents a feature checks before writing under them. */
-export interface ProjectRow {
-  project_id: string;
-  operator_id: string;
-}
-
-export interface UnitRow {
-  unit_id: string;
-  project_id: string;
-  operator_id: string;
-}
-
-export interface MerchantRow {
-  merchant_id: string;
-  project_id: string;
-  operator_id: string;
-}
-
 /** PostgreSQL's unique_violation on the named constraint or index. */
 export function isUniqueViolation(err: unknown, constraint: string): boolean {
   const e = err as { code?: unknown; constraint?: unknown } | null;
   return e?.code === '23505' && e.constraint === constraint;
-}
-
-// ---- tenancy parents (tables of 0001_tenancy.sql, read only here) ----
-
-export async function findOperator(db: Db, operatorId: string): Promise<{ operator_id: string } | undefined> {
-  const { rows } = await db.query<{ operator_id: string }>(
-    'SELECT operator_id FROM operators WHERE operator_id = $1',
-    [operatorId],
-  );
-  return rows[0];
-}
-
-export async function findProject(db: Db, projectId: string): Promise<ProjectRow | undefined> {
-  const { rows } = await db.query<ProjectRow>(
-    'SELECT project_id, operator_id FROM projects WHERE project_id = $1',
-    [projectId],
-  );
-  return rows[0];
-}
-
-export async function findUnit(db: Db, unitId: string): Promise<UnitRow | undefined> {
-  const { rows } = await db.query<UnitRow>(
-    'SELECT unit_id, project_id, operator_id FROM units WHERE unit_id = $1',
-    [unitId],
-  );
-  return rows[0];
-}
-
-export async function findMerchant(db: Db, merchantId: string): Promise<MerchantRow | undefined> {
-  const { rows } = await db.query<MerchantRow>(
-    'SELECT merchant_id, project_id, operator_id FROM merchants WHERE merchant_id = $1',
-    [merchantId],
-  );
-  return rows[0];
 }
 
 // ---- residents ----
@@ -168,6 +116,33 @@ export async function findResident(db: Db, residentId: string): Promise<Resident
   const { rows } = await db.query<ResidentRow>(
     `SELECT ${RESIDENT_COLUMNS}
        FROM residents r LEFT JOIN household_members m ON m.resident_id = r.resident_id
+      WHERE r.resident_id = $1`,
+    [residentId],
+  );
+  return rows[0];
+}
+
+/** Where a resident is placed, and who shares the resident's door grants. */
+export interface ResidentPlacementRow {
+  operator_id: string;
+  project_id: string;
+  /** The resident and every member of the resident's household (family members share its grants). */
+  household_resident_ids: string[];
+}
+
+/** The resident's tenancy and household in one query (CheckDoorAccess reads it on every call). */
+export async function findResidentPlacement(
+  db: Db,
+  residentId: string,
+): Promise<ResidentPlacementRow | undefined> {
+  const { rows } = await db.query<ResidentPlacementRow>(
+    `SELECT r.operator_id, r.project_id,
+            ARRAY(SELECT r.resident_id
+                   UNION
+                  SELECT other.resident_id FROM household_members self
+                    JOIN household_members other ON other.household_id = self.household_id
+                   WHERE self.resident_id = r.resident_id)::text[] AS household_resident_ids
+       FROM residents r
       WHERE r.resident_id = $1`,
     [residentId],
   );
@@ -308,6 +283,18 @@ export async function findStaff(db: Db, staffId: string): Promise<StaffRow | und
   const { rows } = await db.query<StaffRow>(`SELECT ${STAFF_COLUMNS} FROM staff WHERE staff_id = $1`, [
     staffId,
   ]);
+  return rows[0];
+}
+
+/**
+ * The staff row, share-locked until the end of the transaction so that it cannot be deactivated or
+ * moved while a write that relies on it commits.
+ */
+export async function findStaffForShare(client: PoolClient, staffId: string): Promise<StaffRow | undefined> {
+  const { rows } = await client.query<StaffRow>(
+    `SELECT ${STAFF_COLUMNS} FROM staff WHERE staff_id = $1 FOR SHARE`,
+    [staffId],
+  );
   return rows[0];
 }
 

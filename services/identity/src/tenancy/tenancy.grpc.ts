@@ -13,8 +13,6 @@ import {
   CreateProjectResponse,
   CreateUnitRequest,
   CreateUnitResponse,
-  GetMerchantRequest,
-  GetMerchantResponse,
   GetOperatorRequest,
   GetOperatorResponse,
   GetProjectRequest,
@@ -23,19 +21,11 @@ import {
   ListAgenciesResponse,
   ListBuildingsRequest,
   ListBuildingsResponse,
-  ListMerchantsRequest,
-  ListMerchantsResponse,
   ListOperatorsRequest,
   ListOperatorsResponse,
   ListProjectsRequest,
   ListProjectsResponse,
-  RegisterMerchantRequest,
-  RegisterMerchantResponse,
-  SetMerchantStatusRequest,
-  SetMerchantStatusResponse,
 } from '@citybase/contracts/citybase/identity/v1/tenancy';
-import { requiredIdNumber, requiredPhone } from '../shared/pii';
-import { MerchantsService } from './merchants.service';
 import {
   TENANCY_PAGES,
   toCreateAgencyCommand,
@@ -43,23 +33,19 @@ import {
   toCreateOperatorCommand,
   toCreateProjectCommand,
   toCreateUnitCommand,
-  toRegisterMerchantCommand,
-  toSetMerchantStatusCommand,
 } from './tenancy.domain';
-import { toAgency, toBuilding, toMerchant, toOperator, toProject, toUnit } from './tenancy.render';
+import { toAgency, toBuilding, toOperator, toProject, toUnit } from './tenancy.render';
 import { TenancyService } from './tenancy.service';
 
 /**
- * Transport adapter of citybase.identity.v1.TenancyService: proto in, validated command and the
+ * Transport adapter of citybase.identity.v1.TenancyService (but its merchant RPCs: MerchantsGrpc in
+ * ../merchants): proto in, validated command and the
  * caller's verified claims to the use case, proto out. The transport has already checked the scope
  * each RPC declares in the proto; tenancy is checked by the use cases against stored rows.
  */
 @Controller()
 export class TenancyGrpc {
-  constructor(
-    private readonly tenancy: TenancyService,
-    private readonly merchants: MerchantsService,
-  ) {}
+  constructor(private readonly tenancy: TenancyService) {}
 
   @GrpcMethod('TenancyService', 'createOperator')
   async createOperator(req: CreateOperatorRequest, metadata: Metadata): Promise<CreateOperatorResponse> {
@@ -126,41 +112,6 @@ export class TenancyGrpc {
     const page = parsePage(req.page, TENANCY_PAGES.buildings);
     const { items, nextPageToken } = await this.tenancy.listBuildings(claims, projectId, page);
     return { buildings: items.map(toBuilding), page: { nextPageToken } };
-  }
-
-  @GrpcMethod('TenancyService', 'registerMerchant')
-  async registerMerchant(
-    req: RegisterMerchantRequest,
-    metadata: Metadata,
-  ): Promise<RegisterMerchantResponse> {
-    const claims = claimsOf(metadata);
-    const cmd = toRegisterMerchantCommand(req, { idNumber: requiredIdNumber, phone: requiredPhone });
-    return { merchant: toMerchant(await this.merchants.register(claims, cmd)) };
-  }
-
-  @GrpcMethod('TenancyService', 'setMerchantStatus')
-  async setMerchantStatus(
-    req: SetMerchantStatusRequest,
-    metadata: Metadata,
-  ): Promise<SetMerchantStatusResponse> {
-    const claims = claimsOf(metadata);
-    return { merchant: toMerchant(await this.merchants.setStatus(claims, toSetMerchantStatusCommand(req))) };
-  }
-
-  @GrpcMethod('TenancyService', 'getMerchant')
-  async getMerchant(req: GetMerchantRequest, metadata: Metadata): Promise<GetMerchantResponse> {
-    const claims = claimsOf(metadata);
-    const id = requiredUuid('merchant_id', req.merchantId);
-    return { merchant: toMerchant(await this.merchants.get(claims, id)) };
-  }
-
-  @GrpcMethod('TenancyService', 'listMerchants')
-  async listMerchants(req: ListMerchantsRequest, metadata: Metadata): Promise<ListMerchantsResponse> {
-    const claims = claimsOf(metadata);
-    const projectId = requiredUuid('project_id', req.projectId);
-    const page = parsePage(req.page, TENANCY_PAGES.merchants);
-    const { items, nextPageToken } = await this.merchants.list(claims, projectId, page);
-    return { merchants: items.map(toMerchant), page: { nextPageToken } };
   }
 
   @GrpcMethod('TenancyService', 'createAgency')

@@ -1,8 +1,12 @@
 import { Module } from '@nestjs/common';
-import { MerchantsService } from './merchants.service';
 import { TenancyGrpc } from './tenancy.grpc';
 import { TenancyService } from './tenancy.service';
 
 /** Tenancy feature of the identity service: its gRPC controllers and providers. */
-@Module({ controllers: [TenancyGrpc], providers: [TenancyService, MerchantsService] })
+@Module({
+  controllers: [TenancyGrpc],
+  providers: [TenancyService],
+  // the stored operators, projects, buildings and units other features check their writes against
+  exports: [TenancyService],
+})
 export class TenancyModule {}

@@ -3,14 +3,11 @@ import {
   Agency,
   AgencyKind,
   Building,
-  Merchant,
-  MerchantStatus,
   Operator,
   Project,
   ProjectKind,
   Unit,
 } from '@citybase/contracts/citybase/identity/v1/tenancy';
-import type { MerchantView } from './merchants.service';
 import type { BuildingWithUnits } from './tenancy.service';
 import type { AgencyRow, OperatorRow, ProjectRow, UnitRow } from './tenancy.store';
 
@@ -50,27 +47,5 @@ export function toAgency(row: AgencyRow): Agency {
     name: row.name,
     kind: row.kind as AgencyKind,
     createdAt: toTimestamp(row.created_at),
-  };
-}
-
-export function toMerchant({ row, ownerIdNumber, contactPhone }: MerchantView): Merchant {
-  return {
-    merchantId: row.merchant_id,
-    operatorId: row.operator_id,
-    projectId: row.project_id,
-    name: row.name,
-    status: row.status as MerchantStatus,
-    location: row.location,
-    unitId: row.unit_id ?? '',
-    ownerName: row.owner_name,
-    ownerIdNumber,
-    contactPhone,
-    leaseRef: row.lease_ref,
-    businessScope: row.business_scope,
-    photoRefs: row.photo_refs,
-    registeredByStaffId: row.registered_by_staff_id,
-    createdAt: toTimestamp(row.created_at),
-    statusChangedAt: row.status_changed_at ? toTimestamp(row.status_changed_at) : undefined,
-    statusReason: row.status_reason,
   };
 }

@@ -1,20 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  assertTenancy,
   CitybaseClaims,
   inTenancy,
-  Logger,
-  LOGGER,
-  Outbox,
-  OUTBOX,
+  Mutations,
   PG_POOL,
   pageOf,
   Pool,
+  PoolClient,
   toTimestamp,
-  withTransaction,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
-import { onceByRequestId } from '@citybase/platform';
+import { Page, Paged, stored, visibilityOf, writeTarget } from '../shared/rows.domain';
+import { notFound } from '../shared/shared.errors';
 import {
   assertCityAdmin,
   CreateAgencyCommand,
@@ -22,16 +19,13 @@ import {
   CreateOperatorCommand,
   CreateProjectCommand,
   CreateUnitCommand,
-  Page,
-  Paged,
-  stored,
   TENANCY_PAGES,
-  visibilityOf,
 } from './tenancy.domain';
-import { nameTaken, notFound } from './tenancy.errors';
+import { nameTaken } from './tenancy.errors';
 import {
   AgencyRow,
   BuildingRow,
+  existingOperators,
   findAgency,
   findBuilding,
   findOperator,
@@ -47,6 +41,8 @@ import {
   listOperators,
   listProjects,
   OperatorRow,
+  projectOperators,
+  projectsOfOperators,
   ProjectRow,
   UnitRow,
   unitsOf,
@@ -59,45 +55,39 @@ export interface BuildingWithUnits {
 
 /**
  * Use cases of the tenancy tree (operators > projects > buildings > units) and of agencies. Every
- * creation validates, checks the tenancy of the stored parent, writes the row and its event in one
- * transaction, and is idempotent by (client, method, request id).
+ * creation validates, then runs through the use-case pipeline (Mutations): the stored parent checked
+ * against the caller's tenancy (the pipeline's target), the request key, the row and its event in
+ * one transaction. Also the stored rows other features check their writes against.
  */
 @Injectable()
 export class TenancyService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(OUTBOX) private readonly outbox: Outbox,
-    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly mutations: Mutations,
   ) {}
 
   // ---- operators ---------------------------------------------------------------------------------
 
   async createOperator(claims: CitybaseClaims, cmd: CreateOperatorCommand): Promise<OperatorRow> {
     assertCityAdmin(claims, 'create operators');
-    const { row, replayed } = await withTransaction(this.pool, async (client) => {
-      const once = await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'TenancyService.CreateOperator',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async (id) => {
-          const op = await insertOperator(client, id, cmd);
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.OperatorCreated,
-            { operatorId: op.operator_id, name: op.name, occurredAt: toTimestamp(op.created_at) },
-            { key: op.operator_id, subject: op.operator_id, tenancy: { operatorId: op.operator_id } },
-          );
-        },
-      );
-      return { row: stored(await findOperator(client, once.resourceId)), replayed: once.replayed };
+    return this.mutations.run({
+      method: 'TenancyService.CreateOperator',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      done: 'operator created',
+      execute: async ({ client, resourceId, emit, note }) => {
+        const op = await insertOperator(client, resourceId, cmd);
+        await emit(
+          IdentityEvents.OperatorCreated,
+          { operatorId: op.operator_id, name: op.name, occurredAt: toTimestamp(op.created_at) },
+          { key: op.operator_id, subject: op.operator_id, tenancy: { operatorId: op.operator_id } },
+        );
+        note({ operator_id: op.operator_id });
+        return stored(await findOperator(client, resourceId));
+      },
+      replay: async ({ client, resourceId }) => stored(await findOperator(client, resourceId)),
     });
-    if (!replayed)
-      this.logger.info({ operator_id: row.operator_id, client_id: claims.sub }, 'operator created');
-    return row;
   }
 
   async getOperator(claims: CitybaseClaims, operatorId: string): Promise<OperatorRow> {
@@ -119,44 +109,39 @@ export class TenancyService {
   // ---- projects ----------------------------------------------------------------------------------
 
   async createProject(claims: CitybaseClaims, cmd: CreateProjectCommand): Promise<ProjectRow> {
-    const { row, replayed } = await withTransaction(this.pool, async (client) => {
-      const operator = await findOperator(client, cmd.operatorId);
-      if (!operator) throw notFound('operator', 'operator_id');
-      assertTenancy(claims, { operatorId: operator.operator_id });
-      const once = await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'TenancyService.CreateProject',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async (id) => {
-          const project = await insertProject(client, id, cmd);
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.ProjectCreated,
-            {
-              projectId: project.project_id,
-              operatorId: project.operator_id,
-              name: project.name,
-              kind: project.kind,
-              occurredAt: toTimestamp(project.created_at),
-            },
-            {
-              key: project.operator_id,
-              subject: project.project_id,
-              tenancy: { operatorId: project.operator_id, projectId: project.project_id },
-            },
-          );
-        },
-      );
-      return { row: stored(await findProject(client, once.resourceId)), replayed: once.replayed };
+    return this.mutations.run({
+      method: 'TenancyService.CreateProject',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      target: writeTarget(
+        (client) => findOperator(client, cmd.operatorId),
+        (operator) => ({ operatorId: operator.operator_id }),
+        () => notFound('operator', 'operator_id'),
+      ),
+      done: 'project created',
+      execute: async ({ client, resourceId, emit, note }) => {
+        const project = await insertProject(client, resourceId, cmd);
+        await emit(
+          IdentityEvents.ProjectCreated,
+          {
+            projectId: project.project_id,
+            operatorId: project.operator_id,
+            name: project.name,
+            kind: project.kind,
+            occurredAt: toTimestamp(project.created_at),
+          },
+          {
+            key: project.operator_id,
+            subject: project.project_id,
+            tenancy: { operatorId: project.operator_id, projectId: project.project_id },
+          },
+        );
+        note({ project_id: project.project_id, operator_id: project.operator_id });
+        return stored(await findProject(client, resourceId));
+      },
+      replay: async ({ client, resourceId }) => stored(await findProject(client, resourceId)),
     });
-    if (!replayed) {
-      this.logger.info({ project_id: row.project_id, operator_id: row.operator_id }, 'project created');
-    }
-    return row;
   }
 
   async getProject(claims: CitybaseClaims, projectId: string): Promise<ProjectRow> {
@@ -180,81 +165,78 @@ export class TenancyService {
   // ---- buildings and units -----------------------------------------------------------------------
 
   async createBuilding(claims: CitybaseClaims, cmd: CreateBuildingCommand): Promise<BuildingRow> {
-    const { row, replayed } = await withTransaction(this.pool, async (client) => {
-      const project = await findProject(client, cmd.projectId);
-      if (!project) throw notFound('project', 'project_id');
-      assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
-      const once = await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'TenancyService.CreateBuilding',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async (id) => {
-          const building = await insertBuilding(client, id, project, cmd);
-          if (!building) throw nameTaken('building', 'project');
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.BuildingCreated,
-            {
-              buildingId: building.building_id,
-              projectId: building.project_id,
-              operatorId: building.operator_id,
-              name: building.name,
-              occurredAt: toTimestamp(building.created_at),
-            },
-            {
-              key: building.operator_id,
-              subject: building.building_id,
-              tenancy: { operatorId: building.operator_id, projectId: building.project_id },
-            },
-          );
-        },
-      );
-      return { row: stored(await findBuilding(client, once.resourceId)), replayed: once.replayed };
+    return this.mutations.run({
+      method: 'TenancyService.CreateBuilding',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      target: writeTarget(
+        (client) => findProject(client, cmd.projectId),
+        (project) => ({ operatorId: project.operator_id, projectId: project.project_id }),
+        () => notFound('project', 'project_id'),
+      ),
+      done: 'building created',
+      execute: async ({ client, resourceId, target: project, emit, note }) => {
+        const building = await insertBuilding(client, resourceId, project, cmd);
+        if (!building) throw nameTaken('building', 'project');
+        await emit(
+          IdentityEvents.BuildingCreated,
+          {
+            buildingId: building.building_id,
+            projectId: building.project_id,
+            operatorId: building.operator_id,
+            name: building.name,
+            occurredAt: toTimestamp(building.created_at),
+          },
+          {
+            key: building.operator_id,
+            subject: building.building_id,
+            tenancy: { operatorId: building.operator_id, projectId: building.project_id },
+          },
+        );
+        note({ building_id: building.building_id, project_id: building.project_id });
+        return stored(await findBuilding(client, resourceId));
+      },
+      replay: async ({ client, resourceId }) => stored(await findBuilding(client, resourceId)),
     });
-    if (!replayed) {
-      this.logger.info({ building_id: row.building_id, project_id: row.project_id }, 'building created');
-    }
-    return row;
   }
 
   async createUnit(claims: CitybaseClaims, cmd: CreateUnitCommand): Promise<UnitRow> {
-    const { row, replayed } = await withTransaction(this.pool, async (client) => {
-      const building = await findBuilding(client, cmd.buildingId);
-      if (!building) throw notFound('building', 'building_id');
-      assertTenancy(claims, { operatorId: building.operator_id, projectId: building.project_id });
-      const once = await onceByRequestId(
-        client,
-        { clientId: claims.sub, method: 'TenancyService.CreateUnit', requestId: cmd.requestId, command: cmd },
-        async (id) => {
-          const unit = await insertUnit(client, id, building, cmd);
-          if (!unit) throw nameTaken('unit', 'building');
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.UnitCreated,
-            {
-              unitId: unit.unit_id,
-              buildingId: unit.building_id,
-              projectId: unit.project_id,
-              operatorId: unit.operator_id,
-              name: unit.name,
-              occurredAt: toTimestamp(unit.created_at),
-            },
-            {
-              key: unit.operator_id,
-              subject: unit.unit_id,
-              tenancy: { operatorId: unit.operator_id, projectId: unit.project_id },
-            },
-          );
-        },
-      );
-      return { row: stored(await findUnit(client, once.resourceId)), replayed: once.replayed };
+    return this.mutations.run({
+      method: 'TenancyService.CreateUnit',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      target: writeTarget(
+        (client) => findBuilding(client, cmd.buildingId),
+        (building) => ({ operatorId: building.operator_id, projectId: building.project_id }),
+        () => notFound('building', 'building_id'),
+      ),
+      done: 'unit created',
+      execute: async ({ client, resourceId, target: building, emit, note }) => {
+        const unit = await insertUnit(client, resourceId, building, cmd);
+        if (!unit) throw nameTaken('unit', 'building');
+        await emit(
+          IdentityEvents.UnitCreated,
+          {
+            unitId: unit.unit_id,
+            buildingId: unit.building_id,
+            projectId: unit.project_id,
+            operatorId: unit.operator_id,
+            name: unit.name,
+            occurredAt: toTimestamp(unit.created_at),
+          },
+          {
+            key: unit.operator_id,
+            subject: unit.unit_id,
+            tenancy: { operatorId: unit.operator_id, projectId: unit.project_id },
+          },
+        );
+        note({ unit_id: unit.unit_id, building_id: unit.building_id });
+        return stored(await findUnit(client, resourceId));
+      },
+      replay: async ({ client, resourceId }) => stored(await findUnit(client, resourceId)),
     });
-    if (!replayed) this.logger.info({ unit_id: row.unit_id, building_id: row.building_id }, 'unit created');
-    return row;
   }
 
   /** The buildings of one project that the caller may see, each with all its units. */
@@ -285,34 +267,29 @@ export class TenancyService {
 
   async createAgency(claims: CitybaseClaims, cmd: CreateAgencyCommand): Promise<AgencyRow> {
     assertCityAdmin(claims, 'create agencies');
-    const { row, replayed } = await withTransaction(this.pool, async (client) => {
-      const once = await onceByRequestId(
-        client,
-        {
-          clientId: claims.sub,
-          method: 'TenancyService.CreateAgency',
-          requestId: cmd.requestId,
-          command: cmd,
-        },
-        async (id) => {
-          const agency = await insertAgency(client, id, cmd);
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.AgencyCreated,
-            {
-              agencyId: agency.agency_id,
-              name: agency.name,
-              kind: agency.kind,
-              occurredAt: toTimestamp(agency.created_at),
-            },
-            { key: agency.agency_id, subject: agency.agency_id },
-          );
-        },
-      );
-      return { row: stored(await findAgency(client, once.resourceId)), replayed: once.replayed };
+    return this.mutations.run({
+      method: 'TenancyService.CreateAgency',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      done: 'agency created',
+      execute: async ({ client, resourceId, emit, note }) => {
+        const agency = await insertAgency(client, resourceId, cmd);
+        await emit(
+          IdentityEvents.AgencyCreated,
+          {
+            agencyId: agency.agency_id,
+            name: agency.name,
+            kind: agency.kind,
+            occurredAt: toTimestamp(agency.created_at),
+          },
+          { key: agency.agency_id, subject: agency.agency_id },
+        );
+        note({ agency_id: agency.agency_id });
+        return stored(await findAgency(client, resourceId));
+      },
+      replay: async ({ client, resourceId }) => stored(await findAgency(client, resourceId)),
     });
-    if (!replayed) this.logger.info({ agency_id: row.agency_id, client_id: claims.sub }, 'agency created');
-    return row;
   }
 
   async listAgencies(claims: CitybaseClaims, page: Page): Promise<Paged<AgencyRow>> {
@@ -323,5 +300,42 @@ export class TenancyService {
       r.agency_id,
     ]);
     return { items, nextPageToken };
+  }
+
+  // ---- stored rows for the other features of this service (in their transaction) --------------------
+
+  /** The operator, whatever the caller's tenancy (the calling feature checks it). */
+  findOperator(db: Pool | PoolClient, operatorId: string): Promise<OperatorRow | undefined> {
+    return findOperator(db, operatorId);
+  }
+
+  /** The project, whatever the caller's tenancy (the calling feature checks it). */
+  findProject(db: Pool | PoolClient, projectId: string): Promise<ProjectRow | undefined> {
+    return findProject(db, projectId);
+  }
+
+  /** The unit, whatever the caller's tenancy (the calling feature checks it). */
+  findUnit(db: Pool | PoolClient, unitId: string): Promise<UnitRow | undefined> {
+    return findUnit(db, unitId);
+  }
+
+  /** The building, whatever the caller's tenancy (the calling feature checks it). */
+  findBuilding(db: Pool | PoolClient, buildingId: string): Promise<BuildingRow | undefined> {
+    return findBuilding(db, buildingId);
+  }
+
+  /** The operators among `ids` that exist. */
+  existingOperators(db: Pool | PoolClient, ids: string[]): Promise<Set<string>> {
+    return existingOperators(db, ids);
+  }
+
+  /** Each of the projects among `ids` that exist, mapped to its operator. */
+  projectOperators(db: Pool | PoolClient, ids: string[]): Promise<Map<string, string>> {
+    return projectOperators(db, ids);
+  }
+
+  /** The ids of every project of the given operators. */
+  projectsOfOperators(db: Pool | PoolClient, operatorIds: string[]): Promise<string[]> {
+    return projectsOfOperators(db, operatorIds);
   }
 }

@@ -1,18 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  DomainError,
   assertTenancy,
   CitybaseClaims,
-  Logger,
-  LOGGER,
+  Mutations,
   PG_POOL,
   Pool,
   PoolClient,
-  requestFingerprint,
   tenancyFilter,
-  withTransaction,
 } from '@citybase/platform';
 import {
+  Channel,
   ConfigureProjectChannelResponse,
   GetProjectChannelsResponse,
   ListChannelsResponse,
@@ -41,7 +38,6 @@ import {
 } from './channels.errors';
 import { toChannel, toProjectChannel, toRoutingRule } from './channels.render';
 import {
-  claimRequestKey,
   findChannel,
   findProjectChannel,
   insertChannel,
@@ -53,29 +49,24 @@ import {
   ProjectChannelRow,
   projectOperator,
   replaceRoutingRules,
-  RequestKey,
   setChannelEnabled,
-  storeResponse,
   updateProjectChannel,
 } from './channels.store';
 
-/** The encode/decode pair ts-proto generates for every message. */
-interface ProtoCodec<T> {
-  encode(message: T): { finish(): Uint8Array };
-  decode(input: Uint8Array): T;
-}
-
 /**
  * Use cases of the channel catalog (city administrators), the projects' channel accounts and their
- * routing rules. Every mutation is idempotent by (client, method, request id): a retry gets the
- * first answer again, the same key with another request is refused, and a refused request writes
- * nothing (its transaction, key row included, rolls back).
+ * routing rules. Every mutation runs through the use-case pipeline (Mutations, ADR 0007): once per
+ * (client, method, request id); a retry gets what the first call wrote as it is now (re-read, not a
+ * stored copy of the first answer), the same key with another request is refused, and a refused
+ * request writes nothing (its transaction, key row included, rolls back). The key's resource id is
+ * what the command names: the channel, "project/channel" or the project; a replay reads it by the
+ * command, which the fingerprint shows to be the first call's.
  */
 @Injectable()
 export class ChannelsService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly mutations: Mutations,
     private readonly cipher: CredentialsCipher,
     private readonly adapters: ChannelAdapters,
   ) {}
@@ -88,20 +79,21 @@ export class ChannelsService {
   ): Promise<RegisterChannelResponse> {
     assertCityAdmin(claims, 'register channels');
     if (!this.adapters.has(cmd.kind)) throw noAdapter(cmd.kind);
-    const key = requestKey(claims, 'RegisterChannel', cmd.requestId);
-    const { response, replayed } = await withTransaction(this.pool, (client) =>
-      once(client, key, requestFingerprint(cmd), RegisterChannelResponse, async () => {
+    return this.mutations.run({
+      method: 'PaymentService.RegisterChannel',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      resourceId: cmd.channelId,
+      execute: async ({ client, note }) => {
         const row = await insertChannel(client, cmd);
         if (!row) throw channelExists();
+        note({ channel_id: cmd.channelId, kind: cmd.kind });
         return { channel: toChannel(row) };
-      }),
-    );
-    if (!replayed)
-      this.logger.info(
-        { channel_id: cmd.channelId, kind: cmd.kind, client_id: claims.sub },
-        'channel registered',
-      );
-    return response;
+      },
+      replay: ({ client }) => this.currentChannel(client, cmd.channelId),
+      done: 'channel registered',
+    });
   }
 
   async setChannelStatus(
@@ -109,21 +101,22 @@ export class ChannelsService {
     cmd: SetChannelStatusCommand,
   ): Promise<SetChannelStatusResponse> {
     assertCityAdmin(claims, 'enable or disable channels');
-    const key = requestKey(claims, 'SetChannelStatus', cmd.requestId);
-    const { response, replayed } = await withTransaction(this.pool, (client) =>
-      once(client, key, requestFingerprint(cmd), SetChannelStatusResponse, async () => {
+    return this.mutations.run({
+      method: 'PaymentService.SetChannelStatus',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      resourceId: cmd.channelId,
+      execute: async ({ client, note }) => {
         const channel = await findChannel(client, cmd.channelId, 'update');
         if (!channel) throw channelNotFound();
         if (cmd.enabled && !this.adapters.has(channel.kind)) throw noAdapter(channel.kind);
+        note({ channel_id: cmd.channelId, enabled: cmd.enabled });
         return { channel: toChannel(await setChannelEnabled(client, cmd.channelId, cmd.enabled)) };
-      }),
-    );
-    if (!replayed)
-      this.logger.info(
-        { channel_id: cmd.channelId, enabled: cmd.enabled, client_id: claims.sub },
-        'channel status set',
-      );
-    return response;
+      },
+      replay: ({ client }) => this.currentChannel(client, cmd.channelId),
+      done: 'channel status set',
+    });
   }
 
   async listChannels(): Promise<ListChannelsResponse> {
@@ -137,22 +130,26 @@ export class ChannelsService {
     cmd: ConfigureProjectChannelCommand,
   ): Promise<ConfigureProjectChannelResponse> {
     assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
-    const key = requestKey(claims, 'ConfigureProjectChannel', cmd.requestId);
-    // The fingerprint holds a keyed digest of the credentials, never the credentials or a plain hash.
-    const fingerprint = requestFingerprint({
-      ...cmd,
-      credentials: cmd.credentials === undefined ? null : this.cipher.fingerprint(cmd.credentials),
-    });
-    const { response, replayed } = await withTransaction(this.pool, async (client) => {
-      await lockProject(client, cmd.projectId);
-      return once(client, key, fingerprint, ConfigureProjectChannelResponse, async () => {
+    const owner = { projectId: cmd.projectId, channelId: cmd.channelId };
+    return this.mutations.run({
+      method: 'PaymentService.ConfigureProjectChannel',
+      claims,
+      requestId: cmd.requestId,
+      // The fingerprint holds a keyed digest of the credentials, never the credentials or a plain
+      // hash an attacker could test guesses against.
+      command: {
+        ...cmd,
+        credentials: cmd.credentials === undefined ? null : this.cipher.fingerprint(cmd.credentials),
+      },
+      resourceId: `${cmd.projectId}/${cmd.channelId}`,
+      execute: async ({ client, note }) => {
+        await lockProject(client, cmd.projectId);
         await this.assertProjectOperator(client, claims, cmd);
         const channel = await findChannel(client, cmd.channelId, 'share');
         if (!channel) throw channelNotFound();
         // Turning an account off is always allowed; turning it on needs a channel that can be used.
         if (cmd.enabled && !channel.enabled) throw channelDisabled();
         if (cmd.enabled && !this.adapters.has(channel.kind)) throw noAdapter(channel.kind);
-        const owner = { projectId: cmd.projectId, channelId: cmd.channelId };
         const sealed = cmd.credentials === undefined ? undefined : this.cipher.seal(cmd.credentials, owner);
         const existing = await findProjectChannel(client, cmd.projectId, cmd.channelId);
         let row: ProjectChannelRow;
@@ -173,22 +170,23 @@ export class ChannelsService {
             enabled: cmd.enabled,
           });
         }
-        return { projectChannel: toProjectChannel(row) };
-      });
-    });
-    if (!replayed)
-      this.logger.info(
-        {
+        note({
           operator_id: cmd.operatorId,
           project_id: cmd.projectId,
           channel_id: cmd.channelId,
           enabled: cmd.enabled,
           credentials_changed: cmd.credentials !== undefined,
-          client_id: claims.sub,
-        },
-        'project channel configured',
-      );
-    return response;
+        });
+        return { projectChannel: toProjectChannel(row) };
+      },
+      replay: async ({ client }) => {
+        // accounts are never deleted: the first call of this key wrote it
+        const row = await findProjectChannel(client, cmd.projectId, cmd.channelId);
+        if (!row) throw new Error(`project channel ${cmd.projectId}/${cmd.channelId} of a replay is missing`);
+        return { projectChannel: toProjectChannel(row) };
+      },
+      done: 'project channel configured',
+    });
   }
 
   async setRoutingRules(
@@ -196,30 +194,29 @@ export class ChannelsService {
     cmd: SetRoutingRulesCommand,
   ): Promise<SetRoutingRulesResponse> {
     assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
-    const key = requestKey(claims, 'SetRoutingRules', cmd.requestId);
-    const { response, replayed } = await withTransaction(this.pool, async (client) => {
-      await lockProject(client, cmd.projectId);
-      return once(client, key, requestFingerprint(cmd), SetRoutingRulesResponse, async () => {
+    return this.mutations.run({
+      method: 'PaymentService.SetRoutingRules',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      resourceId: cmd.projectId,
+      execute: async ({ client, note }) => {
+        await lockProject(client, cmd.projectId);
         await this.assertProjectOperator(client, claims, cmd);
         const configured = new Set((await listProjectChannels(client, cmd)).map((pc) => pc.channel_id));
         cmd.rules.forEach((rule, i) => {
           if (!configured.has(rule.channelId)) throw channelNotConfigured(`rules[${i}].channel_id`);
         });
         const rows = await replaceRoutingRules(client, cmd.projectId, cmd.rules);
+        note({ operator_id: cmd.operatorId, project_id: cmd.projectId, rules: cmd.rules.length });
         return { rules: rows.map(toRoutingRule) };
-      });
+      },
+      // the project's rules as they are now (a later SetRoutingRules may have replaced these)
+      replay: async ({ client }) => ({
+        rules: (await listRoutingRules(client, cmd.projectId)).map(toRoutingRule),
+      }),
+      done: 'routing rules set',
     });
-    if (!replayed)
-      this.logger.info(
-        {
-          operator_id: cmd.operatorId,
-          project_id: cmd.projectId,
-          rules: cmd.rules.length,
-          client_id: claims.sub,
-        },
-        'routing rules set',
-      );
-    return response;
   }
 
   /** Within the caller's tenancy; a project without channel configuration has empty lists. */
@@ -236,6 +233,13 @@ export class ChannelsService {
    * request naming another operator is refused: PERMISSION_DENIED if the caller may not see the
    * stored one, otherwise INVALID_ARGUMENT on tenancy.operator_id.
    */
+  /** A channel of the catalog as it is now (channels are never deleted). */
+  private async currentChannel(client: PoolClient, channelId: string): Promise<{ channel: Channel }> {
+    const row = await findChannel(client, channelId);
+    if (!row) throw new Error(`channel ${channelId} of a replay is missing`);
+    return { channel: toChannel(row) };
+  }
+
   private async assertProjectOperator(
     client: PoolClient,
     claims: CitybaseClaims,
@@ -250,30 +254,4 @@ export class ChannelsService {
 
 function assertCityAdmin(claims: CitybaseClaims, action: string): void {
   if (!tenancyFilter(claims).all) throw cityAdminRequired(action);
-}
-
-function requestKey(claims: CitybaseClaims, rpc: string, requestId: string): RequestKey {
-  return { clientId: claims.sub, method: `PaymentService.${rpc}`, requestId };
-}
-
-/**
- * Runs `run` once per request key inside the caller's transaction and stores its answer with the
- * key; a retry with the same request gets the stored answer back without running anything.
- */
-async function once<T>(
-  client: PoolClient,
-  key: RequestKey,
-  fingerprint: string,
-  codec: ProtoCodec<T>,
-  run: () => Promise<T>,
-): Promise<{ response: T; replayed: boolean }> {
-  const claimed = await claimRequestKey(client, key, fingerprint);
-  if (claimed === 'taken') {
-    const response = await run();
-    await storeResponse(client, key, Buffer.from(codec.encode(response).finish()));
-    return { response, replayed: false };
-  }
-  if (!claimed || claimed.response === null) throw DomainError.requestInFlight();
-  if (claimed.fingerprint !== fingerprint) throw DomainError.requestIdReused();
-  return { response: codec.decode(claimed.response), replayed: true };
 }

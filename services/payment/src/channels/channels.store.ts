@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from '@citybase/platform';
 import type { ChannelKind, PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ProjectRef, RegisterChannelCommand, RoutingRuleSpec } from './channels.domain';
 
-/** SQL of the channel catalog, project channel accounts, routing rules and their request keys. */
+/** SQL of the channel catalog, project channel accounts and routing rules. */
 
 type Db = Pool | PoolClient;
 
@@ -252,46 +252,4 @@ export async function rulesWithAccounts(db: Db, ref: ProjectRef): Promise<RuleWi
     [ref.projectId, ref.operatorId],
   );
   return rows;
-}
-
-// ---- request keys --------------------------------------------------------------------------------
-
-export interface RequestKey {
-  /** The calling API client (claims.sub): request ids are a per-client namespace. */
-  clientId: string;
-  /** e.g. "PaymentService.RegisterChannel". */
-  method: string;
-  requestId: string;
-}
-
-/**
- * Takes the key for this transaction. Returns 'taken' for a new key; otherwise the earlier
- * request's fingerprint and answer. A concurrent first request with the same key makes this wait
- * until it commits (then its answer is returned) or rolls back (then the key is taken here).
- */
-export async function claimRequestKey(
-  client: PoolClient,
-  key: RequestKey,
-  fingerprint: string,
-): Promise<'taken' | { fingerprint: string; response: Buffer | null } | undefined> {
-  const inserted = await client.query(
-    `INSERT INTO channel_request_keys (client_id, method, request_id, fingerprint)
-     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-    [key.clientId, key.method, key.requestId, fingerprint],
-  );
-  if (inserted.rowCount === 1) return 'taken';
-  const { rows } = await client.query<{ fingerprint: string; response: Buffer | null }>(
-    `SELECT fingerprint, response FROM channel_request_keys
-      WHERE client_id = $1 AND method = $2 AND request_id = $3`,
-    [key.clientId, key.method, key.requestId],
-  );
-  return rows[0];
-}
-
-export async function storeResponse(client: PoolClient, key: RequestKey, response: Buffer): Promise<void> {
-  await client.query(
-    `UPDATE channel_request_keys SET response = $4
-      WHERE client_id = $1 AND method = $2 AND request_id = $3`,
-    [key.clientId, key.method, key.requestId, response],
-  );
 }

@@ -7,6 +7,10 @@ import {
 } from '@citybase/contracts/citybase/payment/v1/payment';
 import { CITY_UTC_OFFSET_HOURS, FundFlowQuery } from './fund-flows.domain';
 
+// Reads the payments and refunds tables (features payments and refunds) on purpose: fund flows are
+// a read-only report whose totals group both in one aggregate query; reading them through the two
+// services would mean loading every row of the period into this process.
+
 export interface FundFlowRowDb {
   day: string | null;
   operator_id: string | null;

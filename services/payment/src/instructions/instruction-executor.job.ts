@@ -13,8 +13,7 @@ import {
 import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter, RoutedChannel } from '../channels/channel-router';
 import type { PaymentConfig } from '../config';
-import { nextCheckDelayMs } from '../payments/payments.domain';
-import { eachLimited } from '../payments/channel-poll.job';
+import { eachLimited, nextCheckDelayMs } from '../shared/jobs';
 import {
   ChannelOutcome,
   InstructionFailureReasons,
@@ -24,7 +23,7 @@ import {
   splitOutcome,
   splitReturnOutcome,
 } from './instructions.domain';
-import { ChannelInstructions } from './instructions.service';
+import { InstructionsService } from './instructions.service';
 import {
   claimDueInstructions,
   findInstructedPayment,
@@ -52,7 +51,7 @@ type Attempt = 'succeeded' | 'failed' | 'retried' | 'deferred';
  * after a lost answer or an expired lease does nothing twice. A definite refusal of the channel
  * fails the instruction with the channel's code; no answer (unavailable, timeout) leaves it pending,
  * tried again with backoff for as long as it takes. Making it final and writing its answer event is
- * one transaction (ChannelInstructions.finish).
+ * one transaction (InstructionsService.finish).
  */
 @Injectable()
 export class InstructionExecutorJob extends PeriodicJob {
@@ -64,7 +63,7 @@ export class InstructionExecutorJob extends PeriodicJob {
     @Inject(SERVICE_CONFIG) private readonly config: PaymentConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
     private readonly router: ChannelRouter,
-    private readonly instructions: ChannelInstructions,
+    private readonly instructions: InstructionsService,
   ) {
     super({
       name: 'instruction executor',
@@ -254,7 +253,7 @@ export class InstructionExecutorJob extends PeriodicJob {
     if (done) this.count(instruction, outcome.kind);
   }
 
-  /** Backs off like the reconciler: soon at first, then doubling up to 5 minutes. */
+  /** Backs off like the channel-poll job: soon at first, then doubling up to 5 minutes. */
   private retryDelayMs(instruction: InstructionRow): number {
     return nextCheckDelayMs(
       Math.max(instruction.attempts - 1, 0),

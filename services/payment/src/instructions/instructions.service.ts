@@ -1,8 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  EventConsumer,
-  EventSubscriber,
-  Subscribe,
   EventContext,
   Logger,
   LOGGER,
@@ -15,28 +12,13 @@ import {
   toTimestamp,
   withTransaction,
 } from '@citybase/platform';
-import type {
-  ChannelRefundRequested,
-  ChannelSplitRequested,
-  ChannelSplitReturnRequested,
-} from '@citybase/contracts/citybase/settlement/v1/events';
-import { PaymentEvents, SettlementEvents } from '@citybase/contracts/events';
-import { RefundsService } from '../refunds/refunds.service';
-import {
-  InstructionFailureReasons,
-  instructedRefundAmount,
-  paymentOfInstruction,
-  RecordedInstruction,
-  refundInstruction,
-  splitInstruction,
-  splitReturnInstruction,
-} from './instructions.domain';
+import { PaymentEvents } from '@citybase/contracts/events';
+import type { RecordedInstruction } from './instructions.domain';
 import {
   finishInstruction,
   findInstructedPayment,
   findInstruction,
   InstructedPaymentRow,
-  instructedPayment,
   insertInstruction,
   InstructionRow,
 } from './instructions.store';
@@ -47,90 +29,26 @@ export type InstructionOutcome =
   | { status: 'failed'; channel: string; reason: string; why?: string };
 
 /**
- * Instructions settlement sends for the channel's held funds and refunds (citybase.settlement.events.v1).
- * The inbox handlers only record them, inside the inbox transaction (a duplicate instruction id is
- * a no-op), and never call a channel there: splits and split returns are carried out by the
- * InstructionExecutorJob, refunds by the refund machinery. Each instruction is answered once, by the
- * transaction that makes it final: ChannelSplitSucceeded / ChannelSplitFailed,
- * ChannelSplitReturnSucceeded / ChannelSplitReturnFailed, or RefundSucceeded / RefundFailed with
- * the instruction id.
+ * The channel instructions settlement sends (citybase.settlement.events.v1): recorded once by id
+ * (ChannelInstructions in instructions.events.ts, in the inbox transaction), carried out by the
+ * InstructionExecutorJob (splits, split returns) or the refund machinery (refunds), and made final
+ * once, by the transaction that answers them: ChannelSplitSucceeded / ChannelSplitFailed,
+ * ChannelSplitReturnSucceeded / ChannelSplitReturnFailed here, RefundSucceeded / RefundFailed with
+ * the instruction id by RefundsService.
  */
-@EventConsumer('payment.settlement-instructions')
 @Injectable()
-export class ChannelInstructions implements EventSubscriber {
+export class InstructionsService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(OUTBOX) private readonly outbox: Outbox,
     @Inject(LOGGER) private readonly logger: Logger,
-    private readonly refunds: RefundsService,
   ) {}
 
-  async onSplitRequested(client: PoolClient, event: ChannelSplitRequested, ctx: EventContext): Promise<void> {
-    await this.record(client, splitInstruction(event), ctx);
-  }
-  subscribe(on: Subscribe): void {
-    on(SettlementEvents.ChannelSplitRequested, (client, event, ctx) =>
-      this.onSplitRequested(client, event, ctx),
-    );
-    on(SettlementEvents.ChannelSplitReturnRequested, (client, event, ctx) =>
-      this.onSplitReturnRequested(client, event, ctx),
-    );
-    on(SettlementEvents.ChannelRefundRequested, (client, event, ctx) =>
-      this.onRefundRequested(client, event, ctx),
-    );
-  }
-
-  async onSplitReturnRequested(
-    client: PoolClient,
-    event: ChannelSplitReturnRequested,
-    ctx: EventContext,
-  ): Promise<void> {
-    await this.record(client, splitReturnInstruction(event), ctx);
-  }
-
   /**
-   * Records the instruction and, in the same transaction, asks for the refund through the refund
-   * path (the payment's lock, never more than is left to refund), or refuses it at once.
+   * Records an instruction received in `ctx`, in the inbox transaction. True if the instruction is
+   * new; a known instruction id changes nothing.
    */
-  async onRefundRequested(
-    client: PoolClient,
-    event: ChannelRefundRequested,
-    ctx: EventContext,
-  ): Promise<void> {
-    const instruction = refundInstruction(event);
-    if (!(await this.record(client, instruction, ctx))) return;
-    const amount = instructedRefundAmount(instruction.payload);
-    const cmd = {
-      instructionId: instruction.instructionId,
-      paymentId: instruction.paymentId,
-      operatorId: instruction.operatorId,
-      projectId: instruction.projectId,
-      currency: instruction.payload.currency,
-      amountMinor: amount.kind === 'ok' ? amount.amountMinor : 0n,
-      reason: amount.kind === 'ok' ? amount.reason : '',
-    };
-    const payment = paymentOfInstruction(
-      instruction,
-      instructedPayment(await findInstructedPayment(client, cmd.paymentId)),
-    );
-    if (!payment) {
-      await this.refunds.refuseInstruction(client, cmd, InstructionFailureReasons.paymentNotFound);
-      return;
-    }
-    if (amount.kind === 'invalid') {
-      this.logger.warn({ instruction_id: cmd.instructionId, why: amount.why }, 'refund instruction invalid');
-      await this.refunds.refuseInstruction(client, cmd, InstructionFailureReasons.invalid);
-      return;
-    }
-    await this.refunds.refundForInstruction(client, cmd);
-  }
-
-  /** True if the instruction is new; a known instruction id changes nothing. */
-  private async record(
-    client: PoolClient,
-    instruction: RecordedInstruction,
-    ctx: EventContext,
-  ): Promise<boolean> {
+  async record(client: PoolClient, instruction: RecordedInstruction, ctx: EventContext): Promise<boolean> {
     const recorded = await insertInstruction(client, instruction);
     const log = {
       instruction_id: instruction.instructionId,
@@ -150,6 +68,24 @@ export class ChannelInstructions implements EventSubscriber {
     }
     this.logger.info(log, 'instruction recorded');
     return true;
+  }
+
+  /** The payment an instruction names, as the instruction path reads it (in the caller's transaction). */
+  findInstructedPayment(client: PoolClient, paymentId: string): Promise<InstructedPaymentRow | undefined> {
+    return findInstructedPayment(client, paymentId);
+  }
+
+  /**
+   * Makes a refund instruction final in the caller's transaction (the refund machinery answers it).
+   * False if it was final already (another process, or a duplicate answer, got there first).
+   */
+  async finishRefundInstruction(
+    client: PoolClient,
+    instructionId: string,
+    status: 'succeeded' | 'failed',
+    result: Record<string, unknown>,
+  ): Promise<boolean> {
+    return (await finishInstruction(client, instructionId, status, result)) !== undefined;
   }
 
   /**

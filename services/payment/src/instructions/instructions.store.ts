@@ -145,6 +145,10 @@ export async function releaseInstructionLease(db: Db, instructionId: string): Pr
   ]);
 }
 
+/**
+ * The payment an instruction names. Reads the payments table (feature payments) directly: behind
+ * PaymentsService it would close a module cycle (payments > refunds > instructions > payments).
+ */
 export async function findInstructedPayment(
   db: Db,
   paymentId: string,

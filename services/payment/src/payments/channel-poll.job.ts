@@ -12,6 +12,7 @@ import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
 import type { PaymentConfig } from '../config';
+import { eachLimited } from '../shared/jobs';
 import { RefundsService } from '../refunds/refunds.service';
 import { isNoSuchOrder, PaymentRouting } from './payments.routing';
 import {
@@ -54,7 +55,7 @@ export class ChannelPollJob extends PeriodicJob {
     private readonly refunds: RefundsService,
   ) {
     super({
-      name: 'reconciler',
+      name: 'channel poll',
       intervalMs: config.PAYMENT_RECONCILE_INTERVAL_MS,
       logger,
     });
@@ -186,21 +187,4 @@ export class ChannelPollJob extends PeriodicJob {
       return 'uncertain';
     }
   }
-}
-
-/** Runs `fn` over the items, at most `limit` at a time, until `stopped()`. */
-export async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  stopped: () => boolean,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && !stopped()) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -1,10 +1,9 @@
+import { requestFingerprint } from '@citybase/platform';
 import { PaymentScenario, PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ChannelOrder, ChannelOrderStatus } from '../channels/channel-adapter';
 import {
   decideOrder,
   DEFAULT_EXPIRES_IN_SECONDS,
-  fingerprint,
-  nextCheckDelayMs,
   OPEN_STATUSES,
   PaymentState,
   toCreatePaymentCommand,
@@ -172,17 +171,11 @@ describe('toCreatePaymentCommand', () => {
   });
 
   it('a different expiry or escrow choice is a different request for idempotency', () => {
+    // the use-case pipeline fingerprints the validated command
+    const fingerprint = requestFingerprint;
     const base = fingerprint(toCreatePaymentCommand(req));
     expect(fingerprint(toCreatePaymentCommand({ ...req, expiresInSeconds: 900 }))).toBe(base); // 0 means 900
     expect(fingerprint(toCreatePaymentCommand({ ...req, expiresInSeconds: 901 }))).not.toBe(base);
     expect(fingerprint(toCreatePaymentCommand({ ...req, profitSharing: true }))).not.toBe(base);
-  });
-});
-
-describe('nextCheckDelayMs', () => {
-  it('backs off from the interval, doubling, up to five minutes', () => {
-    expect([0, 1, 2, 3].map((c) => nextCheckDelayMs(c, 5_000))).toEqual([5_000, 10_000, 20_000, 40_000]);
-    expect(nextCheckDelayMs(20, 5_000)).toBe(300_000);
-    expect(nextCheckDelayMs(20, 600_000)).toBe(600_000);
   });
 });

@@ -1,7 +1,6 @@
 import {
   DomainError,
   optionalString,
-  requestFingerprint,
   requestId,
   requiredEnum,
   requiredMoney,
@@ -75,11 +74,6 @@ function expiresIn(value: number | undefined): number {
   return value;
 }
 
-/** Tells a retry (same command) from a different request reusing the key. */
-export function fingerprint(cmd: CreatePaymentCommand): string {
-  return requestFingerprint(cmd);
-}
-
 export const OPEN_STATUSES: readonly PaymentStatus[] = [
   PaymentStatus.PAYMENT_STATUS_CREATED,
   PaymentStatus.PAYMENT_STATUS_PROCESSING,
@@ -109,7 +103,7 @@ export interface PaymentState {
 /**
  * A change of a payment's status. `from` is the compare-and-set condition: the update happens only
  * if the payment is still in one of these statuses, so concurrent sources (callback, client
- * confirmation, reconciler) apply a transition exactly once.
+ * confirmation, channel-poll job) apply a transition exactly once.
  */
 export interface PaymentTransition {
   from: readonly PaymentStatus[];
@@ -129,7 +123,7 @@ export type OrderDecision =
 
 /**
  * The one set of rules for what a channel's view of an order means for the payment, whatever
- * brought it (the channel's notification, the client's confirmation, the reconciler's query, the
+ * brought it (the channel's notification, the client's confirmation, the channel-poll job's query, the
  * answer to opening or closing the order).
  *
  * `channelId` is the channel that answered. It is normally the payment's channel; it may be another
@@ -213,13 +207,4 @@ export function decideOrder(
         },
       };
   }
-}
-
-/**
- * When the reconciler looks at an open payment next: soon at first, then backing off, never later
- * than the payment's expiry.
- */
-export function nextCheckDelayMs(checks: number, intervalMs: number): number {
-  const maxMs = Math.max(intervalMs, 300_000);
-  return Math.min(intervalMs * 2 ** Math.min(checks, 12), maxMs);
 }

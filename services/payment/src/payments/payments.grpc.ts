@@ -25,7 +25,7 @@ export class PaymentsGrpc {
     const cmd = toCreatePaymentCommand(req);
     const claims = claimsOf(metadata);
     assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
-    return { payment: toProto(await this.payments.createPayment(claims.sub, cmd)) };
+    return { payment: toProto(await this.payments.createPayment(claims, cmd)) };
   }
 
   @GrpcMethod('PaymentService', 'getPayment')

@@ -11,7 +11,7 @@ import { PaymentTransitions } from './payments.transitions';
 
 /**
  * Payment intents: CreatePayment, GetPayment, ConfirmPayment over gRPC; the channels'
- * notifications over HTTP; the reconciler that resolves unknown outcomes and expiries.
+ * notifications over HTTP; the channel-poll job that resolves unknown outcomes and expiries.
  */
 @Module({
   imports: [ChannelsModule, RefundsModule],

@@ -3,7 +3,7 @@ import { Logger, LOGGER, PG_POOL, Pool, withTransaction } from '@citybase/platfo
 import { ChannelNotification, ChannelSignatureError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
 import { RefundsService } from '../refunds/refunds.service';
-import { findById } from './payments.store';
+import { findById, recordNotification } from './payments.store';
 import { PaymentTransitions } from './payments.transitions';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -76,12 +76,13 @@ export class ChannelNotifications {
     }
 
     const applied = await withTransaction(this.pool, async (client) => {
-      const { rowCount } = await client.query(
-        `INSERT INTO channel_notifications (channel_id, notification_id, payment_id, kind)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-        [channelId, notification.notificationId, paymentId, notification.kind],
-      );
-      if (rowCount !== 1) return false;
+      const recorded = await recordNotification(client, {
+        channelId,
+        notificationId: notification.notificationId,
+        paymentId,
+        kind: notification.kind,
+      });
+      if (!recorded) return false;
       if (notification.kind === 'order') {
         await this.transitions.applyChannelOrderIn(client, paymentId, channelId, notification.order);
       } else {

@@ -8,6 +8,7 @@ import {
   ChannelOrderState,
   channelOrders,
   findById,
+  findWithRoutingState,
   PaymentRow,
   recordChannelOrderAttempt,
   releaseRoutingLease,
@@ -43,13 +44,13 @@ export function notifyUrl(publicUrl: string, channelId: string, paymentId: strin
  * Never paid twice at two channels: the payer only ever gets the pay_url of the one channel the
  * payment is routed to (payments.channel). Before falling back from a channel that gave no answer
  * (an order may exist there), its order is closed best-effort; if even that gets no answer, the
- * possible order is remembered (payment_channel_orders, state pending) and the reconciler closes it
+ * possible order is remembered (payment_channel_orders, state pending) and the channel-poll job closes it
  * later. If such an order is reported paid anyway while the payment is still open, that payment is
  * what succeeded (the transition moves it to that channel and the other order is closed); after the
  * payment is final, it is logged as an anomaly (alert PAYMENT_ANOMALY) for an operator to refund.
  *
  * One caller routes a payment at a time (a lease on the row): concurrent retries of CreatePayment
- * and the reconciler wait for it or leave it alone.
+ * and the channel-poll job wait for it or leave it alone.
  */
 @Injectable()
 export class PaymentRouting {
@@ -121,7 +122,7 @@ export class PaymentRouting {
       if (outcome.kind === 'uncertain') uncertain ??= channelId;
     }
     if (uncertain !== undefined) {
-      // No channel answered for sure: unknown until the reconciler asks the channel again.
+      // No channel answered for sure: unknown until the channel-poll job asks the channel again.
       return (await this.transitions.markUnknown(paymentId, uncertain)).payment;
     }
     return (await this.transitions.fail(paymentId, FailureReasons.channelsRejected)).payment;
@@ -164,7 +165,7 @@ export class PaymentRouting {
         { payment_id: paymentId, channel: channelId, err: err.message },
         'no answer from the channel opening the order',
       );
-      // With nowhere to fall back to, the order is left as it is: the reconciler asks the channel.
+      // With nowhere to fall back to, the order is left as it is: the channel-poll job asks the channel.
       if (!hasNext) return { kind: 'uncertain' };
       return this.closeBeforeFallback(payment, channel);
     }
@@ -197,7 +198,7 @@ export class PaymentRouting {
         return { kind: 'refused' };
       }
       if (!(err instanceof ChannelUnavailableError) && !(err instanceof ChannelRejectedError)) throw err;
-      // Fall back anyway: this order's pay_url was never given out; the reconciler closes it.
+      // Fall back anyway: this order's pay_url was never given out; the channel-poll job closes it.
       this.logger.warn(
         { payment_id: paymentId, channel: channelId },
         'order may exist at the channel; falling back, closing it later',
@@ -210,11 +211,7 @@ export class PaymentRouting {
   private async awaitRouting(paymentId: string): Promise<PaymentRow> {
     const deadline = Date.now() + this.leaseMs;
     for (;;) {
-      const { rows } = await this.pool.query<PaymentRow & { routing: boolean }>(
-        `SELECT *, routing_until IS NOT NULL AND routing_until > now() AS routing FROM payments WHERE payment_id = $1`,
-        [paymentId],
-      );
-      const row = rows[0];
+      const row = await findWithRoutingState(this.pool, paymentId);
       if (!row) throw new Error(`payment ${paymentId} does not exist`);
       if (!row.routing || Date.now() > deadline) {
         const { routing: _routing, ...payment } = row;

@@ -1,26 +1,22 @@
-import { randomUUID } from 'crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  DomainError,
   CitybaseClaims,
   inTenancy,
   Logger,
   LOGGER,
-  Outbox,
-  OUTBOX,
+  Mutations,
   PG_POOL,
   Pool,
   toTimestamp,
-  withTransaction,
 } from '@citybase/platform';
 import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
-import { CreatePaymentCommand, FailureReasons, fingerprint, isFinal } from './payments.domain';
+import { CreatePaymentCommand, FailureReasons, isFinal } from './payments.domain';
 import { PaymentErrors } from './payments.errors';
 import { isNoSuchOrder, PaymentRouting } from './payments.routing';
-import { findById, findByRequestId, insertPayment, PaymentRow } from './payments.store';
+import { findById, insertPayment, PaymentRow } from './payments.store';
 import { PaymentTransitions } from './payments.transitions';
 
 /** Routing failures that CreatePayment reports as FAILED_PRECONDITION (the payment is stored failed). */
@@ -30,55 +26,59 @@ const NOT_ROUTABLE: readonly string[] = [FailureReasons.noChannel, FailureReason
 export class PaymentsService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(OUTBOX) private readonly outbox: Outbox,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly mutations: Mutations,
     private readonly routing: PaymentRouting,
     private readonly transitions: PaymentTransitions,
     private readonly router: ChannelRouter,
   ) {}
 
   /**
-   * Creates the intent and its PaymentCreated event in one transaction, then opens the order at a
-   * channel (outside it: a channel call never holds a transaction open). Idempotent per calling
-   * client and request_id: a retry gets the same payment, re-driving the channel step if it had not
-   * completed; the same key with a different request is refused.
+   * Creates the intent and its PaymentCreated event in one mutation (ADR 0007), then opens the order
+   * at a channel (after commit: a channel call never holds a transaction open). The request key's
+   * resource is the new payment: a retry (same client, request id and request) gets that payment
+   * as it is now, re-driving the channel step if it had not completed; the same key with a
+   * different request is refused. Concurrent identical requests wait on the key of the first and
+   * then replay it, so they make one payment and one event.
    */
-  async createPayment(clientId: string, cmd: CreatePaymentCommand): Promise<PaymentRow> {
-    const hash = fingerprint(cmd);
-    const stored = await withTransaction(this.pool, async (client) => {
-      // a routing's lease outlives the first check: the reconciler only re-drives a routing that died
-      const created = await insertPayment(client, randomUUID(), clientId, cmd, hash, this.routing.leaseMs);
-      if (!created) {
-        // A concurrent first attempt holds the key until it commits; this read waits for it.
-        const existing = await findByRequestId(client, clientId, cmd.requestId);
-        if (!existing) throw DomainError.requestInFlight();
-        if (existing.request_hash !== hash) throw DomainError.requestIdReused();
-        return existing;
-      }
-      const tenancy = {
-        operatorId: created.operator_id,
-        projectId: created.project_id,
-        merchantId: created.merchant_id,
-      };
-      await this.outbox.enqueue(
-        client,
-        PaymentEvents.PaymentCreated,
-        {
-          paymentId: created.payment_id,
-          tenancy,
+  async createPayment(claims: CitybaseClaims, cmd: CreatePaymentCommand): Promise<PaymentRow> {
+    const stored = await this.mutations.run({
+      method: 'PaymentService.CreatePayment',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      execute: async ({ client, resourceId, emit, note }) => {
+        // a routing's lease outlives the first check: the channel-poll job only re-drives a routing that died
+        const created = await insertPayment(client, resourceId, cmd, this.routing.leaseMs);
+        const tenancy = {
+          operatorId: created.operator_id,
+          projectId: created.project_id,
           merchantId: created.merchant_id,
-          scenario: created.scenario,
-          amount: { currency: created.currency, amountMinor: created.amount_minor },
-          channel: created.channel,
-          occurredAt: toTimestamp(created.created_at),
-        },
-        { key: created.payment_id, subject: created.payment_id, tenancy },
-      );
-      this.logger.info(
-        { payment_id: created.payment_id, project_id: created.project_id, scenario: created.scenario },
-        'payment created',
-      );
-      return created;
+        };
+        await emit(
+          PaymentEvents.PaymentCreated,
+          {
+            paymentId: created.payment_id,
+            tenancy,
+            merchantId: created.merchant_id,
+            scenario: created.scenario,
+            amount: { currency: created.currency, amountMinor: created.amount_minor },
+            channel: created.channel,
+            occurredAt: toTimestamp(created.created_at),
+          },
+          { key: created.payment_id, subject: created.payment_id, tenancy },
+        );
+        note({ payment_id: created.payment_id, project_id: created.project_id, scenario: created.scenario });
+        return created;
+      },
+      replay: async ({ client, resourceId, note }) => {
+        note({ payment_id: resourceId });
+        // payments are never deleted
+        const existing = await findById(client, resourceId);
+        if (!existing) throw new Error(`payment ${resourceId} of a replayed request is missing`);
+        return existing;
+      },
+      done: 'payment created',
     });
     const payment = needsRouting(stored) ? await this.routing.route(stored.payment_id) : stored;
     if (
@@ -102,7 +102,7 @@ export class PaymentsService {
   /**
    * The client says the payer paid: ask the channel and apply its answer through the same
    * transition as a notification. No answer from the channel: the payment is unknown until the
-   * reconciler gets one.
+   * channel-poll job gets one.
    */
   async confirmPayment(claims: CitybaseClaims, paymentId: string): Promise<PaymentRow> {
     const payment = await this.getPayment(claims, paymentId);

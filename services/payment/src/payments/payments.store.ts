@@ -4,9 +4,6 @@ import type { CreatePaymentCommand, PaymentTransition } from './payments.domain'
 
 export interface PaymentRow {
   payment_id: string;
-  client_id: string;
-  request_id: string;
-  request_hash: string;
   operator_id: string;
   project_id: string;
   merchant_id: string;
@@ -32,28 +29,24 @@ export interface PaymentRow {
 
 type Db = Pool | PoolClient;
 
-/** Inserts the payment unless the client already used its request_id; undefined on a taken key. */
+/**
+ * Inserts a new payment (the use-case pipeline has claimed its request key, whose resource id
+ * `paymentId` is).
+ */
 export async function insertPayment(
   client: PoolClient,
   paymentId: string,
-  clientId: string,
   cmd: CreatePaymentCommand,
-  hash: string,
   firstCheckDelayMs: number,
-): Promise<PaymentRow | undefined> {
+): Promise<PaymentRow> {
   const { rows } = await client.query<PaymentRow>(
-    `INSERT INTO payments (payment_id, client_id, request_id, request_hash, operator_id, project_id, merchant_id,
-                           scenario, currency, amount_minor, payer_ref, description, status, expires_at,
-                           profit_sharing, next_check_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now() + make_interval(secs => $14),
-             $15, now() + make_interval(secs => $16))
-     ON CONFLICT (client_id, request_id) DO NOTHING
+    `INSERT INTO payments (payment_id, operator_id, project_id, merchant_id, scenario, currency, amount_minor,
+                           payer_ref, description, status, expires_at, profit_sharing, next_check_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11), $12,
+             now() + make_interval(secs => $13))
      RETURNING *`,
     [
       paymentId,
-      clientId,
-      cmd.requestId,
-      hash,
       cmd.operatorId,
       cmd.projectId,
       cmd.merchantId,
@@ -68,19 +61,9 @@ export async function insertPayment(
       firstCheckDelayMs / 1000,
     ],
   );
-  return rows[0];
-}
-
-export async function findByRequestId(
-  db: Db,
-  clientId: string,
-  requestId: string,
-): Promise<PaymentRow | undefined> {
-  const { rows } = await db.query<PaymentRow>(
-    'SELECT * FROM payments WHERE client_id = $1 AND request_id = $2',
-    [clientId, requestId],
-  );
-  return rows[0];
+  const row = rows[0];
+  if (!row) throw new Error(`payment ${paymentId} was not inserted`);
+  return row;
 }
 
 export async function findById(db: Db, paymentId: string): Promise<PaymentRow | undefined> {
@@ -151,6 +134,18 @@ export async function releaseRoutingLease(db: Db, paymentId: string): Promise<vo
   await db.query('UPDATE payments SET routing_until = NULL WHERE payment_id = $1', [paymentId]);
 }
 
+/** The payment, and whether another caller holds its routing lease right now. */
+export async function findWithRoutingState(
+  db: Db,
+  paymentId: string,
+): Promise<(PaymentRow & { routing: boolean }) | undefined> {
+  const { rows } = await db.query<PaymentRow & { routing: boolean }>(
+    `SELECT *, routing_until IS NOT NULL AND routing_until > now() AS routing FROM payments WHERE payment_id = $1`,
+    [paymentId],
+  );
+  return rows[0];
+}
+
 export type ChannelOrderState = 'pending' | 'open' | 'closed' | 'rejected' | 'paid';
 
 export interface ChannelOrderRow {
@@ -202,7 +197,7 @@ export async function channelOrders(db: Db, paymentId: string): Promise<ChannelO
 }
 
 /**
- * Claims open payments that are due (next check or expiry passed) for this reconciler run: they are
+ * Claims open payments that are due (next check or expiry passed) for this channel-poll pass: they are
  * leased for `leaseMs` so other processes skip them, and their next check is pushed back.
  */
 export async function claimDuePayments(
@@ -274,4 +269,20 @@ export async function claimStrayChannelOrders(
     );
   }
   return rows;
+}
+
+/**
+ * Records a channel notification by its id; false if it was recorded already (a duplicate: its
+ * effect was applied with it, in the transaction that recorded it).
+ */
+export async function recordNotification(
+  client: PoolClient,
+  n: { channelId: string; notificationId: string; paymentId: string; kind: string },
+): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `INSERT INTO channel_notifications (channel_id, notification_id, payment_id, kind)
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+    [n.channelId, n.notificationId, n.paymentId, n.kind],
+  );
+  return rowCount === 1;
 }

@@ -15,7 +15,8 @@ import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import { PaymentEvents } from '@citybase/contracts/events';
 import type { ChannelOrder } from '../channels/channel-adapter';
 import type { PaymentConfig } from '../config';
-import { decideOrder, isFinal, nextCheckDelayMs, OPEN_STATUSES, PaymentTransition } from './payments.domain';
+import { nextCheckDelayMs } from '../shared/jobs';
+import { decideOrder, isFinal, OPEN_STATUSES, PaymentTransition } from './payments.domain';
 import { compareAndSetStatus, lockById, PaymentRow, setChannelOrderState } from './payments.store';
 
 export interface TransitionResult {
@@ -26,7 +27,7 @@ export interface TransitionResult {
 
 /**
  * The one place a payment's status changes. Every source of news about an order (the channel's
- * notification, the client's ConfirmPayment, the reconciler's query or close, the answer to
+ * notification, the client's ConfirmPayment, the channel-poll job's query or close, the answer to
  * opening it) goes through applyChannelOrder: a compare-and-set on the status, with the event of a
  * final status written to the outbox in the same transaction, so each outcome is applied and
  * published exactly once whatever the order and number of the news.

@@ -1,10 +1,4 @@
-import {
-  requestFingerprint,
-  requestId,
-  requiredMoney,
-  requiredString,
-  requiredUuid,
-} from '@citybase/platform';
+import { requestId, requiredMoney, requiredString, requiredUuid } from '@citybase/platform';
 import {
   PaymentStatus,
   RefundPaymentRequest,
@@ -33,10 +27,6 @@ export function toRefundPaymentCommand(req: RefundPaymentRequest): RefundPayment
     amountMinor: money.amountMinor,
     reason: requiredString('reason', req.reason, { max: 200 }),
   };
-}
-
-export function fingerprint(cmd: RefundPaymentCommand): string {
-  return requestFingerprint(cmd);
 }
 
 /**

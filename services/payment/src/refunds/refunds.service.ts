@@ -1,12 +1,11 @@
 import { randomUUID } from 'crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  DomainError,
-  assertTenancy,
   CitybaseClaims,
   inTenancy,
   Logger,
   LOGGER,
+  Mutations,
   Outbox,
   OUTBOX,
   PG_POOL,
@@ -21,10 +20,9 @@ import { PaymentEvents } from '@citybase/contracts/events';
 import { ChannelRefund, ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
 import type { PaymentConfig } from '../config';
-import { finishInstruction } from '../instructions/instructions.store';
+import { InstructionsService } from '../instructions/instructions.service';
 import {
   decideRefund,
-  fingerprint,
   InstructedRefundCommand,
   RefundFailureReasons,
   RefundPaymentCommand,
@@ -38,9 +36,9 @@ import {
   claimDueRefunds,
   committedRefunds,
   completeRefund,
-  findByRequestId,
   findPayment,
   findRefund,
+  findRefundOfInstruction,
   insertRefund,
   lockPayment,
   RefundedPayment,
@@ -60,7 +58,7 @@ function isNoSuchRefund(err: unknown): boolean {
 /**
  * Refunds of succeeded payments: full, partial and several, never more in total than was paid.
  * A refund is accepted (processing) under the payment's row lock, then started at the channel;
- * its outcome arrives by notification, query or the reconciler and is applied by one
+ * its outcome arrives by notification, query or the channel-poll job and is applied by one
  * compare-and-set (applyChannelRefund), which also adds it to the payment's refunded total and
  * writes RefundSucceeded or RefundFailed exactly once.
  */
@@ -72,63 +70,79 @@ export class RefundsService {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_CONFIG) private readonly config: PaymentConfig,
     private readonly router: ChannelRouter,
+    private readonly mutations: Mutations,
+    private readonly instructions: InstructionsService,
   ) {}
 
+  /**
+   * RefundPayment through the use-case pipeline (ADR 0007): the payment locked (refunds of one
+   * payment are decided one at a time), then the request key, whose resource is the new refund; a
+   * retry answers that refund as it is now. A new refund is started at the channel after commit.
+   */
   async refundPayment(claims: CitybaseClaims, cmd: RefundPaymentCommand): Promise<RefundRow> {
-    const hash = fingerprint(cmd);
-    const { refund, payment, fresh } = await withTransaction(this.pool, async (client) => {
-      const payment = await lockPayment(client, cmd.paymentId);
-      if (!payment) throw RefundErrors.paymentNotFound(cmd.paymentId);
-      assertTenancy(claims, { operatorId: payment.operator_id, projectId: payment.project_id });
-      const replay = await this.replayed(client, claims.sub, cmd.requestId, hash);
-      if (replay) return { refund: replay, payment, fresh: false };
-      const refundable = payment.amount_minor - (await committedRefunds(client, payment.payment_id));
-      const refusal = refundRefusal(payment, cmd, refundable);
-      switch (refusal) {
-        case 'CURRENCY_MISMATCH':
-          throw RefundErrors.currencyMismatch(payment.currency);
-        case 'PAYMENT_NOT_SUCCEEDED':
-          throw RefundErrors.paymentNotSucceeded(payment.payment_id);
-        case 'REFUND_EXCEEDS_PAID':
-          throw RefundErrors.exceedsPaid(refundable < 0n ? 0n : refundable);
-        case undefined:
-          break;
-      }
-      const inserted = await insertRefund(
-        client,
-        randomUUID(),
-        claims.sub,
-        cmd,
-        hash,
-        payment.channel,
-        this.config.PAYMENT_RECONCILE_INTERVAL_MS,
-      );
-      if (inserted) return { refund: inserted, payment, fresh: true };
-      // the same key was just used by a concurrent request (on another payment, or it would have waited for our lock)
-      const concurrent = await this.replayed(client, claims.sub, cmd.requestId, hash);
-      if (!concurrent) throw DomainError.requestInFlight();
-      return { refund: concurrent, payment, fresh: false };
-    });
-    if (!fresh) return refund;
-    this.logger.info(
-      {
-        refund_id: refund.refund_id,
-        payment_id: refund.payment_id,
-        amount_minor: refund.amount_minor.toString(),
+    const { result, replayed } = await this.mutations.runWithOutcome({
+      method: 'PaymentService.RefundPayment',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      target: {
+        load: (client) => lockPayment(client, cmd.paymentId),
+        tenancy: (payment) => ({ operatorId: payment.operator_id, projectId: payment.project_id }),
+        notFound: () => RefundErrors.paymentNotFound(cmd.paymentId),
+        // another tenant's payment is PERMISSION_DENIED (this RPC's contract)
+        outsideTenancy: 'forbidden',
       },
-      'refund accepted',
-    );
-    return this.startAtChannel(refund, payment);
+      execute: async ({ client, target: payment, resourceId, note }) => {
+        const refundable = payment.amount_minor - (await committedRefunds(client, payment.payment_id));
+        const refusal = refundRefusal(payment, cmd, refundable);
+        switch (refusal) {
+          case 'CURRENCY_MISMATCH':
+            throw RefundErrors.currencyMismatch(payment.currency);
+          case 'PAYMENT_NOT_SUCCEEDED':
+            throw RefundErrors.paymentNotSucceeded(payment.payment_id);
+          case 'REFUND_EXCEEDS_PAID':
+            throw RefundErrors.exceedsPaid(refundable < 0n ? 0n : refundable);
+          case undefined:
+            break;
+        }
+        const refund = await insertRefund(client, resourceId, {
+          clientId: claims.sub,
+          cmd,
+          channel: payment.channel,
+          firstCheckDelayMs: this.config.PAYMENT_RECONCILE_INTERVAL_MS,
+        });
+        note({
+          refund_id: refund.refund_id,
+          payment_id: refund.payment_id,
+          amount_minor: refund.amount_minor.toString(),
+        });
+        return { refund, payment };
+      },
+      replay: async ({ client, target: payment, resourceId, note }) => {
+        note({ refund_id: resourceId, payment_id: payment.payment_id });
+        // refunds are never deleted
+        const refund = await findRefund(client, resourceId);
+        if (!refund) throw new Error(`refund ${resourceId} of a replayed request is missing`);
+        return { refund, payment };
+      },
+      done: 'refund accepted',
+    });
+    return replayed ? result.refund : this.startAtChannel(result.refund, result.payment);
   }
 
   /**
    * A refund settlement instructed (ChannelRefundRequested), inside the inbox transaction that
-   * recorded the instruction: the rules of RefundPayment under the payment's row lock, requested as
-   * client "settlement" with the instruction id as request id. Accepted, the refund is processing
-   * and due for the reconciler at once, which starts it at the channel (never from this
-   * transaction); RefundSucceeded / RefundFailed of its outcome carry the instruction id. Refused,
-   * no refund is written: RefundFailed with the instruction id and the rule's code.
+   * recorded the instruction: the rules of RefundPayment under the payment's row lock. Accepted, the
+   * refund is processing and due for the channel-poll job at once, which starts it at the channel (never
+   * from this transaction); RefundSucceeded / RefundFailed of its outcome carry the instruction id.
+   * Refused, no refund is written: RefundFailed with the instruction id and the rule's code.
    * The caller has checked that the payment lies in the instruction's tenancy.
+   *
+   * This is no RPC and takes no request key: the inbox drops a redelivered event (by event id), the
+   * instruction is recorded once (channel_instructions, by instruction id; an instruction id seen
+   * before never gets here), and a refund carries out at most one instruction (unique
+   * refunds.instruction_id, checked below as well). The refund row records client "settlement" and
+   * the instruction id as its client_id / request_id: who asked and under which id, as data.
    */
   async refundForInstruction(
     client: PoolClient,
@@ -146,10 +160,14 @@ export class RefundsService {
       amountMinor: cmd.amountMinor,
       reason: cmd.reason,
     };
-    const hash = fingerprint(refundCmd);
-    const existing = await findByRequestId(client, SETTLEMENT_CLIENT_ID, cmd.instructionId);
+    const existing = await findRefundOfInstruction(client, cmd.instructionId);
     if (existing) {
-      if (existing.request_hash !== hash)
+      if (
+        existing.payment_id !== refundCmd.paymentId ||
+        existing.currency !== refundCmd.currency ||
+        existing.amount_minor !== refundCmd.amountMinor ||
+        existing.reason !== refundCmd.reason
+      )
         this.logger.warn(
           { instruction_id: cmd.instructionId, refund_id: existing.refund_id },
           'instruction id already used for another refund; ignored',
@@ -162,17 +180,13 @@ export class RefundsService {
       await this.refuseInstruction(client, cmd, refusal, payment);
       return undefined;
     }
-    const refund = await insertRefund(
-      client,
-      randomUUID(),
-      SETTLEMENT_CLIENT_ID,
-      refundCmd,
-      hash,
-      payment.channel,
-      0,
-      cmd.instructionId,
-    );
-    if (!refund) throw new Error(`refund of instruction ${cmd.instructionId} was inserted concurrently`);
+    const refund = await insertRefund(client, randomUUID(), {
+      clientId: SETTLEMENT_CLIENT_ID,
+      cmd: refundCmd,
+      channel: payment.channel,
+      firstCheckDelayMs: 0,
+      instructionId: cmd.instructionId,
+    });
     this.logger.info(
       {
         refund_id: refund.refund_id,
@@ -201,7 +215,9 @@ export class RefundsService {
       projectId: cmd.projectId,
       merchantId: payment?.merchant_id ?? '',
     };
-    const failed = await finishInstruction(client, cmd.instructionId, 'failed', { reason });
+    const failed = await this.instructions.finishRefundInstruction(client, cmd.instructionId, 'failed', {
+      reason,
+    });
     if (!failed) return;
     await this.outbox.enqueue(
       client,
@@ -223,17 +239,6 @@ export class RefundsService {
       { instruction_id: cmd.instructionId, payment_id: cmd.paymentId, reason },
       'instructed refund refused',
     );
-  }
-
-  private async replayed(
-    client: PoolClient,
-    clientId: string,
-    requestId: string,
-    hash: string,
-  ): Promise<RefundRow | undefined> {
-    const existing = await findByRequestId(client, clientId, requestId);
-    if (existing && existing.request_hash !== hash) throw DomainError.requestIdReused();
-    return existing;
   }
 
   async getRefund(claims: CitybaseClaims, refundId: string): Promise<RefundRow> {
@@ -353,11 +358,16 @@ export class RefundsService {
     }
     if (done.instruction_id !== '') {
       const succeeded = done.status === RefundStatus.REFUND_STATUS_SUCCEEDED;
-      await finishInstruction(client, done.instruction_id, succeeded ? 'succeeded' : 'failed', {
-        refund_id: refundId,
-        channel_refund_id: done.channel_refund_id,
-        ...(!succeeded && { reason: done.failure_reason }),
-      });
+      await this.instructions.finishRefundInstruction(
+        client,
+        done.instruction_id,
+        succeeded ? 'succeeded' : 'failed',
+        {
+          refund_id: refundId,
+          channel_refund_id: done.channel_refund_id,
+          ...(!succeeded && { reason: done.failure_reason }),
+        },
+      );
     }
     this.logger.info(
       {
@@ -388,7 +398,7 @@ export class RefundsService {
 
   /**
    * Starts the refund at the payment's channel (idempotent there by refund id) and applies the
-   * answer. No answer leaves it processing: the reconciler asks again.
+   * answer. No answer leaves it processing: the channel-poll job asks again.
    */
   private async startAtChannel(
     refund: RefundRow,
@@ -423,7 +433,7 @@ export class RefundsService {
       if (err instanceof ChannelUnavailableError) {
         this.logger.warn(
           { refund_id: refund.refund_id, err: err.message },
-          'no answer from the channel starting a refund; the reconciler asks again',
+          'no answer from the channel starting a refund; the channel-poll job asks again',
         );
         return (await findRefund(this.pool, refund.refund_id)) ?? refund;
       }
@@ -431,7 +441,7 @@ export class RefundsService {
     }
   }
 
-  /** One reconciler pass over processing refunds that are due: query the channel, apply its answer. */
+  /** One channel-poll pass over processing refunds that are due: query the channel, apply its answer. */
   async reconcileDue(opts: { limit: number; leaseMs: number; stopped: () => boolean }): Promise<number> {
     const due = await withTransaction(this.pool, (client) =>
       claimDueRefunds(client, opts.limit, opts.leaseMs, this.config.PAYMENT_RECONCILE_INTERVAL_MS),

@@ -9,9 +9,9 @@ import type { RefundPaymentCommand, RefundTransition } from './refunds.domain';
 export interface RefundRow {
   refund_id: string;
   payment_id: string;
+  /** Who asked (claims.sub, or "settlement" for an instructed refund) and under which request id: data, no key. */
   client_id: string;
   request_id: string;
-  request_hash: string;
   channel: string;
   currency: string;
   amount_minor: bigint;
@@ -26,7 +26,12 @@ export interface RefundRow {
   instruction_id: string;
 }
 
-/** What refunds need to know of the payment refunded (read from the payments table). */
+/**
+ * What refunds need to know of the payment refunded. Read, locked and (refunded_minor) updated in
+ * the payments table (feature payments) directly, in the refund's transaction: behind
+ * PaymentsService it would close a module cycle (payments applies refund notifications and polls
+ * refunds through RefundsService).
+ */
 export interface RefundedPayment {
   payment_id: string;
   operator_id: string;
@@ -75,49 +80,46 @@ export async function committedRefunds(client: PoolClient, paymentId: string): P
   return rows[0]?.total ?? 0n;
 }
 
-export async function insertRefund(
-  client: PoolClient,
-  refundId: string,
-  clientId: string,
-  cmd: RefundPaymentCommand,
-  hash: string,
-  channel: string,
-  firstCheckDelayMs: number,
-  instructionId = '',
-): Promise<RefundRow | undefined> {
+export interface NewRefund {
+  /** The caller (claims.sub), or SETTLEMENT_CLIENT_ID for an instructed refund. */
+  clientId: string;
+  cmd: RefundPaymentCommand;
+  channel: string;
+  firstCheckDelayMs: number;
+  /** The settlement instruction it carries out; '' (default) for RefundPayment. */
+  instructionId?: string;
+}
+
+export async function insertRefund(client: PoolClient, refundId: string, r: NewRefund): Promise<RefundRow> {
   const { rows } = await client.query<RefundRow>(
-    `INSERT INTO refunds (refund_id, payment_id, client_id, request_id, request_hash, channel, currency, amount_minor,
+    `INSERT INTO refunds (refund_id, payment_id, client_id, request_id, channel, currency, amount_minor,
                           reason, status, next_check_at, instruction_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11), $12)
-     ON CONFLICT (client_id, request_id) DO NOTHING
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10), $11)
      RETURNING *`,
     [
       refundId,
-      cmd.paymentId,
-      clientId,
-      cmd.requestId,
-      hash,
-      channel,
-      cmd.currency,
-      cmd.amountMinor,
-      cmd.reason,
+      r.cmd.paymentId,
+      r.clientId,
+      r.cmd.requestId,
+      r.channel,
+      r.cmd.currency,
+      r.cmd.amountMinor,
+      r.cmd.reason,
       RefundStatus.REFUND_STATUS_PROCESSING,
-      firstCheckDelayMs / 1000,
-      instructionId,
+      r.firstCheckDelayMs / 1000,
+      r.instructionId ?? '',
     ],
   );
-  return rows[0];
+  const row = rows[0];
+  if (!row) throw new Error(`refund ${refundId} was not inserted`);
+  return row;
 }
 
-export async function findByRequestId(
-  db: Db,
-  clientId: string,
-  requestId: string,
-): Promise<RefundRow | undefined> {
-  const { rows } = await db.query<RefundRow>(
-    'SELECT * FROM refunds WHERE client_id = $1 AND request_id = $2',
-    [clientId, requestId],
-  );
+/** The refund carrying out a settlement instruction, if there is one (at most one: unique index). */
+export async function findRefundOfInstruction(db: Db, instructionId: string): Promise<RefundRow | undefined> {
+  const { rows } = await db.query<RefundRow>('SELECT * FROM refunds WHERE instruction_id = $1', [
+    instructionId,
+  ]);
   return rows[0];
 }
 
@@ -159,7 +161,7 @@ export async function addRefunded(
   return row.refunded_minor;
 }
 
-/** Processing refunds due for a look at the channel, leased to this reconciler run. */
+/** Processing refunds due for a look at the channel, leased to this channel-poll pass. */
 export async function claimDueRefunds(
   client: PoolClient,
   limit: number,

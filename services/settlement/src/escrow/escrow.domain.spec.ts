@@ -1,4 +1,3 @@
-import { DomainError } from '@citybase/platform';
 import {
   ChannelSplitStatus,
   DisputeResolution,
@@ -12,7 +11,6 @@ import {
   decideOpenDispute,
   decideRefund,
   decideResolveDispute,
-  DEFAULT_SPLIT_RULE,
   OrderState,
   SPLIT_ROLES,
   SplitParts,
@@ -20,28 +18,14 @@ import {
   statusAfterRefund,
   subtractParts,
   sumParts,
-  taxPeriod,
 } from './escrow.domain';
 import {
   ESCROW_ORDERS_PAGE,
   toListEscrowOrdersQuery,
   toRefundOrderCommand,
   toResolveDisputeCommand,
-  toSetSplitRuleCommand,
 } from './escrow.requests';
-import { TAX_CSV_HEADER, taxRecordsCsv } from './tax-records.service';
-
-/** A deterministic PRNG (mulberry32), so a failing random case replays from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { domainErrorOf, rng } from '../../test/spec-helpers';
 
 const rule = (commissionBps: number, propertyShareBps: number, taxBps: number) => ({
   commissionBps,
@@ -49,16 +33,6 @@ const rule = (commissionBps: number, propertyShareBps: number, taxBps: number) =
   taxBps,
   autoConfirmHours: 24,
 });
-
-function errorOf(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a DomainError');
-}
 
 describe('splitByRule (largest remainder)', () => {
   it('splits by basis points; the merchant gets what the rule leaves', () => {
@@ -94,18 +68,12 @@ describe('splitByRule (largest remainder)', () => {
     });
   });
 
-  it('the default rule gives the merchant everything', () => {
-    expect(splitByRule(12_345n, 'CNY', DEFAULT_SPLIT_RULE)).toEqual({
+  it('a rule of no shares gives the merchant everything', () => {
+    expect(splitByRule(12_345n, 'CNY', rule(0, 0, 0))).toEqual({
       merchant: 12_345n,
       property: 0n,
       commission: 0n,
       tax: 0n,
-    });
-    expect(DEFAULT_SPLIT_RULE).toEqual({
-      commissionBps: 0,
-      propertyShareBps: 0,
-      taxBps: 0,
-      autoConfirmHours: 24,
     });
   });
 
@@ -185,14 +153,6 @@ describe('channel receivers', () => {
   });
 });
 
-describe('taxPeriod (UTC+8)', () => {
-  it('is the month in the city time zone', () => {
-    expect(taxPeriod(new Date('2026-01-31T15:59:59.999Z'))).toBe('2026-01');
-    expect(taxPeriod(new Date('2026-01-31T16:00:00.000Z'))).toBe('2026-02');
-    expect(taxPeriod(new Date('2026-12-31T16:00:00.000Z'))).toBe('2027-01');
-  });
-});
-
 const state = (over: Partial<OrderState> = {}): OrderState => ({
   orderId: 'o-1',
   status: EscrowStatus.ESCROW_STATUS_HELD,
@@ -210,23 +170,24 @@ describe('state decisions', () => {
   it('completion: held completes, completed answers the same, disputed and refunded refuse naming the status', () => {
     expect(decideCompletion(state(), 'app')).toBe('complete');
     expect(decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_COMPLETED }), 'app')).toBe('already');
-    const disputed = errorOf(() =>
+    const disputed = domainErrorOf(() =>
       decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'app'),
     );
     expect(disputed).toMatchObject({ kind: 'failed_precondition', code: 'ORDER_NOT_COMPLETABLE' });
     expect(disputed.message).toContain('DISPUTED');
     expect(
-      errorOf(() => decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'auto_confirm'))
-        .code,
+      domainErrorOf(() =>
+        decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'auto_confirm'),
+      ).code,
     ).toBe('ORDER_NOT_COMPLETABLE');
     expect(decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 'dispute')).toBe(
       'complete',
     );
-    const refunded = errorOf(() =>
+    const refunded = domainErrorOf(() =>
       decideCompletion(state({ status: EscrowStatus.ESCROW_STATUS_REFUNDED, heldMinor: 0n }), 'app'),
     );
     expect(refunded.message).toContain('REFUNDED');
-    expect(errorOf(() => decideCompletion(state({ refundPendingMinor: 1n }), 'app')).code).toBe(
+    expect(domainErrorOf(() => decideCompletion(state({ refundPendingMinor: 1n }), 'app')).code).toBe(
       'REFUND_PENDING',
     );
   });
@@ -234,12 +195,12 @@ describe('state decisions', () => {
   it('disputes: only a held order opens one; only a disputed one without a pending refund resolves', () => {
     expect(() => decideOpenDispute(state())).not.toThrow();
     expect(
-      errorOf(() => decideOpenDispute(state({ status: EscrowStatus.ESCROW_STATUS_COMPLETED }))).code,
+      domainErrorOf(() => decideOpenDispute(state({ status: EscrowStatus.ESCROW_STATUS_COMPLETED }))).code,
     ).toBe('ORDER_NOT_DISPUTABLE');
     expect(() => decideResolveDispute(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }))).not.toThrow();
-    expect(errorOf(() => decideResolveDispute(state())).code).toBe('ORDER_NOT_DISPUTED');
+    expect(domainErrorOf(() => decideResolveDispute(state())).code).toBe('ORDER_NOT_DISPUTED');
     expect(
-      errorOf(() =>
+      domainErrorOf(() =>
         decideResolveDispute(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED, refundPendingMinor: 5n })),
       ).code,
     ).toBe('REFUND_PENDING');
@@ -281,7 +242,7 @@ describe('state decisions', () => {
       splitReturns: false,
     });
     expect(
-      errorOf(() =>
+      domainErrorOf(() =>
         decideRefund(
           { ...split, channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_PENDING },
           1n,
@@ -295,14 +256,14 @@ describe('state decisions', () => {
   it('refunds never exceed paid - refunded - pending', () => {
     const s = state({ refundedMinor: 300n, heldMinor: 700n, refundPendingMinor: 200n });
     expect(decideRefund(s, 500n, 'original', '')).toEqual({ kind: 'escrow_via_channel' });
-    const e = errorOf(() => decideRefund(s, 501n, 'original', ''));
+    const e = domainErrorOf(() => decideRefund(s, 501n, 'original', ''));
     expect(e).toMatchObject({ code: 'REFUND_EXCEEDS_REFUNDABLE', detail: { field: 'amount.amount_minor' } });
-    expect(errorOf(() => decideRefund(state(), 1n, 'wallet', '')).code).toBe('NO_PAYER');
-    expect(errorOf(() => decideRefund(state({ resolutionPending: true }), 1n, 'wallet', 'p')).code).toBe(
-      'DISPUTE_RESOLUTION_PENDING',
-    );
+    expect(domainErrorOf(() => decideRefund(state(), 1n, 'wallet', '')).code).toBe('NO_PAYER');
     expect(
-      errorOf(() =>
+      domainErrorOf(() => decideRefund(state({ resolutionPending: true }), 1n, 'wallet', 'p')).code,
+    ).toBe('DISPUTE_RESOLUTION_PENDING');
+    expect(
+      domainErrorOf(() =>
         decideRefund(
           state({ status: EscrowStatus.ESCROW_STATUS_REFUNDED, heldMinor: 0n }),
           1n,
@@ -330,39 +291,7 @@ describe('state decisions', () => {
 });
 
 describe('request validation names the field', () => {
-  const fieldOf = (fn: () => unknown) => errorOf(fn).detail.field;
-  const goodRule = {
-    operatorId: 'op-1',
-    projectId: 'proj-1',
-    merchantCategory: '',
-    commissionBps: 500,
-    propertyShareBps: 1000,
-    taxBps: 300,
-    autoConfirmHours: 24,
-    updatedAt: undefined,
-  };
-
-  it('split rules', () => {
-    expect(toSetSplitRuleCommand({ requestId: 'r1', rule: goodRule })).toMatchObject({ commissionBps: 500 });
-    expect(fieldOf(() => toSetSplitRuleCommand({ requestId: '', rule: goodRule }))).toBe('request_id');
-    expect(fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: undefined }))).toBe('rule');
-    expect(
-      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, commissionBps: 3001 } })),
-    ).toBe('rule.commission_bps');
-    expect(
-      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, propertyShareBps: -1 } })),
-    ).toBe('rule.property_share_bps');
-    expect(
-      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, taxBps: 2001 } })),
-    ).toBe('rule.tax_bps');
-    expect(
-      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, autoConfirmHours: 0 } })),
-    ).toBe('rule.auto_confirm_hours');
-    expect(
-      fieldOf(() => toSetSplitRuleCommand({ requestId: 'r', rule: { ...goodRule, projectId: ' ' } })),
-    ).toBe('rule.project_id');
-  });
-
+  const fieldOf = (fn: () => unknown) => domainErrorOf(fn).detail.field;
   it('refunds and dispute resolutions', () => {
     const refund = {
       requestId: 'r',
@@ -455,26 +384,5 @@ describe('request validation names the field', () => {
         }),
       ),
     ).toBe('page.page_size');
-  });
-});
-
-describe('tax CSV', () => {
-  it('has the header of the proto and one line per record', () => {
-    expect(TAX_CSV_HEADER).toBe(
-      'operator_id,merchant_id,period,currency,taxable_turnover_minor,tax_minor,orders',
-    );
-    expect(
-      taxRecordsCsv([
-        {
-          operator_id: 'op-1',
-          merchant_id: 'm,1',
-          period: '2026-11',
-          currency: 'CNY',
-          taxable_turnover_minor: 10_000n,
-          tax_minor: 300n,
-          orders: 2,
-        },
-      ]),
-    ).toBe(`${TAX_CSV_HEADER}\nop-1,"m,1",2026-11,CNY,10000,300,2\n`);
   });
 });

@@ -1,40 +1,13 @@
 import { Money } from '@citybase/platform';
 import { ChannelSplitStatus, EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import type { SplitRuleTerms } from '../split-rules/split-rules.service';
 import { EscrowErrors } from './escrow.errors';
 
 /**
  * Pure rules of escrow (no I/O): how a completed order is split, how a refund after completion
- * takes back the split, which state an order may move to, and the tax period of a moment.
+ * takes back the split, and which state an order may move to.
  * docs/settlement-escrow.md describes the flows these serve.
  */
-
-/** The parts of a rule that decide a split, plus the auto-confirm deadline. */
-export interface SplitRuleTerms {
-  commissionBps: number;
-  propertyShareBps: number;
-  taxBps: number;
-  autoConfirmHours: number;
-}
-
-/**
- * A project without any rule (neither for the merchant's category nor a project default) splits
- * nothing off: the merchant gets the whole amount, and undisputed orders complete 24 h after
- * payment ("same day by default" in DOMAIN.md; 24 h is the shortest rule that is the same day for
- * every payment time).
- */
-export const DEFAULT_SPLIT_RULE: SplitRuleTerms = Object.freeze({
-  commissionBps: 0,
-  propertyShareBps: 0,
-  taxBps: 0,
-  autoConfirmHours: 24,
-});
-
-export const BPS_LIMITS = {
-  commissionBps: { field: 'commission_bps', max: 3000 },
-  propertyShareBps: { field: 'property_share_bps', max: 5000 },
-  taxBps: { field: 'tax_bps', max: 2000 },
-} as const;
-export const AUTO_CONFIRM_HOURS = { min: 1, max: 720 } as const;
 
 export const SPLIT_ROLES = ['merchant', 'property', 'commission', 'tax'] as const;
 export type SplitRole = (typeof SPLIT_ROLES)[number];
@@ -123,11 +96,6 @@ export function channelReceivers(
     },
   ];
   return receivers.filter((r) => r.amountMinor > 0n);
-}
-
-/** The tax period (YYYY-MM) of a moment, in the city's time zone UTC+8. */
-export function taxPeriod(at: Date): string {
-  return new Date(at.getTime() + 8 * 3_600_000).toISOString().slice(0, 7);
 }
 
 export function autoConfirmAt(paidAt: Date, hours: number): Date {

@@ -19,6 +19,7 @@ import type {
   RefundSucceeded,
 } from '@citybase/contracts/citybase/payment/v1/events';
 import { EscrowOrderRow, findInstruction, InstructionKind, InstructionRow, lockOrder } from './escrow.store';
+import { EscrowRefunds } from './escrow.refunds';
 import { EscrowTransitions } from './escrow.transitions';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -36,6 +37,7 @@ export class EscrowEventHandlers implements EventSubscriber {
   constructor(
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly transitions: EscrowTransitions,
+    private readonly refunds: EscrowRefunds,
   ) {}
 
   onPaymentSucceeded(client: PoolClient, e: PaymentSucceeded, ctx: EventContext): Promise<void> {
@@ -63,8 +65,7 @@ export class EscrowEventHandlers implements EventSubscriber {
         'refund',
         e.instructionId,
         { succeeded: true },
-        (order, instruction, outcome) =>
-          this.transitions.applyRefundAnswer(client, order, instruction, outcome),
+        (order, instruction, outcome) => this.refunds.applyRefundAnswer(client, order, instruction, outcome),
       );
       return;
     }
@@ -76,7 +77,7 @@ export class EscrowEventHandlers implements EventSubscriber {
       this.logger.debug({ payment_id: e.paymentId }, 'refund of a payment not in escrow; ignored');
       return;
     }
-    await this.transitions.applyExternalRefund(client, order, e);
+    await this.refunds.applyExternalRefund(client, order, e);
   }
 
   async onRefundFailed(client: PoolClient, e: RefundFailed): Promise<void> {
@@ -87,8 +88,7 @@ export class EscrowEventHandlers implements EventSubscriber {
       'refund',
       e.instructionId,
       { succeeded: false, reason: e.reason || 'REFUND_FAILED' },
-      (order, instruction, outcome) =>
-        this.transitions.applyRefundAnswer(client, order, instruction, outcome),
+      (order, instruction, outcome) => this.refunds.applyRefundAnswer(client, order, instruction, outcome),
     );
   }
 
@@ -115,7 +115,7 @@ export class EscrowEventHandlers implements EventSubscriber {
       e.instructionId,
       { succeeded: true },
       (order, instruction, outcome) =>
-        this.transitions.applySplitReturnAnswer(client, order, instruction, outcome),
+        this.refunds.applySplitReturnAnswer(client, order, instruction, outcome),
     );
   }
 
@@ -126,7 +126,7 @@ export class EscrowEventHandlers implements EventSubscriber {
       e.instructionId,
       { succeeded: false, reason: e.reason || 'CHANNEL_SPLIT_RETURN_FAILED' },
       (order, instruction, outcome) =>
-        this.transitions.applySplitReturnAnswer(client, order, instruction, outcome),
+        this.refunds.applySplitReturnAnswer(client, order, instruction, outcome),
     );
   }
 

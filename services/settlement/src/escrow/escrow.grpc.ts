@@ -5,67 +5,37 @@ import { claimsOf, requiredUuid } from '@citybase/platform';
 import {
   CompleteOrderRequest,
   CompleteOrderResponse,
-  ExportTaxRecordsRequest,
-  ExportTaxRecordsResponse,
   GetEscrowOrderRequest,
   GetEscrowOrderResponse,
   GetEscrowPositionsRequest,
   GetEscrowPositionsResponse,
   ListEscrowOrdersRequest,
   ListEscrowOrdersResponse,
-  ListSplitRulesRequest,
-  ListSplitRulesResponse,
   OpenDisputeRequest,
   OpenDisputeResponse,
-  QueryTaxRecordsRequest,
-  QueryTaxRecordsResponse,
   RefundOrderRequest,
   RefundOrderResponse,
   ResolveDisputeRequest,
   ResolveDisputeResponse,
-  SetSplitRuleRequest,
-  SetSplitRuleResponse,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { orderToProto, positionToProto, ruleToProto, taxRecordToProto } from './escrow.render';
+import { orderToProto, positionToProto } from './escrow.render';
 import {
   toCompleteOrderCommand,
-  toExportTaxRecordsQuery,
   toGetEscrowPositionsQuery,
   toListEscrowOrdersQuery,
-  toListSplitRulesQuery,
   toOpenDisputeCommand,
-  toQueryTaxRecordsQuery,
   toRefundOrderCommand,
   toResolveDisputeCommand,
-  toSetSplitRuleCommand,
 } from './escrow.requests';
 import { EscrowService } from './escrow.service';
-import { SplitRulesService } from './split-rules.service';
-import { TaxRecordsService } from './tax-records.service';
 
 /**
- * Transport adapter of escrow, split rules and tax records: proto in (validated before anything
+ * Transport adapter of escrow orders, disputes and refunds: proto in (validated before anything
  * is read), use case, proto out. Scopes are checked by the platform's guard from the proto.
  */
 @Controller()
 export class EscrowGrpc {
-  constructor(
-    private readonly escrow: EscrowService,
-    private readonly rules: SplitRulesService,
-    private readonly tax: TaxRecordsService,
-  ) {}
-
-  @GrpcMethod('SettlementService', 'setSplitRule')
-  async setSplitRule(req: SetSplitRuleRequest, metadata: Metadata): Promise<SetSplitRuleResponse> {
-    const cmd = toSetSplitRuleCommand(req);
-    return { rule: ruleToProto(await this.rules.setRule(claimsOf(metadata), cmd)) };
-  }
-
-  @GrpcMethod('SettlementService', 'listSplitRules')
-  async listSplitRules(req: ListSplitRulesRequest, metadata: Metadata): Promise<ListSplitRulesResponse> {
-    const q = toListSplitRulesQuery(req);
-    return { rules: (await this.rules.listRules(claimsOf(metadata), q)).map(ruleToProto) };
-  }
+  constructor(private readonly escrow: EscrowService) {}
 
   @GrpcMethod('SettlementService', 'getEscrowOrder')
   async getEscrowOrder(req: GetEscrowOrderRequest, metadata: Metadata): Promise<GetEscrowOrderResponse> {
@@ -114,21 +84,5 @@ export class EscrowGrpc {
   ): Promise<GetEscrowPositionsResponse> {
     const q = toGetEscrowPositionsQuery(req);
     return { positions: (await this.escrow.positions(claimsOf(metadata), q)).map(positionToProto) };
-  }
-
-  @GrpcMethod('SettlementService', 'queryTaxRecords')
-  async queryTaxRecords(req: QueryTaxRecordsRequest, metadata: Metadata): Promise<QueryTaxRecordsResponse> {
-    const q = toQueryTaxRecordsQuery(req);
-    const { records, nextPageToken } = await this.tax.query(claimsOf(metadata), q);
-    return { records: records.map(taxRecordToProto), page: { nextPageToken } };
-  }
-
-  @GrpcMethod('SettlementService', 'exportTaxRecords')
-  async exportTaxRecords(
-    req: ExportTaxRecordsRequest,
-    metadata: Metadata,
-  ): Promise<ExportTaxRecordsResponse> {
-    const q = toExportTaxRecordsQuery(req);
-    return { csv: await this.tax.exportCsv(claimsOf(metadata), q) };
   }
 }

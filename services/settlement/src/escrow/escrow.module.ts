@@ -1,29 +1,24 @@
 import { Module } from '@nestjs/common';
-import { EscrowAccounts } from './escrow.accounts';
+import { LedgerModule } from '../ledger/ledger.module';
+import { SplitRulesModule } from '../split-rules/split-rules.module';
+import { TaxRecordsModule } from '../tax-records/tax-records.module';
 import { AutoConfirmJob } from './auto-confirm.job';
 import { EscrowEventHandlers } from './escrow.events';
 import { EscrowGrpc } from './escrow.grpc';
+import { EscrowRefunds } from './escrow.refunds';
 import { EscrowService } from './escrow.service';
 import { EscrowTransitions } from './escrow.transitions';
-import { SplitRulesService } from './split-rules.service';
-import { TaxRecordsService } from './tax-records.service';
 
 /**
- * Escrow orders, split rules, disputes, refunds and tax records (issue 6 items 2-4 and 7;
- * docs/settlement-escrow.md): the gRPC methods, the auto-confirm job, and the handlers of
- * payment's events (EscrowEventHandlers, run by the `settlement.escrow` consumer in main.ts).
+ * Escrow orders, disputes and refunds (issue 6 items 3-4; docs/settlement-escrow.md): the gRPC
+ * methods, the auto-confirm job, and the handlers of payment's events (EscrowEventHandlers, run by
+ * the `settlement.escrow` consumer in main.ts). The ledger, split rules and tax records are used
+ * through their services.
  */
 @Module({
+  imports: [LedgerModule, SplitRulesModule, TaxRecordsModule],
   controllers: [EscrowGrpc],
-  providers: [
-    EscrowAccounts,
-    EscrowTransitions,
-    EscrowService,
-    EscrowEventHandlers,
-    AutoConfirmJob,
-    SplitRulesService,
-    TaxRecordsService,
-  ],
+  providers: [EscrowTransitions, EscrowRefunds, EscrowService, EscrowEventHandlers, AutoConfirmJob],
   exports: [EscrowEventHandlers],
 })
 export class EscrowModule {}

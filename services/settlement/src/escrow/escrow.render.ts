@@ -3,11 +3,9 @@ import {
   EscrowOrder,
   EscrowPosition,
   EscrowStatus,
-  SplitRule,
-  TaxRecord,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SPLIT_ROLES } from './escrow.domain';
-import { EscrowOrderRow, netParts, PositionRow, SplitRuleRow, TaxRecordRow } from './escrow.store';
+import { EscrowOrderRow, netParts, PositionRow } from './escrow.store';
 
 /** Rows as the proto messages of settlement.proto. */
 
@@ -41,19 +39,6 @@ export function orderToProto(o: EscrowOrderRow): EscrowOrder {
   };
 }
 
-export function ruleToProto(r: SplitRuleRow): SplitRule {
-  return {
-    operatorId: r.operator_id,
-    projectId: r.project_id,
-    merchantCategory: r.merchant_category,
-    commissionBps: r.commission_bps,
-    propertyShareBps: r.property_share_bps,
-    taxBps: r.tax_bps,
-    autoConfirmHours: r.auto_confirm_hours,
-    updatedAt: toTimestamp(r.updated_at),
-  };
-}
-
 export function positionToProto(p: PositionRow): EscrowPosition {
   return {
     operatorId: p.operator_id,
@@ -65,16 +50,5 @@ export function positionToProto(p: PositionRow): EscrowPosition {
     ledgerBalance: money(p.currency, p.ledger),
     heldOrders: p.held_orders,
     disputedOrders: p.disputed_orders,
-  };
-}
-
-export function taxRecordToProto(r: TaxRecordRow): TaxRecord {
-  return {
-    operatorId: r.operator_id,
-    merchantId: r.merchant_id,
-    period: r.period,
-    taxableTurnover: money(r.currency, r.taxable_turnover_minor),
-    tax: money(r.currency, r.tax_minor),
-    orders: BigInt(r.orders),
   };
 }

@@ -1,7 +1,6 @@
 import {
   DomainError,
   keyPart,
-  optionalString,
   pageCursor,
   parsePage,
   requestId,
@@ -14,91 +13,20 @@ import {
   CompleteOrderRequest,
   DisputeResolution,
   EscrowStatus,
-  ExportTaxRecordsRequest,
   GetEscrowPositionsRequest,
   ListEscrowOrdersRequest,
-  ListSplitRulesRequest,
   OpenDisputeRequest,
-  QueryTaxRecordsRequest,
   RefundDestination,
   RefundOrderRequest,
   ResolveDisputeRequest,
-  SetSplitRuleRequest,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { AUTO_CONFIRM_HOURS, BPS_LIMITS, RefundDestinationName } from './escrow.domain';
+import { ID, optionalId } from '../request-rules';
+import { RefundDestinationName } from './escrow.domain';
 
 /**
  * Validates requests into commands and queries; every check throws INVALID_ARGUMENT naming the
  * proto field, before anything is read or written.
  */
-
-export const ID = {
-  max: 64,
-  pattern: /^[A-Za-z0-9._:-]+$/,
-  patternRule: 'must be 1-64 letters, digits, dots, dashes, colons or underscores',
-};
-const OPTIONAL_ID = /^[A-Za-z0-9._:-]*$/;
-
-function optionalId(field: string, value: string | undefined): string {
-  const v = optionalString(field, value, { max: 64 });
-  if (!OPTIONAL_ID.test(v)) throw DomainError.invalid(field, ID.patternRule);
-  return v;
-}
-
-function integerIn(field: string, value: number | undefined, min: number, max: number): number {
-  const v = value ?? 0;
-  if (!Number.isInteger(v) || v < min || v > max)
-    throw DomainError.invalid(field, `must be from ${min} to ${max}`);
-  return v;
-}
-
-export interface SetSplitRuleCommand {
-  requestId: string;
-  operatorId: string;
-  projectId: string;
-  merchantCategory: string;
-  commissionBps: number;
-  propertyShareBps: number;
-  taxBps: number;
-  autoConfirmHours: number;
-}
-
-export function toSetSplitRuleCommand(req: SetSplitRuleRequest): SetSplitRuleCommand {
-  const id = requestId(req.requestId);
-  const rule = req.rule;
-  if (!rule) throw DomainError.invalid('rule', 'is required');
-  const cmd = {
-    requestId: id,
-    operatorId: requiredString('rule.operator_id', rule.operatorId, ID),
-    projectId: requiredString('rule.project_id', rule.projectId, ID),
-    merchantCategory: optionalId('rule.merchant_category', rule.merchantCategory),
-    commissionBps: integerIn('rule.commission_bps', rule.commissionBps, 0, BPS_LIMITS.commissionBps.max),
-    propertyShareBps: integerIn(
-      'rule.property_share_bps',
-      rule.propertyShareBps,
-      0,
-      BPS_LIMITS.propertyShareBps.max,
-    ),
-    taxBps: integerIn('rule.tax_bps', rule.taxBps, 0, BPS_LIMITS.taxBps.max),
-    autoConfirmHours: integerIn(
-      'rule.auto_confirm_hours',
-      rule.autoConfirmHours,
-      AUTO_CONFIRM_HOURS.min,
-      AUTO_CONFIRM_HOURS.max,
-    ),
-  };
-  // the limits above already keep the sum within 10000 bp; the rule stands on its own regardless
-  if (cmd.commissionBps + cmd.propertyShareBps + cmd.taxBps > 10_000)
-    throw DomainError.invalid('rule', 'commission_bps + property_share_bps + tax_bps must be at most 10000');
-  return cmd;
-}
-
-export function toListSplitRulesQuery(req: ListSplitRulesRequest): { operatorId: string; projectId: string } {
-  return {
-    operatorId: requiredString('operator_id', req.operatorId, ID),
-    projectId: requiredString('project_id', req.projectId, ID),
-  };
-}
 
 export interface OrderCommand {
   requestId: string;
@@ -223,47 +151,5 @@ export function toGetEscrowPositionsQuery(req: GetEscrowPositionsRequest): {
   return {
     operatorId: requiredString('operator_id', req.operatorId, ID),
     projectId: optionalId('project_id', req.projectId),
-  };
-}
-
-const PERIOD = { max: 7, pattern: /^\d{4}-(0[1-9]|1[0-2])$/, patternRule: 'must be a month YYYY-MM' };
-
-/** Page tokens of QueryTaxRecords: the last row's merchant id and currency. */
-export const TAX_RECORDS_PAGE = pageCursor(
-  'settlement.tax-records',
-  keyPart.text(ID.pattern, ID.max),
-  keyPart.text(/^[A-Z]{3}$/, 3),
-);
-
-export interface QueryTaxRecordsQuery {
-  operatorId: string;
-  period: string;
-  merchantId: string;
-  size: number;
-  /** The last row of the previous page: merchant id and currency. */
-  after: { merchantId: string; currency: string } | undefined;
-}
-
-export function toQueryTaxRecordsQuery(req: QueryTaxRecordsRequest): QueryTaxRecordsQuery {
-  const operatorId = requiredString('operator_id', req.operatorId, ID);
-  const period = requiredString('period', req.period, PERIOD);
-  const merchantId = optionalId('merchant_id', req.merchantId);
-  const { size, after } = parsePage(req.page, TAX_RECORDS_PAGE);
-  return {
-    operatorId,
-    period,
-    merchantId,
-    size,
-    after: after && { merchantId: after[0], currency: after[1] },
-  };
-}
-
-export function toExportTaxRecordsQuery(req: ExportTaxRecordsRequest): {
-  operatorId: string;
-  period: string;
-} {
-  return {
-    operatorId: requiredString('operator_id', req.operatorId, ID),
-    period: requiredString('period', req.period, PERIOD),
   };
 }

@@ -35,6 +35,7 @@ import {
   TenancyScope,
   updateOrder,
 } from './escrow.store';
+import { EscrowRefunds } from './escrow.refunds';
 import { EscrowTransitions, orderState } from './escrow.transitions';
 
 const scopeOf = (claims: CitybaseClaims): TenancyScope => {
@@ -54,6 +55,7 @@ export class EscrowService {
     @Inject(OUTBOX) private readonly outbox: Outbox,
     private readonly mutations: Mutations,
     private readonly transitions: EscrowTransitions,
+    private readonly refunds: EscrowRefunds,
   ) {}
 
   async getOrder(claims: CitybaseClaims, orderId: string): Promise<EscrowOrderRow> {
@@ -144,7 +146,7 @@ export class EscrowService {
               throw EscrowErrors.partialNotLessThanHeld(current.held_minor);
           }
           refundMinor = cmd.resolution === 'refund' ? current.held_minor : cmd.refund.amountMinor;
-          current = await this.transitions.startRefund(client, current, {
+          current = await this.refunds.startRefund(client, current, {
             refundId,
             origin: 'dispute',
             amountMinor: refundMinor,
@@ -186,7 +188,7 @@ export class EscrowService {
   refundOrder(claims: CitybaseClaims, cmd: RefundOrderCommand): Promise<EscrowOrderRow> {
     return this.mutate(claims, 'RefundOrder', cmd, async (client, order, refundId) => {
       if (cmd.currency !== order.currency) throw EscrowErrors.currencyMismatch('amount', order.currency);
-      return this.transitions.startRefund(client, order, {
+      return this.refunds.startRefund(client, order, {
         refundId,
         origin: 'order',
         amountMinor: cmd.amountMinor,

@@ -1,8 +1,8 @@
 import type { Pool, PoolClient } from '@citybase/platform';
 import type { ChannelSplitStatus, EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import type { Queryable } from '../ledger/ledger';
-import { SplitParts, SplitRuleTerms } from './escrow.domain';
-import type { ListEscrowOrdersQuery, QueryTaxRecordsQuery } from './escrow.requests';
+import type { Queryable } from '../ledger/ledger.service';
+import type { SplitParts } from './escrow.domain';
+import type { ListEscrowOrdersQuery } from './escrow.requests';
 
 /** SQL of escrow (migrations/0003_escrow.sql). Mutations run in the caller's transaction. */
 
@@ -252,91 +252,6 @@ export async function positions(
   return rows;
 }
 
-// ---- split rules ----
-
-export interface SplitRuleRow {
-  operator_id: string;
-  project_id: string;
-  merchant_category: string;
-  commission_bps: number;
-  property_share_bps: number;
-  tax_bps: number;
-  auto_confirm_hours: number;
-  updated_by: string;
-  updated_at: Date;
-}
-
-export const ruleTerms = (r: SplitRuleRow): SplitRuleTerms => ({
-  commissionBps: r.commission_bps,
-  propertyShareBps: r.property_share_bps,
-  taxBps: r.tax_bps,
-  autoConfirmHours: r.auto_confirm_hours,
-});
-
-/** The rule of the merchant's category, else the project's default rule, else none. */
-export async function findApplicableRule(
-  db: Queryable,
-  o: { operatorId: string; projectId: string; merchantCategory: string },
-): Promise<SplitRuleRow | undefined> {
-  const { rows } = await db.query<SplitRuleRow>(
-    `SELECT * FROM split_rules
-      WHERE operator_id = $1 AND project_id = $2 AND merchant_category IN ($3, '')
-      ORDER BY merchant_category DESC LIMIT 1`,
-    [o.operatorId, o.projectId, o.merchantCategory],
-  );
-  return rows[0];
-}
-
-export async function upsertRule(
-  client: PoolClient,
-  r: Omit<SplitRuleRow, 'updated_at'>,
-): Promise<SplitRuleRow> {
-  const { rows } = await client.query<SplitRuleRow>(
-    `INSERT INTO split_rules (operator_id, project_id, merchant_category, commission_bps, property_share_bps,
-                              tax_bps, auto_confirm_hours, updated_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (operator_id, project_id, merchant_category) DO UPDATE
-       SET commission_bps = EXCLUDED.commission_bps, property_share_bps = EXCLUDED.property_share_bps,
-           tax_bps = EXCLUDED.tax_bps, auto_confirm_hours = EXCLUDED.auto_confirm_hours,
-           updated_by = EXCLUDED.updated_by, updated_at = clock_timestamp()
-     RETURNING *`,
-    [
-      r.operator_id,
-      r.project_id,
-      r.merchant_category,
-      r.commission_bps,
-      r.property_share_bps,
-      r.tax_bps,
-      r.auto_confirm_hours,
-      r.updated_by,
-    ],
-  );
-  return rows[0]!;
-}
-
-export async function findRule(
-  db: Queryable,
-  key: { operatorId: string; projectId: string; merchantCategory: string },
-): Promise<SplitRuleRow | undefined> {
-  const { rows } = await db.query<SplitRuleRow>(
-    'SELECT * FROM split_rules WHERE operator_id = $1 AND project_id = $2 AND merchant_category = $3',
-    [key.operatorId, key.projectId, key.merchantCategory],
-  );
-  return rows[0];
-}
-
-export async function listRules(
-  db: Queryable,
-  operatorId: string,
-  projectId: string,
-): Promise<SplitRuleRow[]> {
-  const { rows } = await db.query<SplitRuleRow>(
-    'SELECT * FROM split_rules WHERE operator_id = $1 AND project_id = $2 ORDER BY merchant_category',
-    [operatorId, projectId],
-  );
-  return rows;
-}
-
 // ---- refunds ----
 
 export type RefundOrigin = 'order' | 'dispute' | 'payment';
@@ -501,16 +416,19 @@ export async function findInstruction(
 }
 
 /** Records the answer of a pending instruction; false if it had been answered already. */
+/** The channel's answer to an instruction (or payment's, for refunds). */
+export type ChannelOutcome = { succeeded: true } | { succeeded: false; reason: string };
+
+/** Records the answer on a pending instruction; false when it had been answered before. */
 export async function answerInstruction(
   client: PoolClient,
   instructionId: string,
-  status: 'succeeded' | 'failed',
-  failureReason = '',
+  outcome: ChannelOutcome,
 ): Promise<boolean> {
   const { rowCount } = await client.query(
     `UPDATE escrow_channel_instructions SET status = $2, failure_reason = $3, answered_at = clock_timestamp()
       WHERE instruction_id = $1 AND status = 'pending'`,
-    [instructionId, status, failureReason],
+    [instructionId, outcome.succeeded ? 'succeeded' : 'failed', outcome.succeeded ? '' : outcome.reason],
   );
   return rowCount === 1;
 }
@@ -523,71 +441,6 @@ export async function instructionsOfRefund(
   const { rows } = await db.query<InstructionRow>(
     'SELECT * FROM escrow_channel_instructions WHERE refund_id = $1 AND kind = $2 ORDER BY created_at, instruction_id',
     [refundId, kind],
-  );
-  return rows;
-}
-
-// ---- tax records ----
-
-export interface TaxRecordRow {
-  operator_id: string;
-  merchant_id: string;
-  period: string;
-  currency: string;
-  taxable_turnover_minor: bigint;
-  tax_minor: bigint;
-  orders: number;
-}
-
-export async function addToTaxRecord(
-  client: PoolClient,
-  r: {
-    operatorId: string;
-    merchantId: string;
-    period: string;
-    currency: string;
-    turnover: bigint;
-    tax: bigint;
-    orders: number;
-  },
-): Promise<void> {
-  await client.query(
-    `INSERT INTO tax_records (operator_id, merchant_id, period, currency, taxable_turnover_minor, tax_minor, orders)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (operator_id, period, merchant_id, currency) DO UPDATE
-       SET taxable_turnover_minor = tax_records.taxable_turnover_minor + EXCLUDED.taxable_turnover_minor,
-           tax_minor = tax_records.tax_minor + EXCLUDED.tax_minor,
-           orders = tax_records.orders + EXCLUDED.orders,
-           updated_at = clock_timestamp()`,
-    [r.operatorId, r.merchantId, r.period, r.currency, r.turnover, r.tax, r.orders],
-  );
-}
-
-export async function queryTaxRecords(db: Pool, q: QueryTaxRecordsQuery): Promise<TaxRecordRow[]> {
-  const { rows } = await db.query<TaxRecordRow>(
-    `SELECT operator_id, merchant_id, period, currency, taxable_turnover_minor, tax_minor, orders
-       FROM tax_records
-      WHERE operator_id = $1 AND period = $2 AND ($3 = '' OR merchant_id = $3)
-        AND ($4::text IS NULL OR (merchant_id, currency) > ($4::text, $5::text))
-      ORDER BY merchant_id, currency
-      LIMIT $6`,
-    [
-      q.operatorId,
-      q.period,
-      q.merchantId,
-      q.after?.merchantId ?? null,
-      q.after?.currency ?? null,
-      q.size + 1,
-    ],
-  );
-  return rows;
-}
-
-export async function allTaxRecords(db: Pool, operatorId: string, period: string): Promise<TaxRecordRow[]> {
-  const { rows } = await db.query<TaxRecordRow>(
-    `SELECT operator_id, merchant_id, period, currency, taxable_turnover_minor, tax_minor, orders
-       FROM tax_records WHERE operator_id = $1 AND period = $2 ORDER BY merchant_id, currency`,
-    [operatorId, period],
   );
   return rows;
 }

@@ -11,51 +11,37 @@ import {
   PoolClient,
   toTimestamp,
 } from '@citybase/platform';
-import type { PaymentSucceeded, RefundSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
+import type { PaymentSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
 import { ChannelSplitStatus, EscrowStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
-import { post, PostingLine } from '../ledger/ledger';
-import { EscrowAccounts, orderAccounts } from './escrow.accounts';
+import { LedgerService, PostedTransaction } from '../ledger/ledger.service';
+import { SplitRulesService } from '../split-rules/split-rules.service';
+import { TaxRecordsService } from '../tax-records/tax-records.service';
 import {
-  allocateRefund,
+  completionPosting,
+  orderAccounts,
+  OrderAccountsOf,
+  paymentEscrowedPosting,
+  PlannedPosting,
+} from './escrow.postings';
+import {
   autoConfirmAt,
   channelReceivers,
   CompletedBy,
   decideCompletion,
-  decideRefund,
-  DEFAULT_SPLIT_RULE,
-  NO_PARTS,
   OrderState,
-  RefundDestinationName,
   SPLIT_ROLES,
-  SplitParts,
   splitByRule,
-  statusAfterRefund,
-  subtractParts,
-  sumParts,
-  taxPeriod,
 } from './escrow.domain';
 import {
-  addToTaxRecord,
   answerInstruction,
+  ChannelOutcome,
   EscrowOrderRow,
-  EscrowRefundRow,
-  findApplicableRule,
   findOrder,
-  findRefund,
-  findRefundByPaymentRefund,
   insertInstruction,
   insertOrder,
-  insertRefund,
   InstructionRow,
-  instructionsOfRefund,
-  netParts,
-  RefundOrigin,
-  refundParts,
-  reservedParts,
-  ruleTerms,
   updateOrder,
-  updateRefund,
 } from './escrow.store';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -72,56 +58,62 @@ export const orderState = (o: EscrowOrderRow): OrderState => ({
   resolutionPending: o.resolution_refund_id !== null,
 });
 
-const tenancyOf = (o: EscrowOrderRow) => ({
+export const tenancyOf = (o: EscrowOrderRow) => ({
   operatorId: o.operator_id,
   projectId: o.project_id,
   merchantId: o.merchant_id,
 });
 
-export interface RefundRequest {
-  refundId: string;
-  origin: Exclude<RefundOrigin, 'payment'>;
-  amountMinor: bigint;
-  destination: RefundDestinationName;
-  reason: string;
-  requestedBy: string;
-}
-
 /**
- * Every change of an escrow order's money, inside the caller's transaction and under the order's
- * row lock (the caller locked it): the ledger posting, the order's counters, its refunds and
- * instructions, the tax record and the outbox events commit together or not at all. Ledger
- * postings are idempotent by keys derived from the order (order:<id>:escrow, :complete,
- * :refund:<refund id>). docs/settlement-escrow.md has the postings per flow.
+ * An escrow order's money on payment and completion, inside the caller's transaction and under the
+ * order's row lock (the caller locked it): the ledger posting (escrow.postings.ts), the order's
+ * counters, its split instruction, the tax record and the outbox events commit together or not at
+ * all. Refunds are EscrowRefunds (escrow.refunds.ts). docs/settlement-escrow.md has the postings.
  */
 @Injectable()
 export class EscrowTransitions {
   private readonly splitFailures: Counter;
-  private readonly refundFailures: Counter<'stage'>;
-  private readonly anomalies: Counter<'kind'>;
 
   constructor(
     @Inject(OUTBOX) private readonly outbox: Outbox,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
-    private readonly accounts: EscrowAccounts,
+    private readonly ledger: LedgerService,
+    private readonly splitRules: SplitRulesService,
+    private readonly taxRecords: TaxRecordsService,
   ) {
     this.splitFailures = new Counter({
       name: 'settlement_channel_split_failures_total',
       help: 'Channel splits of completed profit-sharing orders that the channel refused (ChannelSplitFailed)',
       registers: [registry],
     });
-    this.refundFailures = new Counter({
-      name: 'settlement_escrow_refund_failures_total',
-      help: 'Refunds of escrow orders that failed, by stage: split_return (ChannelSplitReturnFailed) or refund (RefundFailed)',
-      labelNames: ['stage'],
-      registers: [registry],
-    });
-    this.anomalies = new Counter({
-      name: 'settlement_escrow_anomalies_total',
-      help: 'Events escrow could not apply in full (e.g. a refund asked of payment directly for more than the order has left)',
-      labelNames: ['kind'],
-      registers: [registry],
+  }
+
+  /**
+   * Posts a planned posting of the order (escrow.postings.ts) in the caller's transaction: its
+   * accounts are created on first use (the ledger caches only committed ones, so a rolled-back
+   * transaction leaves nothing behind). Idempotent by the plan's key.
+   */
+  async post(
+    client: PoolClient,
+    order: OrderAccountsOf & { order_id: string },
+    plan: PlannedPosting,
+  ): Promise<PostedTransaction> {
+    const keys = orderAccounts(order);
+    const lines = [];
+    for (const line of plan.lines)
+      lines.push({
+        accountId: await this.ledger.accountId(client, keys[line.account]),
+        amountMinor: line.amountMinor,
+      });
+    return this.ledger.post(client, {
+      kind: plan.kind,
+      idempotencyKey: plan.idempotencyKey,
+      currency: order.currency,
+      operatorId: order.operator_id,
+      projectId: order.project_id,
+      reference: order.order_id,
+      lines,
     });
   }
 
@@ -149,7 +141,7 @@ export class EscrowTransitions {
     }
     // PaymentSucceeded names no merchant category: the project's default rule applies ('')
     const merchantCategory = '';
-    const rule = await findApplicableRule(client, { operatorId, projectId, merchantCategory });
+    const terms = await this.splitRules.termsFor(client, { operatorId, projectId, merchantCategory });
     const paidAt = fromTimestamp(e.occurredAt);
     const row = {
       order_id: orderId,
@@ -169,22 +161,10 @@ export class EscrowTransitions {
         ? ChannelSplitStatus.CHANNEL_SPLIT_STATUS_HELD
         : ChannelSplitStatus.CHANNEL_SPLIT_STATUS_NOT_NEEDED,
       paid_at: paidAt,
-      auto_confirm_at: autoConfirmAt(paidAt, (rule ? ruleTerms(rule) : DEFAULT_SPLIT_RULE).autoConfirmHours),
+      auto_confirm_at: autoConfirmAt(paidAt, terms.autoConfirmHours),
       payment_event_id: eventId,
     };
-    const keys = orderAccounts(row);
-    const tx = await post(client, {
-      kind: 'payment_escrowed',
-      idempotencyKey: `order:${orderId}:escrow`,
-      currency: row.currency,
-      operatorId,
-      projectId,
-      reference: orderId,
-      lines: [
-        { accountId: await this.accounts.id(client, keys.clearing), amountMinor: row.paid_minor },
-        { accountId: await this.accounts.id(client, keys.escrow), amountMinor: -row.paid_minor },
-      ],
-    });
+    const tx = await this.post(client, row, paymentEscrowedPosting(orderId, row.paid_minor));
     const order = await insertOrder(client, { ...row, escrow_tx_id: tx.txId });
     if (!order) return;
     await this.outbox.enqueue(
@@ -220,30 +200,14 @@ export class EscrowTransitions {
    */
   async complete(client: PoolClient, order: EscrowOrderRow, by: CompletedBy): Promise<EscrowOrderRow> {
     if (decideCompletion(orderState(order), by) === 'already') return order;
-    const rule = await findApplicableRule(client, {
+    const terms = await this.splitRules.termsFor(client, {
       operatorId: order.operator_id,
       projectId: order.project_id,
       merchantCategory: order.merchant_category,
     });
-    const terms = rule ? ruleTerms(rule) : DEFAULT_SPLIT_RULE;
     const release = order.held_minor;
     const parts = splitByRule(release, order.currency, terms);
-    const keys = orderAccounts(order);
-    const lines: PostingLine[] = [
-      { accountId: await this.accounts.id(client, keys.escrow), amountMinor: release },
-    ];
-    for (const role of SPLIT_ROLES)
-      if (parts[role] > 0n)
-        lines.push({ accountId: await this.accounts.id(client, keys[role]), amountMinor: -parts[role] });
-    const tx = await post(client, {
-      kind: 'order_completed',
-      idempotencyKey: `order:${order.order_id}:complete`,
-      currency: order.currency,
-      operatorId: order.operator_id,
-      projectId: order.project_id,
-      reference: order.order_id,
-      lines,
-    });
+    const tx = await this.post(client, order, completionPosting(order.order_id, release, parts));
     const completedAt = tx.postedAt;
     const splitInstructionId = order.profit_sharing ? randomUUID() : null;
     const done = await updateOrder(client, order.order_id, {
@@ -265,10 +229,10 @@ export class EscrowTransitions {
         : ChannelSplitStatus.CHANNEL_SPLIT_STATUS_NOT_NEEDED,
       split_instruction_id: splitInstructionId,
     });
-    await addToTaxRecord(client, {
+    await this.taxRecords.add(client, {
       operatorId: order.operator_id,
       merchantId: order.merchant_id,
-      period: taxPeriod(completedAt),
+      at: completedAt,
       currency: order.currency,
       turnover: release,
       tax: parts.tax,
@@ -332,18 +296,10 @@ export class EscrowTransitions {
     client: PoolClient,
     order: EscrowOrderRow,
     instruction: InstructionRow,
-    outcome: { succeeded: true } | { succeeded: false; reason: string },
+    outcome: ChannelOutcome,
   ): Promise<void> {
+    if (!(await answerInstruction(client, instruction.instruction_id, outcome))) return;
     const reason = outcome.succeeded ? '' : outcome.reason;
-    if (
-      !(await answerInstruction(
-        client,
-        instruction.instruction_id,
-        outcome.succeeded ? 'succeeded' : 'failed',
-        reason,
-      ))
-    )
-      return;
     if (
       order.split_instruction_id !== instruction.instruction_id ||
       order.channel_split_status !== ChannelSplitStatus.CHANNEL_SPLIT_STATUS_PENDING
@@ -370,464 +326,4 @@ export class EscrowTransitions {
       'the channel refused to split a completed order: its funds stay frozen at the channel',
     );
   }
-
-  // ---- 6. refunds ----
-
-  /**
-   * Starts a refund of the order (RefundOrder, or a dispute's resolution). Before completion a
-   * wallet refund is done at once; a refund through the channel reserves the amount and asks
-   * payment. After completion the split parts are taken back (from the channel's receivers first,
-   * when the channel split the funds).
-   */
-  async startRefund(client: PoolClient, order: EscrowOrderRow, r: RefundRequest): Promise<EscrowOrderRow> {
-    const plan = decideRefund(orderState(order), r.amountMinor, r.destination, order.payer_ref);
-    const base = {
-      refund_id: r.refundId,
-      order_id: order.order_id,
-      origin: r.origin,
-      destination: r.destination,
-      currency: order.currency,
-      amount_minor: r.amountMinor,
-      reason: r.reason,
-      requested_by: r.requestedBy,
-      failure_reason: '',
-      payment_refund_id: null,
-      tx_id: null,
-      completed_at: null,
-    };
-    const noParts = {
-      merchant_minor: 0n,
-      property_minor: 0n,
-      commission_minor: 0n,
-      tax_minor: 0n,
-    };
-    switch (plan.kind) {
-      case 'escrow_to_wallet': {
-        const refund = await insertRefund(client, {
-          ...base,
-          ...noParts,
-          after_split: false,
-          status: 'refunding',
-          refund_instruction_id: null,
-        });
-        return this.finishRefund(client, order, refund, { reserved: false });
-      }
-      case 'escrow_via_channel': {
-        const instructionId = randomUUID();
-        const refund = await insertRefund(client, {
-          ...base,
-          ...noParts,
-          after_split: false,
-          status: 'refunding',
-          refund_instruction_id: instructionId,
-        });
-        await this.askChannelRefund(client, order, refund, instructionId);
-        return updateOrder(client, order.order_id, {
-          refund_pending_minor: order.refund_pending_minor + r.amountMinor,
-        });
-      }
-      case 'after_split': {
-        const left = subtractParts(netParts(order), await reservedParts(client, order.order_id));
-        const alloc = allocateRefund(r.amountMinor, order.currency, left);
-        const parts = {
-          merchant_minor: alloc.merchant,
-          property_minor: alloc.property,
-          commission_minor: alloc.commission,
-          tax_minor: alloc.tax,
-        };
-        if (plan.splitReturns) {
-          const refund = await insertRefund(client, {
-            ...base,
-            ...parts,
-            after_split: true,
-            status: 'returning_split',
-            refund_instruction_id: null,
-          });
-          await this.askSplitReturns(client, order, refund, alloc);
-          return updateOrder(client, order.order_id, {
-            refund_pending_minor: order.refund_pending_minor + r.amountMinor,
-          });
-        }
-        if (r.destination === 'wallet') {
-          const refund = await insertRefund(client, {
-            ...base,
-            ...parts,
-            after_split: true,
-            status: 'refunding',
-            refund_instruction_id: null,
-          });
-          return this.finishRefund(client, order, refund, { reserved: false });
-        }
-        const instructionId = randomUUID();
-        const refund = await insertRefund(client, {
-          ...base,
-          ...parts,
-          after_split: true,
-          status: 'refunding',
-          refund_instruction_id: instructionId,
-        });
-        await this.askChannelRefund(client, order, refund, instructionId);
-        return updateOrder(client, order.order_id, {
-          refund_pending_minor: order.refund_pending_minor + r.amountMinor,
-        });
-      }
-    }
-  }
-
-  private async askChannelRefund(
-    client: PoolClient,
-    order: EscrowOrderRow,
-    refund: EscrowRefundRow,
-    instructionId: string,
-  ): Promise<void> {
-    await insertInstruction(client, {
-      instruction_id: instructionId,
-      order_id: order.order_id,
-      kind: 'refund',
-      refund_id: refund.refund_id,
-      account: '',
-      currency: order.currency,
-      amount_minor: refund.amount_minor,
-    });
-    await this.outbox.enqueue(
-      client,
-      SettlementEvents.ChannelRefundRequested,
-      {
-        instructionId,
-        paymentId: order.order_id,
-        tenancy: tenancyOf(order),
-        amount: { currency: order.currency, amountMinor: refund.amount_minor },
-        reason: refund.reason.slice(0, 200),
-        occurredAt: toTimestamp(new Date()),
-      },
-      { key: order.order_id, tenancy: tenancyOf(order) },
-    );
-  }
-
-  private async askSplitReturns(
-    client: PoolClient,
-    order: EscrowOrderRow,
-    refund: EscrowRefundRow,
-    alloc: SplitParts,
-  ): Promise<void> {
-    const tenancy = tenancyOf(order);
-    for (const receiver of channelReceivers(alloc, tenancy)) {
-      const instructionId = randomUUID();
-      await insertInstruction(client, {
-        instruction_id: instructionId,
-        order_id: order.order_id,
-        kind: 'split_return',
-        refund_id: refund.refund_id,
-        account: receiver.account,
-        currency: order.currency,
-        amount_minor: receiver.amountMinor,
-      });
-      await this.outbox.enqueue(
-        client,
-        SettlementEvents.ChannelSplitReturnRequested,
-        {
-          instructionId,
-          paymentId: order.order_id,
-          tenancy,
-          splitInstructionId: order.split_instruction_id ?? '',
-          account: receiver.account,
-          amount: { currency: order.currency, amountMinor: receiver.amountMinor },
-          occurredAt: toTimestamp(new Date()),
-        },
-        { key: order.order_id, tenancy },
-      );
-    }
-  }
-
-  /**
-   * The refund's money leaves the books: from escrow (before completion) or from the split parts
-   * (after), to the channel clearing account (the channel paid the payer back) or into the payer's
-   * wallet. `reserved`: the amount had been reserved in refund_pending while the channel worked.
-   */
-  private async finishRefund(
-    client: PoolClient,
-    order: EscrowOrderRow,
-    refund: EscrowRefundRow,
-    opts: { reserved: boolean },
-  ): Promise<EscrowOrderRow> {
-    const keys = orderAccounts(order);
-    const amount = refund.amount_minor;
-    const counter = await this.accounts.id(
-      client,
-      refund.destination === 'wallet' ? keys.wallet : keys.clearing,
-    );
-    const lines: PostingLine[] = [{ accountId: counter, amountMinor: -amount }];
-    const pending = order.refund_pending_minor - (opts.reserved ? amount : 0n);
-    let changes: Parameters<typeof updateOrder>[2];
-    const parts = refundParts(refund);
-    const now = new Date();
-    if (!refund.after_split) {
-      lines.push({ accountId: await this.accounts.id(client, keys.escrow), amountMinor: amount });
-      const held = order.held_minor - amount;
-      changes = {
-        held_minor: held,
-        refunded_minor: order.refunded_minor + amount,
-        refund_pending_minor: pending,
-        status: statusAfterRefund({ status: order.status, heldMinor: held, refundPendingMinor: pending }),
-      };
-    } else {
-      for (const role of SPLIT_ROLES)
-        if (parts[role] > 0n)
-          lines.push({ accountId: await this.accounts.id(client, keys[role]), amountMinor: parts[role] });
-      changes = {
-        released_minor: order.released_minor - amount,
-        refunded_minor: order.refunded_minor + amount,
-        refund_pending_minor: pending,
-        merchant_refunded_minor: order.merchant_refunded_minor + parts.merchant,
-        property_refunded_minor: order.property_refunded_minor + parts.property,
-        commission_refunded_minor: order.commission_refunded_minor + parts.commission,
-        tax_refunded_minor: order.tax_refunded_minor + parts.tax,
-      };
-    }
-    const tx = await post(client, {
-      kind: 'refund',
-      idempotencyKey: `order:${order.order_id}:refund:${refund.refund_id}`,
-      currency: order.currency,
-      operatorId: order.operator_id,
-      projectId: order.project_id,
-      reference: order.order_id,
-      lines,
-    });
-    const done = await updateOrder(client, order.order_id, changes);
-    await updateRefund(client, refund.refund_id, { status: 'succeeded', tx_id: tx.txId, completed_at: now });
-    if (refund.after_split)
-      await addToTaxRecord(client, {
-        operatorId: order.operator_id,
-        merchantId: order.merchant_id,
-        period: taxPeriod(tx.postedAt),
-        currency: order.currency,
-        turnover: -amount,
-        tax: -parts.tax,
-        orders: 0,
-      });
-    await this.outbox.enqueue(
-      client,
-      SettlementEvents.OrderRefunded,
-      {
-        orderId: order.order_id,
-        tenancy: tenancyOf(order),
-        amount: { currency: order.currency, amountMinor: amount },
-        destination: refund.destination,
-        afterSplit: refund.after_split,
-        transactionId: tx.txId,
-        occurredAt: toTimestamp(tx.postedAt),
-      },
-      { key: order.order_id, tenancy: tenancyOf(order) },
-    );
-    this.logger.info(
-      {
-        order_id: order.order_id,
-        refund_id: refund.refund_id,
-        amount_minor: amount.toString(),
-        destination: refund.destination,
-        after_split: refund.after_split,
-      },
-      'order refunded',
-    );
-    return done;
-  }
-
-  /** Payment's answer to a ChannelRefundRequested (RefundSucceeded / RefundFailed with its id). */
-  async applyRefundAnswer(
-    client: PoolClient,
-    order: EscrowOrderRow,
-    instruction: InstructionRow,
-    outcome: { succeeded: true } | { succeeded: false; reason: string },
-  ): Promise<void> {
-    const reason = outcome.succeeded ? '' : outcome.reason;
-    if (
-      !(await answerInstruction(
-        client,
-        instruction.instruction_id,
-        outcome.succeeded ? 'succeeded' : 'failed',
-        reason,
-      ))
-    )
-      return;
-    const refund = instruction.refund_id ? await findRefund(client, instruction.refund_id) : undefined;
-    if (
-      !refund ||
-      refund.status !== 'refunding' ||
-      refund.refund_instruction_id !== instruction.instruction_id
-    ) {
-      this.logger.warn(
-        {
-          order_id: order.order_id,
-          instruction_id: instruction.instruction_id,
-          refund_status: refund?.status,
-        },
-        'refund answer for a refund not waiting for it; ignored',
-      );
-      return;
-    }
-    const waitingResolution = order.resolution_refund_id === refund.refund_id;
-    if (outcome.succeeded) {
-      let done = await this.finishRefund(client, order, refund, { reserved: true });
-      if (waitingResolution) {
-        done = await updateOrder(client, order.order_id, { resolution_refund_id: null });
-        if (done.dispute_resolution === 'partial') await this.complete(client, done, 'dispute');
-      }
-      return;
-    }
-    await this.failRefund(client, order, refund, 'refund', reason);
-  }
-
-  /** Payment's answer to one ChannelSplitReturnRequested of a refund after the split. */
-  async applySplitReturnAnswer(
-    client: PoolClient,
-    order: EscrowOrderRow,
-    instruction: InstructionRow,
-    outcome: { succeeded: true } | { succeeded: false; reason: string },
-  ): Promise<void> {
-    const reason = outcome.succeeded ? '' : outcome.reason;
-    if (
-      !(await answerInstruction(
-        client,
-        instruction.instruction_id,
-        outcome.succeeded ? 'succeeded' : 'failed',
-        reason,
-      ))
-    )
-      return;
-    const refund = instruction.refund_id ? await findRefund(client, instruction.refund_id) : undefined;
-    if (!refund || refund.status !== 'returning_split') {
-      this.logger.warn(
-        {
-          order_id: order.order_id,
-          instruction_id: instruction.instruction_id,
-          refund_status: refund?.status,
-        },
-        'split return answered for a refund no longer waiting for it; recorded only',
-      );
-      return;
-    }
-    if (!outcome.succeeded) {
-      await this.failRefund(client, order, refund, 'split_return', `SPLIT_RETURN_FAILED: ${reason}`);
-      return;
-    }
-    const returns = await instructionsOfRefund(client, refund.refund_id, 'split_return');
-    if (returns.some((i) => i.status !== 'succeeded')) return;
-    // every receiver gave its part back: now the money can go to the payer
-    if (refund.destination === 'wallet') {
-      await this.finishRefund(client, order, refund, { reserved: true });
-      return;
-    }
-    const instructionId = randomUUID();
-    const refunding = await updateRefund(client, refund.refund_id, {
-      status: 'refunding',
-      refund_instruction_id: instructionId,
-    });
-    await this.askChannelRefund(client, order, refunding, instructionId);
-  }
-
-  private async failRefund(
-    client: PoolClient,
-    order: EscrowOrderRow,
-    refund: EscrowRefundRow,
-    stage: 'refund' | 'split_return',
-    reason: string,
-  ): Promise<void> {
-    await updateRefund(client, refund.refund_id, {
-      status: 'failed',
-      failure_reason: reason || 'FAILED',
-      completed_at: new Date(),
-    });
-    const waitingResolution = order.resolution_refund_id === refund.refund_id;
-    await updateOrder(client, order.order_id, {
-      refund_pending_minor: order.refund_pending_minor - refund.amount_minor,
-      // a resolution whose refund failed is undone: the dispute is open again for staff
-      ...(waitingResolution && { resolution_refund_id: null, dispute_resolution: '' }),
-    });
-    this.refundFailures.inc({ stage });
-    this.logger.warn(
-      {
-        order_id: order.order_id,
-        refund_id: refund.refund_id,
-        stage,
-        reason,
-        alert: stage === 'split_return' ? 'SPLIT_RETURN_FAILED' : undefined,
-      },
-      'order refund failed; its reservation is released',
-    );
-  }
-
-  /**
-   * RefundSucceeded without an instruction: a refund asked of payment directly. Applied once (by
-   * payment's refund id): from escrow while the order is held, else from the split parts. What
-   * the order no longer has (e.g. after wallet refunds settlement made) is not applied: logged as
-   * an anomaly for an operator.
-   */
-  async applyExternalRefund(client: PoolClient, order: EscrowOrderRow, e: RefundSucceeded): Promise<void> {
-    if (await findRefundByPaymentRefund(client, e.refundId)) return;
-    const amount = e.amount?.amountMinor ?? 0n;
-    if (!e.amount || e.amount.currency !== order.currency || amount <= 0n) {
-      this.anomaly('refund_invalid', order, e, 'RefundSucceeded with an amount not in the order currency');
-      return;
-    }
-    let take = 0n;
-    let alloc: SplitParts = NO_PARTS;
-    let afterSplit = false;
-    switch (order.status) {
-      case EscrowStatus.ESCROW_STATUS_HELD:
-      case EscrowStatus.ESCROW_STATUS_DISPUTED:
-        take = minBig(amount, order.held_minor - order.refund_pending_minor);
-        break;
-      case EscrowStatus.ESCROW_STATUS_COMPLETED: {
-        const left = subtractParts(netParts(order), await reservedParts(client, order.order_id));
-        take = minBig(amount, sumParts(left));
-        if (take > 0n) alloc = allocateRefund(take, order.currency, left);
-        afterSplit = true;
-        break;
-      }
-      case EscrowStatus.ESCROW_STATUS_REFUNDED:
-      case EscrowStatus.ESCROW_STATUS_UNSPECIFIED:
-      case EscrowStatus.UNRECOGNIZED:
-        break;
-    }
-    if (take < amount)
-      this.anomaly(
-        'refund_exceeds_order',
-        order,
-        e,
-        `only ${take} of ${amount} is left to refund of the order`,
-      );
-    if (take <= 0n) return;
-    const refund = await insertRefund(client, {
-      refund_id: randomUUID(),
-      order_id: order.order_id,
-      origin: 'payment',
-      destination: 'original',
-      after_split: afterSplit,
-      currency: order.currency,
-      amount_minor: take,
-      merchant_minor: alloc.merchant,
-      property_minor: alloc.property,
-      commission_minor: alloc.commission,
-      tax_minor: alloc.tax,
-      status: 'refunding',
-      refund_instruction_id: null,
-      payment_refund_id: e.refundId,
-      reason: 'refunded by payment',
-      failure_reason: '',
-      requested_by: 'payment',
-      tx_id: null,
-      completed_at: null,
-    });
-    await this.finishRefund(client, order, refund, { reserved: false });
-  }
-
-  private anomaly(kind: string, order: EscrowOrderRow, e: RefundSucceeded, why: string): void {
-    this.anomalies.inc({ kind });
-    this.logger.error(
-      { order_id: order.order_id, refund_id: e.refundId, alert: 'ESCROW_ANOMALY', kind },
-      `escrow cannot apply a refund of payment in full: ${why}`,
-    );
-  }
 }
-
-const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);

@@ -1,4 +1,4 @@
-import type { Queryable } from './ledger';
+import type { Queryable } from './ledger.store';
 
 /**
  * The ledger's invariants, recomputed from scratch (not from the balances the service maintains).

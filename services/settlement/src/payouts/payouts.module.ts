@@ -1,19 +1,18 @@
 import { Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module';
 import { HoldExpiryJob } from './hold-expiry.job';
 import { PayoutsGrpc } from './payouts.grpc';
 import { PayoutsService } from './payouts.service';
-import { ReconciliationGrpc } from './reconciliation.grpc';
-import { ReconciliationService } from './reconciliation.service';
-import { WalletsService } from './wallets.service';
 
 /**
- * Payout cycles, resident wallets, hold expiry and reconciliation (issue 6 items 5-6;
- * docs/settlement-payouts.md): RunPayoutCycle, ConfirmPayout, ListPayouts, GetWallet,
- * WithdrawFromWallet, PayPropertyFeeFromWallet, ImportChannelStatement, GetReconciliationReport, and
- * the worker that expires holds nobody confirmed in time.
+ * Payout cycles, the bank's answers and hold expiry (issue 6 item 5; docs/settlement-payouts.md):
+ * RunPayoutCycle, ConfirmPayout, ListPayouts, and the job that expires holds nobody confirmed in
+ * time. PayoutsService is exported: wallets open their withdrawals through it.
  */
 @Module({
-  controllers: [PayoutsGrpc, ReconciliationGrpc],
-  providers: [PayoutsService, WalletsService, ReconciliationService, HoldExpiryJob],
+  imports: [LedgerModule],
+  controllers: [PayoutsGrpc],
+  providers: [PayoutsService, HoldExpiryJob],
+  exports: [PayoutsService],
 })
 export class PayoutsModule {}

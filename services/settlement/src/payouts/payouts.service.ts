@@ -20,7 +20,7 @@ import {
 import { AccountKind, PayoutStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
 import type { SettlementConfig } from '../config';
-import { ensureAccount, placeHold, postHold, voidHold } from '../ledger/ledger';
+import { LedgerService } from '../ledger/ledger.service';
 import {
   ConfirmPayoutCommand,
   decideConfirm,
@@ -35,17 +35,21 @@ import { PayoutErrors } from './payouts.errors';
 import {
   findBatch,
   findPayout,
+  inSavepoint,
   insertBatch,
   insertPayout,
   listPayouts,
   lockDueOrphanHolds,
   lockDuePayouts,
   lockPayout,
-  merchantPayables,
   payoutsOfBatch,
   PayoutRow,
   settlePayout,
 } from './payouts.store';
+
+export type { PayoutRow } from './payouts.store';
+/** The proto of a payout, for features that answer one (WithdrawFromWallet). */
+export { payoutProto } from './payouts.render';
 
 /**
  * Payouts: merchant settlement cycles and the bank's answers for them and for wallet withdrawals.
@@ -62,6 +66,7 @@ export class PayoutsService {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
     private readonly mutations: Mutations,
+    private readonly ledger: LedgerService,
   ) {}
 
   async runPayoutCycle(
@@ -98,45 +103,46 @@ export class PayoutsService {
     let created = 0;
     await insertBatch(client, { batchId, ...cmd });
     const expiresAt = holdExpiry(new Date(), this.config.SETTLEMENT_PAYOUT_HOLD_HOURS);
-    for (const payable of await merchantPayables(client, cmd)) {
+    for (const payable of await this.ledger.merchantPayables(client, cmd)) {
       const payoutId = randomUUID();
       // a concurrent debit (another cycle, a refund after a split) may have taken the money since the
       // read: then this merchant waits for the next cycle, and nothing of its hold stays
-      await client.query('SAVEPOINT payout_hold');
-      try {
-        const { hold } = await placeHold(client, {
-          accountId: payable.account_id,
-          amountMinor: payable.available,
-          idempotencyKey: `payout:${payoutId}`,
-          reference: payoutId,
-          expiresAt,
-          requireAvailable: true,
-        });
-        await insertPayout(client, {
-          payout_id: payoutId,
-          batch_id: batchId,
-          operator_id: cmd.operatorId,
-          project_id: cmd.projectId,
-          merchant_id: payable.merchant_id,
-          owner_ref: '',
-          account_id: payable.account_id,
-          account_kind: AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE,
-          currency: cmd.currency,
-          amount_minor: payable.available,
-          hold_id: hold.hold_id,
-          bank_account: '',
-          expires_at: expiresAt,
-        });
-        await client.query('RELEASE SAVEPOINT payout_hold');
-        created++;
-      } catch (err) {
-        if (!(err instanceof DomainError && err.code === 'INSUFFICIENT_FUNDS')) throw err;
-        await client.query('ROLLBACK TO SAVEPOINT payout_hold');
+      const placed = await inSavepoint(
+        client,
+        'payout_hold',
+        async () => {
+          const { hold } = await this.ledger.placeHold(client, {
+            accountId: payable.account_id,
+            amountMinor: payable.available,
+            idempotencyKey: `payout:${payoutId}`,
+            reference: payoutId,
+            expiresAt,
+            requireAvailable: true,
+          });
+          return insertPayout(client, {
+            payout_id: payoutId,
+            batch_id: batchId,
+            operator_id: cmd.operatorId,
+            project_id: cmd.projectId,
+            merchant_id: payable.merchant_id,
+            owner_ref: '',
+            account_id: payable.account_id,
+            account_kind: AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE,
+            currency: cmd.currency,
+            amount_minor: payable.available,
+            hold_id: hold.hold_id,
+            bank_account: '',
+            expires_at: expiresAt,
+          });
+        },
+        (err) => err instanceof DomainError && err.code === 'INSUFFICIENT_FUNDS',
+      );
+      if (placed) created++;
+      else
         this.logger.info(
           { batch_id: batchId, merchant_id: payable.merchant_id },
           'merchant payable changed during the cycle; left for the next cycle',
         );
-      }
     }
     return created;
   }
@@ -164,12 +170,12 @@ export class PayoutsService {
         );
         if (decision !== 'unchanged') {
           if (decision === 'pay' && cmd.outcome.paid) {
-            const bankAccountId = await ensureAccount(client, {
+            const bankAccountId = await this.ledger.accountId(client, {
               kind: AccountKind.ACCOUNT_KIND_BANK,
               operatorId: payout.operator_id,
               currency: payout.currency,
             });
-            const { tx } = await postHold(client, {
+            const { tx } = await this.ledger.postHold(client, {
               holdId: payout.hold_id,
               counterAccountId: bankAccountId,
               kind: payout.batch_id ? 'payout' : 'wallet_withdrawal',
@@ -184,7 +190,7 @@ export class PayoutsService {
               txId: tx.txId,
             }))!;
           } else if (decision === 'fail' && !cmd.outcome.paid) {
-            await voidHold(client, payout.hold_id, 'voided');
+            await this.ledger.voidHold(client, payout.hold_id, 'voided');
             result = (await settlePayout(client, payout.payout_id, {
               status: PayoutStatus.PAYOUT_STATUS_FAILED,
               failureReason: cmd.outcome.failureReason,
@@ -211,6 +217,55 @@ export class PayoutsService {
     return { payouts, nextPageToken };
   }
 
+  /** A payout as it is now (undefined when there is none). */
+  async find(payoutId: string): Promise<PayoutRow | undefined> {
+    return findPayout(this.pool, payoutId);
+  }
+
+  /**
+   * A resident's withdrawal to the bank (WalletsService), in the caller's transaction: the amount is
+   * held on the wallet until the bank's answer (ConfirmPayout) or the hold's expiry. The hold refuses
+   * an amount the wallet's available balance does not cover (INSUFFICIENT_FUNDS).
+   */
+  async openWithdrawal(
+    client: PoolClient,
+    w: {
+      payoutId: string;
+      walletAccountId: string;
+      operatorId: string;
+      ownerRef: string;
+      currency: string;
+      amountMinor: bigint;
+      /** Masked already: never the account in clear. */
+      maskedBankAccount: string;
+    },
+  ): Promise<PayoutRow> {
+    const expiresAt = holdExpiry(new Date(), this.config.SETTLEMENT_PAYOUT_HOLD_HOURS);
+    const { hold } = await this.ledger.placeHold(client, {
+      accountId: w.walletAccountId,
+      amountMinor: w.amountMinor,
+      idempotencyKey: `payout:${w.payoutId}`,
+      reference: w.payoutId,
+      expiresAt,
+      requireAvailable: true,
+    });
+    return insertPayout(client, {
+      payout_id: w.payoutId,
+      batch_id: null,
+      operator_id: w.operatorId,
+      project_id: '',
+      merchant_id: '',
+      owner_ref: w.ownerRef,
+      account_id: w.walletAccountId,
+      account_kind: AccountKind.ACCOUNT_KIND_RESIDENT_WALLET,
+      currency: w.currency,
+      amount_minor: w.amountMinor,
+      hold_id: hold.hold_id,
+      bank_account: w.maskedBankAccount,
+      expires_at: expiresAt,
+    });
+  }
+
   async getBatch(batchId: string): Promise<{ batchId: string; payouts: PayoutRow[] } | undefined> {
     const batch = await findBatch(this.pool, batchId);
     return batch && { batchId, payouts: await payoutsOfBatch(this.pool, batchId) };
@@ -225,7 +280,7 @@ export class PayoutsService {
     const payouts = await withTransaction(this.pool, async (client) => {
       const due = await lockDuePayouts(client, limit);
       for (const payout of due) {
-        await voidHold(client, payout.hold_id, 'expired');
+        await this.ledger.voidHold(client, payout.hold_id, 'expired');
         const expired = await settlePayout(client, payout.payout_id, {
           status: PayoutStatus.PAYOUT_STATUS_EXPIRED,
           failureReason: 'the bank did not confirm before the hold expired',
@@ -236,7 +291,7 @@ export class PayoutsService {
     });
     const orphans = await withTransaction(this.pool, async (client) => {
       const due = await lockDueOrphanHolds(client, limit);
-      for (const holdId of due) await voidHold(client, holdId, 'expired');
+      for (const holdId of due) await this.ledger.voidHold(client, holdId, 'expired');
       return due;
     });
     for (const p of payouts) this.logger.warn({ payout_id: p.payout_id }, 'payout expired unconfirmed');

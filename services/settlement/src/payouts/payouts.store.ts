@@ -1,9 +1,9 @@
 import type { PoolClient } from '@citybase/platform';
 import { AccountKind, PayoutStatus } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import type { Queryable } from '../ledger/ledger';
+import type { Queryable } from '../ledger/ledger.service';
 import type { Cursor } from './payouts.domain';
 
-/** SQL of payouts, payout batches and wallet fee payments (migrations/0004_payouts.sql). */
+/** SQL of payouts and payout batches (migrations/0004_payouts.sql). */
 
 export interface PayoutRow {
   payout_id: string;
@@ -188,94 +188,25 @@ export async function listPayouts(
   return rows;
 }
 
-// ---- ledger reads the ledger module has no function for yet (read-only) ----
-
-/** Merchant payable accounts of a project with what is available to pay out (balance - held). */
-export async function merchantPayables(
-  db: Queryable,
-  q: { operatorId: string; projectId: string; currency: string },
-): Promise<{ account_id: string; merchant_id: string; available: bigint }[]> {
-  const { rows } = await db.query<{ account_id: string; merchant_id: string; available: string }>(
-    `SELECT a.account_id, a.merchant_id,
-            sum(b.normal_side * b.balance_minor - b.held_minor)::text AS available
-       FROM ledger_accounts a JOIN ledger_balances b USING (account_id)
-      WHERE a.kind = ${AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE}
-        AND a.operator_id = $1 AND a.project_id = $2 AND a.currency = $3
-      GROUP BY a.account_id, a.merchant_id
-     HAVING sum(b.normal_side * b.balance_minor - b.held_minor) > 0
-      ORDER BY a.account_id`,
-    [q.operatorId, q.projectId, q.currency],
-  );
-  return rows.map((r) => ({ ...r, available: BigInt(r.available) }));
-}
-
-/** A wallet's account id, without creating the account. */
-export async function findWalletAccount(
-  db: Queryable,
-  w: { operatorId: string; ownerRef: string; currency: string },
-): Promise<string | undefined> {
-  const { rows } = await db.query<{ account_id: string }>(
-    `SELECT account_id FROM ledger_accounts
-      WHERE kind = ${AccountKind.ACCOUNT_KIND_RESIDENT_WALLET} AND operator_id = $1 AND project_id = ''
-        AND merchant_id = '' AND owner_ref = $2 AND currency = $3`,
-    [w.operatorId, w.ownerRef, w.currency],
-  );
-  return rows[0]?.account_id;
-}
-
-// ---- wallet fee payments ----
-
-export interface FeePaymentRow {
-  fee_payment_id: string;
-  operator_id: string;
-  project_id: string;
-  owner_ref: string;
-  bill_ref: string;
-  currency: string;
-  amount_minor: bigint;
-  tx_id: string;
-  created_at: Date;
-}
-
-/** False when the bill was paid before. */
-export async function insertFeePayment(
+/**
+ * Runs `fn` inside a savepoint of the caller's transaction. When it throws an error `undo` accepts,
+ * what it wrote is rolled back to the savepoint and the answer is undefined (the transaction goes
+ * on); any other error is thrown on (and the whole transaction rolls back).
+ */
+export async function inSavepoint<T>(
   client: PoolClient,
-  f: Omit<FeePaymentRow, 'created_at'>,
-): Promise<boolean> {
-  const res = await client.query(
-    `INSERT INTO wallet_fee_payments (fee_payment_id, operator_id, project_id, owner_ref, bill_ref, currency,
-                                      amount_minor, tx_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (operator_id, project_id, bill_ref) DO NOTHING`,
-    [
-      f.fee_payment_id,
-      f.operator_id,
-      f.project_id,
-      f.owner_ref,
-      f.bill_ref,
-      f.currency,
-      f.amount_minor,
-      f.tx_id,
-    ],
-  );
-  return res.rowCount === 1;
-}
-
-export async function findFeePayment(db: Queryable, id: string): Promise<FeePaymentRow | undefined> {
-  const { rows } = await db.query<FeePaymentRow>(
-    'SELECT * FROM wallet_fee_payments WHERE fee_payment_id = $1',
-    [id],
-  );
-  return rows[0];
-}
-
-export async function billPaid(
-  db: Queryable,
-  b: { operatorId: string; projectId: string; billRef: string },
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    'SELECT 1 FROM wallet_fee_payments WHERE operator_id = $1 AND project_id = $2 AND bill_ref = $3',
-    [b.operatorId, b.projectId, b.billRef],
-  );
-  return (rowCount ?? 0) > 0;
+  name: 'payout_hold',
+  fn: () => Promise<T>,
+  undo: (err: unknown) => boolean,
+): Promise<T | undefined> {
+  await client.query(`SAVEPOINT ${name}`);
+  try {
+    const result = await fn();
+    await client.query(`RELEASE SAVEPOINT ${name}`);
+    return result;
+  } catch (err) {
+    if (!undo(err)) throw err;
+    await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+    return undefined;
+  }
 }

@@ -12,7 +12,7 @@ import {
   withTransaction,
 } from '@citybase/platform';
 import type { IdentityConfig } from '../../config';
-import { SIGNING_KEY_WRAP } from '../clients.tokens';
+import { SIGNING_KEY_WRAP } from '../clients.di';
 import type { SigningKeyWrap } from './key-wrap';
 import {
   KEY_RECHECK_MS,

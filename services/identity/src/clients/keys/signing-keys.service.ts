@@ -2,19 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   type CitybaseClaims,
   DomainError,
-  LOGGER,
-  type Logger,
-  OUTBOX,
-  type Outbox,
+  Mutations,
   PG_POOL,
   type Pool,
   tenancyFilter,
   toTimestamp,
-  withTransaction,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
-import { onceByRequestId } from '@citybase/platform';
-import { SIGNING_KEY_WRAP } from '../clients.tokens';
+import { SIGNING_KEY_WRAP } from '../clients.di';
 import { KeyRing } from './key-ring';
 import type { SigningKeyWrap } from './key-wrap';
 import type { StoredSigningKey } from './signing-keys.domain';
@@ -35,8 +30,7 @@ const SIGNING_KEYS_EVENT_KEY = 'signing-keys';
 export class SigningKeysService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(OUTBOX) private readonly outbox: Outbox,
-    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly mutations: Mutations,
     @Inject(SIGNING_KEY_WRAP) private readonly wrap: SigningKeyWrap,
     private readonly ring: KeyRing,
   ) {}
@@ -58,39 +52,36 @@ export class SigningKeysService {
         { rule: 'requires scope city:admin and no tenancy restriction' },
       );
     }
-    const { resourceId, replayed } = await withTransaction(this.pool, (client) =>
-      onceByRequestId(
-        client,
-        { clientId: claims.sub, method: 'ClientService.RotateSigningKey', requestId, command: {} },
-        async (rotationId) => {
-          await ensureSigningKeys(client, this.wrap); // takes the key-set lock
-          const active = await findKeysInState(client, ['current', 'next']);
-          const current = active.find((k) => k.state === 'current');
-          const next = active.find((k) => k.state === 'next');
-          if (!current || !next)
-            throw new Error('signing keys: no current or next key after ensureSigningKeys');
-          await retireCurrentAndPromoteNext(client, current.kid, next.kid);
-          await insertNewKey(client, this.wrap, 'next');
-          const rotatedAt = await insertRotation(client, rotationId, next.kid, current.kid);
-          await this.outbox.enqueue(
-            client,
-            IdentityEvents.SigningKeyRotated,
-            { kid: next.kid, previousKid: current.kid, occurredAt: toTimestamp(rotatedAt) },
-            { key: SIGNING_KEYS_EVENT_KEY, subject: next.kid },
-          );
-        },
-      ),
-    );
+    const { resourceId, replayed } = await this.mutations.runWithOutcome({
+      method: 'ClientService.RotateSigningKey',
+      claims,
+      requestId,
+      command: {},
+      done: 'signing key rotated',
+      execute: async ({ client, resourceId: rotationId, emit, note }) => {
+        await ensureSigningKeys(client, this.wrap); // takes the key-set lock
+        const active = await findKeysInState(client, ['current', 'next']);
+        const current = active.find((k) => k.state === 'current');
+        const next = active.find((k) => k.state === 'next');
+        if (!current || !next)
+          throw new Error('signing keys: no current or next key after ensureSigningKeys');
+        await retireCurrentAndPromoteNext(client, current.kid, next.kid);
+        await insertNewKey(client, this.wrap, 'next');
+        const rotatedAt = await insertRotation(client, rotationId, next.kid, current.kid);
+        await emit(
+          IdentityEvents.SigningKeyRotated,
+          { kid: next.kid, previousKid: current.kid, occurredAt: toTimestamp(rotatedAt) },
+          { key: SIGNING_KEYS_EVENT_KEY, subject: next.kid },
+        );
+        note({ kid: next.kid, previous_kid: current.kid });
+      },
+      // the rotation is read below, after the commit and the key ring's reload
+      replay: async () => undefined,
+    });
     if (!replayed) await this.ring.reload();
     const rotation = await findRotation(this.pool, resourceId);
     const key = rotation && (await findKey(this.pool, rotation.kid));
     if (!rotation || !key) throw new Error(`signing key rotation ${resourceId} not found after commit`);
-    if (!replayed) {
-      this.logger.info(
-        { kid: key.kid, previous_kid: rotation.previousKid, by: claims.sub },
-        'signing key rotated',
-      );
-    }
     return { key, published: await this.ring.published() };
   }
 }

@@ -581,3 +581,162 @@ export async function dueHolds(client: Queryable, limit = 100): Promise<string[]
   );
   return rows.map((r) => r.hold_id);
 }
+
+// ---- queries of the ledger's RPCs (ledger.service.ts) ----
+
+/** A page of accounts by account id, within the caller's tenancy (`all`, or operator/project ids). */
+export async function listAccounts(
+  db: Queryable,
+  q: {
+    operatorId: string;
+    projectId: string;
+    kind: number;
+    ownerRef: string;
+    after: string | undefined;
+    tenancy: { all: boolean; operatorIds: string[]; projectIds: string[] };
+    limit: number;
+  },
+): Promise<AccountRow[]> {
+  const { rows } = await db.query<AccountRow>(
+    `SELECT account_id, kind, operator_id, project_id, merchant_id, owner_ref, currency, normal_side,
+            must_not_go_negative, shards
+       FROM ledger_accounts
+      WHERE ($1 = '' OR operator_id = $1) AND ($2 = '' OR project_id = $2) AND ($3 = 0 OR kind = $3)
+        AND ($4 = '' OR owner_ref = $4) AND ($5::uuid IS NULL OR account_id > $5::uuid)
+        AND ($6 OR operator_id = ANY($7::text[]) OR (project_id <> '' AND project_id = ANY($8::text[])))
+      ORDER BY account_id LIMIT $9`,
+    [
+      q.operatorId,
+      q.projectId,
+      q.kind,
+      q.ownerRef,
+      q.after ?? null,
+      q.tenancy.all,
+      q.tenancy.all ? [] : q.tenancy.operatorIds,
+      q.tenancy.all ? [] : q.tenancy.projectIds,
+      q.limit,
+    ],
+  );
+  return rows;
+}
+
+export interface StatementEntryRow {
+  entry_id: string;
+  tx_id: string;
+  kind: string;
+  reference: string;
+  /** On the account's normal side. */
+  amount: string;
+  /** The account's balance after the entry, on its normal side. */
+  after: string;
+  posted_at: Date;
+}
+
+/**
+ * A page of an account's entries, newest first (before entry id `before`), each with the balance
+ * after it: today's balance minus every later entry.
+ */
+export async function accountEntries(
+  db: Queryable,
+  a: Pick<AccountRow, 'account_id' | 'normal_side'>,
+  q: { before: bigint | undefined; limit: number },
+): Promise<StatementEntryRow[]> {
+  const { rows } = await db.query<StatementEntryRow>(
+    `WITH page AS (
+       SELECT e.entry_id, e.tx_id, t.kind, t.reference, e.amount_minor, e.posted_at
+         FROM ledger_entries e JOIN ledger_transactions t USING (tx_id)
+        WHERE e.account_id = $1 AND ($2::bigint IS NULL OR e.entry_id < $2::bigint)
+        ORDER BY e.entry_id DESC LIMIT $3),
+     later AS (
+       SELECT coalesce(sum(amount_minor), 0) AS total FROM ledger_entries
+        WHERE account_id = $1 AND $2::bigint IS NOT NULL AND entry_id >= $2::bigint),
+     current AS (SELECT coalesce(sum(balance_minor), 0) AS total FROM ledger_balances WHERE account_id = $1)
+     SELECT p.entry_id::text, p.tx_id, p.kind, p.reference, ($4 * p.amount_minor)::text AS amount,
+            ($4 * ((SELECT total FROM current) - (SELECT total FROM later)
+                   - coalesce(sum(p.amount_minor) OVER (ORDER BY p.entry_id DESC
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)))::text AS after,
+            p.posted_at
+       FROM page p ORDER BY p.entry_id DESC`,
+    [a.account_id, q.before?.toString() ?? null, q.limit, a.normal_side],
+  );
+  return rows;
+}
+
+/** The id of the transaction that reverses `txId`, if any. */
+export async function reversalOf(db: Queryable, txId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ tx_id: string }>(
+    'SELECT tx_id FROM ledger_transactions WHERE reverses_tx_id = $1',
+    [txId],
+  );
+  return rows[0]?.tx_id;
+}
+
+// ---- reads other features ask of the ledger (through LedgerService) ----
+
+/** Merchant payable accounts of a project with what is available to pay out (balance - held). */
+export async function merchantPayables(
+  db: Queryable,
+  q: { operatorId: string; projectId: string; currency: string },
+): Promise<{ account_id: string; merchant_id: string; available: bigint }[]> {
+  const { rows } = await db.query<{ account_id: string; merchant_id: string; available: string }>(
+    `SELECT a.account_id, a.merchant_id,
+            sum(b.normal_side * b.balance_minor - b.held_minor)::text AS available
+       FROM ledger_accounts a JOIN ledger_balances b USING (account_id)
+      WHERE a.kind = ${AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE}
+        AND a.operator_id = $1 AND a.project_id = $2 AND a.currency = $3
+      GROUP BY a.account_id, a.merchant_id
+     HAVING sum(b.normal_side * b.balance_minor - b.held_minor) > 0
+      ORDER BY a.account_id`,
+    [q.operatorId, q.projectId, q.currency],
+  );
+  return rows.map((r) => ({ ...r, available: BigInt(r.available) }));
+}
+
+/** A wallet's account id, without creating the account. */
+export async function findWalletAccount(
+  db: Queryable,
+  w: { operatorId: string; ownerRef: string; currency: string },
+): Promise<string | undefined> {
+  const { rows } = await db.query<{ account_id: string }>(
+    `SELECT account_id FROM ledger_accounts
+      WHERE kind = ${AccountKind.ACCOUNT_KIND_RESIDENT_WALLET} AND operator_id = $1 AND project_id = ''
+        AND merchant_id = '' AND owner_ref = $2 AND currency = $3`,
+    [w.operatorId, w.ownerRef, w.currency],
+  );
+  return rows[0]?.account_id;
+}
+
+export interface ClearingPostingRow {
+  tx_id: string;
+  reference: string;
+  idempotency_key: string;
+  amount_minor: string;
+}
+
+/**
+ * The day's postings on a channel's clearing accounts of an operator, for one project: per ledger
+ * transaction posted in [start, end), its net amount on clearing (debit positive). Reversed
+ * transactions and reversals are left out: together they moved nothing at the channel.
+ */
+export async function clearingPostings(
+  db: Queryable,
+  q: { operatorId: string; projectId: string; channelId: string; currency: string; start: Date; end: Date },
+): Promise<ClearingPostingRow[]> {
+  const { rows } = await db.query<ClearingPostingRow>(
+    `SELECT t.tx_id, t.reference, t.idempotency_key, sum(e.amount_minor)::text AS amount_minor
+       FROM ledger_accounts a
+       JOIN ledger_entries e ON e.account_id = a.account_id
+       JOIN ledger_transactions t ON t.tx_id = e.tx_id
+      WHERE a.kind = ${AccountKind.ACCOUNT_KIND_CHANNEL_CLEARING}
+        AND a.operator_id = $1 AND a.owner_ref = $3 AND a.currency = $4
+        AND (t.project_id = $2 OR (t.project_id = '' AND a.project_id = $2))
+        AND t.posted_at >= $5 AND t.posted_at < $6
+        AND t.reverses_tx_id IS NULL
+        AND NOT EXISTS (SELECT 1 FROM ledger_transactions r WHERE r.reverses_tx_id = t.tx_id)
+      GROUP BY t.tx_id, t.reference, t.idempotency_key
+     HAVING sum(e.amount_minor) <> 0
+      ORDER BY min(e.entry_id)`,
+    [q.operatorId, q.projectId, q.channelId, q.currency, q.start, q.end],
+  );
+  return rows;
+}

@@ -1,7 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { assertTenancy, CitybaseClaims, Mutations, PG_POOL, Pool, PoolClient } from '@citybase/platform';
-import type { SetSplitRuleCommand } from './escrow.requests';
-import { findRule, listRules, SplitRuleRow, upsertRule } from './escrow.store';
+import type { Queryable } from '../ledger/ledger.service';
+import {
+  DEFAULT_SPLIT_RULE,
+  ruleTerms,
+  type SetSplitRuleCommand,
+  type SplitRuleTerms,
+} from './split-rules.domain';
+import { findApplicableRule, findRule, listRules, SplitRuleRow, upsertRule } from './split-rules.store';
+
+export type { SplitRuleTerms } from './split-rules.domain';
 
 /**
  * Split rules per project and merchant category. A rule applies to orders completed after it is
@@ -48,5 +56,17 @@ export class SplitRulesService {
   ): Promise<SplitRuleRow[]> {
     assertTenancy(claims, q);
     return listRules(this.pool, q.operatorId, q.projectId);
+  }
+
+  /**
+   * The terms an order of the merchant's category is split by now: the category's rule, else the
+   * project's default rule, else DEFAULT_SPLIT_RULE. In the caller's transaction when given one.
+   */
+  async termsFor(
+    db: Queryable,
+    o: { operatorId: string; projectId: string; merchantCategory: string },
+  ): Promise<SplitRuleTerms> {
+    const rule = await findApplicableRule(db, o);
+    return rule ? ruleTerms(rule) : DEFAULT_SPLIT_RULE;
   }
 }

@@ -11,7 +11,8 @@ import {
   SERVICE_CONFIG,
 } from '@citybase/platform';
 import type { SettlementConfig } from '../config';
-import { PayoutErrors } from './payouts.errors';
+import { LedgerService } from '../ledger/ledger.service';
+import { ReconciliationErrors } from './reconciliation.errors';
 import {
   dayRange,
   idsInKey,
@@ -20,7 +21,6 @@ import {
   parseStatement,
 } from './reconciliation.domain';
 import {
-  clearingPostings,
   DifferenceRow,
   differencesOf,
   findReport,
@@ -47,6 +47,7 @@ export class ReconciliationService {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
     private readonly mutations: Mutations,
+    private readonly ledger: LedgerService,
   ) {}
 
   async importStatement(claims: CitybaseClaims, cmd: ImportStatementCommand): Promise<Report> {
@@ -62,12 +63,14 @@ export class ReconciliationService {
       command: cmd,
       replay: ({ resourceId }) => Promise.resolve(resourceId),
       execute: async ({ client, resourceId: id }) => {
-        const postings = (await clearingPostings(client, { ...cmd, currency, start, end })).map((p) => ({
-          txId: p.tx_id,
-          reference: p.reference,
-          refundIds: idsInKey(p.idempotency_key, p.reference),
-          amountMinor: BigInt(p.amount_minor),
-        }));
+        const postings = (await this.ledger.clearingPostings(client, { ...cmd, currency, start, end })).map(
+          (p) => ({
+            txId: p.tx_id,
+            reference: p.reference,
+            refundIds: idsInKey(p.idempotency_key, p.reference),
+            amountMinor: BigInt(p.amount_minor),
+          }),
+        );
         const result = matchStatement(lines, postings);
         await insertReport(client, {
           report_id: id,
@@ -113,7 +116,7 @@ export class ReconciliationService {
       !found ||
       !inTenancy(claims, { operatorId: found.report.operator_id, projectId: found.report.project_id })
     )
-      throw PayoutErrors.reportNotFound(reportId);
+      throw ReconciliationErrors.reportNotFound(reportId);
     return found;
   }
 

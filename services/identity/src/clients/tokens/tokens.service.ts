@@ -11,10 +11,10 @@ import {
   SERVICE_CONFIG,
   signJwt,
 } from '@citybase/platform';
-import type { IdentityConfig } from '../config';
-import { CLIENT_ID_PATTERN, unknownClientHash, verifyClientSecret } from './client-secret';
-import { CLIENT_ACTIVE, findClientCredentials } from './clients.store';
-import { KeyRing } from './keys/key-ring';
+import type { IdentityConfig } from '../../config';
+import { CLIENT_ID_PATTERN, unknownClientHash, verifyClientSecret } from '../client-secret';
+import { CLIENT_ACTIVE, findClientCredentials } from '../clients.store';
+import { KeyRing } from '../keys/key-ring';
 
 export const CLIENT_CREDENTIALS_GRANT = 'client_credentials';
 export const MAX_CLIENT_ID_LENGTH = 100;
@@ -128,7 +128,7 @@ export class TokensService {
       jti: randomUUID(),
       iss: this.config.TOKEN_ISSUER,
     };
-    const accessToken = signJwt({ ...claims }, { privateKey, kid });
+    const accessToken = await signJwt({ ...claims }, { privateKey, kid });
     this.logger.info({ client_id: claims.sub, jti: claims.jti, kid, scope: claims.scope }, 'token issued');
     return { accessToken, tokenType: 'Bearer', expiresIn: ttl, scope: claims.scope };
   }

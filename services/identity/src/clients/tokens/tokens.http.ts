@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Controller, Get, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError, InfrastructureError, LOGGER, type Logger } from '@citybase/platform';
-import { KeyRing } from './keys/key-ring';
+import { KeyRing } from '../keys/key-ring';
 import { type TokenRequest, TokenErrorCodes, TokensService } from './tokens.service';
 
 /** RFC 6749 §5.2 error codes (plus the 5xx ones we answer when we cannot decide). */

@@ -1,43 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  assertTenancy,
-  CitybaseClaims,
-  Logger,
-  LOGGER,
-  Mutations,
-  PG_POOL,
-  Pool,
-  SERVICE_CONFIG,
-} from '@citybase/platform';
+import { assertTenancy, CitybaseClaims, Logger, LOGGER, Mutations, PG_POOL, Pool } from '@citybase/platform';
 import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import type { SettlementConfig } from '../config';
-import {
-  Balance,
-  balanceOf,
-  EntryRow,
-  ensureAccount,
-  findTransaction,
-  placeHold,
-  post,
-  TransactionRow,
-} from '../ledger/ledger';
-import {
-  holdExpiry,
-  maskBankAccount,
-  PayPropertyFeeCommand,
-  WalletRef,
-  WithdrawCommand,
-} from './payouts.domain';
-import { PayoutErrors } from './payouts.errors';
-import {
-  billPaid,
-  findFeePayment,
-  findPayout,
-  findWalletAccount,
-  insertFeePayment,
-  insertPayout,
-  PayoutRow,
-} from './payouts.store';
+import { Balance, EntryRow, LedgerService, TransactionRow } from '../ledger/ledger.service';
+import { PayoutRow, PayoutsService } from '../payouts/payouts.service';
+import { maskBankAccount, PayPropertyFeeCommand, WalletRef, WithdrawCommand } from './wallets.domain';
+import { WalletErrors } from './wallets.errors';
+import { billPaid, findFeePayment, insertFeePayment } from './wallets.store';
 
 export interface WalletView extends WalletRef {
   /** Empty while the wallet has never been credited (no account yet). */
@@ -55,8 +23,9 @@ export class WalletsService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(SERVICE_CONFIG) private readonly config: SettlementConfig,
     private readonly mutations: Mutations,
+    private readonly ledger: LedgerService,
+    private readonly payouts: PayoutsService,
   ) {}
 
   /** A wallet's balance; one that does not exist yet is zero (and is not created by looking). */
@@ -66,11 +35,11 @@ export class WalletsService {
   }
 
   private async view(ref: WalletRef): Promise<WalletView> {
-    const accountId = await findWalletAccount(this.pool, ref);
+    const accountId = await this.ledger.walletAccount(ref);
     return {
       ...ref,
       accountId: accountId ?? '',
-      balance: accountId ? await balanceOf(this.pool, accountId) : undefined,
+      balance: accountId ? await this.ledger.balance(accountId) : undefined,
     };
   }
 
@@ -86,36 +55,21 @@ export class WalletsService {
       replay: ({ resourceId }) => Promise.resolve(resourceId),
       execute: async ({ client, resourceId: id }) => {
         // a wallet that was never credited has nothing to withdraw (and is not created for it)
-        const walletId = await findWalletAccount(client, cmd);
-        if (!walletId) throw PayoutErrors.insufficientFunds();
-        const expiresAt = holdExpiry(new Date(), this.config.SETTLEMENT_PAYOUT_HOLD_HOURS);
-        const { hold } = await placeHold(client, {
-          accountId: walletId,
-          amountMinor: cmd.amountMinor,
-          idempotencyKey: `payout:${id}`,
-          reference: id,
-          expiresAt,
-          requireAvailable: true,
-        });
-        await insertPayout(client, {
-          payout_id: id,
-          batch_id: null,
-          operator_id: cmd.operatorId,
-          project_id: '',
-          merchant_id: '',
-          owner_ref: cmd.ownerRef,
-          account_id: walletId,
-          account_kind: AccountKind.ACCOUNT_KIND_RESIDENT_WALLET,
+        const walletId = await this.ledger.walletAccount(cmd, client);
+        if (!walletId) throw WalletErrors.insufficientFunds();
+        await this.payouts.openWithdrawal(client, {
+          payoutId: id,
+          walletAccountId: walletId,
+          operatorId: cmd.operatorId,
+          ownerRef: cmd.ownerRef,
           currency: cmd.currency,
-          amount_minor: cmd.amountMinor,
-          hold_id: hold.hold_id,
-          bank_account: maskBankAccount(cmd.bankAccount),
-          expires_at: expiresAt,
+          amountMinor: cmd.amountMinor,
+          maskedBankAccount: maskBankAccount(cmd.bankAccount),
         });
         return id;
       },
     });
-    const payout = (await findPayout(this.pool, once.result))!;
+    const payout = (await this.payouts.find(once.result))!;
     if (once.replayed) return payout;
     // never the account in clear: the masked form only
     this.logger.info(
@@ -142,10 +96,10 @@ export class WalletsService {
       replay: ({ resourceId }) => Promise.resolve(resourceId),
       execute: async ({ client, resourceId: id, note }) => {
         note({ fee_payment_id: id, bill_ref: cmd.billRef });
-        if (await billPaid(client, cmd)) throw PayoutErrors.billAlreadyPaid(cmd.billRef);
-        const walletId = await findWalletAccount(client, cmd);
-        if (!walletId) throw PayoutErrors.insufficientFunds();
-        const propertyShareId = await ensureAccount(client, {
+        if (await billPaid(client, cmd)) throw WalletErrors.billAlreadyPaid(cmd.billRef);
+        const walletId = await this.ledger.walletAccount(cmd, client);
+        if (!walletId) throw WalletErrors.insufficientFunds();
+        const propertyShareId = await this.ledger.accountId(client, {
           kind: AccountKind.ACCOUNT_KIND_PROPERTY_SHARE,
           operatorId: cmd.operatorId,
           projectId: cmd.projectId,
@@ -153,20 +107,22 @@ export class WalletsService {
         });
         // the wallet's balance row refuses to go below what pending withdrawals hold: a payment
         // that does not fit fails here, and the whole transaction rolls back
-        const tx = await post(client, {
-          kind: 'property_fee',
-          idempotencyKey: `property_fee:${id}`,
-          currency: cmd.currency,
-          operatorId: cmd.operatorId,
-          projectId: cmd.projectId,
-          reference: cmd.billRef,
-          lines: [
-            { accountId: walletId, amountMinor: cmd.amountMinor },
-            { accountId: propertyShareId, amountMinor: -cmd.amountMinor },
-          ],
-        }).catch((err: unknown) => {
-          throw isInsufficient(err) ? PayoutErrors.insufficientFunds() : err;
-        });
+        const tx = await this.ledger
+          .post(client, {
+            kind: 'property_fee',
+            idempotencyKey: `property_fee:${id}`,
+            currency: cmd.currency,
+            operatorId: cmd.operatorId,
+            projectId: cmd.projectId,
+            reference: cmd.billRef,
+            lines: [
+              { accountId: walletId, amountMinor: cmd.amountMinor },
+              { accountId: propertyShareId, amountMinor: -cmd.amountMinor },
+            ],
+          })
+          .catch((err: unknown) => {
+            throw isInsufficient(err) ? WalletErrors.insufficientFunds() : err;
+          });
         const inserted = await insertFeePayment(client, {
           fee_payment_id: id,
           operator_id: cmd.operatorId,
@@ -178,12 +134,12 @@ export class WalletsService {
           tx_id: tx.txId,
         });
         // paid by a concurrent request with another request_id: this one rolls back
-        if (!inserted) throw PayoutErrors.billAlreadyPaid(cmd.billRef);
+        if (!inserted) throw WalletErrors.billAlreadyPaid(cmd.billRef);
         return id;
       },
     });
     const fee = (await findFeePayment(this.pool, feePaymentId))!;
-    const found = (await findTransaction(this.pool, fee.tx_id))!;
+    const found = (await this.ledger.transaction(fee.tx_id))!;
     return { ...found, wallet: await this.view(cmd) };
   }
 }

@@ -8,7 +8,7 @@ import {
   ImportChannelStatementRequest,
   ImportChannelStatementResponse,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { reportProto } from './payouts.render';
+import { reportProto } from './reconciliation.render';
 import { toImportStatementCommand } from './reconciliation.domain';
 import { ReconciliationService } from './reconciliation.service';
 

@@ -3,7 +3,7 @@ import {
   ImportChannelStatementRequest,
   ReconciliationIssue,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { ID } from './payouts.domain';
+import { ID } from '../request-rules';
 
 /**
  * Reconciliation of a channel's daily statement with the ledger's clearing postings

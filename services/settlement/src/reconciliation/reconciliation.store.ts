@@ -1,6 +1,6 @@
 import type { PoolClient } from '@citybase/platform';
-import { AccountKind, ReconciliationIssue } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import type { Queryable } from '../ledger/ledger';
+import { ReconciliationIssue } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import type { Queryable } from '../ledger/ledger.service';
 import type { Difference, StatementLine } from './reconciliation.domain';
 
 /** SQL of reconciliation reports, their statement lines and differences (migrations/0004_payouts.sql). */
@@ -126,41 +126,6 @@ export async function differencesOf(db: Queryable, reportId: string): Promise<Di
     `SELECT issue, reference, channel_transaction_id, ledger_amount, statement_amount
        FROM reconciliation_differences WHERE report_id = $1 ORDER BY ordinal`,
     [reportId],
-  );
-  return rows;
-}
-
-export interface ClearingPostingRow {
-  tx_id: string;
-  reference: string;
-  idempotency_key: string;
-  amount_minor: string;
-}
-
-/**
- * The day's postings on a channel's clearing accounts of an operator, for one project: per ledger
- * transaction posted in [start, end), its net amount on clearing (debit positive). Reversed
- * transactions and reversals are left out: together they moved nothing at the channel.
- */
-export async function clearingPostings(
-  db: Queryable,
-  q: { operatorId: string; projectId: string; channelId: string; currency: string; start: Date; end: Date },
-): Promise<ClearingPostingRow[]> {
-  const { rows } = await db.query<ClearingPostingRow>(
-    `SELECT t.tx_id, t.reference, t.idempotency_key, sum(e.amount_minor)::text AS amount_minor
-       FROM ledger_accounts a
-       JOIN ledger_entries e ON e.account_id = a.account_id
-       JOIN ledger_transactions t ON t.tx_id = e.tx_id
-      WHERE a.kind = ${AccountKind.ACCOUNT_KIND_CHANNEL_CLEARING}
-        AND a.operator_id = $1 AND a.owner_ref = $3 AND a.currency = $4
-        AND (t.project_id = $2 OR (t.project_id = '' AND a.project_id = $2))
-        AND t.posted_at >= $5 AND t.posted_at < $6
-        AND t.reverses_tx_id IS NULL
-        AND NOT EXISTS (SELECT 1 FROM ledger_transactions r WHERE r.reverses_tx_id = t.tx_id)
-      GROUP BY t.tx_id, t.reference, t.idempotency_key
-     HAVING sum(e.amount_minor) <> 0
-      ORDER BY min(e.entry_id)`,
-    [q.operatorId, q.projectId, q.channelId, q.currency, q.start, q.end],
   );
   return rows;
 }
