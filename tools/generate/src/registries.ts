@@ -12,6 +12,8 @@ export interface ServiceEntry extends ServiceNames {
   httpPort: number;
   /** What the service owns (the "What runs" table of docs/architecture.md). */
   owns: string;
+  /** Version ranges of the root package.json, for the service's package.json. */
+  versions: { '@nestjs/common': string; zod: string };
 }
 
 export interface Registry {

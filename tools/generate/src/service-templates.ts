@@ -27,7 +27,13 @@ export function serviceFiles(s: ServiceEntry): PlannedFile[] {
           private: true,
           license: 'Apache-2.0',
           main: 'dist/main.js',
-          dependencies: { '@citybase/platform': '*', '@citybase/contracts': '*' },
+          // what the generated code imports (the lint's dependency check), root package.json's ranges
+          dependencies: {
+            '@citybase/contracts': '*',
+            '@citybase/platform': '*',
+            '@nestjs/common': s.versions['@nestjs/common'],
+            zod: s.versions.zod,
+          },
         },
         null,
         2,
@@ -52,7 +58,7 @@ export function serviceFiles(s: ServiceEntry): PlannedFile[] {
     },
     "lint": {
       "executor": "nx:run-commands",
-      "options": { "command": "eslint src test --no-error-on-unmatched-pattern", "cwd": "{projectRoot}" }
+      "options": { "command": "eslint package.json src test --no-error-on-unmatched-pattern", "cwd": "{projectRoot}" }
     },
     "test": {
       "executor": "nx:run-commands",

@@ -3,7 +3,7 @@ import { lineDiff } from './diff';
 import { checkServiceName, serviceNames, UsageError } from './names';
 import { nextPorts, portsInStartSh, REGISTRIES, ServiceEntry } from './registries';
 import { PlannedFile, serviceFiles } from './service-templates';
-import { Tree } from './tree';
+import { Tree, WORKSPACE_ROOT } from './tree';
 
 /** A refusal the command reports with exit code 2 (nothing was written). */
 export class Refusal extends Error {}
@@ -29,6 +29,18 @@ function ownsFromArchitecture(tree: Tree, name: string): string | undefined {
   return row?.split('|')[2]?.trim() || undefined;
 }
 
+/** The root package.json's ranges of what a service's generated code imports. */
+function rootVersions(tree: Tree): ServiceEntry['versions'] {
+  const text = tree.read('package.json') ?? new Tree(WORKSPACE_ROOT).need('package.json');
+  const deps = (JSON.parse(text) as { dependencies?: Record<string, string> }).dependencies ?? {};
+  const range = (pkg: string) => {
+    const v = deps[pkg];
+    if (v === undefined) throw new Error(`package.json: no dependency ${pkg}`);
+    return v;
+  };
+  return { '@nestjs/common': range('@nestjs/common'), zod: range('zod') };
+}
+
 /** Everything `service <name>` writes, rendered against the tree (ports: start.sh's, or the next free ones). */
 export async function planService(tree: Tree, name: string, opts: ServiceOptions = {}): Promise<Planned> {
   checkServiceName(name);
@@ -37,6 +49,7 @@ export async function planService(tree: Tree, name: string, opts: ServiceOptions
   const entry: ServiceEntry = {
     ...serviceNames(name),
     ...ports,
+    versions: rootVersions(tree),
     owns: opts.owns ?? ownsFromArchitecture(tree, name) ?? `what the ${name} service owns (to be written)`,
   };
   // one formatting batch (one prettier process) for the files and the registries
