@@ -183,6 +183,11 @@ export const REGISTRIES: Registry[] = [
     apply: tsNameList('tools/e2e/test/authz-matrix.int-spec.ts'),
   },
   {
+    path: 'tools/e2e/test/hostile-input.int-spec.ts',
+    what: 'SERVICES (the processes the hostile-input suite starts)',
+    apply: tsNameList('tools/e2e/test/hostile-input.int-spec.ts'),
+  },
+  {
     path: 'tools/e2e/test/npm-start.int-spec.ts',
     what: 'SERVICES (what npm start must bring up, with its ports)',
     apply: (text, s) => {
