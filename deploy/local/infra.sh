@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Local infrastructure for Citybase on one machine, no Docker (ARCHITECTURE.md section 8).
 #   deploy/local/infra.sh ensure     PostgreSQL, Redis, Mosquitto up (starts any that is down), then Kafka
-#   deploy/local/infra.sh databases  creates the seven service databases citybase_<name> if absent
+#   deploy/local/infra.sh databases  creates the service databases citybase_<name> (SERVICES) if absent
 #   deploy/local/infra.sh all        ensure + databases (default)
-#   deploy/local/infra.sh reset-city drops the seven databases and the local city's secrets
+#   deploy/local/infra.sh reset-city drops the service databases and the local city's secrets
 #                                    (CITYBASE_STATE_DIR): the next `npm start` makes a new city
 # Idempotent; prints one line per component. Services run their own migrations in their database.
 # Environment:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `npm start`: the whole Citybase stack on this machine, in the foreground.
 #   1. installs dependencies (npm ci) when node_modules is missing or older than the lock
-#   2. deploy/local/infra.sh all: PostgreSQL, Redis, Mosquitto, Kafka, the seven databases
+#   2. deploy/local/infra.sh all: PostgreSQL, Redis, Mosquitto, Kafka, the service databases
 #   3. builds every project (npx nx run-many -t build)
-#   4. starts the seven services as child processes, logs in .local/logs/<name>.log
+#   4. starts the services (SERVICES) as child processes, logs in .local/logs/<name>.log
 #   5. waits until every /readyz answers 200 (120s), prints the addresses, then waits
 #      (also runs the sandbox payment channel on SANDBOX_PORT, default 8090, payer auto-pays)
 # Ctrl-C or SIGTERM stops every process this script started (SIGTERM, SIGKILL after 15s), and Kafka

@@ -22,8 +22,8 @@ import { validIdNumber } from '../src';
 
 /**
  * The authorization matrix: every RPC of every service, read from the contracts' descriptor set (so
- * an RPC added to a .proto is in it without anyone editing this file), called against the seven
- * real service processes with:
+ * an RPC added to a .proto is in it without anyone editing this file), called against every
+ * real service process with:
  *   no token, an expired token, a token signed by an unknown key, `alg: none`, a tampered payload
  *     -> UNAUTHENTICATED, and the handler never ran;
  *   a valid token with every scope except the one the RPC declares -> PERMISSION_DENIED;
