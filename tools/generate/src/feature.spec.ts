@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { generateFeature, nextMigration, registerModule } from './feature';
 import { main } from './main';
 import { featureNames, singular } from './names';
@@ -81,7 +83,16 @@ describe('feature <service> <feature>', () => {
   it('numbers migrations after the highest one', () => {
     const tree = scratchTree(['services/settlement/migrations']);
     try {
-      expect(nextMigration(tree, 'settlement', 'disputes')).toBe('0005_disputes.sql');
+      // the highest migration settlement has, whatever it is today, plus one
+      const highest = Math.max(
+        ...readdirSync(join(tree.root, 'services/settlement/migrations'))
+          .filter((f) => /^\d{4}_.*\.sql$/.test(f))
+          .map((f) => Number(f.slice(0, 4))),
+      );
+      expect(highest).toBeGreaterThan(1);
+      expect(nextMigration(tree, 'settlement', 'disputes')).toBe(
+        `${String(highest + 1).padStart(4, '0')}_disputes.sql`,
+      );
       expect(nextMigration(tree, 'nowhere', 'x')).toBe('0001_x.sql');
     } finally {
       tree.dispose();
