@@ -101,7 +101,10 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
     };
     const payment = await start('payment');
     await start('settlement');
-    const sandbox = await spawnSandboxChannel();
+    // the channel's notification waits an hour: the payer's success reaches payment through the
+    // client's ConfirmPayment, so PaymentSucceeded (what settlement's escrow consumes) is written in
+    // that RPC's trace
+    const sandbox = await spawnSandboxChannel({ notifyDelayMs: 3_600_000 });
     stopSandbox = () => sandbox.stop();
     await routeProjectToSandbox({
       paymentAddress: payment.grpcAddress,
@@ -126,6 +129,8 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
       expiresInSeconds: 0,
       profitSharing: false,
     });
+    await sandbox.pay(p!.paymentId, 'success');
+    await client.confirmPayment({ paymentId: p!.paymentId });
     client.close();
 
     const rpc = await waitFor('CreatePayment server span', async () =>
@@ -134,10 +139,25 @@ describe('distributed tracing: gRPC -> PostgreSQL -> outbox -> Kafka -> consumer
           s.service === 'citybase-payment' && s.kind === 2 && s.name.endsWith('PaymentService/CreatePayment'),
       ),
     );
-    const trace = () => collector.spans.filter((s) => s.traceId === rpc.traceId);
+    expect(
+      collector.spans.some(
+        (s) =>
+          s.traceId === rpc.traceId && s.service === 'citybase-payment' && /INSERT|pg\.query/.test(s.name),
+      ),
+    ).toBe(true);
+    const confirm = await waitFor('ConfirmPayment server span', async () =>
+      collector.spans.find(
+        (s) =>
+          s.service === 'citybase-payment' &&
+          s.kind === 2 &&
+          s.name.endsWith('PaymentService/ConfirmPayment'),
+      ),
+    );
+    const trace = () => collector.spans.filter((s) => s.traceId === confirm.traceId);
     const consumerSpan = await waitFor('settlement process span in the same trace', async () =>
       trace().find(
-        (s) => s.service === 'citybase-settlement' && s.name === 'process citybase.payment.v1.PaymentCreated',
+        (s) =>
+          s.service === 'citybase-settlement' && s.name === 'process citybase.payment.v1.PaymentSucceeded',
       ),
     );
     const publish = trace().find(
