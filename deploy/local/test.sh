@@ -7,7 +7,8 @@
 #   typecheck   tsc over the whole workspace              npm run typecheck
 #   unit        *.spec.ts                                 npx nx run-many -t test
 #   build       SWC to dist/                              npx nx run-many -t build
-#   integration *.int-spec.ts against real servers        npx nx run-many -t int-test --parallel=1
+#   integration *.int-spec.ts against real servers: tools/e2e (process-level: contract, chaos, e2e)
+#               beside the other projects, two at a time   integration() below
 #   unit-node24 the unit tier again under Node 24           (deploy/local/node.sh)
 #   e2e-node24  the `npm start` end-to-end smoke under Node 24
 # Before the steps: npm ci when node_modules is missing or older than the lock, then deploy/local/infra.sh all (PostgreSQL,
@@ -32,7 +33,7 @@ STARTED=$SECONDS
 CURRENT="setup"
 RESULTS="$ROOT/.local/test"
 mkdir -p "$RESULTS"
-rm -f "$RESULTS"/unit.log "$RESULTS"/integration.log "$RESULTS"/unit-node24.log "$RESULTS"/e2e-node24.log
+rm -f "$RESULTS"/unit.log "$RESULTS"/integration.log "$RESULTS"/integration-e2e.log "$RESULTS"/unit-node24.log "$RESULTS"/e2e-node24.log
 
 elapsed() { local s=$(($1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 banner() { printf '\n==== %s ====\n' "$*"; }
@@ -76,6 +77,20 @@ step() {
   printf -- '---- %s passed (%s)\n' "$CURRENT" "$(elapsed $((SECONDS - t0)))"
 }
 
+# The integration tier. Suites share no state (each has its own databases, topic prefix and ports),
+# so projects run side by side: tools/e2e, the longest and mostly waiting on the processes it
+# drives, starts at once; the other projects run two at a time beside it. e2e's output is shown
+# after the others'. Everything was built by the build step.
+integration() {
+  local status=0
+  npx nx run e2e:int-test --excludeTaskDependencies >"$RESULTS/integration-e2e.log" 2>&1 &
+  local e2e=$!
+  npx nx run-many -t int-test --exclude=e2e --parallel=2 --excludeTaskDependencies || status=$?
+  wait "$e2e" || status=$?
+  cat "$RESULTS/integration-e2e.log"
+  return "$status"
+}
+
 step "install" bash deploy/local/install.sh
 step "infrastructure" bash deploy/local/infra.sh all
 step "contracts" npx nx run contracts:check
@@ -84,7 +99,7 @@ step "lint" npx nx run-many -t lint
 step "typecheck" npm run typecheck
 step --keep "unit" npx nx run-many -t test
 step "build" npx nx run-many -t build
-step --keep "integration" npx nx run-many -t int-test --parallel=1
+step --keep "integration" integration
 # The other supported runtime (package.json engines): the unit tier and the end-to-end smoke of
 # `npm start` (every service built, SERVING and ready, clean stop) again under Node 24 from the npm
 # registry (deploy/local/node.sh). Spawned services inherit it (process.execPath / PATH).

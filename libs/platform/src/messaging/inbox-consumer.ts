@@ -123,6 +123,9 @@ export class InboxConsumer {
   private readonly groupSize: number;
   private consumer: Consumer | undefined;
   private dlqProducer: Producer | undefined;
+  private stopped = false;
+  private crashes = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: InboxConsumerOptions) {
     this.metrics = MessagingMetrics.for(opts.registry);
@@ -172,6 +175,11 @@ export class InboxConsumer {
       allowAutoTopicCreation: false,
     });
     await this.dlqProducer.connect();
+    await this.runConsumer(topics);
+  }
+
+  /** Joins the consumer group and starts fetching; a crash kafkajs does not recover from is recovered here. */
+  private async runConsumer(topics: string[]): Promise<void> {
     const consumer = this.opts.kafka.consumer({
       groupId: this.prefix + this.opts.name,
       sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
@@ -180,6 +188,12 @@ export class InboxConsumer {
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
+    // kafkajs restarts itself after retriable errors only; after any other crash it stays
+    // disconnected, and the service would go on serving without consuming. Start a new consumer.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopped || this.consumer !== consumer) return;
+      this.restartLater(topics, consumer, payload.error.message);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: this.opts.fromBeginning ?? true });
     await consumer.run({
@@ -190,7 +204,28 @@ export class InboxConsumer {
     });
   }
 
+  /** Replaces a consumer kafkajs gave up on, after a growing delay; again if that fails too. */
+  private restartLater(topics: string[], old: Consumer, reason: string): void {
+    this.crashes++;
+    const delayMs = infraRetryDelayMs(this.crashes, this.retryBaseMs * 10, this.maxRetryDelayMs);
+    this.log.error(
+      { err: reason, crashes: this.crashes, restartInMs: delayMs },
+      'consumer crashed; starting a new one',
+    );
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopped) return;
+      void old
+        .disconnect()
+        .catch(() => undefined)
+        .then(() => (this.stopped ? undefined : this.runConsumer(topics)))
+        .catch((err: unknown) => this.restartLater(topics, this.consumer ?? old, (err as Error).message));
+    }, delayMs);
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
     await this.consumer?.disconnect().catch(() => undefined);
     await this.dlqProducer?.disconnect().catch(() => undefined);
   }
@@ -234,7 +269,7 @@ export class InboxConsumer {
       }
       if (applied) {
         resolveOffset(last);
-        await this.consumer!.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+        await this.commit(topic, partition, last);
         await heartbeat();
         i += group.length;
         continue;
@@ -262,12 +297,29 @@ export class InboxConsumer {
         // Commit each finished message at once: redelivered after a later death, it would be
         // started (and counted) again although it had finished.
         resolveOffset(message.offset);
-        await this.consumer!.commitOffsets([
-          { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
-        ]);
+        await this.commit(topic, partition, message.offset);
+        // one by one takes longer than a group: keep the membership alive meanwhile
+        await heartbeat();
       }
       await heartbeat();
       i += group.length;
+    }
+  }
+
+  /**
+   * Commits the offset after `offset`. When the group has moved on without this member (its session
+   * expired during a long batch, or a rebalance began), kafkajs wraps the broker's answer in a
+   * non-retriable error, and an eachBatch throwing that crashes the consumer for good. The broker's
+   * own error, rethrown, makes kafkajs rejoin the group instead; what this member applied is in the
+   * inbox, so messages delivered again are skipped as duplicates.
+   */
+  private async commit(topic: string, partition: number, offset: string): Promise<void> {
+    try {
+      await this.consumer!.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
+    } catch (err) {
+      const lost = groupMembershipError(err);
+      if (lost) this.log.warn({ topic, partition, err: lost.message }, 'left the group; rejoining');
+      throw lost ?? err;
     }
   }
 
@@ -625,6 +677,23 @@ export class InboxConsumer {
     }
     return { replayed, failedAgain };
   }
+}
+
+/** Broker answers that mean this member is no longer (or not yet again) part of its group. */
+const GROUP_MEMBERSHIP_ERRORS = new Set([
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+]);
+
+/** The broker's own membership error behind a kafkajs error (kafkajs nests it in `cause`), if any. */
+export function groupMembershipError(err: unknown): Error | undefined {
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.type && GROUP_MEMBERSHIP_ERRORS.has(e.type)) return e as Error;
+    if (e.cause === e) break;
+  }
+  return undefined;
 }
 
 function stripDlqHeaders(headers: IHeaders | undefined): IHeaders {

@@ -72,17 +72,31 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   };
 }
 
-/** A TCP port that was free a moment ago (the OS picked it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolvePort(port));
+/**
+ * Fixed ports of the local city (deploy/local/start.sh: gRPC 50051-50057, HTTP 8081-8087, sandbox
+ * 8090), Kafka (9092) and the chaos suite's private broker (19092). Integration projects run side
+ * by side with `npm start`'s end-to-end test, so a port the OS picks must not be one of them.
+ */
+const RESERVED_PORTS = new Set([
+  ...[50051, 50052, 50053, 50054, 50055, 50056, 50057],
+  ...[8081, 8082, 8083, 8084, 8085, 8086, 8087, 8090],
+  ...[9092, 19092],
+]);
+
+/** A TCP port that was free a moment ago (the OS picked it), never one of RESERVED_PORTS. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolvePort, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const address = srv.address();
+        const chosen = typeof address === 'object' && address ? address.port : 0;
+        srv.close(() => resolvePort(chosen));
+      });
     });
-  });
+    if (!RESERVED_PORTS.has(port)) return port;
+  }
 }
 
 export async function waitFor<T>(

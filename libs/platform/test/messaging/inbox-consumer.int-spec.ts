@@ -239,4 +239,42 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
       await again.stop();
     }
   });
+
+  it('survives losing its group membership: a handler outlasting the session, then every event once and the next ones too', async () => {
+    // Regression (backbone chaos, 2026-12-05): the session expired while a group was being applied;
+    // the offset commit then failed with UNKNOWN_MEMBER_ID, kafkajs crashed the consumer without
+    // restarting it, and the service went on serving without consuming anything.
+    const consumer = new InboxConsumer({
+      name: 'test.membership',
+      kafka: bb.kafka,
+      pool: bb.pool,
+      logger: bb.logger,
+      registry: bb.registry,
+      topicPrefix: bb.prefix,
+      sessionTimeoutMs: 6_000, // the broker's smallest (group.min.session.timeout.ms)
+    });
+    let slowSeen = 0;
+    consumer.on(PaymentCreatedEvent, async (client, event, ctx) => {
+      // no heartbeat for longer than the session: the broker drops this member meanwhile
+      if (event.paymentId === 'slow' && slowSeen++ === 0) await new Promise((r) => setTimeout(r, 9_000));
+      await client.query('INSERT INTO effects VALUES ($1, $2)', [event.paymentId, ctx.envelope.id]);
+    });
+    const effects = async () =>
+      (await bb.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM effects')).rows[0].n;
+    await consumer.start();
+    try {
+      await publish(['a-1', 'a-2', 'slow', 'a-3']);
+      await waitFor('the first 4 effects', async () => ((await effects()) === 4 ? true : undefined), 60_000);
+      // still a member of its group afterwards: later events are applied too
+      await publish(['b-1', 'b-2']);
+      await waitFor('all 6 effects', async () => ((await effects()) === 6 ? true : undefined), 60_000);
+      const { rows } = await bb.pool.query(
+        'SELECT payment_id FROM effects GROUP BY payment_id HAVING count(*) > 1',
+      );
+      expect(rows).toEqual([]);
+      expect(slowSeen).toBeGreaterThanOrEqual(1);
+    } finally {
+      await consumer.stop();
+    }
+  }, 120_000);
 });
