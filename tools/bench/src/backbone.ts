@@ -28,7 +28,13 @@ import {
   withTransaction,
 } from '@citybase/platform';
 import { uniqueName } from '@citybase/platform/testing';
-import { kafkaBaseline, kafkaBaselineParams, pgbenchBaseline, pgbenchParams } from './baselines';
+import {
+  kafkaBaseline,
+  kafkaBaselineParams,
+  pgbenchBaseline,
+  pgbenchFigure,
+  pgbenchParams,
+} from './baselines';
 import {
   benchDatabase,
   benchKafka,
@@ -41,7 +47,7 @@ import {
   machineInfo,
   note,
   now,
-  printFigures,
+  printBenchmarkFigures,
   once,
   withAdmin,
   writeReport,
@@ -191,17 +197,9 @@ export async function runBackbone(cleanup: Cleanup): Promise<void> {
       unit: 'messages/s',
       how: `bare kafkajs idempotent producer (acks=all, 1 in flight), ${kp.messages} x ${kp.valueBytes} B in sequential batches of ${kp.batch}, ${kp.partitions} partitions, 1 consumer group; first send to last receipt`,
     },
-    {
-      name: 'baseline_pgbench_tps',
-      value: round(pg.tps, 1),
-      unit: 'transactions/s',
-      how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
-    },
+    pgbenchFigure(pp, pg),
   ];
-  printFigures(
-    `backbone benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
-    figures,
-  );
+  printBenchmarkFigures('backbone', started, figures);
   const stage = (what: string, d: Distribution) =>
     `  ${what.padEnd(34)} p50 ${round(d.p50, 1)} ms, p90 ${round(d.p90, 1)} ms, p99 ${round(d.p99, 1)} ms, max ${round(d.max, 1)} ms`;
   process.stdout.write(

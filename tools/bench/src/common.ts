@@ -225,6 +225,12 @@ export function printFigures(title: string, figures: readonly Figure[]): void {
   process.stdout.write(`\n${title}\n\n${table}\n`);
 }
 
+/** Prints a benchmark's figures under a title naming it, when it started and how long it took. */
+export function printBenchmarkFigures(name: string, startedAt: number, figures: readonly Figure[]): void {
+  const seconds = Math.round((Date.now() - startedAt) / 1000);
+  printFigures(`${name} benchmark (${new Date(startedAt).toISOString()}, ${seconds} s)`, figures);
+}
+
 /** Writes .bench/<name>.json at the repository root; resolves with its path. */
 export async function writeReport(name: string, report: object): Promise<string> {
   const dir = join(REPO_ROOT, '.bench');

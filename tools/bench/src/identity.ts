@@ -21,8 +21,17 @@ import {
   testEndpoints,
   uniqueName,
 } from '@citybase/platform/testing';
-import { pgbenchBaseline, pgbenchParams } from './baselines';
-import { Cleanup, Figure, machineInfo, note, now, printFigures, REPO_ROOT, writeReport } from './common';
+import { pgbenchBaseline, pgbenchFigure, pgbenchParams } from './baselines';
+import {
+  Cleanup,
+  Figure,
+  machineInfo,
+  note,
+  now,
+  printBenchmarkFigures,
+  REPO_ROOT,
+  writeReport,
+} from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
 
 const CITY = 'bench-city';
@@ -188,17 +197,9 @@ export async function runIdentity(cleanup: Cleanup): Promise<void> {
       unit: 'calls/s',
       how: `bare ioredis EXISTS, ${p.verifications} calls, ${p.verifyConcurrency} in flight`,
     },
-    {
-      name: 'baseline_pgbench_tps',
-      value: round(pg.tps, 1),
-      unit: 'transactions/s',
-      how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
-    },
+    pgbenchFigure(pp, pg),
   ];
-  printFigures(
-    `identity benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
-    figures,
-  );
+  printBenchmarkFigures('identity', started, figures);
   const report = {
     ...Object.fromEntries(figures.map((f) => [f.name, f.value])),
     measured_at: new Date(started).toISOString(),

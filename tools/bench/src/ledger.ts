@@ -4,7 +4,7 @@
 // tools may not import services) against a scratch database at the services' synchronous_commit.
 import { spawn } from 'child_process';
 import { join } from 'path';
-import { pgbenchBaseline, pgbenchParams } from './baselines';
+import { pgbenchBaseline, pgbenchFigure, pgbenchParams } from './baselines';
 import {
   benchDatabase,
   checkpoint,
@@ -12,7 +12,7 @@ import {
   Figure,
   machineInfo,
   note,
-  printFigures,
+  printBenchmarkFigures,
   REPO_ROOT,
   writeReport,
 } from './common';
@@ -103,17 +103,9 @@ export async function runLedger(cleanup: Cleanup): Promise<void> {
       unit: 'transactions/s',
       how: `${p.transactions} escrow postings over ${p.accounts} projects' escrow accounts; ${shape}`,
     },
-    {
-      name: 'baseline_pgbench_tps',
-      value: Math.round(pg.tps * 10) / 10,
-      unit: 'transactions/s',
-      how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
-    },
+    pgbenchFigure(pp, pg),
   ];
-  printFigures(
-    `ledger benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
-    figures,
-  );
+  printBenchmarkFigures('ledger', started, figures);
   process.stdout.write(
     [
       '',

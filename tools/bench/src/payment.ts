@@ -20,7 +20,7 @@ import {
   TestIssuer,
   uniqueName,
 } from '@citybase/platform/testing';
-import { pgbenchBaseline, pgbenchParams } from './baselines';
+import { pgbenchBaseline, pgbenchFigure, pgbenchParams } from './baselines';
 import {
   benchDatabase,
   benchKafka,
@@ -32,7 +32,7 @@ import {
   machineInfo,
   note,
   now,
-  printFigures,
+  printBenchmarkFigures,
   writeReport,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
@@ -201,17 +201,9 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
       unit: 'ms',
       how: 'as create_p50_ms, 99th percentile',
     },
-    {
-      name: 'baseline_pgbench_tps',
-      value: round(pg.tps, 1),
-      unit: 'transactions/s',
-      how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
-    },
+    pgbenchFigure(pp, pg),
   ];
-  printFigures(
-    `payment benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
-    figures,
-  );
+  printBenchmarkFigures('payment', started, figures);
   process.stdout.write(
     [
       '',
