@@ -119,7 +119,7 @@ export async function recordEffect(
 
 /** Rows in `effects`: how many times handlers applied an event. */
 export async function effectCount(bb: Backbone): Promise<number> {
-  return (await bb.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM effects')).rows[0]!.n;
+  return (await bb.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM effects')).rows[0].n;
 }
 
 /** Reads a topic from the beginning into memory, as an outside observer of what was published. */
