@@ -34,6 +34,7 @@ import {
   pgbenchBaseline,
   pgbenchFigure,
   pgbenchParams,
+  pgbenchReportParams,
 } from './baselines';
 import {
   benchDatabase,
@@ -44,13 +45,13 @@ import {
   cleanupKafka,
   Completion,
   Figure,
-  machineInfo,
   note,
   now,
+  figureValues,
   printBenchmarkFigures,
+  writeBenchReport,
   once,
   withAdmin,
-  writeReport,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
 
@@ -217,31 +218,17 @@ export async function runBackbone(cleanup: Cleanup): Promise<void> {
     ].join('\n'),
   );
 
-  const report = {
-    throughput_eps: round(bb.throughputEps, 1),
-    p50_ms: round(bb.latency.p50, 2),
-    p99_ms: round(bb.latency.p99, 2),
-    baseline_kafka_eps: round(kb.eps, 1),
-    baseline_pgbench_tps: round(pg.tps, 1),
-    measured_at: new Date(started).toISOString(),
-    machine: machineInfo(),
-    params: {
-      events: bp.events,
-      warmup_events: bp.warmup,
-      writers: bp.writers,
-      partitions: bp.partitions,
-      kafka_messages: kp.messages,
-      kafka_batch: kp.batch,
-      kafka_value_bytes: kp.valueBytes,
-      pgbench_scale: pp.scale,
-      pgbench_clients: pp.clients,
-      pgbench_threads: pp.threads,
-      pgbench_seconds: pp.seconds,
-      synchronous_commit: pg.synchronousCommit,
-    },
-  };
-  const file = await writeReport('backbone', report);
-  process.stdout.write(`\nwrote ${file}\n`);
+  await writeBenchReport('backbone', started, figureValues(figures), {
+    events: bp.events,
+    warmup_events: bp.warmup,
+    writers: bp.writers,
+    partitions: bp.partitions,
+    kafka_messages: kp.messages,
+    kafka_batch: kp.batch,
+    kafka_value_bytes: kp.valueBytes,
+    ...pgbenchReportParams(pp),
+    synchronous_commit: pg.synchronousCommit,
+  });
 }
 
 interface Distribution {

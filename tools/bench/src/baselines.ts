@@ -159,3 +159,13 @@ export function pgbenchFigure(p: PgbenchParams, result: { tps: number; synchrono
     how: `pgbench -i -s ${p.scale}; custom single-row UPDATE pgbench_accounts, -c ${p.clients} -j ${p.threads} -T ${p.seconds} -n; synchronous_commit=${result.synchronousCommit}`,
   };
 }
+
+/** The pgbench parameters, as a report's params name them. */
+export function pgbenchReportParams(p: PgbenchParams): Record<string, number> {
+  return {
+    pgbench_scale: p.scale,
+    pgbench_clients: p.clients,
+    pgbench_threads: p.threads,
+    pgbench_seconds: p.seconds,
+  };
+}

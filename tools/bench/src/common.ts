@@ -239,3 +239,27 @@ export async function writeReport(name: string, report: object): Promise<string>
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
   return file;
 }
+
+/** The figures' values by name, as a report holds them. */
+export function figureValues(figures: readonly Figure[]): Record<string, number> {
+  return Object.fromEntries(figures.map((f) => [f.name, f.value]));
+}
+
+/**
+ * Writes the report of a benchmark (.bench/<name>.json): its figures' values, when it started, the
+ * machine and the parameters; says on stdout where.
+ */
+export async function writeBenchReport(
+  name: string,
+  startedAt: number,
+  values: Record<string, number>,
+  params: Record<string, unknown>,
+): Promise<void> {
+  const file = await writeReport(name, {
+    ...values,
+    measured_at: new Date(startedAt).toISOString(),
+    machine: machineInfo(),
+    params,
+  });
+  process.stdout.write(`\nwrote ${file}\n`);
+}

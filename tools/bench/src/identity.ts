@@ -21,16 +21,16 @@ import {
   testEndpoints,
   uniqueName,
 } from '@citybase/platform/testing';
-import { pgbenchBaseline, pgbenchFigure, pgbenchParams } from './baselines';
+import { pgbenchBaseline, pgbenchFigure, pgbenchParams, pgbenchReportParams } from './baselines';
 import {
   Cleanup,
   Figure,
-  machineInfo,
+  figureValues,
   note,
   now,
   printBenchmarkFigures,
   REPO_ROOT,
-  writeReport,
+  writeBenchReport,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
 
@@ -200,23 +200,13 @@ export async function runIdentity(cleanup: Cleanup): Promise<void> {
     pgbenchFigure(pp, pg),
   ];
   printBenchmarkFigures('identity', started, figures);
-  const report = {
-    ...Object.fromEntries(figures.map((f) => [f.name, f.value])),
-    measured_at: new Date(started).toISOString(),
-    machine: machineInfo(),
-    params: {
-      tokens: p.tokens,
-      issue_concurrency: p.issueConcurrency,
-      verifications: p.verifications,
-      verify_concurrency: p.verifyConcurrency,
-      pgbench_scale: pp.scale,
-      pgbench_clients: pp.clients,
-      pgbench_threads: pp.threads,
-      pgbench_seconds: pp.seconds,
-    },
-  };
-  const file = await writeReport('identity', report);
-  process.stdout.write(`\nwrote ${file}\n`);
+  await writeBenchReport('identity', started, figureValues(figures), {
+    tokens: p.tokens,
+    issue_concurrency: p.issueConcurrency,
+    verifications: p.verifications,
+    verify_concurrency: p.verifyConcurrency,
+    ...pgbenchReportParams(pp),
+  });
 }
 
 /** Bare ES256 verifications per second, one thread. */

@@ -10,11 +10,10 @@ import {
   checkpoint,
   Cleanup,
   Figure,
-  machineInfo,
   note,
   printBenchmarkFigures,
   REPO_ROOT,
-  writeReport,
+  writeBenchReport,
 } from './common';
 import { BenchConfigError } from './stats';
 
@@ -114,19 +113,15 @@ export async function runLedger(cleanup: Cleanup): Promise<void> {
       '',
     ].join('\n'),
   );
-  const file = await writeReport('ledger', {
-    hot_tps: run.hot_tps,
-    spread_tps: run.spread_tps,
-    hot_unsharded_tps: run.hot_unsharded_tps,
-    baseline_pgbench_tps: figures[2]!.value,
-    measured_at: new Date(started).toISOString(),
-    machine: machineInfo(),
-    params: {
-      ...p,
-      synchronous_commit: synchronousCommit,
-      pgbench_scale: pp.scale,
-      pgbench_clients: pp.clients,
+  await writeBenchReport(
+    'ledger',
+    started,
+    {
+      hot_tps: run.hot_tps,
+      spread_tps: run.spread_tps,
+      hot_unsharded_tps: run.hot_unsharded_tps,
+      baseline_pgbench_tps: figures[2]!.value,
     },
-  });
-  process.stdout.write(`\nwrote ${file}\n`);
+    { ...p, synchronous_commit: synchronousCommit, pgbench_scale: pp.scale, pgbench_clients: pp.clients },
+  );
 }

@@ -1,30 +1,37 @@
 import { Metadata, status } from '@grpc/grpc-js';
 import { DomainError, DomainErrorKind, InfrastructureError } from '../errors';
 
-/** The one place where domain error kinds become gRPC status codes. Exhaustive: a Record of every kind. */
-const STATUS_FOR_KIND: Readonly<Record<DomainErrorKind, status>> = {
-  invalid_argument: status.INVALID_ARGUMENT,
-  not_found: status.NOT_FOUND,
-  already_exists: status.ALREADY_EXISTS,
-  failed_precondition: status.FAILED_PRECONDITION,
-  permission_denied: status.PERMISSION_DENIED,
-  unauthenticated: status.UNAUTHENTICATED,
-  resource_exhausted: status.RESOURCE_EXHAUSTED,
-  aborted: status.ABORTED,
-};
-
-const STATUS_FOR_INFRASTRUCTURE: Readonly<Record<InfrastructureError['kind'], status>> = {
-  unavailable: status.UNAVAILABLE,
-  aborted: status.ABORTED,
-  deadline_exceeded: status.DEADLINE_EXCEEDED,
-};
-
+/** The one place where domain error kinds become gRPC status codes. Exhaustive: no default branch. */
 export function statusForKind(kind: DomainErrorKind): status {
-  return STATUS_FOR_KIND[kind];
+  switch (kind) {
+    case 'invalid_argument':
+      return status.INVALID_ARGUMENT;
+    case 'not_found':
+      return status.NOT_FOUND;
+    case 'already_exists':
+      return status.ALREADY_EXISTS;
+    case 'failed_precondition':
+      return status.FAILED_PRECONDITION;
+    case 'permission_denied':
+      return status.PERMISSION_DENIED;
+    case 'unauthenticated':
+      return status.UNAUTHENTICATED;
+    case 'resource_exhausted':
+      return status.RESOURCE_EXHAUSTED;
+    case 'aborted':
+      return status.ABORTED;
+  }
 }
 
 export function statusForInfrastructure(kind: InfrastructureError['kind']): status {
-  return STATUS_FOR_INFRASTRUCTURE[kind];
+  switch (kind) {
+    case 'unavailable':
+      return status.UNAVAILABLE;
+    case 'aborted':
+      return status.ABORTED;
+    case 'deadline_exceeded':
+      return status.DEADLINE_EXCEEDED;
+  }
 }
 
 export interface GrpcErrorShape {
