@@ -45,13 +45,13 @@ import {
   cleanupKafka,
   Completion,
   Figure,
+  figureValues,
   note,
   now,
-  figureValues,
-  printBenchmarkFigures,
-  writeBenchReport,
   once,
+  printBenchmarkFigures,
   withAdmin,
+  writeBenchReport,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
 

@@ -29,9 +29,9 @@ import {
   cleanupKafka,
   Completion,
   Figure,
+  figureValues,
   note,
   now,
-  figureValues,
   printBenchmarkFigures,
   writeBenchReport,
 } from './common';

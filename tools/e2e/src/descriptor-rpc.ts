@@ -36,16 +36,8 @@ export const ALL_SCOPES: readonly string[] = [
   'ops:admin',
 ];
 
-/** The Citybase services, one process each. */
-export const SERVICES: readonly string[] = [
-  'identity',
-  'payment',
-  'settlement',
-  'points',
-  'marketing',
-  'iot',
-  'data',
-];
+/** The Citybase services, one process each (`npm run generate -- service` adds a new one here). */
+export const SERVICES = ['identity', 'payment', 'settlement', 'points', 'marketing', 'iot', 'data'];
 
 /** Which service (process) serves a proto service: the package is citybase.<name>.v1. */
 export const processOf = (d: RpcAuthDeclaration): string => d.service.split('.')[1] ?? '';
@@ -112,9 +104,9 @@ export class RpcClients {
   /** An RPC that must succeed (camelCase request): its reply body; anything but OK throws. */
   async ok(path: string, request: Json, metadata: grpc.Metadata): Promise<Json> {
     const reply = await this.callCamel(declarationOf(path), request, metadata);
-    if (reply.code !== grpc.status.OK)
+    if (reply.code !== grpc.status.OK || !reply.body)
       throw new Error(`${path}: ${grpc.status[reply.code]} ${reply.details}`);
-    return reply.body!;
+    return reply.body;
   }
 
   /** Sends `bytes` as the whole request message, whatever they are. */
