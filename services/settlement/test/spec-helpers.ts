@@ -1,26 +1,5 @@
-import { DomainError } from '@citybase/platform';
-
-/** Helpers shared by settlement's tests (unit specs under src/ and integration suites). */
-
-/** The DomainError `fn` throws; fails the test when it throws nothing or another error. */
-export function domainErrorOf(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a DomainError');
-}
-
-/** A deterministic PRNG (mulberry32), so a failing random case replays from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/**
+ * Helpers shared by settlement's tests (unit specs under src/ and integration suites): the
+ * platform's test helpers, under the names settlement's specs use.
+ */
+export { domainErrorOf, seededRandom as rng } from '@citybase/platform/testing';

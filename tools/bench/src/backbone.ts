@@ -28,7 +28,14 @@ import {
   withTransaction,
 } from '@citybase/platform';
 import { uniqueName } from '@citybase/platform/testing';
-import { kafkaBaseline, kafkaBaselineParams, pgbenchBaseline, pgbenchParams } from './baselines';
+import {
+  kafkaBaseline,
+  kafkaBaselineParams,
+  pgbenchBaseline,
+  pgbenchFigure,
+  pgbenchParams,
+  pgbenchReportParams,
+} from './baselines';
 import {
   benchDatabase,
   benchKafka,
@@ -38,13 +45,13 @@ import {
   cleanupKafka,
   Completion,
   Figure,
-  machineInfo,
+  figureValues,
   note,
   now,
-  printFigures,
   once,
+  printBenchmarkFigures,
   withAdmin,
-  writeReport,
+  writeBenchReport,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
 
@@ -191,17 +198,9 @@ export async function runBackbone(cleanup: Cleanup): Promise<void> {
       unit: 'messages/s',
       how: `bare kafkajs idempotent producer (acks=all, 1 in flight), ${kp.messages} x ${kp.valueBytes} B in sequential batches of ${kp.batch}, ${kp.partitions} partitions, 1 consumer group; first send to last receipt`,
     },
-    {
-      name: 'baseline_pgbench_tps',
-      value: round(pg.tps, 1),
-      unit: 'transactions/s',
-      how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
-    },
+    pgbenchFigure(pp, pg),
   ];
-  printFigures(
-    `backbone benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
-    figures,
-  );
+  printBenchmarkFigures('backbone', started, figures);
   const stage = (what: string, d: Distribution) =>
     `  ${what.padEnd(34)} p50 ${round(d.p50, 1)} ms, p90 ${round(d.p90, 1)} ms, p99 ${round(d.p99, 1)} ms, max ${round(d.max, 1)} ms`;
   process.stdout.write(
@@ -219,31 +218,17 @@ export async function runBackbone(cleanup: Cleanup): Promise<void> {
     ].join('\n'),
   );
 
-  const report = {
-    throughput_eps: round(bb.throughputEps, 1),
-    p50_ms: round(bb.latency.p50, 2),
-    p99_ms: round(bb.latency.p99, 2),
-    baseline_kafka_eps: round(kb.eps, 1),
-    baseline_pgbench_tps: round(pg.tps, 1),
-    measured_at: new Date(started).toISOString(),
-    machine: machineInfo(),
-    params: {
-      events: bp.events,
-      warmup_events: bp.warmup,
-      writers: bp.writers,
-      partitions: bp.partitions,
-      kafka_messages: kp.messages,
-      kafka_batch: kp.batch,
-      kafka_value_bytes: kp.valueBytes,
-      pgbench_scale: pp.scale,
-      pgbench_clients: pp.clients,
-      pgbench_threads: pp.threads,
-      pgbench_seconds: pp.seconds,
-      synchronous_commit: pg.synchronousCommit,
-    },
-  };
-  const file = await writeReport('backbone', report);
-  process.stdout.write(`\nwrote ${file}\n`);
+  await writeBenchReport('backbone', started, figureValues(figures), {
+    events: bp.events,
+    warmup_events: bp.warmup,
+    writers: bp.writers,
+    partitions: bp.partitions,
+    kafka_messages: kp.messages,
+    kafka_batch: kp.batch,
+    kafka_value_bytes: kp.valueBytes,
+    ...pgbenchReportParams(pp),
+    synchronous_commit: pg.synchronousCommit,
+  });
 }
 
 interface Distribution {

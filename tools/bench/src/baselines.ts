@@ -9,8 +9,8 @@ import { promisify } from 'util';
 import type { Kafka, Message } from 'kafkajs';
 import { ensureTopics } from '@citybase/platform';
 import { testEndpoints, uniqueName } from '@citybase/platform/testing';
-import { benchDatabase, Cleanup, cleanupKafka, Completion, note, now, withAdmin } from './common';
-import { intFromEnv, parsePgbenchTps, perSecond } from './stats';
+import { benchDatabase, Cleanup, cleanupKafka, Completion, Figure, note, now, withAdmin } from './common';
+import { intFromEnv, parsePgbenchTps, perSecond, round } from './stats';
 
 const run = promisify(execFile);
 
@@ -148,4 +148,24 @@ export async function pgbenchBaseline(
     { env, maxBuffer: 16 << 20 },
   );
   return { tps: parsePgbenchTps(stdout), synchronousCommit };
+}
+
+/** The pgbench baseline as a report figure: the machine's PostgreSQL write ceiling, for scale. */
+export function pgbenchFigure(p: PgbenchParams, result: { tps: number; synchronousCommit: string }): Figure {
+  return {
+    name: 'baseline_pgbench_tps',
+    value: round(result.tps, 1),
+    unit: 'transactions/s',
+    how: `pgbench -i -s ${p.scale}; custom single-row UPDATE pgbench_accounts, -c ${p.clients} -j ${p.threads} -T ${p.seconds} -n; synchronous_commit=${result.synchronousCommit}`,
+  };
+}
+
+/** The pgbench parameters, as a report's params name them. */
+export function pgbenchReportParams(p: PgbenchParams): Record<string, number> {
+  return {
+    pgbench_scale: p.scale,
+    pgbench_clients: p.clients,
+    pgbench_threads: p.threads,
+    pgbench_seconds: p.seconds,
+  };
 }

@@ -225,6 +225,12 @@ export function printFigures(title: string, figures: readonly Figure[]): void {
   process.stdout.write(`\n${title}\n\n${table}\n`);
 }
 
+/** Prints a benchmark's figures under a title naming it, when it started and how long it took. */
+export function printBenchmarkFigures(name: string, startedAt: number, figures: readonly Figure[]): void {
+  const seconds = Math.round((Date.now() - startedAt) / 1000);
+  printFigures(`${name} benchmark (${new Date(startedAt).toISOString()}, ${seconds} s)`, figures);
+}
+
 /** Writes .bench/<name>.json at the repository root; resolves with its path. */
 export async function writeReport(name: string, report: object): Promise<string> {
   const dir = join(REPO_ROOT, '.bench');
@@ -232,4 +238,28 @@ export async function writeReport(name: string, report: object): Promise<string>
   const file = join(dir, `${name}.json`);
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
   return file;
+}
+
+/** The figures' values by name, as a report holds them. */
+export function figureValues(figures: readonly Figure[]): Record<string, number> {
+  return Object.fromEntries(figures.map((f) => [f.name, f.value]));
+}
+
+/**
+ * Writes the report of a benchmark (.bench/<name>.json): its figures' values, when it started, the
+ * machine and the parameters; says on stdout where.
+ */
+export async function writeBenchReport(
+  name: string,
+  startedAt: number,
+  values: Record<string, number>,
+  params: Record<string, unknown>,
+): Promise<void> {
+  const file = await writeReport(name, {
+    ...values,
+    measured_at: new Date(startedAt).toISOString(),
+    machine: machineInfo(),
+    params,
+  });
+  process.stdout.write(`\nwrote ${file}\n`);
 }

@@ -21,8 +21,17 @@ import {
   testEndpoints,
   uniqueName,
 } from '@citybase/platform/testing';
-import { pgbenchBaseline, pgbenchParams } from './baselines';
-import { Cleanup, Figure, machineInfo, note, now, printFigures, REPO_ROOT, writeReport } from './common';
+import { pgbenchBaseline, pgbenchFigure, pgbenchParams, pgbenchReportParams } from './baselines';
+import {
+  Cleanup,
+  Figure,
+  figureValues,
+  note,
+  now,
+  printBenchmarkFigures,
+  REPO_ROOT,
+  writeBenchReport,
+} from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
 
 const CITY = 'bench-city';
@@ -188,34 +197,16 @@ export async function runIdentity(cleanup: Cleanup): Promise<void> {
       unit: 'calls/s',
       how: `bare ioredis EXISTS, ${p.verifications} calls, ${p.verifyConcurrency} in flight`,
     },
-    {
-      name: 'baseline_pgbench_tps',
-      value: round(pg.tps, 1),
-      unit: 'transactions/s',
-      how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
-    },
+    pgbenchFigure(pp, pg),
   ];
-  printFigures(
-    `identity benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
-    figures,
-  );
-  const report = {
-    ...Object.fromEntries(figures.map((f) => [f.name, f.value])),
-    measured_at: new Date(started).toISOString(),
-    machine: machineInfo(),
-    params: {
-      tokens: p.tokens,
-      issue_concurrency: p.issueConcurrency,
-      verifications: p.verifications,
-      verify_concurrency: p.verifyConcurrency,
-      pgbench_scale: pp.scale,
-      pgbench_clients: pp.clients,
-      pgbench_threads: pp.threads,
-      pgbench_seconds: pp.seconds,
-    },
-  };
-  const file = await writeReport('identity', report);
-  process.stdout.write(`\nwrote ${file}\n`);
+  printBenchmarkFigures('identity', started, figures);
+  await writeBenchReport('identity', started, figureValues(figures), {
+    tokens: p.tokens,
+    issue_concurrency: p.issueConcurrency,
+    verifications: p.verifications,
+    verify_concurrency: p.verifyConcurrency,
+    ...pgbenchReportParams(pp),
+  });
 }
 
 /** Bare ES256 verifications per second, one thread. */

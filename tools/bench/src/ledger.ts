@@ -4,17 +4,16 @@
 // tools may not import services) against a scratch database at the services' synchronous_commit.
 import { spawn } from 'child_process';
 import { join } from 'path';
-import { pgbenchBaseline, pgbenchParams } from './baselines';
+import { pgbenchBaseline, pgbenchFigure, pgbenchParams } from './baselines';
 import {
   benchDatabase,
   checkpoint,
   Cleanup,
   Figure,
-  machineInfo,
   note,
-  printFigures,
+  printBenchmarkFigures,
   REPO_ROOT,
-  writeReport,
+  writeBenchReport,
 } from './common';
 import { BenchConfigError } from './stats';
 
@@ -103,17 +102,9 @@ export async function runLedger(cleanup: Cleanup): Promise<void> {
       unit: 'transactions/s',
       how: `${p.transactions} escrow postings over ${p.accounts} projects' escrow accounts; ${shape}`,
     },
-    {
-      name: 'baseline_pgbench_tps',
-      value: Math.round(pg.tps * 10) / 10,
-      unit: 'transactions/s',
-      how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
-    },
+    pgbenchFigure(pp, pg),
   ];
-  printFigures(
-    `ledger benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
-    figures,
-  );
+  printBenchmarkFigures('ledger', started, figures);
   process.stdout.write(
     [
       '',
@@ -122,19 +113,15 @@ export async function runLedger(cleanup: Cleanup): Promise<void> {
       '',
     ].join('\n'),
   );
-  const file = await writeReport('ledger', {
-    hot_tps: run.hot_tps,
-    spread_tps: run.spread_tps,
-    hot_unsharded_tps: run.hot_unsharded_tps,
-    baseline_pgbench_tps: figures[2]!.value,
-    measured_at: new Date(started).toISOString(),
-    machine: machineInfo(),
-    params: {
-      ...p,
-      synchronous_commit: synchronousCommit,
-      pgbench_scale: pp.scale,
-      pgbench_clients: pp.clients,
+  await writeBenchReport(
+    'ledger',
+    started,
+    {
+      hot_tps: run.hot_tps,
+      spread_tps: run.spread_tps,
+      hot_unsharded_tps: run.hot_unsharded_tps,
+      baseline_pgbench_tps: figures[2]!.value,
     },
-  });
-  process.stdout.write(`\nwrote ${file}\n`);
+    { ...p, synchronous_commit: synchronousCommit, pgbench_scale: pp.scale, pgbench_clients: pp.clients },
+  );
 }

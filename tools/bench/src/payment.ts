@@ -20,7 +20,7 @@ import {
   TestIssuer,
   uniqueName,
 } from '@citybase/platform/testing';
-import { pgbenchBaseline, pgbenchParams } from './baselines';
+import { pgbenchBaseline, pgbenchFigure, pgbenchParams, pgbenchReportParams } from './baselines';
 import {
   benchDatabase,
   benchKafka,
@@ -29,11 +29,11 @@ import {
   cleanupKafka,
   Completion,
   Figure,
-  machineInfo,
+  figureValues,
   note,
   now,
-  printFigures,
-  writeReport,
+  printBenchmarkFigures,
+  writeBenchReport,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
 
@@ -201,17 +201,9 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
       unit: 'ms',
       how: 'as create_p50_ms, 99th percentile',
     },
-    {
-      name: 'baseline_pgbench_tps',
-      value: round(pg.tps, 1),
-      unit: 'transactions/s',
-      how: `pgbench -i -s ${pp.scale}; custom single-row UPDATE pgbench_accounts, -c ${pp.clients} -j ${pp.threads} -T ${pp.seconds} -n; synchronous_commit=${pg.synchronousCommit}`,
-    },
+    pgbenchFigure(pp, pg),
   ];
-  printFigures(
-    `payment benchmark (${new Date(started).toISOString()}, ${Math.round((Date.now() - started) / 1000)} s)`,
-    figures,
-  );
+  printBenchmarkFigures('payment', started, figures);
   process.stdout.write(
     [
       '',
@@ -222,23 +214,10 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
       '',
     ].join('\n'),
   );
-  const report = {
-    payments_per_s: figures[0]!.value,
-    create_p50_ms: figures[1]!.value,
-    create_p99_ms: figures[2]!.value,
-    baseline_pgbench_tps: figures[3]!.value,
-    measured_at: new Date(started).toISOString(),
-    machine: machineInfo(),
-    params: {
-      payments: p.payments,
-      concurrency: p.concurrency,
-      synchronous_commit: synchronousCommit,
-      pgbench_scale: pp.scale,
-      pgbench_clients: pp.clients,
-      pgbench_threads: pp.threads,
-      pgbench_seconds: pp.seconds,
-    },
-  };
-  const file = await writeReport('payment', report);
-  process.stdout.write(`\nwrote ${file}\n`);
+  await writeBenchReport('payment', started, figureValues(figures), {
+    payments: p.payments,
+    concurrency: p.concurrency,
+    synchronous_commit: synchronousCommit,
+    ...pgbenchReportParams(pp),
+  });
 }

@@ -1,42 +1,19 @@
 // `citybase init` against stand-in admin scripts (CITYBASE_IDENTITY_ADMIN): what the tool does with
 // the child's output, exit code and environment. The real admin.js is exercised by test/cli.int-spec.ts.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runCli, scratchFolder } from '../test/fake-admin';
 import { DEFAULT_IDENTITY_DATABASE_URL, REPO_ROOT, adminScriptPath, credentialsLine } from './init';
-import type { Io } from './io';
-import { cli } from './main';
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'citybase-init-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A stand-in admin.js: records its argv and env to `record`, then runs `body`. */
-function fakeAdmin(body: string): { script: string; record: string } {
-  const script = join(dir, 'admin.js');
-  const record = join(dir, 'record.json');
-  writeFileSync(
-    script,
-    `require('fs').writeFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: process.argv.slice(2), env: process.env }));\n${body}\n`,
-  );
-  return { script, record };
-}
-
-async function runInit(env: Record<string, string | undefined>, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), env };
-  const code = await cli(['init', ...args], io);
-  return { code, out: out.join(''), err: err.join('') };
-}
+const scratch = scratchFolder('init');
+const runInit = (env: Record<string, string | undefined>, ...args: string[]) =>
+  runCli(['init', ...args], env);
 
 const PRINTS_CREDENTIALS = `process.stdout.write(JSON.stringify({ client_id: 'cb_admin', client_secret: 'first-secret' }) + '\\n');`;
 
 describe('citybase init', () => {
   it('runs admin.js init-city with the name and the environment, prints the credentials once with a warning', async () => {
-    const { script, record } = fakeAdmin(PRINTS_CREDENTIALS);
+    const { script, seen } = scratch.fakeAdmin(PRINTS_CREDENTIALS);
     const res = await runInit(
       { CITYBASE_IDENTITY_ADMIN: script, IDENTITY_MASTER_KEY: 'k', CITY_ID: 'c', PATH: process.env.PATH },
       '--name',
@@ -45,9 +22,9 @@ describe('citybase init', () => {
     expect(res.code).toBe(0);
     expect(JSON.parse(res.out)).toEqual({ client_id: 'cb_admin', client_secret: 'first-secret' });
     expect(res.err).toMatch(/secret above is shown only this time/);
-    const seen = JSON.parse(readFileSync(record, 'utf8')) as { argv: string[]; env: Record<string, string> };
-    expect(seen.argv).toEqual(['init-city', '--name', 'Ops admin']);
-    expect(seen.env).toMatchObject({
+    const { argv, env } = seen();
+    expect(argv).toEqual(['init-city', '--name', 'Ops admin']);
+    expect(env).toMatchObject({
       IDENTITY_MASTER_KEY: 'k',
       CITY_ID: 'c',
       DATABASE_URL: DEFAULT_IDENTITY_DATABASE_URL,
@@ -55,17 +32,17 @@ describe('citybase init', () => {
   });
 
   it('default name "City admin"; DATABASE_URL from the environment is kept', async () => {
-    const { script, record } = fakeAdmin(PRINTS_CREDENTIALS);
+    const { script, seen } = scratch.fakeAdmin(PRINTS_CREDENTIALS);
     const res = await runInit({ CITYBASE_IDENTITY_ADMIN: script, DATABASE_URL: 'postgres://db/x' });
     expect(res.code).toBe(0);
-    const seen = JSON.parse(readFileSync(record, 'utf8')) as { argv: string[]; env: Record<string, string> };
-    expect(seen.argv).toEqual(['init-city', '--name', 'City admin']);
-    expect(seen.env.DATABASE_URL).toBe('postgres://db/x');
+    const { argv, env } = seen();
+    expect(argv).toEqual(['init-city', '--name', 'City admin']);
+    expect(env.DATABASE_URL).toBe('postgres://db/x');
   });
 
   it('--save writes the credentials to a new 0600 file', async () => {
-    const { script } = fakeAdmin(PRINTS_CREDENTIALS);
-    const file = join(dir, 'admin.json');
+    const { script } = scratch.fakeAdmin(PRINTS_CREDENTIALS);
+    const file = scratch.path('admin.json');
     const res = await runInit({ CITYBASE_IDENTITY_ADMIN: script }, '--save', file);
     expect(res.code).toBe(0);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
@@ -81,19 +58,19 @@ describe('citybase init', () => {
   });
 
   it('--save onto an existing file refuses before running the admin', async () => {
-    const { script, record } = fakeAdmin(PRINTS_CREDENTIALS);
-    const file = join(dir, 'taken.json');
+    const { script, ran } = scratch.fakeAdmin(PRINTS_CREDENTIALS);
+    const file = scratch.path('taken.json');
     writeFileSync(file, 'old');
     const res = await runInit({ CITYBASE_IDENTITY_ADMIN: script }, '--save', file);
     expect(res.code).toBe(1);
     expect(res.err).toMatch(/refusing to overwrite existing file/);
     expect(res.out).toBe('');
     expect(readFileSync(file, 'utf8')).toBe('old');
-    expect(() => statSync(record)).toThrow(); // the admin never ran
+    expect(ran()).toBe(false);
   });
 
   it('already initialised: the admin stderr is passed on, exit 1, no secret anywhere', async () => {
-    const { script } = fakeAdmin(
+    const { script } = scratch.fakeAdmin(
       `process.stderr.write('admin.js: the city already has an active bootstrap admin\\n'); process.exitCode = 1;`,
     );
     const res = await runInit({ CITYBASE_IDENTITY_ADMIN: script });
@@ -105,18 +82,18 @@ describe('citybase init', () => {
   });
 
   it('other exit codes and signals are failures (exit 1)', async () => {
-    let { script } = fakeAdmin('process.exit(3);');
+    let { script } = scratch.fakeAdmin('process.exit(3);');
     let res = await runInit({ CITYBASE_IDENTITY_ADMIN: script });
     expect(res.code).toBe(1);
     expect(res.err).toMatch(/exited with code 3/);
-    ({ script } = fakeAdmin(`process.kill(process.pid, 'SIGKILL');`));
+    ({ script } = scratch.fakeAdmin(`process.kill(process.pid, 'SIGKILL');`));
     res = await runInit({ CITYBASE_IDENTITY_ADMIN: script });
     expect(res.code).toBe(1);
     expect(res.err).toMatch(/was killed by SIGKILL/);
   });
 
   it('log lines on the admin stdout go to stderr; our stdout holds only the result', async () => {
-    const { script } = fakeAdmin(
+    const { script } = scratch.fakeAdmin(
       `console.log(JSON.stringify({ level: 30, msg: 'migration applied' })); console.log('plain log'); ${PRINTS_CREDENTIALS}`,
     );
     const res = await runInit({ CITYBASE_IDENTITY_ADMIN: script });
@@ -128,7 +105,7 @@ describe('citybase init', () => {
   });
 
   it('exit 0 without credentials is a failure', async () => {
-    const { script } = fakeAdmin(`console.log('done');`);
+    const { script } = scratch.fakeAdmin(`console.log('done');`);
     const res = await runInit({ CITYBASE_IDENTITY_ADMIN: script });
     expect(res.code).toBe(1);
     expect(res.err).toMatch(/exited 0 but printed no client_id\/client_secret/);
@@ -136,7 +113,7 @@ describe('citybase init', () => {
   });
 
   it('a missing admin.js says to build identity', async () => {
-    const res = await runInit({ CITYBASE_IDENTITY_ADMIN: join(dir, 'nope.js') });
+    const res = await runInit({ CITYBASE_IDENTITY_ADMIN: scratch.path('nope.js') });
     expect(res.code).toBe(1);
     expect(res.err).toMatch(/identity admin entry point not found at .*nope\.js: build identity first/);
   });

@@ -187,23 +187,17 @@ describe('citybase (built) against identity', () => {
 
   it('client create prints the new secret once and saves it; that client gets a token and sees only its project', async () => {
     appFile = join(dir, 'elm-app.json');
-    const run = await citybase(
-      [
-        'client',
-        'create',
-        '--name',
-        'Elm Court app',
-        '--scope',
-        'identity:tenancy.read',
-        '--project',
-        projectId,
-        '--save',
-        appFile,
-        '--credentials',
-        adminFile,
-      ],
-      apiEnv,
-    );
+    const args = [
+      'client',
+      'create',
+      '--name',
+      'Elm Court app',
+      '--scope',
+      'identity:tenancy.read',
+      '--project',
+      projectId,
+    ];
+    const run = await citybase([...args, '--save', appFile, '--credentials', adminFile], apiEnv);
     expect({ code: run.code, stderr: run.stderr }).toEqual({
       code: 0,
       stderr: expect.stringMatching(/shown only this time/),
@@ -225,16 +219,6 @@ describe('citybase (built) against identity', () => {
     expect(statSync(appFile).mode & 0o777).toBe(0o600);
 
     // The same request again with its --request-id: the same client, and no secret (shown once only).
-    const args = [
-      'client',
-      'create',
-      '--name',
-      'Elm Court app',
-      '--scope',
-      'identity:tenancy.read',
-      '--project',
-      projectId,
-    ];
     const envCreds = {
       ...apiEnv,
       CITYBASE_CLIENT_ID: admin.client_id,

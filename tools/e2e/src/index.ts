@@ -1,2 +1,5 @@
 export * from './kafka-broker';
 export * from './id-numbers';
+export * from './descriptor-rpc';
+export * from './world';
+export * from './services';

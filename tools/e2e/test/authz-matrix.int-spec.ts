@@ -1,24 +1,30 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { Client } from 'pg';
-import { loadDescriptorSet } from '@citybase/contracts/descriptors';
-import { RpcAuthDeclaration, rpcAuthDeclarations } from '@citybase/contracts/rpc-auth';
 import {
   bearer,
-  createTestDatabase,
   kafkaTestPrefix,
   routeProjectToSandbox,
   SandboxChannelProcess,
-  ServiceProcess,
   spawnSandboxChannel,
-  spawnService,
-  TestDatabase,
   TestIssuer,
   TestTokenOptions,
   uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
-import { validIdNumber } from '../src';
+import {
+  ALL_SCOPES,
+  buildWorld,
+  declarationOf,
+  declarations,
+  Json,
+  processOf,
+  RpcClients,
+  ServiceFleet,
+  SERVICES,
+  validIdNumber,
+  World,
+  worldNames,
+} from '../src';
 
 /**
  * The authorization matrix: every RPC of every service, read from the contracts' descriptor set (so
@@ -34,57 +40,12 @@ import { validIdNumber } from '../src';
  * an RPC without an entry fails the test (that is how a new RPC gets its entry).
  */
 
-type Json = Record<string, unknown>;
-interface Reply {
-  code: grpc.status;
-  details: string;
-  body?: Json;
-}
-
-const descriptorSet = loadDescriptorSet();
-const declarations = [...rpcAuthDeclarations(descriptorSet).values()];
-const SCOPES = [
-  ...new Set(declarations.flatMap((d) => (d.requiredScope ? [d.requiredScope] : []))),
-  'identity:pii.read',
-  'ops:admin',
-];
+const SCOPES = [...ALL_SCOPES];
 const ADMIN: TestTokenOptions = { scopes: [...SCOPES, 'city:admin'] };
 
-/** Which Citybase service (process) serves a proto service: the package is citybase.<name>.v1. */
-const processOf = (d: RpcAuthDeclaration) => d.service.split('.')[1] ?? '';
-const SERVICES = ['identity', 'payment', 'settlement', 'points', 'marketing', 'iot', 'data'];
-
-/** Generic clients from the descriptor set: requests are plain objects, missing fields default. */
-const packageDefinition = loadFileDescriptorSetFromBuffer(descriptorSet, {
-  longs: String,
-  enums: Number,
-  defaults: true,
-  oneofs: true,
-});
-const loaded = grpc.loadPackageDefinition(packageDefinition);
-type RawClient = grpc.Client &
-  Record<string, (req: Json, md: grpc.Metadata, cb: grpc.requestCallback<Json>) => void>;
-
-function clientCtor(service: string): new (address: string, creds: grpc.ChannelCredentials) => RawClient {
-  let node: unknown = loaded;
-  for (const part of service.split('.')) node = (node as Record<string, unknown>)[part];
-  return node as new (address: string, creds: grpc.ChannelCredentials) => RawClient;
-}
-
 /** Ids, names and personal values of operator A's resources, created in beforeAll. */
-interface TenantA {
-  operatorId: string;
+interface TenantA extends World {
   operatorB: string;
-  projectId: string;
-  buildingId: string;
-  unitId: string;
-  staffId: string;
-  merchantId: string;
-  residentId: string;
-  householdId: string;
-  courierId: string;
-  grantId: string;
-  clientId: string;
   paymentId: string;
   refundId: string;
   /** Settlement: A's escrow account, a ledger transaction of A, a payout and a reconciliation report. */
@@ -109,18 +70,7 @@ const IDS = {
   member: validIdNumber('110105', '19920303', '303'),
   courier: validIdNumber('110105', '19950404', '404'),
 };
-const NAMES = [
-  'Alpha Property Co',
-  'Alpha Gardens',
-  'Alpha Tower 1',
-  'Alpha Staff',
-  'Alpha Noodles',
-  'Alpha Owner',
-  'Alpha Resident',
-  'Alpha Member',
-  'Alpha Courier',
-  'Alpha App',
-];
+const NAMES = [...Object.values(worldNames('Alpha')), 'Alpha Member'];
 
 /** A request naming one of A's resources, for each RPC; `list` RPCs may answer OK without A's rows. */
 type Foreign = { request: (a: TenantA) => Json; list?: true } | { unimplemented: true } | { publicRpc: true };
@@ -463,14 +413,13 @@ const FOREIGN: Record<string, Foreign> = {
 
 describe('authorization matrix: every RPC of every service (from the descriptor set)', () => {
   let issuer: TestIssuer;
-  const dbs = new Map<string, TestDatabase>();
-  const procs = new Map<string, ServiceProcess>();
-  const clients = new Map<string, RawClient>();
+  let fleet: ServiceFleet | undefined;
+  let rpc: RpcClients;
   let a: TenantA;
   let sandbox: SandboxChannelProcess | undefined;
   let eventsAfterSetup: number;
   const identityEvents = async (): Promise<{ count: number; payloads: Buffer[] }> => {
-    const pg = new Client({ connectionString: dbs.get('identity')!.url });
+    const pg = new Client({ connectionString: fleet!.dbs.get('identity')!.url });
     await pg.connect();
     try {
       const { rows } = await pg.query<{ payload: Buffer }>(`SELECT payload FROM outbox`);
@@ -480,173 +429,53 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     }
   };
 
-  const call = (d: RpcAuthDeclaration, request: Json, metadata: grpc.Metadata): Promise<Reply> => {
-    let client = clients.get(d.service);
-    if (!client) {
-      const Ctor = clientCtor(d.service);
-      client = new Ctor(procs.get(processOf(d))!.grpcAddress, grpc.credentials.createInsecure());
-      clients.set(d.service, client);
-    }
-    const method = client[d.method] ?? client[d.method.charAt(0).toLowerCase() + d.method.slice(1)];
-    if (!method) throw new Error(`no client method for ${d.path}`);
-    return new Promise((resolve) =>
-      method.call(client, renameKeys(request, toSnake) as Json, metadata, (err, body) =>
-        resolve(
-          err
-            ? { code: err.code, details: err.details }
-            : { code: grpc.status.OK, details: '', body: renameKeys(body, toCamel) as Json },
-        ),
-      ),
-    );
-  };
-  const byPath = (path: string) => declarations.find((d) => d.path === path)!;
-  const ok = async (path: string, request: Json): Promise<Json> => {
-    const reply = await call(byPath(path), request, issuer.metadata(ADMIN));
-    if (reply.code !== grpc.status.OK)
-      throw new Error(`${path}: ${grpc.status[reply.code]} ${reply.details}`);
-    return reply.body!;
-  };
+  // requests and replies in camelCase, as the cases above are written
+  const call = (d: (typeof declarations)[number], request: Json, metadata: grpc.Metadata) =>
+    rpc.callCamel(d, request, metadata);
+  const ok = (path: string, request: Json): Promise<Json> => rpc.ok(path, request, issuer.metadata(ADMIN));
   const idOf = (body: Json, key: string, field: string) => (body[key] as Json)[field] as string;
 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
     const prefix = kafkaTestPrefix('authz');
-    await Promise.all(
-      SERVICES.map(async (name) => {
-        const db = await createTestDatabase(`authz_${name}`);
-        dbs.set(name, db);
-        const svc = await spawnService(name, {
-          DATABASE_URL: db.url,
-          KAFKA_TOPIC_PREFIX: prefix,
-          AUTH_JWKS_URL: issuer.jwksUrl,
-          LOG_LEVEL: 'info',
-        });
-        procs.set(name, svc);
-      }),
-    );
-    await Promise.all([...procs.values()].map((p) => p.ready()));
+    fleet = new ServiceFleet({ label: 'authz', issuer, kafkaPrefix: () => prefix, logLevel: 'info' });
+    rpc = new RpcClients((service) => fleet!.address(service));
+    await fleet.start(SERVICES);
 
-    // Operator A's world, built by a city admin through the real RPCs.
-    const T = '/citybase.identity.v1.TenancyService/';
-    const P = '/citybase.identity.v1.PeopleService/';
-    const operatorId = idOf(
-      await ok(`${T}CreateOperator`, { requestId: rid(), name: NAMES[0] }),
-      'operator',
-      'operatorId',
-    );
+    // Operator A's world, built by a city admin through the real RPCs, and operator B.
+    const world = await buildWorld(ok, {
+      label: 'Alpha',
+      requestId: rid,
+      phone: (who) => PHONES[who],
+      idNumber: (who) => IDS[who],
+    });
+    const { operatorId, projectId, merchantId, residentId, householdId } = world;
     const operatorB = idOf(
-      await ok(`${T}CreateOperator`, { requestId: rid(), name: 'Beta Parks' }),
+      await ok('/citybase.identity.v1.TenancyService/CreateOperator', {
+        requestId: rid(),
+        name: 'Beta Parks',
+      }),
       'operator',
       'operatorId',
     );
-    const projectId = idOf(
-      await ok(`${T}CreateProject`, { requestId: rid(), operatorId, name: NAMES[1], kind: 1 }),
-      'project',
-      'projectId',
-    );
-    const buildingId = idOf(
-      await ok(`${T}CreateBuilding`, { requestId: rid(), projectId, name: NAMES[2] }),
-      'building',
-      'buildingId',
-    );
-    const unitId = idOf(
-      await ok(`${T}CreateUnit`, { requestId: rid(), buildingId, name: '1-302', floor: 3 }),
-      'unit',
-      'unitId',
-    );
-    const staffId = idOf(
-      await ok(`${P}RegisterStaff`, {
-        requestId: rid(),
-        tenancy: { operatorId, projectId },
-        role: 1,
-        name: NAMES[3],
-        phone: PHONES.staff,
-      }),
-      'staff',
-      'staffId',
-    );
-    const merchantId = idOf(
-      await ok(`${T}RegisterMerchant`, {
-        requestId: rid(),
-        projectId,
-        name: NAMES[4],
-        location: 'gate 1',
-        ownerName: NAMES[5],
-        ownerIdNumber: IDS.owner,
-        contactPhone: PHONES.owner,
-        leaseRef: 'L-1',
-        businessScope: 'noodles',
-        registeredByStaffId: staffId,
-      }),
-      'merchant',
-      'merchantId',
-    );
-    const residentId = idOf(
-      await ok(`${P}RegisterResident`, {
-        requestId: rid(),
-        projectId,
-        name: NAMES[6],
-        phone: PHONES.resident,
-        idNumber: IDS.resident,
-      }),
-      'resident',
-      'residentId',
-    );
-    await ok(`${P}VerifyResident`, { requestId: rid(), residentId, verifiedByStaffId: staffId });
+    // a second member of A's household
+    const P = '/citybase.identity.v1.PeopleService/';
     await ok(`${P}RegisterResident`, {
       requestId: rid(),
       projectId,
-      name: NAMES[7],
+      name: 'Alpha Member',
       phone: PHONES.member,
       idNumber: IDS.member,
     });
-    const householdId = idOf(
-      await ok(`${P}CreateHousehold`, { requestId: rid(), unitId, headResidentId: residentId }),
-      'household',
-      'householdId',
-    );
     await ok(`${P}BindHouseholdMember`, {
       requestId: rid(),
       householdId,
       phone: PHONES.member,
       relation: 'spouse',
     });
-    const courierId = idOf(
-      await ok(`${P}RegisterCourier`, {
-        requestId: rid(),
-        projectId,
-        name: NAMES[8],
-        phone: PHONES.courier,
-        idNumber: IDS.courier,
-        photoRef: 'photos/a.jpg',
-        employer: 'Alpha Express',
-      }),
-      'courier',
-      'courierId',
-    );
-    const grantId = idOf(
-      await ok('/citybase.identity.v1.AccessService/IssueDoorGrant', {
-        requestId: rid(),
-        residentId,
-        buildingId,
-        issuedByStaffId: staffId,
-      }),
-      'grant',
-      'grantId',
-    );
-    const clientId = idOf(
-      await ok('/citybase.identity.v1.ClientService/CreateClient', {
-        requestId: rid(),
-        name: NAMES[9],
-        scopes: ['payment:write'],
-        tenancy: { operatorIds: [operatorId] },
-      }),
-      'client',
-      'clientId',
-    );
     sandbox = await spawnSandboxChannel();
     await routeProjectToSandbox({
-      paymentAddress: procs.get('payment')!.grpcAddress,
+      paymentAddress: fleet.address('payment'),
       issuer,
       sandbox,
       operatorId,
@@ -684,18 +513,8 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'refundId',
     );
     a = {
-      operatorId,
+      ...world,
       operatorB,
-      projectId,
-      buildingId,
-      unitId,
-      staffId,
-      merchantId,
-      residentId,
-      householdId,
-      courierId,
-      grantId,
-      clientId,
       paymentId,
       refundId,
       accountId: '',
@@ -710,7 +529,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'settlement holds the payment in escrow',
       async () => {
         const reply = await call(
-          byPath(`${S}GetEscrowOrder`),
+          declarationOf(`${S}GetEscrowOrder`),
           { orderId: paymentId },
           issuer.metadata(ADMIN),
         );
@@ -745,9 +564,8 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
   }, 240_000);
 
   afterAll(async () => {
-    for (const c of clients.values()) c.close();
-    await Promise.all([...procs.values()].map((p) => p.stop()));
-    await Promise.all([...dbs.values()].map((d) => d.drop()));
+    rpc?.close();
+    await fleet?.stop();
     await sandbox?.stop();
     await issuer?.stop();
   });
@@ -819,7 +637,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
 
   it('the public token endpoint answers without a token (its own checks, not the guard)', async () => {
     const reply = await call(
-      byPath('/citybase.identity.v1.TokenService/IssueToken'),
+      declarationOf('/citybase.identity.v1.TokenService/IssueToken'),
       {},
       new grpc.Metadata(),
     );
@@ -834,19 +652,8 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     for (const payload of events.payloads) {
       expect(pii.filter((v) => payload.toString('latin1').includes(v))).toEqual([]);
     }
-    for (const [name, proc] of procs) {
+    for (const [name, proc] of fleet!.procs) {
       expect([name, pii.filter((v) => proc.output().includes(v))]).toEqual([name, []]);
     }
   });
 });
-
-/** Messages from the descriptor set use the proto's field names; the cases here are written in camelCase. */
-const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const toCamel = (k: string) => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
-function renameKeys(value: unknown, rename: (k: string) => string): unknown {
-  if (Array.isArray(value)) return value.map((v) => renameKeys(v, rename));
-  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [rename(k), renameKeys(v, rename)]));
-  }
-  return value;
-}

@@ -1,8 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { Client } from 'pg';
-import { loadDescriptorSet } from '@citybase/contracts/descriptors';
 import {
   DescriptorProto,
   EnumDescriptorProto,
@@ -11,19 +9,29 @@ import {
   FieldDescriptorProto_Type as Type,
   FileDescriptorSet,
 } from '@citybase/contracts/google/protobuf/descriptor';
-import { RpcAuthDeclaration, rpcAuthDeclarations } from '@citybase/contracts/rpc-auth';
+import { RpcAuthDeclaration } from '@citybase/contracts/rpc-auth';
 import { STRING_MAX_DEFAULT, STRING_MAX_OVERRIDES } from '@citybase/platform';
 import {
-  createTestDatabase,
-  ServiceProcess,
-  spawnService,
-  TestDatabase,
+  kafkaTestPrefix,
+  seededRandom,
   TestIssuer,
   TestTokenOptions,
-  kafkaTestPrefix,
   uniqueName,
 } from '@citybase/platform/testing';
-import { validIdNumber } from '../src';
+import {
+  ALL_SCOPES,
+  buildWorld,
+  declarations,
+  descriptorSet,
+  Json,
+  processOf,
+  RpcClients,
+  ServiceFleet,
+  SERVICES,
+  toCamel,
+  validIdNumber,
+  World,
+} from '../src';
 
 /**
  * Hostile input on every field of every RPC of every service. The RPCs and their request messages
@@ -49,29 +57,13 @@ import { validIdNumber } from '../src';
  * topic prefix (no service consumes another's events), so a changed count is the call's doing.
  */
 
-type Json = Record<string, unknown>;
-interface Reply {
-  code: grpc.status;
-  details: string;
-  field?: string;
-}
-
 const SEED = Number(process.env.HOSTILE_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const PER_FIELD = Number(process.env.HOSTILE_PER_FIELD ?? 3);
 console.log(`hostile-input: HOSTILE_SEED=${SEED} (set it to replay), ${PER_FIELD} sampled values per field`);
 
-/** mulberry32: a small seeded PRNG; one stream per RPC so that -t on one RPC replays it too. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rngFor = (path: string) => prng(SEED ^ createHash('sha256').update(path).digest().readUInt32BE(0));
+/** One seeded stream per RPC, so that -t on one RPC replays it too. */
+const rngFor = (path: string) =>
+  seededRandom(SEED ^ createHash('sha256').update(path).digest().readUInt32BE(0));
 function sample<T>(pool: readonly T[], n: number, rnd: () => number): T[] {
   const copy = [...pool];
   for (let i = copy.length - 1; i > 0; i--) {
@@ -83,17 +75,7 @@ function sample<T>(pool: readonly T[], n: number, rnd: () => number): T[] {
 
 // ---- the contracts ----------------------------------------------------------------------------
 
-const descriptorSet = loadDescriptorSet();
-const declarations = [...rpcAuthDeclarations(descriptorSet).values()];
-const SCOPES = [
-  ...new Set(declarations.flatMap((d) => (d.requiredScope ? [d.requiredScope] : []))),
-  'identity:pii.read',
-  'ops:admin',
-  'city:admin',
-];
-const EVERY_SCOPE: TestTokenOptions = { scopes: SCOPES };
-const SERVICES = ['identity', 'payment', 'settlement', 'points', 'marketing', 'iot', 'data'];
-const processOf = (d: RpcAuthDeclaration) => d.service.split('.')[1] ?? '';
+const EVERY_SCOPE: TestTokenOptions = { scopes: [...ALL_SCOPES, 'city:admin'] };
 
 const messages = new Map<string, DescriptorProto>();
 const enums = new Map<string, EnumDescriptorProto>();
@@ -110,23 +92,6 @@ const inputTypes = new Map<string, string>();
     for (const s of file.service)
       for (const m of s.method) inputTypes.set(`/${file.package}.${s.name}/${m.name}`, m.inputType ?? '');
   }
-}
-
-/** Generic clients from the descriptor set, proto field names as in the .proto (keepCase). */
-const loaded = grpc.loadPackageDefinition(
-  loadFileDescriptorSetFromBuffer(descriptorSet, {
-    keepCase: true,
-    longs: String,
-    enums: Number,
-    oneofs: true,
-  }),
-);
-type RawClient = grpc.Client &
-  Record<string, (req: Json, md: grpc.Metadata, cb: grpc.requestCallback<Json>) => void>;
-function clientCtor(service: string): new (address: string, creds: grpc.ChannelCredentials) => RawClient {
-  let node: unknown = loaded;
-  for (const part of service.split('.')) node = (node as Record<string, unknown>)[part];
-  return node as new (address: string, creds: grpc.ChannelCredentials) => RawClient;
 }
 
 type Kind =
@@ -154,20 +119,6 @@ const kindOf = (f: FieldDescriptorProto): Kind => KINDS[f.type ?? Type.TYPE_INT3
 
 // ---- baseline requests ---------------------------------------------------------------------------
 
-/** Ids of the real world built in beforeAll, by the field names that refer to them. */
-interface World {
-  operator_id: string;
-  project_id: string;
-  building_id: string;
-  unit_id: string;
-  staff_id: string;
-  merchant_id: string;
-  resident_id: string;
-  household_id: string;
-  courier_id: string;
-  grant_id: string;
-  client_id: string;
-}
 const rid = () => uniqueName('hostile');
 let phoneSeq = 0;
 const phone = () => `139${String(10_000_000 + ++phoneSeq * 7919).padStart(8, '0')}`;
@@ -175,9 +126,10 @@ const idNumber = () => validIdNumber('110105', '19900101', String(100 + (++phone
 
 function baseString(name: string, world: World): string {
   if (name === 'request_id') return rid();
-  if (name in world) return world[name as keyof World];
-  if (name.endsWith('_staff_id')) return world.staff_id;
-  if (name === 'head_resident_id') return world.resident_id;
+  // the ids of the world built in beforeAll, by the field names that refer to them
+  if (toCamel(name) in world) return world[toCamel(name) as keyof World];
+  if (name.endsWith('_staff_id')) return world.staffId;
+  if (name === 'head_resident_id') return world.residentId;
   if (name === 'channel_id') return 'hostile-pay';
   if (name.endsWith('_id')) return randomUUID();
   if (name.endsWith('phone')) return phone();
@@ -197,8 +149,8 @@ function baseString(name: string, world: World): string {
     credentials: 'hostile-key-0123456789',
     page_token: '',
     merchant_no: 'm-hostile',
-    operator_ids: world.operator_id,
-    project_ids: world.project_id,
+    operator_ids: world.operatorId,
+    project_ids: world.projectId,
   };
   return fixed[name] ?? 'hostile ok';
 }
@@ -446,69 +398,21 @@ const describeCase = (c: Case) =>
 
 describe('hostile input: every field of every RPC of every service (from the descriptor set)', () => {
   let issuer: TestIssuer;
-  const dbs = new Map<string, TestDatabase>();
+  let fleet: ServiceFleet | undefined;
+  let rpc: RpcClients;
   const pgs = new Map<string, Client>();
   const tables = new Map<string, string[]>();
-  const procs = new Map<string, ServiceProcess>();
-  const clients = new Map<string, RawClient>();
-  const raws = new Map<string, grpc.Client>();
   let world: World;
-  let calls = 0;
   /** What each RPC's baseline request got: how deep the hostile values reach (printed at the end). */
   const baselines = new Map<string, string>();
   const started = Date.now();
 
-  const client = (d: RpcAuthDeclaration): RawClient => {
-    let c = clients.get(d.service);
-    if (!c) {
-      const Ctor = clientCtor(d.service);
-      c = new Ctor(procs.get(processOf(d))!.grpcAddress, grpc.credentials.createInsecure());
-      clients.set(d.service, c);
-    }
-    return c;
-  };
-  const reply = (resolve: (r: Reply) => void) => (err: grpc.ServiceError | null) => {
-    calls += 1;
-    if (!err) return resolve({ code: grpc.status.OK, details: '' });
-    const field = err.metadata?.get('citybase-error-field')[0];
-    resolve({ code: err.code, details: err.details, field: typeof field === 'string' ? field : undefined });
-  };
-  const call = (d: RpcAuthDeclaration, request: Json, md: grpc.Metadata): Promise<Reply> => {
-    const c = client(d);
-    const method = c[d.method] ?? c[d.method.charAt(0).toLowerCase() + d.method.slice(1)];
-    if (!method) throw new Error(`no client method for ${d.path}`);
-    return new Promise((resolve) => method.call(c, request, md, reply(resolve)));
-  };
-  const callRaw = (d: RpcAuthDeclaration, bytes: Buffer, md: grpc.Metadata): Promise<Reply> => {
-    const service = processOf(d);
-    let c = raws.get(service);
-    if (!c) {
-      c = new grpc.Client(procs.get(service)!.grpcAddress, grpc.credentials.createInsecure());
-      raws.set(service, c);
-    }
-    const ident = (b: Buffer) => b;
-    return new Promise((resolve) => c.makeUnaryRequest(d.path, ident, ident, bytes, md, reply(resolve)));
-  };
-  const ok = async (path: string, request: Json): Promise<Json> => {
-    const d = declarations.find((x) => x.path === path)!;
-    let body: Json | undefined;
-    const c = client(d);
-    const method = c[d.method.charAt(0).toLowerCase() + d.method.slice(1)]!;
-    await new Promise<void>((resolve, reject) =>
-      method.call(c, request, issuer.metadata(EVERY_SCOPE), (err, res) => {
-        if (err) reject(new Error(`${path}: ${grpc.status[err.code]} ${err.details}`));
-        body = res;
-        resolve();
-      }),
-    );
-    return body!;
-  };
   /** Changes that make the guessed baseline pass the service's field checks, as far as they go. */
   const repairBaseline = async (d: RpcAuthDeclaration, inputType: string): Promise<Change[]> => {
     const repairs: Change[] = [];
     const fields = leaves(inputType);
     const baseline = (extra: Change[]) =>
-      call(
+      rpc.call(
         d,
         requestFor({ label: 'baseline' }, inputType, world, [...repairs, ...extra]),
         issuer.metadata(EVERY_SCOPE),
@@ -546,23 +450,17 @@ describe('hostile input: every field of every RPC of every service (from the des
 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
-    await Promise.all(
-      SERVICES.map(async (name) => {
-        const db = await createTestDatabase(`hostile_${name}`);
-        dbs.set(name, db);
-        // a topic prefix per service: no service consumes another's events here, so the only writes
-        // to a database are those of the calls made to its service
-        const svc = await spawnService(name, {
-          DATABASE_URL: db.url,
-          KAFKA_TOPIC_PREFIX: kafkaTestPrefix(`hostile-${name}`),
-          AUTH_JWKS_URL: issuer.jwksUrl,
-          LOG_LEVEL: 'warn',
-        });
-        procs.set(name, svc);
-      }),
-    );
-    await Promise.all([...procs.values()].map((p) => p.ready()));
-    for (const [name, db] of dbs) {
+    // a topic prefix per service: no service consumes another's events here, so the only writes
+    // to a database are those of the calls made to its service
+    fleet = new ServiceFleet({
+      label: 'hostile',
+      issuer,
+      kafkaPrefix: (name) => kafkaTestPrefix(`hostile-${name}`),
+      logLevel: 'warn',
+    });
+    rpc = new RpcClients((service) => fleet!.address(service));
+    await fleet.start(SERVICES);
+    for (const [name, db] of fleet.dbs) {
       const pg = new Client({ connectionString: db.url });
       await pg.connect();
       pgs.set(name, pg);
@@ -579,126 +477,18 @@ describe('hostile input: every field of every RPC of every service (from the des
     }
 
     // A small real world, so that baseline requests name things that exist.
-    const T = '/citybase.identity.v1.TenancyService/';
-    const P = '/citybase.identity.v1.PeopleService/';
-    const idOf = (body: Json, key: string, field: string) => (body[key] as Json)[field] as string;
-    const operator_id = idOf(
-      await ok(`${T}CreateOperator`, { request_id: rid(), name: 'Hostile Property Co' }),
-      'operator',
-      'operator_id',
-    );
-    const project_id = idOf(
-      await ok(`${T}CreateProject`, { request_id: rid(), operator_id, name: 'Hostile Gardens', kind: 1 }),
-      'project',
-      'project_id',
-    );
-    const building_id = idOf(
-      await ok(`${T}CreateBuilding`, { request_id: rid(), project_id, name: 'Tower 1' }),
-      'building',
-      'building_id',
-    );
-    const unit_id = idOf(
-      await ok(`${T}CreateUnit`, { request_id: rid(), building_id, name: '1-101', floor: 1 }),
-      'unit',
-      'unit_id',
-    );
-    const staff_id = idOf(
-      await ok(`${P}RegisterStaff`, {
-        request_id: rid(),
-        tenancy: { operator_id, project_id },
-        role: 1,
-        name: 'Hostile Staff',
-        phone: phone(),
-      }),
-      'staff',
-      'staff_id',
-    );
-    const merchant_id = idOf(
-      await ok(`${T}RegisterMerchant`, {
-        request_id: rid(),
-        project_id,
-        name: 'Hostile Noodles',
-        location: 'gate 1',
-        owner_name: 'Hostile Owner',
-        owner_id_number: idNumber(),
-        contact_phone: phone(),
-        lease_ref: 'L-1',
-        business_scope: 'noodles',
-        registered_by_staff_id: staff_id,
-      }),
-      'merchant',
-      'merchant_id',
-    );
-    const resident_id = idOf(
-      await ok(`${P}RegisterResident`, {
-        request_id: rid(),
-        project_id,
-        name: 'Hostile Resident',
-        phone: phone(),
-        id_number: idNumber(),
-      }),
-      'resident',
-      'resident_id',
-    );
-    await ok(`${P}VerifyResident`, { request_id: rid(), resident_id, verified_by_staff_id: staff_id });
-    const household_id = idOf(
-      await ok(`${P}CreateHousehold`, { request_id: rid(), unit_id, head_resident_id: resident_id }),
-      'household',
-      'household_id',
-    );
-    const courier_id = idOf(
-      await ok(`${P}RegisterCourier`, {
-        request_id: rid(),
-        project_id,
-        name: 'Hostile Courier',
-        phone: phone(),
-        id_number: idNumber(),
-        photo_ref: 'photos/h.jpg',
-        employer: 'Hostile Express',
-      }),
-      'courier',
-      'courier_id',
-    );
-    const grant_id = idOf(
-      await ok('/citybase.identity.v1.AccessService/IssueDoorGrant', {
-        request_id: rid(),
-        resident_id,
-        building_id,
-        issued_by_staff_id: staff_id,
-      }),
-      'grant',
-      'grant_id',
-    );
-    const client_id = idOf(
-      await ok('/citybase.identity.v1.ClientService/CreateClient', {
-        request_id: rid(),
-        name: 'Hostile App',
-        scopes: ['payment:write'],
-        tenancy: { operator_ids: [operator_id] },
-      }),
-      'client',
-      'client_id',
-    );
-    world = {
-      operator_id,
-      project_id,
-      building_id,
-      unit_id,
-      staff_id,
-      merchant_id,
-      resident_id,
-      household_id,
-      courier_id,
-      grant_id,
-      client_id,
-    };
+    world = await buildWorld((path, request) => rpc.ok(path, request, issuer.metadata(EVERY_SCOPE)), {
+      label: 'Hostile',
+      requestId: rid,
+      phone,
+      idNumber,
+    });
   }, 240_000);
 
   afterAll(async () => {
-    for (const c of [...clients.values(), ...raws.values()]) c.close();
+    rpc?.close();
     for (const pg of pgs.values()) await pg.end();
-    await Promise.all([...procs.values()].map((p) => p.stop()));
-    await Promise.all([...dbs.values()].map((d) => d.drop()));
+    await fleet?.stop();
     await issuer?.stop();
     const byCode = new Map<string, number>();
     for (const b of baselines.values()) byCode.set(b.split(' ')[0]!, (byCode.get(b.split(' ')[0]!) ?? 0) + 1);
@@ -707,7 +497,7 @@ describe('hostile input: every field of every RPC of every service (from the des
       : '';
     console.log(`hostile-input: baselines ${JSON.stringify(Object.fromEntries(byCode))}${detail}`);
     console.log(
-      `hostile-input: ${calls} calls in ${Math.round((Date.now() - started) / 1000)} s, HOSTILE_SEED=${SEED}`,
+      `hostile-input: ${rpc?.calls ?? 0} calls in ${Math.round((Date.now() - started) / 1000)} s, HOSTILE_SEED=${SEED}`,
     );
   });
 
@@ -730,8 +520,8 @@ describe('hostile input: every field of every RPC of every service (from the des
       for (const c of casesFor(path, inputType)) {
         const md = issuer.metadata(EVERY_SCOPE);
         const r = c.raw
-          ? await callRaw(d, c.raw, md)
-          : await call(d, requestFor(c, inputType, world, repairs), md);
+          ? await rpc.callBytes(d, c.raw, md)
+          : await rpc.call(d, requestFor(c, inputType, world, repairs), md);
         const what = `${describeCase(c)} -> ${grpc.status[r.code]} ${r.details.slice(0, 200)}`;
         if (c.label === 'baseline') {
           baselines.set(path, `${grpc.status[r.code]} ${r.details.slice(0, 120)}`);
@@ -753,7 +543,7 @@ describe('hostile input: every field of every RPC of every service (from the des
         }
         before = after;
       }
-      const proc = procs.get(service)!;
+      const proc = fleet!.procs.get(service)!;
       if (proc.proc.exitCode !== null || proc.proc.signalCode !== null)
         problems.push(`${service} exited: ${proc.output().slice(-2000)}`);
       expect({ seed: SEED, problems }).toEqual({ seed: SEED, problems: [] });
@@ -761,7 +551,9 @@ describe('hostile input: every field of every RPC of every service (from the des
   });
 
   it('left every service running', () => {
-    const exited = [...procs].filter(([, p]) => p.proc.exitCode !== null || p.proc.signalCode !== null);
+    const exited = [...fleet!.procs].filter(
+      ([, p]) => p.proc.exitCode !== null || p.proc.signalCode !== null,
+    );
     expect(exited.map(([name]) => name)).toEqual([]);
   });
 });

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import {
   CreatePaymentRequest,
@@ -14,11 +13,11 @@ import {
   SandboxChannelProcess,
   ServiceProcess,
   spawnSandboxChannel,
-  spawnService,
   TestDatabase,
   TestIssuer,
   waitFor,
 } from '@citybase/platform/testing';
+import { callWhileRestarting, startService } from '../src';
 
 /**
  * Payment under a crash: 1,000 payments are created over gRPC while the sandbox's payer pays them
@@ -39,18 +38,13 @@ describe('payment: SIGKILL during 1,000 payments', () => {
   const operatorId = 'op-chaos';
   const projectId = 'proj-chaos';
 
-  const start = async () => {
-    const p = await spawnService('payment', {
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: prefix,
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      LOG_LEVEL: 'warn',
-      PAYMENT_RECONCILE_INTERVAL_MS: '1000',
-      PAYMENT_CHANNEL_TIMEOUT_MS: '3000',
+  const start = () =>
+    startService('payment', {
+      db,
+      kafkaPrefix: prefix,
+      issuer,
+      env: { PAYMENT_RECONCILE_INTERVAL_MS: '1000', PAYMENT_CHANNEL_TIMEOUT_MS: '3000' },
     });
-    await p.ready();
-    return p;
-  };
 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
@@ -103,21 +97,11 @@ describe('payment: SIGKILL during 1,000 payments', () => {
           svc = await start();
           address = svc.grpcAddress;
         }
-        for (;;) {
-          const client = grpcClient(PaymentServiceService, address, metadata);
-          try {
-            await client.createPayment(requests[i]!);
-            break;
-          } catch (err) {
-            const code = (err as { code?: number }).code;
-            if (code !== status.UNAVAILABLE && code !== status.CANCELLED && code !== status.INTERNAL)
-              throw err;
-            retries += 1;
-            await new Promise((r) => setTimeout(r, 200));
-          } finally {
-            client.close();
-          }
-        }
+        await callWhileRestarting(
+          () => grpcClient(PaymentServiceService, address, metadata),
+          (client) => client.createPayment(requests[i]!),
+          { onRetry: () => (retries += 1) },
+        );
       }
     };
     await Promise.all(Array.from({ length: 10 }, worker));

@@ -21,11 +21,11 @@ import {
   SandboxChannelProcess,
   ServiceProcess,
   spawnSandboxChannel,
-  spawnService,
   TestDatabase,
   TestIssuer,
   waitFor,
 } from '@citybase/platform/testing';
+import { callWhileRestarting, startService } from '../src';
 
 /**
  * Settlement with the real payment process and the sandbox channel: a profit-sharing payment is
@@ -47,16 +47,7 @@ describe('settlement with payment and the sandbox channel', () => {
   const projectId = 'proj-settle';
   const merchantId = 'm-settle';
 
-  const startSettlement = async () => {
-    const p = await spawnService('settlement', {
-      DATABASE_URL: settlementDb.url,
-      KAFKA_TOPIC_PREFIX: prefix,
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      LOG_LEVEL: 'warn',
-    });
-    await p.ready();
-    return p;
-  };
+  const startSettlement = () => startService('settlement', { db: settlementDb, kafkaPrefix: prefix, issuer });
 
   const operator = () =>
     issuer.metadata({
@@ -76,28 +67,11 @@ describe('settlement with payment and the sandbox channel', () => {
    * Calls settlement, retrying (same request) while the process is down or restarting, and, like a
    * scenario app, while a refund after completion waits for the channel to confirm the split.
    */
-  const settle = async <T>(fn: (c: ReturnType<typeof settlementClient>) => Promise<T>): Promise<T> => {
-    for (;;) {
-      const client = settlementClient();
-      try {
-        return await fn(client);
-      } catch (err) {
-        const { code, details } = err as { code?: number; details?: string };
-        const splitPending =
-          code === status.FAILED_PRECONDITION && /not confirmed the split/.test(details ?? '');
-        if (
-          code !== status.UNAVAILABLE &&
-          code !== status.CANCELLED &&
-          code !== status.INTERNAL &&
-          !splitPending
-        )
-          throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      } finally {
-        client.close();
-      }
-    }
-  };
+  const settle = <T>(fn: (c: ReturnType<typeof settlementClient>) => Promise<T>): Promise<T> =>
+    callWhileRestarting(settlementClient, fn, {
+      alsoRetry: ({ code, details }) =>
+        code === status.FAILED_PRECONDITION && /not confirmed the split/.test(details ?? ''),
+    });
   const settlementClient = () => grpcClient(SettlementServiceService, settlement!.grpcAddress, operator);
   const order = (orderId: string) => settle((c) => c.getEscrowOrder({ orderId })).then((r) => r.order!);
 
@@ -151,15 +125,12 @@ describe('settlement with payment and the sandbox channel', () => {
     sandbox = await spawnSandboxChannel({ autoPay: 'success', autoPayDelayMs: 10, notifyDelayMs: 5 });
     paymentDb = await createTestDatabase('e2e_settle_pay');
     settlementDb = await createTestDatabase('e2e_settle');
-    payment = await spawnService('payment', {
-      DATABASE_URL: paymentDb.url,
-      KAFKA_TOPIC_PREFIX: prefix,
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      LOG_LEVEL: 'warn',
-      PAYMENT_INSTRUCTION_INTERVAL_MS: '200',
-      PAYMENT_RECONCILE_INTERVAL_MS: '200',
+    payment = await startService('payment', {
+      db: paymentDb,
+      kafkaPrefix: prefix,
+      issuer,
+      env: { PAYMENT_INSTRUCTION_INTERVAL_MS: '200', PAYMENT_RECONCILE_INTERVAL_MS: '200' },
     });
-    await payment.ready();
     settlement = await startSettlement();
     await routeProjectToSandbox({
       paymentAddress: payment.grpcAddress,

@@ -164,7 +164,7 @@ export function decideArchive(current: { ${idProp}: string; status: ${status} })
     },
     {
       path: `${dir}/${f}.domain.spec.ts`,
-      content: `import { DomainError } from '@citybase/platform';
+      content: `import { domainErrorOf } from '@citybase/platform/testing';
 import {
   decideArchive,
   ${page},
@@ -175,20 +175,10 @@ import {
 
 const ID = '0b9d6b39-2a83-4f0e-9d1c-6d0a4cf2b8e1';
 
-function refusal(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a DomainError');
-}
-
 describe('${f} rules', () => {
   it('archives an active ${label}, and refuses one that is not active', () => {
     expect(decideArchive({ ${idProp}: ID, status: 'active' })).toBe('archived');
-    const err = refusal(() => decideArchive({ ${idProp}: ID, status: 'archived' }));
+    const err = domainErrorOf(() => decideArchive({ ${idProp}: ID, status: 'archived' }));
     expect([err.kind, err.code]).toEqual(['failed_precondition', '${n.idColumn.slice(0, -3).toUpperCase()}_NOT_ACTIVE']);
   });
 
@@ -206,14 +196,14 @@ describe('${f} rules', () => {
       [{ requestId: 'r-1', tenancy: { operatorId: 'op-1' }, name: 'x'.repeat(201) }, 'name'],
     ];
     for (const [req, field] of cases) {
-      const err = refusal(() => toCreate${E}Command(req));
+      const err = domainErrorOf(() => toCreate${E}Command(req));
       expect([err.kind, err.detail.field]).toEqual(['invalid_argument', field]);
     }
   });
 
   it('refuses an archive request whose ${id} is no UUID', () => {
     expect(toArchive${E}Command({ requestId: 'r-1', ${idProp}: ID.toUpperCase() }).${idProp}).toBe(ID);
-    const err = refusal(() => toArchive${E}Command({ requestId: 'r-1', ${idProp}: 'nope' }));
+    const err = domainErrorOf(() => toArchive${E}Command({ requestId: 'r-1', ${idProp}: 'nope' }));
     expect([err.kind, err.detail.field]).toEqual(['invalid_argument', '${id}']);
   });
 
@@ -224,7 +214,7 @@ describe('${f} rules', () => {
       size: 10,
       after: { createdAt: '2026-01-02T03:04:05.123456Z', ${idProp}: ID },
     });
-    const err = refusal(() => toList${F}Query({ page: { pageToken: \`\${token}x\` } }));
+    const err = domainErrorOf(() => toList${F}Query({ page: { pageToken: \`\${token}x\` } }));
     expect([err.kind, err.detail.field]).toEqual(['invalid_argument', 'page.page_token']);
   });
 });

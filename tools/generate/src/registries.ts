@@ -90,14 +90,15 @@ function markdownRow(
   };
 }
 
-/** `const SERVICES = ['a', 'b'];` in a TypeScript file. */
+/** `export const SERVICES = ['a', 'b'];` (exported or not) in a TypeScript file. */
 function tsNameList(path: string) {
   return (text: string, s: ServiceEntry): string => {
-    const re = /^const SERVICES = \[([^\]]*)\];$/m;
+    const re = /^(export )?const SERVICES = \[([^\]]*)\];$/m;
     const m = re.exec(text) ?? fail(path, 'const SERVICES = [...]');
-    const names = [...m[1].matchAll(/'([a-z0-9]+)'/g)].map((x) => x[1]);
+    const names = [...m[2].matchAll(/'([a-z0-9]+)'/g)].map((x) => x[1]);
     if (names.includes(s.name)) return text;
-    return text.replace(re, `const SERVICES = [${[...names, s.name].map((n) => `'${n}'`).join(', ')}];`);
+    const list = [...names, s.name].map((n) => `'${n}'`).join(', ');
+    return text.replace(re, `${m[1] ?? ''}const SERVICES = [${list}];`);
   };
 }
 
@@ -178,14 +179,9 @@ export const REGISTRIES: Registry[] = [
     ]),
   },
   {
-    path: 'tools/e2e/test/authz-matrix.int-spec.ts',
-    what: 'SERVICES (the processes the authorization matrix starts)',
-    apply: tsNameList('tools/e2e/test/authz-matrix.int-spec.ts'),
-  },
-  {
-    path: 'tools/e2e/test/hostile-input.int-spec.ts',
-    what: 'SERVICES (the processes the hostile-input suite starts)',
-    apply: tsNameList('tools/e2e/test/hostile-input.int-spec.ts'),
+    path: 'tools/e2e/src/descriptor-rpc.ts',
+    what: 'SERVICES (the processes the authorization matrix and the hostile-input suite start)',
+    apply: tsNameList('tools/e2e/src/descriptor-rpc.ts'),
   },
   {
     path: 'tools/e2e/test/npm-start.int-spec.ts',

@@ -1,11 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   applyBehaviourPatch,
+  type Behaviour,
   behaviourFromEnv,
   DEFAULT_BEHAVIOUR,
   envName,
   loadSandboxConfig,
   SandboxConfigError,
 } from './config';
+
+/** The behaviour defaults docs/sandbox-channel.md states, e.g. "`SANDBOX_AUTO_PAY_DELAY_MS` (default 200)". */
+function documentedDefaults(): Record<string, unknown> {
+  const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'sandbox-channel.md'), 'utf8');
+  const names = Object.keys(DEFAULT_BEHAVIOUR) as (keyof Behaviour)[];
+  const defaults: Record<string, unknown> = {};
+  for (const [, variable, value] of doc.matchAll(/`(SANDBOX_\w+)` \([^()]*?default `?([\w.]+)`?\)/g)) {
+    const name = names.find((n) => envName(n) === variable);
+    if (!name || value === undefined) continue; // SANDBOX_PORT, SANDBOX_HOST: server settings
+    defaults[name] =
+      value === 'true' || value === 'false' ? value === 'true' : /^\d/.test(value) ? Number(value) : value;
+  }
+  return defaults;
+}
 
 const problemsOf = (fn: () => unknown): string[] => {
   try {
@@ -34,20 +51,11 @@ describe('sandbox configuration', () => {
   });
 
   it('has the documented defaults with nothing set', () => {
+    const documented = documentedDefaults();
+    expect(Object.keys(documented).sort()).toEqual(Object.keys(DEFAULT_BEHAVIOUR).sort());
     expect(loadSandboxConfig({})).toEqual({
       server: { port: 8090, host: '127.0.0.1', logLevel: 'info' },
-      behaviour: {
-        latencyMs: 0,
-        failureRate: 0,
-        timeoutRate: 0,
-        autoPay: 'off',
-        autoPayDelayMs: 200,
-        notifyDelayMs: 50,
-        duplicateRate: 0,
-        reorder: false,
-        refundDelayMs: 100,
-        refundFailureRate: 0,
-      },
+      behaviour: documented,
     });
   });
 

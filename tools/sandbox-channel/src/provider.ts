@@ -19,15 +19,9 @@ import { dayRange, renderStatement, type StatementLine } from './statement';
 export type OrderStatus = 'NOTPAY' | 'SUCCESS' | 'PAYERROR' | 'CLOSED';
 export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'ABNORMAL';
 
-interface Order {
+/** An order: what CreateOrder asked for, and what became of it. */
+interface Order extends CreateOrderInput {
   merchantNo: string;
-  outTradeNo: string;
-  amount: bigint;
-  currency: string;
-  description: string;
-  notifyUrl: string;
-  expireAt: Date;
-  profitSharing: boolean;
   status: OrderStatus;
   transactionId?: string;
   paidAt?: Date;
@@ -222,14 +216,8 @@ export class SandboxProvider {
     }
     if (input.expireAt.getTime() <= this.now()) throw paramError('expireAt', 'must be in the future');
     const order: Order = {
+      ...input,
       merchantNo,
-      outTradeNo: input.outTradeNo,
-      amount: input.amount,
-      currency: input.currency,
-      description: input.description,
-      notifyUrl: input.notifyUrl,
-      expireAt: input.expireAt,
-      profitSharing: input.profitSharing,
       status: 'NOTPAY',
       held: 0n,
       released: 0n,

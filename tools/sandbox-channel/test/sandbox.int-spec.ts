@@ -10,25 +10,12 @@ import {
   uniqueName,
   waitFor,
   type SandboxChannelProcess,
-  type SandboxConfig,
 } from '@citybase/platform/testing';
+import { DEFAULT_BEHAVIOUR } from '../src/config';
 
 // The built process (tools/sandbox-channel/dist/main.js) over HTTP, as payment's SandboxAdapter sees
 // it. Requests are signed and notifications verified here with node:crypto straight from
 // docs/sandbox-channel.md, not with the sandbox's own signing module.
-
-const DEFAULTS: Required<SandboxConfig> = {
-  latencyMs: 0,
-  failureRate: 0,
-  timeoutRate: 0,
-  autoPay: 'off',
-  autoPayDelayMs: 200,
-  notifyDelayMs: 50,
-  duplicateRate: 0,
-  reorder: false,
-  refundDelayMs: 100,
-  refundFailureRate: 0,
-};
 
 const hmacHex = (key: string, method: string, path: string, ts: string, nonce: string, body: Buffer) =>
   createHmac('sha256', key)
@@ -118,7 +105,7 @@ describe('sandbox channel process (built, over HTTP)', () => {
     await receiver.stop();
   });
   beforeEach(async () => {
-    await sandbox.configure(DEFAULTS);
+    await sandbox.configure(DEFAULT_BEHAVIOUR);
     receiver.answer = () => 200;
   });
 

@@ -39,17 +39,8 @@ describe('parseClaims', () => {
   };
 
   it('keeps the Citybase claims of a well-formed payload', () => {
-    expect(parseClaims(valid)).toEqual({
-      sub: 'client-1',
-      scope: 'payment:write',
-      city: 'sz',
-      tenancy: { operators: ['op-1'], projects: [] },
-      exp: 2000,
-      iat: 1000,
-      jti: 'j',
-      iss: 'identity',
-      aud: ['citybase'],
-    });
+    const { extra: _ignored, ...citybaseClaims } = valid;
+    expect(parseClaims(valid)).toEqual(citybaseClaims);
   });
 
   it.each([

@@ -123,58 +123,40 @@ describe('request hygiene: every string of every request, on the raw bytes', () 
   });
 
   it('checks map keys and values (no Citybase proto has a map yet, so a descriptor made here)', () => {
-    const set = FileDescriptorSet.encode({
-      file: [
-        {
-          name: 't.proto',
-          package: 't',
-          dependency: [],
-          publicDependency: [],
-          weakDependency: [],
-          optionDependency: [],
-          enumType: [],
-          service: [],
-          extension: [],
-          messageType: [
-            {
-              name: 'Req',
-              field: [
-                {
-                  name: 'labels',
-                  number: 1,
-                  label: FieldDescriptorProto_Label.LABEL_REPEATED,
-                  type: FieldDescriptorProto_Type.TYPE_MESSAGE,
-                  typeName: '.t.Req.LabelsEntry',
-                },
-              ],
-              nestedType: [
-                {
-                  name: 'LabelsEntry',
-                  field: [
-                    { name: 'key', number: 1, type: FieldDescriptorProto_Type.TYPE_STRING },
-                    { name: 'value', number: 2, type: FieldDescriptorProto_Type.TYPE_STRING },
-                  ],
-                  nestedType: [],
-                  enumType: [],
-                  extensionRange: [],
-                  extension: [],
-                  oneofDecl: [],
-                  reservedRange: [],
-                  reservedName: [],
-                  options: { mapEntry: true, uninterpretedOption: [] },
-                },
-              ],
-              enumType: [],
-              extensionRange: [],
-              extension: [],
-              oneofDecl: [],
-              reservedRange: [],
-              reservedName: [],
-            },
-          ],
-        },
-      ],
-    } as unknown as FileDescriptorSet).finish();
+    const set = FileDescriptorSet.encode(
+      FileDescriptorSet.fromPartial({
+        file: [
+          {
+            name: 't.proto',
+            package: 't',
+            messageType: [
+              {
+                name: 'Req',
+                field: [
+                  {
+                    name: 'labels',
+                    number: 1,
+                    label: FieldDescriptorProto_Label.LABEL_REPEATED,
+                    type: FieldDescriptorProto_Type.TYPE_MESSAGE,
+                    typeName: '.t.Req.LabelsEntry',
+                  },
+                ],
+                nestedType: [
+                  {
+                    name: 'LabelsEntry',
+                    field: [
+                      { name: 'key', number: 1, type: FieldDescriptorProto_Type.TYPE_STRING },
+                      { name: 'value', number: 2, type: FieldDescriptorProto_Type.TYPE_STRING },
+                    ],
+                    options: { mapEntry: true },
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    ).finish();
     const mapScreen = new RequestScreen(set);
     const entry = (k: string, v: string) =>
       bytesOf(

@@ -24,28 +24,21 @@ export class MessagingMetrics {
 
   private constructor(registry: Registry) {
     const registers = [registry];
-    this.outboxBacklog = new Gauge({
-      name: 'outbox_backlog',
-      help: 'Outbox rows not yet published',
-      registers,
-    });
-    this.outboxOldestAge = new Gauge({
-      name: 'outbox_oldest_unpublished_age_seconds',
-      help: 'Age of the oldest unpublished outbox row',
-      registers,
-    });
-    this.published = new Counter({
-      name: 'events_published_total',
-      help: 'Events published from the outbox',
-      labelNames: ['topic', 'type'],
-      registers,
-    });
-    this.consumed = new Counter({
-      name: 'events_consumed_total',
-      help: 'Events consumed, by outcome (applied, duplicate, ignored, dead_lettered)',
-      labelNames: ['consumer', 'type', 'outcome'],
-      registers,
-    });
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Gauge<L>({ name, help, labelNames, registers });
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Counter<L>({ name, help, labelNames, registers });
+    this.outboxBacklog = gauge('outbox_backlog', 'Outbox rows not yet published');
+    this.outboxOldestAge = gauge(
+      'outbox_oldest_unpublished_age_seconds',
+      'Age of the oldest unpublished outbox row',
+    );
+    this.published = counter('events_published_total', 'Events published from the outbox', ['topic', 'type']);
+    this.consumed = counter(
+      'events_consumed_total',
+      'Events consumed, by outcome (applied, duplicate, ignored, dead_lettered)',
+      ['consumer', 'type', 'outcome'],
+    );
     this.handlerSeconds = new Histogram({
       name: 'event_handler_duration_seconds',
       help: 'Time to apply one event (handler and inbox write)',
@@ -53,23 +46,18 @@ export class MessagingMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
-    this.retries = new Counter({
-      name: 'event_handler_retries_total',
-      help: 'Handler attempts that failed and were retried',
-      labelNames: ['consumer', 'type'],
-      registers,
-    });
-    this.deadLettered = new Counter({
-      name: 'events_dead_lettered_total',
-      help: 'Events sent to the dead-letter topic',
-      labelNames: ['consumer', 'type'],
-      registers,
-    });
-    this.lag = new Gauge({
-      name: 'consumer_lag',
-      help: 'Messages behind the high watermark, per partition',
-      labelNames: ['consumer', 'topic', 'partition'],
-      registers,
-    });
+    this.retries = counter('event_handler_retries_total', 'Handler attempts that failed and were retried', [
+      'consumer',
+      'type',
+    ]);
+    this.deadLettered = counter('events_dead_lettered_total', 'Events sent to the dead-letter topic', [
+      'consumer',
+      'type',
+    ]);
+    this.lag = gauge('consumer_lag', 'Messages behind the high watermark, per partition', [
+      'consumer',
+      'topic',
+      'partition',
+    ]);
   }
 }

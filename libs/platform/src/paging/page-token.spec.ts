@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { DomainError } from '../errors';
+import { domainErrorOf } from '../testing/spec-helpers';
 import {
   isInt64Text,
   isTimestampText,
@@ -30,18 +31,8 @@ const A = '0b9d6b39-2a83-4f0e-9d1c-6d0a4cf2b8e1';
 const T = '2026-01-02T03:04:05.123456Z';
 const json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-function refusal(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a DomainError');
-}
-
 function expectRefused(fn: () => unknown, field = 'page.page_token'): void {
-  const err = refusal(fn);
+  const err = domainErrorOf(fn);
   expect([err.kind, err.detail.field]).toEqual(['invalid_argument', field]);
 }
 
@@ -218,7 +209,7 @@ describe('page requests', () => {
     expect(parsePageSize(200, { defaultSize: 50, maxSize: 200 })).toBe(200);
     for (const size of [-1, 501, 1.5, Number.NaN]) expectRefused(() => parsePageSize(size), 'page.page_size');
     expectRefused(() => parsePageSize(201, { defaultSize: 50, maxSize: 200 }), 'page.page_size');
-    expect(refusal(() => parsePageSize(501)).message).toBe(
+    expect(domainErrorOf(() => parsePageSize(501)).message).toBe(
       'page.page_size: must be from 0 to 500 (0 means 50)',
     );
     expect(PAGE_LIMITS).toEqual({ defaultSize: 50, maxSize: 500 });

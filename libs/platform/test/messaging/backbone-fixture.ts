@@ -1,11 +1,20 @@
 import { Kafka, logLevel } from 'kafkajs';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { PaymentCreated } from '@citybase/contracts/citybase/payment/v1/events';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { createPool, ensureTopics, platformMigrations, runMigrations } from '../../src';
-import { defineEvent, EventSource, toTimestamp } from '../../src/messaging';
+import {
+  defineEvent,
+  EventContext,
+  EventSource,
+  InboxConsumer,
+  InboxConsumerOptions,
+  OutboxRelay,
+  RelayOptions,
+  toTimestamp,
+} from '../../src/messaging';
 import {
   createTestDatabase,
   kafkaTestPrefix,
@@ -37,6 +46,10 @@ export interface Backbone {
   topic: string;
   registry: Registry;
   logger: pino.Logger;
+  /** An outbox relay of this database to this broker (not started). */
+  relay(options?: Partial<RelayOptions>): OutboxRelay;
+  /** An inbox consumer of this database and topic namespace (not started). */
+  consumer(name: string, options?: Partial<InboxConsumerOptions>): InboxConsumer;
   close(): Promise<void>;
 }
 
@@ -56,6 +69,8 @@ export async function createBackbone(label: string): Promise<Backbone> {
   await admin.connect();
   await ensureTopics(admin, [topic], 6);
   await admin.disconnect();
+  const registry = new Registry();
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   return {
     db,
     pool,
@@ -63,13 +78,48 @@ export async function createBackbone(label: string): Promise<Backbone> {
     prefix,
     topic,
     source: { city: 'test-city', service: 'payment', topicPrefix: prefix },
-    registry: new Registry(),
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    registry,
+    logger,
+    relay: (options) => new OutboxRelay({ databaseUrl: db.url, kafka, logger, registry, ...options }),
+    consumer: (name, options) =>
+      new InboxConsumer({ name, kafka, pool, logger, registry, topicPrefix: prefix, ...options }),
     async close() {
       await pool.end();
       await db.drop();
     },
   };
+}
+
+/**
+ * A backbone for consumer suites: an `effects` table with no unique key (only the inbox prevents
+ * doubles) and the outbox relay running (polling every 100 ms); close() stops the relay first.
+ */
+export async function createConsumerBackbone(label: string): Promise<Backbone> {
+  const bb = await createBackbone(label);
+  await bb.pool.query('CREATE TABLE effects (payment_id text NOT NULL, event_id uuid NOT NULL)');
+  const relay = bb.relay({ pollIntervalMs: 100 });
+  await relay.start();
+  return {
+    ...bb,
+    async close() {
+      await relay.stop();
+      await bb.close();
+    },
+  };
+}
+
+/** A handler's effect: one row in `effects` per application of an event. */
+export async function recordEffect(
+  client: PoolClient,
+  event: PaymentCreated,
+  ctx: EventContext,
+): Promise<void> {
+  await client.query('INSERT INTO effects VALUES ($1, $2)', [event.paymentId, ctx.envelope.id]);
+}
+
+/** Rows in `effects`: how many times handlers applied an event. */
+export async function effectCount(bb: Backbone): Promise<number> {
+  return (await bb.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM effects')).rows[0].n;
 }
 
 /** Reads a topic from the beginning into memory, as an outside observer of what was published. */

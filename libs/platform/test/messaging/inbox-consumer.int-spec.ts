@@ -2,9 +2,16 @@ import { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { withTransaction } from '../../src/db';
 import { InfrastructureError } from '../../src/errors';
-import { DLQ_HEADERS, enqueue, InboxConsumer, OutboxRelay } from '../../src/messaging';
+import { DLQ_HEADERS, enqueue } from '../../src/messaging';
 import { waitFor } from '../../src/testing';
-import { Backbone, createBackbone, PaymentCreatedEvent, paymentCreated } from './backbone-fixture';
+import {
+  Backbone,
+  createConsumerBackbone,
+  effectCount,
+  PaymentCreatedEvent,
+  paymentCreated,
+  recordEffect,
+} from './backbone-fixture';
 
 async function readAll(kafka: Kafka, topic: string, groupId: string, expected: number) {
   const out: { headers: Record<string, string>; key: string }[] = [];
@@ -29,23 +36,10 @@ async function readAll(kafka: Kafka, topic: string, groupId: string, expected: n
 
 describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Kafka)', () => {
   let bb: Backbone;
-  let relay: OutboxRelay;
   beforeEach(async () => {
-    bb = await createBackbone('inbox');
-    await bb.pool.query('CREATE TABLE effects (payment_id text NOT NULL, event_id uuid NOT NULL)'); // no unique key: only the inbox prevents doubles
-    relay = new OutboxRelay({
-      databaseUrl: bb.db.url,
-      kafka: bb.kafka,
-      logger: bb.logger,
-      registry: bb.registry,
-      pollIntervalMs: 100,
-    });
-    await relay.start();
+    bb = await createConsumerBackbone('inbox');
   });
-  afterEach(async () => {
-    await relay.stop();
-    await bb.close();
-  });
+  afterEach(() => bb.close());
 
   const publish = async (ids: string[], key = 'one-aggregate') => {
     await withTransaction(bb.pool, async (client) => {
@@ -57,34 +51,20 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
   it('dead-letters a poison event with its error and headers, keeps its partition moving, and replays it once after a fix', async () => {
     let fixed = false;
     let poisonAttempts = 0;
-    const consumer = new InboxConsumer({
-      name: 'test.poison',
-      kafka: bb.kafka,
-      pool: bb.pool,
-      logger: bb.logger,
-      registry: bb.registry,
-      topicPrefix: bb.prefix,
-      maxAttempts: 3,
-      retryBaseMs: 10,
-    });
+    const consumer = bb.consumer('test.poison', { maxAttempts: 3, retryBaseMs: 10 });
     consumer.on(PaymentCreatedEvent, async (client, event, ctx) => {
       if (event.paymentId === 'poison' && !fixed) {
         poisonAttempts++;
         throw new Error('merchant m-1 has no settlement account');
       }
-      await client.query('INSERT INTO effects VALUES ($1, $2)', [event.paymentId, ctx.envelope.id]);
+      await recordEffect(client, event, ctx);
     });
     await consumer.start();
     try {
       // one key, so one partition: everything behind the poison waits for it unless it is moved aside
       const ids = Array.from({ length: 50 }, (_, i) => (i === 10 ? 'poison' : `p-${i}`));
       await publish(ids);
-      await waitFor(
-        '49 effects',
-        async () =>
-          (await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n === 49 ? true : undefined,
-        60_000,
-      );
+      await waitFor('49 effects', async () => ((await effectCount(bb)) === 49 ? true : undefined), 60_000);
       // once inside its group's transaction, then maxAttempts (3) times on its own
       expect(poisonAttempts).toBe(4);
 
@@ -110,7 +90,7 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
       expect(poison.rows[0].event_id).toBe(dlq[0].headers.ce_id);
       // a second replay finds nothing new, and nothing is applied twice
       expect(await consumer.replayDeadLetters()).toEqual({ replayed: 0, failedAgain: 0 });
-      expect((await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n).toBe(50);
+      expect(await effectCount(bb)).toBe(50);
     } finally {
       await consumer.stop();
     }
@@ -123,13 +103,8 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
       { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) },
     );
     let calls = 0;
-    const consumer = new InboxConsumer({
-      name: 'test.infra',
-      kafka: bb.kafka,
-      pool: bb.pool,
+    const consumer = bb.consumer('test.infra', {
       logger,
-      registry: bb.registry,
-      topicPrefix: bb.prefix,
       maxAttempts: 2,
       retryBaseMs: 10,
       maxRetryDelayMs: 80,
@@ -137,14 +112,12 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
     consumer.on(PaymentCreatedEvent, async (client, event, ctx) => {
       // the database "is down" for the first 9 calls: once in its group, then 8 times on its own
       if (++calls <= 9) throw new InfrastructureError('unavailable', 'database unavailable (57P03)');
-      await client.query('INSERT INTO effects VALUES ($1, $2)', [event.paymentId, ctx.envelope.id]);
+      await recordEffect(client, event, ctx);
     });
     await consumer.start();
     try {
       await publish(['flaky']);
-      await waitFor('the effect', async () =>
-        (await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n === 1 ? true : undefined,
-      );
+      await waitFor('the effect', async () => ((await effectCount(bb)) === 1 ? true : undefined));
       const retries = logged.filter((l) => l.msg === 'infrastructure failure; retrying');
       // far more than maxAttempts (2), not dead-lettered, and the wait doubles up to the cap
       expect(retries.map((l) => l.failures)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -159,16 +132,7 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
   });
 
   it('puts an event back in the DLQ when replay fails again', async () => {
-    const consumer = new InboxConsumer({
-      name: 'test.refail',
-      kafka: bb.kafka,
-      pool: bb.pool,
-      logger: bb.logger,
-      registry: bb.registry,
-      topicPrefix: bb.prefix,
-      maxAttempts: 2,
-      retryBaseMs: 5,
-    });
+    const consumer = bb.consumer('test.refail', { maxAttempts: 2, retryBaseMs: 5 });
     consumer.on(PaymentCreatedEvent, async (_client, event) => {
       if (event.paymentId === 'bad') throw new Error('still broken');
     });
@@ -185,39 +149,19 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
   });
 
   it('applies each event once even when Kafka delivers it again', async () => {
-    const consumer = new InboxConsumer({
-      name: 'test.dupes',
-      kafka: bb.kafka,
-      pool: bb.pool,
-      logger: bb.logger,
-      registry: bb.registry,
-      topicPrefix: bb.prefix,
-    });
-    consumer.on(PaymentCreatedEvent, async (client, event, ctx) => {
-      await client.query('INSERT INTO effects VALUES ($1, $2)', [event.paymentId, ctx.envelope.id]);
-    });
+    const consumer = bb.consumer('test.dupes');
+    consumer.on(PaymentCreatedEvent, recordEffect);
     await consumer.start();
     await publish(
       Array.from({ length: 100 }, (_, i) => `p-${i}`),
       'k',
     );
-    await waitFor('100 effects', async () =>
-      (await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n === 100 ? true : undefined,
-    );
+    await waitFor('100 effects', async () => ((await effectCount(bb)) === 100 ? true : undefined));
     await consumer.stop();
     // republish the very same rows (what a relay crash between ack and mark does)
     await bb.pool.query('UPDATE outbox SET published_at = NULL');
-    const again = new InboxConsumer({
-      name: 'test.dupes',
-      kafka: bb.kafka,
-      pool: bb.pool,
-      logger: bb.logger,
-      registry: bb.registry,
-      topicPrefix: bb.prefix,
-    });
-    again.on(PaymentCreatedEvent, async (client, event, ctx) => {
-      await client.query('INSERT INTO effects VALUES ($1, $2)', [event.paymentId, ctx.envelope.id]);
-    });
+    const again = bb.consumer('test.dupes');
+    again.on(PaymentCreatedEvent, recordEffect);
     await again.start();
     try {
       await waitFor(
@@ -234,7 +178,7 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
         'SELECT payment_id, count(*)::int AS n FROM effects GROUP BY payment_id HAVING count(*) > 1',
       );
       expect(rows).toEqual([]);
-      expect((await bb.pool.query('SELECT count(*)::int AS n FROM effects')).rows[0].n).toBe(100);
+      expect(await effectCount(bb)).toBe(100);
     } finally {
       await again.stop();
     }

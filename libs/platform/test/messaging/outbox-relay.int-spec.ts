@@ -1,4 +1,4 @@
-import { enqueue, OutboxRelay, OUTBOX_SHARDS } from '../../src/messaging';
+import { enqueue, OUTBOX_SHARDS } from '../../src/messaging';
 import { withTransaction } from '../../src/db';
 import { waitFor } from '../../src/testing';
 import { Backbone, createBackbone, PaymentCreatedEvent, paymentCreated, readTopic } from './backbone-fixture';
@@ -20,12 +20,7 @@ describe('transactional outbox and relay (real PostgreSQL and Kafka)', () => {
     await bb.pool.query(
       `INSERT INTO key_seq SELECT 'key-' || i, 0 FROM generate_series(0, ${KEYS - 1}) AS i`,
     );
-    const relay = new OutboxRelay({
-      databaseUrl: bb.db.url,
-      kafka: bb.kafka,
-      logger: bb.logger,
-      registry: bb.registry,
-    });
+    const relay = bb.relay();
     await relay.start();
     const observer = await readTopic(bb.kafka, bb.topic);
     let committed = 0;
@@ -87,20 +82,8 @@ describe('transactional outbox and relay (real PostgreSQL and Kafka)', () => {
   });
 
   it('runs several relays without double publishing; a survivor takes over the shards of one that stops', async () => {
-    const a = new OutboxRelay({
-      databaseUrl: bb.db.url,
-      kafka: bb.kafka,
-      logger: bb.logger,
-      registry: bb.registry,
-      pollIntervalMs: 100,
-    });
-    const b = new OutboxRelay({
-      databaseUrl: bb.db.url,
-      kafka: bb.kafka,
-      logger: bb.logger,
-      registry: bb.registry,
-      pollIntervalMs: 100,
-    });
+    const a = bb.relay({ pollIntervalMs: 100 });
+    const b = bb.relay({ pollIntervalMs: 100 });
     await Promise.all([a.start(), b.start()]);
     const observer = await readTopic(bb.kafka, bb.topic);
     const write = async (from: number, n: number) => {
@@ -152,12 +135,7 @@ describe('transactional outbox and relay (real PostgreSQL and Kafka)', () => {
       for (let i = 0; i < 10; i++)
         await enqueue(client, bb.source, PaymentCreatedEvent, paymentCreated(`p-${i}`), { key: 'k' });
     });
-    const relay = new OutboxRelay({
-      databaseUrl: bb.db.url,
-      kafka: bb.kafka,
-      logger: bb.logger,
-      registry: bb.registry,
-    });
+    const relay = bb.relay();
     await relay.start();
     try {
       await waitFor('published', async () =>

@@ -4,9 +4,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { withTransaction } from '../../src/db';
-import { DLQ_HEADERS, enqueue, EventEnvelope, OutboxRelay } from '../../src/messaging';
+import { DLQ_HEADERS, enqueue, EventEnvelope } from '../../src/messaging';
 import { REPO_ROOT, testEndpoints, waitFor } from '../../src/testing';
-import { Backbone, createBackbone, PaymentCreatedEvent, paymentCreated, readTopic } from './backbone-fixture';
+import {
+  Backbone,
+  createConsumerBackbone,
+  effectCount,
+  PaymentCreatedEvent,
+  paymentCreated,
+  readTopic,
+} from './backbone-fixture';
 
 /**
  * A handler that kills its own process on one event. Without counting started-but-unfinished
@@ -36,24 +43,13 @@ function compileFixture(dir: string): string {
 
 describe('an event whose handler kills the process (real processes, PostgreSQL and Kafka)', () => {
   let bb: Backbone;
-  let relay: OutboxRelay;
   let child: ChildProcess | undefined;
   const scriptDir = mkdtempSync(join(tmpdir(), 'citybase-crashing-'));
   beforeAll(async () => {
-    bb = await createBackbone('death');
-    await bb.pool.query('CREATE TABLE effects (payment_id text NOT NULL, event_id uuid NOT NULL)'); // no unique key: only the inbox prevents doubles
-    relay = new OutboxRelay({
-      databaseUrl: bb.db.url,
-      kafka: bb.kafka,
-      logger: bb.logger,
-      registry: bb.registry,
-      pollIntervalMs: 100,
-    });
-    await relay.start();
+    bb = await createConsumerBackbone('death');
   });
   afterAll(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await relay.stop();
     await bb.close();
     rmSync(scriptDir, { recursive: true, force: true });
   });
@@ -77,8 +73,6 @@ describe('an event whose handler kills the process (real processes, PostgreSQL a
       const offsets = await admin.fetchTopicOffsets(dlqTopic).catch(() => []);
       return offsets.reduce((n, o) => n + Number(o.high), 0);
     };
-    const effects = async () =>
-      (await bb.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM effects')).rows[0].n;
 
     const deaths: string[] = [];
     let output = '';
@@ -107,7 +101,7 @@ describe('an event whose handler kills the process (real processes, PostgreSQL a
           async () => {
             if (proc.signalCode !== null || proc.exitCode !== null)
               return `exited ${proc.signalCode ?? proc.exitCode}`;
-            return (await effects()) === ids.length - 1 && (await dlqSize()) === 1 ? 'done' : undefined;
+            return (await effectCount(bb)) === ids.length - 1 && (await dlqSize()) === 1 ? 'done' : undefined;
           },
           90_000,
           100,

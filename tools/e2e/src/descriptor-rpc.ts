@@ -1,0 +1,139 @@
+import * as grpc from '@grpc/grpc-js';
+import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { loadDescriptorSet } from '@citybase/contracts/descriptors';
+import { RpcAuthDeclaration, rpcAuthDeclarations } from '@citybase/contracts/rpc-auth';
+import { ERROR_FIELD_METADATA } from '@citybase/platform';
+
+/**
+ * Every RPC of every service, read from the contracts' descriptor set (so an RPC added to a .proto
+ * is here without anyone editing a test), and generic clients that call any of them with plain
+ * objects: what the suites that sweep all RPCs (authorization matrix, hostile input) share.
+ */
+
+export type Json = Record<string, unknown>;
+
+/** How a unary call ended: its status, the reply (OK) or the request field an error names. */
+export interface Reply {
+  code: grpc.status;
+  details: string;
+  body?: Json;
+  field?: string;
+}
+
+export const descriptorSet = loadDescriptorSet();
+export const declarations: readonly RpcAuthDeclaration[] = [...rpcAuthDeclarations(descriptorSet).values()];
+
+export function declarationOf(path: string): RpcAuthDeclaration {
+  const d = declarations.find((x) => x.path === path);
+  if (!d) throw new Error(`no RPC ${path} in the descriptor set`);
+  return d;
+}
+
+/** Every scope an RPC declares, and those handlers check themselves (full PII, operations). */
+export const ALL_SCOPES: readonly string[] = [
+  ...new Set(declarations.flatMap((d) => (d.requiredScope ? [d.requiredScope] : []))),
+  'identity:pii.read',
+  'ops:admin',
+];
+
+/** The Citybase services, one process each (`npm run generate -- service` adds a new one here). */
+export const SERVICES = ['identity', 'payment', 'settlement', 'points', 'marketing', 'iot', 'data'];
+
+/** Which service (process) serves a proto service: the package is citybase.<name>.v1. */
+export const processOf = (d: RpcAuthDeclaration): string => d.service.split('.')[1] ?? '';
+
+/** Requests are plain objects with the proto's field names; missing fields default. */
+const loaded = grpc.loadPackageDefinition(
+  loadFileDescriptorSetFromBuffer(descriptorSet, {
+    longs: String,
+    enums: Number,
+    defaults: true,
+    oneofs: true,
+  }),
+);
+type RawClient = grpc.Client &
+  Record<string, (req: Json, md: grpc.Metadata, cb: grpc.requestCallback<Json>) => void>;
+type RawClientCtor = new (address: string, creds: grpc.ChannelCredentials) => RawClient;
+
+function clientCtor(service: string): RawClientCtor {
+  let node: unknown = loaded;
+  for (const part of service.split('.')) node = (node as Record<string, unknown>)[part];
+  return node as RawClientCtor;
+}
+
+/** Tests write requests in camelCase (as ts-proto does); the descriptor's messages use snake_case. */
+export const toSnake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+export const toCamel = (k: string): string => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+export function renameKeys(value: unknown, rename: (k: string) => string): unknown {
+  if (Array.isArray(value)) return value.map((v) => renameKeys(v, rename));
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [rename(k), renameKeys(v, rename)]));
+  }
+  return value;
+}
+
+/** Clients of every RPC of running services, one channel per proto service; `calls` counts the calls made. */
+export class RpcClients {
+  calls = 0;
+  private readonly clients = new Map<string, RawClient>();
+  private readonly byteClients = new Map<string, grpc.Client>();
+
+  /** `addressOf` gives the gRPC address of a service (process) by name. */
+  constructor(private readonly addressOf: (service: string) => string) {}
+
+  /** Calls an RPC with a request in the proto's field names; the reply's body has them too. */
+  call(d: RpcAuthDeclaration, request: Json, metadata: grpc.Metadata): Promise<Reply> {
+    let client = this.clients.get(d.service);
+    if (!client) {
+      const Ctor = clientCtor(d.service);
+      client = new Ctor(this.addressOf(processOf(d)), grpc.credentials.createInsecure());
+      this.clients.set(d.service, client);
+    }
+    const c = client;
+    const method = c[d.method] ?? c[d.method.charAt(0).toLowerCase() + d.method.slice(1)];
+    if (!method) throw new Error(`no client method for ${d.path}`);
+    return new Promise((resolve) => method.call(c, request, metadata, this.reply(resolve)));
+  }
+
+  /** `call` with a request written in camelCase; the reply's body comes back in camelCase too. */
+  async callCamel(d: RpcAuthDeclaration, request: Json, metadata: grpc.Metadata): Promise<Reply> {
+    const reply = await this.call(d, renameKeys(request, toSnake) as Json, metadata);
+    return reply.body ? { ...reply, body: renameKeys(reply.body, toCamel) as Json } : reply;
+  }
+
+  /** An RPC that must succeed (camelCase request): its reply body; anything but OK throws. */
+  async ok(path: string, request: Json, metadata: grpc.Metadata): Promise<Json> {
+    const reply = await this.callCamel(declarationOf(path), request, metadata);
+    if (reply.code !== grpc.status.OK || !reply.body)
+      throw new Error(`${path}: ${grpc.status[reply.code]} ${reply.details}`);
+    return reply.body;
+  }
+
+  /** Sends `bytes` as the whole request message, whatever they are. */
+  callBytes(d: RpcAuthDeclaration, bytes: Buffer, metadata: grpc.Metadata): Promise<Reply> {
+    const service = processOf(d);
+    let client = this.byteClients.get(service);
+    if (!client) {
+      client = new grpc.Client(this.addressOf(service), grpc.credentials.createInsecure());
+      this.byteClients.set(service, client);
+    }
+    const ident = (b: Buffer) => b;
+    return new Promise((resolve) =>
+      client.makeUnaryRequest(d.path, ident, ident, bytes, metadata, this.reply(resolve)),
+    );
+  }
+
+  close(): void {
+    for (const c of [...this.clients.values(), ...this.byteClients.values()]) c.close();
+  }
+
+  private reply(resolve: (r: Reply) => void) {
+    return (err: grpc.ServiceError | null, body?: Json | Buffer) => {
+      this.calls += 1;
+      if (!err)
+        return resolve({ code: grpc.status.OK, details: '', body: Buffer.isBuffer(body) ? undefined : body });
+      const field = err.metadata?.get(ERROR_FIELD_METADATA)[0];
+      resolve({ code: err.code, details: err.details, field: typeof field === 'string' ? field : undefined });
+    };
+  }
+}
