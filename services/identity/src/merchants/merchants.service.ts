@@ -5,7 +5,6 @@ import {
   inTenancy,
   Mutations,
   PG_POOL,
-  pageOf,
   Pool,
   PoolClient,
   toTimestamp,
@@ -14,7 +13,7 @@ import { IdentityEvents } from '@citybase/contracts/events';
 import { MerchantStatus } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { PeopleService } from '../people/people.service';
 import { PiiCipher } from '../shared/pii';
-import { Page, Paged, stored, visibilityOf, writeTarget } from '../shared/rows.domain';
+import { Page, Paged, pagedByCreation, stored, visibilityOf, writeTarget } from '../shared/rows.domain';
 import { notFound } from '../shared/shared.errors';
 import type { Cyclic } from '../shared/forward-ref';
 import { PII_CIPHER } from '../shared/shared.module';
@@ -214,10 +213,7 @@ export class MerchantsService {
   /** The merchants of one project that the caller may see (none if the project is foreign or unknown). */
   async list(claims: CitybaseClaims, projectId: string, page: Page): Promise<Paged<MerchantView>> {
     const rows = await listMerchants(this.pool, projectId, visibilityOf(claims), page);
-    const { rows: items, nextPageToken } = pageOf(rows, page.size, MERCHANT_PAGES, (r) => [
-      r.cursor_at,
-      r.merchant_id,
-    ]);
+    const { items, nextPageToken } = pagedByCreation(rows, page, MERCHANT_PAGES, (r) => r.merchant_id);
     return { items: items.map((r) => this.view(claims, r)), nextPageToken };
   }
 

@@ -5,6 +5,7 @@ import {
   type Page as PageOf,
   pageCursor,
   MutationTarget,
+  pageOf,
   PoolClient,
   TenancyRef,
   tenancyFilter,
@@ -28,6 +29,20 @@ export type Page = PageOf<[createdAt: string, id: string]>;
 export interface Paged<T> {
   items: T[];
   nextPageToken: string;
+}
+
+/**
+ * The page of a list sorted by (created_at, id) out of the rows its query fetched (one more than
+ * the page size, to tell whether another page follows): the rows carry `cursor_at`, `idOf` their id.
+ */
+export function pagedByCreation<R extends { cursor_at: string }>(
+  rows: R[],
+  page: Page,
+  pages: ReturnType<typeof createdAtPages>,
+  idOf: (row: R) => string,
+): Paged<R> {
+  const { rows: items, nextPageToken } = pageOf(rows, page.size, pages, (r) => [r.cursor_at, idOf(r)]);
+  return { items, nextPageToken };
 }
 
 /**
