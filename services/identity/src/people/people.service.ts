@@ -96,9 +96,7 @@ export class PeopleService {
       command: fingerprintOf(cmd, { phone: phone.hash, idNumber: idNumber.hash }),
       done: 'resident registered',
       execute: async ({ client, resourceId: residentId, emit, note }) => {
-        const project = await this.tenancy.findProject(client, cmd.projectId);
-        if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
-        assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
+        const project = await this.writableProject(client, claims, cmd.projectId);
         if (await findResidentIdByPhone(client, project.project_id, phone.hash))
           throw PeopleErrors.phoneTaken();
         const createdAt = await insertResident(client, {
@@ -181,14 +179,16 @@ export class PeopleService {
     const hash = this.pii.lookupHash('phone', query.phone);
     const residentId = await findResidentIdByPhone(this.pool, query.projectId, hash);
     const row = residentId ? await findResident(this.pool, residentId) : undefined;
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
-      throw new DomainError(
-        'not_found',
-        'RESIDENT_NOT_FOUND',
-        `no resident with this phone in project ${query.projectId}`,
-      );
-    }
-    return row;
+    return visibleOr(
+      claims,
+      row,
+      () =>
+        new DomainError(
+          'not_found',
+          'RESIDENT_NOT_FOUND',
+          `no resident with this phone in project ${query.projectId}`,
+        ),
+    );
   }
 
   // ---- households ----
@@ -355,9 +355,7 @@ export class PeopleService {
       assertTenancy(claims, { operatorId: operator.operator_id });
       return;
     }
-    const project = await this.tenancy.findProject(client, cmd.projectId);
-    if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
-    assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
+    const project = await this.writableProject(client, claims, cmd.projectId);
     if (project.operator_id !== cmd.operatorId) {
       throw DomainError.invalid(
         'tenancy.project_id',
@@ -366,13 +364,9 @@ export class PeopleService {
       );
     }
     if (cmd.role !== StaffRole.STAFF_ROLE_MERCHANT_STAFF) return;
-    const merchant = await this.merchants.findMerchant(client, cmd.merchantId);
-    if (
-      !merchant ||
-      !inTenancy(claims, { operatorId: merchant.operator_id, projectId: merchant.project_id })
-    ) {
-      throw DomainError.notFound('merchant', cmd.merchantId, 'MERCHANT_NOT_FOUND');
-    }
+    const merchant = visibleOr(claims, await this.merchants.findMerchant(client, cmd.merchantId), () =>
+      DomainError.notFound('merchant', cmd.merchantId, 'MERCHANT_NOT_FOUND'),
+    );
     if (merchant.project_id !== project.project_id) {
       throw DomainError.invalid(
         'tenancy.merchant_id',
@@ -425,9 +419,7 @@ export class PeopleService {
       command: fingerprintOf(cmd, { phone: phone.hash, idNumber: idNumber.hash }),
       done: 'courier registered',
       execute: async ({ client, resourceId: courierId, emit, note }) => {
-        const project = await this.tenancy.findProject(client, cmd.projectId);
-        if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
-        assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
+        const project = await this.writableProject(client, claims, cmd.projectId);
         const createdAt = await insertCourier(client, {
           courierId,
           operatorId: project.operator_id,
@@ -467,11 +459,9 @@ export class PeopleService {
     claims: CitybaseClaims,
     residentId: string,
   ): Promise<ResidentRow> {
-    const row = await findResident(db, residentId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
-      throw DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND');
-    }
-    return row;
+    return visibleOr(claims, await findResident(db, residentId), () =>
+      DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND'),
+    );
   }
 
   private async readableHousehold(
@@ -479,13 +469,9 @@ export class PeopleService {
     claims: CitybaseClaims,
     householdId: string,
   ): Promise<HouseholdView> {
-    const household = await findHousehold(db, householdId);
-    if (
-      !household ||
-      !inTenancy(claims, { operatorId: household.operator_id, projectId: household.project_id })
-    ) {
-      throw DomainError.notFound('household', householdId, 'HOUSEHOLD_NOT_FOUND');
-    }
+    const household = visibleOr(claims, await findHousehold(db, householdId), () =>
+      DomainError.notFound('household', householdId, 'HOUSEHOLD_NOT_FOUND'),
+    );
     return { household, members: await listHouseholdMembers(db, householdId) };
   }
 
@@ -494,11 +480,9 @@ export class PeopleService {
     claims: CitybaseClaims,
     staffId: string,
   ): Promise<StaffRow> {
-    const row = await findStaff(db, staffId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id ?? undefined })) {
-      throw DomainError.notFound('staff', staffId, 'STAFF_NOT_FOUND');
-    }
-    return row;
+    return visibleOr(claims, await findStaff(db, staffId), () =>
+      DomainError.notFound('staff', staffId, 'STAFF_NOT_FOUND'),
+    );
   }
 
   private async readableCourier(
@@ -506,12 +490,36 @@ export class PeopleService {
     claims: CitybaseClaims,
     courierId: string,
   ): Promise<CourierRow> {
-    const row = await findCourier(db, courierId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
-      throw DomainError.notFound('courier', courierId, 'COURIER_NOT_FOUND');
-    }
-    return row;
+    return visibleOr(claims, await findCourier(db, courierId), () =>
+      DomainError.notFound('courier', courierId, 'COURIER_NOT_FOUND'),
+    );
   }
+
+  /**
+   * The project a write places a resident, courier or staff member in: NOT_FOUND if there is none,
+   * PERMISSION_DENIED if it lies outside the caller's tenancy.
+   */
+  private async writableProject(client: PoolClient, claims: CitybaseClaims, projectId: string) {
+    const project = await this.tenancy.findProject(client, projectId);
+    if (!project) throw DomainError.notFound('project', projectId, 'PROJECT_NOT_FOUND');
+    assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
+    return project;
+  }
+}
+
+/**
+ * The row if it exists inside the caller's tenancy; `missing()` (NOT_FOUND) otherwise, as if it did
+ * not exist: reads never tell a foreign caller what another tenant has.
+ */
+function visibleOr<R extends { operator_id: string; project_id: string | null }>(
+  claims: CitybaseClaims,
+  row: R | undefined,
+  missing: () => DomainError,
+): R {
+  if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id ?? undefined })) {
+    throw missing();
+  }
+  return row;
 }
 
 /** Identity facts are keyed by operator, so a consumer sees one operator's facts in order. */
