@@ -1,5 +1,5 @@
 import type { PoolClient } from '@citybase/platform';
-import type { SealedPii } from '../shared/pii';
+import { sealedColumns, type SealedPii } from '../shared/pii';
 import type { Page, Visibility } from '../shared/rows.domain';
 import { after, CURSOR_AT, Db, listPage, visible } from '../shared/rows.store';
 import type { RegisterMerchantCommand } from './merchants.domain';
@@ -53,12 +53,8 @@ export async function insertMerchant(
       cmd.location,
       cmd.unitId,
       cmd.ownerName,
-      sealed.ownerIdNumber.enc,
-      sealed.ownerIdNumber.hash,
-      sealed.ownerIdNumber.masked,
-      sealed.contactPhone.enc,
-      sealed.contactPhone.hash,
-      sealed.contactPhone.masked,
+      ...sealedColumns(sealed.ownerIdNumber),
+      ...sealedColumns(sealed.contactPhone),
       cmd.leaseRef,
       cmd.businessScope,
       cmd.photoRefs,

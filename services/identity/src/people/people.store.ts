@@ -4,7 +4,7 @@ import {
   StaffRole,
   VerificationStatus,
 } from '@citybase/contracts/citybase/identity/v1/people';
-import type { SealedPii } from '../shared/pii';
+import { sealedColumns, type SealedPii } from '../shared/pii';
 
 type Db = Pool | PoolClient;
 
@@ -100,12 +100,8 @@ export async function insertResident(
       row.operatorId,
       row.projectId,
       row.name,
-      row.phone.enc,
-      row.phone.hash,
-      row.phone.masked,
-      row.idNumber.enc,
-      row.idNumber.hash,
-      row.idNumber.masked,
+      ...sealedColumns(row.phone),
+      ...sealedColumns(row.idNumber),
       VerificationStatus.VERIFICATION_STATUS_UNVERIFIED,
     ],
   );
@@ -271,9 +267,7 @@ export async function insertStaff(
       row.merchantId,
       row.role,
       row.name,
-      row.phone.enc,
-      row.phone.hash,
-      row.phone.masked,
+      ...sealedColumns(row.phone),
     ],
   );
   return (rows[0] as { created_at: Date }).created_at;
@@ -336,12 +330,8 @@ export async function insertCourier(
       row.operatorId,
       row.projectId,
       row.name,
-      row.phone.enc,
-      row.phone.hash,
-      row.phone.masked,
-      row.idNumber.enc,
-      row.idNumber.hash,
-      row.idNumber.masked,
+      ...sealedColumns(row.phone),
+      ...sealedColumns(row.idNumber),
       row.photoRef,
       row.employer,
     ],
