@@ -1,17 +1,6 @@
-import { DomainError } from '@citybase/platform';
-
 /** Helpers shared by settlement's tests (unit specs under src/ and integration suites). */
 
-/** The DomainError `fn` throws; fails the test when it throws nothing or another error. */
-export function domainErrorOf(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a DomainError');
-}
+export { domainErrorOf } from '@citybase/platform/testing';
 
 /** A deterministic PRNG (mulberry32), so a failing random case replays from its seed. */
 export function rng(seed: number): () => number {
