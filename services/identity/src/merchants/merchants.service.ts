@@ -2,7 +2,6 @@ import { forwardRef, Inject, Injectable } from '@nestjs/common';
 import {
   CitybaseClaims,
   hasScope,
-  inTenancy,
   Mutations,
   PG_POOL,
   Pool,
@@ -13,7 +12,16 @@ import { IdentityEvents } from '@citybase/contracts/events';
 import { MerchantStatus } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { PeopleService } from '../people/people.service';
 import { PiiCipher } from '../shared/pii';
-import { Page, Paged, pagedByCreation, stored, visibilityOf, writeTarget } from '../shared/rows.domain';
+import {
+  Page,
+  Paged,
+  pagedByCreation,
+  readable,
+  stored,
+  tenancyOf,
+  visibilityOf,
+  writeTarget,
+} from '../shared/rows.domain';
 import { notFound } from '../shared/shared.errors';
 import type { Cyclic } from '../shared/forward-ref';
 import { PII_CIPHER } from '../shared/shared.module';
@@ -80,7 +88,7 @@ export class MerchantsService {
       command: fingerprinted,
       target: writeTarget(
         (client) => this.tenancy.findProject(client, cmd.projectId),
-        (project) => ({ operatorId: project.operator_id, projectId: project.project_id }),
+        tenancyOf,
         () => notFound('project', 'project_id'),
       ),
       done: 'merchant registered',
@@ -154,7 +162,7 @@ export class MerchantsService {
       // the status the previous one left.
       target: writeTarget(
         (client) => findMerchantForUpdate(client, cmd.merchantId),
-        (merchant) => ({ operatorId: merchant.operator_id, projectId: merchant.project_id }),
+        tenancyOf,
         () => notFound('merchant', 'merchant_id'),
       ),
       done: 'merchant status changed',
@@ -203,10 +211,9 @@ export class MerchantsService {
   }
 
   async get(claims: CitybaseClaims, merchantId: string): Promise<MerchantView> {
-    const row = await findMerchant(this.pool, merchantId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
-      throw notFound('merchant', 'merchant_id');
-    }
+    const row = readable(claims, await findMerchant(this.pool, merchantId), () =>
+      notFound('merchant', 'merchant_id'),
+    );
     return this.view(claims, row);
   }
 

@@ -1,9 +1,7 @@
 import { forwardRef, Inject, Injectable } from '@nestjs/common';
 import {
-  assertTenancy,
   CitybaseClaims,
   DomainError,
-  inTenancy,
   Mutations,
   PG_POOL,
   Pool,
@@ -17,6 +15,7 @@ import {
   VerificationStatus,
 } from '@citybase/contracts/citybase/identity/v1/people';
 import { PiiCipher } from '../shared/pii';
+import { readable, writable } from '../shared/rows.domain';
 import type { Cyclic } from '../shared/forward-ref';
 import { PII_CIPHER } from '../shared/shared.module';
 import { MerchantsService } from '../merchants/merchants.service';
@@ -138,9 +137,9 @@ export class PeopleService {
       resourceId: cmd.residentId,
       done: 'resident verified',
       execute: async ({ client, emit, note }) => {
-        const resident = await lockResident(client, cmd.residentId);
-        if (!resident) throw DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND');
-        assertTenancy(claims, { operatorId: resident.operator_id, projectId: resident.project_id });
+        const resident = writable(claims, await lockResident(client, cmd.residentId), () =>
+          DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND'),
+        );
         if (!(await isActivePropertyStaff(client, cmd.verifiedByStaffId, resident.project_id))) {
           throw PeopleErrors.notPropertyStaff('verified_by_staff_id', "the resident's project");
         }
@@ -179,7 +178,7 @@ export class PeopleService {
     const hash = this.pii.lookupHash('phone', query.phone);
     const residentId = await findResidentIdByPhone(this.pool, query.projectId, hash);
     const row = residentId ? await findResident(this.pool, residentId) : undefined;
-    return visibleOr(
+    return readable(
       claims,
       row,
       () =>
@@ -201,9 +200,9 @@ export class PeopleService {
       command: fingerprintOf(cmd, {}),
       done: 'household created',
       execute: async ({ client, resourceId: householdId, emit, note }) => {
-        const unit = await this.tenancy.findUnit(client, cmd.unitId);
-        if (!unit) throw DomainError.notFound('unit', cmd.unitId, 'UNIT_NOT_FOUND');
-        assertTenancy(claims, { operatorId: unit.operator_id, projectId: unit.project_id });
+        const unit = writable(claims, await this.tenancy.findUnit(client, cmd.unitId), () =>
+          DomainError.notFound('unit', cmd.unitId, 'UNIT_NOT_FOUND'),
+        );
         if (await findHouseholdByUnit(client, unit.unit_id)) throw PeopleErrors.unitHasHousehold();
         const head = await lockResident(client, cmd.headResidentId);
         if (!head || head.project_id !== unit.project_id) {
@@ -262,9 +261,9 @@ export class PeopleService {
       resourceId: cmd.householdId,
       done: 'household member bound',
       execute: async ({ client, emit, note }) => {
-        const household = await findHousehold(client, cmd.householdId);
-        if (!household) throw DomainError.notFound('household', cmd.householdId, 'HOUSEHOLD_NOT_FOUND');
-        assertTenancy(claims, { operatorId: household.operator_id, projectId: household.project_id });
+        const household = writable(claims, await findHousehold(client, cmd.householdId), () =>
+          DomainError.notFound('household', cmd.householdId, 'HOUSEHOLD_NOT_FOUND'),
+        );
         const residentId = await findResidentIdByPhone(client, household.project_id, phoneHash);
         const resident = residentId ? await lockResident(client, residentId) : undefined;
         if (!resident) throw PeopleErrors.memberNotFound();
@@ -350,9 +349,9 @@ export class PeopleService {
    */
   private async checkStaffPlacement(client: PoolClient, claims: CitybaseClaims, cmd: RegisterStaffCommand) {
     if (cmd.role === StaffRole.STAFF_ROLE_OPERATOR_ADMIN) {
-      const operator = await this.tenancy.findOperator(client, cmd.operatorId);
-      if (!operator) throw DomainError.notFound('operator', cmd.operatorId, 'OPERATOR_NOT_FOUND');
-      assertTenancy(claims, { operatorId: operator.operator_id });
+      writable(claims, await this.tenancy.findOperator(client, cmd.operatorId), () =>
+        DomainError.notFound('operator', cmd.operatorId, 'OPERATOR_NOT_FOUND'),
+      );
       return;
     }
     const project = await this.writableProject(client, claims, cmd.projectId);
@@ -364,7 +363,7 @@ export class PeopleService {
       );
     }
     if (cmd.role !== StaffRole.STAFF_ROLE_MERCHANT_STAFF) return;
-    const merchant = visibleOr(claims, await this.merchants.findMerchant(client, cmd.merchantId), () =>
+    const merchant = readable(claims, await this.merchants.findMerchant(client, cmd.merchantId), () =>
       DomainError.notFound('merchant', cmd.merchantId, 'MERCHANT_NOT_FOUND'),
     );
     if (merchant.project_id !== project.project_id) {
@@ -459,7 +458,7 @@ export class PeopleService {
     claims: CitybaseClaims,
     residentId: string,
   ): Promise<ResidentRow> {
-    return visibleOr(claims, await findResident(db, residentId), () =>
+    return readable(claims, await findResident(db, residentId), () =>
       DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND'),
     );
   }
@@ -469,7 +468,7 @@ export class PeopleService {
     claims: CitybaseClaims,
     householdId: string,
   ): Promise<HouseholdView> {
-    const household = visibleOr(claims, await findHousehold(db, householdId), () =>
+    const household = readable(claims, await findHousehold(db, householdId), () =>
       DomainError.notFound('household', householdId, 'HOUSEHOLD_NOT_FOUND'),
     );
     return { household, members: await listHouseholdMembers(db, householdId) };
@@ -480,7 +479,7 @@ export class PeopleService {
     claims: CitybaseClaims,
     staffId: string,
   ): Promise<StaffRow> {
-    return visibleOr(claims, await findStaff(db, staffId), () =>
+    return readable(claims, await findStaff(db, staffId), () =>
       DomainError.notFound('staff', staffId, 'STAFF_NOT_FOUND'),
     );
   }
@@ -490,7 +489,7 @@ export class PeopleService {
     claims: CitybaseClaims,
     courierId: string,
   ): Promise<CourierRow> {
-    return visibleOr(claims, await findCourier(db, courierId), () =>
+    return readable(claims, await findCourier(db, courierId), () =>
       DomainError.notFound('courier', courierId, 'COURIER_NOT_FOUND'),
     );
   }
@@ -500,26 +499,11 @@ export class PeopleService {
    * PERMISSION_DENIED if it lies outside the caller's tenancy.
    */
   private async writableProject(client: PoolClient, claims: CitybaseClaims, projectId: string) {
-    const project = await this.tenancy.findProject(client, projectId);
-    if (!project) throw DomainError.notFound('project', projectId, 'PROJECT_NOT_FOUND');
-    assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
+    const project = writable(claims, await this.tenancy.findProject(client, projectId), () =>
+      DomainError.notFound('project', projectId, 'PROJECT_NOT_FOUND'),
+    );
     return project;
   }
-}
-
-/**
- * The row if it exists inside the caller's tenancy; `missing()` (NOT_FOUND) otherwise, as if it did
- * not exist: reads never tell a foreign caller what another tenant has.
- */
-function visibleOr<R extends { operator_id: string; project_id: string | null }>(
-  claims: CitybaseClaims,
-  row: R | undefined,
-  missing: () => DomainError,
-): R {
-  if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id ?? undefined })) {
-    throw missing();
-  }
-  return row;
 }
 
 /** Identity facts are keyed by operator, so a consumer sees one operator's facts in order. */

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   CitybaseClaims,
-  inTenancy,
   MutationContext,
   Mutations,
   MutationTarget,
@@ -11,7 +10,16 @@ import {
   toTimestamp,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
-import { Page, Paged, pagedByCreation, stored, visibilityOf, writeTarget } from '../shared/rows.domain';
+import {
+  Page,
+  Paged,
+  pagedByCreation,
+  readable,
+  stored,
+  tenancyOf,
+  visibilityOf,
+  writeTarget,
+} from '../shared/rows.domain';
 import { notFound } from '../shared/shared.errors';
 import {
   assertCityAdmin,
@@ -88,10 +96,9 @@ export class TenancyService {
   }
 
   async getOperator(claims: CitybaseClaims, operatorId: string): Promise<OperatorRow> {
-    const row = await findOperator(this.pool, operatorId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id }))
-      throw notFound('operator', 'operator_id');
-    return row;
+    return readable(claims, await findOperator(this.pool, operatorId), () =>
+      notFound('operator', 'operator_id'),
+    );
   }
 
   async listOperators(claims: CitybaseClaims, page: Page): Promise<Paged<OperatorRow>> {
@@ -130,11 +137,7 @@ export class TenancyService {
   }
 
   async getProject(claims: CitybaseClaims, projectId: string): Promise<ProjectRow> {
-    const row = await findProject(this.pool, projectId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
-      throw notFound('project', 'project_id');
-    }
-    return row;
+    return readable(claims, await findProject(this.pool, projectId), () => notFound('project', 'project_id'));
   }
 
   /** The projects of one operator that the caller may see (none if the operator is foreign or unknown). */
@@ -151,7 +154,7 @@ export class TenancyService {
       done: 'building created',
       target: writeTarget(
         (client) => findProject(client, cmd.projectId),
-        (project) => ({ operatorId: project.operator_id, projectId: project.project_id }),
+        tenancyOf,
         () => notFound('project', 'project_id'),
       ),
       insert: async (client, id, project) => {
@@ -183,7 +186,7 @@ export class TenancyService {
       done: 'unit created',
       target: writeTarget(
         (client) => findBuilding(client, cmd.buildingId),
-        (building) => ({ operatorId: building.operator_id, projectId: building.project_id }),
+        tenancyOf,
         () => notFound('building', 'building_id'),
       ),
       insert: async (client, id, building) => {
@@ -343,6 +346,6 @@ function underProject(row: { operator_id: string; project_id: string }, subject:
   return {
     key: row.operator_id,
     subject,
-    tenancy: { operatorId: row.operator_id, projectId: row.project_id },
+    tenancy: tenancyOf(row),
   };
 }
