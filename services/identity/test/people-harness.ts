@@ -13,7 +13,7 @@ import {
   TestDatabase,
   TestIssuer,
 } from '@citybase/platform/testing';
-import { newPhone } from './people-fixtures';
+import { insertMerchant, newPhone, Tenant } from './people-fixtures';
 export { errorField, grpcError as failure } from '@citybase/platform/testing';
 
 /** Every scope the people and access RPCs declare, without identity:pii.read. */
@@ -139,4 +139,28 @@ export async function registerStaff(
   );
   if (!staff) throw new Error('RegisterStaff returned no staff');
   return staff.staffId;
+}
+
+/**
+ * Staff of the tenant who are not active property staff of t.projectId, each registered through the
+ * RPC: merchant staff of a merchant there, an operator admin, and property staff of the project
+ * made inactive.
+ */
+export async function ineligibleStaff(
+  h: IdentityHarness,
+  md: () => Metadata,
+  t: Tenant,
+  merchantRegisteredBy: string,
+): Promise<{ merchantStaff: string; admin: string; inactive: string }> {
+  const merchantId = await insertMerchant(h.pg, t, merchantRegisteredBy);
+  const merchantStaff = await registerStaff(
+    h,
+    md,
+    { operatorId: t.operatorId, projectId: t.projectId, merchantId },
+    StaffRole.STAFF_ROLE_MERCHANT_STAFF,
+  );
+  const admin = await registerStaff(h, md, { operatorId: t.operatorId }, StaffRole.STAFF_ROLE_OPERATOR_ADMIN);
+  const inactive = await registerStaff(h, md, { operatorId: t.operatorId, projectId: t.projectId });
+  await h.pg.query('UPDATE staff SET active = false WHERE staff_id = $1', [inactive]);
+  return { merchantStaff, admin, inactive };
 }

@@ -32,6 +32,7 @@ import {
   errorField,
   failure,
   IdentityHarness,
+  ineligibleStaff,
   json,
   outboxOf,
   registerStaff,
@@ -274,21 +275,7 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
     });
 
     it("refuses anyone but active property staff of the resident's project (FAILED_PRECONDITION naming verified_by_staff_id), writing nothing", async () => {
-      const merchantId = await insertMerchant(h.pg, A, staffA);
-      const merchantStaff = await registerStaff(
-        h,
-        asA,
-        { operatorId: A.operatorId, projectId: A.projectId, merchantId },
-        StaffRole.STAFF_ROLE_MERCHANT_STAFF,
-      );
-      const admin = await registerStaff(
-        h,
-        asA,
-        { operatorId: A.operatorId },
-        StaffRole.STAFF_ROLE_OPERATOR_ADMIN,
-      );
-      const inactive = await registerStaff(h, asA, { operatorId: A.operatorId, projectId: A.projectId });
-      await h.pg.query('UPDATE staff SET active = false WHERE staff_id = $1', [inactive]);
+      const { merchantStaff, admin, inactive } = await ineligibleStaff(h, asA, A, staffA);
       const r = await newResident();
       const before = await counts(h.pg);
       for (const staffId of [merchantStaff, admin, inactive, staffAOther, staffB, randomUUID()]) {
