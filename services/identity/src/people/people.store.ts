@@ -8,8 +8,8 @@ import { sealedColumns, type SealedPii } from '../shared/pii';
 
 type Db = Pool | PoolClient;
 
-export interface ResidentRow {
-  resident_id: string;
+/** Columns residents and couriers share: their place, name, and sealed phone and ID number. */
+interface PersonInProjectColumns {
   operator_id: string;
   project_id: string;
   name: string;
@@ -17,11 +17,15 @@ export interface ResidentRow {
   phone_masked: string;
   id_number_enc: Buffer;
   id_number_masked: string;
+  created_at: Date;
+}
+
+export interface ResidentRow extends PersonInProjectColumns {
+  resident_id: string;
   verification_status: VerificationStatus;
   verified_by_staff_id: string | null;
   verified_at: Date | null;
   household_id: string | null;
-  created_at: Date;
 }
 
 export interface HouseholdRow {
@@ -53,18 +57,10 @@ export interface StaffRow {
   created_at: Date;
 }
 
-export interface CourierRow {
+export interface CourierRow extends PersonInProjectColumns {
   courier_id: string;
-  operator_id: string;
-  project_id: string;
-  name: string;
-  phone_enc: Buffer;
-  phone_masked: string;
-  id_number_enc: Buffer;
-  id_number_masked: string;
   photo_ref: string;
   employer: string;
-  created_at: Date;
 }
 
 /** PostgreSQL's unique_violation on the named constraint or index. */
