@@ -8,6 +8,7 @@ import {
   grpcClient,
   kafkaTestPrefix,
   PromiseClient,
+  rowCounts,
   ServiceProcess,
   spawnService,
   TestDatabase,
@@ -89,18 +90,17 @@ export function caller(
 }
 
 /** Row counts of every table the people and access features write, and of the outbox. */
-export async function counts(pg: Client): Promise<Record<string, number>> {
-  const { rows } = await pg.query<Record<string, number>>(
-    `SELECT (SELECT count(*)::int FROM residents) AS residents,
-            (SELECT count(*)::int FROM households) AS households,
-            (SELECT count(*)::int FROM household_members) AS household_members,
-            (SELECT count(*)::int FROM staff) AS staff,
-            (SELECT count(*)::int FROM couriers) AS couriers,
-            (SELECT count(*)::int FROM door_grants) AS door_grants,
-            (SELECT count(*)::int FROM idempotency_keys) AS idempotency_keys,
-            (SELECT count(*)::int FROM outbox) AS outbox`,
-  );
-  return rows[0] as Record<string, number>;
+export function counts(pg: Client): Promise<Record<string, number>> {
+  return rowCounts(pg, [
+    'residents',
+    'households',
+    'household_members',
+    'staff',
+    'couriers',
+    'door_grants',
+    'idempotency_keys',
+    'outbox',
+  ]);
 }
 
 /** The outbox rows of one event type, oldest first. */
