@@ -75,31 +75,32 @@ const RESIDENT_COLUMNS = `r.resident_id, r.operator_id, r.project_id, r.name, r.
   r.id_number_enc, r.id_number_masked, r.verification_status, r.verified_by_staff_id, r.verified_at,
   m.household_id, r.created_at`;
 
+/** What a resident or courier row stores alike: its place, name, and sealed phone and ID number. */
+interface SealedPerson {
+  operatorId: string;
+  projectId: string;
+  name: string;
+  phone: SealedPii;
+  idNumber: SealedPii;
+}
+
+/** The columns of a SealedPerson, in the order personParams gives their values. */
+const PERSON_COLUMNS = `operator_id, project_id, name, phone_enc, phone_hash, phone_masked,
+  id_number_enc, id_number_hash, id_number_masked`;
+
+function personParams(p: SealedPerson): unknown[] {
+  return [p.operatorId, p.projectId, p.name, ...sealedColumns(p.phone), ...sealedColumns(p.idNumber)];
+}
+
 export async function insertResident(
   client: PoolClient,
-  row: {
-    residentId: string;
-    operatorId: string;
-    projectId: string;
-    name: string;
-    phone: SealedPii;
-    idNumber: SealedPii;
-  },
+  row: SealedPerson & { residentId: string },
 ): Promise<Date> {
   const { rows } = await client.query<{ created_at: Date }>(
-    `INSERT INTO residents (resident_id, operator_id, project_id, name, phone_enc, phone_hash, phone_masked,
-                            id_number_enc, id_number_hash, id_number_masked, verification_status)
+    `INSERT INTO residents (resident_id, ${PERSON_COLUMNS}, verification_status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      RETURNING created_at`,
-    [
-      row.residentId,
-      row.operatorId,
-      row.projectId,
-      row.name,
-      ...sealedColumns(row.phone),
-      ...sealedColumns(row.idNumber),
-      VerificationStatus.VERIFICATION_STATUS_UNVERIFIED,
-    ],
+    [row.residentId, ...personParams(row), VerificationStatus.VERIFICATION_STATUS_UNVERIFIED],
   );
   return (rows[0] as { created_at: Date }).created_at;
 }
@@ -305,32 +306,13 @@ export async function isActivePropertyStaff(
 
 export async function insertCourier(
   client: PoolClient,
-  row: {
-    courierId: string;
-    operatorId: string;
-    projectId: string;
-    name: string;
-    phone: SealedPii;
-    idNumber: SealedPii;
-    photoRef: string;
-    employer: string;
-  },
+  row: SealedPerson & { courierId: string; photoRef: string; employer: string },
 ): Promise<Date> {
   const { rows } = await client.query<{ created_at: Date }>(
-    `INSERT INTO couriers (courier_id, operator_id, project_id, name, phone_enc, phone_hash, phone_masked,
-                           id_number_enc, id_number_hash, id_number_masked, photo_ref, employer)
+    `INSERT INTO couriers (courier_id, ${PERSON_COLUMNS}, photo_ref, employer)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      RETURNING created_at`,
-    [
-      row.courierId,
-      row.operatorId,
-      row.projectId,
-      row.name,
-      ...sealedColumns(row.phone),
-      ...sealedColumns(row.idNumber),
-      row.photoRef,
-      row.employer,
-    ],
+    [row.courierId, ...personParams(row), row.photoRef, row.employer],
   );
   return (rows[0] as { created_at: Date }).created_at;
 }
