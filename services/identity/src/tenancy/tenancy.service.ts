@@ -80,7 +80,7 @@ export class TenancyService {
   async createOperator(claims: CitybaseClaims, cmd: CreateOperatorCommand): Promise<OperatorRow> {
     assertCityAdmin(claims, 'create operators');
     return this.create(claims, cmd, {
-      rpc: 'CreateOperator',
+      method: 'TenancyService.CreateOperator',
       done: 'operator created',
       insert: (client, id) => insertOperator(client, id, cmd),
       find: findOperator,
@@ -110,7 +110,7 @@ export class TenancyService {
 
   async createProject(claims: CitybaseClaims, cmd: CreateProjectCommand): Promise<ProjectRow> {
     return this.create(claims, cmd, {
-      rpc: 'CreateProject',
+      method: 'TenancyService.CreateProject',
       done: 'project created',
       target: writeTarget(
         (client) => findOperator(client, cmd.operatorId),
@@ -150,7 +150,7 @@ export class TenancyService {
 
   async createBuilding(claims: CitybaseClaims, cmd: CreateBuildingCommand): Promise<BuildingRow> {
     return this.create(claims, cmd, {
-      rpc: 'CreateBuilding',
+      method: 'TenancyService.CreateBuilding',
       done: 'building created',
       target: writeTarget(
         (client) => findProject(client, cmd.projectId),
@@ -182,7 +182,7 @@ export class TenancyService {
 
   async createUnit(claims: CitybaseClaims, cmd: CreateUnitCommand): Promise<UnitRow> {
     return this.create(claims, cmd, {
-      rpc: 'CreateUnit',
+      method: 'TenancyService.CreateUnit',
       done: 'unit created',
       target: writeTarget(
         (client) => findBuilding(client, cmd.buildingId),
@@ -244,7 +244,7 @@ export class TenancyService {
   async createAgency(claims: CitybaseClaims, cmd: CreateAgencyCommand): Promise<AgencyRow> {
     assertCityAdmin(claims, 'create agencies');
     return this.create(claims, cmd, {
-      rpc: 'CreateAgency',
+      method: 'TenancyService.CreateAgency',
       done: 'agency created',
       insert: (client, id) => insertAgency(client, id, cmd),
       find: findAgency,
@@ -279,8 +279,8 @@ export class TenancyService {
     claims: CitybaseClaims,
     cmd: C,
     creation: {
-      /** The RPC of TenancyService, e.g. "CreateUnit". */
-      rpc: string;
+      /** "TenancyService.<RPC>": part of the request key. */
+      method: string;
       done: string;
       target?: MutationTarget<P>;
       insert(client: PoolClient, id: string, parent: P): Promise<R>;
@@ -289,7 +289,7 @@ export class TenancyService {
     },
   ): Promise<R> {
     return this.mutations.run({
-      method: `TenancyService.${creation.rpc}`,
+      method: creation.method,
       claims,
       requestId: cmd.requestId,
       command: cmd,
