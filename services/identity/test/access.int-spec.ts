@@ -2,16 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { Metadata, status } from '@grpc/grpc-js';
 import { IdentityEvents } from '@citybase/contracts/events';
 import { GrantStatus, IssueDoorGrantRequest } from '@citybase/contracts/citybase/identity/v1/access';
-import { StaffRole } from '@citybase/contracts/citybase/identity/v1/people';
 import { toTimestamp } from '@citybase/platform';
 import { waitFor } from '@citybase/platform/testing';
-import { insertMerchant, insertTenant, newIdNumber, newPhone, Tenant } from './people-fixtures';
+import { insertTenant, newIdNumber, newPhone, Tenant } from './people-fixtures';
 import {
   caller,
   counts,
   errorField,
   failure,
   IdentityHarness,
+  ineligibleStaff,
   json,
   outboxOf,
   registerStaff,
@@ -255,25 +255,11 @@ describe('identity AccessService over gRPC (real process, PostgreSQL, Kafka, Red
 
   it('requires active property staff of the project to issue and revoke (FAILED_PRECONDITION naming the field), writing nothing', async () => {
     const f = await family();
-    const merchantId = await insertMerchant(h.pg, A, staffA);
-    const merchantStaff = await registerStaff(
-      h,
-      asA,
-      { operatorId: A.operatorId, projectId: A.projectId, merchantId },
-      StaffRole.STAFF_ROLE_MERCHANT_STAFF,
-    );
-    const admin = await registerStaff(
-      h,
-      asA,
-      { operatorId: A.operatorId },
-      StaffRole.STAFF_ROLE_OPERATOR_ADMIN,
-    );
+    const { merchantStaff, admin, inactive } = await ineligibleStaff(h, asA, A, staffA);
     const otherProject = await registerStaff(h, asA, {
       operatorId: A.operatorId,
       projectId: A.otherProjectId,
     });
-    const inactive = await registerStaff(h, asA, { operatorId: A.operatorId, projectId: A.projectId });
-    await h.pg.query('UPDATE staff SET active = false WHERE staff_id = $1', [inactive]);
     const { grant } = await h.access.issueDoorGrant(issueRequest({ residentId: f.head }), asA());
     const before = await counts(h.pg);
     for (const staffId of [merchantStaff, admin, otherProject, inactive, staffB, randomUUID()]) {

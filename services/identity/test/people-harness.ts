@@ -8,12 +8,13 @@ import {
   grpcClient,
   kafkaTestPrefix,
   PromiseClient,
+  rowCounts,
   ServiceProcess,
   spawnService,
   TestDatabase,
   TestIssuer,
 } from '@citybase/platform/testing';
-import { newPhone } from './people-fixtures';
+import { insertMerchant, newPhone, Tenant } from './people-fixtures';
 export { errorField, grpcError as failure } from '@citybase/platform/testing';
 
 /** Every scope the people and access RPCs declare, without identity:pii.read. */
@@ -89,18 +90,17 @@ export function caller(
 }
 
 /** Row counts of every table the people and access features write, and of the outbox. */
-export async function counts(pg: Client): Promise<Record<string, number>> {
-  const { rows } = await pg.query<Record<string, number>>(
-    `SELECT (SELECT count(*)::int FROM residents) AS residents,
-            (SELECT count(*)::int FROM households) AS households,
-            (SELECT count(*)::int FROM household_members) AS household_members,
-            (SELECT count(*)::int FROM staff) AS staff,
-            (SELECT count(*)::int FROM couriers) AS couriers,
-            (SELECT count(*)::int FROM door_grants) AS door_grants,
-            (SELECT count(*)::int FROM idempotency_keys) AS idempotency_keys,
-            (SELECT count(*)::int FROM outbox) AS outbox`,
-  );
-  return rows[0] as Record<string, number>;
+export function counts(pg: Client): Promise<Record<string, number>> {
+  return rowCounts(pg, [
+    'residents',
+    'households',
+    'household_members',
+    'staff',
+    'couriers',
+    'door_grants',
+    'idempotency_keys',
+    'outbox',
+  ]);
 }
 
 /** The outbox rows of one event type, oldest first. */
@@ -139,4 +139,28 @@ export async function registerStaff(
   );
   if (!staff) throw new Error('RegisterStaff returned no staff');
   return staff.staffId;
+}
+
+/**
+ * Staff of the tenant who are not active property staff of t.projectId, each registered through the
+ * RPC: merchant staff of a merchant there, an operator admin, and property staff of the project
+ * made inactive.
+ */
+export async function ineligibleStaff(
+  h: IdentityHarness,
+  md: () => Metadata,
+  t: Tenant,
+  merchantRegisteredBy: string,
+): Promise<{ merchantStaff: string; admin: string; inactive: string }> {
+  const merchantId = await insertMerchant(h.pg, t, merchantRegisteredBy);
+  const merchantStaff = await registerStaff(
+    h,
+    md,
+    { operatorId: t.operatorId, projectId: t.projectId, merchantId },
+    StaffRole.STAFF_ROLE_MERCHANT_STAFF,
+  );
+  const admin = await registerStaff(h, md, { operatorId: t.operatorId }, StaffRole.STAFF_ROLE_OPERATOR_ADMIN);
+  const inactive = await registerStaff(h, md, { operatorId: t.operatorId, projectId: t.projectId });
+  await h.pg.query('UPDATE staff SET active = false WHERE staff_id = $1', [inactive]);
+  return { merchantStaff, admin, inactive };
 }

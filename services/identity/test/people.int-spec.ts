@@ -2,6 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Metadata, status } from '@grpc/grpc-js';
 import { IdentityEvents } from '@citybase/contracts/events';
 import {
+  BindHouseholdMemberRequest,
+  CreateHouseholdRequest,
+  FindResidentByPhoneRequest,
+  GetHouseholdRequest,
+  GetResidentRequest,
   HouseholdRole,
   RegisterCourierRequest,
   RegisterResidentRequest,
@@ -9,6 +14,7 @@ import {
   Resident,
   StaffRole,
   VerificationStatus,
+  VerifyResidentRequest,
 } from '@citybase/contracts/citybase/identity/v1/people';
 import {
   insertMerchant,
@@ -26,6 +32,7 @@ import {
   errorField,
   failure,
   IdentityHarness,
+  ineligibleStaff,
   json,
   outboxOf,
   registerStaff,
@@ -82,6 +89,35 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
       idNumber: newIdNumber(),
       ...over,
     };
+  }
+
+  function staffRequest(over: Partial<RegisterStaffRequest> = {}): RegisterStaffRequest {
+    return {
+      requestId: randomUUID(),
+      tenancy: { operatorId: A.operatorId, projectId: A.projectId, merchantId: '' },
+      role: StaffRole.STAFF_ROLE_PROPERTY_STAFF,
+      name: 'Zhang San',
+      phone: newPhone(),
+      ...over,
+    };
+  }
+
+  function courierRequest(over: Partial<RegisterCourierRequest> = {}): RegisterCourierRequest {
+    return {
+      requestId: randomUUID(),
+      projectId: A.projectId,
+      name: 'Liu Kuai',
+      phone: newPhone(),
+      idNumber: newIdNumber(),
+      photoRef: 'couriers/liu.jpg',
+      employer: 'SF Express',
+      ...over,
+    };
+  }
+
+  /** BindHouseholdMember of the resident with `phone` to the household, under a fresh request id. */
+  function bindRequest(householdId: string, phone: string, relation = ''): BindHouseholdMemberRequest {
+    return { requestId: randomUUID(), householdId, phone, relation };
   }
 
   async function newResident(over: Partial<RegisterResidentRequest> = {}, md = asA) {
@@ -239,21 +275,7 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
     });
 
     it("refuses anyone but active property staff of the resident's project (FAILED_PRECONDITION naming verified_by_staff_id), writing nothing", async () => {
-      const merchantId = await insertMerchant(h.pg, A, staffA);
-      const merchantStaff = await registerStaff(
-        h,
-        asA,
-        { operatorId: A.operatorId, projectId: A.projectId, merchantId },
-        StaffRole.STAFF_ROLE_MERCHANT_STAFF,
-      );
-      const admin = await registerStaff(
-        h,
-        asA,
-        { operatorId: A.operatorId },
-        StaffRole.STAFF_ROLE_OPERATOR_ADMIN,
-      );
-      const inactive = await registerStaff(h, asA, { operatorId: A.operatorId, projectId: A.projectId });
-      await h.pg.query('UPDATE staff SET active = false WHERE staff_id = $1', [inactive]);
+      const { merchantStaff, admin, inactive } = await ineligibleStaff(h, asA, A, staffA);
       const r = await newResident();
       const before = await counts(h.pg);
       for (const staffId of [merchantStaff, admin, inactive, staffAOther, staffB, randomUUID()]) {
@@ -336,17 +358,14 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
       const spouse = await newResident(); // binding does not require verification
       const child = await newResident();
       const bound = await h.people.bindHouseholdMember(
-        { requestId: randomUUID(), householdId, phone: spouse.clearPhone, relation: 'spouse' },
+        bindRequest(householdId, spouse.clearPhone, 'spouse'),
         asA(),
       );
       expect(bound.household!.members.map((m) => [m.residentId, m.role, m.relation])).toEqual([
         [head.residentId, HouseholdRole.HOUSEHOLD_ROLE_HEAD, ''],
         [spouse.residentId, HouseholdRole.HOUSEHOLD_ROLE_MEMBER, 'spouse'],
       ]);
-      await h.people.bindHouseholdMember(
-        { requestId: randomUUID(), householdId, phone: `+86 ${child.clearPhone}`, relation: '' },
-        asA(),
-      );
+      await h.people.bindHouseholdMember(bindRequest(householdId, `+86 ${child.clearPhone}`), asA());
       const got = await h.people.getHousehold({ householdId }, asA());
       expect(got.household!.members.map((m) => m.residentId)).toEqual([
         head.residentId,
@@ -409,15 +428,7 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
       const one = await household();
       const two = await household();
       const member = await newResident();
-      await h.people.bindHouseholdMember(
-        {
-          requestId: randomUUID(),
-          householdId: one.householdId,
-          phone: member.clearPhone,
-          relation: 'parent',
-        },
-        asA(),
-      );
+      await h.people.bindHouseholdMember(bindRequest(one.householdId, member.clearPhone, 'parent'), asA());
       const elsewhere = await newResident({ projectId: A.otherProjectId });
       const before = await counts(h.pg);
       const cases: [string, number][] = [
@@ -428,24 +439,13 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
         [newPhone(), status.NOT_FOUND],
       ];
       for (const [phone, code] of cases) {
-        const err = await failure(
-          h.people.bindHouseholdMember(
-            { requestId: randomUUID(), householdId: one.householdId, phone, relation: '' },
-            asA(),
-          ),
-        );
+        const err = await failure(h.people.bindHouseholdMember(bindRequest(one.householdId, phone), asA()));
         expect([err.code, errorField(err)]).toEqual([code, 'phone']);
         expect(err.details).not.toContain(phone);
       }
       expect(
-        (
-          await failure(
-            h.people.bindHouseholdMember(
-              { requestId: randomUUID(), householdId: randomUUID(), phone: member.clearPhone, relation: '' },
-              asA(),
-            ),
-          )
-        ).code,
+        (await failure(h.people.bindHouseholdMember(bindRequest(randomUUID(), member.clearPhone), asA())))
+          .code,
       ).toBe(status.NOT_FOUND);
       expect(await counts(h.pg)).toEqual(before);
     });
@@ -457,15 +457,7 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
         const member = await newResident();
         const results = await Promise.allSettled(
           [one, two].map((hh) =>
-            h.people.bindHouseholdMember(
-              {
-                requestId: randomUUID(),
-                householdId: hh.householdId,
-                phone: member.clearPhone,
-                relation: 'child',
-              },
-              asA(),
-            ),
+            h.people.bindHouseholdMember(bindRequest(hh.householdId, member.clearPhone, 'child'), asA()),
           ),
         );
         expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
@@ -496,10 +488,7 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
       ];
       for (const [role, tenancy] of cases) {
         const phone = newPhone();
-        const { staff } = await h.people.registerStaff(
-          { requestId: randomUUID(), tenancy, role, name: 'Zhang San', phone },
-          asA(),
-        );
+        const { staff } = await h.people.registerStaff(staffRequest({ tenancy, role, phone }), asA());
         expect(staff).toMatchObject({ ...tenancy, role, name: 'Zhang San', phone: maskedPhone(phone) });
         expect((await h.people.getStaff({ staffId: staff!.staffId }, asA())).staff).toEqual(staff);
         expect((await h.people.getStaff({ staffId: staff!.staffId }, asApii())).staff!.phone).toBe(phone);
@@ -517,18 +506,7 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
     it('registers a courier with photo and employer; GetCourier masks phone and ID number unless identity:pii.read', async () => {
       const phone = newPhone();
       const idNumber = newIdNumber();
-      const { courier } = await h.people.registerCourier(
-        {
-          requestId: randomUUID(),
-          projectId: A.projectId,
-          name: 'Liu Kuai',
-          phone,
-          idNumber,
-          photoRef: 'couriers/liu.jpg',
-          employer: 'SF Express',
-        },
-        asA(),
-      );
+      const { courier } = await h.people.registerCourier(courierRequest({ phone, idNumber }), asA());
       expect(courier).toMatchObject({
         operatorId: A.operatorId,
         projectId: A.projectId,
@@ -595,40 +573,21 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
         prepare: async () => {
           const hh = await household();
           const member = await newResident();
-          const req = {
-            requestId: randomUUID(),
-            householdId: hh.householdId,
-            phone: member.clearPhone,
-            relation: 'spouse',
-          };
+          const req = bindRequest(hh.householdId, member.clearPhone, 'spouse');
           return { call: h.people.bindHouseholdMember, req, different: { ...req, relation: 'child' } };
         },
       },
       {
         name: 'RegisterStaff',
         prepare: async () => {
-          const req: RegisterStaffRequest = {
-            requestId: randomUUID(),
-            tenancy: { operatorId: A.operatorId, projectId: A.projectId, merchantId: '' },
-            role: StaffRole.STAFF_ROLE_PROPERTY_STAFF,
-            name: 'Guard',
-            phone: newPhone(),
-          };
+          const req = staffRequest();
           return { call: h.people.registerStaff, req, different: { ...req, phone: newPhone() } };
         },
       },
       {
         name: 'RegisterCourier',
         prepare: async () => {
-          const req: RegisterCourierRequest = {
-            requestId: randomUUID(),
-            projectId: A.projectId,
-            name: 'Courier',
-            phone: newPhone(),
-            idNumber: newIdNumber(),
-            photoRef: 'c.jpg',
-            employer: 'JD',
-          };
+          const req = courierRequest();
           return { call: h.people.registerCourier, req, different: { ...req, employer: 'Meituan' } };
         },
       },
@@ -650,15 +609,7 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
     );
 
     it('keeps request ids per client: another client reusing a key makes a new request', async () => {
-      const req: RegisterCourierRequest = {
-        requestId: 'shared-key-1',
-        projectId: A.projectId,
-        name: 'Courier',
-        phone: newPhone(),
-        idNumber: newIdNumber(),
-        photoRef: 'c.jpg',
-        employer: 'JD',
-      };
+      const req = courierRequest({ requestId: 'shared-key-1' });
       const one = await h.people.registerCourier(req, caller(h.issuer, { operators: [A.operatorId] })());
       const two = await h.people.registerCourier(req, caller(h.issuer, { operators: [A.operatorId] })());
       expect(two.courier!.courierId).not.toBe(one.courier!.courierId);
@@ -681,33 +632,6 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
 
   describe('bad input: INVALID_ARGUMENT naming the field, nothing written', () => {
     const uuid = () => randomUUID();
-    const validId = () => newIdNumber();
-    const residentReq = (over: Partial<RegisterResidentRequest>) => ({
-      requestId: uuid(),
-      projectId: A.projectId,
-      name: 'N',
-      phone: newPhone(),
-      idNumber: validId(),
-      ...over,
-    });
-    const staffReq = (over: Partial<RegisterStaffRequest>): RegisterStaffRequest => ({
-      requestId: uuid(),
-      tenancy: { operatorId: A.operatorId, projectId: A.projectId, merchantId: '' },
-      role: StaffRole.STAFF_ROLE_PROPERTY_STAFF,
-      name: 'N',
-      phone: newPhone(),
-      ...over,
-    });
-    const courierReq = (over: Partial<RegisterCourierRequest>): RegisterCourierRequest => ({
-      requestId: uuid(),
-      projectId: A.projectId,
-      name: 'N',
-      phone: newPhone(),
-      idNumber: validId(),
-      photoRef: 'p.jpg',
-      employer: 'E',
-      ...over,
-    });
     const badCheckDigit = () => {
       const id = newIdNumber();
       return id.slice(0, 17) + (id[17] === '0' ? '1' : '0');
@@ -721,294 +645,159 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
     });
 
     type Row = [string, string, () => Promise<unknown>];
+    /** A change to a valid request: an object, or a function when it needs the suite's tenants or fresh values. */
+    type Change<R> = Partial<R> | (() => Partial<R>);
+    /** The rows of one RPC: [what is wrong, the field named, the change], each sent by `send`. */
+    function invalid<R extends object>(
+      rpc: string,
+      send: (over: Partial<R>) => Promise<unknown>,
+      cases: [string, string, Change<R>][],
+    ): Row[] {
+      return cases.map(([what, field, change]) => [
+        `${rpc} ${what}`,
+        field,
+        () => send(typeof change === 'function' ? change() : change),
+      ]);
+    }
     const rows: Row[] = [
-      // RegisterResident
-      [
-        'RegisterResident empty request_id',
-        'request_id',
-        () => h.people.registerResident(residentReq({ requestId: '' }), asAB()),
-      ],
-      [
-        'RegisterResident long request_id',
-        'request_id',
-        () => h.people.registerResident(residentReq({ requestId: 'r'.repeat(129) }), asAB()),
-      ],
-      [
-        'RegisterResident request_id with a space',
-        'request_id',
-        () => h.people.registerResident(residentReq({ requestId: 'a b' }), asAB()),
-      ],
-      [
-        'RegisterResident empty project_id',
-        'project_id',
-        () => h.people.registerResident(residentReq({ projectId: '' }), asAB()),
-      ],
-      [
-        'RegisterResident malformed project_id',
-        'project_id',
-        () => h.people.registerResident(residentReq({ projectId: 'p-1' }), asAB()),
-      ],
-      [
-        'RegisterResident empty name',
-        'name',
-        () => h.people.registerResident(residentReq({ name: '   ' }), asAB()),
-      ],
-      [
-        'RegisterResident long name',
-        'name',
-        () => h.people.registerResident(residentReq({ name: 'n'.repeat(101) }), asAB()),
-      ],
-      [
-        'RegisterResident empty phone',
-        'phone',
-        () => h.people.registerResident(residentReq({ phone: '' }), asAB()),
-      ],
-      [
-        'RegisterResident malformed phone',
-        'phone',
-        () => h.people.registerResident(residentReq({ phone: '12912345678' }), asAB()),
-      ],
-      [
-        'RegisterResident short phone',
-        'phone',
-        () => h.people.registerResident(residentReq({ phone: '1391234567' }), asAB()),
-      ],
-      [
-        'RegisterResident long phone',
-        'phone',
-        () => h.people.registerResident(residentReq({ phone: '1'.repeat(40) }), asAB()),
-      ],
-      [
-        'RegisterResident empty id_number',
-        'id_number',
-        () => h.people.registerResident(residentReq({ idNumber: '' }), asAB()),
-      ],
-      [
-        'RegisterResident id_number with a bad check digit',
-        'id_number',
-        () => h.people.registerResident(residentReq({ idNumber: badCheckDigit() }), asAB()),
-      ],
-      [
-        'RegisterResident id_number with a bad date',
-        'id_number',
-        () => h.people.registerResident(residentReq({ idNumber: badDate() }), asAB()),
-      ],
-      [
-        'RegisterResident id_number of 17 characters',
-        'id_number',
-        () => h.people.registerResident(residentReq({ idNumber: newIdNumber().slice(0, 17) }), asAB()),
-      ],
-      [
-        'RegisterResident id_number of 19 characters',
-        'id_number',
-        () => h.people.registerResident(residentReq({ idNumber: newIdNumber() + '1' }), asAB()),
-      ],
-      // VerifyResident
-      [
-        'VerifyResident empty request_id',
-        'request_id',
-        () =>
-          h.people.verifyResident({ requestId: '', residentId: uuid(), verifiedByStaffId: staffA }, asAB()),
-      ],
-      [
-        'VerifyResident malformed resident_id',
-        'resident_id',
-        () =>
-          h.people.verifyResident({ requestId: uuid(), residentId: 'r1', verifiedByStaffId: staffA }, asAB()),
-      ],
-      [
-        'VerifyResident empty verified_by_staff_id',
-        'verified_by_staff_id',
-        () =>
-          h.people.verifyResident({ requestId: uuid(), residentId: uuid(), verifiedByStaffId: '' }, asAB()),
-      ],
-      [
-        'VerifyResident malformed verified_by_staff_id',
-        'verified_by_staff_id',
-        () =>
+      ...invalid<RegisterResidentRequest>(
+        'RegisterResident',
+        (over) => h.people.registerResident(residentRequest(over), asAB()),
+        [
+          ['empty request_id', 'request_id', { requestId: '' }],
+          ['long request_id', 'request_id', { requestId: 'r'.repeat(129) }],
+          ['request_id with a space', 'request_id', { requestId: 'a b' }],
+          ['empty project_id', 'project_id', { projectId: '' }],
+          ['malformed project_id', 'project_id', { projectId: 'p-1' }],
+          ['empty name', 'name', { name: '   ' }],
+          ['long name', 'name', { name: 'n'.repeat(101) }],
+          ['empty phone', 'phone', { phone: '' }],
+          ['malformed phone', 'phone', { phone: '12912345678' }],
+          ['short phone', 'phone', { phone: '1391234567' }],
+          ['long phone', 'phone', { phone: '1'.repeat(40) }],
+          ['empty id_number', 'id_number', { idNumber: '' }],
+          ['id_number with a bad check digit', 'id_number', () => ({ idNumber: badCheckDigit() })],
+          ['id_number with a bad date', 'id_number', () => ({ idNumber: badDate() })],
+          ['id_number of 17 characters', 'id_number', () => ({ idNumber: newIdNumber().slice(0, 17) })],
+          ['id_number of 19 characters', 'id_number', () => ({ idNumber: newIdNumber() + '1' })],
+        ],
+      ),
+      ...invalid<VerifyResidentRequest>(
+        'VerifyResident',
+        (over) =>
           h.people.verifyResident(
-            { requestId: uuid(), residentId: uuid(), verifiedByStaffId: `${staffA}x` },
+            { requestId: uuid(), residentId: uuid(), verifiedByStaffId: staffA, ...over },
             asAB(),
           ),
-      ],
-      // GetResident, FindResidentByPhone
-      [
-        'GetResident empty resident_id',
-        'resident_id',
-        () => h.people.getResident({ residentId: '' }, asAB()),
-      ],
-      [
-        'GetResident malformed resident_id',
-        'resident_id',
-        () => h.people.getResident({ residentId: 'x'.repeat(300) }, asAB()),
-      ],
-      [
-        'FindResidentByPhone malformed project_id',
-        'project_id',
-        () => h.people.findResidentByPhone({ projectId: 'p', phone: newPhone() }, asAB()),
-      ],
-      [
-        'FindResidentByPhone empty phone',
-        'phone',
-        () => h.people.findResidentByPhone({ projectId: A.projectId, phone: '' }, asAB()),
-      ],
-      [
-        'FindResidentByPhone malformed phone',
-        'phone',
-        () => h.people.findResidentByPhone({ projectId: A.projectId, phone: '139-abc' }, asAB()),
-      ],
-      // CreateHousehold
-      [
-        'CreateHousehold empty request_id',
-        'request_id',
-        () => h.people.createHousehold({ requestId: '', unitId: uuid(), headResidentId: uuid() }, asAB()),
-      ],
-      [
-        'CreateHousehold malformed unit_id',
-        'unit_id',
-        () => h.people.createHousehold({ requestId: uuid(), unitId: 'u', headResidentId: uuid() }, asAB()),
-      ],
-      [
-        'CreateHousehold empty head_resident_id',
-        'head_resident_id',
-        () => h.people.createHousehold({ requestId: uuid(), unitId: uuid(), headResidentId: '' }, asAB()),
-      ],
-      // BindHouseholdMember
-      [
-        'BindHouseholdMember empty request_id',
-        'request_id',
-        () =>
+        [
+          ['empty request_id', 'request_id', { requestId: '' }],
+          ['malformed resident_id', 'resident_id', { residentId: 'r1' }],
+          ['empty verified_by_staff_id', 'verified_by_staff_id', { verifiedByStaffId: '' }],
+          [
+            'malformed verified_by_staff_id',
+            'verified_by_staff_id',
+            () => ({ verifiedByStaffId: `${staffA}x` }),
+          ],
+        ],
+      ),
+      ...invalid<GetResidentRequest>(
+        'GetResident',
+        (over) => h.people.getResident({ residentId: uuid(), ...over }, asAB()),
+        [
+          ['empty resident_id', 'resident_id', { residentId: '' }],
+          ['malformed resident_id', 'resident_id', { residentId: 'x'.repeat(300) }],
+        ],
+      ),
+      ...invalid<FindResidentByPhoneRequest>(
+        'FindResidentByPhone',
+        (over) =>
+          h.people.findResidentByPhone({ projectId: A.projectId, phone: newPhone(), ...over }, asAB()),
+        [
+          ['malformed project_id', 'project_id', { projectId: 'p' }],
+          ['empty phone', 'phone', { phone: '' }],
+          ['malformed phone', 'phone', { phone: '139-abc' }],
+        ],
+      ),
+      ...invalid<CreateHouseholdRequest>(
+        'CreateHousehold',
+        (over) =>
+          h.people.createHousehold(
+            { requestId: uuid(), unitId: uuid(), headResidentId: uuid(), ...over },
+            asAB(),
+          ),
+        [
+          ['empty request_id', 'request_id', { requestId: '' }],
+          ['malformed unit_id', 'unit_id', { unitId: 'u' }],
+          ['empty head_resident_id', 'head_resident_id', { headResidentId: '' }],
+        ],
+      ),
+      ...invalid<BindHouseholdMemberRequest>(
+        'BindHouseholdMember',
+        (over) =>
           h.people.bindHouseholdMember(
-            { requestId: '', householdId: uuid(), phone: newPhone(), relation: '' },
+            { requestId: uuid(), householdId: uuid(), phone: newPhone(), relation: '', ...over },
             asAB(),
           ),
-      ],
-      [
-        'BindHouseholdMember malformed household_id',
-        'household_id',
-        () =>
-          h.people.bindHouseholdMember(
-            { requestId: uuid(), householdId: 'h', phone: newPhone(), relation: '' },
-            asAB(),
-          ),
-      ],
-      [
-        'BindHouseholdMember empty phone',
-        'phone',
-        () =>
-          h.people.bindHouseholdMember(
-            { requestId: uuid(), householdId: uuid(), phone: '', relation: '' },
-            asAB(),
-          ),
-      ],
-      [
-        'BindHouseholdMember malformed phone',
-        'phone',
-        () =>
-          h.people.bindHouseholdMember(
-            { requestId: uuid(), householdId: uuid(), phone: '+1 555 0100', relation: '' },
-            asAB(),
-          ),
-      ],
-      [
-        'BindHouseholdMember long relation',
-        'relation',
-        () =>
-          h.people.bindHouseholdMember(
-            { requestId: uuid(), householdId: uuid(), phone: newPhone(), relation: 'r'.repeat(51) },
-            asAB(),
-          ),
-      ],
-      // GetHousehold
-      [
-        'GetHousehold empty household_id',
-        'household_id',
-        () => h.people.getHousehold({ householdId: '' }, asAB()),
-      ],
-      [
-        'GetHousehold malformed household_id',
-        'household_id',
-        () => h.people.getHousehold({ householdId: 'household-1' }, asAB()),
-      ],
-      // RegisterStaff
-      [
-        'RegisterStaff empty request_id',
-        'request_id',
-        () => h.people.registerStaff(staffReq({ requestId: '' }), asAB()),
-      ],
-      [
-        'RegisterStaff missing tenancy',
-        'tenancy.operator_id',
-        () => h.people.registerStaff(staffReq({ tenancy: undefined }), asAB()),
-      ],
-      [
-        'RegisterStaff malformed tenancy.operator_id',
-        'tenancy.operator_id',
-        () =>
-          h.people.registerStaff(
-            staffReq({ tenancy: tenancy({ operatorId: 'op', projectId: A.projectId }) }),
-            asAB(),
-          ),
-      ],
-      [
-        'RegisterStaff unspecified role',
-        'role',
-        () => h.people.registerStaff(staffReq({ role: StaffRole.STAFF_ROLE_UNSPECIFIED }), asAB()),
-      ],
-      [
-        'RegisterStaff unknown role',
-        'role',
-        () => h.people.registerStaff(staffReq({ role: 9 as StaffRole }), asAB()),
-      ],
-      ['RegisterStaff empty name', 'name', () => h.people.registerStaff(staffReq({ name: '' }), asAB())],
-      [
-        'RegisterStaff long name',
-        'name',
-        () => h.people.registerStaff(staffReq({ name: 'n'.repeat(101) }), asAB()),
-      ],
-      [
-        'RegisterStaff malformed phone',
-        'phone',
-        () => h.people.registerStaff(staffReq({ phone: '02112345678' }), asAB()),
-      ],
-      [
-        'RegisterStaff property staff without project',
-        'tenancy.project_id',
-        () => h.people.registerStaff(staffReq({ tenancy: tenancy({}) }), asAB()),
-      ],
-      [
-        'RegisterStaff property staff with a merchant',
-        'tenancy.merchant_id',
-        () =>
-          h.people.registerStaff(
-            staffReq({ tenancy: tenancy({ projectId: A.projectId, merchantId: uuid() }) }),
-            asAB(),
-          ),
-      ],
-      [
-        'RegisterStaff merchant staff without merchant',
-        'tenancy.merchant_id',
-        () => h.people.registerStaff(staffReq({ role: StaffRole.STAFF_ROLE_MERCHANT_STAFF }), asAB()),
-      ],
-      [
-        'RegisterStaff operator admin with a project',
-        'tenancy.project_id',
-        () => h.people.registerStaff(staffReq({ role: StaffRole.STAFF_ROLE_OPERATOR_ADMIN }), asAB()),
-      ],
-      [
-        'RegisterStaff operator admin with a merchant',
-        'tenancy.merchant_id',
-        () =>
-          h.people.registerStaff(
-            staffReq({ role: StaffRole.STAFF_ROLE_OPERATOR_ADMIN, tenancy: tenancy({ merchantId: uuid() }) }),
-            asAB(),
-          ),
-      ],
-      [
-        'RegisterStaff project of another operator',
-        'tenancy.project_id',
-        () => h.people.registerStaff(staffReq({ tenancy: tenancy({ projectId: B.projectId }) }), asAB()),
-      ],
+        [
+          ['empty request_id', 'request_id', { requestId: '' }],
+          ['malformed household_id', 'household_id', { householdId: 'h' }],
+          ['empty phone', 'phone', { phone: '' }],
+          ['malformed phone', 'phone', { phone: '+1 555 0100' }],
+          ['long relation', 'relation', { relation: 'r'.repeat(51) }],
+        ],
+      ),
+      ...invalid<GetHouseholdRequest>(
+        'GetHousehold',
+        (over) => h.people.getHousehold({ householdId: uuid(), ...over }, asAB()),
+        [
+          ['empty household_id', 'household_id', { householdId: '' }],
+          ['malformed household_id', 'household_id', { householdId: 'household-1' }],
+        ],
+      ),
+      ...invalid<RegisterStaffRequest>(
+        'RegisterStaff',
+        (over) => h.people.registerStaff(staffRequest(over), asAB()),
+        [
+          ['empty request_id', 'request_id', { requestId: '' }],
+          ['missing tenancy', 'tenancy.operator_id', { tenancy: undefined }],
+          [
+            'malformed tenancy.operator_id',
+            'tenancy.operator_id',
+            () => ({ tenancy: tenancy({ operatorId: 'op', projectId: A.projectId }) }),
+          ],
+          ['unspecified role', 'role', { role: StaffRole.STAFF_ROLE_UNSPECIFIED }],
+          ['unknown role', 'role', { role: 9 as StaffRole }],
+          ['empty name', 'name', { name: '' }],
+          ['long name', 'name', { name: 'n'.repeat(101) }],
+          ['malformed phone', 'phone', { phone: '02112345678' }],
+          ['property staff without project', 'tenancy.project_id', () => ({ tenancy: tenancy({}) })],
+          [
+            'property staff with a merchant',
+            'tenancy.merchant_id',
+            () => ({ tenancy: tenancy({ projectId: A.projectId, merchantId: uuid() }) }),
+          ],
+          [
+            'merchant staff without merchant',
+            'tenancy.merchant_id',
+            { role: StaffRole.STAFF_ROLE_MERCHANT_STAFF },
+          ],
+          [
+            'operator admin with a project',
+            'tenancy.project_id',
+            { role: StaffRole.STAFF_ROLE_OPERATOR_ADMIN },
+          ],
+          [
+            'operator admin with a merchant',
+            'tenancy.merchant_id',
+            () => ({ role: StaffRole.STAFF_ROLE_OPERATOR_ADMIN, tenancy: tenancy({ merchantId: uuid() }) }),
+          ],
+          [
+            'project of another operator',
+            'tenancy.project_id',
+            () => ({ tenancy: tenancy({ projectId: B.projectId }) }),
+          ],
+        ],
+      ),
       [
         'RegisterStaff merchant of another project',
         'tenancy.merchant_id',
@@ -1019,7 +808,7 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
             staffAOther,
           );
           return h.people.registerStaff(
-            staffReq({
+            staffRequest({
               role: StaffRole.STAFF_ROLE_MERCHANT_STAFF,
               tenancy: tenancy({ projectId: A.projectId, merchantId }),
             }),
@@ -1027,60 +816,23 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
           );
         },
       ],
-      // GetStaff
       ['GetStaff malformed staff_id', 'staff_id', () => h.people.getStaff({ staffId: 'staff' }, asAB())],
-      // RegisterCourier
-      [
-        'RegisterCourier empty request_id',
-        'request_id',
-        () => h.people.registerCourier(courierReq({ requestId: '' }), asAB()),
-      ],
-      [
-        'RegisterCourier malformed project_id',
-        'project_id',
-        () => h.people.registerCourier(courierReq({ projectId: '1' }), asAB()),
-      ],
-      [
-        'RegisterCourier empty name',
-        'name',
-        () => h.people.registerCourier(courierReq({ name: '' }), asAB()),
-      ],
-      [
-        'RegisterCourier malformed phone',
-        'phone',
-        () => h.people.registerCourier(courierReq({ phone: '1391234567a' }), asAB()),
-      ],
-      [
-        'RegisterCourier id_number with a bad check digit',
-        'id_number',
-        () => h.people.registerCourier(courierReq({ idNumber: badCheckDigit() }), asAB()),
-      ],
-      [
-        'RegisterCourier id_number with a bad date',
-        'id_number',
-        () => h.people.registerCourier(courierReq({ idNumber: badDate() }), asAB()),
-      ],
-      [
-        'RegisterCourier empty photo_ref',
-        'photo_ref',
-        () => h.people.registerCourier(courierReq({ photoRef: '' }), asAB()),
-      ],
-      [
-        'RegisterCourier long photo_ref',
-        'photo_ref',
-        () => h.people.registerCourier(courierReq({ photoRef: 'p'.repeat(501) }), asAB()),
-      ],
-      [
-        'RegisterCourier empty employer',
-        'employer',
-        () => h.people.registerCourier(courierReq({ employer: '' }), asAB()),
-      ],
-      [
-        'RegisterCourier long employer',
-        'employer',
-        () => h.people.registerCourier(courierReq({ employer: 'e'.repeat(201) }), asAB()),
-      ],
-      // GetCourier
+      ...invalid<RegisterCourierRequest>(
+        'RegisterCourier',
+        (over) => h.people.registerCourier(courierRequest(over), asAB()),
+        [
+          ['empty request_id', 'request_id', { requestId: '' }],
+          ['malformed project_id', 'project_id', { projectId: '1' }],
+          ['empty name', 'name', { name: '' }],
+          ['malformed phone', 'phone', { phone: '1391234567a' }],
+          ['id_number with a bad check digit', 'id_number', () => ({ idNumber: badCheckDigit() })],
+          ['id_number with a bad date', 'id_number', () => ({ idNumber: badDate() })],
+          ['empty photo_ref', 'photo_ref', { photoRef: '' }],
+          ['long photo_ref', 'photo_ref', { photoRef: 'p'.repeat(501) }],
+          ['empty employer', 'employer', { employer: '' }],
+          ['long employer', 'employer', { employer: 'e'.repeat(201) }],
+        ],
+      ),
       ['GetCourier empty courier_id', 'courier_id', () => h.people.getCourier({ courierId: '' }, asAB())],
     ];
 
@@ -1118,15 +870,7 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
       const hh = await household({ name: 'Secret Head' });
       const member = await newResident({ name: 'Secret Member' });
       const { courier } = await h.people.registerCourier(
-        {
-          requestId: randomUUID(),
-          projectId: A.projectId,
-          name: 'Secret Courier',
-          phone: newPhone(),
-          idNumber: newIdNumber(),
-          photoRef: 'secret.jpg',
-          employer: 'Secret Employer',
-        },
+        courierRequest({ name: 'Secret Courier', photoRef: 'secret.jpg', employer: 'Secret Employer' }),
         asA(),
       );
       const secrets = [
@@ -1173,21 +917,10 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
         [
           'RegisterStaff',
           status.PERMISSION_DENIED,
-          {
-            requestId: randomUUID(),
-            tenancy: { operatorId: A.operatorId, projectId: A.projectId, merchantId: '' },
-            role: StaffRole.STAFF_ROLE_PROPERTY_STAFF,
-            name: 'Intruder',
-            phone: newPhone(),
-          },
+          staffRequest({ name: 'Intruder' }),
           h.people.registerStaff,
         ],
-        [
-          'RegisterCourier',
-          status.PERMISSION_DENIED,
-          { ...residentRequest(), photoRef: 'x.jpg', employer: 'X' },
-          h.people.registerCourier,
-        ],
+        ['RegisterCourier', status.PERMISSION_DENIED, courierRequest(), h.people.registerCourier],
       ];
       for (const [name, code, req, call] of calls) {
         const err = await failure(call(req as never, asB()));
@@ -1216,13 +949,11 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
       // A project-bound client may not act on its operator's own level.
       const err = await failure(
         h.people.registerStaff(
-          {
-            requestId: randomUUID(),
+          staffRequest({
             tenancy: { operatorId: A.operatorId, projectId: '', merchantId: '' },
             role: StaffRole.STAFF_ROLE_OPERATOR_ADMIN,
             name: 'Admin',
-            phone: newPhone(),
-          },
+          }),
           thisOnly(),
         ),
       );
@@ -1238,38 +969,13 @@ describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Red
       // One of everything, read back with and without the scope.
       const hh = await household();
       const member = await newResident();
-      await h.people.bindHouseholdMember(
-        {
-          requestId: randomUUID(),
-          householdId: hh.householdId,
-          phone: member.clearPhone,
-          relation: 'sibling',
-        },
-        asA(),
-      );
+      await h.people.bindHouseholdMember(bindRequest(hh.householdId, member.clearPhone, 'sibling'), asA());
       const staffPhone = newPhone();
-      const { staff } = await h.people.registerStaff(
-        {
-          requestId: randomUUID(),
-          tenancy: { operatorId: A.operatorId, projectId: A.projectId, merchantId: '' },
-          role: StaffRole.STAFF_ROLE_PROPERTY_STAFF,
-          name: 'S',
-          phone: staffPhone,
-        },
-        asA(),
-      );
+      const { staff } = await h.people.registerStaff(staffRequest({ phone: staffPhone }), asA());
       const courierPhone = newPhone();
       const courierId = newIdNumber();
       const { courier } = await h.people.registerCourier(
-        {
-          requestId: randomUUID(),
-          projectId: A.projectId,
-          name: 'C',
-          phone: courierPhone,
-          idNumber: courierId,
-          photoRef: 'c.jpg',
-          employer: 'E',
-        },
+        courierRequest({ phone: courierPhone, idNumber: courierId }),
         asA(),
       );
       const readAll = async (md: () => Metadata) =>

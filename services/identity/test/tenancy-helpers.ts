@@ -2,7 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
 import type { Client } from 'pg';
 import { CITY_ADMIN_SCOPE } from '@citybase/platform';
-import type { TestIssuer } from '@citybase/platform/testing';
+import { rowCounts, type TestIssuer } from '@citybase/platform/testing';
 export { errorField, grpcError as failure } from '@citybase/platform/testing';
 
 // Fixtures and probes of the TenancyService integration tests.
@@ -88,11 +88,8 @@ export const TABLES = [
 ] as const;
 
 /** Row counts of every tenancy table and of the outbox: "nothing was written" compares two of these. */
-export async function counts(pg: Client): Promise<Record<string, number>> {
-  const { rows } = await pg.query<Record<string, number>>(
-    `SELECT ${TABLES.map((t) => `(SELECT count(*)::int FROM ${t}) AS ${t}`).join(', ')}`,
-  );
-  return rows[0] as Record<string, number>;
+export function counts(pg: Client): Promise<Record<string, number>> {
+  return rowCounts(pg, TABLES);
 }
 
 /** The event types in the outbox under one partition key, in commit order. */

@@ -82,13 +82,24 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
     return op!.operatorId;
   }
 
+  /** A valid CreateProject request under the operator, with a fresh request id and name. */
+  function projectRequest(operatorId: string, over: { name?: string; kind?: ProjectKind } = {}) {
+    return {
+      requestId: rid(),
+      operatorId,
+      name: uniqueName('Project'),
+      kind: ProjectKind.PROJECT_KIND_RESIDENTIAL,
+      ...over,
+    };
+  }
+
   async function project(
     operatorId: string,
     caller: Caller = admin,
     name = uniqueName('Project'),
   ): Promise<string> {
     const { project: p } = await tenancy.createProject(
-      { requestId: rid(), operatorId, name, kind: ProjectKind.PROJECT_KIND_RESIDENTIAL },
+      projectRequest(operatorId, { name }),
       caller.metadata(),
     );
     return p!.projectId;
@@ -366,12 +377,7 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
   describe('idempotency', () => {
     it('answers a repeated request with the same resource, one row and one event', async () => {
       const operatorId = await operator();
-      const req = {
-        requestId: rid(),
-        operatorId,
-        name: uniqueName('Project'),
-        kind: ProjectKind.PROJECT_KIND_PARK,
-      };
+      const req = projectRequest(operatorId, { kind: ProjectKind.PROJECT_KIND_PARK });
       const first = await tenancy.createProject(req, admin.metadata());
       const before = await counts(pg);
       const again = await tenancy.createProject(req, admin.metadata());
@@ -385,12 +391,7 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
 
     it('refuses the same request id with a different body with ALREADY_EXISTS, writing nothing', async () => {
       const operatorId = await operator();
-      const req = {
-        requestId: rid(),
-        operatorId,
-        name: uniqueName('Project'),
-        kind: ProjectKind.PROJECT_KIND_PARK,
-      };
+      const req = projectRequest(operatorId, { kind: ProjectKind.PROJECT_KIND_PARK });
       await tenancy.createProject(req, admin.metadata());
       const before = await counts(pg);
       const err = await failure(tenancy.createProject({ ...req, name: 'something else' }, admin.metadata()));
@@ -402,12 +403,7 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
 
     it('keeps request ids per client: another client with the same id creates its own resource', async () => {
       const operatorId = await operator();
-      const req = {
-        requestId: rid(),
-        operatorId,
-        name: uniqueName('Project'),
-        kind: ProjectKind.PROJECT_KIND_PARK,
-      };
+      const req = projectRequest(operatorId, { kind: ProjectKind.PROJECT_KIND_PARK });
       const mine = await tenancy.createProject(req, admin.metadata());
       const theirs = await tenancy.createProject(req, cityAdmin(issuer).metadata());
       expect(theirs.project!.projectId).not.toBe(mine.project!.projectId);
@@ -415,12 +411,7 @@ describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', 
 
     it('turns 20 concurrent identical CreateProject calls into one project and one event', async () => {
       const operatorId = await operator();
-      const req = {
-        requestId: rid(),
-        operatorId,
-        name: uniqueName('Project'),
-        kind: ProjectKind.PROJECT_KIND_FARM,
-      };
+      const req = projectRequest(operatorId, { kind: ProjectKind.PROJECT_KIND_FARM });
       const results = await Promise.all(
         Array.from({ length: 20 }, () => tenancy.createProject(req, admin.metadata())),
       );

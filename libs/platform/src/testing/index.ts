@@ -7,3 +7,4 @@ export * from './sandbox-channel';
 export * from './payment-channels';
 export * from './grpc-errors';
 export * from './spec-helpers';
+export * from './row-counts';

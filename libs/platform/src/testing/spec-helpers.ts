@@ -8,7 +8,7 @@ export function domainErrorOf(fn: () => unknown): DomainError {
     if (err instanceof DomainError) return err;
     throw err;
   }
-  throw new Error('expected a DomainError');
+  throw new Error('expected a DomainError, nothing was thrown');
 }
 
 /**
@@ -24,4 +24,16 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Expects `fn` to refuse its input as INVALID_ARGUMENT naming `field` (in the detail and as the
+ * message's prefix) and, when given, with a rule matching `rule`.
+ */
+export function expectInvalid(fn: () => unknown, field: string, rule?: RegExp): void {
+  const err = domainErrorOf(fn);
+  expect(err.kind).toBe('invalid_argument');
+  expect(err.detail.field).toBe(field);
+  expect(err.message.startsWith(`${field}: `)).toBe(true);
+  if (rule) expect(err.detail.rule).toMatch(rule);
 }

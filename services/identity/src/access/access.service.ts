@@ -1,9 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  assertTenancy,
   CitybaseClaims,
   DomainError,
-  inTenancy,
   Mutations,
   PG_POOL,
   Pool,
@@ -13,6 +11,7 @@ import {
 import { IdentityEvents } from '@citybase/contracts/events';
 import { DoorGrant, GrantStatus } from '@citybase/contracts/citybase/identity/v1/access';
 import { PeopleService } from '../people/people.service';
+import { PlacedRow, readable, tenancyOf, writable } from '../shared/rows.domain';
 import { TenancyService } from '../tenancy/tenancy.service';
 import { CheckDoorAccessQuery, IssueDoorGrantCommand, RevokeDoorGrantCommand } from './access.domain';
 import {
@@ -24,12 +23,6 @@ import {
   lockGrant,
   revokeGrant,
 } from './access.store';
-
-/** Tenancy ids of a row a grant hangs on (resident) or points at (building, unit). */
-interface PlacedRow {
-  operator_id: string;
-  project_id: string;
-}
 
 /**
  * Door-access grants. Issue and revoke run through the use-case pipeline (Mutations: one
@@ -54,9 +47,11 @@ export class AccessService {
       command: cmd,
       done: 'door grant issued',
       execute: async ({ client, resourceId: grantId, emit, note }) => {
-        const resident = await this.people.findResidentPlacement(client, cmd.residentId);
-        if (!resident) throw DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND');
-        assertTenancy(claims, tenancyOf(resident));
+        const resident = writable(
+          claims,
+          await this.people.findResidentPlacement(client, cmd.residentId),
+          () => DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND'),
+        );
         await this.checkDoor(client, claims, cmd, resident);
         if (!(await this.people.isActivePropertyStaff(client, cmd.issuedByStaffId, resident.project_id))) {
           throw notPropertyStaff('issued_by_staff_id', "the resident's project");
@@ -94,13 +89,13 @@ export class AccessService {
       cmd.door.buildingId !== undefined
         ? { field: 'building_id', what: 'building', id: cmd.door.buildingId }
         : { field: 'unit_id', what: 'unit', id: cmd.door.unitId };
-    const door =
+    const door = readable(
+      claims,
       cmd.door.buildingId !== undefined
         ? await this.tenancy.findBuilding(client, cmd.door.buildingId)
-        : await this.tenancy.findUnit(client, cmd.door.unitId);
-    if (!door || !inTenancy(claims, tenancyOf(door))) {
-      throw DomainError.notFound(what, id, `${what.toUpperCase()}_NOT_FOUND`);
-    }
+        : await this.tenancy.findUnit(client, cmd.door.unitId),
+      () => DomainError.notFound(what, id, `${what.toUpperCase()}_NOT_FOUND`),
+    );
     if (door.project_id !== resident.project_id) {
       throw DomainError.invalid(field, `must be a ${what} of the resident's project`, 'DOOR_NOT_IN_PROJECT');
     }
@@ -116,9 +111,9 @@ export class AccessService {
       resourceId: cmd.grantId,
       done: 'door grant revoked',
       execute: async ({ client, emit, note }) => {
-        const grant = await lockGrant(client, cmd.grantId);
-        if (!grant) throw DomainError.notFound('grant', cmd.grantId, 'GRANT_NOT_FOUND');
-        assertTenancy(claims, tenancyOf(grant));
+        const grant = writable(claims, await lockGrant(client, cmd.grantId), () =>
+          DomainError.notFound('grant', cmd.grantId, 'GRANT_NOT_FOUND'),
+        );
         if (!(await this.people.isActivePropertyStaff(client, cmd.revokedByStaffId, grant.project_id))) {
           throw notPropertyStaff('revoked_by_staff_id', "the grant's project");
         }
@@ -159,11 +154,9 @@ export class AccessService {
   }
 
   private async readableResident(claims: CitybaseClaims, residentId: string) {
-    const resident = await this.people.findResidentPlacement(this.pool, residentId);
-    if (!resident || !inTenancy(claims, tenancyOf(resident))) {
-      throw DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND');
-    }
-    return resident;
+    return readable(claims, await this.people.findResidentPlacement(this.pool, residentId), () =>
+      DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND'),
+    );
   }
 
   private async readableGrant(
@@ -171,11 +164,9 @@ export class AccessService {
     claims: CitybaseClaims,
     grantId: string,
   ): Promise<GrantRow> {
-    const grant = await findGrant(db, grantId);
-    if (!grant || !inTenancy(claims, tenancyOf(grant))) {
-      throw DomainError.notFound('grant', grantId, 'GRANT_NOT_FOUND');
-    }
-    return grant;
+    return readable(claims, await findGrant(db, grantId), () =>
+      DomainError.notFound('grant', grantId, 'GRANT_NOT_FOUND'),
+    );
   }
 }
 
@@ -194,10 +185,6 @@ export function toDoorGrant(row: GrantRow): DoorGrant {
     revokedByStaffId: row.revoked_by_staff_id ?? '',
     revokedAt: row.revoked_at ? toTimestamp(row.revoked_at) : undefined,
   };
-}
-
-function tenancyOf(row: PlacedRow) {
-  return { operatorId: row.operator_id, projectId: row.project_id };
 }
 
 function notPropertyStaff(field: string, where: string): DomainError {

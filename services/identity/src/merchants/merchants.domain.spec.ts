@@ -1,4 +1,4 @@
-import { DomainError } from '@citybase/platform';
+import { domainErrorOf, expectInvalid } from '@citybase/platform/testing';
 import { MerchantStatus, RegisterMerchantRequest } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { requiredIdNumber, requiredPhone } from '../shared/pii';
 import {
@@ -12,25 +12,6 @@ const A = '0b6f1e0c-0000-4000-8000-00000000000a';
 const B = '0b6f1e0c-0000-4000-8000-00000000000b';
 const ID_NUMBER = '11010519491231002X';
 const PHONE = '13812345678';
-
-/** The DomainError `fn` throws (fails the test if it throws nothing or something else). */
-function errorOf(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a DomainError, nothing was thrown');
-}
-
-function expectInvalid(fn: () => unknown, field: string, rule?: RegExp): void {
-  const err = errorOf(fn);
-  expect(err.kind).toBe('invalid_argument');
-  expect(err.detail.field).toBe(field);
-  expect(err.message.startsWith(`${field}: `)).toBe(true);
-  if (rule) expect(err.detail.rule).toMatch(rule);
-}
 
 const pii = { idNumber: requiredIdNumber, phone: requiredPhone };
 
@@ -81,7 +62,7 @@ describe('RegisterMerchant command', () => {
   );
 
   it('never echoes the personal values in its errors', () => {
-    const err = errorOf(() =>
+    const err = domainErrorOf(() =>
       toRegisterMerchantCommand(merchantRequest({ ownerIdNumber: '110101199003074515' }), pii),
     );
     expect(err.message).not.toContain('110101199003074515');
@@ -136,7 +117,7 @@ describe('merchant status transitions', () => {
     [S, S, 'suspended to suspended'],
     [ACT, P, 'active to pending'],
   ])('refuses %s > %s naming the transition', (from, to, words) => {
-    const err = errorOf(() => assertMerchantTransition(from, to));
+    const err = domainErrorOf(() => assertMerchantTransition(from, to));
     expect(err.kind).toBe('failed_precondition');
     expect(err.code).toBe('MERCHANT_STATUS_TRANSITION_INVALID');
     expect(err.message).toContain(words);
@@ -157,7 +138,7 @@ describe('acting staff', () => {
     ['operator admin', { ...staff, project_id: null, role: 3 }],
     ['inactive', { ...staff, active: false }],
   ])('refuses staff that is %s with FAILED_PRECONDITION naming the field', (_name, row) => {
-    const err = errorOf(() => assertPropertyStaffOf(row, A, 'changed_by_staff_id'));
+    const err = domainErrorOf(() => assertPropertyStaffOf(row, A, 'changed_by_staff_id'));
     expect(err.kind).toBe('failed_precondition');
     expect(err.detail.field).toBe('changed_by_staff_id');
     expect(err.message).toMatch(/^changed_by_staff_id: /);

@@ -1,6 +1,7 @@
 import { DomainError, requestId, requiredEnum, requiredString, requiredUuid } from '@citybase/platform';
 import {
   MerchantStatus,
+  merchantStatusToJSON,
   RegisterMerchantRequest,
   SetMerchantStatusRequest,
 } from '@citybase/contracts/citybase/identity/v1/tenancy';
@@ -90,22 +91,17 @@ function photoRefs(refs: string[] | undefined): string[] {
 
 // ---- merchant state machine --------------------------------------------------------------------
 
-const STATUS_NAMES: Record<MerchantStatus, string> = {
-  [MerchantStatus.MERCHANT_STATUS_UNSPECIFIED]: 'unspecified',
-  [MerchantStatus.MERCHANT_STATUS_PENDING]: 'pending',
-  [MerchantStatus.MERCHANT_STATUS_ACTIVE]: 'active',
-  [MerchantStatus.MERCHANT_STATUS_SUSPENDED]: 'suspended',
-  [MerchantStatus.UNRECOGNIZED]: 'unrecognized',
-};
-
 const ALLOWED_TRANSITIONS: ReadonlyArray<readonly [MerchantStatus, MerchantStatus]> = [
   [MerchantStatus.MERCHANT_STATUS_PENDING, MerchantStatus.MERCHANT_STATUS_ACTIVE],
   [MerchantStatus.MERCHANT_STATUS_ACTIVE, MerchantStatus.MERCHANT_STATUS_SUSPENDED],
   [MerchantStatus.MERCHANT_STATUS_SUSPENDED, MerchantStatus.MERCHANT_STATUS_ACTIVE],
 ];
 
-export function merchantStatusName(status: MerchantStatus): string {
-  return STATUS_NAMES[status] ?? `status ${String(status)}`;
+/** A status as the transition error names it: its proto name without the prefix, in lower case. */
+function statusName(status: MerchantStatus): string {
+  return merchantStatusToJSON(status)
+    .replace(/^MERCHANT_STATUS_/, '')
+    .toLowerCase();
 }
 
 /** Throws FAILED_PRECONDITION naming the transition unless `from` may move to `to`. */
@@ -114,7 +110,7 @@ export function assertMerchantTransition(from: MerchantStatus, to: MerchantStatu
   throw new DomainError(
     'failed_precondition',
     'MERCHANT_STATUS_TRANSITION_INVALID',
-    `status: a merchant cannot move from ${merchantStatusName(from)} to ${merchantStatusName(to)}`,
+    `status: a merchant cannot move from ${statusName(from)} to ${statusName(to)}`,
     { field: 'status', rule: 'allowed: pending > active, active > suspended, suspended > active' },
   );
 }

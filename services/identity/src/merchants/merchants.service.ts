@@ -2,10 +2,8 @@ import { forwardRef, Inject, Injectable } from '@nestjs/common';
 import {
   CitybaseClaims,
   hasScope,
-  inTenancy,
   Mutations,
   PG_POOL,
-  pageOf,
   Pool,
   PoolClient,
   toTimestamp,
@@ -14,7 +12,16 @@ import { IdentityEvents } from '@citybase/contracts/events';
 import { MerchantStatus } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { PeopleService } from '../people/people.service';
 import { PiiCipher } from '../shared/pii';
-import { Page, Paged, stored, visibilityOf, writeTarget } from '../shared/rows.domain';
+import {
+  Page,
+  Paged,
+  pagedByCreation,
+  readable,
+  stored,
+  tenancyOf,
+  visibilityOf,
+  writeTarget,
+} from '../shared/rows.domain';
 import { notFound } from '../shared/shared.errors';
 import type { Cyclic } from '../shared/forward-ref';
 import { PII_CIPHER } from '../shared/shared.module';
@@ -81,7 +88,7 @@ export class MerchantsService {
       command: fingerprinted,
       target: writeTarget(
         (client) => this.tenancy.findProject(client, cmd.projectId),
-        (project) => ({ operatorId: project.operator_id, projectId: project.project_id }),
+        tenancyOf,
         () => notFound('project', 'project_id'),
       ),
       done: 'merchant registered',
@@ -155,7 +162,7 @@ export class MerchantsService {
       // the status the previous one left.
       target: writeTarget(
         (client) => findMerchantForUpdate(client, cmd.merchantId),
-        (merchant) => ({ operatorId: merchant.operator_id, projectId: merchant.project_id }),
+        tenancyOf,
         () => notFound('merchant', 'merchant_id'),
       ),
       done: 'merchant status changed',
@@ -204,20 +211,16 @@ export class MerchantsService {
   }
 
   async get(claims: CitybaseClaims, merchantId: string): Promise<MerchantView> {
-    const row = await findMerchant(this.pool, merchantId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
-      throw notFound('merchant', 'merchant_id');
-    }
+    const row = readable(claims, await findMerchant(this.pool, merchantId), () =>
+      notFound('merchant', 'merchant_id'),
+    );
     return this.view(claims, row);
   }
 
   /** The merchants of one project that the caller may see (none if the project is foreign or unknown). */
   async list(claims: CitybaseClaims, projectId: string, page: Page): Promise<Paged<MerchantView>> {
     const rows = await listMerchants(this.pool, projectId, visibilityOf(claims), page);
-    const { rows: items, nextPageToken } = pageOf(rows, page.size, MERCHANT_PAGES, (r) => [
-      r.cursor_at,
-      r.merchant_id,
-    ]);
+    const { items, nextPageToken } = pagedByCreation(rows, page, MERCHANT_PAGES, (r) => r.merchant_id);
     return { items: items.map((r) => this.view(claims, r)), nextPageToken };
   }
 

@@ -1,7 +1,7 @@
 import type { PoolClient } from '@citybase/platform';
-import type { SealedPii } from '../shared/pii';
+import { sealedColumns, type SealedPii } from '../shared/pii';
 import type { Page, Visibility } from '../shared/rows.domain';
-import { after, CURSOR_AT, Db, listPage, visible } from '../shared/rows.store';
+import { CURSOR_AT, Db, listPageUnder } from '../shared/rows.store';
 import type { RegisterMerchantCommand } from './merchants.domain';
 
 // SQL of the merchants feature: the merchants table (keyset lists: see ../shared/rows.store.ts).
@@ -53,12 +53,8 @@ export async function insertMerchant(
       cmd.location,
       cmd.unitId,
       cmd.ownerName,
-      sealed.ownerIdNumber.enc,
-      sealed.ownerIdNumber.hash,
-      sealed.ownerIdNumber.masked,
-      sealed.contactPhone.enc,
-      sealed.contactPhone.hash,
-      sealed.contactPhone.masked,
+      ...sealedColumns(sealed.ownerIdNumber),
+      ...sealedColumns(sealed.contactPhone),
       cmd.leaseRef,
       cmd.businessScope,
       cmd.photoRefs,
@@ -109,13 +105,5 @@ export async function listMerchants(
   vis: Visibility,
   page: Page,
 ): Promise<MerchantRow[]> {
-  const v = visible(vis, 2, { hasProject: true });
-  const of = { sql: 'project_id = $1', params: [projectId] };
-  return listPage(
-    db,
-    'merchants',
-    'merchant_id',
-    [of, v, after(page, 'merchant_id', 2 + v.params.length)],
-    page,
-  );
+  return listPageUnder(db, 'merchants', 'merchant_id', { column: 'project_id', id: projectId }, vis, page);
 }

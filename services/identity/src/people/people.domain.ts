@@ -36,7 +36,8 @@ export const PiiContext = {
  * fingerprint is computed over `fingerprintOf` below, never over the clear values.
  */
 
-export interface RegisterResidentCommand {
+/** A person registered in a project with name, phone and ID number: a resident, or a courier. */
+export interface PersonInProject {
   requestId: string;
   projectId: string;
   name: string;
@@ -44,7 +45,7 @@ export interface RegisterResidentCommand {
   idNumber: string;
 }
 
-export function toRegisterResidentCommand(req: RegisterResidentRequest): RegisterResidentCommand {
+function toPersonInProject(req: RegisterResidentRequest | RegisterCourierRequest): PersonInProject {
   return {
     requestId: requestId(req.requestId),
     projectId: requiredUuid('project_id', req.projectId),
@@ -52,6 +53,12 @@ export function toRegisterResidentCommand(req: RegisterResidentRequest): Registe
     phone: requiredPhone('phone', req.phone),
     idNumber: requiredIdNumber('id_number', req.idNumber),
   };
+}
+
+export type RegisterResidentCommand = PersonInProject;
+
+export function toRegisterResidentCommand(req: RegisterResidentRequest): RegisterResidentCommand {
+  return toPersonInProject(req);
 }
 
 export interface VerifyResidentCommand {
@@ -166,23 +173,14 @@ function mustBeEmpty(field: string, value: string, rule: string): void {
   if (value.trim() !== '') throw DomainError.invalid(field, rule);
 }
 
-export interface RegisterCourierCommand {
-  requestId: string;
-  projectId: string;
-  name: string;
-  phone: string;
-  idNumber: string;
+export interface RegisterCourierCommand extends PersonInProject {
   photoRef: string;
   employer: string;
 }
 
 export function toRegisterCourierCommand(req: RegisterCourierRequest): RegisterCourierCommand {
   return {
-    requestId: requestId(req.requestId),
-    projectId: requiredUuid('project_id', req.projectId),
-    name: requiredString('name', req.name, { max: 100 }),
-    phone: requiredPhone('phone', req.phone),
-    idNumber: requiredIdNumber('id_number', req.idNumber),
+    ...toPersonInProject(req),
     photoRef: requiredString('photo_ref', req.photoRef, { max: 500 }),
     employer: requiredString('employer', req.employer, { max: 200 }),
   };

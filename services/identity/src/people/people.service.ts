@@ -1,9 +1,7 @@
 import { forwardRef, Inject, Injectable } from '@nestjs/common';
 import {
-  assertTenancy,
   CitybaseClaims,
   DomainError,
-  inTenancy,
   Mutations,
   PG_POOL,
   Pool,
@@ -17,6 +15,7 @@ import {
   VerificationStatus,
 } from '@citybase/contracts/citybase/identity/v1/people';
 import { PiiCipher } from '../shared/pii';
+import { readable, writable } from '../shared/rows.domain';
 import type { Cyclic } from '../shared/forward-ref';
 import { PII_CIPHER } from '../shared/shared.module';
 import { MerchantsService } from '../merchants/merchants.service';
@@ -96,9 +95,7 @@ export class PeopleService {
       command: fingerprintOf(cmd, { phone: phone.hash, idNumber: idNumber.hash }),
       done: 'resident registered',
       execute: async ({ client, resourceId: residentId, emit, note }) => {
-        const project = await this.tenancy.findProject(client, cmd.projectId);
-        if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
-        assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
+        const project = await this.writableProject(client, claims, cmd.projectId);
         if (await findResidentIdByPhone(client, project.project_id, phone.hash))
           throw PeopleErrors.phoneTaken();
         const createdAt = await insertResident(client, {
@@ -140,9 +137,9 @@ export class PeopleService {
       resourceId: cmd.residentId,
       done: 'resident verified',
       execute: async ({ client, emit, note }) => {
-        const resident = await lockResident(client, cmd.residentId);
-        if (!resident) throw DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND');
-        assertTenancy(claims, { operatorId: resident.operator_id, projectId: resident.project_id });
+        const resident = writable(claims, await lockResident(client, cmd.residentId), () =>
+          DomainError.notFound('resident', cmd.residentId, 'RESIDENT_NOT_FOUND'),
+        );
         if (!(await isActivePropertyStaff(client, cmd.verifiedByStaffId, resident.project_id))) {
           throw PeopleErrors.notPropertyStaff('verified_by_staff_id', "the resident's project");
         }
@@ -181,14 +178,16 @@ export class PeopleService {
     const hash = this.pii.lookupHash('phone', query.phone);
     const residentId = await findResidentIdByPhone(this.pool, query.projectId, hash);
     const row = residentId ? await findResident(this.pool, residentId) : undefined;
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
-      throw new DomainError(
-        'not_found',
-        'RESIDENT_NOT_FOUND',
-        `no resident with this phone in project ${query.projectId}`,
-      );
-    }
-    return row;
+    return readable(
+      claims,
+      row,
+      () =>
+        new DomainError(
+          'not_found',
+          'RESIDENT_NOT_FOUND',
+          `no resident with this phone in project ${query.projectId}`,
+        ),
+    );
   }
 
   // ---- households ----
@@ -201,9 +200,9 @@ export class PeopleService {
       command: fingerprintOf(cmd, {}),
       done: 'household created',
       execute: async ({ client, resourceId: householdId, emit, note }) => {
-        const unit = await this.tenancy.findUnit(client, cmd.unitId);
-        if (!unit) throw DomainError.notFound('unit', cmd.unitId, 'UNIT_NOT_FOUND');
-        assertTenancy(claims, { operatorId: unit.operator_id, projectId: unit.project_id });
+        const unit = writable(claims, await this.tenancy.findUnit(client, cmd.unitId), () =>
+          DomainError.notFound('unit', cmd.unitId, 'UNIT_NOT_FOUND'),
+        );
         if (await findHouseholdByUnit(client, unit.unit_id)) throw PeopleErrors.unitHasHousehold();
         const head = await lockResident(client, cmd.headResidentId);
         if (!head || head.project_id !== unit.project_id) {
@@ -262,9 +261,9 @@ export class PeopleService {
       resourceId: cmd.householdId,
       done: 'household member bound',
       execute: async ({ client, emit, note }) => {
-        const household = await findHousehold(client, cmd.householdId);
-        if (!household) throw DomainError.notFound('household', cmd.householdId, 'HOUSEHOLD_NOT_FOUND');
-        assertTenancy(claims, { operatorId: household.operator_id, projectId: household.project_id });
+        const household = writable(claims, await findHousehold(client, cmd.householdId), () =>
+          DomainError.notFound('household', cmd.householdId, 'HOUSEHOLD_NOT_FOUND'),
+        );
         const residentId = await findResidentIdByPhone(client, household.project_id, phoneHash);
         const resident = residentId ? await lockResident(client, residentId) : undefined;
         if (!resident) throw PeopleErrors.memberNotFound();
@@ -350,14 +349,12 @@ export class PeopleService {
    */
   private async checkStaffPlacement(client: PoolClient, claims: CitybaseClaims, cmd: RegisterStaffCommand) {
     if (cmd.role === StaffRole.STAFF_ROLE_OPERATOR_ADMIN) {
-      const operator = await this.tenancy.findOperator(client, cmd.operatorId);
-      if (!operator) throw DomainError.notFound('operator', cmd.operatorId, 'OPERATOR_NOT_FOUND');
-      assertTenancy(claims, { operatorId: operator.operator_id });
+      writable(claims, await this.tenancy.findOperator(client, cmd.operatorId), () =>
+        DomainError.notFound('operator', cmd.operatorId, 'OPERATOR_NOT_FOUND'),
+      );
       return;
     }
-    const project = await this.tenancy.findProject(client, cmd.projectId);
-    if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
-    assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
+    const project = await this.writableProject(client, claims, cmd.projectId);
     if (project.operator_id !== cmd.operatorId) {
       throw DomainError.invalid(
         'tenancy.project_id',
@@ -366,13 +363,9 @@ export class PeopleService {
       );
     }
     if (cmd.role !== StaffRole.STAFF_ROLE_MERCHANT_STAFF) return;
-    const merchant = await this.merchants.findMerchant(client, cmd.merchantId);
-    if (
-      !merchant ||
-      !inTenancy(claims, { operatorId: merchant.operator_id, projectId: merchant.project_id })
-    ) {
-      throw DomainError.notFound('merchant', cmd.merchantId, 'MERCHANT_NOT_FOUND');
-    }
+    const merchant = readable(claims, await this.merchants.findMerchant(client, cmd.merchantId), () =>
+      DomainError.notFound('merchant', cmd.merchantId, 'MERCHANT_NOT_FOUND'),
+    );
     if (merchant.project_id !== project.project_id) {
       throw DomainError.invalid(
         'tenancy.merchant_id',
@@ -425,9 +418,7 @@ export class PeopleService {
       command: fingerprintOf(cmd, { phone: phone.hash, idNumber: idNumber.hash }),
       done: 'courier registered',
       execute: async ({ client, resourceId: courierId, emit, note }) => {
-        const project = await this.tenancy.findProject(client, cmd.projectId);
-        if (!project) throw DomainError.notFound('project', cmd.projectId, 'PROJECT_NOT_FOUND');
-        assertTenancy(claims, { operatorId: project.operator_id, projectId: project.project_id });
+        const project = await this.writableProject(client, claims, cmd.projectId);
         const createdAt = await insertCourier(client, {
           courierId,
           operatorId: project.operator_id,
@@ -467,11 +458,9 @@ export class PeopleService {
     claims: CitybaseClaims,
     residentId: string,
   ): Promise<ResidentRow> {
-    const row = await findResident(db, residentId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
-      throw DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND');
-    }
-    return row;
+    return readable(claims, await findResident(db, residentId), () =>
+      DomainError.notFound('resident', residentId, 'RESIDENT_NOT_FOUND'),
+    );
   }
 
   private async readableHousehold(
@@ -479,13 +468,9 @@ export class PeopleService {
     claims: CitybaseClaims,
     householdId: string,
   ): Promise<HouseholdView> {
-    const household = await findHousehold(db, householdId);
-    if (
-      !household ||
-      !inTenancy(claims, { operatorId: household.operator_id, projectId: household.project_id })
-    ) {
-      throw DomainError.notFound('household', householdId, 'HOUSEHOLD_NOT_FOUND');
-    }
+    const household = readable(claims, await findHousehold(db, householdId), () =>
+      DomainError.notFound('household', householdId, 'HOUSEHOLD_NOT_FOUND'),
+    );
     return { household, members: await listHouseholdMembers(db, householdId) };
   }
 
@@ -494,11 +479,9 @@ export class PeopleService {
     claims: CitybaseClaims,
     staffId: string,
   ): Promise<StaffRow> {
-    const row = await findStaff(db, staffId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id ?? undefined })) {
-      throw DomainError.notFound('staff', staffId, 'STAFF_NOT_FOUND');
-    }
-    return row;
+    return readable(claims, await findStaff(db, staffId), () =>
+      DomainError.notFound('staff', staffId, 'STAFF_NOT_FOUND'),
+    );
   }
 
   private async readableCourier(
@@ -506,11 +489,20 @@ export class PeopleService {
     claims: CitybaseClaims,
     courierId: string,
   ): Promise<CourierRow> {
-    const row = await findCourier(db, courierId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
-      throw DomainError.notFound('courier', courierId, 'COURIER_NOT_FOUND');
-    }
-    return row;
+    return readable(claims, await findCourier(db, courierId), () =>
+      DomainError.notFound('courier', courierId, 'COURIER_NOT_FOUND'),
+    );
+  }
+
+  /**
+   * The project a write places a resident, courier or staff member in: NOT_FOUND if there is none,
+   * PERMISSION_DENIED if it lies outside the caller's tenancy.
+   */
+  private async writableProject(client: PoolClient, claims: CitybaseClaims, projectId: string) {
+    const project = writable(claims, await this.tenancy.findProject(client, projectId), () =>
+      DomainError.notFound('project', projectId, 'PROJECT_NOT_FOUND'),
+    );
+    return project;
   }
 }
 

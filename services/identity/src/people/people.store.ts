@@ -4,12 +4,12 @@ import {
   StaffRole,
   VerificationStatus,
 } from '@citybase/contracts/citybase/identity/v1/people';
-import type { SealedPii } from '../shared/pii';
+import { sealedColumns, type SealedPii } from '../shared/pii';
 
 type Db = Pool | PoolClient;
 
-export interface ResidentRow {
-  resident_id: string;
+/** Columns residents and couriers share: their place, name, and sealed phone and ID number. */
+interface PersonInProjectColumns {
   operator_id: string;
   project_id: string;
   name: string;
@@ -17,11 +17,15 @@ export interface ResidentRow {
   phone_masked: string;
   id_number_enc: Buffer;
   id_number_masked: string;
+  created_at: Date;
+}
+
+export interface ResidentRow extends PersonInProjectColumns {
+  resident_id: string;
   verification_status: VerificationStatus;
   verified_by_staff_id: string | null;
   verified_at: Date | null;
   household_id: string | null;
-  created_at: Date;
 }
 
 export interface HouseholdRow {
@@ -53,18 +57,10 @@ export interface StaffRow {
   created_at: Date;
 }
 
-export interface CourierRow {
+export interface CourierRow extends PersonInProjectColumns {
   courier_id: string;
-  operator_id: string;
-  project_id: string;
-  name: string;
-  phone_enc: Buffer;
-  phone_masked: string;
-  id_number_enc: Buffer;
-  id_number_masked: string;
   photo_ref: string;
   employer: string;
-  created_at: Date;
 }
 
 /** PostgreSQL's unique_violation on the named constraint or index. */
@@ -79,35 +75,32 @@ const RESIDENT_COLUMNS = `r.resident_id, r.operator_id, r.project_id, r.name, r.
   r.id_number_enc, r.id_number_masked, r.verification_status, r.verified_by_staff_id, r.verified_at,
   m.household_id, r.created_at`;
 
+/** What a resident or courier row stores alike: its place, name, and sealed phone and ID number. */
+interface SealedPerson {
+  operatorId: string;
+  projectId: string;
+  name: string;
+  phone: SealedPii;
+  idNumber: SealedPii;
+}
+
+/** The columns of a SealedPerson, in the order personParams gives their values. */
+const PERSON_COLUMNS = `operator_id, project_id, name, phone_enc, phone_hash, phone_masked,
+  id_number_enc, id_number_hash, id_number_masked`;
+
+function personParams(p: SealedPerson): unknown[] {
+  return [p.operatorId, p.projectId, p.name, ...sealedColumns(p.phone), ...sealedColumns(p.idNumber)];
+}
+
 export async function insertResident(
   client: PoolClient,
-  row: {
-    residentId: string;
-    operatorId: string;
-    projectId: string;
-    name: string;
-    phone: SealedPii;
-    idNumber: SealedPii;
-  },
+  row: SealedPerson & { residentId: string },
 ): Promise<Date> {
   const { rows } = await client.query<{ created_at: Date }>(
-    `INSERT INTO residents (resident_id, operator_id, project_id, name, phone_enc, phone_hash, phone_masked,
-                            id_number_enc, id_number_hash, id_number_masked, verification_status)
+    `INSERT INTO residents (resident_id, ${PERSON_COLUMNS}, verification_status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      RETURNING created_at`,
-    [
-      row.residentId,
-      row.operatorId,
-      row.projectId,
-      row.name,
-      row.phone.enc,
-      row.phone.hash,
-      row.phone.masked,
-      row.idNumber.enc,
-      row.idNumber.hash,
-      row.idNumber.masked,
-      VerificationStatus.VERIFICATION_STATUS_UNVERIFIED,
-    ],
+    [row.residentId, ...personParams(row), VerificationStatus.VERIFICATION_STATUS_UNVERIFIED],
   );
   return (rows[0] as { created_at: Date }).created_at;
 }
@@ -271,9 +264,7 @@ export async function insertStaff(
       row.merchantId,
       row.role,
       row.name,
-      row.phone.enc,
-      row.phone.hash,
-      row.phone.masked,
+      ...sealedColumns(row.phone),
     ],
   );
   return (rows[0] as { created_at: Date }).created_at;
@@ -315,36 +306,13 @@ export async function isActivePropertyStaff(
 
 export async function insertCourier(
   client: PoolClient,
-  row: {
-    courierId: string;
-    operatorId: string;
-    projectId: string;
-    name: string;
-    phone: SealedPii;
-    idNumber: SealedPii;
-    photoRef: string;
-    employer: string;
-  },
+  row: SealedPerson & { courierId: string; photoRef: string; employer: string },
 ): Promise<Date> {
   const { rows } = await client.query<{ created_at: Date }>(
-    `INSERT INTO couriers (courier_id, operator_id, project_id, name, phone_enc, phone_hash, phone_masked,
-                           id_number_enc, id_number_hash, id_number_masked, photo_ref, employer)
+    `INSERT INTO couriers (courier_id, ${PERSON_COLUMNS}, photo_ref, employer)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      RETURNING created_at`,
-    [
-      row.courierId,
-      row.operatorId,
-      row.projectId,
-      row.name,
-      row.phone.enc,
-      row.phone.hash,
-      row.phone.masked,
-      row.idNumber.enc,
-      row.idNumber.hash,
-      row.idNumber.masked,
-      row.photoRef,
-      row.employer,
-    ],
+    [row.courierId, ...personParams(row), row.photoRef, row.employer],
   );
   return (rows[0] as { created_at: Date }).created_at;
 }

@@ -55,6 +55,11 @@ export interface SealedPii {
   masked: string;
 }
 
+/** Query parameters of a sealed value's columns `<name>_enc, <name>_hash, <name>_masked`, in that order. */
+export function sealedColumns(value: SealedPii): [enc: Buffer, hash: Buffer, masked: string] {
+  return [value.enc, value.hash, value.masked];
+}
+
 function derive(master: Buffer, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), info, 32));
 }

@@ -58,3 +58,20 @@ export async function listPage<R>(
   );
   return rows as R[];
 }
+
+/**
+ * One page (as listPage) of the rows of `table` under one parent row (`parentColumn` = `parentId`)
+ * that `vis` lets the caller see.
+ */
+export function listPageUnder<R>(
+  db: Db,
+  table: string,
+  idColumn: string,
+  parent: { column: string; id: string },
+  vis: Visibility,
+  page: Page,
+): Promise<R[]> {
+  const of = { sql: `${parent.column} = $1`, params: [parent.id] };
+  const v = visible(vis, 2, { hasProject: true });
+  return listPage(db, table, idColumn, [of, v, after(page, idColumn, 2 + v.params.length)], page);
+}

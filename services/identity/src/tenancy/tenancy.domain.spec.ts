@@ -1,4 +1,5 @@
-import { CITY_ADMIN_SCOPE, DomainError, pageOf, parsePage } from '@citybase/platform';
+import { CITY_ADMIN_SCOPE, pageOf, parsePage } from '@citybase/platform';
+import { domainErrorOf, expectInvalid } from '@citybase/platform/testing';
 import { AgencyKind, ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { visibilityOf } from '../shared/rows.domain';
 import {
@@ -13,25 +14,6 @@ import {
 
 const A = '0b6f1e0c-0000-4000-8000-00000000000a';
 const B = '0b6f1e0c-0000-4000-8000-00000000000b';
-
-/** The DomainError `fn` throws (fails the test if it throws nothing or something else). */
-function errorOf(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a DomainError, nothing was thrown');
-}
-
-function expectInvalid(fn: () => unknown, field: string, rule?: RegExp): void {
-  const err = errorOf(fn);
-  expect(err.kind).toBe('invalid_argument');
-  expect(err.detail.field).toBe(field);
-  expect(err.message.startsWith(`${field}: `)).toBe(true);
-  if (rule) expect(err.detail.rule).toMatch(rule);
-}
 
 describe('tenancy commands', () => {
   it('accept valid requests, trimming names and lower-casing ids', () => {
@@ -186,7 +168,7 @@ describe('visibility', () => {
       { scope: CITY_ADMIN_SCOPE, tenancy: { operators: [A] } },
       { scope: CITY_ADMIN_SCOPE, tenancy: { projects: [B] } },
     ]) {
-      expect(errorOf(() => assertCityAdmin(claims, 'create operators')).kind).toBe('permission_denied');
+      expect(domainErrorOf(() => assertCityAdmin(claims, 'create operators')).kind).toBe('permission_denied');
     }
   });
 });

@@ -1,16 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   CitybaseClaims,
-  inTenancy,
+  MutationContext,
   Mutations,
+  MutationTarget,
   PG_POOL,
-  pageOf,
   Pool,
   PoolClient,
   toTimestamp,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
-import { Page, Paged, stored, visibilityOf, writeTarget } from '../shared/rows.domain';
+import {
+  Page,
+  Paged,
+  pagedByCreation,
+  readable,
+  stored,
+  tenancyOf,
+  visibilityOf,
+  writeTarget,
+} from '../shared/rows.domain';
 import { notFound } from '../shared/shared.errors';
 import {
   assertCityAdmin,
@@ -70,58 +79,47 @@ export class TenancyService {
 
   async createOperator(claims: CitybaseClaims, cmd: CreateOperatorCommand): Promise<OperatorRow> {
     assertCityAdmin(claims, 'create operators');
-    return this.mutations.run({
+    return this.create(claims, cmd, {
       method: 'TenancyService.CreateOperator',
-      claims,
-      requestId: cmd.requestId,
-      command: cmd,
       done: 'operator created',
-      execute: async ({ client, resourceId, emit, note }) => {
-        const op = await insertOperator(client, resourceId, cmd);
+      insert: (client, id) => insertOperator(client, id, cmd),
+      find: findOperator,
+      publish: async (op, { emit, note }) => {
         await emit(
           IdentityEvents.OperatorCreated,
           { operatorId: op.operator_id, name: op.name, occurredAt: toTimestamp(op.created_at) },
           { key: op.operator_id, subject: op.operator_id, tenancy: { operatorId: op.operator_id } },
         );
         note({ operator_id: op.operator_id });
-        return stored(await findOperator(client, resourceId));
       },
-      replay: async ({ client, resourceId }) => stored(await findOperator(client, resourceId)),
     });
   }
 
   async getOperator(claims: CitybaseClaims, operatorId: string): Promise<OperatorRow> {
-    const row = await findOperator(this.pool, operatorId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id }))
-      throw notFound('operator', 'operator_id');
-    return row;
+    return readable(claims, await findOperator(this.pool, operatorId), () =>
+      notFound('operator', 'operator_id'),
+    );
   }
 
   async listOperators(claims: CitybaseClaims, page: Page): Promise<Paged<OperatorRow>> {
     const rows = await listOperators(this.pool, visibilityOf(claims), page);
-    const { rows: items, nextPageToken } = pageOf(rows, page.size, TENANCY_PAGES.operators, (r) => [
-      r.cursor_at,
-      r.operator_id,
-    ]);
-    return { items, nextPageToken };
+    return pagedByCreation(rows, page, TENANCY_PAGES.operators, (r) => r.operator_id);
   }
 
   // ---- projects ----------------------------------------------------------------------------------
 
   async createProject(claims: CitybaseClaims, cmd: CreateProjectCommand): Promise<ProjectRow> {
-    return this.mutations.run({
+    return this.create(claims, cmd, {
       method: 'TenancyService.CreateProject',
-      claims,
-      requestId: cmd.requestId,
-      command: cmd,
+      done: 'project created',
       target: writeTarget(
         (client) => findOperator(client, cmd.operatorId),
         (operator) => ({ operatorId: operator.operator_id }),
         () => notFound('operator', 'operator_id'),
       ),
-      done: 'project created',
-      execute: async ({ client, resourceId, emit, note }) => {
-        const project = await insertProject(client, resourceId, cmd);
+      insert: (client, id) => insertProject(client, id, cmd),
+      find: findProject,
+      publish: async (project, { emit, note }) => {
         await emit(
           IdentityEvents.ProjectCreated,
           {
@@ -131,54 +129,41 @@ export class TenancyService {
             kind: project.kind,
             occurredAt: toTimestamp(project.created_at),
           },
-          {
-            key: project.operator_id,
-            subject: project.project_id,
-            tenancy: { operatorId: project.operator_id, projectId: project.project_id },
-          },
+          underProject(project, project.project_id),
         );
         note({ project_id: project.project_id, operator_id: project.operator_id });
-        return stored(await findProject(client, resourceId));
       },
-      replay: async ({ client, resourceId }) => stored(await findProject(client, resourceId)),
     });
   }
 
   async getProject(claims: CitybaseClaims, projectId: string): Promise<ProjectRow> {
-    const row = await findProject(this.pool, projectId);
-    if (!row || !inTenancy(claims, { operatorId: row.operator_id, projectId: row.project_id })) {
-      throw notFound('project', 'project_id');
-    }
-    return row;
+    return readable(claims, await findProject(this.pool, projectId), () => notFound('project', 'project_id'));
   }
 
   /** The projects of one operator that the caller may see (none if the operator is foreign or unknown). */
   async listProjects(claims: CitybaseClaims, operatorId: string, page: Page): Promise<Paged<ProjectRow>> {
     const rows = await listProjects(this.pool, operatorId, visibilityOf(claims), page);
-    const { rows: items, nextPageToken } = pageOf(rows, page.size, TENANCY_PAGES.projects, (r) => [
-      r.cursor_at,
-      r.project_id,
-    ]);
-    return { items, nextPageToken };
+    return pagedByCreation(rows, page, TENANCY_PAGES.projects, (r) => r.project_id);
   }
 
   // ---- buildings and units -----------------------------------------------------------------------
 
   async createBuilding(claims: CitybaseClaims, cmd: CreateBuildingCommand): Promise<BuildingRow> {
-    return this.mutations.run({
+    return this.create(claims, cmd, {
       method: 'TenancyService.CreateBuilding',
-      claims,
-      requestId: cmd.requestId,
-      command: cmd,
+      done: 'building created',
       target: writeTarget(
         (client) => findProject(client, cmd.projectId),
-        (project) => ({ operatorId: project.operator_id, projectId: project.project_id }),
+        tenancyOf,
         () => notFound('project', 'project_id'),
       ),
-      done: 'building created',
-      execute: async ({ client, resourceId, target: project, emit, note }) => {
-        const building = await insertBuilding(client, resourceId, project, cmd);
+      insert: async (client, id, project) => {
+        const building = await insertBuilding(client, id, project, cmd);
         if (!building) throw nameTaken('building', 'project');
+        return building;
+      },
+      find: findBuilding,
+      publish: async (building, { emit, note }) => {
         await emit(
           IdentityEvents.BuildingCreated,
           {
@@ -188,34 +173,29 @@ export class TenancyService {
             name: building.name,
             occurredAt: toTimestamp(building.created_at),
           },
-          {
-            key: building.operator_id,
-            subject: building.building_id,
-            tenancy: { operatorId: building.operator_id, projectId: building.project_id },
-          },
+          underProject(building, building.building_id),
         );
         note({ building_id: building.building_id, project_id: building.project_id });
-        return stored(await findBuilding(client, resourceId));
       },
-      replay: async ({ client, resourceId }) => stored(await findBuilding(client, resourceId)),
     });
   }
 
   async createUnit(claims: CitybaseClaims, cmd: CreateUnitCommand): Promise<UnitRow> {
-    return this.mutations.run({
+    return this.create(claims, cmd, {
       method: 'TenancyService.CreateUnit',
-      claims,
-      requestId: cmd.requestId,
-      command: cmd,
+      done: 'unit created',
       target: writeTarget(
         (client) => findBuilding(client, cmd.buildingId),
-        (building) => ({ operatorId: building.operator_id, projectId: building.project_id }),
+        tenancyOf,
         () => notFound('building', 'building_id'),
       ),
-      done: 'unit created',
-      execute: async ({ client, resourceId, target: building, emit, note }) => {
-        const unit = await insertUnit(client, resourceId, building, cmd);
+      insert: async (client, id, building) => {
+        const unit = await insertUnit(client, id, building, cmd);
         if (!unit) throw nameTaken('unit', 'building');
+        return unit;
+      },
+      find: findUnit,
+      publish: async (unit, { emit, note }) => {
         await emit(
           IdentityEvents.UnitCreated,
           {
@@ -226,16 +206,10 @@ export class TenancyService {
             name: unit.name,
             occurredAt: toTimestamp(unit.created_at),
           },
-          {
-            key: unit.operator_id,
-            subject: unit.unit_id,
-            tenancy: { operatorId: unit.operator_id, projectId: unit.project_id },
-          },
+          underProject(unit, unit.unit_id),
         );
         note({ unit_id: unit.unit_id, building_id: unit.building_id });
-        return stored(await findUnit(client, resourceId));
       },
-      replay: async ({ client, resourceId }) => stored(await findUnit(client, resourceId)),
     });
   }
 
@@ -246,10 +220,12 @@ export class TenancyService {
     page: Page,
   ): Promise<Paged<BuildingWithUnits>> {
     const rows = await listBuildings(this.pool, projectId, visibilityOf(claims), page);
-    const { rows: buildings, nextPageToken } = pageOf(rows, page.size, TENANCY_PAGES.buildings, (r) => [
-      r.cursor_at,
-      r.building_id,
-    ]);
+    const { items: buildings, nextPageToken } = pagedByCreation(
+      rows,
+      page,
+      TENANCY_PAGES.buildings,
+      (r) => r.building_id,
+    );
     const units = await unitsOf(
       this.pool,
       buildings.map((b) => b.building_id),
@@ -267,14 +243,12 @@ export class TenancyService {
 
   async createAgency(claims: CitybaseClaims, cmd: CreateAgencyCommand): Promise<AgencyRow> {
     assertCityAdmin(claims, 'create agencies');
-    return this.mutations.run({
+    return this.create(claims, cmd, {
       method: 'TenancyService.CreateAgency',
-      claims,
-      requestId: cmd.requestId,
-      command: cmd,
       done: 'agency created',
-      execute: async ({ client, resourceId, emit, note }) => {
-        const agency = await insertAgency(client, resourceId, cmd);
+      insert: (client, id) => insertAgency(client, id, cmd),
+      find: findAgency,
+      publish: async (agency, { emit, note }) => {
         await emit(
           IdentityEvents.AgencyCreated,
           {
@@ -286,20 +260,47 @@ export class TenancyService {
           { key: agency.agency_id, subject: agency.agency_id },
         );
         note({ agency_id: agency.agency_id });
-        return stored(await findAgency(client, resourceId));
       },
-      replay: async ({ client, resourceId }) => stored(await findAgency(client, resourceId)),
     });
   }
 
   async listAgencies(claims: CitybaseClaims, page: Page): Promise<Paged<AgencyRow>> {
     assertCityAdmin(claims, 'list agencies');
     const rows = await listAgencies(this.pool, page);
-    const { rows: items, nextPageToken } = pageOf(rows, page.size, TENANCY_PAGES.agencies, (r) => [
-      r.cursor_at,
-      r.agency_id,
-    ]);
-    return { items, nextPageToken };
+    return pagedByCreation(rows, page, TENANCY_PAGES.agencies, (r) => r.agency_id);
+  }
+
+  /**
+   * One creation through the use-case pipeline: the parent (`target`, when there is one) checked
+   * against the caller's tenancy, then the row inserted under the request key's id, its one event
+   * emitted and noted; a retry answers the stored row again.
+   */
+  private create<C extends { requestId: string }, R, P = undefined>(
+    claims: CitybaseClaims,
+    cmd: C,
+    creation: {
+      /** "TenancyService.<RPC>": part of the request key. */
+      method: string;
+      done: string;
+      target?: MutationTarget<P>;
+      insert(client: PoolClient, id: string, parent: P): Promise<R>;
+      find(db: PoolClient, id: string): Promise<R | undefined>;
+      publish(row: R, ctx: MutationContext<P>): Promise<void>;
+    },
+  ): Promise<R> {
+    return this.mutations.run({
+      method: creation.method,
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      target: creation.target,
+      done: creation.done,
+      execute: async (ctx) => {
+        await creation.publish(await creation.insert(ctx.client, ctx.resourceId, ctx.target), ctx);
+        return stored(await creation.find(ctx.client, ctx.resourceId));
+      },
+      replay: async ({ client, resourceId }) => stored(await creation.find(client, resourceId)),
+    });
   }
 
   // ---- stored rows for the other features of this service (in their transaction) --------------------
@@ -338,4 +339,13 @@ export class TenancyService {
   projectsOfOperators(db: Pool | PoolClient, operatorIds: string[]): Promise<string[]> {
     return projectsOfOperators(db, operatorIds);
   }
+}
+
+/** Events of rows under a project are keyed by their operator and placed in their project. */
+function underProject(row: { operator_id: string; project_id: string }, subject: string) {
+  return {
+    key: row.operator_id,
+    subject,
+    tenancy: tenancyOf(row),
+  };
 }

@@ -1,6 +1,6 @@
 import type { PoolClient } from '@citybase/platform';
 import type { Page, Visibility } from '../shared/rows.domain';
-import { after, CURSOR_AT, Db, listPage, visible } from '../shared/rows.store';
+import { after, CURSOR_AT, Db, listPage, listPageUnder, visible } from '../shared/rows.store';
 import type {
   CreateAgencyCommand,
   CreateBuildingCommand,
@@ -139,15 +139,7 @@ export async function listProjects(
   vis: Visibility,
   page: Page,
 ): Promise<ProjectRow[]> {
-  const v = visible(vis, 2, { hasProject: true });
-  const of = { sql: 'operator_id = $1', params: [operatorId] };
-  return listPage(
-    db,
-    'projects',
-    'project_id',
-    [of, v, after(page, 'project_id', 2 + v.params.length)],
-    page,
-  );
+  return listPageUnder(db, 'projects', 'project_id', { column: 'operator_id', id: operatorId }, vis, page);
 }
 
 // ---- buildings and units -------------------------------------------------------------------------
@@ -182,15 +174,7 @@ export async function listBuildings(
   vis: Visibility,
   page: Page,
 ): Promise<BuildingRow[]> {
-  const v = visible(vis, 2, { hasProject: true });
-  const of = { sql: 'project_id = $1', params: [projectId] };
-  return listPage(
-    db,
-    'buildings',
-    'building_id',
-    [of, v, after(page, 'building_id', 2 + v.params.length)],
-    page,
-  );
+  return listPageUnder(db, 'buildings', 'building_id', { column: 'project_id', id: projectId }, vis, page);
 }
 
 /** Inserts the unit; undefined if the building already has a unit of that name. */

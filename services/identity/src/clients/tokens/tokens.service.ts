@@ -51,6 +51,16 @@ function invalid(field: string, rule: string, code: string): DomainError {
   return DomainError.invalid(field, rule, code);
 }
 
+/** A presented client id or secret: CLIENT_CREDENTIALS_MISSING when absent, INVALID_REQUEST when too long. */
+function credential(field: string, value: string | undefined, maxLength: number): string {
+  const text = value ?? '';
+  if (text === '') throw invalid(field, 'is required', TokenErrorCodes.credentialsMissing);
+  if (text.length > maxLength) {
+    throw invalid(field, `must be at most ${maxLength} characters`, TokenErrorCodes.invalidRequest);
+  }
+  return text;
+}
+
 /**
  * The OAuth2 client-credentials grant (RFC 6749 §4.4), shared by TokenService.IssueToken (gRPC) and
  * POST /oauth/token (HTTP). Input is checked before the database is touched; then the secret is
@@ -76,24 +86,8 @@ export class TokensService {
         TokenErrorCodes.unsupportedGrantType,
       );
     }
-    const clientId = req.clientId ?? '';
-    const secret = req.clientSecret ?? '';
-    if (clientId === '') throw invalid('client_id', 'is required', TokenErrorCodes.credentialsMissing);
-    if (clientId.length > MAX_CLIENT_ID_LENGTH) {
-      throw invalid(
-        'client_id',
-        `must be at most ${MAX_CLIENT_ID_LENGTH} characters`,
-        TokenErrorCodes.invalidRequest,
-      );
-    }
-    if (secret === '') throw invalid('client_secret', 'is required', TokenErrorCodes.credentialsMissing);
-    if (secret.length > MAX_CLIENT_SECRET_LENGTH) {
-      throw invalid(
-        'client_secret',
-        `must be at most ${MAX_CLIENT_SECRET_LENGTH} characters`,
-        TokenErrorCodes.invalidRequest,
-      );
-    }
+    const clientId = credential('client_id', req.clientId, MAX_CLIENT_ID_LENGTH);
+    const secret = credential('client_secret', req.clientSecret, MAX_CLIENT_SECRET_LENGTH);
     const requested = parseScopeParam(req.scope);
 
     const client = await findClientCredentials(this.pool, clientId);
