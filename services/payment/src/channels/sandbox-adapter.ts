@@ -428,15 +428,8 @@ export function parseStatement(csv: string): StatementLine[] {
   return lines.map((line, i) => {
     const cells = splitCsvLine(line);
     if (cells.length !== 7) throw new Malformed(`statement line ${i + 2} has ${cells.length} cells`);
-    const [kind, transactionId, paymentId, refundId, amount, fee, at] = cells as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    const [kind = '', transactionId = '', paymentId = '', refundId = '', amount = '', fee = '', at = ''] =
+      cells;
     const upper = kind.toUpperCase();
     if (upper !== 'PAYMENT' && upper !== 'REFUND')
       throw new Malformed(`statement line ${i + 2}: kind ${kind}`);
