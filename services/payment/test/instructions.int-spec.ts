@@ -6,8 +6,14 @@ import { Consumer, Kafka, logLevel, Producer } from 'kafkajs';
 import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ChannelReceiver } from '@citybase/contracts/citybase/settlement/v1/events';
 import { PaymentEvents, SettlementEvents } from '@citybase/contracts/events';
-import { EventType, newEnvelope, Tenancy, toHeaders } from '@citybase/platform';
-import { kafkaTestPrefix, routeProjectToSandbox, testEndpoints, waitFor } from '@citybase/platform/testing';
+import { EventType, Tenancy } from '@citybase/platform';
+import {
+  kafkaTestPrefix,
+  publishEvent,
+  routeProjectToSandbox,
+  testEndpoints,
+  waitFor,
+} from '@citybase/platform/testing';
 import {
   awaitStatus,
   configureProject,
@@ -42,31 +48,18 @@ class FakeSettlement {
   ) {}
 
   /** Publishes one event (with the given CloudEvents id, to redeliver one); answers its id. */
-  async publish<T>(
+  publish<T>(
     type: EventType<T>,
     payload: T,
     opts: { key: string; tenancy: Tenancy; eventId?: string },
   ): Promise<string> {
-    const envelope = newEnvelope({
-      city: 'test-city',
-      service: 'settlement',
-      type: type.type,
-      subject: opts.key,
-      tenancy: opts.tenancy,
-      id: opts.eventId,
-    });
-    await this.producer.send({
-      topic: this.prefix + type.topic,
-      acks: -1,
-      messages: [
-        {
-          key: opts.key,
-          value: Buffer.from(type.codec.encode(payload).finish()),
-          headers: toHeaders(envelope),
-        },
-      ],
-    });
-    return envelope.id;
+    return publishEvent(
+      this.producer,
+      { service: 'settlement', topicPrefix: this.prefix },
+      type,
+      payload,
+      opts,
+    );
   }
 }
 

@@ -5,8 +5,8 @@
 // as payment's instruction executor would, with the instruction_id. Reusable by any settlement suite.
 import { randomUUID } from 'node:crypto';
 import { Consumer, Kafka, logLevel, Producer } from 'kafkajs';
-import { fromHeaders, newEnvelope, toHeaders, toTimestamp } from '@citybase/platform';
-import type { EventType } from '@citybase/platform';
+import { fromHeaders, toTimestamp } from '@citybase/platform';
+import type { EventType, Tenancy } from '@citybase/platform';
 import type { Money } from '@citybase/contracts/citybase/common/v1/common';
 import type { PaymentSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
@@ -16,7 +16,7 @@ import type {
   ChannelSplitReturnRequested,
 } from '@citybase/contracts/citybase/settlement/v1/events';
 import { PaymentEvents, SettlementEvents } from '@citybase/contracts/events';
-import { testEndpoints, uniqueName, waitFor } from '@citybase/platform/testing';
+import { publishEvent, testEndpoints, uniqueName, waitFor } from '@citybase/platform/testing';
 
 /** One event settlement published on its topic, decoded. */
 export interface SeenEvent {
@@ -104,31 +104,18 @@ export class FakePayment {
    * Publishes one of payment's events onto the payment topic as payment's relay would. `eventId`
    * repeats an event (a redelivery); by default each call is a new event.
    */
-  async publish<T>(
+  publish<T>(
     type: EventType<T>,
     payload: T,
-    opts: { key: string; eventId?: string; tenancy?: object },
-  ) {
-    const envelope = newEnvelope({
-      city: 'test-city',
-      service: 'payment',
-      type: type.type,
-      subject: opts.key,
-      tenancy: opts.tenancy,
-      id: opts.eventId ?? randomUUID(),
-    });
-    await this.producer.send({
-      topic: this.topicPrefix + type.topic,
-      acks: -1,
-      messages: [
-        {
-          key: opts.key,
-          value: Buffer.from(type.codec.encode(payload).finish()),
-          headers: toHeaders(envelope),
-        },
-      ],
-    });
-    return envelope.id;
+    opts: { key: string; eventId?: string; tenancy?: Tenancy },
+  ): Promise<string> {
+    return publishEvent(
+      this.producer,
+      { service: 'payment', topicPrefix: this.topicPrefix },
+      type,
+      payload,
+      opts,
+    );
   }
 
   /** A PaymentSucceeded (a new payment id unless given); resolves with the event and its id. */

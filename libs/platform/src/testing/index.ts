@@ -6,3 +6,4 @@ export * from './sign-jwt-sync';
 export * from './sandbox-channel';
 export * from './payment-channels';
 export * from './grpc-errors';
+export * from './publish-event';
