@@ -312,14 +312,7 @@ export class EscrowRefunds {
     instruction: InstructionRow,
     outcome: ChannelOutcome,
   ): Promise<void> {
-    const refund = await this.answeredRefund(
-      client,
-      order,
-      instruction,
-      outcome,
-      (r) => r.status === 'refunding' && r.refund_instruction_id === instruction.instruction_id,
-      'refund answer for a refund not waiting for it; ignored',
-    );
+    const refund = await this.answeredRefund(client, order, instruction, outcome);
     if (!refund) return;
     const waitingResolution = order.resolution_refund_id === refund.refund_id;
     if (outcome.succeeded) {
@@ -340,14 +333,7 @@ export class EscrowRefunds {
     instruction: InstructionRow,
     outcome: ChannelOutcome,
   ): Promise<void> {
-    const refund = await this.answeredRefund(
-      client,
-      order,
-      instruction,
-      outcome,
-      (r) => r.status === 'returning_split',
-      'split return answered for a refund no longer waiting for it; recorded only',
-    );
+    const refund = await this.answeredRefund(client, order, instruction, outcome);
     if (!refund) return;
     if (!outcome.succeeded) {
       await this.failRefund(client, order, refund, 'split_return', `SPLIT_RETURN_FAILED: ${outcome.reason}`);
@@ -370,22 +356,27 @@ export class EscrowRefunds {
 
   /**
    * Records the answer to one of a refund's instructions (a repeated answer changes nothing) and
-   * returns the refund when it is still `waiting` for that answer; otherwise logs `ignored`.
+   * returns the refund when it is still waiting for that answer: its channel refund, or the split
+   * returns that come first. Otherwise the answer is only recorded (and logged).
    */
   private async answeredRefund(
     client: PoolClient,
     order: EscrowOrderRow,
     instruction: InstructionRow,
     outcome: ChannelOutcome,
-    waiting: (refund: EscrowRefundRow) => boolean,
-    ignored: string,
   ): Promise<EscrowRefundRow | undefined> {
     if (!(await answerInstruction(client, instruction.instruction_id, outcome))) return undefined;
     const refund = instruction.refund_id ? await findRefund(client, instruction.refund_id) : undefined;
-    if (refund && waiting(refund)) return refund;
+    const waiting =
+      instruction.kind === 'split_return'
+        ? refund?.status === 'returning_split'
+        : refund?.status === 'refunding' && refund.refund_instruction_id === instruction.instruction_id;
+    if (refund && waiting) return refund;
     this.logger.warn(
       { order_id: order.order_id, instruction_id: instruction.instruction_id, refund_status: refund?.status },
-      ignored,
+      instruction.kind === 'split_return'
+        ? 'split return answered for a refund no longer waiting for it; recorded only'
+        : 'refund answer for a refund not waiting for it; ignored',
     );
     return undefined;
   }
