@@ -34,21 +34,11 @@ import {
   SettlementClient,
   startEscrowHarness,
 } from './escrow-harness';
+import { onFebruary30 } from './spec-helpers';
 
 const OP = 'op-esc';
 const CNY = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
 const HELD = (o: EscrowOrder) => o.status === EscrowStatus.ESCROW_STATUS_HELD;
-
-/**
- * A page token the server issued, with the first timestamp in it moved to 2026-02-30 (a day that
- * does not exist; Date.parse accepts it, PostgreSQL does not), whatever the token's format.
- */
-const onFebruary30 = (token: string) =>
-  Buffer.from(
-    Buffer.from(token, 'base64url')
-      .toString('utf8')
-      .replace(/\d{4}-\d{2}-\d{2}T/, '2026-02-30T'),
-  ).toString('base64url');
 
 describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on its topic)', () => {
   let h: EscrowHarness;

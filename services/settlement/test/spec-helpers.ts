@@ -24,3 +24,15 @@ export function rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * A page token the server issued, with the first timestamp in it moved to 2026-02-30 (a day that
+ * does not exist; Date.parse accepts it, PostgreSQL does not), whatever the token's format.
+ */
+export function onFebruary30(token: string): string {
+  return Buffer.from(
+    Buffer.from(token, 'base64url')
+      .toString('utf8')
+      .replace(/\d{4}-\d{2}-\d{2}T/, '2026-02-30T'),
+  ).toString('base64url');
+}
