@@ -34,7 +34,7 @@ import {
   SettlementClient,
   startEscrowHarness,
 } from './escrow-harness';
-import { onFebruary30 } from './spec-helpers';
+import { onFebruary30, splitRule } from './spec-helpers';
 
 const OP = 'op-esc';
 const CNY = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
@@ -76,16 +76,14 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
   ) {
     await app.setSplitRule({
       requestId: uniqueName('rule'),
-      rule: {
+      rule: splitRule({
         operatorId: OP,
         projectId,
-        merchantCategory: '',
         commissionBps,
         propertyShareBps,
         taxBps,
         autoConfirmHours: hours,
-        updatedAt: undefined,
-      },
+      }),
     });
   }
 
@@ -130,16 +128,7 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
     const { payment } = await escrowed();
     const id = payment.paymentId;
     await drained(h, payment);
-    const rule = {
-      operatorId: OP,
-      projectId: payment.tenancy!.projectId,
-      merchantCategory: '',
-      commissionBps: 500,
-      propertyShareBps: 1000,
-      taxBps: 300,
-      autoConfirmHours: 24,
-      updatedAt: undefined,
-    };
+    const rule = splitRule({ operatorId: OP, projectId: payment.tenancy!.projectId });
     const refund = {
       requestId: 'r-bad',
       orderId: id,
@@ -980,16 +969,14 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
     const denied = [
       stranger.setSplitRule({
         requestId: uniqueName('rule'),
-        rule: {
+        rule: splitRule({
           operatorId: OP,
           projectId,
-          merchantCategory: '',
           commissionBps: 3000,
           propertyShareBps: 0,
           taxBps: 0,
           autoConfirmHours: 1,
-          updatedAt: undefined,
-        },
+        }),
       }),
       stranger.listSplitRules({ operatorId: OP, projectId }),
       stranger.queryTaxRecords({ operatorId: OP, period: '2026-11', merchantId: '', page: undefined }),

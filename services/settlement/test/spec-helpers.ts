@@ -1,4 +1,5 @@
 import { DomainError } from '@citybase/platform';
+import type { SplitRule } from '@citybase/contracts/citybase/settlement/v1/settlement';
 
 /** Helpers shared by settlement's tests (unit specs under src/ and integration suites). */
 
@@ -35,4 +36,20 @@ export function onFebruary30(token: string): string {
       .toString('utf8')
       .replace(/\d{4}-\d{2}-\d{2}T/, '2026-02-30T'),
   ).toString('base64url');
+}
+
+/**
+ * A valid split rule as SetSplitRule carries it, for the project's default category: 5 %
+ * commission, 10 % property share, 3 % tax, confirmed after 24 h unless `over` says otherwise.
+ */
+export function splitRule(over: Partial<SplitRule> & Pick<SplitRule, 'operatorId' | 'projectId'>): SplitRule {
+  return {
+    merchantCategory: '',
+    commissionBps: 500,
+    propertyShareBps: 1000,
+    taxBps: 300,
+    autoConfirmHours: 24,
+    updatedAt: undefined,
+    ...over,
+  };
 }

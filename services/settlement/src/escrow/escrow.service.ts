@@ -117,7 +117,7 @@ export class EscrowService {
 
   resolveDispute(claims: CitybaseClaims, cmd: ResolveDisputeCommand): Promise<EscrowOrderRow> {
     return this.mutate(claims, 'ResolveDispute', cmd, async (ctx) => {
-      const { client, target: order, resourceId: refundId } = ctx;
+      const { client, target: order, resourceId: refundId, emit } = ctx;
       decideResolveDispute(orderState(order));
       const resolvedAt = new Date();
       let current = await updateOrder(client, order.order_id, {
@@ -158,7 +158,7 @@ export class EscrowService {
         }
       }
       const tenancy = tenancyOf(order);
-      await ctx.emit(
+      await emit(
         SettlementEvents.DisputeResolved,
         {
           orderId: order.order_id,
