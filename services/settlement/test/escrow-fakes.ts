@@ -190,6 +190,15 @@ export class FakePayment {
 
   // ---- answers, as payment's instruction executor sends them ----
 
+  /** Publishes payment's answer to instruction `i`, keyed by its payment like payment's own events. */
+  private async answer<T>(
+    i: { paymentId: string; tenancy?: Tenancy },
+    type: EventType<T>,
+    payload: T,
+  ): Promise<void> {
+    await this.publish(type, payload, { key: i.paymentId, tenancy: i.tenancy });
+  }
+
   async answerSplit(i: ChannelSplitRequested, ok: boolean, reason = 'NOT_ENOUGH'): Promise<void> {
     if (!this.claim(i.instructionId)) return;
     const common = {
@@ -200,21 +209,12 @@ export class FakePayment {
     };
     const at = toTimestamp(new Date());
     if (ok)
-      await this.publish(
-        PaymentEvents.ChannelSplitSucceeded,
-        {
-          ...common,
-          receivers: i.receivers.map((r) => ({ account: r.account, amount: r.amount })),
-          occurredAt: at,
-        },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
-    else
-      await this.publish(
-        PaymentEvents.ChannelSplitFailed,
-        { ...common, reason, occurredAt: at },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
+      await this.answer(i, PaymentEvents.ChannelSplitSucceeded, {
+        ...common,
+        receivers: i.receivers.map((r) => ({ account: r.account, amount: r.amount })),
+        occurredAt: at,
+      });
+    else await this.answer(i, PaymentEvents.ChannelSplitFailed, { ...common, reason, occurredAt: at });
   }
 
   async answerSplitReturn(i: ChannelSplitReturnRequested, ok: boolean, reason = 'NOT_ENOUGH'): Promise<void> {
@@ -227,57 +227,35 @@ export class FakePayment {
     };
     const at = toTimestamp(new Date());
     if (ok)
-      await this.publish(
-        PaymentEvents.ChannelSplitReturnSucceeded,
-        { ...common, amount: i.amount, occurredAt: at },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
-    else
-      await this.publish(
-        PaymentEvents.ChannelSplitReturnFailed,
-        { ...common, reason, occurredAt: at },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
+      await this.answer(i, PaymentEvents.ChannelSplitReturnSucceeded, {
+        ...common,
+        amount: i.amount,
+        occurredAt: at,
+      });
+    else await this.answer(i, PaymentEvents.ChannelSplitReturnFailed, { ...common, reason, occurredAt: at });
   }
 
   async answerRefund(i: ChannelRefundRequested, ok: boolean, reason = 'CHANNEL_REFUSED'): Promise<void> {
     if (!this.claim(i.instructionId)) return;
     const refundId = randomUUID();
-    const at = toTimestamp(new Date());
+    const common = {
+      refundId,
+      paymentId: i.paymentId,
+      tenancy: i.tenancy,
+      merchantId: i.tenancy?.merchantId ?? '',
+      amount: i.amount,
+      channel: 'sandbox-1',
+      occurredAt: toTimestamp(new Date()),
+      instructionId: i.instructionId,
+    };
     if (ok)
-      await this.publish(
-        PaymentEvents.RefundSucceeded,
-        {
-          refundId,
-          paymentId: i.paymentId,
-          tenancy: i.tenancy,
-          merchantId: i.tenancy?.merchantId ?? '',
-          scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
-          amount: i.amount,
-          refundedTotal: i.amount,
-          channel: 'sandbox-1',
-          channelRefundId: `cr-${refundId}`,
-          occurredAt: at,
-          instructionId: i.instructionId,
-        },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
-    else
-      await this.publish(
-        PaymentEvents.RefundFailed,
-        {
-          refundId,
-          paymentId: i.paymentId,
-          tenancy: i.tenancy,
-          merchantId: i.tenancy?.merchantId ?? '',
-          amount: i.amount,
-          channel: 'sandbox-1',
-          reason,
-          occurredAt: at,
-          instructionId: i.instructionId,
-        },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
+      await this.answer(i, PaymentEvents.RefundSucceeded, {
+        ...common,
+        scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
+        refundedTotal: i.amount,
+        channelRefundId: `cr-${refundId}`,
+      });
+    else await this.answer(i, PaymentEvents.RefundFailed, { ...common, reason });
   }
 
   private claim(instructionId: string): boolean {
