@@ -125,8 +125,7 @@ describe('payment intents: create, channel notifications, confirmation, routing 
   });
 
   it('an older notification arriving after the success changes nothing (out of order)', async () => {
-    const { payment } = await h.app.createPayment(paymentRequest());
-    const id = payment!.paymentId;
+    const id = await newPaymentId(h);
     await h.sandboxes[0]!.pay(id, 'success');
     const paid = await awaitStatus(h.app, id, PaymentStatus.PAYMENT_STATUS_SUCCEEDED);
     const before = await intentCounts(h.pg);
@@ -145,9 +144,17 @@ describe('payment intents: create, channel notifications, confirmation, routing 
   describe('forged and tampered notifications', () => {
     let id: string;
     beforeEach(async () => {
-      const { payment } = await h.app.createPayment(paymentRequest());
-      id = payment!.paymentId;
+      id = await newPaymentId(h);
     });
+
+    /** The refused notification changed nothing: still processing, no rows written, none recorded. */
+    const expectNothingChanged = async (before: Record<string, number>) => {
+      expect((await h.app.getPayment({ paymentId: id })).payment!.status).toBe(
+        PaymentStatus.PAYMENT_STATUS_PROCESSING,
+      );
+      expect(await intentCounts(h.pg)).toEqual(before);
+      expect(await notificationsOf(h.pg, id)).toBe(0);
+    };
 
     it('refuses a notification signed with another key (401), changing nothing', async () => {
       const before = await intentCounts(h.pg);
@@ -155,11 +162,7 @@ describe('payment intents: create, channel notifications, confirmation, routing 
       expect(await postNotification(h, channel, id, body, { key: 'not-the-merchant-key-0123456789' })).toBe(
         401,
       );
-      expect((await h.app.getPayment({ paymentId: id })).payment!.status).toBe(
-        PaymentStatus.PAYMENT_STATUS_PROCESSING,
-      );
-      expect(await intentCounts(h.pg)).toEqual(before);
-      expect(await notificationsOf(h.pg, id)).toBe(0);
+      await expectNothingChanged(before);
     });
 
     it('refuses a body changed after signing (401), changing nothing', async () => {
@@ -174,11 +177,7 @@ describe('payment intents: create, channel notifications, confirmation, routing 
       expect(
         await postNotification(h, channel, id, reformatted, { key: channel.key, signedBody: signed }),
       ).toBe(401);
-      expect((await h.app.getPayment({ paymentId: id })).payment!.status).toBe(
-        PaymentStatus.PAYMENT_STATUS_PROCESSING,
-      );
-      expect(await intentCounts(h.pg)).toEqual(before);
-      expect(await notificationsOf(h.pg, id)).toBe(0);
+      await expectNothingChanged(before);
     });
 
     it('refuses a notification without signature headers (401) and an unknown payment or channel (404)', async () => {
