@@ -570,96 +570,83 @@ describe('payment channels: catalog, project accounts, routing rules (real proce
       ...over,
     });
 
+    // one call per RPC, with what a case changes in an otherwise valid request
+    const registering = (over: Partial<RegisterChannelRequest>) => () =>
+      admin.registerChannel(registerReq(over));
+    const configuring =
+      (over: Partial<ConfigureProjectChannelRequest>, channelId = ch) =>
+      () =>
+        op1.configureProjectChannel(configureReq(projectId, channelId, over));
+    const settingRules =
+      (rules: RoutingRule[], over: Partial<SetRoutingRulesRequest> = {}) =>
+      () =>
+        op1.setRoutingRules(rulesReq(projectId, rules, over));
+
     type Case = [string, () => Promise<unknown>, string, string];
     const cases = (): Case[] => [
       // RegisterChannel
-      [
-        'register: no request_id',
-        () => admin.registerChannel(registerReq({ requestId: '' })),
-        'request_id',
-        'is required',
-      ],
+      ['register: no request_id', registering({ requestId: '' }), 'request_id', 'is required'],
       [
         'register: request_id with a space',
-        () => admin.registerChannel(registerReq({ requestId: 'a b' })),
+        registering({ requestId: 'a b' }),
         'request_id',
         'must be printable ASCII without spaces',
       ],
-      [
-        'register: no channel_id',
-        () => admin.registerChannel(registerReq({ channelId: '' })),
-        'channel_id',
-        'is required',
-      ],
+      ['register: no channel_id', registering({ channelId: '' }), 'channel_id', 'is required'],
       [
         'register: uppercase channel_id',
-        () => admin.registerChannel(registerReq({ channelId: 'WeChat' })),
+        registering({ channelId: 'WeChat' }),
         'channel_id',
         'must be 1-40 lowercase letters, digits or dashes',
       ],
       [
         'register: 41-character channel_id',
-        () => admin.registerChannel(registerReq({ channelId: 'a'.repeat(41) })),
+        registering({ channelId: 'a'.repeat(41) }),
         'channel_id',
         'must be at most 40 characters',
       ],
       [
         'register: unspecified kind',
-        () => admin.registerChannel(registerReq({ kind: ChannelKind.CHANNEL_KIND_UNSPECIFIED })),
+        registering({ kind: ChannelKind.CHANNEL_KIND_UNSPECIFIED }),
         'kind',
         'is required',
       ],
-      [
-        'register: unknown kind',
-        () => admin.registerChannel(registerReq({ kind: 42 as ChannelKind })),
-        'kind',
-        'unknown value 42',
-      ],
-      [
-        'register: no display_name',
-        () => admin.registerChannel(registerReq({ displayName: ' ' })),
-        'display_name',
-        'is required',
-      ],
+      ['register: unknown kind', registering({ kind: 42 as ChannelKind }), 'kind', 'unknown value 42'],
+      ['register: no display_name', registering({ displayName: ' ' }), 'display_name', 'is required'],
       [
         'register: 101-character display_name',
-        () => admin.registerChannel(registerReq({ displayName: 'x'.repeat(101) })),
+        registering({ displayName: 'x'.repeat(101) }),
         'display_name',
         'must be at most 100 characters',
       ],
-      [
-        'register: no endpoint',
-        () => admin.registerChannel(registerReq({ endpoint: '' })),
-        'endpoint',
-        'is required',
-      ],
+      ['register: no endpoint', registering({ endpoint: '' }), 'endpoint', 'is required'],
       [
         'register: ftp endpoint',
-        () => admin.registerChannel(registerReq({ endpoint: 'ftp://x.example' })),
+        registering({ endpoint: 'ftp://x.example' }),
         'endpoint',
         'must be an http(s) URL without user info, query or fragment',
       ],
       [
         'register: endpoint with user info',
-        () => admin.registerChannel(registerReq({ endpoint: 'https://u:p@x.example' })),
+        registering({ endpoint: 'https://u:p@x.example' }),
         'endpoint',
         'must be an http(s) URL without user info, query or fragment',
       ],
       [
         'register: endpoint with a query',
-        () => admin.registerChannel(registerReq({ endpoint: 'https://x.example/?a=1' })),
+        registering({ endpoint: 'https://x.example/?a=1' }),
         'endpoint',
         'must be an http(s) URL without user info, query or fragment',
       ],
       [
         'register: not a URL',
-        () => admin.registerChannel(registerReq({ endpoint: 'not a url' })),
+        registering({ endpoint: 'not a url' }),
         'endpoint',
         'must be an http(s) URL without user info, query or fragment',
       ],
       [
         'register: 501-character endpoint',
-        () => admin.registerChannel(registerReq({ endpoint: `https://x.example/${'a'.repeat(483)}` })),
+        registering({ endpoint: `https://x.example/${'a'.repeat(483)}` }),
         'endpoint',
         'must be at most 500 characters',
       ],
@@ -683,207 +670,144 @@ describe('payment channels: catalog, project accounts, routing rules (real proce
         'must be 1-40 lowercase letters, digits or dashes',
       ],
       // ConfigureProjectChannel
-      [
-        'configure: no request_id',
-        () => op1.configureProjectChannel(configureReq(projectId, ch, { requestId: '' })),
-        'request_id',
-        'is required',
-      ],
-      [
-        'configure: no tenancy',
-        () => op1.configureProjectChannel(configureReq(projectId, ch, { tenancy: undefined })),
-        'tenancy.operator_id',
-        'is required',
-      ],
+      ['configure: no request_id', configuring({ requestId: '' }), 'request_id', 'is required'],
+      ['configure: no tenancy', configuring({ tenancy: undefined }), 'tenancy.operator_id', 'is required'],
       [
         'configure: no project',
-        () =>
-          op1.configureProjectChannel(configureReq(projectId, ch, { tenancy: tenancy({ projectId: '' }) })),
+        configuring({ tenancy: tenancy({ projectId: '' }) }),
         'tenancy.project_id',
         'is required',
       ],
       [
         'configure: bad project id',
-        () =>
-          op1.configureProjectChannel(
-            configureReq(projectId, ch, { tenancy: tenancy({ projectId: 'p/1' }) }),
-          ),
+        configuring({ tenancy: tenancy({ projectId: 'p/1' }) }),
         'tenancy.project_id',
         'must be 1-64 letters, digits, dots, dashes, colons or underscores',
       ],
       [
         'configure: 65-character project id',
-        () =>
-          op1.configureProjectChannel(
-            configureReq(projectId, ch, { tenancy: tenancy({ projectId: 'p'.repeat(65) }) }),
-          ),
+        configuring({ tenancy: tenancy({ projectId: 'p'.repeat(65) }) }),
         'tenancy.project_id',
         'must be at most 64 characters',
       ],
       [
         'configure: bad operator id',
-        () =>
-          op1.configureProjectChannel(
-            configureReq(projectId, ch, { tenancy: tenancy({ operatorId: 'op 1' }) }),
-          ),
+        configuring({ tenancy: tenancy({ operatorId: 'op 1' }) }),
         'tenancy.operator_id',
         'must be 1-64 letters, digits, dots, dashes, colons or underscores',
       ],
       [
         'configure: a merchant in tenancy',
-        () =>
-          op1.configureProjectChannel(
-            configureReq(projectId, ch, { tenancy: tenancy({ merchantId: 'm-1' }) }),
-          ),
+        configuring({ tenancy: tenancy({ merchantId: 'm-1' }) }),
         'tenancy.merchant_id',
         'must be empty: channel accounts belong to a project',
       ],
-      [
-        'configure: no channel_id',
-        () => op1.configureProjectChannel(configureReq(projectId, '')),
-        'channel_id',
-        'is required',
-      ],
-      [
-        'configure: no merchant_no',
-        () => op1.configureProjectChannel(configureReq(projectId, ch, { merchantNo: '' })),
-        'merchant_no',
-        'is required',
-      ],
+      ['configure: no channel_id', configuring({}, ''), 'channel_id', 'is required'],
+      ['configure: no merchant_no', configuring({ merchantNo: '' }), 'merchant_no', 'is required'],
       [
         'configure: 65-character merchant_no',
-        () => op1.configureProjectChannel(configureReq(projectId, ch, { merchantNo: 'm'.repeat(65) })),
+        configuring({ merchantNo: 'm'.repeat(65) }),
         'merchant_no',
         'must be at most 64 characters',
       ],
       [
         'configure: merchant_no with a space',
-        () => op1.configureProjectChannel(configureReq(projectId, ch, { merchantNo: 'm 1' })),
+        configuring({ merchantNo: 'm 1' }),
         'merchant_no',
         'must be 1-64 printable ASCII characters without spaces',
       ],
       [
         'configure: 15-character credentials',
-        () => op1.configureProjectChannel(configureReq(projectId, ch, { credentials: 'k'.repeat(15) })),
+        configuring({ credentials: 'k'.repeat(15) }),
         'credentials',
         'must be 16-512 characters',
       ],
       [
         'configure: 513-character credentials',
-        () => op1.configureProjectChannel(configureReq(projectId, ch, { credentials: 'k'.repeat(513) })),
+        configuring({ credentials: 'k'.repeat(513) }),
         'credentials',
         'must be 16-512 characters',
       ],
       [
         'configure: credentials with a newline',
-        () =>
-          op1.configureProjectChannel(configureReq(projectId, ch, { credentials: `${'k'.repeat(16)}\n` })),
+        configuring({ credentials: `${'k'.repeat(16)}\n` }),
         'credentials',
         'must not contain control characters',
       ],
       // SetRoutingRules
-      [
-        'rules: no request_id',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch)], { requestId: '' })),
-        'request_id',
-        'is required',
-      ],
+      ['rules: no request_id', settingRules([rule(ch)], { requestId: '' }), 'request_id', 'is required'],
       [
         'rules: no tenancy',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch)], { tenancy: undefined })),
+        settingRules([rule(ch)], { tenancy: undefined }),
         'tenancy.operator_id',
         'is required',
       ],
       [
         'rules: bad project id',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch)], { tenancy: tenancy({ projectId: 'p?' }) })),
+        settingRules([rule(ch)], { tenancy: tenancy({ projectId: 'p?' }) }),
         'tenancy.project_id',
         'must be 1-64 letters, digits, dots, dashes, colons or underscores',
       ],
-      ['rules: none', () => op1.setRoutingRules(rulesReq(projectId, [])), 'rules', 'must have 1-50 rules'],
+      ['rules: none', settingRules([]), 'rules', 'must have 1-50 rules'],
       [
         'rules: 51',
-        () =>
-          op1.setRoutingRules(
-            rulesReq(
-              projectId,
-              Array.from({ length: 51 }, () => rule(ch)),
-            ),
-          ),
+        settingRules(Array.from({ length: 51 }, () => rule(ch))),
         'rules',
         'must have 1-50 rules',
       ],
-      [
-        'rules: no channel_id',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch), rule('')])),
-        'rules[1].channel_id',
-        'is required',
-      ],
+      ['rules: no channel_id', settingRules([rule(ch), rule('')]), 'rules[1].channel_id', 'is required'],
       [
         'rules: priority -1',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch, { priority: -1 })])),
+        settingRules([rule(ch, { priority: -1 })]),
         'rules[0].priority',
         'must be 0..1000',
       ],
       [
         'rules: priority 1001',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch, { priority: 1001 })])),
+        settingRules([rule(ch, { priority: 1001 })]),
         'rules[0].priority',
         'must be 0..1000',
       ],
-      [
-        'rules: weight 0',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch, { weight: 0 })])),
-        'rules[0].weight',
-        'must be 1..10000',
-      ],
+      ['rules: weight 0', settingRules([rule(ch, { weight: 0 })]), 'rules[0].weight', 'must be 1..10000'],
       [
         'rules: weight 10001',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch, { weight: 10_001 })])),
+        settingRules([rule(ch, { weight: 10_001 })]),
         'rules[0].weight',
         'must be 1..10000',
       ],
       [
         'rules: unspecified scenario',
-        () =>
-          op1.setRoutingRules(
-            rulesReq(projectId, [
-              rule(ch, { scenarios: [PARKING, PaymentScenario.PAYMENT_SCENARIO_UNSPECIFIED] }),
-            ]),
-          ),
+        settingRules([rule(ch, { scenarios: [PARKING, PaymentScenario.PAYMENT_SCENARIO_UNSPECIFIED] })]),
         'rules[0].scenarios[1]',
         'is required',
       ],
       [
         'rules: unknown scenario',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch, { scenarios: [77 as PaymentScenario] })])),
+        settingRules([rule(ch, { scenarios: [77 as PaymentScenario] })]),
         'rules[0].scenarios[0]',
         'unknown value 77',
       ],
       [
         'rules: repeated scenario',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch, { scenarios: [PARKING, PARKING] })])),
+        settingRules([rule(ch, { scenarios: [PARKING, PARKING] })]),
         'rules[0].scenarios[1]',
         'repeats PAYMENT_SCENARIO_PARKING',
       ],
       [
         'rules: negative min',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch, { minAmountMinor: -1n })])),
+        settingRules([rule(ch, { minAmountMinor: -1n })]),
         'rules[0].min_amount_minor',
         'must not be negative',
       ],
       [
         'rules: negative max',
-        () => op1.setRoutingRules(rulesReq(projectId, [rule(ch, { maxAmountMinor: -5n })])),
+        settingRules([rule(ch, { maxAmountMinor: -5n })]),
         'rules[0].max_amount_minor',
         'must not be negative',
       ],
       [
         'rules: min above max',
-        () =>
-          op1.setRoutingRules(
-            rulesReq(projectId, [rule(ch), rule(ch, { minAmountMinor: 10n, maxAmountMinor: 9n })]),
-          ),
+        settingRules([rule(ch), rule(ch, { minAmountMinor: 10n, maxAmountMinor: 9n })]),
         'rules[1].max_amount_minor',
         'must be 0 (no upper bound) or at least min_amount_minor',
       ],

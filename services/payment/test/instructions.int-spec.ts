@@ -6,8 +6,14 @@ import { Consumer, Kafka, logLevel, Producer } from 'kafkajs';
 import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ChannelReceiver } from '@citybase/contracts/citybase/settlement/v1/events';
 import { PaymentEvents, SettlementEvents } from '@citybase/contracts/events';
-import { EventType, newEnvelope, Tenancy, toHeaders } from '@citybase/platform';
-import { kafkaTestPrefix, routeProjectToSandbox, testEndpoints, waitFor } from '@citybase/platform/testing';
+import { EventType, Tenancy } from '@citybase/platform';
+import {
+  kafkaTestPrefix,
+  publishEvent,
+  routeProjectToSandbox,
+  testEndpoints,
+  waitFor,
+} from '@citybase/platform/testing';
 import {
   awaitStatus,
   configureProject,
@@ -41,32 +47,22 @@ class FakeSettlement {
     private readonly prefix: string,
   ) {}
 
-  /** Publishes one event (with the given CloudEvents id, to redeliver one); answers its id. */
-  async publish<T>(
+  /**
+   * Publishes one of settlement's instructions keyed by its payment, as settlement's relay does
+   * (with the given CloudEvents id, to redeliver one); answers the event's id.
+   */
+  instruct<T extends { paymentId: string; tenancy?: Tenancy }>(
     type: EventType<T>,
-    payload: T,
-    opts: { key: string; tenancy: Tenancy; eventId?: string },
+    instruction: T,
+    eventId?: string,
   ): Promise<string> {
-    const envelope = newEnvelope({
-      city: 'test-city',
-      service: 'settlement',
-      type: type.type,
-      subject: opts.key,
-      tenancy: opts.tenancy,
-      id: opts.eventId,
-    });
-    await this.producer.send({
-      topic: this.prefix + type.topic,
-      acks: -1,
-      messages: [
-        {
-          key: opts.key,
-          value: Buffer.from(type.codec.encode(payload).finish()),
-          headers: toHeaders(envelope),
-        },
-      ],
-    });
-    return envelope.id;
+    return publishEvent(
+      this.producer,
+      { service: 'settlement', topicPrefix: this.prefix },
+      type,
+      instruction,
+      { key: instruction.paymentId, tenancy: instruction.tenancy, eventId },
+    );
   }
 }
 
@@ -165,27 +161,25 @@ describe('payment: settlement instructions (real process, Kafka, PostgreSQL, san
     description,
   });
 
-  function requestSplit(
+  async function requestSplit(
     paymentId: string,
     receivers: ChannelReceiver[],
     opts: { unfreezeRest?: boolean; instructionId?: string; eventId?: string; tenancy?: typeof OP1 } = {},
   ): Promise<{ instructionId: string; eventId: string }> {
     const instructionId = opts.instructionId ?? randomUUID();
-    const tenancy = opts.tenancy ?? OP1;
-    return settlement
-      .publish(
-        SettlementEvents.ChannelSplitRequested,
-        {
-          instructionId,
-          paymentId,
-          tenancy,
-          receivers,
-          unfreezeRest: opts.unfreezeRest ?? false,
-          occurredAt: undefined,
-        },
-        { key: paymentId, tenancy, eventId: opts.eventId },
-      )
-      .then((eventId) => ({ instructionId, eventId }));
+    const eventId = await settlement.instruct(
+      SettlementEvents.ChannelSplitRequested,
+      {
+        instructionId,
+        paymentId,
+        tenancy: opts.tenancy ?? OP1,
+        receivers,
+        unfreezeRest: opts.unfreezeRest ?? false,
+        occurredAt: undefined,
+      },
+      opts.eventId,
+    );
+    return { instructionId, eventId };
   }
 
   async function requestSplitReturn(
@@ -196,43 +190,37 @@ describe('payment: settlement instructions (real process, Kafka, PostgreSQL, san
     tenancy = OP1,
   ): Promise<string> {
     const instructionId = randomUUID();
-    await settlement.publish(
-      SettlementEvents.ChannelSplitReturnRequested,
-      {
-        instructionId,
-        paymentId,
-        tenancy,
-        splitInstructionId,
-        account,
-        amount: cny(amount),
-        occurredAt: undefined,
-      },
-      { key: paymentId, tenancy },
-    );
+    await settlement.instruct(SettlementEvents.ChannelSplitReturnRequested, {
+      instructionId,
+      paymentId,
+      tenancy,
+      splitInstructionId,
+      account,
+      amount: cny(amount),
+      occurredAt: undefined,
+    });
     return instructionId;
   }
 
-  function requestRefund(
+  async function requestRefund(
     paymentId: string,
     amount: bigint,
     opts: { instructionId?: string; eventId?: string; tenancy?: typeof OP1 } = {},
   ): Promise<{ instructionId: string; eventId: string }> {
     const instructionId = opts.instructionId ?? randomUUID();
-    const tenancy = opts.tenancy ?? OP1;
-    return settlement
-      .publish(
-        SettlementEvents.ChannelRefundRequested,
-        {
-          instructionId,
-          paymentId,
-          tenancy,
-          amount: cny(amount),
-          reason: 'order refunded',
-          occurredAt: undefined,
-        },
-        { key: paymentId, tenancy, eventId: opts.eventId },
-      )
-      .then((eventId) => ({ instructionId, eventId }));
+    const eventId = await settlement.instruct(
+      SettlementEvents.ChannelRefundRequested,
+      {
+        instructionId,
+        paymentId,
+        tenancy: opts.tenancy ?? OP1,
+        amount: cny(amount),
+        reason: 'order refunded',
+        occurredAt: undefined,
+      },
+      opts.eventId,
+    );
+    return { instructionId, eventId };
   }
 
   /** Payment's answers to one instruction as published on its topic. */

@@ -31,6 +31,11 @@ const SCENARIOS = [
   PaymentScenario.PAYMENT_SCENARIO_GROUP_BUY,
 ];
 
+/** A new payment of the default request; its id. */
+async function newPaymentId(h: Harness): Promise<string> {
+  return (await h.app.createPayment(paymentRequest())).payment!.paymentId;
+}
+
 /**
  * Channel notifications drive these payments: the reconciler is set so far apart that it never runs
  * during the suite, so every outcome seen here came through the notification route (or the RPC).
@@ -96,8 +101,7 @@ describe('payment intents: create, channel notifications, confirmation, routing 
   );
 
   it('a payment the bank declines fails, with one PaymentFailed carrying the reason', async () => {
-    const { payment } = await h.app.createPayment(paymentRequest());
-    const id = payment!.paymentId;
+    const id = await newPaymentId(h);
     await h.sandboxes[0]!.pay(id, 'fail');
     const failed = await awaitStatus(h.app, id, PaymentStatus.PAYMENT_STATUS_FAILED);
     expect(failed.failureReason).not.toBe('');
@@ -108,8 +112,7 @@ describe('payment intents: create, channel notifications, confirmation, routing 
 
   it('applies duplicated and reordered notifications once', async () => {
     await h.sandboxes[0]!.configure({ duplicateRate: 1, reorder: true });
-    const { payment } = await h.app.createPayment(paymentRequest());
-    const id = payment!.paymentId;
+    const id = await newPaymentId(h);
     await h.sandboxes[0]!.pay(id, 'success');
     await awaitStatus(h.app, id, PaymentStatus.PAYMENT_STATUS_SUCCEEDED);
     // both copies were delivered (answered 2xx), the second acknowledged without effect
@@ -118,16 +121,11 @@ describe('payment intents: create, channel notifications, confirmation, routing 
       return n && n.duplicate && n.delivered === 2 ? true : undefined;
     });
     expect(await eventTypes(h.pg, id)).toEqual(['PaymentCreated', 'PaymentSucceeded']);
-    const { rows } = await h.pg.query(
-      'SELECT count(*)::int AS n FROM channel_notifications WHERE payment_id = $1',
-      [id],
-    );
-    expect(rows[0].n).toBe(1);
+    expect(await notificationsOf(h.pg, id)).toBe(1);
   });
 
   it('an older notification arriving after the success changes nothing (out of order)', async () => {
-    const { payment } = await h.app.createPayment(paymentRequest());
-    const id = payment!.paymentId;
+    const id = await newPaymentId(h);
     await h.sandboxes[0]!.pay(id, 'success');
     const paid = await awaitStatus(h.app, id, PaymentStatus.PAYMENT_STATUS_SUCCEEDED);
     const before = await intentCounts(h.pg);
@@ -146,9 +144,17 @@ describe('payment intents: create, channel notifications, confirmation, routing 
   describe('forged and tampered notifications', () => {
     let id: string;
     beforeEach(async () => {
-      const { payment } = await h.app.createPayment(paymentRequest());
-      id = payment!.paymentId;
+      id = await newPaymentId(h);
     });
+
+    /** The refused notification changed nothing: still processing, no rows written, none recorded. */
+    const expectNothingChanged = async (before: Record<string, number>) => {
+      expect((await h.app.getPayment({ paymentId: id })).payment!.status).toBe(
+        PaymentStatus.PAYMENT_STATUS_PROCESSING,
+      );
+      expect(await intentCounts(h.pg)).toEqual(before);
+      expect(await notificationsOf(h.pg, id)).toBe(0);
+    };
 
     it('refuses a notification signed with another key (401), changing nothing', async () => {
       const before = await intentCounts(h.pg);
@@ -156,11 +162,7 @@ describe('payment intents: create, channel notifications, confirmation, routing 
       expect(await postNotification(h, channel, id, body, { key: 'not-the-merchant-key-0123456789' })).toBe(
         401,
       );
-      expect((await h.app.getPayment({ paymentId: id })).payment!.status).toBe(
-        PaymentStatus.PAYMENT_STATUS_PROCESSING,
-      );
-      expect(await intentCounts(h.pg)).toEqual(before);
-      expect(await notificationsOf(h.pg, id)).toBe(0);
+      await expectNothingChanged(before);
     });
 
     it('refuses a body changed after signing (401), changing nothing', async () => {
@@ -175,11 +177,7 @@ describe('payment intents: create, channel notifications, confirmation, routing 
       expect(
         await postNotification(h, channel, id, reformatted, { key: channel.key, signedBody: signed }),
       ).toBe(401);
-      expect((await h.app.getPayment({ paymentId: id })).payment!.status).toBe(
-        PaymentStatus.PAYMENT_STATUS_PROCESSING,
-      );
-      expect(await intentCounts(h.pg)).toEqual(before);
-      expect(await notificationsOf(h.pg, id)).toBe(0);
+      await expectNothingChanged(before);
     });
 
     it('refuses a notification without signature headers (401) and an unknown payment or channel (404)', async () => {
@@ -222,8 +220,7 @@ describe('payment intents: create, channel notifications, confirmation, routing 
 
   it('ConfirmPayment asks the channel and applies its answer (the notification is still on its way)', async () => {
     await h.sandboxes[0]!.configure({ notifyDelayMs: 60_000 });
-    const { payment } = await h.app.createPayment(paymentRequest());
-    const id = payment!.paymentId;
+    const id = await newPaymentId(h);
     const unpaid = (await h.app.confirmPayment({ paymentId: id })).payment!;
     expect(unpaid.status).toBe(PaymentStatus.PAYMENT_STATUS_PROCESSING);
     await h.sandboxes[0]!.pay(id, 'success');
@@ -233,11 +230,7 @@ describe('payment intents: create, channel notifications, confirmation, routing 
     const again = (await h.app.confirmPayment({ paymentId: id })).payment!;
     expect(again).toEqual(confirmed);
     expect(await eventTypes(h.pg, id)).toEqual(['PaymentCreated', 'PaymentSucceeded']);
-    const { rows } = await h.pg.query(
-      'SELECT count(*)::int AS n FROM channel_notifications WHERE payment_id = $1',
-      [id],
-    );
-    expect(rows[0].n).toBe(0);
+    expect(await notificationsOf(h.pg, id)).toBe(0);
   });
 
   it('ConfirmPayment and GetPayment answer a foreign payment like a missing one, and refuse a malformed id', async () => {
@@ -448,8 +441,7 @@ describe('payment intents: reconciler (unknown outcomes, expiry, stray orders)',
 
   it('a timeout confirming leaves the payment UNKNOWN; the reconciler queries the channel and it succeeds', async () => {
     await sandbox().configure({ notifyDelayMs: 60_000 }); // the notification does not come in time
-    const { payment } = await h.app.createPayment(paymentRequest());
-    const id = payment!.paymentId;
+    const id = await newPaymentId(h);
     await sandbox().pay(id, 'success');
     await sandbox().configure({ timeoutRate: 1 });
     const confirmed = (await h.app.confirmPayment({ paymentId: id })).payment!;
@@ -458,11 +450,7 @@ describe('payment intents: reconciler (unknown outcomes, expiry, stray orders)',
     const paid = await awaitStatus(h.app, id, PaymentStatus.PAYMENT_STATUS_SUCCEEDED);
     expect(paid.channelTransactionId).not.toBe('');
     expect(await eventTypes(h.pg, id)).toEqual(['PaymentCreated', 'PaymentSucceeded']);
-    const { rows } = await h.pg.query(
-      'SELECT count(*)::int AS n FROM channel_notifications WHERE payment_id = $1',
-      [id],
-    );
-    expect(rows[0].n).toBe(0);
+    expect(await notificationsOf(h.pg, id)).toBe(0);
   });
 
   it('an intent past its expiry is closed at the channel and expires, with one PaymentExpired', async () => {
@@ -481,8 +469,7 @@ describe('payment intents: reconciler (unknown outcomes, expiry, stray orders)',
 
   it('an intent paid just before its expiry succeeds instead of expiring (the channel says SUCCESS on close)', async () => {
     await sandbox().configure({ notifyDelayMs: 60_000 });
-    const { payment } = await h.app.createPayment(paymentRequest());
-    const id = payment!.paymentId;
+    const id = await newPaymentId(h);
     await sandbox().pay(id, 'success');
     await expireNow(id);
     await awaitStatus(h.app, id, PaymentStatus.PAYMENT_STATUS_SUCCEEDED);
@@ -490,8 +477,7 @@ describe('payment intents: reconciler (unknown outcomes, expiry, stray orders)',
   });
 
   it('an unreachable channel does not expire a payment before its order is closed there', async () => {
-    const { payment } = await h.app.createPayment(paymentRequest());
-    const id = payment!.paymentId;
+    const id = await newPaymentId(h);
     await sandbox().configure({ failureRate: 1 });
     await expireNow(id);
     await new Promise((r) => setTimeout(r, 1_500));

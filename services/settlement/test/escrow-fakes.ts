@@ -5,8 +5,8 @@
 // as payment's instruction executor would, with the instruction_id. Reusable by any settlement suite.
 import { randomUUID } from 'node:crypto';
 import { Consumer, Kafka, logLevel, Producer } from 'kafkajs';
-import { fromHeaders, newEnvelope, toHeaders, toTimestamp } from '@citybase/platform';
-import type { EventType } from '@citybase/platform';
+import { fromHeaders, toTimestamp } from '@citybase/platform';
+import type { EventType, Tenancy } from '@citybase/platform';
 import type { Money } from '@citybase/contracts/citybase/common/v1/common';
 import type { PaymentSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
@@ -16,7 +16,7 @@ import type {
   ChannelSplitReturnRequested,
 } from '@citybase/contracts/citybase/settlement/v1/events';
 import { PaymentEvents, SettlementEvents } from '@citybase/contracts/events';
-import { testEndpoints, uniqueName, waitFor } from '@citybase/platform/testing';
+import { publishEvent, testEndpoints, uniqueName, waitFor } from '@citybase/platform/testing';
 
 /** One event settlement published on its topic, decoded. */
 export interface SeenEvent {
@@ -104,31 +104,18 @@ export class FakePayment {
    * Publishes one of payment's events onto the payment topic as payment's relay would. `eventId`
    * repeats an event (a redelivery); by default each call is a new event.
    */
-  async publish<T>(
+  publish<T>(
     type: EventType<T>,
     payload: T,
-    opts: { key: string; eventId?: string; tenancy?: object },
-  ) {
-    const envelope = newEnvelope({
-      city: 'test-city',
-      service: 'payment',
-      type: type.type,
-      subject: opts.key,
-      tenancy: opts.tenancy,
-      id: opts.eventId ?? randomUUID(),
-    });
-    await this.producer.send({
-      topic: this.topicPrefix + type.topic,
-      acks: -1,
-      messages: [
-        {
-          key: opts.key,
-          value: Buffer.from(type.codec.encode(payload).finish()),
-          headers: toHeaders(envelope),
-        },
-      ],
-    });
-    return envelope.id;
+    opts: { key: string; eventId?: string; tenancy?: Tenancy },
+  ): Promise<string> {
+    return publishEvent(
+      this.producer,
+      { service: 'payment', topicPrefix: this.topicPrefix },
+      type,
+      payload,
+      opts,
+    );
   }
 
   /** A PaymentSucceeded (a new payment id unless given); resolves with the event and its id. */
@@ -203,6 +190,15 @@ export class FakePayment {
 
   // ---- answers, as payment's instruction executor sends them ----
 
+  /** Publishes payment's answer to instruction `i`, keyed by its payment like payment's own events. */
+  private async answer<T>(
+    i: { paymentId: string; tenancy?: Tenancy },
+    type: EventType<T>,
+    payload: T,
+  ): Promise<void> {
+    await this.publish(type, payload, { key: i.paymentId, tenancy: i.tenancy });
+  }
+
   async answerSplit(i: ChannelSplitRequested, ok: boolean, reason = 'NOT_ENOUGH'): Promise<void> {
     if (!this.claim(i.instructionId)) return;
     const common = {
@@ -213,21 +209,12 @@ export class FakePayment {
     };
     const at = toTimestamp(new Date());
     if (ok)
-      await this.publish(
-        PaymentEvents.ChannelSplitSucceeded,
-        {
-          ...common,
-          receivers: i.receivers.map((r) => ({ account: r.account, amount: r.amount })),
-          occurredAt: at,
-        },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
-    else
-      await this.publish(
-        PaymentEvents.ChannelSplitFailed,
-        { ...common, reason, occurredAt: at },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
+      await this.answer(i, PaymentEvents.ChannelSplitSucceeded, {
+        ...common,
+        receivers: i.receivers.map((r) => ({ account: r.account, amount: r.amount })),
+        occurredAt: at,
+      });
+    else await this.answer(i, PaymentEvents.ChannelSplitFailed, { ...common, reason, occurredAt: at });
   }
 
   async answerSplitReturn(i: ChannelSplitReturnRequested, ok: boolean, reason = 'NOT_ENOUGH'): Promise<void> {
@@ -240,57 +227,35 @@ export class FakePayment {
     };
     const at = toTimestamp(new Date());
     if (ok)
-      await this.publish(
-        PaymentEvents.ChannelSplitReturnSucceeded,
-        { ...common, amount: i.amount, occurredAt: at },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
-    else
-      await this.publish(
-        PaymentEvents.ChannelSplitReturnFailed,
-        { ...common, reason, occurredAt: at },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
+      await this.answer(i, PaymentEvents.ChannelSplitReturnSucceeded, {
+        ...common,
+        amount: i.amount,
+        occurredAt: at,
+      });
+    else await this.answer(i, PaymentEvents.ChannelSplitReturnFailed, { ...common, reason, occurredAt: at });
   }
 
   async answerRefund(i: ChannelRefundRequested, ok: boolean, reason = 'CHANNEL_REFUSED'): Promise<void> {
     if (!this.claim(i.instructionId)) return;
     const refundId = randomUUID();
-    const at = toTimestamp(new Date());
+    const common = {
+      refundId,
+      paymentId: i.paymentId,
+      tenancy: i.tenancy,
+      merchantId: i.tenancy?.merchantId ?? '',
+      amount: i.amount,
+      channel: 'sandbox-1',
+      occurredAt: toTimestamp(new Date()),
+      instructionId: i.instructionId,
+    };
     if (ok)
-      await this.publish(
-        PaymentEvents.RefundSucceeded,
-        {
-          refundId,
-          paymentId: i.paymentId,
-          tenancy: i.tenancy,
-          merchantId: i.tenancy?.merchantId ?? '',
-          scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
-          amount: i.amount,
-          refundedTotal: i.amount,
-          channel: 'sandbox-1',
-          channelRefundId: `cr-${refundId}`,
-          occurredAt: at,
-          instructionId: i.instructionId,
-        },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
-    else
-      await this.publish(
-        PaymentEvents.RefundFailed,
-        {
-          refundId,
-          paymentId: i.paymentId,
-          tenancy: i.tenancy,
-          merchantId: i.tenancy?.merchantId ?? '',
-          amount: i.amount,
-          channel: 'sandbox-1',
-          reason,
-          occurredAt: at,
-          instructionId: i.instructionId,
-        },
-        { key: i.paymentId, tenancy: i.tenancy },
-      );
+      await this.answer(i, PaymentEvents.RefundSucceeded, {
+        ...common,
+        scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
+        refundedTotal: i.amount,
+        channelRefundId: `cr-${refundId}`,
+      });
+    else await this.answer(i, PaymentEvents.RefundFailed, { ...common, reason });
   }
 
   private claim(instructionId: string): boolean {

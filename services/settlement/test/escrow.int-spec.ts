@@ -34,21 +34,11 @@ import {
   SettlementClient,
   startEscrowHarness,
 } from './escrow-harness';
+import { onFebruary30, splitRule } from './spec-helpers';
 
 const OP = 'op-esc';
 const CNY = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
 const HELD = (o: EscrowOrder) => o.status === EscrowStatus.ESCROW_STATUS_HELD;
-
-/**
- * A page token the server issued, with the first timestamp in it moved to 2026-02-30 (a day that
- * does not exist; Date.parse accepts it, PostgreSQL does not), whatever the token's format.
- */
-const onFebruary30 = (token: string) =>
-  Buffer.from(
-    Buffer.from(token, 'base64url')
-      .toString('utf8')
-      .replace(/\d{4}-\d{2}-\d{2}T/, '2026-02-30T'),
-  ).toString('base64url');
 
 describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on its topic)', () => {
   let h: EscrowHarness;
@@ -86,16 +76,14 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
   ) {
     await app.setSplitRule({
       requestId: uniqueName('rule'),
-      rule: {
+      rule: splitRule({
         operatorId: OP,
         projectId,
-        merchantCategory: '',
         commissionBps,
         propertyShareBps,
         taxBps,
         autoConfirmHours: hours,
-        updatedAt: undefined,
-      },
+      }),
     });
   }
 
@@ -140,16 +128,7 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
     const { payment } = await escrowed();
     const id = payment.paymentId;
     await drained(h, payment);
-    const rule = {
-      operatorId: OP,
-      projectId: payment.tenancy!.projectId,
-      merchantCategory: '',
-      commissionBps: 500,
-      propertyShareBps: 1000,
-      taxBps: 300,
-      autoConfirmHours: 24,
-      updatedAt: undefined,
-    };
+    const rule = splitRule({ operatorId: OP, projectId: payment.tenancy!.projectId });
     const refund = {
       requestId: 'r-bad',
       orderId: id,
@@ -165,6 +144,11 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
       note: 'half',
       refundDestination: RefundDestination.REFUND_DESTINATION_ORIGINAL,
     };
+    // the RPCs most cases call, with what a case changes in an otherwise valid request
+    const settingRule = (over: Partial<typeof rule>) => () =>
+      app.setSplitRule({ requestId: 'r', rule: { ...rule, ...over } });
+    const resolving = (over: Partial<typeof resolve>) => () => app.resolveDispute({ ...resolve, ...over });
+    const refunding = (over: Partial<typeof refund>) => () => app.refundOrder({ ...refund, ...over });
     const cases: [string, () => Promise<unknown>, string][] = [
       ['complete without request_id', () => app.completeOrder({ requestId: '', orderId: id }), 'request_id'],
       [
@@ -182,75 +166,41 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
         () => app.openDispute({ requestId: 'r', orderId: id, reason: 'x'.repeat(501) }),
         'reason',
       ],
-      ['resolve without resolution', () => app.resolveDispute({ ...resolve, resolution: 0 }), 'resolution'],
-      [
-        'partial without amount',
-        () => app.resolveDispute({ ...resolve, refundAmount: undefined }),
-        'refund_amount',
-      ],
-      [
-        'partial of zero',
-        () => app.resolveDispute({ ...resolve, refundAmount: CNY(0n) }),
-        'refund_amount.amount_minor',
-      ],
+      ['resolve without resolution', resolving({ resolution: 0 }), 'resolution'],
+      ['partial without amount', resolving({ refundAmount: undefined }), 'refund_amount'],
+      ['partial of zero', resolving({ refundAmount: CNY(0n) }), 'refund_amount.amount_minor'],
       [
         'refund resolution without destination',
-        () =>
-          app.resolveDispute({
-            ...resolve,
-            resolution: DisputeResolution.DISPUTE_RESOLUTION_REFUND,
-            refundAmount: undefined,
-            refundDestination: 0,
-          }),
+        resolving({
+          resolution: DisputeResolution.DISPUTE_RESOLUTION_REFUND,
+          refundAmount: undefined,
+          refundDestination: 0,
+        }),
         'refund_destination',
       ],
-      ['resolve without note', () => app.resolveDispute({ ...resolve, note: '' }), 'note'],
-      ['refund without amount', () => app.refundOrder({ ...refund, amount: undefined }), 'amount'],
-      ['refund of zero', () => app.refundOrder({ ...refund, amount: CNY(0n) }), 'amount.amount_minor'],
-      ['negative refund', () => app.refundOrder({ ...refund, amount: CNY(-5n) }), 'amount.amount_minor'],
+      ['resolve without note', resolving({ note: '' }), 'note'],
+      ['refund without amount', refunding({ amount: undefined }), 'amount'],
+      ['refund of zero', refunding({ amount: CNY(0n) }), 'amount.amount_minor'],
+      ['negative refund', refunding({ amount: CNY(-5n) }), 'amount.amount_minor'],
       [
         'refund, malformed currency',
-        () => app.refundOrder({ ...refund, amount: { currency: 'cny', amountMinor: 5n } }),
+        refunding({ amount: { currency: 'cny', amountMinor: 5n } }),
         'amount.currency',
       ],
       [
         'refund in another currency than the order',
-        () => app.refundOrder({ ...refund, amount: { currency: 'USD', amountMinor: 5n } }),
+        refunding({ amount: { currency: 'USD', amountMinor: 5n } }),
         'amount.currency',
       ],
-      ['refund without destination', () => app.refundOrder({ ...refund, destination: 0 }), 'destination'],
-      ['refund without reason', () => app.refundOrder({ ...refund, reason: '' }), 'reason'],
+      ['refund without destination', refunding({ destination: 0 }), 'destination'],
+      ['refund without reason', refunding({ reason: '' }), 'reason'],
       ['rule missing', () => app.setSplitRule({ requestId: 'r', rule: undefined }), 'rule'],
-      [
-        'commission above 3000 bp',
-        () => app.setSplitRule({ requestId: 'r', rule: { ...rule, commissionBps: 3001 } }),
-        'rule.commission_bps',
-      ],
-      [
-        'property share above 5000 bp',
-        () => app.setSplitRule({ requestId: 'r', rule: { ...rule, propertyShareBps: 5001 } }),
-        'rule.property_share_bps',
-      ],
-      [
-        'tax above 2000 bp',
-        () => app.setSplitRule({ requestId: 'r', rule: { ...rule, taxBps: 2001 } }),
-        'rule.tax_bps',
-      ],
-      [
-        'auto-confirm of 0 h',
-        () => app.setSplitRule({ requestId: 'r', rule: { ...rule, autoConfirmHours: 0 } }),
-        'rule.auto_confirm_hours',
-      ],
-      [
-        'auto-confirm over 720 h',
-        () => app.setSplitRule({ requestId: 'r', rule: { ...rule, autoConfirmHours: 721 } }),
-        'rule.auto_confirm_hours',
-      ],
-      [
-        'rule without operator',
-        () => app.setSplitRule({ requestId: 'r', rule: { ...rule, operatorId: '' } }),
-        'rule.operator_id',
-      ],
+      ['commission above 3000 bp', settingRule({ commissionBps: 3001 }), 'rule.commission_bps'],
+      ['property share above 5000 bp', settingRule({ propertyShareBps: 5001 }), 'rule.property_share_bps'],
+      ['tax above 2000 bp', settingRule({ taxBps: 2001 }), 'rule.tax_bps'],
+      ['auto-confirm of 0 h', settingRule({ autoConfirmHours: 0 }), 'rule.auto_confirm_hours'],
+      ['auto-confirm over 720 h', settingRule({ autoConfirmHours: 721 }), 'rule.auto_confirm_hours'],
+      ['rule without operator', settingRule({ operatorId: '' }), 'rule.operator_id'],
       ['get, order_id not a UUID', () => app.getEscrowOrder({ orderId: 'x' }), 'order_id'],
       [
         'list, bad page token',
@@ -1019,16 +969,14 @@ describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on i
     const denied = [
       stranger.setSplitRule({
         requestId: uniqueName('rule'),
-        rule: {
+        rule: splitRule({
           operatorId: OP,
           projectId,
-          merchantCategory: '',
           commissionBps: 3000,
           propertyShareBps: 0,
           taxBps: 0,
           autoConfirmHours: 1,
-          updatedAt: undefined,
-        },
+        }),
       }),
       stranger.listSplitRules({ operatorId: OP, projectId }),
       stranger.queryTaxRecords({ operatorId: OP, period: '2026-11', merchantId: '', page: undefined }),

@@ -25,17 +25,7 @@ import {
   status,
   transfer,
 } from './payouts-harness';
-
-/**
- * A page token the server issued, with the first timestamp in it moved to 2026-02-30 (a day that
- * does not exist; Date.parse accepts it, PostgreSQL does not), whatever the token's format.
- */
-const onFebruary30 = (token: string) =>
-  Buffer.from(
-    Buffer.from(token, 'base64url')
-      .toString('utf8')
-      .replace(/\d{4}-\d{2}-\d{2}T/, '2026-02-30T'),
-  ).toString('base64url');
+import { onFebruary30 } from './spec-helpers';
 
 const OP = 'op-1';
 const FOREIGN_OP = 'op-2';
@@ -648,160 +638,55 @@ describe('settlement: payouts, wallets, hold expiry, reconciliation (real proces
   it('refuses bad input naming the field, and writes nothing', async () => {
     const counts = await rowCounts(h.pool);
     const payoutId = randomUUID();
+    // a valid request of each RPC; each case changes what it names
+    const cycleReq = { requestId: 'r', operatorId: OP, projectId: 'p', currency: 'CNY' };
+    const confirmReq = { requestId: 'r', payoutId, succeeded: true, bankReference: 'b', failureReason: '' };
+    const listReq = { operatorId: OP, projectId: '', batchId: '', page: undefined };
+    const withdrawReq = {
+      requestId: 'r',
+      operatorId: OP,
+      ownerRef: 'r',
+      amount: cny(5n),
+      bankAccount: '12345',
+    };
+    const payFeeReq = {
+      requestId: 'r',
+      operatorId: OP,
+      projectId: 'p',
+      ownerRef: 'r',
+      amount: cny(5n),
+      billRef: 'b',
+    };
+    const importReq = {
+      requestId: 'r',
+      operatorId: OP,
+      projectId: 'p',
+      channelId: 'sandbox',
+      day: '2025-02-03',
+      csv: 'x',
+    };
     const cases: [string, () => Promise<unknown>][] = [
-      [
-        'request_id',
-        () => app.runPayoutCycle({ requestId: '', operatorId: OP, projectId: 'p', currency: 'CNY' }),
-      ],
-      [
-        'project_id',
-        () => app.runPayoutCycle({ requestId: 'r', operatorId: OP, projectId: '', currency: 'CNY' }),
-      ],
-      [
-        'currency',
-        () => app.runPayoutCycle({ requestId: 'r', operatorId: OP, projectId: 'p', currency: 'RMB1' }),
-      ],
-      [
-        'payout_id',
-        () =>
-          app.confirmPayout({
-            requestId: 'r',
-            payoutId: 'x',
-            succeeded: true,
-            bankReference: 'b',
-            failureReason: '',
-          }),
-      ],
-      [
-        'bank_reference',
-        () =>
-          app.confirmPayout({
-            requestId: 'r',
-            payoutId,
-            succeeded: true,
-            bankReference: '',
-            failureReason: '',
-          }),
-      ],
+      ['request_id', () => app.runPayoutCycle({ ...cycleReq, requestId: '' })],
+      ['project_id', () => app.runPayoutCycle({ ...cycleReq, projectId: '' })],
+      ['currency', () => app.runPayoutCycle({ ...cycleReq, currency: 'RMB1' })],
+      ['payout_id', () => app.confirmPayout({ ...confirmReq, payoutId: 'x' })],
+      ['bank_reference', () => app.confirmPayout({ ...confirmReq, bankReference: '' })],
       [
         'failure_reason',
-        () =>
-          app.confirmPayout({
-            requestId: 'r',
-            payoutId,
-            succeeded: false,
-            bankReference: '',
-            failureReason: '',
-          }),
+        () => app.confirmPayout({ ...confirmReq, succeeded: false, bankReference: '', failureReason: '' }),
       ],
-      [
-        'batch_id',
-        () => app.listPayouts({ operatorId: OP, projectId: '', batchId: 'nope', page: undefined }),
-      ],
-      [
-        'page.page_size',
-        () =>
-          app.listPayouts({
-            operatorId: OP,
-            projectId: '',
-            batchId: '',
-            page: { pageSize: 10_000, pageToken: '' },
-          }),
-      ],
-      [
-        'page.page_token',
-        () =>
-          app.listPayouts({
-            operatorId: OP,
-            projectId: '',
-            batchId: '',
-            page: { pageSize: 1, pageToken: 'x' },
-          }),
-      ],
+      ['batch_id', () => app.listPayouts({ ...listReq, batchId: 'nope' })],
+      ['page.page_size', () => app.listPayouts({ ...listReq, page: { pageSize: 10_000, pageToken: '' } })],
+      ['page.page_token', () => app.listPayouts({ ...listReq, page: { pageSize: 1, pageToken: 'x' } })],
       ['owner_ref', () => app.getWallet({ operatorId: OP, ownerRef: '', currency: 'CNY' })],
       ['currency', () => app.getWallet({ operatorId: OP, ownerRef: 'r', currency: '' })],
-      [
-        'amount.amount_minor',
-        () =>
-          app.withdrawFromWallet({
-            requestId: 'r',
-            operatorId: OP,
-            ownerRef: 'r',
-            amount: cny(0n),
-            bankAccount: '12345',
-          }),
-      ],
-      [
-        'bank_account',
-        () =>
-          app.withdrawFromWallet({
-            requestId: 'r',
-            operatorId: OP,
-            ownerRef: 'r',
-            amount: cny(5n),
-            bankAccount: '12',
-          }),
-      ],
-      [
-        'amount',
-        () =>
-          app.payPropertyFeeFromWallet({
-            requestId: 'r',
-            operatorId: OP,
-            projectId: 'p',
-            ownerRef: 'r',
-            amount: undefined,
-            billRef: 'b',
-          }),
-      ],
-      [
-        'bill_ref',
-        () =>
-          app.payPropertyFeeFromWallet({
-            requestId: 'r',
-            operatorId: OP,
-            projectId: 'p',
-            ownerRef: 'r',
-            amount: cny(5n),
-            billRef: '',
-          }),
-      ],
-      [
-        'day',
-        () =>
-          app.importChannelStatement({
-            requestId: 'r',
-            operatorId: OP,
-            projectId: 'p',
-            channelId: 'sandbox',
-            day: '2025-02-30',
-            csv: 'x',
-          }),
-      ],
-      [
-        'channel_id',
-        () =>
-          app.importChannelStatement({
-            requestId: 'r',
-            operatorId: OP,
-            projectId: 'p',
-            channelId: '',
-            day: '2025-02-03',
-            csv: 'x',
-          }),
-      ],
-      [
-        'csv',
-        () =>
-          app.importChannelStatement({
-            requestId: 'r',
-            operatorId: OP,
-            projectId: 'p',
-            channelId: 'sandbox',
-            day: '2025-02-03',
-            csv: 'kind,amount\n',
-          }),
-      ],
+      ['amount.amount_minor', () => app.withdrawFromWallet({ ...withdrawReq, amount: cny(0n) })],
+      ['bank_account', () => app.withdrawFromWallet({ ...withdrawReq, bankAccount: '12' })],
+      ['amount', () => app.payPropertyFeeFromWallet({ ...payFeeReq, amount: undefined })],
+      ['bill_ref', () => app.payPropertyFeeFromWallet({ ...payFeeReq, billRef: '' })],
+      ['day', () => app.importChannelStatement({ ...importReq, day: '2025-02-30' })],
+      ['channel_id', () => app.importChannelStatement({ ...importReq, channelId: '' })],
+      ['csv', () => app.importChannelStatement({ ...importReq, csv: 'kind,amount\n' })],
       ['report_id', () => app.getReconciliationReport({ reportId: '42' })],
     ];
     for (const [field, call] of cases) {

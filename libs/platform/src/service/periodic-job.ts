@@ -1,6 +1,11 @@
 import { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { PeriodicTask, PeriodicTaskOptions } from './periodic-task';
 
+export interface PeriodicJobOptions extends Omit<PeriodicTaskOptions, 'run'> {
+  /** A backlog is worked off in up to this many batches per pass (`inBatches`); default 20. */
+  maxBatchesPerPass?: number;
+}
+
 /**
  * The one Nest wrapper of a service's background job (files `<feature>/<name>.job.ts`, classes
  * `<Name>Job`): a provider of its feature module that runs `runOnce()` every interval from
@@ -10,9 +15,12 @@ import { PeriodicTask, PeriodicTaskOptions } from './periodic-task';
  */
 export abstract class PeriodicJob implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly task: PeriodicTask;
+  private readonly maxBatchesPerPass: number;
 
-  protected constructor(opts: Omit<PeriodicTaskOptions, 'run'>) {
-    this.task = new PeriodicTask({ ...opts, run: () => this.runOnce() });
+  protected constructor(opts: PeriodicJobOptions) {
+    const { maxBatchesPerPass = 20, ...task } = opts;
+    this.maxBatchesPerPass = maxBatchesPerPass;
+    this.task = new PeriodicTask({ ...task, run: () => this.runOnce() });
   }
 
   /** One pass. Thrown errors are logged and back off; the job carries on. */
@@ -21,6 +29,33 @@ export abstract class PeriodicJob implements OnApplicationBootstrap, OnModuleDes
   /** True once the service is stopping: long passes check it between batches. */
   protected get stopped(): boolean {
     return this.task.stopped;
+  }
+
+  /**
+   * Works off a backlog: runs `batch` again while it answers true (it was full, so more may be
+   * due), at most maxBatchesPerPass times and never once the service is stopping. What is left
+   * waits for the next pass.
+   */
+  protected async inBatches(batch: () => Promise<boolean>): Promise<void> {
+    for (let i = 0; i < this.maxBatchesPerPass && !this.stopped; i++) {
+      if (!(await batch())) return;
+    }
+  }
+
+  /** Runs `fn` over the items, at most `limit` at a time; items not started when the service stops are left. */
+  protected async eachInParallel<T>(
+    items: readonly T[],
+    limit: number,
+    fn: (item: T) => Promise<void>,
+  ): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length && !this.stopped) {
+        const item = items[next++] as T;
+        await fn(item);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   }
 
   onApplicationBootstrap(): void {

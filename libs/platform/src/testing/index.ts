@@ -8,3 +8,4 @@ export * from './payment-channels';
 export * from './grpc-errors';
 export * from './spec-helpers';
 export * from './row-counts';
+export * from './publish-event';

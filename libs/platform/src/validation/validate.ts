@@ -6,11 +6,38 @@ import { DomainError } from '../errors';
  * path, snake_case) and the rule it broke, so the caller gets INVALID_ARGUMENT with a message it
  * can act on. They run before any write, so bad input never leaves anything half-written.
  */
-export function requiredString(
-  field: string,
-  value: string | undefined,
-  opts: { max?: number; pattern?: RegExp; patternRule?: string } = {},
-): string {
+/** Rules for `requiredString`: a length limit and a pattern, with the rule in words for the error. */
+export interface StringRule {
+  max?: number;
+  pattern?: RegExp;
+  patternRule?: string;
+}
+
+/**
+ * Operator, project, merchant and resident ids as payment and settlement accept them: opaque
+ * (identity's ids, or a scenario app's own).
+ */
+export const TENANT_ID = {
+  max: 64,
+  pattern: /^[A-Za-z0-9._:-]+$/,
+  patternRule: 'must be 1-64 letters, digits, dots, dashes, colons or underscores',
+} satisfies StringRule;
+
+/** A payment channel's id in payment's catalog, as payment and settlement's statements name it. */
+export const CHANNEL_ID = {
+  max: 40,
+  pattern: /^[a-z0-9-]+$/,
+  patternRule: 'must be 1-40 lowercase letters, digits or dashes',
+} satisfies StringRule;
+
+/** An ISO 4217 currency code. */
+export const CURRENCY = {
+  max: 3,
+  pattern: /^[A-Z]{3}$/,
+  patternRule: 'must be a 3-letter ISO 4217 code',
+} satisfies StringRule;
+
+export function requiredString(field: string, value: string | undefined, opts: StringRule = {}): string {
   const v = (value ?? '').trim();
   if (v.length === 0) throw DomainError.invalid(field, 'is required');
   const max = opts.max ?? 256;
@@ -29,6 +56,23 @@ export function optionalString(
   const max = opts.max ?? 256;
   if (v.length > max) throw DomainError.invalid(field, `must be at most ${max} characters`);
   return v;
+}
+
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * Midnight UTC of a "YYYY-MM-DD" calendar day, or undefined when the text is not one (2026-02-30
+ * is not). Callers apply their time zone and say the rule in their own words.
+ */
+export function calendarDayUtcMs(day: string): number | undefined {
+  const m = DAY.exec(day);
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const ms = Date.UTC(y, mo - 1, d);
+  const back = new Date(ms);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d)
+    return undefined;
+  return ms;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -76,11 +120,7 @@ export function requiredMoney(
   opts: { allowZero?: boolean; currencies?: readonly string[] } = {},
 ): MoneyInput {
   if (!value) throw DomainError.invalid(field, 'is required');
-  const currency = requiredString(`${field}.currency`, value.currency, {
-    max: 3,
-    pattern: /^[A-Z]{3}$/,
-    patternRule: 'must be a 3-letter ISO 4217 code',
-  });
+  const currency = requiredString(`${field}.currency`, value.currency, CURRENCY);
   if (opts.currencies && !opts.currencies.includes(currency))
     throw DomainError.invalid(`${field}.currency`, `must be one of ${opts.currencies.join(', ')}`);
   if (typeof value.amountMinor !== 'bigint')

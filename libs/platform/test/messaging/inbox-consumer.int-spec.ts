@@ -188,23 +188,15 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
     // Regression (backbone chaos, 2026-12-05): the session expired while a group was being applied;
     // the offset commit then failed with UNKNOWN_MEMBER_ID, kafkajs crashed the consumer without
     // restarting it, and the service went on serving without consuming anything.
-    const consumer = new InboxConsumer({
-      name: 'test.membership',
-      kafka: bb.kafka,
-      pool: bb.pool,
-      logger: bb.logger,
-      registry: bb.registry,
-      topicPrefix: bb.prefix,
-      sessionTimeoutMs: 6_000, // the broker's smallest (group.min.session.timeout.ms)
-    });
+    // 6 s: the broker's smallest session (group.min.session.timeout.ms)
+    const consumer = bb.consumer('test.membership', { sessionTimeoutMs: 6_000 });
     let slowSeen = 0;
     consumer.on(PaymentCreatedEvent, async (client, event, ctx) => {
       // no heartbeat for longer than the session: the broker drops this member meanwhile
       if (event.paymentId === 'slow' && slowSeen++ === 0) await new Promise((r) => setTimeout(r, 9_000));
-      await client.query('INSERT INTO effects VALUES ($1, $2)', [event.paymentId, ctx.envelope.id]);
+      await recordEffect(client, event, ctx);
     });
-    const effects = async () =>
-      (await bb.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM effects')).rows[0].n;
+    const effects = () => effectCount(bb);
     await consumer.start();
     try {
       await publish(['a-1', 'a-2', 'slow', 'a-3']);

@@ -4,7 +4,7 @@ import type { ChannelKind, PaymentScenario } from '@citybase/contracts/citybase/
 import type { ChannelAccount, ChannelAdapter } from './channel-adapter';
 import { ChannelAdapters } from './channel-adapters';
 import { CredentialsCipher } from './channel-credentials';
-import { ruleMatches } from './channels.domain';
+import { RoutingRuleSpec, ruleMatches } from './channels.domain';
 import { findAccount, rulesWithAccounts } from './channels.store';
 
 /** A channel account to call, with the adapter of its kind. */
@@ -25,13 +25,7 @@ export interface RouteQuery {
 }
 
 /** What ranking needs to know of one rule. */
-export interface RankableRule {
-  channelId: string;
-  priority: number;
-  weight: number;
-  scenarios: PaymentScenario[];
-  minAmountMinor: bigint;
-  maxAmountMinor: bigint;
+export interface RankableRule extends RoutingRuleSpec {
   /** Enabled in the catalog AND for the project, and of a kind this build has an adapter for. */
   usable: boolean;
 }

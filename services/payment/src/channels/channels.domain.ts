@@ -1,4 +1,11 @@
-import { DomainError, requestId, requiredEnum, requiredString } from '@citybase/platform';
+import {
+  CHANNEL_ID,
+  DomainError,
+  requestId,
+  requiredEnum,
+  requiredString,
+  TENANT_ID,
+} from '@citybase/platform';
 import type { TenancyRef } from '@citybase/contracts/citybase/common/v1/common';
 import {
   ChannelKind,
@@ -16,19 +23,6 @@ import {
  * commands (INVALID_ARGUMENT naming the proto field and the rule, before anything is read or
  * written). No I/O here.
  */
-
-/** Payment's project and operator ids are opaque (identity's ids, or a scenario app's own). */
-const TENANT_ID = {
-  max: 64,
-  pattern: /^[A-Za-z0-9._:-]+$/,
-  patternRule: 'must be 1-64 letters, digits, dots, dashes, colons or underscores',
-};
-
-const CHANNEL_ID = {
-  max: 40,
-  pattern: /^[a-z0-9-]+$/,
-  patternRule: 'must be 1-40 lowercase letters, digits or dashes',
-};
 
 /** Sent in request headers to the provider: printable ASCII without spaces. */
 const MERCHANT_NO = {

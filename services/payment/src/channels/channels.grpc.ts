@@ -36,8 +36,7 @@ export class ChannelsGrpc {
 
   @GrpcMethod('PaymentService', 'registerChannel')
   async registerChannel(req: RegisterChannelRequest, metadata: Metadata): Promise<RegisterChannelResponse> {
-    const claims = claimsOf(metadata);
-    return this.channels.registerChannel(claims, toRegisterChannelCommand(req));
+    return this.channels.registerChannel(claimsOf(metadata), toRegisterChannelCommand(req));
   }
 
   @GrpcMethod('PaymentService', 'setChannelStatus')
@@ -45,8 +44,7 @@ export class ChannelsGrpc {
     req: SetChannelStatusRequest,
     metadata: Metadata,
   ): Promise<SetChannelStatusResponse> {
-    const claims = claimsOf(metadata);
-    return this.channels.setChannelStatus(claims, toSetChannelStatusCommand(req));
+    return this.channels.setChannelStatus(claimsOf(metadata), toSetChannelStatusCommand(req));
   }
 
   @GrpcMethod('PaymentService', 'listChannels')
@@ -60,14 +58,12 @@ export class ChannelsGrpc {
     req: ConfigureProjectChannelRequest,
     metadata: Metadata,
   ): Promise<ConfigureProjectChannelResponse> {
-    const claims = claimsOf(metadata);
-    return this.channels.configureProjectChannel(claims, toConfigureProjectChannelCommand(req));
+    return this.channels.configureProjectChannel(claimsOf(metadata), toConfigureProjectChannelCommand(req));
   }
 
   @GrpcMethod('PaymentService', 'setRoutingRules')
   async setRoutingRules(req: SetRoutingRulesRequest, metadata: Metadata): Promise<SetRoutingRulesResponse> {
-    const claims = claimsOf(metadata);
-    return this.channels.setRoutingRules(claims, toSetRoutingRulesCommand(req));
+    return this.channels.setRoutingRules(claimsOf(metadata), toSetRoutingRulesCommand(req));
   }
 
   @GrpcMethod('PaymentService', 'getProjectChannels')
@@ -75,7 +71,6 @@ export class ChannelsGrpc {
     req: GetProjectChannelsRequest,
     metadata: Metadata,
   ): Promise<GetProjectChannelsResponse> {
-    const claims = claimsOf(metadata);
-    return this.channels.getProjectChannels(claims, toGetProjectChannelsQuery(req));
+    return this.channels.getProjectChannels(claimsOf(metadata), toGetProjectChannelsQuery(req));
   }
 }

@@ -342,19 +342,15 @@ function toOrder(v: unknown, paymentId?: string): ChannelOrder {
   const outTradeNo = text(o, 'outTradeNo');
   if (paymentId !== undefined && outTradeNo !== paymentId)
     throw new Malformed(`answer is for order ${outTradeNo}, not ${paymentId}`);
-  const order: ChannelOrder = {
+  return {
     paymentId: outTradeNo,
     status: oneOf(o, 'status', ORDER_STATUSES),
     payUrl: optionalText(o, 'payUrl') ?? '',
     amountMinor: minor(o, 'amount'),
+    transactionId: optionalText(o, 'transactionId'),
+    paidAt: optionalDate(o, 'paidAt'),
+    failureReason: optionalText(o, 'failureReason'),
   };
-  const transactionId = optionalText(o, 'transactionId');
-  const paidAt = optionalDate(o, 'paidAt');
-  const failureReason = optionalText(o, 'failureReason');
-  if (transactionId !== undefined) order.transactionId = transactionId;
-  if (paidAt !== undefined) order.paidAt = paidAt;
-  if (failureReason !== undefined) order.failureReason = failureReason;
-  return order;
 }
 
 function toRefund(v: unknown, refundId?: string): ChannelRefund {
@@ -362,19 +358,15 @@ function toRefund(v: unknown, refundId?: string): ChannelRefund {
   const outRefundNo = text(o, 'outRefundNo');
   if (refundId !== undefined && outRefundNo !== refundId)
     throw new Malformed(`answer is for refund ${outRefundNo}, not ${refundId}`);
-  const refund: ChannelRefund = {
+  return {
     refundId: outRefundNo,
     paymentId: text(o, 'outTradeNo'),
     status: oneOf(o, 'status', REFUND_STATUSES),
     amountMinor: minor(o, 'amount'),
+    channelRefundId: optionalText(o, 'refundId'),
+    completedAt: optionalDate(o, 'completedAt'),
+    failureReason: optionalText(o, 'failureReason'),
   };
-  const channelRefundId = optionalText(o, 'refundId');
-  const completedAt = optionalDate(o, 'completedAt');
-  const failureReason = optionalText(o, 'failureReason');
-  if (channelRefundId !== undefined) refund.channelRefundId = channelRefundId;
-  if (completedAt !== undefined) refund.completedAt = completedAt;
-  if (failureReason !== undefined) refund.failureReason = failureReason;
-  return refund;
 }
 
 /**
@@ -428,15 +420,8 @@ export function parseStatement(csv: string): StatementLine[] {
   return lines.map((line, i) => {
     const cells = splitCsvLine(line);
     if (cells.length !== 7) throw new Malformed(`statement line ${i + 2} has ${cells.length} cells`);
-    const [kind, transactionId, paymentId, refundId, amount, fee, at] = cells as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    const [kind = '', transactionId = '', paymentId = '', refundId = '', amount = '', fee = '', at = ''] =
+      cells;
     const upper = kind.toUpperCase();
     if (upper !== 'PAYMENT' && upper !== 'REFUND')
       throw new Malformed(`statement line ${i + 2}: kind ${kind}`);

@@ -1,21 +1,18 @@
-import { DomainError, requiredEnum, requiredString } from '@citybase/platform';
+import {
+  calendarDayUtcMs,
+  CHANNEL_ID,
+  DomainError,
+  requiredEnum,
+  requiredString,
+  StringRule,
+  TENANT_ID,
+} from '@citybase/platform';
 import {
   FundFlowDimension,
   PaymentScenario,
   QueryFundFlowsRequest,
 } from '@citybase/contracts/citybase/payment/v1/payment';
 
-const ID = {
-  max: 64,
-  pattern: /^[A-Za-z0-9._:-]+$/,
-  patternRule: 'must be 1-64 letters, digits, dots, dashes, colons or underscores',
-};
-const CHANNEL_ID = {
-  max: 40,
-  pattern: /^[a-z0-9-]+$/,
-  patternRule: 'must be 1-40 lowercase letters, digits or dashes',
-};
-const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** The city's time zone, UTC+8 (no daylight saving): days of fund flows are its days. */
 export const CITY_UTC_OFFSET_HOURS = 8;
 export const MAX_DAYS_APART = 366;
@@ -36,10 +33,10 @@ export interface FundFlowQuery {
 
 /** Validates a QueryFundFlows request; throws INVALID_ARGUMENT naming the field. */
 export function toFundFlowQuery(req: QueryFundFlowsRequest): FundFlowQuery {
-  const optional = (field: string, value: string, rules: typeof ID) =>
+  const optional = (field: string, value: string, rules: StringRule) =>
     value.trim() === '' ? undefined : requiredString(field, value, rules);
-  const operatorId = optional('operator_id', req.operatorId ?? '', ID);
-  const projectId = optional('project_id', req.projectId ?? '', ID);
+  const operatorId = optional('operator_id', req.operatorId ?? '', TENANT_ID);
+  const projectId = optional('project_id', req.projectId ?? '', TENANT_ID);
   const channelId = optional('channel_id', req.channelId ?? '', CHANNEL_ID);
   const scenario = !req.scenario
     ? undefined
@@ -73,14 +70,7 @@ export function toFundFlowQuery(req: QueryFundFlowsRequest): FundFlowQuery {
 
 /** Midnight UTC of a "YYYY-MM-DD" calendar day (the offset is applied by the caller). */
 function dayStartUtcMs(field: string, day: string): number {
-  const m = DAY.exec(day);
-  const rule = 'must be a calendar day YYYY-MM-DD';
-  if (!m) throw DomainError.invalid(field, rule);
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const ms = Date.UTC(y, mo - 1, d);
-  const back = new Date(ms);
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) {
-    throw DomainError.invalid(field, rule);
-  }
+  const ms = calendarDayUtcMs(day);
+  if (ms === undefined) throw DomainError.invalid(field, 'must be a calendar day YYYY-MM-DD');
   return ms;
 }

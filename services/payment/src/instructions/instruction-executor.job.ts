@@ -13,7 +13,7 @@ import {
 import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter, RoutedChannel } from '../channels/channel-router';
 import type { PaymentConfig } from '../config';
-import { eachLimited, nextCheckDelayMs } from '../shared/jobs';
+import { nextCheckDelayMs } from '../shared/jobs';
 import {
   ChannelOutcome,
   InstructionFailureReasons,
@@ -38,8 +38,6 @@ import {
 /** Instructions claimed per batch, and how many of them are worked on at once. */
 const BATCH = 32;
 const PARALLEL = 8;
-/** A backlog is worked off in up to this many batches per pass; the rest waits for the next pass. */
-const MAX_BATCHES_PER_PASS = 20;
 
 type Attempt = 'succeeded' | 'failed' | 'retried' | 'deferred';
 
@@ -85,14 +83,13 @@ export class InstructionExecutorJob extends PeriodicJob {
 
   /** One pass: claims due instructions in batches until there is no full batch left (or the process stops). */
   async runOnce(): Promise<void> {
-    const stopped = () => this.stopped;
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !stopped(); batch++) {
+    await this.inBatches(async () => {
       const due = await withTransaction(this.pool, (client) =>
         claimDueInstructions(client, BATCH, this.leaseMs),
       );
-      await eachLimited(due, PARALLEL, stopped, (i) => this.execute(i));
-      if (due.length < BATCH) return;
-    }
+      await this.eachInParallel(due, PARALLEL, (i) => this.execute(i));
+      return due.length >= BATCH;
+    });
   }
 
   private async execute(instruction: InstructionRow): Promise<void> {

@@ -12,7 +12,6 @@ import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
 import type { PaymentConfig } from '../config';
-import { eachLimited } from '../shared/jobs';
 import { RefundsService } from '../refunds/refunds.service';
 import { isNoSuchOrder, PaymentRouting } from './payments.routing';
 import {
@@ -26,11 +25,9 @@ import {
 } from './payments.store';
 import { PaymentTransitions } from './payments.transitions';
 
-/** Rows claimed per pass, and how many of them are worked on at once. */
+/** Rows claimed per batch, and how many of them are worked on at once. */
 const BATCH = 32;
 const PARALLEL = 8;
-/** A backlog is worked off in up to this many batches per pass; the rest waits for the next pass. */
-const MAX_BATCHES_PER_PASS = 20;
 
 /**
  * Resolves what the channels did not tell us, every PAYMENT_RECONCILE_INTERVAL_MS:
@@ -68,19 +65,22 @@ export class ChannelPollJob extends PeriodicJob {
 
   /** One pass: claims due work in batches until there is no full batch left (or the process stops). */
   async runOnce(): Promise<void> {
-    const stopped = () => this.stopped;
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !stopped(); batch++) {
+    await this.inBatches(async () => {
       const payments = await withTransaction(this.pool, (client) =>
         claimDuePayments(client, BATCH, this.leaseMs, this.config.PAYMENT_RECONCILE_INTERVAL_MS),
       );
-      await eachLimited(payments, PARALLEL, stopped, (p) => this.reconcilePayment(p));
+      await this.eachInParallel(payments, PARALLEL, (p) => this.reconcilePayment(p));
       const strays = await withTransaction(this.pool, (client) =>
         claimStrayChannelOrders(client, BATCH, 2 * this.config.PAYMENT_CHANNEL_TIMEOUT_MS + 1_000),
       );
-      await eachLimited(strays, PARALLEL, stopped, (o) => this.closeStray(o));
-      const refunds = await this.refunds.reconcileDue({ limit: BATCH, leaseMs: this.leaseMs, stopped });
-      if (payments.length < BATCH && strays.length < BATCH && refunds < BATCH) return;
-    }
+      await this.eachInParallel(strays, PARALLEL, (o) => this.closeStray(o));
+      const refunds = await this.refunds.reconcileDue({
+        limit: BATCH,
+        leaseMs: this.leaseMs,
+        stopped: () => this.stopped,
+      });
+      return payments.length >= BATCH || strays.length >= BATCH || refunds >= BATCH;
+    });
   }
 
   private async reconcilePayment(p: PaymentRow): Promise<void> {

@@ -5,6 +5,7 @@ import {
   requiredEnum,
   requiredMoney,
   requiredString,
+  TENANT_ID,
 } from '@citybase/platform';
 import {
   CreatePaymentRequest,
@@ -12,12 +13,6 @@ import {
   PaymentStatus,
 } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ChannelOrder } from '../channels/channel-adapter';
-
-export const ID = {
-  max: 64,
-  pattern: /^[A-Za-z0-9._:-]+$/,
-  patternRule: 'must be 1-64 letters, digits, dots, dashes, colons or underscores',
-};
 
 export const DEFAULT_EXPIRES_IN_SECONDS = 900;
 export const MIN_EXPIRES_IN_SECONDS = 60;
@@ -41,9 +36,9 @@ export interface CreatePaymentCommand {
 export function toCreatePaymentCommand(req: CreatePaymentRequest): CreatePaymentCommand {
   const cmd = {
     requestId: requestId(req.requestId),
-    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, ID),
-    projectId: requiredString('tenancy.project_id', req.tenancy?.projectId, ID),
-    merchantId: requiredString('merchant_id', req.merchantId, ID),
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    projectId: requiredString('tenancy.project_id', req.tenancy?.projectId, TENANT_ID),
+    merchantId: requiredString('merchant_id', req.merchantId, TENANT_ID),
   };
   const tenancyMerchant = (req.tenancy?.merchantId ?? '').trim();
   if (tenancyMerchant !== '' && tenancyMerchant !== cmd.merchantId) {

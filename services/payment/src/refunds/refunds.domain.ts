@@ -103,27 +103,20 @@ export function decideRefund(
       why: `channel reports ${news.amountMinor} for a refund of ${refund.amountMinor}`,
     };
   }
+  const final = (t: Omit<RefundTransition, 'channelRefundId'>): RefundDecision => ({
+    kind: 'transition',
+    transition: { ...t, channelRefundId: news.channelRefundId ?? '' },
+  });
   switch (news.status) {
     case 'PROCESSING':
       return { kind: 'none', why: 'still processing' };
     case 'SUCCESS':
-      return {
-        kind: 'transition',
-        transition: {
-          to: RefundStatus.REFUND_STATUS_SUCCEEDED,
-          channelRefundId: news.channelRefundId ?? '',
-          completedAt: news.completedAt ?? now,
-        },
-      };
+      return final({ to: RefundStatus.REFUND_STATUS_SUCCEEDED, completedAt: news.completedAt ?? now });
     case 'ABNORMAL':
-      return {
-        kind: 'transition',
-        transition: {
-          to: RefundStatus.REFUND_STATUS_FAILED,
-          channelRefundId: news.channelRefundId ?? '',
-          completedAt: now,
-          failureReason: news.failureReason || RefundFailureReasons.abnormal,
-        },
-      };
+      return final({
+        to: RefundStatus.REFUND_STATUS_FAILED,
+        completedAt: now,
+        failureReason: news.failureReason || RefundFailureReasons.abnormal,
+      });
   }
 }

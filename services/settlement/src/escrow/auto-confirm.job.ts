@@ -14,9 +14,8 @@ import type { SettlementConfig } from '../config';
 import { claimDueOrder, peekDueOrders } from './escrow.store';
 import { EscrowTransitions } from './escrow.transitions';
 
-/** Orders looked at per batch, and batches per pass (the rest waits for the next pass). */
+/** Orders looked at per batch. */
 const BATCH = 50;
-const MAX_BATCHES_PER_PASS = 20;
 /** After a failed pass the next waits longer, doubling up to this (e.g. while the database is down). */
 const MAX_BACKOFF_MS = 60_000;
 
@@ -55,9 +54,9 @@ export class AutoConfirmJob extends PeriodicJob {
   async runOnce(): Promise<void> {
     // orders that failed in this pass are not tried again until the next one
     const failed: string[] = [];
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
+    await this.inBatches(async () => {
       const due = await peekDueOrders(this.pool, BATCH + failed.length);
-      if (due.length === 0) return;
+      if (due.length === 0) return false;
       let done = 0;
       for (let i = 0; i < BATCH && !this.stopped; i++) {
         let claimed: string | undefined;
@@ -78,7 +77,7 @@ export class AutoConfirmJob extends PeriodicJob {
           this.logger.error({ err, order_id: claimed }, 'auto-confirm of an order failed');
         }
       }
-      if (done < BATCH) return;
-    }
+      return done >= BATCH;
+    });
   }
 }

@@ -25,7 +25,7 @@ import {
   toRefundOrderCommand,
   toResolveDisputeCommand,
 } from './escrow.requests';
-import { domainErrorOf, rng } from '../../test/spec-helpers';
+import { domainErrorOf, onFebruary30, rng } from '../../test/spec-helpers';
 
 const rule = (commissionBps: number, propertyShareBps: number, taxBps: number) => ({
   commissionBps,
@@ -34,47 +34,41 @@ const rule = (commissionBps: number, propertyShareBps: number, taxBps: number) =
   autoConfirmHours: 24,
 });
 
+/** Split parts in role order: merchant, property, commission, tax. */
+const split = (merchant: bigint, property: bigint, commission: bigint, tax: bigint): SplitParts => ({
+  merchant,
+  property,
+  commission,
+  tax,
+});
+
 describe('splitByRule (largest remainder)', () => {
-  it('splits by basis points; the merchant gets what the rule leaves', () => {
-    expect(splitByRule(10_000n, 'CNY', rule(600, 1500, 300))).toEqual({
-      merchant: 7_600n,
-      property: 1_500n,
-      commission: 600n,
-      tax: 300n,
-    });
-  });
-
-  it('gives the leftover units to the largest remainders (ties: merchant first)', () => {
+  it.each([
+    [
+      'splits by basis points; the merchant gets what the rule leaves',
+      10_000n,
+      rule(600, 1500, 300),
+      split(7_600n, 1_500n, 600n, 300n),
+    ],
     // exact shares of 101 at 10/10/10/70 %: 70.7, 10.1, 10.1, 10.1 -> floors 70+10+10+10 = 100, 1 left: merchant (.7)
-    expect(splitByRule(101n, 'CNY', rule(1000, 1000, 1000))).toEqual({
-      merchant: 71n,
-      property: 10n,
-      commission: 10n,
-      tax: 10n,
-    });
+    [
+      'gives the leftover units to the largest remainders',
+      101n,
+      rule(1000, 1000, 1000),
+      split(71n, 10n, 10n, 10n),
+    ],
     // 3 at 33.33 % each to property, commission, tax and 0.01 % merchant: 0.0003, 0.9999 x3 -> 1 each
-    expect(splitByRule(3n, 'CNY', rule(3333, 3333, 3333))).toEqual({
-      merchant: 0n,
-      property: 1n,
-      commission: 1n,
-      tax: 1n,
-    });
+    [
+      'gives leftovers to the largest remainders, not to the merchant',
+      3n,
+      rule(3333, 3333, 3333),
+      split(0n, 1n, 1n, 1n),
+    ],
     // 1 unit, equal remainders: merchant first in ties
-    expect(splitByRule(1n, 'CNY', rule(2500, 2500, 2500))).toEqual({
-      merchant: 1n,
-      property: 0n,
-      commission: 0n,
-      tax: 0n,
-    });
-  });
-
-  it('a rule of no shares gives the merchant everything', () => {
-    expect(splitByRule(12_345n, 'CNY', rule(0, 0, 0))).toEqual({
-      merchant: 12_345n,
-      property: 0n,
-      commission: 0n,
-      tax: 0n,
-    });
+    ['breaks ties of remainders merchant first', 1n, rule(2500, 2500, 2500), split(1n, 0n, 0n, 0n)],
+    ['a rule of no shares gives the merchant everything', 12_345n, rule(0, 0, 0), split(12_345n, 0n, 0n, 0n)],
+  ])('%s', (_case, amount, r, expected) => {
+    expect(splitByRule(amount, 'CNY', r)).toEqual(expected);
   });
 
   it('parts always sum to the amount and each is floor(amount*bps/10000) or one more (10 000 random cases)', () => {
@@ -105,15 +99,10 @@ describe('splitByRule (largest remainder)', () => {
 });
 
 describe('allocateRefund (what a refund after completion takes back of the split)', () => {
-  const parts: SplitParts = { merchant: 7_600n, property: 1_500n, commission: 600n, tax: 300n };
+  const parts = split(7_600n, 1_500n, 600n, 300n);
 
   it('takes back proportionally; the whole amount takes back every part', () => {
-    expect(allocateRefund(1_000n, 'CNY', parts)).toEqual({
-      merchant: 760n,
-      property: 150n,
-      commission: 60n,
-      tax: 30n,
-    });
+    expect(allocateRefund(1_000n, 'CNY', parts)).toEqual(split(760n, 150n, 60n, 30n));
     expect(allocateRefund(10_000n, 'CNY', parts)).toEqual(parts);
   });
 
@@ -210,47 +199,26 @@ describe('state decisions', () => {
     expect(decideRefund(state(), 100n, 'wallet', 'payer')).toEqual({ kind: 'escrow_to_wallet' });
     expect(
       decideRefund(state({ status: EscrowStatus.ESCROW_STATUS_DISPUTED }), 100n, 'original', ''),
-    ).toEqual({
-      kind: 'escrow_via_channel',
-    });
+    ).toEqual({ kind: 'escrow_via_channel' });
     const completed = state({ status: EscrowStatus.ESCROW_STATUS_COMPLETED, heldMinor: 0n });
     expect(decideRefund(completed, 100n, 'original', '')).toEqual({
       kind: 'after_split',
       splitReturns: false,
     });
-    const split = { ...completed, profitSharing: true };
-    expect(
-      decideRefund(
-        { ...split, channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_SPLIT },
-        1n,
-        'wallet',
-        'p',
-      ),
-    ).toEqual({
+    // after a profit-sharing split the receivers give their parts back first, once the split is done
+    const afterSplit = (channelSplit: ChannelSplitStatus) =>
+      decideRefund({ ...completed, profitSharing: true, channelSplit }, 1n, 'wallet', 'p');
+    expect(afterSplit(ChannelSplitStatus.CHANNEL_SPLIT_STATUS_SPLIT)).toEqual({
       kind: 'after_split',
       splitReturns: true,
     });
-    expect(
-      decideRefund(
-        { ...split, channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_FAILED },
-        1n,
-        'wallet',
-        'p',
-      ),
-    ).toEqual({
+    expect(afterSplit(ChannelSplitStatus.CHANNEL_SPLIT_STATUS_FAILED)).toEqual({
       kind: 'after_split',
       splitReturns: false,
     });
-    expect(
-      domainErrorOf(() =>
-        decideRefund(
-          { ...split, channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_PENDING },
-          1n,
-          'wallet',
-          'p',
-        ),
-      ).code,
-    ).toBe('CHANNEL_SPLIT_PENDING');
+    expect(domainErrorOf(() => afterSplit(ChannelSplitStatus.CHANNEL_SPLIT_STATUS_PENDING)).code).toBe(
+      'CHANNEL_SPLIT_PENDING',
+    );
   });
 
   it('refunds never exceed paid - refunded - pending', () => {
@@ -339,50 +307,15 @@ describe('request validation names the field', () => {
       '2026-11-22T10:00:00.123456Z',
       '6b1f4ad6-3f4b-4d0a-9a49-0c8f2d9a7b11',
     ]);
-    expect(
-      toListEscrowOrdersQuery({
-        operatorId: '',
-        projectId: '',
-        status: 0,
-        page: { pageSize: 0, pageToken: token },
-      }),
-    ).toMatchObject({
+    const list = (page: { pageSize: number; pageToken: string }) =>
+      toListEscrowOrdersQuery({ operatorId: '', projectId: '', status: 0, page });
+    expect(list({ pageSize: 0, pageToken: token })).toMatchObject({
       size: 50,
       after: { createdAt: '2026-11-22T10:00:00.123456Z', orderId: '6b1f4ad6-3f4b-4d0a-9a49-0c8f2d9a7b11' },
     });
     // a day that does not exist: Date.parse accepts it, PostgreSQL refused it in the query (INTERNAL)
-    const forged = Buffer.from(
-      Buffer.from(token, 'base64url').toString('utf8').replace('2026-11-22', '2026-02-30'),
-    ).toString('base64url');
-    expect(
-      fieldOf(() =>
-        toListEscrowOrdersQuery({
-          operatorId: '',
-          projectId: '',
-          status: 0,
-          page: { pageSize: 0, pageToken: forged },
-        }),
-      ),
-    ).toBe('page.page_token');
-    expect(
-      fieldOf(() =>
-        toListEscrowOrdersQuery({
-          operatorId: '',
-          projectId: '',
-          status: 0,
-          page: { pageSize: 0, pageToken: 'bad!' },
-        }),
-      ),
-    ).toBe('page.page_token');
-    expect(
-      fieldOf(() =>
-        toListEscrowOrdersQuery({
-          operatorId: '',
-          projectId: '',
-          status: 0,
-          page: { pageSize: 501, pageToken: '' },
-        }),
-      ),
-    ).toBe('page.page_size');
+    expect(fieldOf(() => list({ pageSize: 0, pageToken: onFebruary30(token) }))).toBe('page.page_token');
+    expect(fieldOf(() => list({ pageSize: 0, pageToken: 'bad!' }))).toBe('page.page_token');
+    expect(fieldOf(() => list({ pageSize: 501, pageToken: '' }))).toBe('page.page_size');
   });
 });

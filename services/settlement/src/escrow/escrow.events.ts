@@ -18,13 +18,19 @@ import type {
   RefundFailed,
   RefundSucceeded,
 } from '@citybase/contracts/citybase/payment/v1/events';
-import { EscrowOrderRow, findInstruction, InstructionKind, InstructionRow, lockOrder } from './escrow.store';
+import { findInstruction, InstructionKind, lockOrder } from './escrow.store';
 import { EscrowRefunds } from './escrow.refunds';
 import { EscrowTransitions } from './escrow.transitions';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Outcome = { succeeded: true } | { succeeded: false; reason: string };
+const SUCCEEDED: Outcome = { succeeded: true };
+/** A refusal: the event's reason, or the default code when the event carries none. */
+const failed = (reason: string, otherwise: string): Outcome => ({
+  succeeded: false,
+  reason: reason || otherwise,
+});
 
 /**
  * Payment's events as escrow applies them, each inside the inbox transaction of the consumer
@@ -60,13 +66,7 @@ export class EscrowEventHandlers implements EventSubscriber {
 
   async onRefundSucceeded(client: PoolClient, e: RefundSucceeded): Promise<void> {
     if (e.instructionId !== '') {
-      await this.answer(
-        client,
-        'refund',
-        e.instructionId,
-        { succeeded: true },
-        (order, instruction, outcome) => this.refunds.applyRefundAnswer(client, order, instruction, outcome),
-      );
+      await this.answer(client, 'refund', e.instructionId, SUCCEEDED);
       return;
     }
     // a refund asked of payment directly
@@ -83,40 +83,19 @@ export class EscrowEventHandlers implements EventSubscriber {
   async onRefundFailed(client: PoolClient, e: RefundFailed): Promise<void> {
     // a refund asked of payment directly that failed moved no money settlement knows of
     if (e.instructionId === '') return;
-    await this.answer(
-      client,
-      'refund',
-      e.instructionId,
-      { succeeded: false, reason: e.reason || 'REFUND_FAILED' },
-      (order, instruction, outcome) => this.refunds.applyRefundAnswer(client, order, instruction, outcome),
-    );
+    await this.answer(client, 'refund', e.instructionId, failed(e.reason, 'REFUND_FAILED'));
   }
 
   async onChannelSplitSucceeded(client: PoolClient, e: ChannelSplitSucceeded): Promise<void> {
-    await this.answer(client, 'split', e.instructionId, { succeeded: true }, (order, instruction, outcome) =>
-      this.transitions.applySplitAnswer(client, order, instruction, outcome),
-    );
+    await this.answer(client, 'split', e.instructionId, SUCCEEDED);
   }
 
   async onChannelSplitFailed(client: PoolClient, e: ChannelSplitFailed): Promise<void> {
-    await this.answer(
-      client,
-      'split',
-      e.instructionId,
-      { succeeded: false, reason: e.reason || 'CHANNEL_SPLIT_FAILED' },
-      (order, instruction, outcome) => this.transitions.applySplitAnswer(client, order, instruction, outcome),
-    );
+    await this.answer(client, 'split', e.instructionId, failed(e.reason, 'CHANNEL_SPLIT_FAILED'));
   }
 
   async onChannelSplitReturnSucceeded(client: PoolClient, e: ChannelSplitReturnSucceeded): Promise<void> {
-    await this.answer(
-      client,
-      'split_return',
-      e.instructionId,
-      { succeeded: true },
-      (order, instruction, outcome) =>
-        this.refunds.applySplitReturnAnswer(client, order, instruction, outcome),
-    );
+    await this.answer(client, 'split_return', e.instructionId, SUCCEEDED);
   }
 
   async onChannelSplitReturnFailed(client: PoolClient, e: ChannelSplitReturnFailed): Promise<void> {
@@ -124,19 +103,20 @@ export class EscrowEventHandlers implements EventSubscriber {
       client,
       'split_return',
       e.instructionId,
-      { succeeded: false, reason: e.reason || 'CHANNEL_SPLIT_RETURN_FAILED' },
-      (order, instruction, outcome) =>
-        this.refunds.applySplitReturnAnswer(client, order, instruction, outcome),
+      failed(e.reason, 'CHANNEL_SPLIT_RETURN_FAILED'),
     );
   }
 
-  /** Finds the instruction an answer is about, locks its order, and applies the answer. */
+  /**
+   * Finds the instruction an answer is about, locks its order, and applies the answer where that
+   * kind of instruction is handled (refunds and split returns by the refund saga, splits by the
+   * transitions).
+   */
   private async answer(
     client: PoolClient,
     kind: InstructionKind,
     instructionId: string,
     outcome: Outcome,
-    apply: (order: EscrowOrderRow, instruction: InstructionRow, outcome: Outcome) => Promise<void>,
   ): Promise<void> {
     const id = instructionId.toLowerCase();
     const instruction = UUID.test(id) ? await findInstruction(client, id) : undefined;
@@ -153,6 +133,13 @@ export class EscrowEventHandlers implements EventSubscriber {
     // re-read under the order's lock: the answer may have been applied meanwhile
     const current = await findInstruction(client, id);
     if (current?.status !== 'pending') return;
-    await apply(order, current, outcome);
+    switch (kind) {
+      case 'refund':
+        return this.refunds.applyRefundAnswer(client, order, current, outcome);
+      case 'split':
+        return this.transitions.applySplitAnswer(client, order, current, outcome);
+      case 'split_return':
+        return this.refunds.applySplitReturnAnswer(client, order, current, outcome);
+    }
   }
 }

@@ -312,24 +312,8 @@ export class EscrowRefunds {
     instruction: InstructionRow,
     outcome: ChannelOutcome,
   ): Promise<void> {
-    if (!(await answerInstruction(client, instruction.instruction_id, outcome))) return;
-    const reason = outcome.succeeded ? '' : outcome.reason;
-    const refund = instruction.refund_id ? await findRefund(client, instruction.refund_id) : undefined;
-    if (
-      !refund ||
-      refund.status !== 'refunding' ||
-      refund.refund_instruction_id !== instruction.instruction_id
-    ) {
-      this.logger.warn(
-        {
-          order_id: order.order_id,
-          instruction_id: instruction.instruction_id,
-          refund_status: refund?.status,
-        },
-        'refund answer for a refund not waiting for it; ignored',
-      );
-      return;
-    }
+    const refund = await this.answeredRefund(client, order, instruction, outcome);
+    if (!refund) return;
     const waitingResolution = order.resolution_refund_id === refund.refund_id;
     if (outcome.succeeded) {
       let done = await this.finishRefund(client, order, refund, { reserved: true });
@@ -339,7 +323,7 @@ export class EscrowRefunds {
       }
       return;
     }
-    await this.failRefund(client, order, refund, 'refund', reason);
+    await this.failRefund(client, order, refund, 'refund', outcome.reason);
   }
 
   /** Payment's answer to one ChannelSplitReturnRequested of a refund after the split. */
@@ -349,22 +333,10 @@ export class EscrowRefunds {
     instruction: InstructionRow,
     outcome: ChannelOutcome,
   ): Promise<void> {
-    if (!(await answerInstruction(client, instruction.instruction_id, outcome))) return;
-    const reason = outcome.succeeded ? '' : outcome.reason;
-    const refund = instruction.refund_id ? await findRefund(client, instruction.refund_id) : undefined;
-    if (!refund || refund.status !== 'returning_split') {
-      this.logger.warn(
-        {
-          order_id: order.order_id,
-          instruction_id: instruction.instruction_id,
-          refund_status: refund?.status,
-        },
-        'split return answered for a refund no longer waiting for it; recorded only',
-      );
-      return;
-    }
+    const refund = await this.answeredRefund(client, order, instruction, outcome);
+    if (!refund) return;
     if (!outcome.succeeded) {
-      await this.failRefund(client, order, refund, 'split_return', `SPLIT_RETURN_FAILED: ${reason}`);
+      await this.failRefund(client, order, refund, 'split_return', `SPLIT_RETURN_FAILED: ${outcome.reason}`);
       return;
     }
     const returns = await instructionsOfRefund(client, refund.refund_id, 'split_return');
@@ -380,6 +352,33 @@ export class EscrowRefunds {
       refund_instruction_id: instructionId,
     });
     await this.askChannelRefund(client, order, refunding, instructionId);
+  }
+
+  /**
+   * Records the answer to one of a refund's instructions (a repeated answer changes nothing) and
+   * returns the refund when it is still waiting for that answer: its channel refund, or the split
+   * returns that come first. Otherwise the answer is only recorded (and logged).
+   */
+  private async answeredRefund(
+    client: PoolClient,
+    order: EscrowOrderRow,
+    instruction: InstructionRow,
+    outcome: ChannelOutcome,
+  ): Promise<EscrowRefundRow | undefined> {
+    if (!(await answerInstruction(client, instruction.instruction_id, outcome))) return undefined;
+    const refund = instruction.refund_id ? await findRefund(client, instruction.refund_id) : undefined;
+    const waiting =
+      instruction.kind === 'split_return'
+        ? refund?.status === 'returning_split'
+        : refund?.status === 'refunding' && refund.refund_instruction_id === instruction.instruction_id;
+    if (refund && waiting) return refund;
+    this.logger.warn(
+      { order_id: order.order_id, instruction_id: instruction.instruction_id, refund_status: refund?.status },
+      instruction.kind === 'split_return'
+        ? 'split return answered for a refund no longer waiting for it; recorded only'
+        : 'refund answer for a refund not waiting for it; ignored',
+    );
+    return undefined;
   }
 
   private async failRefund(

@@ -8,6 +8,7 @@ import {
   requiredMoney,
   requiredString,
   requiredUuid,
+  TENANT_ID,
 } from '@citybase/platform';
 import {
   CompleteOrderRequest,
@@ -20,7 +21,7 @@ import {
   RefundOrderRequest,
   ResolveDisputeRequest,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { ID, optionalId } from '../request-rules';
+import { optionalId } from '../request-rules';
 import { RefundDestinationName } from './escrow.domain';
 
 /**
@@ -149,7 +150,7 @@ export function toGetEscrowPositionsQuery(req: GetEscrowPositionsRequest): {
   projectId: string;
 } {
   return {
-    operatorId: requiredString('operator_id', req.operatorId, ID),
+    operatorId: requiredString('operator_id', req.operatorId, TENANT_ID),
     projectId: optionalId('project_id', req.projectId),
   };
 }

@@ -3,9 +3,8 @@ import {
   assertTenancy,
   CitybaseClaims,
   inTenancy,
+  MutationContext,
   Mutations,
-  Outbox,
-  OUTBOX,
   PG_POOL,
   Pool,
   PoolClient,
@@ -36,7 +35,7 @@ import {
   updateOrder,
 } from './escrow.store';
 import { EscrowRefunds } from './escrow.refunds';
-import { EscrowTransitions, orderState } from './escrow.transitions';
+import { EscrowTransitions, orderState, tenancyOf } from './escrow.transitions';
 
 const scopeOf = (claims: CitybaseClaims): TenancyScope => {
   const f = tenancyFilter(claims);
@@ -52,7 +51,6 @@ const scopeOf = (claims: CitybaseClaims): TenancyScope => {
 export class EscrowService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(OUTBOX) private readonly outbox: Outbox,
     private readonly mutations: Mutations,
     private readonly transitions: EscrowTransitions,
     private readonly refunds: EscrowRefunds,
@@ -88,26 +86,21 @@ export class EscrowService {
   }
 
   completeOrder(claims: CitybaseClaims, cmd: OrderCommand): Promise<EscrowOrderRow> {
-    return this.mutate(claims, 'CompleteOrder', cmd, (client, order) =>
-      this.transitions.complete(client, order, 'app'),
+    return this.mutate(claims, 'CompleteOrder', cmd, ({ client, target }) =>
+      this.transitions.complete(client, target, 'app'),
     );
   }
 
   openDispute(claims: CitybaseClaims, cmd: OpenDisputeCommand): Promise<EscrowOrderRow> {
-    return this.mutate(claims, 'OpenDispute', cmd, async (client, order) => {
+    return this.mutate(claims, 'OpenDispute', cmd, async ({ client, target: order, emit }) => {
       decideOpenDispute(orderState(order));
       const disputed = await updateOrder(client, order.order_id, {
         status: EscrowStatus.ESCROW_STATUS_DISPUTED,
         dispute_reason: cmd.reason,
         disputed_at: new Date(),
       });
-      const tenancy = {
-        operatorId: order.operator_id,
-        projectId: order.project_id,
-        merchantId: order.merchant_id,
-      };
-      await this.outbox.enqueue(
-        client,
+      const tenancy = tenancyOf(order);
+      await emit(
         SettlementEvents.OrderDisputed,
         {
           orderId: order.order_id,
@@ -123,7 +116,8 @@ export class EscrowService {
   }
 
   resolveDispute(claims: CitybaseClaims, cmd: ResolveDisputeCommand): Promise<EscrowOrderRow> {
-    return this.mutate(claims, 'ResolveDispute', cmd, async (client, order, refundId) => {
+    return this.mutate(claims, 'ResolveDispute', cmd, async (ctx) => {
+      const { client, target: order, resourceId: refundId, emit } = ctx;
       decideResolveDispute(orderState(order));
       const resolvedAt = new Date();
       let current = await updateOrder(client, order.order_id, {
@@ -163,13 +157,8 @@ export class EscrowService {
           break;
         }
       }
-      const tenancy = {
-        operatorId: order.operator_id,
-        projectId: order.project_id,
-        merchantId: order.merchant_id,
-      };
-      await this.outbox.enqueue(
-        client,
+      const tenancy = tenancyOf(order);
+      await emit(
         SettlementEvents.DisputeResolved,
         {
           orderId: order.order_id,
@@ -186,10 +175,10 @@ export class EscrowService {
   }
 
   refundOrder(claims: CitybaseClaims, cmd: RefundOrderCommand): Promise<EscrowOrderRow> {
-    return this.mutate(claims, 'RefundOrder', cmd, async (client, order, refundId) => {
+    return this.mutate(claims, 'RefundOrder', cmd, async ({ client, target: order, resourceId }) => {
       if (cmd.currency !== order.currency) throw EscrowErrors.currencyMismatch('amount', order.currency);
       return this.refunds.startRefund(client, order, {
-        refundId,
+        refundId: resourceId,
         origin: 'order',
         amountMinor: cmd.amountMinor,
         destination: cmd.destination,
@@ -202,14 +191,15 @@ export class EscrowService {
   /**
    * One mutation of an order through the pipeline: the order locked and checked against the
    * caller's tenancy (another tenant's order is NOT_FOUND), then `change` at most once per request
-   * id (a repeat answers the order as it is now). `resourceId` is a fresh id for what the change
-   * creates (a refund).
+   * id (a repeat answers the order as it is now). `change` gets the pipeline's context: the locked
+   * order is `target`, `resourceId` a fresh id for what the change creates (a refund), and its
+   * events go out through `emit`.
    */
   private mutate<C extends OrderCommand>(
     claims: CitybaseClaims,
     method: string,
     cmd: C,
-    change: (client: PoolClient, order: EscrowOrderRow, resourceId: string) => Promise<unknown>,
+    change: (ctx: MutationContext<EscrowOrderRow>) => Promise<unknown>,
   ): Promise<EscrowOrderRow> {
     // orders are never deleted
     const current = async (client: PoolClient) => (await findOrder(client, cmd.orderId))!;
@@ -223,10 +213,10 @@ export class EscrowService {
         tenancy: (order) => ({ operatorId: order.operator_id, projectId: order.project_id }),
         notFound: () => EscrowErrors.orderNotFound(cmd.orderId),
       },
-      execute: async ({ client, target, resourceId, note }) => {
-        note({ order_id: cmd.orderId });
-        await change(client, target, resourceId);
-        return current(client);
+      execute: async (ctx) => {
+        ctx.note({ order_id: cmd.orderId });
+        await change(ctx);
+        return current(ctx.client);
       },
       replay: ({ client }) => current(client),
     });

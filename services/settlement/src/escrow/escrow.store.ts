@@ -120,20 +120,36 @@ export async function insertOrder(
 
 type OrderChanges = Partial<Omit<EscrowOrderRow, 'order_id' | 'created_at' | 'updated_at'>>;
 
+/**
+ * Sets the given columns of one row and stamps updated_at; the row as it is now. Table, key and
+ * column names come from the row types only, never from input.
+ */
+async function updateRow<R extends EscrowOrderRow | EscrowRefundRow>(
+  client: PoolClient,
+  row: { table: 'escrow_orders' | 'escrow_refunds'; key: 'order_id' | 'refund_id'; id: string; what: string },
+  changes: Partial<R>,
+): Promise<R> {
+  const cols = Object.keys(changes) as (keyof R & string)[];
+  const { rows } = await client.query<R>(
+    `UPDATE ${row.table} SET ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')}, updated_at = clock_timestamp()
+      WHERE ${row.key} = $1 RETURNING *`,
+    [row.id, ...cols.map((c) => changes[c])],
+  );
+  if (!rows[0]) throw new Error(`${row.what} ${row.id} does not exist`);
+  return rows[0];
+}
+
 /** Sets the given columns (names from the row type only, never from input). */
-export async function updateOrder(
+export function updateOrder(
   client: PoolClient,
   orderId: string,
   changes: OrderChanges,
 ): Promise<EscrowOrderRow> {
-  const cols = Object.keys(changes) as (keyof OrderChanges)[];
-  const { rows } = await client.query<EscrowOrderRow>(
-    `UPDATE escrow_orders SET ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')}, updated_at = clock_timestamp()
-      WHERE order_id = $1 RETURNING *`,
-    [orderId, ...cols.map((c) => changes[c])],
+  return updateRow<EscrowOrderRow>(
+    client,
+    { table: 'escrow_orders', key: 'order_id', id: orderId, what: 'escrow order' },
+    changes,
   );
-  if (!rows[0]) throw new Error(`escrow order ${orderId} does not exist`);
-  return rows[0];
 }
 
 /**
@@ -325,19 +341,16 @@ type RefundChanges = Partial<
   Pick<EscrowRefundRow, 'status' | 'refund_instruction_id' | 'failure_reason' | 'tx_id' | 'completed_at'>
 >;
 
-export async function updateRefund(
+export function updateRefund(
   client: PoolClient,
   refundId: string,
   changes: RefundChanges,
 ): Promise<EscrowRefundRow> {
-  const cols = Object.keys(changes) as (keyof RefundChanges)[];
-  const { rows } = await client.query<EscrowRefundRow>(
-    `UPDATE escrow_refunds SET ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')}, updated_at = clock_timestamp()
-      WHERE refund_id = $1 RETURNING *`,
-    [refundId, ...cols.map((c) => changes[c])],
+  return updateRow<EscrowRefundRow>(
+    client,
+    { table: 'escrow_refunds', key: 'refund_id', id: refundId, what: 'escrow refund' },
+    changes,
   );
-  if (!rows[0]) throw new Error(`escrow refund ${refundId} does not exist`);
-  return rows[0];
 }
 
 export async function findRefund(db: Queryable, refundId: string): Promise<EscrowRefundRow | undefined> {

@@ -3,9 +3,8 @@ import { Logger, LOGGER, SERVICE_CONFIG, PeriodicJob } from '@citybase/platform'
 import type { SettlementConfig } from '../config';
 import { PayoutsService } from './payouts.service';
 
-/** Holds expired per transaction, and batches per pass (the rest waits for the next pass). */
+/** Holds expired per transaction. */
 const BATCH = 100;
-const MAX_BATCHES_PER_PASS = 20;
 /** After a failed pass the next waits longer, doubling up to this (e.g. while the database is down). */
 const MAX_BACKOFF_MS = 60_000;
 
@@ -32,8 +31,6 @@ export class HoldExpiryJob extends PeriodicJob {
 
   /** One pass: expires due holds in batches until there is no full batch left (or the process stops). */
   async runOnce(): Promise<void> {
-    for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
-      if ((await this.payouts.expireDue(BATCH)) < BATCH) return;
-    }
+    await this.inBatches(async () => (await this.payouts.expireDue(BATCH)) >= BATCH);
   }
 }

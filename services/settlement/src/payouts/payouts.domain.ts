@@ -1,4 +1,5 @@
 import {
+  CURRENCY,
   DomainError,
   keyPart,
   optionalString,
@@ -7,6 +8,7 @@ import {
   requestId,
   requiredString,
   requiredUuid,
+  TENANT_ID,
 } from '@citybase/platform';
 import {
   ConfirmPayoutRequest,
@@ -14,7 +16,6 @@ import {
   PayoutStatus,
   RunPayoutCycleRequest,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { CURRENCY, ID } from '../request-rules';
 import { PayoutErrors } from './payouts.errors';
 
 // ---- commands ----
@@ -29,8 +30,8 @@ export interface RunPayoutCycleCommand {
 export function toRunPayoutCycleCommand(req: RunPayoutCycleRequest): RunPayoutCycleCommand {
   return {
     requestId: requestId(req.requestId),
-    operatorId: requiredString('operator_id', req.operatorId, ID),
-    projectId: requiredString('project_id', req.projectId, ID),
+    operatorId: requiredString('operator_id', req.operatorId, TENANT_ID),
+    projectId: requiredString('project_id', req.projectId, TENANT_ID),
     currency: requiredString('currency', req.currency, CURRENCY),
   };
 }
@@ -87,8 +88,8 @@ export interface ListPayoutsQuery {
 }
 
 export function toListPayoutsQuery(req: ListPayoutsRequest): ListPayoutsQuery {
-  const operatorId = req.operatorId ? requiredString('operator_id', req.operatorId, ID) : '';
-  const projectId = req.projectId ? requiredString('project_id', req.projectId, ID) : '';
+  const operatorId = req.operatorId ? requiredString('operator_id', req.operatorId, TENANT_ID) : '';
+  const projectId = req.projectId ? requiredString('project_id', req.projectId, TENANT_ID) : '';
   const batchId = req.batchId ? requiredUuid('batch_id', req.batchId) : '';
   const { size, after } = parsePage(req.page, PAYOUTS_PAGE);
   return { operatorId, projectId, batchId, size, after: after && { createdAt: after[0], id: after[1] } };

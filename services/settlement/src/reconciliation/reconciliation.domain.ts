@@ -1,9 +1,15 @@
-import { DomainError, requestId, requiredString } from '@citybase/platform';
+import {
+  calendarDayUtcMs,
+  CHANNEL_ID,
+  DomainError,
+  requestId,
+  requiredString,
+  TENANT_ID,
+} from '@citybase/platform';
 import {
   ImportChannelStatementRequest,
   ReconciliationIssue,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { ID } from '../request-rules';
 
 /**
  * Reconciliation of a channel's daily statement with the ledger's clearing postings
@@ -16,13 +22,6 @@ export const STATEMENT_HEADER = 'kind,transaction_id,out_trade_no,out_refund_no,
 export const MAX_STATEMENT_CHARS = 7 * 1024 * 1024;
 /** The channels' time zone (UTC+8, no daylight saving): statement days are its days. */
 export const CHANNEL_UTC_OFFSET_HOURS = 8;
-
-const CHANNEL_ID = {
-  max: 40,
-  pattern: /^[a-z0-9-]+$/,
-  patternRule: 'must be 1-40 lowercase letters, digits or dashes',
-};
-const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 export interface ImportStatementCommand {
   requestId: string;
@@ -37,8 +36,8 @@ export interface ImportStatementCommand {
 export function toImportStatementCommand(req: ImportChannelStatementRequest): ImportStatementCommand {
   const cmd = {
     requestId: requestId(req.requestId),
-    operatorId: requiredString('operator_id', req.operatorId, ID),
-    projectId: requiredString('project_id', req.projectId, ID),
+    operatorId: requiredString('operator_id', req.operatorId, TENANT_ID),
+    projectId: requiredString('project_id', req.projectId, TENANT_ID),
     channelId: requiredString('channel_id', req.channelId, CHANNEL_ID),
     day: requiredString('day', req.day, { max: 10 }),
   };
@@ -51,13 +50,8 @@ export function toImportStatementCommand(req: ImportChannelStatementRequest): Im
 
 /** [start, end) of a day in UTC+8, as instants. */
 export function dayRange(day: string): { start: Date; end: Date } {
-  const m = DAY.exec(day);
-  const bad = () => DomainError.invalid('day', 'must be a date YYYY-MM-DD');
-  if (!m) throw bad();
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const midnightUtc = Date.UTC(y, mo - 1, d);
-  const check = new Date(midnightUtc);
-  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) throw bad();
+  const midnightUtc = calendarDayUtcMs(day);
+  if (midnightUtc === undefined) throw DomainError.invalid('day', 'must be a date YYYY-MM-DD');
   const start = midnightUtc - CHANNEL_UTC_OFFSET_HOURS * 3_600_000;
   return { start: new Date(start), end: new Date(start + 24 * 3_600_000) };
 }
@@ -107,15 +101,8 @@ export function parseStatement(csv: string, day: string): StatementLine[] {
     if (row.trim() === '') fail(lineNo, 'is empty');
     const fields = row.split(',');
     if (fields.length !== 7) fail(lineNo, `must have 7 fields, has ${fields.length}`);
-    const [kind, transactionId, outTradeNo, outRefundNo, amount, fee, at] = fields as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    const [kind = '', transactionId = '', outTradeNo = '', outRefundNo = '', amount = '', fee = '', at = ''] =
+      fields;
     if (kind !== 'PAYMENT' && kind !== 'REFUND') fail(lineNo, 'kind must be PAYMENT or REFUND');
     if (!REF.test(transactionId)) fail(lineNo, 'transaction_id must be 1-64 printable characters');
     if (!REF.test(outTradeNo)) fail(lineNo, 'out_trade_no must be 1-64 printable characters');

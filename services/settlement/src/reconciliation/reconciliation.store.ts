@@ -59,14 +59,21 @@ export async function insertReport(client: PoolClient, r: Omit<ReportRow, 'creat
 
 const CHUNK = 5_000;
 
+/** Calls `insert` with the items CHUNK at a time (and the index of each chunk's first item). */
+async function inChunks<T>(
+  items: T[],
+  insert: (chunk: T[], first: number) => Promise<unknown>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += CHUNK) await insert(items.slice(i, i + CHUNK), i);
+}
+
 export async function insertStatementLines(
   client: PoolClient,
   reportId: string,
   lines: StatementLine[],
 ): Promise<void> {
-  for (let i = 0; i < lines.length; i += CHUNK) {
-    const chunk = lines.slice(i, i + CHUNK);
-    await client.query(
+  await inChunks(lines, (chunk) =>
+    client.query(
       `INSERT INTO reconciliation_statement_lines
          (report_id, line_no, kind, transaction_id, out_trade_no, out_refund_no, amount_minor, fee_minor, at)
        SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
@@ -82,8 +89,8 @@ export async function insertStatementLines(
         chunk.map((l) => l.feeMinor.toString()),
         chunk.map((l) => l.at.toISOString()),
       ],
-    );
-  }
+    ),
+  );
 }
 
 export async function insertDifferences(
@@ -91,23 +98,22 @@ export async function insertDifferences(
   reportId: string,
   differences: Difference[],
 ): Promise<void> {
-  for (let i = 0; i < differences.length; i += CHUNK) {
-    const chunk = differences.slice(i, i + CHUNK);
-    await client.query(
+  await inChunks(differences, (chunk, first) =>
+    client.query(
       `INSERT INTO reconciliation_differences
          (report_id, ordinal, issue, reference, channel_transaction_id, ledger_amount, statement_amount)
        SELECT $1, * FROM unnest($2::int[], $3::smallint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])`,
       [
         reportId,
-        chunk.map((_d, j) => i + j + 1),
+        chunk.map((_d, j) => first + j + 1),
         chunk.map((d) => d.issue),
         chunk.map((d) => d.reference),
         chunk.map((d) => d.channelTransactionId),
         chunk.map((d) => d.ledgerAmount?.toString() ?? null),
         chunk.map((d) => d.statementAmount?.toString() ?? null),
       ],
-    );
-  }
+    ),
+  );
 }
 
 export async function findReport(db: Queryable, reportId: string): Promise<ReportRow | undefined> {

@@ -1,5 +1,5 @@
 import { DEFAULT_SPLIT_RULE, toSetSplitRuleCommand } from './split-rules.domain';
-import { domainErrorOf } from '../../test/spec-helpers';
+import { domainErrorOf, splitRule } from '../../test/spec-helpers';
 
 describe('DEFAULT_SPLIT_RULE', () => {
   it('splits nothing off and confirms after 24 h', () => {
@@ -14,16 +14,7 @@ describe('DEFAULT_SPLIT_RULE', () => {
 
 describe('request validation names the field', () => {
   const fieldOf = (fn: () => unknown) => domainErrorOf(fn).detail.field;
-  const goodRule = {
-    operatorId: 'op-1',
-    projectId: 'proj-1',
-    merchantCategory: '',
-    commissionBps: 500,
-    propertyShareBps: 1000,
-    taxBps: 300,
-    autoConfirmHours: 24,
-    updatedAt: undefined,
-  };
+  const goodRule = splitRule({ operatorId: 'op-1', projectId: 'proj-1' });
 
   it('split rules', () => {
     expect(toSetSplitRuleCommand({ requestId: 'r1', rule: goodRule })).toMatchObject({ commissionBps: 500 });

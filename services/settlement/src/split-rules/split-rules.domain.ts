@@ -1,9 +1,9 @@
-import { DomainError, requestId, requiredString } from '@citybase/platform';
+import { DomainError, requestId, requiredString, TENANT_ID } from '@citybase/platform';
 import {
   ListSplitRulesRequest,
   SetSplitRuleRequest,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { ID, optionalId } from '../request-rules';
+import { optionalId } from '../request-rules';
 import type { SplitRuleRow } from './split-rules.store';
 
 /**
@@ -70,8 +70,8 @@ export function toSetSplitRuleCommand(req: SetSplitRuleRequest): SetSplitRuleCom
   if (!rule) throw DomainError.invalid('rule', 'is required');
   const cmd = {
     requestId: id,
-    operatorId: requiredString('rule.operator_id', rule.operatorId, ID),
-    projectId: requiredString('rule.project_id', rule.projectId, ID),
+    operatorId: requiredString('rule.operator_id', rule.operatorId, TENANT_ID),
+    projectId: requiredString('rule.project_id', rule.projectId, TENANT_ID),
     merchantCategory: optionalId('rule.merchant_category', rule.merchantCategory),
     commissionBps: integerIn('rule.commission_bps', rule.commissionBps, 0, BPS_LIMITS.commissionBps.max),
     propertyShareBps: integerIn(
@@ -96,7 +96,7 @@ export function toSetSplitRuleCommand(req: SetSplitRuleRequest): SetSplitRuleCom
 
 export function toListSplitRulesQuery(req: ListSplitRulesRequest): { operatorId: string; projectId: string } {
   return {
-    operatorId: requiredString('operator_id', req.operatorId, ID),
-    projectId: requiredString('project_id', req.projectId, ID),
+    operatorId: requiredString('operator_id', req.operatorId, TENANT_ID),
+    projectId: requiredString('project_id', req.projectId, TENANT_ID),
   };
 }

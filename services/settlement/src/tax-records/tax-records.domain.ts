@@ -1,9 +1,9 @@
-import { keyPart, pageCursor, parsePage, requiredString } from '@citybase/platform';
+import { keyPart, pageCursor, parsePage, requiredString, TENANT_ID } from '@citybase/platform';
 import {
   ExportTaxRecordsRequest,
   QueryTaxRecordsRequest,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { ID, optionalId } from '../request-rules';
+import { optionalId } from '../request-rules';
 import type { TaxRecordRow } from './tax-records.store';
 
 /** Pure rules of tax records: the period of a moment, the requests, the CSV export. */
@@ -18,7 +18,7 @@ const PERIOD = { max: 7, pattern: /^\d{4}-(0[1-9]|1[0-2])$/, patternRule: 'must 
 /** Page tokens of QueryTaxRecords: the last row's merchant id and currency. */
 export const TAX_RECORDS_PAGE = pageCursor(
   'settlement.tax-records',
-  keyPart.text(ID.pattern, ID.max),
+  keyPart.text(TENANT_ID.pattern, TENANT_ID.max),
   keyPart.text(/^[A-Z]{3}$/, 3),
 );
 
@@ -32,7 +32,7 @@ export interface QueryTaxRecordsQuery {
 }
 
 export function toQueryTaxRecordsQuery(req: QueryTaxRecordsRequest): QueryTaxRecordsQuery {
-  const operatorId = requiredString('operator_id', req.operatorId, ID);
+  const operatorId = requiredString('operator_id', req.operatorId, TENANT_ID);
   const period = requiredString('period', req.period, PERIOD);
   const merchantId = optionalId('merchant_id', req.merchantId);
   const { size, after } = parsePage(req.page, TAX_RECORDS_PAGE);
@@ -50,7 +50,7 @@ export function toExportTaxRecordsQuery(req: ExportTaxRecordsRequest): {
   period: string;
 } {
   return {
-    operatorId: requiredString('operator_id', req.operatorId, ID),
+    operatorId: requiredString('operator_id', req.operatorId, TENANT_ID),
     period: requiredString('period', req.period, PERIOD),
   };
 }

@@ -1,10 +1,16 @@
-import { DomainError, requestId, requiredMoney, requiredString } from '@citybase/platform';
+import {
+  CURRENCY,
+  DomainError,
+  requestId,
+  requiredMoney,
+  requiredString,
+  TENANT_ID,
+} from '@citybase/platform';
 import {
   GetWalletRequest,
   PayPropertyFeeFromWalletRequest,
   WithdrawFromWalletRequest,
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { CURRENCY, ID } from '../request-rules';
 
 /** Requests of residents' wallets, validated into commands (INVALID_ARGUMENT naming the field). Pure. */
 
@@ -16,8 +22,8 @@ export interface WalletRef {
 
 export function toWalletRef(req: GetWalletRequest): WalletRef {
   return {
-    operatorId: requiredString('operator_id', req.operatorId, ID),
-    ownerRef: requiredString('owner_ref', req.ownerRef, ID),
+    operatorId: requiredString('operator_id', req.operatorId, TENANT_ID),
+    ownerRef: requiredString('owner_ref', req.ownerRef, TENANT_ID),
     currency: requiredString('currency', req.currency, CURRENCY),
   };
 }
@@ -30,16 +36,12 @@ export interface WithdrawCommand extends WalletRef {
 }
 
 export function toWithdrawCommand(req: WithdrawFromWalletRequest): WithdrawCommand {
-  const head = {
-    requestId: requestId(req.requestId),
-    operatorId: requiredString('operator_id', req.operatorId, ID),
-    ownerRef: requiredString('owner_ref', req.ownerRef, ID),
-  };
-  const amount = requiredMoney('amount', req.amount);
+  // fields are checked in this order: the first bad one is the one reported
   return {
-    ...head,
-    currency: amount.currency,
-    amountMinor: amount.amountMinor,
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('operator_id', req.operatorId, TENANT_ID),
+    ownerRef: requiredString('owner_ref', req.ownerRef, TENANT_ID),
+    ...requiredMoney('amount', req.amount),
     bankAccount: bankAccount(req.bankAccount),
   };
 }
@@ -69,17 +71,12 @@ export interface PayPropertyFeeCommand extends WalletRef {
 }
 
 export function toPayPropertyFeeCommand(req: PayPropertyFeeFromWalletRequest): PayPropertyFeeCommand {
-  const head = {
-    requestId: requestId(req.requestId),
-    operatorId: requiredString('operator_id', req.operatorId, ID),
-    projectId: requiredString('project_id', req.projectId, ID),
-    ownerRef: requiredString('owner_ref', req.ownerRef, ID),
-  };
-  const amount = requiredMoney('amount', req.amount);
   return {
-    ...head,
-    currency: amount.currency,
-    amountMinor: amount.amountMinor,
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('operator_id', req.operatorId, TENANT_ID),
+    projectId: requiredString('project_id', req.projectId, TENANT_ID),
+    ownerRef: requiredString('owner_ref', req.ownerRef, TENANT_ID),
+    ...requiredMoney('amount', req.amount),
     billRef: requiredString('bill_ref', req.billRef, { max: 64 }),
   };
 }
