@@ -9,6 +9,7 @@
 import { join } from 'path';
 import { ConfigError, createPool, loadConfig, platformMigrations, runMigrations } from '@citybase/platform';
 import { BootstrapAdminExists, createBootstrapAdmin } from './clients/bootstrap';
+import { ClientSecretHasher } from './clients/client-secret';
 import { SigningKeyWrap } from './clients/keys/key-wrap';
 import { identityConfig } from './config';
 
@@ -39,9 +40,11 @@ async function initCity(name: string): Promise<void> {
       platformMigrations,
       { namespace: 'identity', dir: join(__dirname, '..', 'migrations') },
     ]);
+    const masterKey = Buffer.from(config.IDENTITY_MASTER_KEY, 'base64');
     const admin = await createBootstrapAdmin(pool, {
       name,
-      wrap: new SigningKeyWrap(Buffer.from(config.IDENTITY_MASTER_KEY, 'base64')),
+      wrap: new SigningKeyWrap(masterKey),
+      secrets: new ClientSecretHasher(masterKey),
       events: { city: config.CITY_ID, service: 'identity', topicPrefix: config.KAFKA_TOPIC_PREFIX },
     });
     process.stdout.write(

@@ -8,8 +8,9 @@ export const identityConfig = serviceConfigSchema({
 }).extend({
   /**
    * Base64 of 32 random bytes. Every key of the identity service is derived from it (HKDF):
-   * encryption of phone and ID numbers at rest, their lookup hashes, and the wrapping of the token
-   * signing keys. Losing it makes personal data unreadable; keep it in the city's secret store.
+   * encryption of phone and ID numbers at rest, their lookup hashes, the wrapping of the token
+   * signing keys, and the keyed hashes of client secrets. Losing it makes personal data unreadable
+   * and every client secret useless; keep it in the city's secret store.
    */
   IDENTITY_MASTER_KEY: base64Key32,
   /** Lifetime of issued access tokens. */

@@ -2,7 +2,7 @@
 // over gRPC, against the built identity process and its database), and how many token checks per
 // second the gRPC transport's authenticator does (signature from the cached JWKS, claims, the
 // revocation lookup in Redis, scope), framed by the raw cost of their parts on this machine in the
-// same run: a bare ES256 verify, a bare scrypt of the same parameters as the client-secret hash, a
+// same run: a bare ES256 verify, a bare scrypt of the parameters of the legacy client-secret hash, a
 // bare Redis EXISTS round trip, and pgbench.
 import { execFile } from 'child_process';
 import { createSign, createVerify, generateKeyPairSync, randomBytes, scrypt } from 'crypto';
@@ -157,7 +157,7 @@ export async function runIdentity(cleanup: Cleanup): Promise<void> {
       name: 'issue_per_s',
       value: round(perSecond(p.tokens, issued.elapsedMs), 1),
       unit: 'tokens/s',
-      how: `gRPC TokenService.IssueToken (client credentials: client lookup, scrypt secret check, ES256 sign) against the built identity process, ${p.tokens} calls, ${p.issueConcurrency} in flight`,
+      how: `gRPC TokenService.IssueToken (client credentials: client lookup, HMAC-SHA-256 secret check, ES256 sign) against the built identity process, ${p.tokens} calls, ${p.issueConcurrency} in flight`,
     },
     {
       name: 'issue_p50_ms',
@@ -189,7 +189,7 @@ export async function runIdentity(cleanup: Cleanup): Promise<void> {
       name: 'baseline_scrypt_per_s',
       value: round(scryptPerS, 1),
       unit: 'hashes/s',
-      how: `bare node:crypto scrypt N=16384 r=8 p=1 (the client-secret hash), ${p.issueConcurrency} in flight on the libuv pool`,
+      how: `bare node:crypto scrypt N=16384 r=8 p=1 (the legacy client-secret hash, checked until a row is upgraded to HMAC), ${p.issueConcurrency} in flight on the libuv pool`,
     },
     {
       name: 'baseline_redis_exists_per_s',
@@ -225,7 +225,7 @@ function bareEs256(count: number): number {
   return perSecond(count, now() - t);
 }
 
-/** Bare scrypt hashes per second at the client-secret parameters. */
+/** Bare scrypt hashes per second at the parameters of the legacy client-secret hash. */
 async function bareScrypt(count: number, concurrency: number): Promise<number> {
   const hash = promisify(scrypt) as (pw: Buffer, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
   const secret = randomBytes(32);

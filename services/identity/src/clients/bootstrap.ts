@@ -9,7 +9,7 @@ import {
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
 import { rpcAuthDeclarations } from '@citybase/contracts/rpc-auth';
-import { hashClientSecret, newClientId, newClientSecret } from './client-secret';
+import { type ClientSecretHasher, newClientId, newClientSecret } from './client-secret';
 import { findActiveBootstrapAdmin, insertClient } from './clients.store';
 import type { SigningKeyWrap } from './keys/key-wrap';
 import { ensureSigningKeys } from './keys/signing-keys.store';
@@ -38,13 +38,13 @@ export class BootstrapAdminExists extends Error {
  */
 export async function createBootstrapAdmin(
   pool: Pool,
-  opts: { name: string; wrap: SigningKeyWrap; events: EventSource },
+  opts: { name: string; wrap: SigningKeyWrap; secrets: ClientSecretHasher; events: EventSource },
 ): Promise<{ clientId: string; clientSecret: string }> {
   await withTransaction(pool, (client) => ensureSigningKeys(client, opts.wrap));
   const existing = await findActiveBootstrapAdmin(pool);
   if (existing) throw new BootstrapAdminExists(existing);
   const secret = newClientSecret();
-  const secretHash = await hashClientSecret(secret);
+  const secretHash = opts.secrets.hash(secret);
   try {
     const created = await withTransaction(pool, async (client) => {
       const row = await insertClient(client, {

@@ -1,4 +1,4 @@
-import { randomBytes, scrypt, type ScryptOptions, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes, scrypt, type ScryptOptions, timingSafeEqual } from 'node:crypto';
 
 /** "cb_" + 24 characters of lowercase RFC 4648 base32 (120 random bits). */
 export const CLIENT_ID_PATTERN = /^cb_[a-z2-7]{24}$/;
@@ -29,9 +29,66 @@ function base32(bytes: Buffer): string {
   return out;
 }
 
-/** scrypt cost parameters (RFC 7914); N=2^14, r=8, p=1 takes tens of milliseconds per attempt. */
-export const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1 } as const;
-const SALT_BYTES = 16;
+const HMAC_INFO = 'citybase identity client secret hash v1';
+/** Version of the HMAC key; a stored hash names it, so the key can be replaced later (ADR 0005). */
+const HMAC_VERSION = 'v1';
+const HMAC_PREFIX = `hmac-sha256$${HMAC_VERSION}$`;
+const HMAC_STORED = /^hmac-sha256\$([a-z0-9]+)\$([A-Za-z0-9_-]{43})$/;
+
+/**
+ * Stores and checks client secrets. A secret is 256 random bits, so guessing it is hopeless and a
+ * slow hash buys nothing; it is stored as HMAC-SHA-256 under a key derived from IDENTITY_MASTER_KEY
+ * with HKDF (its own info string), so a copy of the database alone cannot even confirm a secret
+ * found elsewhere. Form: "hmac-sha256$v1$<base64url>". Rows written before this form hold a salted
+ * scrypt hash ("scrypt$N$r$p$salt$hash"); those still verify, and `isCurrent` tells the caller to
+ * rewrite them after a successful check. Reasoning: ADR 0005, "Client secrets".
+ */
+export class ClientSecretHasher {
+  private readonly key: Buffer;
+  /**
+   * A hash no secret is known for: checked against when the client does not exist, so an unknown
+   * client id takes as long to refuse as a wrong secret (no timing hint which one it was).
+   */
+  readonly unknownClientHash: string;
+
+  constructor(masterKey: Buffer) {
+    if (masterKey.length !== 32) throw new Error('ClientSecretHasher: master key must be 32 bytes');
+    this.key = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), HMAC_INFO, 32));
+    this.unknownClientHash = this.hash(newClientSecret());
+  }
+
+  /** The stored form of a new secret. */
+  hash(secret: string): string {
+    return `${HMAC_PREFIX}${this.digest(secret).toString('base64url')}`;
+  }
+
+  /**
+   * True if `secret` matches the stored hash (either form); compared in constant time. A malformed
+   * stored hash, or one under a key version this process does not hold, never matches.
+   */
+  async verify(secret: string, stored: string): Promise<boolean> {
+    const hmac = HMAC_STORED.exec(stored);
+    if (hmac) {
+      if (hmac[1] !== HMAC_VERSION) return false;
+      // compared as written (43 ASCII characters), so a non-canonical encoding never matches
+      const expected = Buffer.from(hmac[2] ?? '', 'latin1');
+      const actual = Buffer.from(this.digest(secret).toString('base64url'), 'latin1');
+      return expected.length === actual.length && timingSafeEqual(actual, expected);
+    }
+    return verifyLegacyScrypt(secret, stored);
+  }
+
+  /** False for a hash that should be rewritten with `hash` once its secret has been seen (legacy scrypt). */
+  isCurrent(stored: string): boolean {
+    return stored.startsWith(HMAC_PREFIX);
+  }
+
+  private digest(secret: string): Buffer {
+    return createHmac('sha256', this.key).update(secret, 'utf8').digest();
+  }
+}
+
+/** Length of a legacy scrypt hash as it was written. */
 const HASH_BYTES = 32;
 
 function scryptAsync(
@@ -45,27 +102,19 @@ function scryptAsync(
   );
 }
 
-/** The stored form of a secret: "scrypt$N$r$p$<salt base64url>$<hash base64url>". */
-export async function hashClientSecret(secret: string): Promise<string> {
-  const salt = randomBytes(SALT_BYTES);
-  const hash = await scryptAsync(secret, salt, SCRYPT_PARAMS);
-  const { N, r, p } = SCRYPT_PARAMS;
-  return `scrypt$${N}$${r}$${p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
-}
-
 /**
- * True if `secret` matches the stored hash; compared in constant time. A malformed stored hash
- * never matches. Parameters are read from the stored value, so they can be raised later without
- * invalidating existing secrets (within sane bounds, so a bad row cannot exhaust memory).
+ * The legacy form, "scrypt$N$r$p$<salt base64url>$<hash base64url>", written before secrets were
+ * HMAC-hashed; new secrets are never stored this way. Parameters are read from the stored value
+ * (within sane bounds); a malformed value never matches.
  */
-export async function verifyClientSecret(secret: string, stored: string): Promise<boolean> {
-  const parsed = parseHash(stored);
+async function verifyLegacyScrypt(secret: string, stored: string): Promise<boolean> {
+  const parsed = parseScryptHash(stored);
   if (!parsed) return false;
   const actual = await scryptAsync(secret, parsed.salt, parsed.params);
   return actual.length === parsed.hash.length && timingSafeEqual(actual, parsed.hash);
 }
 
-function parseHash(
+function parseScryptHash(
   stored: string,
 ): { params: { N: number; r: number; p: number }; salt: Buffer; hash: Buffer } | undefined {
   const parts = stored.split('$');
@@ -79,15 +128,4 @@ function parseHash(
   const hash = Buffer.from(parts[5] ?? '', 'base64url');
   if (salt.length < 16 || hash.length < 16) return undefined;
   return { params: { N, r, p }, salt, hash };
-}
-
-let dummyHash: Promise<string> | undefined;
-
-/**
- * A hash no secret is known for: checked against when the client does not exist, so an unknown
- * client id takes as long to refuse as a wrong secret (no timing hint which one it was).
- */
-export function unknownClientHash(): Promise<string> {
-  dummyHash ??= hashClientSecret(newClientSecret());
-  return dummyHash;
 }

@@ -5,7 +5,8 @@ import type { IdentityConfig } from '../config';
 import { TenancyModule } from '../tenancy/tenancy.module';
 import { ClientsGrpc } from './clients.grpc';
 import { ClientsService } from './clients.service';
-import { CLIENT_REVOCATIONS, SIGNING_KEY_WRAP } from './clients.di';
+import { ClientSecretHasher } from './client-secret';
+import { CLIENT_REVOCATIONS, CLIENT_SECRET_HASHER, SIGNING_KEY_WRAP } from './clients.di';
 import { KeyRing } from './keys/key-ring';
 import { SigningKeyWrap } from './keys/key-wrap';
 import { SigningKeysService } from './keys/signing-keys.service';
@@ -26,6 +27,12 @@ import { TokensService } from './tokens/tokens.service';
       inject: [SERVICE_CONFIG],
       useFactory: (config: IdentityConfig) =>
         new SigningKeyWrap(Buffer.from(config.IDENTITY_MASTER_KEY, 'base64')),
+    },
+    {
+      provide: CLIENT_SECRET_HASHER,
+      inject: [SERVICE_CONFIG],
+      useFactory: (config: IdentityConfig) =>
+        new ClientSecretHasher(Buffer.from(config.IDENTITY_MASTER_KEY, 'base64')),
     },
     {
       provide: CLIENT_REVOCATIONS,

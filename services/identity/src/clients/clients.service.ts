@@ -16,7 +16,7 @@ import {
 import { IdentityEvents } from '@citybase/contracts/events';
 import type { IdentityConfig } from '../config';
 import { TenancyService } from '../tenancy/tenancy.service';
-import { hashClientSecret, newClientId, newClientSecret } from './client-secret';
+import { type ClientSecretHasher, newClientId, newClientSecret } from './client-secret';
 import {
   assertScopesHeld,
   assertTenancyInside,
@@ -38,7 +38,7 @@ import {
   markRevoked,
   updateSecretHash,
 } from './clients.store';
-import { CLIENT_REVOCATIONS } from './clients.di';
+import { CLIENT_REVOCATIONS, CLIENT_SECRET_HASHER } from './clients.di';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -59,18 +59,18 @@ export class ClientsService {
     private readonly tenancy: TenancyService,
     @Inject(SERVICE_CONFIG) private readonly config: IdentityConfig,
     @Inject(CLIENT_REVOCATIONS) private readonly revocations: ClientRevocations,
+    @Inject(CLIENT_SECRET_HASHER) private readonly secrets: ClientSecretHasher,
   ) {}
 
   /**
    * Creates a client whose scopes the caller holds and whose tenancy lies inside the caller's. The
-   * secret is returned once; only its scrypt hash is stored. Idempotent by request id (a replay
+   * secret is returned once; only its keyed hash is stored. Idempotent by request id (a replay
    * returns the client with an empty secret).
    */
   async create(claims: CitybaseClaims, cmd: CreateClientCommand): Promise<ClientWithSecret> {
     assertScopesHeld(claims, cmd.scopes);
-    // Hash before the transaction: scrypt is slow on purpose and must not hold a connection.
     const secret = newClientSecret();
-    const secretHash = await hashClientSecret(secret);
+    const secretHash = this.secrets.hash(secret);
     // The requested tenancy, checked before the request key as ever: operators and projects are
     // never deleted, so what exists now still exists when the client commits.
     const operators = await this.tenancy.existingOperators(this.pool, cmd.operatorIds);
@@ -125,7 +125,7 @@ export class ClientsService {
   /** A new secret; the old one stops working at once. Idempotent (a replay returns an empty secret). */
   async rotateSecret(claims: CitybaseClaims, cmd: RotateClientSecretCommand): Promise<ClientWithSecret> {
     const secret = newClientSecret();
-    const secretHash = await hashClientSecret(secret);
+    const secretHash = this.secrets.hash(secret);
     const { result: client, replayed } = await this.mutations.runWithOutcome({
       method: 'ClientService.RotateClientSecret',
       claims,

@@ -173,6 +173,24 @@ export async function findClientCredentials(
   return rows[0];
 }
 
+/**
+ * Replaces a secret hash with another form of the same secret (a legacy scrypt hash with the HMAC
+ * form, after the secret matched it). Only if the row still holds `fromHash`: a rotation that
+ * committed meanwhile is never overwritten. Not a rotation: secret_rotated_at stays. True if written.
+ */
+export async function upgradeSecretHash(
+  db: Db,
+  clientId: string,
+  fromHash: string,
+  toHash: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'UPDATE api_clients SET secret_hash = $3 WHERE client_id = $1 AND secret_hash = $2',
+    [clientId, fromHash, toHash],
+  );
+  return rowCount === 1;
+}
+
 /** The active bootstrap admin client (created by init-city), if any. */
 export async function findActiveBootstrapAdmin(db: Db): Promise<string | undefined> {
   const { rows } = await db.query<{ client_id: string }>(

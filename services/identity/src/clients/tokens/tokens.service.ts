@@ -12,8 +12,14 @@ import {
   signJwt,
 } from '@citybase/platform';
 import type { IdentityConfig } from '../../config';
-import { CLIENT_ID_PATTERN, unknownClientHash, verifyClientSecret } from '../client-secret';
-import { CLIENT_ACTIVE, findClientCredentials } from '../clients.store';
+import { CLIENT_ID_PATTERN, type ClientSecretHasher } from '../client-secret';
+import { CLIENT_SECRET_HASHER } from '../clients.di';
+import {
+  CLIENT_ACTIVE,
+  type ClientCredentialsRow,
+  findClientCredentials,
+  upgradeSecretHash,
+} from '../clients.store';
 import { KeyRing } from '../keys/key-ring';
 
 export const CLIENT_CREDENTIALS_GRANT = 'client_credentials';
@@ -64,8 +70,9 @@ function credential(field: string, value: string | undefined, maxLength: number)
 /**
  * The OAuth2 client-credentials grant (RFC 6749 §4.4), shared by TokenService.IssueToken (gRPC) and
  * POST /oauth/token (HTTP). Input is checked before the database is touched; then the secret is
- * checked against its scrypt hash (also for unknown clients, against a dummy hash, so the time taken
- * says nothing); then an ES256 token is signed with the current key.
+ * checked against its keyed hash (also for unknown clients, against a dummy hash, so the time taken
+ * says nothing; a legacy scrypt hash is replaced by the keyed form once its secret matched); then an
+ * ES256 token is signed with the current key.
  */
 @Injectable()
 export class TokensService {
@@ -74,6 +81,7 @@ export class TokensService {
     @Inject(SERVICE_CONFIG) private readonly config: IdentityConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly keys: KeyRing,
+    @Inject(CLIENT_SECRET_HASHER) private readonly secrets: ClientSecretHasher,
   ) {}
 
   async issue(req: TokenRequest): Promise<IssuedToken> {
@@ -91,7 +99,7 @@ export class TokensService {
     const requested = parseScopeParam(req.scope);
 
     const client = await findClientCredentials(this.pool, clientId);
-    const matches = await verifyClientSecret(secret, client?.secret_hash ?? (await unknownClientHash()));
+    const matches = await this.secrets.verify(secret, client?.secret_hash ?? this.secrets.unknownClientHash);
     if (!client || !matches || client.status !== CLIENT_ACTIVE) {
       // The caller learns nothing more than "invalid_client"; operators see why. An unknown id is
       // logged only if it looks like one of ours (people paste secrets into the wrong field).
@@ -102,6 +110,7 @@ export class TokensService {
       );
       throw new DomainError('unauthenticated', TokenErrorCodes.invalidClient, 'client authentication failed');
     }
+    if (!this.secrets.isCurrent(client.secret_hash)) await this.upgradeLegacyHash(client, secret);
     requested?.forEach((scope) => {
       if (!client.scopes.includes(scope)) {
         throw invalid('scope', `the client does not hold scope ${scope}`, TokenErrorCodes.invalidScope);
@@ -125,6 +134,32 @@ export class TokensService {
     const accessToken = await signJwt({ ...claims }, { privateKey, kid });
     this.logger.info({ client_id: claims.sub, jti: claims.jti, kid, scope: claims.scope }, 'token issued');
     return { accessToken, tokenType: 'Bearer', expiresIn: ttl, scope: claims.scope };
+  }
+
+  /**
+   * Rewrites a legacy hash in the current form, now that the secret is known to match it. Best
+   * effort: a failure is logged and the token is issued anyway (the next request tries again).
+   */
+  private async upgradeLegacyHash(client: ClientCredentialsRow, secret: string): Promise<void> {
+    try {
+      const upgraded = await upgradeSecretHash(
+        this.pool,
+        client.client_id,
+        client.secret_hash,
+        this.secrets.hash(secret),
+      );
+      this.logger.info(
+        { client_id: client.client_id },
+        upgraded
+          ? 'client secret hash upgraded'
+          : 'client secret hash not upgraded: the row changed meanwhile',
+      );
+    } catch (err) {
+      this.logger.warn(
+        { client_id: client.client_id, err: (err as Error).message },
+        'client secret hash upgrade failed',
+      );
+    }
   }
 }
 
