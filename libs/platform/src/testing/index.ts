@@ -1,4 +1,5 @@
 export * from './test-kit';
+export * from './in-process';
 export * from './grpc-clients';
 export * from './service-contract';
 export * from './test-issuer';
