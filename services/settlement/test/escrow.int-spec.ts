@@ -50,7 +50,7 @@ const onFebruary30 = (token: string) =>
       .replace(/\d{4}-\d{2}-\d{2}T/, '2026-02-30T'),
   ).toString('base64url');
 
-describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on its topic)', () => {
+describe('settlement escrow (in-process service, Kafka, PostgreSQL; payment faked on its topic)', () => {
   let h: EscrowHarness;
   let app: SettlementClient;
 
