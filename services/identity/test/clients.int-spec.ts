@@ -49,6 +49,7 @@ describe('identity: API clients, tokens and signing keys (in-process service, Po
     // identity trusts its own signing keys, not the harness's TestIssuer
     h = await startServiceHarness({
       definition,
+      grpcService: ClientServiceService,
       label: 'identity-clients',
       env: ({ httpUrl }) => ({ AUTH_JWKS_URL: `${httpUrl}/.well-known/jwks.json` }),
     });

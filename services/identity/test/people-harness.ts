@@ -20,13 +20,13 @@ export const ALL_SCOPES = [
 export const PII_READ = 'identity:pii.read';
 
 /** The identity service under test with its database, a token issuer and clients of both services. */
-export interface IdentityHarness extends ServiceHarness {
+export interface IdentityHarness extends ServiceHarness<typeof PeopleServiceService> {
   people: PromiseClient<typeof PeopleServiceService>;
   access: PromiseClient<typeof AccessServiceService>;
 }
 
 export async function startIdentity(label: string): Promise<IdentityHarness> {
-  const h = await startServiceHarness({ definition, label });
+  const h = await startServiceHarness({ definition, grpcService: PeopleServiceService, label });
   return { ...h, people: h.client(PeopleServiceService), access: h.client(AccessServiceService) };
 }
 

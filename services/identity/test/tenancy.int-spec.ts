@@ -49,7 +49,11 @@ describe('identity TenancyService over gRPC (in-process service, PostgreSQL, Kaf
   let admin: Caller;
 
   beforeAll(async () => {
-    h = await startServiceHarness({ definition, label: 'identity_tenancy' });
+    h = await startServiceHarness({
+      definition,
+      grpcService: TenancyServiceService,
+      label: 'identity_tenancy',
+    });
     ({ issuer, svc, pg } = h);
     tenancy = h.client(TenancyServiceService);
     admin = cityAdmin(issuer);

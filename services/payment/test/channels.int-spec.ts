@@ -66,7 +66,12 @@ describe('payment channels: catalog, project accounts, routing rules (in-process
 
   beforeAll(async () => {
     sandbox = await spawnSandboxChannel();
-    h = await startServiceHarness({ definition, label: 'payment', poolSize: 2 });
+    h = await startServiceHarness({
+      definition,
+      grpcService: PaymentServiceService,
+      label: 'payment',
+      poolSize: 2,
+    });
     ({ issuer, svc, pg, pool } = h);
     admin = client({ sub: 'city-admin', scopes: ['city:admin', ...ALL] });
     admin2 = client({ sub: 'city-admin-2', scopes: ['city:admin', ...ALL] });

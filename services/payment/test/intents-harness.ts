@@ -20,7 +20,6 @@ import {
   ServiceHarness,
   spawnSandboxChannel,
   startServiceHarness,
-  Tenancy,
   uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
@@ -39,13 +38,11 @@ const ADMIN_SCOPES = [
   'payment:supervise',
 ];
 
-export interface Harness extends Omit<ServiceHarness, 'clientOf'> {
+export interface Harness extends ServiceHarness<typeof PaymentServiceService> {
   /** Unrestricted city administrator (channel catalog, any project). */
   admin: PaymentClient;
   /** A scenario app of operator op-1, always the same client id (request ids are per client). */
   app: PaymentClient;
-  /** A client of one operator, with a fixed client id. */
-  clientOf(tenancy: Tenancy, scopes?: string[]): PaymentClient;
   sandboxes: SandboxChannelProcess[];
 }
 
@@ -61,17 +58,15 @@ export async function startHarness(
     for (let i = 0; i < (opts.sandboxes ?? 1); i++) sandboxes.push(await spawnSandboxChannel());
     const h = await startServiceHarness({
       definition,
+      grpcService: PaymentServiceService,
       label: 'payment',
       env: () => opts.env ?? {},
       scopes: APP_SCOPES,
     });
-    const clientOf = (tenancy: Tenancy, scopes = APP_SCOPES) =>
-      h.clientOf(PaymentServiceService, tenancy, scopes);
     return {
       ...h,
-      admin: clientOf({}, ADMIN_SCOPES),
-      app: clientOf({ operators: ['op-1'] }),
-      clientOf,
+      admin: h.clientOf({}, ADMIN_SCOPES),
+      app: h.clientOf({ operators: ['op-1'] }),
       sandboxes: [...sandboxes],
       // the service first, its channels after
       stop: () => h.stop().then(stopSandboxes),

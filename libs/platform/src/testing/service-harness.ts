@@ -20,9 +20,11 @@ export interface Tenancy {
   projects?: string[];
 }
 
-export interface ServiceHarnessOptions<C extends BaseServiceConfig> {
+export interface ServiceHarnessOptions<C extends BaseServiceConfig, S extends grpc.ServiceDefinition> {
   /** The service's src/definition.ts. */
   definition: ServiceDefinition<C>;
+  /** The gRPC service clientOf() calls. */
+  grpcService: S;
   /** Names the suite's database and Kafka namespace. */
   label: string;
   /**
@@ -47,7 +49,7 @@ export interface ServiceHarnessOptions<C extends BaseServiceConfig> {
  * the service's migrated template database (createServiceDatabase) and Kafka namespace, trusting
  * a TestIssuer; with direct access to its database and gRPC clients per caller.
  */
-export interface ServiceHarness {
+export interface ServiceHarness<S extends grpc.ServiceDefinition = grpc.ServiceDefinition> {
   issuer: TestIssuer;
   db: ServiceDatabase;
   svc: ServiceUnderTest;
@@ -59,17 +61,13 @@ export interface ServiceHarness {
   pool: Pool;
   /** Token metadata of one client id per (tenancy, scopes): request ids are per client. */
   metadata(tenancy: Tenancy, scopes?: string[]): grpc.Metadata;
-  /** A client of `service` sending `metadata()` of that caller; closed by stop(). */
-  clientOf<S extends grpc.ServiceDefinition>(
-    service: S,
-    tenancy: Tenancy,
-    scopes?: string[],
-  ): PromiseClient<S>;
+  /** A client of the harness's gRPC service sending `metadata()` of that caller; closed by stop(). */
+  clientOf(tenancy: Tenancy, scopes?: string[]): PromiseClient<S>;
   /** A client of `service` sending `defaultMetadata()` (default none); closed by stop(). */
-  client<S extends grpc.ServiceDefinition>(
-    service: S,
+  client<T extends grpc.ServiceDefinition>(
+    service: T,
     defaultMetadata?: () => grpc.Metadata,
-  ): PromiseClient<S>;
+  ): PromiseClient<T>;
   /** Runs `step` when the harness stops, before what started earlier (fakes, sandboxes, ...). */
   onStop(step: () => Promise<unknown> | void): void;
   /** Stops everything, in the reverse order it started; safe to call twice. */
@@ -80,9 +78,9 @@ export interface ServiceHarness {
  * Starts a ServiceHarness. Whatever started is stopped again if a later step fails, so a failed
  * set-up leaks nothing that would keep Jest from exiting.
  */
-export async function startServiceHarness<C extends BaseServiceConfig>(
-  opts: ServiceHarnessOptions<C>,
-): Promise<ServiceHarness> {
+export async function startServiceHarness<C extends BaseServiceConfig, S extends grpc.ServiceDefinition>(
+  opts: ServiceHarnessOptions<C, S>,
+): Promise<ServiceHarness<S>> {
   const undo: (() => Promise<unknown> | void)[] = [];
   const stop = async () => {
     for (const step of undo.splice(0).reverse()) await Promise.resolve(step()).catch(() => undefined);
@@ -114,7 +112,7 @@ export async function startServiceHarness<C extends BaseServiceConfig>(
       clientIds.set(key, sub);
       return issuer.metadata({ scopes, sub, ...tenancy });
     };
-    const client = <S extends grpc.ServiceDefinition>(service: S, defaultMetadata?: () => grpc.Metadata) => {
+    const client = <T extends grpc.ServiceDefinition>(service: T, defaultMetadata?: () => grpc.Metadata) => {
       const c = grpcClient(service, svc.grpcAddress, defaultMetadata);
       undo.push(() => c.close());
       return c;
@@ -128,7 +126,7 @@ export async function startServiceHarness<C extends BaseServiceConfig>(
       pool,
       metadata,
       client,
-      clientOf: (service, tenancy, scopes) => client(service, () => metadata(tenancy, scopes)),
+      clientOf: (tenancy, scopes) => client(opts.grpcService, () => metadata(tenancy, scopes)),
       onStop: (step) => void undo.push(step),
       stop,
     };
