@@ -53,7 +53,7 @@ export interface ServiceHarness<S extends grpc.ServiceDefinition = grpc.ServiceD
   issuer: TestIssuer;
   db: ServiceDatabase;
   svc: ServiceUnderTest;
-  /** KAFKA_TOPIC_PREFIX of the service. */
+  /** KAFKA_TOPIC_PREFIX of the service (the harness's own unless `env` gave another). */
   topicPrefix: string;
   /** One connection to the service's database. */
   pg: Client;
@@ -90,13 +90,18 @@ export async function startServiceHarness<C extends BaseServiceConfig, S extends
     undo.push(() => issuer.stop());
     const db = await createServiceDatabase(opts.label, opts.definition.migrations);
     undo.push(() => db.drop());
-    const topicPrefix = kafkaTestPrefix(opts.label);
-    const svc = await startInProcess(opts.definition, ({ httpPort }) => ({
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: topicPrefix,
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      ...opts.env?.({ db, topicPrefix, issuer, httpUrl: `http://127.0.0.1:${httpPort}` }),
-    }));
+    let topicPrefix = kafkaTestPrefix(opts.label);
+    const svc = await startInProcess(opts.definition, ({ httpPort }) => {
+      const env = {
+        DATABASE_URL: db.url,
+        KAFKA_TOPIC_PREFIX: topicPrefix,
+        AUTH_JWKS_URL: issuer.jwksUrl,
+        ...opts.env?.({ db, topicPrefix, issuer, httpUrl: `http://127.0.0.1:${httpPort}` }),
+      };
+      // a suite may give the service a namespace of its own
+      topicPrefix = env.KAFKA_TOPIC_PREFIX;
+      return env;
+    });
     undo.push(() => svc.stop());
     await svc.ready();
     const pg = new Client({ connectionString: db.url });
