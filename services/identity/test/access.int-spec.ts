@@ -18,7 +18,7 @@ import {
   startIdentity,
 } from './people-harness';
 
-describe('identity AccessService over gRPC (real process, PostgreSQL, Kafka, Redis)', () => {
+describe('identity AccessService over gRPC (in-process service, PostgreSQL, Kafka, Redis)', () => {
   let h: IdentityHarness;
   let A: Tenant;
   let B: Tenant;

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import {
   type CitybaseClaims,
   createLogger,
@@ -7,16 +6,19 @@ import {
   importJwks,
   Mutations,
   type Outbox,
-  platformMigrations,
   type Pool,
-  runMigrations,
   signJwt,
   verifyJwt,
   withTransaction,
 } from '@citybase/platform';
-import { createTestDatabase, type TestDatabase, TEST_IDENTITY_MASTER_KEY } from '@citybase/platform/testing';
+import {
+  createServiceDatabase,
+  type TestDatabase,
+  TEST_IDENTITY_MASTER_KEY,
+} from '@citybase/platform/testing';
 import { IdentityEvents } from '@citybase/contracts/events';
 import type { IdentityConfig } from '../src/config';
+import { definition } from '../src/definition';
 import { KeyRing } from '../src/clients/keys/key-ring';
 import { SigningKeyWrap } from '../src/clients/keys/key-wrap';
 import { KEY_RECHECK_MS, RETIRED_KEY_GRACE_SECONDS } from '../src/clients/keys/signing-keys.domain';
@@ -65,12 +67,7 @@ describe('identity signing keys: concurrency and replicas (real PostgreSQL)', ()
     ).rows;
 
   beforeAll(async () => {
-    db = await createTestDatabase('identity-keys');
-    const p = pool();
-    await runMigrations(p, [
-      platformMigrations,
-      { namespace: 'identity', dir: join(__dirname, '..', 'migrations') },
-    ]);
+    db = await createServiceDatabase('identity-keys', definition.migrations);
   });
 
   afterAll(async () => {

@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type Metadata, status } from '@grpc/grpc-js';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { JwksCache, parseClaims, verifyJwt } from '@citybase/platform';
 import {
   bearer,
-  createTestDatabase,
-  grpcClient,
-  kafkaTestPrefix,
-  spawnService,
+  startServiceHarness,
   type PromiseClient,
-  type ServiceProcess,
+  type ServiceHarness,
+  type ServiceUnderTest,
   type TestDatabase,
   uniqueName,
 } from '@citybase/platform/testing';
@@ -21,18 +19,20 @@ import {
   TokenServiceService,
 } from '@citybase/contracts/citybase/identity/v1/clients';
 import { IdentityEvents } from '@citybase/contracts/events';
+import { definition } from '../src/definition';
 import { expectGrpcError, jwtHeader, postToken, runAdmin } from './clients-helpers';
 
 const CLIENT_CREDENTIALS = 'client_credentials';
 
-describe('identity: API clients, tokens and signing keys (real process, PostgreSQL, Kafka, Redis)', () => {
+describe('identity: API clients, tokens and signing keys (in-process service, PostgreSQL, Kafka, Redis)', () => {
+  let h: ServiceHarness;
   let db: TestDatabase;
-  let svc: ServiceProcess;
+  let svc: ServiceUnderTest;
   let pg: Client;
   let clients: PromiseClient<typeof ClientServiceService>;
   let tokens: PromiseClient<typeof TokenServiceService>;
   let jwksUrl: string;
-  const topicPrefix = kafkaTestPrefix('identity-clients');
+  let topicPrefix: string;
   /** Every secret and token the suite saw: none may appear in a log line or an event. */
   const secrets: string[] = [];
   const accessTokens: string[] = [];
@@ -46,16 +46,15 @@ describe('identity: API clients, tokens and signing keys (real process, PostgreS
   const projB = randomUUID();
 
   beforeAll(async () => {
-    db = await createTestDatabase('identity-clients');
-    svc = await spawnService('identity', ({ httpPort }) => ({
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: topicPrefix,
-      AUTH_JWKS_URL: `http://127.0.0.1:${httpPort}/.well-known/jwks.json`,
-    }));
+    // identity trusts its own signing keys, not the harness's TestIssuer
+    h = await startServiceHarness({
+      definition,
+      grpcService: ClientServiceService,
+      label: 'identity-clients',
+      env: ({ httpUrl }) => ({ AUTH_JWKS_URL: `${httpUrl}/.well-known/jwks.json` }),
+    });
+    ({ db, svc, pg, topicPrefix } = h);
     jwksUrl = `${svc.httpUrl}/.well-known/jwks.json`;
-    await svc.ready();
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
     await pg.query(
       `INSERT INTO operators (operator_id, name) VALUES ($1, 'Operator A'), ($2, 'Operator B')`,
       [opA, opB],
@@ -64,16 +63,12 @@ describe('identity: API clients, tokens and signing keys (real process, PostgreS
       `INSERT INTO projects (project_id, operator_id, name, kind) VALUES ($1, $2, 'Project A', 1), ($3, $4, 'Project B', 1)`,
       [projA, opA, projB, opB],
     );
-    clients = grpcClient(ClientServiceService, svc.grpcAddress);
-    tokens = grpcClient(TokenServiceService, svc.grpcAddress);
+    clients = h.client(ClientServiceService);
+    tokens = h.client(TokenServiceService);
   });
 
   afterAll(async () => {
-    clients?.close();
-    tokens?.close();
-    await pg?.end();
-    await svc?.stop();
-    await db?.drop();
+    await h?.stop();
   });
 
   const issue = async (id: string, secret: string, scope = ''): Promise<string> => {

@@ -1,19 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { AccessServiceService } from '@citybase/contracts/citybase/identity/v1/access';
 import { PeopleServiceService, StaffRole } from '@citybase/contracts/citybase/identity/v1/people';
 import {
-  createTestDatabase,
-  grpcClient,
-  kafkaTestPrefix,
   PromiseClient,
   rowCounts,
-  ServiceProcess,
-  spawnService,
-  TestDatabase,
+  ServiceHarness,
+  startServiceHarness,
   TestIssuer,
 } from '@citybase/platform/testing';
+import { definition } from '../src/definition';
 import { insertMerchant, newPhone, Tenant } from './people-fixtures';
 export { errorField, grpcError as failure } from '@citybase/platform/testing';
 
@@ -28,54 +25,15 @@ export const ALL_SCOPES = [
 ];
 export const PII_READ = 'identity:pii.read';
 
-/** The identity process under test with its database, a token issuer and clients of both services. */
-export interface IdentityHarness {
-  issuer: TestIssuer;
-  db: TestDatabase;
-  svc: ServiceProcess;
-  pg: Client;
+/** The identity service under test with its database, a token issuer and clients of both services. */
+export interface IdentityHarness extends ServiceHarness<typeof PeopleServiceService> {
   people: PromiseClient<typeof PeopleServiceService>;
   access: PromiseClient<typeof AccessServiceService>;
-  stop(): Promise<void>;
 }
 
 export async function startIdentity(label: string): Promise<IdentityHarness> {
-  const issuer = await TestIssuer.start();
-  const db = await createTestDatabase(label);
-  const svc = await spawnService('identity', {
-    DATABASE_URL: db.url,
-    AUTH_JWKS_URL: issuer.jwksUrl,
-    KAFKA_TOPIC_PREFIX: kafkaTestPrefix(label),
-  });
-  const pg = new Client({ connectionString: db.url });
-  try {
-    await svc.ready();
-    await pg.connect();
-  } catch (err) {
-    // Leave nothing running that would keep Jest from exiting.
-    await svc.stop();
-    await db.drop();
-    await issuer.stop();
-    throw err;
-  }
-  const people = grpcClient(PeopleServiceService, svc.grpcAddress);
-  const access = grpcClient(AccessServiceService, svc.grpcAddress);
-  return {
-    issuer,
-    db,
-    svc,
-    pg,
-    people,
-    access,
-    async stop() {
-      people.close();
-      access.close();
-      await pg.end();
-      await svc.stop();
-      await db.drop();
-      await issuer.stop();
-    },
-  };
+  const h = await startServiceHarness({ definition, grpcService: PeopleServiceService, label });
+  return { ...h, people: h.client(PeopleServiceService), access: h.client(AccessServiceService) };
 }
 
 /** A caller: one API client (fixed sub, so request ids replay) bound to some tenancy. */

@@ -42,7 +42,7 @@ import {
 const maskedPhone = (p: string) => `${p.slice(0, 3)}****${p.slice(-4)}`;
 const maskedId = (id: string) => `${id.slice(0, 4)}**********${id.slice(-4)}`;
 
-describe('identity PeopleService over gRPC (real process, PostgreSQL, Kafka, Redis)', () => {
+describe('identity PeopleService over gRPC (in-process service, PostgreSQL, Kafka, Redis)', () => {
   let h: IdentityHarness;
   let A: Tenant;
   let B: Tenant;

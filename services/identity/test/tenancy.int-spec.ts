@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Metadata, status } from '@grpc/grpc-js';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { IdentityEvents } from '@citybase/contracts/events';
 import {
   AgencyKind,
@@ -12,16 +12,14 @@ import {
   TenancyServiceService,
 } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import {
-  createTestDatabase,
-  grpcClient,
-  kafkaTestPrefix,
   PromiseClient,
-  ServiceProcess,
-  spawnService,
-  TestDatabase,
+  ServiceHarness,
+  ServiceUnderTest,
+  startServiceHarness,
   TestIssuer,
   uniqueName,
 } from '@citybase/platform/testing';
+import { definition } from '../src/definition';
 import {
   Caller,
   cityAdmin,
@@ -42,35 +40,27 @@ const {
   MERCHANT_STATUS_SUSPENDED: SUSPENDED,
 } = MerchantStatus;
 
-describe('identity TenancyService over gRPC (real process, PostgreSQL, Kafka)', () => {
+describe('identity TenancyService over gRPC (in-process service, PostgreSQL, Kafka)', () => {
+  let h: ServiceHarness;
   let issuer: TestIssuer;
-  let db: TestDatabase;
-  let svc: ServiceProcess;
+  let svc: ServiceUnderTest;
   let pg: Client;
   let tenancy: PromiseClient<typeof TenancyServiceService>;
   let admin: Caller;
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    db = await createTestDatabase('identity_tenancy');
-    svc = await spawnService('identity', {
-      DATABASE_URL: db.url,
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('tenancy'),
+    h = await startServiceHarness({
+      definition,
+      grpcService: TenancyServiceService,
+      label: 'identity_tenancy',
     });
-    await svc.ready();
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    tenancy = grpcClient(TenancyServiceService, svc.grpcAddress);
+    ({ issuer, svc, pg } = h);
+    tenancy = h.client(TenancyServiceService);
     admin = cityAdmin(issuer);
   });
 
   afterAll(async () => {
-    tenancy?.close();
-    await pg?.end();
-    await svc?.stop();
-    await db?.drop();
-    await issuer?.stop();
+    await h?.stop();
   });
 
   // ---- builders --------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { Client, Pool } from 'pg';
+import type { Client, Pool } from 'pg';
 import {
   ChannelKind,
   ConfigureProjectChannelRequest,
@@ -13,16 +13,13 @@ import {
   SetRoutingRulesRequest,
 } from '@citybase/contracts/citybase/payment/v1/payment';
 import {
-  createTestDatabase,
-  grpcClient,
-  kafkaTestPrefix,
   PromiseClient,
   SandboxChannelProcess,
-  ServiceProcess,
+  ServiceHarness,
+  ServiceUnderTest,
   spawnSandboxChannel,
-  spawnService,
+  startServiceHarness,
   TEST_PAYMENT_CREDENTIALS_KEY,
-  TestDatabase,
   TestIssuer,
   TestTokenOptions,
   uniqueName,
@@ -38,6 +35,7 @@ import { ChannelAdapters } from '../src/channels/channel-adapters';
 import { CredentialsCipher } from '../src/channels/channel-credentials';
 import { ChannelRouter } from '../src/channels/channel-router';
 import { SandboxAdapter } from '../src/channels/sandbox-adapter';
+import { definition } from '../src/definition';
 import { channelCounts, databaseText, expectGrpcError, NotificationReceiver, text } from './channels-helpers';
 
 type Payments = PromiseClient<typeof PaymentServiceService>;
@@ -46,21 +44,17 @@ const SANDBOX = ChannelKind.CHANNEL_KIND_SANDBOX;
 const PARKING = PaymentScenario.PAYMENT_SCENARIO_PARKING;
 const GOODS = PaymentScenario.PAYMENT_SCENARIO_GOODS;
 
-describe('payment channels: catalog, project accounts, routing rules (real process, PostgreSQL, Kafka, sandbox)', () => {
-  let db: TestDatabase;
-  let svc: ServiceProcess;
+describe('payment channels: catalog, project accounts, routing rules (in-process service, PostgreSQL, Kafka, sandbox)', () => {
+  let h: ServiceHarness;
+  let svc: ServiceUnderTest;
   let pg: Client;
   let pool: Pool;
   let issuer: TestIssuer;
   let sandbox: SandboxChannelProcess;
-  const clients: Payments[] = [];
 
   /** A client with a fixed client id (request ids are a namespace per client). */
-  const client = (opts: TestTokenOptions & { sub: string }): Payments => {
-    const c = grpcClient(PaymentServiceService, svc.grpcAddress, () => issuer.metadata(opts));
-    clients.push(c);
-    return c;
-  };
+  const client = (opts: TestTokenOptions & { sub: string }): Payments =>
+    h.client(PaymentServiceService, () => issuer.metadata(opts));
   const ALL = ['payment:channels.admin', 'payment:channels.write', 'payment:read'];
   let admin: Payments; // unrestricted city administrator
   let admin2: Payments; // another one, to show request ids are per client
@@ -71,18 +65,14 @@ describe('payment channels: catalog, project accounts, routing rules (real proce
   let reader: Payments; // payment:read only
 
   beforeAll(async () => {
-    issuer = await TestIssuer.start();
-    db = await createTestDatabase('payment');
     sandbox = await spawnSandboxChannel();
-    svc = await spawnService('payment', {
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('payment'),
-      AUTH_JWKS_URL: issuer.jwksUrl,
+    h = await startServiceHarness({
+      definition,
+      grpcService: PaymentServiceService,
+      label: 'payment',
+      poolSize: 2,
     });
-    await svc.ready();
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    pool = new Pool({ connectionString: db.url, max: 2 });
+    ({ issuer, svc, pg, pool } = h);
     admin = client({ sub: 'city-admin', scopes: ['city:admin', ...ALL] });
     admin2 = client({ sub: 'city-admin-2', scopes: ['city:admin', ...ALL] });
     op1 = client({ sub: 'op-1-console', scopes: ALL, operators: ['op-1'] });
@@ -93,13 +83,8 @@ describe('payment channels: catalog, project accounts, routing rules (real proce
   });
 
   afterAll(async () => {
-    clients.forEach((c) => c.close());
-    await issuer?.stop();
-    await pg?.end();
-    await pool?.end();
-    await svc?.stop();
+    await h?.stop();
     await sandbox?.stop();
-    await db?.drop();
   });
 
   // ---- helpers -----------------------------------------------------------------------------------

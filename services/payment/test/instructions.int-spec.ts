@@ -66,7 +66,7 @@ class FakeSettlement {
   }
 }
 
-describe('payment: settlement instructions (real process, Kafka, PostgreSQL, sandbox channel)', () => {
+describe('payment: settlement instructions (in-process service, Kafka, PostgreSQL, sandbox channel)', () => {
   let h: Harness;
   let channel: ConfiguredChannel;
   let kafka: Kafka;

@@ -1,8 +1,8 @@
-// Shared set-up of the payment intent, refund and fund-flow suites: a real payment process on its
+// Shared set-up of the payment intent, refund and fund-flow suites: the payment service (in-process) on its
 // own database, real sandbox channel processes, tokens from a TestIssuer, and helpers to configure
 // a project's channels over gRPC, to read the outbox and to craft signed notifications.
 import { createHmac, randomBytes } from 'node:crypto';
-import { type Metadata, status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import {
   ChannelKind,
@@ -14,20 +14,16 @@ import {
 } from '@citybase/contracts/citybase/payment/v1/payment';
 import { PaymentEvents } from '@citybase/contracts/events';
 import {
-  createTestDatabase,
-  grpcClient,
-  kafkaTestPrefix,
   PromiseClient,
   SandboxChannelProcess,
   SandboxConfig,
-  ServiceProcess,
+  ServiceHarness,
   spawnSandboxChannel,
-  spawnService,
-  TestDatabase,
-  TestIssuer,
+  startServiceHarness,
   uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
+import { definition } from '../src/definition';
 export { errorCode, errorField, grpcError } from '@citybase/platform/testing';
 
 export type PaymentClient = PromiseClient<typeof PaymentServiceService>;
@@ -42,72 +38,41 @@ const ADMIN_SCOPES = [
   'payment:supervise',
 ];
 
-export interface Harness {
-  issuer: TestIssuer;
-  db: TestDatabase;
-  svc: ServiceProcess;
-  pg: Client;
+export interface Harness extends ServiceHarness<typeof PaymentServiceService> {
   /** Unrestricted city administrator (channel catalog, any project). */
   admin: PaymentClient;
   /** A scenario app of operator op-1, always the same client id (request ids are per client). */
   app: PaymentClient;
-  /** A client of one operator, with a fixed client id. */
-  clientOf(tenancy: { operators?: string[]; projects?: string[] }, scopes?: string[]): PaymentClient;
-  metadata(tenancy: { operators?: string[]; projects?: string[] }, scopes?: string[]): Metadata;
   sandboxes: SandboxChannelProcess[];
-  stop(): Promise<void>;
 }
 
+/** The payment service in-process (startServiceHarness) with real sandbox channel processes. */
 export async function startHarness(
   opts: { env?: Record<string, string>; sandboxes?: number } = {},
 ): Promise<Harness> {
-  // whatever started is stopped again if a later step fails, so a failed set-up leaks no process
-  const undo: (() => Promise<unknown>)[] = [];
-  const stopAll = async () => {
-    for (const step of undo.splice(0).reverse()) await step().catch(() => undefined);
+  const sandboxes: SandboxChannelProcess[] = [];
+  const stopSandboxes = async () => {
+    for (const s of sandboxes.splice(0).reverse()) await s.stop().catch(() => undefined);
   };
   try {
-    const issuer = await TestIssuer.start();
-    undo.push(() => issuer.stop());
-    const db = await createTestDatabase('payment');
-    undo.push(() => db.drop());
-    const sandboxes: SandboxChannelProcess[] = [];
-    for (let i = 0; i < (opts.sandboxes ?? 1); i++) {
-      const sandbox = await spawnSandboxChannel();
-      undo.push(() => sandbox.stop());
-      sandboxes.push(sandbox);
-    }
-    const svc = await spawnService('payment', {
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('payment'),
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      ...opts.env,
+    for (let i = 0; i < (opts.sandboxes ?? 1); i++) sandboxes.push(await spawnSandboxChannel());
+    const h = await startServiceHarness({
+      definition,
+      grpcService: PaymentServiceService,
+      label: 'payment',
+      env: () => opts.env ?? {},
+      scopes: APP_SCOPES,
     });
-    undo.push(() => svc.stop());
-    await svc.ready();
-    const pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    undo.push(() => pg.end());
-    const clientIds = new Map<string, string>();
-    const metadata = (
-      tenancy: { operators?: string[]; projects?: string[] },
-      scopes = APP_SCOPES,
-    ): Metadata => {
-      const key = JSON.stringify([tenancy, scopes]);
-      const sub = clientIds.get(key) ?? uniqueName('app');
-      clientIds.set(key, sub);
-      return issuer.metadata({ scopes, sub, ...tenancy });
+    return {
+      ...h,
+      admin: h.clientOf({}, ADMIN_SCOPES),
+      app: h.clientOf({ operators: ['op-1'] }),
+      sandboxes: [...sandboxes],
+      // the service first, its channels after
+      stop: () => h.stop().then(stopSandboxes),
     };
-    const clientOf = (tenancy: { operators?: string[]; projects?: string[] }, scopes = APP_SCOPES) => {
-      const c = grpcClient(PaymentServiceService, svc.grpcAddress, () => metadata(tenancy, scopes));
-      undo.push(async () => c.close());
-      return c;
-    };
-    const admin = clientOf({}, ADMIN_SCOPES);
-    const app = clientOf({ operators: ['op-1'] });
-    return { issuer, db, svc, pg, admin, app, clientOf, metadata, sandboxes, stop: stopAll };
   } catch (err) {
-    await stopAll();
+    await stopSandboxes();
     throw err;
   }
 }

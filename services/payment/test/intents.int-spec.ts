@@ -40,7 +40,7 @@ async function newPaymentId(h: Harness): Promise<string> {
  * Channel notifications drive these payments: the reconciler is set so far apart that it never runs
  * during the suite, so every outcome seen here came through the notification route (or the RPC).
  */
-describe('payment intents: create, channel notifications, confirmation, routing (real process, sandbox)', () => {
+describe('payment intents: create, channel notifications, confirmation, routing (in-process service, sandbox)', () => {
   let h: Harness;
   let channel: ConfiguredChannel;
 

@@ -6,7 +6,7 @@ import {
   PaymentServiceService,
   PaymentStatus,
 } from '@citybase/contracts/citybase/payment/v1/payment';
-import { grpcClient, PromiseClient, TestIssuer, waitFor } from '@citybase/platform/testing';
+import { PromiseClient, TestIssuer, waitFor } from '@citybase/platform/testing';
 import {
   configureProject,
   ConfiguredChannel,
@@ -15,7 +15,7 @@ import {
   startHarness,
 } from './intents-harness';
 
-describe('payment: CreatePayment and GetPayment over gRPC (real process, PostgreSQL, Kafka, sandbox channel)', () => {
+describe('payment: CreatePayment and GetPayment over gRPC (in-process service, PostgreSQL, Kafka, sandbox channel)', () => {
   let h: Harness;
   let pg: Client;
   let issuer: TestIssuer;
@@ -32,13 +32,12 @@ describe('payment: CreatePayment and GetPayment over gRPC (real process, Postgre
       { sandbox: h.sandboxes[0]! },
     ])) as [ConfiguredChannel];
     // a scenario app of operator op-1
-    payments = grpcClient(PaymentServiceService, h.svc.grpcAddress, () =>
+    payments = h.client(PaymentServiceService, () =>
       issuer.metadata({ scopes: SCOPES, operators: ['op-1'], sub: SUB }),
     );
   });
 
   afterAll(async () => {
-    payments?.close();
     await h?.stop();
   });
 

@@ -23,7 +23,7 @@ import {
   status,
 } from './intents-harness';
 
-describe('payment: refunds (real process, sandbox channel)', () => {
+describe('payment: refunds (in-process service, sandbox channel)', () => {
   let h: Harness;
   let channel: ConfiguredChannel;
 

@@ -1,6 +1,7 @@
 // Migration 0005 moves payment's own idempotency (channel_request_keys, request_hash columns) into
 // the use-case pipeline's idempotency_keys: a database holding keys written the old way is migrated
-// by the real process, whose retries of those old requests must still be answered as retries.
+// by the service (here in-process) when it starts, whose retries of those old requests must still be
+// answered as retries.
 import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,14 +23,15 @@ import {
   grpcClient,
   grpcError,
   PromiseClient,
-  ServiceProcess,
-  spawnService,
+  ServiceUnderTest,
+  startInProcess,
   TestDatabase,
   TestIssuer,
   kafkaTestPrefix,
 } from '@citybase/platform/testing';
 import { toRegisterChannelCommand } from '../src/channels/channels.domain';
 import { toCreatePaymentCommand } from '../src/payments/payments.domain';
+import { definition } from '../src/definition';
 import { toRefundPaymentCommand } from '../src/refunds/refunds.domain';
 import { paymentRequest } from './intents-harness';
 
@@ -47,7 +49,7 @@ describe('payment migration 0005: request keys written before it are answered as
   let issuer: TestIssuer;
   let db: TestDatabase;
   let pg: Client;
-  let svc: ServiceProcess | undefined;
+  let svc: ServiceUnderTest | undefined;
   let app: PaymentClient;
   let admin: PaymentClient;
 
@@ -165,7 +167,7 @@ describe('payment migration 0005: request keys written before it are answered as
     );
 
     // the new build migrates the database when it starts
-    svc = await spawnService('payment', {
+    svc = await startInProcess(definition, {
       DATABASE_URL: db.url,
       KAFKA_TOPIC_PREFIX: kafkaTestPrefix('payment'),
       AUTH_JWKS_URL: issuer.jwksUrl,

@@ -1,23 +1,10 @@
-// Set-up of the escrow suites: a real settlement process on its own database and topic namespace,
+// Set-up of the escrow suites: the settlement service (in-process) on its own database and topic namespace,
 // tokens from a TestIssuer, gRPC clients per tenancy, the fake payment (escrow-fakes.ts) that
 // publishes payment's events and answers settlement's instructions, and helpers to read balances
 // and row counts straight from the service's database.
 import { randomUUID } from 'node:crypto';
-import { type Metadata } from '@grpc/grpc-js';
-import { Pool } from 'pg';
-import { createPool } from '@citybase/platform';
-import {
-  createTestDatabase,
-  grpcClient,
-  kafkaTestPrefix,
-  PromiseClient,
-  ServiceProcess,
-  spawnService,
-  TestDatabase,
-  TestIssuer,
-  uniqueName,
-  waitFor,
-} from '@citybase/platform/testing';
+import type { Pool } from 'pg';
+import { PromiseClient, ServiceHarness, startServiceHarness, waitFor } from '@citybase/platform/testing';
 import {
   AccountKind,
   EscrowOrder,
@@ -25,6 +12,8 @@ import {
 } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import type { PaymentSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
 import { PaymentEvents } from '@citybase/contracts/events';
+import { definition } from '../src/definition';
+import { clearAccountCache } from '../src/ledger/ledger.store';
 import { FakePayment } from './escrow-fakes';
 export { errorCode, errorField, grpcError } from '@citybase/platform/testing';
 
@@ -39,64 +28,32 @@ export const ESCROW_SCOPES = [
   'settlement:tax',
 ];
 
-export interface Tenancy {
-  operators?: string[];
-  projects?: string[];
-}
-
-export interface EscrowHarness {
-  issuer: TestIssuer;
-  db: TestDatabase;
-  svc: ServiceProcess;
-  /** The service's own database. */
-  pool: Pool;
+export interface EscrowHarness extends ServiceHarness<typeof SettlementServiceService> {
   fake: FakePayment;
-  /** A client with a fixed client id per (tenancy, scopes): request ids are per client. */
-  clientOf(tenancy: Tenancy, scopes?: string[]): SettlementClient;
-  stop(): Promise<void>;
 }
 
 export async function startEscrowHarness(env: Record<string, string> = {}): Promise<EscrowHarness> {
-  const undo: (() => Promise<unknown>)[] = [];
-  const stopAll = async () => {
-    for (const step of undo.splice(0).reverse()) await step().catch(() => undefined);
-  };
-  try {
-    const issuer = await TestIssuer.start();
-    undo.push(() => issuer.stop());
-    const db = await createTestDatabase('escrow');
-    undo.push(() => db.drop());
-    const prefix = kafkaTestPrefix('escrow');
-    const svc = await spawnService('settlement', {
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: prefix,
-      AUTH_JWKS_URL: issuer.jwksUrl,
+  // the service runs in this process: its cache of account ids must not outlive an earlier database
+  clearAccountCache();
+  const h = await startServiceHarness({
+    definition,
+    grpcService: SettlementServiceService,
+    label: 'escrow',
+    env: () => ({
       DATABASE_POOL_SIZE: '10',
       SETTLEMENT_AUTO_CONFIRM_INTERVAL_MS: '200',
       LOG_LEVEL: 'warn',
       ...env,
-    });
-    undo.push(() => svc.stop());
-    await svc.ready();
-    const pool = createPool(db.url, { max: 5 });
-    undo.push(() => pool.end());
-    const fake = await FakePayment.start(prefix);
-    undo.push(() => fake.stop());
-    const clientIds = new Map<string, string>();
-    const metadata = (tenancy: Tenancy, scopes: string[]): Metadata => {
-      const key = JSON.stringify([tenancy, scopes]);
-      const sub = clientIds.get(key) ?? uniqueName('app');
-      clientIds.set(key, sub);
-      return issuer.metadata({ scopes, sub, ...tenancy });
-    };
-    const clientOf = (tenancy: Tenancy, scopes = ESCROW_SCOPES) => {
-      const c = grpcClient(SettlementServiceService, svc.grpcAddress, () => metadata(tenancy, scopes));
-      undo.push(async () => c.close());
-      return c;
-    };
-    return { issuer, db, svc, pool, fake, clientOf, stop: stopAll };
+    }),
+    scopes: ESCROW_SCOPES,
+  });
+  h.onStop(() => clearAccountCache());
+  try {
+    const fake = await FakePayment.start(h.topicPrefix);
+    h.onStop(() => fake.stop());
+    return { ...h, fake };
   } catch (err) {
-    await stopAll();
+    await h.stop();
     throw err;
   }
 }

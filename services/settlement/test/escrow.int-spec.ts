@@ -40,7 +40,7 @@ const OP = 'op-esc';
 const CNY = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
 const HELD = (o: EscrowOrder) => o.status === EscrowStatus.ESCROW_STATUS_HELD;
 
-describe('settlement escrow (real process, Kafka, PostgreSQL; payment faked on its topic)', () => {
+describe('settlement escrow (in-process service, Kafka, PostgreSQL; payment faked on its topic)', () => {
   let h: EscrowHarness;
   let app: SettlementClient;
 

@@ -20,12 +20,12 @@ const OP = 'op-ledger-rpc';
 const PROJECT = 'proj-ledger-rpc';
 
 /**
- * The ledger's queries over gRPC against the real process: balances with held and available,
+ * The ledger's queries over gRPC against the service (in-process): balances with held and available,
  * account lists by kind and tenancy, statements paginated newest first with the balance after each
  * entry, transactions with their postings, and corrections by reversal (idempotent by request id,
  * refused for escrow's own postings, invisible to another tenant).
  */
-describe('settlement ledger RPCs (real process)', () => {
+describe('settlement ledger RPCs (in-process service)', () => {
   let h: EscrowHarness;
   let app: SettlementClient;
   let foreign: SettlementClient;

@@ -1,14 +1,8 @@
 import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { Pool } from 'pg';
-import {
-  createPool,
-  DomainError,
-  platformMigrations,
-  runMigrations,
-  withTransaction,
-} from '@citybase/platform';
-import { createTestDatabase, TestDatabase } from '@citybase/platform/testing';
+import { createPool, DomainError, withTransaction } from '@citybase/platform';
+import { createServiceDatabase, TestDatabase } from '@citybase/platform/testing';
 import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import {
   balanceOf,
@@ -23,6 +17,7 @@ import {
   reverse,
   voidHold,
 } from '../src/ledger/ledger.store';
+import { definition } from '../src/definition';
 import { checkLedgerInvariants } from '../src/ledger/invariants';
 
 // Escrow accounts are left to the escrow flows (the checker compares them with escrow orders); the
@@ -36,12 +31,8 @@ describe('ledger (real PostgreSQL)', () => {
   const op = 'op-ledger';
 
   beforeAll(async () => {
-    db = await createTestDatabase('ledger');
+    db = await createServiceDatabase('ledger', definition.migrations);
     pool = createPool(db.url, { max: 20 });
-    await runMigrations(pool, [
-      platformMigrations,
-      { namespace: 'settlement', dir: join(__dirname, '..', 'migrations') },
-    ]);
   });
 
   afterAll(async () => {

@@ -1,22 +1,13 @@
-// Set-up of the payouts suites: a real settlement process on its own database, tokens from a
+// Set-up of the payouts suites: the settlement service (in-process) on its own database, tokens from a
 // TestIssuer, gRPC clients per tenancy, and ledger postings made directly in the service's database
 // to give accounts the balances a test needs (escrow's flows that credit them are tested elsewhere).
-import { type Metadata, status } from '@grpc/grpc-js';
-import { Pool } from 'pg';
-import { createPool, withTransaction } from '@citybase/platform';
-import {
-  createTestDatabase,
-  grpcClient,
-  kafkaTestPrefix,
-  PromiseClient,
-  ServiceProcess,
-  spawnService,
-  TestDatabase,
-  TestIssuer,
-  uniqueName,
-} from '@citybase/platform/testing';
+import { status } from '@grpc/grpc-js';
+import type { Pool } from 'pg';
+import { withTransaction } from '@citybase/platform';
+import { PromiseClient, ServiceHarness, startServiceHarness, uniqueName } from '@citybase/platform/testing';
 import { AccountKind, SettlementServiceService } from '@citybase/contracts/citybase/settlement/v1/settlement';
 import { SettlementEvents } from '@citybase/contracts/events';
+import { definition } from '../src/definition';
 import { AccountKey, clearAccountCache, ensureAccount, post } from '../src/ledger/ledger.store';
 export { errorCode, errorField, grpcError } from '@citybase/platform/testing';
 
@@ -30,62 +21,21 @@ export const OPERATOR_SCOPES = [
   'settlement:reconcile',
 ];
 
-export interface Tenancy {
-  operators?: string[];
-  projects?: string[];
-}
-
-export interface PayoutsHarness {
-  issuer: TestIssuer;
-  db: TestDatabase;
-  svc: ServiceProcess;
-  /** The service's own database. */
-  pool: Pool;
-  /** A client with a fixed client id per (tenancy, scopes): request ids are per client. */
-  clientOf(tenancy: Tenancy, scopes?: string[]): SettlementClient;
-  stop(): Promise<void>;
-}
+export type PayoutsHarness = ServiceHarness<typeof SettlementServiceService>;
 
 export async function startPayoutsHarness(env: Record<string, string> = {}): Promise<PayoutsHarness> {
-  const undo: (() => Promise<unknown>)[] = [];
-  const stopAll = async () => {
-    for (const step of undo.splice(0).reverse()) await step().catch(() => undefined);
-  };
-  try {
-    const issuer = await TestIssuer.start();
-    undo.push(() => issuer.stop());
-    const db = await createTestDatabase('payouts');
-    undo.push(() => db.drop());
-    const svc = await spawnService('settlement', {
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: kafkaTestPrefix('settlement'),
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      DATABASE_POOL_SIZE: '20',
-      ...env,
-    });
-    undo.push(() => svc.stop());
-    await svc.ready();
-    const pool = createPool(db.url, { max: 10 });
-    undo.push(() => pool.end());
-    clearAccountCache();
-    undo.push(async () => clearAccountCache());
-    const clientIds = new Map<string, string>();
-    const metadata = (tenancy: Tenancy, scopes: string[]): Metadata => {
-      const key = JSON.stringify([tenancy, scopes]);
-      const sub = clientIds.get(key) ?? uniqueName('app');
-      clientIds.set(key, sub);
-      return issuer.metadata({ scopes, sub, ...tenancy });
-    };
-    const clientOf = (tenancy: Tenancy, scopes = OPERATOR_SCOPES) => {
-      const c = grpcClient(SettlementServiceService, svc.grpcAddress, () => metadata(tenancy, scopes));
-      undo.push(async () => c.close());
-      return c;
-    };
-    return { issuer, db, svc, pool, clientOf, stop: stopAll };
-  } catch (err) {
-    await stopAll();
-    throw err;
-  }
+  // account ids are cached per process (the service's and this suite's postings share the cache)
+  clearAccountCache();
+  const h = await startServiceHarness({
+    definition,
+    grpcService: SettlementServiceService,
+    label: 'payouts',
+    env: () => ({ DATABASE_POOL_SIZE: '20', ...env }),
+    poolSize: 10,
+    scopes: OPERATOR_SCOPES,
+  });
+  h.onStop(() => clearAccountCache());
+  return h;
 }
 
 /** An account's id, created (and committed) if needed. */

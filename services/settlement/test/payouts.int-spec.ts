@@ -31,7 +31,7 @@ const OP = 'op-1';
 const FOREIGN_OP = 'op-2';
 const cny = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
 
-describe('settlement: payouts, wallets, hold expiry, reconciliation (real process)', () => {
+describe('settlement: payouts, wallets, hold expiry, reconciliation (in-process service)', () => {
   let h: PayoutsHarness;
   let app: SettlementClient;
 

@@ -114,30 +114,36 @@ export type ${s.Name}Config = z.infer<typeof ${config}>;
     },
     {
       path: `${dir}/src/main.ts`,
+      kind: 'exact',
+      content: `import './instrumentation';
+import { runService } from '@citybase/platform';
+import { definition } from './definition';
+
+void runService(definition);
+`,
+    },
+    {
+      path: `${dir}/src/definition.ts`,
       kind: 'seed',
       markers: [
-        `import './instrumentation';`,
+        `export const definition = defineService({`,
         `name: '${s.name}',`,
+        `root: join(__dirname, '..'),`,
         `'${s.fqService}': ${s.grpcService}Service`,
-        `namespace: '${s.name}'`,
-        `eventsTopic('${s.name}')`,
       ],
-      content: `import './instrumentation';
-import { join } from 'path';
-import { eventsTopic, platformMigrations, runService } from '@citybase/platform';
-import { loadDescriptorSet } from '@citybase/contracts/descriptors';
+      content: `import { join } from 'path';
+import { defineService } from '@citybase/platform';
 import { ${s.grpcService}Service } from '@citybase/contracts/citybase/${s.name}/v1/${s.name}';
 import { ${config} } from './config';
 import { ${s.Name}Module } from './${s.name}.module';
 
-void runService({
+/** The ${s.name} service: what main.ts runs and what the in-process integration tests start. */
+export const definition = defineService({
   name: '${s.name}',
+  root: join(__dirname, '..'),
   configSchema: ${config},
   module: ${s.Name}Module,
   grpcServices: { '${s.fqService}': ${s.grpcService}Service },
-  descriptorSet: loadDescriptorSet(),
-  migrations: [platformMigrations, { namespace: '${s.name}', dir: join(__dirname, '..', 'migrations') }],
-  topics: [eventsTopic('${s.name}')],
 });
 `,
     },

@@ -27,7 +27,7 @@ describe('the four stub services are the generator output', () => {
         (f) => f.kind === 'seed' && f.path.startsWith('services/') && f.path.endsWith('.ts'),
       );
       expect(seeds.map((f) => f.path)).toHaveLength(4);
-      // once a feature is generated, main.ts/module grow: from then on only --check's markers apply
+      // once a feature is generated, definition.ts/module grow: from then on only --check's markers apply
       if (rooms.length > 0) return;
       for (const f of seeds) expect([f.path, workspace.read(f.path)]).toEqual([f.path, f.content]);
     },
@@ -102,6 +102,7 @@ describe('service <name>', () => {
           'services/demo/package.json',
           'services/demo/project.json',
           'services/demo/src/config.ts',
+          'services/demo/src/definition.ts',
           'services/demo/src/demo.module.ts',
           'services/demo/src/instrumentation.ts',
           'services/demo/src/main.ts',

@@ -1,5 +1,6 @@
 export * from './tokens';
 export * from './run-service';
+export * from './define-service';
 export * from './periodic-task';
 export * from './periodic-job';
 export * from './event-consumers';

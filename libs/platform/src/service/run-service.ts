@@ -19,6 +19,7 @@ import { createKafka, ensureTopics } from '../kafka';
 import { createLogger, Logger, NestPinoLogger } from '../logging';
 import { EnqueueOptions, enqueue, EventType, InboxConsumer, OutboxRelay } from '../messaging';
 import type { PoolClient } from 'pg';
+import type { DestinationStream } from 'pino';
 import { stopTelemetry } from '../telemetry';
 import { Mutations } from '../usecase/mutations';
 import { discoverEventConsumers } from './event-consumers';
@@ -46,6 +47,11 @@ export interface ServiceDefinition<C extends BaseServiceConfig> {
   migrations: MigrationSource[];
   /** Kafka topics this service owns and creates at start-up. */
   topics: string[];
+}
+
+export interface StartOptions {
+  /** Where the service's JSON log lines go: stdout by default; in-process tests capture them. */
+  logDestination?: DestinationStream;
 }
 
 export interface RunningService<C extends BaseServiceConfig> {
@@ -96,9 +102,10 @@ class PlatformModule {
 export async function startService<C extends BaseServiceConfig>(
   def: ServiceDefinition<C>,
   env: NodeJS.ProcessEnv = process.env,
+  opts: StartOptions = {},
 ): Promise<RunningService<C>> {
   const config = loadConfig(def.configSchema, env);
-  const logger = createLogger(def.name, config.LOG_LEVEL);
+  const logger = createLogger(def.name, config.LOG_LEVEL, opts.logDestination);
   const registry = new Registry();
   registry.setDefaultLabels({ service: def.name });
   collectDefaultMetrics({ register: registry });

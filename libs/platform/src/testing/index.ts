@@ -1,4 +1,6 @@
 export * from './test-kit';
+export * from './in-process';
+export * from './service-harness';
 export * from './grpc-clients';
 export * from './service-contract';
 export * from './test-issuer';

@@ -1,8 +1,9 @@
 import { ChildProcess, spawn } from 'child_process';
-import { randomBytes } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import { createServer } from 'net';
 import { join, resolve } from 'path';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
+import { MigrationSource, readMigrations, runMigrations } from '../db/migrations';
 
 export const REPO_ROOT = resolve(__dirname, '../../../..');
 
@@ -39,8 +40,11 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A throwaway database for one suite, so suites can run in parallel without seeing each other. */
-export async function createTestDatabase(label: string): Promise<TestDatabase> {
+/**
+ * A throwaway database for one suite, so suites can run in parallel without seeing each other:
+ * empty, or a copy of `template`.
+ */
+export async function createTestDatabase(label: string, template?: string): Promise<TestDatabase> {
   const name = uniqueName(`t_${label}`)
     .replace(/[^a-z0-9_]/gi, '_')
     .toLowerCase()
@@ -49,7 +53,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.query(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''}`);
     // Tests only: commits need not wait for the WAL flush (crash durability is not under test here).
     await admin.query(`ALTER DATABASE "${name}" SET synchronous_commit = off`);
   } finally {
@@ -70,6 +74,69 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
       }
     },
   };
+}
+
+export interface ServiceDatabase extends TestDatabase {
+  /** The migrated template database it was copied from. */
+  template: string;
+}
+
+/**
+ * A throwaway database for one suite, already migrated: a copy (CREATE DATABASE ... TEMPLATE) of
+ * a template database named after the service and a hash of its migration files, which the first
+ * suite to need it creates and migrates. Later suites, runs and Jest processes only copy it; a
+ * change to any migration names a new template. Concurrent creators serialize on an advisory lock.
+ */
+export async function createServiceDatabase(
+  label: string,
+  migrations: readonly MigrationSource[],
+): Promise<ServiceDatabase> {
+  const template = await migratedTemplate(migrations);
+  const db = await createTestDatabase(label, template);
+  return { ...db, template };
+}
+
+/** The name of the migrated template of a set of migrations: tpl_<service>_<12 hex>. */
+export function templateName(migrations: readonly MigrationSource[]): string {
+  const hash = createHash('sha256');
+  for (const source of migrations) {
+    for (const m of readMigrations(source))
+      hash.update(`${m.namespace}/${m.version}_${m.name}:${m.checksum}\n`);
+  }
+  const service = (migrations[migrations.length - 1]?.namespace ?? 'none').replace(/[^a-z0-9_]/gi, '_');
+  return `tpl_${service.toLowerCase()}_${hash.digest('hex').slice(0, 12)}`.slice(0, 63);
+}
+
+async function migratedTemplate(migrations: readonly MigrationSource[]): Promise<string> {
+  const name = templateName(migrations);
+  const adminUrl = testEndpoints.postgresAdminUrl();
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    // one creator per template across Jest processes; the others wait, then find it ready
+    await admin.query('SELECT pg_advisory_lock(hashtext($1))', [`citybase-template:${name}`]);
+    const { rows } = await admin.query<{ datistemplate: boolean }>(
+      'SELECT datistemplate FROM pg_database WHERE datname = $1',
+      [name],
+    );
+    if (rows[0]?.datistemplate) return name;
+    // absent, or left half-migrated by a creator that died: (re)build it
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${name}"`);
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    const pool = new Pool({ connectionString: url.toString(), max: 1 });
+    try {
+      await runMigrations(pool, migrations);
+    } finally {
+      await pool.end();
+    }
+    // marked ready only once migrated; nobody may connect to it, so copying it never waits
+    await admin.query(`ALTER DATABASE "${name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+    return name;
+  } finally {
+    await admin.end();
+  }
 }
 
 /**
@@ -121,16 +188,81 @@ export async function waitFor<T>(
   );
 }
 
-export interface ServiceProcess {
-  proc: ChildProcess;
+/**
+ * A service under test, whether spawned as its own process (spawnService) or started inside the
+ * Jest process (startInProcess): what the harnesses and suites use of it.
+ */
+export interface ServiceUnderTest {
   grpcAddress: string;
   httpUrl: string;
-  /** Everything the process wrote, for assertions and for failure messages. */
+  /** Everything the service logged (and, for a process, wrote), for assertions and failure messages. */
   output(): string;
-  /** Resolves once /readyz answers 200; fails at once, with the process output, if it exits first. */
+  /** Resolves once /readyz answers 200; fails at once, with the output, if the service ends first. */
   ready(timeoutMs?: number): Promise<void>;
+  /** Stops the service and everything it holds open; safe to call twice. */
+  stop(): Promise<unknown>;
+}
+
+export interface ServiceProcess extends ServiceUnderTest {
+  proc: ChildProcess;
   /** Sends the signal and resolves with the exit code (or the signal name). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
+}
+
+/** Env of a service under test given its ports, as key=value pairs of its configuration. */
+export type ServiceEnv =
+  Record<string, string> | ((ports: { grpcPort: number; httpPort: number }) => Record<string, string>);
+
+/**
+ * The configuration every service under test gets, on fresh ports: the local servers, CITY_ID
+ * test-city (what TestIssuer tokens carry), the test keys; then `env` on top.
+ */
+export async function serviceTestEnv(
+  env: ServiceEnv,
+): Promise<{ grpcPort: number; httpPort: number; env: Record<string, string> }> {
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const extraEnv = typeof env === 'function' ? env({ grpcPort, httpPort }) : env;
+  return {
+    grpcPort,
+    httpPort,
+    env: {
+      GRPC_PORT: String(grpcPort),
+      HTTP_PORT: String(httpPort),
+      KAFKA_BROKERS: testEndpoints.kafkaBrokers().join(','),
+      REDIS_URL: testEndpoints.redisUrl(),
+      MQTT_URL: testEndpoints.mqttUrl(),
+      LOG_LEVEL: 'info',
+      CITY_ID: 'test-city',
+      IDENTITY_MASTER_KEY: TEST_IDENTITY_MASTER_KEY,
+      PAYMENT_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+      PAYMENT_CREDENTIALS_KEY: TEST_PAYMENT_CREDENTIALS_KEY,
+      ...extraEnv,
+    },
+  };
+}
+
+/**
+ * Polls `${httpUrl}/readyz` until it answers 200. `ended` says whether the service is gone (then
+ * it throws at once, with `why()`).
+ */
+export async function waitReady(
+  httpUrl: string,
+  ended: () => boolean,
+  why: () => string,
+  timeoutMs: number,
+): Promise<void> {
+  const state = await waitFor(
+    `${httpUrl}/readyz`,
+    async () => {
+      if (ended()) return 'ended';
+      const res = await fetch(`${httpUrl}/readyz`).catch(() => undefined);
+      return res?.status === 200 ? 'ready' : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+  if (state === 'ended') throw new Error(why());
 }
 
 /** A fixed IDENTITY_MASTER_KEY for tests (base64 of 32 bytes); never use it outside tests. */
@@ -143,28 +275,10 @@ export const TEST_PAYMENT_CREDENTIALS_KEY = Buffer.alloc(32, 9).toString('base64
  * CITY_ID=test-city (what TestIssuer tokens carry). `env` may be a function of the chosen ports,
  * e.g. to point identity's AUTH_JWKS_URL at its own HTTP port.
  */
-export async function spawnService(
-  name: string,
-  env: Record<string, string> | ((ports: { grpcPort: number; httpPort: number }) => Record<string, string>),
-): Promise<ServiceProcess> {
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
-  const extraEnv = typeof env === 'function' ? env({ grpcPort, httpPort }) : env;
+export async function spawnService(name: string, env: ServiceEnv): Promise<ServiceProcess> {
+  const { grpcPort, httpPort, env: serviceEnv } = await serviceTestEnv(env);
   const proc = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'dist', 'main.js')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      GRPC_PORT: String(grpcPort),
-      HTTP_PORT: String(httpPort),
-      KAFKA_BROKERS: testEndpoints.kafkaBrokers().join(','),
-      REDIS_URL: testEndpoints.redisUrl(),
-      MQTT_URL: testEndpoints.mqttUrl(),
-      LOG_LEVEL: 'info',
-      CITY_ID: 'test-city',
-      IDENTITY_MASTER_KEY: TEST_IDENTITY_MASTER_KEY,
-      PAYMENT_CREDENTIALS_KEY: TEST_PAYMENT_CREDENTIALS_KEY,
-      PAYMENT_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
-      ...extraEnv,
-    },
+    env: { PATH: process.env.PATH ?? '', ...serviceEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -179,20 +293,13 @@ export async function spawnService(
     grpcAddress: `127.0.0.1:${grpcPort}`,
     httpUrl,
     output: () => out,
-    async ready(timeoutMs = 90_000) {
-      const state = await waitFor(
-        `${httpUrl}/readyz`,
-        async () => {
-          if (proc.exitCode !== null) return 'exited';
-          const res = await fetch(`${httpUrl}/readyz`).catch(() => undefined);
-          return res?.status === 200 ? 'ready' : undefined;
-        },
+    ready: (timeoutMs = 90_000) =>
+      waitReady(
+        httpUrl,
+        () => proc.exitCode !== null,
+        () => `${name} exited ${proc.exitCode} before it was ready:\n${out.slice(-3000)}`,
         timeoutMs,
-        200,
-      );
-      if (state === 'exited')
-        throw new Error(`${name} exited ${proc.exitCode} before it was ready:\n${out.slice(-3000)}`);
-    },
+      ),
     async stop(signal = 'SIGTERM', timeoutMs = 20_000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return exited;
       proc.kill(signal);
