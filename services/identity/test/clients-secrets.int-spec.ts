@@ -3,19 +3,17 @@ import { type Metadata, status } from '@grpc/grpc-js';
 import { JwksCache, parseClaims, verifyJwt } from '@citybase/platform';
 import {
   bearer,
-  createTestDatabase,
-  grpcClient,
-  kafkaTestPrefix,
-  spawnService,
+  startServiceHarness,
   type PromiseClient,
-  type ServiceProcess,
-  type TestDatabase,
+  type ServiceHarness,
+  type ServiceUnderTest,
   TEST_IDENTITY_MASTER_KEY,
   uniqueName,
 } from '@citybase/platform/testing';
-import { Pool } from 'pg';
+import type { Client } from 'pg';
 import { ClientServiceService, TokenServiceService } from '@citybase/contracts/citybase/identity/v1/clients';
 import { ClientSecretHasher } from '../src/clients/client-secret';
+import { definition } from '../src/definition';
 import { upgradeSecretHash } from '../src/clients/clients.store';
 import { expectGrpcError, postToken, runAdmin } from './clients-helpers';
 
@@ -33,44 +31,37 @@ function legacyScryptHash(secret: string): string {
  * Client secrets stored as keyed hashes (HMAC-SHA-256), and the migration of legacy scrypt hashes on
  * their next successful use, against the real process (ADR 0005, "Client secrets").
  */
-describe('identity: client secret hashes and their migration (real process, PostgreSQL)', () => {
-  let db: TestDatabase;
-  let svc: ServiceProcess;
-  let pg: Pool;
+describe('identity: client secret hashes and their migration (in-process service, PostgreSQL)', () => {
+  let h: ServiceHarness;
+  let svc: ServiceUnderTest;
+  let pg: Client;
   let clients: PromiseClient<typeof ClientServiceService>;
   let tokens: PromiseClient<typeof TokenServiceService>;
   let adminMd: Metadata;
-  const topicPrefix = kafkaTestPrefix('identity-secrets');
   const hasher = new ClientSecretHasher(Buffer.from(TEST_IDENTITY_MASTER_KEY, 'base64'));
   const operator = randomUUID();
 
   beforeAll(async () => {
-    db = await createTestDatabase('identity-secrets');
-    svc = await spawnService('identity', ({ httpPort }) => ({
-      DATABASE_URL: db.url,
-      KAFKA_TOPIC_PREFIX: topicPrefix,
-      AUTH_JWKS_URL: `http://127.0.0.1:${httpPort}/.well-known/jwks.json`,
-    }));
-    await svc.ready();
-    pg = new Pool({ connectionString: db.url, max: 2 });
-    clients = grpcClient(ClientServiceService, svc.grpcAddress);
-    tokens = grpcClient(TokenServiceService, svc.grpcAddress);
+    // identity trusts its own signing keys, not the harness's TestIssuer
+    h = await startServiceHarness({
+      definition,
+      grpcService: ClientServiceService,
+      label: 'identity-secrets',
+      env: ({ httpUrl }) => ({ AUTH_JWKS_URL: `${httpUrl}/.well-known/jwks.json` }),
+    });
+    ({ svc, pg } = h);
+    clients = h.client(ClientServiceService);
+    tokens = h.client(TokenServiceService);
     await pg.query(`INSERT INTO operators (operator_id, name) VALUES ($1, 'Operator')`, [operator]);
 
-    const init = await runAdmin(['init-city'], { DATABASE_URL: db.url, KAFKA_TOPIC_PREFIX: topicPrefix });
+    const init = await runAdmin(['init-city'], { DATABASE_URL: h.db.url, KAFKA_TOPIC_PREFIX: h.topicPrefix });
     expect(init.code).toBe(0);
     const admin = JSON.parse(init.stdout.trim()) as { client_id: string; client_secret: string };
     expect(await storedHash(admin.client_id)).toBe(hasher.hash(admin.client_secret));
     adminMd = bearer(await issue(admin.client_id, admin.client_secret));
   });
 
-  afterAll(async () => {
-    clients?.close();
-    tokens?.close();
-    await pg?.end();
-    await svc?.stop();
-    await db?.drop();
-  });
+  afterAll(() => h?.stop());
 
   const issue = async (id: string, secret: string): Promise<string> =>
     (
@@ -224,7 +215,7 @@ describe('identity: client secret hashes and their migration (real process, Post
       adminMd,
     );
     // an upgrade computed from the legacy row, landing after the rotation committed
-    expect(await upgradeSecretHash(pg, id, legacy, hasher.hash(secret))).toBe(false);
+    expect(await upgradeSecretHash(h.pool, id, legacy, hasher.hash(secret))).toBe(false);
     expect(await storedHash(id)).toBe(hasher.hash(rotated.clientSecret));
     await refused(id, secret);
     await issue(id, rotated.clientSecret);
