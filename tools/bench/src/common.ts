@@ -1,6 +1,8 @@
 // What every benchmark needs: real-server endpoints, throwaway databases at the services'
 // durability, Kafka clients, clean-up that also runs on Ctrl-C, progress with a stall guard,
 // and the report (table on stdout, JSON under .bench/).
+import { execFileSync } from 'child_process';
+import { readFileSync } from 'fs';
 import { mkdir, writeFile } from 'fs/promises';
 import { cpus, totalmem, release, platform } from 'os';
 import { join, resolve } from 'path';
@@ -245,18 +247,66 @@ export function figureValues(figures: readonly Figure[]): Record<string, number>
   return Object.fromEntries(figures.map((f) => [f.name, f.value]));
 }
 
+/** What a process cost: CPU seconds (user + system) and its peak resident memory. */
+export interface ProcessUsage {
+  cpu_s: number;
+  peak_rss_mb: number;
+}
+
+/** CPU seconds of a process from the text of /proc/<pid>/stat: utime + stime (fields 14 and 15). */
+export function cpuSecondsFromStat(stat: string, ticksPerSecond: number): number {
+  // the command name (field 2) is in parentheses and may hold spaces: count fields after its end
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unreadable /proc stat: ${stat}`);
+  return (utime + stime) / ticksPerSecond;
+}
+
+/** Peak resident set size in MB from the text of /proc/<pid>/status (VmHWM, in kB). */
+export function peakRssMbFromStatus(status: string): number {
+  const kb = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status)?.[1];
+  if (kb === undefined) throw new Error('no VmHWM in /proc status');
+  return Number(kb) / 1024;
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * What a live process has cost so far (Linux /proc). Read it just before the process is stopped:
+ * its peak RSS then covers the whole benchmark.
+ */
+export function processUsage(pid: number): ProcessUsage {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return {
+    cpu_s: Math.round(cpuSecondsFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8'), clockTicks) * 100) / 100,
+    peak_rss_mb: Math.round(peakRssMbFromStatus(readFileSync(`/proc/${pid}/status`, 'utf8'))),
+  };
+}
+
 /**
  * Writes the report of a benchmark (.bench/<name>.json): its figures' values, when it started, the
- * machine and the parameters; says on stdout where.
+ * machine, the parameters, and what each process cost (`processes`: every process the benchmark
+ * spawned, plus `bench`, this process, which also runs whatever the benchmark drives in-process);
+ * prints that cost and says on stdout where the report is.
  */
 export async function writeBenchReport(
   name: string,
   startedAt: number,
   values: Record<string, number>,
   params: Record<string, unknown>,
+  spawned: Record<string, ProcessUsage>,
 ): Promise<void> {
+  const processes = { ...spawned, bench: processUsage(process.pid) };
+  process.stdout.write(
+    `\n${formatTable(
+      ['process', 'cpu_s', 'peak_rss_mb'],
+      Object.entries(processes).map(([p, u]) => [p, String(u.cpu_s), String(u.peak_rss_mb)]),
+    )}\n`,
+  );
   const file = await writeReport(name, {
     ...values,
+    processes,
     measured_at: new Date(startedAt).toISOString(),
     machine: machineInfo(),
     params,

@@ -30,6 +30,7 @@ import {
   now,
   printBenchmarkFigures,
   REPO_ROOT,
+  processUsage,
   writeBenchReport,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
@@ -144,6 +145,7 @@ export async function runIdentity(cleanup: Cleanup): Promise<void> {
   await load(2_000, p.verifyConcurrency, verify);
   const verified = await load(p.verifications, p.verifyConcurrency, verify);
   const [verifyP50, verifyP99] = percentiles(verified.latencies, [50, 99]);
+  const spawned = { identity: processUsage(identity.proc.pid!) };
   await identity.stop();
 
   note('baselines: bare ES256 verify, bare scrypt, bare Redis EXISTS, pgbench');
@@ -200,13 +202,19 @@ export async function runIdentity(cleanup: Cleanup): Promise<void> {
     pgbenchFigure(pp, pg),
   ];
   printBenchmarkFigures('identity', started, figures);
-  await writeBenchReport('identity', started, figureValues(figures), {
-    tokens: p.tokens,
-    issue_concurrency: p.issueConcurrency,
-    verifications: p.verifications,
-    verify_concurrency: p.verifyConcurrency,
-    ...pgbenchReportParams(pp),
-  });
+  await writeBenchReport(
+    'identity',
+    started,
+    figureValues(figures),
+    {
+      tokens: p.tokens,
+      issue_concurrency: p.issueConcurrency,
+      verifications: p.verifications,
+      verify_concurrency: p.verifyConcurrency,
+      ...pgbenchReportParams(pp),
+    },
+    spawned,
+  );
 }
 
 /** Bare ES256 verifications per second, one thread. */

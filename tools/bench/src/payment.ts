@@ -33,6 +33,7 @@ import {
   note,
   now,
   printBenchmarkFigures,
+  processUsage,
   writeBenchReport,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
@@ -175,6 +176,7 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
   });
   const elapsedMs = now() - t0;
   await consumer.disconnect();
+  const spawned = { payment: processUsage(payment.proc.pid!) };
   await payment.stop();
   await sandbox.stop();
 
@@ -214,10 +216,16 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
       '',
     ].join('\n'),
   );
-  await writeBenchReport('payment', started, figureValues(figures), {
-    payments: p.payments,
-    concurrency: p.concurrency,
-    synchronous_commit: synchronousCommit,
-    ...pgbenchReportParams(pp),
-  });
+  await writeBenchReport(
+    'payment',
+    started,
+    figureValues(figures),
+    {
+      payments: p.payments,
+      concurrency: p.concurrency,
+      synchronous_commit: synchronousCommit,
+      ...pgbenchReportParams(pp),
+    },
+    spawned,
+  );
 }
