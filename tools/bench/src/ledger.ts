@@ -12,6 +12,8 @@ import {
   Figure,
   note,
   printBenchmarkFigures,
+  ProcessUsage,
+  processUsage,
   REPO_ROOT,
   writeBenchReport,
 } from './common';
@@ -47,17 +49,33 @@ interface LedgerRun {
   invariants_ok: boolean;
 }
 
-function runAdmin(args: string[]): Promise<LedgerRun> {
+/**
+ * Runs settlement's bench-ledger; resolves with its figures and what the process cost, sampled
+ * from /proc every 200 ms while it runs (the last sample before it exits).
+ */
+function runAdmin(args: string[]): Promise<{ run: LedgerRun; usage: ProcessUsage | undefined }> {
   const script = join(REPO_ROOT, 'services', 'settlement', 'dist', 'admin.js');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
+    let usage: ProcessUsage | undefined;
+    const sampler = setInterval(() => {
+      try {
+        usage = processUsage(child.pid!);
+      } catch {
+        // exited between two samples
+      }
+    }, 200);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
+    child.on('error', (err) => {
+      clearInterval(sampler);
+      reject(err);
+    });
     child.on('exit', (code) => {
+      clearInterval(sampler);
       if (code !== 0) return reject(new Error(`admin.js bench-ledger exited ${code}: ${out}`));
       try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as LedgerRun);
+        resolve({ run: JSON.parse(out.trim().split('\n').pop() ?? '') as LedgerRun, usage });
       } catch (err) {
         reject(new Error(`admin.js bench-ledger printed no JSON: ${out} (${(err as Error).message})`));
       }
@@ -73,7 +91,7 @@ export async function runLedger(cleanup: Cleanup): Promise<void> {
   note(
     `posting ${p.transactions} transactions hot, then spread over ${p.accounts} accounts; ${p.concurrency} in flight`,
   );
-  const run = await runAdmin([
+  const { run, usage } = await runAdmin([
     'bench-ledger',
     '--database',
     db.url,
@@ -123,6 +141,6 @@ export async function runLedger(cleanup: Cleanup): Promise<void> {
       baseline_pgbench_tps: figures[2]!.value,
     },
     { ...p, synchronous_commit: synchronousCommit, pgbench_scale: pp.scale, pgbench_clients: pp.clients },
-    {}, // the ledger runs in this process: its cost is the report's `bench`
+    usage ? { settlement_bench_ledger: usage } : {},
   );
 }

@@ -6,7 +6,7 @@ import { runBackbone } from './backbone';
 import { runIdentity } from './identity';
 import { runLedger } from './ledger';
 import { runPayment } from './payment';
-import { Cleanup, note } from './common';
+import { Cleanup, note, startOwnUsage } from './common';
 import { BenchConfigError } from './stats';
 
 interface Benchmark {
@@ -39,11 +39,12 @@ const BENCHMARKS: Record<string, Benchmark> = {
 function usage(): string {
   const names = Object.entries(BENCHMARKS).map(([name, b]) => `  ${name.padEnd(12)} ${b.summary}`);
   return [
-    'usage: npm run bench -- <benchmark>',
-    '       node tools/bench/dist/main.js <benchmark>',
+    'usage: npm run bench -- <benchmark>|all',
+    '       node tools/bench/dist/main.js <benchmark>|all',
     '',
     'benchmarks:',
     ...names,
+    `  ${'all'.padEnd(12)} every benchmark above in turn, each writing its own report`,
     '',
     'sizes: BENCH_EVENTS, BENCH_WARMUP, BENCH_WRITERS, BENCH_PARTITIONS, BENCH_KAFKA_MESSAGES, BENCH_KAFKA_BATCH,',
     '       BENCH_KAFKA_VALUE_BYTES, BENCH_PGBENCH_SCALE, BENCH_PGBENCH_CLIENTS, BENCH_PGBENCH_THREADS, BENCH_PGBENCH_SECONDS',
@@ -57,14 +58,19 @@ function usage(): string {
 
 async function main(args: string[]): Promise<number> {
   const name = args[0];
-  const bench = name !== undefined && Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : undefined;
-  if (!bench) {
+  const names =
+    name === 'all'
+      ? Object.keys(BENCHMARKS)
+      : name !== undefined && Object.hasOwn(BENCHMARKS, name)
+        ? [name]
+        : undefined;
+  if (!names) {
     process.stderr.write(
       `${name === undefined ? 'no benchmark given' : `unknown benchmark: ${name}`}\n\n${usage()}\n`,
     );
     return 2;
   }
-  const cleanup = new Cleanup();
+  let cleanup = new Cleanup();
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted = signal;
@@ -73,11 +79,29 @@ async function main(args: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  let status = 0;
+  // one after the other, each with its own clean-up; a failure does not stop the next ones
+  for (const bench of names) {
+    cleanup = new Cleanup();
+    startOwnUsage();
+    const code = await runOne(bench, BENCHMARKS[bench]!, cleanup, () => interrupted !== undefined);
+    if (code === 130) return code;
+    status = Math.max(status, code);
+  }
+  return status;
+}
+
+async function runOne(
+  name: string,
+  bench: Benchmark,
+  cleanup: Cleanup,
+  interrupted: () => boolean,
+): Promise<number> {
   try {
     await bench.run(cleanup);
     return 0;
   } catch (err) {
-    if (interrupted) return 130; // the failure is the interruption's doing
+    if (interrupted()) return 130; // the failure is the interruption's doing
     if (err instanceof BenchConfigError) {
       process.stderr.write(`${err.message}\n\n${usage()}\n`);
       return 2;
