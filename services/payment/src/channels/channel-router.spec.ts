@@ -1,21 +1,10 @@
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
+import { seededRandom as seeded } from '@citybase/platform/testing';
 import { RankableRule, rankChannels } from './channel-router';
 
 const PARKING = PaymentScenario.PAYMENT_SCENARIO_PARKING;
 const PROPERTY_FEE = PaymentScenario.PAYMENT_SCENARIO_PROPERTY_FEE;
 const GOODS = PaymentScenario.PAYMENT_SCENARIO_GOODS;
-
-/** Deterministic uniform [0, 1) (mulberry32): a failing run replays with the same seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rule = (channelId: string, over: Partial<RankableRule> = {}): RankableRule => ({
   channelId,
