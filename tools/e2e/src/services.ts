@@ -31,7 +31,7 @@ function spawnOn(name: string, setup: ServiceSetup): Promise<ServiceProcess> {
 }
 
 /** Starts a built service as its own process on its database, and waits until it is ready. */
-export async function startService(name: string, setup: ServiceSetup): Promise<ServiceProcess> {
+export async function spawnReadyService(name: string, setup: ServiceSetup): Promise<ServiceProcess> {
   const proc = await spawnOn(name, setup);
   await proc.ready();
   return proc;

@@ -17,7 +17,7 @@ import {
   TestIssuer,
   waitFor,
 } from '@citybase/platform/testing';
-import { callWhileRestarting, startService } from '../src';
+import { callWhileRestarting, spawnReadyService } from '../src';
 
 /**
  * Payment under a crash: 1,000 payments are created over gRPC while the sandbox's payer pays them
@@ -39,7 +39,7 @@ describe('payment: SIGKILL during 1,000 payments', () => {
   const projectId = 'proj-chaos';
 
   const start = () =>
-    startService('payment', {
+    spawnReadyService('payment', {
       db,
       kafkaPrefix: prefix,
       issuer,

@@ -25,7 +25,7 @@ import {
   TestIssuer,
   waitFor,
 } from '@citybase/platform/testing';
-import { callWhileRestarting, startService } from '../src';
+import { callWhileRestarting, spawnReadyService } from '../src';
 
 /**
  * Settlement with the real payment process and the sandbox channel: a profit-sharing payment is
@@ -47,7 +47,8 @@ describe('settlement with payment and the sandbox channel', () => {
   const projectId = 'proj-settle';
   const merchantId = 'm-settle';
 
-  const startSettlement = () => startService('settlement', { db: settlementDb, kafkaPrefix: prefix, issuer });
+  const startSettlement = () =>
+    spawnReadyService('settlement', { db: settlementDb, kafkaPrefix: prefix, issuer });
 
   const operator = () =>
     issuer.metadata({
@@ -125,7 +126,7 @@ describe('settlement with payment and the sandbox channel', () => {
     sandbox = await spawnSandboxChannel({ autoPay: 'success', autoPayDelayMs: 10, notifyDelayMs: 5 });
     paymentDb = await createTestDatabase('e2e_settle_pay');
     settlementDb = await createTestDatabase('e2e_settle');
-    payment = await startService('payment', {
+    payment = await spawnReadyService('payment', {
       db: paymentDb,
       kafkaPrefix: prefix,
       issuer,
