@@ -13,6 +13,30 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+// kafkajs' table of broker error codes; `retriable` ones are those its clients retry by themselves
+const { errorCodes } = require('kafkajs/src/protocol/error') as {
+  errorCodes: { message: string; retriable: boolean }[];
+};
+const RETRIABLE_BROKER_ERRORS = new Set(errorCodes.filter((e) => e.retriable).map((e) => e.message));
+
+/**
+ * kafkajs logs every error answer of the broker at ERROR before it retries it ("The coordinator is
+ * loading", "not the leader", ...). Those are the client working as designed, so they are warnings
+ * here; an error that outlives the retries reaches our code and is logged there as an error.
+ */
+export function kafkaLogLevel(entry: LogEntry): 'error' | 'warn' | 'info' | 'debug' {
+  const level = LEVELS[entry.level] ?? 'info';
+  const error = (entry.log as { error?: unknown }).error;
+  if (
+    level === 'error' &&
+    entry.namespace === 'Connection' &&
+    typeof error === 'string' &&
+    RETRIABLE_BROKER_ERRORS.has(error)
+  )
+    return 'warn';
+  return level;
+}
+
 /** A kafkajs client whose logs go to the service's JSON log. */
 export function createKafka(opts: { clientId: string; brokers: string[]; logger?: Logger }): Kafka {
   const log = opts.logger?.child({ component: 'kafkajs' });
@@ -26,7 +50,7 @@ export function createKafka(opts: { clientId: string; brokers: string[]; logger?
     logCreator: () => (entry: LogEntry) => {
       if (!log) return;
       const { message, ...extra } = entry.log;
-      log[LEVELS[entry.level] ?? 'info']({ namespace: entry.namespace, ...extra }, message);
+      log[kafkaLogLevel(entry)]({ namespace: entry.namespace, ...extra }, message);
     },
   });
 }
