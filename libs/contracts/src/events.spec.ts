@@ -42,9 +42,17 @@ describe('event registry', () => {
 
   it('registers every message of the events.proto files that is not only a part of another event', () => {
     const registered = new Set(types.map((t) => t.type));
-    // field type names are relative to the event's package (e.g. "Reading")
+    // field type names are relative to the event's package ("Reading", "points.v1.IssuerPoints"):
+    // protobuf resolves them against the package and each of its parents
+    const scopesOf = (type: string) =>
+      type
+        .split('.')
+        .slice(0, -1)
+        .map((_, i, parts) => parts.slice(0, parts.length - i).join('.'));
     const partOfAnEvent = new Set(
-      types.flatMap((t) => definitions[t.type].type!.field.map((f) => `${t.type.slice(0, t.type.lastIndexOf('.'))}.${f.typeName ?? ''}`)),
+      types.flatMap((t) =>
+        definitions[t.type].type!.field.flatMap((f) => scopesOf(t.type).map((scope) => `${scope}.${f.typeName ?? ''}`)),
+      ),
     );
     const protoRoot = join(__dirname, '..', '..', '..', 'proto', 'citybase');
     const declared = readdirSync(protoRoot).flatMap((domain) => {

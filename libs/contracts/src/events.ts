@@ -6,7 +6,7 @@ import * as identity from './citybase/identity/v1/events';
 import { AlarmRaised, CommandStatusChanged, DeviceRegistered, TelemetryReported } from './citybase/iot/v1/events';
 import { CouponClaimed, CouponTemplateCreated } from './citybase/marketing/v1/events';
 import * as payment from './citybase/payment/v1/events';
-import { PointsIssued, PointsReservationConfirmed, PointsReservationReleased, PointsReserved } from './citybase/points/v1/events';
+import * as points from './citybase/points/v1/events';
 import * as settlement from './citybase/settlement/v1/events';
 import { defineEvent, EventRegistry } from './event-types';
 
@@ -64,10 +64,19 @@ export const SettlementEvents = {
 };
 
 export const PointsEvents = {
-  PointsIssued: defineEvent('citybase.points.v1.PointsIssued', PointsIssued),
-  PointsReserved: defineEvent('citybase.points.v1.PointsReserved', PointsReserved),
-  PointsReservationConfirmed: defineEvent('citybase.points.v1.PointsReservationConfirmed', PointsReservationConfirmed),
-  PointsReservationReleased: defineEvent('citybase.points.v1.PointsReservationReleased', PointsReservationReleased),
+  PointsEarned: defineEvent('citybase.points.v1.PointsEarned', points.PointsEarned),
+  PointsIssued: defineEvent('citybase.points.v1.PointsIssued', points.PointsIssued),
+  PointsReleased: defineEvent('citybase.points.v1.PointsReleased', points.PointsReleased),
+  PointsReserved: defineEvent('citybase.points.v1.PointsReserved', points.PointsReserved),
+  PointsRedeemed: defineEvent('citybase.points.v1.PointsRedeemed', points.PointsRedeemed),
+  PointsReservationReleased: defineEvent('citybase.points.v1.PointsReservationReleased', points.PointsReservationReleased),
+  PointsReversed: defineEvent('citybase.points.v1.PointsReversed', points.PointsReversed),
+  PointsExpired: defineEvent('citybase.points.v1.PointsExpired', points.PointsExpired),
+  PointsExpiring: defineEvent('citybase.points.v1.PointsExpiring', points.PointsExpiring),
+  PointsTransferred: defineEvent('citybase.points.v1.PointsTransferred', points.PointsTransferred),
+  TierChanged: defineEvent('citybase.points.v1.TierChanged', points.TierChanged),
+  BudgetChanged: defineEvent('citybase.points.v1.BudgetChanged', points.BudgetChanged),
+  ClearingObligationCreated: defineEvent('citybase.points.v1.ClearingObligationCreated', points.ClearingObligationCreated),
 };
 
 export const MarketingEvents = {

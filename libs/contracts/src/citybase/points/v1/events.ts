@@ -7,10 +7,42 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp";
-import { TenancyRef } from "../../common/v1/common";
-import { ReservationStatus, reservationStatusFromJSON, reservationStatusToJSON } from "./points";
+import { Money, TenancyRef } from "../../common/v1/common";
+import {
+  Budget,
+  ReservationStatus,
+  reservationStatusFromJSON,
+  reservationStatusToJSON,
+  ShortfallPolicy,
+  shortfallPolicyFromJSON,
+  shortfallPolicyToJSON,
+} from "./points";
 
-/** Topic citybase.points.events.v1, key = holder_id. */
+/** Points of one lot, by issuer: which operator (and project) owes them. */
+export interface IssuerPoints {
+  lotId: string;
+  issuer: TenancyRef | undefined;
+  points: bigint;
+  value: Money | undefined;
+}
+
+/** Topic citybase.points.events.v1, key = holder_id. Points earned on a payment: a pending lot. */
+export interface PointsEarned {
+  lotId: string;
+  /** The programme's operator and the project whose budget paid. */
+  tenancy: TenancyRef | undefined;
+  holderId: string;
+  points: bigint;
+  value: Money | undefined;
+  paymentId: string;
+  ruleId: string;
+  memberId: string;
+  availableAt: Timestamp | undefined;
+  expiresAt: Timestamp | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.points.events.v1, key = holder_id. Staff issued points: an available lot. */
 export interface PointsIssued {
   lotId: string;
   tenancy: TenancyRef | undefined;
@@ -18,6 +50,16 @@ export interface PointsIssued {
   points: bigint;
   reason: string;
   expiresAt: Timestamp | undefined;
+  occurredAt: Timestamp | undefined;
+  value: Money | undefined;
+}
+
+/** Topic citybase.points.events.v1, key = holder_id. A pending lot became available. */
+export interface PointsReleased {
+  lotId: string;
+  tenancy: TenancyRef | undefined;
+  holderId: string;
+  points: bigint;
   occurredAt: Timestamp | undefined;
 }
 
@@ -32,14 +74,20 @@ export interface PointsReserved {
   occurredAt: Timestamp | undefined;
 }
 
-/** Topic citybase.points.events.v1, key = holder_id. The reserved points were spent. */
-export interface PointsReservationConfirmed {
+/**
+ * Topic citybase.points.events.v1, key = holder_id. A confirmed reservation: the points were spent
+ * at the tenancy's merchant; `lots` says whose points they were.
+ */
+export interface PointsRedeemed {
   reservationId: string;
+  /** The programme's operator, and the project and merchant the points were redeemed at. */
   tenancy: TenancyRef | undefined;
   holderId: string;
   points: bigint;
   reference: string;
   occurredAt: Timestamp | undefined;
+  value: Money | undefined;
+  lots: IssuerPoints[];
 }
 
 /** Topic citybase.points.events.v1, key = holder_id. The reserved points are available again. */
@@ -54,6 +102,499 @@ export interface PointsReservationReleased {
   occurredAt: Timestamp | undefined;
 }
 
+/** Topic citybase.points.events.v1, key = holder_id. A refund took points back. */
+export interface PointsReversed {
+  tenancy: TenancyRef | undefined;
+  holderId: string;
+  paymentId: string;
+  refundId: string;
+  /** Taken back from lots (pending first, then available), by issuer. */
+  lots: IssuerPoints[];
+  /** What could not be taken back: recorded as debt (policy DEBT) or forgiven. */
+  shortfall: bigint;
+  shortfallPolicy: ShortfallPolicy;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.points.events.v1, key = holder_id. What was left of lots past their expiry. */
+export interface PointsExpired {
+  tenancy: TenancyRef | undefined;
+  holderId: string;
+  lots: IssuerPoints[];
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.points.events.v1, key = holder_id. Notice: points expire soon. */
+export interface PointsExpiring {
+  tenancy: TenancyRef | undefined;
+  holderId: string;
+  lotId: string;
+  points: bigint;
+  expiresAt: Timestamp | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.points.events.v1, key = from_holder_id. */
+export interface PointsTransferred {
+  transferId: string;
+  tenancy: TenancyRef | undefined;
+  fromHolderId: string;
+  toHolderId: string;
+  points: bigint;
+  reason: string;
+  /** The sender's lots the points came from; the receiver's new lots keep their issuer and expiry. */
+  lots: IssuerPoints[];
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.points.events.v1, key = holder_id. */
+export interface TierChanged {
+  tenancy: TenancyRef | undefined;
+  holderId: string;
+  fromTier: string;
+  toTier: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.points.events.v1, key = operator_id (empty for the city). */
+export interface BudgetChanged {
+  budget:
+    | Budget
+    | undefined;
+  /** The allotment before the change. */
+  previousAllotted: bigint;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.points.events.v1, key = holder_id. Points issued by one operator were redeemed at
+ * another operator's merchant: the debtor owes the creditor their money value. Settlement settles
+ * these between operators in its cycles; over the city they net to zero.
+ */
+export interface ClearingObligationCreated {
+  obligationId: string;
+  reservationId: string;
+  /** The issuer of the points (operator, project). */
+  debtor:
+    | TenancyRef
+    | undefined;
+  /** Where they were redeemed (operator, project, merchant). */
+  creditor: TenancyRef | undefined;
+  points: bigint;
+  value: Money | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+function createBaseIssuerPoints(): IssuerPoints {
+  return { lotId: "", issuer: undefined, points: 0n, value: undefined };
+}
+
+export const IssuerPoints: MessageFns<IssuerPoints> = {
+  encode(message: IssuerPoints, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lotId !== "") {
+      writer.uint32(10).string(message.lotId);
+    }
+    if (message.issuer !== undefined) {
+      TenancyRef.encode(message.issuer, writer.uint32(18).fork()).join();
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(24).int64(message.points);
+    }
+    if (message.value !== undefined) {
+      Money.encode(message.value, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssuerPoints {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssuerPoints();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lotId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.issuer = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.value = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssuerPoints {
+    return {
+      lotId: isSet(object.lotId)
+        ? globalThis.String(object.lotId)
+        : isSet(object.lot_id)
+        ? globalThis.String(object.lot_id)
+        : "",
+      issuer: isSet(object.issuer) ? TenancyRef.fromJSON(object.issuer) : undefined,
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      value: isSet(object.value) ? Money.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: IssuerPoints): unknown {
+    const obj: any = {};
+    if (message.lotId !== "") {
+      obj.lotId = message.lotId;
+    }
+    if (message.issuer !== undefined) {
+      obj.issuer = TenancyRef.toJSON(message.issuer);
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.value !== undefined) {
+      obj.value = Money.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IssuerPoints>, I>>(base?: I): IssuerPoints {
+    return IssuerPoints.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IssuerPoints>, I>>(object: I): IssuerPoints {
+    const message = createBaseIssuerPoints();
+    message.lotId = object.lotId ?? "";
+    message.issuer = (object.issuer !== undefined && object.issuer !== null)
+      ? TenancyRef.fromPartial(object.issuer)
+      : undefined;
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.value = (object.value !== undefined && object.value !== null) ? Money.fromPartial(object.value) : undefined;
+    return message;
+  },
+};
+
+function createBasePointsEarned(): PointsEarned {
+  return {
+    lotId: "",
+    tenancy: undefined,
+    holderId: "",
+    points: 0n,
+    value: undefined,
+    paymentId: "",
+    ruleId: "",
+    memberId: "",
+    availableAt: undefined,
+    expiresAt: undefined,
+    occurredAt: undefined,
+  };
+}
+
+export const PointsEarned: MessageFns<PointsEarned> = {
+  encode(message: PointsEarned, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lotId !== "") {
+      writer.uint32(10).string(message.lotId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.holderId !== "") {
+      writer.uint32(26).string(message.holderId);
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(32).int64(message.points);
+    }
+    if (message.value !== undefined) {
+      Money.encode(message.value, writer.uint32(42).fork()).join();
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(50).string(message.paymentId);
+    }
+    if (message.ruleId !== "") {
+      writer.uint32(58).string(message.ruleId);
+    }
+    if (message.memberId !== "") {
+      writer.uint32(66).string(message.memberId);
+    }
+    if (message.availableAt !== undefined) {
+      Timestamp.encode(message.availableAt, writer.uint32(74).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(82).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PointsEarned {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePointsEarned();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lotId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.holderId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.value = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.ruleId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.availableAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PointsEarned {
+    return {
+      lotId: isSet(object.lotId)
+        ? globalThis.String(object.lotId)
+        : isSet(object.lot_id)
+        ? globalThis.String(object.lot_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      holderId: isSet(object.holderId)
+        ? globalThis.String(object.holderId)
+        : isSet(object.holder_id)
+        ? globalThis.String(object.holder_id)
+        : "",
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      value: isSet(object.value) ? Money.fromJSON(object.value) : undefined,
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      ruleId: isSet(object.ruleId)
+        ? globalThis.String(object.ruleId)
+        : isSet(object.rule_id)
+        ? globalThis.String(object.rule_id)
+        : "",
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      availableAt: isSet(object.availableAt)
+        ? fromJsonTimestamp(object.availableAt)
+        : isSet(object.available_at)
+        ? fromJsonTimestamp(object.available_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PointsEarned): unknown {
+    const obj: any = {};
+    if (message.lotId !== "") {
+      obj.lotId = message.lotId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.holderId !== "") {
+      obj.holderId = message.holderId;
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.value !== undefined) {
+      obj.value = Money.toJSON(message.value);
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.ruleId !== "") {
+      obj.ruleId = message.ruleId;
+    }
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.availableAt !== undefined) {
+      obj.availableAt = fromTimestamp(message.availableAt).toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PointsEarned>, I>>(base?: I): PointsEarned {
+    return PointsEarned.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PointsEarned>, I>>(object: I): PointsEarned {
+    const message = createBasePointsEarned();
+    message.lotId = object.lotId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.holderId = object.holderId ?? "";
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.value = (object.value !== undefined && object.value !== null) ? Money.fromPartial(object.value) : undefined;
+    message.paymentId = object.paymentId ?? "";
+    message.ruleId = object.ruleId ?? "";
+    message.memberId = object.memberId ?? "";
+    message.availableAt = (object.availableAt !== undefined && object.availableAt !== null)
+      ? Timestamp.fromPartial(object.availableAt)
+      : undefined;
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
 function createBasePointsIssued(): PointsIssued {
   return {
     lotId: "",
@@ -63,6 +604,7 @@ function createBasePointsIssued(): PointsIssued {
     reason: "",
     expiresAt: undefined,
     occurredAt: undefined,
+    value: undefined,
   };
 }
 
@@ -91,6 +633,9 @@ export const PointsIssued: MessageFns<PointsIssued> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(58).fork()).join();
+    }
+    if (message.value !== undefined) {
+      Money.encode(message.value, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -164,6 +709,14 @@ export const PointsIssued: MessageFns<PointsIssued> = {
             message.occurredAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.value = Money.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -201,6 +754,7 @@ export const PointsIssued: MessageFns<PointsIssued> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      value: isSet(object.value) ? Money.fromJSON(object.value) : undefined,
     };
   },
 
@@ -227,6 +781,9 @@ export const PointsIssued: MessageFns<PointsIssued> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
     }
+    if (message.value !== undefined) {
+      obj.value = Money.toJSON(message.value);
+    }
     return obj;
   },
 
@@ -245,6 +802,159 @@ export const PointsIssued: MessageFns<PointsIssued> = {
     message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
       ? Timestamp.fromPartial(object.expiresAt)
       : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    message.value = (object.value !== undefined && object.value !== null) ? Money.fromPartial(object.value) : undefined;
+    return message;
+  },
+};
+
+function createBasePointsReleased(): PointsReleased {
+  return { lotId: "", tenancy: undefined, holderId: "", points: 0n, occurredAt: undefined };
+}
+
+export const PointsReleased: MessageFns<PointsReleased> = {
+  encode(message: PointsReleased, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lotId !== "") {
+      writer.uint32(10).string(message.lotId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.holderId !== "") {
+      writer.uint32(26).string(message.holderId);
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(32).int64(message.points);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PointsReleased {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePointsReleased();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lotId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.holderId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PointsReleased {
+    return {
+      lotId: isSet(object.lotId)
+        ? globalThis.String(object.lotId)
+        : isSet(object.lot_id)
+        ? globalThis.String(object.lot_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      holderId: isSet(object.holderId)
+        ? globalThis.String(object.holderId)
+        : isSet(object.holder_id)
+        ? globalThis.String(object.holder_id)
+        : "",
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PointsReleased): unknown {
+    const obj: any = {};
+    if (message.lotId !== "") {
+      obj.lotId = message.lotId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.holderId !== "") {
+      obj.holderId = message.holderId;
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PointsReleased>, I>>(base?: I): PointsReleased {
+    return PointsReleased.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PointsReleased>, I>>(object: I): PointsReleased {
+    const message = createBasePointsReleased();
+    message.lotId = object.lotId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.holderId = object.holderId ?? "";
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
@@ -450,12 +1160,21 @@ export const PointsReserved: MessageFns<PointsReserved> = {
   },
 };
 
-function createBasePointsReservationConfirmed(): PointsReservationConfirmed {
-  return { reservationId: "", tenancy: undefined, holderId: "", points: 0n, reference: "", occurredAt: undefined };
+function createBasePointsRedeemed(): PointsRedeemed {
+  return {
+    reservationId: "",
+    tenancy: undefined,
+    holderId: "",
+    points: 0n,
+    reference: "",
+    occurredAt: undefined,
+    value: undefined,
+    lots: [],
+  };
 }
 
-export const PointsReservationConfirmed: MessageFns<PointsReservationConfirmed> = {
-  encode(message: PointsReservationConfirmed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const PointsRedeemed: MessageFns<PointsRedeemed> = {
+  encode(message: PointsRedeemed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.reservationId !== "") {
       writer.uint32(10).string(message.reservationId);
     }
@@ -477,10 +1196,16 @@ export const PointsReservationConfirmed: MessageFns<PointsReservationConfirmed> 
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
     }
+    if (message.value !== undefined) {
+      Money.encode(message.value, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.lots) {
+      IssuerPoints.encode(v!, writer.uint32(66).fork()).join();
+    }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): PointsReservationConfirmed {
+  decode(input: BinaryReader | Uint8Array, length?: number): PointsRedeemed {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -489,7 +1214,7 @@ export const PointsReservationConfirmed: MessageFns<PointsReservationConfirmed> 
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePointsReservationConfirmed();
+      const message = createBasePointsRedeemed();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -541,6 +1266,22 @@ export const PointsReservationConfirmed: MessageFns<PointsReservationConfirmed> 
             message.occurredAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.value = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lots.push(IssuerPoints.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -553,7 +1294,7 @@ export const PointsReservationConfirmed: MessageFns<PointsReservationConfirmed> 
     }
   },
 
-  fromJSON(object: any): PointsReservationConfirmed {
+  fromJSON(object: any): PointsRedeemed {
     return {
       reservationId: isSet(object.reservationId)
         ? globalThis.String(object.reservationId)
@@ -573,10 +1314,12 @@ export const PointsReservationConfirmed: MessageFns<PointsReservationConfirmed> 
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      value: isSet(object.value) ? Money.fromJSON(object.value) : undefined,
+      lots: globalThis.Array.isArray(object?.lots) ? object.lots.map((e: any) => IssuerPoints.fromJSON(e)) : [],
     };
   },
 
-  toJSON(message: PointsReservationConfirmed): unknown {
+  toJSON(message: PointsRedeemed): unknown {
     const obj: any = {};
     if (message.reservationId !== "") {
       obj.reservationId = message.reservationId;
@@ -596,14 +1339,20 @@ export const PointsReservationConfirmed: MessageFns<PointsReservationConfirmed> 
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
     }
+    if (message.value !== undefined) {
+      obj.value = Money.toJSON(message.value);
+    }
+    if (message.lots?.length) {
+      obj.lots = message.lots.map((e) => IssuerPoints.toJSON(e));
+    }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<PointsReservationConfirmed>, I>>(base?: I): PointsReservationConfirmed {
-    return PointsReservationConfirmed.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<PointsRedeemed>, I>>(base?: I): PointsRedeemed {
+    return PointsRedeemed.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<PointsReservationConfirmed>, I>>(object: I): PointsReservationConfirmed {
-    const message = createBasePointsReservationConfirmed();
+  fromPartial<I extends Exact<DeepPartial<PointsRedeemed>, I>>(object: I): PointsRedeemed {
+    const message = createBasePointsRedeemed();
     message.reservationId = object.reservationId ?? "";
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
@@ -614,6 +1363,8 @@ export const PointsReservationConfirmed: MessageFns<PointsReservationConfirmed> 
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
+    message.value = (object.value !== undefined && object.value !== null) ? Money.fromPartial(object.value) : undefined;
+    message.lots = object.lots?.map((e) => IssuerPoints.fromPartial(e)) || [];
     return message;
   },
 };
@@ -803,6 +1554,1204 @@ export const PointsReservationReleased: MessageFns<PointsReservationReleased> = 
     message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
     message.reference = object.reference ?? "";
     message.status = object.status ?? 0;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePointsReversed(): PointsReversed {
+  return {
+    tenancy: undefined,
+    holderId: "",
+    paymentId: "",
+    refundId: "",
+    lots: [],
+    shortfall: 0n,
+    shortfallPolicy: 0,
+    occurredAt: undefined,
+  };
+}
+
+export const PointsReversed: MessageFns<PointsReversed> = {
+  encode(message: PointsReversed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.holderId !== "") {
+      writer.uint32(18).string(message.holderId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(26).string(message.paymentId);
+    }
+    if (message.refundId !== "") {
+      writer.uint32(34).string(message.refundId);
+    }
+    for (const v of message.lots) {
+      IssuerPoints.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.shortfall !== 0n) {
+      if (BigInt.asIntN(64, message.shortfall) !== message.shortfall) {
+        throw new globalThis.Error("value provided for field message.shortfall of type int64 too large");
+      }
+      writer.uint32(48).int64(message.shortfall);
+    }
+    if (message.shortfallPolicy !== 0) {
+      writer.uint32(56).int32(message.shortfallPolicy);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PointsReversed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePointsReversed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.holderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.refundId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lots.push(IssuerPoints.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.shortfall = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.shortfallPolicy = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PointsReversed {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      holderId: isSet(object.holderId)
+        ? globalThis.String(object.holderId)
+        : isSet(object.holder_id)
+        ? globalThis.String(object.holder_id)
+        : "",
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      refundId: isSet(object.refundId)
+        ? globalThis.String(object.refundId)
+        : isSet(object.refund_id)
+        ? globalThis.String(object.refund_id)
+        : "",
+      lots: globalThis.Array.isArray(object?.lots) ? object.lots.map((e: any) => IssuerPoints.fromJSON(e)) : [],
+      shortfall: isSet(object.shortfall) ? BigInt(object.shortfall) : 0n,
+      shortfallPolicy: isSet(object.shortfallPolicy)
+        ? shortfallPolicyFromJSON(object.shortfallPolicy)
+        : isSet(object.shortfall_policy)
+        ? shortfallPolicyFromJSON(object.shortfall_policy)
+        : 0,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PointsReversed): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.holderId !== "") {
+      obj.holderId = message.holderId;
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.refundId !== "") {
+      obj.refundId = message.refundId;
+    }
+    if (message.lots?.length) {
+      obj.lots = message.lots.map((e) => IssuerPoints.toJSON(e));
+    }
+    if (message.shortfall !== 0n) {
+      obj.shortfall = message.shortfall.toString();
+    }
+    if (message.shortfallPolicy !== 0) {
+      obj.shortfallPolicy = shortfallPolicyToJSON(message.shortfallPolicy);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PointsReversed>, I>>(base?: I): PointsReversed {
+    return PointsReversed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PointsReversed>, I>>(object: I): PointsReversed {
+    const message = createBasePointsReversed();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.holderId = object.holderId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    message.refundId = object.refundId ?? "";
+    message.lots = object.lots?.map((e) => IssuerPoints.fromPartial(e)) || [];
+    message.shortfall = (object.shortfall !== undefined && object.shortfall !== null) ? BigInt(object.shortfall) : 0n;
+    message.shortfallPolicy = object.shortfallPolicy ?? 0;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePointsExpired(): PointsExpired {
+  return { tenancy: undefined, holderId: "", lots: [], occurredAt: undefined };
+}
+
+export const PointsExpired: MessageFns<PointsExpired> = {
+  encode(message: PointsExpired, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.holderId !== "") {
+      writer.uint32(18).string(message.holderId);
+    }
+    for (const v of message.lots) {
+      IssuerPoints.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PointsExpired {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePointsExpired();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.holderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lots.push(IssuerPoints.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PointsExpired {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      holderId: isSet(object.holderId)
+        ? globalThis.String(object.holderId)
+        : isSet(object.holder_id)
+        ? globalThis.String(object.holder_id)
+        : "",
+      lots: globalThis.Array.isArray(object?.lots) ? object.lots.map((e: any) => IssuerPoints.fromJSON(e)) : [],
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PointsExpired): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.holderId !== "") {
+      obj.holderId = message.holderId;
+    }
+    if (message.lots?.length) {
+      obj.lots = message.lots.map((e) => IssuerPoints.toJSON(e));
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PointsExpired>, I>>(base?: I): PointsExpired {
+    return PointsExpired.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PointsExpired>, I>>(object: I): PointsExpired {
+    const message = createBasePointsExpired();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.holderId = object.holderId ?? "";
+    message.lots = object.lots?.map((e) => IssuerPoints.fromPartial(e)) || [];
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePointsExpiring(): PointsExpiring {
+  return { tenancy: undefined, holderId: "", lotId: "", points: 0n, expiresAt: undefined, occurredAt: undefined };
+}
+
+export const PointsExpiring: MessageFns<PointsExpiring> = {
+  encode(message: PointsExpiring, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.holderId !== "") {
+      writer.uint32(18).string(message.holderId);
+    }
+    if (message.lotId !== "") {
+      writer.uint32(26).string(message.lotId);
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(32).int64(message.points);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(42).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PointsExpiring {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePointsExpiring();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.holderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lotId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PointsExpiring {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      holderId: isSet(object.holderId)
+        ? globalThis.String(object.holderId)
+        : isSet(object.holder_id)
+        ? globalThis.String(object.holder_id)
+        : "",
+      lotId: isSet(object.lotId)
+        ? globalThis.String(object.lotId)
+        : isSet(object.lot_id)
+        ? globalThis.String(object.lot_id)
+        : "",
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PointsExpiring): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.holderId !== "") {
+      obj.holderId = message.holderId;
+    }
+    if (message.lotId !== "") {
+      obj.lotId = message.lotId;
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PointsExpiring>, I>>(base?: I): PointsExpiring {
+    return PointsExpiring.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PointsExpiring>, I>>(object: I): PointsExpiring {
+    const message = createBasePointsExpiring();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.holderId = object.holderId ?? "";
+    message.lotId = object.lotId ?? "";
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePointsTransferred(): PointsTransferred {
+  return {
+    transferId: "",
+    tenancy: undefined,
+    fromHolderId: "",
+    toHolderId: "",
+    points: 0n,
+    reason: "",
+    lots: [],
+    occurredAt: undefined,
+  };
+}
+
+export const PointsTransferred: MessageFns<PointsTransferred> = {
+  encode(message: PointsTransferred, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transferId !== "") {
+      writer.uint32(10).string(message.transferId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.fromHolderId !== "") {
+      writer.uint32(26).string(message.fromHolderId);
+    }
+    if (message.toHolderId !== "") {
+      writer.uint32(34).string(message.toHolderId);
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(40).int64(message.points);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    for (const v of message.lots) {
+      IssuerPoints.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PointsTransferred {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePointsTransferred();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fromHolderId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.toHolderId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lots.push(IssuerPoints.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PointsTransferred {
+    return {
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      fromHolderId: isSet(object.fromHolderId)
+        ? globalThis.String(object.fromHolderId)
+        : isSet(object.from_holder_id)
+        ? globalThis.String(object.from_holder_id)
+        : "",
+      toHolderId: isSet(object.toHolderId)
+        ? globalThis.String(object.toHolderId)
+        : isSet(object.to_holder_id)
+        ? globalThis.String(object.to_holder_id)
+        : "",
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      lots: globalThis.Array.isArray(object?.lots) ? object.lots.map((e: any) => IssuerPoints.fromJSON(e)) : [],
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PointsTransferred): unknown {
+    const obj: any = {};
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.fromHolderId !== "") {
+      obj.fromHolderId = message.fromHolderId;
+    }
+    if (message.toHolderId !== "") {
+      obj.toHolderId = message.toHolderId;
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.lots?.length) {
+      obj.lots = message.lots.map((e) => IssuerPoints.toJSON(e));
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PointsTransferred>, I>>(base?: I): PointsTransferred {
+    return PointsTransferred.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PointsTransferred>, I>>(object: I): PointsTransferred {
+    const message = createBasePointsTransferred();
+    message.transferId = object.transferId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.fromHolderId = object.fromHolderId ?? "";
+    message.toHolderId = object.toHolderId ?? "";
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.reason = object.reason ?? "";
+    message.lots = object.lots?.map((e) => IssuerPoints.fromPartial(e)) || [];
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTierChanged(): TierChanged {
+  return { tenancy: undefined, holderId: "", fromTier: "", toTier: "", occurredAt: undefined };
+}
+
+export const TierChanged: MessageFns<TierChanged> = {
+  encode(message: TierChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.holderId !== "") {
+      writer.uint32(18).string(message.holderId);
+    }
+    if (message.fromTier !== "") {
+      writer.uint32(26).string(message.fromTier);
+    }
+    if (message.toTier !== "") {
+      writer.uint32(34).string(message.toTier);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TierChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTierChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.holderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fromTier = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.toTier = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TierChanged {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      holderId: isSet(object.holderId)
+        ? globalThis.String(object.holderId)
+        : isSet(object.holder_id)
+        ? globalThis.String(object.holder_id)
+        : "",
+      fromTier: isSet(object.fromTier)
+        ? globalThis.String(object.fromTier)
+        : isSet(object.from_tier)
+        ? globalThis.String(object.from_tier)
+        : "",
+      toTier: isSet(object.toTier)
+        ? globalThis.String(object.toTier)
+        : isSet(object.to_tier)
+        ? globalThis.String(object.to_tier)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TierChanged): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.holderId !== "") {
+      obj.holderId = message.holderId;
+    }
+    if (message.fromTier !== "") {
+      obj.fromTier = message.fromTier;
+    }
+    if (message.toTier !== "") {
+      obj.toTier = message.toTier;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TierChanged>, I>>(base?: I): TierChanged {
+    return TierChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TierChanged>, I>>(object: I): TierChanged {
+    const message = createBaseTierChanged();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.holderId = object.holderId ?? "";
+    message.fromTier = object.fromTier ?? "";
+    message.toTier = object.toTier ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBudgetChanged(): BudgetChanged {
+  return { budget: undefined, previousAllotted: 0n, occurredAt: undefined };
+}
+
+export const BudgetChanged: MessageFns<BudgetChanged> = {
+  encode(message: BudgetChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.budget !== undefined) {
+      Budget.encode(message.budget, writer.uint32(10).fork()).join();
+    }
+    if (message.previousAllotted !== 0n) {
+      if (BigInt.asIntN(64, message.previousAllotted) !== message.previousAllotted) {
+        throw new globalThis.Error("value provided for field message.previousAllotted of type int64 too large");
+      }
+      writer.uint32(16).int64(message.previousAllotted);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BudgetChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudgetChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.budget = Budget.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.previousAllotted = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BudgetChanged {
+    return {
+      budget: isSet(object.budget) ? Budget.fromJSON(object.budget) : undefined,
+      previousAllotted: isSet(object.previousAllotted)
+        ? BigInt(object.previousAllotted)
+        : isSet(object.previous_allotted)
+        ? BigInt(object.previous_allotted)
+        : 0n,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BudgetChanged): unknown {
+    const obj: any = {};
+    if (message.budget !== undefined) {
+      obj.budget = Budget.toJSON(message.budget);
+    }
+    if (message.previousAllotted !== 0n) {
+      obj.previousAllotted = message.previousAllotted.toString();
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BudgetChanged>, I>>(base?: I): BudgetChanged {
+    return BudgetChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BudgetChanged>, I>>(object: I): BudgetChanged {
+    const message = createBaseBudgetChanged();
+    message.budget = (object.budget !== undefined && object.budget !== null)
+      ? Budget.fromPartial(object.budget)
+      : undefined;
+    message.previousAllotted = (object.previousAllotted !== undefined && object.previousAllotted !== null)
+      ? BigInt(object.previousAllotted)
+      : 0n;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseClearingObligationCreated(): ClearingObligationCreated {
+  return {
+    obligationId: "",
+    reservationId: "",
+    debtor: undefined,
+    creditor: undefined,
+    points: 0n,
+    value: undefined,
+    occurredAt: undefined,
+  };
+}
+
+export const ClearingObligationCreated: MessageFns<ClearingObligationCreated> = {
+  encode(message: ClearingObligationCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.obligationId !== "") {
+      writer.uint32(10).string(message.obligationId);
+    }
+    if (message.reservationId !== "") {
+      writer.uint32(18).string(message.reservationId);
+    }
+    if (message.debtor !== undefined) {
+      TenancyRef.encode(message.debtor, writer.uint32(26).fork()).join();
+    }
+    if (message.creditor !== undefined) {
+      TenancyRef.encode(message.creditor, writer.uint32(34).fork()).join();
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(40).int64(message.points);
+    }
+    if (message.value !== undefined) {
+      Money.encode(message.value, writer.uint32(50).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearingObligationCreated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearingObligationCreated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.obligationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reservationId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.debtor = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.creditor = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.value = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClearingObligationCreated {
+    return {
+      obligationId: isSet(object.obligationId)
+        ? globalThis.String(object.obligationId)
+        : isSet(object.obligation_id)
+        ? globalThis.String(object.obligation_id)
+        : "",
+      reservationId: isSet(object.reservationId)
+        ? globalThis.String(object.reservationId)
+        : isSet(object.reservation_id)
+        ? globalThis.String(object.reservation_id)
+        : "",
+      debtor: isSet(object.debtor) ? TenancyRef.fromJSON(object.debtor) : undefined,
+      creditor: isSet(object.creditor) ? TenancyRef.fromJSON(object.creditor) : undefined,
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      value: isSet(object.value) ? Money.fromJSON(object.value) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ClearingObligationCreated): unknown {
+    const obj: any = {};
+    if (message.obligationId !== "") {
+      obj.obligationId = message.obligationId;
+    }
+    if (message.reservationId !== "") {
+      obj.reservationId = message.reservationId;
+    }
+    if (message.debtor !== undefined) {
+      obj.debtor = TenancyRef.toJSON(message.debtor);
+    }
+    if (message.creditor !== undefined) {
+      obj.creditor = TenancyRef.toJSON(message.creditor);
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.value !== undefined) {
+      obj.value = Money.toJSON(message.value);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClearingObligationCreated>, I>>(base?: I): ClearingObligationCreated {
+    return ClearingObligationCreated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClearingObligationCreated>, I>>(object: I): ClearingObligationCreated {
+    const message = createBaseClearingObligationCreated();
+    message.obligationId = object.obligationId ?? "";
+    message.reservationId = object.reservationId ?? "";
+    message.debtor = (object.debtor !== undefined && object.debtor !== null)
+      ? TenancyRef.fromPartial(object.debtor)
+      : undefined;
+    message.creditor = (object.creditor !== undefined && object.creditor !== null)
+      ? TenancyRef.fromPartial(object.creditor)
+      : undefined;
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.value = (object.value !== undefined && object.value !== null) ? Money.fromPartial(object.value) : undefined;
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;

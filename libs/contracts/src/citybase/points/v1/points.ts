@@ -19,9 +19,10 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp";
-import { TenancyRef } from "../../common/v1/common";
+import { Money, PageRequest, PageResponse, TenancyRef } from "../../common/v1/common";
+import { PaymentScenario, paymentScenarioFromJSON, paymentScenarioToJSON } from "../../payment/v1/payment";
 
-/** State of a points reservation: held > confirmed | cancelled | expired. */
+/** State of a points reservation: held > confirmed | cancelled | expired, each ending exactly once. */
 export enum ReservationStatus {
   RESERVATION_STATUS_UNSPECIFIED = 0,
   RESERVATION_STATUS_HELD = 1,
@@ -73,8 +74,335 @@ export function reservationStatusToJSON(object: ReservationStatus): string {
   }
 }
 
+export enum HolderKind {
+  HOLDER_KIND_UNSPECIFIED = 0,
+  HOLDER_KIND_USER = 1,
+  HOLDER_KIND_HOUSEHOLD = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function holderKindFromJSON(object: any): HolderKind {
+  switch (object) {
+    case 0:
+    case "HOLDER_KIND_UNSPECIFIED":
+      return HolderKind.HOLDER_KIND_UNSPECIFIED;
+    case 1:
+    case "HOLDER_KIND_USER":
+      return HolderKind.HOLDER_KIND_USER;
+    case 2:
+    case "HOLDER_KIND_HOUSEHOLD":
+      return HolderKind.HOLDER_KIND_HOUSEHOLD;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return HolderKind.UNRECOGNIZED;
+  }
+}
+
+export function holderKindToJSON(object: HolderKind): string {
+  switch (object) {
+    case HolderKind.HOLDER_KIND_UNSPECIFIED:
+      return "HOLDER_KIND_UNSPECIFIED";
+    case HolderKind.HOLDER_KIND_USER:
+      return "HOLDER_KIND_USER";
+    case HolderKind.HOLDER_KIND_HOUSEHOLD:
+      return "HOLDER_KIND_HOUSEHOLD";
+    case HolderKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum LotStatus {
+  LOT_STATUS_UNSPECIFIED = 0,
+  /** LOT_STATUS_PENDING - Earned, not spendable until the payment's refund window has passed. */
+  LOT_STATUS_PENDING = 1,
+  LOT_STATUS_AVAILABLE = 2,
+  /** LOT_STATUS_EXPIRED - Past its expiry: what was left of it expired. */
+  LOT_STATUS_EXPIRED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function lotStatusFromJSON(object: any): LotStatus {
+  switch (object) {
+    case 0:
+    case "LOT_STATUS_UNSPECIFIED":
+      return LotStatus.LOT_STATUS_UNSPECIFIED;
+    case 1:
+    case "LOT_STATUS_PENDING":
+      return LotStatus.LOT_STATUS_PENDING;
+    case 2:
+    case "LOT_STATUS_AVAILABLE":
+      return LotStatus.LOT_STATUS_AVAILABLE;
+    case 3:
+    case "LOT_STATUS_EXPIRED":
+      return LotStatus.LOT_STATUS_EXPIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LotStatus.UNRECOGNIZED;
+  }
+}
+
+export function lotStatusToJSON(object: LotStatus): string {
+  switch (object) {
+    case LotStatus.LOT_STATUS_UNSPECIFIED:
+      return "LOT_STATUS_UNSPECIFIED";
+    case LotStatus.LOT_STATUS_PENDING:
+      return "LOT_STATUS_PENDING";
+    case LotStatus.LOT_STATUS_AVAILABLE:
+      return "LOT_STATUS_AVAILABLE";
+    case LotStatus.LOT_STATUS_EXPIRED:
+      return "LOT_STATUS_EXPIRED";
+    case LotStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum LotSource {
+  LOT_SOURCE_UNSPECIFIED = 0,
+  /** LOT_SOURCE_EARNED - Earned by an earning rule on a payment. */
+  LOT_SOURCE_EARNED = 1,
+  /** LOT_SOURCE_ISSUED - Issued by staff. */
+  LOT_SOURCE_ISSUED = 2,
+  /** LOT_SOURCE_TRANSFER - Received from another holder. */
+  LOT_SOURCE_TRANSFER = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function lotSourceFromJSON(object: any): LotSource {
+  switch (object) {
+    case 0:
+    case "LOT_SOURCE_UNSPECIFIED":
+      return LotSource.LOT_SOURCE_UNSPECIFIED;
+    case 1:
+    case "LOT_SOURCE_EARNED":
+      return LotSource.LOT_SOURCE_EARNED;
+    case 2:
+    case "LOT_SOURCE_ISSUED":
+      return LotSource.LOT_SOURCE_ISSUED;
+    case 3:
+    case "LOT_SOURCE_TRANSFER":
+      return LotSource.LOT_SOURCE_TRANSFER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LotSource.UNRECOGNIZED;
+  }
+}
+
+export function lotSourceToJSON(object: LotSource): string {
+  switch (object) {
+    case LotSource.LOT_SOURCE_UNSPECIFIED:
+      return "LOT_SOURCE_UNSPECIFIED";
+    case LotSource.LOT_SOURCE_EARNED:
+      return "LOT_SOURCE_EARNED";
+    case LotSource.LOT_SOURCE_ISSUED:
+      return "LOT_SOURCE_ISSUED";
+    case LotSource.LOT_SOURCE_TRANSFER:
+      return "LOT_SOURCE_TRANSFER";
+    case LotSource.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What a refund does with points it cannot take back because they were spent. */
+export enum ShortfallPolicy {
+  SHORTFALL_POLICY_UNSPECIFIED = 0,
+  /** SHORTFALL_POLICY_DEBT - Recorded as a debt the holder's next earnings pay off. */
+  SHORTFALL_POLICY_DEBT = 1,
+  /** SHORTFALL_POLICY_FORGIVE - Forgiven: the issuer bears it. */
+  SHORTFALL_POLICY_FORGIVE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function shortfallPolicyFromJSON(object: any): ShortfallPolicy {
+  switch (object) {
+    case 0:
+    case "SHORTFALL_POLICY_UNSPECIFIED":
+      return ShortfallPolicy.SHORTFALL_POLICY_UNSPECIFIED;
+    case 1:
+    case "SHORTFALL_POLICY_DEBT":
+      return ShortfallPolicy.SHORTFALL_POLICY_DEBT;
+    case 2:
+    case "SHORTFALL_POLICY_FORGIVE":
+      return ShortfallPolicy.SHORTFALL_POLICY_FORGIVE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ShortfallPolicy.UNRECOGNIZED;
+  }
+}
+
+export function shortfallPolicyToJSON(object: ShortfallPolicy): string {
+  switch (object) {
+    case ShortfallPolicy.SHORTFALL_POLICY_UNSPECIFIED:
+      return "SHORTFALL_POLICY_UNSPECIFIED";
+    case ShortfallPolicy.SHORTFALL_POLICY_DEBT:
+      return "SHORTFALL_POLICY_DEBT";
+    case ShortfallPolicy.SHORTFALL_POLICY_FORGIVE:
+      return "SHORTFALL_POLICY_FORGIVE";
+    case ShortfallPolicy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum EntryKind {
+  ENTRY_KIND_UNSPECIFIED = 0,
+  ENTRY_KIND_EARNED = 1,
+  ENTRY_KIND_ISSUED = 2,
+  ENTRY_KIND_RELEASED = 3,
+  ENTRY_KIND_RESERVED = 4,
+  ENTRY_KIND_CONFIRMED = 5,
+  ENTRY_KIND_CANCELLED = 6,
+  ENTRY_KIND_RESERVATION_EXPIRED = 7,
+  ENTRY_KIND_REVERSED = 8,
+  ENTRY_KIND_DEBT_RECORDED = 9,
+  ENTRY_KIND_DEBT_REPAID = 10,
+  ENTRY_KIND_EXPIRED = 11,
+  ENTRY_KIND_TRANSFER_OUT = 12,
+  ENTRY_KIND_TRANSFER_IN = 13,
+  UNRECOGNIZED = -1,
+}
+
+export function entryKindFromJSON(object: any): EntryKind {
+  switch (object) {
+    case 0:
+    case "ENTRY_KIND_UNSPECIFIED":
+      return EntryKind.ENTRY_KIND_UNSPECIFIED;
+    case 1:
+    case "ENTRY_KIND_EARNED":
+      return EntryKind.ENTRY_KIND_EARNED;
+    case 2:
+    case "ENTRY_KIND_ISSUED":
+      return EntryKind.ENTRY_KIND_ISSUED;
+    case 3:
+    case "ENTRY_KIND_RELEASED":
+      return EntryKind.ENTRY_KIND_RELEASED;
+    case 4:
+    case "ENTRY_KIND_RESERVED":
+      return EntryKind.ENTRY_KIND_RESERVED;
+    case 5:
+    case "ENTRY_KIND_CONFIRMED":
+      return EntryKind.ENTRY_KIND_CONFIRMED;
+    case 6:
+    case "ENTRY_KIND_CANCELLED":
+      return EntryKind.ENTRY_KIND_CANCELLED;
+    case 7:
+    case "ENTRY_KIND_RESERVATION_EXPIRED":
+      return EntryKind.ENTRY_KIND_RESERVATION_EXPIRED;
+    case 8:
+    case "ENTRY_KIND_REVERSED":
+      return EntryKind.ENTRY_KIND_REVERSED;
+    case 9:
+    case "ENTRY_KIND_DEBT_RECORDED":
+      return EntryKind.ENTRY_KIND_DEBT_RECORDED;
+    case 10:
+    case "ENTRY_KIND_DEBT_REPAID":
+      return EntryKind.ENTRY_KIND_DEBT_REPAID;
+    case 11:
+    case "ENTRY_KIND_EXPIRED":
+      return EntryKind.ENTRY_KIND_EXPIRED;
+    case 12:
+    case "ENTRY_KIND_TRANSFER_OUT":
+      return EntryKind.ENTRY_KIND_TRANSFER_OUT;
+    case 13:
+    case "ENTRY_KIND_TRANSFER_IN":
+      return EntryKind.ENTRY_KIND_TRANSFER_IN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return EntryKind.UNRECOGNIZED;
+  }
+}
+
+export function entryKindToJSON(object: EntryKind): string {
+  switch (object) {
+    case EntryKind.ENTRY_KIND_UNSPECIFIED:
+      return "ENTRY_KIND_UNSPECIFIED";
+    case EntryKind.ENTRY_KIND_EARNED:
+      return "ENTRY_KIND_EARNED";
+    case EntryKind.ENTRY_KIND_ISSUED:
+      return "ENTRY_KIND_ISSUED";
+    case EntryKind.ENTRY_KIND_RELEASED:
+      return "ENTRY_KIND_RELEASED";
+    case EntryKind.ENTRY_KIND_RESERVED:
+      return "ENTRY_KIND_RESERVED";
+    case EntryKind.ENTRY_KIND_CONFIRMED:
+      return "ENTRY_KIND_CONFIRMED";
+    case EntryKind.ENTRY_KIND_CANCELLED:
+      return "ENTRY_KIND_CANCELLED";
+    case EntryKind.ENTRY_KIND_RESERVATION_EXPIRED:
+      return "ENTRY_KIND_RESERVATION_EXPIRED";
+    case EntryKind.ENTRY_KIND_REVERSED:
+      return "ENTRY_KIND_REVERSED";
+    case EntryKind.ENTRY_KIND_DEBT_RECORDED:
+      return "ENTRY_KIND_DEBT_RECORDED";
+    case EntryKind.ENTRY_KIND_DEBT_REPAID:
+      return "ENTRY_KIND_DEBT_REPAID";
+    case EntryKind.ENTRY_KIND_EXPIRED:
+      return "ENTRY_KIND_EXPIRED";
+    case EntryKind.ENTRY_KIND_TRANSFER_OUT:
+      return "ENTRY_KIND_TRANSFER_OUT";
+    case EntryKind.ENTRY_KIND_TRANSFER_IN:
+      return "ENTRY_KIND_TRANSFER_IN";
+    case EntryKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum BudgetLevel {
+  BUDGET_LEVEL_UNSPECIFIED = 0,
+  BUDGET_LEVEL_CITY = 1,
+  BUDGET_LEVEL_OPERATOR = 2,
+  BUDGET_LEVEL_PROJECT = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function budgetLevelFromJSON(object: any): BudgetLevel {
+  switch (object) {
+    case 0:
+    case "BUDGET_LEVEL_UNSPECIFIED":
+      return BudgetLevel.BUDGET_LEVEL_UNSPECIFIED;
+    case 1:
+    case "BUDGET_LEVEL_CITY":
+      return BudgetLevel.BUDGET_LEVEL_CITY;
+    case 2:
+    case "BUDGET_LEVEL_OPERATOR":
+      return BudgetLevel.BUDGET_LEVEL_OPERATOR;
+    case 3:
+    case "BUDGET_LEVEL_PROJECT":
+      return BudgetLevel.BUDGET_LEVEL_PROJECT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BudgetLevel.UNRECOGNIZED;
+  }
+}
+
+export function budgetLevelToJSON(object: BudgetLevel): string {
+  switch (object) {
+    case BudgetLevel.BUDGET_LEVEL_UNSPECIFIED:
+      return "BUDGET_LEVEL_UNSPECIFIED";
+    case BudgetLevel.BUDGET_LEVEL_CITY:
+      return "BUDGET_LEVEL_CITY";
+    case BudgetLevel.BUDGET_LEVEL_OPERATOR:
+      return "BUDGET_LEVEL_OPERATOR";
+    case BudgetLevel.BUDGET_LEVEL_PROJECT:
+      return "BUDGET_LEVEL_PROJECT";
+    case BudgetLevel.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface Reservation {
   reservationId: string;
+  /** The programme's operator, and where the points are redeemed (project, merchant). */
   tenancy:
     | TenancyRef
     | undefined;
@@ -85,11 +413,126 @@ export interface Reservation {
   /** What the points pay for, e.g. the checkout or payment id. */
   reference: string;
   createdAt: Timestamp | undefined;
+  expiresAt:
+    | Timestamp
+    | undefined;
+  /** When it was confirmed, cancelled or expired; unset while held. */
+  endedAt: Timestamp | undefined;
+}
+
+export interface Lot {
+  lotId: string;
+  amount: bigint;
+  /** Not yet spent, expired, reversed or transferred; includes held units. */
+  remaining: bigint;
+  /** Held by open reservations. */
+  held: bigint;
+  status: LotStatus;
+  source: LotSource;
+  /** Payment id (earned), request id (issued) or transfer id (transfer). */
+  sourceRef: string;
+  /** Who issued the points and whose budget paid for them. */
+  issuer:
+    | TenancyRef
+    | undefined;
+  /** The household member who earned them; empty for a user's own account. */
+  memberId: string;
+  earnedAt:
+    | Timestamp
+    | undefined;
+  /** When a pending lot becomes available. */
+  availableAt: Timestamp | undefined;
   expiresAt: Timestamp | undefined;
 }
 
+/** One change of an account; the deltas are signed. */
+export interface HistoryEntry {
+  entryId: string;
+  kind: EntryKind;
+  availableDelta: bigint;
+  pendingDelta: bigint;
+  reservedDelta: bigint;
+  debtDelta: bigint;
+  /** Reason code, e.g. "PROPERTY_FEE_PAID", "GOODWILL", "REFUND". */
+  reason: string;
+  /** The payment, reservation, transfer or lot the change concerns. */
+  reference: string;
+  /** The client whose request made the change; empty when an event or a job made it. */
+  clientId: string;
+  /** The event that made the change; empty when a request or a job made it. */
+  eventId: string;
+  /** The household member it is attributed to. */
+  memberId: string;
+  occurredAt: Timestamp | undefined;
+}
+
+export interface Tier {
+  /** 1-40 characters. */
+  name: string;
+  /** Points earned in the rolling window at which a holder reaches the tier; the first tier's is 0. */
+  threshold: bigint;
+  /** Multiplier of earned points in per mille (1000 = 1x), 1000-10000. */
+  multiplierPermille: number;
+}
+
+export interface Programme {
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** Money value of one point, e.g. CNY 1 (one fen): what the issuer owes per point redeemed. */
+  pointValue:
+    | Money
+    | undefined;
+  /** Lifetime of a lot unless its issuance says otherwise, 1-3650 days. */
+  lotLifetimeDays: number;
+  /** How long earned points stay pending after the payment, 0-2160 hours. */
+  refundWindowHours: number;
+  shortfallPolicy: ShortfallPolicy;
+  /** Days before expiry a PointsExpiring notice is sent, 0-90 (0: none). */
+  expiryNoticeDays: number;
+  /** Tiers by rising threshold; the first one's threshold is 0. At most 10. */
+  tiers: Tier[];
+  /** Rolling window of earnings for tiers, 1-730 days. */
+  tierWindowDays: number;
+  updatedAt: Timestamp | undefined;
+}
+
+export interface EarningRule {
+  ruleId: string;
+  /** Operator, and the project it is narrowed to (a project's rule wins over the operator's). */
+  tenancy: TenancyRef | undefined;
+  scenario: PaymentScenario;
+  /** Points per yuan (100 minor units) paid, 0-10000 (0 turns the rule off). */
+  pointsPerYuan: number;
+  /** At most this many points per holder per day (city time) under this rule; 0: no cap. */
+  dailyCap: bigint;
+  updatedAt: Timestamp | undefined;
+}
+
+export interface Budget {
+  level: BudgetLevel;
+  /** Empty ids for the city; the operator; the operator and the project. */
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** YYYY-MM in city time (UTC+8). */
+  period: string;
+  allotted: bigint;
+  /** Handed down to the level below. */
+  allottedToChildren: bigint;
+  /** Issued at this level itself, net of reversals. */
+  issued: bigint;
+  /** What is left to issue or hand down: allotted - allotted_to_children - issued. */
+  unallotted: bigint;
+  /** Totals of this budget and everything below it. */
+  subtreeIssued: bigint;
+  subtreeRedeemed: bigint;
+  subtreeExpired: bigint;
+  updatedAt: Timestamp | undefined;
+}
+
 export interface GetBalanceRequest {
-  /** Operator (points issuer) and optionally project. */
+  /** The programme's operator. */
   tenancy:
     | TenancyRef
     | undefined;
@@ -103,6 +546,39 @@ export interface GetBalanceResponse {
   available: bigint;
   /** Points held by open reservations. */
   reserved: bigint;
+  /** Earned points waiting for their payment's refund window. */
+  pending: bigint;
+  /** Points a refund could not take back; the next earnings pay it off. */
+  debt: bigint;
+  /** The holder's tier name; empty when the programme has no tiers. */
+  tier: string;
+  holderKind: HolderKind;
+  /** Points that expire within the programme's notice days. */
+  expiringSoon: bigint;
+}
+
+export interface ListLotsRequest {
+  tenancy: TenancyRef | undefined;
+  holderId: string;
+  /** Also lots with nothing remaining. */
+  includeEmpty: boolean;
+  page: PageRequest | undefined;
+}
+
+export interface ListLotsResponse {
+  lots: Lot[];
+  page: PageResponse | undefined;
+}
+
+export interface ListHistoryRequest {
+  tenancy: TenancyRef | undefined;
+  holderId: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListHistoryResponse {
+  entries: HistoryEntry[];
+  page: PageResponse | undefined;
 }
 
 export interface IssuePointsRequest {
@@ -116,9 +592,9 @@ export interface IssuePointsRequest {
   holderId: string;
   /** Must be positive. */
   points: bigint;
-  /** Why the points are issued, e.g. "PROPERTY_FEE_PAID". */
+  /** Why the points are issued, e.g. "GOODWILL": 1-40 characters, A-Z, 0-9 and underscores. */
   reason: string;
-  /** When the lot expires; unset means the programme's default. */
+  /** When the lot expires; unset means the programme's lot lifetime. */
   expiresAt: Timestamp | undefined;
 }
 
@@ -128,9 +604,47 @@ export interface IssuePointsResponse {
   available: bigint;
 }
 
+export interface TransferPointsRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** The programme's operator. */
+  tenancy: TenancyRef | undefined;
+  fromHolderId: string;
+  toHolderId: string;
+  /** Must be positive. */
+  points: bigint;
+  /** 1-40 characters, A-Z, 0-9 and underscores. */
+  reason: string;
+}
+
+export interface TransferPointsResponse {
+  transferId: string;
+  /** The sender's available balance after the transfer. */
+  fromAvailable: bigint;
+}
+
+export interface SetHouseholdMembersRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** The programme's operator. */
+  tenancy: TenancyRef | undefined;
+  householdId: string;
+  /**
+   * User ids, at most 20; replaces the current members. A user is in at most one household per
+   * programme.
+   */
+  memberIds: string[];
+}
+
+export interface SetHouseholdMembersResponse {
+  householdId: string;
+  memberIds: string[];
+}
+
 export interface ReservePointsRequest {
   /** Idempotency key. */
   requestId: string;
+  /** The programme's operator, and the project and merchant the points are redeemed at. */
   tenancy:
     | TenancyRef
     | undefined;
@@ -140,7 +654,7 @@ export interface ReservePointsRequest {
   points: bigint;
   /** What the points pay for, e.g. the checkout or payment id. */
   reference: string;
-  /** Lifetime of the reservation; 0 means the server default. */
+  /** Lifetime of the reservation, 0-3600 seconds; 0 means the server default. */
   ttlSeconds: number;
 }
 
@@ -170,6 +684,92 @@ export interface CancelReservationResponse {
   reservation: Reservation | undefined;
 }
 
+export interface GetReservationRequest {
+  tenancy: TenancyRef | undefined;
+  reservationId: string;
+}
+
+export interface GetReservationResponse {
+  reservation: Reservation | undefined;
+}
+
+export interface SetProgrammeRequest {
+  /** Idempotency key. */
+  requestId: string;
+  programme: Programme | undefined;
+}
+
+export interface SetProgrammeResponse {
+  programme: Programme | undefined;
+}
+
+export interface GetProgrammeRequest {
+  tenancy: TenancyRef | undefined;
+}
+
+export interface GetProgrammeResponse {
+  programme: Programme | undefined;
+}
+
+export interface SetEarningRuleRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** One rule per (operator, project, scenario): setting it again changes it. */
+  rule: EarningRule | undefined;
+}
+
+export interface SetEarningRuleResponse {
+  rule: EarningRule | undefined;
+}
+
+export interface ListEarningRulesRequest {
+  tenancy: TenancyRef | undefined;
+  page: PageRequest | undefined;
+}
+
+export interface ListEarningRulesResponse {
+  rules: EarningRule[];
+  page: PageResponse | undefined;
+}
+
+export interface SetBudgetRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** Empty: the city; operator: the operator; operator and project: the project. */
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** YYYY-MM in city time (UTC+8). */
+  period: string;
+  /** The new allotment, >= 0. */
+  allotted: bigint;
+}
+
+export interface SetBudgetResponse {
+  budget: Budget | undefined;
+}
+
+export interface GetBudgetRequest {
+  tenancy: TenancyRef | undefined;
+  period: string;
+}
+
+export interface GetBudgetResponse {
+  budget: Budget | undefined;
+}
+
+export interface ListBudgetsRequest {
+  /** The parent: empty for the city's operators, an operator for its projects. */
+  tenancy: TenancyRef | undefined;
+  period: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListBudgetsResponse {
+  budgets: Budget[];
+  page: PageResponse | undefined;
+}
+
 function createBaseReservation(): Reservation {
   return {
     reservationId: "",
@@ -180,6 +780,7 @@ function createBaseReservation(): Reservation {
     reference: "",
     createdAt: undefined,
     expiresAt: undefined,
+    endedAt: undefined,
   };
 }
 
@@ -211,6 +812,9 @@ export const Reservation: MessageFns<Reservation> = {
     }
     if (message.expiresAt !== undefined) {
       Timestamp.encode(message.expiresAt, writer.uint32(66).fork()).join();
+    }
+    if (message.endedAt !== undefined) {
+      Timestamp.encode(message.endedAt, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -292,6 +896,14 @@ export const Reservation: MessageFns<Reservation> = {
             message.expiresAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.endedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -330,6 +942,11 @@ export const Reservation: MessageFns<Reservation> = {
         : isSet(object.expires_at)
         ? fromJsonTimestamp(object.expires_at)
         : undefined,
+      endedAt: isSet(object.endedAt)
+        ? fromJsonTimestamp(object.endedAt)
+        : isSet(object.ended_at)
+        ? fromJsonTimestamp(object.ended_at)
+        : undefined,
     };
   },
 
@@ -359,6 +976,9 @@ export const Reservation: MessageFns<Reservation> = {
     if (message.expiresAt !== undefined) {
       obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
     }
+    if (message.endedAt !== undefined) {
+      obj.endedAt = fromTimestamp(message.endedAt).toISOString();
+    }
     return obj;
   },
 
@@ -380,6 +1000,1441 @@ export const Reservation: MessageFns<Reservation> = {
       : undefined;
     message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
       ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    message.endedAt = (object.endedAt !== undefined && object.endedAt !== null)
+      ? Timestamp.fromPartial(object.endedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLot(): Lot {
+  return {
+    lotId: "",
+    amount: 0n,
+    remaining: 0n,
+    held: 0n,
+    status: 0,
+    source: 0,
+    sourceRef: "",
+    issuer: undefined,
+    memberId: "",
+    earnedAt: undefined,
+    availableAt: undefined,
+    expiresAt: undefined,
+  };
+}
+
+export const Lot: MessageFns<Lot> = {
+  encode(message: Lot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lotId !== "") {
+      writer.uint32(10).string(message.lotId);
+    }
+    if (message.amount !== 0n) {
+      if (BigInt.asIntN(64, message.amount) !== message.amount) {
+        throw new globalThis.Error("value provided for field message.amount of type int64 too large");
+      }
+      writer.uint32(16).int64(message.amount);
+    }
+    if (message.remaining !== 0n) {
+      if (BigInt.asIntN(64, message.remaining) !== message.remaining) {
+        throw new globalThis.Error("value provided for field message.remaining of type int64 too large");
+      }
+      writer.uint32(24).int64(message.remaining);
+    }
+    if (message.held !== 0n) {
+      if (BigInt.asIntN(64, message.held) !== message.held) {
+        throw new globalThis.Error("value provided for field message.held of type int64 too large");
+      }
+      writer.uint32(32).int64(message.held);
+    }
+    if (message.status !== 0) {
+      writer.uint32(40).int32(message.status);
+    }
+    if (message.source !== 0) {
+      writer.uint32(48).int32(message.source);
+    }
+    if (message.sourceRef !== "") {
+      writer.uint32(58).string(message.sourceRef);
+    }
+    if (message.issuer !== undefined) {
+      TenancyRef.encode(message.issuer, writer.uint32(66).fork()).join();
+    }
+    if (message.memberId !== "") {
+      writer.uint32(74).string(message.memberId);
+    }
+    if (message.earnedAt !== undefined) {
+      Timestamp.encode(message.earnedAt, writer.uint32(82).fork()).join();
+    }
+    if (message.availableAt !== undefined) {
+      Timestamp.encode(message.availableAt, writer.uint32(90).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(98).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Lot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lotId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.amount = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.remaining = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.held = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sourceRef = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.issuer = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.earnedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.availableAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Lot {
+    return {
+      lotId: isSet(object.lotId)
+        ? globalThis.String(object.lotId)
+        : isSet(object.lot_id)
+        ? globalThis.String(object.lot_id)
+        : "",
+      amount: isSet(object.amount) ? BigInt(object.amount) : 0n,
+      remaining: isSet(object.remaining) ? BigInt(object.remaining) : 0n,
+      held: isSet(object.held) ? BigInt(object.held) : 0n,
+      status: isSet(object.status) ? lotStatusFromJSON(object.status) : 0,
+      source: isSet(object.source) ? lotSourceFromJSON(object.source) : 0,
+      sourceRef: isSet(object.sourceRef)
+        ? globalThis.String(object.sourceRef)
+        : isSet(object.source_ref)
+        ? globalThis.String(object.source_ref)
+        : "",
+      issuer: isSet(object.issuer) ? TenancyRef.fromJSON(object.issuer) : undefined,
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      earnedAt: isSet(object.earnedAt)
+        ? fromJsonTimestamp(object.earnedAt)
+        : isSet(object.earned_at)
+        ? fromJsonTimestamp(object.earned_at)
+        : undefined,
+      availableAt: isSet(object.availableAt)
+        ? fromJsonTimestamp(object.availableAt)
+        : isSet(object.available_at)
+        ? fromJsonTimestamp(object.available_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Lot): unknown {
+    const obj: any = {};
+    if (message.lotId !== "") {
+      obj.lotId = message.lotId;
+    }
+    if (message.amount !== 0n) {
+      obj.amount = message.amount.toString();
+    }
+    if (message.remaining !== 0n) {
+      obj.remaining = message.remaining.toString();
+    }
+    if (message.held !== 0n) {
+      obj.held = message.held.toString();
+    }
+    if (message.status !== 0) {
+      obj.status = lotStatusToJSON(message.status);
+    }
+    if (message.source !== 0) {
+      obj.source = lotSourceToJSON(message.source);
+    }
+    if (message.sourceRef !== "") {
+      obj.sourceRef = message.sourceRef;
+    }
+    if (message.issuer !== undefined) {
+      obj.issuer = TenancyRef.toJSON(message.issuer);
+    }
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.earnedAt !== undefined) {
+      obj.earnedAt = fromTimestamp(message.earnedAt).toISOString();
+    }
+    if (message.availableAt !== undefined) {
+      obj.availableAt = fromTimestamp(message.availableAt).toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Lot>, I>>(base?: I): Lot {
+    return Lot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Lot>, I>>(object: I): Lot {
+    const message = createBaseLot();
+    message.lotId = object.lotId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null) ? BigInt(object.amount) : 0n;
+    message.remaining = (object.remaining !== undefined && object.remaining !== null) ? BigInt(object.remaining) : 0n;
+    message.held = (object.held !== undefined && object.held !== null) ? BigInt(object.held) : 0n;
+    message.status = object.status ?? 0;
+    message.source = object.source ?? 0;
+    message.sourceRef = object.sourceRef ?? "";
+    message.issuer = (object.issuer !== undefined && object.issuer !== null)
+      ? TenancyRef.fromPartial(object.issuer)
+      : undefined;
+    message.memberId = object.memberId ?? "";
+    message.earnedAt = (object.earnedAt !== undefined && object.earnedAt !== null)
+      ? Timestamp.fromPartial(object.earnedAt)
+      : undefined;
+    message.availableAt = (object.availableAt !== undefined && object.availableAt !== null)
+      ? Timestamp.fromPartial(object.availableAt)
+      : undefined;
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseHistoryEntry(): HistoryEntry {
+  return {
+    entryId: "",
+    kind: 0,
+    availableDelta: 0n,
+    pendingDelta: 0n,
+    reservedDelta: 0n,
+    debtDelta: 0n,
+    reason: "",
+    reference: "",
+    clientId: "",
+    eventId: "",
+    memberId: "",
+    occurredAt: undefined,
+  };
+}
+
+export const HistoryEntry: MessageFns<HistoryEntry> = {
+  encode(message: HistoryEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entryId !== "") {
+      writer.uint32(10).string(message.entryId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.availableDelta !== 0n) {
+      if (BigInt.asIntN(64, message.availableDelta) !== message.availableDelta) {
+        throw new globalThis.Error("value provided for field message.availableDelta of type int64 too large");
+      }
+      writer.uint32(24).int64(message.availableDelta);
+    }
+    if (message.pendingDelta !== 0n) {
+      if (BigInt.asIntN(64, message.pendingDelta) !== message.pendingDelta) {
+        throw new globalThis.Error("value provided for field message.pendingDelta of type int64 too large");
+      }
+      writer.uint32(32).int64(message.pendingDelta);
+    }
+    if (message.reservedDelta !== 0n) {
+      if (BigInt.asIntN(64, message.reservedDelta) !== message.reservedDelta) {
+        throw new globalThis.Error("value provided for field message.reservedDelta of type int64 too large");
+      }
+      writer.uint32(40).int64(message.reservedDelta);
+    }
+    if (message.debtDelta !== 0n) {
+      if (BigInt.asIntN(64, message.debtDelta) !== message.debtDelta) {
+        throw new globalThis.Error("value provided for field message.debtDelta of type int64 too large");
+      }
+      writer.uint32(48).int64(message.debtDelta);
+    }
+    if (message.reason !== "") {
+      writer.uint32(58).string(message.reason);
+    }
+    if (message.reference !== "") {
+      writer.uint32(66).string(message.reference);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(74).string(message.clientId);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(82).string(message.eventId);
+    }
+    if (message.memberId !== "") {
+      writer.uint32(90).string(message.memberId);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(98).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HistoryEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHistoryEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entryId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.availableDelta = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pendingDelta = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.reservedDelta = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.debtDelta = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HistoryEntry {
+    return {
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "",
+      kind: isSet(object.kind) ? entryKindFromJSON(object.kind) : 0,
+      availableDelta: isSet(object.availableDelta)
+        ? BigInt(object.availableDelta)
+        : isSet(object.available_delta)
+        ? BigInt(object.available_delta)
+        : 0n,
+      pendingDelta: isSet(object.pendingDelta)
+        ? BigInt(object.pendingDelta)
+        : isSet(object.pending_delta)
+        ? BigInt(object.pending_delta)
+        : 0n,
+      reservedDelta: isSet(object.reservedDelta)
+        ? BigInt(object.reservedDelta)
+        : isSet(object.reserved_delta)
+        ? BigInt(object.reserved_delta)
+        : 0n,
+      debtDelta: isSet(object.debtDelta)
+        ? BigInt(object.debtDelta)
+        : isSet(object.debt_delta)
+        ? BigInt(object.debt_delta)
+        : 0n,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: HistoryEntry): unknown {
+    const obj: any = {};
+    if (message.entryId !== "") {
+      obj.entryId = message.entryId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = entryKindToJSON(message.kind);
+    }
+    if (message.availableDelta !== 0n) {
+      obj.availableDelta = message.availableDelta.toString();
+    }
+    if (message.pendingDelta !== 0n) {
+      obj.pendingDelta = message.pendingDelta.toString();
+    }
+    if (message.reservedDelta !== 0n) {
+      obj.reservedDelta = message.reservedDelta.toString();
+    }
+    if (message.debtDelta !== 0n) {
+      obj.debtDelta = message.debtDelta.toString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HistoryEntry>, I>>(base?: I): HistoryEntry {
+    return HistoryEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HistoryEntry>, I>>(object: I): HistoryEntry {
+    const message = createBaseHistoryEntry();
+    message.entryId = object.entryId ?? "";
+    message.kind = object.kind ?? 0;
+    message.availableDelta = (object.availableDelta !== undefined && object.availableDelta !== null)
+      ? BigInt(object.availableDelta)
+      : 0n;
+    message.pendingDelta = (object.pendingDelta !== undefined && object.pendingDelta !== null)
+      ? BigInt(object.pendingDelta)
+      : 0n;
+    message.reservedDelta = (object.reservedDelta !== undefined && object.reservedDelta !== null)
+      ? BigInt(object.reservedDelta)
+      : 0n;
+    message.debtDelta = (object.debtDelta !== undefined && object.debtDelta !== null) ? BigInt(object.debtDelta) : 0n;
+    message.reason = object.reason ?? "";
+    message.reference = object.reference ?? "";
+    message.clientId = object.clientId ?? "";
+    message.eventId = object.eventId ?? "";
+    message.memberId = object.memberId ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTier(): Tier {
+  return { name: "", threshold: 0n, multiplierPermille: 0 };
+}
+
+export const Tier: MessageFns<Tier> = {
+  encode(message: Tier, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.threshold !== 0n) {
+      if (BigInt.asIntN(64, message.threshold) !== message.threshold) {
+        throw new globalThis.Error("value provided for field message.threshold of type int64 too large");
+      }
+      writer.uint32(16).int64(message.threshold);
+    }
+    if (message.multiplierPermille !== 0) {
+      writer.uint32(24).int32(message.multiplierPermille);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Tier {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTier();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.threshold = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.multiplierPermille = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Tier {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      threshold: isSet(object.threshold) ? BigInt(object.threshold) : 0n,
+      multiplierPermille: isSet(object.multiplierPermille)
+        ? globalThis.Number(object.multiplierPermille)
+        : isSet(object.multiplier_permille)
+        ? globalThis.Number(object.multiplier_permille)
+        : 0,
+    };
+  },
+
+  toJSON(message: Tier): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.threshold !== 0n) {
+      obj.threshold = message.threshold.toString();
+    }
+    if (message.multiplierPermille !== 0) {
+      obj.multiplierPermille = Math.round(message.multiplierPermille);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Tier>, I>>(base?: I): Tier {
+    return Tier.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Tier>, I>>(object: I): Tier {
+    const message = createBaseTier();
+    message.name = object.name ?? "";
+    message.threshold = (object.threshold !== undefined && object.threshold !== null) ? BigInt(object.threshold) : 0n;
+    message.multiplierPermille = object.multiplierPermille ?? 0;
+    return message;
+  },
+};
+
+function createBaseProgramme(): Programme {
+  return {
+    tenancy: undefined,
+    pointValue: undefined,
+    lotLifetimeDays: 0,
+    refundWindowHours: 0,
+    shortfallPolicy: 0,
+    expiryNoticeDays: 0,
+    tiers: [],
+    tierWindowDays: 0,
+    updatedAt: undefined,
+  };
+}
+
+export const Programme: MessageFns<Programme> = {
+  encode(message: Programme, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.pointValue !== undefined) {
+      Money.encode(message.pointValue, writer.uint32(18).fork()).join();
+    }
+    if (message.lotLifetimeDays !== 0) {
+      writer.uint32(24).int32(message.lotLifetimeDays);
+    }
+    if (message.refundWindowHours !== 0) {
+      writer.uint32(32).int32(message.refundWindowHours);
+    }
+    if (message.shortfallPolicy !== 0) {
+      writer.uint32(40).int32(message.shortfallPolicy);
+    }
+    if (message.expiryNoticeDays !== 0) {
+      writer.uint32(48).int32(message.expiryNoticeDays);
+    }
+    for (const v of message.tiers) {
+      Tier.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.tierWindowDays !== 0) {
+      writer.uint32(64).int32(message.tierWindowDays);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(message.updatedAt, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Programme {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProgramme();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pointValue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lotLifetimeDays = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.refundWindowHours = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.shortfallPolicy = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.expiryNoticeDays = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tiers.push(Tier.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.tierWindowDays = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Programme {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      pointValue: isSet(object.pointValue)
+        ? Money.fromJSON(object.pointValue)
+        : isSet(object.point_value)
+        ? Money.fromJSON(object.point_value)
+        : undefined,
+      lotLifetimeDays: isSet(object.lotLifetimeDays)
+        ? globalThis.Number(object.lotLifetimeDays)
+        : isSet(object.lot_lifetime_days)
+        ? globalThis.Number(object.lot_lifetime_days)
+        : 0,
+      refundWindowHours: isSet(object.refundWindowHours)
+        ? globalThis.Number(object.refundWindowHours)
+        : isSet(object.refund_window_hours)
+        ? globalThis.Number(object.refund_window_hours)
+        : 0,
+      shortfallPolicy: isSet(object.shortfallPolicy)
+        ? shortfallPolicyFromJSON(object.shortfallPolicy)
+        : isSet(object.shortfall_policy)
+        ? shortfallPolicyFromJSON(object.shortfall_policy)
+        : 0,
+      expiryNoticeDays: isSet(object.expiryNoticeDays)
+        ? globalThis.Number(object.expiryNoticeDays)
+        : isSet(object.expiry_notice_days)
+        ? globalThis.Number(object.expiry_notice_days)
+        : 0,
+      tiers: globalThis.Array.isArray(object?.tiers)
+        ? object.tiers.map((e: any) => Tier.fromJSON(e))
+        : [],
+      tierWindowDays: isSet(object.tierWindowDays)
+        ? globalThis.Number(object.tierWindowDays)
+        : isSet(object.tier_window_days)
+        ? globalThis.Number(object.tier_window_days)
+        : 0,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Programme): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.pointValue !== undefined) {
+      obj.pointValue = Money.toJSON(message.pointValue);
+    }
+    if (message.lotLifetimeDays !== 0) {
+      obj.lotLifetimeDays = Math.round(message.lotLifetimeDays);
+    }
+    if (message.refundWindowHours !== 0) {
+      obj.refundWindowHours = Math.round(message.refundWindowHours);
+    }
+    if (message.shortfallPolicy !== 0) {
+      obj.shortfallPolicy = shortfallPolicyToJSON(message.shortfallPolicy);
+    }
+    if (message.expiryNoticeDays !== 0) {
+      obj.expiryNoticeDays = Math.round(message.expiryNoticeDays);
+    }
+    if (message.tiers?.length) {
+      obj.tiers = message.tiers.map((e) => Tier.toJSON(e));
+    }
+    if (message.tierWindowDays !== 0) {
+      obj.tierWindowDays = Math.round(message.tierWindowDays);
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Programme>, I>>(base?: I): Programme {
+    return Programme.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Programme>, I>>(object: I): Programme {
+    const message = createBaseProgramme();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.pointValue = (object.pointValue !== undefined && object.pointValue !== null)
+      ? Money.fromPartial(object.pointValue)
+      : undefined;
+    message.lotLifetimeDays = object.lotLifetimeDays ?? 0;
+    message.refundWindowHours = object.refundWindowHours ?? 0;
+    message.shortfallPolicy = object.shortfallPolicy ?? 0;
+    message.expiryNoticeDays = object.expiryNoticeDays ?? 0;
+    message.tiers = object.tiers?.map((e) => Tier.fromPartial(e)) || [];
+    message.tierWindowDays = object.tierWindowDays ?? 0;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEarningRule(): EarningRule {
+  return { ruleId: "", tenancy: undefined, scenario: 0, pointsPerYuan: 0, dailyCap: 0n, updatedAt: undefined };
+}
+
+export const EarningRule: MessageFns<EarningRule> = {
+  encode(message: EarningRule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ruleId !== "") {
+      writer.uint32(10).string(message.ruleId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(24).int32(message.scenario);
+    }
+    if (message.pointsPerYuan !== 0) {
+      writer.uint32(32).int32(message.pointsPerYuan);
+    }
+    if (message.dailyCap !== 0n) {
+      if (BigInt.asIntN(64, message.dailyCap) !== message.dailyCap) {
+        throw new globalThis.Error("value provided for field message.dailyCap of type int64 too large");
+      }
+      writer.uint32(40).int64(message.dailyCap);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(message.updatedAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EarningRule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEarningRule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ruleId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pointsPerYuan = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.dailyCap = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EarningRule {
+    return {
+      ruleId: isSet(object.ruleId)
+        ? globalThis.String(object.ruleId)
+        : isSet(object.rule_id)
+        ? globalThis.String(object.rule_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      pointsPerYuan: isSet(object.pointsPerYuan)
+        ? globalThis.Number(object.pointsPerYuan)
+        : isSet(object.points_per_yuan)
+        ? globalThis.Number(object.points_per_yuan)
+        : 0,
+      dailyCap: isSet(object.dailyCap)
+        ? BigInt(object.dailyCap)
+        : isSet(object.daily_cap)
+        ? BigInt(object.daily_cap)
+        : 0n,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: EarningRule): unknown {
+    const obj: any = {};
+    if (message.ruleId !== "") {
+      obj.ruleId = message.ruleId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.pointsPerYuan !== 0) {
+      obj.pointsPerYuan = Math.round(message.pointsPerYuan);
+    }
+    if (message.dailyCap !== 0n) {
+      obj.dailyCap = message.dailyCap.toString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EarningRule>, I>>(base?: I): EarningRule {
+    return EarningRule.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EarningRule>, I>>(object: I): EarningRule {
+    const message = createBaseEarningRule();
+    message.ruleId = object.ruleId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.scenario = object.scenario ?? 0;
+    message.pointsPerYuan = object.pointsPerYuan ?? 0;
+    message.dailyCap = (object.dailyCap !== undefined && object.dailyCap !== null) ? BigInt(object.dailyCap) : 0n;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBudget(): Budget {
+  return {
+    level: 0,
+    tenancy: undefined,
+    period: "",
+    allotted: 0n,
+    allottedToChildren: 0n,
+    issued: 0n,
+    unallotted: 0n,
+    subtreeIssued: 0n,
+    subtreeRedeemed: 0n,
+    subtreeExpired: 0n,
+    updatedAt: undefined,
+  };
+}
+
+export const Budget: MessageFns<Budget> = {
+  encode(message: Budget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.level !== 0) {
+      writer.uint32(8).int32(message.level);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.period !== "") {
+      writer.uint32(26).string(message.period);
+    }
+    if (message.allotted !== 0n) {
+      if (BigInt.asIntN(64, message.allotted) !== message.allotted) {
+        throw new globalThis.Error("value provided for field message.allotted of type int64 too large");
+      }
+      writer.uint32(32).int64(message.allotted);
+    }
+    if (message.allottedToChildren !== 0n) {
+      if (BigInt.asIntN(64, message.allottedToChildren) !== message.allottedToChildren) {
+        throw new globalThis.Error("value provided for field message.allottedToChildren of type int64 too large");
+      }
+      writer.uint32(40).int64(message.allottedToChildren);
+    }
+    if (message.issued !== 0n) {
+      if (BigInt.asIntN(64, message.issued) !== message.issued) {
+        throw new globalThis.Error("value provided for field message.issued of type int64 too large");
+      }
+      writer.uint32(48).int64(message.issued);
+    }
+    if (message.unallotted !== 0n) {
+      if (BigInt.asIntN(64, message.unallotted) !== message.unallotted) {
+        throw new globalThis.Error("value provided for field message.unallotted of type int64 too large");
+      }
+      writer.uint32(56).int64(message.unallotted);
+    }
+    if (message.subtreeIssued !== 0n) {
+      if (BigInt.asIntN(64, message.subtreeIssued) !== message.subtreeIssued) {
+        throw new globalThis.Error("value provided for field message.subtreeIssued of type int64 too large");
+      }
+      writer.uint32(64).int64(message.subtreeIssued);
+    }
+    if (message.subtreeRedeemed !== 0n) {
+      if (BigInt.asIntN(64, message.subtreeRedeemed) !== message.subtreeRedeemed) {
+        throw new globalThis.Error("value provided for field message.subtreeRedeemed of type int64 too large");
+      }
+      writer.uint32(72).int64(message.subtreeRedeemed);
+    }
+    if (message.subtreeExpired !== 0n) {
+      if (BigInt.asIntN(64, message.subtreeExpired) !== message.subtreeExpired) {
+        throw new globalThis.Error("value provided for field message.subtreeExpired of type int64 too large");
+      }
+      writer.uint32(80).int64(message.subtreeExpired);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(message.updatedAt, writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Budget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.level = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.allotted = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.allottedToChildren = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.issued = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.unallotted = reader.int64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.subtreeIssued = reader.int64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.subtreeRedeemed = reader.int64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.subtreeExpired = reader.int64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Budget {
+    return {
+      level: isSet(object.level) ? budgetLevelFromJSON(object.level) : 0,
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      period: isSet(object.period) ? globalThis.String(object.period) : "",
+      allotted: isSet(object.allotted) ? BigInt(object.allotted) : 0n,
+      allottedToChildren: isSet(object.allottedToChildren)
+        ? BigInt(object.allottedToChildren)
+        : isSet(object.allotted_to_children)
+        ? BigInt(object.allotted_to_children)
+        : 0n,
+      issued: isSet(object.issued) ? BigInt(object.issued) : 0n,
+      unallotted: isSet(object.unallotted) ? BigInt(object.unallotted) : 0n,
+      subtreeIssued: isSet(object.subtreeIssued)
+        ? BigInt(object.subtreeIssued)
+        : isSet(object.subtree_issued)
+        ? BigInt(object.subtree_issued)
+        : 0n,
+      subtreeRedeemed: isSet(object.subtreeRedeemed)
+        ? BigInt(object.subtreeRedeemed)
+        : isSet(object.subtree_redeemed)
+        ? BigInt(object.subtree_redeemed)
+        : 0n,
+      subtreeExpired: isSet(object.subtreeExpired)
+        ? BigInt(object.subtreeExpired)
+        : isSet(object.subtree_expired)
+        ? BigInt(object.subtree_expired)
+        : 0n,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Budget): unknown {
+    const obj: any = {};
+    if (message.level !== 0) {
+      obj.level = budgetLevelToJSON(message.level);
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.period !== "") {
+      obj.period = message.period;
+    }
+    if (message.allotted !== 0n) {
+      obj.allotted = message.allotted.toString();
+    }
+    if (message.allottedToChildren !== 0n) {
+      obj.allottedToChildren = message.allottedToChildren.toString();
+    }
+    if (message.issued !== 0n) {
+      obj.issued = message.issued.toString();
+    }
+    if (message.unallotted !== 0n) {
+      obj.unallotted = message.unallotted.toString();
+    }
+    if (message.subtreeIssued !== 0n) {
+      obj.subtreeIssued = message.subtreeIssued.toString();
+    }
+    if (message.subtreeRedeemed !== 0n) {
+      obj.subtreeRedeemed = message.subtreeRedeemed.toString();
+    }
+    if (message.subtreeExpired !== 0n) {
+      obj.subtreeExpired = message.subtreeExpired.toString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Budget>, I>>(base?: I): Budget {
+    return Budget.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Budget>, I>>(object: I): Budget {
+    const message = createBaseBudget();
+    message.level = object.level ?? 0;
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.period = object.period ?? "";
+    message.allotted = (object.allotted !== undefined && object.allotted !== null) ? BigInt(object.allotted) : 0n;
+    message.allottedToChildren = (object.allottedToChildren !== undefined && object.allottedToChildren !== null)
+      ? BigInt(object.allottedToChildren)
+      : 0n;
+    message.issued = (object.issued !== undefined && object.issued !== null) ? BigInt(object.issued) : 0n;
+    message.unallotted = (object.unallotted !== undefined && object.unallotted !== null)
+      ? BigInt(object.unallotted)
+      : 0n;
+    message.subtreeIssued = (object.subtreeIssued !== undefined && object.subtreeIssued !== null)
+      ? BigInt(object.subtreeIssued)
+      : 0n;
+    message.subtreeRedeemed = (object.subtreeRedeemed !== undefined && object.subtreeRedeemed !== null)
+      ? BigInt(object.subtreeRedeemed)
+      : 0n;
+    message.subtreeExpired = (object.subtreeExpired !== undefined && object.subtreeExpired !== null)
+      ? BigInt(object.subtreeExpired)
+      : 0n;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
       : undefined;
     return message;
   },
@@ -477,7 +2532,16 @@ export const GetBalanceRequest: MessageFns<GetBalanceRequest> = {
 };
 
 function createBaseGetBalanceResponse(): GetBalanceResponse {
-  return { holderId: "", available: 0n, reserved: 0n };
+  return {
+    holderId: "",
+    available: 0n,
+    reserved: 0n,
+    pending: 0n,
+    debt: 0n,
+    tier: "",
+    holderKind: 0,
+    expiringSoon: 0n,
+  };
 }
 
 export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
@@ -496,6 +2560,30 @@ export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
         throw new globalThis.Error("value provided for field message.reserved of type int64 too large");
       }
       writer.uint32(24).int64(message.reserved);
+    }
+    if (message.pending !== 0n) {
+      if (BigInt.asIntN(64, message.pending) !== message.pending) {
+        throw new globalThis.Error("value provided for field message.pending of type int64 too large");
+      }
+      writer.uint32(32).int64(message.pending);
+    }
+    if (message.debt !== 0n) {
+      if (BigInt.asIntN(64, message.debt) !== message.debt) {
+        throw new globalThis.Error("value provided for field message.debt of type int64 too large");
+      }
+      writer.uint32(40).int64(message.debt);
+    }
+    if (message.tier !== "") {
+      writer.uint32(50).string(message.tier);
+    }
+    if (message.holderKind !== 0) {
+      writer.uint32(56).int32(message.holderKind);
+    }
+    if (message.expiringSoon !== 0n) {
+      if (BigInt.asIntN(64, message.expiringSoon) !== message.expiringSoon) {
+        throw new globalThis.Error("value provided for field message.expiringSoon of type int64 too large");
+      }
+      writer.uint32(64).int64(message.expiringSoon);
     }
     return writer;
   },
@@ -537,6 +2625,46 @@ export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
             message.reserved = reader.int64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pending = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.debt = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tier = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.holderKind = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.expiringSoon = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -558,6 +2686,19 @@ export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
         : "",
       available: isSet(object.available) ? BigInt(object.available) : 0n,
       reserved: isSet(object.reserved) ? BigInt(object.reserved) : 0n,
+      pending: isSet(object.pending) ? BigInt(object.pending) : 0n,
+      debt: isSet(object.debt) ? BigInt(object.debt) : 0n,
+      tier: isSet(object.tier) ? globalThis.String(object.tier) : "",
+      holderKind: isSet(object.holderKind)
+        ? holderKindFromJSON(object.holderKind)
+        : isSet(object.holder_kind)
+        ? holderKindFromJSON(object.holder_kind)
+        : 0,
+      expiringSoon: isSet(object.expiringSoon)
+        ? BigInt(object.expiringSoon)
+        : isSet(object.expiring_soon)
+        ? BigInt(object.expiring_soon)
+        : 0n,
     };
   },
 
@@ -572,6 +2713,21 @@ export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
     if (message.reserved !== 0n) {
       obj.reserved = message.reserved.toString();
     }
+    if (message.pending !== 0n) {
+      obj.pending = message.pending.toString();
+    }
+    if (message.debt !== 0n) {
+      obj.debt = message.debt.toString();
+    }
+    if (message.tier !== "") {
+      obj.tier = message.tier;
+    }
+    if (message.holderKind !== 0) {
+      obj.holderKind = holderKindToJSON(message.holderKind);
+    }
+    if (message.expiringSoon !== 0n) {
+      obj.expiringSoon = message.expiringSoon.toString();
+    }
     return obj;
   },
 
@@ -583,6 +2739,427 @@ export const GetBalanceResponse: MessageFns<GetBalanceResponse> = {
     message.holderId = object.holderId ?? "";
     message.available = (object.available !== undefined && object.available !== null) ? BigInt(object.available) : 0n;
     message.reserved = (object.reserved !== undefined && object.reserved !== null) ? BigInt(object.reserved) : 0n;
+    message.pending = (object.pending !== undefined && object.pending !== null) ? BigInt(object.pending) : 0n;
+    message.debt = (object.debt !== undefined && object.debt !== null) ? BigInt(object.debt) : 0n;
+    message.tier = object.tier ?? "";
+    message.holderKind = object.holderKind ?? 0;
+    message.expiringSoon = (object.expiringSoon !== undefined && object.expiringSoon !== null)
+      ? BigInt(object.expiringSoon)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseListLotsRequest(): ListLotsRequest {
+  return { tenancy: undefined, holderId: "", includeEmpty: false, page: undefined };
+}
+
+export const ListLotsRequest: MessageFns<ListLotsRequest> = {
+  encode(message: ListLotsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.holderId !== "") {
+      writer.uint32(18).string(message.holderId);
+    }
+    if (message.includeEmpty !== false) {
+      writer.uint32(24).bool(message.includeEmpty);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListLotsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListLotsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.holderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.includeEmpty = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListLotsRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      holderId: isSet(object.holderId)
+        ? globalThis.String(object.holderId)
+        : isSet(object.holder_id)
+        ? globalThis.String(object.holder_id)
+        : "",
+      includeEmpty: isSet(object.includeEmpty)
+        ? globalThis.Boolean(object.includeEmpty)
+        : isSet(object.include_empty)
+        ? globalThis.Boolean(object.include_empty)
+        : false,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListLotsRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.holderId !== "") {
+      obj.holderId = message.holderId;
+    }
+    if (message.includeEmpty !== false) {
+      obj.includeEmpty = message.includeEmpty;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListLotsRequest>, I>>(base?: I): ListLotsRequest {
+    return ListLotsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListLotsRequest>, I>>(object: I): ListLotsRequest {
+    const message = createBaseListLotsRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.holderId = object.holderId ?? "";
+    message.includeEmpty = object.includeEmpty ?? false;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListLotsResponse(): ListLotsResponse {
+  return { lots: [], page: undefined };
+}
+
+export const ListLotsResponse: MessageFns<ListLotsResponse> = {
+  encode(message: ListLotsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.lots) {
+      Lot.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListLotsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListLotsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lots.push(Lot.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListLotsResponse {
+    return {
+      lots: globalThis.Array.isArray(object?.lots) ? object.lots.map((e: any) => Lot.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListLotsResponse): unknown {
+    const obj: any = {};
+    if (message.lots?.length) {
+      obj.lots = message.lots.map((e) => Lot.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListLotsResponse>, I>>(base?: I): ListLotsResponse {
+    return ListLotsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListLotsResponse>, I>>(object: I): ListLotsResponse {
+    const message = createBaseListLotsResponse();
+    message.lots = object.lots?.map((e) => Lot.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListHistoryRequest(): ListHistoryRequest {
+  return { tenancy: undefined, holderId: "", page: undefined };
+}
+
+export const ListHistoryRequest: MessageFns<ListHistoryRequest> = {
+  encode(message: ListHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.holderId !== "") {
+      writer.uint32(18).string(message.holderId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.holderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListHistoryRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      holderId: isSet(object.holderId)
+        ? globalThis.String(object.holderId)
+        : isSet(object.holder_id)
+        ? globalThis.String(object.holder_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListHistoryRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.holderId !== "") {
+      obj.holderId = message.holderId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListHistoryRequest>, I>>(base?: I): ListHistoryRequest {
+    return ListHistoryRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListHistoryRequest>, I>>(object: I): ListHistoryRequest {
+    const message = createBaseListHistoryRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.holderId = object.holderId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListHistoryResponse(): ListHistoryResponse {
+  return { entries: [], page: undefined };
+}
+
+export const ListHistoryResponse: MessageFns<ListHistoryResponse> = {
+  encode(message: ListHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      HistoryEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListHistoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(HistoryEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListHistoryResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => HistoryEntry.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListHistoryResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => HistoryEntry.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListHistoryResponse>, I>>(base?: I): ListHistoryResponse {
+    return ListHistoryResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListHistoryResponse>, I>>(object: I): ListHistoryResponse {
+    const message = createBaseListHistoryResponse();
+    message.entries = object.entries?.map((e) => HistoryEntry.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
     return message;
   },
 };
@@ -843,6 +3420,494 @@ export const IssuePointsResponse: MessageFns<IssuePointsResponse> = {
     const message = createBaseIssuePointsResponse();
     message.lotId = object.lotId ?? "";
     message.available = (object.available !== undefined && object.available !== null) ? BigInt(object.available) : 0n;
+    return message;
+  },
+};
+
+function createBaseTransferPointsRequest(): TransferPointsRequest {
+  return { requestId: "", tenancy: undefined, fromHolderId: "", toHolderId: "", points: 0n, reason: "" };
+}
+
+export const TransferPointsRequest: MessageFns<TransferPointsRequest> = {
+  encode(message: TransferPointsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.fromHolderId !== "") {
+      writer.uint32(26).string(message.fromHolderId);
+    }
+    if (message.toHolderId !== "") {
+      writer.uint32(34).string(message.toHolderId);
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(40).int64(message.points);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferPointsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferPointsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fromHolderId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.toHolderId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferPointsRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      fromHolderId: isSet(object.fromHolderId)
+        ? globalThis.String(object.fromHolderId)
+        : isSet(object.from_holder_id)
+        ? globalThis.String(object.from_holder_id)
+        : "",
+      toHolderId: isSet(object.toHolderId)
+        ? globalThis.String(object.toHolderId)
+        : isSet(object.to_holder_id)
+        ? globalThis.String(object.to_holder_id)
+        : "",
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: TransferPointsRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.fromHolderId !== "") {
+      obj.fromHolderId = message.fromHolderId;
+    }
+    if (message.toHolderId !== "") {
+      obj.toHolderId = message.toHolderId;
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TransferPointsRequest>, I>>(base?: I): TransferPointsRequest {
+    return TransferPointsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TransferPointsRequest>, I>>(object: I): TransferPointsRequest {
+    const message = createBaseTransferPointsRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.fromHolderId = object.fromHolderId ?? "";
+    message.toHolderId = object.toHolderId ?? "";
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseTransferPointsResponse(): TransferPointsResponse {
+  return { transferId: "", fromAvailable: 0n };
+}
+
+export const TransferPointsResponse: MessageFns<TransferPointsResponse> = {
+  encode(message: TransferPointsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transferId !== "") {
+      writer.uint32(10).string(message.transferId);
+    }
+    if (message.fromAvailable !== 0n) {
+      if (BigInt.asIntN(64, message.fromAvailable) !== message.fromAvailable) {
+        throw new globalThis.Error("value provided for field message.fromAvailable of type int64 too large");
+      }
+      writer.uint32(16).int64(message.fromAvailable);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferPointsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferPointsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fromAvailable = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferPointsResponse {
+    return {
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      fromAvailable: isSet(object.fromAvailable)
+        ? BigInt(object.fromAvailable)
+        : isSet(object.from_available)
+        ? BigInt(object.from_available)
+        : 0n,
+    };
+  },
+
+  toJSON(message: TransferPointsResponse): unknown {
+    const obj: any = {};
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.fromAvailable !== 0n) {
+      obj.fromAvailable = message.fromAvailable.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TransferPointsResponse>, I>>(base?: I): TransferPointsResponse {
+    return TransferPointsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TransferPointsResponse>, I>>(object: I): TransferPointsResponse {
+    const message = createBaseTransferPointsResponse();
+    message.transferId = object.transferId ?? "";
+    message.fromAvailable = (object.fromAvailable !== undefined && object.fromAvailable !== null)
+      ? BigInt(object.fromAvailable)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseSetHouseholdMembersRequest(): SetHouseholdMembersRequest {
+  return { requestId: "", tenancy: undefined, householdId: "", memberIds: [] };
+}
+
+export const SetHouseholdMembersRequest: MessageFns<SetHouseholdMembersRequest> = {
+  encode(message: SetHouseholdMembersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.householdId !== "") {
+      writer.uint32(26).string(message.householdId);
+    }
+    for (const v of message.memberIds) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetHouseholdMembersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetHouseholdMembersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.householdId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.memberIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetHouseholdMembersRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      householdId: isSet(object.householdId)
+        ? globalThis.String(object.householdId)
+        : isSet(object.household_id)
+        ? globalThis.String(object.household_id)
+        : "",
+      memberIds: globalThis.Array.isArray(object?.memberIds)
+        ? object.memberIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.member_ids)
+        ? object.member_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SetHouseholdMembersRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.householdId !== "") {
+      obj.householdId = message.householdId;
+    }
+    if (message.memberIds?.length) {
+      obj.memberIds = message.memberIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetHouseholdMembersRequest>, I>>(base?: I): SetHouseholdMembersRequest {
+    return SetHouseholdMembersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetHouseholdMembersRequest>, I>>(object: I): SetHouseholdMembersRequest {
+    const message = createBaseSetHouseholdMembersRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.householdId = object.householdId ?? "";
+    message.memberIds = object.memberIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSetHouseholdMembersResponse(): SetHouseholdMembersResponse {
+  return { householdId: "", memberIds: [] };
+}
+
+export const SetHouseholdMembersResponse: MessageFns<SetHouseholdMembersResponse> = {
+  encode(message: SetHouseholdMembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.householdId !== "") {
+      writer.uint32(10).string(message.householdId);
+    }
+    for (const v of message.memberIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetHouseholdMembersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetHouseholdMembersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.householdId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.memberIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetHouseholdMembersResponse {
+    return {
+      householdId: isSet(object.householdId)
+        ? globalThis.String(object.householdId)
+        : isSet(object.household_id)
+        ? globalThis.String(object.household_id)
+        : "",
+      memberIds: globalThis.Array.isArray(object?.memberIds)
+        ? object.memberIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.member_ids)
+        ? object.member_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SetHouseholdMembersResponse): unknown {
+    const obj: any = {};
+    if (message.householdId !== "") {
+      obj.householdId = message.householdId;
+    }
+    if (message.memberIds?.length) {
+      obj.memberIds = message.memberIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetHouseholdMembersResponse>, I>>(base?: I): SetHouseholdMembersResponse {
+    return SetHouseholdMembersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetHouseholdMembersResponse>, I>>(object: I): SetHouseholdMembersResponse {
+    const message = createBaseSetHouseholdMembersResponse();
+    message.householdId = object.householdId ?? "";
+    message.memberIds = object.memberIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -1442,10 +4507,1354 @@ export const CancelReservationResponse: MessageFns<CancelReservationResponse> = 
   },
 };
 
-/** Points accounts, issuance and redemption reservations (used by checkout). */
+function createBaseGetReservationRequest(): GetReservationRequest {
+  return { tenancy: undefined, reservationId: "" };
+}
+
+export const GetReservationRequest: MessageFns<GetReservationRequest> = {
+  encode(message: GetReservationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.reservationId !== "") {
+      writer.uint32(18).string(message.reservationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReservationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReservationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reservationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReservationRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      reservationId: isSet(object.reservationId)
+        ? globalThis.String(object.reservationId)
+        : isSet(object.reservation_id)
+        ? globalThis.String(object.reservation_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetReservationRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.reservationId !== "") {
+      obj.reservationId = message.reservationId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetReservationRequest>, I>>(base?: I): GetReservationRequest {
+    return GetReservationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetReservationRequest>, I>>(object: I): GetReservationRequest {
+    const message = createBaseGetReservationRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.reservationId = object.reservationId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetReservationResponse(): GetReservationResponse {
+  return { reservation: undefined };
+}
+
+export const GetReservationResponse: MessageFns<GetReservationResponse> = {
+  encode(message: GetReservationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reservation !== undefined) {
+      Reservation.encode(message.reservation, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReservationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReservationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reservation = Reservation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReservationResponse {
+    return { reservation: isSet(object.reservation) ? Reservation.fromJSON(object.reservation) : undefined };
+  },
+
+  toJSON(message: GetReservationResponse): unknown {
+    const obj: any = {};
+    if (message.reservation !== undefined) {
+      obj.reservation = Reservation.toJSON(message.reservation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetReservationResponse>, I>>(base?: I): GetReservationResponse {
+    return GetReservationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetReservationResponse>, I>>(object: I): GetReservationResponse {
+    const message = createBaseGetReservationResponse();
+    message.reservation = (object.reservation !== undefined && object.reservation !== null)
+      ? Reservation.fromPartial(object.reservation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetProgrammeRequest(): SetProgrammeRequest {
+  return { requestId: "", programme: undefined };
+}
+
+export const SetProgrammeRequest: MessageFns<SetProgrammeRequest> = {
+  encode(message: SetProgrammeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.programme !== undefined) {
+      Programme.encode(message.programme, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetProgrammeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetProgrammeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programme = Programme.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetProgrammeRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      programme: isSet(object.programme) ? Programme.fromJSON(object.programme) : undefined,
+    };
+  },
+
+  toJSON(message: SetProgrammeRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.programme !== undefined) {
+      obj.programme = Programme.toJSON(message.programme);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetProgrammeRequest>, I>>(base?: I): SetProgrammeRequest {
+    return SetProgrammeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetProgrammeRequest>, I>>(object: I): SetProgrammeRequest {
+    const message = createBaseSetProgrammeRequest();
+    message.requestId = object.requestId ?? "";
+    message.programme = (object.programme !== undefined && object.programme !== null)
+      ? Programme.fromPartial(object.programme)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetProgrammeResponse(): SetProgrammeResponse {
+  return { programme: undefined };
+}
+
+export const SetProgrammeResponse: MessageFns<SetProgrammeResponse> = {
+  encode(message: SetProgrammeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.programme !== undefined) {
+      Programme.encode(message.programme, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetProgrammeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetProgrammeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.programme = Programme.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetProgrammeResponse {
+    return { programme: isSet(object.programme) ? Programme.fromJSON(object.programme) : undefined };
+  },
+
+  toJSON(message: SetProgrammeResponse): unknown {
+    const obj: any = {};
+    if (message.programme !== undefined) {
+      obj.programme = Programme.toJSON(message.programme);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetProgrammeResponse>, I>>(base?: I): SetProgrammeResponse {
+    return SetProgrammeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetProgrammeResponse>, I>>(object: I): SetProgrammeResponse {
+    const message = createBaseSetProgrammeResponse();
+    message.programme = (object.programme !== undefined && object.programme !== null)
+      ? Programme.fromPartial(object.programme)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetProgrammeRequest(): GetProgrammeRequest {
+  return { tenancy: undefined };
+}
+
+export const GetProgrammeRequest: MessageFns<GetProgrammeRequest> = {
+  encode(message: GetProgrammeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProgrammeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProgrammeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProgrammeRequest {
+    return { tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined };
+  },
+
+  toJSON(message: GetProgrammeRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProgrammeRequest>, I>>(base?: I): GetProgrammeRequest {
+    return GetProgrammeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProgrammeRequest>, I>>(object: I): GetProgrammeRequest {
+    const message = createBaseGetProgrammeRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetProgrammeResponse(): GetProgrammeResponse {
+  return { programme: undefined };
+}
+
+export const GetProgrammeResponse: MessageFns<GetProgrammeResponse> = {
+  encode(message: GetProgrammeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.programme !== undefined) {
+      Programme.encode(message.programme, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProgrammeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProgrammeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.programme = Programme.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProgrammeResponse {
+    return { programme: isSet(object.programme) ? Programme.fromJSON(object.programme) : undefined };
+  },
+
+  toJSON(message: GetProgrammeResponse): unknown {
+    const obj: any = {};
+    if (message.programme !== undefined) {
+      obj.programme = Programme.toJSON(message.programme);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProgrammeResponse>, I>>(base?: I): GetProgrammeResponse {
+    return GetProgrammeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProgrammeResponse>, I>>(object: I): GetProgrammeResponse {
+    const message = createBaseGetProgrammeResponse();
+    message.programme = (object.programme !== undefined && object.programme !== null)
+      ? Programme.fromPartial(object.programme)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetEarningRuleRequest(): SetEarningRuleRequest {
+  return { requestId: "", rule: undefined };
+}
+
+export const SetEarningRuleRequest: MessageFns<SetEarningRuleRequest> = {
+  encode(message: SetEarningRuleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.rule !== undefined) {
+      EarningRule.encode(message.rule, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetEarningRuleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetEarningRuleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rule = EarningRule.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetEarningRuleRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      rule: isSet(object.rule) ? EarningRule.fromJSON(object.rule) : undefined,
+    };
+  },
+
+  toJSON(message: SetEarningRuleRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.rule !== undefined) {
+      obj.rule = EarningRule.toJSON(message.rule);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetEarningRuleRequest>, I>>(base?: I): SetEarningRuleRequest {
+    return SetEarningRuleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetEarningRuleRequest>, I>>(object: I): SetEarningRuleRequest {
+    const message = createBaseSetEarningRuleRequest();
+    message.requestId = object.requestId ?? "";
+    message.rule = (object.rule !== undefined && object.rule !== null)
+      ? EarningRule.fromPartial(object.rule)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetEarningRuleResponse(): SetEarningRuleResponse {
+  return { rule: undefined };
+}
+
+export const SetEarningRuleResponse: MessageFns<SetEarningRuleResponse> = {
+  encode(message: SetEarningRuleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rule !== undefined) {
+      EarningRule.encode(message.rule, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetEarningRuleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetEarningRuleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rule = EarningRule.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetEarningRuleResponse {
+    return { rule: isSet(object.rule) ? EarningRule.fromJSON(object.rule) : undefined };
+  },
+
+  toJSON(message: SetEarningRuleResponse): unknown {
+    const obj: any = {};
+    if (message.rule !== undefined) {
+      obj.rule = EarningRule.toJSON(message.rule);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetEarningRuleResponse>, I>>(base?: I): SetEarningRuleResponse {
+    return SetEarningRuleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetEarningRuleResponse>, I>>(object: I): SetEarningRuleResponse {
+    const message = createBaseSetEarningRuleResponse();
+    message.rule = (object.rule !== undefined && object.rule !== null)
+      ? EarningRule.fromPartial(object.rule)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListEarningRulesRequest(): ListEarningRulesRequest {
+  return { tenancy: undefined, page: undefined };
+}
+
+export const ListEarningRulesRequest: MessageFns<ListEarningRulesRequest> = {
+  encode(message: ListEarningRulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEarningRulesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEarningRulesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEarningRulesRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListEarningRulesRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEarningRulesRequest>, I>>(base?: I): ListEarningRulesRequest {
+    return ListEarningRulesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEarningRulesRequest>, I>>(object: I): ListEarningRulesRequest {
+    const message = createBaseListEarningRulesRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListEarningRulesResponse(): ListEarningRulesResponse {
+  return { rules: [], page: undefined };
+}
+
+export const ListEarningRulesResponse: MessageFns<ListEarningRulesResponse> = {
+  encode(message: ListEarningRulesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rules) {
+      EarningRule.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEarningRulesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEarningRulesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rules.push(EarningRule.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEarningRulesResponse {
+    return {
+      rules: globalThis.Array.isArray(object?.rules) ? object.rules.map((e: any) => EarningRule.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListEarningRulesResponse): unknown {
+    const obj: any = {};
+    if (message.rules?.length) {
+      obj.rules = message.rules.map((e) => EarningRule.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEarningRulesResponse>, I>>(base?: I): ListEarningRulesResponse {
+    return ListEarningRulesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEarningRulesResponse>, I>>(object: I): ListEarningRulesResponse {
+    const message = createBaseListEarningRulesResponse();
+    message.rules = object.rules?.map((e) => EarningRule.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetBudgetRequest(): SetBudgetRequest {
+  return { requestId: "", tenancy: undefined, period: "", allotted: 0n };
+}
+
+export const SetBudgetRequest: MessageFns<SetBudgetRequest> = {
+  encode(message: SetBudgetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.period !== "") {
+      writer.uint32(26).string(message.period);
+    }
+    if (message.allotted !== 0n) {
+      if (BigInt.asIntN(64, message.allotted) !== message.allotted) {
+        throw new globalThis.Error("value provided for field message.allotted of type int64 too large");
+      }
+      writer.uint32(32).int64(message.allotted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBudgetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBudgetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.allotted = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBudgetRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      period: isSet(object.period) ? globalThis.String(object.period) : "",
+      allotted: isSet(object.allotted) ? BigInt(object.allotted) : 0n,
+    };
+  },
+
+  toJSON(message: SetBudgetRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.period !== "") {
+      obj.period = message.period;
+    }
+    if (message.allotted !== 0n) {
+      obj.allotted = message.allotted.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetBudgetRequest>, I>>(base?: I): SetBudgetRequest {
+    return SetBudgetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetBudgetRequest>, I>>(object: I): SetBudgetRequest {
+    const message = createBaseSetBudgetRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.period = object.period ?? "";
+    message.allotted = (object.allotted !== undefined && object.allotted !== null) ? BigInt(object.allotted) : 0n;
+    return message;
+  },
+};
+
+function createBaseSetBudgetResponse(): SetBudgetResponse {
+  return { budget: undefined };
+}
+
+export const SetBudgetResponse: MessageFns<SetBudgetResponse> = {
+  encode(message: SetBudgetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.budget !== undefined) {
+      Budget.encode(message.budget, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBudgetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBudgetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.budget = Budget.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBudgetResponse {
+    return { budget: isSet(object.budget) ? Budget.fromJSON(object.budget) : undefined };
+  },
+
+  toJSON(message: SetBudgetResponse): unknown {
+    const obj: any = {};
+    if (message.budget !== undefined) {
+      obj.budget = Budget.toJSON(message.budget);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetBudgetResponse>, I>>(base?: I): SetBudgetResponse {
+    return SetBudgetResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetBudgetResponse>, I>>(object: I): SetBudgetResponse {
+    const message = createBaseSetBudgetResponse();
+    message.budget = (object.budget !== undefined && object.budget !== null)
+      ? Budget.fromPartial(object.budget)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetBudgetRequest(): GetBudgetRequest {
+  return { tenancy: undefined, period: "" };
+}
+
+export const GetBudgetRequest: MessageFns<GetBudgetRequest> = {
+  encode(message: GetBudgetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.period !== "") {
+      writer.uint32(18).string(message.period);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBudgetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBudgetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBudgetRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      period: isSet(object.period) ? globalThis.String(object.period) : "",
+    };
+  },
+
+  toJSON(message: GetBudgetRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.period !== "") {
+      obj.period = message.period;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBudgetRequest>, I>>(base?: I): GetBudgetRequest {
+    return GetBudgetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBudgetRequest>, I>>(object: I): GetBudgetRequest {
+    const message = createBaseGetBudgetRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.period = object.period ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBudgetResponse(): GetBudgetResponse {
+  return { budget: undefined };
+}
+
+export const GetBudgetResponse: MessageFns<GetBudgetResponse> = {
+  encode(message: GetBudgetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.budget !== undefined) {
+      Budget.encode(message.budget, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBudgetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBudgetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.budget = Budget.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBudgetResponse {
+    return { budget: isSet(object.budget) ? Budget.fromJSON(object.budget) : undefined };
+  },
+
+  toJSON(message: GetBudgetResponse): unknown {
+    const obj: any = {};
+    if (message.budget !== undefined) {
+      obj.budget = Budget.toJSON(message.budget);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBudgetResponse>, I>>(base?: I): GetBudgetResponse {
+    return GetBudgetResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBudgetResponse>, I>>(object: I): GetBudgetResponse {
+    const message = createBaseGetBudgetResponse();
+    message.budget = (object.budget !== undefined && object.budget !== null)
+      ? Budget.fromPartial(object.budget)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListBudgetsRequest(): ListBudgetsRequest {
+  return { tenancy: undefined, period: "", page: undefined };
+}
+
+export const ListBudgetsRequest: MessageFns<ListBudgetsRequest> = {
+  encode(message: ListBudgetsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.period !== "") {
+      writer.uint32(18).string(message.period);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBudgetsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBudgetsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBudgetsRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      period: isSet(object.period) ? globalThis.String(object.period) : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListBudgetsRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.period !== "") {
+      obj.period = message.period;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBudgetsRequest>, I>>(base?: I): ListBudgetsRequest {
+    return ListBudgetsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBudgetsRequest>, I>>(object: I): ListBudgetsRequest {
+    const message = createBaseListBudgetsRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.period = object.period ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListBudgetsResponse(): ListBudgetsResponse {
+  return { budgets: [], page: undefined };
+}
+
+export const ListBudgetsResponse: MessageFns<ListBudgetsResponse> = {
+  encode(message: ListBudgetsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.budgets) {
+      Budget.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBudgetsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBudgetsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.budgets.push(Budget.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBudgetsResponse {
+    return {
+      budgets: globalThis.Array.isArray(object?.budgets) ? object.budgets.map((e: any) => Budget.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListBudgetsResponse): unknown {
+    const obj: any = {};
+    if (message.budgets?.length) {
+      obj.budgets = message.budgets.map((e) => Budget.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBudgetsResponse>, I>>(base?: I): ListBudgetsResponse {
+    return ListBudgetsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBudgetsResponse>, I>>(object: I): ListBudgetsResponse {
+    const message = createBaseListBudgetsResponse();
+    message.budgets = object.budgets?.map((e) => Budget.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+/**
+ * A city's points programmes (docs/points.md): accounts made of lots, reservations for checkout,
+ * hierarchical budgets (city > operator > project) and the programme's rules.
+ *
+ * Every mutating RPC takes a request_id: the same caller repeating it gets the resource as it is
+ * now; the same request_id with a different body is refused with ALREADY_EXISTS (REQUEST_ID_REUSED).
+ * A holder is a user or a household id; an account is a holder in one operator's programme.
+ */
 export type PointsServiceService = typeof PointsServiceService;
 export const PointsServiceService = {
-  /** Returns the points balance of a holder in an operator's points programme. */
+  /** The balance of a holder in an operator's programme: available, pending, reserved, debt, tier. */
   getBalance: {
     path: "/citybase.points.v1.PointsService/GetBalance" as const,
     requestStream: false as const,
@@ -1455,7 +5864,30 @@ export const PointsServiceService = {
     responseSerialize: (value: GetBalanceResponse): Buffer => Buffer.from(GetBalanceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetBalanceResponse => GetBalanceResponse.decode(value),
   },
-  /** Issues points to a holder as a new lot, within the issuer's budget. Idempotent on request_id. */
+  /** The lots of a holder, earliest expiry first; empty (spent, expired) lots only when asked. */
+  listLots: {
+    path: "/citybase.points.v1.PointsService/ListLots" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListLotsRequest): Buffer => Buffer.from(ListLotsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListLotsRequest => ListLotsRequest.decode(value),
+    responseSerialize: (value: ListLotsResponse): Buffer => Buffer.from(ListLotsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListLotsResponse => ListLotsResponse.decode(value),
+  },
+  /** The history of a holder's account, newest first: every change with its reason and cause. */
+  listHistory: {
+    path: "/citybase.points.v1.PointsService/ListHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListHistoryRequest): Buffer => Buffer.from(ListHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListHistoryRequest => ListHistoryRequest.decode(value),
+    responseSerialize: (value: ListHistoryResponse): Buffer => Buffer.from(ListHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListHistoryResponse => ListHistoryResponse.decode(value),
+  },
+  /**
+   * Staff issue points to a holder as a new available lot, charged to the issuing project's (or,
+   * without a project, the operator's) budget of the current period.
+   */
   issuePoints: {
     path: "/citybase.points.v1.PointsService/IssuePoints" as const,
     requestStream: false as const,
@@ -1465,7 +5897,31 @@ export const PointsServiceService = {
     responseSerialize: (value: IssuePointsResponse): Buffer => Buffer.from(IssuePointsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): IssuePointsResponse => IssuePointsResponse.decode(value),
   },
-  /** Reserves points for a redemption until the reservation's expiry. Idempotent on request_id. */
+  /** Moves available points from one holder to another in the same programme, with a reason. */
+  transferPoints: {
+    path: "/citybase.points.v1.PointsService/TransferPoints" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TransferPointsRequest): Buffer =>
+      Buffer.from(TransferPointsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TransferPointsRequest => TransferPointsRequest.decode(value),
+    responseSerialize: (value: TransferPointsResponse): Buffer =>
+      Buffer.from(TransferPointsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TransferPointsResponse => TransferPointsResponse.decode(value),
+  },
+  /** Sets the members of a household: members' earnings go to the household's pool. */
+  setHouseholdMembers: {
+    path: "/citybase.points.v1.PointsService/SetHouseholdMembers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetHouseholdMembersRequest): Buffer =>
+      Buffer.from(SetHouseholdMembersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetHouseholdMembersRequest => SetHouseholdMembersRequest.decode(value),
+    responseSerialize: (value: SetHouseholdMembersResponse): Buffer =>
+      Buffer.from(SetHouseholdMembersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetHouseholdMembersResponse => SetHouseholdMembersResponse.decode(value),
+  },
+  /** Holds available points for a redemption until the reservation expires. */
   reservePoints: {
     path: "/citybase.points.v1.PointsService/ReservePoints" as const,
     requestStream: false as const,
@@ -1476,7 +5932,7 @@ export const PointsServiceService = {
       Buffer.from(ReservePointsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReservePointsResponse => ReservePointsResponse.decode(value),
   },
-  /** Confirms a reservation: the reserved points are spent. Idempotent on request_id. */
+  /** Confirms a held reservation: the held points are spent. Fails once it has expired. */
   confirmReservation: {
     path: "/citybase.points.v1.PointsService/ConfirmReservation" as const,
     requestStream: false as const,
@@ -1488,7 +5944,7 @@ export const PointsServiceService = {
       Buffer.from(ConfirmReservationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ConfirmReservationResponse => ConfirmReservationResponse.decode(value),
   },
-  /** Cancels a reservation: the reserved points are available again. Idempotent on request_id. */
+  /** Cancels a held reservation: the held points are available again. */
   cancelReservation: {
     path: "/citybase.points.v1.PointsService/CancelReservation" as const,
     requestStream: false as const,
@@ -1500,23 +5956,146 @@ export const PointsServiceService = {
       Buffer.from(CancelReservationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelReservationResponse => CancelReservationResponse.decode(value),
   },
+  /** One reservation. */
+  getReservation: {
+    path: "/citybase.points.v1.PointsService/GetReservation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetReservationRequest): Buffer =>
+      Buffer.from(GetReservationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetReservationRequest => GetReservationRequest.decode(value),
+    responseSerialize: (value: GetReservationResponse): Buffer =>
+      Buffer.from(GetReservationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetReservationResponse => GetReservationResponse.decode(value),
+  },
+  /** Creates or changes an operator's programme. */
+  setProgramme: {
+    path: "/citybase.points.v1.PointsService/SetProgramme" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetProgrammeRequest): Buffer => Buffer.from(SetProgrammeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetProgrammeRequest => SetProgrammeRequest.decode(value),
+    responseSerialize: (value: SetProgrammeResponse): Buffer =>
+      Buffer.from(SetProgrammeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetProgrammeResponse => SetProgrammeResponse.decode(value),
+  },
+  /** An operator's programme. */
+  getProgramme: {
+    path: "/citybase.points.v1.PointsService/GetProgramme" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetProgrammeRequest): Buffer => Buffer.from(GetProgrammeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetProgrammeRequest => GetProgrammeRequest.decode(value),
+    responseSerialize: (value: GetProgrammeResponse): Buffer =>
+      Buffer.from(GetProgrammeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetProgrammeResponse => GetProgrammeResponse.decode(value),
+  },
+  /** Creates or changes the earning rule of an operator (or one of its projects) for a scenario. */
+  setEarningRule: {
+    path: "/citybase.points.v1.PointsService/SetEarningRule" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetEarningRuleRequest): Buffer =>
+      Buffer.from(SetEarningRuleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetEarningRuleRequest => SetEarningRuleRequest.decode(value),
+    responseSerialize: (value: SetEarningRuleResponse): Buffer =>
+      Buffer.from(SetEarningRuleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetEarningRuleResponse => SetEarningRuleResponse.decode(value),
+  },
+  /** The earning rules of an operator and its projects. */
+  listEarningRules: {
+    path: "/citybase.points.v1.PointsService/ListEarningRules" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListEarningRulesRequest): Buffer =>
+      Buffer.from(ListEarningRulesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListEarningRulesRequest => ListEarningRulesRequest.decode(value),
+    responseSerialize: (value: ListEarningRulesResponse): Buffer =>
+      Buffer.from(ListEarningRulesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListEarningRulesResponse => ListEarningRulesResponse.decode(value),
+  },
+  /**
+   * Sets the budget of the city (empty tenancy), an operator or a project for a period: raising
+   * takes from the parent's unallotted budget; lowering never goes below what is issued and
+   * allotted further down.
+   */
+  setBudget: {
+    path: "/citybase.points.v1.PointsService/SetBudget" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetBudgetRequest): Buffer => Buffer.from(SetBudgetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetBudgetRequest => SetBudgetRequest.decode(value),
+    responseSerialize: (value: SetBudgetResponse): Buffer => Buffer.from(SetBudgetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetBudgetResponse => SetBudgetResponse.decode(value),
+  },
+  /** A budget with the issued, redeemed and expired totals of its whole subtree. */
+  getBudget: {
+    path: "/citybase.points.v1.PointsService/GetBudget" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBudgetRequest): Buffer => Buffer.from(GetBudgetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBudgetRequest => GetBudgetRequest.decode(value),
+    responseSerialize: (value: GetBudgetResponse): Buffer => Buffer.from(GetBudgetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBudgetResponse => GetBudgetResponse.decode(value),
+  },
+  /** The budgets directly below one (the city's operators, an operator's projects) for a period. */
+  listBudgets: {
+    path: "/citybase.points.v1.PointsService/ListBudgets" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBudgetsRequest): Buffer => Buffer.from(ListBudgetsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBudgetsRequest => ListBudgetsRequest.decode(value),
+    responseSerialize: (value: ListBudgetsResponse): Buffer => Buffer.from(ListBudgetsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBudgetsResponse => ListBudgetsResponse.decode(value),
+  },
 } as const;
 
 export interface PointsServiceServer extends UntypedServiceImplementation {
-  /** Returns the points balance of a holder in an operator's points programme. */
+  /** The balance of a holder in an operator's programme: available, pending, reserved, debt, tier. */
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
-  /** Issues points to a holder as a new lot, within the issuer's budget. Idempotent on request_id. */
+  /** The lots of a holder, earliest expiry first; empty (spent, expired) lots only when asked. */
+  listLots: handleUnaryCall<ListLotsRequest, ListLotsResponse>;
+  /** The history of a holder's account, newest first: every change with its reason and cause. */
+  listHistory: handleUnaryCall<ListHistoryRequest, ListHistoryResponse>;
+  /**
+   * Staff issue points to a holder as a new available lot, charged to the issuing project's (or,
+   * without a project, the operator's) budget of the current period.
+   */
   issuePoints: handleUnaryCall<IssuePointsRequest, IssuePointsResponse>;
-  /** Reserves points for a redemption until the reservation's expiry. Idempotent on request_id. */
+  /** Moves available points from one holder to another in the same programme, with a reason. */
+  transferPoints: handleUnaryCall<TransferPointsRequest, TransferPointsResponse>;
+  /** Sets the members of a household: members' earnings go to the household's pool. */
+  setHouseholdMembers: handleUnaryCall<SetHouseholdMembersRequest, SetHouseholdMembersResponse>;
+  /** Holds available points for a redemption until the reservation expires. */
   reservePoints: handleUnaryCall<ReservePointsRequest, ReservePointsResponse>;
-  /** Confirms a reservation: the reserved points are spent. Idempotent on request_id. */
+  /** Confirms a held reservation: the held points are spent. Fails once it has expired. */
   confirmReservation: handleUnaryCall<ConfirmReservationRequest, ConfirmReservationResponse>;
-  /** Cancels a reservation: the reserved points are available again. Idempotent on request_id. */
+  /** Cancels a held reservation: the held points are available again. */
   cancelReservation: handleUnaryCall<CancelReservationRequest, CancelReservationResponse>;
+  /** One reservation. */
+  getReservation: handleUnaryCall<GetReservationRequest, GetReservationResponse>;
+  /** Creates or changes an operator's programme. */
+  setProgramme: handleUnaryCall<SetProgrammeRequest, SetProgrammeResponse>;
+  /** An operator's programme. */
+  getProgramme: handleUnaryCall<GetProgrammeRequest, GetProgrammeResponse>;
+  /** Creates or changes the earning rule of an operator (or one of its projects) for a scenario. */
+  setEarningRule: handleUnaryCall<SetEarningRuleRequest, SetEarningRuleResponse>;
+  /** The earning rules of an operator and its projects. */
+  listEarningRules: handleUnaryCall<ListEarningRulesRequest, ListEarningRulesResponse>;
+  /**
+   * Sets the budget of the city (empty tenancy), an operator or a project for a period: raising
+   * takes from the parent's unallotted budget; lowering never goes below what is issued and
+   * allotted further down.
+   */
+  setBudget: handleUnaryCall<SetBudgetRequest, SetBudgetResponse>;
+  /** A budget with the issued, redeemed and expired totals of its whole subtree. */
+  getBudget: handleUnaryCall<GetBudgetRequest, GetBudgetResponse>;
+  /** The budgets directly below one (the city's operators, an operator's projects) for a period. */
+  listBudgets: handleUnaryCall<ListBudgetsRequest, ListBudgetsResponse>;
 }
 
 export interface PointsServiceClient extends Client {
-  /** Returns the points balance of a holder in an operator's points programme. */
+  /** The balance of a holder in an operator's programme: available, pending, reserved, debt, tier. */
   getBalance(
     request: GetBalanceRequest,
     callback: (error: ServiceError | null, response: GetBalanceResponse) => void,
@@ -1532,7 +6111,42 @@ export interface PointsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetBalanceResponse) => void,
   ): ClientUnaryCall;
-  /** Issues points to a holder as a new lot, within the issuer's budget. Idempotent on request_id. */
+  /** The lots of a holder, earliest expiry first; empty (spent, expired) lots only when asked. */
+  listLots(
+    request: ListLotsRequest,
+    callback: (error: ServiceError | null, response: ListLotsResponse) => void,
+  ): ClientUnaryCall;
+  listLots(
+    request: ListLotsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListLotsResponse) => void,
+  ): ClientUnaryCall;
+  listLots(
+    request: ListLotsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListLotsResponse) => void,
+  ): ClientUnaryCall;
+  /** The history of a holder's account, newest first: every change with its reason and cause. */
+  listHistory(
+    request: ListHistoryRequest,
+    callback: (error: ServiceError | null, response: ListHistoryResponse) => void,
+  ): ClientUnaryCall;
+  listHistory(
+    request: ListHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListHistoryResponse) => void,
+  ): ClientUnaryCall;
+  listHistory(
+    request: ListHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListHistoryResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Staff issue points to a holder as a new available lot, charged to the issuing project's (or,
+   * without a project, the operator's) budget of the current period.
+   */
   issuePoints(
     request: IssuePointsRequest,
     callback: (error: ServiceError | null, response: IssuePointsResponse) => void,
@@ -1548,7 +6162,39 @@ export interface PointsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: IssuePointsResponse) => void,
   ): ClientUnaryCall;
-  /** Reserves points for a redemption until the reservation's expiry. Idempotent on request_id. */
+  /** Moves available points from one holder to another in the same programme, with a reason. */
+  transferPoints(
+    request: TransferPointsRequest,
+    callback: (error: ServiceError | null, response: TransferPointsResponse) => void,
+  ): ClientUnaryCall;
+  transferPoints(
+    request: TransferPointsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TransferPointsResponse) => void,
+  ): ClientUnaryCall;
+  transferPoints(
+    request: TransferPointsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TransferPointsResponse) => void,
+  ): ClientUnaryCall;
+  /** Sets the members of a household: members' earnings go to the household's pool. */
+  setHouseholdMembers(
+    request: SetHouseholdMembersRequest,
+    callback: (error: ServiceError | null, response: SetHouseholdMembersResponse) => void,
+  ): ClientUnaryCall;
+  setHouseholdMembers(
+    request: SetHouseholdMembersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetHouseholdMembersResponse) => void,
+  ): ClientUnaryCall;
+  setHouseholdMembers(
+    request: SetHouseholdMembersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetHouseholdMembersResponse) => void,
+  ): ClientUnaryCall;
+  /** Holds available points for a redemption until the reservation expires. */
   reservePoints(
     request: ReservePointsRequest,
     callback: (error: ServiceError | null, response: ReservePointsResponse) => void,
@@ -1564,7 +6210,7 @@ export interface PointsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReservePointsResponse) => void,
   ): ClientUnaryCall;
-  /** Confirms a reservation: the reserved points are spent. Idempotent on request_id. */
+  /** Confirms a held reservation: the held points are spent. Fails once it has expired. */
   confirmReservation(
     request: ConfirmReservationRequest,
     callback: (error: ServiceError | null, response: ConfirmReservationResponse) => void,
@@ -1580,7 +6226,7 @@ export interface PointsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ConfirmReservationResponse) => void,
   ): ClientUnaryCall;
-  /** Cancels a reservation: the reserved points are available again. Idempotent on request_id. */
+  /** Cancels a held reservation: the held points are available again. */
   cancelReservation(
     request: CancelReservationRequest,
     callback: (error: ServiceError | null, response: CancelReservationResponse) => void,
@@ -1595,6 +6241,138 @@ export interface PointsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelReservationResponse) => void,
+  ): ClientUnaryCall;
+  /** One reservation. */
+  getReservation(
+    request: GetReservationRequest,
+    callback: (error: ServiceError | null, response: GetReservationResponse) => void,
+  ): ClientUnaryCall;
+  getReservation(
+    request: GetReservationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetReservationResponse) => void,
+  ): ClientUnaryCall;
+  getReservation(
+    request: GetReservationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetReservationResponse) => void,
+  ): ClientUnaryCall;
+  /** Creates or changes an operator's programme. */
+  setProgramme(
+    request: SetProgrammeRequest,
+    callback: (error: ServiceError | null, response: SetProgrammeResponse) => void,
+  ): ClientUnaryCall;
+  setProgramme(
+    request: SetProgrammeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetProgrammeResponse) => void,
+  ): ClientUnaryCall;
+  setProgramme(
+    request: SetProgrammeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetProgrammeResponse) => void,
+  ): ClientUnaryCall;
+  /** An operator's programme. */
+  getProgramme(
+    request: GetProgrammeRequest,
+    callback: (error: ServiceError | null, response: GetProgrammeResponse) => void,
+  ): ClientUnaryCall;
+  getProgramme(
+    request: GetProgrammeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetProgrammeResponse) => void,
+  ): ClientUnaryCall;
+  getProgramme(
+    request: GetProgrammeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetProgrammeResponse) => void,
+  ): ClientUnaryCall;
+  /** Creates or changes the earning rule of an operator (or one of its projects) for a scenario. */
+  setEarningRule(
+    request: SetEarningRuleRequest,
+    callback: (error: ServiceError | null, response: SetEarningRuleResponse) => void,
+  ): ClientUnaryCall;
+  setEarningRule(
+    request: SetEarningRuleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetEarningRuleResponse) => void,
+  ): ClientUnaryCall;
+  setEarningRule(
+    request: SetEarningRuleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetEarningRuleResponse) => void,
+  ): ClientUnaryCall;
+  /** The earning rules of an operator and its projects. */
+  listEarningRules(
+    request: ListEarningRulesRequest,
+    callback: (error: ServiceError | null, response: ListEarningRulesResponse) => void,
+  ): ClientUnaryCall;
+  listEarningRules(
+    request: ListEarningRulesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListEarningRulesResponse) => void,
+  ): ClientUnaryCall;
+  listEarningRules(
+    request: ListEarningRulesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListEarningRulesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets the budget of the city (empty tenancy), an operator or a project for a period: raising
+   * takes from the parent's unallotted budget; lowering never goes below what is issued and
+   * allotted further down.
+   */
+  setBudget(
+    request: SetBudgetRequest,
+    callback: (error: ServiceError | null, response: SetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  setBudget(
+    request: SetBudgetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  setBudget(
+    request: SetBudgetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  /** A budget with the issued, redeemed and expired totals of its whole subtree. */
+  getBudget(
+    request: GetBudgetRequest,
+    callback: (error: ServiceError | null, response: GetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  getBudget(
+    request: GetBudgetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  getBudget(
+    request: GetBudgetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  /** The budgets directly below one (the city's operators, an operator's projects) for a period. */
+  listBudgets(
+    request: ListBudgetsRequest,
+    callback: (error: ServiceError | null, response: ListBudgetsResponse) => void,
+  ): ClientUnaryCall;
+  listBudgets(
+    request: ListBudgetsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBudgetsResponse) => void,
+  ): ClientUnaryCall;
+  listBudgets(
+    request: ListBudgetsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBudgetsResponse) => void,
   ): ClientUnaryCall;
 }
 
