@@ -100,11 +100,11 @@ describe('PeriodicJob', () => {
       passes++;
     };
     job.onApplicationBootstrap();
-    await sleep(60);
+    // however slow the machine: it keeps passing until destroyed (the test times out otherwise)
+    while (passes < 2) await sleep(5);
     await job.onModuleDestroy();
     const after = passes;
     await sleep(30);
-    expect(after).toBeGreaterThanOrEqual(2);
     expect(passes).toBe(after);
   });
 });
