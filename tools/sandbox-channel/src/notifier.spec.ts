@@ -44,7 +44,6 @@ function notifier(over: Partial<Behaviour> = {}, random = () => 0.5) {
     logger: pino({ level: 'silent' }),
     random,
     retryBaseMs: 5,
-    staggerMs: 10,
   });
 }
 

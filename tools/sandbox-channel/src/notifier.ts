@@ -5,8 +5,8 @@
 // - SANDBOX_REORDER off: one queue per order; a notification is sent only once the one before it was
 //   delivered or given up, so they arrive in the order they happened.
 // - SANDBOX_REORDER on: notifications of an order that are pending together (the first waits
-//   SANDBOX_NOTIFY_DELAY_MS and collects any that follow) are sent newest first, each retried on
-//   its own, so later ones overtake earlier ones.
+//   SANDBOX_NOTIFY_DELAY_MS and collects any that follow) are sent newest first, one after the
+//   other (each delivered or given up before the next), so later ones overtake earlier ones.
 // SANDBOX_DUPLICATE_RATE: the share of notifications sent a second time (same notificationId and
 // body, fresh timestamp, nonce and signature) right after the first copy was delivered.
 import type { Logger } from 'pino';
@@ -65,8 +65,6 @@ export interface NotifierOptions {
   maxAttemptsPerCopy?: number;
   /** How long one POST may take before it counts as failed. */
   attemptTimeoutMs?: number;
-  /** Gap between the sends of one reordered batch, so their arrival order is the send order. */
-  staggerMs?: number;
 }
 
 const orderKey = (merchantNo: string, outTradeNo: string) => `${merchantNo}\u0000${outTradeNo}`;
@@ -82,7 +80,6 @@ export class Notifier {
   private readonly retryBaseMs: number;
   private readonly maxAttemptsPerCopy: number;
   private readonly attemptTimeoutMs: number;
-  private readonly staggerMs: number;
 
   constructor(private readonly options: NotifierOptions) {
     this.random = options.random ?? Math.random;
@@ -90,7 +87,6 @@ export class Notifier {
     this.retryBaseMs = options.retryBaseMs ?? 1000;
     this.maxAttemptsPerCopy = options.maxAttemptsPerCopy ?? 10;
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 10_000;
-    this.staggerMs = options.staggerMs ?? 25;
   }
 
   enqueue(request: NotificationRequest): NotificationRecord {
@@ -178,14 +174,14 @@ export class Notifier {
     }
     this.batches.set(key, [pending]);
     this.sleep(delayMs)
-      .then(() => {
+      .then(async () => {
         const due = this.batches.get(key) ?? [];
         this.batches.delete(key);
-        due.reverse().forEach((p, i) => {
-          this.sleep(i * this.staggerMs)
-            .then(() => this.deliver(p))
-            .catch((err: unknown) => this.options.logger.error({ err }, 'notification delivery failed'));
-        });
+        // newest first, one after another: the arrival order is the send order, however busy the machine
+        for (const p of due.reverse())
+          await this.deliver(p).catch((err: unknown) =>
+            this.options.logger.error({ err }, 'notification delivery failed'),
+          );
       })
       .catch((err: unknown) => this.options.logger.error({ err }, 'notification batch failed'));
   }
