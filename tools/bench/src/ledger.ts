@@ -1,6 +1,6 @@
 // `npm run bench -- ledger`: ledger transactions posted per second, all on one hot escrow account
 // (16 balance shards, ADR 0006) and spread over many, next to pgbench in the same run. The postings
-// are settlement's own code (services/settlement/dist/admin.js bench-ledger, run as a process:
+// go through settlement's group commit (ADR 0006 "Group commit") and are settlement's own code (services/settlement/dist/admin.js bench-ledger, run as a process:
 // tools may not import services) against a scratch database at the services' synchronous_commit.
 import { spawn } from 'child_process';
 import { join } from 'path';
@@ -106,7 +106,7 @@ export async function runLedger(cleanup: Cleanup): Promise<void> {
   await checkpoint();
   note('baseline: pgbench');
   const pg = await pgbenchBaseline(pp, cleanup);
-  const shape = `one transaction = BEGIN, insert transaction, insert 2 entries (triggers move balances, zero-sum check at commit), COMMIT; ${p.concurrency} in flight; synchronous_commit=${synchronousCommit}`;
+  const shape = `${p.concurrency} callers each posting one at a time through settlement's group commit (LedgerBatcher: postings that arrive together share one database transaction: insert the transactions, insert their entries, the statement trigger moves each balance row once, zero-sum check at commit); synchronous_commit=${synchronousCommit}`;
   const figures: Figure[] = [
     {
       name: 'hot_tps',

@@ -231,69 +231,115 @@ async function shardsOf(client: Queryable, accountIds: string[]): Promise<Map<st
 /**
  * Posts a balanced transaction. Idempotent by `idempotencyKey`. Throws INSUFFICIENT_FUNDS
  * (FAILED_PRECONDITION) when an account that must not go negative would; the caller's transaction
- * must then roll back (PostgreSQL aborts it), which withTransaction does.
+ * must then roll back (PostgreSQL aborts it), which withTransaction does. `postMany` of one.
  */
 export async function post(client: PoolClient, input: PostInput): Promise<PostedTransaction> {
+  const [outcome] = await postMany(client, [input]);
+  if (outcome instanceof Error) throw outcome;
+  return outcome!;
+}
+
+/** What a posting's lines move, per account (lines of one account merged), or why it is refused. */
+function mergedLines(input: PostInput): Map<string, bigint> | Error {
   const merged = new Map<string, bigint>();
   for (const l of input.lines) merged.set(l.accountId, (merged.get(l.accountId) ?? 0n) + l.amountMinor);
   for (const [id, amount] of merged) if (amount === 0n) merged.delete(id);
   let sum = 0n;
   for (const amount of merged.values()) sum += amount;
-  if (sum !== 0n) throw LedgerErrors.unbalanced(sum);
-  if (merged.size < 2) throw new Error(`ledger transaction ${input.idempotencyKey} moves nothing`);
+  if (sum !== 0n) return LedgerErrors.unbalanced(sum);
+  if (merged.size < 2) return new Error(`ledger transaction ${input.idempotencyKey} moves nothing`);
+  return merged;
+}
 
-  const txId = randomUUID();
-  const inserted = await client.query<{ posted_at: Date }>(
+/**
+ * Posts many balanced transactions in the caller's database transaction with three statements
+ * whatever their number (ADR 0006 "Group commit"): the transaction rows, the first posting of every
+ * key already there (replays, also within `inputs`: the first of a key wins), all the entries.
+ * Answers each input in order: its transaction, or the Error the code refused it with (unbalanced,
+ * moves nothing; nothing of it is written). A refusal of the database (insufficient funds, a
+ * second reversal, an unknown account) fails the whole call, mapped by mapLedgerError, and aborts
+ * the caller's transaction: LedgerBatcher then retries the postings one by one under savepoints.
+ */
+export async function postMany(
+  client: PoolClient,
+  inputs: PostInput[],
+): Promise<(PostedTransaction | Error)[]> {
+  const outcomes: (PostedTransaction | Error | undefined)[] = [];
+  const valid: { i: number; input: PostInput; merged: Map<string, bigint>; txId: string }[] = [];
+  inputs.forEach((input, i) => {
+    const merged = mergedLines(input);
+    outcomes.push(merged instanceof Error ? merged : undefined);
+    if (!(merged instanceof Error)) valid.push({ i, input, merged, txId: randomUUID() });
+  });
+  if (valid.length === 0) return outcomes as (PostedTransaction | Error)[];
+
+  const inserted = await client.query<{ tx_id: string; posted_at: Date }>(
     `INSERT INTO ledger_transactions (tx_id, kind, idempotency_key, operator_id, project_id, reference, reverses_tx_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     SELECT t, k, key, op, pr, ref, rev
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
+            WITH ORDINALITY AS v(t, k, key, op, pr, ref, rev, o)
+      ORDER BY o
      ON CONFLICT (idempotency_key) DO NOTHING
-     RETURNING posted_at`,
+     RETURNING tx_id, posted_at`,
     [
-      txId,
-      input.kind,
-      input.idempotencyKey,
-      input.operatorId ?? '',
-      input.projectId ?? '',
-      input.reference ?? '',
-      input.reversesTxId ?? null,
+      valid.map((v) => v.txId),
+      valid.map((v) => v.input.kind),
+      valid.map((v) => v.input.idempotencyKey),
+      valid.map((v) => v.input.operatorId ?? ''),
+      valid.map((v) => v.input.projectId ?? ''),
+      valid.map((v) => v.input.reference ?? ''),
+      valid.map((v) => v.input.reversesTxId ?? null),
     ],
   );
-  if (inserted.rowCount === 0) {
-    const { rows } = await client.query<{ tx_id: string; posted_at: Date }>(
-      'SELECT tx_id, posted_at FROM ledger_transactions WHERE idempotency_key = $1',
-      [input.idempotencyKey],
+  const postedAt = new Map(inserted.rows.map((r) => [r.tx_id, r.posted_at]));
+  const created = valid.filter((v) => postedAt.has(v.txId));
+  const replayed = valid.filter((v) => !postedAt.has(v.txId));
+  if (replayed.length) {
+    const { rows } = await client.query<{ idempotency_key: string; tx_id: string; posted_at: Date }>(
+      'SELECT idempotency_key, tx_id, posted_at FROM ledger_transactions WHERE idempotency_key = ANY($1::text[])',
+      [replayed.map((v) => v.input.idempotencyKey)],
     );
-    return { txId: rows[0]!.tx_id, created: false, postedAt: rows[0]!.posted_at };
+    const first = new Map(rows.map((r) => [r.idempotency_key, r]));
+    for (const v of replayed) {
+      const r = first.get(v.input.idempotencyKey)!;
+      outcomes[v.i] = { txId: r.tx_id, created: false, postedAt: r.posted_at };
+    }
   }
-  const postedAt = inserted.rows[0]!.posted_at;
-  const shards = await shardsOf(client, [...merged.keys()]);
-  // a fixed order of balance rows across all transactions: no deadlocks between postings
-  const lines = [...merged]
-    .map(([accountId, amount]) => ({
-      accountId,
-      amount,
-      shard: shardFor(txId, accountId, shards.get(accountId)!),
-    }))
-    .sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : a.shard - b.shard));
+  if (created.length === 0) return outcomes as (PostedTransaction | Error)[];
+
+  const shards = await shardsOf(client, [...new Set(created.flatMap((v) => [...v.merged.keys()]))]);
+  const entries = { tx: [] as string[], account: [] as string[], shard: [] as number[] };
+  const currency: string[] = [];
+  const amount: string[] = [];
+  const at: Date[] = [];
+  for (const v of created) {
+    // a posting's balance rows in account order (the trigger locks a statement's rows in that order)
+    const lines = [...v.merged]
+      .map(([accountId, a]) => ({ accountId, a, shard: shardFor(v.txId, accountId, shards.get(accountId)!) }))
+      .sort((x, y) => (x.accountId < y.accountId ? -1 : x.accountId > y.accountId ? 1 : x.shard - y.shard));
+    for (const l of lines) {
+      entries.tx.push(v.txId);
+      entries.account.push(l.accountId);
+      entries.shard.push(l.shard);
+      currency.push(v.input.currency);
+      amount.push(l.a.toString());
+      at.push(postedAt.get(v.txId)!);
+    }
+    outcomes[v.i] = { txId: v.txId, created: true, postedAt: postedAt.get(v.txId)! };
+  }
   try {
     await client.query(
       `INSERT INTO ledger_entries (tx_id, account_id, shard, currency, amount_minor, posted_at)
-       SELECT $1, a, s, $2, m, $3
-         FROM unnest($4::uuid[], $5::smallint[], $6::bigint[]) WITH ORDINALITY AS t(a, s, m, o)
+       SELECT t, a, s, c, m, p
+         FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::bigint[], $6::timestamptz[])
+              WITH ORDINALITY AS v(t, a, s, c, m, p, o)
         ORDER BY o`,
-      [
-        txId,
-        input.currency,
-        postedAt,
-        lines.map((l) => l.accountId),
-        lines.map((l) => l.shard),
-        lines.map((l) => l.amount.toString()),
-      ],
+      [entries.tx, entries.account, entries.shard, currency, amount, at],
     );
   } catch (err) {
     throw mapLedgerError(err);
   }
-  return { txId, created: true, postedAt };
+  return outcomes as (PostedTransaction | Error)[];
 }
 
 /** Maps the database's refusals to domain errors; anything else is rethrown as is. */
