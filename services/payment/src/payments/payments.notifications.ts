@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Logger, LOGGER, PG_POOL, Pool, withTransaction } from '@citybase/platform';
+import { inDbStage, Logger, LOGGER, PG_POOL, Pool, withTransaction } from '@citybase/platform';
 import { ChannelNotification, ChannelSignatureError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
 import { RefundsService } from '../refunds/refunds.service';
@@ -40,7 +40,11 @@ export class ChannelNotifications {
     private readonly refunds: RefundsService,
   ) {}
 
-  async receive(posted: PostedNotification): Promise<NotificationAnswer> {
+  receive(posted: PostedNotification): Promise<NotificationAnswer> {
+    return inDbStage('notification', () => this.apply(posted));
+  }
+
+  private async apply(posted: PostedNotification): Promise<NotificationAnswer> {
     const { channelId, paymentId } = posted;
     if (!CHANNEL_ID.test(channelId) || !UUID.test(paymentId)) return { status: 404, code: 'NOT_FOUND' };
     const payment = await findById(this.pool, paymentId);
