@@ -20,7 +20,14 @@ import {
   TestIssuer,
   uniqueName,
 } from '@citybase/platform/testing';
-import { pgbenchBaseline, pgbenchFigure, pgbenchParams, pgbenchReportParams } from './baselines';
+import {
+  paymentSqlBaseline,
+  paymentSqlFigure,
+  pgbenchBaseline,
+  pgbenchFigure,
+  pgbenchParams,
+  pgbenchReportParams,
+} from './baselines';
 import {
   benchDatabase,
   benchKafka,
@@ -237,12 +244,15 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
 
   note('baseline: pgbench');
   const pg = await pgbenchBaseline(pp, cleanup);
+  note("baseline: pgbench of a payment's minimal SQL");
+  const paymentSql = await paymentSqlBaseline(pp, cleanup);
+  const paymentsPerS = perSecond(p.payments, elapsedMs);
   const [createP50, createP99] = percentiles(createLatency, [50, 99]);
   const [e2eP50, e2eP99] = percentiles(endToEnd, [50, 99]);
   const figures: Figure[] = [
     {
       name: 'payments_per_s',
-      value: round(perSecond(p.payments, elapsedMs), 1),
+      value: round(paymentsPerS, 1),
       unit: 'payments/s',
       how: `end to end: first CreatePayment sent to the last PaymentSucceeded consumed from Kafka; ${p.payments} payments, ${p.concurrency} creates in flight, sandbox payer pays at once, payment process at synchronous_commit=${synchronousCommit}`,
     },
@@ -259,6 +269,13 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
       how: 'as create_p50_ms, 99th percentile',
     },
     pgbenchFigure(pp, pg),
+    paymentSqlFigure(pp, paymentSql),
+    {
+      name: 'payments_per_s_to_payment_sql',
+      value: round(paymentsPerS / paymentSql.tps, 3),
+      unit: 'ratio',
+      how: 'payments_per_s / baseline_payment_sql_tps: how close the services come to the database work a payment needs',
+    },
     {
       name: 'round_trips_per_payment',
       value: round(trips.total, 2),
