@@ -3,7 +3,7 @@ import { inDbStage, Logger, LOGGER, PG_POOL, Pool, withTransaction } from '@city
 import { ChannelNotification, ChannelSignatureError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
 import { RefundsService } from '../refunds/refunds.service';
-import { findById, recordNotification } from './payments.store';
+import { findById, recordNotification, recordOrderNotificationAndLock } from './payments.store';
 import { PaymentTransitions } from './payments.transitions';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -80,6 +80,17 @@ export class ChannelNotifications {
     }
 
     const applied = await withTransaction(this.pool, async (client) => {
+      if (notification.kind === 'order') {
+        // recorded and the payment locked in one round trip
+        const { recorded, payment: locked } = await recordOrderNotificationAndLock(client, {
+          channelId,
+          notificationId: notification.notificationId,
+          paymentId,
+        });
+        if (!recorded) return false;
+        await this.transitions.applyChannelOrderIn(client, paymentId, channelId, notification.order, locked);
+        return true;
+      }
       const recorded = await recordNotification(client, {
         channelId,
         notificationId: notification.notificationId,
@@ -87,11 +98,7 @@ export class ChannelNotifications {
         kind: notification.kind,
       });
       if (!recorded) return false;
-      if (notification.kind === 'order') {
-        await this.transitions.applyChannelOrderIn(client, paymentId, channelId, notification.order);
-      } else {
-        await this.refunds.applyChannelRefundIn(client, notification.refund.refundId, notification.refund);
-      }
+      await this.refunds.applyChannelRefundIn(client, notification.refund.refundId, notification.refund);
       return true;
     });
     this.logger.info(
