@@ -117,16 +117,28 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
   const sandbox = await spawnSandboxChannel({ autoPay: 'success', autoPayDelayMs: 0, notifyDelayMs: 0 });
   cleanup.add('sandbox channel', () => sandbox.stop());
   const { db, synchronousCommit } = await benchDatabase('bench_payment', cleanup);
-  const payment = await spawnService('payment', {
-    DATABASE_URL: db.url,
-    KAFKA_TOPIC_PREFIX: prefix,
-    AUTH_JWKS_URL: issuer.jwksUrl,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-    // BENCH_CPU_PROF_DIR: a V8 CPU profile of the payment process, written there when it stops
-    ...(process.env.BENCH_CPU_PROF_DIR
-      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}` }
-      : {}),
-  });
+  const payment = await spawnService(
+    'payment',
+    {
+      DATABASE_URL: db.url,
+      KAFKA_TOPIC_PREFIX: prefix,
+      AUTH_JWKS_URL: issuer.jwksUrl,
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      // OTEL_* of the bench's environment (an exporter, OTEL_SDK_DISABLED) reach the payment process:
+      // what tracing costs is measured with them (docs/performance.md)
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(
+          (e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined,
+        ),
+      ),
+    },
+    {
+      // BENCH_CPU_PROF_DIR: a V8 CPU profile of the payment process, written there when it stops
+      nodeArgs: process.env.BENCH_CPU_PROF_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+        : [],
+    },
+  );
   cleanup.add('payment process', () => payment.stop());
   await payment.ready();
   const operatorId = 'bench-operator';
