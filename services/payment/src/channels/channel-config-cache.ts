@@ -6,6 +6,18 @@ import type { PaymentConfig } from '../config';
 /** Where every change to channels, project_channels and routing_rules is announced (migration 0006). */
 export const CHANNEL_CONFIG_CHANNEL = 'citybase_payment_channels';
 
+/** How the router looks the configuration up: through a ChannelConfigCache, or READ_THROUGH. */
+export interface ChannelConfigLookups {
+  get<T>(key: string, load: () => Promise<T>): Promise<T>;
+  forget(): void;
+}
+
+/** Every lookup reads the database. */
+export const READ_THROUGH: ChannelConfigLookups = {
+  get: (_key, load) => load(),
+  forget: () => undefined,
+};
+
 /**
  * What this replica knows of the channel configuration (catalog, project accounts with their
  * decrypted credentials, routing rules), so that a payment does not read it again. Dropped
@@ -15,7 +27,7 @@ export const CHANNEL_CONFIG_CHANNEL = 'citybase_payment_channels';
  * database, so a change made meanwhile is never missed.
  */
 @Injectable()
-export class ChannelConfigCache implements OnApplicationBootstrap, OnModuleDestroy {
+export class ChannelConfigCache implements ChannelConfigLookups, OnApplicationBootstrap, OnModuleDestroy {
   private entries = new Map<string, Promise<unknown>>();
   private listening = false;
   private client: Client | undefined;

@@ -1,9 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { Pool, PoolClient } from '@citybase/platform';
 import type { ChannelKind, PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ChannelAccount, ChannelAdapter } from './channel-adapter';
 import { ChannelAdapters } from './channel-adapters';
-import { ChannelConfigCache } from './channel-config-cache';
+import { ChannelConfigCache, ChannelConfigLookups, READ_THROUGH } from './channel-config-cache';
 import { CredentialsCipher } from './channel-credentials';
 import { RoutingRuleSpec, ruleMatches } from './channels.domain';
 import { findAccount, rulesWithAccounts } from './channels.store';
@@ -93,8 +93,13 @@ export class ChannelRouter {
   constructor(
     private readonly cipher: CredentialsCipher,
     private readonly adapters: ChannelAdapters,
-    private readonly cache: ChannelConfigCache,
-  ) {}
+    // without one (a router built by hand) every lookup reads the database
+    @Optional() cache?: ChannelConfigCache,
+  ) {
+    this.cache = cache ?? READ_THROUGH;
+  }
+
+  private readonly cache: ChannelConfigLookups;
 
   /**
    * The channel accounts to try for a new payment, in order (see rankChannels). Empty when no rule
