@@ -8,7 +8,8 @@ import { join } from 'path';
 import { promisify } from 'util';
 import type { Kafka, Message } from 'kafkajs';
 import { ensureTopics } from '@citybase/platform';
-import { testEndpoints, uniqueName } from '@citybase/platform/testing';
+import { Client } from 'pg';
+import { TestDatabase, testEndpoints, uniqueName } from '@citybase/platform/testing';
 import { benchDatabase, Cleanup, cleanupKafka, Completion, Figure, note, now, withAdmin } from './common';
 import { intFromEnv, parsePgbenchTps, perSecond, round } from './stats';
 
@@ -123,7 +124,94 @@ export async function pgbenchBaseline(
   p: PgbenchParams,
   cleanup: Cleanup,
 ): Promise<{ tps: number; synchronousCommit: string }> {
-  const { db, synchronousCommit } = await benchDatabase('bench_pgbench', cleanup);
+  const { db, synchronousCommit, pgbench } = await pgbenchDatabase('bench_pgbench', cleanup);
+  note(`pgbench baseline: initialising scale ${p.scale} (${p.scale * 100_000} accounts) in ${db.name}`);
+  await pgbench(['-i', '-q', '-s', String(p.scale)]);
+  note(
+    `pgbench baseline: single-row UPDATE, ${p.clients} clients, ${p.threads} threads, ${p.seconds}s (synchronous_commit=${synchronousCommit})`,
+  );
+  const stdout = await pgbench(
+    pgbenchRunArgs(p, await scriptFile(cleanup, 'update.sql', updateScript(p.scale))),
+  );
+  return { tps: parsePgbenchTps(stdout), synchronousCommit };
+}
+
+/**
+ * The database work a payment minimally needs, one pgbench "transaction" per payment: insert the
+ * payment and its event in one transaction; update its status and insert the next event in another.
+ */
+export const PAYMENT_SQL_SCHEMA = `
+  CREATE TABLE payments (payment_id uuid PRIMARY KEY DEFAULT gen_random_uuid(), status smallint NOT NULL,
+                         amount_minor bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+                         updated_at timestamptz NOT NULL DEFAULT now());
+  CREATE TABLE outbox (id bigserial PRIMARY KEY, partition_key text NOT NULL, event_type text NOT NULL,
+                       payload bytea NOT NULL, published_at timestamptz);`;
+
+export const PAYMENT_SQL_SCRIPT = [
+  '\\set amount random(100, 999)',
+  'BEGIN;',
+  'INSERT INTO payments (status, amount_minor) VALUES (1, :amount) RETURNING payment_id \\gset',
+  "INSERT INTO outbox (partition_key, event_type, payload) VALUES (':payment_id', 'PaymentCreated', '\\x00');",
+  'COMMIT;',
+  'BEGIN;',
+  "UPDATE payments SET status = 3, updated_at = now() WHERE payment_id = ':payment_id';",
+  "INSERT INTO outbox (partition_key, event_type, payload) VALUES (':payment_id', 'PaymentSucceeded', '\\x00');",
+  'COMMIT;',
+  '',
+].join('\n');
+
+/** pgbench of a payment's minimal SQL (PAYMENT_SQL_SCRIPT): payments per second the database alone allows. */
+export async function paymentSqlBaseline(
+  p: PgbenchParams,
+  cleanup: Cleanup,
+): Promise<{ tps: number; synchronousCommit: string }> {
+  const { db, synchronousCommit, pgbench } = await pgbenchDatabase('bench_payment_sql', cleanup);
+  const client = new Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    await client.query(PAYMENT_SQL_SCHEMA);
+  } finally {
+    await client.end();
+  }
+  note(
+    `payment SQL baseline: 2 transactions per payment, ${p.clients} clients, ${p.threads} threads, ${p.seconds}s (synchronous_commit=${synchronousCommit})`,
+  );
+  const stdout = await pgbench(
+    pgbenchRunArgs(p, await scriptFile(cleanup, 'payment.sql', PAYMENT_SQL_SCRIPT)),
+  );
+  return { tps: parsePgbenchTps(stdout), synchronousCommit };
+}
+
+export function paymentSqlFigure(
+  p: PgbenchParams,
+  result: { tps: number; synchronousCommit: string },
+): Figure {
+  return {
+    name: 'baseline_payment_sql_tps',
+    value: round(result.tps, 1),
+    unit: 'payments/s',
+    how: `pgbench of a payment's minimal SQL (insert payment + outbox event; update status + insert event: 2 transactions), -c ${p.clients} -j ${p.threads} -T ${p.seconds} -n; synchronous_commit=${result.synchronousCommit}`,
+  };
+}
+
+function pgbenchRunArgs(p: PgbenchParams, script: string): string[] {
+  return ['-n', '-c', String(p.clients), '-j', String(p.threads), '-T', String(p.seconds), '-f', script];
+}
+
+async function scriptFile(cleanup: Cleanup, name: string, text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'citybase-bench-'));
+  cleanup.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+/** A scratch database at the services' durability and a pgbench runner on it (resolves with its stdout). */
+async function pgbenchDatabase(
+  label: string,
+  cleanup: Cleanup,
+): Promise<{ db: TestDatabase; synchronousCommit: string; pgbench: (args: string[]) => Promise<string> }> {
+  const { db, synchronousCommit } = await benchDatabase(label, cleanup);
   const admin = new URL(testEndpoints.postgresAdminUrl());
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -132,22 +220,10 @@ export async function pgbenchBaseline(
     PGUSER: decodeURIComponent(admin.username) || 'postgres',
     ...(admin.password ? { PGPASSWORD: decodeURIComponent(admin.password) } : {}),
   };
-  const pgbench = process.env.BENCH_PGBENCH_BIN ?? 'pgbench';
-  const dir = await mkdtemp(join(tmpdir(), 'citybase-bench-'));
-  cleanup.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
-  const script = join(dir, 'update.sql');
-  await writeFile(script, updateScript(p.scale));
-  note(`pgbench baseline: initialising scale ${p.scale} (${p.scale * 100_000} accounts) in ${db.name}`);
-  await run(pgbench, ['-i', '-q', '-s', String(p.scale), db.name], { env, maxBuffer: 16 << 20 });
-  note(
-    `pgbench baseline: single-row UPDATE, ${p.clients} clients, ${p.threads} threads, ${p.seconds}s (synchronous_commit=${synchronousCommit})`,
-  );
-  const { stdout } = await run(
-    pgbench,
-    ['-n', '-c', String(p.clients), '-j', String(p.threads), '-T', String(p.seconds), '-f', script, db.name],
-    { env, maxBuffer: 16 << 20 },
-  );
-  return { tps: parsePgbenchTps(stdout), synchronousCommit };
+  const bin = process.env.BENCH_PGBENCH_BIN ?? 'pgbench';
+  const pgbench = async (args: string[]) =>
+    (await run(bin, [...args, db.name], { env, maxBuffer: 16 << 20 })).stdout;
+  return { db, synchronousCommit, pgbench };
 }
 
 /** The pgbench baseline as a report figure: the machine's PostgreSQL write ceiling, for scale. */

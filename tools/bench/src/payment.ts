@@ -20,7 +20,14 @@ import {
   TestIssuer,
   uniqueName,
 } from '@citybase/platform/testing';
-import { pgbenchBaseline, pgbenchFigure, pgbenchParams, pgbenchReportParams } from './baselines';
+import {
+  paymentSqlBaseline,
+  paymentSqlFigure,
+  pgbenchBaseline,
+  pgbenchFigure,
+  pgbenchParams,
+  pgbenchReportParams,
+} from './baselines';
 import {
   benchDatabase,
   benchKafka,
@@ -37,6 +44,54 @@ import {
   writeBenchReport,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
+
+/** The payment process's PostgreSQL round trips so far by stage (db_round_trips_total on its /metrics). */
+async function roundTrips(httpUrl: string): Promise<Record<string, number>> {
+  const res = await fetch(`${httpUrl}/metrics`);
+  if (!res.ok) throw new Error(`GET ${httpUrl}/metrics: HTTP ${res.status}`);
+  return parseRoundTrips(await res.text());
+}
+
+export function parseRoundTrips(metrics: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const m of metrics.matchAll(/^db_round_trips_total\{[^}]*stage="([^"]+)"[^}]*\} (\S+)$/gm)) {
+    counts[m[1] as string] = Number(m[2]);
+  }
+  return counts;
+}
+
+function diffCounts(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+}
+
+function perPayment(
+  counts: Record<string, number>,
+  payments: number,
+): { total: number; byStage: Record<string, number> } {
+  const byStage = Object.fromEntries(
+    Object.entries(counts)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => [k, v / payments]),
+  );
+  return { total: Object.values(byStage).reduce((a, b) => a + b, 0), byStage };
+}
+
+/** Waits until the relay has marked every outbox row published (its round trips are then all counted). */
+async function outboxPublished(url: string): Promise<void> {
+  const pg = new Client({ connectionString: url });
+  await pg.connect();
+  try {
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await pg.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`,
+      );
+      if (rows[0]?.n === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await pg.end();
+  }
+}
 
 export interface PaymentBenchParams {
   payments: number;
@@ -62,12 +117,28 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
   const sandbox = await spawnSandboxChannel({ autoPay: 'success', autoPayDelayMs: 0, notifyDelayMs: 0 });
   cleanup.add('sandbox channel', () => sandbox.stop());
   const { db, synchronousCommit } = await benchDatabase('bench_payment', cleanup);
-  const payment = await spawnService('payment', {
-    DATABASE_URL: db.url,
-    KAFKA_TOPIC_PREFIX: prefix,
-    AUTH_JWKS_URL: issuer.jwksUrl,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-  });
+  const payment = await spawnService(
+    'payment',
+    {
+      DATABASE_URL: db.url,
+      KAFKA_TOPIC_PREFIX: prefix,
+      AUTH_JWKS_URL: issuer.jwksUrl,
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      // OTEL_* of the bench's environment (an exporter, OTEL_SDK_DISABLED) reach the payment process:
+      // what tracing costs is measured with them (docs/performance.md)
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(
+          (e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined,
+        ),
+      ),
+    },
+    {
+      // BENCH_CPU_PROF_DIR: a V8 CPU profile of the payment process, written there when it stops
+      nodeArgs: process.env.BENCH_CPU_PROF_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+        : [],
+    },
+  );
   cleanup.add('payment process', () => payment.stop());
   await payment.ready();
   const operatorId = 'bench-operator';
@@ -126,6 +197,7 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
   );
   cleanup.add('gRPC client', () => Promise.resolve(client.close()));
   const createLatency: number[] = [];
+  const tripsBefore = await roundTrips(payment.httpUrl);
   let next = 0;
   note(`creating ${p.payments} payments, ${p.concurrency} in flight; the sandbox's payer pays each at once`);
   const t0 = now();
@@ -176,18 +248,23 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
   });
   const elapsedMs = now() - t0;
   await consumer.disconnect();
-  const spawned = { payment: processUsage(payment.proc.pid!) };
+  await outboxPublished(db.url);
+  const trips = perPayment(diffCounts(await roundTrips(payment.httpUrl), tripsBefore), p.payments);
+  const spawned = { payment: processUsage(payment.proc.pid!), sandbox: processUsage(sandbox.pid) };
   await payment.stop();
   await sandbox.stop();
 
   note('baseline: pgbench');
   const pg = await pgbenchBaseline(pp, cleanup);
+  note("baseline: pgbench of a payment's minimal SQL");
+  const paymentSql = await paymentSqlBaseline(pp, cleanup);
+  const paymentsPerS = perSecond(p.payments, elapsedMs);
   const [createP50, createP99] = percentiles(createLatency, [50, 99]);
   const [e2eP50, e2eP99] = percentiles(endToEnd, [50, 99]);
   const figures: Figure[] = [
     {
       name: 'payments_per_s',
-      value: round(perSecond(p.payments, elapsedMs), 1),
+      value: round(paymentsPerS, 1),
       unit: 'payments/s',
       how: `end to end: first CreatePayment sent to the last PaymentSucceeded consumed from Kafka; ${p.payments} payments, ${p.concurrency} creates in flight, sandbox payer pays at once, payment process at synchronous_commit=${synchronousCommit}`,
     },
@@ -204,6 +281,29 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
       how: 'as create_p50_ms, 99th percentile',
     },
     pgbenchFigure(pp, pg),
+    paymentSqlFigure(pp, paymentSql),
+    {
+      name: 'payments_per_s_to_payment_sql',
+      value: round(paymentsPerS / paymentSql.tps, 3),
+      unit: 'ratio',
+      how: 'payments_per_s / baseline_payment_sql_tps: how close the services come to the database work a payment needs',
+    },
+    {
+      name: 'round_trips_per_payment',
+      value: round(trips.total, 2),
+      unit: 'queries/payment',
+      how: `PostgreSQL round trips of the payment process per payment (its db_round_trips_total before and after the run, all stages, background jobs included): ${Object.entries(
+        trips.byStage,
+      )
+        .map(([stage, n]) => `${stage} ${round(n, 2)}`)
+        .join(', ')}`,
+    },
+    ...Object.entries(trips.byStage).map(([stage, n]) => ({
+      name: `round_trips_${stage}`,
+      value: round(n, 2),
+      unit: 'queries/payment',
+      how: `as round_trips_per_payment, stage ${stage}`,
+    })),
   ];
   printBenchmarkFigures('payment', started, figures);
   process.stdout.write(

@@ -1,3 +1,4 @@
 export * from './pool';
 export * from './migrations';
 export * from './platform-migrations';
+export * from './round-trips';

@@ -2,6 +2,7 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { countRoundTrips } from '../db/round-trips';
 import { MessagingMetrics } from './metrics';
 import { OUTBOX_SHARDS } from './outbox';
 import { endSpan, startPublishSpan } from './tracing';
@@ -117,10 +118,10 @@ export class OutboxRelay {
 
   private async connection(): Promise<Client> {
     if (this.client) return this.client;
-    const client = new Client({
-      connectionString: this.opts.databaseUrl,
-      application_name: 'citybase-outbox-relay',
-    });
+    const client = countRoundTrips(
+      new Client({ connectionString: this.opts.databaseUrl, application_name: 'citybase-outbox-relay' }),
+      'event',
+    );
     client.on('error', () => void this.dropConnection());
     client.on('notification', () => {
       this.notified = true;

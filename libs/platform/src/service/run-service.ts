@@ -12,7 +12,7 @@ import { ClientRevocations, JwksCache, RpcAuthenticator, tenancyFilter } from '.
 import { DomainError } from '../errors';
 import { toGrpcError } from '../grpc/status-mapping';
 import { BaseServiceConfig, ConfigError, loadConfig } from '../config';
-import { createPool, MigrationSource, runMigrations } from '../db';
+import { createPool, MigrationSource, registerRoundTripMetric, runMigrations } from '../db';
 import { createGrpcServerKit, GrpcErrorFilter, GrpcMetricsInterceptor, GrpcServiceMap } from '../grpc';
 import { OpsController, Readiness } from '../http';
 import { createKafka, ensureTopics } from '../kafka';
@@ -109,6 +109,7 @@ export async function startService<C extends BaseServiceConfig>(
   const registry = new Registry();
   registry.setDefaultLabels({ service: def.name });
   collectDefaultMetrics({ register: registry });
+  registerRoundTripMetric(registry);
   const readiness = new Readiness();
 
   const pool = createPool(config.DATABASE_URL, {

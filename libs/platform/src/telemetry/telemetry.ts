@@ -8,12 +8,15 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 let sdk: NodeSDK | undefined;
 
 /**
- * Starts OpenTelemetry tracing for gRPC, HTTP, PostgreSQL (pg) and Redis (ioredis); Kafka spans come
- * from the event backbone (relay publish and consumer process spans, messaging/tracing.ts).
- * Must run before those modules are first required: each service's src/instrumentation.ts calls
- * it and main.ts imports that file first. Spans are exported over OTLP/HTTP only when
- * OTEL_EXPORTER_OTLP_ENDPOINT is set; without it spans still exist (trace ids in logs and in
- * Kafka/gRPC headers) but go nowhere.
+ * Starts OpenTelemetry tracing; Kafka spans come from the event backbone (relay publish and consumer
+ * process spans, messaging/tracing.ts). Must run before the instrumented modules are first
+ * required: each service's src/instrumentation.ts calls it and main.ts imports that file first.
+ *
+ * With OTEL_EXPORTER_OTLP_ENDPOINT set, spans of gRPC, HTTP, PostgreSQL (pg) and Redis (ioredis)
+ * are exported over OTLP/HTTP. Without it only gRPC and HTTP are instrumented: their spans carry
+ * the trace context (trace ids in logs, traceparent on outgoing gRPC calls and, through the
+ * backbone, on Kafka messages) and go nowhere; a span per database or Redis command would be pure
+ * cost (docs/performance.md: what OpenTelemetry costs).
  */
 export function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv = process.env): void {
   if (sdk) return;
@@ -22,22 +25,27 @@ export function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv = pro
   // own OTLP metric and log exporters (they retried an absent collector for seconds at shutdown).
   env.OTEL_METRICS_EXPORTER ??= 'none';
   env.OTEL_LOGS_EXPORTER ??= 'none';
+  const propagating = [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
+    }),
+    new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
+  ];
   sdk = new NodeSDK({
     serviceName: `citybase-${serviceName}`,
     ...(endpoint
-      ? { traceExporter: new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, '')}/v1/traces` }) }
-      : { spanProcessors: [] }),
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)/.test(req.url ?? ''),
-      }),
-      new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
-      new PgInstrumentation({ requireParentSpan: true }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
-      // No kafkajs auto-instrumentation: it would re-parent every published message on the relay's
-      // loop and overwrite its traceparent. The backbone makes Kafka spans itself (messaging/tracing.ts)
-      // so a trace runs from the originating request through the outbox, Kafka and the consumer.
-    ],
+      ? {
+          traceExporter: new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, '')}/v1/traces` }),
+          instrumentations: [
+            ...propagating,
+            new PgInstrumentation({ requireParentSpan: true }),
+            new IORedisInstrumentation({ requireParentSpan: true }),
+          ],
+        }
+      : { spanProcessors: [], instrumentations: propagating }),
+    // No kafkajs auto-instrumentation: it would re-parent every published message on the relay's
+    // loop and overwrite its traceparent. The backbone makes Kafka spans itself (messaging/tracing.ts)
+    // so a trace runs from the originating request through the outbox, Kafka and the consumer.
   });
   sdk.start();
 }

@@ -19,6 +19,8 @@ export interface SandboxConfig {
 export interface SandboxChannelProcess {
   /** Base URL of its API, e.g. http://127.0.0.1:41234 (a channel's `endpoint`). */
   url: string;
+  /** Its process id (benchmarks read what it cost). */
+  pid: number;
   output(): string;
   configure(config: SandboxConfig): Promise<void>;
   registerMerchant(merchantNo: string, key: string): Promise<void>;
@@ -60,6 +62,7 @@ export async function spawnSandboxChannel(config: SandboxConfig = {}): Promise<S
   if (state === 'exited') throw new Error(`sandbox channel exited before it was ready:\n${out.slice(-2000)}`);
   const sandbox: SandboxChannelProcess = {
     url,
+    pid: proc.pid!,
     output: () => out,
     configure: (c) => post('PUT', '/sandbox/config', c),
     registerMerchant: (merchantNo, key) => post('POST', '/sandbox/merchants', { merchantNo, key }),

@@ -275,9 +275,14 @@ export const TEST_PAYMENT_CREDENTIALS_KEY = Buffer.alloc(32, 9).toString('base64
  * CITY_ID=test-city (what TestIssuer tokens carry). `env` may be a function of the chosen ports,
  * e.g. to point identity's AUTH_JWKS_URL at its own HTTP port.
  */
-export async function spawnService(name: string, env: ServiceEnv): Promise<ServiceProcess> {
+export async function spawnService(
+  name: string,
+  env: ServiceEnv,
+  opts: { /** Options of node itself, e.g. --cpu-prof. */ nodeArgs?: string[] } = {},
+): Promise<ServiceProcess> {
   const { grpcPort, httpPort, env: serviceEnv } = await serviceTestEnv(env);
-  const proc = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'dist', 'main.js')], {
+  const main = join(REPO_ROOT, 'services', name, 'dist', 'main.js');
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), main], {
     env: { PATH: process.env.PATH ?? '', ...serviceEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

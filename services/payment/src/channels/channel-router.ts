@@ -1,15 +1,19 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { Pool, PoolClient } from '@citybase/platform';
 import type { ChannelKind, PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ChannelAccount, ChannelAdapter } from './channel-adapter';
 import { ChannelAdapters } from './channel-adapters';
+import { ChannelConfigCache, ChannelConfigLookups, READ_THROUGH } from './channel-config-cache';
 import { CredentialsCipher } from './channel-credentials';
 import { RoutingRuleSpec, ruleMatches } from './channels.domain';
 import { findAccount, rulesWithAccounts } from './channels.store';
 
 /** A channel account to call, with the adapter of its kind. */
 export interface RoutedChannel {
-  /** Credentials decrypted: keep it in memory for the call only, never log or store it. */
+  /**
+   * Credentials decrypted: kept in this process's memory only (ChannelConfigCache), never logged
+   * or stored.
+   */
   account: ChannelAccount;
   kind: ChannelKind;
   adapter: ChannelAdapter;
@@ -72,23 +76,68 @@ export function rankChannels(
   return ranked;
 }
 
+/** A project's routing rules, ranked input and the accounts they route to, credentials decrypted. */
+interface ProjectRouting {
+  rules: RankableRule[];
+  /** A ranked channel's account, its credentials decrypted on first use. */
+  routed(channelId: string): RoutedChannel;
+}
+
 /**
  * Which channel accounts a payment goes to (routing rules of its project) and the account of an
- * existing payment's channel. Payment intents call it; the credentials are decrypted only here.
+ * existing payment's channel. Payment intents call it; the credentials are decrypted only here,
+ * once per account until the configuration changes (ChannelConfigCache).
  */
 @Injectable()
 export class ChannelRouter {
   constructor(
     private readonly cipher: CredentialsCipher,
     private readonly adapters: ChannelAdapters,
-  ) {}
+    // without one (a router built by hand) every lookup reads the database
+    @Optional() cache?: ChannelConfigCache,
+  ) {
+    this.cache = cache ?? READ_THROUGH;
+  }
+
+  private readonly cache: ChannelConfigLookups;
 
   /**
    * The channel accounts to try for a new payment, in order (see rankChannels). Empty when no rule
    * applies: the caller answers FAILED_PRECONDITION "no channel configured for this payment".
    */
   async candidates(client: PoolClient | Pool, q: RouteQuery): Promise<RoutedChannel[]> {
-    const rows = await rulesWithAccounts(client, { operatorId: q.operatorId, projectId: q.projectId });
+    const { rules, routed } = await this.cache.get(`rules/${q.operatorId}/${q.projectId}`, () =>
+      this.projectRouting(client, q),
+    );
+    return rankChannels(rules, q, q.random ?? Math.random).map(routed);
+  }
+
+  /**
+   * The project's account at a channel, enabled or not (callbacks, queries and refunds of a payment
+   * already made there must keep working after the channel is disabled). Undefined if the project
+   * has no account there or this build has no adapter for the channel's kind.
+   */
+  account(
+    client: PoolClient | Pool,
+    ref: { projectId: string; channelId: string },
+  ): Promise<RoutedChannel | undefined> {
+    return this.cache.get(`account/${ref.projectId}/${ref.channelId}`, async () => {
+      const row = await findAccount(client, ref.projectId, ref.channelId);
+      if (!row || !this.adapters.has(row.kind)) return undefined;
+      return this.routed(row);
+    });
+  }
+
+  /** The channel configuration changed (committed): what is held in memory is dropped. */
+  forget(): void {
+    this.cache.forget();
+  }
+
+  private async projectRouting(
+    client: PoolClient | Pool,
+    ref: { operatorId: string; projectId: string },
+  ): Promise<ProjectRouting> {
+    const rows = await rulesWithAccounts(client, ref);
     const rules: RankableRule[] = rows.map((r) => ({
       channelId: r.channel_id,
       priority: r.priority,
@@ -98,26 +147,18 @@ export class ChannelRouter {
       maxAmountMinor: r.max_amount_minor,
       usable: r.channel_enabled && r.account_enabled && this.adapters.has(r.kind),
     }));
-    const order = rankChannels(rules, q, q.random ?? Math.random);
-    return order.map((channelId) => {
-      const row = rows.find((r) => r.channel_id === channelId);
-      if (!row) throw new Error(`ranked channel ${channelId} is not among the project's rules`);
-      return this.routed({ ...row, project_id: q.projectId });
-    });
-  }
-
-  /**
-   * The project's account at a channel, enabled or not (callbacks, queries and refunds of a payment
-   * already made there must keep working after the channel is disabled). Undefined if the project
-   * has no account there or this build has no adapter for the channel's kind.
-   */
-  async account(
-    client: PoolClient | Pool,
-    ref: { projectId: string; channelId: string },
-  ): Promise<RoutedChannel | undefined> {
-    const row = await findAccount(client, ref.projectId, ref.channelId);
-    if (!row || !this.adapters.has(row.kind)) return undefined;
-    return this.routed(row);
+    const opened = new Map<string, RoutedChannel>();
+    const routed = (channelId: string): RoutedChannel => {
+      let channel = opened.get(channelId);
+      if (!channel) {
+        const row = rows.find((r) => r.channel_id === channelId);
+        if (!row) throw new Error(`ranked channel ${channelId} is not among the project's rules`);
+        channel = this.routed({ ...row, project_id: ref.projectId });
+        opened.set(channelId, channel);
+      }
+      return channel;
+    };
+    return { rules, routed };
   }
 
   private routed(row: {

@@ -4,6 +4,7 @@ import { ChannelKind } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { PaymentConfig } from '../config';
 import type { ChannelAdapter } from './channel-adapter';
 import { ChannelAdapters } from './channel-adapters';
+import { ChannelConfigCache } from './channel-config-cache';
 import { CredentialsCipher } from './channel-credentials';
 import { ChannelRouter } from './channel-router';
 import { ChannelsGrpc } from './channels.grpc';
@@ -19,6 +20,7 @@ import { SandboxAdapter } from './sandbox-adapter';
   providers: [
     ChannelsService,
     ChannelRouter,
+    ChannelConfigCache,
     {
       provide: CredentialsCipher,
       inject: [SERVICE_CONFIG],

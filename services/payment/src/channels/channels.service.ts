@@ -17,6 +17,7 @@ import {
   SetChannelStatusResponse,
   SetRoutingRulesResponse,
 } from '@citybase/contracts/citybase/payment/v1/payment';
+import { ChannelRouter } from './channel-router';
 import { ChannelAdapters } from './channel-adapters';
 import { CredentialsCipher } from './channel-credentials';
 import type {
@@ -69,7 +70,13 @@ export class ChannelsService {
     private readonly mutations: Mutations,
     private readonly cipher: CredentialsCipher,
     private readonly adapters: ChannelAdapters,
+    private readonly router: ChannelRouter,
   ) {}
+
+  /** A change to the channel configuration: this replica's copy is dropped once it is committed (or failed). */
+  private changed<T>(mutation: Promise<T>): Promise<T> {
+    return mutation.finally(() => this.router.forget());
+  }
 
   // ---- catalog -----------------------------------------------------------------------------------
 
@@ -79,21 +86,23 @@ export class ChannelsService {
   ): Promise<RegisterChannelResponse> {
     assertCityAdmin(claims, 'register channels');
     if (!this.adapters.has(cmd.kind)) throw noAdapter(cmd.kind);
-    return this.mutations.run({
-      method: 'PaymentService.RegisterChannel',
-      claims,
-      requestId: cmd.requestId,
-      command: cmd,
-      resourceId: cmd.channelId,
-      execute: async ({ client, note }) => {
-        const row = await insertChannel(client, cmd);
-        if (!row) throw channelExists();
-        note({ channel_id: cmd.channelId, kind: cmd.kind });
-        return { channel: toChannel(row) };
-      },
-      replay: ({ client }) => this.currentChannel(client, cmd.channelId),
-      done: 'channel registered',
-    });
+    return this.changed(
+      this.mutations.run({
+        method: 'PaymentService.RegisterChannel',
+        claims,
+        requestId: cmd.requestId,
+        command: cmd,
+        resourceId: cmd.channelId,
+        execute: async ({ client, note }) => {
+          const row = await insertChannel(client, cmd);
+          if (!row) throw channelExists();
+          note({ channel_id: cmd.channelId, kind: cmd.kind });
+          return { channel: toChannel(row) };
+        },
+        replay: ({ client }) => this.currentChannel(client, cmd.channelId),
+        done: 'channel registered',
+      }),
+    );
   }
 
   async setChannelStatus(
@@ -101,22 +110,24 @@ export class ChannelsService {
     cmd: SetChannelStatusCommand,
   ): Promise<SetChannelStatusResponse> {
     assertCityAdmin(claims, 'enable or disable channels');
-    return this.mutations.run({
-      method: 'PaymentService.SetChannelStatus',
-      claims,
-      requestId: cmd.requestId,
-      command: cmd,
-      resourceId: cmd.channelId,
-      execute: async ({ client, note }) => {
-        const channel = await findChannel(client, cmd.channelId, 'update');
-        if (!channel) throw channelNotFound();
-        if (cmd.enabled && !this.adapters.has(channel.kind)) throw noAdapter(channel.kind);
-        note({ channel_id: cmd.channelId, enabled: cmd.enabled });
-        return { channel: toChannel(await setChannelEnabled(client, cmd.channelId, cmd.enabled)) };
-      },
-      replay: ({ client }) => this.currentChannel(client, cmd.channelId),
-      done: 'channel status set',
-    });
+    return this.changed(
+      this.mutations.run({
+        method: 'PaymentService.SetChannelStatus',
+        claims,
+        requestId: cmd.requestId,
+        command: cmd,
+        resourceId: cmd.channelId,
+        execute: async ({ client, note }) => {
+          const channel = await findChannel(client, cmd.channelId, 'update');
+          if (!channel) throw channelNotFound();
+          if (cmd.enabled && !this.adapters.has(channel.kind)) throw noAdapter(channel.kind);
+          note({ channel_id: cmd.channelId, enabled: cmd.enabled });
+          return { channel: toChannel(await setChannelEnabled(client, cmd.channelId, cmd.enabled)) };
+        },
+        replay: ({ client }) => this.currentChannel(client, cmd.channelId),
+        done: 'channel status set',
+      }),
+    );
   }
 
   async listChannels(): Promise<ListChannelsResponse> {
@@ -131,62 +142,65 @@ export class ChannelsService {
   ): Promise<ConfigureProjectChannelResponse> {
     assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
     const owner = { projectId: cmd.projectId, channelId: cmd.channelId };
-    return this.mutations.run({
-      method: 'PaymentService.ConfigureProjectChannel',
-      claims,
-      requestId: cmd.requestId,
-      // The fingerprint holds a keyed digest of the credentials, never the credentials or a plain
-      // hash an attacker could test guesses against.
-      command: {
-        ...cmd,
-        credentials: cmd.credentials === undefined ? null : this.cipher.fingerprint(cmd.credentials),
-      },
-      resourceId: `${cmd.projectId}/${cmd.channelId}`,
-      execute: async ({ client, note }) => {
-        await lockProject(client, cmd.projectId);
-        await this.assertProjectOperator(client, claims, cmd);
-        const channel = await findChannel(client, cmd.channelId, 'share');
-        if (!channel) throw channelNotFound();
-        // Turning an account off is always allowed; turning it on needs a channel that can be used.
-        if (cmd.enabled && !channel.enabled) throw channelDisabled();
-        if (cmd.enabled && !this.adapters.has(channel.kind)) throw noAdapter(channel.kind);
-        const sealed = cmd.credentials === undefined ? undefined : this.cipher.seal(cmd.credentials, owner);
-        const existing = await findProjectChannel(client, cmd.projectId, cmd.channelId);
-        let row: ProjectChannelRow;
-        if (existing) {
-          row = await updateProjectChannel(client, owner, {
-            merchantNo: cmd.merchantNo,
-            enabled: cmd.enabled,
-            credentialsEnc: sealed,
-          });
-        } else {
-          if (!sealed) throw credentialsRequired();
-          row = await insertProjectChannel(client, {
+    return this.changed(
+      this.mutations.run({
+        method: 'PaymentService.ConfigureProjectChannel',
+        claims,
+        requestId: cmd.requestId,
+        // The fingerprint holds a keyed digest of the credentials, never the credentials or a plain
+        // hash an attacker could test guesses against.
+        command: {
+          ...cmd,
+          credentials: cmd.credentials === undefined ? null : this.cipher.fingerprint(cmd.credentials),
+        },
+        resourceId: `${cmd.projectId}/${cmd.channelId}`,
+        execute: async ({ client, note }) => {
+          await lockProject(client, cmd.projectId);
+          await this.assertProjectOperator(client, claims, cmd);
+          const channel = await findChannel(client, cmd.channelId, 'share');
+          if (!channel) throw channelNotFound();
+          // Turning an account off is always allowed; turning it on needs a channel that can be used.
+          if (cmd.enabled && !channel.enabled) throw channelDisabled();
+          if (cmd.enabled && !this.adapters.has(channel.kind)) throw noAdapter(channel.kind);
+          const sealed = cmd.credentials === undefined ? undefined : this.cipher.seal(cmd.credentials, owner);
+          const existing = await findProjectChannel(client, cmd.projectId, cmd.channelId);
+          let row: ProjectChannelRow;
+          if (existing) {
+            row = await updateProjectChannel(client, owner, {
+              merchantNo: cmd.merchantNo,
+              enabled: cmd.enabled,
+              credentialsEnc: sealed,
+            });
+          } else {
+            if (!sealed) throw credentialsRequired();
+            row = await insertProjectChannel(client, {
+              operator_id: cmd.operatorId,
+              project_id: cmd.projectId,
+              channel_id: cmd.channelId,
+              merchant_no: cmd.merchantNo,
+              credentials_enc: sealed,
+              enabled: cmd.enabled,
+            });
+          }
+          note({
             operator_id: cmd.operatorId,
             project_id: cmd.projectId,
             channel_id: cmd.channelId,
-            merchant_no: cmd.merchantNo,
-            credentials_enc: sealed,
             enabled: cmd.enabled,
+            credentials_changed: cmd.credentials !== undefined,
           });
-        }
-        note({
-          operator_id: cmd.operatorId,
-          project_id: cmd.projectId,
-          channel_id: cmd.channelId,
-          enabled: cmd.enabled,
-          credentials_changed: cmd.credentials !== undefined,
-        });
-        return { projectChannel: toProjectChannel(row) };
-      },
-      replay: async ({ client }) => {
-        // accounts are never deleted: the first call of this key wrote it
-        const row = await findProjectChannel(client, cmd.projectId, cmd.channelId);
-        if (!row) throw new Error(`project channel ${cmd.projectId}/${cmd.channelId} of a replay is missing`);
-        return { projectChannel: toProjectChannel(row) };
-      },
-      done: 'project channel configured',
-    });
+          return { projectChannel: toProjectChannel(row) };
+        },
+        replay: async ({ client }) => {
+          // accounts are never deleted: the first call of this key wrote it
+          const row = await findProjectChannel(client, cmd.projectId, cmd.channelId);
+          if (!row)
+            throw new Error(`project channel ${cmd.projectId}/${cmd.channelId} of a replay is missing`);
+          return { projectChannel: toProjectChannel(row) };
+        },
+        done: 'project channel configured',
+      }),
+    );
   }
 
   async setRoutingRules(
@@ -194,29 +208,31 @@ export class ChannelsService {
     cmd: SetRoutingRulesCommand,
   ): Promise<SetRoutingRulesResponse> {
     assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
-    return this.mutations.run({
-      method: 'PaymentService.SetRoutingRules',
-      claims,
-      requestId: cmd.requestId,
-      command: cmd,
-      resourceId: cmd.projectId,
-      execute: async ({ client, note }) => {
-        await lockProject(client, cmd.projectId);
-        await this.assertProjectOperator(client, claims, cmd);
-        const configured = new Set((await listProjectChannels(client, cmd)).map((pc) => pc.channel_id));
-        cmd.rules.forEach((rule, i) => {
-          if (!configured.has(rule.channelId)) throw channelNotConfigured(`rules[${i}].channel_id`);
-        });
-        const rows = await replaceRoutingRules(client, cmd.projectId, cmd.rules);
-        note({ operator_id: cmd.operatorId, project_id: cmd.projectId, rules: cmd.rules.length });
-        return { rules: rows.map(toRoutingRule) };
-      },
-      // the project's rules as they are now (a later SetRoutingRules may have replaced these)
-      replay: async ({ client }) => ({
-        rules: (await listRoutingRules(client, cmd.projectId)).map(toRoutingRule),
+    return this.changed(
+      this.mutations.run({
+        method: 'PaymentService.SetRoutingRules',
+        claims,
+        requestId: cmd.requestId,
+        command: cmd,
+        resourceId: cmd.projectId,
+        execute: async ({ client, note }) => {
+          await lockProject(client, cmd.projectId);
+          await this.assertProjectOperator(client, claims, cmd);
+          const configured = new Set((await listProjectChannels(client, cmd)).map((pc) => pc.channel_id));
+          cmd.rules.forEach((rule, i) => {
+            if (!configured.has(rule.channelId)) throw channelNotConfigured(`rules[${i}].channel_id`);
+          });
+          const rows = await replaceRoutingRules(client, cmd.projectId, cmd.rules);
+          note({ operator_id: cmd.operatorId, project_id: cmd.projectId, rules: cmd.rules.length });
+          return { rules: rows.map(toRoutingRule) };
+        },
+        // the project's rules as they are now (a later SetRoutingRules may have replaced these)
+        replay: async ({ client }) => ({
+          rules: (await listRoutingRules(client, cmd.projectId)).map(toRoutingRule),
+        }),
+        done: 'routing rules set',
       }),
-      done: 'routing rules set',
-    });
+    );
   }
 
   /** Within the caller's tenancy; a project without channel configuration has empty lists. */

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Logger, LOGGER, PG_POOL, Pool, withTransaction } from '@citybase/platform';
+import { inDbStage, Logger, LOGGER, PG_POOL, Pool, withTransaction } from '@citybase/platform';
 import { ChannelNotification, ChannelSignatureError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
 import { RefundsService } from '../refunds/refunds.service';
-import { findById, recordNotification } from './payments.store';
+import { findById, recordNotification, recordOrderNotificationAndLock } from './payments.store';
 import { PaymentTransitions } from './payments.transitions';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -40,7 +40,11 @@ export class ChannelNotifications {
     private readonly refunds: RefundsService,
   ) {}
 
-  async receive(posted: PostedNotification): Promise<NotificationAnswer> {
+  receive(posted: PostedNotification): Promise<NotificationAnswer> {
+    return inDbStage('notification', () => this.apply(posted));
+  }
+
+  private async apply(posted: PostedNotification): Promise<NotificationAnswer> {
     const { channelId, paymentId } = posted;
     if (!CHANNEL_ID.test(channelId) || !UUID.test(paymentId)) return { status: 404, code: 'NOT_FOUND' };
     const payment = await findById(this.pool, paymentId);
@@ -76,6 +80,17 @@ export class ChannelNotifications {
     }
 
     const applied = await withTransaction(this.pool, async (client) => {
+      if (notification.kind === 'order') {
+        // recorded and the payment locked in one round trip
+        const { recorded, payment: locked } = await recordOrderNotificationAndLock(client, {
+          channelId,
+          notificationId: notification.notificationId,
+          paymentId,
+        });
+        if (!recorded) return false;
+        await this.transitions.applyChannelOrderIn(client, paymentId, channelId, notification.order, locked);
+        return true;
+      }
       const recorded = await recordNotification(client, {
         channelId,
         notificationId: notification.notificationId,
@@ -83,11 +98,7 @@ export class ChannelNotifications {
         kind: notification.kind,
       });
       if (!recorded) return false;
-      if (notification.kind === 'order') {
-        await this.transitions.applyChannelOrderIn(client, paymentId, channelId, notification.order);
-      } else {
-        await this.refunds.applyChannelRefundIn(client, notification.refund.refundId, notification.refund);
-      }
+      await this.refunds.applyChannelRefundIn(client, notification.refund.refundId, notification.refund);
       return true;
     });
     this.logger.info(

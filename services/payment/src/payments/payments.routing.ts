@@ -5,9 +5,8 @@ import { ChannelRouter, RoutedChannel } from '../channels/channel-router';
 import type { PaymentConfig } from '../config';
 import { FailureReasons } from './payments.domain';
 import {
+  ChannelOrderRow,
   ChannelOrderState,
-  channelOrders,
-  findById,
   findWithRoutingState,
   PaymentRow,
   recordChannelOrderAttempt,
@@ -16,6 +15,11 @@ import {
   takeRoutingLease,
 } from './payments.store';
 import { PaymentTransitions } from './payments.transitions';
+
+/** The routing lease this caller holds; released with the transaction that applies the channel's answer. */
+interface RoutingLease {
+  released: boolean;
+}
 
 type OpenOutcome = { kind: 'done'; payment: PaymentRow } | { kind: 'refused' } | { kind: 'uncertain' };
 
@@ -72,17 +76,21 @@ export class PaymentRouting {
    * returns it as it is afterwards. If another caller is routing it, waits for that one.
    */
   async route(paymentId: string): Promise<PaymentRow> {
-    if (!(await takeRoutingLease(this.pool, paymentId, this.leaseMs))) return this.awaitRouting(paymentId);
+    const leased = await takeRoutingLease(this.pool, paymentId, this.leaseMs);
+    if (!leased) return this.awaitRouting(paymentId);
+    const lease = { released: false };
     try {
-      const payment = await findById(this.pool, paymentId);
-      if (!payment) throw new Error(`payment ${paymentId} does not exist`);
-      return await this.routeLeased(payment);
+      return await this.routeLeased(leased.payment, leased.tried, lease);
     } finally {
-      await releaseRoutingLease(this.pool, paymentId);
+      if (!lease.released) await releaseRoutingLease(this.pool, paymentId);
     }
   }
 
-  private async routeLeased(payment: PaymentRow): Promise<PaymentRow> {
+  private async routeLeased(
+    payment: PaymentRow,
+    tried: ChannelOrderRow[],
+    lease: RoutingLease,
+  ): Promise<PaymentRow> {
     const paymentId = payment.payment_id;
     const candidates = await this.router.candidates(this.pool, {
       operatorId: payment.operator_id,
@@ -90,7 +98,6 @@ export class PaymentRouting {
       scenario: payment.scenario,
       amountMinor: payment.amount_minor,
     });
-    const tried = await channelOrders(this.pool, paymentId);
     const state = new Map(tried.map((o) => [o.channel_id, o.state]));
     // A channel where an order may already exist comes first (opening it again is idempotent);
     // channels that refused or closed this order are not asked again.
@@ -117,7 +124,7 @@ export class PaymentRouting {
     for (const [i, candidate] of ordered.entries()) {
       const channelId = candidate.account.channelId;
       const hasNext = i < ordered.length - 1;
-      const outcome = await this.open(payment, candidate, hasNext);
+      const outcome = await this.open(payment, candidate, hasNext, lease);
       if (outcome.kind === 'done') return outcome.payment;
       if (outcome.kind === 'uncertain') uncertain ??= channelId;
     }
@@ -133,7 +140,12 @@ export class PaymentRouting {
    * from its answer); `refused`: definitely no order there, try the next; `uncertain`: an order may
    * exist there.
    */
-  private async open(payment: PaymentRow, channel: RoutedChannel, hasNext: boolean): Promise<OpenOutcome> {
+  private async open(
+    payment: PaymentRow,
+    channel: RoutedChannel,
+    hasNext: boolean,
+    lease: RoutingLease,
+  ): Promise<OpenOutcome> {
     const { account, adapter } = channel;
     const paymentId = payment.payment_id;
     const channelId = account.channelId;
@@ -148,8 +160,12 @@ export class PaymentRouting {
         expiresAt: payment.expires_at,
         profitSharing: payment.profit_sharing,
       });
-      await setChannelOrderState(this.pool, paymentId, channelId, 'open');
-      const applied = await this.transitions.applyChannelOrder(paymentId, channelId, order);
+      // the order's state becomes 'open' with the transition to processing (or what the answer
+      // says of it); the lease ends in the same transaction
+      const applied = await this.transitions.applyChannelOrder(paymentId, channelId, order, {
+        endsRouting: true,
+      });
+      lease.released = true;
       return { kind: 'done', payment: applied.payment };
     } catch (err) {
       if (err instanceof ChannelRejectedError) {

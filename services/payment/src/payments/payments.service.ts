@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   CitybaseClaims,
+  inDbStage,
   inTenancy,
   Logger,
   LOGGER,
@@ -42,45 +43,53 @@ export class PaymentsService {
    * then replay it, so they make one payment and one event.
    */
   async createPayment(claims: CitybaseClaims, cmd: CreatePaymentCommand): Promise<PaymentRow> {
-    const stored = await this.mutations.run({
-      method: 'PaymentService.CreatePayment',
-      claims,
-      requestId: cmd.requestId,
-      command: cmd,
-      execute: async ({ client, resourceId, emit, note }) => {
-        // a routing's lease outlives the first check: the channel-poll job only re-drives a routing that died
-        const created = await insertPayment(client, resourceId, cmd, this.routing.leaseMs);
-        const tenancy = {
-          operatorId: created.operator_id,
-          projectId: created.project_id,
-          merchantId: created.merchant_id,
-        };
-        await emit(
-          PaymentEvents.PaymentCreated,
-          {
-            paymentId: created.payment_id,
-            tenancy,
+    const stored = await inDbStage('create', () =>
+      this.mutations.run({
+        method: 'PaymentService.CreatePayment',
+        claims,
+        requestId: cmd.requestId,
+        command: cmd,
+        execute: async ({ client, resourceId, emit, note }) => {
+          // a routing's lease outlives the first check: the channel-poll job only re-drives a routing that died
+          const created = await insertPayment(client, resourceId, cmd, this.routing.leaseMs);
+          const tenancy = {
+            operatorId: created.operator_id,
+            projectId: created.project_id,
             merchantId: created.merchant_id,
+          };
+          await emit(
+            PaymentEvents.PaymentCreated,
+            {
+              paymentId: created.payment_id,
+              tenancy,
+              merchantId: created.merchant_id,
+              scenario: created.scenario,
+              amount: { currency: created.currency, amountMinor: created.amount_minor },
+              channel: created.channel,
+              occurredAt: toTimestamp(created.created_at),
+            },
+            { key: created.payment_id, subject: created.payment_id, tenancy },
+          );
+          note({
+            payment_id: created.payment_id,
+            project_id: created.project_id,
             scenario: created.scenario,
-            amount: { currency: created.currency, amountMinor: created.amount_minor },
-            channel: created.channel,
-            occurredAt: toTimestamp(created.created_at),
-          },
-          { key: created.payment_id, subject: created.payment_id, tenancy },
-        );
-        note({ payment_id: created.payment_id, project_id: created.project_id, scenario: created.scenario });
-        return created;
-      },
-      replay: async ({ client, resourceId, note }) => {
-        note({ payment_id: resourceId });
-        // payments are never deleted
-        const existing = await findById(client, resourceId);
-        if (!existing) throw new Error(`payment ${resourceId} of a replayed request is missing`);
-        return existing;
-      },
-      done: 'payment created',
-    });
-    const payment = needsRouting(stored) ? await this.routing.route(stored.payment_id) : stored;
+          });
+          return created;
+        },
+        replay: async ({ client, resourceId, note }) => {
+          note({ payment_id: resourceId });
+          // payments are never deleted
+          const existing = await findById(client, resourceId);
+          if (!existing) throw new Error(`payment ${resourceId} of a replayed request is missing`);
+          return existing;
+        },
+        done: 'payment created',
+      }),
+    );
+    const payment = needsRouting(stored)
+      ? await inDbStage('channel_order', () => this.routing.route(stored.payment_id))
+      : stored;
     if (
       payment.status === PaymentStatus.PAYMENT_STATUS_FAILED &&
       NOT_ROUTABLE.includes(payment.failure_reason)

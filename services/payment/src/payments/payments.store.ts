@@ -87,21 +87,32 @@ export async function compareAndSetStatus(
   paymentId: string,
   t: PaymentTransition,
   nextCheckDelayMs: number,
+  order?: { channelId: string; state: ChannelOrderState; detail?: string },
 ): Promise<PaymentRow | undefined> {
+  // the order's state at the channel is written with the status when there is one to write (same
+  // rule as setChannelOrderState: 'paid' is never overwritten); one round trip for both
   const { rows } = await client.query<PaymentRow>(
-    `UPDATE payments
-        SET status = $3,
-            channel = $4,
-            pay_url = COALESCE($5, pay_url),
-            channel_transaction_id = COALESCE($6, channel_transaction_id),
-            completed_at = COALESCE($7, completed_at),
-            failure_reason = COALESCE($8, failure_reason),
-            version = version + 1,
-            updated_at = now(),
-            checks = 0,
-            next_check_at = now() + make_interval(secs => $9)
-      WHERE payment_id = $1 AND status = ANY($2::smallint[])
-      RETURNING *`,
+    `WITH after AS (
+       UPDATE payments
+          SET status = $3,
+              channel = $4,
+              pay_url = COALESCE($5, pay_url),
+              channel_transaction_id = COALESCE($6, channel_transaction_id),
+              completed_at = COALESCE($7, completed_at),
+              failure_reason = COALESCE($8, failure_reason),
+              version = version + 1,
+              updated_at = now(),
+              checks = 0,
+              next_check_at = now() + make_interval(secs => $9)
+        WHERE payment_id = $1 AND status = ANY($2::smallint[])
+        RETURNING *),
+     order_state AS (
+       INSERT INTO payment_channel_orders (payment_id, channel_id, state, attempt, detail)
+       SELECT payment_id, $10, $11, 1, $12 FROM after WHERE $10::text IS NOT NULL
+       ON CONFLICT (payment_id, channel_id) DO UPDATE
+         SET state = CASE WHEN payment_channel_orders.state = 'paid' THEN 'paid' ELSE EXCLUDED.state END,
+             detail = EXCLUDED.detail, updated_at = now())
+     SELECT * FROM after`,
     [
       paymentId,
       t.from,
@@ -112,22 +123,76 @@ export async function compareAndSetStatus(
       t.completedAt ?? null,
       t.failureReason ?? null,
       nextCheckDelayMs / 1000,
+      order?.channelId ?? null,
+      order?.state ?? null,
+      (order?.detail ?? '').slice(0, 500),
     ],
   );
   return rows[0];
 }
 
-/** Takes the routing lease of a payment not yet routed; false if another caller holds it. */
-export async function takeRoutingLease(db: Db, paymentId: string, leaseMs: number): Promise<boolean> {
-  const { rowCount } = await db.query(
+/**
+ * Takes the routing lease of a payment not yet routed and reads it with the orders already tried
+ * for it (one round trip); undefined if it is routed already or another caller holds the lease.
+ */
+export async function takeRoutingLease(
+  db: Db,
+  paymentId: string,
+  leaseMs: number,
+): Promise<{ payment: PaymentRow; tried: ChannelOrderRow[] } | undefined> {
+  const { rows } = await db.query<PaymentRow & { routing_until: Date; tried: ChannelOrderRow[] }>(
     `UPDATE payments SET routing_until = now() + make_interval(secs => $2)
       WHERE payment_id = $1
         AND (status = ${PaymentStatus.PAYMENT_STATUS_CREATED}
              OR (status = ${PaymentStatus.PAYMENT_STATUS_UNKNOWN} AND pay_url = ''))
-        AND (routing_until IS NULL OR routing_until < now())`,
+        AND (routing_until IS NULL OR routing_until < now())
+     RETURNING *,
+       (SELECT coalesce(json_agg(json_build_object('payment_id', o.payment_id, 'channel_id', o.channel_id,
+                                                   'state', o.state, 'attempt', o.attempt, 'detail', o.detail)
+                                 ORDER BY o.created_at, o.channel_id), '[]'::json)
+          FROM payment_channel_orders o WHERE o.payment_id = $1) AS tried`,
     [paymentId, leaseMs / 1000],
   );
-  return rowCount === 1;
+  const row = rows[0];
+  if (!row) return undefined;
+  const { tried, routing_until: _lease, ...payment } = row;
+  return { payment, tried };
+}
+
+/**
+ * Locks the payment for a transition that ends its routing: the lease is released with the
+ * transaction's commit (one round trip for both).
+ */
+export async function lockEndingRouting(
+  client: PoolClient,
+  paymentId: string,
+): Promise<PaymentRow | undefined> {
+  const { rows } = await client.query<PaymentRow>(
+    'UPDATE payments SET routing_until = NULL WHERE payment_id = $1 RETURNING *',
+    [paymentId],
+  );
+  return rows[0];
+}
+
+/**
+ * Records a channel's notification about the payment's order by its id and locks the payment (one
+ * round trip). `recorded` is false if it was recorded already (a duplicate).
+ */
+export async function recordOrderNotificationAndLock(
+  client: PoolClient,
+  n: { channelId: string; notificationId: string; paymentId: string },
+): Promise<{ recorded: boolean; payment: PaymentRow }> {
+  const { rows } = await client.query<PaymentRow & { recorded: boolean }>(
+    `WITH recorded AS (
+       INSERT INTO channel_notifications (channel_id, notification_id, payment_id, kind)
+       VALUES ($1, $2, $3, 'order') ON CONFLICT DO NOTHING RETURNING 1)
+     SELECT p.*, EXISTS (SELECT 1 FROM recorded) AS recorded FROM payments p WHERE p.payment_id = $3 FOR UPDATE`,
+    [n.channelId, n.notificationId, n.paymentId],
+  );
+  const row = rows[0];
+  if (!row) throw new Error(`payment ${n.paymentId} does not exist`);
+  const { recorded, ...payment } = row;
+  return { recorded, payment };
 }
 
 export async function releaseRoutingLease(db: Db, paymentId: string): Promise<void> {

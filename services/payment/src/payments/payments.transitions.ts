@@ -17,7 +17,35 @@ import type { ChannelOrder } from '../channels/channel-adapter';
 import type { PaymentConfig } from '../config';
 import { nextCheckDelayMs } from '../shared/jobs';
 import { decideOrder, isFinal, OPEN_STATUSES, PaymentTransition } from './payments.domain';
-import { compareAndSetStatus, lockById, PaymentRow, setChannelOrderState } from './payments.store';
+import {
+  ChannelOrderState,
+  compareAndSetStatus,
+  lockById,
+  lockEndingRouting,
+  PaymentRow,
+  setChannelOrderState,
+} from './payments.store';
+
+/** What to write of an order's state at a channel. */
+interface OrderMemory {
+  channelId: string;
+  state: ChannelOrderState;
+  detail?: string;
+}
+
+/** What the channel's answer says of its order, to remember (nothing for an open order: the routing step and the transition to processing record that). */
+function orderMemory(channelId: string, order: ChannelOrder): OrderMemory | undefined {
+  switch (order.status) {
+    case 'SUCCESS':
+      return { channelId, state: 'paid', detail: order.transactionId ?? '' };
+    case 'CLOSED':
+      return { channelId, state: 'closed' };
+    case 'PAYERROR':
+      return { channelId, state: 'closed', detail: order.failureReason ?? 'PAYERROR' };
+    case 'NOTPAY':
+      return undefined;
+  }
+}
 
 export interface TransitionResult {
   payment: PaymentRow;
@@ -41,21 +69,40 @@ export class PaymentTransitions {
     @Inject(SERVICE_CONFIG) private readonly config: PaymentConfig,
   ) {}
 
-  /** Applies the channel's view of the order in its own transaction. */
-  applyChannelOrder(paymentId: string, channelId: string, order: ChannelOrder): Promise<TransitionResult> {
-    return withTransaction(this.pool, (client) =>
-      this.applyChannelOrderIn(client, paymentId, channelId, order),
+  /**
+   * Applies the channel's view of the order in its own transaction. `endsRouting`: the caller holds
+   * the payment's routing lease and is done with it once this is applied (it is released in the
+   * same transaction).
+   */
+  applyChannelOrder(
+    paymentId: string,
+    channelId: string,
+    order: ChannelOrder,
+    opts: { endsRouting?: boolean } = {},
+  ): Promise<TransitionResult> {
+    return withTransaction(this.pool, async (client) =>
+      this.applyChannelOrderIn(
+        client,
+        paymentId,
+        channelId,
+        order,
+        opts.endsRouting ? await lockEndingRouting(client, paymentId) : undefined,
+      ),
     );
   }
 
-  /** Applies the channel's view of the order inside the caller's transaction. */
+  /**
+   * Applies the channel's view of the order inside the caller's transaction; `locked`: the payment
+   * if the caller has locked it already in this transaction.
+   */
   async applyChannelOrderIn(
     client: PoolClient,
     paymentId: string,
     channelId: string,
     order: ChannelOrder,
+    locked?: PaymentRow,
   ): Promise<TransitionResult> {
-    const payment = await lockById(client, paymentId);
+    const payment = locked ?? (await lockById(client, paymentId));
     if (!payment) throw new Error(`payment ${paymentId} does not exist`);
     if (order.paymentId !== paymentId) {
       this.logger.error(
@@ -70,7 +117,8 @@ export class PaymentTransitions {
       order,
       new Date(),
     );
-    await this.rememberChannelOrder(client, paymentId, channelId, order);
+    const remembered = orderMemory(channelId, order);
+    if (decision.kind !== 'transition' && remembered) await this.remember(client, paymentId, remembered);
     switch (decision.kind) {
       case 'none':
         this.logger.debug(
@@ -92,7 +140,7 @@ export class PaymentTransitions {
         );
         return { payment, changed: false };
       case 'transition':
-        return this.transition(client, payment, decision.transition);
+        return this.transition(client, payment, decision.transition, remembered);
     }
   }
 
@@ -142,20 +190,32 @@ export class PaymentTransitions {
     });
   }
 
+  /**
+   * The compare-and-set of `t`, with the order's state at the channel written in the same
+   * statement: what the channel said of it (`remembered`, written whether or not the status
+   * changes), or 'open' at the payment's channel when it moves to processing.
+   */
   private async transition(
     client: PoolClient,
     before: PaymentRow,
     t: PaymentTransition,
+    remembered?: OrderMemory,
   ): Promise<TransitionResult> {
+    const opens: OrderMemory | undefined =
+      t.to === PaymentStatus.PAYMENT_STATUS_PROCESSING && t.channel !== ''
+        ? { channelId: t.channel, state: 'open' }
+        : undefined;
+    if (remembered && opens) await this.remember(client, before.payment_id, remembered);
     const after = await compareAndSetStatus(
       client,
       before.payment_id,
       t,
       nextCheckDelayMs(0, this.config.PAYMENT_RECONCILE_INTERVAL_MS),
+      opens ?? remembered,
     );
-    if (!after) return { payment: before, changed: false };
-    if (t.to === PaymentStatus.PAYMENT_STATUS_PROCESSING && t.channel !== '') {
-      await setChannelOrderState(client, after.payment_id, t.channel, 'open');
+    if (!after) {
+      if (remembered && !opens) await this.remember(client, before.payment_id, remembered);
+      return { payment: before, changed: false };
     }
     await this.publish(client, after);
     this.logger.info(
@@ -171,28 +231,8 @@ export class PaymentTransitions {
     return { payment: after, changed: true };
   }
 
-  private async rememberChannelOrder(
-    client: PoolClient,
-    paymentId: string,
-    channelId: string,
-    order: ChannelOrder,
-  ): Promise<void> {
-    switch (order.status) {
-      case 'SUCCESS':
-        return setChannelOrderState(client, paymentId, channelId, 'paid', order.transactionId ?? '');
-      case 'CLOSED':
-        return setChannelOrderState(client, paymentId, channelId, 'closed');
-      case 'PAYERROR':
-        return setChannelOrderState(
-          client,
-          paymentId,
-          channelId,
-          'closed',
-          order.failureReason ?? 'PAYERROR',
-        );
-      case 'NOTPAY':
-        return; // opened: recorded by the routing step, and by the transition to processing
-    }
+  private remember(client: PoolClient, paymentId: string, m: OrderMemory): Promise<void> {
+    return setChannelOrderState(client, paymentId, m.channelId, m.state, m.detail);
   }
 
   private async publish(client: PoolClient, p: PaymentRow): Promise<void> {
