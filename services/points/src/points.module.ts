@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AccountsModule } from './accounts/accounts.module';
+import { BudgetsModule } from './budgets/budgets.module';
 
 /** The points service's features. Each feature folder adds its gRPC controller and providers here. */
-@Module({ imports: [AccountsModule] })
+@Module({ imports: [BudgetsModule, AccountsModule] })
 export class PointsModule {}

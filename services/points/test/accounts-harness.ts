@@ -2,8 +2,8 @@
 // TestIssuer, gRPC clients per tenancy, and a second AccountsService on the same database standing
 // for another replica, so a test can run the expiry passes itself (and twice at once).
 import type { Pool } from 'pg';
-import { createLogger, enqueue, Mutations, Outbox } from '@citybase/platform';
-import { PromiseClient, ServiceHarness, startServiceHarness } from '@citybase/platform/testing';
+import { cityPeriod, createLogger, enqueue, Mutations, Outbox } from '@citybase/platform';
+import { PromiseClient, ServiceHarness, startServiceHarness, uniqueName } from '@citybase/platform/testing';
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import { PointsEvents } from '@citybase/contracts/events';
 import { AccountsService } from '../src/accounts/accounts.service';
@@ -50,9 +50,52 @@ export function replica(pool: Pool): AccountsService {
     logger,
     config,
     new Mutations(pool as never, outbox, logger),
-    new BudgetsService(),
+    new BudgetsService(pool as never, new Mutations(pool as never, outbox, logger)),
     new ProgrammesService(),
   );
+}
+
+/** An operator's programme: 1 fen per point, lots living 365 days (SetProgramme is not merged yet). */
+export async function seedProgramme(pool: Pool, operatorId: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO programmes (operator_id, point_value_currency, point_value_minor, lot_lifetime_days,
+                             refund_window_hours, shortfall_policy, expiry_notice_days, tier_window_days, updated_by)
+     VALUES ($1, 'CNY', 1, 365, 0, 'DEBT', 0, 365, 'test')`,
+    [operatorId],
+  );
+}
+
+/** Budgets of this period (city time) through SetBudget: the city's, then the operator's `allotted`. */
+export async function seedBudget(h: AccountsHarness, operatorId: string, allotted: bigint): Promise<void> {
+  const admin = h.clientOf({}, ['points:budget', 'points:read', 'city:admin']);
+  const period = cityPeriod(new Date());
+  const city = await admin
+    .getBudget({ tenancy: { operatorId: '', projectId: '', merchantId: '' }, period })
+    .catch(() => undefined);
+  await admin.setBudget({
+    requestId: uniqueName('budget'),
+    tenancy: { operatorId: '', projectId: '', merchantId: '' },
+    period,
+    allotted: (city?.budget?.allotted ?? 0n) + allotted,
+  });
+  await admin.setBudget({
+    requestId: uniqueName('budget'),
+    tenancy: { operatorId, projectId: '', merchantId: '' },
+    period,
+    allotted,
+  });
+}
+
+/** The issued, redeemed and expired totals of the operator's node of this period. */
+export async function budgetTotals(
+  pool: Pool,
+  operatorId: string,
+): Promise<{ issued: bigint; redeemed: bigint; expired: bigint }> {
+  const { rows } = await pool.query<{ issued: bigint; redeemed: bigint; expired: bigint }>(
+    `SELECT issued, redeemed, expired FROM budgets WHERE operator_id = $1 AND project_id = '' AND period = $2`,
+    [operatorId, cityPeriod(new Date())],
+  );
+  return rows[0] ?? { issued: 0n, redeemed: 0n, expired: 0n };
 }
 
 /** Makes the given lots (or all of an account's) due for expiry now. */

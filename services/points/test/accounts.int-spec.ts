@@ -11,7 +11,10 @@ import {
   lapseLots,
   lapseReservation,
   PointsClient,
+  budgetTotals,
   replica,
+  seedBudget,
+  seedProgramme,
   startAccountsHarness,
 } from './accounts-harness';
 import { checkPointsInvariants } from './invariants';
@@ -70,6 +73,8 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
     backOffice = h.clientOf({ operators: [op] });
     checkout = h.clientOf({ operators: [op] });
     jobs = replica(h.pool);
+    await seedProgramme(h.pool, op);
+    await seedBudget(h, op, 1_000_000n);
   }, 120_000);
 
   afterAll(async () => {
@@ -115,6 +120,45 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
     const err = await grpcError(issue(u, 5n, { reason: '' }));
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     const { rows } = await h.pool.query('SELECT 1 FROM accounts WHERE holder_id = $1', [u]);
+    expect(rows).toHaveLength(0);
+  });
+
+  it('refuses an issuance beyond the budget (BUDGET_EXCEEDED) or without a programme, writing nothing', async () => {
+    const small = uniqueName('op');
+    await seedProgramme(h.pool, small);
+    await seedBudget(h, small, 25n);
+    const client = h.clientOf({ operators: [small] });
+    const t = { operatorId: small, projectId: '', merchantId: '' };
+    const gift = (holderId: string) =>
+      client.issuePoints({
+        requestId: uniqueName('issue'),
+        tenancy: t,
+        holderId,
+        points: 10n,
+        reason: 'GOODWILL',
+        expiresAt: undefined,
+      });
+    const u = holder();
+    // 6 concurrent gifts of 10 against a budget of 25: two are issued, the rest refused
+    const answers = await Promise.allSettled(Array.from({ length: 6 }, () => gift(u)));
+    expect(answers.filter((a) => a.status === 'fulfilled')).toHaveLength(2);
+    for (const a of answers)
+      if (a.status === 'rejected') expect(errorCode(a.reason as never)).toBe('BUDGET_EXCEEDED');
+    expect((await client.getBalance({ tenancy: t, holderId: u })).available).toBe(20n);
+    expect((await budgetTotals(h.pool, small)).issued).toBe(20n);
+    const none = uniqueName('op');
+    const err = await grpcError(
+      h.clientOf({ operators: [none] }).issuePoints({
+        requestId: uniqueName('issue'),
+        tenancy: { operatorId: none, projectId: '', merchantId: '' },
+        holderId: u,
+        points: 1n,
+        reason: 'GOODWILL',
+        expiresAt: undefined,
+      }),
+    );
+    expect(errorCode(err)).toBe('PROGRAMME_NOT_SET');
+    const { rows } = await h.pool.query('SELECT 1 FROM accounts WHERE operator_id = $1', [none]);
     expect(rows).toHaveLength(0);
   });
 
@@ -270,6 +314,21 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
     await expect(h.pool.query('TRUNCATE points_entries CASCADE')).rejects.toThrow(/append-only/);
   });
 
+  it('checkPointsInvariants reports a lot that drifted from its history', async () => {
+    const u = holder();
+    const { lotId } = await issue(u, 9n);
+    const client = await h.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('UPDATE lots SET remaining = remaining - 1 WHERE lot_id = $1', [lotId]);
+      const found = await checkPointsInvariants(client);
+      expect(found.some((f) => f.startsWith('lot differs from its history') && f.includes(lotId))).toBe(true);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  });
+
   describe('regressions of the anchors', () => {
     it('20 concurrent gifts do not multiply a balance (fuint#71)', async () => {
       const distinct = holder();
@@ -335,6 +394,8 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
         [lot.lotId],
       );
       // 20 spent by the confirmation; 30 expired (20 free by the job, 10 when r2 was cancelled)
+      const totals = await budgetTotals(h.pool, op);
+      expect(totals.redeemed).toBeGreaterThanOrEqual(20n);
       expect(spent).toEqual([
         { kind: EntryKind.ENTRY_KIND_CONFIRMED, units: '20' },
         { kind: EntryKind.ENTRY_KIND_EXPIRED, units: '30' },

@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 
 /**
  * The accounts' invariants (docs/points.md "Invariants"), recomputed from the rows and the
@@ -9,13 +9,18 @@ import type { Pool } from 'pg';
  *     history's available and reserved deltas sum to Σ (remaining - held) and Σ held over its
  *     available lots;
  *   - per reservation: ended at most once (one confirmed, cancelled or expired entry), and exactly
- *     once when it is no longer held; a held one has units allocated equal to its points.
+ *     once when it is no longer held; its units allocated to lots equal its points;
+ *   - per budget node: issued = Σ amounts of the lots charged to it (no reversals yet), redeemed and
+ *     expired = the units its lots gave to confirmations and expiries.
  */
-export async function checkPointsInvariants(pool: Pool): Promise<string[]> {
+export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<string[]> {
   const found: string[] = [];
   const check = async (what: string, sql: string) => {
     const { rows } = await pool.query<Record<string, unknown>>(sql);
-    for (const r of rows) found.push(`${what}: ${JSON.stringify(r)}`);
+    for (const r of rows)
+      found.push(
+        `${what}: ${JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
+      );
   };
   await check(
     'lot out of bounds',
@@ -63,6 +68,20 @@ export async function checkPointsInvariants(pool: Pool): Promise<string[]> {
     `SELECT r.reservation_id, r.points, coalesce(sum(rl.units), 0) AS units FROM reservations r
        LEFT JOIN reservation_lots rl USING (reservation_id)
       GROUP BY r.reservation_id, r.points HAVING r.points <> coalesce(sum(rl.units), 0)`,
+  );
+  await check(
+    'budget totals differ from the lots charged to it',
+    `SELECT b.budget_id, b.issued, b.redeemed, b.expired, coalesce(l.issued, 0) AS lots_issued,
+            coalesce(u.redeemed, 0) AS lots_redeemed, coalesce(u.expired, 0) AS lots_expired
+       FROM budgets b
+       LEFT JOIN (SELECT budget_id, sum(amount) AS issued FROM lots GROUP BY budget_id) l USING (budget_id)
+       LEFT JOIN (SELECT lo.budget_id,
+                         sum(-el.remaining_delta) FILTER (WHERE e.kind = 5) AS redeemed,
+                         sum(-el.remaining_delta) FILTER (WHERE e.kind = 11) AS expired
+                    FROM entry_lots el JOIN points_entries e USING (entry_id) JOIN lots lo USING (lot_id)
+                   GROUP BY lo.budget_id) u USING (budget_id)
+      WHERE b.issued <> coalesce(l.issued, 0) OR b.redeemed <> coalesce(u.redeemed, 0)
+         OR b.expired <> coalesce(u.expired, 0)`,
   );
   return found;
 }

@@ -8,12 +8,26 @@ export interface ProgrammeTerms {
 }
 
 /**
- * Stand-in of the programmes room (branch points-budgets) behind its interface, until it is merged:
- * every operator has a programme of 1 fen per point and lots living 365 days.
+ * Stand-in of the programmes room (branch points-budgets) behind its interface, until its
+ * service is merged: reads the operator's row of `programmes` (migrations/0001_programmes.sql).
  */
 @Injectable()
 export class ProgrammesService {
-  get(_client: PoolClient, _operatorId: string): Promise<ProgrammeTerms | undefined> {
-    return Promise.resolve({ pointValue: { currency: 'CNY', amountMinor: 1n }, lotLifetimeDays: 365 });
+  async get(client: PoolClient, operatorId: string): Promise<ProgrammeTerms | undefined> {
+    const { rows } = await client.query<{
+      point_value_currency: string;
+      point_value_minor: bigint;
+      lot_lifetime_days: number;
+    }>(
+      'SELECT point_value_currency, point_value_minor, lot_lifetime_days FROM programmes WHERE operator_id = $1',
+      [operatorId],
+    );
+    const p = rows[0];
+    return (
+      p && {
+        pointValue: { currency: p.point_value_currency, amountMinor: p.point_value_minor },
+        lotLifetimeDays: p.lot_lifetime_days,
+      }
+    );
   }
 }
