@@ -55,6 +55,8 @@ interface TenantA extends World {
   reportId: string;
   /** A's account at the sandbox channel (merchant number and key): must never reach B. */
   merchantNo: string;
+  /** Points: a reservation of A's resident's points at A's merchant. */
+  reservationId: string;
 }
 
 const PHONES = {
@@ -391,17 +393,48 @@ const FOREIGN: Record<string, Foreign> = {
     request: (a) => ({ operatorId: a.operatorId, period: '2026-11' }),
     list: true,
   },
+  // points: A's holder in A's programme (B's token names A's operator), A's reservation
+  '/citybase.points.v1.PointsService/GetBalance': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, holderId: a.residentId }),
+  },
+  '/citybase.points.v1.PointsService/ListLots': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, holderId: a.residentId }),
+    list: true,
+  },
+  '/citybase.points.v1.PointsService/ListHistory': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, holderId: a.residentId }),
+    list: true,
+  },
+  '/citybase.points.v1.PointsService/IssuePoints': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      holderId: a.residentId,
+      points: '1000',
+      reason: 'HOSTILE',
+    }),
+  },
+  '/citybase.points.v1.PointsService/ReservePoints': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
+      holderId: a.residentId,
+      points: '1',
+      reference: 'hostile',
+    }),
+  },
+  '/citybase.points.v1.PointsService/ConfirmReservation': {
+    request: (a) => ({ requestId: rid(), reservationId: a.reservationId }),
+  },
+  '/citybase.points.v1.PointsService/CancelReservation': {
+    request: (a) => ({ requestId: rid(), reservationId: a.reservationId }),
+  },
+  '/citybase.points.v1.PointsService/GetReservation': {
+    request: (a) => ({ reservationId: a.reservationId }),
+  },
   // Not implemented yet (their issues come later): authenticated, then UNIMPLEMENTED, no data.
-  '/citybase.points.v1.PointsService/GetBalance': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ListLots': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ListHistory': { unimplemented: true },
-  '/citybase.points.v1.PointsService/IssuePoints': { unimplemented: true },
   '/citybase.points.v1.PointsService/TransferPoints': { unimplemented: true },
   '/citybase.points.v1.PointsService/SetHouseholdMembers': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ReservePoints': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ConfirmReservation': { unimplemented: true },
-  '/citybase.points.v1.PointsService/CancelReservation': { unimplemented: true },
-  '/citybase.points.v1.PointsService/GetReservation': { unimplemented: true },
   '/citybase.points.v1.PointsService/SetProgramme': { unimplemented: true },
   '/citybase.points.v1.PointsService/GetProgramme': { unimplemented: true },
   '/citybase.points.v1.PointsService/SetEarningRule': { unimplemented: true },
@@ -446,6 +479,48 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     rpc.callCamel(d, request, metadata);
   const ok = (path: string, request: Json): Promise<Json> => rpc.ok(path, request, issuer.metadata(ADMIN));
   const idOf = (body: Json, key: string, field: string) => (body[key] as Json)[field] as string;
+  /** A's programme (in its database: SetProgramme is not built yet), budgets, points and a reservation. */
+  const pointsReservation = async (w: TenantA): Promise<string> => {
+    const pg = new Client({ connectionString: fleet!.dbs.get('points')!.url });
+    await pg.connect();
+    try {
+      await pg.query(
+        `INSERT INTO programmes (operator_id, point_value_currency, point_value_minor, lot_lifetime_days,
+                                 refund_window_hours, shortfall_policy, expiry_notice_days, tier_window_days, updated_by)
+         VALUES ($1, 'CNY', 1, 365, 0, 'DEBT', 0, 365, 'authz')`,
+        [w.operatorId],
+      );
+    } finally {
+      await pg.end();
+    }
+    const P = '/citybase.points.v1.PointsService/';
+    const period = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 7);
+    await ok(`${P}SetBudget`, { requestId: rid(), tenancy: {}, period, allotted: '1000' });
+    await ok(`${P}SetBudget`, {
+      requestId: rid(),
+      tenancy: { operatorId: w.operatorId },
+      period,
+      allotted: '1000',
+    });
+    await ok(`${P}IssuePoints`, {
+      requestId: rid(),
+      tenancy: { operatorId: w.operatorId },
+      holderId: w.residentId,
+      points: '100',
+      reason: 'WELCOME',
+    });
+    return idOf(
+      await ok(`${P}ReservePoints`, {
+        requestId: rid(),
+        tenancy: { operatorId: w.operatorId, projectId: w.projectId, merchantId: w.merchantId },
+        holderId: w.residentId,
+        points: '10',
+        reference: 'authz',
+      }),
+      'reservation',
+      'reservationId',
+    );
+  };
 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
@@ -534,6 +609,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       payoutId: '',
       reportId: '',
       merchantNo: `m-${projectId}`.slice(0, 64),
+      reservationId: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -571,7 +647,8 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'report',
       'reportId',
     );
-    a = { ...a, accountId, transactionId, payoutId, reportId };
+    const reservationId = await pointsReservation(a);
+    a = { ...a, accountId, transactionId, payoutId, reportId, reservationId };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 
