@@ -191,6 +191,19 @@ describe('points: budgets (in-process service)', () => {
     expect((await set(opA, period, 0n, A, 'proj-q')).budget).toMatchObject({ allotted: 0n });
   });
 
+  it('refuses sums past int64 like any other excess', async () => {
+    const period = '2030-11';
+    const MAX = 2n ** 63n - 1n;
+    await set(city, period, MAX);
+    await set(city, period, MAX, A);
+    await set(opA, period, MAX, A, P);
+    const err = await grpcError(set(opA, period, 1n, A, 'proj-q'));
+    expect([err.code, errorCode(err)]).toEqual([status.FAILED_PRECONDITION, 'PARENT_BUDGET_EXCEEDED']);
+    await charge(period, MAX);
+    expect(await domainCode(charge(period, 1n))).toBe('failed_precondition BUDGET_EXCEEDED');
+    expect(await get(city, period)).toMatchObject({ allotted: MAX, subtreeIssued: MAX });
+  });
+
   it('needs the parent node of the period, except for the city', async () => {
     let err = await grpcError(set(city, '2030-04', 10n, A));
     expect([err.code, errorCode(err)]).toEqual([status.FAILED_PRECONDITION, 'PARENT_BUDGET_NOT_SET']);

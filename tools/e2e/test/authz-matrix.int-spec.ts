@@ -70,12 +70,24 @@ const IDS = {
   member: validIdNumber('110105', '19920303', '303'),
   courier: validIdNumber('110105', '19950404', '404'),
 };
-const NAMES = [...Object.values(worldNames('Alpha')), 'Alpha Member'];
+const NAMES = [...Object.values(worldNames('Alpha')), 'Alpha Member', 'Alpha Bronze'];
 
 /** A request naming one of A's resources, for each RPC; `list` RPCs may answer OK without A's rows. */
 type Foreign = { request: (a: TenantA) => Json; list?: true } | { unimplemented: true } | { publicRpc: true };
 const rid = () => uniqueName('req');
 const SANDBOX_CHANNEL = 'sandbox-authz';
+/** A's points: a programme, and budgets city > A > A's project in this period. */
+const BUDGET_PERIOD = '2026-12';
+const pointsProgramme = (operatorId: string): Json => ({
+  tenancy: { operatorId },
+  pointValue: { currency: 'CNY', amountMinor: '1' },
+  lotLifetimeDays: 365,
+  refundWindowHours: 168,
+  shortfallPolicy: 1,
+  expiryNoticeDays: 30,
+  tiers: [{ name: 'Alpha Bronze', threshold: '0', multiplierPermille: 1000 }],
+  tierWindowDays: 365,
+});
 const FOREIGN: Record<string, Foreign> = {
   '/citybase.identity.v1.TenancyService/CreateOperator': {
     request: () => ({ requestId: rid(), name: 'Gamma Co' }),
@@ -402,13 +414,32 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.points.v1.PointsService/ConfirmReservation': { unimplemented: true },
   '/citybase.points.v1.PointsService/CancelReservation': { unimplemented: true },
   '/citybase.points.v1.PointsService/GetReservation': { unimplemented: true },
-  '/citybase.points.v1.PointsService/SetProgramme': { unimplemented: true },
-  '/citybase.points.v1.PointsService/GetProgramme': { unimplemented: true },
+  '/citybase.points.v1.PointsService/SetProgramme': {
+    request: (a) => ({ requestId: rid(), programme: pointsProgramme(a.operatorId) }),
+  },
+  '/citybase.points.v1.PointsService/GetProgramme': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId } }),
+  },
   '/citybase.points.v1.PointsService/SetEarningRule': { unimplemented: true },
   '/citybase.points.v1.PointsService/ListEarningRules': { unimplemented: true },
-  '/citybase.points.v1.PointsService/SetBudget': { unimplemented: true },
-  '/citybase.points.v1.PointsService/GetBudget': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ListBudgets': { unimplemented: true },
+  '/citybase.points.v1.PointsService/SetBudget': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      period: BUDGET_PERIOD,
+      allotted: '1',
+    }),
+  },
+  '/citybase.points.v1.PointsService/GetBudget': {
+    request: (a) => ({
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      period: BUDGET_PERIOD,
+    }),
+  },
+  '/citybase.points.v1.PointsService/ListBudgets': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, period: BUDGET_PERIOD }),
+    list: true,
+  },
   '/citybase.marketing.v1.MarketingService/CreateCouponTemplate': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/GetCouponTemplate': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/ClaimCoupon': { unimplemented: true },
@@ -572,6 +603,14 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'reportId',
     );
     a = { ...a, accountId, transactionId, payoutId, reportId };
+    const PTS = '/citybase.points.v1.PointsService/';
+    await ok(`${PTS}SetProgramme`, { requestId: rid(), programme: pointsProgramme(operatorId) });
+    for (const [tenancy, allotted] of [
+      [{}, '1000'],
+      [{ operatorId }, '600'],
+      [{ operatorId, projectId }, '400'],
+    ] as const)
+      await ok(`${PTS}SetBudget`, { requestId: rid(), tenancy, period: BUDGET_PERIOD, allotted });
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 
