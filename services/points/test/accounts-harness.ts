@@ -1,38 +1,27 @@
-// Set-up of the accounts suites: the points service (in-process) on its own database, tokens from a
-// TestIssuer, gRPC clients per tenancy, and a second AccountsService on the same database standing
+// Set-up of the accounts suites: the points harness (points-harness.ts) with the expiry jobs slowed
+// down, programmes and budgets set through their RPCs, and a second AccountsService on the same database standing
 // for another replica, so a test can run the expiry passes itself (and twice at once).
 import type { Pool } from 'pg';
 import { cityPeriod, createLogger, enqueue, Mutations, Outbox } from '@citybase/platform';
-import { PromiseClient, ServiceHarness, startServiceHarness, uniqueName } from '@citybase/platform/testing';
-import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
+import { uniqueName } from '@citybase/platform/testing';
+import { ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
 import { PointsEvents } from '@citybase/contracts/events';
 import { AccountsService } from '../src/accounts/accounts.service';
 import { BudgetsService } from '../src/budgets/budgets.service';
 import { pointsConfig } from '../src/config';
-import { definition } from '../src/definition';
 import { ProgrammesService } from '../src/programmes/programmes.service';
-export { errorCode, errorField, grpcError } from '@citybase/platform/testing';
-
-export type PointsClient = PromiseClient<typeof PointsServiceService>;
-export type AccountsHarness = ServiceHarness<typeof PointsServiceService>;
+import { cityClient, PointsHarness, startPointsHarness } from './points-harness';
+export { errorCode, errorField, grpcError } from './points-harness';
+export type { PointsClient, PointsHarness } from './points-harness';
 
 /** What a back office (issuance) and a checkout (reservations) may do. */
 export const POINTS_SCOPES = ['points:read', 'points:write', 'points:issue'];
 
 /** The service with its jobs slowed to once per 10 minutes: tests run the passes themselves. */
-export async function startAccountsHarness(env: Record<string, string> = {}): Promise<AccountsHarness> {
-  return startServiceHarness({
-    definition,
-    grpcService: PointsServiceService,
-    label: 'points-accounts',
-    env: () => ({
-      DATABASE_POOL_SIZE: '20',
-      POINTS_HOLD_EXPIRY_INTERVAL_MS: '600000',
-      POINTS_LOT_EXPIRY_INTERVAL_MS: '600000',
-      ...env,
-    }),
-    poolSize: 20,
-    scopes: POINTS_SCOPES,
+export function startAccountsHarness(): Promise<PointsHarness> {
+  return startPointsHarness('points-accounts', {
+    POINTS_HOLD_EXPIRY_INTERVAL_MS: '600000',
+    POINTS_LOT_EXPIRY_INTERVAL_MS: '600000',
   });
 }
 
@@ -51,23 +40,31 @@ export function replica(pool: Pool): AccountsService {
     config,
     new Mutations(pool as never, outbox, logger),
     new BudgetsService(pool as never, new Mutations(pool as never, outbox, logger)),
-    new ProgrammesService(),
+    new ProgrammesService(pool as never, new Mutations(pool as never, outbox, logger)),
   );
 }
 
-/** An operator's programme: 1 fen per point, lots living 365 days (SetProgramme is not merged yet). */
-export async function seedProgramme(pool: Pool, operatorId: string): Promise<void> {
-  await pool.query(
-    `INSERT INTO programmes (operator_id, point_value_currency, point_value_minor, lot_lifetime_days,
-                             refund_window_hours, shortfall_policy, expiry_notice_days, tier_window_days, updated_by)
-     VALUES ($1, 'CNY', 1, 365, 0, 'DEBT', 0, 365, 'test')`,
-    [operatorId],
-  );
+/** An operator's programme through SetProgramme: 1 fen per point, lots living 365 days, no tiers. */
+export async function seedProgramme(h: PointsHarness, operatorId: string): Promise<void> {
+  await cityClient(h).setProgramme({
+    requestId: uniqueName('programme'),
+    programme: {
+      tenancy: { operatorId, projectId: '', merchantId: '' },
+      pointValue: { currency: 'CNY', amountMinor: 1n },
+      lotLifetimeDays: 365,
+      refundWindowHours: 0,
+      shortfallPolicy: ShortfallPolicy.SHORTFALL_POLICY_DEBT,
+      expiryNoticeDays: 0,
+      tiers: [],
+      tierWindowDays: 365,
+      updatedAt: undefined,
+    },
+  });
 }
 
 /** Budgets of this period (city time) through SetBudget: the city's, then the operator's `allotted`. */
-export async function seedBudget(h: AccountsHarness, operatorId: string, allotted: bigint): Promise<void> {
-  const admin = h.clientOf({}, ['points:budget', 'points:read', 'city:admin']);
+export async function seedBudget(h: PointsHarness, operatorId: string, allotted: bigint): Promise<void> {
+  const admin = cityClient(h);
   const period = cityPeriod(new Date());
   const city = await admin
     .getBudget({ tenancy: { operatorId: '', projectId: '', merchantId: '' }, period })

@@ -4,13 +4,14 @@ import { toTimestamp } from '@citybase/platform';
 import { seededRandom, uniqueName } from '@citybase/platform/testing';
 import { EntryKind, Reservation, ReservationStatus } from '@citybase/contracts/citybase/points/v1/points';
 import {
-  AccountsHarness,
   errorCode,
   eventsOf,
   grpcError,
   lapseLots,
   lapseReservation,
   PointsClient,
+  PointsHarness,
+  POINTS_SCOPES,
   budgetTotals,
   replica,
   seedBudget,
@@ -29,7 +30,7 @@ async function answered(reply: Promise<{ reservation?: Reservation }>): Promise<
 }
 
 describe('points accounts: issuance, balance, reservations, expiry (in-process, real PostgreSQL)', () => {
-  let h: AccountsHarness;
+  let h: PointsHarness;
   let op: string;
   let backOffice: PointsClient;
   let checkout: PointsClient;
@@ -70,10 +71,10 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
   beforeAll(async () => {
     h = await startAccountsHarness();
     op = uniqueName('op');
-    backOffice = h.clientOf({ operators: [op] });
-    checkout = h.clientOf({ operators: [op] });
+    backOffice = h.clientOf({ operators: [op] }, POINTS_SCOPES);
+    checkout = h.clientOf({ operators: [op] }, POINTS_SCOPES);
     jobs = replica(h.pool);
-    await seedProgramme(h.pool, op);
+    await seedProgramme(h, op);
     await seedBudget(h, op, 1_000_000n);
   }, 120_000);
 
@@ -125,9 +126,9 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
 
   it('refuses an issuance beyond the budget (BUDGET_EXCEEDED) or without a programme, writing nothing', async () => {
     const small = uniqueName('op');
-    await seedProgramme(h.pool, small);
+    await seedProgramme(h, small);
     await seedBudget(h, small, 25n);
-    const client = h.clientOf({ operators: [small] });
+    const client = h.clientOf({ operators: [small] }, POINTS_SCOPES);
     const t = { operatorId: small, projectId: '', merchantId: '' };
     const gift = (holderId: string) =>
       client.issuePoints({
@@ -148,7 +149,7 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
     expect((await budgetTotals(h.pool, small)).issued).toBe(20n);
     const none = uniqueName('op');
     const err = await grpcError(
-      h.clientOf({ operators: [none] }).issuePoints({
+      h.clientOf({ operators: [none] }, POINTS_SCOPES).issuePoints({
         requestId: uniqueName('issue'),
         tenancy: { operatorId: none, projectId: '', merchantId: '' },
         holderId: u,
@@ -289,7 +290,7 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
     await issue(u, 10n);
     const id = (await reserve(u, 1n)).reservationId;
     const other = uniqueName('op');
-    const foreign = h.clientOf({ operators: [other] });
+    const foreign = h.clientOf({ operators: [other] }, POINTS_SCOPES);
     const t = { operatorId: other, projectId: '', merchantId: '' };
     for (const call of [
       foreign.getReservation({ tenancy: t, reservationId: id }),

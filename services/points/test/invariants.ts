@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { checkBudgetInvariants } from './budget-invariants';
 
 /**
  * The accounts' invariants (docs/points.md "Invariants"), recomputed from the rows and the
@@ -11,7 +12,8 @@ import type { Pool, PoolClient } from 'pg';
  *   - per reservation: ended at most once (one confirmed, cancelled or expired entry), and exactly
  *     once when it is no longer held; its units allocated to lots equal its points;
  *   - per budget node: issued = Σ amounts of the lots charged to it (no reversals yet), redeemed and
- *     expired = the units its lots gave to confirmations and expiries.
+ *     expired = the units its lots gave to confirmations and expiries; and checkBudgetInvariants
+ *     (the hierarchy within its allotments).
  */
 export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<string[]> {
   const found: string[] = [];
@@ -83,5 +85,6 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
       WHERE b.issued <> coalesce(l.issued, 0) OR b.redeemed <> coalesce(u.redeemed, 0)
          OR b.expired <> coalesce(u.expired, 0)`,
   );
+  found.push(...(await checkBudgetInvariants(pool as Pool)).violations);
   return found;
 }

@@ -72,12 +72,24 @@ const IDS = {
   member: validIdNumber('110105', '19920303', '303'),
   courier: validIdNumber('110105', '19950404', '404'),
 };
-const NAMES = [...Object.values(worldNames('Alpha')), 'Alpha Member'];
+const NAMES = [...Object.values(worldNames('Alpha')), 'Alpha Member', 'Alpha Bronze'];
 
 /** A request naming one of A's resources, for each RPC; `list` RPCs may answer OK without A's rows. */
 type Foreign = { request: (a: TenantA) => Json; list?: true } | { unimplemented: true } | { publicRpc: true };
 const rid = () => uniqueName('req');
 const SANDBOX_CHANNEL = 'sandbox-authz';
+/** A's points: a programme, and budgets city > A > A's project in this period. */
+const BUDGET_PERIOD = '2026-12';
+const pointsProgramme = (operatorId: string): Json => ({
+  tenancy: { operatorId },
+  pointValue: { currency: 'CNY', amountMinor: '1' },
+  lotLifetimeDays: 365,
+  refundWindowHours: 168,
+  shortfallPolicy: 1,
+  expiryNoticeDays: 30,
+  tiers: [{ name: 'Alpha Bronze', threshold: '0', multiplierPermille: 1000 }],
+  tierWindowDays: 365,
+});
 const FOREIGN: Record<string, Foreign> = {
   '/citybase.identity.v1.TenancyService/CreateOperator': {
     request: () => ({ requestId: rid(), name: 'Gamma Co' }),
@@ -435,13 +447,32 @@ const FOREIGN: Record<string, Foreign> = {
   // Not implemented yet (their issues come later): authenticated, then UNIMPLEMENTED, no data.
   '/citybase.points.v1.PointsService/TransferPoints': { unimplemented: true },
   '/citybase.points.v1.PointsService/SetHouseholdMembers': { unimplemented: true },
-  '/citybase.points.v1.PointsService/SetProgramme': { unimplemented: true },
-  '/citybase.points.v1.PointsService/GetProgramme': { unimplemented: true },
+  '/citybase.points.v1.PointsService/SetProgramme': {
+    request: (a) => ({ requestId: rid(), programme: pointsProgramme(a.operatorId) }),
+  },
+  '/citybase.points.v1.PointsService/GetProgramme': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId } }),
+  },
   '/citybase.points.v1.PointsService/SetEarningRule': { unimplemented: true },
   '/citybase.points.v1.PointsService/ListEarningRules': { unimplemented: true },
-  '/citybase.points.v1.PointsService/SetBudget': { unimplemented: true },
-  '/citybase.points.v1.PointsService/GetBudget': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ListBudgets': { unimplemented: true },
+  '/citybase.points.v1.PointsService/SetBudget': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      period: BUDGET_PERIOD,
+      allotted: '1',
+    }),
+  },
+  '/citybase.points.v1.PointsService/GetBudget': {
+    request: (a) => ({
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      period: BUDGET_PERIOD,
+    }),
+  },
+  '/citybase.points.v1.PointsService/ListBudgets': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, period: BUDGET_PERIOD }),
+    list: true,
+  },
   '/citybase.marketing.v1.MarketingService/CreateCouponTemplate': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/GetCouponTemplate': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/ClaimCoupon': { unimplemented: true },
@@ -479,29 +510,9 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     rpc.callCamel(d, request, metadata);
   const ok = (path: string, request: Json): Promise<Json> => rpc.ok(path, request, issuer.metadata(ADMIN));
   const idOf = (body: Json, key: string, field: string) => (body[key] as Json)[field] as string;
-  /** A's programme (in its database: SetProgramme is not built yet), budgets, points and a reservation. */
+  /** Points of A's resident (issued against A's budget, set up below) and a reservation of some at A's merchant. */
   const pointsReservation = async (w: TenantA): Promise<string> => {
-    const pg = new Client({ connectionString: fleet!.dbs.get('points')!.url });
-    await pg.connect();
-    try {
-      await pg.query(
-        `INSERT INTO programmes (operator_id, point_value_currency, point_value_minor, lot_lifetime_days,
-                                 refund_window_hours, shortfall_policy, expiry_notice_days, tier_window_days, updated_by)
-         VALUES ($1, 'CNY', 1, 365, 0, 'DEBT', 0, 365, 'authz')`,
-        [w.operatorId],
-      );
-    } finally {
-      await pg.end();
-    }
     const P = '/citybase.points.v1.PointsService/';
-    const period = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 7);
-    await ok(`${P}SetBudget`, { requestId: rid(), tenancy: {}, period, allotted: '1000' });
-    await ok(`${P}SetBudget`, {
-      requestId: rid(),
-      tenancy: { operatorId: w.operatorId },
-      period,
-      allotted: '1000',
-    });
     await ok(`${P}IssuePoints`, {
       requestId: rid(),
       tenancy: { operatorId: w.operatorId },
@@ -647,8 +658,16 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'report',
       'reportId',
     );
-    const reservationId = await pointsReservation(a);
-    a = { ...a, accountId, transactionId, payoutId, reportId, reservationId };
+    a = { ...a, accountId, transactionId, payoutId, reportId };
+    const PTS = '/citybase.points.v1.PointsService/';
+    await ok(`${PTS}SetProgramme`, { requestId: rid(), programme: pointsProgramme(operatorId) });
+    for (const [tenancy, allotted] of [
+      [{}, '1000'],
+      [{ operatorId }, '600'],
+      [{ operatorId, projectId }, '400'],
+    ] as const)
+      await ok(`${PTS}SetBudget`, { requestId: rid(), tenancy, period: BUDGET_PERIOD, allotted });
+    a = { ...a, reservationId: await pointsReservation(a) };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 

@@ -23,7 +23,4 @@ export const AccountsErrors = {
       `RESERVATION_${state.toUpperCase()}`,
       `reservation ${reservationId} is already ${state}`,
     ),
-
-  programmeNotSet: (operatorId: string) =>
-    DomainError.precondition('PROGRAMME_NOT_SET', `operator ${operatorId} has no points programme`),
 };

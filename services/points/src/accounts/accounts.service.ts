@@ -163,7 +163,6 @@ export class AccountsService {
       execute: async ({ client, resourceId: lotId, emit, note }) => {
         const now = new Date();
         const terms = await this.programmes.get(client, cmd.operatorId);
-        if (!terms) throw AccountsErrors.programmeNotSet(cmd.operatorId);
         const account = await ensureAccount(client, { accountId: randomUUID(), ...cmd });
         const issuer = { operatorId: cmd.operatorId, projectId: cmd.projectId };
         const budgetId = await this.budgets.charge(
@@ -420,7 +419,7 @@ export class AccountsService {
       deltas,
     );
     for (const u of units) await this.budgets.redeemed(client, u.budget_id, u.units);
-    const terms = await this.terms(client, r.operator_id);
+    const terms = await this.programmes.get(client, r.operator_id);
     await emit(
       PointsEvents.PointsRedeemed,
       {
@@ -532,7 +531,7 @@ export class AccountsService {
       lots.map((l) => ({ lotId: l.lot_id, remaining: -l.units, held: 0n })),
     );
     for (const l of lots) await this.budgets.expired(client, l.budget_id, l.units);
-    const terms = await this.terms(client, account.operator_id);
+    const terms = await this.programmes.get(client, account.operator_id);
     const tenancy = { operatorId: account.operator_id, projectId: '', merchantId: '' };
     await emit(
       PointsEvents.PointsExpired,
@@ -607,12 +606,6 @@ export class AccountsService {
     return async (type, payload, opts) => {
       await this.outbox.enqueue(client, type, payload, opts);
     };
-  }
-
-  private async terms(client: PoolClient, operatorId: string) {
-    const terms = await this.programmes.get(client, operatorId);
-    if (!terms) throw AccountsErrors.programmeNotSet(operatorId);
-    return terms;
   }
 
   /** The programme the request names must lie in the caller's tenancy (PERMISSION_DENIED otherwise). */

@@ -38,9 +38,13 @@ type Db = Pool | PoolClient;
 
 const WITHIN_ALLOTMENT = 'budgets_within_allotment';
 
+/**
+ * The CHECK refused the row, or a sum went past int64 (22003: numeric_value_out_of_range), which
+ * only a change beyond any allotment can reach: every column stays <= allotted <= int64 max.
+ */
 function isAllotmentViolation(err: unknown): boolean {
   const e = err as { code?: string; constraint?: string } | null;
-  return e?.code === '23514' && e.constraint === WITHIN_ALLOTMENT;
+  return (e?.code === '23514' && e.constraint === WITHIN_ALLOTMENT) || e?.code === '22003';
 }
 
 export function nodeLabel(n: { operatorId: string; projectId: string }): string {
