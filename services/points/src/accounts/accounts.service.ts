@@ -55,7 +55,7 @@ import {
   endReservation,
   ensureAccount,
   EntryRow,
-  expireDueLots,
+  expireLapsedLots,
   findAccount,
   findReservation,
   freeLots,
@@ -581,7 +581,7 @@ export class AccountsService {
     for (const accountId of accounts) {
       await withTransaction(this.pool, async (client) => {
         const account = await lockAccount(client, accountId);
-        const lots = await expireDueLots(client, accountId);
+        const lots = await expireLapsedLots(client, accountId);
         if (lots.length === 0) return;
         await this.recordExpiry(client, this.jobEmit(client), account, lots, new Date(), null);
         this.logger.info(

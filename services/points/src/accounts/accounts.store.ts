@@ -263,7 +263,7 @@ export async function changeLots(client: PoolClient, deltas: readonly LotDelta[]
  * Expires what is left of the account's lots past their expiry: remaining becomes held (held
  * units expire when their reservation ends unconfirmed). Returns each lot and what expired of it.
  */
-export async function expireDueLots(
+export async function expireLapsedLots(
   client: PoolClient,
   accountId: string,
 ): Promise<(LotRow & { units: bigint })[]> {
