@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { AccountsModule } from './accounts/accounts.module';
+import { BudgetsModule } from './budgets/budgets.module';
+import { ProgrammesModule } from './programmes/programmes.module';
 
 /** The points service's features. Each feature folder adds its gRPC controller and providers here. */
-@Module({})
+@Module({ imports: [ProgrammesModule, BudgetsModule, AccountsModule] })
 export class PointsModule {}

@@ -55,6 +55,8 @@ interface TenantA extends World {
   reportId: string;
   /** A's account at the sandbox channel (merchant number and key): must never reach B. */
   merchantNo: string;
+  /** Points: a reservation of A's resident's points at A's merchant. */
+  reservationId: string;
 }
 
 const PHONES = {
@@ -70,12 +72,24 @@ const IDS = {
   member: validIdNumber('110105', '19920303', '303'),
   courier: validIdNumber('110105', '19950404', '404'),
 };
-const NAMES = [...Object.values(worldNames('Alpha')), 'Alpha Member'];
+const NAMES = [...Object.values(worldNames('Alpha')), 'Alpha Member', 'Alpha Bronze'];
 
 /** A request naming one of A's resources, for each RPC; `list` RPCs may answer OK without A's rows. */
 type Foreign = { request: (a: TenantA) => Json; list?: true } | { unimplemented: true } | { publicRpc: true };
 const rid = () => uniqueName('req');
 const SANDBOX_CHANNEL = 'sandbox-authz';
+/** A's points: a programme, and budgets city > A > A's project in this period. */
+const BUDGET_PERIOD = '2026-12';
+const pointsProgramme = (operatorId: string): Json => ({
+  tenancy: { operatorId },
+  pointValue: { currency: 'CNY', amountMinor: '1' },
+  lotLifetimeDays: 365,
+  refundWindowHours: 168,
+  shortfallPolicy: 1,
+  expiryNoticeDays: 30,
+  tiers: [{ name: 'Alpha Bronze', threshold: '0', multiplierPermille: 1000 }],
+  tierWindowDays: 365,
+});
 const FOREIGN: Record<string, Foreign> = {
   '/citybase.identity.v1.TenancyService/CreateOperator': {
     request: () => ({ requestId: rid(), name: 'Gamma Co' }),
@@ -391,24 +405,74 @@ const FOREIGN: Record<string, Foreign> = {
     request: (a) => ({ operatorId: a.operatorId, period: '2026-11' }),
     list: true,
   },
+  // points: A's holder in A's programme (B's token names A's operator), A's reservation
+  '/citybase.points.v1.PointsService/GetBalance': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, holderId: a.residentId }),
+  },
+  '/citybase.points.v1.PointsService/ListLots': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, holderId: a.residentId }),
+    list: true,
+  },
+  '/citybase.points.v1.PointsService/ListHistory': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, holderId: a.residentId }),
+    list: true,
+  },
+  '/citybase.points.v1.PointsService/IssuePoints': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      holderId: a.residentId,
+      points: '1000',
+      reason: 'HOSTILE',
+    }),
+  },
+  '/citybase.points.v1.PointsService/ReservePoints': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
+      holderId: a.residentId,
+      points: '1',
+      reference: 'hostile',
+    }),
+  },
+  '/citybase.points.v1.PointsService/ConfirmReservation': {
+    request: (a) => ({ requestId: rid(), reservationId: a.reservationId }),
+  },
+  '/citybase.points.v1.PointsService/CancelReservation': {
+    request: (a) => ({ requestId: rid(), reservationId: a.reservationId }),
+  },
+  '/citybase.points.v1.PointsService/GetReservation': {
+    request: (a) => ({ reservationId: a.reservationId }),
+  },
   // Not implemented yet (their issues come later): authenticated, then UNIMPLEMENTED, no data.
-  '/citybase.points.v1.PointsService/GetBalance': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ListLots': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ListHistory': { unimplemented: true },
-  '/citybase.points.v1.PointsService/IssuePoints': { unimplemented: true },
   '/citybase.points.v1.PointsService/TransferPoints': { unimplemented: true },
   '/citybase.points.v1.PointsService/SetHouseholdMembers': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ReservePoints': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ConfirmReservation': { unimplemented: true },
-  '/citybase.points.v1.PointsService/CancelReservation': { unimplemented: true },
-  '/citybase.points.v1.PointsService/GetReservation': { unimplemented: true },
-  '/citybase.points.v1.PointsService/SetProgramme': { unimplemented: true },
-  '/citybase.points.v1.PointsService/GetProgramme': { unimplemented: true },
+  '/citybase.points.v1.PointsService/SetProgramme': {
+    request: (a) => ({ requestId: rid(), programme: pointsProgramme(a.operatorId) }),
+  },
+  '/citybase.points.v1.PointsService/GetProgramme': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId } }),
+  },
   '/citybase.points.v1.PointsService/SetEarningRule': { unimplemented: true },
   '/citybase.points.v1.PointsService/ListEarningRules': { unimplemented: true },
-  '/citybase.points.v1.PointsService/SetBudget': { unimplemented: true },
-  '/citybase.points.v1.PointsService/GetBudget': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ListBudgets': { unimplemented: true },
+  '/citybase.points.v1.PointsService/SetBudget': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      period: BUDGET_PERIOD,
+      allotted: '1',
+    }),
+  },
+  '/citybase.points.v1.PointsService/GetBudget': {
+    request: (a) => ({
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      period: BUDGET_PERIOD,
+    }),
+  },
+  '/citybase.points.v1.PointsService/ListBudgets': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, period: BUDGET_PERIOD }),
+    list: true,
+  },
   '/citybase.marketing.v1.MarketingService/CreateCouponTemplate': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/GetCouponTemplate': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/ClaimCoupon': { unimplemented: true },
@@ -446,6 +510,28 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     rpc.callCamel(d, request, metadata);
   const ok = (path: string, request: Json): Promise<Json> => rpc.ok(path, request, issuer.metadata(ADMIN));
   const idOf = (body: Json, key: string, field: string) => (body[key] as Json)[field] as string;
+  /** Points of A's resident (issued against A's budget, set up below) and a reservation of some at A's merchant. */
+  const pointsReservation = async (w: TenantA): Promise<string> => {
+    const P = '/citybase.points.v1.PointsService/';
+    await ok(`${P}IssuePoints`, {
+      requestId: rid(),
+      tenancy: { operatorId: w.operatorId },
+      holderId: w.residentId,
+      points: '100',
+      reason: 'WELCOME',
+    });
+    return idOf(
+      await ok(`${P}ReservePoints`, {
+        requestId: rid(),
+        tenancy: { operatorId: w.operatorId, projectId: w.projectId, merchantId: w.merchantId },
+        holderId: w.residentId,
+        points: '10',
+        reference: 'authz',
+      }),
+      'reservation',
+      'reservationId',
+    );
+  };
 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
@@ -534,6 +620,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       payoutId: '',
       reportId: '',
       merchantNo: `m-${projectId}`.slice(0, 64),
+      reservationId: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -572,6 +659,15 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'reportId',
     );
     a = { ...a, accountId, transactionId, payoutId, reportId };
+    const PTS = '/citybase.points.v1.PointsService/';
+    await ok(`${PTS}SetProgramme`, { requestId: rid(), programme: pointsProgramme(operatorId) });
+    for (const [tenancy, allotted] of [
+      [{}, '1000'],
+      [{ operatorId }, '600'],
+      [{ operatorId, projectId }, '400'],
+    ] as const)
+      await ok(`${PTS}SetBudget`, { requestId: rid(), tenancy, period: BUDGET_PERIOD, allotted });
+    a = { ...a, reservationId: await pointsReservation(a) };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 

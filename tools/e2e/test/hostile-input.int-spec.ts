@@ -389,6 +389,14 @@ const REFUSALS_THAT_RECORD: Record<string, { code: grpc.status; why: string }> =
     code: grpc.status.FAILED_PRECONDITION,
     why: 'a payment no channel will take is stored as failed (NO_CHANNEL), with its PaymentFailed event',
   },
+  '/citybase.points.v1.PointsService/ConfirmReservation': {
+    code: grpc.status.FAILED_PRECONDITION,
+    why: 'a held reservation past its deadline expires (its points released, exactly once) before the call fails RESERVATION_EXPIRED',
+  },
+  '/citybase.points.v1.PointsService/CancelReservation': {
+    code: grpc.status.FAILED_PRECONDITION,
+    why: 'a held reservation past its deadline expires (its points released, exactly once) before the call fails RESERVATION_EXPIRED',
+  },
 };
 
 const describeCase = (c: Case) =>

@@ -1,5 +1,14 @@
 import { DomainError } from '../errors';
-import { calendarDayUtcMs, CHANNEL_ID, CURRENCY, requiredMoney, requiredString, TENANT_ID } from './validate';
+import {
+  calendarDayUtcMs,
+  CHANNEL_ID,
+  cityPeriod,
+  CURRENCY,
+  MONTH_PERIOD,
+  requiredMoney,
+  requiredString,
+  TENANT_ID,
+} from './validate';
 
 const invalid = (fn: () => unknown): string => {
   try {
@@ -32,6 +41,20 @@ describe('shared string rules', () => {
     expect(invalid(() => requiredMoney('amount', { currency: 'cn', amountMinor: 1n }))).toMatch(
       CURRENCY.patternRule,
     );
+  });
+});
+
+describe('cityPeriod (UTC+8) and MONTH_PERIOD', () => {
+  it('is the month in the city time zone', () => {
+    expect(cityPeriod(new Date('2026-01-31T15:59:59.999Z'))).toBe('2026-01');
+    expect(cityPeriod(new Date('2026-01-31T16:00:00.000Z'))).toBe('2026-02');
+    expect(cityPeriod(new Date('2026-12-31T16:00:00.000Z'))).toBe('2027-01');
+  });
+
+  it('accepts YYYY-MM months only', () => {
+    expect(requiredString('period', '2026-12', MONTH_PERIOD)).toBe('2026-12');
+    for (const bad of ['2026-13', '2026-00', '2026-1', '26-01', '2026-01-01'])
+      expect(invalid(() => requiredString('period', bad, MONTH_PERIOD))).toMatch(/period: must/);
   });
 });
 

@@ -58,6 +58,21 @@ export function optionalString(
   return v;
 }
 
+/** The city's time zone: UTC+8, no daylight saving (tax records, points budgets). */
+export const CITY_UTC_OFFSET_HOURS = 8;
+
+/** A month "YYYY-MM" in city time: the period of tax records and points budgets. */
+export const MONTH_PERIOD = {
+  max: 7,
+  pattern: /^\d{4}-(0[1-9]|1[0-2])$/,
+  patternRule: 'must be a month YYYY-MM',
+} satisfies StringRule;
+
+/** The month period (YYYY-MM, MONTH_PERIOD) of a moment, in the city's time zone UTC+8. */
+export function cityPeriod(at: Date): string {
+  return new Date(at.getTime() + CITY_UTC_OFFSET_HOURS * 3_600_000).toISOString().slice(0, 7);
+}
+
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /**

@@ -1,12 +1,6 @@
-import { TAX_CSV_HEADER, taxPeriod, taxRecordsCsv } from './tax-records.domain';
+import { TAX_CSV_HEADER, taxRecordsCsv } from './tax-records.domain';
 
-describe('taxPeriod (UTC+8)', () => {
-  it('is the month in the city time zone', () => {
-    expect(taxPeriod(new Date('2026-01-31T15:59:59.999Z'))).toBe('2026-01');
-    expect(taxPeriod(new Date('2026-01-31T16:00:00.000Z'))).toBe('2026-02');
-    expect(taxPeriod(new Date('2026-12-31T16:00:00.000Z'))).toBe('2027-01');
-  });
-});
+// the tax period of a moment is the platform's cityPeriod: its UTC+8 cases are in validate.spec.ts
 
 describe('tax CSV', () => {
   it('has the header of the proto and one line per record', () => {

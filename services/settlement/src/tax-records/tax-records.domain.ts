@@ -1,4 +1,4 @@
-import { keyPart, pageCursor, parsePage, requiredString, TENANT_ID } from '@citybase/platform';
+import { keyPart, MONTH_PERIOD, pageCursor, parsePage, requiredString, TENANT_ID } from '@citybase/platform';
 import {
   ExportTaxRecordsRequest,
   QueryTaxRecordsRequest,
@@ -6,14 +6,10 @@ import {
 import { optionalId } from '../request-rules';
 import type { TaxRecordRow } from './tax-records.store';
 
-/** Pure rules of tax records: the period of a moment, the requests, the CSV export. */
-
-/** The tax period (YYYY-MM) of a moment, in the city's time zone UTC+8. */
-export function taxPeriod(at: Date): string {
-  return new Date(at.getTime() + 8 * 3_600_000).toISOString().slice(0, 7);
-}
-
-const PERIOD = { max: 7, pattern: /^\d{4}-(0[1-9]|1[0-2])$/, patternRule: 'must be a month YYYY-MM' };
+/**
+ * Pure rules of tax records: the requests, the CSV export. The period of a moment is the
+ * platform's cityPeriod (YYYY-MM in UTC+8).
+ */
 
 /** Page tokens of QueryTaxRecords: the last row's merchant id and currency. */
 export const TAX_RECORDS_PAGE = pageCursor(
@@ -33,7 +29,7 @@ export interface QueryTaxRecordsQuery {
 
 export function toQueryTaxRecordsQuery(req: QueryTaxRecordsRequest): QueryTaxRecordsQuery {
   const operatorId = requiredString('operator_id', req.operatorId, TENANT_ID);
-  const period = requiredString('period', req.period, PERIOD);
+  const period = requiredString('period', req.period, MONTH_PERIOD);
   const merchantId = optionalId('merchant_id', req.merchantId);
   const { size, after } = parsePage(req.page, TAX_RECORDS_PAGE);
   return {
@@ -51,7 +47,7 @@ export function toExportTaxRecordsQuery(req: ExportTaxRecordsRequest): {
 } {
   return {
     operatorId: requiredString('operator_id', req.operatorId, TENANT_ID),
-    period: requiredString('period', req.period, PERIOD),
+    period: requiredString('period', req.period, MONTH_PERIOD),
   };
 }
 

@@ -1,6 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { assertTenancy, CitybaseClaims, pageOf, PG_POOL, Pool, PoolClient } from '@citybase/platform';
-import { type QueryTaxRecordsQuery, TAX_RECORDS_PAGE, taxPeriod, taxRecordsCsv } from './tax-records.domain';
+import {
+  assertTenancy,
+  CitybaseClaims,
+  cityPeriod,
+  pageOf,
+  PG_POOL,
+  Pool,
+  PoolClient,
+} from '@citybase/platform';
+import { type QueryTaxRecordsQuery, TAX_RECORDS_PAGE, taxRecordsCsv } from './tax-records.domain';
 import { addToTaxRecord, allTaxRecords, queryTaxRecords, TaxRecordRow } from './tax-records.store';
 
 /**
@@ -48,6 +56,6 @@ export class TaxRecordsService {
     },
   ): Promise<void> {
     const { at, ...rest } = r;
-    await addToTaxRecord(client, { ...rest, period: taxPeriod(at) });
+    await addToTaxRecord(client, { ...rest, period: cityPeriod(at) });
   }
 }

@@ -1,0 +1,105 @@
+import { toTimestamp } from '@citybase/platform';
+import { domainErrorOf } from '@citybase/platform/testing';
+import { ReservationStatus } from '@citybase/contracts/citybase/points/v1/points';
+import {
+  allocate,
+  decideEnd,
+  HISTORY_PAGE,
+  toIssuePointsCommand,
+  toListHistoryQuery,
+  toReservePointsCommand,
+} from './accounts.domain';
+
+const ID = '0b9d6b39-2a83-4f0e-9d1c-6d0a4cf2b8e1';
+const NOW = new Date('2026-12-06T00:00:00Z');
+const S = ReservationStatus;
+
+describe('accounts rules', () => {
+  it('allocates earliest expiry first, skipping empty lots, or not at all when short', () => {
+    const lots = [
+      { lotId: 'a', free: 5n },
+      { lotId: 'b', free: 0n },
+      { lotId: 'c', free: 10n },
+    ];
+    expect(allocate(lots, 7n)).toEqual([
+      { lotId: 'a', units: 5n },
+      { lotId: 'c', units: 2n },
+    ]);
+    expect(allocate(lots, 15n)).toHaveLength(2);
+    expect(allocate(lots, 16n)).toBeUndefined();
+  });
+
+  it('confirms or cancels a held reservation, expires one past its deadline, answers a repeat unchanged', () => {
+    const r = (status: ReservationStatus, expiresAt = new Date(NOW.getTime() + 1000)) => ({
+      reservationId: ID,
+      status,
+      expiresAt,
+    });
+    expect(decideEnd(r(S.RESERVATION_STATUS_HELD), 'confirm', NOW)).toBe('apply');
+    expect(decideEnd(r(S.RESERVATION_STATUS_HELD), 'cancel', NOW)).toBe('apply');
+    expect(decideEnd(r(S.RESERVATION_STATUS_HELD, NOW), 'confirm', NOW)).toBe('expire');
+    expect(decideEnd(r(S.RESERVATION_STATUS_CONFIRMED), 'confirm', NOW)).toBe('unchanged');
+    expect(decideEnd(r(S.RESERVATION_STATUS_CANCELLED), 'cancel', NOW)).toBe('unchanged');
+    const cases: [ReservationStatus, 'confirm' | 'cancel', string][] = [
+      [S.RESERVATION_STATUS_CANCELLED, 'confirm', 'RESERVATION_CANCELLED'],
+      [S.RESERVATION_STATUS_CONFIRMED, 'cancel', 'RESERVATION_CONFIRMED'],
+      [S.RESERVATION_STATUS_EXPIRED, 'confirm', 'RESERVATION_EXPIRED'],
+      [S.RESERVATION_STATUS_EXPIRED, 'cancel', 'RESERVATION_EXPIRED'],
+    ];
+    for (const [status, asked, code] of cases) {
+      const err = domainErrorOf(() => decideEnd(r(status), asked, NOW));
+      expect([err.kind, err.code]).toEqual(['failed_precondition', code]);
+    }
+  });
+
+  it('validates an issuance, naming the field it refuses', () => {
+    const ok = {
+      requestId: 'r-1',
+      tenancy: { operatorId: 'op-1' },
+      holderId: 'u-1',
+      points: 5n,
+      reason: 'GOODWILL',
+    };
+    expect(toIssuePointsCommand(ok, NOW)).toEqual({
+      requestId: 'r-1',
+      operatorId: 'op-1',
+      projectId: '',
+      holderId: 'u-1',
+      points: 5n,
+      reason: 'GOODWILL',
+      expiresAtMs: undefined,
+    });
+    const cases: [Partial<typeof ok> & { expiresAt?: ReturnType<typeof toTimestamp> }, string][] = [
+      [{ reason: '' }, 'reason'],
+      [{ reason: 'goodwill' }, 'reason'],
+      [{ reason: 'X'.repeat(41) }, 'reason'],
+      [{ points: 0n }, 'points'],
+      [{ points: -1n }, 'points'],
+      [{ holderId: '' }, 'holder_id'],
+      [{ tenancy: { operatorId: '' } }, 'tenancy.operator_id'],
+      [{ expiresAt: toTimestamp(NOW) }, 'expires_at'],
+    ];
+    for (const [over, field] of cases) {
+      const err = domainErrorOf(() => toIssuePointsCommand({ ...ok, ...over }, NOW));
+      expect([err.kind, err.detail.field]).toEqual(['invalid_argument', field]);
+    }
+  });
+
+  it('refuses a reservation TTL above 3600 s', () => {
+    const req = { requestId: 'r', tenancy: { operatorId: 'op' }, holderId: 'u', points: 1n };
+    expect(toReservePointsCommand({ ...req, ttlSeconds: 3600 }).ttlSeconds).toBe(3600);
+    const err = domainErrorOf(() => toReservePointsCommand({ ...req, ttlSeconds: 3601 }));
+    expect(err.detail.field).toBe('ttl_seconds');
+  });
+
+  it('reads the history page token it issues and refuses a forged one', () => {
+    const token = HISTORY_PAGE.encode(['2026-01-02T03:04:05.123456Z', ID]);
+    const req = { tenancy: { operatorId: 'op' }, holderId: 'u' };
+    expect(toListHistoryQuery({ ...req, page: { pageSize: 10, pageToken: token } }).after).toEqual({
+      occurredAt: '2026-01-02T03:04:05.123456Z',
+      entryId: ID,
+    });
+    const err = domainErrorOf(() => toListHistoryQuery({ ...req, page: { pageToken: `${token}x` } }));
+    expect([err.kind, err.detail.field]).toEqual(['invalid_argument', 'page.page_token']);
+  });
+});

@@ -1,0 +1,400 @@
+import type { Pool, PoolClient } from '@citybase/platform';
+import type {
+  EntryKind,
+  LotSource,
+  LotStatus,
+  ReservationStatus,
+} from '@citybase/contracts/citybase/points/v1/points';
+import type { ListHistoryQuery, ListLotsQuery } from './accounts.domain';
+
+/**
+ * All SQL of accounts (migrations/0003_accounts.sql); mutations run in the caller's transaction,
+ * under the account's row lock (lockAccount / ensureAccount).
+ */
+
+type Db = Pool | PoolClient;
+
+export interface AccountRow {
+  account_id: string;
+  operator_id: string;
+  holder_id: string;
+  holder_kind: number;
+  tier: string;
+  debt: bigint;
+  created_at: Date;
+}
+
+export interface LotRow {
+  lot_id: string;
+  account_id: string;
+  amount: bigint;
+  remaining: bigint;
+  held: bigint;
+  status: LotStatus;
+  source: LotSource;
+  source_ref: string;
+  issuer_operator_id: string;
+  issuer_project_id: string;
+  budget_id: string;
+  member_id: string;
+  entry_id: string;
+  earned_at: Date;
+  available_at: Date;
+  expires_at: Date;
+}
+
+export interface ReservationRow {
+  reservation_id: string;
+  account_id: string;
+  operator_id: string;
+  project_id: string;
+  merchant_id: string;
+  holder_id: string;
+  points: bigint;
+  status: ReservationStatus;
+  reference: string;
+  created_at: Date;
+  expires_at: Date;
+  ended_at: Date | null;
+}
+
+export interface EntryRow {
+  entry_id: string;
+  account_id: string;
+  kind: EntryKind;
+  available_delta: bigint;
+  pending_delta: bigint;
+  reserved_delta: bigint;
+  debt_delta: bigint;
+  reason: string;
+  reference: string;
+  reservation_id: string | null;
+  client_id: string;
+  event_id: string;
+  member_id: string;
+  occurred_at: Date;
+}
+
+export type NewEntry = Pick<EntryRow, 'entry_id' | 'account_id' | 'kind'> &
+  Partial<
+    Pick<
+      EntryRow,
+      | 'available_delta'
+      | 'pending_delta'
+      | 'reserved_delta'
+      | 'reason'
+      | 'reference'
+      | 'reservation_id'
+      | 'client_id'
+      | 'member_id'
+    >
+  >;
+
+/** A change of one lot after its creation, recorded in entry_lots. */
+export interface LotDelta {
+  lotId: string;
+  remaining: bigint;
+  held: bigint;
+}
+
+/** The units of one lot a reservation holds, with what the lot says about whose they are. */
+export interface HeldUnits {
+  lot_id: string;
+  units: bigint;
+  budget_id: string;
+  issuer_operator_id: string;
+  issuer_project_id: string;
+  expires_at: Date;
+}
+
+export interface Balance {
+  available: bigint;
+  reserved: bigint;
+  pending: bigint;
+}
+
+// ---- accounts ----
+
+export async function findAccount(
+  db: Db,
+  operatorId: string,
+  holderId: string,
+): Promise<AccountRow | undefined> {
+  const { rows } = await db.query<AccountRow>(
+    'SELECT * FROM accounts WHERE operator_id = $1 AND holder_id = $2',
+    [operatorId, holderId],
+  );
+  return rows[0];
+}
+
+/** The account's row lock, the account created first if it does not exist yet. */
+export async function ensureAccount(
+  client: PoolClient,
+  a: { accountId: string; operatorId: string; holderId: string },
+): Promise<AccountRow> {
+  await client.query(
+    `INSERT INTO accounts (account_id, operator_id, holder_id) VALUES ($1, $2, $3)
+     ON CONFLICT (operator_id, holder_id) DO NOTHING`,
+    [a.accountId, a.operatorId, a.holderId],
+  );
+  const { rows } = await client.query<AccountRow>(
+    'SELECT * FROM accounts WHERE operator_id = $1 AND holder_id = $2 FOR UPDATE',
+    [a.operatorId, a.holderId],
+  );
+  return rows[0] as AccountRow;
+}
+
+/** The row lock every change of an account happens under. */
+export async function lockAccount(client: PoolClient, accountId: string): Promise<AccountRow> {
+  const { rows } = await client.query<AccountRow>('SELECT * FROM accounts WHERE account_id = $1 FOR UPDATE', [
+    accountId,
+  ]);
+  if (!rows[0]) throw new Error(`points account ${accountId} does not exist`);
+  return rows[0];
+}
+
+/**
+ * The balance derived from the lots: available = Σ (remaining - held) over available, unexpired
+ * lots; reserved = Σ held; pending = Σ remaining of pending lots.
+ */
+export async function balanceOf(db: Db, accountId: string): Promise<Balance> {
+  const { rows } = await db.query<Balance>(
+    `SELECT coalesce(sum(remaining - held) FILTER (WHERE status = 2 AND expires_at > now()), 0)::bigint AS available,
+            coalesce(sum(held), 0)::bigint AS reserved,
+            coalesce(sum(remaining) FILTER (WHERE status = 1 AND expires_at > now()), 0)::bigint AS pending
+       FROM lots WHERE account_id = $1`,
+    [accountId],
+  );
+  return rows[0] as Balance;
+}
+
+// ---- history ----
+
+export async function insertEntry(
+  client: PoolClient,
+  e: NewEntry,
+  lots: readonly LotDelta[] = [],
+): Promise<void> {
+  await client.query(
+    `INSERT INTO points_entries (entry_id, account_id, kind, available_delta, pending_delta, reserved_delta,
+                                 reason, reference, reservation_id, client_id, member_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [
+      e.entry_id,
+      e.account_id,
+      e.kind,
+      e.available_delta ?? 0n,
+      e.pending_delta ?? 0n,
+      e.reserved_delta ?? 0n,
+      e.reason ?? '',
+      e.reference ?? '',
+      e.reservation_id ?? null,
+      e.client_id ?? '',
+      e.member_id ?? '',
+    ],
+  );
+  if (lots.length === 0) return;
+  await client.query(
+    `INSERT INTO entry_lots (entry_id, lot_id, remaining_delta, held_delta)
+     SELECT $1, lot_id, remaining_delta, held_delta
+       FROM unnest($2::uuid[], $3::bigint[], $4::bigint[]) AS d(lot_id, remaining_delta, held_delta)`,
+    [e.entry_id, lots.map((l) => l.lotId), lots.map((l) => l.remaining), lots.map((l) => l.held)],
+  );
+}
+
+// ---- lots ----
+
+export async function insertLot(client: PoolClient, l: Omit<LotRow, 'remaining' | 'held'>): Promise<LotRow> {
+  const { rows } = await client.query<LotRow>(
+    `INSERT INTO lots (lot_id, account_id, amount, remaining, status, source, source_ref, issuer_operator_id,
+                       issuer_project_id, budget_id, member_id, entry_id, earned_at, available_at, expires_at)
+     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *`,
+    [
+      l.lot_id,
+      l.account_id,
+      l.amount,
+      l.status,
+      l.source,
+      l.source_ref,
+      l.issuer_operator_id,
+      l.issuer_project_id,
+      l.budget_id,
+      l.member_id,
+      l.entry_id,
+      l.earned_at,
+      l.available_at,
+      l.expires_at,
+    ],
+  );
+  return rows[0] as LotRow;
+}
+
+export async function findLot(db: Db, lotId: string): Promise<LotRow | undefined> {
+  const { rows } = await db.query<LotRow>('SELECT * FROM lots WHERE lot_id = $1', [lotId]);
+  return rows[0];
+}
+
+/** Units free to hold in the account's available, unexpired lots, earliest expiry first. */
+export async function freeLots(
+  client: PoolClient,
+  accountId: string,
+): Promise<{ lotId: string; free: bigint }[]> {
+  const { rows } = await client.query<{ lot_id: string; free: bigint }>(
+    `SELECT lot_id, remaining - held AS free FROM lots
+      WHERE account_id = $1 AND status = 2 AND expires_at > now() AND remaining > held
+      ORDER BY expires_at, lot_id`,
+    [accountId],
+  );
+  return rows.map((r) => ({ lotId: r.lot_id, free: r.free }));
+}
+
+/** Adds the signed deltas to the lots (the lots' CHECK refuses any that would break 0 <= held <= remaining). */
+export async function changeLots(client: PoolClient, deltas: readonly LotDelta[]): Promise<void> {
+  if (deltas.length === 0) return;
+  await client.query(
+    `UPDATE lots l SET remaining = l.remaining + d.remaining_delta, held = l.held + d.held_delta
+       FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS d(lot_id, remaining_delta, held_delta)
+      WHERE l.lot_id = d.lot_id`,
+    [deltas.map((d) => d.lotId), deltas.map((d) => d.remaining), deltas.map((d) => d.held)],
+  );
+}
+
+/**
+ * Expires what is left of the account's lots past their expiry: remaining becomes held (held
+ * units expire when their reservation ends unconfirmed). Returns each lot and what expired of it.
+ */
+export async function expireLapsedLots(
+  client: PoolClient,
+  accountId: string,
+): Promise<(LotRow & { units: bigint })[]> {
+  const { rows } = await client.query<LotRow & { units: bigint }>(
+    `UPDATE lots l SET remaining = l.held
+       FROM (SELECT lot_id, remaining - held AS units FROM lots
+              WHERE account_id = $1 AND expires_at <= now() AND remaining > held) d
+      WHERE l.lot_id = d.lot_id
+      RETURNING l.*, d.units`,
+    [accountId],
+  );
+  return rows;
+}
+
+/** Accounts with lots past expiry that still have units to expire. */
+export async function accountsWithDueLots(db: Db, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ account_id: string }>(
+    `SELECT DISTINCT account_id FROM (
+       SELECT account_id FROM lots WHERE expires_at <= now() AND remaining > held ORDER BY expires_at LIMIT $1
+     ) due`,
+    [limit],
+  );
+  return rows.map((r) => r.account_id);
+}
+
+export type LotListRow = LotRow & { cursor_at: string };
+
+/** One page (size + 1 rows) of an account's lots, earliest expiry first. */
+export async function listLots(db: Db, accountId: string, q: ListLotsQuery): Promise<LotListRow[]> {
+  const { rows } = await db.query<LotListRow>(
+    `SELECT *, to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+       FROM lots
+      WHERE account_id = $1
+        AND ($2::boolean OR remaining > 0)
+        AND ($3::timestamptz IS NULL OR (expires_at, lot_id) > ($3::timestamptz, $4::uuid))
+      ORDER BY expires_at, lot_id
+      LIMIT $5`,
+    [accountId, q.includeEmpty, q.after?.expiresAt ?? null, q.after?.lotId ?? null, q.size + 1],
+  );
+  return rows;
+}
+
+export type EntryListRow = EntryRow & { cursor_at: string };
+
+/** One page (size + 1 rows) of an account's history, newest first. */
+export async function listEntries(db: Db, accountId: string, q: ListHistoryQuery): Promise<EntryListRow[]> {
+  const { rows } = await db.query<EntryListRow>(
+    `SELECT *, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+       FROM points_entries
+      WHERE account_id = $1
+        AND ($2::timestamptz IS NULL OR (occurred_at, entry_id) < ($2::timestamptz, $3::uuid))
+      ORDER BY occurred_at DESC, entry_id DESC
+      LIMIT $4`,
+    [accountId, q.after?.occurredAt ?? null, q.after?.entryId ?? null, q.size + 1],
+  );
+  return rows;
+}
+
+// ---- reservations ----
+
+export async function findReservation(db: Db, reservationId: string): Promise<ReservationRow | undefined> {
+  const { rows } = await db.query<ReservationRow>('SELECT * FROM reservations WHERE reservation_id = $1', [
+    reservationId,
+  ]);
+  return rows[0];
+}
+
+export async function insertReservation(
+  client: PoolClient,
+  r: Omit<ReservationRow, 'status' | 'created_at' | 'ended_at'>,
+  lots: readonly { lotId: string; units: bigint }[],
+): Promise<ReservationRow> {
+  const { rows } = await client.query<ReservationRow>(
+    `INSERT INTO reservations (reservation_id, account_id, operator_id, project_id, merchant_id, holder_id,
+                               points, status, reference, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9) RETURNING *`,
+    [
+      r.reservation_id,
+      r.account_id,
+      r.operator_id,
+      r.project_id,
+      r.merchant_id,
+      r.holder_id,
+      r.points,
+      r.reference,
+      r.expires_at,
+    ],
+  );
+  await client.query(
+    `INSERT INTO reservation_lots (reservation_id, lot_id, units)
+     SELECT $1, lot_id, units FROM unnest($2::uuid[], $3::bigint[]) AS d(lot_id, units)`,
+    [r.reservation_id, lots.map((l) => l.lotId), lots.map((l) => l.units)],
+  );
+  return rows[0] as ReservationRow;
+}
+
+/** The units a reservation holds, per lot, earliest expiry first. */
+export async function heldUnits(db: Db, reservationId: string): Promise<HeldUnits[]> {
+  const { rows } = await db.query<HeldUnits>(
+    `SELECT rl.lot_id, rl.units, l.budget_id, l.issuer_operator_id, l.issuer_project_id, l.expires_at
+       FROM reservation_lots rl JOIN lots l USING (lot_id)
+      WHERE rl.reservation_id = $1
+      ORDER BY l.expires_at, rl.lot_id`,
+    [reservationId],
+  );
+  return rows;
+}
+
+/** Ends a held reservation; undefined when it is not held (it ended already). */
+export async function endReservation(
+  client: PoolClient,
+  reservationId: string,
+  status: ReservationStatus,
+): Promise<ReservationRow | undefined> {
+  const { rows } = await client.query<ReservationRow>(
+    `UPDATE reservations SET status = $2, ended_at = clock_timestamp()
+      WHERE reservation_id = $1 AND status = 1 RETURNING *`,
+    [reservationId, status],
+  );
+  return rows[0];
+}
+
+/** Held reservations past their deadline (to expire each under its account's lock). */
+export async function dueReservations(
+  db: Db,
+  limit: number,
+): Promise<{ reservation_id: string; account_id: string }[]> {
+  const { rows } = await db.query<{ reservation_id: string; account_id: string }>(
+    `SELECT reservation_id, account_id FROM reservations
+      WHERE status = 1 AND expires_at <= now() ORDER BY expires_at LIMIT $1`,
+    [limit],
+  );
+  return rows;
+}
