@@ -321,9 +321,10 @@ describe('citybase (built) against identity', () => {
   });
 
   it('points programme set / get and budget set / get / list against the points service', async () => {
-    pointsDb = await createTestDatabase('cli_points');
+    const database = await createTestDatabase('cli_points');
+    pointsDb = database;
     points = await spawnService('points', () => ({
-      DATABASE_URL: pointsDb!.url,
+      DATABASE_URL: database.url,
       AUTH_JWKS_URL: `${apiEnv.CITYBASE_IDENTITY_URL}/.well-known/jwks.json`,
       KAFKA_TOPIC_PREFIX: topicPrefix,
     }));
