@@ -3,6 +3,7 @@
 // UsageErrors (exit code 2) with our messages, each naming the help topic to read.
 import { Command as CommanderCommand, type CommanderError, Option } from 'commander';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
 import { UsageError } from './errors';
 
 export const DEFAULT_ADMIN_NAME = 'City admin';
@@ -39,7 +40,32 @@ export type Command =
   | { name: 'client list'; auth: AuthOptions }
   | { name: 'client rotate-secret'; auth: AuthOptions; requestId?: string; clientId: string; save?: string }
   | { name: 'client revoke'; auth: AuthOptions; requestId?: string; clientId: string; reason: string }
-  | { name: 'keys rotate'; auth: AuthOptions; requestId?: string };
+  | { name: 'keys rotate'; auth: AuthOptions; requestId?: string }
+  | {
+      name: 'points programme set';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      pointValue: { currency: string; amountMinor: bigint };
+      lotLifetimeDays: number;
+      refundWindowHours: number;
+      shortfallPolicy: ShortfallPolicy;
+      expiryNoticeDays: number;
+      tiers: { name: string; threshold: bigint; multiplierPermille: number }[];
+      tierWindowDays: number;
+    }
+  | { name: 'points programme get'; auth: AuthOptions; operatorId: string }
+  | {
+      name: 'points budget set';
+      auth: AuthOptions;
+      requestId?: string;
+      period: string;
+      operatorId: string;
+      projectId: string;
+      allotted: bigint;
+    }
+  | { name: 'points budget get'; auth: AuthOptions; period: string; operatorId: string; projectId: string }
+  | { name: 'points budget list'; auth: AuthOptions; period: string; operatorId: string };
 
 export type CommandName = Command['name'];
 
@@ -147,6 +173,30 @@ export class OptionValues {
     return credentialsFile === undefined ? {} : { credentialsFile };
   }
 
+  /** Every value of a repeatable option, as given (no splitting). */
+  all(name: string): string[] {
+    const values = this.values.get(name) ?? [];
+    if (values.some((v) => v.trim() === '')) throw new UsageError(`--${name} must not be empty`, this.topic);
+    return values;
+  }
+
+  /** A non-negative decimal integer option (int64); the service checks its range. */
+  integer(name: string): bigint {
+    const text = this.required(name).trim();
+    if (!/^\d{1,19}$/.test(text) || BigInt(text) > 2n ** 63n - 1n)
+      throw new UsageError(`--${name} must be a non-negative integer (got '${text}')`, this.topic);
+    return BigInt(text);
+  }
+
+  /** A non-negative int32 option, or `fallback` when absent. */
+  int32(name: string, fallback?: number): number {
+    if (fallback !== undefined && this.string(name) === undefined) return fallback;
+    const n = this.integer(name);
+    if (n > 2_147_483_647n)
+      throw new UsageError(`--${name} must be at most 2147483647 (got '${n}')`, this.topic);
+    return Number(n);
+  }
+
   requestId(): string | undefined {
     const id = this.string('request-id');
     if (id !== undefined && (id.length > 128 || !/^[\x21-\x7e]+$/.test(id))) {
@@ -158,6 +208,12 @@ export class OptionValues {
     return id;
   }
 }
+
+/** The shortfall policies accepted by --shortfall-policy: the ShortfallPolicy values without prefix, lower case. */
+export const SHORTFALL_POLICIES: ReadonlyMap<string, ShortfallPolicy> = new Map([
+  ['debt', ShortfallPolicy.SHORTFALL_POLICY_DEBT],
+  ['forgive', ShortfallPolicy.SHORTFALL_POLICY_FORGIVE],
+]);
 
 const SPECS: CommandSpec[] = [
   {
@@ -367,7 +423,171 @@ const SPECS: CommandSpec[] = [
     options: {},
     build: (v) => ({ name: 'keys rotate', auth: v.auth(), ...withRequestId(v) }),
   },
+  {
+    name: 'points programme set',
+    summary: "create or replace an operator's points programme (PointsService.SetProgramme)",
+    details: [
+      'Needs scope points:configure and the operator inside the tenancy of the credentials. The',
+      'service checks the ranges (docs/points.md "Programmes").',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      'point-value': {
+        type: 'string',
+        value: '<minor>',
+        required: true,
+        description: 'money value of one point in minor units (fen), e.g. 1',
+      },
+      currency: { type: 'string', value: '<code>', description: 'currency of --point-value (default CNY)' },
+      'lot-lifetime-days': { type: 'string', value: '<days>', required: true, description: '1-3650' },
+      'refund-window-hours': {
+        type: 'string',
+        value: '<hours>',
+        required: true,
+        description: 'how long earned points stay pending, 0-2160',
+      },
+      'shortfall-policy': {
+        type: 'string',
+        value: '<policy>',
+        required: true,
+        description: [...SHORTFALL_POLICIES.keys()].join('|'),
+      },
+      'expiry-notice-days': {
+        type: 'string',
+        value: '<days>',
+        description: 'notice before points expire, 0-90 (default 0: none)',
+      },
+      tier: {
+        type: 'string',
+        multiple: true,
+        value: '<name:threshold:permille>',
+        description: 'a tier, by rising threshold (the first one 0), e.g. Gold:5000:1500',
+      },
+      'tier-window-days': { type: 'string', value: '<days>', required: true, description: '1-730' },
+    },
+    build: (v) => ({
+      name: 'points programme set',
+      auth: v.auth(),
+      ...withRequestId(v),
+      operatorId: v.required('operator'),
+      pointValue: { currency: v.string('currency') ?? 'CNY', amountMinor: v.integer('point-value') },
+      lotLifetimeDays: v.int32('lot-lifetime-days'),
+      refundWindowHours: v.int32('refund-window-hours'),
+      shortfallPolicy: parseShortfallPolicy(v.required('shortfall-policy')),
+      expiryNoticeDays: v.int32('expiry-notice-days', 0),
+      tiers: v.all('tier').map(parseTier),
+      tierWindowDays: v.int32('tier-window-days'),
+    }),
+  },
+  {
+    name: 'points programme get',
+    summary: "an operator's points programme (PointsService.GetProgramme)",
+    details: [],
+    api: true,
+    mutating: false,
+    options: { operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' } },
+    build: (v) => ({ name: 'points programme get', auth: v.auth(), operatorId: v.required('operator') }),
+  },
+  {
+    name: 'points budget set',
+    summary:
+      'set the points budget of the city, an operator or a project for a month (PointsService.SetBudget)',
+    details: [
+      'No --operator: the city; --operator: the operator; --operator and --project: the project. The',
+      "city's and operators' budgets need a city administrator (city:admin); an operator sets its",
+      "projects'. Raising takes from the level above; lowering never goes below what is issued and",
+      'allotted further down. Needs scope points:budget.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      period: { type: 'string', value: '<YYYY-MM>', required: true, description: 'month, city time (UTC+8)' },
+      operator: { type: 'string', value: '<id>', description: 'operator_id (none: the city)' },
+      project: { type: 'string', value: '<id>', description: 'project_id of a project of --operator' },
+      allotted: { type: 'string', value: '<points>', required: true, description: 'the new allotment, >= 0' },
+    },
+    build: (v) => ({
+      name: 'points budget set',
+      auth: v.auth(),
+      ...withRequestId(v),
+      ...budgetNode(v, 'points budget set'),
+      allotted: v.integer('allotted'),
+    }),
+  },
+  {
+    name: 'points budget get',
+    summary:
+      'a points budget with the issued, redeemed and expired totals of its subtree (PointsService.GetBudget)',
+    details: ['No --operator: the city; --operator: the operator; --operator and --project: the project.'],
+    api: true,
+    mutating: false,
+    options: {
+      period: { type: 'string', value: '<YYYY-MM>', required: true, description: 'month, city time (UTC+8)' },
+      operator: { type: 'string', value: '<id>', description: 'operator_id (none: the city)' },
+      project: { type: 'string', value: '<id>', description: 'project_id of a project of --operator' },
+    },
+    build: (v) => ({ name: 'points budget get', auth: v.auth(), ...budgetNode(v, 'points budget get') }),
+  },
+  {
+    name: 'points budget list',
+    summary:
+      "the budgets one level down: the city's operators, or an operator's projects (PointsService.ListBudgets)",
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      period: { type: 'string', value: '<YYYY-MM>', required: true, description: 'month, city time (UTC+8)' },
+      operator: {
+        type: 'string',
+        value: '<id>',
+        description: "operator_id: its projects' budgets (none: the operators')",
+      },
+    },
+    build: (v) => ({
+      name: 'points budget list',
+      auth: v.auth(),
+      period: v.required('period'),
+      operatorId: v.string('operator') ?? '',
+    }),
+  },
 ];
+
+/** The node of a budget command: --period, and --operator / --project (a project needs its operator). */
+function budgetNode(
+  v: OptionValues,
+  topic: string,
+): { period: string; operatorId: string; projectId: string } {
+  const operatorId = v.string('operator') ?? '';
+  const projectId = v.string('project') ?? '';
+  if (projectId !== '' && operatorId === '') throw new UsageError('--project needs --operator', topic);
+  return { period: v.required('period'), operatorId, projectId };
+}
+
+function parseShortfallPolicy(text: string): ShortfallPolicy {
+  const policy = SHORTFALL_POLICIES.get(text.trim().toLowerCase());
+  if (policy === undefined)
+    throw new UsageError(
+      `--shortfall-policy must be one of ${[...SHORTFALL_POLICIES.keys()].join(', ')} (got '${text}')`,
+      'points programme set',
+    );
+  return policy;
+}
+
+/** "Gold:5000:1500" -> a tier; the name may hold colons (the last two parts are the numbers). */
+export function parseTier(text: string): { name: string; threshold: bigint; multiplierPermille: number } {
+  const parts = text.split(':');
+  const multiplier = parts.pop() ?? '';
+  const threshold = parts.pop() ?? '';
+  const name = parts.join(':');
+  if (name === '' || !/^\d{1,18}$/.test(threshold) || !/^\d{1,9}$/.test(multiplier))
+    throw new UsageError(
+      `--tier must be <name>:<threshold>:<multiplier per mille>, e.g. Gold:5000:1500 (got '${text}')`,
+      'points programme set',
+    );
+  return { name, threshold: BigInt(threshold), multiplierPermille: Number(multiplier) };
+}
 
 function withRequestId(v: OptionValues): { requestId?: string } {
   const requestId = v.requestId();
@@ -379,7 +599,12 @@ function withSave<C extends Command>(command: C, v: OptionValues): C {
   return save === undefined ? command : { ...command, save };
 }
 
-const GROUPS = [...new Set(SPECS.map((s) => s.name.split(' ')).flatMap((w) => (w.length > 1 ? [w[0]] : [])))];
+/** Every group of commands: the leading words of the commands' names ("client", "points", "points budget"). */
+const GROUPS = [
+  ...new Set(
+    SPECS.map((s) => s.name.split(' ')).flatMap((w) => w.slice(1).map((_, i) => w.slice(0, i + 1).join(' '))),
+  ),
+];
 
 /** Every option of a command, including the common ones (commander adds -h, --help). */
 function optionsOf(spec: CommandSpec): Record<string, OptionSpec> {
@@ -405,6 +630,11 @@ function synopsis(spec: CommandSpec): string {
 }
 
 const HELP_WIDTH = 100;
+
+/** The commands (not groups) below a commander command, at any depth. */
+function leavesOf(cmd: CommanderCommand): CommanderCommand[] {
+  return cmd.commands.flatMap((sub) => (sub.commands.length > 0 ? leavesOf(sub) : [sub]));
+}
 
 /** Thrown out of commander when it has written a help text: parseCommandLine returns the text. */
 class HelpShown extends Error {}
@@ -475,7 +705,7 @@ function buildProgram(argv: readonly string[], result: { parsed?: Parsed; help: 
         subcommandTerm: (sub) => (cmd.parent ? fullName(sub) : `citybase ${fullName(sub)}`),
         subcommandDescription: (sub) => sub.summary() || sub.description(),
         // the program lists every command, not only the groups
-        visibleCommands: (c) => c.commands.flatMap((sub) => (sub.commands.length > 0 ? sub.commands : [sub])),
+        visibleCommands: (c) => leavesOf(c),
       })
       .exitOverride((err) => {
         throw usageError(err, cmd);
@@ -485,7 +715,8 @@ function buildProgram(argv: readonly string[], result: { parsed?: Parsed; help: 
     .usage('<command> [options]')
     .description(
       'Operator tool of a Citybase city: initialise the city, then manage operators, projects, API\n' +
-        'clients and the token signing keys through the identity service.',
+        'clients and the token signing keys through the identity service, and points programmes and\n' +
+        'budgets through the points service.',
     )
     .addHelpText(
       'after',
@@ -509,7 +740,9 @@ function buildProgram(argv: readonly string[], result: { parsed?: Parsed; help: 
   const groupOf = (group: string): CommanderCommand => {
     let cmd = groups.get(group);
     if (!cmd) {
-      cmd = configure(program.command(group))
+      const words = group.split(' ');
+      const parent = words.length > 1 ? groupOf(words.slice(0, -1).join(' ')) : program;
+      cmd = configure(parent.command(words[words.length - 1]))
         .usage('<command> [options]')
         .description(`${group} commands`)
         .addHelpText('after', `\n'citybase ${group} <command> --help' shows the options of a command.\n`);
@@ -520,7 +753,7 @@ function buildProgram(argv: readonly string[], result: { parsed?: Parsed; help: 
 
   for (const spec of SPECS) {
     const words = spec.name.split(' ');
-    const parent = words.length > 1 ? groupOf(words[0]) : program;
+    const parent = words.length > 1 ? groupOf(words.slice(0, -1).join(' ')) : program;
     const cmd = configure(parent.command(words[words.length - 1]))
       .usage(synopsis(spec))
       .summary(spec.summary)
@@ -601,6 +834,7 @@ const ENVIRONMENT = [
   'environment (commands that call identity):',
   '  CITYBASE_IDENTITY_URL    HTTP endpoint of identity, for tokens (default http://127.0.0.1:8081)',
   '  CITYBASE_IDENTITY_GRPC   gRPC address of identity (default 127.0.0.1:50051)',
+  '  CITYBASE_POINTS_GRPC     gRPC address of points (default 127.0.0.1:50054)',
   '  CITYBASE_CLIENT_ID, CITYBASE_CLIENT_SECRET',
   '                           credentials, when --credentials is not given',
 ];

@@ -101,15 +101,18 @@ describe('endpointsFromEnv', () => {
     expect(endpointsFromEnv({})).toEqual({
       httpUrl: 'http://127.0.0.1:8081',
       grpcAddress: '127.0.0.1:50051',
+      pointsGrpcAddress: '127.0.0.1:50054',
     });
     expect(
       endpointsFromEnv({
         CITYBASE_IDENTITY_URL: 'https://id.city.example/',
         CITYBASE_IDENTITY_GRPC: 'id:443',
+        CITYBASE_POINTS_GRPC: 'points:443',
       }),
     ).toEqual({
       httpUrl: 'https://id.city.example',
       grpcAddress: 'id:443',
+      pointsGrpcAddress: 'points:443',
     });
     expect(() => endpointsFromEnv({ CITYBASE_IDENTITY_URL: 'not a url' })).toThrow(CliError);
   });

@@ -3,11 +3,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { ClientServiceService } from '@citybase/contracts/citybase/identity/v1/clients';
 import { TenancyServiceService } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import type { ClientCredentials, Env } from './credentials';
 import { CliError } from './errors';
 
 export const DEFAULT_IDENTITY_URL = 'http://127.0.0.1:8081';
 export const DEFAULT_IDENTITY_GRPC = '127.0.0.1:50051';
+/** The points service's gRPC port (its tokens come from identity too). */
+export const DEFAULT_POINTS_GRPC = '127.0.0.1:50054';
 /** Deadline of one gRPC call and of the token request. */
 export const CALL_TIMEOUT_MS = 30_000;
 
@@ -16,6 +19,8 @@ export interface Endpoints {
   httpUrl: string;
   /** host:port of identity's gRPC port. */
   grpcAddress: string;
+  /** host:port of the points service's gRPC port (`citybase points ...`). */
+  pointsGrpcAddress: string;
 }
 
 export function endpointsFromEnv(env: Env): Endpoints {
@@ -26,7 +31,11 @@ export function endpointsFromEnv(env: Env): Endpoints {
   } catch {
     throw new CliError(`CITYBASE_IDENTITY_URL must be an http(s) URL (got '${httpUrl}')`);
   }
-  return { httpUrl, grpcAddress: env.CITYBASE_IDENTITY_GRPC || DEFAULT_IDENTITY_GRPC };
+  return {
+    httpUrl,
+    grpcAddress: env.CITYBASE_IDENTITY_GRPC || DEFAULT_IDENTITY_GRPC,
+    pointsGrpcAddress: env.CITYBASE_POINTS_GRPC || DEFAULT_POINTS_GRPC,
+  };
 }
 
 export interface AccessToken {
@@ -123,8 +132,13 @@ type ClientCalls = Pick<
   'createClient' | 'listClients' | 'rotateClientSecret' | 'revokeClient' | 'rotateSigningKey'
 >;
 
-/** The RPCs the tool uses. */
-export type IdentityApi = TenancyCalls & ClientCalls & { close(): void };
+type PointsCalls = Pick<
+  Unary<typeof PointsServiceService>,
+  'setProgramme' | 'getProgramme' | 'setBudget' | 'getBudget' | 'listBudgets'
+>;
+
+/** The RPCs the tool uses: identity's, and the points service's operator tools. */
+export type IdentityApi = TenancyCalls & ClientCalls & PointsCalls & { close(): void };
 
 type RawUnary = (
   req: unknown,
@@ -154,8 +168,15 @@ function promiseClient<S extends grpc.ServiceDefinition>(
   return client as Unary<S> & { close(): void };
 }
 
-/** gRPC clients of identity's TenancyService and ClientService that send `token` with every call. */
-export function identityApi(grpcAddress: string, token: string): IdentityApi {
+/**
+ * gRPC clients of identity's TenancyService and ClientService, and of the points service, that
+ * send `token` with every call.
+ */
+export function identityApi(
+  grpcAddress: string,
+  token: string,
+  pointsGrpcAddress = DEFAULT_POINTS_GRPC,
+): IdentityApi {
   const metadata = (): grpc.Metadata => {
     const md = new grpc.Metadata();
     md.set('authorization', `Bearer ${token}`);
@@ -163,6 +184,7 @@ export function identityApi(grpcAddress: string, token: string): IdentityApi {
   };
   const tenancy = promiseClient(TenancyServiceService, grpcAddress, metadata);
   const clients = promiseClient(ClientServiceService, grpcAddress, metadata);
+  const points = promiseClient(PointsServiceService, pointsGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -173,9 +195,15 @@ export function identityApi(grpcAddress: string, token: string): IdentityApi {
     rotateClientSecret: clients.rotateClientSecret,
     revokeClient: clients.revokeClient,
     rotateSigningKey: clients.rotateSigningKey,
+    setProgramme: points.setProgramme,
+    getProgramme: points.getProgramme,
+    setBudget: points.setBudget,
+    getBudget: points.getBudget,
+    listBudgets: points.listBudgets,
     close: () => {
       tenancy.close();
       clients.close();
+      points.close();
     },
   };
 }
@@ -186,5 +214,5 @@ export async function connectIdentity(
   credentials: ClientCredentials,
 ): Promise<IdentityApi> {
   const token = await fetchToken(endpoints.httpUrl, credentials);
-  return identityApi(endpoints.grpcAddress, token.access_token);
+  return identityApi(endpoints.grpcAddress, token.access_token, endpoints.pointsGrpcAddress);
 }

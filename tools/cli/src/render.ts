@@ -8,6 +8,12 @@ import {
   type SigningKey,
 } from '@citybase/contracts/citybase/identity/v1/clients';
 import { type Operator, type Project, ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import {
+  type Budget,
+  BudgetLevel,
+  type Programme,
+  ShortfallPolicy,
+} from '@citybase/contracts/citybase/points/v1/points';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -89,4 +95,43 @@ export function renderClient(c: ApiClient | undefined): Json {
 export function renderSigningKey(k: SigningKey | undefined): Json {
   if (k === undefined) return null;
   return { kid: k.kid, created_at: timestampText(k.createdAt), retired_at: timestampText(k.retiredAt) };
+}
+
+export function renderProgramme(p: Programme | undefined): Json {
+  if (p === undefined) return null;
+  return {
+    operator_id: p.tenancy?.operatorId ?? '',
+    point_value: p.pointValue
+      ? { currency: p.pointValue.currency, amount_minor: p.pointValue.amountMinor.toString() }
+      : null,
+    lot_lifetime_days: p.lotLifetimeDays,
+    refund_window_hours: p.refundWindowHours,
+    shortfall_policy: enumName(ShortfallPolicy, p.shortfallPolicy, 'SHORTFALL_POLICY_'),
+    expiry_notice_days: p.expiryNoticeDays,
+    tiers: p.tiers.map((t) => ({
+      name: t.name,
+      threshold: t.threshold.toString(),
+      multiplier_permille: t.multiplierPermille,
+    })),
+    tier_window_days: p.tierWindowDays,
+    updated_at: timestampText(p.updatedAt),
+  };
+}
+
+export function renderBudget(b: Budget | undefined): Json {
+  if (b === undefined) return null;
+  return {
+    level: enumName(BudgetLevel, b.level, 'BUDGET_LEVEL_'),
+    operator_id: b.tenancy?.operatorId ?? '',
+    project_id: b.tenancy?.projectId ?? '',
+    period: b.period,
+    allotted: b.allotted.toString(),
+    allotted_to_children: b.allottedToChildren.toString(),
+    issued: b.issued.toString(),
+    unallotted: b.unallotted.toString(),
+    subtree_issued: b.subtreeIssued.toString(),
+    subtree_redeemed: b.subtreeRedeemed.toString(),
+    subtree_expired: b.subtreeExpired.toString(),
+    updated_at: timestampText(b.updatedAt),
+  };
 }

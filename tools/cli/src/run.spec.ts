@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Metadata, status } from '@grpc/grpc-js';
 import { type ApiClient, ClientStatus } from '@citybase/contracts/citybase/identity/v1/clients';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { BudgetLevel, type Budget, ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
 import type { ClientCredentials } from './credentials';
 import type { Endpoints, IdentityApi } from './identity-api';
 import type { Io } from './io';
@@ -111,9 +112,65 @@ class FakeApi implements IdentityApi {
       ],
     };
   };
+  setProgramme: IdentityApi['setProgramme'] = async (req) => {
+    this.record('setProgramme', req);
+    return { programme: req.programme && { ...req.programme, updatedAt: CREATED } };
+  };
+  getProgramme: IdentityApi['getProgramme'] = async (req) => {
+    this.record('getProgramme', req);
+    return {
+      programme: {
+        tenancy: req.tenancy,
+        pointValue: { currency: 'CNY', amountMinor: 1n },
+        lotLifetimeDays: 365,
+        refundWindowHours: 168,
+        shortfallPolicy: ShortfallPolicy.SHORTFALL_POLICY_FORGIVE,
+        expiryNoticeDays: 0,
+        tiers: [],
+        tierWindowDays: 30,
+        updatedAt: CREATED,
+      },
+    };
+  };
+  setBudget: IdentityApi['setBudget'] = async (req) => {
+    this.record('setBudget', req);
+    return { budget: budget(req.tenancy?.operatorId ?? '', req.tenancy?.projectId ?? '', req.allotted) };
+  };
+  getBudget: IdentityApi['getBudget'] = async (req) => {
+    this.record('getBudget', req);
+    return { budget: budget(req.tenancy?.operatorId ?? '', req.tenancy?.projectId ?? '', 1000n) };
+  };
+  listBudgets: IdentityApi['listBudgets'] = async (req) => {
+    this.record('listBudgets', req);
+    const token = req.page?.pageToken ?? '';
+    return token === ''
+      ? { budgets: [budget('op-1', '', 600n)], page: { nextPageToken: 'b2' } }
+      : { budgets: [budget('op-2', '', 100n)], page: { nextPageToken: '' } };
+  };
   close(): void {
     this.closed = true;
   }
+}
+
+function budget(operatorId: string, projectId: string, allotted: bigint): Budget {
+  return {
+    level:
+      operatorId === ''
+        ? BudgetLevel.BUDGET_LEVEL_CITY
+        : projectId === ''
+          ? BudgetLevel.BUDGET_LEVEL_OPERATOR
+          : BudgetLevel.BUDGET_LEVEL_PROJECT,
+    tenancy: { operatorId, projectId, merchantId: '' },
+    period: '2026-12',
+    allotted,
+    allottedToChildren: 0n,
+    issued: 10n,
+    unallotted: allotted - 10n,
+    subtreeIssued: 10n,
+    subtreeRedeemed: 2n,
+    subtreeExpired: 1n,
+    updatedAt: CREATED,
+  };
 }
 
 interface Harness {
@@ -161,7 +218,11 @@ describe('credentials and endpoints', () => {
     expect(await h.run('operator', 'list')).toBe(0);
     expect(h.connects).toEqual([
       {
-        endpoints: { httpUrl: 'http://127.0.0.1:8081', grpcAddress: '127.0.0.1:50051' },
+        endpoints: {
+          httpUrl: 'http://127.0.0.1:8081',
+          grpcAddress: '127.0.0.1:50051',
+          pointsGrpcAddress: '127.0.0.1:50054',
+        },
         credentials: { client_id: 'cb_env', client_secret: 'env-secret' },
       },
     ]);
@@ -175,10 +236,15 @@ describe('credentials and endpoints', () => {
       ...ENV,
       CITYBASE_IDENTITY_URL: 'http://identity:9000/',
       CITYBASE_IDENTITY_GRPC: 'identity:6000',
+      CITYBASE_POINTS_GRPC: 'points:6004',
     });
     expect(await h.run('operator', 'list', '--credentials', file)).toBe(0);
     expect(h.connects[0]).toEqual({
-      endpoints: { httpUrl: 'http://identity:9000', grpcAddress: 'identity:6000' },
+      endpoints: {
+        httpUrl: 'http://identity:9000',
+        grpcAddress: 'identity:6000',
+        pointsGrpcAddress: 'points:6004',
+      },
       credentials: { client_id: 'cb_file', client_secret: 'file-secret' },
     });
   });
@@ -425,6 +491,131 @@ describe('requests and output', () => {
       ['listClients', { page: { pageSize: 0, pageToken: '' } }],
       ['rotateSigningKey', { requestId: 'generated-3' }],
     ]);
+  });
+});
+
+describe('points', () => {
+  it('points budget set / get / list name the node by --operator and --project', async () => {
+    const h = harness();
+    expect(await h.run('points', 'budget', 'set', '--period', '2026-12', '--allotted', '1000')).toBe(0);
+    expect(h.json()).toEqual({
+      request_id: 'generated-1',
+      budget: {
+        level: 'CITY',
+        operator_id: '',
+        project_id: '',
+        period: '2026-12',
+        allotted: '1000',
+        allotted_to_children: '0',
+        issued: '10',
+        unallotted: '990',
+        subtree_issued: '10',
+        subtree_redeemed: '2',
+        subtree_expired: '1',
+        updated_at: '2026-01-02T03:04:05Z',
+      },
+    });
+    h.out.length = 0;
+    const args = ['--period', '2026-12', '--operator', 'op-1', '--project', 'p-1'];
+    expect(await h.run('points', 'budget', 'set', ...args, '--allotted', '400', '--request-id', 'r-9')).toBe(
+      0,
+    );
+    expect(h.json()).toMatchObject({ request_id: 'r-9', budget: { level: 'PROJECT', allotted: '400' } });
+    h.out.length = 0;
+    expect(await h.run('points', 'budget', 'get', ...args)).toBe(0);
+    expect(h.json()).toMatchObject({ budget: { level: 'PROJECT', project_id: 'p-1' } });
+    h.out.length = 0;
+    expect(await h.run('points', 'budget', 'list', '--period', '2026-12')).toBe(0);
+    expect(h.json()).toMatchObject({ budgets: [{ operator_id: 'op-1' }, { operator_id: 'op-2' }] });
+    const node = (operatorId: string, projectId: string) => ({ operatorId, projectId, merchantId: '' });
+    expect(h.api.calls.map((c) => [c.method, c.req])).toEqual([
+      ['setBudget', { requestId: 'generated-1', tenancy: node('', ''), period: '2026-12', allotted: 1000n }],
+      ['setBudget', { requestId: 'r-9', tenancy: node('op-1', 'p-1'), period: '2026-12', allotted: 400n }],
+      ['getBudget', { tenancy: node('op-1', 'p-1'), period: '2026-12' }],
+      ['listBudgets', { tenancy: node('', ''), period: '2026-12', page: { pageSize: 0, pageToken: '' } }],
+      ['listBudgets', { tenancy: node('', ''), period: '2026-12', page: { pageSize: 0, pageToken: 'b2' } }],
+    ]);
+  });
+
+  it('points programme set / get', async () => {
+    const h = harness();
+    expect(
+      await h.run(
+        'points',
+        'programme',
+        'set',
+        '--operator',
+        'op-1',
+        '--point-value',
+        '1',
+        '--lot-lifetime-days',
+        '365',
+        '--refund-window-hours',
+        '168',
+        '--shortfall-policy',
+        'DEBT',
+        '--tier',
+        'Bronze:0:1000',
+        '--tier',
+        'Gold Plus:5000:1500',
+        '--tier-window-days',
+        '365',
+      ),
+    ).toBe(0);
+    expect(h.api.calls[0]).toEqual({
+      method: 'setProgramme',
+      req: {
+        requestId: 'generated-1',
+        programme: {
+          tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' },
+          pointValue: { currency: 'CNY', amountMinor: 1n },
+          lotLifetimeDays: 365,
+          refundWindowHours: 168,
+          shortfallPolicy: ShortfallPolicy.SHORTFALL_POLICY_DEBT,
+          expiryNoticeDays: 0,
+          tiers: [
+            { name: 'Bronze', threshold: 0n, multiplierPermille: 1000 },
+            { name: 'Gold Plus', threshold: 5000n, multiplierPermille: 1500 },
+          ],
+          tierWindowDays: 365,
+          updatedAt: undefined,
+        },
+      },
+    });
+    expect(h.json()).toMatchObject({
+      request_id: 'generated-1',
+      programme: {
+        operator_id: 'op-1',
+        point_value: { currency: 'CNY', amount_minor: '1' },
+        shortfall_policy: 'DEBT',
+        tiers: [
+          { name: 'Bronze', threshold: '0', multiplier_permille: 1000 },
+          { name: 'Gold Plus', threshold: '5000', multiplier_permille: 1500 },
+        ],
+      },
+    });
+    h.out.length = 0;
+    expect(await h.run('points', 'programme', 'get', '--operator', 'op-1')).toBe(0);
+    expect(h.json()).toMatchObject({
+      programme: { operator_id: 'op-1', shortfall_policy: 'FORGIVE', tiers: [] },
+    });
+  });
+
+  it.each([
+    [['points', 'budget', 'set', '--period', '2026-12', '--allotted', '-5'], /--allotted needs a value/],
+    [
+      ['points', 'budget', 'set', '--period', '2026-12', '--allotted', 'x'],
+      /--allotted must be a non-negative integer/,
+    ],
+    [['points', 'budget', 'get', '--period', '2026-12', '--project', 'p-1'], /--project needs --operator/],
+    [['points', 'budget', 'list'], /missing required option --period/],
+    [['points', 'programme', 'get'], /missing required option --operator/],
+    [['points', 'budget'], /'points budget' needs a subcommand: set, get, list/],
+  ])('%j is a usage error', async (argv, message) => {
+    const h = harness();
+    expect(await h.run(...argv)).toBe(2);
+    expect(h.err.join('')).toMatch(message);
+    expect(h.connects).toEqual([]);
   });
 });
 

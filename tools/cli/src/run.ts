@@ -10,7 +10,15 @@ import { type Endpoints, type IdentityApi, connectIdentity, endpointsFromEnv } f
 import { printSecret, runInit } from './init';
 import type { Io } from './io';
 import { runLedgerCheck } from './ledger-check';
-import { renderClient, renderOperator, renderProject, renderSigningKey, toJsonText } from './render';
+import {
+  renderBudget,
+  renderClient,
+  renderOperator,
+  renderProgramme,
+  renderProject,
+  renderSigningKey,
+  toJsonText,
+} from './render';
 
 export interface RunDeps {
   io: Io;
@@ -92,7 +100,9 @@ type MutatingCommand = Extract<
       | 'client create'
       | 'client rotate-secret'
       | 'client revoke'
-      | 'keys rotate';
+      | 'keys rotate'
+      | 'points programme set'
+      | 'points budget set';
   }
 >;
 
@@ -104,10 +114,15 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'client rotate-secret':
     case 'client revoke':
     case 'keys rotate':
+    case 'points programme set':
+    case 'points budget set':
       return true;
     case 'operator list':
     case 'project list':
     case 'client list':
+    case 'points programme get':
+    case 'points budget get':
+    case 'points budget list':
       return false;
   }
 }
@@ -179,6 +194,51 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
         key: renderSigningKey(res.key),
         published: res.published.map(renderSigningKey),
       });
+    }
+    case 'points programme set': {
+      const { name: _name, auth: _auth, requestId: _requestId, operatorId, ...terms } = command;
+      const res = await api.setProgramme({
+        requestId,
+        programme: {
+          ...terms,
+          tenancy: { operatorId, projectId: '', merchantId: '' },
+          updatedAt: undefined,
+        },
+      });
+      return print({ request_id: requestId, programme: renderProgramme(res.programme) });
+    }
+    case 'points programme get': {
+      const res = await api.getProgramme({
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+      });
+      return print({ programme: renderProgramme(res.programme) });
+    }
+    case 'points budget set': {
+      const res = await api.setBudget({
+        requestId,
+        tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+        period: command.period,
+        allotted: command.allotted,
+      });
+      return print({ request_id: requestId, budget: renderBudget(res.budget) });
+    }
+    case 'points budget get': {
+      const res = await api.getBudget({
+        tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+        period: command.period,
+      });
+      return print({ budget: renderBudget(res.budget) });
+    }
+    case 'points budget list': {
+      const budgets = await allPages(async (pageToken) => {
+        const res = await api.listBudgets({
+          tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+          period: command.period,
+          page: { pageSize: 0, pageToken },
+        });
+        return { items: res.budgets, page: res.page };
+      });
+      return print({ budgets: budgets.map(renderBudget) });
     }
   }
 }

@@ -1,6 +1,7 @@
 // `citybase` end to end: the built tool (bin/citybase.js -> dist/main.js) as an operator runs it,
 // against the built identity service (its admin.js for init, the running process for the rest) and
-// the real PostgreSQL and Kafka. Build first: `npx nx run cli:int-test` builds cli, its libs and identity.
+// the real PostgreSQL and Kafka, and the built points service for `citybase points ...`. Build first:
+// `npx nx run cli:int-test` builds cli, its libs, identity and points.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ const BUILT = [
   join(REPO_ROOT, 'tools', 'cli', 'dist', 'main.js'),
   join(REPO_ROOT, 'services', 'identity', 'dist', 'main.js'),
   join(REPO_ROOT, 'services', 'identity', 'dist', 'admin.js'),
+  join(REPO_ROOT, 'services', 'points', 'dist', 'main.js'),
 ];
 
 interface Run {
@@ -70,7 +72,7 @@ describe('citybase (built) against identity', () => {
     const missing = BUILT.filter((f) => !existsSync(f));
     if (missing.length > 0) {
       throw new Error(
-        `not built: ${missing.join(', ')} (run npx nx run cli:build and npx nx run identity:build)`,
+        `not built: ${missing.join(', ')} (run npx nx run-many -t build -p cli identity points)`,
       );
     }
     dir = mkdtempSync(join(tmpdir(), 'citybase-cli-int-'));
@@ -87,7 +89,12 @@ describe('citybase (built) against identity', () => {
     adminFile = join(dir, 'admin.json');
   });
 
+  let points: ServiceProcess | undefined;
+  let pointsDb: TestDatabase | undefined;
+
   afterAll(async () => {
+    await points?.stop();
+    await pointsDb?.drop();
     await svc?.stop();
     await db?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -311,5 +318,85 @@ describe('citybase (built) against identity', () => {
     });
     expect(keys.published[0]).toEqual(keys.key);
     expect(keys.published.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('points programme set / get and budget set / get / list against the points service', async () => {
+    const database = await createTestDatabase('cli_points');
+    pointsDb = database;
+    points = await spawnService('points', () => ({
+      DATABASE_URL: database.url,
+      AUTH_JWKS_URL: `${apiEnv.CITYBASE_IDENTITY_URL}/.well-known/jwks.json`,
+      KAFKA_TOPIC_PREFIX: topicPrefix,
+    }));
+    await points.ready();
+    const env = { ...apiEnv, CITYBASE_POINTS_GRPC: points.grpcAddress };
+    const creds = ['--credentials', adminFile];
+
+    const programme = await ok(
+      [
+        'points',
+        'programme',
+        'set',
+        '--operator',
+        operatorId,
+        '--point-value',
+        '1',
+        '--lot-lifetime-days',
+        '365',
+        '--refund-window-hours',
+        '168',
+        '--shortfall-policy',
+        'debt',
+        '--tier',
+        'Bronze:0:1000',
+        '--tier',
+        'Gold:5000:1500',
+        '--tier-window-days',
+        '365',
+        ...creds,
+      ],
+      env,
+    );
+    expect(programme.programme).toMatchObject({
+      operator_id: operatorId,
+      point_value: { currency: 'CNY', amount_minor: '1' },
+      shortfall_policy: 'DEBT',
+      tiers: [
+        { name: 'Bronze', threshold: '0', multiplier_permille: 1000 },
+        { name: 'Gold', threshold: '5000', multiplier_permille: 1500 },
+      ],
+      updated_at: expect.stringMatching(ISO),
+    });
+    expect(
+      (await ok(['points', 'programme', 'get', '--operator', operatorId, ...creds], env)).programme,
+    ).toEqual(programme.programme);
+
+    const period = ['--period', '2026-12'];
+    await ok(['points', 'budget', 'set', ...period, '--allotted', '1000', ...creds], env);
+    await ok(
+      ['points', 'budget', 'set', ...period, '--operator', operatorId, '--allotted', '600', ...creds],
+      env,
+    );
+    const project = ['--operator', operatorId, '--project', projectId];
+    const set = await ok(
+      ['points', 'budget', 'set', ...period, ...project, '--allotted', '400', ...creds],
+      env,
+    );
+    expect(set.budget).toMatchObject({ level: 'PROJECT', allotted: '400', unallotted: '400' });
+    expect(
+      (await ok(['points', 'budget', 'get', ...period, '--operator', operatorId, ...creds], env)).budget,
+    ).toMatchObject({ level: 'OPERATOR', allotted: '600', allotted_to_children: '400', subtree_issued: '0' });
+    const list = await ok(['points', 'budget', 'list', ...period, ...creds], env);
+    expect(
+      list.budgets.map((b: { operator_id: string; allotted: string }) => [b.operator_id, b.allotted]),
+    ).toEqual([[operatorId, '600']]);
+
+    // beyond what the operator has left: exit 1, the service's refusal on one line
+    const beyond = await citybase(
+      ['points', 'budget', 'set', ...period, ...project, '--allotted', '601', ...creds],
+      env,
+    );
+    expect(beyond.code).toBe(1);
+    expect(beyond.stderr).toMatch(/^citybase: FAILED_PRECONDITION: .+\n$/);
   });
 });

@@ -19,7 +19,10 @@ export function serviceFiles(s: ServiceEntry): PlannedFile[] {
   return [
     {
       path: `${dir}/package.json`,
-      kind: 'exact',
+      // the service's dependencies grow with its feature rooms (their gRPC transport imports
+      // @grpc/grpc-js and @nestjs/microservices), so only its identity is the generator's
+      kind: 'seed',
+      markers: [`"name": "@citybase/${s.name}"`, '"main": "dist/main.js"', '"@citybase/platform": "*"'],
       content: JSON.stringify(
         {
           name: `@citybase/${s.name}`,
