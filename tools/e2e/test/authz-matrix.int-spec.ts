@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { Client } from 'pg';
+import { cityPeriod } from '@citybase/platform';
 import {
   bearer,
   kafkaTestPrefix,
@@ -78,8 +79,8 @@ const NAMES = [...Object.values(worldNames('Alpha')), 'Alpha Member', 'Alpha Bro
 type Foreign = { request: (a: TenantA) => Json; list?: true } | { unimplemented: true } | { publicRpc: true };
 const rid = () => uniqueName('req');
 const SANDBOX_CHANNEL = 'sandbox-authz';
-/** A's points: a programme, and budgets city > A > A's project in this period. */
-const BUDGET_PERIOD = '2026-12';
+/** A's points: a programme, and budgets city > A > A's project in the period issued in now. */
+const BUDGET_PERIOD = cityPeriod(new Date());
 const pointsProgramme = (operatorId: string): Json => ({
   tenancy: { operatorId },
   pointValue: { currency: 'CNY', amountMinor: '1' },
