@@ -53,7 +53,7 @@ export interface InboxConsumerOptions {
    * as started before the handler runs and cleared when it finishes (migration 0004_inbox_attempts).
    */
   maxProcessDeaths?: number;
-  /** Messages applied per database transaction when all goes well (default 100). */
+  /** Messages applied per database transaction when all goes well (default 500). */
   groupSize?: number;
   partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
@@ -143,7 +143,7 @@ export class InboxConsumer {
     this.retryBaseMs = opts.retryBaseMs ?? 100;
     this.maxRetryDelayMs = opts.maxRetryDelayMs ?? 5_000;
     this.maxProcessDeaths = opts.maxProcessDeaths ?? 3;
-    this.groupSize = opts.groupSize ?? 100;
+    this.groupSize = opts.groupSize ?? 500;
   }
 
   on<T>(type: EventType<T>, handle: EventHandler<T>): this {
