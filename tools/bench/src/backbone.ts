@@ -2,12 +2,14 @@
 // the raw Kafka and PostgreSQL capacity of this machine measured in the same run.
 //
 // Writers commit transactions that each enqueue one PaymentCreated; one OutboxRelay publishes them;
-// one InboxConsumer applies them in a second database (the consumer's), its handler inserting a row.
+// one InboxConsumer applies them in a second database (the consumer's), its group handler (onGroup)
+// inserting one row per event, all of a group's rows in one statement.
 // Throughput is measured from the first writer commit to the last inbox commit; latency per event is
-// the handler's time minus the writer's commit time (both taken in this process).
+// the handler's time minus the writer's commit time (both taken in this process). A second run
+// (`bulk_eps`) does the same with 100 events per writer transaction (enqueueMany).
 import { performance } from 'perf_hooks';
 import type { Kafka } from 'kafkajs';
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { Registry } from 'prom-client';
 import { PaymentCreated } from '@citybase/contracts/citybase/payment/v1/events';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
@@ -15,7 +17,7 @@ import { defineEvent } from '@citybase/contracts/event-types';
 import {
   createPool,
   dlqTopic,
-  enqueue,
+  enqueueMany,
   EventSource,
   ensureTopics,
   fromTimestamp,
@@ -66,6 +68,9 @@ export interface BackboneParams {
   warmup: number;
   writers: number;
   partitions: number;
+  /** Events of the bulk run, and events per writer transaction in it. */
+  bulkEvents: number;
+  bulkPerTx: number;
 }
 
 export function backboneParams(env: NodeJS.ProcessEnv): BackboneParams {
@@ -74,6 +79,8 @@ export function backboneParams(env: NodeJS.ProcessEnv): BackboneParams {
     warmup: intFromEnv(env, 'BENCH_WARMUP', 500, 0),
     writers: intFromEnv(env, 'BENCH_WRITERS', 8),
     partitions: intFromEnv(env, 'BENCH_PARTITIONS', 6),
+    bulkEvents: intFromEnv(env, 'BENCH_BULK_EVENTS', 50_000),
+    bulkPerTx: intFromEnv(env, 'BENCH_BULK_PER_TX', 100),
   };
 }
 
@@ -171,26 +178,38 @@ export async function runBackbone(cleanup: Cleanup): Promise<void> {
   await checkpoint();
 
   // c. the backbone
-  const bb = await backboneThroughput(kafka, logger, bp, cleanup);
+  const { single: bb, bulk } = await backboneThroughput(kafka, logger, bp, cleanup);
 
   const figures: Figure[] = [
     {
       name: 'throughput_eps',
       value: round(bb.throughputEps, 1),
       unit: 'events/s',
-      how: `${bp.events} PaymentCreated, ${bp.writers} writers (enqueue in withTransaction) -> 1 OutboxRelay -> Kafka (${bp.partitions} partitions) -> 1 InboxConsumer (row insert, own database); synchronous_commit=${bb.synchronousCommit}; first writer commit to last inbox commit; after ${bp.warmup} warm-up events`,
+      how: `${bp.events} PaymentCreated, ${bp.writers} writers (enqueue in withTransaction) -> 1 OutboxRelay -> Kafka (${bp.partitions} partitions) -> 1 InboxConsumer (onGroup: one multi-row insert per group of consecutive events, own database); synchronous_commit=${bb.synchronousCommit}; first writer commit to last inbox commit; after ${bp.warmup} warm-up events`,
     },
     {
       name: 'p50_ms',
       value: round(bb.latency.p50, 2),
       unit: 'ms',
-      how: 'per event: inbox handler time (after its row insert, before the inbox commit) minus writer commit time (same process clock), median',
+      how: 'per event: inbox handler time (after the group insert of its row, before the inbox commit) minus writer commit time (same process clock), median',
     },
     {
       name: 'p99_ms',
       value: round(bb.latency.p99, 2),
       unit: 'ms',
       how: 'as p50_ms, 99th percentile (nearest rank)',
+    },
+    {
+      name: 'bulk_eps',
+      value: round(bulk.throughputEps, 1),
+      unit: 'events/s',
+      how: `${bp.bulkEvents} PaymentCreated, ${bp.bulkPerTx} per writer transaction (enqueueMany), ${bp.writers} writers, then as throughput_eps (same relay and consumer); first writer commit to last inbox commit`,
+    },
+    {
+      name: 'bulk_p99_ms',
+      value: round(bulk.latency.p99, 2),
+      unit: 'ms',
+      how: 'as p99_ms, in the bulk run',
     },
     {
       name: 'baseline_kafka_eps',
@@ -201,19 +220,30 @@ export async function runBackbone(cleanup: Cleanup): Promise<void> {
     pgbenchFigure(pp, pg),
   ];
   printBenchmarkFigures('backbone', started, figures);
+  const ratio = (what: string, value: number, baseline: number, target: number) =>
+    `  ${what.padEnd(44)} ${round(value / baseline, 3)} (target >= ${target})`;
   const stage = (what: string, d: Distribution) =>
     `  ${what.padEnd(34)} p50 ${round(d.p50, 1)} ms, p90 ${round(d.p90, 1)} ms, p99 ${round(d.p99, 1)} ms, max ${round(d.max, 1)} ms`;
+  const diagnostics = (title: string, r: BackboneResult, events: number) => [
+    title,
+    `  writer commits                     ${round(r.writerEps, 1)} events/s (${bp.writers} writers, first transaction start to last commit)`,
+    stage('writer commit -> handler', r.latency),
+    `    median by quarter of the run     ${r.latencyByQuarter.map((v) => `${round(v, 1)} ms`).join(', ')} (in commit order)`,
+    stage('  writer commit -> relay published', r.stages.relay),
+    stage('  relay published -> handler', r.stages.delivery),
+    stage('handler -> inbox commit', r.stages.inboxCommit),
+    `  relay batches                      ${r.relayBatches} for ${events} events (mean ${round(events / Math.max(1, r.relayBatches), 1)} per batch); relay poll fallback ${RELAY_DEFAULT_POLL_MS} ms`,
+  ];
   process.stdout.write(
     [
       '',
+      'ratios to the same-run baselines:',
+      ratio('throughput_eps / baseline_pgbench_tps', bb.throughputEps, pg.tps, 0.5),
+      ratio('bulk_eps / baseline_kafka_eps', bulk.throughputEps, kb.eps, 0.3),
+      '',
       'diagnostics (not in the JSON; stage times per event, process and database clocks of this machine):',
-      `  writer commits                     ${round(bb.writerEps, 1)} events/s (${bp.writers} writers, first transaction start to last commit)`,
-      stage('writer commit -> handler', bb.latency),
-      `    median by quarter of the run     ${bb.latencyByQuarter.map((v) => `${round(v, 1)} ms`).join(', ')} (in commit order)`,
-      stage('  writer commit -> relay published', bb.stages.relay),
-      stage('  relay published -> handler', bb.stages.delivery),
-      stage('handler -> inbox commit', bb.stages.inboxCommit),
-      `  relay batches                      ${bb.relayBatches} for ${bp.events} events (mean ${round(bp.events / Math.max(1, bb.relayBatches), 1)} per batch); relay poll fallback ${RELAY_DEFAULT_POLL_MS} ms`,
+      ...diagnostics('one event per transaction', bb, bp.events),
+      ...diagnostics(`${bp.bulkPerTx} events per transaction`, bulk, bp.bulkEvents),
       '',
     ].join('\n'),
   );
@@ -227,6 +257,8 @@ export async function runBackbone(cleanup: Cleanup): Promise<void> {
       warmup_events: bp.warmup,
       writers: bp.writers,
       partitions: bp.partitions,
+      bulk_events: bp.bulkEvents,
+      bulk_events_per_tx: bp.bulkPerTx,
       kafka_messages: kp.messages,
       kafka_batch: kp.batch,
       kafka_value_bytes: kp.valueBytes,
@@ -284,7 +316,7 @@ async function backboneThroughput(
   logger: Logger,
   p: BackboneParams,
   cleanup: Cleanup,
-): Promise<BackboneResult> {
+): Promise<{ single: BackboneResult; bulk: BackboneResult }> {
   // The producing service's database (outbox) and the consuming service's (inbox and its table).
   const producer = await benchDatabase('bench_outbox', cleanup);
   const consumer = await benchDatabase('bench_inbox', cleanup);
@@ -327,16 +359,17 @@ async function backboneThroughput(
     logger,
     registry,
     topicPrefix: prefix,
-  }).on(PaymentCreatedEvent, async (client, event) => {
+  }).onGroup(PaymentCreatedEvent, async (client, events) => {
     await client.query(
-      'INSERT INTO bench_payment_applied (payment_id, amount_minor, occurred_at) VALUES ($1, $2, $3)',
+      `INSERT INTO bench_payment_applied (payment_id, amount_minor, occurred_at)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[])`,
       [
-        event.paymentId,
-        (event.amount?.amountMinor ?? 0n).toString(),
-        event.occurredAt ? fromTimestamp(event.occurredAt) : new Date(),
+        events.map(({ event }) => event.paymentId),
+        events.map(({ event }) => (event.amount?.amountMinor ?? 0n).toString()),
+        events.map(({ event }) => (event.occurredAt ? fromTimestamp(event.occurredAt) : new Date())),
       ],
     );
-    tracker.handled(client, event.paymentId);
+    for (const { event } of events) tracker.handled(client, event.paymentId);
   });
   const relay = new OutboxRelay({ databaseUrl: producer.db.url, kafka, logger, registry }); // defaults, as services run it
   cleanup.add('inbox consumer', () => inbox.stop());
@@ -344,16 +377,27 @@ async function backboneThroughput(
   await relay.start();
   await inbox.start();
 
-  const runPhase = async (phase: Phase) => {
+  /** Writers commit `perTx` events per transaction until the phase's events are all written. */
+  const runPhase = async (phase: Phase, perTx: number) => {
     tracker.add(phase);
     let next = 0;
     const writer = async () => {
-      for (let seq = next++; seq < phase.count; seq = next++) {
-        const id = phase.id(seq);
+      for (let first = next; first < phase.count; first = next) {
+        next = Math.min(phase.count, first + perTx);
+        const seqs = Array.from({ length: next - first }, (_, i) => first + i);
         await withTransaction(writerPool, (client) =>
-          enqueue(client, source, PaymentCreatedEvent, paymentCreated(id), { key: id }),
+          enqueueMany(
+            client,
+            source,
+            seqs.map((seq) => ({
+              type: PaymentCreatedEvent,
+              payload: paymentCreated(phase.id(seq)),
+              key: phase.id(seq),
+            })),
+          ),
         );
-        phase.commitAt[seq] = now();
+        const t = now();
+        for (const seq of seqs) phase.commitAt[seq] = t;
       }
     };
     phase.startedAt = now();
@@ -362,26 +406,47 @@ async function backboneThroughput(
 
   if (p.warmup > 0) {
     note(`backbone: warm-up, ${p.warmup} events`);
-    await runPhase(new Phase('warm', p.warmup));
+    await runPhase(new Phase('warm', p.warmup), 1);
   }
   note(`backbone: ${p.events} events, ${p.writers} writers, relay and inbox consumer in this process`);
   const run = new Phase('run', p.events);
-  await runPhase(run);
+  await runPhase(run, 1);
+  await checkpoint();
+  note(`backbone: ${p.bulkEvents} events, ${p.bulkPerTx} per transaction, ${p.writers} writers`);
+  const bulk = new Phase('bulk', p.bulkEvents);
+  await runPhase(bulk, p.bulkPerTx);
 
   await inbox.stop();
   await relay.stop();
 
+  return {
+    single: await phaseResult(run, writerPool, consumerPool, producer.synchronousCommit),
+    bulk: await phaseResult(bulk, writerPool, consumerPool, producer.synchronousCommit),
+  };
+}
+
+/** Checks that every event of the phase was applied, then its throughput, latency and stages. */
+async function phaseResult(
+  run: Phase,
+  writerPool: Pool,
+  consumerPool: Pool,
+  synchronousCommit: string,
+): Promise<BackboneResult> {
+  const like = `${run.label}-%`;
   const { rows: applied } = await consumerPool.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM bench_payment_applied WHERE payment_id LIKE 'run-%'",
+    'SELECT count(*)::int AS n FROM bench_payment_applied WHERE payment_id LIKE $1',
+    [like],
   );
-  if (applied[0].n !== p.events)
-    throw new Error(`expected ${p.events} applied events in the consumer's table, found ${applied[0].n}`);
+  if (applied[0].n !== run.count)
+    throw new Error(`expected ${run.count} applied events in the consumer's table, found ${applied[0].n}`);
   // When the relay marked each row published (now() of its UPDATE, taken after the broker's ack), on the epoch clock.
   const { rows: published } = await writerPool.query<{ key: string; at: number }>(
-    `SELECT partition_key AS key, extract(epoch FROM published_at)::float8 * 1000 AS at FROM outbox WHERE partition_key LIKE 'run-%'`,
+    `SELECT partition_key AS key, extract(epoch FROM published_at)::float8 * 1000 AS at FROM outbox WHERE partition_key LIKE $1`,
+    [like],
   );
   const { rows: batches } = await writerPool.query<{ n: number }>(
-    `SELECT count(DISTINCT published_at)::int AS n FROM outbox WHERE partition_key LIKE 'run-%'`,
+    `SELECT count(DISTINCT published_at)::int AS n FROM outbox WHERE partition_key LIKE $1`,
+    [like],
   );
   const publishedAt = new Float64Array(run.count);
   for (const r of published)
@@ -414,6 +479,6 @@ async function backboneThroughput(
     },
     relayBatches: batches[0].n,
     latencyByQuarter: byQuarter(run.commitAt, latency),
-    synchronousCommit: producer.synchronousCommit,
+    synchronousCommit,
   };
 }

@@ -8,7 +8,7 @@ import { dlqTopic, ensureTopics } from '../kafka';
 import { EnvelopeError, EventEnvelope, fromHeaders, headersToStrings } from './cloudevents';
 import type { EventType } from '@citybase/contracts/event-types';
 import { MessagingMetrics } from './metrics';
-import { withProcessSpan } from './tracing';
+import { withGroupProcessSpan, withProcessSpan } from './tracing';
 
 export interface EventContext {
   envelope: EventEnvelope;
@@ -20,10 +20,19 @@ export interface EventContext {
 /** Applies one event using the given client, inside the transaction that also records it in the inbox. */
 export type EventHandler<T> = (client: PoolClient, event: T, ctx: EventContext) => Promise<void>;
 
-interface Registered {
-  type: EventType<unknown>;
-  handle: EventHandler<unknown>;
-}
+/**
+ * Applies consecutive events of one type (in partition order, none of them applied before) using
+ * the given client, inside the transaction that also records them in the inbox: e.g. one
+ * multi-row statement for all of them. Called with a single event when one is applied alone.
+ */
+export type GroupHandler<T> = (
+  client: PoolClient,
+  events: readonly { event: T; ctx: EventContext }[],
+) => Promise<void>;
+
+type Registered =
+  | { type: EventType<unknown>; handle: EventHandler<unknown>; group?: undefined }
+  | { type: EventType<unknown>; group: GroupHandler<unknown>; handle?: undefined };
 
 export interface InboxConsumerOptions {
   /** Consumer name: the inbox key, the consumer group and the DLQ topic suffix (e.g. settlement.escrow). */
@@ -44,7 +53,7 @@ export interface InboxConsumerOptions {
    * as started before the handler runs and cleared when it finishes (migration 0004_inbox_attempts).
    */
   maxProcessDeaths?: number;
-  /** Messages applied per database transaction when all goes well (default 100). */
+  /** Messages applied per database transaction when all goes well (default 500). */
   groupSize?: number;
   partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
@@ -134,16 +143,22 @@ export class InboxConsumer {
     this.retryBaseMs = opts.retryBaseMs ?? 100;
     this.maxRetryDelayMs = opts.maxRetryDelayMs ?? 5_000;
     this.maxProcessDeaths = opts.maxProcessDeaths ?? 3;
-    this.groupSize = opts.groupSize ?? 100;
+    this.groupSize = opts.groupSize ?? 500;
   }
 
   on<T>(type: EventType<T>, handle: EventHandler<T>): this {
-    if (this.handlers.has(type.type))
-      throw new Error(`${this.opts.name}: a handler for ${type.type} is already registered`);
-    this.handlers.set(type.type, {
-      type: type as EventType<unknown>,
-      handle: handle as EventHandler<unknown>,
-    });
+    return this.register({ type: type as EventType<unknown>, handle: handle as EventHandler<unknown> });
+  }
+
+  /** Registers a handler that applies runs of consecutive events of `type` at once (see GroupHandler). */
+  onGroup<T>(type: EventType<T>, group: GroupHandler<T>): this {
+    return this.register({ type: type as EventType<unknown>, group: group as GroupHandler<unknown> });
+  }
+
+  private register(r: Registered): this {
+    if (this.handlers.has(r.type.type))
+      throw new Error(`${this.opts.name}: a handler for ${r.type.type} is already registered`);
+    this.handlers.set(r.type.type, r);
     return this;
   }
 
@@ -391,6 +406,17 @@ export class InboxConsumer {
         [this.opts.name, topic, partition, firstOffset],
       );
       const fresh = await this.recordInInbox(client, toRecord);
+      // consecutive events of one group handler are handed to it together
+      let run: Parsed[] = [];
+      const flush = async () => {
+        if (run.length === 0) return;
+        const events = run;
+        run = [];
+        const t0 = process.hrtime.bigint();
+        await this.handle(client, events);
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9 / events.length;
+        for (const p of events) outcomes.push({ type: p.envelope.type, outcome: 'applied', seconds });
+      };
       for (const p of parsed) {
         if (p.kind === 'ignored') {
           outcomes.push({ type: p.type, outcome: 'ignored', seconds: 0 });
@@ -400,14 +426,11 @@ export class InboxConsumer {
           outcomes.push({ type: p.envelope.type, outcome: 'duplicate', seconds: 0 });
           continue;
         }
-        const t0 = process.hrtime.bigint();
-        await this.handle(client, p);
-        outcomes.push({
-          type: p.envelope.type,
-          outcome: 'applied',
-          seconds: Number(process.hrtime.bigint() - t0) / 1e9,
-        });
+        if (run.length > 0 && (!p.registered.group || run[0].registered !== p.registered)) await flush();
+        run.push(p);
+        if (!p.registered.group) await flush();
       }
+      await flush();
     });
     for (const o of outcomes) this.record(o.type, o.outcome, o.seconds);
   }
@@ -459,14 +482,35 @@ export class InboxConsumer {
     };
   }
 
-  private handle(client: PoolClient, p: Parsed): Promise<void> {
+  /** Runs the handler of one event, or the group handler of consecutive events of one type. */
+  private handle(client: PoolClient, events: Parsed[]): Promise<void> {
+    const [p] = events;
     const { topic, partition, offset } = p.delivery;
-    return withProcessSpan(
+    const ctx = (e: Parsed): EventContext => ({
+      envelope: e.envelope,
+      topic: e.delivery.topic,
+      partition: e.delivery.partition,
+      offset: e.delivery.offset,
+    });
+    const { handle, group } = p.registered;
+    if (handle)
+      return withProcessSpan(
+        this.opts.name,
+        topic,
+        headersToStrings(p.delivery.headers),
+        { eventType: p.envelope.type, eventId: p.envelope.id, partition, offset },
+        () => handle(client, p.event, ctx(p)),
+      );
+    return withGroupProcessSpan(
       this.opts.name,
       topic,
-      headersToStrings(p.delivery.headers),
-      { eventType: p.envelope.type, eventId: p.envelope.id, partition, offset },
-      () => p.registered.handle(client, p.event, { envelope: p.envelope, topic, partition, offset }),
+      events.map((e) => headersToStrings(e.delivery.headers)),
+      { eventType: p.envelope.type, partition, offset },
+      () =>
+        group(
+          client,
+          events.map((e) => ({ event: e.event, ctx: ctx(e) })),
+        ),
     );
   }
 
@@ -482,7 +526,7 @@ export class InboxConsumer {
     if (p.kind === 'ignored') return { type: p.type, outcome: 'ignored' };
     const fresh = await this.recordInInbox(client, [p]);
     if (!fresh.has(p.envelope.id)) return { type: p.envelope.type, outcome: 'duplicate' };
-    await this.handle(client, p);
+    await this.handle(client, [p]);
     return { type: p.envelope.type, outcome: 'applied' };
   }
 

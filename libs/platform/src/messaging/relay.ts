@@ -54,9 +54,13 @@ export class OutboxRelay {
   private awake = false;
   private lastPrune = 0;
   private lastGauge = 0;
+  /** Ids the broker acknowledged that are not marked published yet (the next fetch marks them). */
+  private acked: string[] = [];
+  /** The batch read while the previous one was being published; sent next unless a round failed. */
+  private prefetched: OutboxRow[] | undefined;
 
   constructor(private readonly opts: RelayOptions) {
-    this.batchSize = opts.batchSize ?? 500;
+    this.batchSize = opts.batchSize ?? 1_000;
     this.pollIntervalMs = opts.pollIntervalMs ?? 500;
     this.retentionMs = opts.retentionMs ?? 60 * 60 * 1000;
     this.metrics = MessagingMetrics.for(opts.registry);
@@ -108,12 +112,22 @@ export class OutboxRelay {
           await this.idle();
         }
       } catch (err) {
+        // what was read ahead is read again after what failed, in order
+        this.prefetched = undefined;
         this.log.warn({ err: (err as Error).message }, 'relay round failed; retrying');
         if (isConnectionError(err)) await this.dropConnection();
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 5_000);
       }
     }
+    // mark what the broker acknowledged before the shards go to another relay, which would send it again
+    if (this.acked.length > 0 && this.client)
+      await this.markAcked(this.client).catch((err: Error) =>
+        this.log.warn(
+          { err: err.message },
+          'could not mark the last published rows; they will be published again',
+        ),
+      );
   }
 
   private async connection(): Promise<Client> {
@@ -142,6 +156,9 @@ export class OutboxRelay {
         .catch(() => undefined);
     this.awake = false;
     this.owned.clear(); // session locks die with the connection
+    // another relay may own these rows' shards now: it publishes what was not marked again
+    this.acked = [];
+    this.prefetched = undefined;
     await c?.end().catch(() => undefined);
   }
 
@@ -175,16 +192,64 @@ export class OutboxRelay {
     this.awake = awake;
   }
 
+  /**
+   * One round: publishes the next batch in id order and, while the broker works on it, marks the
+   * batch acknowledged before it and reads the one after it (excluding the rows in flight). The
+   * read-ahead is sent only after this batch was acknowledged, and dropped if anything failed, so
+   * per shard the rows still go out in id order, each batch after the one before it.
+   */
   private async publishBatch(client: Client): Promise<number> {
     this.notified = false;
-    const { rows } = await client.query<OutboxRow>(
-      `SELECT id, topic, partition_key, event_type, headers, payload FROM outbox
-       WHERE published_at IS NULL AND shard = ANY($1::smallint[]) ORDER BY id LIMIT $2`,
-      [[...this.owned], this.batchSize],
-    );
-    if (rows.length === 0) return 0;
+    // an empty read-ahead is read again: that read also marks the last batch published
+    const batch = this.prefetched?.length ? this.prefetched : await this.fetch(client, []);
+    this.prefetched = undefined;
+    if (batch.length === 0) return 0;
+    const [sent, next] = await Promise.allSettled([this.send(batch), this.fetch(client, batch)]);
+    if (sent.status === 'rejected') throw sent.reason;
+    for (const row of batch) this.acked.push(row.id);
+    if (next.status === 'rejected') throw next.reason;
+    this.prefetched = next.value;
+    return batch.length;
+  }
+
+  /**
+   * Marks the acknowledged rows published and reads the next batch of owned shards, in one
+   * statement; `inFlight` rows (being sent) are not read again.
+   */
+  private async fetch(client: Client, inFlight: OutboxRow[]): Promise<OutboxRow[]> {
+    const marking = this.acked;
+    this.acked = [];
+    try {
+      const { rows } = await client.query<OutboxRow>(
+        `WITH marked AS (UPDATE outbox SET published_at = now() WHERE id = ANY($3::bigint[]))
+         SELECT id, topic, partition_key, event_type, headers, payload FROM outbox
+         WHERE published_at IS NULL AND shard = ANY($1::smallint[]) AND id <> ALL($4::bigint[])
+         ORDER BY id LIMIT $2`,
+        [[...this.owned], this.batchSize, marking, [...marking, ...inFlight.map((r) => r.id)]],
+      );
+      return rows;
+    } catch (err) {
+      this.acked = [...marking, ...this.acked];
+      throw err;
+    }
+  }
+
+  private async markAcked(client: Client): Promise<void> {
+    const marking = this.acked;
+    this.acked = [];
+    try {
+      await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [marking]);
+    } catch (err) {
+      this.acked = [...marking, ...this.acked];
+      throw err;
+    }
+  }
+
+  /** Sends a batch, one request per round; resolves when the broker acknowledged all of it. */
+  private async send(rows: OutboxRow[]): Promise<void> {
     const byTopic = new Map<string, Message[]>();
     const spans = [];
+    const counts = new Map<string, { topic: string; type: string; n: number }>();
     for (const row of rows) {
       const messages = byTopic.get(row.topic) ?? [];
       const { span, headers } = startPublishSpan(
@@ -196,6 +261,10 @@ export class OutboxRelay {
       spans.push(span);
       messages.push({ key: row.partition_key, value: row.payload, headers });
       byTopic.set(row.topic, messages);
+      const k = `${row.topic}\n${row.event_type}`;
+      const c = counts.get(k) ?? { topic: row.topic, type: row.event_type, n: 0 };
+      c.n++;
+      counts.set(k, c);
     }
     try {
       await this.producer.sendBatch({
@@ -207,11 +276,7 @@ export class OutboxRelay {
       throw err;
     }
     for (const span of spans) endSpan(span);
-    await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [
-      rows.map((r) => r.id),
-    ]);
-    for (const row of rows) this.metrics.published.inc({ topic: row.topic, type: row.event_type });
-    return rows.length;
+    for (const c of counts.values()) this.metrics.published.inc({ topic: c.topic, type: c.type }, c.n);
   }
 
   private async housekeeping(client: Client): Promise<void> {

@@ -1,5 +1,6 @@
 import {
   context,
+  Link,
   propagation,
   ROOT_CONTEXT,
   Span,
@@ -79,6 +80,50 @@ export async function withProcessSpan<T>(
   );
   try {
     const result = await context.with(trace.setSpan(parent, span), fn);
+    endSpan(span);
+    return result;
+  } catch (err) {
+    endSpan(span, err);
+    throw err;
+  }
+}
+
+/**
+ * Runs a group handler in one consumer span linked to every message's traceparent (a batch has
+ * no single parent), as the OpenTelemetry messaging conventions do for batch processing.
+ */
+export async function withGroupProcessSpan<T>(
+  consumer: string,
+  topic: string,
+  headers: readonly Record<string, string>[],
+  attrs: { eventType: string; partition: number; offset: string },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const links: Link[] = [];
+  for (const h of headers) {
+    const linked = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, h));
+    if (linked) links.push({ context: linked });
+  }
+  const span = tracer().startSpan(
+    `process ${attrs.eventType}`,
+    {
+      kind: SpanKind.CONSUMER,
+      links,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': topic,
+        'messaging.consumer.group.name': consumer,
+        'messaging.kafka.destination.partition': attrs.partition,
+        'messaging.kafka.offset': attrs.offset,
+        'messaging.batch.message_count': headers.length,
+        'cloudevents.event_type': attrs.eventType,
+      },
+    },
+    ROOT_CONTEXT,
+  );
+  try {
+    const result = await context.with(trace.setSpan(ROOT_CONTEXT, span), fn);
     endSpan(span);
     return result;
   } catch (err) {

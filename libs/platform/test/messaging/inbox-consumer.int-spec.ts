@@ -2,7 +2,7 @@ import { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { withTransaction } from '../../src/db';
 import { InfrastructureError } from '../../src/errors';
-import { DLQ_HEADERS, enqueue } from '../../src/messaging';
+import { DLQ_HEADERS, enqueue, enqueueMany } from '../../src/messaging';
 import { waitFor } from '../../src/testing';
 import {
   Backbone,
@@ -91,6 +91,55 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
       // a second replay finds nothing new, and nothing is applied twice
       expect(await consumer.replayDeadLetters()).toEqual({ replayed: 0, failedAgain: 0 });
       expect(await effectCount(bb)).toBe(50);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it('hands consecutive events to a group handler in partition order, applies each once, and dead-letters a failing one alone', async () => {
+    await bb.pool.query(
+      'CREATE TABLE group_effects (seq bigserial, payment_id text NOT NULL, event_id uuid NOT NULL)',
+    );
+    const sizes: number[] = [];
+    let badCalls = 0;
+    const consumer = bb.consumer('test.group', { maxAttempts: 2, retryBaseMs: 5 });
+    consumer.onGroup(PaymentCreatedEvent, async (client, events) => {
+      sizes.push(events.length);
+      if (events.some(({ event }) => event.paymentId === 'bad')) {
+        badCalls++;
+        throw new Error('cannot apply bad');
+      }
+      await client.query(
+        `INSERT INTO group_effects (payment_id, event_id)
+         SELECT p, e FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS t(p, e, ord) ORDER BY ord`,
+        [events.map(({ event }) => event.paymentId), events.map(({ ctx }) => ctx.envelope.id)],
+      );
+    });
+    await consumer.start();
+    try {
+      // one key, one partition, one transaction: the consumer gets them in one fetch
+      const ids = Array.from({ length: 60 }, (_, i) => (i === 25 ? 'bad' : `p-${i}`));
+      await withTransaction(bb.pool, (client) =>
+        enqueueMany(
+          client,
+          bb.source,
+          ids.map((id) => ({ type: PaymentCreatedEvent, payload: paymentCreated(id), key: 'one-aggregate' })),
+        ),
+      );
+      await publish(['after']);
+      const count = async () =>
+        (await bb.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM group_effects')).rows[0].n;
+      await waitFor('60 effects', async () => ((await count()) === 60 ? true : undefined), 60_000);
+      const dlq = await readAll(bb.kafka, consumer.dlqTopic, `${bb.prefix}group-dlq-reader`, 1);
+      expect(dlq).toHaveLength(1);
+      expect(dlq[0].headers[DLQ_HEADERS.error]).toBe('cannot apply bad');
+      // once in its group, then maxAttempts (2) times alone
+      expect(badCalls).toBe(3);
+      expect(Math.max(...sizes)).toBeGreaterThan(1);
+      const { rows } = await bb.pool.query<{ payment_id: string }>(
+        'SELECT payment_id FROM group_effects ORDER BY seq',
+      );
+      expect(rows.map((r) => r.payment_id)).toEqual([...ids.filter((id) => id !== 'bad'), 'after']);
     } finally {
       await consumer.stop();
     }

@@ -1,4 +1,4 @@
-import { enqueue, OUTBOX_SHARDS } from '../../src/messaging';
+import { enqueue, enqueueMany, OUTBOX_SHARDS } from '../../src/messaging';
 import { withTransaction } from '../../src/db';
 import { waitFor } from '../../src/testing';
 import { Backbone, createBackbone, PaymentCreatedEvent, paymentCreated, readTopic } from './backbone-fixture';
@@ -79,6 +79,65 @@ describe('transactional outbox and relay (real PostgreSQL and Kafka)', () => {
     }
     const pending = await bb.pool.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL');
     expect(pending.rows[0].n).toBe(0);
+  });
+
+  it("enqueueMany: events of several keys in one statement, per key in the order given, never interleaved with another transaction's", async () => {
+    const KEYS = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const relay = bb.relay();
+    await relay.start();
+    const observer = await readTopic(bb.kafka, bb.topic);
+    let committed = 0;
+    try {
+      const worker = async (w: number) => {
+        for (let t = 0; t < 25; t++) {
+          // each transaction writes 3 events to each of 3 keys, keys in a different order each time
+          const keys = [0, 1, 2].map((i) => KEYS[(w + t * 5 + i * (1 + (w % 2))) % KEYS.length]);
+          const rollback = t % 7 === 3;
+          const events = [0, 1, 2].flatMap((j) =>
+            keys.map((key) => ({
+              type: PaymentCreatedEvent,
+              payload: paymentCreated(`${rollback ? 'rolled-back' : key}:${w}.${t}:${j}`),
+              key,
+            })),
+          );
+          await withTransaction(bb.pool, async (client) => {
+            await enqueueMany(client, bb.source, events);
+            if (rollback) throw new Error('rollback on purpose');
+          }).then(
+            () => void (committed += events.length),
+            (err: Error) => {
+              if (err.message !== 'rollback on purpose') throw err;
+            },
+          );
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
+      await waitFor(
+        'every committed event on the topic',
+        async () => (observer.seen.length >= committed ? true : undefined),
+        60_000,
+        200,
+      );
+      await new Promise((r) => setTimeout(r, 1_000));
+    } finally {
+      await observer.stop();
+      await relay.stop();
+    }
+    const ids = observer.seen.map((m) => m.value.paymentId);
+    expect(ids.filter((id) => id.startsWith('rolled-back'))).toEqual([]);
+    expect(new Set(ids).size).toBe(committed);
+    expect(ids).toHaveLength(committed);
+    const perKey = new Map<string, string[]>();
+    for (const m of observer.seen) {
+      const [key, txn, j] = m.value.paymentId.split(/[:]/);
+      expect(m.key).toBe(key);
+      perKey.set(key, [...(perKey.get(key) ?? []), `${txn}:${j}`]);
+    }
+    for (const seen of perKey.values()) {
+      // a transaction's events of one key are adjacent and in the order given
+      for (let i = 0; i < seen.length; i += 3)
+        expect(seen.slice(i, i + 3)).toEqual([0, 1, 2].map((j) => `${seen[i].split(':')[0]}:${j}`));
+    }
   });
 
   it('runs several relays without double publishing; a survivor takes over the shards of one that stops', async () => {
