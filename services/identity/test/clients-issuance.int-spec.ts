@@ -14,7 +14,7 @@ import {
 } from '@citybase/platform/testing';
 import { ClientServiceService, TokenServiceService } from '@citybase/contracts/citybase/identity/v1/clients';
 import { ClientSecretHasher } from '../src/clients/client-secret';
-import { CredentialsLookup } from '../src/clients/tokens/credentials-lookup';
+import { CredentialsLookup, MAX_LOOKUPS_IN_FLIGHT } from '../src/clients/tokens/credentials-lookup';
 import { definition } from '../src/definition';
 import { expectGrpcError, runAdmin } from './clients-helpers';
 
@@ -149,9 +149,10 @@ describe('identity: credentials lookup for token issuance (two in-process replic
     const unknown = 'cb_aaaaaaaaaaaaaaaaaaaaaaaa';
     const asked = [a.id, b.id, unknown, a.id, b.id, a.id, unknown, b.id, a.id, a.id];
 
-    // asked together: the first goes alone, the nine asked while it is in flight go in one query
+    // asked together: the first MAX_LOOKUPS_IN_FLIGHT go alone, the rest, asked while those are in
+    // flight, go in one query
     const rows = await Promise.all(asked.map((id) => lookup.find(id)));
-    expect(queries).toBe(2);
+    expect(queries).toBe(MAX_LOOKUPS_IN_FLIGHT + 1);
     expect(rows.map((r) => r?.client_id)).toEqual(asked.map((id) => (id === unknown ? undefined : id)));
     expect(rows.map((r) => r?.secret_hash)).toEqual(
       asked.map((id) =>
@@ -165,6 +166,6 @@ describe('identity: credentials lookup for token issuance (two in-process replic
       hasher.hash('another secret'),
     ]);
     expect((await lookup.find(a.id))?.secret_hash).toBe(hasher.hash('another secret'));
-    expect(queries).toBe(3);
+    expect(queries).toBe(MAX_LOOKUPS_IN_FLIGHT + 2);
   });
 });

@@ -4,6 +4,11 @@ import { type ClientCredentialsRow, findClientCredentials } from '../clients.sto
 
 /** At most this many client ids in one lookup query; the rest go in the next. */
 export const MAX_LOOKUP_BATCH = 100;
+/**
+ * At most this many lookup queries in flight at once. One would batch the most, but then every
+ * request waits for the round trip before it even when the database is slow rather than busy.
+ */
+export const MAX_LOOKUPS_IN_FLIGHT = 2;
 
 interface Waiter {
   resolve(row: ClientCredentialsRow | undefined): void;
@@ -12,8 +17,8 @@ interface Waiter {
 
 /**
  * Reads the credentials row of a client for token issuance, concurrent requests sharing one query:
- * while a lookup query is in flight, the client ids asked for meanwhile wait and go together in the
- * next one (`client_id = ANY($1)`), as a group commit batches writes. A request is answered only by
+ * while MAX_LOOKUPS_IN_FLIGHT lookup queries are in flight, the client ids asked for meanwhile wait
+ * and go together in the next one (`client_id = ANY($1)`), as a group commit batches writes. A request is answered only by
  * a query sent after it arrived, so whatever committed before it (a rotated secret, a revoked
  * client, on any replica) is what it sees: nothing is cached. Under load, one round trip serves many
  * requests instead of one each (issue 11: the per-token query was the largest cost of issuance).
@@ -21,7 +26,7 @@ interface Waiter {
 @Injectable()
 export class CredentialsLookup {
   private waiting = new Map<string, Waiter[]>();
-  private running = false;
+  private inFlight = 0;
 
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
@@ -30,13 +35,13 @@ export class CredentialsLookup {
       const waiters = this.waiting.get(clientId);
       if (waiters) waiters.push({ resolve, reject });
       else this.waiting.set(clientId, [{ resolve, reject }]);
-      if (!this.running) void this.drain();
+      if (this.inFlight < MAX_LOOKUPS_IN_FLIGHT) void this.drain();
     });
   }
 
-  /** Sends one query per batch of waiting ids, one at a time, until nobody waits. */
+  /** Sends one query per batch of waiting ids, until nobody waits. */
   private async drain(): Promise<void> {
-    this.running = true;
+    this.inFlight += 1;
     try {
       while (this.waiting.size > 0) {
         const batch = new Map<string, Waiter[]>();
@@ -54,7 +59,7 @@ export class CredentialsLookup {
         }
       }
     } finally {
-      this.running = false;
+      this.inFlight -= 1;
     }
   }
 }
