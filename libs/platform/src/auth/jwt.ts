@@ -1,5 +1,5 @@
-import { KeyObject, type webcrypto } from 'node:crypto';
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { KeyObject, sign, type webcrypto } from 'node:crypto';
+import { errors, jwtVerify } from 'jose';
 import { AuthError, AuthErrorCode } from './auth-error';
 
 /**
@@ -81,15 +81,34 @@ function parseJsonObject(bytes: Buffer, what: string): Record<string, unknown> {
 
 /**
  * Signs `payload` as an ES256 JWT (header `{alg, typ: 'JWT', kid}`), `kid` naming the key in the
- * JWKS. The key must be a P-256 private key; jose refuses any other.
+ * JWKS. The key must be a P-256 private key; any other is refused (the promise rejects). Signed
+ * with node:crypto on the calling thread: jose's WebCrypto path handed every signature to the libuv
+ * pool, whose hand-off cost several times the signature itself (issue 11's token-issuance profile).
  */
-export function signJwt(
+export async function signJwt(
   payload: JwtPayload,
   opts: { privateKey: KeyObject | webcrypto.CryptoKey; kid: string },
 ): Promise<string> {
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT', kid: opts.kid })
-    .sign(opts.privateKey);
+  const key = opts.privateKey instanceof KeyObject ? opts.privateKey : KeyObject.from(opts.privateKey);
+  if (
+    key.type !== 'private' ||
+    key.asymmetricKeyType !== 'ec' ||
+    key.asymmetricKeyDetails?.namedCurve !== 'prime256v1'
+  ) {
+    throw new TypeError(`${JWT_ALG} signing needs a P-256 private key`);
+  }
+  return encodeSignedJwt(payload, key, opts.kid);
+}
+
+/**
+ * The compact ES256 JWT of `payload`, signed with `privateKey` as given, unchecked: signJwt checks
+ * the key first; the test kit's signJwtSync uses this directly to forge tokens with wrong keys.
+ */
+export function encodeSignedJwt(payload: JwtPayload, privateKey: KeyObject, kid: string): string {
+  const header = { alg: JWT_ALG, typ: 'JWT', kid };
+  const input = `${base64urlEncode(JSON.stringify(header))}.${base64urlEncode(JSON.stringify(payload))}`;
+  const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${base64urlEncode(signature)}`;
 }
 
 /**

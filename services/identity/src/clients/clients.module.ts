@@ -10,6 +10,7 @@ import { CLIENT_REVOCATIONS, CLIENT_SECRET_HASHER, SIGNING_KEY_WRAP } from './cl
 import { KeyRing } from './keys/key-ring';
 import { SigningKeyWrap } from './keys/key-wrap';
 import { SigningKeysService } from './keys/signing-keys.service';
+import { CredentialsLookup } from './tokens/credentials-lookup';
 import { TokensGrpc } from './tokens/tokens.grpc';
 import { TokensHttp } from './tokens/tokens.http';
 import { TokensService } from './tokens/tokens.service';
@@ -42,6 +43,7 @@ import { TokensService } from './tokens/tokens.service';
     KeyRing,
     SigningKeysService,
     ClientsService,
+    CredentialsLookup,
     TokensService,
   ],
 })

@@ -160,17 +160,18 @@ export interface ClientCredentialsRow {
   secret_hash: string;
 }
 
+/** The credentials rows of these clients (those that exist, in no particular order). */
 export async function findClientCredentials(
   db: Db,
-  clientId: string,
-): Promise<ClientCredentialsRow | undefined> {
+  clientIds: readonly string[],
+): Promise<ClientCredentialsRow[]> {
   const { rows } = await db.query<ClientCredentialsRow>(
     `SELECT client_id, scopes, operator_ids::text[] AS operator_ids, project_ids::text[] AS project_ids, status,
             secret_hash
-       FROM api_clients WHERE client_id = $1`,
-    [clientId],
+       FROM api_clients WHERE client_id = ANY($1::text[])`,
+    [clientIds],
   );
-  return rows[0];
+  return rows;
 }
 
 /**

@@ -14,13 +14,9 @@ import {
 import type { IdentityConfig } from '../../config';
 import { CLIENT_ID_PATTERN, type ClientSecretHasher } from '../client-secret';
 import { CLIENT_SECRET_HASHER } from '../clients.di';
-import {
-  CLIENT_ACTIVE,
-  type ClientCredentialsRow,
-  findClientCredentials,
-  upgradeSecretHash,
-} from '../clients.store';
+import { CLIENT_ACTIVE, type ClientCredentialsRow, upgradeSecretHash } from '../clients.store';
 import { KeyRing } from '../keys/key-ring';
+import { CredentialsLookup } from './credentials-lookup';
 
 export const CLIENT_CREDENTIALS_GRANT = 'client_credentials';
 export const MAX_CLIENT_ID_LENGTH = 100;
@@ -81,6 +77,7 @@ export class TokensService {
     @Inject(SERVICE_CONFIG) private readonly config: IdentityConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly keys: KeyRing,
+    private readonly credentials: CredentialsLookup,
     @Inject(CLIENT_SECRET_HASHER) private readonly secrets: ClientSecretHasher,
   ) {}
 
@@ -98,7 +95,7 @@ export class TokensService {
     const secret = credential('client_secret', req.clientSecret, MAX_CLIENT_SECRET_LENGTH);
     const requested = parseScopeParam(req.scope);
 
-    const client = await findClientCredentials(this.pool, clientId);
+    const client = await this.credentials.find(clientId);
     const matches = await this.secrets.verify(secret, client?.secret_hash ?? this.secrets.unknownClientHash);
     if (!client || !matches || client.status !== CLIENT_ACTIVE) {
       // The caller learns nothing more than "invalid_client"; operators see why. An unknown id is
