@@ -1,6 +1,8 @@
 import { ChildProcess, spawn } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { createServer } from 'net';
+import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { Client, Pool } from 'pg';
 import { MigrationSource, readMigrations, runMigrations } from '../db/migrations';
@@ -140,29 +142,71 @@ async function migratedTemplate(migrations: readonly MigrationSource[]): Promise
 }
 
 /**
- * Fixed ports of the local city (deploy/local/start.sh: gRPC 50051-50057, HTTP 8081-8087, sandbox
- * 8090), Kafka (9092) and the chaos suite's private broker (19092). Integration projects run side
- * by side with `npm start`'s end-to-end test, so a port the OS picks must not be one of them.
+ * Ports for the servers tests start (services, the sandbox channel, receivers). They come from
+ * 20000-32767: below the kernel's ephemeral range (32768-60999), so no outgoing connection (to
+ * PostgreSQL, Kafka, ...) can take one between its choice and its bind, and clear of the local
+ * city's fixed ports (deploy/local/start.sh: gRPC 50051-50057, HTTP 8081-8087, sandbox 8090, Kafka
+ * 9092, the chaos suite's private broker 19092). Test processes run side by side (integration
+ * projects in parallel with the end-to-end suite), so each port is also claimed in a directory
+ * every process on the machine shares: `mkdir` is atomic, so two processes never get the same port.
+ * A claim is released when its process exits; a claim whose process is gone is taken over.
  */
-const RESERVED_PORTS = new Set([
-  ...[50051, 50052, 50053, 50054, 50055, 50056, 50057],
-  ...[8081, 8082, 8083, 8084, 8085, 8086, 8087, 8090],
-  ...[9092, 19092],
-]);
+const PORT_RANGE = { from: 20_000, to: 32_767 } as const;
+const PORT_CLAIMS = join(tmpdir(), 'citybase-test-ports');
+const claimedHere = new Set<number>();
 
-/** A TCP port that was free a moment ago (the OS picked it), never one of RESERVED_PORTS. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolvePort, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const address = srv.address();
-        const chosen = typeof address === 'object' && address ? address.port : 0;
-        srv.close(() => resolvePort(chosen));
-      });
+function claimPort(port: number): boolean {
+  const dir = join(PORT_CLAIMS, String(port));
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // no pid yet: its claimer is between mkdir and writing it; a pid of a process that is gone: stale
+    const owner = Number(readFileIfExists(join(dir, 'pid')));
+    if (owner > 0 && !processAlive(owner)) rmSync(dir, { recursive: true, force: true });
+    return false;
+  }
+  writeFileSync(join(dir, 'pid'), String(process.pid));
+  if (claimedHere.size === 0)
+    process.once('exit', () => {
+      for (const p of claimedHere) rmSync(join(PORT_CLAIMS, String(p)), { recursive: true, force: true });
     });
-    if (!RESERVED_PORTS.has(port)) return port;
+  claimedHere.add(port);
+  return true;
+}
+
+function readFileIfExists(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolveBindable) => {
+    const srv = createServer();
+    srv.once('error', () => resolveBindable(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolveBindable(true)));
+  });
+}
+
+/** A TCP port no other test process on this machine has, free when chosen, kept until this process exits. */
+export async function freePort(): Promise<number> {
+  mkdirSync(PORT_CLAIMS, { recursive: true });
+  for (;;) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from + 1));
+    if (claimedHere.has(port) || !claimPort(port)) continue;
+    if (await bindable(port)) return port;
   }
 }
 
