@@ -623,11 +623,13 @@ function tenancyOf(r: Pick<ReservationRow, 'operator_id' | 'project_id' | 'merch
   return { operatorId: r.operator_id, projectId: r.project_id, merchantId: r.merchant_id };
 }
 
-function valueOf(pointValue: { currency: string; amountMinor: bigint }, points: bigint) {
+/** The money value of points at the programme's point value (events' `value`). */
+export function valueOf(pointValue: { currency: string; amountMinor: bigint }, points: bigint) {
   return { currency: pointValue.currency, amountMinor: pointValue.amountMinor * points };
 }
 
-function issuerPoints(
+/** One lot's part of an event that moves points of several issuers. */
+export function issuerPoints(
   pointValue: { currency: string; amountMinor: bigint },
   lotId: string,
   lot: { issuer_operator_id: string; issuer_project_id: string },
