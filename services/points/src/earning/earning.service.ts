@@ -99,7 +99,11 @@ export class EarningService {
   async setEarningRule(claims: CitybaseClaims, cmd: SetEarningRuleCommand): Promise<EarningRuleRow> {
     assertTenancy(claims, { operatorId: cmd.operatorId });
     const { requestId: _requestId, ...rule } = cmd;
-    const current = async ({ client }: { client: PoolClient }) => (await findRuleOf(client, rule))!;
+    const current = async ({ client }: { client: PoolClient }) => {
+      const row = await findRuleOf(client, rule);
+      if (!row) throw new Error(`earning rule of a committed request is missing`);
+      return row;
+    };
     return this.mutations.run({
       method: 'PointsService.SetEarningRule',
       claims,
@@ -372,7 +376,8 @@ export class EarningService {
     if (!seen?.account_id || seen.points === 0n) return; // the payment earned nothing
     // the account's lock first, then the earning's: the order earning takes them in
     const account = await lockAccount(client, seen.account_id);
-    const earning = (await lockEarning(client, e.paymentId))!;
+    const earning = await lockEarning(client, e.paymentId);
+    if (!earning) throw new Error(`earning of payment ${e.paymentId} vanished`);
     const take = toTakeBack({
       earned: earning.points,
       reversed: earning.reversed,
@@ -390,14 +395,13 @@ export class EarningService {
     const others = (await freeLots(client, account.account_id)).filter((l) => l.lotId !== earning.lot_id);
     const { taken, shortfall } = takeFrom([...first, ...others], take);
 
-    const lots = new Map<string, LotRow>();
-    for (const t of taken) lots.set(t.lotId, (await findLot(client, t.lotId))!);
     const deltas: LotDelta[] = taken.map((t) => ({ lotId: t.lotId, remaining: -t.units, held: 0n }));
     let pendingTaken = 0n;
     let availableTaken = 0n;
     const issuers: IssuerPoints[] = [];
     for (const t of taken) {
-      const lot = lots.get(t.lotId)!;
+      const lot = t.lotId === own?.lot_id ? own : await findLot(client, t.lotId);
+      if (!lot) throw new Error(`lot ${t.lotId} vanished`);
       if (lot.status === LotStatus.LOT_STATUS_PENDING) pendingTaken += t.units;
       else availableTaken += t.units;
       await this.budgets.uncharge(client, lot.budget_id, t.units);
