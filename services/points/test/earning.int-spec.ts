@@ -10,8 +10,10 @@ import {
   errorField,
   eventsOf,
   grpcError,
+  lapseLots,
   PointsClient,
   POINTS_SCOPES,
+  replica,
   seedBudget,
   seedProgramme,
 } from './accounts-harness';
@@ -318,6 +320,33 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
         [holder, EntryKind.ENTRY_KIND_RELEASED],
       );
       expect(Number(rows[0]!.n)).toBe(1);
+    });
+  });
+
+  describe('expiry of a pending lot', () => {
+    it('a lot whose lifetime ends before its refund window expires from pending', async () => {
+      await seedProgramme(h, op, { refundWindowHours: 72, lotLifetimeDays: 1 });
+      await seedBudget(h, op, 10_000n);
+      await setRule({ pointsPerYuan: 1 });
+      const holder = uniqueName('u');
+      const p = await pay(holder, 4_000n);
+      const lots = await h.pool.query<{ lot_id: string }>('SELECT lot_id FROM lots WHERE source_ref = $1', [
+        p.paymentId,
+      ]);
+      await lapseLots(
+        h.pool,
+        lots.rows.map((r) => r.lot_id),
+      );
+      await replica(h.pool).expireDueLots(100);
+      expect(await balance(holder)).toEqual({ available: 0n, pending: 0n, debt: 0n });
+      expect((await budgetTotals(h.pool, op)).expired).toBe(40n);
+      // released afterwards, nothing is left to move; a refund takes nothing from it and records debt
+      await h.pool.query(`UPDATE lots SET available_at = now() - interval '1 second' WHERE source_ref = $1`, [
+        p.paymentId,
+      ]);
+      await h.jobs.releaseDueLots(100);
+      await h.refunded(p, 4_000n);
+      expect(await balance(holder)).toEqual({ available: 0n, pending: 0n, debt: 40n });
     });
   });
 

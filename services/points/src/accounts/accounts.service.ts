@@ -513,18 +513,24 @@ export class AccountsService {
       budget_id: string;
       issuer_operator_id: string;
       issuer_project_id: string;
+      /** A pending lot (an earning whose refund window outlasted its lifetime) expires from pending. */
+      status?: LotStatus;
     }[],
     at: Date,
     reservationId: string | null,
   ): Promise<void> {
-    const total = lots.reduce((s, l) => s + l.units, 0n);
+    const sum = (pending: boolean) =>
+      lots
+        .filter((l) => (l.status === LotStatus.LOT_STATUS_PENDING) === pending)
+        .reduce((s, l) => s + l.units, 0n);
     await insertEntry(
       client,
       {
         entry_id: randomUUID(),
         account_id: account.account_id,
         kind: EntryKind.ENTRY_KIND_EXPIRED,
-        available_delta: -total,
+        available_delta: -sum(false),
+        pending_delta: -sum(true),
         reference: reservationId ?? '',
         reservation_id: reservationId,
       },
