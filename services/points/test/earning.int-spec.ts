@@ -22,6 +22,13 @@ import { checkPointsInvariants } from './invariants';
 import { cityClient, OPERATOR_SCOPES } from './points-harness';
 
 const FEE = PaymentScenario.PAYMENT_SCENARIO_PROPERTY_FEE;
+
+/** The value, or the test fails naming what is missing. */
+function present<T>(value: T | undefined | null, what: string): T {
+  if (value === undefined || value === null) throw new Error(`${what} is missing`);
+  return value;
+}
+const seconds = (t: { seconds: bigint } | undefined) => Number(present(t, 'timestamp').seconds);
 const PARKING = PaymentScenario.PAYMENT_SCENARIO_PARKING;
 
 describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-process, real PostgreSQL and Kafka)', () => {
@@ -64,6 +71,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
         paymentId,
       ])
     ).rows;
+  const earningOf = async (paymentId: string) => present((await earning(paymentId))[0], 'earning');
   const balance = async (holderId: string) => {
     const b = await backOffice.getBalance({ tenancy: tenancy(), holderId });
     return { available: b.available, pending: b.pending, debt: b.debt };
@@ -84,9 +92,9 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
 
   describe('SetEarningRule, ListEarningRules', () => {
     it('sets one rule per (operator, project, scenario), changes it when set again, and lists them', async () => {
-      const first = (await setRule({ pointsPerYuan: 2, dailyCap: 500n })).rule!;
+      const first = present((await setRule({ pointsPerYuan: 2, dailyCap: 500n })).rule, 'rule');
       expect(first).toMatchObject({ pointsPerYuan: 2, dailyCap: 500n, scenario: FEE });
-      const again = (await setRule({ pointsPerYuan: 3 })).rule!;
+      const again = present((await setRule({ pointsPerYuan: 3 })).rule, 'rule');
       expect([again.ruleId, again.pointsPerYuan, again.dailyCap]).toEqual([first.ruleId, 3, 0n]);
       await setRule({ projectId: 'proj-a', pointsPerYuan: 5 });
       await setRule({ scenario: PARKING, pointsPerYuan: 1 });
@@ -100,7 +108,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       ]);
       const next = await backOffice.listEarningRules({
         tenancy: tenancy(),
-        page: { pageSize: 2, pageToken: all.page!.nextPageToken },
+        page: { pageSize: 2, pageToken: present(all.page, 'page').nextPageToken },
       });
       expect(next.rules.map((r) => [r.tenancy?.projectId, r.pointsPerYuan])).toEqual([['proj-a', 5]]);
       expect(next.page?.nextPageToken).toBe('');
@@ -191,9 +199,9 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
         page: undefined,
         includeEmpty: false,
       });
-      const lot = lots.lots[0]!;
-      expect(Number(lot.availableAt!.seconds) - Number(p.occurredAt!.seconds)).toBe(24 * 3600);
-      expect(Number(lot.expiresAt!.seconds) - Number(p.occurredAt!.seconds)).toBe(365 * 86400);
+      const lot = present(lots.lots[0], 'lot');
+      expect(seconds(lot.availableAt) - seconds(p.occurredAt)).toBe(24 * 3600);
+      expect(seconds(lot.expiresAt) - seconds(p.occurredAt)).toBe(365 * 86400);
     });
 
     it("a project's rule wins over the operator's and charges the project's budget", async () => {
@@ -214,8 +222,8 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       const elsewhere = await pay(holder, 1_000n, {
         tenancy: { operatorId: op, projectId: 'proj-b', merchantId: 'm' },
       });
-      expect((await earning(inProject.paymentId))[0]!.points).toBe(50n);
-      expect((await earning(elsewhere.paymentId))[0]!.points).toBe(10n);
+      expect((await earningOf(inProject.paymentId)).points).toBe(50n);
+      expect((await earningOf(elsewhere.paymentId)).points).toBe(10n);
       const { rows } = await h.pool.query<{ project_id: string; issued: bigint }>(
         'SELECT project_id, issued FROM budgets WHERE operator_id = $1 ORDER BY project_id',
         [op],
@@ -245,13 +253,13 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       const third = await pay(gold, 20_000n); // 300, clamped to 400 - 250 = 150
       const fourth = await pay(gold, 20_000n); // the cap is reached
       const other = await pay(uniqueName('u'), 50_000n); // another holder: its own cap
-      expect((await earning(first.paymentId))[0]!.points).toBe(100n);
-      expect((await earning(second.paymentId))[0]!.points).toBe(150n);
-      expect((await earning(third.paymentId))[0]!.points).toBe(150n);
+      expect((await earningOf(first.paymentId)).points).toBe(100n);
+      expect((await earningOf(second.paymentId)).points).toBe(150n);
+      expect((await earningOf(third.paymentId)).points).toBe(150n);
       expect(await earning(fourth.paymentId)).toMatchObject([
         { points: 0n, reason: 'DAILY_CAP_REACHED', lot_id: null },
       ]);
-      expect((await earning(other.paymentId))[0]!.points).toBe(400n);
+      expect((await earningOf(other.paymentId)).points).toBe(400n);
       expect((await balance(gold)).available).toBe(400n);
     });
 
@@ -272,7 +280,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
         [beyond, 'BUDGET_EXCEEDED'],
       ] as const)
         expect(await earning(p.paymentId)).toMatchObject([{ points: 0n, reason, lot_id: null }]);
-      expect((await earning(within.paymentId))[0]!.points).toBe(10n);
+      expect((await earningOf(within.paymentId)).points).toBe(10n);
       // redelivered (same event id) and published again (a new event id): still one row, no lot
       await h.paid(beyond, { eventId: beyond.eventId });
       await h.paid(beyond);
@@ -319,7 +327,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
           WHERE a.holder_id = $1 AND e.kind = $2`,
         [holder, EntryKind.ENTRY_KIND_RELEASED],
       );
-      expect(Number(rows[0]!.n)).toBe(1);
+      expect(Number(present(rows[0], 'count').n)).toBe(1);
     });
   });
 
@@ -368,7 +376,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       await checkout.confirmReservation({
         requestId: uniqueName('conf'),
         tenancy: tenancy(),
-        reservationId: r.reservation!.reservationId,
+        reservationId: present(r.reservation, 'reservation').reservationId,
       });
     };
 
@@ -378,7 +386,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       const p = await pay(holder, 10_000n); // 100 points, pending
       await h.refunded(p, 2_500n); // a quarter: 25
       expect(await balance(holder)).toEqual({ available: 0n, pending: 75n, debt: 0n });
-      expect((await earning(p.paymentId))[0]!.reversed).toBe(25n);
+      expect((await earningOf(p.paymentId)).reversed).toBe(25n);
       await h.refunded(p, 10_000n); // all of it: 75 more
       expect(await balance(holder)).toEqual({ available: 0n, pending: 0n, debt: 0n });
       expect((await budgetTotals(h.pool, op)).issued).toBe(0n);
@@ -403,7 +411,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       await h.refunded(p, 5_000n, { eventId });
       await h.refunded(p, 5_000n);
       expect(await balance(holder)).toEqual({ available: 50n, pending: 0n, debt: 0n });
-      expect((await earning(p.paymentId))[0]!.reversed).toBe(50n);
+      expect((await earningOf(p.paymentId)).reversed).toBe(50n);
     });
 
     it('a refund removes the points it earned and spent points are not deducted twice (odoo #257854, #212922)', async () => {
@@ -419,7 +427,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       const again = await h.refunded(p, 10_000n);
       await h.refunded(p, 10_000n, { eventId: again });
       expect(await balance(holder)).toEqual({ available: 0n, pending: 0n, debt: 80n });
-      expect((await earning(p.paymentId))[0]!.reversed).toBe(100n);
+      expect((await earningOf(p.paymentId)).reversed).toBe(100n);
       expect((await budgetTotals(h.pool, op)).issued).toBe(110n); // 130 earned, 20 taken back
       // the next earning pays the debt off first
       const next = await pay(holder, 10_000n);
@@ -445,8 +453,9 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       // 15 unheld taken from the other lot, 85 forgiven; the 5 held stay held
       const b = await checkout.getBalance({ tenancy: tenancy(), holderId: holder });
       expect([b.available, b.reserved, b.debt]).toEqual([0n, 5n, 0n]);
-      const [ev] = (await eventsOf(h.pool, 'PointsReversed')).filter((e) => e.paymentId === p.paymentId);
-      expect([ev!.lots.reduce((s, l) => s + l.points, 0n), ev!.shortfall, ev!.shortfallPolicy]).toEqual([
+      const [found] = (await eventsOf(h.pool, 'PointsReversed')).filter((e) => e.paymentId === p.paymentId);
+      const ev = present(found, 'PointsReversed');
+      expect([ev.lots.reduce((s, l) => s + l.points, 0n), ev.shortfall, ev.shortfallPolicy]).toEqual([
         15n,
         85n,
         ShortfallPolicy.SHORTFALL_POLICY_FORGIVE,
@@ -454,7 +463,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       await checkout.confirmReservation({
         requestId: uniqueName('c'),
         tenancy: tenancy(),
-        reservationId: held.reservation!.reservationId,
+        reservationId: present(held.reservation, 'reservation').reservationId,
       });
     });
   });
@@ -487,7 +496,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
            FROM earnings WHERE operator_id = $1`,
         [op],
       );
-      const r = rows[0]!;
+      const r = present(rows[0], 'totals');
       expect(Number(r.n)).toBe(100);
       expect(Number(r.refused)).toBeGreaterThan(0);
       const totals = await budgetTotals(h.pool, op);
