@@ -13,5 +13,8 @@ export const pointsConfig = serviceConfigSchema({
   POINTS_HOLD_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
   /** How often the lot expiry job expires what is left of lots past their expiry. */
   POINTS_LOT_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(60_000),
+  // ---- earning (src/earning, docs/points.md "Earning") ----
+  /** How often the release job makes pending lots whose refund window has passed available. */
+  POINTS_RELEASE_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(60_000),
 });
 export type PointsConfig = z.infer<typeof pointsConfig>;

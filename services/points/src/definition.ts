@@ -11,4 +11,6 @@ export const definition = defineService({
   configSchema: pointsConfig,
   module: PointsModule,
   grpcServices: { 'citybase.points.v1.PointsService': PointsServiceService },
+  // earning consumes payment's topic (PaymentSucceeded, RefundSucceeded); it is created at start-up too
+  consumes: ['payment'],
 });

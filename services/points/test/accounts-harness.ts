@@ -4,7 +4,7 @@
 import type { Pool } from 'pg';
 import { cityPeriod, createLogger, enqueue, Mutations, Outbox } from '@citybase/platform';
 import { uniqueName } from '@citybase/platform/testing';
-import { ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
+import { Programme, ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
 import { PointsEvents } from '@citybase/contracts/events';
 import { AccountsService } from '../src/accounts/accounts.service';
 import { BudgetsService } from '../src/budgets/budgets.service';
@@ -25,27 +25,48 @@ export function startAccountsHarness(): Promise<PointsHarness> {
   });
 }
 
-/** Another replica's AccountsService on the service's database: runs the expiry passes on demand. */
-export function replica(pool: Pool): AccountsService {
+/** What a service of another replica is built from: the service's database, its outbox, logger and config. */
+export function replicaParts(pool: Pool) {
   const logger = createLogger('points-test', 'warn');
   const outbox: Outbox = {
     enqueue: (client, type, payload, opts) =>
       enqueue(client, { city: 'test-city', service: 'points' }, type, payload, opts),
   };
   const config = pointsConfig.parse({ CITY_ID: 'test-city', DATABASE_URL: 'postgres://unused/unused' });
+  const mutations = () => new Mutations(pool as never, outbox, logger);
+  return {
+    logger,
+    outbox,
+    config,
+    mutations,
+    budgets: () => new BudgetsService(pool as never, mutations()),
+    programmes: () => new ProgrammesService(pool as never, mutations()),
+  };
+}
+
+/** Another replica's AccountsService on the service's database: runs the expiry passes on demand. */
+export function replica(pool: Pool): AccountsService {
+  const r = replicaParts(pool);
   return new AccountsService(
     pool as never,
-    outbox,
-    logger,
-    config,
-    new Mutations(pool as never, outbox, logger),
-    new BudgetsService(pool as never, new Mutations(pool as never, outbox, logger)),
-    new ProgrammesService(pool as never, new Mutations(pool as never, outbox, logger)),
+    r.outbox,
+    r.logger,
+    r.config,
+    r.mutations(),
+    r.budgets(),
+    r.programmes(),
   );
 }
 
-/** An operator's programme through SetProgramme: 1 fen per point, lots living 365 days, no tiers. */
-export async function seedProgramme(h: PointsHarness, operatorId: string): Promise<void> {
+/**
+ * An operator's programme through SetProgramme: 1 fen per point, lots living 365 days, no refund
+ * window, shortfalls as debt, no tiers; `over` changes any of these.
+ */
+export async function seedProgramme(
+  h: PointsHarness,
+  operatorId: string,
+  over: Partial<Programme> = {},
+): Promise<void> {
   await cityClient(h).setProgramme({
     requestId: uniqueName('programme'),
     programme: {
@@ -58,6 +79,7 @@ export async function seedProgramme(h: PointsHarness, operatorId: string): Promi
       tiers: [],
       tierWindowDays: 365,
       updatedAt: undefined,
+      ...over,
     },
   });
 }

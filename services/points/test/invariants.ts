@@ -11,9 +11,14 @@ import { checkBudgetInvariants } from './budget-invariants';
  *     available lots;
  *   - per reservation: ended at most once (one confirmed, cancelled or expired entry), and exactly
  *     once when it is no longer held; its units allocated to lots equal its points;
- *   - per budget node: issued = Σ amounts of the lots charged to it (no reversals yet), redeemed and
- *     expired = the units its lots gave to confirmations and expiries; and checkBudgetInvariants
- *     (the hierarchy within its allotments).
+ *   - per account: the history's pending and debt deltas sum to Σ remaining of its pending lots and
+ *     to its debt;
+ *   - per budget node: issued = Σ amounts of the lots charged to it minus what reversals took from
+ *     them, redeemed and expired = the units its lots gave to confirmations and expiries; and
+ *     checkBudgetInvariants (the hierarchy within its allotments);
+ *   - per earning (payment): its lot's amount = points earned - debt it paid off; what refunds took
+ *     from lots plus the debt they recorded <= reversed <= points (equal under policy DEBT): a
+ *     payment never loses more than it earned.
  */
 export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<string[]> {
   const found: string[] = [];
@@ -59,6 +64,41 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
       WHERE coalesce(l.free, 0) <> coalesce(e.available, 0) OR coalesce(l.held, 0) <> coalesce(e.reserved, 0)`,
   );
   await check(
+    'account pending or debt differs from its history',
+    `SELECT a.account_id, a.debt, coalesce(l.pending, 0) AS pending, coalesce(e.pending, 0) AS pending_deltas,
+            coalesce(e.debt, 0) AS debt_deltas
+       FROM accounts a
+       LEFT JOIN (SELECT account_id, sum(remaining) AS pending FROM lots WHERE status = 1 GROUP BY account_id) l
+         USING (account_id)
+       LEFT JOIN (SELECT account_id, sum(pending_delta) AS pending, sum(debt_delta) AS debt
+                    FROM points_entries GROUP BY account_id) e USING (account_id)
+      WHERE coalesce(l.pending, 0) <> coalesce(e.pending, 0) OR a.debt <> coalesce(e.debt, 0)`,
+  );
+  await check(
+    'earning differs from its lot or its reversals',
+    `SELECT er.payment_id, er.points, er.debt_repaid, er.reversed, lo.amount, p.shortfall_policy,
+            coalesce(r.taken, 0) AS taken, coalesce(d.debt, 0) AS debt
+       FROM earnings er
+       JOIN programmes p ON p.operator_id = er.operator_id
+       LEFT JOIN lots lo ON lo.lot_id = er.lot_id
+       LEFT JOIN (SELECT e.reference, e.account_id, sum(-el.remaining_delta) AS taken
+                    FROM points_entries e JOIN entry_lots el USING (entry_id)
+                   WHERE e.kind = 8 GROUP BY e.reference, e.account_id) r
+         ON r.reference = er.payment_id AND r.account_id = er.account_id
+       LEFT JOIN (SELECT reference, account_id, sum(debt_delta) AS debt FROM points_entries
+                   WHERE kind = 9 GROUP BY reference, account_id) d
+         ON d.reference = er.payment_id AND d.account_id = er.account_id
+      WHERE coalesce(lo.amount, 0) <> er.points - er.debt_repaid
+         OR er.reversed > er.points
+         OR coalesce(r.taken, 0) + coalesce(d.debt, 0) > er.reversed
+         OR (p.shortfall_policy = 'DEBT' AND coalesce(r.taken, 0) + coalesce(d.debt, 0) <> er.reversed)`,
+  );
+  await check(
+    'earned lot without its earning',
+    `SELECT l.lot_id, l.source_ref FROM lots l LEFT JOIN earnings er ON er.lot_id = l.lot_id
+      WHERE l.source = 1 AND er.payment_id IS NULL`,
+  );
+  await check(
     'reservation ended other than once',
     `SELECT r.reservation_id, r.status, count(e.entry_id) AS ends FROM reservations r
        LEFT JOIN points_entries e ON e.reservation_id = r.reservation_id AND e.kind IN (5, 6, 7)
@@ -74,15 +114,17 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
   await check(
     'budget totals differ from the lots charged to it',
     `SELECT b.budget_id, b.issued, b.redeemed, b.expired, coalesce(l.issued, 0) AS lots_issued,
+            coalesce(u.reversed, 0) AS lots_reversed,
             coalesce(u.redeemed, 0) AS lots_redeemed, coalesce(u.expired, 0) AS lots_expired
        FROM budgets b
        LEFT JOIN (SELECT budget_id, sum(amount) AS issued FROM lots GROUP BY budget_id) l USING (budget_id)
        LEFT JOIN (SELECT lo.budget_id,
+                         coalesce(sum(-el.remaining_delta) FILTER (WHERE e.kind = 8), 0) AS reversed,
                          sum(-el.remaining_delta) FILTER (WHERE e.kind = 5) AS redeemed,
                          sum(-el.remaining_delta) FILTER (WHERE e.kind = 11) AS expired
                     FROM entry_lots el JOIN points_entries e USING (entry_id) JOIN lots lo USING (lot_id)
                    GROUP BY lo.budget_id) u USING (budget_id)
-      WHERE b.issued <> coalesce(l.issued, 0) OR b.redeemed <> coalesce(u.redeemed, 0)
+      WHERE b.issued <> coalesce(l.issued, 0) - coalesce(u.reversed, 0) OR b.redeemed <> coalesce(u.redeemed, 0)
          OR b.expired <> coalesce(u.expired, 0)`,
   );
   found.push(...(await checkBudgetInvariants(pool as Pool)).violations);

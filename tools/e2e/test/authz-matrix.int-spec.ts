@@ -454,8 +454,15 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.points.v1.PointsService/GetProgramme': {
     request: (a) => ({ tenancy: { operatorId: a.operatorId } }),
   },
-  '/citybase.points.v1.PointsService/SetEarningRule': { unimplemented: true },
-  '/citybase.points.v1.PointsService/ListEarningRules': { unimplemented: true },
+  '/citybase.points.v1.PointsService/SetEarningRule': {
+    request: (a) => ({
+      requestId: rid(),
+      rule: { tenancy: { operatorId: a.operatorId }, scenario: 1, pointsPerYuan: 1, dailyCap: '0' },
+    }),
+  },
+  '/citybase.points.v1.PointsService/ListEarningRules': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId } }),
+  },
   '/citybase.points.v1.PointsService/SetBudget': {
     request: (a) => ({
       requestId: rid(),

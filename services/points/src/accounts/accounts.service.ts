@@ -513,18 +513,24 @@ export class AccountsService {
       budget_id: string;
       issuer_operator_id: string;
       issuer_project_id: string;
+      /** A pending lot (an earning whose refund window outlasted its lifetime) expires from pending. */
+      status?: LotStatus;
     }[],
     at: Date,
     reservationId: string | null,
   ): Promise<void> {
-    const total = lots.reduce((s, l) => s + l.units, 0n);
+    const sum = (pending: boolean) =>
+      lots
+        .filter((l) => (l.status === LotStatus.LOT_STATUS_PENDING) === pending)
+        .reduce((s, l) => s + l.units, 0n);
     await insertEntry(
       client,
       {
         entry_id: randomUUID(),
         account_id: account.account_id,
         kind: EntryKind.ENTRY_KIND_EXPIRED,
-        available_delta: -total,
+        available_delta: -sum(false),
+        pending_delta: -sum(true),
         reference: reservationId ?? '',
         reservation_id: reservationId,
       },
@@ -623,11 +629,13 @@ function tenancyOf(r: Pick<ReservationRow, 'operator_id' | 'project_id' | 'merch
   return { operatorId: r.operator_id, projectId: r.project_id, merchantId: r.merchant_id };
 }
 
-function valueOf(pointValue: { currency: string; amountMinor: bigint }, points: bigint) {
+/** The money value of points at the programme's point value (events' `value`). */
+export function valueOf(pointValue: { currency: string; amountMinor: bigint }, points: bigint) {
   return { currency: pointValue.currency, amountMinor: pointValue.amountMinor * points };
 }
 
-function issuerPoints(
+/** One lot's part of an event that moves points of several issuers. */
+export function issuerPoints(
   pointValue: { currency: string; amountMinor: bigint },
   lotId: string,
   lot: { issuer_operator_id: string; issuer_project_id: string },

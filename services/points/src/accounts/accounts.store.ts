@@ -82,10 +82,12 @@ export type NewEntry = Pick<EntryRow, 'entry_id' | 'account_id' | 'kind'> &
       | 'available_delta'
       | 'pending_delta'
       | 'reserved_delta'
+      | 'debt_delta'
       | 'reason'
       | 'reference'
       | 'reservation_id'
       | 'client_id'
+      | 'event_id'
       | 'member_id'
     >
   >;
@@ -168,6 +170,14 @@ export async function balanceOf(db: Db, accountId: string): Promise<Balance> {
   return rows[0] as Balance;
 }
 
+/** Adds the signed delta to the account's debt (its CHECK refuses a debt below 0). */
+export async function changeDebt(client: PoolClient, accountId: string, delta: bigint): Promise<void> {
+  await client.query('UPDATE accounts SET debt = debt + $2 WHERE account_id = $1', [
+    accountId,
+    delta.toString(),
+  ]);
+}
+
 // ---- history ----
 
 export async function insertEntry(
@@ -177,8 +187,8 @@ export async function insertEntry(
 ): Promise<void> {
   await client.query(
     `INSERT INTO points_entries (entry_id, account_id, kind, available_delta, pending_delta, reserved_delta,
-                                 reason, reference, reservation_id, client_id, member_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+                                 debt_delta, reason, reference, reservation_id, client_id, event_id, member_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
     [
       e.entry_id,
       e.account_id,
@@ -186,10 +196,12 @@ export async function insertEntry(
       e.available_delta ?? 0n,
       e.pending_delta ?? 0n,
       e.reserved_delta ?? 0n,
+      e.debt_delta ?? 0n,
       e.reason ?? '',
       e.reference ?? '',
       e.reservation_id ?? null,
       e.client_id ?? '',
+      e.event_id ?? '',
       e.member_id ?? '',
     ],
   );
@@ -246,6 +258,31 @@ export async function freeLots(
     [accountId],
   );
   return rows.map((r) => ({ lotId: r.lot_id, free: r.free }));
+}
+
+/**
+ * Makes the account's pending lots due by now available (status 1 -> 2, one statement: a lot is
+ * released once). Returns the released lots.
+ */
+export async function releaseDueLots(client: PoolClient, accountId: string): Promise<LotRow[]> {
+  const { rows } = await client.query<LotRow>(
+    `UPDATE lots SET status = 2
+      WHERE account_id = $1 AND status = 1 AND available_at <= now()
+      RETURNING *`,
+    [accountId],
+  );
+  return rows;
+}
+
+/** Accounts with pending lots due for release, earliest due first. */
+export async function accountsWithPendingDue(db: Db, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ account_id: string }>(
+    `SELECT DISTINCT account_id FROM (
+       SELECT account_id FROM lots WHERE status = 1 AND available_at <= now() ORDER BY available_at LIMIT $1
+     ) due`,
+    [limit],
+  );
+  return rows.map((r) => r.account_id);
 }
 
 /** Adds the signed deltas to the lots (the lots' CHECK refuses any that would break 0 <= held <= remaining). */
