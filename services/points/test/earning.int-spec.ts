@@ -348,13 +348,19 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       await replica(h.pool).expireDueLots(100);
       expect(await balance(holder)).toEqual({ available: 0n, pending: 0n, debt: 0n });
       expect((await budgetTotals(h.pool, op)).expired).toBe(40n);
-      // released afterwards, nothing is left to move; a refund takes nothing from it and records debt
+      // released afterwards, nothing is left to move; a refund finds the points gone by expiry: it
+      // takes nothing and records no debt (the holder never used them)
       await h.pool.query(`UPDATE lots SET available_at = now() - interval '1 second' WHERE source_ref = $1`, [
         p.paymentId,
       ]);
       await h.jobs.releaseDueLots(100);
       await h.refunded(p, 4_000n);
-      expect(await balance(holder)).toEqual({ available: 0n, pending: 0n, debt: 40n });
+      expect(await balance(holder)).toEqual({ available: 0n, pending: 0n, debt: 0n });
+      const earning = await h.pool.query<{ reversed: bigint; expired_absorbed: bigint }>(
+        'SELECT reversed, expired_absorbed FROM earnings WHERE payment_id = $1',
+        [p.paymentId],
+      );
+      expect(earning.rows[0]).toEqual({ reversed: 40n, expired_absorbed: 40n });
     });
   });
 
@@ -401,6 +407,35 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       ]);
       await h.jobs.releaseDueLots(100);
       expect(await balance(holder)).toEqual({ available: 0n, pending: 0n, debt: 0n });
+    });
+
+    it('what expired of an earned lot is not taken again by its refunds, from other lots or as debt, over several refunds', async () => {
+      await setUp();
+      const holder = uniqueName('u');
+      await pay(holder, 5_000n); // 50 points of another payment, expiring later
+      const p = await pay(holder, 10_000n); // 100 points
+      await h.pool.query(`UPDATE lots SET expires_at = now() + interval '1 hour' WHERE source_ref = $1`, [
+        p.paymentId,
+      ]);
+      await spend(holder, 40n); // earliest expiry first: 40 of this payment's lot
+      const lot = await h.pool.query<{ lot_id: string }>('SELECT lot_id FROM lots WHERE source_ref = $1', [
+        p.paymentId,
+      ]);
+      await lapseLots(
+        h.pool,
+        lot.rows.map((r) => r.lot_id),
+      );
+      await replica(h.pool).expireDueLots(100); // the other 60 expire unused
+      expect(await balance(holder)).toEqual({ available: 50n, pending: 0n, debt: 0n });
+      await h.refunded(p, 5_000n); // half: 50, all within what expired
+      expect(await balance(holder)).toEqual({ available: 50n, pending: 0n, debt: 0n });
+      await h.refunded(p, 10_000n); // the rest: 50, of which 10 expired and 40 were spent
+      expect(await balance(holder)).toEqual({ available: 10n, pending: 0n, debt: 0n });
+      const row = await h.pool.query<{ reversed: bigint; expired_absorbed: bigint }>(
+        'SELECT reversed, expired_absorbed FROM earnings WHERE payment_id = $1',
+        [p.paymentId],
+      );
+      expect(row.rows[0]).toEqual({ reversed: 100n, expired_absorbed: 60n });
     });
 
     it('a refund redelivered, or a later refund with the same total, takes back nothing more', async () => {

@@ -17,8 +17,9 @@ import { checkBudgetInvariants } from './budget-invariants';
  *     them, redeemed and expired = the units its lots gave to confirmations and expiries; and
  *     checkBudgetInvariants (the hierarchy within its allotments);
  *   - per earning (payment): its lot's amount = points earned - debt it paid off; what refunds took
- *     from lots plus the debt they recorded <= reversed <= points (equal under policy DEBT): a
- *     payment never loses more than it earned.
+ *     from lots plus the debt they recorded plus what its lot's expiry had already removed
+ *     (expired_absorbed, never more than the lot's expired units) <= reversed <= points (equal under
+ *     policy DEBT): a payment never loses more than it earned.
  */
 export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<string[]> {
   const found: string[] = [];
@@ -76,8 +77,9 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
   );
   await check(
     'earning differs from its lot or its reversals',
-    `SELECT er.payment_id, er.points, er.debt_repaid, er.reversed, lo.amount, p.shortfall_policy,
-            coalesce(r.taken, 0) AS taken, coalesce(d.debt, 0) AS debt
+    `SELECT er.payment_id, er.points, er.debt_repaid, er.reversed, er.expired_absorbed, lo.amount,
+            p.shortfall_policy, coalesce(r.taken, 0) AS taken, coalesce(d.debt, 0) AS debt,
+            coalesce(x.expired, 0) AS lot_expired
        FROM earnings er
        JOIN programmes p ON p.operator_id = er.operator_id
        LEFT JOIN lots lo ON lo.lot_id = er.lot_id
@@ -88,10 +90,16 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
        LEFT JOIN (SELECT reference, account_id, sum(debt_delta) AS debt FROM points_entries
                    WHERE kind = 9 GROUP BY reference, account_id) d
          ON d.reference = er.payment_id AND d.account_id = er.account_id
+       LEFT JOIN (SELECT el.lot_id, sum(-el.remaining_delta) AS expired
+                    FROM points_entries e JOIN entry_lots el USING (entry_id)
+                   WHERE e.kind = 11 GROUP BY el.lot_id) x
+         ON x.lot_id = er.lot_id
       WHERE coalesce(lo.amount, 0) <> er.points - er.debt_repaid
          OR er.reversed > er.points
-         OR coalesce(r.taken, 0) + coalesce(d.debt, 0) > er.reversed
-         OR (p.shortfall_policy = 'DEBT' AND coalesce(r.taken, 0) + coalesce(d.debt, 0) <> er.reversed)`,
+         OR er.expired_absorbed > coalesce(lo.remaining - lo.held, 0) + coalesce(x.expired, 0)
+         OR coalesce(r.taken, 0) + coalesce(d.debt, 0) + er.expired_absorbed > er.reversed
+         OR (p.shortfall_policy = 'DEBT'
+             AND coalesce(r.taken, 0) + coalesce(d.debt, 0) + er.expired_absorbed <> er.reversed)`,
   );
   await check(
     'earned lot without its earning',

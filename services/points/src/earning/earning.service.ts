@@ -63,6 +63,7 @@ import {
   findEarning,
   findRuleOf,
   insertEarning,
+  lapsedUnits,
   listRules,
   lockEarning,
   orUndo,
@@ -142,7 +143,7 @@ export class EarningService {
     if (await findEarning(client, e.paymentId)) return; // earned already (another delivery)
     const paidAt = e.occurredAt ? fromTimestamp(e.occurredAt) : new Date();
     const operatorId = e.tenancy?.operatorId ?? '';
-    const base: Omit<EarningRow, 'reversed' | 'created_at'> = {
+    const base: Omit<EarningRow, 'reversed' | 'expired_absorbed' | 'created_at'> = {
       payment_id: e.paymentId,
       operator_id: operatorId,
       project_id: e.tenancy?.projectId ?? '',
@@ -305,7 +306,7 @@ export class EarningService {
 
   private async recordNotEarned(
     client: PoolClient,
-    row: Omit<EarningRow, 'reversed' | 'created_at'>,
+    row: Omit<EarningRow, 'reversed' | 'expired_absorbed' | 'created_at'>,
   ): Promise<void> {
     if (!(await insertEarning(client, row)))
       throw new Error(`payment ${row.payment_id} earned concurrently by another event`);
@@ -388,12 +389,15 @@ export class EarningService {
     const terms = await this.programmes.get(client, earning.operator_id);
     const now = new Date();
     const own = earning.lot_id ? await findLot(client, earning.lot_id) : undefined;
+    // what the earned lot's expiry removed is gone already: the holder never used it, so it is
+    // neither taken from other lots nor recorded as debt (once per unit, over all refunds)
+    const absorbed = own ? min(take, (await lapsedUnits(client, own, now)) - earning.expired_absorbed) : 0n;
     const first =
       own && own.expires_at > now && own.remaining > own.held
         ? [{ lotId: own.lot_id, free: own.remaining - own.held }]
         : [];
     const others = (await freeLots(client, account.account_id)).filter((l) => l.lotId !== earning.lot_id);
-    const { taken, shortfall } = takeFrom([...first, ...others], take);
+    const { taken, shortfall } = takeFrom([...first, ...others], take - absorbed);
 
     const deltas: LotDelta[] = taken.map((t) => ({ lotId: t.lotId, remaining: -t.units, held: 0n }));
     let pendingTaken = 0n;
@@ -437,7 +441,7 @@ export class EarningService {
         event_id: eventId,
       });
     }
-    await addReversed(client, e.paymentId, take);
+    await addReversed(client, e.paymentId, take, absorbed);
     const tenancy = { operatorId: earning.operator_id, projectId: earning.project_id };
     await this.outbox.enqueue(
       client,
@@ -458,8 +462,17 @@ export class EarningService {
       { key: earning.holder_id, subject: e.paymentId, tenancy },
     );
     this.logger.info(
-      { payment_id: e.paymentId, refund_id: e.refundId, taken: take - shortfall, shortfall, debt },
+      {
+        payment_id: e.paymentId,
+        refund_id: e.refundId,
+        taken: take - absorbed - shortfall,
+        absorbed,
+        shortfall,
+        debt,
+      },
       'points reversed',
     );
   }
 }
+
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from '@citybase/platform';
+import { EntryKind } from '@citybase/contracts/citybase/points/v1/points';
 import type { ListEarningRulesQuery, SetEarningRuleCommand } from './earning.domain';
 
 /**
@@ -37,6 +38,7 @@ export interface EarningRow {
   debt_repaid: bigint;
   lot_id: string | null;
   reversed: bigint;
+  expired_absorbed: bigint;
   reason: string;
   event_id: string;
   created_at: Date;
@@ -118,7 +120,7 @@ export async function lockEarning(client: PoolClient, paymentId: string): Promis
 /** Records a payment's earning (or why it earned nothing); false when the payment has one already. */
 export async function insertEarning(
   client: PoolClient,
-  e: Omit<EarningRow, 'reversed' | 'created_at'>,
+  e: Omit<EarningRow, 'reversed' | 'expired_absorbed' | 'created_at'>,
 ): Promise<boolean> {
   const { rowCount } = await client.query(
     `INSERT INTO earnings (payment_id, operator_id, project_id, holder_id, account_id, rule_id, scenario,
@@ -162,11 +164,36 @@ export async function earnedOnDay(
   return rows[0]?.points ?? 0n;
 }
 
-export async function addReversed(client: PoolClient, paymentId: string, points: bigint): Promise<void> {
-  await client.query('UPDATE earnings SET reversed = reversed + $2 WHERE payment_id = $1', [
-    paymentId,
-    points.toString(),
-  ]);
+/** Adds a refund's share to what the earning reversed; `absorbed` of it was already gone by expiry. */
+export async function addReversed(
+  client: PoolClient,
+  paymentId: string,
+  points: bigint,
+  absorbed: bigint,
+): Promise<void> {
+  await client.query(
+    'UPDATE earnings SET reversed = reversed + $2, expired_absorbed = expired_absorbed + $3 WHERE payment_id = $1',
+    [paymentId, points.toString(), absorbed.toString()],
+  );
+}
+
+/**
+ * Units of a lot that its expiry removed or will remove: what EXPIRED entries took from it, plus,
+ * once past its expiry, what the expiry job has not taken yet (its unheld remainder).
+ */
+export async function lapsedUnits(
+  client: PoolClient,
+  lot: { lot_id: string; expires_at: Date; remaining: bigint; held: bigint },
+  now: Date,
+): Promise<bigint> {
+  const { rows } = await client.query<{ expired: bigint }>(
+    `SELECT coalesce(sum(-el.remaining_delta), 0)::bigint AS expired
+       FROM entry_lots el JOIN points_entries e USING (entry_id)
+      WHERE el.lot_id = $1 AND e.kind = ${EntryKind.ENTRY_KIND_EXPIRED}`,
+    [lot.lot_id],
+  );
+  const pastExpiry = lot.expires_at <= now ? lot.remaining - lot.held : 0n;
+  return rows[0].expired + pastExpiry;
 }
 
 /**
