@@ -700,27 +700,36 @@ describe('identity TenancyService over gRPC (in-process service, PostgreSQL, Kaf
     it('answers NOT_FOUND naming the field for well-formed ids of nothing, writing nothing', async () => {
       const before = await counts(pg);
       const none = randomUUID();
-      const calls: [Promise<unknown>, string][] = [
-        [tenancy.getOperator({ operatorId: none }, admin.metadata()), 'operator_id'],
-        [tenancy.getProject({ projectId: none }, admin.metadata()), 'project_id'],
-        [tenancy.getMerchant({ merchantId: none }, admin.metadata()), 'merchant_id'],
+      // thunks: a call made only when its turn comes, so no rejection waits unhandled
+      const calls: [() => Promise<unknown>, string][] = [
+        [() => tenancy.getOperator({ operatorId: none }, admin.metadata()), 'operator_id'],
+        [() => tenancy.getProject({ projectId: none }, admin.metadata()), 'project_id'],
+        [() => tenancy.getMerchant({ merchantId: none }, admin.metadata()), 'merchant_id'],
         [
-          tenancy.createProject({ requestId: rid(), operatorId: none, name: 'P', kind: 1 }, admin.metadata()),
+          () =>
+            tenancy.createProject(
+              { requestId: rid(), operatorId: none, name: 'P', kind: 1 },
+              admin.metadata(),
+            ),
           'operator_id',
         ],
         [
-          tenancy.createBuilding({ requestId: rid(), projectId: none, name: 'B' }, admin.metadata()),
+          () => tenancy.createBuilding({ requestId: rid(), projectId: none, name: 'B' }, admin.metadata()),
           'project_id',
         ],
         [
-          tenancy.createUnit({ requestId: rid(), buildingId: none, name: 'U', floor: 0 }, admin.metadata()),
+          () =>
+            tenancy.createUnit({ requestId: rid(), buildingId: none, name: 'U', floor: 0 }, admin.metadata()),
           'building_id',
         ],
-        [tenancy.registerMerchant(merchantRequest(none, t.staffId), admin.metadata()), 'project_id'],
-        [tenancy.setMerchantStatus(statusRequest(none, t.staffId, ACTIVE), admin.metadata()), 'merchant_id'],
+        [() => tenancy.registerMerchant(merchantRequest(none, t.staffId), admin.metadata()), 'project_id'],
+        [
+          () => tenancy.setMerchantStatus(statusRequest(none, t.staffId, ACTIVE), admin.metadata()),
+          'merchant_id',
+        ],
       ];
       for (const [call, field] of calls) {
-        const err = await failure(call);
+        const err = await failure(call());
         expect({ code: err.code, field: errorField(err) }).toEqual({ code: status.NOT_FOUND, field });
         expect(err.details).not.toContain(none);
       }

@@ -278,48 +278,61 @@ describe('points: budgets (in-process service)', () => {
   });
 
   it('validates requests, naming the field', async () => {
-    const cases: [Promise<unknown>, string][] = [
-      [city.setBudget({ requestId: '', tenancy: tenancy(), period: '2030-08', allotted: 1n }), 'request_id'],
-      [city.setBudget({ requestId: 'r', tenancy: tenancy(), period: '2030-13', allotted: 1n }), 'period'],
-      [city.setBudget({ requestId: 'r', tenancy: tenancy(), period: '', allotted: 1n }), 'period'],
-      [city.setBudget({ requestId: 'r', tenancy: tenancy(), period: '2030-08', allotted: -1n }), 'allotted'],
+    // thunks: a call made only when its turn comes, so no rejection waits unhandled
+    const cases: [() => Promise<unknown>, string][] = [
       [
-        city.setBudget({ requestId: 'r', tenancy: tenancy('', P), period: '2030-08', allotted: 1n }),
+        () => city.setBudget({ requestId: '', tenancy: tenancy(), period: '2030-08', allotted: 1n }),
+        'request_id',
+      ],
+      [
+        () => city.setBudget({ requestId: 'r', tenancy: tenancy(), period: '2030-13', allotted: 1n }),
+        'period',
+      ],
+      [() => city.setBudget({ requestId: 'r', tenancy: tenancy(), period: '', allotted: 1n }), 'period'],
+      [
+        () => city.setBudget({ requestId: 'r', tenancy: tenancy(), period: '2030-08', allotted: -1n }),
+        'allotted',
+      ],
+      [
+        () => city.setBudget({ requestId: 'r', tenancy: tenancy('', P), period: '2030-08', allotted: 1n }),
         'tenancy.operator_id',
       ],
       [
-        city.setBudget({ requestId: 'r', tenancy: tenancy('op a'), period: '2030-08', allotted: 1n }),
+        () => city.setBudget({ requestId: 'r', tenancy: tenancy('op a'), period: '2030-08', allotted: 1n }),
         'tenancy.operator_id',
       ],
       [
-        city.setBudget({
-          requestId: 'r',
-          tenancy: { operatorId: A, projectId: P, merchantId: 'm' },
-          period: '2030-08',
-          allotted: 1n,
-        }),
+        () =>
+          city.setBudget({
+            requestId: 'r',
+            tenancy: { operatorId: A, projectId: P, merchantId: 'm' },
+            period: '2030-08',
+            allotted: 1n,
+          }),
         'tenancy.merchant_id',
       ],
-      [city.getBudget({ tenancy: tenancy(A), period: '2030-8' }), 'period'],
+      [() => city.getBudget({ tenancy: tenancy(A), period: '2030-8' }), 'period'],
       [
-        city.listBudgets({ tenancy: tenancy(A, P), period: '2030-08', page: undefined }),
+        () => city.listBudgets({ tenancy: tenancy(A, P), period: '2030-08', page: undefined }),
         'tenancy.project_id',
       ],
       [
-        city.listBudgets({ tenancy: tenancy(), period: '2030-08', page: { pageSize: 501, pageToken: '' } }),
+        () =>
+          city.listBudgets({ tenancy: tenancy(), period: '2030-08', page: { pageSize: 501, pageToken: '' } }),
         'page.page_size',
       ],
       [
-        city.listBudgets({
-          tenancy: tenancy(),
-          period: '2030-08',
-          page: { pageSize: 1, pageToken: 'eyJ2IjoxfQ' },
-        }),
+        () =>
+          city.listBudgets({
+            tenancy: tenancy(),
+            period: '2030-08',
+            page: { pageSize: 1, pageToken: 'eyJ2IjoxfQ' },
+          }),
         'page.page_token',
       ],
     ];
     for (const [call, field] of cases) {
-      const err = await grpcError(call);
+      const err = await grpcError(call());
       expect([err.code, errorField(err)]).toEqual([status.INVALID_ARGUMENT, field]);
     }
   });
