@@ -42,9 +42,6 @@ CREATE TABLE earnings (
   debt_repaid   bigint      NOT NULL DEFAULT 0 CHECK (debt_repaid >= 0 AND debt_repaid <= points),
   lot_id        uuid        REFERENCES lots,
   reversed      bigint      NOT NULL DEFAULT 0 CHECK (reversed >= 0 AND reversed <= points),
-  -- of reversed: what the earned lot's expiry had already removed (the holder never used it, so a
-  -- refund neither takes it from other lots nor records it as debt)
-  expired_absorbed bigint   NOT NULL DEFAULT 0 CHECK (expired_absorbed >= 0 AND expired_absorbed <= reversed),
   -- '' when it earned; else why not (NO_RULE, RULE_OFF, NO_PROGRAMME, BUDGET_NOT_SET, ...)
   reason        text        NOT NULL DEFAULT '',
   event_id      text        NOT NULL,
