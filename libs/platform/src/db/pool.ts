@@ -68,3 +68,27 @@ export async function withTransaction<T>(
     }
   }
 }
+
+/**
+ * Runs `fn` inside a savepoint of the caller's transaction. When it throws an error `undo` accepts,
+ * what it wrote is rolled back to the savepoint and the answer is undefined (the transaction goes
+ * on); any other error is thrown on (and the whole transaction rolls back).
+ */
+export async function inSavepoint<T>(
+  client: PoolClient,
+  name: string,
+  fn: () => Promise<T>,
+  undo: (err: unknown) => boolean,
+): Promise<T | undefined> {
+  if (!/^[a-z_]+$/.test(name)) throw new Error(`savepoint name ${name}: lowercase letters and underscores`);
+  await client.query(`SAVEPOINT ${name}`);
+  try {
+    const result = await fn();
+    await client.query(`RELEASE SAVEPOINT ${name}`);
+    return result;
+  } catch (err) {
+    if (!undo(err)) throw err;
+    await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+    return undefined;
+  }
+}

@@ -16,6 +16,7 @@ import {
   PoolClient,
   toTimestamp,
   withTransaction,
+  inSavepoint,
 } from '@citybase/platform';
 import type { PaymentSucceeded, RefundSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
 import type { IssuerPoints } from '@citybase/contracts/citybase/points/v1/events';
@@ -66,7 +67,6 @@ import {
   lapsedUnits,
   listRules,
   lockEarning,
-  orUndo,
   ruleFor,
   upsertRule,
 } from './earning.store';
@@ -200,8 +200,9 @@ export class EarningService {
     let budgetId: string | undefined;
     if (lotPoints > 0n) {
       let refused = '';
-      budgetId = await orUndo(
+      budgetId = await inSavepoint(
         client,
+        'earning_charge',
         () =>
           this.budgets.charge(
             client,

@@ -195,24 +195,3 @@ export async function lapsedUnits(
   const pastExpiry = lot.expires_at <= now ? lot.remaining - lot.held : 0n;
   return rows[0].expired + pastExpiry;
 }
-
-/**
- * Runs `fn` under a savepoint: when it fails with an error `undo` accepts (a refused budget charge),
- * the transaction goes back to before it and carries on; undefined then.
- */
-export async function orUndo<T>(
-  client: PoolClient,
-  fn: () => Promise<T>,
-  undo: (err: unknown) => boolean,
-): Promise<T | undefined> {
-  await client.query('SAVEPOINT earning_charge');
-  try {
-    const result = await fn();
-    await client.query('RELEASE SAVEPOINT earning_charge');
-    return result;
-  } catch (err) {
-    if (!undo(err)) throw err;
-    await client.query('ROLLBACK TO SAVEPOINT earning_charge');
-    return undefined;
-  }
-}

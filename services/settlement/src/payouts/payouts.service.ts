@@ -30,12 +30,11 @@ import {
   PAYOUTS_PAGE,
   RunPayoutCycleCommand,
 } from './payouts.domain';
-import { pageOf } from '@citybase/platform';
+import { inSavepoint, pageOf } from '@citybase/platform';
 import { PayoutErrors } from './payouts.errors';
 import {
   findBatch,
   findPayout,
-  inSavepoint,
   insertBatch,
   insertPayout,
   listPayouts,

@@ -187,26 +187,3 @@ export async function listPayouts(
   );
   return rows;
 }
-
-/**
- * Runs `fn` inside a savepoint of the caller's transaction. When it throws an error `undo` accepts,
- * what it wrote is rolled back to the savepoint and the answer is undefined (the transaction goes
- * on); any other error is thrown on (and the whole transaction rolls back).
- */
-export async function inSavepoint<T>(
-  client: PoolClient,
-  name: 'payout_hold',
-  fn: () => Promise<T>,
-  undo: (err: unknown) => boolean,
-): Promise<T | undefined> {
-  await client.query(`SAVEPOINT ${name}`);
-  try {
-    const result = await fn();
-    await client.query(`RELEASE SAVEPOINT ${name}`);
-    return result;
-  } catch (err) {
-    if (!undo(err)) throw err;
-    await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
-    return undefined;
-  }
-}
