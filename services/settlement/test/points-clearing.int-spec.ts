@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
 import { toTimestamp } from '@citybase/platform';
-import { uniqueName } from '@citybase/platform/testing';
+import { errorCode, grpcError, uniqueName } from '@citybase/platform/testing';
 import type { IssuerPoints } from '@citybase/contracts/citybase/points/v1/events';
 import { ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
 import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
@@ -287,6 +288,17 @@ describe('settlement points clearing (in-process service, Kafka, PostgreSQL; poi
     );
     expect(rows.map((r) => r.status)).toEqual(['settled', 'settled']);
     expect(await h.replica.settleCycle(500)).toBe(0);
+    // a clearing posting is not corrected by hand: it follows the obligations
+    const { rows: tx } = await h.pool.query<{ tx_id: string }>(
+      'SELECT tx_id FROM ledger_transactions WHERE idempotency_key = $1',
+      [`points:obligation:${o2}`],
+    );
+    const admin = h.clientOf({}, ['settlement:admin', 'city:admin']);
+    const refused = await grpcError(
+      admin.reverseTransaction({ requestId: randomUUID(), transactionId: tx[0]!.tx_id, reason: 'by hand' }),
+    );
+    expect(refused.code).toBe(status.FAILED_PRECONDITION);
+    expect(errorCode(refused)).toBe('TRANSACTION_MANAGED_BY_POINTS_CLEARING');
   });
 
   it('240 concurrent redemptions across three operators: exact liabilities and payables, clearing nets to zero throughout and settles to zero', async () => {
