@@ -37,6 +37,8 @@ export interface PointsBenchParams {
   hotScripts: number;
   accounts: number;
   concurrency: number;
+  /** Projects (budget nodes) the spread run's accounts are spread over, round robin (default 1). */
+  projects: number;
 }
 
 export function pointsBenchParams(env: NodeJS.ProcessEnv): PointsBenchParams {
@@ -45,6 +47,7 @@ export function pointsBenchParams(env: NodeJS.ProcessEnv): PointsBenchParams {
     hotScripts: intFromEnv(env, 'BENCH_POINTS_HOT_SCRIPTS', 1_000),
     accounts: intFromEnv(env, 'BENCH_POINTS_ACCOUNTS', 1_000),
     concurrency: intFromEnv(env, 'BENCH_POINTS_CONCURRENCY', 32),
+    projects: intFromEnv(env, 'BENCH_POINTS_PROJECTS', 1),
   };
 }
 
@@ -114,10 +117,11 @@ export async function runPoints(cleanup: Cleanup): Promise<void> {
       updatedAt: undefined,
     },
   });
+  const projects = Array.from({ length: p.projects }, (_, i) => (i === 0 ? projectId : `${projectId}-${i}`));
   for (const node of [
     { operatorId: '', projectId: '' },
     { operatorId, projectId: '' },
-    { operatorId, projectId },
+    ...projects.map((id) => ({ operatorId, projectId: id })),
   ])
     await admin.setBudget({
       requestId: randomUUID(),
@@ -141,6 +145,8 @@ export async function runPoints(cleanup: Cleanup): Promise<void> {
   );
   cleanup.add('gRPC client', () => Promise.resolve(client.close()));
   const tenancy = { operatorId, projectId, merchantId: '' };
+  /** The project whose budget pays for an account's points: by its number, round robin. */
+  const projectOf = (holderId: string) => projects[Number(/\d+$/.exec(holderId)?.[0] ?? 0) % projects.length];
 
   /** `scripts` earn+spend scripts, `concurrency` at a time, holder by script number. */
   const run = async (scripts: number, holderOf: (i: number) => string): Promise<RunResult> => {
@@ -153,7 +159,7 @@ export async function runPoints(cleanup: Cleanup): Promise<void> {
           const holderId = holderOf(i);
           await client.issuePoints({
             requestId: randomUUID(),
-            tenancy,
+            tenancy: { ...tenancy, projectId: projectOf(holderId) ?? projectId },
             holderId,
             points: POINTS,
             reason: 'BENCH',
@@ -207,7 +213,7 @@ export async function runPoints(cleanup: Cleanup): Promise<void> {
       name: 'spread_tps',
       value: round(spread.tps, 1),
       unit: 'transactions/s',
-      how: `${p.scripts} scripts over ${p.accounts} accounts; ${shape}`,
+      how: `${p.scripts} scripts over ${p.accounts} accounts, issued from ${p.projects} project budget(s); ${shape}`,
     },
     {
       name: 'hot_tps',
