@@ -39,7 +39,7 @@ import { cityClient, OPERATOR_SCOPES, PointsClient } from './points-harness';
  */
 const SEED = Number(process.env.POINTS_MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const OPERATIONS = Number(process.env.POINTS_MODEL_OPERATIONS ?? 10_000);
-const ACCOUNTS = 16;
+const ACCOUNTS = Number(process.env.POINTS_MODEL_ACCOUNTS ?? 32);
 /** Operations per account per round. */
 const PER_ACCOUNT = 10;
 const CHECKPOINT_ROUNDS = 10;
@@ -66,8 +66,8 @@ type Op =
 const WEIGHTS: [Op, number][] = [
   ['issue', 14],
   ['replayIssue', 2],
-  ['earn', 16],
-  ['refund', 8],
+  ['earn', 10],
+  ['refund', 5],
   ['reserve', 18],
   ['confirm', 10],
   ['cancel', 7],
@@ -104,6 +104,16 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
   const operatorOf = (m: ModelAccount) => (m.policy === 'DEBT' ? operators.debt : operators.forgive);
   const counts = new Map<string, number>();
   const count = (what: string) => counts.set(what, (counts.get(what) ?? 0) + 1);
+  /** Milliseconds spent per operation (summed over the accounts running in parallel), and per step. */
+  const spent = new Map<string, number>();
+  const timed = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await fn();
+    } finally {
+      spent.set(what, (spent.get(what) ?? 0) + Date.now() - started);
+    }
+  };
   const seedNote = () => `POINTS_MODEL_SEED=${SEED}`;
 
   beforeAll(async () => {
@@ -207,6 +217,15 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
 
     return async (due: Due): Promise<void> => {
       const op = draw();
+      const started = Date.now();
+      try {
+        await apply(op, due);
+      } finally {
+        spent.set(op, (spent.get(op) ?? 0) + Date.now() - started);
+      }
+    };
+
+    async function apply(op: Op, due: Due): Promise<void> {
       const label = `${m.holderId} ${op}`;
       count(op);
       switch (op) {
@@ -397,7 +416,7 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
           return;
         }
       }
-    };
+    }
   };
 
   /** The passes for what the round made due, in the model's order: lot expiry, hold expiry, release. */
@@ -546,20 +565,23 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
       const rounds = Math.ceil(OPERATIONS / (ACCOUNTS * PER_ACCOUNT));
       for (let round = 1; round <= rounds; round++) {
         const dues: Due[] = accounts.map(() => ({ lots: new Set(), holds: new Set(), release: new Set() }));
-        await Promise.all(
-          runners.map(async (run, i) => {
-            for (let k = 0; k < PER_ACCOUNT; k++) await run(present(dues[i], 'due'));
-          }),
+        await timed('(rounds, wall)', () =>
+          Promise.all(
+            runners.map(async (run, i) => {
+              for (let k = 0; k < PER_ACCOUNT; k++) await run(present(dues[i], 'due'));
+            }),
+          ),
         );
-        await passTime(dues);
-        await compareBalances(`after round ${round}`);
+        await timed('(passes)', () => passTime(dues));
+        await timed('(balances)', () => compareBalances(`after round ${round}`));
         if (round % CHECKPOINT_ROUNDS === 0 || round === rounds)
-          await compareRows(`checkpoint at round ${round}`);
+          await timed('(checkpoints)', () => compareRows(`checkpoint at round ${round}`));
       }
       const operations = rounds * ACCOUNTS * PER_ACCOUNT;
       console.log(
         `points model test: ${operations} operations in ${((Date.now() - started) / 1000).toFixed(1)} s, ` +
-          `seed ${SEED}: ${JSON.stringify(Object.fromEntries([...counts].sort()))}`,
+          `seed ${SEED}: ${JSON.stringify(Object.fromEntries([...counts].sort()))}; ` +
+          `ms spent: ${JSON.stringify(Object.fromEntries([...spent].sort()))}`,
       );
       expect(operations).toBeGreaterThanOrEqual(OPERATIONS);
     },
