@@ -1,4 +1,5 @@
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import {
   COMMAND_NAMES,
   type Command,
@@ -141,6 +142,108 @@ describe('parseCommandLine: valid command lines', () => {
       name: 'keys rotate',
       auth: {},
       requestId: 'k-2026-01',
+    });
+  });
+
+  it('points rule set / list, issue, balance', () => {
+    expect(
+      command(
+        'points',
+        'rule',
+        'set',
+        '--operator',
+        'op-1',
+        '--scenario',
+        'ev-charging',
+        '--points-per-yuan',
+        '2',
+        '--daily-cap',
+        '500',
+      ),
+    ).toEqual({
+      name: 'points rule set',
+      auth: {},
+      operatorId: 'op-1',
+      projectId: '',
+      scenario: PaymentScenario.PAYMENT_SCENARIO_EV_CHARGING,
+      pointsPerYuan: 2,
+      dailyCap: 500n,
+    });
+    expect(
+      command(
+        'points',
+        'rule',
+        'set',
+        '--operator',
+        'op-1',
+        '--project',
+        'p-1',
+        '--scenario',
+        'PAYMENT_SCENARIO_PARKING',
+        '--points-per-yuan',
+        '0',
+        '--request-id',
+        'r-1',
+      ),
+    ).toEqual({
+      name: 'points rule set',
+      auth: {},
+      requestId: 'r-1',
+      operatorId: 'op-1',
+      projectId: 'p-1',
+      scenario: PaymentScenario.PAYMENT_SCENARIO_PARKING,
+      pointsPerYuan: 0,
+      dailyCap: 0n,
+    });
+    expect(command('points', 'rule', 'list', '--operator', 'op-1')).toEqual({
+      name: 'points rule list',
+      auth: {},
+      operatorId: 'op-1',
+      projectId: '',
+    });
+    expect(
+      command(
+        'points',
+        'issue',
+        '--operator',
+        'op-1',
+        '--project',
+        'p-1',
+        '--holder',
+        'u-1',
+        '--points',
+        '150',
+        '--reason',
+        'GOODWILL',
+        '--expires-at',
+        '2027-06-30T16:00:00.250+08:00',
+      ),
+    ).toEqual({
+      name: 'points issue',
+      auth: {},
+      operatorId: 'op-1',
+      projectId: 'p-1',
+      holderId: 'u-1',
+      points: 150n,
+      reason: 'GOODWILL',
+      expiresAt: { seconds: BigInt(Date.UTC(2027, 5, 30, 8, 0, 0) / 1000), nanos: 250_000_000 },
+    });
+    expect(
+      command('points', 'issue', '--operator', 'op-1', '--holder', 'u-1', '--points', '1', '--reason', 'X'),
+    ).toEqual({
+      name: 'points issue',
+      auth: {},
+      operatorId: 'op-1',
+      projectId: '',
+      holderId: 'u-1',
+      points: 1n,
+      reason: 'X',
+    });
+    expect(command('points', 'balance', '--operator', 'op-1', '--holder', 'hh-1')).toEqual({
+      name: 'points balance',
+      auth: {},
+      operatorId: 'op-1',
+      holderId: 'hh-1',
     });
   });
 
@@ -291,7 +394,7 @@ describe('help', () => {
     } else {
       expect(text).toContain('--credentials <file>');
     }
-    const mutating = /create|rotate|revoke|set/.test(name);
+    const mutating = /create|rotate|revoke|set|issue/.test(name);
     expect(text.includes('--request-id <id>')).toBe(mutating);
   });
 

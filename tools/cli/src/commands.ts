@@ -3,7 +3,9 @@
 // UsageErrors (exit code 2) with our messages, each naming the help topic to read.
 import { Command as CommanderCommand, type CommanderError, Option } from 'commander';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
+import type { Timestamp } from '@citybase/contracts/google/protobuf/timestamp';
 import { UsageError } from './errors';
 
 export const DEFAULT_ADMIN_NAME = 'City admin';
@@ -65,7 +67,30 @@ export type Command =
       allotted: bigint;
     }
   | { name: 'points budget get'; auth: AuthOptions; period: string; operatorId: string; projectId: string }
-  | { name: 'points budget list'; auth: AuthOptions; period: string; operatorId: string };
+  | { name: 'points budget list'; auth: AuthOptions; period: string; operatorId: string }
+  | {
+      name: 'points rule set';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      projectId: string;
+      scenario: PaymentScenario;
+      pointsPerYuan: number;
+      dailyCap: bigint;
+    }
+  | { name: 'points rule list'; auth: AuthOptions; operatorId: string; projectId: string }
+  | {
+      name: 'points issue';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      projectId: string;
+      holderId: string;
+      points: bigint;
+      reason: string;
+      expiresAt?: Timestamp;
+    }
+  | { name: 'points balance'; auth: AuthOptions; operatorId: string; holderId: string };
 
 export type CommandName = Command['name'];
 
@@ -214,6 +239,13 @@ export const SHORTFALL_POLICIES: ReadonlyMap<string, ShortfallPolicy> = new Map(
   ['debt', ShortfallPolicy.SHORTFALL_POLICY_DEBT],
   ['forgive', ShortfallPolicy.SHORTFALL_POLICY_FORGIVE],
 ]);
+
+/** The scenarios accepted by --scenario: the PaymentScenario values without prefix, lower case. */
+export const PAYMENT_SCENARIOS: ReadonlyMap<string, PaymentScenario> = new Map(
+  Object.entries(PaymentScenario)
+    .filter((e): e is [string, PaymentScenario] => typeof e[1] === 'number' && e[1] > 0)
+    .map(([key, value]) => [key.replace(/^PAYMENT_SCENARIO_/, '').toLowerCase(), value]),
+);
 
 const SPECS: CommandSpec[] = [
   {
@@ -552,6 +584,134 @@ const SPECS: CommandSpec[] = [
       operatorId: v.string('operator') ?? '',
     }),
   },
+  {
+    name: 'points rule set',
+    summary:
+      'create or change the earning rule of an operator or project for a payment scenario (PointsService.SetEarningRule)',
+    details: [
+      "One rule per (operator, project, scenario): setting it again changes it. A project's rule wins",
+      "over its operator's. Needs scope points:configure and the operator's own credentials or a city",
+      'administrator (docs/points.md "Earning").',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', description: 'project_id the rule is narrowed to' },
+      scenario: {
+        type: 'string',
+        value: '<scenario>',
+        required: true,
+        description: [...PAYMENT_SCENARIOS.keys()].join('|'),
+      },
+      'points-per-yuan': {
+        type: 'string',
+        value: '<points>',
+        required: true,
+        description: 'points per yuan (100 minor units) paid, 0-10000 (0 turns the rule off)',
+      },
+      'daily-cap': {
+        type: 'string',
+        value: '<points>',
+        description: 'at most this many points per holder per city day (default 0: no cap)',
+      },
+    },
+    build: (v) => ({
+      name: 'points rule set',
+      auth: v.auth(),
+      ...withRequestId(v),
+      operatorId: v.required('operator'),
+      projectId: v.string('project') ?? '',
+      scenario: parseScenario(v.required('scenario')),
+      pointsPerYuan: v.int32('points-per-yuan'),
+      dailyCap: v.string('daily-cap') === undefined ? 0n : v.integer('daily-cap'),
+    }),
+  },
+  {
+    name: 'points rule list',
+    summary: 'the earning rules of an operator and its projects (PointsService.ListEarningRules)',
+    details: ["With --project: the operator's rules and that project's."],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', description: 'project_id (none: all its projects)' },
+    },
+    build: (v) => ({
+      name: 'points rule list',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      projectId: v.string('project') ?? '',
+    }),
+  },
+  {
+    name: 'points issue',
+    summary: "issue points to a holder, charged to the issuer's budget (PointsService.IssuePoints)",
+    details: [
+      'The points are charged to the budget of --project (or of the operator without --project) for',
+      'the current month and become one available lot. Needs scope points:issue.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: {
+        type: 'string',
+        value: '<id>',
+        required: true,
+        description: "operator_id (the programme's)",
+      },
+      project: { type: 'string', value: '<id>', description: 'project_id whose budget pays for the points' },
+      holder: { type: 'string', value: '<id>', required: true, description: 'user or household id' },
+      points: { type: 'string', value: '<points>', required: true, description: 'how many, > 0' },
+      reason: {
+        type: 'string',
+        value: '<code>',
+        required: true,
+        description: 'why, 1-40 of A-Z, 0-9 and _, e.g. GOODWILL',
+      },
+      'expires-at': {
+        type: 'string',
+        value: '<time>',
+        description: "RFC 3339 time the lot expires (default: the programme's lot lifetime)",
+      },
+    },
+    build: (v) => {
+      const expiresAt = v.string('expires-at');
+      return {
+        name: 'points issue',
+        auth: v.auth(),
+        ...withRequestId(v),
+        operatorId: v.required('operator'),
+        projectId: v.string('project') ?? '',
+        holderId: v.required('holder'),
+        points: v.integer('points'),
+        reason: v.required('reason'),
+        ...(expiresAt === undefined ? {} : { expiresAt: parseTime(expiresAt, 'expires-at', 'points issue') }),
+      };
+    },
+  },
+  {
+    name: 'points balance',
+    summary: "a holder's points: available, reserved, pending, debt and tier (PointsService.GetBalance)",
+    details: ['An unknown holder answers zeros.'],
+    api: true,
+    mutating: false,
+    options: {
+      operator: {
+        type: 'string',
+        value: '<id>',
+        required: true,
+        description: "operator_id (the programme's)",
+      },
+      holder: { type: 'string', value: '<id>', required: true, description: 'user or household id' },
+    },
+    build: (v) => ({
+      name: 'points balance',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      holderId: v.required('holder'),
+    }),
+  },
 ];
 
 /** The node of a budget command: --period, and --operator / --project (a project needs its operator). */
@@ -563,6 +723,33 @@ function budgetNode(
   const projectId = v.string('project') ?? '';
   if (projectId !== '' && operatorId === '') throw new UsageError('--project needs --operator', topic);
   return { period: v.required('period'), operatorId, projectId };
+}
+
+function parseScenario(text: string): PaymentScenario {
+  const key = text
+    .trim()
+    .toLowerCase()
+    .replace(/^payment_scenario_/, '')
+    .replace(/-/g, '_');
+  const scenario = PAYMENT_SCENARIOS.get(key);
+  if (scenario === undefined)
+    throw new UsageError(
+      `--scenario must be one of ${[...PAYMENT_SCENARIOS.keys()].join(', ')} (got '${text}')`,
+      'points rule set',
+    );
+  return scenario;
+}
+
+/** An RFC 3339 time with its offset ("2027-06-30T16:00:00Z") as a Timestamp (milliseconds kept). */
+export function parseTime(text: string, option: string, topic: string): Timestamp {
+  const ms = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i.test(text) || Number.isNaN(ms))
+    throw new UsageError(
+      `--${option} must be an RFC 3339 time with offset, e.g. 2027-06-30T16:00:00Z (got '${text}')`,
+      topic,
+    );
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
 }
 
 function parseShortfallPolicy(text: string): ShortfallPolicy {
@@ -715,8 +902,8 @@ function buildProgram(argv: readonly string[], result: { parsed?: Parsed; help: 
     .usage('<command> [options]')
     .description(
       'Operator tool of a Citybase city: initialise the city, then manage operators, projects, API\n' +
-        'clients and the token signing keys through the identity service, and points programmes and\n' +
-        'budgets through the points service.',
+        'clients and the token signing keys through the identity service, and points programmes,\n' +
+        'budgets, earning rules, issuance and balances through the points service.',
     )
     .addHelpText(
       'after',

@@ -134,7 +134,15 @@ type ClientCalls = Pick<
 
 type PointsCalls = Pick<
   Unary<typeof PointsServiceService>,
-  'setProgramme' | 'getProgramme' | 'setBudget' | 'getBudget' | 'listBudgets'
+  | 'setProgramme'
+  | 'getProgramme'
+  | 'setBudget'
+  | 'getBudget'
+  | 'listBudgets'
+  | 'setEarningRule'
+  | 'listEarningRules'
+  | 'issuePoints'
+  | 'getBalance'
 >;
 
 /** The RPCs the tool uses: identity's, and the points service's operator tools. */
@@ -200,6 +208,10 @@ export function identityApi(
     setBudget: points.setBudget,
     getBudget: points.getBudget,
     listBudgets: points.listBudgets,
+    setEarningRule: points.setEarningRule,
+    listEarningRules: points.listEarningRules,
+    issuePoints: points.issuePoints,
+    getBalance: points.getBalance,
     close: () => {
       tenancy.close();
       clients.close();

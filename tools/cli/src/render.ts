@@ -8,9 +8,13 @@ import {
   type SigningKey,
 } from '@citybase/contracts/citybase/identity/v1/clients';
 import { type Operator, type Project, ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import {
   type Budget,
   BudgetLevel,
+  type EarningRule,
+  type GetBalanceResponse,
+  HolderKind,
   type Programme,
   ShortfallPolicy,
 } from '@citybase/contracts/citybase/points/v1/points';
@@ -133,5 +137,31 @@ export function renderBudget(b: Budget | undefined): Json {
     subtree_redeemed: b.subtreeRedeemed.toString(),
     subtree_expired: b.subtreeExpired.toString(),
     updated_at: timestampText(b.updatedAt),
+  };
+}
+
+export function renderEarningRule(r: EarningRule | undefined): Json {
+  if (r === undefined) return null;
+  return {
+    rule_id: r.ruleId,
+    operator_id: r.tenancy?.operatorId ?? '',
+    project_id: r.tenancy?.projectId ?? '',
+    scenario: enumName(PaymentScenario, r.scenario, 'PAYMENT_SCENARIO_'),
+    points_per_yuan: r.pointsPerYuan,
+    daily_cap: r.dailyCap.toString(),
+    updated_at: timestampText(r.updatedAt),
+  };
+}
+
+export function renderBalance(b: GetBalanceResponse): Json {
+  return {
+    holder_id: b.holderId,
+    holder_kind: enumName(HolderKind, b.holderKind, 'HOLDER_KIND_'),
+    available: b.available.toString(),
+    reserved: b.reserved.toString(),
+    pending: b.pending.toString(),
+    debt: b.debt.toString(),
+    tier: b.tier,
+    expiring_soon: b.expiringSoon.toString(),
   };
 }

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { Metadata, status } from '@grpc/grpc-js';
 import { type ApiClient, ClientStatus } from '@citybase/contracts/citybase/identity/v1/clients';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
-import { BudgetLevel, type Budget, ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
+import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
+import {
+  BudgetLevel,
+  type Budget,
+  HolderKind,
+  ShortfallPolicy,
+} from '@citybase/contracts/citybase/points/v1/points';
 import type { ClientCredentials } from './credentials';
 import type { Endpoints, IdentityApi } from './identity-api';
 import type { Io } from './io';
@@ -146,6 +152,44 @@ class FakeApi implements IdentityApi {
     return token === ''
       ? { budgets: [budget('op-1', '', 600n)], page: { nextPageToken: 'b2' } }
       : { budgets: [budget('op-2', '', 100n)], page: { nextPageToken: '' } };
+  };
+  setEarningRule: IdentityApi['setEarningRule'] = async (req) => {
+    this.record('setEarningRule', req);
+    return { rule: req.rule && { ...req.rule, ruleId: 'rule-1', updatedAt: CREATED } };
+  };
+  listEarningRules: IdentityApi['listEarningRules'] = async (req) => {
+    this.record('listEarningRules', req);
+    const rule = (ruleId: string, projectId: string, scenario: PaymentScenario) => ({
+      ruleId,
+      tenancy: { operatorId: req.tenancy?.operatorId ?? '', projectId, merchantId: '' },
+      scenario,
+      pointsPerYuan: 1,
+      dailyCap: 0n,
+      updatedAt: CREATED,
+    });
+    return (req.page?.pageToken ?? '') === ''
+      ? { rules: [rule('rule-1', '', PaymentScenario.PAYMENT_SCENARIO_GOODS)], page: { nextPageToken: 'r2' } }
+      : {
+          rules: [rule('rule-2', 'p-1', PaymentScenario.PAYMENT_SCENARIO_PARKING)],
+          page: { nextPageToken: '' },
+        };
+  };
+  issuePoints: IdentityApi['issuePoints'] = async (req) => {
+    this.record('issuePoints', req);
+    return { lotId: 'lot-1', available: req.points + 7n };
+  };
+  getBalance: IdentityApi['getBalance'] = async (req) => {
+    this.record('getBalance', req);
+    return {
+      holderId: req.holderId,
+      available: 157n,
+      reserved: 20n,
+      pending: 30n,
+      debt: 0n,
+      tier: 'Gold',
+      holderKind: HolderKind.HOLDER_KIND_USER,
+      expiringSoon: 0n,
+    };
   };
   close(): void {
     this.closed = true;
@@ -601,7 +645,142 @@ describe('points', () => {
     });
   });
 
+  it('points rule set / list, issue, balance', async () => {
+    const h = harness();
+    const op = { operatorId: 'op-1', projectId: '', merchantId: '' };
+    expect(
+      await h.run(
+        'points',
+        'rule',
+        'set',
+        '--operator',
+        'op-1',
+        '--scenario',
+        'goods',
+        '--points-per-yuan',
+        '3',
+        '--daily-cap',
+        '1000',
+      ),
+    ).toBe(0);
+    expect(h.json()).toEqual({
+      request_id: 'generated-1',
+      rule: {
+        rule_id: 'rule-1',
+        operator_id: 'op-1',
+        project_id: '',
+        scenario: 'GOODS',
+        points_per_yuan: 3,
+        daily_cap: '1000',
+        updated_at: '2026-01-02T03:04:05Z',
+      },
+    });
+    h.out.length = 0;
+    expect(await h.run('points', 'rule', 'list', '--operator', 'op-1')).toBe(0);
+    expect(h.json()).toMatchObject({
+      rules: [
+        { rule_id: 'rule-1', project_id: '', scenario: 'GOODS' },
+        { rule_id: 'rule-2', project_id: 'p-1', scenario: 'PARKING' },
+      ],
+    });
+    h.out.length = 0;
+    expect(
+      await h.run(
+        'points',
+        'issue',
+        '--operator',
+        'op-1',
+        '--project',
+        'p-1',
+        '--holder',
+        'u-1',
+        '--points',
+        '150',
+        '--reason',
+        'GOODWILL',
+        '--request-id',
+        'iss-1',
+      ),
+    ).toBe(0);
+    expect(h.json()).toEqual({ request_id: 'iss-1', lot_id: 'lot-1', available: '157' });
+    h.out.length = 0;
+    expect(await h.run('points', 'balance', '--operator', 'op-1', '--holder', 'u-1')).toBe(0);
+    expect(h.json()).toEqual({
+      balance: {
+        holder_id: 'u-1',
+        holder_kind: 'USER',
+        available: '157',
+        reserved: '20',
+        pending: '30',
+        debt: '0',
+        tier: 'Gold',
+        expiring_soon: '0',
+      },
+    });
+    expect(h.api.calls.map((c) => [c.method, c.req])).toEqual([
+      [
+        'setEarningRule',
+        {
+          requestId: 'generated-1',
+          rule: {
+            ruleId: '',
+            tenancy: op,
+            scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
+            pointsPerYuan: 3,
+            dailyCap: 1000n,
+            updatedAt: undefined,
+          },
+        },
+      ],
+      ['listEarningRules', { tenancy: op, page: { pageSize: 0, pageToken: '' } }],
+      ['listEarningRules', { tenancy: op, page: { pageSize: 0, pageToken: 'r2' } }],
+      [
+        'issuePoints',
+        {
+          requestId: 'iss-1',
+          tenancy: { ...op, projectId: 'p-1' },
+          holderId: 'u-1',
+          points: 150n,
+          reason: 'GOODWILL',
+          expiresAt: undefined,
+        },
+      ],
+      ['getBalance', { tenancy: op, holderId: 'u-1' }],
+    ]);
+  });
+
   it.each([
+    [
+      ['points', 'rule', 'set', '--operator', 'o', '--scenario', 'mall', '--points-per-yuan', '1'],
+      /--scenario must be one of property_fee, parking, ev_charging, goods, services, group_buy/,
+    ],
+    [
+      ['points', 'rule', 'set', '--operator', 'o', '--scenario', 'goods', '--points-per-yuan', '1.5'],
+      /--points-per-yuan must be a non-negative integer/,
+    ],
+    [
+      [
+        'points',
+        'issue',
+        '--operator',
+        'o',
+        '--holder',
+        'u',
+        '--points',
+        '5',
+        '--reason',
+        'X',
+        '--expires-at',
+        'tomorrow',
+      ],
+      /--expires-at must be an RFC 3339 time/,
+    ],
+    [
+      ['points', 'issue', '--operator', 'o', '--holder', 'u', '--points', '5'],
+      /missing required option --reason/,
+    ],
+    [['points', 'balance', '--operator', 'o'], /missing required option --holder/],
+    [['points', 'rule'], /'points rule' needs a subcommand: set, list/],
     [['points', 'budget', 'set', '--period', '2026-12', '--allotted', '-5'], /--allotted needs a value/],
     [
       ['points', 'budget', 'set', '--period', '2026-12', '--allotted', 'x'],

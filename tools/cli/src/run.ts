@@ -11,8 +11,10 @@ import { printSecret, runInit } from './init';
 import type { Io } from './io';
 import { runLedgerCheck } from './ledger-check';
 import {
+  renderBalance,
   renderBudget,
   renderClient,
+  renderEarningRule,
   renderOperator,
   renderProgramme,
   renderProject,
@@ -102,7 +104,9 @@ type MutatingCommand = Extract<
       | 'client revoke'
       | 'keys rotate'
       | 'points programme set'
-      | 'points budget set';
+      | 'points budget set'
+      | 'points rule set'
+      | 'points issue';
   }
 >;
 
@@ -116,6 +120,8 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'keys rotate':
     case 'points programme set':
     case 'points budget set':
+    case 'points rule set':
+    case 'points issue':
       return true;
     case 'operator list':
     case 'project list':
@@ -123,6 +129,8 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'points programme get':
     case 'points budget get':
     case 'points budget list':
+    case 'points rule list':
+    case 'points balance':
       return false;
   }
 }
@@ -239,6 +247,48 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
         return { items: res.budgets, page: res.page };
       });
       return print({ budgets: budgets.map(renderBudget) });
+    }
+    case 'points rule set': {
+      const res = await api.setEarningRule({
+        requestId,
+        rule: {
+          ruleId: '',
+          tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+          scenario: command.scenario,
+          pointsPerYuan: command.pointsPerYuan,
+          dailyCap: command.dailyCap,
+          updatedAt: undefined,
+        },
+      });
+      return print({ request_id: requestId, rule: renderEarningRule(res.rule) });
+    }
+    case 'points rule list': {
+      const rules = await allPages(async (pageToken) => {
+        const res = await api.listEarningRules({
+          tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+          page: { pageSize: 0, pageToken },
+        });
+        return { items: res.rules, page: res.page };
+      });
+      return print({ rules: rules.map(renderEarningRule) });
+    }
+    case 'points issue': {
+      const res = await api.issuePoints({
+        requestId,
+        tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+        holderId: command.holderId,
+        points: command.points,
+        reason: command.reason,
+        expiresAt: command.expiresAt,
+      });
+      return print({ request_id: requestId, lot_id: res.lotId, available: res.available.toString() });
+    }
+    case 'points balance': {
+      const res = await api.getBalance({
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        holderId: command.holderId,
+      });
+      return print({ balance: renderBalance(res) });
     }
   }
 }

@@ -398,5 +398,88 @@ describe('citybase (built) against identity', () => {
     );
     expect(beyond.code).toBe(1);
     expect(beyond.stderr).toMatch(/^citybase: FAILED_PRECONDITION: .+\n$/);
+
+    // earning rules, issuance (charged to the project's budget) and the balance
+    const rule = await ok(
+      [
+        'points',
+        'rule',
+        'set',
+        ...project,
+        '--scenario',
+        'parking',
+        '--points-per-yuan',
+        '2',
+        '--daily-cap',
+        '500',
+        ...creds,
+      ],
+      env,
+    );
+    expect(rule.rule).toMatchObject({
+      operator_id: operatorId,
+      project_id: projectId,
+      scenario: 'PARKING',
+      points_per_yuan: 2,
+      daily_cap: '500',
+      updated_at: expect.stringMatching(ISO),
+    });
+    await ok(
+      [
+        'points',
+        'rule',
+        'set',
+        '--operator',
+        operatorId,
+        '--scenario',
+        'goods',
+        '--points-per-yuan',
+        '1',
+        ...creds,
+      ],
+      env,
+    );
+    const rules = await ok(['points', 'rule', 'list', '--operator', operatorId, ...creds], env);
+    expect(
+      rules.rules.map((r: { project_id: string; scenario: string }) => [r.project_id, r.scenario]),
+    ).toEqual([
+      ['', 'GOODS'],
+      [projectId, 'PARKING'],
+    ]);
+    const issueArgs = [
+      'points',
+      'issue',
+      ...project,
+      '--holder',
+      'resident-1',
+      '--points',
+      '150',
+      '--reason',
+      'GOODWILL',
+    ];
+    const issued = await ok([...issueArgs, '--request-id', 'cli-issue-1', ...creds], env);
+    expect(issued).toEqual({ request_id: 'cli-issue-1', lot_id: expect.any(String), available: '150' });
+    // the same request id again: the same lot, nothing issued twice
+    expect(await ok([...issueArgs, '--request-id', 'cli-issue-1', ...creds], env)).toEqual(issued);
+    const balance = await ok(
+      ['points', 'balance', '--operator', operatorId, '--holder', 'resident-1', ...creds],
+      env,
+    );
+    expect(balance.balance).toMatchObject({
+      holder_id: 'resident-1',
+      available: '150',
+      reserved: '0',
+      pending: '0',
+      debt: '0',
+    });
+    expect(
+      (await ok(['points', 'budget', 'get', ...period, ...project, ...creds], env)).budget,
+    ).toMatchObject({ issued: '150', unallotted: '250' });
+    const noReason = await citybase(
+      ['points', 'issue', ...project, '--holder', 'r', '--points', '1', '--reason', 'not a code', ...creds],
+      env,
+    );
+    expect(noReason.code).toBe(1);
+    expect(noReason.stderr).toMatch(/^citybase: INVALID_ARGUMENT: reason/);
   });
 });

@@ -138,16 +138,20 @@ export async function ensureAccount(
   client: PoolClient,
   a: { accountId: string; operatorId: string; holderId: string },
 ): Promise<AccountRow> {
+  const lock = () =>
+    client.query<AccountRow>('SELECT * FROM accounts WHERE operator_id = $1 AND holder_id = $2 FOR UPDATE', [
+      a.operatorId,
+      a.holderId,
+    ]);
+  // an existing account (the usual case) is locked in one round trip; a new one is inserted first
+  const existing = (await lock()).rows[0];
+  if (existing) return existing;
   await client.query(
     `INSERT INTO accounts (account_id, operator_id, holder_id) VALUES ($1, $2, $3)
      ON CONFLICT (operator_id, holder_id) DO NOTHING`,
     [a.accountId, a.operatorId, a.holderId],
   );
-  const { rows } = await client.query<AccountRow>(
-    'SELECT * FROM accounts WHERE operator_id = $1 AND holder_id = $2 FOR UPDATE',
-    [a.operatorId, a.holderId],
-  );
-  return rows[0] as AccountRow;
+  return (await lock()).rows[0] as AccountRow;
 }
 
 /** The row lock every change of an account happens under. */
