@@ -445,8 +445,18 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.points.v1.PointsService/GetReservation': {
     request: (a) => ({ reservationId: a.reservationId }),
   },
+  // A's resident's points sent to another holder of A's programme
+  '/citybase.points.v1.PointsService/TransferPoints': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      fromHolderId: a.residentId,
+      toHolderId: 'hostile-holder',
+      points: '1',
+      reason: 'HOSTILE',
+    }),
+  },
   // Not implemented yet (their issues come later): authenticated, then UNIMPLEMENTED, no data.
-  '/citybase.points.v1.PointsService/TransferPoints': { unimplemented: true },
   '/citybase.points.v1.PointsService/SetHouseholdMembers': { unimplemented: true },
   '/citybase.points.v1.PointsService/SetProgramme': {
     request: (a) => ({ requestId: rid(), programme: pointsProgramme(a.operatorId) }),

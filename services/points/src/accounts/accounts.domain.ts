@@ -131,6 +131,39 @@ export function toReservePointsCommand(req: {
   };
 }
 
+export interface TransferPointsCommand {
+  requestId: string;
+  operatorId: string;
+  /** '' unless the caller names one of the operator's projects. */
+  projectId: string;
+  fromHolderId: string;
+  toHolderId: string;
+  points: bigint;
+  reason: string;
+}
+
+export function toTransferPointsCommand(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  fromHolderId?: string;
+  toHolderId?: string;
+  points?: bigint;
+  reason?: string;
+}): TransferPointsCommand {
+  const cmd = {
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    projectId: optionalTenantId('tenancy.project_id', req.tenancy?.projectId),
+    fromHolderId: requiredString('from_holder_id', req.fromHolderId, TENANT_ID),
+    toHolderId: requiredString('to_holder_id', req.toHolderId, TENANT_ID),
+    points: points('points', req.points),
+    reason: requiredString('reason', req.reason, REASON),
+  };
+  if (cmd.toHolderId === cmd.fromHolderId)
+    throw DomainError.invalid('to_holder_id', 'must differ from from_holder_id');
+  return cmd;
+}
+
 export interface EndReservationCommand {
   requestId: string;
   /** '' when the request names no operator; else a reservation of another operator is not found. */

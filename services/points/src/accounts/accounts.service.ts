@@ -43,6 +43,7 @@ import {
   lotExpiry,
   reservationExpiry,
   ReservePointsCommand,
+  TransferPointsCommand,
 } from './accounts.domain';
 import { AccountsErrors } from './accounts.errors';
 import {
@@ -51,6 +52,7 @@ import {
   Balance,
   balanceOf,
   changeLots,
+  createAccount,
   dueReservations,
   endReservation,
   ensureAccount,
@@ -66,6 +68,7 @@ import {
   listEntries,
   listLots,
   lockAccount,
+  lotsByIds,
   LotDelta,
   LotRow,
   ReservationRow,
@@ -217,6 +220,125 @@ export class AccountsService {
       replay: async ({ client, resourceId: lotId }) => {
         const account = await findAccount(client, cmd.operatorId, cmd.holderId);
         return { lotId, available: account ? (await balanceOf(client, account.account_id)).available : 0n };
+      },
+    });
+  }
+
+  // ---- transfers ----
+
+  /**
+   * Moves available points between two holders of one programme: both accounts locked in id order
+   * (two opposite transfers cannot deadlock), the sender's free units taken earliest expiry first,
+   * one TRANSFER_IN lot per source lot at the receiver keeping its issuer, budget and expiry (the
+   * liability stays with the issuer; no budget changes). Not covered: POINTS_INSUFFICIENT, nothing
+   * written.
+   */
+  async transferPoints(
+    claims: CitybaseClaims,
+    cmd: TransferPointsCommand,
+  ): Promise<{ transferId: string; fromAvailable: bigint }> {
+    this.assertHolderTenancy(claims, { ...cmd, holderId: cmd.fromHolderId });
+    return this.mutations.run({
+      method: 'PointsService.TransferPoints',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      done: 'points transferred',
+      execute: async ({ client, resourceId: transferId, emit, note }) => {
+        const now = new Date();
+        const terms = await this.programmes.get(client, cmd.operatorId);
+        const sender = await findAccount(client, cmd.operatorId, cmd.fromHolderId);
+        if (!sender) throw AccountsErrors.insufficient(0n, cmd.points);
+        // the receiver exists before any lock is taken, then both are locked in id order
+        const receiverId = await createAccount(client, {
+          accountId: randomUUID(),
+          operatorId: cmd.operatorId,
+          holderId: cmd.toHolderId,
+        });
+        for (const id of [sender.account_id, receiverId].sort()) await lockAccount(client, id);
+        const free = await freeLots(client, sender.account_id);
+        const allocation = allocate(free, cmd.points);
+        if (!allocation)
+          throw AccountsErrors.insufficient(
+            free.reduce((sum, l) => sum + l.free, 0n),
+            cmd.points,
+          );
+        const units = new Map(allocation.map((a) => [a.lotId, a.units]));
+        const sources = await lotsByIds(
+          client,
+          allocation.map((a) => a.lotId),
+        );
+        const taken: LotDelta[] = sources.map((l) => ({
+          lotId: l.lot_id,
+          remaining: -(units.get(l.lot_id) ?? 0n),
+          held: 0n,
+        }));
+        await changeLots(client, taken);
+        await insertEntry(
+          client,
+          {
+            entry_id: randomUUID(),
+            account_id: sender.account_id,
+            kind: EntryKind.ENTRY_KIND_TRANSFER_OUT,
+            available_delta: -cmd.points,
+            reason: cmd.reason,
+            reference: transferId,
+            client_id: claims.sub,
+          },
+          taken,
+        );
+        const entryId = randomUUID();
+        await insertEntry(client, {
+          entry_id: entryId,
+          account_id: receiverId,
+          kind: EntryKind.ENTRY_KIND_TRANSFER_IN,
+          available_delta: cmd.points,
+          reason: cmd.reason,
+          reference: transferId,
+          client_id: claims.sub,
+        });
+        for (const l of sources)
+          await insertLot(client, {
+            lot_id: randomUUID(),
+            account_id: receiverId,
+            amount: units.get(l.lot_id) ?? 0n,
+            status: LotStatus.LOT_STATUS_AVAILABLE,
+            source: LotSource.LOT_SOURCE_TRANSFER,
+            source_ref: transferId,
+            issuer_operator_id: l.issuer_operator_id,
+            issuer_project_id: l.issuer_project_id,
+            budget_id: l.budget_id,
+            member_id: '',
+            entry_id: entryId,
+            earned_at: now,
+            available_at: now,
+            expires_at: l.expires_at,
+            from_lot_id: l.lot_id,
+          });
+        const tenancy = { operatorId: cmd.operatorId, projectId: cmd.projectId, merchantId: '' };
+        await emit(
+          PointsEvents.PointsTransferred,
+          {
+            transferId,
+            tenancy,
+            fromHolderId: cmd.fromHolderId,
+            toHolderId: cmd.toHolderId,
+            points: cmd.points,
+            reason: cmd.reason,
+            lots: sources.map((l) => issuerPoints(terms.pointValue, l.lot_id, l, units.get(l.lot_id) ?? 0n)),
+            occurredAt: toTimestamp(now),
+          },
+          { key: cmd.fromHolderId, subject: transferId, tenancy: { operatorId: cmd.operatorId } },
+        );
+        note({ transfer_id: transferId, points: cmd.points, lots: sources.length });
+        return { transferId, fromAvailable: (await balanceOf(client, sender.account_id)).available };
+      },
+      replay: async ({ client, resourceId: transferId }) => {
+        const sender = await findAccount(client, cmd.operatorId, cmd.fromHolderId);
+        return {
+          transferId,
+          fromAvailable: sender ? (await balanceOf(client, sender.account_id)).available : 0n,
+        };
       },
     });
   }

@@ -41,7 +41,16 @@ export interface LotRow {
   earned_at: Date;
   available_at: Date;
   expires_at: Date;
+  /** The sender's lot a TRANSFER_IN lot came from; null for every other source. */
+  from_lot_id: string | null;
+  /** When its PointsExpiring notice was sent; null until then. */
+  expiry_noticed_at: Date | null;
 }
+
+/** What a new lot is made of (remaining = amount, nothing held, not noticed). */
+export type NewLot = Omit<LotRow, 'remaining' | 'held' | 'from_lot_id' | 'expiry_noticed_at'> & {
+  from_lot_id?: string | null;
+};
 
 export interface ReservationRow {
   reservation_id: string;
@@ -146,6 +155,25 @@ export async function ensureAccount(
   return rows[0] as AccountRow;
 }
 
+/** Creates the account if it does not exist yet (no lock); its id. */
+export async function createAccount(
+  client: PoolClient,
+  a: { accountId: string; operatorId: string; holderId: string },
+): Promise<string> {
+  await client.query(
+    `INSERT INTO accounts (account_id, operator_id, holder_id) VALUES ($1, $2, $3)
+     ON CONFLICT (operator_id, holder_id) DO NOTHING`,
+    [a.accountId, a.operatorId, a.holderId],
+  );
+  // a statement of its own: it sees the row another transaction committed while this one waited
+  const { rows } = await client.query<{ account_id: string }>(
+    'SELECT account_id FROM accounts WHERE operator_id = $1 AND holder_id = $2',
+    [a.operatorId, a.holderId],
+  );
+  if (!rows[0]) throw new Error(`points account of ${a.holderId} was neither created nor found`);
+  return rows[0].account_id;
+}
+
 /** The row lock every change of an account happens under. */
 export async function lockAccount(client: PoolClient, accountId: string): Promise<AccountRow> {
   const { rows } = await client.query<AccountRow>('SELECT * FROM accounts WHERE account_id = $1 FOR UPDATE', [
@@ -216,11 +244,12 @@ export async function insertEntry(
 
 // ---- lots ----
 
-export async function insertLot(client: PoolClient, l: Omit<LotRow, 'remaining' | 'held'>): Promise<LotRow> {
+export async function insertLot(client: PoolClient, l: NewLot): Promise<LotRow> {
   const { rows } = await client.query<LotRow>(
     `INSERT INTO lots (lot_id, account_id, amount, remaining, status, source, source_ref, issuer_operator_id,
-                       issuer_project_id, budget_id, member_id, entry_id, earned_at, available_at, expires_at)
-     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *`,
+                       issuer_project_id, budget_id, member_id, entry_id, earned_at, available_at, expires_at,
+                       from_lot_id)
+     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *`,
     [
       l.lot_id,
       l.account_id,
@@ -236,9 +265,23 @@ export async function insertLot(client: PoolClient, l: Omit<LotRow, 'remaining' 
       l.earned_at,
       l.available_at,
       l.expires_at,
+      l.from_lot_id ?? null,
     ],
   );
   return rows[0] as LotRow;
+}
+
+/**
+ * The lots a transfer takes from, as they are under the sender's lock: the units taken from each
+ * (allocated earliest expiry first) with the lot's issuer, budget and expiry, which the receiver's
+ * TRANSFER_IN lot keeps.
+ */
+export async function lotsByIds(client: PoolClient, lotIds: readonly string[]): Promise<LotRow[]> {
+  const { rows } = await client.query<LotRow>(
+    'SELECT * FROM lots WHERE lot_id = ANY($1::uuid[]) ORDER BY expires_at, lot_id',
+    [lotIds],
+  );
+  return rows;
 }
 
 export async function findLot(db: Db, lotId: string): Promise<LotRow | undefined> {
