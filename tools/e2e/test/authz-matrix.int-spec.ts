@@ -456,8 +456,15 @@ const FOREIGN: Record<string, Foreign> = {
       reason: 'HOSTILE',
     }),
   },
-  // Not implemented yet (their issues come later): authenticated, then UNIMPLEMENTED, no data.
-  '/citybase.points.v1.PointsService/SetHouseholdMembers': { unimplemented: true },
+  // a household in A's programme with A's resident as a member
+  '/citybase.points.v1.PointsService/SetHouseholdMembers': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      householdId: 'hostile-home',
+      memberIds: [a.residentId],
+    }),
+  },
   '/citybase.points.v1.PointsService/SetProgramme': {
     request: (a) => ({ requestId: rid(), programme: pointsProgramme(a.operatorId) }),
   },
