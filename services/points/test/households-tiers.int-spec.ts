@@ -11,6 +11,7 @@ import {
   POINTS_SCOPES,
   seedBudget,
   seedProgramme,
+  replicaParts,
 } from './accounts-harness';
 import { EarningHarness, startEarningHarness } from './earning-harness';
 import { checkPointsInvariants } from './invariants';
@@ -207,6 +208,87 @@ describe('points households and tiers (in-process, real PostgreSQL and Kafka)', 
       expect(rows).toHaveLength(0);
       // 20 members are fine
       expect((await setMembers(home, many.slice(0, 20))).memberIds).toHaveLength(20);
+    });
+  });
+
+  describe('tiers', () => {
+    const tiers = [
+      { name: 'BASIC', threshold: 0n, multiplierPermille: 1000 },
+      { name: 'SILVER', threshold: 300n, multiplierPermille: 1000 },
+      { name: 'GOLD', threshold: 1000n, multiplierPermille: 1500 },
+    ];
+    const tierEvents = async (holderId: string) =>
+      (await eventsOf(h.pool, 'TierChanged'))
+        .filter((e) => e.holderId === holderId)
+        .map((e) => [e.fromTier, e.toTier]);
+    const jobs = () => replicaParts(h.pool as never).tiers();
+
+    it('moves up after earnings, and down by the tier job once the earnings leave the window, each change once', async () => {
+      await seedProgramme(h, op, { tiers, tierWindowDays: 30 });
+      await seedBudget(h, op, 1_000_000n);
+      await setRule(1);
+      const u = uniqueName('u');
+      // before any earning: the first tier
+      expect((await balance(u)).tier).toBe('BASIC');
+      const first = await pay(u, 40_000n); // 400: SILVER
+      expect((await balance(u)).tier).toBe('SILVER');
+      const second = await pay(u, 70_000n); // 1100: GOLD
+      expect((await balance(u)).tier).toBe('GOLD');
+      const third = await pay(u, 10_000n); // 100 at GOLD's 1.5x: 150
+      const { rows } = await h.pool.query<{ points: bigint }>(
+        'SELECT points FROM earnings WHERE payment_id = $1',
+        [third.paymentId],
+      );
+      expect(rows[0]?.points).toBe(150n);
+      expect(await tierEvents(u)).toEqual([
+        ['BASIC', 'SILVER'],
+        ['SILVER', 'GOLD'],
+      ]);
+      // a job pass now changes nothing: the earnings are in the window
+      await jobs().reviewTiers('00000000-0000-0000-0000-000000000000', 10_000);
+      expect((await balance(u)).tier).toBe('GOLD');
+
+      // time passes: the first two payments fall out of the 30-day window (rolling 150)
+      await h.pool.query(
+        `UPDATE earnings SET paid_at = paid_at - interval '31 days' WHERE payment_id = ANY($1::text[])`,
+        [[first.paymentId, second.paymentId]],
+      );
+      // an earning never moves an account down
+      await pay(u, 100n);
+      expect((await balance(u)).tier).toBe('GOLD');
+      // two job passes at once (two replicas): down to BASIC, once
+      const nil = '00000000-0000-0000-0000-000000000000';
+      await Promise.all([jobs().reviewTiers(nil, 10_000), jobs().reviewTiers(nil, 10_000)]);
+      await jobs().reviewTiers(nil, 10_000);
+      expect((await balance(u)).tier).toBe('BASIC');
+      expect(await tierEvents(u)).toEqual([
+        ['BASIC', 'SILVER'],
+        ['SILVER', 'GOLD'],
+        ['GOLD', 'BASIC'],
+      ]);
+      // at BASIC again the multiplier is 1x
+      const fifth = await pay(u, 10_000n);
+      const again = await h.pool.query<{ points: bigint }>(
+        'SELECT points FROM earnings WHERE payment_id = $1',
+        [fifth.paymentId],
+      );
+      expect(again.rows[0]?.points).toBe(100n);
+    });
+
+    it('rolling earnings are net of refunds: a refunded payment does not keep its tier at the next job pass', async () => {
+      await seedProgramme(h, op, { tiers, tierWindowDays: 30 });
+      await seedBudget(h, op, 1_000_000n);
+      await setRule(1);
+      const u = uniqueName('u');
+      const big = await pay(u, 120_000n); // 1200: GOLD
+      expect((await balance(u)).tier).toBe('GOLD');
+      await h.refunded(big, 100_000n); // 1000 taken back: rolling 200
+      await jobs().reviewTiers('00000000-0000-0000-0000-000000000000', 10_000);
+      expect((await balance(u)).tier).toBe('BASIC');
+      expect(await tierEvents(u)).toEqual([
+        ['BASIC', 'GOLD'],
+        ['GOLD', 'BASIC'],
+      ]);
     });
   });
 });

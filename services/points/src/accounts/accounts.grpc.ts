@@ -43,8 +43,8 @@ export class AccountsGrpc {
   @GrpcMethod('PointsService', 'getBalance')
   async getBalance(req: GetBalanceRequest, metadata: Metadata): Promise<GetBalanceResponse> {
     const q = toGetBalanceQuery(req);
-    const { account, balance } = await this.accounts.getBalance(claimsOf(metadata), q);
-    return balanceProto(q.holderId, account, balance);
+    const { account, balance, tier, expiringSoon } = await this.accounts.getBalance(claimsOf(metadata), q);
+    return balanceProto(q.holderId, account, balance, { tier, expiringSoon });
   }
 
   @GrpcMethod('PointsService', 'listLots')

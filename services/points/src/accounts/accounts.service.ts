@@ -30,6 +30,7 @@ import { PointsEvents } from '@citybase/contracts/events';
 import type { PointsConfig } from '../config';
 import { BudgetsService } from '../budgets/budgets.service';
 import { ProgrammesService } from '../programmes/programmes.service';
+import { effectiveTier } from '../tiers/tiers.domain';
 import {
   allocate,
   decideEnd,
@@ -57,6 +58,7 @@ import {
   endReservation,
   ensureAccount,
   EntryRow,
+  expiringWithin,
   expireLapsedLots,
   findAccount,
   findReservation,
@@ -71,6 +73,7 @@ import {
   lotsByIds,
   LotDelta,
   LotRow,
+  noticeDueLots,
   ReservationRow,
 } from './accounts.store';
 
@@ -104,13 +107,25 @@ export class AccountsService {
 
   // ---- reads ----
 
+  /**
+   * The balance, with the tier as answered (an account's '' is the programme's first tier) and the
+   * available points expiring within the programme's notice days.
+   */
   async getBalance(
     claims: CitybaseClaims,
     q: HolderRef,
-  ): Promise<{ account?: AccountRow; balance: Balance }> {
+  ): Promise<{ account?: AccountRow; balance: Balance; tier: string; expiringSoon: bigint }> {
     this.assertHolderTenancy(claims, q);
     const account = await findAccount(this.pool, q.operatorId, q.holderId);
-    return { account, balance: account ? await balanceOf(this.pool, account.account_id) : EMPTY_BALANCE };
+    const terms = await this.programmes.find(this.pool, q.operatorId);
+    const tier = effectiveTier(terms?.tiers ?? [], account?.tier ?? '');
+    if (!account) return { account, balance: EMPTY_BALANCE, tier, expiringSoon: 0n };
+    return {
+      account,
+      balance: await balanceOf(this.pool, account.account_id),
+      tier,
+      expiringSoon: await expiringWithin(this.pool, account.account_id, terms?.expiryNoticeDays ?? 0),
+    };
   }
 
   async listLots(
@@ -719,6 +734,36 @@ export class AccountsService {
       });
     }
     return accounts.length;
+  }
+
+  /**
+   * One batch of the expiry notices (ExpiryNoticeJob): PointsExpiring once per lot whose expiry
+   * falls within its programme's notice days, marked in the statement that picks it (noticeDueLots)
+   * and told in the same transaction. Returns how many lots it noticed.
+   */
+  async noticeExpiringLots(limit: number): Promise<number> {
+    return withTransaction(this.pool, async (client) => {
+      const lots = await noticeDueLots(client, limit);
+      const now = new Date();
+      for (const l of lots) {
+        const tenancy = { operatorId: l.operator_id, projectId: '', merchantId: '' };
+        await this.outbox.enqueue(
+          client,
+          PointsEvents.PointsExpiring,
+          {
+            tenancy,
+            holderId: l.holder_id,
+            lotId: l.lot_id,
+            points: l.points,
+            expiresAt: toTimestamp(l.expires_at),
+            occurredAt: toTimestamp(now),
+          },
+          { key: l.holder_id, subject: l.lot_id, tenancy: { operatorId: l.operator_id } },
+        );
+      }
+      if (lots.length > 0) this.logger.info({ lots: lots.length }, 'points expiry notices');
+      return lots.length;
+    });
   }
 
   // ---- helpers ----

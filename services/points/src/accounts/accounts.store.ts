@@ -198,6 +198,21 @@ export async function balanceOf(db: Db, accountId: string): Promise<Balance> {
   return rows[0] as Balance;
 }
 
+/**
+ * Available points that expire within `days` from now: Σ (remaining - held) of available lots with
+ * now < expires_at <= now + days (GetBalance's expiring_soon; 0 when days is 0).
+ */
+export async function expiringWithin(db: Db, accountId: string, days: number): Promise<bigint> {
+  if (days <= 0) return 0n;
+  const { rows } = await db.query<{ points: bigint }>(
+    `SELECT coalesce(sum(remaining - held), 0)::bigint AS points FROM lots
+      WHERE account_id = $1 AND status = 2 AND expires_at > now()
+        AND expires_at <= now() + make_interval(days => $2)`,
+    [accountId, days],
+  );
+  return rows[0]?.points ?? 0n;
+}
+
 /** Adds the signed delta to the account's debt (its CHECK refuses a debt below 0). */
 export async function changeDebt(client: PoolClient, accountId: string, delta: bigint): Promise<void> {
   await client.query('UPDATE accounts SET debt = debt + $2 WHERE account_id = $1', [
@@ -367,6 +382,41 @@ export async function accountsWithDueLots(db: Db, limit: number): Promise<string
     [limit],
   );
   return rows.map((r) => r.account_id);
+}
+
+/** A lot whose PointsExpiring notice is due, as the notice job marks it. */
+export interface NoticedLot {
+  lot_id: string;
+  account_id: string;
+  operator_id: string;
+  holder_id: string;
+  points: bigint;
+  expires_at: Date;
+}
+
+/**
+ * Marks up to `limit` lots noticed whose expiry falls within their programme's notice days and that
+ * have free units (remaining > held), and returns them: one statement, and only lots not noticed
+ * yet, so a lot is noticed once, also with two replicas at once (a lot another pass has locked is
+ * skipped, and re-checked as noticed when it is looked at again).
+ */
+export async function noticeDueLots(client: PoolClient, limit: number): Promise<NoticedLot[]> {
+  const { rows } = await client.query<NoticedLot>(
+    `UPDATE lots l SET expiry_noticed_at = clock_timestamp()
+       FROM (SELECT lo.lot_id, a.operator_id, a.holder_id
+               FROM lots lo
+               JOIN accounts a USING (account_id)
+               JOIN programmes p ON p.operator_id = a.operator_id
+              WHERE lo.expiry_noticed_at IS NULL AND lo.remaining > lo.held AND p.expiry_notice_days > 0
+                AND lo.expires_at > now() AND lo.expires_at <= now() + make_interval(days => p.expiry_notice_days)
+              ORDER BY lo.expires_at
+              LIMIT $1
+                FOR UPDATE OF lo SKIP LOCKED) d
+      WHERE l.lot_id = d.lot_id AND l.expiry_noticed_at IS NULL
+      RETURNING l.lot_id, l.account_id, d.operator_id, d.holder_id, l.remaining - l.held AS points, l.expires_at`,
+    [limit],
+  );
+  return rows;
 }
 
 export type LotListRow = LotRow & { cursor_at: string };

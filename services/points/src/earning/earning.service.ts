@@ -46,6 +46,7 @@ import { BudgetsService } from '../budgets/budgets.service';
 import { householdOf } from '../households/households.store';
 import type { ProgrammeTerms } from '../programmes/programmes.domain';
 import { ProgrammesService } from '../programmes/programmes.service';
+import { TiersService } from '../tiers/tiers.service';
 import {
   cityDay,
   ListEarningRulesQuery,
@@ -93,6 +94,7 @@ export class EarningService {
     private readonly mutations: Mutations,
     private readonly budgets: BudgetsService,
     private readonly programmes: ProgrammesService,
+    private readonly tiers: TiersService,
   ) {}
 
   // ---- rules ----
@@ -296,6 +298,8 @@ export class EarningService {
       // another delivery of the payment earned meanwhile: roll all of this back (the inbox retries
       // the event, which then finds that earning)
       throw new Error(`payment ${e.paymentId} earned concurrently by another event`);
+    // up to the tier the rolling earnings now reach (never down: the tier job does that)
+    await this.tiers.afterEarning(client, account, terms);
     this.logger.info(
       {
         payment_id: e.paymentId,
