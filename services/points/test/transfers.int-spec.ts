@@ -244,7 +244,16 @@ describe('points transfers (in-process, real PostgreSQL)', () => {
     const unexpected = [...outcomes.keys()].filter(
       (k) => k.startsWith('refused') && !/POINTS_INSUFFICIENT|RESERVATION_(CONFIRMED|CANCELLED)/.test(k),
     );
-    expect(unexpected).toEqual([]);
+    // an unexpected refusal shows the service's error log lines with it
+    const errors = h.svc
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"level":50'))
+      .map((l) => l.slice(0, 400));
+    expect({ unexpected, errors: unexpected.length > 0 ? errors.slice(0, 5) : [] }).toEqual({
+      unexpected: [],
+      errors: [],
+    });
     expect(outcomes.get('transfer') ?? 0).toBeGreaterThan(100);
     expect(await checkPointsInvariants(h.pool)).toEqual([]);
     // nothing was created or lost: what the lots hold plus what confirmations spent is what was issued
