@@ -20,6 +20,8 @@ import { checkBudgetInvariants } from './budget-invariants';
  *     from lots plus the debt they recorded plus what its lot's expiry had already removed
  *     (expired_absorbed, never more than the lot's expired units) <= reversed <= points (equal under
  *     policy DEBT): a payment never loses more than it earned;
+ *   - households: every member row's household is a household account, and only household
+ *     accounts have lots attributed to a member;
  *   - per transfer: its TRANSFER_OUT and TRANSFER_IN entries net to 0, and each TRANSFER_IN lot's
  *     amount is what the transfer took from its source lot, with the source's budget, issuer and
  *     expiry.
@@ -155,6 +157,15 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
     'transfer out and in differ',
     `SELECT reference, sum(available_delta) AS net FROM points_entries WHERE kind IN (12, 13)
       GROUP BY reference HAVING sum(available_delta) <> 0 OR count(*) <> 2`,
+  );
+  await check(
+    'household member or attribution outside a household',
+    `SELECT hm.operator_id, hm.household_id AS holder_id, 'member row' AS what FROM household_members hm
+       LEFT JOIN accounts a ON a.operator_id = hm.operator_id AND a.holder_id = hm.household_id
+      WHERE a.holder_kind IS DISTINCT FROM 2
+     UNION ALL
+     SELECT a.operator_id, a.holder_id, 'attributed lot' FROM lots l JOIN accounts a USING (account_id)
+      WHERE l.member_id <> '' AND a.holder_kind <> 2`,
   );
   found.push(...(await checkBudgetInvariants(pool as Pool)).violations);
   return found;
