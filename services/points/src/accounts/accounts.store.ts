@@ -411,7 +411,7 @@ export async function noticeDueLots(client: PoolClient, limit: number): Promise<
                 AND lo.expires_at > now() AND lo.expires_at <= now() + make_interval(days => p.expiry_notice_days)
               ORDER BY lo.expires_at
               LIMIT $1
-                FOR UPDATE OF lo SKIP LOCKED) d
+                FOR NO KEY UPDATE OF lo SKIP LOCKED) d
       WHERE l.lot_id = d.lot_id AND l.expiry_noticed_at IS NULL
       RETURNING l.lot_id, l.account_id, d.operator_id, d.holder_id, l.remaining - l.held AS points, l.expires_at`,
     [limit],
