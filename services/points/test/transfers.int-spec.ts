@@ -201,49 +201,66 @@ describe('points transfers (in-process, real PostgreSQL)', () => {
     expect(await counts()).toEqual(before);
   });
 
-  it('240 parallel transfers in both directions mixed with reservations keep every invariant and the total', async () => {
+  it('240 parallel calls: 180 transfers in opposite pairs, reservations made and ended, keep every invariant and the total', async () => {
     const random = seededRandom(20261207);
-    const holders = Array.from({ length: 8 }, holder);
+    const holders = Array.from({ length: 12 }, holder);
     await Promise.all(holders.map((u, i) => issue(u, 300n, 30 + i)));
     await Promise.all(holders.map((u, i) => issue(u, 100n, 10 + i)));
     const issuedBefore = (await budgetTotals(h.pool, op)).issued;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+    const amount = (max: number) => BigInt(1 + Math.floor(random() * max));
     const outcomes = new Map<string, number>();
     const count = (k: string) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
-    const open: string[] = [];
-    const one = async (i: number): Promise<void> => {
-      const from = pick(holders);
-      const to = pick(holders.filter((u) => u !== from));
-      const x = random();
+    const attempt = async (what: string, call: () => Promise<unknown>): Promise<void> => {
       try {
-        if (x < 0.6) {
-          // opposite directions between the same two holders, interleaved
-          await (i % 2 === 0
-            ? transfer(from, to, BigInt(1 + Math.floor(random() * 60)))
-            : transfer(to, from, 7n));
-          count('transfer');
-        } else if (x < 0.8 || open.length === 0) {
-          const { reservation } = await client.reservePoints({
-            requestId: uniqueName('reserve'),
-            tenancy: tenancy(),
-            holderId: from,
-            points: BigInt(1 + Math.floor(random() * 40)),
-            reference: 'checkout',
-            ttlSeconds: 0,
-          });
-          open.push((reservation as Reservation).reservationId);
-          count('reserve');
-        } else {
-          const reservationId = pick(open);
-          const end = random() < 0.5 ? client.confirmReservation : client.cancelReservation;
-          await end.call(client, { requestId: uniqueName('end'), tenancy: tenancy(), reservationId });
-          count('end');
-        }
+        await call();
+        count(what);
       } catch (err) {
         count(`refused ${errorCode(err as never) ?? String(err)}`);
       }
     };
-    await Promise.all(Array.from({ length: 240 }, (_, i) => one(i)));
+    const reserve = (holderId: string, points: bigint) =>
+      client.reservePoints({
+        requestId: uniqueName('reserve'),
+        tenancy: tenancy(),
+        holderId,
+        points,
+        reference: 'checkout',
+        ttlSeconds: 0,
+      });
+    // reservations to end during the burst
+    const open = await Promise.all(
+      Array.from(
+        { length: 30 },
+        async () => (await reserve(pick(holders), amount(20))).reservation as Reservation,
+      ),
+    );
+    const calls: (() => Promise<void>)[] = [];
+    for (let i = 0; i < 90; i++) {
+      // two opposite transfers between the same two holders at once: locked in id order, no deadlock
+      const from = pick(holders);
+      const to = pick(holders.filter((u) => u !== from));
+      const [there, back] = [amount(60), amount(60)];
+      calls.push(() => attempt('transfer', () => transfer(from, to, there)));
+      calls.push(() => attempt('transfer', () => transfer(to, from, back)));
+    }
+    for (const r of open) {
+      const end = random() < 0.5 ? client.confirmReservation : client.cancelReservation;
+      calls.push(() =>
+        attempt('end', () =>
+          end.call(client, {
+            requestId: uniqueName('end'),
+            tenancy: tenancy(),
+            reservationId: r.reservationId,
+          }),
+        ),
+      );
+      const u = pick(holders);
+      const points = amount(40);
+      calls.push(() => attempt('reserve', () => reserve(u, points)));
+    }
+    expect(calls).toHaveLength(240);
+    await Promise.all(calls.map((c) => c()));
     const unexpected = [...outcomes.keys()].filter(
       (k) => k.startsWith('refused') && !/POINTS_INSUFFICIENT|RESERVATION_(CONFIRMED|CANCELLED)/.test(k),
     );
@@ -258,6 +275,7 @@ describe('points transfers (in-process, real PostgreSQL)', () => {
       errors: [],
     });
     expect(outcomes.get('transfer') ?? 0).toBeGreaterThan(100);
+    expect(outcomes.get('end')).toBe(30);
     expect(await checkPointsInvariants(h.pool)).toEqual([]);
     // nothing was created or lost: what the lots hold plus what confirmations spent is what was issued
     const { rows } = await h.pool.query<{ remaining: bigint; spent: bigint }>(
@@ -266,7 +284,7 @@ describe('points transfers (in-process, real PostgreSQL)', () => {
               (SELECT coalesce(sum(points), 0)::bigint FROM reservations WHERE holder_id = ANY($1) AND status = 2) AS spent`,
       [holders],
     );
-    expect((rows[0]?.remaining ?? 0n) + (rows[0]?.spent ?? 0n)).toBe(3200n);
+    expect((rows[0]?.remaining ?? 0n) + (rows[0]?.spent ?? 0n)).toBe(4800n);
     expect((await budgetTotals(h.pool, op)).issued).toBe(issuedBefore);
   }, 120_000);
 });
