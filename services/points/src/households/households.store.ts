@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from '@citybase/platform';
 
 /**
- * All SQL of households (migrations/0006_transfers_households_tiers_notices.sql, household_members);
+ * All SQL of households (migrations/0007_transfers_households_tiers_notices.sql, household_members);
  * mutations run in the caller's transaction, under the household account's row lock.
  */
 
