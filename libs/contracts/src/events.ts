@@ -4,7 +4,7 @@
 import { GrantCreated, GrantRevoked } from './citybase/data/v1/events';
 import * as identity from './citybase/identity/v1/events';
 import { AlarmRaised, CommandStatusChanged, DeviceRegistered, TelemetryReported } from './citybase/iot/v1/events';
-import { CouponClaimed, CouponTemplateCreated } from './citybase/marketing/v1/events';
+import * as marketing from './citybase/marketing/v1/events';
 import * as payment from './citybase/payment/v1/events';
 import * as points from './citybase/points/v1/events';
 import * as settlement from './citybase/settlement/v1/events';
@@ -80,8 +80,21 @@ export const PointsEvents = {
 };
 
 export const MarketingEvents = {
-  CouponTemplateCreated: defineEvent('citybase.marketing.v1.CouponTemplateCreated', CouponTemplateCreated),
-  CouponClaimed: defineEvent('citybase.marketing.v1.CouponClaimed', CouponClaimed),
+  CampaignCreated: defineEvent('citybase.marketing.v1.CampaignCreated', marketing.CampaignCreated),
+  CampaignChanged: defineEvent('citybase.marketing.v1.CampaignChanged', marketing.CampaignChanged),
+  CouponClaimed: defineEvent('citybase.marketing.v1.CouponClaimed', marketing.CouponClaimed),
+  CouponReserved: defineEvent('citybase.marketing.v1.CouponReserved', marketing.CouponReserved),
+  CouponRedeemed: defineEvent('citybase.marketing.v1.CouponRedeemed', marketing.CouponRedeemed),
+  CouponReleased: defineEvent('citybase.marketing.v1.CouponReleased', marketing.CouponReleased),
+  CouponExpired: defineEvent('citybase.marketing.v1.CouponExpired', marketing.CouponExpired),
+  CodesGenerated: defineEvent('citybase.marketing.v1.CodesGenerated', marketing.CodesGenerated),
+  GroupDealCreated: defineEvent('citybase.marketing.v1.GroupDealCreated', marketing.GroupDealCreated),
+  GroupDealJoined: defineEvent('citybase.marketing.v1.GroupDealJoined', marketing.GroupDealJoined),
+  GroupBuySucceeded: defineEvent('citybase.marketing.v1.GroupBuySucceeded', marketing.GroupBuySucceeded),
+  GroupBuyFailed: defineEvent('citybase.marketing.v1.GroupBuyFailed', marketing.GroupBuyFailed),
+  PromotionSubmitted: defineEvent('citybase.marketing.v1.PromotionSubmitted', marketing.PromotionSubmitted),
+  PromotionApproved: defineEvent('citybase.marketing.v1.PromotionApproved', marketing.PromotionApproved),
+  PromotionRejected: defineEvent('citybase.marketing.v1.PromotionRejected', marketing.PromotionRejected),
 };
 
 export const IotEvents = {

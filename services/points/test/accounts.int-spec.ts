@@ -57,6 +57,7 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
         points,
         reference: 'checkout-1',
         ttlSeconds,
+        redeemedAt: undefined,
       }),
     );
   const confirm = (reservationId: string, requestId = uniqueName('confirm')) =>

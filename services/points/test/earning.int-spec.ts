@@ -378,6 +378,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
         points,
         reference: 'shop',
         ttlSeconds: 0,
+        redeemedAt: undefined,
       });
       await checkout.confirmReservation({
         requestId: uniqueName('conf'),
@@ -483,6 +484,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
         points: 5n,
         reference: 'x',
         ttlSeconds: 0,
+        redeemedAt: undefined,
       });
       await h.refunded(p, 10_000n);
       // 15 unheld taken from the other lot, 85 forgiven; the 5 held stay held

@@ -55,6 +55,7 @@ describe('points expiry notices (in-process, real PostgreSQL)', () => {
           points,
           reference: 'checkout',
           ttlSeconds: 0,
+          redeemedAt: undefined,
         })
       ).reservation?.reservationId ?? '';
     return { op, client, tenancy, issue, reserve };

@@ -24,7 +24,10 @@ import { checkBudgetInvariants } from './budget-invariants';
  *     accounts have lots attributed to a member;
  *   - per transfer: its TRANSFER_OUT and TRANSFER_IN entries net to 0, and each TRANSFER_IN lot's
  *     amount is what the transfer took from its source lot, with the source's budget, issuer and
- *     expiry.
+ *     expiry;
+ *   - clearing: per confirmed reservation and issuer other than where it was redeemed (operator or
+ *     project), one obligation for exactly the units the confirmation took from that issuer's lots,
+ *     and no other obligations; per currency, Σ over operators (credited − debited) = 0.
  */
 export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<string[]> {
   const found: string[] = [];
@@ -166,6 +169,39 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
      UNION ALL
      SELECT a.operator_id, a.holder_id, 'attributed lot' FROM lots l JOIN accounts a USING (account_id)
       WHERE l.member_id <> '' AND a.holder_kind <> 2`,
+  );
+  await check(
+    'clearing obligations differ from the confirmed lots of other issuers',
+    `WITH spent AS (
+       SELECT e.reservation_id, l.issuer_operator_id AS debtor_operator_id, l.issuer_project_id AS debtor_project_id,
+              sum(-el.remaining_delta) AS points
+         FROM points_entries e JOIN entry_lots el USING (entry_id) JOIN lots l USING (lot_id)
+         JOIN reservations r ON r.reservation_id = e.reservation_id
+        WHERE e.kind = 5
+          AND (l.issuer_operator_id <> r.redeemed_operator_id OR l.issuer_project_id <> r.redeemed_project_id)
+        GROUP BY 1, 2, 3)
+     SELECT coalesce(s.reservation_id, o.reservation_id) AS reservation_id,
+            coalesce(s.debtor_operator_id, o.debtor_operator_id) AS debtor_operator_id,
+            coalesce(s.debtor_project_id, o.debtor_project_id) AS debtor_project_id,
+            s.points AS spent, o.points AS obliged
+       FROM spent s FULL JOIN clearing_obligations o
+         ON o.reservation_id = s.reservation_id AND o.debtor_operator_id = s.debtor_operator_id
+        AND o.debtor_project_id = s.debtor_project_id
+      WHERE s.points IS DISTINCT FROM o.points`,
+  );
+  await check(
+    'clearing obligation does not match its reservation',
+    `SELECT o.obligation_id, r.status FROM clearing_obligations o JOIN reservations r USING (reservation_id)
+      WHERE r.status <> 2 OR o.creditor_operator_id <> r.redeemed_operator_id
+         OR o.creditor_project_id <> r.redeemed_project_id OR o.creditor_merchant_id <> r.redeemed_merchant_id`,
+  );
+  await check(
+    'clearing does not net to zero over the operators',
+    `SELECT currency, sum(net) AS net FROM (
+       SELECT currency, creditor_operator_id AS operator_id, sum(amount_minor) AS net FROM clearing_obligations GROUP BY 1, 2
+       UNION ALL
+       SELECT currency, debtor_operator_id, -sum(amount_minor) FROM clearing_obligations GROUP BY 1, 2) n
+      GROUP BY currency HAVING sum(net) <> 0`,
   );
   found.push(...(await checkBudgetInvariants(pool as Pool)).violations);
   return found;

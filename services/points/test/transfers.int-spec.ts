@@ -145,6 +145,7 @@ describe('points transfers (in-process, real PostgreSQL)', () => {
       points: 6n,
       reference: 'checkout',
       ttlSeconds: 0,
+      redeemedAt: undefined,
     });
     const before = await counts();
     for (const [from, points] of [
@@ -227,6 +228,7 @@ describe('points transfers (in-process, real PostgreSQL)', () => {
         points,
         reference: 'checkout',
         ttlSeconds: 0,
+        redeemedAt: undefined,
       });
     // reservations to end during the burst
     const open = await Promise.all(

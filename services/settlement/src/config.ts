@@ -18,6 +18,9 @@ export const settlementConfig = serviceConfigSchema({
     .default(72),
   /** How often the hold expiry worker looks for holds whose time is up. */
   SETTLEMENT_HOLD_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  // ---- points clearing (src/points-clearing, docs/settlement-points.md) ----
+  /** How often the points clearing cycle settles open obligations between operators (default hourly). */
+  SETTLEMENT_POINTS_CLEARING_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(3_600_000),
   /** Currency of the channels' daily statements (their CSV carries none). */
   SETTLEMENT_STATEMENT_CURRENCY: z
     .string()

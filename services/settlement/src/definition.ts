@@ -11,6 +11,6 @@ export const definition = defineService({
   configSchema: settlementConfig,
   module: SettlementModule,
   grpcServices: { 'citybase.settlement.v1.SettlementService': SettlementServiceService },
-  // settlement consumes payment's topic; payment creates it, settlement makes sure it exists too
-  consumes: ['payment'],
+  // settlement consumes payment's and points' topics; they create them, settlement makes sure they exist too
+  consumes: ['payment', 'points'],
 });

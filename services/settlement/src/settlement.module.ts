@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { EscrowModule } from './escrow/escrow.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { PayoutsModule } from './payouts/payouts.module';
+import { PointsClearingModule } from './points-clearing/points-clearing.module';
 import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { SplitRulesModule } from './split-rules/split-rules.module';
 import { TaxRecordsModule } from './tax-records/tax-records.module';
@@ -17,6 +18,7 @@ import { WalletsModule } from './wallets/wallets.module';
     PayoutsModule,
     WalletsModule,
     ReconciliationModule,
+    PointsClearingModule,
   ],
 })
 export class SettlementModule {}

@@ -5,6 +5,7 @@ import {
   allocate,
   decideEnd,
   HISTORY_PAGE,
+  obligationsOf,
   toIssuePointsCommand,
   toListHistoryQuery,
   toReservePointsCommand,
@@ -131,5 +132,51 @@ describe('accounts rules', () => {
       const err = domainErrorOf(() => toTransferPointsCommand({ ...ok, ...over }));
       expect([err.kind, err.detail.field]).toEqual(['invalid_argument', field]);
     }
+  });
+});
+
+describe('clearing rules', () => {
+  const req = {
+    requestId: ID,
+    tenancy: { operatorId: 'op', projectId: 'p1', merchantId: 'm1' },
+    holderId: 'u1',
+    points: 5n,
+  };
+
+  it('redeemed_at defaults to the request tenancy; given, it needs its operator', () => {
+    expect(toReservePointsCommand(req).redeemedAt).toEqual({
+      operatorId: 'op',
+      projectId: 'p1',
+      merchantId: 'm1',
+    });
+    expect(
+      toReservePointsCommand({ ...req, redeemedAt: { operatorId: '', projectId: '', merchantId: '' } })
+        .redeemedAt,
+    ).toEqual({ operatorId: 'op', projectId: 'p1', merchantId: 'm1' });
+    expect(
+      toReservePointsCommand({ ...req, redeemedAt: { operatorId: 'op2', projectId: '', merchantId: 'm9' } })
+        .redeemedAt,
+    ).toEqual({ operatorId: 'op2', projectId: '', merchantId: 'm9' });
+    const err = domainErrorOf(() => toReservePointsCommand({ ...req, redeemedAt: { merchantId: 'm9' } }));
+    expect([err.kind, err.detail.field]).toEqual(['invalid_argument', 'redeemed_at.operator_id']);
+  });
+
+  it('owes per issuer whose operator or project is not where the points are spent', () => {
+    const lot = (op: string, project: string, units: bigint) => ({
+      issuer_operator_id: op,
+      issuer_project_id: project,
+      units,
+    });
+    const units = [lot('a', '', 3n), lot('a', 'p1', 4n), lot('b', '', 5n), lot('a', 'p1', 6n)];
+    expect(obligationsOf(units, { operatorId: 'a', projectId: '' })).toEqual([
+      { operatorId: 'a', projectId: 'p1', points: 10n },
+      { operatorId: 'b', projectId: '', points: 5n },
+    ]);
+    expect(obligationsOf(units, { operatorId: 'c', projectId: '' }).map((o) => o.points)).toEqual([
+      3n,
+      10n,
+      5n,
+    ]);
+    expect(obligationsOf([lot('a', 'p1', 2n)], { operatorId: 'a', projectId: 'p1' })).toEqual([]);
   });
 });

@@ -101,9 +101,18 @@ export function toIssuePointsCommand(
   return { ...cmd, expiresAtMs };
 }
 
+/** Where points are spent: an operator, and optionally its project and merchant. */
+export interface RedemptionPlace {
+  operatorId: string;
+  projectId: string;
+  merchantId: string;
+}
+
 export interface ReservePointsCommand extends HolderRef {
   requestId: string;
   merchantId: string;
+  /** redeemed_at, or the request's tenancy when it names none. */
+  redeemedAt: RedemptionPlace;
   points: bigint;
   reference: string;
   /** 0 means the server's default. */
@@ -117,14 +126,22 @@ export function toReservePointsCommand(req: {
   points?: bigint;
   reference?: string;
   ttlSeconds?: number;
+  redeemedAt?: TenancyInput;
 }): ReservePointsCommand {
   const ttl = req.ttlSeconds ?? 0;
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL_SECONDS)
     throw DomainError.invalid('ttl_seconds', `must be from 0 to ${MAX_TTL_SECONDS} (0 means the default)`);
+  const ref = holderRef(req);
+  const merchantId = optionalTenantId('tenancy.merchant_id', req.tenancy?.merchantId);
   return {
     requestId: requestId(req.requestId),
-    ...holderRef(req),
-    merchantId: optionalTenantId('tenancy.merchant_id', req.tenancy?.merchantId),
+    ...ref,
+    merchantId,
+    redeemedAt: redemptionPlace(req.redeemedAt) ?? {
+      operatorId: ref.operatorId,
+      projectId: ref.projectId,
+      merchantId,
+    },
     points: points('points', req.points),
     reference: optionalString('reference', req.reference, { max: 128 }),
     ttlSeconds: ttl,
@@ -162,6 +179,44 @@ export function toTransferPointsCommand(req: {
   if (cmd.toHolderId === cmd.fromHolderId)
     throw DomainError.invalid('to_holder_id', 'must differ from from_holder_id');
   return cmd;
+}
+
+/** redeemed_at: unset (or all empty) means the request's tenancy; else its operator is required. */
+function redemptionPlace(t: TenancyInput | undefined): RedemptionPlace | undefined {
+  if (!t || (!t.operatorId && !t.projectId && !t.merchantId)) return undefined;
+  return {
+    operatorId: requiredString('redeemed_at.operator_id', t.operatorId, TENANT_ID),
+    projectId: optionalTenantId('redeemed_at.project_id', t.projectId),
+    merchantId: optionalTenantId('redeemed_at.merchant_id', t.merchantId),
+  };
+}
+
+/** An issuer (a lot's operator and project) is owed for by clearing when it is not where the points are spent. */
+export function needsClearing(
+  issuer: { operatorId: string; projectId: string },
+  redeemedAt: { operatorId: string; projectId: string },
+): boolean {
+  return issuer.operatorId !== redeemedAt.operatorId || issuer.projectId !== redeemedAt.projectId;
+}
+
+/**
+ * The clearing obligations of a confirmation: the units of the reservation's lots summed per issuer
+ * that is not where the points are spent (needsClearing), in the order of first appearance.
+ */
+export function obligationsOf(
+  units: readonly { issuer_operator_id: string; issuer_project_id: string; units: bigint }[],
+  redeemedAt: { operatorId: string; projectId: string },
+): { operatorId: string; projectId: string; points: bigint }[] {
+  const byIssuer = new Map<string, { operatorId: string; projectId: string; points: bigint }>();
+  for (const u of units) {
+    const issuer = { operatorId: u.issuer_operator_id, projectId: u.issuer_project_id };
+    if (!needsClearing(issuer, redeemedAt)) continue;
+    const key = `${issuer.operatorId}\u0000${issuer.projectId}`;
+    const o = byIssuer.get(key) ?? { ...issuer, points: 0n };
+    o.points += u.units;
+    byIssuer.set(key, o);
+  }
+  return [...byIssuer.values()];
 }
 
 export interface EndReservationCommand {

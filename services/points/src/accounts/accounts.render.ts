@@ -74,5 +74,10 @@ export function reservationProto(r: ReservationRow): Reservation {
     createdAt: toTimestamp(r.created_at),
     expiresAt: toTimestamp(r.expires_at),
     endedAt: r.ended_at ? toTimestamp(r.ended_at) : undefined,
+    redeemedAt: {
+      operatorId: r.redeemed_operator_id,
+      projectId: r.redeemed_project_id,
+      merchantId: r.redeemed_merchant_id,
+    },
   };
 }

@@ -42,6 +42,7 @@ import {
   ListLotsQuery,
   LOTS_PAGE,
   lotExpiry,
+  obligationsOf,
   reservationExpiry,
   ReservePointsCommand,
   TransferPointsCommand,
@@ -64,6 +65,7 @@ import {
   findReservation,
   freeLots,
   heldUnits,
+  insertClearingObligation,
   insertEntry,
   insertLot,
   insertReservation,
@@ -362,6 +364,9 @@ export class AccountsService {
 
   async reservePoints(claims: CitybaseClaims, cmd: ReservePointsCommand): Promise<ReservationRow> {
     this.assertHolderTenancy(claims, cmd);
+    // a client of the whole programme (its operator, or the city) may spend its points anywhere; a
+    // client limited to projects only where it may act itself
+    if (!inTenancy(claims, { operatorId: cmd.operatorId })) assertTenancy(claims, cmd.redeemedAt);
     return this.mutations.run({
       method: 'PointsService.ReservePoints',
       claims,
@@ -390,6 +395,9 @@ export class AccountsService {
             operator_id: cmd.operatorId,
             project_id: cmd.projectId,
             merchant_id: cmd.merchantId,
+            redeemed_operator_id: cmd.redeemedAt.operatorId,
+            redeemed_project_id: cmd.redeemedAt.projectId,
+            redeemed_merchant_id: cmd.redeemedAt.merchantId,
             holder_id: cmd.holderId,
             points: cmd.points,
             reference: cmd.reference,
@@ -526,7 +534,11 @@ export class AccountsService {
     return findReservation(client, reservationId);
   }
 
-  /** Spends the held units: remaining -= x, held -= x per lot; the budgets' redeemed +=; PointsRedeemed. */
+  /**
+   * Spends the held units: remaining -= x, held -= x per lot; the budgets' redeemed +=; PointsRedeemed;
+   * a clearing obligation and ClearingObligationCreated per issuer that is not where the points are
+   * spent (docs/points.md "Liability and clearing").
+   */
   private async confirm(
     client: PoolClient,
     emit: Emit,
@@ -568,9 +580,40 @@ export class AccountsService {
         occurredAt: toTimestamp(ended.ended_at ?? new Date()),
         value: valueOf(terms.pointValue, r.points),
         lots: units.map((u) => issuerPoints(terms.pointValue, u.lot_id, u, u.units)),
+        redeemedAt: redeemedAtOf(r),
       },
       { key: r.holder_id, subject: r.reservation_id, tenancy: tenancyOf(r) },
     );
+    const at = ended.ended_at ?? new Date();
+    const place = { operatorId: r.redeemed_operator_id, projectId: r.redeemed_project_id };
+    for (const debt of obligationsOf(units, place)) {
+      const value = valueOf(terms.pointValue, debt.points);
+      const o = await insertClearingObligation(client, {
+        obligation_id: randomUUID(),
+        reservation_id: r.reservation_id,
+        debtor_operator_id: debt.operatorId,
+        debtor_project_id: debt.projectId,
+        creditor_operator_id: r.redeemed_operator_id,
+        creditor_project_id: r.redeemed_project_id,
+        creditor_merchant_id: r.redeemed_merchant_id,
+        points: debt.points,
+        currency: value.currency,
+        amount_minor: value.amountMinor,
+      });
+      await emit(
+        PointsEvents.ClearingObligationCreated,
+        {
+          obligationId: o.obligation_id,
+          reservationId: r.reservation_id,
+          debtor: { operatorId: debt.operatorId, projectId: debt.projectId, merchantId: '' },
+          creditor: redeemedAtOf(r),
+          points: debt.points,
+          value,
+          occurredAt: toTimestamp(at),
+        },
+        { key: r.holder_id, subject: o.obligation_id, tenancy: tenancyOf(r) },
+      );
+    }
     return ended;
   }
 
@@ -794,6 +837,16 @@ export class AccountsService {
 
 function tenancyOf(r: Pick<ReservationRow, 'operator_id' | 'project_id' | 'merchant_id'>) {
   return { operatorId: r.operator_id, projectId: r.project_id, merchantId: r.merchant_id };
+}
+
+function redeemedAtOf(
+  r: Pick<ReservationRow, 'redeemed_operator_id' | 'redeemed_project_id' | 'redeemed_merchant_id'>,
+) {
+  return {
+    operatorId: r.redeemed_operator_id,
+    projectId: r.redeemed_project_id,
+    merchantId: r.redeemed_merchant_id,
+  };
 }
 
 /** The money value of points at the programme's point value (events' `value`). */

@@ -58,6 +58,10 @@ export interface ReservationRow {
   operator_id: string;
   project_id: string;
   merchant_id: string;
+  /** Where the points are spent (redeemed_at); the request's tenancy unless it named another. */
+  redeemed_operator_id: string;
+  redeemed_project_id: string;
+  redeemed_merchant_id: string;
   holder_id: string;
   points: bigint;
   status: ReservationStatus;
@@ -468,8 +472,9 @@ export async function insertReservation(
 ): Promise<ReservationRow> {
   const { rows } = await client.query<ReservationRow>(
     `INSERT INTO reservations (reservation_id, account_id, operator_id, project_id, merchant_id, holder_id,
-                               points, status, reference, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9) RETURNING *`,
+                               points, status, reference, expires_at, redeemed_operator_id, redeemed_project_id,
+                               redeemed_merchant_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12) RETURNING *`,
     [
       r.reservation_id,
       r.account_id,
@@ -480,6 +485,9 @@ export async function insertReservation(
       r.points,
       r.reference,
       r.expires_at,
+      r.redeemed_operator_id,
+      r.redeemed_project_id,
+      r.redeemed_merchant_id,
     ],
   );
   await client.query(
@@ -527,4 +535,46 @@ export async function dueReservations(
     [limit],
   );
   return rows;
+}
+
+// ---- clearing ----
+
+export interface ClearingObligationRow {
+  obligation_id: string;
+  reservation_id: string;
+  debtor_operator_id: string;
+  debtor_project_id: string;
+  creditor_operator_id: string;
+  creditor_project_id: string;
+  creditor_merchant_id: string;
+  points: bigint;
+  currency: string;
+  amount_minor: bigint;
+  created_at: Date;
+}
+
+/** One obligation of a confirmation (unique per reservation and issuer). */
+export async function insertClearingObligation(
+  client: PoolClient,
+  o: Omit<ClearingObligationRow, 'created_at'>,
+): Promise<ClearingObligationRow> {
+  const { rows } = await client.query<ClearingObligationRow>(
+    `INSERT INTO clearing_obligations (obligation_id, reservation_id, debtor_operator_id, debtor_project_id,
+                                       creditor_operator_id, creditor_project_id, creditor_merchant_id, points,
+                                       currency, amount_minor)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+    [
+      o.obligation_id,
+      o.reservation_id,
+      o.debtor_operator_id,
+      o.debtor_project_id,
+      o.creditor_operator_id,
+      o.creditor_project_id,
+      o.creditor_merchant_id,
+      o.points,
+      o.currency,
+      o.amount_minor,
+    ],
+  );
+  return rows[0] as ClearingObligationRow;
 }

@@ -146,5 +146,58 @@ export async function checkLedgerInvariants(
       });
   }
 
+  // 6. points clearing nets to zero over the city per currency, and each clearing account equals its
+  //    open obligations (owed to it minus owed by it; docs/settlement-points.md)
+  const clearingNet = await db.query<{ currency: string; net: string }>(
+    `SELECT a.currency, sum(b.balance_minor)::text AS net
+       FROM ledger_accounts a JOIN ledger_balances b USING (account_id)
+      WHERE a.kind = 11 GROUP BY a.currency HAVING sum(b.balance_minor) <> 0 LIMIT ${LIMIT}`,
+  );
+  for (const r of clearingNet.rows)
+    violations.push({
+      invariant: 'points_clearing_nets_to_zero',
+      detail: `points clearing accounts in ${r.currency} sum to ${r.net}, not 0`,
+    });
+  const hasClearing = await db.query<{ present: boolean }>(
+    `SELECT to_regclass('points_clearing_obligations') IS NOT NULL AS present`,
+  );
+  if (hasClearing.rows[0]?.present) {
+    await count('points_clearing_obligations', 'SELECT count(*) AS n FROM points_clearing_obligations');
+    const open = await db.query<{
+      operator_id: string;
+      project_id: string;
+      currency: string;
+      obligations: string;
+      ledger: string;
+    }>(
+      `WITH open AS (
+         SELECT operator_id, project_id, currency, sum(amount) AS net FROM (
+           SELECT creditor_operator_id AS operator_id, creditor_project_id AS project_id, currency, amount_minor AS amount
+             FROM points_clearing_obligations WHERE status = 'open'
+           UNION ALL
+           SELECT debtor_operator_id, debtor_project_id, currency, -amount_minor
+             FROM points_clearing_obligations WHERE status = 'open') o
+          GROUP BY 1, 2, 3),
+       ledger AS (
+         SELECT a.operator_id, a.project_id, a.currency, sum(b.balance_minor) AS net
+           FROM ledger_accounts a JOIN ledger_balances b USING (account_id)
+          WHERE a.kind = 11 GROUP BY 1, 2, 3)
+       SELECT coalesce(o.operator_id, l.operator_id) AS operator_id,
+              coalesce(o.project_id, l.project_id) AS project_id,
+              coalesce(o.currency, l.currency) AS currency,
+              coalesce(o.net, 0)::text AS obligations, coalesce(l.net, 0)::text AS ledger
+         FROM open o FULL JOIN ledger l USING (operator_id, project_id, currency)
+        WHERE coalesce(o.net, 0) <> coalesce(l.net, 0)
+        LIMIT ${LIMIT}`,
+    );
+    for (const r of open.rows)
+      violations.push({
+        invariant: 'points_clearing_equals_open_obligations',
+        detail:
+          `points clearing ${r.operator_id}/${r.project_id} ${r.currency}: open obligations net ` +
+          `${r.obligations}, account ${r.ledger}`,
+      });
+  }
+
   return { ok: violations.length === 0, checked, violations };
 }

@@ -154,6 +154,12 @@ export class LedgerService {
             'TRANSACTION_MANAGED_BY_ESCROW',
             `transaction ${command.transactionId} moves escrow: correct the order (refund, dispute) instead`,
           );
+        // points clearing accounts equal their open obligations (docs/settlement-points.md)
+        if (original.entries.some((e) => e.kind === AccountKind.ACCOUNT_KIND_POINTS_CLEARING))
+          throw DomainError.precondition(
+            'TRANSACTION_MANAGED_BY_POINTS_CLEARING',
+            `transaction ${command.transactionId} moves points clearing: it follows points' obligations`,
+          );
         const txId = (await reverse(client, command.transactionId)).txId;
         note({ transaction_id: command.transactionId, reversal_id: txId });
         return txId;

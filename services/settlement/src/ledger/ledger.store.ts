@@ -65,6 +65,7 @@ export const ACCOUNT_POLICIES: Record<
   [AccountKind.ACCOUNT_KIND_POINTS_LIABILITY]: { normalSide: -1, mustNotGoNegative: false, shards: 1 },
   [AccountKind.ACCOUNT_KIND_MARKETING_SUBSIDY]: { normalSide: 1, mustNotGoNegative: false, shards: 1 },
   [AccountKind.ACCOUNT_KIND_BANK]: { normalSide: 1, mustNotGoNegative: false, shards: HOT_ACCOUNT_SHARDS },
+  [AccountKind.ACCOUNT_KIND_POINTS_CLEARING]: { normalSide: 1, mustNotGoNegative: false, shards: 1 },
 };
 
 export function accountPolicy(kind: AccountKind): AccountPolicy {

@@ -7,33 +7,165 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp";
-import { TenancyRef } from "../../common/v1/common";
-import { CouponTemplate } from "./marketing";
+import { Money, TenancyRef } from "../../common/v1/common";
+import {
+  Campaign,
+  CampaignStatus,
+  campaignStatusFromJSON,
+  campaignStatusToJSON,
+  CodeBatch,
+  FundingSource,
+  fundingSourceFromJSON,
+  fundingSourceToJSON,
+  GroupDeal,
+  Participant,
+  Promotion,
+  Redemption,
+} from "./marketing";
 
-/** Topic citybase.marketing.events.v1, key = template_id. */
-export interface CouponTemplateCreated {
-  template: CouponTemplate | undefined;
+/** Topic citybase.marketing.events.v1, key = campaign_id. */
+export interface CampaignCreated {
+  campaign: Campaign | undefined;
   occurredAt: Timestamp | undefined;
 }
 
-/** Topic citybase.marketing.events.v1, key = template_id (claims of one template stay ordered). */
+/** Topic citybase.marketing.events.v1, key = campaign_id. Status, budgets or window changed. */
+export interface CampaignChanged {
+  campaign: Campaign | undefined;
+  previousStatus: CampaignStatus;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.marketing.events.v1, key = campaign_id (claims of one campaign stay ordered). */
 export interface CouponClaimed {
   couponId: string;
-  templateId: string;
+  campaignId: string;
   tenancy: TenancyRef | undefined;
-  holderId: string;
+  userId: string;
+  householdId: string;
+  /** What the coupon charges to the campaign's money budget. */
+  maxValue:
+    | Money
+    | undefined;
+  /** The unique or generic code it was claimed with, if any. */
+  code: string;
   expiresAt: Timestamp | undefined;
   occurredAt: Timestamp | undefined;
 }
 
-function createBaseCouponTemplateCreated(): CouponTemplateCreated {
-  return { template: undefined, occurredAt: undefined };
+/** Topic citybase.marketing.events.v1, key = campaign_id. A coupon reserved for a checkout. */
+export interface CouponReserved {
+  redemption: Redemption | undefined;
+  campaignId: string;
+  userId: string;
+  occurredAt: Timestamp | undefined;
 }
 
-export const CouponTemplateCreated: MessageFns<CouponTemplateCreated> = {
-  encode(message: CouponTemplateCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.template !== undefined) {
-      CouponTemplate.encode(message.template, writer.uint32(10).fork()).join();
+/**
+ * Topic citybase.marketing.events.v1, key = campaign_id. A coupon was redeemed: settlement posts
+ * the discount against the funder's MARKETING_SUBSIDY account.
+ */
+export interface CouponRedeemed {
+  redemption: Redemption | undefined;
+  campaignId: string;
+  userId: string;
+  funding: FundingSource;
+  /** The funder: empty ids for the platform; the operator; the operator and merchant. */
+  funder:
+    | TenancyRef
+    | undefined;
+  /** True for a counter redemption of an offline scan submitted later. */
+  offline: boolean;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.marketing.events.v1, key = campaign_id. A reservation was cancelled or expired,
+ * or a confirmed redemption was rolled back by a full refund: the coupon is usable again (the
+ * limits it used are restored).
+ */
+export interface CouponReleased {
+  redemption: Redemption | undefined;
+  campaignId: string;
+  userId: string;
+  funding: FundingSource;
+  funder: TenancyRef | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.marketing.events.v1, key = campaign_id. A claimed coupon expired unused: its
+ * worst-case value goes back to the campaign's money budget.
+ */
+export interface CouponExpired {
+  couponId: string;
+  campaignId: string;
+  userId: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.marketing.events.v1, key = campaign_id. */
+export interface CodesGenerated {
+  batch: CodeBatch | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.marketing.events.v1, key = deal_id. */
+export interface GroupDealCreated {
+  deal: GroupDeal | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.marketing.events.v1, key = deal_id. */
+export interface GroupDealJoined {
+  dealId: string;
+  participant: Participant | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.marketing.events.v1, key = deal_id. Reached its minimum by the deadline. */
+export interface GroupBuySucceeded {
+  deal: GroupDeal | undefined;
+  participants: Participant[];
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.marketing.events.v1, key = deal_id. Missed its minimum: refunds follow. */
+export interface GroupBuyFailed {
+  deal: GroupDeal | undefined;
+  participants: Participant[];
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.marketing.events.v1, key = promotion_id. */
+export interface PromotionSubmitted {
+  promotion: Promotion | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.marketing.events.v1, key = promotion_id. Approved for one project. */
+export interface PromotionApproved {
+  promotion: Promotion | undefined;
+  projectId: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.marketing.events.v1, key = promotion_id. Rejected for one project, with the reason. */
+export interface PromotionRejected {
+  promotion: Promotion | undefined;
+  projectId: string;
+  reason: string;
+  occurredAt: Timestamp | undefined;
+}
+
+function createBaseCampaignCreated(): CampaignCreated {
+  return { campaign: undefined, occurredAt: undefined };
+}
+
+export const CampaignCreated: MessageFns<CampaignCreated> = {
+  encode(message: CampaignCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
@@ -41,7 +173,7 @@ export const CouponTemplateCreated: MessageFns<CouponTemplateCreated> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): CouponTemplateCreated {
+  decode(input: BinaryReader | Uint8Array, length?: number): CampaignCreated {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -50,7 +182,7 @@ export const CouponTemplateCreated: MessageFns<CouponTemplateCreated> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCouponTemplateCreated();
+      const message = createBaseCampaignCreated();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -59,7 +191,7 @@ export const CouponTemplateCreated: MessageFns<CouponTemplateCreated> = {
               break;
             }
 
-            message.template = CouponTemplate.decode(reader, reader.uint32());
+            message.campaign = Campaign.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -82,9 +214,9 @@ export const CouponTemplateCreated: MessageFns<CouponTemplateCreated> = {
     }
   },
 
-  fromJSON(object: any): CouponTemplateCreated {
+  fromJSON(object: any): CampaignCreated {
     return {
-      template: isSet(object.template) ? CouponTemplate.fromJSON(object.template) : undefined,
+      campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined,
       occurredAt: isSet(object.occurredAt)
         ? fromJsonTimestamp(object.occurredAt)
         : isSet(object.occurred_at)
@@ -93,10 +225,10 @@ export const CouponTemplateCreated: MessageFns<CouponTemplateCreated> = {
     };
   },
 
-  toJSON(message: CouponTemplateCreated): unknown {
+  toJSON(message: CampaignCreated): unknown {
     const obj: any = {};
-    if (message.template !== undefined) {
-      obj.template = CouponTemplate.toJSON(message.template);
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
     }
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
@@ -104,14 +236,127 @@ export const CouponTemplateCreated: MessageFns<CouponTemplateCreated> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<CouponTemplateCreated>, I>>(base?: I): CouponTemplateCreated {
-    return CouponTemplateCreated.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<CampaignCreated>, I>>(base?: I): CampaignCreated {
+    return CampaignCreated.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<CouponTemplateCreated>, I>>(object: I): CouponTemplateCreated {
-    const message = createBaseCouponTemplateCreated();
-    message.template = (object.template !== undefined && object.template !== null)
-      ? CouponTemplate.fromPartial(object.template)
+  fromPartial<I extends Exact<DeepPartial<CampaignCreated>, I>>(object: I): CampaignCreated {
+    const message = createBaseCampaignCreated();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
       : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCampaignChanged(): CampaignChanged {
+  return { campaign: undefined, previousStatus: 0, occurredAt: undefined };
+}
+
+export const CampaignChanged: MessageFns<CampaignChanged> = {
+  encode(message: CampaignChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    if (message.previousStatus !== 0) {
+      writer.uint32(16).int32(message.previousStatus);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CampaignChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCampaignChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.previousStatus = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CampaignChanged {
+    return {
+      campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined,
+      previousStatus: isSet(object.previousStatus)
+        ? campaignStatusFromJSON(object.previousStatus)
+        : isSet(object.previous_status)
+        ? campaignStatusFromJSON(object.previous_status)
+        : 0,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CampaignChanged): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    if (message.previousStatus !== 0) {
+      obj.previousStatus = campaignStatusToJSON(message.previousStatus);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CampaignChanged>, I>>(base?: I): CampaignChanged {
+    return CampaignChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CampaignChanged>, I>>(object: I): CampaignChanged {
+    const message = createBaseCampaignChanged();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    message.previousStatus = object.previousStatus ?? 0;
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
@@ -122,9 +367,12 @@ export const CouponTemplateCreated: MessageFns<CouponTemplateCreated> = {
 function createBaseCouponClaimed(): CouponClaimed {
   return {
     couponId: "",
-    templateId: "",
+    campaignId: "",
     tenancy: undefined,
-    holderId: "",
+    userId: "",
+    householdId: "",
+    maxValue: undefined,
+    code: "",
     expiresAt: undefined,
     occurredAt: undefined,
   };
@@ -135,20 +383,29 @@ export const CouponClaimed: MessageFns<CouponClaimed> = {
     if (message.couponId !== "") {
       writer.uint32(10).string(message.couponId);
     }
-    if (message.templateId !== "") {
-      writer.uint32(18).string(message.templateId);
+    if (message.campaignId !== "") {
+      writer.uint32(18).string(message.campaignId);
     }
     if (message.tenancy !== undefined) {
       TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
     }
-    if (message.holderId !== "") {
-      writer.uint32(34).string(message.holderId);
+    if (message.userId !== "") {
+      writer.uint32(34).string(message.userId);
+    }
+    if (message.householdId !== "") {
+      writer.uint32(42).string(message.householdId);
+    }
+    if (message.maxValue !== undefined) {
+      Money.encode(message.maxValue, writer.uint32(50).fork()).join();
+    }
+    if (message.code !== "") {
+      writer.uint32(58).string(message.code);
     }
     if (message.expiresAt !== undefined) {
-      Timestamp.encode(message.expiresAt, writer.uint32(42).fork()).join();
+      Timestamp.encode(message.expiresAt, writer.uint32(66).fork()).join();
     }
     if (message.occurredAt !== undefined) {
-      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+      Timestamp.encode(message.occurredAt, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -179,7 +436,7 @@ export const CouponClaimed: MessageFns<CouponClaimed> = {
               break;
             }
 
-            message.templateId = reader.string();
+            message.campaignId = reader.string();
             continue;
           }
           case 3: {
@@ -195,7 +452,7 @@ export const CouponClaimed: MessageFns<CouponClaimed> = {
               break;
             }
 
-            message.holderId = reader.string();
+            message.userId = reader.string();
             continue;
           }
           case 5: {
@@ -203,11 +460,35 @@ export const CouponClaimed: MessageFns<CouponClaimed> = {
               break;
             }
 
-            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            message.householdId = reader.string();
             continue;
           }
           case 6: {
             if (tag !== 50) {
+              break;
+            }
+
+            message.maxValue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
               break;
             }
 
@@ -233,17 +514,28 @@ export const CouponClaimed: MessageFns<CouponClaimed> = {
         : isSet(object.coupon_id)
         ? globalThis.String(object.coupon_id)
         : "",
-      templateId: isSet(object.templateId)
-        ? globalThis.String(object.templateId)
-        : isSet(object.template_id)
-        ? globalThis.String(object.template_id)
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
         : "",
       tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
-      holderId: isSet(object.holderId)
-        ? globalThis.String(object.holderId)
-        : isSet(object.holder_id)
-        ? globalThis.String(object.holder_id)
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
         : "",
+      householdId: isSet(object.householdId)
+        ? globalThis.String(object.householdId)
+        : isSet(object.household_id)
+        ? globalThis.String(object.household_id)
+        : "",
+      maxValue: isSet(object.maxValue)
+        ? Money.fromJSON(object.maxValue)
+        : isSet(object.max_value)
+        ? Money.fromJSON(object.max_value)
+        : undefined,
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
       expiresAt: isSet(object.expiresAt)
         ? fromJsonTimestamp(object.expiresAt)
         : isSet(object.expires_at)
@@ -262,14 +554,23 @@ export const CouponClaimed: MessageFns<CouponClaimed> = {
     if (message.couponId !== "") {
       obj.couponId = message.couponId;
     }
-    if (message.templateId !== "") {
-      obj.templateId = message.templateId;
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
     }
     if (message.tenancy !== undefined) {
       obj.tenancy = TenancyRef.toJSON(message.tenancy);
     }
-    if (message.holderId !== "") {
-      obj.holderId = message.holderId;
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.householdId !== "") {
+      obj.householdId = message.householdId;
+    }
+    if (message.maxValue !== undefined) {
+      obj.maxValue = Money.toJSON(message.maxValue);
+    }
+    if (message.code !== "") {
+      obj.code = message.code;
     }
     if (message.expiresAt !== undefined) {
       obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
@@ -286,14 +587,1495 @@ export const CouponClaimed: MessageFns<CouponClaimed> = {
   fromPartial<I extends Exact<DeepPartial<CouponClaimed>, I>>(object: I): CouponClaimed {
     const message = createBaseCouponClaimed();
     message.couponId = object.couponId ?? "";
-    message.templateId = object.templateId ?? "";
+    message.campaignId = object.campaignId ?? "";
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
       : undefined;
-    message.holderId = object.holderId ?? "";
+    message.userId = object.userId ?? "";
+    message.householdId = object.householdId ?? "";
+    message.maxValue = (object.maxValue !== undefined && object.maxValue !== null)
+      ? Money.fromPartial(object.maxValue)
+      : undefined;
+    message.code = object.code ?? "";
     message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
       ? Timestamp.fromPartial(object.expiresAt)
       : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCouponReserved(): CouponReserved {
+  return { redemption: undefined, campaignId: "", userId: "", occurredAt: undefined };
+}
+
+export const CouponReserved: MessageFns<CouponReserved> = {
+  encode(message: CouponReserved, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.redemption !== undefined) {
+      Redemption.encode(message.redemption, writer.uint32(10).fork()).join();
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(18).string(message.campaignId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(26).string(message.userId);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CouponReserved {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCouponReserved();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.redemption = Redemption.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CouponReserved {
+    return {
+      redemption: isSet(object.redemption) ? Redemption.fromJSON(object.redemption) : undefined,
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CouponReserved): unknown {
+    const obj: any = {};
+    if (message.redemption !== undefined) {
+      obj.redemption = Redemption.toJSON(message.redemption);
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CouponReserved>, I>>(base?: I): CouponReserved {
+    return CouponReserved.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CouponReserved>, I>>(object: I): CouponReserved {
+    const message = createBaseCouponReserved();
+    message.redemption = (object.redemption !== undefined && object.redemption !== null)
+      ? Redemption.fromPartial(object.redemption)
+      : undefined;
+    message.campaignId = object.campaignId ?? "";
+    message.userId = object.userId ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCouponRedeemed(): CouponRedeemed {
+  return {
+    redemption: undefined,
+    campaignId: "",
+    userId: "",
+    funding: 0,
+    funder: undefined,
+    offline: false,
+    occurredAt: undefined,
+  };
+}
+
+export const CouponRedeemed: MessageFns<CouponRedeemed> = {
+  encode(message: CouponRedeemed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.redemption !== undefined) {
+      Redemption.encode(message.redemption, writer.uint32(10).fork()).join();
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(18).string(message.campaignId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(26).string(message.userId);
+    }
+    if (message.funding !== 0) {
+      writer.uint32(32).int32(message.funding);
+    }
+    if (message.funder !== undefined) {
+      TenancyRef.encode(message.funder, writer.uint32(42).fork()).join();
+    }
+    if (message.offline !== false) {
+      writer.uint32(48).bool(message.offline);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CouponRedeemed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCouponRedeemed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.redemption = Redemption.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.funding = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.funder = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.offline = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CouponRedeemed {
+    return {
+      redemption: isSet(object.redemption) ? Redemption.fromJSON(object.redemption) : undefined,
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      funding: isSet(object.funding) ? fundingSourceFromJSON(object.funding) : 0,
+      funder: isSet(object.funder) ? TenancyRef.fromJSON(object.funder) : undefined,
+      offline: isSet(object.offline) ? globalThis.Boolean(object.offline) : false,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CouponRedeemed): unknown {
+    const obj: any = {};
+    if (message.redemption !== undefined) {
+      obj.redemption = Redemption.toJSON(message.redemption);
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.funding !== 0) {
+      obj.funding = fundingSourceToJSON(message.funding);
+    }
+    if (message.funder !== undefined) {
+      obj.funder = TenancyRef.toJSON(message.funder);
+    }
+    if (message.offline !== false) {
+      obj.offline = message.offline;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CouponRedeemed>, I>>(base?: I): CouponRedeemed {
+    return CouponRedeemed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CouponRedeemed>, I>>(object: I): CouponRedeemed {
+    const message = createBaseCouponRedeemed();
+    message.redemption = (object.redemption !== undefined && object.redemption !== null)
+      ? Redemption.fromPartial(object.redemption)
+      : undefined;
+    message.campaignId = object.campaignId ?? "";
+    message.userId = object.userId ?? "";
+    message.funding = object.funding ?? 0;
+    message.funder = (object.funder !== undefined && object.funder !== null)
+      ? TenancyRef.fromPartial(object.funder)
+      : undefined;
+    message.offline = object.offline ?? false;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCouponReleased(): CouponReleased {
+  return { redemption: undefined, campaignId: "", userId: "", funding: 0, funder: undefined, occurredAt: undefined };
+}
+
+export const CouponReleased: MessageFns<CouponReleased> = {
+  encode(message: CouponReleased, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.redemption !== undefined) {
+      Redemption.encode(message.redemption, writer.uint32(10).fork()).join();
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(18).string(message.campaignId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(26).string(message.userId);
+    }
+    if (message.funding !== 0) {
+      writer.uint32(32).int32(message.funding);
+    }
+    if (message.funder !== undefined) {
+      TenancyRef.encode(message.funder, writer.uint32(42).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CouponReleased {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCouponReleased();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.redemption = Redemption.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.funding = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.funder = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CouponReleased {
+    return {
+      redemption: isSet(object.redemption) ? Redemption.fromJSON(object.redemption) : undefined,
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      funding: isSet(object.funding) ? fundingSourceFromJSON(object.funding) : 0,
+      funder: isSet(object.funder) ? TenancyRef.fromJSON(object.funder) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CouponReleased): unknown {
+    const obj: any = {};
+    if (message.redemption !== undefined) {
+      obj.redemption = Redemption.toJSON(message.redemption);
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.funding !== 0) {
+      obj.funding = fundingSourceToJSON(message.funding);
+    }
+    if (message.funder !== undefined) {
+      obj.funder = TenancyRef.toJSON(message.funder);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CouponReleased>, I>>(base?: I): CouponReleased {
+    return CouponReleased.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CouponReleased>, I>>(object: I): CouponReleased {
+    const message = createBaseCouponReleased();
+    message.redemption = (object.redemption !== undefined && object.redemption !== null)
+      ? Redemption.fromPartial(object.redemption)
+      : undefined;
+    message.campaignId = object.campaignId ?? "";
+    message.userId = object.userId ?? "";
+    message.funding = object.funding ?? 0;
+    message.funder = (object.funder !== undefined && object.funder !== null)
+      ? TenancyRef.fromPartial(object.funder)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCouponExpired(): CouponExpired {
+  return { couponId: "", campaignId: "", userId: "", occurredAt: undefined };
+}
+
+export const CouponExpired: MessageFns<CouponExpired> = {
+  encode(message: CouponExpired, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.couponId !== "") {
+      writer.uint32(10).string(message.couponId);
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(18).string(message.campaignId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(26).string(message.userId);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CouponExpired {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCouponExpired();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CouponExpired {
+    return {
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CouponExpired): unknown {
+    const obj: any = {};
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CouponExpired>, I>>(base?: I): CouponExpired {
+    return CouponExpired.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CouponExpired>, I>>(object: I): CouponExpired {
+    const message = createBaseCouponExpired();
+    message.couponId = object.couponId ?? "";
+    message.campaignId = object.campaignId ?? "";
+    message.userId = object.userId ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCodesGenerated(): CodesGenerated {
+  return { batch: undefined, occurredAt: undefined };
+}
+
+export const CodesGenerated: MessageFns<CodesGenerated> = {
+  encode(message: CodesGenerated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batch !== undefined) {
+      CodeBatch.encode(message.batch, writer.uint32(10).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CodesGenerated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCodesGenerated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batch = CodeBatch.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CodesGenerated {
+    return {
+      batch: isSet(object.batch) ? CodeBatch.fromJSON(object.batch) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CodesGenerated): unknown {
+    const obj: any = {};
+    if (message.batch !== undefined) {
+      obj.batch = CodeBatch.toJSON(message.batch);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CodesGenerated>, I>>(base?: I): CodesGenerated {
+    return CodesGenerated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CodesGenerated>, I>>(object: I): CodesGenerated {
+    const message = createBaseCodesGenerated();
+    message.batch = (object.batch !== undefined && object.batch !== null)
+      ? CodeBatch.fromPartial(object.batch)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGroupDealCreated(): GroupDealCreated {
+  return { deal: undefined, occurredAt: undefined };
+}
+
+export const GroupDealCreated: MessageFns<GroupDealCreated> = {
+  encode(message: GroupDealCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deal !== undefined) {
+      GroupDeal.encode(message.deal, writer.uint32(10).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupDealCreated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupDealCreated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deal = GroupDeal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupDealCreated {
+    return {
+      deal: isSet(object.deal) ? GroupDeal.fromJSON(object.deal) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GroupDealCreated): unknown {
+    const obj: any = {};
+    if (message.deal !== undefined) {
+      obj.deal = GroupDeal.toJSON(message.deal);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GroupDealCreated>, I>>(base?: I): GroupDealCreated {
+    return GroupDealCreated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GroupDealCreated>, I>>(object: I): GroupDealCreated {
+    const message = createBaseGroupDealCreated();
+    message.deal = (object.deal !== undefined && object.deal !== null) ? GroupDeal.fromPartial(object.deal) : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGroupDealJoined(): GroupDealJoined {
+  return { dealId: "", participant: undefined, occurredAt: undefined };
+}
+
+export const GroupDealJoined: MessageFns<GroupDealJoined> = {
+  encode(message: GroupDealJoined, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dealId !== "") {
+      writer.uint32(10).string(message.dealId);
+    }
+    if (message.participant !== undefined) {
+      Participant.encode(message.participant, writer.uint32(18).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupDealJoined {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupDealJoined();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dealId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.participant = Participant.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupDealJoined {
+    return {
+      dealId: isSet(object.dealId)
+        ? globalThis.String(object.dealId)
+        : isSet(object.deal_id)
+        ? globalThis.String(object.deal_id)
+        : "",
+      participant: isSet(object.participant) ? Participant.fromJSON(object.participant) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GroupDealJoined): unknown {
+    const obj: any = {};
+    if (message.dealId !== "") {
+      obj.dealId = message.dealId;
+    }
+    if (message.participant !== undefined) {
+      obj.participant = Participant.toJSON(message.participant);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GroupDealJoined>, I>>(base?: I): GroupDealJoined {
+    return GroupDealJoined.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GroupDealJoined>, I>>(object: I): GroupDealJoined {
+    const message = createBaseGroupDealJoined();
+    message.dealId = object.dealId ?? "";
+    message.participant = (object.participant !== undefined && object.participant !== null)
+      ? Participant.fromPartial(object.participant)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGroupBuySucceeded(): GroupBuySucceeded {
+  return { deal: undefined, participants: [], occurredAt: undefined };
+}
+
+export const GroupBuySucceeded: MessageFns<GroupBuySucceeded> = {
+  encode(message: GroupBuySucceeded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deal !== undefined) {
+      GroupDeal.encode(message.deal, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.participants) {
+      Participant.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupBuySucceeded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupBuySucceeded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deal = GroupDeal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.participants.push(Participant.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupBuySucceeded {
+    return {
+      deal: isSet(object.deal) ? GroupDeal.fromJSON(object.deal) : undefined,
+      participants: globalThis.Array.isArray(object?.participants)
+        ? object.participants.map((e: any) => Participant.fromJSON(e))
+        : [],
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GroupBuySucceeded): unknown {
+    const obj: any = {};
+    if (message.deal !== undefined) {
+      obj.deal = GroupDeal.toJSON(message.deal);
+    }
+    if (message.participants?.length) {
+      obj.participants = message.participants.map((e) => Participant.toJSON(e));
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GroupBuySucceeded>, I>>(base?: I): GroupBuySucceeded {
+    return GroupBuySucceeded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GroupBuySucceeded>, I>>(object: I): GroupBuySucceeded {
+    const message = createBaseGroupBuySucceeded();
+    message.deal = (object.deal !== undefined && object.deal !== null) ? GroupDeal.fromPartial(object.deal) : undefined;
+    message.participants = object.participants?.map((e) => Participant.fromPartial(e)) || [];
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGroupBuyFailed(): GroupBuyFailed {
+  return { deal: undefined, participants: [], occurredAt: undefined };
+}
+
+export const GroupBuyFailed: MessageFns<GroupBuyFailed> = {
+  encode(message: GroupBuyFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deal !== undefined) {
+      GroupDeal.encode(message.deal, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.participants) {
+      Participant.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupBuyFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupBuyFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deal = GroupDeal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.participants.push(Participant.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupBuyFailed {
+    return {
+      deal: isSet(object.deal) ? GroupDeal.fromJSON(object.deal) : undefined,
+      participants: globalThis.Array.isArray(object?.participants)
+        ? object.participants.map((e: any) => Participant.fromJSON(e))
+        : [],
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GroupBuyFailed): unknown {
+    const obj: any = {};
+    if (message.deal !== undefined) {
+      obj.deal = GroupDeal.toJSON(message.deal);
+    }
+    if (message.participants?.length) {
+      obj.participants = message.participants.map((e) => Participant.toJSON(e));
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GroupBuyFailed>, I>>(base?: I): GroupBuyFailed {
+    return GroupBuyFailed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GroupBuyFailed>, I>>(object: I): GroupBuyFailed {
+    const message = createBaseGroupBuyFailed();
+    message.deal = (object.deal !== undefined && object.deal !== null) ? GroupDeal.fromPartial(object.deal) : undefined;
+    message.participants = object.participants?.map((e) => Participant.fromPartial(e)) || [];
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePromotionSubmitted(): PromotionSubmitted {
+  return { promotion: undefined, occurredAt: undefined };
+}
+
+export const PromotionSubmitted: MessageFns<PromotionSubmitted> = {
+  encode(message: PromotionSubmitted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.promotion !== undefined) {
+      Promotion.encode(message.promotion, writer.uint32(10).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromotionSubmitted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromotionSubmitted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.promotion = Promotion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromotionSubmitted {
+    return {
+      promotion: isSet(object.promotion) ? Promotion.fromJSON(object.promotion) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PromotionSubmitted): unknown {
+    const obj: any = {};
+    if (message.promotion !== undefined) {
+      obj.promotion = Promotion.toJSON(message.promotion);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromotionSubmitted>, I>>(base?: I): PromotionSubmitted {
+    return PromotionSubmitted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromotionSubmitted>, I>>(object: I): PromotionSubmitted {
+    const message = createBasePromotionSubmitted();
+    message.promotion = (object.promotion !== undefined && object.promotion !== null)
+      ? Promotion.fromPartial(object.promotion)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePromotionApproved(): PromotionApproved {
+  return { promotion: undefined, projectId: "", occurredAt: undefined };
+}
+
+export const PromotionApproved: MessageFns<PromotionApproved> = {
+  encode(message: PromotionApproved, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.promotion !== undefined) {
+      Promotion.encode(message.promotion, writer.uint32(10).fork()).join();
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromotionApproved {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromotionApproved();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.promotion = Promotion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromotionApproved {
+    return {
+      promotion: isSet(object.promotion) ? Promotion.fromJSON(object.promotion) : undefined,
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PromotionApproved): unknown {
+    const obj: any = {};
+    if (message.promotion !== undefined) {
+      obj.promotion = Promotion.toJSON(message.promotion);
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromotionApproved>, I>>(base?: I): PromotionApproved {
+    return PromotionApproved.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromotionApproved>, I>>(object: I): PromotionApproved {
+    const message = createBasePromotionApproved();
+    message.promotion = (object.promotion !== undefined && object.promotion !== null)
+      ? Promotion.fromPartial(object.promotion)
+      : undefined;
+    message.projectId = object.projectId ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePromotionRejected(): PromotionRejected {
+  return { promotion: undefined, projectId: "", reason: "", occurredAt: undefined };
+}
+
+export const PromotionRejected: MessageFns<PromotionRejected> = {
+  encode(message: PromotionRejected, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.promotion !== undefined) {
+      Promotion.encode(message.promotion, writer.uint32(10).fork()).join();
+    }
+    if (message.projectId !== "") {
+      writer.uint32(18).string(message.projectId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromotionRejected {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromotionRejected();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.promotion = Promotion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromotionRejected {
+    return {
+      promotion: isSet(object.promotion) ? Promotion.fromJSON(object.promotion) : undefined,
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PromotionRejected): unknown {
+    const obj: any = {};
+    if (message.promotion !== undefined) {
+      obj.promotion = Promotion.toJSON(message.promotion);
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromotionRejected>, I>>(base?: I): PromotionRejected {
+    return PromotionRejected.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromotionRejected>, I>>(object: I): PromotionRejected {
+    const message = createBasePromotionRejected();
+    message.promotion = (object.promotion !== undefined && object.promotion !== null)
+      ? Promotion.fromPartial(object.promotion)
+      : undefined;
+    message.projectId = object.projectId ?? "";
+    message.reason = object.reason ?? "";
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;

@@ -19,13 +19,17 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp";
-import { Money, TenancyRef } from "../../common/v1/common";
+import { Money, PageRequest, PageResponse, TenancyRef } from "../../common/v1/common";
+import { PaymentScenario, paymentScenarioFromJSON, paymentScenarioToJSON } from "../../payment/v1/payment";
 
-/** Who pays the discount. */
+/** Who pays the discount: settlement posts it against the funder's MARKETING_SUBSIDY account. */
 export enum FundingSource {
   FUNDING_SOURCE_UNSPECIFIED = 0,
+  /** FUNDING_SOURCE_PLATFORM - The city's platform. */
   FUNDING_SOURCE_PLATFORM = 1,
+  /** FUNDING_SOURCE_OPERATOR - The campaign's operator. */
   FUNDING_SOURCE_OPERATOR = 2,
+  /** FUNDING_SOURCE_MERCHANT - The campaign's merchant (tenancy.merchant_id required). */
   FUNDING_SOURCE_MERCHANT = 3,
   UNRECOGNIZED = -1,
 }
@@ -67,14 +71,70 @@ export function fundingSourceToJSON(object: FundingSource): string {
   }
 }
 
-/** State of a coupon: available > reserved > redeemed, or expired / revoked. */
+export enum CampaignStatus {
+  CAMPAIGN_STATUS_UNSPECIFIED = 0,
+  /** CAMPAIGN_STATUS_DRAFT - Being set up: nothing can be claimed. */
+  CAMPAIGN_STATUS_DRAFT = 1,
+  CAMPAIGN_STATUS_ACTIVE = 2,
+  /** CAMPAIGN_STATUS_PAUSED - Claims refused; claimed coupons stay usable. */
+  CAMPAIGN_STATUS_PAUSED = 3,
+  /** CAMPAIGN_STATUS_ENDED - Claims refused for good; claimed coupons stay usable until they expire. */
+  CAMPAIGN_STATUS_ENDED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function campaignStatusFromJSON(object: any): CampaignStatus {
+  switch (object) {
+    case 0:
+    case "CAMPAIGN_STATUS_UNSPECIFIED":
+      return CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED;
+    case 1:
+    case "CAMPAIGN_STATUS_DRAFT":
+      return CampaignStatus.CAMPAIGN_STATUS_DRAFT;
+    case 2:
+    case "CAMPAIGN_STATUS_ACTIVE":
+      return CampaignStatus.CAMPAIGN_STATUS_ACTIVE;
+    case 3:
+    case "CAMPAIGN_STATUS_PAUSED":
+      return CampaignStatus.CAMPAIGN_STATUS_PAUSED;
+    case 4:
+    case "CAMPAIGN_STATUS_ENDED":
+      return CampaignStatus.CAMPAIGN_STATUS_ENDED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CampaignStatus.UNRECOGNIZED;
+  }
+}
+
+export function campaignStatusToJSON(object: CampaignStatus): string {
+  switch (object) {
+    case CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED:
+      return "CAMPAIGN_STATUS_UNSPECIFIED";
+    case CampaignStatus.CAMPAIGN_STATUS_DRAFT:
+      return "CAMPAIGN_STATUS_DRAFT";
+    case CampaignStatus.CAMPAIGN_STATUS_ACTIVE:
+      return "CAMPAIGN_STATUS_ACTIVE";
+    case CampaignStatus.CAMPAIGN_STATUS_PAUSED:
+      return "CAMPAIGN_STATUS_PAUSED";
+    case CampaignStatus.CAMPAIGN_STATUS_ENDED:
+      return "CAMPAIGN_STATUS_ENDED";
+    case CampaignStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * State of a coupon: available > reserved > redeemed, back to available when a reservation is
+ * cancelled or expires or a full refund rolls a redemption back; expired after its validity.
+ */
 export enum CouponStatus {
   COUPON_STATUS_UNSPECIFIED = 0,
   COUPON_STATUS_AVAILABLE = 1,
   COUPON_STATUS_RESERVED = 2,
   COUPON_STATUS_REDEEMED = 3,
   COUPON_STATUS_EXPIRED = 4,
-  COUPON_STATUS_REVOKED = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -95,9 +155,6 @@ export function couponStatusFromJSON(object: any): CouponStatus {
     case 4:
     case "COUPON_STATUS_EXPIRED":
       return CouponStatus.COUPON_STATUS_EXPIRED;
-    case 5:
-    case "COUPON_STATUS_REVOKED":
-      return CouponStatus.COUPON_STATUS_REVOKED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -117,100 +174,610 @@ export function couponStatusToJSON(object: CouponStatus): string {
       return "COUPON_STATUS_REDEEMED";
     case CouponStatus.COUPON_STATUS_EXPIRED:
       return "COUPON_STATUS_EXPIRED";
-    case CouponStatus.COUPON_STATUS_REVOKED:
-      return "COUPON_STATUS_REVOKED";
     case CouponStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
 }
 
-/** "Spend X, save Y". */
+export enum RedemptionStatus {
+  REDEMPTION_STATUS_UNSPECIFIED = 0,
+  REDEMPTION_STATUS_HELD = 1,
+  REDEMPTION_STATUS_CONFIRMED = 2,
+  REDEMPTION_STATUS_CANCELLED = 3,
+  REDEMPTION_STATUS_EXPIRED = 4,
+  /** REDEMPTION_STATUS_ROLLED_BACK - Confirmed, then undone by a full refund of its payment. */
+  REDEMPTION_STATUS_ROLLED_BACK = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function redemptionStatusFromJSON(object: any): RedemptionStatus {
+  switch (object) {
+    case 0:
+    case "REDEMPTION_STATUS_UNSPECIFIED":
+      return RedemptionStatus.REDEMPTION_STATUS_UNSPECIFIED;
+    case 1:
+    case "REDEMPTION_STATUS_HELD":
+      return RedemptionStatus.REDEMPTION_STATUS_HELD;
+    case 2:
+    case "REDEMPTION_STATUS_CONFIRMED":
+      return RedemptionStatus.REDEMPTION_STATUS_CONFIRMED;
+    case 3:
+    case "REDEMPTION_STATUS_CANCELLED":
+      return RedemptionStatus.REDEMPTION_STATUS_CANCELLED;
+    case 4:
+    case "REDEMPTION_STATUS_EXPIRED":
+      return RedemptionStatus.REDEMPTION_STATUS_EXPIRED;
+    case 5:
+    case "REDEMPTION_STATUS_ROLLED_BACK":
+      return RedemptionStatus.REDEMPTION_STATUS_ROLLED_BACK;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RedemptionStatus.UNRECOGNIZED;
+  }
+}
+
+export function redemptionStatusToJSON(object: RedemptionStatus): string {
+  switch (object) {
+    case RedemptionStatus.REDEMPTION_STATUS_UNSPECIFIED:
+      return "REDEMPTION_STATUS_UNSPECIFIED";
+    case RedemptionStatus.REDEMPTION_STATUS_HELD:
+      return "REDEMPTION_STATUS_HELD";
+    case RedemptionStatus.REDEMPTION_STATUS_CONFIRMED:
+      return "REDEMPTION_STATUS_CONFIRMED";
+    case RedemptionStatus.REDEMPTION_STATUS_CANCELLED:
+      return "REDEMPTION_STATUS_CANCELLED";
+    case RedemptionStatus.REDEMPTION_STATUS_EXPIRED:
+      return "REDEMPTION_STATUS_EXPIRED";
+    case RedemptionStatus.REDEMPTION_STATUS_ROLLED_BACK:
+      return "REDEMPTION_STATUS_ROLLED_BACK";
+    case RedemptionStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum CodeBatchStatus {
+  CODE_BATCH_STATUS_UNSPECIFIED = 0,
+  CODE_BATCH_STATUS_RUNNING = 1,
+  CODE_BATCH_STATUS_DONE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function codeBatchStatusFromJSON(object: any): CodeBatchStatus {
+  switch (object) {
+    case 0:
+    case "CODE_BATCH_STATUS_UNSPECIFIED":
+      return CodeBatchStatus.CODE_BATCH_STATUS_UNSPECIFIED;
+    case 1:
+    case "CODE_BATCH_STATUS_RUNNING":
+      return CodeBatchStatus.CODE_BATCH_STATUS_RUNNING;
+    case 2:
+    case "CODE_BATCH_STATUS_DONE":
+      return CodeBatchStatus.CODE_BATCH_STATUS_DONE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CodeBatchStatus.UNRECOGNIZED;
+  }
+}
+
+export function codeBatchStatusToJSON(object: CodeBatchStatus): string {
+  switch (object) {
+    case CodeBatchStatus.CODE_BATCH_STATUS_UNSPECIFIED:
+      return "CODE_BATCH_STATUS_UNSPECIFIED";
+    case CodeBatchStatus.CODE_BATCH_STATUS_RUNNING:
+      return "CODE_BATCH_STATUS_RUNNING";
+    case CodeBatchStatus.CODE_BATCH_STATUS_DONE:
+      return "CODE_BATCH_STATUS_DONE";
+    case CodeBatchStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum GroupDealStatus {
+  GROUP_DEAL_STATUS_UNSPECIFIED = 0,
+  /** GROUP_DEAL_STATUS_OPEN - Open for joining until the deadline or max participants paid. */
+  GROUP_DEAL_STATUS_OPEN = 1,
+  /** GROUP_DEAL_STATUS_SUCCEEDED - Reached its minimum by the deadline: participants' orders complete. */
+  GROUP_DEAL_STATUS_SUCCEEDED = 2,
+  /** GROUP_DEAL_STATUS_FAILED - Missed its minimum: every paid participant is refunded once. */
+  GROUP_DEAL_STATUS_FAILED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function groupDealStatusFromJSON(object: any): GroupDealStatus {
+  switch (object) {
+    case 0:
+    case "GROUP_DEAL_STATUS_UNSPECIFIED":
+      return GroupDealStatus.GROUP_DEAL_STATUS_UNSPECIFIED;
+    case 1:
+    case "GROUP_DEAL_STATUS_OPEN":
+      return GroupDealStatus.GROUP_DEAL_STATUS_OPEN;
+    case 2:
+    case "GROUP_DEAL_STATUS_SUCCEEDED":
+      return GroupDealStatus.GROUP_DEAL_STATUS_SUCCEEDED;
+    case 3:
+    case "GROUP_DEAL_STATUS_FAILED":
+      return GroupDealStatus.GROUP_DEAL_STATUS_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GroupDealStatus.UNRECOGNIZED;
+  }
+}
+
+export function groupDealStatusToJSON(object: GroupDealStatus): string {
+  switch (object) {
+    case GroupDealStatus.GROUP_DEAL_STATUS_UNSPECIFIED:
+      return "GROUP_DEAL_STATUS_UNSPECIFIED";
+    case GroupDealStatus.GROUP_DEAL_STATUS_OPEN:
+      return "GROUP_DEAL_STATUS_OPEN";
+    case GroupDealStatus.GROUP_DEAL_STATUS_SUCCEEDED:
+      return "GROUP_DEAL_STATUS_SUCCEEDED";
+    case GroupDealStatus.GROUP_DEAL_STATUS_FAILED:
+      return "GROUP_DEAL_STATUS_FAILED";
+    case GroupDealStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum ParticipantStatus {
+  PARTICIPANT_STATUS_UNSPECIFIED = 0,
+  /** PARTICIPANT_STATUS_PENDING - A seat is held while the payment is open. */
+  PARTICIPANT_STATUS_PENDING = 1,
+  PARTICIPANT_STATUS_PAID = 2,
+  /** PARTICIPANT_STATUS_RELEASED - The seat's hold ran out or the payment failed. */
+  PARTICIPANT_STATUS_RELEASED = 3,
+  /** PARTICIPANT_STATUS_REFUNDED - Refunded (the deal failed, or the payment came after the seat was gone). */
+  PARTICIPANT_STATUS_REFUNDED = 4,
+  /** PARTICIPANT_STATUS_WITHDRAWN - Refunded after the deal succeeded (the group stays succeeded). */
+  PARTICIPANT_STATUS_WITHDRAWN = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function participantStatusFromJSON(object: any): ParticipantStatus {
+  switch (object) {
+    case 0:
+    case "PARTICIPANT_STATUS_UNSPECIFIED":
+      return ParticipantStatus.PARTICIPANT_STATUS_UNSPECIFIED;
+    case 1:
+    case "PARTICIPANT_STATUS_PENDING":
+      return ParticipantStatus.PARTICIPANT_STATUS_PENDING;
+    case 2:
+    case "PARTICIPANT_STATUS_PAID":
+      return ParticipantStatus.PARTICIPANT_STATUS_PAID;
+    case 3:
+    case "PARTICIPANT_STATUS_RELEASED":
+      return ParticipantStatus.PARTICIPANT_STATUS_RELEASED;
+    case 4:
+    case "PARTICIPANT_STATUS_REFUNDED":
+      return ParticipantStatus.PARTICIPANT_STATUS_REFUNDED;
+    case 5:
+    case "PARTICIPANT_STATUS_WITHDRAWN":
+      return ParticipantStatus.PARTICIPANT_STATUS_WITHDRAWN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ParticipantStatus.UNRECOGNIZED;
+  }
+}
+
+export function participantStatusToJSON(object: ParticipantStatus): string {
+  switch (object) {
+    case ParticipantStatus.PARTICIPANT_STATUS_UNSPECIFIED:
+      return "PARTICIPANT_STATUS_UNSPECIFIED";
+    case ParticipantStatus.PARTICIPANT_STATUS_PENDING:
+      return "PARTICIPANT_STATUS_PENDING";
+    case ParticipantStatus.PARTICIPANT_STATUS_PAID:
+      return "PARTICIPANT_STATUS_PAID";
+    case ParticipantStatus.PARTICIPANT_STATUS_RELEASED:
+      return "PARTICIPANT_STATUS_RELEASED";
+    case ParticipantStatus.PARTICIPANT_STATUS_REFUNDED:
+      return "PARTICIPANT_STATUS_REFUNDED";
+    case ParticipantStatus.PARTICIPANT_STATUS_WITHDRAWN:
+      return "PARTICIPANT_STATUS_WITHDRAWN";
+    case ParticipantStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum PromotionStatus {
+  PROMOTION_STATUS_UNSPECIFIED = 0,
+  PROMOTION_STATUS_PENDING = 1,
+  PROMOTION_STATUS_APPROVED = 2,
+  PROMOTION_STATUS_REJECTED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function promotionStatusFromJSON(object: any): PromotionStatus {
+  switch (object) {
+    case 0:
+    case "PROMOTION_STATUS_UNSPECIFIED":
+      return PromotionStatus.PROMOTION_STATUS_UNSPECIFIED;
+    case 1:
+    case "PROMOTION_STATUS_PENDING":
+      return PromotionStatus.PROMOTION_STATUS_PENDING;
+    case 2:
+    case "PROMOTION_STATUS_APPROVED":
+      return PromotionStatus.PROMOTION_STATUS_APPROVED;
+    case 3:
+    case "PROMOTION_STATUS_REJECTED":
+      return PromotionStatus.PROMOTION_STATUS_REJECTED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PromotionStatus.UNRECOGNIZED;
+  }
+}
+
+export function promotionStatusToJSON(object: PromotionStatus): string {
+  switch (object) {
+    case PromotionStatus.PROMOTION_STATUS_UNSPECIFIED:
+      return "PROMOTION_STATUS_UNSPECIFIED";
+    case PromotionStatus.PROMOTION_STATUS_PENDING:
+      return "PROMOTION_STATUS_PENDING";
+    case PromotionStatus.PROMOTION_STATUS_APPROVED:
+      return "PROMOTION_STATUS_APPROVED";
+    case PromotionStatus.PROMOTION_STATUS_REJECTED:
+      return "PROMOTION_STATUS_REJECTED";
+    case PromotionStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum FeedKind {
+  FEED_KIND_UNSPECIFIED = 0,
+  /** FEED_KIND_RESIDENTS - The residents' app feed. */
+  FEED_KIND_RESIDENTS = 1,
+  /** FEED_KIND_SCREEN - The entrance screens: fewer, larger items, rotated. */
+  FEED_KIND_SCREEN = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function feedKindFromJSON(object: any): FeedKind {
+  switch (object) {
+    case 0:
+    case "FEED_KIND_UNSPECIFIED":
+      return FeedKind.FEED_KIND_UNSPECIFIED;
+    case 1:
+    case "FEED_KIND_RESIDENTS":
+      return FeedKind.FEED_KIND_RESIDENTS;
+    case 2:
+    case "FEED_KIND_SCREEN":
+      return FeedKind.FEED_KIND_SCREEN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return FeedKind.UNRECOGNIZED;
+  }
+}
+
+export function feedKindToJSON(object: FeedKind): string {
+  switch (object) {
+    case FeedKind.FEED_KIND_UNSPECIFIED:
+      return "FEED_KIND_UNSPECIFIED";
+    case FeedKind.FEED_KIND_RESIDENTS:
+      return "FEED_KIND_RESIDENTS";
+    case FeedKind.FEED_KIND_SCREEN:
+      return "FEED_KIND_SCREEN";
+    case FeedKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum InteractionKind {
+  INTERACTION_KIND_UNSPECIFIED = 0,
+  INTERACTION_KIND_IMPRESSION = 1,
+  INTERACTION_KIND_CLICK = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function interactionKindFromJSON(object: any): InteractionKind {
+  switch (object) {
+    case 0:
+    case "INTERACTION_KIND_UNSPECIFIED":
+      return InteractionKind.INTERACTION_KIND_UNSPECIFIED;
+    case 1:
+    case "INTERACTION_KIND_IMPRESSION":
+      return InteractionKind.INTERACTION_KIND_IMPRESSION;
+    case 2:
+    case "INTERACTION_KIND_CLICK":
+      return InteractionKind.INTERACTION_KIND_CLICK;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return InteractionKind.UNRECOGNIZED;
+  }
+}
+
+export function interactionKindToJSON(object: InteractionKind): string {
+  switch (object) {
+    case InteractionKind.INTERACTION_KIND_UNSPECIFIED:
+      return "INTERACTION_KIND_UNSPECIFIED";
+    case InteractionKind.INTERACTION_KIND_IMPRESSION:
+      return "INTERACTION_KIND_IMPRESSION";
+    case InteractionKind.INTERACTION_KIND_CLICK:
+      return "INTERACTION_KIND_CLICK";
+    case InteractionKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** "Spend X, save Y": Y off when the basket is at least X. */
 export interface ThresholdDiscount {
   spend: Money | undefined;
   save: Money | undefined;
 }
 
-export interface CouponTemplate {
-  templateId: string;
-  tenancy: TenancyRef | undefined;
-  name: string;
-  discount:
+/** A percentage off, at most `cap` (unset: no cap). */
+export interface PercentDiscount {
+  /** Basis points, 1-10000 (1000 = 10%). */
+  basisPoints: number;
+  cap: Money | undefined;
+}
+
+/** One item free (e.g. a coffee): worth at most `value`. */
+export interface FreeItemDiscount {
+  /** The merchant's item code, 1-64 characters. */
+  itemCode: string;
+  value: Money | undefined;
+}
+
+export interface Discount {
+  kind:
     | //
-    /** Fixed amount off. */
+    /** A fixed amount off. */
     { $case: "amountOff"; value: Money }
-    | //
-    /** Percentage off in basis points (1000 = 10%). */
-    { $case: "percentOffBp"; value: number }
+    | { $case: "percentOff"; value: PercentDiscount }
     | { $case: "threshold"; value: ThresholdDiscount }
+    | { $case: "freeItem"; value: FreeItemDiscount }
     | undefined;
+}
+
+/** Who can claim and where the coupon can be used. An empty list means no restriction. */
+export interface Targeting {
+  /** Projects of the campaign's operator where the coupon can be used. */
+  projectIds: string[];
+  merchantIds: string[];
+  scenarios: PaymentScenario[];
+  /** Points tiers (the operator's programme) that can claim. */
+  tiers: string[];
+}
+
+/** How a coupon combines with others on one basket. */
+export interface Stacking {
+  /** Coupons of an exclusive campaign are applied alone. */
+  exclusive: boolean;
+  /**
+   * At most one coupon of a group applies; coupons of different groups combine. 1-40 characters;
+   * empty: the campaign's own group.
+   */
+  group: string;
+  /**
+   * Order of application, lower first; ties by campaign id. Discounts apply on what the basket
+   * still costs after the earlier ones.
+   */
+  priority: number;
+}
+
+export interface Campaign {
+  campaignId: string;
+  /** Operator, and the project and merchant it is narrowed to. */
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** 1-80 characters. */
+  name: string;
+  status: CampaignStatus;
+  discount: Discount | undefined;
   funding: FundingSource;
-  validFrom: Timestamp | undefined;
-  validUntil:
+  targeting: Targeting | undefined;
+  stacking:
+    | Stacking
+    | undefined;
+  /** When coupons can be claimed. */
+  claimFrom: Timestamp | undefined;
+  claimUntil:
     | Timestamp
     | undefined;
-  /** Total number of coupons that can be claimed. */
-  totalQuantity: bigint;
-  /** Coupons not claimed yet. */
-  remainingQuantity: bigint;
-  /** Maximum coupons one holder may claim; 0 means no limit. */
-  perHolderLimit: number;
+  /** How long a claimed coupon can be used, 1-365 days, never past `use_until` when it is set. */
+  couponValidDays: number;
+  useUntil:
+    | Timestamp
+    | undefined;
+  /** Count budget: coupons that can be claimed in total; must be positive. */
+  maxCoupons: bigint;
+  /** Money budget: Σ of the claimed coupons' worst-case discount (their `max_value`); unset: none. */
+  maxSpend:
+    | Money
+    | undefined;
+  /** Limits; 0 means no limit. */
+  perUserLimit: number;
+  perHouseholdLimit: number;
+  perUserDailyLimit: number;
+  /** A flash sale: claims are gated in Redis by one atomic script before PostgreSQL. */
+  flashSale: boolean;
+  /** A generic code that claims a coupon of this campaign, 4-32 of A-Z and 0-9; empty: none. */
+  genericCode: string;
+  /** Totals: claimed counts coupons not released back to the budget. */
+  claimed: bigint;
+  redeemed: bigint;
+  claimedValue: Money | undefined;
+  redeemedDiscount: Money | undefined;
   createdAt: Timestamp | undefined;
+  updatedAt: Timestamp | undefined;
 }
 
 export interface Coupon {
   couponId: string;
-  templateId: string;
+  campaignId: string;
+  /** The campaign's tenancy. */
+  tenancy: TenancyRef | undefined;
+  userId: string;
+  /** The household the claim counted against, if any. */
+  householdId: string;
+  status: CouponStatus;
+  discount:
+    | Discount
+    | undefined;
+  /** The most this coupon can take off (what it charges to the money budget). */
+  maxValue: Money | undefined;
+  claimedAt: Timestamp | undefined;
+  expiresAt:
+    | Timestamp
+    | undefined;
+  /** The open or confirmed redemption, if any. */
+  redemption: Redemption | undefined;
+}
+
+/** A coupon applied to one checkout or counter sale. */
+export interface Redemption {
+  redemptionId: string;
+  couponId: string;
+  status: RedemptionStatus;
+  /** Where it is redeemed (operator, project, merchant). */
+  redeemedAt:
+    | TenancyRef
+    | undefined;
+  /** What it pays for, e.g. the checkout or payment id; a full refund of that payment rolls it back. */
+  reference: string;
+  basketTotal: Money | undefined;
+  discount: Money | undefined;
+  createdAt:
+    | Timestamp
+    | undefined;
+  /** Held redemptions end by then. */
+  expiresAt: Timestamp | undefined;
+  endedAt: Timestamp | undefined;
+}
+
+export interface CreateCampaignRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** campaign_id, status, totals and timestamps are ignored. */
+  campaign: Campaign | undefined;
+}
+
+export interface CreateCampaignResponse {
+  campaign: Campaign | undefined;
+}
+
+export interface UpdateCampaignRequest {
+  /** Idempotency key. */
+  requestId: string;
+  tenancy: TenancyRef | undefined;
+  campaignId: string;
+  /** Unspecified: unchanged. DRAFT > ACTIVE <> PAUSED > ENDED. */
+  status: CampaignStatus;
+  /** 0: unchanged; never below what is claimed. */
+  maxCoupons: bigint;
+  /** Unset: unchanged; never below what is claimed. */
+  maxSpend:
+    | Money
+    | undefined;
+  /** Unset: unchanged; only later. */
+  claimUntil: Timestamp | undefined;
+}
+
+export interface UpdateCampaignResponse {
+  campaign: Campaign | undefined;
+}
+
+export interface GetCampaignRequest {
+  tenancy: TenancyRef | undefined;
+  campaignId: string;
+}
+
+export interface GetCampaignResponse {
+  campaign: Campaign | undefined;
+}
+
+export interface ListCampaignsRequest {
   tenancy:
     | TenancyRef
     | undefined;
-  /** User or household id. */
-  holderId: string;
-  status: CouponStatus;
-  claimedAt: Timestamp | undefined;
-  expiresAt: Timestamp | undefined;
+  /** Unspecified: every status. */
+  status: CampaignStatus;
+  page: PageRequest | undefined;
 }
 
-export interface CreateCouponTemplateRequest {
+export interface ListCampaignsResponse {
+  campaigns: Campaign[];
+  page: PageResponse | undefined;
+}
+
+export interface CodeBatch {
+  batchId: string;
+  campaignId: string;
+  status: CodeBatchStatus;
+  requested: bigint;
+  generated: bigint;
+  createdAt: Timestamp | undefined;
+  finishedAt: Timestamp | undefined;
+}
+
+export interface GenerateCodesRequest {
   /** Idempotency key. */
   requestId: string;
-  /** Operator, project and (for merchant coupons) merchant the template belongs to. */
   tenancy: TenancyRef | undefined;
-  name: string;
-  discount: { $case: "amountOff"; value: Money } | { $case: "percentOffBp"; value: number } | {
-    $case: "threshold";
-    value: ThresholdDiscount;
-  } | undefined;
-  funding: FundingSource;
-  validFrom: Timestamp | undefined;
-  validUntil:
-    | Timestamp
-    | undefined;
-  /** Must be positive. */
-  totalQuantity: bigint;
-  /** 0 means no limit. */
-  perHolderLimit: number;
+  campaignId: string;
+  /** 1-100,000 codes; never more than the campaign's count budget. */
+  count: bigint;
 }
 
-export interface CreateCouponTemplateResponse {
-  template: CouponTemplate | undefined;
+export interface GenerateCodesResponse {
+  batch: CodeBatch | undefined;
 }
 
-export interface GetCouponTemplateRequest {
-  templateId: string;
+export interface GetCodeBatchRequest {
+  tenancy: TenancyRef | undefined;
+  batchId: string;
 }
 
-export interface GetCouponTemplateResponse {
-  template: CouponTemplate | undefined;
+export interface GetCodeBatchResponse {
+  batch: CodeBatch | undefined;
+}
+
+export interface ExportCodesRequest {
+  tenancy: TenancyRef | undefined;
+  batchId: string;
+  /** Up to 10,000 codes a page. */
+  page: PageRequest | undefined;
+}
+
+export interface ExportedCode {
+  code: string;
+  /** Set once the code claimed its coupon. */
+  couponId: string;
+}
+
+export interface ExportCodesResponse {
+  codes: ExportedCode[];
+  page: PageResponse | undefined;
 }
 
 export interface ClaimCouponRequest {
   /** Idempotency key. */
   requestId: string;
-  tenancy: TenancyRef | undefined;
-  templateId: string;
-  /** User or household id. */
-  holderId: string;
+  /** The campaign's operator. */
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** Exactly one of campaign_id and code. */
+  campaignId: string;
+  /** The campaign's generic code or one of its unique codes. */
+  code: string;
+  userId: string;
+  /** The claimant's household, when the campaign limits households. */
+  householdId: string;
 }
 
 export interface ClaimCouponResponse {
@@ -218,11 +785,370 @@ export interface ClaimCouponResponse {
 }
 
 export interface GetCouponRequest {
+  tenancy: TenancyRef | undefined;
   couponId: string;
 }
 
 export interface GetCouponResponse {
   coupon: Coupon | undefined;
+}
+
+export interface ListCouponsRequest {
+  tenancy: TenancyRef | undefined;
+  userId: string;
+  /** Also redeemed and expired coupons. */
+  includeUsed: boolean;
+  page: PageRequest | undefined;
+}
+
+export interface ListCouponsResponse {
+  coupons: Coupon[];
+  page: PageResponse | undefined;
+}
+
+/** What is being paid for. */
+export interface Basket {
+  /** Where (operator, project, merchant). */
+  tenancy: TenancyRef | undefined;
+  scenario: PaymentScenario;
+  total:
+    | Money
+    | undefined;
+  /** Item codes in the basket (for free-item coupons), at most 100. */
+  itemCodes: string[];
+}
+
+export interface AppliedDiscount {
+  couponId: string;
+  /**
+   * Zero when the coupon does not apply; then `reason` says why (e.g. "THRESHOLD_NOT_MET",
+   * "NOT_TARGETED", "STACKING_EXCLUSIVE", "STACKING_GROUP_TAKEN", "COUPON_EXPIRED").
+   */
+  discount: Money | undefined;
+  reason: string;
+}
+
+export interface QuoteDiscountRequest {
+  userId: string;
+  basket:
+    | Basket
+    | undefined;
+  /** At most 10 coupons of the user. */
+  couponIds: string[];
+}
+
+export interface QuoteDiscountResponse {
+  /** In application order. */
+  discounts: AppliedDiscount[];
+  totalDiscount:
+    | Money
+    | undefined;
+  /** basket.total - total_discount, never negative. */
+  due: Money | undefined;
+}
+
+export interface ReserveCouponRequest {
+  /** Idempotency key. */
+  requestId: string;
+  userId: string;
+  couponId: string;
+  basket:
+    | Basket
+    | undefined;
+  /** What it pays for, e.g. the checkout or payment id. */
+  reference: string;
+  /** 0-3600 seconds; 0 means the server default. */
+  ttlSeconds: number;
+}
+
+export interface ReserveCouponResponse {
+  redemption: Redemption | undefined;
+}
+
+export interface ConfirmCouponReservationRequest {
+  /** Idempotency key. */
+  requestId: string;
+  tenancy: TenancyRef | undefined;
+  redemptionId: string;
+}
+
+export interface ConfirmCouponReservationResponse {
+  redemption: Redemption | undefined;
+}
+
+export interface CancelCouponReservationRequest {
+  /** Idempotency key. */
+  requestId: string;
+  tenancy: TenancyRef | undefined;
+  redemptionId: string;
+}
+
+export interface CancelCouponReservationResponse {
+  redemption: Redemption | undefined;
+}
+
+export interface IssueRedemptionTokenRequest {
+  tenancy: TenancyRef | undefined;
+  userId: string;
+  couponId: string;
+  /** 30-300 seconds; 0 means the server default (120). */
+  ttlSeconds: number;
+}
+
+export interface IssueRedemptionTokenResponse {
+  /** Compact JWS (ES256) over {coupon, campaign, holder, merchants, exp, nonce}; what the QR encodes. */
+  token: string;
+  expiresAt: Timestamp | undefined;
+}
+
+export interface GetTokenKeysRequest {
+}
+
+export interface GetTokenKeysResponse {
+  /** A JWKS document (JSON) with the current and previous public keys. */
+  jwksJson: string;
+}
+
+export interface RedeemTokenRequest {
+  /** Idempotency key (the merchant app's id for the scan). */
+  requestId: string;
+  /** The merchant redeeming (operator, project, merchant). */
+  tenancy: TenancyRef | undefined;
+  token: string;
+  basket:
+    | Basket
+    | undefined;
+  /**
+   * When the token was scanned; for a scan made offline, submitted later (within the offline
+   * grace). Unset: now.
+   */
+  scannedAt: Timestamp | undefined;
+}
+
+export interface RedeemTokenResponse {
+  redemption: Redemption | undefined;
+}
+
+export interface GroupDeal {
+  dealId: string;
+  /** Operator, project and merchant selling. */
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** 1-80 characters. */
+  title: string;
+  itemCode: string;
+  price: Money | undefined;
+  minParticipants: number;
+  maxParticipants: number;
+  deadline: Timestamp | undefined;
+  status: GroupDealStatus;
+  paid: number;
+  pending: number;
+  createdAt: Timestamp | undefined;
+  endedAt: Timestamp | undefined;
+}
+
+export interface Participant {
+  participantId: string;
+  userId: string;
+  status: ParticipantStatus;
+  paymentId: string;
+  /** What the resident's app opens to pay (from payment's CreatePayment). */
+  payUrl: string;
+  joinedAt:
+    | Timestamp
+    | undefined;
+  /** A pending seat is released then. */
+  holdExpiresAt: Timestamp | undefined;
+}
+
+export interface CreateGroupDealRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** deal_id, status, counts and timestamps other than the deadline are ignored. */
+  deal: GroupDeal | undefined;
+}
+
+export interface CreateGroupDealResponse {
+  deal: GroupDeal | undefined;
+}
+
+export interface JoinGroupDealRequest {
+  /** Idempotency key. */
+  requestId: string;
+  tenancy: TenancyRef | undefined;
+  dealId: string;
+  userId: string;
+}
+
+export interface JoinGroupDealResponse {
+  deal: GroupDeal | undefined;
+  participant: Participant | undefined;
+}
+
+export interface GetGroupDealRequest {
+  tenancy: TenancyRef | undefined;
+  dealId: string;
+}
+
+export interface GetGroupDealResponse {
+  deal: GroupDeal | undefined;
+  participants: Participant[];
+}
+
+/** A promotion's review by one target project. */
+export interface PromotionReview {
+  projectId: string;
+  status: PromotionStatus;
+  /** Required when rejected, 1-200 characters. */
+  reason: string;
+  /** The reviewing client. */
+  reviewer: string;
+  reviewedAt: Timestamp | undefined;
+}
+
+export interface Promotion {
+  promotionId: string;
+  /** Operator, project and merchant submitting. */
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** 1-80 characters. */
+  title: string;
+  /** 1-2000 characters. */
+  body: string;
+  /** Image references (object store keys or https URLs served in the city), at most 9. */
+  imageRefs: string[];
+  /** A campaign of the merchant the promotion points to, optional. */
+  campaignId: string;
+  validFrom: Timestamp | undefined;
+  validUntil:
+    | Timestamp
+    | undefined;
+  /** One review per target project (1-50 projects of the operator). */
+  reviews: PromotionReview[];
+  createdAt: Timestamp | undefined;
+}
+
+export interface SubmitPromotionRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /**
+   * promotion_id, reviews' states and timestamps other than the window are ignored; reviews
+   * name the target projects.
+   */
+  promotion: Promotion | undefined;
+}
+
+export interface SubmitPromotionResponse {
+  promotion: Promotion | undefined;
+}
+
+export interface ReviewPromotionRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** The reviewing project. */
+  tenancy: TenancyRef | undefined;
+  promotionId: string;
+  /** APPROVED or REJECTED. */
+  decision: PromotionStatus;
+  reason: string;
+}
+
+export interface ReviewPromotionResponse {
+  promotion: Promotion | undefined;
+}
+
+export interface ListPromotionsRequest {
+  /** A project: what waits for its review (or `status`); a merchant: its own promotions. */
+  tenancy: TenancyRef | undefined;
+  status: PromotionStatus;
+  page: PageRequest | undefined;
+}
+
+export interface ListPromotionsResponse {
+  promotions: Promotion[];
+  page: PageResponse | undefined;
+}
+
+export interface GetProjectFeedRequest {
+  tenancy: TenancyRef | undefined;
+  kind: FeedKind;
+  page: PageRequest | undefined;
+}
+
+export interface FeedItem {
+  promotion:
+    | Promotion
+    | undefined;
+  /** For counting interactions. */
+  impressionToken: string;
+}
+
+export interface GetProjectFeedResponse {
+  items: FeedItem[];
+  page: PageResponse | undefined;
+}
+
+export interface Placement {
+  placementId: string;
+  /** The hosting scenario app's project and its slot name (1-40 characters, e.g. "parking.receipt"). */
+  tenancy: TenancyRef | undefined;
+  slot: string;
+  promotionId: string;
+  validFrom: Timestamp | undefined;
+  validUntil: Timestamp | undefined;
+}
+
+export interface CreatePlacementRequest {
+  /** Idempotency key. */
+  requestId: string;
+  placement: Placement | undefined;
+}
+
+export interface CreatePlacementResponse {
+  placement: Placement | undefined;
+}
+
+export interface Interaction {
+  /** Unique per interaction from the reporting app (duplicates are counted once). */
+  interactionId: string;
+  promotionId: string;
+  /** Empty for the project feed. */
+  placementId: string;
+  projectId: string;
+  kind: InteractionKind;
+  occurredAt: Timestamp | undefined;
+}
+
+export interface RecordInteractionsRequest {
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** At most 1,000. */
+  interactions: Interaction[];
+}
+
+export interface RecordInteractionsResponse {
+  /** Counted now (not seen before). */
+  recorded: number;
+}
+
+export interface GetPromotionStatsRequest {
+  tenancy: TenancyRef | undefined;
+  promotionId: string;
+}
+
+export interface PromotionStats {
+  projectId: string;
+  placementId: string;
+  impressions: bigint;
+  clicks: bigint;
+}
+
+export interface GetPromotionStatsResponse {
+  stats: PromotionStats[];
 }
 
 function createBaseThresholdDiscount(): ThresholdDiscount {
@@ -310,75 +1236,22 @@ export const ThresholdDiscount: MessageFns<ThresholdDiscount> = {
   },
 };
 
-function createBaseCouponTemplate(): CouponTemplate {
-  return {
-    templateId: "",
-    tenancy: undefined,
-    name: "",
-    discount: undefined,
-    funding: 0,
-    validFrom: undefined,
-    validUntil: undefined,
-    totalQuantity: 0n,
-    remainingQuantity: 0n,
-    perHolderLimit: 0,
-    createdAt: undefined,
-  };
+function createBasePercentDiscount(): PercentDiscount {
+  return { basisPoints: 0, cap: undefined };
 }
 
-export const CouponTemplate: MessageFns<CouponTemplate> = {
-  encode(message: CouponTemplate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.templateId !== "") {
-      writer.uint32(10).string(message.templateId);
+export const PercentDiscount: MessageFns<PercentDiscount> = {
+  encode(message: PercentDiscount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.basisPoints !== 0) {
+      writer.uint32(8).int32(message.basisPoints);
     }
-    if (message.tenancy !== undefined) {
-      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
-    }
-    if (message.name !== "") {
-      writer.uint32(26).string(message.name);
-    }
-    switch (message.discount?.$case) {
-      case "amountOff":
-        Money.encode(message.discount.value, writer.uint32(34).fork()).join();
-        break;
-      case "percentOffBp":
-        writer.uint32(40).int32(message.discount.value);
-        break;
-      case "threshold":
-        ThresholdDiscount.encode(message.discount.value, writer.uint32(50).fork()).join();
-        break;
-    }
-    if (message.funding !== 0) {
-      writer.uint32(56).int32(message.funding);
-    }
-    if (message.validFrom !== undefined) {
-      Timestamp.encode(message.validFrom, writer.uint32(66).fork()).join();
-    }
-    if (message.validUntil !== undefined) {
-      Timestamp.encode(message.validUntil, writer.uint32(74).fork()).join();
-    }
-    if (message.totalQuantity !== 0n) {
-      if (BigInt.asIntN(64, message.totalQuantity) !== message.totalQuantity) {
-        throw new globalThis.Error("value provided for field message.totalQuantity of type int64 too large");
-      }
-      writer.uint32(80).int64(message.totalQuantity);
-    }
-    if (message.remainingQuantity !== 0n) {
-      if (BigInt.asIntN(64, message.remainingQuantity) !== message.remainingQuantity) {
-        throw new globalThis.Error("value provided for field message.remainingQuantity of type int64 too large");
-      }
-      writer.uint32(88).int64(message.remainingQuantity);
-    }
-    if (message.perHolderLimit !== 0) {
-      writer.uint32(96).int32(message.perHolderLimit);
-    }
-    if (message.createdAt !== undefined) {
-      Timestamp.encode(message.createdAt, writer.uint32(106).fork()).join();
+    if (message.cap !== undefined) {
+      Money.encode(message.cap, writer.uint32(18).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): CouponTemplate {
+  decode(input: BinaryReader | Uint8Array, length?: number): PercentDiscount {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -387,7 +1260,96 @@ export const CouponTemplate: MessageFns<CouponTemplate> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCouponTemplate();
+      const message = createBasePercentDiscount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.basisPoints = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cap = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PercentDiscount {
+    return {
+      basisPoints: isSet(object.basisPoints)
+        ? globalThis.Number(object.basisPoints)
+        : isSet(object.basis_points)
+        ? globalThis.Number(object.basis_points)
+        : 0,
+      cap: isSet(object.cap) ? Money.fromJSON(object.cap) : undefined,
+    };
+  },
+
+  toJSON(message: PercentDiscount): unknown {
+    const obj: any = {};
+    if (message.basisPoints !== 0) {
+      obj.basisPoints = Math.round(message.basisPoints);
+    }
+    if (message.cap !== undefined) {
+      obj.cap = Money.toJSON(message.cap);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PercentDiscount>, I>>(base?: I): PercentDiscount {
+    return PercentDiscount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PercentDiscount>, I>>(object: I): PercentDiscount {
+    const message = createBasePercentDiscount();
+    message.basisPoints = object.basisPoints ?? 0;
+    message.cap = (object.cap !== undefined && object.cap !== null) ? Money.fromPartial(object.cap) : undefined;
+    return message;
+  },
+};
+
+function createBaseFreeItemDiscount(): FreeItemDiscount {
+  return { itemCode: "", value: undefined };
+}
+
+export const FreeItemDiscount: MessageFns<FreeItemDiscount> = {
+  encode(message: FreeItemDiscount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.itemCode !== "") {
+      writer.uint32(10).string(message.itemCode);
+    }
+    if (message.value !== undefined) {
+      Money.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FreeItemDiscount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFreeItemDiscount();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -396,7 +1358,591 @@ export const CouponTemplate: MessageFns<CouponTemplate> = {
               break;
             }
 
-            message.templateId = reader.string();
+            message.itemCode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FreeItemDiscount {
+    return {
+      itemCode: isSet(object.itemCode)
+        ? globalThis.String(object.itemCode)
+        : isSet(object.item_code)
+        ? globalThis.String(object.item_code)
+        : "",
+      value: isSet(object.value) ? Money.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: FreeItemDiscount): unknown {
+    const obj: any = {};
+    if (message.itemCode !== "") {
+      obj.itemCode = message.itemCode;
+    }
+    if (message.value !== undefined) {
+      obj.value = Money.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FreeItemDiscount>, I>>(base?: I): FreeItemDiscount {
+    return FreeItemDiscount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FreeItemDiscount>, I>>(object: I): FreeItemDiscount {
+    const message = createBaseFreeItemDiscount();
+    message.itemCode = object.itemCode ?? "";
+    message.value = (object.value !== undefined && object.value !== null) ? Money.fromPartial(object.value) : undefined;
+    return message;
+  },
+};
+
+function createBaseDiscount(): Discount {
+  return { kind: undefined };
+}
+
+export const Discount: MessageFns<Discount> = {
+  encode(message: Discount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "amountOff":
+        Money.encode(message.kind.value, writer.uint32(10).fork()).join();
+        break;
+      case "percentOff":
+        PercentDiscount.encode(message.kind.value, writer.uint32(18).fork()).join();
+        break;
+      case "threshold":
+        ThresholdDiscount.encode(message.kind.value, writer.uint32(26).fork()).join();
+        break;
+      case "freeItem":
+        FreeItemDiscount.encode(message.kind.value, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Discount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "amountOff", value: Money.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "percentOff", value: PercentDiscount.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "threshold", value: ThresholdDiscount.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = { $case: "freeItem", value: FreeItemDiscount.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Discount {
+    return {
+      kind: isSet(object.amountOff)
+        ? { $case: "amountOff", value: Money.fromJSON(object.amountOff) }
+        : isSet(object.amount_off)
+        ? { $case: "amountOff", value: Money.fromJSON(object.amount_off) }
+        : isSet(object.percentOff)
+        ? { $case: "percentOff", value: PercentDiscount.fromJSON(object.percentOff) }
+        : isSet(object.percent_off)
+        ? { $case: "percentOff", value: PercentDiscount.fromJSON(object.percent_off) }
+        : isSet(object.threshold)
+        ? { $case: "threshold", value: ThresholdDiscount.fromJSON(object.threshold) }
+        : isSet(object.freeItem)
+        ? { $case: "freeItem", value: FreeItemDiscount.fromJSON(object.freeItem) }
+        : isSet(object.free_item)
+        ? { $case: "freeItem", value: FreeItemDiscount.fromJSON(object.free_item) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: Discount): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "amountOff") {
+      obj.amountOff = Money.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "percentOff") {
+      obj.percentOff = PercentDiscount.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "threshold") {
+      obj.threshold = ThresholdDiscount.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "freeItem") {
+      obj.freeItem = FreeItemDiscount.toJSON(message.kind.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Discount>, I>>(base?: I): Discount {
+    return Discount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Discount>, I>>(object: I): Discount {
+    const message = createBaseDiscount();
+    switch (object.kind?.$case) {
+      case "amountOff": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "amountOff", value: Money.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "percentOff": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "percentOff", value: PercentDiscount.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "threshold": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "threshold", value: ThresholdDiscount.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "freeItem": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "freeItem", value: FreeItemDiscount.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseTargeting(): Targeting {
+  return { projectIds: [], merchantIds: [], scenarios: [], tiers: [] };
+}
+
+export const Targeting: MessageFns<Targeting> = {
+  encode(message: Targeting, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.projectIds) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.merchantIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.scenarios.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.scenarios) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.tiers) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Targeting {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTargeting();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projectIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.merchantIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.scenarios.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.scenarios.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tiers.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Targeting {
+    return {
+      projectIds: globalThis.Array.isArray(object?.projectIds)
+        ? object.projectIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.project_ids)
+        ? object.project_ids.map((e: any) => globalThis.String(e))
+        : [],
+      merchantIds: globalThis.Array.isArray(object?.merchantIds)
+        ? object.merchantIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.merchant_ids)
+        ? object.merchant_ids.map((e: any) => globalThis.String(e))
+        : [],
+      scenarios: globalThis.Array.isArray(object?.scenarios)
+        ? object.scenarios.map((e: any) => paymentScenarioFromJSON(e))
+        : [],
+      tiers: globalThis.Array.isArray(object?.tiers) ? object.tiers.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: Targeting): unknown {
+    const obj: any = {};
+    if (message.projectIds?.length) {
+      obj.projectIds = message.projectIds;
+    }
+    if (message.merchantIds?.length) {
+      obj.merchantIds = message.merchantIds;
+    }
+    if (message.scenarios?.length) {
+      obj.scenarios = message.scenarios.map((e) => paymentScenarioToJSON(e));
+    }
+    if (message.tiers?.length) {
+      obj.tiers = message.tiers;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Targeting>, I>>(base?: I): Targeting {
+    return Targeting.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Targeting>, I>>(object: I): Targeting {
+    const message = createBaseTargeting();
+    message.projectIds = object.projectIds?.map((e) => e) || [];
+    message.merchantIds = object.merchantIds?.map((e) => e) || [];
+    message.scenarios = object.scenarios?.map((e) => e) || [];
+    message.tiers = object.tiers?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseStacking(): Stacking {
+  return { exclusive: false, group: "", priority: 0 };
+}
+
+export const Stacking: MessageFns<Stacking> = {
+  encode(message: Stacking, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exclusive !== false) {
+      writer.uint32(8).bool(message.exclusive);
+    }
+    if (message.group !== "") {
+      writer.uint32(18).string(message.group);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(24).int32(message.priority);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Stacking {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStacking();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.exclusive = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Stacking {
+    return {
+      exclusive: isSet(object.exclusive) ? globalThis.Boolean(object.exclusive) : false,
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+    };
+  },
+
+  toJSON(message: Stacking): unknown {
+    const obj: any = {};
+    if (message.exclusive !== false) {
+      obj.exclusive = message.exclusive;
+    }
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Stacking>, I>>(base?: I): Stacking {
+    return Stacking.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Stacking>, I>>(object: I): Stacking {
+    const message = createBaseStacking();
+    message.exclusive = object.exclusive ?? false;
+    message.group = object.group ?? "";
+    message.priority = object.priority ?? 0;
+    return message;
+  },
+};
+
+function createBaseCampaign(): Campaign {
+  return {
+    campaignId: "",
+    tenancy: undefined,
+    name: "",
+    status: 0,
+    discount: undefined,
+    funding: 0,
+    targeting: undefined,
+    stacking: undefined,
+    claimFrom: undefined,
+    claimUntil: undefined,
+    couponValidDays: 0,
+    useUntil: undefined,
+    maxCoupons: 0n,
+    maxSpend: undefined,
+    perUserLimit: 0,
+    perHouseholdLimit: 0,
+    perUserDailyLimit: 0,
+    flashSale: false,
+    genericCode: "",
+    claimed: 0n,
+    redeemed: 0n,
+    claimedValue: undefined,
+    redeemedDiscount: undefined,
+    createdAt: undefined,
+    updatedAt: undefined,
+  };
+}
+
+export const Campaign: MessageFns<Campaign> = {
+  encode(message: Campaign, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.status !== 0) {
+      writer.uint32(32).int32(message.status);
+    }
+    if (message.discount !== undefined) {
+      Discount.encode(message.discount, writer.uint32(42).fork()).join();
+    }
+    if (message.funding !== 0) {
+      writer.uint32(48).int32(message.funding);
+    }
+    if (message.targeting !== undefined) {
+      Targeting.encode(message.targeting, writer.uint32(58).fork()).join();
+    }
+    if (message.stacking !== undefined) {
+      Stacking.encode(message.stacking, writer.uint32(66).fork()).join();
+    }
+    if (message.claimFrom !== undefined) {
+      Timestamp.encode(message.claimFrom, writer.uint32(74).fork()).join();
+    }
+    if (message.claimUntil !== undefined) {
+      Timestamp.encode(message.claimUntil, writer.uint32(82).fork()).join();
+    }
+    if (message.couponValidDays !== 0) {
+      writer.uint32(88).int32(message.couponValidDays);
+    }
+    if (message.useUntil !== undefined) {
+      Timestamp.encode(message.useUntil, writer.uint32(98).fork()).join();
+    }
+    if (message.maxCoupons !== 0n) {
+      if (BigInt.asIntN(64, message.maxCoupons) !== message.maxCoupons) {
+        throw new globalThis.Error("value provided for field message.maxCoupons of type int64 too large");
+      }
+      writer.uint32(104).int64(message.maxCoupons);
+    }
+    if (message.maxSpend !== undefined) {
+      Money.encode(message.maxSpend, writer.uint32(114).fork()).join();
+    }
+    if (message.perUserLimit !== 0) {
+      writer.uint32(120).int32(message.perUserLimit);
+    }
+    if (message.perHouseholdLimit !== 0) {
+      writer.uint32(128).int32(message.perHouseholdLimit);
+    }
+    if (message.perUserDailyLimit !== 0) {
+      writer.uint32(136).int32(message.perUserDailyLimit);
+    }
+    if (message.flashSale !== false) {
+      writer.uint32(144).bool(message.flashSale);
+    }
+    if (message.genericCode !== "") {
+      writer.uint32(154).string(message.genericCode);
+    }
+    if (message.claimed !== 0n) {
+      if (BigInt.asIntN(64, message.claimed) !== message.claimed) {
+        throw new globalThis.Error("value provided for field message.claimed of type int64 too large");
+      }
+      writer.uint32(160).int64(message.claimed);
+    }
+    if (message.redeemed !== 0n) {
+      if (BigInt.asIntN(64, message.redeemed) !== message.redeemed) {
+        throw new globalThis.Error("value provided for field message.redeemed of type int64 too large");
+      }
+      writer.uint32(168).int64(message.redeemed);
+    }
+    if (message.claimedValue !== undefined) {
+      Money.encode(message.claimedValue, writer.uint32(178).fork()).join();
+    }
+    if (message.redeemedDiscount !== undefined) {
+      Money.encode(message.redeemedDiscount, writer.uint32(186).fork()).join();
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(194).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(message.updatedAt, writer.uint32(202).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Campaign {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCampaign();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
             continue;
           }
           case 2: {
@@ -416,35 +1962,35 @@ export const CouponTemplate: MessageFns<CouponTemplate> = {
             continue;
           }
           case 4: {
-            if (tag !== 34) {
+            if (tag !== 32) {
               break;
             }
 
-            message.discount = { $case: "amountOff", value: Money.decode(reader, reader.uint32()) };
+            message.status = reader.int32() as any;
             continue;
           }
           case 5: {
-            if (tag !== 40) {
+            if (tag !== 42) {
               break;
             }
 
-            message.discount = { $case: "percentOffBp", value: reader.int32() };
+            message.discount = Discount.decode(reader, reader.uint32());
             continue;
           }
           case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.discount = { $case: "threshold", value: ThresholdDiscount.decode(reader, reader.uint32()) };
-            continue;
-          }
-          case 7: {
-            if (tag !== 56) {
+            if (tag !== 48) {
               break;
             }
 
             message.funding = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.targeting = Targeting.decode(reader, reader.uint32());
             continue;
           }
           case 8: {
@@ -452,7 +1998,7 @@ export const CouponTemplate: MessageFns<CouponTemplate> = {
               break;
             }
 
-            message.validFrom = Timestamp.decode(reader, reader.uint32());
+            message.stacking = Stacking.decode(reader, reader.uint32());
             continue;
           }
           case 9: {
@@ -460,15 +2006,15 @@ export const CouponTemplate: MessageFns<CouponTemplate> = {
               break;
             }
 
-            message.validUntil = Timestamp.decode(reader, reader.uint32());
+            message.claimFrom = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 10: {
-            if (tag !== 80) {
+            if (tag !== 82) {
               break;
             }
 
-            message.totalQuantity = reader.int64() as bigint;
+            message.claimUntil = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 11: {
@@ -476,23 +2022,119 @@ export const CouponTemplate: MessageFns<CouponTemplate> = {
               break;
             }
 
-            message.remainingQuantity = reader.int64() as bigint;
+            message.couponValidDays = reader.int32();
             continue;
           }
           case 12: {
-            if (tag !== 96) {
+            if (tag !== 98) {
               break;
             }
 
-            message.perHolderLimit = reader.int32();
+            message.useUntil = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 13: {
-            if (tag !== 106) {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxCoupons = reader.int64() as bigint;
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.maxSpend = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.perUserLimit = reader.int32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.perHouseholdLimit = reader.int32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.perUserDailyLimit = reader.int32();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.flashSale = reader.bool();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.genericCode = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.claimed = reader.int64() as bigint;
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.redeemed = reader.int64() as bigint;
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.claimedValue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.redeemedDiscount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
               break;
             }
 
             message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -507,64 +2149,104 @@ export const CouponTemplate: MessageFns<CouponTemplate> = {
     }
   },
 
-  fromJSON(object: any): CouponTemplate {
+  fromJSON(object: any): Campaign {
     return {
-      templateId: isSet(object.templateId)
-        ? globalThis.String(object.templateId)
-        : isSet(object.template_id)
-        ? globalThis.String(object.template_id)
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
         : "",
       tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
       name: isSet(object.name) ? globalThis.String(object.name) : "",
-      discount: isSet(object.amountOff)
-        ? { $case: "amountOff", value: Money.fromJSON(object.amountOff) }
-        : isSet(object.amount_off)
-        ? { $case: "amountOff", value: Money.fromJSON(object.amount_off) }
-        : isSet(object.percentOffBp)
-        ? { $case: "percentOffBp", value: globalThis.Number(object.percentOffBp) }
-        : isSet(object.percent_off_bp)
-        ? { $case: "percentOffBp", value: globalThis.Number(object.percent_off_bp) }
-        : isSet(object.threshold)
-        ? { $case: "threshold", value: ThresholdDiscount.fromJSON(object.threshold) }
-        : undefined,
+      status: isSet(object.status) ? campaignStatusFromJSON(object.status) : 0,
+      discount: isSet(object.discount) ? Discount.fromJSON(object.discount) : undefined,
       funding: isSet(object.funding) ? fundingSourceFromJSON(object.funding) : 0,
-      validFrom: isSet(object.validFrom)
-        ? fromJsonTimestamp(object.validFrom)
-        : isSet(object.valid_from)
-        ? fromJsonTimestamp(object.valid_from)
+      targeting: isSet(object.targeting) ? Targeting.fromJSON(object.targeting) : undefined,
+      stacking: isSet(object.stacking) ? Stacking.fromJSON(object.stacking) : undefined,
+      claimFrom: isSet(object.claimFrom)
+        ? fromJsonTimestamp(object.claimFrom)
+        : isSet(object.claim_from)
+        ? fromJsonTimestamp(object.claim_from)
         : undefined,
-      validUntil: isSet(object.validUntil)
-        ? fromJsonTimestamp(object.validUntil)
-        : isSet(object.valid_until)
-        ? fromJsonTimestamp(object.valid_until)
+      claimUntil: isSet(object.claimUntil)
+        ? fromJsonTimestamp(object.claimUntil)
+        : isSet(object.claim_until)
+        ? fromJsonTimestamp(object.claim_until)
         : undefined,
-      totalQuantity: isSet(object.totalQuantity)
-        ? BigInt(object.totalQuantity)
-        : isSet(object.total_quantity)
-        ? BigInt(object.total_quantity)
-        : 0n,
-      remainingQuantity: isSet(object.remainingQuantity)
-        ? BigInt(object.remainingQuantity)
-        : isSet(object.remaining_quantity)
-        ? BigInt(object.remaining_quantity)
-        : 0n,
-      perHolderLimit: isSet(object.perHolderLimit)
-        ? globalThis.Number(object.perHolderLimit)
-        : isSet(object.per_holder_limit)
-        ? globalThis.Number(object.per_holder_limit)
+      couponValidDays: isSet(object.couponValidDays)
+        ? globalThis.Number(object.couponValidDays)
+        : isSet(object.coupon_valid_days)
+        ? globalThis.Number(object.coupon_valid_days)
         : 0,
+      useUntil: isSet(object.useUntil)
+        ? fromJsonTimestamp(object.useUntil)
+        : isSet(object.use_until)
+        ? fromJsonTimestamp(object.use_until)
+        : undefined,
+      maxCoupons: isSet(object.maxCoupons)
+        ? BigInt(object.maxCoupons)
+        : isSet(object.max_coupons)
+        ? BigInt(object.max_coupons)
+        : 0n,
+      maxSpend: isSet(object.maxSpend)
+        ? Money.fromJSON(object.maxSpend)
+        : isSet(object.max_spend)
+        ? Money.fromJSON(object.max_spend)
+        : undefined,
+      perUserLimit: isSet(object.perUserLimit)
+        ? globalThis.Number(object.perUserLimit)
+        : isSet(object.per_user_limit)
+        ? globalThis.Number(object.per_user_limit)
+        : 0,
+      perHouseholdLimit: isSet(object.perHouseholdLimit)
+        ? globalThis.Number(object.perHouseholdLimit)
+        : isSet(object.per_household_limit)
+        ? globalThis.Number(object.per_household_limit)
+        : 0,
+      perUserDailyLimit: isSet(object.perUserDailyLimit)
+        ? globalThis.Number(object.perUserDailyLimit)
+        : isSet(object.per_user_daily_limit)
+        ? globalThis.Number(object.per_user_daily_limit)
+        : 0,
+      flashSale: isSet(object.flashSale)
+        ? globalThis.Boolean(object.flashSale)
+        : isSet(object.flash_sale)
+        ? globalThis.Boolean(object.flash_sale)
+        : false,
+      genericCode: isSet(object.genericCode)
+        ? globalThis.String(object.genericCode)
+        : isSet(object.generic_code)
+        ? globalThis.String(object.generic_code)
+        : "",
+      claimed: isSet(object.claimed) ? BigInt(object.claimed) : 0n,
+      redeemed: isSet(object.redeemed) ? BigInt(object.redeemed) : 0n,
+      claimedValue: isSet(object.claimedValue)
+        ? Money.fromJSON(object.claimedValue)
+        : isSet(object.claimed_value)
+        ? Money.fromJSON(object.claimed_value)
+        : undefined,
+      redeemedDiscount: isSet(object.redeemedDiscount)
+        ? Money.fromJSON(object.redeemedDiscount)
+        : isSet(object.redeemed_discount)
+        ? Money.fromJSON(object.redeemed_discount)
+        : undefined,
       createdAt: isSet(object.createdAt)
         ? fromJsonTimestamp(object.createdAt)
         : isSet(object.created_at)
         ? fromJsonTimestamp(object.created_at)
         : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
     };
   },
 
-  toJSON(message: CouponTemplate): unknown {
+  toJSON(message: Campaign): unknown {
     const obj: any = {};
-    if (message.templateId !== "") {
-      obj.templateId = message.templateId;
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
     }
     if (message.tenancy !== undefined) {
       obj.tenancy = TenancyRef.toJSON(message.tenancy);
@@ -572,83 +2254,130 @@ export const CouponTemplate: MessageFns<CouponTemplate> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
-    if (message.discount?.$case === "amountOff") {
-      obj.amountOff = Money.toJSON(message.discount.value);
-    } else if (message.discount?.$case === "percentOffBp") {
-      obj.percentOffBp = Math.round(message.discount.value);
-    } else if (message.discount?.$case === "threshold") {
-      obj.threshold = ThresholdDiscount.toJSON(message.discount.value);
+    if (message.status !== 0) {
+      obj.status = campaignStatusToJSON(message.status);
+    }
+    if (message.discount !== undefined) {
+      obj.discount = Discount.toJSON(message.discount);
     }
     if (message.funding !== 0) {
       obj.funding = fundingSourceToJSON(message.funding);
     }
-    if (message.validFrom !== undefined) {
-      obj.validFrom = fromTimestamp(message.validFrom).toISOString();
+    if (message.targeting !== undefined) {
+      obj.targeting = Targeting.toJSON(message.targeting);
     }
-    if (message.validUntil !== undefined) {
-      obj.validUntil = fromTimestamp(message.validUntil).toISOString();
+    if (message.stacking !== undefined) {
+      obj.stacking = Stacking.toJSON(message.stacking);
     }
-    if (message.totalQuantity !== 0n) {
-      obj.totalQuantity = message.totalQuantity.toString();
+    if (message.claimFrom !== undefined) {
+      obj.claimFrom = fromTimestamp(message.claimFrom).toISOString();
     }
-    if (message.remainingQuantity !== 0n) {
-      obj.remainingQuantity = message.remainingQuantity.toString();
+    if (message.claimUntil !== undefined) {
+      obj.claimUntil = fromTimestamp(message.claimUntil).toISOString();
     }
-    if (message.perHolderLimit !== 0) {
-      obj.perHolderLimit = Math.round(message.perHolderLimit);
+    if (message.couponValidDays !== 0) {
+      obj.couponValidDays = Math.round(message.couponValidDays);
+    }
+    if (message.useUntil !== undefined) {
+      obj.useUntil = fromTimestamp(message.useUntil).toISOString();
+    }
+    if (message.maxCoupons !== 0n) {
+      obj.maxCoupons = message.maxCoupons.toString();
+    }
+    if (message.maxSpend !== undefined) {
+      obj.maxSpend = Money.toJSON(message.maxSpend);
+    }
+    if (message.perUserLimit !== 0) {
+      obj.perUserLimit = Math.round(message.perUserLimit);
+    }
+    if (message.perHouseholdLimit !== 0) {
+      obj.perHouseholdLimit = Math.round(message.perHouseholdLimit);
+    }
+    if (message.perUserDailyLimit !== 0) {
+      obj.perUserDailyLimit = Math.round(message.perUserDailyLimit);
+    }
+    if (message.flashSale !== false) {
+      obj.flashSale = message.flashSale;
+    }
+    if (message.genericCode !== "") {
+      obj.genericCode = message.genericCode;
+    }
+    if (message.claimed !== 0n) {
+      obj.claimed = message.claimed.toString();
+    }
+    if (message.redeemed !== 0n) {
+      obj.redeemed = message.redeemed.toString();
+    }
+    if (message.claimedValue !== undefined) {
+      obj.claimedValue = Money.toJSON(message.claimedValue);
+    }
+    if (message.redeemedDiscount !== undefined) {
+      obj.redeemedDiscount = Money.toJSON(message.redeemedDiscount);
     }
     if (message.createdAt !== undefined) {
       obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
+    }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<CouponTemplate>, I>>(base?: I): CouponTemplate {
-    return CouponTemplate.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<Campaign>, I>>(base?: I): Campaign {
+    return Campaign.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<CouponTemplate>, I>>(object: I): CouponTemplate {
-    const message = createBaseCouponTemplate();
-    message.templateId = object.templateId ?? "";
+  fromPartial<I extends Exact<DeepPartial<Campaign>, I>>(object: I): Campaign {
+    const message = createBaseCampaign();
+    message.campaignId = object.campaignId ?? "";
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
       : undefined;
     message.name = object.name ?? "";
-    switch (object.discount?.$case) {
-      case "amountOff": {
-        if (object.discount?.value !== undefined && object.discount?.value !== null) {
-          message.discount = { $case: "amountOff", value: Money.fromPartial(object.discount.value) };
-        }
-        break;
-      }
-      case "percentOffBp": {
-        if (object.discount?.value !== undefined && object.discount?.value !== null) {
-          message.discount = { $case: "percentOffBp", value: object.discount.value };
-        }
-        break;
-      }
-      case "threshold": {
-        if (object.discount?.value !== undefined && object.discount?.value !== null) {
-          message.discount = { $case: "threshold", value: ThresholdDiscount.fromPartial(object.discount.value) };
-        }
-        break;
-      }
-    }
+    message.status = object.status ?? 0;
+    message.discount = (object.discount !== undefined && object.discount !== null)
+      ? Discount.fromPartial(object.discount)
+      : undefined;
     message.funding = object.funding ?? 0;
-    message.validFrom = (object.validFrom !== undefined && object.validFrom !== null)
-      ? Timestamp.fromPartial(object.validFrom)
+    message.targeting = (object.targeting !== undefined && object.targeting !== null)
+      ? Targeting.fromPartial(object.targeting)
       : undefined;
-    message.validUntil = (object.validUntil !== undefined && object.validUntil !== null)
-      ? Timestamp.fromPartial(object.validUntil)
+    message.stacking = (object.stacking !== undefined && object.stacking !== null)
+      ? Stacking.fromPartial(object.stacking)
       : undefined;
-    message.totalQuantity = (object.totalQuantity !== undefined && object.totalQuantity !== null)
-      ? BigInt(object.totalQuantity)
+    message.claimFrom = (object.claimFrom !== undefined && object.claimFrom !== null)
+      ? Timestamp.fromPartial(object.claimFrom)
+      : undefined;
+    message.claimUntil = (object.claimUntil !== undefined && object.claimUntil !== null)
+      ? Timestamp.fromPartial(object.claimUntil)
+      : undefined;
+    message.couponValidDays = object.couponValidDays ?? 0;
+    message.useUntil = (object.useUntil !== undefined && object.useUntil !== null)
+      ? Timestamp.fromPartial(object.useUntil)
+      : undefined;
+    message.maxCoupons = (object.maxCoupons !== undefined && object.maxCoupons !== null)
+      ? BigInt(object.maxCoupons)
       : 0n;
-    message.remainingQuantity = (object.remainingQuantity !== undefined && object.remainingQuantity !== null)
-      ? BigInt(object.remainingQuantity)
-      : 0n;
-    message.perHolderLimit = object.perHolderLimit ?? 0;
+    message.maxSpend = (object.maxSpend !== undefined && object.maxSpend !== null)
+      ? Money.fromPartial(object.maxSpend)
+      : undefined;
+    message.perUserLimit = object.perUserLimit ?? 0;
+    message.perHouseholdLimit = object.perHouseholdLimit ?? 0;
+    message.perUserDailyLimit = object.perUserDailyLimit ?? 0;
+    message.flashSale = object.flashSale ?? false;
+    message.genericCode = object.genericCode ?? "";
+    message.claimed = (object.claimed !== undefined && object.claimed !== null) ? BigInt(object.claimed) : 0n;
+    message.redeemed = (object.redeemed !== undefined && object.redeemed !== null) ? BigInt(object.redeemed) : 0n;
+    message.claimedValue = (object.claimedValue !== undefined && object.claimedValue !== null)
+      ? Money.fromPartial(object.claimedValue)
+      : undefined;
+    message.redeemedDiscount = (object.redeemedDiscount !== undefined && object.redeemedDiscount !== null)
+      ? Money.fromPartial(object.redeemedDiscount)
+      : undefined;
     message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
       ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
       : undefined;
     return message;
   },
@@ -657,12 +2386,16 @@ export const CouponTemplate: MessageFns<CouponTemplate> = {
 function createBaseCoupon(): Coupon {
   return {
     couponId: "",
-    templateId: "",
+    campaignId: "",
     tenancy: undefined,
-    holderId: "",
+    userId: "",
+    householdId: "",
     status: 0,
+    discount: undefined,
+    maxValue: undefined,
     claimedAt: undefined,
     expiresAt: undefined,
+    redemption: undefined,
   };
 }
 
@@ -671,23 +2404,35 @@ export const Coupon: MessageFns<Coupon> = {
     if (message.couponId !== "") {
       writer.uint32(10).string(message.couponId);
     }
-    if (message.templateId !== "") {
-      writer.uint32(18).string(message.templateId);
+    if (message.campaignId !== "") {
+      writer.uint32(18).string(message.campaignId);
     }
     if (message.tenancy !== undefined) {
       TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
     }
-    if (message.holderId !== "") {
-      writer.uint32(34).string(message.holderId);
+    if (message.userId !== "") {
+      writer.uint32(34).string(message.userId);
+    }
+    if (message.householdId !== "") {
+      writer.uint32(42).string(message.householdId);
     }
     if (message.status !== 0) {
-      writer.uint32(40).int32(message.status);
+      writer.uint32(48).int32(message.status);
+    }
+    if (message.discount !== undefined) {
+      Discount.encode(message.discount, writer.uint32(58).fork()).join();
+    }
+    if (message.maxValue !== undefined) {
+      Money.encode(message.maxValue, writer.uint32(66).fork()).join();
     }
     if (message.claimedAt !== undefined) {
-      Timestamp.encode(message.claimedAt, writer.uint32(50).fork()).join();
+      Timestamp.encode(message.claimedAt, writer.uint32(74).fork()).join();
     }
     if (message.expiresAt !== undefined) {
-      Timestamp.encode(message.expiresAt, writer.uint32(58).fork()).join();
+      Timestamp.encode(message.expiresAt, writer.uint32(82).fork()).join();
+    }
+    if (message.redemption !== undefined) {
+      Redemption.encode(message.redemption, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -718,7 +2463,7 @@ export const Coupon: MessageFns<Coupon> = {
               break;
             }
 
-            message.templateId = reader.string();
+            message.campaignId = reader.string();
             continue;
           }
           case 3: {
@@ -734,23 +2479,23 @@ export const Coupon: MessageFns<Coupon> = {
               break;
             }
 
-            message.holderId = reader.string();
+            message.userId = reader.string();
             continue;
           }
           case 5: {
-            if (tag !== 40) {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.householdId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
               break;
             }
 
             message.status = reader.int32() as any;
-            continue;
-          }
-          case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.claimedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 7: {
@@ -758,7 +2503,39 @@ export const Coupon: MessageFns<Coupon> = {
               break;
             }
 
+            message.discount = Discount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.maxValue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.claimedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
             message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.redemption = Redemption.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -780,18 +2557,29 @@ export const Coupon: MessageFns<Coupon> = {
         : isSet(object.coupon_id)
         ? globalThis.String(object.coupon_id)
         : "",
-      templateId: isSet(object.templateId)
-        ? globalThis.String(object.templateId)
-        : isSet(object.template_id)
-        ? globalThis.String(object.template_id)
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
         : "",
       tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
-      holderId: isSet(object.holderId)
-        ? globalThis.String(object.holderId)
-        : isSet(object.holder_id)
-        ? globalThis.String(object.holder_id)
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      householdId: isSet(object.householdId)
+        ? globalThis.String(object.householdId)
+        : isSet(object.household_id)
+        ? globalThis.String(object.household_id)
         : "",
       status: isSet(object.status) ? couponStatusFromJSON(object.status) : 0,
+      discount: isSet(object.discount) ? Discount.fromJSON(object.discount) : undefined,
+      maxValue: isSet(object.maxValue)
+        ? Money.fromJSON(object.maxValue)
+        : isSet(object.max_value)
+        ? Money.fromJSON(object.max_value)
+        : undefined,
       claimedAt: isSet(object.claimedAt)
         ? fromJsonTimestamp(object.claimedAt)
         : isSet(object.claimed_at)
@@ -802,6 +2590,7 @@ export const Coupon: MessageFns<Coupon> = {
         : isSet(object.expires_at)
         ? fromJsonTimestamp(object.expires_at)
         : undefined,
+      redemption: isSet(object.redemption) ? Redemption.fromJSON(object.redemption) : undefined,
     };
   },
 
@@ -810,23 +2599,35 @@ export const Coupon: MessageFns<Coupon> = {
     if (message.couponId !== "") {
       obj.couponId = message.couponId;
     }
-    if (message.templateId !== "") {
-      obj.templateId = message.templateId;
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
     }
     if (message.tenancy !== undefined) {
       obj.tenancy = TenancyRef.toJSON(message.tenancy);
     }
-    if (message.holderId !== "") {
-      obj.holderId = message.holderId;
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.householdId !== "") {
+      obj.householdId = message.householdId;
     }
     if (message.status !== 0) {
       obj.status = couponStatusToJSON(message.status);
+    }
+    if (message.discount !== undefined) {
+      obj.discount = Discount.toJSON(message.discount);
+    }
+    if (message.maxValue !== undefined) {
+      obj.maxValue = Money.toJSON(message.maxValue);
     }
     if (message.claimedAt !== undefined) {
       obj.claimedAt = fromTimestamp(message.claimedAt).toISOString();
     }
     if (message.expiresAt !== undefined) {
       obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    if (message.redemption !== undefined) {
+      obj.redemption = Redemption.toJSON(message.redemption);
     }
     return obj;
   },
@@ -837,80 +2638,83 @@ export const Coupon: MessageFns<Coupon> = {
   fromPartial<I extends Exact<DeepPartial<Coupon>, I>>(object: I): Coupon {
     const message = createBaseCoupon();
     message.couponId = object.couponId ?? "";
-    message.templateId = object.templateId ?? "";
+    message.campaignId = object.campaignId ?? "";
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
       : undefined;
-    message.holderId = object.holderId ?? "";
+    message.userId = object.userId ?? "";
+    message.householdId = object.householdId ?? "";
     message.status = object.status ?? 0;
+    message.discount = (object.discount !== undefined && object.discount !== null)
+      ? Discount.fromPartial(object.discount)
+      : undefined;
+    message.maxValue = (object.maxValue !== undefined && object.maxValue !== null)
+      ? Money.fromPartial(object.maxValue)
+      : undefined;
     message.claimedAt = (object.claimedAt !== undefined && object.claimedAt !== null)
       ? Timestamp.fromPartial(object.claimedAt)
       : undefined;
     message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
       ? Timestamp.fromPartial(object.expiresAt)
       : undefined;
+    message.redemption = (object.redemption !== undefined && object.redemption !== null)
+      ? Redemption.fromPartial(object.redemption)
+      : undefined;
     return message;
   },
 };
 
-function createBaseCreateCouponTemplateRequest(): CreateCouponTemplateRequest {
+function createBaseRedemption(): Redemption {
   return {
-    requestId: "",
-    tenancy: undefined,
-    name: "",
+    redemptionId: "",
+    couponId: "",
+    status: 0,
+    redeemedAt: undefined,
+    reference: "",
+    basketTotal: undefined,
     discount: undefined,
-    funding: 0,
-    validFrom: undefined,
-    validUntil: undefined,
-    totalQuantity: 0n,
-    perHolderLimit: 0,
+    createdAt: undefined,
+    expiresAt: undefined,
+    endedAt: undefined,
   };
 }
 
-export const CreateCouponTemplateRequest: MessageFns<CreateCouponTemplateRequest> = {
-  encode(message: CreateCouponTemplateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.requestId !== "") {
-      writer.uint32(10).string(message.requestId);
+export const Redemption: MessageFns<Redemption> = {
+  encode(message: Redemption, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.redemptionId !== "") {
+      writer.uint32(10).string(message.redemptionId);
     }
-    if (message.tenancy !== undefined) {
-      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    if (message.couponId !== "") {
+      writer.uint32(18).string(message.couponId);
     }
-    if (message.name !== "") {
-      writer.uint32(26).string(message.name);
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
     }
-    switch (message.discount?.$case) {
-      case "amountOff":
-        Money.encode(message.discount.value, writer.uint32(34).fork()).join();
-        break;
-      case "percentOffBp":
-        writer.uint32(40).int32(message.discount.value);
-        break;
-      case "threshold":
-        ThresholdDiscount.encode(message.discount.value, writer.uint32(50).fork()).join();
-        break;
+    if (message.redeemedAt !== undefined) {
+      TenancyRef.encode(message.redeemedAt, writer.uint32(34).fork()).join();
     }
-    if (message.funding !== 0) {
-      writer.uint32(56).int32(message.funding);
+    if (message.reference !== "") {
+      writer.uint32(42).string(message.reference);
     }
-    if (message.validFrom !== undefined) {
-      Timestamp.encode(message.validFrom, writer.uint32(66).fork()).join();
+    if (message.basketTotal !== undefined) {
+      Money.encode(message.basketTotal, writer.uint32(50).fork()).join();
     }
-    if (message.validUntil !== undefined) {
-      Timestamp.encode(message.validUntil, writer.uint32(74).fork()).join();
+    if (message.discount !== undefined) {
+      Money.encode(message.discount, writer.uint32(58).fork()).join();
     }
-    if (message.totalQuantity !== 0n) {
-      if (BigInt.asIntN(64, message.totalQuantity) !== message.totalQuantity) {
-        throw new globalThis.Error("value provided for field message.totalQuantity of type int64 too large");
-      }
-      writer.uint32(80).int64(message.totalQuantity);
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(66).fork()).join();
     }
-    if (message.perHolderLimit !== 0) {
-      writer.uint32(88).int32(message.perHolderLimit);
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(74).fork()).join();
+    }
+    if (message.endedAt !== undefined) {
+      Timestamp.encode(message.endedAt, writer.uint32(82).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): CreateCouponTemplateRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): Redemption {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -919,7 +2723,422 @@ export const CreateCouponTemplateRequest: MessageFns<CreateCouponTemplateRequest
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCreateCouponTemplateRequest();
+      const message = createBaseRedemption();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.redemptionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.redeemedAt = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.basketTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.discount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.endedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Redemption {
+    return {
+      redemptionId: isSet(object.redemptionId)
+        ? globalThis.String(object.redemptionId)
+        : isSet(object.redemption_id)
+        ? globalThis.String(object.redemption_id)
+        : "",
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+      status: isSet(object.status) ? redemptionStatusFromJSON(object.status) : 0,
+      redeemedAt: isSet(object.redeemedAt)
+        ? TenancyRef.fromJSON(object.redeemedAt)
+        : isSet(object.redeemed_at)
+        ? TenancyRef.fromJSON(object.redeemed_at)
+        : undefined,
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      basketTotal: isSet(object.basketTotal)
+        ? Money.fromJSON(object.basketTotal)
+        : isSet(object.basket_total)
+        ? Money.fromJSON(object.basket_total)
+        : undefined,
+      discount: isSet(object.discount) ? Money.fromJSON(object.discount) : undefined,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      endedAt: isSet(object.endedAt)
+        ? fromJsonTimestamp(object.endedAt)
+        : isSet(object.ended_at)
+        ? fromJsonTimestamp(object.ended_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Redemption): unknown {
+    const obj: any = {};
+    if (message.redemptionId !== "") {
+      obj.redemptionId = message.redemptionId;
+    }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    if (message.status !== 0) {
+      obj.status = redemptionStatusToJSON(message.status);
+    }
+    if (message.redeemedAt !== undefined) {
+      obj.redeemedAt = TenancyRef.toJSON(message.redeemedAt);
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.basketTotal !== undefined) {
+      obj.basketTotal = Money.toJSON(message.basketTotal);
+    }
+    if (message.discount !== undefined) {
+      obj.discount = Money.toJSON(message.discount);
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    if (message.endedAt !== undefined) {
+      obj.endedAt = fromTimestamp(message.endedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Redemption>, I>>(base?: I): Redemption {
+    return Redemption.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Redemption>, I>>(object: I): Redemption {
+    const message = createBaseRedemption();
+    message.redemptionId = object.redemptionId ?? "";
+    message.couponId = object.couponId ?? "";
+    message.status = object.status ?? 0;
+    message.redeemedAt = (object.redeemedAt !== undefined && object.redeemedAt !== null)
+      ? TenancyRef.fromPartial(object.redeemedAt)
+      : undefined;
+    message.reference = object.reference ?? "";
+    message.basketTotal = (object.basketTotal !== undefined && object.basketTotal !== null)
+      ? Money.fromPartial(object.basketTotal)
+      : undefined;
+    message.discount = (object.discount !== undefined && object.discount !== null)
+      ? Money.fromPartial(object.discount)
+      : undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    message.endedAt = (object.endedAt !== undefined && object.endedAt !== null)
+      ? Timestamp.fromPartial(object.endedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateCampaignRequest(): CreateCampaignRequest {
+  return { requestId: "", campaign: undefined };
+}
+
+export const CreateCampaignRequest: MessageFns<CreateCampaignRequest> = {
+  encode(message: CreateCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCampaignRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined,
+    };
+  },
+
+  toJSON(message: CreateCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCampaignRequest>, I>>(base?: I): CreateCampaignRequest {
+    return CreateCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCampaignRequest>, I>>(object: I): CreateCampaignRequest {
+    const message = createBaseCreateCampaignRequest();
+    message.requestId = object.requestId ?? "";
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateCampaignResponse(): CreateCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const CreateCampaignResponse: MessageFns<CreateCampaignResponse> = {
+  encode(message: CreateCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: CreateCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCampaignResponse>, I>>(base?: I): CreateCampaignResponse {
+    return CreateCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCampaignResponse>, I>>(object: I): CreateCampaignResponse {
+    const message = createBaseCreateCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateCampaignRequest(): UpdateCampaignRequest {
+  return {
+    requestId: "",
+    tenancy: undefined,
+    campaignId: "",
+    status: 0,
+    maxCoupons: 0n,
+    maxSpend: undefined,
+    claimUntil: undefined,
+  };
+}
+
+export const UpdateCampaignRequest: MessageFns<UpdateCampaignRequest> = {
+  encode(message: UpdateCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(26).string(message.campaignId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(32).int32(message.status);
+    }
+    if (message.maxCoupons !== 0n) {
+      if (BigInt.asIntN(64, message.maxCoupons) !== message.maxCoupons) {
+        throw new globalThis.Error("value provided for field message.maxCoupons of type int64 too large");
+      }
+      writer.uint32(40).int64(message.maxCoupons);
+    }
+    if (message.maxSpend !== undefined) {
+      Money.encode(message.maxSpend, writer.uint32(50).fork()).join();
+    }
+    if (message.claimUntil !== undefined) {
+      Timestamp.encode(message.claimUntil, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateCampaignRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -944,15 +3163,15 @@ export const CreateCouponTemplateRequest: MessageFns<CreateCouponTemplateRequest
               break;
             }
 
-            message.name = reader.string();
+            message.campaignId = reader.string();
             continue;
           }
           case 4: {
-            if (tag !== 34) {
+            if (tag !== 32) {
               break;
             }
 
-            message.discount = { $case: "amountOff", value: Money.decode(reader, reader.uint32()) };
+            message.status = reader.int32() as any;
             continue;
           }
           case 5: {
@@ -960,7 +3179,7 @@ export const CreateCouponTemplateRequest: MessageFns<CreateCouponTemplateRequest
               break;
             }
 
-            message.discount = { $case: "percentOffBp", value: reader.int32() };
+            message.maxCoupons = reader.int64() as bigint;
             continue;
           }
           case 6: {
@@ -968,47 +3187,15 @@ export const CreateCouponTemplateRequest: MessageFns<CreateCouponTemplateRequest
               break;
             }
 
-            message.discount = { $case: "threshold", value: ThresholdDiscount.decode(reader, reader.uint32()) };
+            message.maxSpend = Money.decode(reader, reader.uint32());
             continue;
           }
           case 7: {
-            if (tag !== 56) {
+            if (tag !== 58) {
               break;
             }
 
-            message.funding = reader.int32() as any;
-            continue;
-          }
-          case 8: {
-            if (tag !== 66) {
-              break;
-            }
-
-            message.validFrom = Timestamp.decode(reader, reader.uint32());
-            continue;
-          }
-          case 9: {
-            if (tag !== 74) {
-              break;
-            }
-
-            message.validUntil = Timestamp.decode(reader, reader.uint32());
-            continue;
-          }
-          case 10: {
-            if (tag !== 80) {
-              break;
-            }
-
-            message.totalQuantity = reader.int64() as bigint;
-            continue;
-          }
-          case 11: {
-            if (tag !== 88) {
-              break;
-            }
-
-            message.perHolderLimit = reader.int32();
+            message.claimUntil = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1023,7 +3210,7 @@ export const CreateCouponTemplateRequest: MessageFns<CreateCouponTemplateRequest
     }
   },
 
-  fromJSON(object: any): CreateCouponTemplateRequest {
+  fromJSON(object: any): UpdateCampaignRequest {
     return {
       requestId: isSet(object.requestId)
         ? globalThis.String(object.requestId)
@@ -1031,43 +3218,31 @@ export const CreateCouponTemplateRequest: MessageFns<CreateCouponTemplateRequest
         ? globalThis.String(object.request_id)
         : "",
       tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      discount: isSet(object.amountOff)
-        ? { $case: "amountOff", value: Money.fromJSON(object.amountOff) }
-        : isSet(object.amount_off)
-        ? { $case: "amountOff", value: Money.fromJSON(object.amount_off) }
-        : isSet(object.percentOffBp)
-        ? { $case: "percentOffBp", value: globalThis.Number(object.percentOffBp) }
-        : isSet(object.percent_off_bp)
-        ? { $case: "percentOffBp", value: globalThis.Number(object.percent_off_bp) }
-        : isSet(object.threshold)
-        ? { $case: "threshold", value: ThresholdDiscount.fromJSON(object.threshold) }
-        : undefined,
-      funding: isSet(object.funding) ? fundingSourceFromJSON(object.funding) : 0,
-      validFrom: isSet(object.validFrom)
-        ? fromJsonTimestamp(object.validFrom)
-        : isSet(object.valid_from)
-        ? fromJsonTimestamp(object.valid_from)
-        : undefined,
-      validUntil: isSet(object.validUntil)
-        ? fromJsonTimestamp(object.validUntil)
-        : isSet(object.valid_until)
-        ? fromJsonTimestamp(object.valid_until)
-        : undefined,
-      totalQuantity: isSet(object.totalQuantity)
-        ? BigInt(object.totalQuantity)
-        : isSet(object.total_quantity)
-        ? BigInt(object.total_quantity)
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      status: isSet(object.status) ? campaignStatusFromJSON(object.status) : 0,
+      maxCoupons: isSet(object.maxCoupons)
+        ? BigInt(object.maxCoupons)
+        : isSet(object.max_coupons)
+        ? BigInt(object.max_coupons)
         : 0n,
-      perHolderLimit: isSet(object.perHolderLimit)
-        ? globalThis.Number(object.perHolderLimit)
-        : isSet(object.per_holder_limit)
-        ? globalThis.Number(object.per_holder_limit)
-        : 0,
+      maxSpend: isSet(object.maxSpend)
+        ? Money.fromJSON(object.maxSpend)
+        : isSet(object.max_spend)
+        ? Money.fromJSON(object.max_spend)
+        : undefined,
+      claimUntil: isSet(object.claimUntil)
+        ? fromJsonTimestamp(object.claimUntil)
+        : isSet(object.claim_until)
+        ? fromJsonTimestamp(object.claim_until)
+        : undefined,
     };
   },
 
-  toJSON(message: CreateCouponTemplateRequest): unknown {
+  toJSON(message: UpdateCampaignRequest): unknown {
     const obj: any = {};
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
@@ -1075,92 +3250,61 @@ export const CreateCouponTemplateRequest: MessageFns<CreateCouponTemplateRequest
     if (message.tenancy !== undefined) {
       obj.tenancy = TenancyRef.toJSON(message.tenancy);
     }
-    if (message.name !== "") {
-      obj.name = message.name;
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
     }
-    if (message.discount?.$case === "amountOff") {
-      obj.amountOff = Money.toJSON(message.discount.value);
-    } else if (message.discount?.$case === "percentOffBp") {
-      obj.percentOffBp = Math.round(message.discount.value);
-    } else if (message.discount?.$case === "threshold") {
-      obj.threshold = ThresholdDiscount.toJSON(message.discount.value);
+    if (message.status !== 0) {
+      obj.status = campaignStatusToJSON(message.status);
     }
-    if (message.funding !== 0) {
-      obj.funding = fundingSourceToJSON(message.funding);
+    if (message.maxCoupons !== 0n) {
+      obj.maxCoupons = message.maxCoupons.toString();
     }
-    if (message.validFrom !== undefined) {
-      obj.validFrom = fromTimestamp(message.validFrom).toISOString();
+    if (message.maxSpend !== undefined) {
+      obj.maxSpend = Money.toJSON(message.maxSpend);
     }
-    if (message.validUntil !== undefined) {
-      obj.validUntil = fromTimestamp(message.validUntil).toISOString();
-    }
-    if (message.totalQuantity !== 0n) {
-      obj.totalQuantity = message.totalQuantity.toString();
-    }
-    if (message.perHolderLimit !== 0) {
-      obj.perHolderLimit = Math.round(message.perHolderLimit);
+    if (message.claimUntil !== undefined) {
+      obj.claimUntil = fromTimestamp(message.claimUntil).toISOString();
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<CreateCouponTemplateRequest>, I>>(base?: I): CreateCouponTemplateRequest {
-    return CreateCouponTemplateRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<UpdateCampaignRequest>, I>>(base?: I): UpdateCampaignRequest {
+    return UpdateCampaignRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<CreateCouponTemplateRequest>, I>>(object: I): CreateCouponTemplateRequest {
-    const message = createBaseCreateCouponTemplateRequest();
+  fromPartial<I extends Exact<DeepPartial<UpdateCampaignRequest>, I>>(object: I): UpdateCampaignRequest {
+    const message = createBaseUpdateCampaignRequest();
     message.requestId = object.requestId ?? "";
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
       : undefined;
-    message.name = object.name ?? "";
-    switch (object.discount?.$case) {
-      case "amountOff": {
-        if (object.discount?.value !== undefined && object.discount?.value !== null) {
-          message.discount = { $case: "amountOff", value: Money.fromPartial(object.discount.value) };
-        }
-        break;
-      }
-      case "percentOffBp": {
-        if (object.discount?.value !== undefined && object.discount?.value !== null) {
-          message.discount = { $case: "percentOffBp", value: object.discount.value };
-        }
-        break;
-      }
-      case "threshold": {
-        if (object.discount?.value !== undefined && object.discount?.value !== null) {
-          message.discount = { $case: "threshold", value: ThresholdDiscount.fromPartial(object.discount.value) };
-        }
-        break;
-      }
-    }
-    message.funding = object.funding ?? 0;
-    message.validFrom = (object.validFrom !== undefined && object.validFrom !== null)
-      ? Timestamp.fromPartial(object.validFrom)
-      : undefined;
-    message.validUntil = (object.validUntil !== undefined && object.validUntil !== null)
-      ? Timestamp.fromPartial(object.validUntil)
-      : undefined;
-    message.totalQuantity = (object.totalQuantity !== undefined && object.totalQuantity !== null)
-      ? BigInt(object.totalQuantity)
+    message.campaignId = object.campaignId ?? "";
+    message.status = object.status ?? 0;
+    message.maxCoupons = (object.maxCoupons !== undefined && object.maxCoupons !== null)
+      ? BigInt(object.maxCoupons)
       : 0n;
-    message.perHolderLimit = object.perHolderLimit ?? 0;
+    message.maxSpend = (object.maxSpend !== undefined && object.maxSpend !== null)
+      ? Money.fromPartial(object.maxSpend)
+      : undefined;
+    message.claimUntil = (object.claimUntil !== undefined && object.claimUntil !== null)
+      ? Timestamp.fromPartial(object.claimUntil)
+      : undefined;
     return message;
   },
 };
 
-function createBaseCreateCouponTemplateResponse(): CreateCouponTemplateResponse {
-  return { template: undefined };
+function createBaseUpdateCampaignResponse(): UpdateCampaignResponse {
+  return { campaign: undefined };
 }
 
-export const CreateCouponTemplateResponse: MessageFns<CreateCouponTemplateResponse> = {
-  encode(message: CreateCouponTemplateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.template !== undefined) {
-      CouponTemplate.encode(message.template, writer.uint32(10).fork()).join();
+export const UpdateCampaignResponse: MessageFns<UpdateCampaignResponse> = {
+  encode(message: UpdateCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): CreateCouponTemplateResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateCampaignResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1169,7 +3313,7 @@ export const CreateCouponTemplateResponse: MessageFns<CreateCouponTemplateRespon
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCreateCouponTemplateResponse();
+      const message = createBaseUpdateCampaignResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1178,7 +3322,7 @@ export const CreateCouponTemplateResponse: MessageFns<CreateCouponTemplateRespon
               break;
             }
 
-            message.template = CouponTemplate.decode(reader, reader.uint32());
+            message.campaign = Campaign.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1193,43 +3337,46 @@ export const CreateCouponTemplateResponse: MessageFns<CreateCouponTemplateRespon
     }
   },
 
-  fromJSON(object: any): CreateCouponTemplateResponse {
-    return { template: isSet(object.template) ? CouponTemplate.fromJSON(object.template) : undefined };
+  fromJSON(object: any): UpdateCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
   },
 
-  toJSON(message: CreateCouponTemplateResponse): unknown {
+  toJSON(message: UpdateCampaignResponse): unknown {
     const obj: any = {};
-    if (message.template !== undefined) {
-      obj.template = CouponTemplate.toJSON(message.template);
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<CreateCouponTemplateResponse>, I>>(base?: I): CreateCouponTemplateResponse {
-    return CreateCouponTemplateResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<UpdateCampaignResponse>, I>>(base?: I): UpdateCampaignResponse {
+    return UpdateCampaignResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<CreateCouponTemplateResponse>, I>>(object: I): CreateCouponTemplateResponse {
-    const message = createBaseCreateCouponTemplateResponse();
-    message.template = (object.template !== undefined && object.template !== null)
-      ? CouponTemplate.fromPartial(object.template)
+  fromPartial<I extends Exact<DeepPartial<UpdateCampaignResponse>, I>>(object: I): UpdateCampaignResponse {
+    const message = createBaseUpdateCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
       : undefined;
     return message;
   },
 };
 
-function createBaseGetCouponTemplateRequest(): GetCouponTemplateRequest {
-  return { templateId: "" };
+function createBaseGetCampaignRequest(): GetCampaignRequest {
+  return { tenancy: undefined, campaignId: "" };
 }
 
-export const GetCouponTemplateRequest: MessageFns<GetCouponTemplateRequest> = {
-  encode(message: GetCouponTemplateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.templateId !== "") {
-      writer.uint32(10).string(message.templateId);
+export const GetCampaignRequest: MessageFns<GetCampaignRequest> = {
+  encode(message: GetCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(18).string(message.campaignId);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): GetCouponTemplateRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCampaignRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1238,7 +3385,7 @@ export const GetCouponTemplateRequest: MessageFns<GetCouponTemplateRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGetCouponTemplateRequest();
+      const message = createBaseGetCampaignRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1247,7 +3394,15 @@ export const GetCouponTemplateRequest: MessageFns<GetCouponTemplateRequest> = {
               break;
             }
 
-            message.templateId = reader.string();
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaignId = reader.string();
             continue;
           }
         }
@@ -1262,47 +3417,54 @@ export const GetCouponTemplateRequest: MessageFns<GetCouponTemplateRequest> = {
     }
   },
 
-  fromJSON(object: any): GetCouponTemplateRequest {
+  fromJSON(object: any): GetCampaignRequest {
     return {
-      templateId: isSet(object.templateId)
-        ? globalThis.String(object.templateId)
-        : isSet(object.template_id)
-        ? globalThis.String(object.template_id)
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
         : "",
     };
   },
 
-  toJSON(message: GetCouponTemplateRequest): unknown {
+  toJSON(message: GetCampaignRequest): unknown {
     const obj: any = {};
-    if (message.templateId !== "") {
-      obj.templateId = message.templateId;
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<GetCouponTemplateRequest>, I>>(base?: I): GetCouponTemplateRequest {
-    return GetCouponTemplateRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<GetCampaignRequest>, I>>(base?: I): GetCampaignRequest {
+    return GetCampaignRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<GetCouponTemplateRequest>, I>>(object: I): GetCouponTemplateRequest {
-    const message = createBaseGetCouponTemplateRequest();
-    message.templateId = object.templateId ?? "";
+  fromPartial<I extends Exact<DeepPartial<GetCampaignRequest>, I>>(object: I): GetCampaignRequest {
+    const message = createBaseGetCampaignRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.campaignId = object.campaignId ?? "";
     return message;
   },
 };
 
-function createBaseGetCouponTemplateResponse(): GetCouponTemplateResponse {
-  return { template: undefined };
+function createBaseGetCampaignResponse(): GetCampaignResponse {
+  return { campaign: undefined };
 }
 
-export const GetCouponTemplateResponse: MessageFns<GetCouponTemplateResponse> = {
-  encode(message: GetCouponTemplateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.template !== undefined) {
-      CouponTemplate.encode(message.template, writer.uint32(10).fork()).join();
+export const GetCampaignResponse: MessageFns<GetCampaignResponse> = {
+  encode(message: GetCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): GetCouponTemplateResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCampaignResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1311,7 +3473,7 @@ export const GetCouponTemplateResponse: MessageFns<GetCouponTemplateResponse> = 
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGetCouponTemplateResponse();
+      const message = createBaseGetCampaignResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1320,7 +3482,7 @@ export const GetCouponTemplateResponse: MessageFns<GetCouponTemplateResponse> = 
               break;
             }
 
-            message.template = CouponTemplate.decode(reader, reader.uint32());
+            message.campaign = Campaign.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1335,32 +3497,1069 @@ export const GetCouponTemplateResponse: MessageFns<GetCouponTemplateResponse> = 
     }
   },
 
-  fromJSON(object: any): GetCouponTemplateResponse {
-    return { template: isSet(object.template) ? CouponTemplate.fromJSON(object.template) : undefined };
+  fromJSON(object: any): GetCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
   },
 
-  toJSON(message: GetCouponTemplateResponse): unknown {
+  toJSON(message: GetCampaignResponse): unknown {
     const obj: any = {};
-    if (message.template !== undefined) {
-      obj.template = CouponTemplate.toJSON(message.template);
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<GetCouponTemplateResponse>, I>>(base?: I): GetCouponTemplateResponse {
-    return GetCouponTemplateResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<GetCampaignResponse>, I>>(base?: I): GetCampaignResponse {
+    return GetCampaignResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<GetCouponTemplateResponse>, I>>(object: I): GetCouponTemplateResponse {
-    const message = createBaseGetCouponTemplateResponse();
-    message.template = (object.template !== undefined && object.template !== null)
-      ? CouponTemplate.fromPartial(object.template)
+  fromPartial<I extends Exact<DeepPartial<GetCampaignResponse>, I>>(object: I): GetCampaignResponse {
+    const message = createBaseGetCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCampaignsRequest(): ListCampaignsRequest {
+  return { tenancy: undefined, status: 0, page: undefined };
+}
+
+export const ListCampaignsRequest: MessageFns<ListCampaignsRequest> = {
+  encode(message: ListCampaignsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCampaignsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCampaignsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCampaignsRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      status: isSet(object.status) ? campaignStatusFromJSON(object.status) : 0,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListCampaignsRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.status !== 0) {
+      obj.status = campaignStatusToJSON(message.status);
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCampaignsRequest>, I>>(base?: I): ListCampaignsRequest {
+    return ListCampaignsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCampaignsRequest>, I>>(object: I): ListCampaignsRequest {
+    const message = createBaseListCampaignsRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.status = object.status ?? 0;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCampaignsResponse(): ListCampaignsResponse {
+  return { campaigns: [], page: undefined };
+}
+
+export const ListCampaignsResponse: MessageFns<ListCampaignsResponse> = {
+  encode(message: ListCampaignsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.campaigns) {
+      Campaign.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCampaignsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCampaignsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaigns.push(Campaign.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCampaignsResponse {
+    return {
+      campaigns: globalThis.Array.isArray(object?.campaigns)
+        ? object.campaigns.map((e: any) => Campaign.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListCampaignsResponse): unknown {
+    const obj: any = {};
+    if (message.campaigns?.length) {
+      obj.campaigns = message.campaigns.map((e) => Campaign.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCampaignsResponse>, I>>(base?: I): ListCampaignsResponse {
+    return ListCampaignsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCampaignsResponse>, I>>(object: I): ListCampaignsResponse {
+    const message = createBaseListCampaignsResponse();
+    message.campaigns = object.campaigns?.map((e) => Campaign.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCodeBatch(): CodeBatch {
+  return {
+    batchId: "",
+    campaignId: "",
+    status: 0,
+    requested: 0n,
+    generated: 0n,
+    createdAt: undefined,
+    finishedAt: undefined,
+  };
+}
+
+export const CodeBatch: MessageFns<CodeBatch> = {
+  encode(message: CodeBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(18).string(message.campaignId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.requested !== 0n) {
+      if (BigInt.asIntN(64, message.requested) !== message.requested) {
+        throw new globalThis.Error("value provided for field message.requested of type int64 too large");
+      }
+      writer.uint32(32).int64(message.requested);
+    }
+    if (message.generated !== 0n) {
+      if (BigInt.asIntN(64, message.generated) !== message.generated) {
+        throw new globalThis.Error("value provided for field message.generated of type int64 too large");
+      }
+      writer.uint32(40).int64(message.generated);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(50).fork()).join();
+    }
+    if (message.finishedAt !== undefined) {
+      Timestamp.encode(message.finishedAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CodeBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCodeBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.requested = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.generated = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.finishedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CodeBatch {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      status: isSet(object.status) ? codeBatchStatusFromJSON(object.status) : 0,
+      requested: isSet(object.requested) ? BigInt(object.requested) : 0n,
+      generated: isSet(object.generated) ? BigInt(object.generated) : 0n,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      finishedAt: isSet(object.finishedAt)
+        ? fromJsonTimestamp(object.finishedAt)
+        : isSet(object.finished_at)
+        ? fromJsonTimestamp(object.finished_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CodeBatch): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.status !== 0) {
+      obj.status = codeBatchStatusToJSON(message.status);
+    }
+    if (message.requested !== 0n) {
+      obj.requested = message.requested.toString();
+    }
+    if (message.generated !== 0n) {
+      obj.generated = message.generated.toString();
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    if (message.finishedAt !== undefined) {
+      obj.finishedAt = fromTimestamp(message.finishedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CodeBatch>, I>>(base?: I): CodeBatch {
+    return CodeBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CodeBatch>, I>>(object: I): CodeBatch {
+    const message = createBaseCodeBatch();
+    message.batchId = object.batchId ?? "";
+    message.campaignId = object.campaignId ?? "";
+    message.status = object.status ?? 0;
+    message.requested = (object.requested !== undefined && object.requested !== null) ? BigInt(object.requested) : 0n;
+    message.generated = (object.generated !== undefined && object.generated !== null) ? BigInt(object.generated) : 0n;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.finishedAt = (object.finishedAt !== undefined && object.finishedAt !== null)
+      ? Timestamp.fromPartial(object.finishedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGenerateCodesRequest(): GenerateCodesRequest {
+  return { requestId: "", tenancy: undefined, campaignId: "", count: 0n };
+}
+
+export const GenerateCodesRequest: MessageFns<GenerateCodesRequest> = {
+  encode(message: GenerateCodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(26).string(message.campaignId);
+    }
+    if (message.count !== 0n) {
+      if (BigInt.asIntN(64, message.count) !== message.count) {
+        throw new globalThis.Error("value provided for field message.count of type int64 too large");
+      }
+      writer.uint32(32).int64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenerateCodesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenerateCodesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GenerateCodesRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      count: isSet(object.count) ? BigInt(object.count) : 0n,
+    };
+  },
+
+  toJSON(message: GenerateCodesRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.count !== 0n) {
+      obj.count = message.count.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GenerateCodesRequest>, I>>(base?: I): GenerateCodesRequest {
+    return GenerateCodesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GenerateCodesRequest>, I>>(object: I): GenerateCodesRequest {
+    const message = createBaseGenerateCodesRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.campaignId = object.campaignId ?? "";
+    message.count = (object.count !== undefined && object.count !== null) ? BigInt(object.count) : 0n;
+    return message;
+  },
+};
+
+function createBaseGenerateCodesResponse(): GenerateCodesResponse {
+  return { batch: undefined };
+}
+
+export const GenerateCodesResponse: MessageFns<GenerateCodesResponse> = {
+  encode(message: GenerateCodesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batch !== undefined) {
+      CodeBatch.encode(message.batch, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenerateCodesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenerateCodesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batch = CodeBatch.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GenerateCodesResponse {
+    return { batch: isSet(object.batch) ? CodeBatch.fromJSON(object.batch) : undefined };
+  },
+
+  toJSON(message: GenerateCodesResponse): unknown {
+    const obj: any = {};
+    if (message.batch !== undefined) {
+      obj.batch = CodeBatch.toJSON(message.batch);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GenerateCodesResponse>, I>>(base?: I): GenerateCodesResponse {
+    return GenerateCodesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GenerateCodesResponse>, I>>(object: I): GenerateCodesResponse {
+    const message = createBaseGenerateCodesResponse();
+    message.batch = (object.batch !== undefined && object.batch !== null)
+      ? CodeBatch.fromPartial(object.batch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetCodeBatchRequest(): GetCodeBatchRequest {
+  return { tenancy: undefined, batchId: "" };
+}
+
+export const GetCodeBatchRequest: MessageFns<GetCodeBatchRequest> = {
+  encode(message: GetCodeBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.batchId !== "") {
+      writer.uint32(18).string(message.batchId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCodeBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCodeBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCodeBatchRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCodeBatchRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCodeBatchRequest>, I>>(base?: I): GetCodeBatchRequest {
+    return GetCodeBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCodeBatchRequest>, I>>(object: I): GetCodeBatchRequest {
+    const message = createBaseGetCodeBatchRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.batchId = object.batchId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCodeBatchResponse(): GetCodeBatchResponse {
+  return { batch: undefined };
+}
+
+export const GetCodeBatchResponse: MessageFns<GetCodeBatchResponse> = {
+  encode(message: GetCodeBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batch !== undefined) {
+      CodeBatch.encode(message.batch, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCodeBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCodeBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batch = CodeBatch.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCodeBatchResponse {
+    return { batch: isSet(object.batch) ? CodeBatch.fromJSON(object.batch) : undefined };
+  },
+
+  toJSON(message: GetCodeBatchResponse): unknown {
+    const obj: any = {};
+    if (message.batch !== undefined) {
+      obj.batch = CodeBatch.toJSON(message.batch);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCodeBatchResponse>, I>>(base?: I): GetCodeBatchResponse {
+    return GetCodeBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCodeBatchResponse>, I>>(object: I): GetCodeBatchResponse {
+    const message = createBaseGetCodeBatchResponse();
+    message.batch = (object.batch !== undefined && object.batch !== null)
+      ? CodeBatch.fromPartial(object.batch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseExportCodesRequest(): ExportCodesRequest {
+  return { tenancy: undefined, batchId: "", page: undefined };
+}
+
+export const ExportCodesRequest: MessageFns<ExportCodesRequest> = {
+  encode(message: ExportCodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.batchId !== "") {
+      writer.uint32(18).string(message.batchId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportCodesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportCodesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportCodesRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ExportCodesRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportCodesRequest>, I>>(base?: I): ExportCodesRequest {
+    return ExportCodesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportCodesRequest>, I>>(object: I): ExportCodesRequest {
+    const message = createBaseExportCodesRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.batchId = object.batchId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseExportedCode(): ExportedCode {
+  return { code: "", couponId: "" };
+}
+
+export const ExportedCode: MessageFns<ExportedCode> = {
+  encode(message: ExportedCode, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.couponId !== "") {
+      writer.uint32(18).string(message.couponId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportedCode {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportedCode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportedCode {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ExportedCode): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportedCode>, I>>(base?: I): ExportedCode {
+    return ExportedCode.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportedCode>, I>>(object: I): ExportedCode {
+    const message = createBaseExportedCode();
+    message.code = object.code ?? "";
+    message.couponId = object.couponId ?? "";
+    return message;
+  },
+};
+
+function createBaseExportCodesResponse(): ExportCodesResponse {
+  return { codes: [], page: undefined };
+}
+
+export const ExportCodesResponse: MessageFns<ExportCodesResponse> = {
+  encode(message: ExportCodesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.codes) {
+      ExportedCode.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportCodesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportCodesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.codes.push(ExportedCode.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportCodesResponse {
+    return {
+      codes: globalThis.Array.isArray(object?.codes) ? object.codes.map((e: any) => ExportedCode.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ExportCodesResponse): unknown {
+    const obj: any = {};
+    if (message.codes?.length) {
+      obj.codes = message.codes.map((e) => ExportedCode.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportCodesResponse>, I>>(base?: I): ExportCodesResponse {
+    return ExportCodesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportCodesResponse>, I>>(object: I): ExportCodesResponse {
+    const message = createBaseExportCodesResponse();
+    message.codes = object.codes?.map((e) => ExportedCode.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
       : undefined;
     return message;
   },
 };
 
 function createBaseClaimCouponRequest(): ClaimCouponRequest {
-  return { requestId: "", tenancy: undefined, templateId: "", holderId: "" };
+  return { requestId: "", tenancy: undefined, campaignId: "", code: "", userId: "", householdId: "" };
 }
 
 export const ClaimCouponRequest: MessageFns<ClaimCouponRequest> = {
@@ -1371,11 +4570,17 @@ export const ClaimCouponRequest: MessageFns<ClaimCouponRequest> = {
     if (message.tenancy !== undefined) {
       TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
     }
-    if (message.templateId !== "") {
-      writer.uint32(26).string(message.templateId);
+    if (message.campaignId !== "") {
+      writer.uint32(26).string(message.campaignId);
     }
-    if (message.holderId !== "") {
-      writer.uint32(34).string(message.holderId);
+    if (message.code !== "") {
+      writer.uint32(34).string(message.code);
+    }
+    if (message.userId !== "") {
+      writer.uint32(42).string(message.userId);
+    }
+    if (message.householdId !== "") {
+      writer.uint32(50).string(message.householdId);
     }
     return writer;
   },
@@ -1414,7 +4619,7 @@ export const ClaimCouponRequest: MessageFns<ClaimCouponRequest> = {
               break;
             }
 
-            message.templateId = reader.string();
+            message.campaignId = reader.string();
             continue;
           }
           case 4: {
@@ -1422,7 +4627,23 @@ export const ClaimCouponRequest: MessageFns<ClaimCouponRequest> = {
               break;
             }
 
-            message.holderId = reader.string();
+            message.code = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.householdId = reader.string();
             continue;
           }
         }
@@ -1445,15 +4666,21 @@ export const ClaimCouponRequest: MessageFns<ClaimCouponRequest> = {
         ? globalThis.String(object.request_id)
         : "",
       tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
-      templateId: isSet(object.templateId)
-        ? globalThis.String(object.templateId)
-        : isSet(object.template_id)
-        ? globalThis.String(object.template_id)
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
         : "",
-      holderId: isSet(object.holderId)
-        ? globalThis.String(object.holderId)
-        : isSet(object.holder_id)
-        ? globalThis.String(object.holder_id)
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      householdId: isSet(object.householdId)
+        ? globalThis.String(object.householdId)
+        : isSet(object.household_id)
+        ? globalThis.String(object.household_id)
         : "",
     };
   },
@@ -1466,11 +4693,17 @@ export const ClaimCouponRequest: MessageFns<ClaimCouponRequest> = {
     if (message.tenancy !== undefined) {
       obj.tenancy = TenancyRef.toJSON(message.tenancy);
     }
-    if (message.templateId !== "") {
-      obj.templateId = message.templateId;
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
     }
-    if (message.holderId !== "") {
-      obj.holderId = message.holderId;
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.householdId !== "") {
+      obj.householdId = message.householdId;
     }
     return obj;
   },
@@ -1484,8 +4717,10 @@ export const ClaimCouponRequest: MessageFns<ClaimCouponRequest> = {
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
       : undefined;
-    message.templateId = object.templateId ?? "";
-    message.holderId = object.holderId ?? "";
+    message.campaignId = object.campaignId ?? "";
+    message.code = object.code ?? "";
+    message.userId = object.userId ?? "";
+    message.householdId = object.householdId ?? "";
     return message;
   },
 };
@@ -1560,13 +4795,16 @@ export const ClaimCouponResponse: MessageFns<ClaimCouponResponse> = {
 };
 
 function createBaseGetCouponRequest(): GetCouponRequest {
-  return { couponId: "" };
+  return { tenancy: undefined, couponId: "" };
 }
 
 export const GetCouponRequest: MessageFns<GetCouponRequest> = {
   encode(message: GetCouponRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
     if (message.couponId !== "") {
-      writer.uint32(10).string(message.couponId);
+      writer.uint32(18).string(message.couponId);
     }
     return writer;
   },
@@ -1589,6 +4827,14 @@ export const GetCouponRequest: MessageFns<GetCouponRequest> = {
               break;
             }
 
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
             message.couponId = reader.string();
             continue;
           }
@@ -1606,6 +4852,7 @@ export const GetCouponRequest: MessageFns<GetCouponRequest> = {
 
   fromJSON(object: any): GetCouponRequest {
     return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
       couponId: isSet(object.couponId)
         ? globalThis.String(object.couponId)
         : isSet(object.coupon_id)
@@ -1616,6 +4863,9 @@ export const GetCouponRequest: MessageFns<GetCouponRequest> = {
 
   toJSON(message: GetCouponRequest): unknown {
     const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
     if (message.couponId !== "") {
       obj.couponId = message.couponId;
     }
@@ -1627,6 +4877,9 @@ export const GetCouponRequest: MessageFns<GetCouponRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<GetCouponRequest>, I>>(object: I): GetCouponRequest {
     const message = createBaseGetCouponRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
     message.couponId = object.couponId ?? "";
     return message;
   },
@@ -1701,36 +4954,5206 @@ export const GetCouponResponse: MessageFns<GetCouponResponse> = {
   },
 };
 
-/** Coupon templates and coupons claimed by residents. */
+function createBaseListCouponsRequest(): ListCouponsRequest {
+  return { tenancy: undefined, userId: "", includeUsed: false, page: undefined };
+}
+
+export const ListCouponsRequest: MessageFns<ListCouponsRequest> = {
+  encode(message: ListCouponsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.includeUsed !== false) {
+      writer.uint32(24).bool(message.includeUsed);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCouponsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCouponsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.includeUsed = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCouponsRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      includeUsed: isSet(object.includeUsed)
+        ? globalThis.Boolean(object.includeUsed)
+        : isSet(object.include_used)
+        ? globalThis.Boolean(object.include_used)
+        : false,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListCouponsRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.includeUsed !== false) {
+      obj.includeUsed = message.includeUsed;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCouponsRequest>, I>>(base?: I): ListCouponsRequest {
+    return ListCouponsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCouponsRequest>, I>>(object: I): ListCouponsRequest {
+    const message = createBaseListCouponsRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.userId = object.userId ?? "";
+    message.includeUsed = object.includeUsed ?? false;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCouponsResponse(): ListCouponsResponse {
+  return { coupons: [], page: undefined };
+}
+
+export const ListCouponsResponse: MessageFns<ListCouponsResponse> = {
+  encode(message: ListCouponsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.coupons) {
+      Coupon.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCouponsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCouponsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.coupons.push(Coupon.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCouponsResponse {
+    return {
+      coupons: globalThis.Array.isArray(object?.coupons) ? object.coupons.map((e: any) => Coupon.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListCouponsResponse): unknown {
+    const obj: any = {};
+    if (message.coupons?.length) {
+      obj.coupons = message.coupons.map((e) => Coupon.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCouponsResponse>, I>>(base?: I): ListCouponsResponse {
+    return ListCouponsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCouponsResponse>, I>>(object: I): ListCouponsResponse {
+    const message = createBaseListCouponsResponse();
+    message.coupons = object.coupons?.map((e) => Coupon.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBasket(): Basket {
+  return { tenancy: undefined, scenario: 0, total: undefined, itemCodes: [] };
+}
+
+export const Basket: MessageFns<Basket> = {
+  encode(message: Basket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(16).int32(message.scenario);
+    }
+    if (message.total !== undefined) {
+      Money.encode(message.total, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.itemCodes) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Basket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBasket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.total = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.itemCodes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Basket {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      total: isSet(object.total) ? Money.fromJSON(object.total) : undefined,
+      itemCodes: globalThis.Array.isArray(object?.itemCodes)
+        ? object.itemCodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.item_codes)
+        ? object.item_codes.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Basket): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.total !== undefined) {
+      obj.total = Money.toJSON(message.total);
+    }
+    if (message.itemCodes?.length) {
+      obj.itemCodes = message.itemCodes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Basket>, I>>(base?: I): Basket {
+    return Basket.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Basket>, I>>(object: I): Basket {
+    const message = createBaseBasket();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.scenario = object.scenario ?? 0;
+    message.total = (object.total !== undefined && object.total !== null) ? Money.fromPartial(object.total) : undefined;
+    message.itemCodes = object.itemCodes?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseAppliedDiscount(): AppliedDiscount {
+  return { couponId: "", discount: undefined, reason: "" };
+}
+
+export const AppliedDiscount: MessageFns<AppliedDiscount> = {
+  encode(message: AppliedDiscount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.couponId !== "") {
+      writer.uint32(10).string(message.couponId);
+    }
+    if (message.discount !== undefined) {
+      Money.encode(message.discount, writer.uint32(18).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AppliedDiscount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAppliedDiscount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.discount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AppliedDiscount {
+    return {
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+      discount: isSet(object.discount) ? Money.fromJSON(object.discount) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: AppliedDiscount): unknown {
+    const obj: any = {};
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    if (message.discount !== undefined) {
+      obj.discount = Money.toJSON(message.discount);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AppliedDiscount>, I>>(base?: I): AppliedDiscount {
+    return AppliedDiscount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AppliedDiscount>, I>>(object: I): AppliedDiscount {
+    const message = createBaseAppliedDiscount();
+    message.couponId = object.couponId ?? "";
+    message.discount = (object.discount !== undefined && object.discount !== null)
+      ? Money.fromPartial(object.discount)
+      : undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseQuoteDiscountRequest(): QuoteDiscountRequest {
+  return { userId: "", basket: undefined, couponIds: [] };
+}
+
+export const QuoteDiscountRequest: MessageFns<QuoteDiscountRequest> = {
+  encode(message: QuoteDiscountRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.basket !== undefined) {
+      Basket.encode(message.basket, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.couponIds) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QuoteDiscountRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQuoteDiscountRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.basket = Basket.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.couponIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QuoteDiscountRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      basket: isSet(object.basket) ? Basket.fromJSON(object.basket) : undefined,
+      couponIds: globalThis.Array.isArray(object?.couponIds)
+        ? object.couponIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.coupon_ids)
+        ? object.coupon_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: QuoteDiscountRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.basket !== undefined) {
+      obj.basket = Basket.toJSON(message.basket);
+    }
+    if (message.couponIds?.length) {
+      obj.couponIds = message.couponIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QuoteDiscountRequest>, I>>(base?: I): QuoteDiscountRequest {
+    return QuoteDiscountRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QuoteDiscountRequest>, I>>(object: I): QuoteDiscountRequest {
+    const message = createBaseQuoteDiscountRequest();
+    message.userId = object.userId ?? "";
+    message.basket = (object.basket !== undefined && object.basket !== null)
+      ? Basket.fromPartial(object.basket)
+      : undefined;
+    message.couponIds = object.couponIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseQuoteDiscountResponse(): QuoteDiscountResponse {
+  return { discounts: [], totalDiscount: undefined, due: undefined };
+}
+
+export const QuoteDiscountResponse: MessageFns<QuoteDiscountResponse> = {
+  encode(message: QuoteDiscountResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.discounts) {
+      AppliedDiscount.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.totalDiscount !== undefined) {
+      Money.encode(message.totalDiscount, writer.uint32(18).fork()).join();
+    }
+    if (message.due !== undefined) {
+      Money.encode(message.due, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QuoteDiscountResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQuoteDiscountResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.discounts.push(AppliedDiscount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.totalDiscount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.due = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QuoteDiscountResponse {
+    return {
+      discounts: globalThis.Array.isArray(object?.discounts)
+        ? object.discounts.map((e: any) => AppliedDiscount.fromJSON(e))
+        : [],
+      totalDiscount: isSet(object.totalDiscount)
+        ? Money.fromJSON(object.totalDiscount)
+        : isSet(object.total_discount)
+        ? Money.fromJSON(object.total_discount)
+        : undefined,
+      due: isSet(object.due) ? Money.fromJSON(object.due) : undefined,
+    };
+  },
+
+  toJSON(message: QuoteDiscountResponse): unknown {
+    const obj: any = {};
+    if (message.discounts?.length) {
+      obj.discounts = message.discounts.map((e) => AppliedDiscount.toJSON(e));
+    }
+    if (message.totalDiscount !== undefined) {
+      obj.totalDiscount = Money.toJSON(message.totalDiscount);
+    }
+    if (message.due !== undefined) {
+      obj.due = Money.toJSON(message.due);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QuoteDiscountResponse>, I>>(base?: I): QuoteDiscountResponse {
+    return QuoteDiscountResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QuoteDiscountResponse>, I>>(object: I): QuoteDiscountResponse {
+    const message = createBaseQuoteDiscountResponse();
+    message.discounts = object.discounts?.map((e) => AppliedDiscount.fromPartial(e)) || [];
+    message.totalDiscount = (object.totalDiscount !== undefined && object.totalDiscount !== null)
+      ? Money.fromPartial(object.totalDiscount)
+      : undefined;
+    message.due = (object.due !== undefined && object.due !== null) ? Money.fromPartial(object.due) : undefined;
+    return message;
+  },
+};
+
+function createBaseReserveCouponRequest(): ReserveCouponRequest {
+  return { requestId: "", userId: "", couponId: "", basket: undefined, reference: "", ttlSeconds: 0 };
+}
+
+export const ReserveCouponRequest: MessageFns<ReserveCouponRequest> = {
+  encode(message: ReserveCouponRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.couponId !== "") {
+      writer.uint32(26).string(message.couponId);
+    }
+    if (message.basket !== undefined) {
+      Basket.encode(message.basket, writer.uint32(34).fork()).join();
+    }
+    if (message.reference !== "") {
+      writer.uint32(42).string(message.reference);
+    }
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(48).int32(message.ttlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReserveCouponRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReserveCouponRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.basket = Basket.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ttlSeconds = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReserveCouponRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+      basket: isSet(object.basket) ? Basket.fromJSON(object.basket) : undefined,
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: ReserveCouponRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    if (message.basket !== undefined) {
+      obj.basket = Basket.toJSON(message.basket);
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReserveCouponRequest>, I>>(base?: I): ReserveCouponRequest {
+    return ReserveCouponRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReserveCouponRequest>, I>>(object: I): ReserveCouponRequest {
+    const message = createBaseReserveCouponRequest();
+    message.requestId = object.requestId ?? "";
+    message.userId = object.userId ?? "";
+    message.couponId = object.couponId ?? "";
+    message.basket = (object.basket !== undefined && object.basket !== null)
+      ? Basket.fromPartial(object.basket)
+      : undefined;
+    message.reference = object.reference ?? "";
+    message.ttlSeconds = object.ttlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseReserveCouponResponse(): ReserveCouponResponse {
+  return { redemption: undefined };
+}
+
+export const ReserveCouponResponse: MessageFns<ReserveCouponResponse> = {
+  encode(message: ReserveCouponResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.redemption !== undefined) {
+      Redemption.encode(message.redemption, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReserveCouponResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReserveCouponResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.redemption = Redemption.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReserveCouponResponse {
+    return { redemption: isSet(object.redemption) ? Redemption.fromJSON(object.redemption) : undefined };
+  },
+
+  toJSON(message: ReserveCouponResponse): unknown {
+    const obj: any = {};
+    if (message.redemption !== undefined) {
+      obj.redemption = Redemption.toJSON(message.redemption);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReserveCouponResponse>, I>>(base?: I): ReserveCouponResponse {
+    return ReserveCouponResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReserveCouponResponse>, I>>(object: I): ReserveCouponResponse {
+    const message = createBaseReserveCouponResponse();
+    message.redemption = (object.redemption !== undefined && object.redemption !== null)
+      ? Redemption.fromPartial(object.redemption)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConfirmCouponReservationRequest(): ConfirmCouponReservationRequest {
+  return { requestId: "", tenancy: undefined, redemptionId: "" };
+}
+
+export const ConfirmCouponReservationRequest: MessageFns<ConfirmCouponReservationRequest> = {
+  encode(message: ConfirmCouponReservationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.redemptionId !== "") {
+      writer.uint32(26).string(message.redemptionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmCouponReservationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmCouponReservationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.redemptionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmCouponReservationRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      redemptionId: isSet(object.redemptionId)
+        ? globalThis.String(object.redemptionId)
+        : isSet(object.redemption_id)
+        ? globalThis.String(object.redemption_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ConfirmCouponReservationRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.redemptionId !== "") {
+      obj.redemptionId = message.redemptionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmCouponReservationRequest>, I>>(base?: I): ConfirmCouponReservationRequest {
+    return ConfirmCouponReservationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmCouponReservationRequest>, I>>(
+    object: I,
+  ): ConfirmCouponReservationRequest {
+    const message = createBaseConfirmCouponReservationRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.redemptionId = object.redemptionId ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmCouponReservationResponse(): ConfirmCouponReservationResponse {
+  return { redemption: undefined };
+}
+
+export const ConfirmCouponReservationResponse: MessageFns<ConfirmCouponReservationResponse> = {
+  encode(message: ConfirmCouponReservationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.redemption !== undefined) {
+      Redemption.encode(message.redemption, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmCouponReservationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmCouponReservationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.redemption = Redemption.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmCouponReservationResponse {
+    return { redemption: isSet(object.redemption) ? Redemption.fromJSON(object.redemption) : undefined };
+  },
+
+  toJSON(message: ConfirmCouponReservationResponse): unknown {
+    const obj: any = {};
+    if (message.redemption !== undefined) {
+      obj.redemption = Redemption.toJSON(message.redemption);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmCouponReservationResponse>, I>>(
+    base?: I,
+  ): ConfirmCouponReservationResponse {
+    return ConfirmCouponReservationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmCouponReservationResponse>, I>>(
+    object: I,
+  ): ConfirmCouponReservationResponse {
+    const message = createBaseConfirmCouponReservationResponse();
+    message.redemption = (object.redemption !== undefined && object.redemption !== null)
+      ? Redemption.fromPartial(object.redemption)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCancelCouponReservationRequest(): CancelCouponReservationRequest {
+  return { requestId: "", tenancy: undefined, redemptionId: "" };
+}
+
+export const CancelCouponReservationRequest: MessageFns<CancelCouponReservationRequest> = {
+  encode(message: CancelCouponReservationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.redemptionId !== "") {
+      writer.uint32(26).string(message.redemptionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelCouponReservationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelCouponReservationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.redemptionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelCouponReservationRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      redemptionId: isSet(object.redemptionId)
+        ? globalThis.String(object.redemptionId)
+        : isSet(object.redemption_id)
+        ? globalThis.String(object.redemption_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelCouponReservationRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.redemptionId !== "") {
+      obj.redemptionId = message.redemptionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelCouponReservationRequest>, I>>(base?: I): CancelCouponReservationRequest {
+    return CancelCouponReservationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelCouponReservationRequest>, I>>(
+    object: I,
+  ): CancelCouponReservationRequest {
+    const message = createBaseCancelCouponReservationRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.redemptionId = object.redemptionId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelCouponReservationResponse(): CancelCouponReservationResponse {
+  return { redemption: undefined };
+}
+
+export const CancelCouponReservationResponse: MessageFns<CancelCouponReservationResponse> = {
+  encode(message: CancelCouponReservationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.redemption !== undefined) {
+      Redemption.encode(message.redemption, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelCouponReservationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelCouponReservationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.redemption = Redemption.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelCouponReservationResponse {
+    return { redemption: isSet(object.redemption) ? Redemption.fromJSON(object.redemption) : undefined };
+  },
+
+  toJSON(message: CancelCouponReservationResponse): unknown {
+    const obj: any = {};
+    if (message.redemption !== undefined) {
+      obj.redemption = Redemption.toJSON(message.redemption);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelCouponReservationResponse>, I>>(base?: I): CancelCouponReservationResponse {
+    return CancelCouponReservationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelCouponReservationResponse>, I>>(
+    object: I,
+  ): CancelCouponReservationResponse {
+    const message = createBaseCancelCouponReservationResponse();
+    message.redemption = (object.redemption !== undefined && object.redemption !== null)
+      ? Redemption.fromPartial(object.redemption)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseIssueRedemptionTokenRequest(): IssueRedemptionTokenRequest {
+  return { tenancy: undefined, userId: "", couponId: "", ttlSeconds: 0 };
+}
+
+export const IssueRedemptionTokenRequest: MessageFns<IssueRedemptionTokenRequest> = {
+  encode(message: IssueRedemptionTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.couponId !== "") {
+      writer.uint32(26).string(message.couponId);
+    }
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(32).int32(message.ttlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueRedemptionTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueRedemptionTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ttlSeconds = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueRedemptionTokenRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: IssueRedemptionTokenRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IssueRedemptionTokenRequest>, I>>(base?: I): IssueRedemptionTokenRequest {
+    return IssueRedemptionTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IssueRedemptionTokenRequest>, I>>(object: I): IssueRedemptionTokenRequest {
+    const message = createBaseIssueRedemptionTokenRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.userId = object.userId ?? "";
+    message.couponId = object.couponId ?? "";
+    message.ttlSeconds = object.ttlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseIssueRedemptionTokenResponse(): IssueRedemptionTokenResponse {
+  return { token: "", expiresAt: undefined };
+}
+
+export const IssueRedemptionTokenResponse: MessageFns<IssueRedemptionTokenResponse> = {
+  encode(message: IssueRedemptionTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueRedemptionTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueRedemptionTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueRedemptionTokenResponse {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: IssueRedemptionTokenResponse): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IssueRedemptionTokenResponse>, I>>(base?: I): IssueRedemptionTokenResponse {
+    return IssueRedemptionTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IssueRedemptionTokenResponse>, I>>(object: I): IssueRedemptionTokenResponse {
+    const message = createBaseIssueRedemptionTokenResponse();
+    message.token = object.token ?? "";
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetTokenKeysRequest(): GetTokenKeysRequest {
+  return {};
+}
+
+export const GetTokenKeysRequest: MessageFns<GetTokenKeysRequest> = {
+  encode(_: GetTokenKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTokenKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTokenKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetTokenKeysRequest {
+    return {};
+  },
+
+  toJSON(_: GetTokenKeysRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTokenKeysRequest>, I>>(base?: I): GetTokenKeysRequest {
+    return GetTokenKeysRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTokenKeysRequest>, I>>(_: I): GetTokenKeysRequest {
+    const message = createBaseGetTokenKeysRequest();
+    return message;
+  },
+};
+
+function createBaseGetTokenKeysResponse(): GetTokenKeysResponse {
+  return { jwksJson: "" };
+}
+
+export const GetTokenKeysResponse: MessageFns<GetTokenKeysResponse> = {
+  encode(message: GetTokenKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jwksJson !== "") {
+      writer.uint32(10).string(message.jwksJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTokenKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTokenKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jwksJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTokenKeysResponse {
+    return {
+      jwksJson: isSet(object.jwksJson)
+        ? globalThis.String(object.jwksJson)
+        : isSet(object.jwks_json)
+        ? globalThis.String(object.jwks_json)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTokenKeysResponse): unknown {
+    const obj: any = {};
+    if (message.jwksJson !== "") {
+      obj.jwksJson = message.jwksJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTokenKeysResponse>, I>>(base?: I): GetTokenKeysResponse {
+    return GetTokenKeysResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTokenKeysResponse>, I>>(object: I): GetTokenKeysResponse {
+    const message = createBaseGetTokenKeysResponse();
+    message.jwksJson = object.jwksJson ?? "";
+    return message;
+  },
+};
+
+function createBaseRedeemTokenRequest(): RedeemTokenRequest {
+  return { requestId: "", tenancy: undefined, token: "", basket: undefined, scannedAt: undefined };
+}
+
+export const RedeemTokenRequest: MessageFns<RedeemTokenRequest> = {
+  encode(message: RedeemTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.token !== "") {
+      writer.uint32(26).string(message.token);
+    }
+    if (message.basket !== undefined) {
+      Basket.encode(message.basket, writer.uint32(34).fork()).join();
+    }
+    if (message.scannedAt !== undefined) {
+      Timestamp.encode(message.scannedAt, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedeemTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedeemTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.basket = Basket.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.scannedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedeemTokenRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      basket: isSet(object.basket) ? Basket.fromJSON(object.basket) : undefined,
+      scannedAt: isSet(object.scannedAt)
+        ? fromJsonTimestamp(object.scannedAt)
+        : isSet(object.scanned_at)
+        ? fromJsonTimestamp(object.scanned_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RedeemTokenRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.basket !== undefined) {
+      obj.basket = Basket.toJSON(message.basket);
+    }
+    if (message.scannedAt !== undefined) {
+      obj.scannedAt = fromTimestamp(message.scannedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RedeemTokenRequest>, I>>(base?: I): RedeemTokenRequest {
+    return RedeemTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RedeemTokenRequest>, I>>(object: I): RedeemTokenRequest {
+    const message = createBaseRedeemTokenRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.token = object.token ?? "";
+    message.basket = (object.basket !== undefined && object.basket !== null)
+      ? Basket.fromPartial(object.basket)
+      : undefined;
+    message.scannedAt = (object.scannedAt !== undefined && object.scannedAt !== null)
+      ? Timestamp.fromPartial(object.scannedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRedeemTokenResponse(): RedeemTokenResponse {
+  return { redemption: undefined };
+}
+
+export const RedeemTokenResponse: MessageFns<RedeemTokenResponse> = {
+  encode(message: RedeemTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.redemption !== undefined) {
+      Redemption.encode(message.redemption, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedeemTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedeemTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.redemption = Redemption.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedeemTokenResponse {
+    return { redemption: isSet(object.redemption) ? Redemption.fromJSON(object.redemption) : undefined };
+  },
+
+  toJSON(message: RedeemTokenResponse): unknown {
+    const obj: any = {};
+    if (message.redemption !== undefined) {
+      obj.redemption = Redemption.toJSON(message.redemption);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RedeemTokenResponse>, I>>(base?: I): RedeemTokenResponse {
+    return RedeemTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RedeemTokenResponse>, I>>(object: I): RedeemTokenResponse {
+    const message = createBaseRedeemTokenResponse();
+    message.redemption = (object.redemption !== undefined && object.redemption !== null)
+      ? Redemption.fromPartial(object.redemption)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGroupDeal(): GroupDeal {
+  return {
+    dealId: "",
+    tenancy: undefined,
+    title: "",
+    itemCode: "",
+    price: undefined,
+    minParticipants: 0,
+    maxParticipants: 0,
+    deadline: undefined,
+    status: 0,
+    paid: 0,
+    pending: 0,
+    createdAt: undefined,
+    endedAt: undefined,
+  };
+}
+
+export const GroupDeal: MessageFns<GroupDeal> = {
+  encode(message: GroupDeal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dealId !== "") {
+      writer.uint32(10).string(message.dealId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.title !== "") {
+      writer.uint32(26).string(message.title);
+    }
+    if (message.itemCode !== "") {
+      writer.uint32(34).string(message.itemCode);
+    }
+    if (message.price !== undefined) {
+      Money.encode(message.price, writer.uint32(42).fork()).join();
+    }
+    if (message.minParticipants !== 0) {
+      writer.uint32(48).int32(message.minParticipants);
+    }
+    if (message.maxParticipants !== 0) {
+      writer.uint32(56).int32(message.maxParticipants);
+    }
+    if (message.deadline !== undefined) {
+      Timestamp.encode(message.deadline, writer.uint32(66).fork()).join();
+    }
+    if (message.status !== 0) {
+      writer.uint32(72).int32(message.status);
+    }
+    if (message.paid !== 0) {
+      writer.uint32(80).int32(message.paid);
+    }
+    if (message.pending !== 0) {
+      writer.uint32(88).int32(message.pending);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(98).fork()).join();
+    }
+    if (message.endedAt !== undefined) {
+      Timestamp.encode(message.endedAt, writer.uint32(106).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupDeal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupDeal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dealId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.itemCode = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.price = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.minParticipants = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxParticipants = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.deadline = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.paid = reader.int32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.pending = reader.int32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.endedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupDeal {
+    return {
+      dealId: isSet(object.dealId)
+        ? globalThis.String(object.dealId)
+        : isSet(object.deal_id)
+        ? globalThis.String(object.deal_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      itemCode: isSet(object.itemCode)
+        ? globalThis.String(object.itemCode)
+        : isSet(object.item_code)
+        ? globalThis.String(object.item_code)
+        : "",
+      price: isSet(object.price) ? Money.fromJSON(object.price) : undefined,
+      minParticipants: isSet(object.minParticipants)
+        ? globalThis.Number(object.minParticipants)
+        : isSet(object.min_participants)
+        ? globalThis.Number(object.min_participants)
+        : 0,
+      maxParticipants: isSet(object.maxParticipants)
+        ? globalThis.Number(object.maxParticipants)
+        : isSet(object.max_participants)
+        ? globalThis.Number(object.max_participants)
+        : 0,
+      deadline: isSet(object.deadline) ? fromJsonTimestamp(object.deadline) : undefined,
+      status: isSet(object.status) ? groupDealStatusFromJSON(object.status) : 0,
+      paid: isSet(object.paid) ? globalThis.Number(object.paid) : 0,
+      pending: isSet(object.pending) ? globalThis.Number(object.pending) : 0,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      endedAt: isSet(object.endedAt)
+        ? fromJsonTimestamp(object.endedAt)
+        : isSet(object.ended_at)
+        ? fromJsonTimestamp(object.ended_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GroupDeal): unknown {
+    const obj: any = {};
+    if (message.dealId !== "") {
+      obj.dealId = message.dealId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.itemCode !== "") {
+      obj.itemCode = message.itemCode;
+    }
+    if (message.price !== undefined) {
+      obj.price = Money.toJSON(message.price);
+    }
+    if (message.minParticipants !== 0) {
+      obj.minParticipants = Math.round(message.minParticipants);
+    }
+    if (message.maxParticipants !== 0) {
+      obj.maxParticipants = Math.round(message.maxParticipants);
+    }
+    if (message.deadline !== undefined) {
+      obj.deadline = fromTimestamp(message.deadline).toISOString();
+    }
+    if (message.status !== 0) {
+      obj.status = groupDealStatusToJSON(message.status);
+    }
+    if (message.paid !== 0) {
+      obj.paid = Math.round(message.paid);
+    }
+    if (message.pending !== 0) {
+      obj.pending = Math.round(message.pending);
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    if (message.endedAt !== undefined) {
+      obj.endedAt = fromTimestamp(message.endedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GroupDeal>, I>>(base?: I): GroupDeal {
+    return GroupDeal.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GroupDeal>, I>>(object: I): GroupDeal {
+    const message = createBaseGroupDeal();
+    message.dealId = object.dealId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.title = object.title ?? "";
+    message.itemCode = object.itemCode ?? "";
+    message.price = (object.price !== undefined && object.price !== null) ? Money.fromPartial(object.price) : undefined;
+    message.minParticipants = object.minParticipants ?? 0;
+    message.maxParticipants = object.maxParticipants ?? 0;
+    message.deadline = (object.deadline !== undefined && object.deadline !== null)
+      ? Timestamp.fromPartial(object.deadline)
+      : undefined;
+    message.status = object.status ?? 0;
+    message.paid = object.paid ?? 0;
+    message.pending = object.pending ?? 0;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.endedAt = (object.endedAt !== undefined && object.endedAt !== null)
+      ? Timestamp.fromPartial(object.endedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseParticipant(): Participant {
+  return {
+    participantId: "",
+    userId: "",
+    status: 0,
+    paymentId: "",
+    payUrl: "",
+    joinedAt: undefined,
+    holdExpiresAt: undefined,
+  };
+}
+
+export const Participant: MessageFns<Participant> = {
+  encode(message: Participant, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.participantId !== "") {
+      writer.uint32(10).string(message.participantId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(34).string(message.paymentId);
+    }
+    if (message.payUrl !== "") {
+      writer.uint32(42).string(message.payUrl);
+    }
+    if (message.joinedAt !== undefined) {
+      Timestamp.encode(message.joinedAt, writer.uint32(50).fork()).join();
+    }
+    if (message.holdExpiresAt !== undefined) {
+      Timestamp.encode(message.holdExpiresAt, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Participant {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParticipant();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.participantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.payUrl = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.joinedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.holdExpiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Participant {
+    return {
+      participantId: isSet(object.participantId)
+        ? globalThis.String(object.participantId)
+        : isSet(object.participant_id)
+        ? globalThis.String(object.participant_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      status: isSet(object.status) ? participantStatusFromJSON(object.status) : 0,
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      payUrl: isSet(object.payUrl)
+        ? globalThis.String(object.payUrl)
+        : isSet(object.pay_url)
+        ? globalThis.String(object.pay_url)
+        : "",
+      joinedAt: isSet(object.joinedAt)
+        ? fromJsonTimestamp(object.joinedAt)
+        : isSet(object.joined_at)
+        ? fromJsonTimestamp(object.joined_at)
+        : undefined,
+      holdExpiresAt: isSet(object.holdExpiresAt)
+        ? fromJsonTimestamp(object.holdExpiresAt)
+        : isSet(object.hold_expires_at)
+        ? fromJsonTimestamp(object.hold_expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Participant): unknown {
+    const obj: any = {};
+    if (message.participantId !== "") {
+      obj.participantId = message.participantId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.status !== 0) {
+      obj.status = participantStatusToJSON(message.status);
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.payUrl !== "") {
+      obj.payUrl = message.payUrl;
+    }
+    if (message.joinedAt !== undefined) {
+      obj.joinedAt = fromTimestamp(message.joinedAt).toISOString();
+    }
+    if (message.holdExpiresAt !== undefined) {
+      obj.holdExpiresAt = fromTimestamp(message.holdExpiresAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Participant>, I>>(base?: I): Participant {
+    return Participant.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Participant>, I>>(object: I): Participant {
+    const message = createBaseParticipant();
+    message.participantId = object.participantId ?? "";
+    message.userId = object.userId ?? "";
+    message.status = object.status ?? 0;
+    message.paymentId = object.paymentId ?? "";
+    message.payUrl = object.payUrl ?? "";
+    message.joinedAt = (object.joinedAt !== undefined && object.joinedAt !== null)
+      ? Timestamp.fromPartial(object.joinedAt)
+      : undefined;
+    message.holdExpiresAt = (object.holdExpiresAt !== undefined && object.holdExpiresAt !== null)
+      ? Timestamp.fromPartial(object.holdExpiresAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateGroupDealRequest(): CreateGroupDealRequest {
+  return { requestId: "", deal: undefined };
+}
+
+export const CreateGroupDealRequest: MessageFns<CreateGroupDealRequest> = {
+  encode(message: CreateGroupDealRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.deal !== undefined) {
+      GroupDeal.encode(message.deal, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateGroupDealRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateGroupDealRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.deal = GroupDeal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateGroupDealRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      deal: isSet(object.deal) ? GroupDeal.fromJSON(object.deal) : undefined,
+    };
+  },
+
+  toJSON(message: CreateGroupDealRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.deal !== undefined) {
+      obj.deal = GroupDeal.toJSON(message.deal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateGroupDealRequest>, I>>(base?: I): CreateGroupDealRequest {
+    return CreateGroupDealRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateGroupDealRequest>, I>>(object: I): CreateGroupDealRequest {
+    const message = createBaseCreateGroupDealRequest();
+    message.requestId = object.requestId ?? "";
+    message.deal = (object.deal !== undefined && object.deal !== null) ? GroupDeal.fromPartial(object.deal) : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateGroupDealResponse(): CreateGroupDealResponse {
+  return { deal: undefined };
+}
+
+export const CreateGroupDealResponse: MessageFns<CreateGroupDealResponse> = {
+  encode(message: CreateGroupDealResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deal !== undefined) {
+      GroupDeal.encode(message.deal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateGroupDealResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateGroupDealResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deal = GroupDeal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateGroupDealResponse {
+    return { deal: isSet(object.deal) ? GroupDeal.fromJSON(object.deal) : undefined };
+  },
+
+  toJSON(message: CreateGroupDealResponse): unknown {
+    const obj: any = {};
+    if (message.deal !== undefined) {
+      obj.deal = GroupDeal.toJSON(message.deal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateGroupDealResponse>, I>>(base?: I): CreateGroupDealResponse {
+    return CreateGroupDealResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateGroupDealResponse>, I>>(object: I): CreateGroupDealResponse {
+    const message = createBaseCreateGroupDealResponse();
+    message.deal = (object.deal !== undefined && object.deal !== null) ? GroupDeal.fromPartial(object.deal) : undefined;
+    return message;
+  },
+};
+
+function createBaseJoinGroupDealRequest(): JoinGroupDealRequest {
+  return { requestId: "", tenancy: undefined, dealId: "", userId: "" };
+}
+
+export const JoinGroupDealRequest: MessageFns<JoinGroupDealRequest> = {
+  encode(message: JoinGroupDealRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.dealId !== "") {
+      writer.uint32(26).string(message.dealId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(34).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinGroupDealRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinGroupDealRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.dealId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinGroupDealRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      dealId: isSet(object.dealId)
+        ? globalThis.String(object.dealId)
+        : isSet(object.deal_id)
+        ? globalThis.String(object.deal_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: JoinGroupDealRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.dealId !== "") {
+      obj.dealId = message.dealId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JoinGroupDealRequest>, I>>(base?: I): JoinGroupDealRequest {
+    return JoinGroupDealRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JoinGroupDealRequest>, I>>(object: I): JoinGroupDealRequest {
+    const message = createBaseJoinGroupDealRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.dealId = object.dealId ?? "";
+    message.userId = object.userId ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinGroupDealResponse(): JoinGroupDealResponse {
+  return { deal: undefined, participant: undefined };
+}
+
+export const JoinGroupDealResponse: MessageFns<JoinGroupDealResponse> = {
+  encode(message: JoinGroupDealResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deal !== undefined) {
+      GroupDeal.encode(message.deal, writer.uint32(10).fork()).join();
+    }
+    if (message.participant !== undefined) {
+      Participant.encode(message.participant, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinGroupDealResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinGroupDealResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deal = GroupDeal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.participant = Participant.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinGroupDealResponse {
+    return {
+      deal: isSet(object.deal) ? GroupDeal.fromJSON(object.deal) : undefined,
+      participant: isSet(object.participant) ? Participant.fromJSON(object.participant) : undefined,
+    };
+  },
+
+  toJSON(message: JoinGroupDealResponse): unknown {
+    const obj: any = {};
+    if (message.deal !== undefined) {
+      obj.deal = GroupDeal.toJSON(message.deal);
+    }
+    if (message.participant !== undefined) {
+      obj.participant = Participant.toJSON(message.participant);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JoinGroupDealResponse>, I>>(base?: I): JoinGroupDealResponse {
+    return JoinGroupDealResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JoinGroupDealResponse>, I>>(object: I): JoinGroupDealResponse {
+    const message = createBaseJoinGroupDealResponse();
+    message.deal = (object.deal !== undefined && object.deal !== null) ? GroupDeal.fromPartial(object.deal) : undefined;
+    message.participant = (object.participant !== undefined && object.participant !== null)
+      ? Participant.fromPartial(object.participant)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetGroupDealRequest(): GetGroupDealRequest {
+  return { tenancy: undefined, dealId: "" };
+}
+
+export const GetGroupDealRequest: MessageFns<GetGroupDealRequest> = {
+  encode(message: GetGroupDealRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.dealId !== "") {
+      writer.uint32(18).string(message.dealId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetGroupDealRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetGroupDealRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dealId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetGroupDealRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      dealId: isSet(object.dealId)
+        ? globalThis.String(object.dealId)
+        : isSet(object.deal_id)
+        ? globalThis.String(object.deal_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetGroupDealRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.dealId !== "") {
+      obj.dealId = message.dealId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetGroupDealRequest>, I>>(base?: I): GetGroupDealRequest {
+    return GetGroupDealRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetGroupDealRequest>, I>>(object: I): GetGroupDealRequest {
+    const message = createBaseGetGroupDealRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.dealId = object.dealId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetGroupDealResponse(): GetGroupDealResponse {
+  return { deal: undefined, participants: [] };
+}
+
+export const GetGroupDealResponse: MessageFns<GetGroupDealResponse> = {
+  encode(message: GetGroupDealResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deal !== undefined) {
+      GroupDeal.encode(message.deal, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.participants) {
+      Participant.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetGroupDealResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetGroupDealResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deal = GroupDeal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.participants.push(Participant.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetGroupDealResponse {
+    return {
+      deal: isSet(object.deal) ? GroupDeal.fromJSON(object.deal) : undefined,
+      participants: globalThis.Array.isArray(object?.participants)
+        ? object.participants.map((e: any) => Participant.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetGroupDealResponse): unknown {
+    const obj: any = {};
+    if (message.deal !== undefined) {
+      obj.deal = GroupDeal.toJSON(message.deal);
+    }
+    if (message.participants?.length) {
+      obj.participants = message.participants.map((e) => Participant.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetGroupDealResponse>, I>>(base?: I): GetGroupDealResponse {
+    return GetGroupDealResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetGroupDealResponse>, I>>(object: I): GetGroupDealResponse {
+    const message = createBaseGetGroupDealResponse();
+    message.deal = (object.deal !== undefined && object.deal !== null) ? GroupDeal.fromPartial(object.deal) : undefined;
+    message.participants = object.participants?.map((e) => Participant.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePromotionReview(): PromotionReview {
+  return { projectId: "", status: 0, reason: "", reviewer: "", reviewedAt: undefined };
+}
+
+export const PromotionReview: MessageFns<PromotionReview> = {
+  encode(message: PromotionReview, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.projectId !== "") {
+      writer.uint32(10).string(message.projectId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.reviewer !== "") {
+      writer.uint32(34).string(message.reviewer);
+    }
+    if (message.reviewedAt !== undefined) {
+      Timestamp.encode(message.reviewedAt, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromotionReview {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromotionReview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reviewer = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reviewedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromotionReview {
+    return {
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      status: isSet(object.status) ? promotionStatusFromJSON(object.status) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      reviewer: isSet(object.reviewer) ? globalThis.String(object.reviewer) : "",
+      reviewedAt: isSet(object.reviewedAt)
+        ? fromJsonTimestamp(object.reviewedAt)
+        : isSet(object.reviewed_at)
+        ? fromJsonTimestamp(object.reviewed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PromotionReview): unknown {
+    const obj: any = {};
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.status !== 0) {
+      obj.status = promotionStatusToJSON(message.status);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.reviewer !== "") {
+      obj.reviewer = message.reviewer;
+    }
+    if (message.reviewedAt !== undefined) {
+      obj.reviewedAt = fromTimestamp(message.reviewedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromotionReview>, I>>(base?: I): PromotionReview {
+    return PromotionReview.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromotionReview>, I>>(object: I): PromotionReview {
+    const message = createBasePromotionReview();
+    message.projectId = object.projectId ?? "";
+    message.status = object.status ?? 0;
+    message.reason = object.reason ?? "";
+    message.reviewer = object.reviewer ?? "";
+    message.reviewedAt = (object.reviewedAt !== undefined && object.reviewedAt !== null)
+      ? Timestamp.fromPartial(object.reviewedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePromotion(): Promotion {
+  return {
+    promotionId: "",
+    tenancy: undefined,
+    title: "",
+    body: "",
+    imageRefs: [],
+    campaignId: "",
+    validFrom: undefined,
+    validUntil: undefined,
+    reviews: [],
+    createdAt: undefined,
+  };
+}
+
+export const Promotion: MessageFns<Promotion> = {
+  encode(message: Promotion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.promotionId !== "") {
+      writer.uint32(10).string(message.promotionId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.title !== "") {
+      writer.uint32(26).string(message.title);
+    }
+    if (message.body !== "") {
+      writer.uint32(34).string(message.body);
+    }
+    for (const v of message.imageRefs) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(50).string(message.campaignId);
+    }
+    if (message.validFrom !== undefined) {
+      Timestamp.encode(message.validFrom, writer.uint32(58).fork()).join();
+    }
+    if (message.validUntil !== undefined) {
+      Timestamp.encode(message.validUntil, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.reviews) {
+      PromotionReview.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Promotion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromotion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.promotionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.imageRefs.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.validFrom = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.validUntil = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.reviews.push(PromotionReview.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Promotion {
+    return {
+      promotionId: isSet(object.promotionId)
+        ? globalThis.String(object.promotionId)
+        : isSet(object.promotion_id)
+        ? globalThis.String(object.promotion_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      body: isSet(object.body) ? globalThis.String(object.body) : "",
+      imageRefs: globalThis.Array.isArray(object?.imageRefs)
+        ? object.imageRefs.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.image_refs)
+        ? object.image_refs.map((e: any) => globalThis.String(e))
+        : [],
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      validFrom: isSet(object.validFrom)
+        ? fromJsonTimestamp(object.validFrom)
+        : isSet(object.valid_from)
+        ? fromJsonTimestamp(object.valid_from)
+        : undefined,
+      validUntil: isSet(object.validUntil)
+        ? fromJsonTimestamp(object.validUntil)
+        : isSet(object.valid_until)
+        ? fromJsonTimestamp(object.valid_until)
+        : undefined,
+      reviews: globalThis.Array.isArray(object?.reviews)
+        ? object.reviews.map((e: any) => PromotionReview.fromJSON(e))
+        : [],
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Promotion): unknown {
+    const obj: any = {};
+    if (message.promotionId !== "") {
+      obj.promotionId = message.promotionId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.body !== "") {
+      obj.body = message.body;
+    }
+    if (message.imageRefs?.length) {
+      obj.imageRefs = message.imageRefs;
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.validFrom !== undefined) {
+      obj.validFrom = fromTimestamp(message.validFrom).toISOString();
+    }
+    if (message.validUntil !== undefined) {
+      obj.validUntil = fromTimestamp(message.validUntil).toISOString();
+    }
+    if (message.reviews?.length) {
+      obj.reviews = message.reviews.map((e) => PromotionReview.toJSON(e));
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Promotion>, I>>(base?: I): Promotion {
+    return Promotion.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Promotion>, I>>(object: I): Promotion {
+    const message = createBasePromotion();
+    message.promotionId = object.promotionId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.title = object.title ?? "";
+    message.body = object.body ?? "";
+    message.imageRefs = object.imageRefs?.map((e) => e) || [];
+    message.campaignId = object.campaignId ?? "";
+    message.validFrom = (object.validFrom !== undefined && object.validFrom !== null)
+      ? Timestamp.fromPartial(object.validFrom)
+      : undefined;
+    message.validUntil = (object.validUntil !== undefined && object.validUntil !== null)
+      ? Timestamp.fromPartial(object.validUntil)
+      : undefined;
+    message.reviews = object.reviews?.map((e) => PromotionReview.fromPartial(e)) || [];
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubmitPromotionRequest(): SubmitPromotionRequest {
+  return { requestId: "", promotion: undefined };
+}
+
+export const SubmitPromotionRequest: MessageFns<SubmitPromotionRequest> = {
+  encode(message: SubmitPromotionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.promotion !== undefined) {
+      Promotion.encode(message.promotion, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitPromotionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitPromotionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.promotion = Promotion.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitPromotionRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      promotion: isSet(object.promotion) ? Promotion.fromJSON(object.promotion) : undefined,
+    };
+  },
+
+  toJSON(message: SubmitPromotionRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.promotion !== undefined) {
+      obj.promotion = Promotion.toJSON(message.promotion);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitPromotionRequest>, I>>(base?: I): SubmitPromotionRequest {
+    return SubmitPromotionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitPromotionRequest>, I>>(object: I): SubmitPromotionRequest {
+    const message = createBaseSubmitPromotionRequest();
+    message.requestId = object.requestId ?? "";
+    message.promotion = (object.promotion !== undefined && object.promotion !== null)
+      ? Promotion.fromPartial(object.promotion)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubmitPromotionResponse(): SubmitPromotionResponse {
+  return { promotion: undefined };
+}
+
+export const SubmitPromotionResponse: MessageFns<SubmitPromotionResponse> = {
+  encode(message: SubmitPromotionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.promotion !== undefined) {
+      Promotion.encode(message.promotion, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitPromotionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitPromotionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.promotion = Promotion.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitPromotionResponse {
+    return { promotion: isSet(object.promotion) ? Promotion.fromJSON(object.promotion) : undefined };
+  },
+
+  toJSON(message: SubmitPromotionResponse): unknown {
+    const obj: any = {};
+    if (message.promotion !== undefined) {
+      obj.promotion = Promotion.toJSON(message.promotion);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitPromotionResponse>, I>>(base?: I): SubmitPromotionResponse {
+    return SubmitPromotionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitPromotionResponse>, I>>(object: I): SubmitPromotionResponse {
+    const message = createBaseSubmitPromotionResponse();
+    message.promotion = (object.promotion !== undefined && object.promotion !== null)
+      ? Promotion.fromPartial(object.promotion)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReviewPromotionRequest(): ReviewPromotionRequest {
+  return { requestId: "", tenancy: undefined, promotionId: "", decision: 0, reason: "" };
+}
+
+export const ReviewPromotionRequest: MessageFns<ReviewPromotionRequest> = {
+  encode(message: ReviewPromotionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.promotionId !== "") {
+      writer.uint32(26).string(message.promotionId);
+    }
+    if (message.decision !== 0) {
+      writer.uint32(32).int32(message.decision);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviewPromotionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviewPromotionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.promotionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.decision = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviewPromotionRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      promotionId: isSet(object.promotionId)
+        ? globalThis.String(object.promotionId)
+        : isSet(object.promotion_id)
+        ? globalThis.String(object.promotion_id)
+        : "",
+      decision: isSet(object.decision) ? promotionStatusFromJSON(object.decision) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ReviewPromotionRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.promotionId !== "") {
+      obj.promotionId = message.promotionId;
+    }
+    if (message.decision !== 0) {
+      obj.decision = promotionStatusToJSON(message.decision);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviewPromotionRequest>, I>>(base?: I): ReviewPromotionRequest {
+    return ReviewPromotionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviewPromotionRequest>, I>>(object: I): ReviewPromotionRequest {
+    const message = createBaseReviewPromotionRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.promotionId = object.promotionId ?? "";
+    message.decision = object.decision ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseReviewPromotionResponse(): ReviewPromotionResponse {
+  return { promotion: undefined };
+}
+
+export const ReviewPromotionResponse: MessageFns<ReviewPromotionResponse> = {
+  encode(message: ReviewPromotionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.promotion !== undefined) {
+      Promotion.encode(message.promotion, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviewPromotionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviewPromotionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.promotion = Promotion.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviewPromotionResponse {
+    return { promotion: isSet(object.promotion) ? Promotion.fromJSON(object.promotion) : undefined };
+  },
+
+  toJSON(message: ReviewPromotionResponse): unknown {
+    const obj: any = {};
+    if (message.promotion !== undefined) {
+      obj.promotion = Promotion.toJSON(message.promotion);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviewPromotionResponse>, I>>(base?: I): ReviewPromotionResponse {
+    return ReviewPromotionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviewPromotionResponse>, I>>(object: I): ReviewPromotionResponse {
+    const message = createBaseReviewPromotionResponse();
+    message.promotion = (object.promotion !== undefined && object.promotion !== null)
+      ? Promotion.fromPartial(object.promotion)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPromotionsRequest(): ListPromotionsRequest {
+  return { tenancy: undefined, status: 0, page: undefined };
+}
+
+export const ListPromotionsRequest: MessageFns<ListPromotionsRequest> = {
+  encode(message: ListPromotionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPromotionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPromotionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPromotionsRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      status: isSet(object.status) ? promotionStatusFromJSON(object.status) : 0,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListPromotionsRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.status !== 0) {
+      obj.status = promotionStatusToJSON(message.status);
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPromotionsRequest>, I>>(base?: I): ListPromotionsRequest {
+    return ListPromotionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPromotionsRequest>, I>>(object: I): ListPromotionsRequest {
+    const message = createBaseListPromotionsRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.status = object.status ?? 0;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPromotionsResponse(): ListPromotionsResponse {
+  return { promotions: [], page: undefined };
+}
+
+export const ListPromotionsResponse: MessageFns<ListPromotionsResponse> = {
+  encode(message: ListPromotionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.promotions) {
+      Promotion.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPromotionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPromotionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.promotions.push(Promotion.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPromotionsResponse {
+    return {
+      promotions: globalThis.Array.isArray(object?.promotions)
+        ? object.promotions.map((e: any) => Promotion.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListPromotionsResponse): unknown {
+    const obj: any = {};
+    if (message.promotions?.length) {
+      obj.promotions = message.promotions.map((e) => Promotion.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPromotionsResponse>, I>>(base?: I): ListPromotionsResponse {
+    return ListPromotionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPromotionsResponse>, I>>(object: I): ListPromotionsResponse {
+    const message = createBaseListPromotionsResponse();
+    message.promotions = object.promotions?.map((e) => Promotion.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetProjectFeedRequest(): GetProjectFeedRequest {
+  return { tenancy: undefined, kind: 0, page: undefined };
+}
+
+export const GetProjectFeedRequest: MessageFns<GetProjectFeedRequest> = {
+  encode(message: GetProjectFeedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProjectFeedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProjectFeedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProjectFeedRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      kind: isSet(object.kind) ? feedKindFromJSON(object.kind) : 0,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: GetProjectFeedRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.kind !== 0) {
+      obj.kind = feedKindToJSON(message.kind);
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProjectFeedRequest>, I>>(base?: I): GetProjectFeedRequest {
+    return GetProjectFeedRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProjectFeedRequest>, I>>(object: I): GetProjectFeedRequest {
+    const message = createBaseGetProjectFeedRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.kind = object.kind ?? 0;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFeedItem(): FeedItem {
+  return { promotion: undefined, impressionToken: "" };
+}
+
+export const FeedItem: MessageFns<FeedItem> = {
+  encode(message: FeedItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.promotion !== undefined) {
+      Promotion.encode(message.promotion, writer.uint32(10).fork()).join();
+    }
+    if (message.impressionToken !== "") {
+      writer.uint32(18).string(message.impressionToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeedItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeedItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.promotion = Promotion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.impressionToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeedItem {
+    return {
+      promotion: isSet(object.promotion) ? Promotion.fromJSON(object.promotion) : undefined,
+      impressionToken: isSet(object.impressionToken)
+        ? globalThis.String(object.impressionToken)
+        : isSet(object.impression_token)
+        ? globalThis.String(object.impression_token)
+        : "",
+    };
+  },
+
+  toJSON(message: FeedItem): unknown {
+    const obj: any = {};
+    if (message.promotion !== undefined) {
+      obj.promotion = Promotion.toJSON(message.promotion);
+    }
+    if (message.impressionToken !== "") {
+      obj.impressionToken = message.impressionToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeedItem>, I>>(base?: I): FeedItem {
+    return FeedItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeedItem>, I>>(object: I): FeedItem {
+    const message = createBaseFeedItem();
+    message.promotion = (object.promotion !== undefined && object.promotion !== null)
+      ? Promotion.fromPartial(object.promotion)
+      : undefined;
+    message.impressionToken = object.impressionToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetProjectFeedResponse(): GetProjectFeedResponse {
+  return { items: [], page: undefined };
+}
+
+export const GetProjectFeedResponse: MessageFns<GetProjectFeedResponse> = {
+  encode(message: GetProjectFeedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      FeedItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProjectFeedResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProjectFeedResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(FeedItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProjectFeedResponse {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => FeedItem.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: GetProjectFeedResponse): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => FeedItem.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProjectFeedResponse>, I>>(base?: I): GetProjectFeedResponse {
+    return GetProjectFeedResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProjectFeedResponse>, I>>(object: I): GetProjectFeedResponse {
+    const message = createBaseGetProjectFeedResponse();
+    message.items = object.items?.map((e) => FeedItem.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePlacement(): Placement {
+  return {
+    placementId: "",
+    tenancy: undefined,
+    slot: "",
+    promotionId: "",
+    validFrom: undefined,
+    validUntil: undefined,
+  };
+}
+
+export const Placement: MessageFns<Placement> = {
+  encode(message: Placement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.placementId !== "") {
+      writer.uint32(10).string(message.placementId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.slot !== "") {
+      writer.uint32(26).string(message.slot);
+    }
+    if (message.promotionId !== "") {
+      writer.uint32(34).string(message.promotionId);
+    }
+    if (message.validFrom !== undefined) {
+      Timestamp.encode(message.validFrom, writer.uint32(42).fork()).join();
+    }
+    if (message.validUntil !== undefined) {
+      Timestamp.encode(message.validUntil, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Placement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlacement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.placementId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.slot = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.promotionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.validFrom = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.validUntil = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Placement {
+    return {
+      placementId: isSet(object.placementId)
+        ? globalThis.String(object.placementId)
+        : isSet(object.placement_id)
+        ? globalThis.String(object.placement_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      slot: isSet(object.slot) ? globalThis.String(object.slot) : "",
+      promotionId: isSet(object.promotionId)
+        ? globalThis.String(object.promotionId)
+        : isSet(object.promotion_id)
+        ? globalThis.String(object.promotion_id)
+        : "",
+      validFrom: isSet(object.validFrom)
+        ? fromJsonTimestamp(object.validFrom)
+        : isSet(object.valid_from)
+        ? fromJsonTimestamp(object.valid_from)
+        : undefined,
+      validUntil: isSet(object.validUntil)
+        ? fromJsonTimestamp(object.validUntil)
+        : isSet(object.valid_until)
+        ? fromJsonTimestamp(object.valid_until)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Placement): unknown {
+    const obj: any = {};
+    if (message.placementId !== "") {
+      obj.placementId = message.placementId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.slot !== "") {
+      obj.slot = message.slot;
+    }
+    if (message.promotionId !== "") {
+      obj.promotionId = message.promotionId;
+    }
+    if (message.validFrom !== undefined) {
+      obj.validFrom = fromTimestamp(message.validFrom).toISOString();
+    }
+    if (message.validUntil !== undefined) {
+      obj.validUntil = fromTimestamp(message.validUntil).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Placement>, I>>(base?: I): Placement {
+    return Placement.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Placement>, I>>(object: I): Placement {
+    const message = createBasePlacement();
+    message.placementId = object.placementId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.slot = object.slot ?? "";
+    message.promotionId = object.promotionId ?? "";
+    message.validFrom = (object.validFrom !== undefined && object.validFrom !== null)
+      ? Timestamp.fromPartial(object.validFrom)
+      : undefined;
+    message.validUntil = (object.validUntil !== undefined && object.validUntil !== null)
+      ? Timestamp.fromPartial(object.validUntil)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreatePlacementRequest(): CreatePlacementRequest {
+  return { requestId: "", placement: undefined };
+}
+
+export const CreatePlacementRequest: MessageFns<CreatePlacementRequest> = {
+  encode(message: CreatePlacementRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.placement !== undefined) {
+      Placement.encode(message.placement, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreatePlacementRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreatePlacementRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.placement = Placement.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreatePlacementRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      placement: isSet(object.placement) ? Placement.fromJSON(object.placement) : undefined,
+    };
+  },
+
+  toJSON(message: CreatePlacementRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.placement !== undefined) {
+      obj.placement = Placement.toJSON(message.placement);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreatePlacementRequest>, I>>(base?: I): CreatePlacementRequest {
+    return CreatePlacementRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreatePlacementRequest>, I>>(object: I): CreatePlacementRequest {
+    const message = createBaseCreatePlacementRequest();
+    message.requestId = object.requestId ?? "";
+    message.placement = (object.placement !== undefined && object.placement !== null)
+      ? Placement.fromPartial(object.placement)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreatePlacementResponse(): CreatePlacementResponse {
+  return { placement: undefined };
+}
+
+export const CreatePlacementResponse: MessageFns<CreatePlacementResponse> = {
+  encode(message: CreatePlacementResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.placement !== undefined) {
+      Placement.encode(message.placement, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreatePlacementResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreatePlacementResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.placement = Placement.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreatePlacementResponse {
+    return { placement: isSet(object.placement) ? Placement.fromJSON(object.placement) : undefined };
+  },
+
+  toJSON(message: CreatePlacementResponse): unknown {
+    const obj: any = {};
+    if (message.placement !== undefined) {
+      obj.placement = Placement.toJSON(message.placement);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreatePlacementResponse>, I>>(base?: I): CreatePlacementResponse {
+    return CreatePlacementResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreatePlacementResponse>, I>>(object: I): CreatePlacementResponse {
+    const message = createBaseCreatePlacementResponse();
+    message.placement = (object.placement !== undefined && object.placement !== null)
+      ? Placement.fromPartial(object.placement)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseInteraction(): Interaction {
+  return { interactionId: "", promotionId: "", placementId: "", projectId: "", kind: 0, occurredAt: undefined };
+}
+
+export const Interaction: MessageFns<Interaction> = {
+  encode(message: Interaction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.interactionId !== "") {
+      writer.uint32(10).string(message.interactionId);
+    }
+    if (message.promotionId !== "") {
+      writer.uint32(18).string(message.promotionId);
+    }
+    if (message.placementId !== "") {
+      writer.uint32(26).string(message.placementId);
+    }
+    if (message.projectId !== "") {
+      writer.uint32(34).string(message.projectId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(40).int32(message.kind);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Interaction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInteraction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.interactionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.promotionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.placementId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Interaction {
+    return {
+      interactionId: isSet(object.interactionId)
+        ? globalThis.String(object.interactionId)
+        : isSet(object.interaction_id)
+        ? globalThis.String(object.interaction_id)
+        : "",
+      promotionId: isSet(object.promotionId)
+        ? globalThis.String(object.promotionId)
+        : isSet(object.promotion_id)
+        ? globalThis.String(object.promotion_id)
+        : "",
+      placementId: isSet(object.placementId)
+        ? globalThis.String(object.placementId)
+        : isSet(object.placement_id)
+        ? globalThis.String(object.placement_id)
+        : "",
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      kind: isSet(object.kind) ? interactionKindFromJSON(object.kind) : 0,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Interaction): unknown {
+    const obj: any = {};
+    if (message.interactionId !== "") {
+      obj.interactionId = message.interactionId;
+    }
+    if (message.promotionId !== "") {
+      obj.promotionId = message.promotionId;
+    }
+    if (message.placementId !== "") {
+      obj.placementId = message.placementId;
+    }
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = interactionKindToJSON(message.kind);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Interaction>, I>>(base?: I): Interaction {
+    return Interaction.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Interaction>, I>>(object: I): Interaction {
+    const message = createBaseInteraction();
+    message.interactionId = object.interactionId ?? "";
+    message.promotionId = object.promotionId ?? "";
+    message.placementId = object.placementId ?? "";
+    message.projectId = object.projectId ?? "";
+    message.kind = object.kind ?? 0;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRecordInteractionsRequest(): RecordInteractionsRequest {
+  return { tenancy: undefined, interactions: [] };
+}
+
+export const RecordInteractionsRequest: MessageFns<RecordInteractionsRequest> = {
+  encode(message: RecordInteractionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.interactions) {
+      Interaction.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordInteractionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordInteractionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.interactions.push(Interaction.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordInteractionsRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      interactions: globalThis.Array.isArray(object?.interactions)
+        ? object.interactions.map((e: any) => Interaction.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RecordInteractionsRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.interactions?.length) {
+      obj.interactions = message.interactions.map((e) => Interaction.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecordInteractionsRequest>, I>>(base?: I): RecordInteractionsRequest {
+    return RecordInteractionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordInteractionsRequest>, I>>(object: I): RecordInteractionsRequest {
+    const message = createBaseRecordInteractionsRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.interactions = object.interactions?.map((e) => Interaction.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRecordInteractionsResponse(): RecordInteractionsResponse {
+  return { recorded: 0 };
+}
+
+export const RecordInteractionsResponse: MessageFns<RecordInteractionsResponse> = {
+  encode(message: RecordInteractionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.recorded !== 0) {
+      writer.uint32(8).int32(message.recorded);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordInteractionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordInteractionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.recorded = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordInteractionsResponse {
+    return { recorded: isSet(object.recorded) ? globalThis.Number(object.recorded) : 0 };
+  },
+
+  toJSON(message: RecordInteractionsResponse): unknown {
+    const obj: any = {};
+    if (message.recorded !== 0) {
+      obj.recorded = Math.round(message.recorded);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecordInteractionsResponse>, I>>(base?: I): RecordInteractionsResponse {
+    return RecordInteractionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecordInteractionsResponse>, I>>(object: I): RecordInteractionsResponse {
+    const message = createBaseRecordInteractionsResponse();
+    message.recorded = object.recorded ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetPromotionStatsRequest(): GetPromotionStatsRequest {
+  return { tenancy: undefined, promotionId: "" };
+}
+
+export const GetPromotionStatsRequest: MessageFns<GetPromotionStatsRequest> = {
+  encode(message: GetPromotionStatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.promotionId !== "") {
+      writer.uint32(18).string(message.promotionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPromotionStatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPromotionStatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.promotionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPromotionStatsRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      promotionId: isSet(object.promotionId)
+        ? globalThis.String(object.promotionId)
+        : isSet(object.promotion_id)
+        ? globalThis.String(object.promotion_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetPromotionStatsRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.promotionId !== "") {
+      obj.promotionId = message.promotionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPromotionStatsRequest>, I>>(base?: I): GetPromotionStatsRequest {
+    return GetPromotionStatsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPromotionStatsRequest>, I>>(object: I): GetPromotionStatsRequest {
+    const message = createBaseGetPromotionStatsRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.promotionId = object.promotionId ?? "";
+    return message;
+  },
+};
+
+function createBasePromotionStats(): PromotionStats {
+  return { projectId: "", placementId: "", impressions: 0n, clicks: 0n };
+}
+
+export const PromotionStats: MessageFns<PromotionStats> = {
+  encode(message: PromotionStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.projectId !== "") {
+      writer.uint32(10).string(message.projectId);
+    }
+    if (message.placementId !== "") {
+      writer.uint32(18).string(message.placementId);
+    }
+    if (message.impressions !== 0n) {
+      if (BigInt.asIntN(64, message.impressions) !== message.impressions) {
+        throw new globalThis.Error("value provided for field message.impressions of type int64 too large");
+      }
+      writer.uint32(24).int64(message.impressions);
+    }
+    if (message.clicks !== 0n) {
+      if (BigInt.asIntN(64, message.clicks) !== message.clicks) {
+        throw new globalThis.Error("value provided for field message.clicks of type int64 too large");
+      }
+      writer.uint32(32).int64(message.clicks);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromotionStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromotionStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projectId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.placementId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.impressions = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.clicks = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromotionStats {
+    return {
+      projectId: isSet(object.projectId)
+        ? globalThis.String(object.projectId)
+        : isSet(object.project_id)
+        ? globalThis.String(object.project_id)
+        : "",
+      placementId: isSet(object.placementId)
+        ? globalThis.String(object.placementId)
+        : isSet(object.placement_id)
+        ? globalThis.String(object.placement_id)
+        : "",
+      impressions: isSet(object.impressions) ? BigInt(object.impressions) : 0n,
+      clicks: isSet(object.clicks) ? BigInt(object.clicks) : 0n,
+    };
+  },
+
+  toJSON(message: PromotionStats): unknown {
+    const obj: any = {};
+    if (message.projectId !== "") {
+      obj.projectId = message.projectId;
+    }
+    if (message.placementId !== "") {
+      obj.placementId = message.placementId;
+    }
+    if (message.impressions !== 0n) {
+      obj.impressions = message.impressions.toString();
+    }
+    if (message.clicks !== 0n) {
+      obj.clicks = message.clicks.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromotionStats>, I>>(base?: I): PromotionStats {
+    return PromotionStats.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromotionStats>, I>>(object: I): PromotionStats {
+    const message = createBasePromotionStats();
+    message.projectId = object.projectId ?? "";
+    message.placementId = object.placementId ?? "";
+    message.impressions = (object.impressions !== undefined && object.impressions !== null)
+      ? BigInt(object.impressions)
+      : 0n;
+    message.clicks = (object.clicks !== undefined && object.clicks !== null) ? BigInt(object.clicks) : 0n;
+    return message;
+  },
+};
+
+function createBaseGetPromotionStatsResponse(): GetPromotionStatsResponse {
+  return { stats: [] };
+}
+
+export const GetPromotionStatsResponse: MessageFns<GetPromotionStatsResponse> = {
+  encode(message: GetPromotionStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.stats) {
+      PromotionStats.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPromotionStatsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPromotionStatsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stats.push(PromotionStats.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPromotionStatsResponse {
+    return {
+      stats: globalThis.Array.isArray(object?.stats) ? object.stats.map((e: any) => PromotionStats.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetPromotionStatsResponse): unknown {
+    const obj: any = {};
+    if (message.stats?.length) {
+      obj.stats = message.stats.map((e) => PromotionStats.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPromotionStatsResponse>, I>>(base?: I): GetPromotionStatsResponse {
+    return GetPromotionStatsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPromotionStatsResponse>, I>>(object: I): GetPromotionStatsResponse {
+    const message = createBaseGetPromotionStatsResponse();
+    message.stats = object.stats?.map((e) => PromotionStats.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+/**
+ * A city's marketing platform (docs/marketing.md): campaigns whose coupons never overspend their
+ * budgets or their holders' limits, quotes and reservations for checkout, offline redemption at
+ * the counter by signed QR tokens, group buying, and the community promotion board.
+ *
+ * Every mutating RPC takes a request_id: the same caller repeating it gets the resource as it is
+ * now; the same request_id with a different body is refused with ALREADY_EXISTS (REQUEST_ID_REUSED).
+ * Money is in minor units; every Money of a campaign is in the campaign's currency.
+ */
 export type MarketingServiceService = typeof MarketingServiceService;
 export const MarketingServiceService = {
-  /** Creates a coupon template with its discount, validity, quantity and funding. Idempotent on request_id. */
-  createCouponTemplate: {
-    path: "/citybase.marketing.v1.MarketingService/CreateCouponTemplate" as const,
+  /**
+   * Creates a campaign in DRAFT: its coupon's discount, budgets, limits, window, targeting,
+   * stacking and funding.
+   */
+  createCampaign: {
+    path: "/citybase.marketing.v1.MarketingService/CreateCampaign" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: CreateCouponTemplateRequest): Buffer =>
-      Buffer.from(CreateCouponTemplateRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): CreateCouponTemplateRequest => CreateCouponTemplateRequest.decode(value),
-    responseSerialize: (value: CreateCouponTemplateResponse): Buffer =>
-      Buffer.from(CreateCouponTemplateResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): CreateCouponTemplateResponse => CreateCouponTemplateResponse.decode(value),
-  },
-  /** Returns one coupon template with its remaining quantity. */
-  getCouponTemplate: {
-    path: "/citybase.marketing.v1.MarketingService/GetCouponTemplate" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: GetCouponTemplateRequest): Buffer =>
-      Buffer.from(GetCouponTemplateRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): GetCouponTemplateRequest => GetCouponTemplateRequest.decode(value),
-    responseSerialize: (value: GetCouponTemplateResponse): Buffer =>
-      Buffer.from(GetCouponTemplateResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): GetCouponTemplateResponse => GetCouponTemplateResponse.decode(value),
+    requestSerialize: (value: CreateCampaignRequest): Buffer =>
+      Buffer.from(CreateCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateCampaignRequest => CreateCampaignRequest.decode(value),
+    responseSerialize: (value: CreateCampaignResponse): Buffer =>
+      Buffer.from(CreateCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateCampaignResponse => CreateCampaignResponse.decode(value),
   },
   /**
-   * Claims a coupon of a template for a holder, within the template's quantity and per-holder limit.
-   * Idempotent on request_id.
+   * Changes a campaign: activate, pause, end; raise or lower its budgets (never below what is
+   * claimed); extend its window.
+   */
+  updateCampaign: {
+    path: "/citybase.marketing.v1.MarketingService/UpdateCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateCampaignRequest): Buffer =>
+      Buffer.from(UpdateCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateCampaignRequest => UpdateCampaignRequest.decode(value),
+    responseSerialize: (value: UpdateCampaignResponse): Buffer =>
+      Buffer.from(UpdateCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateCampaignResponse => UpdateCampaignResponse.decode(value),
+  },
+  /** One campaign with its claimed, redeemed and released totals. */
+  getCampaign: {
+    path: "/citybase.marketing.v1.MarketingService/GetCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCampaignRequest): Buffer => Buffer.from(GetCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCampaignRequest => GetCampaignRequest.decode(value),
+    responseSerialize: (value: GetCampaignResponse): Buffer => Buffer.from(GetCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCampaignResponse => GetCampaignResponse.decode(value),
+  },
+  /** The campaigns of an operator (or one of its projects or merchants), newest first. */
+  listCampaigns: {
+    path: "/citybase.marketing.v1.MarketingService/ListCampaigns" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCampaignsRequest): Buffer => Buffer.from(ListCampaignsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCampaignsRequest => ListCampaignsRequest.decode(value),
+    responseSerialize: (value: ListCampaignsResponse): Buffer =>
+      Buffer.from(ListCampaignsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCampaignsResponse => ListCampaignsResponse.decode(value),
+  },
+  /** Starts a job generating unique, unguessable codes for a campaign (at most 100,000 per batch). */
+  generateCodes: {
+    path: "/citybase.marketing.v1.MarketingService/GenerateCodes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GenerateCodesRequest): Buffer => Buffer.from(GenerateCodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GenerateCodesRequest => GenerateCodesRequest.decode(value),
+    responseSerialize: (value: GenerateCodesResponse): Buffer =>
+      Buffer.from(GenerateCodesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GenerateCodesResponse => GenerateCodesResponse.decode(value),
+  },
+  /** A code batch with its progress. */
+  getCodeBatch: {
+    path: "/citybase.marketing.v1.MarketingService/GetCodeBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCodeBatchRequest): Buffer => Buffer.from(GetCodeBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCodeBatchRequest => GetCodeBatchRequest.decode(value),
+    responseSerialize: (value: GetCodeBatchResponse): Buffer =>
+      Buffer.from(GetCodeBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCodeBatchResponse => GetCodeBatchResponse.decode(value),
+  },
+  /** The codes of a batch, in pages, for export (e.g. printing on vouchers). */
+  exportCodes: {
+    path: "/citybase.marketing.v1.MarketingService/ExportCodes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExportCodesRequest): Buffer => Buffer.from(ExportCodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportCodesRequest => ExportCodesRequest.decode(value),
+    responseSerialize: (value: ExportCodesResponse): Buffer => Buffer.from(ExportCodesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportCodesResponse => ExportCodesResponse.decode(value),
+  },
+  /**
+   * Claims a coupon of a campaign (by campaign id, its generic code or a unique code) for a
+   * resident, within the campaign's budgets and the holder's limits.
    */
   claimCoupon: {
     path: "/citybase.marketing.v1.MarketingService/ClaimCoupon" as const,
@@ -1741,7 +10164,7 @@ export const MarketingServiceService = {
     responseSerialize: (value: ClaimCouponResponse): Buffer => Buffer.from(ClaimCouponResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ClaimCouponResponse => ClaimCouponResponse.decode(value),
   },
-  /** Returns one claimed coupon. */
+  /** One coupon. */
   getCoupon: {
     path: "/citybase.marketing.v1.MarketingService/GetCoupon" as const,
     requestStream: false as const,
@@ -1751,58 +10174,406 @@ export const MarketingServiceService = {
     responseSerialize: (value: GetCouponResponse): Buffer => Buffer.from(GetCouponResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetCouponResponse => GetCouponResponse.decode(value),
   },
+  /** A holder's coupons, usable ones first. */
+  listCoupons: {
+    path: "/citybase.marketing.v1.MarketingService/ListCoupons" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCouponsRequest): Buffer => Buffer.from(ListCouponsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCouponsRequest => ListCouponsRequest.decode(value),
+    responseSerialize: (value: ListCouponsResponse): Buffer => Buffer.from(ListCouponsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCouponsResponse => ListCouponsResponse.decode(value),
+  },
+  /** Dry run: what discount these coupons give on this basket, after stacking. Writes nothing. */
+  quoteDiscount: {
+    path: "/citybase.marketing.v1.MarketingService/QuoteDiscount" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: QuoteDiscountRequest): Buffer => Buffer.from(QuoteDiscountRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): QuoteDiscountRequest => QuoteDiscountRequest.decode(value),
+    responseSerialize: (value: QuoteDiscountResponse): Buffer =>
+      Buffer.from(QuoteDiscountResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): QuoteDiscountResponse => QuoteDiscountResponse.decode(value),
+  },
+  /** Holds a coupon for a checkout with the discount computed on the basket, re-checking every rule. */
+  reserveCoupon: {
+    path: "/citybase.marketing.v1.MarketingService/ReserveCoupon" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReserveCouponRequest): Buffer => Buffer.from(ReserveCouponRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReserveCouponRequest => ReserveCouponRequest.decode(value),
+    responseSerialize: (value: ReserveCouponResponse): Buffer =>
+      Buffer.from(ReserveCouponResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReserveCouponResponse => ReserveCouponResponse.decode(value),
+  },
+  /** Confirms a held coupon: it is redeemed. Fails once the reservation has expired. */
+  confirmCouponReservation: {
+    path: "/citybase.marketing.v1.MarketingService/ConfirmCouponReservation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConfirmCouponReservationRequest): Buffer =>
+      Buffer.from(ConfirmCouponReservationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConfirmCouponReservationRequest =>
+      ConfirmCouponReservationRequest.decode(value),
+    responseSerialize: (value: ConfirmCouponReservationResponse): Buffer =>
+      Buffer.from(ConfirmCouponReservationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConfirmCouponReservationResponse =>
+      ConfirmCouponReservationResponse.decode(value),
+  },
+  /** Cancels a held coupon: it is usable again. */
+  cancelCouponReservation: {
+    path: "/citybase.marketing.v1.MarketingService/CancelCouponReservation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelCouponReservationRequest): Buffer =>
+      Buffer.from(CancelCouponReservationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelCouponReservationRequest => CancelCouponReservationRequest.decode(value),
+    responseSerialize: (value: CancelCouponReservationResponse): Buffer =>
+      Buffer.from(CancelCouponReservationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelCouponReservationResponse =>
+      CancelCouponReservationResponse.decode(value),
+  },
+  /** A signed, short-lived, single-use token for a holder's coupon, shown as a QR code. */
+  issueRedemptionToken: {
+    path: "/citybase.marketing.v1.MarketingService/IssueRedemptionToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IssueRedemptionTokenRequest): Buffer =>
+      Buffer.from(IssueRedemptionTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IssueRedemptionTokenRequest => IssueRedemptionTokenRequest.decode(value),
+    responseSerialize: (value: IssueRedemptionTokenResponse): Buffer =>
+      Buffer.from(IssueRedemptionTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IssueRedemptionTokenResponse => IssueRedemptionTokenResponse.decode(value),
+  },
+  /** The public keys merchant apps verify tokens with while offline (JWKS). */
+  getTokenKeys: {
+    path: "/citybase.marketing.v1.MarketingService/GetTokenKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTokenKeysRequest): Buffer => Buffer.from(GetTokenKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTokenKeysRequest => GetTokenKeysRequest.decode(value),
+    responseSerialize: (value: GetTokenKeysResponse): Buffer =>
+      Buffer.from(GetTokenKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTokenKeysResponse => GetTokenKeysResponse.decode(value),
+  },
+  /** Redeems a scanned token at a merchant, now or later for a scan made while offline. */
+  redeemToken: {
+    path: "/citybase.marketing.v1.MarketingService/RedeemToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RedeemTokenRequest): Buffer => Buffer.from(RedeemTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RedeemTokenRequest => RedeemTokenRequest.decode(value),
+    responseSerialize: (value: RedeemTokenResponse): Buffer => Buffer.from(RedeemTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RedeemTokenResponse => RedeemTokenResponse.decode(value),
+  },
+  /** Creates a group deal: item, price, minimum and maximum participants, deadline. */
+  createGroupDeal: {
+    path: "/citybase.marketing.v1.MarketingService/CreateGroupDeal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateGroupDealRequest): Buffer =>
+      Buffer.from(CreateGroupDealRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateGroupDealRequest => CreateGroupDealRequest.decode(value),
+    responseSerialize: (value: CreateGroupDealResponse): Buffer =>
+      Buffer.from(CreateGroupDealResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateGroupDealResponse => CreateGroupDealResponse.decode(value),
+  },
+  /** Joins a deal: holds a seat and opens the participant's payment (escrow). */
+  joinGroupDeal: {
+    path: "/citybase.marketing.v1.MarketingService/JoinGroupDeal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: JoinGroupDealRequest): Buffer => Buffer.from(JoinGroupDealRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): JoinGroupDealRequest => JoinGroupDealRequest.decode(value),
+    responseSerialize: (value: JoinGroupDealResponse): Buffer =>
+      Buffer.from(JoinGroupDealResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JoinGroupDealResponse => JoinGroupDealResponse.decode(value),
+  },
+  /** One deal with its participants. */
+  getGroupDeal: {
+    path: "/citybase.marketing.v1.MarketingService/GetGroupDeal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetGroupDealRequest): Buffer => Buffer.from(GetGroupDealRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetGroupDealRequest => GetGroupDealRequest.decode(value),
+    responseSerialize: (value: GetGroupDealResponse): Buffer =>
+      Buffer.from(GetGroupDealResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetGroupDealResponse => GetGroupDealResponse.decode(value),
+  },
+  /** A merchant submits a promotion for the board of one or more projects. */
+  submitPromotion: {
+    path: "/citybase.marketing.v1.MarketingService/SubmitPromotion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitPromotionRequest): Buffer =>
+      Buffer.from(SubmitPromotionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitPromotionRequest => SubmitPromotionRequest.decode(value),
+    responseSerialize: (value: SubmitPromotionResponse): Buffer =>
+      Buffer.from(SubmitPromotionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitPromotionResponse => SubmitPromotionResponse.decode(value),
+  },
+  /** Property staff of a target project approve or reject a promotion for their project. */
+  reviewPromotion: {
+    path: "/citybase.marketing.v1.MarketingService/ReviewPromotion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReviewPromotionRequest): Buffer =>
+      Buffer.from(ReviewPromotionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReviewPromotionRequest => ReviewPromotionRequest.decode(value),
+    responseSerialize: (value: ReviewPromotionResponse): Buffer =>
+      Buffer.from(ReviewPromotionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReviewPromotionResponse => ReviewPromotionResponse.decode(value),
+  },
+  /** Promotions waiting for a project's review, or a merchant's own promotions with their state. */
+  listPromotions: {
+    path: "/citybase.marketing.v1.MarketingService/ListPromotions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPromotionsRequest): Buffer =>
+      Buffer.from(ListPromotionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPromotionsRequest => ListPromotionsRequest.decode(value),
+    responseSerialize: (value: ListPromotionsResponse): Buffer =>
+      Buffer.from(ListPromotionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPromotionsResponse => ListPromotionsResponse.decode(value),
+  },
+  /** The residents' feed of a project: approved promotions live now, newest first. */
+  getProjectFeed: {
+    path: "/citybase.marketing.v1.MarketingService/GetProjectFeed" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetProjectFeedRequest): Buffer =>
+      Buffer.from(GetProjectFeedRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetProjectFeedRequest => GetProjectFeedRequest.decode(value),
+    responseSerialize: (value: GetProjectFeedResponse): Buffer =>
+      Buffer.from(GetProjectFeedResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetProjectFeedResponse => GetProjectFeedResponse.decode(value),
+  },
+  /** Places a promotion in a scenario app's slot (cross-promotion) for a window. */
+  createPlacement: {
+    path: "/citybase.marketing.v1.MarketingService/CreatePlacement" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreatePlacementRequest): Buffer =>
+      Buffer.from(CreatePlacementRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreatePlacementRequest => CreatePlacementRequest.decode(value),
+    responseSerialize: (value: CreatePlacementResponse): Buffer =>
+      Buffer.from(CreatePlacementResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreatePlacementResponse => CreatePlacementResponse.decode(value),
+  },
+  /** Counts impressions and clicks of promotions and placements, in batches from apps and screens. */
+  recordInteractions: {
+    path: "/citybase.marketing.v1.MarketingService/RecordInteractions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RecordInteractionsRequest): Buffer =>
+      Buffer.from(RecordInteractionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RecordInteractionsRequest => RecordInteractionsRequest.decode(value),
+    responseSerialize: (value: RecordInteractionsResponse): Buffer =>
+      Buffer.from(RecordInteractionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RecordInteractionsResponse => RecordInteractionsResponse.decode(value),
+  },
+  /** Impressions and clicks of a promotion per project and placement. */
+  getPromotionStats: {
+    path: "/citybase.marketing.v1.MarketingService/GetPromotionStats" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPromotionStatsRequest): Buffer =>
+      Buffer.from(GetPromotionStatsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPromotionStatsRequest => GetPromotionStatsRequest.decode(value),
+    responseSerialize: (value: GetPromotionStatsResponse): Buffer =>
+      Buffer.from(GetPromotionStatsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPromotionStatsResponse => GetPromotionStatsResponse.decode(value),
+  },
 } as const;
 
 export interface MarketingServiceServer extends UntypedServiceImplementation {
-  /** Creates a coupon template with its discount, validity, quantity and funding. Idempotent on request_id. */
-  createCouponTemplate: handleUnaryCall<CreateCouponTemplateRequest, CreateCouponTemplateResponse>;
-  /** Returns one coupon template with its remaining quantity. */
-  getCouponTemplate: handleUnaryCall<GetCouponTemplateRequest, GetCouponTemplateResponse>;
   /**
-   * Claims a coupon of a template for a holder, within the template's quantity and per-holder limit.
-   * Idempotent on request_id.
+   * Creates a campaign in DRAFT: its coupon's discount, budgets, limits, window, targeting,
+   * stacking and funding.
+   */
+  createCampaign: handleUnaryCall<CreateCampaignRequest, CreateCampaignResponse>;
+  /**
+   * Changes a campaign: activate, pause, end; raise or lower its budgets (never below what is
+   * claimed); extend its window.
+   */
+  updateCampaign: handleUnaryCall<UpdateCampaignRequest, UpdateCampaignResponse>;
+  /** One campaign with its claimed, redeemed and released totals. */
+  getCampaign: handleUnaryCall<GetCampaignRequest, GetCampaignResponse>;
+  /** The campaigns of an operator (or one of its projects or merchants), newest first. */
+  listCampaigns: handleUnaryCall<ListCampaignsRequest, ListCampaignsResponse>;
+  /** Starts a job generating unique, unguessable codes for a campaign (at most 100,000 per batch). */
+  generateCodes: handleUnaryCall<GenerateCodesRequest, GenerateCodesResponse>;
+  /** A code batch with its progress. */
+  getCodeBatch: handleUnaryCall<GetCodeBatchRequest, GetCodeBatchResponse>;
+  /** The codes of a batch, in pages, for export (e.g. printing on vouchers). */
+  exportCodes: handleUnaryCall<ExportCodesRequest, ExportCodesResponse>;
+  /**
+   * Claims a coupon of a campaign (by campaign id, its generic code or a unique code) for a
+   * resident, within the campaign's budgets and the holder's limits.
    */
   claimCoupon: handleUnaryCall<ClaimCouponRequest, ClaimCouponResponse>;
-  /** Returns one claimed coupon. */
+  /** One coupon. */
   getCoupon: handleUnaryCall<GetCouponRequest, GetCouponResponse>;
+  /** A holder's coupons, usable ones first. */
+  listCoupons: handleUnaryCall<ListCouponsRequest, ListCouponsResponse>;
+  /** Dry run: what discount these coupons give on this basket, after stacking. Writes nothing. */
+  quoteDiscount: handleUnaryCall<QuoteDiscountRequest, QuoteDiscountResponse>;
+  /** Holds a coupon for a checkout with the discount computed on the basket, re-checking every rule. */
+  reserveCoupon: handleUnaryCall<ReserveCouponRequest, ReserveCouponResponse>;
+  /** Confirms a held coupon: it is redeemed. Fails once the reservation has expired. */
+  confirmCouponReservation: handleUnaryCall<ConfirmCouponReservationRequest, ConfirmCouponReservationResponse>;
+  /** Cancels a held coupon: it is usable again. */
+  cancelCouponReservation: handleUnaryCall<CancelCouponReservationRequest, CancelCouponReservationResponse>;
+  /** A signed, short-lived, single-use token for a holder's coupon, shown as a QR code. */
+  issueRedemptionToken: handleUnaryCall<IssueRedemptionTokenRequest, IssueRedemptionTokenResponse>;
+  /** The public keys merchant apps verify tokens with while offline (JWKS). */
+  getTokenKeys: handleUnaryCall<GetTokenKeysRequest, GetTokenKeysResponse>;
+  /** Redeems a scanned token at a merchant, now or later for a scan made while offline. */
+  redeemToken: handleUnaryCall<RedeemTokenRequest, RedeemTokenResponse>;
+  /** Creates a group deal: item, price, minimum and maximum participants, deadline. */
+  createGroupDeal: handleUnaryCall<CreateGroupDealRequest, CreateGroupDealResponse>;
+  /** Joins a deal: holds a seat and opens the participant's payment (escrow). */
+  joinGroupDeal: handleUnaryCall<JoinGroupDealRequest, JoinGroupDealResponse>;
+  /** One deal with its participants. */
+  getGroupDeal: handleUnaryCall<GetGroupDealRequest, GetGroupDealResponse>;
+  /** A merchant submits a promotion for the board of one or more projects. */
+  submitPromotion: handleUnaryCall<SubmitPromotionRequest, SubmitPromotionResponse>;
+  /** Property staff of a target project approve or reject a promotion for their project. */
+  reviewPromotion: handleUnaryCall<ReviewPromotionRequest, ReviewPromotionResponse>;
+  /** Promotions waiting for a project's review, or a merchant's own promotions with their state. */
+  listPromotions: handleUnaryCall<ListPromotionsRequest, ListPromotionsResponse>;
+  /** The residents' feed of a project: approved promotions live now, newest first. */
+  getProjectFeed: handleUnaryCall<GetProjectFeedRequest, GetProjectFeedResponse>;
+  /** Places a promotion in a scenario app's slot (cross-promotion) for a window. */
+  createPlacement: handleUnaryCall<CreatePlacementRequest, CreatePlacementResponse>;
+  /** Counts impressions and clicks of promotions and placements, in batches from apps and screens. */
+  recordInteractions: handleUnaryCall<RecordInteractionsRequest, RecordInteractionsResponse>;
+  /** Impressions and clicks of a promotion per project and placement. */
+  getPromotionStats: handleUnaryCall<GetPromotionStatsRequest, GetPromotionStatsResponse>;
 }
 
 export interface MarketingServiceClient extends Client {
-  /** Creates a coupon template with its discount, validity, quantity and funding. Idempotent on request_id. */
-  createCouponTemplate(
-    request: CreateCouponTemplateRequest,
-    callback: (error: ServiceError | null, response: CreateCouponTemplateResponse) => void,
+  /**
+   * Creates a campaign in DRAFT: its coupon's discount, budgets, limits, window, targeting,
+   * stacking and funding.
+   */
+  createCampaign(
+    request: CreateCampaignRequest,
+    callback: (error: ServiceError | null, response: CreateCampaignResponse) => void,
   ): ClientUnaryCall;
-  createCouponTemplate(
-    request: CreateCouponTemplateRequest,
+  createCampaign(
+    request: CreateCampaignRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: CreateCouponTemplateResponse) => void,
+    callback: (error: ServiceError | null, response: CreateCampaignResponse) => void,
   ): ClientUnaryCall;
-  createCouponTemplate(
-    request: CreateCouponTemplateRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: CreateCouponTemplateResponse) => void,
-  ): ClientUnaryCall;
-  /** Returns one coupon template with its remaining quantity. */
-  getCouponTemplate(
-    request: GetCouponTemplateRequest,
-    callback: (error: ServiceError | null, response: GetCouponTemplateResponse) => void,
-  ): ClientUnaryCall;
-  getCouponTemplate(
-    request: GetCouponTemplateRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: GetCouponTemplateResponse) => void,
-  ): ClientUnaryCall;
-  getCouponTemplate(
-    request: GetCouponTemplateRequest,
+  createCampaign(
+    request: CreateCampaignRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: GetCouponTemplateResponse) => void,
+    callback: (error: ServiceError | null, response: CreateCampaignResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Claims a coupon of a template for a holder, within the template's quantity and per-holder limit.
-   * Idempotent on request_id.
+   * Changes a campaign: activate, pause, end; raise or lower its budgets (never below what is
+   * claimed); extend its window.
+   */
+  updateCampaign(
+    request: UpdateCampaignRequest,
+    callback: (error: ServiceError | null, response: UpdateCampaignResponse) => void,
+  ): ClientUnaryCall;
+  updateCampaign(
+    request: UpdateCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateCampaignResponse) => void,
+  ): ClientUnaryCall;
+  updateCampaign(
+    request: UpdateCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /** One campaign with its claimed, redeemed and released totals. */
+  getCampaign(
+    request: GetCampaignRequest,
+    callback: (error: ServiceError | null, response: GetCampaignResponse) => void,
+  ): ClientUnaryCall;
+  getCampaign(
+    request: GetCampaignRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCampaignResponse) => void,
+  ): ClientUnaryCall;
+  getCampaign(
+    request: GetCampaignRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCampaignResponse) => void,
+  ): ClientUnaryCall;
+  /** The campaigns of an operator (or one of its projects or merchants), newest first. */
+  listCampaigns(
+    request: ListCampaignsRequest,
+    callback: (error: ServiceError | null, response: ListCampaignsResponse) => void,
+  ): ClientUnaryCall;
+  listCampaigns(
+    request: ListCampaignsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCampaignsResponse) => void,
+  ): ClientUnaryCall;
+  listCampaigns(
+    request: ListCampaignsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCampaignsResponse) => void,
+  ): ClientUnaryCall;
+  /** Starts a job generating unique, unguessable codes for a campaign (at most 100,000 per batch). */
+  generateCodes(
+    request: GenerateCodesRequest,
+    callback: (error: ServiceError | null, response: GenerateCodesResponse) => void,
+  ): ClientUnaryCall;
+  generateCodes(
+    request: GenerateCodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GenerateCodesResponse) => void,
+  ): ClientUnaryCall;
+  generateCodes(
+    request: GenerateCodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GenerateCodesResponse) => void,
+  ): ClientUnaryCall;
+  /** A code batch with its progress. */
+  getCodeBatch(
+    request: GetCodeBatchRequest,
+    callback: (error: ServiceError | null, response: GetCodeBatchResponse) => void,
+  ): ClientUnaryCall;
+  getCodeBatch(
+    request: GetCodeBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCodeBatchResponse) => void,
+  ): ClientUnaryCall;
+  getCodeBatch(
+    request: GetCodeBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCodeBatchResponse) => void,
+  ): ClientUnaryCall;
+  /** The codes of a batch, in pages, for export (e.g. printing on vouchers). */
+  exportCodes(
+    request: ExportCodesRequest,
+    callback: (error: ServiceError | null, response: ExportCodesResponse) => void,
+  ): ClientUnaryCall;
+  exportCodes(
+    request: ExportCodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExportCodesResponse) => void,
+  ): ClientUnaryCall;
+  exportCodes(
+    request: ExportCodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExportCodesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Claims a coupon of a campaign (by campaign id, its generic code or a unique code) for a
+   * resident, within the campaign's budgets and the holder's limits.
    */
   claimCoupon(
     request: ClaimCouponRequest,
@@ -1819,7 +10590,7 @@ export interface MarketingServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ClaimCouponResponse) => void,
   ): ClientUnaryCall;
-  /** Returns one claimed coupon. */
+  /** One coupon. */
   getCoupon(
     request: GetCouponRequest,
     callback: (error: ServiceError | null, response: GetCouponResponse) => void,
@@ -1834,6 +10605,294 @@ export interface MarketingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetCouponResponse) => void,
+  ): ClientUnaryCall;
+  /** A holder's coupons, usable ones first. */
+  listCoupons(
+    request: ListCouponsRequest,
+    callback: (error: ServiceError | null, response: ListCouponsResponse) => void,
+  ): ClientUnaryCall;
+  listCoupons(
+    request: ListCouponsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCouponsResponse) => void,
+  ): ClientUnaryCall;
+  listCoupons(
+    request: ListCouponsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCouponsResponse) => void,
+  ): ClientUnaryCall;
+  /** Dry run: what discount these coupons give on this basket, after stacking. Writes nothing. */
+  quoteDiscount(
+    request: QuoteDiscountRequest,
+    callback: (error: ServiceError | null, response: QuoteDiscountResponse) => void,
+  ): ClientUnaryCall;
+  quoteDiscount(
+    request: QuoteDiscountRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: QuoteDiscountResponse) => void,
+  ): ClientUnaryCall;
+  quoteDiscount(
+    request: QuoteDiscountRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: QuoteDiscountResponse) => void,
+  ): ClientUnaryCall;
+  /** Holds a coupon for a checkout with the discount computed on the basket, re-checking every rule. */
+  reserveCoupon(
+    request: ReserveCouponRequest,
+    callback: (error: ServiceError | null, response: ReserveCouponResponse) => void,
+  ): ClientUnaryCall;
+  reserveCoupon(
+    request: ReserveCouponRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReserveCouponResponse) => void,
+  ): ClientUnaryCall;
+  reserveCoupon(
+    request: ReserveCouponRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReserveCouponResponse) => void,
+  ): ClientUnaryCall;
+  /** Confirms a held coupon: it is redeemed. Fails once the reservation has expired. */
+  confirmCouponReservation(
+    request: ConfirmCouponReservationRequest,
+    callback: (error: ServiceError | null, response: ConfirmCouponReservationResponse) => void,
+  ): ClientUnaryCall;
+  confirmCouponReservation(
+    request: ConfirmCouponReservationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConfirmCouponReservationResponse) => void,
+  ): ClientUnaryCall;
+  confirmCouponReservation(
+    request: ConfirmCouponReservationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConfirmCouponReservationResponse) => void,
+  ): ClientUnaryCall;
+  /** Cancels a held coupon: it is usable again. */
+  cancelCouponReservation(
+    request: CancelCouponReservationRequest,
+    callback: (error: ServiceError | null, response: CancelCouponReservationResponse) => void,
+  ): ClientUnaryCall;
+  cancelCouponReservation(
+    request: CancelCouponReservationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelCouponReservationResponse) => void,
+  ): ClientUnaryCall;
+  cancelCouponReservation(
+    request: CancelCouponReservationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelCouponReservationResponse) => void,
+  ): ClientUnaryCall;
+  /** A signed, short-lived, single-use token for a holder's coupon, shown as a QR code. */
+  issueRedemptionToken(
+    request: IssueRedemptionTokenRequest,
+    callback: (error: ServiceError | null, response: IssueRedemptionTokenResponse) => void,
+  ): ClientUnaryCall;
+  issueRedemptionToken(
+    request: IssueRedemptionTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IssueRedemptionTokenResponse) => void,
+  ): ClientUnaryCall;
+  issueRedemptionToken(
+    request: IssueRedemptionTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IssueRedemptionTokenResponse) => void,
+  ): ClientUnaryCall;
+  /** The public keys merchant apps verify tokens with while offline (JWKS). */
+  getTokenKeys(
+    request: GetTokenKeysRequest,
+    callback: (error: ServiceError | null, response: GetTokenKeysResponse) => void,
+  ): ClientUnaryCall;
+  getTokenKeys(
+    request: GetTokenKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTokenKeysResponse) => void,
+  ): ClientUnaryCall;
+  getTokenKeys(
+    request: GetTokenKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTokenKeysResponse) => void,
+  ): ClientUnaryCall;
+  /** Redeems a scanned token at a merchant, now or later for a scan made while offline. */
+  redeemToken(
+    request: RedeemTokenRequest,
+    callback: (error: ServiceError | null, response: RedeemTokenResponse) => void,
+  ): ClientUnaryCall;
+  redeemToken(
+    request: RedeemTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RedeemTokenResponse) => void,
+  ): ClientUnaryCall;
+  redeemToken(
+    request: RedeemTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RedeemTokenResponse) => void,
+  ): ClientUnaryCall;
+  /** Creates a group deal: item, price, minimum and maximum participants, deadline. */
+  createGroupDeal(
+    request: CreateGroupDealRequest,
+    callback: (error: ServiceError | null, response: CreateGroupDealResponse) => void,
+  ): ClientUnaryCall;
+  createGroupDeal(
+    request: CreateGroupDealRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateGroupDealResponse) => void,
+  ): ClientUnaryCall;
+  createGroupDeal(
+    request: CreateGroupDealRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateGroupDealResponse) => void,
+  ): ClientUnaryCall;
+  /** Joins a deal: holds a seat and opens the participant's payment (escrow). */
+  joinGroupDeal(
+    request: JoinGroupDealRequest,
+    callback: (error: ServiceError | null, response: JoinGroupDealResponse) => void,
+  ): ClientUnaryCall;
+  joinGroupDeal(
+    request: JoinGroupDealRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JoinGroupDealResponse) => void,
+  ): ClientUnaryCall;
+  joinGroupDeal(
+    request: JoinGroupDealRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JoinGroupDealResponse) => void,
+  ): ClientUnaryCall;
+  /** One deal with its participants. */
+  getGroupDeal(
+    request: GetGroupDealRequest,
+    callback: (error: ServiceError | null, response: GetGroupDealResponse) => void,
+  ): ClientUnaryCall;
+  getGroupDeal(
+    request: GetGroupDealRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetGroupDealResponse) => void,
+  ): ClientUnaryCall;
+  getGroupDeal(
+    request: GetGroupDealRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetGroupDealResponse) => void,
+  ): ClientUnaryCall;
+  /** A merchant submits a promotion for the board of one or more projects. */
+  submitPromotion(
+    request: SubmitPromotionRequest,
+    callback: (error: ServiceError | null, response: SubmitPromotionResponse) => void,
+  ): ClientUnaryCall;
+  submitPromotion(
+    request: SubmitPromotionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitPromotionResponse) => void,
+  ): ClientUnaryCall;
+  submitPromotion(
+    request: SubmitPromotionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitPromotionResponse) => void,
+  ): ClientUnaryCall;
+  /** Property staff of a target project approve or reject a promotion for their project. */
+  reviewPromotion(
+    request: ReviewPromotionRequest,
+    callback: (error: ServiceError | null, response: ReviewPromotionResponse) => void,
+  ): ClientUnaryCall;
+  reviewPromotion(
+    request: ReviewPromotionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReviewPromotionResponse) => void,
+  ): ClientUnaryCall;
+  reviewPromotion(
+    request: ReviewPromotionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReviewPromotionResponse) => void,
+  ): ClientUnaryCall;
+  /** Promotions waiting for a project's review, or a merchant's own promotions with their state. */
+  listPromotions(
+    request: ListPromotionsRequest,
+    callback: (error: ServiceError | null, response: ListPromotionsResponse) => void,
+  ): ClientUnaryCall;
+  listPromotions(
+    request: ListPromotionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPromotionsResponse) => void,
+  ): ClientUnaryCall;
+  listPromotions(
+    request: ListPromotionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPromotionsResponse) => void,
+  ): ClientUnaryCall;
+  /** The residents' feed of a project: approved promotions live now, newest first. */
+  getProjectFeed(
+    request: GetProjectFeedRequest,
+    callback: (error: ServiceError | null, response: GetProjectFeedResponse) => void,
+  ): ClientUnaryCall;
+  getProjectFeed(
+    request: GetProjectFeedRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetProjectFeedResponse) => void,
+  ): ClientUnaryCall;
+  getProjectFeed(
+    request: GetProjectFeedRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetProjectFeedResponse) => void,
+  ): ClientUnaryCall;
+  /** Places a promotion in a scenario app's slot (cross-promotion) for a window. */
+  createPlacement(
+    request: CreatePlacementRequest,
+    callback: (error: ServiceError | null, response: CreatePlacementResponse) => void,
+  ): ClientUnaryCall;
+  createPlacement(
+    request: CreatePlacementRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreatePlacementResponse) => void,
+  ): ClientUnaryCall;
+  createPlacement(
+    request: CreatePlacementRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreatePlacementResponse) => void,
+  ): ClientUnaryCall;
+  /** Counts impressions and clicks of promotions and placements, in batches from apps and screens. */
+  recordInteractions(
+    request: RecordInteractionsRequest,
+    callback: (error: ServiceError | null, response: RecordInteractionsResponse) => void,
+  ): ClientUnaryCall;
+  recordInteractions(
+    request: RecordInteractionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RecordInteractionsResponse) => void,
+  ): ClientUnaryCall;
+  recordInteractions(
+    request: RecordInteractionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RecordInteractionsResponse) => void,
+  ): ClientUnaryCall;
+  /** Impressions and clicks of a promotion per project and placement. */
+  getPromotionStats(
+    request: GetPromotionStatsRequest,
+    callback: (error: ServiceError | null, response: GetPromotionStatsResponse) => void,
+  ): ClientUnaryCall;
+  getPromotionStats(
+    request: GetPromotionStatsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPromotionStatsResponse) => void,
+  ): ClientUnaryCall;
+  getPromotionStats(
+    request: GetPromotionStatsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPromotionStatsResponse) => void,
   ): ClientUnaryCall;
 }
 

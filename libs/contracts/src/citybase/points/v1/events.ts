@@ -88,6 +88,12 @@ export interface PointsRedeemed {
   occurredAt: Timestamp | undefined;
   value: Money | undefined;
   lots: IssuerPoints[];
+  /**
+   * Where the points were spent (operator, project, merchant): the reservation's redeemed_at
+   * (events before it existed: `tenancy`). Lots of an issuer other than it (operator or project)
+   * come with a ClearingObligationCreated in the same transaction.
+   */
+  redeemedAt: TenancyRef | undefined;
 }
 
 /** Topic citybase.points.events.v1, key = holder_id. The reserved points are available again. */
@@ -1170,6 +1176,7 @@ function createBasePointsRedeemed(): PointsRedeemed {
     occurredAt: undefined,
     value: undefined,
     lots: [],
+    redeemedAt: undefined,
   };
 }
 
@@ -1201,6 +1208,9 @@ export const PointsRedeemed: MessageFns<PointsRedeemed> = {
     }
     for (const v of message.lots) {
       IssuerPoints.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.redeemedAt !== undefined) {
+      TenancyRef.encode(message.redeemedAt, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1282,6 +1292,14 @@ export const PointsRedeemed: MessageFns<PointsRedeemed> = {
             message.lots.push(IssuerPoints.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.redeemedAt = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1316,6 +1334,11 @@ export const PointsRedeemed: MessageFns<PointsRedeemed> = {
         : undefined,
       value: isSet(object.value) ? Money.fromJSON(object.value) : undefined,
       lots: globalThis.Array.isArray(object?.lots) ? object.lots.map((e: any) => IssuerPoints.fromJSON(e)) : [],
+      redeemedAt: isSet(object.redeemedAt)
+        ? TenancyRef.fromJSON(object.redeemedAt)
+        : isSet(object.redeemed_at)
+        ? TenancyRef.fromJSON(object.redeemed_at)
+        : undefined,
     };
   },
 
@@ -1345,6 +1368,9 @@ export const PointsRedeemed: MessageFns<PointsRedeemed> = {
     if (message.lots?.length) {
       obj.lots = message.lots.map((e) => IssuerPoints.toJSON(e));
     }
+    if (message.redeemedAt !== undefined) {
+      obj.redeemedAt = TenancyRef.toJSON(message.redeemedAt);
+    }
     return obj;
   },
 
@@ -1365,6 +1391,9 @@ export const PointsRedeemed: MessageFns<PointsRedeemed> = {
       : undefined;
     message.value = (object.value !== undefined && object.value !== null) ? Money.fromPartial(object.value) : undefined;
     message.lots = object.lots?.map((e) => IssuerPoints.fromPartial(e)) || [];
+    message.redeemedAt = (object.redeemedAt !== undefined && object.redeemedAt !== null)
+      ? TenancyRef.fromPartial(object.redeemedAt)
+      : undefined;
     return message;
   },
 };

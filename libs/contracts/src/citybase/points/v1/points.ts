@@ -417,7 +417,14 @@ export interface Reservation {
     | Timestamp
     | undefined;
   /** When it was confirmed, cancelled or expired; unset while held. */
-  endedAt: Timestamp | undefined;
+  endedAt:
+    | Timestamp
+    | undefined;
+  /**
+   * Where the points are spent (operator, project, merchant); the request's tenancy unless the
+   * request named another. Issuers other than it are owed to it (ClearingObligationCreated).
+   */
+  redeemedAt: TenancyRef | undefined;
 }
 
 export interface Lot {
@@ -656,6 +663,12 @@ export interface ReservePointsRequest {
   reference: string;
   /** Lifetime of the reservation, 0-3600 seconds; 0 means the server default. */
   ttlSeconds: number;
+  /**
+   * Where the points are spent when that is not the programme's own tenancy, e.g. a merchant of
+   * another operator (operator required, project and merchant optional); unset: `tenancy`.
+   * Confirming creates a clearing obligation per issuer whose operator or project differs from it.
+   */
+  redeemedAt: TenancyRef | undefined;
 }
 
 export interface ReservePointsResponse {
@@ -781,6 +794,7 @@ function createBaseReservation(): Reservation {
     createdAt: undefined,
     expiresAt: undefined,
     endedAt: undefined,
+    redeemedAt: undefined,
   };
 }
 
@@ -815,6 +829,9 @@ export const Reservation: MessageFns<Reservation> = {
     }
     if (message.endedAt !== undefined) {
       Timestamp.encode(message.endedAt, writer.uint32(74).fork()).join();
+    }
+    if (message.redeemedAt !== undefined) {
+      TenancyRef.encode(message.redeemedAt, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -904,6 +921,14 @@ export const Reservation: MessageFns<Reservation> = {
             message.endedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.redeemedAt = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -947,6 +972,11 @@ export const Reservation: MessageFns<Reservation> = {
         : isSet(object.ended_at)
         ? fromJsonTimestamp(object.ended_at)
         : undefined,
+      redeemedAt: isSet(object.redeemedAt)
+        ? TenancyRef.fromJSON(object.redeemedAt)
+        : isSet(object.redeemed_at)
+        ? TenancyRef.fromJSON(object.redeemed_at)
+        : undefined,
     };
   },
 
@@ -979,6 +1009,9 @@ export const Reservation: MessageFns<Reservation> = {
     if (message.endedAt !== undefined) {
       obj.endedAt = fromTimestamp(message.endedAt).toISOString();
     }
+    if (message.redeemedAt !== undefined) {
+      obj.redeemedAt = TenancyRef.toJSON(message.redeemedAt);
+    }
     return obj;
   },
 
@@ -1003,6 +1036,9 @@ export const Reservation: MessageFns<Reservation> = {
       : undefined;
     message.endedAt = (object.endedAt !== undefined && object.endedAt !== null)
       ? Timestamp.fromPartial(object.endedAt)
+      : undefined;
+    message.redeemedAt = (object.redeemedAt !== undefined && object.redeemedAt !== null)
+      ? TenancyRef.fromPartial(object.redeemedAt)
       : undefined;
     return message;
   },
@@ -3913,7 +3949,15 @@ export const SetHouseholdMembersResponse: MessageFns<SetHouseholdMembersResponse
 };
 
 function createBaseReservePointsRequest(): ReservePointsRequest {
-  return { requestId: "", tenancy: undefined, holderId: "", points: 0n, reference: "", ttlSeconds: 0 };
+  return {
+    requestId: "",
+    tenancy: undefined,
+    holderId: "",
+    points: 0n,
+    reference: "",
+    ttlSeconds: 0,
+    redeemedAt: undefined,
+  };
 }
 
 export const ReservePointsRequest: MessageFns<ReservePointsRequest> = {
@@ -3938,6 +3982,9 @@ export const ReservePointsRequest: MessageFns<ReservePointsRequest> = {
     }
     if (message.ttlSeconds !== 0) {
       writer.uint32(48).int32(message.ttlSeconds);
+    }
+    if (message.redeemedAt !== undefined) {
+      TenancyRef.encode(message.redeemedAt, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -4003,6 +4050,14 @@ export const ReservePointsRequest: MessageFns<ReservePointsRequest> = {
             message.ttlSeconds = reader.int32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.redeemedAt = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4035,6 +4090,11 @@ export const ReservePointsRequest: MessageFns<ReservePointsRequest> = {
         : isSet(object.ttl_seconds)
         ? globalThis.Number(object.ttl_seconds)
         : 0,
+      redeemedAt: isSet(object.redeemedAt)
+        ? TenancyRef.fromJSON(object.redeemedAt)
+        : isSet(object.redeemed_at)
+        ? TenancyRef.fromJSON(object.redeemed_at)
+        : undefined,
     };
   },
 
@@ -4058,6 +4118,9 @@ export const ReservePointsRequest: MessageFns<ReservePointsRequest> = {
     if (message.ttlSeconds !== 0) {
       obj.ttlSeconds = Math.round(message.ttlSeconds);
     }
+    if (message.redeemedAt !== undefined) {
+      obj.redeemedAt = TenancyRef.toJSON(message.redeemedAt);
+    }
     return obj;
   },
 
@@ -4074,6 +4137,9 @@ export const ReservePointsRequest: MessageFns<ReservePointsRequest> = {
     message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
     message.reference = object.reference ?? "";
     message.ttlSeconds = object.ttlSeconds ?? 0;
+    message.redeemedAt = (object.redeemedAt !== undefined && object.redeemedAt !== null)
+      ? TenancyRef.fromPartial(object.redeemedAt)
+      : undefined;
     return message;
   },
 };

@@ -44,6 +44,12 @@ export enum AccountKind {
   ACCOUNT_KIND_MARKETING_SUBSIDY = 9,
   /** ACCOUNT_KIND_BANK - Asset, per operator: the city's settlement bank account. */
   ACCOUNT_KIND_BANK = 10,
+  /**
+   * ACCOUNT_KIND_POINTS_CLEARING - Points clearing between issuers and the places their points are spent (debit normal), per
+   * operator and project: positive, what other issuers owe it; negative, what it owes. Sums to zero
+   * over the city; settled in the points clearing cycle (docs/settlement-points.md).
+   */
+  ACCOUNT_KIND_POINTS_CLEARING = 11,
   UNRECOGNIZED = -1,
 }
 
@@ -82,6 +88,9 @@ export function accountKindFromJSON(object: any): AccountKind {
     case 10:
     case "ACCOUNT_KIND_BANK":
       return AccountKind.ACCOUNT_KIND_BANK;
+    case 11:
+    case "ACCOUNT_KIND_POINTS_CLEARING":
+      return AccountKind.ACCOUNT_KIND_POINTS_CLEARING;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -113,6 +122,8 @@ export function accountKindToJSON(object: AccountKind): string {
       return "ACCOUNT_KIND_MARKETING_SUBSIDY";
     case AccountKind.ACCOUNT_KIND_BANK:
       return "ACCOUNT_KIND_BANK";
+    case AccountKind.ACCOUNT_KIND_POINTS_CLEARING:
+      return "ACCOUNT_KIND_POINTS_CLEARING";
     case AccountKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
