@@ -101,7 +101,12 @@ describe('points households and tiers (in-process, real PostgreSQL and Kafka)', 
           [b.paymentId, bob, 100n],
         ].sort(),
       );
-      const { entries } = await client.listHistory({ tenancy: tenancy(), holderId: home, page: undefined });
+      const { entries } = await client.listHistory({
+        tenancy: tenancy(),
+        holderId: home,
+        memberId: '',
+        page: undefined,
+      });
       expect(
         entries
           .filter((e) => e.kind === EntryKind.ENTRY_KIND_EARNED)
@@ -113,6 +118,20 @@ describe('points households and tiers (in-process, real PostgreSQL and Kafka)', 
           [b.paymentId, bob],
         ].sort(),
       );
+      // what one member earned for the household: ListHistory filtered by member
+      const ofAlice = await client.listHistory({
+        tenancy: tenancy(),
+        holderId: home,
+        memberId: alice,
+        page: undefined,
+      });
+      expect(ofAlice.entries.map((e) => [e.kind, e.reference, e.availableDelta])).toEqual([
+        [EntryKind.ENTRY_KIND_EARNED, a.paymentId, 200n],
+      ]);
+      const badMember = await grpcError(
+        client.listHistory({ tenancy: tenancy(), holderId: home, memberId: 'not a member', page: undefined }),
+      );
+      expect([badMember.code, errorField(badMember)]).toEqual([status.INVALID_ARGUMENT, 'member_id']);
       const earned = (await eventsOf(h.pool, 'PointsEarned')).filter((e) =>
         [a.paymentId, b.paymentId, c.paymentId].includes(e.paymentId),
       );

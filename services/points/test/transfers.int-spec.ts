@@ -106,7 +106,8 @@ describe('points transfers (in-process, real PostgreSQL)', () => {
     expect(rows.map((r) => r.same_budget)).toEqual([true, true]);
 
     const history = async (u: string) =>
-      (await client.listHistory({ tenancy: tenancy(), holderId: u, page: undefined })).entries[0];
+      (await client.listHistory({ tenancy: tenancy(), holderId: u, memberId: '', page: undefined }))
+        .entries[0];
     expect(await history(a)).toMatchObject({
       kind: EntryKind.ENTRY_KIND_TRANSFER_OUT,
       availableDelta: -40n,

@@ -282,6 +282,8 @@ export function toListLotsQuery(req: {
 }
 
 export interface ListHistoryQuery extends HolderRef {
+  /** '' for all entries; else only those attributed to this household member. */
+  memberId: string;
   size: number;
   after: { occurredAt: string; entryId: string } | undefined;
 }
@@ -289,11 +291,13 @@ export interface ListHistoryQuery extends HolderRef {
 export function toListHistoryQuery(req: {
   tenancy?: TenancyInput;
   holderId?: string;
+  memberId?: string;
   page?: PageRequestLike;
 }): ListHistoryQuery {
   const ref = holderRef(req);
+  const memberId = optionalTenantId('member_id', req.memberId);
   const { size, after } = parsePage(req.page, HISTORY_PAGE);
-  return { ...ref, size, after: after && { occurredAt: after[0], entryId: after[1] } };
+  return { ...ref, memberId, size, after: after && { occurredAt: after[0], entryId: after[1] } };
 }
 
 // ---- rules ----

@@ -442,16 +442,17 @@ export async function listLots(db: Db, accountId: string, q: ListLotsQuery): Pro
 
 export type EntryListRow = EntryRow & { cursor_at: string };
 
-/** One page (size + 1 rows) of an account's history, newest first. */
+/** One page (size + 1 rows) of an account's history (or of its entries of one member), newest first. */
 export async function listEntries(db: Db, accountId: string, q: ListHistoryQuery): Promise<EntryListRow[]> {
   const { rows } = await db.query<EntryListRow>(
     `SELECT *, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
        FROM points_entries
       WHERE account_id = $1
         AND ($2::timestamptz IS NULL OR (occurred_at, entry_id) < ($2::timestamptz, $3::uuid))
+        AND ($5 = '' OR member_id = $5)
       ORDER BY occurred_at DESC, entry_id DESC
       LIMIT $4`,
-    [accountId, q.after?.occurredAt ?? null, q.after?.entryId ?? null, q.size + 1],
+    [accountId, q.after?.occurredAt ?? null, q.after?.entryId ?? null, q.size + 1, q.memberId],
   );
   return rows;
 }
