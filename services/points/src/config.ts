@@ -16,5 +16,10 @@ export const pointsConfig = serviceConfigSchema({
   // ---- earning (src/earning, docs/points.md "Earning") ----
   /** How often the release job makes pending lots whose refund window has passed available. */
   POINTS_RELEASE_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(60_000),
+  // ---- tiers and notices (src/tiers, src/accounts, docs/points.md "Tiers", "Expiry notices") ----
+  /** How often the tier job moves accounts to the tier their rolling earnings reach (default daily). */
+  POINTS_TIER_INTERVAL_MS: z.coerce.number().int().min(50).max(604_800_000).default(86_400_000),
+  /** How often the notice job sends PointsExpiring for lots entering their programme's notice days. */
+  POINTS_EXPIRY_NOTICE_INTERVAL_MS: z.coerce.number().int().min(50).max(86_400_000).default(3_600_000),
 });
 export type PointsConfig = z.infer<typeof pointsConfig>;

@@ -10,6 +10,7 @@ import { AccountsService } from '../src/accounts/accounts.service';
 import { BudgetsService } from '../src/budgets/budgets.service';
 import { pointsConfig } from '../src/config';
 import { ProgrammesService } from '../src/programmes/programmes.service';
+import { TiersService } from '../src/tiers/tiers.service';
 import { cityClient, PointsHarness, startPointsHarness } from './points-harness';
 export { errorCode, errorField, grpcError } from './points-harness';
 export type { PointsClient, PointsHarness } from './points-harness';
@@ -22,6 +23,8 @@ export function startAccountsHarness(): Promise<PointsHarness> {
   return startPointsHarness('points-accounts', {
     POINTS_HOLD_EXPIRY_INTERVAL_MS: '600000',
     POINTS_LOT_EXPIRY_INTERVAL_MS: '600000',
+    POINTS_EXPIRY_NOTICE_INTERVAL_MS: '600000',
+    POINTS_TIER_INTERVAL_MS: '600000',
   });
 }
 
@@ -41,6 +44,8 @@ export function replicaParts(pool: Pool) {
     mutations,
     budgets: () => new BudgetsService(pool as never, mutations()),
     programmes: () => new ProgrammesService(pool as never, mutations()),
+    tiers: () =>
+      new TiersService(pool as never, outbox, logger, new ProgrammesService(pool as never, mutations())),
   };
 }
 

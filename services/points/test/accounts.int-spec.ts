@@ -105,7 +105,12 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
       page: undefined,
     });
     expect(lots.map((l) => [l.lotId, l.amount, l.remaining, l.held])).toEqual([[lotId, 100n, 100n, 0n]]);
-    const { entries } = await backOffice.listHistory({ tenancy: tenancy(), holderId: u, page: undefined });
+    const { entries } = await backOffice.listHistory({
+      tenancy: tenancy(),
+      holderId: u,
+      memberId: '',
+      page: undefined,
+    });
     expect(entries.map((e) => [e.kind, e.availableDelta, e.reason])).toEqual([
       [EntryKind.ENTRY_KIND_ISSUED, 100n, 'GOODWILL'],
     ]);
@@ -173,6 +178,7 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
       const page = await backOffice.listHistory({
         tenancy: tenancy(),
         holderId: u,
+        memberId: '',
         page: { pageSize: 2, pageToken },
       });
       seen.push(...page.entries.map((e) => e.entryId));
@@ -182,12 +188,14 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
     const first = await backOffice.listHistory({
       tenancy: tenancy(),
       holderId: u,
+      memberId: '',
       page: { pageSize: 2, pageToken: '' },
     });
     const err = await grpcError(
       backOffice.listHistory({
         tenancy: tenancy(),
         holderId: u,
+        memberId: '',
         page: { pageSize: 2, pageToken: `${first.page?.nextPageToken ?? ''}x` },
       }),
     );

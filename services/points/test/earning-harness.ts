@@ -34,6 +34,8 @@ export async function startEarningHarness(): Promise<EarningHarness> {
     POINTS_HOLD_EXPIRY_INTERVAL_MS: '600000',
     POINTS_LOT_EXPIRY_INTERVAL_MS: '600000',
     POINTS_RELEASE_INTERVAL_MS: '600000',
+    POINTS_EXPIRY_NOTICE_INTERVAL_MS: '600000',
+    POINTS_TIER_INTERVAL_MS: '600000',
   });
   let producer: Producer;
   try {
@@ -116,6 +118,14 @@ export async function startEarningHarness(): Promise<EarningHarness> {
       await applied(eventId);
       return eventId;
     },
-    jobs: new EarningService(h.pool as never, r.outbox, r.logger, r.mutations(), r.budgets(), r.programmes()),
+    jobs: new EarningService(
+      h.pool as never,
+      r.outbox,
+      r.logger,
+      r.mutations(),
+      r.budgets(),
+      r.programmes(),
+      r.tiers(),
+    ),
   };
 }

@@ -13,13 +13,18 @@ import { checkBudgetInvariants } from './budget-invariants';
  *     once when it is no longer held; its units allocated to lots equal its points;
  *   - per account: the history's pending and debt deltas sum to Σ remaining of its pending lots and
  *     to its debt;
- *   - per budget node: issued = Σ amounts of the lots charged to it minus what reversals took from
- *     them, redeemed and expired = the units its lots gave to confirmations and expiries; and
+ *   - per budget node: issued = Σ amounts of the original lots charged to it (not TRANSFER_IN lots,
+ *     which carry units of an original lot and its budget) minus what reversals took from them, redeemed and expired = the units its lots gave to confirmations and expiries; and
  *     checkBudgetInvariants (the hierarchy within its allotments);
  *   - per earning (payment): its lot's amount = points earned - debt it paid off; what refunds took
  *     from lots plus the debt they recorded plus what its lot's expiry had already removed
  *     (expired_absorbed, never more than the lot's expired units) <= reversed <= points (equal under
  *     policy DEBT): a payment never loses more than it earned;
+ *   - households: every member row's household is a household account, and only household
+ *     accounts have lots attributed to a member;
+ *   - per transfer: its TRANSFER_OUT and TRANSFER_IN entries net to 0, and each TRANSFER_IN lot's
+ *     amount is what the transfer took from its source lot, with the source's budget, issuer and
+ *     expiry;
  *   - clearing: per confirmed reservation and issuer other than where it was redeemed (operator or
  *     project), one obligation for exactly the units the confirmation took from that issuer's lots,
  *     and no other obligations; per currency, Σ over operators (credited − debited) = 0.
@@ -128,7 +133,9 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
             coalesce(u.reversed, 0) AS lots_reversed,
             coalesce(u.redeemed, 0) AS lots_redeemed, coalesce(u.expired, 0) AS lots_expired
        FROM budgets b
-       LEFT JOIN (SELECT budget_id, sum(amount) AS issued FROM lots GROUP BY budget_id) l USING (budget_id)
+       -- a TRANSFER_IN lot (from_lot_id set) moves units of an original lot: it issues nothing
+       LEFT JOIN (SELECT budget_id, sum(amount) AS issued FROM lots WHERE from_lot_id IS NULL GROUP BY budget_id) l
+         USING (budget_id)
        LEFT JOIN (SELECT lo.budget_id,
                          coalesce(sum(-el.remaining_delta) FILTER (WHERE e.kind = 8), 0) AS reversed,
                          sum(-el.remaining_delta) FILTER (WHERE e.kind = 5) AS redeemed,
@@ -137,6 +144,31 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
                    GROUP BY lo.budget_id) u USING (budget_id)
       WHERE b.issued <> coalesce(l.issued, 0) - coalesce(u.reversed, 0) OR b.redeemed <> coalesce(u.redeemed, 0)
          OR b.expired <> coalesce(u.expired, 0)`,
+  );
+  await check(
+    'transfer lot differs from what its transfer took from its source lot',
+    `SELECT t.lot_id, t.amount, coalesce(o.units, 0) AS taken FROM lots t
+       JOIN lots s ON s.lot_id = t.from_lot_id
+       LEFT JOIN (SELECT e.reference, el.lot_id, sum(-el.remaining_delta) AS units
+                    FROM points_entries e JOIN entry_lots el USING (entry_id)
+                   WHERE e.kind = 12 GROUP BY e.reference, el.lot_id) o
+         ON o.reference = t.source_ref AND o.lot_id = t.from_lot_id
+      WHERE t.amount <> coalesce(o.units, 0) OR t.budget_id <> s.budget_id OR t.expires_at <> s.expires_at
+         OR t.issuer_operator_id <> s.issuer_operator_id OR t.issuer_project_id <> s.issuer_project_id`,
+  );
+  await check(
+    'transfer out and in differ',
+    `SELECT reference, sum(available_delta) AS net FROM points_entries WHERE kind IN (12, 13)
+      GROUP BY reference HAVING sum(available_delta) <> 0 OR count(*) <> 2`,
+  );
+  await check(
+    'household member or attribution outside a household',
+    `SELECT hm.operator_id, hm.household_id AS holder_id, 'member row' AS what FROM household_members hm
+       LEFT JOIN accounts a ON a.operator_id = hm.operator_id AND a.holder_id = hm.household_id
+      WHERE a.holder_kind IS DISTINCT FROM 2
+     UNION ALL
+     SELECT a.operator_id, a.holder_id, 'attributed lot' FROM lots l JOIN accounts a USING (account_id)
+      WHERE l.member_id <> '' AND a.holder_kind <> 2`,
   );
   await check(
     'clearing obligations differ from the confirmed lots of other issuers',

@@ -445,9 +445,26 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.points.v1.PointsService/GetReservation': {
     request: (a) => ({ reservationId: a.reservationId }),
   },
-  // Not implemented yet (their issues come later): authenticated, then UNIMPLEMENTED, no data.
-  '/citybase.points.v1.PointsService/TransferPoints': { unimplemented: true },
-  '/citybase.points.v1.PointsService/SetHouseholdMembers': { unimplemented: true },
+  // A's resident's points sent to another holder of A's programme
+  '/citybase.points.v1.PointsService/TransferPoints': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      fromHolderId: a.residentId,
+      toHolderId: 'hostile-holder',
+      points: '1',
+      reason: 'HOSTILE',
+    }),
+  },
+  // a household in A's programme with A's resident as a member
+  '/citybase.points.v1.PointsService/SetHouseholdMembers': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      householdId: 'hostile-home',
+      memberIds: [a.residentId],
+    }),
+  },
   '/citybase.points.v1.PointsService/SetProgramme': {
     request: (a) => ({ requestId: rid(), programme: pointsProgramme(a.operatorId) }),
   },

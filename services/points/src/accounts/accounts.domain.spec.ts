@@ -9,6 +9,7 @@ import {
   toIssuePointsCommand,
   toListHistoryQuery,
   toReservePointsCommand,
+  toTransferPointsCommand,
 } from './accounts.domain';
 
 const ID = '0b9d6b39-2a83-4f0e-9d1c-6d0a4cf2b8e1';
@@ -102,6 +103,35 @@ describe('accounts rules', () => {
     });
     const err = domainErrorOf(() => toListHistoryQuery({ ...req, page: { pageToken: `${token}x` } }));
     expect([err.kind, err.detail.field]).toEqual(['invalid_argument', 'page.page_token']);
+  });
+
+  it('validates transfers: two different holders, positive points, a reason code', () => {
+    const ok = {
+      requestId: 'r-1',
+      tenancy: { operatorId: 'op-1' },
+      fromHolderId: 'u-1',
+      toHolderId: 'u-2',
+      points: 5n,
+      reason: 'GIFT',
+    };
+    expect(toTransferPointsCommand(ok)).toEqual({
+      requestId: 'r-1',
+      operatorId: 'op-1',
+      projectId: '',
+      fromHolderId: 'u-1',
+      toHolderId: 'u-2',
+      points: 5n,
+      reason: 'GIFT',
+    });
+    for (const [over, field] of [
+      [{ fromHolderId: '' }, 'from_holder_id'],
+      [{ toHolderId: 'u-1' }, 'to_holder_id'],
+      [{ points: 0n }, 'points'],
+      [{ reason: 'gift' }, 'reason'],
+    ] as const) {
+      const err = domainErrorOf(() => toTransferPointsCommand({ ...ok, ...over }));
+      expect([err.kind, err.detail.field]).toEqual(['invalid_argument', field]);
+    }
   });
 });
 

@@ -148,6 +148,39 @@ export function toReservePointsCommand(req: {
   };
 }
 
+export interface TransferPointsCommand {
+  requestId: string;
+  operatorId: string;
+  /** '' unless the caller names one of the operator's projects. */
+  projectId: string;
+  fromHolderId: string;
+  toHolderId: string;
+  points: bigint;
+  reason: string;
+}
+
+export function toTransferPointsCommand(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  fromHolderId?: string;
+  toHolderId?: string;
+  points?: bigint;
+  reason?: string;
+}): TransferPointsCommand {
+  const cmd = {
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    projectId: optionalTenantId('tenancy.project_id', req.tenancy?.projectId),
+    fromHolderId: requiredString('from_holder_id', req.fromHolderId, TENANT_ID),
+    toHolderId: requiredString('to_holder_id', req.toHolderId, TENANT_ID),
+    points: points('points', req.points),
+    reason: requiredString('reason', req.reason, REASON),
+  };
+  if (cmd.toHolderId === cmd.fromHolderId)
+    throw DomainError.invalid('to_holder_id', 'must differ from from_holder_id');
+  return cmd;
+}
+
 /** redeemed_at: unset (or all empty) means the request's tenancy; else its operator is required. */
 function redemptionPlace(t: TenancyInput | undefined): RedemptionPlace | undefined {
   if (!t || (!t.operatorId && !t.projectId && !t.merchantId)) return undefined;
@@ -249,6 +282,8 @@ export function toListLotsQuery(req: {
 }
 
 export interface ListHistoryQuery extends HolderRef {
+  /** '' for all entries; else only those attributed to this household member. */
+  memberId: string;
   size: number;
   after: { occurredAt: string; entryId: string } | undefined;
 }
@@ -256,11 +291,13 @@ export interface ListHistoryQuery extends HolderRef {
 export function toListHistoryQuery(req: {
   tenancy?: TenancyInput;
   holderId?: string;
+  memberId?: string;
   page?: PageRequestLike;
 }): ListHistoryQuery {
   const ref = holderRef(req);
+  const memberId = optionalTenantId('member_id', req.memberId);
   const { size, after } = parsePage(req.page, HISTORY_PAGE);
-  return { ...ref, size, after: after && { occurredAt: after[0], entryId: after[1] } };
+  return { ...ref, memberId, size, after: after && { occurredAt: after[0], entryId: after[1] } };
 }
 
 // ---- rules ----

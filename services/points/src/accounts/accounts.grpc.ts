@@ -19,6 +19,8 @@ import {
   ListLotsResponse,
   ReservePointsRequest,
   ReservePointsResponse,
+  TransferPointsRequest,
+  TransferPointsResponse,
 } from '@citybase/contracts/citybase/points/v1/points';
 import {
   toEndReservationCommand,
@@ -28,6 +30,7 @@ import {
   toListHistoryQuery,
   toListLotsQuery,
   toReservePointsCommand,
+  toTransferPointsCommand,
 } from './accounts.domain';
 import { balanceProto, entryProto, lotProto, reservationProto } from './accounts.render';
 import { AccountsService } from './accounts.service';
@@ -40,8 +43,8 @@ export class AccountsGrpc {
   @GrpcMethod('PointsService', 'getBalance')
   async getBalance(req: GetBalanceRequest, metadata: Metadata): Promise<GetBalanceResponse> {
     const q = toGetBalanceQuery(req);
-    const { account, balance } = await this.accounts.getBalance(claimsOf(metadata), q);
-    return balanceProto(q.holderId, account, balance);
+    const { account, balance, tier, expiringSoon } = await this.accounts.getBalance(claimsOf(metadata), q);
+    return balanceProto(q.holderId, account, balance, { tier, expiringSoon });
   }
 
   @GrpcMethod('PointsService', 'listLots')
@@ -63,6 +66,12 @@ export class AccountsGrpc {
   async issuePoints(req: IssuePointsRequest, metadata: Metadata): Promise<IssuePointsResponse> {
     const cmd = toIssuePointsCommand(req, new Date());
     return this.accounts.issuePoints(claimsOf(metadata), cmd);
+  }
+
+  @GrpcMethod('PointsService', 'transferPoints')
+  async transferPoints(req: TransferPointsRequest, metadata: Metadata): Promise<TransferPointsResponse> {
+    const cmd = toTransferPointsCommand(req);
+    return this.accounts.transferPoints(claimsOf(metadata), cmd);
   }
 
   @GrpcMethod('PointsService', 'reservePoints')

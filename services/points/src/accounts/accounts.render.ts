@@ -15,6 +15,7 @@ export function balanceProto(
   holderId: string,
   account: AccountRow | undefined,
   b: Balance,
+  more: { tier: string; expiringSoon: bigint },
 ): GetBalanceResponse {
   return {
     holderId,
@@ -22,10 +23,9 @@ export function balanceProto(
     reserved: b.reserved,
     pending: b.pending,
     debt: account?.debt ?? 0n,
-    tier: account?.tier ?? '',
+    tier: more.tier,
     holderKind: (account?.holder_kind ?? HolderKind.HOLDER_KIND_USER) as HolderKind,
-    // the expiry notice belongs to the programme's notice days (not built yet)
-    expiringSoon: 0n,
+    expiringSoon: more.expiringSoon,
   };
 }
 

@@ -30,6 +30,7 @@ import { PointsEvents } from '@citybase/contracts/events';
 import type { PointsConfig } from '../config';
 import { BudgetsService } from '../budgets/budgets.service';
 import { ProgrammesService } from '../programmes/programmes.service';
+import { effectiveTier } from '../tiers/tiers.domain';
 import {
   allocate,
   decideEnd,
@@ -44,6 +45,7 @@ import {
   obligationsOf,
   reservationExpiry,
   ReservePointsCommand,
+  TransferPointsCommand,
 } from './accounts.domain';
 import { AccountsErrors } from './accounts.errors';
 import {
@@ -52,10 +54,12 @@ import {
   Balance,
   balanceOf,
   changeLots,
+  createAccount,
   dueReservations,
   endReservation,
   ensureAccount,
   EntryRow,
+  expiringWithin,
   expireLapsedLots,
   findAccount,
   findReservation,
@@ -68,8 +72,10 @@ import {
   listEntries,
   listLots,
   lockAccount,
+  lotsByIds,
   LotDelta,
   LotRow,
+  noticeDueLots,
   ReservationRow,
 } from './accounts.store';
 
@@ -103,13 +109,25 @@ export class AccountsService {
 
   // ---- reads ----
 
+  /**
+   * The balance, with the tier as answered (an account's '' is the programme's first tier) and the
+   * available points expiring within the programme's notice days.
+   */
   async getBalance(
     claims: CitybaseClaims,
     q: HolderRef,
-  ): Promise<{ account?: AccountRow; balance: Balance }> {
+  ): Promise<{ account?: AccountRow; balance: Balance; tier: string; expiringSoon: bigint }> {
     this.assertHolderTenancy(claims, q);
     const account = await findAccount(this.pool, q.operatorId, q.holderId);
-    return { account, balance: account ? await balanceOf(this.pool, account.account_id) : EMPTY_BALANCE };
+    const terms = await this.programmes.find(this.pool, q.operatorId);
+    const tier = effectiveTier(terms?.tiers ?? [], account?.tier ?? '');
+    if (!account) return { account, balance: EMPTY_BALANCE, tier, expiringSoon: 0n };
+    return {
+      account,
+      balance: await balanceOf(this.pool, account.account_id),
+      tier,
+      expiringSoon: await expiringWithin(this.pool, account.account_id, terms?.expiryNoticeDays ?? 0),
+    };
   }
 
   async listLots(
@@ -219,6 +237,125 @@ export class AccountsService {
       replay: async ({ client, resourceId: lotId }) => {
         const account = await findAccount(client, cmd.operatorId, cmd.holderId);
         return { lotId, available: account ? (await balanceOf(client, account.account_id)).available : 0n };
+      },
+    });
+  }
+
+  // ---- transfers ----
+
+  /**
+   * Moves available points between two holders of one programme: both accounts locked in id order
+   * (two opposite transfers cannot deadlock), the sender's free units taken earliest expiry first,
+   * one TRANSFER_IN lot per source lot at the receiver keeping its issuer, budget and expiry (the
+   * liability stays with the issuer; no budget changes). Not covered: POINTS_INSUFFICIENT, nothing
+   * written.
+   */
+  async transferPoints(
+    claims: CitybaseClaims,
+    cmd: TransferPointsCommand,
+  ): Promise<{ transferId: string; fromAvailable: bigint }> {
+    this.assertHolderTenancy(claims, { ...cmd, holderId: cmd.fromHolderId });
+    return this.mutations.run({
+      method: 'PointsService.TransferPoints',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      done: 'points transferred',
+      execute: async ({ client, resourceId: transferId, emit, note }) => {
+        const now = new Date();
+        const terms = await this.programmes.get(client, cmd.operatorId);
+        const sender = await findAccount(client, cmd.operatorId, cmd.fromHolderId);
+        if (!sender) throw AccountsErrors.insufficient(0n, cmd.points);
+        // the receiver exists before any lock is taken, then both are locked in id order
+        const receiverId = await createAccount(client, {
+          accountId: randomUUID(),
+          operatorId: cmd.operatorId,
+          holderId: cmd.toHolderId,
+        });
+        for (const id of [sender.account_id, receiverId].sort()) await lockAccount(client, id);
+        const free = await freeLots(client, sender.account_id);
+        const allocation = allocate(free, cmd.points);
+        if (!allocation)
+          throw AccountsErrors.insufficient(
+            free.reduce((sum, l) => sum + l.free, 0n),
+            cmd.points,
+          );
+        const units = new Map(allocation.map((a) => [a.lotId, a.units]));
+        const sources = await lotsByIds(
+          client,
+          allocation.map((a) => a.lotId),
+        );
+        const taken: LotDelta[] = sources.map((l) => ({
+          lotId: l.lot_id,
+          remaining: -(units.get(l.lot_id) ?? 0n),
+          held: 0n,
+        }));
+        await changeLots(client, taken);
+        await insertEntry(
+          client,
+          {
+            entry_id: randomUUID(),
+            account_id: sender.account_id,
+            kind: EntryKind.ENTRY_KIND_TRANSFER_OUT,
+            available_delta: -cmd.points,
+            reason: cmd.reason,
+            reference: transferId,
+            client_id: claims.sub,
+          },
+          taken,
+        );
+        const entryId = randomUUID();
+        await insertEntry(client, {
+          entry_id: entryId,
+          account_id: receiverId,
+          kind: EntryKind.ENTRY_KIND_TRANSFER_IN,
+          available_delta: cmd.points,
+          reason: cmd.reason,
+          reference: transferId,
+          client_id: claims.sub,
+        });
+        for (const l of sources)
+          await insertLot(client, {
+            lot_id: randomUUID(),
+            account_id: receiverId,
+            amount: units.get(l.lot_id) ?? 0n,
+            status: LotStatus.LOT_STATUS_AVAILABLE,
+            source: LotSource.LOT_SOURCE_TRANSFER,
+            source_ref: transferId,
+            issuer_operator_id: l.issuer_operator_id,
+            issuer_project_id: l.issuer_project_id,
+            budget_id: l.budget_id,
+            member_id: '',
+            entry_id: entryId,
+            earned_at: now,
+            available_at: now,
+            expires_at: l.expires_at,
+            from_lot_id: l.lot_id,
+          });
+        const tenancy = { operatorId: cmd.operatorId, projectId: cmd.projectId, merchantId: '' };
+        await emit(
+          PointsEvents.PointsTransferred,
+          {
+            transferId,
+            tenancy,
+            fromHolderId: cmd.fromHolderId,
+            toHolderId: cmd.toHolderId,
+            points: cmd.points,
+            reason: cmd.reason,
+            lots: sources.map((l) => issuerPoints(terms.pointValue, l.lot_id, l, units.get(l.lot_id) ?? 0n)),
+            occurredAt: toTimestamp(now),
+          },
+          { key: cmd.fromHolderId, subject: transferId, tenancy: { operatorId: cmd.operatorId } },
+        );
+        note({ transfer_id: transferId, points: cmd.points, lots: sources.length });
+        return { transferId, fromAvailable: (await balanceOf(client, sender.account_id)).available };
+      },
+      replay: async ({ client, resourceId: transferId }) => {
+        const sender = await findAccount(client, cmd.operatorId, cmd.fromHolderId);
+        return {
+          transferId,
+          fromAvailable: sender ? (await balanceOf(client, sender.account_id)).available : 0n,
+        };
       },
     });
   }
@@ -640,6 +777,36 @@ export class AccountsService {
       });
     }
     return accounts.length;
+  }
+
+  /**
+   * One batch of the expiry notices (ExpiryNoticeJob): PointsExpiring once per lot whose expiry
+   * falls within its programme's notice days, marked in the statement that picks it (noticeDueLots)
+   * and told in the same transaction. Returns how many lots it noticed.
+   */
+  async noticeExpiringLots(limit: number): Promise<number> {
+    return withTransaction(this.pool, async (client) => {
+      const lots = await noticeDueLots(client, limit);
+      const now = new Date();
+      for (const l of lots) {
+        const tenancy = { operatorId: l.operator_id, projectId: '', merchantId: '' };
+        await this.outbox.enqueue(
+          client,
+          PointsEvents.PointsExpiring,
+          {
+            tenancy,
+            holderId: l.holder_id,
+            lotId: l.lot_id,
+            points: l.points,
+            expiresAt: toTimestamp(l.expires_at),
+            occurredAt: toTimestamp(now),
+          },
+          { key: l.holder_id, subject: l.lot_id, tenancy: { operatorId: l.operator_id } },
+        );
+      }
+      if (lots.length > 0) this.logger.info({ lots: lots.length }, 'points expiry notices');
+      return lots.length;
+    });
   }
 
   // ---- helpers ----

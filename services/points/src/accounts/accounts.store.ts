@@ -41,7 +41,16 @@ export interface LotRow {
   earned_at: Date;
   available_at: Date;
   expires_at: Date;
+  /** The sender's lot a TRANSFER_IN lot came from; null for every other source. */
+  from_lot_id: string | null;
+  /** When its PointsExpiring notice was sent; null until then. */
+  expiry_noticed_at: Date | null;
 }
+
+/** What a new lot is made of (remaining = amount, nothing held, not noticed). */
+export type NewLot = Omit<LotRow, 'remaining' | 'held' | 'from_lot_id' | 'expiry_noticed_at'> & {
+  from_lot_id?: string | null;
+};
 
 export interface ReservationRow {
   reservation_id: string;
@@ -154,6 +163,25 @@ export async function ensureAccount(
   return (await lock()).rows[0] as AccountRow;
 }
 
+/** Creates the account if it does not exist yet (no lock); its id. */
+export async function createAccount(
+  client: PoolClient,
+  a: { accountId: string; operatorId: string; holderId: string },
+): Promise<string> {
+  await client.query(
+    `INSERT INTO accounts (account_id, operator_id, holder_id) VALUES ($1, $2, $3)
+     ON CONFLICT (operator_id, holder_id) DO NOTHING`,
+    [a.accountId, a.operatorId, a.holderId],
+  );
+  // a statement of its own: it sees the row another transaction committed while this one waited
+  const { rows } = await client.query<{ account_id: string }>(
+    'SELECT account_id FROM accounts WHERE operator_id = $1 AND holder_id = $2',
+    [a.operatorId, a.holderId],
+  );
+  if (!rows[0]) throw new Error(`points account of ${a.holderId} was neither created nor found`);
+  return rows[0].account_id;
+}
+
 /** The row lock every change of an account happens under. */
 export async function lockAccount(client: PoolClient, accountId: string): Promise<AccountRow> {
   const { rows } = await client.query<AccountRow>('SELECT * FROM accounts WHERE account_id = $1 FOR UPDATE', [
@@ -176,6 +204,21 @@ export async function balanceOf(db: Db, accountId: string): Promise<Balance> {
     [accountId],
   );
   return rows[0] as Balance;
+}
+
+/**
+ * Available points that expire within `days` from now: Σ (remaining - held) of available lots with
+ * now < expires_at <= now + days (GetBalance's expiring_soon; 0 when days is 0).
+ */
+export async function expiringWithin(db: Db, accountId: string, days: number): Promise<bigint> {
+  if (days <= 0) return 0n;
+  const { rows } = await db.query<{ points: bigint }>(
+    `SELECT coalesce(sum(remaining - held), 0)::bigint AS points FROM lots
+      WHERE account_id = $1 AND status = 2 AND expires_at > now()
+        AND expires_at <= now() + make_interval(days => $2)`,
+    [accountId, days],
+  );
+  return rows[0]?.points ?? 0n;
 }
 
 /** Adds the signed delta to the account's debt (its CHECK refuses a debt below 0). */
@@ -224,11 +267,12 @@ export async function insertEntry(
 
 // ---- lots ----
 
-export async function insertLot(client: PoolClient, l: Omit<LotRow, 'remaining' | 'held'>): Promise<LotRow> {
+export async function insertLot(client: PoolClient, l: NewLot): Promise<LotRow> {
   const { rows } = await client.query<LotRow>(
     `INSERT INTO lots (lot_id, account_id, amount, remaining, status, source, source_ref, issuer_operator_id,
-                       issuer_project_id, budget_id, member_id, entry_id, earned_at, available_at, expires_at)
-     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *`,
+                       issuer_project_id, budget_id, member_id, entry_id, earned_at, available_at, expires_at,
+                       from_lot_id)
+     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *`,
     [
       l.lot_id,
       l.account_id,
@@ -244,9 +288,23 @@ export async function insertLot(client: PoolClient, l: Omit<LotRow, 'remaining' 
       l.earned_at,
       l.available_at,
       l.expires_at,
+      l.from_lot_id ?? null,
     ],
   );
   return rows[0] as LotRow;
+}
+
+/**
+ * The lots a transfer takes from, as they are under the sender's lock: the units taken from each
+ * (allocated earliest expiry first) with the lot's issuer, budget and expiry, which the receiver's
+ * TRANSFER_IN lot keeps.
+ */
+export async function lotsByIds(client: PoolClient, lotIds: readonly string[]): Promise<LotRow[]> {
+  const { rows } = await client.query<LotRow>(
+    'SELECT * FROM lots WHERE lot_id = ANY($1::uuid[]) ORDER BY expires_at, lot_id',
+    [lotIds],
+  );
+  return rows;
 }
 
 export async function findLot(db: Db, lotId: string): Promise<LotRow | undefined> {
@@ -334,6 +392,41 @@ export async function accountsWithDueLots(db: Db, limit: number): Promise<string
   return rows.map((r) => r.account_id);
 }
 
+/** A lot whose PointsExpiring notice is due, as the notice job marks it. */
+export interface NoticedLot {
+  lot_id: string;
+  account_id: string;
+  operator_id: string;
+  holder_id: string;
+  points: bigint;
+  expires_at: Date;
+}
+
+/**
+ * Marks up to `limit` lots noticed whose expiry falls within their programme's notice days and that
+ * have free units (remaining > held), and returns them: one statement, and only lots not noticed
+ * yet, so a lot is noticed once, also with two replicas at once (a lot another pass has locked is
+ * skipped, and re-checked as noticed when it is looked at again).
+ */
+export async function noticeDueLots(client: PoolClient, limit: number): Promise<NoticedLot[]> {
+  const { rows } = await client.query<NoticedLot>(
+    `UPDATE lots l SET expiry_noticed_at = clock_timestamp()
+       FROM (SELECT lo.lot_id, a.operator_id, a.holder_id
+               FROM lots lo
+               JOIN accounts a USING (account_id)
+               JOIN programmes p ON p.operator_id = a.operator_id
+              WHERE lo.expiry_noticed_at IS NULL AND lo.remaining > lo.held AND p.expiry_notice_days > 0
+                AND lo.expires_at > now() AND lo.expires_at <= now() + make_interval(days => p.expiry_notice_days)
+              ORDER BY lo.expires_at
+              LIMIT $1
+                FOR NO KEY UPDATE OF lo SKIP LOCKED) d
+      WHERE l.lot_id = d.lot_id AND l.expiry_noticed_at IS NULL
+      RETURNING l.lot_id, l.account_id, d.operator_id, d.holder_id, l.remaining - l.held AS points, l.expires_at`,
+    [limit],
+  );
+  return rows;
+}
+
 export type LotListRow = LotRow & { cursor_at: string };
 
 /** One page (size + 1 rows) of an account's lots, earliest expiry first. */
@@ -353,16 +446,17 @@ export async function listLots(db: Db, accountId: string, q: ListLotsQuery): Pro
 
 export type EntryListRow = EntryRow & { cursor_at: string };
 
-/** One page (size + 1 rows) of an account's history, newest first. */
+/** One page (size + 1 rows) of an account's history (or of its entries of one member), newest first. */
 export async function listEntries(db: Db, accountId: string, q: ListHistoryQuery): Promise<EntryListRow[]> {
   const { rows } = await db.query<EntryListRow>(
     `SELECT *, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
        FROM points_entries
       WHERE account_id = $1
         AND ($2::timestamptz IS NULL OR (occurred_at, entry_id) < ($2::timestamptz, $3::uuid))
+        AND ($5 = '' OR member_id = $5)
       ORDER BY occurred_at DESC, entry_id DESC
       LIMIT $4`,
-    [accountId, q.after?.occurredAt ?? null, q.after?.entryId ?? null, q.size + 1],
+    [accountId, q.after?.occurredAt ?? null, q.after?.entryId ?? null, q.size + 1, q.memberId],
   );
   return rows;
 }

@@ -82,11 +82,17 @@ describe('earning arithmetic', () => {
     expect(pointsFor({ ...p, amountMinor: 99n, pointsPerYuan: 1 })).toBe(0n);
   });
 
-  it("takes a tier's multiplier from the programme; '' or an unknown tier earns 1000 per mille", () => {
-    const tiers = [{ name: 'GOLD', multiplierPermille: 1500 }];
-    expect([multiplierOf(tiers, 'GOLD'), multiplierOf(tiers, ''), multiplierOf(tiers, 'GONE')]).toEqual([
-      1500, 1000, 1000,
-    ]);
+  it("takes a tier's multiplier from the programme; '' is the first tier, an unknown tier earns 1000 per mille", () => {
+    const tiers = [
+      { name: 'BASIC', multiplierPermille: 1200 },
+      { name: 'GOLD', multiplierPermille: 1500 },
+    ];
+    expect([
+      multiplierOf(tiers, 'GOLD'),
+      multiplierOf(tiers, ''),
+      multiplierOf(tiers, 'GONE'),
+      multiplierOf([], ''),
+    ]).toEqual([1500, 1200, 1000, 1000]);
   });
 
   it('counts the daily cap in city days (UTC+8)', () => {

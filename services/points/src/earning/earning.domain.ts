@@ -24,7 +24,7 @@ import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment
 export const RULE_LIMITS = { pointsPerYuan: { min: 0, max: 10_000 } } as const;
 /** Daily caps up to a trillion points (sums stay far inside int64). */
 const MAX_DAILY_CAP = 1_000_000_000_000n;
-/** Tier '' (or one the programme no longer has) earns at 1000 per mille. */
+/** No tiers (or a tier the programme no longer has) earns at 1000 per mille. */
 export const BASE_MULTIPLIER_PERMILLE = 1000;
 
 interface TenancyInput {
@@ -118,12 +118,15 @@ export function pointsFor(p: {
   return left <= 0n ? 0n : points < left ? points : left;
 }
 
-/** The tier's multiplier per mille from the programme's tiers ('' or unknown: 1000). */
+/**
+ * The tier's multiplier per mille from the programme's tiers: '' (an account whose tier never
+ * changed) is the first tier; no tiers, or a tier the programme no longer has: 1000.
+ */
 export function multiplierOf(
   tiers: readonly { name: string; multiplierPermille: number }[],
   tier: string,
 ): number {
-  if (tier === '') return BASE_MULTIPLIER_PERMILLE;
+  if (tier === '') return tiers[0]?.multiplierPermille ?? BASE_MULTIPLIER_PERMILLE;
   return tiers.find((t) => t.name === tier)?.multiplierPermille ?? BASE_MULTIPLIER_PERMILLE;
 }
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { BudgetsModule } from '../budgets/budgets.module';
 import { ProgrammesModule } from '../programmes/programmes.module';
+import { TiersModule } from '../tiers/tiers.module';
 import { EarningEventHandlers } from './earning.events';
 import { EarningGrpc } from './earning.grpc';
 import { EarningService } from './earning.service';
@@ -12,7 +13,7 @@ import { ReleaseJob } from './release.job';
  * history entries are written through the accounts room's store; budgets charged through BudgetsService.
  */
 @Module({
-  imports: [BudgetsModule, ProgrammesModule],
+  imports: [BudgetsModule, ProgrammesModule, TiersModule],
   controllers: [EarningGrpc],
   providers: [EarningService, EarningEventHandlers, ReleaseJob],
 })

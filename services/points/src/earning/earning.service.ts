@@ -43,8 +43,10 @@ import {
   releaseDueLots,
 } from '../accounts/accounts.store';
 import { BudgetsService } from '../budgets/budgets.service';
+import { householdOf } from '../households/households.store';
 import type { ProgrammeTerms } from '../programmes/programmes.domain';
 import { ProgrammesService } from '../programmes/programmes.service';
+import { TiersService } from '../tiers/tiers.service';
 import {
   cityDay,
   ListEarningRulesQuery,
@@ -92,6 +94,7 @@ export class EarningService {
     private readonly mutations: Mutations,
     private readonly budgets: BudgetsService,
     private readonly programmes: ProgrammesService,
+    private readonly tiers: TiersService,
   ) {}
 
   // ---- rules ----
@@ -175,12 +178,12 @@ export class EarningService {
         return notEarned(NOT_EARNED.PROGRAMME_NOT_SET, { rule_id: rule.rule_id });
       throw err;
     }
-    const account = await ensureAccount(client, {
-      accountId: randomUUID(),
-      operatorId,
-      holderId: e.payerRef,
-    });
-    const known = { rule_id: rule.rule_id, account_id: account.account_id };
+    // a household's member earns into the household's account, attributed to the member
+    const household = await householdOf(client, operatorId, e.payerRef);
+    const holderId = household ?? e.payerRef;
+    const memberId = household ? e.payerRef : '';
+    const account = await ensureAccount(client, { accountId: randomUUID(), operatorId, holderId });
+    const known = { rule_id: rule.rule_id, account_id: account.account_id, holder_id: holderId };
     const earnedToday = await earnedOnDay(client, account.account_id, rule.rule_id, base.city_day);
     const points = pointsFor({
       amountMinor: base.paid_minor,
@@ -228,6 +231,7 @@ export class EarningService {
         debt_delta: -repaid,
         reference: e.paymentId,
         event_id: eventId,
+        member_id: memberId,
       });
     }
     let lot: LotRow | undefined;
@@ -245,6 +249,7 @@ export class EarningService {
         available_delta: pending ? 0n : lotPoints,
         reference: e.paymentId,
         event_id: eventId,
+        member_id: memberId,
       });
       lot = await insertLot(client, {
         lot_id: randomUUID(),
@@ -256,7 +261,7 @@ export class EarningService {
         issuer_operator_id: issuer.operatorId,
         issuer_project_id: issuer.projectId,
         budget_id: budgetId,
-        member_id: '',
+        member_id: memberId,
         entry_id: entryId,
         earned_at: paidAt,
         available_at: availableAt,
@@ -268,17 +273,17 @@ export class EarningService {
         {
           lotId: lot.lot_id,
           tenancy: { ...issuer, merchantId: '' },
-          holderId: e.payerRef,
+          holderId,
           points: lotPoints,
           value: valueOf(terms.pointValue, lotPoints),
           paymentId: e.paymentId,
           ruleId: rule.rule_id,
-          memberId: '',
+          memberId,
           availableAt: toTimestamp(availableAt),
           expiresAt: toTimestamp(lot.expires_at),
           occurredAt: toTimestamp(now),
         },
-        { key: e.payerRef, subject: lot.lot_id, tenancy: issuer },
+        { key: holderId, subject: lot.lot_id, tenancy: issuer },
       );
     }
     if (
@@ -293,10 +298,13 @@ export class EarningService {
       // another delivery of the payment earned meanwhile: roll all of this back (the inbox retries
       // the event, which then finds that earning)
       throw new Error(`payment ${e.paymentId} earned concurrently by another event`);
+    // up to the tier the rolling earnings now reach (never down: the tier job does that)
+    await this.tiers.afterEarning(client, account, terms);
     this.logger.info(
       {
         payment_id: e.paymentId,
         account_id: account.account_id,
+        member_id: memberId || undefined,
         points,
         debt_repaid: repaid,
         lot_id: lot?.lot_id,

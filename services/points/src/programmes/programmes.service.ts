@@ -49,8 +49,14 @@ export class ProgrammesService {
    * (their transaction). FAILED_PRECONDITION PROGRAMME_NOT_SET when the operator has none.
    */
   async get(client: PoolClient | Pool, operatorId: string): Promise<ProgrammeTerms> {
+    const terms = await this.find(client, operatorId);
+    if (!terms) throw ProgrammesErrors.notSet(operatorId);
+    return terms;
+  }
+
+  /** The operator's programme for other rooms' reads, undefined when it has none. */
+  async find(client: PoolClient | Pool, operatorId: string): Promise<ProgrammeTerms | undefined> {
     const row = await findProgramme(client, operatorId);
-    if (!row) throw ProgrammesErrors.notSet(operatorId);
-    return programmeTerms(row);
+    return row && programmeTerms(row);
   }
 }

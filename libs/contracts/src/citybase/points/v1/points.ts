@@ -580,7 +580,14 @@ export interface ListLotsResponse {
 export interface ListHistoryRequest {
   tenancy: TenancyRef | undefined;
   holderId: string;
-  page: PageRequest | undefined;
+  page:
+    | PageRequest
+    | undefined;
+  /**
+   * Only the entries attributed to this household member (what they earned for the household);
+   * empty: all entries.
+   */
+  memberId: string;
 }
 
 export interface ListHistoryResponse {
@@ -3003,7 +3010,7 @@ export const ListLotsResponse: MessageFns<ListLotsResponse> = {
 };
 
 function createBaseListHistoryRequest(): ListHistoryRequest {
-  return { tenancy: undefined, holderId: "", page: undefined };
+  return { tenancy: undefined, holderId: "", page: undefined, memberId: "" };
 }
 
 export const ListHistoryRequest: MessageFns<ListHistoryRequest> = {
@@ -3016,6 +3023,9 @@ export const ListHistoryRequest: MessageFns<ListHistoryRequest> = {
     }
     if (message.page !== undefined) {
       PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    if (message.memberId !== "") {
+      writer.uint32(34).string(message.memberId);
     }
     return writer;
   },
@@ -3057,6 +3067,14 @@ export const ListHistoryRequest: MessageFns<ListHistoryRequest> = {
             message.page = PageRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3078,6 +3096,11 @@ export const ListHistoryRequest: MessageFns<ListHistoryRequest> = {
         ? globalThis.String(object.holder_id)
         : "",
       page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
     };
   },
 
@@ -3091,6 +3114,9 @@ export const ListHistoryRequest: MessageFns<ListHistoryRequest> = {
     }
     if (message.page !== undefined) {
       obj.page = PageRequest.toJSON(message.page);
+    }
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
     }
     return obj;
   },
@@ -3107,6 +3133,7 @@ export const ListHistoryRequest: MessageFns<ListHistoryRequest> = {
     message.page = (object.page !== undefined && object.page !== null)
       ? PageRequest.fromPartial(object.page)
       : undefined;
+    message.memberId = object.memberId ?? "";
     return message;
   },
 };
