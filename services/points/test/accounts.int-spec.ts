@@ -18,7 +18,7 @@ import {
   seedProgramme,
   startAccountsHarness,
 } from './accounts-harness';
-import { checkPointsInvariants } from './invariants';
+import { checkPointsInvariants } from '../src/invariants';
 
 const S = ReservationStatus;
 

@@ -3,7 +3,7 @@ import { uniqueName } from '@citybase/platform/testing';
 import { BudgetLevel } from '@citybase/contracts/citybase/points/v1/points';
 import { PointsEvents } from '@citybase/contracts/events';
 import { BudgetsService } from '../src/budgets/budgets.service';
-import { checkBudgetInvariants } from './budget-invariants';
+import { checkBudgetInvariants } from '../src/budget-invariants';
 import {
   cityClient,
   errorCode,

@@ -14,7 +14,7 @@ import {
   startAccountsHarness,
 } from './accounts-harness';
 import { errorField, OPERATOR_SCOPES, rowCounts } from './points-harness';
-import { checkPointsInvariants } from './invariants';
+import { checkPointsInvariants } from '../src/invariants';
 
 /** A TenancyRef as requests carry it. */
 const at = (operatorId: string, projectId = '', merchantId = '') => ({ operatorId, projectId, merchantId });

@@ -18,7 +18,7 @@ import {
   seedProgramme,
 } from './accounts-harness';
 import { EarningHarness, startEarningHarness } from './earning-harness';
-import { checkPointsInvariants } from './invariants';
+import { checkPointsInvariants } from '../src/invariants';
 import { cityClient, OPERATOR_SCOPES } from './points-harness';
 
 const FEE = PaymentScenario.PAYMENT_SCENARIO_PROPERTY_FEE;

@@ -9,7 +9,7 @@ import {
   seedProgramme,
   startAccountsHarness,
 } from './accounts-harness';
-import { checkPointsInvariants } from './invariants';
+import { checkPointsInvariants } from '../src/invariants';
 
 const DAY_MS = 86_400_000;
 

@@ -14,7 +14,7 @@ import {
   replicaParts,
 } from './accounts-harness';
 import { EarningHarness, startEarningHarness } from './earning-harness';
-import { checkPointsInvariants } from './invariants';
+import { checkPointsInvariants } from '../src/invariants';
 import { OPERATOR_SCOPES } from './points-harness';
 
 const FEE = PaymentScenario.PAYMENT_SCENARIO_PROPERTY_FEE;

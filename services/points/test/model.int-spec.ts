@@ -8,7 +8,7 @@ import { ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
 import type { AccountsService } from '../src/accounts/accounts.service';
 import { errorCode, grpcError, POINTS_SCOPES, replica, seedProgramme } from './accounts-harness';
 import { EarningHarness, startEarningHarness } from './earning-harness';
-import { checkPointsInvariants } from './invariants';
+import { checkPointsInvariants } from '../src/invariants';
 import { ModelAccount, ModelLot, Refusal } from './model-reference';
 import { cityClient, OPERATOR_SCOPES, PointsClient } from './points-harness';
 
@@ -333,6 +333,7 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
           const got = await refusalOf(
             api.reservePoints({
               requestId,
+              redeemedAt: undefined,
               tenancy: { ...tenancy, merchantId: 'm-1' },
               holderId: m.holderId,
               points,

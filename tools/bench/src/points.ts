@@ -169,6 +169,7 @@ export async function runPoints(cleanup: Cleanup): Promise<void> {
           const r0 = now();
           const { reservation } = await client.reservePoints({
             requestId: randomUUID(),
+            redeemedAt: undefined,
             tenancy: { ...tenancy, merchantId: 'bench-merchant' },
             holderId,
             points: POINTS,
