@@ -5,8 +5,10 @@
 // to agree exactly.
 //
 // One account per holder, each charged to its own project budget (the model runs accounts in
-// parallel: nothing is shared between two accounts). Lot expiry dates are all distinct, so the
-// "earliest expiry first" order never needs the service's tie-break.
+// parallel). Accounts share something only through transfers (run in the test's sequential step):
+// a received lot keeps the sender's budget, so a refund that takes units from it changes the
+// sender's budget (the test runs such refunds in the sequential step too). "Earliest expiry first"
+// breaks ties by lot id, as the service does (a received lot has its source's expiry).
 
 export type LotStatus = 'PENDING' | 'AVAILABLE';
 
@@ -22,6 +24,17 @@ export interface ModelLot {
   lapsed: boolean;
   /** Units taken by expiries (the lot expiry pass, or a held unit released after the lot lapsed). */
   expired: bigint;
+  /**
+   * The budget node the lot's points were charged to: its account's own, or, for a lot received by
+   * a transfer, the sender's (liability stays with the issuer): spends, expiries and reversals of
+   * its units count there.
+   */
+  budget: ModelBudget;
+  /**
+   * Units of it were transferred, or it was received by a transfer: the lot and its relatives share
+   * one expiry (checkPointsInvariants), so the test never makes such a lot due on its own.
+   */
+  transferred: boolean;
 }
 
 export type ReservationStatus = 'HELD' | 'CONFIRMED' | 'CANCELLED' | 'EXPIRED';
@@ -101,7 +114,7 @@ export class ModelAccount {
   private freeLots(except?: ModelLot): ModelLot[] {
     return this.lots
       .filter((l) => l !== except && l.status === 'AVAILABLE' && !l.lapsed && l.remaining > l.held)
-      .sort((a, b) => a.expiresAtMs - b.expiresAtMs);
+      .sort((a, b) => a.expiresAtMs - b.expiresAtMs || (a.lotId < b.lotId ? -1 : a.lotId > b.lotId ? 1 : 0));
   }
 
   heldReservations(): ModelReservation[] {
@@ -128,7 +141,7 @@ export class ModelAccount {
   /** IssuePoints: an available lot charged to the project's budget. */
   issue(points: bigint, expiresAtMs: number): { refusal: Refusal; lot?: ModelLot } {
     if (!this.charge(points)) return { refusal: { code: 'BUDGET_EXCEEDED' } };
-    const lot = newLot(points, 'AVAILABLE', expiresAtMs);
+    const lot = newLot(points, 'AVAILABLE', expiresAtMs, this.budget);
     this.lots.push(lot);
     return { refusal: undefined, lot };
   }
@@ -176,7 +189,7 @@ export class ModelAccount {
     earning.points = points;
     earning.debtRepaid = repaid;
     if (lotPoints > 0n) {
-      earning.lot = newLot(lotPoints, 'PENDING', paidAtMs + lifetimeMs);
+      earning.lot = newLot(lotPoints, 'PENDING', paidAtMs + lifetimeMs, this.budget);
       this.lots.push(earning.lot);
     }
     return earning;
@@ -204,7 +217,7 @@ export class ModelAccount {
       if (left === 0n) break;
       const units = min(l.remaining - l.held, left);
       l.remaining -= units;
-      this.budget.issued -= units;
+      l.budget.issued -= units;
       left -= units;
     }
     if (this.policy === 'DEBT') this.debt += left;
@@ -244,7 +257,7 @@ export class ModelAccount {
     for (const { lot, units } of r.units) {
       lot.remaining -= units;
       lot.held -= units;
-      this.budget.redeemed += units;
+      lot.budget.redeemed += units;
     }
     r.status = 'CONFIRMED';
     return undefined;
@@ -259,7 +272,7 @@ export class ModelAccount {
       if (lot.lapsed) {
         lot.remaining -= units;
         lot.expired += units;
-        this.budget.expired += units;
+        lot.budget.expired += units;
       }
     }
     r.status = status;
@@ -273,15 +286,48 @@ export class ModelAccount {
       const units = l.remaining - l.held;
       l.remaining = l.held;
       l.expired += units;
-      this.budget.expired += units;
+      l.budget.expired += units;
     }
   }
 
-  // Transfers (issue 12, added later, branch points-social) hook in here: `transferOut(points)`
-  // takes available unheld units earliest expiry first (like `refund`'s takeFrom, never held
-  // units) and returns them per source lot; `transferIn(parts)` adds one AVAILABLE lot per source
-  // lot with the same expiry (and the issuer's budget: no budget change). A transfer touches two
-  // accounts, so the test runs it in the sequential part of a round (see model.int-spec.ts).
+  /** Whether a refund here could change another account's budget (it holds received units). */
+  holdsReceivedUnits(): boolean {
+    return this.lots.some((l) => l.budget !== this.budget && l.remaining > l.held);
+  }
+
+  // ---- transfers (two accounts: the test runs them in its sequential step) ----
+
+  /**
+   * TransferPoints out of this account: available unheld units of unexpired lots, earliest expiry
+   * first (never held units); not covered: POINTS_INSUFFICIENT and nothing taken. Budgets do not
+   * change (the units stay charged to their lot's budget).
+   */
+  transferOut(points: bigint): { refusal: Refusal; parts: { from: ModelLot; units: bigint }[] } {
+    const free = this.freeLots();
+    if (free.reduce((s, l) => s + l.remaining - l.held, 0n) < points)
+      return { refusal: { code: 'POINTS_INSUFFICIENT' }, parts: [] };
+    const parts: { from: ModelLot; units: bigint }[] = [];
+    let left = points;
+    for (const l of free) {
+      if (left === 0n) break;
+      const units = min(l.remaining - l.held, left);
+      l.remaining -= units;
+      l.transferred = true;
+      parts.push({ from: l, units });
+      left -= units;
+    }
+    return { refusal: undefined, parts };
+  }
+
+  /** The receiving side: one available lot per source lot, with its expiry and its budget. */
+  transferIn(parts: readonly { from: ModelLot; units: bigint; lotId: string }[]): void {
+    for (const p of parts) {
+      const lot = newLot(p.units, 'AVAILABLE', p.from.expiresAtMs, p.from.budget);
+      lot.lotId = p.lotId;
+      lot.transferred = true;
+      this.lots.push(lot);
+    }
+  }
 
   private reservationOf(reservationId: string): ModelReservation {
     const r = this.reservations.get(reservationId);
@@ -290,6 +336,17 @@ export class ModelAccount {
   }
 }
 
-function newLot(amount: bigint, status: LotStatus, expiresAtMs: number): ModelLot {
-  return { lotId: '', amount, remaining: amount, held: 0n, status, expiresAtMs, lapsed: false, expired: 0n };
+function newLot(amount: bigint, status: LotStatus, expiresAtMs: number, budget: ModelBudget): ModelLot {
+  return {
+    lotId: '',
+    amount,
+    remaining: amount,
+    held: 0n,
+    status,
+    expiresAtMs,
+    lapsed: false,
+    expired: 0n,
+    budget,
+    transferred: false,
+  };
 }

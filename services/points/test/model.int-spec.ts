@@ -60,7 +60,8 @@ type Op =
   | 'lapseLot'
   | 'lapseHold'
   | 'release'
-  | 'budget';
+  | 'budget'
+  | 'transfer';
 
 /** How often each operation is drawn. */
 const WEIGHTS: [Op, number][] = [
@@ -76,6 +77,7 @@ const WEIGHTS: [Op, number][] = [
   ['lapseHold', 4],
   ['release', 9],
   ['budget', 4],
+  ['transfer', 6],
 ];
 const TOTAL_WEIGHT = WEIGHTS.reduce((s, [, w]) => s + w, 0);
 
@@ -92,7 +94,19 @@ interface Due {
   lots: Set<ModelLot>;
   holds: Set<string>;
   release: Set<ModelLot>;
+  /** Transfers to other accounts (two accounts: done in the sequential step, in this order). */
+  transfers: { to: ModelAccount; points: bigint }[];
+  /** Refunds of an account holding received units (they change the sender's budget). */
+  refunds: number;
 }
+
+const newDue = (): Due => ({
+  lots: new Set(),
+  holds: new Set(),
+  release: new Set(),
+  transfers: [],
+  refunds: 0,
+});
 
 describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operations)`, () => {
   let h: EarningHarness;
@@ -215,17 +229,17 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
       return 'issue';
     };
 
-    return async (due: Due): Promise<void> => {
-      const op = draw();
+    return async (due: Due, forced?: Op): Promise<void> => {
+      const op = forced ?? draw();
       const started = Date.now();
       try {
-        await apply(op, due);
+        await apply(op, due, forced !== undefined);
       } finally {
         spent.set(op, (spent.get(op) ?? 0) + Date.now() - started);
       }
     };
 
-    async function apply(op: Op, due: Due): Promise<void> {
+    async function apply(op: Op, due: Due, sequential: boolean): Promise<void> {
       const label = `${m.holderId} ${op}`;
       count(op);
       switch (op) {
@@ -298,6 +312,12 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
           return;
         }
         case 'refund': {
+          if (!sequential && m.holdsReceivedUnits()) {
+            // it may take received units, whose budget is the sender's: not while the sender runs
+            due.refunds += 1;
+            count('refund deferred');
+            return;
+          }
           const open = payments.filter((p) => {
             const e = m.earnings.get(p.paymentId);
             return e !== undefined && e.refundedTotal < e.paid;
@@ -387,7 +407,8 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
           return;
         }
         case 'lapseLot': {
-          const lot = pick(m.lots.filter((l) => !l.lapsed && l.lotId !== ''));
+          // not a lot with transfer relatives: they share its expiry, one cannot lapse alone
+          const lot = pick(m.lots.filter((l) => !l.lapsed && l.lotId !== '' && !l.transferred));
           if (lot) due.lots.add(lot);
           return;
         }
@@ -399,6 +420,50 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
         case 'release': {
           const lot = pick(m.lots.filter((l) => l.status === 'PENDING' && l.lotId !== ''));
           if (lot) due.release.add(lot);
+          return;
+        }
+        case 'transfer': {
+          if (!sequential) {
+            const to = pick(accounts.filter((a) => a !== m && a.policy === m.policy));
+            const available = m.balance().available;
+            if (to) due.transfers.push({ to, points: BigInt(int(1, Math.max(1, Number(available) + 50))) });
+            return;
+          }
+          const t = present(due.transfers.shift(), 'transfer');
+          const want = m.transferOut(t.points);
+          const got = await refusalOf(
+            api.transferPoints({
+              requestId: randomUUID(),
+              tenancy: { operatorId, projectId: '', merchantId: '' },
+              fromHolderId: m.holderId,
+              toHolderId: t.to.holderId,
+              points: t.points,
+              reason: 'MODEL',
+            }),
+          );
+          expectSame(label, got.refusal, want.refusal);
+          if (!got.res) {
+            count('transfer refused');
+            return;
+          }
+          expect([label, seedNote(), got.res.fromAvailable]).toEqual([
+            label,
+            seedNote(),
+            m.balance().available,
+          ]);
+          const { rows } = await h.pool.query<{ lot_id: string; from_lot_id: string; amount: bigint }>(
+            'SELECT lot_id, from_lot_id, amount FROM lots WHERE source_ref = $1',
+            [got.res.transferId],
+          );
+          const byFrom = new Map(rows.map((r) => [r.from_lot_id, r]));
+          t.to.transferIn(
+            want.parts.map((p) => {
+              const row = present(byFrom.get(p.from.lotId), `lot received from ${p.from.lotId}`);
+              expect([label, seedNote(), row.amount]).toEqual([label, seedNote(), p.units]);
+              return { ...p, lotId: row.lot_id };
+            }),
+          );
+          expect([label, seedNote(), rows.length]).toEqual([label, seedNote(), want.parts.length]);
           return;
         }
         case 'budget': {
@@ -565,7 +630,7 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
       const runners = accounts.map((m, i) => runner(m, i));
       const rounds = Math.ceil(OPERATIONS / (ACCOUNTS * PER_ACCOUNT));
       for (let round = 1; round <= rounds; round++) {
-        const dues: Due[] = accounts.map(() => ({ lots: new Set(), holds: new Set(), release: new Set() }));
+        const dues: Due[] = accounts.map(newDue);
         await timed('(rounds, wall)', () =>
           Promise.all(
             runners.map(async (run, i) => {
@@ -574,6 +639,14 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
           ),
         );
         await timed('(passes)', () => passTime(dues));
+        // after the passes: a lot made due this round lapses before anything is transferred from it
+        await timed('(two accounts)', async () => {
+          for (const [i, due] of dues.entries()) {
+            const run = present(runners[i], 'runner');
+            while (due.transfers.length > 0) await run(due, 'transfer');
+            for (; due.refunds > 0; due.refunds--) await run(due, 'refund');
+          }
+        });
         await timed('(balances)', () => compareBalances(`after round ${round}`));
         if (round % CHECKPOINT_ROUNDS === 0 || round === rounds)
           await timed('(checkpoints)', () => compareRows(`checkpoint at round ${round}`));
