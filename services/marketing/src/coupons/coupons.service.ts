@@ -91,8 +91,26 @@ export class CouponsService {
   async claim(claims: CitybaseClaims, cmd: ClaimCouponCommand): Promise<ClaimResult> {
     assertTenancy(claims, requestTenancy(cmd));
     const campaignId = await this.resolveCampaign(cmd);
-    // a committed claim with this key is answered as it is now (whatever the campaign has left)
-    if (await this.requestKnown(claims, cmd)) return this.runClaim(claims, cmd, campaignId, null, []);
+    try {
+      return await this.claimOnce(claims, cmd, campaignId);
+    } catch (err) {
+      // a refusal of a request whose key is committed (a retry after the campaign sold out or was
+      // paused) answers its coupon as it is now; checked only when refused, off the hot path
+      if (
+        err instanceof DomainError &&
+        err.kind !== 'invalid_argument' &&
+        (await this.requestKnown(claims, cmd))
+      )
+        return this.runClaim(claims, cmd, campaignId, null, []);
+      throw err;
+    }
+  }
+
+  private async claimOnce(
+    claims: CitybaseClaims,
+    cmd: ClaimCouponCommand,
+    campaignId: string,
+  ): Promise<ClaimResult> {
     const found = await this.campaignFor(campaignId, false);
     if (!found || !visibleThrough(found, cmd, claims)) throw CampaignsErrors.notFound(campaignId);
     const now = new Date();
@@ -171,6 +189,9 @@ export class CouponsService {
   ): Promise<ClaimResult> {
     const { client, resourceId } = ctx;
     const campaign = (await findCampaign(client, campaignId))!;
+    // refused early on what is committed (budgets only fill up but by expiry): a sold-out burst
+    // does not queue on the campaign's row lock; admission is still only by the UPDATE below
+    assertBudgetLeft(campaign);
     const now = new Date();
     await countClaim(client, campaignId, holders);
     const coupon = await insertCoupon(client, {
@@ -248,8 +269,18 @@ export class CouponsService {
     return row;
   }
 
+  /** Rebuilds of this process under way: concurrent claims that found the counters missing share one. */
+  private readonly rebuilding = new Map<string, Promise<CampaignRow | undefined>>();
+
   private async rebuildGate(campaignId: string, seenEpoch: bigint, reason: string): Promise<CampaignRow> {
-    const row = await this.gate.rebuild(campaignId, seenEpoch, reason);
+    let running = this.rebuilding.get(campaignId);
+    if (!running) {
+      running = this.gate
+        .rebuild(campaignId, seenEpoch, reason)
+        .finally(() => this.rebuilding.delete(campaignId));
+      this.rebuilding.set(campaignId, running);
+    }
+    const row = await running;
     if (!row) throw CampaignsErrors.notFound(campaignId);
     this.gateCampaigns.set(campaignId, { row, at: Date.now() });
     return row;
@@ -371,6 +402,13 @@ function gateRefusal(c: CampaignRow): DomainError {
   const byMoney =
     c.max_spend !== null && c.coupon_max_value > 0n && c.max_spend / c.coupon_max_value < c.max_coupons;
   return byMoney ? CouponsErrors.budgetExhausted(c.campaign_id) : CouponsErrors.soldOut(c.campaign_id);
+}
+
+/** The committed totals leave room for one more coupon (else SOLD_OUT or BUDGET_EXHAUSTED). */
+function assertBudgetLeft(c: CampaignRow): void {
+  if (c.claimed >= c.max_coupons) throw CouponsErrors.soldOut(c.campaign_id);
+  if (c.max_spend !== null && c.claimed_value + c.coupon_max_value > c.max_spend)
+    throw CouponsErrors.budgetExhausted(c.campaign_id);
 }
 
 function retryLater(): DomainError {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { Logger, LOGGER, PG_POOL, Pool, REDIS, SERVICE_CONFIG, withTransaction } from '@citybase/platform';
 import type { CampaignRow } from '../campaigns/campaigns.store';
-import { lockCampaign } from '../campaigns/campaigns.store';
+import { findCampaign, lockCampaign } from '../campaigns/campaigns.store';
 import type { MarketingConfig } from '../config';
 import { gateStock, HolderField } from './coupons.domain';
 import { bumpGateEpoch, counterRows } from './coupons.store';
@@ -108,6 +108,14 @@ export class FlashGate {
     reason: string,
   ): Promise<CampaignRow | undefined> {
     let rebuilt = false;
+    const seen = await findCampaign(this.pool, campaignId);
+    if (
+      seen &&
+      seenEpoch !== undefined &&
+      seen.gate_epoch !== seenEpoch &&
+      (await this.stock(campaignId, seen.gate_epoch)) !== undefined
+    )
+      return seen;
     const row = await withTransaction(this.pool, async (client) => {
       const locked = await lockCampaign(client, campaignId);
       if (!locked || !locked.flash_sale) return locked;
