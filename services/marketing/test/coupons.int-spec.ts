@@ -156,6 +156,21 @@ describe('marketing: claims under contention (in-process service, real PostgreSQ
     expect(listed.coupons.map((x) => x.couponId)).toEqual([first.couponId]);
   });
 
+  it.each([false, true])(
+    'a retry of a claim that succeeded answers its coupon after the campaign sold out (flash sale: %s)',
+    async (flashSale) => {
+      const c = await activeCampaign(opA, A, { maxCoupons: 2n, flashSale });
+      const requestId = uniqueName('claim');
+      const first = (await claim(c, 'u-retry', { requestId })).coupon!;
+      await claim(c, 'u-retry-2');
+      const soldOut = await grpcError(claim(c, 'u-retry-3'));
+      expect(errorCode(soldOut)).toBe('CAMPAIGN_SOLD_OUT');
+      expect((await claim(c, 'u-retry', { requestId })).coupon?.couponId).toBe(first.couponId);
+      // the same user with a new request is refused
+      expect(errorCode(await grpcError(claim(c, 'u-retry')))).toBe('CAMPAIGN_SOLD_OUT');
+    },
+  );
+
   it('claims by generic code; a unique code claims once, even when scanned concurrently', async () => {
     const code = `AUTUMN${Date.now() % 1_000_000}`;
     const c = await activeCampaign(opA, A, { maxCoupons: 50n, genericCode: code });

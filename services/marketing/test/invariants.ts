@@ -82,8 +82,9 @@ export async function checkMarketingInvariants(db: Pool | PoolClient): Promise<s
 
 /**
  * The flash-sale gates agree with PostgreSQL: for every flash-sale campaign whose gate hash (at
- * its current epoch) exists, `stock` is what its budgets have left and every holder field is its
- * claim counter (fields of counters at 0 may be absent). With `requirePresent`, a missing hash of an
+ * its current epoch) exists, `stock` is what its budgets have left, every user field is the user's
+ * coupons of the campaign, every household and daily field its claim counter (fields at 0 may be
+ * absent). With `requirePresent`, a missing hash of an
  * ACTIVE flash sale is a violation too.
  */
 export async function checkGateInvariants(
@@ -113,9 +114,13 @@ export async function checkGateInvariants(
     }
     if (BigInt(hash.stock) !== c.stock)
       found.push(`gate stock ${hash.stock} <> ${c.stock}: ${c.campaign_id}`);
+    // users: their coupons (counted by the gate with or without a per-user limit); households
+    // and days: their claim counters
     const { rows: counters } = await db.query<{ field: string; count: number }>(
-      `SELECT CASE scope WHEN 'USER' THEN 'U:' WHEN 'HOUSEHOLD' THEN 'H:' ELSE 'D:' END || key AS field, count
-         FROM claim_counters WHERE campaign_id = $1`,
+      `SELECT 'U:' || user_id AS field, count(*)::int AS count FROM coupons WHERE campaign_id = $1 GROUP BY user_id
+       UNION ALL
+       SELECT CASE scope WHEN 'HOUSEHOLD' THEN 'H:' ELSE 'D:' END || key AS field, count
+         FROM claim_counters WHERE campaign_id = $1 AND scope <> 'USER'`,
       [c.campaign_id],
     );
     const truth = new Map(counters.filter((r) => r.count > 0).map((r) => [r.field, String(r.count)]));

@@ -77,6 +77,7 @@ export function cityDay(at: Date): string {
 export interface HolderField {
   scope: CounterScope;
   key: string;
+  /** 0: counted by the gate only (a flash sale's user without a per-user limit). */
   limit: number;
   /** The gate hash's field. */
   field: string;
@@ -89,16 +90,20 @@ export function counterKey(scope: CounterScope, key: string): string {
 /**
  * The counters a claim counts in: the user's, the household's, the user's of the city day, for
  * each limit the campaign has (0: no limit, no counter). A household limit needs the household.
+ * A flash sale's gate also counts the user's coupons without a per-user limit (limit 0: counted,
+ * never refused; no claim_counters row): a refused claim of a user who holds none cannot be the
+ * retry of a claim that succeeded, so only a holder's refusals look for their request key.
+ * The user's field is always first.
  */
 export function holderFields(
-  c: Pick<CampaignRow, 'per_user_limit' | 'per_household_limit' | 'per_user_daily_limit'>,
+  c: Pick<CampaignRow, 'per_user_limit' | 'per_household_limit' | 'per_user_daily_limit' | 'flash_sale'>,
   cmd: { userId: string; householdId: string },
   day: string,
 ): HolderField[] {
   const out: HolderField[] = [];
   const add = (scope: CounterScope, key: string, limit: number) =>
     out.push({ scope, key, limit, field: counterKey(scope, key) });
-  if (c.per_user_limit > 0) add('USER', cmd.userId, c.per_user_limit);
+  if (c.per_user_limit > 0 || c.flash_sale) add('USER', cmd.userId, c.per_user_limit);
   if (c.per_household_limit > 0) {
     if (cmd.householdId === '') throw CouponsErrors.householdRequired();
     add('HOUSEHOLD', cmd.householdId, c.per_household_limit);

@@ -63,6 +63,25 @@ const GATE_ATTEMPTS = 4;
 /** Thrown inside a claim's transaction: the gate epoch it was admitted at is gone (rebuilt). */
 class GateEpochMoved extends Error {}
 
+/**
+ * The gate's refusal with how many coupons the user holds: a user who holds none cannot be
+ * retrying a claim that succeeded, so its refusal needs no look at the request keys.
+ */
+class InTransaction extends Error {
+  constructor(readonly error: unknown) {
+    super('refused inside the claim transaction');
+  }
+}
+
+class GateRefusal extends DomainError {
+  constructor(
+    readonly error: DomainError,
+    readonly held: number,
+  ) {
+    super(error.kind, error.code, error.message, error.detail);
+  }
+}
+
 export interface ClaimResult {
   coupon: CouponRow;
   campaign: CampaignRow;
@@ -94,15 +113,20 @@ export class CouponsService {
     try {
       return await this.claimOnce(claims, cmd, campaignId);
     } catch (err) {
-      // a refusal of a request whose key is committed (a retry after the campaign sold out or was
-      // paused) answers its coupon as it is now; checked only when refused, off the hot path
+      // a refusal before the claim's transaction, of a request whose key is committed (a retry
+      // after the campaign sold out or was paused), answers its coupon as it is now; a refusal
+      // inside the transaction already looked (the transaction claims the key first), and the
+      // gate's refusal of a user holding no coupon cannot be a retry
+      if (err instanceof InTransaction) throw err.error;
+      const mayBeRetry = !(err instanceof GateRefusal) || err.held > 0;
       if (
         err instanceof DomainError &&
         err.kind !== 'invalid_argument' &&
+        mayBeRetry &&
         (await this.requestKnown(claims, cmd))
       )
         return this.runClaim(claims, cmd, campaignId, null, []);
-      throw err;
+      throw err instanceof GateRefusal ? err.error : err;
     }
   }
 
@@ -125,10 +149,10 @@ export class CouponsService {
       const epoch = campaign.gate_epoch;
       const answer = await this.gate.take(campaignId, epoch, holders);
       if (!answer.ok) {
-        if (answer.why === 'SOLD_OUT') throw gateRefusal(campaign);
+        if (answer.why === 'SOLD_OUT') throw new GateRefusal(gateRefusal(campaign), answer.held);
         if (answer.why === 'LIMIT') {
           const h = holders.find((x) => x.field === answer.field)!;
-          throw CouponsErrors.limitReached(h.scope, h.limit);
+          throw new GateRefusal(CouponsErrors.limitReached(h.scope, h.limit), answer.held);
         }
         // MISSING: flushed, restarted, or a new epoch; rebuilt from PostgreSQL
         if (attempt >= GATE_ATTEMPTS) throw retryLater();
@@ -148,8 +172,9 @@ export class CouponsService {
         }
         // PostgreSQL refused what the gate admitted: the gate was more generous than the truth
         // (it must never be), so its counters are rebuilt
-        if (err instanceof DomainError && err.kind === 'resource_exhausted')
-          await this.rebuildGate(campaignId, epoch, `postgres refused: ${err.code}`);
+        const refusal = err instanceof InTransaction ? err.error : err;
+        if (refusal instanceof DomainError && refusal.kind === 'resource_exhausted')
+          await this.rebuildGate(campaignId, epoch, `postgres refused: ${refusal.code}`);
         throw err;
       }
     }
@@ -166,17 +191,21 @@ export class CouponsService {
     gateEpoch: bigint | null,
     holders: HolderField[],
   ): Promise<ClaimResult & { replayed: boolean }> {
-    const { result, replayed } = await this.mutations.runWithOutcome({
-      method: 'MarketingService.ClaimCoupon',
-      claims,
-      requestId: cmd.requestId,
-      command: cmd,
-      execute: (ctx) => this.executeClaim(ctx, cmd, campaignId, gateEpoch, holders),
-      replay: async ({ client, resourceId }) => {
-        const coupon = (await findCoupon(client, resourceId))!;
-        return { coupon, campaign: (await findCampaign(client, coupon.campaign_id))! };
-      },
-    });
+    const { result, replayed } = await this.mutations
+      .runWithOutcome({
+        method: 'MarketingService.ClaimCoupon',
+        claims,
+        requestId: cmd.requestId,
+        command: cmd,
+        execute: (ctx) => this.executeClaim(ctx, cmd, campaignId, gateEpoch, holders),
+        replay: async ({ client, resourceId }) => {
+          const coupon = (await findCoupon(client, resourceId))!;
+          return { coupon, campaign: (await findCampaign(client, coupon.campaign_id))! };
+        },
+      })
+      .catch((err: unknown) => {
+        throw err instanceof GateEpochMoved ? err : new InTransaction(err);
+      });
     return { ...result, replayed };
   }
 

@@ -31,13 +31,14 @@ type Db = Pool | PoolClient;
 const COUPON_COLUMNS = `coupon_id, campaign_id, operator_id, user_id, household_id, status, max_value,
   currency, code, to_char(claim_day, 'YYYY-MM-DD') AS claim_day, claimed_at, expires_at, updated_at`;
 
-/** claim_counters count += 1 for each, refused (LIMIT_REACHED) where the count is at its limit. */
+/** claim_counters count += 1 for each limited one, refused (LIMIT_REACHED) where the count is at its limit. */
 export async function countClaim(
   client: PoolClient,
   campaignId: string,
   holders: HolderField[],
 ): Promise<void> {
   for (const h of holders) {
+    if (h.limit === 0) continue;
     const { rowCount } = await client.query(
       `INSERT INTO claim_counters (campaign_id, scope, key, count) VALUES ($1, $2, $3, 1)
        ON CONFLICT (campaign_id, scope, key) DO UPDATE
@@ -174,13 +175,18 @@ export async function bumpGateEpoch(client: PoolClient, campaignId: string): Pro
   return rows[0]!.gate_epoch;
 }
 
-/** The campaign's holder counters as the gate's hash fields. */
+/**
+ * The campaign's holder counts as the gate's hash fields: every user's coupons (U), the household
+ * and daily counters (H, D) of claim_counters.
+ */
 export async function counterRows(
   client: PoolClient,
   campaignId: string,
 ): Promise<{ field: string; count: number }[]> {
   const { rows } = await client.query<{ scope: CounterScope; key: string; count: number }>(
-    'SELECT scope, key, count FROM claim_counters WHERE campaign_id = $1 AND count > 0',
+    `SELECT 'USER' AS scope, user_id AS key, count(*)::int AS count FROM coupons WHERE campaign_id = $1 GROUP BY user_id
+     UNION ALL
+     SELECT scope, key, count FROM claim_counters WHERE campaign_id = $1 AND scope <> 'USER' AND count > 0`,
     [campaignId],
   );
   return rows.map((r) => ({ field: counterKey(r.scope, r.key), count: r.count }));

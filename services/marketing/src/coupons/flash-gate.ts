@@ -18,15 +18,22 @@ import { bumpGateEpoch, counterRows } from './coupons.store';
  * PostgreSQL's epoch check and go through the gate again.
  */
 
-/** KEYS[1] the hash; ARGV: field, limit, field, limit, ... Answers OK, MISSING, SOLD_OUT or LIMIT:<field>. */
+/**
+ * KEYS[1] the hash; ARGV: field, limit, field, limit, ... (the user's field first; limit 0: counted,
+ * not limited). Answers OK, MISSING, SOLD_OUT:<the user's count> or LIMIT:<the user's count>:<field>.
+ */
 const TAKE = `
 local stock = redis.call('HGET', KEYS[1], 'stock')
 if not stock then return 'MISSING' end
-if tonumber(stock) <= 0 then return 'SOLD_OUT' end
+local held = 0
+if #ARGV >= 2 then held = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') end
+if tonumber(stock) <= 0 then return 'SOLD_OUT:' .. held end
 for i = 1, #ARGV, 2 do
   local limit = tonumber(ARGV[i + 1])
-  local n = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
-  if n >= limit then return 'LIMIT:' .. ARGV[i] end
+  if limit > 0 then
+    local n = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+    if n >= limit then return 'LIMIT:' .. held .. ':' .. ARGV[i] end
+  end
 end
 redis.call('HINCRBY', KEYS[1], 'stock', -1)
 for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], 1) end
@@ -48,8 +55,12 @@ interface GateRedis extends Redis {
   marketingGateGive(key: string, ...fields: string[]): Promise<number>;
 }
 
+/** A refusal says how many coupons the user holds (0: it cannot be the retry of a claim that succeeded). */
 export type GateAnswer =
-  { ok: true } | { ok: false; why: 'MISSING' | 'SOLD_OUT' } | { ok: false; why: 'LIMIT'; field: string };
+  | { ok: true }
+  | { ok: false; why: 'MISSING' }
+  | { ok: false; why: 'SOLD_OUT'; held: number }
+  | { ok: false; why: 'LIMIT'; held: number; field: string };
 
 /** Holder fields written per HSET while rebuilding. */
 const REBUILD_CHUNK = 5_000;
@@ -85,8 +96,11 @@ export class FlashGate {
     const args = holders.flatMap((h) => [h.field, String(h.limit)]);
     const answer = await this.redis.marketingGateTake(this.key(campaignId, epoch), ...args);
     if (answer === 'OK') return { ok: true };
-    if (answer === 'MISSING' || answer === 'SOLD_OUT') return { ok: false, why: answer };
-    return { ok: false, why: 'LIMIT', field: answer.slice('LIMIT:'.length) };
+    if (answer === 'MISSING') return { ok: false, why: answer };
+    if (answer.startsWith('SOLD_OUT:')) return { ok: false, why: 'SOLD_OUT', held: Number(answer.slice(9)) };
+    const rest = answer.slice('LIMIT:'.length);
+    const at = rest.indexOf(':');
+    return { ok: false, why: 'LIMIT', held: Number(rest.slice(0, at)), field: rest.slice(at + 1) };
   }
 
   /** Gives back what `take` took (a claim PostgreSQL refused, or a replay). */
