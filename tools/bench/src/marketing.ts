@@ -93,23 +93,32 @@ export async function runMarketing(cleanup: Cleanup): Promise<void> {
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
   });
-  const marketing = await spawnService('marketing', {
-    DATABASE_URL: db.url,
-    DATABASE_POOL_SIZE: '20',
-    KAFKA_TOPIC_PREFIX: `${uniqueName('benchmkt')}.`,
-    AUTH_JWKS_URL: issuer.jwksUrl,
-    MARKETING_GATE_KEY_PREFIX: gatePrefix,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-  });
+  const marketing = await spawnService(
+    'marketing',
+    {
+      DATABASE_URL: db.url,
+      DATABASE_POOL_SIZE: '20',
+      KAFKA_TOPIC_PREFIX: `${uniqueName('benchmkt')}.`,
+      AUTH_JWKS_URL: issuer.jwksUrl,
+      MARKETING_GATE_KEY_PREFIX: gatePrefix,
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    },
+    {
+      // BENCH_CPU_PROF_DIR: a V8 CPU profile of the marketing process, written there when it stops
+      nodeArgs: process.env.BENCH_CPU_PROF_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+        : [],
+    },
+  );
   cleanup.add('marketing process', () => marketing.stop());
   await marketing.ready();
   const operatorId = 'bench-operator';
-  const client = grpcClient(MarketingServiceService, marketing.grpcAddress, () =>
-    issuer.metadata({
-      scopes: ['marketing:configure', 'marketing:claim', 'marketing:read'],
-      operators: [operatorId],
-    }),
-  );
+  // one token for the run, as a residents' app holds one (a new token per call would measure signing)
+  const metadata = issuer.metadata({
+    scopes: ['marketing:configure', 'marketing:claim', 'marketing:read'],
+    operators: [operatorId],
+  });
+  const client = grpcClient(MarketingServiceService, marketing.grpcAddress, () => metadata);
   cleanup.add('gRPC client', () => Promise.resolve(client.close()));
   const tenancy = { operatorId, projectId: '', merchantId: '' };
   const t = Math.floor(Date.now() / 1000);
