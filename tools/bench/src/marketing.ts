@@ -122,38 +122,37 @@ export async function runMarketing(cleanup: Cleanup): Promise<void> {
   cleanup.add('gRPC client', () => Promise.resolve(client.close()));
   const tenancy = { operatorId, projectId: '', merchantId: '' };
   const t = Math.floor(Date.now() / 1000);
-  const created = (
-    await client.createCampaign({
-      requestId: randomUUID(),
-      campaign: {
-        campaignId: '',
-        tenancy,
-        name: 'Bench flash sale',
-        status: CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED,
-        discount: { kind: { $case: 'amountOff', value: { currency: 'CNY', amountMinor: 500n } } },
-        funding: FundingSource.FUNDING_SOURCE_OPERATOR,
-        targeting: { projectIds: [], merchantIds: [], scenarios: [], tiers: [] },
-        stacking: { exclusive: false, group: '', priority: 0 },
-        claimFrom: { seconds: BigInt(t - 3600), nanos: 0 },
-        claimUntil: { seconds: BigInt(t + 86_400), nanos: 0 },
-        couponValidDays: 7,
-        useUntil: undefined,
-        maxCoupons: BigInt(p.coupons),
-        maxSpend: undefined,
-        perUserLimit: 1,
-        perHouseholdLimit: 0,
-        perUserDailyLimit: 0,
-        flashSale: true,
-        genericCode: '',
-        claimed: 0n,
-        redeemed: 0n,
-        claimedValue: undefined,
-        redeemedDiscount: undefined,
-        createdAt: undefined,
-        updatedAt: undefined,
-      },
-    })
-  ).campaign!;
+  const { campaign: created } = await client.createCampaign({
+    requestId: randomUUID(),
+    campaign: {
+      campaignId: '',
+      tenancy,
+      name: 'Bench flash sale',
+      status: CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED,
+      discount: { kind: { $case: 'amountOff', value: { currency: 'CNY', amountMinor: 500n } } },
+      funding: FundingSource.FUNDING_SOURCE_OPERATOR,
+      targeting: { projectIds: [], merchantIds: [], scenarios: [], tiers: [] },
+      stacking: { exclusive: false, group: '', priority: 0 },
+      claimFrom: { seconds: BigInt(t - 3600), nanos: 0 },
+      claimUntil: { seconds: BigInt(t + 86_400), nanos: 0 },
+      couponValidDays: 7,
+      useUntil: undefined,
+      maxCoupons: BigInt(p.coupons),
+      maxSpend: undefined,
+      perUserLimit: 1,
+      perHouseholdLimit: 0,
+      perUserDailyLimit: 0,
+      flashSale: true,
+      genericCode: '',
+      claimed: 0n,
+      redeemed: 0n,
+      claimedValue: undefined,
+      redeemedDiscount: undefined,
+      createdAt: undefined,
+      updatedAt: undefined,
+    },
+  });
+  if (!created) throw new Error('CreateCampaign answered no campaign');
   const campaignId = created.campaignId;
   await client.updateCampaign({
     requestId: randomUUID(),
@@ -194,7 +193,7 @@ export async function runMarketing(cleanup: Cleanup): Promise<void> {
       outcomes[code] = (outcomes[code] ?? 0) + 1;
     }
   });
-  const spawned = { marketing: processUsage(marketing.proc.pid!) };
+  const spawned = { marketing: processUsage(marketing.proc.pid ?? 0) };
   const pg = new Client({ connectionString: db.url });
   await pg.connect();
   let claimedInDb: number;
@@ -205,8 +204,8 @@ export async function runMarketing(cleanup: Cleanup): Promise<void> {
          FROM campaigns WHERE campaign_id = $1`,
       [campaignId],
     );
-    claimedInDb = rows[0]!.claimed;
-    coupons = rows[0]!.coupons;
+    claimedInDb = rows[0]?.claimed ?? 0;
+    coupons = rows[0]?.coupons ?? 0;
   } finally {
     await pg.end();
   }

@@ -855,12 +855,13 @@ function discountOf(v: OptionValues, currency: string): Discount {
   }
   const item = pairOption(v, 'free-item', '<item code:value in minor units>');
   if (item) kinds.push({ kind: { $case: 'freeItem', value: { itemCode: item[0], value: money(item[1]) } } });
-  if (kinds.length !== 1)
+  const [only, ...more] = kinds;
+  if (only === undefined || more.length > 0)
     throw new UsageError(
       'give exactly one of --amount-off, --percent-off, --threshold, --free-item',
       'campaign create',
     );
-  return kinds[0]!;
+  return only;
 }
 
 function campaignOf(v: OptionValues): Campaign {

@@ -608,7 +608,7 @@ describe('campaign', () => {
         discount: { amount_off: { currency: 'CNY', amount_minor: '500' } },
       },
     });
-    const sent = h.api.calls[0]!.req as { campaign: Campaign };
+    const sent = h.api.calls[0]?.req as { campaign: Campaign };
     expect(sent.campaign).toMatchObject({
       tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' },
       funding: 2,
