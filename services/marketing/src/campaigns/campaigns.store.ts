@@ -66,17 +66,35 @@ export type CampaignListRow = CampaignRow & { cursor_at: string };
 
 type Db = Pool | PoolClient;
 
+/** A column the row's discount kind requires (the CHECK campaigns_discount_shape guarantees it). */
+function required<T>(value: T | null, column: string): T {
+  if (value === null) throw new Error(`campaigns.${column} is NULL for its discount kind`);
+  return value;
+}
+
 /** The discount of a row. */
 export function discountOf(r: CampaignRow): DiscountSpec {
   switch (r.discount_kind) {
     case 'AMOUNT_OFF':
-      return { kind: 'AMOUNT_OFF', amountMinor: r.amount_off_minor! };
+      return { kind: 'AMOUNT_OFF', amountMinor: required(r.amount_off_minor, 'amount_off_minor') };
     case 'PERCENT_OFF':
-      return { kind: 'PERCENT_OFF', basisPoints: r.percent_basis_points!, capMinor: r.percent_cap_minor };
+      return {
+        kind: 'PERCENT_OFF',
+        basisPoints: required(r.percent_basis_points, 'percent_basis_points'),
+        capMinor: r.percent_cap_minor,
+      };
     case 'THRESHOLD':
-      return { kind: 'THRESHOLD', spendMinor: r.threshold_spend_minor!, saveMinor: r.threshold_save_minor! };
+      return {
+        kind: 'THRESHOLD',
+        spendMinor: required(r.threshold_spend_minor, 'threshold_spend_minor'),
+        saveMinor: required(r.threshold_save_minor, 'threshold_save_minor'),
+      };
     case 'FREE_ITEM':
-      return { kind: 'FREE_ITEM', itemCode: r.free_item_code!, valueMinor: r.free_item_value_minor! };
+      return {
+        kind: 'FREE_ITEM',
+        itemCode: required(r.free_item_code, 'free_item_code'),
+        valueMinor: required(r.free_item_value_minor, 'free_item_value_minor'),
+      };
   }
 }
 
