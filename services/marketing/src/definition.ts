@@ -11,4 +11,6 @@ export const definition = defineService({
   configSchema: marketingConfig,
   module: MarketingModule,
   grpcServices: { 'citybase.marketing.v1.MarketingService': MarketingServiceService },
+  // coupons' tier targeting projects points' TierChanged (consumer marketing.tiers)
+  consumes: ['points'],
 });

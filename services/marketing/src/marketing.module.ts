@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { CampaignsModule } from './campaigns/campaigns.module';
+import { CodesModule } from './codes/codes.module';
+import { CouponsModule } from './coupons/coupons.module';
 
 /** The marketing service's features. Each feature folder adds its gRPC controller and providers here. */
-@Module({})
+@Module({ imports: [CampaignsModule, CodesModule, CouponsModule] })
 export class MarketingModule {}

@@ -5,6 +5,7 @@
 import { runBackbone } from './backbone';
 import { runIdentity } from './identity';
 import { runLedger } from './ledger';
+import { runMarketing } from './marketing';
 import { runPayment } from './payment';
 import { runPoints } from './points';
 import { Cleanup, note, startOwnUsage } from './common';
@@ -40,6 +41,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'points transactions per second (issue, reserve, confirm over gRPC) spread over many accounts and on one hot account, reserve latency, pgbench baseline',
     run: runPoints,
   },
+  marketing: {
+    summary:
+      'coupon claims per second on one hot flash-sale campaign (oversold must be 0), bare Redis EVALSHA baseline',
+    run: runMarketing,
+  },
 };
 
 function usage(): string {
@@ -57,6 +63,7 @@ function usage(): string {
     '       BENCH_TOKENS, BENCH_ISSUE_CONCURRENCY, BENCH_VERIFICATIONS, BENCH_VERIFY_CONCURRENCY (identity)',
     '       BENCH_PAYMENTS, BENCH_PAYMENT_CONCURRENCY (payment)',
     '       BENCH_LEDGER_TRANSACTIONS, BENCH_LEDGER_CONCURRENCY, BENCH_LEDGER_ACCOUNTS (ledger)',
+    '       BENCH_CLAIMS, BENCH_CLAIM_COUPONS, BENCH_CLAIM_CONCURRENCY (marketing)',
     '       BENCH_POINTS_SCRIPTS, BENCH_POINTS_HOT_SCRIPTS, BENCH_POINTS_ACCOUNTS, BENCH_POINTS_CONCURRENCY (points)',
     'other: BENCH_LOG_LEVEL (default warn), BENCH_STALL_SECONDS (hang guard, default 60), BENCH_PGBENCH_BIN,',
     '       TEST_POSTGRES_URL, KAFKA_BROKERS',

@@ -58,6 +58,10 @@ interface TenantA extends World {
   merchantNo: string;
   /** Points: a reservation of A's resident's points at A's merchant. */
   reservationId: string;
+  /** Marketing: A's active campaign, a code batch of it, and a coupon A's resident claimed. */
+  campaignId: string;
+  batchId: string;
+  couponId: string;
 }
 
 const PHONES = {
@@ -90,6 +94,17 @@ const pointsProgramme = (operatorId: string): Json => ({
   expiryNoticeDays: 30,
   tiers: [{ name: 'Alpha Bronze', threshold: '0', multiplierPermille: 1000 }],
   tierWindowDays: 365,
+});
+/** A's marketing campaign: claimable from an hour ago for a day. */
+const marketingCampaign = (operatorId: string): Json => ({
+  tenancy: { operatorId },
+  name: 'Alpha coffee',
+  discount: { amountOff: { currency: 'CNY', amountMinor: '1000' } },
+  funding: 2,
+  claimFrom: { seconds: String(Math.floor(Date.now() / 1000) - 3600), nanos: 0 },
+  claimUntil: { seconds: String(Math.floor(Date.now() / 1000) + 86_400), nanos: 0 },
+  couponValidDays: 30,
+  maxCoupons: '100',
 });
 const FOREIGN: Record<string, Foreign> = {
   '/citybase.identity.v1.TenancyService/CreateOperator': {
@@ -498,16 +513,55 @@ const FOREIGN: Record<string, Foreign> = {
     request: (a) => ({ tenancy: { operatorId: a.operatorId }, period: BUDGET_PERIOD }),
     list: true,
   },
-  '/citybase.marketing.v1.MarketingService/CreateCampaign': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/UpdateCampaign': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetCampaign': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ListCampaigns': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GenerateCodes': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetCodeBatch': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ExportCodes': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ClaimCoupon': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetCoupon': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ListCoupons': { unimplemented: true },
+  // marketing: A's campaign, its code batch and a coupon of A's resident (B's token names A's operator)
+  '/citybase.marketing.v1.MarketingService/CreateCampaign': {
+    request: (a) => ({ requestId: rid(), campaign: marketingCampaign(a.operatorId) }),
+  },
+  '/citybase.marketing.v1.MarketingService/UpdateCampaign': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      campaignId: a.campaignId,
+      status: 3,
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetCampaign': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, campaignId: a.campaignId }),
+  },
+  '/citybase.marketing.v1.MarketingService/ListCampaigns': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId } }),
+    list: true,
+  },
+  '/citybase.marketing.v1.MarketingService/GenerateCodes': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      campaignId: a.campaignId,
+      count: '1',
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetCodeBatch': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, batchId: a.batchId }),
+  },
+  '/citybase.marketing.v1.MarketingService/ExportCodes': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, batchId: a.batchId }),
+    list: true,
+  },
+  '/citybase.marketing.v1.MarketingService/ClaimCoupon': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      campaignId: a.campaignId,
+      userId: a.residentId,
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetCoupon': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, couponId: a.couponId }),
+  },
+  '/citybase.marketing.v1.MarketingService/ListCoupons': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, userId: a.residentId }),
+    list: true,
+  },
   '/citybase.marketing.v1.MarketingService/QuoteDiscount': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/ReserveCoupon': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/ConfirmCouponReservation': { unimplemented: true },
@@ -579,6 +633,29 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'reservation',
       'reservationId',
     );
+  };
+
+  /** A's active campaign (10 CNY off, 100 coupons), a batch of 5 codes, and a coupon of A's resident. */
+  const marketingOfA = async (w: TenantA): Promise<Pick<TenantA, 'campaignId' | 'batchId' | 'couponId'>> => {
+    const M = '/citybase.marketing.v1.MarketingService/';
+    const campaignId = idOf(
+      await ok(`${M}CreateCampaign`, { requestId: rid(), campaign: marketingCampaign(w.operatorId) }),
+      'campaign',
+      'campaignId',
+    );
+    const tenancy = { operatorId: w.operatorId };
+    await ok(`${M}UpdateCampaign`, { requestId: rid(), tenancy, campaignId, status: 2 });
+    const batchId = idOf(
+      await ok(`${M}GenerateCodes`, { requestId: rid(), tenancy, campaignId, count: '5' }),
+      'batch',
+      'batchId',
+    );
+    const couponId = idOf(
+      await ok(`${M}ClaimCoupon`, { requestId: rid(), tenancy, campaignId, userId: w.residentId }),
+      'coupon',
+      'couponId',
+    );
+    return { campaignId, batchId, couponId };
   };
 
   beforeAll(async () => {
@@ -669,6 +746,9 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       reportId: '',
       merchantNo: `m-${projectId}`.slice(0, 64),
       reservationId: '',
+      campaignId: '',
+      batchId: '',
+      couponId: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -716,6 +796,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     ] as const)
       await ok(`${PTS}SetBudget`, { requestId: rid(), tenancy, period: BUDGET_PERIOD, allotted });
     a = { ...a, reservationId: await pointsReservation(a) };
+    a = { ...a, ...(await marketingOfA(a)) };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 
