@@ -11,4 +11,6 @@ export const definition = defineService({
   configSchema: marketingConfig,
   module: MarketingModule,
   grpcServices: { 'citybase.marketing.v1.MarketingService': MarketingServiceService },
+  // redemptions consume payment's topic (RefundSucceeded: rollback); it is created at start-up too
+  consumes: ['payment'],
 });
