@@ -6,6 +6,18 @@ export const marketingConfig = serviceConfigSchema({
   httpPort: 8085,
   database: 'citybase_marketing',
 }).extend({
+  // ---- codes (src/codes, docs/marketing.md "Codes") ----
+  /** How often the code job looks for running batches (a pass works a batch off in chunks). */
+  MARKETING_CODES_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+  /** Codes inserted per transaction of the code job (its progress step). */
+  MARKETING_CODES_CHUNK: z.coerce.number().int().min(100).max(50_000).default(5_000),
+  // ---- coupons (src/coupons, docs/marketing.md "Coupons") ----
+  /** How often the coupon expiry job expires AVAILABLE coupons past their validity. */
+  MARKETING_COUPON_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(60_000),
+  /** How often the gate reconcile job rebuilds flash-sale counters that are missing or disagree. */
+  MARKETING_GATE_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),
+  /** Prefix of the flash-sale gate's Redis keys (Redis is shared). */
+  MARKETING_GATE_KEY_PREFIX: z.string().min(1).max(64).default('citybase:marketing:gate'),
   // ---- redemptions (src/redemptions, docs/marketing.md "Redemptions") ----
   /** Lifetime of a coupon reservation whose request asks for 0 seconds, 1-3600. */
   MARKETING_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(600),

@@ -11,6 +11,7 @@ export const definition = defineService({
   configSchema: marketingConfig,
   module: MarketingModule,
   grpcServices: { 'citybase.marketing.v1.MarketingService': MarketingServiceService },
-  // redemptions consume payment's topic (RefundSucceeded: rollback); it is created at start-up too
-  consumes: ['payment'],
+  // coupons' tier targeting projects points' TierChanged (consumer marketing.tiers); redemptions
+  // roll back on payment's RefundSucceeded (consumer marketing.redemptions)
+  consumes: ['points', 'payment'],
 });

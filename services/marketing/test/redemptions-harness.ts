@@ -43,7 +43,13 @@ export async function startRedemptionsHarness(env: Record<string, string> = {}):
     definition,
     grpcService: MarketingServiceService,
     label: 'marketing-redemptions',
-    env: () => ({ DATABASE_POOL_SIZE: '20', MARKETING_HOLD_EXPIRY_INTERVAL_MS: '600000', ...env }),
+    env: () => ({
+      DATABASE_POOL_SIZE: '20',
+      MARKETING_HOLD_EXPIRY_INTERVAL_MS: '600000',
+      // the suite's own flash-sale gate keys: the shared Redis holds other suites' too
+      MARKETING_GATE_KEY_PREFIX: uniqueName('mkt-redeem-gate'),
+      ...env,
+    }),
     poolSize: 20,
     scopes: REDEEM_SCOPES,
   });
@@ -182,7 +188,10 @@ export async function seedCampaign(pool: Pool, s: CampaignSeed): Promise<string>
   return id;
 }
 
-/** A claimed AVAILABLE coupon of the campaign for the user (the campaign's totals and counter counted). */
+/**
+ * A claimed AVAILABLE coupon of the campaign for the user, as ClaimCoupon leaves it (the campaign's
+ * totals counted; seeded campaigns have no holder limits, so no counters).
+ */
 export async function seedCoupon(
   pool: Pool,
   campaignId: string,
@@ -200,11 +209,6 @@ export async function seedCoupon(
     );
     const c = rows[0];
     if (!c) throw new Error(`campaign ${campaignId} is missing`);
-    await client.query(
-      `INSERT INTO claim_counters (campaign_id, scope, key, count) VALUES ($1, 'USER', $2, 1)
-       ON CONFLICT (campaign_id, scope, key) DO UPDATE SET count = claim_counters.count + 1`,
-      [campaignId, userId],
-    );
     await client.query(
       `INSERT INTO coupons (coupon_id, campaign_id, operator_id, user_id, status, max_value, currency,
          claim_day, expires_at)

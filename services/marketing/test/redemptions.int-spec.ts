@@ -3,7 +3,8 @@ import { decodeUnverified, encodeSignedJwt, importJwks, toTimestamp, verifyJwt }
 import { uniqueName } from '@citybase/platform/testing';
 import { Basket, FundingSource, RedemptionStatus } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
-import { checkRedemptionInvariants } from './redemption-invariants';
+import { checkMarketingInvariants } from './invariants';
+import { activeCampaign } from './marketing-harness';
 import {
   campaignTotals,
   couponStatus,
@@ -88,7 +89,7 @@ describe('marketing redemptions: quotes, reservations, refund rollback, QR token
     app = h.clientOf({ operators: [op] }, ['marketing:claim']);
   });
   afterEach(async () => {
-    expect(await checkRedemptionInvariants(h.pool)).toEqual([]);
+    expect(await checkMarketingInvariants(h.pool)).toEqual([]);
   });
 
   describe('QuoteDiscount', () => {
@@ -140,6 +141,44 @@ describe('marketing redemptions: quotes, reservations, refund rollback, QR token
       );
       expect([foreign.code, errorCode(foreign)]).toEqual([status.PERMISSION_DENIED, 'TENANCY_FORBIDDEN']);
     });
+  });
+
+  it('a coupon made by CreateCampaign and ClaimCoupon is quoted, reserved and redeemed; the campaign counts it', async () => {
+    const office = h.clientOf({ operators: [op] }, ['marketing:configure', 'marketing:read']);
+    const k = await activeCampaign(office, op, {
+      discount: {
+        kind: {
+          $case: 'percentOff',
+          value: { basisPoints: 2000, cap: { currency: 'CNY', amountMinor: 1500n } },
+        },
+      },
+    });
+    const claimed = present(
+      (
+        await app.claimCoupon({
+          requestId: uniqueName('claim'),
+          tenancy: { operatorId: op, projectId: '', merchantId: '' },
+          campaignId: k.campaignId,
+          code: '',
+          userId: user,
+          householdId: '',
+        })
+      ).coupon,
+      'coupon',
+    );
+    const q = await checkout.quoteDiscount({
+      userId: user,
+      basket: basket(10_000n),
+      couponIds: [claimed.couponId],
+    });
+    expect(q.totalDiscount?.amountMinor).toBe(1500n);
+    const r = await redeemed(claimed.couponId, uniqueName('pay'));
+    expect(r.discount?.amountMinor).toBe(1500n);
+    const after = present(
+      (await office.getCampaign({ tenancy: k.tenancy, campaignId: k.campaignId })).campaign,
+      'campaign',
+    );
+    expect([after.claimed, after.redeemed, after.redeemedDiscount?.amountMinor]).toEqual([1n, 1n, 1500n]);
   });
 
   describe('ReserveCoupon > Confirm | Cancel | expire', () => {

@@ -1,0 +1,129 @@
+// Set-up of the marketing suites: the marketing service (in-process) on its own database, tokens
+// from a TestIssuer, gRPC clients per caller (an operator's back office, the residents' app), and
+// campaigns made through the RPCs.
+import { toTimestamp } from '@citybase/platform';
+import { PromiseClient, ServiceHarness, startServiceHarness, uniqueName } from '@citybase/platform/testing';
+import {
+  Campaign,
+  CampaignStatus,
+  FundingSource,
+  MarketingServiceService,
+} from '@citybase/contracts/citybase/marketing/v1/marketing';
+import { definition } from '../src/definition';
+import type { ServiceError } from '@grpc/grpc-js';
+import { errorCode } from '@citybase/platform/testing';
+export { errorCode, errorField, grpcError, rowCounts } from '@citybase/platform/testing';
+export { status } from '@grpc/grpc-js';
+
+export type MarketingClient = PromiseClient<typeof MarketingServiceService>;
+export type MarketingHarness = ServiceHarness<typeof MarketingServiceService> & {
+  /** MARKETING_GATE_KEY_PREFIX of the service: the suite's own flash-sale gate keys. */
+  gatePrefix: string;
+};
+
+/** An operator's back office: campaigns, codes, reads. */
+export const CONFIGURE_SCOPES = ['marketing:configure', 'marketing:read'];
+/** The residents' app: claims and reads. */
+export const CLAIM_SCOPES = ['marketing:claim', 'marketing:read'];
+
+/** The marketing service on its own database; `env` adds to (or overrides) its configuration. */
+export async function startMarketingHarness(
+  label: string,
+  env: Record<string, string> = {},
+): Promise<MarketingHarness> {
+  // a key prefix of the suite's own: the shared Redis holds other suites' gates too
+  const gatePrefix = env.MARKETING_GATE_KEY_PREFIX ?? uniqueName('mkt-gate');
+  const h = await startServiceHarness({
+    definition,
+    grpcService: MarketingServiceService,
+    label,
+    env: () => ({
+      DATABASE_POOL_SIZE: '30',
+      MARKETING_GATE_KEY_PREFIX: gatePrefix,
+      ...env,
+    }),
+    poolSize: 10,
+    scopes: CONFIGURE_SCOPES,
+  });
+  return Object.assign(h, { gatePrefix });
+}
+
+export const tenancy = (operatorId: string, projectId = '', merchantId = '') => ({
+  operatorId,
+  projectId,
+  merchantId,
+});
+
+const HOUR = 3_600_000;
+
+/** A campaign of `operatorId`: 10 CNY off, 100 coupons, claimable from an hour ago for a day. */
+export function campaignSpec(operatorId: string, over: Partial<Campaign> = {}): Campaign {
+  const now = Date.now();
+  return {
+    campaignId: '',
+    tenancy: tenancy(operatorId),
+    name: 'Autumn coffee',
+    status: CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED,
+    discount: { kind: { $case: 'amountOff', value: { currency: 'CNY', amountMinor: 1000n } } },
+    funding: FundingSource.FUNDING_SOURCE_OPERATOR,
+    targeting: { projectIds: [], merchantIds: [], scenarios: [], tiers: [] },
+    stacking: { exclusive: false, group: '', priority: 0 },
+    claimFrom: toTimestamp(new Date(now - HOUR)),
+    claimUntil: toTimestamp(new Date(now + 24 * HOUR)),
+    couponValidDays: 30,
+    useUntil: undefined,
+    maxCoupons: 100n,
+    maxSpend: undefined,
+    perUserLimit: 0,
+    perHouseholdLimit: 0,
+    perUserDailyLimit: 0,
+    flashSale: false,
+    genericCode: '',
+    claimed: 0n,
+    redeemed: 0n,
+    claimedValue: undefined,
+    redeemedDiscount: undefined,
+    createdAt: undefined,
+    updatedAt: undefined,
+    ...over,
+  };
+}
+
+/** Creates and activates a campaign; answers it ACTIVE. */
+export async function activeCampaign(
+  client: MarketingClient,
+  operatorId: string,
+  over: Partial<Campaign> = {},
+): Promise<Campaign> {
+  const created = (
+    await client.createCampaign({ requestId: uniqueName('c'), campaign: campaignSpec(operatorId, over) })
+  ).campaign!;
+  return (
+    await client.updateCampaign({
+      requestId: uniqueName('u'),
+      tenancy: created.tenancy,
+      campaignId: created.campaignId,
+      status: CampaignStatus.CAMPAIGN_STATUS_ACTIVE,
+      maxCoupons: 0n,
+      maxSpend: undefined,
+      claimUntil: undefined,
+    })
+  ).campaign!;
+}
+
+/** Settles a list of claims: how many succeeded, and the gRPC codes of the refusals. */
+export async function settle(
+  calls: Promise<unknown>[],
+): Promise<{ ok: number; refused: Record<string, number> }> {
+  const results = await Promise.allSettled(calls);
+  const refused: Record<string, number> = {};
+  let ok = 0;
+  for (const r of results) {
+    if (r.status === 'fulfilled') ok++;
+    else {
+      const code = errorCode(r.reason as ServiceError) ?? String((r.reason as Error).message);
+      refused[code] = (refused[code] ?? 0) + 1;
+    }
+  }
+  return { ok, refused };
+}
