@@ -240,7 +240,7 @@ export function decideEnd(
   if (r.status === askedStatus) return 'unchanged';
   if (r.status === 'EXPIRED' && asked === 'confirm')
     throw RedemptionsErrors.redemptionExpired(r.redemptionId);
-  throw RedemptionsErrors.redemptionEnded(r.redemptionId, r.status.toLowerCase().replace('_', ' '));
+  throw RedemptionsErrors.redemptionEnded(r.redemptionId, r.status);
 }
 
 /** When a reservation asked for now with `ttlSeconds` (0: `defaultTtl`) expires. */

@@ -20,10 +20,11 @@ export const RedemptionsErrors = {
       `redemption ${redemptionId} expired before it was confirmed; its coupon was released`,
     ),
 
+  /** `state` as stored (e.g. ROLLED_BACK): the code is REDEMPTION_<state>. */
   redemptionEnded: (redemptionId: string, state: string) =>
     DomainError.precondition(
       `REDEMPTION_${state.toUpperCase()}`,
-      `redemption ${redemptionId} is already ${state}`,
+      `redemption ${redemptionId} is already ${state.toLowerCase().replace('_', ' ')}`,
     ),
 
   /** Tokens are redeemed by RedeemToken; checkout's confirm and cancel are for CHECKOUT holds. */

@@ -276,7 +276,7 @@ export class RedemptionsService {
     if (ended.expired)
       throw asked === 'confirm'
         ? RedemptionsErrors.redemptionExpired(cmd.redemptionId)
-        : RedemptionsErrors.redemptionEnded(cmd.redemptionId, 'expired');
+        : RedemptionsErrors.redemptionEnded(cmd.redemptionId, 'EXPIRED');
     return ended.redemption;
   }
 
