@@ -58,6 +58,10 @@ interface TenantA extends World {
   merchantNo: string;
   /** Points: a reservation of A's resident's points at A's merchant. */
   reservationId: string;
+  /** Marketing: a coupon of A's resident held by a checkout at A's merchant, and a QR token of another. */
+  couponId: string;
+  redemptionId: string;
+  redemptionToken: string;
 }
 
 const PHONES = {
@@ -90,6 +94,12 @@ const pointsProgramme = (operatorId: string): Json => ({
   expiryNoticeDays: 30,
   tiers: [{ name: 'Alpha Bronze', threshold: '0', multiplierPermille: 1000 }],
   tierWindowDays: 365,
+});
+/** A basket at A's merchant (marketing's quotes, reservations and counter redemptions). */
+const marketingBasket = (a: TenantA): Json => ({
+  tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
+  scenario: 4,
+  total: { currency: 'CNY', amountMinor: '1000' },
 });
 const FOREIGN: Record<string, Foreign> = {
   '/citybase.identity.v1.TenancyService/CreateOperator': {
@@ -491,13 +501,37 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.marketing.v1.MarketingService/ClaimCoupon': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/GetCoupon': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/ListCoupons': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/QuoteDiscount': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ReserveCoupon': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ConfirmCouponReservation': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/CancelCouponReservation': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/IssueRedemptionToken': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetTokenKeys': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/RedeemToken': { unimplemented: true },
+  '/citybase.marketing.v1.MarketingService/QuoteDiscount': {
+    request: (a) => ({ userId: a.residentId, basket: marketingBasket(a), couponIds: [a.couponId] }),
+  },
+  '/citybase.marketing.v1.MarketingService/ReserveCoupon': {
+    request: (a) => ({
+      requestId: rid(),
+      userId: a.residentId,
+      couponId: a.couponId,
+      basket: marketingBasket(a),
+      reference: 'hostile',
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/ConfirmCouponReservation': {
+    request: (a) => ({ requestId: rid(), redemptionId: a.redemptionId }),
+  },
+  '/citybase.marketing.v1.MarketingService/CancelCouponReservation': {
+    request: (a) => ({ requestId: rid(), redemptionId: a.redemptionId }),
+  },
+  '/citybase.marketing.v1.MarketingService/IssueRedemptionToken': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, userId: a.residentId, couponId: a.couponId }),
+  },
+  // the public keys of QR tokens are the city's, not a tenant's: B gets them, and nothing of A
+  '/citybase.marketing.v1.MarketingService/GetTokenKeys': { request: () => ({}), list: true },
+  '/citybase.marketing.v1.MarketingService/RedeemToken': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
+      token: a.redemptionToken,
+      basket: marketingBasket(a),
+    }),
+  },
   '/citybase.marketing.v1.MarketingService/CreateGroupDeal': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/JoinGroupDeal': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/GetGroupDeal': { unimplemented: true },
@@ -562,6 +596,56 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'reservation',
       'reservationId',
     );
+  };
+
+  /**
+   * Marketing: an ACTIVE campaign of A at A's merchant, two coupons of A's resident; one held by a
+   * checkout at A's merchant, a QR token for the other.
+   */
+  const marketingRedemptions = async (
+    w: TenantA,
+  ): Promise<Pick<TenantA, 'couponId' | 'redemptionId' | 'redemptionToken'>> => {
+    const M = '/citybase.marketing.v1.MarketingService/';
+    const tenancy = { operatorId: w.operatorId };
+    const campaign = (
+      await ok(`${M}CreateCampaign`, {
+        requestId: rid(),
+        campaign: {
+          tenancy,
+          name: 'Alpha coffee',
+          discount: { amountOff: { currency: 'CNY', amountMinor: '100' } },
+          funding: 2,
+          claimFrom: new Date(Date.now() - 3_600_000).toISOString(),
+          claimUntil: new Date(Date.now() + 86_400_000).toISOString(),
+          couponValidDays: 30,
+          maxCoupons: '10',
+        },
+      })
+    ).campaign as Json;
+    const campaignId = campaign.campaignId as string;
+    await ok(`${M}UpdateCampaign`, { requestId: rid(), tenancy, campaignId, status: 2 });
+    const claim = async () =>
+      idOf(
+        await ok(`${M}ClaimCoupon`, { requestId: rid(), tenancy, campaignId, userId: w.residentId }),
+        'coupon',
+        'couponId',
+      );
+    const couponId = await claim();
+    const redemptionId = idOf(
+      await ok(`${M}ReserveCoupon`, {
+        requestId: rid(),
+        userId: w.residentId,
+        couponId,
+        basket: marketingBasket(w),
+        reference: 'authz-checkout',
+      }),
+      'redemption',
+      'redemptionId',
+    );
+    const token = (
+      await ok(`${M}IssueRedemptionToken`, { tenancy, userId: w.residentId, couponId: await claim() })
+    ).token as string;
+    return { couponId, redemptionId, redemptionToken: token };
   };
 
   beforeAll(async () => {
@@ -652,6 +736,9 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       reportId: '',
       merchantNo: `m-${projectId}`.slice(0, 64),
       reservationId: '',
+      couponId: '',
+      redemptionId: '',
+      redemptionToken: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -698,7 +785,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       [{ operatorId, projectId }, '400'],
     ] as const)
       await ok(`${PTS}SetBudget`, { requestId: rid(), tenancy, period: BUDGET_PERIOD, allotted });
-    a = { ...a, reservationId: await pointsReservation(a) };
+    a = { ...a, reservationId: await pointsReservation(a), ...(await marketingRedemptions(a)) };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 
