@@ -354,6 +354,29 @@ describe('marketing redemptions: quotes, reservations, refund rollback, QR token
       expect(await campaignTotals(h.pool, k)).toMatchObject({ redeemed: 1n, redeemed_discount: 1000n });
     });
 
+    it('a full refund of a checkout with two stacked coupons rolls both back; what it cost is the basket less both', async () => {
+      const k = await campaign({ discount: { kind: 'AMOUNT_OFF', amount: 1000n } });
+      const a = await seedCoupon(h.pool, k, user);
+      const b = await seedCoupon(
+        h.pool,
+        await campaign({ discount: { kind: 'AMOUNT_OFF', amount: 500n } }),
+        user,
+      );
+      const pay = randomUUID();
+      await redeemed(a, pay);
+      await redeemed(b, pay); // paid 10000 - 1000 - 500 = 8500
+      await h.refunded(pay, 8499n);
+      expect([await couponStatus(h.pool, a), await couponStatus(h.pool, b)]).toEqual([
+        'REDEEMED',
+        'REDEEMED',
+      ]);
+      await h.refunded(pay, 8500n);
+      expect([await couponStatus(h.pool, a), await couponStatus(h.pool, b)]).toEqual([
+        'AVAILABLE',
+        'AVAILABLE',
+      ]);
+    });
+
     it('a rollback past the coupon validity expires the coupon', async () => {
       const k = await campaign({ discount: { kind: 'AMOUNT_OFF', amount: 1000n } });
       const c = await seedCoupon(h.pool, k, user);

@@ -487,9 +487,12 @@ export class RedemptionsService {
       return;
     }
     const emit = this.jobEmit(client);
-    // coupons in id order: concurrent rollbacks and RPCs never wait on each other in a cycle
-    for (const c of [...confirmed].sort((a, b) => (a.coupon_id < b.coupon_id ? -1 : 1))) {
-      await lockCouponForRedemption(client, c.coupon_id);
+    // every coupon locked first, in id order, before any campaign row is touched: a rollback never
+    // holds a campaign's row while it waits for a coupon a confirmation holds (which then waits for
+    // that campaign row)
+    const ordered = [...confirmed].sort((a, b) => (a.coupon_id < b.coupon_id ? -1 : 1));
+    for (const c of ordered) await lockCouponForRedemption(client, c.coupon_id);
+    for (const c of ordered) {
       const r = await findRedemption(client, c.redemption_id);
       if (!r || r.status !== 'CONFIRMED') continue;
       await this.rollBack(client, emit, r, `refund:${event.refundId}`);
