@@ -172,12 +172,21 @@ export async function measureQuoteLatency(
   const issuer = await TestIssuer.start();
   cleanup.add('token issuer', () => issuer.stop());
   const { db } = await benchDatabase('bench_marketing_quote', cleanup);
-  const marketing = await spawnService('marketing', {
-    DATABASE_URL: db.url,
-    KAFKA_TOPIC_PREFIX: `bench-quote-${randomUUID()}.`,
-    AUTH_JWKS_URL: issuer.jwksUrl,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-  });
+  const marketing = await spawnService(
+    'marketing',
+    {
+      DATABASE_URL: db.url,
+      KAFKA_TOPIC_PREFIX: `bench-quote-${randomUUID()}.`,
+      AUTH_JWKS_URL: issuer.jwksUrl,
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    },
+    {
+      // BENCH_CPU_PROF_DIR: a V8 CPU profile of the marketing process, written there when it stops
+      nodeArgs: process.env.BENCH_CPU_PROF_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+        : [],
+    },
+  );
   cleanup.add('marketing process', () => marketing.stop());
   await marketing.ready();
   const operatorId = 'bench-operator';
