@@ -1,6 +1,7 @@
 import { toTimestamp } from '@citybase/platform';
 import { uniqueName } from '@citybase/platform/testing';
 import { Campaign, CampaignStatus } from '@citybase/contracts/citybase/marketing/v1/marketing';
+import type { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { checkMarketingInvariants } from './invariants';
 import {
   activeCampaign,
@@ -309,7 +310,9 @@ describe('marketing: campaigns (in-process service)', () => {
         'campaign.targeting.project_ids[0]',
       ],
       [
-        create({ targeting: { projectIds: [], merchantIds: [], scenarios: [99], tiers: [] } }),
+        create({
+          targeting: { projectIds: [], merchantIds: [], scenarios: [99 as PaymentScenario], tiers: [] },
+        }),
         'campaign.targeting.scenarios[0]',
       ],
       [() => update(opA, c, {}), 'status'],

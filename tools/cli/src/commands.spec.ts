@@ -291,7 +291,7 @@ describe('help', () => {
     } else {
       expect(text).toContain('--credentials <file>');
     }
-    const mutating = /create|rotate|revoke|set/.test(name);
+    const mutating = /create|rotate|revoke|set|activate|pause|end$|codes/.test(name);
     expect(text.includes('--request-id <id>')).toBe(mutating);
   });
 

@@ -4,6 +4,12 @@
 import { Command as CommanderCommand, type CommanderError, Option } from 'commander';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
+import {
+  type Campaign,
+  CampaignStatus,
+  type Discount,
+  FundingSource,
+} from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { UsageError } from './errors';
 
 export const DEFAULT_ADMIN_NAME = 'City admin';
@@ -65,7 +71,33 @@ export type Command =
       allotted: bigint;
     }
   | { name: 'points budget get'; auth: AuthOptions; period: string; operatorId: string; projectId: string }
-  | { name: 'points budget list'; auth: AuthOptions; period: string; operatorId: string };
+  | { name: 'points budget list'; auth: AuthOptions; period: string; operatorId: string }
+  | { name: 'campaign create'; auth: AuthOptions; requestId?: string; campaign: Campaign }
+  | { name: 'campaign get'; auth: AuthOptions; operatorId: string; campaignId: string }
+  | {
+      name: 'campaign list';
+      auth: AuthOptions;
+      operatorId: string;
+      projectId: string;
+      status: CampaignStatus;
+    }
+  | {
+      name: 'campaign activate' | 'campaign pause' | 'campaign end';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      campaignId: string;
+    }
+  | {
+      name: 'campaign codes';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      /** Generate: the campaign and the count; or look at a batch (and export its codes). */
+      generate?: { campaignId: string; count: bigint };
+      batchId?: string;
+      exportCodes: boolean;
+    };
 
 export type CommandName = Command['name'];
 
@@ -552,6 +584,185 @@ const SPECS: CommandSpec[] = [
       operatorId: v.string('operator') ?? '',
     }),
   },
+  {
+    name: 'campaign create',
+    summary: 'create a marketing campaign in DRAFT (MarketingService.CreateCampaign)',
+    details: [
+      'One discount: --amount-off, --percent-off (with --cap), --threshold <spend:save> or',
+      '--free-item <item:value>; money in minor units (fen) of --currency. Needs scope',
+      'marketing:configure and the operator inside the tenancy of the credentials. The service',
+      'checks the ranges (docs/marketing.md "Campaigns"); `citybase campaign activate` opens it.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', description: 'project_id the campaign is narrowed to' },
+      merchant: {
+        type: 'string',
+        value: '<id>',
+        description: 'merchant_id (required with --funding merchant)',
+      },
+      name: { type: 'string', value: '<text>', required: true, description: '1-80 characters' },
+      currency: {
+        type: 'string',
+        value: '<code>',
+        description: 'currency of the money options (default CNY)',
+      },
+      'amount-off': { type: 'string', value: '<minor>', description: 'a fixed amount off' },
+      'percent-off': { type: 'string', value: '<basis points>', description: '1-10000 (1000 = 10%)' },
+      cap: { type: 'string', value: '<minor>', description: 'the most --percent-off takes off' },
+      threshold: { type: 'string', value: '<spend:save>', description: 'spend X save Y, e.g. 10000:1500' },
+      'free-item': {
+        type: 'string',
+        value: '<item:value>',
+        description: 'one item free, worth at most value',
+      },
+      funding: { type: 'string', value: '<who>', required: true, description: 'platform|operator|merchant' },
+      'claim-from': { type: 'string', value: '<time>', description: 'ISO 8601 (default now)' },
+      'claim-until': { type: 'string', value: '<time>', required: true, description: 'ISO 8601' },
+      'valid-days': {
+        type: 'string',
+        value: '<days>',
+        required: true,
+        description: 'coupon validity, 1-365',
+      },
+      'use-until': { type: 'string', value: '<time>', description: 'no coupon is valid later (ISO 8601)' },
+      'max-coupons': { type: 'string', value: '<n>', required: true, description: 'count budget, > 0' },
+      'max-spend': { type: 'string', value: '<minor>', description: 'money budget (none: no money budget)' },
+      'per-user': { type: 'string', value: '<n>', description: 'coupons per user (default 0: no limit)' },
+      'per-household': { type: 'string', value: '<n>', description: 'coupons per household (default 0)' },
+      'per-day': { type: 'string', value: '<n>', description: 'coupons per user per city day (default 0)' },
+      'flash-sale': { type: 'string', value: '<yes|no>', description: 'gate claims in Redis (default no)' },
+      'generic-code': { type: 'string', value: '<code>', description: '4-32 of A-Z and 0-9' },
+      'target-project': {
+        type: 'string',
+        multiple: true,
+        value: '<ids>',
+        description: 'where it can be used',
+      },
+      'target-merchant': {
+        type: 'string',
+        multiple: true,
+        value: '<ids>',
+        description: 'where it can be used',
+      },
+      'target-tier': {
+        type: 'string',
+        multiple: true,
+        value: '<names>',
+        description: 'points tiers that can claim',
+      },
+      exclusive: { type: 'string', value: '<yes|no>', description: 'applied alone (default no)' },
+      group: { type: 'string', value: '<name>', description: 'stacking group, 1-40 characters' },
+      priority: {
+        type: 'string',
+        value: '<n>',
+        description: 'order of application, lower first (default 0)',
+      },
+    },
+    build: (v) => ({
+      name: 'campaign create',
+      auth: v.auth(),
+      ...withRequestId(v),
+      campaign: campaignOf(v),
+    }),
+  },
+  {
+    name: 'campaign get',
+    summary: 'a campaign with its claimed and redeemed totals (MarketingService.GetCampaign)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      id: { type: 'string', value: '<campaign-id>', required: true, description: 'campaign_id' },
+    },
+    build: (v) => ({
+      name: 'campaign get',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      campaignId: v.required('id'),
+    }),
+  },
+  {
+    name: 'campaign list',
+    summary: "an operator's campaigns, newest first (MarketingService.ListCampaigns)",
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', description: "only the project's campaigns" },
+      status: {
+        type: 'string',
+        value: '<status>',
+        description: 'draft|active|paused|ended (default every one)',
+      },
+    },
+    build: (v) => ({
+      name: 'campaign list',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      projectId: v.string('project') ?? '',
+      status: parseCampaignStatus(v.string('status')),
+    }),
+  },
+  ...(['activate', 'pause', 'end'] as const).map((verb): CommandSpec => ({
+    name: `campaign ${verb}`,
+    summary: `${verb === 'activate' ? 'open (or resume) claims of' : verb === 'pause' ? 'pause claims of' : 'end for good'} a campaign (MarketingService.UpdateCampaign)`,
+    details: ['DRAFT > ACTIVE <> PAUSED > ENDED; claimed coupons stay usable until they expire.'],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      id: { type: 'string', value: '<campaign-id>', required: true, description: 'campaign_id' },
+    },
+    build: (v) => ({
+      name: `campaign ${verb}`,
+      auth: v.auth(),
+      ...withRequestId(v),
+      operatorId: v.required('operator'),
+      campaignId: v.required('id'),
+    }),
+  })),
+  {
+    name: 'campaign codes',
+    summary:
+      'generate unique codes for a campaign, or follow a batch and export its codes (GenerateCodes, GetCodeBatch, ExportCodes)',
+    details: [
+      '--id and --count start a batch (at most 100,000, never beyond the count budget) and print it;',
+      '--batch prints its progress, and with --export yes every code once it is done.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      id: { type: 'string', value: '<campaign-id>', description: 'campaign_id (with --count)' },
+      count: { type: 'string', value: '<n>', description: '1-100000' },
+      batch: { type: 'string', value: '<batch-id>', description: 'a batch started before' },
+      export: { type: 'string', value: '<yes|no>', description: 'with --batch: also print its codes' },
+    },
+    build: (v) => {
+      const batchId = v.string('batch');
+      const operatorId = v.required('operator');
+      const exportCodes = yesNo(v, 'export', 'campaign codes');
+      if (batchId !== undefined) {
+        if (v.string('id') !== undefined || v.string('count') !== undefined)
+          throw new UsageError('give either --batch, or --id and --count', 'campaign codes');
+        return { name: 'campaign codes', auth: v.auth(), operatorId, batchId, exportCodes };
+      }
+      if (exportCodes) throw new UsageError('--export needs --batch', 'campaign codes');
+      return {
+        name: 'campaign codes',
+        auth: v.auth(),
+        ...withRequestId(v),
+        operatorId,
+        generate: { campaignId: v.required('id'), count: v.integer('count') },
+        exportCodes,
+      };
+    },
+  },
 ];
 
 /** The node of a budget command: --period, and --operator / --project (a project needs its operator). */
@@ -563,6 +774,146 @@ function budgetNode(
   const projectId = v.string('project') ?? '';
   if (projectId !== '' && operatorId === '') throw new UsageError('--project needs --operator', topic);
   return { period: v.required('period'), operatorId, projectId };
+}
+
+/** The campaign statuses accepted by --status. */
+export const CAMPAIGN_STATUSES: ReadonlyMap<string, CampaignStatus> = new Map([
+  ['draft', CampaignStatus.CAMPAIGN_STATUS_DRAFT],
+  ['active', CampaignStatus.CAMPAIGN_STATUS_ACTIVE],
+  ['paused', CampaignStatus.CAMPAIGN_STATUS_PAUSED],
+  ['ended', CampaignStatus.CAMPAIGN_STATUS_ENDED],
+]);
+
+const FUNDINGS: ReadonlyMap<string, FundingSource> = new Map([
+  ['platform', FundingSource.FUNDING_SOURCE_PLATFORM],
+  ['operator', FundingSource.FUNDING_SOURCE_OPERATOR],
+  ['merchant', FundingSource.FUNDING_SOURCE_MERCHANT],
+]);
+
+function parseCampaignStatus(text: string | undefined): CampaignStatus {
+  if (text === undefined) return CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED;
+  const s = CAMPAIGN_STATUSES.get(text.trim().toLowerCase());
+  if (s === undefined)
+    throw new UsageError(
+      `--status must be one of ${[...CAMPAIGN_STATUSES.keys()].join(', ')} (got '${text}')`,
+      'campaign list',
+    );
+  return s;
+}
+
+function yesNo(v: OptionValues, name: string, topic: string): boolean {
+  const text = v.string(name);
+  if (text === undefined) return false;
+  const t = text.trim().toLowerCase();
+  if (t !== 'yes' && t !== 'no') throw new UsageError(`--${name} must be yes or no (got '${text}')`, topic);
+  return t === 'yes';
+}
+
+function timeOption(v: OptionValues, name: string): { seconds: bigint; nanos: number } | undefined {
+  const text = v.string(name);
+  if (text === undefined) return undefined;
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms))
+    throw new UsageError(`--${name} must be an ISO 8601 time (got '${text}')`, 'campaign create');
+  return { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
+}
+
+/** "<a>:<b>" with a text or number first part and a number second part. */
+function pairOption(v: OptionValues, name: string, usage: string): [string, bigint] | undefined {
+  const text = v.string(name);
+  if (text === undefined) return undefined;
+  const at = text.lastIndexOf(':');
+  const second = text.slice(at + 1);
+  if (at <= 0 || !/^\d{1,18}$/.test(second))
+    throw new UsageError(`--${name} must be ${usage} (got '${text}')`, 'campaign create');
+  return [text.slice(0, at), BigInt(second)];
+}
+
+/** The discount of `campaign create`: exactly one of the four kinds. */
+function discountOf(v: OptionValues, currency: string): Discount {
+  const money = (amountMinor: bigint) => ({ currency, amountMinor });
+  const kinds: Discount[] = [];
+  if (v.string('amount-off') !== undefined)
+    kinds.push({ kind: { $case: 'amountOff', value: money(v.integer('amount-off')) } });
+  if (v.string('percent-off') !== undefined)
+    kinds.push({
+      kind: {
+        $case: 'percentOff',
+        value: {
+          basisPoints: v.int32('percent-off'),
+          cap: v.string('cap') === undefined ? undefined : money(v.integer('cap')),
+        },
+      },
+    });
+  const threshold = pairOption(v, 'threshold', '<spend:save> in minor units');
+  if (threshold) {
+    if (!/^\d{1,18}$/.test(threshold[0]))
+      throw new UsageError('--threshold must be <spend:save> in minor units', 'campaign create');
+    kinds.push({
+      kind: { $case: 'threshold', value: { spend: money(BigInt(threshold[0])), save: money(threshold[1]) } },
+    });
+  }
+  const item = pairOption(v, 'free-item', '<item code:value in minor units>');
+  if (item) kinds.push({ kind: { $case: 'freeItem', value: { itemCode: item[0], value: money(item[1]) } } });
+  if (kinds.length !== 1)
+    throw new UsageError(
+      'give exactly one of --amount-off, --percent-off, --threshold, --free-item',
+      'campaign create',
+    );
+  return kinds[0]!;
+}
+
+function campaignOf(v: OptionValues): Campaign {
+  const currency = v.string('currency') ?? 'CNY';
+  const fundingText = v.required('funding');
+  const funding = FUNDINGS.get(fundingText.trim().toLowerCase());
+  if (funding === undefined)
+    throw new UsageError(
+      `--funding must be one of ${[...FUNDINGS.keys()].join(', ')} (got '${fundingText}')`,
+      'campaign create',
+    );
+  const now = Date.now();
+  return {
+    campaignId: '',
+    tenancy: {
+      operatorId: v.required('operator'),
+      projectId: v.string('project') ?? '',
+      merchantId: v.string('merchant') ?? '',
+    },
+    name: v.required('name'),
+    status: CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED,
+    discount: discountOf(v, currency),
+    funding,
+    targeting: {
+      projectIds: v.list('target-project'),
+      merchantIds: v.list('target-merchant'),
+      scenarios: [],
+      tiers: v.list('target-tier'),
+    },
+    stacking: {
+      exclusive: yesNo(v, 'exclusive', 'campaign create'),
+      group: v.string('group') ?? '',
+      priority: v.int32('priority', 0),
+    },
+    claimFrom: timeOption(v, 'claim-from') ?? { seconds: BigInt(Math.floor(now / 1000)), nanos: 0 },
+    claimUntil: timeOption(v, 'claim-until'),
+    couponValidDays: v.int32('valid-days'),
+    useUntil: timeOption(v, 'use-until'),
+    maxCoupons: v.integer('max-coupons'),
+    maxSpend:
+      v.string('max-spend') === undefined ? undefined : { currency, amountMinor: v.integer('max-spend') },
+    perUserLimit: v.int32('per-user', 0),
+    perHouseholdLimit: v.int32('per-household', 0),
+    perUserDailyLimit: v.int32('per-day', 0),
+    flashSale: yesNo(v, 'flash-sale', 'campaign create'),
+    genericCode: v.string('generic-code') ?? '',
+    claimed: 0n,
+    redeemed: 0n,
+    claimedValue: undefined,
+    redeemedDiscount: undefined,
+    createdAt: undefined,
+    updatedAt: undefined,
+  };
 }
 
 function parseShortfallPolicy(text: string): ShortfallPolicy {
@@ -835,6 +1186,7 @@ const ENVIRONMENT = [
   '  CITYBASE_IDENTITY_URL    HTTP endpoint of identity, for tokens (default http://127.0.0.1:8081)',
   '  CITYBASE_IDENTITY_GRPC   gRPC address of identity (default 127.0.0.1:50051)',
   '  CITYBASE_POINTS_GRPC     gRPC address of points (default 127.0.0.1:50054)',
+  '  CITYBASE_MARKETING_GRPC  gRPC address of marketing (default 127.0.0.1:50055)',
   '  CITYBASE_CLIENT_ID, CITYBASE_CLIENT_SECRET',
   '                           credentials, when --credentials is not given',
 ];

@@ -102,6 +102,7 @@ describe('endpointsFromEnv', () => {
       httpUrl: 'http://127.0.0.1:8081',
       grpcAddress: '127.0.0.1:50051',
       pointsGrpcAddress: '127.0.0.1:50054',
+      marketingGrpcAddress: '127.0.0.1:50055',
     });
     expect(
       endpointsFromEnv({
@@ -113,6 +114,7 @@ describe('endpointsFromEnv', () => {
       httpUrl: 'https://id.city.example',
       grpcAddress: 'id:443',
       pointsGrpcAddress: 'points:443',
+      marketingGrpcAddress: '127.0.0.1:50055',
     });
     expect(() => endpointsFromEnv({ CITYBASE_IDENTITY_URL: 'not a url' })).toThrow(CliError);
   });

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ClientServiceService } from '@citybase/contracts/citybase/identity/v1/clients';
 import { TenancyServiceService } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
+import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import type { ClientCredentials, Env } from './credentials';
 import { CliError } from './errors';
 
@@ -11,6 +12,8 @@ export const DEFAULT_IDENTITY_URL = 'http://127.0.0.1:8081';
 export const DEFAULT_IDENTITY_GRPC = '127.0.0.1:50051';
 /** The points service's gRPC port (its tokens come from identity too). */
 export const DEFAULT_POINTS_GRPC = '127.0.0.1:50054';
+/** The marketing service's gRPC port (`citybase campaign ...`). */
+export const DEFAULT_MARKETING_GRPC = '127.0.0.1:50055';
 /** Deadline of one gRPC call and of the token request. */
 export const CALL_TIMEOUT_MS = 30_000;
 
@@ -21,6 +24,8 @@ export interface Endpoints {
   grpcAddress: string;
   /** host:port of the points service's gRPC port (`citybase points ...`). */
   pointsGrpcAddress: string;
+  /** host:port of the marketing service's gRPC port (`citybase campaign ...`). */
+  marketingGrpcAddress: string;
 }
 
 export function endpointsFromEnv(env: Env): Endpoints {
@@ -35,6 +40,7 @@ export function endpointsFromEnv(env: Env): Endpoints {
     httpUrl,
     grpcAddress: env.CITYBASE_IDENTITY_GRPC || DEFAULT_IDENTITY_GRPC,
     pointsGrpcAddress: env.CITYBASE_POINTS_GRPC || DEFAULT_POINTS_GRPC,
+    marketingGrpcAddress: env.CITYBASE_MARKETING_GRPC || DEFAULT_MARKETING_GRPC,
   };
 }
 
@@ -137,8 +143,19 @@ type PointsCalls = Pick<
   'setProgramme' | 'getProgramme' | 'setBudget' | 'getBudget' | 'listBudgets'
 >;
 
-/** The RPCs the tool uses: identity's, and the points service's operator tools. */
-export type IdentityApi = TenancyCalls & ClientCalls & PointsCalls & { close(): void };
+type MarketingCalls = Pick<
+  Unary<typeof MarketingServiceService>,
+  | 'createCampaign'
+  | 'updateCampaign'
+  | 'getCampaign'
+  | 'listCampaigns'
+  | 'generateCodes'
+  | 'getCodeBatch'
+  | 'exportCodes'
+>;
+
+/** The RPCs the tool uses: identity's, and the points and marketing services' operator tools. */
+export type IdentityApi = TenancyCalls & ClientCalls & PointsCalls & MarketingCalls & { close(): void };
 
 type RawUnary = (
   req: unknown,
@@ -176,6 +193,7 @@ export function identityApi(
   grpcAddress: string,
   token: string,
   pointsGrpcAddress = DEFAULT_POINTS_GRPC,
+  marketingGrpcAddress = DEFAULT_MARKETING_GRPC,
 ): IdentityApi {
   const metadata = (): grpc.Metadata => {
     const md = new grpc.Metadata();
@@ -185,6 +203,7 @@ export function identityApi(
   const tenancy = promiseClient(TenancyServiceService, grpcAddress, metadata);
   const clients = promiseClient(ClientServiceService, grpcAddress, metadata);
   const points = promiseClient(PointsServiceService, pointsGrpcAddress, metadata);
+  const marketing = promiseClient(MarketingServiceService, marketingGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -200,10 +219,18 @@ export function identityApi(
     setBudget: points.setBudget,
     getBudget: points.getBudget,
     listBudgets: points.listBudgets,
+    createCampaign: marketing.createCampaign,
+    updateCampaign: marketing.updateCampaign,
+    getCampaign: marketing.getCampaign,
+    listCampaigns: marketing.listCampaigns,
+    generateCodes: marketing.generateCodes,
+    getCodeBatch: marketing.getCodeBatch,
+    exportCodes: marketing.exportCodes,
     close: () => {
       tenancy.close();
       clients.close();
       points.close();
+      marketing.close();
     },
   };
 }
@@ -214,5 +241,10 @@ export async function connectIdentity(
   credentials: ClientCredentials,
 ): Promise<IdentityApi> {
   const token = await fetchToken(endpoints.httpUrl, credentials);
-  return identityApi(endpoints.grpcAddress, token.access_token, endpoints.pointsGrpcAddress);
+  return identityApi(
+    endpoints.grpcAddress,
+    token.access_token,
+    endpoints.pointsGrpcAddress,
+    endpoints.marketingGrpcAddress,
+  );
 }

@@ -2,6 +2,13 @@
 // without their prefix ("RESIDENTIAL"), timestamps as RFC 3339 UTC strings (null when unset).
 import type { Timestamp } from '@citybase/contracts/google/protobuf/timestamp';
 import {
+  type Campaign,
+  CampaignStatus,
+  type CodeBatch,
+  CodeBatchStatus,
+  FundingSource,
+} from '@citybase/contracts/citybase/marketing/v1/marketing';
+import {
   type ApiClient,
   ClientStatus,
   type ClientTenancy,
@@ -133,5 +140,61 @@ export function renderBudget(b: Budget | undefined): Json {
     subtree_redeemed: b.subtreeRedeemed.toString(),
     subtree_expired: b.subtreeExpired.toString(),
     updated_at: timestampText(b.updatedAt),
+  };
+}
+
+export function renderCampaign(c: Campaign | undefined): Json {
+  if (c === undefined) return null;
+  const money = (m: { currency: string; amountMinor: bigint } | undefined) =>
+    m ? { currency: m.currency, amount_minor: m.amountMinor.toString() } : null;
+  const d = c.discount?.kind;
+  return {
+    campaign_id: c.campaignId,
+    operator_id: c.tenancy?.operatorId ?? '',
+    project_id: c.tenancy?.projectId ?? '',
+    merchant_id: c.tenancy?.merchantId ?? '',
+    name: c.name,
+    status: enumName(CampaignStatus, c.status, 'CAMPAIGN_STATUS_'),
+    discount:
+      d === undefined
+        ? null
+        : d.$case === 'amountOff'
+          ? { amount_off: money(d.value) }
+          : d.$case === 'percentOff'
+            ? { percent_off: { basis_points: d.value.basisPoints, cap: money(d.value.cap) } }
+            : d.$case === 'threshold'
+              ? { threshold: { spend: money(d.value.spend), save: money(d.value.save) } }
+              : { free_item: { item_code: d.value.itemCode, value: money(d.value.value) } },
+    funding: enumName(FundingSource, c.funding, 'FUNDING_SOURCE_'),
+    claim_from: timestampText(c.claimFrom),
+    claim_until: timestampText(c.claimUntil),
+    coupon_valid_days: c.couponValidDays,
+    use_until: timestampText(c.useUntil),
+    max_coupons: c.maxCoupons.toString(),
+    max_spend: money(c.maxSpend),
+    per_user_limit: c.perUserLimit,
+    per_household_limit: c.perHouseholdLimit,
+    per_user_daily_limit: c.perUserDailyLimit,
+    flash_sale: c.flashSale,
+    generic_code: c.genericCode === '' ? null : c.genericCode,
+    claimed: c.claimed.toString(),
+    claimed_value: money(c.claimedValue),
+    redeemed: c.redeemed.toString(),
+    redeemed_discount: money(c.redeemedDiscount),
+    created_at: timestampText(c.createdAt),
+    updated_at: timestampText(c.updatedAt),
+  };
+}
+
+export function renderCodeBatch(b: CodeBatch | undefined): Json {
+  if (b === undefined) return null;
+  return {
+    batch_id: b.batchId,
+    campaign_id: b.campaignId,
+    status: enumName(CodeBatchStatus, b.status, 'CODE_BATCH_STATUS_'),
+    requested: b.requested.toString(),
+    generated: b.generated.toString(),
+    created_at: timestampText(b.createdAt),
+    finished_at: timestampText(b.finishedAt),
   };
 }

@@ -5,6 +5,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { type ApiClient, ClientStatus } from '@citybase/contracts/citybase/identity/v1/clients';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { BudgetLevel, type Budget, ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
+import type { Campaign, CodeBatch } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import type { ClientCredentials } from './credentials';
 import type { Endpoints, IdentityApi } from './identity-api';
 import type { Io } from './io';
@@ -147,10 +148,82 @@ class FakeApi implements IdentityApi {
       ? { budgets: [budget('op-1', '', 600n)], page: { nextPageToken: 'b2' } }
       : { budgets: [budget('op-2', '', 100n)], page: { nextPageToken: '' } };
   };
+  createCampaign: IdentityApi['createCampaign'] = async (req) => {
+    this.record('createCampaign', req);
+    return {
+      campaign: req.campaign && { ...req.campaign, campaignId: 'c-1', status: 1, createdAt: CREATED },
+    };
+  };
+  updateCampaign: IdentityApi['updateCampaign'] = async (req) => {
+    this.record('updateCampaign', req);
+    return { campaign: { ...CAMPAIGN, campaignId: req.campaignId, status: req.status } };
+  };
+  getCampaign: IdentityApi['getCampaign'] = async (req) => {
+    this.record('getCampaign', req);
+    return { campaign: { ...CAMPAIGN, campaignId: req.campaignId } };
+  };
+  listCampaigns: IdentityApi['listCampaigns'] = async (req) => {
+    this.record('listCampaigns', req);
+    return { campaigns: [CAMPAIGN], page: { nextPageToken: '' } };
+  };
+  generateCodes: IdentityApi['generateCodes'] = async (req) => {
+    this.record('generateCodes', req);
+    return {
+      batch: { ...BATCH, campaignId: req.campaignId, requested: req.count, generated: 0n, status: 1 },
+    };
+  };
+  getCodeBatch: IdentityApi['getCodeBatch'] = async (req) => {
+    this.record('getCodeBatch', req);
+    return { batch: { ...BATCH, batchId: req.batchId } };
+  };
+  exportCodes: IdentityApi['exportCodes'] = async (req) => {
+    this.record('exportCodes', req);
+    return req.page?.pageToken === ''
+      ? { codes: [{ code: '0123456789ABCDEF', couponId: '' }], page: { nextPageToken: 'e2' } }
+      : { codes: [{ code: 'ZYXWVTSRQPNMKJHG', couponId: 'k-1' }], page: { nextPageToken: '' } };
+  };
   close(): void {
     this.closed = true;
   }
 }
+
+const CAMPAIGN: Campaign = {
+  campaignId: 'c-1',
+  tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' },
+  name: 'Coffee',
+  status: 2,
+  discount: { kind: { $case: 'amountOff', value: { currency: 'CNY', amountMinor: 500n } } },
+  funding: 2,
+  targeting: { projectIds: [], merchantIds: [], scenarios: [], tiers: [] },
+  stacking: { exclusive: false, group: '', priority: 0 },
+  claimFrom: CREATED,
+  claimUntil: CREATED,
+  couponValidDays: 7,
+  useUntil: undefined,
+  maxCoupons: 100n,
+  maxSpend: undefined,
+  perUserLimit: 1,
+  perHouseholdLimit: 0,
+  perUserDailyLimit: 0,
+  flashSale: true,
+  genericCode: '',
+  claimed: 3n,
+  redeemed: 1n,
+  claimedValue: { currency: 'CNY', amountMinor: 1500n },
+  redeemedDiscount: { currency: 'CNY', amountMinor: 500n },
+  createdAt: CREATED,
+  updatedAt: CREATED,
+};
+
+const BATCH: CodeBatch = {
+  batchId: 'b-1',
+  campaignId: 'c-1',
+  status: 2,
+  requested: 2n,
+  generated: 2n,
+  createdAt: CREATED,
+  finishedAt: CREATED,
+};
 
 function budget(operatorId: string, projectId: string, allotted: bigint): Budget {
   return {
@@ -222,6 +295,7 @@ describe('credentials and endpoints', () => {
           httpUrl: 'http://127.0.0.1:8081',
           grpcAddress: '127.0.0.1:50051',
           pointsGrpcAddress: '127.0.0.1:50054',
+          marketingGrpcAddress: '127.0.0.1:50055',
         },
         credentials: { client_id: 'cb_env', client_secret: 'env-secret' },
       },
@@ -237,6 +311,7 @@ describe('credentials and endpoints', () => {
       CITYBASE_IDENTITY_URL: 'http://identity:9000/',
       CITYBASE_IDENTITY_GRPC: 'identity:6000',
       CITYBASE_POINTS_GRPC: 'points:6004',
+      CITYBASE_MARKETING_GRPC: 'marketing:6005',
     });
     expect(await h.run('operator', 'list', '--credentials', file)).toBe(0);
     expect(h.connects[0]).toEqual({
@@ -244,6 +319,7 @@ describe('credentials and endpoints', () => {
         httpUrl: 'http://identity:9000',
         grpcAddress: 'identity:6000',
         pointsGrpcAddress: 'points:6004',
+        marketingGrpcAddress: 'marketing:6005',
       },
       credentials: { client_id: 'cb_file', client_secret: 'file-secret' },
     });
@@ -491,6 +567,118 @@ describe('requests and output', () => {
       ['listClients', { page: { pageSize: 0, pageToken: '' } }],
       ['rotateSigningKey', { requestId: 'generated-3' }],
     ]);
+  });
+});
+
+describe('campaign', () => {
+  it('campaign create builds the campaign from the options; activate, pause, end move it', async () => {
+    const h = harness();
+    const create = [
+      'campaign',
+      'create',
+      '--operator',
+      'op-1',
+      '--name',
+      'Coffee',
+      '--amount-off',
+      '500',
+      '--funding',
+      'operator',
+      '--claim-from',
+      '2026-12-06T00:00:00Z',
+      '--claim-until',
+      '2026-12-31T00:00:00Z',
+      '--valid-days',
+      '7',
+      '--max-coupons',
+      '100',
+      '--per-user',
+      '1',
+      '--flash-sale',
+      'yes',
+      '--target-tier',
+      'Gold,Silver',
+    ];
+    expect(await h.run(...create)).toBe(0);
+    expect(h.json()).toMatchObject({
+      request_id: 'generated-1',
+      campaign: {
+        campaign_id: 'c-1',
+        status: 'DRAFT',
+        discount: { amount_off: { currency: 'CNY', amount_minor: '500' } },
+      },
+    });
+    const sent = h.api.calls[0]!.req as { campaign: Campaign };
+    expect(sent.campaign).toMatchObject({
+      tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' },
+      funding: 2,
+      maxCoupons: 100n,
+      perUserLimit: 1,
+      flashSale: true,
+      couponValidDays: 7,
+      claimFrom: { seconds: BigInt(Date.parse('2026-12-06T00:00:00Z') / 1000), nanos: 0 },
+      targeting: { tiers: ['Gold', 'Silver'] },
+    });
+    for (const [verb, status] of [
+      ['activate', 2],
+      ['pause', 3],
+      ['end', 4],
+    ] as const) {
+      h.out.length = 0;
+      expect(
+        await h.run('campaign', verb, '--operator', 'op-1', '--id', 'c-1', '--request-id', `r-${verb}`),
+      ).toBe(0);
+      expect(h.json()).toMatchObject({ request_id: `r-${verb}`, campaign: { campaign_id: 'c-1' } });
+      expect(h.api.calls.at(-1)).toEqual({
+        method: 'updateCampaign',
+        req: {
+          requestId: `r-${verb}`,
+          tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' },
+          campaignId: 'c-1',
+          status,
+          maxCoupons: 0n,
+          maxSpend: undefined,
+          claimUntil: undefined,
+        },
+      });
+    }
+    // one discount, exactly
+    expect(await h.run(...create, '--percent-off', '1000')).toBe(2);
+  });
+
+  it('campaign get / list / codes (generate, progress, export every page)', async () => {
+    const h = harness();
+    expect(await h.run('campaign', 'get', '--operator', 'op-1', '--id', 'c-1')).toBe(0);
+    expect(h.json()).toMatchObject({ campaign: { campaign_id: 'c-1', claimed: '3', flash_sale: true } });
+    h.out.length = 0;
+    expect(await h.run('campaign', 'list', '--operator', 'op-1', '--status', 'active')).toBe(0);
+    expect(h.json()).toMatchObject({ campaigns: [{ campaign_id: 'c-1', status: 'ACTIVE' }] });
+    h.out.length = 0;
+    expect(await h.run('campaign', 'codes', '--operator', 'op-1', '--id', 'c-1', '--count', '2')).toBe(0);
+    expect(h.json()).toMatchObject({
+      request_id: 'generated-1',
+      batch: { status: 'RUNNING', requested: '2' },
+    });
+    h.out.length = 0;
+    expect(await h.run('campaign', 'codes', '--operator', 'op-1', '--batch', 'b-1', '--export', 'yes')).toBe(
+      0,
+    );
+    expect(h.json()).toMatchObject({
+      batch: { batch_id: 'b-1', status: 'DONE' },
+      codes: [
+        { code: '0123456789ABCDEF', coupon_id: null },
+        { code: 'ZYXWVTSRQPNMKJHG', coupon_id: 'k-1' },
+      ],
+    });
+    expect(h.api.calls.map((c) => c.method)).toEqual([
+      'getCampaign',
+      'listCampaigns',
+      'generateCodes',
+      'getCodeBatch',
+      'exportCodes',
+      'exportCodes',
+    ]);
+    expect(await h.run('campaign', 'codes', '--operator', 'op-1', '--batch', 'b-1', '--count', '2')).toBe(2);
   });
 });
 

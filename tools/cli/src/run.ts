@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { PageResponse } from '@citybase/contracts/citybase/common/v1/common';
+import { CampaignStatus, CodeBatchStatus } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import type { Command } from './commands';
 import { type ClientCredentials, assertNewFile, loadCredentials } from './credentials';
 import { CliError, grpcStatusName, isServiceError, oneLine } from './errors';
@@ -12,7 +13,9 @@ import type { Io } from './io';
 import { runLedgerCheck } from './ledger-check';
 import {
   renderBudget,
+  renderCampaign,
   renderClient,
+  renderCodeBatch,
   renderOperator,
   renderProgramme,
   renderProject,
@@ -102,7 +105,12 @@ type MutatingCommand = Extract<
       | 'client revoke'
       | 'keys rotate'
       | 'points programme set'
-      | 'points budget set';
+      | 'points budget set'
+      | 'campaign create'
+      | 'campaign activate'
+      | 'campaign pause'
+      | 'campaign end'
+      | 'campaign codes';
   }
 >;
 
@@ -116,13 +124,21 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'keys rotate':
     case 'points programme set':
     case 'points budget set':
+    case 'campaign create':
+    case 'campaign activate':
+    case 'campaign pause':
+    case 'campaign end':
       return true;
+    case 'campaign codes':
+      return command.generate !== undefined;
     case 'operator list':
     case 'project list':
     case 'client list':
     case 'points programme get':
     case 'points budget get':
     case 'points budget list':
+    case 'campaign get':
+    case 'campaign list':
       return false;
   }
 }
@@ -240,7 +256,75 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
       });
       return print({ budgets: budgets.map(renderBudget) });
     }
+    case 'campaign create': {
+      const res = await api.createCampaign({ requestId, campaign: command.campaign });
+      return print({ request_id: requestId, campaign: renderCampaign(res.campaign) });
+    }
+    case 'campaign get': {
+      const res = await api.getCampaign({
+        tenancy: marketingTenancy(command.operatorId),
+        campaignId: command.campaignId,
+      });
+      return print({ campaign: renderCampaign(res.campaign) });
+    }
+    case 'campaign list': {
+      const campaigns = await allPages(async (pageToken) => {
+        const res = await api.listCampaigns({
+          tenancy: marketingTenancy(command.operatorId, command.projectId),
+          status: command.status,
+          page: { pageSize: 0, pageToken },
+        });
+        return { items: res.campaigns, page: res.page };
+      });
+      return print({ campaigns: campaigns.map(renderCampaign) });
+    }
+    case 'campaign activate':
+    case 'campaign pause':
+    case 'campaign end': {
+      const res = await api.updateCampaign({
+        requestId,
+        tenancy: marketingTenancy(command.operatorId),
+        campaignId: command.campaignId,
+        status: CAMPAIGN_VERBS[command.name],
+        maxCoupons: 0n,
+        maxSpend: undefined,
+        claimUntil: undefined,
+      });
+      return print({ request_id: requestId, campaign: renderCampaign(res.campaign) });
+    }
+    case 'campaign codes': {
+      const tenancy = marketingTenancy(command.operatorId);
+      if (command.generate) {
+        const res = await api.generateCodes({ requestId, tenancy, ...command.generate });
+        return print({ request_id: requestId, batch: renderCodeBatch(res.batch) });
+      }
+      const batchId = command.batchId ?? '';
+      const res = await api.getCodeBatch({ tenancy, batchId });
+      if (!command.exportCodes) return print({ batch: renderCodeBatch(res.batch) });
+      if (res.batch?.status !== CodeBatchStatus.CODE_BATCH_STATUS_DONE)
+        throw new CliError(
+          `batch ${batchId} is still running (${res.batch?.generated ?? 0n} of ${res.batch?.requested ?? 0n}): export it once it is done`,
+        );
+      const codes = await allPages(async (pageToken) => {
+        const page = await api.exportCodes({ tenancy, batchId, page: { pageSize: 10_000, pageToken } });
+        return { items: page.codes, page: page.page };
+      });
+      return print({
+        batch: renderCodeBatch(res.batch),
+        codes: codes.map((c) => ({ code: c.code, coupon_id: c.couponId === '' ? null : c.couponId })),
+      });
+    }
   }
+}
+
+const CAMPAIGN_VERBS = {
+  'campaign activate': CampaignStatus.CAMPAIGN_STATUS_ACTIVE,
+  'campaign pause': CampaignStatus.CAMPAIGN_STATUS_PAUSED,
+  'campaign end': CampaignStatus.CAMPAIGN_STATUS_ENDED,
+} as const;
+
+function marketingTenancy(operatorId: string, projectId = '') {
+  return { operatorId, projectId, merchantId: '' };
 }
 
 /** Output of CreateClient / RotateClientSecret: the secret once, or a note that a replay has none. */

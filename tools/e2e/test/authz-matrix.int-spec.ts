@@ -58,8 +58,11 @@ interface TenantA extends World {
   merchantNo: string;
   /** Points: a reservation of A's resident's points at A's merchant. */
   reservationId: string;
-  /** Marketing: a coupon of A's resident held by a checkout at A's merchant, and a QR token of another. */
+  /** Marketing: A's active campaign, a code batch of it, and a coupon A's resident claimed. */
+  campaignId: string;
+  batchId: string;
   couponId: string;
+  /** Marketing: a checkout hold of another coupon of A's resident, and a QR token of a third. */
   redemptionId: string;
   redemptionToken: string;
 }
@@ -94,6 +97,17 @@ const pointsProgramme = (operatorId: string): Json => ({
   expiryNoticeDays: 30,
   tiers: [{ name: 'Alpha Bronze', threshold: '0', multiplierPermille: 1000 }],
   tierWindowDays: 365,
+});
+/** A's marketing campaign: claimable from an hour ago for a day. */
+const marketingCampaign = (operatorId: string): Json => ({
+  tenancy: { operatorId },
+  name: 'Alpha coffee',
+  discount: { amountOff: { currency: 'CNY', amountMinor: '1000' } },
+  funding: 2,
+  claimFrom: { seconds: String(Math.floor(Date.now() / 1000) - 3600), nanos: 0 },
+  claimUntil: { seconds: String(Math.floor(Date.now() / 1000) + 86_400), nanos: 0 },
+  couponValidDays: 30,
+  maxCoupons: '100',
 });
 /** A basket at A's merchant (marketing's quotes, reservations and counter redemptions). */
 const marketingBasket = (a: TenantA): Json => ({
@@ -491,16 +505,55 @@ const FOREIGN: Record<string, Foreign> = {
     request: (a) => ({ tenancy: { operatorId: a.operatorId }, period: BUDGET_PERIOD }),
     list: true,
   },
-  '/citybase.marketing.v1.MarketingService/CreateCampaign': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/UpdateCampaign': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetCampaign': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ListCampaigns': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GenerateCodes': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetCodeBatch': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ExportCodes': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ClaimCoupon': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetCoupon': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ListCoupons': { unimplemented: true },
+  // marketing: A's campaign, its code batch and a coupon of A's resident (B's token names A's operator)
+  '/citybase.marketing.v1.MarketingService/CreateCampaign': {
+    request: (a) => ({ requestId: rid(), campaign: marketingCampaign(a.operatorId) }),
+  },
+  '/citybase.marketing.v1.MarketingService/UpdateCampaign': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      campaignId: a.campaignId,
+      status: 3,
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetCampaign': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, campaignId: a.campaignId }),
+  },
+  '/citybase.marketing.v1.MarketingService/ListCampaigns': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId } }),
+    list: true,
+  },
+  '/citybase.marketing.v1.MarketingService/GenerateCodes': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      campaignId: a.campaignId,
+      count: '1',
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetCodeBatch': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, batchId: a.batchId }),
+  },
+  '/citybase.marketing.v1.MarketingService/ExportCodes': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, batchId: a.batchId }),
+    list: true,
+  },
+  '/citybase.marketing.v1.MarketingService/ClaimCoupon': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      campaignId: a.campaignId,
+      userId: a.residentId,
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetCoupon': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, couponId: a.couponId }),
+  },
+  '/citybase.marketing.v1.MarketingService/ListCoupons': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, userId: a.residentId }),
+    list: true,
+  },
   '/citybase.marketing.v1.MarketingService/QuoteDiscount': {
     request: (a) => ({ userId: a.residentId, basket: marketingBasket(a), couponIds: [a.couponId] }),
   },
@@ -598,44 +651,51 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     );
   };
 
-  /**
-   * Marketing: an ACTIVE campaign of A at A's merchant, two coupons of A's resident; one held by a
-   * checkout at A's merchant, a QR token for the other.
-   */
+  /** A's active campaign (10 CNY off, 100 coupons), a batch of 5 codes, and a coupon of A's resident. */
+  const marketingOfA = async (w: TenantA): Promise<Pick<TenantA, 'campaignId' | 'batchId' | 'couponId'>> => {
+    const M = '/citybase.marketing.v1.MarketingService/';
+    const campaignId = idOf(
+      await ok(`${M}CreateCampaign`, { requestId: rid(), campaign: marketingCampaign(w.operatorId) }),
+      'campaign',
+      'campaignId',
+    );
+    const tenancy = { operatorId: w.operatorId };
+    await ok(`${M}UpdateCampaign`, { requestId: rid(), tenancy, campaignId, status: 2 });
+    const batchId = idOf(
+      await ok(`${M}GenerateCodes`, { requestId: rid(), tenancy, campaignId, count: '5' }),
+      'batch',
+      'batchId',
+    );
+    const couponId = idOf(
+      await ok(`${M}ClaimCoupon`, { requestId: rid(), tenancy, campaignId, userId: w.residentId }),
+      'coupon',
+      'couponId',
+    );
+    return { campaignId, batchId, couponId };
+  };
+
+  /** A checkout hold of another coupon of A's resident at A's merchant, and a QR token of a third. */
   const marketingRedemptions = async (
     w: TenantA,
-  ): Promise<Pick<TenantA, 'couponId' | 'redemptionId' | 'redemptionToken'>> => {
+  ): Promise<Pick<TenantA, 'redemptionId' | 'redemptionToken'>> => {
     const M = '/citybase.marketing.v1.MarketingService/';
     const tenancy = { operatorId: w.operatorId };
-    const campaign = (
-      await ok(`${M}CreateCampaign`, {
-        requestId: rid(),
-        campaign: {
-          tenancy,
-          name: 'Alpha coffee',
-          discount: { amountOff: { currency: 'CNY', amountMinor: '100' } },
-          funding: 2,
-          claimFrom: { seconds: String(Math.floor(Date.now() / 1000) - 3600) },
-          claimUntil: { seconds: String(Math.floor(Date.now() / 1000) + 86_400) },
-          couponValidDays: 30,
-          maxCoupons: '10',
-        },
-      })
-    ).campaign as Json;
-    const campaignId = campaign.campaignId as string;
-    await ok(`${M}UpdateCampaign`, { requestId: rid(), tenancy, campaignId, status: 2 });
     const claim = async () =>
       idOf(
-        await ok(`${M}ClaimCoupon`, { requestId: rid(), tenancy, campaignId, userId: w.residentId }),
+        await ok(`${M}ClaimCoupon`, {
+          requestId: rid(),
+          tenancy,
+          campaignId: w.campaignId,
+          userId: w.residentId,
+        }),
         'coupon',
         'couponId',
       );
-    const couponId = await claim();
     const redemptionId = idOf(
       await ok(`${M}ReserveCoupon`, {
         requestId: rid(),
         userId: w.residentId,
-        couponId,
+        couponId: await claim(),
         basket: marketingBasket(w),
         reference: 'authz-checkout',
       }),
@@ -645,7 +705,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     const token = (
       await ok(`${M}IssueRedemptionToken`, { tenancy, userId: w.residentId, couponId: await claim() })
     ).token as string;
-    return { couponId, redemptionId, redemptionToken: token };
+    return { redemptionId, redemptionToken: token };
   };
 
   beforeAll(async () => {
@@ -736,6 +796,8 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       reportId: '',
       merchantNo: `m-${projectId}`.slice(0, 64),
       reservationId: '',
+      campaignId: '',
+      batchId: '',
       couponId: '',
       redemptionId: '',
       redemptionToken: '',
@@ -785,7 +847,9 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       [{ operatorId, projectId }, '400'],
     ] as const)
       await ok(`${PTS}SetBudget`, { requestId: rid(), tenancy, period: BUDGET_PERIOD, allotted });
-    a = { ...a, reservationId: await pointsReservation(a), ...(await marketingRedemptions(a)) };
+    a = { ...a, reservationId: await pointsReservation(a) };
+    a = { ...a, ...(await marketingOfA(a)) };
+    a = { ...a, ...(await marketingRedemptions(a)) };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 
