@@ -18,5 +18,12 @@ export const marketingConfig = serviceConfigSchema({
   MARKETING_GATE_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(30_000),
   /** Prefix of the flash-sale gate's Redis keys (Redis is shared). */
   MARKETING_GATE_KEY_PREFIX: z.string().min(1).max(64).default('citybase:marketing:gate'),
+  // ---- redemptions (src/redemptions, docs/marketing.md "Redemptions") ----
+  /** Lifetime of a coupon reservation whose request asks for 0 seconds, 1-3600. */
+  MARKETING_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(600),
+  /** How long after a QR token's expiry an offline scan may still be submitted (and the hold lasts). */
+  MARKETING_OFFLINE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(1800),
+  /** How often the hold expiry job ends held redemptions past their deadline. */
+  MARKETING_HOLD_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
 });
 export type MarketingConfig = z.infer<typeof marketingConfig>;

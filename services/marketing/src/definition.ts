@@ -11,6 +11,7 @@ export const definition = defineService({
   configSchema: marketingConfig,
   module: MarketingModule,
   grpcServices: { 'citybase.marketing.v1.MarketingService': MarketingServiceService },
-  // coupons' tier targeting projects points' TierChanged (consumer marketing.tiers)
-  consumes: ['points'],
+  // coupons' tier targeting projects points' TierChanged (consumer marketing.tiers); redemptions
+  // roll back on payment's RefundSucceeded (consumer marketing.redemptions)
+  consumes: ['points', 'payment'],
 });

@@ -2,7 +2,8 @@ import { Module } from '@nestjs/common';
 import { CampaignsModule } from './campaigns/campaigns.module';
 import { CodesModule } from './codes/codes.module';
 import { CouponsModule } from './coupons/coupons.module';
+import { RedemptionsModule } from './redemptions/redemptions.module';
 
 /** The marketing service's features. Each feature folder adds its gRPC controller and providers here. */
-@Module({ imports: [CampaignsModule, CodesModule, CouponsModule] })
+@Module({ imports: [CampaignsModule, CodesModule, CouponsModule, RedemptionsModule] })
 export class MarketingModule {}

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { checkRedemptionInvariants } from './redemption-invariants';
 
 /**
  * The invariants of campaigns, codes and coupons (docs/marketing.md "Invariants"), recomputed from
@@ -9,7 +10,9 @@ import type { Pool, PoolClient } from 'pg';
  *     and count <= the campaign's limit of that scope;
  *   - per code: claimed at most once (its coupon is of its campaign and was claimed with it), and
  *     every coupon claimed with a unique code is that code's coupon;
- *   - per code batch: generated = its codes.
+ *   - per code batch: generated = its codes;
+ *   - and the redemptions' (checkRedemptionInvariants): a coupon REDEEMED iff exactly one CONFIRMED
+ *     redemption, RESERVED iff exactly one HELD; a campaign's redeemed totals = its CONFIRMED ones.
  */
 export async function checkMarketingInvariants(db: Pool | PoolClient): Promise<string[]> {
   const found: string[] = [];
@@ -133,5 +136,6 @@ export async function checkGateInvariants(
       if (hash[field] !== v)
         found.push(`gate ${field} = ${hash[field] ?? 'absent'} <> ${v}: ${c.campaign_id}`);
   }
+  found.push(...(await checkRedemptionInvariants(db)));
   return found;
 }

@@ -62,6 +62,9 @@ interface TenantA extends World {
   campaignId: string;
   batchId: string;
   couponId: string;
+  /** Marketing: a checkout hold of another coupon of A's resident, and a QR token of a third. */
+  redemptionId: string;
+  redemptionToken: string;
 }
 
 const PHONES = {
@@ -105,6 +108,12 @@ const marketingCampaign = (operatorId: string): Json => ({
   claimUntil: { seconds: String(Math.floor(Date.now() / 1000) + 86_400), nanos: 0 },
   couponValidDays: 30,
   maxCoupons: '100',
+});
+/** A basket at A's merchant (marketing's quotes, reservations and counter redemptions). */
+const marketingBasket = (a: TenantA): Json => ({
+  tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
+  scenario: 4,
+  total: { currency: 'CNY', amountMinor: '1000' },
 });
 const FOREIGN: Record<string, Foreign> = {
   '/citybase.identity.v1.TenancyService/CreateOperator': {
@@ -562,13 +571,37 @@ const FOREIGN: Record<string, Foreign> = {
     request: (a) => ({ tenancy: { operatorId: a.operatorId }, userId: a.residentId }),
     list: true,
   },
-  '/citybase.marketing.v1.MarketingService/QuoteDiscount': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ReserveCoupon': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ConfirmCouponReservation': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/CancelCouponReservation': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/IssueRedemptionToken': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetTokenKeys': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/RedeemToken': { unimplemented: true },
+  '/citybase.marketing.v1.MarketingService/QuoteDiscount': {
+    request: (a) => ({ userId: a.residentId, basket: marketingBasket(a), couponIds: [a.couponId] }),
+  },
+  '/citybase.marketing.v1.MarketingService/ReserveCoupon': {
+    request: (a) => ({
+      requestId: rid(),
+      userId: a.residentId,
+      couponId: a.couponId,
+      basket: marketingBasket(a),
+      reference: 'hostile',
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/ConfirmCouponReservation': {
+    request: (a) => ({ requestId: rid(), redemptionId: a.redemptionId }),
+  },
+  '/citybase.marketing.v1.MarketingService/CancelCouponReservation': {
+    request: (a) => ({ requestId: rid(), redemptionId: a.redemptionId }),
+  },
+  '/citybase.marketing.v1.MarketingService/IssueRedemptionToken': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, userId: a.residentId, couponId: a.couponId }),
+  },
+  // the public keys of QR tokens are the city's, not a tenant's: B gets them, and nothing of A
+  '/citybase.marketing.v1.MarketingService/GetTokenKeys': { request: () => ({}), list: true },
+  '/citybase.marketing.v1.MarketingService/RedeemToken': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
+      token: a.redemptionToken,
+      basket: marketingBasket(a),
+    }),
+  },
   '/citybase.marketing.v1.MarketingService/CreateGroupDeal': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/JoinGroupDeal': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/GetGroupDeal': { unimplemented: true },
@@ -656,6 +689,40 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'couponId',
     );
     return { campaignId, batchId, couponId };
+  };
+
+  /** A checkout hold of another coupon of A's resident at A's merchant, and a QR token of a third. */
+  const marketingRedemptions = async (
+    w: TenantA,
+  ): Promise<Pick<TenantA, 'redemptionId' | 'redemptionToken'>> => {
+    const M = '/citybase.marketing.v1.MarketingService/';
+    const tenancy = { operatorId: w.operatorId };
+    const claim = async () =>
+      idOf(
+        await ok(`${M}ClaimCoupon`, {
+          requestId: rid(),
+          tenancy,
+          campaignId: w.campaignId,
+          userId: w.residentId,
+        }),
+        'coupon',
+        'couponId',
+      );
+    const redemptionId = idOf(
+      await ok(`${M}ReserveCoupon`, {
+        requestId: rid(),
+        userId: w.residentId,
+        couponId: await claim(),
+        basket: marketingBasket(w),
+        reference: 'authz-checkout',
+      }),
+      'redemption',
+      'redemptionId',
+    );
+    const token = (
+      await ok(`${M}IssueRedemptionToken`, { tenancy, userId: w.residentId, couponId: await claim() })
+    ).token as string;
+    return { redemptionId, redemptionToken: token };
   };
 
   beforeAll(async () => {
@@ -749,6 +816,8 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       campaignId: '',
       batchId: '',
       couponId: '',
+      redemptionId: '',
+      redemptionToken: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -797,6 +866,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       await ok(`${PTS}SetBudget`, { requestId: rid(), tenancy, period: BUDGET_PERIOD, allotted });
     a = { ...a, reservationId: await pointsReservation(a) };
     a = { ...a, ...(await marketingOfA(a)) };
+    a = { ...a, ...(await marketingRedemptions(a)) };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 

@@ -1,0 +1,21 @@
+import { Injectable } from '@nestjs/common';
+import { EventConsumer, EventSubscriber, Subscribe } from '@citybase/platform';
+import { PaymentEvents } from '@citybase/contracts/events';
+import { RedemptionsService } from './redemptions.service';
+
+/**
+ * Payment's refunds as redemptions apply them, each inside the inbox transaction of the consumer
+ * `marketing.redemptions` (ADR 0004: each applies once per event id): a full refund of a payment
+ * rolls back the coupon redemptions that reference it.
+ */
+@EventConsumer('marketing.redemptions')
+@Injectable()
+export class RedemptionEventHandlers implements EventSubscriber {
+  constructor(private readonly redemptions: RedemptionsService) {}
+
+  subscribe(on: Subscribe): void {
+    on(PaymentEvents.RefundSucceeded, (client, event, ctx) =>
+      this.redemptions.rollBackOnRefund(client, event, ctx.envelope.id),
+    );
+  }
+}
