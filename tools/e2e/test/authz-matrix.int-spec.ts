@@ -58,6 +58,8 @@ interface TenantA extends World {
   merchantNo: string;
   /** Points: a reservation of A's resident's points at A's merchant. */
   reservationId: string;
+  /** Marketing: a promotion of A's merchant for A's project. */
+  promotionId: string;
 }
 
 const PHONES = {
@@ -81,6 +83,11 @@ const rid = () => uniqueName('req');
 const SANDBOX_CHANNEL = 'sandbox-authz';
 /** A's points: a programme, and budgets city > A > A's project in the period issued in now. */
 const BUDGET_PERIOD = cityPeriod(new Date());
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const promotionWindow = (): Json => ({
+  validFrom: { seconds: String(nowSeconds() - 60), nanos: 0 },
+  validUntil: { seconds: String(nowSeconds() + 86_400), nanos: 0 },
+});
 const pointsProgramme = (operatorId: string): Json => ({
   tenancy: { operatorId },
   pointValue: { currency: 'CNY', amountMinor: '1' },
@@ -501,13 +508,55 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.marketing.v1.MarketingService/CreateGroupDeal': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/JoinGroupDeal': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/GetGroupDeal': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/SubmitPromotion': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ReviewPromotion': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ListPromotions': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetProjectFeed': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/CreatePlacement': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/RecordInteractions': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetPromotionStats': { unimplemented: true },
+  '/citybase.marketing.v1.MarketingService/SubmitPromotion': {
+    request: (a) => ({
+      requestId: rid(),
+      promotion: {
+        tenancy: { operatorId: a.operatorId, merchantId: a.merchantId },
+        title: 'Hostile',
+        body: 'Hostile',
+        ...promotionWindow(),
+        reviews: [{ projectId: a.projectId }],
+      },
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/ReviewPromotion': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      promotionId: a.promotionId,
+      decision: 2,
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/ListPromotions': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId, projectId: a.projectId } }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetProjectFeed': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId, projectId: a.projectId }, kind: 1 }),
+  },
+  '/citybase.marketing.v1.MarketingService/CreatePlacement': {
+    request: (a) => ({
+      requestId: rid(),
+      placement: {
+        tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+        slot: 'hostile',
+        promotionId: a.promotionId,
+        ...promotionWindow(),
+      },
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/RecordInteractions': {
+    request: (a) => ({
+      tenancy: { operatorId: a.operatorId },
+      interactions: [{ interactionId: rid(), promotionId: a.promotionId, projectId: a.projectId, kind: 2 }],
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetPromotionStats': {
+    request: (a) => ({
+      tenancy: { operatorId: a.operatorId, merchantId: a.merchantId },
+      promotionId: a.promotionId,
+    }),
+  },
   '/citybase.iot.v1.IotService/RegisterDevice': { unimplemented: true },
   '/citybase.iot.v1.IotService/GetDevice': { unimplemented: true },
   '/citybase.iot.v1.IotService/SendCommand': { unimplemented: true },
@@ -652,6 +701,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       reportId: '',
       merchantNo: `m-${projectId}`.slice(0, 64),
       reservationId: '',
+      promotionId: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -699,6 +749,21 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     ] as const)
       await ok(`${PTS}SetBudget`, { requestId: rid(), tenancy, period: BUDGET_PERIOD, allotted });
     a = { ...a, reservationId: await pointsReservation(a) };
+    const promotionId = idOf(
+      await ok('/citybase.marketing.v1.MarketingService/SubmitPromotion', {
+        requestId: rid(),
+        promotion: {
+          tenancy: { operatorId, merchantId },
+          title: 'Alpha noodles',
+          body: 'Hand-pulled at the north gate',
+          ...promotionWindow(),
+          reviews: [{ projectId }],
+        },
+      }),
+      'promotion',
+      'promotionId',
+    );
+    a = { ...a, promotionId };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 
