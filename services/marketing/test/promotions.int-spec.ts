@@ -196,6 +196,7 @@ describe('marketing: the promotion board (in-process service)', () => {
       await merchant.listPromotions({
         tenancy: { operatorId: A, projectId: '', merchantId: 'm-1' },
         status: 0,
+        page: undefined,
       })
     ).promotions.find((x) => x.promotionId === p.promotionId);
     expect(mine?.reviews.map((r) => [r.projectId, r.status, r.reason])).toEqual([
@@ -242,6 +243,7 @@ describe('marketing: the promotion board (in-process service)', () => {
       await merchant.listPromotions({
         tenancy: { operatorId: A, projectId: '', merchantId: 'm-own' },
         status: 0,
+        page: undefined,
       })
     ).promotions;
     expect(own.map((x) => x.promotionId)).toEqual([p.promotionId]);
@@ -249,7 +251,11 @@ describe('marketing: the promotion board (in-process service)', () => {
     const foreign = await grpcError(
       h
         .clientOf({ operators: [B] })
-        .listPromotions({ tenancy: { operatorId: A, projectId: '', merchantId: 'm-own' }, status: 0 }),
+        .listPromotions({
+          tenancy: { operatorId: A, projectId: '', merchantId: 'm-own' },
+          status: 0,
+          page: undefined,
+        }),
     );
     expect(foreign.code).toBe(status.PERMISSION_DENIED);
   });
@@ -271,9 +277,9 @@ describe('marketing: the promotion board (in-process service)', () => {
     });
     expect([second.promotions.map((x) => x.promotionId), second.page?.nextPageToken]).toEqual([[ids[0]], '']);
     await review('p-list', ids[1]!, APPROVED);
-    const pending = await staff('p-list').listPromotions({ tenancy, status: 0 });
+    const pending = await staff('p-list').listPromotions({ tenancy, status: 0, page: undefined });
     expect(pending.promotions.map((x) => x.promotionId)).toEqual([ids[2], ids[0]]);
-    const approved = await staff('p-list').listPromotions({ tenancy, status: APPROVED });
+    const approved = await staff('p-list').listPromotions({ tenancy, status: APPROVED, page: undefined });
     expect(approved.promotions.map((x) => [x.promotionId, x.reviews.map((r) => r.projectId)])).toEqual([
       [ids[1], ['p-list']],
     ]);
@@ -309,7 +315,11 @@ describe('marketing: the promotion board (in-process service)', () => {
     } while (pageToken !== '');
     expect(seen).toEqual([...live].reverse());
 
-    const screen = await resident.getProjectFeed({ tenancy, kind: FeedKind.FEED_KIND_SCREEN });
+    const screen = await resident.getProjectFeed({
+      tenancy,
+      kind: FeedKind.FEED_KIND_SCREEN,
+      page: undefined,
+    });
     const withImages = live.filter((_, i) => i % 3 === 0).reverse();
     const without = live.filter((_, i) => i % 3 !== 0).reverse();
     expect(screen.items.map((i) => i.promotion!.promotionId)).toEqual(
@@ -318,7 +328,7 @@ describe('marketing: the promotion board (in-process service)', () => {
     const foreign = await grpcError(
       h
         .clientOf({ projects: ['p-elsewhere'] })
-        .getProjectFeed({ tenancy, kind: FeedKind.FEED_KIND_RESIDENTS }),
+        .getProjectFeed({ tenancy, kind: FeedKind.FEED_KIND_RESIDENTS, page: undefined }),
     );
     expect(foreign.code).toBe(status.PERMISSION_DENIED);
   });

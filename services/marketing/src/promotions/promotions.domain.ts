@@ -116,7 +116,7 @@ export interface SubmitPromotionCommand {
 
 export function toSubmitPromotionCommand(req: {
   requestId?: string;
-  promotion?: Partial<Promotion>;
+  promotion?: Omit<Partial<Promotion>, 'reviews'> & { reviews?: { projectId?: string }[] };
 }): SubmitPromotionCommand {
   const id = requestId(req.requestId);
   const p = req.promotion;
