@@ -249,13 +249,11 @@ describe('marketing: the promotion board (in-process service)', () => {
     expect(own.map((x) => x.promotionId)).toEqual([p.promotionId]);
     expect(own.map((x) => x.tenancy?.merchantId)).toEqual(['m-own']);
     const foreign = await grpcError(
-      h
-        .clientOf({ operators: [B] })
-        .listPromotions({
-          tenancy: { operatorId: A, projectId: '', merchantId: 'm-own' },
-          status: 0,
-          page: undefined,
-        }),
+      h.clientOf({ operators: [B] }).listPromotions({
+        tenancy: { operatorId: A, projectId: '', merchantId: 'm-own' },
+        status: 0,
+        page: undefined,
+      }),
     );
     expect(foreign.code).toBe(status.PERMISSION_DENIED);
   });
