@@ -11,4 +11,6 @@ export const definition = defineService({
   configSchema: marketingConfig,
   module: MarketingModule,
   grpcServices: { 'citybase.marketing.v1.MarketingService': MarketingServiceService },
+  // group deals consume payment's topic (PaymentSucceeded / Failed / Expired, RefundSucceeded)
+  consumes: ['payment'],
 });
