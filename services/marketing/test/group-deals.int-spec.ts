@@ -402,6 +402,41 @@ describe('marketing: group buying with payment and settlement', () => {
     expect(rows.map((c) => c.call_id)).toEqual([`${late.participantId}:late`]);
   });
 
+  it('a CreatePayment answer lost in a crash: the job asks again with the same request id, and an outcome that came first applies', async () => {
+    const d = await create();
+    const p = (await join(d.dealId, 'u-crash')).participant!;
+    // as if marketing died after payment created the payment and before it stored the answer
+    await h.pool.query(`UPDATE participants SET payment_id = NULL, pay_url = '' WHERE participant_id = $1`, [
+      p.participantId,
+    ]);
+    await h.pool.query(`UPDATE deal_calls SET status = 'DUE', done_at = NULL WHERE call_id = $1`, [
+      p.participantId,
+    ]);
+    // the payer pays meanwhile: no participant names the payment yet, its outcome is kept
+    await sandbox.pay(p.paymentId, 'success');
+    await waitFor(
+      'outcome kept for the unknown payment',
+      async () => {
+        const { rows } = await h.pool.query('SELECT 1 FROM unmatched_payments WHERE payment_id = $1', [
+          p.paymentId,
+        ]);
+        return rows.length === 1 || undefined;
+      },
+      60_000,
+      100,
+    );
+    expect(await statusOf(d.dealId, p.participantId)).toBe(PENDING);
+    await callsDone(d.dealId, replica());
+    const after = (await get(d.dealId)).participants.find((x) => x.participantId === p.participantId);
+    expect(after).toMatchObject({ paymentId: p.paymentId, status: PAID });
+    expect((await get(d.dealId)).deal).toMatchObject({ paid: 1, pending: 0 });
+    const { rows } = await paymentDb.query<{ n: number }>(
+      // asked twice with the same request id: one payment
+      `SELECT count(*)::int AS n FROM payments WHERE payer_ref = 'u-crash'`,
+    );
+    expect(rows[0]?.n).toBe(1);
+  });
+
   it('200 concurrent joins on a deal of 50 seats hold exactly 50', async () => {
     const d = await create({ minParticipants: 2, maxParticipants: 50 });
     const outcomes = await Promise.all(

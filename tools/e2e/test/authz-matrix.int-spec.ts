@@ -58,8 +58,9 @@ interface TenantA extends World {
   merchantNo: string;
   /** Points: a reservation of A's resident's points at A's merchant. */
   reservationId: string;
-  /** Marketing: a promotion of A's merchant for A's project. */
+  /** Marketing: a promotion of A's merchant for A's project, and a group deal of A's merchant. */
   promotionId: string;
+  dealId: string;
 }
 
 const PHONES = {
@@ -84,6 +85,15 @@ const SANDBOX_CHANNEL = 'sandbox-authz';
 /** A's points: a programme, and budgets city > A > A's project in the period issued in now. */
 const BUDGET_PERIOD = cityPeriod(new Date());
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+const groupDeal = (a: { operatorId: string; projectId: string; merchantId: string }): Json => ({
+  tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
+  title: 'Alpha lychees',
+  itemCode: 'LYCHEE',
+  price: { currency: 'CNY', amountMinor: '1000' },
+  minParticipants: 2,
+  maxParticipants: 5,
+  deadline: { seconds: String(nowSeconds() + 86_400), nanos: 0 },
+});
 const promotionWindow = (): Json => ({
   validFrom: { seconds: String(nowSeconds() - 60), nanos: 0 },
   validUntil: { seconds: String(nowSeconds() + 86_400), nanos: 0 },
@@ -505,9 +515,20 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.marketing.v1.MarketingService/IssueRedemptionToken': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/GetTokenKeys': { unimplemented: true },
   '/citybase.marketing.v1.MarketingService/RedeemToken': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/CreateGroupDeal': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/JoinGroupDeal': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetGroupDeal': { unimplemented: true },
+  '/citybase.marketing.v1.MarketingService/CreateGroupDeal': {
+    request: (a) => ({ requestId: rid(), deal: groupDeal(a) }),
+  },
+  '/citybase.marketing.v1.MarketingService/JoinGroupDeal': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      dealId: a.dealId,
+      userId: a.residentId,
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetGroupDeal': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, dealId: a.dealId }),
+  },
   '/citybase.marketing.v1.MarketingService/SubmitPromotion': {
     request: (a) => ({
       requestId: rid(),
@@ -702,6 +723,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       merchantNo: `m-${projectId}`.slice(0, 64),
       reservationId: '',
       promotionId: '',
+      dealId: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -763,7 +785,15 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'promotion',
       'promotionId',
     );
-    a = { ...a, promotionId };
+    const dealId = idOf(
+      await ok('/citybase.marketing.v1.MarketingService/CreateGroupDeal', {
+        requestId: rid(),
+        deal: groupDeal(a),
+      }),
+      'deal',
+      'dealId',
+    );
+    a = { ...a, promotionId, dealId };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 
