@@ -3,11 +3,11 @@ import {
   requestId,
   requiredMoney,
   requiredString,
+  requiredTimestamp,
   requiredUuid,
   TENANT_ID,
 } from '@citybase/platform';
 import type { GroupDeal } from '@citybase/contracts/citybase/marketing/v1/marketing';
-import { requiredTime } from '../promotions/promotions.domain';
 
 /**
  * Pure rules of group buying (no I/O): requests validated into commands, and the decisions of
@@ -71,7 +71,7 @@ export function toCreateGroupDealCommand(
       'deal.max_participants',
       `must be from min_participants to ${DEAL_LIMITS.maxParticipants}`,
     );
-  const deadline = requiredTime('deal.deadline', d.deadline);
+  const deadline = requiredTimestamp('deal.deadline', d.deadline);
   if (deadline <= now) throw DomainError.invalid('deal.deadline', 'must be in the future');
   return {
     requestId: id,

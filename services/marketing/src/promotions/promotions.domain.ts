@@ -1,15 +1,15 @@
 import {
   DomainError,
-  fromTimestamp,
   keyPart,
   optionalString,
   pageCursor,
   PageRequestLike,
   parsePage,
-  ProtoTimestamp,
+  type ProtoTimestamp,
   requestId,
   requiredEnum,
   requiredString,
+  requiredTimestamp,
   requiredUuid,
   TENANT_ID,
 } from '@citybase/platform';
@@ -74,21 +74,13 @@ function text(field: string, value: string | undefined, max: number): string {
   return v;
 }
 
-export function requiredTime(field: string, value: ProtoTimestamp | undefined): Date {
-  if (!value) throw DomainError.invalid(field, 'is required');
-  const at = fromTimestamp(value);
-  if (!Number.isFinite(at.getTime()) || value.nanos < 0 || value.nanos > 999_999_999)
-    throw DomainError.invalid(field, 'is not a valid time');
-  return at;
-}
-
 function window(
   field: string,
   from: ProtoTimestamp | undefined,
   until: ProtoTimestamp | undefined,
 ): { validFrom: Date; validUntil: Date } {
-  const validFrom = requiredTime(`${field}.valid_from`, from);
-  const validUntil = requiredTime(`${field}.valid_until`, until);
+  const validFrom = requiredTimestamp(`${field}.valid_from`, from);
+  const validUntil = requiredTimestamp(`${field}.valid_until`, until);
   if (validUntil <= validFrom) throw DomainError.invalid(`${field}.valid_until`, 'must be after valid_from');
   return { validFrom, validUntil };
 }
@@ -377,7 +369,7 @@ export function toRecordInteractionsCommand(
       placementId: i.placementId ? requiredUuid(`${f}.placement_id`, i.placementId) : '',
       projectId: project,
       kind: kind === InteractionKind.INTERACTION_KIND_CLICK ? 'CLICK' : 'IMPRESSION',
-      occurredAt: i.occurredAt ? requiredTime(`${f}.occurred_at`, i.occurredAt) : now,
+      occurredAt: i.occurredAt ? requiredTimestamp(`${f}.occurred_at`, i.occurredAt) : now,
     };
   });
   return { operatorId, projectId, interactions };
