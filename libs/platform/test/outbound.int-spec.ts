@@ -154,6 +154,13 @@ describe('outbound service-to-service client', () => {
       clientSecret: 'nope',
     });
     await expect(wrong.token()).rejects.toMatchObject({ kind: 'unauthenticated' });
+    // through a client: the caller's own authentication failed, not the callee's answer: retry later
+    behaviour = ok;
+    const client = clientWith(wrong);
+    const err = await client.getPayment({ paymentId: 'p-1' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InfrastructureError);
+    expect(err).toMatchObject({ kind: 'unavailable' });
+    client.close();
     wrong.close();
     const gone = new ClientCredentialsTokens(
       { identityUrl: '127.0.0.1:1', clientId: 'svc-marketing', clientSecret: 's3cret' },

@@ -256,6 +256,16 @@ describe('marketing: group buying with payment and settlement', () => {
       other.getGroupDeal({ tenancy: { operatorId: OP, projectId: '', merchantId: '' }, dealId: d.dealId }),
     );
     expect(denied.code).toBe(status.PERMISSION_DENIED);
+    // the project's residents' app reads the deal of its project; naming only the operator is outside its tenancy
+    const own = await resident.getGroupDeal({
+      tenancy: { operatorId: OP, projectId: PROJECT, merchantId: '' },
+      dealId: d.dealId,
+    });
+    expect(own.deal?.dealId).toBe(d.dealId);
+    const wide = await grpcError(
+      resident.getGroupDeal({ tenancy: { operatorId: OP, projectId: '', merchantId: '' }, dealId: d.dealId }),
+    );
+    expect(wide.code).toBe(status.PERMISSION_DENIED);
     expect((await eventsOf(h.pool, 'GroupDealCreated')).map((e) => e.deal?.dealId)).toContain(d.dealId);
   });
 

@@ -190,6 +190,21 @@ export interface OutboundOptions {
 }
 
 /**
+ * The caller's token. Not getting one is the caller's own failure (identity down, its credentials
+ * wrong or revoked), never the callee refusing the request: it is an InfrastructureError (retry),
+ * so a caller does not mistake it for the callee's answer.
+ */
+async function tokenFor(opts: OutboundOptions): Promise<string> {
+  try {
+    return await opts.tokens.token();
+  } catch (err) {
+    if (err instanceof InfrastructureError) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    throw new InfrastructureError('unavailable', `no token to call ${opts.service}: ${why}`, err);
+  }
+}
+
+/**
  * A client of another Citybase service: every call with the calling service's bearer token, the
  * active trace context and a deadline; errors mapped (mapOutboundError). A call refused
  * UNAUTHENTICATED is retried once with a fresh token.
@@ -210,13 +225,13 @@ export function outboundClient<S extends grpc.ServiceDefinition>(
     };
     client[name] = async (req: unknown, callOpts: { deadlineMs?: number } = {}) => {
       const deadlineMs = callOpts.deadlineMs ?? opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
-      const token = await opts.tokens.token();
+      const token = await tokenFor(opts);
       try {
         return await call(req, token, deadlineMs);
       } catch (err) {
         if (!(err instanceof OutboundError) || err.status !== grpc.status.UNAUTHENTICATED) throw err;
         opts.tokens.invalidate(token);
-        return call(req, await opts.tokens.token(), deadlineMs);
+        return call(req, await tokenFor(opts), deadlineMs);
       }
     };
   }

@@ -110,12 +110,17 @@ export function toJoinGroupDealCommand(req: {
 
 export interface GetGroupDealQuery {
   operatorId: string;
+  /** '' for an operator's client; a project's client names its project. */
+  projectId: string;
   dealId: string;
 }
 
 export function toGetGroupDealQuery(req: { tenancy?: TenancyInput; dealId?: string }): GetGroupDealQuery {
   return {
     operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    projectId: req.tenancy?.projectId
+      ? requiredString('tenancy.project_id', req.tenancy.projectId, TENANT_ID)
+      : '',
     dealId: requiredUuid('deal_id', req.dealId),
   };
 }

@@ -65,6 +65,12 @@ import {
   takeUnmatched,
 } from './group-deals.store';
 
+/**
+ * Payment's answers that refuse a CreatePayment for good (the seat is released). Its
+ * PERMISSION_DENIED / UNAUTHENTICATED are marketing's own client misconfigured: tried again.
+ */
+const REFUSALS = new Set(['invalid_argument', 'failed_precondition', 'not_found', 'already_exists']);
+
 /** A due call is leased to one job run for this long before another may take it. */
 const CALL_LEASE_MS = 30_000;
 
@@ -180,9 +186,10 @@ export class GroupDealsService {
     claims: CitybaseClaims,
     q: GetGroupDealQuery,
   ): Promise<{ deal: DealRow; participants: ParticipantRow[] }> {
-    assertTenancy(claims, { operatorId: q.operatorId });
+    assertTenancy(claims, { operatorId: q.operatorId, projectId: q.projectId || undefined });
     const deal = await findDeal(this.pool, q.dealId);
-    if (deal?.operator_id !== q.operatorId) throw GroupDealsErrors.notFound(q.dealId);
+    if (deal?.operator_id !== q.operatorId || (q.projectId !== '' && deal.project_id !== q.projectId))
+      throw GroupDealsErrors.notFound(q.dealId);
     return { deal, participants: await participantsOf(this.pool, q.dealId) };
   }
 
@@ -386,7 +393,7 @@ export class GroupDealsService {
       this.logger.info(fields, 'group deal call made');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (call.kind === 'CREATE_PAYMENT' && err instanceof OutboundError) {
+      if (call.kind === 'CREATE_PAYMENT' && err instanceof OutboundError && REFUSALS.has(err.kind)) {
         // payment refused the payment for good: the seat is given back
         await withTransaction(this.pool, async (client) => {
           await lockDeal(client, deal.deal_id);
