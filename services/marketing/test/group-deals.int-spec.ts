@@ -304,6 +304,21 @@ describe('marketing: group buying with payment and settlement', () => {
     }
   });
 
+  it('a declined payment releases its seat for the next joiner', async () => {
+    const d = await create({ minParticipants: 2, maxParticipants: 2 });
+    const a = (await join(d.dealId, 'u-d1')).participant!;
+    await join(d.dealId, 'u-d2');
+    const full = await grpcError(join(d.dealId, 'u-d3'));
+    expect(errorCode(full)).toBe('GROUP_DEAL_FULL');
+    await sandbox.pay(a.paymentId, 'fail');
+    await waitParticipant(d.dealId, a.participantId, RELEASED);
+    expect((await get(d.dealId)).deal).toMatchObject({ pending: 1, paid: 0 });
+    expect((await join(d.dealId, 'u-d3')).participant?.status).toBe(PENDING);
+    // the released user may join again, as a new participant
+    const again = await grpcError(join(d.dealId, 'u-d1'));
+    expect(errorCode(again)).toBe('GROUP_DEAL_FULL');
+  });
+
   it('under-filled at the deadline: FAILED, every paid participant refunded exactly once (litemall#159)', async () => {
     const d = await create({ minParticipants: 3, maxParticipants: 5 });
     const joined = [
