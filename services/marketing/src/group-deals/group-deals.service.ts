@@ -55,6 +55,7 @@ import {
   leaseDueCalls,
   lockDeal,
   lockParticipant,
+  lockPaymentKey,
   moveParticipant,
   overdueDeals,
   ParticipantRow,
@@ -196,7 +197,7 @@ export class GroupDealsService {
   // ---- payment's events (in the inbox's transaction) ----
 
   async paymentSucceeded(client: PoolClient, e: PaymentSucceeded): Promise<void> {
-    const found = await participantByPayment(client, e.paymentId);
+    const found = await this.participantOfPayment(client, e);
     if (!found) {
       // a group-buy payment whose CreatePayment answer was lost: applied when its id is filled in
       if (e.scenario === PaymentScenario.PAYMENT_SCENARIO_GROUP_BUY)
@@ -209,7 +210,7 @@ export class GroupDealsService {
   }
 
   async paymentFailed(client: PoolClient, e: Pick<PaymentFailed, 'paymentId' | 'scenario'>): Promise<void> {
-    const found = await participantByPayment(client, e.paymentId);
+    const found = await this.participantOfPayment(client, e);
     if (!found) {
       if (e.scenario === PaymentScenario.PAYMENT_SCENARIO_GROUP_BUY)
         await recordUnmatched(client, e.paymentId, 'FAILED');
@@ -218,6 +219,20 @@ export class GroupDealsService {
     await lockDeal(client, found.deal_id);
     const participant = await lockParticipant(client, found.participant_id);
     await this.applyFailed(client, participant);
+  }
+
+  /**
+   * The participant a group-buy payment is for; not found yet, looked up again under the payment's
+   * key lock, so a payment id being filled in meanwhile is seen (or sees the outcome recorded).
+   */
+  private async participantOfPayment(
+    client: PoolClient,
+    e: { paymentId: string; scenario: PaymentScenario },
+  ): Promise<ParticipantRow | undefined> {
+    const found = await participantByPayment(client, e.paymentId);
+    if (found || e.scenario !== PaymentScenario.PAYMENT_SCENARIO_GROUP_BUY) return found;
+    await lockPaymentKey(client, e.paymentId);
+    return participantByPayment(client, e.paymentId);
   }
 
   /** A refund marketing did not ask for: a member of a succeeded deal withdraws (CRMEB#27). */
@@ -423,6 +438,7 @@ export class GroupDealsService {
     });
     if (!payment) throw new Error('payment answered CreatePayment without the payment');
     await withTransaction(this.pool, async (client) => {
+      await lockPaymentKey(client, payment.paymentId);
       const locked = await lockDeal(client, deal.deal_id);
       await setPayment(client, participant.participant_id, payment.paymentId, payment.payUrl);
       await callDone(client, call.call_id);

@@ -279,6 +279,17 @@ export async function callFailed(db: Db, callId: string, error: string, delayMs:
 
 // ---- payment outcomes nobody names yet ----
 
+/**
+ * Serializes, per payment id, filling a participant's payment id in with recording an outcome no
+ * participant names yet (until the transaction ends), so an outcome is never recorded just after
+ * the fill-in looked for it. Taken before the deal's lock.
+ */
+export async function lockPaymentKey(client: PoolClient, paymentId: string): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock(hashtext('marketing.group-payment'), hashtext($1))`, [
+    paymentId,
+  ]);
+}
+
 export async function recordUnmatched(
   client: PoolClient,
   paymentId: string,
