@@ -12,6 +12,7 @@ export const definition = defineService({
   module: MarketingModule,
   grpcServices: { 'citybase.marketing.v1.MarketingService': MarketingServiceService },
   // coupons' tier targeting projects points' TierChanged (consumer marketing.tiers); redemptions
-  // roll back on payment's RefundSucceeded (consumer marketing.redemptions)
+  // roll back on payment's RefundSucceeded (consumer marketing.redemptions); group deals follow
+  // their participants' payments (consumer marketing.group-deals)
   consumes: ['points', 'payment'],
 });

@@ -1,6 +1,7 @@
 // Set-up of the marketing suites: the marketing service (in-process) on its own database, tokens
 // from a TestIssuer, gRPC clients per caller (an operator's back office, the residents' app), and
 // campaigns made through the RPCs.
+import type { Pool } from 'pg';
 import { toTimestamp } from '@citybase/platform';
 import { PromiseClient, ServiceHarness, startServiceHarness, uniqueName } from '@citybase/platform/testing';
 import {
@@ -9,6 +10,7 @@ import {
   FundingSource,
   MarketingServiceService,
 } from '@citybase/contracts/citybase/marketing/v1/marketing';
+import { MarketingEvents } from '@citybase/contracts/events';
 import { definition } from '../src/definition';
 import type { ServiceError } from '@grpc/grpc-js';
 import { errorCode } from '@citybase/platform/testing';
@@ -25,11 +27,25 @@ export type MarketingHarness = ServiceHarness<typeof MarketingServiceService> & 
 export const CONFIGURE_SCOPES = ['marketing:configure', 'marketing:read'];
 /** The residents' app: claims and reads. */
 export const CLAIM_SCOPES = ['marketing:claim', 'marketing:read'];
+/** Every scope of marketing.proto (a caller whose tenancy, not its scopes, is what a test is about). */
+export const ALL_MARKETING_SCOPES = [
+  'marketing:configure',
+  'marketing:claim',
+  'marketing:redeem',
+  'marketing:promote',
+  'marketing:review',
+  'marketing:feed',
+  'marketing:read',
+];
 
-/** The marketing service on its own database; `env` adds to (or overrides) its configuration. */
+/**
+ * The marketing service on its own database; `env` adds to (or overrides) its configuration;
+ * `scopes` are the default scopes of `clientOf`.
+ */
 export async function startMarketingHarness(
   label: string,
   env: Record<string, string> = {},
+  scopes: string[] = CONFIGURE_SCOPES,
 ): Promise<MarketingHarness> {
   // a key prefix of the suite's own: the shared Redis holds other suites' gates too
   const gatePrefix = env.MARKETING_GATE_KEY_PREFIX ?? uniqueName('mkt-gate');
@@ -43,7 +59,7 @@ export async function startMarketingHarness(
       ...env,
     }),
     poolSize: 10,
-    scopes: CONFIGURE_SCOPES,
+    scopes,
   });
   return Object.assign(h, { gatePrefix });
 }
@@ -126,4 +142,19 @@ export async function settle(
     }
   }
   return { ok, refused };
+}
+
+/** The decoded events of one type in the outbox, in commit order. */
+export async function eventsOf<K extends keyof typeof MarketingEvents>(
+  pool: Pool,
+  kind: K,
+): Promise<ReturnType<(typeof MarketingEvents)[K]['codec']['decode']>[]> {
+  const type = MarketingEvents[kind];
+  const { rows } = await pool.query<{ payload: Buffer }>(
+    'SELECT payload FROM outbox WHERE event_type = $1 ORDER BY id',
+    [type.type],
+  );
+  return rows.map(
+    (r) => type.codec.decode(r.payload) as ReturnType<(typeof MarketingEvents)[K]['codec']['decode']>,
+  );
 }

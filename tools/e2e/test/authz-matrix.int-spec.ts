@@ -65,6 +65,9 @@ interface TenantA extends World {
   /** Marketing: a checkout hold of another coupon of A's resident, and a QR token of a third. */
   redemptionId: string;
   redemptionToken: string;
+  /** Marketing: a promotion of A's merchant for A's project, and a group deal of A's merchant. */
+  promotionId: string;
+  dealId: string;
 }
 
 const PHONES = {
@@ -88,6 +91,20 @@ const rid = () => uniqueName('req');
 const SANDBOX_CHANNEL = 'sandbox-authz';
 /** A's points: a programme, and budgets city > A > A's project in the period issued in now. */
 const BUDGET_PERIOD = cityPeriod(new Date());
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const groupDeal = (a: { operatorId: string; projectId: string; merchantId: string }): Json => ({
+  tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
+  title: 'Alpha lychees',
+  itemCode: 'LYCHEE',
+  price: { currency: 'CNY', amountMinor: '1000' },
+  minParticipants: 2,
+  maxParticipants: 5,
+  deadline: { seconds: String(nowSeconds() + 86_400), nanos: 0 },
+});
+const promotionWindow = (): Json => ({
+  validFrom: { seconds: String(nowSeconds() - 60), nanos: 0 },
+  validUntil: { seconds: String(nowSeconds() + 86_400), nanos: 0 },
+});
 const pointsProgramme = (operatorId: string): Json => ({
   tenancy: { operatorId },
   pointValue: { currency: 'CNY', amountMinor: '1' },
@@ -602,16 +619,69 @@ const FOREIGN: Record<string, Foreign> = {
       basket: marketingBasket(a),
     }),
   },
-  '/citybase.marketing.v1.MarketingService/CreateGroupDeal': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/JoinGroupDeal': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetGroupDeal': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/SubmitPromotion': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ReviewPromotion': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/ListPromotions': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetProjectFeed': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/CreatePlacement': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/RecordInteractions': { unimplemented: true },
-  '/citybase.marketing.v1.MarketingService/GetPromotionStats': { unimplemented: true },
+  '/citybase.marketing.v1.MarketingService/CreateGroupDeal': {
+    request: (a) => ({ requestId: rid(), deal: groupDeal(a) }),
+  },
+  '/citybase.marketing.v1.MarketingService/JoinGroupDeal': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      dealId: a.dealId,
+      userId: a.residentId,
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetGroupDeal': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, dealId: a.dealId }),
+  },
+  '/citybase.marketing.v1.MarketingService/SubmitPromotion': {
+    request: (a) => ({
+      requestId: rid(),
+      promotion: {
+        tenancy: { operatorId: a.operatorId, merchantId: a.merchantId },
+        title: 'Hostile',
+        body: 'Hostile',
+        ...promotionWindow(),
+        reviews: [{ projectId: a.projectId }],
+      },
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/ReviewPromotion': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      promotionId: a.promotionId,
+      decision: 2,
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/ListPromotions': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId, projectId: a.projectId } }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetProjectFeed': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId, projectId: a.projectId }, kind: 1 }),
+  },
+  '/citybase.marketing.v1.MarketingService/CreatePlacement': {
+    request: (a) => ({
+      requestId: rid(),
+      placement: {
+        tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+        slot: 'hostile',
+        promotionId: a.promotionId,
+        ...promotionWindow(),
+      },
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/RecordInteractions': {
+    request: (a) => ({
+      tenancy: { operatorId: a.operatorId },
+      interactions: [{ interactionId: rid(), promotionId: a.promotionId, projectId: a.projectId, kind: 2 }],
+    }),
+  },
+  '/citybase.marketing.v1.MarketingService/GetPromotionStats': {
+    request: (a) => ({
+      tenancy: { operatorId: a.operatorId, merchantId: a.merchantId },
+      promotionId: a.promotionId,
+    }),
+  },
   '/citybase.iot.v1.IotService/RegisterDevice': { unimplemented: true },
   '/citybase.iot.v1.IotService/GetDevice': { unimplemented: true },
   '/citybase.iot.v1.IotService/SendCommand': { unimplemented: true },
@@ -818,6 +888,8 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       couponId: '',
       redemptionId: '',
       redemptionToken: '',
+      promotionId: '',
+      dealId: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -867,6 +939,29 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     a = { ...a, reservationId: await pointsReservation(a) };
     a = { ...a, ...(await marketingOfA(a)) };
     a = { ...a, ...(await marketingRedemptions(a)) };
+    const promotionId = idOf(
+      await ok('/citybase.marketing.v1.MarketingService/SubmitPromotion', {
+        requestId: rid(),
+        promotion: {
+          tenancy: { operatorId, merchantId },
+          title: 'Alpha noodles',
+          body: 'Hand-pulled at the north gate',
+          ...promotionWindow(),
+          reviews: [{ projectId }],
+        },
+      }),
+      'promotion',
+      'promotionId',
+    );
+    const dealId = idOf(
+      await ok('/citybase.marketing.v1.MarketingService/CreateGroupDeal', {
+        requestId: rid(),
+        deal: groupDeal(a),
+      }),
+      'deal',
+      'dealId',
+    );
+    a = { ...a, promotionId, dealId };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 

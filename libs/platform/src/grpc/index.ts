@@ -3,3 +3,4 @@ export * from './grpc-error.filter';
 export * from './grpc-server';
 export * from './grpc-metrics.interceptor';
 export * from './request-hygiene';
+export * from './outbound';

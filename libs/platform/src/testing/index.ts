@@ -11,3 +11,4 @@ export * from './grpc-errors';
 export * from './spec-helpers';
 export * from './row-counts';
 export * from './publish-event';
+export * from './token-service-fake';

@@ -7,6 +7,7 @@ import {
   MONTH_PERIOD,
   requiredMoney,
   requiredString,
+  requiredTimestamp,
   TENANT_ID,
 } from './validate';
 
@@ -76,5 +77,24 @@ describe('calendarDayUtcMs', () => {
       'x',
     ])
       expect(calendarDayUtcMs(day)).toBeUndefined();
+  });
+});
+
+describe('requiredTimestamp', () => {
+  it('reads a timestamp and refuses a missing or malformed one, naming the field', () => {
+    expect(requiredTimestamp('deal.deadline', { seconds: 1_765_000_000n, nanos: 500_000_000 })).toEqual(
+      new Date(1_765_000_000_500),
+    );
+    for (const bad of [undefined, { seconds: 1n, nanos: -1 }, { seconds: 1n, nanos: 1_000_000_000 }]) {
+      const err = (() => {
+        try {
+          requiredTimestamp('deal.deadline', bad);
+        } catch (e) {
+          return e as DomainError;
+        }
+        throw new Error('expected a refusal');
+      })();
+      expect([err.kind, err.detail.field]).toEqual(['invalid_argument', 'deal.deadline']);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import { DomainError } from '../errors';
+import { fromTimestamp, type ProtoTimestamp } from '../messaging/timestamp';
 
 /**
  * Input checks for gRPC requests. Each throws DomainError.invalid naming the field (proto field
@@ -161,4 +162,13 @@ export function requestFingerprint(value: unknown): string {
     return v;
   });
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** A google.protobuf.Timestamp the caller must give, as a Date; INVALID_ARGUMENT naming the field otherwise. */
+export function requiredTimestamp(field: string, value: ProtoTimestamp | undefined): Date {
+  if (!value) throw DomainError.invalid(field, 'is required');
+  const at = fromTimestamp(value);
+  if (!Number.isFinite(at.getTime()) || value.nanos < 0 || value.nanos > 999_999_999)
+    throw DomainError.invalid(field, 'is not a valid time');
+  return at;
 }
