@@ -156,15 +156,35 @@ if ((NEW_IDENTITY_KEY)) &&
   rm -f "$STATE_DIR/identity-master.key"
   exit 1
 fi
-for name in "${SERVICES[@]}"; do
+# Services that call other services (docs/adr/0010-service-to-service-calls.md) authenticate as
+# their own API client at identity: created once per local city in step 5c, its credentials kept
+# in the state directory as <name>-client.json and passed as <NAME>_CLIENT_ID / _CLIENT_SECRET.
+CALLING_SERVICES=(marketing)
+client_env() { # <name>: the service's own client credentials as env assignments, if it has them
+  local file="$STATE_DIR/$1-client.json" upper
+  upper="$(tr '[:lower:]' '[:upper:]' <<<"$1")"
+  [[ -s "$file" ]] || return 0
+  node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(`${process.argv[2]}_CLIENT_ID=${c.client_id}`);
+    console.log(`${process.argv[2]}_CLIENT_SECRET=${c.client_secret}`);' "$file" "$upper"
+}
+start_service() { # <name>
+  local name="$1" extra=()
+  mapfile -t extra < <(client_env "$name")
   # setsid: each service leads its own process group, so a terminal Ctrl-C reaches only this
   # script, which then stops the services in order (and their children with them).
   env GRPC_PORT="${GRPC_PORT[$name]}" HTTP_PORT="${HTTP_PORT[$name]}" \
     DATABASE_URL="$(database_url "$name")" KAFKA_BROKERS="$KAFKA_BROKERS" \
     REDIS_URL="$REDIS_URL" MQTT_URL="$MQTT_URL" CITY_ID="$CITY_ID" LOG_LEVEL="$LOG_LEVEL" \
     AUTH_JWKS_URL="http://127.0.0.1:${HTTP_PORT[identity]}/.well-known/jwks.json" \
-    setsid node --enable-source-maps "services/$name/dist/main.js" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+    IDENTITY_GRPC_URL="127.0.0.1:${GRPC_PORT[identity]}" PAYMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[payment]}" \
+    SETTLEMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[settlement]}" "${extra[@]}" \
+    setsid node --enable-source-maps "services/$name/dist/main.js" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
   PIDS[$name]=$!
+}
+for name in "${SERVICES[@]}"; do
+  : >"$LOG_DIR/$name.log"
+  start_service "$name"
 done
 # The sandbox payment channel (docs/sandbox-channel.md): the provider stand-in of the local city.
 SANDBOX_PORT="${SANDBOX_PORT:-8090}"
@@ -233,6 +253,45 @@ if [[ ! -s "$ADMIN_FILE" ]]; then
     log "citybase init did not create an admin client (see above); use the credentials you saved earlier"
   fi
 fi
+
+# --- 5c. the calling services' own clients ----------------------------------------------------
+# Once per local city, with the admin client: an API client per calling service with the scopes
+# its calls need; a service started without it (the first run) is restarted with it.
+for name in "${CALLING_SERVICES[@]}"; do
+  file="$STATE_DIR/$name-client.json"
+  [[ -s "$file" || ! -s "$ADMIN_FILE" ]] && continue
+  case "$name" in
+    marketing) scopes="payment:write,payment:read,payment:refund,settlement:write,city:admin" ;;
+  esac
+  if ! CITYBASE_IDENTITY_URL="http://127.0.0.1:${HTTP_PORT[identity]}" \
+    CITYBASE_IDENTITY_GRPC="127.0.0.1:${GRPC_PORT[identity]}" \
+    node tools/cli/bin/citybase.js client create --name "$name service" --scope "$scopes" \
+    --credentials "$ADMIN_FILE" --save "$file" >/dev/null; then
+    log "ERROR: could not create $name's own API client (see above)"
+    exit 1
+  fi
+  log "created $name's own API client ($file); restarting $name with it"
+  pid="${PIDS[$name]}"
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for ((i = 0; i < STOP_GRACE * 4; i++)); do alive "$pid" || break; sleep 0.25; done
+  if alive "$pid"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+  start_service "$name"
+  ready=0
+  for ((i = 0; i < READY_TIMEOUT * 2; i++)); do
+    alive "${PIDS[$name]}" || break
+    if [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:${HTTP_PORT[$name]}/readyz" || true)" == 200 ]]; then
+      ready=1
+      break
+    fi
+    sleep 0.5
+  done
+  if ((!ready)); then
+    log "ERROR: $name did not come back ready with its own client"
+    show_log_tail "$name"
+    exit 1
+  fi
+done
 
 printf '\nCitybase is up (city %s)\n' "$CITY_ID"
 printf '  %-11s %-17s %-23s %s\n' SERVICE gRPC HTTP LOG

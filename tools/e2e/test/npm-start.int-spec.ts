@@ -64,17 +64,25 @@ describe('npm start', () => {
         client_id: string;
         client_secret: string;
       };
-      const res = await fetch('http://127.0.0.1:8081/oauth/token', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          client_id: admin.client_id,
-          client_secret: admin.client_secret,
-          scope: 'identity:tenancy.read',
-        }),
-      });
+      const tokenFor = (c: { client_id: string; client_secret: string }, scope: string) =>
+        fetch('http://127.0.0.1:8081/oauth/token', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'client_credentials',
+            client_id: c.client_id,
+            client_secret: c.client_secret,
+            scope,
+          }),
+        });
+      const res = await tokenFor(admin, 'identity:tenancy.read');
       expect(res.status).toBe(200);
+      // marketing calls payment and settlement as its own client (docs/adr/0010), created once
+      const marketing = JSON.parse(readFileSync(join(stateDir, 'marketing-client.json'), 'utf8')) as {
+        client_id: string;
+        client_secret: string;
+      };
+      expect((await tokenFor(marketing, 'payment:write payment:refund settlement:write')).status).toBe(200);
       const { access_token: token } = (await res.json()) as { access_token: string };
       const tenancy = grpcClient(TenancyServiceService, '127.0.0.1:50051', () => bearer(token));
       try {
