@@ -11,11 +11,11 @@ jest.setTimeout(60_000);
 
 describe('feature <service> <feature>', () => {
   it('creates the room, a numbered migration, registers the module and refuses a second run', async () => {
-    // a stub service without rooms (points has its own rooms now)
-    const tree = scratchTree(['services/marketing', 'docs/marketing.md']);
+    // a stub service without rooms (points and marketing have their own rooms now)
+    const tree = scratchTree(['services/iot', 'docs/iot.md']);
     try {
-      const written = await generateFeature(tree, 'marketing', 'reservations');
-      const dir = 'services/marketing/src/reservations';
+      const written = await generateFeature(tree, 'iot', 'reservations');
+      const dir = 'services/iot/src/reservations';
       expect(written.created).toEqual([
         `${dir}/reservations.module.ts`,
         `${dir}/reservations.grpc.ts`,
@@ -24,17 +24,17 @@ describe('feature <service> <feature>', () => {
         `${dir}/reservations.domain.spec.ts`,
         `${dir}/reservations.store.ts`,
         `${dir}/reservations.service.ts`,
-        'services/marketing/migrations/0001_reservations.sql',
+        'services/iot/migrations/0001_reservations.sql',
       ]);
-      expect(written.edited).toEqual(['services/marketing/src/marketing.module.ts', 'docs/marketing.md']);
-      expect(tree.need('services/marketing/src/marketing.module.ts')).toBe(
+      expect(written.edited).toEqual(['services/iot/src/iot.module.ts', 'docs/iot.md']);
+      expect(tree.need('services/iot/src/iot.module.ts')).toBe(
         [
           "import { Module } from '@nestjs/common';",
           "import { ReservationsModule } from './reservations/reservations.module';",
           '',
-          "/** The marketing service's features. Each feature folder adds its gRPC controller and providers here. */",
+          "/** The iot service's features. Each feature folder adds its gRPC controller and providers here. */",
           '@Module({ imports: [ReservationsModule] })',
-          'export class MarketingModule {}',
+          'export class IotModule {}',
           '',
         ].join('\n'),
       );
@@ -44,38 +44,38 @@ describe('feature <service> <feature>', () => {
       expect(service).toMatch(
         /target: \{\s+load: \(client\) => lockReservation\(client, cmd\.reservationId\)/,
       );
-      expect(service).toContain("method: 'MarketingService.ArchiveReservation'");
+      expect(service).toContain("method: 'IotService.ArchiveReservation'");
       expect(service).toContain('replay: ({ client }) => this.current(client, cmd.reservationId)');
       expect(tree.need(`${dir}/reservations.domain.ts`)).toContain(
-        "pageCursor('marketing.reservations', keyPart.timestamp, keyPart.uuid)",
+        "pageCursor('iot.reservations', keyPart.timestamp, keyPart.uuid)",
       );
-      expect(tree.need('services/marketing/migrations/0001_reservations.sql')).toContain(
+      expect(tree.need('services/iot/migrations/0001_reservations.sql')).toContain(
         'CREATE TABLE reservations (',
       );
-      expect(tree.need('docs/marketing.md')).toContain('## Reservations');
+      expect(tree.need('docs/iot.md')).toContain('## Reservations');
 
       // the next room: the next migration number, appended to the module's imports
-      await generateFeature(tree, 'marketing', 'lots');
-      expect(tree.list('services/marketing/migrations')).toEqual([
+      await generateFeature(tree, 'iot', 'lots');
+      expect(tree.list('services/iot/migrations')).toEqual([
         '.gitkeep',
         '0001_reservations.sql',
         '0002_lots.sql',
       ]);
-      expect(tree.need('services/marketing/src/marketing.module.ts')).toContain(
+      expect(tree.need('services/iot/src/iot.module.ts')).toContain(
         '@Module({ imports: [ReservationsModule, LotsModule] })',
       );
 
-      const before = tree.need('services/marketing/src/marketing.module.ts');
-      await expect(generateFeature(tree, 'marketing', 'lots')).rejects.toThrow(Refusal);
+      const before = tree.need('services/iot/src/iot.module.ts');
+      await expect(generateFeature(tree, 'iot', 'lots')).rejects.toThrow(Refusal);
       const out: string[] = [];
-      expect(await main(['feature', 'marketing', 'lots'], tree.root, (s) => out.push(s))).toBe(2);
+      expect(await main(['feature', 'iot', 'lots'], tree.root, (s) => out.push(s))).toBe(2);
       expect(out).toEqual([
-        'refused: feature lots exists already (services/marketing/src/lots); nothing was written',
+        'refused: feature lots exists already (services/iot/src/lots); nothing was written',
       ]);
       expect(await main(['feature', 'parking', 'lots'], tree.root, (s) => out.push(s))).toBe(2);
-      expect(await main(['feature', 'marketing', 'marketing'], tree.root, (s) => out.push(s))).toBe(2);
-      expect(await main(['feature', 'marketing', 'Bad_Name'], tree.root, (s) => out.push(s))).toBe(2);
-      expect(tree.need('services/marketing/src/marketing.module.ts')).toBe(before);
+      expect(await main(['feature', 'iot', 'iot'], tree.root, (s) => out.push(s))).toBe(2);
+      expect(await main(['feature', 'iot', 'Bad_Name'], tree.root, (s) => out.push(s))).toBe(2);
+      expect(tree.need('services/iot/src/iot.module.ts')).toBe(before);
     } finally {
       tree.dispose();
     }
