@@ -38,6 +38,8 @@ export async function startEarningHarness(): Promise<EarningHarness> {
     POINTS_TIER_INTERVAL_MS: '600000',
   });
   let producer: Producer;
+  /** Per payment, the refunded total of the refunds published so far. */
+  const refundedSoFar = new Map<string, bigint>();
   try {
     producer = new Kafka({
       clientId: uniqueName('fake-payment'),
@@ -97,13 +99,16 @@ export async function startEarningHarness(): Promise<EarningHarness> {
       return { ...event, eventId };
     },
     async refunded(payment, refundedTotal, opts = {}) {
+      // as payment's events are: `amount` this refund, `refunded_total` all of them so far
+      const before = refundedSoFar.get(payment.paymentId) ?? 0n;
+      if (refundedTotal > before) refundedSoFar.set(payment.paymentId, refundedTotal);
       const refund: RefundSucceeded = {
         refundId: randomUUID(),
         paymentId: payment.paymentId,
         tenancy: payment.tenancy,
         merchantId: payment.merchantId,
         scenario: payment.scenario,
-        amount: { currency: 'CNY', amountMinor: refundedTotal },
+        amount: { currency: 'CNY', amountMinor: refundedTotal > before ? refundedTotal - before : 0n },
         refundedTotal: { currency: 'CNY', amountMinor: refundedTotal },
         channel: payment.channel,
         channelRefundId: `rf-${randomUUID()}`,
