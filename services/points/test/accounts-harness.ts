@@ -29,11 +29,23 @@ export function startAccountsHarness(): Promise<PointsHarness> {
 }
 
 /** What a service of another replica is built from: the service's database, its outbox, logger and config. */
-export function replicaParts(pool: Pool) {
+/**
+ * The parts of another replica of the service under test: on its database, and enqueuing onto its
+ * topics (its KAFKA_TOPIC_PREFIX: an event enqueued for another topic would stop the service's relay
+ * at that row, which it could not publish).
+ */
+export function replicaParts(h: { pool: unknown; topicPrefix: string }) {
+  const pool = h.pool as Pool;
   const logger = createLogger('points-test', 'warn');
   const outbox: Outbox = {
     enqueue: (client, type, payload, opts) =>
-      enqueue(client, { city: 'test-city', service: 'points' }, type, payload, opts),
+      enqueue(
+        client,
+        { city: 'test-city', service: 'points', topicPrefix: h.topicPrefix },
+        type,
+        payload,
+        opts,
+      ),
   };
   const config = pointsConfig.parse({ CITY_ID: 'test-city', DATABASE_URL: 'postgres://unused/unused' });
   const mutations = () => new Mutations(pool as never, outbox, logger);
@@ -50,10 +62,10 @@ export function replicaParts(pool: Pool) {
 }
 
 /** Another replica's AccountsService on the service's database: runs the expiry passes on demand. */
-export function replica(pool: Pool): AccountsService {
-  const r = replicaParts(pool);
+export function replica(h: { pool: unknown; topicPrefix: string }): AccountsService {
+  const r = replicaParts(h);
   return new AccountsService(
-    pool as never,
+    h.pool as never,
     r.outbox,
     r.logger,
     r.config,

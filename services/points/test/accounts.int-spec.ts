@@ -74,7 +74,7 @@ describe('points accounts: issuance, balance, reservations, expiry (in-process, 
     op = uniqueName('op');
     backOffice = h.clientOf({ operators: [op] }, POINTS_SCOPES);
     checkout = h.clientOf({ operators: [op] }, POINTS_SCOPES);
-    jobs = replica(h.pool);
+    jobs = replica(h);
     await seedProgramme(h, op);
     await seedBudget(h, op, 1_000_000n);
   }, 120_000);

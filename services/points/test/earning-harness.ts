@@ -4,7 +4,6 @@
 // EarningService on the same database standing for another replica (runs the release pass).
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Producer } from 'kafkajs';
-import type { Pool } from 'pg';
 import { toTimestamp } from '@citybase/platform';
 import { publishEvent, testEndpoints, uniqueName, waitFor } from '@citybase/platform/testing';
 import type { PaymentSucceeded, RefundSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
@@ -88,7 +87,7 @@ export async function startEarningHarness(): Promise<EarningHarness> {
     });
     return { event, eventId };
   };
-  const r = replicaParts(h.pool as unknown as Pool);
+  const r = replicaParts(h);
   return {
     ...h,
     publishPaid,

@@ -345,7 +345,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
         h.pool,
         lots.rows.map((r) => r.lot_id),
       );
-      await replica(h.pool).expireDueLots(100);
+      await replica(h).expireDueLots(100);
       expect(await balance(holder)).toEqual({ available: 0n, pending: 0n, debt: 0n });
       expect((await budgetTotals(h.pool, op)).expired).toBe(40n);
       // released afterwards, nothing is left to move; a refund finds the points gone by expiry: it
@@ -426,7 +426,7 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
         h.pool,
         lot.rows.map((r) => r.lot_id),
       );
-      await replica(h.pool).expireDueLots(100); // the other 60 expire unused
+      await replica(h).expireDueLots(100); // the other 60 expire unused
       expect(await balance(holder)).toEqual({ available: 50n, pending: 0n, debt: 0n });
       await h.refunded(p, 5_000n); // half: 50, all within what expired
       expect(await balance(holder)).toEqual({ available: 50n, pending: 0n, debt: 0n });

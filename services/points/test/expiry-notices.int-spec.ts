@@ -19,7 +19,7 @@ describe('points expiry notices (in-process, real PostgreSQL)', () => {
 
   beforeAll(async () => {
     h = await startAccountsHarness();
-    jobs = replica(h.pool);
+    jobs = replica(h);
   }, 120_000);
   afterAll(async () => {
     await h?.stop();

@@ -240,7 +240,7 @@ describe('points households and tiers (in-process, real PostgreSQL and Kafka)', 
       (await eventsOf(h.pool, 'TierChanged'))
         .filter((e) => e.holderId === holderId)
         .map((e) => [e.fromTier, e.toTier]);
-    const jobs = () => replicaParts(h.pool as never).tiers();
+    const jobs = () => replicaParts(h).tiers();
 
     it('moves up after earnings, and down by the tier job once the earnings leave the window, each change once', async () => {
       await seedProgramme(h, op, { tiers, tierWindowDays: 30 });

@@ -142,7 +142,7 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
 
   beforeAll(async () => {
     h = await startEarningHarness();
-    jobs = replica(h.pool as unknown as Pool);
+    jobs = replica(h);
     api = h.clientOf({ operators: [operators.debt, operators.forgive] }, [
       ...OPERATOR_SCOPES,
       ...POINTS_SCOPES,
@@ -672,15 +672,7 @@ describe(`points against a reference model (seed ${SEED}, ${OPERATIONS} operatio
     30 * 60_000,
   );
 
-  // Skipped (2026-12-06): in this suite the points outbox relay stops publishing partway through
-  // the run (rows stay unpublished while the relay keeps its shards; the relay's session sits idle
-  // in the middle of a round, i.e. its producer's sendBatch does not settle), so settlement never
-  // receives every event and this check times out. Run it with `it` instead of `it.skip` and
-  // POINTS_MODEL_OPERATIONS=400 POINTS_MODEL_SETTLE_MS=20000 to reproduce; the message lists what
-  // was published per event type. Until the relay is fixed, the points -> settlement postings are
-  // shown by tools/e2e/test/points-settlement-flow.int-spec.ts and settlement's
-  // points-clearing.int-spec.ts.
-  it.skip(
+  it(
     "settlement posts the run's events: its ledger check passes and each issuer's liability is the value of its outstanding lots",
     async () => {
       // settlement as its own process (built dist) on its own database, reading the run's points
