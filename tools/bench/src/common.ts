@@ -18,6 +18,15 @@ import { formatTable } from './stats';
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
 /** Progress lines go to stderr so stdout carries only the report. */
+/**
+ * Spawn options of a benchmarked service process: with BENCH_CPU_PROF_DIR set, a V8 CPU profile of
+ * the process is written there when it stops.
+ */
+export function profiledSpawn(): { nodeArgs: string[] } {
+  const dir = process.env.BENCH_CPU_PROF_DIR;
+  return { nodeArgs: dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [] };
+}
+
 export function note(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
 }

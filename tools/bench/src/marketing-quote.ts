@@ -10,7 +10,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { Basket, MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { grpcClient, spawnService, TestIssuer } from '@citybase/platform/testing';
-import { benchDatabase, Cleanup, note, now } from './common';
+import { benchDatabase, Cleanup, note, now, profiledSpawn } from './common';
 import { percentiles, perSecond, round } from './stats';
 
 export interface QuoteLoadOptions {
@@ -180,12 +180,7 @@ export async function measureQuoteLatency(
       AUTH_JWKS_URL: issuer.jwksUrl,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     },
-    {
-      // BENCH_CPU_PROF_DIR: a V8 CPU profile of the marketing process, written there when it stops
-      nodeArgs: process.env.BENCH_CPU_PROF_DIR
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
-        : [],
-    },
+    profiledSpawn(),
   );
   cleanup.add('marketing process', () => marketing.stop());
   await marketing.ready();

@@ -29,6 +29,7 @@ import {
   printBenchmarkFigures,
   processUsage,
   writeBenchReport,
+  profiledSpawn,
 } from './common';
 import { measureQuoteLatency } from './marketing-quote';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
@@ -109,12 +110,7 @@ export async function runMarketing(cleanup: Cleanup): Promise<void> {
       MARKETING_GATE_KEY_PREFIX: gatePrefix,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     },
-    {
-      // BENCH_CPU_PROF_DIR: a V8 CPU profile of the marketing process, written there when it stops
-      nodeArgs: process.env.BENCH_CPU_PROF_DIR
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
-        : [],
-    },
+    profiledSpawn(),
   );
   cleanup.add('marketing process', () => marketing.stop());
   await marketing.ready();

@@ -42,6 +42,7 @@ import {
   printBenchmarkFigures,
   processUsage,
   writeBenchReport,
+  profiledSpawn,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
 
@@ -132,12 +133,7 @@ export async function runPayment(cleanup: Cleanup): Promise<void> {
         ),
       ),
     },
-    {
-      // BENCH_CPU_PROF_DIR: a V8 CPU profile of the payment process, written there when it stops
-      nodeArgs: process.env.BENCH_CPU_PROF_DIR
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
-        : [],
-    },
+    profiledSpawn(),
   );
   cleanup.add('payment process', () => payment.stop());
   await payment.ready();

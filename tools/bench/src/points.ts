@@ -19,6 +19,7 @@ import {
   printBenchmarkFigures,
   processUsage,
   writeBenchReport,
+  profiledSpawn,
 } from './common';
 import { parseRoundTrips } from './payment';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
@@ -76,12 +77,7 @@ export async function runPoints(cleanup: Cleanup): Promise<void> {
       AUTH_JWKS_URL: issuer.jwksUrl,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     },
-    {
-      // BENCH_CPU_PROF_DIR: a V8 CPU profile of the points process, written there when it stops
-      nodeArgs: process.env.BENCH_CPU_PROF_DIR
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
-        : [],
-    },
+    profiledSpawn(),
   );
   cleanup.add('points process', () => points.stop());
   await points.ready();
