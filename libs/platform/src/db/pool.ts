@@ -15,7 +15,9 @@ export function createPool(
     connectionString,
     max: 10,
     idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 5_000,
+    // Also the longest wait for a free pooled client under load; past it the call answers
+    // UNAVAILABLE (classifyPgError), which callers retry.
+    connectionTimeoutMillis: 10_000,
     application_name: options.application_name ?? 'citybase',
     ...options,
   });
@@ -44,7 +46,9 @@ export async function withTransaction<T>(
 ): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt++) {
-    const client = await pool.connect();
+    const client = await pool.connect().catch((err: unknown) => {
+      throw classifyPgError(err) ?? err;
+    });
     let broken = false;
     try {
       await client.query(`BEGIN ISOLATION LEVEL ${(options.isolation ?? 'read committed').toUpperCase()}`);

@@ -82,10 +82,26 @@ export class InfrastructureError extends Error {
 const RETRYABLE_PG_CODES = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const UNAVAILABLE_PG_CODES = /^(08|57P0|53)/; // connection exceptions, admin shutdown, insufficient resources
 
-/** Classifies a thrown PostgreSQL error, if it is one that callers should retry rather than report. */
+/**
+ * Failures to reach the database that carry no SQLSTATE: node-postgres' own pool wait timeout, a
+ * refused or reset socket, a connection dropped mid-query, a server starting or stopping.
+ */
+const CONNECTION_FAILURE =
+  /ECONNREFUSED|ECONNRESET|Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i;
+
+/**
+ * Classifies a thrown PostgreSQL error, if it is one that callers should retry rather than report:
+ * a conflict (ABORTED) or the database out of reach, also while waiting for a pooled connection
+ * (UNAVAILABLE): an overloaded or restarting database is an outage, never an INTERNAL bug.
+ */
 export function classifyPgError(err: unknown): InfrastructureError | undefined {
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return undefined;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) {
+    const message = (err as { message?: unknown } | null)?.message;
+    return typeof message === 'string' && CONNECTION_FAILURE.test(message)
+      ? new InfrastructureError('unavailable', 'unavailable: no connection to the server, retry', err)
+      : undefined;
+  }
   if (RETRYABLE_PG_CODES.has(code))
     return new InfrastructureError('aborted', `database conflict (${code}), retry`, err);
   if (UNAVAILABLE_PG_CODES.test(code))

@@ -47,6 +47,22 @@ describe('domain error to gRPC status mapping', () => {
     expect(classifyPgError(Object.assign(new Error('dup'), { code: '23505' }))).toBeUndefined();
   });
 
+  it('answers UNAVAILABLE, not INTERNAL, when no database connection could be had', () => {
+    // node-postgres' pool wait timeout and socket failures carry no SQLSTATE.
+    for (const raw of [
+      new Error('timeout exceeded when trying to connect'),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      new Error('Connection terminated unexpectedly'),
+    ]) {
+      expect(toGrpcError(raw, () => 'x').code).toBe(status.UNAVAILABLE);
+    }
+    expect(toGrpcError(new Error('something else broke'), () => 'e1')).toEqual({
+      code: status.INTERNAL,
+      details: 'internal error e1',
+      errorId: 'e1',
+    });
+  });
+
   it('maps a PostgreSQL data exception (class 22) to INVALID_ARGUMENT without its SQL text', () => {
     const pgError = (code: string) =>
       Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00 in INSERT INTO operators'), {

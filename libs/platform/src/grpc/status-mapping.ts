@@ -1,5 +1,5 @@
 import { Metadata, status } from '@grpc/grpc-js';
-import { DomainError, DomainErrorKind, InfrastructureError } from '../errors';
+import { classifyPgError, DomainError, DomainErrorKind, InfrastructureError } from '../errors';
 
 /** The one place where domain error kinds become gRPC status codes. Exhaustive: no default branch. */
 export function statusForKind(kind: DomainErrorKind): status {
@@ -55,8 +55,9 @@ export function toGrpcError(err: unknown, newErrorId: () => string): GrpcErrorSh
       rule: err.detail.rule,
     };
   }
-  if (err instanceof InfrastructureError) {
-    return { code: statusForInfrastructure(err.kind), details: err.message };
+  const infra = err instanceof InfrastructureError ? err : classifyPgError(err);
+  if (infra) {
+    return { code: statusForInfrastructure(infra.kind), details: infra.message };
   }
   const sqlState = dataExceptionState(err);
   if (sqlState) {

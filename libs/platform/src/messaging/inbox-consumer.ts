@@ -562,7 +562,7 @@ export class InboxConsumer {
       } catch (err) {
         const infra = err instanceof InfrastructureError ? err : classifyPgError(err);
         const poison = err instanceof PoisonError;
-        if (!poison && (infra || isConnectionFailure(err))) {
+        if (!poison && infra) {
           // Not the event's fault: wait for the infrastructure, however long it takes.
           infraFailures++;
           const delayMs = infraRetryDelayMs(infraFailures, this.retryBaseMs, this.maxRetryDelayMs);
@@ -754,11 +754,4 @@ export function infraRetryDelayMs(failures: number, baseMs: number, maxMs: numbe
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function isConnectionFailure(err: unknown): boolean {
-  const msg = (err as Error)?.message ?? '';
-  return /ECONNREFUSED|ECONNRESET|Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(
-    msg,
-  );
 }
