@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs exactly what package-lock.json says, with `npm ci`, when node_modules is missing or
 # was installed from another lock. Used by `npm start`, `npm test` and `npm run bench`.
+# It also provides what deploy/k8s is rendered and validated with (tools/k8s: a Kustomize renderer
+# in TypeScript and the pinned Kubernetes/Strimzi/CloudNativePG schema packages), so no kubectl needed.
 # The lock must list every platform's optional binaries (swc, buf, nx, ...), or `npm ci` refuses
 # it. After changing dependencies, refresh it with `npm install --package-lock-only`, which keeps
 # them (a plain `npm install` over an existing node_modules can drop them on some npm versions).

@@ -6,6 +6,7 @@
 #   lint        eslint, module boundaries                 npx nx run-many -t lint
 #   typecheck   tsc over the whole workspace              npm run typecheck
 #   unit        *.spec.ts                                 npx nx run-many -t test
+#               (tools/k8s: deploy/k8s rendered, schema-validated and held to its rules; docs/runbook-k8s.md)
 #   build       SWC to dist/                              npx nx run-many -t build
 #   integration *.int-spec.ts against real servers: tools/e2e (process-level: contract, chaos, e2e)
 #               beside the other projects, two at a time   integration() below
