@@ -175,6 +175,10 @@ export function kafkaViolations(objects: K8sObject[]): string[] {
     };
     for (const [key, value] of Object.entries(want))
       if (Number(config[key]) !== value) out.push(`${id(k)}: ${key} is ${String(config[key])}, not ${value}`);
+    // Strimzi's own policy for a listener without networkPolicyPeers admits every pod of every namespace
+    for (const l of (get(k, 'spec', 'kafka', 'listeners') as Obj[] | undefined) ?? [])
+      if (!((l.networkPolicyPeers as unknown[] | undefined) ?? []).length)
+        out.push(`${id(k)}: listener ${String(l.name)} has no networkPolicyPeers (open to every pod)`);
     const pools = objects.filter(
       (o) => o.kind === 'KafkaNodePool' && o.metadata.labels?.['strimzi.io/cluster'] === k.metadata.name,
     );

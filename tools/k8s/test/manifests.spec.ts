@@ -295,15 +295,17 @@ describe('deliberately broken objects', () => {
     ]);
   });
 
-  it('Kafka with replication factor 1 and a topic with one replica break the durability rules', () => {
+  it('Kafka with replication factor 1, an open listener and a topic with one replica break the rules', () => {
     const objects = structuredClone(rendered.production);
     const kafka = find(objects, 'Kafka', 'citybase').spec as Obj;
     kafka.kafka.config['default.replication.factor'] = 1;
     kafka.kafka.config['min.insync.replicas'] = 1;
+    delete kafka.kafka.listeners[1].networkPolicyPeers;
     (find(objects, 'KafkaTopic', 'citybase.payment.events.v1').spec as Obj).replicas = 1;
     expect(kafkaViolations(objects)).toEqual([
       'Kafka/citybase: default.replication.factor is 1, not 3',
       'Kafka/citybase: min.insync.replicas is 1, not 2',
+      'Kafka/citybase: listener tls has no networkPolicyPeers (open to every pod)',
       'KafkaTopic/citybase.payment.events.v1: replicas is not 3',
     ]);
   });
