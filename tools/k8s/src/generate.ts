@@ -48,7 +48,12 @@ function containerSecurityContext(): Obj {
   };
 }
 
-export function serviceObjects(s: ServiceSpec): Obj[] {
+/**
+ * Per service: the objects of base/services/<svc>.yaml. `consumes` says whether the service has
+ * event consumers: only then does its autoscaler also follow consumer_lag (an HPA whose metric
+ * never appears would refuse to scale down).
+ */
+export function serviceObjects(s: ServiceSpec, consumes: boolean): Obj[] {
   const meta = (name = s.name) => ({ name, labels: labels(s.name, 'service') });
   const config: Record<string, string> = {
     GRPC_HOST: '0.0.0.0',
@@ -220,13 +225,17 @@ export function serviceObjects(s: ServiceSpec): Obj[] {
             resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
           },
           // consumer_lag from each pod's /metrics, through a custom metrics adapter (runbook)
-          {
-            type: 'Pods',
-            pods: {
-              metric: { name: CONSUMER_LAG_METRIC },
-              target: { type: 'AverageValue', averageValue: '1000' },
-            },
-          },
+          ...(consumes
+            ? [
+                {
+                  type: 'Pods',
+                  pods: {
+                    metric: { name: CONSUMER_LAG_METRIC },
+                    target: { type: 'AverageValue', averageValue: '1000' },
+                  },
+                },
+              ]
+            : []),
         ],
         behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
       },
@@ -415,7 +424,10 @@ const toYaml = (objects: Obj[]): string =>
 /** Every generated file, by path under deploy/k8s (the CLI formats them with Prettier). */
 export function generatedFiles(topics: string[]): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const s of SERVICES) files[`base/services/${s.name}.yaml`] = toYaml(serviceObjects(s));
+  // dead-letter topics are citybase.dlq.<service>.<consumer>: the services that consume events
+  const consumers = new Set(topics.filter((t) => t.startsWith('citybase.dlq.')).map((t) => t.split('.')[2]));
+  for (const s of SERVICES)
+    files[`base/services/${s.name}.yaml`] = toYaml(serviceObjects(s, consumers.has(s.name)));
   files['base/services/kustomization.yaml'] =
     HEADER +
     stringify({

@@ -20,7 +20,7 @@ import {
   workloadViolations,
 } from '../src/policy';
 import { CONSUMER_LAG_METRIC, SERVICES } from '../src/services';
-import { serviceTopics } from '../src/topics';
+import { eventConsumers, serviceTopics } from '../src/topics';
 import { SchemaSource, validateObject } from '../src/validate';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -115,17 +115,17 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     }
   });
 
-  it('autoscales each service on CPU and on the consumer lag gauge the services export', () => {
+  it('autoscales each service on CPU, and on the consumer lag gauge the services export when it consumes', () => {
     const registry = new Registry();
     MessagingMetrics.for(registry);
     expect(registry.getSingleMetric(CONSUMER_LAG_METRIC)).toBeDefined();
     for (const s of SERVICES) {
       const hpa = find(objects, 'HorizontalPodAutoscaler', s.name).spec as Obj;
       expect(hpa.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: s.name });
-      expect(hpa.metrics.map((m: Obj) => m.resource?.name ?? m.pods?.metric.name)).toEqual([
-        'cpu',
-        CONSUMER_LAG_METRIC,
-      ]);
+      const consumes = eventConsumers(ROOT).some((c) => c.startsWith(`${s.name}.`));
+      expect(hpa.metrics.map((m: Obj) => m.resource?.name ?? m.pods?.metric.name)).toEqual(
+        consumes ? ['cpu', CONSUMER_LAG_METRIC] : ['cpu'],
+      );
       const pdb = find(objects, 'PodDisruptionBudget', s.name).spec as Obj;
       expect(pdb.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': s.name });
     }
