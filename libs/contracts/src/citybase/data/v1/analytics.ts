@@ -99,8 +99,8 @@ export interface GetDashboardRequest {
 
 export interface GetDashboardResponse {
   panels: Panel[];
-  /** Start of the UTC day the figures total. */
-  day: Timestamp | undefined;
+  /** The figures total the facts from this hour on (the 24 hourly buckets up to now). */
+  since: Timestamp | undefined;
   generatedAt: Timestamp | undefined;
 }
 
@@ -697,7 +697,7 @@ export const GetDashboardRequest: MessageFns<GetDashboardRequest> = {
 };
 
 function createBaseGetDashboardResponse(): GetDashboardResponse {
-  return { panels: [], day: undefined, generatedAt: undefined };
+  return { panels: [], since: undefined, generatedAt: undefined };
 }
 
 export const GetDashboardResponse: MessageFns<GetDashboardResponse> = {
@@ -705,8 +705,8 @@ export const GetDashboardResponse: MessageFns<GetDashboardResponse> = {
     for (const v of message.panels) {
       Panel.encode(v!, writer.uint32(10).fork()).join();
     }
-    if (message.day !== undefined) {
-      Timestamp.encode(message.day, writer.uint32(18).fork()).join();
+    if (message.since !== undefined) {
+      Timestamp.encode(message.since, writer.uint32(18).fork()).join();
     }
     if (message.generatedAt !== undefined) {
       Timestamp.encode(message.generatedAt, writer.uint32(26).fork()).join();
@@ -740,7 +740,7 @@ export const GetDashboardResponse: MessageFns<GetDashboardResponse> = {
               break;
             }
 
-            message.day = Timestamp.decode(reader, reader.uint32());
+            message.since = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -766,7 +766,7 @@ export const GetDashboardResponse: MessageFns<GetDashboardResponse> = {
   fromJSON(object: any): GetDashboardResponse {
     return {
       panels: globalThis.Array.isArray(object?.panels) ? object.panels.map((e: any) => Panel.fromJSON(e)) : [],
-      day: isSet(object.day) ? fromJsonTimestamp(object.day) : undefined,
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
       generatedAt: isSet(object.generatedAt)
         ? fromJsonTimestamp(object.generatedAt)
         : isSet(object.generated_at)
@@ -780,8 +780,8 @@ export const GetDashboardResponse: MessageFns<GetDashboardResponse> = {
     if (message.panels?.length) {
       obj.panels = message.panels.map((e) => Panel.toJSON(e));
     }
-    if (message.day !== undefined) {
-      obj.day = fromTimestamp(message.day).toISOString();
+    if (message.since !== undefined) {
+      obj.since = fromTimestamp(message.since).toISOString();
     }
     if (message.generatedAt !== undefined) {
       obj.generatedAt = fromTimestamp(message.generatedAt).toISOString();
@@ -795,7 +795,9 @@ export const GetDashboardResponse: MessageFns<GetDashboardResponse> = {
   fromPartial<I extends Exact<DeepPartial<GetDashboardResponse>, I>>(object: I): GetDashboardResponse {
     const message = createBaseGetDashboardResponse();
     message.panels = object.panels?.map((e) => Panel.fromPartial(e)) || [];
-    message.day = (object.day !== undefined && object.day !== null) ? Timestamp.fromPartial(object.day) : undefined;
+    message.since = (object.since !== undefined && object.since !== null)
+      ? Timestamp.fromPartial(object.since)
+      : undefined;
     message.generatedAt = (object.generatedAt !== undefined && object.generatedAt !== null)
       ? Timestamp.fromPartial(object.generatedAt)
       : undefined;
@@ -1554,7 +1556,7 @@ export const ListRollupsResponse: MessageFns<ListRollupsResponse> = {
  */
 export type AnalyticsServiceService = typeof AnalyticsServiceService;
 export const AnalyticsServiceService = {
-  /** The dashboard's panels now: totals of today (UTC day) and the last 24 hourly buckets. */
+  /** The dashboard's panels now: totals of the last 24 hourly buckets and their series. */
   getDashboard: {
     path: "/citybase.data.v1.AnalyticsService/GetDashboard" as const,
     requestStream: false as const,
@@ -1589,7 +1591,7 @@ export const AnalyticsServiceService = {
 } as const;
 
 export interface AnalyticsServiceServer extends UntypedServiceImplementation {
-  /** The dashboard's panels now: totals of today (UTC day) and the last 24 hourly buckets. */
+  /** The dashboard's panels now: totals of the last 24 hourly buckets and their series. */
   getDashboard: handleUnaryCall<GetDashboardRequest, GetDashboardResponse>;
   /** How old the newest fact of each source is, and the store's consumer lag. */
   getFreshness: handleUnaryCall<GetFreshnessRequest, GetFreshnessResponse>;
@@ -1598,7 +1600,7 @@ export interface AnalyticsServiceServer extends UntypedServiceImplementation {
 }
 
 export interface AnalyticsServiceClient extends Client {
-  /** The dashboard's panels now: totals of today (UTC day) and the last 24 hourly buckets. */
+  /** The dashboard's panels now: totals of the last 24 hourly buckets and their series. */
   getDashboard(
     request: GetDashboardRequest,
     callback: (error: ServiceError | null, response: GetDashboardResponse) => void,
