@@ -25,7 +25,7 @@ export async function lockLog(client: PoolClient): Promise<void> {
 
 export async function lastEntry(client: Queryable): Promise<{ seq: number; hash: string } | undefined> {
   const { rows } = await client.query<{ seq: string; hash: string }>(
-    `SELECT seq::text, hash FROM access_log ORDER BY seq DESC LIMIT 1`,
+    `SELECT seq::text, hash FROM access_log ORDER BY access_log.seq DESC LIMIT 1`,
   );
   return rows[0] && { seq: Number(rows[0].seq), hash: rows[0].hash };
 }
@@ -51,7 +51,7 @@ export async function entryHashes(client: Queryable, size: number): Promise<stri
 
 export async function entriesFrom(client: Queryable, fromSeq: number): Promise<EntryRow[]> {
   const { rows } = await client.query<EntryRow>(
-    `SELECT seq::text, at, kind, body, prev_hash, hash FROM access_log WHERE seq >= $1 ORDER BY seq`,
+    `SELECT seq::text, at, kind, body, prev_hash, hash FROM access_log WHERE access_log.seq >= $1 ORDER BY access_log.seq`,
     [fromSeq],
   );
   return rows;
@@ -68,7 +68,7 @@ export async function entryAt(client: Queryable, seq: number): Promise<EntryRow 
 export async function lastCheckpoint(client: Queryable): Promise<CheckpointRow | undefined> {
   const { rows } = await client.query<CheckpointRow>(
     `SELECT tree_size::text, root, key_id, signature, signed_at FROM access_log_checkpoints
-      ORDER BY tree_size DESC LIMIT 1`,
+      ORDER BY access_log_checkpoints.tree_size DESC LIMIT 1`,
   );
   return rows[0];
 }
@@ -76,7 +76,7 @@ export async function lastCheckpoint(client: Queryable): Promise<CheckpointRow |
 export async function checkpointsFrom(client: Queryable, minSize: number): Promise<CheckpointRow[]> {
   const { rows } = await client.query<CheckpointRow>(
     `SELECT tree_size::text, root, key_id, signature, signed_at FROM access_log_checkpoints
-      WHERE tree_size >= $1 ORDER BY tree_size`,
+      WHERE access_log_checkpoints.tree_size >= $1 ORDER BY access_log_checkpoints.tree_size`,
     [minSize],
   );
   return rows;

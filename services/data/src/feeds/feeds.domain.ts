@@ -159,7 +159,9 @@ export function rowsQuery(
   filters: { field: string; values: string[] }[],
   salt: string,
 ): FeedSql {
-  const params: unknown[] = [null, null, null, null, salt];
+  const params: unknown[] = [null, null, null, null];
+  // the salt is a parameter only when a field is hashed (PostgreSQL refuses unused parameters)
+  if (fields.some((x) => x.masking === 'HASH')) params.push(salt);
   const cols = fields.flatMap(({ field, masking }) => {
     const e = maskedExpr(field, masking, '$5::text');
     return e === undefined ? [] : [`'${field.name}', ${e}`];
