@@ -96,7 +96,7 @@ describe('data: catalog, grants and feeds (in-process service)', () => {
         ['secret_code', 'string'],
       ]);
       expect(d).toMatchObject({ hasOperator: true, hasProject: true, hasDistrict: true, version: 1n });
-      expect((await admin.listDatasets({})).datasets.map((x) => x.datasetId)).toContain(id);
+      expect((await admin.listDatasets({ page: undefined })).datasets.map((x) => x.datasetId)).toContain(id);
 
       const err = await grpcError(
         opA.registerDataset({
