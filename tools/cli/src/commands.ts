@@ -24,6 +24,7 @@ export interface AuthOptions {
 export type Command =
   | { name: 'init'; adminName: string; save?: string }
   | { name: 'ledger check'; database?: string }
+  | { name: 'feeds verify'; exportFile: string; evidenceFiles: string[]; publicKey?: string }
   | { name: 'operator create'; auth: AuthOptions; requestId?: string; operatorName: string }
   | { name: 'operator list'; auth: AuthOptions }
   | {
@@ -147,6 +148,8 @@ interface CommandSpec {
   /** Mutating RPC with an idempotency key (adds --request-id). */
   mutating: boolean;
   options: Record<string, OptionSpec>;
+  /** A positional argument after the command's name (e.g. the file `feeds verify` reads). */
+  argument?: { name: string; description: string };
   build(values: OptionValues): Command;
 }
 
@@ -321,6 +324,44 @@ const SPECS: CommandSpec[] = [
     build: (v) => {
       const database = v.string('database');
       return database === undefined ? { name: 'ledger check' } : { name: 'ledger check', database };
+    },
+  },
+  {
+    name: 'feeds verify',
+    summary: 'check an access-log export of the data service and pull evidence offline',
+    details: [
+      'Reads an export of DataService.ExportAccessLog (JSON) and checks, with nothing of the city',
+      "reached: every entry's hash against its content, the chain of prev_hash links and the",
+      "sequence (a changed, removed or reordered entry fails), every checkpoint's Merkle root and",
+      'Ed25519 signature, and that signed checkpoints cover all entries. Each --evidence file (a',
+      "pull's evidence bundle) is checked too: manifest hash, log entry, inclusion proof, signature.",
+      "--public-key pins the city's key (base64 SPKI); otherwise the export's own key is used.",
+      'Prints a JSON report; exit 0 when everything verifies, 3 when something does not.',
+    ],
+    api: false,
+    mutating: false,
+    argument: { name: 'export', description: 'the access-log export (JSON file)' },
+    options: {
+      evidence: {
+        type: 'string',
+        value: '<file>',
+        multiple: true,
+        description: "a pull's evidence bundle (JSON file)",
+      },
+      'public-key': {
+        type: 'string',
+        value: '<base64>',
+        description: "the city's access-log public key (SPKI DER, base64)",
+      },
+    },
+    build: (v) => {
+      const publicKey = v.string('public-key');
+      return {
+        name: 'feeds verify',
+        exportFile: v.required('_export'),
+        evidenceFiles: v.all('evidence'),
+        ...(publicKey !== undefined && { publicKey }),
+      };
     },
   },
   {
@@ -1160,12 +1201,16 @@ function subcommandsOf(group: string): string[] {
 
 /** The options part of a command's usage line, e.g. "--name <name> [--request-id <id>]". */
 function synopsis(spec: CommandSpec): string {
-  return Object.entries(optionsOf(spec))
-    .map(([name, o]) => {
-      const text = `--${name} ${o.value ?? '<value>'}${o.multiple ? '...' : ''}`;
-      return o.required ? text : `[${text}]`;
-    })
-    .join(' ');
+  const argument = spec.argument ? `<${spec.argument.name}> ` : '';
+  return (
+    argument +
+    Object.entries(optionsOf(spec))
+      .map(([name, o]) => {
+        const text = `--${name} ${o.value ?? '<value>'}${o.multiple ? '...' : ''}`;
+        return o.required ? text : `[${text}]`;
+      })
+      .join(' ')
+  );
 }
 
 const HELP_WIDTH = 100;
@@ -1324,6 +1369,7 @@ function buildProgram(argv: readonly string[], result: { parsed?: Parsed; help: 
       });
       cmd.addOption(option);
     }
+    if (spec.argument) cmd.argument(`<${spec.argument.name}>`, spec.argument.description);
     cmd.action(() => {
       const opts = cmd.opts<Record<string, string[] | undefined>>();
       const values = new Map<string, string[]>();
@@ -1332,6 +1378,7 @@ function buildProgram(argv: readonly string[], result: { parsed?: Parsed; help: 
         const value = opts[option.attributeName()];
         if (name !== 'help' && value !== undefined) values.set(name, value);
       }
+      if (spec.argument && cmd.args[0] !== undefined) values.set(`_${spec.argument.name}`, [cmd.args[0]]);
       for (const [name, o] of Object.entries(optionsOf(spec))) {
         if (o.required && !values.has(name)) {
           throw new UsageError(`missing required option --${name}`, spec.name);

@@ -10,6 +10,7 @@ import { CliError, grpcStatusName, isServiceError, oneLine } from './errors';
 import { type Endpoints, type IdentityApi, connectIdentity, endpointsFromEnv } from './identity-api';
 import { printSecret, runInit } from './init';
 import type { Io } from './io';
+import { runFeedsVerify } from './feeds-verify';
 import { runLedgerCheck } from './ledger-check';
 import {
   renderBalance,
@@ -71,6 +72,7 @@ export async function execute(command: Command, deps: RunDeps): Promise<number> 
   const { io } = deps;
   if (command.name === 'init') return runInit(command, io);
   if (command.name === 'ledger check') return runLedgerCheck(command, io);
+  if (command.name === 'feeds verify') return runFeedsVerify(command, io);
 
   const credentials = loadCredentials(command.auth, io.env, command.name);
   const endpoints = endpointsFromEnv(io.env);
@@ -95,7 +97,7 @@ export async function execute(command: Command, deps: RunDeps): Promise<number> 
   }
 }
 
-type ApiCommand = Exclude<Command, { name: 'init' } | { name: 'ledger check' }>;
+type ApiCommand = Exclude<Command, { name: 'init' } | { name: 'ledger check' } | { name: 'feeds verify' }>;
 type MutatingCommand = Extract<
   ApiCommand,
   {
