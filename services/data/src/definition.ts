@@ -1,14 +1,27 @@
 import { join } from 'path';
 import { defineService } from '@citybase/platform';
+import { AnalyticsServiceService } from '@citybase/contracts/citybase/data/v1/analytics';
 import { DataServiceService } from '@citybase/contracts/citybase/data/v1/data';
+import { IotEvents } from '@citybase/contracts/events';
 import { dataConfig } from './config';
 import { DataModule } from './data.module';
 
-/** The data service: what main.ts runs and what the in-process integration tests start. */
-export const definition = defineService({
+const base = defineService({
   name: 'data',
   root: join(__dirname, '..'),
   configSchema: dataConfig,
   module: DataModule,
-  grpcServices: { 'citybase.data.v1.DataService': DataServiceService },
+  grpcServices: {
+    'citybase.data.v1.DataService': DataServiceService,
+    'citybase.data.v1.AnalyticsService': AnalyticsServiceService,
+  },
+  // the analytical store consumes every business topic; they are created at start-up too
+  consumes: ['identity', 'payment', 'settlement', 'points', 'marketing', 'iot'],
 });
+
+/** The data service: what main.ts runs and what the in-process integration tests start. */
+export const definition = {
+  ...base,
+  // iot's alarms have a topic of their own (IotEvents.AlarmRaised)
+  topics: [...new Set([...base.topics, IotEvents.AlarmRaised.topic])],
+};

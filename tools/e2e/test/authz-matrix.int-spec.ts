@@ -690,6 +690,21 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.data.v1.DataService/CreateGrant': { unimplemented: true },
   '/citybase.data.v1.DataService/GetGrant': { unimplemented: true },
   '/citybase.data.v1.DataService/RevokeGrant': { unimplemented: true },
+  // the analytical store: A's operator as the scope is refused to B (docs/data.md "AnalyticsService")
+  '/citybase.data.v1.AnalyticsService/GetDashboard': {
+    request: (a) => ({ scope: { operatorId: a.operatorId } }),
+  },
+  '/citybase.data.v1.AnalyticsService/GetFreshness': {
+    request: (a) => ({ scope: { operatorId: a.operatorId } }),
+  },
+  '/citybase.data.v1.AnalyticsService/ListRollups': {
+    request: (a) => ({
+      scope: { operatorId: a.operatorId, projectId: a.projectId },
+      granularity: 1,
+      from: { seconds: String(nowSeconds() - 86_400), nanos: 0 },
+      to: { seconds: String(nowSeconds() + 3_600), nanos: 0 },
+    }),
+  },
 };
 
 describe('authorization matrix: every RPC of every service (from the descriptor set)', () => {
