@@ -186,6 +186,53 @@ describe('data: catalog, grants and feeds (in-process service)', () => {
     });
   });
 
+  it("the store's fact tables are datasets; the tax agency pulls settlement's tax records", async () => {
+    const ids = (await admin.listDatasets({ page: { pageSize: 100, pageToken: '' } })).datasets.map(
+      (d) => d.datasetId,
+    );
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'iot.events',
+        'marketing.coupon_claims',
+        'marketing.coupon_redemptions',
+        'payment.payments',
+        'payment.refunds',
+        'points.movements',
+        'settlement.escrow',
+        'settlement.tax_records',
+      ]),
+    );
+    await h.pg.query(
+      `INSERT INTO fact_tax_record (event_id, occurred_at, operator_id, project_id, merchant_id, district, order_id,
+                                    taxable_turnover_minor, tax_minor, currency)
+       VALUES (gen_random_uuid(), now(), $1, 'proj-tax', 'merchant-1', 'Futian', 'order-1', 10000, 600, 'CNY'),
+              (gen_random_uuid(), now(), $2, 'proj-tax', 'merchant-2', 'Futian', 'order-2', 20000, 1200, 'CNY')`,
+      [OP_A, OP_B],
+    );
+    await waitServable(h, 'fact_tax_record');
+    const grant = (
+      await admin.issueGrant(
+        grantRequest({
+          datasetId: 'settlement.tax_records',
+          agencyId: 'agency-tax',
+          fields: [
+            f('merchant_id', Masking.MASKING_CLEAR),
+            f('order_id', Masking.MASKING_HASH),
+            f('taxable_turnover_minor', Masking.MASKING_CLEAR),
+            f('tax_minor', Masking.MASKING_CLEAR),
+            f('occurred_at', Masking.MASKING_MONTH),
+          ],
+        }),
+      )
+    ).grant!;
+    const r = await pull(stream, agency(), { grantId: grant.grantId, datasetId: 'settlement.tax_records' });
+    expect(r.error).toBeUndefined();
+    expect(r.rows.map((x) => [x.merchant_id, x.taxable_turnover_minor, x.tax_minor])).toEqual([
+      ['merchant-1', '10000', '600'],
+      ['merchant-2', '20000', '1200'],
+    ]);
+  });
+
   describe('grants and pulls', () => {
     const rows = Array.from({ length: 40 }, (_, i) => row(i));
     let id: string;
