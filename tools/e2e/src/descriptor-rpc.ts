@@ -136,6 +136,14 @@ export class RpcClients {
       this.byteClients.set(service, client);
     }
     const ident = (b: Buffer) => b;
+    if (d.serverStreaming) {
+      return new Promise((resolve) => {
+        const stream = client.makeServerStreamRequest(d.path, ident, ident, bytes, metadata);
+        stream.on('data', () => undefined);
+        stream.on('error', (err: grpc.ServiceError) => this.reply(resolve)(err));
+        stream.on('end', () => this.reply(resolve)(null, Buffer.alloc(0)));
+      });
+    }
     return new Promise((resolve) =>
       client.makeUnaryRequest(d.path, ident, ident, bytes, metadata, this.reply(resolve)),
     );
