@@ -3,6 +3,7 @@
 // the same run (ARCHITECTURE.md section 9). Figures go to stdout and .bench/<name>.json; nothing
 // here passes or fails on timing.
 import { runBackbone } from './backbone';
+import { runData } from './data';
 import { runIdentity } from './identity';
 import { runLedger } from './ledger';
 import { runMarketing } from './marketing';
@@ -41,6 +42,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'points transactions per second (issue, reserve, confirm over gRPC) spread over many accounts and on one hot account, reserve latency, pgbench baseline',
     run: runPoints,
   },
+  data: {
+    summary:
+      "feed_rows_per_s: an agency's masked NDJSON export of a fact table over HTTP (default 1,000,000 rows), bare SELECT baseline",
+    run: runData,
+  },
   marketing: {
     summary:
       'coupon claims per second on one hot flash-sale campaign (oversold must be 0), bare Redis EVALSHA baseline',
@@ -64,6 +70,7 @@ function usage(): string {
     '       BENCH_PAYMENTS, BENCH_PAYMENT_CONCURRENCY (payment)',
     '       BENCH_LEDGER_TRANSACTIONS, BENCH_LEDGER_CONCURRENCY, BENCH_LEDGER_ACCOUNTS (ledger)',
     '       BENCH_CLAIMS, BENCH_CLAIM_COUPONS, BENCH_CLAIM_CONCURRENCY, BENCH_QUOTE_RATE, BENCH_QUOTE_SECONDS (marketing)',
+    '       BENCH_FEED_ROWS, BENCH_FEED_BATCH_ROWS (data)',
     '       BENCH_POINTS_SCRIPTS, BENCH_POINTS_HOT_SCRIPTS, BENCH_POINTS_ACCOUNTS, BENCH_POINTS_CONCURRENCY (points)',
     'other: BENCH_LOG_LEVEL (default warn), BENCH_STALL_SECONDS (hang guard, default 60), BENCH_PGBENCH_BIN,',
     '       TEST_POSTGRES_URL, KAFKA_BROKERS',
