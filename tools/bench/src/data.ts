@@ -102,8 +102,9 @@ export async function feedRowsPerS(
     await new Promise((r) => setTimeout(r, 200));
   }
 
+  // the city's administrator: registers the table and grants it
   const admin = grpcClient(DataServiceService, data.grpcAddress, () =>
-    issuer.metadata({ scopes: ['data:catalog.write', 'data:grants.write'], sub: 'bench-admin' }),
+    issuer.metadata({ scopes: ['data:catalog.write', 'data:grants.write', 'city:admin'], sub: 'bench-city' }),
   );
   cleanup.add('gRPC client', () => Promise.resolve(admin.close()));
   const cls = (name: string, c: Classification) => ({
@@ -131,14 +132,9 @@ export async function feedRowsPerS(
       cls('note', Classification.CLASSIFICATION_PUBLIC),
     ],
   });
-  // the admin of the bench acts as the city: a city-wide token
-  const cityAdmin = grpcClient(DataServiceService, data.grpcAddress, () =>
-    issuer.metadata({ scopes: ['data:grants.write', 'city:admin'], sub: 'bench-city' }),
-  );
-  cleanup.add('gRPC client (city)', () => Promise.resolve(cityAdmin.close()));
   const m = (name: string, masking: Masking) => ({ name, masking });
   const t = Math.floor(Date.now() / 1000);
-  const { grant } = await cityAdmin.issueGrant({
+  const { grant } = await admin.issueGrant({
     requestId: randomUUID(),
     tenancy: { operatorId: '', projectId: '', merchantId: '' },
     agencyId: 'bench-agency',
