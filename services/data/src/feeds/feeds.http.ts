@@ -97,7 +97,7 @@ export class FeedsHttp {
       let closed = false;
       res.on('close', () => (closed = true));
       const sink = {
-        write: async (lines: string[]) => {
+        write: async (_lines: string[], text: string) => {
           if (closed) throw new Error('the client went away');
           if (!started) {
             started = true;
@@ -111,7 +111,7 @@ export class FeedsHttp {
               'X-Citybase-Pull-Id, X-Citybase-Rows, X-Citybase-Sha256, X-Citybase-Next-Cursor',
             );
           }
-          if (!res.write(lines.join('\n') + '\n')) {
+          if (!res.write(text)) {
             await new Promise<void>((resolve) => {
               res.once('drain', resolve);
               res.once('close', resolve);

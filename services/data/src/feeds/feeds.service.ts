@@ -46,7 +46,8 @@ export type FeedFormatName = 'NDJSON' | 'CSV';
 
 /** Where a pull's rows go (a gRPC stream, an HTTP response); `write` resolves when it may go on. */
 export interface FeedSink {
-  write(lines: string[]): Promise<void>;
+  /** `text` is `lines` as served: each line and "\n". */
+  write(lines: string[], text: string): Promise<void>;
 }
 
 /** The manifest of a pull (what its evidence hashes, canonically). */
@@ -148,8 +149,9 @@ export class FeedsService {
     let last: Cursor = q.cursor;
     const served = fields.filter((f) => f.masking !== 'DROP').map((f) => f.field.name);
     const emit = async (lines: string[]) => {
-      for (const l of lines) hash.update(`${l}\n`);
-      await sink.write(lines);
+      const text = `${lines.join('\n')}\n`;
+      hash.update(text);
+      await sink.write(lines, text);
     };
     try {
       if (q.groupBy.length > 0) {
@@ -169,20 +171,33 @@ export class FeedsService {
       } else {
         const query = rowsQuery(dataset.source_table, fields, scope, q.filters, grant.salt);
         if (format === 'CSV') await emit([served.map(csvField).join(',')]);
-        while (rows < limit) {
-          if (rows > 0) await this.recheck(grant.grant_id);
-          const size = Math.min(this.config.DATA_FEED_BATCH_ROWS, limit - rows);
-          const params = [last.txid, last.seq, bound, size, ...query.params.slice(4)];
-          const { rows: batch } = await this.pool.query<{ t: string; s: string; j: string }>(
-            query.sql,
-            params,
-          );
-          if (batch.length === 0) break;
-          await emit(format === 'CSV' ? batch.map((r) => toCsv(r.j, served)) : batch.map((r) => r.j));
-          rows += batch.length;
-          const end = batch[batch.length - 1]!;
-          last = { txid: end.t, seq: end.s };
-          if (batch.length < size) break;
+        type Batch = { t: string; s: string; j: string }[];
+        const fetch = (from: Cursor, size: number) => ({
+          size,
+          rows: this.pool
+            .query<Batch[number]>(query.sql, [from.txid, from.seq, bound, size, ...query.params.slice(4)])
+            .then((r) => r.rows),
+        });
+        // the next batch is read while this one is written (the database and the client overlap)
+        let pending: { size: number; rows: Promise<Batch> } | undefined =
+          limit > 0 ? fetch(last, Math.min(this.config.DATA_FEED_BATCH_ROWS, limit)) : undefined;
+        try {
+          while (pending) {
+            const { size } = pending;
+            const batch = await pending.rows;
+            pending = undefined;
+            if (batch.length === 0) break;
+            rows += batch.length;
+            const end = batch[batch.length - 1]!;
+            last = { txid: end.t, seq: end.s };
+            if (batch.length === size && rows < limit)
+              pending = fetch(last, Math.min(this.config.DATA_FEED_BATCH_ROWS, limit - rows));
+            // revoked or expired since the last batch: nothing more leaves
+            if (rows > batch.length) await this.recheck(grant.grant_id);
+            await emit(format === 'CSV' ? batch.map((r) => toCsv(r.j, served)) : batch.map((r) => r.j));
+          }
+        } finally {
+          void pending?.rows.catch(() => undefined); // a batch read ahead of a pull that stopped
         }
       }
       await this.recheck(grant.grant_id);
