@@ -16,3 +16,15 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   npm ci --no-audit --no-fund
   echo "$want" >"$stamp"
 fi
+# Debian's Chromium, which the dashboard's browser test drives headless through playwright-core
+# (tools/e2e/test/dashboard-browser.int-spec.ts). Not on a fresh machine: install it once.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "[install] apt-get install -y chromium" >&2
+  if [[ "$(id -u)" == 0 ]]; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  else
+    echo "[install] chromium is missing and this user cannot install it: the browser test will fail" >&2
+  fi
+fi

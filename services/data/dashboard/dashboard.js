@@ -13,6 +13,7 @@
     .map((k) => `${k}=${encodeURIComponent(params.get(k))}`)
     .join('&');
   let source;
+  const CHART_HEIGHT = 120;
 
   function money(minor) {
     const v = BigInt(minor);
@@ -134,7 +135,7 @@
       u = new uPlot(
         {
           width: Math.max(280, chartEl.clientWidth || 380),
-          height: 150,
+          height: CHART_HEIGHT,
           legend: { show: false },
           axes: [{ stroke: '#a9b6c4' }, { stroke: '#a9b6c4', size: 60 }],
           series: [{}, { label: s.label, stroke: '#4fc3f7', fill: 'rgba(79,195,247,0.2)', width: 2 }],
@@ -143,9 +144,9 @@
         chartEl,
       );
       charts.set(key, u);
-      new ResizeObserver(() => u.setSize({ width: Math.max(280, chartEl.clientWidth), height: 150 })).observe(
-        chartEl,
-      );
+      new ResizeObserver(() =>
+        u.setSize({ width: Math.max(280, chartEl.clientWidth), height: CHART_HEIGHT }),
+      ).observe(chartEl);
     } else if (u) {
       u.setData([xs, ys]);
     }
@@ -172,6 +173,8 @@
   }
 
   async function start() {
+    const session = await fetch('/dashboard/session', { credentials: 'same-origin' }).then((r) => r.json());
+    if (!session.signed_in) return signedOut('');
     const res = await fetch(`/dashboard/snapshot${scopeQuery ? `?${scopeQuery}` : ''}`, {
       credentials: 'same-origin',
     });

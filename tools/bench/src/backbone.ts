@@ -297,7 +297,7 @@ function distribution(values: readonly number[]): Distribution {
   return { p50, p90, p99, max };
 }
 
-interface BackboneResult {
+export interface BackboneResult {
   throughputEps: number;
   writerEps: number;
   /** Handler time minus writer commit time: the reported latency. */
@@ -311,7 +311,7 @@ interface BackboneResult {
   latencyByQuarter: number[];
 }
 
-async function backboneThroughput(
+export async function backboneThroughput(
   kafka: Kafka,
   logger: Logger,
   p: BackboneParams,

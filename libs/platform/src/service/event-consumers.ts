@@ -1,15 +1,24 @@
 import { SetMetadata, Type } from '@nestjs/common';
 import type { DiscoveryService } from '@nestjs/core';
-import type { EventHandler, EventType, InboxConsumerOptions } from '../messaging';
+import type { EventHandler, EventType, GroupHandler, InboxConsumerOptions } from '../messaging';
 
 const EVENT_CONSUMER = 'citybase:event-consumer';
 
 /** Registers one handler per event type with the consumer. */
 export type Subscribe = <T>(type: EventType<T>, handle: EventHandler<T>) => void;
 
-/** A feature's event handlers: `subscribe` names each event type it applies and its handler. */
+/**
+ * Registers a handler that applies runs of consecutive events of one type at once, in the
+ * transaction that records them in the inbox (InboxConsumer.onGroup: e.g. one multi-row insert).
+ */
+export type SubscribeGroup = <T>(type: EventType<T>, group: GroupHandler<T>) => void;
+
+/**
+ * A feature's event handlers: `subscribe` names each event type it applies and its handler
+ * (`on`), or its group handler (`onGroup`) for consumers that write many events per statement.
+ */
 export interface EventSubscriber {
-  subscribe(on: Subscribe): void;
+  subscribe(on: Subscribe, onGroup: SubscribeGroup): void;
 }
 
 /**

@@ -232,7 +232,11 @@ export async function startService<C extends BaseServiceConfig>(
         sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
         ...options,
       });
-      for (const s of subscribers) s.subscribe((type, handle) => void consumer.on(type, handle));
+      for (const s of subscribers)
+        s.subscribe(
+          (type, handle) => void consumer.on(type, handle),
+          (type, group) => void consumer.onGroup(type, group),
+        );
       return consumer;
     });
     registerDlqReplay(app, consumers, logger, authenticator);

@@ -150,7 +150,34 @@ export class AnalyticsService {
        GROUP BY metric`,
       w2.params,
     );
-    return { since, generatedAt: now, panels: buildPanels(rows, escrow, since) };
+    // GMV per project, named by identity's dimension (a project without one shows its id)
+    const w3 = await this.where(claims, scope, 2);
+    const { rows: projects } = await this.pool.query<{
+      project_id: string;
+      name: string | null;
+      total: string;
+      last: Date;
+    }>(
+      `SELECT x.project_id, (SELECT d.name FROM dim_project d WHERE d.project_id = x.project_id) AS name, x.total, x.last
+       FROM (SELECT project_id, sum(total)::text AS total, max(last_occurred_at) AS last FROM rollup_hour
+             WHERE bucket >= $1 AND metric = 'payment.succeeded' AND ${w3.sql} GROUP BY project_id) x
+       ORDER BY x.total::bigint DESC, x.project_id LIMIT 24`,
+      [since, ...w3.params],
+    );
+    const panels = buildPanels(rows, escrow, since);
+    panels.splice(2, 0, {
+      panelId: 'projects',
+      title: 'GMV by project',
+      figures: projects.map((p) => ({
+        name: `project:${p.project_id}`,
+        label: p.name || p.project_id || '(no project)',
+        unit: 'CNY',
+        value: BigInt(p.total),
+      })),
+      series: [],
+      lastOccurredAt: projects.reduce<Date | undefined>((a, p) => (!a || p.last > a ? p.last : a), undefined),
+    });
+    return { since, generatedAt: now, panels };
   }
 
   async sources(

@@ -28,6 +28,7 @@ const SECURITY_HEADERS = {
  *   GET  /dashboard             the page (sign-in form until signed in)
  *   GET  /dashboard/assets/:f   its script and style, and uPlot (from node_modules)
  *   POST /dashboard/session     {client_id, client_secret}: identity issues a token, kept in an HttpOnly cookie
+ *   GET  /dashboard/session     whether the request is signed in (and as whom)
  *   POST /dashboard/logout      clears the cookie
  *   GET  /dashboard/snapshot    the panels as JSON (?operator_id=&project_id=)
  *   GET  /dashboard/events      server-sent events: `snapshot`, then `delta`s (?operator_id=&project_id=)
@@ -94,6 +95,21 @@ export class DashboardHttp {
     } catch (err) {
       this.refuse(res, err);
     }
+  }
+
+  /** Whether the request carries a valid session (200 either way: the page asks before it signs in). */
+  @Get('session')
+  async current(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const authorization = this.auth.tokenOf(req.headers);
+    const claims = authorization ? await this.auth.verify(authorization).catch(() => undefined) : undefined;
+    res
+      .status(200)
+      .set('Cache-Control', 'no-store')
+      .json(
+        claims
+          ? { signed_in: true, client: claims.sub, tenancy: this.describe(claims) }
+          : { signed_in: false },
+      );
   }
 
   @Post('logout')

@@ -7,11 +7,12 @@ import {
   fromTimestamp,
   SERVICE_CONFIG,
   Subscribe,
+  SubscribeGroup,
 } from '@citybase/platform';
 import { IdentityEvents } from '@citybase/contracts/events';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import type { DataConfig } from '../config';
-import { AnyFactSpec, enumName, SOURCES } from './store.facts';
+import { enumName, SOURCES } from './store.facts';
 import { IngestService } from './store.ingest';
 
 /** Events applied per transaction by every ingest consumer (DATA_INGEST_GROUP_SIZE, default 500). */
@@ -19,7 +20,7 @@ export const INGEST_GROUP_SIZE = Number(process.env.DATA_INGEST_GROUP_SIZE ?? 50
 
 /**
  * One inbox consumer per source topic (`data.store.<source>`): its own consumer group, so each
- * source's lag is its own (`kafka_consumer_lag{consumer="data.store.payment"}`) and a slow source
+ * source's lag is its own (`consumer_lag{consumer="data.store.payment"}`) and a slow source
  * does not hold up the others. Each applies up to DATA_INGEST_GROUP_SIZE events per transaction.
  */
 abstract class SourceIngest implements EventSubscriber {
@@ -28,16 +29,21 @@ abstract class SourceIngest implements EventSubscriber {
     private readonly ingest: IngestService,
   ) {}
 
-  subscribe(on: Subscribe): void {
+  subscribe(_on: Subscribe, onGroup: SubscribeGroup): void {
     for (const spec of SOURCES[this.source] ?? []) {
-      on(spec.type, (client: PoolClient, event: unknown, ctx: EventContext) =>
-        this.apply(client, spec, event, ctx),
+      onGroup(spec.type, (client: PoolClient, events: readonly { event: unknown; ctx: EventContext }[]) =>
+        this.ingest.applyGroup(
+          client,
+          this.source,
+          spec,
+          events.map(({ event, ctx }) => ({
+            event,
+            eventId: ctx.envelope.id,
+            fallbackAt: new Date(ctx.envelope.time),
+          })),
+        ),
       );
     }
-  }
-
-  private apply(client: PoolClient, spec: AnyFactSpec, event: unknown, ctx: EventContext): Promise<void> {
-    return this.ingest.apply(client, this.source, spec, event, ctx.envelope.id, new Date(ctx.envelope.time));
   }
 }
 
