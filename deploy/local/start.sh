@@ -149,6 +149,8 @@ secret_from_state() { # <variable> <file>
 }
 secret_from_state IDENTITY_MASTER_KEY identity-master.key
 secret_from_state PAYMENT_CREDENTIALS_KEY payment-credentials.key
+# the access log's Ed25519 seed (data: signs the Merkle checkpoints of feeds' access log)
+secret_from_state DATA_SIGNING_KEY data-signing.key
 if ((NEW_IDENTITY_KEY)) &&
   [[ "$(psql "$(database_url identity)" -qtAX -c "SELECT count(*) FROM signing_keys" 2>/dev/null || echo 0)" != 0 ]]; then
   log "ERROR: the local identity database holds data sealed with a master key that is gone"

@@ -1,7 +1,7 @@
 // The registry of every event type Citybase publishes: CloudEvents type -> protobuf codec -> topic.
 // Producers and consumers import these constants, so a type cannot be paired with another topic or
 // codec. events.spec.ts checks this list against the events.proto files.
-import { GrantCreated, GrantRevoked } from './citybase/data/v1/events';
+import { FeedPulled, GrantIssued, GrantRevoked } from './citybase/data/v1/events';
 import * as identity from './citybase/identity/v1/events';
 import { AlarmRaised, CommandStatusChanged, DeviceRegistered, TelemetryReported } from './citybase/iot/v1/events';
 import * as marketing from './citybase/marketing/v1/events';
@@ -105,8 +105,9 @@ export const IotEvents = {
 };
 
 export const DataEvents = {
-  GrantCreated: defineEvent('citybase.data.v1.GrantCreated', GrantCreated),
+  GrantIssued: defineEvent('citybase.data.v1.GrantIssued', GrantIssued),
   GrantRevoked: defineEvent('citybase.data.v1.GrantRevoked', GrantRevoked),
+  FeedPulled: defineEvent('citybase.data.v1.FeedPulled', FeedPulled),
 };
 
 export const allEvents = new EventRegistry([

@@ -17,6 +17,7 @@ import {
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { AlarmSeverity } from '@citybase/contracts/citybase/iot/v1/events';
 import { backboneParams, backboneThroughput } from './backbone';
+import { feedRowsPerS } from './data-feed';
 import {
   benchDatabase,
   benchKafka,
@@ -320,8 +321,14 @@ export async function runData(cleanup: Cleanup): Promise<void> {
     bulkEvents: intFromEnv(process.env, 'BENCH_BULK_EVENTS', 10_000),
   };
   const { single, bulk } = await backboneThroughput(kafka, logger, bp, cleanup);
+  await cleanup.run();
+  await checkpoint();
+
+  note("data: an agency's masked NDJSON export (feeds)");
+  const feed = await feedRowsPerS(cleanup);
   const figures: Figure[] = [
     ...ingest.figures,
+    ...feed.figures,
     {
       name: 'backbone_throughput_eps',
       value: round(single.throughputEps, 1),
@@ -346,7 +353,12 @@ export async function runData(cleanup: Cleanup): Promise<void> {
     'data',
     started,
     figureValues(figures),
-    { ...ingest.params, backbone_events: bp.events, backbone_bulk_events: bp.bulkEvents },
-    ingest.spawned,
+    {
+      ...ingest.params,
+      backbone_events: bp.events,
+      backbone_bulk_events: bp.bulkEvents,
+      feed: feed.params,
+    },
+    { ...ingest.spawned, data_feed: feed.usage },
   );
 }

@@ -44,7 +44,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   },
   data: {
     summary:
-      "events per second ingested by the data service's analytical store from every source topic, next to the same run's backbone throughput",
+      "events per second ingested by the data service's analytical store from every source topic, next to the same run's backbone throughput; feed_rows_per_s, an agency's masked NDJSON export (default 1,000,000 rows), bare SELECT baseline",
     run: runData,
   },
   marketing: {
@@ -71,6 +71,7 @@ function usage(): string {
     '       BENCH_LEDGER_TRANSACTIONS, BENCH_LEDGER_CONCURRENCY, BENCH_LEDGER_ACCOUNTS (ledger)',
     '       BENCH_CLAIMS, BENCH_CLAIM_COUPONS, BENCH_CLAIM_CONCURRENCY, BENCH_QUOTE_RATE, BENCH_QUOTE_SECONDS (marketing)',
     '       BENCH_DATA_EVENTS, BENCH_DATA_OPERATORS (data; BENCH_EVENTS and BENCH_BULK_EVENTS size its backbone run, default 10,000)',
+    '       BENCH_FEED_ROWS, BENCH_FEED_BATCH_ROWS (data: the feed export)',
     '       BENCH_POINTS_SCRIPTS, BENCH_POINTS_HOT_SCRIPTS, BENCH_POINTS_ACCOUNTS, BENCH_POINTS_CONCURRENCY (points)',
     'other: BENCH_LOG_LEVEL (default warn), BENCH_STALL_SECONDS (hang guard, default 60), BENCH_PGBENCH_BIN,',
     '       TEST_POSTGRES_URL, KAFKA_BROKERS',

@@ -391,10 +391,14 @@ describe('help', () => {
     } else if (name === 'ledger check') {
       expect(text).not.toContain('--credentials');
       expect(text).toContain('--database <url>');
+    } else if (name === 'feeds verify') {
+      // offline: reads files only
+      expect(text).not.toContain('--credentials');
+      expect(text).toContain('usage: citybase feeds verify <export> [--evidence <file>...]');
     } else {
       expect(text).toContain('--credentials <file>');
     }
-    const mutating = /create|rotate|revoke|set|issue|activate|pause|end$|codes/.test(name);
+    const mutating = /create|rotate|revoke|(^| )set|issue|activate|pause|end$|codes|grant$|classify|scan$/.test(name);
     expect(text.includes('--request-id <id>')).toBe(mutating);
   });
 
@@ -457,4 +461,19 @@ describe('parseProjectKind', () => {
       expect(() => parseProjectKind(text)).toThrow(UsageError);
     },
   );
+});
+
+describe('feeds verify', () => {
+  it('takes the export as its argument, evidence files and a pinned key as options', () => {
+    expect(
+      parseCommandLine(['feeds', 'verify', 'log.json', '--evidence', 'a.json', '--evidence', 'b.json']),
+    ).toEqual({
+      kind: 'command',
+      command: { name: 'feeds verify', exportFile: 'log.json', evidenceFiles: ['a.json', 'b.json'] },
+    });
+    expect(parseCommandLine(['feeds', 'verify', 'log.json', '--public-key', 'MCow'])).toMatchObject({
+      command: { publicKey: 'MCow', evidenceFiles: [] },
+    });
+    expect(() => parseCommandLine(['feeds', 'verify'])).toThrow(UsageError);
+  });
 });

@@ -12,6 +12,7 @@ import {
 } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
 import type { Timestamp } from '@citybase/contracts/google/protobuf/timestamp';
+import { Classification, Masking } from '@citybase/contracts/citybase/data/v1/data';
 import { UsageError } from './errors';
 
 export const DEFAULT_ADMIN_NAME = 'City admin';
@@ -24,6 +25,36 @@ export interface AuthOptions {
 export type Command =
   | { name: 'init'; adminName: string; save?: string }
   | { name: 'ledger check'; database?: string }
+  | { name: 'feeds verify'; exportFile: string; evidenceFiles: string[]; publicKey?: string }
+  | { name: 'datasets list'; auth: AuthOptions }
+  | {
+      name: 'datasets classify';
+      auth: AuthOptions;
+      requestId?: string;
+      datasetId: string;
+      field: string;
+      classification: Classification;
+    }
+  | { name: 'datasets scan'; auth: AuthOptions; requestId?: string; datasetId: string }
+  | {
+      name: 'feeds grant';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      projectId: string;
+      agencyId: string;
+      agencyClientId: string;
+      datasetId: string;
+      fields: { name: string; masking: Masking }[];
+      districts: string[];
+      projectIds: string[];
+      purpose: string;
+      validUntil: Timestamp;
+      quotaRowsPerDay: bigint;
+    }
+  | { name: 'feeds revoke'; auth: AuthOptions; requestId?: string; grantId: string; reason: string }
+  | { name: 'feeds list'; auth: AuthOptions; agencyId: string }
+  | { name: 'feeds export-log'; auth: AuthOptions; out: string }
   | { name: 'operator create'; auth: AuthOptions; requestId?: string; operatorName: string }
   | { name: 'operator list'; auth: AuthOptions }
   | {
@@ -147,6 +178,8 @@ interface CommandSpec {
   /** Mutating RPC with an idempotency key (adds --request-id). */
   mutating: boolean;
   options: Record<string, OptionSpec>;
+  /** A positional argument after the command's name (e.g. the file `feeds verify` reads). */
+  argument?: { name: string; description: string };
   build(values: OptionValues): Command;
 }
 
@@ -321,6 +354,202 @@ const SPECS: CommandSpec[] = [
     build: (v) => {
       const database = v.string('database');
       return database === undefined ? { name: 'ledger check' } : { name: 'ledger check', database };
+    },
+  },
+  {
+    name: 'datasets list',
+    summary: "the data service's dataset catalog, with fields and classifications (DataService.ListDatasets)",
+    details: ['Needs scope data:catalog.read.'],
+    api: true,
+    mutating: false,
+    options: {},
+    build: (v) => ({ name: 'datasets list', auth: v.auth() }),
+  },
+  {
+    name: 'datasets classify',
+    summary: "set a field's classification after review, lifting its PII block (DataService.ClassifyField)",
+    details: ['Needs scope data:catalog.write and an unrestricted city administrator (city:admin).'],
+    api: true,
+    mutating: true,
+    options: {
+      dataset: {
+        type: 'string',
+        value: '<id>',
+        required: true,
+        description: 'dataset_id, e.g. settlement.tax_records',
+      },
+      field: { type: 'string', value: '<name>', required: true, description: 'the field' },
+      classification: {
+        type: 'string',
+        value: '<class>',
+        required: true,
+        description: 'public|internal|personal|sensitive',
+      },
+    },
+    build: (v) => ({
+      name: 'datasets classify',
+      auth: v.auth(),
+      ...withRequestId(v),
+      datasetId: v.required('dataset'),
+      field: v.required('field'),
+      classification: parseClassification(v.required('classification')),
+    }),
+  },
+  {
+    name: 'datasets scan',
+    summary: "scan a dataset's text fields for personal data (DataService.ScanDataset)",
+    details: ['Needs scope data:catalog.write and an unrestricted city administrator (city:admin).'],
+    api: true,
+    mutating: true,
+    options: { dataset: { type: 'string', value: '<id>', required: true, description: 'dataset_id' } },
+    build: (v) => ({
+      name: 'datasets scan',
+      auth: v.auth(),
+      ...withRequestId(v),
+      datasetId: v.required('dataset'),
+    }),
+  },
+  {
+    name: 'feeds grant',
+    summary: 'grant an agency a dataset for a purpose, a window and a quota (DataService.IssueGrant)',
+    details: [
+      'Each --field is <name>:<masking>, masking one of clear, drop, hash, last4, month, amount-band,',
+      "district. Without --operator the grant covers the city's rows (city administrator only).",
+      'Needs scope data:grants.write.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', description: 'the granting operator (its rows only)' },
+      project: { type: 'string', value: '<id>', description: "only this project's rows (with --operator)" },
+      agency: { type: 'string', value: '<id>', required: true, description: "identity's agency id" },
+      'agency-client': {
+        type: 'string',
+        value: '<client-id>',
+        required: true,
+        description: "the agency's API client that pulls",
+      },
+      dataset: { type: 'string', value: '<id>', required: true, description: 'dataset_id' },
+      field: {
+        type: 'string',
+        value: '<name:masking>',
+        required: true,
+        multiple: true,
+        description: 'a granted field',
+      },
+      district: {
+        type: 'string',
+        value: '<name>',
+        multiple: true,
+        description: 'row filter: only these districts',
+      },
+      'project-filter': {
+        type: 'string',
+        value: '<id>',
+        multiple: true,
+        description: 'row filter: only these projects',
+      },
+      purpose: { type: 'string', value: '<text>', required: true, description: 'what the data is for' },
+      'valid-until': {
+        type: 'string',
+        value: '<rfc3339>',
+        required: true,
+        description: 'end of the validity window',
+      },
+      quota: { type: 'string', value: '<rows>', required: true, description: 'rows per UTC day' },
+    },
+    build: (v) => ({
+      name: 'feeds grant',
+      auth: v.auth(),
+      ...withRequestId(v),
+      operatorId: v.string('operator') ?? '',
+      projectId: v.string('project') ?? '',
+      agencyId: v.required('agency'),
+      agencyClientId: v.required('agency-client'),
+      datasetId: v.required('dataset'),
+      fields: v.all('field').map((text) => parseGrantedField(text)),
+      districts: v.all('district'),
+      projectIds: v.list('project-filter'),
+      purpose: v.required('purpose'),
+      validUntil: parseTimestampOption(v.required('valid-until'), 'valid-until', 'feeds grant'),
+      quotaRowsPerDay: v.integer('quota'),
+    }),
+  },
+  {
+    name: 'feeds revoke',
+    summary: 'revoke a grant at once, also for pulls under way (DataService.RevokeGrant)',
+    details: ['Needs scope data:grants.write.'],
+    api: true,
+    mutating: true,
+    options: {
+      grant: { type: 'string', value: '<id>', required: true, description: 'grant_id' },
+      reason: { type: 'string', value: '<text>', required: true, description: 'why' },
+    },
+    build: (v) => ({
+      name: 'feeds revoke',
+      auth: v.auth(),
+      ...withRequestId(v),
+      grantId: v.required('grant'),
+      reason: v.required('reason'),
+    }),
+  },
+  {
+    name: 'feeds list',
+    summary: 'the grants inside your tenancy, newest first (DataService.ListGrants)',
+    details: ['Needs scope data:grants.read.'],
+    api: true,
+    mutating: false,
+    options: { agency: { type: 'string', value: '<id>', description: "only this agency's grants" } },
+    build: (v) => ({ name: 'feeds list', auth: v.auth(), agencyId: v.string('agency') ?? '' }),
+  },
+  {
+    name: 'feeds export-log',
+    summary:
+      "write the feeds' access log to a file for `citybase feeds verify` (DataService.ExportAccessLog)",
+    details: ['Needs scope data:log.read and an unrestricted city administrator (city:admin).'],
+    api: true,
+    mutating: false,
+    options: {
+      out: { type: 'string', value: '<file>', required: true, description: 'a new file for the export' },
+    },
+    build: (v) => ({ name: 'feeds export-log', auth: v.auth(), out: v.required('out') }),
+  },
+  {
+    name: 'feeds verify',
+    summary: 'check an access-log export of the data service and pull evidence offline',
+    details: [
+      'Reads an export of DataService.ExportAccessLog (JSON) and checks, with nothing of the city',
+      "reached: every entry's hash against its content, the chain of prev_hash links and the",
+      "sequence (a changed, removed or reordered entry fails), every checkpoint's Merkle root and",
+      'Ed25519 signature, and that signed checkpoints cover all entries. Each --evidence file (a',
+      "pull's evidence bundle) is checked too: manifest hash, log entry, inclusion proof, signature.",
+      "--public-key pins the city's key (base64 SPKI); otherwise the export's own key is used.",
+      'Prints a JSON report; exit 0 when everything verifies, 3 when something does not.',
+    ],
+    api: false,
+    mutating: false,
+    argument: { name: 'export', description: 'the access-log export (JSON file)' },
+    options: {
+      evidence: {
+        type: 'string',
+        value: '<file>',
+        multiple: true,
+        description: "a pull's evidence bundle (JSON file)",
+      },
+      'public-key': {
+        type: 'string',
+        value: '<base64>',
+        description: "the city's access-log public key (SPKI DER, base64)",
+      },
+    },
+    build: (v) => {
+      const publicKey = v.string('public-key');
+      return {
+        name: 'feeds verify',
+        exportFile: v.required('_export'),
+        evidenceFiles: v.all('evidence'),
+        ...(publicKey !== undefined && { publicKey }),
+      };
     },
   },
   {
@@ -1133,6 +1362,54 @@ function withRequestId(v: OptionValues): { requestId?: string } {
   return requestId === undefined ? {} : { requestId };
 }
 
+const CLASSIFICATIONS: ReadonlyMap<string, Classification> = new Map([
+  ['public', Classification.CLASSIFICATION_PUBLIC],
+  ['internal', Classification.CLASSIFICATION_INTERNAL],
+  ['personal', Classification.CLASSIFICATION_PERSONAL],
+  ['sensitive', Classification.CLASSIFICATION_SENSITIVE],
+]);
+
+function parseClassification(text: string): Classification {
+  const c = CLASSIFICATIONS.get(text.trim().toLowerCase());
+  if (c === undefined)
+    throw new UsageError(
+      `--classification must be one of ${[...CLASSIFICATIONS.keys()].join(', ')} (got '${text}')`,
+      'datasets classify',
+    );
+  return c;
+}
+
+const MASKINGS: ReadonlyMap<string, Masking> = new Map([
+  ['clear', Masking.MASKING_CLEAR],
+  ['drop', Masking.MASKING_DROP],
+  ['hash', Masking.MASKING_HASH],
+  ['last4', Masking.MASKING_LAST4],
+  ['month', Masking.MASKING_MONTH],
+  ['amount-band', Masking.MASKING_AMOUNT_BAND],
+  ['district', Masking.MASKING_DISTRICT],
+]);
+
+function parseGrantedField(text: string): { name: string; masking: Masking } {
+  const [name, masking] = text.split(':');
+  const m = MASKINGS.get((masking ?? '').trim().toLowerCase());
+  if (!name || m === undefined)
+    throw new UsageError(
+      `--field must be <name>:<masking>, masking one of ${[...MASKINGS.keys()].join(', ')} (got '${text}')`,
+      'feeds grant',
+    );
+  return { name: name.trim(), masking: m };
+}
+
+function parseTimestampOption(text: string, option: string, topic: string): Timestamp {
+  const ms = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(ms))
+    throw new UsageError(
+      `--${option} must be an RFC 3339 time, e.g. 2026-12-31T00:00:00Z (got '${text}')`,
+      topic,
+    );
+  return { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
+}
+
 function withSave<C extends Command>(command: C, v: OptionValues): C {
   const save = v.string('save');
   return save === undefined ? command : { ...command, save };
@@ -1160,12 +1437,16 @@ function subcommandsOf(group: string): string[] {
 
 /** The options part of a command's usage line, e.g. "--name <name> [--request-id <id>]". */
 function synopsis(spec: CommandSpec): string {
-  return Object.entries(optionsOf(spec))
-    .map(([name, o]) => {
-      const text = `--${name} ${o.value ?? '<value>'}${o.multiple ? '...' : ''}`;
-      return o.required ? text : `[${text}]`;
-    })
-    .join(' ');
+  const argument = spec.argument ? `<${spec.argument.name}> ` : '';
+  return (
+    argument +
+    Object.entries(optionsOf(spec))
+      .map(([name, o]) => {
+        const text = `--${name} ${o.value ?? '<value>'}${o.multiple ? '...' : ''}`;
+        return o.required ? text : `[${text}]`;
+      })
+      .join(' ')
+  );
 }
 
 const HELP_WIDTH = 100;
@@ -1324,6 +1605,7 @@ function buildProgram(argv: readonly string[], result: { parsed?: Parsed; help: 
       });
       cmd.addOption(option);
     }
+    if (spec.argument) cmd.argument(`<${spec.argument.name}>`, spec.argument.description);
     cmd.action(() => {
       const opts = cmd.opts<Record<string, string[] | undefined>>();
       const values = new Map<string, string[]>();
@@ -1332,6 +1614,7 @@ function buildProgram(argv: readonly string[], result: { parsed?: Parsed; help: 
         const value = opts[option.attributeName()];
         if (name !== 'help' && value !== undefined) values.set(name, value);
       }
+      if (spec.argument && cmd.args[0] !== undefined) values.set(`_${spec.argument.name}`, [cmd.args[0]]);
       for (const [name, o] of Object.entries(optionsOf(spec))) {
         if (o.required && !values.has(name)) {
           throw new UsageError(`missing required option --${name}`, spec.name);
@@ -1375,6 +1658,7 @@ const ENVIRONMENT = [
   '  CITYBASE_IDENTITY_GRPC   gRPC address of identity (default 127.0.0.1:50051)',
   '  CITYBASE_POINTS_GRPC     gRPC address of points (default 127.0.0.1:50054)',
   '  CITYBASE_MARKETING_GRPC  gRPC address of marketing (default 127.0.0.1:50055)',
+  '  CITYBASE_DATA_GRPC       gRPC address of data (default 127.0.0.1:50057)',
   '  CITYBASE_CLIENT_ID, CITYBASE_CLIENT_SECRET',
   '                           credentials, when --credentials is not given',
 ];

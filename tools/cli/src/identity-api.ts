@@ -5,6 +5,7 @@ import { ClientServiceService } from '@citybase/contracts/citybase/identity/v1/c
 import { TenancyServiceService } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
+import { DataServiceService } from '@citybase/contracts/citybase/data/v1/data';
 import type { ClientCredentials, Env } from './credentials';
 import { CliError } from './errors';
 
@@ -14,6 +15,8 @@ export const DEFAULT_IDENTITY_GRPC = '127.0.0.1:50051';
 export const DEFAULT_POINTS_GRPC = '127.0.0.1:50054';
 /** The marketing service's gRPC port (`citybase campaign ...`). */
 export const DEFAULT_MARKETING_GRPC = '127.0.0.1:50055';
+/** The data service's gRPC port (`citybase feeds ...`, `citybase datasets ...`). */
+export const DEFAULT_DATA_GRPC = '127.0.0.1:50057';
 /** Deadline of one gRPC call and of the token request. */
 export const CALL_TIMEOUT_MS = 30_000;
 
@@ -26,6 +29,8 @@ export interface Endpoints {
   pointsGrpcAddress: string;
   /** host:port of the marketing service's gRPC port (`citybase campaign ...`). */
   marketingGrpcAddress: string;
+  /** host:port of the data service's gRPC port (`citybase feeds ...`, `citybase datasets ...`). */
+  dataGrpcAddress: string;
 }
 
 export function endpointsFromEnv(env: Env): Endpoints {
@@ -41,6 +46,7 @@ export function endpointsFromEnv(env: Env): Endpoints {
     grpcAddress: env.CITYBASE_IDENTITY_GRPC || DEFAULT_IDENTITY_GRPC,
     pointsGrpcAddress: env.CITYBASE_POINTS_GRPC || DEFAULT_POINTS_GRPC,
     marketingGrpcAddress: env.CITYBASE_MARKETING_GRPC || DEFAULT_MARKETING_GRPC,
+    dataGrpcAddress: env.CITYBASE_DATA_GRPC || DEFAULT_DATA_GRPC,
   };
 }
 
@@ -162,8 +168,23 @@ type MarketingCalls = Pick<
   | 'exportCodes'
 >;
 
-/** The RPCs the tool uses: identity's, and the points and marketing services' operator tools. */
-export type IdentityApi = TenancyCalls & ClientCalls & PointsCalls & MarketingCalls & { close(): void };
+type DataCalls = Pick<
+  Unary<typeof DataServiceService>,
+  | 'listDatasets'
+  | 'classifyField'
+  | 'scanDataset'
+  | 'issueGrant'
+  | 'listGrants'
+  | 'revokeGrant'
+  | 'exportAccessLog'
+>;
+
+/** The RPCs the tool uses: identity's, and the points, marketing and data services' operator tools. */
+export type IdentityApi = TenancyCalls &
+  ClientCalls &
+  PointsCalls &
+  MarketingCalls &
+  DataCalls & { close(): void };
 
 type RawUnary = (
   req: unknown,
@@ -202,6 +223,7 @@ export function identityApi(
   token: string,
   pointsGrpcAddress = DEFAULT_POINTS_GRPC,
   marketingGrpcAddress = DEFAULT_MARKETING_GRPC,
+  dataGrpcAddress = DEFAULT_DATA_GRPC,
 ): IdentityApi {
   const metadata = (): grpc.Metadata => {
     const md = new grpc.Metadata();
@@ -212,6 +234,7 @@ export function identityApi(
   const clients = promiseClient(ClientServiceService, grpcAddress, metadata);
   const points = promiseClient(PointsServiceService, pointsGrpcAddress, metadata);
   const marketing = promiseClient(MarketingServiceService, marketingGrpcAddress, metadata);
+  const data = promiseClient(DataServiceService, dataGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -238,11 +261,19 @@ export function identityApi(
     generateCodes: marketing.generateCodes,
     getCodeBatch: marketing.getCodeBatch,
     exportCodes: marketing.exportCodes,
+    listDatasets: data.listDatasets,
+    classifyField: data.classifyField,
+    scanDataset: data.scanDataset,
+    issueGrant: data.issueGrant,
+    listGrants: data.listGrants,
+    revokeGrant: data.revokeGrant,
+    exportAccessLog: data.exportAccessLog,
     close: () => {
       tenancy.close();
       clients.close();
       points.close();
       marketing.close();
+      data.close();
     },
   };
 }
@@ -258,5 +289,6 @@ export async function connectIdentity(
     token.access_token,
     endpoints.pointsGrpcAddress,
     endpoints.marketingGrpcAddress,
+    endpoints.dataGrpcAddress,
   );
 }

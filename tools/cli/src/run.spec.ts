@@ -226,6 +226,34 @@ class FakeApi implements IdentityApi {
       ? { codes: [{ code: '0123456789ABCDEF', couponId: '' }], page: { nextPageToken: 'e2' } }
       : { codes: [{ code: 'ZYXWVTSRQPNMKJHG', couponId: 'k-1' }], page: { nextPageToken: '' } };
   };
+  listDatasets: IdentityApi['listDatasets'] = async (req) => {
+    this.record('listDatasets', req);
+    return { datasets: [], page: { nextPageToken: '' } };
+  };
+  classifyField: IdentityApi['classifyField'] = async (req) => {
+    this.record('classifyField', req);
+    return { dataset: undefined };
+  };
+  scanDataset: IdentityApi['scanDataset'] = async (req) => {
+    this.record('scanDataset', req);
+    return { dataset: undefined, rowsScanned: 0n };
+  };
+  issueGrant: IdentityApi['issueGrant'] = async (req) => {
+    this.record('issueGrant', req);
+    return { grant: undefined };
+  };
+  listGrants: IdentityApi['listGrants'] = async (req) => {
+    this.record('listGrants', req);
+    return { grants: [], page: { nextPageToken: '' } };
+  };
+  revokeGrant: IdentityApi['revokeGrant'] = async (req) => {
+    this.record('revokeGrant', req);
+    return { grant: undefined };
+  };
+  exportAccessLog: IdentityApi['exportAccessLog'] = async (req) => {
+    this.record('exportAccessLog', req);
+    return { exportJson: '{"format":"citybase-access-log/v1"}', entries: 0n };
+  };
   close(): void {
     this.closed = true;
   }
@@ -340,6 +368,7 @@ describe('credentials and endpoints', () => {
           grpcAddress: '127.0.0.1:50051',
           pointsGrpcAddress: '127.0.0.1:50054',
           marketingGrpcAddress: '127.0.0.1:50055',
+          dataGrpcAddress: '127.0.0.1:50057',
         },
         credentials: { client_id: 'cb_env', client_secret: 'env-secret' },
       },
@@ -364,6 +393,7 @@ describe('credentials and endpoints', () => {
         grpcAddress: 'identity:6000',
         pointsGrpcAddress: 'points:6004',
         marketingGrpcAddress: 'marketing:6005',
+        dataGrpcAddress: '127.0.0.1:50057',
       },
       credentials: { client_id: 'cb_file', client_secret: 'file-secret' },
     });
@@ -1060,5 +1090,83 @@ describe('failures', () => {
     expect(await h.run('client', 'revoke', '--help')).toBe(0);
     expect(h.out.join('')).toMatch(/^usage: citybase client revoke --id <client-id> --reason <text>/);
     expect(h.err).toEqual([]);
+  });
+});
+
+describe('feeds and datasets commands', () => {
+  it('feeds grant sends the grant with its fields and masking, under a request id', async () => {
+    const h = harness(ENV);
+    expect(
+      await h.run(
+        'feeds',
+        'grant',
+        '--operator',
+        'op-1',
+        '--agency',
+        'agency-tax',
+        '--agency-client',
+        'cb_tax',
+        '--dataset',
+        'settlement.tax_records',
+        '--field',
+        'merchant_id:clear',
+        '--field',
+        'order_id:hash',
+        '--district',
+        'Futian',
+        '--purpose',
+        'tax',
+        '--valid-until',
+        '2027-01-01T00:00:00Z',
+        '--quota',
+        '1000',
+      ),
+    ).toBe(0);
+    expect(h.api.calls[0]).toMatchObject({
+      method: 'issueGrant',
+      req: {
+        tenancy: { operatorId: 'op-1', projectId: '' },
+        agencyClientId: 'cb_tax',
+        datasets: [
+          {
+            datasetId: 'settlement.tax_records',
+            fields: [
+              { name: 'merchant_id', masking: 1 },
+              { name: 'order_id', masking: 3 },
+            ],
+          },
+        ],
+        rowFilter: { districts: ['Futian'], projectIds: [] },
+        quotaRowsPerDay: 1000n,
+      },
+    });
+    expect(
+      await h.run(
+        'feeds',
+        'grant',
+        '--agency',
+        'a',
+        '--agency-client',
+        'c',
+        '--dataset',
+        'd.e',
+        '--field',
+        'x:secret',
+        '--purpose',
+        'p',
+        '--valid-until',
+        '2027-01-01T00:00:00Z',
+        '--quota',
+        '1',
+      ),
+    ).toBe(2);
+  });
+
+  it('feeds export-log writes the export to a new file', async () => {
+    const h = harness(ENV);
+    const out = join(dir, 'log-export.json');
+    expect(await h.run('feeds', 'export-log', '--out', out)).toBe(0);
+    expect(readFileSync(out, 'utf8')).toContain('citybase-access-log/v1');
+    expect(await h.run('feeds', 'export-log', '--out', out)).toBe(1);
   });
 });

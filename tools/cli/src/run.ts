@@ -1,6 +1,7 @@
 // Carries out a parsed command: init through identity's admin entry point, everything else through
 // identity's API with a token of the given credentials.
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { PageResponse } from '@citybase/contracts/citybase/common/v1/common';
 import { CampaignStatus, CodeBatchStatus } from '@citybase/contracts/citybase/marketing/v1/marketing';
@@ -10,6 +11,7 @@ import { CliError, grpcStatusName, isServiceError, oneLine } from './errors';
 import { type Endpoints, type IdentityApi, connectIdentity, endpointsFromEnv } from './identity-api';
 import { printSecret, runInit } from './init';
 import type { Io } from './io';
+import { runFeedsVerify } from './feeds-verify';
 import { runLedgerCheck } from './ledger-check';
 import {
   renderBalance,
@@ -71,6 +73,7 @@ export async function execute(command: Command, deps: RunDeps): Promise<number> 
   const { io } = deps;
   if (command.name === 'init') return runInit(command, io);
   if (command.name === 'ledger check') return runLedgerCheck(command, io);
+  if (command.name === 'feeds verify') return runFeedsVerify(command, io);
 
   const credentials = loadCredentials(command.auth, io.env, command.name);
   const endpoints = endpointsFromEnv(io.env);
@@ -95,7 +98,7 @@ export async function execute(command: Command, deps: RunDeps): Promise<number> 
   }
 }
 
-type ApiCommand = Exclude<Command, { name: 'init' } | { name: 'ledger check' }>;
+type ApiCommand = Exclude<Command, { name: 'init' } | { name: 'ledger check' } | { name: 'feeds verify' }>;
 type MutatingCommand = Extract<
   ApiCommand,
   {
@@ -114,7 +117,11 @@ type MutatingCommand = Extract<
       | 'campaign activate'
       | 'campaign pause'
       | 'campaign end'
-      | 'campaign codes';
+      | 'campaign codes'
+      | 'datasets classify'
+      | 'datasets scan'
+      | 'feeds grant'
+      | 'feeds revoke';
   }
 >;
 
@@ -137,6 +144,15 @@ function mutating(command: ApiCommand): command is MutatingCommand {
       return true;
     case 'campaign codes':
       return command.generate !== undefined;
+    case 'datasets classify':
+    case 'datasets scan':
+    case 'feeds grant':
+    case 'feeds revoke':
+      return true;
+    case 'datasets list':
+    case 'feeds list':
+    case 'feeds export-log':
+      return false;
     case 'operator list':
     case 'project list':
     case 'client list':
@@ -341,6 +357,58 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
         claimUntil: undefined,
       });
       return print({ request_id: requestId, campaign: renderCampaign(res.campaign) });
+    }
+    case 'datasets list': {
+      const datasets = await allPages(async (pageToken) => {
+        const res = await api.listDatasets({ page: { pageSize: 0, pageToken } });
+        return { items: res.datasets, page: res.page };
+      });
+      return print({ datasets });
+    }
+    case 'datasets classify': {
+      const res = await api.classifyField({
+        requestId,
+        datasetId: command.datasetId,
+        field: command.field,
+        classification: command.classification,
+      });
+      return print({ request_id: requestId, dataset: res.dataset });
+    }
+    case 'datasets scan': {
+      const res = await api.scanDataset({ requestId, datasetId: command.datasetId });
+      return print({ request_id: requestId, dataset: res.dataset, rows_scanned: res.rowsScanned });
+    }
+    case 'feeds grant': {
+      const res = await api.issueGrant({
+        requestId,
+        tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+        agencyId: command.agencyId,
+        agencyClientId: command.agencyClientId,
+        datasets: [{ datasetId: command.datasetId, fields: command.fields }],
+        rowFilter: { districts: command.districts, projectIds: command.projectIds },
+        purpose: command.purpose,
+        validFrom: undefined,
+        validUntil: command.validUntil,
+        quotaRowsPerDay: command.quotaRowsPerDay,
+      });
+      return print({ request_id: requestId, grant: res.grant });
+    }
+    case 'feeds revoke': {
+      const res = await api.revokeGrant({ requestId, grantId: command.grantId, reason: command.reason });
+      return print({ request_id: requestId, grant: res.grant });
+    }
+    case 'feeds list': {
+      const grants = await allPages(async (pageToken) => {
+        const res = await api.listGrants({ agencyId: command.agencyId, page: { pageSize: 0, pageToken } });
+        return { items: res.grants, page: res.page };
+      });
+      return print({ grants });
+    }
+    case 'feeds export-log': {
+      assertNewFile(command.out);
+      const res = await api.exportAccessLog({ fromSeq: 0n });
+      writeFileSync(command.out, res.exportJson, { flag: 'wx' });
+      return print({ out: command.out, entries: res.entries });
     }
     case 'campaign codes': {
       const tenancy = marketingTenancy(command.operatorId);

@@ -92,7 +92,25 @@ export class RpcClients {
     const c = client;
     const method = c[d.method] ?? c[d.method.charAt(0).toLowerCase() + d.method.slice(1)];
     if (!method) throw new Error(`no client method for ${d.path}`);
+    if (d.serverStreaming) return this.collect(c, method, request, metadata);
     return new Promise((resolve) => method.call(c, request, metadata, this.reply(resolve)));
+  }
+
+  /** A server-streaming call read to its end: OK with `{ messages }`, or the status it ended with. */
+  private collect(
+    c: RawClient,
+    method: RawClient[string],
+    request: Json,
+    metadata: grpc.Metadata,
+  ): Promise<Reply> {
+    const open = method as unknown as (req: Json, md: grpc.Metadata) => grpc.ClientReadableStream<Json>;
+    return new Promise((resolve) => {
+      const messages: Json[] = [];
+      const stream = open.call(c, request, metadata);
+      stream.on('data', (m: Json) => messages.push(m));
+      stream.on('error', (err: grpc.ServiceError) => this.reply(resolve)(err));
+      stream.on('end', () => this.reply(resolve)(null, { messages }));
+    });
   }
 
   /** `call` with a request written in camelCase; the reply's body comes back in camelCase too. */
@@ -118,6 +136,14 @@ export class RpcClients {
       this.byteClients.set(service, client);
     }
     const ident = (b: Buffer) => b;
+    if (d.serverStreaming) {
+      return new Promise((resolve) => {
+        const stream = client.makeServerStreamRequest(d.path, ident, ident, bytes, metadata);
+        stream.on('data', () => undefined);
+        stream.on('error', (err: grpc.ServiceError) => this.reply(resolve)(err));
+        stream.on('end', () => this.reply(resolve)(null, Buffer.alloc(0)));
+      });
+    }
     return new Promise((resolve) =>
       client.makeUnaryRequest(d.path, ident, ident, bytes, metadata, this.reply(resolve)),
     );

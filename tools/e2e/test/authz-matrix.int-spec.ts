@@ -68,6 +68,9 @@ interface TenantA extends World {
   /** Marketing: a promotion of A's merchant for A's project, and a group deal of A's merchant. */
   promotionId: string;
   dealId: string;
+  /** Data: A's grant of payment.payments to an agency, and a pull of it by the agency's client. */
+  grantId: string;
+  pullId: string;
 }
 
 const PHONES = {
@@ -126,6 +129,28 @@ const marketingCampaign = (operatorId: string): Json => ({
   couponValidDays: 30,
   maxCoupons: '100',
 });
+/** The agency client of A's grant (the token subject that may pull it). */
+const AGENCY_CLIENT = 'authz-agency-client';
+
+/** A's grant of payment.payments (its operator's rows) to an agency. */
+const dataGrant = (a: { operatorId: string }): Json => ({
+  tenancy: { operatorId: a.operatorId },
+  agencyId: 'agency-tax',
+  agencyClientId: AGENCY_CLIENT,
+  datasets: [
+    {
+      datasetId: 'payment.payments',
+      fields: [
+        { name: 'district', masking: 1 },
+        { name: 'amount_minor', masking: 6 },
+      ],
+    },
+  ],
+  purpose: 'authz matrix',
+  validUntil: { seconds: String(Math.floor(Date.now() / 1000) + 86_400), nanos: 0 },
+  quotaRowsPerDay: '1000',
+});
+
 /** A basket at A's merchant (marketing's quotes, reservations and counter redemptions). */
 const marketingBasket = (a: TenantA): Json => ({
   tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
@@ -686,10 +711,51 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.iot.v1.IotService/GetDevice': { unimplemented: true },
   '/citybase.iot.v1.IotService/SendCommand': { unimplemented: true },
   '/citybase.iot.v1.IotService/GetCommand': { unimplemented: true },
-  '/citybase.data.v1.DataService/ListDatasets': { unimplemented: true },
-  '/citybase.data.v1.DataService/CreateGrant': { unimplemented: true },
-  '/citybase.data.v1.DataService/GetGrant': { unimplemented: true },
-  '/citybase.data.v1.DataService/RevokeGrant': { unimplemented: true },
+  // data feeds: the catalog is the city's (changed by the city admin only, read by any caller with
+  // the scope: it holds no tenant's rows); A's grant and pull answer B like missing ones
+  '/citybase.data.v1.DataService/RegisterDataset': {
+    request: () => ({
+      requestId: rid(),
+      datasetId: 'payment.hostile',
+      title: 'Hostile',
+      sourceTable: 'fact_payment',
+      owner: 'b',
+      updateFrequency: 'daily',
+      fields: [{ name: 'district', classification: 1 }],
+    }),
+  },
+  '/citybase.data.v1.DataService/ListDatasets': { request: () => ({}), list: true },
+  '/citybase.data.v1.DataService/GetDataset': {
+    request: () => ({ datasetId: 'payment.payments' }),
+    list: true,
+  },
+  '/citybase.data.v1.DataService/ClassifyField': {
+    request: () => ({
+      requestId: rid(),
+      datasetId: 'payment.payments',
+      field: 'district',
+      classification: 3,
+    }),
+  },
+  '/citybase.data.v1.DataService/ScanDataset': {
+    request: () => ({ requestId: rid(), datasetId: 'payment.payments' }),
+  },
+  '/citybase.data.v1.DataService/IssueGrant': {
+    request: (a) => ({
+      requestId: rid(),
+      ...dataGrant(a),
+    }),
+  },
+  '/citybase.data.v1.DataService/GetGrant': { request: (a) => ({ grantId: a.grantId }) },
+  '/citybase.data.v1.DataService/ListGrants': { request: () => ({}), list: true },
+  '/citybase.data.v1.DataService/RevokeGrant': {
+    request: (a) => ({ requestId: rid(), grantId: a.grantId, reason: 'hostile' }),
+  },
+  '/citybase.data.v1.DataService/PullFeed': {
+    request: (a) => ({ grantId: a.grantId, datasetId: 'payment.payments' }),
+  },
+  '/citybase.data.v1.DataService/GetPullEvidence': { request: (a) => ({ pullId: a.pullId }) },
+  '/citybase.data.v1.DataService/ExportAccessLog': { request: () => ({}) },
   // the analytical store: A's operator as the scope is refused to B (docs/data.md "AnalyticsService")
   '/citybase.data.v1.AnalyticsService/GetDashboard': {
     request: (a) => ({ scope: { operatorId: a.operatorId } }),
@@ -905,6 +971,8 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       redemptionToken: '',
       promotionId: '',
       dealId: '',
+      grantId: '',
+      pullId: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -977,6 +1045,20 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'dealId',
     );
     a = { ...a, promotionId, dealId };
+    const grantId = idOf(
+      await ok('/citybase.data.v1.DataService/IssueGrant', { requestId: rid(), ...dataGrant(a) }),
+      'grant',
+      'grantId',
+    );
+    const pulled = await call(
+      declarationOf('/citybase.data.v1.DataService/PullFeed'),
+      { grantId, datasetId: 'payment.payments' },
+      issuer.metadata({ scopes: SCOPES, sub: AGENCY_CLIENT }),
+    );
+    const messages = (pulled.body?.messages ?? []) as Json[];
+    const manifest = messages.find((m) => m.manifest)?.manifest as Json | undefined;
+    if (!manifest) throw new Error(`A's pull failed: ${grpc.status[pulled.code]} ${pulled.details}`);
+    a = { ...a, grantId, pullId: manifest.pullId as string };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 

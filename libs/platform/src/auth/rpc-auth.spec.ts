@@ -272,4 +272,48 @@ describe('guardServer', () => {
     const withToken = await call(added2['capture'] as Handler, metadataWith(`Bearer ${tokenFor()}`));
     expect(withToken.err?.code).toBe(status.UNIMPLEMENTED);
   });
+
+  it('authenticates a server-streaming method before its handler; a refusal ends the stream with the status', async () => {
+    const streaming = { ...method(CAPTURE), responseStream: true } as ReturnType<typeof method>;
+    const added: Record<string, (call: unknown) => void> = {};
+    const server = {
+      addService: (_d: ServiceDefinition, impl: Record<string, UntypedHandleCall>) =>
+        Object.assign(added, impl),
+    };
+    guardServer(server, { authenticator, logger: { info: jest.fn(), error: jest.fn() } });
+    let seen: unknown;
+    server.addService({ capture: streaming } as unknown as ServiceDefinition, {
+      capture: ((c: { metadata: Metadata }) => {
+        seen = claimsOf(c.metadata).sub;
+      }) as unknown as UntypedHandleCall,
+    });
+    const run = (metadata: Metadata) =>
+      new Promise<{ code?: status }>((resolve) => {
+        const emitted: { code?: status } = {};
+        added['capture']!({
+          metadata,
+          request: {},
+          emit: (event: string, err: { code: status }) => {
+            if (event === 'error') resolve({ code: err.code });
+            return true;
+          },
+        });
+        setTimeout(() => resolve(emitted), 200);
+      });
+    expect(await run(new Metadata())).toEqual({ code: status.UNAUTHENTICATED });
+    expect(seen).toBeUndefined();
+    expect(await run(metadataWith(`Bearer ${tokenFor()}`))).toEqual({});
+    expect(seen).toBe('client-1');
+  });
+
+  it('refuses a client-streaming method at startup', () => {
+    const server = { addService: jest.fn() };
+    guardServer(server, { authenticator, logger: { info: jest.fn(), error: jest.fn() } });
+    expect(() =>
+      server.addService(
+        { capture: { ...method(CAPTURE), requestStream: true } } as unknown as ServiceDefinition,
+        {},
+      ),
+    ).toThrow(/streams requests/);
+  });
 });

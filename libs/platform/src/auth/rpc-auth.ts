@@ -4,6 +4,7 @@ import type {
   sendUnaryData,
   Server,
   ServerUnaryCall,
+  ServerWritableStream,
   ServiceDefinition,
   UntypedHandleCall,
 } from '@grpc/grpc-js';
@@ -138,14 +139,16 @@ export interface GuardServerOptions {
 }
 
 type UnaryImpl = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
+type ServerStreamImpl = (call: ServerWritableStream<unknown, unknown>) => void;
 
 /**
  * Makes every service later added to `server` authenticate each call before its handler runs. Called
  * once per server before the application's services are added (the gRPC health and reflection
  * services, added before it, stay open). Every method of the service definition gets a handler, also
  * one the application does not implement: such a call is authenticated first and then answered
- * UNIMPLEMENTED, so nothing of the contract is reachable without a token. Streaming methods are
- * refused at startup until the platform authenticates streams.
+ * UNIMPLEMENTED, so nothing of the contract is reachable without a token. Server-streaming methods
+ * are authenticated the same way before their handler runs (a refusal ends the stream with the
+ * status); client- and bidi-streaming methods are refused at startup.
  */
 export function guardServer(server: Pick<Server, 'addService'>, opts: GuardServerOptions): void {
   const refused = opts.registry
@@ -160,30 +163,51 @@ export function guardServer(server: Pick<Server, 'addService'>, opts: GuardServe
   server.addService = (definition: ServiceDefinition, implementation: Record<string, UntypedHandleCall>) => {
     const guarded: Record<string, UntypedHandleCall> = {};
     for (const [key, method] of Object.entries(definition)) {
-      if (method.requestStream || method.responseStream) {
-        throw new Error(`guardServer: ${method.path} streams; only unary RPCs are authenticated`);
+      if (method.requestStream) {
+        throw new Error(
+          `guardServer: ${method.path} streams requests; only unary and server-streaming RPCs are authenticated`,
+        );
       }
-      const impl = (implementation[key] ?? implementation[method.originalName ?? '']) as
-        UnaryImpl | undefined;
+      const impl = implementation[key] ?? implementation[method.originalName ?? ''];
       const path = method.path;
+      const refuse = (err: unknown): { code: number; details: string; metadata: Metadata } => {
+        const mapped = toGrpcError(err, randomUUID);
+        if (mapped.errorId)
+          opts.logger.error({ err, error_id: mapped.errorId, rpc: path }, 'authentication failed');
+        else opts.logger.info({ rpc: path, code: mapped.domainCode, status: mapped.code }, 'rpc refused');
+        refused?.inc({ rpc: path, code: mapped.domainCode ?? String(mapped.code) });
+        return { code: mapped.code, details: mapped.details, metadata: errorMetadata(mapped) };
+      };
+      if (method.responseStream) {
+        const streamImpl = impl as ServerStreamImpl | undefined;
+        const handler: ServerStreamImpl = (call) => {
+          opts.authenticator.authenticate(path, call.metadata).then(
+            (claims) => {
+              if (claims) verifiedClaims.set(call.metadata, claims);
+              if (!streamImpl) {
+                call.emit('error', { code: status.UNIMPLEMENTED, details: `${path} is not implemented yet` });
+                return;
+              }
+              streamImpl(call);
+            },
+            (err: unknown) => void call.emit('error', refuse(err)),
+          );
+        };
+        guarded[key] = handler as UntypedHandleCall;
+        continue;
+      }
+      const unaryImpl = impl as UnaryImpl | undefined;
       const handler: UnaryImpl = (call, callback) => {
         opts.authenticator.authenticate(path, call.metadata).then(
           (claims) => {
             if (claims) verifiedClaims.set(call.metadata, claims);
-            if (!impl) {
+            if (!unaryImpl) {
               callback({ code: status.UNIMPLEMENTED, details: `${path} is not implemented yet` });
               return;
             }
-            impl(call, callback);
+            unaryImpl(call, callback);
           },
-          (err: unknown) => {
-            const mapped = toGrpcError(err, randomUUID);
-            if (mapped.errorId)
-              opts.logger.error({ err, error_id: mapped.errorId, rpc: path }, 'authentication failed');
-            else opts.logger.info({ rpc: path, code: mapped.domainCode, status: mapped.code }, 'rpc refused');
-            refused?.inc({ rpc: path, code: mapped.domainCode ?? String(mapped.code) });
-            callback({ code: mapped.code, details: mapped.details, metadata: errorMetadata(mapped) });
-          },
+          (err: unknown) => callback(refuse(err)),
         );
       };
       guarded[key] = handler as UntypedHandleCall;

@@ -16,6 +16,8 @@ export type DomainErrorKind =
 export interface DomainErrorDetail {
   readonly field?: string;
   readonly rule?: string;
+  /** For resource_exhausted: when to try again, in seconds (sent as the `retry-after` trailer). */
+  readonly retryAfterSeconds?: number;
 }
 
 export class DomainError extends Error {

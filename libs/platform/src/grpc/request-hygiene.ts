@@ -3,6 +3,7 @@ import type {
   sendUnaryData,
   Server,
   ServerUnaryCall,
+  ServerWritableStream,
   ServiceDefinition,
   UntypedHandleCall,
 } from '@grpc/grpc-js';
@@ -265,6 +266,26 @@ export function screenServer(
         UnaryImpl | undefined;
       if (!impl) continue;
       const path = method.path;
+      if (method.responseStream && !method.requestStream) {
+        // server streaming: the one request is screened the same way; a refusal ends the stream
+        const streamImpl = impl as unknown as (call: ServerWritableStream<unknown, unknown>) => void;
+        const streamHandler = (call: ServerWritableStream<unknown, unknown>) => {
+          const violation =
+            call.request && typeof call.request === 'object' ? violations.get(call.request) : undefined;
+          if (!violation) {
+            streamImpl(call);
+            return;
+          }
+          const mapped = toGrpcError(violationError(violation), randomUUID);
+          logger.info(
+            { rpc: path, code: mapped.domainCode, field: mapped.field },
+            'rpc refused: request hygiene',
+          );
+          call.emit('error', { code: mapped.code, details: mapped.details, metadata: errorMetadata(mapped) });
+        };
+        screened[key] = streamHandler as UntypedHandleCall;
+        continue;
+      }
       const handler: UnaryImpl = (call, callback) => {
         const violation =
           call.request && typeof call.request === 'object' ? violations.get(call.request) : undefined;

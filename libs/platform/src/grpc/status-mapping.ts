@@ -42,6 +42,7 @@ export interface GrpcErrorShape {
   domainCode?: string;
   field?: string;
   rule?: string;
+  retryAfterSeconds?: number;
 }
 
 /** Maps anything a handler threw to a gRPC status. Unknown errors are INTERNAL with an error id. */
@@ -53,6 +54,7 @@ export function toGrpcError(err: unknown, newErrorId: () => string): GrpcErrorSh
       domainCode: err.code,
       field: err.detail.field,
       rule: err.detail.rule,
+      ...(err.detail.retryAfterSeconds !== undefined && { retryAfterSeconds: err.detail.retryAfterSeconds }),
     };
   }
   const infra = err instanceof InfrastructureError ? err : classifyPgError(err);
@@ -91,6 +93,8 @@ export function dataExceptionState(err: unknown): string | undefined {
 /** Trailing metadata keys of an error: the service's own error code and the offending request field. */
 export const ERROR_CODE_METADATA = 'citybase-error-code';
 export const ERROR_FIELD_METADATA = 'citybase-error-field';
+/** Seconds after which a RESOURCE_EXHAUSTED call may be tried again (as HTTP's Retry-After). */
+export const RETRY_AFTER_METADATA = 'retry-after';
 
 export function errorMetadata(mapped: GrpcErrorShape): Metadata {
   const metadata = new Metadata();
@@ -98,5 +102,7 @@ export function errorMetadata(mapped: GrpcErrorShape): Metadata {
   if (mapped.field) metadata.set(ERROR_FIELD_METADATA, mapped.field);
   if (mapped.rule) metadata.set('citybase-error-rule', mapped.rule);
   if (mapped.errorId) metadata.set('citybase-error-id', mapped.errorId);
+  if (mapped.retryAfterSeconds !== undefined)
+    metadata.set(RETRY_AFTER_METADATA, String(mapped.retryAfterSeconds));
   return metadata;
 }

@@ -23,7 +23,16 @@ import type { DestinationStream } from 'pino';
 import { stopTelemetry } from '../telemetry';
 import { Mutations } from '../usecase/mutations';
 import { discoverEventConsumers } from './event-consumers';
-import { KAFKA, LOGGER, METRICS_REGISTRY, OUTBOX, PG_POOL, REDIS, SERVICE_CONFIG } from './tokens';
+import {
+  KAFKA,
+  LOGGER,
+  METRICS_REGISTRY,
+  OUTBOX,
+  PG_POOL,
+  REDIS,
+  RPC_AUTHENTICATOR,
+  SERVICE_CONFIG,
+} from './tokens';
 
 /** Writes events into the outbox of this service, inside the caller's transaction. */
 export interface Outbox {
@@ -74,6 +83,7 @@ class PlatformModule {
     registry: Registry;
     readiness: Readiness;
     outbox: Outbox;
+    authenticator: RpcAuthenticator;
   }): DynamicModule {
     const providers = [
       { provide: SERVICE_CONFIG, useValue: values.config },
@@ -84,6 +94,7 @@ class PlatformModule {
       { provide: METRICS_REGISTRY, useValue: values.registry },
       { provide: Readiness, useValue: values.readiness },
       { provide: OUTBOX, useValue: values.outbox },
+      { provide: RPC_AUTHENTICATOR, useValue: values.authenticator },
     ];
     return {
       module: PlatformModule,
@@ -186,7 +197,17 @@ export async function startService<C extends BaseServiceConfig>(
 
     @Module({
       imports: [
-        PlatformModule.register({ config, pool, logger, kafka, redis, registry, readiness, outbox }),
+        PlatformModule.register({
+          config,
+          pool,
+          logger,
+          kafka,
+          redis,
+          registry,
+          readiness,
+          outbox,
+          authenticator,
+        }),
         DiscoveryModule,
         def.module,
       ],

@@ -5,4 +5,6 @@ export const LOGGER = Symbol('LOGGER');
 export const KAFKA = Symbol('KAFKA');
 export const REDIS = Symbol('REDIS');
 export const OUTBOX = Symbol('OUTBOX');
+/** The RpcAuthenticator of the gRPC transport, for the few HTTP endpoints that authenticate callers. */
+export const RPC_AUTHENTICATOR = Symbol('RPC_AUTHENTICATOR');
 export { METRICS_REGISTRY } from '../http/ops.controller';

@@ -281,6 +281,7 @@ export async function serviceTestEnv(
       IDENTITY_MASTER_KEY: TEST_IDENTITY_MASTER_KEY,
       PAYMENT_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
       PAYMENT_CREDENTIALS_KEY: TEST_PAYMENT_CREDENTIALS_KEY,
+      DATA_SIGNING_KEY: TEST_DATA_SIGNING_KEY,
       ...extraEnv,
     },
   };
@@ -313,6 +314,8 @@ export async function waitReady(
 export const TEST_IDENTITY_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 /** A fixed PAYMENT_CREDENTIALS_KEY for tests; never use it outside tests. */
 export const TEST_PAYMENT_CREDENTIALS_KEY = Buffer.alloc(32, 9).toString('base64');
+/** A fixed DATA_SIGNING_KEY (the access log's Ed25519 seed) for tests; never use it outside tests. */
+export const TEST_DATA_SIGNING_KEY = Buffer.alloc(32, 11).toString('base64');
 
 /**
  * Starts a built service (services/<name>/dist/main.js) as its own process, on fresh ports, with

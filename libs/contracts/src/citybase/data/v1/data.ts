@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -23,6 +25,7 @@ import { PageRequest, PageResponse, TenancyRef } from "../../common/v1/common";
 
 /** How sensitive a field is. */
 export enum Classification {
+  /** CLASSIFICATION_UNSPECIFIED - Not yet classified: the field cannot be granted or exported. */
   CLASSIFICATION_UNSPECIFIED = 0,
   CLASSIFICATION_PUBLIC = 1,
   CLASSIFICATION_INTERNAL = 2,
@@ -73,6 +76,83 @@ export function classificationToJSON(object: Classification): string {
   }
 }
 
+/** What a grant does to a field's values before they leave the city. */
+export enum Masking {
+  MASKING_UNSPECIFIED = 0,
+  /** MASKING_CLEAR - The value as stored (not allowed for sensitive fields). */
+  MASKING_CLEAR = 1,
+  /** MASKING_DROP - The field is left out of the rows. */
+  MASKING_DROP = 2,
+  /** MASKING_HASH - sha256 of the grant's own salt and the value: joinable within one grant, not across grants. */
+  MASKING_HASH = 3,
+  /** MASKING_LAST4 - "****" and the last four characters. */
+  MASKING_LAST4 = 4,
+  /** MASKING_MONTH - A date or timestamp generalised to its month (YYYY-MM). */
+  MASKING_MONTH = 5,
+  /** MASKING_AMOUNT_BAND - An amount generalised to its decimal band, e.g. "1000-9999". */
+  MASKING_AMOUNT_BAND = 6,
+  /** MASKING_DISTRICT - An address replaced by the row's district. */
+  MASKING_DISTRICT = 7,
+  UNRECOGNIZED = -1,
+}
+
+export function maskingFromJSON(object: any): Masking {
+  switch (object) {
+    case 0:
+    case "MASKING_UNSPECIFIED":
+      return Masking.MASKING_UNSPECIFIED;
+    case 1:
+    case "MASKING_CLEAR":
+      return Masking.MASKING_CLEAR;
+    case 2:
+    case "MASKING_DROP":
+      return Masking.MASKING_DROP;
+    case 3:
+    case "MASKING_HASH":
+      return Masking.MASKING_HASH;
+    case 4:
+    case "MASKING_LAST4":
+      return Masking.MASKING_LAST4;
+    case 5:
+    case "MASKING_MONTH":
+      return Masking.MASKING_MONTH;
+    case 6:
+    case "MASKING_AMOUNT_BAND":
+      return Masking.MASKING_AMOUNT_BAND;
+    case 7:
+    case "MASKING_DISTRICT":
+      return Masking.MASKING_DISTRICT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Masking.UNRECOGNIZED;
+  }
+}
+
+export function maskingToJSON(object: Masking): string {
+  switch (object) {
+    case Masking.MASKING_UNSPECIFIED:
+      return "MASKING_UNSPECIFIED";
+    case Masking.MASKING_CLEAR:
+      return "MASKING_CLEAR";
+    case Masking.MASKING_DROP:
+      return "MASKING_DROP";
+    case Masking.MASKING_HASH:
+      return "MASKING_HASH";
+    case Masking.MASKING_LAST4:
+      return "MASKING_LAST4";
+    case Masking.MASKING_MONTH:
+      return "MASKING_MONTH";
+    case Masking.MASKING_AMOUNT_BAND:
+      return "MASKING_AMOUNT_BAND";
+    case Masking.MASKING_DISTRICT:
+      return "MASKING_DISTRICT";
+    case Masking.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum GrantStatus {
   GRANT_STATUS_UNSPECIFIED = 0,
   GRANT_STATUS_ACTIVE = 1,
@@ -118,47 +198,113 @@ export function grantStatusToJSON(object: GrantStatus): string {
   }
 }
 
+export enum FeedFormat {
+  FEED_FORMAT_UNSPECIFIED = 0,
+  FEED_FORMAT_NDJSON = 1,
+  FEED_FORMAT_CSV = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function feedFormatFromJSON(object: any): FeedFormat {
+  switch (object) {
+    case 0:
+    case "FEED_FORMAT_UNSPECIFIED":
+      return FeedFormat.FEED_FORMAT_UNSPECIFIED;
+    case 1:
+    case "FEED_FORMAT_NDJSON":
+      return FeedFormat.FEED_FORMAT_NDJSON;
+    case 2:
+    case "FEED_FORMAT_CSV":
+      return FeedFormat.FEED_FORMAT_CSV;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return FeedFormat.UNRECOGNIZED;
+  }
+}
+
+export function feedFormatToJSON(object: FeedFormat): string {
+  switch (object) {
+    case FeedFormat.FEED_FORMAT_UNSPECIFIED:
+      return "FEED_FORMAT_UNSPECIFIED";
+    case FeedFormat.FEED_FORMAT_NDJSON:
+      return "FEED_FORMAT_NDJSON";
+    case FeedFormat.FEED_FORMAT_CSV:
+      return "FEED_FORMAT_CSV";
+    case FeedFormat.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** A PII finding of the scan in one field. */
+export interface PiiFinding {
+  /** "mobile", "id_number" or "plate". */
+  kind: string;
+  /** Rows sampled with at least one finding of this kind. */
+  rows: bigint;
+}
+
 export interface DatasetField {
   name: string;
-  /** Logical type, e.g. "string", "int64", "money", "timestamp". */
+  /** Logical type, read from the table: "string", "int64", "decimal", "timestamp", "date", "bool". */
   type: string;
   classification: Classification;
   description: string;
+  /** Free text: scanned for personal data. */
+  freeText: boolean;
+  /** What the last scan found in the field. */
+  piiFindings: PiiFinding[];
+  /**
+   * True while the field cannot be granted or exported (unclassified, or PII found in a field not
+   * classified personal or sensitive); ClassifyField lifts it.
+   */
+  exportBlocked: boolean;
 }
 
+/** One dataset of the catalog (DCAT: dcat:Dataset with its distribution being the feed). */
 export interface Dataset {
-  /** Stable name, e.g. "payment.payments". */
+  /** Stable name, e.g. "settlement.tax_records". */
   datasetId: string;
   title: string;
   description: string;
   fields: DatasetField[];
+  /** The table of the data store the rows come from. */
+  sourceTable: string;
+  /** dct:publisher / owner, e.g. "settlement" or a team. */
+  owner: string;
+  /** dct:accrualPeriodicity, e.g. "continuous", "hourly", "daily". */
+  updateFrequency: string;
+  /** The table has operator_id / project_id / district columns (row filters need them). */
+  hasOperator: boolean;
+  hasProject: boolean;
+  hasDistrict: boolean;
+  version: bigint;
+  updatedAt: Timestamp | undefined;
 }
 
-/** The fields of one dataset a grant covers. */
-export interface GrantedDataset {
+export interface FieldSpec {
+  name: string;
+  classification: Classification;
+  description: string;
+  freeText: boolean;
+}
+
+export interface RegisterDatasetRequest {
+  /** Idempotency key. */
+  requestId: string;
   datasetId: string;
-  fields: string[];
+  title: string;
+  description: string;
+  sourceTable: string;
+  owner: string;
+  updateFrequency: string;
+  /** The columns offered; the table must follow the fact-table convention (seq, txid). */
+  fields: FieldSpec[];
 }
 
-export interface Grant {
-  grantId: string;
-  /** Tenancy subtree the grant covers; empty ids mean the whole city. */
-  tenancy: TenancyRef | undefined;
-  agencyId: string;
-  datasets: GrantedDataset[];
-  purpose: string;
-  validFrom: Timestamp | undefined;
-  validUntil:
-    | Timestamp
-    | undefined;
-  /** Pulls allowed per minute; 0 means the server default. */
-  rateLimitPerMinute: number;
-  status: GrantStatus;
-  createdAt:
-    | Timestamp
-    | undefined;
-  /** Unset unless revoked. */
-  revokedAt: Timestamp | undefined;
+export interface RegisterDatasetResponse {
+  dataset: Dataset | undefined;
 }
 
 export interface ListDatasetsRequest {
@@ -170,20 +316,106 @@ export interface ListDatasetsResponse {
   page: PageResponse | undefined;
 }
 
-export interface CreateGrantRequest {
+export interface GetDatasetRequest {
+  datasetId: string;
+}
+
+export interface GetDatasetResponse {
+  dataset: Dataset | undefined;
+}
+
+export interface ClassifyFieldRequest {
   /** Idempotency key. */
   requestId: string;
-  /** Tenancy subtree the grant covers; empty ids mean the whole city. */
+  datasetId: string;
+  field: string;
+  classification: Classification;
+}
+
+export interface ClassifyFieldResponse {
+  dataset: Dataset | undefined;
+}
+
+export interface ScanDatasetRequest {
+  /** Idempotency key. */
+  requestId: string;
+  datasetId: string;
+}
+
+export interface ScanDatasetResponse {
+  dataset:
+    | Dataset
+    | undefined;
+  /** Rows sampled (the newest, up to the server's sample size). */
+  rowsScanned: bigint;
+}
+
+/** One granted field and what is done to it. */
+export interface GrantedField {
+  name: string;
+  masking: Masking;
+}
+
+/** The fields of one dataset a grant covers. */
+export interface GrantedDataset {
+  datasetId: string;
+  fields: GrantedField[];
+}
+
+/** Which rows a grant covers, inside its tenancy: empty lists do not narrow. */
+export interface RowFilter {
+  districts: string[];
+  projectIds: string[];
+}
+
+export interface Grant {
+  grantId: string;
+  /**
+   * Who granted: an operator's rows (operator_id set, optionally one project) or the city's
+   * (empty ids, by an unrestricted city administrator).
+   */
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** The agency (identity's agency id) and its API client that pulls (the token's client id). */
+  agencyId: string;
+  agencyClientId: string;
+  datasets: GrantedDataset[];
+  rowFilter: RowFilter | undefined;
+  purpose: string;
+  validFrom: Timestamp | undefined;
+  validUntil:
+    | Timestamp
+    | undefined;
+  /** Rows the agency may pull per UTC day (all datasets of the grant together). */
+  quotaRowsPerDay: bigint;
+  status: GrantStatus;
+  /** Bumped by every change of the grant; pull evidence names the version it was served under. */
+  version: bigint;
+  createdAt:
+    | Timestamp
+    | undefined;
+  /** Unset unless revoked. */
+  revokedAt: Timestamp | undefined;
+  revokeReason: string;
+}
+
+export interface IssueGrantRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** Whose rows: the operator (and project) granting, or empty for the city. */
   tenancy: TenancyRef | undefined;
   agencyId: string;
+  agencyClientId: string;
   datasets: GrantedDataset[];
+  rowFilter: RowFilter | undefined;
   purpose: string;
   validFrom: Timestamp | undefined;
   validUntil: Timestamp | undefined;
-  rateLimitPerMinute: number;
+  quotaRowsPerDay: bigint;
 }
 
-export interface CreateGrantResponse {
+export interface IssueGrantResponse {
   grant: Grant | undefined;
 }
 
@@ -195,11 +427,20 @@ export interface GetGrantResponse {
   grant: Grant | undefined;
 }
 
+export interface ListGrantsRequest {
+  /** Only this agency's grants; empty for all. */
+  agencyId: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListGrantsResponse {
+  grants: Grant[];
+  page: PageResponse | undefined;
+}
+
 export interface RevokeGrantRequest {
   /** Idempotency key. */
   requestId: string;
-  /** Tenancy subtree of the grant (as in Grant.tenancy). */
-  tenancy: TenancyRef | undefined;
   grantId: string;
   reason: string;
 }
@@ -208,8 +449,173 @@ export interface RevokeGrantResponse {
   grant: Grant | undefined;
 }
 
+/** A filter on an unmasked granted field: the value, as text, is one of `values`. */
+export interface FieldFilter {
+  field: string;
+  values: string[];
+}
+
+export interface PullFeedRequest {
+  grantId: string;
+  datasetId: string;
+  /** next_cursor of the previous pull's manifest; empty for the start. */
+  cursor: string;
+  /** Most rows in this pull; 0 means the server's default. */
+  limit: bigint;
+  filters: FieldFilter[];
+  /** If set, the pull answers one row per group with a "count" column instead of the rows. */
+  groupBy: string[];
+}
+
+/** What a pull served: the agency checks its rows against it. */
+export interface FeedManifest {
+  pullId: string;
+  grantId: string;
+  grantVersion: bigint;
+  datasetId: string;
+  datasetVersion: bigint;
+  format: FeedFormat;
+  rows: bigint;
+  /** Hex sha256 of the rows exactly as served: NDJSON, each row's JSON and "\n"; CSV, the whole body. */
+  sha256: string;
+  cursor: string;
+  nextCursor: string;
+  /** The fields served in order, each with its masking. */
+  fields: GrantedField[];
+  servedAt: Timestamp | undefined;
+}
+
+/** A batch of rows, each a JSON object (its NDJSON line without the "\n"). */
+export interface FeedRows {
+  rows: string[];
+}
+
+export interface PullFeedResponse {
+  item: { $case: "rows"; value: FeedRows } | //
+  /** Last but one: what was served. */
+  { $case: "manifest"; value: FeedManifest } | //
+  /** Last: the access log's evidence of this pull (JSON, see docs/data.md "Access log"). */
+  { $case: "evidenceJson"; value: string } | undefined;
+}
+
+export interface GetPullEvidenceRequest {
+  pullId: string;
+}
+
+export interface GetPullEvidenceResponse {
+  manifest: FeedManifest | undefined;
+  evidenceJson: string;
+}
+
+export interface ExportAccessLogRequest {
+  /** First entry sequence to export (1 for the whole log). */
+  fromSeq: bigint;
+}
+
+export interface ExportAccessLogResponse {
+  /** The export as JSON (format "citybase-access-log/v1"); `citybase feeds verify` reads it. */
+  exportJson: string;
+  entries: bigint;
+}
+
+function createBasePiiFinding(): PiiFinding {
+  return { kind: "", rows: 0n };
+}
+
+export const PiiFinding: MessageFns<PiiFinding> = {
+  encode(message: PiiFinding, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.rows !== 0n) {
+      if (BigInt.asIntN(64, message.rows) !== message.rows) {
+        throw new globalThis.Error("value provided for field message.rows of type int64 too large");
+      }
+      writer.uint32(16).int64(message.rows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PiiFinding {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePiiFinding();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rows = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PiiFinding {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      rows: isSet(object.rows) ? BigInt(object.rows) : 0n,
+    };
+  },
+
+  toJSON(message: PiiFinding): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.rows !== 0n) {
+      obj.rows = message.rows.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PiiFinding>, I>>(base?: I): PiiFinding {
+    return PiiFinding.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PiiFinding>, I>>(object: I): PiiFinding {
+    const message = createBasePiiFinding();
+    message.kind = object.kind ?? "";
+    message.rows = (object.rows !== undefined && object.rows !== null) ? BigInt(object.rows) : 0n;
+    return message;
+  },
+};
+
 function createBaseDatasetField(): DatasetField {
-  return { name: "", type: "", classification: 0, description: "" };
+  return {
+    name: "",
+    type: "",
+    classification: 0,
+    description: "",
+    freeText: false,
+    piiFindings: [],
+    exportBlocked: false,
+  };
 }
 
 export const DatasetField: MessageFns<DatasetField> = {
@@ -225,6 +631,15 @@ export const DatasetField: MessageFns<DatasetField> = {
     }
     if (message.description !== "") {
       writer.uint32(34).string(message.description);
+    }
+    if (message.freeText !== false) {
+      writer.uint32(40).bool(message.freeText);
+    }
+    for (const v of message.piiFindings) {
+      PiiFinding.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.exportBlocked !== false) {
+      writer.uint32(56).bool(message.exportBlocked);
     }
     return writer;
   },
@@ -274,6 +689,30 @@ export const DatasetField: MessageFns<DatasetField> = {
             message.description = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.freeText = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.piiFindings.push(PiiFinding.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.exportBlocked = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -292,6 +731,21 @@ export const DatasetField: MessageFns<DatasetField> = {
       type: isSet(object.type) ? globalThis.String(object.type) : "",
       classification: isSet(object.classification) ? classificationFromJSON(object.classification) : 0,
       description: isSet(object.description) ? globalThis.String(object.description) : "",
+      freeText: isSet(object.freeText)
+        ? globalThis.Boolean(object.freeText)
+        : isSet(object.free_text)
+        ? globalThis.Boolean(object.free_text)
+        : false,
+      piiFindings: globalThis.Array.isArray(object?.piiFindings)
+        ? object.piiFindings.map((e: any) => PiiFinding.fromJSON(e))
+        : globalThis.Array.isArray(object?.pii_findings)
+        ? object.pii_findings.map((e: any) => PiiFinding.fromJSON(e))
+        : [],
+      exportBlocked: isSet(object.exportBlocked)
+        ? globalThis.Boolean(object.exportBlocked)
+        : isSet(object.export_blocked)
+        ? globalThis.Boolean(object.export_blocked)
+        : false,
     };
   },
 
@@ -309,6 +763,15 @@ export const DatasetField: MessageFns<DatasetField> = {
     if (message.description !== "") {
       obj.description = message.description;
     }
+    if (message.freeText !== false) {
+      obj.freeText = message.freeText;
+    }
+    if (message.piiFindings?.length) {
+      obj.piiFindings = message.piiFindings.map((e) => PiiFinding.toJSON(e));
+    }
+    if (message.exportBlocked !== false) {
+      obj.exportBlocked = message.exportBlocked;
+    }
     return obj;
   },
 
@@ -321,12 +784,28 @@ export const DatasetField: MessageFns<DatasetField> = {
     message.type = object.type ?? "";
     message.classification = object.classification ?? 0;
     message.description = object.description ?? "";
+    message.freeText = object.freeText ?? false;
+    message.piiFindings = object.piiFindings?.map((e) => PiiFinding.fromPartial(e)) || [];
+    message.exportBlocked = object.exportBlocked ?? false;
     return message;
   },
 };
 
 function createBaseDataset(): Dataset {
-  return { datasetId: "", title: "", description: "", fields: [] };
+  return {
+    datasetId: "",
+    title: "",
+    description: "",
+    fields: [],
+    sourceTable: "",
+    owner: "",
+    updateFrequency: "",
+    hasOperator: false,
+    hasProject: false,
+    hasDistrict: false,
+    version: 0n,
+    updatedAt: undefined,
+  };
 }
 
 export const Dataset: MessageFns<Dataset> = {
@@ -342,6 +821,33 @@ export const Dataset: MessageFns<Dataset> = {
     }
     for (const v of message.fields) {
       DatasetField.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.sourceTable !== "") {
+      writer.uint32(42).string(message.sourceTable);
+    }
+    if (message.owner !== "") {
+      writer.uint32(50).string(message.owner);
+    }
+    if (message.updateFrequency !== "") {
+      writer.uint32(58).string(message.updateFrequency);
+    }
+    if (message.hasOperator !== false) {
+      writer.uint32(64).bool(message.hasOperator);
+    }
+    if (message.hasProject !== false) {
+      writer.uint32(72).bool(message.hasProject);
+    }
+    if (message.hasDistrict !== false) {
+      writer.uint32(80).bool(message.hasDistrict);
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asIntN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type int64 too large");
+      }
+      writer.uint32(88).int64(message.version);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(message.updatedAt, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -391,6 +897,70 @@ export const Dataset: MessageFns<Dataset> = {
             message.fields.push(DatasetField.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.sourceTable = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.updateFrequency = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.hasOperator = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.hasProject = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.hasDistrict = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.version = reader.int64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -413,6 +983,38 @@ export const Dataset: MessageFns<Dataset> = {
       title: isSet(object.title) ? globalThis.String(object.title) : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
       fields: globalThis.Array.isArray(object?.fields) ? object.fields.map((e: any) => DatasetField.fromJSON(e)) : [],
+      sourceTable: isSet(object.sourceTable)
+        ? globalThis.String(object.sourceTable)
+        : isSet(object.source_table)
+        ? globalThis.String(object.source_table)
+        : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      updateFrequency: isSet(object.updateFrequency)
+        ? globalThis.String(object.updateFrequency)
+        : isSet(object.update_frequency)
+        ? globalThis.String(object.update_frequency)
+        : "",
+      hasOperator: isSet(object.hasOperator)
+        ? globalThis.Boolean(object.hasOperator)
+        : isSet(object.has_operator)
+        ? globalThis.Boolean(object.has_operator)
+        : false,
+      hasProject: isSet(object.hasProject)
+        ? globalThis.Boolean(object.hasProject)
+        : isSet(object.has_project)
+        ? globalThis.Boolean(object.has_project)
+        : false,
+      hasDistrict: isSet(object.hasDistrict)
+        ? globalThis.Boolean(object.hasDistrict)
+        : isSet(object.has_district)
+        ? globalThis.Boolean(object.has_district)
+        : false,
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
     };
   },
 
@@ -430,6 +1032,30 @@ export const Dataset: MessageFns<Dataset> = {
     if (message.fields?.length) {
       obj.fields = message.fields.map((e) => DatasetField.toJSON(e));
     }
+    if (message.sourceTable !== "") {
+      obj.sourceTable = message.sourceTable;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.updateFrequency !== "") {
+      obj.updateFrequency = message.updateFrequency;
+    }
+    if (message.hasOperator !== false) {
+      obj.hasOperator = message.hasOperator;
+    }
+    if (message.hasProject !== false) {
+      obj.hasProject = message.hasProject;
+    }
+    if (message.hasDistrict !== false) {
+      obj.hasDistrict = message.hasDistrict;
+    }
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
+    }
     return obj;
   },
 
@@ -442,26 +1068,42 @@ export const Dataset: MessageFns<Dataset> = {
     message.title = object.title ?? "";
     message.description = object.description ?? "";
     message.fields = object.fields?.map((e) => DatasetField.fromPartial(e)) || [];
+    message.sourceTable = object.sourceTable ?? "";
+    message.owner = object.owner ?? "";
+    message.updateFrequency = object.updateFrequency ?? "";
+    message.hasOperator = object.hasOperator ?? false;
+    message.hasProject = object.hasProject ?? false;
+    message.hasDistrict = object.hasDistrict ?? false;
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
     return message;
   },
 };
 
-function createBaseGrantedDataset(): GrantedDataset {
-  return { datasetId: "", fields: [] };
+function createBaseFieldSpec(): FieldSpec {
+  return { name: "", classification: 0, description: "", freeText: false };
 }
 
-export const GrantedDataset: MessageFns<GrantedDataset> = {
-  encode(message: GrantedDataset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.datasetId !== "") {
-      writer.uint32(10).string(message.datasetId);
+export const FieldSpec: MessageFns<FieldSpec> = {
+  encode(message: FieldSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
     }
-    for (const v of message.fields) {
-      writer.uint32(18).string(v!);
+    if (message.classification !== 0) {
+      writer.uint32(16).int32(message.classification);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.freeText !== false) {
+      writer.uint32(32).bool(message.freeText);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): GrantedDataset {
+  decode(input: BinaryReader | Uint8Array, length?: number): FieldSpec {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -470,7 +1112,7 @@ export const GrantedDataset: MessageFns<GrantedDataset> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGrantedDataset();
+      const message = createBaseFieldSpec();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -479,143 +1121,15 @@ export const GrantedDataset: MessageFns<GrantedDataset> = {
               break;
             }
 
-            message.datasetId = reader.string();
+            message.name = reader.string();
             continue;
           }
           case 2: {
-            if (tag !== 18) {
+            if (tag !== 16) {
               break;
             }
 
-            message.fields.push(reader.string());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): GrantedDataset {
-    return {
-      datasetId: isSet(object.datasetId)
-        ? globalThis.String(object.datasetId)
-        : isSet(object.dataset_id)
-        ? globalThis.String(object.dataset_id)
-        : "",
-      fields: globalThis.Array.isArray(object?.fields) ? object.fields.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: GrantedDataset): unknown {
-    const obj: any = {};
-    if (message.datasetId !== "") {
-      obj.datasetId = message.datasetId;
-    }
-    if (message.fields?.length) {
-      obj.fields = message.fields;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<GrantedDataset>, I>>(base?: I): GrantedDataset {
-    return GrantedDataset.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<GrantedDataset>, I>>(object: I): GrantedDataset {
-    const message = createBaseGrantedDataset();
-    message.datasetId = object.datasetId ?? "";
-    message.fields = object.fields?.map((e) => e) || [];
-    return message;
-  },
-};
-
-function createBaseGrant(): Grant {
-  return {
-    grantId: "",
-    tenancy: undefined,
-    agencyId: "",
-    datasets: [],
-    purpose: "",
-    validFrom: undefined,
-    validUntil: undefined,
-    rateLimitPerMinute: 0,
-    status: 0,
-    createdAt: undefined,
-    revokedAt: undefined,
-  };
-}
-
-export const Grant: MessageFns<Grant> = {
-  encode(message: Grant, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.grantId !== "") {
-      writer.uint32(10).string(message.grantId);
-    }
-    if (message.tenancy !== undefined) {
-      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
-    }
-    if (message.agencyId !== "") {
-      writer.uint32(26).string(message.agencyId);
-    }
-    for (const v of message.datasets) {
-      GrantedDataset.encode(v!, writer.uint32(34).fork()).join();
-    }
-    if (message.purpose !== "") {
-      writer.uint32(42).string(message.purpose);
-    }
-    if (message.validFrom !== undefined) {
-      Timestamp.encode(message.validFrom, writer.uint32(50).fork()).join();
-    }
-    if (message.validUntil !== undefined) {
-      Timestamp.encode(message.validUntil, writer.uint32(58).fork()).join();
-    }
-    if (message.rateLimitPerMinute !== 0) {
-      writer.uint32(64).int32(message.rateLimitPerMinute);
-    }
-    if (message.status !== 0) {
-      writer.uint32(72).int32(message.status);
-    }
-    if (message.createdAt !== undefined) {
-      Timestamp.encode(message.createdAt, writer.uint32(82).fork()).join();
-    }
-    if (message.revokedAt !== undefined) {
-      Timestamp.encode(message.revokedAt, writer.uint32(90).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Grant {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGrant();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.grantId = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            message.classification = reader.int32() as any;
             continue;
           }
           case 3: {
@@ -623,71 +1137,15 @@ export const Grant: MessageFns<Grant> = {
               break;
             }
 
-            message.agencyId = reader.string();
+            message.description = reader.string();
             continue;
           }
           case 4: {
-            if (tag !== 34) {
+            if (tag !== 32) {
               break;
             }
 
-            message.datasets.push(GrantedDataset.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.purpose = reader.string();
-            continue;
-          }
-          case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.validFrom = Timestamp.decode(reader, reader.uint32());
-            continue;
-          }
-          case 7: {
-            if (tag !== 58) {
-              break;
-            }
-
-            message.validUntil = Timestamp.decode(reader, reader.uint32());
-            continue;
-          }
-          case 8: {
-            if (tag !== 64) {
-              break;
-            }
-
-            message.rateLimitPerMinute = reader.int32();
-            continue;
-          }
-          case 9: {
-            if (tag !== 72) {
-              break;
-            }
-
-            message.status = reader.int32() as any;
-            continue;
-          }
-          case 10: {
-            if (tag !== 82) {
-              break;
-            }
-
-            message.createdAt = Timestamp.decode(reader, reader.uint32());
-            continue;
-          }
-          case 11: {
-            if (tag !== 90) {
-              break;
-            }
-
-            message.revokedAt = Timestamp.decode(reader, reader.uint32());
+            message.freeText = reader.bool();
             continue;
           }
         }
@@ -702,115 +1160,321 @@ export const Grant: MessageFns<Grant> = {
     }
   },
 
-  fromJSON(object: any): Grant {
+  fromJSON(object: any): FieldSpec {
     return {
-      grantId: isSet(object.grantId)
-        ? globalThis.String(object.grantId)
-        : isSet(object.grant_id)
-        ? globalThis.String(object.grant_id)
-        : "",
-      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
-      agencyId: isSet(object.agencyId)
-        ? globalThis.String(object.agencyId)
-        : isSet(object.agency_id)
-        ? globalThis.String(object.agency_id)
-        : "",
-      datasets: globalThis.Array.isArray(object?.datasets)
-        ? object.datasets.map((e: any) => GrantedDataset.fromJSON(e))
-        : [],
-      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
-      validFrom: isSet(object.validFrom)
-        ? fromJsonTimestamp(object.validFrom)
-        : isSet(object.valid_from)
-        ? fromJsonTimestamp(object.valid_from)
-        : undefined,
-      validUntil: isSet(object.validUntil)
-        ? fromJsonTimestamp(object.validUntil)
-        : isSet(object.valid_until)
-        ? fromJsonTimestamp(object.valid_until)
-        : undefined,
-      rateLimitPerMinute: isSet(object.rateLimitPerMinute)
-        ? globalThis.Number(object.rateLimitPerMinute)
-        : isSet(object.rate_limit_per_minute)
-        ? globalThis.Number(object.rate_limit_per_minute)
-        : 0,
-      status: isSet(object.status) ? grantStatusFromJSON(object.status) : 0,
-      createdAt: isSet(object.createdAt)
-        ? fromJsonTimestamp(object.createdAt)
-        : isSet(object.created_at)
-        ? fromJsonTimestamp(object.created_at)
-        : undefined,
-      revokedAt: isSet(object.revokedAt)
-        ? fromJsonTimestamp(object.revokedAt)
-        : isSet(object.revoked_at)
-        ? fromJsonTimestamp(object.revoked_at)
-        : undefined,
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      classification: isSet(object.classification) ? classificationFromJSON(object.classification) : 0,
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      freeText: isSet(object.freeText)
+        ? globalThis.Boolean(object.freeText)
+        : isSet(object.free_text)
+        ? globalThis.Boolean(object.free_text)
+        : false,
     };
   },
 
-  toJSON(message: Grant): unknown {
+  toJSON(message: FieldSpec): unknown {
     const obj: any = {};
-    if (message.grantId !== "") {
-      obj.grantId = message.grantId;
+    if (message.name !== "") {
+      obj.name = message.name;
     }
-    if (message.tenancy !== undefined) {
-      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    if (message.classification !== 0) {
+      obj.classification = classificationToJSON(message.classification);
     }
-    if (message.agencyId !== "") {
-      obj.agencyId = message.agencyId;
+    if (message.description !== "") {
+      obj.description = message.description;
     }
-    if (message.datasets?.length) {
-      obj.datasets = message.datasets.map((e) => GrantedDataset.toJSON(e));
-    }
-    if (message.purpose !== "") {
-      obj.purpose = message.purpose;
-    }
-    if (message.validFrom !== undefined) {
-      obj.validFrom = fromTimestamp(message.validFrom).toISOString();
-    }
-    if (message.validUntil !== undefined) {
-      obj.validUntil = fromTimestamp(message.validUntil).toISOString();
-    }
-    if (message.rateLimitPerMinute !== 0) {
-      obj.rateLimitPerMinute = Math.round(message.rateLimitPerMinute);
-    }
-    if (message.status !== 0) {
-      obj.status = grantStatusToJSON(message.status);
-    }
-    if (message.createdAt !== undefined) {
-      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
-    }
-    if (message.revokedAt !== undefined) {
-      obj.revokedAt = fromTimestamp(message.revokedAt).toISOString();
+    if (message.freeText !== false) {
+      obj.freeText = message.freeText;
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<Grant>, I>>(base?: I): Grant {
-    return Grant.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<FieldSpec>, I>>(base?: I): FieldSpec {
+    return FieldSpec.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<Grant>, I>>(object: I): Grant {
-    const message = createBaseGrant();
-    message.grantId = object.grantId ?? "";
-    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
-      ? TenancyRef.fromPartial(object.tenancy)
-      : undefined;
-    message.agencyId = object.agencyId ?? "";
-    message.datasets = object.datasets?.map((e) => GrantedDataset.fromPartial(e)) || [];
-    message.purpose = object.purpose ?? "";
-    message.validFrom = (object.validFrom !== undefined && object.validFrom !== null)
-      ? Timestamp.fromPartial(object.validFrom)
-      : undefined;
-    message.validUntil = (object.validUntil !== undefined && object.validUntil !== null)
-      ? Timestamp.fromPartial(object.validUntil)
-      : undefined;
-    message.rateLimitPerMinute = object.rateLimitPerMinute ?? 0;
-    message.status = object.status ?? 0;
-    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
-      ? Timestamp.fromPartial(object.createdAt)
-      : undefined;
-    message.revokedAt = (object.revokedAt !== undefined && object.revokedAt !== null)
-      ? Timestamp.fromPartial(object.revokedAt)
+  fromPartial<I extends Exact<DeepPartial<FieldSpec>, I>>(object: I): FieldSpec {
+    const message = createBaseFieldSpec();
+    message.name = object.name ?? "";
+    message.classification = object.classification ?? 0;
+    message.description = object.description ?? "";
+    message.freeText = object.freeText ?? false;
+    return message;
+  },
+};
+
+function createBaseRegisterDatasetRequest(): RegisterDatasetRequest {
+  return {
+    requestId: "",
+    datasetId: "",
+    title: "",
+    description: "",
+    sourceTable: "",
+    owner: "",
+    updateFrequency: "",
+    fields: [],
+  };
+}
+
+export const RegisterDatasetRequest: MessageFns<RegisterDatasetRequest> = {
+  encode(message: RegisterDatasetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(18).string(message.datasetId);
+    }
+    if (message.title !== "") {
+      writer.uint32(26).string(message.title);
+    }
+    if (message.description !== "") {
+      writer.uint32(34).string(message.description);
+    }
+    if (message.sourceTable !== "") {
+      writer.uint32(42).string(message.sourceTable);
+    }
+    if (message.owner !== "") {
+      writer.uint32(50).string(message.owner);
+    }
+    if (message.updateFrequency !== "") {
+      writer.uint32(58).string(message.updateFrequency);
+    }
+    for (const v of message.fields) {
+      FieldSpec.encode(v!, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterDatasetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterDatasetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.sourceTable = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.updateFrequency = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.fields.push(FieldSpec.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterDatasetRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      sourceTable: isSet(object.sourceTable)
+        ? globalThis.String(object.sourceTable)
+        : isSet(object.source_table)
+        ? globalThis.String(object.source_table)
+        : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      updateFrequency: isSet(object.updateFrequency)
+        ? globalThis.String(object.updateFrequency)
+        : isSet(object.update_frequency)
+        ? globalThis.String(object.update_frequency)
+        : "",
+      fields: globalThis.Array.isArray(object?.fields)
+        ? object.fields.map((e: any) => FieldSpec.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RegisterDatasetRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.sourceTable !== "") {
+      obj.sourceTable = message.sourceTable;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.updateFrequency !== "") {
+      obj.updateFrequency = message.updateFrequency;
+    }
+    if (message.fields?.length) {
+      obj.fields = message.fields.map((e) => FieldSpec.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegisterDatasetRequest>, I>>(base?: I): RegisterDatasetRequest {
+    return RegisterDatasetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegisterDatasetRequest>, I>>(object: I): RegisterDatasetRequest {
+    const message = createBaseRegisterDatasetRequest();
+    message.requestId = object.requestId ?? "";
+    message.datasetId = object.datasetId ?? "";
+    message.title = object.title ?? "";
+    message.description = object.description ?? "";
+    message.sourceTable = object.sourceTable ?? "";
+    message.owner = object.owner ?? "";
+    message.updateFrequency = object.updateFrequency ?? "";
+    message.fields = object.fields?.map((e) => FieldSpec.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRegisterDatasetResponse(): RegisterDatasetResponse {
+  return { dataset: undefined };
+}
+
+export const RegisterDatasetResponse: MessageFns<RegisterDatasetResponse> = {
+  encode(message: RegisterDatasetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dataset !== undefined) {
+      Dataset.encode(message.dataset, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterDatasetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterDatasetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dataset = Dataset.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterDatasetResponse {
+    return { dataset: isSet(object.dataset) ? Dataset.fromJSON(object.dataset) : undefined };
+  },
+
+  toJSON(message: RegisterDatasetResponse): unknown {
+    const obj: any = {};
+    if (message.dataset !== undefined) {
+      obj.dataset = Dataset.toJSON(message.dataset);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegisterDatasetResponse>, I>>(base?: I): RegisterDatasetResponse {
+    return RegisterDatasetResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegisterDatasetResponse>, I>>(object: I): RegisterDatasetResponse {
+    const message = createBaseRegisterDatasetResponse();
+    message.dataset = (object.dataset !== undefined && object.dataset !== null)
+      ? Dataset.fromPartial(object.dataset)
       : undefined;
     return message;
   },
@@ -972,21 +1636,1184 @@ export const ListDatasetsResponse: MessageFns<ListDatasetsResponse> = {
   },
 };
 
-function createBaseCreateGrantRequest(): CreateGrantRequest {
+function createBaseGetDatasetRequest(): GetDatasetRequest {
+  return { datasetId: "" };
+}
+
+export const GetDatasetRequest: MessageFns<GetDatasetRequest> = {
+  encode(message: GetDatasetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDatasetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDatasetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDatasetRequest {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetDatasetRequest): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDatasetRequest>, I>>(base?: I): GetDatasetRequest {
+    return GetDatasetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDatasetRequest>, I>>(object: I): GetDatasetRequest {
+    const message = createBaseGetDatasetRequest();
+    message.datasetId = object.datasetId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetDatasetResponse(): GetDatasetResponse {
+  return { dataset: undefined };
+}
+
+export const GetDatasetResponse: MessageFns<GetDatasetResponse> = {
+  encode(message: GetDatasetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dataset !== undefined) {
+      Dataset.encode(message.dataset, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDatasetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDatasetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dataset = Dataset.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDatasetResponse {
+    return { dataset: isSet(object.dataset) ? Dataset.fromJSON(object.dataset) : undefined };
+  },
+
+  toJSON(message: GetDatasetResponse): unknown {
+    const obj: any = {};
+    if (message.dataset !== undefined) {
+      obj.dataset = Dataset.toJSON(message.dataset);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDatasetResponse>, I>>(base?: I): GetDatasetResponse {
+    return GetDatasetResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDatasetResponse>, I>>(object: I): GetDatasetResponse {
+    const message = createBaseGetDatasetResponse();
+    message.dataset = (object.dataset !== undefined && object.dataset !== null)
+      ? Dataset.fromPartial(object.dataset)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseClassifyFieldRequest(): ClassifyFieldRequest {
+  return { requestId: "", datasetId: "", field: "", classification: 0 };
+}
+
+export const ClassifyFieldRequest: MessageFns<ClassifyFieldRequest> = {
+  encode(message: ClassifyFieldRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(18).string(message.datasetId);
+    }
+    if (message.field !== "") {
+      writer.uint32(26).string(message.field);
+    }
+    if (message.classification !== 0) {
+      writer.uint32(32).int32(message.classification);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClassifyFieldRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClassifyFieldRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.classification = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClassifyFieldRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      classification: isSet(object.classification) ? classificationFromJSON(object.classification) : 0,
+    };
+  },
+
+  toJSON(message: ClassifyFieldRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.classification !== 0) {
+      obj.classification = classificationToJSON(message.classification);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClassifyFieldRequest>, I>>(base?: I): ClassifyFieldRequest {
+    return ClassifyFieldRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClassifyFieldRequest>, I>>(object: I): ClassifyFieldRequest {
+    const message = createBaseClassifyFieldRequest();
+    message.requestId = object.requestId ?? "";
+    message.datasetId = object.datasetId ?? "";
+    message.field = object.field ?? "";
+    message.classification = object.classification ?? 0;
+    return message;
+  },
+};
+
+function createBaseClassifyFieldResponse(): ClassifyFieldResponse {
+  return { dataset: undefined };
+}
+
+export const ClassifyFieldResponse: MessageFns<ClassifyFieldResponse> = {
+  encode(message: ClassifyFieldResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dataset !== undefined) {
+      Dataset.encode(message.dataset, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClassifyFieldResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClassifyFieldResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dataset = Dataset.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClassifyFieldResponse {
+    return { dataset: isSet(object.dataset) ? Dataset.fromJSON(object.dataset) : undefined };
+  },
+
+  toJSON(message: ClassifyFieldResponse): unknown {
+    const obj: any = {};
+    if (message.dataset !== undefined) {
+      obj.dataset = Dataset.toJSON(message.dataset);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClassifyFieldResponse>, I>>(base?: I): ClassifyFieldResponse {
+    return ClassifyFieldResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClassifyFieldResponse>, I>>(object: I): ClassifyFieldResponse {
+    const message = createBaseClassifyFieldResponse();
+    message.dataset = (object.dataset !== undefined && object.dataset !== null)
+      ? Dataset.fromPartial(object.dataset)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseScanDatasetRequest(): ScanDatasetRequest {
+  return { requestId: "", datasetId: "" };
+}
+
+export const ScanDatasetRequest: MessageFns<ScanDatasetRequest> = {
+  encode(message: ScanDatasetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(18).string(message.datasetId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScanDatasetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScanDatasetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScanDatasetRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ScanDatasetRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScanDatasetRequest>, I>>(base?: I): ScanDatasetRequest {
+    return ScanDatasetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScanDatasetRequest>, I>>(object: I): ScanDatasetRequest {
+    const message = createBaseScanDatasetRequest();
+    message.requestId = object.requestId ?? "";
+    message.datasetId = object.datasetId ?? "";
+    return message;
+  },
+};
+
+function createBaseScanDatasetResponse(): ScanDatasetResponse {
+  return { dataset: undefined, rowsScanned: 0n };
+}
+
+export const ScanDatasetResponse: MessageFns<ScanDatasetResponse> = {
+  encode(message: ScanDatasetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dataset !== undefined) {
+      Dataset.encode(message.dataset, writer.uint32(10).fork()).join();
+    }
+    if (message.rowsScanned !== 0n) {
+      if (BigInt.asIntN(64, message.rowsScanned) !== message.rowsScanned) {
+        throw new globalThis.Error("value provided for field message.rowsScanned of type int64 too large");
+      }
+      writer.uint32(16).int64(message.rowsScanned);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScanDatasetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScanDatasetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dataset = Dataset.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rowsScanned = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScanDatasetResponse {
+    return {
+      dataset: isSet(object.dataset) ? Dataset.fromJSON(object.dataset) : undefined,
+      rowsScanned: isSet(object.rowsScanned)
+        ? BigInt(object.rowsScanned)
+        : isSet(object.rows_scanned)
+        ? BigInt(object.rows_scanned)
+        : 0n,
+    };
+  },
+
+  toJSON(message: ScanDatasetResponse): unknown {
+    const obj: any = {};
+    if (message.dataset !== undefined) {
+      obj.dataset = Dataset.toJSON(message.dataset);
+    }
+    if (message.rowsScanned !== 0n) {
+      obj.rowsScanned = message.rowsScanned.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScanDatasetResponse>, I>>(base?: I): ScanDatasetResponse {
+    return ScanDatasetResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScanDatasetResponse>, I>>(object: I): ScanDatasetResponse {
+    const message = createBaseScanDatasetResponse();
+    message.dataset = (object.dataset !== undefined && object.dataset !== null)
+      ? Dataset.fromPartial(object.dataset)
+      : undefined;
+    message.rowsScanned = (object.rowsScanned !== undefined && object.rowsScanned !== null)
+      ? BigInt(object.rowsScanned)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGrantedField(): GrantedField {
+  return { name: "", masking: 0 };
+}
+
+export const GrantedField: MessageFns<GrantedField> = {
+  encode(message: GrantedField, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.masking !== 0) {
+      writer.uint32(16).int32(message.masking);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GrantedField {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGrantedField();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.masking = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GrantedField {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      masking: isSet(object.masking) ? maskingFromJSON(object.masking) : 0,
+    };
+  },
+
+  toJSON(message: GrantedField): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.masking !== 0) {
+      obj.masking = maskingToJSON(message.masking);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GrantedField>, I>>(base?: I): GrantedField {
+    return GrantedField.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GrantedField>, I>>(object: I): GrantedField {
+    const message = createBaseGrantedField();
+    message.name = object.name ?? "";
+    message.masking = object.masking ?? 0;
+    return message;
+  },
+};
+
+function createBaseGrantedDataset(): GrantedDataset {
+  return { datasetId: "", fields: [] };
+}
+
+export const GrantedDataset: MessageFns<GrantedDataset> = {
+  encode(message: GrantedDataset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    for (const v of message.fields) {
+      GrantedField.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GrantedDataset {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGrantedDataset();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fields.push(GrantedField.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GrantedDataset {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      fields: globalThis.Array.isArray(object?.fields) ? object.fields.map((e: any) => GrantedField.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GrantedDataset): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.fields?.length) {
+      obj.fields = message.fields.map((e) => GrantedField.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GrantedDataset>, I>>(base?: I): GrantedDataset {
+    return GrantedDataset.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GrantedDataset>, I>>(object: I): GrantedDataset {
+    const message = createBaseGrantedDataset();
+    message.datasetId = object.datasetId ?? "";
+    message.fields = object.fields?.map((e) => GrantedField.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRowFilter(): RowFilter {
+  return { districts: [], projectIds: [] };
+}
+
+export const RowFilter: MessageFns<RowFilter> = {
+  encode(message: RowFilter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.districts) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.projectIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RowFilter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRowFilter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.districts.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RowFilter {
+    return {
+      districts: globalThis.Array.isArray(object?.districts)
+        ? object.districts.map((e: any) => globalThis.String(e))
+        : [],
+      projectIds: globalThis.Array.isArray(object?.projectIds)
+        ? object.projectIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.project_ids)
+        ? object.project_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RowFilter): unknown {
+    const obj: any = {};
+    if (message.districts?.length) {
+      obj.districts = message.districts;
+    }
+    if (message.projectIds?.length) {
+      obj.projectIds = message.projectIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RowFilter>, I>>(base?: I): RowFilter {
+    return RowFilter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RowFilter>, I>>(object: I): RowFilter {
+    const message = createBaseRowFilter();
+    message.districts = object.districts?.map((e) => e) || [];
+    message.projectIds = object.projectIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGrant(): Grant {
+  return {
+    grantId: "",
+    tenancy: undefined,
+    agencyId: "",
+    agencyClientId: "",
+    datasets: [],
+    rowFilter: undefined,
+    purpose: "",
+    validFrom: undefined,
+    validUntil: undefined,
+    quotaRowsPerDay: 0n,
+    status: 0,
+    version: 0n,
+    createdAt: undefined,
+    revokedAt: undefined,
+    revokeReason: "",
+  };
+}
+
+export const Grant: MessageFns<Grant> = {
+  encode(message: Grant, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.grantId !== "") {
+      writer.uint32(10).string(message.grantId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.agencyId !== "") {
+      writer.uint32(26).string(message.agencyId);
+    }
+    if (message.agencyClientId !== "") {
+      writer.uint32(34).string(message.agencyClientId);
+    }
+    for (const v of message.datasets) {
+      GrantedDataset.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.rowFilter !== undefined) {
+      RowFilter.encode(message.rowFilter, writer.uint32(50).fork()).join();
+    }
+    if (message.purpose !== "") {
+      writer.uint32(58).string(message.purpose);
+    }
+    if (message.validFrom !== undefined) {
+      Timestamp.encode(message.validFrom, writer.uint32(66).fork()).join();
+    }
+    if (message.validUntil !== undefined) {
+      Timestamp.encode(message.validUntil, writer.uint32(74).fork()).join();
+    }
+    if (message.quotaRowsPerDay !== 0n) {
+      if (BigInt.asIntN(64, message.quotaRowsPerDay) !== message.quotaRowsPerDay) {
+        throw new globalThis.Error("value provided for field message.quotaRowsPerDay of type int64 too large");
+      }
+      writer.uint32(80).int64(message.quotaRowsPerDay);
+    }
+    if (message.status !== 0) {
+      writer.uint32(88).int32(message.status);
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asIntN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type int64 too large");
+      }
+      writer.uint32(96).int64(message.version);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(106).fork()).join();
+    }
+    if (message.revokedAt !== undefined) {
+      Timestamp.encode(message.revokedAt, writer.uint32(114).fork()).join();
+    }
+    if (message.revokeReason !== "") {
+      writer.uint32(122).string(message.revokeReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Grant {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGrant();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.grantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.agencyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.agencyClientId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.datasets.push(GrantedDataset.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.rowFilter = RowFilter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.validFrom = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.validUntil = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.quotaRowsPerDay = reader.int64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.version = reader.int64() as bigint;
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.revokedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.revokeReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Grant {
+    return {
+      grantId: isSet(object.grantId)
+        ? globalThis.String(object.grantId)
+        : isSet(object.grant_id)
+        ? globalThis.String(object.grant_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      agencyId: isSet(object.agencyId)
+        ? globalThis.String(object.agencyId)
+        : isSet(object.agency_id)
+        ? globalThis.String(object.agency_id)
+        : "",
+      agencyClientId: isSet(object.agencyClientId)
+        ? globalThis.String(object.agencyClientId)
+        : isSet(object.agency_client_id)
+        ? globalThis.String(object.agency_client_id)
+        : "",
+      datasets: globalThis.Array.isArray(object?.datasets)
+        ? object.datasets.map((e: any) => GrantedDataset.fromJSON(e))
+        : [],
+      rowFilter: isSet(object.rowFilter)
+        ? RowFilter.fromJSON(object.rowFilter)
+        : isSet(object.row_filter)
+        ? RowFilter.fromJSON(object.row_filter)
+        : undefined,
+      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
+      validFrom: isSet(object.validFrom)
+        ? fromJsonTimestamp(object.validFrom)
+        : isSet(object.valid_from)
+        ? fromJsonTimestamp(object.valid_from)
+        : undefined,
+      validUntil: isSet(object.validUntil)
+        ? fromJsonTimestamp(object.validUntil)
+        : isSet(object.valid_until)
+        ? fromJsonTimestamp(object.valid_until)
+        : undefined,
+      quotaRowsPerDay: isSet(object.quotaRowsPerDay)
+        ? BigInt(object.quotaRowsPerDay)
+        : isSet(object.quota_rows_per_day)
+        ? BigInt(object.quota_rows_per_day)
+        : 0n,
+      status: isSet(object.status) ? grantStatusFromJSON(object.status) : 0,
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      revokedAt: isSet(object.revokedAt)
+        ? fromJsonTimestamp(object.revokedAt)
+        : isSet(object.revoked_at)
+        ? fromJsonTimestamp(object.revoked_at)
+        : undefined,
+      revokeReason: isSet(object.revokeReason)
+        ? globalThis.String(object.revokeReason)
+        : isSet(object.revoke_reason)
+        ? globalThis.String(object.revoke_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: Grant): unknown {
+    const obj: any = {};
+    if (message.grantId !== "") {
+      obj.grantId = message.grantId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.agencyId !== "") {
+      obj.agencyId = message.agencyId;
+    }
+    if (message.agencyClientId !== "") {
+      obj.agencyClientId = message.agencyClientId;
+    }
+    if (message.datasets?.length) {
+      obj.datasets = message.datasets.map((e) => GrantedDataset.toJSON(e));
+    }
+    if (message.rowFilter !== undefined) {
+      obj.rowFilter = RowFilter.toJSON(message.rowFilter);
+    }
+    if (message.purpose !== "") {
+      obj.purpose = message.purpose;
+    }
+    if (message.validFrom !== undefined) {
+      obj.validFrom = fromTimestamp(message.validFrom).toISOString();
+    }
+    if (message.validUntil !== undefined) {
+      obj.validUntil = fromTimestamp(message.validUntil).toISOString();
+    }
+    if (message.quotaRowsPerDay !== 0n) {
+      obj.quotaRowsPerDay = message.quotaRowsPerDay.toString();
+    }
+    if (message.status !== 0) {
+      obj.status = grantStatusToJSON(message.status);
+    }
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    if (message.revokedAt !== undefined) {
+      obj.revokedAt = fromTimestamp(message.revokedAt).toISOString();
+    }
+    if (message.revokeReason !== "") {
+      obj.revokeReason = message.revokeReason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Grant>, I>>(base?: I): Grant {
+    return Grant.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Grant>, I>>(object: I): Grant {
+    const message = createBaseGrant();
+    message.grantId = object.grantId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.agencyId = object.agencyId ?? "";
+    message.agencyClientId = object.agencyClientId ?? "";
+    message.datasets = object.datasets?.map((e) => GrantedDataset.fromPartial(e)) || [];
+    message.rowFilter = (object.rowFilter !== undefined && object.rowFilter !== null)
+      ? RowFilter.fromPartial(object.rowFilter)
+      : undefined;
+    message.purpose = object.purpose ?? "";
+    message.validFrom = (object.validFrom !== undefined && object.validFrom !== null)
+      ? Timestamp.fromPartial(object.validFrom)
+      : undefined;
+    message.validUntil = (object.validUntil !== undefined && object.validUntil !== null)
+      ? Timestamp.fromPartial(object.validUntil)
+      : undefined;
+    message.quotaRowsPerDay = (object.quotaRowsPerDay !== undefined && object.quotaRowsPerDay !== null)
+      ? BigInt(object.quotaRowsPerDay)
+      : 0n;
+    message.status = object.status ?? 0;
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.revokedAt = (object.revokedAt !== undefined && object.revokedAt !== null)
+      ? Timestamp.fromPartial(object.revokedAt)
+      : undefined;
+    message.revokeReason = object.revokeReason ?? "";
+    return message;
+  },
+};
+
+function createBaseIssueGrantRequest(): IssueGrantRequest {
   return {
     requestId: "",
     tenancy: undefined,
     agencyId: "",
+    agencyClientId: "",
     datasets: [],
+    rowFilter: undefined,
     purpose: "",
     validFrom: undefined,
     validUntil: undefined,
-    rateLimitPerMinute: 0,
+    quotaRowsPerDay: 0n,
   };
 }
 
-export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
-  encode(message: CreateGrantRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const IssueGrantRequest: MessageFns<IssueGrantRequest> = {
+  encode(message: IssueGrantRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.requestId !== "") {
       writer.uint32(10).string(message.requestId);
     }
@@ -996,25 +2823,34 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
     if (message.agencyId !== "") {
       writer.uint32(26).string(message.agencyId);
     }
+    if (message.agencyClientId !== "") {
+      writer.uint32(34).string(message.agencyClientId);
+    }
     for (const v of message.datasets) {
-      GrantedDataset.encode(v!, writer.uint32(34).fork()).join();
+      GrantedDataset.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.rowFilter !== undefined) {
+      RowFilter.encode(message.rowFilter, writer.uint32(50).fork()).join();
     }
     if (message.purpose !== "") {
-      writer.uint32(42).string(message.purpose);
+      writer.uint32(58).string(message.purpose);
     }
     if (message.validFrom !== undefined) {
-      Timestamp.encode(message.validFrom, writer.uint32(50).fork()).join();
+      Timestamp.encode(message.validFrom, writer.uint32(66).fork()).join();
     }
     if (message.validUntil !== undefined) {
-      Timestamp.encode(message.validUntil, writer.uint32(58).fork()).join();
+      Timestamp.encode(message.validUntil, writer.uint32(74).fork()).join();
     }
-    if (message.rateLimitPerMinute !== 0) {
-      writer.uint32(64).int32(message.rateLimitPerMinute);
+    if (message.quotaRowsPerDay !== 0n) {
+      if (BigInt.asIntN(64, message.quotaRowsPerDay) !== message.quotaRowsPerDay) {
+        throw new globalThis.Error("value provided for field message.quotaRowsPerDay of type int64 too large");
+      }
+      writer.uint32(80).int64(message.quotaRowsPerDay);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): CreateGrantRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueGrantRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1023,7 +2859,7 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCreateGrantRequest();
+      const message = createBaseIssueGrantRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1056,7 +2892,7 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
               break;
             }
 
-            message.datasets.push(GrantedDataset.decode(reader, reader.uint32()));
+            message.agencyClientId = reader.string();
             continue;
           }
           case 5: {
@@ -1064,7 +2900,7 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
               break;
             }
 
-            message.purpose = reader.string();
+            message.datasets.push(GrantedDataset.decode(reader, reader.uint32()));
             continue;
           }
           case 6: {
@@ -1072,7 +2908,7 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
               break;
             }
 
-            message.validFrom = Timestamp.decode(reader, reader.uint32());
+            message.rowFilter = RowFilter.decode(reader, reader.uint32());
             continue;
           }
           case 7: {
@@ -1080,15 +2916,31 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
               break;
             }
 
-            message.validUntil = Timestamp.decode(reader, reader.uint32());
+            message.purpose = reader.string();
             continue;
           }
           case 8: {
-            if (tag !== 64) {
+            if (tag !== 66) {
               break;
             }
 
-            message.rateLimitPerMinute = reader.int32();
+            message.validFrom = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.validUntil = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.quotaRowsPerDay = reader.int64() as bigint;
             continue;
           }
         }
@@ -1103,7 +2955,7 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
     }
   },
 
-  fromJSON(object: any): CreateGrantRequest {
+  fromJSON(object: any): IssueGrantRequest {
     return {
       requestId: isSet(object.requestId)
         ? globalThis.String(object.requestId)
@@ -1116,9 +2968,19 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
         : isSet(object.agency_id)
         ? globalThis.String(object.agency_id)
         : "",
+      agencyClientId: isSet(object.agencyClientId)
+        ? globalThis.String(object.agencyClientId)
+        : isSet(object.agency_client_id)
+        ? globalThis.String(object.agency_client_id)
+        : "",
       datasets: globalThis.Array.isArray(object?.datasets)
         ? object.datasets.map((e: any) => GrantedDataset.fromJSON(e))
         : [],
+      rowFilter: isSet(object.rowFilter)
+        ? RowFilter.fromJSON(object.rowFilter)
+        : isSet(object.row_filter)
+        ? RowFilter.fromJSON(object.row_filter)
+        : undefined,
       purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
       validFrom: isSet(object.validFrom)
         ? fromJsonTimestamp(object.validFrom)
@@ -1130,15 +2992,15 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
         : isSet(object.valid_until)
         ? fromJsonTimestamp(object.valid_until)
         : undefined,
-      rateLimitPerMinute: isSet(object.rateLimitPerMinute)
-        ? globalThis.Number(object.rateLimitPerMinute)
-        : isSet(object.rate_limit_per_minute)
-        ? globalThis.Number(object.rate_limit_per_minute)
-        : 0,
+      quotaRowsPerDay: isSet(object.quotaRowsPerDay)
+        ? BigInt(object.quotaRowsPerDay)
+        : isSet(object.quota_rows_per_day)
+        ? BigInt(object.quota_rows_per_day)
+        : 0n,
     };
   },
 
-  toJSON(message: CreateGrantRequest): unknown {
+  toJSON(message: IssueGrantRequest): unknown {
     const obj: any = {};
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
@@ -1149,8 +3011,14 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
     if (message.agencyId !== "") {
       obj.agencyId = message.agencyId;
     }
+    if (message.agencyClientId !== "") {
+      obj.agencyClientId = message.agencyClientId;
+    }
     if (message.datasets?.length) {
       obj.datasets = message.datasets.map((e) => GrantedDataset.toJSON(e));
+    }
+    if (message.rowFilter !== undefined) {
+      obj.rowFilter = RowFilter.toJSON(message.rowFilter);
     }
     if (message.purpose !== "") {
       obj.purpose = message.purpose;
@@ -1161,23 +3029,27 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
     if (message.validUntil !== undefined) {
       obj.validUntil = fromTimestamp(message.validUntil).toISOString();
     }
-    if (message.rateLimitPerMinute !== 0) {
-      obj.rateLimitPerMinute = Math.round(message.rateLimitPerMinute);
+    if (message.quotaRowsPerDay !== 0n) {
+      obj.quotaRowsPerDay = message.quotaRowsPerDay.toString();
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<CreateGrantRequest>, I>>(base?: I): CreateGrantRequest {
-    return CreateGrantRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<IssueGrantRequest>, I>>(base?: I): IssueGrantRequest {
+    return IssueGrantRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<CreateGrantRequest>, I>>(object: I): CreateGrantRequest {
-    const message = createBaseCreateGrantRequest();
+  fromPartial<I extends Exact<DeepPartial<IssueGrantRequest>, I>>(object: I): IssueGrantRequest {
+    const message = createBaseIssueGrantRequest();
     message.requestId = object.requestId ?? "";
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
       : undefined;
     message.agencyId = object.agencyId ?? "";
+    message.agencyClientId = object.agencyClientId ?? "";
     message.datasets = object.datasets?.map((e) => GrantedDataset.fromPartial(e)) || [];
+    message.rowFilter = (object.rowFilter !== undefined && object.rowFilter !== null)
+      ? RowFilter.fromPartial(object.rowFilter)
+      : undefined;
     message.purpose = object.purpose ?? "";
     message.validFrom = (object.validFrom !== undefined && object.validFrom !== null)
       ? Timestamp.fromPartial(object.validFrom)
@@ -1185,24 +3057,26 @@ export const CreateGrantRequest: MessageFns<CreateGrantRequest> = {
     message.validUntil = (object.validUntil !== undefined && object.validUntil !== null)
       ? Timestamp.fromPartial(object.validUntil)
       : undefined;
-    message.rateLimitPerMinute = object.rateLimitPerMinute ?? 0;
+    message.quotaRowsPerDay = (object.quotaRowsPerDay !== undefined && object.quotaRowsPerDay !== null)
+      ? BigInt(object.quotaRowsPerDay)
+      : 0n;
     return message;
   },
 };
 
-function createBaseCreateGrantResponse(): CreateGrantResponse {
+function createBaseIssueGrantResponse(): IssueGrantResponse {
   return { grant: undefined };
 }
 
-export const CreateGrantResponse: MessageFns<CreateGrantResponse> = {
-  encode(message: CreateGrantResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const IssueGrantResponse: MessageFns<IssueGrantResponse> = {
+  encode(message: IssueGrantResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.grant !== undefined) {
       Grant.encode(message.grant, writer.uint32(10).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): CreateGrantResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueGrantResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1211,7 +3085,7 @@ export const CreateGrantResponse: MessageFns<CreateGrantResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCreateGrantResponse();
+      const message = createBaseIssueGrantResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1235,11 +3109,11 @@ export const CreateGrantResponse: MessageFns<CreateGrantResponse> = {
     }
   },
 
-  fromJSON(object: any): CreateGrantResponse {
+  fromJSON(object: any): IssueGrantResponse {
     return { grant: isSet(object.grant) ? Grant.fromJSON(object.grant) : undefined };
   },
 
-  toJSON(message: CreateGrantResponse): unknown {
+  toJSON(message: IssueGrantResponse): unknown {
     const obj: any = {};
     if (message.grant !== undefined) {
       obj.grant = Grant.toJSON(message.grant);
@@ -1247,11 +3121,11 @@ export const CreateGrantResponse: MessageFns<CreateGrantResponse> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<CreateGrantResponse>, I>>(base?: I): CreateGrantResponse {
-    return CreateGrantResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<IssueGrantResponse>, I>>(base?: I): IssueGrantResponse {
+    return IssueGrantResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<CreateGrantResponse>, I>>(object: I): CreateGrantResponse {
-    const message = createBaseCreateGrantResponse();
+  fromPartial<I extends Exact<DeepPartial<IssueGrantResponse>, I>>(object: I): IssueGrantResponse {
+    const message = createBaseIssueGrantResponse();
     message.grant = (object.grant !== undefined && object.grant !== null) ? Grant.fromPartial(object.grant) : undefined;
     return message;
   },
@@ -1397,8 +3271,186 @@ export const GetGrantResponse: MessageFns<GetGrantResponse> = {
   },
 };
 
+function createBaseListGrantsRequest(): ListGrantsRequest {
+  return { agencyId: "", page: undefined };
+}
+
+export const ListGrantsRequest: MessageFns<ListGrantsRequest> = {
+  encode(message: ListGrantsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agencyId !== "") {
+      writer.uint32(10).string(message.agencyId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListGrantsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListGrantsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agencyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListGrantsRequest {
+    return {
+      agencyId: isSet(object.agencyId)
+        ? globalThis.String(object.agencyId)
+        : isSet(object.agency_id)
+        ? globalThis.String(object.agency_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListGrantsRequest): unknown {
+    const obj: any = {};
+    if (message.agencyId !== "") {
+      obj.agencyId = message.agencyId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListGrantsRequest>, I>>(base?: I): ListGrantsRequest {
+    return ListGrantsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListGrantsRequest>, I>>(object: I): ListGrantsRequest {
+    const message = createBaseListGrantsRequest();
+    message.agencyId = object.agencyId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListGrantsResponse(): ListGrantsResponse {
+  return { grants: [], page: undefined };
+}
+
+export const ListGrantsResponse: MessageFns<ListGrantsResponse> = {
+  encode(message: ListGrantsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.grants) {
+      Grant.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListGrantsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListGrantsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.grants.push(Grant.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListGrantsResponse {
+    return {
+      grants: globalThis.Array.isArray(object?.grants) ? object.grants.map((e: any) => Grant.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListGrantsResponse): unknown {
+    const obj: any = {};
+    if (message.grants?.length) {
+      obj.grants = message.grants.map((e) => Grant.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListGrantsResponse>, I>>(base?: I): ListGrantsResponse {
+    return ListGrantsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListGrantsResponse>, I>>(object: I): ListGrantsResponse {
+    const message = createBaseListGrantsResponse();
+    message.grants = object.grants?.map((e) => Grant.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseRevokeGrantRequest(): RevokeGrantRequest {
-  return { requestId: "", tenancy: undefined, grantId: "", reason: "" };
+  return { requestId: "", grantId: "", reason: "" };
 }
 
 export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
@@ -1406,14 +3458,11 @@ export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
     if (message.requestId !== "") {
       writer.uint32(10).string(message.requestId);
     }
-    if (message.tenancy !== undefined) {
-      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
-    }
     if (message.grantId !== "") {
-      writer.uint32(26).string(message.grantId);
+      writer.uint32(18).string(message.grantId);
     }
     if (message.reason !== "") {
-      writer.uint32(34).string(message.reason);
+      writer.uint32(26).string(message.reason);
     }
     return writer;
   },
@@ -1444,19 +3493,11 @@ export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
               break;
             }
 
-            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            message.grantId = reader.string();
             continue;
           }
           case 3: {
             if (tag !== 26) {
-              break;
-            }
-
-            message.grantId = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
               break;
             }
 
@@ -1482,7 +3523,6 @@ export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
-      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
       grantId: isSet(object.grantId)
         ? globalThis.String(object.grantId)
         : isSet(object.grant_id)
@@ -1496,9 +3536,6 @@ export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
     const obj: any = {};
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
-    }
-    if (message.tenancy !== undefined) {
-      obj.tenancy = TenancyRef.toJSON(message.tenancy);
     }
     if (message.grantId !== "") {
       obj.grantId = message.grantId;
@@ -1515,9 +3552,6 @@ export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
   fromPartial<I extends Exact<DeepPartial<RevokeGrantRequest>, I>>(object: I): RevokeGrantRequest {
     const message = createBaseRevokeGrantRequest();
     message.requestId = object.requestId ?? "";
-    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
-      ? TenancyRef.fromPartial(object.tenancy)
-      : undefined;
     message.grantId = object.grantId ?? "";
     message.reason = object.reason ?? "";
     return message;
@@ -1591,9 +3625,1101 @@ export const RevokeGrantResponse: MessageFns<RevokeGrantResponse> = {
   },
 };
 
-/** Data governance: the dataset catalog and the grants of government data feeds. */
+function createBaseFieldFilter(): FieldFilter {
+  return { field: "", values: [] };
+}
+
+export const FieldFilter: MessageFns<FieldFilter> = {
+  encode(message: FieldFilter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.field !== "") {
+      writer.uint32(10).string(message.field);
+    }
+    for (const v of message.values) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FieldFilter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFieldFilter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.values.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FieldFilter {
+    return {
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: FieldFilter): unknown {
+    const obj: any = {};
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.values?.length) {
+      obj.values = message.values;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FieldFilter>, I>>(base?: I): FieldFilter {
+    return FieldFilter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FieldFilter>, I>>(object: I): FieldFilter {
+    const message = createBaseFieldFilter();
+    message.field = object.field ?? "";
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePullFeedRequest(): PullFeedRequest {
+  return { grantId: "", datasetId: "", cursor: "", limit: 0n, filters: [], groupBy: [] };
+}
+
+export const PullFeedRequest: MessageFns<PullFeedRequest> = {
+  encode(message: PullFeedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.grantId !== "") {
+      writer.uint32(10).string(message.grantId);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(18).string(message.datasetId);
+    }
+    if (message.cursor !== "") {
+      writer.uint32(26).string(message.cursor);
+    }
+    if (message.limit !== 0n) {
+      if (BigInt.asIntN(64, message.limit) !== message.limit) {
+        throw new globalThis.Error("value provided for field message.limit of type int64 too large");
+      }
+      writer.uint32(32).int64(message.limit);
+    }
+    for (const v of message.filters) {
+      FieldFilter.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.groupBy) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullFeedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullFeedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.grantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.filters.push(FieldFilter.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.groupBy.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullFeedRequest {
+    return {
+      grantId: isSet(object.grantId)
+        ? globalThis.String(object.grantId)
+        : isSet(object.grant_id)
+        ? globalThis.String(object.grant_id)
+        : "",
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      limit: isSet(object.limit) ? BigInt(object.limit) : 0n,
+      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => FieldFilter.fromJSON(e)) : [],
+      groupBy: globalThis.Array.isArray(object?.groupBy)
+        ? object.groupBy.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.group_by)
+        ? object.group_by.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PullFeedRequest): unknown {
+    const obj: any = {};
+    if (message.grantId !== "") {
+      obj.grantId = message.grantId;
+    }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
+    if (message.limit !== 0n) {
+      obj.limit = message.limit.toString();
+    }
+    if (message.filters?.length) {
+      obj.filters = message.filters.map((e) => FieldFilter.toJSON(e));
+    }
+    if (message.groupBy?.length) {
+      obj.groupBy = message.groupBy;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PullFeedRequest>, I>>(base?: I): PullFeedRequest {
+    return PullFeedRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PullFeedRequest>, I>>(object: I): PullFeedRequest {
+    const message = createBasePullFeedRequest();
+    message.grantId = object.grantId ?? "";
+    message.datasetId = object.datasetId ?? "";
+    message.cursor = object.cursor ?? "";
+    message.limit = (object.limit !== undefined && object.limit !== null) ? BigInt(object.limit) : 0n;
+    message.filters = object.filters?.map((e) => FieldFilter.fromPartial(e)) || [];
+    message.groupBy = object.groupBy?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseFeedManifest(): FeedManifest {
+  return {
+    pullId: "",
+    grantId: "",
+    grantVersion: 0n,
+    datasetId: "",
+    datasetVersion: 0n,
+    format: 0,
+    rows: 0n,
+    sha256: "",
+    cursor: "",
+    nextCursor: "",
+    fields: [],
+    servedAt: undefined,
+  };
+}
+
+export const FeedManifest: MessageFns<FeedManifest> = {
+  encode(message: FeedManifest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pullId !== "") {
+      writer.uint32(10).string(message.pullId);
+    }
+    if (message.grantId !== "") {
+      writer.uint32(18).string(message.grantId);
+    }
+    if (message.grantVersion !== 0n) {
+      if (BigInt.asIntN(64, message.grantVersion) !== message.grantVersion) {
+        throw new globalThis.Error("value provided for field message.grantVersion of type int64 too large");
+      }
+      writer.uint32(24).int64(message.grantVersion);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(34).string(message.datasetId);
+    }
+    if (message.datasetVersion !== 0n) {
+      if (BigInt.asIntN(64, message.datasetVersion) !== message.datasetVersion) {
+        throw new globalThis.Error("value provided for field message.datasetVersion of type int64 too large");
+      }
+      writer.uint32(40).int64(message.datasetVersion);
+    }
+    if (message.format !== 0) {
+      writer.uint32(48).int32(message.format);
+    }
+    if (message.rows !== 0n) {
+      if (BigInt.asIntN(64, message.rows) !== message.rows) {
+        throw new globalThis.Error("value provided for field message.rows of type int64 too large");
+      }
+      writer.uint32(56).int64(message.rows);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(66).string(message.sha256);
+    }
+    if (message.cursor !== "") {
+      writer.uint32(74).string(message.cursor);
+    }
+    if (message.nextCursor !== "") {
+      writer.uint32(82).string(message.nextCursor);
+    }
+    for (const v of message.fields) {
+      GrantedField.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.servedAt !== undefined) {
+      Timestamp.encode(message.servedAt, writer.uint32(98).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeedManifest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeedManifest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pullId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.grantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.grantVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.datasetVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.format = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.rows = reader.int64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.nextCursor = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.fields.push(GrantedField.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.servedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeedManifest {
+    return {
+      pullId: isSet(object.pullId)
+        ? globalThis.String(object.pullId)
+        : isSet(object.pull_id)
+        ? globalThis.String(object.pull_id)
+        : "",
+      grantId: isSet(object.grantId)
+        ? globalThis.String(object.grantId)
+        : isSet(object.grant_id)
+        ? globalThis.String(object.grant_id)
+        : "",
+      grantVersion: isSet(object.grantVersion)
+        ? BigInt(object.grantVersion)
+        : isSet(object.grant_version)
+        ? BigInt(object.grant_version)
+        : 0n,
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      datasetVersion: isSet(object.datasetVersion)
+        ? BigInt(object.datasetVersion)
+        : isSet(object.dataset_version)
+        ? BigInt(object.dataset_version)
+        : 0n,
+      format: isSet(object.format) ? feedFormatFromJSON(object.format) : 0,
+      rows: isSet(object.rows) ? BigInt(object.rows) : 0n,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      nextCursor: isSet(object.nextCursor)
+        ? globalThis.String(object.nextCursor)
+        : isSet(object.next_cursor)
+        ? globalThis.String(object.next_cursor)
+        : "",
+      fields: globalThis.Array.isArray(object?.fields)
+        ? object.fields.map((e: any) => GrantedField.fromJSON(e))
+        : [],
+      servedAt: isSet(object.servedAt)
+        ? fromJsonTimestamp(object.servedAt)
+        : isSet(object.served_at)
+        ? fromJsonTimestamp(object.served_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: FeedManifest): unknown {
+    const obj: any = {};
+    if (message.pullId !== "") {
+      obj.pullId = message.pullId;
+    }
+    if (message.grantId !== "") {
+      obj.grantId = message.grantId;
+    }
+    if (message.grantVersion !== 0n) {
+      obj.grantVersion = message.grantVersion.toString();
+    }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.datasetVersion !== 0n) {
+      obj.datasetVersion = message.datasetVersion.toString();
+    }
+    if (message.format !== 0) {
+      obj.format = feedFormatToJSON(message.format);
+    }
+    if (message.rows !== 0n) {
+      obj.rows = message.rows.toString();
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
+    if (message.nextCursor !== "") {
+      obj.nextCursor = message.nextCursor;
+    }
+    if (message.fields?.length) {
+      obj.fields = message.fields.map((e) => GrantedField.toJSON(e));
+    }
+    if (message.servedAt !== undefined) {
+      obj.servedAt = fromTimestamp(message.servedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeedManifest>, I>>(base?: I): FeedManifest {
+    return FeedManifest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeedManifest>, I>>(object: I): FeedManifest {
+    const message = createBaseFeedManifest();
+    message.pullId = object.pullId ?? "";
+    message.grantId = object.grantId ?? "";
+    message.grantVersion = (object.grantVersion !== undefined && object.grantVersion !== null)
+      ? BigInt(object.grantVersion)
+      : 0n;
+    message.datasetId = object.datasetId ?? "";
+    message.datasetVersion = (object.datasetVersion !== undefined && object.datasetVersion !== null)
+      ? BigInt(object.datasetVersion)
+      : 0n;
+    message.format = object.format ?? 0;
+    message.rows = (object.rows !== undefined && object.rows !== null) ? BigInt(object.rows) : 0n;
+    message.sha256 = object.sha256 ?? "";
+    message.cursor = object.cursor ?? "";
+    message.nextCursor = object.nextCursor ?? "";
+    message.fields = object.fields?.map((e) => GrantedField.fromPartial(e)) || [];
+    message.servedAt = (object.servedAt !== undefined && object.servedAt !== null)
+      ? Timestamp.fromPartial(object.servedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFeedRows(): FeedRows {
+  return { rows: [] };
+}
+
+export const FeedRows: MessageFns<FeedRows> = {
+  encode(message: FeedRows, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rows) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeedRows {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeedRows();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rows.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeedRows {
+    return { rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: FeedRows): unknown {
+    const obj: any = {};
+    if (message.rows?.length) {
+      obj.rows = message.rows;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeedRows>, I>>(base?: I): FeedRows {
+    return FeedRows.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeedRows>, I>>(object: I): FeedRows {
+    const message = createBaseFeedRows();
+    message.rows = object.rows?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePullFeedResponse(): PullFeedResponse {
+  return { item: undefined };
+}
+
+export const PullFeedResponse: MessageFns<PullFeedResponse> = {
+  encode(message: PullFeedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.item?.$case) {
+      case "rows":
+        FeedRows.encode(message.item.value, writer.uint32(10).fork()).join();
+        break;
+      case "manifest":
+        FeedManifest.encode(message.item.value, writer.uint32(18).fork()).join();
+        break;
+      case "evidenceJson":
+        writer.uint32(26).string(message.item.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullFeedResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullFeedResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.item = { $case: "rows", value: FeedRows.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.item = { $case: "manifest", value: FeedManifest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.item = { $case: "evidenceJson", value: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullFeedResponse {
+    return {
+      item: isSet(object.rows)
+        ? { $case: "rows", value: FeedRows.fromJSON(object.rows) }
+        : isSet(object.manifest)
+        ? { $case: "manifest", value: FeedManifest.fromJSON(object.manifest) }
+        : isSet(object.evidenceJson)
+        ? { $case: "evidenceJson", value: globalThis.String(object.evidenceJson) }
+        : isSet(object.evidence_json)
+        ? { $case: "evidenceJson", value: globalThis.String(object.evidence_json) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: PullFeedResponse): unknown {
+    const obj: any = {};
+    if (message.item?.$case === "rows") {
+      obj.rows = FeedRows.toJSON(message.item.value);
+    } else if (message.item?.$case === "manifest") {
+      obj.manifest = FeedManifest.toJSON(message.item.value);
+    } else if (message.item?.$case === "evidenceJson") {
+      obj.evidenceJson = message.item.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PullFeedResponse>, I>>(base?: I): PullFeedResponse {
+    return PullFeedResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PullFeedResponse>, I>>(object: I): PullFeedResponse {
+    const message = createBasePullFeedResponse();
+    switch (object.item?.$case) {
+      case "rows": {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: "rows", value: FeedRows.fromPartial(object.item.value) };
+        }
+        break;
+      }
+      case "manifest": {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: "manifest", value: FeedManifest.fromPartial(object.item.value) };
+        }
+        break;
+      }
+      case "evidenceJson": {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: "evidenceJson", value: object.item.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseGetPullEvidenceRequest(): GetPullEvidenceRequest {
+  return { pullId: "" };
+}
+
+export const GetPullEvidenceRequest: MessageFns<GetPullEvidenceRequest> = {
+  encode(message: GetPullEvidenceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pullId !== "") {
+      writer.uint32(10).string(message.pullId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPullEvidenceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPullEvidenceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pullId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPullEvidenceRequest {
+    return {
+      pullId: isSet(object.pullId)
+        ? globalThis.String(object.pullId)
+        : isSet(object.pull_id)
+        ? globalThis.String(object.pull_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetPullEvidenceRequest): unknown {
+    const obj: any = {};
+    if (message.pullId !== "") {
+      obj.pullId = message.pullId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPullEvidenceRequest>, I>>(base?: I): GetPullEvidenceRequest {
+    return GetPullEvidenceRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPullEvidenceRequest>, I>>(object: I): GetPullEvidenceRequest {
+    const message = createBaseGetPullEvidenceRequest();
+    message.pullId = object.pullId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPullEvidenceResponse(): GetPullEvidenceResponse {
+  return { manifest: undefined, evidenceJson: "" };
+}
+
+export const GetPullEvidenceResponse: MessageFns<GetPullEvidenceResponse> = {
+  encode(message: GetPullEvidenceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.manifest !== undefined) {
+      FeedManifest.encode(message.manifest, writer.uint32(10).fork()).join();
+    }
+    if (message.evidenceJson !== "") {
+      writer.uint32(18).string(message.evidenceJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPullEvidenceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPullEvidenceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.manifest = FeedManifest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.evidenceJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPullEvidenceResponse {
+    return {
+      manifest: isSet(object.manifest) ? FeedManifest.fromJSON(object.manifest) : undefined,
+      evidenceJson: isSet(object.evidenceJson)
+        ? globalThis.String(object.evidenceJson)
+        : isSet(object.evidence_json)
+        ? globalThis.String(object.evidence_json)
+        : "",
+    };
+  },
+
+  toJSON(message: GetPullEvidenceResponse): unknown {
+    const obj: any = {};
+    if (message.manifest !== undefined) {
+      obj.manifest = FeedManifest.toJSON(message.manifest);
+    }
+    if (message.evidenceJson !== "") {
+      obj.evidenceJson = message.evidenceJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPullEvidenceResponse>, I>>(base?: I): GetPullEvidenceResponse {
+    return GetPullEvidenceResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPullEvidenceResponse>, I>>(object: I): GetPullEvidenceResponse {
+    const message = createBaseGetPullEvidenceResponse();
+    message.manifest = (object.manifest !== undefined && object.manifest !== null)
+      ? FeedManifest.fromPartial(object.manifest)
+      : undefined;
+    message.evidenceJson = object.evidenceJson ?? "";
+    return message;
+  },
+};
+
+function createBaseExportAccessLogRequest(): ExportAccessLogRequest {
+  return { fromSeq: 0n };
+}
+
+export const ExportAccessLogRequest: MessageFns<ExportAccessLogRequest> = {
+  encode(message: ExportAccessLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromSeq !== 0n) {
+      if (BigInt.asIntN(64, message.fromSeq) !== message.fromSeq) {
+        throw new globalThis.Error("value provided for field message.fromSeq of type int64 too large");
+      }
+      writer.uint32(8).int64(message.fromSeq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportAccessLogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportAccessLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fromSeq = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportAccessLogRequest {
+    return {
+      fromSeq: isSet(object.fromSeq) ? BigInt(object.fromSeq) : isSet(object.from_seq) ? BigInt(object.from_seq) : 0n,
+    };
+  },
+
+  toJSON(message: ExportAccessLogRequest): unknown {
+    const obj: any = {};
+    if (message.fromSeq !== 0n) {
+      obj.fromSeq = message.fromSeq.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportAccessLogRequest>, I>>(base?: I): ExportAccessLogRequest {
+    return ExportAccessLogRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportAccessLogRequest>, I>>(object: I): ExportAccessLogRequest {
+    const message = createBaseExportAccessLogRequest();
+    message.fromSeq = (object.fromSeq !== undefined && object.fromSeq !== null) ? BigInt(object.fromSeq) : 0n;
+    return message;
+  },
+};
+
+function createBaseExportAccessLogResponse(): ExportAccessLogResponse {
+  return { exportJson: "", entries: 0n };
+}
+
+export const ExportAccessLogResponse: MessageFns<ExportAccessLogResponse> = {
+  encode(message: ExportAccessLogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exportJson !== "") {
+      writer.uint32(10).string(message.exportJson);
+    }
+    if (message.entries !== 0n) {
+      if (BigInt.asIntN(64, message.entries) !== message.entries) {
+        throw new globalThis.Error("value provided for field message.entries of type int64 too large");
+      }
+      writer.uint32(16).int64(message.entries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportAccessLogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportAccessLogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.exportJson = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.entries = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportAccessLogResponse {
+    return {
+      exportJson: isSet(object.exportJson)
+        ? globalThis.String(object.exportJson)
+        : isSet(object.export_json)
+        ? globalThis.String(object.export_json)
+        : "",
+      entries: isSet(object.entries) ? BigInt(object.entries) : 0n,
+    };
+  },
+
+  toJSON(message: ExportAccessLogResponse): unknown {
+    const obj: any = {};
+    if (message.exportJson !== "") {
+      obj.exportJson = message.exportJson;
+    }
+    if (message.entries !== 0n) {
+      obj.entries = message.entries.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportAccessLogResponse>, I>>(base?: I): ExportAccessLogResponse {
+    return ExportAccessLogResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportAccessLogResponse>, I>>(object: I): ExportAccessLogResponse {
+    const message = createBaseExportAccessLogResponse();
+    message.exportJson = object.exportJson ?? "";
+    message.entries = (object.entries !== undefined && object.entries !== null) ? BigInt(object.entries) : 0n;
+    return message;
+  },
+};
+
+/**
+ * Data governance and government feeds (docs/data.md "Catalog", "Grants", "Feeds", "Access log"):
+ * the dataset catalog with classifications and the PII scan, grants of datasets to agencies, the
+ * agencies' incremental pulls (masked server-side, cursor on a commit sequence), and the
+ * hash-chained access log with signed Merkle checkpoints and per-pull evidence.
+ */
 export type DataServiceService = typeof DataServiceService;
 export const DataServiceService = {
+  /**
+   * Registers (or re-registers, bumping its version) a table of the data store as a dataset, with
+   * its fields' classifications. Only an unrestricted city administrator may. Runs the PII scan.
+   * Idempotent on request_id.
+   */
+  registerDataset: {
+    path: "/citybase.data.v1.DataService/RegisterDataset" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterDatasetRequest): Buffer =>
+      Buffer.from(RegisterDatasetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterDatasetRequest => RegisterDatasetRequest.decode(value),
+    responseSerialize: (value: RegisterDatasetResponse): Buffer =>
+      Buffer.from(RegisterDatasetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterDatasetResponse => RegisterDatasetResponse.decode(value),
+  },
   /** Lists the catalog of datasets with their fields and classifications. */
   listDatasets: {
     path: "/citybase.data.v1.DataService/ListDatasets" as const,
@@ -1605,18 +4731,56 @@ export const DataServiceService = {
       Buffer.from(ListDatasetsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListDatasetsResponse => ListDatasetsResponse.decode(value),
   },
-  /**
-   * Grants an agency access to datasets and fields for a purpose and validity window.
-   * Idempotent on request_id.
-   */
-  createGrant: {
-    path: "/citybase.data.v1.DataService/CreateGrant" as const,
+  /** Returns one dataset of the catalog. */
+  getDataset: {
+    path: "/citybase.data.v1.DataService/GetDataset" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: CreateGrantRequest): Buffer => Buffer.from(CreateGrantRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): CreateGrantRequest => CreateGrantRequest.decode(value),
-    responseSerialize: (value: CreateGrantResponse): Buffer => Buffer.from(CreateGrantResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): CreateGrantResponse => CreateGrantResponse.decode(value),
+    requestSerialize: (value: GetDatasetRequest): Buffer => Buffer.from(GetDatasetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDatasetRequest => GetDatasetRequest.decode(value),
+    responseSerialize: (value: GetDatasetResponse): Buffer => Buffer.from(GetDatasetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDatasetResponse => GetDatasetResponse.decode(value),
+  },
+  /**
+   * Sets a field's classification after review; clears the export block of the PII scan. Only an
+   * unrestricted city administrator may. Idempotent on request_id.
+   */
+  classifyField: {
+    path: "/citybase.data.v1.DataService/ClassifyField" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClassifyFieldRequest): Buffer => Buffer.from(ClassifyFieldRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClassifyFieldRequest => ClassifyFieldRequest.decode(value),
+    responseSerialize: (value: ClassifyFieldResponse): Buffer =>
+      Buffer.from(ClassifyFieldResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClassifyFieldResponse => ClassifyFieldResponse.decode(value),
+  },
+  /**
+   * Scans the dataset's free-text fields for personal data (mobile numbers, ID numbers, plates);
+   * a field with findings that is not classified personal or sensitive is blocked from export.
+   */
+  scanDataset: {
+    path: "/citybase.data.v1.DataService/ScanDataset" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ScanDatasetRequest): Buffer => Buffer.from(ScanDatasetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ScanDatasetRequest => ScanDatasetRequest.decode(value),
+    responseSerialize: (value: ScanDatasetResponse): Buffer => Buffer.from(ScanDatasetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ScanDatasetResponse => ScanDatasetResponse.decode(value),
+  },
+  /**
+   * Grants an agency datasets, fields with their masking, a row filter, purpose, validity window
+   * and quota. An operator grants its own rows; the city (unrestricted admin) any rows.
+   * Idempotent on request_id.
+   */
+  issueGrant: {
+    path: "/citybase.data.v1.DataService/IssueGrant" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IssueGrantRequest): Buffer => Buffer.from(IssueGrantRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IssueGrantRequest => IssueGrantRequest.decode(value),
+    responseSerialize: (value: IssueGrantResponse): Buffer => Buffer.from(IssueGrantResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IssueGrantResponse => IssueGrantResponse.decode(value),
   },
   /** Returns one grant. */
   getGrant: {
@@ -1628,7 +4792,17 @@ export const DataServiceService = {
     responseSerialize: (value: GetGrantResponse): Buffer => Buffer.from(GetGrantResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetGrantResponse => GetGrantResponse.decode(value),
   },
-  /** Revokes a grant; takes effect immediately. Idempotent on request_id. */
+  /** Lists the grants inside the caller's tenancy, newest first. */
+  listGrants: {
+    path: "/citybase.data.v1.DataService/ListGrants" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListGrantsRequest): Buffer => Buffer.from(ListGrantsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListGrantsRequest => ListGrantsRequest.decode(value),
+    responseSerialize: (value: ListGrantsResponse): Buffer => Buffer.from(ListGrantsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListGrantsResponse => ListGrantsResponse.decode(value),
+  },
+  /** Revokes a grant; takes effect at once, also for pulls in progress. Idempotent on request_id. */
   revokeGrant: {
     path: "/citybase.data.v1.DataService/RevokeGrant" as const,
     requestStream: false as const,
@@ -1638,23 +4812,116 @@ export const DataServiceService = {
     responseSerialize: (value: RevokeGrantResponse): Buffer => Buffer.from(RevokeGrantResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeGrantResponse => RevokeGrantResponse.decode(value),
   },
+  /**
+   * An agency's incremental pull of one granted dataset: rows (masked as granted) after the
+   * cursor, then the manifest and the evidence. The caller must be the grant's agency client.
+   */
+  pullFeed: {
+    path: "/citybase.data.v1.DataService/PullFeed" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: PullFeedRequest): Buffer => Buffer.from(PullFeedRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PullFeedRequest => PullFeedRequest.decode(value),
+    responseSerialize: (value: PullFeedResponse): Buffer => Buffer.from(PullFeedResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PullFeedResponse => PullFeedResponse.decode(value),
+  },
+  /** The evidence bundle of a finished pull, again (for the agency that pulled, or the grantor). */
+  getPullEvidence: {
+    path: "/citybase.data.v1.DataService/GetPullEvidence" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPullEvidenceRequest): Buffer =>
+      Buffer.from(GetPullEvidenceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPullEvidenceRequest => GetPullEvidenceRequest.decode(value),
+    responseSerialize: (value: GetPullEvidenceResponse): Buffer =>
+      Buffer.from(GetPullEvidenceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPullEvidenceResponse => GetPullEvidenceResponse.decode(value),
+  },
+  /**
+   * Exports the access log (entries and signed checkpoints, as JSON) for offline verification with
+   * `citybase feeds verify`. Only an unrestricted city administrator may.
+   */
+  exportAccessLog: {
+    path: "/citybase.data.v1.DataService/ExportAccessLog" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExportAccessLogRequest): Buffer =>
+      Buffer.from(ExportAccessLogRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportAccessLogRequest => ExportAccessLogRequest.decode(value),
+    responseSerialize: (value: ExportAccessLogResponse): Buffer =>
+      Buffer.from(ExportAccessLogResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportAccessLogResponse => ExportAccessLogResponse.decode(value),
+  },
 } as const;
 
 export interface DataServiceServer extends UntypedServiceImplementation {
-  /** Lists the catalog of datasets with their fields and classifications. */
-  listDatasets: handleUnaryCall<ListDatasetsRequest, ListDatasetsResponse>;
   /**
-   * Grants an agency access to datasets and fields for a purpose and validity window.
+   * Registers (or re-registers, bumping its version) a table of the data store as a dataset, with
+   * its fields' classifications. Only an unrestricted city administrator may. Runs the PII scan.
    * Idempotent on request_id.
    */
-  createGrant: handleUnaryCall<CreateGrantRequest, CreateGrantResponse>;
+  registerDataset: handleUnaryCall<RegisterDatasetRequest, RegisterDatasetResponse>;
+  /** Lists the catalog of datasets with their fields and classifications. */
+  listDatasets: handleUnaryCall<ListDatasetsRequest, ListDatasetsResponse>;
+  /** Returns one dataset of the catalog. */
+  getDataset: handleUnaryCall<GetDatasetRequest, GetDatasetResponse>;
+  /**
+   * Sets a field's classification after review; clears the export block of the PII scan. Only an
+   * unrestricted city administrator may. Idempotent on request_id.
+   */
+  classifyField: handleUnaryCall<ClassifyFieldRequest, ClassifyFieldResponse>;
+  /**
+   * Scans the dataset's free-text fields for personal data (mobile numbers, ID numbers, plates);
+   * a field with findings that is not classified personal or sensitive is blocked from export.
+   */
+  scanDataset: handleUnaryCall<ScanDatasetRequest, ScanDatasetResponse>;
+  /**
+   * Grants an agency datasets, fields with their masking, a row filter, purpose, validity window
+   * and quota. An operator grants its own rows; the city (unrestricted admin) any rows.
+   * Idempotent on request_id.
+   */
+  issueGrant: handleUnaryCall<IssueGrantRequest, IssueGrantResponse>;
   /** Returns one grant. */
   getGrant: handleUnaryCall<GetGrantRequest, GetGrantResponse>;
-  /** Revokes a grant; takes effect immediately. Idempotent on request_id. */
+  /** Lists the grants inside the caller's tenancy, newest first. */
+  listGrants: handleUnaryCall<ListGrantsRequest, ListGrantsResponse>;
+  /** Revokes a grant; takes effect at once, also for pulls in progress. Idempotent on request_id. */
   revokeGrant: handleUnaryCall<RevokeGrantRequest, RevokeGrantResponse>;
+  /**
+   * An agency's incremental pull of one granted dataset: rows (masked as granted) after the
+   * cursor, then the manifest and the evidence. The caller must be the grant's agency client.
+   */
+  pullFeed: handleServerStreamingCall<PullFeedRequest, PullFeedResponse>;
+  /** The evidence bundle of a finished pull, again (for the agency that pulled, or the grantor). */
+  getPullEvidence: handleUnaryCall<GetPullEvidenceRequest, GetPullEvidenceResponse>;
+  /**
+   * Exports the access log (entries and signed checkpoints, as JSON) for offline verification with
+   * `citybase feeds verify`. Only an unrestricted city administrator may.
+   */
+  exportAccessLog: handleUnaryCall<ExportAccessLogRequest, ExportAccessLogResponse>;
 }
 
 export interface DataServiceClient extends Client {
+  /**
+   * Registers (or re-registers, bumping its version) a table of the data store as a dataset, with
+   * its fields' classifications. Only an unrestricted city administrator may. Runs the PII scan.
+   * Idempotent on request_id.
+   */
+  registerDataset(
+    request: RegisterDatasetRequest,
+    callback: (error: ServiceError | null, response: RegisterDatasetResponse) => void,
+  ): ClientUnaryCall;
+  registerDataset(
+    request: RegisterDatasetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterDatasetResponse) => void,
+  ): ClientUnaryCall;
+  registerDataset(
+    request: RegisterDatasetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterDatasetResponse) => void,
+  ): ClientUnaryCall;
   /** Lists the catalog of datasets with their fields and classifications. */
   listDatasets(
     request: ListDatasetsRequest,
@@ -1671,24 +4938,79 @@ export interface DataServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListDatasetsResponse) => void,
   ): ClientUnaryCall;
-  /**
-   * Grants an agency access to datasets and fields for a purpose and validity window.
-   * Idempotent on request_id.
-   */
-  createGrant(
-    request: CreateGrantRequest,
-    callback: (error: ServiceError | null, response: CreateGrantResponse) => void,
+  /** Returns one dataset of the catalog. */
+  getDataset(
+    request: GetDatasetRequest,
+    callback: (error: ServiceError | null, response: GetDatasetResponse) => void,
   ): ClientUnaryCall;
-  createGrant(
-    request: CreateGrantRequest,
+  getDataset(
+    request: GetDatasetRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: CreateGrantResponse) => void,
+    callback: (error: ServiceError | null, response: GetDatasetResponse) => void,
   ): ClientUnaryCall;
-  createGrant(
-    request: CreateGrantRequest,
+  getDataset(
+    request: GetDatasetRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: CreateGrantResponse) => void,
+    callback: (error: ServiceError | null, response: GetDatasetResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets a field's classification after review; clears the export block of the PII scan. Only an
+   * unrestricted city administrator may. Idempotent on request_id.
+   */
+  classifyField(
+    request: ClassifyFieldRequest,
+    callback: (error: ServiceError | null, response: ClassifyFieldResponse) => void,
+  ): ClientUnaryCall;
+  classifyField(
+    request: ClassifyFieldRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClassifyFieldResponse) => void,
+  ): ClientUnaryCall;
+  classifyField(
+    request: ClassifyFieldRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClassifyFieldResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Scans the dataset's free-text fields for personal data (mobile numbers, ID numbers, plates);
+   * a field with findings that is not classified personal or sensitive is blocked from export.
+   */
+  scanDataset(
+    request: ScanDatasetRequest,
+    callback: (error: ServiceError | null, response: ScanDatasetResponse) => void,
+  ): ClientUnaryCall;
+  scanDataset(
+    request: ScanDatasetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ScanDatasetResponse) => void,
+  ): ClientUnaryCall;
+  scanDataset(
+    request: ScanDatasetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ScanDatasetResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Grants an agency datasets, fields with their masking, a row filter, purpose, validity window
+   * and quota. An operator grants its own rows; the city (unrestricted admin) any rows.
+   * Idempotent on request_id.
+   */
+  issueGrant(
+    request: IssueGrantRequest,
+    callback: (error: ServiceError | null, response: IssueGrantResponse) => void,
+  ): ClientUnaryCall;
+  issueGrant(
+    request: IssueGrantRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IssueGrantResponse) => void,
+  ): ClientUnaryCall;
+  issueGrant(
+    request: IssueGrantRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IssueGrantResponse) => void,
   ): ClientUnaryCall;
   /** Returns one grant. */
   getGrant(
@@ -1706,7 +5028,23 @@ export interface DataServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetGrantResponse) => void,
   ): ClientUnaryCall;
-  /** Revokes a grant; takes effect immediately. Idempotent on request_id. */
+  /** Lists the grants inside the caller's tenancy, newest first. */
+  listGrants(
+    request: ListGrantsRequest,
+    callback: (error: ServiceError | null, response: ListGrantsResponse) => void,
+  ): ClientUnaryCall;
+  listGrants(
+    request: ListGrantsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListGrantsResponse) => void,
+  ): ClientUnaryCall;
+  listGrants(
+    request: ListGrantsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListGrantsResponse) => void,
+  ): ClientUnaryCall;
+  /** Revokes a grant; takes effect at once, also for pulls in progress. Idempotent on request_id. */
   revokeGrant(
     request: RevokeGrantRequest,
     callback: (error: ServiceError | null, response: RevokeGrantResponse) => void,
@@ -1721,6 +5059,51 @@ export interface DataServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeGrantResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * An agency's incremental pull of one granted dataset: rows (masked as granted) after the
+   * cursor, then the manifest and the evidence. The caller must be the grant's agency client.
+   */
+  pullFeed(request: PullFeedRequest, options?: Partial<CallOptions>): ClientReadableStream<PullFeedResponse>;
+  pullFeed(
+    request: PullFeedRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<PullFeedResponse>;
+  /** The evidence bundle of a finished pull, again (for the agency that pulled, or the grantor). */
+  getPullEvidence(
+    request: GetPullEvidenceRequest,
+    callback: (error: ServiceError | null, response: GetPullEvidenceResponse) => void,
+  ): ClientUnaryCall;
+  getPullEvidence(
+    request: GetPullEvidenceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPullEvidenceResponse) => void,
+  ): ClientUnaryCall;
+  getPullEvidence(
+    request: GetPullEvidenceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPullEvidenceResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Exports the access log (entries and signed checkpoints, as JSON) for offline verification with
+   * `citybase feeds verify`. Only an unrestricted city administrator may.
+   */
+  exportAccessLog(
+    request: ExportAccessLogRequest,
+    callback: (error: ServiceError | null, response: ExportAccessLogResponse) => void,
+  ): ClientUnaryCall;
+  exportAccessLog(
+    request: ExportAccessLogRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExportAccessLogResponse) => void,
+  ): ClientUnaryCall;
+  exportAccessLog(
+    request: ExportAccessLogRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExportAccessLogResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -11,7 +11,7 @@ import { TenancyRef } from "../../common/v1/common";
 import { Grant } from "./data";
 
 /** Topic citybase.data.events.v1, key = grant_id. */
-export interface GrantCreated {
+export interface GrantIssued {
   grant: Grant | undefined;
   occurredAt: Timestamp | undefined;
 }
@@ -22,15 +22,33 @@ export interface GrantRevoked {
   tenancy: TenancyRef | undefined;
   agencyId: string;
   reason: string;
+  grantVersion: bigint;
   occurredAt: Timestamp | undefined;
 }
 
-function createBaseGrantCreated(): GrantCreated {
+/**
+ * Topic citybase.data.events.v1, key = grant_id. One finished pull of an agency (its manifest and
+ * the access-log entry that records it).
+ */
+export interface FeedPulled {
+  pullId: string;
+  grantId: string;
+  grantVersion: bigint;
+  agencyId: string;
+  datasetId: string;
+  rows: bigint;
+  sha256: string;
+  logSeq: bigint;
+  tenancy: TenancyRef | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+function createBaseGrantIssued(): GrantIssued {
   return { grant: undefined, occurredAt: undefined };
 }
 
-export const GrantCreated: MessageFns<GrantCreated> = {
-  encode(message: GrantCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const GrantIssued: MessageFns<GrantIssued> = {
+  encode(message: GrantIssued, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.grant !== undefined) {
       Grant.encode(message.grant, writer.uint32(10).fork()).join();
     }
@@ -40,7 +58,7 @@ export const GrantCreated: MessageFns<GrantCreated> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): GrantCreated {
+  decode(input: BinaryReader | Uint8Array, length?: number): GrantIssued {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -49,7 +67,7 @@ export const GrantCreated: MessageFns<GrantCreated> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGrantCreated();
+      const message = createBaseGrantIssued();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -81,7 +99,7 @@ export const GrantCreated: MessageFns<GrantCreated> = {
     }
   },
 
-  fromJSON(object: any): GrantCreated {
+  fromJSON(object: any): GrantIssued {
     return {
       grant: isSet(object.grant) ? Grant.fromJSON(object.grant) : undefined,
       occurredAt: isSet(object.occurredAt)
@@ -92,7 +110,7 @@ export const GrantCreated: MessageFns<GrantCreated> = {
     };
   },
 
-  toJSON(message: GrantCreated): unknown {
+  toJSON(message: GrantIssued): unknown {
     const obj: any = {};
     if (message.grant !== undefined) {
       obj.grant = Grant.toJSON(message.grant);
@@ -103,11 +121,11 @@ export const GrantCreated: MessageFns<GrantCreated> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<GrantCreated>, I>>(base?: I): GrantCreated {
-    return GrantCreated.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<GrantIssued>, I>>(base?: I): GrantIssued {
+    return GrantIssued.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<GrantCreated>, I>>(object: I): GrantCreated {
-    const message = createBaseGrantCreated();
+  fromPartial<I extends Exact<DeepPartial<GrantIssued>, I>>(object: I): GrantIssued {
+    const message = createBaseGrantIssued();
     message.grant = (object.grant !== undefined && object.grant !== null) ? Grant.fromPartial(object.grant) : undefined;
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
@@ -117,7 +135,7 @@ export const GrantCreated: MessageFns<GrantCreated> = {
 };
 
 function createBaseGrantRevoked(): GrantRevoked {
-  return { grantId: "", tenancy: undefined, agencyId: "", reason: "", occurredAt: undefined };
+  return { grantId: "", tenancy: undefined, agencyId: "", reason: "", grantVersion: 0n, occurredAt: undefined };
 }
 
 export const GrantRevoked: MessageFns<GrantRevoked> = {
@@ -134,8 +152,14 @@ export const GrantRevoked: MessageFns<GrantRevoked> = {
     if (message.reason !== "") {
       writer.uint32(34).string(message.reason);
     }
+    if (message.grantVersion !== 0n) {
+      if (BigInt.asIntN(64, message.grantVersion) !== message.grantVersion) {
+        throw new globalThis.Error("value provided for field message.grantVersion of type int64 too large");
+      }
+      writer.uint32(40).int64(message.grantVersion);
+    }
     if (message.occurredAt !== undefined) {
-      Timestamp.encode(message.occurredAt, writer.uint32(42).fork()).join();
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -186,7 +210,15 @@ export const GrantRevoked: MessageFns<GrantRevoked> = {
             continue;
           }
           case 5: {
-            if (tag !== 42) {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.grantVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
               break;
             }
 
@@ -219,6 +251,11 @@ export const GrantRevoked: MessageFns<GrantRevoked> = {
         ? globalThis.String(object.agency_id)
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      grantVersion: isSet(object.grantVersion)
+        ? BigInt(object.grantVersion)
+        : isSet(object.grant_version)
+        ? BigInt(object.grant_version)
+        : 0n,
       occurredAt: isSet(object.occurredAt)
         ? fromJsonTimestamp(object.occurredAt)
         : isSet(object.occurred_at)
@@ -241,6 +278,9 @@ export const GrantRevoked: MessageFns<GrantRevoked> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.grantVersion !== 0n) {
+      obj.grantVersion = message.grantVersion.toString();
+    }
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
     }
@@ -258,6 +298,272 @@ export const GrantRevoked: MessageFns<GrantRevoked> = {
       : undefined;
     message.agencyId = object.agencyId ?? "";
     message.reason = object.reason ?? "";
+    message.grantVersion = (object.grantVersion !== undefined && object.grantVersion !== null)
+      ? BigInt(object.grantVersion)
+      : 0n;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFeedPulled(): FeedPulled {
+  return {
+    pullId: "",
+    grantId: "",
+    grantVersion: 0n,
+    agencyId: "",
+    datasetId: "",
+    rows: 0n,
+    sha256: "",
+    logSeq: 0n,
+    tenancy: undefined,
+    occurredAt: undefined,
+  };
+}
+
+export const FeedPulled: MessageFns<FeedPulled> = {
+  encode(message: FeedPulled, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pullId !== "") {
+      writer.uint32(10).string(message.pullId);
+    }
+    if (message.grantId !== "") {
+      writer.uint32(18).string(message.grantId);
+    }
+    if (message.grantVersion !== 0n) {
+      if (BigInt.asIntN(64, message.grantVersion) !== message.grantVersion) {
+        throw new globalThis.Error("value provided for field message.grantVersion of type int64 too large");
+      }
+      writer.uint32(24).int64(message.grantVersion);
+    }
+    if (message.agencyId !== "") {
+      writer.uint32(34).string(message.agencyId);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(42).string(message.datasetId);
+    }
+    if (message.rows !== 0n) {
+      if (BigInt.asIntN(64, message.rows) !== message.rows) {
+        throw new globalThis.Error("value provided for field message.rows of type int64 too large");
+      }
+      writer.uint32(48).int64(message.rows);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(58).string(message.sha256);
+    }
+    if (message.logSeq !== 0n) {
+      if (BigInt.asIntN(64, message.logSeq) !== message.logSeq) {
+        throw new globalThis.Error("value provided for field message.logSeq of type int64 too large");
+      }
+      writer.uint32(64).int64(message.logSeq);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(74).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeedPulled {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeedPulled();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pullId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.grantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.grantVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.agencyId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.rows = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.logSeq = reader.int64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeedPulled {
+    return {
+      pullId: isSet(object.pullId)
+        ? globalThis.String(object.pullId)
+        : isSet(object.pull_id)
+        ? globalThis.String(object.pull_id)
+        : "",
+      grantId: isSet(object.grantId)
+        ? globalThis.String(object.grantId)
+        : isSet(object.grant_id)
+        ? globalThis.String(object.grant_id)
+        : "",
+      grantVersion: isSet(object.grantVersion)
+        ? BigInt(object.grantVersion)
+        : isSet(object.grant_version)
+        ? BigInt(object.grant_version)
+        : 0n,
+      agencyId: isSet(object.agencyId)
+        ? globalThis.String(object.agencyId)
+        : isSet(object.agency_id)
+        ? globalThis.String(object.agency_id)
+        : "",
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      rows: isSet(object.rows) ? BigInt(object.rows) : 0n,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      logSeq: isSet(object.logSeq) ? BigInt(object.logSeq) : isSet(object.log_seq) ? BigInt(object.log_seq) : 0n,
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: FeedPulled): unknown {
+    const obj: any = {};
+    if (message.pullId !== "") {
+      obj.pullId = message.pullId;
+    }
+    if (message.grantId !== "") {
+      obj.grantId = message.grantId;
+    }
+    if (message.grantVersion !== 0n) {
+      obj.grantVersion = message.grantVersion.toString();
+    }
+    if (message.agencyId !== "") {
+      obj.agencyId = message.agencyId;
+    }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.rows !== 0n) {
+      obj.rows = message.rows.toString();
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.logSeq !== 0n) {
+      obj.logSeq = message.logSeq.toString();
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeedPulled>, I>>(base?: I): FeedPulled {
+    return FeedPulled.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeedPulled>, I>>(object: I): FeedPulled {
+    const message = createBaseFeedPulled();
+    message.pullId = object.pullId ?? "";
+    message.grantId = object.grantId ?? "";
+    message.grantVersion = (object.grantVersion !== undefined && object.grantVersion !== null)
+      ? BigInt(object.grantVersion)
+      : 0n;
+    message.agencyId = object.agencyId ?? "";
+    message.datasetId = object.datasetId ?? "";
+    message.rows = (object.rows !== undefined && object.rows !== null) ? BigInt(object.rows) : 0n;
+    message.sha256 = object.sha256 ?? "";
+    message.logSeq = (object.logSeq !== undefined && object.logSeq !== null) ? BigInt(object.logSeq) : 0n;
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
