@@ -204,7 +204,7 @@ export function secretViolations(objects: K8sObject[]): string[] {
     if (o.kind === 'Secret') out.push(`${id(o)}: a Secret is committed (reference one created out of band)`);
     if (o.kind === 'ConfigMap')
       for (const key of Object.keys((o.data as Obj | undefined) ?? {}))
-        if (/(PASSWORD|SECRET|TOKEN|CREDENTIALS|MASTER_KEY)/i.test(key))
+        if (/(PASSWORD|SECRET|TOKEN|CREDENTIALS|MASTER_KEY)/i.test(key) && !/_URL$/i.test(key))
           out.push(`${id(o)}: key ${key} looks secret`);
     const pod = WORKLOADS.has(o.kind) ? podSpec(o) : undefined;
     for (const c of ((pod?.containers as Obj[] | undefined) ?? []).concat(

@@ -70,7 +70,15 @@ export const SERVICES: ServiceSpec[] = [
     ],
     mqtt: true,
   },
-  { name: 'data', grpcPort: 50057, httpPort: 8087 },
+  {
+    name: 'data',
+    grpcPort: 50057,
+    httpPort: 8087,
+    // the dashboard's sign-in forwards client credentials to identity's token endpoint
+    config: { DATA_IDENTITY_TOKEN_URL: 'http://identity:8081/oauth/token' },
+    // the city's Ed25519 key that signs the access log's checkpoints (ADR 0011)
+    secrets: [{ env: 'DATA_SIGNING_KEY', secret: 'data-keys', key: 'signing-key' }],
+  },
 ];
 
 /** The single container image (deploy/k8s/Dockerfile); overlays pin its registry and tag. */
