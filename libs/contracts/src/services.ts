@@ -2,6 +2,7 @@
 // ts-proto grpc-js definition, and the Citybase service (process) that serves it. contracts.spec.ts
 // checks this map against the descriptor set, so a service added to a .proto must be added here.
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { AnalyticsServiceService } from './citybase/data/v1/analytics';
 import { DataServiceService } from './citybase/data/v1/data';
 import { AccessServiceService } from './citybase/identity/v1/access';
 import { ClientServiceService, TokenServiceService } from './citybase/identity/v1/clients';
@@ -27,4 +28,5 @@ export const grpcServices: Record<string, { service: CitybaseService; definition
   'citybase.marketing.v1.MarketingService': { service: 'marketing', definition: MarketingServiceService },
   'citybase.iot.v1.IotService': { service: 'iot', definition: IotServiceService },
   'citybase.data.v1.DataService': { service: 'data', definition: DataServiceService },
+  'citybase.data.v1.AnalyticsService': { service: 'data', definition: AnalyticsServiceService },
 };
