@@ -46,6 +46,9 @@ export const PaymentEvents = {
     payment.ChannelSplitReturnSucceeded,
   ),
   ChannelSplitReturnFailed: defineEvent('citybase.payment.v1.ChannelSplitReturnFailed', payment.ChannelSplitReturnFailed),
+  CheckoutCompleted: defineEvent('citybase.payment.v1.CheckoutCompleted', payment.CheckoutCompleted),
+  CheckoutReleased: defineEvent('citybase.payment.v1.CheckoutReleased', payment.CheckoutReleased),
+  CheckoutRefunded: defineEvent('citybase.payment.v1.CheckoutRefunded', payment.CheckoutRefunded),
 };
 
 export const SettlementEvents = {

@@ -29,6 +29,14 @@ function toRow(r: FundFlowRowDb): FundFlowRow {
     netMinor: r.paid_minor - r.refunded_minor,
     payments: r.payments,
     refunds: r.refunds,
+    // Checkout parts: filled by the checkouts room's fund-flow query (issue 14).
+    checkouts: 0n,
+    discountMinor: 0n,
+    pointsValueMinor: 0n,
+    points: 0n,
+    refundedDiscountMinor: 0n,
+    refundedPointsValueMinor: 0n,
+    refundedPoints: 0n,
   };
 }
 
@@ -48,5 +56,12 @@ function total(rows: FundFlowRow[]): FundFlowRow {
     netMinor: sum((r) => r.netMinor),
     payments: sum((r) => r.payments),
     refunds: sum((r) => r.refunds),
+    checkouts: sum((r) => r.checkouts),
+    discountMinor: sum((r) => r.discountMinor),
+    pointsValueMinor: sum((r) => r.pointsValueMinor),
+    points: sum((r) => r.points),
+    refundedDiscountMinor: sum((r) => r.refundedDiscountMinor),
+    refundedPointsValueMinor: sum((r) => r.refundedPointsValueMinor),
+    refundedPoints: sum((r) => r.refundedPoints),
   };
 }
