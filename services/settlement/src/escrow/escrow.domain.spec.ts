@@ -152,6 +152,8 @@ const state = (over: Partial<OrderState> = {}): OrderState => ({
   profitSharing: false,
   channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_NOT_NEEDED,
   resolutionPending: false,
+  checkout: false,
+  partsPending: false,
   ...over,
 });
 

@@ -27,6 +27,7 @@ import { ESCROW_ORDERS_PAGE } from './escrow.requests';
 import {
   EscrowOrderRow,
   findOrder,
+  findOrderOrCheckout,
   listOrders,
   lockOrder,
   PositionRow,
@@ -57,7 +58,7 @@ export class EscrowService {
   ) {}
 
   async getOrder(claims: CitybaseClaims, orderId: string): Promise<EscrowOrderRow> {
-    const order = await findOrder(this.pool, orderId);
+    const order = await findOrderOrCheckout(this.pool, orderId);
     if (!order || !inTenancy(claims, { operatorId: order.operator_id, projectId: order.project_id }))
       throw EscrowErrors.orderNotFound(orderId);
     return order;
