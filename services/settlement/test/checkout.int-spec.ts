@@ -240,7 +240,9 @@ describe('settlement checkouts (in-process service, Kafka, PostgreSQL; payment, 
       rule: splitRule({ operatorId: OP, projectId: 'refund' }),
     });
     await publish(c, ['payment', 'coupon', 'points', 'completed']);
-    await app.completeOrder({ requestId: randomUUID(), orderId: c.paymentId });
+    // the app names the checkout; its order is the payment's
+    const { order: completed } = await app.completeOrder({ requestId: randomUUID(), orderId: c.checkoutId });
+    expect(completed?.orderId).toBe(c.paymentId);
     const at = { operatorId: OP, projectId: 'refund' };
     const refundOnce = async (p: RefundParts, soFar: RefundParts) => {
       const returnedBefore = soFar.points - p.points;

@@ -28,6 +28,7 @@ import {
   EscrowOrderRow,
   findOrder,
   findOrderOrCheckout,
+  orderIdFor,
   listOrders,
   lockOrder,
   PositionRow,
@@ -202,15 +203,16 @@ export class EscrowService {
     cmd: C,
     change: (ctx: MutationContext<EscrowOrderRow>) => Promise<unknown>,
   ): Promise<EscrowOrderRow> {
-    // orders are never deleted
-    const current = async (client: PoolClient) => (await findOrder(client, cmd.orderId))!;
+    // orders are never deleted; a checkout's id names its order
+    const current = async (client: PoolClient) =>
+      (await findOrder(client, await orderIdFor(client, cmd.orderId)))!;
     return this.mutations.run({
       method: `SettlementService.${method}`,
       claims,
       requestId: cmd.requestId,
       command: cmd,
       target: {
-        load: (client) => lockOrder(client, cmd.orderId),
+        load: async (client) => lockOrder(client, await orderIdFor(client, cmd.orderId)),
         tenancy: (order) => ({ operatorId: order.operator_id, projectId: order.project_id }),
         notFound: () => EscrowErrors.orderNotFound(cmd.orderId),
       },

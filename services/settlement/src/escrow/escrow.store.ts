@@ -106,6 +106,15 @@ export async function findOrder(db: Queryable, orderId: string): Promise<EscrowO
   return rows[0];
 }
 
+/** The order id an RPC names: an order's own id, or a checkout's (its order's id). */
+export async function orderIdFor(db: Queryable, id: string): Promise<string> {
+  const { rows } = await db.query<{ order_id: string }>(
+    'SELECT order_id FROM checkouts WHERE checkout_id = $1',
+    [id],
+  );
+  return rows[0]?.order_id ?? id;
+}
+
 /** The order with this id, or the order of the checkout with this id (GetEscrowOrder). */
 export async function findOrderOrCheckout(db: Queryable, id: string): Promise<EscrowOrderRow | undefined> {
   const { rows } = await db.query<EscrowOrderRow>(

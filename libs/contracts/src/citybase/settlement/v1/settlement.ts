@@ -687,6 +687,10 @@ export interface ListEscrowOrdersResponse {
 
 export interface CompleteOrderRequest {
   requestId: string;
+  /**
+   * The order's id, or a checkout's id (its order); the other escrow RPCs naming an order accept a
+   * checkout's id too.
+   */
   orderId: string;
 }
 
