@@ -183,6 +183,16 @@ describe('state decisions', () => {
     );
   });
 
+  it("checkouts: an order waiting for a part does not complete; a checkout's order is refunded through payment only", () => {
+    expect(
+      domainErrorOf(() => decideCompletion(state({ checkout: true, partsPending: true }), 'app')).code,
+    ).toBe('CHECKOUT_PARTS_PENDING');
+    expect(decideCompletion(state({ checkout: true }), 'auto_confirm')).toBe('complete');
+    const refund = domainErrorOf(() => decideRefund(state({ checkout: true }), 100n, 'original', 'payer'));
+    expect(refund).toMatchObject({ kind: 'failed_precondition', code: 'ORDER_IS_CHECKOUT' });
+    expect(refund.message).toContain('RefundCheckout');
+  });
+
   it('disputes: only a held order opens one; only a disputed one without a pending refund resolves', () => {
     expect(() => decideOpenDispute(state())).not.toThrow();
     expect(
