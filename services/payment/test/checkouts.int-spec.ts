@@ -424,4 +424,39 @@ describe('payment checkouts: money + points + coupon in one saga', () => {
     const err = await grpcError(other.getCheckout({ checkoutId: co.checkoutId }));
     expect(err.code).toBe(status.NOT_FOUND);
   });
+
+  it('fund flows show the coupon and points parts next to the money', async () => {
+    const day = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+    const res = await c.app.queryFundFlows({
+      operatorId: OP,
+      projectId: '',
+      channelId: '',
+      scenario: 0,
+      fromDay: day,
+      toDay: day,
+      groupBy: [],
+    });
+    const { rows } = await c.h.pg.query<{ n: bigint; discount: bigint; pv: bigint; points: bigint }>(
+      `SELECT count(*)::bigint AS n, sum(discount_minor)::bigint AS discount,
+              sum(points_value_minor)::bigint AS pv, sum(points)::bigint AS points
+         FROM checkouts WHERE operator_id = $1 AND status = 'COMPLETED'`,
+      [OP],
+    );
+    const refunded = await c.h.pg.query<{ discount: bigint; points: bigint }>(
+      `SELECT sum(cr.discount_minor)::bigint AS discount, sum(cr.points)::bigint AS points
+         FROM checkout_refunds cr JOIN checkouts c USING (checkout_id)
+        WHERE c.operator_id = $1 AND cr.status = 'SUCCEEDED'`,
+      [OP],
+    );
+    expect(rows[0]!.n).toBeGreaterThan(5n);
+    expect(res.total).toMatchObject({
+      checkouts: rows[0]!.n,
+      discountMinor: rows[0]!.discount,
+      pointsValueMinor: rows[0]!.pv,
+      points: rows[0]!.points,
+      refundedDiscountMinor: refunded.rows[0]!.discount,
+      refundedPoints: refunded.rows[0]!.points,
+    });
+    expect(res.total!.refundedPoints).toBe(3_000n);
+  });
 });

@@ -5,6 +5,7 @@ import { ClientServiceService } from '@citybase/contracts/citybase/identity/v1/c
 import { TenancyServiceService } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
+import { PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ClientCredentials, Env } from './credentials';
 import { CliError } from './errors';
 
@@ -14,6 +15,8 @@ export const DEFAULT_IDENTITY_GRPC = '127.0.0.1:50051';
 export const DEFAULT_POINTS_GRPC = '127.0.0.1:50054';
 /** The marketing service's gRPC port (`citybase campaign ...`). */
 export const DEFAULT_MARKETING_GRPC = '127.0.0.1:50055';
+/** The payment service's gRPC port (`citybase checkout ...`). */
+export const DEFAULT_PAYMENT_GRPC = '127.0.0.1:50052';
 /** Deadline of one gRPC call and of the token request. */
 export const CALL_TIMEOUT_MS = 30_000;
 
@@ -26,6 +29,8 @@ export interface Endpoints {
   pointsGrpcAddress: string;
   /** host:port of the marketing service's gRPC port (`citybase campaign ...`). */
   marketingGrpcAddress: string;
+  /** host:port of the payment service's gRPC port (`citybase checkout ...`); default 127.0.0.1:50052. */
+  paymentGrpcAddress?: string;
 }
 
 export function endpointsFromEnv(env: Env): Endpoints {
@@ -41,6 +46,7 @@ export function endpointsFromEnv(env: Env): Endpoints {
     grpcAddress: env.CITYBASE_IDENTITY_GRPC || DEFAULT_IDENTITY_GRPC,
     pointsGrpcAddress: env.CITYBASE_POINTS_GRPC || DEFAULT_POINTS_GRPC,
     marketingGrpcAddress: env.CITYBASE_MARKETING_GRPC || DEFAULT_MARKETING_GRPC,
+    paymentGrpcAddress: env.CITYBASE_PAYMENT_GRPC || DEFAULT_PAYMENT_GRPC,
   };
 }
 
@@ -162,8 +168,18 @@ type MarketingCalls = Pick<
   | 'exportCodes'
 >;
 
-/** The RPCs the tool uses: identity's, and the points and marketing services' operator tools. */
-export type IdentityApi = TenancyCalls & ClientCalls & PointsCalls & MarketingCalls & { close(): void };
+/** Checkouts (`citybase checkout ...`): what a scenario app calls to sell a basket. */
+type PaymentCalls = Pick<
+  Unary<typeof PaymentServiceService>,
+  'createCheckout' | 'getCheckout' | 'cancelCheckout' | 'refundCheckout'
+>;
+
+/** The RPCs the tool uses: identity's, the points and marketing services' operator tools, checkouts. */
+export type IdentityApi = TenancyCalls &
+  ClientCalls &
+  PointsCalls &
+  MarketingCalls &
+  PaymentCalls & { close(): void };
 
 type RawUnary = (
   req: unknown,
@@ -202,6 +218,7 @@ export function identityApi(
   token: string,
   pointsGrpcAddress = DEFAULT_POINTS_GRPC,
   marketingGrpcAddress = DEFAULT_MARKETING_GRPC,
+  paymentGrpcAddress = DEFAULT_PAYMENT_GRPC,
 ): IdentityApi {
   const metadata = (): grpc.Metadata => {
     const md = new grpc.Metadata();
@@ -212,6 +229,7 @@ export function identityApi(
   const clients = promiseClient(ClientServiceService, grpcAddress, metadata);
   const points = promiseClient(PointsServiceService, pointsGrpcAddress, metadata);
   const marketing = promiseClient(MarketingServiceService, marketingGrpcAddress, metadata);
+  const payment = promiseClient(PaymentServiceService, paymentGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -238,7 +256,12 @@ export function identityApi(
     generateCodes: marketing.generateCodes,
     getCodeBatch: marketing.getCodeBatch,
     exportCodes: marketing.exportCodes,
+    createCheckout: payment.createCheckout,
+    getCheckout: payment.getCheckout,
+    cancelCheckout: payment.cancelCheckout,
+    refundCheckout: payment.refundCheckout,
     close: () => {
+      payment.close();
       tenancy.close();
       clients.close();
       points.close();
@@ -258,5 +281,6 @@ export async function connectIdentity(
     token.access_token,
     endpoints.pointsGrpcAddress,
     endpoints.marketingGrpcAddress,
+    endpoints.paymentGrpcAddress,
   );
 }

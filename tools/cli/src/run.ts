@@ -15,6 +15,8 @@ import {
   renderBalance,
   renderBudget,
   renderCampaign,
+  renderCheckout,
+  renderCheckoutRefund,
   renderClient,
   renderCodeBatch,
   renderEarningRule,
@@ -114,7 +116,10 @@ type MutatingCommand = Extract<
       | 'campaign activate'
       | 'campaign pause'
       | 'campaign end'
-      | 'campaign codes';
+      | 'campaign codes'
+      | 'checkout create'
+      | 'checkout cancel'
+      | 'checkout refund';
   }
 >;
 
@@ -134,6 +139,9 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'campaign activate':
     case 'campaign pause':
     case 'campaign end':
+    case 'checkout create':
+    case 'checkout cancel':
+    case 'checkout refund':
       return true;
     case 'campaign codes':
       return command.generate !== undefined;
@@ -147,6 +155,7 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'campaign list':
     case 'points rule list':
     case 'points balance':
+    case 'checkout get':
       return false;
   }
 }
@@ -305,6 +314,48 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
         holderId: command.holderId,
       });
       return print({ balance: renderBalance(res) });
+    }
+    // Checkouts: the calls a scenario app makes (docs/payment-checkout.md shows this code).
+    case 'checkout create': {
+      const res = await api.createCheckout({
+        requestId,
+        tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+        merchantId: command.merchantId,
+        scenario: command.scenario,
+        total: command.total,
+        itemCodes: command.itemCodes,
+        userId: command.userId,
+        pointsHolderId: command.pointsHolderId,
+        couponId: command.couponId,
+        couponCode: command.couponCode,
+        points: command.points,
+        payerRef: command.payerRef,
+        description: command.description,
+        expiresInSeconds: command.expiresInSeconds,
+        profitSharing: false,
+      });
+      return print({ request_id: requestId, checkout: renderCheckout(res.checkout) });
+    }
+    case 'checkout get': {
+      const res = await api.getCheckout({ checkoutId: command.checkoutId });
+      return print({ checkout: renderCheckout(res.checkout) });
+    }
+    case 'checkout cancel': {
+      const res = await api.cancelCheckout({ requestId, checkoutId: command.checkoutId });
+      return print({ request_id: requestId, checkout: renderCheckout(res.checkout) });
+    }
+    case 'checkout refund': {
+      const res = await api.refundCheckout({
+        requestId,
+        checkoutId: command.checkoutId,
+        amount: command.amount,
+        reason: command.reason,
+      });
+      return print({
+        request_id: requestId,
+        refund: renderCheckoutRefund(res.refund),
+        checkout: renderCheckout(res.checkout),
+      });
     }
     case 'campaign create': {
       const res = await api.createCampaign({ requestId, campaign: command.campaign });

@@ -29,14 +29,13 @@ function toRow(r: FundFlowRowDb): FundFlowRow {
     netMinor: r.paid_minor - r.refunded_minor,
     payments: r.payments,
     refunds: r.refunds,
-    // Checkout parts: filled by the checkouts room's fund-flow query (issue 14).
-    checkouts: 0n,
-    discountMinor: 0n,
-    pointsValueMinor: 0n,
-    points: 0n,
-    refundedDiscountMinor: 0n,
-    refundedPointsValueMinor: 0n,
-    refundedPoints: 0n,
+    checkouts: r.checkouts,
+    discountMinor: r.discount_minor,
+    pointsValueMinor: r.points_value_minor,
+    points: r.points,
+    refundedDiscountMinor: r.refunded_discount_minor,
+    refundedPointsValueMinor: r.refunded_points_value_minor,
+    refundedPoints: r.refunded_points,
   };
 }
 
