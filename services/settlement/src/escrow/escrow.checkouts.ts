@@ -249,7 +249,8 @@ export class EscrowCheckouts {
       ['coupon', checkout.coupon_redemption_id],
       ['points', checkout.points_reservation_id],
     ] as const) {
-      if (!sourceId) continue;
+      // a part the checkout did not use is not waited for
+      if (!sourceId || (source === 'points' && checkout.points === 0n)) continue;
       const part = await lockPart(client, source, sourceId);
       if (!part) {
         pending = true;
