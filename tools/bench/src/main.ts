@@ -3,6 +3,7 @@
 // the same run (ARCHITECTURE.md section 9). Figures go to stdout and .bench/<name>.json; nothing
 // here passes or fails on timing.
 import { runBackbone } from './backbone';
+import { runCheckout } from './checkout';
 import { runIdentity } from './identity';
 import { runLedger } from './ledger';
 import { runMarketing } from './marketing';
@@ -41,6 +42,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'points transactions per second (issue, reserve, confirm over gRPC) spread over many accounts and on one hot account, reserve latency, pgbench baseline',
     run: runPoints,
   },
+  checkout: {
+    summary:
+      'end-to-end checkouts per second (coupon + points + money, completed) and checkout p99, next to payments per second of the same run',
+    run: runCheckout,
+  },
   marketing: {
     summary:
       'coupon claims per second on one hot flash-sale campaign (oversold must be 0), bare Redis EVALSHA baseline',
@@ -62,6 +68,7 @@ function usage(): string {
     '       BENCH_KAFKA_VALUE_BYTES, BENCH_PGBENCH_SCALE, BENCH_PGBENCH_CLIENTS, BENCH_PGBENCH_THREADS, BENCH_PGBENCH_SECONDS',
     '       BENCH_TOKENS, BENCH_ISSUE_CONCURRENCY, BENCH_VERIFICATIONS, BENCH_VERIFY_CONCURRENCY (identity)',
     '       BENCH_PAYMENTS, BENCH_PAYMENT_CONCURRENCY (payment)',
+    '       BENCH_CHECKOUTS, BENCH_CHECKOUT_PAYMENTS, BENCH_CHECKOUT_CONCURRENCY (checkout)',
     '       BENCH_LEDGER_TRANSACTIONS, BENCH_LEDGER_CONCURRENCY, BENCH_LEDGER_ACCOUNTS (ledger)',
     '       BENCH_CLAIMS, BENCH_CLAIM_COUPONS, BENCH_CLAIM_CONCURRENCY, BENCH_QUOTE_RATE, BENCH_QUOTE_SECONDS (marketing)',
     '       BENCH_POINTS_SCRIPTS, BENCH_POINTS_HOT_SCRIPTS, BENCH_POINTS_ACCOUNTS, BENCH_POINTS_CONCURRENCY (points)',

@@ -264,7 +264,9 @@ export async function markExpiredDue(db: Db, graceMs: number, limit: number): Pr
 /** The payment's outcome makes the checkout due at once (in the transaction of the payment's transition). */
 export async function markPaymentOutcome(client: PoolClient, paymentId: string): Promise<string | undefined> {
   const { rows } = await client.query<{ checkout_id: string }>(
-    `UPDATE checkouts SET next_attempt_at = clock_timestamp()
+    // the version moves too: a driver that read the checkout before (the request still opening the
+    // payment) loses its compare-and-set and looks again, instead of parking the saga as waiting
+    `UPDATE checkouts SET next_attempt_at = clock_timestamp(), version = version + 1
       WHERE payment_id = $1 AND step IN ('OPEN_PAYMENT', 'AWAIT_PAYMENT')
       RETURNING checkout_id`,
     [paymentId],
