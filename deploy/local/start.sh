@@ -161,7 +161,7 @@ fi
 # Services that call other services (docs/adr/0010-service-to-service-calls.md) authenticate as
 # their own API client at identity: created once per local city in step 5c, its credentials kept
 # in the state directory as <name>-client.json and passed as <NAME>_CLIENT_ID / _CLIENT_SECRET.
-CALLING_SERVICES=(marketing)
+CALLING_SERVICES=(marketing payment)
 client_env() { # <name>: the service's own client credentials as env assignments, if it has them
   local file="$STATE_DIR/$1-client.json" upper
   upper="$(tr '[:lower:]' '[:upper:]' <<<"$1")"
@@ -180,7 +180,8 @@ start_service() { # <name>
     REDIS_URL="$REDIS_URL" MQTT_URL="$MQTT_URL" CITY_ID="$CITY_ID" LOG_LEVEL="$LOG_LEVEL" \
     AUTH_JWKS_URL="http://127.0.0.1:${HTTP_PORT[identity]}/.well-known/jwks.json" \
     IDENTITY_GRPC_URL="127.0.0.1:${GRPC_PORT[identity]}" PAYMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[payment]}" \
-    SETTLEMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[settlement]}" "${extra[@]}" \
+    SETTLEMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[settlement]}" POINTS_GRPC_URL="127.0.0.1:${GRPC_PORT[points]}" \
+    MARKETING_GRPC_URL="127.0.0.1:${GRPC_PORT[marketing]}" "${extra[@]}" \
     setsid node --enable-source-maps "services/$name/dist/main.js" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
   PIDS[$name]=$!
 }
@@ -264,6 +265,8 @@ for name in "${CALLING_SERVICES[@]}"; do
   [[ -s "$file" || ! -s "$ADMIN_FILE" ]] && continue
   case "$name" in
     marketing) scopes="payment:write,payment:read,payment:refund,settlement:write,city:admin" ;;
+    # checkouts (docs/payment-checkout.md): reserve, confirm and cancel points and coupons
+    payment) scopes="points:write,points:read,marketing:redeem,marketing:claim,city:admin" ;;
   esac
   if ! CITYBASE_IDENTITY_URL="http://127.0.0.1:${HTTP_PORT[identity]}" \
     CITYBASE_IDENTITY_GRPC="127.0.0.1:${GRPC_PORT[identity]}" \

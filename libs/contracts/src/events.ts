@@ -46,6 +46,9 @@ export const PaymentEvents = {
     payment.ChannelSplitReturnSucceeded,
   ),
   ChannelSplitReturnFailed: defineEvent('citybase.payment.v1.ChannelSplitReturnFailed', payment.ChannelSplitReturnFailed),
+  CheckoutCompleted: defineEvent('citybase.payment.v1.CheckoutCompleted', payment.CheckoutCompleted),
+  CheckoutReleased: defineEvent('citybase.payment.v1.CheckoutReleased', payment.CheckoutReleased),
+  CheckoutRefunded: defineEvent('citybase.payment.v1.CheckoutRefunded', payment.CheckoutRefunded),
 };
 
 export const SettlementEvents = {
@@ -74,6 +77,7 @@ export const PointsEvents = {
   PointsExpired: defineEvent('citybase.points.v1.PointsExpired', points.PointsExpired),
   PointsExpiring: defineEvent('citybase.points.v1.PointsExpiring', points.PointsExpiring),
   PointsTransferred: defineEvent('citybase.points.v1.PointsTransferred', points.PointsTransferred),
+  PointsReturned: defineEvent('citybase.points.v1.PointsReturned', points.PointsReturned),
   TierChanged: defineEvent('citybase.points.v1.TierChanged', points.TierChanged),
   BudgetChanged: defineEvent('citybase.points.v1.BudgetChanged', points.BudgetChanged),
   ClearingObligationCreated: defineEvent('citybase.points.v1.ClearingObligationCreated', points.ClearingObligationCreated),

@@ -17,7 +17,7 @@ import {
   waitFor,
 } from '@citybase/platform/testing';
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
-import type { RefundSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
+import type { CheckoutRefunded, RefundSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { MarketingEvents, PaymentEvents } from '@citybase/contracts/events';
 import { marketingConfig } from '../src/config';
@@ -34,6 +34,8 @@ export const REDEEM_SCOPES = ['marketing:redeem', 'marketing:claim', 'marketing:
 export interface RedemptionsHarness extends ServiceHarness<typeof MarketingServiceService> {
   /** Publishes payment's RefundSucceeded for `paymentId`; waits until the consumer applied it. */
   refunded(paymentId: string, refundedTotal: bigint, opts?: { eventId?: string }): Promise<string>;
+  /** Publishes payment's CheckoutRefunded (key = checkout id); waits until the consumer applied it. */
+  checkoutRefunded(e: CheckoutRefunded, opts?: { eventId?: string }): Promise<string>;
   /** Another replica's RedemptionsService: runs the hold expiry pass on demand. */
   replica(): RedemptionsService;
 }
@@ -68,6 +70,19 @@ export async function startRedemptionsHarness(env: Record<string, string> = {}):
   h.onStop(() => producer.disconnect());
   const source = { service: 'payment', topicPrefix: h.topicPrefix };
   const pool = h.pool as unknown as Pool;
+  const applied = (eventId: string) =>
+    waitFor(
+      `event ${eventId} in the marketing.redemptions inbox`,
+      async () => {
+        const { rowCount } = await pool.query(
+          `SELECT 1 FROM inbox WHERE consumer = 'marketing.redemptions' AND event_id = $1`,
+          [eventId],
+        );
+        return rowCount === 1 ? true : undefined;
+      },
+      30_000,
+      50,
+    );
   return {
     ...h,
     async refunded(paymentId, refundedTotal, opts = {}) {
@@ -89,18 +104,16 @@ export async function startRedemptionsHarness(env: Record<string, string> = {}):
         tenancy: { operatorId: 'op' },
         eventId: opts.eventId,
       });
-      await waitFor(
-        `event ${eventId} in the marketing.redemptions inbox`,
-        async () => {
-          const { rowCount } = await pool.query(
-            `SELECT 1 FROM inbox WHERE consumer = 'marketing.redemptions' AND event_id = $1`,
-            [eventId],
-          );
-          return rowCount === 1 ? true : undefined;
-        },
-        30_000,
-        50,
-      );
+      await applied(eventId);
+      return eventId;
+    },
+    async checkoutRefunded(e, opts = {}) {
+      const eventId = await publishEvent(producer, source, PaymentEvents.CheckoutRefunded, e, {
+        key: e.checkoutId,
+        tenancy: { operatorId: e.tenancy?.operatorId ?? '' },
+        eventId: opts.eventId,
+      });
+      await applied(eventId);
       return eventId;
     },
     replica: () => replica(pool),

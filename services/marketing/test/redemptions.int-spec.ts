@@ -324,6 +324,74 @@ describe('marketing redemptions: quotes, reservations, refund rollback, QR token
     });
   });
 
+  describe('checkout refund rollback (payment CheckoutRefunded)', () => {
+    const refundOf = (
+      checkoutId: string,
+      redemptionId: string,
+      couponRestored: boolean,
+    ): Parameters<RedemptionsHarness['checkoutRefunded']>[0] => {
+      const money = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
+      const parts = {
+        total: money(3_000n),
+        discount: money(300n),
+        points: 0n,
+        pointsValue: money(0n),
+        money: money(2_700n),
+      };
+      return {
+        checkoutId,
+        refundId: randomUUID(),
+        tenancy: { operatorId: op, projectId: 'p-1', merchantId: 'm-1' },
+        merchantId: 'm-1',
+        parts,
+        refundedTotal: parts,
+        couponRestored,
+        paymentRefundId: randomUUID(),
+        pointsReservationId: '',
+        pointsHolderId: user,
+        couponRedemptionId: redemptionId,
+        occurredAt: toTimestamp(new Date()),
+        scenario: GOODS,
+        paymentId: randomUUID(),
+        couponId: '',
+      };
+    };
+
+    it('the refund that restores the coupon rolls the redemption back once, marked for settlement; a partial one keeps it', async () => {
+      const k = await campaign({ discount: { kind: 'AMOUNT_OFF', amount: 1000n } });
+      const c = await seedCoupon(h.pool, k, user);
+      const checkoutId = randomUUID();
+      const r = await redeemed(c, checkoutId);
+      await h.checkoutRefunded(refundOf(checkoutId, r.redemptionId, false));
+      expect(await couponStatus(h.pool, c)).toBe('REDEEMED');
+      expect(await campaignTotals(h.pool, k)).toMatchObject({ redeemed: 1n, redeemed_discount: 1000n });
+      const full = refundOf(checkoutId, r.redemptionId, true);
+      const eventId = await h.checkoutRefunded(full);
+      expect(await couponStatus(h.pool, c)).toBe('AVAILABLE');
+      expect(await campaignTotals(h.pool, k)).toMatchObject({ redeemed: 0n, redeemed_discount: 0n });
+      // redelivered, and announced again under a new event id: nothing more
+      await h.checkoutRefunded(full, { eventId });
+      await h.checkoutRefunded(full);
+      const released = (await eventsOf(h.pool, 'CouponReleased')).filter((e) => e.campaignId === k);
+      expect(released.map((e) => [e.redemption?.status, e.byCheckoutRefund])).toEqual([
+        [RedemptionStatus.REDEMPTION_STATUS_ROLLED_BACK, true],
+      ]);
+      // usable again
+      await redeemed(c, randomUUID());
+      expect(await campaignTotals(h.pool, k)).toMatchObject({ redeemed: 1n });
+    });
+
+    it("a payment's RefundSucceeded rollback is not marked as a checkout's", async () => {
+      const k = await campaign({ discount: { kind: 'AMOUNT_OFF', amount: 1000n } });
+      const c = await seedCoupon(h.pool, k, user);
+      const pay = randomUUID();
+      await redeemed(c, pay);
+      await h.refunded(pay, 9000n);
+      const released = (await eventsOf(h.pool, 'CouponReleased')).filter((e) => e.campaignId === k);
+      expect(released.map((e) => e.byCheckoutRefund)).toEqual([false]);
+    });
+  });
+
   describe('refund rollback (payment RefundSucceeded)', () => {
     it('a full refund rolls the redemption back: coupon AVAILABLE, campaign redeemed restored; a partial one keeps it', async () => {
       const k = await campaign({ discount: { kind: 'AMOUNT_OFF', amount: 1000n } });

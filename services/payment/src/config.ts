@@ -22,5 +22,30 @@ export const paymentConfig = serviceConfigSchema({
    * channel; also the first retry delay when the channel gives no answer (doubling up to 5 minutes).
    */
   PAYMENT_INSTRUCTION_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  // ---- checkouts (src/checkouts, docs/payment-checkout.md) ----
+  /**
+   * How often the checkout job drives due sagas (a payment's outcome, a step to retry, an expiry);
+   * also the first retry delay of a step whose callee did not answer (doubling up to 1 minute).
+   */
+  PAYMENT_CHECKOUT_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+  /** How long a programme's point value (points' GetProgramme) is cached. */
+  PAYMENT_POINT_VALUE_CACHE_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+  /**
+   * Test hook of the chaos tests (tools/e2e/test/checkout-chaos.int-spec.ts): the process exits at
+   * once (like a SIGKILL) when a saga reaches this point, e.g. "after_coupon_reserved",
+   * "after_points_reserved", "after_channel_order", "after_payment_succeeded",
+   * "after_points_confirmed", "after_coupon_confirmed". Empty (the default): never.
+   */
+  CITYBASE_CRASH_AT: z.string().default(''),
+  // ---- service-to-service calls (libs/platform outbound, docs/adr/0010-service-to-service-calls.md) ----
+  IDENTITY_GRPC_URL: z.string().default('127.0.0.1:50051'),
+  POINTS_GRPC_URL: z.string().default('127.0.0.1:50054'),
+  MARKETING_GRPC_URL: z.string().default('127.0.0.1:50055'),
+  /**
+   * Payment's own API client at identity (scopes points:write points:read marketing:redeem
+   * marketing:claim): checkouts reserve, confirm and cancel points and coupons with it.
+   */
+  PAYMENT_CLIENT_ID: z.string().default(''),
+  PAYMENT_CLIENT_SECRET: z.string().default(''),
 });
 export type PaymentConfig = z.infer<typeof paymentConfig>;

@@ -25,6 +25,10 @@ import { checkBudgetInvariants } from './budget-invariants';
  *   - per transfer: its TRANSFER_OUT and TRANSFER_IN entries net to 0, and each TRANSFER_IN lot's
  *     amount is what the transfer took from its source lot, with the source's budget, issuer and
  *     expiry;
+ *   - returns (checkout refunds): each RETURNED lot has the issuer, budget and account of the lot its
+ *     reservation spent, its entry is that refund's RETURNED entry, a reservation's returns give
+ *     back at most what the confirmation took from each lot, a RETURNED entry's points = its lots;
+ *     budgets' redeemed counts the returned units out;
  *   - clearing: per confirmed reservation and issuer other than where it was redeemed (operator or
  *     project), one obligation for exactly the units the confirmation took from that issuer's lots,
  *     and no other obligations; per currency, Σ over operators (credited − debited) = 0.
@@ -130,7 +134,7 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
   await check(
     'budget totals differ from the lots charged to it',
     `SELECT b.budget_id, b.issued, b.redeemed, b.expired, coalesce(l.issued, 0) AS lots_issued,
-            coalesce(u.reversed, 0) AS lots_reversed,
+            coalesce(u.reversed, 0) AS lots_reversed, coalesce(rt.returned, 0) AS lots_returned,
             coalesce(u.redeemed, 0) AS lots_redeemed, coalesce(u.expired, 0) AS lots_expired
        FROM budgets b
        -- a TRANSFER_IN lot (from_lot_id set) moves units of an original lot: it issues nothing
@@ -142,13 +146,17 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
                          sum(-el.remaining_delta) FILTER (WHERE e.kind = 11) AS expired
                     FROM entry_lots el JOIN points_entries e USING (entry_id) JOIN lots lo USING (lot_id)
                    GROUP BY lo.budget_id) u USING (budget_id)
-      WHERE b.issued <> coalesce(l.issued, 0) - coalesce(u.reversed, 0) OR b.redeemed <> coalesce(u.redeemed, 0)
+       -- RETURNED lots (source 4) give redeemed units back to the budget they were charged to
+       LEFT JOIN (SELECT budget_id, sum(amount) AS returned FROM lots WHERE source = 4 GROUP BY budget_id) rt
+         USING (budget_id)
+      WHERE b.issued <> coalesce(l.issued, 0) - coalesce(u.reversed, 0)
+         OR b.redeemed <> coalesce(u.redeemed, 0) - coalesce(rt.returned, 0)
          OR b.expired <> coalesce(u.expired, 0)`,
   );
   await check(
     'transfer lot differs from what its transfer took from its source lot',
     `SELECT t.lot_id, t.amount, coalesce(o.units, 0) AS taken FROM lots t
-       JOIN lots s ON s.lot_id = t.from_lot_id
+       JOIN lots s ON s.lot_id = t.from_lot_id AND t.source = 3
        LEFT JOIN (SELECT e.reference, el.lot_id, sum(-el.remaining_delta) AS units
                     FROM points_entries e JOIN entry_lots el USING (entry_id)
                    WHERE e.kind = 12 GROUP BY e.reference, el.lot_id) o
@@ -202,6 +210,36 @@ export async function checkPointsInvariants(pool: Pool | PoolClient): Promise<st
        UNION ALL
        SELECT currency, debtor_operator_id, -sum(amount_minor) FROM clearing_obligations GROUP BY 1, 2) n
       GROUP BY currency HAVING sum(net) <> 0`,
+  );
+  await check(
+    'returned lot differs from the lot its reservation spent',
+    `SELECT t.lot_id, t.amount, t.source_ref FROM lots t
+       JOIN lots s ON s.lot_id = t.from_lot_id
+       JOIN points_entries re ON re.entry_id = t.entry_id
+      WHERE t.source = 4
+        AND (re.kind <> 14 OR re.reference <> t.source_ref OR t.budget_id <> s.budget_id
+             OR t.issuer_operator_id <> s.issuer_operator_id OR t.issuer_project_id <> s.issuer_project_id
+             OR t.account_id <> s.account_id OR t.status <> 2)`,
+  );
+  await check(
+    'returns give back more than the reservation spent',
+    `WITH spent AS (
+       SELECT e.reservation_id, el.lot_id, -el.remaining_delta AS units
+         FROM points_entries e JOIN entry_lots el USING (entry_id) WHERE e.kind = 5),
+     back AS (
+       SELECT re.reservation_id, t.from_lot_id AS lot_id, sum(t.amount) AS units
+         FROM lots t JOIN points_entries re ON re.entry_id = t.entry_id
+        WHERE t.source = 4 GROUP BY 1, 2)
+     SELECT b.reservation_id, b.lot_id, b.units AS returned, s.units AS spent
+       FROM back b LEFT JOIN spent s USING (reservation_id, lot_id)
+      WHERE s.units IS NULL OR b.units > s.units`,
+  );
+  await check(
+    'return entry differs from its lots',
+    `SELECT e.entry_id, e.available_delta, coalesce(sum(t.amount), 0) AS lots FROM points_entries e
+       LEFT JOIN lots t ON t.entry_id = e.entry_id
+      WHERE e.kind = 14 GROUP BY e.entry_id, e.available_delta, e.reservation_id
+     HAVING e.available_delta <> coalesce(sum(t.amount), 0) OR e.reservation_id IS NULL`,
   );
   found.push(...(await checkBudgetInvariants(pool as Pool)).violations);
   return found;

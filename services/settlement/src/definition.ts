@@ -11,6 +11,7 @@ export const definition = defineService({
   configSchema: settlementConfig,
   module: SettlementModule,
   grpcServices: { 'citybase.settlement.v1.SettlementService': SettlementServiceService },
-  // settlement consumes payment's and points' topics; they create them, settlement makes sure they exist too
-  consumes: ['payment', 'points'],
+  // settlement consumes payment's, points' and marketing's topics; they create them, settlement makes
+  // sure they exist too
+  consumes: ['payment', 'points', 'marketing'],
 });

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CouponsModule } from './coupons/coupons.module';
 import { EscrowModule } from './escrow/escrow.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { PayoutsModule } from './payouts/payouts.module';
@@ -19,6 +20,7 @@ import { WalletsModule } from './wallets/wallets.module';
     WalletsModule,
     ReconciliationModule,
     PointsClearingModule,
+    CouponsModule,
   ],
 })
 export class SettlementModule {}

@@ -1075,6 +1075,9 @@ describe('settlement escrow (in-process service, Kafka, PostgreSQL; payment fake
         ledgerBalance: CNY(14_000n),
         heldOrders: 3n,
         disputedOrders: 1n,
+        // plain payments: all money (checkouts add coupon and points parts, checkout.int-spec.ts)
+        paidParts: { money: CNY(15_000n), discount: CNY(0n), pointsValue: CNY(0n) },
+        refundedParts: { money: CNY(0n), discount: CNY(0n), pointsValue: CNY(0n) },
       },
     ]);
 

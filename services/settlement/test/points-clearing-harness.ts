@@ -78,7 +78,13 @@ export async function startPointsClearingHarness(): Promise<PointsClearingHarnes
         50,
       );
     },
-    replica: new PointsClearingService(pool as never, createLogger('settlement-test', 'warn'), ledger),
+    // the replica runs cycles only: no checkouts
+    replica: new PointsClearingService(
+      pool as never,
+      createLogger('settlement-test', 'warn'),
+      ledger,
+      undefined as never,
+    ),
   };
 }
 

@@ -4,6 +4,7 @@
 // here passes or fails on timing.
 import { runBackbone } from './backbone';
 import { runData } from './data';
+import { runCheckout } from './checkout';
 import { runIdentity } from './identity';
 import { runLedger } from './ledger';
 import { runMarketing } from './marketing';
@@ -47,6 +48,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       "events per second ingested by the data service's analytical store from every source topic, next to the same run's backbone throughput; feed_rows_per_s, an agency's masked NDJSON export (default 1,000,000 rows), bare SELECT baseline",
     run: runData,
   },
+  checkout: {
+    summary:
+      'end-to-end checkouts per second (coupon + points + money, completed) and checkout p99, next to payments per second of the same run',
+    run: runCheckout,
+  },
   marketing: {
     summary:
       'coupon claims per second on one hot flash-sale campaign (oversold must be 0), bare Redis EVALSHA baseline',
@@ -68,6 +74,7 @@ function usage(): string {
     '       BENCH_KAFKA_VALUE_BYTES, BENCH_PGBENCH_SCALE, BENCH_PGBENCH_CLIENTS, BENCH_PGBENCH_THREADS, BENCH_PGBENCH_SECONDS',
     '       BENCH_TOKENS, BENCH_ISSUE_CONCURRENCY, BENCH_VERIFICATIONS, BENCH_VERIFY_CONCURRENCY (identity)',
     '       BENCH_PAYMENTS, BENCH_PAYMENT_CONCURRENCY (payment)',
+    '       BENCH_CHECKOUTS, BENCH_CHECKOUT_PAYMENTS, BENCH_CHECKOUT_CONCURRENCY (checkout)',
     '       BENCH_LEDGER_TRANSACTIONS, BENCH_LEDGER_CONCURRENCY, BENCH_LEDGER_ACCOUNTS (ledger)',
     '       BENCH_CLAIMS, BENCH_CLAIM_COUPONS, BENCH_CLAIM_CONCURRENCY, BENCH_QUOTE_RATE, BENCH_QUOTE_SECONDS (marketing)',
     '       BENCH_DATA_EVENTS, BENCH_DATA_OPERATORS (data; BENCH_EVENTS and BENCH_BULK_EVENTS size its backbone run, default 10,000)',

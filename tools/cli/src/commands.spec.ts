@@ -398,7 +398,10 @@ describe('help', () => {
     } else {
       expect(text).toContain('--credentials <file>');
     }
-    const mutating = /create|rotate|revoke|(^| )set|issue|activate|pause|end$|codes|grant$|classify|scan$/.test(name);
+    const mutating =
+      /create|rotate|revoke|(^| )set|issue|activate|pause|end$|codes|grant$|classify|scan$|cancel|refund/.test(
+        name,
+      );
     expect(text.includes('--request-id <id>')).toBe(mutating);
   });
 

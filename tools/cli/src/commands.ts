@@ -153,6 +153,35 @@ export type Command =
       generate?: { campaignId: string; count: bigint };
       batchId?: string;
       exportCodes: boolean;
+    }
+  | {
+      name: 'checkout create';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      projectId: string;
+      merchantId: string;
+      scenario: PaymentScenario;
+      total: { currency: string; amountMinor: bigint };
+      userId: string;
+      pointsHolderId: string;
+      couponId: string;
+      couponCode: string;
+      points: bigint;
+      itemCodes: string[];
+      payerRef: string;
+      description: string;
+      expiresInSeconds: number;
+    }
+  | { name: 'checkout get'; auth: AuthOptions; checkoutId: string }
+  | { name: 'checkout cancel'; auth: AuthOptions; requestId?: string; checkoutId: string }
+  | {
+      name: 'checkout refund';
+      auth: AuthOptions;
+      requestId?: string;
+      checkoutId: string;
+      amount: { currency: string; amountMinor: bigint };
+      reason: string;
     };
 
 export type CommandName = Command['name'];
@@ -1151,6 +1180,129 @@ const SPECS: CommandSpec[] = [
         exportCodes,
       };
     },
+  },
+  // ---- checkouts (docs/payment-checkout.md): what a scenario app calls to sell a basket ----
+  {
+    name: 'checkout create',
+    summary: 'sell a basket paid with money, points and a coupon in one saga (PaymentService.CreateCheckout)',
+    details: [
+      'Claims --coupon-code (or uses --coupon), reserves it and --points of the holder, and opens a',
+      "payment for what is left at the project's routed channel: the answer carries its pay_url.",
+      'Nothing left to pay completes at once. Money in minor units (fen). Needs scope payment:write.',
+      'Retry an unknown outcome with the same --request-id: the same checkout is answered.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', required: true, description: 'project_id' },
+      merchant: { type: 'string', value: '<id>', required: true, description: 'merchant_id paid' },
+      scenario: {
+        type: 'string',
+        value: '<scenario>',
+        required: true,
+        description: [...PAYMENT_SCENARIOS.keys()].join('|'),
+      },
+      total: {
+        type: 'string',
+        value: '<minor>',
+        required: true,
+        description: "the basket's full price, > 0",
+      },
+      currency: { type: 'string', value: '<code>', description: 'default CNY' },
+      user: { type: 'string', value: '<id>', required: true, description: 'the resident (coupon owner)' },
+      holder: { type: 'string', value: '<id>', description: 'points holder (default --user)' },
+      coupon: { type: 'string', value: '<coupon-id>', description: 'a coupon the user holds' },
+      'coupon-code': { type: 'string', value: '<code>', description: 'a code to claim and use' },
+      points: { type: 'string', value: '<points>', description: 'points to use (default 0)' },
+      item: {
+        type: 'string',
+        multiple: true,
+        value: '<code>',
+        description: 'item code of the basket (repeatable)',
+      },
+      payer: { type: 'string', value: '<ref>', description: 'payer reference (default --user)' },
+      description: { type: 'string', value: '<text>', description: 'what is sold' },
+      'expires-in': { type: 'string', value: '<seconds>', description: '60-3000; default 900' },
+    },
+    build: (v) => {
+      const userId = v.required('user');
+      return {
+        name: 'checkout create',
+        auth: v.auth(),
+        ...withRequestId(v),
+        operatorId: v.required('operator'),
+        projectId: v.required('project'),
+        merchantId: v.required('merchant'),
+        scenario: parseScenario(v.required('scenario')),
+        total: { currency: v.string('currency') ?? 'CNY', amountMinor: v.integer('total') },
+        userId,
+        pointsHolderId: v.string('holder') ?? '',
+        couponId: v.string('coupon') ?? '',
+        couponCode: v.string('coupon-code') ?? '',
+        points: v.string('points') === undefined ? 0n : v.integer('points'),
+        itemCodes: v.list('item'),
+        payerRef: v.string('payer') ?? userId,
+        description: v.string('description') ?? '',
+        expiresInSeconds: v.int32('expires-in', 0),
+      };
+    },
+  },
+  {
+    name: 'checkout get',
+    summary: 'a checkout: status, parts (discount, points, money), refunds (PaymentService.GetCheckout)',
+    details: ['Needs scope payment:read.'],
+    api: true,
+    mutating: false,
+    options: { id: { type: 'string', value: '<checkout-id>', required: true, description: 'checkout_id' } },
+    build: (v) => ({ name: 'checkout get', auth: v.auth(), checkoutId: v.required('id') }),
+  },
+  {
+    name: 'checkout cancel',
+    summary:
+      'cancel a checkout not paid yet: the coupon and the points are released (PaymentService.CancelCheckout)',
+    details: [
+      'An open payment is closed at the channel first; the checkout is released once it is. A payer',
+      'who paid first wins: the checkout completes. Needs scope payment:write.',
+    ],
+    api: true,
+    mutating: true,
+    options: { id: { type: 'string', value: '<checkout-id>', required: true, description: 'checkout_id' } },
+    build: (v) => ({
+      name: 'checkout cancel',
+      auth: v.auth(),
+      ...withRequestId(v),
+      checkoutId: v.required('id'),
+    }),
+  },
+  {
+    name: 'checkout refund',
+    summary: 'refund part or all of a completed checkout (PaymentService.RefundCheckout)',
+    details: [
+      'Money, points and coupon are given back in proportion (docs/payment-checkout.md "Refund rule");',
+      'the refund reaching the full price restores the coupon. Needs scope payment:refund.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      id: { type: 'string', value: '<checkout-id>', required: true, description: 'checkout_id' },
+      amount: {
+        type: 'string',
+        value: '<minor>',
+        required: true,
+        description: 'part of the full price, > 0',
+      },
+      currency: { type: 'string', value: '<code>', description: 'default CNY' },
+      reason: { type: 'string', value: '<text>', required: true, description: '1-200 characters' },
+    },
+    build: (v) => ({
+      name: 'checkout refund',
+      auth: v.auth(),
+      ...withRequestId(v),
+      checkoutId: v.required('id'),
+      amount: { currency: v.string('currency') ?? 'CNY', amountMinor: v.integer('amount') },
+      reason: v.required('reason'),
+    }),
   },
 ];
 

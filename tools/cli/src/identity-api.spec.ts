@@ -104,6 +104,7 @@ describe('endpointsFromEnv', () => {
       pointsGrpcAddress: '127.0.0.1:50054',
       marketingGrpcAddress: '127.0.0.1:50055',
       dataGrpcAddress: '127.0.0.1:50057',
+      paymentGrpcAddress: '127.0.0.1:50052',
     });
     expect(
       endpointsFromEnv({
@@ -117,6 +118,7 @@ describe('endpointsFromEnv', () => {
       pointsGrpcAddress: 'points:443',
       marketingGrpcAddress: '127.0.0.1:50055',
       dataGrpcAddress: '127.0.0.1:50057',
+      paymentGrpcAddress: '127.0.0.1:50052',
     });
     expect(() => endpointsFromEnv({ CITYBASE_IDENTITY_URL: 'not a url' })).toThrow(CliError);
   });

@@ -6,6 +6,7 @@ import { TenancyServiceService } from '@citybase/contracts/citybase/identity/v1/
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { DataServiceService } from '@citybase/contracts/citybase/data/v1/data';
+import { PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
 import type { ClientCredentials, Env } from './credentials';
 import { CliError } from './errors';
 
@@ -17,6 +18,8 @@ export const DEFAULT_POINTS_GRPC = '127.0.0.1:50054';
 export const DEFAULT_MARKETING_GRPC = '127.0.0.1:50055';
 /** The data service's gRPC port (`citybase feeds ...`, `citybase datasets ...`). */
 export const DEFAULT_DATA_GRPC = '127.0.0.1:50057';
+/** The payment service's gRPC port (`citybase checkout ...`). */
+export const DEFAULT_PAYMENT_GRPC = '127.0.0.1:50052';
 /** Deadline of one gRPC call and of the token request. */
 export const CALL_TIMEOUT_MS = 30_000;
 
@@ -31,6 +34,8 @@ export interface Endpoints {
   marketingGrpcAddress: string;
   /** host:port of the data service's gRPC port (`citybase feeds ...`, `citybase datasets ...`). */
   dataGrpcAddress: string;
+  /** host:port of the payment service's gRPC port (`citybase checkout ...`); default 127.0.0.1:50052. */
+  paymentGrpcAddress?: string;
 }
 
 export function endpointsFromEnv(env: Env): Endpoints {
@@ -47,6 +52,7 @@ export function endpointsFromEnv(env: Env): Endpoints {
     pointsGrpcAddress: env.CITYBASE_POINTS_GRPC || DEFAULT_POINTS_GRPC,
     marketingGrpcAddress: env.CITYBASE_MARKETING_GRPC || DEFAULT_MARKETING_GRPC,
     dataGrpcAddress: env.CITYBASE_DATA_GRPC || DEFAULT_DATA_GRPC,
+    paymentGrpcAddress: env.CITYBASE_PAYMENT_GRPC || DEFAULT_PAYMENT_GRPC,
   };
 }
 
@@ -179,12 +185,19 @@ type DataCalls = Pick<
   | 'exportAccessLog'
 >;
 
-/** The RPCs the tool uses: identity's, and the points, marketing and data services' operator tools. */
+/** Checkouts (`citybase checkout ...`): what a scenario app calls to sell a basket. */
+type PaymentCalls = Pick<
+  Unary<typeof PaymentServiceService>,
+  'createCheckout' | 'getCheckout' | 'cancelCheckout' | 'refundCheckout'
+>;
+
+/** The RPCs the tool uses: identity's, the points, marketing and data services' operator tools, checkouts. */
 export type IdentityApi = TenancyCalls &
   ClientCalls &
   PointsCalls &
   MarketingCalls &
-  DataCalls & { close(): void };
+  DataCalls &
+  PaymentCalls & { close(): void };
 
 type RawUnary = (
   req: unknown,
@@ -224,6 +237,7 @@ export function identityApi(
   pointsGrpcAddress = DEFAULT_POINTS_GRPC,
   marketingGrpcAddress = DEFAULT_MARKETING_GRPC,
   dataGrpcAddress = DEFAULT_DATA_GRPC,
+  paymentGrpcAddress = DEFAULT_PAYMENT_GRPC,
 ): IdentityApi {
   const metadata = (): grpc.Metadata => {
     const md = new grpc.Metadata();
@@ -235,6 +249,7 @@ export function identityApi(
   const points = promiseClient(PointsServiceService, pointsGrpcAddress, metadata);
   const marketing = promiseClient(MarketingServiceService, marketingGrpcAddress, metadata);
   const data = promiseClient(DataServiceService, dataGrpcAddress, metadata);
+  const payment = promiseClient(PaymentServiceService, paymentGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -268,7 +283,12 @@ export function identityApi(
     listGrants: data.listGrants,
     revokeGrant: data.revokeGrant,
     exportAccessLog: data.exportAccessLog,
+    createCheckout: payment.createCheckout,
+    getCheckout: payment.getCheckout,
+    cancelCheckout: payment.cancelCheckout,
+    refundCheckout: payment.refundCheckout,
     close: () => {
+      payment.close();
       tenancy.close();
       clients.close();
       points.close();
@@ -290,5 +310,6 @@ export async function connectIdentity(
     endpoints.pointsGrpcAddress,
     endpoints.marketingGrpcAddress,
     endpoints.dataGrpcAddress,
+    endpoints.paymentGrpcAddress,
   );
 }

@@ -15,7 +15,14 @@ import {
   type SigningKey,
 } from '@citybase/contracts/citybase/identity/v1/clients';
 import { type Operator, type Project, ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
-import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
+import {
+  type Checkout,
+  type CheckoutParts,
+  type CheckoutRefund,
+  CheckoutRefundStatus,
+  CheckoutStatus,
+  PaymentScenario,
+} from '@citybase/contracts/citybase/payment/v1/payment';
 import {
   type Budget,
   BudgetLevel,
@@ -226,5 +233,56 @@ export function renderCodeBatch(b: CodeBatch | undefined): Json {
     generated: b.generated.toString(),
     created_at: timestampText(b.createdAt),
     finished_at: timestampText(b.finishedAt),
+  };
+}
+
+type MoneyLike = { currency: string; amountMinor: bigint } | undefined;
+const moneyJson = (m: MoneyLike): Json =>
+  m ? { currency: m.currency, amount_minor: m.amountMinor.toString() } : null;
+
+function partsJson(p: CheckoutParts | undefined): Json {
+  if (p === undefined) return null;
+  return {
+    total: moneyJson(p.total),
+    discount: moneyJson(p.discount),
+    points: p.points.toString(),
+    points_value: moneyJson(p.pointsValue),
+    money: moneyJson(p.money),
+  };
+}
+
+export function renderCheckout(c: Checkout | undefined): Json {
+  if (c === undefined) return null;
+  return {
+    checkout_id: c.checkoutId,
+    status: enumName(CheckoutStatus, c.status, 'CHECKOUT_STATUS_'),
+    operator_id: c.tenancy?.operatorId ?? '',
+    project_id: c.tenancy?.projectId ?? '',
+    merchant_id: c.merchantId,
+    user_id: c.userId,
+    points_holder_id: c.pointsHolderId,
+    parts: partsJson(c.parts),
+    payment_id: c.paymentId,
+    pay_url: c.payUrl,
+    coupon_id: c.couponId,
+    coupon_redemption_id: c.couponRedemptionId,
+    points_reservation_id: c.pointsReservationId,
+    expires_at: timestampText(c.expiresAt),
+    completed_at: timestampText(c.completedAt),
+    release_reason: c.releaseReason,
+    refunded: partsJson(c.refunded),
+  };
+}
+
+export function renderCheckoutRefund(r: CheckoutRefund | undefined): Json {
+  if (r === undefined) return null;
+  return {
+    checkout_refund_id: r.checkoutRefundId,
+    checkout_id: r.checkoutId,
+    status: enumName(CheckoutRefundStatus, r.status, 'CHECKOUT_REFUND_STATUS_'),
+    parts: partsJson(r.parts),
+    coupon_restored: r.couponRestored,
+    payment_refund_id: r.paymentRefundId,
+    failure_reason: r.failureReason,
   };
 }

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { Metadata, status } from '@grpc/grpc-js';
 import { type ApiClient, ClientStatus } from '@citybase/contracts/citybase/identity/v1/clients';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
-import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
+import {
+  type Checkout,
+  CheckoutStatus,
+  PaymentScenario,
+} from '@citybase/contracts/citybase/payment/v1/payment';
 import type { Campaign, CodeBatch } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import {
   BudgetLevel,
@@ -178,6 +182,56 @@ class FakeApi implements IdentityApi {
   issuePoints: IdentityApi['issuePoints'] = async (req) => {
     this.record('issuePoints', req);
     return { lotId: 'lot-1', available: req.points + 7n };
+  };
+  private checkout(checkoutId: string): Checkout {
+    const money = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
+    const parts = {
+      total: money(10_000n),
+      discount: money(1_000n),
+      points: 2_000n,
+      pointsValue: money(2_000n),
+      money: money(7_000n),
+    };
+    return {
+      checkoutId,
+      status: CheckoutStatus.CHECKOUT_STATUS_AWAITING_PAYMENT,
+      tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: 'm-1' },
+      merchantId: 'm-1',
+      scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
+      userId: 'u-1',
+      pointsHolderId: 'u-1',
+      parts,
+      paymentId: 'pay-1',
+      payUrl: 'http://sandbox/pay/pay-1',
+      couponId: 'c-1',
+      couponRedemptionId: 'r-1',
+      pointsReservationId: 'res-1',
+      createdAt: undefined,
+      expiresAt: undefined,
+      completedAt: undefined,
+      releaseReason: '',
+      refunded: undefined,
+      profitSharing: false,
+      payerRef: 'u-1',
+      description: '',
+      itemCodes: [],
+    };
+  }
+  createCheckout: IdentityApi['createCheckout'] = async (req) => {
+    this.record('createCheckout', req);
+    return { checkout: this.checkout('co-1') };
+  };
+  getCheckout: IdentityApi['getCheckout'] = async (req) => {
+    this.record('getCheckout', req);
+    return { checkout: this.checkout(req.checkoutId) };
+  };
+  cancelCheckout: IdentityApi['cancelCheckout'] = async (req) => {
+    this.record('cancelCheckout', req);
+    return { checkout: this.checkout(req.checkoutId) };
+  };
+  refundCheckout: IdentityApi['refundCheckout'] = async (req) => {
+    this.record('refundCheckout', req);
+    return { refund: undefined, checkout: this.checkout(req.checkoutId) };
   };
   getBalance: IdentityApi['getBalance'] = async (req) => {
     this.record('getBalance', req);
@@ -369,6 +423,7 @@ describe('credentials and endpoints', () => {
           pointsGrpcAddress: '127.0.0.1:50054',
           marketingGrpcAddress: '127.0.0.1:50055',
           dataGrpcAddress: '127.0.0.1:50057',
+          paymentGrpcAddress: '127.0.0.1:50052',
         },
         credentials: { client_id: 'cb_env', client_secret: 'env-secret' },
       },
@@ -385,6 +440,7 @@ describe('credentials and endpoints', () => {
       CITYBASE_IDENTITY_GRPC: 'identity:6000',
       CITYBASE_POINTS_GRPC: 'points:6004',
       CITYBASE_MARKETING_GRPC: 'marketing:6005',
+      CITYBASE_PAYMENT_GRPC: 'payment:6002',
     });
     expect(await h.run('operator', 'list', '--credentials', file)).toBe(0);
     expect(h.connects[0]).toEqual({
@@ -394,6 +450,7 @@ describe('credentials and endpoints', () => {
         pointsGrpcAddress: 'points:6004',
         marketingGrpcAddress: 'marketing:6005',
         dataGrpcAddress: '127.0.0.1:50057',
+        paymentGrpcAddress: 'payment:6002',
       },
       credentials: { client_id: 'cb_file', client_secret: 'file-secret' },
     });
@@ -1168,5 +1225,80 @@ describe('feeds and datasets commands', () => {
     expect(await h.run('feeds', 'export-log', '--out', out)).toBe(0);
     expect(readFileSync(out, 'utf8')).toContain('citybase-access-log/v1');
     expect(await h.run('feeds', 'export-log', '--out', out)).toBe(1);
+  });
+});
+
+describe('checkout', () => {
+  it('creates a checkout with a coupon code and points, and refunds part of one', async () => {
+    const h = harness();
+    expect(
+      await h.run(
+        'checkout',
+        'create',
+        '--operator',
+        'op-1',
+        '--project',
+        'p-1',
+        '--merchant',
+        'm-1',
+        '--scenario',
+        'goods',
+        '--total',
+        '10000',
+        '--user',
+        'u-1',
+        '--coupon-code',
+        'AUTUMN',
+        '--points',
+        '2000',
+        '--item',
+        'sku-1',
+        '--request-id',
+        'co-req-1',
+      ),
+    ).toBe(0);
+    const out = h.json() as {
+      request_id: string;
+      checkout: { status: string; parts: Record<string, unknown>; pay_url: string };
+    };
+    expect(out.request_id).toBe('co-req-1');
+    expect(out.checkout.status).toBe('AWAITING_PAYMENT');
+    expect(out.checkout.parts).toMatchObject({
+      points: '2000',
+      money: { currency: 'CNY', amount_minor: '7000' },
+    });
+    expect(h.api.calls[0]).toEqual({
+      method: 'createCheckout',
+      req: {
+        requestId: 'co-req-1',
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+        merchantId: 'm-1',
+        scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
+        total: { currency: 'CNY', amountMinor: 10_000n },
+        itemCodes: ['sku-1'],
+        userId: 'u-1',
+        pointsHolderId: '',
+        couponId: '',
+        couponCode: 'AUTUMN',
+        points: 2_000n,
+        payerRef: 'u-1',
+        description: '',
+        expiresInSeconds: 0,
+        profitSharing: false,
+      },
+    });
+    h.out.length = 0;
+    expect(
+      await h.run('checkout', 'refund', '--id', 'co-1', '--amount', '5000', '--reason', 'returned'),
+    ).toBe(0);
+    expect(h.api.calls[1]).toEqual({
+      method: 'refundCheckout',
+      req: {
+        requestId: 'generated-1',
+        checkoutId: 'co-1',
+        amount: { currency: 'CNY', amountMinor: 5_000n },
+        reason: 'returned',
+      },
+    });
   });
 });

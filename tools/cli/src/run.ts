@@ -17,6 +17,8 @@ import {
   renderBalance,
   renderBudget,
   renderCampaign,
+  renderCheckout,
+  renderCheckoutRefund,
   renderClient,
   renderCodeBatch,
   renderEarningRule,
@@ -121,7 +123,10 @@ type MutatingCommand = Extract<
       | 'datasets classify'
       | 'datasets scan'
       | 'feeds grant'
-      | 'feeds revoke';
+      | 'feeds revoke'
+      | 'checkout create'
+      | 'checkout cancel'
+      | 'checkout refund';
   }
 >;
 
@@ -141,6 +146,9 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'campaign activate':
     case 'campaign pause':
     case 'campaign end':
+    case 'checkout create':
+    case 'checkout cancel':
+    case 'checkout refund':
       return true;
     case 'campaign codes':
       return command.generate !== undefined;
@@ -163,6 +171,7 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'campaign list':
     case 'points rule list':
     case 'points balance':
+    case 'checkout get':
       return false;
   }
 }
@@ -321,6 +330,48 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
         holderId: command.holderId,
       });
       return print({ balance: renderBalance(res) });
+    }
+    // Checkouts: the calls a scenario app makes (docs/payment-checkout.md shows this code).
+    case 'checkout create': {
+      const res = await api.createCheckout({
+        requestId,
+        tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+        merchantId: command.merchantId,
+        scenario: command.scenario,
+        total: command.total,
+        itemCodes: command.itemCodes,
+        userId: command.userId,
+        pointsHolderId: command.pointsHolderId,
+        couponId: command.couponId,
+        couponCode: command.couponCode,
+        points: command.points,
+        payerRef: command.payerRef,
+        description: command.description,
+        expiresInSeconds: command.expiresInSeconds,
+        profitSharing: false,
+      });
+      return print({ request_id: requestId, checkout: renderCheckout(res.checkout) });
+    }
+    case 'checkout get': {
+      const res = await api.getCheckout({ checkoutId: command.checkoutId });
+      return print({ checkout: renderCheckout(res.checkout) });
+    }
+    case 'checkout cancel': {
+      const res = await api.cancelCheckout({ requestId, checkoutId: command.checkoutId });
+      return print({ request_id: requestId, checkout: renderCheckout(res.checkout) });
+    }
+    case 'checkout refund': {
+      const res = await api.refundCheckout({
+        requestId,
+        checkoutId: command.checkoutId,
+        amount: command.amount,
+        reason: command.reason,
+      });
+      return print({
+        request_id: requestId,
+        refund: renderCheckoutRefund(res.refund),
+        checkout: renderCheckout(res.checkout),
+      });
     }
     case 'campaign create': {
       const res = await api.createCampaign({ requestId, campaign: command.campaign });

@@ -49,6 +49,8 @@ interface TenantA extends World {
   operatorB: string;
   paymentId: string;
   refundId: string;
+  /** Payment: a completed checkout (money only) of A's resident. */
+  checkoutId: string;
   /** Settlement: A's escrow account, a ledger transaction of A, a payout and a reconciliation report. */
   accountId: string;
   transactionId: string;
@@ -355,6 +357,33 @@ const FOREIGN: Record<string, Foreign> = {
     }),
   },
   '/citybase.payment.v1.PaymentService/GetRefund': { request: (a) => ({ refundId: a.refundId }) },
+  '/citybase.payment.v1.PaymentService/CreateCheckout': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      merchantId: a.merchantId,
+      scenario: 4,
+      total: { currency: 'CNY', amountMinor: '1000' },
+      userId: a.residentId,
+      payerRef: a.residentId,
+    }),
+  },
+  '/citybase.payment.v1.PaymentService/GetCheckout': { request: (a) => ({ checkoutId: a.checkoutId }) },
+  '/citybase.payment.v1.PaymentService/CancelCheckout': {
+    request: (a) => ({ requestId: rid(), checkoutId: a.checkoutId }),
+  },
+  '/citybase.payment.v1.PaymentService/RefundCheckout': {
+    request: (a) => ({
+      requestId: rid(),
+      checkoutId: a.checkoutId,
+      amount: { currency: 'CNY', amountMinor: '1' },
+      reason: 'hostile',
+    }),
+  },
+  '/citybase.payment.v1.PaymentService/ListCheckouts': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId, projectId: a.projectId } }),
+    list: true,
+  },
   // grouped by operator and project: a row of A's would carry A's ids, which the request does not name
   '/citybase.payment.v1.PaymentService/QueryFundFlows': {
     request: () => ({ fromDay: '2026-01-01', toDay: '2026-12-31', groupBy: [2, 3] }),
@@ -953,11 +982,33 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'refund',
       'refundId',
     );
+    // a checkout of A's resident paid in money only (payment calls neither points nor marketing)
+    const checkout = (
+      await ok('/citybase.payment.v1.PaymentService/CreateCheckout', {
+        requestId: rid(),
+        tenancy: { operatorId, projectId },
+        merchantId,
+        scenario: 4,
+        total: { currency: 'CNY', amountMinor: '1500' },
+        userId: residentId,
+        payerRef: residentId,
+      })
+    ).checkout as Json;
+    const checkoutId = checkout.checkoutId as string;
+    await sandbox.pay(checkout.paymentId as string, 'success');
+    await waitFor(
+      'checkout completed',
+      async () =>
+        ((await ok('/citybase.payment.v1.PaymentService/GetCheckout', { checkoutId })).checkout as Json)
+          .status === 3 || undefined,
+      30_000,
+    );
     a = {
       ...world,
       operatorB,
       paymentId,
       refundId,
+      checkoutId,
       accountId: '',
       transactionId: '',
       payoutId: '',

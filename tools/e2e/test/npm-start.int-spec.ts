@@ -83,6 +83,14 @@ describe('npm start', () => {
         client_secret: string;
       };
       expect((await tokenFor(marketing, 'payment:write payment:refund settlement:write')).status).toBe(200);
+      // payment's checkouts call points and marketing as its own client, created the same way
+      const payment = JSON.parse(readFileSync(join(stateDir, 'payment-client.json'), 'utf8')) as {
+        client_id: string;
+        client_secret: string;
+      };
+      expect(
+        (await tokenFor(payment, 'points:write points:read marketing:redeem marketing:claim')).status,
+      ).toBe(200);
       const { access_token: token } = (await res.json()) as { access_token: string };
       const tenancy = grpcClient(TenancyServiceService, '127.0.0.1:50051', () => bearer(token));
       try {

@@ -6,7 +6,8 @@ import { RedemptionsService } from './redemptions.service';
 /**
  * Payment's refunds as redemptions apply them, each inside the inbox transaction of the consumer
  * `marketing.redemptions` (ADR 0004: each applies once per event id): a full refund of a payment
- * rolls back the coupon redemptions that reference it.
+ * rolls back the coupon redemptions that reference it; a checkout refund that restores the coupon
+ * (CheckoutRefunded coupon_restored) rolls back the checkout's redemption.
  */
 @EventConsumer('marketing.redemptions')
 @Injectable()
@@ -16,6 +17,9 @@ export class RedemptionEventHandlers implements EventSubscriber {
   subscribe(on: Subscribe): void {
     on(PaymentEvents.RefundSucceeded, (client, event, ctx) =>
       this.redemptions.rollBackOnRefund(client, event, ctx.envelope.id),
+    );
+    on(PaymentEvents.CheckoutRefunded, (client, event, ctx) =>
+      this.redemptions.rollBackOnCheckoutRefund(client, event, ctx.envelope.id),
     );
   }
 }

@@ -23,7 +23,7 @@ import {
   withTransaction,
 } from '@citybase/platform';
 import { CouponStatus, FundingSource } from '@citybase/contracts/citybase/marketing/v1/marketing';
-import type { RefundSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
+import type { CheckoutRefunded, RefundSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
 import type { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { MarketingEvents } from '@citybase/contracts/events';
 import type { MarketingConfig } from '../config';
@@ -499,6 +499,35 @@ export class RedemptionsService {
     }
   }
 
+  /**
+   * Payment's CheckoutRefunded, in the inbox transaction of consumer `marketing.redemptions`: the
+   * refund that gives back the whole checkout (coupon_restored) rolls its CONFIRMED redemption back
+   * exactly like a full refund of a payment (ROLLED_BACK, coupon usable again, campaign totals
+   * restored; CouponReleased with by_checkout_refund, so settlement posts nothing more: the refund's
+   * parts gave the discount back). A partial refund keeps it. Applied once: the redemption is
+   * CONFIRMED only once.
+   */
+  async rollBackOnCheckoutRefund(
+    client: PoolClient,
+    event: CheckoutRefunded,
+    eventId: string,
+  ): Promise<void> {
+    if (!event.couponRestored || !event.couponRedemptionId) {
+      this.logger.debug(
+        { checkout_id: event.checkoutId, refund_id: event.refundId, event_id: eventId },
+        'checkout refund that does not restore a coupon: nothing to roll back',
+      );
+      return;
+    }
+    const r = await this.lockRedemption(client, event.couponRedemptionId);
+    if (!r || r.status !== 'CONFIRMED') return;
+    if (r.reference !== event.checkoutId)
+      throw new Error(
+        `CheckoutRefunded ${event.checkoutId}: redemption ${r.redemption_id} is for ${r.reference}, not this checkout`,
+      );
+    await this.rollBack(client, this.jobEmit(client), r, `checkout-refund:${event.refundId}`, true);
+  }
+
   // ---- transitions (under the coupon's lock) ----
 
   /** HELD > CONFIRMED: coupon REDEEMED, the campaign's redeemed += 1 and += discount, CouponRedeemed. */
@@ -545,11 +574,17 @@ export class RedemptionsService {
   }
 
   /** CONFIRMED > ROLLED_BACK: the coupon AVAILABLE again, the campaign's redeemed totals restored. */
-  private async rollBack(client: PoolClient, emit: Emit, r: RedemptionRow, by: string): Promise<void> {
+  private async rollBack(
+    client: PoolClient,
+    emit: Emit,
+    r: RedemptionRow,
+    by: string,
+    byCheckoutRefund = false,
+  ): Promise<void> {
     const ended = await endRedemption(client, r.redemption_id, 'CONFIRMED', 'ROLLED_BACK', by);
     if (!ended) return;
     await changeRedeemed(client, r.campaign_id, -1, r.discount);
-    await this.freeCoupon(client, emit, ended, 'REDEEMED');
+    await this.freeCoupon(client, emit, ended, 'REDEEMED', byCheckoutRefund);
     this.logger.info(
       { redemption_id: r.redemption_id, coupon_id: r.coupon_id, by },
       'redemption rolled back',
@@ -565,6 +600,7 @@ export class RedemptionsService {
     emit: Emit,
     ended: RedemptionRow,
     from: 'RESERVED' | 'REDEEMED',
+    byCheckoutRefund = false,
   ): Promise<void> {
     const coupon = await lockCouponForRedemption(client, ended.coupon_id);
     if (!coupon) throw new Error(`coupon ${ended.coupon_id} is missing`);
@@ -585,6 +621,7 @@ export class RedemptionsService {
         userId: ended.user_id,
         ...funderOf(coupon),
         occurredAt: toTimestamp(at),
+        byCheckoutRefund,
       },
       opts,
     );

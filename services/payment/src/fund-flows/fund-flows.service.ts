@@ -29,6 +29,13 @@ function toRow(r: FundFlowRowDb): FundFlowRow {
     netMinor: r.paid_minor - r.refunded_minor,
     payments: r.payments,
     refunds: r.refunds,
+    checkouts: r.checkouts,
+    discountMinor: r.discount_minor,
+    pointsValueMinor: r.points_value_minor,
+    points: r.points,
+    refundedDiscountMinor: r.refunded_discount_minor,
+    refundedPointsValueMinor: r.refunded_points_value_minor,
+    refundedPoints: r.refunded_points,
   };
 }
 
@@ -48,5 +55,12 @@ function total(rows: FundFlowRow[]): FundFlowRow {
     netMinor: sum((r) => r.netMinor),
     payments: sum((r) => r.payments),
     refunds: sum((r) => r.refunds),
+    checkouts: sum((r) => r.checkouts),
+    discountMinor: sum((r) => r.discountMinor),
+    pointsValueMinor: sum((r) => r.pointsValueMinor),
+    points: sum((r) => r.points),
+    refundedDiscountMinor: sum((r) => r.refundedDiscountMinor),
+    refundedPointsValueMinor: sum((r) => r.refundedPointsValueMinor),
+    refundedPoints: sum((r) => r.refundedPoints),
   };
 }

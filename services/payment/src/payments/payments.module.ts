@@ -17,5 +17,7 @@ import { PaymentTransitions } from './payments.transitions';
   imports: [ChannelsModule, RefundsModule],
   controllers: [PaymentsGrpc, ChannelNotificationsHttp],
   providers: [PaymentsService, PaymentTransitions, PaymentRouting, ChannelNotifications, ChannelPollJob],
+  // checkouts open their money part's payment through the same path and follow its outcome
+  exports: [PaymentsService, PaymentTransitions, PaymentRouting],
 })
 export class PaymentsModule {}

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   CitybaseClaims,
+  EnqueueOptions,
   inDbStage,
   inTenancy,
   Logger,
@@ -8,9 +9,11 @@ import {
   Mutations,
   PG_POOL,
   Pool,
+  PoolClient,
   toTimestamp,
 } from '@citybase/platform';
 import { PaymentStatus } from '@citybase/contracts/citybase/payment/v1/payment';
+import type { EventType } from '@citybase/contracts/event-types';
 import { PaymentEvents } from '@citybase/contracts/events';
 import { ChannelRejectedError, ChannelUnavailableError } from '../channels/channel-adapter';
 import { ChannelRouter } from '../channels/channel-router';
@@ -50,26 +53,7 @@ export class PaymentsService {
         requestId: cmd.requestId,
         command: cmd,
         execute: async ({ client, resourceId, emit, note }) => {
-          // a routing's lease outlives the first check: the channel-poll job only re-drives a routing that died
-          const created = await insertPayment(client, resourceId, cmd, this.routing.leaseMs);
-          const tenancy = {
-            operatorId: created.operator_id,
-            projectId: created.project_id,
-            merchantId: created.merchant_id,
-          };
-          await emit(
-            PaymentEvents.PaymentCreated,
-            {
-              paymentId: created.payment_id,
-              tenancy,
-              merchantId: created.merchant_id,
-              scenario: created.scenario,
-              amount: { currency: created.currency, amountMinor: created.amount_minor },
-              channel: created.channel,
-              occurredAt: toTimestamp(created.created_at),
-            },
-            { key: created.payment_id, subject: created.payment_id, tenancy },
-          );
+          const created = await this.insertIntent(client, resourceId, cmd, emit);
           note({
             payment_id: created.payment_id,
             project_id: created.project_id,
@@ -97,6 +81,47 @@ export class PaymentsService {
       throw PaymentErrors.notRoutable(payment.payment_id, payment.failure_reason);
     }
     return payment;
+  }
+
+  /**
+   * Inserts a payment intent and its PaymentCreated event in the caller's transaction: the one way
+   * an intent is made (CreatePayment, and a checkout's money part). Open it at a channel after
+   * commit with `openAtChannel`.
+   */
+  async insertIntent(
+    client: PoolClient,
+    paymentId: string,
+    cmd: CreatePaymentCommand,
+    emit: <E>(type: EventType<E>, payload: E, opts: EnqueueOptions) => Promise<void>,
+  ): Promise<PaymentRow> {
+    // a routing's lease outlives the first check: the channel-poll job only re-drives a routing that died
+    const created = await insertPayment(client, paymentId, cmd, this.routing.leaseMs);
+    const tenancy = {
+      operatorId: created.operator_id,
+      projectId: created.project_id,
+      merchantId: created.merchant_id,
+    };
+    await emit(
+      PaymentEvents.PaymentCreated,
+      {
+        paymentId: created.payment_id,
+        tenancy,
+        merchantId: created.merchant_id,
+        scenario: created.scenario,
+        amount: { currency: created.currency, amountMinor: created.amount_minor },
+        channel: created.channel,
+        occurredAt: toTimestamp(created.created_at),
+      },
+      { key: created.payment_id, subject: created.payment_id, tenancy },
+    );
+    return created;
+  }
+
+  /** Opens a committed intent's order at a routed channel unless that was done already. */
+  async openAtChannel(paymentId: string): Promise<PaymentRow> {
+    const stored = await findById(this.pool, paymentId);
+    if (!stored) throw new Error(`payment ${paymentId} does not exist`);
+    return needsRouting(stored) ? this.routing.route(paymentId) : stored;
   }
 
   /** The payment if it lies in the caller's tenancy; NOT_FOUND otherwise, exactly like a missing one. */

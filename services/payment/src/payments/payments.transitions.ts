@@ -47,6 +47,12 @@ function orderMemory(channelId: string, order: ChannelOrder): OrderMemory | unde
   }
 }
 
+/**
+ * Runs inside the transaction of a payment's move to a final status (after its event is written):
+ * a checkout paying with this payment becomes due for its next step in the same commit.
+ */
+export type FinalStatusHook = (client: PoolClient, payment: PaymentRow) => Promise<void>;
+
 export interface TransitionResult {
   payment: PaymentRow;
   /** False when nothing changed (already in that state, out of order, or another source won). */
@@ -62,12 +68,19 @@ export interface TransitionResult {
  */
 @Injectable()
 export class PaymentTransitions {
+  private readonly finalHooks: FinalStatusHook[] = [];
+
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(OUTBOX) private readonly outbox: Outbox,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_CONFIG) private readonly config: PaymentConfig,
   ) {}
+
+  /** Registers a hook run in the transaction of every move to a final status (checkouts). */
+  onFinalStatus(hook: FinalStatusHook): void {
+    this.finalHooks.push(hook);
+  }
 
   /**
    * Applies the channel's view of the order in its own transaction. `endsRouting`: the caller holds
@@ -218,6 +231,7 @@ export class PaymentTransitions {
       return { payment: before, changed: false };
     }
     await this.publish(client, after);
+    if (isFinal(after.status)) for (const hook of this.finalHooks) await hook(client, after);
     this.logger.info(
       {
         payment_id: after.payment_id,

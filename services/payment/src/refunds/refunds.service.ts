@@ -56,6 +56,15 @@ function isNoSuchRefund(err: unknown): boolean {
 }
 
 /**
+ * Runs inside the transaction in which a refund becomes final (after its event is written): the
+ * checkout refund whose money part it is completes in the same commit.
+ */
+export type RefundFinalHook = (client: PoolClient, refund: RefundRow) => Promise<void>;
+
+/** client_id of refunds a checkout refund asked for (RefundCheckout's money part). */
+export const CHECKOUT_CLIENT_ID = 'checkout';
+
+/**
  * Refunds of succeeded payments: full, partial and several, never more in total than was paid.
  * A refund is accepted (processing) under the payment's row lock, then started at the channel;
  * its outcome arrives by notification, query or the channel-poll job and is applied by one
@@ -64,6 +73,8 @@ function isNoSuchRefund(err: unknown): boolean {
  */
 @Injectable()
 export class RefundsService {
+  private readonly finalHooks: RefundFinalHook[] = [];
+
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(OUTBOX) private readonly outbox: Outbox,
@@ -73,6 +84,54 @@ export class RefundsService {
     private readonly mutations: Mutations,
     private readonly instructions: InstructionsService,
   ) {}
+
+  /** Registers a hook run in the transaction of every refund's final status (checkouts). */
+  onFinalStatus(hook: RefundFinalHook): void {
+    this.finalHooks.push(hook);
+  }
+
+  /**
+   * The money part of a checkout refund, inside the checkout's transaction: the rules of
+   * RefundPayment under the payment's row lock (the caller has locked the checkout, and checked
+   * the amount against the checkout's own refund rule). The refund is processing and due for the
+   * channel-poll job at once; `startRefund` starts it at the channel after commit. Its request id is
+   * the checkout refund's id, its client CHECKOUT_CLIENT_ID. Throws the RefundPayment error when the
+   * payment cannot be refunded that much.
+   */
+  async refundForCheckout(
+    client: PoolClient,
+    refundId: string,
+    cmd: RefundPaymentCommand,
+  ): Promise<RefundRow> {
+    const payment = await lockPayment(client, cmd.paymentId);
+    if (!payment) throw RefundErrors.paymentNotFound(cmd.paymentId);
+    const refundable = payment.amount_minor - (await committedRefunds(client, payment.payment_id));
+    switch (refundRefusal(payment, cmd, refundable)) {
+      case 'CURRENCY_MISMATCH':
+        throw RefundErrors.currencyMismatch(payment.currency);
+      case 'PAYMENT_NOT_SUCCEEDED':
+        throw RefundErrors.paymentNotSucceeded(payment.payment_id);
+      case 'REFUND_EXCEEDS_PAID':
+        throw RefundErrors.exceedsPaid(refundable < 0n ? 0n : refundable);
+      case undefined:
+        break;
+    }
+    return insertRefund(client, refundId, {
+      clientId: CHECKOUT_CLIENT_ID,
+      cmd,
+      channel: payment.channel,
+      firstCheckDelayMs: 0,
+    });
+  }
+
+  /** Starts a processing refund at its channel now (after the commit that accepted it). */
+  async startRefund(refundId: string): Promise<RefundRow | undefined> {
+    const refund = await findRefund(this.pool, refundId);
+    if (!refund || refund.status !== RefundStatus.REFUND_STATUS_PROCESSING) return refund;
+    const payment = await findPayment(this.pool, refund.payment_id);
+    if (!payment) return refund;
+    return this.startAtChannel(refund, payment);
+  }
 
   /**
    * RefundPayment through the use-case pipeline (ADR 0007): the payment locked (refunds of one
@@ -356,6 +415,7 @@ export class RefundsService {
         opts,
       );
     }
+    for (const hook of this.finalHooks) await hook(client, done);
     if (done.instruction_id !== '') {
       const succeeded = done.status === RefundStatus.REFUND_STATUS_SUCCEEDED;
       await this.instructions.finishRefundInstruction(

@@ -3,6 +3,7 @@ import { domainErrorOf } from '@citybase/platform/testing';
 import { ReservationStatus } from '@citybase/contracts/citybase/points/v1/points';
 import {
   allocate,
+  allocateReturn,
   decideEnd,
   HISTORY_PAGE,
   obligationsOf,
@@ -178,5 +179,28 @@ describe('clearing rules', () => {
       5n,
     ]);
     expect(obligationsOf([lot('a', 'p1', 2n)], { operatorId: 'a', projectId: 'p1' })).toEqual([]);
+  });
+});
+
+describe('returns on checkout refunds', () => {
+  const spent = [
+    { lot_id: 'late', units: 200n, returned: 0n },
+    { lot_id: 'early', units: 100n, returned: 0n },
+  ];
+  it('gives back from the lots in order, each up to what it gave and earlier returns did not give back', () => {
+    expect(allocateReturn(90n, spent)).toEqual([{ lotId: 'late', units: 90n }]);
+    expect(allocateReturn(210n, [{ ...spent[0]!, returned: 90n }, spent[1]!])).toEqual([
+      { lotId: 'late', units: 110n },
+      { lotId: 'early', units: 100n },
+    ]);
+    expect(allocateReturn(300n, spent)).toEqual([
+      { lotId: 'late', units: 200n },
+      { lotId: 'early', units: 100n },
+    ]);
+  });
+  it('refuses more than is left to return, and nothing at all', () => {
+    expect(() => allocateReturn(301n, spent)).toThrow(/only 300 of 301/);
+    expect(() => allocateReturn(1n, [{ lot_id: 'x', units: 5n, returned: 5n }])).toThrow(/only 0 of 1/);
+    expect(() => allocateReturn(0n, spent)).toThrow(/positive/);
   });
 });

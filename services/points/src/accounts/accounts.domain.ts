@@ -377,3 +377,26 @@ export function reservationExpiry(now: Date, ttlSeconds: number, defaultTtl: num
 export function lotExpiry(now: Date, expiresAtMs: number | undefined, lifetimeDays: number): Date {
   return new Date(expiresAtMs ?? now.getTime() + lifetimeDays * 86_400_000);
 }
+
+/**
+ * Which lots a checkout refund's points come back from (docs/points.md "Returns on checkout
+ * refunds"): the lots the confirmation spent, in the order given (latest expiry first), each up to
+ * what it gave and earlier returns did not give back. Throws when the reservation has fewer points
+ * left to return than asked (payment never refunds more points than the checkout used).
+ */
+export function allocateReturn(
+  points: bigint,
+  spent: readonly { lot_id: string; units: bigint; returned: bigint }[],
+): { lotId: string; units: bigint }[] {
+  if (points <= 0n) throw new Error(`a return must be positive, not ${points}`);
+  const out: { lotId: string; units: bigint }[] = [];
+  let left = points;
+  for (const l of spent) {
+    const free = l.units - l.returned;
+    const n = free < left ? free : left;
+    if (n > 0n) out.push({ lotId: l.lot_id, units: n });
+    left -= n > 0n ? n : 0n;
+    if (left === 0n) return out;
+  }
+  throw new Error(`only ${points - left} of ${points} points are left to return`);
+}

@@ -26,6 +26,7 @@ import {
   ReservationStatus,
 } from '@citybase/contracts/citybase/points/v1/points';
 import type { IssuerPoints } from '@citybase/contracts/citybase/points/v1/events';
+import type { CheckoutRefunded } from '@citybase/contracts/citybase/payment/v1/events';
 import { PointsEvents } from '@citybase/contracts/events';
 import type { PointsConfig } from '../config';
 import { BudgetsService } from '../budgets/budgets.service';
@@ -33,6 +34,7 @@ import { ProgrammesService } from '../programmes/programmes.service';
 import { effectiveTier } from '../tiers/tiers.domain';
 import {
   allocate,
+  allocateReturn,
   decideEnd,
   EndReservationCommand,
   HISTORY_PAGE,
@@ -77,6 +79,8 @@ import {
   LotRow,
   noticeDueLots,
   ReservationRow,
+  returnedBy,
+  spentLots,
 } from './accounts.store';
 
 type Emit = <E>(type: EventType<E>, payload: E, opts: EnqueueOptions) => Promise<void>;
@@ -807,6 +811,95 @@ export class AccountsService {
       if (lots.length > 0) this.logger.info({ lots: lots.length }, 'points expiry notices');
       return lots.length;
     });
+  }
+
+  // ---- returns on checkout refunds ----
+
+  /**
+   * Payment's CheckoutRefunded, in the inbox transaction of consumer `points.checkouts`: the
+   * refund's points go back to the holder as AVAILABLE lots (docs/points.md "Returns on checkout
+   * refunds"), one RETURNED lot per lot the confirmation spent (latest expiry first, each up to what
+   * it gave and earlier returns did not give back), with that lot's issuer, budget and member, and
+   * its expiry (a fresh lifetime when it has passed); the budgets' redeemed -= what comes back; one
+   * RETURNED entry; PointsReturned (settlement takes the value back into each issuer's liability).
+   * Once per checkout refund (the entry's unique (reservation, refund id)).
+   */
+  async returnOnCheckoutRefund(client: PoolClient, e: CheckoutRefunded, eventId: string): Promise<void> {
+    const points = e.parts?.points ?? 0n;
+    if (points <= 0n || !e.pointsReservationId) return;
+    const r = await this.lockReservation(client, e.pointsReservationId);
+    if (!r || r.status !== ReservationStatus.RESERVATION_STATUS_CONFIRMED || r.reference !== e.checkoutId)
+      throw new Error(
+        `CheckoutRefunded ${e.checkoutId}/${e.refundId}: reservation ${e.pointsReservationId} is not a confirmed reservation of this checkout`,
+      );
+    if (await returnedBy(client, r.reservation_id, e.refundId)) return;
+    const spent = await spentLots(client, r.reservation_id);
+    const back = allocateReturn(points, spent);
+    const now = new Date();
+    const terms = await this.programmes.get(client, r.operator_id);
+    const entryId = randomUUID();
+    await insertEntry(client, {
+      entry_id: entryId,
+      account_id: r.account_id,
+      kind: EntryKind.ENTRY_KIND_RETURNED,
+      available_delta: points,
+      reason: 'CHECKOUT_REFUND',
+      reference: e.refundId,
+      reservation_id: r.reservation_id,
+      event_id: eventId,
+    });
+    const lots: IssuerPoints[] = [];
+    for (const b of back) {
+      const from = spent.find((l) => l.lot_id === b.lotId);
+      if (!from) throw new Error(`lot ${b.lotId} is not one reservation ${r.reservation_id} spent`);
+      const lot = await insertLot(client, {
+        lot_id: randomUUID(),
+        account_id: r.account_id,
+        amount: b.units,
+        status: LotStatus.LOT_STATUS_AVAILABLE,
+        source: LotSource.LOT_SOURCE_RETURNED,
+        source_ref: e.refundId,
+        issuer_operator_id: from.issuer_operator_id,
+        issuer_project_id: from.issuer_project_id,
+        budget_id: from.budget_id,
+        member_id: from.member_id,
+        entry_id: entryId,
+        earned_at: now,
+        available_at: now,
+        expires_at:
+          from.expires_at.getTime() > now.getTime()
+            ? from.expires_at
+            : lotExpiry(now, undefined, terms.lotLifetimeDays),
+        from_lot_id: from.lot_id,
+      });
+      await this.budgets.returned(client, from.budget_id, b.units);
+      lots.push(issuerPoints(terms.pointValue, lot.lot_id, lot, b.units));
+    }
+    await this.jobEmit(client)(
+      PointsEvents.PointsReturned,
+      {
+        returnId: e.refundId,
+        reservationId: r.reservation_id,
+        tenancy: { operatorId: r.operator_id, projectId: '', merchantId: '' },
+        holderId: r.holder_id,
+        points,
+        reference: r.reference,
+        redeemedAt: redeemedAtOf(r),
+        lots,
+        value: valueOf(terms.pointValue, points),
+        occurredAt: toTimestamp(now),
+      },
+      { key: r.holder_id, subject: r.reservation_id, tenancy: { operatorId: r.operator_id } },
+    );
+    this.logger.info(
+      {
+        reservation_id: r.reservation_id,
+        refund_id: e.refundId,
+        points: points.toString(),
+        lots: lots.length,
+      },
+      'points returned on a checkout refund',
+    );
   }
 
   // ---- helpers ----

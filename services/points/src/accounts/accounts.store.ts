@@ -583,3 +583,52 @@ export async function insertClearingObligation(
   );
   return rows[0] as ClearingObligationRow;
 }
+
+// ---- returns on checkout refunds ----
+
+/** A lot a confirmed reservation spent, with what its returns gave back of it so far. */
+export interface SpentLot {
+  lot_id: string;
+  /** Units the confirmation took from it. */
+  units: bigint;
+  /** Units RETURNED lots of this reservation gave back of it. */
+  returned: bigint;
+  budget_id: string;
+  issuer_operator_id: string;
+  issuer_project_id: string;
+  member_id: string;
+  expires_at: Date;
+}
+
+/**
+ * The lots a confirmed reservation spent, latest expiry first (the order returns give back in: the
+ * points that would have lasted longest come back first), each with what earlier returns gave back.
+ */
+export async function spentLots(client: PoolClient, reservationId: string): Promise<SpentLot[]> {
+  const { rows } = await client.query<SpentLot>(
+    `SELECT l.lot_id, -el.remaining_delta AS units, coalesce(r.returned, 0)::bigint AS returned, l.budget_id,
+            l.issuer_operator_id, l.issuer_project_id, l.member_id, l.expires_at
+       FROM points_entries e JOIN entry_lots el USING (entry_id) JOIN lots l USING (lot_id)
+       LEFT JOIN (SELECT rl.from_lot_id, sum(rl.amount) AS returned
+                    FROM lots rl JOIN points_entries re ON re.entry_id = rl.entry_id
+                   WHERE re.kind = 14 AND re.reservation_id = $1 GROUP BY rl.from_lot_id) r
+         ON r.from_lot_id = l.lot_id
+      WHERE e.kind = 5 AND e.reservation_id = $1
+      ORDER BY l.expires_at DESC, l.lot_id DESC`,
+    [reservationId],
+  );
+  return rows;
+}
+
+/** Whether the checkout refund `refundId` already returned points of the reservation. */
+export async function returnedBy(
+  client: PoolClient,
+  reservationId: string,
+  refundId: string,
+): Promise<boolean> {
+  const { rowCount } = await client.query(
+    'SELECT 1 FROM points_entries WHERE kind = 14 AND reservation_id = $1 AND reference = $2',
+    [reservationId, refundId],
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -111,6 +111,12 @@ export class BudgetsService {
     await addToNode(client, budgetId, 'redeemed', points);
   }
 
+  /** Redeemed points of the node came back by a checkout refund (redeemed -= points). */
+  async returned(client: PoolClient, budgetId: string, points: bigint): Promise<void> {
+    if (points <= 0n) throw new Error(`returned of ${points} points: must be positive`);
+    await addToNode(client, budgetId, 'redeemed', -points);
+  }
+
   /** Points charged to the node expired (expired += points). */
   async expired(client: PoolClient, budgetId: string, points: bigint): Promise<void> {
     if (points <= 0n) throw new Error(`expired of ${points} points: must be positive`);

@@ -152,6 +152,8 @@ const state = (over: Partial<OrderState> = {}): OrderState => ({
   profitSharing: false,
   channelSplit: ChannelSplitStatus.CHANNEL_SPLIT_STATUS_NOT_NEEDED,
   resolutionPending: false,
+  checkout: false,
+  partsPending: false,
   ...over,
 });
 
@@ -179,6 +181,16 @@ describe('state decisions', () => {
     expect(domainErrorOf(() => decideCompletion(state({ refundPendingMinor: 1n }), 'app')).code).toBe(
       'REFUND_PENDING',
     );
+  });
+
+  it("checkouts: an order waiting for a part does not complete; a checkout's order is refunded through payment only", () => {
+    expect(
+      domainErrorOf(() => decideCompletion(state({ checkout: true, partsPending: true }), 'app')).code,
+    ).toBe('CHECKOUT_PARTS_PENDING');
+    expect(decideCompletion(state({ checkout: true }), 'auto_confirm')).toBe('complete');
+    const refund = domainErrorOf(() => decideRefund(state({ checkout: true }), 100n, 'original', 'payer'));
+    expect(refund).toMatchObject({ kind: 'failed_precondition', code: 'ORDER_IS_CHECKOUT' });
+    expect(refund.message).toContain('RefundCheckout');
   });
 
   it('disputes: only a held order opens one; only a disputed one without a pending refund resolves', () => {

@@ -116,6 +116,10 @@ export interface OrderState {
   channelSplit: ChannelSplitStatus;
   /** A dispute resolution waiting for its refund through the channel. */
   resolutionPending: boolean;
+  /** The order is a checkout's (docs/settlement-checkout.md). */
+  checkout: boolean;
+  /** A checkout's order still waiting for one of its parts. */
+  partsPending: boolean;
 }
 
 export type CompletedBy = 'app' | 'auto_confirm' | 'dispute';
@@ -141,6 +145,7 @@ export function decideCompletion(order: OrderState, by: CompletedBy): 'complete'
       throw EscrowErrors.notCompletable(order.orderId, order.status);
   }
   if (order.refundPendingMinor > 0n) throw EscrowErrors.refundPending(order.orderId);
+  if (order.partsPending) throw EscrowErrors.partsPending(order.orderId);
   if (order.heldMinor <= 0n) throw EscrowErrors.notCompletable(order.orderId, order.status);
   return 'complete';
 }
@@ -179,6 +184,8 @@ export function decideRefund(
   payerRef: string,
 ): RefundPlan {
   if (order.resolutionPending) throw EscrowErrors.resolutionPending(order.orderId);
+  // a checkout's refund gives back money, points and coupon together: payment's RefundCheckout
+  if (order.checkout) throw EscrowErrors.checkoutOrder(order.orderId);
   if (order.status === EscrowStatus.ESCROW_STATUS_REFUNDED)
     throw EscrowErrors.notRefundable(order.orderId, order.status);
   const refundable = order.paidMinor - order.refundedMinor - order.refundPendingMinor;

@@ -63,6 +63,18 @@ export const EscrowErrors = {
       { field: 'refund_amount.amount_minor', rule: `less than ${held}` },
     ),
 
+  partsPending: (orderId: string) =>
+    DomainError.precondition(
+      'CHECKOUT_PARTS_PENDING',
+      `order ${orderId} is a checkout's still waiting for its coupon, points or payment part; retry once they arrived`,
+    ),
+
+  checkoutOrder: (orderId: string) =>
+    DomainError.precondition(
+      'ORDER_IS_CHECKOUT',
+      `order ${orderId} is a checkout's: refund it with payment's RefundCheckout, which gives back money, points and coupon together`,
+    ),
+
   currencyMismatch: (field: string, currency: string) =>
     DomainError.invalid(`${field}.currency`, `must be the order's currency ${currency}`),
 };

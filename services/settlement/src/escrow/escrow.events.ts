@@ -11,6 +11,8 @@ import {
 import { PaymentEvents } from '@citybase/contracts/events';
 import type {
   ChannelSplitFailed,
+  CheckoutCompleted,
+  CheckoutRefunded,
   ChannelSplitReturnFailed,
   ChannelSplitReturnSucceeded,
   ChannelSplitSucceeded,
@@ -18,6 +20,7 @@ import type {
   RefundFailed,
   RefundSucceeded,
 } from '@citybase/contracts/citybase/payment/v1/events';
+import { EscrowCheckouts } from './escrow.checkouts';
 import { findInstruction, InstructionKind, lockOrder } from './escrow.store';
 import { EscrowRefunds } from './escrow.refunds';
 import { EscrowTransitions } from './escrow.transitions';
@@ -44,14 +47,27 @@ export class EscrowEventHandlers implements EventSubscriber {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly transitions: EscrowTransitions,
     private readonly refunds: EscrowRefunds,
+    private readonly checkouts: EscrowCheckouts,
   ) {}
 
-  onPaymentSucceeded(client: PoolClient, e: PaymentSucceeded, ctx: EventContext): Promise<void> {
-    return this.transitions.escrowPayment(client, e, ctx.envelope.id);
+  async onPaymentSucceeded(client: PoolClient, e: PaymentSucceeded, ctx: EventContext): Promise<void> {
+    await this.transitions.escrowPayment(client, e, ctx.envelope.id);
+    // a checkout's payment: its coupon and points parts join the order (docs/settlement-checkout.md)
+    await this.checkouts.orderCreated(client, e.paymentId.toLowerCase());
+  }
+
+  onCheckoutCompleted(client: PoolClient, e: CheckoutCompleted, ctx: EventContext): Promise<void> {
+    return this.checkouts.completed(client, e, ctx.envelope.id);
+  }
+
+  onCheckoutRefunded(client: PoolClient, e: CheckoutRefunded, ctx: EventContext): Promise<void> {
+    return this.checkouts.refunded(client, e, ctx.envelope.id);
   }
   /** Payments held, refunds, and the channel's answers to settlement's instructions. */
   subscribe(on: Subscribe): void {
     on(PaymentEvents.PaymentSucceeded, (client, event, ctx) => this.onPaymentSucceeded(client, event, ctx));
+    on(PaymentEvents.CheckoutCompleted, (client, event, ctx) => this.onCheckoutCompleted(client, event, ctx));
+    on(PaymentEvents.CheckoutRefunded, (client, event, ctx) => this.onCheckoutRefunded(client, event, ctx));
     on(PaymentEvents.RefundSucceeded, (client, event) => this.onRefundSucceeded(client, event));
     on(PaymentEvents.RefundFailed, (client, event) => this.onRefundFailed(client, event));
     on(PaymentEvents.ChannelSplitSucceeded, (client, event) => this.onChannelSplitSucceeded(client, event));

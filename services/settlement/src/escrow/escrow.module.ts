@@ -3,6 +3,7 @@ import { LedgerModule } from '../ledger/ledger.module';
 import { SplitRulesModule } from '../split-rules/split-rules.module';
 import { TaxRecordsModule } from '../tax-records/tax-records.module';
 import { AutoConfirmJob } from './auto-confirm.job';
+import { EscrowCheckouts } from './escrow.checkouts';
 import { EscrowEventHandlers } from './escrow.events';
 import { EscrowGrpc } from './escrow.grpc';
 import { EscrowRefunds } from './escrow.refunds';
@@ -18,7 +19,15 @@ import { EscrowTransitions } from './escrow.transitions';
 @Module({
   imports: [LedgerModule, SplitRulesModule, TaxRecordsModule],
   controllers: [EscrowGrpc],
-  providers: [EscrowTransitions, EscrowRefunds, EscrowService, EscrowEventHandlers, AutoConfirmJob],
-  exports: [EscrowEventHandlers],
+  providers: [
+    EscrowTransitions,
+    EscrowRefunds,
+    EscrowCheckouts,
+    EscrowService,
+    EscrowEventHandlers,
+    AutoConfirmJob,
+  ],
+  // EscrowCheckouts: coupon and points redemptions (their own rooms' consumers) join checkouts' orders
+  exports: [EscrowEventHandlers, EscrowCheckouts],
 })
 export class EscrowModule {}

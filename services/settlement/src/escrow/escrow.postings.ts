@@ -63,15 +63,18 @@ export const orderAccounts = (o: OrderAccountsOf): Record<OrderAccountName, Acco
   },
 });
 
-/** One line of a planned posting: an account of the order, and the signed amount (debit positive). */
+/**
+ * One line of a planned posting: an account of the order (by name) or another account (a checkout
+ * part's payable or funder: by key), and the signed amount (debit positive).
+ */
 export interface PlannedLine {
-  account: OrderAccountName;
+  account: OrderAccountName | AccountKey;
   amountMinor: bigint;
 }
 
 export interface PlannedPosting {
   /** The ledger transaction's kind. */
-  kind: 'payment_escrowed' | 'order_completed' | 'refund';
+  kind: 'payment_escrowed' | 'order_completed' | 'refund' | 'checkout_part_escrowed' | 'checkout_refund';
   /** One transaction per business fact: posting the same key again returns the first one. */
   idempotencyKey: string;
   lines: PlannedLine[];
@@ -146,4 +149,77 @@ function assertParts(totalMinor: bigint, parts: SplitParts): void {
   const sum = SPLIT_ROLES.reduce((s, role) => s + parts[role], 0n);
   if (sum !== totalMinor || SPLIT_ROLES.some((role) => parts[role] < 0n))
     throw new Error(`split parts ${SPLIT_ROLES.map((r) => parts[r]).join('/')} do not make ${totalMinor}`);
+}
+
+/** A checkout's part that is not money: the coupon's discount or the points' value. */
+export type CheckoutPartName = 'discount' | 'points';
+
+/**
+ * A checkout's coupon discount or points value joins the checkout's order: its own event credited
+ * it to the place's merchant payable (as any redemption); this moves it from there into escrow
+ * (Dr payable(place) / Cr escrow), once per checkout and part (docs/settlement-checkout.md).
+ */
+export function partEscrowedPosting(
+  checkoutId: string,
+  part: CheckoutPartName,
+  place: AccountKey,
+  amountMinor: bigint,
+): PlannedPosting {
+  if (amountMinor <= 0n) throw new Error(`a checkout part must be positive, not ${amountMinor}`);
+  if (place.kind !== AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE)
+    throw new Error(`a checkout part comes from the place's merchant payable, not kind ${place.kind}`);
+  return {
+    kind: 'checkout_part_escrowed',
+    idempotencyKey: `checkout:${checkoutId}:escrow:${part}`,
+    lines: [
+      { account: place, amountMinor },
+      { account: 'escrow', amountMinor: -amountMinor },
+    ],
+  };
+}
+
+/**
+ * A checkout refund's discount and points parts leave the order: from escrow before completion (Dr
+ * escrow), after completion from the split parts it takes back (Dr each part; they must sum to the
+ * two parts); the discount back to its funder's subsidy (Cr MARKETING_SUBSIDY: the funder's
+ * expense shrinks), the points' value to the place's payable the redemption credited (Cr payable),
+ * from where points' PointsReturned gives it back to each issuer's liability. The money part is
+ * payment's refund (refundPosting). Undefined when both parts are 0.
+ */
+export function checkoutRefundPosting(
+  checkoutId: string,
+  r: {
+    refundId: string;
+    discountMinor: bigint;
+    /** The coupon's funder subsidy account (required when discountMinor > 0). */
+    funder: AccountKey | undefined;
+    pointsValueMinor: bigint;
+    /** The payable the points' value came from (required when pointsValueMinor > 0). */
+    pointsPlace: AccountKey | undefined;
+    splitReturn: SplitParts | undefined;
+  },
+): PlannedPosting | undefined {
+  if (r.discountMinor < 0n || r.pointsValueMinor < 0n)
+    throw new Error(`checkout refund parts must not be negative (${r.discountMinor}, ${r.pointsValueMinor})`);
+  const total = r.discountMinor + r.pointsValueMinor;
+  if (total === 0n) return undefined;
+  const credits: PlannedLine[] = [];
+  if (r.discountMinor > 0n) {
+    if (r.funder?.kind !== AccountKind.ACCOUNT_KIND_MARKETING_SUBSIDY)
+      throw new Error('a refunded discount goes back to its funder: a MARKETING_SUBSIDY account');
+    credits.push({ account: r.funder, amountMinor: -r.discountMinor });
+  }
+  if (r.pointsValueMinor > 0n) {
+    if (r.pointsPlace?.kind !== AccountKind.ACCOUNT_KIND_MERCHANT_PAYABLE)
+      throw new Error("refunded points go back through the place's MERCHANT_PAYABLE");
+    credits.push({ account: r.pointsPlace, amountMinor: -r.pointsValueMinor });
+  }
+  if (r.splitReturn) assertParts(total, r.splitReturn);
+  return {
+    kind: 'checkout_refund',
+    idempotencyKey: `checkout:${checkoutId}:refund:${r.refundId}`,
+    lines: r.splitReturn
+      ? [...credits, ...partLines(r.splitReturn, 1n)]
+      : [...credits, { account: 'escrow', amountMinor: total }],
+  };
 }

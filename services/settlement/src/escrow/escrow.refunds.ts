@@ -25,7 +25,8 @@ import {
   subtractParts,
   sumParts,
 } from './escrow.domain';
-import { refundPosting } from './escrow.postings';
+import type { AccountKey } from '../ledger/ledger.service';
+import { checkoutRefundPosting, PlannedPosting, refundPosting } from './escrow.postings';
 import {
   EscrowOrderRow,
   answerInstruction,
@@ -230,7 +231,13 @@ export class EscrowRefunds {
     client: PoolClient,
     order: EscrowOrderRow,
     refund: EscrowRefundRow,
-    opts: { reserved: boolean },
+    opts: {
+      reserved: boolean;
+      /** A checkout refund's posting (its discount and points parts) instead of refundPosting. */
+      posting?: PlannedPosting;
+      /** More changes of the order (a checkout refund's parts). */
+      extra?: Parameters<typeof updateOrder>[2];
+    },
   ): Promise<EscrowOrderRow> {
     const amount = refund.amount_minor;
     const pending = order.refund_pending_minor - (opts.reserved ? amount : 0n);
@@ -259,14 +266,15 @@ export class EscrowRefunds {
     const tx = await this.transitions.post(
       client,
       order,
-      refundPosting(order.order_id, {
-        refundId: refund.refund_id,
-        amountMinor: amount,
-        destination: refund.destination,
-        splitReturn: refund.after_split ? parts : undefined,
-      }),
+      opts.posting ??
+        refundPosting(order.order_id, {
+          refundId: refund.refund_id,
+          amountMinor: amount,
+          destination: refund.destination,
+          splitReturn: refund.after_split ? parts : undefined,
+        }),
     );
-    const done = await updateOrder(client, order.order_id, changes);
+    const done = await updateOrder(client, order.order_id, { ...changes, ...opts.extra });
     await updateRefund(client, refund.refund_id, { status: 'succeeded', tx_id: tx.txId, completed_at: now });
     if (refund.after_split)
       await this.taxRecords.add(client, {
@@ -475,6 +483,96 @@ export class EscrowRefunds {
       completed_at: null,
     });
     await this.finishRefund(client, order, refund, { reserved: false });
+  }
+
+  /**
+   * A checkout refund's discount and points parts (payment's CheckoutRefunded; the money part is
+   * payment's own refund, applyExternalRefund): taken from escrow while the order is held, else
+   * from the split parts in proportion; the discount back to its funder's subsidy, the points'
+   * value to the payable it came from (docs/settlement-checkout.md). The order must still have
+   * them: a refund beyond it is a contract breach and fails (retried, then dead-lettered).
+   * Returns the escrow refund's id (undefined when both parts are 0).
+   */
+  async applyCheckoutRefund(
+    client: PoolClient,
+    order: EscrowOrderRow,
+    r: {
+      checkoutId: string;
+      refundId: string;
+      discountMinor: bigint;
+      funder: AccountKey | undefined;
+      pointsValueMinor: bigint;
+      pointsPlace: AccountKey | undefined;
+    },
+  ): Promise<string | undefined> {
+    const amount = r.discountMinor + r.pointsValueMinor;
+    if (amount === 0n) return undefined;
+    let alloc: SplitParts = NO_PARTS;
+    let afterSplit = false;
+    switch (order.status) {
+      case EscrowStatus.ESCROW_STATUS_HELD:
+      case EscrowStatus.ESCROW_STATUS_DISPUTED: {
+        const left = order.held_minor - order.refund_pending_minor;
+        if (amount > left)
+          throw new Error(
+            `checkout refund ${r.refundId}: ${amount} exceeds what order ${order.order_id} holds (${left})`,
+          );
+        break;
+      }
+      case EscrowStatus.ESCROW_STATUS_COMPLETED: {
+        const left = subtractParts(netParts(order), await reservedParts(client, order.order_id));
+        if (amount > sumParts(left))
+          throw new Error(
+            `checkout refund ${r.refundId}: ${amount} exceeds what is left of order ${order.order_id}'s split (${sumParts(left)})`,
+          );
+        alloc = allocateRefund(amount, order.currency, left);
+        afterSplit = true;
+        break;
+      }
+      case EscrowStatus.ESCROW_STATUS_REFUNDED:
+      case EscrowStatus.ESCROW_STATUS_UNSPECIFIED:
+      case EscrowStatus.UNRECOGNIZED:
+        throw new Error(`checkout refund ${r.refundId}: order ${order.order_id} has nothing left to refund`);
+    }
+    const posting = checkoutRefundPosting(r.checkoutId, {
+      refundId: r.refundId,
+      discountMinor: r.discountMinor,
+      funder: r.funder,
+      pointsValueMinor: r.pointsValueMinor,
+      pointsPlace: r.pointsPlace,
+      splitReturn: afterSplit ? alloc : undefined,
+    });
+    if (!posting) return undefined;
+    const refund = await insertRefund(client, {
+      refund_id: randomUUID(),
+      order_id: order.order_id,
+      origin: 'checkout',
+      destination: 'original',
+      after_split: afterSplit,
+      currency: order.currency,
+      amount_minor: amount,
+      merchant_minor: alloc.merchant,
+      property_minor: alloc.property,
+      commission_minor: alloc.commission,
+      tax_minor: alloc.tax,
+      status: 'refunding',
+      refund_instruction_id: null,
+      payment_refund_id: null,
+      reason: `checkout refund ${r.refundId}: discount and points`,
+      failure_reason: '',
+      requested_by: 'payment',
+      tx_id: null,
+      completed_at: null,
+    });
+    await this.finishRefund(client, order, refund, {
+      reserved: false,
+      posting,
+      extra: {
+        discount_refunded_minor: order.discount_refunded_minor + r.discountMinor,
+        points_refunded_minor: order.points_refunded_minor + r.pointsValueMinor,
+      },
+    });
+    return refund.refund_id;
   }
 
   private anomaly(kind: string, order: EscrowOrderRow, e: RefundSucceeded, why: string): void {

@@ -36,6 +36,18 @@ export function orderToProto(o: EscrowOrderRow): EscrowOrder {
     completedAt: o.completed_at ? toTimestamp(o.completed_at) : undefined,
     disputeReason: o.dispute_reason,
     refundPending: m(o.refund_pending_minor),
+    checkoutId: o.checkout_id ?? '',
+    paidParts: {
+      money: m(o.paid_minor - o.discount_minor - o.points_minor),
+      discount: m(o.discount_minor),
+      pointsValue: m(o.points_minor),
+    },
+    refundedParts: {
+      money: m(o.refunded_minor - o.discount_refunded_minor - o.points_refunded_minor),
+      discount: m(o.discount_refunded_minor),
+      pointsValue: m(o.points_refunded_minor),
+    },
+    partsPending: o.parts_pending,
   };
 }
 
@@ -50,5 +62,15 @@ export function positionToProto(p: PositionRow): EscrowPosition {
     ledgerBalance: money(p.currency, p.ledger),
     heldOrders: p.held_orders,
     disputedOrders: p.disputed_orders,
+    paidParts: {
+      money: money(p.currency, p.paid - p.paid_discount - p.paid_points),
+      discount: money(p.currency, p.paid_discount),
+      pointsValue: money(p.currency, p.paid_points),
+    },
+    refundedParts: {
+      money: money(p.currency, p.refunded - p.refunded_discount - p.refunded_points),
+      discount: money(p.currency, p.refunded_discount),
+      pointsValue: money(p.currency, p.refunded_points),
+    },
   };
 }

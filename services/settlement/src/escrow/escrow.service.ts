@@ -27,6 +27,8 @@ import { ESCROW_ORDERS_PAGE } from './escrow.requests';
 import {
   EscrowOrderRow,
   findOrder,
+  findOrderOrCheckout,
+  orderIdFor,
   listOrders,
   lockOrder,
   PositionRow,
@@ -57,7 +59,7 @@ export class EscrowService {
   ) {}
 
   async getOrder(claims: CitybaseClaims, orderId: string): Promise<EscrowOrderRow> {
-    const order = await findOrder(this.pool, orderId);
+    const order = await findOrderOrCheckout(this.pool, orderId);
     if (!order || !inTenancy(claims, { operatorId: order.operator_id, projectId: order.project_id }))
       throw EscrowErrors.orderNotFound(orderId);
     return order;
@@ -201,15 +203,16 @@ export class EscrowService {
     cmd: C,
     change: (ctx: MutationContext<EscrowOrderRow>) => Promise<unknown>,
   ): Promise<EscrowOrderRow> {
-    // orders are never deleted
-    const current = async (client: PoolClient) => (await findOrder(client, cmd.orderId))!;
+    // orders are never deleted; a checkout's id names its order
+    const current = async (client: PoolClient) =>
+      (await findOrder(client, await orderIdFor(client, cmd.orderId)))!;
     return this.mutations.run({
       method: `SettlementService.${method}`,
       claims,
       requestId: cmd.requestId,
       command: cmd,
       target: {
-        load: (client) => lockOrder(client, cmd.orderId),
+        load: async (client) => lockOrder(client, await orderIdFor(client, cmd.orderId)),
         tenancy: (order) => ({ operatorId: order.operator_id, projectId: order.project_id }),
         notFound: () => EscrowErrors.orderNotFound(cmd.orderId),
       },

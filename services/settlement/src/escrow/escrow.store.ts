@@ -48,9 +48,19 @@ export interface EscrowOrderRow {
   dispute_resolved_by: string;
   dispute_resolved_at: Date | null;
   resolution_refund_id: string | null;
-  escrow_tx_id: string;
+  /** NULL for a checkout's order paid without money (its parts post their own transactions). */
+  escrow_tx_id: string | null;
   completion_tx_id: string | null;
   payment_event_id: string;
+  /** The checkout the order is for (docs/settlement-checkout.md); null for a plain payment. */
+  checkout_id: string | null;
+  /** The coupon's discount and the points' value paid into the order (money = paid - both). */
+  discount_minor: bigint;
+  points_minor: bigint;
+  discount_refunded_minor: bigint;
+  points_refunded_minor: bigint;
+  /** A checkout's order still waiting for a part: it cannot complete. */
+  parts_pending: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -76,7 +86,8 @@ export type NewEscrowOrder = Pick<
   | 'auto_confirm_at'
   | 'escrow_tx_id'
   | 'payment_event_id'
->;
+> &
+  Partial<Pick<EscrowOrderRow, 'checkout_id' | 'parts_pending'>>;
 
 /** The split of a completed order as it stands (parts less what refunds took back). */
 export function netParts(o: EscrowOrderRow): SplitParts {
@@ -92,6 +103,27 @@ export async function findOrder(db: Queryable, orderId: string): Promise<EscrowO
   const { rows } = await db.query<EscrowOrderRow>('SELECT * FROM escrow_orders WHERE order_id = $1', [
     orderId,
   ]);
+  return rows[0];
+}
+
+/** The order id an RPC names: an order's own id, or a checkout's (its order's id). */
+export async function orderIdFor(db: Queryable, id: string): Promise<string> {
+  const { rows } = await db.query<{ order_id: string }>(
+    'SELECT order_id FROM checkouts WHERE checkout_id = $1',
+    [id],
+  );
+  return rows[0]?.order_id ?? id;
+}
+
+/** The order with this id, or the order of the checkout with this id (GetEscrowOrder). */
+export async function findOrderOrCheckout(db: Queryable, id: string): Promise<EscrowOrderRow | undefined> {
+  const { rows } = await db.query<EscrowOrderRow>(
+    `SELECT * FROM escrow_orders WHERE order_id = $1
+     UNION ALL
+     SELECT o.* FROM checkouts c JOIN escrow_orders o ON o.order_id = c.order_id
+      WHERE c.checkout_id = $1 AND c.order_id <> $1`,
+    [id],
+  );
   return rows[0];
 }
 
@@ -161,7 +193,7 @@ export async function claimDueOrder(client: PoolClient, skip: string[]): Promise
   const { rows } = await client.query<EscrowOrderRow>(
     `SELECT * FROM escrow_orders
       WHERE status = 1 AND auto_confirm_at <= now() AND refund_pending_minor = 0 AND resolution_refund_id IS NULL
-        AND NOT (order_id = ANY($1::uuid[]))
+        AND NOT parts_pending AND NOT (order_id = ANY($1::uuid[]))
       ORDER BY auto_confirm_at
       LIMIT 1 FOR UPDATE SKIP LOCKED`,
     [skip],
@@ -174,6 +206,7 @@ export async function peekDueOrders(db: Queryable, limit: number): Promise<Escro
   const { rows } = await db.query<EscrowOrderRow>(
     `SELECT * FROM escrow_orders
       WHERE status = 1 AND auto_confirm_at <= now() AND refund_pending_minor = 0 AND resolution_refund_id IS NULL
+        AND NOT parts_pending
       ORDER BY auto_confirm_at LIMIT $1`,
     [limit],
   );
@@ -229,6 +262,10 @@ export interface PositionRow {
   ledger: bigint;
   held_orders: bigint;
   disputed_orders: bigint;
+  paid_discount: bigint;
+  paid_points: bigint;
+  refunded_discount: bigint;
+  refunded_points: bigint;
 }
 
 /** Per project and currency: the orders' sums next to the project's escrow account balance. */
@@ -242,6 +279,8 @@ export async function positions(
        SELECT operator_id, project_id, currency,
               sum(paid_minor) AS paid, sum(released_minor) AS released, sum(refunded_minor) AS refunded,
               sum(held_minor) AS held,
+              sum(discount_minor) AS paid_discount, sum(points_minor) AS paid_points,
+              sum(discount_refunded_minor) AS refunded_discount, sum(points_refunded_minor) AS refunded_points,
               count(*) FILTER (WHERE status = 1) AS held_orders,
               count(*) FILTER (WHERE status = 2) AS disputed_orders
          FROM escrow_orders
@@ -260,7 +299,11 @@ export async function positions(
             coalesce(o.refunded, 0)::bigint AS refunded, coalesce(o.held, 0)::bigint AS held,
             coalesce(l.held, 0)::bigint AS ledger,
             coalesce(o.held_orders, 0)::bigint AS held_orders,
-            coalesce(o.disputed_orders, 0)::bigint AS disputed_orders
+            coalesce(o.disputed_orders, 0)::bigint AS disputed_orders,
+            coalesce(o.paid_discount, 0)::bigint AS paid_discount,
+            coalesce(o.paid_points, 0)::bigint AS paid_points,
+            coalesce(o.refunded_discount, 0)::bigint AS refunded_discount,
+            coalesce(o.refunded_points, 0)::bigint AS refunded_points
        FROM orders o FULL JOIN ledger l USING (operator_id, project_id, currency)
       ORDER BY 2, 3`,
     [...scopeParams(scope), q.operatorId, q.projectId],
@@ -270,7 +313,7 @@ export async function positions(
 
 // ---- refunds ----
 
-export type RefundOrigin = 'order' | 'dispute' | 'payment';
+export type RefundOrigin = 'order' | 'dispute' | 'payment' | 'checkout';
 export type RefundStatusName = 'returning_split' | 'refunding' | 'succeeded' | 'failed';
 
 export interface EscrowRefundRow {

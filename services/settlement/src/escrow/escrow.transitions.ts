@@ -25,10 +25,12 @@ import {
   PlannedPosting,
 } from './escrow.postings';
 import {
+  allocateRefund,
   autoConfirmAt,
   channelReceivers,
   CompletedBy,
   decideCompletion,
+  NO_PARTS,
   OrderState,
   SPLIT_ROLES,
   splitByRule,
@@ -56,6 +58,8 @@ export const orderState = (o: EscrowOrderRow): OrderState => ({
   profitSharing: o.profit_sharing,
   channelSplit: o.channel_split_status,
   resolutionPending: o.resolution_refund_id !== null,
+  checkout: o.checkout_id !== null,
+  partsPending: o.parts_pending,
 });
 
 export const tenancyOf = (o: EscrowOrderRow) => ({
@@ -103,7 +107,10 @@ export class EscrowTransitions {
     const lines = [];
     for (const line of plan.lines)
       lines.push({
-        accountId: await this.ledger.accountId(client, keys[line.account]),
+        accountId: await this.ledger.accountId(
+          client,
+          typeof line.account === 'string' ? keys[line.account] : line.account,
+        ),
         amountMinor: line.amountMinor,
       });
     return this.ledger.post(client, {
@@ -209,7 +216,20 @@ export class EscrowTransitions {
     const parts = splitByRule(release, order.currency, terms);
     const tx = await this.post(client, order, completionPosting(order.order_id, release, parts));
     const completedAt = tx.postedAt;
-    const splitInstructionId = order.profit_sharing ? randomUUID() : null;
+    // the channel holds only the money part of a checkout's order: it splits that, in the parts'
+    // proportions (the discount and points parts are split on the books only)
+    const channelMoney =
+      order.paid_minor -
+      order.discount_minor -
+      order.points_minor -
+      (order.refunded_minor - order.discount_refunded_minor - order.points_refunded_minor);
+    const channelParts =
+      channelMoney === release
+        ? parts
+        : channelMoney > 0n
+          ? allocateRefund(channelMoney, order.currency, parts)
+          : NO_PARTS;
+    const splitInstructionId = order.profit_sharing && channelMoney > 0n ? randomUUID() : null;
     const done = await updateOrder(client, order.order_id, {
       status: EscrowStatus.ESCROW_STATUS_COMPLETED,
       released_minor: order.released_minor + release,
@@ -224,7 +244,7 @@ export class EscrowTransitions {
       commission_minor: parts.commission,
       tax_minor: parts.tax,
       completion_tx_id: tx.txId,
-      channel_split_status: order.profit_sharing
+      channel_split_status: splitInstructionId
         ? ChannelSplitStatus.CHANNEL_SPLIT_STATUS_PENDING
         : ChannelSplitStatus.CHANNEL_SPLIT_STATUS_NOT_NEEDED,
       split_instruction_id: splitInstructionId,
@@ -263,7 +283,7 @@ export class EscrowTransitions {
         refund_id: null,
         account: '',
         currency: order.currency,
-        amount_minor: release,
+        amount_minor: channelMoney,
       });
       await this.outbox.enqueue(
         client,
@@ -272,7 +292,7 @@ export class EscrowTransitions {
           instructionId: splitInstructionId,
           paymentId: order.order_id,
           tenancy,
-          receivers: channelReceivers(parts, tenancy).map((r) => ({
+          receivers: channelReceivers(channelParts, tenancy).map((r) => ({
             account: r.account,
             amount: money(r.amountMinor),
             description: r.description,

@@ -199,5 +199,61 @@ export async function checkLedgerInvariants(
       });
   }
 
+  // 7. checkouts (docs/settlement-checkout.md): a checkout order's coupon and points parts are the
+  //    parts its checkout took from the places' payables (each once), less nothing; what checkout
+  //    refunds gave back of them is what the applied checkout refunds named
+  const hasCheckouts = await db.query<{ present: boolean }>(
+    `SELECT to_regclass('redeemed_parts') IS NOT NULL AS present`,
+  );
+  if (hasCheckouts.rows[0]?.present) {
+    await count('checkouts', 'SELECT count(*) AS n FROM checkouts');
+    const parts = await db.query<{
+      order_id: string;
+      what: string;
+      order_minor: string;
+      parts_minor: string;
+    }>(
+      `WITH taken AS (
+         SELECT c.order_id,
+                coalesce(sum(p.amount_minor) FILTER (WHERE p.source = 'coupon' AND p.claim_tx_id IS NOT NULL), 0) AS discount,
+                coalesce(sum(p.amount_minor) FILTER (WHERE p.source = 'points' AND p.claim_tx_id IS NOT NULL), 0) AS points,
+                coalesce(sum(e.amount_minor) FILTER (WHERE p.claim_tx_id IS NOT NULL), 0) AS escrowed
+           FROM checkouts c
+           LEFT JOIN redeemed_parts p ON p.checkout_id = c.checkout_id
+           LEFT JOIN ledger_entries e ON e.tx_id = p.claim_tx_id AND e.amount_minor < 0
+          GROUP BY c.order_id),
+       given AS (
+         SELECT c.order_id, coalesce(sum(r.discount_minor), 0) AS discount, coalesce(sum(r.points_value_minor), 0) AS points
+           FROM checkouts c JOIN checkout_refunds r ON r.checkout_id = c.checkout_id AND r.status = 'applied'
+          GROUP BY c.order_id)
+       SELECT o.order_id, w.what, w.order_minor::text, w.parts_minor::text
+         FROM escrow_orders o
+         LEFT JOIN taken t ON t.order_id = o.order_id
+         LEFT JOIN given g ON g.order_id = o.order_id,
+         LATERAL (VALUES ('discount', o.discount_minor, coalesce(t.discount, 0)),
+                         ('points', o.points_minor, coalesce(t.points, 0)),
+                         ('escrowed', o.discount_minor + o.points_minor, -coalesce(t.escrowed, 0)),
+                         ('discount refunded', o.discount_refunded_minor, coalesce(g.discount, 0)),
+                         ('points refunded', o.points_refunded_minor, coalesce(g.points, 0)))
+                 AS w(what, order_minor, parts_minor)
+        WHERE w.order_minor <> w.parts_minor
+        LIMIT ${LIMIT}`,
+    );
+    for (const r of parts.rows)
+      violations.push({
+        invariant: 'checkout_parts_equal_taken',
+        detail: `order ${r.order_id} ${r.what}: order ${r.order_minor}, checkout parts ${r.parts_minor}`,
+      });
+    const twice = await db.query<{ source: string; source_id: string }>(
+      `SELECT source, source_id FROM redeemed_parts
+        WHERE claim_tx_id IS NOT NULL AND rollback_tx_id IS NOT NULL LIMIT ${LIMIT}`,
+    );
+    for (const r of twice.rows)
+      violations.push({
+        invariant: 'checkout_parts_equal_taken',
+        detail: `${r.source} ${r.source_id} went into a checkout's order and was also rolled back`,
+      });
+  }
+
   return { ok: violations.length === 0, checked, violations };
 }

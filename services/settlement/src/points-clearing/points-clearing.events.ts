@@ -23,7 +23,12 @@ export class PointsClearingEventHandlers implements EventSubscriber {
     on(PointsEvents.PointsExpired, (client, event, ctx) =>
       this.clearing.expired(client, event, ctx.envelope.id),
     );
-    on(PointsEvents.PointsRedeemed, (client, event) => this.clearing.redeemed(client, event));
+    on(PointsEvents.PointsRedeemed, (client, event, ctx) =>
+      this.clearing.redeemed(client, event, ctx.envelope.id),
+    );
+    on(PointsEvents.PointsReturned, (client, event, ctx) =>
+      this.clearing.returned(client, event, ctx.envelope.id),
+    );
     on(PointsEvents.ClearingObligationCreated, (client, event, ctx) =>
       this.clearing.obligation(client, event, ctx.envelope.id),
     );

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EscrowModule } from '../escrow/escrow.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { PointsClearingEventHandlers } from './points-clearing.events';
 import { PointsClearingCycleJob } from './points-clearing.job';
@@ -10,7 +11,8 @@ import { PointsClearingService } from './points-clearing.service';
  * ledger.
  */
 @Module({
-  imports: [LedgerModule],
+  // EscrowModule: a checkout's points join its escrow order (EscrowCheckouts)
+  imports: [LedgerModule, EscrowModule],
   providers: [PointsClearingService, PointsClearingEventHandlers, PointsClearingCycleJob],
   exports: [PointsClearingService],
 })

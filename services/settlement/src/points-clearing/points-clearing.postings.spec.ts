@@ -6,6 +6,8 @@ import {
   obligationPosting,
   PlannedPosting,
   redeemedPosting,
+  returnedPosting,
+  returnObligations,
   takenBackPosting,
 } from './points-clearing.postings';
 
@@ -115,5 +117,45 @@ describe('points clearing postings', () => {
     expect(
       cyclePosting('cy2', 'CNY', [o(['a', ''], ['b', ''], 3n), o(['b', ''], ['a', ''], 3n)]),
     ).toBeUndefined();
+  });
+});
+
+describe('points returned on a checkout refund', () => {
+  const place = { operatorId: 'a', projectId: 'p1', merchantId: 'm' };
+  it("the place's own issuer directly, other issuers through clearing, keyed by the return", () => {
+    const p = returnedPosting('ret-1', 'a', place, [
+      v('a', 'p1', 300n),
+      v('a', 'p2', 200n),
+      v('b', '', 100n),
+    ]);
+    expect(p?.idempotencyKey).toBe('points:returned:ret-1');
+    expect(lines(p)).toEqual([
+      [K.ACCOUNT_KIND_MERCHANT_PAYABLE, 'a/p1', 600n],
+      [K.ACCOUNT_KIND_POINTS_LIABILITY, 'a/p1', -300n],
+      [K.ACCOUNT_KIND_POINTS_CLEARING, 'a/p1', -200n],
+      [K.ACCOUNT_KIND_POINTS_CLEARING, 'a/p2', 200n],
+      [K.ACCOUNT_KIND_POINTS_LIABILITY, 'a/p2', -200n],
+      [K.ACCOUNT_KIND_POINTS_CLEARING, 'a/p1', -100n],
+      [K.ACCOUNT_KIND_POINTS_CLEARING, 'b/', 100n],
+      [K.ACCOUNT_KIND_POINTS_LIABILITY, 'b/', -100n],
+    ]);
+    expect(sum(p)).toBe(0n);
+    // the place owes each other issuer what went back to its liability
+    expect(returnObligations(place, [v('a', 'p1', 300n), v('a', 'p2', 200n), v('b', '', 100n)])).toEqual([
+      {
+        debtor: { operatorId: 'a', projectId: 'p1' },
+        creditor: { operatorId: 'a', projectId: 'p2', merchantId: '' },
+        currency: 'CNY',
+        amountMinor: 200n,
+      },
+      {
+        debtor: { operatorId: 'a', projectId: 'p1' },
+        creditor: { operatorId: 'b', projectId: '', merchantId: '' },
+        currency: 'CNY',
+        amountMinor: 100n,
+      },
+    ]);
+    expect(returnedPosting('ret-2', 'a', place, [])).toBeUndefined();
+    expect(() => returnedPosting('ret-3', 'a', place, [v('a', 'p1', -1n)])).toThrow(/negative/);
   });
 });

@@ -39,7 +39,8 @@ export interface PlannedPosting {
     | 'points_expired'
     | 'points_redeemed'
     | 'points_clearing'
-    | 'points_clearing_settled';
+    | 'points_clearing_settled'
+    | 'points_returned';
   idempotencyKey: string;
   currency: string;
   /** The transaction's tenancy (who sees it): the issuer's operator, or the operator the cycle settles. */
@@ -217,6 +218,62 @@ export function obligationPosting(o: {
       { account: payable(o.creditor, o.currency), amountMinor: -v },
     ],
   };
+}
+
+/**
+ * PointsReturned: a checkout refund gave points back to their holder as new lots of their issuers.
+ * The value comes back from the place they had been spent at (its payable, where the checkout
+ * refund put it) into each issuer's liability: the lots of the place's own issuer directly (Dr
+ * payable(place) / Cr liability(issuer)), each other issuer through clearing with an obligation of
+ * the place to that issuer (Dr payable(place), Cr clearing(place), Dr clearing(issuer), Cr
+ * liability(issuer)): the reverse of the redemption's obligation. Undefined when nothing came back.
+ */
+export function returnedPosting(
+  returnId: string,
+  programmeOperatorId: string,
+  place: Place,
+  values: readonly IssuerValue[],
+): PlannedPosting | undefined {
+  assertPositive(values, `return ${returnId}`);
+  const sums = byIssuer(values);
+  if (sums.length === 0) return undefined;
+  const currency = oneCurrency(sums, `return ${returnId}`);
+  const total = sums.reduce((s, v) => s + v.amountMinor, 0n);
+  return {
+    kind: 'points_returned',
+    idempotencyKey: `points:returned:${returnId}`,
+    currency,
+    operatorId: programmeOperatorId,
+    projectId: '',
+    reference: returnId,
+    lines: [
+      { account: payable(place, currency), amountMinor: total },
+      ...sums.flatMap((v) =>
+        needsClearing(v.issuer, place)
+          ? [
+              { account: clearing(place, currency), amountMinor: -v.amountMinor },
+              { account: clearing(v.issuer, currency), amountMinor: v.amountMinor },
+              { account: liability(v.issuer, currency), amountMinor: -v.amountMinor },
+            ]
+          : [{ account: liability(v.issuer, currency), amountMinor: -v.amountMinor }],
+      ),
+    ],
+  };
+}
+
+/** The obligations of a return: the place owes each other issuer the value given back to its liability. */
+export function returnObligations(
+  place: Place,
+  values: readonly IssuerValue[],
+): { debtor: Issuer; creditor: Place; currency: string; amountMinor: bigint }[] {
+  return byIssuer(values)
+    .filter((v) => needsClearing(v.issuer, place))
+    .map((v) => ({
+      debtor: { operatorId: place.operatorId, projectId: place.projectId },
+      creditor: { ...v.issuer, merchantId: '' },
+      currency: v.currency,
+      amountMinor: v.amountMinor,
+    }));
 }
 
 /** An open obligation as the cycle nets it. */

@@ -17,8 +17,11 @@ import type {
   PointsExpired,
   PointsIssued,
   PointsRedeemed,
+  PointsReturned,
   PointsReversed,
 } from '@citybase/contracts/citybase/points/v1/events';
+import { createHash } from 'node:crypto';
+import { EscrowCheckouts } from '../escrow/escrow.checkouts';
 import { LedgerService } from '../ledger/ledger.service';
 import {
   cyclePosting,
@@ -29,6 +32,8 @@ import {
   Place,
   PlannedPosting,
   redeemedPosting,
+  returnedPosting,
+  returnObligations,
   takenBackPosting,
 } from './points-clearing.postings';
 import {
@@ -64,6 +69,7 @@ export class PointsClearingService {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly ledger: LedgerService,
+    private readonly checkouts: EscrowCheckouts,
   ) {}
 
   // ---- points' events, in the inbox transaction ----
@@ -86,11 +92,65 @@ export class PointsClearingService {
     await this.post(client, takenBackPosting('points_expired', eventId, e.tenancy?.operatorId ?? '', values));
   }
 
-  async redeemed(client: PoolClient, e: PointsRedeemed): Promise<void> {
+  async redeemed(client: PoolClient, e: PointsRedeemed, eventId: string): Promise<void> {
     // events from before redeemed_at: the points were spent at the request's tenancy
     const place = placeOf(e.redeemedAt?.operatorId ? e.redeemedAt : e.tenancy);
     const values = lotValues(e.lots, `redemption ${e.reservationId}`);
-    await this.post(client, redeemedPosting(e.reservationId, e.tenancy?.operatorId ?? '', place, values));
+    const txId = await this.post(
+      client,
+      redeemedPosting(e.reservationId, e.tenancy?.operatorId ?? '', place, values),
+    );
+    // the whole value reaches the place's payable (own lots here, the others by their obligations);
+    // a checkout that names the reservation moves it into its order (docs/settlement-checkout.md)
+    const value = moneyOf(e.value, `redemption ${e.reservationId}`);
+    await this.checkouts.partRedeemed(client, {
+      source: 'points',
+      sourceId: e.reservationId,
+      eventId,
+      reference: e.reference,
+      place,
+      currency: value.currency,
+      amountMinor: value.amountMinor,
+      txId,
+    });
+  }
+
+  /**
+   * PointsReturned: a checkout refund's points back to each issuer's liability from the place they
+   * had been spent at; issuers other than the place with an obligation of the place to them, settled
+   * by the clearing cycle like any other (docs/settlement-checkout.md).
+   */
+  async returned(client: PoolClient, e: PointsReturned, eventId: string): Promise<void> {
+    const place = placeOf(e.redeemedAt);
+    const values = lotValues(e.lots, `return ${e.returnId}`);
+    const txId = await this.post(
+      client,
+      returnedPosting(e.returnId, e.tenancy?.operatorId ?? '', place, values),
+    );
+    if (!txId) return;
+    const points = new Map<string, bigint>();
+    for (const l of e.lots) {
+      const key = `${l.issuer?.operatorId ?? ''}\u0000${l.issuer?.projectId ?? ''}`;
+      points.set(key, (points.get(key) ?? 0n) + l.points);
+    }
+    for (const o of returnObligations(place, values)) {
+      const key = `${o.creditor.operatorId}\u0000${o.creditor.projectId}`;
+      await insertObligation(client, {
+        obligation_id: derivedUuid(`return:${e.returnId}:${key}`),
+        event_id: eventId,
+        reservation_id: e.reservationId,
+        debtor_operator_id: o.debtor.operatorId,
+        debtor_project_id: o.debtor.projectId,
+        creditor_operator_id: o.creditor.operatorId,
+        creditor_project_id: o.creditor.projectId,
+        creditor_merchant_id: '',
+        points: points.get(key) ?? 0n,
+        currency: o.currency,
+        amount_minor: o.amountMinor,
+        tx_id: txId,
+        occurred_at: e.occurredAt ? fromTimestamp(e.occurredAt) : new Date(),
+      });
+    }
   }
 
   async obligation(client: PoolClient, e: ClearingObligationCreated, eventId: string): Promise<void> {
@@ -185,4 +245,10 @@ export class PointsClearingService {
     });
     return tx.txId;
   }
+}
+
+/** A UUID derived from a name (one obligation per return and issuer, however often it is posted). */
+function derivedUuid(name: string): string {
+  const h = createHash('sha256').update(name).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

@@ -90,7 +90,15 @@ export interface CouponReleased {
   userId: string;
   funding: FundingSource;
   funder: TenancyRef | undefined;
-  occurredAt: Timestamp | undefined;
+  occurredAt:
+    | Timestamp
+    | undefined;
+  /**
+   * A rollback made by a full refund of a checkout (payment's CheckoutRefunded with
+   * coupon_restored): settlement gave the discount back to the funder with that refund's parts, so
+   * it posts nothing for this event. False for rollbacks by a payment's RefundSucceeded.
+   */
+  byCheckoutRefund: boolean;
 }
 
 /**
@@ -932,7 +940,15 @@ export const CouponRedeemed: MessageFns<CouponRedeemed> = {
 };
 
 function createBaseCouponReleased(): CouponReleased {
-  return { redemption: undefined, campaignId: "", userId: "", funding: 0, funder: undefined, occurredAt: undefined };
+  return {
+    redemption: undefined,
+    campaignId: "",
+    userId: "",
+    funding: 0,
+    funder: undefined,
+    occurredAt: undefined,
+    byCheckoutRefund: false,
+  };
 }
 
 export const CouponReleased: MessageFns<CouponReleased> = {
@@ -954,6 +970,9 @@ export const CouponReleased: MessageFns<CouponReleased> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    if (message.byCheckoutRefund !== false) {
+      writer.uint32(56).bool(message.byCheckoutRefund);
     }
     return writer;
   },
@@ -1019,6 +1038,14 @@ export const CouponReleased: MessageFns<CouponReleased> = {
             message.occurredAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.byCheckoutRefund = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1051,6 +1078,11 @@ export const CouponReleased: MessageFns<CouponReleased> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      byCheckoutRefund: isSet(object.byCheckoutRefund)
+        ? globalThis.Boolean(object.byCheckoutRefund)
+        : isSet(object.by_checkout_refund)
+        ? globalThis.Boolean(object.by_checkout_refund)
+        : false,
     };
   },
 
@@ -1074,6 +1106,9 @@ export const CouponReleased: MessageFns<CouponReleased> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
     }
+    if (message.byCheckoutRefund !== false) {
+      obj.byCheckoutRefund = message.byCheckoutRefund;
+    }
     return obj;
   },
 
@@ -1094,6 +1129,7 @@ export const CouponReleased: MessageFns<CouponReleased> = {
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
+    message.byCheckoutRefund = object.byCheckoutRefund ?? false;
     return message;
   },
 };

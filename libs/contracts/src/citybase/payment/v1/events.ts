@@ -8,7 +8,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp";
 import { Money, TenancyRef } from "../../common/v1/common";
-import { PaymentScenario, paymentScenarioFromJSON, paymentScenarioToJSON } from "./payment";
+import { CheckoutParts, PaymentScenario, paymentScenarioFromJSON, paymentScenarioToJSON } from "./payment";
 
 /** Topic citybase.payment.events.v1, key = payment_id. */
 export interface PaymentCreated {
@@ -160,6 +160,82 @@ export interface ChannelSplitReturnFailed {
   account: string;
   reason: string;
   occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.payment.events.v1, key = checkout_id. All three parts kept: the money part paid
+ * (or 0), the coupon and the points reservations confirmed.
+ */
+export interface CheckoutCompleted {
+  checkoutId: string;
+  tenancy: TenancyRef | undefined;
+  merchantId: string;
+  scenario: PaymentScenario;
+  userId: string;
+  parts:
+    | CheckoutParts
+    | undefined;
+  /** Empty when the money part is 0. */
+  paymentId: string;
+  couponRedemptionId: string;
+  pointsReservationId: string;
+  pointsHolderId: string;
+  profitSharing: boolean;
+  occurredAt: Timestamp | undefined;
+  couponId: string;
+}
+
+/**
+ * Topic citybase.payment.events.v1, key = checkout_id. No part kept: the coupon and the points
+ * reservations cancelled, the payment (if any) not paid.
+ */
+export interface CheckoutReleased {
+  checkoutId: string;
+  tenancy: TenancyRef | undefined;
+  merchantId: string;
+  scenario: PaymentScenario;
+  userId: string;
+  parts: CheckoutParts | undefined;
+  paymentId: string;
+  couponRedemptionId: string;
+  pointsReservationId: string;
+  pointsHolderId: string;
+  /** "PAYMENT_FAILED", "EXPIRED", "CANCELLED", "COUPON_REFUSED", "POINTS_REFUSED", ... */
+  reason: string;
+  occurredAt: Timestamp | undefined;
+  couponId: string;
+}
+
+/**
+ * Topic citybase.payment.events.v1, key = checkout_id. A refund of a completed checkout, emitted
+ * once its money part's refund succeeded (at once when the money part is 0). Settlement, points
+ * and marketing apply exactly the parts it names.
+ */
+export interface CheckoutRefunded {
+  checkoutId: string;
+  /** The checkout refund's id. */
+  refundId: string;
+  tenancy: TenancyRef | undefined;
+  merchantId: string;
+  /** Parts given back by this refund. */
+  parts:
+    | CheckoutParts
+    | undefined;
+  /** Parts given back so far, this refund included. */
+  refundedTotal:
+    | CheckoutParts
+    | undefined;
+  /** True only when the whole checkout is now refunded: the coupon is restored. */
+  couponRestored: boolean;
+  /** The money part's refund; empty when no money is given back. */
+  paymentRefundId: string;
+  pointsReservationId: string;
+  pointsHolderId: string;
+  couponRedemptionId: string;
+  occurredAt: Timestamp | undefined;
+  scenario: PaymentScenario;
+  paymentId: string;
+  couponId: string;
 }
 
 function createBasePaymentCreated(): PaymentCreated {
@@ -2270,6 +2346,1009 @@ export const ChannelSplitReturnFailed: MessageFns<ChannelSplitReturnFailed> = {
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseCheckoutCompleted(): CheckoutCompleted {
+  return {
+    checkoutId: "",
+    tenancy: undefined,
+    merchantId: "",
+    scenario: 0,
+    userId: "",
+    parts: undefined,
+    paymentId: "",
+    couponRedemptionId: "",
+    pointsReservationId: "",
+    pointsHolderId: "",
+    profitSharing: false,
+    occurredAt: undefined,
+    couponId: "",
+  };
+}
+
+export const CheckoutCompleted: MessageFns<CheckoutCompleted> = {
+  encode(message: CheckoutCompleted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkoutId !== "") {
+      writer.uint32(10).string(message.checkoutId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(26).string(message.merchantId);
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(32).int32(message.scenario);
+    }
+    if (message.userId !== "") {
+      writer.uint32(42).string(message.userId);
+    }
+    if (message.parts !== undefined) {
+      CheckoutParts.encode(message.parts, writer.uint32(50).fork()).join();
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(58).string(message.paymentId);
+    }
+    if (message.couponRedemptionId !== "") {
+      writer.uint32(66).string(message.couponRedemptionId);
+    }
+    if (message.pointsReservationId !== "") {
+      writer.uint32(74).string(message.pointsReservationId);
+    }
+    if (message.pointsHolderId !== "") {
+      writer.uint32(82).string(message.pointsHolderId);
+    }
+    if (message.profitSharing !== false) {
+      writer.uint32(88).bool(message.profitSharing);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(98).fork()).join();
+    }
+    if (message.couponId !== "") {
+      writer.uint32(106).string(message.couponId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckoutCompleted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckoutCompleted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.parts = CheckoutParts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.couponRedemptionId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.pointsReservationId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.pointsHolderId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.profitSharing = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckoutCompleted {
+    return {
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      parts: isSet(object.parts) ? CheckoutParts.fromJSON(object.parts) : undefined,
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      couponRedemptionId: isSet(object.couponRedemptionId)
+        ? globalThis.String(object.couponRedemptionId)
+        : isSet(object.coupon_redemption_id)
+        ? globalThis.String(object.coupon_redemption_id)
+        : "",
+      pointsReservationId: isSet(object.pointsReservationId)
+        ? globalThis.String(object.pointsReservationId)
+        : isSet(object.points_reservation_id)
+        ? globalThis.String(object.points_reservation_id)
+        : "",
+      pointsHolderId: isSet(object.pointsHolderId)
+        ? globalThis.String(object.pointsHolderId)
+        : isSet(object.points_holder_id)
+        ? globalThis.String(object.points_holder_id)
+        : "",
+      profitSharing: isSet(object.profitSharing)
+        ? globalThis.Boolean(object.profitSharing)
+        : isSet(object.profit_sharing)
+        ? globalThis.Boolean(object.profit_sharing)
+        : false,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CheckoutCompleted): unknown {
+    const obj: any = {};
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.parts !== undefined) {
+      obj.parts = CheckoutParts.toJSON(message.parts);
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.couponRedemptionId !== "") {
+      obj.couponRedemptionId = message.couponRedemptionId;
+    }
+    if (message.pointsReservationId !== "") {
+      obj.pointsReservationId = message.pointsReservationId;
+    }
+    if (message.pointsHolderId !== "") {
+      obj.pointsHolderId = message.pointsHolderId;
+    }
+    if (message.profitSharing !== false) {
+      obj.profitSharing = message.profitSharing;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckoutCompleted>, I>>(base?: I): CheckoutCompleted {
+    return CheckoutCompleted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckoutCompleted>, I>>(object: I): CheckoutCompleted {
+    const message = createBaseCheckoutCompleted();
+    message.checkoutId = object.checkoutId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.merchantId = object.merchantId ?? "";
+    message.scenario = object.scenario ?? 0;
+    message.userId = object.userId ?? "";
+    message.parts = (object.parts !== undefined && object.parts !== null)
+      ? CheckoutParts.fromPartial(object.parts)
+      : undefined;
+    message.paymentId = object.paymentId ?? "";
+    message.couponRedemptionId = object.couponRedemptionId ?? "";
+    message.pointsReservationId = object.pointsReservationId ?? "";
+    message.pointsHolderId = object.pointsHolderId ?? "";
+    message.profitSharing = object.profitSharing ?? false;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    message.couponId = object.couponId ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckoutReleased(): CheckoutReleased {
+  return {
+    checkoutId: "",
+    tenancy: undefined,
+    merchantId: "",
+    scenario: 0,
+    userId: "",
+    parts: undefined,
+    paymentId: "",
+    couponRedemptionId: "",
+    pointsReservationId: "",
+    pointsHolderId: "",
+    reason: "",
+    occurredAt: undefined,
+    couponId: "",
+  };
+}
+
+export const CheckoutReleased: MessageFns<CheckoutReleased> = {
+  encode(message: CheckoutReleased, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkoutId !== "") {
+      writer.uint32(10).string(message.checkoutId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(26).string(message.merchantId);
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(32).int32(message.scenario);
+    }
+    if (message.userId !== "") {
+      writer.uint32(42).string(message.userId);
+    }
+    if (message.parts !== undefined) {
+      CheckoutParts.encode(message.parts, writer.uint32(50).fork()).join();
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(58).string(message.paymentId);
+    }
+    if (message.couponRedemptionId !== "") {
+      writer.uint32(66).string(message.couponRedemptionId);
+    }
+    if (message.pointsReservationId !== "") {
+      writer.uint32(74).string(message.pointsReservationId);
+    }
+    if (message.pointsHolderId !== "") {
+      writer.uint32(82).string(message.pointsHolderId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(90).string(message.reason);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(98).fork()).join();
+    }
+    if (message.couponId !== "") {
+      writer.uint32(106).string(message.couponId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckoutReleased {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckoutReleased();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.parts = CheckoutParts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.couponRedemptionId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.pointsReservationId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.pointsHolderId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckoutReleased {
+    return {
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      parts: isSet(object.parts) ? CheckoutParts.fromJSON(object.parts) : undefined,
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      couponRedemptionId: isSet(object.couponRedemptionId)
+        ? globalThis.String(object.couponRedemptionId)
+        : isSet(object.coupon_redemption_id)
+        ? globalThis.String(object.coupon_redemption_id)
+        : "",
+      pointsReservationId: isSet(object.pointsReservationId)
+        ? globalThis.String(object.pointsReservationId)
+        : isSet(object.points_reservation_id)
+        ? globalThis.String(object.points_reservation_id)
+        : "",
+      pointsHolderId: isSet(object.pointsHolderId)
+        ? globalThis.String(object.pointsHolderId)
+        : isSet(object.points_holder_id)
+        ? globalThis.String(object.points_holder_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CheckoutReleased): unknown {
+    const obj: any = {};
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.parts !== undefined) {
+      obj.parts = CheckoutParts.toJSON(message.parts);
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.couponRedemptionId !== "") {
+      obj.couponRedemptionId = message.couponRedemptionId;
+    }
+    if (message.pointsReservationId !== "") {
+      obj.pointsReservationId = message.pointsReservationId;
+    }
+    if (message.pointsHolderId !== "") {
+      obj.pointsHolderId = message.pointsHolderId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckoutReleased>, I>>(base?: I): CheckoutReleased {
+    return CheckoutReleased.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckoutReleased>, I>>(object: I): CheckoutReleased {
+    const message = createBaseCheckoutReleased();
+    message.checkoutId = object.checkoutId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.merchantId = object.merchantId ?? "";
+    message.scenario = object.scenario ?? 0;
+    message.userId = object.userId ?? "";
+    message.parts = (object.parts !== undefined && object.parts !== null)
+      ? CheckoutParts.fromPartial(object.parts)
+      : undefined;
+    message.paymentId = object.paymentId ?? "";
+    message.couponRedemptionId = object.couponRedemptionId ?? "";
+    message.pointsReservationId = object.pointsReservationId ?? "";
+    message.pointsHolderId = object.pointsHolderId ?? "";
+    message.reason = object.reason ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    message.couponId = object.couponId ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckoutRefunded(): CheckoutRefunded {
+  return {
+    checkoutId: "",
+    refundId: "",
+    tenancy: undefined,
+    merchantId: "",
+    parts: undefined,
+    refundedTotal: undefined,
+    couponRestored: false,
+    paymentRefundId: "",
+    pointsReservationId: "",
+    pointsHolderId: "",
+    couponRedemptionId: "",
+    occurredAt: undefined,
+    scenario: 0,
+    paymentId: "",
+    couponId: "",
+  };
+}
+
+export const CheckoutRefunded: MessageFns<CheckoutRefunded> = {
+  encode(message: CheckoutRefunded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkoutId !== "") {
+      writer.uint32(10).string(message.checkoutId);
+    }
+    if (message.refundId !== "") {
+      writer.uint32(18).string(message.refundId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(34).string(message.merchantId);
+    }
+    if (message.parts !== undefined) {
+      CheckoutParts.encode(message.parts, writer.uint32(42).fork()).join();
+    }
+    if (message.refundedTotal !== undefined) {
+      CheckoutParts.encode(message.refundedTotal, writer.uint32(50).fork()).join();
+    }
+    if (message.couponRestored !== false) {
+      writer.uint32(56).bool(message.couponRestored);
+    }
+    if (message.paymentRefundId !== "") {
+      writer.uint32(66).string(message.paymentRefundId);
+    }
+    if (message.pointsReservationId !== "") {
+      writer.uint32(74).string(message.pointsReservationId);
+    }
+    if (message.pointsHolderId !== "") {
+      writer.uint32(82).string(message.pointsHolderId);
+    }
+    if (message.couponRedemptionId !== "") {
+      writer.uint32(90).string(message.couponRedemptionId);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(98).fork()).join();
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(104).int32(message.scenario);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(114).string(message.paymentId);
+    }
+    if (message.couponId !== "") {
+      writer.uint32(122).string(message.couponId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckoutRefunded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckoutRefunded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.refundId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.parts = CheckoutParts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.refundedTotal = CheckoutParts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.couponRestored = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.paymentRefundId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.pointsReservationId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.pointsHolderId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.couponRedemptionId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckoutRefunded {
+    return {
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
+      refundId: isSet(object.refundId)
+        ? globalThis.String(object.refundId)
+        : isSet(object.refund_id)
+        ? globalThis.String(object.refund_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      parts: isSet(object.parts) ? CheckoutParts.fromJSON(object.parts) : undefined,
+      refundedTotal: isSet(object.refundedTotal)
+        ? CheckoutParts.fromJSON(object.refundedTotal)
+        : isSet(object.refunded_total)
+        ? CheckoutParts.fromJSON(object.refunded_total)
+        : undefined,
+      couponRestored: isSet(object.couponRestored)
+        ? globalThis.Boolean(object.couponRestored)
+        : isSet(object.coupon_restored)
+        ? globalThis.Boolean(object.coupon_restored)
+        : false,
+      paymentRefundId: isSet(object.paymentRefundId)
+        ? globalThis.String(object.paymentRefundId)
+        : isSet(object.payment_refund_id)
+        ? globalThis.String(object.payment_refund_id)
+        : "",
+      pointsReservationId: isSet(object.pointsReservationId)
+        ? globalThis.String(object.pointsReservationId)
+        : isSet(object.points_reservation_id)
+        ? globalThis.String(object.points_reservation_id)
+        : "",
+      pointsHolderId: isSet(object.pointsHolderId)
+        ? globalThis.String(object.pointsHolderId)
+        : isSet(object.points_holder_id)
+        ? globalThis.String(object.points_holder_id)
+        : "",
+      couponRedemptionId: isSet(object.couponRedemptionId)
+        ? globalThis.String(object.couponRedemptionId)
+        : isSet(object.coupon_redemption_id)
+        ? globalThis.String(object.coupon_redemption_id)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CheckoutRefunded): unknown {
+    const obj: any = {};
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
+    if (message.refundId !== "") {
+      obj.refundId = message.refundId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.parts !== undefined) {
+      obj.parts = CheckoutParts.toJSON(message.parts);
+    }
+    if (message.refundedTotal !== undefined) {
+      obj.refundedTotal = CheckoutParts.toJSON(message.refundedTotal);
+    }
+    if (message.couponRestored !== false) {
+      obj.couponRestored = message.couponRestored;
+    }
+    if (message.paymentRefundId !== "") {
+      obj.paymentRefundId = message.paymentRefundId;
+    }
+    if (message.pointsReservationId !== "") {
+      obj.pointsReservationId = message.pointsReservationId;
+    }
+    if (message.pointsHolderId !== "") {
+      obj.pointsHolderId = message.pointsHolderId;
+    }
+    if (message.couponRedemptionId !== "") {
+      obj.couponRedemptionId = message.couponRedemptionId;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckoutRefunded>, I>>(base?: I): CheckoutRefunded {
+    return CheckoutRefunded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckoutRefunded>, I>>(object: I): CheckoutRefunded {
+    const message = createBaseCheckoutRefunded();
+    message.checkoutId = object.checkoutId ?? "";
+    message.refundId = object.refundId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.merchantId = object.merchantId ?? "";
+    message.parts = (object.parts !== undefined && object.parts !== null)
+      ? CheckoutParts.fromPartial(object.parts)
+      : undefined;
+    message.refundedTotal = (object.refundedTotal !== undefined && object.refundedTotal !== null)
+      ? CheckoutParts.fromPartial(object.refundedTotal)
+      : undefined;
+    message.couponRestored = object.couponRestored ?? false;
+    message.paymentRefundId = object.paymentRefundId ?? "";
+    message.pointsReservationId = object.pointsReservationId ?? "";
+    message.pointsHolderId = object.pointsHolderId ?? "";
+    message.couponRedemptionId = object.couponRedemptionId ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    message.scenario = object.scenario ?? 0;
+    message.paymentId = object.paymentId ?? "";
+    message.couponId = object.couponId ?? "";
     return message;
   },
 };

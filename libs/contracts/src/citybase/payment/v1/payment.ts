@@ -19,7 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp";
-import { Money, TenancyRef } from "../../common/v1/common";
+import { Money, PageRequest, PageResponse, TenancyRef } from "../../common/v1/common";
 
 /** Kind of provider behind a channel. */
 export enum ChannelKind {
@@ -320,6 +320,111 @@ export function fundFlowDimensionToJSON(object: FundFlowDimension): string {
   }
 }
 
+/**
+ * State of a checkout: pending (reserving the coupon and the points) > awaiting payment (the
+ * money part's payment is open) > completed (all parts kept) | released (none kept). Refunds of a
+ * completed checkout are tracked in Checkout.refunded.
+ */
+export enum CheckoutStatus {
+  CHECKOUT_STATUS_UNSPECIFIED = 0,
+  CHECKOUT_STATUS_PENDING = 1,
+  CHECKOUT_STATUS_AWAITING_PAYMENT = 2,
+  CHECKOUT_STATUS_COMPLETED = 3,
+  CHECKOUT_STATUS_RELEASED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function checkoutStatusFromJSON(object: any): CheckoutStatus {
+  switch (object) {
+    case 0:
+    case "CHECKOUT_STATUS_UNSPECIFIED":
+      return CheckoutStatus.CHECKOUT_STATUS_UNSPECIFIED;
+    case 1:
+    case "CHECKOUT_STATUS_PENDING":
+      return CheckoutStatus.CHECKOUT_STATUS_PENDING;
+    case 2:
+    case "CHECKOUT_STATUS_AWAITING_PAYMENT":
+      return CheckoutStatus.CHECKOUT_STATUS_AWAITING_PAYMENT;
+    case 3:
+    case "CHECKOUT_STATUS_COMPLETED":
+      return CheckoutStatus.CHECKOUT_STATUS_COMPLETED;
+    case 4:
+    case "CHECKOUT_STATUS_RELEASED":
+      return CheckoutStatus.CHECKOUT_STATUS_RELEASED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CheckoutStatus.UNRECOGNIZED;
+  }
+}
+
+export function checkoutStatusToJSON(object: CheckoutStatus): string {
+  switch (object) {
+    case CheckoutStatus.CHECKOUT_STATUS_UNSPECIFIED:
+      return "CHECKOUT_STATUS_UNSPECIFIED";
+    case CheckoutStatus.CHECKOUT_STATUS_PENDING:
+      return "CHECKOUT_STATUS_PENDING";
+    case CheckoutStatus.CHECKOUT_STATUS_AWAITING_PAYMENT:
+      return "CHECKOUT_STATUS_AWAITING_PAYMENT";
+    case CheckoutStatus.CHECKOUT_STATUS_COMPLETED:
+      return "CHECKOUT_STATUS_COMPLETED";
+    case CheckoutStatus.CHECKOUT_STATUS_RELEASED:
+      return "CHECKOUT_STATUS_RELEASED";
+    case CheckoutStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * State of a checkout refund: processing (the money part's refund is under way) > succeeded |
+ * failed.
+ */
+export enum CheckoutRefundStatus {
+  CHECKOUT_REFUND_STATUS_UNSPECIFIED = 0,
+  CHECKOUT_REFUND_STATUS_PROCESSING = 1,
+  CHECKOUT_REFUND_STATUS_SUCCEEDED = 2,
+  CHECKOUT_REFUND_STATUS_FAILED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function checkoutRefundStatusFromJSON(object: any): CheckoutRefundStatus {
+  switch (object) {
+    case 0:
+    case "CHECKOUT_REFUND_STATUS_UNSPECIFIED":
+      return CheckoutRefundStatus.CHECKOUT_REFUND_STATUS_UNSPECIFIED;
+    case 1:
+    case "CHECKOUT_REFUND_STATUS_PROCESSING":
+      return CheckoutRefundStatus.CHECKOUT_REFUND_STATUS_PROCESSING;
+    case 2:
+    case "CHECKOUT_REFUND_STATUS_SUCCEEDED":
+      return CheckoutRefundStatus.CHECKOUT_REFUND_STATUS_SUCCEEDED;
+    case 3:
+    case "CHECKOUT_REFUND_STATUS_FAILED":
+      return CheckoutRefundStatus.CHECKOUT_REFUND_STATUS_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CheckoutRefundStatus.UNRECOGNIZED;
+  }
+}
+
+export function checkoutRefundStatusToJSON(object: CheckoutRefundStatus): string {
+  switch (object) {
+    case CheckoutRefundStatus.CHECKOUT_REFUND_STATUS_UNSPECIFIED:
+      return "CHECKOUT_REFUND_STATUS_UNSPECIFIED";
+    case CheckoutRefundStatus.CHECKOUT_REFUND_STATUS_PROCESSING:
+      return "CHECKOUT_REFUND_STATUS_PROCESSING";
+    case CheckoutRefundStatus.CHECKOUT_REFUND_STATUS_SUCCEEDED:
+      return "CHECKOUT_REFUND_STATUS_SUCCEEDED";
+    case CheckoutRefundStatus.CHECKOUT_REFUND_STATUS_FAILED:
+      return "CHECKOUT_REFUND_STATUS_FAILED";
+    case CheckoutRefundStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A channel of the city's catalog. */
 export interface Channel {
   /** Lowercase slug, e.g. "sandbox", "wechat-pay-sz". */
@@ -579,11 +684,180 @@ export interface FundFlowRow {
   netMinor: bigint;
   payments: bigint;
   refunds: bigint;
+  /**
+   * Checkouts completed (by the day they completed) and their non-money parts: the coupon
+   * discount, the points' value and the points, next to the money (paid_minor includes the money
+   * part of checkouts). Refunded parts of checkouts by the day the refund succeeded.
+   */
+  checkouts: bigint;
+  discountMinor: bigint;
+  pointsValueMinor: bigint;
+  points: bigint;
+  refundedDiscountMinor: bigint;
+  refundedPointsValueMinor: bigint;
+  refundedPoints: bigint;
 }
 
 export interface QueryFundFlowsResponse {
   rows: FundFlowRow[];
   total: FundFlowRow | undefined;
+}
+
+/** The parts a checkout's full price is paid with: total = discount + points_value + money. */
+export interface CheckoutParts {
+  /** The basket's full price. */
+  total:
+    | Money
+    | undefined;
+  /** The coupon's discount. */
+  discount:
+    | Money
+    | undefined;
+  /** Points used. */
+  points: bigint;
+  /** The points' money value (points x the programme's point value). */
+  pointsValue:
+    | Money
+    | undefined;
+  /** Paid in money at the channel. */
+  money: Money | undefined;
+}
+
+export interface Checkout {
+  checkoutId: string;
+  status: CheckoutStatus;
+  tenancy: TenancyRef | undefined;
+  merchantId: string;
+  scenario: PaymentScenario;
+  userId: string;
+  pointsHolderId: string;
+  parts:
+    | CheckoutParts
+    | undefined;
+  /** The money part's payment; empty when the money part is 0. */
+  paymentId: string;
+  /** Where the payer pays the money part; empty once final or when the money part is 0. */
+  payUrl: string;
+  couponId: string;
+  couponRedemptionId: string;
+  pointsReservationId: string;
+  createdAt: Timestamp | undefined;
+  expiresAt: Timestamp | undefined;
+  completedAt:
+    | Timestamp
+    | undefined;
+  /** Why it was released, e.g. "PAYMENT_FAILED", "EXPIRED", "CANCELLED", "COUPON_REFUSED". */
+  releaseReason: string;
+  /** Sums refunded so far (total = the full price refunded). */
+  refunded: CheckoutParts | undefined;
+  profitSharing: boolean;
+  payerRef: string;
+  description: string;
+  itemCodes: string[];
+}
+
+export interface CreateCheckoutRequest {
+  /** Idempotency key. */
+  requestId: string;
+  /** Operator and project the checkout happens in. */
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** The merchant paid; tenancy.merchant_id, when set, must be the same. */
+  merchantId: string;
+  scenario: PaymentScenario;
+  /** The basket's full price; must be positive. */
+  total:
+    | Money
+    | undefined;
+  /** Item codes of the basket (for free-item coupons). */
+  itemCodes: string[];
+  /** The resident paying: the coupon's owner and the default points holder. */
+  userId: string;
+  /** Holder of the points used (the user or a household); empty = user_id. */
+  pointsHolderId: string;
+  /** A coupon the user already holds; or coupon_code, claimed first. At most one of the two. */
+  couponId: string;
+  couponCode: string;
+  /** Points to use, >= 0; their value may not exceed what is left after the discount. */
+  points: bigint;
+  /** Opaque reference of the payer of the money part. */
+  payerRef: string;
+  description: string;
+  /** 60..86400; 0 = 900. The money part's payment expires then; the checkout is released. */
+  expiresInSeconds: number;
+  /** Ask the channel to hold the money for a later split (escrow). */
+  profitSharing: boolean;
+}
+
+export interface CreateCheckoutResponse {
+  checkout: Checkout | undefined;
+}
+
+export interface GetCheckoutRequest {
+  checkoutId: string;
+}
+
+export interface GetCheckoutResponse {
+  checkout: Checkout | undefined;
+}
+
+export interface CancelCheckoutRequest {
+  /** Idempotency key. */
+  requestId: string;
+  checkoutId: string;
+}
+
+export interface CancelCheckoutResponse {
+  checkout: Checkout | undefined;
+}
+
+export interface RefundCheckoutRequest {
+  /** Idempotency key. */
+  requestId: string;
+  checkoutId: string;
+  /** Positive part of the full price to refund; with the earlier refunds at most the full price. */
+  amount:
+    | Money
+    | undefined;
+  /** 1-200 characters. */
+  reason: string;
+}
+
+export interface CheckoutRefund {
+  checkoutRefundId: string;
+  checkoutId: string;
+  status: CheckoutRefundStatus;
+  /** Parts given back by this refund (total = the amount asked). */
+  parts:
+    | CheckoutParts
+    | undefined;
+  /** The money part's refund; empty when no money is given back. */
+  paymentRefundId: string;
+  couponRestored: boolean;
+  reason: string;
+  createdAt: Timestamp | undefined;
+  completedAt: Timestamp | undefined;
+  failureReason: string;
+}
+
+export interface RefundCheckoutResponse {
+  refund: CheckoutRefund | undefined;
+  checkout: Checkout | undefined;
+}
+
+export interface ListCheckoutsRequest {
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** Optional filter. */
+  userId: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListCheckoutsResponse {
+  checkouts: Checkout[];
+  page: PageResponse | undefined;
 }
 
 function createBaseChannel(): Channel {
@@ -3992,6 +4266,13 @@ function createBaseFundFlowRow(): FundFlowRow {
     netMinor: 0n,
     payments: 0n,
     refunds: 0n,
+    checkouts: 0n,
+    discountMinor: 0n,
+    pointsValueMinor: 0n,
+    points: 0n,
+    refundedDiscountMinor: 0n,
+    refundedPointsValueMinor: 0n,
+    refundedPoints: 0n,
   };
 }
 
@@ -4044,6 +4325,48 @@ export const FundFlowRow: MessageFns<FundFlowRow> = {
         throw new globalThis.Error("value provided for field message.refunds of type int64 too large");
       }
       writer.uint32(88).int64(message.refunds);
+    }
+    if (message.checkouts !== 0n) {
+      if (BigInt.asIntN(64, message.checkouts) !== message.checkouts) {
+        throw new globalThis.Error("value provided for field message.checkouts of type int64 too large");
+      }
+      writer.uint32(96).int64(message.checkouts);
+    }
+    if (message.discountMinor !== 0n) {
+      if (BigInt.asIntN(64, message.discountMinor) !== message.discountMinor) {
+        throw new globalThis.Error("value provided for field message.discountMinor of type int64 too large");
+      }
+      writer.uint32(104).int64(message.discountMinor);
+    }
+    if (message.pointsValueMinor !== 0n) {
+      if (BigInt.asIntN(64, message.pointsValueMinor) !== message.pointsValueMinor) {
+        throw new globalThis.Error("value provided for field message.pointsValueMinor of type int64 too large");
+      }
+      writer.uint32(112).int64(message.pointsValueMinor);
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(120).int64(message.points);
+    }
+    if (message.refundedDiscountMinor !== 0n) {
+      if (BigInt.asIntN(64, message.refundedDiscountMinor) !== message.refundedDiscountMinor) {
+        throw new globalThis.Error("value provided for field message.refundedDiscountMinor of type int64 too large");
+      }
+      writer.uint32(128).int64(message.refundedDiscountMinor);
+    }
+    if (message.refundedPointsValueMinor !== 0n) {
+      if (BigInt.asIntN(64, message.refundedPointsValueMinor) !== message.refundedPointsValueMinor) {
+        throw new globalThis.Error("value provided for field message.refundedPointsValueMinor of type int64 too large");
+      }
+      writer.uint32(136).int64(message.refundedPointsValueMinor);
+    }
+    if (message.refundedPoints !== 0n) {
+      if (BigInt.asIntN(64, message.refundedPoints) !== message.refundedPoints) {
+        throw new globalThis.Error("value provided for field message.refundedPoints of type int64 too large");
+      }
+      writer.uint32(144).int64(message.refundedPoints);
     }
     return writer;
   },
@@ -4149,6 +4472,62 @@ export const FundFlowRow: MessageFns<FundFlowRow> = {
             message.refunds = reader.int64() as bigint;
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.checkouts = reader.int64() as bigint;
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.discountMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.pointsValueMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.refundedDiscountMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.refundedPointsValueMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.refundedPoints = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4198,6 +4577,33 @@ export const FundFlowRow: MessageFns<FundFlowRow> = {
         : 0n,
       payments: isSet(object.payments) ? BigInt(object.payments) : 0n,
       refunds: isSet(object.refunds) ? BigInt(object.refunds) : 0n,
+      checkouts: isSet(object.checkouts) ? BigInt(object.checkouts) : 0n,
+      discountMinor: isSet(object.discountMinor)
+        ? BigInt(object.discountMinor)
+        : isSet(object.discount_minor)
+        ? BigInt(object.discount_minor)
+        : 0n,
+      pointsValueMinor: isSet(object.pointsValueMinor)
+        ? BigInt(object.pointsValueMinor)
+        : isSet(object.points_value_minor)
+        ? BigInt(object.points_value_minor)
+        : 0n,
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      refundedDiscountMinor: isSet(object.refundedDiscountMinor)
+        ? BigInt(object.refundedDiscountMinor)
+        : isSet(object.refunded_discount_minor)
+        ? BigInt(object.refunded_discount_minor)
+        : 0n,
+      refundedPointsValueMinor: isSet(object.refundedPointsValueMinor)
+        ? BigInt(object.refundedPointsValueMinor)
+        : isSet(object.refunded_points_value_minor)
+        ? BigInt(object.refunded_points_value_minor)
+        : 0n,
+      refundedPoints: isSet(object.refundedPoints)
+        ? BigInt(object.refundedPoints)
+        : isSet(object.refunded_points)
+        ? BigInt(object.refunded_points)
+        : 0n,
     };
   },
 
@@ -4236,6 +4642,27 @@ export const FundFlowRow: MessageFns<FundFlowRow> = {
     if (message.refunds !== 0n) {
       obj.refunds = message.refunds.toString();
     }
+    if (message.checkouts !== 0n) {
+      obj.checkouts = message.checkouts.toString();
+    }
+    if (message.discountMinor !== 0n) {
+      obj.discountMinor = message.discountMinor.toString();
+    }
+    if (message.pointsValueMinor !== 0n) {
+      obj.pointsValueMinor = message.pointsValueMinor.toString();
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.refundedDiscountMinor !== 0n) {
+      obj.refundedDiscountMinor = message.refundedDiscountMinor.toString();
+    }
+    if (message.refundedPointsValueMinor !== 0n) {
+      obj.refundedPointsValueMinor = message.refundedPointsValueMinor.toString();
+    }
+    if (message.refundedPoints !== 0n) {
+      obj.refundedPoints = message.refundedPoints.toString();
+    }
     return obj;
   },
 
@@ -4257,6 +4684,25 @@ export const FundFlowRow: MessageFns<FundFlowRow> = {
     message.netMinor = (object.netMinor !== undefined && object.netMinor !== null) ? BigInt(object.netMinor) : 0n;
     message.payments = (object.payments !== undefined && object.payments !== null) ? BigInt(object.payments) : 0n;
     message.refunds = (object.refunds !== undefined && object.refunds !== null) ? BigInt(object.refunds) : 0n;
+    message.checkouts = (object.checkouts !== undefined && object.checkouts !== null) ? BigInt(object.checkouts) : 0n;
+    message.discountMinor = (object.discountMinor !== undefined && object.discountMinor !== null)
+      ? BigInt(object.discountMinor)
+      : 0n;
+    message.pointsValueMinor = (object.pointsValueMinor !== undefined && object.pointsValueMinor !== null)
+      ? BigInt(object.pointsValueMinor)
+      : 0n;
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.refundedDiscountMinor =
+      (object.refundedDiscountMinor !== undefined && object.refundedDiscountMinor !== null)
+        ? BigInt(object.refundedDiscountMinor)
+        : 0n;
+    message.refundedPointsValueMinor =
+      (object.refundedPointsValueMinor !== undefined && object.refundedPointsValueMinor !== null)
+        ? BigInt(object.refundedPointsValueMinor)
+        : 0n;
+    message.refundedPoints = (object.refundedPoints !== undefined && object.refundedPoints !== null)
+      ? BigInt(object.refundedPoints)
+      : 0n;
     return message;
   },
 };
@@ -4343,6 +4789,2053 @@ export const QueryFundFlowsResponse: MessageFns<QueryFundFlowsResponse> = {
     message.rows = object.rows?.map((e) => FundFlowRow.fromPartial(e)) || [];
     message.total = (object.total !== undefined && object.total !== null)
       ? FundFlowRow.fromPartial(object.total)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCheckoutParts(): CheckoutParts {
+  return { total: undefined, discount: undefined, points: 0n, pointsValue: undefined, money: undefined };
+}
+
+export const CheckoutParts: MessageFns<CheckoutParts> = {
+  encode(message: CheckoutParts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== undefined) {
+      Money.encode(message.total, writer.uint32(10).fork()).join();
+    }
+    if (message.discount !== undefined) {
+      Money.encode(message.discount, writer.uint32(18).fork()).join();
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(24).int64(message.points);
+    }
+    if (message.pointsValue !== undefined) {
+      Money.encode(message.pointsValue, writer.uint32(34).fork()).join();
+    }
+    if (message.money !== undefined) {
+      Money.encode(message.money, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckoutParts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckoutParts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.total = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.discount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pointsValue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.money = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckoutParts {
+    return {
+      total: isSet(object.total) ? Money.fromJSON(object.total) : undefined,
+      discount: isSet(object.discount) ? Money.fromJSON(object.discount) : undefined,
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      pointsValue: isSet(object.pointsValue)
+        ? Money.fromJSON(object.pointsValue)
+        : isSet(object.points_value)
+        ? Money.fromJSON(object.points_value)
+        : undefined,
+      money: isSet(object.money) ? Money.fromJSON(object.money) : undefined,
+    };
+  },
+
+  toJSON(message: CheckoutParts): unknown {
+    const obj: any = {};
+    if (message.total !== undefined) {
+      obj.total = Money.toJSON(message.total);
+    }
+    if (message.discount !== undefined) {
+      obj.discount = Money.toJSON(message.discount);
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.pointsValue !== undefined) {
+      obj.pointsValue = Money.toJSON(message.pointsValue);
+    }
+    if (message.money !== undefined) {
+      obj.money = Money.toJSON(message.money);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckoutParts>, I>>(base?: I): CheckoutParts {
+    return CheckoutParts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckoutParts>, I>>(object: I): CheckoutParts {
+    const message = createBaseCheckoutParts();
+    message.total = (object.total !== undefined && object.total !== null) ? Money.fromPartial(object.total) : undefined;
+    message.discount = (object.discount !== undefined && object.discount !== null)
+      ? Money.fromPartial(object.discount)
+      : undefined;
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.pointsValue = (object.pointsValue !== undefined && object.pointsValue !== null)
+      ? Money.fromPartial(object.pointsValue)
+      : undefined;
+    message.money = (object.money !== undefined && object.money !== null) ? Money.fromPartial(object.money) : undefined;
+    return message;
+  },
+};
+
+function createBaseCheckout(): Checkout {
+  return {
+    checkoutId: "",
+    status: 0,
+    tenancy: undefined,
+    merchantId: "",
+    scenario: 0,
+    userId: "",
+    pointsHolderId: "",
+    parts: undefined,
+    paymentId: "",
+    payUrl: "",
+    couponId: "",
+    couponRedemptionId: "",
+    pointsReservationId: "",
+    createdAt: undefined,
+    expiresAt: undefined,
+    completedAt: undefined,
+    releaseReason: "",
+    refunded: undefined,
+    profitSharing: false,
+    payerRef: "",
+    description: "",
+    itemCodes: [],
+  };
+}
+
+export const Checkout: MessageFns<Checkout> = {
+  encode(message: Checkout, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkoutId !== "") {
+      writer.uint32(10).string(message.checkoutId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(34).string(message.merchantId);
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(40).int32(message.scenario);
+    }
+    if (message.userId !== "") {
+      writer.uint32(50).string(message.userId);
+    }
+    if (message.pointsHolderId !== "") {
+      writer.uint32(58).string(message.pointsHolderId);
+    }
+    if (message.parts !== undefined) {
+      CheckoutParts.encode(message.parts, writer.uint32(66).fork()).join();
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(74).string(message.paymentId);
+    }
+    if (message.payUrl !== "") {
+      writer.uint32(82).string(message.payUrl);
+    }
+    if (message.couponId !== "") {
+      writer.uint32(90).string(message.couponId);
+    }
+    if (message.couponRedemptionId !== "") {
+      writer.uint32(98).string(message.couponRedemptionId);
+    }
+    if (message.pointsReservationId !== "") {
+      writer.uint32(106).string(message.pointsReservationId);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(114).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(122).fork()).join();
+    }
+    if (message.completedAt !== undefined) {
+      Timestamp.encode(message.completedAt, writer.uint32(130).fork()).join();
+    }
+    if (message.releaseReason !== "") {
+      writer.uint32(138).string(message.releaseReason);
+    }
+    if (message.refunded !== undefined) {
+      CheckoutParts.encode(message.refunded, writer.uint32(146).fork()).join();
+    }
+    if (message.profitSharing !== false) {
+      writer.uint32(152).bool(message.profitSharing);
+    }
+    if (message.payerRef !== "") {
+      writer.uint32(162).string(message.payerRef);
+    }
+    if (message.description !== "") {
+      writer.uint32(170).string(message.description);
+    }
+    for (const v of message.itemCodes) {
+      writer.uint32(178).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Checkout {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckout();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.pointsHolderId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.parts = CheckoutParts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.payUrl = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.couponRedemptionId = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.pointsReservationId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.completedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.releaseReason = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.refunded = CheckoutParts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.profitSharing = reader.bool();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.payerRef = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.itemCodes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Checkout {
+    return {
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
+      status: isSet(object.status) ? checkoutStatusFromJSON(object.status) : 0,
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      pointsHolderId: isSet(object.pointsHolderId)
+        ? globalThis.String(object.pointsHolderId)
+        : isSet(object.points_holder_id)
+        ? globalThis.String(object.points_holder_id)
+        : "",
+      parts: isSet(object.parts) ? CheckoutParts.fromJSON(object.parts) : undefined,
+      paymentId: isSet(object.paymentId)
+        ? globalThis.String(object.paymentId)
+        : isSet(object.payment_id)
+        ? globalThis.String(object.payment_id)
+        : "",
+      payUrl: isSet(object.payUrl)
+        ? globalThis.String(object.payUrl)
+        : isSet(object.pay_url)
+        ? globalThis.String(object.pay_url)
+        : "",
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+      couponRedemptionId: isSet(object.couponRedemptionId)
+        ? globalThis.String(object.couponRedemptionId)
+        : isSet(object.coupon_redemption_id)
+        ? globalThis.String(object.coupon_redemption_id)
+        : "",
+      pointsReservationId: isSet(object.pointsReservationId)
+        ? globalThis.String(object.pointsReservationId)
+        : isSet(object.points_reservation_id)
+        ? globalThis.String(object.points_reservation_id)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      completedAt: isSet(object.completedAt)
+        ? fromJsonTimestamp(object.completedAt)
+        : isSet(object.completed_at)
+        ? fromJsonTimestamp(object.completed_at)
+        : undefined,
+      releaseReason: isSet(object.releaseReason)
+        ? globalThis.String(object.releaseReason)
+        : isSet(object.release_reason)
+        ? globalThis.String(object.release_reason)
+        : "",
+      refunded: isSet(object.refunded) ? CheckoutParts.fromJSON(object.refunded) : undefined,
+      profitSharing: isSet(object.profitSharing)
+        ? globalThis.Boolean(object.profitSharing)
+        : isSet(object.profit_sharing)
+        ? globalThis.Boolean(object.profit_sharing)
+        : false,
+      payerRef: isSet(object.payerRef)
+        ? globalThis.String(object.payerRef)
+        : isSet(object.payer_ref)
+        ? globalThis.String(object.payer_ref)
+        : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      itemCodes: globalThis.Array.isArray(object?.itemCodes)
+        ? object.itemCodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.item_codes)
+        ? object.item_codes.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Checkout): unknown {
+    const obj: any = {};
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
+    if (message.status !== 0) {
+      obj.status = checkoutStatusToJSON(message.status);
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.pointsHolderId !== "") {
+      obj.pointsHolderId = message.pointsHolderId;
+    }
+    if (message.parts !== undefined) {
+      obj.parts = CheckoutParts.toJSON(message.parts);
+    }
+    if (message.paymentId !== "") {
+      obj.paymentId = message.paymentId;
+    }
+    if (message.payUrl !== "") {
+      obj.payUrl = message.payUrl;
+    }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    if (message.couponRedemptionId !== "") {
+      obj.couponRedemptionId = message.couponRedemptionId;
+    }
+    if (message.pointsReservationId !== "") {
+      obj.pointsReservationId = message.pointsReservationId;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    if (message.completedAt !== undefined) {
+      obj.completedAt = fromTimestamp(message.completedAt).toISOString();
+    }
+    if (message.releaseReason !== "") {
+      obj.releaseReason = message.releaseReason;
+    }
+    if (message.refunded !== undefined) {
+      obj.refunded = CheckoutParts.toJSON(message.refunded);
+    }
+    if (message.profitSharing !== false) {
+      obj.profitSharing = message.profitSharing;
+    }
+    if (message.payerRef !== "") {
+      obj.payerRef = message.payerRef;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.itemCodes?.length) {
+      obj.itemCodes = message.itemCodes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Checkout>, I>>(base?: I): Checkout {
+    return Checkout.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Checkout>, I>>(object: I): Checkout {
+    const message = createBaseCheckout();
+    message.checkoutId = object.checkoutId ?? "";
+    message.status = object.status ?? 0;
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.merchantId = object.merchantId ?? "";
+    message.scenario = object.scenario ?? 0;
+    message.userId = object.userId ?? "";
+    message.pointsHolderId = object.pointsHolderId ?? "";
+    message.parts = (object.parts !== undefined && object.parts !== null)
+      ? CheckoutParts.fromPartial(object.parts)
+      : undefined;
+    message.paymentId = object.paymentId ?? "";
+    message.payUrl = object.payUrl ?? "";
+    message.couponId = object.couponId ?? "";
+    message.couponRedemptionId = object.couponRedemptionId ?? "";
+    message.pointsReservationId = object.pointsReservationId ?? "";
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    message.completedAt = (object.completedAt !== undefined && object.completedAt !== null)
+      ? Timestamp.fromPartial(object.completedAt)
+      : undefined;
+    message.releaseReason = object.releaseReason ?? "";
+    message.refunded = (object.refunded !== undefined && object.refunded !== null)
+      ? CheckoutParts.fromPartial(object.refunded)
+      : undefined;
+    message.profitSharing = object.profitSharing ?? false;
+    message.payerRef = object.payerRef ?? "";
+    message.description = object.description ?? "";
+    message.itemCodes = object.itemCodes?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCreateCheckoutRequest(): CreateCheckoutRequest {
+  return {
+    requestId: "",
+    tenancy: undefined,
+    merchantId: "",
+    scenario: 0,
+    total: undefined,
+    itemCodes: [],
+    userId: "",
+    pointsHolderId: "",
+    couponId: "",
+    couponCode: "",
+    points: 0n,
+    payerRef: "",
+    description: "",
+    expiresInSeconds: 0,
+    profitSharing: false,
+  };
+}
+
+export const CreateCheckoutRequest: MessageFns<CreateCheckoutRequest> = {
+  encode(message: CreateCheckoutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(26).string(message.merchantId);
+    }
+    if (message.scenario !== 0) {
+      writer.uint32(32).int32(message.scenario);
+    }
+    if (message.total !== undefined) {
+      Money.encode(message.total, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.itemCodes) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.userId !== "") {
+      writer.uint32(58).string(message.userId);
+    }
+    if (message.pointsHolderId !== "") {
+      writer.uint32(66).string(message.pointsHolderId);
+    }
+    if (message.couponId !== "") {
+      writer.uint32(74).string(message.couponId);
+    }
+    if (message.couponCode !== "") {
+      writer.uint32(82).string(message.couponCode);
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(88).int64(message.points);
+    }
+    if (message.payerRef !== "") {
+      writer.uint32(98).string(message.payerRef);
+    }
+    if (message.description !== "") {
+      writer.uint32(106).string(message.description);
+    }
+    if (message.expiresInSeconds !== 0) {
+      writer.uint32(112).int32(message.expiresInSeconds);
+    }
+    if (message.profitSharing !== false) {
+      writer.uint32(120).bool(message.profitSharing);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCheckoutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCheckoutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.scenario = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.total = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.itemCodes.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pointsHolderId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.couponCode = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.payerRef = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.expiresInSeconds = reader.int32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.profitSharing = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCheckoutRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      merchantId: isSet(object.merchantId)
+        ? globalThis.String(object.merchantId)
+        : isSet(object.merchant_id)
+        ? globalThis.String(object.merchant_id)
+        : "",
+      scenario: isSet(object.scenario) ? paymentScenarioFromJSON(object.scenario) : 0,
+      total: isSet(object.total) ? Money.fromJSON(object.total) : undefined,
+      itemCodes: globalThis.Array.isArray(object?.itemCodes)
+        ? object.itemCodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.item_codes)
+        ? object.item_codes.map((e: any) => globalThis.String(e))
+        : [],
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      pointsHolderId: isSet(object.pointsHolderId)
+        ? globalThis.String(object.pointsHolderId)
+        : isSet(object.points_holder_id)
+        ? globalThis.String(object.points_holder_id)
+        : "",
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+      couponCode: isSet(object.couponCode)
+        ? globalThis.String(object.couponCode)
+        : isSet(object.coupon_code)
+        ? globalThis.String(object.coupon_code)
+        : "",
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      payerRef: isSet(object.payerRef)
+        ? globalThis.String(object.payerRef)
+        : isSet(object.payer_ref)
+        ? globalThis.String(object.payer_ref)
+        : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      expiresInSeconds: isSet(object.expiresInSeconds)
+        ? globalThis.Number(object.expiresInSeconds)
+        : isSet(object.expires_in_seconds)
+        ? globalThis.Number(object.expires_in_seconds)
+        : 0,
+      profitSharing: isSet(object.profitSharing)
+        ? globalThis.Boolean(object.profitSharing)
+        : isSet(object.profit_sharing)
+        ? globalThis.Boolean(object.profit_sharing)
+        : false,
+    };
+  },
+
+  toJSON(message: CreateCheckoutRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.merchantId !== "") {
+      obj.merchantId = message.merchantId;
+    }
+    if (message.scenario !== 0) {
+      obj.scenario = paymentScenarioToJSON(message.scenario);
+    }
+    if (message.total !== undefined) {
+      obj.total = Money.toJSON(message.total);
+    }
+    if (message.itemCodes?.length) {
+      obj.itemCodes = message.itemCodes;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.pointsHolderId !== "") {
+      obj.pointsHolderId = message.pointsHolderId;
+    }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    if (message.couponCode !== "") {
+      obj.couponCode = message.couponCode;
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.payerRef !== "") {
+      obj.payerRef = message.payerRef;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.expiresInSeconds !== 0) {
+      obj.expiresInSeconds = Math.round(message.expiresInSeconds);
+    }
+    if (message.profitSharing !== false) {
+      obj.profitSharing = message.profitSharing;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCheckoutRequest>, I>>(base?: I): CreateCheckoutRequest {
+    return CreateCheckoutRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCheckoutRequest>, I>>(object: I): CreateCheckoutRequest {
+    const message = createBaseCreateCheckoutRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.merchantId = object.merchantId ?? "";
+    message.scenario = object.scenario ?? 0;
+    message.total = (object.total !== undefined && object.total !== null) ? Money.fromPartial(object.total) : undefined;
+    message.itemCodes = object.itemCodes?.map((e) => e) || [];
+    message.userId = object.userId ?? "";
+    message.pointsHolderId = object.pointsHolderId ?? "";
+    message.couponId = object.couponId ?? "";
+    message.couponCode = object.couponCode ?? "";
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.payerRef = object.payerRef ?? "";
+    message.description = object.description ?? "";
+    message.expiresInSeconds = object.expiresInSeconds ?? 0;
+    message.profitSharing = object.profitSharing ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateCheckoutResponse(): CreateCheckoutResponse {
+  return { checkout: undefined };
+}
+
+export const CreateCheckoutResponse: MessageFns<CreateCheckoutResponse> = {
+  encode(message: CreateCheckoutResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkout !== undefined) {
+      Checkout.encode(message.checkout, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCheckoutResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCheckoutResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkout = Checkout.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCheckoutResponse {
+    return { checkout: isSet(object.checkout) ? Checkout.fromJSON(object.checkout) : undefined };
+  },
+
+  toJSON(message: CreateCheckoutResponse): unknown {
+    const obj: any = {};
+    if (message.checkout !== undefined) {
+      obj.checkout = Checkout.toJSON(message.checkout);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateCheckoutResponse>, I>>(base?: I): CreateCheckoutResponse {
+    return CreateCheckoutResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateCheckoutResponse>, I>>(object: I): CreateCheckoutResponse {
+    const message = createBaseCreateCheckoutResponse();
+    message.checkout = (object.checkout !== undefined && object.checkout !== null)
+      ? Checkout.fromPartial(object.checkout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetCheckoutRequest(): GetCheckoutRequest {
+  return { checkoutId: "" };
+}
+
+export const GetCheckoutRequest: MessageFns<GetCheckoutRequest> = {
+  encode(message: GetCheckoutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkoutId !== "") {
+      writer.uint32(10).string(message.checkoutId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCheckoutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCheckoutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCheckoutRequest {
+    return {
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCheckoutRequest): unknown {
+    const obj: any = {};
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCheckoutRequest>, I>>(base?: I): GetCheckoutRequest {
+    return GetCheckoutRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCheckoutRequest>, I>>(object: I): GetCheckoutRequest {
+    const message = createBaseGetCheckoutRequest();
+    message.checkoutId = object.checkoutId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCheckoutResponse(): GetCheckoutResponse {
+  return { checkout: undefined };
+}
+
+export const GetCheckoutResponse: MessageFns<GetCheckoutResponse> = {
+  encode(message: GetCheckoutResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkout !== undefined) {
+      Checkout.encode(message.checkout, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCheckoutResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCheckoutResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkout = Checkout.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCheckoutResponse {
+    return { checkout: isSet(object.checkout) ? Checkout.fromJSON(object.checkout) : undefined };
+  },
+
+  toJSON(message: GetCheckoutResponse): unknown {
+    const obj: any = {};
+    if (message.checkout !== undefined) {
+      obj.checkout = Checkout.toJSON(message.checkout);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCheckoutResponse>, I>>(base?: I): GetCheckoutResponse {
+    return GetCheckoutResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCheckoutResponse>, I>>(object: I): GetCheckoutResponse {
+    const message = createBaseGetCheckoutResponse();
+    message.checkout = (object.checkout !== undefined && object.checkout !== null)
+      ? Checkout.fromPartial(object.checkout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCancelCheckoutRequest(): CancelCheckoutRequest {
+  return { requestId: "", checkoutId: "" };
+}
+
+export const CancelCheckoutRequest: MessageFns<CancelCheckoutRequest> = {
+  encode(message: CancelCheckoutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.checkoutId !== "") {
+      writer.uint32(18).string(message.checkoutId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelCheckoutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelCheckoutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelCheckoutRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelCheckoutRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelCheckoutRequest>, I>>(base?: I): CancelCheckoutRequest {
+    return CancelCheckoutRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelCheckoutRequest>, I>>(object: I): CancelCheckoutRequest {
+    const message = createBaseCancelCheckoutRequest();
+    message.requestId = object.requestId ?? "";
+    message.checkoutId = object.checkoutId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelCheckoutResponse(): CancelCheckoutResponse {
+  return { checkout: undefined };
+}
+
+export const CancelCheckoutResponse: MessageFns<CancelCheckoutResponse> = {
+  encode(message: CancelCheckoutResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkout !== undefined) {
+      Checkout.encode(message.checkout, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelCheckoutResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelCheckoutResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkout = Checkout.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelCheckoutResponse {
+    return { checkout: isSet(object.checkout) ? Checkout.fromJSON(object.checkout) : undefined };
+  },
+
+  toJSON(message: CancelCheckoutResponse): unknown {
+    const obj: any = {};
+    if (message.checkout !== undefined) {
+      obj.checkout = Checkout.toJSON(message.checkout);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelCheckoutResponse>, I>>(base?: I): CancelCheckoutResponse {
+    return CancelCheckoutResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelCheckoutResponse>, I>>(object: I): CancelCheckoutResponse {
+    const message = createBaseCancelCheckoutResponse();
+    message.checkout = (object.checkout !== undefined && object.checkout !== null)
+      ? Checkout.fromPartial(object.checkout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRefundCheckoutRequest(): RefundCheckoutRequest {
+  return { requestId: "", checkoutId: "", amount: undefined, reason: "" };
+}
+
+export const RefundCheckoutRequest: MessageFns<RefundCheckoutRequest> = {
+  encode(message: RefundCheckoutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.checkoutId !== "") {
+      writer.uint32(18).string(message.checkoutId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundCheckoutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundCheckoutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefundCheckoutRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RefundCheckoutRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefundCheckoutRequest>, I>>(base?: I): RefundCheckoutRequest {
+    return RefundCheckoutRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefundCheckoutRequest>, I>>(object: I): RefundCheckoutRequest {
+    const message = createBaseRefundCheckoutRequest();
+    message.requestId = object.requestId ?? "";
+    message.checkoutId = object.checkoutId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckoutRefund(): CheckoutRefund {
+  return {
+    checkoutRefundId: "",
+    checkoutId: "",
+    status: 0,
+    parts: undefined,
+    paymentRefundId: "",
+    couponRestored: false,
+    reason: "",
+    createdAt: undefined,
+    completedAt: undefined,
+    failureReason: "",
+  };
+}
+
+export const CheckoutRefund: MessageFns<CheckoutRefund> = {
+  encode(message: CheckoutRefund, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkoutRefundId !== "") {
+      writer.uint32(10).string(message.checkoutRefundId);
+    }
+    if (message.checkoutId !== "") {
+      writer.uint32(18).string(message.checkoutId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.parts !== undefined) {
+      CheckoutParts.encode(message.parts, writer.uint32(34).fork()).join();
+    }
+    if (message.paymentRefundId !== "") {
+      writer.uint32(42).string(message.paymentRefundId);
+    }
+    if (message.couponRestored !== false) {
+      writer.uint32(48).bool(message.couponRestored);
+    }
+    if (message.reason !== "") {
+      writer.uint32(58).string(message.reason);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(66).fork()).join();
+    }
+    if (message.completedAt !== undefined) {
+      Timestamp.encode(message.completedAt, writer.uint32(74).fork()).join();
+    }
+    if (message.failureReason !== "") {
+      writer.uint32(82).string(message.failureReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckoutRefund {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckoutRefund();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkoutRefundId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.parts = CheckoutParts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.paymentRefundId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.couponRestored = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.completedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.failureReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckoutRefund {
+    return {
+      checkoutRefundId: isSet(object.checkoutRefundId)
+        ? globalThis.String(object.checkoutRefundId)
+        : isSet(object.checkout_refund_id)
+        ? globalThis.String(object.checkout_refund_id)
+        : "",
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
+      status: isSet(object.status) ? checkoutRefundStatusFromJSON(object.status) : 0,
+      parts: isSet(object.parts) ? CheckoutParts.fromJSON(object.parts) : undefined,
+      paymentRefundId: isSet(object.paymentRefundId)
+        ? globalThis.String(object.paymentRefundId)
+        : isSet(object.payment_refund_id)
+        ? globalThis.String(object.payment_refund_id)
+        : "",
+      couponRestored: isSet(object.couponRestored)
+        ? globalThis.Boolean(object.couponRestored)
+        : isSet(object.coupon_restored)
+        ? globalThis.Boolean(object.coupon_restored)
+        : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      completedAt: isSet(object.completedAt)
+        ? fromJsonTimestamp(object.completedAt)
+        : isSet(object.completed_at)
+        ? fromJsonTimestamp(object.completed_at)
+        : undefined,
+      failureReason: isSet(object.failureReason)
+        ? globalThis.String(object.failureReason)
+        : isSet(object.failure_reason)
+        ? globalThis.String(object.failure_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: CheckoutRefund): unknown {
+    const obj: any = {};
+    if (message.checkoutRefundId !== "") {
+      obj.checkoutRefundId = message.checkoutRefundId;
+    }
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
+    if (message.status !== 0) {
+      obj.status = checkoutRefundStatusToJSON(message.status);
+    }
+    if (message.parts !== undefined) {
+      obj.parts = CheckoutParts.toJSON(message.parts);
+    }
+    if (message.paymentRefundId !== "") {
+      obj.paymentRefundId = message.paymentRefundId;
+    }
+    if (message.couponRestored !== false) {
+      obj.couponRestored = message.couponRestored;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    if (message.completedAt !== undefined) {
+      obj.completedAt = fromTimestamp(message.completedAt).toISOString();
+    }
+    if (message.failureReason !== "") {
+      obj.failureReason = message.failureReason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckoutRefund>, I>>(base?: I): CheckoutRefund {
+    return CheckoutRefund.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckoutRefund>, I>>(object: I): CheckoutRefund {
+    const message = createBaseCheckoutRefund();
+    message.checkoutRefundId = object.checkoutRefundId ?? "";
+    message.checkoutId = object.checkoutId ?? "";
+    message.status = object.status ?? 0;
+    message.parts = (object.parts !== undefined && object.parts !== null)
+      ? CheckoutParts.fromPartial(object.parts)
+      : undefined;
+    message.paymentRefundId = object.paymentRefundId ?? "";
+    message.couponRestored = object.couponRestored ?? false;
+    message.reason = object.reason ?? "";
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.completedAt = (object.completedAt !== undefined && object.completedAt !== null)
+      ? Timestamp.fromPartial(object.completedAt)
+      : undefined;
+    message.failureReason = object.failureReason ?? "";
+    return message;
+  },
+};
+
+function createBaseRefundCheckoutResponse(): RefundCheckoutResponse {
+  return { refund: undefined, checkout: undefined };
+}
+
+export const RefundCheckoutResponse: MessageFns<RefundCheckoutResponse> = {
+  encode(message: RefundCheckoutResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.refund !== undefined) {
+      CheckoutRefund.encode(message.refund, writer.uint32(10).fork()).join();
+    }
+    if (message.checkout !== undefined) {
+      Checkout.encode(message.checkout, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundCheckoutResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundCheckoutResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.refund = CheckoutRefund.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.checkout = Checkout.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefundCheckoutResponse {
+    return {
+      refund: isSet(object.refund) ? CheckoutRefund.fromJSON(object.refund) : undefined,
+      checkout: isSet(object.checkout) ? Checkout.fromJSON(object.checkout) : undefined,
+    };
+  },
+
+  toJSON(message: RefundCheckoutResponse): unknown {
+    const obj: any = {};
+    if (message.refund !== undefined) {
+      obj.refund = CheckoutRefund.toJSON(message.refund);
+    }
+    if (message.checkout !== undefined) {
+      obj.checkout = Checkout.toJSON(message.checkout);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefundCheckoutResponse>, I>>(base?: I): RefundCheckoutResponse {
+    return RefundCheckoutResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefundCheckoutResponse>, I>>(object: I): RefundCheckoutResponse {
+    const message = createBaseRefundCheckoutResponse();
+    message.refund = (object.refund !== undefined && object.refund !== null)
+      ? CheckoutRefund.fromPartial(object.refund)
+      : undefined;
+    message.checkout = (object.checkout !== undefined && object.checkout !== null)
+      ? Checkout.fromPartial(object.checkout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCheckoutsRequest(): ListCheckoutsRequest {
+  return { tenancy: undefined, userId: "", page: undefined };
+}
+
+export const ListCheckoutsRequest: MessageFns<ListCheckoutsRequest> = {
+  encode(message: ListCheckoutsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCheckoutsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCheckoutsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCheckoutsRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListCheckoutsRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCheckoutsRequest>, I>>(base?: I): ListCheckoutsRequest {
+    return ListCheckoutsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCheckoutsRequest>, I>>(object: I): ListCheckoutsRequest {
+    const message = createBaseListCheckoutsRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.userId = object.userId ?? "";
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCheckoutsResponse(): ListCheckoutsResponse {
+  return { checkouts: [], page: undefined };
+}
+
+export const ListCheckoutsResponse: MessageFns<ListCheckoutsResponse> = {
+  encode(message: ListCheckoutsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.checkouts) {
+      Checkout.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCheckoutsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCheckoutsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkouts.push(Checkout.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCheckoutsResponse {
+    return {
+      checkouts: globalThis.Array.isArray(object?.checkouts)
+        ? object.checkouts.map((e: any) => Checkout.fromJSON(e))
+        : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListCheckoutsResponse): unknown {
+    const obj: any = {};
+    if (message.checkouts?.length) {
+      obj.checkouts = message.checkouts.map((e) => Checkout.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCheckoutsResponse>, I>>(base?: I): ListCheckoutsResponse {
+    return ListCheckoutsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCheckoutsResponse>, I>>(object: I): ListCheckoutsResponse {
+    const message = createBaseListCheckoutsResponse();
+    message.checkouts = object.checkouts?.map((e) => Checkout.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
       : undefined;
     return message;
   },
@@ -4504,6 +6997,71 @@ export const PaymentServiceService = {
       Buffer.from(QueryFundFlowsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): QueryFundFlowsResponse => QueryFundFlowsResponse.decode(value),
   },
+  /**
+   * Mixed checkout (money + points + coupon) in one saga: claims the coupon when a code is given,
+   * reserves the coupon and the points, computes the money due and opens the payment for it (or
+   * completes at once when nothing is left to pay). All three are kept (COMPLETED) or none
+   * (RELEASED). Idempotent on request_id.
+   */
+  createCheckout: {
+    path: "/citybase.payment.v1.PaymentService/CreateCheckout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateCheckoutRequest): Buffer =>
+      Buffer.from(CreateCheckoutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateCheckoutRequest => CreateCheckoutRequest.decode(value),
+    responseSerialize: (value: CreateCheckoutResponse): Buffer =>
+      Buffer.from(CreateCheckoutResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateCheckoutResponse => CreateCheckoutResponse.decode(value),
+  },
+  /** Returns one checkout. */
+  getCheckout: {
+    path: "/citybase.payment.v1.PaymentService/GetCheckout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCheckoutRequest): Buffer => Buffer.from(GetCheckoutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCheckoutRequest => GetCheckoutRequest.decode(value),
+    responseSerialize: (value: GetCheckoutResponse): Buffer => Buffer.from(GetCheckoutResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCheckoutResponse => GetCheckoutResponse.decode(value),
+  },
+  /** Cancels a checkout not paid yet: releases the coupon and the points reservations. Idempotent. */
+  cancelCheckout: {
+    path: "/citybase.payment.v1.PaymentService/CancelCheckout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelCheckoutRequest): Buffer =>
+      Buffer.from(CancelCheckoutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelCheckoutRequest => CancelCheckoutRequest.decode(value),
+    responseSerialize: (value: CancelCheckoutResponse): Buffer =>
+      Buffer.from(CancelCheckoutResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelCheckoutResponse => CancelCheckoutResponse.decode(value),
+  },
+  /**
+   * Refunds part or all of a completed checkout's full price; money, points and coupon are given
+   * back in proportion (docs/payment-checkout.md). Idempotent on request_id.
+   */
+  refundCheckout: {
+    path: "/citybase.payment.v1.PaymentService/RefundCheckout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RefundCheckoutRequest): Buffer =>
+      Buffer.from(RefundCheckoutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RefundCheckoutRequest => RefundCheckoutRequest.decode(value),
+    responseSerialize: (value: RefundCheckoutResponse): Buffer =>
+      Buffer.from(RefundCheckoutResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RefundCheckoutResponse => RefundCheckoutResponse.decode(value),
+  },
+  /** Lists the checkouts of a project, newest first. */
+  listCheckouts: {
+    path: "/citybase.payment.v1.PaymentService/ListCheckouts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCheckoutsRequest): Buffer => Buffer.from(ListCheckoutsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCheckoutsRequest => ListCheckoutsRequest.decode(value),
+    responseSerialize: (value: ListCheckoutsResponse): Buffer =>
+      Buffer.from(ListCheckoutsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCheckoutsResponse => ListCheckoutsResponse.decode(value),
+  },
 } as const;
 
 export interface PaymentServiceServer extends UntypedServiceImplementation {
@@ -4543,6 +7101,24 @@ export interface PaymentServiceServer extends UntypedServiceImplementation {
    * channel and scenario, within the caller's tenancy.
    */
   queryFundFlows: handleUnaryCall<QueryFundFlowsRequest, QueryFundFlowsResponse>;
+  /**
+   * Mixed checkout (money + points + coupon) in one saga: claims the coupon when a code is given,
+   * reserves the coupon and the points, computes the money due and opens the payment for it (or
+   * completes at once when nothing is left to pay). All three are kept (COMPLETED) or none
+   * (RELEASED). Idempotent on request_id.
+   */
+  createCheckout: handleUnaryCall<CreateCheckoutRequest, CreateCheckoutResponse>;
+  /** Returns one checkout. */
+  getCheckout: handleUnaryCall<GetCheckoutRequest, GetCheckoutResponse>;
+  /** Cancels a checkout not paid yet: releases the coupon and the points reservations. Idempotent. */
+  cancelCheckout: handleUnaryCall<CancelCheckoutRequest, CancelCheckoutResponse>;
+  /**
+   * Refunds part or all of a completed checkout's full price; money, points and coupon are given
+   * back in proportion (docs/payment-checkout.md). Idempotent on request_id.
+   */
+  refundCheckout: handleUnaryCall<RefundCheckoutRequest, RefundCheckoutResponse>;
+  /** Lists the checkouts of a project, newest first. */
+  listCheckouts: handleUnaryCall<ListCheckoutsRequest, ListCheckoutsResponse>;
 }
 
 export interface PaymentServiceClient extends Client {
@@ -4749,6 +7325,94 @@ export interface PaymentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: QueryFundFlowsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Mixed checkout (money + points + coupon) in one saga: claims the coupon when a code is given,
+   * reserves the coupon and the points, computes the money due and opens the payment for it (or
+   * completes at once when nothing is left to pay). All three are kept (COMPLETED) or none
+   * (RELEASED). Idempotent on request_id.
+   */
+  createCheckout(
+    request: CreateCheckoutRequest,
+    callback: (error: ServiceError | null, response: CreateCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  createCheckout(
+    request: CreateCheckoutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  createCheckout(
+    request: CreateCheckoutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  /** Returns one checkout. */
+  getCheckout(
+    request: GetCheckoutRequest,
+    callback: (error: ServiceError | null, response: GetCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  getCheckout(
+    request: GetCheckoutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  getCheckout(
+    request: GetCheckoutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  /** Cancels a checkout not paid yet: releases the coupon and the points reservations. Idempotent. */
+  cancelCheckout(
+    request: CancelCheckoutRequest,
+    callback: (error: ServiceError | null, response: CancelCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  cancelCheckout(
+    request: CancelCheckoutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  cancelCheckout(
+    request: CancelCheckoutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Refunds part or all of a completed checkout's full price; money, points and coupon are given
+   * back in proportion (docs/payment-checkout.md). Idempotent on request_id.
+   */
+  refundCheckout(
+    request: RefundCheckoutRequest,
+    callback: (error: ServiceError | null, response: RefundCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  refundCheckout(
+    request: RefundCheckoutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RefundCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  refundCheckout(
+    request: RefundCheckoutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RefundCheckoutResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists the checkouts of a project, newest first. */
+  listCheckouts(
+    request: ListCheckoutsRequest,
+    callback: (error: ServiceError | null, response: ListCheckoutsResponse) => void,
+  ): ClientUnaryCall;
+  listCheckouts(
+    request: ListCheckoutsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCheckoutsResponse) => void,
+  ): ClientUnaryCall;
+  listCheckouts(
+    request: ListCheckoutsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCheckoutsResponse) => void,
   ): ClientUnaryCall;
 }
 

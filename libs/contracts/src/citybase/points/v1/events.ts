@@ -191,6 +191,32 @@ export interface ClearingObligationCreated {
   occurredAt: Timestamp | undefined;
 }
 
+/**
+ * Topic citybase.points.events.v1, key = holder_id. A refund of the checkout the points paid for
+ * (payment's CheckoutRefunded) gave points back to the holder: new AVAILABLE lots, each with the
+ * issuer and budget of the lot the redemption had taken them from. Settlement takes their value
+ * back into each issuer's liability from the place they were spent at (docs/settlement-checkout.md).
+ */
+export interface PointsReturned {
+  /** = the checkout refund's id (one return per refund). */
+  returnId: string;
+  reservationId: string;
+  /** The programme's operator. */
+  tenancy: TenancyRef | undefined;
+  holderId: string;
+  points: bigint;
+  /** The checkout (the reservation's reference). */
+  reference: string;
+  /** Where the points had been spent (the reservation's redeemed_at). */
+  redeemedAt:
+    | TenancyRef
+    | undefined;
+  /** The new lots, by issuer (lot_id = the new lot). */
+  lots: IssuerPoints[];
+  value: Money | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
 function createBaseIssuerPoints(): IssuerPoints {
   return { lotId: "", issuer: undefined, points: 0n, value: undefined };
 }
@@ -2780,6 +2806,261 @@ export const ClearingObligationCreated: MessageFns<ClearingObligationCreated> = 
       ? TenancyRef.fromPartial(object.creditor)
       : undefined;
     message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.value = (object.value !== undefined && object.value !== null) ? Money.fromPartial(object.value) : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePointsReturned(): PointsReturned {
+  return {
+    returnId: "",
+    reservationId: "",
+    tenancy: undefined,
+    holderId: "",
+    points: 0n,
+    reference: "",
+    redeemedAt: undefined,
+    lots: [],
+    value: undefined,
+    occurredAt: undefined,
+  };
+}
+
+export const PointsReturned: MessageFns<PointsReturned> = {
+  encode(message: PointsReturned, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.returnId !== "") {
+      writer.uint32(10).string(message.returnId);
+    }
+    if (message.reservationId !== "") {
+      writer.uint32(18).string(message.reservationId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(26).fork()).join();
+    }
+    if (message.holderId !== "") {
+      writer.uint32(34).string(message.holderId);
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(40).int64(message.points);
+    }
+    if (message.reference !== "") {
+      writer.uint32(50).string(message.reference);
+    }
+    if (message.redeemedAt !== undefined) {
+      TenancyRef.encode(message.redeemedAt, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.lots) {
+      IssuerPoints.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.value !== undefined) {
+      Money.encode(message.value, writer.uint32(74).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PointsReturned {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePointsReturned();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.returnId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reservationId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.holderId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.redeemedAt = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lots.push(IssuerPoints.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.value = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PointsReturned {
+    return {
+      returnId: isSet(object.returnId)
+        ? globalThis.String(object.returnId)
+        : isSet(object.return_id)
+        ? globalThis.String(object.return_id)
+        : "",
+      reservationId: isSet(object.reservationId)
+        ? globalThis.String(object.reservationId)
+        : isSet(object.reservation_id)
+        ? globalThis.String(object.reservation_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      holderId: isSet(object.holderId)
+        ? globalThis.String(object.holderId)
+        : isSet(object.holder_id)
+        ? globalThis.String(object.holder_id)
+        : "",
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      redeemedAt: isSet(object.redeemedAt)
+        ? TenancyRef.fromJSON(object.redeemedAt)
+        : isSet(object.redeemed_at)
+        ? TenancyRef.fromJSON(object.redeemed_at)
+        : undefined,
+      lots: globalThis.Array.isArray(object?.lots)
+        ? object.lots.map((e: any) => IssuerPoints.fromJSON(e))
+        : [],
+      value: isSet(object.value) ? Money.fromJSON(object.value) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PointsReturned): unknown {
+    const obj: any = {};
+    if (message.returnId !== "") {
+      obj.returnId = message.returnId;
+    }
+    if (message.reservationId !== "") {
+      obj.reservationId = message.reservationId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.holderId !== "") {
+      obj.holderId = message.holderId;
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.redeemedAt !== undefined) {
+      obj.redeemedAt = TenancyRef.toJSON(message.redeemedAt);
+    }
+    if (message.lots?.length) {
+      obj.lots = message.lots.map((e) => IssuerPoints.toJSON(e));
+    }
+    if (message.value !== undefined) {
+      obj.value = Money.toJSON(message.value);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PointsReturned>, I>>(base?: I): PointsReturned {
+    return PointsReturned.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PointsReturned>, I>>(object: I): PointsReturned {
+    const message = createBasePointsReturned();
+    message.returnId = object.returnId ?? "";
+    message.reservationId = object.reservationId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.holderId = object.holderId ?? "";
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.reference = object.reference ?? "";
+    message.redeemedAt = (object.redeemedAt !== undefined && object.redeemedAt !== null)
+      ? TenancyRef.fromPartial(object.redeemedAt)
+      : undefined;
+    message.lots = object.lots?.map((e) => IssuerPoints.fromPartial(e)) || [];
     message.value = (object.value !== undefined && object.value !== null) ? Money.fromPartial(object.value) : undefined;
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)

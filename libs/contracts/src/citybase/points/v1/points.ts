@@ -168,6 +168,11 @@ export enum LotSource {
   LOT_SOURCE_ISSUED = 2,
   /** LOT_SOURCE_TRANSFER - Received from another holder. */
   LOT_SOURCE_TRANSFER = 3,
+  /**
+   * LOT_SOURCE_RETURNED - Given back by a refund of the checkout the points paid for (source_ref = the checkout's refund
+   * id): the issuer and budget of the lot the redemption took them from.
+   */
+  LOT_SOURCE_RETURNED = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -185,6 +190,9 @@ export function lotSourceFromJSON(object: any): LotSource {
     case 3:
     case "LOT_SOURCE_TRANSFER":
       return LotSource.LOT_SOURCE_TRANSFER;
+    case 4:
+    case "LOT_SOURCE_RETURNED":
+      return LotSource.LOT_SOURCE_RETURNED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -202,6 +210,8 @@ export function lotSourceToJSON(object: LotSource): string {
       return "LOT_SOURCE_ISSUED";
     case LotSource.LOT_SOURCE_TRANSFER:
       return "LOT_SOURCE_TRANSFER";
+    case LotSource.LOT_SOURCE_RETURNED:
+      return "LOT_SOURCE_RETURNED";
     case LotSource.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -265,6 +275,8 @@ export enum EntryKind {
   ENTRY_KIND_EXPIRED = 11,
   ENTRY_KIND_TRANSFER_OUT = 12,
   ENTRY_KIND_TRANSFER_IN = 13,
+  /** ENTRY_KIND_RETURNED - Points given back by a refund of the checkout they paid for (new AVAILABLE lots). */
+  ENTRY_KIND_RETURNED = 14,
   UNRECOGNIZED = -1,
 }
 
@@ -312,6 +324,9 @@ export function entryKindFromJSON(object: any): EntryKind {
     case 13:
     case "ENTRY_KIND_TRANSFER_IN":
       return EntryKind.ENTRY_KIND_TRANSFER_IN;
+    case 14:
+    case "ENTRY_KIND_RETURNED":
+      return EntryKind.ENTRY_KIND_RETURNED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -349,6 +364,8 @@ export function entryKindToJSON(object: EntryKind): string {
       return "ENTRY_KIND_TRANSFER_OUT";
     case EntryKind.ENTRY_KIND_TRANSFER_IN:
       return "ENTRY_KIND_TRANSFER_IN";
+    case EntryKind.ENTRY_KIND_RETURNED:
+      return "ENTRY_KIND_RETURNED";
     case EntryKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

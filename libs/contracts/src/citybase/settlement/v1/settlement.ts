@@ -633,10 +633,38 @@ export interface EscrowOrder {
   completedAt: Timestamp | undefined;
   disputeReason: string;
   /** A refund in progress (through the channel), if any. */
-  refundPending: Money | undefined;
+  refundPending:
+    | Money
+    | undefined;
+  /** The checkout the order is for (payment's CheckoutCompleted); empty for a plain payment. */
+  checkoutId: string;
+  /**
+   * What was paid into the order, by part: money (the payment), the coupon's discount (from its
+   * funder's subsidy) and the points' value (from their issuers); paid = their sum.
+   */
+  paidParts:
+    | OrderParts
+    | undefined;
+  /** What refunds gave back, by part. */
+  refundedParts:
+    | OrderParts
+    | undefined;
+  /** A checkout's order still waiting for a part (payment, coupon or points): it cannot complete. */
+  partsPending: boolean;
+}
+
+/** An amount by what paid it: money through the payment channel, a coupon's discount, points. */
+export interface OrderParts {
+  money: Money | undefined;
+  discount: Money | undefined;
+  pointsValue: Money | undefined;
 }
 
 export interface GetEscrowOrderRequest {
+  /**
+   * The order id (= payment id), or a checkout's id (its order: the payment's, or for a checkout
+   * paid without money, the checkout's own).
+   */
   orderId: string;
 }
 
@@ -659,6 +687,10 @@ export interface ListEscrowOrdersResponse {
 
 export interface CompleteOrderRequest {
   requestId: string;
+  /**
+   * The order's id, or a checkout's id (its order); the other escrow RPCs naming an order accept a
+   * checkout's id too.
+   */
   orderId: string;
 }
 
@@ -730,6 +762,12 @@ export interface EscrowPosition {
   ledgerBalance: Money | undefined;
   heldOrders: bigint;
   disputedOrders: bigint;
+  /** paid, by part (money, coupon discounts, points' value). */
+  paidParts:
+    | OrderParts
+    | undefined;
+  /** refunded, by part. */
+  refundedParts: OrderParts | undefined;
 }
 
 export interface GetEscrowPositionsResponse {
@@ -3272,6 +3310,10 @@ function createBaseEscrowOrder(): EscrowOrder {
     completedAt: undefined,
     disputeReason: "",
     refundPending: undefined,
+    checkoutId: "",
+    paidParts: undefined,
+    refundedParts: undefined,
+    partsPending: false,
   };
 }
 
@@ -3327,6 +3369,18 @@ export const EscrowOrder: MessageFns<EscrowOrder> = {
     }
     if (message.refundPending !== undefined) {
       Money.encode(message.refundPending, writer.uint32(138).fork()).join();
+    }
+    if (message.checkoutId !== "") {
+      writer.uint32(146).string(message.checkoutId);
+    }
+    if (message.paidParts !== undefined) {
+      OrderParts.encode(message.paidParts, writer.uint32(154).fork()).join();
+    }
+    if (message.refundedParts !== undefined) {
+      OrderParts.encode(message.refundedParts, writer.uint32(162).fork()).join();
+    }
+    if (message.partsPending !== false) {
+      writer.uint32(168).bool(message.partsPending);
     }
     return writer;
   },
@@ -3480,6 +3534,38 @@ export const EscrowOrder: MessageFns<EscrowOrder> = {
             message.refundPending = Money.decode(reader, reader.uint32());
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.paidParts = OrderParts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.refundedParts = OrderParts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.partsPending = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3553,6 +3639,26 @@ export const EscrowOrder: MessageFns<EscrowOrder> = {
         : isSet(object.refund_pending)
         ? Money.fromJSON(object.refund_pending)
         : undefined,
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
+      paidParts: isSet(object.paidParts)
+        ? OrderParts.fromJSON(object.paidParts)
+        : isSet(object.paid_parts)
+        ? OrderParts.fromJSON(object.paid_parts)
+        : undefined,
+      refundedParts: isSet(object.refundedParts)
+        ? OrderParts.fromJSON(object.refundedParts)
+        : isSet(object.refunded_parts)
+        ? OrderParts.fromJSON(object.refunded_parts)
+        : undefined,
+      partsPending: isSet(object.partsPending)
+        ? globalThis.Boolean(object.partsPending)
+        : isSet(object.parts_pending)
+        ? globalThis.Boolean(object.parts_pending)
+        : false,
     };
   },
 
@@ -3609,6 +3715,18 @@ export const EscrowOrder: MessageFns<EscrowOrder> = {
     if (message.refundPending !== undefined) {
       obj.refundPending = Money.toJSON(message.refundPending);
     }
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
+    if (message.paidParts !== undefined) {
+      obj.paidParts = OrderParts.toJSON(message.paidParts);
+    }
+    if (message.refundedParts !== undefined) {
+      obj.refundedParts = OrderParts.toJSON(message.refundedParts);
+    }
+    if (message.partsPending !== false) {
+      obj.partsPending = message.partsPending;
+    }
     return obj;
   },
 
@@ -3647,6 +3765,123 @@ export const EscrowOrder: MessageFns<EscrowOrder> = {
     message.disputeReason = object.disputeReason ?? "";
     message.refundPending = (object.refundPending !== undefined && object.refundPending !== null)
       ? Money.fromPartial(object.refundPending)
+      : undefined;
+    message.checkoutId = object.checkoutId ?? "";
+    message.paidParts = (object.paidParts !== undefined && object.paidParts !== null)
+      ? OrderParts.fromPartial(object.paidParts)
+      : undefined;
+    message.refundedParts = (object.refundedParts !== undefined && object.refundedParts !== null)
+      ? OrderParts.fromPartial(object.refundedParts)
+      : undefined;
+    message.partsPending = object.partsPending ?? false;
+    return message;
+  },
+};
+
+function createBaseOrderParts(): OrderParts {
+  return { money: undefined, discount: undefined, pointsValue: undefined };
+}
+
+export const OrderParts: MessageFns<OrderParts> = {
+  encode(message: OrderParts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.money !== undefined) {
+      Money.encode(message.money, writer.uint32(10).fork()).join();
+    }
+    if (message.discount !== undefined) {
+      Money.encode(message.discount, writer.uint32(18).fork()).join();
+    }
+    if (message.pointsValue !== undefined) {
+      Money.encode(message.pointsValue, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderParts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderParts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.money = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.discount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pointsValue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderParts {
+    return {
+      money: isSet(object.money) ? Money.fromJSON(object.money) : undefined,
+      discount: isSet(object.discount) ? Money.fromJSON(object.discount) : undefined,
+      pointsValue: isSet(object.pointsValue)
+        ? Money.fromJSON(object.pointsValue)
+        : isSet(object.points_value)
+        ? Money.fromJSON(object.points_value)
+        : undefined,
+    };
+  },
+
+  toJSON(message: OrderParts): unknown {
+    const obj: any = {};
+    if (message.money !== undefined) {
+      obj.money = Money.toJSON(message.money);
+    }
+    if (message.discount !== undefined) {
+      obj.discount = Money.toJSON(message.discount);
+    }
+    if (message.pointsValue !== undefined) {
+      obj.pointsValue = Money.toJSON(message.pointsValue);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrderParts>, I>>(base?: I): OrderParts {
+    return OrderParts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrderParts>, I>>(object: I): OrderParts {
+    const message = createBaseOrderParts();
+    message.money = (object.money !== undefined && object.money !== null) ? Money.fromPartial(object.money) : undefined;
+    message.discount = (object.discount !== undefined && object.discount !== null)
+      ? Money.fromPartial(object.discount)
+      : undefined;
+    message.pointsValue = (object.pointsValue !== undefined && object.pointsValue !== null)
+      ? Money.fromPartial(object.pointsValue)
       : undefined;
     return message;
   },
@@ -4900,6 +5135,8 @@ function createBaseEscrowPosition(): EscrowPosition {
     ledgerBalance: undefined,
     heldOrders: 0n,
     disputedOrders: 0n,
+    paidParts: undefined,
+    refundedParts: undefined,
   };
 }
 
@@ -4937,6 +5174,12 @@ export const EscrowPosition: MessageFns<EscrowPosition> = {
         throw new globalThis.Error("value provided for field message.disputedOrders of type int64 too large");
       }
       writer.uint32(72).int64(message.disputedOrders);
+    }
+    if (message.paidParts !== undefined) {
+      OrderParts.encode(message.paidParts, writer.uint32(82).fork()).join();
+    }
+    if (message.refundedParts !== undefined) {
+      OrderParts.encode(message.refundedParts, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -5026,6 +5269,22 @@ export const EscrowPosition: MessageFns<EscrowPosition> = {
             message.disputedOrders = reader.int64() as bigint;
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.paidParts = OrderParts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.refundedParts = OrderParts.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5069,6 +5328,16 @@ export const EscrowPosition: MessageFns<EscrowPosition> = {
         : isSet(object.disputed_orders)
         ? BigInt(object.disputed_orders)
         : 0n,
+      paidParts: isSet(object.paidParts)
+        ? OrderParts.fromJSON(object.paidParts)
+        : isSet(object.paid_parts)
+        ? OrderParts.fromJSON(object.paid_parts)
+        : undefined,
+      refundedParts: isSet(object.refundedParts)
+        ? OrderParts.fromJSON(object.refundedParts)
+        : isSet(object.refunded_parts)
+        ? OrderParts.fromJSON(object.refunded_parts)
+        : undefined,
     };
   },
 
@@ -5101,6 +5370,12 @@ export const EscrowPosition: MessageFns<EscrowPosition> = {
     if (message.disputedOrders !== 0n) {
       obj.disputedOrders = message.disputedOrders.toString();
     }
+    if (message.paidParts !== undefined) {
+      obj.paidParts = OrderParts.toJSON(message.paidParts);
+    }
+    if (message.refundedParts !== undefined) {
+      obj.refundedParts = OrderParts.toJSON(message.refundedParts);
+    }
     return obj;
   },
 
@@ -5128,6 +5403,12 @@ export const EscrowPosition: MessageFns<EscrowPosition> = {
     message.disputedOrders = (object.disputedOrders !== undefined && object.disputedOrders !== null)
       ? BigInt(object.disputedOrders)
       : 0n;
+    message.paidParts = (object.paidParts !== undefined && object.paidParts !== null)
+      ? OrderParts.fromPartial(object.paidParts)
+      : undefined;
+    message.refundedParts = (object.refundedParts !== undefined && object.refundedParts !== null)
+      ? OrderParts.fromPartial(object.refundedParts)
+      : undefined;
     return message;
   },
 };
