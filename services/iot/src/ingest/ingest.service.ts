@@ -97,7 +97,8 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
       await this.mqtt.subscribe(
         this.topics.everyDevice(channel),
         (topic, payload) => this.receive(topic, payload),
-        { shared: true, ackAfterHandled: true },
+        // device alarms on their own connection: a telemetry backlog at the broker never delays them
+        { shared: true, ackAfterHandled: true, urgent: channel === 'alarms' },
       );
     }
   }

@@ -62,6 +62,12 @@ export class IotDynsec extends DynsecAdmin implements OnModuleInit, OnApplicatio
 export class IotMqtt implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   readonly clientId: string;
   private readonly connection: MqttConnection;
+  /**
+   * A second connection for urgent subscriptions (device alarms): the broker queues per client, so
+   * a backlog of bulk telemetry on the first never delays them.
+   */
+  private readonly urgent: MqttConnection;
+  private urgentUsed = false;
 
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: IotConfig,
@@ -71,20 +77,24 @@ export class IotMqtt implements OnModuleInit, OnApplicationBootstrap, OnApplicat
     readiness: Readiness,
   ) {
     this.clientId = config.IOT_MQTT_CLIENT_ID || `iot-${hostname()}-${config.HTTP_PORT}`;
-    this.connection = new MqttConnection({
-      url: config.IOT_MQTT_URL,
-      username: config.IOT_MQTT_SERVICE_USERNAME,
-      password: servicePassword(config.IOT_MQTT_ADMIN_PASSWORD, config.IOT_MQTT_SERVICE_USERNAME),
-      clientId: this.clientId,
-      clean: false,
-      sessionExpiryS: config.IOT_MQTT_SESSION_EXPIRY_S,
-      onEvent: (event, detail) => {
-        if (event === 'error') this.logger.warn({ detail }, 'mqtt connection error');
-        else this.logger.info({ event, detail, client_id: this.clientId }, `mqtt ${event}`);
-      },
-    });
+    const connection = (clientId: string) =>
+      new MqttConnection({
+        url: config.IOT_MQTT_URL,
+        username: config.IOT_MQTT_SERVICE_USERNAME,
+        password: servicePassword(config.IOT_MQTT_ADMIN_PASSWORD, config.IOT_MQTT_SERVICE_USERNAME),
+        clientId,
+        clean: false,
+        sessionExpiryS: config.IOT_MQTT_SESSION_EXPIRY_S,
+        onEvent: (event, detail) => {
+          if (event === 'error') this.logger.warn({ detail, client_id: clientId }, 'mqtt connection error');
+          else this.logger.info({ event, detail, client_id: clientId }, `mqtt ${event}`);
+        },
+      });
+    this.connection = connection(this.clientId);
+    this.urgent = connection(`${this.clientId}-urgent`);
     readiness.add('mqtt', async () => {
-      if (!this.connection.connected) throw new Error(`not connected to ${config.IOT_MQTT_URL}`);
+      if (!this.connection.connected || (this.urgentUsed && !this.urgent.connected))
+        throw new Error(`not connected to ${config.IOT_MQTT_URL}`);
     });
   }
 
@@ -105,10 +115,12 @@ export class IotMqtt implements OnModuleInit, OnApplicationBootstrap, OnApplicat
    */
   async onApplicationBootstrap(): Promise<void> {
     await this.connection.connect();
+    if (this.urgentUsed) await this.urgent.connect();
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.connection.end();
+    if (this.urgentUsed) await this.urgent.end();
   }
 
   get connected(): boolean {
@@ -116,7 +128,7 @@ export class IotMqtt implements OnModuleInit, OnApplicationBootstrap, OnApplicat
   }
 
   get pendingAcks(): number {
-    return this.connection.pendingAcks;
+    return this.connection.pendingAcks + this.urgent.pendingAcks;
   }
 
   publish(topic: string, payload: string | Buffer, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void> {
@@ -125,14 +137,16 @@ export class IotMqtt implements OnModuleInit, OnApplicationBootstrap, OnApplicat
 
   /**
    * Subscribes to `filter`; with `shared`, through $share/<IOT_MQTT_SHARE_GROUP>/ so the instances
-   * split the messages; with `ackAfterHandled`, the PUBACK waits for the handler.
+   * split the messages; with `ackAfterHandled`, the PUBACK waits for the handler; with `urgent`, on
+   * the second connection (subscribe urgently before bootstrap: it opens only if used).
    */
   subscribe(
     filter: string,
     handler: MessageHandler,
-    opts: { shared?: boolean; ackAfterHandled?: boolean } = {},
+    opts: { shared?: boolean; ackAfterHandled?: boolean; urgent?: boolean } = {},
   ): Promise<void> {
-    return this.connection.subscribe(filter, handler, {
+    if (opts.urgent) this.urgentUsed = true;
+    return (opts.urgent ? this.urgent : this.connection).subscribe(filter, handler, {
       shareGroup: opts.shared ? this.config.IOT_MQTT_SHARE_GROUP : undefined,
       ackAfterHandled: opts.ackAfterHandled,
     });
