@@ -85,6 +85,11 @@ export class MqttConnection {
       this.opts.onEvent?.('connect', connack.sessionPresent ? 'session present' : 'new session');
       if (!connack.sessionPresent || this.opts.clean) void this.subscribeAll();
     });
+    // a closed connection's held PUBACKs are void: the broker sends those messages again
+    client.on('close', () => {
+      this.generation += 1;
+      this.awaiting.clear();
+    });
     client.on('reconnect', () => this.opts.onEvent?.('reconnect'));
     client.on('offline', () => this.opts.onEvent?.('offline'));
     client.on('error', (err) => this.opts.onEvent?.('error', err.message));
@@ -197,7 +202,8 @@ export class MqttConnection {
       const messageId = packet.messageId as number;
       cb?.();
       void handled.then((ok) => {
-        if (this.generation !== generation || this.ending) return;
+        // never through mqtt.js's offline queue: after a reconnect the id names another message
+        if (this.generation !== generation || this.ending || !client.connected) return;
         if (this.awaiting.get(messageId) === handled) this.awaiting.delete(messageId);
         // not handled: no PUBACK, the broker sends it again after the next connect
         if (ok) send(packet, undefined, ...rest);
