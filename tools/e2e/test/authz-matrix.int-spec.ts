@@ -859,7 +859,22 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
     const prefix = kafkaTestPrefix('authz');
-    fleet = new ServiceFleet({ label: 'authz', issuer, kafkaPrefix: () => prefix, logLevel: 'info' });
+    // iot on a topic root of its own: the project broker is shared, and so would be its share group
+    const iotRoot = `authz${Date.now().toString(36)}`;
+    fleet = new ServiceFleet({
+      label: 'authz',
+      issuer,
+      kafkaPrefix: () => prefix,
+      logLevel: 'info',
+      env: (service): Record<string, string> =>
+        service === 'iot'
+          ? {
+              IOT_MQTT_TOPIC_ROOT: iotRoot,
+              IOT_MQTT_SERVICE_USERNAME: `iot-${iotRoot}`,
+              IOT_MQTT_CLIENT_ID: `iot-${iotRoot}`,
+            }
+          : {},
+    });
     rpc = new RpcClients((service) => fleet!.address(service));
     await fleet.start(SERVICES);
 
