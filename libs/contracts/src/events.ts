@@ -3,7 +3,7 @@
 // codec. events.spec.ts checks this list against the events.proto files.
 import { FeedPulled, GrantIssued, GrantRevoked } from './citybase/data/v1/events';
 import * as identity from './citybase/identity/v1/events';
-import { AlarmRaised, CommandStatusChanged, DeviceRegistered, TelemetryReported } from './citybase/iot/v1/events';
+import * as iot from './citybase/iot/v1/events';
 import * as marketing from './citybase/marketing/v1/events';
 import * as payment from './citybase/payment/v1/events';
 import * as points from './citybase/points/v1/events';
@@ -102,10 +102,15 @@ export const MarketingEvents = {
 };
 
 export const IotEvents = {
-  DeviceRegistered: defineEvent('citybase.iot.v1.DeviceRegistered', DeviceRegistered),
-  CommandStatusChanged: defineEvent('citybase.iot.v1.CommandStatusChanged', CommandStatusChanged),
-  TelemetryReported: defineEvent('citybase.iot.v1.TelemetryReported', TelemetryReported, 'citybase.iot.telemetry.v1'),
-  AlarmRaised: defineEvent('citybase.iot.v1.AlarmRaised', AlarmRaised, 'citybase.iot.alarms.v1'),
+  DeviceRegistered: defineEvent('citybase.iot.v1.DeviceRegistered', iot.DeviceRegistered),
+  DeviceCredentialsRotated: defineEvent('citybase.iot.v1.DeviceCredentialsRotated', iot.DeviceCredentialsRotated),
+  DeviceRevoked: defineEvent('citybase.iot.v1.DeviceRevoked', iot.DeviceRevoked),
+  PresenceChanged: defineEvent('citybase.iot.v1.PresenceChanged', iot.PresenceChanged),
+  TelemetryReported: defineEvent('citybase.iot.v1.TelemetryReported', iot.TelemetryReported, 'citybase.iot.telemetry.v1'),
+  AlarmSignal: defineEvent('citybase.iot.v1.AlarmSignal', iot.AlarmSignal, 'citybase.iot.alarms.v1'),
+  AlarmRaised: defineEvent('citybase.iot.v1.AlarmRaised', iot.AlarmRaised, 'citybase.iot.alarms.v1'),
+  AlarmAcknowledged: defineEvent('citybase.iot.v1.AlarmAcknowledged', iot.AlarmAcknowledged, 'citybase.iot.alarms.v1'),
+  AlarmCleared: defineEvent('citybase.iot.v1.AlarmCleared', iot.AlarmCleared, 'citybase.iot.alarms.v1'),
 };
 
 export const DataEvents = {

@@ -6,7 +6,8 @@ import { IotEvents } from '@citybase/contracts/events';
 import { dataConfig } from './config';
 import { DataModule } from './data.module';
 
-const base = defineService({
+/** The data service: what main.ts runs and what the in-process integration tests start. */
+export const definition = defineService({
   name: 'data',
   root: join(__dirname, '..'),
   configSchema: dataConfig,
@@ -17,11 +18,6 @@ const base = defineService({
   },
   // the analytical store consumes every business topic; they are created at start-up too
   consumes: ['identity', 'payment', 'settlement', 'points', 'marketing', 'iot'],
+  // iot's alarms have a topic of their own
+  topics: [IotEvents.AlarmRaised.topic],
 });
-
-/** The data service: what main.ts runs and what the in-process integration tests start. */
-export const definition = {
-  ...base,
-  // iot's alarms have a topic of their own (IotEvents.AlarmRaised)
-  topics: [...new Set([...base.topics, IotEvents.AlarmRaised.topic])],
-};

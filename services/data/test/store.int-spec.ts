@@ -4,7 +4,7 @@ import { errorField, grpcError, uniqueName, waitFor } from '@citybase/platform/t
 import { Granularity } from '@citybase/contracts/citybase/data/v1/analytics';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { FundingSource, RedemptionStatus } from '@citybase/contracts/citybase/marketing/v1/marketing';
-import { AlarmSeverity } from '@citybase/contracts/citybase/iot/v1/events';
+import { AlarmSeverity, AlarmStatus } from '@citybase/contracts/citybase/iot/v1/iot';
 import {
   IdentityEvents,
   IotEvents,
@@ -279,11 +279,20 @@ describe('data: the analytical store', () => {
     );
     ids.push(
       await h.publish('iot', IotEvents.AlarmRaised, {
-        alarmId: 'al1',
-        tenancy: A,
-        deviceId: 'd1',
-        severity: AlarmSeverity.ALARM_SEVERITY_CRITICAL,
-        kind: 'smoke',
+        alarm: {
+          alarmId: 'al1',
+          tenancy: A,
+          deviceId: 'd1',
+          type: 'SMOKE',
+          severity: AlarmSeverity.ALARM_SEVERITY_CRITICAL,
+          status: AlarmStatus.ALARM_STATUS_ACTIVE_UNACKED,
+          acknowledged: false,
+          value: 1,
+          raisedAt: now(),
+          acknowledgedAt: undefined,
+          clearedAt: undefined,
+          occurrences: 1n,
+        },
         occurredAt: now(),
       }),
     );

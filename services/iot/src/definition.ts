@@ -1,6 +1,7 @@
 import { join } from 'path';
 import { defineService } from '@citybase/platform';
 import { IotServiceService } from '@citybase/contracts/citybase/iot/v1/iot';
+import { IotEvents } from '@citybase/contracts/events';
 import { iotConfig } from './config';
 import { IotModule } from './iot.module';
 
@@ -11,4 +12,6 @@ export const definition = defineService({
   configSchema: iotConfig,
   module: IotModule,
   grpcServices: { 'citybase.iot.v1.IotService': IotServiceService },
+  // bulk telemetry and the urgent alarms topic (docs/iot.md "Ingest")
+  topics: [IotEvents.TelemetryReported.topic, IotEvents.AlarmSignal.topic],
 });

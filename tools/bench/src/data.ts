@@ -15,7 +15,7 @@ import {
   SettlementEvents,
 } from '@citybase/contracts/events';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
-import { AlarmSeverity } from '@citybase/contracts/citybase/iot/v1/events';
+import { AlarmSeverity, AlarmStatus } from '@citybase/contracts/citybase/iot/v1/iot';
 import { backboneParams, backboneThroughput } from './backbone';
 import { feedRowsPerS } from './data-feed';
 import {
@@ -167,11 +167,20 @@ function eventOf(
       occurredAt,
     });
   return pick('iot', IotEvents.AlarmRaised, {
-    alarmId: `al-${i}`,
-    tenancy,
-    deviceId: `d-${i % 100}`,
-    severity: AlarmSeverity.ALARM_SEVERITY_WARNING,
-    kind: 'smoke',
+    alarm: {
+      alarmId: `al-${i}`,
+      tenancy,
+      deviceId: `d-${i % 100}`,
+      type: 'SMOKE',
+      severity: AlarmSeverity.ALARM_SEVERITY_WARNING,
+      status: AlarmStatus.ALARM_STATUS_ACTIVE_UNACKED,
+      acknowledged: false,
+      value: 1,
+      raisedAt: occurredAt,
+      acknowledgedAt: undefined,
+      clearedAt: undefined,
+      occurrences: 1n,
+    },
     occurredAt,
   });
 }

@@ -6,6 +6,7 @@ import { runBackbone } from './backbone';
 import { runData } from './data';
 import { runCheckout } from './checkout';
 import { runIdentity } from './identity';
+import { runIot } from './iot';
 import { runLedger } from './ledger';
 import { runMarketing } from './marketing';
 import { runPayment } from './payment';
@@ -53,6 +54,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'end-to-end checkouts per second (coupon + points + money, completed) and checkout p99, next to payments per second of the same run',
     run: runCheckout,
   },
+  iot: {
+    summary:
+      'device telemetry per second through broker > iot > Kafka > PostgreSQL (lost must be 0), alarm latency under that load, Mosquitto and Kafka baselines',
+    run: runIot,
+  },
   marketing: {
     summary:
       'coupon claims per second on one hot flash-sale campaign (oversold must be 0), bare Redis EVALSHA baseline',
@@ -79,6 +85,7 @@ function usage(): string {
     '       BENCH_CLAIMS, BENCH_CLAIM_COUPONS, BENCH_CLAIM_CONCURRENCY, BENCH_QUOTE_RATE, BENCH_QUOTE_SECONDS (marketing)',
     '       BENCH_DATA_EVENTS, BENCH_DATA_OPERATORS (data; BENCH_EVENTS and BENCH_BULK_EVENTS size its backbone run, default 10,000)',
     '       BENCH_FEED_ROWS, BENCH_FEED_BATCH_ROWS (data: the feed export)',
+    '       BENCH_IOT_DEVICES, BENCH_IOT_WINDOW, BENCH_IOT_SECONDS, BENCH_IOT_BASELINE_MESSAGES (iot)',
     '       BENCH_POINTS_SCRIPTS, BENCH_POINTS_HOT_SCRIPTS, BENCH_POINTS_ACCOUNTS, BENCH_POINTS_CONCURRENCY (points)',
     'other: BENCH_LOG_LEVEL (default warn), BENCH_STALL_SECONDS (hang guard, default 60), BENCH_PGBENCH_BIN,',
     '       TEST_POSTGRES_URL, KAFKA_BROKERS',

@@ -105,6 +105,7 @@ describe('endpointsFromEnv', () => {
       marketingGrpcAddress: '127.0.0.1:50055',
       dataGrpcAddress: '127.0.0.1:50057',
       paymentGrpcAddress: '127.0.0.1:50052',
+      iotGrpcAddress: '127.0.0.1:50056',
     });
     expect(
       endpointsFromEnv({
@@ -119,6 +120,7 @@ describe('endpointsFromEnv', () => {
       marketingGrpcAddress: '127.0.0.1:50055',
       dataGrpcAddress: '127.0.0.1:50057',
       paymentGrpcAddress: '127.0.0.1:50052',
+      iotGrpcAddress: '127.0.0.1:50056',
     });
     expect(() => endpointsFromEnv({ CITYBASE_IDENTITY_URL: 'not a url' })).toThrow(CliError);
   });

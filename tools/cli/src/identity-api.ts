@@ -7,6 +7,7 @@ import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/poi
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { DataServiceService } from '@citybase/contracts/citybase/data/v1/data';
 import { PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
+import { IotServiceService } from '@citybase/contracts/citybase/iot/v1/iot';
 import type { ClientCredentials, Env } from './credentials';
 import { CliError } from './errors';
 
@@ -20,6 +21,8 @@ export const DEFAULT_MARKETING_GRPC = '127.0.0.1:50055';
 export const DEFAULT_DATA_GRPC = '127.0.0.1:50057';
 /** The payment service's gRPC port (`citybase checkout ...`). */
 export const DEFAULT_PAYMENT_GRPC = '127.0.0.1:50052';
+/** The iot service's gRPC port (`citybase device ...`). */
+export const DEFAULT_IOT_GRPC = '127.0.0.1:50056';
 /** Deadline of one gRPC call and of the token request. */
 export const CALL_TIMEOUT_MS = 30_000;
 
@@ -36,6 +39,8 @@ export interface Endpoints {
   dataGrpcAddress: string;
   /** host:port of the payment service's gRPC port (`citybase checkout ...`); default 127.0.0.1:50052. */
   paymentGrpcAddress?: string;
+  /** host:port of the iot service's gRPC port (`citybase device ...`). */
+  iotGrpcAddress: string;
 }
 
 export function endpointsFromEnv(env: Env): Endpoints {
@@ -53,6 +58,7 @@ export function endpointsFromEnv(env: Env): Endpoints {
     marketingGrpcAddress: env.CITYBASE_MARKETING_GRPC || DEFAULT_MARKETING_GRPC,
     dataGrpcAddress: env.CITYBASE_DATA_GRPC || DEFAULT_DATA_GRPC,
     paymentGrpcAddress: env.CITYBASE_PAYMENT_GRPC || DEFAULT_PAYMENT_GRPC,
+    iotGrpcAddress: env.CITYBASE_IOT_GRPC || DEFAULT_IOT_GRPC,
   };
 }
 
@@ -191,13 +197,19 @@ type PaymentCalls = Pick<
   'createCheckout' | 'getCheckout' | 'cancelCheckout' | 'refundCheckout'
 >;
 
-/** The RPCs the tool uses: identity's, the points, marketing and data services' operator tools, checkouts. */
+type IotCalls = Pick<
+  Unary<typeof IotServiceService>,
+  'registerDevice' | 'getDevice' | 'listDevices' | 'rotateDeviceCredentials' | 'revokeDevice'
+>;
+
+/** The RPCs the tool uses: identity's, the points, marketing, iot and data services' operator tools, checkouts. */
 export type IdentityApi = TenancyCalls &
   ClientCalls &
   PointsCalls &
   MarketingCalls &
   DataCalls &
-  PaymentCalls & { close(): void };
+  PaymentCalls &
+  IotCalls & { close(): void };
 
 type RawUnary = (
   req: unknown,
@@ -238,6 +250,7 @@ export function identityApi(
   marketingGrpcAddress = DEFAULT_MARKETING_GRPC,
   dataGrpcAddress = DEFAULT_DATA_GRPC,
   paymentGrpcAddress = DEFAULT_PAYMENT_GRPC,
+  iotGrpcAddress = DEFAULT_IOT_GRPC,
 ): IdentityApi {
   const metadata = (): grpc.Metadata => {
     const md = new grpc.Metadata();
@@ -250,6 +263,7 @@ export function identityApi(
   const marketing = promiseClient(MarketingServiceService, marketingGrpcAddress, metadata);
   const data = promiseClient(DataServiceService, dataGrpcAddress, metadata);
   const payment = promiseClient(PaymentServiceService, paymentGrpcAddress, metadata);
+  const iot = promiseClient(IotServiceService, iotGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -287,6 +301,11 @@ export function identityApi(
     getCheckout: payment.getCheckout,
     cancelCheckout: payment.cancelCheckout,
     refundCheckout: payment.refundCheckout,
+    registerDevice: iot.registerDevice,
+    getDevice: iot.getDevice,
+    listDevices: iot.listDevices,
+    rotateDeviceCredentials: iot.rotateDeviceCredentials,
+    revokeDevice: iot.revokeDevice,
     close: () => {
       payment.close();
       tenancy.close();
@@ -294,6 +313,7 @@ export function identityApi(
       points.close();
       marketing.close();
       data.close();
+      iot.close();
     },
   };
 }
@@ -311,5 +331,6 @@ export async function connectIdentity(
     endpoints.marketingGrpcAddress,
     endpoints.dataGrpcAddress,
     endpoints.paymentGrpcAddress,
+    endpoints.iotGrpcAddress,
   );
 }

@@ -19,6 +19,7 @@ import {
   renderCampaign,
   renderCheckout,
   renderCheckoutRefund,
+  renderDevice,
   renderClient,
   renderCodeBatch,
   renderEarningRule,
@@ -126,7 +127,10 @@ type MutatingCommand = Extract<
       | 'feeds revoke'
       | 'checkout create'
       | 'checkout cancel'
-      | 'checkout refund';
+      | 'checkout refund'
+      | 'device register'
+      | 'device rotate'
+      | 'device revoke';
   }
 >;
 
@@ -149,6 +153,9 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'checkout create':
     case 'checkout cancel':
     case 'checkout refund':
+    case 'device register':
+    case 'device rotate':
+    case 'device revoke':
       return true;
     case 'campaign codes':
       return command.generate !== undefined;
@@ -169,6 +176,8 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'points budget list':
     case 'campaign get':
     case 'campaign list':
+    case 'device get':
+    case 'device list':
     case 'points rule list':
     case 'points balance':
     case 'checkout get':
@@ -376,6 +385,46 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
     case 'campaign create': {
       const res = await api.createCampaign({ requestId, campaign: command.campaign });
       return print({ request_id: requestId, campaign: renderCampaign(res.campaign) });
+    }
+    case 'device register': {
+      const res = await api.registerDevice({
+        requestId,
+        tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+        kind: command.kind,
+        name: command.deviceName,
+        serialNumber: command.serialNumber,
+        profile: command.profile,
+      });
+      return print({
+        request_id: requestId,
+        device: renderDevice(res.device),
+        credentials: res.credentials ?? null,
+      });
+    }
+    case 'device get':
+      return print({ device: renderDevice((await api.getDevice({ deviceId: command.deviceId })).device) });
+    case 'device list': {
+      const devices = await allPages(async (pageToken) => {
+        const res = await api.listDevices({
+          tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+          kind: 0,
+          page: { pageSize: 0, pageToken },
+        });
+        return { items: res.devices, page: res.page };
+      });
+      return print({ devices: devices.map(renderDevice) });
+    }
+    case 'device rotate': {
+      const res = await api.rotateDeviceCredentials({ requestId, deviceId: command.deviceId });
+      return print({
+        request_id: requestId,
+        device: renderDevice(res.device),
+        credentials: res.credentials ?? null,
+      });
+    }
+    case 'device revoke': {
+      const res = await api.revokeDevice({ requestId, deviceId: command.deviceId, reason: command.reason });
+      return print({ request_id: requestId, device: renderDevice(res.device) });
     }
     case 'campaign get': {
       const res = await api.getCampaign({

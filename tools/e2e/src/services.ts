@@ -52,16 +52,21 @@ export class ServiceFleet {
       issuer: TestIssuer;
       kafkaPrefix: (service: string) => string;
       logLevel: string;
+      /** More environment of one service (e.g. iot's own topic root on the shared broker). */
+      env?: (service: string) => Record<string, string>;
     },
   ) {}
 
   async start(names: readonly string[]): Promise<void> {
-    const { label, issuer, kafkaPrefix, logLevel } = this.setup;
+    const { label, issuer, kafkaPrefix, logLevel, env } = this.setup;
     await Promise.all(
       names.map(async (name) => {
         const db = await createTestDatabase(`${label}_${name}`);
         this.dbs.set(name, db);
-        this.procs.set(name, await spawnOn(name, { db, kafkaPrefix: kafkaPrefix(name), issuer, logLevel }));
+        this.procs.set(
+          name,
+          await spawnOn(name, { db, kafkaPrefix: kafkaPrefix(name), issuer, logLevel, env: env?.(name) }),
+        );
       }),
     );
     await Promise.all([...this.procs.values()].map((p) => p.ready()));

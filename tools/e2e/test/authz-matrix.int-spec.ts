@@ -26,6 +26,7 @@ import {
   World,
   worldNames,
 } from '../src';
+import { DeviceCredentials, SimDevice } from '@citybase/device-sim';
 
 /**
  * The authorization matrix: every RPC of every service, read from the contracts' descriptor set (so
@@ -73,6 +74,9 @@ interface TenantA extends World {
   /** Data: A's grant of payment.payments to an agency, and a pull of it by the agency's client. */
   grantId: string;
   pullId: string;
+  /** Iot: a device of A's project (a smoke sensor) and an alarm it raised. */
+  deviceId: string;
+  alarmId: string;
 }
 
 const PHONES = {
@@ -736,10 +740,6 @@ const FOREIGN: Record<string, Foreign> = {
       promotionId: a.promotionId,
     }),
   },
-  '/citybase.iot.v1.IotService/RegisterDevice': { unimplemented: true },
-  '/citybase.iot.v1.IotService/GetDevice': { unimplemented: true },
-  '/citybase.iot.v1.IotService/SendCommand': { unimplemented: true },
-  '/citybase.iot.v1.IotService/GetCommand': { unimplemented: true },
   // data feeds: the catalog is the city's (changed by the city admin only, read by any caller with
   // the scope: it holds no tenant's rows); A's grant and pull answer B like missing ones
   '/citybase.data.v1.DataService/RegisterDataset': {
@@ -800,6 +800,34 @@ const FOREIGN: Record<string, Foreign> = {
       to: { seconds: String(nowSeconds() + 3_600), nanos: 0 },
     }),
   },
+  '/citybase.iot.v1.IotService/RegisterDevice': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      kind: 5,
+      name: 'Hostile',
+      serialNumber: 'hostile-1',
+    }),
+  },
+  '/citybase.iot.v1.IotService/GetDevice': { request: (a) => ({ deviceId: a.deviceId }) },
+  '/citybase.iot.v1.IotService/ListDevices': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId, projectId: a.projectId } }),
+  },
+  '/citybase.iot.v1.IotService/RotateDeviceCredentials': {
+    request: (a) => ({ requestId: rid(), deviceId: a.deviceId }),
+  },
+  '/citybase.iot.v1.IotService/RevokeDevice': {
+    request: (a) => ({ requestId: rid(), deviceId: a.deviceId, reason: 'hostile' }),
+  },
+  '/citybase.iot.v1.IotService/GetDeviceState': { request: (a) => ({ deviceId: a.deviceId }) },
+  '/citybase.iot.v1.IotService/ListTelemetry': { request: (a) => ({ deviceId: a.deviceId }) },
+  '/citybase.iot.v1.IotService/ListAlarms': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId, projectId: a.projectId }, deviceId: a.deviceId }),
+  },
+  '/citybase.iot.v1.IotService/AcknowledgeAlarm': {
+    request: (a) => ({ requestId: rid(), alarmId: a.alarmId }),
+  },
+  '/citybase.iot.v1.IotService/ClearAlarm': { request: (a) => ({ requestId: rid(), alarmId: a.alarmId }) },
 };
 
 describe('authorization matrix: every RPC of every service (from the descriptor set)', () => {
@@ -846,6 +874,39 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'reservation',
       'reservationId',
     );
+  };
+
+  /** A's smoke sensor, connected as a real MQTT device, and the alarm its smoke raised. */
+  const iotOfA = async (w: TenantA): Promise<Pick<TenantA, 'deviceId' | 'alarmId'>> => {
+    const I = '/citybase.iot.v1.IotService/';
+    const registered = await ok(`${I}RegisterDevice`, {
+      requestId: rid(),
+      tenancy: { operatorId: w.operatorId, projectId: w.projectId },
+      kind: 5,
+      name: 'Alpha lobby smoke',
+      serialNumber: uniqueName('smoke'),
+      profile: 'lab-sensor',
+    });
+    const deviceId = idOf(registered, 'device', 'deviceId');
+    const device = new SimDevice(registered.credentials as unknown as DeviceCredentials);
+    await device.connect();
+    try {
+      await device.telemetry({ smoke_ppm: 900 });
+      const alarmId = await waitFor(
+        'the smoke raises an alarm',
+        async () => {
+          const list = await ok(`${I}ListAlarms`, {
+            tenancy: { operatorId: w.operatorId, projectId: w.projectId },
+            deviceId,
+          });
+          return ((list.alarms as Json[] | undefined)?.[0]?.alarmId as string | undefined) || undefined;
+        },
+        60_000,
+      );
+      return { deviceId, alarmId };
+    } finally {
+      await device.stop();
+    }
   };
 
   /** A's active campaign (10 CNY off, 100 coupons), a batch of 5 codes, and a coupon of A's resident. */
@@ -908,7 +969,22 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
     const prefix = kafkaTestPrefix('authz');
-    fleet = new ServiceFleet({ label: 'authz', issuer, kafkaPrefix: () => prefix, logLevel: 'info' });
+    // iot on a topic root of its own: the project broker is shared, and so would be its share group
+    const iotRoot = `authz${Date.now().toString(36)}`;
+    fleet = new ServiceFleet({
+      label: 'authz',
+      issuer,
+      kafkaPrefix: () => prefix,
+      logLevel: 'info',
+      env: (service): Record<string, string> =>
+        service === 'iot'
+          ? {
+              IOT_MQTT_TOPIC_ROOT: iotRoot,
+              IOT_MQTT_SERVICE_USERNAME: `iot-${iotRoot}`,
+              IOT_MQTT_CLIENT_ID: `iot-${iotRoot}`,
+            }
+          : {},
+    });
     rpc = new RpcClients((service) => fleet!.address(service));
     await fleet.start(SERVICES);
 
@@ -1024,6 +1100,8 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       dealId: '',
       grantId: '',
       pullId: '',
+      deviceId: '',
+      alarmId: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -1110,6 +1188,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
     const manifest = messages.find((m) => m.manifest)?.manifest as Json | undefined;
     if (!manifest) throw new Error(`A's pull failed: ${grpc.status[pulled.code]} ${pulled.details}`);
     a = { ...a, grantId, pullId: manifest.pullId as string };
+    a = { ...a, ...(await iotOfA(a)) };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 

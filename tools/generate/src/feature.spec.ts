@@ -3,19 +3,20 @@ import { join } from 'node:path';
 import { generateFeature, nextMigration, registerModule } from './feature';
 import { main } from './main';
 import { featureNames, singular } from './names';
-import { Refusal } from './service';
-import { scratchTree } from './testing';
+import { generateService, Refusal } from './service';
+import { REGISTRY_PATHS, scratchTree } from './testing';
 
 // Generated files are formatted by prettier in a child process (src/format.ts): seconds, not milliseconds.
 jest.setTimeout(60_000);
 
 describe('feature <service> <feature>', () => {
   it('creates the room, a numbered migration, registers the module and refuses a second run', async () => {
-    // a stub service without rooms (points and marketing have their own rooms now)
-    const tree = scratchTree(['services/iot', 'docs/iot.md']);
+    // a service fresh from the generator, without rooms (every real service has its own now)
+    const tree = scratchTree(REGISTRY_PATHS);
     try {
-      const written = await generateFeature(tree, 'iot', 'reservations');
-      const dir = 'services/iot/src/reservations';
+      await generateService(tree, 'parking', { owns: 'parking lots' });
+      const written = await generateFeature(tree, 'parking', 'reservations');
+      const dir = 'services/parking/src/reservations';
       expect(written.created).toEqual([
         `${dir}/reservations.module.ts`,
         `${dir}/reservations.grpc.ts`,
@@ -24,17 +25,17 @@ describe('feature <service> <feature>', () => {
         `${dir}/reservations.domain.spec.ts`,
         `${dir}/reservations.store.ts`,
         `${dir}/reservations.service.ts`,
-        'services/iot/migrations/0001_reservations.sql',
+        'services/parking/migrations/0001_reservations.sql',
       ]);
-      expect(written.edited).toEqual(['services/iot/src/iot.module.ts', 'docs/iot.md']);
-      expect(tree.need('services/iot/src/iot.module.ts')).toBe(
+      expect(written.edited).toEqual(['services/parking/src/parking.module.ts', 'docs/parking.md']);
+      expect(tree.need('services/parking/src/parking.module.ts')).toBe(
         [
           "import { Module } from '@nestjs/common';",
           "import { ReservationsModule } from './reservations/reservations.module';",
           '',
-          "/** The iot service's features. Each feature folder adds its gRPC controller and providers here. */",
+          "/** The parking service's features. Each feature folder adds its gRPC controller and providers here. */",
           '@Module({ imports: [ReservationsModule] })',
-          'export class IotModule {}',
+          'export class ParkingModule {}',
           '',
         ].join('\n'),
       );
@@ -44,38 +45,38 @@ describe('feature <service> <feature>', () => {
       expect(service).toMatch(
         /target: \{\s+load: \(client\) => lockReservation\(client, cmd\.reservationId\)/,
       );
-      expect(service).toContain("method: 'IotService.ArchiveReservation'");
+      expect(service).toContain("method: 'ParkingService.ArchiveReservation'");
       expect(service).toContain('replay: ({ client }) => this.current(client, cmd.reservationId)');
       expect(tree.need(`${dir}/reservations.domain.ts`)).toContain(
-        "pageCursor('iot.reservations', keyPart.timestamp, keyPart.uuid)",
+        "pageCursor('parking.reservations', keyPart.timestamp, keyPart.uuid)",
       );
-      expect(tree.need('services/iot/migrations/0001_reservations.sql')).toContain(
+      expect(tree.need('services/parking/migrations/0001_reservations.sql')).toContain(
         'CREATE TABLE reservations (',
       );
-      expect(tree.need('docs/iot.md')).toContain('## Reservations');
+      expect(tree.need('docs/parking.md')).toContain('## Reservations');
 
       // the next room: the next migration number, appended to the module's imports
-      await generateFeature(tree, 'iot', 'lots');
-      expect(tree.list('services/iot/migrations')).toEqual([
+      await generateFeature(tree, 'parking', 'lots');
+      expect(tree.list('services/parking/migrations')).toEqual([
         '.gitkeep',
         '0001_reservations.sql',
         '0002_lots.sql',
       ]);
-      expect(tree.need('services/iot/src/iot.module.ts')).toContain(
+      expect(tree.need('services/parking/src/parking.module.ts')).toContain(
         '@Module({ imports: [ReservationsModule, LotsModule] })',
       );
 
-      const before = tree.need('services/iot/src/iot.module.ts');
-      await expect(generateFeature(tree, 'iot', 'lots')).rejects.toThrow(Refusal);
+      const before = tree.need('services/parking/src/parking.module.ts');
+      await expect(generateFeature(tree, 'parking', 'lots')).rejects.toThrow(Refusal);
       const out: string[] = [];
-      expect(await main(['feature', 'iot', 'lots'], tree.root, (s) => out.push(s))).toBe(2);
-      expect(out).toEqual([
-        'refused: feature lots exists already (services/iot/src/lots); nothing was written',
-      ]);
       expect(await main(['feature', 'parking', 'lots'], tree.root, (s) => out.push(s))).toBe(2);
-      expect(await main(['feature', 'iot', 'iot'], tree.root, (s) => out.push(s))).toBe(2);
-      expect(await main(['feature', 'iot', 'Bad_Name'], tree.root, (s) => out.push(s))).toBe(2);
-      expect(tree.need('services/iot/src/iot.module.ts')).toBe(before);
+      expect(out).toEqual([
+        'refused: feature lots exists already (services/parking/src/lots); nothing was written',
+      ]);
+      expect(await main(['feature', 'ghost', 'lots'], tree.root, (s) => out.push(s))).toBe(2);
+      expect(await main(['feature', 'parking', 'parking'], tree.root, (s) => out.push(s))).toBe(2);
+      expect(await main(['feature', 'parking', 'Bad_Name'], tree.root, (s) => out.push(s))).toBe(2);
+      expect(tree.need('services/parking/src/parking.module.ts')).toBe(before);
     } finally {
       tree.dispose();
     }

@@ -9,8 +9,7 @@ import {
 } from '@citybase/contracts/events';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { FundingSource } from '@citybase/contracts/citybase/marketing/v1/marketing';
-import { AlarmSeverity } from '@citybase/contracts/citybase/iot/v1/events';
-import { CommandStatus, CommandType, DeviceKind } from '@citybase/contracts/citybase/iot/v1/iot';
+import { AlarmSeverity, DeviceKind } from '@citybase/contracts/citybase/iot/v1/iot';
 
 /**
  * How each event type becomes facts and rollup contributions (docs/data.md "Facts and metrics").
@@ -422,13 +421,14 @@ export const iotSpecs: AnyFactSpec[] = [
     iotLine('device_registered', e, enumName(DeviceKind, e.kind, 'DEVICE_KIND_'), fb),
   ]),
   spec(IotEvents.AlarmRaised, (e, fb) => [
-    iotLine('alarm', e, enumName(AlarmSeverity, e.severity, 'ALARM_SEVERITY_'), fb),
-  ]),
-  spec(IotEvents.CommandStatusChanged, (e, fb) => [
     iotLine(
-      'command',
-      e,
-      `${enumName(CommandType, e.type, 'COMMAND_TYPE_')}:${enumName(CommandStatus, e.status, 'COMMAND_STATUS_')}`,
+      'alarm',
+      { tenancy: e.alarm?.tenancy, deviceId: e.alarm?.deviceId ?? '', occurredAt: e.occurredAt },
+      enumName(
+        AlarmSeverity,
+        e.alarm?.severity ?? AlarmSeverity.ALARM_SEVERITY_UNSPECIFIED,
+        'ALARM_SEVERITY_',
+      ),
       fb,
     ),
   ]),
