@@ -3,7 +3,7 @@
 // codec. events.spec.ts checks this list against the events.proto files.
 import { GrantCreated, GrantRevoked } from './citybase/data/v1/events';
 import * as identity from './citybase/identity/v1/events';
-import { AlarmRaised, CommandStatusChanged, DeviceRegistered, TelemetryReported } from './citybase/iot/v1/events';
+import * as iot from './citybase/iot/v1/events';
 import * as marketing from './citybase/marketing/v1/events';
 import * as payment from './citybase/payment/v1/events';
 import * as points from './citybase/points/v1/events';
@@ -98,10 +98,17 @@ export const MarketingEvents = {
 };
 
 export const IotEvents = {
-  DeviceRegistered: defineEvent('citybase.iot.v1.DeviceRegistered', DeviceRegistered),
-  CommandStatusChanged: defineEvent('citybase.iot.v1.CommandStatusChanged', CommandStatusChanged),
-  TelemetryReported: defineEvent('citybase.iot.v1.TelemetryReported', TelemetryReported, 'citybase.iot.telemetry.v1'),
-  AlarmRaised: defineEvent('citybase.iot.v1.AlarmRaised', AlarmRaised, 'citybase.iot.alarms.v1'),
+  DeviceRegistered: defineEvent('citybase.iot.v1.DeviceRegistered', iot.DeviceRegistered),
+  TelemetryReported: defineEvent('citybase.iot.v1.TelemetryReported', iot.TelemetryReported, 'citybase.iot.telemetry.v1'),
+  AlarmRaised: defineEvent('citybase.iot.v1.AlarmRaised', iot.AlarmRaised, 'citybase.iot.alarms.v1'),
+  // iot ops (docs/iot.md "Commands", "Doors and couriers", "Parking", "EV charging")
+  CommandCompleted: defineEvent('citybase.iot.v1.CommandCompleted', iot.CommandCompleted),
+  DoorOpened: defineEvent('citybase.iot.v1.DoorOpened', iot.DoorOpened),
+  AccessRecorded: defineEvent('citybase.iot.v1.AccessRecorded', iot.AccessRecorded),
+  CourierCodeIssued: defineEvent('citybase.iot.v1.CourierCodeIssued', iot.CourierCodeIssued),
+  ParkingSessionOpened: defineEvent('citybase.iot.v1.ParkingSessionOpened', iot.ParkingSessionOpened),
+  ParkingSessionClosed: defineEvent('citybase.iot.v1.ParkingSessionClosed', iot.ParkingSessionClosed),
+  ChargingSessionClosed: defineEvent('citybase.iot.v1.ChargingSessionClosed', iot.ChargingSessionClosed),
 };
 
 export const DataEvents = {

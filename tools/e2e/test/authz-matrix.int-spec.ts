@@ -684,8 +684,6 @@ const FOREIGN: Record<string, Foreign> = {
   },
   '/citybase.iot.v1.IotService/RegisterDevice': { unimplemented: true },
   '/citybase.iot.v1.IotService/GetDevice': { unimplemented: true },
-  '/citybase.iot.v1.IotService/SendCommand': { unimplemented: true },
-  '/citybase.iot.v1.IotService/GetCommand': { unimplemented: true },
   '/citybase.data.v1.DataService/ListDatasets': { unimplemented: true },
   '/citybase.data.v1.DataService/CreateGrant': { unimplemented: true },
   '/citybase.data.v1.DataService/GetGrant': { unimplemented: true },
