@@ -1,4 +1,20 @@
-import { DomainError } from '@citybase/platform';
+import {
+  DomainError,
+  keyPart,
+  optionalString,
+  pageCursor,
+  PageRequestLike,
+  parsePage,
+  requestId,
+  requiredEnum,
+  requiredString,
+  requiredUuid,
+  TENANT_ID,
+} from '@citybase/platform';
+import {
+  CommandKind as ProtoKind,
+  CommandState as ProtoState,
+} from '@citybase/contracts/citybase/iot/v1/commands';
 
 /**
  * Pure rules of device commands (docs/iot.md "Commands"): a command is a persistent state machine
@@ -157,13 +173,141 @@ export function deviceAccepts(payload: Pick<CommandPayload, 'deadline_ms'>, devi
 
 /** Which kinds a device kind takes. */
 export const KINDS_BY_DEVICE: Record<string, readonly CommandKind[]> = {
-  DOOR_CONTROLLER: ['DOOR_OPEN', 'REBOOT'],
-  PARKING_GATE: ['GATE_OPEN', 'GATE_CLOSE', 'REBOOT'],
-  EV_CHARGER: ['CHARGER_START', 'CHARGER_STOP', 'REBOOT'],
+  door_controller: ['DOOR_OPEN', 'REBOOT'],
+  parking_gate: ['GATE_OPEN', 'GATE_CLOSE', 'REBOOT'],
+  ev_charger: ['CHARGER_START', 'CHARGER_STOP', 'REBOOT'],
 };
 
 export function assertKindFitsDevice(kind: CommandKind, deviceKind: string): void {
   const kinds = KINDS_BY_DEVICE[deviceKind] ?? ['REBOOT'];
   if (!kinds.includes(kind))
     throw DomainError.invalid('kind', `a ${deviceKind} takes only ${kinds.join(', ')}`);
+}
+
+// ---- requests ----
+
+interface TenancyInput {
+  operatorId?: string;
+  projectId?: string;
+}
+
+export const kindOfProto = (k: ProtoKind): CommandKind =>
+  ProtoKind[k].replace(/^COMMAND_KIND_/, '') as CommandKind;
+export const kindToProto = (k: CommandKind): ProtoKind => ProtoKind[`COMMAND_KIND_${k}`];
+export const stateToProto = (s: CommandState): ProtoState => ProtoState[`COMMAND_STATE_${s}`];
+
+export const ARGS_LIMITS = { entries: 16, key: 64, value: 256 } as const;
+
+export interface SendCommandInput {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  deviceId: string;
+  kind: CommandKind;
+  args: Record<string, string>;
+  reference: string;
+  ttlMs: number;
+}
+
+export function toSendCommand(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  deviceId?: string;
+  kind?: ProtoKind;
+  args?: Record<string, string>;
+  reference?: string;
+  ttlSeconds?: number;
+}): SendCommandInput {
+  const args = req.args ?? {};
+  const entries = Object.entries(args);
+  if (entries.length > ARGS_LIMITS.entries)
+    throw DomainError.invalid('args', `must have at most ${ARGS_LIMITS.entries} entries`);
+  for (const [k, v] of entries) {
+    if (!/^[a-z0-9_]{1,64}$/.test(k)) throw DomainError.invalid('args', 'keys must be 1-64 of a-z, 0-9, _');
+    if (v.length > ARGS_LIMITS.value)
+      throw DomainError.invalid(`args.${k}`, `must be at most ${ARGS_LIMITS.value} characters`);
+  }
+  const ttl = req.ttlSeconds ?? 0;
+  if (!Number.isInteger(ttl) || ttl < 0) throw DomainError.invalid('ttl_seconds', 'must not be negative');
+  return {
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    projectId: requiredString('tenancy.project_id', req.tenancy?.projectId, TENANT_ID),
+    deviceId: requiredUuid('device_id', req.deviceId),
+    kind: kindOfProto(requiredEnum('kind', req.kind, ProtoKind) as ProtoKind),
+    args,
+    reference: optionalString('reference', req.reference, { max: 200 }),
+    ttlMs: ttl * 1000,
+  };
+}
+
+export interface CommandQuery {
+  operatorId: string;
+  commandId: string;
+}
+
+export function toCommandQuery(req: { tenancy?: TenancyInput; commandId?: string }): CommandQuery {
+  return {
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    commandId: requiredUuid('command_id', req.commandId),
+  };
+}
+
+export interface CancelCommandInput extends CommandQuery {
+  requestId: string;
+}
+
+export function toCancelCommand(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  commandId?: string;
+}): CancelCommandInput {
+  return { requestId: requestId(req.requestId), ...toCommandQuery(req) };
+}
+
+export const COMMANDS_PAGE = pageCursor('iot.commands', keyPart.timestamp, keyPart.uuid);
+
+export interface ListCommandsQuery {
+  operatorId: string;
+  deviceId: string;
+  size: number;
+  after: { createdAt: string; commandId: string } | undefined;
+}
+
+export function toListCommands(req: {
+  tenancy?: TenancyInput;
+  deviceId?: string;
+  page?: PageRequestLike;
+}): ListCommandsQuery {
+  const { size, after } = parsePage(req.page, COMMANDS_PAGE);
+  return {
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    deviceId: requiredUuid('device_id', req.deviceId),
+    size,
+    after: after && { createdAt: after[0], commandId: after[1] },
+  };
+}
+
+/** A device's report on its commands/ack topic, validated. */
+export function parseDeviceReport(body: unknown): { commandId: string; report: CommandReport } | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const b = body as Record<string, unknown>;
+  const commandId = typeof b.command_id === 'string' ? b.command_id : '';
+  if (!/^[0-9a-f-]{36}$/i.test(commandId)) return undefined;
+  const detail = typeof b.detail === 'string' ? b.detail.slice(0, 200) : undefined;
+  switch (b.status) {
+    case 'accepted':
+      return { commandId, report: { type: 'ACCEPTED' } };
+    case 'succeeded':
+      return { commandId, report: { type: 'RESULT', ok: true, detail } };
+    case 'failed':
+      return { commandId, report: { type: 'RESULT', ok: false, detail } };
+    case 'refused':
+      return {
+        commandId,
+        report: { type: 'REFUSED', late: b.reason === 'late', detail: detail ?? String(b.reason ?? '') },
+      };
+    default:
+      return undefined;
+  }
 }

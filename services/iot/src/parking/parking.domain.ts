@@ -1,4 +1,20 @@
-import { DomainError } from '@citybase/platform';
+import {
+  DomainError,
+  keyPart,
+  pageCursor,
+  PageRequestLike,
+  parsePage,
+  requestId,
+  requiredEnum,
+  requiredMoney,
+  requiredString,
+  requiredTimestamp,
+  requiredUuid,
+  TENANT_ID,
+} from '@citybase/platform';
+import { PlateDirection } from '@citybase/contracts/citybase/iot/v1/parking';
+import type { ParkingTariff as ProtoTariff } from '@citybase/contracts/citybase/iot/v1/parking';
+import type { Timestamp } from '@citybase/contracts/google/protobuf/timestamp';
 
 /**
  * Pure rules of parking (docs/iot.md "Parking"): the fee of a stay from the lot's tariff and the
@@ -106,4 +122,199 @@ export function normalisePlate(raw: string | undefined): string {
   if (plate.length < 5 || plate.length > 10 || !/^[\p{L}\p{N}]+$/u.test(plate))
     throw DomainError.invalid('plate', 'must be 5-10 letters or digits');
   return plate;
+}
+
+// ---- requests ----
+
+interface TenancyInput {
+  operatorId?: string;
+  projectId?: string;
+  merchantId?: string;
+}
+
+export function toTariff(field: string, t: ProtoTariff | undefined): ParkingTariff {
+  if (!t) throw DomainError.invalid(field, 'is required');
+  const rate = requiredMoney(`${field}.hourly_rate`, t.hourlyRate, { allowZero: true });
+  const cap = t.dailyCap
+    ? requiredMoney(`${field}.daily_cap`, t.dailyCap, { allowZero: true })
+    : { currency: rate.currency, amountMinor: 0n };
+  if (cap.currency !== rate.currency)
+    throw DomainError.invalid(`${field}.daily_cap`, 'must be in the currency of hourly_rate');
+  return validateTariff({
+    currency: rate.currency,
+    freeMinutes: t.freeMinutes ?? 0,
+    hourlyRateMinor: rate.amountMinor,
+    dailyCapMinor: cap.amountMinor,
+  });
+}
+
+export interface CreateLotInput {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  merchantId: string;
+  name: string;
+  capacity: number;
+  entryCameraId: string;
+  exitCameraId: string;
+  exitGateId: string;
+  tariff: ParkingTariff;
+}
+
+export function toCreateLot(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  name?: string;
+  capacity?: number;
+  entryCameraId?: string;
+  exitCameraId?: string;
+  exitGateId?: string;
+  tariff?: ProtoTariff;
+}): CreateLotInput {
+  const capacity = req.capacity ?? 0;
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > 100_000)
+    throw DomainError.invalid('capacity', 'must be from 1 to 100000');
+  const entryCameraId = requiredUuid('entry_camera_id', req.entryCameraId);
+  const exitCameraId = requiredUuid('exit_camera_id', req.exitCameraId);
+  if (entryCameraId === exitCameraId)
+    throw DomainError.invalid('exit_camera_id', 'must differ from entry_camera_id');
+  return {
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    projectId: requiredString('tenancy.project_id', req.tenancy?.projectId, TENANT_ID),
+    merchantId: requiredString('tenancy.merchant_id', req.tenancy?.merchantId, TENANT_ID),
+    name: requiredString('name', req.name?.trim(), { max: 80 }),
+    capacity,
+    entryCameraId,
+    exitCameraId,
+    exitGateId: requiredUuid('exit_gate_id', req.exitGateId),
+    tariff: toTariff('tariff', req.tariff),
+  };
+}
+
+export interface LotQuery {
+  operatorId: string;
+  lotId: string;
+}
+
+export function toLotQuery(req: { tenancy?: TenancyInput; lotId?: string }): LotQuery {
+  return {
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    lotId: requiredUuid('lot_id', req.lotId),
+  };
+}
+
+export interface SetTariffInput extends LotQuery {
+  requestId: string;
+  tariff: ParkingTariff;
+}
+
+export function toSetTariff(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  lotId?: string;
+  tariff?: ProtoTariff;
+}): SetTariffInput {
+  return { requestId: requestId(req.requestId), ...toLotQuery(req), tariff: toTariff('tariff', req.tariff) };
+}
+
+export const PASS_LIMITS = { maxDays: 366 } as const;
+
+export interface IssuePassInput extends LotQuery {
+  requestId: string;
+  plate: string;
+  residentId: string;
+  validFrom: Date;
+  validUntil: Date;
+}
+
+export function toIssuePass(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  lotId?: string;
+  plate?: string;
+  residentId?: string;
+  validFrom?: Timestamp;
+  validUntil?: Timestamp;
+}): IssuePassInput {
+  const validFrom = requiredTimestamp('valid_from', req.validFrom);
+  const validUntil = requiredTimestamp('valid_until', req.validUntil);
+  if (validUntil <= validFrom) throw DomainError.invalid('valid_until', 'must be after valid_from');
+  if (validUntil.getTime() - validFrom.getTime() > PASS_LIMITS.maxDays * 86_400_000)
+    throw DomainError.invalid('valid_until', `must be at most ${PASS_LIMITS.maxDays} days after valid_from`);
+  return {
+    requestId: requestId(req.requestId),
+    ...toLotQuery(req),
+    plate: normalisePlate(req.plate),
+    residentId: requiredString('resident_id', req.residentId, TENANT_ID),
+    validFrom,
+    validUntil,
+  };
+}
+
+export interface PlateReadInput {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  cameraId: string;
+  plate: string;
+  direction: 'ENTRY' | 'EXIT';
+  seenAt: Date;
+}
+
+/** How far a camera's clock may run ahead of ours. */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+
+export function toPlateRead(
+  req: {
+    requestId?: string;
+    tenancy?: TenancyInput;
+    cameraId?: string;
+    plate?: string;
+    direction?: PlateDirection;
+    seenAt?: Timestamp;
+  },
+  now: Date,
+): PlateReadInput {
+  const direction = requiredEnum('direction', req.direction, PlateDirection) as PlateDirection;
+  const seenAt = req.seenAt ? requiredTimestamp('seen_at', req.seenAt) : now;
+  if (seenAt.getTime() > now.getTime() + MAX_CLOCK_SKEW_MS)
+    throw DomainError.invalid('seen_at', 'must not be in the future');
+  return {
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    projectId: requiredString('tenancy.project_id', req.tenancy?.projectId, TENANT_ID),
+    cameraId: requiredUuid('camera_id', req.cameraId),
+    plate: normalisePlate(req.plate),
+    direction: direction === PlateDirection.PLATE_DIRECTION_ENTRY ? 'ENTRY' : 'EXIT',
+    seenAt,
+  };
+}
+
+export interface SessionQuery {
+  operatorId: string;
+  sessionId: string;
+}
+
+export function toSessionQuery(req: { tenancy?: TenancyInput; sessionId?: string }): SessionQuery {
+  return {
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    sessionId: requiredUuid('session_id', req.sessionId),
+  };
+}
+
+export const SESSIONS_PAGE = pageCursor('iot.parking-sessions', keyPart.timestamp, keyPart.uuid);
+
+export interface ListSessionsQuery extends LotQuery {
+  size: number;
+  after: { createdAt: string; sessionId: string } | undefined;
+}
+
+export function toListSessions(req: {
+  tenancy?: TenancyInput;
+  lotId?: string;
+  page?: PageRequestLike;
+}): ListSessionsQuery {
+  const { size, after } = parsePage(req.page, SESSIONS_PAGE);
+  return { ...toLotQuery(req), size, after: after && { createdAt: after[0], sessionId: after[1] } };
 }
