@@ -1,4 +1,23 @@
-import { CITY_UTC_OFFSET_HOURS, divideRounded, DomainError } from '@citybase/platform';
+import {
+  CITY_UTC_OFFSET_HOURS,
+  divideRounded,
+  DomainError,
+  fromTimestamp,
+  keyPart,
+  pageCursor,
+  PageRequestLike,
+  parsePage,
+  requestId,
+  requiredMoney,
+  requiredString,
+  requiredUuid,
+  TENANT_ID,
+} from '@citybase/platform';
+import { ChargerEventType } from '@citybase/contracts/citybase/iot/v1/charging';
+import type {
+  ChargerEvent as ProtoEvent,
+  ChargingTariff as ProtoTariff,
+} from '@citybase/contracts/citybase/iot/v1/charging';
 
 /**
  * Pure rules of EV charging (docs/iot.md "EV charging"). A charger reports a session as
@@ -217,4 +236,144 @@ export function chargingBill(tariff: ChargingTariff, readings: readonly MeterRea
   const energyMinor = divideRounded(energyMilli, 1000n, 'half-even');
   const serviceFeeMinor = divideRounded(energyWh * tariff.serviceFeeMinorPerKwh, 1000n, 'half-even');
   return { energyWh, energyMinor, serviceFeeMinor, totalMinor: energyMinor + serviceFeeMinor };
+}
+
+// ---- requests ----
+
+interface TenancyInput {
+  operatorId?: string;
+  projectId?: string;
+  merchantId?: string;
+}
+
+export function toChargingTariff(field: string, t: ProtoTariff | undefined): ChargingTariff {
+  if (!t) throw DomainError.invalid(field, 'is required');
+  const fee = requiredMoney(`${field}.service_fee_per_kwh`, t.serviceFeePerKwh, { allowZero: true });
+  const bands = (t.bands ?? []).map((b, i) => {
+    const price = requiredMoney(`${field}.bands[${i}].price_per_kwh`, b.pricePerKwh, { allowZero: true });
+    if (price.currency !== fee.currency)
+      throw DomainError.invalid(
+        `${field}.bands[${i}].price_per_kwh.currency`,
+        'must be the service fee currency',
+      );
+    return { fromMinute: b.fromMinute ?? 0, priceMinorPerKwh: price.amountMinor };
+  });
+  if (bands.length > 48) throw DomainError.invalid(`${field}.bands`, 'must have at most 48 bands');
+  return validateChargingTariff({ currency: fee.currency, bands, serviceFeeMinorPerKwh: fee.amountMinor });
+}
+
+export interface ConfigureChargerInput {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  merchantId: string;
+  deviceId: string;
+  tariff: ChargingTariff;
+}
+
+export function toConfigureCharger(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  deviceId?: string;
+  tariff?: ProtoTariff;
+}): ConfigureChargerInput {
+  return {
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    projectId: requiredString('tenancy.project_id', req.tenancy?.projectId, TENANT_ID),
+    merchantId: requiredString('tenancy.merchant_id', req.tenancy?.merchantId, TENANT_ID),
+    deviceId: requiredUuid('device_id', req.deviceId),
+    tariff: toChargingTariff('tariff', req.tariff),
+  };
+}
+
+export interface ChargerQuery {
+  operatorId: string;
+  deviceId: string;
+}
+
+export function toChargerQuery(req: { tenancy?: TenancyInput; deviceId?: string }): ChargerQuery {
+  return {
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    deviceId: requiredUuid('device_id', req.deviceId),
+  };
+}
+
+export interface ReportedEvent extends ChargingEvent {
+  transactionId: string;
+  userId: string;
+}
+
+export const MAX_EVENTS_PER_REPORT = 500;
+const MAX_REGISTER_WH = 10n ** 12n;
+
+export function toReportEvents(req: {
+  tenancy?: TenancyInput;
+  deviceId?: string;
+  events?: ProtoEvent[];
+}): ChargerQuery & { projectId: string; events: ReportedEvent[] } {
+  const events = req.events ?? [];
+  if (events.length === 0 || events.length > MAX_EVENTS_PER_REPORT)
+    throw DomainError.invalid('events', `must have 1-${MAX_EVENTS_PER_REPORT} events`);
+  return {
+    ...toChargerQuery(req),
+    projectId: requiredString('tenancy.project_id', req.tenancy?.projectId, TENANT_ID),
+    events: events.map((e, i) => {
+      const f = `events[${i}]`;
+      if (!Number.isInteger(e.seq) || e.seq < 1)
+        throw DomainError.invalid(`${f}.seq`, 'must be a positive integer');
+      if (!e.at) throw DomainError.invalid(`${f}.at`, 'is required');
+      const type =
+        e.type === ChargerEventType.CHARGER_EVENT_TYPE_START
+          ? 'START'
+          : e.type === ChargerEventType.CHARGER_EVENT_TYPE_METER
+            ? 'METER'
+            : e.type === ChargerEventType.CHARGER_EVENT_TYPE_STOP
+              ? 'STOP'
+              : undefined;
+      if (!type) throw DomainError.invalid(`${f}.type`, 'must be START, METER or STOP');
+      const r = e.registerWh;
+      if (r !== undefined && (r < 0n || r > MAX_REGISTER_WH))
+        throw DomainError.invalid(`${f}.register_wh`, 'must be from 0 to 10^12');
+      return {
+        transactionId: requiredString(`${f}.transaction_id`, e.transactionId, { max: 64 }),
+        userId: type === 'START' ? requiredString(`${f}.user_id`, e.userId, TENANT_ID) : (e.userId ?? ''),
+        seq: e.seq,
+        type,
+        registerWh: r,
+        at: fromTimestamp(e.at),
+      };
+    }),
+  };
+}
+
+export interface ChargingSessionQuery {
+  operatorId: string;
+  sessionId: string;
+}
+
+export function toChargingSessionQuery(req: {
+  tenancy?: TenancyInput;
+  sessionId?: string;
+}): ChargingSessionQuery {
+  return {
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    sessionId: requiredUuid('session_id', req.sessionId),
+  };
+}
+
+export const CHARGING_PAGE = pageCursor('iot.charging-sessions', keyPart.timestamp, keyPart.uuid);
+
+export interface ListChargingQuery extends ChargerQuery {
+  size: number;
+  after: { createdAt: string; sessionId: string } | undefined;
+}
+
+export function toListCharging(req: {
+  tenancy?: TenancyInput;
+  deviceId?: string;
+  page?: PageRequestLike;
+}): ListChargingQuery {
+  const { size, after } = parsePage(req.page, CHARGING_PAGE);
+  return { ...toChargerQuery(req), size, after: after && { createdAt: after[0], sessionId: after[1] } };
 }
