@@ -1,5 +1,16 @@
 import { createHash, randomInt } from 'crypto';
-import { DomainError } from '@citybase/platform';
+import {
+  DomainError,
+  keyPart,
+  optionalString,
+  pageCursor,
+  PageRequestLike,
+  parsePage,
+  requestId,
+  requiredString,
+  requiredUuid,
+  TENANT_ID,
+} from '@citybase/platform';
 
 /**
  * Pure rules of doors and couriers (docs/iot.md "Doors and couriers").
@@ -95,4 +106,150 @@ export function decideCodeUse(
         return { kind: 'REFUSE', code: 'CODE_EXPIRED', message: 'the code expired' };
       return { kind: 'ALLOW', use: 'ENTRY', next: 'ENTERED' };
   }
+}
+
+// ---- requests ----
+
+interface TenancyInput {
+  operatorId?: string;
+  projectId?: string;
+  merchantId?: string;
+}
+
+const tenancy = (t: TenancyInput | undefined) => ({
+  operatorId: requiredString('tenancy.operator_id', t?.operatorId, TENANT_ID),
+  projectId: requiredString('tenancy.project_id', t?.projectId, TENANT_ID),
+});
+
+export interface BindDoorInput extends DoorScope {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  deviceId: string;
+}
+
+export function toBindDoor(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  deviceId?: string;
+  buildingId?: string;
+  unitId?: string;
+}): BindDoorInput {
+  const buildingId = optionalString('building_id', req.buildingId, TENANT_ID);
+  const unitId = optionalString('unit_id', req.unitId, TENANT_ID);
+  if ((buildingId === '') === (unitId === ''))
+    throw DomainError.invalid('building_id', 'exactly one of building_id and unit_id must be set');
+  return {
+    requestId: requestId(req.requestId),
+    ...tenancy(req.tenancy),
+    deviceId: requiredUuid('device_id', req.deviceId),
+    buildingId: buildingId || null,
+    unitId: unitId || null,
+  };
+}
+
+export interface OpenDoorInput {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  deviceId: string;
+  residentId: string;
+}
+
+export function toOpenDoor(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  deviceId?: string;
+  residentId?: string;
+}): OpenDoorInput {
+  return {
+    requestId: requestId(req.requestId),
+    ...tenancy(req.tenancy),
+    deviceId: requiredUuid('device_id', req.deviceId),
+    residentId: requiredString('resident_id', req.residentId, TENANT_ID),
+  };
+}
+
+export interface IssueCodeInput {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  merchantId: string;
+  courierId: string;
+  unitId: string;
+  residentId: string;
+  ttlSeconds: number;
+}
+
+export function toIssueCode(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  courierId?: string;
+  unitId?: string;
+  residentId?: string;
+  ttlSeconds?: number;
+}): IssueCodeInput {
+  const merchantId = optionalString('tenancy.merchant_id', req.tenancy?.merchantId, TENANT_ID);
+  const residentId = optionalString('resident_id', req.residentId, TENANT_ID);
+  if ((merchantId === '') === (residentId === ''))
+    throw DomainError.invalid(
+      'resident_id',
+      'a code is issued by a resident (resident_id) or a merchant (tenancy.merchant_id), not both',
+    );
+  return {
+    requestId: requestId(req.requestId),
+    ...tenancy(req.tenancy),
+    merchantId,
+    courierId: requiredString('courier_id', req.courierId, TENANT_ID),
+    unitId: requiredString('unit_id', req.unitId, TENANT_ID),
+    residentId,
+    ttlSeconds: req.ttlSeconds ?? 0,
+  };
+}
+
+export interface UseCodeInput {
+  requestId: string;
+  operatorId: string;
+  projectId: string;
+  deviceId: string;
+  code: string;
+}
+
+export function toUseCode(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  deviceId?: string;
+  code?: string;
+}): UseCodeInput {
+  return {
+    requestId: requestId(req.requestId),
+    ...tenancy(req.tenancy),
+    deviceId: requiredUuid('device_id', req.deviceId),
+    code: requiredString('code', req.code, { max: 6, pattern: /^\d{6}$/, patternRule: 'must be 6 digits' }),
+  };
+}
+
+export const RECORDS_PAGE = pageCursor('iot.access-records', keyPart.timestamp, keyPart.uuid);
+
+export interface ListRecordsQuery {
+  operatorId: string;
+  projectId: string;
+  deviceId: string;
+  size: number;
+  after: { createdAt: string; recordId: string } | undefined;
+}
+
+export function toListRecords(req: {
+  tenancy?: TenancyInput;
+  deviceId?: string;
+  page?: PageRequestLike;
+}): ListRecordsQuery {
+  const { size, after } = parsePage(req.page, RECORDS_PAGE);
+  const deviceId = optionalString('device_id', req.deviceId, { max: 36 });
+  return {
+    ...tenancy(req.tenancy),
+    deviceId: deviceId && requiredUuid('device_id', deviceId),
+    size,
+    after: after && { createdAt: after[0], recordId: after[1] },
+  };
 }
