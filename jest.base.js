@@ -29,6 +29,7 @@ const base = (dir) => ({
     '^@citybase/platform$': path.join(root, 'libs/platform/src/index.ts'),
     '^@citybase/platform/(.*)$': path.join(root, 'libs/platform/src/$1'),
     '^@citybase/contracts/(.*)$': path.join(root, 'libs/contracts/src/$1'),
+    '^@citybase/device-sim$': path.join(root, 'tools/device-sim/src/index.ts'),
   },
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
 });

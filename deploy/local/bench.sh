@@ -14,6 +14,7 @@ export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-$PGURL}"
 export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export MQTT_URL="${MQTT_URL:-mqtt://127.0.0.1:1883}"
+export IOT_MQTT_URL="${IOT_MQTT_URL:-mqtt://127.0.0.1:${IOT_MQTT_PORT:-1885}}"   # the project's own broker (mosquitto.sh)
 
 bash deploy/local/install.sh
 bash deploy/local/infra.sh all

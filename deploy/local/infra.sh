@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local infrastructure for Citybase on one machine, no Docker (ARCHITECTURE.md section 8).
 #   deploy/local/infra.sh ensure     PostgreSQL, Redis, Mosquitto up (starts any that is down), then Kafka
+#                                    and the project's own Mosquitto for iot devices (mosquitto.sh, port 1885)
 #   deploy/local/infra.sh databases  creates the service databases citybase_<name> (SERVICES) if absent
 #   deploy/local/infra.sh all        ensure + databases (default)
 #   deploy/local/infra.sh reset-city drops the service databases and the local city's secrets
@@ -67,6 +68,11 @@ ensure_mosquitto() {
   log "mosquitto  started (127.0.0.1:$MQTT_PORT)"
 }
 
+ensure_iot_mosquitto() {
+  # mosquitto.sh is idempotent and prints its own line; dynamic security, no anonymous clients.
+  bash "$ROOT/deploy/local/mosquitto.sh" start
+}
+
 ensure_kafka() {
   # kafka.sh is idempotent and prints its own line ("already running" or "ready").
   bash "$ROOT/deploy/local/kafka.sh" start
@@ -77,6 +83,7 @@ ensure() {
   ensure_redis
   ensure_mosquitto
   ensure_kafka
+  ensure_iot_mosquitto
 }
 
 databases() {
@@ -113,6 +120,7 @@ reset_city() {
   for name in "${SERVICES[@]}"; do
     psql "$PGURL" -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"citybase_$name\" WITH (FORCE)" >/dev/null
   done
+  bash "$ROOT/deploy/local/mosquitto.sh" stop
   rm -rf "$(state_dir)"
   log "reset-city dropped citybase_{$(IFS=,; echo "${SERVICES[*]}")} and $(state_dir)"
 }
@@ -123,5 +131,6 @@ case "${1:-all}" in
   all) ensure; databases ;;
   reset-city) reset_city ;;
   state-dir) state_dir ;;
-  *) echo "usage: $0 ensure|databases|all|reset-city|state-dir" >&2; exit 2 ;;
+  stop-iot-mosquitto) bash "$ROOT/deploy/local/mosquitto.sh" stop ;;
+  *) echo "usage: $0 ensure|databases|all|reset-city|state-dir|stop-iot-mosquitto" >&2; exit 2 ;;
 esac

@@ -24,6 +24,8 @@ PGURL="${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}"
 KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 MQTT_URL="${MQTT_URL:-mqtt://127.0.0.1:1883}"
+# The project's own broker for iot devices (deploy/local/mosquitto.sh), not the machine's on 1883.
+IOT_MQTT_URL="${IOT_MQTT_URL:-mqtt://127.0.0.1:${IOT_MQTT_PORT:-1885}}"
 CITY_ID="${CITY_ID:-demo-city}"
 LOG_LEVEL="${LOG_LEVEL:-info}"
 READY_TIMEOUT="${READY_TIMEOUT:-120}"
@@ -32,6 +34,7 @@ LOG_DIR="$ROOT/.local/logs"
 
 declare -A PIDS=()   # service name -> pid of its node process (leader of its own process group)
 KAFKA_OURS=0         # 1 when this script started the broker, so it stops it again
+IOT_MQTT_OURS=0      # the same for the project's Mosquitto
 STOPPING=0
 
 log() { printf '[start] %s\n' "$*" >&2; }
@@ -84,6 +87,10 @@ cleanup() {
     log "stopping Kafka (started by this script)"
     bash "$ROOT/deploy/local/kafka.sh" stop
   fi
+  if ((IOT_MQTT_OURS)); then
+    log "stopping the project's Mosquitto (started by this script)"
+    bash "$ROOT/deploy/local/mosquitto.sh" stop
+  fi
   exit "$status"
 }
 
@@ -102,7 +109,9 @@ bash deploy/local/install.sh
 
 # --- 2. infrastructure -------------------------------------------------------------------------
 if ! bash deploy/local/kafka.sh status >/dev/null 2>&1; then KAFKA_OURS=1; fi
+if ! bash deploy/local/mosquitto.sh status >/dev/null 2>&1; then IOT_MQTT_OURS=1; fi
 bash deploy/local/infra.sh all
+IOT_MQTT_ADMIN_PASSWORD="$(bash deploy/local/mosquitto.sh admin-password)"
 
 # --- 3. build ----------------------------------------------------------------------------------
 log "building (npx nx run-many -t build)"
@@ -175,7 +184,8 @@ start_service() { # <name>
   # script, which then stops the services in order (and their children with them).
   env GRPC_PORT="${GRPC_PORT[$name]}" HTTP_PORT="${HTTP_PORT[$name]}" \
     DATABASE_URL="$(database_url "$name")" KAFKA_BROKERS="$KAFKA_BROKERS" \
-    REDIS_URL="$REDIS_URL" MQTT_URL="$MQTT_URL" CITY_ID="$CITY_ID" LOG_LEVEL="$LOG_LEVEL" \
+    REDIS_URL="$REDIS_URL" MQTT_URL="$MQTT_URL" IOT_MQTT_URL="$IOT_MQTT_URL" \
+    IOT_MQTT_ADMIN_PASSWORD="$IOT_MQTT_ADMIN_PASSWORD" CITY_ID="$CITY_ID" LOG_LEVEL="$LOG_LEVEL" \
     AUTH_JWKS_URL="http://127.0.0.1:${HTTP_PORT[identity]}/.well-known/jwks.json" \
     IDENTITY_GRPC_URL="127.0.0.1:${GRPC_PORT[identity]}" PAYMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[payment]}" \
     SETTLEMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[settlement]}" "${extra[@]}" \
@@ -300,7 +310,7 @@ for name in "${SERVICES[@]}"; do
     "http://127.0.0.1:${HTTP_PORT[$name]}" ".local/logs/$name.log"
 done
 printf '  %-11s %-17s %-23s %s\n' sandbox - "http://127.0.0.1:$SANDBOX_PORT" .local/logs/sandbox-channel.log
-printf '  Kafka %s   PostgreSQL %s   Redis %s   MQTT %s\n' "$KAFKA_BROKERS" "$(database_url '<name>')" "$REDIS_URL" "$MQTT_URL"
+printf '  Kafka %s   PostgreSQL %s   Redis %s   MQTT %s   iot MQTT %s\n' "$KAFKA_BROKERS" "$(database_url '<name>')" "$REDIS_URL" "$MQTT_URL" "$IOT_MQTT_URL"
 [[ -s "$ADMIN_FILE" ]] && printf '  City admin client credentials: %s (see README: citybase)\n' "$ADMIN_FILE"
 printf 'Ctrl-C stops the stack.\n\n'
 

@@ -99,8 +99,14 @@ export const MarketingEvents = {
 
 export const IotEvents = {
   DeviceRegistered: defineEvent('citybase.iot.v1.DeviceRegistered', iot.DeviceRegistered),
+  DeviceCredentialsRotated: defineEvent('citybase.iot.v1.DeviceCredentialsRotated', iot.DeviceCredentialsRotated),
+  DeviceRevoked: defineEvent('citybase.iot.v1.DeviceRevoked', iot.DeviceRevoked),
+  PresenceChanged: defineEvent('citybase.iot.v1.PresenceChanged', iot.PresenceChanged),
   TelemetryReported: defineEvent('citybase.iot.v1.TelemetryReported', iot.TelemetryReported, 'citybase.iot.telemetry.v1'),
+  AlarmSignal: defineEvent('citybase.iot.v1.AlarmSignal', iot.AlarmSignal, 'citybase.iot.alarms.v1'),
   AlarmRaised: defineEvent('citybase.iot.v1.AlarmRaised', iot.AlarmRaised, 'citybase.iot.alarms.v1'),
+  AlarmAcknowledged: defineEvent('citybase.iot.v1.AlarmAcknowledged', iot.AlarmAcknowledged, 'citybase.iot.alarms.v1'),
+  AlarmCleared: defineEvent('citybase.iot.v1.AlarmCleared', iot.AlarmCleared, 'citybase.iot.alarms.v1'),
   // iot ops (docs/iot.md "Commands", "Doors and couriers", "Parking", "EV charging")
   CommandCompleted: defineEvent('citybase.iot.v1.CommandCompleted', iot.CommandCompleted),
   DoorOpened: defineEvent('citybase.iot.v1.DoorOpened', iot.DoorOpened),

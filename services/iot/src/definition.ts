@@ -1,6 +1,10 @@
 import { join } from 'path';
 import { defineService } from '@citybase/platform';
+import { AccessServiceService } from '@citybase/contracts/citybase/iot/v1/access';
+import { ChargingServiceService } from '@citybase/contracts/citybase/iot/v1/charging';
+import { CommandServiceService } from '@citybase/contracts/citybase/iot/v1/commands';
 import { IotServiceService } from '@citybase/contracts/citybase/iot/v1/iot';
+import { ParkingServiceService } from '@citybase/contracts/citybase/iot/v1/parking';
 import { iotConfig } from './config';
 import { IotModule } from './iot.module';
 
@@ -10,5 +14,11 @@ export const definition = defineService({
   root: join(__dirname, '..'),
   configSchema: iotConfig,
   module: IotModule,
-  grpcServices: { 'citybase.iot.v1.IotService': IotServiceService },
+  grpcServices: {
+    'citybase.iot.v1.IotService': IotServiceService,
+    'citybase.iot.v1.CommandService': CommandServiceService,
+    'citybase.iot.v1.AccessService': AccessServiceService,
+    'citybase.iot.v1.ParkingService': ParkingServiceService,
+    'citybase.iot.v1.ChargingService': ChargingServiceService,
+  },
 });

@@ -26,6 +26,7 @@ import {
   World,
   worldNames,
 } from '../src';
+import { DeviceCredentials, SimDevice } from '@citybase/device-sim';
 
 /**
  * The authorization matrix: every RPC of every service, read from the contracts' descriptor set (so
@@ -68,6 +69,9 @@ interface TenantA extends World {
   /** Marketing: a promotion of A's merchant for A's project, and a group deal of A's merchant. */
   promotionId: string;
   dealId: string;
+  /** Iot: a device of A's project (a smoke sensor) and an alarm it raised. */
+  deviceId: string;
+  alarmId: string;
 }
 
 const PHONES = {
@@ -682,8 +686,34 @@ const FOREIGN: Record<string, Foreign> = {
       promotionId: a.promotionId,
     }),
   },
-  '/citybase.iot.v1.IotService/RegisterDevice': { unimplemented: true },
-  '/citybase.iot.v1.IotService/GetDevice': { unimplemented: true },
+  '/citybase.iot.v1.IotService/RegisterDevice': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      kind: 5,
+      name: 'Hostile',
+      serialNumber: 'hostile-1',
+    }),
+  },
+  '/citybase.iot.v1.IotService/GetDevice': { request: (a) => ({ deviceId: a.deviceId }) },
+  '/citybase.iot.v1.IotService/ListDevices': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId, projectId: a.projectId } }),
+  },
+  '/citybase.iot.v1.IotService/RotateDeviceCredentials': {
+    request: (a) => ({ requestId: rid(), deviceId: a.deviceId }),
+  },
+  '/citybase.iot.v1.IotService/RevokeDevice': {
+    request: (a) => ({ requestId: rid(), deviceId: a.deviceId, reason: 'hostile' }),
+  },
+  '/citybase.iot.v1.IotService/GetDeviceState': { request: (a) => ({ deviceId: a.deviceId }) },
+  '/citybase.iot.v1.IotService/ListTelemetry': { request: (a) => ({ deviceId: a.deviceId }) },
+  '/citybase.iot.v1.IotService/ListAlarms': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId, projectId: a.projectId }, deviceId: a.deviceId }),
+  },
+  '/citybase.iot.v1.IotService/AcknowledgeAlarm': {
+    request: (a) => ({ requestId: rid(), alarmId: a.alarmId }),
+  },
+  '/citybase.iot.v1.IotService/ClearAlarm': { request: (a) => ({ requestId: rid(), alarmId: a.alarmId }) },
   '/citybase.data.v1.DataService/ListDatasets': { unimplemented: true },
   '/citybase.data.v1.DataService/CreateGrant': { unimplemented: true },
   '/citybase.data.v1.DataService/GetGrant': { unimplemented: true },
@@ -734,6 +764,39 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'reservation',
       'reservationId',
     );
+  };
+
+  /** A's smoke sensor, connected as a real MQTT device, and the alarm its smoke raised. */
+  const iotOfA = async (w: TenantA): Promise<Pick<TenantA, 'deviceId' | 'alarmId'>> => {
+    const I = '/citybase.iot.v1.IotService/';
+    const registered = await ok(`${I}RegisterDevice`, {
+      requestId: rid(),
+      tenancy: { operatorId: w.operatorId, projectId: w.projectId },
+      kind: 5,
+      name: 'Alpha lobby smoke',
+      serialNumber: uniqueName('smoke'),
+      profile: 'lab-sensor',
+    });
+    const deviceId = idOf(registered, 'device', 'deviceId');
+    const device = new SimDevice(registered.credentials as unknown as DeviceCredentials);
+    await device.connect();
+    try {
+      await device.telemetry({ smoke_ppm: 900 });
+      const alarmId = await waitFor(
+        'the smoke raises an alarm',
+        async () => {
+          const list = await ok(`${I}ListAlarms`, {
+            tenancy: { operatorId: w.operatorId, projectId: w.projectId },
+            deviceId,
+          });
+          return ((list.alarms as Json[] | undefined)?.[0]?.alarmId as string | undefined) || undefined;
+        },
+        60_000,
+      );
+      return { deviceId, alarmId };
+    } finally {
+      await device.stop();
+    }
   };
 
   /** A's active campaign (10 CNY off, 100 coupons), a batch of 5 codes, and a coupon of A's resident. */
@@ -888,6 +951,8 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       redemptionToken: '',
       promotionId: '',
       dealId: '',
+      deviceId: '',
+      alarmId: '',
     };
     const S = '/citybase.settlement.v1.SettlementService/';
     // settlement holds the payment in escrow (less the refund asked of payment directly)
@@ -960,6 +1025,7 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
       'dealId',
     );
     a = { ...a, promotionId, dealId };
+    a = { ...a, ...(await iotOfA(a)) };
     eventsAfterSetup = (await identityEvents()).count;
   }, 240_000);
 

@@ -36,6 +36,8 @@ function endpoints() {
     ),
     redis: hostPortOf(process.env.REDIS_URL || 'redis://127.0.0.1:6379', 6379),
     mqtt: hostPortOf(process.env.MQTT_URL || 'mqtt://127.0.0.1:1883', 1883),
+    // the project's own Mosquitto (deploy/local/mosquitto.sh), which infra.sh ensure starts
+    iotMqtt: hostPortOf(process.env.IOT_MQTT_URL || 'mqtt://127.0.0.1:1885', 1885),
     kafka: (process.env.KAFKA_BROKERS || '127.0.0.1:9092').split(',')[0].trim(),
   };
 }
@@ -82,6 +84,11 @@ module.exports = async function globalSetup() {
     execFileSync('bash', [path.join(ROOT, 'deploy/local/infra.sh'), 'ensure'], { stdio: 'inherit' });
     down = [];
     for (const [name, hp] of Object.entries(endpoints())) if (!(await reachable(hp))) down.push(name);
+  }
+  if (down.includes('iotMqtt') && !process.env.IOT_MQTT_URL) {
+    // the project's own broker is this checkout's to start, whatever else is configured
+    execFileSync('bash', [path.join(ROOT, 'deploy/local/mosquitto.sh'), 'start'], { stdio: 'inherit' });
+    down = down.filter((n) => n !== 'iotMqtt');
   }
   if (down.length > 0) {
     throw new Error(

@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { createServer } from 'net';
@@ -17,7 +17,19 @@ export const testEndpoints = {
     (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()),
   redisUrl: (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   mqttUrl: (): string => process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883',
+  /** The project's own Mosquitto for iot devices (deploy/local/mosquitto.sh), dynamic security on. */
+  iotMqttUrl: (): string => process.env.IOT_MQTT_URL ?? 'mqtt://127.0.0.1:1885',
+  /** Its dynamic-security admin account: IOT_MQTT_ADMIN_PASSWORD, else the one mosquitto.sh keeps. */
+  iotMqttAdmin: (): { username: string; password: string } => ({
+    username: process.env.IOT_MQTT_ADMIN_USERNAME ?? 'citybase-admin',
+    password: (iotMqttAdminPassword ??=
+      process.env.IOT_MQTT_ADMIN_PASSWORD ??
+      execFileSync('bash', [join(REPO_ROOT, 'deploy/local/mosquitto.sh'), 'admin-password'], {
+        encoding: 'utf8',
+      }).trim()),
+  }),
 };
+let iotMqttAdminPassword: string | undefined;
 
 /** A name no other suite, run or process uses: topics, consumer groups, databases. */
 export function uniqueName(prefix: string): string {
@@ -276,6 +288,9 @@ export async function serviceTestEnv(
       KAFKA_BROKERS: testEndpoints.kafkaBrokers().join(','),
       REDIS_URL: testEndpoints.redisUrl(),
       MQTT_URL: testEndpoints.mqttUrl(),
+      IOT_MQTT_URL: testEndpoints.iotMqttUrl(),
+      IOT_MQTT_ADMIN_USERNAME: testEndpoints.iotMqttAdmin().username,
+      IOT_MQTT_ADMIN_PASSWORD: testEndpoints.iotMqttAdmin().password,
       LOG_LEVEL: 'info',
       CITY_ID: 'test-city',
       IDENTITY_MASTER_KEY: TEST_IDENTITY_MASTER_KEY,

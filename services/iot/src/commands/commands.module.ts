@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CommandsGrpc } from './commands.grpc';
 import { CommandsJob } from './commands.job';
+import { CommandReports, CommandTransportProvider } from './commands.mqtt';
 import { CommandsService } from './commands.service';
 
 /**
@@ -9,8 +10,7 @@ import { CommandsService } from './commands.service';
  */
 @Module({
   controllers: [CommandsGrpc],
-  // CommandTransport (the broker) is provided by commands.mqtt.ts once the mqtt module is in.
-  providers: [CommandsService, CommandsJob],
+  providers: [CommandsService, CommandsJob, CommandTransportProvider, CommandReports],
   exports: [CommandsService],
 })
 export class CommandsModule {}

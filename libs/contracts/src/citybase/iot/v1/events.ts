@@ -11,53 +11,16 @@ import { TenancyRef } from "../../common/v1/common";
 import { AccessKind, accessKindFromJSON, accessKindToJSON, AccessRecord } from "./access";
 import { ChargingSession } from "./charging";
 import { DeviceCommand } from "./commands";
-import { DeviceKind, deviceKindFromJSON, deviceKindToJSON } from "./iot";
+import {
+  Alarm,
+  AlarmSeverity,
+  alarmSeverityFromJSON,
+  alarmSeverityToJSON,
+  DeviceKind,
+  deviceKindFromJSON,
+  deviceKindToJSON,
+} from "./iot";
 import { ParkingSession } from "./parking";
-
-export enum AlarmSeverity {
-  ALARM_SEVERITY_UNSPECIFIED = 0,
-  ALARM_SEVERITY_INFO = 1,
-  ALARM_SEVERITY_WARNING = 2,
-  ALARM_SEVERITY_CRITICAL = 3,
-  UNRECOGNIZED = -1,
-}
-
-export function alarmSeverityFromJSON(object: any): AlarmSeverity {
-  switch (object) {
-    case 0:
-    case "ALARM_SEVERITY_UNSPECIFIED":
-      return AlarmSeverity.ALARM_SEVERITY_UNSPECIFIED;
-    case 1:
-    case "ALARM_SEVERITY_INFO":
-      return AlarmSeverity.ALARM_SEVERITY_INFO;
-    case 2:
-    case "ALARM_SEVERITY_WARNING":
-      return AlarmSeverity.ALARM_SEVERITY_WARNING;
-    case 3:
-    case "ALARM_SEVERITY_CRITICAL":
-      return AlarmSeverity.ALARM_SEVERITY_CRITICAL;
-    case -1:
-    case "UNRECOGNIZED":
-    default:
-      return AlarmSeverity.UNRECOGNIZED;
-  }
-}
-
-export function alarmSeverityToJSON(object: AlarmSeverity): string {
-  switch (object) {
-    case AlarmSeverity.ALARM_SEVERITY_UNSPECIFIED:
-      return "ALARM_SEVERITY_UNSPECIFIED";
-    case AlarmSeverity.ALARM_SEVERITY_INFO:
-      return "ALARM_SEVERITY_INFO";
-    case AlarmSeverity.ALARM_SEVERITY_WARNING:
-      return "ALARM_SEVERITY_WARNING";
-    case AlarmSeverity.ALARM_SEVERITY_CRITICAL:
-      return "ALARM_SEVERITY_CRITICAL";
-    case AlarmSeverity.UNRECOGNIZED:
-    default:
-      return "UNRECOGNIZED";
-  }
-}
 
 /** Topic citybase.iot.events.v1, key = device_id. */
 export interface DeviceRegistered {
@@ -66,6 +29,7 @@ export interface DeviceRegistered {
   kind: DeviceKind;
   serialNumber: string;
   occurredAt: Timestamp | undefined;
+  profile: string;
 }
 
 /** One measured value. */
@@ -75,23 +39,98 @@ export interface Reading {
   value: number;
 }
 
-/** Topic citybase.iot.telemetry.v1 (bulk), key = device_id. */
+/**
+ * Topic citybase.iot.telemetry.v1 (bulk, written by ingest, not through the outbox), key = device_id.
+ * One MQTT message of a device's telemetry, events or state topic.
+ */
 export interface TelemetryReported {
   deviceId: string;
   tenancy: TenancyRef | undefined;
   readings: Reading[];
   /** When the device measured. */
+  occurredAt:
+    | Timestamp
+    | undefined;
+  /** The device's id of the message (duplicates of (device_id, message_id) are dropped). */
+  messageId: string;
+  /** "telemetry", "events" or "state": the MQTT topic it came on. */
+  channel: string;
+  /** For events: what happened, e.g. "DOOR_FORCED". */
+  eventType: string;
+  /** When iot received it from the broker. */
+  receivedAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.iot.alarms.v1 (urgent, written by ingest), key = device_id. What the alarm rules
+ * evaluate: an alarm the device raised or ended itself (alarms topic), or readings of metrics its
+ * profile has a rule on, so bulk telemetry never delays them.
+ */
+export interface AlarmSignal {
+  deviceId: string;
+  tenancy: TenancyRef | undefined;
+  messageId: string;
+  /** Readings a profile rule watches (empty for a device's own alarm). */
+  readings: Reading[];
+  /** A device's own alarm: its type ("SMOKE", "WATER_LEAK") and whether it is active. */
+  alarmType: string;
+  alarmActive: boolean;
+  severity: AlarmSeverity;
+  occurredAt: Timestamp | undefined;
+  receivedAt: Timestamp | undefined;
+}
+
+/** Topic citybase.iot.alarms.v1, key = device_id. An alarm opened (ACTIVE_UNACKED). */
+export interface AlarmRaised {
+  alarm: Alarm | undefined;
   occurredAt: Timestamp | undefined;
 }
 
-/** Topic citybase.iot.alarms.v1 (urgent), key = device_id. */
-export interface AlarmRaised {
-  alarmId: string;
-  tenancy: TenancyRef | undefined;
+/** Topic citybase.iot.alarms.v1, key = device_id. */
+export interface AlarmAcknowledged {
+  alarm:
+    | Alarm
+    | undefined;
+  /** Subject that acknowledged it. */
+  acknowledgedBy: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.iot.alarms.v1, key = device_id. */
+export interface AlarmCleared {
+  alarm:
+    | Alarm
+    | undefined;
+  /** "rule" when the condition ended, else the subject that cleared it. */
+  clearedBy: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.iot.events.v1, key = device_id. */
+export interface DeviceCredentialsRotated {
   deviceId: string;
-  severity: AlarmSeverity;
-  /** e.g. "SMOKE", "WATER_LEAK", "OVER_TEMPERATURE". */
-  kind: string;
+  tenancy: TenancyRef | undefined;
+  credentialsVersion: number;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.iot.events.v1, key = device_id. */
+export interface DeviceRevoked {
+  deviceId: string;
+  tenancy: TenancyRef | undefined;
+  reason: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.iot.events.v1, key = device_id. A device went online or offline. */
+export interface PresenceChanged {
+  deviceId: string;
+  tenancy: TenancyRef | undefined;
+  online: boolean;
+  /** Increases with every change of the device's presence. */
+  version: bigint;
+  /** "connected", "disconnected", "last_will", "inactive", "revoked". */
+  reason: string;
   occurredAt: Timestamp | undefined;
 }
 
@@ -154,7 +193,7 @@ export interface ChargingSessionClosed {
 }
 
 function createBaseDeviceRegistered(): DeviceRegistered {
-  return { deviceId: "", tenancy: undefined, kind: 0, serialNumber: "", occurredAt: undefined };
+  return { deviceId: "", tenancy: undefined, kind: 0, serialNumber: "", occurredAt: undefined, profile: "" };
 }
 
 export const DeviceRegistered: MessageFns<DeviceRegistered> = {
@@ -173,6 +212,9 @@ export const DeviceRegistered: MessageFns<DeviceRegistered> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(42).fork()).join();
+    }
+    if (message.profile !== "") {
+      writer.uint32(50).string(message.profile);
     }
     return writer;
   },
@@ -230,6 +272,14 @@ export const DeviceRegistered: MessageFns<DeviceRegistered> = {
             message.occurredAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.profile = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -261,6 +311,7 @@ export const DeviceRegistered: MessageFns<DeviceRegistered> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
     };
   },
 
@@ -281,6 +332,9 @@ export const DeviceRegistered: MessageFns<DeviceRegistered> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
     }
+    if (message.profile !== "") {
+      obj.profile = message.profile;
+    }
     return obj;
   },
 
@@ -298,6 +352,7 @@ export const DeviceRegistered: MessageFns<DeviceRegistered> = {
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
+    message.profile = object.profile ?? "";
     return message;
   },
 };
@@ -388,7 +443,16 @@ export const Reading: MessageFns<Reading> = {
 };
 
 function createBaseTelemetryReported(): TelemetryReported {
-  return { deviceId: "", tenancy: undefined, readings: [], occurredAt: undefined };
+  return {
+    deviceId: "",
+    tenancy: undefined,
+    readings: [],
+    occurredAt: undefined,
+    messageId: "",
+    channel: "",
+    eventType: "",
+    receivedAt: undefined,
+  };
 }
 
 export const TelemetryReported: MessageFns<TelemetryReported> = {
@@ -404,6 +468,18 @@ export const TelemetryReported: MessageFns<TelemetryReported> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(34).fork()).join();
+    }
+    if (message.messageId !== "") {
+      writer.uint32(42).string(message.messageId);
+    }
+    if (message.channel !== "") {
+      writer.uint32(50).string(message.channel);
+    }
+    if (message.eventType !== "") {
+      writer.uint32(58).string(message.eventType);
+    }
+    if (message.receivedAt !== undefined) {
+      Timestamp.encode(message.receivedAt, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -453,6 +529,38 @@ export const TelemetryReported: MessageFns<TelemetryReported> = {
             message.occurredAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.eventType = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.receivedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -479,6 +587,22 @@ export const TelemetryReported: MessageFns<TelemetryReported> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      eventType: isSet(object.eventType)
+        ? globalThis.String(object.eventType)
+        : isSet(object.event_type)
+        ? globalThis.String(object.event_type)
+        : "",
+      receivedAt: isSet(object.receivedAt)
+        ? fromJsonTimestamp(object.receivedAt)
+        : isSet(object.received_at)
+        ? fromJsonTimestamp(object.received_at)
+        : undefined,
     };
   },
 
@@ -496,6 +620,18 @@ export const TelemetryReported: MessageFns<TelemetryReported> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
     }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.eventType !== "") {
+      obj.eventType = message.eventType;
+    }
+    if (message.receivedAt !== undefined) {
+      obj.receivedAt = fromTimestamp(message.receivedAt).toISOString();
+    }
     return obj;
   },
 
@@ -512,33 +648,264 @@ export const TelemetryReported: MessageFns<TelemetryReported> = {
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
+    message.messageId = object.messageId ?? "";
+    message.channel = object.channel ?? "";
+    message.eventType = object.eventType ?? "";
+    message.receivedAt = (object.receivedAt !== undefined && object.receivedAt !== null)
+      ? Timestamp.fromPartial(object.receivedAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAlarmSignal(): AlarmSignal {
+  return {
+    deviceId: "",
+    tenancy: undefined,
+    messageId: "",
+    readings: [],
+    alarmType: "",
+    alarmActive: false,
+    severity: 0,
+    occurredAt: undefined,
+    receivedAt: undefined,
+  };
+}
+
+export const AlarmSignal: MessageFns<AlarmSignal> = {
+  encode(message: AlarmSignal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deviceId !== "") {
+      writer.uint32(10).string(message.deviceId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.messageId !== "") {
+      writer.uint32(26).string(message.messageId);
+    }
+    for (const v of message.readings) {
+      Reading.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.alarmType !== "") {
+      writer.uint32(42).string(message.alarmType);
+    }
+    if (message.alarmActive !== false) {
+      writer.uint32(48).bool(message.alarmActive);
+    }
+    if (message.severity !== 0) {
+      writer.uint32(56).int32(message.severity);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(66).fork()).join();
+    }
+    if (message.receivedAt !== undefined) {
+      Timestamp.encode(message.receivedAt, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AlarmSignal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlarmSignal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.readings.push(Reading.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.alarmType = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.alarmActive = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.severity = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.receivedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AlarmSignal {
+    return {
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      readings: globalThis.Array.isArray(object?.readings) ? object.readings.map((e: any) => Reading.fromJSON(e)) : [],
+      alarmType: isSet(object.alarmType)
+        ? globalThis.String(object.alarmType)
+        : isSet(object.alarm_type)
+        ? globalThis.String(object.alarm_type)
+        : "",
+      alarmActive: isSet(object.alarmActive)
+        ? globalThis.Boolean(object.alarmActive)
+        : isSet(object.alarm_active)
+        ? globalThis.Boolean(object.alarm_active)
+        : false,
+      severity: isSet(object.severity) ? alarmSeverityFromJSON(object.severity) : 0,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+      receivedAt: isSet(object.receivedAt)
+        ? fromJsonTimestamp(object.receivedAt)
+        : isSet(object.received_at)
+        ? fromJsonTimestamp(object.received_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AlarmSignal): unknown {
+    const obj: any = {};
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.readings?.length) {
+      obj.readings = message.readings.map((e) => Reading.toJSON(e));
+    }
+    if (message.alarmType !== "") {
+      obj.alarmType = message.alarmType;
+    }
+    if (message.alarmActive !== false) {
+      obj.alarmActive = message.alarmActive;
+    }
+    if (message.severity !== 0) {
+      obj.severity = alarmSeverityToJSON(message.severity);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    if (message.receivedAt !== undefined) {
+      obj.receivedAt = fromTimestamp(message.receivedAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AlarmSignal>, I>>(base?: I): AlarmSignal {
+    return AlarmSignal.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AlarmSignal>, I>>(object: I): AlarmSignal {
+    const message = createBaseAlarmSignal();
+    message.deviceId = object.deviceId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.messageId = object.messageId ?? "";
+    message.readings = object.readings?.map((e) => Reading.fromPartial(e)) || [];
+    message.alarmType = object.alarmType ?? "";
+    message.alarmActive = object.alarmActive ?? false;
+    message.severity = object.severity ?? 0;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    message.receivedAt = (object.receivedAt !== undefined && object.receivedAt !== null)
+      ? Timestamp.fromPartial(object.receivedAt)
+      : undefined;
     return message;
   },
 };
 
 function createBaseAlarmRaised(): AlarmRaised {
-  return { alarmId: "", tenancy: undefined, deviceId: "", severity: 0, kind: "", occurredAt: undefined };
+  return { alarm: undefined, occurredAt: undefined };
 }
 
 export const AlarmRaised: MessageFns<AlarmRaised> = {
   encode(message: AlarmRaised, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.alarmId !== "") {
-      writer.uint32(10).string(message.alarmId);
-    }
-    if (message.tenancy !== undefined) {
-      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
-    }
-    if (message.deviceId !== "") {
-      writer.uint32(26).string(message.deviceId);
-    }
-    if (message.severity !== 0) {
-      writer.uint32(32).int32(message.severity);
-    }
-    if (message.kind !== "") {
-      writer.uint32(42).string(message.kind);
+    if (message.alarm !== undefined) {
+      Alarm.encode(message.alarm, writer.uint32(10).fork()).join();
     }
     if (message.occurredAt !== undefined) {
-      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+      Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -561,7 +928,459 @@ export const AlarmRaised: MessageFns<AlarmRaised> = {
               break;
             }
 
-            message.alarmId = reader.string();
+            message.alarm = Alarm.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AlarmRaised {
+    return {
+      alarm: isSet(object.alarm) ? Alarm.fromJSON(object.alarm) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AlarmRaised): unknown {
+    const obj: any = {};
+    if (message.alarm !== undefined) {
+      obj.alarm = Alarm.toJSON(message.alarm);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AlarmRaised>, I>>(base?: I): AlarmRaised {
+    return AlarmRaised.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AlarmRaised>, I>>(object: I): AlarmRaised {
+    const message = createBaseAlarmRaised();
+    message.alarm = (object.alarm !== undefined && object.alarm !== null) ? Alarm.fromPartial(object.alarm) : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAlarmAcknowledged(): AlarmAcknowledged {
+  return { alarm: undefined, acknowledgedBy: "", occurredAt: undefined };
+}
+
+export const AlarmAcknowledged: MessageFns<AlarmAcknowledged> = {
+  encode(message: AlarmAcknowledged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.alarm !== undefined) {
+      Alarm.encode(message.alarm, writer.uint32(10).fork()).join();
+    }
+    if (message.acknowledgedBy !== "") {
+      writer.uint32(18).string(message.acknowledgedBy);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AlarmAcknowledged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlarmAcknowledged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alarm = Alarm.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.acknowledgedBy = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AlarmAcknowledged {
+    return {
+      alarm: isSet(object.alarm) ? Alarm.fromJSON(object.alarm) : undefined,
+      acknowledgedBy: isSet(object.acknowledgedBy)
+        ? globalThis.String(object.acknowledgedBy)
+        : isSet(object.acknowledged_by)
+        ? globalThis.String(object.acknowledged_by)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AlarmAcknowledged): unknown {
+    const obj: any = {};
+    if (message.alarm !== undefined) {
+      obj.alarm = Alarm.toJSON(message.alarm);
+    }
+    if (message.acknowledgedBy !== "") {
+      obj.acknowledgedBy = message.acknowledgedBy;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AlarmAcknowledged>, I>>(base?: I): AlarmAcknowledged {
+    return AlarmAcknowledged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AlarmAcknowledged>, I>>(object: I): AlarmAcknowledged {
+    const message = createBaseAlarmAcknowledged();
+    message.alarm = (object.alarm !== undefined && object.alarm !== null) ? Alarm.fromPartial(object.alarm) : undefined;
+    message.acknowledgedBy = object.acknowledgedBy ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAlarmCleared(): AlarmCleared {
+  return { alarm: undefined, clearedBy: "", occurredAt: undefined };
+}
+
+export const AlarmCleared: MessageFns<AlarmCleared> = {
+  encode(message: AlarmCleared, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.alarm !== undefined) {
+      Alarm.encode(message.alarm, writer.uint32(10).fork()).join();
+    }
+    if (message.clearedBy !== "") {
+      writer.uint32(18).string(message.clearedBy);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AlarmCleared {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlarmCleared();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alarm = Alarm.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clearedBy = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AlarmCleared {
+    return {
+      alarm: isSet(object.alarm) ? Alarm.fromJSON(object.alarm) : undefined,
+      clearedBy: isSet(object.clearedBy)
+        ? globalThis.String(object.clearedBy)
+        : isSet(object.cleared_by)
+        ? globalThis.String(object.cleared_by)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AlarmCleared): unknown {
+    const obj: any = {};
+    if (message.alarm !== undefined) {
+      obj.alarm = Alarm.toJSON(message.alarm);
+    }
+    if (message.clearedBy !== "") {
+      obj.clearedBy = message.clearedBy;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AlarmCleared>, I>>(base?: I): AlarmCleared {
+    return AlarmCleared.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AlarmCleared>, I>>(object: I): AlarmCleared {
+    const message = createBaseAlarmCleared();
+    message.alarm = (object.alarm !== undefined && object.alarm !== null) ? Alarm.fromPartial(object.alarm) : undefined;
+    message.clearedBy = object.clearedBy ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeviceCredentialsRotated(): DeviceCredentialsRotated {
+  return { deviceId: "", tenancy: undefined, credentialsVersion: 0, occurredAt: undefined };
+}
+
+export const DeviceCredentialsRotated: MessageFns<DeviceCredentialsRotated> = {
+  encode(message: DeviceCredentialsRotated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deviceId !== "") {
+      writer.uint32(10).string(message.deviceId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.credentialsVersion !== 0) {
+      writer.uint32(24).int32(message.credentialsVersion);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeviceCredentialsRotated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeviceCredentialsRotated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.credentialsVersion = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeviceCredentialsRotated {
+    return {
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      credentialsVersion: isSet(object.credentialsVersion)
+        ? globalThis.Number(object.credentialsVersion)
+        : isSet(object.credentials_version)
+        ? globalThis.Number(object.credentials_version)
+        : 0,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: DeviceCredentialsRotated): unknown {
+    const obj: any = {};
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.credentialsVersion !== 0) {
+      obj.credentialsVersion = Math.round(message.credentialsVersion);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeviceCredentialsRotated>, I>>(base?: I): DeviceCredentialsRotated {
+    return DeviceCredentialsRotated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeviceCredentialsRotated>, I>>(object: I): DeviceCredentialsRotated {
+    const message = createBaseDeviceCredentialsRotated();
+    message.deviceId = object.deviceId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.credentialsVersion = object.credentialsVersion ?? 0;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeviceRevoked(): DeviceRevoked {
+  return { deviceId: "", tenancy: undefined, reason: "", occurredAt: undefined };
+}
+
+export const DeviceRevoked: MessageFns<DeviceRevoked> = {
+  encode(message: DeviceRevoked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deviceId !== "") {
+      writer.uint32(10).string(message.deviceId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeviceRevoked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeviceRevoked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deviceId = reader.string();
             continue;
           }
           case 2: {
@@ -577,7 +1396,145 @@ export const AlarmRaised: MessageFns<AlarmRaised> = {
               break;
             }
 
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeviceRevoked {
+    return {
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: DeviceRevoked): unknown {
+    const obj: any = {};
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeviceRevoked>, I>>(base?: I): DeviceRevoked {
+    return DeviceRevoked.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeviceRevoked>, I>>(object: I): DeviceRevoked {
+    const message = createBaseDeviceRevoked();
+    message.deviceId = object.deviceId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.reason = object.reason ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePresenceChanged(): PresenceChanged {
+  return { deviceId: "", tenancy: undefined, online: false, version: 0n, reason: "", occurredAt: undefined };
+}
+
+export const PresenceChanged: MessageFns<PresenceChanged> = {
+  encode(message: PresenceChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deviceId !== "") {
+      writer.uint32(10).string(message.deviceId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.online !== false) {
+      writer.uint32(24).bool(message.online);
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asIntN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type int64 too large");
+      }
+      writer.uint32(32).int64(message.version);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
             message.deviceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.online = reader.bool();
             continue;
           }
           case 4: {
@@ -585,7 +1542,7 @@ export const AlarmRaised: MessageFns<AlarmRaised> = {
               break;
             }
 
-            message.severity = reader.int32() as any;
+            message.version = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -593,7 +1550,7 @@ export const AlarmRaised: MessageFns<AlarmRaised> = {
               break;
             }
 
-            message.kind = reader.string();
+            message.reason = reader.string();
             continue;
           }
           case 6: {
@@ -616,21 +1573,17 @@ export const AlarmRaised: MessageFns<AlarmRaised> = {
     }
   },
 
-  fromJSON(object: any): AlarmRaised {
+  fromJSON(object: any): PresenceChanged {
     return {
-      alarmId: isSet(object.alarmId)
-        ? globalThis.String(object.alarmId)
-        : isSet(object.alarm_id)
-        ? globalThis.String(object.alarm_id)
-        : "",
-      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
       deviceId: isSet(object.deviceId)
         ? globalThis.String(object.deviceId)
         : isSet(object.device_id)
         ? globalThis.String(object.device_id)
         : "",
-      severity: isSet(object.severity) ? alarmSeverityFromJSON(object.severity) : 0,
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      online: isSet(object.online) ? globalThis.Boolean(object.online) : false,
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       occurredAt: isSet(object.occurredAt)
         ? fromJsonTimestamp(object.occurredAt)
         : isSet(object.occurred_at)
@@ -639,22 +1592,22 @@ export const AlarmRaised: MessageFns<AlarmRaised> = {
     };
   },
 
-  toJSON(message: AlarmRaised): unknown {
+  toJSON(message: PresenceChanged): unknown {
     const obj: any = {};
-    if (message.alarmId !== "") {
-      obj.alarmId = message.alarmId;
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
     }
     if (message.tenancy !== undefined) {
       obj.tenancy = TenancyRef.toJSON(message.tenancy);
     }
-    if (message.deviceId !== "") {
-      obj.deviceId = message.deviceId;
+    if (message.online !== false) {
+      obj.online = message.online;
     }
-    if (message.severity !== 0) {
-      obj.severity = alarmSeverityToJSON(message.severity);
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
     }
-    if (message.kind !== "") {
-      obj.kind = message.kind;
+    if (message.reason !== "") {
+      obj.reason = message.reason;
     }
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
@@ -662,18 +1615,18 @@ export const AlarmRaised: MessageFns<AlarmRaised> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<AlarmRaised>, I>>(base?: I): AlarmRaised {
-    return AlarmRaised.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<PresenceChanged>, I>>(base?: I): PresenceChanged {
+    return PresenceChanged.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<AlarmRaised>, I>>(object: I): AlarmRaised {
-    const message = createBaseAlarmRaised();
-    message.alarmId = object.alarmId ?? "";
+  fromPartial<I extends Exact<DeepPartial<PresenceChanged>, I>>(object: I): PresenceChanged {
+    const message = createBasePresenceChanged();
+    message.deviceId = object.deviceId ?? "";
     message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
       ? TenancyRef.fromPartial(object.tenancy)
       : undefined;
-    message.deviceId = object.deviceId ?? "";
-    message.severity = object.severity ?? 0;
-    message.kind = object.kind ?? "";
+    message.online = object.online ?? false;
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.reason = object.reason ?? "";
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;

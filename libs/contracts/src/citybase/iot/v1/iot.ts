@@ -19,7 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp";
-import { TenancyRef } from "../../common/v1/common";
+import { PageRequest, PageResponse, TenancyRef } from "../../common/v1/common";
 
 export enum DeviceKind {
   DEVICE_KIND_UNSPECIFIED = 0,
@@ -141,6 +141,97 @@ export function deviceStatusToJSON(object: DeviceStatus): string {
   }
 }
 
+/** An alarm's life: ACTIVE_UNACKED > ACKED, and CLEARED from either (CLEARED keeps `acknowledged`). */
+export enum AlarmStatus {
+  ALARM_STATUS_UNSPECIFIED = 0,
+  ALARM_STATUS_ACTIVE_UNACKED = 1,
+  ALARM_STATUS_ACKED = 2,
+  ALARM_STATUS_CLEARED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function alarmStatusFromJSON(object: any): AlarmStatus {
+  switch (object) {
+    case 0:
+    case "ALARM_STATUS_UNSPECIFIED":
+      return AlarmStatus.ALARM_STATUS_UNSPECIFIED;
+    case 1:
+    case "ALARM_STATUS_ACTIVE_UNACKED":
+      return AlarmStatus.ALARM_STATUS_ACTIVE_UNACKED;
+    case 2:
+    case "ALARM_STATUS_ACKED":
+      return AlarmStatus.ALARM_STATUS_ACKED;
+    case 3:
+    case "ALARM_STATUS_CLEARED":
+      return AlarmStatus.ALARM_STATUS_CLEARED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AlarmStatus.UNRECOGNIZED;
+  }
+}
+
+export function alarmStatusToJSON(object: AlarmStatus): string {
+  switch (object) {
+    case AlarmStatus.ALARM_STATUS_UNSPECIFIED:
+      return "ALARM_STATUS_UNSPECIFIED";
+    case AlarmStatus.ALARM_STATUS_ACTIVE_UNACKED:
+      return "ALARM_STATUS_ACTIVE_UNACKED";
+    case AlarmStatus.ALARM_STATUS_ACKED:
+      return "ALARM_STATUS_ACKED";
+    case AlarmStatus.ALARM_STATUS_CLEARED:
+      return "ALARM_STATUS_CLEARED";
+    case AlarmStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum AlarmSeverity {
+  ALARM_SEVERITY_UNSPECIFIED = 0,
+  ALARM_SEVERITY_INFO = 1,
+  ALARM_SEVERITY_WARNING = 2,
+  ALARM_SEVERITY_CRITICAL = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function alarmSeverityFromJSON(object: any): AlarmSeverity {
+  switch (object) {
+    case 0:
+    case "ALARM_SEVERITY_UNSPECIFIED":
+      return AlarmSeverity.ALARM_SEVERITY_UNSPECIFIED;
+    case 1:
+    case "ALARM_SEVERITY_INFO":
+      return AlarmSeverity.ALARM_SEVERITY_INFO;
+    case 2:
+    case "ALARM_SEVERITY_WARNING":
+      return AlarmSeverity.ALARM_SEVERITY_WARNING;
+    case 3:
+    case "ALARM_SEVERITY_CRITICAL":
+      return AlarmSeverity.ALARM_SEVERITY_CRITICAL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AlarmSeverity.UNRECOGNIZED;
+  }
+}
+
+export function alarmSeverityToJSON(object: AlarmSeverity): string {
+  switch (object) {
+    case AlarmSeverity.ALARM_SEVERITY_UNSPECIFIED:
+      return "ALARM_SEVERITY_UNSPECIFIED";
+    case AlarmSeverity.ALARM_SEVERITY_INFO:
+      return "ALARM_SEVERITY_INFO";
+    case AlarmSeverity.ALARM_SEVERITY_WARNING:
+      return "ALARM_SEVERITY_WARNING";
+    case AlarmSeverity.ALARM_SEVERITY_CRITICAL:
+      return "ALARM_SEVERITY_CRITICAL";
+    case AlarmSeverity.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface Device {
   deviceId: string;
   tenancy: TenancyRef | undefined;
@@ -152,7 +243,27 @@ export interface Device {
   online: boolean;
   /** Unset until the device is first seen. */
   lastSeenAt: Timestamp | undefined;
-  createdAt: Timestamp | undefined;
+  createdAt:
+    | Timestamp
+    | undefined;
+  /** Its profile (docs/iot.md "Profiles"): inactivity timeout and alarm rules. */
+  profile: string;
+  /** Counts the rotations of its credentials (1 after registration). */
+  credentialsVersion: number;
+}
+
+/**
+ * How a device connects: the broker, its MQTT username and client id (both the device id), its
+ * password and its topics.
+ */
+export interface DeviceCredentials {
+  mqttUrl: string;
+  username: string;
+  clientId: string;
+  /** Shown once: only in the answer of the request that made it. */
+  password: string;
+  /** e.g. city/<project>/devices/<device_id>; telemetry goes to <topic_prefix>/telemetry. */
+  topicPrefix: string;
 }
 
 export interface RegisterDeviceRequest {
@@ -163,10 +274,16 @@ export interface RegisterDeviceRequest {
   kind: DeviceKind;
   name: string;
   serialNumber: string;
+  /** Empty: the kind's default profile. */
+  profile: string;
 }
 
 export interface RegisterDeviceResponse {
-  device: Device | undefined;
+  device:
+    | Device
+    | undefined;
+  /** The password is empty when the request is a repeat. */
+  credentials: DeviceCredentials | undefined;
 }
 
 export interface GetDeviceRequest {
@@ -175,6 +292,139 @@ export interface GetDeviceRequest {
 
 export interface GetDeviceResponse {
   device: Device | undefined;
+}
+
+export interface ListDevicesRequest {
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** Unspecified: every kind. */
+  kind: DeviceKind;
+  page: PageRequest | undefined;
+}
+
+export interface ListDevicesResponse {
+  devices: Device[];
+  page: PageResponse | undefined;
+}
+
+export interface RotateDeviceCredentialsRequest {
+  requestId: string;
+  deviceId: string;
+}
+
+export interface RotateDeviceCredentialsResponse {
+  device:
+    | Device
+    | undefined;
+  /** The password is empty when the request is a repeat. */
+  credentials: DeviceCredentials | undefined;
+}
+
+export interface RevokeDeviceRequest {
+  requestId: string;
+  deviceId: string;
+  reason: string;
+}
+
+export interface RevokeDeviceResponse {
+  device: Device | undefined;
+}
+
+/** The latest value of one metric. */
+export interface MetricState {
+  metric: string;
+  value: number;
+  measuredAt: Timestamp | undefined;
+}
+
+export interface GetDeviceStateRequest {
+  deviceId: string;
+}
+
+export interface GetDeviceStateResponse {
+  device: Device | undefined;
+  metrics: MetricState[];
+  /** Counts the presence changes applied (docs/iot.md "Presence"). */
+  presenceVersion: bigint;
+}
+
+export interface TelemetryPoint {
+  metric: string;
+  value: number;
+  measuredAt: Timestamp | undefined;
+}
+
+export interface ListTelemetryRequest {
+  deviceId: string;
+  /** Empty: every metric. */
+  metric: string;
+  /** Unset: the last 24 hours. */
+  from:
+    | Timestamp
+    | undefined;
+  /** Unset: now. */
+  to: Timestamp | undefined;
+  page: PageRequest | undefined;
+}
+
+export interface ListTelemetryResponse {
+  points: TelemetryPoint[];
+  page: PageResponse | undefined;
+}
+
+export interface Alarm {
+  alarmId: string;
+  tenancy: TenancyRef | undefined;
+  deviceId: string;
+  /** e.g. "SMOKE", "OVER_TEMPERATURE", "WATER_LEAK". */
+  type: string;
+  severity: AlarmSeverity;
+  status: AlarmStatus;
+  acknowledged: boolean;
+  /** The reading that raised it. */
+  value: number;
+  raisedAt: Timestamp | undefined;
+  acknowledgedAt: Timestamp | undefined;
+  clearedAt:
+    | Timestamp
+    | undefined;
+  /** How many readings matched while it was open (deduplicated into this alarm). */
+  occurrences: bigint;
+}
+
+export interface ListAlarmsRequest {
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** Empty: every device of the project. */
+  deviceId: string;
+  /** True: only alarms not cleared. */
+  openOnly: boolean;
+  page: PageRequest | undefined;
+}
+
+export interface ListAlarmsResponse {
+  alarms: Alarm[];
+  page: PageResponse | undefined;
+}
+
+export interface AcknowledgeAlarmRequest {
+  requestId: string;
+  alarmId: string;
+}
+
+export interface AcknowledgeAlarmResponse {
+  alarm: Alarm | undefined;
+}
+
+export interface ClearAlarmRequest {
+  requestId: string;
+  alarmId: string;
+}
+
+export interface ClearAlarmResponse {
+  alarm: Alarm | undefined;
 }
 
 function createBaseDevice(): Device {
@@ -188,6 +438,8 @@ function createBaseDevice(): Device {
     online: false,
     lastSeenAt: undefined,
     createdAt: undefined,
+    profile: "",
+    credentialsVersion: 0,
   };
 }
 
@@ -219,6 +471,12 @@ export const Device: MessageFns<Device> = {
     }
     if (message.createdAt !== undefined) {
       Timestamp.encode(message.createdAt, writer.uint32(74).fork()).join();
+    }
+    if (message.profile !== "") {
+      writer.uint32(82).string(message.profile);
+    }
+    if (message.credentialsVersion !== 0) {
+      writer.uint32(88).int32(message.credentialsVersion);
     }
     return writer;
   },
@@ -308,6 +566,22 @@ export const Device: MessageFns<Device> = {
             message.createdAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.profile = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.credentialsVersion = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -347,6 +621,12 @@ export const Device: MessageFns<Device> = {
         : isSet(object.created_at)
         ? fromJsonTimestamp(object.created_at)
         : undefined,
+      profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+      credentialsVersion: isSet(object.credentialsVersion)
+        ? globalThis.Number(object.credentialsVersion)
+        : isSet(object.credentials_version)
+        ? globalThis.Number(object.credentials_version)
+        : 0,
     };
   },
 
@@ -379,6 +659,12 @@ export const Device: MessageFns<Device> = {
     if (message.createdAt !== undefined) {
       obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
+    if (message.profile !== "") {
+      obj.profile = message.profile;
+    }
+    if (message.credentialsVersion !== 0) {
+      obj.credentialsVersion = Math.round(message.credentialsVersion);
+    }
     return obj;
   },
 
@@ -402,12 +688,159 @@ export const Device: MessageFns<Device> = {
     message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
       ? Timestamp.fromPartial(object.createdAt)
       : undefined;
+    message.profile = object.profile ?? "";
+    message.credentialsVersion = object.credentialsVersion ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeviceCredentials(): DeviceCredentials {
+  return { mqttUrl: "", username: "", clientId: "", password: "", topicPrefix: "" };
+}
+
+export const DeviceCredentials: MessageFns<DeviceCredentials> = {
+  encode(message: DeviceCredentials, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mqttUrl !== "") {
+      writer.uint32(10).string(message.mqttUrl);
+    }
+    if (message.username !== "") {
+      writer.uint32(18).string(message.username);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(26).string(message.clientId);
+    }
+    if (message.password !== "") {
+      writer.uint32(34).string(message.password);
+    }
+    if (message.topicPrefix !== "") {
+      writer.uint32(42).string(message.topicPrefix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeviceCredentials {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeviceCredentials();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mqttUrl = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.username = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.topicPrefix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeviceCredentials {
+    return {
+      mqttUrl: isSet(object.mqttUrl)
+        ? globalThis.String(object.mqttUrl)
+        : isSet(object.mqtt_url)
+        ? globalThis.String(object.mqtt_url)
+        : "",
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      topicPrefix: isSet(object.topicPrefix)
+        ? globalThis.String(object.topicPrefix)
+        : isSet(object.topic_prefix)
+        ? globalThis.String(object.topic_prefix)
+        : "",
+    };
+  },
+
+  toJSON(message: DeviceCredentials): unknown {
+    const obj: any = {};
+    if (message.mqttUrl !== "") {
+      obj.mqttUrl = message.mqttUrl;
+    }
+    if (message.username !== "") {
+      obj.username = message.username;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    if (message.topicPrefix !== "") {
+      obj.topicPrefix = message.topicPrefix;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeviceCredentials>, I>>(base?: I): DeviceCredentials {
+    return DeviceCredentials.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeviceCredentials>, I>>(object: I): DeviceCredentials {
+    const message = createBaseDeviceCredentials();
+    message.mqttUrl = object.mqttUrl ?? "";
+    message.username = object.username ?? "";
+    message.clientId = object.clientId ?? "";
+    message.password = object.password ?? "";
+    message.topicPrefix = object.topicPrefix ?? "";
     return message;
   },
 };
 
 function createBaseRegisterDeviceRequest(): RegisterDeviceRequest {
-  return { requestId: "", tenancy: undefined, kind: 0, name: "", serialNumber: "" };
+  return { requestId: "", tenancy: undefined, kind: 0, name: "", serialNumber: "", profile: "" };
 }
 
 export const RegisterDeviceRequest: MessageFns<RegisterDeviceRequest> = {
@@ -426,6 +859,9 @@ export const RegisterDeviceRequest: MessageFns<RegisterDeviceRequest> = {
     }
     if (message.serialNumber !== "") {
       writer.uint32(42).string(message.serialNumber);
+    }
+    if (message.profile !== "") {
+      writer.uint32(50).string(message.profile);
     }
     return writer;
   },
@@ -483,6 +919,14 @@ export const RegisterDeviceRequest: MessageFns<RegisterDeviceRequest> = {
             message.serialNumber = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.profile = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -510,6 +954,7 @@ export const RegisterDeviceRequest: MessageFns<RegisterDeviceRequest> = {
         : isSet(object.serial_number)
         ? globalThis.String(object.serial_number)
         : "",
+      profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
     };
   },
 
@@ -530,6 +975,9 @@ export const RegisterDeviceRequest: MessageFns<RegisterDeviceRequest> = {
     if (message.serialNumber !== "") {
       obj.serialNumber = message.serialNumber;
     }
+    if (message.profile !== "") {
+      obj.profile = message.profile;
+    }
     return obj;
   },
 
@@ -545,18 +993,22 @@ export const RegisterDeviceRequest: MessageFns<RegisterDeviceRequest> = {
     message.kind = object.kind ?? 0;
     message.name = object.name ?? "";
     message.serialNumber = object.serialNumber ?? "";
+    message.profile = object.profile ?? "";
     return message;
   },
 };
 
 function createBaseRegisterDeviceResponse(): RegisterDeviceResponse {
-  return { device: undefined };
+  return { device: undefined, credentials: undefined };
 }
 
 export const RegisterDeviceResponse: MessageFns<RegisterDeviceResponse> = {
   encode(message: RegisterDeviceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.device !== undefined) {
       Device.encode(message.device, writer.uint32(10).fork()).join();
+    }
+    if (message.credentials !== undefined) {
+      DeviceCredentials.encode(message.credentials, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -582,6 +1034,14 @@ export const RegisterDeviceResponse: MessageFns<RegisterDeviceResponse> = {
             message.device = Device.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.credentials = DeviceCredentials.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -595,13 +1055,19 @@ export const RegisterDeviceResponse: MessageFns<RegisterDeviceResponse> = {
   },
 
   fromJSON(object: any): RegisterDeviceResponse {
-    return { device: isSet(object.device) ? Device.fromJSON(object.device) : undefined };
+    return {
+      device: isSet(object.device) ? Device.fromJSON(object.device) : undefined,
+      credentials: isSet(object.credentials) ? DeviceCredentials.fromJSON(object.credentials) : undefined,
+    };
   },
 
   toJSON(message: RegisterDeviceResponse): unknown {
     const obj: any = {};
     if (message.device !== undefined) {
       obj.device = Device.toJSON(message.device);
+    }
+    if (message.credentials !== undefined) {
+      obj.credentials = DeviceCredentials.toJSON(message.credentials);
     }
     return obj;
   },
@@ -613,6 +1079,9 @@ export const RegisterDeviceResponse: MessageFns<RegisterDeviceResponse> = {
     const message = createBaseRegisterDeviceResponse();
     message.device = (object.device !== undefined && object.device !== null)
       ? Device.fromPartial(object.device)
+      : undefined;
+    message.credentials = (object.credentials !== undefined && object.credentials !== null)
+      ? DeviceCredentials.fromPartial(object.credentials)
       : undefined;
     return message;
   },
@@ -760,10 +1229,2029 @@ export const GetDeviceResponse: MessageFns<GetDeviceResponse> = {
   },
 };
 
-/** Device registry (commands: commands.proto). */
+function createBaseListDevicesRequest(): ListDevicesRequest {
+  return { tenancy: undefined, kind: 0, page: undefined };
+}
+
+export const ListDevicesRequest: MessageFns<ListDevicesRequest> = {
+  encode(message: ListDevicesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDevicesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDevicesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDevicesRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      kind: isSet(object.kind) ? deviceKindFromJSON(object.kind) : 0,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListDevicesRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.kind !== 0) {
+      obj.kind = deviceKindToJSON(message.kind);
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDevicesRequest>, I>>(base?: I): ListDevicesRequest {
+    return ListDevicesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDevicesRequest>, I>>(object: I): ListDevicesRequest {
+    const message = createBaseListDevicesRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.kind = object.kind ?? 0;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListDevicesResponse(): ListDevicesResponse {
+  return { devices: [], page: undefined };
+}
+
+export const ListDevicesResponse: MessageFns<ListDevicesResponse> = {
+  encode(message: ListDevicesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.devices) {
+      Device.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDevicesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDevicesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.devices.push(Device.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDevicesResponse {
+    return {
+      devices: globalThis.Array.isArray(object?.devices) ? object.devices.map((e: any) => Device.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListDevicesResponse): unknown {
+    const obj: any = {};
+    if (message.devices?.length) {
+      obj.devices = message.devices.map((e) => Device.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDevicesResponse>, I>>(base?: I): ListDevicesResponse {
+    return ListDevicesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDevicesResponse>, I>>(object: I): ListDevicesResponse {
+    const message = createBaseListDevicesResponse();
+    message.devices = object.devices?.map((e) => Device.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRotateDeviceCredentialsRequest(): RotateDeviceCredentialsRequest {
+  return { requestId: "", deviceId: "" };
+}
+
+export const RotateDeviceCredentialsRequest: MessageFns<RotateDeviceCredentialsRequest> = {
+  encode(message: RotateDeviceCredentialsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.deviceId !== "") {
+      writer.uint32(18).string(message.deviceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateDeviceCredentialsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateDeviceCredentialsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateDeviceCredentialsRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RotateDeviceCredentialsRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotateDeviceCredentialsRequest>, I>>(base?: I): RotateDeviceCredentialsRequest {
+    return RotateDeviceCredentialsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotateDeviceCredentialsRequest>, I>>(
+    object: I,
+  ): RotateDeviceCredentialsRequest {
+    const message = createBaseRotateDeviceCredentialsRequest();
+    message.requestId = object.requestId ?? "";
+    message.deviceId = object.deviceId ?? "";
+    return message;
+  },
+};
+
+function createBaseRotateDeviceCredentialsResponse(): RotateDeviceCredentialsResponse {
+  return { device: undefined, credentials: undefined };
+}
+
+export const RotateDeviceCredentialsResponse: MessageFns<RotateDeviceCredentialsResponse> = {
+  encode(message: RotateDeviceCredentialsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.device !== undefined) {
+      Device.encode(message.device, writer.uint32(10).fork()).join();
+    }
+    if (message.credentials !== undefined) {
+      DeviceCredentials.encode(message.credentials, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateDeviceCredentialsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateDeviceCredentialsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.device = Device.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.credentials = DeviceCredentials.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateDeviceCredentialsResponse {
+    return {
+      device: isSet(object.device) ? Device.fromJSON(object.device) : undefined,
+      credentials: isSet(object.credentials) ? DeviceCredentials.fromJSON(object.credentials) : undefined,
+    };
+  },
+
+  toJSON(message: RotateDeviceCredentialsResponse): unknown {
+    const obj: any = {};
+    if (message.device !== undefined) {
+      obj.device = Device.toJSON(message.device);
+    }
+    if (message.credentials !== undefined) {
+      obj.credentials = DeviceCredentials.toJSON(message.credentials);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotateDeviceCredentialsResponse>, I>>(base?: I): RotateDeviceCredentialsResponse {
+    return RotateDeviceCredentialsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotateDeviceCredentialsResponse>, I>>(
+    object: I,
+  ): RotateDeviceCredentialsResponse {
+    const message = createBaseRotateDeviceCredentialsResponse();
+    message.device = (object.device !== undefined && object.device !== null)
+      ? Device.fromPartial(object.device)
+      : undefined;
+    message.credentials = (object.credentials !== undefined && object.credentials !== null)
+      ? DeviceCredentials.fromPartial(object.credentials)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRevokeDeviceRequest(): RevokeDeviceRequest {
+  return { requestId: "", deviceId: "", reason: "" };
+}
+
+export const RevokeDeviceRequest: MessageFns<RevokeDeviceRequest> = {
+  encode(message: RevokeDeviceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.deviceId !== "") {
+      writer.uint32(18).string(message.deviceId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeDeviceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeDeviceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeDeviceRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RevokeDeviceRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeDeviceRequest>, I>>(base?: I): RevokeDeviceRequest {
+    return RevokeDeviceRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeDeviceRequest>, I>>(object: I): RevokeDeviceRequest {
+    const message = createBaseRevokeDeviceRequest();
+    message.requestId = object.requestId ?? "";
+    message.deviceId = object.deviceId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeDeviceResponse(): RevokeDeviceResponse {
+  return { device: undefined };
+}
+
+export const RevokeDeviceResponse: MessageFns<RevokeDeviceResponse> = {
+  encode(message: RevokeDeviceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.device !== undefined) {
+      Device.encode(message.device, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeDeviceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeDeviceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.device = Device.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeDeviceResponse {
+    return { device: isSet(object.device) ? Device.fromJSON(object.device) : undefined };
+  },
+
+  toJSON(message: RevokeDeviceResponse): unknown {
+    const obj: any = {};
+    if (message.device !== undefined) {
+      obj.device = Device.toJSON(message.device);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeDeviceResponse>, I>>(base?: I): RevokeDeviceResponse {
+    return RevokeDeviceResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeDeviceResponse>, I>>(object: I): RevokeDeviceResponse {
+    const message = createBaseRevokeDeviceResponse();
+    message.device = (object.device !== undefined && object.device !== null)
+      ? Device.fromPartial(object.device)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseMetricState(): MetricState {
+  return { metric: "", value: 0, measuredAt: undefined };
+}
+
+export const MetricState: MessageFns<MetricState> = {
+  encode(message: MetricState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.metric !== "") {
+      writer.uint32(10).string(message.metric);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    if (message.measuredAt !== undefined) {
+      Timestamp.encode(message.measuredAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MetricState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMetricState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.metric = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.measuredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MetricState {
+    return {
+      metric: isSet(object.metric) ? globalThis.String(object.metric) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+      measuredAt: isSet(object.measuredAt)
+        ? fromJsonTimestamp(object.measuredAt)
+        : isSet(object.measured_at)
+        ? fromJsonTimestamp(object.measured_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MetricState): unknown {
+    const obj: any = {};
+    if (message.metric !== "") {
+      obj.metric = message.metric;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    if (message.measuredAt !== undefined) {
+      obj.measuredAt = fromTimestamp(message.measuredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MetricState>, I>>(base?: I): MetricState {
+    return MetricState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MetricState>, I>>(object: I): MetricState {
+    const message = createBaseMetricState();
+    message.metric = object.metric ?? "";
+    message.value = object.value ?? 0;
+    message.measuredAt = (object.measuredAt !== undefined && object.measuredAt !== null)
+      ? Timestamp.fromPartial(object.measuredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetDeviceStateRequest(): GetDeviceStateRequest {
+  return { deviceId: "" };
+}
+
+export const GetDeviceStateRequest: MessageFns<GetDeviceStateRequest> = {
+  encode(message: GetDeviceStateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deviceId !== "") {
+      writer.uint32(10).string(message.deviceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDeviceStateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDeviceStateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDeviceStateRequest {
+    return {
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetDeviceStateRequest): unknown {
+    const obj: any = {};
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDeviceStateRequest>, I>>(base?: I): GetDeviceStateRequest {
+    return GetDeviceStateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDeviceStateRequest>, I>>(object: I): GetDeviceStateRequest {
+    const message = createBaseGetDeviceStateRequest();
+    message.deviceId = object.deviceId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetDeviceStateResponse(): GetDeviceStateResponse {
+  return { device: undefined, metrics: [], presenceVersion: 0n };
+}
+
+export const GetDeviceStateResponse: MessageFns<GetDeviceStateResponse> = {
+  encode(message: GetDeviceStateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.device !== undefined) {
+      Device.encode(message.device, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.metrics) {
+      MetricState.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.presenceVersion !== 0n) {
+      if (BigInt.asIntN(64, message.presenceVersion) !== message.presenceVersion) {
+        throw new globalThis.Error("value provided for field message.presenceVersion of type int64 too large");
+      }
+      writer.uint32(24).int64(message.presenceVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDeviceStateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDeviceStateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.device = Device.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.metrics.push(MetricState.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.presenceVersion = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDeviceStateResponse {
+    return {
+      device: isSet(object.device) ? Device.fromJSON(object.device) : undefined,
+      metrics: globalThis.Array.isArray(object?.metrics) ? object.metrics.map((e: any) => MetricState.fromJSON(e)) : [],
+      presenceVersion: isSet(object.presenceVersion)
+        ? BigInt(object.presenceVersion)
+        : isSet(object.presence_version)
+        ? BigInt(object.presence_version)
+        : 0n,
+    };
+  },
+
+  toJSON(message: GetDeviceStateResponse): unknown {
+    const obj: any = {};
+    if (message.device !== undefined) {
+      obj.device = Device.toJSON(message.device);
+    }
+    if (message.metrics?.length) {
+      obj.metrics = message.metrics.map((e) => MetricState.toJSON(e));
+    }
+    if (message.presenceVersion !== 0n) {
+      obj.presenceVersion = message.presenceVersion.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDeviceStateResponse>, I>>(base?: I): GetDeviceStateResponse {
+    return GetDeviceStateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDeviceStateResponse>, I>>(object: I): GetDeviceStateResponse {
+    const message = createBaseGetDeviceStateResponse();
+    message.device = (object.device !== undefined && object.device !== null)
+      ? Device.fromPartial(object.device)
+      : undefined;
+    message.metrics = object.metrics?.map((e) => MetricState.fromPartial(e)) || [];
+    message.presenceVersion = (object.presenceVersion !== undefined && object.presenceVersion !== null)
+      ? BigInt(object.presenceVersion)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseTelemetryPoint(): TelemetryPoint {
+  return { metric: "", value: 0, measuredAt: undefined };
+}
+
+export const TelemetryPoint: MessageFns<TelemetryPoint> = {
+  encode(message: TelemetryPoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.metric !== "") {
+      writer.uint32(10).string(message.metric);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    if (message.measuredAt !== undefined) {
+      Timestamp.encode(message.measuredAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TelemetryPoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTelemetryPoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.metric = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.measuredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TelemetryPoint {
+    return {
+      metric: isSet(object.metric) ? globalThis.String(object.metric) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+      measuredAt: isSet(object.measuredAt)
+        ? fromJsonTimestamp(object.measuredAt)
+        : isSet(object.measured_at)
+        ? fromJsonTimestamp(object.measured_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TelemetryPoint): unknown {
+    const obj: any = {};
+    if (message.metric !== "") {
+      obj.metric = message.metric;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    if (message.measuredAt !== undefined) {
+      obj.measuredAt = fromTimestamp(message.measuredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TelemetryPoint>, I>>(base?: I): TelemetryPoint {
+    return TelemetryPoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TelemetryPoint>, I>>(object: I): TelemetryPoint {
+    const message = createBaseTelemetryPoint();
+    message.metric = object.metric ?? "";
+    message.value = object.value ?? 0;
+    message.measuredAt = (object.measuredAt !== undefined && object.measuredAt !== null)
+      ? Timestamp.fromPartial(object.measuredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListTelemetryRequest(): ListTelemetryRequest {
+  return { deviceId: "", metric: "", from: undefined, to: undefined, page: undefined };
+}
+
+export const ListTelemetryRequest: MessageFns<ListTelemetryRequest> = {
+  encode(message: ListTelemetryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deviceId !== "") {
+      writer.uint32(10).string(message.deviceId);
+    }
+    if (message.metric !== "") {
+      writer.uint32(18).string(message.metric);
+    }
+    if (message.from !== undefined) {
+      Timestamp.encode(message.from, writer.uint32(26).fork()).join();
+    }
+    if (message.to !== undefined) {
+      Timestamp.encode(message.to, writer.uint32(34).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTelemetryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTelemetryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.metric = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.from = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.to = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTelemetryRequest {
+    return {
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+      metric: isSet(object.metric) ? globalThis.String(object.metric) : "",
+      from: isSet(object.from) ? fromJsonTimestamp(object.from) : undefined,
+      to: isSet(object.to) ? fromJsonTimestamp(object.to) : undefined,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListTelemetryRequest): unknown {
+    const obj: any = {};
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    if (message.metric !== "") {
+      obj.metric = message.metric;
+    }
+    if (message.from !== undefined) {
+      obj.from = fromTimestamp(message.from).toISOString();
+    }
+    if (message.to !== undefined) {
+      obj.to = fromTimestamp(message.to).toISOString();
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTelemetryRequest>, I>>(base?: I): ListTelemetryRequest {
+    return ListTelemetryRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTelemetryRequest>, I>>(object: I): ListTelemetryRequest {
+    const message = createBaseListTelemetryRequest();
+    message.deviceId = object.deviceId ?? "";
+    message.metric = object.metric ?? "";
+    message.from = (object.from !== undefined && object.from !== null) ? Timestamp.fromPartial(object.from) : undefined;
+    message.to = (object.to !== undefined && object.to !== null) ? Timestamp.fromPartial(object.to) : undefined;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListTelemetryResponse(): ListTelemetryResponse {
+  return { points: [], page: undefined };
+}
+
+export const ListTelemetryResponse: MessageFns<ListTelemetryResponse> = {
+  encode(message: ListTelemetryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.points) {
+      TelemetryPoint.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTelemetryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTelemetryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.points.push(TelemetryPoint.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTelemetryResponse {
+    return {
+      points: globalThis.Array.isArray(object?.points) ? object.points.map((e: any) => TelemetryPoint.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListTelemetryResponse): unknown {
+    const obj: any = {};
+    if (message.points?.length) {
+      obj.points = message.points.map((e) => TelemetryPoint.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTelemetryResponse>, I>>(base?: I): ListTelemetryResponse {
+    return ListTelemetryResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTelemetryResponse>, I>>(object: I): ListTelemetryResponse {
+    const message = createBaseListTelemetryResponse();
+    message.points = object.points?.map((e) => TelemetryPoint.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAlarm(): Alarm {
+  return {
+    alarmId: "",
+    tenancy: undefined,
+    deviceId: "",
+    type: "",
+    severity: 0,
+    status: 0,
+    acknowledged: false,
+    value: 0,
+    raisedAt: undefined,
+    acknowledgedAt: undefined,
+    clearedAt: undefined,
+    occurrences: 0n,
+  };
+}
+
+export const Alarm: MessageFns<Alarm> = {
+  encode(message: Alarm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.alarmId !== "") {
+      writer.uint32(10).string(message.alarmId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.deviceId !== "") {
+      writer.uint32(26).string(message.deviceId);
+    }
+    if (message.type !== "") {
+      writer.uint32(34).string(message.type);
+    }
+    if (message.severity !== 0) {
+      writer.uint32(40).int32(message.severity);
+    }
+    if (message.status !== 0) {
+      writer.uint32(48).int32(message.status);
+    }
+    if (message.acknowledged !== false) {
+      writer.uint32(56).bool(message.acknowledged);
+    }
+    if (message.value !== 0) {
+      writer.uint32(65).double(message.value);
+    }
+    if (message.raisedAt !== undefined) {
+      Timestamp.encode(message.raisedAt, writer.uint32(74).fork()).join();
+    }
+    if (message.acknowledgedAt !== undefined) {
+      Timestamp.encode(message.acknowledgedAt, writer.uint32(82).fork()).join();
+    }
+    if (message.clearedAt !== undefined) {
+      Timestamp.encode(message.clearedAt, writer.uint32(90).fork()).join();
+    }
+    if (message.occurrences !== 0n) {
+      if (BigInt.asIntN(64, message.occurrences) !== message.occurrences) {
+        throw new globalThis.Error("value provided for field message.occurrences of type int64 too large");
+      }
+      writer.uint32(96).int64(message.occurrences);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Alarm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlarm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alarmId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.severity = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.acknowledged = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.raisedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.acknowledgedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.clearedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.occurrences = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Alarm {
+    return {
+      alarmId: isSet(object.alarmId)
+        ? globalThis.String(object.alarmId)
+        : isSet(object.alarm_id)
+        ? globalThis.String(object.alarm_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      severity: isSet(object.severity) ? alarmSeverityFromJSON(object.severity) : 0,
+      status: isSet(object.status) ? alarmStatusFromJSON(object.status) : 0,
+      acknowledged: isSet(object.acknowledged) ? globalThis.Boolean(object.acknowledged) : false,
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+      raisedAt: isSet(object.raisedAt)
+        ? fromJsonTimestamp(object.raisedAt)
+        : isSet(object.raised_at)
+        ? fromJsonTimestamp(object.raised_at)
+        : undefined,
+      acknowledgedAt: isSet(object.acknowledgedAt)
+        ? fromJsonTimestamp(object.acknowledgedAt)
+        : isSet(object.acknowledged_at)
+        ? fromJsonTimestamp(object.acknowledged_at)
+        : undefined,
+      clearedAt: isSet(object.clearedAt)
+        ? fromJsonTimestamp(object.clearedAt)
+        : isSet(object.cleared_at)
+        ? fromJsonTimestamp(object.cleared_at)
+        : undefined,
+      occurrences: isSet(object.occurrences) ? BigInt(object.occurrences) : 0n,
+    };
+  },
+
+  toJSON(message: Alarm): unknown {
+    const obj: any = {};
+    if (message.alarmId !== "") {
+      obj.alarmId = message.alarmId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.severity !== 0) {
+      obj.severity = alarmSeverityToJSON(message.severity);
+    }
+    if (message.status !== 0) {
+      obj.status = alarmStatusToJSON(message.status);
+    }
+    if (message.acknowledged !== false) {
+      obj.acknowledged = message.acknowledged;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    if (message.raisedAt !== undefined) {
+      obj.raisedAt = fromTimestamp(message.raisedAt).toISOString();
+    }
+    if (message.acknowledgedAt !== undefined) {
+      obj.acknowledgedAt = fromTimestamp(message.acknowledgedAt).toISOString();
+    }
+    if (message.clearedAt !== undefined) {
+      obj.clearedAt = fromTimestamp(message.clearedAt).toISOString();
+    }
+    if (message.occurrences !== 0n) {
+      obj.occurrences = message.occurrences.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Alarm>, I>>(base?: I): Alarm {
+    return Alarm.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Alarm>, I>>(object: I): Alarm {
+    const message = createBaseAlarm();
+    message.alarmId = object.alarmId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.deviceId = object.deviceId ?? "";
+    message.type = object.type ?? "";
+    message.severity = object.severity ?? 0;
+    message.status = object.status ?? 0;
+    message.acknowledged = object.acknowledged ?? false;
+    message.value = object.value ?? 0;
+    message.raisedAt = (object.raisedAt !== undefined && object.raisedAt !== null)
+      ? Timestamp.fromPartial(object.raisedAt)
+      : undefined;
+    message.acknowledgedAt = (object.acknowledgedAt !== undefined && object.acknowledgedAt !== null)
+      ? Timestamp.fromPartial(object.acknowledgedAt)
+      : undefined;
+    message.clearedAt = (object.clearedAt !== undefined && object.clearedAt !== null)
+      ? Timestamp.fromPartial(object.clearedAt)
+      : undefined;
+    message.occurrences = (object.occurrences !== undefined && object.occurrences !== null)
+      ? BigInt(object.occurrences)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseListAlarmsRequest(): ListAlarmsRequest {
+  return { tenancy: undefined, deviceId: "", openOnly: false, page: undefined };
+}
+
+export const ListAlarmsRequest: MessageFns<ListAlarmsRequest> = {
+  encode(message: ListAlarmsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(10).fork()).join();
+    }
+    if (message.deviceId !== "") {
+      writer.uint32(18).string(message.deviceId);
+    }
+    if (message.openOnly !== false) {
+      writer.uint32(24).bool(message.openOnly);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAlarmsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAlarmsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.openOnly = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAlarmsRequest {
+    return {
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+      openOnly: isSet(object.openOnly)
+        ? globalThis.Boolean(object.openOnly)
+        : isSet(object.open_only)
+        ? globalThis.Boolean(object.open_only)
+        : false,
+      page: isSet(object.page) ? PageRequest.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListAlarmsRequest): unknown {
+    const obj: any = {};
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    if (message.openOnly !== false) {
+      obj.openOnly = message.openOnly;
+    }
+    if (message.page !== undefined) {
+      obj.page = PageRequest.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAlarmsRequest>, I>>(base?: I): ListAlarmsRequest {
+    return ListAlarmsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAlarmsRequest>, I>>(object: I): ListAlarmsRequest {
+    const message = createBaseListAlarmsRequest();
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.deviceId = object.deviceId ?? "";
+    message.openOnly = object.openOnly ?? false;
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageRequest.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListAlarmsResponse(): ListAlarmsResponse {
+  return { alarms: [], page: undefined };
+}
+
+export const ListAlarmsResponse: MessageFns<ListAlarmsResponse> = {
+  encode(message: ListAlarmsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.alarms) {
+      Alarm.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAlarmsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAlarmsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alarms.push(Alarm.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAlarmsResponse {
+    return {
+      alarms: globalThis.Array.isArray(object?.alarms) ? object.alarms.map((e: any) => Alarm.fromJSON(e)) : [],
+      page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+    };
+  },
+
+  toJSON(message: ListAlarmsResponse): unknown {
+    const obj: any = {};
+    if (message.alarms?.length) {
+      obj.alarms = message.alarms.map((e) => Alarm.toJSON(e));
+    }
+    if (message.page !== undefined) {
+      obj.page = PageResponse.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAlarmsResponse>, I>>(base?: I): ListAlarmsResponse {
+    return ListAlarmsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAlarmsResponse>, I>>(object: I): ListAlarmsResponse {
+    const message = createBaseListAlarmsResponse();
+    message.alarms = object.alarms?.map((e) => Alarm.fromPartial(e)) || [];
+    message.page = (object.page !== undefined && object.page !== null)
+      ? PageResponse.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAcknowledgeAlarmRequest(): AcknowledgeAlarmRequest {
+  return { requestId: "", alarmId: "" };
+}
+
+export const AcknowledgeAlarmRequest: MessageFns<AcknowledgeAlarmRequest> = {
+  encode(message: AcknowledgeAlarmRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.alarmId !== "") {
+      writer.uint32(18).string(message.alarmId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcknowledgeAlarmRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcknowledgeAlarmRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.alarmId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcknowledgeAlarmRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      alarmId: isSet(object.alarmId)
+        ? globalThis.String(object.alarmId)
+        : isSet(object.alarm_id)
+        ? globalThis.String(object.alarm_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AcknowledgeAlarmRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.alarmId !== "") {
+      obj.alarmId = message.alarmId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AcknowledgeAlarmRequest>, I>>(base?: I): AcknowledgeAlarmRequest {
+    return AcknowledgeAlarmRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AcknowledgeAlarmRequest>, I>>(object: I): AcknowledgeAlarmRequest {
+    const message = createBaseAcknowledgeAlarmRequest();
+    message.requestId = object.requestId ?? "";
+    message.alarmId = object.alarmId ?? "";
+    return message;
+  },
+};
+
+function createBaseAcknowledgeAlarmResponse(): AcknowledgeAlarmResponse {
+  return { alarm: undefined };
+}
+
+export const AcknowledgeAlarmResponse: MessageFns<AcknowledgeAlarmResponse> = {
+  encode(message: AcknowledgeAlarmResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.alarm !== undefined) {
+      Alarm.encode(message.alarm, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AcknowledgeAlarmResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAcknowledgeAlarmResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alarm = Alarm.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AcknowledgeAlarmResponse {
+    return { alarm: isSet(object.alarm) ? Alarm.fromJSON(object.alarm) : undefined };
+  },
+
+  toJSON(message: AcknowledgeAlarmResponse): unknown {
+    const obj: any = {};
+    if (message.alarm !== undefined) {
+      obj.alarm = Alarm.toJSON(message.alarm);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AcknowledgeAlarmResponse>, I>>(base?: I): AcknowledgeAlarmResponse {
+    return AcknowledgeAlarmResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AcknowledgeAlarmResponse>, I>>(object: I): AcknowledgeAlarmResponse {
+    const message = createBaseAcknowledgeAlarmResponse();
+    message.alarm = (object.alarm !== undefined && object.alarm !== null) ? Alarm.fromPartial(object.alarm) : undefined;
+    return message;
+  },
+};
+
+function createBaseClearAlarmRequest(): ClearAlarmRequest {
+  return { requestId: "", alarmId: "" };
+}
+
+export const ClearAlarmRequest: MessageFns<ClearAlarmRequest> = {
+  encode(message: ClearAlarmRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.alarmId !== "") {
+      writer.uint32(18).string(message.alarmId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearAlarmRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearAlarmRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.alarmId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClearAlarmRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      alarmId: isSet(object.alarmId)
+        ? globalThis.String(object.alarmId)
+        : isSet(object.alarm_id)
+        ? globalThis.String(object.alarm_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ClearAlarmRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.alarmId !== "") {
+      obj.alarmId = message.alarmId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClearAlarmRequest>, I>>(base?: I): ClearAlarmRequest {
+    return ClearAlarmRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClearAlarmRequest>, I>>(object: I): ClearAlarmRequest {
+    const message = createBaseClearAlarmRequest();
+    message.requestId = object.requestId ?? "";
+    message.alarmId = object.alarmId ?? "";
+    return message;
+  },
+};
+
+function createBaseClearAlarmResponse(): ClearAlarmResponse {
+  return { alarm: undefined };
+}
+
+export const ClearAlarmResponse: MessageFns<ClearAlarmResponse> = {
+  encode(message: ClearAlarmResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.alarm !== undefined) {
+      Alarm.encode(message.alarm, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearAlarmResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearAlarmResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alarm = Alarm.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClearAlarmResponse {
+    return { alarm: isSet(object.alarm) ? Alarm.fromJSON(object.alarm) : undefined };
+  },
+
+  toJSON(message: ClearAlarmResponse): unknown {
+    const obj: any = {};
+    if (message.alarm !== undefined) {
+      obj.alarm = Alarm.toJSON(message.alarm);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClearAlarmResponse>, I>>(base?: I): ClearAlarmResponse {
+    return ClearAlarmResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClearAlarmResponse>, I>>(object: I): ClearAlarmResponse {
+    const message = createBaseClearAlarmResponse();
+    message.alarm = (object.alarm !== undefined && object.alarm !== null) ? Alarm.fromPartial(object.alarm) : undefined;
+    return message;
+  },
+};
+
+/**
+ * The city's device platform (docs/iot.md): the registry of devices per project with their own
+ * broker credentials, presence, latest state and history of telemetry, and alarms. Devices talk
+ * MQTT to the project's own Mosquitto; topics are laid out in docs/iot.md "Topics". Device
+ * commands have their own service (commands.proto).
+ *
+ * Every mutating RPC takes a request_id: the same caller repeating it gets the resource as it is
+ * now; the same request_id with a different body is refused with ALREADY_EXISTS (REQUEST_ID_REUSED).
+ */
 export type IotServiceService = typeof IotServiceService;
 export const IotServiceService = {
-  /** Registers a device in a project. Idempotent on request_id. */
+  /**
+   * Registers a device in a project and provisions its broker client, role and ACL. The answer
+   * carries the device's MQTT password, shown this once (a repeat of the request does not).
+   */
   registerDevice: {
     path: "/citybase.iot.v1.IotService/RegisterDevice" as const,
     requestStream: false as const,
@@ -785,17 +3273,146 @@ export const IotServiceService = {
     responseSerialize: (value: GetDeviceResponse): Buffer => Buffer.from(GetDeviceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetDeviceResponse => GetDeviceResponse.decode(value),
   },
+  /** The devices of a project, newest first. */
+  listDevices: {
+    path: "/citybase.iot.v1.IotService/ListDevices" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDevicesRequest): Buffer => Buffer.from(ListDevicesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDevicesRequest => ListDevicesRequest.decode(value),
+    responseSerialize: (value: ListDevicesResponse): Buffer => Buffer.from(ListDevicesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDevicesResponse => ListDevicesResponse.decode(value),
+  },
+  /**
+   * Gives a device a new MQTT password (shown this once); the old one stops working and the
+   * connected device is disconnected.
+   */
+  rotateDeviceCredentials: {
+    path: "/citybase.iot.v1.IotService/RotateDeviceCredentials" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateDeviceCredentialsRequest): Buffer =>
+      Buffer.from(RotateDeviceCredentialsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateDeviceCredentialsRequest => RotateDeviceCredentialsRequest.decode(value),
+    responseSerialize: (value: RotateDeviceCredentialsResponse): Buffer =>
+      Buffer.from(RotateDeviceCredentialsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RotateDeviceCredentialsResponse =>
+      RotateDeviceCredentialsResponse.decode(value),
+  },
+  /**
+   * Revokes a device for good: its broker client is deleted and disconnected, its next connect is
+   * refused, its messages are no longer accepted.
+   */
+  revokeDevice: {
+    path: "/citybase.iot.v1.IotService/RevokeDevice" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeDeviceRequest): Buffer => Buffer.from(RevokeDeviceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeDeviceRequest => RevokeDeviceRequest.decode(value),
+    responseSerialize: (value: RevokeDeviceResponse): Buffer =>
+      Buffer.from(RevokeDeviceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeDeviceResponse => RevokeDeviceResponse.decode(value),
+  },
+  /** The latest reported value of each metric of a device, with its presence. */
+  getDeviceState: {
+    path: "/citybase.iot.v1.IotService/GetDeviceState" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDeviceStateRequest): Buffer =>
+      Buffer.from(GetDeviceStateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDeviceStateRequest => GetDeviceStateRequest.decode(value),
+    responseSerialize: (value: GetDeviceStateResponse): Buffer =>
+      Buffer.from(GetDeviceStateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDeviceStateResponse => GetDeviceStateResponse.decode(value),
+  },
+  /** A device's stored telemetry in a time range, oldest first. */
+  listTelemetry: {
+    path: "/citybase.iot.v1.IotService/ListTelemetry" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTelemetryRequest): Buffer => Buffer.from(ListTelemetryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTelemetryRequest => ListTelemetryRequest.decode(value),
+    responseSerialize: (value: ListTelemetryResponse): Buffer =>
+      Buffer.from(ListTelemetryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTelemetryResponse => ListTelemetryResponse.decode(value),
+  },
+  /** The alarms of a project (or one device), newest first. */
+  listAlarms: {
+    path: "/citybase.iot.v1.IotService/ListAlarms" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAlarmsRequest): Buffer => Buffer.from(ListAlarmsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAlarmsRequest => ListAlarmsRequest.decode(value),
+    responseSerialize: (value: ListAlarmsResponse): Buffer => Buffer.from(ListAlarmsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAlarmsResponse => ListAlarmsResponse.decode(value),
+  },
+  /** Acknowledges an active alarm (ACTIVE_UNACKED > ACKED; a cleared one stays cleared, acked). */
+  acknowledgeAlarm: {
+    path: "/citybase.iot.v1.IotService/AcknowledgeAlarm" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AcknowledgeAlarmRequest): Buffer =>
+      Buffer.from(AcknowledgeAlarmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AcknowledgeAlarmRequest => AcknowledgeAlarmRequest.decode(value),
+    responseSerialize: (value: AcknowledgeAlarmResponse): Buffer =>
+      Buffer.from(AcknowledgeAlarmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AcknowledgeAlarmResponse => AcknowledgeAlarmResponse.decode(value),
+  },
+  /**
+   * Clears an alarm by hand (e.g. after a false smoke alarm); the rule clears it by itself when
+   * the condition ends.
+   */
+  clearAlarm: {
+    path: "/citybase.iot.v1.IotService/ClearAlarm" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClearAlarmRequest): Buffer => Buffer.from(ClearAlarmRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClearAlarmRequest => ClearAlarmRequest.decode(value),
+    responseSerialize: (value: ClearAlarmResponse): Buffer => Buffer.from(ClearAlarmResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClearAlarmResponse => ClearAlarmResponse.decode(value),
+  },
 } as const;
 
 export interface IotServiceServer extends UntypedServiceImplementation {
-  /** Registers a device in a project. Idempotent on request_id. */
+  /**
+   * Registers a device in a project and provisions its broker client, role and ACL. The answer
+   * carries the device's MQTT password, shown this once (a repeat of the request does not).
+   */
   registerDevice: handleUnaryCall<RegisterDeviceRequest, RegisterDeviceResponse>;
   /** Returns one device with its presence. */
   getDevice: handleUnaryCall<GetDeviceRequest, GetDeviceResponse>;
+  /** The devices of a project, newest first. */
+  listDevices: handleUnaryCall<ListDevicesRequest, ListDevicesResponse>;
+  /**
+   * Gives a device a new MQTT password (shown this once); the old one stops working and the
+   * connected device is disconnected.
+   */
+  rotateDeviceCredentials: handleUnaryCall<RotateDeviceCredentialsRequest, RotateDeviceCredentialsResponse>;
+  /**
+   * Revokes a device for good: its broker client is deleted and disconnected, its next connect is
+   * refused, its messages are no longer accepted.
+   */
+  revokeDevice: handleUnaryCall<RevokeDeviceRequest, RevokeDeviceResponse>;
+  /** The latest reported value of each metric of a device, with its presence. */
+  getDeviceState: handleUnaryCall<GetDeviceStateRequest, GetDeviceStateResponse>;
+  /** A device's stored telemetry in a time range, oldest first. */
+  listTelemetry: handleUnaryCall<ListTelemetryRequest, ListTelemetryResponse>;
+  /** The alarms of a project (or one device), newest first. */
+  listAlarms: handleUnaryCall<ListAlarmsRequest, ListAlarmsResponse>;
+  /** Acknowledges an active alarm (ACTIVE_UNACKED > ACKED; a cleared one stays cleared, acked). */
+  acknowledgeAlarm: handleUnaryCall<AcknowledgeAlarmRequest, AcknowledgeAlarmResponse>;
+  /**
+   * Clears an alarm by hand (e.g. after a false smoke alarm); the rule clears it by itself when
+   * the condition ends.
+   */
+  clearAlarm: handleUnaryCall<ClearAlarmRequest, ClearAlarmResponse>;
 }
 
 export interface IotServiceClient extends Client {
-  /** Registers a device in a project. Idempotent on request_id. */
+  /**
+   * Registers a device in a project and provisions its broker client, role and ACL. The answer
+   * carries the device's MQTT password, shown this once (a repeat of the request does not).
+   */
   registerDevice(
     request: RegisterDeviceRequest,
     callback: (error: ServiceError | null, response: RegisterDeviceResponse) => void,
@@ -826,6 +3443,143 @@ export interface IotServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetDeviceResponse) => void,
+  ): ClientUnaryCall;
+  /** The devices of a project, newest first. */
+  listDevices(
+    request: ListDevicesRequest,
+    callback: (error: ServiceError | null, response: ListDevicesResponse) => void,
+  ): ClientUnaryCall;
+  listDevices(
+    request: ListDevicesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDevicesResponse) => void,
+  ): ClientUnaryCall;
+  listDevices(
+    request: ListDevicesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDevicesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Gives a device a new MQTT password (shown this once); the old one stops working and the
+   * connected device is disconnected.
+   */
+  rotateDeviceCredentials(
+    request: RotateDeviceCredentialsRequest,
+    callback: (error: ServiceError | null, response: RotateDeviceCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  rotateDeviceCredentials(
+    request: RotateDeviceCredentialsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RotateDeviceCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  rotateDeviceCredentials(
+    request: RotateDeviceCredentialsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RotateDeviceCredentialsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Revokes a device for good: its broker client is deleted and disconnected, its next connect is
+   * refused, its messages are no longer accepted.
+   */
+  revokeDevice(
+    request: RevokeDeviceRequest,
+    callback: (error: ServiceError | null, response: RevokeDeviceResponse) => void,
+  ): ClientUnaryCall;
+  revokeDevice(
+    request: RevokeDeviceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeDeviceResponse) => void,
+  ): ClientUnaryCall;
+  revokeDevice(
+    request: RevokeDeviceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeDeviceResponse) => void,
+  ): ClientUnaryCall;
+  /** The latest reported value of each metric of a device, with its presence. */
+  getDeviceState(
+    request: GetDeviceStateRequest,
+    callback: (error: ServiceError | null, response: GetDeviceStateResponse) => void,
+  ): ClientUnaryCall;
+  getDeviceState(
+    request: GetDeviceStateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetDeviceStateResponse) => void,
+  ): ClientUnaryCall;
+  getDeviceState(
+    request: GetDeviceStateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetDeviceStateResponse) => void,
+  ): ClientUnaryCall;
+  /** A device's stored telemetry in a time range, oldest first. */
+  listTelemetry(
+    request: ListTelemetryRequest,
+    callback: (error: ServiceError | null, response: ListTelemetryResponse) => void,
+  ): ClientUnaryCall;
+  listTelemetry(
+    request: ListTelemetryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTelemetryResponse) => void,
+  ): ClientUnaryCall;
+  listTelemetry(
+    request: ListTelemetryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTelemetryResponse) => void,
+  ): ClientUnaryCall;
+  /** The alarms of a project (or one device), newest first. */
+  listAlarms(
+    request: ListAlarmsRequest,
+    callback: (error: ServiceError | null, response: ListAlarmsResponse) => void,
+  ): ClientUnaryCall;
+  listAlarms(
+    request: ListAlarmsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAlarmsResponse) => void,
+  ): ClientUnaryCall;
+  listAlarms(
+    request: ListAlarmsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAlarmsResponse) => void,
+  ): ClientUnaryCall;
+  /** Acknowledges an active alarm (ACTIVE_UNACKED > ACKED; a cleared one stays cleared, acked). */
+  acknowledgeAlarm(
+    request: AcknowledgeAlarmRequest,
+    callback: (error: ServiceError | null, response: AcknowledgeAlarmResponse) => void,
+  ): ClientUnaryCall;
+  acknowledgeAlarm(
+    request: AcknowledgeAlarmRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AcknowledgeAlarmResponse) => void,
+  ): ClientUnaryCall;
+  acknowledgeAlarm(
+    request: AcknowledgeAlarmRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AcknowledgeAlarmResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Clears an alarm by hand (e.g. after a false smoke alarm); the rule clears it by itself when
+   * the condition ends.
+   */
+  clearAlarm(
+    request: ClearAlarmRequest,
+    callback: (error: ServiceError | null, response: ClearAlarmResponse) => void,
+  ): ClientUnaryCall;
+  clearAlarm(
+    request: ClearAlarmRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClearAlarmResponse) => void,
+  ): ClientUnaryCall;
+  clearAlarm(
+    request: ClearAlarmRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClearAlarmResponse) => void,
   ): ClientUnaryCall;
 }
 
@@ -837,6 +3591,10 @@ export const IotServiceClient = makeGenericClientConstructor(
   service: typeof IotServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 

@@ -1,0 +1,4 @@
+export * from './topics';
+export * from './dynsec';
+export * from './mqtt-connection';
+export * from './mqtt.module';

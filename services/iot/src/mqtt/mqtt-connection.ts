@@ -1,0 +1,218 @@
+import mqtt, { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import { sharedSubscription } from './topics';
+
+/**
+ * Handles one received message. For an acked subscription the broker gets the PUBACK only once
+ * the returned promise resolves; a rejected one is never acked, so the broker sends the message
+ * again (to this instance after a reconnect, or to another member of the share group).
+ */
+export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => Promise<void> | void;
+
+interface Subscription {
+  filter: string;
+  qos: 0 | 1;
+  handler: MessageHandler;
+  /** PUBACK only after the handler's promise resolved (docs/iot.md "Ingest"). */
+  ackAfterHandled: boolean;
+}
+
+export interface MqttConnectionOptions {
+  url: string;
+  username: string;
+  password: string;
+  clientId: string;
+  /** false: the broker keeps the session (subscriptions, unacked messages) for sessionExpiryS. */
+  clean: boolean;
+  sessionExpiryS: number;
+  onEvent?: (event: 'connect' | 'reconnect' | 'offline' | 'error', detail?: string) => void;
+}
+
+/**
+ * One mqtt.js connection (MQTT 5) to the project's broker with:
+ *  - publish at QoS 1 (resolves when the broker acked it);
+ *  - subscriptions, shared ones ($share/<group>/...) included, made again after every connect the
+ *    broker did not keep the session for (a restarted broker with clean sessions: mqtt.js #895);
+ *  - deferred acknowledgements: a QoS 1 message of an acked subscription gets its PUBACK only after
+ *    its handler resolved, while the connection goes on reading the next messages.
+ *
+ * mqtt.js reads the socket one packet at a time and sends a PUBACK when `handleMessage` calls back;
+ * holding that callback would stop the connection (one message per Kafka round trip). So the
+ * PUBACK packet itself is held: `_sendPacket` is wrapped to let the stream go on at once and write
+ * the PUBACK when the handler's promise resolves, on the same connection only (a PUBACK for a
+ * previous connection would acknowledge another message that reuses the id).
+ */
+export class MqttConnection {
+  private client?: MqttClient;
+  private readonly subscriptions: Subscription[] = [];
+  /** Deferred acks by message id of the current connection. */
+  private readonly awaiting = new Map<number, Promise<boolean>>();
+  private generation = 0;
+  private ending = false;
+
+  constructor(private readonly opts: MqttConnectionOptions) {}
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Messages whose handler is still running (received, not yet acked). */
+  get pendingAcks(): number {
+    return this.awaiting.size;
+  }
+
+  async connect(): Promise<void> {
+    const options: IClientOptions = {
+      username: this.opts.username,
+      password: this.opts.password,
+      clientId: this.opts.clientId,
+      protocolVersion: 5,
+      clean: this.opts.clean,
+      properties: this.opts.clean ? {} : { sessionExpiryInterval: this.opts.sessionExpiryS },
+      reconnectPeriod: 500,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      // we resubscribe ourselves on every connect without a session (below)
+      resubscribe: false,
+      customHandleAcks: (_topic, _message, _packet, done) => done(0),
+    };
+    const client = mqtt.connect(this.opts.url, options);
+    this.client = client;
+    this.wrapPuback(client);
+    client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet));
+    client.on('connect', (connack) => {
+      this.generation += 1;
+      this.awaiting.clear();
+      this.opts.onEvent?.('connect', connack.sessionPresent ? 'session present' : 'new session');
+      if (!connack.sessionPresent || this.opts.clean) void this.subscribeAll();
+    });
+    client.on('reconnect', () => this.opts.onEvent?.('reconnect'));
+    client.on('offline', () => this.opts.onEvent?.('offline'));
+    client.on('error', (err) => this.opts.onEvent?.('error', err.message));
+    await new Promise<void>((resolve, reject) => {
+      const onConnect = () => {
+        client.removeListener('error', onError);
+        resolve();
+      };
+      const onError = (err: Error) => {
+        client.removeListener('connect', onConnect);
+        this.ending = true;
+        void client.endAsync(true);
+        reject(new Error(`cannot connect to ${this.opts.url} as ${this.opts.username}: ${err.message}`));
+      };
+      client.once('connect', onConnect);
+      client.once('error', onError);
+    });
+  }
+
+  async subscribe(
+    filter: string,
+    handler: MessageHandler,
+    opts: { shareGroup?: string; ackAfterHandled?: boolean; qos?: 0 | 1 } = {},
+  ): Promise<void> {
+    const sub: Subscription = {
+      filter: opts.shareGroup ? sharedSubscription(opts.shareGroup, filter) : filter,
+      qos: opts.qos ?? 1,
+      handler,
+      ackAfterHandled: opts.ackAfterHandled ?? false,
+    };
+    this.subscriptions.push(sub);
+    if (this.client?.connected) await this.subscribeOne(sub);
+  }
+
+  /** Publishes at QoS 1 (or 0); resolves once the broker acknowledged it. */
+  async publish(
+    topic: string,
+    payload: string | Buffer,
+    opts: { qos?: 0 | 1; retain?: boolean } = {},
+  ): Promise<void> {
+    const client = this.client;
+    if (!client) throw new Error('MQTT connection not started');
+    await client.publishAsync(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain ?? false });
+  }
+
+  async end(): Promise<void> {
+    this.ending = true;
+    await this.client?.endAsync();
+  }
+
+  /** Drops the connection without DISCONNECT (tests: what a crash looks like to the broker). */
+  async destroy(): Promise<void> {
+    this.ending = true;
+    await this.client?.endAsync(true);
+  }
+
+  private async subscribeAll(): Promise<void> {
+    for (const sub of this.subscriptions) {
+      try {
+        await this.subscribeOne(sub);
+      } catch (err) {
+        this.opts.onEvent?.('error', `subscribe ${sub.filter}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async subscribeOne(sub: Subscription): Promise<void> {
+    const granted = await this.client!.subscribeAsync(sub.filter, { qos: sub.qos });
+    const refused = granted.find((g) => g.qos > 2);
+    if (refused) throw new Error(`broker refused the subscription to ${sub.filter} (reason ${refused.qos})`);
+  }
+
+  private match(topic: string): Subscription | undefined {
+    return this.subscriptions.find((s) => topicMatches(stripShare(s.filter), topic));
+  }
+
+  private dispatch(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const sub = this.match(topic);
+    if (!sub) return;
+    const handled = Promise.resolve()
+      .then(() => sub.handler(topic, payload, packet))
+      .then(
+        () => true,
+        () => false,
+      );
+    if (sub.ackAfterHandled && packet.qos === 1 && packet.messageId !== undefined) {
+      this.awaiting.set(packet.messageId, handled);
+    }
+  }
+
+  private wrapPuback(client: MqttClient): void {
+    const internal = client as unknown as {
+      _sendPacket: (
+        packet: { cmd: string; messageId?: number },
+        cb?: (err?: Error) => void,
+        ...rest: unknown[]
+      ) => void;
+    };
+    const send = internal._sendPacket.bind(client);
+    internal._sendPacket = (packet, cb, ...rest) => {
+      const handled =
+        packet.cmd === 'puback' && packet.messageId !== undefined && this.awaiting.get(packet.messageId);
+      if (!handled) return send(packet, cb, ...rest);
+      const generation = this.generation;
+      const messageId = packet.messageId as number;
+      cb?.();
+      void handled.then((ok) => {
+        if (this.generation !== generation || this.ending) return;
+        if (this.awaiting.get(messageId) === handled) this.awaiting.delete(messageId);
+        // not handled: no PUBACK, the broker sends it again after the next connect
+        if (ok) send(packet, undefined, ...rest);
+      });
+    };
+  }
+}
+
+function stripShare(filter: string): string {
+  return filter.startsWith('$share/') ? filter.split('/').slice(2).join('/') : filter;
+}
+
+/** MQTT topic filter matching (+ one level, # the rest). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
