@@ -21,4 +21,7 @@ export const definition = defineService({
     'citybase.iot.v1.ParkingService': ParkingServiceService,
     'citybase.iot.v1.ChargingService': ChargingServiceService,
   },
+  // parking exits and charging sessions follow their payments (consumer iot.billing); doors follow
+  // identity's grants, households, units and couriers (consumer iot.access)
+  consumes: ['payment', 'identity'],
 });
