@@ -5,6 +5,7 @@ import { ChargingServiceService } from '@citybase/contracts/citybase/iot/v1/char
 import { CommandServiceService } from '@citybase/contracts/citybase/iot/v1/commands';
 import { IotServiceService } from '@citybase/contracts/citybase/iot/v1/iot';
 import { ParkingServiceService } from '@citybase/contracts/citybase/iot/v1/parking';
+import { IotEvents } from '@citybase/contracts/events';
 import { iotConfig } from './config';
 import { IotModule } from './iot.module';
 
@@ -24,4 +25,6 @@ export const definition = defineService({
   // parking exits and charging sessions follow their payments (consumer iot.billing); doors follow
   // identity's grants, households, units and couriers (consumer iot.access)
   consumes: ['payment', 'identity'],
+  // bulk telemetry and the urgent alarms topic (docs/iot.md "Ingest")
+  topics: [IotEvents.TelemetryReported.topic, IotEvents.AlarmSignal.topic],
 });

@@ -21,6 +21,8 @@ export interface ServiceSpec<C extends BaseServiceConfig> {
    * service starts whichever of them comes up first.
    */
   consumes?: string[];
+  /** Further topics of its own domain it writes or reads (e.g. iot's bulk telemetry topic), made at start-up. */
+  topics?: string[];
 }
 
 /**
@@ -37,6 +39,6 @@ export function defineService<C extends BaseServiceConfig>(spec: ServiceSpec<C>)
     grpcServices: spec.grpcServices,
     descriptorSet: loadDescriptorSet(),
     migrations: [platformMigrations, { namespace: spec.name, dir: join(spec.root, 'migrations') }],
-    topics: [eventsTopic(spec.name), ...(spec.consumes ?? []).map(eventsTopic)],
+    topics: [eventsTopic(spec.name), ...(spec.consumes ?? []).map(eventsTopic), ...(spec.topics ?? [])],
   };
 }

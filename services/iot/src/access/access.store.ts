@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from '@citybase/platform';
 import type { CourierCodeState, GrantView, ListRecordsQuery } from './access.domain';
 
-/** All SQL of doors and couriers (migrations/0007_access.sql). */
+/** All SQL of doors and couriers (migrations/0009_access.sql). */
 
 type Db = Pool | PoolClient;
 

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from '@citybase/platform';
 import type { BillingPurpose, PaymentOutcome } from './billing.domain';
 
-/** All SQL of billing (tables billing_calls, billing_unmatched: migrations/0004_billing.sql). */
+/** All SQL of billing (tables billing_calls, billing_unmatched: migrations/0006_billing.sql). */
 
 export interface BillingCallRow {
   call_id: string;

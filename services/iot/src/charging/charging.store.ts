@@ -6,7 +6,7 @@ import type {
   MeterReading,
 } from './charging.domain';
 
-/** All SQL of EV charging (migrations/0006_charging.sql). */
+/** All SQL of EV charging (migrations/0008_charging.sql). */
 
 export interface ChargerRow {
   device_id: string;

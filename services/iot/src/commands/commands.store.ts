@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from '@citybase/platform';
 import type { CommandKind, CommandState, ListCommandsQuery } from './commands.domain';
 
-/** All SQL of device commands (table commands: migrations/0003_commands.sql). */
+/** All SQL of device commands (table commands: migrations/0005_commands.sql). */
 
 export interface CommandRow {
   command_id: string;

@@ -163,7 +163,12 @@ export class MqttConnection {
 
   private dispatch(topic: string, payload: Buffer, packet: IPublishPacket): void {
     const sub = this.match(topic);
-    if (!sub) return;
+    if (!sub) {
+      // no handler (yet): never acknowledged, so the broker sends it again after a reconnect
+      if (packet.qos === 1 && packet.messageId !== undefined) this.awaiting.set(packet.messageId, NEVER);
+      this.opts.onEvent?.('error', `no handler for ${topic}: left unacknowledged`);
+      return;
+    }
     const handled = Promise.resolve()
       .then(() => sub.handler(topic, payload, packet))
       .then(
@@ -200,6 +205,8 @@ export class MqttConnection {
     };
   }
 }
+
+const NEVER = new Promise<boolean>(() => undefined);
 
 function stripShare(filter: string): string {
   return filter.startsWith('$share/') ? filter.split('/').slice(2).join('/') : filter;

@@ -1,6 +1,14 @@
 import { createHmac } from 'crypto';
 import { hostname } from 'os';
-import { Global, Inject, Injectable, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  OnModuleInit,
+} from '@nestjs/common';
 import { LOGGER, Logger, Readiness, SERVICE_CONFIG } from '@citybase/platform';
 import type { IotConfig } from '../config';
 import { DynsecAdmin } from './dynsec';
@@ -51,7 +59,7 @@ export class IotDynsec extends DynsecAdmin implements OnModuleInit, OnApplicatio
  * their onModuleInit (before the connection opens at bootstrap) or later.
  */
 @Injectable()
-export class IotMqtt implements OnModuleInit, OnApplicationShutdown {
+export class IotMqtt implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   readonly clientId: string;
   private readonly connection: MqttConnection;
 
@@ -80,7 +88,7 @@ export class IotMqtt implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  /** Makes (or brings up to date) iot's own client and role, then connects. */
+  /** Makes (or brings up to date) iot's own client and role. */
   async onModuleInit(): Promise<void> {
     await this.dynsec.onModuleInit();
     await this.dynsec.upsertClient({
@@ -89,6 +97,13 @@ export class IotMqtt implements OnModuleInit, OnApplicationShutdown {
       role: `${SERVICE_ROLE}-${this.topics.root}`,
       acls: serviceAcls(this.topics, this.config.IOT_MQTT_SHARE_GROUP),
     });
+  }
+
+  /**
+   * Connects once every feature subscribed (their onModuleInit): the broker delivers the kept
+   * session's messages at once, and each must find its handler.
+   */
+  async onApplicationBootstrap(): Promise<void> {
     await this.connection.connect();
   }
 

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from '@citybase/platform';
 import type { MonthlyPass, ParkingSessionState, ParkingTariff, ListSessionsQuery } from './parking.domain';
 
-/** All SQL of parking (migrations/0005_parking.sql). */
+/** All SQL of parking (migrations/0007_parking.sql). */
 
 export interface LotRow {
   lot_id: string;

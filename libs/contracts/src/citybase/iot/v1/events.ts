@@ -58,7 +58,14 @@ export interface TelemetryReported {
   /** For events: what happened, e.g. "DOOR_FORCED". */
   eventType: string;
   /** When iot received it from the broker. */
-  receivedAt: Timestamp | undefined;
+  receivedAt:
+    | Timestamp
+    | undefined;
+  /** For state (lifecycle) messages: what the device says, and its connection session number. */
+  online: boolean;
+  session: bigint;
+  /** "connected", "disconnected", "last_will". */
+  reason: string;
 }
 
 /**
@@ -452,6 +459,9 @@ function createBaseTelemetryReported(): TelemetryReported {
     channel: "",
     eventType: "",
     receivedAt: undefined,
+    online: false,
+    session: 0n,
+    reason: "",
   };
 }
 
@@ -480,6 +490,18 @@ export const TelemetryReported: MessageFns<TelemetryReported> = {
     }
     if (message.receivedAt !== undefined) {
       Timestamp.encode(message.receivedAt, writer.uint32(66).fork()).join();
+    }
+    if (message.online !== false) {
+      writer.uint32(72).bool(message.online);
+    }
+    if (message.session !== 0n) {
+      if (BigInt.asIntN(64, message.session) !== message.session) {
+        throw new globalThis.Error("value provided for field message.session of type int64 too large");
+      }
+      writer.uint32(80).int64(message.session);
+    }
+    if (message.reason !== "") {
+      writer.uint32(90).string(message.reason);
     }
     return writer;
   },
@@ -561,6 +583,30 @@ export const TelemetryReported: MessageFns<TelemetryReported> = {
             message.receivedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.online = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.session = reader.int64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -603,6 +649,9 @@ export const TelemetryReported: MessageFns<TelemetryReported> = {
         : isSet(object.received_at)
         ? fromJsonTimestamp(object.received_at)
         : undefined,
+      online: isSet(object.online) ? globalThis.Boolean(object.online) : false,
+      session: isSet(object.session) ? BigInt(object.session) : 0n,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
   },
 
@@ -632,6 +681,15 @@ export const TelemetryReported: MessageFns<TelemetryReported> = {
     if (message.receivedAt !== undefined) {
       obj.receivedAt = fromTimestamp(message.receivedAt).toISOString();
     }
+    if (message.online !== false) {
+      obj.online = message.online;
+    }
+    if (message.session !== 0n) {
+      obj.session = message.session.toString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
     return obj;
   },
 
@@ -654,6 +712,9 @@ export const TelemetryReported: MessageFns<TelemetryReported> = {
     message.receivedAt = (object.receivedAt !== undefined && object.receivedAt !== null)
       ? Timestamp.fromPartial(object.receivedAt)
       : undefined;
+    message.online = object.online ?? false;
+    message.session = (object.session !== undefined && object.session !== null) ? BigInt(object.session) : 0n;
+    message.reason = object.reason ?? "";
     return message;
   },
 };
