@@ -4,6 +4,7 @@
 // here passes or fails on timing.
 import { runBackbone } from './backbone';
 import { runIdentity } from './identity';
+import { runIot } from './iot';
 import { runLedger } from './ledger';
 import { runMarketing } from './marketing';
 import { runPayment } from './payment';
@@ -41,6 +42,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'points transactions per second (issue, reserve, confirm over gRPC) spread over many accounts and on one hot account, reserve latency, pgbench baseline',
     run: runPoints,
   },
+  iot: {
+    summary:
+      'device telemetry per second through broker > iot > Kafka > PostgreSQL (lost must be 0), alarm latency under that load, Mosquitto and Kafka baselines',
+    run: runIot,
+  },
   marketing: {
     summary:
       'coupon claims per second on one hot flash-sale campaign (oversold must be 0), bare Redis EVALSHA baseline',
@@ -64,6 +70,7 @@ function usage(): string {
     '       BENCH_PAYMENTS, BENCH_PAYMENT_CONCURRENCY (payment)',
     '       BENCH_LEDGER_TRANSACTIONS, BENCH_LEDGER_CONCURRENCY, BENCH_LEDGER_ACCOUNTS (ledger)',
     '       BENCH_CLAIMS, BENCH_CLAIM_COUPONS, BENCH_CLAIM_CONCURRENCY, BENCH_QUOTE_RATE, BENCH_QUOTE_SECONDS (marketing)',
+    '       BENCH_IOT_DEVICES, BENCH_IOT_WINDOW, BENCH_IOT_SECONDS, BENCH_IOT_BASELINE_MESSAGES (iot)',
     '       BENCH_POINTS_SCRIPTS, BENCH_POINTS_HOT_SCRIPTS, BENCH_POINTS_ACCOUNTS, BENCH_POINTS_CONCURRENCY (points)',
     'other: BENCH_LOG_LEVEL (default warn), BENCH_STALL_SECONDS (hang guard, default 60), BENCH_PGBENCH_BIN,',
     '       TEST_POSTGRES_URL, KAFKA_BROKERS',

@@ -394,7 +394,7 @@ describe('help', () => {
     } else {
       expect(text).toContain('--credentials <file>');
     }
-    const mutating = /create|rotate|revoke|set|issue|activate|pause|end$|codes/.test(name);
+    const mutating = /create|rotate|revoke|set|issue|activate|pause|end$|codes|register/.test(name);
     expect(text.includes('--request-id <id>')).toBe(mutating);
   });
 

@@ -3,6 +3,7 @@
 // UsageErrors (exit code 2) with our messages, each naming the help topic to read.
 import { Command as CommanderCommand, type CommanderError, Option } from 'commander';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { DeviceKind } from '@citybase/contracts/citybase/iot/v1/iot';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import {
   type Campaign,
@@ -98,6 +99,21 @@ export type Command =
     }
   | { name: 'points balance'; auth: AuthOptions; operatorId: string; holderId: string }
   | { name: 'campaign create'; auth: AuthOptions; requestId?: string; campaign: Campaign }
+  | {
+      name: 'device register';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      projectId: string;
+      kind: DeviceKind;
+      deviceName: string;
+      serialNumber: string;
+      profile: string;
+    }
+  | { name: 'device get'; auth: AuthOptions; deviceId: string }
+  | { name: 'device list'; auth: AuthOptions; operatorId: string; projectId: string }
+  | { name: 'device rotate'; auth: AuthOptions; requestId?: string; deviceId: string }
+  | { name: 'device revoke'; auth: AuthOptions; requestId?: string; deviceId: string; reason: string }
   | { name: 'campaign get'; auth: AuthOptions; operatorId: string; campaignId: string }
   | {
       name: 'campaign list';
@@ -923,6 +939,100 @@ const SPECS: CommandSpec[] = [
       };
     },
   },
+  {
+    name: 'device register',
+    summary: 'register a device in a project and make its broker credentials (IotService.RegisterDevice)',
+    details: [
+      'Prints the device and its MQTT credentials; the password is shown this once (a repeat of',
+      'the request id answers the device without it). Kinds: door_controller, parking_gate,',
+      'parking_camera, ev_charger, smoke_sensor, temperature_sensor, water_sensor, air_sensor, meter.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', required: true, description: 'project_id' },
+      kind: { type: 'string', value: '<kind>', required: true, description: 'what the device is' },
+      name: { type: 'string', value: '<name>', required: true, description: 'a name people recognise' },
+      serial: {
+        type: 'string',
+        value: '<serial>',
+        required: true,
+        description: 'serial number, unique per project',
+      },
+      profile: { type: 'string', value: '<profile>', description: "profile (default: the kind's)" },
+    },
+    build: (v) => ({
+      name: 'device register',
+      auth: v.auth(),
+      ...withRequestId(v),
+      operatorId: v.required('operator'),
+      projectId: v.required('project'),
+      kind: parseDeviceKind(v.required('kind')),
+      deviceName: v.required('name'),
+      serialNumber: v.required('serial'),
+      profile: v.string('profile') ?? '',
+    }),
+  },
+  {
+    name: 'device get',
+    summary: 'a device with its presence (IotService.GetDevice)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: { id: { type: 'string', value: '<device-id>', required: true, description: 'device_id' } },
+    build: (v) => ({ name: 'device get', auth: v.auth(), deviceId: v.required('id') }),
+  },
+  {
+    name: 'device list',
+    summary: "an operator's (or project's) devices, newest first (IotService.ListDevices)",
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', description: "only the project's devices" },
+    },
+    build: (v) => ({
+      name: 'device list',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      projectId: v.string('project') ?? '',
+    }),
+  },
+  {
+    name: 'device rotate',
+    summary:
+      'give a device a new MQTT password; the old one stops working (IotService.RotateDeviceCredentials)',
+    details: ['The new password is printed this once; a connected device is disconnected.'],
+    api: true,
+    mutating: true,
+    options: { id: { type: 'string', value: '<device-id>', required: true, description: 'device_id' } },
+    build: (v) => ({
+      name: 'device rotate',
+      auth: v.auth(),
+      ...withRequestId(v),
+      deviceId: v.required('id'),
+    }),
+  },
+  {
+    name: 'device revoke',
+    summary: 'revoke a device for good: disconnected, its next connect refused (IotService.RevokeDevice)',
+    details: [],
+    api: true,
+    mutating: true,
+    options: {
+      id: { type: 'string', value: '<device-id>', required: true, description: 'device_id' },
+      reason: { type: 'string', value: '<text>', description: 'why (kept with the device)' },
+    },
+    build: (v) => ({
+      name: 'device revoke',
+      auth: v.auth(),
+      ...withRequestId(v),
+      deviceId: v.required('id'),
+      reason: v.string('reason') ?? '',
+    }),
+  },
 ];
 
 /** The node of a budget command: --period, and --operator / --project (a project needs its operator). */
@@ -976,6 +1086,17 @@ const FUNDINGS: ReadonlyMap<string, FundingSource> = new Map([
   ['operator', FundingSource.FUNDING_SOURCE_OPERATOR],
   ['merchant', FundingSource.FUNDING_SOURCE_MERCHANT],
 ]);
+
+function parseDeviceKind(text: string): DeviceKind {
+  const key = `DEVICE_KIND_${text.trim().toUpperCase().replace(/-/g, '_')}`;
+  const kind = (DeviceKind as unknown as Record<string, number>)[key];
+  if (kind === undefined || kind <= 0)
+    throw new UsageError(
+      `--kind must be a device kind such as smoke_sensor or meter (got '${text}')`,
+      'device register',
+    );
+  return kind as DeviceKind;
+}
 
 function parseCampaignStatus(text: string | undefined): CampaignStatus {
   if (text === undefined) return CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED;

@@ -103,6 +103,7 @@ describe('endpointsFromEnv', () => {
       grpcAddress: '127.0.0.1:50051',
       pointsGrpcAddress: '127.0.0.1:50054',
       marketingGrpcAddress: '127.0.0.1:50055',
+      iotGrpcAddress: '127.0.0.1:50056',
     });
     expect(
       endpointsFromEnv({
@@ -115,6 +116,7 @@ describe('endpointsFromEnv', () => {
       grpcAddress: 'id:443',
       pointsGrpcAddress: 'points:443',
       marketingGrpcAddress: '127.0.0.1:50055',
+      iotGrpcAddress: '127.0.0.1:50056',
     });
     expect(() => endpointsFromEnv({ CITYBASE_IDENTITY_URL: 'not a url' })).toThrow(CliError);
   });

@@ -5,6 +5,7 @@ import { ClientServiceService } from '@citybase/contracts/citybase/identity/v1/c
 import { TenancyServiceService } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
+import { IotServiceService } from '@citybase/contracts/citybase/iot/v1/iot';
 import type { ClientCredentials, Env } from './credentials';
 import { CliError } from './errors';
 
@@ -14,6 +15,8 @@ export const DEFAULT_IDENTITY_GRPC = '127.0.0.1:50051';
 export const DEFAULT_POINTS_GRPC = '127.0.0.1:50054';
 /** The marketing service's gRPC port (`citybase campaign ...`). */
 export const DEFAULT_MARKETING_GRPC = '127.0.0.1:50055';
+/** The iot service's gRPC port (`citybase device ...`). */
+export const DEFAULT_IOT_GRPC = '127.0.0.1:50056';
 /** Deadline of one gRPC call and of the token request. */
 export const CALL_TIMEOUT_MS = 30_000;
 
@@ -26,6 +29,8 @@ export interface Endpoints {
   pointsGrpcAddress: string;
   /** host:port of the marketing service's gRPC port (`citybase campaign ...`). */
   marketingGrpcAddress: string;
+  /** host:port of the iot service's gRPC port (`citybase device ...`). */
+  iotGrpcAddress: string;
 }
 
 export function endpointsFromEnv(env: Env): Endpoints {
@@ -41,6 +46,7 @@ export function endpointsFromEnv(env: Env): Endpoints {
     grpcAddress: env.CITYBASE_IDENTITY_GRPC || DEFAULT_IDENTITY_GRPC,
     pointsGrpcAddress: env.CITYBASE_POINTS_GRPC || DEFAULT_POINTS_GRPC,
     marketingGrpcAddress: env.CITYBASE_MARKETING_GRPC || DEFAULT_MARKETING_GRPC,
+    iotGrpcAddress: env.CITYBASE_IOT_GRPC || DEFAULT_IOT_GRPC,
   };
 }
 
@@ -162,8 +168,17 @@ type MarketingCalls = Pick<
   | 'exportCodes'
 >;
 
-/** The RPCs the tool uses: identity's, and the points and marketing services' operator tools. */
-export type IdentityApi = TenancyCalls & ClientCalls & PointsCalls & MarketingCalls & { close(): void };
+type IotCalls = Pick<
+  Unary<typeof IotServiceService>,
+  'registerDevice' | 'getDevice' | 'listDevices' | 'rotateDeviceCredentials' | 'revokeDevice'
+>;
+
+/** The RPCs the tool uses: identity's, and the points, marketing and iot services' operator tools. */
+export type IdentityApi = TenancyCalls &
+  ClientCalls &
+  PointsCalls &
+  MarketingCalls &
+  IotCalls & { close(): void };
 
 type RawUnary = (
   req: unknown,
@@ -202,6 +217,7 @@ export function identityApi(
   token: string,
   pointsGrpcAddress = DEFAULT_POINTS_GRPC,
   marketingGrpcAddress = DEFAULT_MARKETING_GRPC,
+  iotGrpcAddress = DEFAULT_IOT_GRPC,
 ): IdentityApi {
   const metadata = (): grpc.Metadata => {
     const md = new grpc.Metadata();
@@ -212,6 +228,7 @@ export function identityApi(
   const clients = promiseClient(ClientServiceService, grpcAddress, metadata);
   const points = promiseClient(PointsServiceService, pointsGrpcAddress, metadata);
   const marketing = promiseClient(MarketingServiceService, marketingGrpcAddress, metadata);
+  const iot = promiseClient(IotServiceService, iotGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -238,11 +255,17 @@ export function identityApi(
     generateCodes: marketing.generateCodes,
     getCodeBatch: marketing.getCodeBatch,
     exportCodes: marketing.exportCodes,
+    registerDevice: iot.registerDevice,
+    getDevice: iot.getDevice,
+    listDevices: iot.listDevices,
+    rotateDeviceCredentials: iot.rotateDeviceCredentials,
+    revokeDevice: iot.revokeDevice,
     close: () => {
       tenancy.close();
       clients.close();
       points.close();
       marketing.close();
+      iot.close();
     },
   };
 }
@@ -258,5 +281,6 @@ export async function connectIdentity(
     token.access_token,
     endpoints.pointsGrpcAddress,
     endpoints.marketingGrpcAddress,
+    endpoints.iotGrpcAddress,
   );
 }

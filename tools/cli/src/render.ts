@@ -1,5 +1,6 @@
 // JSON output of the tool: proto field names (snake_case), int64 as decimal strings, enums by name
 // without their prefix ("RESIDENTIAL"), timestamps as RFC 3339 UTC strings (null when unset).
+import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
 import type { Timestamp } from '@citybase/contracts/google/protobuf/timestamp';
 import {
   type Campaign,
@@ -226,5 +227,24 @@ export function renderCodeBatch(b: CodeBatch | undefined): Json {
     generated: b.generated.toString(),
     created_at: timestampText(b.createdAt),
     finished_at: timestampText(b.finishedAt),
+  };
+}
+
+/** A device as the tool prints it (kind and status by name, times as RFC 3339). */
+export function renderDevice(d: Device | undefined): Json {
+  if (!d) return null;
+  return {
+    device_id: d.deviceId,
+    operator_id: d.tenancy?.operatorId ?? '',
+    project_id: d.tenancy?.projectId ?? '',
+    kind: enumName(DeviceKind, d.kind, 'DEVICE_KIND_').toLowerCase(),
+    profile: d.profile,
+    name: d.name,
+    serial_number: d.serialNumber,
+    status: enumName(DeviceStatus, d.status, 'DEVICE_STATUS_').toLowerCase(),
+    online: d.online,
+    last_seen_at: timestampText(d.lastSeenAt),
+    credentials_version: d.credentialsVersion,
+    created_at: timestampText(d.createdAt),
   };
 }

@@ -1,3 +1,4 @@
+import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -226,6 +227,50 @@ class FakeApi implements IdentityApi {
       ? { codes: [{ code: '0123456789ABCDEF', couponId: '' }], page: { nextPageToken: 'e2' } }
       : { codes: [{ code: 'ZYXWVTSRQPNMKJHG', couponId: 'k-1' }], page: { nextPageToken: '' } };
   };
+  private device(deviceId: string, status = DeviceStatus.DEVICE_STATUS_ACTIVE): Device {
+    return {
+      deviceId,
+      tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+      kind: DeviceKind.DEVICE_KIND_METER,
+      name: 'meter',
+      serialNumber: 'sn-1',
+      status,
+      online: false,
+      lastSeenAt: undefined,
+      createdAt: CREATED,
+      profile: 'meter',
+      credentialsVersion: 1,
+    };
+  }
+  private credentials(deviceId: string) {
+    return {
+      mqttUrl: 'mqtt://127.0.0.1:1885',
+      username: deviceId,
+      clientId: deviceId,
+      password: 'pw-once',
+      topicPrefix: `city/p-1/devices/${deviceId}`,
+    };
+  }
+  registerDevice: IdentityApi['registerDevice'] = async (req) => {
+    this.record('registerDevice', req);
+    return { device: this.device('d-1'), credentials: this.credentials('d-1') };
+  };
+  getDevice: IdentityApi['getDevice'] = async (req) => {
+    this.record('getDevice', req);
+    return { device: this.device(req.deviceId) };
+  };
+  listDevices: IdentityApi['listDevices'] = async (req) => {
+    this.record('listDevices', req);
+    return { devices: [this.device('d-1')], page: { nextPageToken: '' } };
+  };
+  rotateDeviceCredentials: IdentityApi['rotateDeviceCredentials'] = async (req) => {
+    this.record('rotateDeviceCredentials', req);
+    return { device: this.device(req.deviceId), credentials: this.credentials(req.deviceId) };
+  };
+  revokeDevice: IdentityApi['revokeDevice'] = async (req) => {
+    this.record('revokeDevice', req);
+    return { device: this.device(req.deviceId, DeviceStatus.DEVICE_STATUS_REVOKED) };
+  };
   close(): void {
     this.closed = true;
   }
@@ -340,6 +385,7 @@ describe('credentials and endpoints', () => {
           grpcAddress: '127.0.0.1:50051',
           pointsGrpcAddress: '127.0.0.1:50054',
           marketingGrpcAddress: '127.0.0.1:50055',
+          iotGrpcAddress: '127.0.0.1:50056',
         },
         credentials: { client_id: 'cb_env', client_secret: 'env-secret' },
       },
@@ -364,6 +410,7 @@ describe('credentials and endpoints', () => {
         grpcAddress: 'identity:6000',
         pointsGrpcAddress: 'points:6004',
         marketingGrpcAddress: 'marketing:6005',
+        iotGrpcAddress: '127.0.0.1:50056',
       },
       credentials: { client_id: 'cb_file', client_secret: 'file-secret' },
     });
@@ -1060,5 +1107,54 @@ describe('failures', () => {
     expect(await h.run('client', 'revoke', '--help')).toBe(0);
     expect(h.out.join('')).toMatch(/^usage: citybase client revoke --id <client-id> --reason <text>/);
     expect(h.err).toEqual([]);
+  });
+
+  it('device register prints the credentials once; rotate and revoke send the request id; get and list', async () => {
+    const h = harness(ENV);
+    expect(
+      await h.run(
+        'device',
+        'register',
+        '--operator',
+        'op-1',
+        '--project',
+        'p-1',
+        '--kind',
+        'meter',
+        '--name',
+        'm',
+        '--serial',
+        'sn-1',
+      ),
+    ).toBe(0);
+    expect(h.api.calls[0]).toMatchObject({
+      method: 'registerDevice',
+      req: {
+        tenancy: { operatorId: 'op-1', projectId: 'p-1' },
+        kind: DeviceKind.DEVICE_KIND_METER,
+        serialNumber: 'sn-1',
+      },
+    });
+    expect(h.out.join('')).toContain('"password": "pw-once"');
+    expect(h.out.join('')).toContain('"kind": "meter"');
+    expect(await h.run('device', 'revoke', '--id', 'd-1', '--reason', 'stolen')).toBe(0);
+    expect(h.out.join('')).toContain('"status": "revoked"');
+    expect(await h.run('device', 'list', '--operator', 'op-1')).toBe(0);
+    expect(
+      await h.run(
+        'device',
+        'register',
+        '--operator',
+        'op-1',
+        '--project',
+        'p-1',
+        '--kind',
+        'toaster',
+        '--name',
+        'm',
+        '--serial',
+        's',
+      ),
+    ).not.toBe(0);
   });
 });

@@ -15,6 +15,7 @@ import {
   renderBalance,
   renderBudget,
   renderCampaign,
+  renderDevice,
   renderClient,
   renderCodeBatch,
   renderEarningRule,
@@ -114,7 +115,10 @@ type MutatingCommand = Extract<
       | 'campaign activate'
       | 'campaign pause'
       | 'campaign end'
-      | 'campaign codes';
+      | 'campaign codes'
+      | 'device register'
+      | 'device rotate'
+      | 'device revoke';
   }
 >;
 
@@ -134,6 +138,9 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'campaign activate':
     case 'campaign pause':
     case 'campaign end':
+    case 'device register':
+    case 'device rotate':
+    case 'device revoke':
       return true;
     case 'campaign codes':
       return command.generate !== undefined;
@@ -145,6 +152,8 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'points budget list':
     case 'campaign get':
     case 'campaign list':
+    case 'device get':
+    case 'device list':
     case 'points rule list':
     case 'points balance':
       return false;
@@ -309,6 +318,46 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
     case 'campaign create': {
       const res = await api.createCampaign({ requestId, campaign: command.campaign });
       return print({ request_id: requestId, campaign: renderCampaign(res.campaign) });
+    }
+    case 'device register': {
+      const res = await api.registerDevice({
+        requestId,
+        tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+        kind: command.kind,
+        name: command.deviceName,
+        serialNumber: command.serialNumber,
+        profile: command.profile,
+      });
+      return print({
+        request_id: requestId,
+        device: renderDevice(res.device),
+        credentials: res.credentials ?? null,
+      });
+    }
+    case 'device get':
+      return print({ device: renderDevice((await api.getDevice({ deviceId: command.deviceId })).device) });
+    case 'device list': {
+      const devices = await allPages(async (pageToken) => {
+        const res = await api.listDevices({
+          tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+          kind: 0,
+          page: { pageSize: 0, pageToken },
+        });
+        return { items: res.devices, page: res.page };
+      });
+      return print({ devices: devices.map(renderDevice) });
+    }
+    case 'device rotate': {
+      const res = await api.rotateDeviceCredentials({ requestId, deviceId: command.deviceId });
+      return print({
+        request_id: requestId,
+        device: renderDevice(res.device),
+        credentials: res.credentials ?? null,
+      });
+    }
+    case 'device revoke': {
+      const res = await api.revokeDevice({ requestId, deviceId: command.deviceId, reason: command.reason });
+      return print({ request_id: requestId, device: renderDevice(res.device) });
     }
     case 'campaign get': {
       const res = await api.getCampaign({
