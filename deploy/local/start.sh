@@ -168,7 +168,7 @@ fi
 # Services that call other services (docs/adr/0010-service-to-service-calls.md) authenticate as
 # their own API client at identity: created once per local city in step 5c, its credentials kept
 # in the state directory as <name>-client.json and passed as <NAME>_CLIENT_ID / _CLIENT_SECRET.
-CALLING_SERVICES=(marketing)
+CALLING_SERVICES=(marketing iot)
 client_env() { # <name>: the service's own client credentials as env assignments, if it has them
   local file="$STATE_DIR/$1-client.json" upper
   upper="$(tr '[:lower:]' '[:upper:]' <<<"$1")"
@@ -272,6 +272,7 @@ for name in "${CALLING_SERVICES[@]}"; do
   [[ -s "$file" || ! -s "$ADMIN_FILE" ]] && continue
   case "$name" in
     marketing) scopes="payment:write,payment:read,payment:refund,settlement:write,city:admin" ;;
+    iot) scopes="payment:write,payment:read" ;;
   esac
   if ! CITYBASE_IDENTITY_URL="http://127.0.0.1:${HTTP_PORT[identity]}" \
     CITYBASE_IDENTITY_GRPC="127.0.0.1:${GRPC_PORT[identity]}" \
