@@ -272,7 +272,7 @@ for name in "${CALLING_SERVICES[@]}"; do
   [[ -s "$file" || ! -s "$ADMIN_FILE" ]] && continue
   case "$name" in
     marketing) scopes="payment:write,payment:read,payment:refund,settlement:write,city:admin" ;;
-    iot) scopes="payment:write,payment:read" ;;
+    iot) scopes="payment:write,payment:read,city:admin" ;; # city-wide: a client bound to no operator acts in none without it (libs/platform auth/claims.ts)
   esac
   if ! CITYBASE_IDENTITY_URL="http://127.0.0.1:${HTTP_PORT[identity]}" \
     CITYBASE_IDENTITY_GRPC="127.0.0.1:${GRPC_PORT[identity]}" \
