@@ -17,7 +17,7 @@ const tenancy = { operatorId: A, projectId: P, merchantId: 'm-park' };
 
 // Payment is not started here (the exit's CreatePayment call stays DUE): what is shown is that a
 // fee keeps the gate closed and a free stay or a pass opens it at once. Paid exits end to end
-// (exit > pay > gate opens) need payment and the sandbox channel: not written yet (docs/iot.md).
+// (exit > pay > gate opens) with payment and the sandbox channel: tools/e2e/test/iot-parking-flow.int-spec.ts.
 describe('iot: parking lots, plate reads and the exit gate (in-process service, project Mosquitto)', () => {
   let h: IotHarness;
   let parking: PromiseClient<typeof ParkingServiceService>;

@@ -940,7 +940,10 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
           return ((list.alarms as Json[] | undefined)?.[0]?.alarmId as string | undefined) || undefined;
         },
         60_000,
-      );
+      ).catch((err: Error) => {
+        // what iot said, to tell a slow ingest from a broken one
+        throw new Error(`${err.message}\niot:\n${fleet!.procs.get('iot')?.output().slice(-4000)}`);
+      });
       return { deviceId, alarmId };
     } finally {
       await device.stop();

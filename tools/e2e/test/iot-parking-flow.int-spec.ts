@@ -41,6 +41,7 @@ import {
   SimCharger,
   SimDevice,
 } from '@citybase/device-sim';
+import { iotMqttEnv } from '../src';
 
 /**
  * Parking and EV charging paid for through the real payment process and the sandbox channel
@@ -165,6 +166,7 @@ describe('iot parking and charging paid through payment and the sandbox channel 
       IOT_CLIENT_ID: iotClient.client_id,
       IOT_CLIENT_SECRET: iotClient.client_secret,
       IOT_PAYMENT_JOB_INTERVAL_MS: '300',
+      ...iotMqttEnv('iotpay'),
     });
     procs.push(iot);
     await iot.ready();
