@@ -5,6 +5,7 @@ import { ClientServiceService } from '@citybase/contracts/citybase/identity/v1/c
 import { TenancyServiceService } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
+import { CommandServiceService } from '@citybase/contracts/citybase/iot/v1/commands';
 import { IotServiceService } from '@citybase/contracts/citybase/iot/v1/iot';
 import type { ClientCredentials, Env } from './credentials';
 import { CliError } from './errors';
@@ -171,7 +172,8 @@ type MarketingCalls = Pick<
 type IotCalls = Pick<
   Unary<typeof IotServiceService>,
   'registerDevice' | 'getDevice' | 'listDevices' | 'rotateDeviceCredentials' | 'revokeDevice'
->;
+> &
+  Pick<Unary<typeof CommandServiceService>, 'sendCommand' | 'getCommand'>;
 
 /** The RPCs the tool uses: identity's, and the points, marketing and iot services' operator tools. */
 export type IdentityApi = TenancyCalls &
@@ -229,6 +231,7 @@ export function identityApi(
   const points = promiseClient(PointsServiceService, pointsGrpcAddress, metadata);
   const marketing = promiseClient(MarketingServiceService, marketingGrpcAddress, metadata);
   const iot = promiseClient(IotServiceService, iotGrpcAddress, metadata);
+  const commands = promiseClient(CommandServiceService, iotGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -260,12 +263,15 @@ export function identityApi(
     listDevices: iot.listDevices,
     rotateDeviceCredentials: iot.rotateDeviceCredentials,
     revokeDevice: iot.revokeDevice,
+    sendCommand: commands.sendCommand,
+    getCommand: commands.getCommand,
     close: () => {
       tenancy.close();
       clients.close();
       points.close();
       marketing.close();
       iot.close();
+      commands.close();
     },
   };
 }

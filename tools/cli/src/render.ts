@@ -1,5 +1,6 @@
 // JSON output of the tool: proto field names (snake_case), int64 as decimal strings, enums by name
 // without their prefix ("RESIDENTIAL"), timestamps as RFC 3339 UTC strings (null when unset).
+import { CommandKind, CommandState, DeviceCommand } from '@citybase/contracts/citybase/iot/v1/commands';
 import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
 import type { Timestamp } from '@citybase/contracts/google/protobuf/timestamp';
 import {
@@ -246,5 +247,26 @@ export function renderDevice(d: Device | undefined): Json {
     last_seen_at: timestampText(d.lastSeenAt),
     credentials_version: d.credentialsVersion,
     created_at: timestampText(d.createdAt),
+  };
+}
+
+/** A device command as the tool prints it (kind and state by name, times as RFC 3339). */
+export function renderDeviceCommand(c: DeviceCommand | undefined): Json {
+  if (!c) return null;
+  return {
+    command_id: c.commandId,
+    operator_id: c.tenancy?.operatorId ?? '',
+    project_id: c.tenancy?.projectId ?? '',
+    device_id: c.deviceId,
+    kind: enumName(CommandKind, c.kind, 'COMMAND_KIND_').toLowerCase(),
+    state: enumName(CommandState, c.state, 'COMMAND_STATE_').toLowerCase(),
+    reference: c.reference,
+    detail: c.detail,
+    created_at: timestampText(c.createdAt),
+    deadline: timestampText(c.deadline),
+    sent_at: timestampText(c.sentAt),
+    delivered_at: timestampText(c.deliveredAt),
+    completed_at: timestampText(c.completedAt),
+    publish_count: c.publishCount,
   };
 }

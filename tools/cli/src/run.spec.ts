@@ -1,3 +1,4 @@
+import { CommandKind, CommandState, DeviceCommand } from '@citybase/contracts/citybase/iot/v1/commands';
 import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -270,6 +271,38 @@ class FakeApi implements IdentityApi {
   revokeDevice: IdentityApi['revokeDevice'] = async (req) => {
     this.record('revokeDevice', req);
     return { device: this.device(req.deviceId, DeviceStatus.DEVICE_STATUS_REVOKED) };
+  };
+  private command(commandId: string, kind: CommandKind, state: CommandState): DeviceCommand {
+    return {
+      commandId,
+      tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+      deviceId: 'd-1',
+      kind,
+      state,
+      args: {},
+      reference: '',
+      detail: '',
+      createdAt: CREATED,
+      deadline: CREATED,
+      sentAt: undefined,
+      deliveredAt: undefined,
+      completedAt: undefined,
+      publishCount: 0,
+    };
+  }
+  sendCommand: IdentityApi['sendCommand'] = async (req) => {
+    this.record('sendCommand', req);
+    return { command: this.command('c-1', req.kind, CommandState.COMMAND_STATE_QUEUED) };
+  };
+  getCommand: IdentityApi['getCommand'] = async (req) => {
+    this.record('getCommand', req);
+    return {
+      command: this.command(
+        req.commandId,
+        CommandKind.COMMAND_KIND_GATE_OPEN,
+        CommandState.COMMAND_STATE_SUCCEEDED,
+      ),
+    };
   };
   close(): void {
     this.closed = true;
@@ -1156,5 +1189,54 @@ describe('failures', () => {
         's',
       ),
     ).not.toBe(0);
+  });
+
+  it('device command send names the kind and the TTL and sends the request id; get prints the state by name', async () => {
+    const h = harness(ENV);
+    expect(
+      await h.run(
+        'device',
+        'command',
+        'send',
+        '--operator',
+        'op-1',
+        '--device',
+        'd-1',
+        '--kind',
+        'gate_open',
+        '--ttl',
+        '20',
+        '--request-id',
+        'r-gate-1',
+      ),
+    ).toBe(0);
+    expect(h.api.calls[0]).toEqual({
+      method: 'sendCommand',
+      req: {
+        requestId: 'r-gate-1',
+        tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' },
+        deviceId: 'd-1',
+        kind: CommandKind.COMMAND_KIND_GATE_OPEN,
+        args: {},
+        reference: '',
+        ttlSeconds: 20,
+      },
+    });
+    expect(h.out.join('')).toContain('"state": "queued"');
+    expect(h.out.join('')).toContain('"kind": "gate_open"');
+    expect(await h.run('device', 'command', 'get', '--operator', 'op-1', '--id', 'c-9')).toBe(0);
+    expect(h.api.calls[1]).toEqual({
+      method: 'getCommand',
+      req: { tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' }, commandId: 'c-9' },
+    });
+    expect(h.out.join('')).toContain('"state": "succeeded"');
+    const calls = h.api.calls.length;
+    expect(
+      await h.run('device', 'command', 'send', '--operator', 'op-1', '--device', 'd-1', '--kind', 'launch'),
+    ).toBe(2);
+    expect(h.err.join('')).toContain(
+      "--kind must be a command kind such as gate_open or door_open (got 'launch')",
+    );
+    expect(h.api.calls.length).toBe(calls);
   });
 });

@@ -16,6 +16,7 @@ import {
   renderBudget,
   renderCampaign,
   renderDevice,
+  renderDeviceCommand,
   renderClient,
   renderCodeBatch,
   renderEarningRule,
@@ -118,7 +119,8 @@ type MutatingCommand = Extract<
       | 'campaign codes'
       | 'device register'
       | 'device rotate'
-      | 'device revoke';
+      | 'device revoke'
+      | 'device command send';
   }
 >;
 
@@ -141,6 +143,7 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'device register':
     case 'device rotate':
     case 'device revoke':
+    case 'device command send':
       return true;
     case 'campaign codes':
       return command.generate !== undefined;
@@ -154,6 +157,7 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'campaign list':
     case 'device get':
     case 'device list':
+    case 'device command get':
     case 'points rule list':
     case 'points balance':
       return false;
@@ -358,6 +362,25 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
     case 'device revoke': {
       const res = await api.revokeDevice({ requestId, deviceId: command.deviceId, reason: command.reason });
       return print({ request_id: requestId, device: renderDevice(res.device) });
+    }
+    case 'device command send': {
+      const res = await api.sendCommand({
+        requestId,
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        deviceId: command.deviceId,
+        kind: command.kind,
+        args: {},
+        reference: '',
+        ttlSeconds: command.ttlSeconds,
+      });
+      return print({ request_id: requestId, command: renderDeviceCommand(res.command) });
+    }
+    case 'device command get': {
+      const res = await api.getCommand({
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        commandId: command.commandId,
+      });
+      return print({ command: renderDeviceCommand(res.command) });
     }
     case 'campaign get': {
       const res = await api.getCampaign({
