@@ -120,6 +120,7 @@ export type Command =
       auth: AuthOptions;
       requestId?: string;
       operatorId: string;
+      projectId: string;
       deviceId: string;
       kind: CommandKind;
       ttlSeconds: number;
@@ -1056,6 +1057,7 @@ const SPECS: CommandSpec[] = [
     mutating: true,
     options: {
       operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', required: true, description: "the device's project_id" },
       device: { type: 'string', value: '<device-id>', required: true, description: 'device_id' },
       kind: { type: 'string', value: '<kind>', required: true, description: 'what to do' },
       ttl: { type: 'string', value: '<seconds>', description: "time to live (default: the kind's)" },
@@ -1065,6 +1067,7 @@ const SPECS: CommandSpec[] = [
       auth: v.auth(),
       ...withRequestId(v),
       operatorId: v.required('operator'),
+      projectId: v.required('project'),
       deviceId: v.required('device'),
       kind: parseCommandKind(v.required('kind')),
       ttlSeconds: v.int32('ttl', 0),

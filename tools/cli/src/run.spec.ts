@@ -1200,6 +1200,8 @@ describe('failures', () => {
         'send',
         '--operator',
         'op-1',
+        '--project',
+        'p-1',
         '--device',
         'd-1',
         '--kind',
@@ -1214,7 +1216,7 @@ describe('failures', () => {
       method: 'sendCommand',
       req: {
         requestId: 'r-gate-1',
-        tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' },
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
         deviceId: 'd-1',
         kind: CommandKind.COMMAND_KIND_GATE_OPEN,
         args: {},
@@ -1232,7 +1234,19 @@ describe('failures', () => {
     expect(h.out.join('')).toContain('"state": "succeeded"');
     const calls = h.api.calls.length;
     expect(
-      await h.run('device', 'command', 'send', '--operator', 'op-1', '--device', 'd-1', '--kind', 'launch'),
+      await h.run(
+        'device',
+        'command',
+        'send',
+        '--operator',
+        'op-1',
+        '--project',
+        'p-1',
+        '--device',
+        'd-1',
+        '--kind',
+        'launch',
+      ),
     ).toBe(2);
     expect(h.err.join('')).toContain(
       "--kind must be a command kind such as gate_open or door_open (got 'launch')",

@@ -366,7 +366,7 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
     case 'device command send': {
       const res = await api.sendCommand({
         requestId,
-        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
         deviceId: command.deviceId,
         kind: command.kind,
         args: {},

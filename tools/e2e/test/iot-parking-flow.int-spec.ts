@@ -383,6 +383,54 @@ describe('iot parking and charging paid through payment and the sandbox channel 
     });
   });
 
+  it('citybase device command send | get: an operator closes the gate through iot; the gate executes it', async () => {
+    const env = {
+      CITYBASE_IDENTITY_URL: identity.httpUrl,
+      CITYBASE_IDENTITY_GRPC: identity.grpcAddress,
+      CITYBASE_IOT_GRPC: iot.grpcAddress,
+    };
+    const creds = ['--credentials', join(stateDir, 'city-admin.json')];
+    const sent = JSON.parse(
+      cli(
+        [
+          'device',
+          'command',
+          'send',
+          '--operator',
+          operatorId,
+          '--project',
+          projectId,
+          '--device',
+          gateSim!.deviceId,
+          '--kind',
+          'gate_close',
+          ...creds,
+        ],
+        env,
+      ),
+    ) as { command: { command_id: string; kind: string } };
+    expect(sent.command.kind).toBe('gate_close');
+    await waitFor(
+      'the gate executed the close command',
+      async () => (gate.executions.some((e) => e.commandId === sent.command.command_id) ? true : undefined),
+      60_000,
+    );
+    const state = await waitFor(
+      'the command is reported succeeded',
+      async () => {
+        const got = JSON.parse(
+          cli(
+            ['device', 'command', 'get', '--operator', operatorId, '--id', sent.command.command_id, ...creds],
+            env,
+          ),
+        ) as { command: { state: string } };
+        return got.command.state === 'succeeded' ? got.command.state : undefined;
+      },
+      60_000,
+    );
+    expect(state).toBe('succeeded');
+  });
+
   describe('EV charging', () => {
     const TYPE = {
       START: ChargerEventType.CHARGER_EVENT_TYPE_START,
