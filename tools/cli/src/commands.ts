@@ -126,6 +126,8 @@ export type Command =
       ttlSeconds: number;
     }
   | { name: 'device command get'; auth: AuthOptions; operatorId: string; commandId: string }
+  | { name: 'parking session get'; auth: AuthOptions; operatorId: string; sessionId: string }
+  | { name: 'charging session get'; auth: AuthOptions; operatorId: string; sessionId: string }
   | { name: 'campaign get'; auth: AuthOptions; operatorId: string; campaignId: string }
   | {
       name: 'campaign list';
@@ -1089,6 +1091,41 @@ const SPECS: CommandSpec[] = [
       auth: v.auth(),
       operatorId: v.required('operator'),
       commandId: v.required('id'),
+    }),
+  },
+  {
+    name: 'parking session get',
+    summary: 'a parking stay: plate, fee, payment and gate command (ParkingService.GetParkingSession)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      id: { type: 'string', value: '<session-id>', required: true, description: 'session_id' },
+    },
+    build: (v) => ({
+      name: 'parking session get',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      sessionId: v.required('id'),
+    }),
+  },
+  {
+    name: 'charging session get',
+    summary:
+      'an EV charging session: registers, energy, bill and payment (ChargingService.GetChargingSession)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      id: { type: 'string', value: '<session-id>', required: true, description: 'session_id' },
+    },
+    build: (v) => ({
+      name: 'charging session get',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      sessionId: v.required('id'),
     }),
   },
 ];

@@ -5,7 +5,9 @@ import { ClientServiceService } from '@citybase/contracts/citybase/identity/v1/c
 import { TenancyServiceService } from '@citybase/contracts/citybase/identity/v1/tenancy';
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
+import { ChargingServiceService } from '@citybase/contracts/citybase/iot/v1/charging';
 import { CommandServiceService } from '@citybase/contracts/citybase/iot/v1/commands';
+import { ParkingServiceService } from '@citybase/contracts/citybase/iot/v1/parking';
 import { IotServiceService } from '@citybase/contracts/citybase/iot/v1/iot';
 import type { ClientCredentials, Env } from './credentials';
 import { CliError } from './errors';
@@ -173,7 +175,9 @@ type IotCalls = Pick<
   Unary<typeof IotServiceService>,
   'registerDevice' | 'getDevice' | 'listDevices' | 'rotateDeviceCredentials' | 'revokeDevice'
 > &
-  Pick<Unary<typeof CommandServiceService>, 'sendCommand' | 'getCommand'>;
+  Pick<Unary<typeof CommandServiceService>, 'sendCommand' | 'getCommand'> &
+  Pick<Unary<typeof ParkingServiceService>, 'getParkingSession'> &
+  Pick<Unary<typeof ChargingServiceService>, 'getChargingSession'>;
 
 /** The RPCs the tool uses: identity's, and the points, marketing and iot services' operator tools. */
 export type IdentityApi = TenancyCalls &
@@ -232,6 +236,8 @@ export function identityApi(
   const marketing = promiseClient(MarketingServiceService, marketingGrpcAddress, metadata);
   const iot = promiseClient(IotServiceService, iotGrpcAddress, metadata);
   const commands = promiseClient(CommandServiceService, iotGrpcAddress, metadata);
+  const parking = promiseClient(ParkingServiceService, iotGrpcAddress, metadata);
+  const charging = promiseClient(ChargingServiceService, iotGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -265,6 +271,8 @@ export function identityApi(
     revokeDevice: iot.revokeDevice,
     sendCommand: commands.sendCommand,
     getCommand: commands.getCommand,
+    getParkingSession: parking.getParkingSession,
+    getChargingSession: charging.getChargingSession,
     close: () => {
       tenancy.close();
       clients.close();
@@ -272,6 +280,8 @@ export function identityApi(
       marketing.close();
       iot.close();
       commands.close();
+      parking.close();
+      charging.close();
     },
   };
 }

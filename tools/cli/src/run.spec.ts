@@ -1,5 +1,7 @@
 import { CommandKind, CommandState, DeviceCommand } from '@citybase/contracts/citybase/iot/v1/commands';
 import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
+import { ParkingSessionState } from '@citybase/contracts/citybase/iot/v1/parking';
+import { ChargingSessionState } from '@citybase/contracts/citybase/iot/v1/charging';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -302,6 +304,49 @@ class FakeApi implements IdentityApi {
         CommandKind.COMMAND_KIND_GATE_OPEN,
         CommandState.COMMAND_STATE_SUCCEEDED,
       ),
+    };
+  };
+  getParkingSession: IdentityApi['getParkingSession'] = async (req) => {
+    this.record('getParkingSession', req);
+    return {
+      session: {
+        sessionId: req.sessionId,
+        lotId: 'lot-1',
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+        plate: '粤B30003',
+        state: ParkingSessionState.PARKING_SESSION_STATE_AWAITING_PAYMENT,
+        enteredAt: CREATED,
+        exitRequestedAt: CREATED,
+        fee: { currency: 'CNY', amountMinor: 1_000n },
+        passApplied: false,
+        paymentId: 'pay-1',
+        gateCommandId: '',
+        closedAt: undefined,
+      },
+    };
+  };
+  getChargingSession: IdentityApi['getChargingSession'] = async (req) => {
+    this.record('getChargingSession', req);
+    return {
+      session: {
+        sessionId: req.sessionId,
+        deviceId: 'd-1',
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+        transactionId: 'tx-1',
+        userId: 'u-1',
+        state: ChargingSessionState.CHARGING_SESSION_STATE_STOPPED,
+        lastSeq: 4,
+        firstRegisterWh: 1_000_000n,
+        lastRegisterWh: 1_010_000n,
+        energyWh: 10_000n,
+        energyCost: { currency: 'CNY', amountMinor: 1_000n },
+        serviceFee: { currency: 'CNY', amountMinor: 500n },
+        total: { currency: 'CNY', amountMinor: 1_500n },
+        paymentId: 'pay-2',
+        startedAt: CREATED,
+        stoppedAt: CREATED,
+        fault: '',
+      },
     };
   };
   close(): void {
@@ -1252,5 +1297,27 @@ describe('failures', () => {
       "--kind must be a command kind such as gate_open or door_open (got 'launch')",
     );
     expect(h.api.calls.length).toBe(calls);
+  });
+
+  it('parking session get and charging session get print state by name and money in minor units', async () => {
+    const h = harness(ENV);
+    expect(await h.run('parking', 'session', 'get', '--operator', 'op-1', '--id', 's-1')).toBe(0);
+    expect(h.api.calls[0]).toEqual({
+      method: 'getParkingSession',
+      req: { tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' }, sessionId: 's-1' },
+    });
+    expect(h.json()).toMatchObject({
+      session: {
+        state: 'awaiting_payment',
+        fee: { currency: 'CNY', amount_minor: '1000' },
+        payment_id: 'pay-1',
+      },
+    });
+    h.out.length = 0;
+    expect(await h.run('charging', 'session', 'get', '--operator', 'op-1', '--id', 's-2')).toBe(0);
+    expect(h.json()).toMatchObject({
+      session: { state: 'stopped', energy_wh: '10000', total: { currency: 'CNY', amount_minor: '1500' } },
+    });
+    expect(await h.run('charging', 'session', 'get', '--id', 's-2')).toBe(2);
   });
 });

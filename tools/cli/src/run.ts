@@ -17,6 +17,8 @@ import {
   renderCampaign,
   renderDevice,
   renderDeviceCommand,
+  renderParkingSession,
+  renderChargingSession,
   renderClient,
   renderCodeBatch,
   renderEarningRule,
@@ -158,6 +160,8 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'device get':
     case 'device list':
     case 'device command get':
+    case 'parking session get':
+    case 'charging session get':
     case 'points rule list':
     case 'points balance':
       return false;
@@ -381,6 +385,20 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
         commandId: command.commandId,
       });
       return print({ command: renderDeviceCommand(res.command) });
+    }
+    case 'parking session get': {
+      const res = await api.getParkingSession({
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        sessionId: command.sessionId,
+      });
+      return print({ session: renderParkingSession(res.session) });
+    }
+    case 'charging session get': {
+      const res = await api.getChargingSession({
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        sessionId: command.sessionId,
+      });
+      return print({ session: renderChargingSession(res.session) });
     }
     case 'campaign get': {
       const res = await api.getCampaign({

@@ -82,6 +82,15 @@ describe('iot parking and charging paid through payment and the sandbox channel 
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: 'pipe',
     }).toString();
+  /** `citybase <args>` as the city admin against these processes, its JSON answer. */
+  const operatorCli = (args: string[]) =>
+    JSON.parse(
+      cli([...args, '--credentials', join(stateDir, 'city-admin.json')], {
+        CITYBASE_IDENTITY_URL: identity.httpUrl,
+        CITYBASE_IDENTITY_GRPC: identity.grpcAddress,
+        CITYBASE_IOT_GRPC: iot.grpcAddress,
+      }),
+    ) as { session: Record<string, unknown> };
   const credentialsIn = (file: string) =>
     JSON.parse(readFileSync(join(stateDir, file), 'utf8')) as { client_id: string; client_secret: string };
 
@@ -372,6 +381,15 @@ describe('iot parking and charging paid through payment and the sandbox channel 
       } finally {
         commands.close();
       }
+      // what the operator sees of it
+      expect(
+        operatorCli(['parking', 'session', 'get', '--operator', operatorId, '--id', exit.sessionId]).session,
+      ).toMatchObject({
+        state: 'closed',
+        fee: { currency: 'CNY', amount_minor: '1000' },
+        payment_id: paymentId,
+        gate_command_id: closed.gateCommandId,
+      });
       // the unpaid car's gate never opened: the gate executed exactly this one command
       expect(gate.executions.map((e) => e.commandId)).toEqual([closed.gateCommandId]);
       const parking = grpcClient(ParkingServiceService, iot.grpcAddress, admin);
@@ -520,6 +538,14 @@ describe('iot parking and charging paid through payment and the sandbox channel 
         [operatorId],
       );
       expect(payments).toEqual([{ payment_id: paymentId, a: '1500', status: 3 }]);
+      expect(
+        operatorCli(['charging', 'session', 'get', '--operator', operatorId, '--id', s.sessionId]).session,
+      ).toMatchObject({
+        state: 'stopped',
+        energy_wh: '10000',
+        total: { currency: 'CNY', amount_minor: '1500' },
+        payment_id: paymentId,
+      });
       expect(
         await query(iotDb, `SELECT payment_id FROM billing_calls WHERE subject_id = $1`, [s.sessionId]),
       ).toEqual([{ payment_id: paymentId }]);
