@@ -170,7 +170,7 @@ fi
 # Services that call other services (docs/adr/0010-service-to-service-calls.md) authenticate as
 # their own API client at identity: created once per local city in step 5c, its credentials kept
 # in the state directory as <name>-client.json and passed as <NAME>_CLIENT_ID / _CLIENT_SECRET.
-CALLING_SERVICES=(marketing payment)
+CALLING_SERVICES=(marketing payment iot)
 client_env() { # <name>: the service's own client credentials as env assignments, if it has them
   local file="$STATE_DIR/$1-client.json" upper
   upper="$(tr '[:lower:]' '[:upper:]' <<<"$1")"
@@ -277,6 +277,7 @@ for name in "${CALLING_SERVICES[@]}"; do
     marketing) scopes="payment:write,payment:read,payment:refund,settlement:write,city:admin" ;;
     # checkouts (docs/payment-checkout.md): reserve, confirm and cancel points and coupons
     payment) scopes="points:write,points:read,marketing:redeem,marketing:claim,city:admin" ;;
+    iot) scopes="payment:write,payment:read,city:admin" ;; # city-wide: a client bound to no operator acts in none without it (libs/platform auth/claims.ts)
   esac
   if ! CITYBASE_IDENTITY_URL="http://127.0.0.1:${HTTP_PORT[identity]}" \
     CITYBASE_IDENTITY_GRPC="127.0.0.1:${GRPC_PORT[identity]}" \

@@ -111,6 +111,14 @@ export const IotEvents = {
   AlarmRaised: defineEvent('citybase.iot.v1.AlarmRaised', iot.AlarmRaised, 'citybase.iot.alarms.v1'),
   AlarmAcknowledged: defineEvent('citybase.iot.v1.AlarmAcknowledged', iot.AlarmAcknowledged, 'citybase.iot.alarms.v1'),
   AlarmCleared: defineEvent('citybase.iot.v1.AlarmCleared', iot.AlarmCleared, 'citybase.iot.alarms.v1'),
+  // iot ops (docs/iot.md "Commands", "Doors and couriers", "Parking", "EV charging")
+  CommandCompleted: defineEvent('citybase.iot.v1.CommandCompleted', iot.CommandCompleted),
+  DoorOpened: defineEvent('citybase.iot.v1.DoorOpened', iot.DoorOpened),
+  AccessRecorded: defineEvent('citybase.iot.v1.AccessRecorded', iot.AccessRecorded),
+  CourierCodeIssued: defineEvent('citybase.iot.v1.CourierCodeIssued', iot.CourierCodeIssued),
+  ParkingSessionOpened: defineEvent('citybase.iot.v1.ParkingSessionOpened', iot.ParkingSessionOpened),
+  ParkingSessionClosed: defineEvent('citybase.iot.v1.ParkingSessionClosed', iot.ParkingSessionClosed),
+  ChargingSessionClosed: defineEvent('citybase.iot.v1.ChargingSessionClosed', iot.ChargingSessionClosed),
 };
 
 export const DataEvents = {

@@ -8,7 +8,11 @@ import { AccessServiceService } from './citybase/identity/v1/access';
 import { ClientServiceService, TokenServiceService } from './citybase/identity/v1/clients';
 import { PeopleServiceService } from './citybase/identity/v1/people';
 import { TenancyServiceService } from './citybase/identity/v1/tenancy';
+import { AccessServiceService as IotAccessServiceService } from './citybase/iot/v1/access';
+import { ChargingServiceService } from './citybase/iot/v1/charging';
+import { CommandServiceService } from './citybase/iot/v1/commands';
 import { IotServiceService } from './citybase/iot/v1/iot';
+import { ParkingServiceService } from './citybase/iot/v1/parking';
 import { MarketingServiceService } from './citybase/marketing/v1/marketing';
 import { PaymentServiceService } from './citybase/payment/v1/payment';
 import { PointsServiceService } from './citybase/points/v1/points';
@@ -27,6 +31,10 @@ export const grpcServices: Record<string, { service: CitybaseService; definition
   'citybase.points.v1.PointsService': { service: 'points', definition: PointsServiceService },
   'citybase.marketing.v1.MarketingService': { service: 'marketing', definition: MarketingServiceService },
   'citybase.iot.v1.IotService': { service: 'iot', definition: IotServiceService },
+  'citybase.iot.v1.CommandService': { service: 'iot', definition: CommandServiceService },
+  'citybase.iot.v1.AccessService': { service: 'iot', definition: IotAccessServiceService },
+  'citybase.iot.v1.ParkingService': { service: 'iot', definition: ParkingServiceService },
+  'citybase.iot.v1.ChargingService': { service: 'iot', definition: ChargingServiceService },
   'citybase.data.v1.DataService': { service: 'data', definition: DataServiceService },
   'citybase.data.v1.AnalyticsService': { service: 'data', definition: AnalyticsServiceService },
 };

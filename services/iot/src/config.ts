@@ -1,5 +1,6 @@
 import { serviceConfigSchema } from '@citybase/platform';
 import { z } from 'zod';
+import { iotOpsSettings } from './ops-config';
 
 export const iotConfig = serviceConfigSchema({
   grpcPort: 50056,
@@ -47,5 +48,6 @@ export const iotConfig = serviceConfigSchema({
   IOT_HISTORY_JOB_INTERVAL_MS: z.coerce.number().int().min(50).max(86_400_000).default(3_600_000),
   // ---- presence (src/presence) ----
   IOT_PRESENCE_JOB_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
+  ...iotOpsSettings,
 });
 export type IotConfig = z.infer<typeof iotConfig>;

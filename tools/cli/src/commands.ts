@@ -3,6 +3,7 @@
 // UsageErrors (exit code 2) with our messages, each naming the help topic to read.
 import { Command as CommanderCommand, type CommanderError, Option } from 'commander';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { CommandKind } from '@citybase/contracts/citybase/iot/v1/commands';
 import { DeviceKind } from '@citybase/contracts/citybase/iot/v1/iot';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import {
@@ -145,6 +146,19 @@ export type Command =
   | { name: 'device list'; auth: AuthOptions; operatorId: string; projectId: string }
   | { name: 'device rotate'; auth: AuthOptions; requestId?: string; deviceId: string }
   | { name: 'device revoke'; auth: AuthOptions; requestId?: string; deviceId: string; reason: string }
+  | {
+      name: 'device command send';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      projectId: string;
+      deviceId: string;
+      kind: CommandKind;
+      ttlSeconds: number;
+    }
+  | { name: 'device command get'; auth: AuthOptions; operatorId: string; commandId: string }
+  | { name: 'parking session get'; auth: AuthOptions; operatorId: string; sessionId: string }
+  | { name: 'charging session get'; auth: AuthOptions; operatorId: string; sessionId: string }
   | { name: 'campaign get'; auth: AuthOptions; operatorId: string; campaignId: string }
   | {
       name: 'campaign list';
@@ -1414,6 +1428,87 @@ const SPECS: CommandSpec[] = [
       reason: v.string('reason') ?? '',
     }),
   },
+  {
+    name: 'device command send',
+    summary: 'send a device a command, kept until done or past its deadline (CommandService.SendCommand)',
+    details: [
+      'Kinds: door_open (TTL <= 10 s), gate_open, gate_close (<= 30 s), charger_start, charger_stop',
+      '(<= 60 s), reboot (<= 120 s). The device refuses it after the deadline; a repeat of the',
+      "request id answers the same command. Follow it with 'citybase device command get'.",
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', required: true, description: "the device's project_id" },
+      device: { type: 'string', value: '<device-id>', required: true, description: 'device_id' },
+      kind: { type: 'string', value: '<kind>', required: true, description: 'what to do' },
+      ttl: { type: 'string', value: '<seconds>', description: "time to live (default: the kind's)" },
+    },
+    build: (v) => ({
+      name: 'device command send',
+      auth: v.auth(),
+      ...withRequestId(v),
+      operatorId: v.required('operator'),
+      projectId: v.required('project'),
+      deviceId: v.required('device'),
+      kind: parseCommandKind(v.required('kind')),
+      ttlSeconds: v.int32('ttl', 0),
+    }),
+  },
+  {
+    name: 'device command get',
+    summary:
+      'a device command and where it is: queued, sent, delivered, succeeded... (CommandService.GetCommand)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      id: { type: 'string', value: '<command-id>', required: true, description: 'command_id' },
+    },
+    build: (v) => ({
+      name: 'device command get',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      commandId: v.required('id'),
+    }),
+  },
+  {
+    name: 'parking session get',
+    summary: 'a parking stay: plate, fee, payment and gate command (ParkingService.GetParkingSession)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      id: { type: 'string', value: '<session-id>', required: true, description: 'session_id' },
+    },
+    build: (v) => ({
+      name: 'parking session get',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      sessionId: v.required('id'),
+    }),
+  },
+  {
+    name: 'charging session get',
+    summary:
+      'an EV charging session: registers, energy, bill and payment (ChargingService.GetChargingSession)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      id: { type: 'string', value: '<session-id>', required: true, description: 'session_id' },
+    },
+    build: (v) => ({
+      name: 'charging session get',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      sessionId: v.required('id'),
+    }),
+  },
 ];
 
 /** The node of a budget command: --period, and --operator / --project (a project needs its operator). */
@@ -1467,6 +1562,17 @@ const FUNDINGS: ReadonlyMap<string, FundingSource> = new Map([
   ['operator', FundingSource.FUNDING_SOURCE_OPERATOR],
   ['merchant', FundingSource.FUNDING_SOURCE_MERCHANT],
 ]);
+
+function parseCommandKind(text: string): CommandKind {
+  const key = `COMMAND_KIND_${text.trim().toUpperCase().replace(/-/g, '_')}`;
+  const kind = (CommandKind as unknown as Record<string, number>)[key];
+  if (kind === undefined || kind <= 0)
+    throw new UsageError(
+      `--kind must be a command kind such as gate_open or door_open (got '${text}')`,
+      'device command send',
+    );
+  return kind as CommandKind;
+}
 
 function parseDeviceKind(text: string): DeviceKind {
   const key = `DEVICE_KIND_${text.trim().toUpperCase().replace(/-/g, '_')}`;

@@ -7,6 +7,9 @@ import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/poi
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { DataServiceService } from '@citybase/contracts/citybase/data/v1/data';
 import { PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
+import { ChargingServiceService } from '@citybase/contracts/citybase/iot/v1/charging';
+import { CommandServiceService } from '@citybase/contracts/citybase/iot/v1/commands';
+import { ParkingServiceService } from '@citybase/contracts/citybase/iot/v1/parking';
 import { IotServiceService } from '@citybase/contracts/citybase/iot/v1/iot';
 import type { ClientCredentials, Env } from './credentials';
 import { CliError } from './errors';
@@ -200,7 +203,10 @@ type PaymentCalls = Pick<
 type IotCalls = Pick<
   Unary<typeof IotServiceService>,
   'registerDevice' | 'getDevice' | 'listDevices' | 'rotateDeviceCredentials' | 'revokeDevice'
->;
+> &
+  Pick<Unary<typeof CommandServiceService>, 'sendCommand' | 'getCommand'> &
+  Pick<Unary<typeof ParkingServiceService>, 'getParkingSession'> &
+  Pick<Unary<typeof ChargingServiceService>, 'getChargingSession'>;
 
 /** The RPCs the tool uses: identity's, the points, marketing, iot and data services' operator tools, checkouts. */
 export type IdentityApi = TenancyCalls &
@@ -264,6 +270,9 @@ export function identityApi(
   const data = promiseClient(DataServiceService, dataGrpcAddress, metadata);
   const payment = promiseClient(PaymentServiceService, paymentGrpcAddress, metadata);
   const iot = promiseClient(IotServiceService, iotGrpcAddress, metadata);
+  const commands = promiseClient(CommandServiceService, iotGrpcAddress, metadata);
+  const parking = promiseClient(ParkingServiceService, iotGrpcAddress, metadata);
+  const charging = promiseClient(ChargingServiceService, iotGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -306,6 +315,10 @@ export function identityApi(
     listDevices: iot.listDevices,
     rotateDeviceCredentials: iot.rotateDeviceCredentials,
     revokeDevice: iot.revokeDevice,
+    sendCommand: commands.sendCommand,
+    getCommand: commands.getCommand,
+    getParkingSession: parking.getParkingSession,
+    getChargingSession: charging.getChargingSession,
     close: () => {
       payment.close();
       tenancy.close();
@@ -314,6 +327,9 @@ export function identityApi(
       marketing.close();
       data.close();
       iot.close();
+      commands.close();
+      parking.close();
+      charging.close();
     },
   };
 }

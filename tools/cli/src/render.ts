@@ -1,6 +1,9 @@
 // JSON output of the tool: proto field names (snake_case), int64 as decimal strings, enums by name
 // without their prefix ("RESIDENTIAL"), timestamps as RFC 3339 UTC strings (null when unset).
+import { CommandKind, CommandState, DeviceCommand } from '@citybase/contracts/citybase/iot/v1/commands';
 import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
+import { ParkingSession, ParkingSessionState } from '@citybase/contracts/citybase/iot/v1/parking';
+import { ChargingSession, ChargingSessionState } from '@citybase/contracts/citybase/iot/v1/charging';
 import type { Timestamp } from '@citybase/contracts/google/protobuf/timestamp';
 import {
   type Campaign,
@@ -304,5 +307,74 @@ export function renderDevice(d: Device | undefined): Json {
     last_seen_at: timestampText(d.lastSeenAt),
     credentials_version: d.credentialsVersion,
     created_at: timestampText(d.createdAt),
+  };
+}
+
+/** A device command as the tool prints it (kind and state by name, times as RFC 3339). */
+export function renderDeviceCommand(c: DeviceCommand | undefined): Json {
+  if (!c) return null;
+  return {
+    command_id: c.commandId,
+    operator_id: c.tenancy?.operatorId ?? '',
+    project_id: c.tenancy?.projectId ?? '',
+    device_id: c.deviceId,
+    kind: enumName(CommandKind, c.kind, 'COMMAND_KIND_').toLowerCase(),
+    state: enumName(CommandState, c.state, 'COMMAND_STATE_').toLowerCase(),
+    reference: c.reference,
+    detail: c.detail,
+    created_at: timestampText(c.createdAt),
+    deadline: timestampText(c.deadline),
+    sent_at: timestampText(c.sentAt),
+    delivered_at: timestampText(c.deliveredAt),
+    completed_at: timestampText(c.completedAt),
+    publish_count: c.publishCount,
+  };
+}
+
+const moneyOf = (m: { currency: string; amountMinor: bigint } | undefined): Json =>
+  m ? { currency: m.currency, amount_minor: m.amountMinor.toString() } : null;
+
+/** A parking stay as the tool prints it (state by name, money in minor units as text). */
+export function renderParkingSession(p: ParkingSession | undefined): Json {
+  if (!p) return null;
+  return {
+    session_id: p.sessionId,
+    lot_id: p.lotId,
+    operator_id: p.tenancy?.operatorId ?? '',
+    project_id: p.tenancy?.projectId ?? '',
+    plate: p.plate,
+    state: enumName(ParkingSessionState, p.state, 'PARKING_SESSION_STATE_').toLowerCase(),
+    entered_at: timestampText(p.enteredAt),
+    exit_requested_at: timestampText(p.exitRequestedAt),
+    fee: moneyOf(p.fee),
+    pass_applied: p.passApplied,
+    payment_id: p.paymentId,
+    gate_command_id: p.gateCommandId,
+    closed_at: timestampText(p.closedAt),
+  };
+}
+
+/** An EV charging session as the tool prints it (registers and energy in Wh as text). */
+export function renderChargingSession(c: ChargingSession | undefined): Json {
+  if (!c) return null;
+  return {
+    session_id: c.sessionId,
+    device_id: c.deviceId,
+    operator_id: c.tenancy?.operatorId ?? '',
+    project_id: c.tenancy?.projectId ?? '',
+    transaction_id: c.transactionId,
+    user_id: c.userId,
+    state: enumName(ChargingSessionState, c.state, 'CHARGING_SESSION_STATE_').toLowerCase(),
+    last_seq: c.lastSeq,
+    first_register_wh: c.firstRegisterWh.toString(),
+    last_register_wh: c.lastRegisterWh.toString(),
+    energy_wh: c.energyWh.toString(),
+    energy_cost: moneyOf(c.energyCost),
+    service_fee: moneyOf(c.serviceFee),
+    total: moneyOf(c.total),
+    payment_id: c.paymentId,
+    started_at: timestampText(c.startedAt),
+    stopped_at: timestampText(c.stoppedAt),
+    fault: c.fault,
   };
 }

@@ -1,4 +1,7 @@
+import { CommandKind, CommandState, DeviceCommand } from '@citybase/contracts/citybase/iot/v1/commands';
 import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
+import { ParkingSessionState } from '@citybase/contracts/citybase/iot/v1/parking';
+import { ChargingSessionState } from '@citybase/contracts/citybase/iot/v1/charging';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -352,6 +355,81 @@ class FakeApi implements IdentityApi {
   revokeDevice: IdentityApi['revokeDevice'] = async (req) => {
     this.record('revokeDevice', req);
     return { device: this.device(req.deviceId, DeviceStatus.DEVICE_STATUS_REVOKED) };
+  };
+  private command(commandId: string, kind: CommandKind, state: CommandState): DeviceCommand {
+    return {
+      commandId,
+      tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+      deviceId: 'd-1',
+      kind,
+      state,
+      args: {},
+      reference: '',
+      detail: '',
+      createdAt: CREATED,
+      deadline: CREATED,
+      sentAt: undefined,
+      deliveredAt: undefined,
+      completedAt: undefined,
+      publishCount: 0,
+    };
+  }
+  sendCommand: IdentityApi['sendCommand'] = async (req) => {
+    this.record('sendCommand', req);
+    return { command: this.command('c-1', req.kind, CommandState.COMMAND_STATE_QUEUED) };
+  };
+  getCommand: IdentityApi['getCommand'] = async (req) => {
+    this.record('getCommand', req);
+    return {
+      command: this.command(
+        req.commandId,
+        CommandKind.COMMAND_KIND_GATE_OPEN,
+        CommandState.COMMAND_STATE_SUCCEEDED,
+      ),
+    };
+  };
+  getParkingSession: IdentityApi['getParkingSession'] = async (req) => {
+    this.record('getParkingSession', req);
+    return {
+      session: {
+        sessionId: req.sessionId,
+        lotId: 'lot-1',
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+        plate: '粤B30003',
+        state: ParkingSessionState.PARKING_SESSION_STATE_AWAITING_PAYMENT,
+        enteredAt: CREATED,
+        exitRequestedAt: CREATED,
+        fee: { currency: 'CNY', amountMinor: 1_000n },
+        passApplied: false,
+        paymentId: 'pay-1',
+        gateCommandId: '',
+        closedAt: undefined,
+      },
+    };
+  };
+  getChargingSession: IdentityApi['getChargingSession'] = async (req) => {
+    this.record('getChargingSession', req);
+    return {
+      session: {
+        sessionId: req.sessionId,
+        deviceId: 'd-1',
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+        transactionId: 'tx-1',
+        userId: 'u-1',
+        state: ChargingSessionState.CHARGING_SESSION_STATE_STOPPED,
+        lastSeq: 4,
+        firstRegisterWh: 1_000_000n,
+        lastRegisterWh: 1_010_000n,
+        energyWh: 10_000n,
+        energyCost: { currency: 'CNY', amountMinor: 1_000n },
+        serviceFee: { currency: 'CNY', amountMinor: 500n },
+        total: { currency: 'CNY', amountMinor: 1_500n },
+        paymentId: 'pay-2',
+        startedAt: CREATED,
+        stoppedAt: CREATED,
+        fault: '',
+      },
+    };
   };
   close(): void {
     this.closed = true;
@@ -1243,6 +1321,91 @@ describe('failures', () => {
         's',
       ),
     ).not.toBe(0);
+  });
+
+  it('device command send names the kind and the TTL and sends the request id; get prints the state by name', async () => {
+    const h = harness(ENV);
+    expect(
+      await h.run(
+        'device',
+        'command',
+        'send',
+        '--operator',
+        'op-1',
+        '--project',
+        'p-1',
+        '--device',
+        'd-1',
+        '--kind',
+        'gate_open',
+        '--ttl',
+        '20',
+        '--request-id',
+        'r-gate-1',
+      ),
+    ).toBe(0);
+    expect(h.api.calls[0]).toEqual({
+      method: 'sendCommand',
+      req: {
+        requestId: 'r-gate-1',
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+        deviceId: 'd-1',
+        kind: CommandKind.COMMAND_KIND_GATE_OPEN,
+        args: {},
+        reference: '',
+        ttlSeconds: 20,
+      },
+    });
+    expect(h.out.join('')).toContain('"state": "queued"');
+    expect(h.out.join('')).toContain('"kind": "gate_open"');
+    expect(await h.run('device', 'command', 'get', '--operator', 'op-1', '--id', 'c-9')).toBe(0);
+    expect(h.api.calls[1]).toEqual({
+      method: 'getCommand',
+      req: { tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' }, commandId: 'c-9' },
+    });
+    expect(h.out.join('')).toContain('"state": "succeeded"');
+    const calls = h.api.calls.length;
+    expect(
+      await h.run(
+        'device',
+        'command',
+        'send',
+        '--operator',
+        'op-1',
+        '--project',
+        'p-1',
+        '--device',
+        'd-1',
+        '--kind',
+        'launch',
+      ),
+    ).toBe(2);
+    expect(h.err.join('')).toContain(
+      "--kind must be a command kind such as gate_open or door_open (got 'launch')",
+    );
+    expect(h.api.calls.length).toBe(calls);
+  });
+
+  it('parking session get and charging session get print state by name and money in minor units', async () => {
+    const h = harness(ENV);
+    expect(await h.run('parking', 'session', 'get', '--operator', 'op-1', '--id', 's-1')).toBe(0);
+    expect(h.api.calls[0]).toEqual({
+      method: 'getParkingSession',
+      req: { tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' }, sessionId: 's-1' },
+    });
+    expect(h.json()).toMatchObject({
+      session: {
+        state: 'awaiting_payment',
+        fee: { currency: 'CNY', amount_minor: '1000' },
+        payment_id: 'pay-1',
+      },
+    });
+    h.out.length = 0;
+    expect(await h.run('charging', 'session', 'get', '--operator', 'op-1', '--id', 's-2')).toBe(0);
+    expect(h.json()).toMatchObject({
+      session: { state: 'stopped', energy_wh: '10000', total: { currency: 'CNY', amount_minor: '1500' } },
+    });
+    expect(await h.run('charging', 'session', 'get', '--id', 's-2')).toBe(2);
   });
 });
 

@@ -20,6 +20,9 @@ import {
   renderCheckout,
   renderCheckoutRefund,
   renderDevice,
+  renderDeviceCommand,
+  renderParkingSession,
+  renderChargingSession,
   renderClient,
   renderCodeBatch,
   renderEarningRule,
@@ -130,7 +133,8 @@ type MutatingCommand = Extract<
       | 'checkout refund'
       | 'device register'
       | 'device rotate'
-      | 'device revoke';
+      | 'device revoke'
+      | 'device command send';
   }
 >;
 
@@ -156,6 +160,7 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'device register':
     case 'device rotate':
     case 'device revoke':
+    case 'device command send':
       return true;
     case 'campaign codes':
       return command.generate !== undefined;
@@ -178,6 +183,9 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'campaign list':
     case 'device get':
     case 'device list':
+    case 'device command get':
+    case 'parking session get':
+    case 'charging session get':
     case 'points rule list':
     case 'points balance':
     case 'checkout get':
@@ -425,6 +433,39 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
     case 'device revoke': {
       const res = await api.revokeDevice({ requestId, deviceId: command.deviceId, reason: command.reason });
       return print({ request_id: requestId, device: renderDevice(res.device) });
+    }
+    case 'device command send': {
+      const res = await api.sendCommand({
+        requestId,
+        tenancy: { operatorId: command.operatorId, projectId: command.projectId, merchantId: '' },
+        deviceId: command.deviceId,
+        kind: command.kind,
+        args: {},
+        reference: '',
+        ttlSeconds: command.ttlSeconds,
+      });
+      return print({ request_id: requestId, command: renderDeviceCommand(res.command) });
+    }
+    case 'device command get': {
+      const res = await api.getCommand({
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        commandId: command.commandId,
+      });
+      return print({ command: renderDeviceCommand(res.command) });
+    }
+    case 'parking session get': {
+      const res = await api.getParkingSession({
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        sessionId: command.sessionId,
+      });
+      return print({ session: renderParkingSession(res.session) });
+    }
+    case 'charging session get': {
+      const res = await api.getChargingSession({
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        sessionId: command.sessionId,
+      });
+      return print({ session: renderChargingSession(res.session) });
     }
     case 'campaign get': {
       const res = await api.getCampaign({

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import {
   createTestDatabase,
@@ -17,6 +18,21 @@ export interface ServiceSetup {
   logLevel?: string;
   /** More environment, e.g. shorter intervals of background jobs. */
   env?: Record<string, string>;
+}
+
+/**
+ * iot's own topics and broker account on the shared project Mosquitto: without them every iot of
+ * every suite is `citybase-iot` under `city/`, one shared-subscription group, so one suite's device
+ * messages reach another suite's iot (which drops them as unknown devices), and each iot resetting
+ * the same account's password disconnects the others.
+ */
+export function iotMqttEnv(label: string): Record<string, string> {
+  const root = `e${label.replace(/[^a-z0-9]/gi, '').slice(0, 12)}${randomBytes(4).toString('hex')}`;
+  return {
+    IOT_MQTT_TOPIC_ROOT: root,
+    IOT_MQTT_SERVICE_USERNAME: `iot-${root}`,
+    IOT_MQTT_CLIENT_ID: `iot-${root}`,
+  };
 }
 
 /** Spawns a built service as its own process on its database (not yet ready). */
@@ -52,20 +68,19 @@ export class ServiceFleet {
       issuer: TestIssuer;
       kafkaPrefix: (service: string) => string;
       logLevel: string;
-      /** More environment of one service (e.g. iot's own topic root on the shared broker). */
-      env?: (service: string) => Record<string, string>;
     },
   ) {}
 
   async start(names: readonly string[]): Promise<void> {
-    const { label, issuer, kafkaPrefix, logLevel, env } = this.setup;
+    const { label, issuer, kafkaPrefix, logLevel } = this.setup;
     await Promise.all(
       names.map(async (name) => {
         const db = await createTestDatabase(`${label}_${name}`);
         this.dbs.set(name, db);
+        const env = name === 'iot' ? iotMqttEnv(label) : {};
         this.procs.set(
           name,
-          await spawnOn(name, { db, kafkaPrefix: kafkaPrefix(name), issuer, logLevel, env: env?.(name) }),
+          await spawnOn(name, { db, kafkaPrefix: kafkaPrefix(name), issuer, logLevel, env }),
         );
       }),
     );

@@ -1,3 +1,4 @@
+import { randomUUID } from 'crypto';
 import * as grpc from '@grpc/grpc-js';
 import { Client } from 'pg';
 import { cityPeriod } from '@citybase/platform';
@@ -97,6 +98,11 @@ const NAMES = [...Object.values(worldNames('Alpha')), 'Alpha Member', 'Alpha Bro
 /** A request naming one of A's resources, for each RPC; `list` RPCs may answer OK without A's rows. */
 type Foreign = { request: (a: TenantA) => Json; list?: true } | { unimplemented: true } | { publicRpc: true };
 const rid = () => uniqueName('req');
+const parkingTariff = (): Json => ({
+  freeMinutes: 15,
+  hourlyRate: { currency: 'CNY', amountMinor: '500' },
+  dailyCap: { currency: 'CNY', amountMinor: '3000' },
+});
 const SANDBOX_CHANNEL = 'sandbox-authz';
 /** A's points: a programme, and budgets city > A > A's project in the period issued in now. */
 const BUDGET_PERIOD = cityPeriod(new Date());
@@ -828,6 +834,148 @@ const FOREIGN: Record<string, Foreign> = {
     request: (a) => ({ requestId: rid(), alarmId: a.alarmId }),
   },
   '/citybase.iot.v1.IotService/ClearAlarm': { request: (a) => ({ requestId: rid(), alarmId: a.alarmId }) },
+  // iot ops: A's device (the smoke sensor); lots, sessions and commands of A are named by ids B
+  // cannot know (NOT_FOUND like a missing one); RPCs naming A's tenancy are refused by it
+  '/citybase.iot.v1.CommandService/SendCommand': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      deviceId: a.deviceId,
+      kind: 6,
+      ttlSeconds: 0,
+    }),
+  },
+  '/citybase.iot.v1.CommandService/GetCommand': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, commandId: randomUUID() }),
+  },
+  '/citybase.iot.v1.CommandService/ListCommands': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, deviceId: a.deviceId }),
+    list: true,
+  },
+  '/citybase.iot.v1.CommandService/CancelCommand': {
+    request: (a) => ({ requestId: rid(), tenancy: { operatorId: a.operatorId }, commandId: randomUUID() }),
+  },
+  '/citybase.iot.v1.AccessService/BindDoor': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      deviceId: a.deviceId,
+      unitId: 'unit-hostile',
+    }),
+  },
+  '/citybase.iot.v1.AccessService/OpenDoor': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      deviceId: a.deviceId,
+      residentId: a.residentId,
+    }),
+  },
+  '/citybase.iot.v1.AccessService/IssueCourierCode': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      courierId: 'courier-hostile',
+      unitId: 'unit-hostile',
+      residentId: a.residentId,
+    }),
+  },
+  '/citybase.iot.v1.AccessService/UseCourierCode': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      deviceId: a.deviceId,
+      code: '123456',
+    }),
+  },
+  '/citybase.iot.v1.AccessService/ListAccessRecords': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId, projectId: a.projectId } }),
+    list: true,
+  },
+  '/citybase.iot.v1.ParkingService/CreateLot': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
+      name: 'Hostile lot',
+      capacity: 10,
+      entryCameraId: randomUUID(),
+      exitCameraId: randomUUID(),
+      exitGateId: randomUUID(),
+      tariff: parkingTariff(),
+    }),
+  },
+  '/citybase.iot.v1.ParkingService/SetParkingTariff': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      lotId: randomUUID(),
+      tariff: parkingTariff(),
+    }),
+  },
+  '/citybase.iot.v1.ParkingService/GetLot': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, lotId: randomUUID() }),
+  },
+  '/citybase.iot.v1.ParkingService/IssuePass': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      lotId: randomUUID(),
+      plate: 'HOSTILE1',
+      residentId: a.residentId,
+      ...promotionWindow(),
+    }),
+  },
+  '/citybase.iot.v1.ParkingService/RecordPlateRead': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      cameraId: randomUUID(),
+      plate: 'HOSTILE1',
+      direction: 1,
+    }),
+  },
+  '/citybase.iot.v1.ParkingService/GetParkingSession': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, sessionId: randomUUID() }),
+  },
+  '/citybase.iot.v1.ParkingService/ListParkingSessions': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, lotId: randomUUID() }),
+  },
+  '/citybase.iot.v1.ChargingService/ConfigureCharger': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId, merchantId: a.merchantId },
+      deviceId: a.deviceId,
+      tariff: {
+        bands: [{ fromMinute: 0, pricePerKwh: { currency: 'CNY', amountMinor: '100' } }],
+        serviceFeePerKwh: { currency: 'CNY', amountMinor: '50' },
+      },
+    }),
+  },
+  '/citybase.iot.v1.ChargingService/GetCharger': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, deviceId: a.deviceId }),
+  },
+  '/citybase.iot.v1.ChargingService/ReportChargerEvents': {
+    request: (a) => ({
+      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
+      deviceId: a.deviceId,
+      events: [
+        {
+          transactionId: 'tx-hostile',
+          seq: 1,
+          type: 1,
+          registerWh: '1',
+          at: { seconds: String(nowSeconds()), nanos: 0 },
+          userId: 'user-hostile',
+        },
+      ],
+    }),
+  },
+  '/citybase.iot.v1.ChargingService/GetChargingSession': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, sessionId: randomUUID() }),
+  },
+  '/citybase.iot.v1.ChargingService/ListChargingSessions': {
+    request: (a) => ({ tenancy: { operatorId: a.operatorId }, deviceId: a.deviceId }),
+  },
 };
 
 describe('authorization matrix: every RPC of every service (from the descriptor set)', () => {
@@ -902,7 +1050,10 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
           return ((list.alarms as Json[] | undefined)?.[0]?.alarmId as string | undefined) || undefined;
         },
         60_000,
-      );
+      ).catch((err: Error) => {
+        // what iot said, to tell a slow ingest from a broken one
+        throw new Error(`${err.message}\niot:\n${fleet!.procs.get('iot')?.output().slice(-4000)}`);
+      });
       return { deviceId, alarmId };
     } finally {
       await device.stop();
@@ -969,21 +1120,11 @@ describe('authorization matrix: every RPC of every service (from the descriptor 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
     const prefix = kafkaTestPrefix('authz');
-    // iot on a topic root of its own: the project broker is shared, and so would be its share group
-    const iotRoot = `authz${Date.now().toString(36)}`;
     fleet = new ServiceFleet({
       label: 'authz',
       issuer,
       kafkaPrefix: () => prefix,
       logLevel: 'info',
-      env: (service): Record<string, string> =>
-        service === 'iot'
-          ? {
-              IOT_MQTT_TOPIC_ROOT: iotRoot,
-              IOT_MQTT_SERVICE_USERNAME: `iot-${iotRoot}`,
-              IOT_MQTT_CLIENT_ID: `iot-${iotRoot}`,
-            }
-          : {},
     });
     rpc = new RpcClients((service) => fleet!.address(service));
     await fleet.start(SERVICES);

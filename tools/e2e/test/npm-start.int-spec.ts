@@ -91,6 +91,13 @@ describe('npm start', () => {
       expect(
         (await tokenFor(payment, 'points:write points:read marketing:redeem marketing:claim')).status,
       ).toBe(200);
+      // iot bills parking and charging through payment as its own client, made the same way
+      const iot = JSON.parse(readFileSync(join(stateDir, 'iot-client.json'), 'utf8')) as {
+        client_id: string;
+        client_secret: string;
+      };
+      expect((await tokenFor(iot, 'payment:write payment:read')).status).toBe(200);
+      expect((await tokenFor(iot, 'payment:refund')).status).not.toBe(200);
       const { access_token: token } = (await res.json()) as { access_token: string };
       const tenancy = grpcClient(TenancyServiceService, '127.0.0.1:50051', () => bearer(token));
       try {

@@ -37,9 +37,19 @@ export const SERVICES: ServiceSpec[] = [
     name: 'payment',
     grpcPort: 50052,
     httpPort: 8082,
-    config: { PAYMENT_PUBLIC_URL: 'http://payment:8082' },
-    secrets: [{ env: 'PAYMENT_CREDENTIALS_KEY', secret: 'payment-keys', key: 'credentials-key' }],
-    calls: ['marketing', 'points'],
+    config: {
+      PAYMENT_PUBLIC_URL: 'http://payment:8082',
+      IDENTITY_GRPC_URL: 'identity:50051',
+      POINTS_GRPC_URL: 'points:50054',
+      MARKETING_GRPC_URL: 'marketing:50055',
+    },
+    secrets: [
+      { env: 'PAYMENT_CREDENTIALS_KEY', secret: 'payment-keys', key: 'credentials-key' },
+      // the checkout saga calls points and marketing as payment's own API client (ADR 0010)
+      { env: 'PAYMENT_CLIENT_ID', secret: 'payment-client', key: 'client-id' },
+      { env: 'PAYMENT_CLIENT_SECRET', secret: 'payment-client', key: 'client-secret' },
+    ],
+    calls: ['identity', 'marketing', 'points'],
     channels: true,
   },
   { name: 'settlement', grpcPort: 50053, httpPort: 8083 },
@@ -63,12 +73,20 @@ export const SERVICES: ServiceSpec[] = [
     name: 'iot',
     grpcPort: 50056,
     httpPort: 8086,
-    config: { IOT_MQTT_URL: 'mqtt://mosquitto:1883' },
+    config: {
+      IOT_MQTT_URL: 'mqtt://mosquitto:1883',
+      IDENTITY_GRPC_URL: 'identity:50051',
+      PAYMENT_GRPC_URL: 'payment:50052',
+    },
     secrets: [
       { env: 'IOT_MQTT_ADMIN_USERNAME', secret: 'mosquitto-admin', key: 'username' },
       { env: 'IOT_MQTT_ADMIN_PASSWORD', secret: 'mosquitto-admin', key: 'password' },
+      { env: 'IOT_CLIENT_ID', secret: 'iot-client', key: 'client-id' },
+      { env: 'IOT_CLIENT_SECRET', secret: 'iot-client', key: 'client-secret' },
     ],
     mqtt: true,
+    // parking and charging fees are payment intents (iot's own API client, ADR 0010)
+    calls: ['identity', 'payment'],
   },
   {
     name: 'data',

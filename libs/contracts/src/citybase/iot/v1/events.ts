@@ -8,6 +8,9 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp";
 import { TenancyRef } from "../../common/v1/common";
+import { AccessKind, accessKindFromJSON, accessKindToJSON, AccessRecord } from "./access";
+import { ChargingSession } from "./charging";
+import { DeviceCommand } from "./commands";
 import {
   Alarm,
   AlarmSeverity,
@@ -17,6 +20,7 @@ import {
   deviceKindFromJSON,
   deviceKindToJSON,
 } from "./iot";
+import { ParkingSession } from "./parking";
 
 /** Topic citybase.iot.events.v1, key = device_id. */
 export interface DeviceRegistered {
@@ -134,6 +138,64 @@ export interface PresenceChanged {
   version: bigint;
   /** "connected", "disconnected", "last_will", "inactive", "revoked". */
   reason: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.iot.events.v1, key = device_id. A command reached its one final state. */
+export interface CommandCompleted {
+  command: DeviceCommand | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.iot.events.v1, key = device_id. A door was told to open (resident or courier). */
+export interface DoorOpened {
+  doorDeviceId: string;
+  tenancy: TenancyRef | undefined;
+  commandId: string;
+  kind: AccessKind;
+  recordId: string;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.iot.events.v1, key = device_id. An access record written or completed (exit). */
+export interface AccessRecorded {
+  record: AccessRecord | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.iot.events.v1, key = code_id. Never carries the code itself. */
+export interface CourierCodeIssued {
+  codeId: string;
+  tenancy: TenancyRef | undefined;
+  courierId: string;
+  unitId: string;
+  buildingId: string;
+  residentId: string;
+  expiresAt: Timestamp | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/** Topic citybase.iot.events.v1, key = lot_id. A vehicle entered a lot. */
+export interface ParkingSessionOpened {
+  session: ParkingSession | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.iot.events.v1, key = lot_id. A stay ended: paid (or free, or a pass) and the
+ * exit gate told to open.
+ */
+export interface ParkingSessionClosed {
+  session: ParkingSession | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.iot.events.v1, key = device_id. A charging session ended (STOPPED with its one
+ * bill, or FAULTED unbilled).
+ */
+export interface ChargingSessionClosed {
+  session: ChargingSession | undefined;
   occurredAt: Timestamp | undefined;
 }
 
@@ -1626,6 +1688,864 @@ export const PresenceChanged: MessageFns<PresenceChanged> = {
     message.online = object.online ?? false;
     message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
     message.reason = object.reason ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCommandCompleted(): CommandCompleted {
+  return { command: undefined, occurredAt: undefined };
+}
+
+export const CommandCompleted: MessageFns<CommandCompleted> = {
+  encode(message: CommandCompleted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.command !== undefined) {
+      DeviceCommand.encode(message.command, writer.uint32(10).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandCompleted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandCompleted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.command = DeviceCommand.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommandCompleted {
+    return {
+      command: isSet(object.command) ? DeviceCommand.fromJSON(object.command) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CommandCompleted): unknown {
+    const obj: any = {};
+    if (message.command !== undefined) {
+      obj.command = DeviceCommand.toJSON(message.command);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommandCompleted>, I>>(base?: I): CommandCompleted {
+    return CommandCompleted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandCompleted>, I>>(object: I): CommandCompleted {
+    const message = createBaseCommandCompleted();
+    message.command = (object.command !== undefined && object.command !== null)
+      ? DeviceCommand.fromPartial(object.command)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDoorOpened(): DoorOpened {
+  return { doorDeviceId: "", tenancy: undefined, commandId: "", kind: 0, recordId: "", occurredAt: undefined };
+}
+
+export const DoorOpened: MessageFns<DoorOpened> = {
+  encode(message: DoorOpened, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.doorDeviceId !== "") {
+      writer.uint32(10).string(message.doorDeviceId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.commandId !== "") {
+      writer.uint32(26).string(message.commandId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(32).int32(message.kind);
+    }
+    if (message.recordId !== "") {
+      writer.uint32(42).string(message.recordId);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DoorOpened {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDoorOpened();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.doorDeviceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.recordId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DoorOpened {
+    return {
+      doorDeviceId: isSet(object.doorDeviceId)
+        ? globalThis.String(object.doorDeviceId)
+        : isSet(object.door_device_id)
+        ? globalThis.String(object.door_device_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      kind: isSet(object.kind) ? accessKindFromJSON(object.kind) : 0,
+      recordId: isSet(object.recordId)
+        ? globalThis.String(object.recordId)
+        : isSet(object.record_id)
+        ? globalThis.String(object.record_id)
+        : "",
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: DoorOpened): unknown {
+    const obj: any = {};
+    if (message.doorDeviceId !== "") {
+      obj.doorDeviceId = message.doorDeviceId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = accessKindToJSON(message.kind);
+    }
+    if (message.recordId !== "") {
+      obj.recordId = message.recordId;
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DoorOpened>, I>>(base?: I): DoorOpened {
+    return DoorOpened.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DoorOpened>, I>>(object: I): DoorOpened {
+    const message = createBaseDoorOpened();
+    message.doorDeviceId = object.doorDeviceId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.commandId = object.commandId ?? "";
+    message.kind = object.kind ?? 0;
+    message.recordId = object.recordId ?? "";
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAccessRecorded(): AccessRecorded {
+  return { record: undefined, occurredAt: undefined };
+}
+
+export const AccessRecorded: MessageFns<AccessRecorded> = {
+  encode(message: AccessRecorded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.record !== undefined) {
+      AccessRecord.encode(message.record, writer.uint32(10).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AccessRecorded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccessRecorded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.record = AccessRecord.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AccessRecorded {
+    return {
+      record: isSet(object.record) ? AccessRecord.fromJSON(object.record) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AccessRecorded): unknown {
+    const obj: any = {};
+    if (message.record !== undefined) {
+      obj.record = AccessRecord.toJSON(message.record);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AccessRecorded>, I>>(base?: I): AccessRecorded {
+    return AccessRecorded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AccessRecorded>, I>>(object: I): AccessRecorded {
+    const message = createBaseAccessRecorded();
+    message.record = (object.record !== undefined && object.record !== null)
+      ? AccessRecord.fromPartial(object.record)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCourierCodeIssued(): CourierCodeIssued {
+  return {
+    codeId: "",
+    tenancy: undefined,
+    courierId: "",
+    unitId: "",
+    buildingId: "",
+    residentId: "",
+    expiresAt: undefined,
+    occurredAt: undefined,
+  };
+}
+
+export const CourierCodeIssued: MessageFns<CourierCodeIssued> = {
+  encode(message: CourierCodeIssued, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.codeId !== "") {
+      writer.uint32(10).string(message.codeId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.courierId !== "") {
+      writer.uint32(26).string(message.courierId);
+    }
+    if (message.unitId !== "") {
+      writer.uint32(34).string(message.unitId);
+    }
+    if (message.buildingId !== "") {
+      writer.uint32(42).string(message.buildingId);
+    }
+    if (message.residentId !== "") {
+      writer.uint32(50).string(message.residentId);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(58).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CourierCodeIssued {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCourierCodeIssued();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.codeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.courierId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.unitId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.buildingId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.residentId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CourierCodeIssued {
+    return {
+      codeId: isSet(object.codeId)
+        ? globalThis.String(object.codeId)
+        : isSet(object.code_id)
+        ? globalThis.String(object.code_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      courierId: isSet(object.courierId)
+        ? globalThis.String(object.courierId)
+        : isSet(object.courier_id)
+        ? globalThis.String(object.courier_id)
+        : "",
+      unitId: isSet(object.unitId)
+        ? globalThis.String(object.unitId)
+        : isSet(object.unit_id)
+        ? globalThis.String(object.unit_id)
+        : "",
+      buildingId: isSet(object.buildingId)
+        ? globalThis.String(object.buildingId)
+        : isSet(object.building_id)
+        ? globalThis.String(object.building_id)
+        : "",
+      residentId: isSet(object.residentId)
+        ? globalThis.String(object.residentId)
+        : isSet(object.resident_id)
+        ? globalThis.String(object.resident_id)
+        : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CourierCodeIssued): unknown {
+    const obj: any = {};
+    if (message.codeId !== "") {
+      obj.codeId = message.codeId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.courierId !== "") {
+      obj.courierId = message.courierId;
+    }
+    if (message.unitId !== "") {
+      obj.unitId = message.unitId;
+    }
+    if (message.buildingId !== "") {
+      obj.buildingId = message.buildingId;
+    }
+    if (message.residentId !== "") {
+      obj.residentId = message.residentId;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CourierCodeIssued>, I>>(base?: I): CourierCodeIssued {
+    return CourierCodeIssued.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CourierCodeIssued>, I>>(object: I): CourierCodeIssued {
+    const message = createBaseCourierCodeIssued();
+    message.codeId = object.codeId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.courierId = object.courierId ?? "";
+    message.unitId = object.unitId ?? "";
+    message.buildingId = object.buildingId ?? "";
+    message.residentId = object.residentId ?? "";
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseParkingSessionOpened(): ParkingSessionOpened {
+  return { session: undefined, occurredAt: undefined };
+}
+
+export const ParkingSessionOpened: MessageFns<ParkingSessionOpened> = {
+  encode(message: ParkingSessionOpened, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      ParkingSession.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParkingSessionOpened {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParkingSessionOpened();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = ParkingSession.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParkingSessionOpened {
+    return {
+      session: isSet(object.session) ? ParkingSession.fromJSON(object.session) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ParkingSessionOpened): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = ParkingSession.toJSON(message.session);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParkingSessionOpened>, I>>(base?: I): ParkingSessionOpened {
+    return ParkingSessionOpened.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParkingSessionOpened>, I>>(object: I): ParkingSessionOpened {
+    const message = createBaseParkingSessionOpened();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? ParkingSession.fromPartial(object.session)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseParkingSessionClosed(): ParkingSessionClosed {
+  return { session: undefined, occurredAt: undefined };
+}
+
+export const ParkingSessionClosed: MessageFns<ParkingSessionClosed> = {
+  encode(message: ParkingSessionClosed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      ParkingSession.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParkingSessionClosed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParkingSessionClosed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = ParkingSession.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParkingSessionClosed {
+    return {
+      session: isSet(object.session) ? ParkingSession.fromJSON(object.session) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ParkingSessionClosed): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = ParkingSession.toJSON(message.session);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParkingSessionClosed>, I>>(base?: I): ParkingSessionClosed {
+    return ParkingSessionClosed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParkingSessionClosed>, I>>(object: I): ParkingSessionClosed {
+    const message = createBaseParkingSessionClosed();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? ParkingSession.fromPartial(object.session)
+      : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChargingSessionClosed(): ChargingSessionClosed {
+  return { session: undefined, occurredAt: undefined };
+}
+
+export const ChargingSessionClosed: MessageFns<ChargingSessionClosed> = {
+  encode(message: ChargingSessionClosed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      ChargingSession.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChargingSessionClosed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChargingSessionClosed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = ChargingSession.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChargingSessionClosed {
+    return {
+      session: isSet(object.session) ? ChargingSession.fromJSON(object.session) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ChargingSessionClosed): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = ChargingSession.toJSON(message.session);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChargingSessionClosed>, I>>(base?: I): ChargingSessionClosed {
+    return ChargingSessionClosed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChargingSessionClosed>, I>>(object: I): ChargingSessionClosed {
+    const message = createBaseChargingSessionClosed();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? ChargingSession.fromPartial(object.session)
+      : undefined;
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;

@@ -1,0 +1,19 @@
+/**
+ * Pure rules of iot's payments (docs/iot.md "Billing"): which payment a need makes, and when a
+ * failed call is tried again.
+ */
+
+export type BillingPurpose = 'PARKING' | 'CHARGING';
+export type PaymentOutcome = 'SUCCEEDED' | 'FAILED' | 'EXPIRED';
+
+/**
+ * Payment's request id of a session's payment: the same session (and, for parking, the same exit
+ * attempt after a failed payment) never makes two.
+ */
+export const billingCallId = (purpose: BillingPurpose, subjectId: string, attempt = 1): string =>
+  `iot:${purpose.toLowerCase()}:${subjectId}:${attempt}`;
+
+/** Backoff of a failed call: 1 s doubling to 60 s. */
+export function nextAttemptDelayMs(attempts: number): number {
+  return Math.min(60_000, 1_000 * 2 ** Math.min(attempts, 6));
+}

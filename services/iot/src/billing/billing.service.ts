@@ -1,0 +1,190 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  Logger,
+  LOGGER,
+  OutboundError,
+  PG_POOL,
+  Pool,
+  PoolClient,
+  withTransaction,
+} from '@citybase/platform';
+import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
+import { BillingPurpose, billingCallId, nextAttemptDelayMs, PaymentOutcome } from './billing.domain';
+import { BillingPorts } from './billing.ports';
+import {
+  BillingCallRow,
+  callAnswered,
+  callFailed,
+  findCall,
+  insertCall,
+  leaseDueCalls,
+  lockCall,
+  lockCallByPayment,
+  lockPaymentKey,
+  recordUnmatched,
+  setOutcome,
+  takeUnmatched,
+} from './billing.store';
+
+/** Payment's answers that refuse a CreatePayment for good; anything else is tried again. */
+const REFUSALS = new Set(['invalid_argument', 'failed_precondition', 'not_found', 'already_exists']);
+const CALL_LEASE_MS = 30_000;
+
+const SCENARIO: Record<BillingPurpose, PaymentScenario> = {
+  PARKING: PaymentScenario.PAYMENT_SCENARIO_PARKING,
+  CHARGING: PaymentScenario.PAYMENT_SCENARIO_EV_CHARGING,
+};
+
+/** What a room does when its payment is created or ends, in the transaction that records it. */
+export interface BillingSubscriber {
+  paymentCreated(client: PoolClient, subjectId: string, paymentId: string): Promise<void>;
+  paymentOutcome(client: PoolClient, subjectId: string, outcome: PaymentOutcome): Promise<void>;
+}
+
+/**
+ * iot's payments (docs/iot.md "Billing"). A room records the need for a payment in its own
+ * transaction (`request`), the call to payment's CreatePayment is made after the commit (and by
+ * the billing job until answered), with a request id derived from the session, so a session makes
+ * exactly one payment whoever asks and however often. Payment's outcomes (consumer iot.billing)
+ * are handed to the room once per payment.
+ */
+@Injectable()
+export class BillingService {
+  private readonly subscribers = new Map<BillingPurpose, BillingSubscriber>();
+
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly ports: BillingPorts,
+  ) {}
+
+  register(purpose: BillingPurpose, subscriber: BillingSubscriber): void {
+    this.subscribers.set(purpose, subscriber);
+  }
+
+  /** Records the payment a session needs (once per session), in the caller's transaction. */
+  async request(
+    client: PoolClient,
+    r: {
+      purpose: BillingPurpose;
+      subjectId: string;
+      operatorId: string;
+      projectId: string;
+      merchantId: string;
+      currency: string;
+      amountMinor: bigint;
+      payerRef: string;
+      description: string;
+      expiresInSeconds: number;
+      attempt?: number;
+    },
+  ): Promise<string> {
+    const callId = billingCallId(r.purpose, r.subjectId, r.attempt);
+    await insertCall(client, {
+      call_id: callId,
+      purpose: r.purpose,
+      subject_id: r.subjectId,
+      operator_id: r.operatorId,
+      project_id: r.projectId,
+      merchant_id: r.merchantId,
+      currency: r.currency,
+      amount_minor: r.amountMinor,
+      payer_ref: r.payerRef,
+      description: r.description.slice(0, 200),
+      expires_in_s: r.expiresInSeconds,
+    });
+    return callId;
+  }
+
+  /** Makes a due call now (after the caller's commit); a failure is left to the job. */
+  async callNow(callId: string): Promise<void> {
+    const call = await findCall(this.pool, callId);
+    if (call?.status === 'DUE') await this.makeCall(call);
+  }
+
+  async makeDueCalls(limit: number): Promise<number> {
+    const calls = await leaseDueCalls(this.pool, limit, CALL_LEASE_MS);
+    for (const call of calls) await this.makeCall(call);
+    return calls.length;
+  }
+
+  private async makeCall(call: BillingCallRow): Promise<void> {
+    const fields = {
+      call_id: call.call_id,
+      purpose: call.purpose,
+      subject_id: call.subject_id,
+      attempts: call.attempts + 1,
+    };
+    try {
+      const { payment } = await this.ports.payment.createPayment({
+        requestId: call.call_id,
+        tenancy: { operatorId: call.operator_id, projectId: call.project_id, merchantId: call.merchant_id },
+        merchantId: call.merchant_id,
+        scenario: SCENARIO[call.purpose],
+        amount: { currency: call.currency, amountMinor: call.amount_minor },
+        payerRef: call.payer_ref,
+        description: call.description,
+        expiresInSeconds: call.expires_in_s,
+        profitSharing: false,
+      });
+      if (!payment) throw new Error('payment answered CreatePayment without the payment');
+      await withTransaction(this.pool, async (client) => {
+        await lockPaymentKey(client, payment.paymentId);
+        const locked = await lockCall(client, call.call_id);
+        if (locked?.status !== 'DUE') return;
+        await callAnswered(client, call.call_id, payment.paymentId);
+        await this.subscriber(call.purpose).paymentCreated(client, call.subject_id, payment.paymentId);
+        // an outcome that arrived before the payment id was known
+        const early = await takeUnmatched(client, payment.paymentId);
+        if (early) await this.applyOutcome(client, { ...locked, payment_id: payment.paymentId }, early);
+      });
+      this.logger.info({ ...fields, payment_id: payment.paymentId }, 'payment created');
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const refused = err instanceof OutboundError && REFUSALS.has(err.kind);
+      await callFailed(this.pool, call.call_id, message, nextAttemptDelayMs(call.attempts), refused);
+      this.logger.warn({ ...fields, err: message, refused }, 'CreatePayment failed');
+    }
+  }
+
+  // ---- payment's events (in the inbox's transaction of consumer iot.billing) ----
+
+  async paymentEnded(
+    client: PoolClient,
+    e: { paymentId: string; scenario: PaymentScenario },
+    outcome: PaymentOutcome,
+  ): Promise<void> {
+    if (
+      e.scenario !== PaymentScenario.PAYMENT_SCENARIO_PARKING &&
+      e.scenario !== PaymentScenario.PAYMENT_SCENARIO_EV_CHARGING
+    )
+      return;
+    await lockPaymentKey(client, e.paymentId);
+    const call = await lockCallByPayment(client, e.paymentId);
+    if (!call) {
+      // ours or another service's parking payment: applied if our CreatePayment answer brings it
+      await recordUnmatched(client, e.paymentId, outcome);
+      return;
+    }
+    await this.applyOutcome(client, call, outcome);
+  }
+
+  private async applyOutcome(
+    client: PoolClient,
+    call: BillingCallRow,
+    outcome: PaymentOutcome,
+  ): Promise<void> {
+    if (!(await setOutcome(client, call.call_id, outcome))) return; // already applied
+    await this.subscriber(call.purpose).paymentOutcome(client, call.subject_id, outcome);
+    this.logger.info(
+      { call_id: call.call_id, payment_id: call.payment_id, outcome },
+      'payment outcome applied',
+    );
+  }
+
+  private subscriber(purpose: BillingPurpose): BillingSubscriber {
+    const s = this.subscribers.get(purpose);
+    if (!s) throw new Error(`no billing subscriber for ${purpose}`);
+    return s;
+  }
+}

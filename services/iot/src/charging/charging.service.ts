@@ -1,0 +1,292 @@
+import { randomUUID } from 'crypto';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import {
+  assertTenancy,
+  CitybaseClaims,
+  inTenancy,
+  Logger,
+  LOGGER,
+  Mutations,
+  OUTBOX,
+  Outbox,
+  pageOf,
+  PG_POOL,
+  Pool,
+  PoolClient,
+  SERVICE_CONFIG,
+  toTimestamp,
+  withTransaction,
+} from '@citybase/platform';
+import { ChargerEventOutcome, ChargerEventAnswer } from '@citybase/contracts/citybase/iot/v1/charging';
+import { IotEvents } from '@citybase/contracts/events';
+import { BillingService } from '../billing/billing.service';
+import { CommandsService } from '../commands/commands.service';
+import type { IotConfig } from '../config';
+import {
+  CHARGING_PAGE,
+  chargingBill,
+  ChargerQuery,
+  ChargingSessionQuery,
+  ConfigureChargerInput,
+  decideEvent,
+  decideStart,
+  ListChargingQuery,
+  ReportedEvent,
+} from './charging.domain';
+import { ChargingErrors } from './charging.errors';
+import { chargingSessionToProto } from './charging.render';
+import {
+  advanceSession,
+  ChargerRow,
+  ChargingSessionRow,
+  findCharger,
+  findChargingSession,
+  insertChargingSession,
+  insertReading,
+  listChargingSessions,
+  lockCharger,
+  raiseChargerFloor,
+  readingsOf,
+  sessionOfTransaction,
+  setBill,
+  setChargingPayment,
+  tariffOf,
+  upsertCharger,
+} from './charging.store';
+
+const O = ChargerEventOutcome;
+
+/**
+ * EV charging (docs/iot.md "EV charging"). A charger's events are applied one at a time, in
+ * sequence, each in its own transaction under the charger's lock, through the decisions of
+ * charging.domain.ts. The STOP that ends a session computes its one bill and records its one
+ * payment (billing call id derived from the session), so a retried or replayed STOP is a duplicate
+ * and can never bill again.
+ */
+@Injectable()
+export class ChargingService implements OnModuleInit {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(OUTBOX) private readonly outbox: Outbox,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_CONFIG) private readonly config: IotConfig,
+    private readonly mutations: Mutations,
+    private readonly commands: CommandsService,
+    private readonly billing: BillingService,
+  ) {}
+
+  onModuleInit(): void {
+    this.billing.register('CHARGING', {
+      paymentCreated: (client, sessionId, paymentId) => setChargingPayment(client, sessionId, paymentId),
+      paymentOutcome: async (_client, sessionId, outcome) => {
+        this.logger.info({ session_id: sessionId, outcome }, 'charging payment ended');
+      },
+    });
+  }
+
+  async configureCharger(claims: CitybaseClaims, cmd: ConfigureChargerInput): Promise<ChargerRow> {
+    assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
+    const d = await this.commands.device(this.pool, cmd.deviceId);
+    if (!d || d.operator_id !== cmd.operatorId || d.project_id !== cmd.projectId || d.kind !== 'ev_charger')
+      throw ChargingErrors.notACharger(cmd.deviceId);
+    return this.mutations.run({
+      method: 'ChargingService.ConfigureCharger',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      resourceId: cmd.deviceId,
+      execute: ({ client }) =>
+        upsertCharger(client, {
+          deviceId: cmd.deviceId,
+          operatorId: cmd.operatorId,
+          projectId: cmd.projectId,
+          merchantId: cmd.merchantId,
+          tariff: cmd.tariff,
+        }),
+      replay: async ({ client }) => (await findCharger(client, cmd.deviceId))!,
+    });
+  }
+
+  async getCharger(claims: CitybaseClaims, q: ChargerQuery): Promise<ChargerRow> {
+    const c = await findCharger(this.pool, q.deviceId);
+    if (!c || c.operator_id !== q.operatorId || !inTenancy(claims, tenancyOf(c)))
+      throw ChargingErrors.chargerNotFound(q.deviceId);
+    return c;
+  }
+
+  /**
+   * A charger's events in order. Each answer: APPLIED, DUPLICATE (already applied: acknowledged),
+   * GAP (an earlier one is missing: the rest of the batch is not looked at) or REFUSED.
+   */
+  async reportEvents(
+    claims: CitybaseClaims,
+    r: ChargerQuery & { projectId: string; events: ReportedEvent[] },
+  ): Promise<ChargerEventAnswer[]> {
+    const charger = await this.getCharger(claims, r);
+    if (charger.project_id !== r.projectId) throw ChargingErrors.chargerNotFound(r.deviceId);
+    const answers: ChargerEventAnswer[] = [];
+    const calls: string[] = [];
+    for (const e of r.events) {
+      const answer = await withTransaction(this.pool, (client) =>
+        this.applyEvent(client, r.deviceId, e, calls),
+      );
+      answers.push(answer);
+      if (answer.outcome === O.CHARGER_EVENT_OUTCOME_GAP) break;
+    }
+    for (const callId of calls) await this.billing.callNow(callId);
+    return answers;
+  }
+
+  private async applyEvent(
+    client: PoolClient,
+    deviceId: string,
+    e: ReportedEvent,
+    calls: string[],
+  ): Promise<ChargerEventAnswer> {
+    const answer = (outcome: ChargerEventOutcome, detail = ''): ChargerEventAnswer => ({
+      transactionId: e.transactionId,
+      seq: e.seq,
+      outcome,
+      detail,
+    });
+    const charger = (await lockCharger(client, deviceId))!;
+    const existing = await sessionOfTransaction(client, deviceId, e.transactionId);
+    if (!existing) {
+      const d = decideStart(e, charger.last_register_wh);
+      if (d.kind === 'REFUSE') {
+        // an event of a transaction whose START has not come yet: wait for it
+        if (e.seq > 1) return answer(O.CHARGER_EVENT_OUTCOME_GAP, 'expected seq 1 (START)');
+        return answer(O.CHARGER_EVENT_OUTCOME_REFUSED, `${d.code}: ${d.message}`);
+      }
+      if (d.kind !== 'APPLY') return answer(O.CHARGER_EVENT_OUTCOME_REFUSED, 'unexpected');
+      const s = await insertChargingSession(client, {
+        session_id: randomUUID(),
+        device_id: deviceId,
+        transaction_id: e.transactionId,
+        operator_id: charger.operator_id,
+        project_id: charger.project_id,
+        merchant_id: charger.merchant_id,
+        user_id: e.userId,
+        currency: charger.currency,
+        started_at: e.at,
+        first_register_wh: d.firstRegisterWh,
+        last_register_wh: d.lastRegisterWh,
+      });
+      if (d.reading) await insertReading(client, s.session_id, e.seq, d.reading);
+      this.logger.info(
+        { session_id: s.session_id, device_id: deviceId, note: d.note },
+        'charging session started',
+      );
+      return answer(O.CHARGER_EVENT_OUTCOME_APPLIED, d.note ?? '');
+    }
+    const view = {
+      state: existing.state,
+      lastSeq: existing.last_seq,
+      firstRegisterWh: existing.first_register_wh,
+      lastRegisterWh: existing.last_register_wh,
+      chargerFloorWh: charger.last_register_wh,
+    };
+    // the floor of a running session is what the charger had counted when it started
+    if (existing.first_register_wh !== null && existing.first_register_wh < view.chargerFloorWh)
+      view.chargerFloorWh = existing.first_register_wh;
+    const d = decideEvent(view, e);
+    switch (d.kind) {
+      case 'DUPLICATE':
+        return answer(O.CHARGER_EVENT_OUTCOME_DUPLICATE);
+      case 'GAP':
+        return answer(O.CHARGER_EVENT_OUTCOME_GAP, `expected seq ${d.expectedSeq}`);
+      case 'REFUSE': {
+        if (d.code === 'METER_NOT_MONOTONIC') {
+          // consumed (the charger moves on), never used; a STOP below the start faults the session
+          const s = await advanceSession(client, existing.session_id, {
+            seq: e.seq,
+            state: d.fault ? 'FAULTED' : existing.state,
+            first: existing.first_register_wh,
+            last: existing.last_register_wh,
+            fault: d.fault ? d.message : undefined,
+            stoppedAt: d.fault ? e.at : undefined,
+          });
+          if (d.fault) await this.closed(client, s);
+        }
+        this.logger.warn({ session_id: existing.session_id, seq: e.seq, code: d.code }, d.message);
+        return answer(O.CHARGER_EVENT_OUTCOME_REFUSED, `${d.code}: ${d.message}`);
+      }
+      case 'APPLY': {
+        if (d.reading) await insertReading(client, existing.session_id, e.seq, d.reading);
+        let s = await advanceSession(client, existing.session_id, {
+          seq: e.seq,
+          state: d.state,
+          first: d.firstRegisterWh,
+          last: d.lastRegisterWh,
+          stoppedAt: d.state === 'STOPPED' ? e.at : undefined,
+        });
+        if (d.bill) {
+          const bill = chargingBill(tariffOf(charger), await readingsOf(client, s.session_id));
+          s = await setBill(client, s.session_id, bill);
+          if (s.last_register_wh !== null) await raiseChargerFloor(client, deviceId, s.last_register_wh);
+          if (bill.totalMinor > 0n)
+            calls.push(
+              await this.billing.request(client, {
+                purpose: 'CHARGING',
+                subjectId: s.session_id,
+                operatorId: s.operator_id,
+                projectId: s.project_id,
+                merchantId: s.merchant_id,
+                currency: s.currency,
+                amountMinor: bill.totalMinor,
+                payerRef: s.user_id,
+                description: `EV charging ${bill.energyWh} Wh, session ${s.session_id}`,
+                expiresInSeconds: this.config.IOT_CHARGING_PAYMENT_TTL_SECONDS,
+              }),
+            );
+          await this.closed(client, s);
+        }
+        return answer(O.CHARGER_EVENT_OUTCOME_APPLIED, d.note ?? '');
+      }
+    }
+  }
+
+  private async closed(client: PoolClient, s: ChargingSessionRow): Promise<void> {
+    await this.outbox.enqueue(
+      client,
+      IotEvents.ChargingSessionClosed,
+      { session: chargingSessionToProto(s), occurredAt: toTimestamp(new Date()) },
+      { key: s.device_id, subject: s.session_id, tenancy: tenancyOf(s) },
+    );
+    this.logger.info(
+      {
+        session_id: s.session_id,
+        state: s.state,
+        energy_wh: s.energy_wh.toString(),
+        total_minor: s.total_minor.toString(),
+      },
+      'charging session closed',
+    );
+  }
+
+  async getSession(claims: CitybaseClaims, q: ChargingSessionQuery): Promise<ChargingSessionRow> {
+    const s = await findChargingSession(this.pool, q.sessionId);
+    if (!s || s.operator_id !== q.operatorId || !inTenancy(claims, tenancyOf(s)))
+      throw ChargingErrors.sessionNotFound(q.sessionId);
+    return s;
+  }
+
+  async listSessions(
+    claims: CitybaseClaims,
+    q: ListChargingQuery,
+  ): Promise<{ items: ChargingSessionRow[]; nextPageToken: string }> {
+    await this.getCharger(claims, q);
+    const rows = await listChargingSessions(this.pool, q);
+    const { rows: items, nextPageToken } = pageOf(rows, q.size, CHARGING_PAGE, (r) => [
+      r.cursor_at,
+      r.session_id,
+    ]);
+    return { items, nextPageToken };
+  }
+}
+
+const tenancyOf = (r: { operator_id: string; project_id: string; merchant_id: string }) => ({
+  operatorId: r.operator_id,
+  projectId: r.project_id,
+  merchantId: r.merchant_id,
+});
