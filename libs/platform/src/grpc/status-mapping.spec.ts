@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { classifyPgError, DomainError, DomainErrorKind, InfrastructureError } from '../errors';
-import { statusForKind, toGrpcError } from './status-mapping';
+import { ERROR_FIELD_METADATA, errorMetadata, statusForKind, toGrpcError } from './status-mapping';
 
 describe('domain error to gRPC status mapping', () => {
   const expected: Record<DomainErrorKind, status> = {
@@ -92,5 +92,16 @@ describe('domain error to gRPC status mapping', () => {
       () => 'err-123',
     );
     expect(mapped).toEqual({ code: status.INTERNAL, details: 'internal error err-123', errorId: 'err-123' });
+  });
+
+  it('keeps error metadata printable ASCII when the rule quotes the input', () => {
+    const md = errorMetadata({
+      code: status.INVALID_ARGUMENT,
+      details: 'x',
+      field: 'profile',
+      rule: 'unknown profile "abc\u202edef\n"',
+    });
+    expect(md.get('citybase-error-rule')).toEqual(['unknown profile "abc?def?"']);
+    expect(md.get(ERROR_FIELD_METADATA)).toEqual(['profile']);
   });
 });

@@ -98,10 +98,13 @@ export const RETRY_AFTER_METADATA = 'retry-after';
 
 export function errorMetadata(mapped: GrpcErrorShape): Metadata {
   const metadata = new Metadata();
-  if (mapped.domainCode) metadata.set(ERROR_CODE_METADATA, mapped.domainCode);
-  if (mapped.field) metadata.set(ERROR_FIELD_METADATA, mapped.field);
-  if (mapped.rule) metadata.set('citybase-error-rule', mapped.rule);
-  if (mapped.errorId) metadata.set('citybase-error-id', mapped.errorId);
+  // HTTP/2 header values are printable ASCII: a rule that quotes the caller's input (any Unicode,
+  // control characters) must not turn the refusal into an UNKNOWN "illegal characters" failure.
+  const set = (key: string, value: string) => metadata.set(key, value.replace(/[^\x20-\x7e]/g, '?'));
+  if (mapped.domainCode) set(ERROR_CODE_METADATA, mapped.domainCode);
+  if (mapped.field) set(ERROR_FIELD_METADATA, mapped.field);
+  if (mapped.rule) set('citybase-error-rule', mapped.rule);
+  if (mapped.errorId) set('citybase-error-id', mapped.errorId);
   if (mapped.retryAfterSeconds !== undefined)
     metadata.set(RETRY_AFTER_METADATA, String(mapped.retryAfterSeconds));
   return metadata;

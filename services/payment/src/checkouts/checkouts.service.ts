@@ -66,8 +66,10 @@ export class CheckoutsService {
    * Persists the saga, then drives it as far as it goes (coupon claimed and reserved, points
    * reserved, payment opened; or completed when nothing is left to pay). A refusal met on the way
    * (the callee's, or points worth more than what the coupon leaves) releases what was held and
-   * is answered, to this request and to its retries; a callee that does not answer is UNAVAILABLE
-   * (the saga stays where it is: a retry with the same request id, or the checkout job, drives it on).
+   * is answered, to this request and to its retries. A callee that does not answer leaves the
+   * saga where it is and the checkout is answered as it stands (PENDING, no pay_url yet): it was
+   * accepted and is durable, a retry with the same request id or the checkout job drives it on, so
+   * the caller polls GetCheckout (or retries) instead of seeing a failure for a written checkout.
    */
   async createCheckout(claims: CitybaseClaims, cmd: CreateCheckoutCommand): Promise<CheckoutRow> {
     assertTenancy(claims, { operatorId: cmd.operatorId, projectId: cmd.projectId });
@@ -94,7 +96,8 @@ export class CheckoutsService {
       },
       done: 'checkout created',
     });
-    const { checkout, unavailable } = await this.saga.drive(created.checkout_id);
+    // a callee without an answer is logged by the saga and retried by the checkout job
+    const { checkout } = await this.saga.drive(created.checkout_id);
     if (checkout.status === 'RELEASED' && checkout.refusal_code !== '') {
       throw CheckoutsErrors.refused(
         checkout.refusal_kind,
@@ -103,7 +106,6 @@ export class CheckoutsService {
         checkout.refusal_message,
       );
     }
-    if (unavailable) throw unavailable;
     return checkout;
   }
 
