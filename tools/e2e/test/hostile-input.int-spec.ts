@@ -338,8 +338,11 @@ function apply(request: Json, change: Change): void {
     node = node[k] as Record<string | number, unknown>;
   }
   const last = keys[keys.length - 1]!;
-  if (change.value === undefined) delete node[last];
-  else if (change.value === 'x50' && Array.isArray(node[last])) {
+  if (change.value === undefined) {
+    // an element of a repeated field is taken out, not left as a hole (which no encoder takes)
+    if (Array.isArray(node) && typeof last === 'number') node.splice(last, 1);
+    else delete node[last];
+  } else if (change.value === 'x50' && Array.isArray(node[last])) {
     const element = (node[last] as unknown[])[0];
     node[last] = Array.from({ length: 50 }, () => element);
   } else node[last] = change.value;

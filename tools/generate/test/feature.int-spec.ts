@@ -56,13 +56,13 @@ describe('a generated feature room', () => {
   it('fails to type-check when a generated file is broken (the check above can fail)', async () => {
     const tree = scratchTree(['services/iot']);
     try {
-      const written = await generateFeature(tree, 'iot', 'alarms');
-      const service = 'services/iot/src/alarms/alarms.service.ts';
+      const written = await generateFeature(tree, 'iot', 'sirens');
+      const service = 'services/iot/src/sirens/sirens.service.ts';
       tree.write(service, tree.need(service).replace('decideArchive({', 'decideArchive(42, {'));
       const { errors } = typeErrors(
         written.created.filter((p) => p.endsWith('.ts')).map((p) => tree.path(p)),
       );
-      expect(errors.join('\n')).toMatch(/alarms\.service\.ts: Expected 1 arguments, but got 2/);
+      expect(errors.join('\n')).toMatch(/sirens\.service\.ts: Expected 1 arguments, but got 2/);
     } finally {
       tree.dispose();
     }
