@@ -207,6 +207,9 @@ function leaves(typeName: string, prefix = '', keys: (string | number)[] = [], d
   const out: Leaf[] = [];
   for (const f of m.field) {
     const name = f.name ?? '';
+    // a map<string, string> (iot's command args) is sent as its baseline only: the platform refuses
+    // a bad key or value naming `args` / `args["key"]`, not the entry path `args[0].key` used here
+    if (kindOf(f) === 'message' && messages.get(f.typeName ?? '')?.options?.mapEntry) continue;
     const repeated = f.label === Label.LABEL_REPEATED;
     const path = `${prefix}${name}${repeated ? '[0]' : ''}`;
     const k = repeated ? [...keys, name, 0] : [...keys, name];
