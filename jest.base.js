@@ -49,4 +49,14 @@ module.exports = {
     // deletes the topics and consumer groups a suite created under its kafkaTestPrefix()
     testEnvironment: path.join(root, 'libs/platform/src/testing/jest-int-environment.js'),
   }),
+  // The whole-city tier (`npm run chaos`, deploy/local/chaos.sh): *.chaos-spec.ts under test/, each
+  // running every service (and its own brokers or network namespace) for minutes; one at a time.
+  chaos: (dir) => ({
+    ...base(dir),
+    displayName: `${path.basename(dir)}:chaos`,
+    testMatch: ['<rootDir>/**/*.chaos-spec.ts'],
+    testTimeout: 1_200_000,
+    globalSetup: path.join(root, 'libs/platform/src/testing/jest-global-setup.js'),
+    testEnvironment: path.join(root, 'libs/platform/src/testing/jest-int-environment.js'),
+  }),
 };
