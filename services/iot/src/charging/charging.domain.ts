@@ -347,6 +347,49 @@ export function toReportEvents(req: {
   };
 }
 
+/** The event types a charger publishes on its `events` channel, one per session event. */
+export const CHARGER_MESSAGE_TYPES = {
+  CHARGER_START: 'START',
+  CHARGER_METER: 'METER',
+  CHARGER_STOP: 'STOP',
+} as const satisfies Record<string, ChargingEventType>;
+
+/**
+ * A charger's session event as it publishes it over MQTT (docs/iot.md "Device events"):
+ * `{"id", "ts", "type": "CHARGER_START" | "CHARGER_METER" | "CHARGER_STOP",
+ *   "data": {"transaction_id", "seq", "register_wh", "user_id"}}`; `register_wh` a number or a
+ * decimal string, absent when the charger has none; `ts` when it happened (else now).
+ */
+export function fromChargerMessage(type: string, data: Record<string, unknown>, at: Date): ReportedEvent {
+  const kind = (CHARGER_MESSAGE_TYPES as Record<string, ChargingEventType>)[type];
+  if (!kind) throw DomainError.invalid('type', 'must be CHARGER_START, CHARGER_METER or CHARGER_STOP');
+  const seq = data.seq;
+  if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1)
+    throw DomainError.invalid('data.seq', 'must be a positive integer');
+  let registerWh: bigint | undefined;
+  const r = data.register_wh;
+  if (r !== undefined && r !== null) {
+    if (
+      !(typeof r === 'number' && Number.isSafeInteger(r)) &&
+      !(typeof r === 'string' && /^\d{1,13}$/.test(r))
+    )
+      throw DomainError.invalid('data.register_wh', 'must be a whole number of Wh');
+    registerWh = BigInt(r);
+    if (registerWh < 0n || registerWh > MAX_REGISTER_WH)
+      throw DomainError.invalid('data.register_wh', 'must be from 0 to 10^12');
+  }
+  const transactionId = typeof data.transaction_id === 'string' ? data.transaction_id : undefined;
+  const userId = typeof data.user_id === 'string' ? data.user_id : undefined;
+  return {
+    transactionId: requiredString('data.transaction_id', transactionId, { max: 64 }),
+    userId: kind === 'START' ? requiredString('data.user_id', userId, TENANT_ID) : (userId ?? ''),
+    seq,
+    type: kind,
+    registerWh,
+    at,
+  };
+}
+
 export interface ChargingSessionQuery {
   operatorId: string;
   sessionId: string;

@@ -26,13 +26,16 @@ import {
   CHARGING_PAGE,
   chargingBill,
   ChargerQuery,
+  CHARGER_MESSAGE_TYPES,
   ChargingSessionQuery,
   ConfigureChargerInput,
   decideEvent,
   decideStart,
+  fromChargerMessage,
   ListChargingQuery,
   ReportedEvent,
 } from './charging.domain';
+import { DeviceEvent, DeviceEventRoutes } from '../ingest/device-events';
 import { ChargingErrors } from './charging.errors';
 import { chargingSessionToProto } from './charging.render';
 import {
@@ -73,9 +76,11 @@ export class ChargingService implements OnModuleInit {
     private readonly mutations: Mutations,
     private readonly commands: CommandsService,
     private readonly billing: BillingService,
+    private readonly routes: DeviceEventRoutes,
   ) {}
 
   onModuleInit(): void {
+    this.routes.register(Object.keys(CHARGER_MESSAGE_TYPES), (e) => this.chargerMessage(e));
     this.billing.register('CHARGING', {
       paymentCreated: (client, sessionId, paymentId) => setChargingPayment(client, sessionId, paymentId),
       paymentOutcome: async (_client, sessionId, outcome) => {
@@ -135,6 +140,89 @@ export class ChargingService implements OnModuleInit {
     }
     for (const callId of calls) await this.billing.callNow(callId);
     return answers;
+  }
+
+  /**
+   * A charger's session event over MQTT (docs/iot.md "Device events"), applied like a reported one.
+   * An event whose predecessor has not come yet (GAP) waits, acknowledged, in
+   * charger_event_backlog; every event applied lets the backlog go on in sequence. A copy of a
+   * message (same device, message id: the same transaction and seq) is a DUPLICATE.
+   */
+  private async chargerMessage(e: DeviceEvent): Promise<void> {
+    const deviceId = e.device.deviceId;
+    const charger = await findCharger(this.pool, deviceId);
+    if (!charger || charger.project_id !== e.device.projectId) throw ChargingErrors.chargerNotFound(deviceId);
+    const event = fromChargerMessage(e.type, e.data, e.ts ?? new Date());
+    const calls: string[] = [];
+    const answer = await withTransaction(this.pool, async (client) => {
+      const a = await this.applyEvent(client, deviceId, event, calls);
+      if (a.outcome === O.CHARGER_EVENT_OUTCOME_GAP)
+        await client.query(
+          `INSERT INTO charger_event_backlog (device_id, transaction_id, seq, type, register_wh, at, user_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+          [
+            deviceId,
+            event.transactionId,
+            event.seq,
+            event.type,
+            event.registerWh?.toString() ?? null,
+            event.at,
+            event.userId,
+          ],
+        );
+      return a;
+    });
+    if (answer.outcome === O.CHARGER_EVENT_OUTCOME_GAP)
+      this.logger.info(
+        { device_id: deviceId, transaction_id: event.transactionId, seq: event.seq, detail: answer.detail },
+        'charger event waits for an earlier one',
+      );
+    else await this.drainBacklog(deviceId, calls);
+    for (const callId of calls) await this.billing.callNow(callId);
+  }
+
+  /** Applies what waits in the charger's backlog, in sequence, until nothing more can go. */
+  private async drainBacklog(deviceId: string, calls: string[]): Promise<void> {
+    for (;;) {
+      const { rows } = await this.pool.query<{
+        transaction_id: string;
+        seq: number;
+        type: 'START' | 'METER' | 'STOP';
+        register_wh: string | null;
+        at: Date;
+        user_id: string;
+      }>(
+        `SELECT transaction_id, seq, type, register_wh::text, at, user_id FROM charger_event_backlog
+         WHERE device_id = $1 ORDER BY transaction_id, seq`,
+        [deviceId],
+      );
+      let progressed = false;
+      for (const r of rows) {
+        const applied = await withTransaction(this.pool, async (client) => {
+          const a = await this.applyEvent(
+            client,
+            deviceId,
+            {
+              transactionId: r.transaction_id,
+              seq: r.seq,
+              type: r.type,
+              registerWh: r.register_wh === null ? undefined : BigInt(r.register_wh),
+              at: r.at,
+              userId: r.user_id,
+            },
+            calls,
+          );
+          if (a.outcome === O.CHARGER_EVENT_OUTCOME_GAP) return false;
+          await client.query(
+            'DELETE FROM charger_event_backlog WHERE device_id = $1 AND transaction_id = $2 AND seq = $3',
+            [deviceId, r.transaction_id, r.seq],
+          );
+          return true;
+        });
+        progressed ||= applied;
+      }
+      if (!progressed) return;
+    }
   }
 
   private async applyEvent(
