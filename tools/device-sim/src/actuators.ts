@@ -145,7 +145,7 @@ export class SimCharger {
   }
 
   /**
-   * Sends the buffer in order with `send` (e.g. iot's ReportChargerEvents); drops what was
+   * Sends the buffer in order with `send` (flushOver: over MQTT); drops what was
    * acknowledged (APPLIED / DUPLICATE / REFUSED: the central system has seen it) and keeps the rest.
    */
   async flush(
