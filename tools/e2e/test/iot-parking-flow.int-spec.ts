@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { Client } from 'pg';
-import { toTimestamp } from '@citybase/platform';
 import {
   createTestDatabase,
   grpcClient,
@@ -34,6 +33,7 @@ import {
   chargerMessage,
   ChargerSessionEvent,
   DeviceCredentials,
+  PlateCamera,
   SimCharger,
   SimDevice,
 } from '@citybase/device-sim';
@@ -68,6 +68,9 @@ describe('iot parking and charging paid through payment and the sandbox channel 
   let exitCam: string;
   let chargerId: string;
   let chargerSim: SimDevice | undefined;
+  let cameraSims: SimDevice[] = [];
+  let entryCamera: PlateCamera;
+  let exitCamera: PlateCamera;
 
   const admin = () => {
     const md = new Metadata();
@@ -198,8 +201,20 @@ describe('iot parking and charging paid through payment and the sandbox channel 
         profile: '',
       });
     try {
-      entryCam = (await register(DeviceKind.DEVICE_KIND_PARKING_CAMERA)).device!.deviceId;
-      exitCam = (await register(DeviceKind.DEVICE_KIND_PARKING_CAMERA)).device!.deviceId;
+      // the lot's plate cameras: simulated devices reading plates over MQTT (docs/iot.md "Device events")
+      const camera = async () => {
+        const r = await register(DeviceKind.DEVICE_KIND_PARKING_CAMERA);
+        const sim = new SimDevice(r.credentials as DeviceCredentials);
+        await sim.connect();
+        cameraSims.push(sim);
+        return { id: r.device!.deviceId, camera: new PlateCamera(sim) };
+      };
+      const inCam = await camera();
+      const outCam = await camera();
+      entryCam = inCam.id;
+      exitCam = outCam.id;
+      entryCamera = inCam.camera;
+      exitCamera = outCam.camera;
       const g = await register(DeviceKind.DEVICE_KIND_PARKING_GATE);
       gateSim = new SimDevice(g.credentials as DeviceCredentials);
       gate = new Actuator(gateSim);
@@ -245,6 +260,8 @@ describe('iot parking and charging paid through payment and the sandbox channel 
   afterAll(async () => {
     await gateSim?.stop().catch(() => undefined);
     await chargerSim?.stop().catch(() => undefined);
+    for (const c of cameraSims) await c.stop().catch(() => undefined);
+    cameraSims = [];
     await sandbox?.stop();
     for (const p of procs.reverse()) await p.stop().catch(() => undefined);
     for (const d of dbs) await d.drop().catch(() => undefined);
@@ -289,22 +306,25 @@ describe('iot parking and charging paid through payment and the sandbox channel 
     );
 
   describe('parking', () => {
+    /** The camera reads the plate; answers the plate's stay once iot applied the read. */
     const read = async (plate: string, direction: PlateDirection, at: Date) => {
-      const parking = grpcClient(ParkingServiceService, iot.grpcAddress, admin);
-      try {
-        return (
-          await parking.recordPlateRead({
-            requestId: uniqueName('read'),
-            tenancy,
-            cameraId: direction === PlateDirection.PLATE_DIRECTION_ENTRY ? entryCam : exitCam,
-            plate,
-            direction,
-            seenAt: toTimestamp(at),
-          })
-        ).session!;
-      } finally {
-        parking.close();
-      }
+      const entry = direction === PlateDirection.PLATE_DIRECTION_ENTRY;
+      await (entry ? entryCamera : exitCamera).read(plate, { at });
+      return waitFor(
+        `the ${entry ? 'entry' : 'exit'} read of ${plate} applied`,
+        async () => {
+          const parking = grpcClient(ParkingServiceService, iot.grpcAddress, admin);
+          try {
+            const { sessions } = await parking.listParkingSessions({ tenancy, lotId, page: undefined });
+            const s = sessions.find((x) => x.plate === plate);
+            const open = s?.state === ParkingSessionState.PARKING_SESSION_STATE_OPEN;
+            return s && open === entry ? s : undefined;
+          } finally {
+            parking.close();
+          }
+        },
+        60_000,
+      );
     };
     const sessionNow = async (sessionId: string) => {
       const parking = grpcClient(ParkingServiceService, iot.grpcAddress, admin);
