@@ -179,9 +179,9 @@ export const REGISTRIES: Registry[] = [
     ]),
   },
   {
-    path: 'tools/e2e/src/descriptor-rpc.ts',
+    path: 'tools/simulator/src/descriptor-rpc.ts',
     what: 'SERVICES (the processes the authorization matrix and the hostile-input suite start)',
-    apply: tsNameList('tools/e2e/src/descriptor-rpc.ts'),
+    apply: tsNameList('tools/simulator/src/descriptor-rpc.ts'),
   },
   {
     path: 'tools/e2e/test/npm-start.int-spec.ts',

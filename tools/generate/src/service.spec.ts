@@ -135,7 +135,7 @@ describe('service <name>', () => {
       expect(tree.need('libs/contracts/src/services.ts')).toMatch(/'data' \| 'demo';/);
       expect(added('README.md')).toMatch(/^\| demo +\| 50058 +\| 8088 +\| `citybase_demo` +\|$/);
       expect(added('docs/architecture.md')).toMatch(/^\| demo +\| demo things +\| 50058 \| 8088 \|$/);
-      expect(added('tools/e2e/src/descriptor-rpc.ts')).toContain("'data', 'demo'];");
+      expect(added('tools/simulator/src/descriptor-rpc.ts')).toContain("'data', 'demo'];");
       expect(added('tools/e2e/test/npm-start.int-spec.ts')).toBe("  ['demo', 50058, 8088, 'DemoService'],");
       // the README row comes before Kafka's
       expect(tree.need('README.md').indexOf('| demo ')).toBeLessThan(
