@@ -106,6 +106,7 @@ describe('data: the analytical store', () => {
       channelTransactionId: 'tx',
       profitSharing: false,
       payerRef: 'payer',
+      checkoutId: '',
     });
 
   beforeAll(async () => {
@@ -145,6 +146,7 @@ describe('data: the analytical store', () => {
         channel: 'sandbox',
         occurredAt: now(),
         reason: 'declined',
+        checkoutId: '',
       }),
     );
     ids.push(
@@ -388,6 +390,7 @@ describe('data: the analytical store', () => {
           channelTransactionId: 'tx',
           profitSharing: false,
           payerRef: 'payer',
+          checkoutId: '',
         },
         { eventId },
       );

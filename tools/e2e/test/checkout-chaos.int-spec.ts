@@ -109,6 +109,8 @@ describe('checkout: SIGKILL at each saga step and of points and marketing during
     PAYMENT_CLIENT_SECRET: SECRET,
     PAYMENT_CHECKOUT_INTERVAL_MS: '300',
     PAYMENT_RECONCILE_INTERVAL_MS: '500',
+    // a killed driver's sagas are taken over once its lease ran out (default 30 s)
+    PAYMENT_CHECKOUT_LEASE_MS: '5000',
     CITYBASE_CRASH_AT: crashAt,
   });
 
