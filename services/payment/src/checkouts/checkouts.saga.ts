@@ -371,12 +371,22 @@ export class CheckoutSaga implements OnModuleInit {
         this.crashAt('after_points_confirmed');
       }
     } catch (err) {
-      if (err instanceof OutboundError) {
+      if (err instanceof OutboundError && (err.kind === 'failed_precondition' || err.kind === 'not_found')) {
+        // the reservation ended (expired, cancelled) or is unknown: it can never be confirmed
         this.logger.warn(
           { checkout_id: id, code: err.code, err: err.message },
           'a reservation of a paid checkout was refused confirmation: released, the money refunded',
         );
         return this.turn(row, { kind: 'confirm_refused' });
+      }
+      if (err instanceof OutboundError) {
+        // our own call is refused (permission, credentials, a request it finds invalid): a
+        // misconfiguration an operator fixes, not an answer about the reservation; retried meanwhile
+        this.logger.error(
+          { checkout_id: id, code: err.code, err: err.message, alert: 'CHECKOUT_CONFIRM_REFUSED' },
+          'a confirmation of a paid checkout was refused for a reason other than the reservation',
+        );
+        throw new InfrastructureError('unavailable', `confirm refused: ${err.message}`, err);
       }
       throw err;
     }
