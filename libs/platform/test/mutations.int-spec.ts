@@ -91,6 +91,7 @@ describe('Mutations (the use-case pipeline, real PostgreSQL)', () => {
           amount: { currency: 'CNY', amountMinor: 1n },
           channel: 'sandbox',
           occurredAt: { seconds: 1n, nanos: 0 },
+          checkoutId: '',
         },
         { key: resourceId },
       );

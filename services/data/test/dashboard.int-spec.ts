@@ -72,6 +72,7 @@ describe('data: the live dashboard over HTTP', () => {
       channelTransactionId: 'tx',
       profitSharing: false,
       payerRef: 'payer',
+      checkoutId: '',
     });
 
   beforeAll(async () => {

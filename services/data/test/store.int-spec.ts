@@ -151,6 +151,7 @@ describe('data: the analytical store', () => {
       channelTransactionId: 'tx',
       profitSharing: false,
       payerRef: 'payer',
+      checkoutId: '',
     });
 
   beforeAll(async () => {
@@ -190,6 +191,7 @@ describe('data: the analytical store', () => {
         channel: 'sandbox',
         occurredAt: now(),
         reason: 'declined',
+        checkoutId: '',
       }),
     );
     ids.push(
@@ -636,6 +638,7 @@ describe('data: the analytical store', () => {
           channelTransactionId: 'tx',
           profitSharing: false,
           payerRef: 'payer',
+          checkoutId: '',
         },
         { eventId },
       );

@@ -28,6 +28,20 @@ export const paymentConfig = serviceConfigSchema({
    * also the first retry delay of a step whose callee did not answer (doubling up to 1 minute).
    */
   PAYMENT_CHECKOUT_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+  /**
+   * How long a driver (the request path, the recovery job of one replica) holds a saga: a driver
+   * that dies leaves its sagas due again once this runs out. It must outlive one step's calls (at
+   * most the outbound deadline each); tests and operators may shorten it.
+   */
+  PAYMENT_CHECKOUT_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  /**
+   * The lifetime asked of a checkout's coupon and points reservations, in seconds. 0 (the default):
+   * the checkout's expiry plus a 600 s margin, at most 3600 (reservationTtlSeconds). A positive value
+   * replaces it for every new checkout (tests, staging): shorter than the checkout's expiry, a
+   * reservation may run out before the payment succeeds, and the saga then refunds the money
+   * (docs/payment-checkout.md, "A reservation refused confirmation").
+   */
+  PAYMENT_CHECKOUT_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(0),
   /** How long a programme's point value (points' GetProgramme) is cached. */
   PAYMENT_POINT_VALUE_CACHE_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   /**

@@ -78,6 +78,7 @@ export async function startEarningHarness(): Promise<EarningHarness> {
       channelTransactionId: `ch-${randomUUID()}`,
       profitSharing: false,
       payerRef: 'resident-1',
+      checkoutId: '',
       ...over,
     };
     const eventId = await publishEvent(producer, source, PaymentEvents.PaymentSucceeded, event, {

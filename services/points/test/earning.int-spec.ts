@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { cityPeriod } from '@citybase/platform';
 import { uniqueName } from '@citybase/platform/testing';
@@ -202,6 +203,17 @@ describe('points earning: rules, PaymentSucceeded, release, RefundSucceeded (in-
       const lot = present(lots.lots[0], 'lot');
       expect(seconds(lot.availableAt) - seconds(p.occurredAt)).toBe(24 * 3600);
       expect(seconds(lot.expiresAt) - seconds(p.occurredAt)).toBe(365 * 86400);
+    });
+
+    it("a checkout's money part (PaymentSucceeded naming its checkout) earns as any payment of its scenario", async () => {
+      // docs/payment-checkout.md: the payer paid that money; the points and coupon parts are not in it
+      await seedProgramme(h, op, { refundWindowHours: 24 });
+      await seedBudget(h, op, 10_000n);
+      await setRule({ pointsPerYuan: 3 });
+      const holder = uniqueName('u');
+      const p = await pay(holder, 12_345n, { checkoutId: randomUUID() });
+      expect(await earning(p.paymentId)).toMatchObject([{ points: 370n, reason: '' }]);
+      expect(await balance(holder)).toEqual({ available: 0n, pending: 370n, debt: 0n });
     });
 
     it("a project's rule wins over the operator's and charges the project's budget", async () => {

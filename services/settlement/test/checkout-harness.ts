@@ -207,6 +207,7 @@ export const paymentSucceeded = (c: CheckoutCase): PaymentSucceeded => ({
   channelTransactionId: `ch-${c.paymentId}`,
   profitSharing: false,
   payerRef: c.holder,
+  checkoutId: c.checkoutId,
 });
 
 /** Points' PointsRedeemed (key = holder), redeemed_at = the checkout's place, reference = the checkout. */

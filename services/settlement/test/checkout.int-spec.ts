@@ -154,6 +154,18 @@ describe('settlement checkouts (in-process service, Kafka, PostgreSQL; payment, 
     expect((await app.getEscrowOrder({ orderId: c.checkoutId })).order?.paid).toEqual(CNY(10_000n));
   }, 120_000);
 
+  it("PaymentSucceeded names its checkout: the order is the checkout's at once and cannot complete with the money only", async () => {
+    const c = checkoutCase(OP, 'named');
+    await publish(c, ['payment']);
+    let { order } = await app.getEscrowOrder({ orderId: c.paymentId });
+    expect(order).toMatchObject({ checkoutId: c.checkoutId, partsPending: true, paid: CNY(5_500n) });
+    const early = await grpcError(app.completeOrder({ requestId: randomUUID(), orderId: c.paymentId }));
+    expect([early.code, errorCode(early)]).toEqual([status.FAILED_PRECONDITION, 'CHECKOUT_PARTS_PENDING']);
+    await publish(c, ['points', 'coupon', 'completed']);
+    ({ order } = await app.getEscrowOrder({ orderId: c.checkoutId }));
+    expect(order).toMatchObject({ orderId: c.paymentId, partsPending: false, paid: CNY(10_000n) });
+  }, 120_000);
+
   it('a zero-money checkout has its own order; it completes only with every part, a refund waiting for a part applies once it arrives', async () => {
     const c = checkoutCase(OP, 'zero', { money: 0n, discount: 7_000n });
     expect(total(c)).toBe(10_000n);

@@ -134,6 +134,7 @@ export class FakePayment {
       channelTransactionId: `ch-${randomUUID()}`,
       profitSharing: false,
       payerRef: 'resident-1',
+      checkoutId: '',
       ...over,
     };
     const eventId = await this.publish(PaymentEvents.PaymentSucceeded, event, {

@@ -93,6 +93,7 @@ function paymentCreated(paymentId: string): PaymentCreated {
     amount: { currency: 'CNY', amountMinor: 100n },
     channel: 'sandbox',
     occurredAt: toTimestamp(new Date()), // send time
+    checkoutId: '',
   };
 }
 

@@ -84,6 +84,7 @@ function eventOf(
       channelTransactionId: `tx-${i}`,
       profitSharing: false,
       payerRef: `payer-${i % 1000}`,
+      checkoutId: '',
     });
   if (slot < 10)
     return pick('payment', PaymentEvents.RefundSucceeded, {

@@ -59,6 +59,7 @@ async function seedOutbox(url: string, prefix: string, n: number): Promise<strin
               channelTransactionId: `tx-${j}`,
               profitSharing: false,
               payerRef: `payer-${j}`,
+              checkoutId: '',
             },
             { key: id },
           );

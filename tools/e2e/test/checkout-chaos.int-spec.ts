@@ -84,6 +84,9 @@ describe('checkout: SIGKILL at each saga step and of points and marketing during
       GRPC_PORT: String(p.grpc),
       HTTP_PORT: String(p.http),
       PAYMENT_PUBLIC_URL: `http://127.0.0.1:${p.http}`,
+      // a killed process's consumer group membership ends after this (default 30 s), which its
+      // restart waits for before it is ready
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
       ...env,
     });
     const started = { proc, grpcAddress: `127.0.0.1:${p.grpc}`, httpUrl: `http://127.0.0.1:${p.http}` };
@@ -109,6 +112,8 @@ describe('checkout: SIGKILL at each saga step and of points and marketing during
     PAYMENT_CLIENT_SECRET: SECRET,
     PAYMENT_CHECKOUT_INTERVAL_MS: '300',
     PAYMENT_RECONCILE_INTERVAL_MS: '500',
+    // a killed driver's sagas are taken over once its lease ran out (default 30 s)
+    PAYMENT_CHECKOUT_LEASE_MS: '5000',
     CITYBASE_CRASH_AT: crashAt,
   });
 

@@ -34,6 +34,7 @@ export function paymentCreated(paymentId: string, amountMinor = 100n): PaymentCr
     amount: { currency: 'CNY', amountMinor },
     channel: 'sandbox',
     occurredAt: toTimestamp(new Date()),
+    checkoutId: '',
   };
 }
 

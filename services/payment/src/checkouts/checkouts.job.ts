@@ -9,7 +9,7 @@ import {
   withTransaction,
 } from '@citybase/platform';
 import type { PaymentConfig } from '../config';
-import { CheckoutSaga, SAGA_LEASE_MS } from './checkouts.saga';
+import { CheckoutSaga } from './checkouts.saga';
 import { claimDueCheckouts, markExpiredDue } from './checkouts.store';
 
 const BATCH = 32;
@@ -45,7 +45,9 @@ export class CheckoutsJob extends PeriodicJob {
 
   /** Claims up to `limit` due sagas (leased): what one pass of one replica drives. */
   claim(limit: number): Promise<string[]> {
-    return withTransaction(this.pool, (client) => claimDueCheckouts(client, limit, SAGA_LEASE_MS));
+    return withTransaction(this.pool, (client) =>
+      claimDueCheckouts(client, limit, this.config.PAYMENT_CHECKOUT_LEASE_MS),
+    );
   }
 
   async driveOne(checkoutId: string): Promise<void> {

@@ -42,8 +42,6 @@ import { CheckoutPorts } from './checkouts.ports';
 import { decide, nextStep, reached, ReleaseReasons, SagaNews, Step } from './checkouts.transitions';
 import { emitCheckoutRefunded } from './checkouts.events';
 
-/** How long a driver holds a saga (several calls of at most the outbound deadline each). */
-export const SAGA_LEASE_MS = 30_000;
 /** Steps one drive() runs at most (a saga has at most 7). */
 const MAX_STEPS = 10;
 const MAX_BACKOFF_MS = 60_000;
@@ -98,7 +96,7 @@ export class CheckoutSaga implements OnModuleInit {
 
   /** Drives a saga as far as it goes now, if no other driver holds it. */
   async drive(checkoutId: string): Promise<DriveResult> {
-    if (!(await takeLease(this.pool, checkoutId, SAGA_LEASE_MS))) {
+    if (!(await takeLease(this.pool, checkoutId, this.config.PAYMENT_CHECKOUT_LEASE_MS))) {
       const row = await findCheckout(this.pool, checkoutId);
       if (!row) throw new Error(`checkout ${checkoutId} does not exist`);
       return { checkout: row };
@@ -291,7 +289,7 @@ export class CheckoutSaga implements OnModuleInit {
         const patched = await patchCheckout(client, row.checkout_id, row.version, {
           money_minor: money,
           payment_id: paymentId,
-          dueInMs: SAGA_LEASE_MS,
+          dueInMs: this.config.PAYMENT_CHECKOUT_LEASE_MS,
         });
         if (!patched) return undefined;
         await this.payments.insertIntent(
@@ -309,6 +307,7 @@ export class CheckoutSaga implements OnModuleInit {
             description: row.description || `checkout ${row.checkout_id}`,
             expiresInSeconds: remaining,
             profitSharing: row.profit_sharing,
+            checkoutId: row.checkout_id,
           },
           async (type, payload, opts) => {
             await this.outbox.enqueue(client, type, payload, opts);
@@ -339,22 +338,16 @@ export class CheckoutSaga implements OnModuleInit {
     return this.patch(row, { dueInMs: null });
   }
 
-  /** Payment succeeded (or nothing to pay): both reservations confirmed, then COMPLETED. */
+  /**
+   * Payment succeeded (or nothing to pay): both reservations confirmed, then COMPLETED. The coupon
+   * first: it was reserved first, so it runs out first, and its refusal leaves nothing confirmed.
+   * A callee without an answer is retried (backoff); a refusal (the reservation ran out or was
+   * cancelled) turns the saga to RELEASE, which refunds the money (CONFIRM_REFUSED).
+   */
   private async confirm(row: CheckoutRow): Promise<CheckoutRow | undefined> {
     const id = row.checkout_id;
     const tenancy = { operatorId: row.operator_id, projectId: row.project_id, merchantId: row.merchant_id };
     try {
-      if (row.points_reservation_id !== '' && !row.points_confirmed) {
-        await this.ports.points.confirmReservation({
-          requestId: `${id}:confirm-points`,
-          tenancy,
-          reservationId: row.points_reservation_id,
-        });
-        const after = await this.patch(row, { points_confirmed: true });
-        if (!after) return undefined;
-        row = after;
-        this.crashAt('after_points_confirmed');
-      }
       if (row.coupon_redemption_id !== '' && !row.coupon_confirmed) {
         await this.ports.marketing.confirmCouponReservation({
           requestId: `${id}:confirm-coupon`,
@@ -366,13 +359,32 @@ export class CheckoutSaga implements OnModuleInit {
         row = after;
         this.crashAt('after_coupon_confirmed');
       }
+      if (row.points_reservation_id !== '' && !row.points_confirmed) {
+        await this.ports.points.confirmReservation({
+          requestId: `${id}:confirm-points`,
+          tenancy,
+          reservationId: row.points_reservation_id,
+        });
+        const after = await this.patch(row, { points_confirmed: true });
+        if (!after) return undefined;
+        row = after;
+        this.crashAt('after_points_confirmed');
+      }
     } catch (err) {
+      if (err instanceof OutboundError && (err.kind === 'failed_precondition' || err.kind === 'not_found')) {
+        // the reservation ended (expired, cancelled) or is unknown: it can never be confirmed
+        this.logger.warn(
+          { checkout_id: id, code: err.code, err: err.message },
+          'a reservation of a paid checkout was refused confirmation: released, the money refunded',
+        );
+        return this.turn(row, { kind: 'confirm_refused' });
+      }
       if (err instanceof OutboundError) {
-        // a reservation that can no longer be confirmed (it ran out although its TTL outlives the
-        // payment's expiry): an operator must look; retried with backoff meanwhile
+        // our own call is refused (permission, credentials, a request it finds invalid): a
+        // misconfiguration an operator fixes, not an answer about the reservation; retried meanwhile
         this.logger.error(
           { checkout_id: id, code: err.code, err: err.message, alert: 'CHECKOUT_CONFIRM_REFUSED' },
-          'a reservation of a paid checkout was refused confirmation',
+          'a confirmation of a paid checkout was refused for a reason other than the reservation',
         );
         throw new InfrastructureError('unavailable', `confirm refused: ${err.message}`, err);
       }
@@ -381,12 +393,21 @@ export class CheckoutSaga implements OnModuleInit {
     return this.finish(row, 'COMPLETED');
   }
 
-  /** No part kept: whatever may have been reserved is cancelled, then RELEASED. */
+  /**
+   * No part kept: whatever may have been reserved is cancelled, then RELEASED. Released from
+   * CONFIRM (a reservation refused confirmation after the payment succeeded), what was not
+   * confirmed is cancelled and the money is refunded through the payments room's refund path.
+   */
   private async release(row: CheckoutRow): Promise<CheckoutRow | undefined> {
     const id = row.checkout_id;
     const from = (row.release_from || 'CLAIM_COUPON') as Step;
     const tenancy = { operatorId: row.operator_id, projectId: row.project_id, merchantId: row.merchant_id };
-    if (!row.coupon_cancelled && row.coupon_id !== '' && reached(from, 'RESERVE_COUPON')) {
+    if (
+      !row.coupon_cancelled &&
+      !row.coupon_confirmed &&
+      row.coupon_id !== '' &&
+      reached(from, 'RESERVE_COUPON')
+    ) {
       let redemptionId = row.coupon_redemption_id;
       if (redemptionId === '') redemptionId = await this.learn(() => this.reserveCouponAgain(row));
       if (redemptionId !== '') {
@@ -402,7 +423,12 @@ export class CheckoutSaga implements OnModuleInit {
       if (!after) return undefined;
       row = after;
     }
-    if (!row.points_cancelled && row.points > 0n && reached(from, 'RESERVE_POINTS')) {
+    if (
+      !row.points_cancelled &&
+      !row.points_confirmed &&
+      row.points > 0n &&
+      reached(from, 'RESERVE_POINTS')
+    ) {
       let reservationId = row.points_reservation_id;
       if (reservationId === '') reservationId = await this.learn(() => this.reservePointsAgain(row));
       if (reservationId !== '') {
@@ -414,7 +440,56 @@ export class CheckoutSaga implements OnModuleInit {
       if (!after) return undefined;
       row = after;
     }
+    if (row.coupon_confirmed || row.points_confirmed) {
+      // the coupon was redeemed, then the points refused (the points ran out although reserved
+      // after the coupon): the redeemed coupon is not given back by the release (known limit)
+      this.logger.error(
+        {
+          checkout_id: id,
+          coupon_confirmed: row.coupon_confirmed,
+          points_confirmed: row.points_confirmed,
+          alert: 'CHECKOUT_PART_KEPT_ON_RELEASE',
+        },
+        'a released checkout had a part confirmed already: an operator must give it back',
+      );
+    }
+    if (from === 'CONFIRM' && row.payment_id !== null && row.money_minor > 0n) {
+      const after = await this.refundMoney(row);
+      if (!after) return undefined;
+      row = after;
+    }
     return this.finish(row, 'RELEASED');
+  }
+
+  /**
+   * The money of a checkout released after its payment succeeded goes back in full through the
+   * payments room's refund path (RefundPayment's rules under the payment's row lock), accepted in
+   * the commit that records it on the checkout; started at the channel after commit. Its request
+   * id is `<checkout>:refund-on-confirm-failure`, and a retry finds it on the row and starts it
+   * again (a started refund is left to the channel-poll job).
+   */
+  private async refundMoney(row: CheckoutRow): Promise<CheckoutRow | undefined> {
+    let after: CheckoutRow | undefined = row;
+    if (row.money_refund_id === null) {
+      const refundId = randomUUID();
+      after = await withTransaction(this.pool, async (client) => {
+        const patched = await patchCheckout(client, row.checkout_id, row.version, {
+          money_refund_id: refundId,
+        });
+        if (!patched) return undefined;
+        await this.refunds.refundForCheckout(client, refundId, {
+          requestId: `${row.checkout_id}:refund-on-confirm-failure`,
+          paymentId: row.payment_id as string,
+          currency: row.currency,
+          amountMinor: row.money_minor,
+          reason: ReleaseReasons.confirmRefused,
+        });
+        return patched;
+      });
+      if (!after) return undefined;
+    }
+    await this.refunds.startRefund(after.money_refund_id as string);
+    return after;
   }
 
   /**
@@ -499,7 +574,7 @@ export class CheckoutSaga implements OnModuleInit {
           const after = await this.patch(row, {
             step: 'CONFIRM',
             release_reason: '',
-            dueInMs: SAGA_LEASE_MS,
+            dueInMs: this.config.PAYMENT_CHECKOUT_LEASE_MS,
           });
           if (after && news.kind === 'payment_succeeded') this.crashAt('after_payment_succeeded');
           return after;
@@ -513,7 +588,7 @@ export class CheckoutSaga implements OnModuleInit {
               ? row.release_reason
               : d.releaseReason,
           release_from: row.step,
-          dueInMs: SAGA_LEASE_MS,
+          dueInMs: this.config.PAYMENT_CHECKOUT_LEASE_MS,
         });
     }
   }
@@ -565,7 +640,7 @@ export class CheckoutSaga implements OnModuleInit {
       await this.outbox.enqueue(
         client,
         PaymentEvents.CheckoutReleased,
-        { ...base, reason: c.release_reason },
+        { ...base, reason: c.release_reason, paymentRefundId: c.money_refund_id ?? '' },
         opts,
       );
     }

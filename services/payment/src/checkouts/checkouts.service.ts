@@ -10,9 +10,11 @@ import {
   PG_POOL,
   Pool,
   PoolClient,
+  SERVICE_CONFIG,
   tenancyFilter,
 } from '@citybase/platform';
 import { randomUUID } from 'crypto';
+import type { PaymentConfig } from '../config';
 import { RefundsService } from '../refunds/refunds.service';
 import { lockPayment } from '../refunds/refunds.store';
 import {
@@ -28,7 +30,7 @@ import {
 } from './checkouts.domain';
 import { CheckoutsErrors } from './checkouts.errors';
 import { emitCheckoutRefunded } from './checkouts.events';
-import { CheckoutSaga, SAGA_LEASE_MS } from './checkouts.saga';
+import { CheckoutSaga } from './checkouts.saga';
 import {
   addCommittedRefund,
   CheckoutRefundRow,
@@ -57,6 +59,7 @@ export class CheckoutsService {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(OUTBOX) private readonly outbox: Outbox,
+    @Inject(SERVICE_CONFIG) private readonly config: PaymentConfig,
     private readonly mutations: Mutations,
     private readonly saga: CheckoutSaga,
     private readonly refunds: RefundsService,
@@ -84,8 +87,8 @@ export class CheckoutsService {
           resourceId,
           cmd,
           firstStep(cmd),
-          reservationTtlSeconds(cmd.expiresInSeconds),
-          SAGA_LEASE_MS,
+          this.config.PAYMENT_CHECKOUT_RESERVATION_TTL_SECONDS || reservationTtlSeconds(cmd.expiresInSeconds),
+          this.config.PAYMENT_CHECKOUT_LEASE_MS,
         );
         note({ checkout_id: row.checkout_id, project_id: row.project_id, step: row.step });
         return row;

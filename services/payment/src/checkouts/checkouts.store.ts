@@ -36,6 +36,8 @@ export interface CheckoutRow {
   points_value_minor: bigint;
   money_minor: bigint;
   payment_id: string | null;
+  /** The money's refund when the checkout was released after its payment succeeded. */
+  money_refund_id: string | null;
   coupon_confirmed: boolean;
   points_confirmed: boolean;
   coupon_cancelled: boolean;
@@ -149,6 +151,7 @@ export type SagaPatch = Partial<
     | 'points_value_minor'
     | 'money_minor'
     | 'payment_id'
+    | 'money_refund_id'
     | 'coupon_confirmed'
     | 'points_confirmed'
     | 'coupon_cancelled'

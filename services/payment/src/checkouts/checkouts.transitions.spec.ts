@@ -61,7 +61,17 @@ describe('checkout saga', () => {
     });
   });
 
-  it('once paid (CONFIRM) or finished, nothing turns the saga back', () => {
+  it('a reservation refused confirmation after the payment turns CONFIRM to RELEASE (money refunded)', () => {
+    expect(decide('CONFIRM', { kind: 'confirm_refused' })).toEqual({
+      kind: 'go',
+      step: 'RELEASE',
+      releaseReason: 'CONFIRM_REFUSED',
+    });
+    for (const step of ['AWAIT_PAYMENT', 'RELEASE', 'DONE'] as const)
+      expect(decide(step, { kind: 'confirm_refused' }).kind).toBe('none');
+  });
+
+  it('once paid (CONFIRM) or finished, nothing else turns the saga back', () => {
     for (const step of ['CONFIRM', 'DONE'] as const) {
       expect(decide(step, { kind: 'cancel' }).kind).toBe('none');
       expect(decide(step, { kind: 'expired' }).kind).toBe('none');

@@ -12,8 +12,9 @@
  * AWAIT_PAYMENT the saga may be released at any time (a refusal, a cancel, the expiry); while the
  * payment is open only the payment's outcome decides (a cancel closes the payment at the channel
  * first, so a payer cannot pay a released checkout); once the payment succeeded (or when there is
- * nothing to pay) the saga only goes forward: CONFIRM is retried until both reservations are
- * confirmed.
+ * nothing to pay) CONFIRM is retried while points or marketing do not answer; a reservation they
+ * refuse to confirm (it ran out, or was cancelled) turns the saga to RELEASE from CONFIRM, which
+ * refunds the money as well (CONFIRM_REFUSED): no money is kept for goods not fully paid.
  */
 
 export const STEPS = [
@@ -49,6 +50,8 @@ export const ReleaseReasons = {
   pointsRefused: 'POINTS_REFUSED',
   pointsExceedDue: 'POINTS_EXCEED_DUE',
   paymentRefused: 'PAYMENT_REFUSED',
+  /** The payment succeeded but a reservation was refused confirmation: the money is refunded. */
+  confirmRefused: 'CONFIRM_REFUSED',
 } as const;
 
 /** The public status of a saga at `step`. */
@@ -106,7 +109,9 @@ export type SagaNews =
   | { kind: 'payment_failed'; expired: boolean }
   | { kind: 'cancel' }
   | { kind: 'expired' }
-  | { kind: 'refused'; reason: string };
+  | { kind: 'refused'; reason: string }
+  /** Points or marketing refused to confirm a reservation of a paid (or zero-money) checkout. */
+  | { kind: 'confirm_refused' };
 
 export type SagaDecision =
   | { kind: 'go'; step: Step; releaseReason?: string }
@@ -146,6 +151,10 @@ export function decide(step: Step, news: SagaNews): SagaDecision {
       if (forward || step === 'OPEN_PAYMENT')
         return { kind: 'go', step: 'RELEASE', releaseReason: news.reason };
       return { kind: 'none', why: `refusal at step ${step}` };
+    case 'confirm_refused':
+      if (step === 'CONFIRM')
+        return { kind: 'go', step: 'RELEASE', releaseReason: ReleaseReasons.confirmRefused };
+      return { kind: 'none', why: `confirm refused at step ${step}` };
   }
 }
 

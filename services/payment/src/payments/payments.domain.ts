@@ -30,6 +30,8 @@ export interface CreatePaymentCommand {
   description: string;
   expiresInSeconds: number;
   profitSharing: boolean;
+  /** The checkout whose money part this payment is (its events name it); absent for CreatePayment. */
+  checkoutId?: string;
 }
 
 /** Validates a CreatePayment request into a command; throws INVALID_ARGUMENT naming the field. */

@@ -111,6 +111,7 @@ export class PaymentsService {
         amount: { currency: created.currency, amountMinor: created.amount_minor },
         channel: created.channel,
         occurredAt: toTimestamp(created.created_at),
+        checkoutId: created.checkout_id,
       },
       { key: created.payment_id, subject: created.payment_id, tenancy },
     );

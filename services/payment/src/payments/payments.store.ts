@@ -22,6 +22,8 @@ export interface PaymentRow {
   failure_reason: string;
   profit_sharing: boolean;
   refunded_minor: bigint;
+  /** The checkout whose money part this is ('' for a payment of its own). */
+  checkout_id: string;
   version: number;
   updated_at: Date;
   checks: number;
@@ -41,9 +43,9 @@ export async function insertPayment(
 ): Promise<PaymentRow> {
   const { rows } = await client.query<PaymentRow>(
     `INSERT INTO payments (payment_id, operator_id, project_id, merchant_id, scenario, currency, amount_minor,
-                           payer_ref, description, status, expires_at, profit_sharing, next_check_at)
+                           payer_ref, description, status, expires_at, profit_sharing, next_check_at, checkout_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11), $12,
-             now() + make_interval(secs => $13))
+             now() + make_interval(secs => $13), $14)
      RETURNING *`,
     [
       paymentId,
@@ -59,6 +61,7 @@ export async function insertPayment(
       cmd.expiresInSeconds,
       cmd.profitSharing,
       firstCheckDelayMs / 1000,
+      cmd.checkoutId ?? '',
     ],
   );
   const row = rows[0];

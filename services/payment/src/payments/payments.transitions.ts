@@ -260,6 +260,7 @@ export class PaymentTransitions {
       amount: { currency: p.currency, amountMinor: p.amount_minor },
       channel: p.channel,
       occurredAt: toTimestamp(p.completed_at ?? p.updated_at),
+      checkoutId: p.checkout_id,
     };
     switch (p.status) {
       case PaymentStatus.PAYMENT_STATUS_SUCCEEDED:

@@ -90,15 +90,6 @@ export async function lockCheckout(client: PoolClient, checkoutId: string): Prom
   return rows[0];
 }
 
-/** The checkout whose order this is (payment id, or the checkout's own id). */
-export async function checkoutOfOrder(db: Queryable, orderId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ checkout_id: string }>(
-    'SELECT checkout_id FROM checkouts WHERE order_id = $1',
-    [orderId],
-  );
-  return rows[0]?.checkout_id;
-}
-
 /** The checkout that names this coupon redemption or points reservation. */
 export async function checkoutOfPart(
   db: Queryable,

@@ -11,7 +11,6 @@ import {
 import type { AccountKey } from '../ledger/ledger.service';
 import { SplitRulesService } from '../split-rules/split-rules.service';
 import {
-  checkoutOfOrder,
   checkoutOfPart,
   CheckoutRow,
   claimPart,
@@ -216,10 +215,9 @@ export class EscrowCheckouts {
     if (checkoutId) await this.advance(client, checkoutId);
   }
 
-  /** A payment's order was created (PaymentSucceeded): if it is a checkout's, its parts join it. */
-  async orderCreated(client: PoolClient, orderId: string): Promise<void> {
-    const checkoutId = await checkoutOfOrder(client, orderId);
-    if (checkoutId) await this.advance(client, checkoutId);
+  /** A checkout's money part is in escrow (PaymentSucceeded naming it): its parts join the order. */
+  orderCreated(client: PoolClient, checkoutId: string): Promise<void> {
+    return this.advance(client, checkoutId);
   }
 
   /** A coupon redemption outside a checkout rolled back: its reversing posting. */
@@ -239,10 +237,15 @@ export class EscrowCheckouts {
     if (!checkout) return;
     let order = await lockOrder(client, checkout.order_id);
     if (!order) return; // the payment's PaymentSucceeded has not arrived yet
-    if (order.checkout_id === null) order = await this.link(client, checkout, order);
-    else if (order.checkout_id !== checkout.checkout_id)
+    // the order is the checkout's from its creation (PaymentSucceeded names the checkout, or
+    // CheckoutCompleted made a zero-money checkout's own order): one way to escrow the money part
+    if (
+      order.checkout_id !== checkout.checkout_id ||
+      order.currency !== checkout.currency ||
+      order.operator_id !== checkout.operator_id
+    )
       throw new Error(
-        `order ${order.order_id} is checkout ${order.checkout_id}'s, not ${checkout.checkout_id}'s`,
+        `checkout ${checkout.checkout_id}: its order ${order.order_id} is checkout ${order.checkout_id ?? '(none)'}'s in ${order.operator_id}/${order.currency}, not ${checkout.operator_id}/${checkout.currency}: a PaymentSucceeded without checkout_id?`,
       );
     let pending = false;
     for (const [source, sourceId] of [
@@ -283,19 +286,6 @@ export class EscrowCheckouts {
       });
       order = (await lockOrder(client, order.order_id)) ?? order;
     }
-  }
-
-  /** The payment's order becomes the checkout's (it was created by PaymentSucceeded before). */
-  private async link(
-    client: PoolClient,
-    checkout: CheckoutRow,
-    order: EscrowOrderRow,
-  ): Promise<EscrowOrderRow> {
-    if (order.currency !== checkout.currency || order.operator_id !== checkout.operator_id)
-      throw new Error(
-        `checkout ${checkout.checkout_id}: its payment's order ${order.order_id} is in ${order.operator_id}/${order.currency}, not ${checkout.operator_id}/${checkout.currency}`,
-      );
-    return updateOrder(client, order.order_id, { checkout_id: checkout.checkout_id, parts_pending: true });
   }
 
   /**

@@ -52,8 +52,8 @@ export class EscrowEventHandlers implements EventSubscriber {
 
   async onPaymentSucceeded(client: PoolClient, e: PaymentSucceeded, ctx: EventContext): Promise<void> {
     await this.transitions.escrowPayment(client, e, ctx.envelope.id);
-    // a checkout's payment: its coupon and points parts join the order (docs/settlement-checkout.md)
-    await this.checkouts.orderCreated(client, e.paymentId.toLowerCase());
+    // a checkout's money part: its coupon and points parts join the order (docs/settlement-checkout.md)
+    if (e.checkoutId !== '') await this.checkouts.orderCreated(client, e.checkoutId.toLowerCase());
   }
 
   onCheckoutCompleted(client: PoolClient, e: CheckoutCompleted, ctx: EventContext): Promise<void> {

@@ -129,10 +129,12 @@ export class EscrowTransitions {
   /** PaymentSucceeded: the order is held in the project's escrow (once per payment). */
   async escrowPayment(client: PoolClient, e: PaymentSucceeded, eventId: string): Promise<void> {
     const orderId = e.paymentId.toLowerCase();
+    const checkoutId = e.checkoutId.toLowerCase();
     const operatorId = e.tenancy?.operatorId ?? '';
     const projectId = e.tenancy?.projectId ?? '';
     if (
       !UUID.test(orderId) ||
+      (checkoutId !== '' && !UUID.test(checkoutId)) ||
       !e.amount ||
       e.amount.amountMinor <= 0n ||
       !e.occurredAt ||
@@ -140,7 +142,7 @@ export class EscrowTransitions {
       !projectId
     )
       throw new Error(
-        `PaymentSucceeded ${e.paymentId}: payment_id (a UUID), tenancy, a positive amount and occurred_at are required`,
+        `PaymentSucceeded ${e.paymentId}: payment_id (a UUID), checkout_id (a UUID or none), tenancy, a positive amount and occurred_at are required`,
       );
     if (await findOrder(client, orderId)) {
       this.logger.debug({ order_id: orderId }, 'payment already in escrow');
@@ -170,6 +172,10 @@ export class EscrowTransitions {
       paid_at: paidAt,
       auto_confirm_at: autoConfirmAt(paidAt, terms.autoConfirmHours),
       payment_event_id: eventId,
+      // a checkout's money part: the order is the checkout's from the start, and cannot complete
+      // before its coupon and points parts are in (docs/settlement-checkout.md)
+      checkout_id: checkoutId || null,
+      parts_pending: checkoutId !== '',
     };
     const tx = await this.post(client, row, paymentEscrowedPosting(orderId, row.paid_minor));
     const order = await insertOrder(client, { ...row, escrow_tx_id: tx.txId });

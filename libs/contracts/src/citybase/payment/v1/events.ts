@@ -21,7 +21,11 @@ export interface PaymentCreated {
     | undefined;
   /** Channel the payment was routed to; may be empty. */
   channel: string;
-  occurredAt: Timestamp | undefined;
+  occurredAt:
+    | Timestamp
+    | undefined;
+  /** The checkout whose money part this payment is (CreateCheckout); empty for a payment of its own. */
+  checkoutId: string;
 }
 
 /** Topic citybase.payment.events.v1, key = payment_id. */
@@ -40,6 +44,8 @@ export interface PaymentSucceeded {
   /** The channel holds the funds for a later split (settlement mirrors them in escrow). */
   profitSharing: boolean;
   payerRef: string;
+  /** The checkout whose money part this payment is (CreateCheckout); empty for a payment of its own. */
+  checkoutId: string;
 }
 
 /** Topic citybase.payment.events.v1, key = payment_id. */
@@ -55,6 +61,8 @@ export interface PaymentFailed {
     | undefined;
   /** Machine-readable reason, e.g. "CHANNEL_DECLINED", "EXPIRED". */
   reason: string;
+  /** The checkout whose money part this payment is (CreateCheckout); empty for a payment of its own. */
+  checkoutId: string;
 }
 
 /** Topic citybase.payment.events.v1, key = payment_id. An intent not paid before its expiry. */
@@ -65,7 +73,11 @@ export interface PaymentExpired {
   scenario: PaymentScenario;
   amount: Money | undefined;
   channel: string;
-  occurredAt: Timestamp | undefined;
+  occurredAt:
+    | Timestamp
+    | undefined;
+  /** The checkout whose money part this payment is (CreateCheckout); empty for a payment of its own. */
+  checkoutId: string;
 }
 
 /** Topic citybase.payment.events.v1, key = payment_id (so a payment's refunds follow its success). */
@@ -200,10 +212,19 @@ export interface CheckoutReleased {
   couponRedemptionId: string;
   pointsReservationId: string;
   pointsHolderId: string;
-  /** "PAYMENT_FAILED", "EXPIRED", "CANCELLED", "COUPON_REFUSED", "POINTS_REFUSED", ... */
+  /**
+   * "PAYMENT_FAILED", "EXPIRED", "CANCELLED", "COUPON_REFUSED", "POINTS_REFUSED",
+   * "CONFIRM_REFUSED" (the payment succeeded, a reservation was refused confirmation: the money is
+   * refunded, payment_refund_id), ...
+   */
   reason: string;
   occurredAt: Timestamp | undefined;
   couponId: string;
+  /**
+   * The refund of the money (RefundSucceeded / RefundFailed follow under the payment's key) when the
+   * checkout was released after its payment succeeded (reason CONFIRM_REFUSED); empty otherwise.
+   */
+  paymentRefundId: string;
 }
 
 /**
@@ -247,6 +268,7 @@ function createBasePaymentCreated(): PaymentCreated {
     amount: undefined,
     channel: "",
     occurredAt: undefined,
+    checkoutId: "",
   };
 }
 
@@ -272,6 +294,9 @@ export const PaymentCreated: MessageFns<PaymentCreated> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(58).fork()).join();
+    }
+    if (message.checkoutId !== "") {
+      writer.uint32(66).string(message.checkoutId);
     }
     return writer;
   },
@@ -345,6 +370,14 @@ export const PaymentCreated: MessageFns<PaymentCreated> = {
             message.occurredAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -378,6 +411,11 @@ export const PaymentCreated: MessageFns<PaymentCreated> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
     };
   },
 
@@ -404,6 +442,9 @@ export const PaymentCreated: MessageFns<PaymentCreated> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
     }
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
     return obj;
   },
 
@@ -425,6 +466,7 @@ export const PaymentCreated: MessageFns<PaymentCreated> = {
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
+    message.checkoutId = object.checkoutId ?? "";
     return message;
   },
 };
@@ -441,6 +483,7 @@ function createBasePaymentSucceeded(): PaymentSucceeded {
     channelTransactionId: "",
     profitSharing: false,
     payerRef: "",
+    checkoutId: "",
   };
 }
 
@@ -475,6 +518,9 @@ export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
     }
     if (message.payerRef !== "") {
       writer.uint32(82).string(message.payerRef);
+    }
+    if (message.checkoutId !== "") {
+      writer.uint32(90).string(message.checkoutId);
     }
     return writer;
   },
@@ -572,6 +618,14 @@ export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
             message.payerRef = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -620,6 +674,11 @@ export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
         : isSet(object.payer_ref)
         ? globalThis.String(object.payer_ref)
         : "",
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
     };
   },
 
@@ -655,6 +714,9 @@ export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
     if (message.payerRef !== "") {
       obj.payerRef = message.payerRef;
     }
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
     return obj;
   },
 
@@ -679,6 +741,7 @@ export const PaymentSucceeded: MessageFns<PaymentSucceeded> = {
     message.channelTransactionId = object.channelTransactionId ?? "";
     message.profitSharing = object.profitSharing ?? false;
     message.payerRef = object.payerRef ?? "";
+    message.checkoutId = object.checkoutId ?? "";
     return message;
   },
 };
@@ -693,6 +756,7 @@ function createBasePaymentFailed(): PaymentFailed {
     channel: "",
     occurredAt: undefined,
     reason: "",
+    checkoutId: "",
   };
 }
 
@@ -721,6 +785,9 @@ export const PaymentFailed: MessageFns<PaymentFailed> = {
     }
     if (message.reason !== "") {
       writer.uint32(66).string(message.reason);
+    }
+    if (message.checkoutId !== "") {
+      writer.uint32(74).string(message.checkoutId);
     }
     return writer;
   },
@@ -802,6 +869,14 @@ export const PaymentFailed: MessageFns<PaymentFailed> = {
             message.reason = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -836,6 +911,11 @@ export const PaymentFailed: MessageFns<PaymentFailed> = {
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
     };
   },
 
@@ -865,6 +945,9 @@ export const PaymentFailed: MessageFns<PaymentFailed> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
     return obj;
   },
 
@@ -887,6 +970,7 @@ export const PaymentFailed: MessageFns<PaymentFailed> = {
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
     message.reason = object.reason ?? "";
+    message.checkoutId = object.checkoutId ?? "";
     return message;
   },
 };
@@ -900,6 +984,7 @@ function createBasePaymentExpired(): PaymentExpired {
     amount: undefined,
     channel: "",
     occurredAt: undefined,
+    checkoutId: "",
   };
 }
 
@@ -925,6 +1010,9 @@ export const PaymentExpired: MessageFns<PaymentExpired> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(message.occurredAt, writer.uint32(58).fork()).join();
+    }
+    if (message.checkoutId !== "") {
+      writer.uint32(66).string(message.checkoutId);
     }
     return writer;
   },
@@ -998,6 +1086,14 @@ export const PaymentExpired: MessageFns<PaymentExpired> = {
             message.occurredAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1031,6 +1127,11 @@ export const PaymentExpired: MessageFns<PaymentExpired> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
     };
   },
 
@@ -1057,6 +1158,9 @@ export const PaymentExpired: MessageFns<PaymentExpired> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
     }
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
     return obj;
   },
 
@@ -1078,6 +1182,7 @@ export const PaymentExpired: MessageFns<PaymentExpired> = {
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
+    message.checkoutId = object.checkoutId ?? "";
     return message;
   },
 };
@@ -2686,6 +2791,7 @@ function createBaseCheckoutReleased(): CheckoutReleased {
     reason: "",
     occurredAt: undefined,
     couponId: "",
+    paymentRefundId: "",
   };
 }
 
@@ -2729,6 +2835,9 @@ export const CheckoutReleased: MessageFns<CheckoutReleased> = {
     }
     if (message.couponId !== "") {
       writer.uint32(106).string(message.couponId);
+    }
+    if (message.paymentRefundId !== "") {
+      writer.uint32(114).string(message.paymentRefundId);
     }
     return writer;
   },
@@ -2850,6 +2959,14 @@ export const CheckoutReleased: MessageFns<CheckoutReleased> = {
             message.couponId = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.paymentRefundId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2913,6 +3030,11 @@ export const CheckoutReleased: MessageFns<CheckoutReleased> = {
         : isSet(object.coupon_id)
         ? globalThis.String(object.coupon_id)
         : "",
+      paymentRefundId: isSet(object.paymentRefundId)
+        ? globalThis.String(object.paymentRefundId)
+        : isSet(object.payment_refund_id)
+        ? globalThis.String(object.payment_refund_id)
+        : "",
     };
   },
 
@@ -2957,6 +3079,9 @@ export const CheckoutReleased: MessageFns<CheckoutReleased> = {
     if (message.couponId !== "") {
       obj.couponId = message.couponId;
     }
+    if (message.paymentRefundId !== "") {
+      obj.paymentRefundId = message.paymentRefundId;
+    }
     return obj;
   },
 
@@ -2984,6 +3109,7 @@ export const CheckoutReleased: MessageFns<CheckoutReleased> = {
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
     message.couponId = object.couponId ?? "";
+    message.paymentRefundId = object.paymentRefundId ?? "";
     return message;
   },
 };
