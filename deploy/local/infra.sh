@@ -78,7 +78,24 @@ ensure_kafka() {
   bash "$ROOT/deploy/local/kafka.sh" start
 }
 
+# npm start's fixed gRPC ports (start.sh's table, 50051-50057) lie inside Linux's ephemeral port range
+# (32768-60999 by default): any process's outgoing connection may be given one as its local port, and
+# a service starting a moment later fails with EADDRINUSE (seen: points on 50054 in a test run).
+# Reserved from the ephemeral range where this user may (root); otherwise a warning. Per network namespace.
+GRPC_PORTS=50051-50057
+reserve_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports current
+  current="$(cat "$file" 2>/dev/null)" || return 0
+  [[ ",$current," == *",$GRPC_PORTS,"* ]] && return 0
+  if { printf '%s' "${current:+$current,}$GRPC_PORTS" >"$file"; } 2>/dev/null; then
+    log "ports      $GRPC_PORTS reserved from the ephemeral range ($file)"
+  else
+    log "WARNING: could not reserve $GRPC_PORTS from the ephemeral range (not root?); a service may rarely find its port taken"
+  fi
+}
+
 ensure() {
+  reserve_ports
   ensure_postgres
   ensure_redis
   ensure_mosquitto
