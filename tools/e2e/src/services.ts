@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import {
   createTestDatabase,
+  freeServicePorts,
+  ServicePorts,
   ServiceProcess,
   spawnService,
   TestDatabase,
@@ -35,15 +37,19 @@ export function iotMqttEnv(label: string): Record<string, string> {
   };
 }
 
-/** Spawns a built service as its own process on its database (not yet ready). */
-function spawnOn(name: string, setup: ServiceSetup): Promise<ServiceProcess> {
-  return spawnService(name, {
-    DATABASE_URL: setup.db.url,
-    KAFKA_TOPIC_PREFIX: setup.kafkaPrefix,
-    AUTH_JWKS_URL: setup.issuer.jwksUrl,
-    LOG_LEVEL: setup.logLevel ?? 'warn',
-    ...setup.env,
-  });
+/** Spawns a built service as its own process on its database (not yet ready), on `ports` if given. */
+function spawnOn(name: string, setup: ServiceSetup, ports?: ServicePorts): Promise<ServiceProcess> {
+  return spawnService(
+    name,
+    {
+      DATABASE_URL: setup.db.url,
+      KAFKA_TOPIC_PREFIX: setup.kafkaPrefix,
+      AUTH_JWKS_URL: setup.issuer.jwksUrl,
+      LOG_LEVEL: setup.logLevel ?? 'warn',
+      ...setup.env,
+    },
+    { ports },
+  );
 }
 
 /** Starts a built service as its own process on its database, and waits until it is ready. */
@@ -53,13 +59,23 @@ export async function spawnReadyService(name: string, setup: ServiceSetup): Prom
   return proc;
 }
 
+/** One process of a fleet's service: its replica number and its (fixed) ports. */
+interface Replica {
+  ports: ServicePorts;
+  proc: ServiceProcess;
+}
+
 /**
- * Several services, each a process on a database of its own. What `start` created so far is in
- * `dbs` and `procs`, so `stop` cleans up after a start that failed half-way too.
+ * Several services, each on a database of its own, each as `replicas` processes (default 1) on
+ * their own ports: the replicas of a service share its database, Kafka namespace (so its consumer
+ * groups) and iot's broker account and topic root, as replicas on several machines would. What
+ * `start` created so far is in `dbs` and the replicas, so `stop` cleans up after a start that
+ * failed half-way too.
  */
 export class ServiceFleet {
   readonly dbs = new Map<string, TestDatabase>();
-  readonly procs = new Map<string, ServiceProcess>();
+  private readonly replicaSets = new Map<string, Replica[]>();
+  private readonly setups = new Map<string, ServiceSetup>();
 
   constructor(
     private readonly setup: {
@@ -68,34 +84,90 @@ export class ServiceFleet {
       issuer: TestIssuer;
       kafkaPrefix: (service: string) => string;
       logLevel: string;
+      /** Processes per service (default 1). */
+      replicas?: number;
+      /** More environment of every process of a service, e.g. KAFKA_BROKERS of another cluster. */
+      env?: (service: string) => Record<string, string>;
+      /** How long a process may take to be ready (default ServiceProcess.ready's). */
+      readyTimeoutMs?: number;
     },
   ) {}
 
+  /** The first process of each running service. */
+  get procs(): Map<string, ServiceProcess> {
+    return new Map([...this.replicaSets].map(([name, set]) => [name, set[0]!.proc]));
+  }
+
+  /** Every process of a service, replica 0 first. */
+  replicas(name: string): ServiceProcess[] {
+    return (this.replicaSets.get(name) ?? []).map((r) => r.proc);
+  }
+
   async start(names: readonly string[]): Promise<void> {
-    const { label, issuer, kafkaPrefix, logLevel } = this.setup;
+    const { label, issuer, kafkaPrefix, logLevel, replicas = 1 } = this.setup;
     await Promise.all(
       names.map(async (name) => {
         const db = await createTestDatabase(`${label}_${name}`);
         this.dbs.set(name, db);
-        const env = name === 'iot' ? iotMqttEnv(label) : {};
-        this.procs.set(
-          name,
-          await spawnOn(name, { db, kafkaPrefix: kafkaPrefix(name), issuer, logLevel, env }),
-        );
+        const env = { ...(name === 'iot' ? iotMqttEnv(label) : {}), ...this.setup.env?.(name) };
+        const setup: ServiceSetup = { db, kafkaPrefix: kafkaPrefix(name), issuer, logLevel, env };
+        this.setups.set(name, setup);
+        const set: Replica[] = [];
+        this.replicaSets.set(name, set);
+        // the first replica alone migrates the database; the others start on a migrated one
+        for (let i = 0; i < replicas; i++) {
+          const ports = await freeServicePorts();
+          const proc = await spawnOn(name, this.replicaEnv(name, i), ports);
+          set.push({ ports, proc });
+          if (i === 0 && replicas > 1) await this.ready(name, proc);
+        }
       }),
     );
-    await Promise.all([...this.procs.values()].map((p) => p.ready()));
+    await Promise.all(
+      [...this.replicaSets].flatMap(([name, set]) => set.map((r) => this.ready(name, r.proc))),
+    );
   }
 
-  /** The gRPC address of a running service. */
+  /** Waits until a process is ready; a timeout says what it logged. */
+  private async ready(name: string, proc: ServiceProcess): Promise<void> {
+    try {
+      await proc.ready(this.setup.readyTimeoutMs);
+    } catch (err) {
+      const out = proc.output().slice(-3000);
+      throw new Error(`${name} (${proc.grpcAddress}): ${(err as Error).message}\n${out}`);
+    }
+  }
+
+  /** Replica i's setup: iot's replicas each need their own MQTT client id. */
+  private replicaEnv(name: string, i: number): ServiceSetup {
+    const setup = this.setups.get(name)!;
+    const clientId = setup.env?.IOT_MQTT_CLIENT_ID;
+    return clientId && i > 0
+      ? { ...setup, env: { ...setup.env, IOT_MQTT_CLIENT_ID: `${clientId}-${i}` } }
+      : setup;
+  }
+
+  /**
+   * SIGKILLs replica i of a service (no shutdown: a machine dying), starts it again on the same
+   * ports and waits until it is ready.
+   */
+  async killAndRestart(name: string, i: number): Promise<void> {
+    const replica = this.replicaSets.get(name)?.[i];
+    if (!replica) throw new Error(`${name} has no replica ${i}`);
+    await replica.proc.stop('SIGKILL');
+    replica.proc = await spawnOn(name, this.replicaEnv(name, i), replica.ports);
+    await this.ready(name, replica.proc);
+  }
+
+  /** The gRPC address of a running service: its first replica's. */
   address(name: string): string {
-    const proc = this.procs.get(name);
-    if (!proc) throw new Error(`${name} is not running`);
-    return proc.grpcAddress;
+    const set = this.replicaSets.get(name);
+    if (!set) throw new Error(`${name} is not running`);
+    return set[0]!.proc.grpcAddress;
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.procs.values()].map((p) => p.stop()));
+    await Promise.all([...this.replicaSets.values()].flat().map((r) => r.proc.stop()));
     await Promise.all([...this.dbs.values()].map((d) => d.drop()));
   }
 }

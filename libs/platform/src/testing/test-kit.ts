@@ -158,7 +158,7 @@ async function migratedTemplate(migrations: readonly MigrationSource[]): Promise
  * 20000-32767: below the kernel's ephemeral range (32768-60999), so no outgoing connection (to
  * PostgreSQL, Kafka, ...) can take one between its choice and its bind, and clear of the local
  * city's fixed ports (deploy/local/start.sh: gRPC 50051-50057, HTTP 8081-8087, sandbox 8090, Kafka
- * 9092, the chaos suite's private broker 19092). Test processes run side by side (integration
+ * 9092, the chaos suite's private broker 19092, the 3-node cluster 19192-19194 and 19292-19294). Test processes run side by side (integration
  * projects in parallel with the end-to-end suite), so each port is also claimed in a directory
  * every process on the machine shares: `mkdir` is atomic, so two processes never get the same port.
  * A claim is released when its process exits; a claim whose process is gone is taken over.
@@ -269,15 +269,26 @@ export interface ServiceProcess extends ServiceUnderTest {
 export type ServiceEnv =
   Record<string, string> | ((ports: { grpcPort: number; httpPort: number }) => Record<string, string>);
 
+/** The two ports a service listens on. */
+export interface ServicePorts {
+  grpcPort: number;
+  httpPort: number;
+}
+
+/** Fresh ports for a service (freePort). */
+export async function freeServicePorts(): Promise<ServicePorts> {
+  return { grpcPort: await freePort(), httpPort: await freePort() };
+}
+
 /**
- * The configuration every service under test gets, on fresh ports: the local servers, CITY_ID
- * test-city (what TestIssuer tokens carry), the test keys; then `env` on top.
+ * The configuration every service under test gets, on `ports` (default fresh ones): the local
+ * servers, CITY_ID test-city (what TestIssuer tokens carry), the test keys; then `env` on top.
  */
 export async function serviceTestEnv(
   env: ServiceEnv,
+  ports?: ServicePorts,
 ): Promise<{ grpcPort: number; httpPort: number; env: Record<string, string> }> {
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
+  const { grpcPort, httpPort } = ports ?? (await freeServicePorts());
   const extraEnv = typeof env === 'function' ? env({ grpcPort, httpPort }) : env;
   return {
     grpcPort,
@@ -333,16 +344,20 @@ export const TEST_PAYMENT_CREDENTIALS_KEY = Buffer.alloc(32, 9).toString('base64
 export const TEST_DATA_SIGNING_KEY = Buffer.alloc(32, 11).toString('base64');
 
 /**
- * Starts a built service (services/<name>/dist/main.js) as its own process, on fresh ports, with
- * CITY_ID=test-city (what TestIssuer tokens carry). `env` may be a function of the chosen ports,
- * e.g. to point identity's AUTH_JWKS_URL at its own HTTP port.
+ * Starts a built service (services/<name>/dist/main.js) as its own process, on fresh ports (or
+ * `opts.ports`, e.g. those of a replica killed before), with CITY_ID=test-city (what TestIssuer
+ * tokens carry). `env` may be a function of the chosen ports, e.g. to point identity's
+ * AUTH_JWKS_URL at its own HTTP port.
  */
 export async function spawnService(
   name: string,
   env: ServiceEnv,
-  opts: { /** Options of node itself, e.g. --cpu-prof. */ nodeArgs?: string[] } = {},
+  opts: {
+    /** Options of node itself, e.g. --cpu-prof. */ nodeArgs?: string[];
+    ports?: ServicePorts;
+  } = {},
 ): Promise<ServiceProcess> {
-  const { grpcPort, httpPort, env: serviceEnv } = await serviceTestEnv(env);
+  const { grpcPort, httpPort, env: serviceEnv } = await serviceTestEnv(env, opts.ports);
   const main = join(REPO_ROOT, 'services', name, 'dist', 'main.js');
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), main], {
     env: { PATH: process.env.PATH ?? '', ...serviceEnv },
