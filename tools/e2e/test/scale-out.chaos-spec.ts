@@ -104,6 +104,8 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
         KAFKA_BROKERS: cluster.brokers,
         // a killed member holds its partitions until its session times out: keep that short here
         KAFKA_SESSION_TIMEOUT_MS: '6000',
+        // fourteen processes on one PostgreSQL (max_connections 100 by default): 4 each, not 10
+        DATABASE_POOL_SIZE: '4',
         PAYMENT_RECONCILE_INTERVAL_MS: '1000',
         PAYMENT_CHANNEL_TIMEOUT_MS: '3000',
       }),
