@@ -9,7 +9,9 @@
 # Ctrl-C or SIGTERM stops every process this script started (SIGTERM, SIGKILL after 15s), and Kafka
 # too when this script was the one that started it. If a service exits on its own, the stack stops.
 # Environment (optional): PGURL, KAFKA_PORT, KAFKA_BROKERS, REDIS_URL, MQTT_URL, CITY_ID, LOG_LEVEL,
-# OTEL_EXPORTER_OTLP_ENDPOINT (passed through), READY_TIMEOUT (seconds, default 120).
+# OTEL_EXPORTER_OTLP_ENDPOINT (passed through), READY_TIMEOUT (seconds, default 120),
+# CITYBASE_LOCAL_DIR (default .local: logs in <it>/logs, Kafka in <it>/kafka), CITYBASE_STATE_DIR
+# (the city's secrets and the project Mosquitto; infra.sh state-dir).
 # shellcheck disable=SC2317  # stop_services, cleanup and on_signal run from traps
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -30,7 +32,7 @@ CITY_ID="${CITY_ID:-demo-city}"
 LOG_LEVEL="${LOG_LEVEL:-info}"
 READY_TIMEOUT="${READY_TIMEOUT:-120}"
 STOP_GRACE=15
-LOG_DIR="$ROOT/.local/logs"
+LOG_DIR="${CITYBASE_LOCAL_DIR:-$ROOT/.local}/logs"
 
 declare -A PIDS=()   # service name -> pid of its node process (leader of its own process group)
 KAFKA_OURS=0         # 1 when this script started the broker, so it stops it again
@@ -50,7 +52,7 @@ database_url() {
 
 show_log_tail() {
   local name="$1"
-  printf -- '----- last lines of .local/logs/%s.log -----\n' "$name" >&2
+  printf -- '----- last lines of %s/%s.log -----\n' "$LOG_DIR" "$name" >&2
   tail -n 40 "$LOG_DIR/$name.log" >&2 2>/dev/null || true
   printf -- '----- end of %s.log -----\n' "$name" >&2
 }
@@ -313,9 +315,9 @@ printf '\nCitybase is up (city %s)\n' "$CITY_ID"
 printf '  %-11s %-17s %-23s %s\n' SERVICE gRPC HTTP LOG
 for name in "${SERVICES[@]}"; do
   printf '  %-11s %-17s %-23s %s\n' "$name" "127.0.0.1:${GRPC_PORT[$name]}" \
-    "http://127.0.0.1:${HTTP_PORT[$name]}" ".local/logs/$name.log"
+    "http://127.0.0.1:${HTTP_PORT[$name]}" "${LOG_DIR#"$ROOT/"}/$name.log"
 done
-printf '  %-11s %-17s %-23s %s\n' sandbox - "http://127.0.0.1:$SANDBOX_PORT" .local/logs/sandbox-channel.log
+printf '  %-11s %-17s %-23s %s\n' sandbox - "http://127.0.0.1:$SANDBOX_PORT" "${LOG_DIR#"$ROOT/"}/sandbox-channel.log"
 printf '  Kafka %s   PostgreSQL %s   Redis %s   MQTT %s   iot MQTT %s\n' "$KAFKA_BROKERS" "$(database_url '<name>')" "$REDIS_URL" "$MQTT_URL" "$IOT_MQTT_URL"
 [[ -s "$ADMIN_FILE" ]] && printf '  City admin client credentials: %s (see README: citybase)\n' "$ADMIN_FILE"
 printf 'Ctrl-C stops the stack.\n\n'
