@@ -2,7 +2,8 @@
 # Real single-node Apache Kafka (KRaft) from Maven Central jars, run with the JDK.
 #   deploy/local/kafka.sh fetch|format|start|wait|stop|status|restart|reset
 # Idempotent: "start" fetches and formats when needed and does nothing when the broker already runs.
-# Everything lives under .local/kafka (git-ignored). Version: deploy/local/kafka/pom.xml, ADR 0002.
+# Everything lives under .local/kafka (git-ignored; CITYBASE_LOCAL_DIR moves .local, KAFKA_LIB_DIR the
+# jars: deploy/local/netns.sh runs a broker of its own that way). Version: deploy/local/kafka/pom.xml, ADR 0002.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/deploy/local/kafka"
