@@ -172,6 +172,29 @@ describe('nothing leaves the city: the whole city and its load in a network name
     );
     expect([...new Set(bad)]).toEqual([]);
     const seenRoles = new Set(samples.flatMap((s) => s.processes.map((p) => roles.get(p.pid))));
+    // who talked to whom: outgoing connections by process and the port they went to
+    const listening = new Set(samples.filter((s) => s.state === 'LISTEN').map((s) => s.local.port));
+    const flows = new Map<string, Set<number>>();
+    for (const s of samples) {
+      if (s.state === 'LISTEN' || listening.has(s.local.port) || s.peer.port === undefined) continue;
+      for (const p of s.processes) {
+        const who = roles.get(p.pid) ?? p.name;
+        flows.set(who, (flows.get(who) ?? new Set()).add(s.peer.port));
+      }
+    }
+    console.log(
+      `no-route: ${calls.length} connect(2) calls (${inet.length} Internet-family), ${sampleCount} socket samples ` +
+        `(${samples.length} sockets); outgoing by process: ` +
+        [...flows]
+          .map(([who, ports]) => `${who} -> ${[...ports].sort((a, b) => a - b).join(',')}`)
+          .join('; '),
+    );
+    for (const service of ['identity', 'payment', 'settlement', 'points', 'marketing', 'iot', 'data'])
+      expect([service, flows.get(service)?.has(5432), flows.get(service)?.has(9092)]).toEqual([
+        service,
+        true,
+        true,
+      ]);
     for (const service of [
       'identity',
       'payment',
