@@ -30,6 +30,8 @@ const base = (dir) => ({
     '^@citybase/platform/(.*)$': path.join(root, 'libs/platform/src/$1'),
     '^@citybase/contracts/(.*)$': path.join(root, 'libs/contracts/src/$1'),
     '^@citybase/device-sim$': path.join(root, 'tools/device-sim/src/index.ts'),
+    '^@citybase/simulator$': path.join(root, 'tools/simulator/src/index.ts'),
+    '^@citybase/simulator/(.*)$': path.join(root, 'tools/simulator/src/$1'),
   },
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
 });

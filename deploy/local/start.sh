@@ -4,9 +4,15 @@
 #   2. deploy/local/infra.sh all: PostgreSQL, Redis, Mosquitto, Kafka, the service databases
 #   3. builds every project (npx nx run-many -t build)
 #   4. starts the services (SERVICES) as child processes, logs in .local/logs/<name>.log
-#   5. waits until every /readyz answers 200 (120s), prints the addresses, then waits
+#   5. waits until every /readyz answers 200 (120s), prints the addresses
 #      (also runs the sandbox payment channel on SANDBOX_PORT, default 8090, payer auto-pays)
-# Ctrl-C or SIGTERM stops every process this script started (SIGTERM, SIGKILL after 15s), and Kafka
+#   6. starts the city simulator (tools/simulator, docs/simulator.md) at a gentle rate: it builds a
+#      city through the public APIs and runs a day of life; its live summary is on this terminal,
+#      its log in .local/logs/simulator.log; prints the data dashboard's URL and how to sign in
+# Options: --rate N (or CITYBASE_SIM_RATE=N): the simulator's business operations per second
+# (default 1; 0: no load, the simulator does not start).
+# Ctrl-C or SIGTERM stops every process this script started (the simulator first, which then prints
+# its invariant checks and report; then the rest: SIGTERM, SIGKILL after 15s), and Kafka
 # too when this script was the one that started it. If a service exits on its own, the stack stops.
 # Environment (optional): PGURL, KAFKA_PORT, KAFKA_BROKERS, REDIS_URL, MQTT_URL, CITY_ID, LOG_LEVEL,
 # OTEL_EXPORTER_OTLP_ENDPOINT (passed through), READY_TIMEOUT (seconds, default 120),
@@ -33,6 +39,23 @@ LOG_LEVEL="${LOG_LEVEL:-info}"
 READY_TIMEOUT="${READY_TIMEOUT:-120}"
 STOP_GRACE=15
 LOG_DIR="${CITYBASE_LOCAL_DIR:-$ROOT/.local}/logs"
+SIM_RATE="${CITYBASE_SIM_RATE:-1}"
+SIM_STOP_GRACE=60 # the simulator drains its operations (20s at most) and checks the invariants
+while (($#)); do
+  case "$1" in
+    --rate)
+      [[ $# -ge 2 ]] || { printf '[start] --rate needs a value\n' >&2; exit 2; }
+      SIM_RATE="$2"
+      shift 2
+      ;;
+    --rate=*) SIM_RATE="${1#--rate=}"; shift ;;
+    *) printf '[start] unknown option %s (usage: npm start [-- --rate N])\n' "$1" >&2; exit 2 ;;
+  esac
+done
+if ! [[ "$SIM_RATE" =~ ^[0-9]+([.][0-9]+)?$ ]]; then
+  printf '[start] the simulator rate must be a number of operations per second (got %s)\n' "$SIM_RATE" >&2
+  exit 2
+fi
 
 declare -A PIDS=()   # service name -> pid of its node process (leader of its own process group)
 KAFKA_OURS=0         # 1 when this script started the broker, so it stops it again
@@ -59,6 +82,17 @@ show_log_tail() {
 
 stop_services() {
   local name pid remaining i
+  ((${#PIDS[@]})) || return 0
+  # the simulator first, while the services still answer its invariant checks
+  if [[ -n "${PIDS[simulator]:-}" ]]; then
+    pid="${PIDS[simulator]}"
+    log "stopping the simulator (it checks the invariants; up to ${SIM_STOP_GRACE}s)"
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for ((i = 0; i < SIM_STOP_GRACE * 4; i++)); do alive "$pid" || break; sleep 0.25; done
+    alive "$pid" && kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset 'PIDS[simulator]'
+  fi
   ((${#PIDS[@]})) || return 0
   log "stopping services (SIGTERM)"
   for name in "${!PIDS[@]}"; do kill -TERM -- "-${PIDS[$name]}" 2>/dev/null || true; done
@@ -322,19 +356,45 @@ printf '  Kafka %s   PostgreSQL %s   Redis %s   MQTT %s   iot MQTT %s\n' "$KAFKA
 [[ -s "$ADMIN_FILE" ]] && printf '  City admin client credentials: %s (see README: citybase)\n' "$ADMIN_FILE"
 printf 'Ctrl-C stops the stack.\n\n'
 
-# --- 6. demo load (hook) -----------------------------------------------------------------------
-# HOOK: once tools/simulator exists, start the demo city load here as one more child process,
-# recorded in PIDS so it is stopped with the services, e.g.
-#   setsid node tools/simulator/dist/main.js ... >"$LOG_DIR/simulator.log" 2>&1 </dev/null &
-#   PIDS[simulator]=$!
-# Until then the stack runs without load.
-log "no demo load: tools/simulator does not exist yet"
+# --- 6. the city comes alive --------------------------------------------------------------------
+# The simulator builds a new city of this run through the public APIs (operators, communities,
+# households, devices on the project's Mosquitto, an agency) and runs a day of life at SIM_RATE.
+# Its live summary goes to this terminal (stdout), its progress and invariant checks to its log.
+if [[ "$SIM_RATE" =~ ^0+([.]0+)?$ ]]; then
+  log "no demo load (rate 0)"
+elif [[ ! -s "$ADMIN_FILE" ]]; then
+  log "no demo load: the simulator needs the city admin's credentials ($ADMIN_FILE)"
+else
+  : >"$LOG_DIR/simulator.log"
+  env IDENTITY_GRPC_URL="127.0.0.1:${GRPC_PORT[identity]}" PAYMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[payment]}" \
+    SETTLEMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[settlement]}" POINTS_GRPC_URL="127.0.0.1:${GRPC_PORT[points]}" \
+    MARKETING_GRPC_URL="127.0.0.1:${GRPC_PORT[marketing]}" IOT_GRPC_URL="127.0.0.1:${GRPC_PORT[iot]}" \
+    DATA_GRPC_URL="127.0.0.1:${GRPC_PORT[data]}" IDENTITY_HTTP_URL="http://127.0.0.1:${HTTP_PORT[identity]}" \
+    SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT" IOT_MQTT_URL="$IOT_MQTT_URL" \
+    SETTLEMENT_DATABASE_URL="$(database_url settlement)" \
+    setsid node --enable-source-maps tools/simulator/dist/main.js --rate "$SIM_RATE" \
+    --credentials "$ADMIN_FILE" 2>>"$LOG_DIR/simulator.log" </dev/null &
+  PIDS[simulator]=$!
+  log "the city simulator runs at $SIM_RATE operations/s (npm start -- --rate N; 0: none); log ${LOG_DIR#"$ROOT/"}/simulator.log"
+fi
+printf '\nDashboard: http://127.0.0.1:%s/dashboard\n' "${HTTP_PORT[data]}"
+printf '  sign in with the client_id and client_secret of %s\n' "$ADMIN_FILE"
+printf '  (the city admin sees the whole city; an operator client sees its own projects)\n\n'
 
 # --- 7. run until stopped ----------------------------------------------------------------------
-# Returns when a service exits on its own; a signal runs on_signal instead.
-exited=""
-status=0
-wait -n -p exited "${PIDS[@]}" || status=$?
+# Returns when a service exits on its own; a signal runs on_signal instead. The simulator ending on
+# its own (its duration, or a failure) leaves the stack running.
+while :; do
+  exited=""
+  status=0
+  wait -n -p exited "${PIDS[@]}" || status=$?
+  if [[ -n "${PIDS[simulator]:-}" && "${PIDS[simulator]}" == "$exited" ]]; then
+    unset 'PIDS[simulator]'
+    log "the simulator ended (status $status; see ${LOG_DIR#"$ROOT/"}/simulator.log); the stack keeps running"
+    continue
+  fi
+  break
+done
 for name in "${!PIDS[@]}"; do
   if [[ "${PIDS[$name]}" == "$exited" ]]; then
     unset 'PIDS[$name]'

@@ -3,7 +3,7 @@
 # failure. Steps:
 #   contracts   generated code up to date + buf lint     npx nx run contracts:check
 #   format      Prettier                                  npx prettier --check .
-#   lint        eslint, module boundaries                 npx nx run-many -t lint
+#   lint        eslint, module boundaries                 npm run lint (deploy/local/lint.sh)
 #   typecheck   tsc over the whole workspace              npm run typecheck
 #   unit        *.spec.ts                                 npx nx run-many -t test
 #               (tools/k8s: deploy/k8s rendered, schema-validated and held to its rules; docs/runbook-k8s.md)
@@ -90,7 +90,7 @@ step "install" bash deploy/local/install.sh
 step "infrastructure" bash deploy/local/infra.sh all
 step "contracts" npx nx run contracts:check
 step "format" npx prettier --check .
-step "lint" npx nx run-many -t lint
+step "lint" npm run lint
 step "typecheck" npm run typecheck
 step --keep "unit" npx nx run-many -t test
 step "build" npx nx run-many -t build

@@ -5,6 +5,7 @@
 import { runBackbone } from './backbone';
 import { runData } from './data';
 import { runCheckout } from './checkout';
+import { runCityBench } from './city';
 import { runIdentity } from './identity';
 import { runIot } from './iot';
 import { runLedger } from './ledger';
@@ -64,6 +65,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'coupon claims per second on one hot flash-sale campaign (oversold must be 0), bare Redis EVALSHA baseline',
     run: runMarketing,
   },
+  city: {
+    summary:
+      "the city simulator's sustained business operations per second with every service and the 1-broker stack, each service's CPU and peak RSS at that load, pgbench baseline",
+    run: runCityBench,
+  },
 };
 
 function usage(): string {
@@ -86,6 +92,7 @@ function usage(): string {
     '       BENCH_DATA_EVENTS, BENCH_DATA_OPERATORS (data; BENCH_EVENTS and BENCH_BULK_EVENTS size its backbone run, default 10,000)',
     '       BENCH_FEED_ROWS, BENCH_FEED_BATCH_ROWS (data: the feed export)',
     '       BENCH_IOT_DEVICES, BENCH_IOT_WINDOW, BENCH_IOT_SECONDS, BENCH_IOT_BASELINE_MESSAGES (iot)',
+    '       BENCH_CITY_RATE, BENCH_CITY_SECONDS, BENCH_CITY_OPERATORS, BENCH_CITY_COMMUNITIES, BENCH_CITY_HOUSEHOLDS (city)',
     '       BENCH_POINTS_SCRIPTS, BENCH_POINTS_HOT_SCRIPTS, BENCH_POINTS_ACCOUNTS, BENCH_POINTS_CONCURRENCY (points)',
     'other: BENCH_LOG_LEVEL (default warn), BENCH_STALL_SECONDS (hang guard, default 60), BENCH_PGBENCH_BIN,',
     '       TEST_POSTGRES_URL, KAFKA_BROKERS',

@@ -1,5 +1,6 @@
 export * from './kafka-broker';
-export * from './id-numbers';
-export * from './descriptor-rpc';
-export * from './world';
+// what the whole-RPC suites share with the city simulator, which owns them (tools/simulator)
+export * from '@citybase/simulator/descriptor-rpc';
+export * from '@citybase/simulator/id-numbers';
+export * from '@citybase/simulator/world';
 export * from './services';

@@ -4,6 +4,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { Metadata, status } from '@grpc/grpc-js';
 import { TenancyServiceService } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import { PaymentScenario, PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
 import { bearer, grpcClient, grpcHealthStatus, REPO_ROOT, waitFor } from '@citybase/platform/testing';
 
 /** What README promises of `npm start` (package.json: bash deploy/local/start.sh). */
@@ -24,12 +25,56 @@ const listening = (port: number) =>
     s.once('error', () => resolve(false));
   });
 
+/** Payments the city holds today (payment's QueryFundFlows) and the data dashboard's count of them. */
+async function cityFigures(): Promise<{ paid: number; dashboardPayments: number }> {
+  const stateDir = execFileSync('bash', ['deploy/local/infra.sh', 'state-dir'], {
+    cwd: REPO_ROOT,
+  }).toString();
+  const admin = JSON.parse(readFileSync(join(stateDir, 'city-admin.json'), 'utf8')) as {
+    client_id: string;
+    client_secret: string;
+  };
+  const res = await fetch('http://127.0.0.1:8081/oauth/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', ...admin }), // every scope: the city admin
+  });
+  const { access_token: token } = (await res.json()) as { access_token: string };
+  const payment = grpcClient(PaymentServiceService, '127.0.0.1:50052', () => bearer(token));
+  try {
+    const day = new Date().toISOString().slice(0, 10);
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const flows = await payment.queryFundFlows({
+      operatorId: '',
+      projectId: '',
+      channelId: '',
+      scenario: PaymentScenario.PAYMENT_SCENARIO_UNSPECIFIED,
+      fromDay: yesterday,
+      toDay: day,
+      groupBy: [],
+    });
+    const paid = flows.rows.reduce((n, r) => n + Number(r.payments), 0);
+    const snap = (await (
+      await fetch('http://127.0.0.1:8087/dashboard/snapshot', {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json()) as { panels?: { panelId: string; figures: { name: string; value: string }[] }[] };
+    const figure = snap.panels
+      ?.find((p) => p.panelId === 'payments')
+      ?.figures.find((f) => f.name === 'payments');
+    return { paid, dashboardPayments: Number(figure?.value ?? 0) };
+  } finally {
+    payment.close();
+  }
+}
+
 describe('npm start', () => {
-  it('brings up every service (gRPC health SERVING, /readyz 200) and SIGTERM stops every one of them', async () => {
+  it('brings up every service (gRPC health SERVING, /readyz 200), runs the city simulator (payments reach payment and the dashboard), and SIGTERM stops every one of them after the simulator reports its invariants held', async () => {
     for (const [name, grpcPort] of SERVICES) expect([name, await listening(grpcPort)]).toEqual([name, false]);
     const proc = spawn('bash', ['deploy/local/start.sh'], {
       cwd: REPO_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'warn' },
+      // the city simulator at a brisk rate, so payments show up soon
+      env: { ...process.env, LOG_LEVEL: 'warn', CITYBASE_SIM_RATE: '4' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -44,6 +89,8 @@ describe('npm start', () => {
         250,
       );
       expect({ state, out: state === 'up' ? '' : out.slice(-3000) }).toEqual({ state: 'up', out: '' });
+      // what the city holds already (the local city's databases outlive a run): the simulator adds to it
+      const before = await cityFigures();
       for (const [name, grpcPort, httpPort, service] of SERVICES) {
         expect(out).toContain(`127.0.0.1:${grpcPort}`);
         expect([name, await grpcHealthStatus(`127.0.0.1:${grpcPort}`)]).toEqual([name, 'SERVING']);
@@ -110,13 +157,42 @@ describe('npm start', () => {
       } finally {
         tenancy.close();
       }
+      // the city simulator runs (started by start.sh): the dashboard's URL and sign-in are printed,
+      // and payments, their events in data's store and the dashboard's figures grow
+      expect(out).toContain('Dashboard: http://127.0.0.1:8087/dashboard');
+      expect(out).toContain(
+        `sign in with the client_id and client_secret of ${join(stateDir, 'city-admin.json')}`,
+      );
+      const grown = await waitFor(
+        'the simulator makes payments that reach payment, data and the dashboard',
+        async () => {
+          if (proc.exitCode !== null) return 'exited';
+          // the simulator's summary line (every 10 s) says it completed payments of its own
+          if (!/\[simulator\] \d\d:\d\d:\d\d .*fee=[1-9]/.test(out)) return undefined;
+          const now = await cityFigures();
+          return now.paid > before.paid && now.dashboardPayments > before.dashboardPayments ? now : undefined;
+        },
+        240_000,
+        2_000,
+      ).catch((err: Error) => `${err.message}\n${out.slice(-3000)}`);
+      expect(typeof grown === 'object' ? 'grown' : grown).toBe('grown');
     } finally {
       proc.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+    // Ctrl-C / SIGTERM stops the simulator first: it checks the invariants and prints its report
+    const report = out
+      .split('\n')
+      .filter((l) => l.startsWith('{"simulator":"report"'))
+      .map(
+        (l) => JSON.parse(l) as { ok: boolean; invariants: { name: string; ok: boolean; detail: string }[] },
+      );
+    expect(report).toHaveLength(1);
+    expect(report[0]!.invariants.filter((i) => !i.ok)).toEqual([]);
+    expect(report[0]!.ok).toBe(true);
     for (const [name, grpcPort, httpPort] of SERVICES) {
       expect([name, await listening(grpcPort), await listening(httpPort)]).toEqual([name, false, false]);
     }
     expect(['sandbox', await listening(8090)]).toEqual(['sandbox', false]);
-  }, 300_000);
+  }, 600_000);
 });

@@ -25,6 +25,8 @@ export interface WorldSpec {
   requestId(): string;
   phone(who: Person): string;
   idNumber(who: Exclude<Person, 'staff'>): string;
+  /** Build the world under this existing operator instead of creating one (a second community of it). */
+  operatorId?: string;
 }
 
 /** The names buildWorld gives the things and people it creates. */
@@ -60,7 +62,8 @@ export async function buildWorld(ok: OkCall, spec: WorldSpec): Promise<World> {
     const reply = await ok(path, { requestId: spec.requestId(), ...request });
     return (reply[key] as Json)[`${key}Id`] as string;
   };
-  const operatorId = await create(`${T}CreateOperator`, 'operator', { name: names.operator });
+  const operatorId =
+    spec.operatorId ?? (await create(`${T}CreateOperator`, 'operator', { name: names.operator }));
   const projectId = await create(`${T}CreateProject`, 'project', {
     operatorId,
     name: names.project,
@@ -127,4 +130,56 @@ export async function buildWorld(ok: OkCall, spec: WorldSpec): Promise<World> {
     grantId,
     clientId,
   };
+}
+
+/** One more household of a world: a unit, its head resident verified by the world's staff, a door grant. */
+export interface Household {
+  unitId: string;
+  residentId: string;
+  householdId: string;
+  grantId: string;
+}
+
+export async function addHousehold(
+  ok: OkCall,
+  world: Pick<World, 'projectId' | 'buildingId' | 'staffId'>,
+  spec: {
+    requestId(): string;
+    unitName: string;
+    floor: number;
+    residentName: string;
+    phone: string;
+    idNumber: string;
+  },
+): Promise<Household> {
+  const create = async (path: string, key: string, request: Json): Promise<string> => {
+    const reply = await ok(path, { requestId: spec.requestId(), ...request });
+    return (reply[key] as Json)[`${key}Id`] as string;
+  };
+  const unitId = await create(`${T}CreateUnit`, 'unit', {
+    buildingId: world.buildingId,
+    name: spec.unitName,
+    floor: spec.floor,
+  });
+  const residentId = await create(`${P}RegisterResident`, 'resident', {
+    projectId: world.projectId,
+    name: spec.residentName,
+    phone: spec.phone,
+    idNumber: spec.idNumber,
+  });
+  await ok(`${P}VerifyResident`, {
+    requestId: spec.requestId(),
+    residentId,
+    verifiedByStaffId: world.staffId,
+  });
+  const householdId = await create(`${P}CreateHousehold`, 'household', {
+    unitId,
+    headResidentId: residentId,
+  });
+  const grantId = await create('/citybase.identity.v1.AccessService/IssueDoorGrant', 'grant', {
+    residentId,
+    buildingId: world.buildingId,
+    issuedByStaffId: world.staffId,
+  });
+  return { unitId, residentId, householdId, grantId };
 }
