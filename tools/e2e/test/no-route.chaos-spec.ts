@@ -153,6 +153,7 @@ describe('nothing leaves the city: the whole city and its load in a network name
       simulator?: string;
       ok?: boolean;
       totals?: { ok: number; failed: number };
+      opsPerSecond?: number;
     };
     expect({ simulator: report.simulator, ok: report.ok, failed: report.totals?.failed }).toEqual({
       simulator: 'report',
@@ -197,7 +198,8 @@ describe('nothing leaves the city: the whole city and its load in a network name
       }
     }
     console.log(
-      `no-route: ${calls.length} connect(2) calls (${inet.length} Internet-family), ${sampleCount} socket samples ` +
+      `no-route: simulator ${report.totals?.ok} operations ok (${report.opsPerSecond}/s), invariants held; ` +
+        `${calls.length} connect(2) calls (${inet.length} Internet-family), ${sampleCount} socket samples ` +
         `(${samples.length} sockets); outgoing by process: ` +
         [...flows]
           .map(([who, ports]) => `${who} -> ${[...ports].sort((a, b) => a - b).join(',')}`)
@@ -220,6 +222,15 @@ describe('nothing leaves the city: the whole city and its load in a network name
       'sandbox-channel',
     ])
       expect([service, seenRoles.has(service)]).toEqual([service, true]);
+
+    // the city's secrets and logs were those of the namespace's state dir, not the machine's local city
+    for (const f of [
+      'state/identity-master.key',
+      'state/city-admin.json',
+      'local/logs/payment.log',
+      'local/kafka/data',
+    ])
+      expect([f, existsSync(join(DIR, f))]).toEqual([f, true]);
 
     // 3. no process logged a failed attempt to reach outside (DNS, telemetry, update checks)
     const logDir = join(DIR, 'local/logs');
