@@ -65,6 +65,8 @@ up() {
   chmod 755 "$DIR"
   chown postgres: "$DIR/pg"
   ip netns add "$NAME"
+  # A failed start leaves nothing behind either.
+  trap 'log "up failed; removing $NAME"; down' EXIT
   ip -n "$NAME" link set lo up
   log "namespace $NAME: $(ip -n "$NAME" -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')(state in $DIR)"
   if ip -n "$NAME" route show | grep -q . || ip -n "$NAME" -6 route show | grep -v ' dev lo ' | grep -q .; then
@@ -102,6 +104,7 @@ EOF
   # Kafka and the project Mosquitto exactly as npm start runs them, with their state under DIR.
   in_ns "${NS_ENV[@]}" bash "$ROOT/deploy/local/kafka.sh" start
   in_ns "${NS_ENV[@]}" bash "$ROOT/deploy/local/mosquitto.sh" start
+  trap - EXIT
   log "up: $NAME (deploy/local/netns.sh start runs the city in it; down removes it)"
 }
 
@@ -166,8 +169,8 @@ case "${1:-}" in
     ;;
   run)
     shift
-    trap down EXIT
     up
+    trap down EXIT
     ns_run "$@"
     ;;
   *)
