@@ -15,6 +15,7 @@ import {
   spawnService,
   TEST_IDENTITY_MASTER_KEY,
   uniqueName,
+  waitFor,
 } from '@citybase/platform/testing';
 import { CityReport, runCity } from '@citybase/simulator';
 import { pgbenchBaseline, pgbenchFigure, pgbenchParams, pgbenchReportParams } from './baselines';
@@ -115,9 +116,29 @@ export async function runCityBench(cleanup: Cleanup): Promise<void> {
     procs.set(name, proc);
     return proc;
   };
+  /**
+   * Waits until `name` answers /readyz on its own port (fixed above, so services can name each
+   * other before they start: ServiceProcess.ready() knows only the ports spawnService chose).
+   */
+  const ready = async (name: Service) => {
+    const proc = procs.get(name)!;
+    const state = await waitFor(
+      `${name} ready`,
+      async () => {
+        if (proc.proc.exitCode !== null) return 'exited';
+        const res = await fetch(`http://127.0.0.1:${ports[name].http}/readyz`).catch(() => undefined);
+        return res?.status === 200 ? 'ready' : undefined;
+      },
+      180_000,
+      250,
+    ).catch((err: Error) => err.message);
+    if (state !== 'ready')
+      throw new Error(`${name} did not get ready (${state}):\n${proc.output().slice(-3000)}`);
+  };
 
   note("starting identity; the city admin and the calling services' clients (as npm start makes them)");
-  await (await start('identity')).ready();
+  await start('identity');
+  await ready('identity');
   const cli = (args: string[], env: Record<string, string>) =>
     execFileSync(process.execPath, [join(REPO_ROOT, 'tools/cli/bin/citybase.js'), ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
@@ -159,7 +180,7 @@ export async function runCityBench(cleanup: Cleanup): Promise<void> {
   cleanup.add('sandbox channel', () => sandbox.stop());
   note('starting payment, settlement, points, marketing, iot, data');
   for (const name of SERVICES.filter((s) => s !== 'identity')) await start(name, clientEnv);
-  await Promise.all([...procs.values()].map((proc) => proc.ready()));
+  await Promise.all([...procs.keys()].map((name) => ready(name)));
 
   let atLoad: Record<string, ProcessUsage> | undefined;
   const usage = () =>
