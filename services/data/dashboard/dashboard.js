@@ -23,8 +23,17 @@
     const fen = String(a % 100n).padStart(2, '0');
     return `${neg ? '-' : ''}¥${yuan}.${fen}`;
   }
+  /** An integer in thousandths or hundredths as a decimal: 12345 Wh -> "12.345 kWh", 9876 bp -> "98.76 %". */
+  function scaled(value, divisor, digits) {
+    const v = BigInt(value);
+    const a = v < 0n ? -v : v;
+    const frac = String(a % divisor).padStart(digits, '0');
+    return `${v < 0n ? '-' : ''}${(a / divisor).toLocaleString('en-US')}.${frac}`;
+  }
   function show(value, unit) {
     if (unit === 'CNY') return money(value);
+    if (unit === 'Wh') return `${scaled(value, 1000n, 3)} kWh`;
+    if (unit === 'bp') return `${scaled(value, 100n, 2)} %`;
     return BigInt(value).toLocaleString('en-US') + (unit === 'points' ? ' pts' : '');
   }
 

@@ -18,6 +18,6 @@ export const definition = defineService({
   },
   // the analytical store consumes every business topic; they are created at start-up too
   consumes: ['identity', 'payment', 'settlement', 'points', 'marketing', 'iot'],
-  // iot's alarms have a topic of their own
-  topics: [IotEvents.AlarmRaised.topic],
+  // iot's alarms and its bulk telemetry have topics of their own
+  topics: [IotEvents.AlarmRaised.topic, IotEvents.TelemetryReported.topic],
 });

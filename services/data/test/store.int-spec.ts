@@ -4,7 +4,11 @@ import { errorField, grpcError, uniqueName, waitFor } from '@citybase/platform/t
 import { Granularity } from '@citybase/contracts/citybase/data/v1/analytics';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { FundingSource, RedemptionStatus } from '@citybase/contracts/citybase/marketing/v1/marketing';
-import { AlarmSeverity, AlarmStatus } from '@citybase/contracts/citybase/iot/v1/iot';
+import { AlarmSeverity, AlarmStatus, DeviceKind } from '@citybase/contracts/citybase/iot/v1/iot';
+import { CommandKind, CommandState } from '@citybase/contracts/citybase/iot/v1/commands';
+import { AccessKind } from '@citybase/contracts/citybase/iot/v1/access';
+import { ChargingSessionState } from '@citybase/contracts/citybase/iot/v1/charging';
+import type { EventType } from '@citybase/contracts/event-types';
 import {
   IdentityEvents,
   IotEvents,
@@ -19,6 +23,16 @@ import { RetentionService } from '../src/store/store.retention';
 import { DataHarness, startDataHarness } from './data-harness';
 
 const HOUR = 3_600_000;
+/** An event payload from its set fields (ts-proto's fromPartial of the event's message). */
+const partial = <T>(type: EventType<T>, payload: DeepPartial<T>): T =>
+  (type.codec as unknown as { fromPartial(p: unknown): T }).fromPartial(payload);
+type DeepPartial<T> = T extends bigint | string | number | boolean | Date
+  ? T
+  : T extends (infer U)[]
+    ? DeepPartial<U>[]
+    : T extends object
+      ? { [K in keyof T]?: DeepPartial<T[K]> }
+      : T;
 
 /** The call fails with `code` (and names `field`, when given). */
 async function refused(
@@ -60,13 +74,31 @@ const FACT_ROLLUPS = (unit: 'hour' | 'day') => `
          sum(discount_minor), count(*) FROM fact_coupon_redemption GROUP BY 1, 2, 3, 4, 5, 6, 7
   UNION ALL
   SELECT date_trunc('${unit}', occurred_at, 'UTC'), operator_id, project_id, 'iot.' || kind, '', detail, '',
-         count(*), count(*) FROM fact_iot_event GROUP BY 1, 2, 3, 4, 5, 6, 7`;
+         count(*), count(*) FROM fact_iot_event GROUP BY 1, 2, 3, 4, 5, 6, 7
+  UNION ALL
+  SELECT date_trunc('${unit}', occurred_at, 'UTC'), operator_id, project_id, 'iot.parking_fee', '', '', currency,
+         sum(amount_minor), count(*) FROM fact_iot_event WHERE kind = 'parking_exit' AND amount_minor > 0 GROUP BY 1, 2, 3, 4, 5, 6, 7
+  UNION ALL
+  SELECT date_trunc('${unit}', occurred_at, 'UTC'), operator_id, project_id, 'iot.charging_energy_wh', '', '', '',
+         sum(value)::bigint, count(*) FROM fact_iot_event WHERE kind = 'charging_session' GROUP BY 1, 2, 3, 4, 5, 6, 7
+  UNION ALL
+  SELECT date_trunc('${unit}', occurred_at, 'UTC'), operator_id, project_id, 'iot.charging_revenue', '', '', currency,
+         sum(amount_minor), count(*) FROM fact_iot_event WHERE kind = 'charging_session' AND amount_minor > 0 GROUP BY 1, 2, 3, 4, 5, 6, 7`;
+
+/** Telemetry is aggregated per device and hour before it is written: its rollups equal those rows. */
+const TELEMETRY_ROLLUPS = (unit: 'hour' | 'day') => `
+  SELECT date_trunc('${unit}', bucket, 'UTC') AS bucket, operator_id, project_id, 'iot.telemetry_messages' AS metric,
+         sum(messages) AS total FROM telemetry_device_hour GROUP BY 1, 2, 3
+  UNION ALL
+  SELECT date_trunc('${unit}', bucket, 'UTC'), operator_id, project_id, 'iot.telemetry_devices', count(*)
+    FROM telemetry_device_hour GROUP BY 1, 2, 3`;
 
 async function rollupsEqualFacts(h: DataHarness): Promise<void> {
   for (const unit of ['hour', 'day'] as const) {
     const { rows } = await h.pool.query<{ side: string; n: number }>(
       `WITH f AS (${FACT_ROLLUPS(unit)}),
-            r AS (SELECT bucket, operator_id, project_id, metric, channel, kind, currency, total, events FROM rollup_${unit})
+            r AS (SELECT bucket, operator_id, project_id, metric, channel, kind, currency, total, events FROM rollup_${unit}
+                  WHERE metric NOT LIKE 'iot.telemetry%')
        SELECT 'only in facts' AS side, count(*)::int AS n FROM (SELECT * FROM f EXCEPT SELECT * FROM r) x
        UNION ALL
        SELECT 'only in rollups', count(*)::int FROM (SELECT * FROM r EXCEPT SELECT * FROM f) y
@@ -81,6 +113,19 @@ async function rollupsEqualFacts(h: DataHarness): Promise<void> {
       'rollup rows': expect.any(Number),
     });
     expect(by['rollup rows']).toBeGreaterThan(0);
+    const { rows: telemetry } = await h.pool.query<{ side: string; n: number }>(
+      `WITH f AS (${TELEMETRY_ROLLUPS(unit)}),
+            r AS (SELECT bucket, operator_id, project_id, metric, sum(total) AS total FROM rollup_${unit}
+                  WHERE metric LIKE 'iot.telemetry%' GROUP BY 1, 2, 3, 4)
+       SELECT 'only in telemetry' AS side, count(*)::int AS n FROM (SELECT * FROM f EXCEPT SELECT * FROM r) x
+       UNION ALL
+       SELECT 'only in rollups', count(*)::int FROM (SELECT * FROM r EXCEPT SELECT * FROM f) y`,
+    );
+    expect({ unit, ...Object.fromEntries(telemetry.map((r) => [r.side, r.n])) }).toEqual({
+      unit,
+      'only in telemetry': 0,
+      'only in rollups': 0,
+    });
   }
 }
 
@@ -356,6 +401,209 @@ describe('data: the analytical store', () => {
     expect(
       cityView.panels.find((p) => p.panelId === 'payments')!.figures.find((f) => f.name === 'gmv')!.value,
     ).toBe(14100n);
+  });
+
+  it("turns iot's events and bulk telemetry into the device, alarm, parking, charging, door and courier figures", async () => {
+    const opC = uniqueName('opC');
+    const C = { operatorId: opC, projectId: uniqueName('prC'), merchantId: '' };
+    const ids: string[] = [];
+    const pub = async <T>(type: EventType<T>, payload: DeepPartial<T>, opts: { eventId?: string } = {}) => {
+      const id = await h.publish('iot', type, partial(type, payload), opts);
+      ids.push(id);
+      return id;
+    };
+    const dev = (n: number) => `${opC}-d${n}`;
+    for (const n of [1, 2, 3])
+      await pub(IotEvents.DeviceRegistered, {
+        deviceId: dev(n),
+        tenancy: C,
+        kind: DeviceKind.DEVICE_KIND_EV_CHARGER,
+        occurredAt: now(),
+      });
+    await pub(IotEvents.DeviceRevoked, { deviceId: dev(3), tenancy: C, occurredAt: now() });
+    await pub(IotEvents.PresenceChanged, {
+      deviceId: dev(1),
+      tenancy: C,
+      online: true,
+      version: 1n,
+      occurredAt: now(),
+    });
+    await pub(IotEvents.PresenceChanged, {
+      deviceId: dev(2),
+      tenancy: C,
+      online: true,
+      version: 1n,
+      occurredAt: now(),
+    });
+    await pub(IotEvents.PresenceChanged, {
+      deviceId: dev(2),
+      tenancy: C,
+      online: false,
+      version: 2n,
+      occurredAt: now(),
+    });
+    // a late copy of an older presence version (another event id) leaves d2 offline
+    await pub(IotEvents.PresenceChanged, {
+      deviceId: dev(2),
+      tenancy: C,
+      online: true,
+      version: 1n,
+      occurredAt: now(),
+    });
+    const alarm = (id: string) => ({
+      alarmId: id,
+      tenancy: C,
+      deviceId: dev(1),
+      type: 'SMOKE',
+      severity: AlarmSeverity.ALARM_SEVERITY_CRITICAL,
+    });
+    await pub(IotEvents.AlarmRaised, { alarm: alarm('c-al1'), occurredAt: now() });
+    await pub(IotEvents.AlarmRaised, { alarm: alarm('c-al2'), occurredAt: now() });
+    await pub(IotEvents.AlarmCleared, { alarm: alarm('c-al1'), occurredAt: now() });
+    await pub(IotEvents.CommandCompleted, {
+      command: {
+        commandId: 'c1',
+        tenancy: C,
+        deviceId: dev(1),
+        kind: CommandKind.COMMAND_KIND_DOOR_OPEN,
+        state: CommandState.COMMAND_STATE_SUCCEEDED,
+      },
+      occurredAt: now(),
+    });
+    await pub(IotEvents.CommandCompleted, {
+      command: {
+        commandId: 'c2',
+        tenancy: C,
+        deviceId: dev(1),
+        kind: CommandKind.COMMAND_KIND_GATE_OPEN,
+        state: CommandState.COMMAND_STATE_EXPIRED,
+      },
+      occurredAt: now(),
+    });
+    for (const kind of [
+      AccessKind.ACCESS_KIND_RESIDENT,
+      AccessKind.ACCESS_KIND_RESIDENT,
+      AccessKind.ACCESS_KIND_COURIER,
+    ])
+      await pub(IotEvents.DoorOpened, { doorDeviceId: dev(1), tenancy: C, kind, occurredAt: now() });
+    const courier = {
+      recordId: 'r1',
+      tenancy: C,
+      kind: AccessKind.ACCESS_KIND_COURIER,
+      doorDeviceId: dev(1),
+      courierId: 'k1',
+    };
+    await pub(IotEvents.AccessRecorded, { record: { ...courier, enteredAt: now() }, occurredAt: now() });
+    await pub(IotEvents.AccessRecorded, {
+      record: { ...courier, enteredAt: now(), exitedAt: now() },
+      occurredAt: now(),
+    });
+    await pub(IotEvents.AccessRecorded, {
+      record: { recordId: 'r2', tenancy: C, kind: AccessKind.ACCESS_KIND_RESIDENT, doorDeviceId: dev(1) },
+      occurredAt: now(),
+    });
+    for (const n of [1, 2, 3])
+      await pub(IotEvents.ParkingSessionOpened, {
+        session: { sessionId: `ps${n}`, lotId: 'lot1', tenancy: C, plate: `P${n}` },
+        occurredAt: now(),
+      });
+    await pub(IotEvents.ParkingSessionClosed, {
+      session: { sessionId: 'ps1', lotId: 'lot1', tenancy: C, fee: cny(1000n) },
+      occurredAt: now(),
+    });
+    await pub(IotEvents.ParkingSessionClosed, {
+      session: { sessionId: 'ps2', lotId: 'lot1', tenancy: C, passApplied: true, fee: cny(0n) },
+      occurredAt: now(),
+    });
+    await pub(IotEvents.ChargingSessionClosed, {
+      session: {
+        sessionId: 'cs1',
+        deviceId: dev(1),
+        tenancy: C,
+        state: ChargingSessionState.CHARGING_SESSION_STATE_STOPPED,
+        energyWh: 10_000n,
+        total: cny(1500n),
+      },
+      occurredAt: now(),
+    });
+    await pub(IotEvents.ChargingSessionClosed, {
+      session: {
+        sessionId: 'cs2',
+        deviceId: dev(2),
+        tenancy: C,
+        state: ChargingSessionState.CHARGING_SESSION_STATE_FAULTED,
+      },
+      occurredAt: now(),
+    });
+    // bulk telemetry: 10 messages of d1 (2 readings each), 5 of d2, and one redelivered copy
+    const reading = (metric: string) => ({ metric, value: 1 });
+    const hourStart = toTimestamp(new Date(Math.floor(Date.now() / HOUR) * HOUR));
+    const telemetry = (n: number, i: number) =>
+      pub(IotEvents.TelemetryReported, {
+        deviceId: dev(n),
+        tenancy: C,
+        messageId: `m${i}`,
+        channel: 'telemetry',
+        readings: n === 1 ? [reading('power_w'), reading('register_wh')] : [reading('power_w')],
+        occurredAt: hourStart,
+        receivedAt: now(),
+      });
+    for (let i = 0; i < 10; i++) await telemetry(1, i);
+    let copied = '';
+    for (let i = 0; i < 5; i++) copied = await telemetry(2, i);
+    await h.publish(
+      'iot',
+      IotEvents.TelemetryReported,
+      partial(IotEvents.TelemetryReported, {
+        deviceId: dev(2),
+        tenancy: C,
+        messageId: 'm4',
+        channel: 'telemetry',
+      }),
+      { eventId: copied },
+    );
+    await h.settled(ids);
+    await rollupsEqualFacts(h);
+
+    const c = h.clientOf({ operators: [opC] });
+    const { panels } = await c.getDashboard({ scope: undefined });
+    const figures = (panel: string) =>
+      Object.fromEntries(panels.find((p) => p.panelId === panel)!.figures.map((f) => [f.name, f.value]));
+    expect(figures('iot')).toEqual({
+      devices: 2n,
+      online: 1n,
+      online_rate: 5000n,
+      alarms_open: 1n,
+      alarms: 2n,
+      commands: 2n,
+      commands_failed: 1n,
+    });
+    expect(figures('parking')).toEqual({ inside: 1n, entries: 3n, exits: 2n, fees: 1000n });
+    expect(figures('charging')).toEqual({ sessions: 2n, energy: 10_000n, revenue: 1500n });
+    expect(figures('access')).toEqual({ doors: 3n, residents: 2n, courier_entries: 1n, courier_exits: 1n });
+    expect(figures('telemetry')).toEqual({ messages: 15n });
+    const devicesSeries = panels
+      .find((p) => p.panelId === 'telemetry')!
+      .series.find((x) => x.name === 'devices')!.points;
+    // both devices reported in the same hour: 2 in that hour's point, nothing elsewhere
+    expect(devicesSeries.map((x) => x.value).filter((v) => v !== 0n)).toEqual([2n]);
+    for (const id of ['iot', 'parking', 'charging', 'access', 'telemetry'])
+      expect(panels.find((p) => p.panelId === id)!.lastOccurredAt).toBeDefined();
+    const { rows: cells } = await h.pool.query(
+      `SELECT device_id, messages::int, readings::int FROM telemetry_device_hour WHERE operator_id = $1 ORDER BY device_id`,
+      [opC],
+    );
+    expect(cells).toEqual([
+      { device_id: dev(1), messages: 10, readings: 20 },
+      { device_id: dev(2), messages: 5, readings: 5 },
+    ]);
+
+    // another operator sees none of it
+    const a = await h.clientOf({ operators: [opA] }).getDashboard({ scope: undefined });
+    const aIot = Object.fromEntries(
+      a.panels.find((p) => p.panelId === 'parking')!.figures.map((f) => [f.name, f.value]),
+    );
+    expect(aIot).toEqual({ inside: 0n, entries: 0n, exits: 0n, fees: 0n });
   });
 
   it('applies a redelivered event once, even when the inbox no longer remembers it', async () => {

@@ -145,7 +145,7 @@ export class SimCharger {
   }
 
   /**
-   * Sends the buffer in order with `send` (e.g. iot's ReportChargerEvents); drops what was
+   * Sends the buffer in order with `send` (flushOver: over MQTT); drops what was
    * acknowledged (APPLIED / DUPLICATE / REFUSED: the central system has seen it) and keeps the rest.
    */
   async flush(
@@ -160,5 +160,62 @@ export class SimCharger {
       const i = this.buffer.findIndex((e) => e.seq === a.seq && e.transactionId === a.transactionId);
       if (i >= 0) this.buffer.splice(i, 1);
     }
+  }
+
+  /**
+   * Sends the buffer over MQTT (docs/iot.md "Device events"): each event on the charger's `events`
+   * channel as CHARGER_START / CHARGER_METER / CHARGER_STOP, message id `<transaction>-<seq>` (a
+   * resend is the same message), in order. What the broker acknowledged leaves the buffer: it keeps
+   * the message for iot's session until iot acknowledges it in turn, which iot does only once it
+   * applied it. The first failure (offline) keeps the event and the rest for the next flush.
+   */
+  async flushOver(device: SimDevice): Promise<void> {
+    await this.flush(async (events) => {
+      const answers: { seq: number; transactionId: string; acknowledged: boolean }[] = [];
+      for (const e of events) {
+        try {
+          await device.publish('events', chargerMessage(e));
+          answers.push({ seq: e.seq, transactionId: e.transactionId, acknowledged: true });
+        } catch {
+          break;
+        }
+      }
+      return answers;
+    });
+  }
+}
+
+/** A charger session event as the charger publishes it on its `events` channel. */
+export function chargerMessage(e: ChargerSessionEvent): Record<string, unknown> {
+  return {
+    id: `${e.transactionId}-${e.seq}`,
+    ts: e.at.toISOString(),
+    type: `CHARGER_${e.type}`,
+    data: {
+      transaction_id: e.transactionId,
+      seq: e.seq,
+      ...(e.registerWh === undefined ? {} : { register_wh: e.registerWh.toString() }),
+      ...(e.type === 'START' ? { user_id: e.userId } : {}),
+    },
+  };
+}
+
+/**
+ * A lot's plate camera (docs/iot.md "Device events"): each read is a PLATE_READ on its `events`
+ * channel with the plate; iot makes it an entry or an exit by which of the lot's cameras it is.
+ */
+export class PlateCamera {
+  constructor(readonly device: SimDevice) {}
+
+  /** Publishes a read; resolves with its message id once the broker has it. */
+  async read(plate: string, opts: { id?: string; at?: Date } = {}): Promise<string> {
+    const id = opts.id ?? this.device.nextId();
+    await this.device.publish('events', {
+      id,
+      ts: (opts.at ?? new Date()).toISOString(),
+      type: 'PLATE_READ',
+      data: { plate },
+    });
+    return id;
   }
 }

@@ -954,22 +954,6 @@ const FOREIGN: Record<string, Foreign> = {
   '/citybase.iot.v1.ChargingService/GetCharger': {
     request: (a) => ({ tenancy: { operatorId: a.operatorId }, deviceId: a.deviceId }),
   },
-  '/citybase.iot.v1.ChargingService/ReportChargerEvents': {
-    request: (a) => ({
-      tenancy: { operatorId: a.operatorId, projectId: a.projectId },
-      deviceId: a.deviceId,
-      events: [
-        {
-          transactionId: 'tx-hostile',
-          seq: 1,
-          type: 1,
-          registerWh: '1',
-          at: { seconds: String(nowSeconds()), nanos: 0 },
-          userId: 'user-hostile',
-        },
-      ],
-    }),
-  },
   '/citybase.iot.v1.ChargingService/GetChargingSession': {
     request: (a) => ({ tenancy: { operatorId: a.operatorId }, sessionId: randomUUID() }),
   },

@@ -164,7 +164,27 @@ export class AnalyticsService {
        ORDER BY x.total::bigint DESC, x.project_id LIMIT 24`,
       [since, ...w3.params],
     );
-    const panels = buildPanels(rows, escrow, since);
+    // levels of iot (vehicles inside, alarms open): all-time differences of counts, from the daily rollups
+    const w4 = await this.where(claims, scope, 1);
+    const { rows: levels } = await this.pool.query<{ metric: string; events: string; last: Date | null }>(
+      `SELECT metric, sum(events)::text AS events, max(last_occurred_at) AS last FROM rollup_day
+       WHERE metric IN ('iot.parking_entry', 'iot.parking_exit', 'iot.alarm', 'iot.alarm_cleared') AND ${w4.sql}
+       GROUP BY metric`,
+      w4.params,
+    );
+    // the fleet and who is online now: iot's devices as dim_device keeps them
+    const w5 = await this.where(claims, scope, 1);
+    const { rows: fleet } = await this.pool.query<{ devices: string; online: string; last: Date | null }>(
+      `SELECT count(*)::text AS devices, count(*) FILTER (WHERE online)::text AS online, max(last_occurred_at) AS last
+       FROM dim_device WHERE NOT revoked AND ${w5.sql}`,
+      w5.params,
+    );
+    const panels = buildPanels(rows, escrow, since, {
+      levels,
+      devices: BigInt(fleet[0]?.devices ?? 0),
+      online: BigInt(fleet[0]?.online ?? 0),
+      devicesLast: fleet[0]?.last ?? undefined,
+    });
     panels.splice(2, 0, {
       panelId: 'projects',
       title: 'GMV by project',
@@ -311,7 +331,15 @@ const PANELS: {
   id: string;
   title: string;
   metrics: string[];
-  figures: { name: string; label: string; metric: string; of: 'total' | 'events'; unit: string }[];
+  figures: {
+    name: string;
+    label: string;
+    metric: string;
+    of: 'total' | 'events';
+    unit: string;
+    /** Only the rollup rows of these kinds (e.g. courier ENTRY). */
+    kind?: (kind: string) => boolean;
+  }[];
   series: { name: string; label: string; metric: string; of: 'total' | 'events'; unit: string }[];
   breakdown?: { metric: string; by: 'channel' | 'kind'; label: string; unit: string };
 }[] = [
@@ -412,45 +440,199 @@ const PANELS: {
   {
     id: 'iot',
     title: 'Devices and alarms',
-    metrics: ['iot.device_registered', 'iot.alarm', 'iot.command'],
+    metrics: ['iot.device_registered', 'iot.presence', 'iot.alarm', 'iot.alarm_cleared', 'iot.command'],
     figures: [
-      {
-        name: 'devices',
-        label: 'Devices registered',
-        metric: 'iot.device_registered',
-        of: 'events',
-        unit: 'count',
-      },
-      { name: 'alarms', label: 'Alarms', metric: 'iot.alarm', of: 'events', unit: 'count' },
+      { name: 'alarms', label: 'Alarms raised', metric: 'iot.alarm', of: 'events', unit: 'count' },
       {
         name: 'commands',
-        label: 'Commands (doors, chargers)',
+        label: 'Commands completed (doors, gates, chargers)',
         metric: 'iot.command',
         of: 'events',
         unit: 'count',
       },
+      {
+        name: 'commands_failed',
+        label: 'Commands not succeeded',
+        metric: 'iot.command',
+        of: 'events',
+        unit: 'count',
+        kind: (k) => !k.endsWith(':SUCCEEDED'),
+      },
     ],
     series: [{ name: 'alarms', label: 'Alarms per hour', metric: 'iot.alarm', of: 'events', unit: 'count' }],
   },
+  {
+    id: 'parking',
+    title: 'Parking',
+    metrics: ['iot.parking_entry', 'iot.parking_exit', 'iot.parking_fee'],
+    figures: [
+      { name: 'entries', label: 'Entries', metric: 'iot.parking_entry', of: 'events', unit: 'count' },
+      { name: 'exits', label: 'Exits', metric: 'iot.parking_exit', of: 'events', unit: 'count' },
+      { name: 'fees', label: 'Parking fees', metric: 'iot.parking_fee', of: 'total', unit: 'CNY' },
+    ],
+    series: [
+      {
+        name: 'entries',
+        label: 'Entries per hour',
+        metric: 'iot.parking_entry',
+        of: 'events',
+        unit: 'count',
+      },
+    ],
+  },
+  {
+    id: 'charging',
+    title: 'EV charging',
+    metrics: ['iot.charging_session', 'iot.charging_energy_wh', 'iot.charging_revenue'],
+    figures: [
+      {
+        name: 'sessions',
+        label: 'Sessions ended',
+        metric: 'iot.charging_session',
+        of: 'events',
+        unit: 'count',
+      },
+      { name: 'energy', label: 'Energy charged', metric: 'iot.charging_energy_wh', of: 'total', unit: 'Wh' },
+      {
+        name: 'revenue',
+        label: 'Charging revenue',
+        metric: 'iot.charging_revenue',
+        of: 'total',
+        unit: 'CNY',
+      },
+    ],
+    series: [
+      { name: 'energy', label: 'Energy per hour', metric: 'iot.charging_energy_wh', of: 'total', unit: 'Wh' },
+    ],
+  },
+  {
+    id: 'access',
+    title: 'Doors and couriers',
+    metrics: ['iot.door_opened', 'iot.courier'],
+    figures: [
+      { name: 'doors', label: 'Door openings', metric: 'iot.door_opened', of: 'events', unit: 'count' },
+      {
+        name: 'residents',
+        label: 'Opened for residents',
+        metric: 'iot.door_opened',
+        of: 'events',
+        unit: 'count',
+        kind: (k) => k === 'RESIDENT',
+      },
+      {
+        name: 'courier_entries',
+        label: 'Courier entries',
+        metric: 'iot.courier',
+        of: 'events',
+        unit: 'count',
+        kind: (k) => k === 'ENTRY',
+      },
+      {
+        name: 'courier_exits',
+        label: 'Courier exits',
+        metric: 'iot.courier',
+        of: 'events',
+        unit: 'count',
+        kind: (k) => k === 'EXIT',
+      },
+    ],
+    series: [
+      {
+        name: 'doors',
+        label: 'Door openings per hour',
+        metric: 'iot.door_opened',
+        of: 'events',
+        unit: 'count',
+      },
+    ],
+  },
+  {
+    id: 'telemetry',
+    title: 'Device telemetry',
+    metrics: ['iot.telemetry_messages', 'iot.telemetry_devices'],
+    figures: [
+      { name: 'messages', label: 'Messages', metric: 'iot.telemetry_messages', of: 'total', unit: 'count' },
+    ],
+    series: [
+      {
+        name: 'messages',
+        label: 'Messages per hour',
+        metric: 'iot.telemetry_messages',
+        of: 'total',
+        unit: 'count',
+      },
+      {
+        name: 'devices',
+        label: 'Devices reporting per hour',
+        metric: 'iot.telemetry_devices',
+        of: 'total',
+        unit: 'count',
+      },
+    ],
+  },
 ];
+
+/** iot's levels: all-time counts from the daily rollups and the fleet from dim_device. */
+interface IotLevels {
+  levels: { metric: string; events: string; last: Date | null }[];
+  devices: bigint;
+  online: bigint;
+  devicesLast: Date | undefined;
+}
 
 function buildPanels(
   rows: Row[],
   escrow: { metric: string; total: string; last: Date | null }[],
   since: Date,
+  iot: IotLevels,
 ): PanelModel[] {
   const sum = (metric: string, of: 'total' | 'events', pick: (r: Row) => boolean = () => true) =>
     rows.filter((r) => r.metric === metric && pick(r)).reduce((s, r) => s + BigInt(r[of]), 0n);
   const hours = Array.from({ length: 24 }, (_, i) => new Date(since.getTime() + i * HOUR));
   return PANELS.map((p) => {
     const mine = rows.filter((r) => p.metrics.includes(r.metric));
-    const last = mine.reduce<Date | undefined>((a, r) => (!a || r.last > a ? r.last : a), undefined);
+    let last = mine.reduce<Date | undefined>((a, r) => (!a || r.last > a ? r.last : a), undefined);
     const figures: FigureModel[] = p.figures.map((f) => ({
       name: f.name,
       label: f.label,
       unit: f.unit,
-      value: sum(f.metric, f.of),
+      value: sum(f.metric, f.of, f.kind ? (r) => f.kind!(r.kind) : undefined),
     }));
+    const allTime = (m: string) => BigInt(iot.levels.find((l) => l.metric === m)?.events ?? 0);
+    const newest = (...ds: (Date | null | undefined)[]) =>
+      ds.reduce<Date | undefined>((a, d) => (d && (!a || d > a) ? d : a), undefined);
+    if (p.id === 'iot') {
+      figures.unshift(
+        { name: 'devices', label: 'Devices in service', unit: 'count', value: iot.devices },
+        { name: 'online', label: 'Devices online now', unit: 'count', value: iot.online },
+        {
+          name: 'online_rate',
+          label: 'Device online rate',
+          unit: 'bp',
+          value: iot.devices > 0n ? (iot.online * 10_000n) / iot.devices : 0n,
+        },
+        {
+          name: 'alarms_open',
+          label: 'Alarms open now',
+          unit: 'count',
+          value: allTime('iot.alarm') - allTime('iot.alarm_cleared'),
+        },
+      );
+      last = newest(
+        last,
+        iot.devicesLast,
+        ...iot.levels.filter((l) => l.metric.startsWith('iot.alarm')).map((l) => l.last),
+      );
+    }
+    if (p.id === 'parking') {
+      figures.unshift({
+        name: 'inside',
+        label: 'Vehicles inside now',
+        unit: 'count',
+        value: allTime('iot.parking_entry') - allTime('iot.parking_exit'),
+      });
+      last = newest(last, ...iot.levels.filter((l) => l.metric.startsWith('iot.parking')).map((l) => l.last));
+    }
     if (p.id === 'escrow') {
       const all = (m: string) => BigInt(escrow.find((e) => e.metric === m)?.total ?? 0);
       figures.unshift({

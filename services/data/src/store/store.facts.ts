@@ -10,6 +10,9 @@ import {
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { FundingSource } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { AlarmSeverity, DeviceKind } from '@citybase/contracts/citybase/iot/v1/iot';
+import { CommandKind, CommandState } from '@citybase/contracts/citybase/iot/v1/commands';
+import { AccessKind } from '@citybase/contracts/citybase/iot/v1/access';
+import { ChargingSessionState } from '@citybase/contracts/citybase/iot/v1/charging';
 
 /**
  * How each event type becomes facts and rollup contributions (docs/data.md "Facts and metrics").
@@ -409,29 +412,129 @@ function iotLine(
   e: { tenancy?: Tenancy; deviceId: string; occurredAt?: Ts },
   detail: string,
   fb: Date,
+  extra: Contribution[] = [],
+  value = 1,
+  money?: Money,
 ): FactLine {
   const t = ten(e.tenancy);
-  return line('fact_iot_event', at(e.occurredAt, fb), t, { kind, device_id: e.deviceId, detail, value: 1 }, [
-    { metric: `iot.${kind}`, kind: detail, total: 1n },
-  ]);
+  return line(
+    'fact_iot_event',
+    at(e.occurredAt, fb),
+    t,
+    { kind, device_id: e.deviceId, detail, value, amount_minor: minor(money), currency: cur(money) },
+    [{ metric: `iot.${kind}`, kind: detail, total: 1n }, ...extra],
+  );
 }
 
+const severity = (s: AlarmSeverity | undefined) =>
+  enumName(AlarmSeverity, s ?? AlarmSeverity.ALARM_SEVERITY_UNSPECIFIED, 'ALARM_SEVERITY_');
+
+/**
+ * iot's business facts (citybase.iot.events.v1 and the alarm lifecycle on citybase.iot.alarms.v1).
+ * Figures that are a level rather than a flow (vehicles inside a lot, alarms still open) are the
+ * all-time difference of two counts that each happen once per aggregate (a session opens once and
+ * closes once; an alarm is raised once and cleared once), so a duplicate or late event never skews
+ * them. Device presence is a level too, but iot may announce the same state twice (a new session
+ * while online): it is kept per device in dim_device (store.events.ts), not summed.
+ */
 export const iotSpecs: AnyFactSpec[] = [
   spec(IotEvents.DeviceRegistered, (e, fb) => [
     iotLine('device_registered', e, enumName(DeviceKind, e.kind, 'DEVICE_KIND_'), fb),
+  ]),
+  spec(IotEvents.DeviceRevoked, (e, fb) => [iotLine('device_revoked', e, '', fb)]),
+  spec(IotEvents.PresenceChanged, (e, fb) => [
+    iotLine('presence', e, e.online ? 'ONLINE' : 'OFFLINE', fb, [], Number(e.version)),
   ]),
   spec(IotEvents.AlarmRaised, (e, fb) => [
     iotLine(
       'alarm',
       { tenancy: e.alarm?.tenancy, deviceId: e.alarm?.deviceId ?? '', occurredAt: e.occurredAt },
-      enumName(
-        AlarmSeverity,
-        e.alarm?.severity ?? AlarmSeverity.ALARM_SEVERITY_UNSPECIFIED,
-        'ALARM_SEVERITY_',
-      ),
+      severity(e.alarm?.severity),
       fb,
     ),
   ]),
+  spec(IotEvents.AlarmCleared, (e, fb) => [
+    iotLine(
+      'alarm_cleared',
+      { tenancy: e.alarm?.tenancy, deviceId: e.alarm?.deviceId ?? '', occurredAt: e.occurredAt },
+      severity(e.alarm?.severity),
+      fb,
+    ),
+  ]),
+  spec(IotEvents.CommandCompleted, (e, fb) => {
+    const c = e.command;
+    if (!c) return [];
+    const detail = `${enumName(CommandKind, c.kind, 'COMMAND_KIND_')}:${enumName(CommandState, c.state, 'COMMAND_STATE_')}`;
+    return [
+      iotLine('command', { tenancy: c.tenancy, deviceId: c.deviceId, occurredAt: e.occurredAt }, detail, fb),
+    ];
+  }),
+  spec(IotEvents.DoorOpened, (e, fb) => [
+    iotLine(
+      'door_opened',
+      { tenancy: e.tenancy, deviceId: e.doorDeviceId, occurredAt: e.occurredAt },
+      enumName(AccessKind, e.kind, 'ACCESS_KIND_'),
+      fb,
+    ),
+  ]),
+  // A courier's record is published at entry and again with its exit time: one entry, one exit.
+  spec(IotEvents.AccessRecorded, (e, fb) => {
+    const r = e.record;
+    if (!r || r.kind !== AccessKind.ACCESS_KIND_COURIER) return [];
+    return [
+      iotLine(
+        'courier',
+        { tenancy: r.tenancy, deviceId: r.doorDeviceId, occurredAt: e.occurredAt },
+        r.exitedAt ? 'EXIT' : 'ENTRY',
+        fb,
+      ),
+    ];
+  }),
+  spec(IotEvents.ParkingSessionOpened, (e, fb) => {
+    const s = e.session;
+    if (!s) return [];
+    return [
+      iotLine('parking_entry', { tenancy: s.tenancy, deviceId: s.lotId, occurredAt: e.occurredAt }, '', fb),
+    ];
+  }),
+  spec(IotEvents.ParkingSessionClosed, (e, fb) => {
+    const s = e.session;
+    if (!s) return [];
+    const detail = s.passApplied ? 'PASS' : minor(s.fee) > 0n ? 'PAID' : 'FREE';
+    return [
+      iotLine(
+        'parking_exit',
+        { tenancy: s.tenancy, deviceId: s.lotId, occurredAt: e.occurredAt },
+        detail,
+        fb,
+        minor(s.fee) > 0n ? [{ metric: 'iot.parking_fee', currency: cur(s.fee), total: minor(s.fee) }] : [],
+        1,
+        s.fee,
+      ),
+    ];
+  }),
+  spec(IotEvents.ChargingSessionClosed, (e, fb) => {
+    const s = e.session;
+    if (!s) return [];
+    const state = enumName(ChargingSessionState, s.state, 'CHARGING_SESSION_STATE_');
+    const billed = minor(s.total) > 0n;
+    return [
+      iotLine(
+        'charging_session',
+        { tenancy: s.tenancy, deviceId: s.deviceId, occurredAt: e.occurredAt },
+        state,
+        fb,
+        [
+          { metric: 'iot.charging_energy_wh', total: BigInt(s.energyWh) },
+          ...(billed
+            ? [{ metric: 'iot.charging_revenue', currency: cur(s.total), total: minor(s.total) }]
+            : []),
+        ],
+        Number(s.energyWh),
+        s.total,
+      ),
+    ];
+  }),
 ];
 
 /** Every source the store consumes and its fact specs (identity feeds the dimensions instead). */

@@ -9,6 +9,7 @@ import {
   PaymentIngest,
   PointsIngest,
   SettlementIngest,
+  TelemetryIngest,
 } from './store.events';
 import { FreshnessService } from './store.freshness';
 import { IngestService } from './store.ingest';
@@ -33,6 +34,7 @@ import { RollupStore } from './store.rollups';
     PointsIngest,
     MarketingIngest,
     IotIngest,
+    TelemetryIngest,
     FoldJob,
     RetentionJob,
     FreshnessJob,

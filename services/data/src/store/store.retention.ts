@@ -42,6 +42,8 @@ export class RetentionService {
       if (m) this.partitions.forget(`${m[1]}-${m[2]}-01`);
     }
     const hourly = await this.pool.query('DELETE FROM rollup_hour WHERE bucket < $1', [cutoff]);
+    // telemetry's per-device hours are kept as long as the facts
+    await this.pool.query('DELETE FROM telemetry_device_hour WHERE bucket < $1', [cutoff]);
     const daily = await this.pool.query(
       `DELETE FROM rollup_day WHERE bucket < $1::timestamptz - make_interval(days => $2)`,
       [now, this.config.DATA_DAILY_ROLLUP_RETENTION_DAYS],

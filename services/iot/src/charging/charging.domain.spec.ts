@@ -6,6 +6,7 @@ import {
   ChargingTariff,
   decideEvent,
   decideStart,
+  fromChargerMessage,
   MeterReading,
   sessionEnergyWh,
   validateChargingTariff,
@@ -164,5 +165,40 @@ describe('charging bill', () => {
     expect(() =>
       validateChargingTariff({ ...tariff, bands: [{ fromMinute: 60, priceMinorPerKwh: 1n }] }),
     ).toThrow('tariff.bands: the first band must start at minute 0');
+  });
+});
+
+describe('a charger event over MQTT (fromChargerMessage)', () => {
+  const t = at('01:00:00');
+  it('reads START with its user, METER with a register as a number or a decimal string', () => {
+    expect(
+      fromChargerMessage(
+        'CHARGER_START',
+        { transaction_id: 'tx1', seq: 1, register_wh: 1000, user_id: 'u1' },
+        t,
+      ),
+    ).toEqual({ transactionId: 'tx1', seq: 1, type: 'START', registerWh: 1000n, at: t, userId: 'u1' });
+    expect(
+      fromChargerMessage('CHARGER_METER', { transaction_id: 'tx1', seq: 2, register_wh: '123456789012' }, t),
+    ).toEqual({ transactionId: 'tx1', seq: 2, type: 'METER', registerWh: 123456789012n, at: t, userId: '' });
+    expect(
+      fromChargerMessage('CHARGER_STOP', { transaction_id: 'tx1', seq: 3 }, t).registerWh,
+    ).toBeUndefined();
+  });
+  it('refuses what is not a session event, naming the field', () => {
+    expect(() => fromChargerMessage('CHARGER_PAUSE', { transaction_id: 'tx', seq: 1 }, t)).toThrow('type');
+    expect(() => fromChargerMessage('CHARGER_METER', { transaction_id: 'tx', seq: 0 }, t)).toThrow(
+      'data.seq',
+    );
+    expect(() =>
+      fromChargerMessage('CHARGER_METER', { transaction_id: 'tx', seq: 2, register_wh: -1 }, t),
+    ).toThrow('data.register_wh');
+    expect(() =>
+      fromChargerMessage('CHARGER_METER', { transaction_id: 'tx', seq: 2, register_wh: 1.5 }, t),
+    ).toThrow('data.register_wh');
+    expect(() => fromChargerMessage('CHARGER_START', { transaction_id: 'tx', seq: 1 }, t)).toThrow(
+      'data.user_id',
+    );
+    expect(() => fromChargerMessage('CHARGER_METER', { seq: 2 }, t)).toThrow('data.transaction_id');
   });
 });

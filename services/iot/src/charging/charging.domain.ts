@@ -2,7 +2,6 @@ import {
   CITY_UTC_OFFSET_HOURS,
   divideRounded,
   DomainError,
-  fromTimestamp,
   keyPart,
   pageCursor,
   PageRequestLike,
@@ -13,11 +12,7 @@ import {
   requiredUuid,
   TENANT_ID,
 } from '@citybase/platform';
-import { ChargerEventType } from '@citybase/contracts/citybase/iot/v1/charging';
-import type {
-  ChargerEvent as ProtoEvent,
-  ChargingTariff as ProtoTariff,
-} from '@citybase/contracts/citybase/iot/v1/charging';
+import type { ChargingTariff as ProtoTariff } from '@citybase/contracts/citybase/iot/v1/charging';
 
 /**
  * Pure rules of EV charging (docs/iot.md "EV charging"). A charger reports a session as
@@ -304,46 +299,48 @@ export interface ReportedEvent extends ChargingEvent {
   userId: string;
 }
 
-export const MAX_EVENTS_PER_REPORT = 500;
 const MAX_REGISTER_WH = 10n ** 12n;
 
-export function toReportEvents(req: {
-  tenancy?: TenancyInput;
-  deviceId?: string;
-  events?: ProtoEvent[];
-}): ChargerQuery & { projectId: string; events: ReportedEvent[] } {
-  const events = req.events ?? [];
-  if (events.length === 0 || events.length > MAX_EVENTS_PER_REPORT)
-    throw DomainError.invalid('events', `must have 1-${MAX_EVENTS_PER_REPORT} events`);
+/** The event types a charger publishes on its `events` channel, one per session event. */
+export const CHARGER_MESSAGE_TYPES = {
+  CHARGER_START: 'START',
+  CHARGER_METER: 'METER',
+  CHARGER_STOP: 'STOP',
+} as const satisfies Record<string, ChargingEventType>;
+
+/**
+ * A charger's session event as it publishes it over MQTT (docs/iot.md "Device events"):
+ * `{"id", "ts", "type": "CHARGER_START" | "CHARGER_METER" | "CHARGER_STOP",
+ *   "data": {"transaction_id", "seq", "register_wh", "user_id"}}`; `register_wh` a number or a
+ * decimal string, absent when the charger has none; `ts` when it happened (else now).
+ */
+export function fromChargerMessage(type: string, data: Record<string, unknown>, at: Date): ReportedEvent {
+  const kind = (CHARGER_MESSAGE_TYPES as Record<string, ChargingEventType>)[type];
+  if (!kind) throw DomainError.invalid('type', 'must be CHARGER_START, CHARGER_METER or CHARGER_STOP');
+  const seq = data.seq;
+  if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1)
+    throw DomainError.invalid('data.seq', 'must be a positive integer');
+  let registerWh: bigint | undefined;
+  const r = data.register_wh;
+  if (r !== undefined && r !== null) {
+    if (
+      !(typeof r === 'number' && Number.isSafeInteger(r)) &&
+      !(typeof r === 'string' && /^\d{1,13}$/.test(r))
+    )
+      throw DomainError.invalid('data.register_wh', 'must be a whole number of Wh');
+    registerWh = BigInt(r);
+    if (registerWh < 0n || registerWh > MAX_REGISTER_WH)
+      throw DomainError.invalid('data.register_wh', 'must be from 0 to 10^12');
+  }
+  const transactionId = typeof data.transaction_id === 'string' ? data.transaction_id : undefined;
+  const userId = typeof data.user_id === 'string' ? data.user_id : undefined;
   return {
-    ...toChargerQuery(req),
-    projectId: requiredString('tenancy.project_id', req.tenancy?.projectId, TENANT_ID),
-    events: events.map((e, i) => {
-      const f = `events[${i}]`;
-      if (!Number.isInteger(e.seq) || e.seq < 1)
-        throw DomainError.invalid(`${f}.seq`, 'must be a positive integer');
-      if (!e.at) throw DomainError.invalid(`${f}.at`, 'is required');
-      const type =
-        e.type === ChargerEventType.CHARGER_EVENT_TYPE_START
-          ? 'START'
-          : e.type === ChargerEventType.CHARGER_EVENT_TYPE_METER
-            ? 'METER'
-            : e.type === ChargerEventType.CHARGER_EVENT_TYPE_STOP
-              ? 'STOP'
-              : undefined;
-      if (!type) throw DomainError.invalid(`${f}.type`, 'must be START, METER or STOP');
-      const r = e.registerWh;
-      if (r !== undefined && (r < 0n || r > MAX_REGISTER_WH))
-        throw DomainError.invalid(`${f}.register_wh`, 'must be from 0 to 10^12');
-      return {
-        transactionId: requiredString(`${f}.transaction_id`, e.transactionId, { max: 64 }),
-        userId: type === 'START' ? requiredString(`${f}.user_id`, e.userId, TENANT_ID) : (e.userId ?? ''),
-        seq: e.seq,
-        type,
-        registerWh: r,
-        at: fromTimestamp(e.at),
-      };
-    }),
+    transactionId: requiredString('data.transaction_id', transactionId, { max: 64 }),
+    userId: kind === 'START' ? requiredString('data.user_id', userId, TENANT_ID) : (userId ?? ''),
+    seq,
+    type: kind,
+    registerWh,
+    at,
   };
 }
 

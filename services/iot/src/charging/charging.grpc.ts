@@ -11,15 +11,12 @@ import type {
   GetChargingSessionResponse,
   ListChargingSessionsRequest,
   ListChargingSessionsResponse,
-  ReportChargerEventsRequest,
-  ReportChargerEventsResponse,
 } from '@citybase/contracts/citybase/iot/v1/charging';
 import {
   toChargerQuery,
   toChargingSessionQuery,
   toConfigureCharger,
   toListCharging,
-  toReportEvents,
 } from './charging.domain';
 import { chargerToProto, chargingSessionToProto } from './charging.render';
 import { ChargingService } from './charging.service';
@@ -42,15 +39,6 @@ export class ChargingGrpc {
   async getCharger(req: GetChargerRequest, metadata: Metadata): Promise<GetChargerResponse> {
     const q = toChargerQuery(req);
     return { charger: chargerToProto(await this.charging.getCharger(claimsOf(metadata), q)) };
-  }
-
-  @GrpcMethod('ChargingService', 'reportChargerEvents')
-  async reportChargerEvents(
-    req: ReportChargerEventsRequest,
-    metadata: Metadata,
-  ): Promise<ReportChargerEventsResponse> {
-    const r = toReportEvents(req);
-    return { answers: await this.charging.reportEvents(claimsOf(metadata), r) };
   }
 
   @GrpcMethod('ChargingService', 'getChargingSession')

@@ -3,6 +3,7 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import {
   assertTenancy,
   CitybaseClaims,
+  DomainError,
   inTenancy,
   Logger,
   LOGGER,
@@ -17,7 +18,6 @@ import {
   toTimestamp,
   withTransaction,
 } from '@citybase/platform';
-import { ChargerEventOutcome, ChargerEventAnswer } from '@citybase/contracts/citybase/iot/v1/charging';
 import { IotEvents } from '@citybase/contracts/events';
 import { BillingService } from '../billing/billing.service';
 import { CommandsService } from '../commands/commands.service';
@@ -26,13 +26,16 @@ import {
   CHARGING_PAGE,
   chargingBill,
   ChargerQuery,
+  CHARGER_MESSAGE_TYPES,
   ChargingSessionQuery,
   ConfigureChargerInput,
   decideEvent,
   decideStart,
+  fromChargerMessage,
   ListChargingQuery,
   ReportedEvent,
 } from './charging.domain';
+import { DeviceEvent, DeviceEventRoutes } from '../ingest/device-events';
 import { ChargingErrors } from './charging.errors';
 import { chargingSessionToProto } from './charging.render';
 import {
@@ -54,7 +57,15 @@ import {
   upsertCharger,
 } from './charging.store';
 
-const O = ChargerEventOutcome;
+/** What became of one charger event (docs/iot.md "EV charging"). */
+type Outcome = 'APPLIED' | 'DUPLICATE' | 'GAP' | 'REFUSED';
+interface ChargerEventAnswer {
+  transactionId: string;
+  seq: number;
+  outcome: Outcome;
+  /** REFUSED: e.g. METER_NOT_MONOTONIC; GAP: the expected seq. */
+  detail: string;
+}
 
 /**
  * EV charging (docs/iot.md "EV charging"). A charger's events are applied one at a time, in
@@ -73,9 +84,11 @@ export class ChargingService implements OnModuleInit {
     private readonly mutations: Mutations,
     private readonly commands: CommandsService,
     private readonly billing: BillingService,
+    private readonly routes: DeviceEventRoutes,
   ) {}
 
   onModuleInit(): void {
+    this.routes.register(Object.keys(CHARGER_MESSAGE_TYPES), (e) => this.chargerMessage(e));
     this.billing.register('CHARGING', {
       paymentCreated: (client, sessionId, paymentId) => setChargingPayment(client, sessionId, paymentId),
       paymentOutcome: async (_client, sessionId, outcome) => {
@@ -115,26 +128,89 @@ export class ChargingService implements OnModuleInit {
   }
 
   /**
-   * A charger's events in order. Each answer: APPLIED, DUPLICATE (already applied: acknowledged),
-   * GAP (an earlier one is missing: the rest of the batch is not looked at) or REFUSED.
+   * A charger's session event over MQTT (docs/iot.md "Device events"), applied like a reported one.
+   * An event whose predecessor has not come yet (GAP) waits, acknowledged, in
+   * charger_event_backlog; every event applied lets the backlog go on in sequence. A copy of a
+   * message (same device, message id: the same transaction and seq) is a DUPLICATE.
    */
-  async reportEvents(
-    claims: CitybaseClaims,
-    r: ChargerQuery & { projectId: string; events: ReportedEvent[] },
-  ): Promise<ChargerEventAnswer[]> {
-    const charger = await this.getCharger(claims, r);
-    if (charger.project_id !== r.projectId) throw ChargingErrors.chargerNotFound(r.deviceId);
-    const answers: ChargerEventAnswer[] = [];
+  private async chargerMessage(e: DeviceEvent): Promise<void> {
+    const deviceId = e.device.deviceId;
+    const charger = await findCharger(this.pool, deviceId);
+    if (!charger || charger.project_id !== e.device.projectId) throw ChargingErrors.chargerNotFound(deviceId);
+    const event = fromChargerMessage(e.type, e.data, e.ts ?? new Date());
     const calls: string[] = [];
-    for (const e of r.events) {
-      const answer = await withTransaction(this.pool, (client) =>
-        this.applyEvent(client, r.deviceId, e, calls),
+    const answer = await withTransaction(this.pool, async (client) => {
+      const a = await this.applyEvent(client, deviceId, event, calls);
+      if (a.outcome === 'GAP')
+        await client.query(
+          `INSERT INTO charger_event_backlog (device_id, transaction_id, seq, type, register_wh, at, user_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+          [
+            deviceId,
+            event.transactionId,
+            event.seq,
+            event.type,
+            event.registerWh?.toString() ?? null,
+            event.at,
+            event.userId,
+          ],
+        );
+      return a;
+    });
+    if (answer.outcome === 'GAP')
+      this.logger.info(
+        { device_id: deviceId, transaction_id: event.transactionId, seq: event.seq, detail: answer.detail },
+        'charger event waits for an earlier one',
       );
-      answers.push(answer);
-      if (answer.outcome === O.CHARGER_EVENT_OUTCOME_GAP) break;
-    }
+    else await this.drainBacklog(deviceId, calls);
     for (const callId of calls) await this.billing.callNow(callId);
-    return answers;
+    // consumed but refused by the rules (e.g. METER_NOT_MONOTONIC, SESSION_ENDED): counted as such
+    if (answer.outcome === 'REFUSED')
+      throw DomainError.precondition(answer.detail.split(':')[0] || 'CHARGER_EVENT_REFUSED', answer.detail);
+  }
+
+  /** Applies what waits in the charger's backlog, in sequence, until nothing more can go. */
+  private async drainBacklog(deviceId: string, calls: string[]): Promise<void> {
+    for (;;) {
+      const { rows } = await this.pool.query<{
+        transaction_id: string;
+        seq: number;
+        type: 'START' | 'METER' | 'STOP';
+        register_wh: string | null;
+        at: Date;
+        user_id: string;
+      }>(
+        `SELECT transaction_id, seq, type, register_wh::text, at, user_id FROM charger_event_backlog
+         WHERE device_id = $1 ORDER BY transaction_id, seq`,
+        [deviceId],
+      );
+      let progressed = false;
+      for (const r of rows) {
+        const applied = await withTransaction(this.pool, async (client) => {
+          const a = await this.applyEvent(
+            client,
+            deviceId,
+            {
+              transactionId: r.transaction_id,
+              seq: r.seq,
+              type: r.type,
+              registerWh: r.register_wh === null ? undefined : BigInt(r.register_wh),
+              at: r.at,
+              userId: r.user_id,
+            },
+            calls,
+          );
+          if (a.outcome === 'GAP') return false;
+          await client.query(
+            'DELETE FROM charger_event_backlog WHERE device_id = $1 AND transaction_id = $2 AND seq = $3',
+            [deviceId, r.transaction_id, r.seq],
+          );
+          return true;
+        });
+        progressed ||= applied;
+      }
+      if (!progressed) return;
+    }
   }
 
   private async applyEvent(
@@ -143,7 +219,7 @@ export class ChargingService implements OnModuleInit {
     e: ReportedEvent,
     calls: string[],
   ): Promise<ChargerEventAnswer> {
-    const answer = (outcome: ChargerEventOutcome, detail = ''): ChargerEventAnswer => ({
+    const answer = (outcome: Outcome, detail = ''): ChargerEventAnswer => ({
       transactionId: e.transactionId,
       seq: e.seq,
       outcome,
@@ -155,10 +231,10 @@ export class ChargingService implements OnModuleInit {
       const d = decideStart(e, charger.last_register_wh);
       if (d.kind === 'REFUSE') {
         // an event of a transaction whose START has not come yet: wait for it
-        if (e.seq > 1) return answer(O.CHARGER_EVENT_OUTCOME_GAP, 'expected seq 1 (START)');
-        return answer(O.CHARGER_EVENT_OUTCOME_REFUSED, `${d.code}: ${d.message}`);
+        if (e.seq > 1) return answer('GAP', 'expected seq 1 (START)');
+        return answer('REFUSED', `${d.code}: ${d.message}`);
       }
-      if (d.kind !== 'APPLY') return answer(O.CHARGER_EVENT_OUTCOME_REFUSED, 'unexpected');
+      if (d.kind !== 'APPLY') return answer('REFUSED', 'unexpected');
       const s = await insertChargingSession(client, {
         session_id: randomUUID(),
         device_id: deviceId,
@@ -177,7 +253,7 @@ export class ChargingService implements OnModuleInit {
         { session_id: s.session_id, device_id: deviceId, note: d.note },
         'charging session started',
       );
-      return answer(O.CHARGER_EVENT_OUTCOME_APPLIED, d.note ?? '');
+      return answer('APPLIED', d.note ?? '');
     }
     const view = {
       state: existing.state,
@@ -192,9 +268,9 @@ export class ChargingService implements OnModuleInit {
     const d = decideEvent(view, e);
     switch (d.kind) {
       case 'DUPLICATE':
-        return answer(O.CHARGER_EVENT_OUTCOME_DUPLICATE);
+        return answer('DUPLICATE');
       case 'GAP':
-        return answer(O.CHARGER_EVENT_OUTCOME_GAP, `expected seq ${d.expectedSeq}`);
+        return answer('GAP', `expected seq ${d.expectedSeq}`);
       case 'REFUSE': {
         if (d.code === 'METER_NOT_MONOTONIC') {
           // consumed (the charger moves on), never used; a STOP below the start faults the session
@@ -209,7 +285,7 @@ export class ChargingService implements OnModuleInit {
           if (d.fault) await this.closed(client, s);
         }
         this.logger.warn({ session_id: existing.session_id, seq: e.seq, code: d.code }, d.message);
-        return answer(O.CHARGER_EVENT_OUTCOME_REFUSED, `${d.code}: ${d.message}`);
+        return answer('REFUSED', `${d.code}: ${d.message}`);
       }
       case 'APPLY': {
         if (d.reading) await insertReading(client, existing.session_id, e.seq, d.reading);
@@ -241,7 +317,7 @@ export class ChargingService implements OnModuleInit {
             );
           await this.closed(client, s);
         }
-        return answer(O.CHARGER_EVENT_OUTCOME_APPLIED, d.note ?? '');
+        return answer('APPLIED', d.note ?? '');
       }
     }
   }

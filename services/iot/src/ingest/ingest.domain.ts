@@ -12,6 +12,8 @@ export interface ParsedMessage {
   ts: Date | undefined;
   readings: { metric: string; value: number }[];
   eventType: string;
+  /** events: the event's own fields (e.g. a plate read's plate), as the device sent them. */
+  data?: Record<string, unknown>;
   alarm?: { type: string; active: boolean; severity: 'INFO' | 'WARNING' | 'CRITICAL'; value?: number };
   state?: { online: boolean; session: bigint; reason: string };
 }
@@ -58,6 +60,11 @@ export function parseDeviceMessage(channel: UpChannel, payload: Buffer): ParseRe
       if (typeof b.type !== 'string' || !/^[A-Z][A-Z0-9_]{0,63}$/.test(b.type))
         return { ok: false, reason: 'malformed' };
       message.eventType = b.type;
+      if (b.data !== undefined) {
+        if (typeof b.data !== 'object' || b.data === null || Array.isArray(b.data))
+          return { ok: false, reason: 'malformed' };
+        message.data = b.data as Record<string, unknown>;
+      }
       break;
     case 'alarms': {
       const severity = (b.severity ?? 'WARNING') as string;

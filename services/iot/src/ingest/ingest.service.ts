@@ -18,6 +18,7 @@ import type { IotConfig } from '../config';
 import { DeviceDirectory, DeviceEntry } from '../devices/device-directory';
 import { IotMqtt, IotTopics, UpChannel } from '../mqtt';
 import { watchedMetrics } from '../profiles/profiles';
+import { DeviceEventRoutes } from './device-events';
 import { ParsedMessage, parseDeviceMessage } from './ingest.domain';
 import { IngestMetrics } from './ingest.metrics';
 
@@ -83,6 +84,7 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
     private readonly mqtt: IotMqtt,
     private readonly topics: IotTopics,
     private readonly directory: DeviceDirectory,
+    private readonly routes: DeviceEventRoutes,
   ) {
     this.metrics = new IngestMetrics(registry);
     this.telemetryTopic = config.KAFKA_TOPIC_PREFIX + IotEvents.TelemetryReported.topic;
@@ -139,9 +141,30 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
       this.metrics.throttled.inc();
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
-    const forwarded = this.forward(device, parsed.message, receivedAt);
-    this.remember(key, forwarded);
-    await forwarded;
+    const m = parsed.message;
+    const forwarded = this.forward(device, m, receivedAt);
+    // a business event (plate read, charger session event) is also applied by its room
+    const handled =
+      m.channel === 'events' && this.routes.handles(m.eventType)
+        ? Promise.all([
+            forwarded,
+            this.routes.apply({
+              device,
+              messageId: m.messageId,
+              type: m.eventType,
+              ts: m.ts,
+              data: m.data ?? {},
+            }),
+          ]).then(() => undefined)
+        : forwarded;
+    this.remember(key, handled);
+    try {
+      await handled;
+    } catch (err) {
+      // not acknowledged: the broker sends it again, and then it is not a duplicate
+      this.seen.delete(key);
+      throw err;
+    }
     this.ack();
   }
 
@@ -274,7 +297,10 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
   private remember(key: string, forwarded: Promise<void>): void {
     if (this.config.IOT_INGEST_DEDUP_WINDOW === 0) return;
     this.seen.set(key, forwarded);
-    void forwarded.then(() => this.seen.set(key, true));
+    void forwarded.then(
+      () => this.seen.set(key, true),
+      () => undefined,
+    );
     if (this.seen.size > this.config.IOT_INGEST_DEDUP_WINDOW) {
       const oldest = this.seen.keys().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);

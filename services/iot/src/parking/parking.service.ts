@@ -27,11 +27,13 @@ import {
   IssuePassInput,
   ListSessionsQuery,
   LotQuery,
+  normalisePlate,
   PlateReadInput,
   SESSIONS_PAGE,
   SessionQuery,
   SetTariffInput,
 } from './parking.domain';
+import { DeviceEvent, DeviceEventRoutes } from '../ingest/device-events';
 import { ParkingErrors } from './parking.errors';
 import { sessionToProto } from './parking.render';
 import {
@@ -39,6 +41,7 @@ import {
   changeOccupied,
   closeSession,
   findLot,
+  findLotOfCamera,
   findPass,
   findSession,
   insertLot,
@@ -74,6 +77,9 @@ interface ReadOutcome {
  * gate. A failed or expired payment leaves the gate closed and the vehicle inside (the next exit
  * read asks again). Every change of a session happens under its lot's lock.
  */
+/** The event type of a lot camera's plate read on its `events` channel. */
+export const PLATE_READ = 'PLATE_READ';
+
 @Injectable()
 export class ParkingService implements OnModuleInit {
   constructor(
@@ -84,12 +90,34 @@ export class ParkingService implements OnModuleInit {
     private readonly mutations: Mutations,
     private readonly commands: CommandsService,
     private readonly billing: BillingService,
+    private readonly routes: DeviceEventRoutes,
   ) {}
 
   onModuleInit(): void {
     this.billing.register('PARKING', {
       paymentCreated: (client, sessionId, paymentId) => setSessionPayment(client, sessionId, paymentId),
       paymentOutcome: (client, sessionId, outcome) => this.paymentOutcome(client, sessionId, outcome),
+    });
+    this.routes.register([PLATE_READ], (e) => this.cameraRead(e));
+  }
+
+  /**
+   * A lot camera's plate read over MQTT (`events`, type PLATE_READ, data {plate}): an entry at the
+   * lot's entry camera, an exit at its exit camera. Idempotent by (camera, message id): the read's
+   * request id is derived from them, so a copy the broker sends again answers what the first did.
+   */
+  private async cameraRead(e: DeviceEvent): Promise<void> {
+    const camera = e.device.deviceId;
+    const lot = await findLotOfCamera(this.pool, camera);
+    if (!lot) throw ParkingErrors.cameraUnknown(camera);
+    await this.recordPlateRead(this.routes.claimsOf(e.device), {
+      requestId: `mqtt:${camera}:${e.messageId}`,
+      operatorId: e.device.operatorId,
+      projectId: e.device.projectId,
+      cameraId: camera,
+      plate: normalisePlate(typeof e.data.plate === 'string' ? e.data.plate : undefined),
+      direction: lot.entry_camera_id === camera ? 'ENTRY' : 'EXIT',
+      seenAt: e.ts ?? new Date(),
     });
   }
 

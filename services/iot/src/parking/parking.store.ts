@@ -113,6 +113,15 @@ export async function lockLot(client: PoolClient, lotId: string): Promise<LotRow
   return rows[0] && lot(rows[0]);
 }
 
+/** The lot a camera belongs to (as its entry or its exit camera). */
+export async function findLotOfCamera(db: Db, cameraId: string): Promise<LotRow | undefined> {
+  const { rows } = await db.query<LotRow>(
+    `SELECT ${LOT} FROM parking_lots WHERE entry_camera_id = $1 OR exit_camera_id = $1`,
+    [cameraId],
+  );
+  return rows[0] && lot(rows[0]);
+}
+
 /** The lot a camera belongs to (as its entry or its exit camera), locked. */
 export async function lockLotOfCamera(client: PoolClient, cameraId: string): Promise<LotRow | undefined> {
   const { rows } = await client.query<LotRow>(
