@@ -18,15 +18,21 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   npm ci --no-audit --no-fund
   echo "$want" >"$stamp"
 fi
-# Debian's Chromium, which the dashboard's browser test drives headless through playwright-core
-# (tools/e2e/test/dashboard-browser.int-spec.ts). Not on a fresh machine: install it once.
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "[install] apt-get install -y chromium" >&2
+# Debian packages the tests use, installed once when missing: Chromium, which the dashboard's browser
+# test drives headless through playwright-core (tools/e2e/test/dashboard-browser.int-spec.ts);
+# strace and iproute2, with which the no-route test watches the city's connections in a network
+# namespace (deploy/local/netns.sh).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v strace >/dev/null 2>&1 || missing+=(strace)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if ((${#missing[@]})); then
+  echo "[install] apt-get install -y ${missing[*]}" >&2
   if [[ "$(id -u)" == 0 ]]; then
-    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
   elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
   else
-    echo "[install] chromium is missing and this user cannot install it: the browser test will fail" >&2
+    echo "[install] ${missing[*]} missing and this user cannot install them: the browser and no-route tests will fail" >&2
   fi
 fi

@@ -7,7 +7,8 @@
 #     three broker+controller nodes (replication factor 3, min in-sync replicas 2) on
 #     127.0.0.1:$KAFKA_CLUSTER_BASE_PORT+0..2 (19192-19194), controllers on +100..+102 (19292-19294),
 #     data under $KAFKA_CLUSTER_DIR (.local/kafka-cluster); "brokers" prints the bootstrap list.
-# Everything lives under .local (git-ignored). Version: deploy/local/kafka/pom.xml, ADR 0002.
+# Everything lives under .local (git-ignored; CITYBASE_LOCAL_DIR moves .local, KAFKA_LIB_DIR the jars:
+# deploy/local/netns.sh runs a broker of its own that way). Version: deploy/local/kafka/pom.xml, ADR 0002.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/deploy/local/kafka"

@@ -15,7 +15,9 @@
 # its invariant checks and report; then the rest: SIGTERM, SIGKILL after 15s), and Kafka
 # too when this script was the one that started it. If a service exits on its own, the stack stops.
 # Environment (optional): PGURL, KAFKA_PORT, KAFKA_BROKERS, REDIS_URL, MQTT_URL, CITY_ID, LOG_LEVEL,
-# OTEL_EXPORTER_OTLP_ENDPOINT (passed through), READY_TIMEOUT (seconds, default 120).
+# OTEL_EXPORTER_OTLP_ENDPOINT (passed through), READY_TIMEOUT (seconds, default 120),
+# CITYBASE_LOCAL_DIR (default .local: logs in <it>/logs, Kafka in <it>/kafka), CITYBASE_STATE_DIR
+# (the city's secrets and the project Mosquitto; infra.sh state-dir).
 # shellcheck disable=SC2317  # stop_services, cleanup and on_signal run from traps
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -36,7 +38,7 @@ CITY_ID="${CITY_ID:-demo-city}"
 LOG_LEVEL="${LOG_LEVEL:-info}"
 READY_TIMEOUT="${READY_TIMEOUT:-120}"
 STOP_GRACE=15
-LOG_DIR="$ROOT/.local/logs"
+LOG_DIR="${CITYBASE_LOCAL_DIR:-$ROOT/.local}/logs"
 SIM_RATE="${CITYBASE_SIM_RATE:-1}"
 SIM_STOP_GRACE=60 # the simulator drains its operations (20s at most) and checks the invariants
 while (($#)); do
@@ -73,7 +75,7 @@ database_url() {
 
 show_log_tail() {
   local name="$1"
-  printf -- '----- last lines of .local/logs/%s.log -----\n' "$name" >&2
+  printf -- '----- last lines of %s/%s.log -----\n' "$LOG_DIR" "$name" >&2
   tail -n 40 "$LOG_DIR/$name.log" >&2 2>/dev/null || true
   printf -- '----- end of %s.log -----\n' "$name" >&2
 }
@@ -347,9 +349,9 @@ printf '\nCitybase is up (city %s)\n' "$CITY_ID"
 printf '  %-11s %-17s %-23s %s\n' SERVICE gRPC HTTP LOG
 for name in "${SERVICES[@]}"; do
   printf '  %-11s %-17s %-23s %s\n' "$name" "127.0.0.1:${GRPC_PORT[$name]}" \
-    "http://127.0.0.1:${HTTP_PORT[$name]}" ".local/logs/$name.log"
+    "http://127.0.0.1:${HTTP_PORT[$name]}" "${LOG_DIR#"$ROOT/"}/$name.log"
 done
-printf '  %-11s %-17s %-23s %s\n' sandbox - "http://127.0.0.1:$SANDBOX_PORT" .local/logs/sandbox-channel.log
+printf '  %-11s %-17s %-23s %s\n' sandbox - "http://127.0.0.1:$SANDBOX_PORT" "${LOG_DIR#"$ROOT/"}/sandbox-channel.log"
 printf '  Kafka %s   PostgreSQL %s   Redis %s   MQTT %s   iot MQTT %s\n' "$KAFKA_BROKERS" "$(database_url '<name>')" "$REDIS_URL" "$MQTT_URL" "$IOT_MQTT_URL"
 [[ -s "$ADMIN_FILE" ]] && printf '  City admin client credentials: %s (see README: citybase)\n' "$ADMIN_FILE"
 printf 'Ctrl-C stops the stack.\n\n'
@@ -373,7 +375,7 @@ else
     setsid node --enable-source-maps tools/simulator/dist/main.js --rate "$SIM_RATE" \
     --credentials "$ADMIN_FILE" 2>>"$LOG_DIR/simulator.log" </dev/null &
   PIDS[simulator]=$!
-  log "the city simulator runs at $SIM_RATE operations/s (npm start -- --rate N; 0: none); log .local/logs/simulator.log"
+  log "the city simulator runs at $SIM_RATE operations/s (npm start -- --rate N; 0: none); log ${LOG_DIR#"$ROOT/"}/simulator.log"
 fi
 printf '\nDashboard: http://127.0.0.1:%s/dashboard\n' "${HTTP_PORT[data]}"
 printf '  sign in with the client_id and client_secret of %s\n' "$ADMIN_FILE"
@@ -388,7 +390,7 @@ while :; do
   wait -n -p exited "${PIDS[@]}" || status=$?
   if [[ -n "${PIDS[simulator]:-}" && "${PIDS[simulator]}" == "$exited" ]]; then
     unset 'PIDS[simulator]'
-    log "the simulator ended (status $status; see .local/logs/simulator.log); the stack keeps running"
+    log "the simulator ended (status $status; see ${LOG_DIR#"$ROOT/"}/simulator.log); the stack keeps running"
     continue
   fi
   break
