@@ -4,3 +4,4 @@ export * from '@citybase/simulator/descriptor-rpc';
 export * from '@citybase/simulator/id-numbers';
 export * from '@citybase/simulator/world';
 export * from './services';
+export * from './checkout-city';

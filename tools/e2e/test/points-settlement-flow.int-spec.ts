@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import { CITY_ADMIN_SCOPE, cityPeriod } from '@citybase/platform';
 import {
   createTestDatabase,
   grpcClient,
   kafkaTestPrefix,
-  REPO_ROOT,
   ServiceProcess,
   TestDatabase,
   TestIssuer,
@@ -15,7 +12,7 @@ import {
 } from '@citybase/platform/testing';
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { spawnReadyService } from '../src';
+import { settlementLedgerCheck, spawnReadyService } from '../src';
 
 /**
  * Points and settlement as their own processes on one Kafka namespace: points issued by two
@@ -160,18 +157,6 @@ describe('points liability and clearing through settlement (real processes)', ()
       -240n,
       240n,
     ]);
-    const run = spawnSync(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'services', 'settlement', 'dist', 'admin.js'),
-        'check-ledger',
-        '--database',
-        settlementDb.url,
-      ],
-      { encoding: 'utf8' },
-    );
-    const report = JSON.parse(run.stdout) as { ok: boolean; violations: unknown[] };
-    expect(report.violations).toEqual([]);
-    expect(run.status).toBe(0);
+    expect(settlementLedgerCheck(settlementDb.url)).toEqual({ status: 0, violations: [] });
   }, 120_000);
 });

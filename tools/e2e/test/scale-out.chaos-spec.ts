@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { Client } from 'pg';
 import { CITY_ADMIN_SCOPE, cityPeriod, createKafka } from '@citybase/platform';
 import {
   grpcClient,
   kafkaTestPrefix,
-  REPO_ROOT,
   routeProjectToSandbox,
   SandboxChannelProcess,
   spawnSandboxChannel,
@@ -17,7 +14,7 @@ import {
 import { PaymentScenario, PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
-import { callWhileRestarting, KafkaCluster, ServiceFleet } from '../src';
+import { callWhileRestarting, KafkaCluster, ServiceFleet, settlementLedgerCheck } from '../src';
 
 const SERVICES = ['identity', 'payment', 'settlement', 'points', 'marketing', 'iot', 'data'] as const;
 const REPLICAS = 2;
@@ -395,19 +392,9 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
     expect(issued[0]).toEqual({ n: ISSUES, points: String(BigInt(ISSUES) * POINTS_EACH) });
 
     // the books: settlement's ledger check
-    const run = spawnSync(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'services', 'settlement', 'dist', 'admin.js'),
-        'check-ledger',
-        '--database',
-        f.dbs.get('settlement')!.url,
-      ],
-      { encoding: 'utf8' },
-    );
-    const report = JSON.parse(run.stdout) as { ok: boolean; violations: unknown[] };
-    expect(report.violations).toEqual([]);
-    expect(run.status).toBe(0);
+    const ledger = settlementLedgerCheck(f.dbs.get('settlement')!.url);
+    expect(ledger.violations).toEqual([]);
+    expect(ledger.status).toBe(0);
 
     let eventCount = 0;
     for (const name of SERVICES) eventCount += await count(name, 'SELECT count(*)::int AS n FROM outbox');

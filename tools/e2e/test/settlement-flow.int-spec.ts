@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import { PaymentScenario, PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
@@ -16,7 +14,6 @@ import {
   createTestDatabase,
   grpcClient,
   kafkaTestPrefix,
-  REPO_ROOT,
   routeProjectToSandbox,
   SandboxChannelProcess,
   ServiceProcess,
@@ -25,7 +22,7 @@ import {
   TestIssuer,
   waitFor,
 } from '@citybase/platform/testing';
-import { callWhileRestarting, spawnReadyService } from '../src';
+import { callWhileRestarting, settlementLedgerCheck, spawnReadyService } from '../src';
 
 /**
  * Settlement with the real payment process and the sandbox channel: a profit-sharing payment is
@@ -107,19 +104,7 @@ describe('settlement with payment and the sandbox channel', () => {
       100,
     );
 
-  const ledgerCheck = () => {
-    const run = spawnSync(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'services', 'settlement', 'dist', 'admin.js'),
-        'check-ledger',
-        '--database',
-        settlementDb.url,
-      ],
-      { encoding: 'utf8' },
-    );
-    return { code: run.status, report: JSON.parse(run.stdout) as { ok: boolean; violations: unknown[] } };
-  };
+  const ledgerCheck = () => settlementLedgerCheck(settlementDb.url);
 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
@@ -240,7 +225,7 @@ describe('settlement with payment and the sandbox channel', () => {
     expect(balance(AccountKind.ACCOUNT_KIND_TAX_PAYABLE)).toBe(150n);
     expect(balance(AccountKind.ACCOUNT_KIND_CHANNEL_CLEARING)).toBe(5_000n);
     expect(balance(AccountKind.ACCOUNT_KIND_ESCROW)).toBe(0n);
-    expect(ledgerCheck()).toMatchObject({ code: 0, report: { ok: true } });
+    expect(ledgerCheck()).toEqual({ status: 0, violations: [] });
   }, 180_000);
 
   it('SIGKILL in the middle of 200 completions and refunds: every effect once, invariants hold', async () => {
@@ -299,7 +284,7 @@ describe('settlement with payment and the sandbox channel', () => {
           o.refunded?.amountMinor === (r.refund ? r.refundMinor : 0n),
       );
     }
-    expect(ledgerCheck()).toMatchObject({ code: 0, report: { ok: true, violations: [] } });
+    expect(ledgerCheck()).toEqual({ status: 0, violations: [] });
 
     const pg = new Client({ connectionString: settlementDb.url });
     await pg.connect();
