@@ -1,8 +1,9 @@
 // Set-up of the iot suites: the iot service (in-process) on its own database and Kafka namespace,
 // on the project's Mosquitto (deploy/local/mosquitto.sh) under a topic root of the suite's own, so
 // suites never see each other's devices or split each other's shared subscriptions.
-import { randomBytes } from 'crypto';
 import {
+  iotMqttEnv,
+  iotTopicRoot,
   PromiseClient,
   ServiceHarness,
   startServiceHarness,
@@ -33,13 +34,8 @@ export type IotHarness = ServiceHarness<typeof IotServiceService> & {
 
 export const IOT_SCOPES = ['iot:read', 'iot:write'];
 
-/** A topic root of the suite's own (letters, digits, dashes). */
-export function suiteTopicRoot(label: string): string {
-  return `t${label.replace(/[^a-z0-9]/gi, '').slice(0, 12)}${randomBytes(4).toString('hex')}`;
-}
-
 export async function startIotHarness(label: string, env: Record<string, string> = {}): Promise<IotHarness> {
-  const topicRoot = env.IOT_MQTT_TOPIC_ROOT ?? suiteTopicRoot(label);
+  const topicRoot = env.IOT_MQTT_TOPIC_ROOT ?? iotTopicRoot(label);
   const h = await startServiceHarness({
     definition,
     grpcService: IotServiceService,
@@ -47,9 +43,7 @@ export async function startIotHarness(label: string, env: Record<string, string>
     scopes: IOT_SCOPES,
     env: () => ({
       IOT_MQTT_URL: testEndpoints.iotMqttUrl(),
-      IOT_MQTT_TOPIC_ROOT: topicRoot,
-      IOT_MQTT_SERVICE_USERNAME: `iot-${topicRoot}`,
-      IOT_MQTT_CLIENT_ID: `iot-${topicRoot}`,
+      ...iotMqttEnv(label, topicRoot),
       IOT_MQTT_SESSION_EXPIRY_S: '300',
       IOT_INGEST_LINGER_MS: '2',
       ...env,

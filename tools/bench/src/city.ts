@@ -10,6 +10,7 @@ import { join } from 'path';
 import { randomBytes } from 'crypto';
 import {
   freePort,
+  iotMqttEnv,
   ServiceProcess,
   spawnSandboxChannel,
   spawnService,
@@ -103,10 +104,8 @@ export async function runCityBench(cleanup: Cleanup): Promise<void> {
         SETTLEMENT_GRPC_URL: grpcOf('settlement'),
         POINTS_GRPC_URL: grpcOf('points'),
         MARKETING_GRPC_URL: grpcOf('marketing'),
-        // iot's own topics and broker account on the shared Mosquitto (as tools/e2e iotMqttEnv)
-        IOT_MQTT_TOPIC_ROOT: iotRoot,
-        IOT_MQTT_SERVICE_USERNAME: `iot-${iotRoot}`,
-        IOT_MQTT_CLIENT_ID: `iot-${iotRoot}`,
+        // iot's own topics and broker account on the shared Mosquitto
+        ...iotMqttEnv('benchcity', iotRoot),
         MARKETING_GATE_KEY_PREFIX: iotRoot,
         ...extra,
       },

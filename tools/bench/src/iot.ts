@@ -7,7 +7,14 @@ import { randomBytes, randomUUID } from 'crypto';
 import mqtt from 'mqtt';
 import { Client } from 'pg';
 import { DeviceKind, IotServiceService } from '@citybase/contracts/citybase/iot/v1/iot';
-import { grpcClient, spawnService, testEndpoints, TestIssuer, uniqueName } from '@citybase/platform/testing';
+import {
+  grpcClient,
+  iotMqttEnv,
+  spawnService,
+  testEndpoints,
+  TestIssuer,
+  uniqueName,
+} from '@citybase/platform/testing';
 import { DeviceCredentials, SimDevice } from '@citybase/device-sim';
 import { kafkaBaseline, kafkaBaselineParams } from './baselines';
 import {
@@ -146,9 +153,7 @@ export async function runIot(cleanup: Cleanup): Promise<void> {
       DATABASE_POOL_SIZE: '20',
       KAFKA_TOPIC_PREFIX: prefix,
       AUTH_JWKS_URL: issuer.jwksUrl,
-      IOT_MQTT_TOPIC_ROOT: topicRoot,
-      IOT_MQTT_SERVICE_USERNAME: `iot-${topicRoot}`,
-      IOT_MQTT_CLIENT_ID: `iot-${topicRoot}`,
+      ...iotMqttEnv('benchiot', topicRoot),
       IOT_INGEST_BATCH_SIZE: '2000',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     },

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import {
   createTestDatabase,
   freeServicePorts,
+  iotMqttEnv,
   ServicePorts,
   ServiceProcess,
   spawnService,
@@ -20,21 +20,6 @@ export interface ServiceSetup {
   logLevel?: string;
   /** More environment, e.g. shorter intervals of background jobs. */
   env?: Record<string, string>;
-}
-
-/**
- * iot's own topics and broker account on the shared project Mosquitto: without them every iot of
- * every suite is `citybase-iot` under `city/`, one shared-subscription group, so one suite's device
- * messages reach another suite's iot (which drops them as unknown devices), and each iot resetting
- * the same account's password disconnects the others.
- */
-export function iotMqttEnv(label: string): Record<string, string> {
-  const root = `e${label.replace(/[^a-z0-9]/gi, '').slice(0, 12)}${randomBytes(4).toString('hex')}`;
-  return {
-    IOT_MQTT_TOPIC_ROOT: root,
-    IOT_MQTT_SERVICE_USERNAME: `iot-${root}`,
-    IOT_MQTT_CLIENT_ID: `iot-${root}`,
-  };
 }
 
 /** Spawns a built service as its own process on its database (not yet ready), on `ports` if given. */

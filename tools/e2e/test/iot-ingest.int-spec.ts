@@ -8,6 +8,7 @@ import {
   createTestDatabase,
   freePort,
   grpcClient,
+  iotMqttEnv,
   kafkaTestPrefix,
   REPO_ROOT,
   ServiceProcess,
@@ -52,10 +53,8 @@ describe('iot: published = stored across a SIGKILL of iot and a broker restart (
       env: {
         IOT_MQTT_URL: `mqtt://127.0.0.1:${brokerPort}`,
         IOT_MQTT_ADMIN_PASSWORD: readFileSync(join(brokerDir, 'admin-password'), 'utf8').trim(),
-        IOT_MQTT_TOPIC_ROOT: topicRoot,
-        IOT_MQTT_SERVICE_USERNAME: `iot-${topicRoot}`,
         // the same client id after the restart: the broker kept its session and unacked messages
-        IOT_MQTT_CLIENT_ID: `iot-${topicRoot}`,
+        ...iotMqttEnv('ingest', topicRoot),
         KAFKA_SESSION_TIMEOUT_MS: '6000',
       },
     });

@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import {
   createTestDatabase,
   grpcClient,
+  iotMqttEnv,
   kafkaTestPrefix,
   REPO_ROOT,
   routeProjectToSandbox,
@@ -37,7 +38,6 @@ import {
   SimCharger,
   SimDevice,
 } from '@citybase/device-sim';
-import { iotMqttEnv } from '../src';
 
 /**
  * Parking and EV charging paid for through the real payment process and the sandbox channel

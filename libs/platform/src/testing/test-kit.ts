@@ -37,6 +37,26 @@ export function uniqueName(prefix: string): string {
 }
 
 /**
+ * iot's own topic root, broker account and client id on the shared project Mosquitto, for one iot
+ * (or one suite's iots: pass the same `root` again, e.g. for a restart that must resume the broker
+ * session). Without them every iot is `citybase-iot` under `city/`, one shared-subscription group,
+ * so one suite's device messages reach another suite's iot (which drops them as unknown devices),
+ * and each iot resetting the same account's password disconnects the others.
+ */
+export function iotMqttEnv(label: string, root = iotTopicRoot(label)): Record<string, string> {
+  return {
+    IOT_MQTT_TOPIC_ROOT: root,
+    IOT_MQTT_SERVICE_USERNAME: `iot-${root}`,
+    IOT_MQTT_CLIENT_ID: `iot-${root}`,
+  };
+}
+
+/** A topic root no other suite uses (letters and digits). */
+export function iotTopicRoot(label: string): string {
+  return `t${label.replace(/[^a-z0-9]/gi, '').slice(0, 12)}${randomBytes(4).toString('hex')}`;
+}
+
+/**
  * A Kafka namespace of one suite: a unique prefix (ending in ".") for its topics
  * (KAFKA_TOPIC_PREFIX) and consumer groups. Integration suites run in jest-int-environment.js,
  * which deletes every topic and consumer group named with it once the suite is over.
