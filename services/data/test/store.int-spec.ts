@@ -409,7 +409,11 @@ describe('data: the analytical store', () => {
     const opC = uniqueName('opC');
     const C = { operatorId: opC, projectId: uniqueName('prC'), merchantId: '' };
     const ids: string[] = [];
-    const pub = async <T>(type: EventType<T>, payload: DeepPartial<T>, opts: { eventId?: string } = {}) => {
+    const pub = async <T>(
+      type: EventType<T>,
+      payload: DeepPartial<T>,
+      opts: { eventId?: string; key?: string } = {},
+    ) => {
       const id = await h.publish('iot', type, partial(type, payload), opts);
       ids.push(id);
       return id;
@@ -540,16 +544,22 @@ describe('data: the analytical store', () => {
     // bulk telemetry: 10 messages of d1 (2 readings each), 5 of d2, and one redelivered copy
     const reading = (metric: string) => ({ metric, value: 1 });
     const hourStart = toTimestamp(new Date(Math.floor(Date.now() / HOUR) * HOUR));
+    // keyed by device as iot's ingest keys them: a redelivered copy lands on its original's
+    // partition, after it (a copy on another partition could be applied first)
     const telemetry = (n: number, i: number) =>
-      pub(IotEvents.TelemetryReported, {
-        deviceId: dev(n),
-        tenancy: C,
-        messageId: `m${i}`,
-        channel: 'telemetry',
-        readings: n === 1 ? [reading('power_w'), reading('register_wh')] : [reading('power_w')],
-        occurredAt: hourStart,
-        receivedAt: now(),
-      });
+      pub(
+        IotEvents.TelemetryReported,
+        {
+          deviceId: dev(n),
+          tenancy: C,
+          messageId: `m${i}`,
+          channel: 'telemetry',
+          readings: n === 1 ? [reading('power_w'), reading('register_wh')] : [reading('power_w')],
+          occurredAt: hourStart,
+          receivedAt: now(),
+        },
+        { key: dev(n) },
+      );
     for (let i = 0; i < 10; i++) await telemetry(1, i);
     let copied = '';
     for (let i = 0; i < 5; i++) copied = await telemetry(2, i);
@@ -562,7 +572,7 @@ describe('data: the analytical store', () => {
         messageId: 'm4',
         channel: 'telemetry',
       }),
-      { eventId: copied },
+      { eventId: copied, key: dev(2) },
     );
     await h.settled(ids);
     await rollupsEqualFacts(h);
