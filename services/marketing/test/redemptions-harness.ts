@@ -17,7 +17,11 @@ import {
   waitFor,
 } from '@citybase/platform/testing';
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
-import type { CheckoutRefunded, RefundSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
+import type {
+  CheckoutRefunded,
+  CheckoutReleased,
+  RefundSucceeded,
+} from '@citybase/contracts/citybase/payment/v1/events';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { MarketingEvents, PaymentEvents } from '@citybase/contracts/events';
 import { marketingConfig } from '../src/config';
@@ -36,6 +40,8 @@ export interface RedemptionsHarness extends ServiceHarness<typeof MarketingServi
   refunded(paymentId: string, refundedTotal: bigint, opts?: { eventId?: string }): Promise<string>;
   /** Publishes payment's CheckoutRefunded (key = checkout id); waits until the consumer applied it. */
   checkoutRefunded(e: CheckoutRefunded, opts?: { eventId?: string }): Promise<string>;
+  /** Publishes payment's CheckoutReleased (key = checkout id); waits until the consumer applied it. */
+  checkoutReleased(e: CheckoutReleased, opts?: { eventId?: string }): Promise<string>;
   /** Another replica's RedemptionsService: runs the hold expiry pass on demand. */
   replica(): RedemptionsService;
 }
@@ -109,6 +115,15 @@ export async function startRedemptionsHarness(env: Record<string, string> = {}):
     },
     async checkoutRefunded(e, opts = {}) {
       const eventId = await publishEvent(producer, source, PaymentEvents.CheckoutRefunded, e, {
+        key: e.checkoutId,
+        tenancy: { operatorId: e.tenancy?.operatorId ?? '' },
+        eventId: opts.eventId,
+      });
+      await applied(eventId);
+      return eventId;
+    },
+    async checkoutReleased(e, opts = {}) {
+      const eventId = await publishEvent(producer, source, PaymentEvents.CheckoutReleased, e, {
         key: e.checkoutId,
         tenancy: { operatorId: e.tenancy?.operatorId ?? '' },
         eventId: opts.eventId,

@@ -381,6 +381,69 @@ describe('marketing redemptions: quotes, reservations, refund rollback, QR token
       expect(await campaignTotals(h.pool, k)).toMatchObject({ redeemed: 1n });
     });
 
+    const releaseOf = (
+      checkoutId: string,
+      redemptionId: string,
+    ): Parameters<RedemptionsHarness['checkoutReleased']>[0] => {
+      const money = (amountMinor: bigint) => ({ currency: 'CNY', amountMinor });
+      return {
+        checkoutId,
+        tenancy: { operatorId: op, projectId: 'p-1', merchantId: 'm-1' },
+        merchantId: 'm-1',
+        scenario: GOODS,
+        userId: user,
+        parts: {
+          total: money(10_000n),
+          discount: money(1_000n),
+          points: 3_000n,
+          pointsValue: money(3_000n),
+          money: money(6_000n),
+        },
+        paymentId: randomUUID(),
+        couponRedemptionId: redemptionId,
+        pointsReservationId: randomUUID(),
+        pointsHolderId: user,
+        reason: 'CONFIRM_REFUSED',
+        occurredAt: toTimestamp(new Date()),
+        couponId: '',
+        paymentRefundId: randomUUID(),
+      };
+    };
+
+    it('a checkout released after its coupon was confirmed gives the coupon back once, for settlement to reverse', async () => {
+      const k = await campaign({ discount: { kind: 'AMOUNT_OFF', amount: 1000n } });
+      const c = await seedCoupon(h.pool, k, user);
+      const checkoutId = randomUUID();
+      const r = await redeemed(c, checkoutId);
+      expect(await campaignTotals(h.pool, k)).toMatchObject({ redeemed: 1n, redeemed_discount: 1000n });
+      const release = releaseOf(checkoutId, r.redemptionId);
+      const eventId = await h.checkoutReleased(release);
+      expect(await couponStatus(h.pool, c)).toBe('AVAILABLE');
+      expect(await campaignTotals(h.pool, k)).toMatchObject({ redeemed: 0n, redeemed_discount: 0n });
+      // redelivered, and announced again under a new event id: nothing more
+      await h.checkoutReleased(release, { eventId });
+      await h.checkoutReleased(release);
+      const released = (await eventsOf(h.pool, 'CouponReleased')).filter((e) => e.campaignId === k);
+      // not by a checkout refund: no refund gave the discount back, settlement reverses its posting
+      expect(released.map((e) => [e.redemption?.status, e.byCheckoutRefund])).toEqual([
+        [RedemptionStatus.REDEMPTION_STATUS_ROLLED_BACK, false],
+      ]);
+      // usable again
+      await redeemed(c, randomUUID());
+      expect(await campaignTotals(h.pool, k)).toMatchObject({ redeemed: 1n });
+    });
+
+    it("a release leaves a held coupon to the saga's cancel", async () => {
+      const k = await campaign({ discount: { kind: 'AMOUNT_OFF', amount: 1000n } });
+      const c = await seedCoupon(h.pool, k, user);
+      const checkoutId = randomUUID();
+      const held = present((await reserve(c, checkoutId)).redemption, 'redemption');
+      await h.checkoutReleased(releaseOf(checkoutId, held.redemptionId));
+      expect(await couponStatus(h.pool, c)).toBe('RESERVED');
+      await cancel(held.redemptionId);
+      expect(await couponStatus(h.pool, c)).toBe('AVAILABLE');
+    });
+
     it("a payment's RefundSucceeded rollback is not marked as a checkout's", async () => {
       const k = await campaign({ discount: { kind: 'AMOUNT_OFF', amount: 1000n } });
       const c = await seedCoupon(h.pool, k, user);

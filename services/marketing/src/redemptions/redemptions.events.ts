@@ -7,7 +7,8 @@ import { RedemptionsService } from './redemptions.service';
  * Payment's refunds as redemptions apply them, each inside the inbox transaction of the consumer
  * `marketing.redemptions` (ADR 0004: each applies once per event id): a full refund of a payment
  * rolls back the coupon redemptions that reference it; a checkout refund that restores the coupon
- * (CheckoutRefunded coupon_restored) rolls back the checkout's redemption.
+ * (CheckoutRefunded coupon_restored) rolls back the checkout's redemption, and so does a checkout
+ * released after its coupon was confirmed (CheckoutReleased: a later part refused confirmation).
  */
 @EventConsumer('marketing.redemptions')
 @Injectable()
@@ -20,6 +21,9 @@ export class RedemptionEventHandlers implements EventSubscriber {
     );
     on(PaymentEvents.CheckoutRefunded, (client, event, ctx) =>
       this.redemptions.rollBackOnCheckoutRefund(client, event, ctx.envelope.id),
+    );
+    on(PaymentEvents.CheckoutReleased, (client, event, ctx) =>
+      this.redemptions.rollBackOnCheckoutRelease(client, event, ctx.envelope.id),
     );
   }
 }

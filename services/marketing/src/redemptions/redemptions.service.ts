@@ -23,7 +23,11 @@ import {
   withTransaction,
 } from '@citybase/platform';
 import { CouponStatus, FundingSource } from '@citybase/contracts/citybase/marketing/v1/marketing';
-import type { CheckoutRefunded, RefundSucceeded } from '@citybase/contracts/citybase/payment/v1/events';
+import type {
+  CheckoutRefunded,
+  CheckoutReleased,
+  RefundSucceeded,
+} from '@citybase/contracts/citybase/payment/v1/events';
 import type { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import { MarketingEvents } from '@citybase/contracts/events';
 import type { MarketingConfig } from '../config';
@@ -526,6 +530,39 @@ export class RedemptionsService {
         `CheckoutRefunded ${event.checkoutId}: redemption ${r.redemption_id} is for ${r.reference}, not this checkout`,
       );
     await this.rollBack(client, this.jobEmit(client), r, `checkout-refund:${event.refundId}`, true);
+  }
+
+  /**
+   * Payment's CheckoutReleased, in the inbox transaction of consumer `marketing.redemptions`: a
+   * checkout keeps all its parts or none, so a release finding the checkout's redemption CONFIRMED
+   * (the coupon was confirmed, then the points refused confirmation and payment refunded the money:
+   * CONFIRM_REFUSED) rolls it back like a payment's full refund (ROLLED_BACK, coupon usable again,
+   * campaign totals restored; CouponReleased without by_checkout_refund, so settlement reverses the
+   * discount's posting: no checkout refund gave it back). A redemption still HELD is the saga's to
+   * cancel; one already ended is left as it is. Applied once: the redemption is CONFIRMED only once.
+   */
+  async rollBackOnCheckoutRelease(
+    client: PoolClient,
+    event: CheckoutReleased,
+    eventId: string,
+  ): Promise<void> {
+    if (!event.couponRedemptionId) return;
+    const r = await this.lockRedemption(client, event.couponRedemptionId);
+    if (!r || r.status !== 'CONFIRMED') return;
+    if (r.reference !== event.checkoutId)
+      throw new Error(
+        `CheckoutReleased ${event.checkoutId}: redemption ${r.redemption_id} is for ${r.reference}, not this checkout`,
+      );
+    this.logger.info(
+      {
+        checkout_id: event.checkoutId,
+        redemption_id: r.redemption_id,
+        reason: event.reason,
+        event_id: eventId,
+      },
+      "a released checkout's confirmed coupon: rolled back",
+    );
+    await this.rollBack(client, this.jobEmit(client), r, `checkout-release:${event.checkoutId}`);
   }
 
   // ---- transitions (under the coupon's lock) ----
