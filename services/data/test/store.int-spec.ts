@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { createLogger, toTimestamp } from '@citybase/platform';
 import { errorField, grpcError, uniqueName, waitFor } from '@citybase/platform/testing';
@@ -142,7 +143,14 @@ describe('data: the analytical store', () => {
   const B = { operatorId: opB, projectId: prB, merchantId: 'mB' };
   const now = () => toTimestamp(new Date());
 
-  const paid = (t: typeof A, amount: bigint, channel: string, scenario: PaymentScenario, at = new Date()) =>
+  const paid = (
+    t: typeof A,
+    amount: bigint,
+    channel: string,
+    scenario: PaymentScenario,
+    at = new Date(),
+    checkoutId = '',
+  ) =>
     h.publish('payment', PaymentEvents.PaymentSucceeded, {
       paymentId: uniqueName('pay'),
       tenancy: t,
@@ -154,7 +162,7 @@ describe('data: the analytical store', () => {
       channelTransactionId: 'tx',
       profitSharing: false,
       payerRef: 'payer',
-      checkoutId: '',
+      checkoutId,
     });
 
   beforeAll(async () => {
@@ -640,6 +648,43 @@ describe('data: the analytical store', () => {
       a.panels.find((p) => p.panelId === 'parking')!.figures.map((f) => [f.name, f.value]),
     );
     expect(aIot).toEqual({ inside: 0n, capacity: 0n, occupancy: 0n, entries: 0n, exits: 0n, fees: 0n });
+  });
+
+  it('records the checkout a payment is the money part of, so payments relate to checkouts', async () => {
+    // a tenant of its own: the later cases count A's figures
+    const T = { operatorId: uniqueName('opT'), projectId: uniqueName('prT'), merchantId: 'mT' };
+    const checkoutId = randomUUID();
+    const ofCheckout = await paid(
+      T,
+      4_200n,
+      'sandbox',
+      PaymentScenario.PAYMENT_SCENARIO_GOODS,
+      new Date(),
+      checkoutId,
+    );
+    const own = await paid(T, 800n, 'sandbox', PaymentScenario.PAYMENT_SCENARIO_GOODS);
+    const failed = await h.publish('payment', PaymentEvents.PaymentFailed, {
+      paymentId: uniqueName('pay'),
+      tenancy: T,
+      merchantId: 'mT',
+      scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
+      amount: cny(300n),
+      channel: 'sandbox',
+      occurredAt: now(),
+      reason: 'declined',
+      checkoutId,
+    });
+    await h.settled([ofCheckout, own, failed]);
+    const { rows } = await h.pool.query<{ event_id: string; status: string; checkout_id: string }>(
+      'SELECT event_id, status, checkout_id FROM fact_payment WHERE event_id = ANY($1::uuid[]) ORDER BY amount_minor',
+      [[ofCheckout, own, failed]],
+    );
+    expect(rows).toEqual([
+      { event_id: failed, status: 'failed', checkout_id: checkoutId },
+      { event_id: own, status: 'succeeded', checkout_id: '' },
+      { event_id: ofCheckout, status: 'succeeded', checkout_id: checkoutId },
+    ]);
+    await rollupsEqualFacts(h);
   });
 
   it('applies a redelivered event once, even when the inbox no longer remembers it', async () => {

@@ -21,6 +21,7 @@ describe('store facts', () => {
         amount: cny(1234n),
         channel: 'sandbox',
         occurredAt: toTimestamp(at),
+        checkoutId: 'co',
       },
       new Date(0),
     );

@@ -112,6 +112,8 @@ function paymentFact(status: string) {
       amount?: Money;
       channel: string;
       occurredAt?: Ts;
+      /** The checkout whose money part the payment is ('' for a payment of its own). */
+      checkoutId: string;
     },
     fallback: Date,
   ): FactLine[] => {
@@ -129,6 +131,7 @@ function paymentFact(status: string) {
           scenario: scenario(e.scenario),
           amount_minor: minor(e.amount),
           currency: cur(e.amount),
+          checkout_id: e.checkoutId,
         },
         [
           {
