@@ -18,7 +18,9 @@ import { SettlementServiceService } from '@citybase/contracts/citybase/settlemen
 import type {
   CheckoutCompleted,
   CheckoutRefunded,
+  CheckoutReleased,
   PaymentSucceeded,
+  RefundFailed,
   RefundSucceeded,
 } from '@citybase/contracts/citybase/payment/v1/events';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
@@ -193,6 +195,40 @@ export const checkoutCompleted = (c: CheckoutCase): CheckoutCompleted => ({
   profitSharing: false,
   occurredAt: toTimestamp(new Date()),
   couponId: randomUUID(),
+});
+
+/**
+ * Payment's CheckoutReleased (key = checkout id) of a checkout released after its payment succeeded
+ * (CONFIRM_REFUSED): its money refunded by payment's refund `paymentRefundId`.
+ */
+export const checkoutReleased = (c: CheckoutCase, paymentRefundId: string): CheckoutReleased => ({
+  checkoutId: c.checkoutId,
+  tenancy: place(c),
+  merchantId: c.merchantId,
+  scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
+  userId: c.holder,
+  parts: parts(c),
+  paymentId: c.paymentId,
+  couponRedemptionId: c.redemptionId,
+  pointsReservationId: c.reservationId,
+  pointsHolderId: c.holder,
+  reason: 'CONFIRM_REFUSED',
+  occurredAt: toTimestamp(new Date()),
+  couponId: randomUUID(),
+  paymentRefundId,
+});
+
+/** Payment's RefundFailed of a refund asked of payment directly (key = payment id). */
+export const moneyRefundFailed = (c: CheckoutCase, refundId: string, amount: bigint): RefundFailed => ({
+  refundId,
+  paymentId: c.paymentId,
+  tenancy: place(c),
+  merchantId: c.merchantId,
+  amount: CNY(amount),
+  channel: 'sandbox',
+  reason: 'CHANNEL_REFUSED',
+  occurredAt: toTimestamp(new Date()),
+  instructionId: '',
 });
 
 /** Payment's PaymentSucceeded of the money part (key = payment id). */

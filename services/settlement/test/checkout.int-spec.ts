@@ -15,10 +15,12 @@ import {
   CheckoutCase,
   CheckoutHarness,
   checkoutRefunded,
+  checkoutReleased,
   CNY,
   couponRedeemed,
   couponRolledBack,
   moneyRefunded,
+  moneyRefundFailed,
   pointsReturned,
   publishStep,
   RefundParts,
@@ -353,6 +355,170 @@ describe('settlement checkouts (in-process service, Kafka, PostgreSQL; payment, 
       [`coupon:rolled-back:${c.redemptionId}`],
     );
     expect(rows[0]!.n).toBe(0);
+  }, 120_000);
+
+  /** What a released checkout's project holds in the ledger, by transaction kind and account kind (no ids). */
+  const releasePicture = async (c: CheckoutCase) => {
+    const { rows } = await h.pool.query<{ kind: string; account: number; amount: string }>(
+      `SELECT t.kind, a.kind AS account, sum(e.amount_minor)::text AS amount
+         FROM ledger_transactions t JOIN ledger_entries e USING (tx_id) JOIN ledger_accounts a USING (account_id)
+        WHERE a.operator_id = $1 AND a.project_id = $2
+        GROUP BY 1, 2 ORDER BY 1, 2`,
+      [c.operatorId, c.projectId],
+    );
+    return rows.map((r) => `${r.kind} ${K[r.account]} ${r.amount}`).sort();
+  };
+  type ReleaseStep = 'payment' | 'refund-failed' | 'released' | 'coupon' | 'coupon-rolled-back';
+  const releaseStep = async (c: CheckoutCase, step: ReleaseStep, paymentRefundId: string) => {
+    switch (step) {
+      case 'payment':
+      case 'coupon':
+        return publishStep(h, c, step);
+      case 'refund-failed':
+        return h.applied(
+          await h.publish(
+            'payment',
+            PaymentEvents.RefundFailed,
+            moneyRefundFailed(c, paymentRefundId, c.money),
+            {
+              key: c.paymentId,
+            },
+          ),
+        );
+      case 'released':
+        return h.applied(
+          await h.publish('payment', PaymentEvents.CheckoutReleased, checkoutReleased(c, paymentRefundId), {
+            key: c.checkoutId,
+          }),
+        );
+      case 'coupon-rolled-back':
+        // marketing rolls a released checkout's confirmed coupon back (not by a checkout refund)
+        return h.applied(
+          await h.publish('marketing', MarketingEvents.CouponReleased, couponRolledBack(c, false), {
+            key: c.campaignId,
+          }),
+        );
+    }
+  };
+  const holdsAfterRelease = (c: CheckoutCase) =>
+    [
+      [K.ACCOUNT_KIND_ESCROW, { operatorId: OP, projectId: c.projectId }],
+      [K.ACCOUNT_KIND_MERCHANT_PAYABLE, { operatorId: OP, projectId: c.projectId, merchantId: c.merchantId }],
+      [K.ACCOUNT_KIND_MARKETING_SUBSIDY, c.funder],
+      [K.ACCOUNT_KIND_CHANNEL_CLEARING, { operatorId: OP, projectId: c.projectId, ownerRef: 'sandbox' }],
+    ] as const;
+
+  it("a checkout released after its payment succeeded whose money refund failed: escrow refunds the order, the coupon's posting is reversed, in every order of its events", async () => {
+    // payment's events of one payment keep their order, and so do marketing's of one campaign
+    const orders = permutations<ReleaseStep>([
+      'payment',
+      'refund-failed',
+      'released',
+      'coupon',
+      'coupon-rolled-back',
+    ])
+      .filter((o) => o.indexOf('payment') < o.indexOf('refund-failed'))
+      .filter((o) => o.indexOf('coupon') < o.indexOf('coupon-rolled-back'));
+    expect(orders).toHaveLength(30);
+    let first: string[] | undefined;
+    for (const [i, order] of orders.entries()) {
+      const c = checkoutCase(OP, `rel-${i}`, { discount: 1_000n, money: 6_000n });
+      const paymentRefundId = randomUUID();
+      for (const step of order) await releaseStep(c, step, paymentRefundId);
+      // the order never completes; escrow asked the channel for the money back, once
+      let { order: escrow } = await app.getEscrowOrder({ orderId: c.checkoutId });
+      expect({ order, escrow }).toMatchObject({
+        order,
+        escrow: {
+          orderId: c.paymentId,
+          checkoutId: c.checkoutId,
+          status: EscrowStatus.ESCROW_STATUS_HELD,
+          paid: CNY(6_000n),
+          partsPending: false,
+        },
+      });
+      const early = await grpcError(app.completeOrder({ requestId: randomUUID(), orderId: c.paymentId }));
+      expect([early.code, errorCode(early)]).toEqual([status.FAILED_PRECONDITION, 'CHECKOUT_RELEASED']);
+      const { rows } = await h.pool.query<{ instruction_id: string; amount_minor: bigint }>(
+        `SELECT i.instruction_id, i.amount_minor FROM escrow_refunds r
+           JOIN escrow_channel_instructions i ON i.refund_id = r.refund_id AND i.kind = 'refund'
+          WHERE r.order_id = $1 AND r.origin = 'checkout_release'`,
+        [c.paymentId],
+      );
+      expect({ order, rows }).toEqual({
+        order,
+        rows: [{ instruction_id: expect.any(String), amount_minor: 6_000n }],
+      });
+      // payment carries the instruction out
+      await h.applied(
+        await h.publish(
+          'payment',
+          PaymentEvents.RefundSucceeded,
+          { ...moneyRefunded(c, randomUUID(), 6_000n, 6_000n), instructionId: rows[0]!.instruction_id },
+          { key: c.paymentId },
+        ),
+      );
+      ({ order: escrow } = await app.getEscrowOrder({ orderId: c.checkoutId }));
+      expect(escrow).toMatchObject({
+        status: EscrowStatus.ESCROW_STATUS_REFUNDED,
+        held: CNY(0n),
+        refunded: CNY(6_000n),
+      });
+      // nothing of the checkout is left anywhere: escrow, the place, the funder, the channel
+      for (const [kind, key] of holdsAfterRelease(c))
+        expect({ order, kind: K[kind], balance: await balance(h.pool, kind, key) }).toEqual({
+          order,
+          kind: K[kind],
+          balance: 0n,
+        });
+      const picture = await releasePicture(c);
+      if (first) expect({ order, picture }).toEqual({ order, picture: first });
+      else first = picture;
+    }
+    // the money in and back out through the channel; the coupon's discount posted and reversed
+    expect(first).toEqual([
+      'coupon_redeemed ACCOUNT_KIND_MARKETING_SUBSIDY 1000',
+      'coupon_redeemed ACCOUNT_KIND_MERCHANT_PAYABLE -1000',
+      'coupon_rolled_back ACCOUNT_KIND_MARKETING_SUBSIDY -1000',
+      'coupon_rolled_back ACCOUNT_KIND_MERCHANT_PAYABLE 1000',
+      'payment_escrowed ACCOUNT_KIND_CHANNEL_CLEARING 6000',
+      'payment_escrowed ACCOUNT_KIND_ESCROW -6000',
+      'refund ACCOUNT_KIND_CHANNEL_CLEARING -6000',
+      'refund ACCOUNT_KIND_ESCROW 6000',
+    ]);
+  }, 600_000);
+
+  it('a released checkout whose money payment refunded: the order is emptied by that refund, escrow asks nothing', async () => {
+    const orders: ReleaseStep[][] = [
+      ['payment', 'released'],
+      ['released', 'payment'],
+    ];
+    for (const [i, order] of orders.entries()) {
+      const c = checkoutCase(OP, `rel-ok-${i}`, { discount: 1_000n, money: 6_000n });
+      const paymentRefundId = randomUUID();
+      for (const step of order) await releaseStep(c, step, paymentRefundId);
+      const { order: held } = await app.getEscrowOrder({ orderId: c.checkoutId });
+      expect(held).toMatchObject({ status: EscrowStatus.ESCROW_STATUS_HELD, refundPending: CNY(0n) });
+      const refused = await grpcError(app.completeOrder({ requestId: randomUUID(), orderId: c.checkoutId }));
+      expect(errorCode(refused)).toBe('CHECKOUT_RELEASED');
+      await h.applied(
+        await h.publish(
+          'payment',
+          PaymentEvents.RefundSucceeded,
+          moneyRefunded(c, paymentRefundId, 6_000n, 6_000n),
+          {
+            key: c.paymentId,
+          },
+        ),
+      );
+      const { order: done } = await app.getEscrowOrder({ orderId: c.checkoutId });
+      expect(done).toMatchObject({ status: EscrowStatus.ESCROW_STATUS_REFUNDED, refunded: CNY(6_000n) });
+      const { rows } = await h.pool.query(
+        `SELECT 1 FROM escrow_refunds WHERE order_id = $1 AND origin <> 'payment'`,
+        [c.paymentId],
+      );
+      expect(rows).toHaveLength(0);
+    }
   }, 120_000);
 
   it('a coupon redeemed outside a checkout: the funder pays the place; a rollback by a payment refund reverses it, other releases post nothing', async () => {

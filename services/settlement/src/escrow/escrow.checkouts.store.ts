@@ -169,3 +169,84 @@ export async function markRefundApplied(
     [r.checkoutId, r.refundId, r.escrowRefundId],
   );
 }
+
+// ---- released checkouts (migrations/0009_checkout_releases.sql) ----
+
+export interface CheckoutReleaseRow {
+  checkout_id: string;
+  event_id: string;
+  operator_id: string;
+  project_id: string;
+  order_id: string | null;
+  payment_refund_id: string;
+  reason: string;
+  coupon_redemption_id: string;
+  points_reservation_id: string;
+  escrow_refund_id: string | null;
+  received_at: Date;
+}
+
+/** Records a released checkout once (a second CheckoutReleased of it changes nothing). */
+export async function insertRelease(
+  client: PoolClient,
+  r: Omit<CheckoutReleaseRow, 'escrow_refund_id' | 'received_at'>,
+): Promise<void> {
+  const cols = Object.keys(r) as (keyof typeof r)[];
+  await client.query(
+    `INSERT INTO checkout_releases (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})
+     ON CONFLICT DO NOTHING`,
+    cols.map((c) => r[c]),
+  );
+}
+
+/** The released checkout's row lock: what its release does to its order happens under it. */
+export async function lockRelease(
+  client: PoolClient,
+  checkoutId: string,
+): Promise<CheckoutReleaseRow | undefined> {
+  const { rows } = await client.query<CheckoutReleaseRow>(
+    'SELECT * FROM checkout_releases WHERE checkout_id = $1 FOR UPDATE',
+    [checkoutId],
+  );
+  return rows[0];
+}
+
+/** The released checkout whose order this is, if any. */
+export async function releaseOfOrder(db: Queryable, orderId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ checkout_id: string }>(
+    'SELECT checkout_id FROM checkout_releases WHERE order_id = $1',
+    [orderId],
+  );
+  return rows[0]?.checkout_id;
+}
+
+export async function setReleaseRefund(
+  client: PoolClient,
+  checkoutId: string,
+  escrowRefundId: string,
+): Promise<void> {
+  const { rowCount } = await client.query(
+    `UPDATE checkout_releases SET escrow_refund_id = $2 WHERE checkout_id = $1 AND escrow_refund_id IS NULL`,
+    [checkoutId, escrowRefundId],
+  );
+  if (rowCount !== 1) throw new Error(`released checkout ${checkoutId} has its escrow refund already`);
+}
+
+/** A refund asked of payment directly that failed, of a checkout's order (once per refund). */
+export async function insertFailedPaymentRefund(
+  client: PoolClient,
+  r: { paymentRefundId: string; orderId: string; eventId: string; reason: string },
+): Promise<void> {
+  await client.query(
+    `INSERT INTO failed_payment_refunds (payment_refund_id, order_id, event_id, reason) VALUES ($1, $2, $3, $4)
+     ON CONFLICT DO NOTHING`,
+    [r.paymentRefundId, r.orderId, r.eventId, r.reason],
+  );
+}
+
+export async function paymentRefundFailed(db: Queryable, paymentRefundId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM failed_payment_refunds WHERE payment_refund_id = $1', [
+    paymentRefundId,
+  ]);
+  return rowCount === 1;
+}

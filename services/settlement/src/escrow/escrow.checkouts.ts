@@ -1,8 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Registry } from 'prom-client';
 import { fromTimestamp, Logger, LOGGER, METRICS_REGISTRY, PoolClient } from '@citybase/platform';
 import type { Money } from '@citybase/contracts/citybase/common/v1/common';
-import type { CheckoutCompleted, CheckoutRefunded } from '@citybase/contracts/citybase/payment/v1/events';
+import type {
+  CheckoutCompleted,
+  CheckoutRefunded,
+  CheckoutReleased,
+  RefundFailed,
+} from '@citybase/contracts/citybase/payment/v1/events';
 import {
   AccountKind,
   ChannelSplitStatus,
@@ -16,13 +22,19 @@ import {
   claimPart,
   insertCheckout,
   insertCheckoutRefund,
+  insertFailedPaymentRefund,
   insertPart,
+  insertRelease,
   lockCheckout,
   lockPart,
+  lockRelease,
   markRefundApplied,
   PartSource,
+  paymentRefundFailed,
   RedeemedPartRow,
+  releaseOfOrder,
   setPartRolledBack,
+  setReleaseRefund,
   waitingRefunds,
 } from './escrow.checkouts.store';
 import { autoConfirmAt } from './escrow.domain';
@@ -216,8 +228,59 @@ export class EscrowCheckouts {
   }
 
   /** A checkout's money part is in escrow (PaymentSucceeded naming it): its parts join the order. */
-  orderCreated(client: PoolClient, checkoutId: string): Promise<void> {
-    return this.advance(client, checkoutId);
+  async orderCreated(client: PoolClient, checkoutId: string): Promise<void> {
+    await this.advance(client, checkoutId);
+    await this.settleRelease(client, checkoutId);
+  }
+
+  /**
+   * CheckoutReleased: the checkout kept none of its parts. Its order (the payment's, once
+   * PaymentSucceeded arrived) never completes and its money goes back to the payer (settleRelease).
+   * Its coupon and points parts are not the order's: a coupon redemption confirmed before the
+   * release is rolled back by marketing (CouponReleased, not by a checkout refund), which reverses
+   * its posting like any rollback.
+   */
+  async released(client: PoolClient, e: CheckoutReleased, eventId: string): Promise<void> {
+    const checkoutId = e.checkoutId.toLowerCase();
+    const paymentId = e.paymentId.toLowerCase();
+    const operatorId = e.tenancy?.operatorId ?? '';
+    if (!UUID.test(checkoutId) || !operatorId || (paymentId !== '' && !UUID.test(paymentId)))
+      throw new Error(
+        `CheckoutReleased ${e.checkoutId}: checkout_id (a UUID), tenancy and a UUID payment_id (or none) are required`,
+      );
+    await insertRelease(client, {
+      checkout_id: checkoutId,
+      event_id: eventId,
+      operator_id: operatorId,
+      project_id: e.tenancy?.projectId ?? '',
+      order_id: paymentId || null,
+      payment_refund_id: e.paymentRefundId,
+      reason: e.reason,
+      coupon_redemption_id: e.couponRedemptionId,
+      points_reservation_id: e.pointsReservationId,
+    });
+    await this.settleRelease(client, checkoutId);
+  }
+
+  /**
+   * RefundFailed of a refund asked of payment directly, for a checkout's order: recorded, and if
+   * the checkout was released (payment's refund of its money failed at the channel) escrow refunds
+   * the order instead.
+   */
+  async paymentRefundFailedFor(
+    client: PoolClient,
+    order: EscrowOrderRow,
+    e: RefundFailed,
+    eventId: string,
+  ): Promise<void> {
+    await insertFailedPaymentRefund(client, {
+      paymentRefundId: e.refundId,
+      orderId: order.order_id,
+      eventId,
+      reason: e.reason,
+    });
+    const checkoutId = await releaseOfOrder(client, order.order_id);
+    if (checkoutId) await this.settleRelease(client, checkoutId);
   }
 
   /** A coupon redemption outside a checkout rolled back: its reversing posting. */
@@ -231,6 +294,50 @@ export class EscrowCheckouts {
   }
 
   // ---- what has become possible ----
+
+  /**
+   * A released checkout's order, once both are known (under the release's row lock, then the
+   * order's): marked released (it never completes, the auto-confirm job skips it); then, while it
+   * still holds money, that money goes back to the payer. Payment refunds it itself
+   * (`payment_refund_id`; its RefundSucceeded empties the order as any refund asked of payment);
+   * only when that refund failed at the channel, or payment refunds nothing, escrow refunds what
+   * the order holds through the channel (origin `checkout_release`, once: its id on the release).
+   */
+  private async settleRelease(client: PoolClient, checkoutId: string): Promise<void> {
+    const release = await lockRelease(client, checkoutId);
+    if (!release?.order_id) return;
+    let order = await lockOrder(client, release.order_id);
+    if (!order) return; // the payment's PaymentSucceeded has not arrived yet
+    if (order.checkout_id !== release.checkout_id)
+      throw new Error(
+        `released checkout ${checkoutId}: its order ${order.order_id} is checkout ${order.checkout_id ?? '(none)'}'s`,
+      );
+    if (!order.checkout_released)
+      order = await updateOrder(client, order.order_id, { checkout_released: true, parts_pending: false });
+    if (release.escrow_refund_id !== null) return;
+    const open =
+      order.status === EscrowStatus.ESCROW_STATUS_HELD ||
+      order.status === EscrowStatus.ESCROW_STATUS_DISPUTED;
+    const left = order.held_minor - order.refund_pending_minor;
+    if (!open || left <= 0n) return;
+    if (release.payment_refund_id !== '' && !(await paymentRefundFailed(client, release.payment_refund_id)))
+      return; // payment's refund of the money is on its way
+    if (order.resolution_refund_id !== null) return; // a dispute's refund is giving it back
+    const refundId = randomUUID();
+    await this.refunds.startRefund(client, order, {
+      refundId,
+      origin: 'checkout_release',
+      amountMinor: left,
+      destination: 'original',
+      reason: `checkout ${checkoutId} released (${release.reason || 'no reason'}); payment did not refund it`,
+      requestedBy: 'settlement',
+    });
+    await setReleaseRefund(client, checkoutId, refundId);
+    this.logger.warn(
+      { checkout_id: checkoutId, order_id: order.order_id, amount_minor: left.toString() },
+      "a released checkout's money was not refunded by payment: escrow refunds it through the channel",
+    );
+  }
 
   private async advance(client: PoolClient, checkoutId: string): Promise<void> {
     const checkout = await lockCheckout(client, checkoutId);

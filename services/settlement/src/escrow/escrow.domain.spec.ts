@@ -154,6 +154,7 @@ const state = (over: Partial<OrderState> = {}): OrderState => ({
   resolutionPending: false,
   checkout: false,
   partsPending: false,
+  checkoutReleased: false,
   ...over,
 });
 
@@ -191,6 +192,13 @@ describe('state decisions', () => {
     const refund = domainErrorOf(() => decideRefund(state({ checkout: true }), 100n, 'original', 'payer'));
     expect(refund).toMatchObject({ kind: 'failed_precondition', code: 'ORDER_IS_CHECKOUT' });
     expect(refund.message).toContain('RefundCheckout');
+  });
+
+  it("a released checkout's order never completes; its money may go back to the payer", () => {
+    const released = state({ checkout: true, checkoutReleased: true });
+    for (const by of ['app', 'auto_confirm', 'dispute'] as const)
+      expect(domainErrorOf(() => decideCompletion(released, by)).code).toBe('CHECKOUT_RELEASED');
+    expect(decideRefund(released, 1_000n, 'original', 'payer')).toEqual({ kind: 'escrow_via_channel' });
   });
 
   it('disputes: only a held order opens one; only a disputed one without a pending refund resolves', () => {

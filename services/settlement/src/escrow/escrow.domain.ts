@@ -120,6 +120,8 @@ export interface OrderState {
   checkout: boolean;
   /** A checkout's order still waiting for one of its parts. */
   partsPending: boolean;
+  /** A released checkout's order: never completes; its money may only go back to the payer. */
+  checkoutReleased: boolean;
 }
 
 export type CompletedBy = 'app' | 'auto_confirm' | 'dispute';
@@ -144,6 +146,7 @@ export function decideCompletion(order: OrderState, by: CompletedBy): 'complete'
     case EscrowStatus.UNRECOGNIZED:
       throw EscrowErrors.notCompletable(order.orderId, order.status);
   }
+  if (order.checkoutReleased) throw EscrowErrors.checkoutReleased(order.orderId);
   if (order.refundPendingMinor > 0n) throw EscrowErrors.refundPending(order.orderId);
   if (order.partsPending) throw EscrowErrors.partsPending(order.orderId);
   if (order.heldMinor <= 0n) throw EscrowErrors.notCompletable(order.orderId, order.status);
@@ -184,8 +187,9 @@ export function decideRefund(
   payerRef: string,
 ): RefundPlan {
   if (order.resolutionPending) throw EscrowErrors.resolutionPending(order.orderId);
-  // a checkout's refund gives back money, points and coupon together: payment's RefundCheckout
-  if (order.checkout) throw EscrowErrors.checkoutOrder(order.orderId);
+  // a checkout's refund gives back money, points and coupon together: payment's RefundCheckout;
+  // a released checkout has no refund at payment, only its money to give back
+  if (order.checkout && !order.checkoutReleased) throw EscrowErrors.checkoutOrder(order.orderId);
   if (order.status === EscrowStatus.ESCROW_STATUS_REFUNDED)
     throw EscrowErrors.notRefundable(order.orderId, order.status);
   const refundable = order.paidMinor - order.refundedMinor - order.refundPendingMinor;

@@ -69,6 +69,12 @@ export const EscrowErrors = {
       `order ${orderId} is a checkout's still waiting for its coupon, points or payment part; retry once they arrived`,
     ),
 
+  checkoutReleased: (orderId: string) =>
+    DomainError.precondition(
+      'CHECKOUT_RELEASED',
+      `order ${orderId} is a released checkout's: it never completes, its money goes back to the payer`,
+    ),
+
   checkoutOrder: (orderId: string) =>
     DomainError.precondition(
       'ORDER_IS_CHECKOUT',

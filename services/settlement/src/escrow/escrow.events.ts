@@ -13,6 +13,7 @@ import type {
   ChannelSplitFailed,
   CheckoutCompleted,
   CheckoutRefunded,
+  CheckoutReleased,
   ChannelSplitReturnFailed,
   ChannelSplitReturnSucceeded,
   ChannelSplitSucceeded,
@@ -63,13 +64,19 @@ export class EscrowEventHandlers implements EventSubscriber {
   onCheckoutRefunded(client: PoolClient, e: CheckoutRefunded, ctx: EventContext): Promise<void> {
     return this.checkouts.refunded(client, e, ctx.envelope.id);
   }
+
+  onCheckoutReleased(client: PoolClient, e: CheckoutReleased, ctx: EventContext): Promise<void> {
+    return this.checkouts.released(client, e, ctx.envelope.id);
+  }
+
   /** Payments held, refunds, and the channel's answers to settlement's instructions. */
   subscribe(on: Subscribe): void {
     on(PaymentEvents.PaymentSucceeded, (client, event, ctx) => this.onPaymentSucceeded(client, event, ctx));
     on(PaymentEvents.CheckoutCompleted, (client, event, ctx) => this.onCheckoutCompleted(client, event, ctx));
     on(PaymentEvents.CheckoutRefunded, (client, event, ctx) => this.onCheckoutRefunded(client, event, ctx));
+    on(PaymentEvents.CheckoutReleased, (client, event, ctx) => this.onCheckoutReleased(client, event, ctx));
     on(PaymentEvents.RefundSucceeded, (client, event) => this.onRefundSucceeded(client, event));
-    on(PaymentEvents.RefundFailed, (client, event) => this.onRefundFailed(client, event));
+    on(PaymentEvents.RefundFailed, (client, event, ctx) => this.onRefundFailed(client, event, ctx));
     on(PaymentEvents.ChannelSplitSucceeded, (client, event) => this.onChannelSplitSucceeded(client, event));
     on(PaymentEvents.ChannelSplitFailed, (client, event) => this.onChannelSplitFailed(client, event));
     on(PaymentEvents.ChannelSplitReturnSucceeded, (client, event) =>
@@ -96,9 +103,16 @@ export class EscrowEventHandlers implements EventSubscriber {
     await this.refunds.applyExternalRefund(client, order, e);
   }
 
-  async onRefundFailed(client: PoolClient, e: RefundFailed): Promise<void> {
-    // a refund asked of payment directly that failed moved no money settlement knows of
-    if (e.instructionId === '') return;
+  async onRefundFailed(client: PoolClient, e: RefundFailed, ctx: EventContext): Promise<void> {
+    if (e.instructionId === '') {
+      // a refund asked of payment directly that failed moved no money; for a checkout's order it
+      // may be a released checkout's money that escrow must now give back
+      const orderId = e.paymentId.toLowerCase();
+      if (!UUID.test(orderId)) return;
+      const order = await lockOrder(client, orderId);
+      if (order?.checkout_id) await this.checkouts.paymentRefundFailedFor(client, order, e, ctx.envelope.id);
+      return;
+    }
     await this.answer(client, 'refund', e.instructionId, failed(e.reason, 'REFUND_FAILED'));
   }
 

@@ -61,6 +61,8 @@ export interface EscrowOrderRow {
   points_refunded_minor: bigint;
   /** A checkout's order still waiting for a part: it cannot complete. */
   parts_pending: boolean;
+  /** The order's checkout was released (CheckoutReleased): it cannot complete; its money goes back. */
+  checkout_released: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -106,10 +108,12 @@ export async function findOrder(db: Queryable, orderId: string): Promise<EscrowO
   return rows[0];
 }
 
-/** The order id an RPC names: an order's own id, or a checkout's (its order's id). */
+/** The order id an RPC names: an order's own id, or a checkout's (its order's id), released or not. */
 export async function orderIdFor(db: Queryable, id: string): Promise<string> {
   const { rows } = await db.query<{ order_id: string }>(
-    'SELECT order_id FROM checkouts WHERE checkout_id = $1',
+    `SELECT order_id FROM checkouts WHERE checkout_id = $1
+     UNION ALL
+     SELECT order_id FROM checkout_releases WHERE checkout_id = $1 AND order_id IS NOT NULL`,
     [id],
   );
   return rows[0]?.order_id ?? id;
@@ -121,7 +125,10 @@ export async function findOrderOrCheckout(db: Queryable, id: string): Promise<Es
     `SELECT * FROM escrow_orders WHERE order_id = $1
      UNION ALL
      SELECT o.* FROM checkouts c JOIN escrow_orders o ON o.order_id = c.order_id
-      WHERE c.checkout_id = $1 AND c.order_id <> $1`,
+      WHERE c.checkout_id = $1 AND c.order_id <> $1
+     UNION ALL
+     SELECT o.* FROM checkout_releases r JOIN escrow_orders o ON o.order_id = r.order_id
+      WHERE r.checkout_id = $1`,
     [id],
   );
   return rows[0];
@@ -193,7 +200,7 @@ export async function claimDueOrder(client: PoolClient, skip: string[]): Promise
   const { rows } = await client.query<EscrowOrderRow>(
     `SELECT * FROM escrow_orders
       WHERE status = 1 AND auto_confirm_at <= now() AND refund_pending_minor = 0 AND resolution_refund_id IS NULL
-        AND NOT parts_pending AND NOT (order_id = ANY($1::uuid[]))
+        AND NOT parts_pending AND NOT checkout_released AND NOT (order_id = ANY($1::uuid[]))
       ORDER BY auto_confirm_at
       LIMIT 1 FOR UPDATE SKIP LOCKED`,
     [skip],
@@ -206,7 +213,7 @@ export async function peekDueOrders(db: Queryable, limit: number): Promise<Escro
   const { rows } = await db.query<EscrowOrderRow>(
     `SELECT * FROM escrow_orders
       WHERE status = 1 AND auto_confirm_at <= now() AND refund_pending_minor = 0 AND resolution_refund_id IS NULL
-        AND NOT parts_pending
+        AND NOT parts_pending AND NOT checkout_released
       ORDER BY auto_confirm_at LIMIT $1`,
     [limit],
   );
@@ -313,7 +320,7 @@ export async function positions(
 
 // ---- refunds ----
 
-export type RefundOrigin = 'order' | 'dispute' | 'payment' | 'checkout';
+export type RefundOrigin = 'order' | 'dispute' | 'payment' | 'checkout' | 'checkout_release';
 export type RefundStatusName = 'returning_split' | 'refunding' | 'succeeded' | 'failed';
 
 export interface EscrowRefundRow {

@@ -60,6 +60,7 @@ export const orderState = (o: EscrowOrderRow): OrderState => ({
   resolutionPending: o.resolution_refund_id !== null,
   checkout: o.checkout_id !== null,
   partsPending: o.parts_pending,
+  checkoutReleased: o.checkout_released,
 });
 
 export const tenancyOf = (o: EscrowOrderRow) => ({
