@@ -2,14 +2,15 @@
 // from a TestIssuer, gRPC clients per caller (an operator's back office, the residents' app), and
 // campaigns made through the RPCs.
 import type { Pool } from 'pg';
-import { toTimestamp } from '@citybase/platform';
-import { PromiseClient, ServiceHarness, startServiceHarness, uniqueName } from '@citybase/platform/testing';
 import {
-  Campaign,
-  CampaignStatus,
-  FundingSource,
-  MarketingServiceService,
-} from '@citybase/contracts/citybase/marketing/v1/marketing';
+  amountOffCampaign,
+  createActiveCampaign,
+  PromiseClient,
+  ServiceHarness,
+  startServiceHarness,
+  uniqueName,
+} from '@citybase/platform/testing';
+import { Campaign, MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { MarketingEvents } from '@citybase/contracts/events';
 import { definition } from '../src/definition';
 import type { ServiceError } from '@grpc/grpc-js';
@@ -70,61 +71,18 @@ export const tenancy = (operatorId: string, projectId = '', merchantId = '') => 
   merchantId,
 });
 
-const HOUR = 3_600_000;
-
 /** A campaign of `operatorId`: 10 CNY off, 100 coupons, claimable from an hour ago for a day. */
 export function campaignSpec(operatorId: string, over: Partial<Campaign> = {}): Campaign {
-  const now = Date.now();
-  return {
-    campaignId: '',
-    tenancy: tenancy(operatorId),
-    name: 'Autumn coffee',
-    status: CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED,
-    discount: { kind: { $case: 'amountOff', value: { currency: 'CNY', amountMinor: 1000n } } },
-    funding: FundingSource.FUNDING_SOURCE_OPERATOR,
-    targeting: { projectIds: [], merchantIds: [], scenarios: [], tiers: [] },
-    stacking: { exclusive: false, group: '', priority: 0 },
-    claimFrom: toTimestamp(new Date(now - HOUR)),
-    claimUntil: toTimestamp(new Date(now + 24 * HOUR)),
-    couponValidDays: 30,
-    useUntil: undefined,
-    maxCoupons: 100n,
-    maxSpend: undefined,
-    perUserLimit: 0,
-    perHouseholdLimit: 0,
-    perUserDailyLimit: 0,
-    flashSale: false,
-    genericCode: '',
-    claimed: 0n,
-    redeemed: 0n,
-    claimedValue: undefined,
-    redeemedDiscount: undefined,
-    createdAt: undefined,
-    updatedAt: undefined,
-    ...over,
-  };
+  return amountOffCampaign(operatorId, 1000n, { name: 'Autumn coffee', maxCoupons: 100n, ...over });
 }
 
 /** Creates and activates a campaign; answers it ACTIVE. */
-export async function activeCampaign(
+export function activeCampaign(
   client: MarketingClient,
   operatorId: string,
   over: Partial<Campaign> = {},
 ): Promise<Campaign> {
-  const created = (
-    await client.createCampaign({ requestId: uniqueName('c'), campaign: campaignSpec(operatorId, over) })
-  ).campaign!;
-  return (
-    await client.updateCampaign({
-      requestId: uniqueName('u'),
-      tenancy: created.tenancy,
-      campaignId: created.campaignId,
-      status: CampaignStatus.CAMPAIGN_STATUS_ACTIVE,
-      maxCoupons: 0n,
-      maxSpend: undefined,
-      claimUntil: undefined,
-    })
-  ).campaign!;
+  return createActiveCampaign(client, campaignSpec(operatorId, over));
 }
 
 /** Settles a list of claims: how many succeeded, and the gRPC codes of the refusals. */

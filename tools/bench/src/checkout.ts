@@ -6,21 +6,20 @@
 // checkouts_per_s >= 0.5 x payments_per_s (docs/payment-checkout.md).
 import { randomUUID } from 'crypto';
 import { Client } from 'pg';
-import { cityPeriod, toTimestamp } from '@citybase/platform';
-import {
-  CampaignStatus,
-  FundingSource,
-  MarketingServiceService,
-} from '@citybase/contracts/citybase/marketing/v1/marketing';
+import { cityPeriod } from '@citybase/platform';
+import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { PaymentScenario, PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
 import { PointsServiceService, ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
 import {
+  amountOffCampaign,
+  createActiveCampaign,
   grpcClient,
   routeProjectToSandbox,
   spawnSandboxChannel,
   spawnService,
   startTokenServiceFake,
   TestIssuer,
+  uniqueCampaignCode,
   uniqueName,
 } from '@citybase/platform/testing';
 import {
@@ -193,49 +192,15 @@ export async function runCheckout(cleanup: Cleanup): Promise<void> {
     allotted,
   });
   await pointsAdmin.setBudget({ requestId: randomUUID(), tenancy, period, allotted });
-  const code = `BENCH${randomUUID().replace(/-/g, '').slice(0, 10).toUpperCase()}`;
-  const t = Date.now();
-  const campaign = (
-    await marketingAdmin.createCampaign({
-      requestId: randomUUID(),
-      campaign: {
-        campaignId: '',
-        tenancy,
-        name: 'bench',
-        status: CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED,
-        discount: { kind: { $case: 'amountOff', value: { currency: 'CNY', amountMinor: 100n } } },
-        funding: FundingSource.FUNDING_SOURCE_OPERATOR,
-        targeting: { projectIds: [], merchantIds: [], scenarios: [], tiers: [] },
-        stacking: { exclusive: false, group: '', priority: 0 },
-        claimFrom: toTimestamp(new Date(t - 3_600_000)),
-        claimUntil: toTimestamp(new Date(t + 86_400_000)),
-        couponValidDays: 30,
-        useUntil: undefined,
-        maxCoupons: BigInt(p.checkouts * 2),
-        maxSpend: undefined,
-        perUserLimit: 0,
-        perHouseholdLimit: 0,
-        perUserDailyLimit: 0,
-        flashSale: false,
-        genericCode: code,
-        claimed: 0n,
-        redeemed: 0n,
-        claimedValue: undefined,
-        redeemedDiscount: undefined,
-        createdAt: undefined,
-        updatedAt: undefined,
-      },
-    })
-  ).campaign!;
-  await marketingAdmin.updateCampaign({
-    requestId: randomUUID(),
-    tenancy,
-    campaignId: campaign.campaignId,
-    status: CampaignStatus.CAMPAIGN_STATUS_ACTIVE,
-    maxCoupons: 0n,
-    maxSpend: undefined,
-    claimUntil: undefined,
-  });
+  const code = uniqueCampaignCode('BENCH', 15);
+  await createActiveCampaign(
+    marketingAdmin,
+    amountOffCampaign(tenancy.operatorId, 100n, {
+      tenancy,
+      name: 'bench',
+      maxCoupons: BigInt(p.checkouts * 2),
+    }),
+  );
   note(`issuing points to ${p.checkouts} residents`);
   await inParallel(p.checkouts, p.concurrency, async (i) => {
     await pointsAdmin.issuePoints({

@@ -2,8 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Pool } from 'pg';
-import { cityPeriod, toTimestamp } from '@citybase/platform';
+import { cityPeriod } from '@citybase/platform';
 import {
+  amountOffCampaign,
+  createActiveCampaign,
   createTestDatabase,
   freePort,
   grpcClient,
@@ -19,14 +21,11 @@ import {
   TestDatabase,
   TestIssuer,
   TokenServiceFake,
+  uniqueCampaignCode,
   uniqueName,
   waitFor,
 } from '@citybase/platform/testing';
-import {
-  CampaignStatus,
-  FundingSource,
-  MarketingServiceService,
-} from '@citybase/contracts/citybase/marketing/v1/marketing';
+import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import {
   Checkout,
   CheckoutStatus,
@@ -238,52 +237,16 @@ export class CheckoutCity {
       reason: 'GOODWILL',
       expiresAt: undefined,
     });
-    const code = uniqueName('C')
-      .replace(/[^A-Za-z0-9]/g, '')
-      .slice(-16)
-      .toUpperCase();
-    const now = Date.now();
-    const campaign = (
-      await this.marketingAdmin.createCampaign({
-        requestId: uniqueName('c'),
-        campaign: {
-          campaignId: '',
-          tenancy: this.tenancy,
-          name: this.label,
-          status: CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED,
-          discount: { kind: { $case: 'amountOff', value: { currency: 'CNY', amountMinor: 1_000n } } },
-          funding: FundingSource.FUNDING_SOURCE_OPERATOR,
-          targeting: { projectIds: [], merchantIds: [], scenarios: [], tiers: [] },
-          stacking: { exclusive: false, group: '', priority: 0 },
-          claimFrom: toTimestamp(new Date(now - 3_600_000)),
-          claimUntil: toTimestamp(new Date(now + 86_400_000)),
-          couponValidDays: 30,
-          useUntil: undefined,
-          maxCoupons: 10n,
-          maxSpend: undefined,
-          perUserLimit: 0,
-          perHouseholdLimit: 0,
-          perUserDailyLimit: 0,
-          flashSale: false,
-          genericCode: code,
-          claimed: 0n,
-          redeemed: 0n,
-          claimedValue: undefined,
-          redeemedDiscount: undefined,
-          createdAt: undefined,
-          updatedAt: undefined,
-        },
-      })
-    ).campaign!;
-    await this.marketingAdmin.updateCampaign({
-      requestId: uniqueName('u'),
-      tenancy: campaign.tenancy,
-      campaignId: campaign.campaignId,
-      status: CampaignStatus.CAMPAIGN_STATUS_ACTIVE,
-      maxCoupons: 0n,
-      maxSpend: undefined,
-      claimUntil: undefined,
-    });
+    const code = uniqueCampaignCode('C', 16);
+    await createActiveCampaign(
+      this.marketingAdmin,
+      amountOffCampaign(this.operatorId, 1_000n, {
+        tenancy: this.tenancy,
+        name: this.label,
+        maxCoupons: 10n,
+        genericCode: code,
+      }),
+    );
     const request: CreateCheckoutRequest = {
       requestId: randomUUID(),
       tenancy: { operatorId: this.operatorId, projectId: this.projectId, merchantId: '' },

@@ -12,3 +12,4 @@ export * from './spec-helpers';
 export * from './row-counts';
 export * from './publish-event';
 export * from './token-service-fake';
+export * from './campaigns';
