@@ -3,8 +3,10 @@
 // one TestIssuer; payment calls points and marketing as its own API client through a token service
 // standing in for identity (libs/platform outbound), exactly as against identity.
 import { Pool } from 'pg';
-import { cityPeriod, toTimestamp } from '@citybase/platform';
+import { cityPeriod } from '@citybase/platform';
 import {
+  amountOffCampaign,
+  createActiveCampaign,
   createTestDatabase,
   grpcClient,
   kafkaTestPrefix,
@@ -16,14 +18,18 @@ import {
   TestDatabase,
   TestIssuer,
   TokenServiceFake,
+  uniqueCampaignCode,
   uniqueName,
+  waitFor,
 } from '@citybase/platform/testing';
+import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import {
-  CampaignStatus,
-  FundingSource,
-  MarketingServiceService,
-} from '@citybase/contracts/citybase/marketing/v1/marketing';
-import { PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
+  CheckoutStatus,
+  CreateCheckoutRequest,
+  PaymentScenario,
+  PaymentServiceService,
+} from '@citybase/contracts/citybase/payment/v1/payment';
+import { PaymentEvents } from '@citybase/contracts/events';
 import { PointsServiceService, ShortfallPolicy } from '@citybase/contracts/citybase/points/v1/points';
 import { APP_SCOPES, Harness, startHarness } from './intents-harness';
 
@@ -93,6 +99,8 @@ export async function startCheckoutHarness(
       PAYMENT_CLIENT_SECRET: SECRET,
       PAYMENT_CHECKOUT_INTERVAL_MS: '200',
       PAYMENT_RECONCILE_INTERVAL_MS: '300',
+      // payment's events reach points' and marketing's consumers (e.g. CheckoutReleased, CheckoutRefunded)
+      KAFKA_TOPIC_PREFIX: prefix,
       ...env,
     },
   });
@@ -203,51 +211,79 @@ export async function activeCampaign(
   operatorId: string,
   offMinor: bigint,
 ): Promise<string> {
-  const code = uniqueName('CODE')
-    .replace(/[^A-Za-z0-9]/g, '')
-    .slice(-20)
-    .toUpperCase();
-  const now = Date.now();
-  const created = (
-    await c.marketingAdmin.createCampaign({
-      requestId: uniqueName('c'),
-      campaign: {
-        campaignId: '',
-        tenancy: { operatorId, projectId: '', merchantId: '' },
-        name: 'Checkout test',
-        status: CampaignStatus.CAMPAIGN_STATUS_UNSPECIFIED,
-        discount: { kind: { $case: 'amountOff', value: { currency: 'CNY', amountMinor: offMinor } } },
-        funding: FundingSource.FUNDING_SOURCE_OPERATOR,
-        targeting: { projectIds: [], merchantIds: [], scenarios: [], tiers: [] },
-        stacking: { exclusive: false, group: '', priority: 0 },
-        claimFrom: toTimestamp(new Date(now - 3_600_000)),
-        claimUntil: toTimestamp(new Date(now + 86_400_000)),
-        couponValidDays: 30,
-        useUntil: undefined,
-        maxCoupons: 1000n,
-        maxSpend: undefined,
-        perUserLimit: 0,
-        perHouseholdLimit: 0,
-        perUserDailyLimit: 0,
-        flashSale: false,
-        genericCode: code,
-        claimed: 0n,
-        redeemed: 0n,
-        claimedValue: undefined,
-        redeemedDiscount: undefined,
-        createdAt: undefined,
-        updatedAt: undefined,
-      },
-    })
-  ).campaign!;
-  await c.marketingAdmin.updateCampaign({
-    requestId: uniqueName('u'),
-    tenancy: created.tenancy,
-    campaignId: created.campaignId,
-    status: CampaignStatus.CAMPAIGN_STATUS_ACTIVE,
-    maxCoupons: 0n,
-    maxSpend: undefined,
-    claimUntil: undefined,
-  });
+  const code = uniqueCampaignCode('CODE');
+  await createActiveCampaign(
+    c.marketingAdmin,
+    amountOffCampaign(operatorId, offMinor, { name: 'Checkout test', genericCode: code }),
+  );
   return code;
+}
+
+/** Where the suite's checkouts happen: the operator's project and merchant. */
+export interface CheckoutPlace {
+  operatorId: string;
+  projectId: string;
+  merchantId: string;
+}
+
+/**
+ * The requests and reads the checkout suites share, at one place; `harness` is read at each call
+ * (the suite starts it in beforeAll).
+ */
+export function checkoutKit(harness: () => CheckoutHarness, at: CheckoutPlace) {
+  const tenancy = { operatorId: at.operatorId, projectId: '', merchantId: '' };
+  const request = (over: Partial<CreateCheckoutRequest> = {}): CreateCheckoutRequest => ({
+    requestId: uniqueName('co'),
+    tenancy: { operatorId: at.operatorId, projectId: at.projectId, merchantId: '' },
+    merchantId: at.merchantId,
+    scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
+    total: { currency: 'CNY', amountMinor: 10_000n },
+    itemCodes: [],
+    userId: uniqueName('u'),
+    pointsHolderId: '',
+    couponId: '',
+    couponCode: '',
+    points: 0n,
+    payerRef: 'payer-1',
+    description: 'basket',
+    expiresInSeconds: 0,
+    profitSharing: false,
+    ...over,
+  });
+  const create = async (req: CreateCheckoutRequest) => (await harness().app.createCheckout(req)).checkout!;
+  const get = async (checkoutId: string) => (await harness().app.getCheckout({ checkoutId })).checkout!;
+  const until = (checkoutId: string, want: CheckoutStatus) =>
+    waitFor(
+      `checkout ${checkoutId} ${CheckoutStatus[want]}`,
+      async () => {
+        const got = await get(checkoutId);
+        return got.status === want ? got : undefined;
+      },
+      60_000,
+      100,
+    );
+  const reservation = async (reservationId: string) =>
+    (await harness().pointsAdmin.getReservation({ tenancy, reservationId })).reservation!;
+  const coupon = async (couponId: string) =>
+    (await harness().marketingAdmin.getCoupon({ tenancy, couponId })).coupon!;
+  const balance = (holderId: string) => harness().pointsAdmin.getBalance({ tenancy, holderId });
+  /** Payment's events of one key (checkout or payment id) and kind, as its outbox holds them. */
+  const events = async <
+    K extends 'PaymentSucceeded' | 'CheckoutCompleted' | 'CheckoutReleased' | 'CheckoutRefunded',
+  >(
+    key: string,
+    kind: K,
+  ) => {
+    const def = PaymentEvents[kind];
+    const { rows } = await harness().h.pg.query<{ payload: Buffer }>(
+      'SELECT payload FROM outbox WHERE partition_key = $1 AND event_type = $2 ORDER BY id',
+      [key, def.type],
+    );
+    return rows.map(
+      (r) => def.codec.decode(r.payload) as ReturnType<(typeof PaymentEvents)[K]['codec']['decode']>,
+    );
+  };
+  const pay = (paymentId: string, outcome: 'success' | 'fail') =>
+    harness().h.sandboxes[0]!.pay(paymentId, outcome);
+  return { tenancy, request, create, get, until, reservation, coupon, balance, events, pay };
 }

@@ -1,22 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { uniqueName, waitFor } from '@citybase/platform/testing';
-import {
-  Checkout,
-  CheckoutStatus,
-  CreateCheckoutRequest,
-  PaymentScenario,
-  RefundStatus,
-} from '@citybase/contracts/citybase/payment/v1/payment';
+import { Checkout, CheckoutStatus, RefundStatus } from '@citybase/contracts/citybase/payment/v1/payment';
 import { CouponStatus } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { ReservationStatus } from '@citybase/contracts/citybase/points/v1/points';
-import { PaymentEvents } from '@citybase/contracts/events';
 import {
   activeCampaign,
   CheckoutHarness,
+  checkoutKit,
   issuePoints,
   seedPoints,
   startCheckoutHarness,
 } from './checkout-harness';
+import { claimDueCheckouts } from '../src/checkouts/checkouts.store';
 
 /**
  * Checkouts whose reservations run out (docs/payment-checkout.md): the reservations are asked for
@@ -45,44 +41,10 @@ describe('payment checkouts: reservations that run out', () => {
     await c?.stop();
   });
 
-  const tenancy = { operatorId: OP, projectId: '', merchantId: '' };
-  const request = (over: Partial<CreateCheckoutRequest>): CreateCheckoutRequest => ({
-    requestId: uniqueName('co'),
-    tenancy: { operatorId: OP, projectId: PROJECT, merchantId: '' },
-    merchantId: MERCHANT,
-    scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
-    total: { currency: 'CNY', amountMinor: 10_000n },
-    itemCodes: [],
-    userId: uniqueName('u'),
-    pointsHolderId: '',
-    couponId: '',
-    couponCode: '',
-    points: 0n,
-    payerRef: 'payer-1',
-    description: 'basket',
-    expiresInSeconds: 0,
-    profitSharing: false,
-    ...over,
-  });
-  const get = async (checkoutId: string) => (await c.app.getCheckout({ checkoutId })).checkout!;
-  const reservationStatus = async (reservationId: string) =>
-    (await c.pointsAdmin.getReservation({ tenancy, reservationId })).reservation!.status;
-  const couponStatus = async (couponId: string) =>
-    (await c.marketingAdmin.getCoupon({ tenancy, couponId })).coupon!.status;
-  const balance = (holderId: string) => c.pointsAdmin.getBalance({ tenancy, holderId });
-  const events = async <K extends 'PaymentSucceeded' | 'CheckoutReleased' | 'CheckoutCompleted'>(
-    key: string,
-    kind: K,
-  ) => {
-    const def = PaymentEvents[kind];
-    const { rows } = await c.h.pg.query<{ payload: Buffer }>(
-      'SELECT payload FROM outbox WHERE partition_key = $1 AND event_type = $2 ORDER BY id',
-      [key, def.type],
-    );
-    return rows.map(
-      (r) => def.codec.decode(r.payload) as ReturnType<(typeof PaymentEvents)[K]['codec']['decode']>,
-    );
-  };
+  const kit = checkoutKit(() => c, { operatorId: OP, projectId: PROJECT, merchantId: MERCHANT });
+  const { request, get, balance, events } = kit;
+  const reservationStatus = async (reservationId: string) => (await kit.reservation(reservationId)).status;
+  const couponStatus = async (couponId: string) => (await kit.coupon(couponId)).status;
 
   /** A resident with 5,000 points pays 10,000: a 1,000 coupon, 3,000 points, 6,000 money. */
   const mixed = async (): Promise<{ userId: string; co: Checkout }> => {
@@ -163,6 +125,100 @@ describe('payment checkouts: reservations that run out', () => {
     // the money part's PaymentSucceeded names its checkout (settlement escrows it as the checkout's)
     const [succeeded] = await events(co.paymentId, 'PaymentSucceeded');
     expect(succeeded).toMatchObject({ paymentId: co.paymentId, checkoutId: co.checkoutId });
+  });
+
+  it('a saga whose driver hangs mid-step can be taken over by another replica once the configured lease (PAYMENT_CHECKOUT_LEASE_MS 2 s) runs out; it ends once', async () => {
+    // a zero-money checkout of 1,000 points, crashed before its points were reserved: due now, unleased
+    const userId = uniqueName('u');
+    await issuePoints(c, OP, userId, 1_000n);
+    const id = randomUUID();
+    // points' account of the holder locked: the driver's ReservePoints hangs, its lease held
+    const lock = await c.pointsDb.connect();
+    try {
+      await lock.query('BEGIN');
+      const locked = await lock.query(
+        'SELECT 1 FROM accounts WHERE operator_id = $1 AND holder_id = $2 FOR UPDATE',
+        [OP, userId],
+      );
+      expect(locked.rowCount).toBe(1);
+      const { rows: before } = await c.h.pg.query<{ t0: Date }>('SELECT clock_timestamp() AS t0');
+      await c.h.pg.query(
+        `INSERT INTO checkouts (checkout_id, operator_id, project_id, merchant_id, scenario, user_id, points_holder_id,
+                                currency, total_minor, points, payer_ref, expires_in_seconds, reservation_ttl_seconds,
+                                step, expires_at, money_minor, next_attempt_at)
+         VALUES ($1, $2, $3, $4, 4, $5, $5, 'CNY', 1000, 1000, 'p', 900, 600, 'RESERVE_POINTS',
+                 now() + interval '15 minutes', 1000, now())`,
+        [id, OP, PROJECT, MERCHANT, userId],
+      );
+      type Lease = { lease_until: Date | null; now: Date };
+      const lease = async () =>
+        (
+          await c.h.pg.query<Lease>(
+            'SELECT lease_until, clock_timestamp() AS now FROM checkouts WHERE checkout_id = $1',
+            [id],
+          )
+        ).rows[0]!;
+      // the job claims it for the configured 2 s, not the default 30 s
+      const first = await waitFor(
+        'the job claims the saga',
+        async () => {
+          const l = await lease();
+          return l.lease_until ? l : undefined;
+        },
+        30_000,
+        50,
+      );
+      const firstUntil = first.lease_until!.getTime();
+      expect(firstUntil - before[0]!.t0.getTime()).toBeGreaterThanOrEqual(2_000);
+      expect(firstUntil - first.now.getTime()).toBeLessThanOrEqual(2_000);
+      // the job awaits its hung driver; another replica's job claims the saga as soon as the lease
+      // ran out, while the first driver is still in its call (no attempt recorded, nothing failed)
+      const replica = new Client({ connectionString: c.h.db.url });
+      await replica.connect();
+      try {
+        const takenOver = await waitFor(
+          'another replica takes the saga over after the lease',
+          async () => {
+            await replica.query('BEGIN');
+            try {
+              const ids = await claimDueCheckouts(replica as never, 100, 2_000);
+              const { rows } = await replica.query<{ attempts: number; last_error: string }>(
+                'SELECT attempts, last_error FROM checkouts WHERE checkout_id = $1',
+                [id],
+              );
+              return ids.includes(id) ? rows[0] : undefined;
+            } finally {
+              await replica.query('COMMIT');
+            }
+          },
+          30_000,
+          50,
+        );
+        expect(takenOver).toEqual({ attempts: 0, last_error: '' });
+      } finally {
+        await replica.end();
+      }
+    } finally {
+      await lock.query('ROLLBACK').catch(() => undefined);
+      lock.release();
+    }
+    // the hung call goes on once the lock is gone: one reservation, confirmed once, one outcome
+    const done = await waitFor(
+      'the saga completed',
+      async () => {
+        const co = await get(id);
+        return co.status === CheckoutStatus.CHECKOUT_STATUS_COMPLETED ? co : undefined;
+      },
+      60_000,
+      100,
+    );
+    expect(await reservationStatus(done.pointsReservationId)).toBe(
+      ReservationStatus.RESERVATION_STATUS_CONFIRMED,
+    );
+    expect(await events(id, 'CheckoutCompleted')).toHaveLength(1);
+    expect(await balance(userId)).toMatchObject({ available: 0n, reserved: 0n });
+    const { rows } = await c.pointsDb.query('SELECT 1 FROM reservations WHERE reference = $1', [id]);
+    expect(rows).toHaveLength(1);
   });
 
   it('nothing stays held if payment never comes back: points and marketing expire the reservations on their own', async () => {

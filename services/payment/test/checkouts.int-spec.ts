@@ -6,18 +6,17 @@ import {
   Checkout,
   CheckoutRefundStatus,
   CheckoutStatus,
-  CreateCheckoutRequest,
-  PaymentScenario,
   PaymentServiceService,
   PaymentStatus,
+  RefundStatus,
 } from '@citybase/contracts/citybase/payment/v1/payment';
 import { CouponStatus } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { ReservationStatus } from '@citybase/contracts/citybase/points/v1/points';
-import { PaymentEvents } from '@citybase/contracts/events';
 import { claimDueCheckouts } from '../src/checkouts/checkouts.store';
 import {
   activeCampaign,
   CheckoutHarness,
+  checkoutKit,
   issuePoints,
   seedPoints,
   startCheckoutHarness,
@@ -52,67 +51,17 @@ describe('payment checkouts: money + points + coupon in one saga', () => {
     await c?.stop();
   });
 
-  const request = (over: Partial<CreateCheckoutRequest> = {}): CreateCheckoutRequest => ({
-    requestId: uniqueName('co'),
-    tenancy: { operatorId: OP, projectId: PROJECT, merchantId: '' },
-    merchantId: MERCHANT,
-    scenario: PaymentScenario.PAYMENT_SCENARIO_GOODS,
-    total: { currency: 'CNY', amountMinor: 10_000n },
-    itemCodes: [],
-    userId: uniqueName('u'),
-    pointsHolderId: '',
-    couponId: '',
-    couponCode: '',
-    points: 0n,
-    payerRef: 'payer-1',
-    description: 'basket',
-    expiresInSeconds: 0,
-    profitSharing: false,
-    ...over,
-  });
-
-  const create = async (req: CreateCheckoutRequest) => (await c.app.createCheckout(req)).checkout!;
-  const get = async (checkoutId: string) => (await c.app.getCheckout({ checkoutId })).checkout!;
-  const until = (checkoutId: string, want: CheckoutStatus) =>
-    waitFor(
-      `checkout ${checkoutId} ${CheckoutStatus[want]}`,
-      async () => {
-        const got = await get(checkoutId);
-        return got.status === want ? got : undefined;
-      },
-      60_000,
-      100,
-    );
-  const reservation = async (reservationId: string) =>
-    (
-      await c.pointsAdmin.getReservation({
-        tenancy: { operatorId: OP, projectId: '', merchantId: '' },
-        reservationId,
-      })
-    ).reservation!;
-  const coupon = async (couponId: string) =>
-    (
-      await c.marketingAdmin.getCoupon({
-        tenancy: { operatorId: OP, projectId: '', merchantId: '' },
-        couponId,
-      })
-    ).coupon!;
-  const balance = async (holderId: string) =>
-    await c.pointsAdmin.getBalance({ tenancy: { operatorId: OP, projectId: '', merchantId: '' }, holderId });
-  const checkoutEvents = async <K extends 'CheckoutCompleted' | 'CheckoutReleased' | 'CheckoutRefunded'>(
-    checkoutId: string,
-    kind: K,
-  ) => {
-    const def = PaymentEvents[kind];
-    const { rows } = await c.h.pg.query<{ payload: Buffer }>(
-      'SELECT payload FROM outbox WHERE partition_key = $1 AND event_type = $2 ORDER BY id',
-      [checkoutId, def.type],
-    );
-    return rows.map(
-      (r) => def.codec.decode(r.payload) as ReturnType<(typeof PaymentEvents)[K]['codec']['decode']>,
-    );
-  };
-  const pay = (paymentId: string, outcome: 'success' | 'fail') => c.h.sandboxes[0]!.pay(paymentId, outcome);
+  const {
+    request,
+    create,
+    get,
+    until,
+    reservation,
+    coupon,
+    balance,
+    events: checkoutEvents,
+    pay,
+  } = checkoutKit(() => c, { operatorId: OP, projectId: PROJECT, merchantId: MERCHANT });
 
   /** A user with `points` points and a claimed coupon code of `offMinor` off. */
   const resident = async (points: bigint) => {
@@ -272,6 +221,69 @@ describe('payment checkouts: money + points + coupon in one saga', () => {
     await releasedNothingHeld(co, userId);
     // a retry answers the checkout as it is now
     expect((await c.app.cancelCheckout(req)).checkout!.status).toBe(RELEASED);
+  });
+
+  it('the points refused confirmation after the coupon was confirmed: the money refunded, the coupon given back (CONFIRM_REFUSED)', async () => {
+    const { userId, co } = await mixed();
+    // an operator cancels the points reservation before the payer pays: the coupon (confirmed
+    // first) is redeemed, then the points are refused confirmation
+    await c.pointsAdmin.cancelReservation({
+      requestId: uniqueName('cancel-points'),
+      tenancy: { operatorId: OP, projectId: '', merchantId: '' },
+      reservationId: co.pointsReservationId,
+    });
+    await pay(co.paymentId, 'success');
+    const done = await until(co.checkoutId, RELEASED);
+    expect(done.releaseReason).toBe('CONFIRM_REFUSED');
+    const { rows: saga } = await c.h.pg.query<{ coupon_confirmed: boolean; points_confirmed: boolean }>(
+      'SELECT coupon_confirmed, points_confirmed FROM checkouts WHERE checkout_id = $1',
+      [co.checkoutId],
+    );
+    expect(saga).toEqual([{ coupon_confirmed: true, points_confirmed: false }]);
+    // the money back, once
+    const refund = await waitFor(
+      'money refunded',
+      async () => {
+        const { rows } = await c.h.pg.query<{ request_id: string; amount_minor: bigint; status: number }>(
+          'SELECT request_id, amount_minor, status FROM refunds WHERE payment_id = $1',
+          [co.paymentId],
+        );
+        return rows.length === 1 && rows[0]!.status === RefundStatus.REFUND_STATUS_SUCCEEDED
+          ? rows[0]
+          : undefined;
+      },
+      30_000,
+      100,
+    );
+    expect(refund).toMatchObject({
+      request_id: `${co.checkoutId}:refund-on-confirm-failure`,
+      amount_minor: 6_000n,
+    });
+    // marketing gives the redeemed coupon back on CheckoutReleased: usable again, the campaign's count restored
+    await waitFor(
+      'coupon given back',
+      async () => (await coupon(co.couponId)).status === CouponStatus.COUPON_STATUS_AVAILABLE || undefined,
+      30_000,
+      100,
+    );
+    const { rows: redemption } = await c.marketingDb.query<{ status: string; redeemed: string }>(
+      `SELECT r.status, k.redeemed::text AS redeemed FROM redemptions r JOIN campaigns k USING (campaign_id)
+        WHERE r.redemption_id = $1`,
+      [co.couponRedemptionId],
+    );
+    expect(redemption).toEqual([{ status: 'ROLLED_BACK', redeemed: '0' }]);
+    expect((await reservation(co.pointsReservationId)).status).toBe(
+      ReservationStatus.RESERVATION_STATUS_CANCELLED,
+    );
+    expect((await balance(userId)).available).toBe(5_000n);
+    const released = await checkoutEvents(co.checkoutId, 'CheckoutReleased');
+    expect(released).toHaveLength(1);
+    expect(released[0]).toMatchObject({
+      reason: 'CONFIRM_REFUSED',
+      couponRedemptionId: co.couponRedemptionId,
+      paymentRefundId: expect.any(String),
+    });
+    expect(await checkoutEvents(co.checkoutId, 'CheckoutCompleted')).toHaveLength(0);
   });
 
   it('partial then full refund: parts back in proportion, the coupon restored by the last', async () => {

@@ -440,17 +440,20 @@ export class CheckoutSaga implements OnModuleInit {
       if (!after) return undefined;
       row = after;
     }
-    if (row.coupon_confirmed || row.points_confirmed) {
-      // the coupon was redeemed, then the points refused (the points ran out although reserved
-      // after the coupon): the redeemed coupon is not given back by the release (known limit)
+    if (row.coupon_confirmed) {
+      // the coupon was redeemed, then the points refused (they ran out although reserved after the
+      // coupon, or an operator cancelled them): marketing rolls the redemption back when it
+      // consumes this checkout's CheckoutReleased (docs/payment-checkout.md)
+      this.logger.warn(
+        { checkout_id: id, coupon_redemption_id: row.coupon_redemption_id },
+        "a released checkout's coupon was confirmed already: marketing gives it back on CheckoutReleased",
+      );
+    }
+    if (row.points_confirmed) {
+      // the points are confirmed last, so no refusal can follow them: a bug if it happens
       this.logger.error(
-        {
-          checkout_id: id,
-          coupon_confirmed: row.coupon_confirmed,
-          points_confirmed: row.points_confirmed,
-          alert: 'CHECKOUT_PART_KEPT_ON_RELEASE',
-        },
-        'a released checkout had a part confirmed already: an operator must give it back',
+        { checkout_id: id, alert: 'CHECKOUT_PART_KEPT_ON_RELEASE' },
+        'a released checkout had its points confirmed already: an operator must give them back',
       );
     }
     if (from === 'CONFIRM' && row.payment_id !== null && row.money_minor > 0n) {
