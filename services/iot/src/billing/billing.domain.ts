@@ -4,7 +4,18 @@
  */
 
 export type BillingPurpose = 'PARKING' | 'CHARGING';
-export type PaymentOutcome = 'SUCCEEDED' | 'FAILED' | 'EXPIRED';
+/** How a session's payment ended: a plain payment's status, or a checkout's end (COMPLETED is SUCCEEDED). */
+export type PaymentOutcome = 'SUCCEEDED' | 'FAILED' | 'EXPIRED' | 'RELEASED';
+/** A plain CreatePayment, or payment's CreateCheckout (money + points + coupon) when the app asked. */
+export type BillingKind = 'PAYMENT' | 'CHECKOUT';
+
+/** What the app asked the checkout to use besides money (PayChargingSession). */
+export interface CheckoutChoice {
+  points: bigint;
+  couponCode: string;
+  /** Empty: the paying user. */
+  pointsHolderId: string;
+}
 
 /**
  * Payment's request id of a session's payment: the same session (and, for parking, the same exit

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from '@citybase/platform';
-import type { BillingPurpose, PaymentOutcome } from './billing.domain';
+import type { BillingKind, BillingPurpose, PaymentOutcome } from './billing.domain';
 
 /** All SQL of billing (tables billing_calls, billing_unmatched: migrations/0006_billing.sql). */
 
@@ -20,23 +20,40 @@ export interface BillingCallRow {
   outcome: PaymentOutcome | null;
   attempts: number;
   last_error: string;
+  kind: BillingKind;
+  user_id: string;
+  points: bigint;
+  points_holder_id: string;
+  coupon_code: string;
+  checkout_id: string | null;
+  pay_url: string;
 }
 
 type Db = Pool | PoolClient;
 
 const COLUMNS = `call_id, purpose, subject_id, operator_id, project_id, merchant_id, currency,
-  amount_minor::text AS amount_minor, payer_ref, description, expires_in_s, status, payment_id, outcome, attempts, last_error`;
+  amount_minor::text AS amount_minor, payer_ref, description, expires_in_s, status, payment_id, outcome, attempts, last_error,
+  kind, user_id, points::text AS points, points_holder_id, coupon_code, checkout_id, pay_url`;
 
-const parse = (r: BillingCallRow): BillingCallRow => ({ ...r, amount_minor: BigInt(r.amount_minor) });
+const parse = (r: BillingCallRow): BillingCallRow => ({
+  ...r,
+  amount_minor: BigInt(r.amount_minor),
+  points: BigInt(r.points),
+});
 
 export async function insertCall(
   client: PoolClient,
-  c: Omit<BillingCallRow, 'status' | 'payment_id' | 'outcome' | 'attempts' | 'last_error'>,
+  c: Omit<
+    BillingCallRow,
+    'status' | 'payment_id' | 'outcome' | 'attempts' | 'last_error' | 'checkout_id' | 'pay_url'
+  >,
 ): Promise<void> {
   await client.query(
     `INSERT INTO billing_calls (call_id, purpose, subject_id, operator_id, project_id, merchant_id, currency,
-                                amount_minor, payer_ref, description, expires_in_s)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (call_id) DO NOTHING`,
+                                amount_minor, payer_ref, description, expires_in_s,
+                                kind, user_id, points, points_holder_id, coupon_code)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     ON CONFLICT (call_id) DO NOTHING`,
     [
       c.call_id,
       c.purpose,
@@ -49,6 +66,11 @@ export async function insertCall(
       c.payer_ref,
       c.description,
       c.expires_in_s,
+      c.kind,
+      c.user_id,
+      c.points.toString(),
+      c.points_holder_id,
+      c.coupon_code,
     ],
   );
 }
@@ -67,6 +89,17 @@ export async function lockCallByPayment(
   const { rows } = await client.query<BillingCallRow>(
     `SELECT ${COLUMNS} FROM billing_calls WHERE payment_id = $1 FOR UPDATE`,
     [paymentId],
+  );
+  return rows[0] && parse(rows[0]);
+}
+
+export async function lockCallByCheckout(
+  client: PoolClient,
+  checkoutId: string,
+): Promise<BillingCallRow | undefined> {
+  const { rows } = await client.query<BillingCallRow>(
+    `SELECT ${COLUMNS} FROM billing_calls WHERE checkout_id = $1 FOR UPDATE`,
+    [checkoutId],
   );
   return rows[0] && parse(rows[0]);
 }
@@ -97,6 +130,21 @@ export async function callAnswered(client: PoolClient, callId: string, paymentId
             attempts = attempts + 1, last_error = ''
       WHERE call_id = $1 AND status = 'DUE'`,
     [callId, paymentId],
+  );
+}
+
+/** A CreateCheckout answered: the checkout's id and where the payer pays its money part. */
+export async function checkoutCallAnswered(
+  client: PoolClient,
+  callId: string,
+  checkoutId: string,
+  payUrl: string,
+): Promise<void> {
+  await client.query(
+    `UPDATE billing_calls SET status = 'DONE', checkout_id = $2, pay_url = $3, done_at = clock_timestamp(),
+            attempts = attempts + 1, last_error = ''
+      WHERE call_id = $1 AND status = 'DUE'`,
+    [callId, checkoutId, payUrl],
   );
 }
 
