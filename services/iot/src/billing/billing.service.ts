@@ -31,6 +31,7 @@ import {
   lockPaymentKey,
   recordUnmatched,
   setOutcome,
+  setPayUrl,
   takeUnmatched,
 } from './billing.store';
 
@@ -124,9 +125,31 @@ export class BillingService {
     return callId;
   }
 
-  /** One call as it stands (e.g. a checkout's pay URL once payment answered). */
+  /** One call as it stands. */
   call(callId: string): Promise<BillingCallRow | undefined> {
     return findCall(this.pool, callId);
+  }
+
+  /**
+   * Where the payer pays a checkout call's money part: CreateCheckout may answer before the saga
+   * opened the payment (no pay URL yet), so payment's GetCheckout is asked until it has one;
+   * empty when payment cannot say now, once the checkout is final, or with nothing to pay in money.
+   */
+  async checkoutPayUrl(call: BillingCallRow): Promise<string> {
+    if (call.kind !== 'CHECKOUT' || !call.checkout_id) return '';
+    if (call.pay_url) return call.pay_url;
+    try {
+      const { checkout } = await this.ports.payment.getCheckout({ checkoutId: call.checkout_id });
+      const payUrl = checkout?.payUrl ?? '';
+      if (payUrl) await setPayUrl(this.pool, call.call_id, payUrl);
+      return payUrl;
+    } catch (err) {
+      this.logger.warn(
+        { call_id: call.call_id, err: err instanceof Error ? err.message : String(err) },
+        'GetCheckout failed',
+      );
+      return '';
+    }
   }
 
   /** Makes a due call now (after the caller's commit); a failure is left to the job. */

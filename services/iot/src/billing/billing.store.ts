@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from '@citybase/platform';
 import type { BillingKind, BillingPurpose, PaymentOutcome } from './billing.domain';
 
-/** All SQL of billing (tables billing_calls, billing_unmatched: migrations/0006_billing.sql). */
+/** All SQL of billing (tables billing_calls, billing_unmatched: migrations/0006_billing.sql, 0011). */
 
 export interface BillingCallRow {
   call_id: string;
@@ -146,6 +146,10 @@ export async function checkoutCallAnswered(
       WHERE call_id = $1 AND status = 'DUE'`,
     [callId, checkoutId, payUrl],
   );
+}
+
+export async function setPayUrl(db: Db, callId: string, payUrl: string): Promise<void> {
+  await db.query(`UPDATE billing_calls SET pay_url = $2 WHERE call_id = $1`, [callId, payUrl]);
 }
 
 export async function callFailed(db: Db, callId: string, error: string, delayMs: number, refused: boolean) {

@@ -415,7 +415,8 @@ export class ChargingService implements OnModuleInit {
     const call = await this.billing.call(callId);
     const now = (await findChargingSession(this.pool, s.session_id))!;
     if (call?.status === 'REFUSED') throw ChargingErrors.checkoutRefused(call.last_error);
-    return { session: now, payUrl: now.payment_state === 'OPEN' ? (call?.pay_url ?? '') : '' };
+    const payUrl = call && now.payment_state === 'OPEN' ? await this.billing.checkoutPayUrl(call) : '';
+    return { session: now, payUrl };
   }
 
   private async closed(client: PoolClient, s: ChargingSessionRow): Promise<void> {
