@@ -10,6 +10,7 @@ ALTER TABLE billing_calls
   ADD COLUMN points           bigint NOT NULL DEFAULT 0 CHECK (points >= 0),
   ADD COLUMN points_holder_id text   NOT NULL DEFAULT '',
   ADD COLUMN coupon_code      text   NOT NULL DEFAULT '',
+  ADD COLUMN coupon_id        text   NOT NULL DEFAULT '',
   ADD COLUMN checkout_id      text,
   ADD COLUMN pay_url          text   NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX billing_calls_checkout ON billing_calls (checkout_id) WHERE checkout_id IS NOT NULL;

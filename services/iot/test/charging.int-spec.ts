@@ -156,6 +156,7 @@ describe('iot: EV charging sessions from sequence-numbered charger events (in-pr
         points,
         couponCode,
         pointsHolderId: '',
+        couponId: '',
       });
 
     it('chosen while the session runs, the stop bills through one checkout whatever the stop and pay retries', async () => {
@@ -236,6 +237,7 @@ describe('iot: EV charging sessions from sequence-numbered charger events (in-pr
           points: 1n,
           couponCode: '',
           pointsHolderId: '',
+          couponId: '',
         }),
       );
       expect(foreign.code).toBe(status.NOT_FOUND);

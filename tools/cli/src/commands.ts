@@ -167,6 +167,7 @@ export type Command =
       sessionId: string;
       points: bigint;
       couponCode: string;
+      couponId: string;
       pointsHolderId: string;
     }
   | { name: 'campaign get'; auth: AuthOptions; operatorId: string; campaignId: string }
@@ -1536,6 +1537,7 @@ const SPECS: CommandSpec[] = [
       id: { type: 'string', value: '<session-id>', required: true, description: 'session_id' },
       points: { type: 'string', value: '<points>', description: 'points to use (default 0)' },
       'coupon-code': { type: 'string', value: '<code>', description: 'a coupon code to claim and use' },
+      coupon: { type: 'string', value: '<coupon-id>', description: 'a coupon the user holds' },
       holder: { type: 'string', value: '<id>', description: "points holder (default the session's user)" },
     },
     build: (v) => ({
@@ -1546,6 +1548,7 @@ const SPECS: CommandSpec[] = [
       sessionId: v.required('id'),
       points: v.string('points') === undefined ? 0n : v.integer('points'),
       couponCode: v.string('coupon-code') ?? '',
+      couponId: v.string('coupon') ?? '',
       pointsHolderId: v.string('holder') ?? '',
     }),
   },

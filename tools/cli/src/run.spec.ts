@@ -1454,6 +1454,7 @@ describe('failures', () => {
         sessionId: 's-3',
         points: 300n,
         couponCode: 'EV5',
+        couponId: '',
         pointsHolderId: '',
       },
     });

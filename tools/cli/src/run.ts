@@ -476,6 +476,7 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
         sessionId: command.sessionId,
         points: command.points,
         couponCode: command.couponCode,
+        couponId: command.couponId,
         pointsHolderId: command.pointsHolderId,
       });
       return print({

@@ -12,7 +12,9 @@ export type BillingKind = 'PAYMENT' | 'CHECKOUT';
 /** What the app asked the checkout to use besides money (PayChargingSession). */
 export interface CheckoutChoice {
   points: bigint;
+  /** A code to claim, or a coupon the user holds (at most one of the two). */
   couponCode: string;
+  couponId: string;
   /** Empty: the paying user. */
   pointsHolderId: string;
 }

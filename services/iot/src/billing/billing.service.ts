@@ -121,6 +121,7 @@ export class BillingService {
       points: r.checkout?.points ?? 0n,
       points_holder_id: r.checkout?.pointsHolderId ?? '',
       coupon_code: r.checkout?.couponCode ?? '',
+      coupon_id: r.checkout?.couponId ?? '',
     });
     return callId;
   }
@@ -226,7 +227,7 @@ export class BillingService {
         itemCodes: [],
         userId: call.user_id,
         pointsHolderId: call.points_holder_id,
-        couponId: '',
+        couponId: call.coupon_id,
         couponCode: call.coupon_code,
         points: call.points,
         payerRef: call.payer_ref,
@@ -258,7 +259,7 @@ export class BillingService {
       await withTransaction(this.pool, async (client) => {
         await callFailed(client, call.call_id, message, nextAttemptDelayMs(call.attempts), refused);
         // a refused checkout (e.g. points beyond the balance, an unknown coupon code) pays nothing
-        if (refused)
+        if (refused && (await setOutcome(client, call.call_id, 'RELEASED')))
           await this.subscriber(call.purpose).paymentOutcome(client, call.subject_id, 'RELEASED', '');
       });
       this.logger.warn({ ...fields, err: message, refused }, 'CreateCheckout failed');

@@ -25,6 +25,7 @@ export interface BillingCallRow {
   points: bigint;
   points_holder_id: string;
   coupon_code: string;
+  coupon_id: string;
   checkout_id: string | null;
   pay_url: string;
 }
@@ -33,7 +34,7 @@ type Db = Pool | PoolClient;
 
 const COLUMNS = `call_id, purpose, subject_id, operator_id, project_id, merchant_id, currency,
   amount_minor::text AS amount_minor, payer_ref, description, expires_in_s, status, payment_id, outcome, attempts, last_error,
-  kind, user_id, points::text AS points, points_holder_id, coupon_code, checkout_id, pay_url`;
+  kind, user_id, points::text AS points, points_holder_id, coupon_code, coupon_id, checkout_id, pay_url`;
 
 const parse = (r: BillingCallRow): BillingCallRow => ({
   ...r,
@@ -51,8 +52,8 @@ export async function insertCall(
   await client.query(
     `INSERT INTO billing_calls (call_id, purpose, subject_id, operator_id, project_id, merchant_id, currency,
                                 amount_minor, payer_ref, description, expires_in_s,
-                                kind, user_id, points, points_holder_id, coupon_code)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                                kind, user_id, points, points_holder_id, coupon_code, coupon_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
      ON CONFLICT (call_id) DO NOTHING`,
     [
       c.call_id,
@@ -71,6 +72,7 @@ export async function insertCall(
       c.points.toString(),
       c.points_holder_id,
       c.coupon_code,
+      c.coupon_id,
     ],
   );
 }

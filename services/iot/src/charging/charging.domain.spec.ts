@@ -251,6 +251,7 @@ describe('paying a session through the checkout (decidePay, toPayChargingSession
       sessionId: '0b8f2f4e-8f3c-4a4e-9a53-2f7c1c1d2e3f',
       points: 300n,
       couponCode: ' EV5 ',
+      couponId: '',
       pointsHolderId: '',
     };
     expect(toPayChargingSession(ok)).toEqual({
@@ -259,6 +260,7 @@ describe('paying a session through the checkout (decidePay, toPayChargingSession
       sessionId: ok.sessionId,
       points: 300n,
       couponCode: 'EV5',
+      couponId: '',
       pointsHolderId: '',
     });
     const field = (req: Partial<typeof ok>) => {
@@ -273,6 +275,8 @@ describe('paying a session through the checkout (decidePay, toPayChargingSession
     expect(field({ sessionId: 'nope' })).toBe('session_id');
     expect(field({ couponCode: 'x'.repeat(65) })).toBe('coupon_code');
     expect(field({ pointsHolderId: 'a b' })).toBe('points_holder_id');
+    expect(field({ couponId: 'c-1' })).toBe('coupon_id');
+    expect(field({ couponId: 'c-1', couponCode: '' })).toBe('accepted');
     expect(field({ requestId: '' })).toBe('request_id');
     expect(field({ tenancy: undefined })).toBe('tenancy.operator_id');
   });

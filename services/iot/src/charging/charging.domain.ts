@@ -387,6 +387,7 @@ export interface PayChargingInput {
   sessionId: string;
   points: bigint;
   couponCode: string;
+  couponId: string;
   pointsHolderId: string;
 }
 
@@ -398,6 +399,7 @@ export function toPayChargingSession(req: {
   sessionId?: string;
   points?: bigint;
   couponCode?: string;
+  couponId?: string;
   pointsHolderId?: string;
 }): PayChargingInput {
   const points = req.points ?? 0n;
@@ -405,12 +407,17 @@ export function toPayChargingSession(req: {
   const pointsHolderId = optionalString('points_holder_id', req.pointsHolderId, { max: 64 });
   if (pointsHolderId && !TENANT_ID.pattern.test(pointsHolderId))
     throw DomainError.invalid('points_holder_id', TENANT_ID.patternRule);
+  const couponCode = optionalString('coupon_code', req.couponCode, { max: 64 });
+  const couponId = optionalString('coupon_id', req.couponId, { max: 64 });
+  if (couponCode && couponId)
+    throw DomainError.invalid('coupon_id', 'give coupon_id or coupon_code, not both');
   return {
     requestId: requestId(req.requestId),
     operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
     sessionId: requiredUuid('session_id', req.sessionId),
     points,
-    couponCode: optionalString('coupon_code', req.couponCode, { max: 64 }),
+    couponCode,
+    couponId,
     pointsHolderId,
   };
 }

@@ -391,6 +391,7 @@ export class ChargingService implements OnModuleInit {
         const choice: CheckoutChoice = {
           points: cmd.points,
           couponCode: cmd.couponCode,
+          couponId: cmd.couponId,
           pointsHolderId: cmd.pointsHolderId,
         };
         switch (d.kind) {

@@ -45,7 +45,12 @@ export interface ChargingSessionRow {
   created_at: Date;
   payment_state: ChargingPaymentState;
   /** The checkout the app chose while the session ran (points as a decimal string). */
-  checkout_choice: { points: string; coupon_code: string; points_holder_id: string } | null;
+  checkout_choice: {
+    points: string;
+    coupon_code: string;
+    coupon_id: string;
+    points_holder_id: string;
+  } | null;
   checkout_id: string | null;
   pay_attempt: number;
 }
@@ -276,9 +281,18 @@ export const choiceOf = (s: ChargingSessionRow): CheckoutChoice | undefined =>
     ? {
         points: BigInt(s.checkout_choice.points),
         couponCode: s.checkout_choice.coupon_code,
+        couponId: s.checkout_choice.coupon_id ?? '',
         pointsHolderId: s.checkout_choice.points_holder_id,
       }
     : undefined;
+
+const choiceJson = (c: CheckoutChoice): string =>
+  JSON.stringify({
+    points: c.points.toString(),
+    coupon_code: c.couponCode,
+    coupon_id: c.couponId,
+    points_holder_id: c.pointsHolderId,
+  });
 
 /** Records the checkout the app chose while the session runs. */
 export async function chooseCheckout(
@@ -309,17 +323,7 @@ export async function paymentAsked(
   await client.query(
     `UPDATE charging_sessions SET payment_state = 'OPEN', pay_attempt = $2, checkout_choice = $3, checkout_id = NULL
       WHERE session_id = $1`,
-    [
-      sessionId,
-      attempt,
-      choice
-        ? JSON.stringify({
-            points: choice.points.toString(),
-            coupon_code: choice.couponCode,
-            points_holder_id: choice.pointsHolderId,
-          })
-        : null,
-    ],
+    [sessionId, attempt, choice ? choiceJson(choice) : null],
   );
 }
 

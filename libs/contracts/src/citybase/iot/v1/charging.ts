@@ -236,6 +236,8 @@ export interface PayChargingSessionRequest {
   couponCode: string;
   /** Holder of the points (the resident or a household); empty = the session's user. */
   pointsHolderId: string;
+  /** A coupon the resident already holds; at most one of coupon_id and coupon_code. */
+  couponId: string;
 }
 
 export interface PayChargingSessionResponse {
@@ -1746,7 +1748,15 @@ export const ListChargingSessionsResponse: MessageFns<ListChargingSessionsRespon
 };
 
 function createBasePayChargingSessionRequest(): PayChargingSessionRequest {
-  return { requestId: "", tenancy: undefined, sessionId: "", points: 0n, couponCode: "", pointsHolderId: "" };
+  return {
+    requestId: "",
+    tenancy: undefined,
+    sessionId: "",
+    points: 0n,
+    couponCode: "",
+    pointsHolderId: "",
+    couponId: "",
+  };
 }
 
 export const PayChargingSessionRequest: MessageFns<PayChargingSessionRequest> = {
@@ -1771,6 +1781,9 @@ export const PayChargingSessionRequest: MessageFns<PayChargingSessionRequest> = 
     }
     if (message.pointsHolderId !== "") {
       writer.uint32(50).string(message.pointsHolderId);
+    }
+    if (message.couponId !== "") {
+      writer.uint32(58).string(message.couponId);
     }
     return writer;
   },
@@ -1836,6 +1849,14 @@ export const PayChargingSessionRequest: MessageFns<PayChargingSessionRequest> = 
             message.pointsHolderId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1872,6 +1893,11 @@ export const PayChargingSessionRequest: MessageFns<PayChargingSessionRequest> = 
         : isSet(object.points_holder_id)
         ? globalThis.String(object.points_holder_id)
         : "",
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
     };
   },
 
@@ -1895,6 +1921,9 @@ export const PayChargingSessionRequest: MessageFns<PayChargingSessionRequest> = 
     if (message.pointsHolderId !== "") {
       obj.pointsHolderId = message.pointsHolderId;
     }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
     return obj;
   },
 
@@ -1911,6 +1940,7 @@ export const PayChargingSessionRequest: MessageFns<PayChargingSessionRequest> = 
     message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
     message.couponCode = object.couponCode ?? "";
     message.pointsHolderId = object.pointsHolderId ?? "";
+    message.couponId = object.couponId ?? "";
     return message;
   },
 };
