@@ -362,6 +362,9 @@ export function settlementLedgerCheck(databaseUrl: string): { status: number | n
     ],
     { encoding: 'utf8' },
   );
+  // a check that could not run (e.g. the database refused the connection) says why
+  if (!run.stdout.trim())
+    throw new Error(`check-ledger printed no report (exit ${run.status}): ${run.stderr.slice(-2000)}`);
   const report = JSON.parse(run.stdout) as { ok: boolean; violations: unknown[] };
   return { status: run.status, violations: report.violations };
 }

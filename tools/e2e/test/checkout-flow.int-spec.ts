@@ -8,7 +8,7 @@ import { DeviceKind, IotServiceService } from '@citybase/contracts/citybase/iot/
 import { CouponStatus } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { CheckoutStatus, CreateCheckoutRequest } from '@citybase/contracts/citybase/payment/v1/payment';
 import { ReservationStatus } from '@citybase/contracts/citybase/points/v1/points';
-import { status } from '@grpc/grpc-js';
+import { ServiceError, status } from '@grpc/grpc-js';
 import {
   errorCode,
   grpcClient,
@@ -254,6 +254,7 @@ describe('checkout flow: payment, points, marketing, settlement and the sandbox 
         points,
         couponCode,
         pointsHolderId: '',
+        couponId: '',
       });
 
     it('money + points + coupon: chosen while charging, the stop (sent twice) bills one checkout; paid at the sandbox', async () => {
@@ -267,7 +268,16 @@ describe('checkout flow: payment, points, marketing, settlement and the sandbox 
       // the charger did not hear the PUBACK and sends its stop again
       await charger!.publish('events', chargerMessage(stop));
       const open = await sessionWhen(session.sessionId, (s) => s.checkoutId !== '');
-      const co = (await city.app.getCheckout({ checkoutId: open.checkoutId })).checkout!;
+      // the saga reserved the coupon and the points and opened the money part's payment
+      const co = await waitFor(
+        'the checkout awaiting payment',
+        async () => {
+          const c = (await city.app.getCheckout({ checkoutId: open.checkoutId })).checkout!;
+          return c.status === CheckoutStatus.CHECKOUT_STATUS_AWAITING_PAYMENT ? c : undefined;
+        },
+        60_000,
+        300,
+      );
       // 15.00 = 10.00 coupon + 3.00 points + 2.00 money
       expect(co.parts).toMatchObject({
         total: { amountMinor: 1_500n },
@@ -317,6 +327,22 @@ describe('checkout flow: payment, points, marketing, settlement and the sandbox 
         session.sessionId,
         (s) => s.paymentState === ChargingPaymentState.CHARGING_PAYMENT_STATE_UNPAID,
       );
+      // more points than the resident holds: payment refuses the checkout, in its answer
+      // (CHARGING_CHECKOUT_REFUSED) or, when its saga answered first, by CheckoutReleased; either way
+      // the session is unpaid again
+      const tooMany = await pay(session.sessionId, request.couponCode, 9_000n).then(
+        () => undefined,
+        (err: ServiceError) => err,
+      );
+      if (tooMany)
+        expect([tooMany.code, errorCode(tooMany)]).toEqual([
+          status.FAILED_PRECONDITION,
+          'CHARGING_CHECKOUT_REFUSED',
+        ]);
+      await sessionWhen(
+        session.sessionId,
+        (s) => s.paymentState === ChargingPaymentState.CHARGING_PAYMENT_STATE_UNPAID,
+      );
       // 15.00 = 10.00 coupon + 5.00 in points
       const answer = await pay(session.sessionId, request.couponCode, 500n);
       expect(answer.payUrl).toBe('');
@@ -328,6 +354,8 @@ describe('checkout flow: payment, points, marketing, settlement and the sandbox 
       expect(co.status).toBe(CheckoutStatus.CHECKOUT_STATUS_COMPLETED);
       expect([co.paymentId, co.parts!.money!.amountMinor, co.parts!.points]).toEqual(['', 0n, 500n]);
       expect(await available(userId)).toBe(4_500n);
+      // the session names the checkout that paid
+      expect(paid.checkoutId).toBe(co.checkoutId);
       expect(await couponStatus(co.couponId)).toBe(CouponStatus.COUPON_STATUS_REDEEMED);
       await ledgerCheckPasses();
     });
