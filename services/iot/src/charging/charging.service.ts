@@ -409,8 +409,10 @@ export class ChargingService implements OnModuleInit {
       },
       replay: async ({ client }) => (await findChargingSession(client, cmd.sessionId))!,
     });
-    // the session's checkout, if it is asked: made now (a retry makes it if the first could not)
-    if (s.payment_state !== 'OPEN' || !s.checkout_choice) return { session: s, payUrl: '' };
+    // the session's latest checkout, if one is asked: made now if it is still due (a retry makes it
+    // if the first attempt could not reach payment); payment's refusal answers this request and its
+    // retries
+    if (!s.checkout_choice || s.pay_attempt === 0) return { session: s, payUrl: '' };
     const callId = billingCallId('CHARGING', s.session_id, s.pay_attempt);
     await this.billing.callNow(callId);
     const call = await this.billing.call(callId);
