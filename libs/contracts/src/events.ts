@@ -116,6 +116,7 @@ export const IotEvents = {
   DoorOpened: defineEvent('citybase.iot.v1.DoorOpened', iot.DoorOpened),
   AccessRecorded: defineEvent('citybase.iot.v1.AccessRecorded', iot.AccessRecorded),
   CourierCodeIssued: defineEvent('citybase.iot.v1.CourierCodeIssued', iot.CourierCodeIssued),
+  ParkingLotCreated: defineEvent('citybase.iot.v1.ParkingLotCreated', iot.ParkingLotCreated),
   ParkingSessionOpened: defineEvent('citybase.iot.v1.ParkingSessionOpened', iot.ParkingSessionOpened),
   ParkingSessionClosed: defineEvent('citybase.iot.v1.ParkingSessionClosed', iot.ParkingSessionClosed),
   ChargingSessionClosed: defineEvent('citybase.iot.v1.ChargingSessionClosed', iot.ChargingSessionClosed),

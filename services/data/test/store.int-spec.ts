@@ -76,6 +76,9 @@ const FACT_ROLLUPS = (unit: 'hour' | 'day') => `
   SELECT date_trunc('${unit}', occurred_at, 'UTC'), operator_id, project_id, 'iot.' || kind, '', detail, '',
          count(*), count(*) FROM fact_iot_event GROUP BY 1, 2, 3, 4, 5, 6, 7
   UNION ALL
+  SELECT date_trunc('${unit}', occurred_at, 'UTC'), operator_id, project_id, 'iot.parking_capacity', '', '', '',
+         sum(value)::bigint, count(*) FROM fact_iot_event WHERE kind = 'parking_lot' GROUP BY 1, 2, 3, 4, 5, 6, 7
+  UNION ALL
   SELECT date_trunc('${unit}', occurred_at, 'UTC'), operator_id, project_id, 'iot.parking_fee', '', '', currency,
          sum(amount_minor), count(*) FROM fact_iot_event WHERE kind = 'parking_exit' AND amount_minor > 0 GROUP BY 1, 2, 3, 4, 5, 6, 7
   UNION ALL
@@ -508,6 +511,20 @@ describe('data: the analytical store', () => {
       record: { recordId: 'r2', tenancy: C, kind: AccessKind.ACCESS_KIND_RESIDENT, doorDeviceId: dev(1) },
       occurredAt: now(),
     });
+    // two lots of 3 and 5 spaces: occupancy is measured against 8 (a redelivered copy counts once)
+    const lot2 = await pub(IotEvents.ParkingLotCreated, {
+      lot: { lotId: 'lot2', tenancy: C, capacity: 5 },
+      occurredAt: now(),
+    });
+    await pub(IotEvents.ParkingLotCreated, {
+      lot: { lotId: 'lot1', tenancy: C, capacity: 3 },
+      occurredAt: now(),
+    });
+    await pub(
+      IotEvents.ParkingLotCreated,
+      { lot: { lotId: 'lot2', tenancy: C, capacity: 5 }, occurredAt: now() },
+      { eventId: lot2 },
+    );
     for (const n of [1, 2, 3])
       await pub(IotEvents.ParkingSessionOpened, {
         session: { sessionId: `ps${n}`, lotId: 'lot1', tenancy: C, plate: `P${n}` },
@@ -590,7 +607,14 @@ describe('data: the analytical store', () => {
       commands: 2n,
       commands_failed: 1n,
     });
-    expect(figures('parking')).toEqual({ inside: 1n, entries: 3n, exits: 2n, fees: 1000n });
+    expect(figures('parking')).toEqual({
+      inside: 1n,
+      capacity: 8n,
+      occupancy: 1250n,
+      entries: 3n,
+      exits: 2n,
+      fees: 1000n,
+    });
     expect(figures('charging')).toEqual({ sessions: 2n, energy: 10_000n, revenue: 1500n });
     expect(figures('access')).toEqual({ doors: 3n, residents: 2n, courier_entries: 1n, courier_exits: 1n });
     expect(figures('telemetry')).toEqual({ messages: 15n });
@@ -615,7 +639,7 @@ describe('data: the analytical store', () => {
     const aIot = Object.fromEntries(
       a.panels.find((p) => p.panelId === 'parking')!.figures.map((f) => [f.name, f.value]),
     );
-    expect(aIot).toEqual({ inside: 0n, entries: 0n, exits: 0n, fees: 0n });
+    expect(aIot).toEqual({ inside: 0n, capacity: 0n, occupancy: 0n, entries: 0n, exits: 0n, fees: 0n });
   });
 
   it('applies a redelivered event once, even when the inbox no longer remembers it', async () => {

@@ -8,6 +8,7 @@ import {
   ParkingSessionState,
   PlateDirection,
 } from '@citybase/contracts/citybase/iot/v1/parking';
+import { ParkingLotCreated } from '@citybase/contracts/citybase/iot/v1/events';
 import { Actuator } from '@citybase/device-sim';
 import { errorCode, grpcError, IotHarness, startIotHarness, waitFor } from './iot-harness';
 
@@ -43,7 +44,7 @@ describe('iot: parking lots, plate reads and the exit gate (in-process service, 
     const sim = h.device(g.credentials);
     gate = new Actuator(sim);
     await sim.connect();
-    const { lot } = await parking.createLot({
+    const lotRequest = {
       requestId: uniqueName('lot'),
       tenancy,
       name: 'North lot',
@@ -56,8 +57,11 @@ describe('iot: parking lots, plate reads and the exit gate (in-process service, 
         hourlyRate: { currency: 'CNY', amountMinor: 500n },
         dailyCap: { currency: 'CNY', amountMinor: 3_000n },
       },
-    });
+    };
+    const { lot } = await parking.createLot(lotRequest);
     lotId = lot!.lotId;
+    // the same request again: the same lot, nothing written twice (checked on the outbox below)
+    expect((await parking.createLot(lotRequest)).lot!.lotId).toBe(lotId);
   });
 
   afterAll(async () => {
@@ -74,6 +78,17 @@ describe('iot: parking lots, plate reads and the exit gate (in-process service, 
       seenAt: toTimestamp(at),
     });
   const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
+
+  it('a created lot leaves ParkingLotCreated with its capacity through the outbox, once for a repeated request', async () => {
+    const { rows } = await h.pg.query<{ payload: Buffer; partition_key: string }>(
+      `SELECT payload, partition_key FROM outbox WHERE event_type = 'citybase.iot.v1.ParkingLotCreated'`,
+    );
+    const ours = rows.filter((r) => r.partition_key === lotId);
+    expect(ours).toHaveLength(1);
+    const e = ParkingLotCreated.decode(ours[0]!.payload);
+    expect(e.lot).toMatchObject({ lotId, capacity: 2, tenancy: { operatorId: A, projectId: P } });
+    expect(e.occurredAt).toBeDefined();
+  });
 
   it('a stay within the free minutes opens the exit gate at once; occupancy follows', async () => {
     await read('粤B10001', PlateDirection.PLATE_DIRECTION_ENTRY, minutesAgo(10));

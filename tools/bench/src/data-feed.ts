@@ -182,7 +182,7 @@ export async function feedRowsPerS(
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     hash.update(chunk);
     bytes += chunk.length;
-    for (const b of chunk) if (b === 10) lines++;
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
   }
   const feedMs = now() - t0;
   const sha = hash.digest('hex');

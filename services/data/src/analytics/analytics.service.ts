@@ -164,11 +164,17 @@ export class AnalyticsService {
        ORDER BY x.total::bigint DESC, x.project_id LIMIT 24`,
       [since, ...w3.params],
     );
-    // levels of iot (vehicles inside, alarms open): all-time differences of counts, from the daily rollups
+    // levels of iot (vehicles inside, alarms open, lots' capacity): all-time sums of counts, from the daily rollups
     const w4 = await this.where(claims, scope, 1);
-    const { rows: levels } = await this.pool.query<{ metric: string; events: string; last: Date | null }>(
-      `SELECT metric, sum(events)::text AS events, max(last_occurred_at) AS last FROM rollup_day
-       WHERE metric IN ('iot.parking_entry', 'iot.parking_exit', 'iot.alarm', 'iot.alarm_cleared') AND ${w4.sql}
+    const { rows: levels } = await this.pool.query<{
+      metric: string;
+      events: string;
+      total: string;
+      last: Date | null;
+    }>(
+      `SELECT metric, sum(events)::text AS events, sum(total)::text AS total, max(last_occurred_at) AS last FROM rollup_day
+       WHERE metric IN ('iot.parking_entry', 'iot.parking_exit', 'iot.parking_capacity', 'iot.alarm', 'iot.alarm_cleared')
+         AND ${w4.sql}
        GROUP BY metric`,
       w4.params,
     );
@@ -574,7 +580,7 @@ const PANELS: {
 
 /** iot's levels: all-time counts from the daily rollups and the fleet from dim_device. */
 interface IotLevels {
-  levels: { metric: string; events: string; last: Date | null }[];
+  levels: { metric: string; events: string; total: string; last: Date | null }[];
   devices: bigint;
   online: bigint;
   devicesLast: Date | undefined;
@@ -625,12 +631,18 @@ function buildPanels(
       );
     }
     if (p.id === 'parking') {
-      figures.unshift({
-        name: 'inside',
-        label: 'Vehicles inside now',
-        unit: 'count',
-        value: allTime('iot.parking_entry') - allTime('iot.parking_exit'),
-      });
+      const inside = allTime('iot.parking_entry') - allTime('iot.parking_exit');
+      const capacity = BigInt(iot.levels.find((l) => l.metric === 'iot.parking_capacity')?.total ?? 0);
+      figures.unshift(
+        { name: 'inside', label: 'Vehicles inside now', unit: 'count', value: inside },
+        { name: 'capacity', label: 'Parking spaces', unit: 'count', value: capacity },
+        {
+          name: 'occupancy',
+          label: 'Occupancy now',
+          unit: 'bp',
+          value: capacity > 0n ? (inside * 10_000n) / capacity : 0n,
+        },
+      );
       last = newest(last, ...iot.levels.filter((l) => l.metric.startsWith('iot.parking')).map((l) => l.last));
     }
     if (p.id === 'escrow') {

@@ -149,8 +149,11 @@ export interface FeedSql {
 
 /**
  * The rows query of one batch: each row's JSON built (and masked) by PostgreSQL, in cursor order,
- * inside the grant's tenancy and row filter and the request's filters. Parameters $1..$4 are the
- * cursor's txid and seq, the bound (snapshot xmin) and the batch size.
+ * inside the grant's tenancy and row filter and the request's filters, and the batch handed back as
+ * one row: `n` rows, their NDJSON `text` (lines joined by "\n", none after the last) and the cursor
+ * (`t`, `s`) of its last row. One value per batch instead of a row each keeps the data process out
+ * of per-row work (docs/data.md "Performance: feed_rows_per_s"). Parameters $1..$4 are the cursor's
+ * txid and seq, the bound (snapshot xmin) and the batch size.
  */
 export function rowsQuery(
   table: string,
@@ -168,10 +171,16 @@ export function rowsQuery(
   });
   const where = scopeWhere(scope, filters, params);
   return {
-    sql: `SELECT txid::text AS t, seq::text AS s, json_build_object(${cols.join(', ')})::text AS j
-            FROM ${quoteIdent(table)}
-           WHERE (txid, seq) > ($1::xid8, $2::bigint) AND txid < $3::xid8${where}
-           ORDER BY txid, seq LIMIT $4`,
+    sql: `WITH b AS (
+            SELECT txid, seq, json_build_object(${cols.join(', ')})::text AS j
+              FROM ${quoteIdent(table)}
+             WHERE (txid, seq) > ($1::xid8, $2::bigint) AND txid < $3::xid8${where}
+             ORDER BY txid, seq LIMIT $4
+          )
+          SELECT a.n, a.text, l.t, l.s
+            FROM (SELECT count(*)::int AS n, string_agg(j, E'\\n' ORDER BY txid, seq) AS text FROM b) a
+            LEFT JOIN LATERAL (SELECT txid::text AS t, seq::text AS s FROM b ORDER BY txid DESC, seq DESC LIMIT 1) l
+              ON true`,
     params,
   };
 }

@@ -42,9 +42,9 @@ export function manifestToProto(m: Manifest): FeedManifest {
 /** A gRPC server stream as a feed sink: a batch of rows per message, waiting while the client is slow. */
 function streamSink(call: ServerWritableStream<PullFeedRequest, PullFeedResponse>): FeedSink {
   return {
-    write: async (lines) => {
+    write: async (_text, lines) => {
       if (call.cancelled) throw new Error('the client cancelled the pull');
-      if (!call.write({ item: { $case: 'rows', value: { rows: lines } } })) {
+      if (!call.write({ item: { $case: 'rows', value: { rows: lines() } } })) {
         await new Promise<void>((resolve) => {
           const done = () => {
             call.off('drain', done);

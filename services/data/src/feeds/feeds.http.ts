@@ -97,7 +97,7 @@ export class FeedsHttp {
       let closed = false;
       res.on('close', () => (closed = true));
       const sink = {
-        write: async (_lines: string[], text: string) => {
+        write: async (text: string) => {
           if (closed) throw new Error('the client went away');
           if (!started) {
             started = true;

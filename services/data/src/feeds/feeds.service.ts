@@ -46,8 +46,11 @@ export type FeedFormatName = 'NDJSON' | 'CSV';
 
 /** Where a pull's rows go (a gRPC stream, an HTTP response); `write` resolves when it may go on. */
 export interface FeedSink {
-  /** `text` is `lines` as served: each line and "\n". */
-  write(lines: string[], text: string): Promise<void>;
+  /**
+   * `text` is a batch of lines as served, each line and "\n"; `lines()` the same lines without
+   * their "\n" (split only for a sink that sends them one by one).
+   */
+  write(text: string, lines: () => string[]): Promise<void>;
 }
 
 /** The manifest of a pull (what its evidence hashes, canonically). */
@@ -151,7 +154,13 @@ export class FeedsService {
     const emit = async (lines: string[]) => {
       const text = `${lines.join('\n')}\n`;
       hash.update(text);
-      await sink.write(lines, text);
+      await sink.write(text, () => lines);
+    };
+    // a batch of NDJSON lines as PostgreSQL joined them (a JSON text holds no raw line break)
+    const emitNdjson = async (joined: string) => {
+      const text = `${joined}\n`;
+      hash.update(text);
+      await sink.write(text, () => joined.split('\n'));
     };
     try {
       if (q.groupBy.length > 0) {
@@ -171,33 +180,33 @@ export class FeedsService {
       } else {
         const query = rowsQuery(dataset.source_table, fields, scope, q.filters, grant.salt);
         if (format === 'CSV') await emit([served.map(csvField).join(',')]);
-        type Batch = { t: string; s: string; j: string }[];
+        type Batch = { n: number; text: string | null; t: string | null; s: string | null };
         const fetch = (from: Cursor, size: number) => ({
           size,
-          rows: this.pool
-            .query<Batch[number]>(query.sql, [from.txid, from.seq, bound, size, ...query.params.slice(4)])
-            .then((r) => r.rows),
+          batch: this.pool
+            .query<Batch>(query.sql, [from.txid, from.seq, bound, size, ...query.params.slice(4)])
+            .then((r) => r.rows[0]!),
         });
         // the next batch is read while this one is written (the database and the client overlap)
-        let pending: { size: number; rows: Promise<Batch> } | undefined =
+        let pending: { size: number; batch: Promise<Batch> } | undefined =
           limit > 0 ? fetch(last, Math.min(this.config.DATA_FEED_BATCH_ROWS, limit)) : undefined;
         try {
           while (pending) {
             const { size } = pending;
-            const batch = await pending.rows;
+            const batch = await pending.batch;
             pending = undefined;
-            if (batch.length === 0) break;
-            rows += batch.length;
-            const end = batch[batch.length - 1]!;
-            last = { txid: end.t, seq: end.s };
-            if (batch.length === size && rows < limit)
+            if (batch.n === 0 || batch.text === null || batch.t === null || batch.s === null) break;
+            rows += batch.n;
+            last = { txid: batch.t, seq: batch.s };
+            if (batch.n === size && rows < limit)
               pending = fetch(last, Math.min(this.config.DATA_FEED_BATCH_ROWS, limit - rows));
             // revoked or expired since the last batch: nothing more leaves
-            if (rows > batch.length) await this.recheck(grant.grant_id);
-            await emit(format === 'CSV' ? batch.map((r) => toCsv(r.j, served)) : batch.map((r) => r.j));
+            if (rows > batch.n) await this.recheck(grant.grant_id);
+            if (format === 'CSV') await emit(batch.text.split('\n').map((j) => toCsv(j, served)));
+            else await emitNdjson(batch.text);
           }
         } finally {
-          void pending?.rows.catch(() => undefined); // a batch read ahead of a pull that stopped
+          void pending?.batch.catch(() => undefined); // a batch read ahead of a pull that stopped
         }
       }
       await this.recheck(grant.grant_id);

@@ -490,6 +490,21 @@ export const iotSpecs: AnyFactSpec[] = [
       ),
     ];
   }),
+  // A lot's capacity (once per lot): what occupancy, vehicles inside / capacity, is measured against
+  spec(IotEvents.ParkingLotCreated, (e, fb) => {
+    const l = e.lot;
+    if (!l) return [];
+    return [
+      iotLine(
+        'parking_lot',
+        { tenancy: l.tenancy, deviceId: l.lotId, occurredAt: e.occurredAt },
+        '',
+        fb,
+        [{ metric: 'iot.parking_capacity', total: BigInt(l.capacity) }],
+        l.capacity,
+      ),
+    ];
+  }),
   spec(IotEvents.ParkingSessionOpened, (e, fb) => {
     const s = e.session;
     if (!s) return [];

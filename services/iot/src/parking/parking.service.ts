@@ -35,7 +35,7 @@ import {
 } from './parking.domain';
 import { DeviceEvent, DeviceEventRoutes } from '../ingest/device-events';
 import { ParkingErrors } from './parking.errors';
-import { sessionToProto } from './parking.render';
+import { lotToProto, sessionToProto } from './parking.render';
 import {
   awaitPayment,
   changeOccupied,
@@ -134,8 +134,9 @@ export class ParkingService implements OnModuleInit {
       requestId: cmd.requestId,
       command: cmd,
       execute: async ({ client, resourceId }) => {
+        let lot: LotRow;
         try {
-          return await insertLot(client, {
+          lot = await insertLot(client, {
             lot_id: resourceId,
             operator_id: cmd.operatorId,
             project_id: cmd.projectId,
@@ -154,6 +155,13 @@ export class ParkingService implements OnModuleInit {
           if ((err as { code?: string }).code === '23505') throw ParkingErrors.cameraInUse(cmd.entryCameraId);
           throw err;
         }
+        await this.outbox.enqueue(
+          client,
+          IotEvents.ParkingLotCreated,
+          { lot: lotToProto(lot), occurredAt: toTimestamp(lot.created_at) },
+          { key: lot.lot_id, subject: lot.lot_id, tenancy: tenancyOf(lot) },
+        );
+        return lot;
       },
       replay: async ({ client, resourceId }) => (await findLot(client, resourceId))!,
     });

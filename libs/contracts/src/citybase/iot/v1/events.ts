@@ -20,7 +20,7 @@ import {
   deviceKindFromJSON,
   deviceKindToJSON,
 } from "./iot";
-import { ParkingSession } from "./parking";
+import { ParkingLot, ParkingSession } from "./parking";
 
 /** Topic citybase.iot.events.v1, key = device_id. */
 export interface DeviceRegistered {
@@ -172,6 +172,15 @@ export interface CourierCodeIssued {
   buildingId: string;
   residentId: string;
   expiresAt: Timestamp | undefined;
+  occurredAt: Timestamp | undefined;
+}
+
+/**
+ * Topic citybase.iot.events.v1, key = lot_id. A lot was created; its capacity is what the lot's
+ * occupancy is measured against (data's parking panel).
+ */
+export interface ParkingLotCreated {
+  lot: ParkingLot | undefined;
   occurredAt: Timestamp | undefined;
 }
 
@@ -2267,6 +2276,97 @@ export const CourierCodeIssued: MessageFns<CourierCodeIssued> = {
     message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
       ? Timestamp.fromPartial(object.expiresAt)
       : undefined;
+    message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
+      ? Timestamp.fromPartial(object.occurredAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseParkingLotCreated(): ParkingLotCreated {
+  return { lot: undefined, occurredAt: undefined };
+}
+
+export const ParkingLotCreated: MessageFns<ParkingLotCreated> = {
+  encode(message: ParkingLotCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lot !== undefined) {
+      ParkingLot.encode(message.lot, writer.uint32(10).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(message.occurredAt, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParkingLotCreated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParkingLotCreated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lot = ParkingLot.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParkingLotCreated {
+    return {
+      lot: isSet(object.lot) ? ParkingLot.fromJSON(object.lot) : undefined,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ParkingLotCreated): unknown {
+    const obj: any = {};
+    if (message.lot !== undefined) {
+      obj.lot = ParkingLot.toJSON(message.lot);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = fromTimestamp(message.occurredAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParkingLotCreated>, I>>(base?: I): ParkingLotCreated {
+    return ParkingLotCreated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParkingLotCreated>, I>>(object: I): ParkingLotCreated {
+    const message = createBaseParkingLotCreated();
+    message.lot = (object.lot !== undefined && object.lot !== null) ? ParkingLot.fromPartial(object.lot) : undefined;
     message.occurredAt = (object.occurredAt !== undefined && object.occurredAt !== null)
       ? Timestamp.fromPartial(object.occurredAt)
       : undefined;
