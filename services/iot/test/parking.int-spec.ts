@@ -35,7 +35,7 @@ describe('iot: parking lots, plate reads and the exit gate (in-process service, 
     });
     const registry = h.clientOf({ operators: [A] });
     parking = h.client(ParkingServiceService, () =>
-      h.metadata({ operators: [A] }, ['iot:configure', 'iot:device', 'iot:read']),
+      h.metadata({ operators: [A] }, ['iot:configure', 'iot:write', 'iot:read']),
     );
     commands = h.client(CommandServiceService, () => h.metadata({ operators: [A] }, ['iot:read']));
     entryCam = (await h.register(registry, A, P, DeviceKind.DEVICE_KIND_PARKING_CAMERA)).deviceId;

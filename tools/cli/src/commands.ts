@@ -159,6 +159,17 @@ export type Command =
   | { name: 'device command get'; auth: AuthOptions; operatorId: string; commandId: string }
   | { name: 'parking session get'; auth: AuthOptions; operatorId: string; sessionId: string }
   | { name: 'charging session get'; auth: AuthOptions; operatorId: string; sessionId: string }
+  | {
+      name: 'charging session pay';
+      auth: AuthOptions;
+      requestId?: string;
+      operatorId: string;
+      sessionId: string;
+      points: bigint;
+      couponCode: string;
+      couponId: string;
+      pointsHolderId: string;
+    }
   | { name: 'campaign get'; auth: AuthOptions; operatorId: string; campaignId: string }
   | {
       name: 'campaign list';
@@ -1507,6 +1518,38 @@ const SPECS: CommandSpec[] = [
       auth: v.auth(),
       operatorId: v.required('operator'),
       sessionId: v.required('id'),
+    }),
+  },
+  {
+    name: 'charging session pay',
+    summary:
+      "pay an EV charging session with points and/or a coupon code through payment's checkout (ChargingService.PayChargingSession)",
+    details: [
+      'While the session runs, the stop bills through the checkout; once stopped, only when no payment',
+      'of it is open (its plain payment failed or expired, or an earlier checkout was released).',
+      'Prints the session and the pay URL of the money part (none when points and coupon cover it).',
+      'Needs scope iot:charging.pay; a repeat of the request id answers the same.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      id: { type: 'string', value: '<session-id>', required: true, description: 'session_id' },
+      points: { type: 'string', value: '<points>', description: 'points to use (default 0)' },
+      'coupon-code': { type: 'string', value: '<code>', description: 'a coupon code to claim and use' },
+      coupon: { type: 'string', value: '<coupon-id>', description: 'a coupon the user holds' },
+      holder: { type: 'string', value: '<id>', description: "points holder (default the session's user)" },
+    },
+    build: (v) => ({
+      name: 'charging session pay',
+      auth: v.auth(),
+      ...withRequestId(v),
+      operatorId: v.required('operator'),
+      sessionId: v.required('id'),
+      points: v.string('points') === undefined ? 0n : v.integer('points'),
+      couponCode: v.string('coupon-code') ?? '',
+      couponId: v.string('coupon') ?? '',
+      pointsHolderId: v.string('holder') ?? '',
     }),
   },
 ];

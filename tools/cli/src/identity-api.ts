@@ -206,7 +206,7 @@ type IotCalls = Pick<
 > &
   Pick<Unary<typeof CommandServiceService>, 'sendCommand' | 'getCommand'> &
   Pick<Unary<typeof ParkingServiceService>, 'getParkingSession'> &
-  Pick<Unary<typeof ChargingServiceService>, 'getChargingSession'>;
+  Pick<Unary<typeof ChargingServiceService>, 'getChargingSession' | 'payChargingSession'>;
 
 /** The RPCs the tool uses: identity's, the points, marketing, iot and data services' operator tools, checkouts. */
 export type IdentityApi = TenancyCalls &
@@ -319,6 +319,7 @@ export function identityApi(
     getCommand: commands.getCommand,
     getParkingSession: parking.getParkingSession,
     getChargingSession: charging.getChargingSession,
+    payChargingSession: charging.payChargingSession,
     close: () => {
       payment.close();
       tenancy.close();

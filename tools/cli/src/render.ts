@@ -3,7 +3,11 @@
 import { CommandKind, CommandState, DeviceCommand } from '@citybase/contracts/citybase/iot/v1/commands';
 import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
 import { ParkingSession, ParkingSessionState } from '@citybase/contracts/citybase/iot/v1/parking';
-import { ChargingSession, ChargingSessionState } from '@citybase/contracts/citybase/iot/v1/charging';
+import {
+  ChargingPaymentState,
+  ChargingSession,
+  ChargingSessionState,
+} from '@citybase/contracts/citybase/iot/v1/charging';
 import type { Timestamp } from '@citybase/contracts/google/protobuf/timestamp';
 import {
   type Campaign,
@@ -373,6 +377,8 @@ export function renderChargingSession(c: ChargingSession | undefined): Json {
     service_fee: moneyOf(c.serviceFee),
     total: moneyOf(c.total),
     payment_id: c.paymentId,
+    checkout_id: c.checkoutId,
+    payment_state: enumName(ChargingPaymentState, c.paymentState, 'CHARGING_PAYMENT_STATE_').toLowerCase(),
     started_at: timestampText(c.startedAt),
     stopped_at: timestampText(c.stoppedAt),
     fault: c.fault,

@@ -1,7 +1,11 @@
 import { CommandKind, CommandState, DeviceCommand } from '@citybase/contracts/citybase/iot/v1/commands';
 import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
 import { ParkingSessionState } from '@citybase/contracts/citybase/iot/v1/parking';
-import { ChargingSessionState } from '@citybase/contracts/citybase/iot/v1/charging';
+import {
+  ChargingPaymentState,
+  ChargingSession,
+  ChargingSessionState,
+} from '@citybase/contracts/citybase/iot/v1/charging';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -409,31 +413,46 @@ class FakeApi implements IdentityApi {
   };
   getChargingSession: IdentityApi['getChargingSession'] = async (req) => {
     this.record('getChargingSession', req);
+    return { session: chargingSession(req.sessionId) };
+  };
+  payChargingSession: IdentityApi['payChargingSession'] = async (req) => {
+    this.record('payChargingSession', req);
     return {
       session: {
-        sessionId: req.sessionId,
-        deviceId: 'd-1',
-        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
-        transactionId: 'tx-1',
-        userId: 'u-1',
-        state: ChargingSessionState.CHARGING_SESSION_STATE_STOPPED,
-        lastSeq: 4,
-        firstRegisterWh: 1_000_000n,
-        lastRegisterWh: 1_010_000n,
-        energyWh: 10_000n,
-        energyCost: { currency: 'CNY', amountMinor: 1_000n },
-        serviceFee: { currency: 'CNY', amountMinor: 500n },
-        total: { currency: 'CNY', amountMinor: 1_500n },
-        paymentId: 'pay-2',
-        startedAt: CREATED,
-        stoppedAt: CREATED,
-        fault: '',
+        ...chargingSession(req.sessionId),
+        checkoutId: 'co-1',
+        paymentState: ChargingPaymentState.CHARGING_PAYMENT_STATE_OPEN,
       },
+      payUrl: 'http://sandbox/pay/co-1',
     };
   };
   close(): void {
     this.closed = true;
   }
+}
+
+function chargingSession(sessionId: string): ChargingSession {
+  return {
+    sessionId,
+    deviceId: 'd-1',
+    tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+    transactionId: 'tx-1',
+    userId: 'u-1',
+    state: ChargingSessionState.CHARGING_SESSION_STATE_STOPPED,
+    lastSeq: 4,
+    firstRegisterWh: 1_000_000n,
+    lastRegisterWh: 1_010_000n,
+    energyWh: 10_000n,
+    energyCost: { currency: 'CNY', amountMinor: 1_000n },
+    serviceFee: { currency: 'CNY', amountMinor: 500n },
+    total: { currency: 'CNY', amountMinor: 1_500n },
+    paymentId: 'pay-2',
+    startedAt: CREATED,
+    stoppedAt: CREATED,
+    fault: '',
+    checkoutId: '',
+    paymentState: ChargingPaymentState.CHARGING_PAYMENT_STATE_PAID,
+  };
 }
 
 const CAMPAIGN: Campaign = {
@@ -1406,6 +1425,49 @@ describe('failures', () => {
       session: { state: 'stopped', energy_wh: '10000', total: { currency: 'CNY', amount_minor: '1500' } },
     });
     expect(await h.run('charging', 'session', 'get', '--id', 's-2')).toBe(2);
+  });
+
+  it('charging session pay sends the points, the coupon code and a request id; prints the pay URL', async () => {
+    const h = harness(ENV);
+    expect(
+      await h.run(
+        'charging',
+        'session',
+        'pay',
+        '--operator',
+        'op-1',
+        '--id',
+        's-3',
+        '--points',
+        '300',
+        '--coupon-code',
+        'EV5',
+        '--request-id',
+        'r-pay-1',
+      ),
+    ).toBe(0);
+    expect(h.api.calls[0]).toEqual({
+      method: 'payChargingSession',
+      req: {
+        requestId: 'r-pay-1',
+        tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' },
+        sessionId: 's-3',
+        points: 300n,
+        couponCode: 'EV5',
+        couponId: '',
+        pointsHolderId: '',
+      },
+    });
+    expect(h.json()).toMatchObject({
+      request_id: 'r-pay-1',
+      session: { session_id: 's-3', checkout_id: 'co-1', payment_state: 'open' },
+      pay_url: 'http://sandbox/pay/co-1',
+    });
+    const calls = h.api.calls.length;
+    expect(
+      await h.run('charging', 'session', 'pay', '--operator', 'op-1', '--id', 's-3', '--points', '-1'),
+    ).toBe(2);
+    expect(h.api.calls.length).toBe(calls);
   });
 });
 

@@ -134,7 +134,8 @@ type MutatingCommand = Extract<
       | 'device register'
       | 'device rotate'
       | 'device revoke'
-      | 'device command send';
+      | 'device command send'
+      | 'charging session pay';
   }
 >;
 
@@ -161,6 +162,7 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'device rotate':
     case 'device revoke':
     case 'device command send':
+    case 'charging session pay':
       return true;
     case 'campaign codes':
       return command.generate !== undefined;
@@ -466,6 +468,22 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
         sessionId: command.sessionId,
       });
       return print({ session: renderChargingSession(res.session) });
+    }
+    case 'charging session pay': {
+      const res = await api.payChargingSession({
+        requestId,
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        sessionId: command.sessionId,
+        points: command.points,
+        couponCode: command.couponCode,
+        couponId: command.couponId,
+        pointsHolderId: command.pointsHolderId,
+      });
+      return print({
+        request_id: requestId,
+        session: renderChargingSession(res.session),
+        pay_url: res.payUrl,
+      });
     }
     case 'campaign get': {
       const res = await api.getCampaign({

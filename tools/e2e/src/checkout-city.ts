@@ -9,6 +9,7 @@ import {
   createTestDatabase,
   freePort,
   grpcClient,
+  iotMqttEnv,
   kafkaTestPrefix,
   PromiseClient,
   REPO_ROOT,
@@ -42,13 +43,18 @@ export interface CityProcess {
 }
 
 const SECRET = 'payment-checkout-secret';
+const IOT_SECRET = 'iot-service-secret';
+/** iot's own API client's scopes: deploy/local/start.sh's (CALLING_SERVICES, iot). */
+const IOT_CLIENT_SCOPES = ['payment:write', 'payment:read', 'city:admin'];
 
 /**
  * The city of the checkout suites (checkout-flow, checkout-chaos): points, marketing and payment
  * (the saga), and settlement when asked, as processes on their own databases and Kafka namespace;
  * the sandbox channel, where the test pays by hand; a test token issuer, and a token service in
  * identity's place for payment's own client. One operator with a points programme (1 fen a point)
- * and budgets. A restarted process keeps its ports, so clients keep their address.
+ * and budgets. A restarted process keeps its ports, so clients keep their address. With `iot`, iot
+ * runs too (its own API client `svc-iot` calls payment; devices on the project Mosquitto under a
+ * topic root of its own), for EV charging paid through the checkout.
  */
 export class CheckoutCity {
   readonly operatorId: string;
@@ -71,7 +77,7 @@ export class CheckoutCity {
   /** `label` names the databases, topics and Redis keys; with `settlement`, settlement runs too. */
   constructor(
     private readonly label: string,
-    private readonly options: { settlement: boolean },
+    private readonly options: { settlement: boolean; iot?: boolean },
   ) {
     this.operatorId = `op-${label}-${randomUUID().slice(0, 6)}`;
     this.projectId = `p-${label}`;
@@ -134,6 +140,15 @@ export class CheckoutCity {
           PAYMENT_CHECKOUT_LEASE_MS: '5000',
           CITYBASE_CRASH_AT: crashAt,
         };
+      case 'iot':
+        return {
+          IDENTITY_GRPC_URL: this.identity!.address,
+          PAYMENT_GRPC_URL: this.procs.get('payment')!.grpcAddress,
+          IOT_CLIENT_ID: 'svc-iot',
+          IOT_CLIENT_SECRET: IOT_SECRET,
+          IOT_PAYMENT_JOB_INTERVAL_MS: '300',
+          ...iotMqttEnv(this.label),
+        };
       default:
         return {};
     }
@@ -142,7 +157,13 @@ export class CheckoutCity {
   async setUp(): Promise<void> {
     this.issuer = await TestIssuer.start();
     this.sandbox = await spawnSandboxChannel({ autoPay: 'off' });
-    const names = ['points', 'marketing', 'payment', ...(this.options.settlement ? ['settlement'] : [])];
+    const names = [
+      'points',
+      'marketing',
+      'payment',
+      ...(this.options.settlement ? ['settlement'] : []),
+      ...(this.options.iot ? ['iot'] : []),
+    ];
     for (const name of names) this.dbs.set(name, await createTestDatabase(`${this.label}_${name}`));
     if (this.options.settlement) await this.start('settlement');
     await this.start('points');
@@ -152,8 +173,10 @@ export class CheckoutCity {
         secret: SECRET,
         scopes: ['points:write', 'points:read', 'marketing:redeem', 'marketing:claim', 'city:admin'],
       },
+      'svc-iot': { secret: IOT_SECRET, scopes: IOT_CLIENT_SCOPES },
     });
     await this.start('payment');
+    if (this.options.iot) await this.start('iot');
     await routeProjectToSandbox({
       paymentAddress: this.procs.get('payment')!.grpcAddress,
       issuer: this.issuer,
@@ -302,6 +325,9 @@ export function settlementLedgerCheck(databaseUrl: string): { status: number | n
     ],
     { encoding: 'utf8' },
   );
+  // a check that could not run (e.g. the database refused the connection) says why
+  if (!run.stdout.trim())
+    throw new Error(`check-ledger printed no report (exit ${run.status}): ${run.stderr.slice(-2000)}`);
   const report = JSON.parse(run.stdout) as { ok: boolean; violations: unknown[] };
   return { status: run.status, violations: report.violations };
 }

@@ -925,6 +925,7 @@ const FOREIGN: Record<string, Foreign> = {
       ...promotionWindow(),
     }),
   },
+  // the attendant's console (scope iot:write); cameras report their reads over MQTT
   '/citybase.iot.v1.ParkingService/RecordPlateRead': {
     request: (a) => ({
       requestId: rid(),
@@ -959,6 +960,15 @@ const FOREIGN: Record<string, Foreign> = {
   },
   '/citybase.iot.v1.ChargingService/ListChargingSessions': {
     request: (a) => ({ tenancy: { operatorId: a.operatorId }, deviceId: a.deviceId }),
+  },
+  '/citybase.iot.v1.ChargingService/PayChargingSession': {
+    request: (a) => ({
+      requestId: rid(),
+      tenancy: { operatorId: a.operatorId },
+      sessionId: randomUUID(),
+      points: '100',
+      couponCode: 'HOSTILE',
+    }),
   },
 };
 

@@ -549,6 +549,9 @@ describe('iot parking and charging paid through payment and the sandbox channel 
         energy_wh: '10000',
         total: { currency: 'CNY', amount_minor: '1500' },
         payment_id: paymentId,
+        // PaymentSucceeded of the plain payment made it paid (no checkout: the app chose none)
+        payment_state: 'paid',
+        checkout_id: '',
       });
       expect(
         await query(iotDb, `SELECT payment_id FROM billing_calls WHERE subject_id = $1`, [s.sessionId]),

@@ -4,7 +4,20 @@
  */
 
 export type BillingPurpose = 'PARKING' | 'CHARGING';
-export type PaymentOutcome = 'SUCCEEDED' | 'FAILED' | 'EXPIRED';
+/** How a session's payment ended: a plain payment's status, or a checkout's end (COMPLETED is SUCCEEDED). */
+export type PaymentOutcome = 'SUCCEEDED' | 'FAILED' | 'EXPIRED' | 'RELEASED';
+/** A plain CreatePayment, or payment's CreateCheckout (money + points + coupon) when the app asked. */
+export type BillingKind = 'PAYMENT' | 'CHECKOUT';
+
+/** What the app asked the checkout to use besides money (PayChargingSession). */
+export interface CheckoutChoice {
+  points: bigint;
+  /** A code to claim, or a coupon the user holds (at most one of the two). */
+  couponCode: string;
+  couponId: string;
+  /** Empty: the paying user. */
+  pointsHolderId: string;
+}
 
 /**
  * Payment's request id of a session's payment: the same session (and, for parking, the same exit

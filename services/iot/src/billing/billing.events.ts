@@ -4,8 +4,8 @@ import { PaymentEvents } from '@citybase/contracts/events';
 import { BillingService } from './billing.service';
 
 /**
- * Payment's outcomes of iot's parking and charging payments, each applied once per event id in the
- * inbox transaction of consumer `iot.billing`.
+ * Payment's outcomes of iot's parking and charging payments and of its charging checkouts, each
+ * applied once per event id in the inbox transaction of consumer `iot.billing`.
  */
 @EventConsumer('iot.billing')
 @Injectable()
@@ -16,5 +16,7 @@ export class BillingEventHandlers implements EventSubscriber {
     on(PaymentEvents.PaymentSucceeded, (client, e) => this.billing.paymentEnded(client, e, 'SUCCEEDED'));
     on(PaymentEvents.PaymentFailed, (client, e) => this.billing.paymentEnded(client, e, 'FAILED'));
     on(PaymentEvents.PaymentExpired, (client, e) => this.billing.paymentEnded(client, e, 'EXPIRED'));
+    on(PaymentEvents.CheckoutCompleted, (client, e) => this.billing.checkoutEnded(client, e, 'SUCCEEDED'));
+    on(PaymentEvents.CheckoutReleased, (client, e) => this.billing.checkoutEnded(client, e, 'RELEASED'));
   }
 }

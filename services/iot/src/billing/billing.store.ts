@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from '@citybase/platform';
-import type { BillingPurpose, PaymentOutcome } from './billing.domain';
+import type { BillingKind, BillingPurpose, PaymentOutcome } from './billing.domain';
 
-/** All SQL of billing (tables billing_calls, billing_unmatched: migrations/0006_billing.sql). */
+/** All SQL of billing (tables billing_calls, billing_unmatched: migrations/0006_billing.sql, 0011). */
 
 export interface BillingCallRow {
   call_id: string;
@@ -20,23 +20,41 @@ export interface BillingCallRow {
   outcome: PaymentOutcome | null;
   attempts: number;
   last_error: string;
+  kind: BillingKind;
+  user_id: string;
+  points: bigint;
+  points_holder_id: string;
+  coupon_code: string;
+  coupon_id: string;
+  checkout_id: string | null;
+  pay_url: string;
 }
 
 type Db = Pool | PoolClient;
 
 const COLUMNS = `call_id, purpose, subject_id, operator_id, project_id, merchant_id, currency,
-  amount_minor::text AS amount_minor, payer_ref, description, expires_in_s, status, payment_id, outcome, attempts, last_error`;
+  amount_minor::text AS amount_minor, payer_ref, description, expires_in_s, status, payment_id, outcome, attempts, last_error,
+  kind, user_id, points::text AS points, points_holder_id, coupon_code, coupon_id, checkout_id, pay_url`;
 
-const parse = (r: BillingCallRow): BillingCallRow => ({ ...r, amount_minor: BigInt(r.amount_minor) });
+const parse = (r: BillingCallRow): BillingCallRow => ({
+  ...r,
+  amount_minor: BigInt(r.amount_minor),
+  points: BigInt(r.points),
+});
 
 export async function insertCall(
   client: PoolClient,
-  c: Omit<BillingCallRow, 'status' | 'payment_id' | 'outcome' | 'attempts' | 'last_error'>,
+  c: Omit<
+    BillingCallRow,
+    'status' | 'payment_id' | 'outcome' | 'attempts' | 'last_error' | 'checkout_id' | 'pay_url'
+  >,
 ): Promise<void> {
   await client.query(
     `INSERT INTO billing_calls (call_id, purpose, subject_id, operator_id, project_id, merchant_id, currency,
-                                amount_minor, payer_ref, description, expires_in_s)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (call_id) DO NOTHING`,
+                                amount_minor, payer_ref, description, expires_in_s,
+                                kind, user_id, points, points_holder_id, coupon_code, coupon_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+     ON CONFLICT (call_id) DO NOTHING`,
     [
       c.call_id,
       c.purpose,
@@ -49,6 +67,12 @@ export async function insertCall(
       c.payer_ref,
       c.description,
       c.expires_in_s,
+      c.kind,
+      c.user_id,
+      c.points.toString(),
+      c.points_holder_id,
+      c.coupon_code,
+      c.coupon_id,
     ],
   );
 }
@@ -67,6 +91,17 @@ export async function lockCallByPayment(
   const { rows } = await client.query<BillingCallRow>(
     `SELECT ${COLUMNS} FROM billing_calls WHERE payment_id = $1 FOR UPDATE`,
     [paymentId],
+  );
+  return rows[0] && parse(rows[0]);
+}
+
+export async function lockCallByCheckout(
+  client: PoolClient,
+  checkoutId: string,
+): Promise<BillingCallRow | undefined> {
+  const { rows } = await client.query<BillingCallRow>(
+    `SELECT ${COLUMNS} FROM billing_calls WHERE checkout_id = $1 FOR UPDATE`,
+    [checkoutId],
   );
   return rows[0] && parse(rows[0]);
 }
@@ -98,6 +133,25 @@ export async function callAnswered(client: PoolClient, callId: string, paymentId
       WHERE call_id = $1 AND status = 'DUE'`,
     [callId, paymentId],
   );
+}
+
+/** A CreateCheckout answered: the checkout's id and where the payer pays its money part. */
+export async function checkoutCallAnswered(
+  client: PoolClient,
+  callId: string,
+  checkoutId: string,
+  payUrl: string,
+): Promise<void> {
+  await client.query(
+    `UPDATE billing_calls SET status = 'DONE', checkout_id = $2, pay_url = $3, done_at = clock_timestamp(),
+            attempts = attempts + 1, last_error = ''
+      WHERE call_id = $1 AND status = 'DUE'`,
+    [callId, checkoutId, payUrl],
+  );
+}
+
+export async function setPayUrl(db: Db, callId: string, payUrl: string): Promise<void> {
+  await db.query(`UPDATE billing_calls SET pay_url = $2 WHERE call_id = $1`, [callId, payUrl]);
 }
 
 export async function callFailed(db: Db, callId: string, error: string, delayMs: number, refused: boolean) {

@@ -1,14 +1,17 @@
 import {
   ChargingDecision,
   ChargingEvent,
+  ChargingPaymentState,
   ChargingSessionView,
   chargingBill,
   ChargingTariff,
   decideEvent,
+  decidePay,
   decideStart,
   fromChargerMessage,
   MeterReading,
   sessionEnergyWh,
+  toPayChargingSession,
   validateChargingTariff,
 } from './charging.domain';
 
@@ -200,5 +203,81 @@ describe('a charger event over MQTT (fromChargerMessage)', () => {
       'data.user_id',
     );
     expect(() => fromChargerMessage('CHARGER_METER', { seq: 2 }, t)).toThrow('data.transaction_id');
+  });
+});
+
+describe('paying a session through the checkout (decidePay, toPayChargingSession)', () => {
+  const s = (
+    state: 'ACTIVE' | 'STOPPED' | 'FAULTED',
+    paymentState: ChargingPaymentState,
+    payAttempt = 0,
+  ) => ({
+    state,
+    paymentState,
+    totalMinor: 1_500n,
+    payAttempt,
+  });
+
+  it('a running session keeps the choice for its stop; a second choice is refused', () => {
+    expect(decidePay(s('ACTIVE', 'NONE'))).toEqual({ kind: 'CHOOSE' });
+    expect(decidePay(s('ACTIVE', 'CHECKOUT_CHOSEN'))).toMatchObject({ code: 'CHARGING_CHECKOUT_CHOSEN' });
+  });
+
+  it('a stopped session pays through a new billing call only once its payment ended unpaid', () => {
+    expect(decidePay(s('STOPPED', 'UNPAID', 1))).toEqual({ kind: 'CHECKOUT', attempt: 2 });
+    expect(decidePay(s('STOPPED', 'UNPAID', 2))).toEqual({ kind: 'CHECKOUT', attempt: 3 });
+    expect(decidePay(s('STOPPED', 'OPEN', 1))).toMatchObject({
+      kind: 'REFUSE',
+      code: 'CHARGING_PAYMENT_OPEN',
+    });
+    expect(decidePay(s('STOPPED', 'PAID', 1))).toMatchObject({
+      kind: 'REFUSE',
+      code: 'CHARGING_SESSION_PAID',
+    });
+    expect(decidePay(s('STOPPED', 'NONE'))).toMatchObject({
+      kind: 'REFUSE',
+      code: 'CHARGING_NOTHING_TO_PAY',
+    });
+    expect(decidePay(s('FAULTED', 'NONE'))).toMatchObject({
+      kind: 'REFUSE',
+      code: 'CHARGING_SESSION_FAULTED',
+    });
+  });
+
+  it('validates the request, naming the field', () => {
+    const ok = {
+      requestId: 'r-1',
+      tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' },
+      sessionId: '0b8f2f4e-8f3c-4a4e-9a53-2f7c1c1d2e3f',
+      points: 300n,
+      couponCode: ' EV5 ',
+      couponId: '',
+      pointsHolderId: '',
+    };
+    expect(toPayChargingSession(ok)).toEqual({
+      requestId: 'r-1',
+      operatorId: 'op-1',
+      sessionId: ok.sessionId,
+      points: 300n,
+      couponCode: 'EV5',
+      couponId: '',
+      pointsHolderId: '',
+    });
+    const field = (req: Partial<typeof ok>) => {
+      try {
+        toPayChargingSession({ ...ok, ...req });
+      } catch (err) {
+        return (err as Error).message.split(':')[0];
+      }
+      return 'accepted';
+    };
+    expect(field({ points: -1n })).toBe('points');
+    expect(field({ sessionId: 'nope' })).toBe('session_id');
+    expect(field({ couponCode: 'x'.repeat(65) })).toBe('coupon_code');
+    expect(field({ pointsHolderId: 'a b' })).toBe('points_holder_id');
+    expect(field({ couponId: 'c-1' })).toBe('coupon_id');
+    expect(field({ couponId: 'c-1', couponCode: '' })).toBe('accepted');
+    expect(field({ requestId: '' })).toBe('request_id');
+    expect(field({ tenancy: undefined })).toBe('tenancy.operator_id');
   });
 });

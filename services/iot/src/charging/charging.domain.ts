@@ -3,6 +3,7 @@ import {
   divideRounded,
   DomainError,
   keyPart,
+  optionalString,
   pageCursor,
   PageRequestLike,
   parsePage,
@@ -373,4 +374,89 @@ export function toListCharging(req: {
 }): ListChargingQuery {
   const { size, after } = parsePage(req.page, CHARGING_PAGE);
   return { ...toChargerQuery(req), size, after: after && { createdAt: after[0], sessionId: after[1] } };
+}
+
+// ---- paying a session through payment's checkout (docs/iot.md "Charging paid with points and coupons") ----
+
+/** Where a session's payment stands (column charging_sessions.payment_state). */
+export type ChargingPaymentState = 'NONE' | 'CHECKOUT_CHOSEN' | 'OPEN' | 'PAID' | 'UNPAID';
+
+export interface PayChargingInput {
+  requestId: string;
+  operatorId: string;
+  sessionId: string;
+  points: bigint;
+  couponCode: string;
+  couponId: string;
+  pointsHolderId: string;
+}
+
+const MAX_POINTS = 10n ** 12n;
+
+export function toPayChargingSession(req: {
+  requestId?: string;
+  tenancy?: TenancyInput;
+  sessionId?: string;
+  points?: bigint;
+  couponCode?: string;
+  couponId?: string;
+  pointsHolderId?: string;
+}): PayChargingInput {
+  const points = req.points ?? 0n;
+  if (points < 0n || points > MAX_POINTS) throw DomainError.invalid('points', 'must be from 0 to 10^12');
+  const pointsHolderId = optionalString('points_holder_id', req.pointsHolderId, { max: 64 });
+  if (pointsHolderId && !TENANT_ID.pattern.test(pointsHolderId))
+    throw DomainError.invalid('points_holder_id', TENANT_ID.patternRule);
+  const couponCode = optionalString('coupon_code', req.couponCode, { max: 64 });
+  const couponId = optionalString('coupon_id', req.couponId, { max: 64 });
+  if (couponCode && couponId)
+    throw DomainError.invalid('coupon_id', 'give coupon_id or coupon_code, not both');
+  return {
+    requestId: requestId(req.requestId),
+    operatorId: requiredString('tenancy.operator_id', req.tenancy?.operatorId, TENANT_ID),
+    sessionId: requiredUuid('session_id', req.sessionId),
+    points,
+    couponCode,
+    couponId,
+    pointsHolderId,
+  };
+}
+
+export type PayDecision =
+  /** The session runs: the choice waits for the stop, which bills through the checkout. */
+  | { kind: 'CHOOSE' }
+  /** Stopped and unpaid: a checkout now, as billing call `attempt`. */
+  | { kind: 'CHECKOUT'; attempt: number }
+  | { kind: 'REFUSE'; code: string; message: string };
+
+/**
+ * Whether the app may pay a session through the checkout now. One payment of a session is open at
+ * a time: while the stop's plain payment (or an earlier checkout) may still be paid, another would
+ * let the resident pay twice, so it is refused until that one failed, expired or was released.
+ */
+export function decidePay(s: {
+  state: ChargingSessionState;
+  paymentState: ChargingPaymentState;
+  totalMinor: bigint;
+  payAttempt: number;
+}): PayDecision {
+  const refuse = (code: string, message: string): PayDecision => ({ kind: 'REFUSE', code, message });
+  if (s.state === 'FAULTED')
+    return refuse('CHARGING_SESSION_FAULTED', 'the session faulted unbilled; an operator settles it');
+  switch (s.paymentState) {
+    case 'CHECKOUT_CHOSEN':
+      return refuse('CHARGING_CHECKOUT_CHOSEN', 'a checkout was already chosen for this session');
+    case 'OPEN':
+      return refuse(
+        'CHARGING_PAYMENT_OPEN',
+        "the session's payment is open: pay it, or ask again once it failed, expired or was released",
+      );
+    case 'PAID':
+      return refuse('CHARGING_SESSION_PAID', 'the session is paid');
+    case 'NONE':
+      if (s.state === 'ACTIVE') return { kind: 'CHOOSE' };
+      return refuse('CHARGING_NOTHING_TO_PAY', 'the session was billed 0');
+    case 'UNPAID':
+      return { kind: 'CHECKOUT', attempt: s.payAttempt + 1 };
+  }
 }

@@ -11,4 +11,7 @@ export const ChargingErrors = {
       `device ${deviceId} must be an ev_charger of this project`,
       'CHARGER_DEVICE_INVALID',
     ),
+  /** Payment refused the session's checkout for good (e.g. more points than held, an unknown code). */
+  checkoutRefused: (reason: string) =>
+    DomainError.precondition('CHARGING_CHECKOUT_REFUSED', `payment refused the checkout: ${reason}`),
 };

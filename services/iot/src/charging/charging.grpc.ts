@@ -11,12 +11,15 @@ import type {
   GetChargingSessionResponse,
   ListChargingSessionsRequest,
   ListChargingSessionsResponse,
+  PayChargingSessionRequest,
+  PayChargingSessionResponse,
 } from '@citybase/contracts/citybase/iot/v1/charging';
 import {
   toChargerQuery,
   toChargingSessionQuery,
   toConfigureCharger,
   toListCharging,
+  toPayChargingSession,
 } from './charging.domain';
 import { chargerToProto, chargingSessionToProto } from './charging.render';
 import { ChargingService } from './charging.service';
@@ -58,5 +61,15 @@ export class ChargingGrpc {
     const q = toListCharging(req);
     const { items, nextPageToken } = await this.charging.listSessions(claimsOf(metadata), q);
     return { sessions: items.map(chargingSessionToProto), page: { nextPageToken } };
+  }
+
+  @GrpcMethod('ChargingService', 'payChargingSession')
+  async payChargingSession(
+    req: PayChargingSessionRequest,
+    metadata: Metadata,
+  ): Promise<PayChargingSessionResponse> {
+    const cmd = toPayChargingSession(req);
+    const { session, payUrl } = await this.charging.paySession(claimsOf(metadata), cmd);
+    return { session: chargingSessionToProto(session), payUrl };
   }
 }

@@ -1,5 +1,10 @@
 import { toTimestamp } from '@citybase/platform';
-import { Charger, ChargingSession, ChargingSessionState } from '@citybase/contracts/citybase/iot/v1/charging';
+import {
+  Charger,
+  ChargingPaymentState,
+  ChargingSession,
+  ChargingSessionState,
+} from '@citybase/contracts/citybase/iot/v1/charging';
 import { ChargerRow, ChargingSessionRow, tariffOf } from './charging.store';
 
 export function chargerToProto(c: ChargerRow): Charger {
@@ -38,5 +43,8 @@ export function chargingSessionToProto(s: ChargingSessionRow): ChargingSession {
     startedAt: toTimestamp(s.started_at),
     stoppedAt: s.stopped_at ? toTimestamp(s.stopped_at) : undefined,
     fault: s.fault,
+    checkoutId: s.checkout_id ?? '',
+    paymentState:
+      ChargingPaymentState[`CHARGING_PAYMENT_STATE_${s.payment_state}` as keyof typeof ChargingPaymentState],
   };
 }

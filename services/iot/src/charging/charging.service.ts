@@ -19,6 +19,8 @@ import {
   withTransaction,
 } from '@citybase/platform';
 import { IotEvents } from '@citybase/contracts/events';
+import type { CheckoutChoice } from '../billing/billing.domain';
+import { billingCallId } from '../billing/billing.domain';
 import { BillingService } from '../billing/billing.service';
 import { CommandsService } from '../commands/commands.service';
 import type { IotConfig } from '../config';
@@ -30,9 +32,11 @@ import {
   ChargingSessionQuery,
   ConfigureChargerInput,
   decideEvent,
+  decidePay,
   decideStart,
   fromChargerMessage,
   ListChargingQuery,
+  PayChargingInput,
   ReportedEvent,
 } from './charging.domain';
 import { DeviceEvent, DeviceEventRoutes } from '../ingest/device-events';
@@ -42,17 +46,23 @@ import {
   advanceSession,
   ChargerRow,
   ChargingSessionRow,
+  chooseCheckout,
+  choiceOf,
   findCharger,
   findChargingSession,
   insertChargingSession,
   insertReading,
   listChargingSessions,
   lockCharger,
+  lockChargingSession,
+  paymentAsked,
   raiseChargerFloor,
   readingsOf,
   sessionOfTransaction,
   setBill,
+  setChargingCheckout,
   setChargingPayment,
+  setPaymentState,
   tariffOf,
   upsertCharger,
 } from './charging.store';
@@ -91,8 +101,11 @@ export class ChargingService implements OnModuleInit {
     this.routes.register(Object.keys(CHARGER_MESSAGE_TYPES), (e) => this.chargerMessage(e));
     this.billing.register('CHARGING', {
       paymentCreated: (client, sessionId, paymentId) => setChargingPayment(client, sessionId, paymentId),
-      paymentOutcome: async (_client, sessionId, outcome) => {
-        this.logger.info({ session_id: sessionId, outcome }, 'charging payment ended');
+      checkoutCreated: (client, sessionId, checkoutId) => setChargingCheckout(client, sessionId, checkoutId),
+      paymentOutcome: async (client, sessionId, outcome, paymentId) => {
+        // one payment of a session is open at a time (decidePay), so this is the session's latest
+        await setPaymentState(client, sessionId, outcome === 'SUCCEEDED' ? 'PAID' : 'UNPAID', paymentId);
+        this.logger.info({ session_id: sessionId, outcome, payment_id: paymentId }, 'charging payment ended');
       },
     });
   }
@@ -300,26 +313,113 @@ export class ChargingService implements OnModuleInit {
           const bill = chargingBill(tariffOf(charger), await readingsOf(client, s.session_id));
           s = await setBill(client, s.session_id, bill);
           if (s.last_register_wh !== null) await raiseChargerFloor(client, deviceId, s.last_register_wh);
-          if (bill.totalMinor > 0n)
-            calls.push(
-              await this.billing.request(client, {
-                purpose: 'CHARGING',
-                subjectId: s.session_id,
-                operatorId: s.operator_id,
-                projectId: s.project_id,
-                merchantId: s.merchant_id,
-                currency: s.currency,
-                amountMinor: bill.totalMinor,
-                payerRef: s.user_id,
-                description: `EV charging ${bill.energyWh} Wh, session ${s.session_id}`,
-                expiresInSeconds: this.config.IOT_CHARGING_PAYMENT_TTL_SECONDS,
-              }),
-            );
+          if (bill.totalMinor > 0n) {
+            // the checkout the app chose while the session ran, else a plain payment
+            const choice = s.payment_state === 'CHECKOUT_CHOSEN' ? choiceOf(s) : undefined;
+            calls.push(await this.requestPayment(client, s, 1, choice));
+          } else await setPaymentState(client, s.session_id, 'NONE');
+          s = (await lockChargingSession(client, s.session_id))!;
           await this.closed(client, s);
         }
         return answer('APPLIED', d.note ?? '');
       }
     }
+  }
+
+  /**
+   * Records the session's payment as billing call `attempt` (payment's request id
+   * iot:charging:<session>:<attempt>): a plain CreatePayment, or CreateCheckout with the app's choice.
+   */
+  private async requestPayment(
+    client: PoolClient,
+    s: ChargingSessionRow,
+    attempt: number,
+    choice: CheckoutChoice | undefined,
+  ): Promise<string> {
+    const callId = await this.billing.request(client, {
+      purpose: 'CHARGING',
+      subjectId: s.session_id,
+      operatorId: s.operator_id,
+      projectId: s.project_id,
+      merchantId: s.merchant_id,
+      currency: s.currency,
+      amountMinor: s.total_minor,
+      payerRef: s.user_id,
+      description: `EV charging ${s.energy_wh} Wh, session ${s.session_id}`,
+      expiresInSeconds: this.config.IOT_CHARGING_PAYMENT_TTL_SECONDS,
+      attempt,
+      checkout: choice && { ...choice, userId: s.user_id },
+    });
+    await paymentAsked(client, s.session_id, attempt, choice);
+    return callId;
+  }
+
+  /**
+   * The app pays a session through payment's checkout (docs/iot.md "Charging paid with points and
+   * coupons"): while it runs, the choice waits for the stop; once stopped and unpaid, the checkout
+   * is asked now (billing call pay_attempt + 1). Idempotent by request id; one payment of a session
+   * open at a time (decidePay). Another tenant's session answers NOT_FOUND, as GetChargingSession.
+   */
+  async paySession(
+    claims: CitybaseClaims,
+    cmd: PayChargingInput,
+  ): Promise<{ session: ChargingSessionRow; payUrl: string }> {
+    const s = await this.mutations.run<PayChargingInput, ChargingSessionRow, ChargingSessionRow>({
+      method: 'ChargingService.PayChargingSession',
+      claims,
+      requestId: cmd.requestId,
+      command: cmd,
+      resourceId: cmd.sessionId,
+      target: {
+        load: async (client) => {
+          const found = await findChargingSession(client, cmd.sessionId);
+          if (!found || found.operator_id !== cmd.operatorId) return undefined;
+          // the charger's lock first, as its events take it: a STOP and a pay never interleave
+          await lockCharger(client, found.device_id);
+          return lockChargingSession(client, cmd.sessionId);
+        },
+        tenancy: tenancyOf,
+        notFound: () => ChargingErrors.sessionNotFound(cmd.sessionId),
+      },
+      execute: async ({ client, target, note }) => {
+        const d = decidePay({
+          state: target.state,
+          paymentState: target.payment_state,
+          totalMinor: target.total_minor,
+          payAttempt: target.pay_attempt,
+        });
+        const choice: CheckoutChoice = {
+          points: cmd.points,
+          couponCode: cmd.couponCode,
+          couponId: cmd.couponId,
+          pointsHolderId: cmd.pointsHolderId,
+        };
+        switch (d.kind) {
+          case 'REFUSE':
+            throw DomainError.precondition(d.code, d.message);
+          case 'CHOOSE':
+            await chooseCheckout(client, target.session_id, choice);
+            break;
+          case 'CHECKOUT':
+            await this.requestPayment(client, target, d.attempt, choice);
+            break;
+        }
+        note({ session_id: target.session_id, decision: d.kind });
+        return (await findChargingSession(client, cmd.sessionId))!;
+      },
+      replay: async ({ client }) => (await findChargingSession(client, cmd.sessionId))!,
+    });
+    // the session's latest checkout, if one is asked: made now if it is still due (a retry makes it
+    // if the first attempt could not reach payment); payment's refusal answers this request and its
+    // retries
+    if (!s.checkout_choice || s.pay_attempt === 0) return { session: s, payUrl: '' };
+    const callId = billingCallId('CHARGING', s.session_id, s.pay_attempt);
+    await this.billing.callNow(callId);
+    const call = await this.billing.call(callId);
+    const now = (await findChargingSession(this.pool, s.session_id))!;
+    if (call?.status === 'REFUSED') throw ChargingErrors.checkoutRefused(call.last_error);
+    const payUrl = call && now.payment_state === 'OPEN' ? await this.billing.checkoutPayUrl(call) : '';
+    return { session: now, payUrl };
   }
 
   private async closed(client: PoolClient, s: ChargingSessionRow): Promise<void> {

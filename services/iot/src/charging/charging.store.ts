@@ -1,5 +1,7 @@
 import type { Pool, PoolClient } from '@citybase/platform';
+import type { CheckoutChoice } from '../billing/billing.domain';
 import type {
+  ChargingPaymentState,
   ChargingSessionState,
   ChargingTariff,
   ListChargingQuery,
@@ -41,6 +43,16 @@ export interface ChargingSessionRow {
   started_at: Date;
   stopped_at: Date | null;
   created_at: Date;
+  payment_state: ChargingPaymentState;
+  /** The checkout the app chose while the session ran (points as a decimal string). */
+  checkout_choice: {
+    points: string;
+    coupon_code: string;
+    coupon_id: string;
+    points_holder_id: string;
+  } | null;
+  checkout_id: string | null;
+  pay_attempt: number;
 }
 
 type Db = Pool | PoolClient;
@@ -50,7 +62,8 @@ const CHARGER = `device_id, operator_id, project_id, merchant_id, currency, band
 const SESSION = `session_id, device_id, transaction_id, operator_id, project_id, merchant_id, user_id, state, last_seq,
   first_register_wh::text AS first_register_wh, last_register_wh::text AS last_register_wh, energy_wh::text AS energy_wh,
   currency, energy_minor::text AS energy_minor, service_fee_minor::text AS service_fee_minor,
-  total_minor::text AS total_minor, payment_id, fault, started_at, stopped_at, created_at`;
+  total_minor::text AS total_minor, payment_id, fault, started_at, stopped_at, created_at,
+  payment_state, checkout_choice, checkout_id, pay_attempt`;
 
 const big = (v: unknown): bigint => BigInt(v as string);
 const bigOrNull = (v: unknown): bigint | null => (v === null ? null : BigInt(v as string));
@@ -249,6 +262,90 @@ export async function setChargingPayment(
     sessionId,
     paymentId,
   ]);
+}
+
+/** The session under its row lock (taken after the charger's, as the charger's events do). */
+export async function lockChargingSession(
+  client: PoolClient,
+  sessionId: string,
+): Promise<ChargingSessionRow | undefined> {
+  const { rows } = await client.query<ChargingSessionRow>(
+    `SELECT ${SESSION} FROM charging_sessions WHERE session_id = $1 FOR UPDATE`,
+    [sessionId],
+  );
+  return rows[0] && session(rows[0]);
+}
+
+export const choiceOf = (s: ChargingSessionRow): CheckoutChoice | undefined =>
+  s.checkout_choice
+    ? {
+        points: BigInt(s.checkout_choice.points),
+        couponCode: s.checkout_choice.coupon_code,
+        couponId: s.checkout_choice.coupon_id ?? '',
+        pointsHolderId: s.checkout_choice.points_holder_id,
+      }
+    : undefined;
+
+const choiceJson = (c: CheckoutChoice): string =>
+  JSON.stringify({
+    points: c.points.toString(),
+    coupon_code: c.couponCode,
+    coupon_id: c.couponId,
+    points_holder_id: c.pointsHolderId,
+  });
+
+/** Records the checkout the app chose while the session runs. */
+export async function chooseCheckout(
+  client: PoolClient,
+  sessionId: string,
+  c: CheckoutChoice,
+): Promise<void> {
+  await client.query(
+    `UPDATE charging_sessions SET payment_state = 'CHECKOUT_CHOSEN', checkout_choice = $2 WHERE session_id = $1`,
+    [
+      sessionId,
+      JSON.stringify({
+        points: c.points.toString(),
+        coupon_code: c.couponCode,
+        points_holder_id: c.pointsHolderId,
+      }),
+    ],
+  );
+}
+
+/** A billing call asked for the session (attempt = the call's): its payment is OPEN. */
+export async function paymentAsked(
+  client: PoolClient,
+  sessionId: string,
+  attempt: number,
+  choice: CheckoutChoice | undefined,
+): Promise<void> {
+  await client.query(
+    `UPDATE charging_sessions SET payment_state = 'OPEN', pay_attempt = $2, checkout_choice = $3, checkout_id = NULL
+      WHERE session_id = $1`,
+    [sessionId, attempt, choice ? choiceJson(choice) : null],
+  );
+}
+
+export async function setChargingCheckout(client: PoolClient, sessionId: string, checkoutId: string) {
+  await client.query(`UPDATE charging_sessions SET checkout_id = $2 WHERE session_id = $1`, [
+    sessionId,
+    checkoutId,
+  ]);
+}
+
+/** The session's payment ended: PAID (with the payment that paid, if any) or UNPAID. */
+export async function setPaymentState(
+  client: PoolClient,
+  sessionId: string,
+  state: 'PAID' | 'UNPAID' | 'NONE',
+  paymentId = '',
+): Promise<void> {
+  await client.query(
+    `UPDATE charging_sessions SET payment_state = $2, payment_id = COALESCE(NULLIF($3, ''), payment_id)
+      WHERE session_id = $1`,
+    [sessionId, state, paymentId],
+  );
 }
 
 export async function insertReading(

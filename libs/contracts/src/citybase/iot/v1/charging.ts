@@ -67,6 +67,68 @@ export function chargingSessionStateToJSON(object: ChargingSessionState): string
   }
 }
 
+/** Where the session's payment stands (docs/iot.md "Charging paid with points and coupons"). */
+export enum ChargingPaymentState {
+  CHARGING_PAYMENT_STATE_UNSPECIFIED = 0,
+  /** CHARGING_PAYMENT_STATE_NONE - Nothing asked of payment (running, faulted, or a bill of 0). */
+  CHARGING_PAYMENT_STATE_NONE = 1,
+  /** CHARGING_PAYMENT_STATE_CHECKOUT_CHOSEN - The app chose the checkout while the session ran: the stop bills through it. */
+  CHARGING_PAYMENT_STATE_CHECKOUT_CHOSEN = 2,
+  /** CHARGING_PAYMENT_STATE_OPEN - A payment or a checkout is asked or open. */
+  CHARGING_PAYMENT_STATE_OPEN = 3,
+  CHARGING_PAYMENT_STATE_PAID = 4,
+  /** CHARGING_PAYMENT_STATE_UNPAID - The payment failed or expired, or the checkout was released: the app may pay again. */
+  CHARGING_PAYMENT_STATE_UNPAID = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function chargingPaymentStateFromJSON(object: any): ChargingPaymentState {
+  switch (object) {
+    case 0:
+    case "CHARGING_PAYMENT_STATE_UNSPECIFIED":
+      return ChargingPaymentState.CHARGING_PAYMENT_STATE_UNSPECIFIED;
+    case 1:
+    case "CHARGING_PAYMENT_STATE_NONE":
+      return ChargingPaymentState.CHARGING_PAYMENT_STATE_NONE;
+    case 2:
+    case "CHARGING_PAYMENT_STATE_CHECKOUT_CHOSEN":
+      return ChargingPaymentState.CHARGING_PAYMENT_STATE_CHECKOUT_CHOSEN;
+    case 3:
+    case "CHARGING_PAYMENT_STATE_OPEN":
+      return ChargingPaymentState.CHARGING_PAYMENT_STATE_OPEN;
+    case 4:
+    case "CHARGING_PAYMENT_STATE_PAID":
+      return ChargingPaymentState.CHARGING_PAYMENT_STATE_PAID;
+    case 5:
+    case "CHARGING_PAYMENT_STATE_UNPAID":
+      return ChargingPaymentState.CHARGING_PAYMENT_STATE_UNPAID;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ChargingPaymentState.UNRECOGNIZED;
+  }
+}
+
+export function chargingPaymentStateToJSON(object: ChargingPaymentState): string {
+  switch (object) {
+    case ChargingPaymentState.CHARGING_PAYMENT_STATE_UNSPECIFIED:
+      return "CHARGING_PAYMENT_STATE_UNSPECIFIED";
+    case ChargingPaymentState.CHARGING_PAYMENT_STATE_NONE:
+      return "CHARGING_PAYMENT_STATE_NONE";
+    case ChargingPaymentState.CHARGING_PAYMENT_STATE_CHECKOUT_CHOSEN:
+      return "CHARGING_PAYMENT_STATE_CHECKOUT_CHOSEN";
+    case ChargingPaymentState.CHARGING_PAYMENT_STATE_OPEN:
+      return "CHARGING_PAYMENT_STATE_OPEN";
+    case ChargingPaymentState.CHARGING_PAYMENT_STATE_PAID:
+      return "CHARGING_PAYMENT_STATE_PAID";
+    case ChargingPaymentState.CHARGING_PAYMENT_STATE_UNPAID:
+      return "CHARGING_PAYMENT_STATE_UNPAID";
+    case ChargingPaymentState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** From minute_of_day (city time, UTC+8) until the next band's. */
 export interface TouBand {
   fromMinute: number;
@@ -114,6 +176,12 @@ export interface ChargingSession {
   startedAt: Timestamp | undefined;
   stoppedAt: Timestamp | undefined;
   fault: string;
+  /**
+   * The session's checkout (PayChargingSession) when it is paid through one; payment_id is then
+   * its money part's payment, empty when points and coupon covered everything.
+   */
+  checkoutId: string;
+  paymentState: ChargingPaymentState;
 }
 
 export interface ConfigureChargerRequest {
@@ -155,6 +223,32 @@ export interface ListChargingSessionsRequest {
 export interface ListChargingSessionsResponse {
   sessions: ChargingSession[];
   page: PageResponse | undefined;
+}
+
+export interface PayChargingSessionRequest {
+  /** Idempotency key. */
+  requestId: string;
+  tenancy: TenancyRef | undefined;
+  sessionId: string;
+  /** Points to use, >= 0 (their value at most what the coupon leaves of the bill). */
+  points: bigint;
+  /** A coupon code the resident claims and uses; empty for none. At most 64 characters. */
+  couponCode: string;
+  /** Holder of the points (the resident or a household); empty = the session's user. */
+  pointsHolderId: string;
+  /** A coupon the resident already holds; at most one of coupon_id and coupon_code. */
+  couponId: string;
+}
+
+export interface PayChargingSessionResponse {
+  session:
+    | ChargingSession
+    | undefined;
+  /**
+   * Where the payer pays the money part; empty until payment answered, once the checkout is final,
+   * when nothing is left to pay in money, or when the checkout waits for the stop.
+   */
+  payUrl: string;
 }
 
 function createBaseTouBand(): TouBand {
@@ -496,6 +590,8 @@ function createBaseChargingSession(): ChargingSession {
     startedAt: undefined,
     stoppedAt: undefined,
     fault: "",
+    checkoutId: "",
+    paymentState: 0,
   };
 }
 
@@ -560,6 +656,12 @@ export const ChargingSession: MessageFns<ChargingSession> = {
     }
     if (message.fault !== "") {
       writer.uint32(138).string(message.fault);
+    }
+    if (message.checkoutId !== "") {
+      writer.uint32(146).string(message.checkoutId);
+    }
+    if (message.paymentState !== 0) {
+      writer.uint32(152).int32(message.paymentState);
     }
     return writer;
   },
@@ -713,6 +815,22 @@ export const ChargingSession: MessageFns<ChargingSession> = {
             message.fault = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.checkoutId = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.paymentState = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -796,6 +914,16 @@ export const ChargingSession: MessageFns<ChargingSession> = {
         ? fromJsonTimestamp(object.stopped_at)
         : undefined,
       fault: isSet(object.fault) ? globalThis.String(object.fault) : "",
+      checkoutId: isSet(object.checkoutId)
+        ? globalThis.String(object.checkoutId)
+        : isSet(object.checkout_id)
+        ? globalThis.String(object.checkout_id)
+        : "",
+      paymentState: isSet(object.paymentState)
+        ? chargingPaymentStateFromJSON(object.paymentState)
+        : isSet(object.payment_state)
+        ? chargingPaymentStateFromJSON(object.payment_state)
+        : 0,
     };
   },
 
@@ -852,6 +980,12 @@ export const ChargingSession: MessageFns<ChargingSession> = {
     if (message.fault !== "") {
       obj.fault = message.fault;
     }
+    if (message.checkoutId !== "") {
+      obj.checkoutId = message.checkoutId;
+    }
+    if (message.paymentState !== 0) {
+      obj.paymentState = chargingPaymentStateToJSON(message.paymentState);
+    }
     return obj;
   },
 
@@ -891,6 +1025,8 @@ export const ChargingSession: MessageFns<ChargingSession> = {
       ? Timestamp.fromPartial(object.stoppedAt)
       : undefined;
     message.fault = object.fault ?? "";
+    message.checkoutId = object.checkoutId ?? "";
+    message.paymentState = object.paymentState ?? 0;
     return message;
   },
 };
@@ -1611,11 +1747,301 @@ export const ListChargingSessionsResponse: MessageFns<ListChargingSessionsRespon
   },
 };
 
+function createBasePayChargingSessionRequest(): PayChargingSessionRequest {
+  return {
+    requestId: "",
+    tenancy: undefined,
+    sessionId: "",
+    points: 0n,
+    couponCode: "",
+    pointsHolderId: "",
+    couponId: "",
+  };
+}
+
+export const PayChargingSessionRequest: MessageFns<PayChargingSessionRequest> = {
+  encode(message: PayChargingSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenancy !== undefined) {
+      TenancyRef.encode(message.tenancy, writer.uint32(18).fork()).join();
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(26).string(message.sessionId);
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(32).int64(message.points);
+    }
+    if (message.couponCode !== "") {
+      writer.uint32(42).string(message.couponCode);
+    }
+    if (message.pointsHolderId !== "") {
+      writer.uint32(50).string(message.pointsHolderId);
+    }
+    if (message.couponId !== "") {
+      writer.uint32(58).string(message.couponId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayChargingSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayChargingSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenancy = TenancyRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.couponCode = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pointsHolderId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.couponId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayChargingSessionRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      tenancy: isSet(object.tenancy) ? TenancyRef.fromJSON(object.tenancy) : undefined,
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      points: isSet(object.points) ? BigInt(object.points) : 0n,
+      couponCode: isSet(object.couponCode)
+        ? globalThis.String(object.couponCode)
+        : isSet(object.coupon_code)
+        ? globalThis.String(object.coupon_code)
+        : "",
+      pointsHolderId: isSet(object.pointsHolderId)
+        ? globalThis.String(object.pointsHolderId)
+        : isSet(object.points_holder_id)
+        ? globalThis.String(object.points_holder_id)
+        : "",
+      couponId: isSet(object.couponId)
+        ? globalThis.String(object.couponId)
+        : isSet(object.coupon_id)
+        ? globalThis.String(object.coupon_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PayChargingSessionRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.tenancy !== undefined) {
+      obj.tenancy = TenancyRef.toJSON(message.tenancy);
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.points !== 0n) {
+      obj.points = message.points.toString();
+    }
+    if (message.couponCode !== "") {
+      obj.couponCode = message.couponCode;
+    }
+    if (message.pointsHolderId !== "") {
+      obj.pointsHolderId = message.pointsHolderId;
+    }
+    if (message.couponId !== "") {
+      obj.couponId = message.couponId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayChargingSessionRequest>, I>>(base?: I): PayChargingSessionRequest {
+    return PayChargingSessionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayChargingSessionRequest>, I>>(object: I): PayChargingSessionRequest {
+    const message = createBasePayChargingSessionRequest();
+    message.requestId = object.requestId ?? "";
+    message.tenancy = (object.tenancy !== undefined && object.tenancy !== null)
+      ? TenancyRef.fromPartial(object.tenancy)
+      : undefined;
+    message.sessionId = object.sessionId ?? "";
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.couponCode = object.couponCode ?? "";
+    message.pointsHolderId = object.pointsHolderId ?? "";
+    message.couponId = object.couponId ?? "";
+    return message;
+  },
+};
+
+function createBasePayChargingSessionResponse(): PayChargingSessionResponse {
+  return { session: undefined, payUrl: "" };
+}
+
+export const PayChargingSessionResponse: MessageFns<PayChargingSessionResponse> = {
+  encode(message: PayChargingSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      ChargingSession.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    if (message.payUrl !== "") {
+      writer.uint32(18).string(message.payUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayChargingSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayChargingSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = ChargingSession.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayChargingSessionResponse {
+    return {
+      session: isSet(object.session) ? ChargingSession.fromJSON(object.session) : undefined,
+      payUrl: isSet(object.payUrl)
+        ? globalThis.String(object.payUrl)
+        : isSet(object.pay_url)
+        ? globalThis.String(object.pay_url)
+        : "",
+    };
+  },
+
+  toJSON(message: PayChargingSessionResponse): unknown {
+    const obj: any = {};
+    if (message.session !== undefined) {
+      obj.session = ChargingSession.toJSON(message.session);
+    }
+    if (message.payUrl !== "") {
+      obj.payUrl = message.payUrl;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayChargingSessionResponse>, I>>(base?: I): PayChargingSessionResponse {
+    return PayChargingSessionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayChargingSessionResponse>, I>>(object: I): PayChargingSessionResponse {
+    const message = createBasePayChargingSessionResponse();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? ChargingSession.fromPartial(object.session)
+      : undefined;
+    message.payUrl = object.payUrl ?? "";
+    return message;
+  },
+};
+
 /**
  * EV charging (docs/iot.md "EV charging"): chargers with a time-of-use tariff, sessions from the
  * charger's sequence-numbered START / METER / STOP events, which the charger publishes over MQTT
  * (docs/iot.md "Device events"; buffered while offline, applied in order), monotonic registers,
- * energy = last - first register, one payment intent per session.
+ * energy = last - first register, one payment per session: a plain payment intent at the stop, or
+ * the mixed checkout (money + points + coupon) when the resident's app asks (PayChargingSession).
  */
 export type ChargingServiceService = typeof ChargingServiceService;
 export const ChargingServiceService = {
@@ -1665,6 +2091,24 @@ export const ChargingServiceService = {
       Buffer.from(ListChargingSessionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListChargingSessionsResponse => ListChargingSessionsResponse.decode(value),
   },
+  /**
+   * The resident's app pays a session through payment's checkout (money + points + coupon code)
+   * instead of the plain payment: asked while the session is ACTIVE, the stop bills it so; asked
+   * after the stop, when no payment of the session is open (the plain payment failed or expired, a
+   * checkout was released). Once per session whatever the retries; idempotent on request_id
+   * (docs/iot.md "Charging paid with points and coupons").
+   */
+  payChargingSession: {
+    path: "/citybase.iot.v1.ChargingService/PayChargingSession" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PayChargingSessionRequest): Buffer =>
+      Buffer.from(PayChargingSessionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PayChargingSessionRequest => PayChargingSessionRequest.decode(value),
+    responseSerialize: (value: PayChargingSessionResponse): Buffer =>
+      Buffer.from(PayChargingSessionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PayChargingSessionResponse => PayChargingSessionResponse.decode(value),
+  },
 } as const;
 
 export interface ChargingServiceServer extends UntypedServiceImplementation {
@@ -1676,6 +2120,14 @@ export interface ChargingServiceServer extends UntypedServiceImplementation {
   getChargingSession: handleUnaryCall<GetChargingSessionRequest, GetChargingSessionResponse>;
   /** A charger's sessions, newest first. */
   listChargingSessions: handleUnaryCall<ListChargingSessionsRequest, ListChargingSessionsResponse>;
+  /**
+   * The resident's app pays a session through payment's checkout (money + points + coupon code)
+   * instead of the plain payment: asked while the session is ACTIVE, the stop bills it so; asked
+   * after the stop, when no payment of the session is open (the plain payment failed or expired, a
+   * checkout was released). Once per session whatever the retries; idempotent on request_id
+   * (docs/iot.md "Charging paid with points and coupons").
+   */
+  payChargingSession: handleUnaryCall<PayChargingSessionRequest, PayChargingSessionResponse>;
 }
 
 export interface ChargingServiceClient extends Client {
@@ -1742,6 +2194,28 @@ export interface ChargingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListChargingSessionsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The resident's app pays a session through payment's checkout (money + points + coupon code)
+   * instead of the plain payment: asked while the session is ACTIVE, the stop bills it so; asked
+   * after the stop, when no payment of the session is open (the plain payment failed or expired, a
+   * checkout was released). Once per session whatever the retries; idempotent on request_id
+   * (docs/iot.md "Charging paid with points and coupons").
+   */
+  payChargingSession(
+    request: PayChargingSessionRequest,
+    callback: (error: ServiceError | null, response: PayChargingSessionResponse) => void,
+  ): ClientUnaryCall;
+  payChargingSession(
+    request: PayChargingSessionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PayChargingSessionResponse) => void,
+  ): ClientUnaryCall;
+  payChargingSession(
+    request: PayChargingSessionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PayChargingSessionResponse) => void,
   ): ClientUnaryCall;
 }
 

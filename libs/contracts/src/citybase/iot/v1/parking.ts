@@ -216,9 +216,12 @@ export interface IssuePassResponse {
 }
 
 export interface RecordPlateReadRequest {
-  /** Idempotency key (a camera's read id). */
+  /** Idempotency key (one per plate the attendant enters). */
   requestId: string;
-  tenancy: TenancyRef | undefined;
+  tenancy:
+    | TenancyRef
+    | undefined;
+  /** The lot's entry or exit camera whose read the attendant enters (it tells entry from exit). */
   cameraId: string;
   plate: string;
   direction: PlateDirection;
@@ -2628,8 +2631,9 @@ export const ParkingServiceService = {
     responseDeserialize: (value: Buffer): IssuePassResponse => IssuePassResponse.decode(value),
   },
   /**
-   * A plate read at a lot's entry or exit camera (the camera over MQTT, or the attendant's
-   * console when the camera misread): opens or closes a session. Idempotent on request_id.
+   * The attendant's console: a plate the lot's camera misread, entered by an operator at the lot's
+   * entry or exit (cameras report their reads over MQTT, docs/iot.md "Device events"): opens or
+   * closes a session as a camera read would. Idempotent on request_id.
    */
   recordPlateRead: {
     path: "/citybase.iot.v1.ParkingService/RecordPlateRead" as const,
@@ -2678,8 +2682,9 @@ export interface ParkingServiceServer extends UntypedServiceImplementation {
   /** Issues a resident's monthly pass for a plate in a lot. */
   issuePass: handleUnaryCall<IssuePassRequest, IssuePassResponse>;
   /**
-   * A plate read at a lot's entry or exit camera (the camera over MQTT, or the attendant's
-   * console when the camera misread): opens or closes a session. Idempotent on request_id.
+   * The attendant's console: a plate the lot's camera misread, entered by an operator at the lot's
+   * entry or exit (cameras report their reads over MQTT, docs/iot.md "Device events"): opens or
+   * closes a session as a camera read would. Idempotent on request_id.
    */
   recordPlateRead: handleUnaryCall<RecordPlateReadRequest, RecordPlateReadResponse>;
   /** One parking session. */
@@ -2754,8 +2759,9 @@ export interface ParkingServiceClient extends Client {
     callback: (error: ServiceError | null, response: IssuePassResponse) => void,
   ): ClientUnaryCall;
   /**
-   * A plate read at a lot's entry or exit camera (the camera over MQTT, or the attendant's
-   * console when the camera misread): opens or closes a session. Idempotent on request_id.
+   * The attendant's console: a plate the lot's camera misread, entered by an operator at the lot's
+   * entry or exit (cameras report their reads over MQTT, docs/iot.md "Device events"): opens or
+   * closes a session as a camera read would. Idempotent on request_id.
    */
   recordPlateRead(
     request: RecordPlateReadRequest,
