@@ -1,5 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { endpointsFromEnv, TokenSource } from './api';
 import { declarations, descriptorSet, replicaAddresses, RpcClients } from './descriptor-rpc';
 
 /** A unary RPC of the city (any will do: the servers below answer it themselves). */
@@ -94,5 +97,33 @@ describe('RpcClients with several replicas', () => {
       single.close();
     }
     expect(down.calls()).toBe(1);
+  });
+});
+
+describe('identity replicas for tokens', () => {
+  it('reads IDENTITY_HTTP_URL as a list', () => {
+    expect(
+      endpointsFromEnv({ IDENTITY_HTTP_URL: 'http://127.0.0.1:8081/, http://127.0.0.1:8181' }).identityHttp,
+    ).toBe('http://127.0.0.1:8081,http://127.0.0.1:8181');
+    expect(endpointsFromEnv({}).identityHttp).toBe('http://127.0.0.1:8081');
+  });
+
+  it('asks the next identity for a token when one does not answer', async () => {
+    let asked = 0;
+    const server = createServer((_req, res) => {
+      asked += 1;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ access_token: 'tok', expires_in: 300 }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const alive = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const dead = `http://${await deadAddress()}`;
+      const tokens = new TokenSource(`${dead},${alive}`, { client_id: 'c', client_secret: 's' });
+      expect(await tokens.get()).toBe('tok');
+      expect(asked).toBe(1);
+    } finally {
+      server.close();
+    }
   });
 });
