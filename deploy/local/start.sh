@@ -11,6 +11,19 @@
 #      its log in .local/logs/simulator.log; prints the data dashboard's URL and how to sign in
 # Options: --rate N (or CITYBASE_SIM_RATE=N): the simulator's business operations per second
 # (default 1; 0: no load, the simulator does not start).
+# --replicas N (or CITYBASE_REPLICAS=N, default 1): N processes of every service, as on N machines
+# (README "Scale-out on one machine"): replica r of a service listens on its ports + 100*r (payment: gRPC 50052,
+# 50152, ...; HTTP 8082, 8182, ...), logs to <service>-<r>.log (replica 0: <service>.log), shares
+# the service's database and consumer groups; iot's replicas each have their own MQTT client id
+# (iot-<host>-<HTTP port>) and share its subscriptions. Callers get every replica of a service
+# (IDENTITY_GRPC_URL=ipv4:127.0.0.1:50051,127.0.0.1:50151: grpc-js fails over between them; the
+# simulator takes turns and makes a call that found one down again on another); AUTH_JWKS_URL is
+# identity replica 0's. DATABASE_POOL_SIZE becomes 10/N (at least 2) so 7*N processes fit
+# PostgreSQL's 100 connections (an explicit DATABASE_POOL_SIZE wins).
+# --kafka single|cluster (or CITYBASE_KAFKA, default single): the services use the one broker of
+# infra.sh (KAFKA_BROKERS), or the local 3-node cluster (kafka.sh cluster: KRaft, replication
+# factor 3, min in-sync replicas 2, 127.0.0.1:19192-19194), started here when it does not run
+# (and then stopped again at the end).
 # Ctrl-C or SIGTERM stops every process this script started (the simulator first, which then prints
 # its invariant checks and report; then the rest: SIGTERM, SIGKILL after 15s), and Kafka
 # too when this script was the one that started it. If a service exits on its own, the stack stops.
@@ -41,28 +54,60 @@ STOP_GRACE=15
 LOG_DIR="${CITYBASE_LOCAL_DIR:-$ROOT/.local}/logs"
 SIM_RATE="${CITYBASE_SIM_RATE:-1}"
 SIM_STOP_GRACE=60 # the simulator drains its operations (20s at most) and checks the invariants
+REPLICAS="${CITYBASE_REPLICAS:-1}"
+KAFKA_MODE="${CITYBASE_KAFKA:-single}"
+USAGE='usage: npm start [-- --rate N] [--replicas N] [--kafka single|cluster]'
 while (($#)); do
   case "$1" in
-    --rate)
-      [[ $# -ge 2 ]] || { printf '[start] --rate needs a value\n' >&2; exit 2; }
-      SIM_RATE="$2"
+    --rate | --replicas | --kafka)
+      [[ $# -ge 2 ]] || { printf '[start] %s needs a value\n' "$1" >&2; exit 2; }
+      case "$1" in --rate) SIM_RATE="$2" ;; --replicas) REPLICAS="$2" ;; --kafka) KAFKA_MODE="$2" ;; esac
       shift 2
       ;;
     --rate=*) SIM_RATE="${1#--rate=}"; shift ;;
-    *) printf '[start] unknown option %s (usage: npm start [-- --rate N])\n' "$1" >&2; exit 2 ;;
+    --replicas=*) REPLICAS="${1#--replicas=}"; shift ;;
+    --kafka=*) KAFKA_MODE="${1#--kafka=}"; shift ;;
+    *) printf '[start] unknown option %s (%s)\n' "$1" "$USAGE" >&2; exit 2 ;;
   esac
 done
 if ! [[ "$SIM_RATE" =~ ^[0-9]+([.][0-9]+)?$ ]]; then
   printf '[start] the simulator rate must be a number of operations per second (got %s)\n' "$SIM_RATE" >&2
   exit 2
 fi
+if ! [[ "$REPLICAS" =~ ^[1-9]$ ]]; then
+  printf '[start] the replicas of each service must be 1-9 (got %s)\n' "$REPLICAS" >&2
+  exit 2
+fi
+if [[ "$KAFKA_MODE" != single && "$KAFKA_MODE" != cluster ]]; then
+  printf '[start] --kafka must be single or cluster (got %s)\n' "$KAFKA_MODE" >&2
+  exit 2
+fi
+if ((REPLICAS > 1)) && [[ -z "${DATABASE_POOL_SIZE:-}" ]]; then
+  DATABASE_POOL_SIZE=$((10 / REPLICAS < 2 ? 2 : 10 / REPLICAS))
+fi
 
-declare -A PIDS=()   # service name -> pid of its node process (leader of its own process group)
+declare -A PIDS=()   # process (service name, or <name>-<r> for replica r > 0) -> pid of its node process (leader of its own process group)
 KAFKA_OURS=0         # 1 when this script started the broker, so it stops it again
+KAFKA_CLUSTER_OURS=0 # the same for the 3-node cluster (--kafka cluster)
 IOT_MQTT_OURS=0      # the same for the project's Mosquitto
 STOPPING=0
 
 log() { printf '[start] %s\n' "$*" >&2; }
+# Replica r of a service: its process key (and log name) and its ports.
+proc_key() { if (($2 == 0)); then printf '%s' "$1"; else printf '%s-%s' "$1" "$2"; fi; }
+grpc_port() { echo $((GRPC_PORT[$1] + 100 * $2)); }
+http_port() { echo $((HTTP_PORT[$1] + 100 * $2)); }
+# What a caller of a service is given: its one address, or all its replicas' as a grpc-js target.
+grpc_target() {
+  local r out=()
+  for ((r = 0; r < REPLICAS; r++)); do out+=("127.0.0.1:$(grpc_port "$1" "$r")"); done
+  if ((REPLICAS == 1)); then printf '%s' "${out[0]}"; else (IFS=,; printf 'ipv4:%s' "${out[*]}"); fi
+}
+identity_http_urls() {
+  local r out=()
+  for ((r = 0; r < REPLICAS; r++)); do out+=("http://127.0.0.1:$(http_port identity "$r")"); done
+  (IFS=,; printf '%s' "${out[*]}")
+}
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 alive() { kill -0 "$1" 2>/dev/null; }
 
@@ -123,6 +168,10 @@ cleanup() {
     log "stopping Kafka (started by this script)"
     bash "$ROOT/deploy/local/kafka.sh" stop
   fi
+  if ((KAFKA_CLUSTER_OURS)); then
+    log "stopping the Kafka cluster (started by this script)"
+    bash "$ROOT/deploy/local/kafka.sh" cluster stop
+  fi
   if ((IOT_MQTT_OURS)); then
     log "stopping the project's Mosquitto (started by this script)"
     bash "$ROOT/deploy/local/mosquitto.sh" stop
@@ -148,6 +197,13 @@ if ! bash deploy/local/kafka.sh status >/dev/null 2>&1; then KAFKA_OURS=1; fi
 if ! bash deploy/local/mosquitto.sh status >/dev/null 2>&1; then IOT_MQTT_OURS=1; fi
 bash deploy/local/infra.sh all
 IOT_MQTT_ADMIN_PASSWORD="$(bash deploy/local/mosquitto.sh admin-password)"
+if [[ "$KAFKA_MODE" == cluster ]]; then
+  if ! bash deploy/local/kafka.sh cluster status >/dev/null 2>&1; then
+    KAFKA_CLUSTER_OURS=1
+    bash deploy/local/kafka.sh cluster start
+  fi
+  KAFKA_BROKERS="$(bash deploy/local/kafka.sh cluster brokers)"
+fi
 
 # --- 3. build ----------------------------------------------------------------------------------
 log "building (npx nx run-many -t build)"
@@ -164,11 +220,13 @@ if ((${#missing[@]})); then
 fi
 
 for name in "${SERVICES[@]}"; do
-  for port in "${GRPC_PORT[$name]}" "${HTTP_PORT[$name]}"; do
-    if port_open "$port"; then
-      log "ERROR: port $port ($name) is already in use; is another stack running?"
-      exit 1
-    fi
+  for ((r = 0; r < REPLICAS; r++)); do
+    for port in "$(grpc_port "$name" "$r")" "$(http_port "$name" "$r")"; do
+      if port_open "$port"; then
+        log "ERROR: port $port ($(proc_key "$name" "$r")) is already in use; is another stack running?"
+        exit 1
+      fi
+    done
   done
 done
 
@@ -215,25 +273,41 @@ client_env() { # <name>: the service's own client credentials as env assignments
     console.log(`${process.argv[2]}_CLIENT_ID=${c.client_id}`);
     console.log(`${process.argv[2]}_CLIENT_SECRET=${c.client_secret}`);' "$file" "$upper"
 }
-start_service() { # <name>
-  local name="$1" extra=()
+start_service() { # <name> [replica, default 0]
+  local name="$1" r="${2:-0}" key extra=() jwks_port
+  key="$(proc_key "$name" "$r")"
   mapfile -t extra < <(client_env "$name")
+  [[ -n "${DATABASE_POOL_SIZE:-}" ]] && extra+=("DATABASE_POOL_SIZE=$DATABASE_POOL_SIZE")
+  # identity's replicas each serve the city's keys; every other process asks identity replica 0
+  jwks_port="${HTTP_PORT[identity]}"
+  [[ "$name" == identity ]] && jwks_port="$(http_port identity "$r")"
   # setsid: each service leads its own process group, so a terminal Ctrl-C reaches only this
   # script, which then stops the services in order (and their children with them).
-  env GRPC_PORT="${GRPC_PORT[$name]}" HTTP_PORT="${HTTP_PORT[$name]}" \
+  env GRPC_PORT="$(grpc_port "$name" "$r")" HTTP_PORT="$(http_port "$name" "$r")" \
     DATABASE_URL="$(database_url "$name")" KAFKA_BROKERS="$KAFKA_BROKERS" \
     REDIS_URL="$REDIS_URL" MQTT_URL="$MQTT_URL" IOT_MQTT_URL="$IOT_MQTT_URL" \
     IOT_MQTT_ADMIN_PASSWORD="$IOT_MQTT_ADMIN_PASSWORD" CITY_ID="$CITY_ID" LOG_LEVEL="$LOG_LEVEL" \
-    AUTH_JWKS_URL="http://127.0.0.1:${HTTP_PORT[identity]}/.well-known/jwks.json" \
-    IDENTITY_GRPC_URL="127.0.0.1:${GRPC_PORT[identity]}" PAYMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[payment]}" \
-    SETTLEMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[settlement]}" POINTS_GRPC_URL="127.0.0.1:${GRPC_PORT[points]}" \
-    MARKETING_GRPC_URL="127.0.0.1:${GRPC_PORT[marketing]}" "${extra[@]}" \
-    setsid node --enable-source-maps "services/$name/dist/main.js" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
-  PIDS[$name]=$!
+    AUTH_JWKS_URL="http://127.0.0.1:$jwks_port/.well-known/jwks.json" \
+    IDENTITY_GRPC_URL="$(grpc_target identity)" PAYMENT_GRPC_URL="$(grpc_target payment)" \
+    SETTLEMENT_GRPC_URL="$(grpc_target settlement)" POINTS_GRPC_URL="$(grpc_target points)" \
+    MARKETING_GRPC_URL="$(grpc_target marketing)" "${extra[@]}" \
+    setsid node --enable-source-maps "services/$name/dist/main.js" >>"$LOG_DIR/$key.log" 2>&1 </dev/null &
+  PIDS[$key]=$!
 }
+# waits until a process answers /readyz 200 (READY_TIMEOUT); 1 when it exited or did not
+wait_ready() { # <process key> <HTTP port>
+  local key="$1" port="$2" i
+  for ((i = 0; i < READY_TIMEOUT * 2; i++)); do
+    alive "${PIDS[$key]}" || return 1
+    [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true)" == 200 ]] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+# replica 0 of each service first: it alone migrates the database; the others start in step 5d
 for name in "${SERVICES[@]}"; do
   : >"$LOG_DIR/$name.log"
-  start_service "$name"
+  start_service "$name" 0
 done
 # The sandbox payment channel (docs/sandbox-channel.md): the provider stand-in of the local city.
 SANDBOX_PORT="${SANDBOX_PORT:-8090}"
@@ -328,28 +402,44 @@ for name in "${CALLING_SERVICES[@]}"; do
   for ((i = 0; i < STOP_GRACE * 4; i++)); do alive "$pid" || break; sleep 0.25; done
   if alive "$pid"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
   wait "$pid" 2>/dev/null || true
-  start_service "$name"
-  ready=0
-  for ((i = 0; i < READY_TIMEOUT * 2; i++)); do
-    alive "${PIDS[$name]}" || break
-    if [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:${HTTP_PORT[$name]}/readyz" || true)" == 200 ]]; then
-      ready=1
-      break
-    fi
-    sleep 0.5
-  done
-  if ((!ready)); then
+  start_service "$name" 0
+  if ! wait_ready "$name" "${HTTP_PORT[$name]}"; then
     log "ERROR: $name did not come back ready with its own client"
     show_log_tail "$name"
     exit 1
   fi
 done
 
-printf '\nCitybase is up (city %s)\n' "$CITY_ID"
+# --- 5d. the other replicas (--replicas N) -----------------------------------------------------
+# On the migrated databases, with the calling services' clients: the same configuration, own ports.
+if ((REPLICAS > 1)); then
+  for name in "${SERVICES[@]}"; do
+    for ((r = 1; r < REPLICAS; r++)); do
+      : >"$LOG_DIR/$(proc_key "$name" "$r").log"
+      start_service "$name" "$r"
+    done
+  done
+  log "started replicas 1-$((REPLICAS - 1)) of every service; waiting for /readyz (up to ${READY_TIMEOUT}s each)"
+  for name in "${SERVICES[@]}"; do
+    for ((r = 1; r < REPLICAS; r++)); do
+      key="$(proc_key "$name" "$r")"
+      if ! wait_ready "$key" "$(http_port "$name" "$r")"; then
+        log "ERROR: $key not ready (GET http://127.0.0.1:$(http_port "$name" "$r")/readyz)"
+        show_log_tail "$key"
+        exit 1
+      fi
+    done
+  done
+fi
+
+printf '\nCitybase is up (city %s%s)\n' "$CITY_ID" "$( ((REPLICAS > 1)) && printf ', %s replicas of each service' "$REPLICAS")"
 printf '  %-11s %-17s %-23s %s\n' SERVICE gRPC HTTP LOG
 for name in "${SERVICES[@]}"; do
-  printf '  %-11s %-17s %-23s %s\n' "$name" "127.0.0.1:${GRPC_PORT[$name]}" \
-    "http://127.0.0.1:${HTTP_PORT[$name]}" "${LOG_DIR#"$ROOT/"}/$name.log"
+  for ((r = 0; r < REPLICAS; r++)); do
+    key="$(proc_key "$name" "$r")"
+    printf '  %-11s %-17s %-23s %s\n' "$key" "127.0.0.1:$(grpc_port "$name" "$r")" \
+      "http://127.0.0.1:$(http_port "$name" "$r")" "${LOG_DIR#"$ROOT/"}/$key.log"
+  done
 done
 printf '  %-11s %-17s %-23s %s\n' sandbox - "http://127.0.0.1:$SANDBOX_PORT" "${LOG_DIR#"$ROOT/"}/sandbox-channel.log"
 printf '  Kafka %s   PostgreSQL %s   Redis %s   MQTT %s   iot MQTT %s\n' "$KAFKA_BROKERS" "$(database_url '<name>')" "$REDIS_URL" "$MQTT_URL" "$IOT_MQTT_URL"
@@ -366,10 +456,10 @@ elif [[ ! -s "$ADMIN_FILE" ]]; then
   log "no demo load: the simulator needs the city admin's credentials ($ADMIN_FILE)"
 else
   : >"$LOG_DIR/simulator.log"
-  env IDENTITY_GRPC_URL="127.0.0.1:${GRPC_PORT[identity]}" PAYMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[payment]}" \
-    SETTLEMENT_GRPC_URL="127.0.0.1:${GRPC_PORT[settlement]}" POINTS_GRPC_URL="127.0.0.1:${GRPC_PORT[points]}" \
-    MARKETING_GRPC_URL="127.0.0.1:${GRPC_PORT[marketing]}" IOT_GRPC_URL="127.0.0.1:${GRPC_PORT[iot]}" \
-    DATA_GRPC_URL="127.0.0.1:${GRPC_PORT[data]}" IDENTITY_HTTP_URL="http://127.0.0.1:${HTTP_PORT[identity]}" \
+  env IDENTITY_GRPC_URL="$(grpc_target identity)" PAYMENT_GRPC_URL="$(grpc_target payment)" \
+    SETTLEMENT_GRPC_URL="$(grpc_target settlement)" POINTS_GRPC_URL="$(grpc_target points)" \
+    MARKETING_GRPC_URL="$(grpc_target marketing)" IOT_GRPC_URL="$(grpc_target iot)" \
+    DATA_GRPC_URL="$(grpc_target data)" IDENTITY_HTTP_URL="$(identity_http_urls)" \
     SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT" IOT_MQTT_URL="$IOT_MQTT_URL" \
     SETTLEMENT_DATABASE_URL="$(database_url settlement)" \
     setsid node --enable-source-maps tools/simulator/dist/main.js --rate "$SIM_RATE" \

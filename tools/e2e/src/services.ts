@@ -61,6 +61,7 @@ export class ServiceFleet {
   readonly dbs = new Map<string, TestDatabase>();
   private readonly replicaSets = new Map<string, Replica[]>();
   private readonly setups = new Map<string, ServiceSetup>();
+  private readonly plannedPorts = new Map<string, ServicePorts[]>();
 
   constructor(
     private readonly setup: {
@@ -71,8 +72,12 @@ export class ServiceFleet {
       logLevel: string;
       /** Processes per service (default 1). */
       replicas?: number;
-      /** More environment of every process of a service, e.g. KAFKA_BROKERS of another cluster. */
-      env?: (service: string) => Record<string, string>;
+      /**
+       * More environment of every process of a service, e.g. KAFKA_BROKERS of another cluster;
+       * `replica` is the process's number and ports, and `target` (below) already names every
+       * replica of the services of the same `start` call.
+       */
+      env?: (service: string, replica: { index: number; ports: ServicePorts }) => Record<string, string>;
       /** How long a process may take to be ready (default ServiceProcess.ready's). */
       readyTimeoutMs?: number;
     },
@@ -90,18 +95,31 @@ export class ServiceFleet {
 
   async start(names: readonly string[]): Promise<void> {
     const { label, issuer, kafkaPrefix, logLevel, replicas = 1 } = this.setup;
+    // every replica's ports first, so each process's environment may name all of them (`target`)
+    const taken = new Set([...this.plannedPorts.values()].flat().flatMap((p) => [p.grpcPort, p.httpPort]));
+    for (const name of names) {
+      const list: ServicePorts[] = [];
+      while (list.length < replicas) {
+        const ports = await freeServicePorts();
+        if (taken.has(ports.grpcPort) || taken.has(ports.httpPort) || ports.grpcPort === ports.httpPort)
+          continue;
+        taken.add(ports.grpcPort).add(ports.httpPort);
+        list.push(ports);
+      }
+      this.plannedPorts.set(name, list);
+    }
     await Promise.all(
       names.map(async (name) => {
         const db = await createTestDatabase(`${label}_${name}`);
         this.dbs.set(name, db);
-        const env = { ...(name === 'iot' ? iotMqttEnv(label) : {}), ...this.setup.env?.(name) };
+        const env = name === 'iot' ? iotMqttEnv(label) : {};
         const setup: ServiceSetup = { db, kafkaPrefix: kafkaPrefix(name), issuer, logLevel, env };
         this.setups.set(name, setup);
         const set: Replica[] = [];
         this.replicaSets.set(name, set);
         // the first replica alone migrates the database; the others start on a migrated one
         for (let i = 0; i < replicas; i++) {
-          const ports = await freeServicePorts();
+          const ports = this.plannedPorts.get(name)![i]!;
           const proc = await spawnOn(name, this.replicaEnv(name, i), ports);
           set.push({ ports, proc });
           if (i === 0 && replicas > 1) await this.ready(name, proc);
@@ -123,13 +141,32 @@ export class ServiceFleet {
     }
   }
 
-  /** Replica i's setup: iot's replicas each need their own MQTT client id. */
+  /** Replica i's setup: the fleet's env for it; iot's replicas each need their own MQTT client id. */
   private replicaEnv(name: string, i: number): ServiceSetup {
     const setup = this.setups.get(name)!;
-    const clientId = setup.env?.IOT_MQTT_CLIENT_ID;
-    return clientId && i > 0
-      ? { ...setup, env: { ...setup.env, IOT_MQTT_CLIENT_ID: `${clientId}-${i}` } }
-      : setup;
+    const env = {
+      ...setup.env,
+      ...this.setup.env?.(name, { index: i, ports: this.plannedPorts.get(name)![i]! }),
+    };
+    const clientId = env.IOT_MQTT_CLIENT_ID;
+    if (clientId && i > 0) env.IOT_MQTT_CLIENT_ID = `${clientId}-${i}`;
+    return { ...setup, env };
+  }
+
+  /**
+   * Every replica of a service as one gRPC target, `ipv4:host:port,host:port` (grpc-js fails over
+   * between them; the simulator takes turns and fails over too): what a caller of the service is
+   * given, as deploy/local/start.sh --replicas gives it.
+   */
+  target(name: string): string {
+    const ports = this.plannedPorts.get(name);
+    if (!ports) throw new Error(`${name} has no ports yet`);
+    return `ipv4:${ports.map((p) => `127.0.0.1:${p.grpcPort}`).join(',')}`;
+  }
+
+  /** The HTTP base URL of every replica of a service, replica 0 first. */
+  httpUrls(name: string): string[] {
+    return (this.plannedPorts.get(name) ?? []).map((p) => `http://127.0.0.1:${p.httpPort}`);
   }
 
   /**

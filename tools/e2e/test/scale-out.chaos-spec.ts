@@ -1,30 +1,60 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { Client } from 'pg';
-import { CITY_ADMIN_SCOPE, cityPeriod, createKafka } from '@citybase/platform';
+import { cityPeriod, createKafka } from '@citybase/platform';
 import {
+  bearer,
   grpcClient,
   kafkaTestPrefix,
+  REPO_ROOT,
   routeProjectToSandbox,
   SandboxChannelProcess,
   spawnSandboxChannel,
+  TEST_IDENTITY_MASTER_KEY,
+  testEndpoints,
   TestIssuer,
   waitFor,
 } from '@citybase/platform/testing';
 import { PaymentScenario, PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
 import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/points';
 import { AccountKind } from '@citybase/contracts/citybase/settlement/v1/settlement';
+import type { CityReport } from '@citybase/simulator';
 import { callWhileRestarting, KafkaCluster, ServiceFleet, settlementLedgerCheck } from '../src';
 
 const SERVICES = ['identity', 'payment', 'settlement', 'points', 'marketing', 'iot', 'data'] as const;
+/** The services that call others as their own API client (deploy/local/start.sh CALLING_SERVICES). */
+const CALLING_SERVICES = ['marketing', 'payment', 'iot'] as const;
 const REPLICAS = 2;
+/** The city simulator's business operations per second (a shared machine: gentle). */
+const SIM_RATE = process.env.SCALEOUT_SIM_RATE ?? '3';
 /** Payments acknowledged before the first kill, and after the last restart before the load stops. */
-const BEFORE_CHAOS = 100;
-const AFTER_CHAOS = 100;
+const BEFORE_CHAOS = 60;
+const AFTER_CHAOS = 60;
 const POINTS_EACH = 10n;
 const POINT_VALUE_MINOR = 2n;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The scopes start.sh gives a calling service's own client (read from it: one source). */
+function callerScopes(name: string): string {
+  const text = readFileSync(join(REPO_ROOT, 'deploy/local/start.sh'), 'utf8');
+  const scopes = new RegExp(`^\\s*${name}\\) scopes="([^"]+)"`, 'm').exec(text)?.[1];
+  if (!scopes) throw new Error(`deploy/local/start.sh gives ${name} no scopes`);
+  return scopes;
+}
+
+/** Business operations the simulator finished ok so far, from its last summary line. */
+function simulatorOk(out: string): number {
+  const lines = out.split('\n').filter((l) => l.startsWith('[simulator] ') && l.includes(' ops/s '));
+  const last = lines[lines.length - 1] ?? '';
+  return [...last.matchAll(/ ([a-z-]+)=(\d+)/g)]
+    .filter((m) => m[1] !== 'in-flight' && m[1] !== 'skipped')
+    .reduce((n, m) => n + Number(m[2]), 0);
+}
 
 /** Messages each consumer group of the namespace is behind, over the partitions of the topics it consumes. */
 async function consumerLag(admin: Admin, prefix: string): Promise<Map<string, number>> {
@@ -60,70 +90,149 @@ async function consumerLag(admin: Admin, prefix: string): Promise<Map<string, nu
 /**
  * Scale-out on one machine as on many: a 3-node Kafka cluster (KRaft, replication factor 3, min
  * in-sync replicas 2; deploy/local/kafka.sh cluster) and two processes of each of the seven
- * services on their own ports, each pair on one database and in the same consumer groups. While
- * payments (paid through the sandbox channel, held in settlement's escrow, stored by data) and
- * points issuances (posted as liability by settlement, stored by data) are made against both
- * replicas, the Kafka node leading most partitions is SIGKILLed and restarted, then one replica of
- * every service (all seven at once). Clients retry failed calls with the same request id, as an
- * app would. Afterwards every acknowledged operation exists exactly once, was applied once
- * downstream, the books balance, the ledger check passes and every consumer group's lag returns
- * to zero (the time that takes, from the end of the load, is printed with the other figures).
+ * services on their own ports, each pair on one database and in the same consumer groups, set up as
+ * deploy/local/start.sh --replicas sets up the local city: every service trusts identity's own
+ * keys, the city admin from `citybase init`, the calling services (marketing, payment, iot) with
+ * their own API clients and every replica of the services they call (`ipv4:a,b` targets).
+ *
+ * The load is the city simulator (tools/simulator's CLI, docs/simulator.md: checkouts with points
+ * and coupons, parking, charging, property fees, flash sales, group buys, refunds, doors, telemetry,
+ * the agency's feed), given every replica of each service, plus the e2e kit's payments and points
+ * issuances of an operator of the test's own, counted exactly. While it runs, the Kafka node leading
+ * most partitions is SIGKILLed and restarted, then one replica of every service (all seven at once).
+ * Clients make a call that found a replica down again, the same request id, on the other.
+ * Afterwards the simulator's invariants hold (settlement's ledger check, budgets, coupons,
+ * checkouts), every acknowledged payment and issuance of the kit exists exactly once and was applied
+ * once downstream, every outbox is published and every consumer group's lag returns to zero (the
+ * time that takes, from the end of the load, is printed with the other figures).
  */
-describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs under load', () => {
+describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs under the city simulator', () => {
   const cluster = new KafkaCluster(Number(process.env.SCALEOUT_KAFKA_BASE_PORT ?? 19192));
   const prefix = kafkaTestPrefix('scaleout');
   const operatorId = 'op-scale';
   const projectId = 'proj-scale';
+  const stateDir = mkdtempSync(join(tmpdir(), 'citybase-scaleout-'));
+  const adminFile = join(stateDir, 'city-admin.json');
   let issuer: TestIssuer | undefined;
   let sandbox: SandboxChannelProcess | undefined;
   let fleet: ServiceFleet | undefined;
   let admin: Admin | undefined;
+  let simulator: ChildProcess | undefined;
+  let adminToken = '';
+  let tokenTimer: NodeJS.Timeout | undefined;
   const pg = new Map<string, Client>();
 
   const count = async (service: string, sql: string, params: unknown[] = []) =>
     (await pg.get(service)!.query<{ n: number }>(sql, params)).rows[0]!.n;
+  const credentials = (file: string) =>
+    JSON.parse(readFileSync(join(stateDir, file), 'utf8')) as { client_id: string; client_secret: string };
+  const cli = (args: string[], env: Record<string, string>) =>
+    execFileSync(process.execPath, [join(REPO_ROOT, 'tools/cli/bin/citybase.js'), ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: 'pipe',
+    }).toString();
+  /** The city admin's token from identity (replica 0, never killed here), renewed every minute. */
+  const renewAdminToken = async () => {
+    const res = await fetch(`${fleet!.httpUrls('identity')[0]}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', ...credentials('city-admin.json') }),
+    });
+    if (res.status !== 200) throw new Error(`identity refused the city admin a token (HTTP ${res.status})`);
+    adminToken = ((await res.json()) as { access_token: string }).access_token;
+  };
+  const asAdmin = () => bearer(adminToken);
 
   beforeAll(async () => {
     await cluster.destroy(); // what a failed earlier run left
     await cluster.start();
     admin = createKafka({ clientId: 'scale-out-test', brokers: cluster.brokers.split(',') }).admin();
     await admin.connect();
+    // the fleet's kit wants an issuer; the services here trust identity's keys (AUTH_JWKS_URL below)
     issuer = await TestIssuer.start();
     sandbox = await spawnSandboxChannel({ autoPay: 'success', autoPayDelayMs: 20, notifyDelayMs: 10 });
-    fleet = new ServiceFleet({
+    const f: ServiceFleet = new ServiceFleet({
       label: 'scaleout',
       issuer,
       kafkaPrefix: () => prefix,
       logLevel: 'warn',
       replicas: REPLICAS,
       readyTimeoutMs: 240_000, // fourteen processes starting on a shared machine
-      env: () => ({
-        KAFKA_BROKERS: cluster.brokers,
-        // a killed member holds its partitions until its session times out: keep that short here
-        KAFKA_SESSION_TIMEOUT_MS: '6000',
-        // fourteen processes on one PostgreSQL (max_connections 100 by default): 4 each, not 10
-        DATABASE_POOL_SIZE: '4',
-        PAYMENT_RECONCILE_INTERVAL_MS: '1000',
-        PAYMENT_CHANNEL_TIMEOUT_MS: '3000',
-      }),
+      env: (name, { ports }): Record<string, string> => {
+        const own = CALLING_SERVICES.find((c) => c === name);
+        const client = own ? credentials(`${own}-client.json`) : undefined;
+        return {
+          KAFKA_BROKERS: cluster.brokers,
+          // a killed member holds its partitions until its session times out: keep that short here
+          KAFKA_SESSION_TIMEOUT_MS: '6000',
+          // fourteen processes on one PostgreSQL (max_connections 100 by default): 4 each, not 10
+          DATABASE_POOL_SIZE: '4',
+          PAYMENT_RECONCILE_INTERVAL_MS: '1000',
+          PAYMENT_CHANNEL_TIMEOUT_MS: '3000',
+          // identity's own keys: each identity replica serves them, the others ask replica 0
+          AUTH_JWKS_URL:
+            name === 'identity'
+              ? `http://127.0.0.1:${ports.httpPort}/.well-known/jwks.json`
+              : `${f.httpUrls('identity')[0]}/.well-known/jwks.json`,
+          ...(name === 'identity'
+            ? {}
+            : {
+                IDENTITY_GRPC_URL: f.target('identity'),
+                PAYMENT_GRPC_URL: f.target('payment'),
+                SETTLEMENT_GRPC_URL: f.target('settlement'),
+                POINTS_GRPC_URL: f.target('points'),
+                MARKETING_GRPC_URL: f.target('marketing'),
+              }),
+          ...(client
+            ? {
+                [`${name.toUpperCase()}_CLIENT_ID`]: client.client_id,
+                [`${name.toUpperCase()}_CLIENT_SECRET`]: client.client_secret,
+              }
+            : {}),
+        };
+      },
     });
-    await fleet.start(SERVICES);
+    fleet = f;
+    // identity first: the city admin (citybase init) and the calling services' own clients, as
+    // start.sh makes them, then every other service with them
+    await f.start(['identity']);
+    cli(['init', '--name', 'City admin', '--save', adminFile], {
+      DATABASE_URL: f.dbs.get('identity')!.url,
+      // identity's environment: its events (ClientCreated) go to the test's topics, which exist
+      KAFKA_TOPIC_PREFIX: prefix,
+      CITY_ID: 'test-city',
+      IDENTITY_MASTER_KEY: TEST_IDENTITY_MASTER_KEY,
+    });
+    for (const name of CALLING_SERVICES)
+      cli(
+        ['client', 'create', '--name', `${name} service`, '--scope', callerScopes(name)].concat([
+          '--credentials',
+          adminFile,
+          '--save',
+          join(stateDir, `${name}-client.json`),
+        ]),
+        {
+          CITYBASE_IDENTITY_URL: f.httpUrls('identity')[0]!,
+          CITYBASE_IDENTITY_GRPC: f.address('identity'),
+        },
+      );
+    await f.start(SERVICES.filter((s) => s !== 'identity'));
     for (const name of SERVICES) {
-      const client = new Client({ connectionString: fleet.dbs.get(name)!.url });
+      const client = new Client({ connectionString: f.dbs.get(name)!.url });
       await client.connect();
       pg.set(name, client);
     }
+    await renewAdminToken();
+    tokenTimer = setInterval(() => void renewAdminToken().catch(() => undefined), 60_000);
+    // the kit's own operator: payments routed to the sandbox channel, a points programme and budgets
     await routeProjectToSandbox({
-      paymentAddress: fleet.address('payment'),
-      issuer,
+      paymentAddress: f.address('payment'),
+      issuer: { metadata: asAdmin } as unknown as TestIssuer, // the helper only asks it for metadata
       sandbox,
       operatorId,
       projectId,
     });
-    // points: a programme (a point is worth 2 fen) and budgets for the issuances
-    const city = grpcClient(PointsServiceService, fleet.address('points'), () =>
-      issuer!.metadata({ scopes: ['points:read', 'points:configure', 'points:budget', CITY_ADMIN_SCOPE] }),
-    );
+    const city = grpcClient(PointsServiceService, f.address('points'), asAdmin);
     try {
       const tenancy = { operatorId, projectId: '', merchantId: '' };
       await city.setProgramme({
@@ -141,52 +250,67 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
         },
       });
       const period = cityPeriod(new Date());
-      const allotted = 10_000_000n;
+      // the city's budget is raised by the simulator too (each of its operators): ask for plenty
       await city.setBudget({
         requestId: randomUUID(),
         tenancy: { ...tenancy, operatorId: '' },
         period,
-        allotted,
+        allotted: 1_000_000_000n,
       });
-      await city.setBudget({ requestId: randomUUID(), tenancy, period, allotted });
+      await city.setBudget({ requestId: randomUUID(), tenancy, period, allotted: 10_000_000n });
     } finally {
       city.close();
     }
-  }, 600_000);
+  }, 900_000);
 
   afterAll(async () => {
+    if (simulator && simulator.exitCode === null) simulator.kill('SIGKILL');
+    clearInterval(tokenTimer);
     for (const client of pg.values()) await client.end().catch(() => undefined);
     await admin?.disconnect().catch(() => undefined);
     await fleet?.stop().catch(() => undefined);
     await sandbox?.stop().catch(() => undefined);
     await issuer?.stop().catch(() => undefined);
     await cluster.destroy().catch(() => undefined);
-  }, 120_000);
+    rmSync(stateDir, { recursive: true, force: true });
+  }, 180_000);
 
-  it('loses nothing acknowledged, applies nothing twice, balances the books and catches up', async () => {
+  it("the simulator's invariants hold; loses nothing acknowledged, applies nothing twice, balances the books and catches up", async () => {
     const f = fleet!;
-    // each call goes to the next replica; a call that fails is made again on the next one
+    // the city simulator, given every replica of every service (as start.sh --replicas gives it)
+    let simOut = '';
+    let simErr = '';
+    const sim = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'tools/simulator/dist/main.js'), '--rate', SIM_RATE, '--seed', 'scaleout'].concat([
+        '--credentials',
+        adminFile,
+      ]),
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...Object.fromEntries(SERVICES.map((name) => [`${name.toUpperCase()}_GRPC_URL`, f.target(name)])),
+          IDENTITY_HTTP_URL: f.httpUrls('identity').join(','),
+          SANDBOX_URL: sandbox!.url,
+          IOT_MQTT_URL: testEndpoints.iotMqttUrl(),
+          SETTLEMENT_DATABASE_URL: f.dbs.get('settlement')!.url,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    simulator = sim;
+    sim.stdout.on('data', (d: Buffer) => (simOut += d.toString()));
+    sim.stderr.on('data', (d: Buffer) => (simErr += d.toString()));
+    const simExit = new Promise<number | null>((r) => sim.once('exit', (code) => r(code)));
+
+    // the kit's load: each call goes to the next replica; a call that fails is made again on the next one
     let turn = 0;
     const nextReplica = (name: string) => {
       const replicas = f.replicas(name);
       return replicas[turn++ % replicas.length]!.grpcAddress;
     };
-    const payments = () =>
-      grpcClient(PaymentServiceService, nextReplica('payment'), () =>
-        issuer!.metadata({
-          scopes: ['payment:write', 'payment:read'],
-          operators: [operatorId],
-          sub: 'scale-app',
-        }),
-      );
-    const points = () =>
-      grpcClient(PointsServiceService, nextReplica('points'), () =>
-        issuer!.metadata({
-          scopes: ['points:read', 'points:write', 'points:issue'],
-          operators: [operatorId],
-          sub: 'scale-points',
-        }),
-      );
+    const payments = () => grpcClient(PaymentServiceService, nextReplica('payment'), asAdmin);
+    const points = () => grpcClient(PointsServiceService, nextReplica('points'), asAdmin);
     const paid = new Map<string, bigint>(); // acknowledged payment id -> amount
     const lots = new Set<string>(); // acknowledged lot ids
     let retries = 0;
@@ -196,8 +320,9 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
     const kills: string[] = [];
     /** Payments acknowledged during each kill, from the SIGKILL until the process was ready again. */
     const duringKills: number[] = [];
+    /** The simulator's operations finished ok during each kill (from its 10-s summary lines). */
+    const simDuringKills: number[] = [];
 
-    // the load runs until the chaos is over and AFTER_CHAOS more payments were acknowledged
     const paymentWorker = async (next: { i: number }) => {
       while (loadOn) {
         const i = next.i++;
@@ -220,7 +345,7 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
         );
         paid.set(reply.payment!.paymentId, amount);
         paymentAcks += 1;
-        await sleep(20);
+        await sleep(100);
       }
     };
     const issueWorker = async (next: { i: number }) => {
@@ -241,15 +366,34 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
         );
         lots.add(reply.lotId);
         issueAcks += 1;
-        await sleep(60);
+        await sleep(200);
       }
     };
     const acknowledged = () => paid.size;
+    let simLoadStarted = 0;
     const chaos = async () => {
       try {
+        // the simulator builds its city through the public APIs first, then runs its day of life
+        const state = await waitFor(
+          'the simulator to build its city and start its day of life',
+          async () =>
+            sim.exitCode !== null ? 'exited' : simErr.includes('a day of life at') ? 'running' : undefined,
+          600_000,
+          250,
+        );
+        if (state === 'exited')
+          throw new Error(
+            `the simulator exited ${sim.exitCode} before its day of life:\n${simErr.slice(-3000)}\n` +
+              ['iot', 'identity']
+                .flatMap((name) =>
+                  f.replicas(name).map((p, i) => `--- ${name} ${i}:\n${p.output().slice(-4000)}`),
+                )
+                .join('\n'),
+          );
+        simLoadStarted = Date.now();
         await waitFor(
-          'the first payments',
-          async () => acknowledged() >= BEFORE_CHAOS || undefined,
+          "the first payments and the simulator's first summary",
+          async () => (acknowledged() >= BEFORE_CHAOS && simulatorOk(simOut) > 0) || undefined,
           300_000,
           50,
         );
@@ -262,16 +406,20 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
           for (const p of t.partitions) leads.set(p.leader, (leads.get(p.leader) ?? 0) + 1);
         const node = [...leads].sort((x, y) => y[1] - x[1])[0]?.[0] ?? 1;
         let from = acknowledged();
+        let simFrom = simulatorOk(simOut);
         await cluster.kill(node);
         kills.push(`kafka node ${node} (leader of ${leads.get(node) ?? 0} partitions) at payment ${from}`);
-        await sleep(5_000);
+        await sleep(10_000);
         await cluster.startNode(node);
         duringKills.push(acknowledged() - from);
+        simDuringKills.push(simulatorOk(simOut) - simFrom);
         // then one replica of every service, all at once
         from = acknowledged();
+        simFrom = simulatorOk(simOut);
         await Promise.all(SERVICES.map((name) => f.killAndRestart(name, 1)));
         kills.push(...SERVICES.map((name) => `${name} replica 1 at payment ${from}`));
         duringKills.push(acknowledged() - from);
+        simDuringKills.push(simulatorOk(simOut) - simFrom);
         const restarted = acknowledged();
         await waitFor(
           'more payments after the restarts',
@@ -288,17 +436,35 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
     const payNext = { i: 0 };
     const issueNext = { i: 0 };
     await Promise.all([
-      ...Array.from({ length: 6 }, () => paymentWorker(payNext)),
-      ...Array.from({ length: 3 }, () => issueWorker(issueNext)),
+      ...Array.from({ length: 3 }, () => paymentWorker(payNext)),
+      ...Array.from({ length: 2 }, () => issueWorker(issueNext)),
       chaos(),
     ]);
+    // the simulator's day of life ends with the rest of the load: it drains, then checks its invariants
+    sim.kill('SIGTERM');
     const loadEnded = Date.now();
+    const simCode = await simExit;
+    const report = JSON.parse(simOut.trim().split('\n').pop() ?? '{}') as Partial<CityReport> & {
+      error?: string;
+    };
     const PAYMENTS = paid.size;
     const ISSUES = lots.size;
     expect(kills).toHaveLength(1 + SERVICES.length);
     // the kills happened under load: payments were acknowledged while each was down
     expect(duringKills.filter((n) => n === 0)).toEqual([]);
     expect(await cluster.running()).toEqual([1, 2, 3]);
+
+    // the simulator: every invariant held (settlement's ledger check, budgets, coupons, checkouts)
+    const broken = (report.invariants ?? []).filter((i) => !i.ok);
+    expect({ code: simCode, report: report.simulator, ok: report.ok, error: report.error, broken }).toEqual({
+      code: 0,
+      report: 'report',
+      ok: true,
+      error: undefined,
+      broken: [],
+    });
+    expect(report.invariants?.length).toBeGreaterThan(0);
+    expect(report.totals?.ok).toBeGreaterThan(0);
 
     // every outbox published and every consumer group at the end of its topics
     await waitFor(
@@ -309,7 +475,8 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
             return undefined;
         const payingOrPaid = await count(
           'payment',
-          'SELECT count(*)::int AS n FROM payments WHERE status NOT IN (3, 4, 5)',
+          'SELECT count(*)::int AS n FROM payments WHERE project_id = $1 AND status NOT IN (3, 4, 5)',
+          [projectId],
         );
         if (payingOrPaid > 0) return undefined;
         const lag = await consumerLag(admin!, prefix);
@@ -323,21 +490,22 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
     const lag = await consumerLag(admin!, prefix);
     expect([...lag].filter(([, n]) => n !== 0)).toEqual([]);
 
-    // payment: every acknowledged payment once, paid, with one PaymentCreated and one PaymentSucceeded
+    // payment: every acknowledged payment of the kit once, paid, with one PaymentCreated and one PaymentSucceeded
     expect(paymentAcks).toBe(PAYMENTS);
     const { rows: paymentRows } = await pg
       .get('payment')!
       .query<{ payment_id: string; status: number; amount_minor: string }>(
-        'SELECT payment_id, status, amount_minor::text FROM payments',
+        'SELECT payment_id, status, amount_minor::text FROM payments WHERE operator_id = $1',
+        [operatorId],
       );
     expect(paymentRows).toHaveLength(PAYMENTS);
     expect(new Set(paymentRows.map((p) => p.payment_id))).toEqual(new Set(paid.keys()));
     expect(paymentRows.filter((p) => p.status !== 3)).toEqual([]);
-    const events = await pg
-      .get('payment')!
-      .query<{ event_type: string; n: number; keys: number }>(
-        `SELECT event_type, count(*)::int AS n, count(DISTINCT partition_key)::int AS keys FROM outbox GROUP BY 1`,
-      );
+    const events = await pg.get('payment')!.query<{ event_type: string; n: number; keys: number }>(
+      `SELECT event_type, count(*)::int AS n, count(DISTINCT partition_key)::int AS keys FROM outbox
+        WHERE partition_key IN (SELECT payment_id::text FROM payments WHERE operator_id = $1) GROUP BY 1`,
+      [operatorId],
+    );
     const byType = new Map(events.rows.map((e) => [e.event_type.split('.').pop(), e]));
     expect(byType.get('PaymentCreated')).toMatchObject({ n: PAYMENTS, keys: PAYMENTS });
     expect(byType.get('PaymentSucceeded')).toMatchObject({ n: PAYMENTS, keys: PAYMENTS });
@@ -347,7 +515,8 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
     const { rows: orders } = await pg
       .get('settlement')!
       .query<{ order_id: string; paid_minor: string }>(
-        'SELECT order_id, paid_minor::text FROM escrow_orders',
+        'SELECT order_id, paid_minor::text FROM escrow_orders WHERE operator_id = $1',
+        [operatorId],
       );
     expect(orders).toHaveLength(PAYMENTS);
     expect(new Set(orders.map((o) => o.order_id))).toEqual(new Set(paid.keys()));
@@ -368,30 +537,37 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
 
     // points: every acknowledged issuance once; settlement posted the liability once each
     expect(issueAcks).toBe(ISSUES);
-    const { rows: lotRows } = await pg.get('points')!.query<{ lot_id: string }>('SELECT lot_id FROM lots');
+    const { rows: lotRows } = await pg
+      .get('points')!
+      .query<{ lot_id: string }>('SELECT lot_id FROM lots WHERE issuer_operator_id = $1', [operatorId]);
     expect(new Set(lotRows.map((l) => l.lot_id))).toEqual(lots);
     expect(lotRows).toHaveLength(ISSUES);
     const issuedValue = BigInt(ISSUES) * POINTS_EACH * POINT_VALUE_MINOR;
     expect((await balance(AccountKind.ACCOUNT_KIND_POINTS_LIABILITY, '')).balance).toBe(-issuedValue);
 
-    // data: each payment and each issuance stored once
+    // data: each payment and each issuance of the kit stored once
     expect(
       await count(
         'data',
-        `SELECT count(DISTINCT payment_id)::int AS n FROM fact_payment WHERE status = 'succeeded'`,
+        `SELECT count(DISTINCT payment_id)::int AS n FROM fact_payment WHERE status = 'succeeded' AND operator_id = $1`,
+        [operatorId],
       ),
     ).toBe(PAYMENTS);
     expect(
-      await count('data', `SELECT count(*)::int AS n FROM fact_payment WHERE status = 'succeeded'`),
+      await count(
+        'data',
+        `SELECT count(*)::int AS n FROM fact_payment WHERE status = 'succeeded' AND operator_id = $1`,
+        [operatorId],
+      ),
     ).toBe(PAYMENTS);
-    const { rows: issued } = await pg
-      .get('data')!
-      .query<{ n: number; points: string }>(
-        `SELECT count(*)::int AS n, coalesce(sum(points), 0)::text AS points FROM fact_points_movement WHERE kind = 'issued'`,
-      );
+    const { rows: issued } = await pg.get('data')!.query<{ n: number; points: string }>(
+      `SELECT count(*)::int AS n, coalesce(sum(points), 0)::text AS points FROM fact_points_movement
+        WHERE kind = 'issued' AND operator_id = $1`,
+      [operatorId],
+    );
     expect(issued[0]).toEqual({ n: ISSUES, points: String(BigInt(ISSUES) * POINTS_EACH) });
 
-    // the books: settlement's ledger check
+    // the books, now that everything caught up: settlement's ledger check over the whole city
     const ledger = settlementLedgerCheck(f.dbs.get('settlement')!.url);
     expect(ledger.violations).toEqual([]);
     expect(ledger.status).toBe(0);
@@ -402,16 +578,22 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
       brokers: 3,
       replicas_per_service: REPLICAS,
       events: eventCount,
+      simulator_rate: Number(SIM_RATE),
+      simulator_ops: report.totals,
+      simulator_ops_per_second: report.opsPerSecond,
+      simulator_ops_during_kills: simDuringKills,
+      simulator_invariants: report.invariants?.map((i) => i.name),
+      simulator_top_errors: report.topErrors,
       payments: paid.size,
       payments_during_kills: duringKills,
       points_issuances: lots.size,
       kills: kills.length,
       killed: kills,
       client_retries: retries,
-      load_seconds: Math.round((loadEnded - started) / 1000),
+      load_seconds: Math.round((loadEnded - (simLoadStarted || started)) / 1000),
       lag_recovery_ms: recoveredMs,
       consumer_groups: lag.size,
     };
     console.log(`scale-out figures ${JSON.stringify(figures)}`);
-  }, 900_000);
+  }, 1_500_000);
 });

@@ -2,10 +2,15 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { declarationOf, Json, Reply, RpcClients } from './descriptor-rpc';
 
-/** Where the city's services answer: the variables deploy/local/start.sh sets (npm start's ports by default). */
+/**
+ * Where the city's services answer: the variables deploy/local/start.sh sets (npm start's ports by
+ * default). A service with several replicas (start.sh --replicas N) has them all, comma-separated
+ * (`ipv4:host:port,host:port` or `host:port,host:port` for gRPC, descriptor-rpc.ts
+ * replicaAddresses; `http://a,http://b` for identity's HTTP): calls fail over between them.
+ */
 export interface Endpoints {
   grpc: Record<'identity' | 'payment' | 'settlement' | 'points' | 'marketing' | 'iot' | 'data', string>;
-  /** identity's HTTP port: POST /oauth/token. */
+  /** identity's HTTP port: POST /oauth/token (its replicas' ports, comma-separated). */
   identityHttp: string;
   /** The sandbox payment channel's HTTP port (docs/sandbox-channel.md). */
   sandbox: string;
@@ -33,7 +38,11 @@ export function endpointsFromEnv(env: Record<string, string | undefined>): Endpo
       iot: g('iot', 50056),
       data: g('data', 50057),
     },
-    identityHttp: (env.IDENTITY_HTTP_URL || 'http://127.0.0.1:8081').replace(/\/+$/, ''),
+    identityHttp: (env.IDENTITY_HTTP_URL || 'http://127.0.0.1:8081')
+      .split(',')
+      .map((u) => u.trim().replace(/\/+$/, ''))
+      .filter(Boolean)
+      .join(','),
     sandbox: (env.SANDBOX_URL || `http://127.0.0.1:${env.SANDBOX_PORT || 8090}`).replace(/\/+$/, ''),
     settlementDatabase:
       env.SETTLEMENT_DATABASE_URL ||
@@ -53,16 +62,24 @@ export function readCredentials(file: string): ClientCredentials {
   return { client_id: doc.client_id, client_secret: doc.client_secret };
 }
 
-/** An access token of an API client, renewed a minute before it expires. */
+/**
+ * An access token of an API client, renewed a minute before it expires. With several identity
+ * replicas (`identityHttp` comma-separated), a token request that gets no answer or a 5xx is made
+ * again at the next one.
+ */
 export class TokenSource {
   private token = '';
   private expiresAt = 0;
   private pending?: Promise<string>;
+  private readonly identityUrls: string[];
+  private turn = 0;
 
   constructor(
-    private readonly identityHttp: string,
+    identityHttp: string,
     private readonly credentials: ClientCredentials,
-  ) {}
+  ) {
+    this.identityUrls = identityHttp.split(',').filter(Boolean);
+  }
 
   async get(): Promise<string> {
     if (this.token && Date.now() < this.expiresAt - 60_000) return this.token;
@@ -74,12 +91,26 @@ export class TokenSource {
     const basic = Buffer.from(
       `${encodeURIComponent(this.credentials.client_id)}:${encodeURIComponent(this.credentials.client_secret)}`,
     ).toString('base64');
-    const res = await fetch(`${this.identityHttp}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
-      body: new URLSearchParams({ grant_type: 'client_credentials' }).toString(),
-      signal: AbortSignal.timeout(30_000),
-    });
+    const post = (url: string) =>
+      fetch(`${url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
+        body: new URLSearchParams({ grant_type: 'client_credentials' }).toString(),
+        signal: AbortSignal.timeout(30_000),
+      });
+    let res: Response | undefined;
+    for (let i = 0; i < this.identityUrls.length; i++) {
+      const url = this.identityUrls[this.turn++ % this.identityUrls.length]!;
+      const last = i + 1 === this.identityUrls.length;
+      try {
+        res = await post(url);
+      } catch (err) {
+        if (last) throw err;
+        continue; // that replica is down: the next one
+      }
+      if (res.status < 500 || last) break;
+    }
+    if (!res) throw new Error('no identity HTTP address');
     const body = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number };
     if (res.status !== 200 || !body.access_token)
       throw new Error(`identity refused a token for ${this.credentials.client_id} (HTTP ${res.status})`);

@@ -72,22 +72,75 @@ export function renameKeys(value: unknown, rename: (k: string) => string): unkno
   return value;
 }
 
-/** Clients of every RPC of running services, one channel per proto service; `calls` counts the calls made. */
+/**
+ * The replicas' addresses in a service's address: `host:port`, or several as
+ * `host:port,host:port`, optionally written as grpc-js's own target `ipv4:host:port,host:port`
+ * (what deploy/local/start.sh --replicas gives services and the simulator alike).
+ */
+export function replicaAddresses(address: string): string[] {
+  const list = address.replace(/^ipv[46]:/, '');
+  const out = list
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  if (out.length === 0) throw new Error(`no gRPC address in '${address}'`);
+  return out;
+}
+
+/** How a call to a replica that is down or restarting ends: made again on another replica. */
+const REPLICA_DOWN: ReadonlySet<grpc.status> = new Set([
+  grpc.status.UNAVAILABLE,
+  grpc.status.DEADLINE_EXCEEDED,
+]);
+/** Rounds over every replica a call may take before its failure stands, and the pause between them. */
+const FAILOVER_ROUNDS = 3;
+const FAILOVER_PAUSE_MS = 300;
+
+/**
+ * Clients of every RPC of running services, one channel per proto service and replica; `calls`
+ * counts the calls made. A service with several replicas (its address a list, `replicaAddresses`)
+ * gets its calls in turn; a call answered UNAVAILABLE or DEADLINE_EXCEEDED (the replica died or is
+ * restarting) is made again, the same request (so the same request id: every mutating RPC is
+ * idempotent by it), on the next replica, for up to FAILOVER_ROUNDS rounds over them. With one
+ * address every answer stands as it is.
+ */
 export class RpcClients {
   calls = 0;
+  /** Calls made again on another replica. */
+  failovers = 0;
   private readonly clients = new Map<string, RawClient>();
   private readonly byteClients = new Map<string, grpc.Client>();
+  private turn = 0;
 
-  /** `addressOf` gives the gRPC address of a service (process) by name. */
+  /** `addressOf` gives the gRPC address (or replicas' addresses) of a service (process) by name. */
   constructor(private readonly addressOf: (service: string) => string) {}
 
   /** Calls an RPC with a request in the proto's field names; the reply's body has them too. */
-  call(d: RpcAuthDeclaration, request: Json, metadata: grpc.Metadata): Promise<Reply> {
-    let client = this.clients.get(d.service);
+  async call(d: RpcAuthDeclaration, request: Json, metadata: grpc.Metadata): Promise<Reply> {
+    const addresses = replicaAddresses(this.addressOf(processOf(d)));
+    if (addresses.length === 1) return this.callOn(d, addresses[0]!, request, metadata);
+    const first = this.turn++;
+    const attempts = addresses.length * FAILOVER_ROUNDS;
+    for (let i = 0; ; i++) {
+      const reply = await this.callOn(d, addresses[(first + i) % addresses.length]!, request, metadata);
+      if (!REPLICA_DOWN.has(reply.code) || i + 1 >= attempts) return reply;
+      this.failovers += 1;
+      if ((i + 1) % addresses.length === 0) await new Promise((r) => setTimeout(r, FAILOVER_PAUSE_MS));
+    }
+  }
+
+  private callOn(
+    d: RpcAuthDeclaration,
+    address: string,
+    request: Json,
+    metadata: grpc.Metadata,
+  ): Promise<Reply> {
+    const key = `${d.service}@${address}`;
+    let client = this.clients.get(key);
     if (!client) {
       const Ctor = clientCtor(d.service);
-      client = new Ctor(this.addressOf(processOf(d)), grpc.credentials.createInsecure());
-      this.clients.set(d.service, client);
+      client = new Ctor(address, grpc.credentials.createInsecure());
+      this.clients.set(key, client);
     }
     const c = client;
     const method = c[d.method] ?? c[d.method.charAt(0).toLowerCase() + d.method.slice(1)];
@@ -132,7 +185,10 @@ export class RpcClients {
     const service = processOf(d);
     let client = this.byteClients.get(service);
     if (!client) {
-      client = new grpc.Client(this.addressOf(service), grpc.credentials.createInsecure());
+      client = new grpc.Client(
+        replicaAddresses(this.addressOf(service))[0]!,
+        grpc.credentials.createInsecure(),
+      );
       this.byteClients.set(service, client);
     }
     const ident = (b: Buffer) => b;

@@ -45,6 +45,9 @@ export const USAGE = `usage: node tools/simulator/dist/main.js [options]
 Endpoints (the variables deploy/local/start.sh gives services; defaults are npm start's ports):
   IDENTITY_GRPC_URL PAYMENT_GRPC_URL SETTLEMENT_GRPC_URL POINTS_GRPC_URL MARKETING_GRPC_URL
   IOT_GRPC_URL DATA_GRPC_URL IDENTITY_HTTP_URL SANDBOX_URL IOT_MQTT_URL SETTLEMENT_DATABASE_URL (or PGURL)
+  Replicas (start.sh --replicas N): a list, e.g. PAYMENT_GRPC_URL=ipv4:127.0.0.1:50052,127.0.0.1:50152
+  and IDENTITY_HTTP_URL=http://127.0.0.1:8081,http://127.0.0.1:8181; a call answered UNAVAILABLE or
+  DEADLINE_EXCEEDED is made again (same request id) on the next replica.
 Ends with one JSON line {"simulator":"report",...}; exit 0 only when every invariant holds.`;
 
 const positiveInt = (flag: string, v: string, min = 1): number => {

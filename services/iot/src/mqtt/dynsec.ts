@@ -148,7 +148,12 @@ export class DynsecAdmin {
 
   /**
    * Makes a client with its own role holding `acls`, or brings an existing one to that state
-   * (password, ACL, enabled): provisioning is repeatable.
+   * (password, ACL, enabled): provisioning is repeatable. Only what differs is written: the broker
+   * disconnects every connection of a user whose password is set, even to the same one, so a
+   * second iot replica starting (the same service user, its password derived from the admin's)
+   * must not set it again. A client without a fixed client id has its password tried first (a
+   * throwaway connection, `passwordWorks`); one with a fixed client id (a device) gets it set, as a
+   * connection with that id would take over the device's.
    */
   async upsertClient(opts: {
     username: string;
@@ -171,26 +176,63 @@ export class DynsecAdmin {
       ],
       exists,
     );
-    // the role's ACL exactly as asked: remove what is there, add the list
+    // the role's ACL exactly as asked: remove what is there and not asked, add what is missing
     const [role] = await this.run([{ command: 'getRole', rolename: opts.role }]);
-    const current = ((role?.data as { role?: { acls?: DynsecAcl[] } })?.role?.acls ?? []).map((a) => ({
-      command: 'removeRoleACL',
-      rolename: opts.role,
-      acltype: a.acltype,
-      topic: a.topic,
-    }));
+    const current = (role?.data as { role?: { acls?: DynsecAcl[] } })?.role?.acls ?? [];
+    const same = (a: DynsecAcl, b: DynsecAcl) =>
+      a.acltype === b.acltype &&
+      a.topic === b.topic &&
+      a.allow === b.allow &&
+      (a.priority ?? 0) === (b.priority ?? 0);
+    const removals = current
+      .filter((a) => !opts.acls.some((w) => same(a, w)))
+      .map((a) => ({ command: 'removeRoleACL', rolename: opts.role, acltype: a.acltype, topic: a.topic }));
+    // an entry of the same type and topic but another allow/priority is removed first, then added
+    const additions = opts.acls
+      .filter((w) => !current.some((a) => same(a, w)))
+      .map((a) => ({ command: 'addRoleACL', rolename: opts.role, ...a }));
     const client = await this.getClient(opts.username);
     const hasRole = client?.roles?.some((r) => r.rolename === opts.role) ?? false;
-    await this.run([
-      ...current,
-      ...opts.acls.map((a) => ({ command: 'addRoleACL', rolename: opts.role, ...a })),
-      { command: 'setClientPassword', username: opts.username, password: opts.password },
-      ...(opts.clientId
+    const setPassword =
+      opts.clientId !== undefined || !(await this.passwordWorks(opts.username, opts.password));
+    const commands: DynsecCommand[] = [
+      ...removals,
+      ...additions,
+      ...(setPassword
+        ? [{ command: 'setClientPassword', username: opts.username, password: opts.password }]
+        : []),
+      ...(opts.clientId && client?.clientid !== opts.clientId
         ? [{ command: 'setClientId', username: opts.username, clientid: opts.clientId }]
         : []),
       ...(hasRole ? [] : [{ command: 'addClientRole', username: opts.username, rolename: opts.role }]),
       ...(client?.disabled ? [{ command: 'enableClient', username: opts.username }] : []),
-    ]);
+    ];
+    if (commands.length > 0) await this.run(commands);
+  }
+
+  /**
+   * Whether `username` logs in with `password` now: one throwaway connection with a client id of
+   * its own (no session of anyone else is touched), ended at once.
+   */
+  async passwordWorks(username: string, password: string): Promise<boolean> {
+    const probe = mqtt.connect(this.opts.url, {
+      username,
+      password,
+      clientId: `citybase-probe-${randomUUID()}`,
+      protocolVersion: 5,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: this.opts.timeoutMs ?? 10_000,
+    });
+    try {
+      return await new Promise<boolean>((resolve) => {
+        probe.once('connect', () => resolve(true));
+        probe.once('error', () => resolve(false));
+        probe.once('close', () => resolve(false));
+      });
+    } finally {
+      await probe.endAsync(true).catch(() => undefined);
+    }
   }
 
   /** Deletes a client and its role; the client is disconnected at once. Repeatable. */
@@ -206,9 +248,10 @@ export class DynsecAdmin {
 
   async getClient(
     username: string,
-  ): Promise<{ disabled?: boolean; roles?: { rolename: string }[] } | undefined> {
+  ): Promise<{ disabled?: boolean; clientid?: string; roles?: { rolename: string }[] } | undefined> {
     const [r] = await this.run([{ command: 'getClient', username }], (_c, e) => /not found/i.test(e));
     if (!r || r.error) return undefined;
-    return (r.data as { client?: { disabled?: boolean; roles?: { rolename: string }[] } }).client;
+    return (r.data as { client?: { disabled?: boolean; clientid?: string; roles?: { rolename: string }[] } })
+      .client;
   }
 }
