@@ -28,6 +28,8 @@ export interface CityReport {
   opsPerSecond: number;
   ops: Record<OpKind, Omit<KindTotals, 'latencyMsSum'> & { meanMs: number }>;
   totals: { ok: number; refused: number; failed: number; skipped: number };
+  /** Operations still running when the run ended (after the drain), per kind: their outcome is unknown. */
+  unfinished: Partial<Record<OpKind, number>>;
   figures: {
     operators: number;
     communities: number;
@@ -123,7 +125,7 @@ export async function runCity(options: CityOptions, hooks: RunHooks = {}): Promi
     };
     const launch = (kind: OpKind) => {
       const began = Date.now();
-      stats.begin();
+      stats.begin(kind);
       const p: Promise<void> = life.run(kind).then(
         (outcome) => stats.finish(kind, outcome, Date.now() - began, Date.now()),
         (err: unknown) =>
@@ -198,6 +200,7 @@ export async function runCity(options: CityOptions, hooks: RunHooks = {}): Promi
       opsPerSecond: loadSeconds > 0 ? round2((totals.ok + totals.refused) / loadSeconds) : 0,
       ops,
       totals,
+      unfinished: snap.inFlightKinds,
       figures: {
         operators: city.operators.length,
         communities: communities.length,
