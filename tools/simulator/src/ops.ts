@@ -443,7 +443,7 @@ export class DayOfLife {
   }
 
   /**
-   * A resident joins a group buy of the community's merchant (an open one not about to end, else
+   * A resident joins a group buy of the community's merchant (one of the open ones not about to end, else
    * the merchant opens the next: popular and niche in turn) and pays the seat through the sandbox
    * channel. Full, ended or already joined are answers of the city ('refused'), as is a payment
    * that came after the seat was gone (marketing refunds it).
@@ -455,7 +455,8 @@ export class DayOfLife {
       !d.closed &&
       d.deadlineMs - now > GROUP_DEAL_LAST_JOIN_MS &&
       c.households.some((h) => !d.joiners.has(h.residentId));
-    let deal = c.deals.filter(joinable).at(-1);
+    const open = c.deals.filter(joinable);
+    let deal = open.length > 0 ? this.random.pick(open) : undefined;
     if (!deal) {
       const last = c.deals.at(-1);
       deal = await openGroupDeal(this.api, c, last?.kind === 'popular' ? 'niche' : 'popular');
