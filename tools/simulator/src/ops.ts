@@ -33,7 +33,7 @@ export const SMOKE_PPM = 900;
 /** Share of smoke sensors' readings that are smoke ("the odd alarm"). */
 const SMOKE_SHARE = 0.05;
 /** How long a group buy stays open for joining (its deadline after it opens). */
-export const GROUP_DEAL_OPEN_MS = 75_000;
+export const GROUP_DEAL_OPEN_MS = 45_000;
 /** A join this close to the deadline would likely pay after it: the simulator picks another deal. */
 const GROUP_DEAL_LAST_JOIN_MS = 10_000;
 /** How long an operation waits for the city to finish it (payment notified, gate opened). */
