@@ -1,25 +1,37 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Actuator, DeviceCredentials, SimDevice } from '@citybase/device-sim';
+import { Actuator, DeviceCredentials, PlateCamera, SimDevice } from '@citybase/device-sim';
 import { cityPeriod } from '@citybase/platform';
 import { CityApi, RpcError, TokenSource } from './api';
 import type { Json } from './descriptor-rpc';
 import { validIdNumber } from './id-numbers';
+import { GroupDeal, openGroupDeal } from './ops';
 import type { CityOptions } from './options';
 import type { Random } from './random';
-import { addHousehold, buildWorld, Household, World } from './world';
+import { addHousehold, addHouseholdMember, buildWorld, Household, World } from './world';
+
+/** A household of the city: its head resident and the family members bound to it. */
+export interface CityHousehold extends Household {
+  /** Resident ids of its members (identity's BindHouseholdMember; points' household members). */
+  members: string[];
+}
 
 /** A community (project) of the simulated city, with its people and its devices. */
 export interface Community {
   label: string;
   world: World;
   /** Every household, the world's own first (its head resident is the world's resident). */
-  households: Household[];
+  households: CityHousehold[];
   lotId: string;
   entryCameraId: string;
   exitCameraId: string;
+  /** The lot's plate cameras, connected with their own credentials: reads go over MQTT (PLATE_READ). */
+  entryCamera: PlateCamera;
+  exitCamera: PlateCamera;
   gate: Actuator;
   door: Actuator;
   sensors: { device: SimDevice; kind: 'smoke' | 'temperature' }[];
+  /** The group buys of the community's merchant, oldest first (the day of life opens more). */
+  deals: GroupDeal[];
 }
 
 export interface Operator {
@@ -117,12 +129,13 @@ export async function buildCity(
         operatorId,
       });
       operatorId = world.operatorId;
-      const households: Household[] = [
+      const households: CityHousehold[] = [
         {
           unitId: world.unitId,
           residentId: world.residentId,
           householdId: world.householdId,
           grantId: world.grantId,
+          members: [],
         },
       ];
       for (let h = 1; h < options.householdsPerCommunity; h++) {
@@ -134,11 +147,31 @@ export async function buildCity(
             residentName: `${label} Resident ${h + 1}`,
             phone: phone(),
             idNumber: idNumber(),
+          }).then((hh) => ({ ...hh, members: [] as string[] })),
+        );
+      }
+      // every other household has a family member, bound by phone: they share its door grant
+      for (const [h, hh] of households.entries()) {
+        if (h % 2 !== 0) continue;
+        hh.members.push(
+          await addHouseholdMember(ok, world, hh.householdId, {
+            requestId: rid,
+            name: `${label} Resident ${h + 1} Spouse`,
+            phone: phone(),
+            idNumber: idNumber(),
+            relation: 'spouse',
           }),
         );
       }
-      communities.push(await equipCommunity(api, world, label, households, channelId, options, devices));
-      log(`built ${label}: ${households.length} households, ${3 + 1 + options.sensorsPerCommunity} devices`);
+      const community = await equipCommunity(api, world, label, households, channelId, options, devices);
+      // the merchant's first group buys: one that can fill, one that cannot (more open during the day)
+      await openGroupDeal(api, community, 'popular');
+      await openGroupDeal(api, community, 'niche');
+      communities.push(community);
+      log(
+        `built ${label}: ${households.length} households, ${3 + 1 + options.sensorsPerCommunity} devices, ` +
+          `${community.deals.length} group buys`,
+      );
     }
     operators.push(await operatorProgrammes(api, operatorId!, operatorLabel, period, communities));
   }
@@ -156,7 +189,7 @@ async function equipCommunity(
   api: CityApi,
   world: World,
   label: string,
-  households: Household[],
+  households: CityHousehold[],
   channelId: string,
   options: CityOptions,
   devices: SimDevice[],
@@ -210,6 +243,8 @@ async function equipCommunity(
   };
   const entry = await register(3, 'entry camera');
   const exit = await register(3, 'exit camera');
+  const entryCamera = new PlateCamera(await connect(entry.credentials));
+  const exitCamera = new PlateCamera(await connect(exit.credentials));
   const gateReg = await register(2, 'exit gate');
   const gate = new Actuator(await connect(gateReg.credentials));
   const lotId = idOf(
@@ -251,9 +286,12 @@ async function equipCommunity(
     lotId,
     entryCameraId: entry.deviceId,
     exitCameraId: exit.deviceId,
+    entryCamera,
+    exitCamera,
     gate,
     door,
     sensors,
+    deals: [],
   };
 }
 
@@ -285,6 +323,16 @@ async function operatorProgrammes(
     requestId: rid(),
     rule: { tenancy, scenario: 1, pointsPerYuan: 1, dailyCap: '0' },
   });
+  // a member's earnings go to the household's pool, attributed to the member
+  for (const c of communities)
+    for (const h of c.households)
+      if (h.members.length > 0)
+        await ok(`${PTS}SetHouseholdMembers`, {
+          requestId: rid(),
+          tenancy,
+          householdId: h.householdId,
+          memberIds: h.members,
+        });
   for (const c of communities)
     for (const h of c.households)
       await ok(`${PTS}IssuePoints`, {

@@ -5,6 +5,7 @@ import { CityApi, endpointsFromEnv, Endpoints, readCredentials, TokenSource } fr
 import { buildCity, City } from './city';
 import type { Json } from './descriptor-rpc';
 import { allHold, evaluateInvariants, InvariantInputs, InvariantResult, LedgerReport } from './invariants';
+import { gatherLifeFigures } from './life-checks';
 import { DayOfLife, Ledger, until } from './ops';
 import type { CityOptions } from './options';
 import { Random } from './random';
@@ -27,6 +28,8 @@ export interface CityReport {
   opsPerSecond: number;
   ops: Record<OpKind, Omit<KindTotals, 'latencyMsSum'> & { meanMs: number }>;
   totals: { ok: number; refused: number; failed: number; skipped: number };
+  /** Operations still running when the run ended (after the drain), per kind: their outcome is unknown. */
+  unfinished: Partial<Record<OpKind, number>>;
   figures: {
     operators: number;
     communities: number;
@@ -35,7 +38,19 @@ export interface CityReport {
     devicesConnected: number;
     telemetryAcked: number;
     alarmsRaised: number;
+    /** Alarms staff (the simulator) acknowledged through iot. */
+    alarmsAcknowledged: number;
     refundsAccepted: number;
+    /** Group buys opened (set-up and during the day), by how they stand at the end. */
+    groupDeals: { opened: number; open: number; succeeded: number; failed: number };
+    /** Seats marketing answered to the simulator's joins. */
+    groupSeats: number;
+    /** Disputes resolved, by resolution. */
+    disputesResolved: { release: number; refund: number; partial: number };
+    /** Family members bound to households, and what they did (fees paid, doors opened). */
+    householdMembers: number;
+    memberFees: number;
+    memberDoors: number;
     feedRows: string;
   };
   invariants: InvariantResult[];
@@ -110,7 +125,7 @@ export async function runCity(options: CityOptions, hooks: RunHooks = {}): Promi
     };
     const launch = (kind: OpKind) => {
       const began = Date.now();
-      stats.begin();
+      stats.begin(kind);
       const p: Promise<void> = life.run(kind).then(
         (outcome) => stats.finish(kind, outcome, Date.now() - began, Date.now()),
         (err: unknown) =>
@@ -149,9 +164,14 @@ export async function runCity(options: CityOptions, hooks: RunHooks = {}): Promi
     const loadSeconds = (Date.now() - start) / 1000;
     draw(true);
     log('checking the invariants');
-    const invariants = evaluateInvariants(
-      await gatherInvariantInputs(api, endpoints, city, life.ledger, env),
-    );
+    // side by side: the group buys' wait for marketing and settlement overlaps the ledger check
+    const [inputs, lifeFigures] = await Promise.all([
+      gatherInvariantInputs(api, endpoints, city, life.ledger, env),
+      gatherLifeFigures(api, city, life.ledger),
+    ]);
+    const invariants = evaluateInvariants({ ...inputs, ...lifeFigures });
+    const dealCount = (s: number) => lifeFigures.deals.filter((d) => d.status === s).length;
+    const resolved = (r: string) => life.ledger.disputes.filter((d) => d.resolution === r).length;
     const snap = stats.snapshot(Date.now());
     const totals = { ok: 0, refused: 0, failed: 0, skipped: stats.skipped };
     const ops = {} as CityReport['ops'];
@@ -180,6 +200,7 @@ export async function runCity(options: CityOptions, hooks: RunHooks = {}): Promi
       opsPerSecond: loadSeconds > 0 ? round2((totals.ok + totals.refused) / loadSeconds) : 0,
       ops,
       totals,
+      unfinished: snap.inFlightKinds,
       figures: {
         operators: city.operators.length,
         communities: communities.length,
@@ -187,7 +208,26 @@ export async function runCity(options: CityOptions, hooks: RunHooks = {}): Promi
         devicesConnected: city.devices.length,
         telemetryAcked: life.ledger.telemetryAcked,
         alarmsRaised: life.ledger.alarmsRaised,
+        alarmsAcknowledged: life.ledger.alarmsAcknowledged.size,
         refundsAccepted: life.ledger.refundsAccepted,
+        groupDeals: {
+          opened: lifeFigures.deals.length,
+          open: dealCount(1),
+          succeeded: dealCount(2),
+          failed: dealCount(3),
+        },
+        groupSeats: [...life.ledger.seats.values()].reduce((n, s) => n + s.size, 0),
+        disputesResolved: {
+          release: resolved('RELEASE'),
+          refund: resolved('REFUND'),
+          partial: resolved('PARTIAL'),
+        },
+        householdMembers: communities.reduce(
+          (n, c) => n + c.households.reduce((m, h) => m + h.members.length, 0),
+          0,
+        ),
+        memberFees: life.ledger.memberFees,
+        memberDoors: life.ledger.memberDoors,
         feedRows: String(life.ledger.feedRows),
       },
       invariants,
@@ -204,24 +244,28 @@ const DRAIN_TIMEOUT_MS = 20_000;
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
-/** iot learns door grants from identity's events: wait until each community's first resident gets in. */
+/**
+ * iot learns door grants and household members from identity's events: wait until each
+ * community's first resident, and each family member (with the household's grant), gets in.
+ */
 async function doorsReady(api: CityApi, city: City): Promise<void> {
   for (const op of city.operators)
     for (const c of op.communities) {
-      const h = c.households[0]!;
-      await until(
-        `iot to know the door grants of ${c.label}`,
-        async () => {
-          const r = await api.call('/citybase.iot.v1.AccessService/OpenDoor', {
-            requestId: `${c.world.projectId}-warmup-${Date.now()}`,
-            tenancy: { operatorId: c.world.operatorId, projectId: c.world.projectId },
-            deviceId: c.door.device.deviceId,
-            residentId: h.residentId,
-          });
-          return r.code === 0 ? true : undefined;
-        },
-        120_000,
-      );
+      const people = [c.households[0]!.residentId, ...c.households.flatMap((h) => h.members)];
+      for (const residentId of people)
+        await until(
+          `iot to know the door grants of ${c.label}`,
+          async () => {
+            const r = await api.call('/citybase.iot.v1.AccessService/OpenDoor', {
+              requestId: `${c.world.projectId}-warmup-${residentId}-${Date.now()}`,
+              tenancy: { operatorId: c.world.operatorId, projectId: c.world.projectId },
+              deviceId: c.door.device.deviceId,
+              residentId,
+            });
+            return r.code === 0 ? true : undefined;
+          },
+          120_000,
+        );
     }
 }
 

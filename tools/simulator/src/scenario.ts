@@ -6,10 +6,13 @@ export const OP_KINDS = [
   'parking', // a car enters and leaves a lot: iot bills it, the gate opens once it is paid
   'charging', // an EV charge paid with money + points + a coupon (payment's CreateCheckout)
   'coupon', // a resident claims a coupon of the flash sale (sold out is an answer, not an error)
+  'group', // a resident joins a group buy of the community's merchant and pays the seat
   'refund', // a completed checkout is partly refunded
+  'dispute', // a driver disputes a parking payment held in escrow; property staff resolve it
   'door', // a resident opens the building door with a grant
   'courier', // a resident issues a courier code; the courier enters and leaves with it
   'telemetry', // a sensor reports over MQTT (now and then smoke: an alarm)
+  'alarm', // staff acknowledge a smoke alarm the simulator's sensor raised
   'feed', // the agency pulls its feed
 ] as const;
 export type OpKind = (typeof OP_KINDS)[number];
@@ -20,10 +23,13 @@ export const DEFAULT_WEIGHTS: Readonly<Record<OpKind, number>> = {
   parking: 3,
   charging: 2,
   coupon: 2,
+  group: 2,
   refund: 1,
+  dispute: 1,
   door: 4,
   courier: 2,
   telemetry: 8,
+  alarm: 1,
   feed: 1,
 };
 

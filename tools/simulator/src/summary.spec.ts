@@ -3,11 +3,13 @@ import { renderLine, renderSummary, Stats } from './summary';
 describe('Stats and the summary', () => {
   const stats = () => {
     const s = new Stats(0, 5, 10);
-    for (let i = 0; i < 3; i++) s.begin();
+    s.begin('fee');
+    s.begin('coupon');
+    s.begin('parking');
     s.finish('fee', 'ok', 100, 1_000);
     s.finish('coupon', 'refused', 20, 2_000);
     s.finish('parking', 'failed', 300, 3_000, 'timed out waiting for the gate');
-    s.begin();
+    s.begin('parking');
     s.skipped = 2;
     return s;
   };
@@ -18,6 +20,7 @@ describe('Stats and the summary', () => {
     expect(snap.kinds.coupon.refused).toBe(1);
     expect(snap.kinds.parking.failed).toBe(1);
     expect(snap.inFlight).toBe(1);
+    expect(snap.inFlightKinds).toEqual({ parking: 1 });
     expect(snap.recentRate).toBe(0); // nothing finished in the last 10 s
     expect(snap.overallRate).toBeCloseTo(3 / 20);
     expect(stats().snapshot(5_000).recentRate).toBeCloseTo(3 / 5);

@@ -19,6 +19,8 @@ export interface StatsSnapshot {
   overallRate: number;
   windowS: number;
   inFlight: number;
+  /** Operations under way, per kind (those still running when a run ends never finished). */
+  inFlightKinds: Partial<Record<OpKind, number>>;
   /** Due operations not started because too many were running (the city could not keep up). */
   skipped: number;
   kinds: Record<OpKind, KindTotals>;
@@ -47,8 +49,11 @@ export class Stats {
     readonly windowS = 10,
   ) {}
 
-  begin(): void {
+  private readonly running = new Map<OpKind, number>();
+
+  begin(kind?: OpKind): void {
     this.inFlight += 1;
+    if (kind) this.running.set(kind, (this.running.get(kind) ?? 0) + 1);
   }
 
   finish(
@@ -59,6 +64,9 @@ export class Stats {
     error?: string,
   ): void {
     this.inFlight -= 1;
+    const n = this.running.get(kind) ?? 0;
+    if (n > 1) this.running.set(kind, n - 1);
+    else this.running.delete(kind);
     const k = this.kinds[kind];
     k[outcome] += 1;
     k.latencyMsSum += latencyMs;
@@ -92,6 +100,7 @@ export class Stats {
       overallRate: elapsedMs > 0 ? (this.finished * 1000) / elapsedMs : 0,
       windowS: this.windowS,
       inFlight: this.inFlight,
+      inFlightKinds: Object.fromEntries(this.running),
       skipped: this.skipped,
       kinds: structuredClone(this.kinds),
       topErrors: [...this.errors.entries()]

@@ -183,3 +183,36 @@ export async function addHousehold(
   });
   return { unitId, residentId, householdId, grantId };
 }
+
+/**
+ * A family member of a household (identity's BindHouseholdMember, by phone): a resident of the
+ * household's project, verified by the world's staff, who then shares the household's privileges
+ * (its door grants, its wallet). Resolves with the member's resident id.
+ */
+export async function addHouseholdMember(
+  ok: OkCall,
+  world: Pick<World, 'projectId' | 'staffId'>,
+  householdId: string,
+  spec: { requestId(): string; name: string; phone: string; idNumber: string; relation: string },
+): Promise<string> {
+  const registered = await ok(`${P}RegisterResident`, {
+    requestId: spec.requestId(),
+    projectId: world.projectId,
+    name: spec.name,
+    phone: spec.phone,
+    idNumber: spec.idNumber,
+  });
+  const residentId = (registered.resident as Json).residentId as string;
+  await ok(`${P}VerifyResident`, {
+    requestId: spec.requestId(),
+    residentId,
+    verifiedByStaffId: world.staffId,
+  });
+  await ok(`${P}BindHouseholdMember`, {
+    requestId: spec.requestId(),
+    householdId,
+    phone: spec.phone,
+    relation: spec.relation,
+  });
+  return residentId;
+}
