@@ -146,6 +146,8 @@ export async function runCityBench(cleanup: Cleanup): Promise<void> {
   const adminFile = join(stateDir, 'city-admin.json');
   cli(['init', '--name', 'City admin', '--save', adminFile], {
     DATABASE_URL: dbs.identity,
+    // identity's environment: its outbox rows (ClientCreated) name the run's topics, which exist
+    KAFKA_TOPIC_PREFIX: prefix,
     CITY_ID: 'test-city',
     IDENTITY_MASTER_KEY: TEST_IDENTITY_MASTER_KEY,
   });
