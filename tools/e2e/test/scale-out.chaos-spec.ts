@@ -282,10 +282,17 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
     let simErr = '';
     const sim = spawn(
       process.execPath,
-      [join(REPO_ROOT, 'tools/simulator/dist/main.js'), '--rate', SIM_RATE, '--seed', 'scaleout'].concat([
-        '--credentials',
-        adminFile,
-      ]),
+      [
+        join(REPO_ROOT, 'tools/simulator/dist/main.js'),
+        '--rate',
+        SIM_RATE,
+        '--seed',
+        'scaleout',
+        // after the kills the consumers catch up on their lag (a killed member's partitions wait for
+        // its session to time out): the group buys' refunds reach settlement later than npm start's 25 s
+        '--settle',
+        '180',
+      ].concat(['--credentials', adminFile]),
       {
         env: {
           PATH: process.env.PATH ?? '',

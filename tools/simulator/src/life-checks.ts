@@ -11,13 +11,6 @@ const IOT = '/citybase.iot.v1.IotService/';
 const PEOPLE = '/citybase.identity.v1.PeopleService/';
 const HOUSEHOLD_ROLE_MEMBER = 2;
 
-/**
- * How long the end of a run waits for group buys past their deadline to end and for settlement to
- * follow (marketing's deals job runs every 2 s by default). npm start gives the simulator 60 s to
- * stop: the 20 s drain, then this, side by side with the ledger check.
- */
-export const DEALS_SETTLE_TIMEOUT_MS = 25_000;
-
 export interface LifeFigures {
   deals: DealFigures[];
   disputes: DisputeFigures[];
@@ -78,9 +71,15 @@ function dealSettled(d: DealFigures): boolean {
 /**
  * What the invariants of the day's group buys, disputes, alarms and household members compare:
  * read from marketing, settlement, iot and identity after the load (group buys past their deadline
- * get up to DEALS_SETTLE_TIMEOUT_MS (25 s) to end and settle; what has not by then is judged as it is).
+ * get up to `settleMs` (the --settle option; marketing's deals job runs every 2 s by default) to end
+ * and settle; what has not by then is judged as it is).
  */
-export async function gatherLifeFigures(api: CityApi, city: City, ledger: Ledger): Promise<LifeFigures> {
+export async function gatherLifeFigures(
+  api: CityApi,
+  city: City,
+  ledger: Ledger,
+  settleMs: number,
+): Promise<LifeFigures> {
   const communities = city.operators.flatMap((o) => o.communities);
   const allDeals = communities.flatMap((c) => c.deals);
   let deals: DealFigures[] = [];
@@ -91,7 +90,7 @@ export async function gatherLifeFigures(api: CityApi, city: City, ledger: Ledger
       for (const deal of allDeals) deals.push(await readDeal(api, deal, ledger));
       return deals.every(dealSettled) ? true : undefined;
     },
-    DEALS_SETTLE_TIMEOUT_MS,
+    settleMs,
   ).catch(() => undefined);
 
   const disputes: DisputeFigures[] = [];

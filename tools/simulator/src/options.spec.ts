@@ -28,6 +28,8 @@ describe('parseArgs', () => {
         '2',
         '--sensors',
         '0',
+        '--settle',
+        '120',
       ],
       { CITYBASE_SIM_RATE: '7' },
       seed,
@@ -41,6 +43,7 @@ describe('parseArgs', () => {
       communitiesPerOperator: 1,
       householdsPerCommunity: 2,
       sensorsPerCommunity: 0,
+      settleS: 120,
     });
     expect(parseArgs([], { CITYBASE_SIM_RATE: '0' }, seed).rate).toBe(0);
     expect(parseArgs(['--duration', 'forever'], {}, seed).durationS).toBeUndefined();
@@ -51,6 +54,7 @@ describe('parseArgs', () => {
     [['--rate', 'fast']],
     [['--duration', '0']],
     [['--duration', '1.5']],
+    [['--settle', '0']],
     [['--seed', 'a b']],
     [['--operators']],
     [['--bogus', '1']],

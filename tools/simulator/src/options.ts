@@ -17,6 +17,12 @@ export interface CityOptions {
   sensorsPerCommunity: number;
   /** At most this many operations at once (beyond it, due ones are skipped and counted). */
   maxInFlight: number;
+  /**
+   * Seconds the end of the run waits for group buys past their deadline to end and for settlement to
+   * follow before judging them (default 25: npm start's stop grace; longer after chaos, when
+   * consumers catch up on their lag).
+   */
+  settleS?: number;
 }
 
 export const DEFAULTS = {
@@ -26,6 +32,7 @@ export const DEFAULTS = {
   householdsPerCommunity: 4,
   sensorsPerCommunity: 2,
   maxInFlight: 64,
+  settleS: 25,
 } as const;
 
 export class UsageError extends Error {}
@@ -41,6 +48,7 @@ export const USAGE = `usage: node tools/simulator/dist/main.js [options]
   --households N      households per community (default ${DEFAULTS.householdsPerCommunity})
   --sensors N         sensors per community (default ${DEFAULTS.sensorsPerCommunity})
   --max-in-flight N   operations running at once at most (default ${DEFAULTS.maxInFlight})
+  --settle S          seconds the end waits for group buys to end and settle (default ${DEFAULTS.settleS})
 
 Endpoints (the variables deploy/local/start.sh gives services; defaults are npm start's ports):
   IDENTITY_GRPC_URL PAYMENT_GRPC_URL SETTLEMENT_GRPC_URL POINTS_GRPC_URL MARKETING_GRPC_URL
@@ -113,6 +121,9 @@ export function parseArgs(
         break;
       case '--max-in-flight':
         out.maxInFlight = positiveInt(flag, value);
+        break;
+      case '--settle':
+        out.settleS = positiveInt(flag, value);
         break;
       default:
         throw new UsageError(`unknown option ${flag}`);

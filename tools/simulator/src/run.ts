@@ -7,7 +7,7 @@ import type { Json } from './descriptor-rpc';
 import { allHold, evaluateInvariants, InvariantInputs, InvariantResult, LedgerReport } from './invariants';
 import { gatherLifeFigures } from './life-checks';
 import { DayOfLife, Ledger, until } from './ops';
-import type { CityOptions } from './options';
+import { DEFAULTS, type CityOptions } from './options';
 import { Random } from './random';
 import { Pacer } from './rate';
 import { OP_KINDS, OpKind, ScenarioChooser } from './scenario';
@@ -167,7 +167,7 @@ export async function runCity(options: CityOptions, hooks: RunHooks = {}): Promi
     // side by side: the group buys' wait for marketing and settlement overlaps the ledger check
     const [inputs, lifeFigures] = await Promise.all([
       gatherInvariantInputs(api, endpoints, city, life.ledger, env),
-      gatherLifeFigures(api, city, life.ledger),
+      gatherLifeFigures(api, city, life.ledger, (options.settleS ?? DEFAULTS.settleS) * 1000),
     ]);
     const invariants = evaluateInvariants({ ...inputs, ...lifeFigures });
     const dealCount = (s: number) => lifeFigures.deals.filter((d) => d.status === s).length;
