@@ -34,6 +34,12 @@ export const iotConfig = serviceConfigSchema({
     .default('iot'),
   /** How long the broker keeps this instance's session (and its unacked messages) while it is away. */
   IOT_MQTT_SESSION_EXPIRY_S: z.coerce.number().int().min(0).max(604_800).default(3_600),
+  /** How often an instance beats in mqtt_sessions and looks for sessions of instances gone. */
+  IOT_MQTT_SESSIONS_JOB_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(10_000),
+  /** An instance silent this long is gone: another one takes over (drains and ends) its session. */
+  IOT_MQTT_SESSION_STALE_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** How long draining a session (at shutdown, or one taken over) may take before it is left to the broker. */
+  IOT_MQTT_HANDBACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   // ---- ingest (src/ingest, docs/iot.md "Ingest") ----
   /** Messages per Kafka batch (a batch is sent when full or after IOT_INGEST_LINGER_MS). */
   IOT_INGEST_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),

@@ -328,6 +328,10 @@ export async function serviceTestEnv(
       PAYMENT_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
       PAYMENT_CREDENTIALS_KEY: TEST_PAYMENT_CREDENTIALS_KEY,
       DATA_SIGNING_KEY: TEST_DATA_SIGNING_KEY,
+      // iot's topics, broker user and session of this process alone unless the test shares them: a
+      // process on the default root would join the shared subscriptions of `npm start`'s iot (and a
+      // killed one's session would take its share of their messages)
+      ...iotMqttEnv('svc'),
       ...extraEnv,
     },
   };

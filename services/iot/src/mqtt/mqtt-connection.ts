@@ -1,3 +1,4 @@
+import { randomUUID } from 'crypto';
 import mqtt, { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { sharedSubscription } from './topics';
 
@@ -48,6 +49,9 @@ export class MqttConnection {
   private readonly awaiting = new Map<number, Promise<boolean>>();
   private generation = 0;
   private ending = false;
+  private handingBack = false;
+  /** Messages of acked subscriptions whose handler failed (left unacknowledged). */
+  private refused = 0;
 
   constructor(private readonly opts: MqttConnectionOptions) {}
 
@@ -83,7 +87,7 @@ export class MqttConnection {
       this.generation += 1;
       this.awaiting.clear();
       this.opts.onEvent?.('connect', connack.sessionPresent ? 'session present' : 'new session');
-      if (!connack.sessionPresent || this.opts.clean) void this.subscribeAll();
+      if ((!connack.sessionPresent || this.opts.clean) && !this.handingBack) void this.subscribeAll();
     });
     // a closed connection's held PUBACKs are void: the broker sends those messages again
     client.on('close', () => {
@@ -138,6 +142,62 @@ export class MqttConnection {
   async end(): Promise<void> {
     this.ending = true;
     await this.client?.endAsync();
+  }
+
+  /**
+   * Ends this connection's session at the broker without leaving a message behind: the broker
+   * gives a shared subscription's messages to the sessions of disconnected members too (Mosquitto
+   * #2662), so a session nobody comes back for holds its share until it expires and then drops it.
+   * Unsubscribes everything (no new message is routed here), publishes a marker to a topic of this
+   * client alone and waits for it (the broker sends a client's messages in order: all queued before
+   * it have arrived), waits until every handler resolved and its PUBACK was written, then
+   * disconnects with session expiry 0. Answers false, leaving the session to the broker as a plain
+   * end() does, when a step does not finish within `timeoutMs`.
+   */
+  async handBack(markerTopic: string, timeoutMs: number): Promise<boolean> {
+    const client = this.client;
+    if (!client?.connected) {
+      await this.end();
+      return false;
+    }
+    const deadline = Date.now() + timeoutMs;
+    const marker = randomUUID();
+    let markerSeen!: () => void;
+    const seen = new Promise<void>((resolve) => (markerSeen = resolve));
+    // the old subscriptions stay in the list: messages routed here before the unsubscribe still
+    // find their handlers; a reconnect meanwhile subscribes nothing again (and the marker is lost)
+    this.handingBack = true;
+    const filters = this.subscriptions.map((s) => s.filter);
+    const refusedBefore = this.refused;
+    const generation = this.generation;
+    this.subscriptions.unshift({
+      filter: markerTopic,
+      qos: 1,
+      handler: (_topic, payload) => {
+        if (payload.toString() === marker) markerSeen();
+      },
+      ackAfterHandled: false,
+    });
+    try {
+      if (filters.length > 0) await withDeadline(client.unsubscribeAsync(filters), deadline);
+      await withDeadline(client.subscribeAsync(markerTopic, { qos: 1 }), deadline);
+      await withDeadline(client.publishAsync(markerTopic, marker, { qos: 1 }), deadline);
+      await withDeadline(seen, deadline);
+      while (this.awaiting.size > 0) {
+        if (Date.now() > deadline) throw new Error(`${this.awaiting.size} messages still being handled`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // a message whose handler failed was not acknowledged: the session must keep it
+      if (this.refused !== refusedBefore) throw new Error('a message was not handled');
+      // a connection lost meanwhile dropped its held PUBACKs: the session holds those messages again
+      if (this.generation !== generation || !client.connected) throw new Error('connection lost');
+      this.ending = true;
+      await withDeadline(client.endAsync(false, { properties: { sessionExpiryInterval: 0 } }), deadline);
+      return true;
+    } catch {
+      await this.end().catch(() => undefined);
+      return false;
+    }
   }
 
   /** Drops the connection without DISCONNECT (tests: what a crash looks like to the broker). */
@@ -207,12 +267,21 @@ export class MqttConnection {
         if (this.awaiting.get(messageId) === handled) this.awaiting.delete(messageId);
         // not handled: no PUBACK, the broker sends it again after the next connect
         if (ok) send(packet, undefined, ...rest);
+        else this.refused += 1;
       });
     };
   }
 }
 
 const NEVER = new Promise<boolean>(() => undefined);
+
+function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_r, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 function stripShare(filter: string): string {
   return filter.startsWith('$share/') ? filter.split('/').slice(2).join('/') : filter;

@@ -23,6 +23,9 @@ export function assertTopicLevel(what: string, value: string): string {
   return value;
 }
 
+/** The level after the root of iot's own topics (never a device topic: no "devices" level after it). */
+const IOT_OWN = '_iot';
+
 export class Topics {
   constructor(readonly root: string) {
     assertTopicLevel('topic root', root);
@@ -40,6 +43,14 @@ export class Topics {
   /** The filter of one channel of every device of every project (for iot's subscriptions). */
   everyDevice(channel: Channel): string {
     return `${this.root}/+/devices/+/${channel}`;
+  }
+
+  /**
+   * iot's own topics (no device's): <root>/_iot/... The marker an instance sends itself when it
+   * hands a session back (MqttConnection.handBack) goes to <root>/_iot/handback/<client id>.
+   */
+  handbackMarker(clientId: string): string {
+    return `${this.root}/${IOT_OWN}/handback/${clientId.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
   }
 
   /** A device topic's parts, or undefined for a topic outside the layout. */
@@ -101,5 +112,6 @@ export function serviceAcls(topics: Topics, shareGroup: string): DynsecAcl[] {
     { acltype: 'subscribePattern', topic: sharedSubscription(shareGroup, all), allow: true },
     { acltype: 'publishClientReceive', topic: all, allow: true },
     { acltype: 'publishClientSend', topic: topics.everyDevice(COMMANDS_CHANNEL), allow: true },
+    { acltype: 'publishClientSend', topic: `${topics.root}/${IOT_OWN}/#`, allow: true },
   ];
 }
