@@ -13,6 +13,7 @@ import {
   errorField,
   f,
   FactRow,
+  FIELDS,
   grantRequest,
   grpcError,
   insertRows,
@@ -572,6 +573,45 @@ describe('data: catalog, grants and feeds (in-process service)', () => {
       cursor: after.manifest!.nextCursor,
     });
     expect(again.rows).toEqual([]);
+  });
+
+  it("a column of PostgreSQL's json type (its text kept verbatim, line breaks too) is one row in every format", async () => {
+    const { id, table } = await dataset([row(0), row(1)]);
+    await h.pg.query(`ALTER TABLE ${table} ADD COLUMN attrs json`);
+    await h.pg.query(`UPDATE ${table} SET attrs = $1::json`, [
+      '{\n  "bays": 2,\n  "note": "line\\nbreak"\n}',
+    ]);
+    await waitServable(h, table);
+    await registerDataset(admin, id, table, [
+      ...FIELDS,
+      {
+        name: 'attrs',
+        classification: Classification.CLASSIFICATION_INTERNAL,
+        description: '',
+        freeText: false,
+      },
+    ]);
+    const grant = (
+      await admin.issueGrant(
+        grantRequest({
+          datasetId: id,
+          fields: [f('district', Masking.MASKING_CLEAR), f('attrs', Masking.MASKING_CLEAR)],
+        }),
+      )
+    ).grant!;
+    const attrs = { bays: 2, note: 'line\nbreak' };
+    const r = await pull(stream, agency(), { grantId: grant.grantId, datasetId: id });
+    expect(r.rows).toEqual([
+      { district: 'Futian', attrs },
+      { district: 'Nanshan', attrs },
+    ]);
+    const auth = { authorization: agency().get('authorization')[0] as string };
+    const url = `${h.svc.httpUrl}/feeds/${grant.grantId}/${id}`;
+    const ndjson = (await (await fetch(url, { headers: auth })).text()).trimEnd().split('\n');
+    expect(ndjson.map((l) => JSON.parse(l) as unknown)).toEqual(r.rows);
+    const csv = (await (await fetch(`${url}?format=csv`, { headers: auth })).text()).split('\n');
+    expect(csv).toHaveLength(4); // header, two rows, the empty string after the last line break
+    expect(csv[0]).toBe('district,attrs');
   });
 
   it('revocation stops a pull under way: the stream ends PERMISSION_DENIED without a manifest', async () => {

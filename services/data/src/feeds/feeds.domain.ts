@@ -125,7 +125,10 @@ export function maskedExpr(field: FieldRow, masking: MaskingName, saltParam: str
       return undefined;
     case 'CLEAR':
       // 64-bit integers and decimals as strings: JSON numbers would lose digits in most readers
-      return field.type === 'int64' || field.type === 'decimal' ? text : c;
+      if (field.type === 'int64' || field.type === 'decimal') return text;
+      // json (not jsonb) keeps its text verbatim, line breaks too; a feed's rows are lines
+      if (field.type === 'json') return `${c}::jsonb`;
+      return c;
     case 'HASH':
       return `CASE WHEN ${c} IS NULL THEN NULL ELSE encode(sha256(convert_to(${saltParam} || ${text}, 'UTF8')), 'hex') END`;
     case 'LAST4':
