@@ -99,17 +99,17 @@ describe('iot: no broker session is left without an owner (in-process service, p
       );
       expect(await sessionPresent(h, gone)).toBe(false);
       // the instance's own sessions are beating, not taken over
-      const own = await h.pool.query<{ client_id: string; left_at: Date | null }>(
-        'SELECT client_id, left_at FROM mqtt_sessions ORDER BY client_id',
+      const own = await h.pool.query<{ client_id: string; state: string }>(
+        'SELECT client_id, state FROM mqtt_sessions ORDER BY client_id',
       );
-      expect(own.rows.map((r) => [r.client_id, r.left_at])).toEqual([
-        [`iot-${h.topicRoot}`, null],
-        [`iot-${h.topicRoot}-urgent`, null],
+      expect(own.rows.map((r) => [r.client_id, r.state])).toEqual([
+        [`iot-${h.topicRoot}`, 'running'],
+        [`iot-${h.topicRoot}-urgent`, 'running'],
       ]);
     });
   });
 
-  it('an instance that stops while another runs hands its sessions back; one that stops alone keeps them, marked left', async () => {
+  it('an instance that stops while another runs hands its sessions back; one that stops alone (or with the others stopping too) keeps them, marked left', async () => {
     const withOther = await startIotHarness('handback');
     const alone = await startIotHarness('keepalone');
     try {
@@ -125,11 +125,15 @@ describe('iot: no broker session is left without an owner (in-process service, p
       for (const id of ownIds) expect([id, await sessionPresent(withOther, id)]).toEqual([id, false]);
 
       const aloneIds = [`iot-${alone.topicRoot}`, `iot-${alone.topicRoot}-urgent`];
-      await alone.svc.stop();
-      const left = await alone.pool.query<{ client_id: string; left: boolean }>(
-        'SELECT client_id, left_at IS NOT NULL AS left FROM mqtt_sessions ORDER BY 1',
+      // a peer stopping at the same time (it looked first and handed back, or will keep its own)
+      await alone.pool.query(
+        `INSERT INTO mqtt_sessions (client_id, connection, state) VALUES ('iot-peer-stopping', 'main', 'stopping')`,
       );
-      expect(left.rows).toEqual(aloneIds.map((client_id) => ({ client_id, left: true })));
+      await alone.svc.stop();
+      const left = await alone.pool.query<{ client_id: string; state: string }>(
+        `SELECT client_id, state FROM mqtt_sessions WHERE client_id <> 'iot-peer-stopping' ORDER BY 1`,
+      );
+      expect(left.rows).toEqual(aloneIds.map((client_id) => ({ client_id, state: 'left' })));
       for (const id of aloneIds) expect([id, await sessionPresent(alone, id)]).toEqual([id, true]);
     } finally {
       await withOther.stop();

@@ -146,20 +146,23 @@ export class IotMqtt
   /**
    * Before the features stop (ingest still forwards to Kafka): with another instance running, this
    * one's sessions are handed back; alone, they are kept for its return and marked left, so an
-   * instance that starts under another client id takes them over at once.
+   * instance that starts under another client id takes them over at once. Marked stopping before
+   * the look at the others: of instances stopping together, the last to look keeps its sessions,
+   * so the broker still queues the devices' messages for somebody.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    const own = this.ownSessions();
+    const ids = this.ownSessions().map((o) => o.clientId);
     try {
+      await this.pool.query(`UPDATE mqtt_sessions SET state = 'stopping' WHERE client_id = ANY($1)`, [ids]);
       const { rows } = await this.pool.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM mqtt_sessions
-          WHERE client_id <> ALL($1) AND left_at IS NULL
+          WHERE client_id <> ALL($1) AND state = 'running'
             AND heartbeat_at >= now() - make_interval(secs => $2)`,
-        [own.map((o) => o.clientId), this.config.IOT_MQTT_SESSION_STALE_S],
+        [ids, this.config.IOT_MQTT_SESSION_STALE_S],
       );
       const handedBack: string[] = [];
       if ((rows[0]?.n ?? 0) > 0) {
-        for (const o of own) {
+        for (const o of this.ownSessions()) {
           const c = o.kind === 'main' ? this.connection : this.urgent;
           if (
             await c.handBack(this.topics.handbackMarker(o.clientId), this.config.IOT_MQTT_HANDBACK_TIMEOUT_MS)
@@ -168,11 +171,11 @@ export class IotMqtt
         }
       }
       await this.pool.query('DELETE FROM mqtt_sessions WHERE client_id = ANY($1)', [handedBack]);
-      await this.pool.query('UPDATE mqtt_sessions SET left_at = now() WHERE client_id = ANY($1)', [
-        own.map((o) => o.clientId).filter((id) => !handedBack.includes(id)),
+      await this.pool.query(`UPDATE mqtt_sessions SET state = 'left' WHERE client_id = ANY($1)`, [
+        ids.filter((id) => !handedBack.includes(id)),
       ]);
       this.logger.info(
-        { handed_back: handedBack, kept: own.length - handedBack.length },
+        { handed_back: handedBack, kept: ids.length - handedBack.length },
         'mqtt sessions at shutdown',
       );
     } catch (err) {
@@ -194,14 +197,14 @@ export class IotMqtt
     ];
   }
 
-  /** This instance's heartbeat in mqtt_sessions (its sessions are not left). */
+  /** This instance's heartbeat in mqtt_sessions (its sessions running). */
   async beat(): Promise<void> {
     const own = this.ownSessions();
     await this.pool.query(
       `INSERT INTO mqtt_sessions (client_id, connection)
        SELECT * FROM unnest($1::text[], $2::text[])
        ON CONFLICT (client_id) DO UPDATE
-         SET connection = EXCLUDED.connection, heartbeat_at = now(), left_at = NULL`,
+         SET connection = EXCLUDED.connection, heartbeat_at = now(), state = 'running'`,
       [own.map((o) => o.clientId), own.map((o) => o.kind)],
     );
   }
@@ -214,11 +217,11 @@ export class IotMqtt
    */
   async takeOverSessions(): Promise<string[]> {
     const { rows } = await this.pool.query<{ client_id: string; connection: ConnectionKind }>(
-      `UPDATE mqtt_sessions SET heartbeat_at = now(), left_at = NULL
+      `UPDATE mqtt_sessions SET heartbeat_at = now(), state = 'running'
         WHERE client_id IN (
           SELECT client_id FROM mqtt_sessions
            WHERE client_id <> ALL($1)
-             AND (left_at IS NOT NULL OR heartbeat_at < now() - make_interval(secs => $2))
+             AND (state = 'left' OR heartbeat_at < now() - make_interval(secs => $2))
            ORDER BY client_id LIMIT 10 FOR UPDATE SKIP LOCKED)
         RETURNING client_id, connection`,
       [this.ownSessions().map((o) => o.clientId), this.config.IOT_MQTT_SESSION_STALE_S],
