@@ -42,7 +42,9 @@ async function cityFigures(): Promise<{ paid: number; dashboardPayments: number 
   const { access_token: token } = (await res.json()) as { access_token: string };
   const payment = grpcClient(PaymentServiceService, '127.0.0.1:50052', () => bearer(token));
   try {
-    const day = new Date().toISOString().slice(0, 10);
+    // payment's days are the city's (UTC+8): from 16:00 UTC on, today's payments are on tomorrow's
+    // UTC date, so the window reaches a day either side of the UTC date
+    const day = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     const flows = await payment.queryFundFlows({
       operatorId: '',
