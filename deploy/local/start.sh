@@ -2,7 +2,7 @@
 # `npm start`: the whole Citybase stack on this machine, in the foreground.
 #   1. installs dependencies (npm ci) when node_modules is missing or older than the lock
 #   2. deploy/local/infra.sh all: PostgreSQL, Redis, Mosquitto, Kafka, the service databases
-#   3. builds every project (npx nx run-many -t build)
+#   3. builds every project (npx nx run-many -t build; skipped with CITYBASE_SKIP_BUILD=1, below)
 #   4. starts the services (SERVICES) as child processes, logs in .local/logs/<name>.log
 #   5. waits until every /readyz answers 200 (120s), prints the addresses
 #      (also runs the sandbox payment channel on SANDBOX_PORT, default 8090, payer auto-pays)
@@ -31,6 +31,10 @@
 # OTEL_EXPORTER_OTLP_ENDPOINT (passed through), READY_TIMEOUT (seconds, default 120),
 # CITYBASE_LOCAL_DIR (default .local: logs in <it>/logs, Kafka in <it>/kafka), CITYBASE_STATE_DIR
 # (the city's secrets and the project Mosquitto; infra.sh state-dir).
+# CITYBASE_SKIP_BUILD=1: the projects are built already (the test tier's build step); only the
+# entry points are checked. Tests set it: without Nx's daemon every cache hit restores the project's
+# dist/ from the cache (removed, then copied), which pulls the files from under the processes that
+# the integration suites running beside this one are starting.
 # shellcheck disable=SC2317  # stop_services, cleanup and on_signal run from traps
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -206,8 +210,12 @@ if [[ "$KAFKA_MODE" == cluster ]]; then
 fi
 
 # --- 3. build ----------------------------------------------------------------------------------
-log "building (npx nx run-many -t build)"
-npx nx run-many -t build
+if [[ "${CITYBASE_SKIP_BUILD:-}" == 1 ]]; then
+  log "not building (CITYBASE_SKIP_BUILD=1)"
+else
+  log "building (npx nx run-many -t build)"
+  npx nx run-many -t build
+fi
 
 missing=()
 for name in "${SERVICES[@]}"; do
