@@ -17,16 +17,6 @@ describe('iot: ingest, history, latest state and presence (in-process service, p
     await h?.stop();
   });
 
-  const historyCount = async (deviceId: string): Promise<number> =>
-    Number(
-      (
-        await h.pool.query<{ n: string }>(
-          "SELECT count(*) AS n FROM telemetry_history WHERE device_id = $1 AND channel = 'telemetry'",
-          [deviceId],
-        )
-      ).rows[0]!.n,
-    );
-
   it('stores every published message once: published = stored, duplicates of a message id dropped', async () => {
     const devices = await Promise.all(
       [0, 1, 2].map(() => h.register(opA, A, P, DeviceKind.DEVICE_KIND_METER)),
@@ -47,14 +37,14 @@ describe('iot: ingest, history, latest state and presence (in-process service, p
     for (const [i, d] of devices.entries())
       await waitFor(
         `device ${i} has ${expected[i]} rows`,
-        async () => ((await historyCount(d.deviceId)) === expected[i] ? true : undefined),
+        async () => ((await h.storedTelemetry(d.deviceId)) === expected[i] ? true : undefined),
         20_000,
       ).catch(async (e) => {
-        throw new Error(`${String(e)}: ${await historyCount(d.deviceId)}`);
+        throw new Error(`${String(e)}: ${await h.storedTelemetry(d.deviceId)}`);
       });
     // and no more come
     await new Promise((r) => setTimeout(r, 500));
-    for (const [i, d] of devices.entries()) expect(await historyCount(d.deviceId)).toBe(expected[i]);
+    for (const [i, d] of devices.entries()) expect(await h.storedTelemetry(d.deviceId)).toBe(expected[i]);
     const state = await opA.getDeviceState({ deviceId: devices[1]!.deviceId });
     expect(state.metrics.find((m) => m.metric === 'energy_kwh')?.value).toBe(1000 + PER - 1);
   });
@@ -110,7 +100,7 @@ describe('iot: ingest, history, latest state and presence (in-process service, p
     await d.telemetry({ temperature_c: 20 });
     await waitFor(
       'the telemetry stored',
-      async () => ((await historyCount(deviceId)) >= 1 ? true : undefined),
+      async () => ((await h.storedTelemetry(deviceId)) >= 1 ? true : undefined),
       60_000,
     );
     expect((await opA.getDevice({ deviceId })).device!.online).toBe(true);

@@ -30,6 +30,8 @@ export type IotHarness = ServiceHarness<typeof IotServiceService> & {
   ): Promise<{ deviceId: string; credentials: DeviceCredentials }>;
   /** A simulated device with those credentials (stopped by stop()). */
   device(credentials: DeviceCredentials, opts?: SimDeviceOptions): SimDevice;
+  /** Telemetry messages of a device stored in history (telemetry_history, channel telemetry). */
+  storedTelemetry(deviceId: string): Promise<number>;
 };
 
 export const IOT_SCOPES = ['iot:read', 'iot:write'];
@@ -77,6 +79,13 @@ export async function startIotHarness(label: string, env: Record<string, string>
       const d = new SimDevice(credentials, opts);
       devices.push(d);
       return d;
+    },
+    async storedTelemetry(deviceId) {
+      const { rows } = await h.pool.query<{ n: string }>(
+        "SELECT count(*) AS n FROM telemetry_history WHERE device_id = $1 AND channel = 'telemetry'",
+        [deviceId],
+      );
+      return Number(rows[0]!.n);
     },
   };
 }

@@ -47,16 +47,6 @@ describe('iot: no broker session is left without an owner (in-process service, p
     });
     afterAll(() => h?.stop());
 
-    const stored = async (deviceId: string) =>
-      Number(
-        (
-          await h.pool.query<{ n: string }>(
-            "SELECT count(*) AS n FROM telemetry_history WHERE device_id = $1 AND channel = 'telemetry'",
-            [deviceId],
-          )
-        ).rows[0]!.n,
-      );
-
     it('is taken over by a running instance: every message the broker gave it is stored, and the session is ended', async () => {
       // a second instance of the share group that was killed: its session outlives it
       const gone = uniqueName('iot-gone');
@@ -76,10 +66,10 @@ describe('iot: no broker session is left without an owner (in-process service, p
       for (let i = 0; i < N; i++) await meter.telemetry({ energy_kwh: i });
       // what the broker acknowledged to the meter: the running instance stores its share only
       await waitFor('the running instance stored its share', async () =>
-        (await stored(deviceId)) > 0 ? true : undefined,
+        (await h.storedTelemetry(deviceId)) > 0 ? true : undefined,
       );
       await new Promise((r) => setTimeout(r, 1_500));
-      const before = await stored(deviceId);
+      const before = await h.storedTelemetry(deviceId);
       expect(before).toBeLessThan(N);
 
       // the gone instance's heartbeat, long stopped
@@ -89,7 +79,7 @@ describe('iot: no broker session is left without an owner (in-process service, p
       );
       await waitFor(
         `all ${N} stored (${before} before the take-over)`,
-        async () => ((await stored(deviceId)) === N ? true : undefined),
+        async () => ((await h.storedTelemetry(deviceId)) === N ? true : undefined),
         20_000,
       );
       await waitFor('its row removed', async () =>

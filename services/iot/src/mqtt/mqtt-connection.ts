@@ -25,6 +25,8 @@ export interface MqttConnectionOptions {
   /** false: the broker keeps the session (subscriptions, unacked messages) for sessionExpiryS. */
   clean: boolean;
   sessionExpiryS: number;
+  /** MQTT keepalive in seconds (default 30); mqtt.js takes the connection for dead after 1.5 x this. */
+  keepaliveS?: number;
   onEvent?: (event: 'connect' | 'reconnect' | 'offline' | 'error', detail?: string) => void;
 }
 
@@ -74,7 +76,7 @@ export class MqttConnection {
       properties: this.opts.clean ? {} : { sessionExpiryInterval: this.opts.sessionExpiryS },
       reconnectPeriod: 500,
       connectTimeout: 10_000,
-      keepalive: 30,
+      keepalive: this.opts.keepaliveS ?? 30,
       // we resubscribe ourselves on every connect without a session (below)
       resubscribe: false,
       customHandleAcks: (_topic, _message, _packet, done) => done(0),
@@ -83,6 +85,19 @@ export class MqttConnection {
     this.client = client;
     this.wrapPuback(client);
     client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet));
+    // Incoming PUBLISHes prove the connection alive. mqtt.js counts only acks and PINGRESP: on a
+    // connection that mostly receives, the PINGRESP waits behind the PUBLISHes the broker queued on
+    // the socket, so under load mqtt.js took the connection for dead every 1.5 x keepalive, dropped
+    // the held PUBACKs (the broker sends those messages again) and reconnected (bench iot: 2,172 >
+    // 3,921 msgs/s with this). When the broker stops sending, the keepalive runs as before.
+    let lastLiveness = 0;
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd !== 'publish') return;
+      const now = Date.now();
+      if (now - lastLiveness < 1_000) return;
+      lastLiveness = now;
+      client.reschedulePing(true);
+    });
     client.on('connect', (connack) => {
       this.generation += 1;
       this.awaiting.clear();

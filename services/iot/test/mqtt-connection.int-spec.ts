@@ -1,0 +1,80 @@
+import mqtt from 'mqtt';
+import { testEndpoints, uniqueName } from '@citybase/platform/testing';
+import { MessageHandler, MqttConnection, servicePassword } from '../src/mqtt';
+import { IotHarness, startIotHarness, waitFor } from './iot-harness';
+
+/**
+ * iot's ingest connection mostly receives. mqtt.js takes a connection for dead when no PINGRESP
+ * (or ack of its own publishes) arrived within 1.5 x keepalive, and a PINGRESP waits behind every
+ * PUBLISH the broker already wrote to the socket: with a backlog longer than that to read, it
+ * closed the connection, dropped the held PUBACKs and reconnected, over and over (bench iot under
+ * load: every ~45 s at keepalive 30). Incoming PUBLISHes now count as liveness.
+ */
+describe('iot: the MQTT connection stays up while it reads a backlog (project Mosquitto)', () => {
+  let h: IotHarness;
+  beforeAll(async () => {
+    h = await startIotHarness('mqtt-keepalive'); // its boot creates the service's broker user
+  });
+  afterAll(() => h?.stop());
+
+  it('receives a backlog that takes longer to read than 1.5 x keepalive on one connection, each message once', async () => {
+    const admin = testEndpoints.iotMqttAdmin();
+    const username = `iot-${h.topicRoot}`;
+    const password = servicePassword(admin.password, username);
+    const topic = `${h.topicRoot}/_iot/keepalive-test`;
+    const clientId = uniqueName('iot-ka');
+    const events: string[] = [];
+    const connection = (onMessage: MessageHandler) => {
+      const c = new MqttConnection({
+        url: testEndpoints.iotMqttUrl(),
+        username,
+        password,
+        clientId,
+        clean: false,
+        sessionExpiryS: 120,
+        keepaliveS: 2, // mqtt.js gives up after 3 s without a sign of life
+        onEvent: (e) => events.push(e),
+      });
+      void c.subscribe(topic, onMessage, { ackAfterHandled: true });
+      return c;
+    };
+
+    // the session subscribes, then the broker queues N messages for it while it is away
+    const first = connection(() => undefined);
+    await first.connect();
+    await waitFor('subscribed', async () => (first.connected ? true : undefined));
+    await new Promise((r) => setTimeout(r, 200));
+    await first.end();
+
+    const N = 2_000;
+    const publisher = await mqtt.connectAsync(testEndpoints.iotMqttUrl(), {
+      username,
+      password,
+      clientId: uniqueName('iot-ka-pub'),
+      protocolVersion: 5,
+    });
+    await Promise.all(
+      Array.from({ length: N }, (_, i) => publisher.publishAsync(topic, String(i), { qos: 1 })),
+    );
+    await publisher.endAsync();
+
+    // each message costs 5 ms of the event loop: the broker's in-flight window (1,000 messages,
+    // deploy/local/mosquitto) alone is 5 s of reading ahead of any PINGRESP
+    const seen = new Map<string, number>();
+    const second = connection((_topic, payload) => {
+      const until = Date.now() + 5;
+      while (Date.now() < until);
+      const id = payload.toString();
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+    });
+    events.length = 0;
+    await second.connect();
+    try {
+      await waitFor('every queued message read', async () => (seen.size === N ? true : undefined), 60_000);
+      expect(events.filter((e) => e !== 'connect')).toEqual([]); // no offline, no reconnect
+      expect([...seen.values()].filter((n) => n > 1)).toEqual([]); // none sent again
+    } finally {
+      await second.end();
+    }
+  }, 90_000);
+});
