@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { Kafka, Message, Producer } from 'kafkajs';
+import { LRUCache } from 'lru-cache';
 import type { Registry } from 'prom-client';
 import {
   KAFKA,
@@ -69,7 +70,13 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
   private inFlight = 0;
   private pending = 0;
   private flushing = Promise.resolve();
-  private readonly seen = new Map<string, Promise<void> | true>();
+  /**
+   * The last IOT_INGEST_DEDUP_WINDOW (device, message id) keys: forwarded (true) or on their way.
+   * Not a Map trimmed from its front: V8's iterator walks over the holes deletions leave at the
+   * front of a Map's table, so taking the oldest key cost more with every deletion (half of
+   * ingest's CPU under load, bench iot).
+   */
+  private readonly seen?: LRUCache<string, Promise<void> | true>;
   private readonly waiters: (() => void)[] = [];
   private stopping = false;
   private readonly telemetryTopic: string;
@@ -90,6 +97,7 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
     this.telemetryTopic = config.KAFKA_TOPIC_PREFIX + IotEvents.TelemetryReported.topic;
     this.alarmsTopic = config.KAFKA_TOPIC_PREFIX + IotEvents.AlarmSignal.topic;
     this.source = { city: config.CITY_ID, service: 'iot' };
+    if (config.IOT_INGEST_DEDUP_WINDOW > 0) this.seen = new LRUCache({ max: config.IOT_INGEST_DEDUP_WINDOW });
   }
 
   async onModuleInit(): Promise<void> {
@@ -131,7 +139,7 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
     if (!device || device.projectId !== where.projectId) return this.drop('unknown_device');
     if (!device.active) return this.drop('revoked');
     const key = `${device.deviceId}/${parsed.message.messageId}`;
-    const earlier = this.seen.get(key);
+    const earlier = this.seen?.get(key);
     if (earlier) {
       this.metrics.dropped.inc({ reason: 'duplicate' });
       // the first copy may still wait for Kafka: this one is acknowledged with it
@@ -162,7 +170,7 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
       await handled;
     } catch (err) {
       // not acknowledged: the broker sends it again, and then it is not a duplicate
-      this.seen.delete(key);
+      this.seen?.delete(key);
       throw err;
     }
     this.ack();
@@ -235,7 +243,12 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
     return new Promise<void>((done) => {
       this.buffer.push({
         topic,
-        message: { key: device.deviceId, value: Buffer.from(value), headers: toHeaders(envelope) },
+        // a view of the encoded bytes, not a copy
+        message: {
+          key: device.deviceId,
+          value: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+          headers: toHeaders(envelope),
+        },
         receivedAt,
         deviceTs: m.ts?.getTime(),
         done,
@@ -265,7 +278,11 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
   /** Sends one batch, again and again until Kafka has it; then its messages may be acknowledged. */
   private async send(batch: Outgoing[]): Promise<void> {
     const byTopic = new Map<string, Message[]>();
-    for (const o of batch) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o.message]);
+    for (const o of batch) {
+      const messages = byTopic.get(o.topic);
+      if (messages) messages.push(o.message);
+      else byTopic.set(o.topic, [o.message]);
+    }
     this.metrics.batchSize.observe(batch.length);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -282,29 +299,30 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
       }
     }
     const now = Date.now();
+    let alarms = 0;
     for (const o of batch) {
-      this.metrics.forwarded.inc({ topic: o.topic === this.alarmsTopic ? 'alarms' : 'telemetry' });
+      if (o.topic === this.alarmsTopic) alarms += 1;
       this.metrics.lag.observe((now - o.receivedAt) / 1000);
       if (o.deviceTs !== undefined) this.metrics.deviceLag.observe(Math.max(0, now - o.deviceTs) / 1000);
       this.pending -= 1;
       o.done();
     }
+    if (alarms > 0) this.metrics.forwarded.inc({ topic: 'alarms' }, alarms);
+    if (batch.length > alarms) this.metrics.forwarded.inc({ topic: 'telemetry' }, batch.length - alarms);
     this.metrics.pending.set(this.pending);
     while (this.pending < this.config.IOT_INGEST_MAX_PENDING && this.waiters.length > 0)
       this.waiters.shift()!();
   }
 
   private remember(key: string, forwarded: Promise<void>): void {
-    if (this.config.IOT_INGEST_DEDUP_WINDOW === 0) return;
-    this.seen.set(key, forwarded);
+    const seen = this.seen;
+    if (!seen) return;
+    seen.set(key, forwarded);
     void forwarded.then(
-      () => this.seen.set(key, true),
+      // still the same entry: a later copy's promise (after a failure) is not overwritten
+      () => seen.peek(key) === forwarded && seen.set(key, true),
       () => undefined,
     );
-    if (this.seen.size > this.config.IOT_INGEST_DEDUP_WINDOW) {
-      const oldest = this.seen.keys().next().value;
-      if (oldest !== undefined) this.seen.delete(oldest);
-    }
   }
 
   private ack(): void {
