@@ -198,6 +198,7 @@ export async function runCheckout(cleanup: Cleanup): Promise<void> {
     amountOffCampaign(tenancy.operatorId, 100n, {
       tenancy,
       name: 'bench',
+      genericCode: code,
       maxCoupons: BigInt(p.checkouts * 2),
     }),
   );
