@@ -225,9 +225,8 @@ describe('SandboxAdapter against a local HTTP server', () => {
     answer = (_s, res) => res.socket?.destroy();
     await expect(adapter.queryOrder(account(), 'pay-1')).rejects.toBeInstanceOf(ChannelUnavailableError);
     answer = () => undefined; // never answers
-    const started = Date.now();
-    await expect(adapter.queryOrder(account(), 'pay-1')).rejects.toThrow(/no answer in time/);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // the adapter's own timeout (300 ms here) ended the call, not a default or the test's
+    await expect(adapter.queryOrder(account(), 'pay-1')).rejects.toThrow(/no answer in time \(300 ms\)/);
     answer = (_s, res) => res.writeHead(200).end('<html>');
     await expect(adapter.queryOrder(account(), 'pay-1')).rejects.toBeInstanceOf(ChannelUnavailableError);
     answer = (_s, res) => json(res, 200, { ...order, amount: 100 });

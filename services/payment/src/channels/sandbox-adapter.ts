@@ -247,7 +247,7 @@ export class SandboxAdapter implements ChannelAdapter {
     } catch (err) {
       // DOMException of AbortSignal.timeout (not always instanceof Error across realms)
       const timedOut = (err as { name?: unknown } | null)?.name === 'TimeoutError';
-      const reason = timedOut ? 'no answer in time' : 'no answer';
+      const reason = timedOut ? `no answer in time (${this.options.timeoutMs} ms)` : 'no answer';
       throw new ChannelUnavailableError(`${what}: ${reason}`, err);
     }
     if (status >= 200 && status < 300) {
