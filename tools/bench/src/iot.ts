@@ -39,6 +39,8 @@ export interface IotBenchParams {
   window: number;
   seconds: number;
   baselineMessages: number;
+  /** iot processes sharing the load (shared subscription, one consumer group), as deploy/k8s runs 2. */
+  replicas: number;
 }
 
 export function iotBenchParams(env: NodeJS.ProcessEnv): IotBenchParams {
@@ -47,6 +49,7 @@ export function iotBenchParams(env: NodeJS.ProcessEnv): IotBenchParams {
     window: intFromEnv(env, 'BENCH_IOT_WINDOW', 64),
     seconds: intFromEnv(env, 'BENCH_IOT_SECONDS', 60),
     baselineMessages: intFromEnv(env, 'BENCH_IOT_BASELINE_MESSAGES', 200_000),
+    replicas: intFromEnv(env, 'BENCH_IOT_REPLICAS', 1),
   };
 }
 
@@ -146,21 +149,27 @@ export async function runIot(cleanup: Cleanup): Promise<void> {
   note(`baseline: bare QoS 1 publish-subscribe on the project broker, ${p.baselineMessages} messages`);
   const mosquittoRate = await mosquittoBaseline(p, cleanup);
 
-  const iot = await spawnService(
-    'iot',
-    {
-      DATABASE_URL: db.url,
-      DATABASE_POOL_SIZE: '20',
-      KAFKA_TOPIC_PREFIX: prefix,
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      ...iotMqttEnv('benchiot', topicRoot),
-      IOT_INGEST_BATCH_SIZE: '2000',
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-    },
-    profiledSpawn(),
-  );
-  cleanup.add('iot process', () => iot.stop());
-  await iot.ready();
+  // one after the other: the first applies the migrations
+  const iots: Awaited<ReturnType<typeof spawnService>>[] = [];
+  for (let r = 0; r < p.replicas; r++) {
+    const replica = await spawnService(
+      'iot',
+      {
+        DATABASE_URL: db.url,
+        DATABASE_POOL_SIZE: '20',
+        KAFKA_TOPIC_PREFIX: prefix,
+        AUTH_JWKS_URL: issuer.jwksUrl,
+        ...iotMqttEnv('benchiot', topicRoot),
+        IOT_INGEST_BATCH_SIZE: '2000',
+        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      },
+      profiledSpawn(),
+    );
+    cleanup.add(`iot process ${r}`, () => replica.stop());
+    await replica.ready();
+    iots.push(replica);
+  }
+  const iot = iots[0]!;
   const operatorId = 'bench-operator';
   const projectId = 'bench-project';
   const metadata = issuer.metadata({ scopes: ['iot:read', 'iot:write'], operators: [operatorId] });
@@ -240,10 +249,11 @@ export async function runIot(cleanup: Cleanup): Promise<void> {
   running = false;
   await Promise.all([...loops, alarmLoop]);
   const publishMs = now() - loadStarted;
-  if (iot.proc.exitCode !== null || iot.proc.signalCode !== null)
-    throw new Error(
-      `iot exited (${iot.proc.exitCode ?? iot.proc.signalCode}) during the load:\n${iot.output().slice(-4000)}`,
-    );
+  for (const replica of iots)
+    if (replica.proc.exitCode !== null || replica.proc.signalCode !== null)
+      throw new Error(
+        `iot exited (${replica.proc.exitCode ?? replica.proc.signalCode}) during the load:\n${replica.output().slice(-4000)}`,
+      );
 
   // drain: every acknowledged message must reach PostgreSQL
   const pg = new Client({ connectionString: db.url });
@@ -276,8 +286,10 @@ export async function runIot(cleanup: Cleanup): Promise<void> {
   );
   const meterStored = stored - smokeStored;
   const lost = Math.max(0, published - meterStored);
-  const spawned = { iot: processUsage(iot.proc.pid ?? 0) };
-  await iot.stop();
+  const spawned = Object.fromEntries(
+    iots.map((replica, r) => [r === 0 ? 'iot' : `iot-${r}`, processUsage(replica.proc.pid ?? 0)]),
+  );
+  await Promise.all(iots.map((replica) => replica.stop()));
 
   note('baseline: bare kafkajs producer/consumer');
   const kafkaP = kafkaBaselineParams(process.env);
@@ -290,7 +302,7 @@ export async function runIot(cleanup: Cleanup): Promise<void> {
       name: 'telemetry_msgs_per_s',
       value: round(rate, 1),
       unit: 'msgs/s',
-      how: `${p.devices} simulated meters (mqtt.js, QoS 1, ${p.window} in flight each) publishing for ${p.seconds} s to the project's Mosquitto; the built iot process (shared subscription, PUBACK after Kafka, batches of up to 2000) > Kafka > iot's history consumer > PostgreSQL (synchronous_commit=${synchronousCommit}); messages stored / time from the first publish until the last was stored (${round(drainedMs / 1000, 1)} s; publishing ${round(publishMs / 1000, 1)} s at ${round(perSecond(published, publishMs), 1)}/s)`,
+      how: `${p.devices} simulated meters (mqtt.js, QoS 1, ${p.window} in flight each) publishing for ${p.seconds} s to the project's Mosquitto; ${p.replicas === 1 ? 'the built iot process' : `${p.replicas} built iot processes`} (shared subscription, PUBACK after Kafka, batches of up to 2000) > Kafka > iot's history consumer > PostgreSQL (synchronous_commit=${synchronousCommit}); messages stored / time from the first publish until the last was stored (${round(drainedMs / 1000, 1)} s; publishing ${round(publishMs / 1000, 1)} s at ${round(perSecond(published, publishMs), 1)}/s)`,
     },
     {
       name: 'lost',
