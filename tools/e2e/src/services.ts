@@ -48,6 +48,8 @@ export async function spawnReadyService(name: string, setup: ServiceSetup): Prom
 interface Replica {
   ports: ServicePorts;
   proc: ServiceProcess;
+  /** What the replica's earlier processes (SIGKILLed by killAndRestart) logged. */
+  killedOutput: string[];
 }
 
 /**
@@ -93,6 +95,17 @@ export class ServiceFleet {
     return (this.replicaSets.get(name) ?? []).map((r) => r.proc);
   }
 
+  /** Everything every process of a service logged, killed ones included, replica by replica. */
+  logs(name: string): string {
+    return (this.replicaSets.get(name) ?? [])
+      .map((r, i) =>
+        [...r.killedOutput, r.proc.output()]
+          .map((out, n) => `--- ${name} replica ${i} process ${n}:\n${out}`)
+          .join('\n'),
+      )
+      .join('\n');
+  }
+
   async start(names: readonly string[]): Promise<void> {
     const { label, issuer, kafkaPrefix, logLevel, replicas = 1 } = this.setup;
     // every replica's ports first, so each process's environment may name all of them (`target`)
@@ -121,7 +134,7 @@ export class ServiceFleet {
         for (let i = 0; i < replicas; i++) {
           const ports = this.plannedPorts.get(name)![i]!;
           const proc = await spawnOn(name, this.replicaEnv(name, i), ports);
-          set.push({ ports, proc });
+          set.push({ ports, proc, killedOutput: [] });
           if (i === 0 && replicas > 1) await this.ready(name, proc);
         }
       }),
@@ -177,6 +190,7 @@ export class ServiceFleet {
     const replica = this.replicaSets.get(name)?.[i];
     if (!replica) throw new Error(`${name} has no replica ${i}`);
     await replica.proc.stop('SIGKILL');
+    replica.killedOutput.push(replica.proc.output());
     replica.proc = await spawnOn(name, this.replicaEnv(name, i), replica.ports);
     await this.ready(name, replica.proc);
   }
