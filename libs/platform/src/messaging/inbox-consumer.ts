@@ -1,10 +1,10 @@
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { withTransaction } from '../db';
 import { classifyPgError, InfrastructureError } from '../errors';
-import { dlqTopic, ensureTopics } from '../kafka';
+import { dlqTopic, ensureTopics, IdempotentProducer } from '../kafka';
 import { EnvelopeError, EventEnvelope, fromHeaders, headersToStrings } from './cloudevents';
 import type { EventType } from '@citybase/contracts/event-types';
 import { MessagingMetrics } from './metrics';
@@ -131,7 +131,7 @@ export class InboxConsumer {
   private readonly maxProcessDeaths: number;
   private readonly groupSize: number;
   private consumer: Consumer | undefined;
-  private dlqProducer: Producer | undefined;
+  private dlqProducer: IdempotentProducer | undefined;
   private stopped = false;
   private crashes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -184,11 +184,7 @@ export class InboxConsumer {
     } finally {
       await admin.disconnect();
     }
-    this.dlqProducer = this.opts.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
+    this.dlqProducer = new IdempotentProducer(this.opts.kafka, { allowAutoTopicCreation: false });
     await this.dlqProducer.connect();
     await this.runConsumer(topics);
   }

@@ -1,8 +1,9 @@
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { countRoundTrips } from '../db/round-trips';
+import { IdempotentProducer } from '../kafka';
 import { MessagingMetrics } from './metrics';
 import { OUTBOX_SHARDS } from './outbox';
 import { endSpan, startPublishSpan } from './tracing';
@@ -42,7 +43,7 @@ export class OutboxRelay {
   private readonly retentionMs: number;
   private readonly metrics: MessagingMetrics;
   private readonly log: Logger;
-  private readonly producer: Producer;
+  private readonly producer: IdempotentProducer;
   private client: Client | undefined;
   private owned = new Set<number>();
   private running = false;
@@ -65,9 +66,7 @@ export class OutboxRelay {
     this.retentionMs = opts.retentionMs ?? 60 * 60 * 1000;
     this.metrics = MessagingMetrics.for(opts.registry);
     this.log = opts.logger.child({ component: 'outbox-relay' });
-    this.producer = opts.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
+    this.producer = new IdempotentProducer(opts.kafka, {
       allowAutoTopicCreation: false,
       retry: { retries: 10 },
     });
