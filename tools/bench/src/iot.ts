@@ -160,6 +160,8 @@ export async function runIot(cleanup: Cleanup): Promise<void> {
         KAFKA_TOPIC_PREFIX: prefix,
         AUTH_JWKS_URL: issuer.jwksUrl,
         ...iotMqttEnv('benchiot', topicRoot),
+        // a client id of its own per process: two with one id take the broker's session from each other
+        IOT_MQTT_CLIENT_ID: `iot-${topicRoot}-${r}`,
         IOT_INGEST_BATCH_SIZE: '2000',
         LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       },
