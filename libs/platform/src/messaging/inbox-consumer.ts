@@ -259,6 +259,15 @@ export class InboxConsumer {
       let group = batch.messages.slice(i, i + this.groupSize);
       const first = group[0].offset;
       const last = group[group.length - 1].offset;
+      const ignored = this.ignoredOnly(group);
+      if (ignored) {
+        // only other consumers' events (a shared topic): no handler runs, so nothing to record
+        for (const type of ignored) this.record(type, 'ignored', 0);
+        resolveOffset(last);
+        await this.commit(topic, partition, last);
+        i += group.length;
+        continue;
+      }
       let died: OffsetRange | undefined;
       let applied = false;
       try {
@@ -315,6 +324,26 @@ export class InboxConsumer {
       await heartbeat();
       i += group.length;
     }
+  }
+
+  /**
+   * The event types of a group in which no message has a handler here (other consumers' events on
+   * a shared topic); undefined when any message has one or has no valid envelope (those take the
+   * usual path: applied, or dead-lettered as poison).
+   */
+  private ignoredOnly(messages: KafkaMessage[]): string[] | undefined {
+    const types: string[] = [];
+    for (const m of messages) {
+      let type: string;
+      try {
+        type = fromHeaders(m.headers).type;
+      } catch {
+        return undefined;
+      }
+      if (this.handlers.has(type)) return undefined;
+      types.push(type);
+    }
+    return types;
   }
 
   /**
@@ -395,13 +424,7 @@ export class InboxConsumer {
     const outcomes: { type: string; outcome: Outcome; seconds: number }[] = [];
     await withTransaction(this.opts.pool, async (client) => {
       outcomes.length = 0;
-      const { topic, partition } = messages[0];
-      await client.query(
-        `DELETE FROM inbox_group_attempt
-         WHERE consumer = $1 AND topic = $2 AND kafka_partition = $3 AND from_offset = $4`,
-        [this.opts.name, topic, partition, firstOffset],
-      );
-      const fresh = await this.recordInInbox(client, toRecord);
+      const fresh = await this.recordInInbox(client, toRecord, firstOffset);
       // consecutive events of one group handler are handed to it together
       let run: Parsed[] = [];
       const flush = async () => {
@@ -431,11 +454,25 @@ export class InboxConsumer {
     for (const o of outcomes) this.record(o.type, o.outcome, o.seconds);
   }
 
-  /** Inserts inbox rows; resolves with the event ids that were new (the others were applied before). */
-  private async recordInInbox(client: PoolClient, events: Parsed[]): Promise<Set<string>> {
+  /**
+   * Inserts inbox rows; resolves with the event ids that were new (the others were applied before).
+   * With `groupFrom`, the same statement clears the group's start record (startGroup), so that it
+   * goes with the group's commit.
+   */
+  private async recordInInbox(
+    client: PoolClient,
+    events: Parsed[],
+    groupFrom?: string,
+  ): Promise<Set<string>> {
     if (events.length === 0) return new Set();
+    const { topic, partition } = events[0].delivery;
     const { rows } = await client.query<{ event_id: string }>(
-      `INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)
+      `WITH finished AS (
+         DELETE FROM inbox_group_attempt
+         WHERE $7::bigint IS NOT NULL AND consumer = $1 AND topic = $8 AND kafka_partition = $9
+           AND from_offset = $7
+       )
+       INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)
        SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[])
        ON CONFLICT DO NOTHING RETURNING event_id`,
       [
@@ -445,6 +482,9 @@ export class InboxConsumer {
         events.map((e) => e.delivery.topic),
         events.map((e) => e.delivery.partition),
         events.map((e) => e.delivery.offset),
+        groupFrom ?? null,
+        topic,
+        partition,
       ],
     );
     return new Set(rows.map((r) => r.event_id));

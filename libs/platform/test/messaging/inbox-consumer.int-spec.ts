@@ -1,8 +1,9 @@
 import { Kafka } from 'kafkajs';
 import pino from 'pino';
-import { withTransaction } from '../../src/db';
+import { PaymentCreated } from '@citybase/contracts/citybase/payment/v1/events';
+import { createPool, withTransaction } from '../../src/db';
 import { InfrastructureError } from '../../src/errors';
-import { DLQ_HEADERS, enqueue, enqueueMany } from '../../src/messaging';
+import { defineEvent, DLQ_HEADERS, enqueue, enqueueMany } from '../../src/messaging';
 import { waitFor } from '../../src/testing';
 import {
   Backbone,
@@ -47,6 +48,74 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
         await enqueue(client, bb.source, PaymentCreatedEvent, paymentCreated(id), { key });
     });
   };
+
+  it("skips groups of other consumers' events without a database round trip, commits their offsets, and still applies its own", async () => {
+    // another event type on the same topic, which this consumer has no handler for
+    const ForeignEvent = defineEvent('citybase.payment.v1.PaymentExpired', PaymentCreated);
+    const pool = createPool(bb.db.url, { max: 4 });
+    let roundTrips = 0;
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        roundTrips++;
+        return query(...args);
+      };
+    });
+    const consumer = bb.consumer('test.foreign', { pool });
+    consumer.on(PaymentCreatedEvent, recordEffect);
+    const admin = bb.kafka.admin();
+    await admin.connect();
+    /** Whether the consumer group's committed offsets have reached the topic's end on every partition. */
+    const caughtUp = async () => {
+      const ends = await admin.fetchTopicOffsets(bb.topic);
+      const [committed] = await admin.fetchOffsets({
+        groupId: `${bb.prefix}test.foreign`,
+        topics: [bb.topic],
+      });
+      return ends.every(
+        (e) =>
+          committed.partitions.find((c) => c.partition === e.partition)?.offset === e.high || e.high === '0',
+      );
+    };
+    await consumer.start();
+    try {
+      await withTransaction(bb.pool, async (client) => {
+        for (let i = 0; i < 40; i++)
+          await enqueue(client, bb.source, ForeignEvent, paymentCreated(`f-${i}`), { key: `k-${i % 7}` });
+      });
+      await waitFor(
+        'the foreign events committed past',
+        async () => ((await caughtUp()) ? true : undefined),
+        30_000,
+      );
+      expect(roundTrips).toBe(0);
+      expect(await bb.registry.getSingleMetricAsString('events_consumed_total')).toMatch(
+        /consumer="test.foreign",type="citybase.payment.v1.PaymentExpired",outcome="ignored"} 40/,
+      );
+
+      await publish(['own-1', 'own-2']);
+      await waitFor(
+        'its own events applied',
+        async () => ((await effectCount(bb)) === 2 ? true : undefined),
+        30_000,
+      );
+      expect(roundTrips).toBeGreaterThan(0);
+      await waitFor('offsets committed', async () => ((await caughtUp()) ? true : undefined), 30_000);
+      // the group's start record went with the group's commit
+      const left = await bb.pool.query(
+        `SELECT count(*)::int AS n FROM inbox_group_attempt WHERE consumer = 'test.foreign'`,
+      );
+      expect(left.rows[0].n).toBe(0);
+      expect(
+        (await bb.pool.query(`SELECT count(*)::int AS n FROM inbox WHERE consumer = 'test.foreign'`)).rows[0]
+          .n,
+      ).toBe(2);
+    } finally {
+      await consumer.stop();
+      await admin.disconnect();
+      await pool.end();
+    }
+  });
 
   it('dead-letters a poison event with its error and headers, keeps its partition moving, and replays it once after a fix', async () => {
     let fixed = false;

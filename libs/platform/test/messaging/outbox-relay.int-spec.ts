@@ -1,5 +1,5 @@
 import { enqueue, enqueueMany, OUTBOX_SHARDS } from '../../src/messaging';
-import { withTransaction } from '../../src/db';
+import { roundTripCounts, withTransaction } from '../../src/db';
 import { waitFor } from '../../src/testing';
 import { Backbone, createBackbone, PaymentCreatedEvent, paymentCreated, readTopic } from './backbone-fixture';
 
@@ -187,6 +187,44 @@ describe('transactional outbox and relay (real PostgreSQL and Kafka)', () => {
     const ids = observer.seen.map((m) => m.value.paymentId);
     expect(ids).toHaveLength(3_000);
     expect(new Set(ids).size).toBe(3_000);
+  });
+
+  it('publishes isolated events with two statements each (the read, and the next read that marks it published)', async () => {
+    const relay = bb.relay();
+    await relay.start();
+    const unpublished = async () =>
+      (await bb.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))
+        .rows[0].n;
+    try {
+      await waitFor('the relay owns every shard', async () =>
+        relay.ownedShards().length === OUTBOX_SHARDS ? true : undefined,
+      );
+      const events = 30;
+      const before = roundTripCounts().event ?? 0;
+      const t0 = Date.now();
+      for (let i = 0; i < events; i++) {
+        await withTransaction(bb.pool, (client) =>
+          enqueue(client, bb.source, PaymentCreatedEvent, paymentCreated(`q-${i}`), { key: `k-${i}` }),
+        );
+        await waitFor(`event ${i} published`, async () => ((await unpublished()) === 0 ? true : undefined));
+      }
+      const statements = (roundTripCounts().event ?? 0) - before;
+      // plus the backlog gauge's query, once a second
+      const housekeeping = Math.ceil((Date.now() - t0) / 1_000) + 1;
+      expect(statements).toBeLessThanOrEqual(2 * events + housekeeping);
+      expect((await bb.pool.query('SELECT count(*)::int AS n FROM outbox_relay_awake')).rows[0].n).toBe(0);
+      const observer = await readTopic(bb.kafka, bb.topic);
+      try {
+        await waitFor('every event on the topic', async () =>
+          observer.seen.length >= events ? true : undefined,
+        );
+        expect(new Set(observer.seen.map((m) => m.value.paymentId)).size).toBe(events);
+      } finally {
+        await observer.stop();
+      }
+    } finally {
+      await relay.stop();
+    }
   });
 
   it('prunes published rows and reports backlog metrics', async () => {
