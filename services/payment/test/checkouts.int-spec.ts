@@ -87,6 +87,23 @@ describe('payment checkouts: money + points + coupon in one saga', () => {
     expect(ev!.parts!.money!.amountMinor).toBe(10_000n);
   });
 
+  it('waiting for the payment writes the checkout once (no drive round after round while the payment is open)', async () => {
+    // The request path used to rewrite a waiting checkout on every round (moving its version, so
+    // the drive went round again) until its step limit; ended there right after the payment's
+    // success, it left the confirmation to the recovery job PAYMENT_CHECKOUT_LEASE_MS later.
+    const co = await create(request());
+    expect(co.status).toBe(AWAITING);
+    const row = await c.h.pool.query<{ version: number; next_attempt_at: Date | null }>(
+      'SELECT version, next_attempt_at FROM checkouts WHERE checkout_id = $1',
+      [co.checkoutId],
+    );
+    // inserted at version 1; the payment inserted (OPEN_PAYMENT), then AWAIT_PAYMENT: two writes
+    // (it was 12: the drive went round until its step limit)
+    expect(row.rows[0]).toEqual({ version: 3, next_attempt_at: null });
+    await pay(co.paymentId, 'success');
+    await until(co.checkoutId, COMPLETED);
+  });
+
   it('money + points: points reserved then confirmed with the payment', async () => {
     const userId = await resident(3_000n);
     const co = await create(request({ userId, points: 2_000n }));

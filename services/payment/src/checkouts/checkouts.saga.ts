@@ -95,17 +95,20 @@ export class CheckoutSaga implements OnModuleInit {
   }
 
   /** Drives a saga as far as it goes now, if no other driver holds it. */
-  async drive(checkoutId: string): Promise<DriveResult> {
+  async drive(checkoutId: string, redriven = false): Promise<DriveResult> {
     if (!(await takeLease(this.pool, checkoutId, this.config.PAYMENT_CHECKOUT_LEASE_MS))) {
       const row = await findCheckout(this.pool, checkoutId);
       if (!row) throw new Error(`checkout ${checkoutId} does not exist`);
       return { checkout: row };
     }
-    return this.driveLeased(checkoutId);
+    return this.driveLeased(checkoutId, redriven);
   }
 
-  /** Drives a saga whose lease the caller holds (the job claimed it); releases the lease. */
-  async driveLeased(checkoutId: string): Promise<DriveResult> {
+  /**
+   * Drives a saga whose lease the caller holds (the job claimed it); releases the lease. `redriven`:
+   * this drive is itself the one a previous driver started for news that came during its lease.
+   */
+  async driveLeased(checkoutId: string, redriven = false): Promise<DriveResult> {
     try {
       let row = await findCheckout(this.pool, checkoutId);
       if (!row) throw new Error(`checkout ${checkoutId} does not exist`);
@@ -141,13 +144,16 @@ export class CheckoutSaga implements OnModuleInit {
       }
       return { checkout: row };
     } finally {
-      await releaseLease(this.pool, checkoutId).catch(() => undefined);
+      const due = await releaseLease(this.pool, checkoutId).catch(() => false);
+      // news came while this driver held the saga (its own drive found the lease taken): drive on
+      // now instead of at the job's next pass; once, so a saga with nothing to do cannot loop here
+      if (due && !redriven) setImmediate(() => void this.driveQuietly(checkoutId, true));
     }
   }
 
-  private async driveQuietly(checkoutId: string): Promise<void> {
+  private async driveQuietly(checkoutId: string, redriven = false): Promise<void> {
     try {
-      await this.drive(checkoutId);
+      await this.drive(checkoutId, redriven);
     } catch (err) {
       this.logger.error({ err, checkout_id: checkoutId }, 'checkout saga step failed');
     }
@@ -335,6 +341,9 @@ export class CheckoutSaga implements OnModuleInit {
       // past its expiry and still open: the channel-poll job closes it at the channel now
       await withTransaction(this.pool, (client) => expirePaymentNow(client, payment.payment_id));
     }
+    // not due any more: the payment's outcome makes it due (markPaymentOutcome). A row that is
+    // not due is left as it is: rewriting it would move its version and drive it round again
+    if (row.next_attempt_at === null) return row;
     return this.patch(row, { dueInMs: null });
   }
 

@@ -245,8 +245,17 @@ export async function takeLease(db: Db, checkoutId: string, leaseMs: number): Pr
   return rowCount === 1;
 }
 
-export async function releaseLease(db: Db, checkoutId: string): Promise<void> {
-  await db.query('UPDATE checkouts SET lease_until = NULL WHERE checkout_id = $1', [checkoutId]);
+/**
+ * Ends a driver's lease; answers whether the saga is due now (news that came while the lease was
+ * held, such as the payment's outcome, whose own drive found the lease taken).
+ */
+export async function releaseLease(db: Db, checkoutId: string): Promise<boolean> {
+  const { rows } = await db.query<{ due: boolean }>(
+    `UPDATE checkouts SET lease_until = NULL WHERE checkout_id = $1
+     RETURNING coalesce(next_attempt_at <= clock_timestamp(), false) AS due`,
+    [checkoutId],
+  );
+  return rows[0]?.due ?? false;
 }
 
 /** Unfinished sagas past their expiry (plus `graceMs`) that have not been turned back yet. */
