@@ -265,6 +265,7 @@ export class InboxConsumer {
         for (const type of ignored) this.record(type, 'ignored', 0);
         resolveOffset(last);
         await this.commit(topic, partition, last);
+        await heartbeat();
         i += group.length;
         continue;
       }
