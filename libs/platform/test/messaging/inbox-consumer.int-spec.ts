@@ -83,6 +83,13 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
         for (let i = 0; i < 40; i++)
           await enqueue(client, bb.source, ForeignEvent, paymentCreated(`f-${i}`), { key: `k-${i % 7}` });
       });
+      // all 40 on the topic first: the consumer may be caught up with a part of them
+      await waitFor('the foreign events published', async () =>
+        (await bb.pool.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0]
+          .n === 0
+          ? true
+          : undefined,
+      );
       await waitFor(
         'the foreign events committed past',
         async () => ((await caughtUp()) ? true : undefined),
