@@ -27,17 +27,19 @@ describe('prepared statements (real PostgreSQL)', () => {
     }
   };
 
-  it('prepares each parameterized text once per connection under a name, in every form node-pg takes', async () => {
+  it('prepares each parameterized text used again once per connection under a name, in every form node-pg takes', async () => {
     const text = 'SELECT $1::int + 1 AS n';
     const rows = await preparedOn(async (q) => {
       for (let i = 0; i < 3; i++) expect((await q(text, [i])).rows[0].n).toBe(i + 1);
-      await q({ text: 'SELECT $1::text AS s', values: ['config form'] });
+      for (let i = 0; i < 2; i++) await q({ text: 'SELECT $1::text AS s', values: ['config form'] });
       await q('SELECT 42 AS unparameterized');
+      await q('SELECT $1::int - 1 AS used_once', [1]);
     });
     const named = rows.filter((r) => r.name.startsWith('cb_'));
     expect(named.map((r) => r.statement).sort()).toEqual(['SELECT $1::int + 1 AS n', 'SELECT $1::text AS s']);
     // pool.query (node-pg's callback form inside pg-pool) too
-    expect((await pool.query('SELECT $1::int * 2 AS n', [21])).rows[0].n).toBe(42);
+    for (let i = 0; i < 3; i++)
+      expect((await pool.query('SELECT $1::int * 2 AS n', [21])).rows[0].n).toBe(42);
     const all = await Promise.all([pool.connect(), pool.connect()]);
     try {
       const statements = await Promise.all(
@@ -57,10 +59,11 @@ describe('prepared statements (real PostgreSQL)', () => {
     await pool.query("INSERT INTO widgets VALUES (1, 'one')");
     const select = (db: Pool | Parameters<Parameters<typeof withTransaction>[1]>[0]) =>
       db.query('SELECT * FROM widgets WHERE id = $1', [1]);
-    // prepared on both connections of the pool
+    // prepared on both connections of the pool (a text is named from its second use on)
     const both = await Promise.all([pool.connect(), pool.connect()]);
     try {
-      for (const c of both) expect((await select(c)).rows).toEqual([{ id: 1, label: 'one' }]);
+      for (const c of both)
+        for (let i = 0; i < 2; i++) expect((await select(c)).rows).toEqual([{ id: 1, label: 'one' }]);
     } finally {
       for (const c of both) c.release();
     }

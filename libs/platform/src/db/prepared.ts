@@ -8,28 +8,44 @@ import type { ClientBase, Pool } from 'pg';
  * prepared). Named after a hash of their text, a statement is parsed once per connection and then
  * only bound and executed (node-pg keeps the names each connection has prepared).
  *
- * Bounds: at most MAX_STATEMENTS distinct texts per process are named (texts that vary without end,
- * such as multi-row inserts of varying length, would otherwise fill every backend's memory); the
- * others are sent unnamed as before. Queries without parameters (BEGIN, COMMIT, DDL) go as they are.
+ * Bounds, so that texts that vary without end cannot fill every backend's memory: a text is named
+ * from its second use on, at most MAX_NAMED texts per process, and not with more than MAX_PARAMS
+ * parameters (multi-row inserts of varying length); the others are sent unnamed as before, and so
+ * are queries without parameters (BEGIN, COMMIT, DDL).
  *
  * A schema change under a prepared statement that changes its result columns (a migration adding a
  * column under `SELECT *`) makes PostgreSQL refuse it ("cached plan must not change result type",
  * 0A000). The text then gets a new name, so every connection prepares it afresh on its next use; the
  * failed call is classified retryable (classifyPgError), and withTransaction retries it.
  */
-const MAX_STATEMENTS = 2_000;
-const names = new Map<string, string>();
+const MAX_NAMED = 2_000;
+/** Texts seen once are remembered up to this many, to be named when they come again. */
+const MAX_SEEN = 20_000;
+/** Statements with more parameters (multi-row inserts) are planned per call: they carry enough rows. */
+const MAX_PARAMS = 100;
+/** text -> its name; null: seen once (a text used once, such as a one-off dynamic query, stays unnamed). */
+const seen = new Map<string, string | null>();
 const generations = new Map<string, number>();
 const prepared = new WeakSet<ClientBase>();
+let named = 0;
+
+function newName(text: string): string {
+  const generation = generations.get(text) ?? 0;
+  return `cb_${createHash('sha1').update(text).digest('hex').slice(0, 20)}_${generation}`;
+}
 
 function nameOf(text: string): string | undefined {
-  const known = names.get(text);
-  if (known !== undefined) return known;
-  if (names.size >= MAX_STATEMENTS) return undefined;
-  const generation = generations.get(text) ?? 0;
-  const name = `cb_${createHash('sha1').update(text).digest('hex').slice(0, 20)}_${generation}`;
-  names.set(text, name);
-  return name;
+  const known = seen.get(text);
+  if (known) return known;
+  if (known === null) {
+    if (named >= MAX_NAMED) return undefined;
+    named++;
+    const name = newName(text);
+    seen.set(text, name);
+    return name;
+  }
+  if (seen.size < MAX_SEEN) seen.set(text, null);
+  return undefined;
 }
 
 /** PostgreSQL's refusal of a prepared statement whose result columns changed under it. */
@@ -44,7 +60,7 @@ export function isStalePreparedStatement(err: unknown): boolean {
 
 function renew(text: string): void {
   generations.set(text, (generations.get(text) ?? 0) + 1);
-  names.delete(text);
+  seen.set(text, newName(text));
 }
 
 type Callback = (err: Error | null, res?: unknown) => void;
@@ -74,12 +90,13 @@ export function prepareQueries<C extends ClientBase>(client: C): C {
     } else {
       return query(...args);
     }
-    if (!Array.isArray(config.values) || config.values.length === 0) return query(...args);
+    if (!Array.isArray(config.values) || config.values.length === 0 || config.values.length > MAX_PARAMS)
+      return query(...args);
     const name = nameOf(config.text);
     if (name === undefined) return query(...args);
     const text = config.text;
     const stale = (err: unknown) => {
-      if (isStalePreparedStatement(err) && names.get(text) === name) renew(text);
+      if (isStalePreparedStatement(err) && seen.get(text) === name) renew(text);
     };
     if (callback)
       return query({ ...config, name }, undefined, (err: Error | null, res?: unknown) => {
