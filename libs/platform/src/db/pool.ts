@@ -1,5 +1,6 @@
 import { Pool, PoolClient, PoolConfig, types } from 'pg';
 import { classifyPgError } from '../errors';
+import { preparePoolQueries } from './prepared';
 import { countPoolRoundTrips } from './round-trips';
 
 // int8/bigint columns come back as bigint, never as a lossy number or a string to forget about.
@@ -24,6 +25,7 @@ export function createPool(
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   countPoolRoundTrips(pool);
+  preparePoolQueries(pool);
   return pool;
 }
 

@@ -1,3 +1,5 @@
+import { isStalePreparedStatement } from '../db/prepared';
+
 /**
  * Business rules throw DomainError, never transport exceptions. `kind` says what sort of failure it
  * is (the only thing the transport needs); `code` is the service's own stable error code
@@ -106,6 +108,13 @@ export function classifyPgError(err: unknown): InfrastructureError | undefined {
   }
   if (RETRYABLE_PG_CODES.has(code))
     return new InfrastructureError('aborted', `database conflict (${code}), retry`, err);
+  // a prepared statement whose result columns a migration changed: prepared afresh on the retry
+  if (isStalePreparedStatement(err))
+    return new InfrastructureError(
+      'aborted',
+      `statement prepared before a schema change (${code}), retry`,
+      err,
+    );
   if (UNAVAILABLE_PG_CODES.test(code))
     return new InfrastructureError('unavailable', `database unavailable (${code})`, err);
   return undefined;
