@@ -189,7 +189,8 @@ export class AccountsService {
         const terms = await this.programmes.get(client, cmd.operatorId);
         const account = await ensureAccount(client, { accountId: randomUUID(), ...cmd });
         const issuer = { operatorId: cmd.operatorId, projectId: cmd.projectId };
-        const budgetId = await this.budgets.charge(
+        // the budget row is shared by every issuance of the node: charged last (below)
+        const { budgetId, apply: chargeBudget } = await this.budgets.chargeLast(
           client,
           { operatorId: cmd.operatorId, projectId: cmd.projectId || undefined },
           now,
@@ -236,7 +237,9 @@ export class AccountsService {
           { key: cmd.holderId, subject: lotId, tenancy: issuer },
         );
         note({ lot_id: lotId, points: cmd.points, budget_id: budgetId });
-        return { lotId, available: (await balanceOf(client, account.account_id)).available };
+        const { available } = await balanceOf(client, account.account_id);
+        await chargeBudget();
+        return { lotId, available };
       },
       replay: async ({ client, resourceId: lotId }) => {
         const account = await findAccount(client, cmd.operatorId, cmd.holderId);
@@ -571,7 +574,6 @@ export class AccountsService {
       },
       deltas,
     );
-    for (const u of units) await this.budgets.redeemed(client, u.budget_id, u.units);
     const terms = await this.programmes.get(client, r.operator_id);
     await emit(
       PointsEvents.PointsRedeemed,
@@ -618,6 +620,9 @@ export class AccountsService {
         { key: r.holder_id, subject: o.obligation_id, tenancy: tenancyOf(r) },
       );
     }
+    // last: a budget row is shared by every issuance and spend of its node, and stays locked
+    // until the commit
+    for (const u of units) await this.budgets.redeemed(client, u.budget_id, u.units);
     return ended;
   }
 

@@ -26,11 +26,13 @@ import {
   addToNode,
   BudgetWithTotals,
   changeAllotment,
+  chargeById,
   chargeNode,
   findNode,
   findNodeWithTotals,
   listChildren,
   lockOrCreateNode,
+  nodeId,
   nodeLabel,
 } from './budgets.store';
 
@@ -93,6 +95,25 @@ export class BudgetsService {
       { period: cityPeriod(at), operatorId: issuer.operatorId, projectId: issuer.projectId ?? '' },
       points,
     );
+  }
+
+  /**
+   * As charge, in two parts, so that the budget row (shared by every issuance of the node) is
+   * locked only for the end of the caller's transaction: now, the node's budget id (BUDGET_NOT_SET
+   * without one); `apply()`, the caller's last statement before its commit, the guarded
+   * `issued += points` (BUDGET_EXCEEDED: the caller's transaction fails and writes nothing).
+   */
+  async chargeLast(
+    client: PoolClient,
+    issuer: { operatorId: string; projectId?: string },
+    at: Date,
+    points: bigint,
+  ): Promise<{ budgetId: string; apply: () => Promise<void> }> {
+    if (points <= 0n) throw new Error(`charge of ${points} points: must be positive`);
+    if (issuer.operatorId === '') throw new Error('charge: the issuer needs an operator');
+    const node = { period: cityPeriod(at), operatorId: issuer.operatorId, projectId: issuer.projectId ?? '' };
+    const budgetId = await nodeId(client, node);
+    return { budgetId, apply: () => chargeById(client, budgetId, node, points) };
   }
 
   /**

@@ -76,6 +76,32 @@ export async function chargeNode(client: PoolClient, node: BudgetNode, points: b
   return row.budget_id;
 }
 
+/** The node's budget id for the period, without a lock; BUDGET_NOT_SET without one. */
+export async function nodeId(db: Db, node: BudgetNode): Promise<string> {
+  const { rows } = await db.query<{ budget_id: string }>(
+    'SELECT budget_id FROM budgets WHERE period = $1 AND operator_id = $2 AND project_id = $3',
+    [node.period, node.operatorId, node.projectId],
+  );
+  const row = rows[0];
+  if (!row) throw BudgetsErrors.notSet(nodeLabel(node), node.period);
+  return row.budget_id;
+}
+
+/** issued += points on the node of `budgetId`; BUDGET_EXCEEDED when the CHECK refuses. */
+export async function chargeById(
+  client: PoolClient,
+  budgetId: string,
+  node: BudgetNode,
+  points: bigint,
+): Promise<void> {
+  try {
+    await addToNode(client, budgetId, 'issued', points);
+  } catch (err) {
+    if (isAllotmentViolation(err)) throw BudgetsErrors.exceeded(nodeLabel(node), node.period);
+    throw err;
+  }
+}
+
 /** column += delta on one node by id (uncharge: issued, negative; redeemed; expired). */
 export async function addToNode(
   client: PoolClient,
