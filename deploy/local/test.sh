@@ -74,8 +74,9 @@ step() {
 
 # The integration tier. Suites share no state (each has its own databases, topic prefix and ports),
 # so projects run side by side: tools/e2e, the longest and mostly waiting on the processes it
-# drives, starts at once; the other projects run two at a time beside it. e2e's output is shown
-# after the others'. Everything was built by the build step.
+# drives, starts at once (two suites at a time: tools/e2e/jest.int.config.js); the other projects
+# run two at a time beside it. e2e's output is shown after the others'. Everything was built by
+# the build step.
 integration() {
   local status=0
   npx nx run e2e:int-test --excludeTaskDependencies >"$RESULTS/integration-e2e.log" 2>&1 &
