@@ -60,6 +60,17 @@ function readBy(n: BudgetNode): TenancyRef {
   }
 }
 
+/** The node a charge of `points` by `issuer` at `at` goes to (charge, chargeLast); the caller's bugs refused. */
+function chargedNode(
+  issuer: { operatorId: string; projectId?: string },
+  at: Date,
+  points: bigint,
+): BudgetNode {
+  if (points <= 0n) throw new Error(`charge of ${points} points: must be positive`);
+  if (issuer.operatorId === '') throw new Error('charge: the issuer needs an operator');
+  return { period: cityPeriod(at), operatorId: issuer.operatorId, projectId: issuer.projectId ?? '' };
+}
+
 /**
  * Budgets per period: city > operators > projects (docs/points.md "Budgets"). A node never
  * issues or hands down more than it was allotted (CHECK budgets_within_allotment); SetBudget
@@ -88,13 +99,7 @@ export class BudgetsService {
     at: Date,
     points: bigint,
   ): Promise<string> {
-    if (points <= 0n) throw new Error(`charge of ${points} points: must be positive`);
-    if (issuer.operatorId === '') throw new Error('charge: the issuer needs an operator');
-    return chargeNode(
-      client,
-      { period: cityPeriod(at), operatorId: issuer.operatorId, projectId: issuer.projectId ?? '' },
-      points,
-    );
+    return chargeNode(client, chargedNode(issuer, at, points), points);
   }
 
   /**
@@ -109,9 +114,7 @@ export class BudgetsService {
     at: Date,
     points: bigint,
   ): Promise<{ budgetId: string; apply: () => Promise<void> }> {
-    if (points <= 0n) throw new Error(`charge of ${points} points: must be positive`);
-    if (issuer.operatorId === '') throw new Error('charge: the issuer needs an operator');
-    const node = { period: cityPeriod(at), operatorId: issuer.operatorId, projectId: issuer.projectId ?? '' };
+    const node = chargedNode(issuer, at, points);
     const budgetId = await nodeId(client, node);
     return { budgetId, apply: () => chargeById(client, budgetId, node, points) };
   }
