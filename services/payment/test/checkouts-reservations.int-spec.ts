@@ -181,7 +181,7 @@ describe('payment checkouts: reservations that run out', () => {
           async () => {
             await replica.query('BEGIN');
             try {
-              const ids = await claimDueCheckouts(replica as never, 100, 2_000);
+              const ids = (await claimDueCheckouts(replica as never, 100, 2_000)).map((r) => r.checkout_id);
               const { rows } = await replica.query<{ attempts: number; last_error: string }>(
                 'SELECT attempts, last_error FROM checkouts WHERE checkout_id = $1',
                 [id],

@@ -425,7 +425,7 @@ describe('payment checkouts: money + points + coupon in one saga', () => {
       ]);
       await a.query('COMMIT');
       await b.query('COMMIT');
-      const mine = [...ca, ...cb].filter((x) => ids.includes(x));
+      const mine = [...ca, ...cb].map((r) => r.checkout_id).filter((x) => ids.includes(x));
       expect(new Set(mine).size).toBe(mine.length);
     } finally {
       await a.end();

@@ -10,7 +10,7 @@ import {
 } from '@citybase/platform';
 import type { PaymentConfig } from '../config';
 import { CheckoutSaga } from './checkouts.saga';
-import { claimDueCheckouts, markExpiredDue } from './checkouts.store';
+import { CheckoutRow, claimDueCheckouts, markExpiredDue } from './checkouts.store';
 
 const BATCH = 32;
 const PARALLEL = 8;
@@ -38,23 +38,23 @@ export class CheckoutsJob extends PeriodicJob {
     await markExpiredDue(this.pool, this.config.PAYMENT_RECONCILE_INTERVAL_MS, 500);
     await this.inBatches(async () => {
       const due = await this.claim(BATCH);
-      await this.eachInParallel(due, PARALLEL, (id) => this.driveOne(id));
+      await this.eachInParallel(due, PARALLEL, (row) => this.driveOne(row));
       return due.length === BATCH;
     });
   }
 
   /** Claims up to `limit` due sagas (leased): what one pass of one replica drives. */
-  claim(limit: number): Promise<string[]> {
+  claim(limit: number): Promise<CheckoutRow[]> {
     return withTransaction(this.pool, (client) =>
       claimDueCheckouts(client, limit, this.config.PAYMENT_CHECKOUT_LEASE_MS),
     );
   }
 
-  async driveOne(checkoutId: string): Promise<void> {
+  async driveOne(row: CheckoutRow): Promise<void> {
     try {
-      await this.saga.driveLeased(checkoutId);
+      await this.saga.driveLeased(row);
     } catch (err) {
-      this.log.error({ err, checkout_id: checkoutId }, 'checkout saga step failed');
+      this.log.error({ err, checkout_id: row.checkout_id }, 'checkout saga step failed');
     }
   }
 }

@@ -96,22 +96,24 @@ export class CheckoutSaga implements OnModuleInit {
 
   /** Drives a saga as far as it goes now, if no other driver holds it. */
   async drive(checkoutId: string, redriven = false): Promise<DriveResult> {
-    if (!(await takeLease(this.pool, checkoutId, this.config.PAYMENT_CHECKOUT_LEASE_MS))) {
+    const leased = await takeLease(this.pool, checkoutId, this.config.PAYMENT_CHECKOUT_LEASE_MS);
+    if (!leased) {
       const row = await findCheckout(this.pool, checkoutId);
       if (!row) throw new Error(`checkout ${checkoutId} does not exist`);
       return { checkout: row };
     }
-    return this.driveLeased(checkoutId, redriven);
+    return this.driveLeased(leased, redriven);
   }
 
   /**
-   * Drives a saga whose lease the caller holds (the job claimed it); releases the lease. `redriven`:
-   * this drive is itself the one a previous driver started for news that came during its lease.
+   * Drives a saga whose lease the caller holds (`leased`: the row as the lease was taken, by the
+   * request path or the job); releases the lease. `redriven`: this drive is itself the one a
+   * previous driver started for news that came during its lease.
    */
-  async driveLeased(checkoutId: string, redriven = false): Promise<DriveResult> {
+  async driveLeased(leased: CheckoutRow, redriven = false): Promise<DriveResult> {
+    const checkoutId = leased.checkout_id;
+    let row = leased;
     try {
-      let row = await findCheckout(this.pool, checkoutId);
-      if (!row) throw new Error(`checkout ${checkoutId} does not exist`);
       for (let i = 0; i < MAX_STEPS; i++) {
         let after: CheckoutRow | undefined;
         try {
@@ -285,6 +287,7 @@ export class CheckoutSaga implements OnModuleInit {
    * opened at the routed channel through payments' own path.
    */
   private async openPayment(row: CheckoutRow, expired: boolean): Promise<CheckoutRow | undefined> {
+    let inserted: PaymentRow | undefined;
     if (row.payment_id === null) {
       if (expired) return this.turn(row, { kind: 'expired' });
       const money = row.points > 0n ? row.money_minor : row.total_minor - row.discount_minor;
@@ -298,7 +301,7 @@ export class CheckoutSaga implements OnModuleInit {
           dueInMs: this.config.PAYMENT_CHECKOUT_LEASE_MS,
         });
         if (!patched) return undefined;
-        await this.payments.insertIntent(
+        inserted = await this.payments.insertIntent(
           client,
           paymentId,
           {
@@ -324,7 +327,7 @@ export class CheckoutSaga implements OnModuleInit {
       if (!after) return undefined;
       row = after;
     }
-    const payment = await this.payments.openAtChannel(row.payment_id as string);
+    const payment = await this.payments.openAtChannel(row.payment_id as string, inserted);
     this.crashAt('after_channel_order');
     const news = paymentNews(payment);
     if (news) return this.turn(row, news);

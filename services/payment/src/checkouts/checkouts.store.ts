@@ -210,14 +210,14 @@ export async function retryLater(db: Db, checkoutId: string, delayMs: number, er
 /**
  * Sagas due for the recovery job (an unfinished step whose attempt time has come, nobody holding
  * the lease), leased for `leaseMs` under FOR UPDATE SKIP LOCKED: two replicas never take the same
- * row at once.
+ * row at once. Answers the leased rows (the driver needs no second read).
  */
 export async function claimDueCheckouts(
   client: PoolClient,
   limit: number,
   leaseMs: number,
-): Promise<string[]> {
-  const { rows } = await client.query<{ checkout_id: string }>(
+): Promise<CheckoutRow[]> {
+  const { rows } = await client.query<CheckoutRow>(
     `UPDATE checkouts SET lease_until = clock_timestamp() + make_interval(secs => $2)
       WHERE checkout_id IN (
         SELECT checkout_id FROM checkouts
@@ -226,23 +226,28 @@ export async function claimDueCheckouts(
          ORDER BY next_attempt_at
          LIMIT $1
          FOR UPDATE SKIP LOCKED)
-      RETURNING checkout_id`,
+      RETURNING *`,
     [limit, leaseMs / 1000],
   );
-  return rows.map((r) => r.checkout_id);
+  return rows;
 }
 
 /**
- * Takes the lease of one saga (the request path driving its own checkout): false when another
- * driver holds it.
+ * Takes the lease of one saga (the request path driving its own checkout): the leased row, or
+ * undefined when another driver holds it (or there is no such checkout).
  */
-export async function takeLease(db: Db, checkoutId: string, leaseMs: number): Promise<boolean> {
-  const { rowCount } = await db.query(
+export async function takeLease(
+  db: Db,
+  checkoutId: string,
+  leaseMs: number,
+): Promise<CheckoutRow | undefined> {
+  const { rows } = await db.query<CheckoutRow>(
     `UPDATE checkouts SET lease_until = clock_timestamp() + make_interval(secs => $2)
-      WHERE checkout_id = $1 AND (lease_until IS NULL OR lease_until < clock_timestamp())`,
+      WHERE checkout_id = $1 AND (lease_until IS NULL OR lease_until < clock_timestamp())
+      RETURNING *`,
     [checkoutId, leaseMs / 1000],
   );
-  return rowCount === 1;
+  return rows[0];
 }
 
 /**

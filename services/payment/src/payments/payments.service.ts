@@ -118,9 +118,12 @@ export class PaymentsService {
     return created;
   }
 
-  /** Opens a committed intent's order at a routed channel unless that was done already. */
-  async openAtChannel(paymentId: string): Promise<PaymentRow> {
-    const stored = await findById(this.pool, paymentId);
+  /**
+   * Opens a committed intent's order at a routed channel unless that was done already. `known`:
+   * the intent as the caller's own committed transaction inserted it (not read again).
+   */
+  async openAtChannel(paymentId: string, known?: PaymentRow): Promise<PaymentRow> {
+    const stored = known ?? (await findById(this.pool, paymentId));
     if (!stored) throw new Error(`payment ${paymentId} does not exist`);
     return needsRouting(stored) ? this.routing.route(paymentId) : stored;
   }
