@@ -30,9 +30,18 @@ export type GroupHandler<T> = (
   events: readonly { event: T; ctx: EventContext }[],
 ) => Promise<void>;
 
-type Registered =
-  | { type: EventType<unknown>; handle: EventHandler<unknown>; group?: undefined }
-  | { type: EventType<unknown>; group: GroupHandler<unknown>; handle?: undefined };
+/**
+ * `only`: a test of the decoded event, without the database, that the handler's effect needs (e.g.
+ * a payment's scenario). An event it declines is not applied: like another consumer's event on a
+ * shared topic, it gets no inbox row, and a group of only such events costs no database round trip.
+ */
+export interface HandlerOptions<T> {
+  only?: (event: T) => boolean;
+}
+
+type Registered = { type: EventType<unknown>; only?: (event: unknown) => boolean } & (
+  { handle: EventHandler<unknown>; group?: undefined } | { group: GroupHandler<unknown>; handle?: undefined }
+);
 
 export interface InboxConsumerOptions {
   /** Consumer name: the inbox key, the consumer group and the DLQ topic suffix (e.g. settlement.escrow). */
@@ -99,6 +108,14 @@ interface Parsed {
   delivery: Delivery;
 }
 
+/** An event no handler here applies: another consumer's, or declined by its handler's `only`. */
+interface Ignored {
+  kind: 'ignored';
+  type: string;
+}
+
+type ParsedOrIgnored = Parsed | Ignored;
+
 const delivery = (topic: string, partition: number, m: KafkaMessage): Delivery => ({
   topic,
   partition,
@@ -146,8 +163,12 @@ export class InboxConsumer {
     this.groupSize = opts.groupSize ?? 500;
   }
 
-  on<T>(type: EventType<T>, handle: EventHandler<T>): this {
-    return this.register({ type: type as EventType<unknown>, handle: handle as EventHandler<unknown> });
+  on<T>(type: EventType<T>, handle: EventHandler<T>, options: HandlerOptions<T> = {}): this {
+    return this.register({
+      type: type as EventType<unknown>,
+      handle: handle as EventHandler<unknown>,
+      only: options.only as ((event: unknown) => boolean) | undefined,
+    });
   }
 
   /** Registers a handler that applies runs of consecutive events of `type` at once (see GroupHandler). */
@@ -259,10 +280,11 @@ export class InboxConsumer {
       let group = batch.messages.slice(i, i + this.groupSize);
       const first = group[0].offset;
       const last = group[group.length - 1].offset;
-      const ignored = this.ignoredOnly(group);
-      if (ignored) {
-        // only other consumers' events (a shared topic): no handler runs, so nothing to record
-        for (const type of ignored) this.record(type, 'ignored', 0);
+      const parsed = this.parseGroup(topic, partition, group);
+      if (parsed?.every((p): p is Ignored => p.kind === 'ignored')) {
+        // only events no handler here applies (other consumers' on a shared topic, or declined by
+        // a handler's `only`): nothing runs, so nothing to record
+        for (const p of parsed) this.record(p.type, 'ignored', 0);
         resolveOffset(last);
         await this.commit(topic, partition, last);
         await heartbeat();
@@ -276,7 +298,8 @@ export class InboxConsumer {
         died = await this.startGroup(topic, partition, first, last);
         if (!died) {
           await this.applyGroup(
-            group.map((m) => delivery(topic, partition, m)),
+            // parsed again here when one of them is poison: its error takes the one-by-one path
+            parsed ?? group.map((m) => this.parse(delivery(topic, partition, m))),
             first,
           );
           applied = true;
@@ -327,24 +350,18 @@ export class InboxConsumer {
     }
   }
 
-  /**
-   * The event types of a group in which no message has a handler here (other consumers' events on
-   * a shared topic); undefined when any message has one or has no valid envelope (those take the
-   * usual path: applied, or dead-lettered as poison).
-   */
-  private ignoredOnly(messages: KafkaMessage[]): string[] | undefined {
-    const types: string[] = [];
-    for (const m of messages) {
-      let type: string;
-      try {
-        type = fromHeaders(m.headers).type;
-      } catch {
-        return undefined;
-      }
-      if (this.handlers.has(type)) return undefined;
-      types.push(type);
+  /** A group's messages parsed; undefined when one of them is poison (it takes the usual path). */
+  private parseGroup(
+    topic: string,
+    partition: number,
+    messages: KafkaMessage[],
+  ): ParsedOrIgnored[] | undefined {
+    try {
+      return messages.map((m) => this.parse(delivery(topic, partition, m)));
+    } catch (err) {
+      if (err instanceof PoisonError) return undefined;
+      throw err;
     }
-    return types;
   }
 
   /**
@@ -419,8 +436,7 @@ export class InboxConsumer {
    * Applies a group of messages in one transaction: one statement records them all in the inbox,
    * then the handlers run, in order, for those that were not there yet.
    */
-  private async applyGroup(messages: Delivery[], firstOffset: string): Promise<void> {
-    const parsed = messages.map((m) => this.parse(m));
+  private async applyGroup(parsed: ParsedOrIgnored[], firstOffset: string): Promise<void> {
     const toRecord = parsed.filter((p): p is Parsed => p.kind === 'event');
     const outcomes: { type: string; outcome: Outcome; seconds: number }[] = [];
     await withTransaction(this.opts.pool, async (client) => {
@@ -491,7 +507,7 @@ export class InboxConsumer {
     return new Set(rows.map((r) => r.event_id));
   }
 
-  private parse(m: Delivery): Parsed | { kind: 'ignored'; type: string } {
+  private parse(m: Delivery): ParsedOrIgnored {
     let envelope: EventEnvelope;
     try {
       envelope = fromHeaders(m.headers);
@@ -510,6 +526,7 @@ export class InboxConsumer {
     } catch (err) {
       throw new PoisonError(`payload does not decode as ${envelope.type}: ${(err as Error).message}`);
     }
+    if (registered.only && !registered.only(event)) return { kind: 'ignored', type: envelope.type };
     return {
       kind: 'event',
       envelope: { ...envelope, id: envelope.id.toLowerCase() },

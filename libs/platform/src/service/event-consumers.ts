@@ -1,11 +1,17 @@
 import { SetMetadata, Type } from '@nestjs/common';
 import type { DiscoveryService } from '@nestjs/core';
-import type { EventHandler, EventType, GroupHandler, InboxConsumerOptions } from '../messaging';
+import type {
+  EventHandler,
+  EventType,
+  GroupHandler,
+  HandlerOptions,
+  InboxConsumerOptions,
+} from '../messaging';
 
 const EVENT_CONSUMER = 'citybase:event-consumer';
 
-/** Registers one handler per event type with the consumer. */
-export type Subscribe = <T>(type: EventType<T>, handle: EventHandler<T>) => void;
+/** Registers one handler per event type with the consumer (`only`: see HandlerOptions). */
+export type Subscribe = <T>(type: EventType<T>, handle: EventHandler<T>, options?: HandlerOptions<T>) => void;
 
 /**
  * Registers a handler that applies runs of consecutive events of one type at once, in the

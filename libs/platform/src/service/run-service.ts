@@ -234,7 +234,7 @@ export async function startService<C extends BaseServiceConfig>(
       });
       for (const s of subscribers)
         s.subscribe(
-          (type, handle) => void consumer.on(type, handle),
+          (type, handle, options) => void consumer.on(type, handle, options),
           (type, group) => void consumer.onGroup(type, group),
         );
       return consumer;

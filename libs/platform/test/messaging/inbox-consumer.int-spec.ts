@@ -1,4 +1,4 @@
-import { Kafka } from 'kafkajs';
+import { Admin, Kafka } from 'kafkajs';
 import pino from 'pino';
 import { PaymentCreated } from '@citybase/contracts/citybase/payment/v1/events';
 import { createPool, withTransaction } from '../../src/db';
@@ -49,34 +49,43 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
     });
   };
 
-  it("skips groups of other consumers' events without a database round trip, commits their offsets, and still applies its own", async () => {
-    // another event type on the same topic, which this consumer has no handler for
-    const ForeignEvent = defineEvent('citybase.payment.v1.PaymentExpired', PaymentCreated);
+  /** A pool of the backbone's database that counts the statements its clients send. */
+  const countingPool = () => {
     const pool = createPool(bb.db.url, { max: 4 });
-    let roundTrips = 0;
+    const counted = { pool, roundTrips: 0 };
     pool.on('connect', (client) => {
       const query = client.query.bind(client) as (...args: unknown[]) => unknown;
       (client as { query: unknown }).query = (...args: unknown[]) => {
-        roundTrips++;
+        counted.roundTrips++;
         return query(...args);
       };
     });
-    const consumer = bb.consumer('test.foreign', { pool });
+    return counted;
+  };
+
+  /** Whether `groupId`'s committed offsets have reached the topic's end on every partition. */
+  const caughtUp = async (admin: Admin, groupId: string) => {
+    const ends = await admin.fetchTopicOffsets(bb.topic);
+    const [committed] = await admin.fetchOffsets({ groupId: bb.prefix + groupId, topics: [bb.topic] });
+    return ends.every(
+      (e) =>
+        committed.partitions.find((c) => c.partition === e.partition)?.offset === e.high || e.high === '0',
+    );
+  };
+
+  const outboxDrained = async () =>
+    (await bb.pool.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0].n === 0
+      ? true
+      : undefined;
+
+  it("skips groups of other consumers' events without a database round trip, commits their offsets, and still applies its own", async () => {
+    // another event type on the same topic, which this consumer has no handler for
+    const ForeignEvent = defineEvent('citybase.payment.v1.PaymentExpired', PaymentCreated);
+    const counted = countingPool();
+    const consumer = bb.consumer('test.foreign', { pool: counted.pool });
     consumer.on(PaymentCreatedEvent, recordEffect);
     const admin = bb.kafka.admin();
     await admin.connect();
-    /** Whether the consumer group's committed offsets have reached the topic's end on every partition. */
-    const caughtUp = async () => {
-      const ends = await admin.fetchTopicOffsets(bb.topic);
-      const [committed] = await admin.fetchOffsets({
-        groupId: `${bb.prefix}test.foreign`,
-        topics: [bb.topic],
-      });
-      return ends.every(
-        (e) =>
-          committed.partitions.find((c) => c.partition === e.partition)?.offset === e.high || e.high === '0',
-      );
-    };
     await consumer.start();
     try {
       await withTransaction(bb.pool, async (client) => {
@@ -84,18 +93,13 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
           await enqueue(client, bb.source, ForeignEvent, paymentCreated(`f-${i}`), { key: `k-${i % 7}` });
       });
       // all 40 on the topic first: the consumer may be caught up with a part of them
-      await waitFor('the foreign events published', async () =>
-        (await bb.pool.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0]
-          .n === 0
-          ? true
-          : undefined,
-      );
+      await waitFor('the foreign events published', outboxDrained);
       await waitFor(
         'the foreign events committed past',
-        async () => ((await caughtUp()) ? true : undefined),
+        async () => ((await caughtUp(admin, 'test.foreign')) ? true : undefined),
         30_000,
       );
-      expect(roundTrips).toBe(0);
+      expect(counted.roundTrips).toBe(0);
       expect(await bb.registry.getSingleMetricAsString('events_consumed_total')).toMatch(
         /consumer="test.foreign",type="citybase.payment.v1.PaymentExpired",outcome="ignored"} 40/,
       );
@@ -106,8 +110,12 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
         async () => ((await effectCount(bb)) === 2 ? true : undefined),
         30_000,
       );
-      expect(roundTrips).toBeGreaterThan(0);
-      await waitFor('offsets committed', async () => ((await caughtUp()) ? true : undefined), 30_000);
+      expect(counted.roundTrips).toBeGreaterThan(0);
+      await waitFor(
+        'offsets committed',
+        async () => ((await caughtUp(admin, 'test.foreign')) ? true : undefined),
+        30_000,
+      );
       // the group's start record went with the group's commit
       const left = await bb.pool.query(
         `SELECT count(*)::int AS n FROM inbox_group_attempt WHERE consumer = 'test.foreign'`,
@@ -120,7 +128,53 @@ describe('idempotent inbox consumer with retries and DLQ (real PostgreSQL and Ka
     } finally {
       await consumer.stop();
       await admin.disconnect();
-      await pool.end();
+      await counted.pool.end();
+    }
+  });
+
+  it("declines what a handler's `only` refuses without a database round trip or inbox row, also among events it applies", async () => {
+    const counted = countingPool();
+    const consumer = bb.consumer('test.only', { pool: counted.pool });
+    consumer.on(PaymentCreatedEvent, recordEffect, { only: (e) => !e.paymentId.startsWith('skip-') });
+    const admin = bb.kafka.admin();
+    await admin.connect();
+    await consumer.start();
+    try {
+      await publish(Array.from({ length: 30 }, (_, i) => `skip-${i}`));
+      await waitFor('the declined events published', outboxDrained);
+      await waitFor(
+        'the declined events committed past',
+        async () => ((await caughtUp(admin, 'test.only')) ? true : undefined),
+        30_000,
+      );
+      expect(counted.roundTrips).toBe(0);
+      expect(await bb.registry.getSingleMetricAsString('events_consumed_total')).toMatch(
+        /consumer="test.only",type="citybase.payment.v1.PaymentCreated",outcome="ignored"} 30/,
+      );
+
+      // declined events between applied ones, in one group (one key: one partition, in order)
+      await publish(['skip-a', 'own-1', 'skip-b', 'own-2', 'skip-c']);
+      await waitFor(
+        'the accepted events applied',
+        async () => ((await effectCount(bb)) === 2 ? true : undefined),
+        30_000,
+      );
+      await waitFor(
+        'offsets committed',
+        async () => ((await caughtUp(admin, 'test.only')) ? true : undefined),
+        30_000,
+      );
+      const { rows } = await bb.pool.query<{ payment_id: string }>(
+        'SELECT payment_id FROM effects ORDER BY payment_id',
+      );
+      expect(rows.map((r) => r.payment_id)).toEqual(['own-1', 'own-2']);
+      expect(
+        (await bb.pool.query(`SELECT count(*)::int AS n FROM inbox WHERE consumer = 'test.only'`)).rows[0].n,
+      ).toBe(2);
+    } finally {
+      await consumer.stop();
+      await admin.disconnect();
+      await counted.pool.end();
     }
   });
 
