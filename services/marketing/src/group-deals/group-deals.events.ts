@@ -16,7 +16,8 @@ export class GroupDealsEventHandlers implements EventSubscriber {
 
   subscribe(on: Subscribe): void {
     // a participant's payment is one marketing made, always GROUP_BUY (GroupDealsService.createPayment):
-    // every other payment's outcome is declined before any database work
+    // every other payment's outcome or refund (which carries its payment's scenario) is declined
+    // before any database work
     const groupBuy = {
       only: (e: { scenario: PaymentScenario }) => e.scenario === PaymentScenario.PAYMENT_SCENARIO_GROUP_BUY,
     };
@@ -27,6 +28,6 @@ export class GroupDealsEventHandlers implements EventSubscriber {
     );
     on(PaymentEvents.PaymentFailed, (client, event) => this.deals.paymentFailed(client, event), groupBuy);
     on(PaymentEvents.PaymentExpired, (client, event) => this.deals.paymentFailed(client, event), groupBuy);
-    on(PaymentEvents.RefundSucceeded, (client, event) => this.deals.refundSucceeded(client, event));
+    on(PaymentEvents.RefundSucceeded, (client, event) => this.deals.refundSucceeded(client, event), groupBuy);
   }
 }
