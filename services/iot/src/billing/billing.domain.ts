@@ -2,6 +2,7 @@
  * Pure rules of iot's payments (docs/iot.md "Billing"): which payment a need makes, and when a
  * failed call is tried again.
  */
+import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 
 export type BillingPurpose = 'PARKING' | 'CHARGING';
 /** How a session's payment ended: a plain payment's status, or a checkout's end (COMPLETED is SUCCEEDED). */
@@ -29,4 +30,22 @@ export const billingCallId = (purpose: BillingPurpose, subjectId: string, attemp
 /** Backoff of a failed call: 1 s doubling to 60 s. */
 export function nextAttemptDelayMs(attempts: number): number {
   return Math.min(60_000, 1_000 * 2 ** Math.min(attempts, 6));
+}
+
+/**
+ * Whether a payment's outcome can be one of iot's bills: a parking or charging payment that is not
+ * a checkout's money part (the checkout's own end is what counts). Pure: also the consumer's
+ * `only`, so every other payment costs iot no database work.
+ */
+export function billedPayment(e: { scenario: PaymentScenario; checkoutId: string }): boolean {
+  return (
+    (e.scenario === PaymentScenario.PAYMENT_SCENARIO_PARKING ||
+      e.scenario === PaymentScenario.PAYMENT_SCENARIO_EV_CHARGING) &&
+    e.checkoutId === ''
+  );
+}
+
+/** Whether a checkout's end can be one of iot's bills: an EV charging checkout (as billedPayment). */
+export function billedCheckout(e: { scenario: PaymentScenario }): boolean {
+  return e.scenario === PaymentScenario.PAYMENT_SCENARIO_EV_CHARGING;
 }

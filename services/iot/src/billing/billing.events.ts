@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EventConsumer, EventSubscriber, Subscribe } from '@citybase/platform';
 import { PaymentEvents } from '@citybase/contracts/events';
+import { billedCheckout, billedPayment } from './billing.domain';
 import { BillingService } from './billing.service';
 
 /**
@@ -13,10 +14,28 @@ export class BillingEventHandlers implements EventSubscriber {
   constructor(private readonly billing: BillingService) {}
 
   subscribe(on: Subscribe): void {
-    on(PaymentEvents.PaymentSucceeded, (client, e) => this.billing.paymentEnded(client, e, 'SUCCEEDED'));
-    on(PaymentEvents.PaymentFailed, (client, e) => this.billing.paymentEnded(client, e, 'FAILED'));
-    on(PaymentEvents.PaymentExpired, (client, e) => this.billing.paymentEnded(client, e, 'EXPIRED'));
-    on(PaymentEvents.CheckoutCompleted, (client, e) => this.billing.checkoutEnded(client, e, 'SUCCEEDED'));
-    on(PaymentEvents.CheckoutReleased, (client, e) => this.billing.checkoutEnded(client, e, 'RELEASED'));
+    const payments = { only: billedPayment };
+    const checkouts = { only: billedCheckout };
+    on(
+      PaymentEvents.PaymentSucceeded,
+      (client, e) => this.billing.paymentEnded(client, e, 'SUCCEEDED'),
+      payments,
+    );
+    on(PaymentEvents.PaymentFailed, (client, e) => this.billing.paymentEnded(client, e, 'FAILED'), payments);
+    on(
+      PaymentEvents.PaymentExpired,
+      (client, e) => this.billing.paymentEnded(client, e, 'EXPIRED'),
+      payments,
+    );
+    on(
+      PaymentEvents.CheckoutCompleted,
+      (client, e) => this.billing.checkoutEnded(client, e, 'SUCCEEDED'),
+      checkouts,
+    );
+    on(
+      PaymentEvents.CheckoutReleased,
+      (client, e) => this.billing.checkoutEnded(client, e, 'RELEASED'),
+      checkouts,
+    );
   }
 }

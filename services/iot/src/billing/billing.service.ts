@@ -10,6 +10,8 @@ import {
 } from '@citybase/platform';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import {
+  billedCheckout,
+  billedPayment,
   BillingPurpose,
   billingCallId,
   CheckoutChoice,
@@ -273,13 +275,7 @@ export class BillingService {
     e: { paymentId: string; scenario: PaymentScenario; checkoutId: string },
     outcome: PaymentOutcome,
   ): Promise<void> {
-    if (
-      e.scenario !== PaymentScenario.PAYMENT_SCENARIO_PARKING &&
-      e.scenario !== PaymentScenario.PAYMENT_SCENARIO_EV_CHARGING
-    )
-      return;
-    // a checkout's money part: the checkout's own end (checkoutEnded) is what counts
-    if (e.checkoutId) return;
+    if (!billedPayment(e)) return;
     await lockPaymentKey(client, e.paymentId);
     const call = await lockCallByPayment(client, e.paymentId);
     if (!call) {
@@ -296,7 +292,7 @@ export class BillingService {
     e: { checkoutId: string; scenario: PaymentScenario; paymentId: string },
     outcome: 'SUCCEEDED' | 'RELEASED',
   ): Promise<void> {
-    if (e.scenario !== PaymentScenario.PAYMENT_SCENARIO_EV_CHARGING) return;
+    if (!billedCheckout(e)) return;
     await lockPaymentKey(client, e.checkoutId);
     const call = await lockCallByCheckout(client, e.checkoutId);
     if (!call) {
