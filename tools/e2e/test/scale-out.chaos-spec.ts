@@ -60,31 +60,48 @@ function simulatorOk(out: string): number {
 async function consumerLag(admin: Admin, prefix: string): Promise<Map<string, number>> {
   const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-  const ends = new Map<string, Map<number, { high: number; low: number }>>();
-  for (const topic of topics)
-    ends.set(
-      topic,
-      new Map(
-        (await admin.fetchTopicOffsets(topic)).map((o) => [
-          o.partition,
-          { high: Number(o.high), low: Number(o.low) },
-        ]),
-      ),
-    );
-  const lag = new Map<string, number>();
-  for (const groupId of groups) {
-    let behind = 0;
-    for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics })) {
-      // a topic the group never committed on is one it does not consume
-      if (partitions.every((p) => Number(p.offset) < 0)) continue;
-      for (const p of partitions) {
-        const end = ends.get(topic)!.get(p.partition)!;
-        behind += end.high - (Number(p.offset) < 0 ? end.low : Number(p.offset));
-      }
+  const readEnds = async () => {
+    const ends = new Map<string, Map<number, { high: number; low: number }>>();
+    for (const topic of topics)
+      ends.set(
+        topic,
+        new Map(
+          (await admin.fetchTopicOffsets(topic)).map((o) => [
+            o.partition,
+            { high: Number(o.high), low: Number(o.low) },
+          ]),
+        ),
+      );
+    return ends;
+  };
+  // one snapshot: the topics' ends must not move while the groups' offsets are read (an event
+  // published and consumed meanwhile, e.g. by a job, made every group look 2 ahead of the end)
+  for (let attempt = 1; ; attempt++) {
+    const ends = await readEnds();
+    const committed = new Map<string, Awaited<ReturnType<Admin['fetchOffsets']>>>();
+    for (const groupId of groups) committed.set(groupId, await admin.fetchOffsets({ groupId, topics }));
+    if (
+      JSON.stringify([...(await readEnds())].map(([t, m]) => [t, [...m]])) !==
+      JSON.stringify([...ends].map(([t, m]) => [t, [...m]]))
+    ) {
+      if (attempt >= 20) throw new Error('the topics kept growing while the offsets were read');
+      continue;
     }
-    lag.set(groupId, behind);
+    const lag = new Map<string, number>();
+    for (const [groupId, offsets] of committed) {
+      let behind = 0;
+      for (const { topic, partitions } of offsets) {
+        // a topic the group never committed on is one it does not consume
+        if (partitions.every((p) => Number(p.offset) < 0)) continue;
+        for (const p of partitions) {
+          const end = ends.get(topic)!.get(p.partition)!;
+          behind += end.high - (Number(p.offset) < 0 ? end.low : Number(p.offset));
+        }
+      }
+      lag.set(groupId, behind);
+    }
+    return lag;
   }
-  return lag;
 }
 
 /**
@@ -536,7 +553,16 @@ describe('scale-out: 3 Kafka brokers and 2 replicas of each service, SIGKILLs un
     );
     const recoveredMs = Date.now() - loadEnded;
     await sleep(3_000); // a double application would show up now
-    const lag = await consumerLag(admin!, prefix);
+    // jobs may still publish (expiries, completions): every group catches up with them too
+    const lag = await waitFor(
+      'every consumer lag 0 again',
+      async () => {
+        const l = await consumerLag(admin!, prefix);
+        return [...l.values()].every((n) => n === 0) ? l : undefined;
+      },
+      60_000,
+      500,
+    ).catch(() => consumerLag(admin!, prefix));
     expect([...lag].filter(([, n]) => n !== 0)).toEqual([]);
 
     // payment: every acknowledged payment of the kit once, paid, with one PaymentCreated and one PaymentSucceeded
