@@ -27,6 +27,7 @@ import {
   Cleanup,
   Figure,
   figureValues,
+  MachineCpu,
   note,
   now,
   printBenchmarkFigures,
@@ -216,6 +217,7 @@ export async function runCheckout(cleanup: Cleanup): Promise<void> {
 
   // plain payments first: payments_per_s of the same processes
   note(`${p.payments} payments, ${p.concurrency} in flight`);
+  const paymentsCpu = MachineCpu.start();
   const p0 = now();
   await inParallel(p.payments, p.concurrency, async (i) => {
     await app.createPayment({
@@ -237,8 +239,10 @@ export async function runCheckout(cleanup: Cleanup): Promise<void> {
     p.payments,
   );
   const paymentsPerS = perSecond(p.payments, p1 - p0);
+  const cpuPerPayment = (await paymentsCpu.end()) / p.payments;
 
   note(`${p.checkouts} checkouts (coupon code + 300 points + money), ${p.concurrency} in flight`);
+  const checkoutsCpu = MachineCpu.start();
   const c0 = now();
   await inParallel(p.checkouts, p.concurrency, async (i) => {
     await app.createCheckout({
@@ -266,6 +270,7 @@ export async function runCheckout(cleanup: Cleanup): Promise<void> {
     p.checkouts,
   );
   const checkoutsPerS = perSecond(p.checkouts, c1 - c0);
+  const cpuPerCheckout = (await checkoutsCpu.end()) / p.checkouts;
   const pg = new Client({ connectionString: dbs.payment.db.url });
   await pg.connect();
   const { rows } = await pg.query<{ ms: number }>(
@@ -310,6 +315,24 @@ export async function runCheckout(cleanup: Cleanup): Promise<void> {
       value: round(checkoutsPerS / paymentsPerS, 3),
       unit: 'ratio',
       how: 'checkouts_per_s / payments_per_s (target >= 0.5)',
+    },
+    {
+      name: 'cpu_ms_per_checkout',
+      value: round(cpuPerCheckout, 1),
+      unit: 'ms',
+      how: 'CPU time of the whole machine (every process: services, PostgreSQL, Kafka, bench) from the first CreateCheckout until the machine settled after the last, per checkout',
+    },
+    {
+      name: 'cpu_ms_per_payment',
+      value: round(cpuPerPayment, 1),
+      unit: 'ms',
+      how: 'as cpu_ms_per_checkout, for the plain payments',
+    },
+    {
+      name: 'cpu_payment_to_checkout',
+      value: round(cpuPerPayment / cpuPerCheckout, 3),
+      unit: 'ratio',
+      how: 'cpu_ms_per_payment / cpu_ms_per_checkout: what checkouts_to_payments tends to when the machine is CPU-bound',
     },
     { name: 'checkouts_released', value: released[0]?.n ?? 0, unit: 'checkouts', how: 'must be 0' },
   ];

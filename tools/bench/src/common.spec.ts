@@ -1,4 +1,4 @@
-import { cpuSecondsFromStat, peakRssMbFromStatus, processUsage } from './common';
+import { busyMsFromProcStat, cpuSecondsFromStat, peakRssMbFromStatus, processUsage } from './common';
 
 describe('process cost from /proc', () => {
   it('adds utime and stime (fields 14 and 15), whatever the command name holds', () => {
@@ -20,5 +20,13 @@ describe('process cost from /proc', () => {
     const usage = processUsage(process.pid);
     expect(usage.cpu_s).toBeGreaterThan(0);
     expect(usage.peak_rss_mb).toBeGreaterThanOrEqual(rssMb);
+  });
+});
+
+describe('machine CPU from /proc/stat', () => {
+  it('counts user, nice, system, irq, softirq and steal as busy; idle and iowait only in the total', () => {
+    const stat = 'cpu  100 20 30 400 50 6 7 8 90 0\ncpu0 50 10 15 200 25 3 3 4 45 0\n';
+    expect(busyMsFromProcStat(stat, 100)).toEqual({ busy: 1710, total: 6210 });
+    expect(() => busyMsFromProcStat('intr 1 2 3', 100)).toThrow(/unreadable/);
   });
 });

@@ -293,6 +293,54 @@ export function processUsage(pid: number): ProcessUsage {
   };
 }
 
+/** Busy and total CPU time of the whole machine so far (the first line of /proc/stat), in ms. */
+export function busyMsFromProcStat(stat: string, ticksPerSecond: number): { busy: number; total: number } {
+  const line = stat.split('\n', 1)[0];
+  if (!line.startsWith('cpu ')) throw new Error(`unreadable /proc/stat: ${line.slice(0, 40)}`);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user and nice)
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+    .split(/\s+/)
+    .slice(1, 9)
+    .map((v) => Number(v) || 0);
+  const busy = user + nice + system + irq + softirq + steal;
+  const toMs = 1000 / ticksPerSecond;
+  return { busy: busy * toMs, total: (busy + idle + iowait) * toMs };
+}
+
+function machineCpu(): { busy: number; total: number } {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return busyMsFromProcStat(readFileSync('/proc/stat', 'utf8'), clockTicks);
+}
+
+/**
+ * CPU time the whole machine spends on a phase of a benchmark, every process included (services,
+ * PostgreSQL, Kafka, the bench): from start() until end() and then until the machine has settled
+ * (the first 500 ms window under 25% busy, which is not counted; at most 15 s), so work the phase left behind (events still
+ * being consumed) is counted with it. Meaningful only on an otherwise quiet machine.
+ */
+export class MachineCpu {
+  private readonly from = machineCpu();
+
+  static start(): MachineCpu {
+    return new MachineCpu();
+  }
+
+  /** Busy CPU ms since start(), the settling tail included. */
+  async end(): Promise<number> {
+    const deadline = now() + 15_000;
+    let last = machineCpu();
+    while (now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      const cur = machineCpu();
+      const window = cur.total - last.total;
+      // the quiet window itself is not the phase's
+      if (window > 0 && (cur.busy - last.busy) / window < 0.25) break;
+      last = cur;
+    }
+    return last.busy - this.from.busy;
+  }
+}
+
 let ownAtStart: ProcessUsage = { cpu_s: 0, peak_rss_mb: 0 };
 
 /**
