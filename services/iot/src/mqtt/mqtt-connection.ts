@@ -43,6 +43,11 @@ export interface MqttConnectionOptions {
  * PUBACK packet itself is held: `_sendPacket` is wrapped to let the stream go on at once and write
  * the PUBACK when the handler's promise resolves, on the same connection only (a PUBACK for a
  * previous connection would acknowledge another message that reuses the id).
+ *
+ * The PUBACKs released in one turn of the event loop (a Kafka batch's messages resolve together)
+ * are written as one buffer: mqtt.js writes a PUBACK in three or four small writes, and under
+ * bench iot's load (7,000 msgs/s) the socket held 1.4 million of those pending writes (a heap
+ * snapshot: 65 MB of write requests, a third of the live heap).
  */
 export class MqttConnection {
   private client?: MqttClient;
@@ -54,6 +59,9 @@ export class MqttConnection {
   private handingBack = false;
   /** Messages of acked subscriptions whose handler failed (left unacknowledged). */
   private refused = 0;
+  /** Message ids whose PUBACK is written at the next setImmediate, and their connection. */
+  private pubacks: number[] = [];
+  private pubacksGeneration = 0;
 
   constructor(private readonly opts: MqttConnectionOptions) {}
 
@@ -263,7 +271,7 @@ export class MqttConnection {
   private wrapPuback(client: MqttClient): void {
     const internal = client as unknown as {
       _sendPacket: (
-        packet: { cmd: string; messageId?: number },
+        packet: { cmd: string; messageId?: number; reasonCode?: number; properties?: object },
         cb?: (err?: Error) => void,
         ...rest: unknown[]
       ) => void;
@@ -281,14 +289,47 @@ export class MqttConnection {
         if (this.generation !== generation || this.ending || !client.connected) return;
         if (this.awaiting.get(messageId) === handled) this.awaiting.delete(messageId);
         // not handled: no PUBACK, the broker sends it again after the next connect
-        if (ok) send(packet, undefined, ...rest);
-        else this.refused += 1;
+        if (!ok) this.refused += 1;
+        else if (isPlainPuback(packet)) this.queuePuback(client, messageId);
+        else send(packet, undefined, ...rest);
       });
     };
+  }
+
+  private queuePuback(client: MqttClient, messageId: number): void {
+    if (this.pubacks.length === 0) {
+      this.pubacksGeneration = this.generation;
+      setImmediate(() => this.writePubacks(client));
+    }
+    this.pubacks.push(messageId);
+  }
+
+  /** The queued PUBACKs in one write, on the connection they belong to only. */
+  private writePubacks(client: MqttClient): void {
+    const ids = this.pubacks;
+    this.pubacks = [];
+    if (this.pubacksGeneration !== this.generation || this.ending || !client.connected) return;
+    client.stream.write(pubackBytes(ids));
   }
 }
 
 const NEVER = new Promise<boolean>(() => undefined);
+
+/** A success PUBACK without properties: the four bytes of MQTT 3.1.1 and 5 alike (MQTT 5 3.4.2.1). */
+function isPlainPuback(packet: { reasonCode?: number; properties?: object }): boolean {
+  return (packet.reasonCode ?? 0) === 0 && packet.properties === undefined;
+}
+
+/** PUBACK packets for the message ids, back to back: 0x40, remaining length 2, the id. */
+export function pubackBytes(messageIds: readonly number[]): Buffer {
+  const buf = Buffer.allocUnsafe(4 * messageIds.length);
+  messageIds.forEach((id, i) => {
+    buf[4 * i] = 0x40;
+    buf[4 * i + 1] = 2;
+    buf.writeUInt16BE(id, 4 * i + 2);
+  });
+  return buf;
+}
 
 function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
