@@ -27,6 +27,8 @@ export interface MqttConnectionOptions {
   sessionExpiryS: number;
   /** MQTT keepalive in seconds (default 30); mqtt.js takes the connection for dead after 1.5 x this. */
   keepaliveS?: number;
+  /** MQTT 5 Receive Maximum: unacknowledged messages the broker may send ahead (default 65,535). */
+  receiveMaximum?: number;
   onEvent?: (event: 'connect' | 'reconnect' | 'offline' | 'error', detail?: string) => void;
 }
 
@@ -81,7 +83,10 @@ export class MqttConnection {
       clientId: this.opts.clientId,
       protocolVersion: 5,
       clean: this.opts.clean,
-      properties: this.opts.clean ? {} : { sessionExpiryInterval: this.opts.sessionExpiryS },
+      properties: {
+        ...(this.opts.clean ? {} : { sessionExpiryInterval: this.opts.sessionExpiryS }),
+        ...(this.opts.receiveMaximum === undefined ? {} : { receiveMaximum: this.opts.receiveMaximum }),
+      },
       reconnectPeriod: 500,
       connectTimeout: 10_000,
       keepalive: this.opts.keepaliveS ?? 30,

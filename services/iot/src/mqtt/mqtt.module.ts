@@ -115,6 +115,7 @@ export class IotMqtt
       clientId,
       clean: false,
       sessionExpiryS: this.config.IOT_MQTT_SESSION_EXPIRY_S,
+      receiveMaximum: this.config.IOT_MQTT_RECEIVE_MAXIMUM,
       onEvent: (event, detail) => {
         if (event === 'error') this.logger.warn({ detail, client_id: clientId }, 'mqtt connection error');
         else this.logger.info({ event, detail, client_id: clientId }, `mqtt ${event}`);
