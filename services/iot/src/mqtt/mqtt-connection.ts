@@ -27,7 +27,11 @@ export interface MqttConnectionOptions {
   sessionExpiryS: number;
   /** MQTT keepalive in seconds (default 30); mqtt.js takes the connection for dead after 1.5 x this. */
   keepaliveS?: number;
-  /** MQTT 5 Receive Maximum: unacknowledged messages the broker may send ahead (default 65,535). */
+  /**
+   * MQTT 5 Receive Maximum: unacknowledged messages the broker may send ahead (default 65,535).
+   * The connection also holds itself to it: with that many PUBACKs held, it reads no further
+   * until one is released (Mosquitto 2.0.11 sends past the window after a PUBACK, #2301).
+   */
   receiveMaximum?: number;
   onEvent?: (event: 'connect' | 'reconnect' | 'offline' | 'error', detail?: string) => void;
 }
@@ -64,6 +68,8 @@ export class MqttConnection {
   /** Message ids whose PUBACK is written at the next setImmediate, and their connection. */
   private pubacks: number[] = [];
   private pubacksGeneration = 0;
+  /** mqtt.js's read loop, held while receiveMaximum PUBACKs are held: resumed as they go out. */
+  private stalled: (() => void)[] = [];
 
   constructor(private readonly opts: MqttConnectionOptions) {}
 
@@ -114,6 +120,7 @@ export class MqttConnection {
     client.on('connect', (connack) => {
       this.generation += 1;
       this.awaiting.clear();
+      this.stalled = []; // read loops of the previous connection's stream
       this.opts.onEvent?.('connect', connack.sessionPresent ? 'session present' : 'new session');
       if ((!connack.sessionPresent || this.opts.clean) && !this.handingBack) void this.subscribeAll();
     });
@@ -121,6 +128,7 @@ export class MqttConnection {
     client.on('close', () => {
       this.generation += 1;
       this.awaiting.clear();
+      this.stalled = [];
     });
     client.on('reconnect', () => this.opts.onEvent?.('reconnect'));
     client.on('offline', () => this.opts.onEvent?.('offline'));
@@ -288,11 +296,15 @@ export class MqttConnection {
       if (!handled) return send(packet, cb, ...rest);
       const generation = this.generation;
       const messageId = packet.messageId as number;
-      cb?.();
+      // mqtt.js reads the next packet when this calls back: not while the window is full
+      if (cb && this.awaiting.size >= (this.opts.receiveMaximum ?? Infinity)) this.stalled.push(cb);
+      else cb?.();
       void handled.then((ok) => {
         // never through mqtt.js's offline queue: after a reconnect the id names another message
         if (this.generation !== generation || this.ending || !client.connected) return;
         if (this.awaiting.get(messageId) === handled) this.awaiting.delete(messageId);
+        while (this.stalled.length > 0 && this.awaiting.size < (this.opts.receiveMaximum ?? Infinity))
+          this.stalled.shift()!();
         // not handled: no PUBACK, the broker sends it again after the next connect
         if (!ok) this.refused += 1;
         else if (isPlainPuback(packet)) this.queuePuback(client, messageId);
