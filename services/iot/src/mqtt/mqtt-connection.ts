@@ -70,6 +70,8 @@ export class MqttConnection {
   private pubacksGeneration = 0;
   /** mqtt.js's read loop, held while receiveMaximum PUBACKs are held: resumed as they go out. */
   private stalled: (() => void)[] = [];
+  /** Entries of `awaiting` without a handler (NEVER) on this connection. */
+  private unhandled = 0;
 
   constructor(private readonly opts: MqttConnectionOptions) {}
 
@@ -120,6 +122,7 @@ export class MqttConnection {
     client.on('connect', (connack) => {
       this.generation += 1;
       this.awaiting.clear();
+      this.unhandled = 0;
       this.stalled = []; // read loops of the previous connection's stream
       this.opts.onEvent?.('connect', connack.sessionPresent ? 'session present' : 'new session');
       if ((!connack.sessionPresent || this.opts.clean) && !this.handingBack) void this.subscribeAll();
@@ -128,6 +131,7 @@ export class MqttConnection {
     client.on('close', () => {
       this.generation += 1;
       this.awaiting.clear();
+      this.unhandled = 0;
       this.stalled = [];
     });
     client.on('reconnect', () => this.opts.onEvent?.('reconnect'));
@@ -266,7 +270,14 @@ export class MqttConnection {
     const sub = this.match(topic);
     if (!sub) {
       // no handler (yet): never acknowledged, so the broker sends it again after a reconnect
-      if (packet.qos === 1 && packet.messageId !== undefined) this.awaiting.set(packet.messageId, NEVER);
+      if (
+        packet.qos === 1 &&
+        packet.messageId !== undefined &&
+        this.awaiting.get(packet.messageId) !== NEVER
+      ) {
+        this.awaiting.set(packet.messageId, NEVER);
+        this.unhandled += 1;
+      }
       this.opts.onEvent?.('error', `no handler for ${topic}: left unacknowledged`);
       return;
     }
@@ -297,20 +308,27 @@ export class MqttConnection {
       const generation = this.generation;
       const messageId = packet.messageId as number;
       // mqtt.js reads the next packet when this calls back: not while the window is full
-      if (cb && this.awaiting.size >= (this.opts.receiveMaximum ?? Infinity)) this.stalled.push(cb);
+      if (cb && this.windowFull()) this.stalled.push(cb);
       else cb?.();
       void handled.then((ok) => {
         // never through mqtt.js's offline queue: after a reconnect the id names another message
         if (this.generation !== generation || this.ending || !client.connected) return;
         if (this.awaiting.get(messageId) === handled) this.awaiting.delete(messageId);
-        while (this.stalled.length > 0 && this.awaiting.size < (this.opts.receiveMaximum ?? Infinity))
-          this.stalled.shift()!();
+        while (this.stalled.length > 0 && !this.windowFull()) this.stalled.shift()!();
         // not handled: no PUBACK, the broker sends it again after the next connect
         if (!ok) this.refused += 1;
         else if (isPlainPuback(packet)) this.queuePuback(client, messageId);
         else send(packet, undefined, ...rest);
       });
     };
+  }
+
+  /**
+   * Receive Maximum messages are being handled. Those without a handler (left unacknowledged until
+   * the next connect) do not count: they would stop the connection for good.
+   */
+  private windowFull(): boolean {
+    return this.awaiting.size - this.unhandled >= (this.opts.receiveMaximum ?? Infinity);
   }
 
   private queuePuback(client: MqttClient, messageId: number): void {
