@@ -281,14 +281,20 @@ export function peakRssMbFromStatus(status: string): number {
 
 let clockTicks: number | undefined;
 
+/** The kernel's clock ticks per second (/proc CPU times are in these), asked once. */
+function ticksPerSecond(): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return clockTicks;
+}
+
 /**
  * What a live process has cost so far (Linux /proc). Read it just before the process is stopped:
  * its peak RSS then covers the whole benchmark.
  */
 export function processUsage(pid: number): ProcessUsage {
-  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   return {
-    cpu_s: Math.round(cpuSecondsFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8'), clockTicks) * 100) / 100,
+    cpu_s:
+      Math.round(cpuSecondsFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8'), ticksPerSecond()) * 100) / 100,
     peak_rss_mb: Math.round(peakRssMbFromStatus(readFileSync(`/proc/${pid}/status`, 'utf8'))),
   };
 }
@@ -308,15 +314,15 @@ export function busyMsFromProcStat(stat: string, ticksPerSecond: number): { busy
 }
 
 function machineCpu(): { busy: number; total: number } {
-  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return busyMsFromProcStat(readFileSync('/proc/stat', 'utf8'), clockTicks);
+  return busyMsFromProcStat(readFileSync('/proc/stat', 'utf8'), ticksPerSecond());
 }
 
 /**
  * CPU time the whole machine spends on a phase of a benchmark, every process included (services,
  * PostgreSQL, Kafka, the bench): from start() until end() and then until the machine has settled
- * (the first 500 ms window under 25% busy, which is not counted; at most 15 s), so work the phase left behind (events still
- * being consumed) is counted with it. Meaningful only on an otherwise quiet machine.
+ * (the first 500 ms window under 25% busy, which is not counted; at most 15 s), so work the phase
+ * left behind (events still being consumed) is counted with it. Meaningful only on an otherwise
+ * quiet machine.
  */
 export class MachineCpu {
   private readonly from = machineCpu();

@@ -74,16 +74,15 @@ async function consumerLag(admin: Admin, prefix: string): Promise<Map<string, nu
       );
     return ends;
   };
+  const endsKey = (ends: Awaited<ReturnType<typeof readEnds>>) =>
+    JSON.stringify([...ends].map(([topic, partitions]) => [topic, [...partitions]]));
   // one snapshot: the topics' ends must not move while the groups' offsets are read (an event
   // published and consumed meanwhile, e.g. by a job, made every group look 2 ahead of the end)
   for (let attempt = 1; ; attempt++) {
     const ends = await readEnds();
     const committed = new Map<string, Awaited<ReturnType<Admin['fetchOffsets']>>>();
     for (const groupId of groups) committed.set(groupId, await admin.fetchOffsets({ groupId, topics }));
-    if (
-      JSON.stringify([...(await readEnds())].map(([t, m]) => [t, [...m]])) !==
-      JSON.stringify([...ends].map(([t, m]) => [t, [...m]]))
-    ) {
+    if (endsKey(await readEnds()) !== endsKey(ends)) {
       if (attempt >= 20) throw new Error('the topics kept growing while the offsets were read');
       continue;
     }
