@@ -59,6 +59,12 @@ export const iotConfig = serviceConfigSchema({
   /** Days of telemetry history kept (older daily partitions are dropped). */
   IOT_HISTORY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   IOT_HISTORY_JOB_INTERVAL_MS: z.coerce.number().int().min(50).max(86_400_000).default(3_600_000),
+  /**
+   * Where the history writer (the telemetry consumer that stores history, latest state and
+   * presence) runs: `worker`, a worker thread of its own (a second core beside ingest), or `main`,
+   * the main event loop (the in-process test harness, which has no built worker file).
+   */
+  IOT_HISTORY_THREAD: z.enum(['worker', 'main']).default('worker'),
   // ---- presence (src/presence) ----
   IOT_PRESENCE_JOB_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
   ...iotOpsSettings,

@@ -48,6 +48,7 @@ export async function startIotHarness(label: string, env: Record<string, string>
       ...iotMqttEnv(label, topicRoot),
       IOT_MQTT_SESSION_EXPIRY_S: '300',
       IOT_INGEST_LINGER_MS: '2',
+      IOT_HISTORY_THREAD: 'main',
       ...env,
     }),
   });

@@ -17,7 +17,7 @@ import { createGrpcServerKit, GrpcErrorFilter, GrpcMetricsInterceptor, GrpcServi
 import { OpsController, Readiness } from '../http';
 import { createKafka, ensureTopics } from '../kafka';
 import { createLogger, Logger, NestPinoLogger } from '../logging';
-import { EnqueueOptions, enqueue, EventType, InboxConsumer, OutboxRelay } from '../messaging';
+import { EnqueueOptions, enqueue, EventSource, EventType, InboxConsumer, OutboxRelay } from '../messaging';
 import type { PoolClient } from 'pg';
 import type { DestinationStream } from 'pino';
 import { stopTelemetry } from '../telemetry';
@@ -42,6 +42,11 @@ export interface Outbox {
     payload: T,
     opts: EnqueueOptions,
   ): Promise<{ id: string }>;
+}
+
+/** The outbox of a service's events (also for work a service runs outside its Nest app, e.g. on a worker thread). */
+export function serviceOutbox(source: EventSource): Outbox {
+  return { enqueue: (client, type, payload, opts) => enqueue(client, source, type, payload, opts) };
 }
 
 export interface ServiceDefinition<C extends BaseServiceConfig> {
@@ -142,9 +147,7 @@ export async function startService<C extends BaseServiceConfig>(
   let app: INestApplication | undefined;
   let stopped: Promise<void> | undefined;
   const source = { city: config.CITY_ID, service: def.name, topicPrefix: config.KAFKA_TOPIC_PREFIX };
-  const outbox: Outbox = {
-    enqueue: (client, type, payload, opts) => enqueue(client, source, type, payload, opts),
-  };
+  const outbox = serviceOutbox(source);
   const relay = new OutboxRelay({ databaseUrl: config.DATABASE_URL, kafka, logger, registry });
   let consumers: InboxConsumer[] = [];
 

@@ -1,8 +1,9 @@
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { Counter, Histogram, Registry } from 'prom-client';
 import {
-  fromTimestamp,
   KAFKA,
   LOGGER,
   Logger,
@@ -12,39 +13,29 @@ import {
   PG_POOL,
   Pool,
   SERVICE_CONFIG,
-  toTimestamp,
-  withTransaction,
+  SupervisedWorker,
 } from '@citybase/platform';
-import type { TelemetryReported } from '@citybase/contracts/citybase/iot/v1/events';
-import { IotEvents } from '@citybase/contracts/events';
 import type { IotConfig } from '../config';
-import { applyPresence, INITIAL, Presence, PresenceInput } from '../presence/presence.domain';
-import {
-  ensurePartitions,
-  HistoryRow,
-  insertHistory,
-  lockPresence,
-  savePresence,
-  upsertState,
-} from './history.store';
-
-const CHUNK = 2_000;
-const DAY_MS = 86_400_000;
+import type { HistoryChunkMessage, HistoryWorkerData } from './history-worker';
+import { ChunkReport, HistoryWriter } from './history-writer';
 
 /**
- * The consumer of citybase.iot.telemetry.v1 (docs/iot.md "State and history"): per chunk of up to
- * 2,000 messages, one transaction writes the history (one multi-row insert into the daily
- * partitions, copies skipped by the primary key), the latest value per metric, and presence
- * (lifecycle messages and activity through presence.domain.ts, PresenceChanged through the
- * outbox); the offsets are committed after it. Redelivered messages change nothing.
+ * State and history (docs/iot.md "State and history"): hosts the HistoryWriter, the consumer that
+ * stores citybase.iot.telemetry.v1, and owns its metrics. IOT_HISTORY_THREAD=worker (the default)
+ * runs it on a worker thread of its own, so storing uses the machine's second core while ingest
+ * keeps the main event loop (under a backlog the two shared one loop and storing waited for ingest:
+ * docs/iot.md "Measured"); `main` runs it on the main event loop (the in-process test harness, which
+ * runs the TypeScript sources, has no built worker file to start).
  */
 @Injectable()
 export class TelemetryStore implements OnApplicationBootstrap, OnApplicationShutdown {
-  private consumer?: Consumer;
+  private inline?: HistoryWriter;
+  private worker?: SupervisedWorker;
   private readonly stored: Counter;
   private readonly chunkSize: Histogram;
   private readonly storeLag: Histogram;
   private readonly clamped: Counter;
+  private readonly workerRestarts: Counter;
 
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: IotConfig,
@@ -76,154 +67,47 @@ export class TelemetryStore implements OnApplicationBootstrap, OnApplicationShut
       help: 'Messages whose device clock was outside the kept window: stored at their receipt time',
       registers: [registry],
     });
+    this.workerRestarts = new Counter({
+      name: 'iot_history_worker_restarts_total',
+      help: 'Times the history worker thread died and was started again',
+      registers: [registry],
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const topic = this.config.KAFKA_TOPIC_PREFIX + IotEvents.TelemetryReported.topic;
-    this.consumer = this.kafka.consumer({
-      groupId: `${this.config.KAFKA_TOPIC_PREFIX}iot-telemetry-store`,
-      sessionTimeout: this.config.KAFKA_SESSION_TIMEOUT_MS,
-      maxWaitTimeInMs: 100,
-      maxBytesPerPartition: 4 * 1024 * 1024,
+    if (this.config.IOT_HISTORY_THREAD === 'worker') {
+      const workerData: HistoryWorkerData = { config: this.config };
+      this.worker = new SupervisedWorker({
+        name: 'history',
+        spawn: () => new Worker(join(__dirname, 'history-worker.js'), { workerData }),
+        onMessage: (m) => this.record((m as HistoryChunkMessage).chunk),
+        logger: this.logger,
+        // telemetry waits in Kafka meanwhile: nothing is lost, history and presence fall behind
+        onRestart: () => this.workerRestarts.inc(),
+      });
+      await this.worker.start();
+      return;
+    }
+    this.inline = new HistoryWriter({
+      config: this.config,
+      kafka: this.kafka,
+      pool: this.pool,
+      outbox: this.outbox,
+      logger: this.logger,
+      report: (r) => this.record(r),
     });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic, fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({
-        batch,
-        resolveOffset,
-        heartbeat,
-        commitOffsetsIfNecessary,
-        isRunning,
-        isStale,
-      }) => {
-        for (let i = 0; i < batch.messages.length; i += CHUNK) {
-          if (!isRunning() || isStale()) return;
-          const chunk = batch.messages.slice(i, i + CHUNK);
-          await this.storeChunk(chunk);
-          resolveOffset(chunk[chunk.length - 1]!.offset);
-          await commitOffsetsIfNecessary({
-            topics: [
-              {
-                topic: batch.topic,
-                partitions: [
-                  {
-                    partition: batch.partition,
-                    offset: (BigInt(chunk[chunk.length - 1]!.offset) + 1n).toString(),
-                  },
-                ],
-              },
-            ],
-          });
-          await heartbeat();
-        }
-      },
-    });
+    await this.inline.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.consumer?.disconnect();
+    await this.inline?.stop();
+    await this.worker?.stop();
   }
 
-  /** One transaction for a chunk of messages, in offset order. */
-  async storeChunk(messages: KafkaMessage[]): Promise<void> {
-    const decoded: TelemetryReported[] = [];
-    for (const m of messages) {
-      const type = m.headers?.ce_type?.toString();
-      if (type !== IotEvents.TelemetryReported.type || !m.value) continue;
-      try {
-        decoded.push(IotEvents.TelemetryReported.codec.decode(m.value));
-      } catch (err) {
-        this.logger.warn({ err, offset: m.offset }, 'undecodable telemetry message skipped');
-      }
-    }
-    this.chunkSize.observe(decoded.length);
-    if (decoded.length === 0) return;
-    const now = Date.now();
-    const oldest = now - this.config.IOT_HISTORY_RETENTION_DAYS * DAY_MS;
-    const rows: HistoryRow[] = [];
-    const latest = new Map<string, { deviceId: string; metric: string; value: number; measuredAt: Date }>();
-    const presenceInputs = new Map<string, PresenceInput[]>();
-    for (const t of decoded) {
-      const receivedAt = t.receivedAt ? fromTimestamp(t.receivedAt) : new Date(now);
-      let measuredAt = t.occurredAt ? fromTimestamp(t.occurredAt) : receivedAt;
-      if (measuredAt.getTime() < oldest || measuredAt.getTime() > now + DAY_MS) {
-        this.clamped.inc();
-        measuredAt = receivedAt;
-      }
-      const inputs = presenceInputs.get(t.deviceId) ?? [];
-      presenceInputs.set(t.deviceId, inputs);
-      if (t.channel === 'state') {
-        inputs.push({
-          kind: 'lifecycle',
-          online: t.online,
-          session: t.session,
-          reason: t.reason,
-          at: receivedAt,
-        });
-      } else {
-        inputs.push({ kind: 'activity', at: receivedAt });
-      }
-      const readings: Record<string, number> = {};
-      for (const r of t.readings) {
-        readings[r.metric] = r.value;
-        const key = `${t.deviceId}/${r.metric}`;
-        const prev = latest.get(key);
-        if (!prev || prev.measuredAt <= measuredAt)
-          latest.set(key, { deviceId: t.deviceId, metric: r.metric, value: r.value, measuredAt });
-      }
-      rows.push({
-        deviceId: t.deviceId,
-        measuredAt,
-        messageId: t.messageId,
-        projectId: t.tenancy?.projectId ?? '',
-        channel: t.channel,
-        eventType: t.eventType,
-        readings,
-        receivedAt,
-      });
-    }
-    const days = [...new Set(rows.map((r) => r.measuredAt.toISOString().slice(0, 10)))];
-    const tenancyOf = new Map(decoded.map((t) => [t.deviceId, t.tenancy]));
-    const written = await withTransaction(this.pool, async (client) => {
-      await ensurePartitions(client, days);
-      const n = await insertHistory(client, rows);
-      await upsertState(client, [...latest.values()]);
-      const current = await lockPresence(client, [...presenceInputs.keys()].sort());
-      const updates: { deviceId: string; p: Presence; changed: boolean }[] = [];
-      for (const [deviceId, inputs] of presenceInputs) {
-        const before = current.get(deviceId);
-        if (!before) continue; // not a registered device
-        const after = inputs.reduce(applyPresence, before ?? INITIAL);
-        const changed = after.version !== before.version;
-        updates.push({ deviceId, p: after, changed });
-        if (changed) {
-          const tenancy = tenancyOf.get(deviceId);
-          await this.outbox.enqueue(
-            client,
-            IotEvents.PresenceChanged,
-            {
-              deviceId,
-              tenancy,
-              online: after.online,
-              version: after.version,
-              reason: after.reason,
-              occurredAt: toTimestamp(after.lastSeenAt ?? new Date()),
-            },
-            {
-              key: deviceId,
-              tenancy: { operatorId: tenancy?.operatorId, projectId: tenancy?.projectId },
-            },
-          );
-        }
-      }
-      await savePresence(client, updates);
-      return n;
-    });
-    this.stored.inc(written);
-    const committed = Date.now();
-    for (const r of rows) this.storeLag.observe((committed - r.receivedAt.getTime()) / 1000);
+  private record(r: ChunkReport): void {
+    this.chunkSize.observe(r.decoded);
+    if (r.clamped > 0) this.clamped.inc(r.clamped);
+    if (r.written > 0) this.stored.inc(r.written);
+    for (const s of r.lagsS) this.storeLag.observe(s);
   }
 }
