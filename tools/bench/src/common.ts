@@ -20,11 +20,13 @@ export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 /** Progress lines go to stderr so stdout carries only the report. */
 /**
  * Spawn options of a benchmarked service process: with BENCH_CPU_PROF_DIR set, a V8 CPU profile of
- * the process is written there when it stops.
+ * the process is written there when it stops; BENCH_NODE_ARGS (space-separated) are given to node
+ * too, e.g. to try a V8 flag.
  */
 export function profiledSpawn(): { nodeArgs: string[] } {
   const dir = process.env.BENCH_CPU_PROF_DIR;
-  return { nodeArgs: dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [] };
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  return { nodeArgs: [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...extra] };
 }
 
 export function note(message: string): void {

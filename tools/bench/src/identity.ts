@@ -31,6 +31,7 @@ import {
   printBenchmarkFigures,
   REPO_ROOT,
   processUsage,
+  profiledSpawn,
   writeBenchReport,
 } from './common';
 import { intFromEnv, percentiles, perSecond, round } from './stats';
@@ -100,10 +101,11 @@ export async function runIdentity(cleanup: Cleanup): Promise<void> {
     client_id: string;
     client_secret: string;
   };
-  const identity = await spawnService('identity', ({ httpPort }) => ({
-    ...env,
-    AUTH_JWKS_URL: `http://127.0.0.1:${httpPort}/.well-known/jwks.json`,
-  }));
+  const identity = await spawnService(
+    'identity',
+    ({ httpPort }) => ({ ...env, AUTH_JWKS_URL: `http://127.0.0.1:${httpPort}/.well-known/jwks.json` }),
+    profiledSpawn(),
+  );
   cleanup.add('identity process', () => identity.stop());
   await identity.ready();
   const tokens = grpcClient(TokenServiceService, identity.grpcAddress);
