@@ -12,8 +12,10 @@ export class IngestMetrics {
   readonly lag: Histogram;
   readonly deviceLag: Histogram;
   readonly kafkaFailures: Counter;
+  private readonly receivedByChannel = new Map<string, Counter.Internal>();
 
-  constructor(registry: Registry) {
+  /** `pending`: read when /metrics is scraped, so nothing is set per message. */
+  constructor(registry: Registry, pending: () => number) {
     this.received = new Counter({
       name: 'iot_ingest_received_total',
       help: 'Device messages received from the broker',
@@ -46,6 +48,9 @@ export class IngestMetrics {
       name: 'iot_ingest_pending',
       help: 'Messages received and not yet acknowledged by Kafka (the visible queue)',
       registers: [registry],
+      collect() {
+        this.set(pending());
+      },
     });
     this.batchSize = new Histogram({
       name: 'iot_ingest_batch_size',
@@ -70,5 +75,15 @@ export class IngestMetrics {
       help: 'Kafka batches that failed and were sent again',
       registers: [registry],
     });
+  }
+
+  /** The received counter of one channel (its labelled child, looked up once per channel). */
+  receivedOn(channel: string): Counter.Internal {
+    let c = this.receivedByChannel.get(channel);
+    if (!c) {
+      c = this.received.labels({ channel });
+      this.receivedByChannel.set(channel, c);
+    }
+    return c;
   }
 }
