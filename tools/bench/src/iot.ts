@@ -41,6 +41,12 @@ export interface IotBenchParams {
   baselineMessages: number;
   /** iot processes sharing the load (shared subscription, one consumer group), as deploy/k8s runs 2. */
   replicas: number;
+  /**
+   * Messages per second the devices offer together (0: as fast as the broker acknowledges them,
+   * each device keeping `window` in flight). With a rate the figure says whether the pipeline
+   * sustains it: it stays near the rate only if every message is stored as fast as it comes.
+   */
+  rate: number;
 }
 
 export function iotBenchParams(env: NodeJS.ProcessEnv): IotBenchParams {
@@ -50,6 +56,7 @@ export function iotBenchParams(env: NodeJS.ProcessEnv): IotBenchParams {
     seconds: intFromEnv(env, 'BENCH_IOT_SECONDS', 60),
     baselineMessages: intFromEnv(env, 'BENCH_IOT_BASELINE_MESSAGES', 200_000),
     replicas: intFromEnv(env, 'BENCH_IOT_REPLICAS', 1),
+    rate: intFromEnv(env, 'BENCH_IOT_RATE', 0),
   };
 }
 
@@ -219,20 +226,39 @@ export async function runIot(cleanup: Cleanup): Promise<void> {
   let published = 0;
   let failed = 0;
   const loadStarted = now();
-  const loops = meters.map(async (d) => {
+  const publish = async (d: SimDevice, v: number) => {
+    try {
+      await d.telemetry({ energy_kwh: v, power_w: 100 });
+      published++;
+    } catch {
+      failed++;
+    }
+  };
+  const loops = meters.map(async (d, i) => {
     let v = 0;
-    await Promise.all(
-      Array.from({ length: p.window }, async () => {
-        while (running) {
-          try {
-            await d.telemetry({ energy_kwh: ++v, power_w: 100 });
-            published++;
-          } catch {
-            failed++;
-          }
-        }
-      }),
-    );
+    if (p.rate === 0) {
+      // as fast as the broker acknowledges: `window` publishes in flight all the time
+      await Promise.all(
+        Array.from({ length: p.window }, async () => {
+          while (running) await publish(d, ++v);
+        }),
+      );
+      return;
+    }
+    // paced: every 10 ms the device starts what its share of the rate owes by now (at most
+    // `window` in flight; behind that, it catches up as acknowledgements come)
+    const share = p.rate / meters.length / 1000;
+    const inFlight = new Set<Promise<void>>();
+    await new Promise((r) => setTimeout(r, (10 * i) / meters.length)); // spread the devices' ticks
+    while (running) {
+      const owed = Math.floor((now() - loadStarted) * share) - v;
+      for (let k = 0; k < owed && inFlight.size < p.window; k++) {
+        const sent = publish(d, ++v).finally(() => inFlight.delete(sent));
+        inFlight.add(sent);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await Promise.all(inFlight);
   });
   // alarms while the load runs: smoke, then clean air, each waited for on Kafka
   const alarmLatencies: number[] = [];
@@ -303,7 +329,7 @@ export async function runIot(cleanup: Cleanup): Promise<void> {
       name: 'telemetry_msgs_per_s',
       value: round(rate, 1),
       unit: 'msgs/s',
-      how: `${p.devices} simulated meters (mqtt.js, QoS 1, ${p.window} in flight each) publishing for ${p.seconds} s to the project's Mosquitto; ${p.replicas === 1 ? 'the built iot process' : `${p.replicas} built iot processes`} (shared subscription, PUBACK after Kafka, batches of up to 2000) > Kafka > iot's history consumer > PostgreSQL (synchronous_commit=${synchronousCommit}); messages stored / time from the first publish until the last was stored (${round(drainedMs / 1000, 1)} s; publishing ${round(publishMs / 1000, 1)} s at ${round(perSecond(published, publishMs), 1)}/s)`,
+      how: `${p.devices} simulated meters (mqtt.js, QoS 1, ${p.window} in flight each${p.rate > 0 ? `, offering ${p.rate} msgs/s together` : ''}) publishing for ${p.seconds} s to the project's Mosquitto; ${p.replicas === 1 ? 'the built iot process' : `${p.replicas} built iot processes`} (shared subscription, PUBACK after Kafka, batches of up to 2000) > Kafka > iot's history consumer > PostgreSQL (synchronous_commit=${synchronousCommit}); messages stored / time from the first publish until the last was stored (${round(drainedMs / 1000, 1)} s; publishing ${round(publishMs / 1000, 1)} s at ${round(perSecond(published, publishMs), 1)}/s)`,
     },
     {
       name: 'lost',

@@ -92,7 +92,7 @@ function usage(): string {
     '       BENCH_DATA_EVENTS, BENCH_DATA_OPERATORS (data; BENCH_EVENTS and BENCH_BULK_EVENTS size its backbone run, default 10,000)',
     '       BENCH_FEED_ROWS, BENCH_FEED_BATCH_ROWS (data: the feed export)',
     '       BENCH_IOT_DEVICES, BENCH_IOT_WINDOW, BENCH_IOT_SECONDS, BENCH_IOT_BASELINE_MESSAGES, BENCH_IOT_REPLICAS,',
-    '       BENCH_IOT_HISTORY_THREAD (iot: worker, the default, or main)',
+    '       BENCH_IOT_RATE (offered msgs/s, default 0: as fast as the broker takes), BENCH_IOT_HISTORY_THREAD (worker or main) (iot)',
     '       BENCH_CITY_RATE, BENCH_CITY_SECONDS, BENCH_CITY_OPERATORS, BENCH_CITY_COMMUNITIES, BENCH_CITY_HOUSEHOLDS (city)',
     '       BENCH_POINTS_SCRIPTS, BENCH_POINTS_HOT_SCRIPTS, BENCH_POINTS_ACCOUNTS, BENCH_POINTS_CONCURRENCY (points)',
     'other: BENCH_LOG_LEVEL (default warn), BENCH_STALL_SECONDS (hang guard, default 60), BENCH_PGBENCH_BIN,',
