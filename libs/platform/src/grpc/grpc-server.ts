@@ -3,7 +3,9 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { HealthImplementation, ServingStatusMap } from 'grpc-health-check';
+import type { Registry } from 'prom-client';
 import { guardServer, GuardServerOptions } from '../auth/rpc-auth';
+import { meterServer } from './grpc-metrics';
 import { RequestScreen, screenServer } from './request-hygiene';
 
 /** Fully-qualified service name (e.g. citybase.payment.v1.PaymentService) to its ts-proto grpc-js definition. */
@@ -20,7 +22,8 @@ export interface GrpcServerKit {
  * (int64 stays bigint; see docs/adr/0003), not proto-loader's. Every server also serves
  * grpc.health.v1.Health (overall "" and per service) and server reflection from the contracts'
  * descriptor set, both open; every RPC of `services` is authenticated (libs/platform auth/rpc-auth),
- * then its request is screened (grpc/request-hygiene: no NUL, no invalid UTF-8, no overlong string).
+ * then its request is screened (grpc/request-hygiene: no NUL, no invalid UTF-8, no overlong string);
+ * every call of `services` is counted and timed by its final status (grpc/grpc-metrics).
  */
 export function createGrpcServerKit(opts: {
   host: string;
@@ -28,7 +31,9 @@ export function createGrpcServerKit(opts: {
   services: GrpcServiceMap;
   descriptorSet: Buffer;
   /** Authenticates every call of `services` (not health or reflection); see guardServer. */
-  guard: GuardServerOptions;
+  guard: Omit<GuardServerOptions, 'registry'>;
+  /** Where the calls' metrics and the guard's refusals are counted. */
+  registry: Registry;
 }): GrpcServerKit {
   const names = Object.keys(opts.services);
   const initial: ServingStatusMap = { '': 'NOT_SERVING' };
@@ -60,8 +65,10 @@ export function createGrpcServerKit(opts: {
         onLoadPackageDefinition: (_pkg: unknown, server: Pick<grpc.Server, 'addService'>) => {
           health.addToServer(server as grpc.Server);
           reflection.addToServer(server);
-          // after health and reflection, which stay open; before Nest adds the application's services
-          guardServer(server, opts.guard);
+          // after health and reflection, which stay open; before Nest adds the application's services.
+          // Metering first, so that its handlers wrap the guard's: refused calls are counted too.
+          meterServer(server, opts.registry);
+          guardServer(server, { ...opts.guard, registry: opts.registry });
           // installed after the guard, so it wraps it: authentication first, then the screen
           screenServer(server, screen, opts.guard.logger);
         },

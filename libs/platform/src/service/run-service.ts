@@ -13,7 +13,7 @@ import { DomainError } from '../errors';
 import { toGrpcError } from '../grpc/status-mapping';
 import { BaseServiceConfig, ConfigError, loadConfig } from '../config';
 import { createPool, MigrationSource, registerRoundTripMetric, runMigrations } from '../db';
-import { createGrpcServerKit, GrpcErrorFilter, GrpcMetricsInterceptor, GrpcServiceMap } from '../grpc';
+import { createGrpcServerKit, GrpcErrorFilter, GrpcServiceMap } from '../grpc';
 import { OpsController, Readiness } from '../http';
 import { createKafka, ensureTopics } from '../kafka';
 import { createLogger, Logger, NestPinoLogger } from '../logging';
@@ -195,7 +195,8 @@ export async function startService<C extends BaseServiceConfig>(
       port: config.GRPC_PORT,
       services: def.grpcServices,
       descriptorSet: def.descriptorSet,
-      guard: { authenticator, logger, registry },
+      guard: { authenticator, logger },
+      registry,
     });
 
     @Module({
@@ -219,9 +220,9 @@ export async function startService<C extends BaseServiceConfig>(
 
     app = await NestFactory.create(RootModule, { logger: new NestPinoLogger(logger), abortOnError: false });
     // No enableShutdownHooks: runService() owns the signals and calls stop(), which closes the app.
-    // Hybrid app: global filters and interceptors must be set on the app and inherited by gRPC.
+    // Hybrid app: global filters must be set on the app and inherited by gRPC. No global interceptor:
+    // calls are metered on the transport (grpc/grpc-metrics), not in Nest's interceptor chain.
     app.useGlobalFilters(new GrpcErrorFilter(logger));
-    app.useGlobalInterceptors(new GrpcMetricsInterceptor(registry));
     app.connectMicroservice<MicroserviceOptions>(kit.options, { inheritAppConfig: true });
     // the feature modules' @EventConsumer providers, one InboxConsumer per consumer name
     consumers = discoverEventConsumers(app.get(DiscoveryService)).map(({ name, options, subscribers }) => {
