@@ -1,5 +1,5 @@
 import mqttPacket from 'mqtt-packet';
-import { pubackBytes } from './mqtt-connection';
+import { filterLevels, levelsMatch, pubackBytes } from './mqtt-connection';
 
 describe('pubackBytes', () => {
   it('writes the PUBACKs mqtt-packet generates for a success without properties, back to back', () => {
@@ -21,5 +21,32 @@ describe('pubackBytes', () => {
     });
     parser.parse(pubackBytes([7, 8, 9]));
     expect(seen).toEqual([7, 8, 9]);
+  });
+});
+
+describe('topic filter matching', () => {
+  const matches = (filter: string, topic: string) => levelsMatch(filterLevels(filter), topic.split('/'));
+
+  it('matches + as one level and # as the rest, level by level', () => {
+    expect(matches('city/+/devices/+/telemetry', 'city/p/devices/d/telemetry')).toBe(true);
+    expect(matches('city/+/devices/+/telemetry', 'city/p/devices/d/events')).toBe(false);
+    expect(matches('city/+/devices/+/telemetry', 'city/p/devices/telemetry')).toBe(false);
+    expect(matches('city/+/devices/+/commands/ack', 'city/p/devices/d/commands/ack')).toBe(true);
+    expect(matches('city/+/devices/+/commands/ack', 'city/p/devices/d/commands')).toBe(false);
+    expect(matches('city/#', 'city/p/devices/d/state')).toBe(true);
+    expect(matches('city/_iot/handback/iot-1', 'city/_iot/handback/iot-1')).toBe(true);
+    expect(matches('city/_iot/handback/iot-1', 'city/_iot/handback/iot-2')).toBe(false);
+  });
+
+  it('matches a shared subscription by its filter without $share/<group>/', () => {
+    expect(filterLevels('$share/iot/city/+/devices/+/alarms')).toEqual([
+      'city',
+      '+',
+      'devices',
+      '+',
+      'alarms',
+    ]);
+    expect(matches('$share/iot/city/+/devices/+/alarms', 'city/p/devices/d/alarms')).toBe(true);
+    expect(matches('$share/iot/city/+/devices/+/alarms', '$share/iot/city/p/devices/d/alarms')).toBe(false);
   });
 });

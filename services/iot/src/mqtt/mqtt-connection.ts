@@ -11,6 +11,8 @@ export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPa
 
 interface Subscription {
   filter: string;
+  /** The filter's levels that topics are matched against (filterLevels), split once. */
+  levels: readonly string[];
   qos: 0 | 1;
   handler: MessageHandler;
   /** PUBACK only after the handler's promise resolved (docs/iot.md "Ingest"). */
@@ -158,8 +160,10 @@ export class MqttConnection {
     handler: MessageHandler,
     opts: { shareGroup?: string; ackAfterHandled?: boolean; qos?: 0 | 1 } = {},
   ): Promise<void> {
+    const subscribed = opts.shareGroup ? sharedSubscription(opts.shareGroup, filter) : filter;
     const sub: Subscription = {
-      filter: opts.shareGroup ? sharedSubscription(opts.shareGroup, filter) : filter,
+      filter: subscribed,
+      levels: filterLevels(subscribed),
       qos: opts.qos ?? 1,
       handler,
       ackAfterHandled: opts.ackAfterHandled ?? false,
@@ -212,6 +216,7 @@ export class MqttConnection {
     const generation = this.generation;
     this.subscriptions.unshift({
       filter: markerTopic,
+      levels: filterLevels(markerTopic),
       qos: 1,
       handler: (_topic, payload) => {
         if (payload.toString() === marker) markerSeen();
@@ -263,7 +268,9 @@ export class MqttConnection {
   }
 
   private match(topic: string): Subscription | undefined {
-    return this.subscriptions.find((s) => topicMatches(stripShare(s.filter), topic));
+    // once per message: the topic split once, the filters split when subscribed
+    const levels = topic.split('/');
+    return this.subscriptions.find((s) => levelsMatch(s.levels, levels));
   }
 
   private dispatch(topic: string, payload: Buffer, packet: IPublishPacket): void {
@@ -374,14 +381,14 @@ function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-function stripShare(filter: string): string {
-  return filter.startsWith('$share/') ? filter.split('/').slice(2).join('/') : filter;
+/** A subscription filter's levels as topics are matched against them: without `$share/<group>/`. */
+export function filterLevels(filter: string): string[] {
+  const levels = filter.split('/');
+  return levels[0] === '$share' ? levels.slice(2) : levels;
 }
 
-/** MQTT topic filter matching (+ one level, # the rest). */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
+/** MQTT topic filter matching (+ one level, # the rest) on the filter's and the topic's levels. */
+export function levelsMatch(f: readonly string[], t: readonly string[]): boolean {
   for (let i = 0; i < f.length; i++) {
     if (f[i] === '#') return true;
     if (i >= t.length) return false;

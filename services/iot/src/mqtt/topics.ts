@@ -26,7 +26,20 @@ export function assertTopicLevel(what: string, value: string): string {
 /** The level after the root of iot's own topics (never a device topic: no "devices" level after it). */
 const IOT_OWN = '_iot';
 
+/** What a device topic names. */
+export interface DeviceTopic {
+  readonly projectId: string;
+  readonly deviceId: string;
+  readonly channel: Channel;
+}
+
+/** Parsed topics kept by Topics.parse: more than a city's devices times their channels; cleared when full. */
+const PARSED_TOPICS_MAX = 100_000;
+
 export class Topics {
+  /** Every message's topic is parsed: by topic, the answer (null: not a device topic). */
+  private readonly parsed = new Map<string, DeviceTopic | null>();
+
   constructor(readonly root: string) {
     assertTopicLevel('topic root', root);
   }
@@ -54,7 +67,16 @@ export class Topics {
   }
 
   /** A device topic's parts, or undefined for a topic outside the layout. */
-  parse(topic: string): { projectId: string; deviceId: string; channel: Channel } | undefined {
+  parse(topic: string): DeviceTopic | undefined {
+    const known = this.parsed.get(topic);
+    if (known !== undefined) return known ?? undefined;
+    const parsed = this.parseLevels(topic);
+    if (this.parsed.size >= PARSED_TOPICS_MAX) this.parsed.clear();
+    this.parsed.set(topic, parsed ?? null);
+    return parsed;
+  }
+
+  private parseLevels(topic: string): DeviceTopic | undefined {
     const parts = topic.split('/');
     if (parts.length < 5 || parts[0] !== this.root || parts[2] !== 'devices') return undefined;
     const channel = parts.slice(4).join('/');
@@ -63,7 +85,7 @@ export class Topics {
     const projectId = parts[1] as string;
     const deviceId = parts[3] as string;
     if (!LEVEL.test(projectId) || !LEVEL.test(deviceId)) return undefined;
-    return { projectId, deviceId, channel: channel as Channel };
+    return Object.freeze({ projectId, deviceId, channel: channel as Channel });
   }
 }
 
