@@ -1,13 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type {
-  Metadata,
-  sendUnaryData,
-  Server,
-  ServerUnaryCall,
-  ServerWritableStream,
-  ServiceDefinition,
-  UntypedHandleCall,
-} from '@grpc/grpc-js';
+import type { Metadata, Server, ServiceDefinition, UntypedHandleCall } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
@@ -18,6 +10,7 @@ import { AuthError } from './auth-error';
 import { assertScope, CitybaseClaims, parseClaims } from './claims';
 import { KeyResolver, verifyJwt } from './jwt';
 import type { RevocationCheck } from './revocations';
+import type { UnaryImpl, ServerStreamImpl } from '../grpc/handler-types';
 
 export interface RpcAuthenticatorOptions {
   /** What every RPC declares (rpcAuthDeclarations() of the contracts' descriptor set), by gRPC path. */
@@ -137,9 +130,6 @@ export interface GuardServerOptions {
   logger: Pick<Logger, 'info' | 'error'>;
   registry?: Registry;
 }
-
-type UnaryImpl = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
-type ServerStreamImpl = (call: ServerWritableStream<unknown, unknown>) => void;
 
 /**
  * Makes every service later added to `server` authenticate each call before its handler runs. Called

@@ -1,16 +1,7 @@
-import type {
-  sendUnaryData,
-  Server,
-  ServerUnaryCall,
-  ServerWritableStream,
-  ServiceDefinition,
-  UntypedHandleCall,
-} from '@grpc/grpc-js';
+import type { Server, ServiceDefinition, UntypedHandleCall } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { Counter, Histogram, Registry } from 'prom-client';
-
-type UnaryImpl = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
-type ServerStreamImpl = (call: ServerWritableStream<unknown, unknown>) => void;
+import type { UnaryImpl, ServerStreamImpl } from './handler-types';
 
 /** The status a handler answered with: what its callback or stream error carried (grpc-js's reading). */
 function statusOf(err: unknown): number {

@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type {
-  sendUnaryData,
-  Server,
-  ServerUnaryCall,
-  ServerWritableStream,
-  ServiceDefinition,
-  UntypedHandleCall,
-} from '@grpc/grpc-js';
+import type { Server, ServerWritableStream, ServiceDefinition, UntypedHandleCall } from '@grpc/grpc-js';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import {
   DescriptorProto,
@@ -17,6 +10,7 @@ import {
 import type { Logger } from 'pino';
 import { DomainError } from '../errors';
 import { errorMetadata, toGrpcError } from './status-mapping';
+import type { UnaryImpl } from './handler-types';
 
 /**
  * Input hygiene at the transport edge (docs/request-hygiene.md). Every string of every request
@@ -222,8 +216,6 @@ export function violationError(v: RequestViolation): DomainError {
     ? DomainError.invalid(v.field, v.rule, v.code)
     : new DomainError('invalid_argument', v.code, `request: ${v.rule}`);
 }
-
-type UnaryImpl = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
 
 /**
  * Makes every service later added to `server` screen its requests (see the top of this file).
