@@ -1,10 +1,21 @@
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 /** Topic of a domain's business facts (ARCHITECTURE.md section 4). */
 export const eventsTopic = (domain: string): string => `citybase.${domain}.events.v1`;
 
 /** What ts-proto generates for every message: a protobuf codec. */
 export interface MessageCodec<T> {
-  encode(message: T): { finish(): Uint8Array };
+  /** `writer`: one to write into instead of a new one (its finish() answers a copy and resets it). */
+  encode(message: T, writer?: BinaryWriter): { finish(): Uint8Array };
   decode(input: Uint8Array): T;
+}
+
+/**
+ * Encodes messages of one type with one writer kept between calls, for a path that encodes many
+ * (a new writer grows its buffer from 128 bytes for every message): each call answers its own copy.
+ */
+export function reusingEncoder<T>(codec: MessageCodec<T>): (message: T) => Uint8Array {
+  const writer = new BinaryWriter();
+  return (message) => codec.encode(message, writer).finish();
 }
 
 /**

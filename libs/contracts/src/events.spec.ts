@@ -2,8 +2,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { loadDescriptorSet } from './descriptors';
-import { defineEvent } from './event-types';
-import { allEvents, PaymentEvents } from './events';
+import { defineEvent, reusingEncoder } from './event-types';
+import { allEvents, IotEvents, PaymentEvents } from './events';
 import { PaymentCreated } from './citybase/payment/v1/events';
 
 interface FieldDescriptor {
@@ -69,5 +69,26 @@ describe('event registry', () => {
     expect(() => defineEvent('citybase.payment.v1.PaymentCreated', PaymentCreated, 'citybase.settlement.events.v1')).toThrow(
       /does not belong to domain payment/,
     );
+  });
+});
+
+describe('reusingEncoder', () => {
+  it('answers the bytes a fresh encode answers, each call its own copy, small after large', () => {
+    const codec = IotEvents.TelemetryReported.codec;
+    const message = (deviceId: string, readings: number) => ({
+      ...codec.decode(new Uint8Array()),
+      deviceId,
+      messageId: `m-${readings}`,
+      readings: Array.from({ length: readings }, (_, i) => ({ metric: `metric_${i}`, value: i / 3 })),
+    });
+    const encode = reusingEncoder(codec);
+    const messages = [message('device-large', 40), message('d', 1), message('device-2', 3)];
+    const answers = messages.map((m) => encode(m));
+    // a later call does not write into an earlier answer
+    expect(answers.map((a) => Buffer.from(a).toString('hex'))).toEqual(
+      messages.map((m) => Buffer.from(codec.encode(m).finish()).toString('hex')),
+    );
+    expect(codec.decode(answers[1]!).deviceId).toBe('d');
+    expect(answers[0]!.byteLength).toBeGreaterThan(500);
   });
 });

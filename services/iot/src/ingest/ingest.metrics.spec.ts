@@ -1,3 +1,4 @@
+import { createHash, randomBytes, randomUUID } from 'crypto';
 import { Registry } from 'prom-client';
 import { IngestMetrics } from './ingest.metrics';
 import { deviceEventId } from './ingest.service';
@@ -45,5 +46,20 @@ describe('deviceEventId', () => {
     );
     // what the Hash-object version (createHash('sha1')) gave for this message
     expect(id).toBe('9bf4ac86-cc92-5d8d-9e91-639ffbc10a5f');
+  });
+
+  it('gives every message the id the hex-string version gave it', () => {
+    // the earlier formatting, from the SHA-1's hex digits (ids must not change across versions)
+    const earlier = (deviceId: string, messageId: string, kind: string) => {
+      const h = createHash('sha1').update(`${kind}/${deviceId}/${messageId}`).digest('hex');
+      const variant = ((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16);
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+    };
+    const cases = Array.from({ length: 2_000 }, (_, i) => [
+      randomUUID(),
+      i % 3 === 0 ? `设备-${i}` : randomBytes(i % 40).toString('base64url'),
+      i % 2 === 0 ? 'citybase.iot.v1.TelemetryReported' : 'citybase.iot.v1.AlarmSignal',
+    ]) as [string, string, string][];
+    expect(cases.map((c) => deviceEventId(...c))).toEqual(cases.map((c) => earlier(...c)));
   });
 });

@@ -14,6 +14,7 @@ import {
   toTimestamp,
 } from '@citybase/platform';
 import { AlarmSeverity } from '@citybase/contracts/citybase/iot/v1/iot';
+import { reusingEncoder } from '@citybase/contracts/event-types';
 import { IotEvents } from '@citybase/contracts/events';
 import type { IotConfig } from '../config';
 import { DeviceDirectory, DeviceEntry } from '../devices/device-directory';
@@ -32,6 +33,8 @@ const SEVERITY: Record<string, AlarmSeverity> = {
   CRITICAL: AlarmSeverity.ALARM_SEVERITY_CRITICAL,
 };
 
+const NO_READINGS = Object.freeze([]) as unknown as ParsedMessage['readings'];
+
 interface Outgoing {
   topic: string;
   message: Message;
@@ -47,9 +50,22 @@ interface Outgoing {
  */
 export function deviceEventId(deviceId: string, messageId: string, kind: string): string {
   // one-shot hash: no Hash object per message (it was the largest part of enqueue's own time)
-  const h = hash('sha1', `${kind}/${deviceId}/${messageId}`, 'hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+  const h = hash('sha1', `${kind}/${deviceId}/${messageId}`, 'buffer');
+  h[6] = (h[6]! & 0x0f) | 0x50; // version 5
+  h[8] = (h[8]! & 0x3f) | 0x80; // RFC 4122 variant
+  // the 16 bytes as hex into a reused buffer, then one string (no slices to join)
+  for (let i = 0; i < 16; i++) {
+    const at = UUID_HEX_AT[i]!;
+    ID_CHARS[at] = HEX_DIGITS[h[i]! >> 4]!;
+    ID_CHARS[at + 1] = HEX_DIGITS[h[i]! & 0x0f]!;
+  }
+  return ID_CHARS.toString('latin1', 0, 36);
 }
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** Where byte i's two hex digits go in the 8-4-4-4-12 form. */
+const UUID_HEX_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+const ID_CHARS = Buffer.from('00000000-0000-0000-0000-000000000000', 'latin1');
 
 /**
  * Ingest without loss (docs/iot.md "Ingest"): device messages from the broker's shared
@@ -83,6 +99,8 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
   private readonly telemetryTopic: string;
   private readonly alarmsTopic: string;
   private readonly source: { city: string; service: string };
+  private readonly encodeTelemetry = reusingEncoder(IotEvents.TelemetryReported.codec);
+  private readonly encodeAlarm = reusingEncoder(IotEvents.AlarmSignal.codec);
 
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: IotConfig,
@@ -183,41 +201,38 @@ export class IngestService implements OnModuleInit, OnApplicationShutdown {
     const receivedTs = toTimestamp(new Date(receivedAt));
     const parts: Promise<void>[] = [];
     if (m.channel !== 'alarms') {
-      const value = IotEvents.TelemetryReported.codec
-        .encode({
-          deviceId: device.deviceId,
-          tenancy,
-          readings: m.readings,
-          occurredAt,
-          messageId: m.messageId,
-          channel: m.channel,
-          eventType: m.eventType,
-          receivedAt: receivedTs,
-          online: m.state?.online ?? false,
-          session: m.state?.session ?? 0n,
-          reason: m.state?.reason ?? '',
-        })
-        .finish();
+      const value = this.encodeTelemetry({
+        deviceId: device.deviceId,
+        tenancy,
+        readings: m.readings,
+        occurredAt,
+        messageId: m.messageId,
+        channel: m.channel,
+        eventType: m.eventType,
+        receivedAt: receivedTs,
+        online: m.state?.online ?? false,
+        session: m.state?.session ?? 0n,
+        reason: m.state?.reason ?? '',
+      });
       parts.push(
         this.enqueue(this.telemetryTopic, IotEvents.TelemetryReported.type, device, m, value, receivedAt),
       );
     }
-    const watched = device.profile ? watchedMetrics(device.profile) : new Set<string>();
-    const alarmReadings = m.readings.filter((r) => watched.has(r.metric));
+    const watched = device.profile ? watchedMetrics(device.profile) : undefined;
+    const alarmReadings =
+      watched && watched.size > 0 ? m.readings.filter((r) => watched.has(r.metric)) : NO_READINGS;
     if (m.alarm || alarmReadings.length > 0) {
-      const value = IotEvents.AlarmSignal.codec
-        .encode({
-          deviceId: device.deviceId,
-          tenancy,
-          messageId: m.messageId,
-          readings: alarmReadings,
-          alarmType: m.alarm?.type ?? '',
-          alarmActive: m.alarm?.active ?? false,
-          severity: m.alarm ? (SEVERITY[m.alarm.severity] ?? AlarmSeverity.ALARM_SEVERITY_WARNING) : 0,
-          occurredAt,
-          receivedAt: receivedTs,
-        })
-        .finish();
+      const value = this.encodeAlarm({
+        deviceId: device.deviceId,
+        tenancy,
+        messageId: m.messageId,
+        readings: alarmReadings,
+        alarmType: m.alarm?.type ?? '',
+        alarmActive: m.alarm?.active ?? false,
+        severity: m.alarm ? (SEVERITY[m.alarm.severity] ?? AlarmSeverity.ALARM_SEVERITY_WARNING) : 0,
+        occurredAt,
+        receivedAt: receivedTs,
+      });
       parts.push(this.enqueue(this.alarmsTopic, IotEvents.AlarmSignal.type, device, m, value, receivedAt));
     }
     return parts.length === 1 ? parts[0]! : Promise.all(parts).then(() => undefined);

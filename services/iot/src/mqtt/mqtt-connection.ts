@@ -103,6 +103,9 @@ export class MqttConnection {
       // we resubscribe ourselves on every connect without a session (below)
       resubscribe: false,
       customHandleAcks: (_topic, _message, _packet, done) => done(0),
+      // mqtt.js logs every packet through `debug`, which builds its arguments even when off:
+      // nothing to log unless DEBUG names something (then mqtt.js's own logger decides)
+      ...(process.env.DEBUG ? {} : { log: () => undefined }),
     };
     const client = mqtt.connect(this.opts.url, options);
     this.client = client;

@@ -128,7 +128,17 @@ export function defaultProfile(kind: DeviceKindName): DeviceProfile {
   return BY_NAME.get(kind.replace(/_/g, '-')) as DeviceProfile;
 }
 
-/** The metrics any rule of the profile watches (what ingest also routes to the alarms topic). */
-export function watchedMetrics(profile: DeviceProfile): Set<string> {
-  return new Set(profile.rules.map((r) => r.metric));
+const WATCHED = new WeakMap<DeviceProfile, ReadonlySet<string>>();
+
+/**
+ * The metrics any rule of the profile watches (what ingest also routes to the alarms topic): made
+ * once per profile (ingest asks for every message; a profile's rules do not change).
+ */
+export function watchedMetrics(profile: DeviceProfile): ReadonlySet<string> {
+  let watched = WATCHED.get(profile);
+  if (!watched) {
+    watched = new Set(profile.rules.map((r) => r.metric));
+    WATCHED.set(profile, watched);
+  }
+  return watched;
 }
