@@ -174,6 +174,10 @@ export async function runIot(cleanup: Cleanup): Promise<void> {
         ...(process.env.BENCH_IOT_HISTORY_THREAD
           ? { IOT_HISTORY_THREAD: process.env.BENCH_IOT_HISTORY_THREAD }
           : {}),
+        // to compare another in-flight window (default: iot's own)
+        ...(process.env.BENCH_IOT_RECEIVE_MAXIMUM
+          ? { IOT_MQTT_RECEIVE_MAXIMUM: process.env.BENCH_IOT_RECEIVE_MAXIMUM }
+          : {}),
         LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       },
       profiledSpawn(),

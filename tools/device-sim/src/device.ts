@@ -88,6 +88,9 @@ export class SimDevice {
       reconnectPeriod: this.options.reconnect === false ? 0 : 500,
       connectTimeout: 10_000,
       will: { topic: this.topic('state'), payload: Buffer.from(will), qos: 1, retain: false },
+      // mqtt.js logs every packet through `debug`, which builds its arguments even when off:
+      // nothing to log unless DEBUG names something (then mqtt.js's own logger decides)
+      ...(process.env.DEBUG ? {} : { log: () => undefined }),
     };
     const client = mqtt.connect(this.credentials.mqttUrl, opts);
     this.client = client;
