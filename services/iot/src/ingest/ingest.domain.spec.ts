@@ -38,6 +38,12 @@ describe('parsing device messages', () => {
       ok: false,
       reason: 'malformed',
     });
+    expect(
+      parseDeviceMessage('telemetry', json({ id: 'x', ts: 1_796_668_141_845, readings: { t: 1 } })),
+    ).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
     expect(parseDeviceMessage('alarms', json({ id: 'x', type: 'SMOKE', active: 'yes' }))).toEqual({
       ok: false,
       reason: 'malformed',
@@ -46,6 +52,17 @@ describe('parsing device messages', () => {
       ok: false,
       reason: 'malformed',
     });
+  });
+
+  it('keeps every reading in the order sent, a "__proto__" metric refused like any other bad name', () => {
+    const r = parseDeviceMessage('telemetry', json({ id: 'r', readings: { b_2: 2, a_1: 1, z: -0.5 } }));
+    expect(r.ok && r.message.readings).toEqual([
+      { metric: 'b_2', value: 2 },
+      { metric: 'a_1', value: 1 },
+      { metric: 'z', value: -0.5 },
+    ]);
+    const proto = Buffer.from('{"id":"p","readings":{"t":1,"__proto__":{"x":1}}}');
+    expect(parseDeviceMessage('telemetry', proto)).toEqual({ ok: false, reason: 'malformed' });
   });
 
   it('reads alarms and lifecycle messages', () => {

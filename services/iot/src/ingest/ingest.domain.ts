@@ -38,14 +38,18 @@ export function parseDeviceMessage(channel: UpChannel, payload: Buffer): ParseRe
   if (typeof b.id !== 'string' || !ID.test(b.id)) return { ok: false, reason: 'no_message_id' };
   let ts: Date | undefined;
   if (b.ts !== undefined) {
-    if (typeof b.ts !== 'string' || Number.isNaN(Date.parse(b.ts))) return { ok: false, reason: 'malformed' };
-    ts = new Date(b.ts);
+    const at = typeof b.ts === 'string' ? Date.parse(b.ts) : NaN; // parsed once
+    if (Number.isNaN(at)) return { ok: false, reason: 'malformed' };
+    ts = new Date(at);
   }
   const readings: { metric: string; value: number }[] = [];
   if (b.readings !== undefined) {
     if (typeof b.readings !== 'object' || b.readings === null || Array.isArray(b.readings))
       return { ok: false, reason: 'malformed' };
-    for (const [metric, value] of Object.entries(b.readings as Record<string, unknown>)) {
+    const given = b.readings as Record<string, unknown>;
+    // a parsed JSON object: its keys are its own enumerable properties (no entries array per message)
+    for (const metric in given) {
+      const value = given[metric];
       if (!METRIC.test(metric) || typeof value !== 'number' || !Number.isFinite(value))
         return { ok: false, reason: 'malformed' };
       readings.push({ metric, value });
