@@ -399,7 +399,7 @@ describe('help', () => {
       expect(text).toContain('--credentials <file>');
     }
     const mutating =
-      /create|rotate|revoke|(^| )set|issue|activate|pause|end$|codes|grant$|classify|scan$|cancel|refund|register|pay$/.test(
+      /create|rotate|revoke|(^| )set|issue|activate|pause|end$|codes|grant$|classify|scan$|cancel|refund|register|pay$|bind$|configure$/.test(
         name,
       );
     expect(text.includes('--request-id <id>')).toBe(mutating);

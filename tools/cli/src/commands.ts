@@ -3,8 +3,16 @@
 // UsageErrors (exit code 2) with our messages, each naming the help topic to read.
 import { Command as CommanderCommand, type CommanderError, Option } from 'commander';
 import { ProjectKind } from '@citybase/contracts/citybase/identity/v1/tenancy';
+import type { BindDoorRequest } from '@citybase/contracts/citybase/iot/v1/access';
+import type { ChargingTariff, ConfigureChargerRequest } from '@citybase/contracts/citybase/iot/v1/charging';
 import { CommandKind } from '@citybase/contracts/citybase/iot/v1/commands';
 import { DeviceKind } from '@citybase/contracts/citybase/iot/v1/iot';
+import type {
+  CreateLotRequest,
+  IssuePassRequest,
+  ParkingTariff,
+  SetParkingTariffRequest,
+} from '@citybase/contracts/citybase/iot/v1/parking';
 import { PaymentScenario } from '@citybase/contracts/citybase/payment/v1/payment';
 import {
   type Campaign,
@@ -158,6 +166,33 @@ export type Command =
     }
   | { name: 'device command get'; auth: AuthOptions; operatorId: string; commandId: string }
   | { name: 'parking session get'; auth: AuthOptions; operatorId: string; sessionId: string }
+  | {
+      name: 'parking lot create';
+      auth: AuthOptions;
+      requestId?: string;
+      request: Omit<CreateLotRequest, 'requestId'>;
+    }
+  | { name: 'parking lot get'; auth: AuthOptions; operatorId: string; lotId: string }
+  | {
+      name: 'parking tariff set';
+      auth: AuthOptions;
+      requestId?: string;
+      request: Omit<SetParkingTariffRequest, 'requestId'>;
+    }
+  | {
+      name: 'parking pass issue';
+      auth: AuthOptions;
+      requestId?: string;
+      request: Omit<IssuePassRequest, 'requestId'>;
+    }
+  | {
+      name: 'charging charger configure';
+      auth: AuthOptions;
+      requestId?: string;
+      request: Omit<ConfigureChargerRequest, 'requestId'>;
+    }
+  | { name: 'charging charger get'; auth: AuthOptions; operatorId: string; deviceId: string }
+  | { name: 'door bind'; auth: AuthOptions; requestId?: string; request: Omit<BindDoorRequest, 'requestId'> }
   | { name: 'charging session get'; auth: AuthOptions; operatorId: string; sessionId: string }
   | {
       name: 'charging session pay';
@@ -381,6 +416,24 @@ export const PAYMENT_SCENARIOS: ReadonlyMap<string, PaymentScenario> = new Map(
     .filter((e): e is [string, PaymentScenario] => typeof e[1] === 'number' && e[1] > 0)
     .map(([key, value]) => [key.replace(/^PAYMENT_SCENARIO_/, '').toLowerCase(), value]),
 );
+
+/** Who a lot or charger belongs to and who is paid: --operator, --project, --merchant. */
+const PARKING_TENANCY_OPTIONS: Record<string, OptionSpec> = {
+  operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+  project: { type: 'string', value: '<id>', required: true, description: 'project_id' },
+  merchant: { type: 'string', value: '<id>', required: true, description: 'merchant_id paid the fees' },
+};
+
+const PARKING_TARIFF_OPTIONS: Record<string, OptionSpec> = {
+  'free-minutes': {
+    type: 'string',
+    value: '<minutes>',
+    description: 'a stay this short is free (default 0)',
+  },
+  'hourly-rate': { type: 'string', value: '<minor>', required: true, description: 'per started hour' },
+  'daily-cap': { type: 'string', value: '<minor>', description: 'most per 24 hours (default 0: no cap)' },
+  currency: { type: 'string', value: '<code>', description: 'default CNY' },
+};
 
 const SPECS: CommandSpec[] = [
   {
@@ -1503,6 +1556,218 @@ const SPECS: CommandSpec[] = [
     }),
   },
   {
+    name: 'parking lot create',
+    summary: 'create a parking lot with its cameras, exit gate and tariff (ParkingService.CreateLot)',
+    details: [
+      'The entry and exit plate cameras and the exit gate are devices of the project (citybase device',
+      'register). Money in minor units (fen) of --currency. The merchant is who the fees are paid to.',
+      'Needs scope iot:configure; a repeat of the request id answers the same lot.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      ...PARKING_TENANCY_OPTIONS,
+      name: { type: 'string', value: '<text>', required: true, description: "the lot's name" },
+      capacity: { type: 'string', value: '<n>', required: true, description: 'parking spaces' },
+      'entry-camera': {
+        type: 'string',
+        value: '<device-id>',
+        required: true,
+        description: 'entry plate camera',
+      },
+      'exit-camera': {
+        type: 'string',
+        value: '<device-id>',
+        required: true,
+        description: 'exit plate camera',
+      },
+      'exit-gate': { type: 'string', value: '<device-id>', required: true, description: 'exit gate' },
+      ...PARKING_TARIFF_OPTIONS,
+    },
+    build: (v) => ({
+      name: 'parking lot create',
+      auth: v.auth(),
+      ...withRequestId(v),
+      request: {
+        tenancy: parkingTenancy(v),
+        name: v.required('name'),
+        capacity: v.int32('capacity'),
+        entryCameraId: v.required('entry-camera'),
+        exitCameraId: v.required('exit-camera'),
+        exitGateId: v.required('exit-gate'),
+        tariff: parkingTariffOf(v),
+      },
+    }),
+  },
+  {
+    name: 'parking lot get',
+    summary: 'a parking lot: devices, tariff and vehicles inside (ParkingService.GetLot)',
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      id: { type: 'string', value: '<lot-id>', required: true, description: 'lot_id' },
+    },
+    build: (v) => ({
+      name: 'parking lot get',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      lotId: v.required('id'),
+    }),
+  },
+  {
+    name: 'parking tariff set',
+    summary: "replace a lot's tariff; stays that exit later pay it (ParkingService.SetParkingTariff)",
+    details: ['Money in minor units (fen) of --currency. Needs scope iot:configure.'],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      lot: { type: 'string', value: '<lot-id>', required: true, description: 'lot_id' },
+      ...PARKING_TARIFF_OPTIONS,
+    },
+    build: (v) => ({
+      name: 'parking tariff set',
+      auth: v.auth(),
+      ...withRequestId(v),
+      request: {
+        tenancy: { operatorId: v.required('operator'), projectId: '', merchantId: '' },
+        lotId: v.required('lot'),
+        tariff: parkingTariffOf(v),
+      },
+    }),
+  },
+  {
+    name: 'parking pass issue',
+    summary:
+      "give a resident's plate a monthly pass: its stays in the lot are free (ParkingService.IssuePass)",
+    details: [
+      'Times in RFC 3339 with offset. Needs scope iot:configure; a repeat of the request id answers the same.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', required: true, description: "the lot's project_id" },
+      lot: { type: 'string', value: '<lot-id>', required: true, description: 'lot_id' },
+      plate: { type: 'string', value: '<plate>', required: true, description: 'licence plate' },
+      resident: { type: 'string', value: '<id>', required: true, description: 'the resident it is for' },
+      from: { type: 'string', value: '<time>', required: true, description: 'valid from' },
+      until: { type: 'string', value: '<time>', required: true, description: 'valid until' },
+    },
+    build: (v) => ({
+      name: 'parking pass issue',
+      auth: v.auth(),
+      ...withRequestId(v),
+      request: {
+        tenancy: { operatorId: v.required('operator'), projectId: v.required('project'), merchantId: '' },
+        lotId: v.required('lot'),
+        plate: v.required('plate'),
+        residentId: v.required('resident'),
+        validFrom: parseTime(v.required('from'), 'from', 'parking pass issue'),
+        validUntil: parseTime(v.required('until'), 'until', 'parking pass issue'),
+      },
+    }),
+  },
+  {
+    name: 'charging charger configure',
+    summary: "set an EV charger's tariff and who is paid (ChargingService.ConfigureCharger)",
+    details: [
+      'Energy price by time of use: one --band <from-minute:price-per-kWh> per band, the first from',
+      'minute 0 of the day (e.g. --band 0:80 --band 480:120 --band 1320:80), plus --service-fee per',
+      'kWh; money in minor units (fen) of --currency. The charger is an ev_charger device of the',
+      'project. Needs scope iot:configure; a repeat of the request id answers the same.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      ...PARKING_TENANCY_OPTIONS,
+      device: {
+        type: 'string',
+        value: '<device-id>',
+        required: true,
+        description: "the charger's device_id",
+      },
+      band: {
+        type: 'string',
+        value: '<from-minute:price>',
+        required: true,
+        multiple: true,
+        description: 'a time-of-use band',
+      },
+      'service-fee': { type: 'string', value: '<minor>', required: true, description: 'service fee per kWh' },
+      currency: { type: 'string', value: '<code>', description: 'default CNY' },
+    },
+    build: (v) => ({
+      name: 'charging charger configure',
+      auth: v.auth(),
+      ...withRequestId(v),
+      request: { tenancy: parkingTenancy(v), deviceId: v.required('device'), tariff: chargingTariffOf(v) },
+    }),
+  },
+  {
+    name: 'charging charger get',
+    summary: "an EV charger's tariff and last register (ChargingService.GetCharger)",
+    details: [],
+    api: true,
+    mutating: false,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      device: {
+        type: 'string',
+        value: '<device-id>',
+        required: true,
+        description: "the charger's device_id",
+      },
+    },
+    build: (v) => ({
+      name: 'charging charger get',
+      auth: v.auth(),
+      operatorId: v.required('operator'),
+      deviceId: v.required('device'),
+    }),
+  },
+  {
+    name: 'door bind',
+    summary: 'bind a door controller to the building or unit it opens (AccessService.BindDoor)',
+    details: [
+      "Exactly one of --building and --unit (identity's ids). Residents the property granted access",
+      'to that building or unit can then open it from their app. Needs scope iot:configure.',
+    ],
+    api: true,
+    mutating: true,
+    options: {
+      operator: { type: 'string', value: '<id>', required: true, description: 'operator_id' },
+      project: { type: 'string', value: '<id>', required: true, description: "the door's project_id" },
+      device: {
+        type: 'string',
+        value: '<device-id>',
+        required: true,
+        description: 'a door_controller device',
+      },
+      building: { type: 'string', value: '<id>', description: 'building_id' },
+      unit: { type: 'string', value: '<id>', description: 'unit_id' },
+    },
+    build: (v) => {
+      const buildingId = v.string('building') ?? '';
+      const unitId = v.string('unit') ?? '';
+      if ((buildingId === '') === (unitId === ''))
+        throw new UsageError('give exactly one of --building and --unit', 'door bind');
+      return {
+        name: 'door bind',
+        auth: v.auth(),
+        ...withRequestId(v),
+        request: {
+          tenancy: { operatorId: v.required('operator'), projectId: v.required('project'), merchantId: '' },
+          deviceId: v.required('device'),
+          buildingId,
+          unitId,
+        },
+      };
+    },
+  },
+  {
     name: 'charging session get',
     summary:
       'an EV charging session: registers, energy, bill and payment (ChargingService.GetChargingSession)',
@@ -1553,6 +1818,37 @@ const SPECS: CommandSpec[] = [
     }),
   },
 ];
+
+function parkingTenancy(v: OptionValues): { operatorId: string; projectId: string; merchantId: string } {
+  return {
+    operatorId: v.required('operator'),
+    projectId: v.required('project'),
+    merchantId: v.required('merchant'),
+  };
+}
+
+function parkingTariffOf(v: OptionValues): ParkingTariff {
+  const currency = v.string('currency') ?? 'CNY';
+  return {
+    freeMinutes: v.int32('free-minutes', 0),
+    hourlyRate: { currency, amountMinor: v.integer('hourly-rate') },
+    dailyCap: { currency, amountMinor: v.string('daily-cap') === undefined ? 0n : v.integer('daily-cap') },
+  };
+}
+
+function chargingTariffOf(v: OptionValues): ChargingTariff {
+  const currency = v.string('currency') ?? 'CNY';
+  const bands = v.all('band').map((text) => {
+    const m = /^(\d{1,4}):(\d{1,18})$/.exec(text.trim());
+    if (!m)
+      throw new UsageError(
+        `--band must be <from-minute:price-per-kWh in minor units>, e.g. 480:120 (got '${text}')`,
+        'charging charger configure',
+      );
+    return { fromMinute: Number(m[1]), pricePerKwh: { currency, amountMinor: BigInt(m[2]!) } };
+  });
+  return { bands, serviceFeePerKwh: { currency, amountMinor: v.integer('service-fee') } };
+}
 
 /** The node of a budget command: --period, and --operator / --project (a project needs its operator). */
 function budgetNode(

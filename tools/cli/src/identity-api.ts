@@ -7,6 +7,7 @@ import { PointsServiceService } from '@citybase/contracts/citybase/points/v1/poi
 import { MarketingServiceService } from '@citybase/contracts/citybase/marketing/v1/marketing';
 import { DataServiceService } from '@citybase/contracts/citybase/data/v1/data';
 import { PaymentServiceService } from '@citybase/contracts/citybase/payment/v1/payment';
+import { AccessServiceService } from '@citybase/contracts/citybase/iot/v1/access';
 import { ChargingServiceService } from '@citybase/contracts/citybase/iot/v1/charging';
 import { CommandServiceService } from '@citybase/contracts/citybase/iot/v1/commands';
 import { ParkingServiceService } from '@citybase/contracts/citybase/iot/v1/parking';
@@ -205,8 +206,15 @@ type IotCalls = Pick<
   'registerDevice' | 'getDevice' | 'listDevices' | 'rotateDeviceCredentials' | 'revokeDevice'
 > &
   Pick<Unary<typeof CommandServiceService>, 'sendCommand' | 'getCommand'> &
-  Pick<Unary<typeof ParkingServiceService>, 'getParkingSession'> &
-  Pick<Unary<typeof ChargingServiceService>, 'getChargingSession' | 'payChargingSession'>;
+  Pick<
+    Unary<typeof ParkingServiceService>,
+    'getParkingSession' | 'createLot' | 'getLot' | 'setParkingTariff' | 'issuePass'
+  > &
+  Pick<
+    Unary<typeof ChargingServiceService>,
+    'getChargingSession' | 'payChargingSession' | 'configureCharger' | 'getCharger'
+  > &
+  Pick<Unary<typeof AccessServiceService>, 'bindDoor'>;
 
 /** The RPCs the tool uses: identity's, the points, marketing, iot and data services' operator tools, checkouts. */
 export type IdentityApi = TenancyCalls &
@@ -273,6 +281,7 @@ export function identityApi(
   const commands = promiseClient(CommandServiceService, iotGrpcAddress, metadata);
   const parking = promiseClient(ParkingServiceService, iotGrpcAddress, metadata);
   const charging = promiseClient(ChargingServiceService, iotGrpcAddress, metadata);
+  const access = promiseClient(AccessServiceService, iotGrpcAddress, metadata);
   return {
     createOperator: tenancy.createOperator,
     listOperators: tenancy.listOperators,
@@ -318,8 +327,15 @@ export function identityApi(
     sendCommand: commands.sendCommand,
     getCommand: commands.getCommand,
     getParkingSession: parking.getParkingSession,
+    createLot: parking.createLot,
+    getLot: parking.getLot,
+    setParkingTariff: parking.setParkingTariff,
+    issuePass: parking.issuePass,
     getChargingSession: charging.getChargingSession,
     payChargingSession: charging.payChargingSession,
+    configureCharger: charging.configureCharger,
+    getCharger: charging.getCharger,
+    bindDoor: access.bindDoor,
     close: () => {
       payment.close();
       tenancy.close();
@@ -331,6 +347,7 @@ export function identityApi(
       commands.close();
       parking.close();
       charging.close();
+      access.close();
     },
   };
 }

@@ -2,8 +2,15 @@
 // without their prefix ("RESIDENTIAL"), timestamps as RFC 3339 UTC strings (null when unset).
 import { CommandKind, CommandState, DeviceCommand } from '@citybase/contracts/citybase/iot/v1/commands';
 import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
-import { ParkingSession, ParkingSessionState } from '@citybase/contracts/citybase/iot/v1/parking';
+import type { Door } from '@citybase/contracts/citybase/iot/v1/access';
 import {
+  MonthlyPass,
+  ParkingLot,
+  ParkingSession,
+  ParkingSessionState,
+} from '@citybase/contracts/citybase/iot/v1/parking';
+import {
+  Charger,
   ChargingPaymentState,
   ChargingSession,
   ChargingSessionState,
@@ -355,6 +362,75 @@ export function renderParkingSession(p: ParkingSession | undefined): Json {
     payment_id: p.paymentId,
     gate_command_id: p.gateCommandId,
     closed_at: timestampText(p.closedAt),
+  };
+}
+
+/** A parking lot as the tool prints it (money in minor units as text). */
+export function renderParkingLot(l: ParkingLot | undefined): Json {
+  if (!l) return null;
+  return {
+    lot_id: l.lotId,
+    operator_id: l.tenancy?.operatorId ?? '',
+    project_id: l.tenancy?.projectId ?? '',
+    merchant_id: l.tenancy?.merchantId ?? '',
+    name: l.name,
+    capacity: l.capacity,
+    occupied: l.occupied,
+    entry_camera_id: l.entryCameraId,
+    exit_camera_id: l.exitCameraId,
+    exit_gate_id: l.exitGateId,
+    tariff: l.tariff
+      ? {
+          free_minutes: l.tariff.freeMinutes,
+          hourly_rate: moneyOf(l.tariff.hourlyRate),
+          daily_cap: moneyOf(l.tariff.dailyCap),
+        }
+      : null,
+    created_at: timestampText(l.createdAt),
+  };
+}
+
+export function renderMonthlyPass(p: MonthlyPass | undefined): Json {
+  if (!p) return null;
+  return {
+    pass_id: p.passId,
+    lot_id: p.lotId,
+    plate: p.plate,
+    resident_id: p.residentId,
+    valid_from: timestampText(p.validFrom),
+    valid_until: timestampText(p.validUntil),
+  };
+}
+
+/** An EV charger as the tool prints it (its time-of-use bands and the register in Wh as text). */
+export function renderCharger(c: Charger | undefined): Json {
+  if (!c) return null;
+  return {
+    device_id: c.deviceId,
+    operator_id: c.tenancy?.operatorId ?? '',
+    project_id: c.tenancy?.projectId ?? '',
+    merchant_id: c.tenancy?.merchantId ?? '',
+    tariff: c.tariff
+      ? {
+          bands: c.tariff.bands.map((b) => ({
+            from_minute: b.fromMinute,
+            price_per_kwh: moneyOf(b.pricePerKwh),
+          })),
+          service_fee_per_kwh: moneyOf(c.tariff.serviceFeePerKwh),
+        }
+      : null,
+    last_register_wh: c.lastRegisterWh.toString(),
+  };
+}
+
+export function renderDoor(d: Door | undefined): Json {
+  if (!d) return null;
+  return {
+    device_id: d.deviceId,
+    operator_id: d.tenancy?.operatorId ?? '',
+    project_id: d.tenancy?.projectId ?? '',
+    building_id: d.buildingId,
+    unit_id: d.unitId,
   };
 }
 

@@ -1,6 +1,6 @@
 import { CommandKind, CommandState, DeviceCommand } from '@citybase/contracts/citybase/iot/v1/commands';
 import { Device, DeviceKind, DeviceStatus } from '@citybase/contracts/citybase/iot/v1/iot';
-import { ParkingSessionState } from '@citybase/contracts/citybase/iot/v1/parking';
+import { type ParkingLot, ParkingSessionState } from '@citybase/contracts/citybase/iot/v1/parking';
 import {
   ChargingPaymentState,
   ChargingSession,
@@ -426,9 +426,67 @@ class FakeApi implements IdentityApi {
       payUrl: 'http://sandbox/pay/co-1',
     };
   };
+  createLot: IdentityApi['createLot'] = async (req) => {
+    this.record('createLot', req);
+    return { lot: { lotId: 'lot-1', occupied: 0, createdAt: CREATED, ...req } };
+  };
+  getLot: IdentityApi['getLot'] = async (req) => {
+    this.record('getLot', req);
+    return { lot: parkingLot(req.lotId) };
+  };
+  setParkingTariff: IdentityApi['setParkingTariff'] = async (req) => {
+    this.record('setParkingTariff', req);
+    return { lot: { ...parkingLot(req.lotId), tariff: req.tariff } };
+  };
+  issuePass: IdentityApi['issuePass'] = async (req) => {
+    this.record('issuePass', req);
+    const { lotId, plate, residentId, validFrom, validUntil } = req;
+    return { pass: { passId: 'pass-1', lotId, plate, residentId, validFrom, validUntil } };
+  };
+  configureCharger: IdentityApi['configureCharger'] = async (req) => {
+    this.record('configureCharger', req);
+    return {
+      charger: { deviceId: req.deviceId, tenancy: req.tenancy, tariff: req.tariff, lastRegisterWh: 0n },
+    };
+  };
+  getCharger: IdentityApi['getCharger'] = async (req) => {
+    this.record('getCharger', req);
+    return {
+      charger: {
+        deviceId: req.deviceId,
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: 'm-1' },
+        tariff: { bands: [], serviceFeePerKwh: { currency: 'CNY', amountMinor: 50n } },
+        lastRegisterWh: 123_456n,
+      },
+    };
+  };
+  bindDoor: IdentityApi['bindDoor'] = async (req) => {
+    this.record('bindDoor', req);
+    const { deviceId, tenancy, buildingId, unitId } = req;
+    return { door: { deviceId, tenancy, buildingId, unitId } };
+  };
   close(): void {
     this.closed = true;
   }
+}
+
+function parkingLot(lotId: string): ParkingLot {
+  return {
+    lotId,
+    tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: 'm-1' },
+    name: 'North lot',
+    capacity: 40,
+    entryCameraId: 'cam-in',
+    exitCameraId: 'cam-out',
+    exitGateId: 'gate-1',
+    tariff: {
+      freeMinutes: 15,
+      hourlyRate: { currency: 'CNY', amountMinor: 500n },
+      dailyCap: { currency: 'CNY', amountMinor: 3_000n },
+    },
+    occupied: 3,
+    createdAt: CREATED,
+  };
 }
 
 function chargingSession(sessionId: string): ChargingSession {
@@ -1425,6 +1483,256 @@ describe('failures', () => {
       session: { state: 'stopped', energy_wh: '10000', total: { currency: 'CNY', amount_minor: '1500' } },
     });
     expect(await h.run('charging', 'session', 'get', '--id', 's-2')).toBe(2);
+  });
+
+  it('parking lot create sends the lot, its devices and its tariff in minor units; bad options are refused before any call', async () => {
+    const h = harness(ENV);
+    const args = [
+      'parking',
+      'lot',
+      'create',
+      '--operator',
+      'op-1',
+      '--project',
+      'p-1',
+      '--merchant',
+      'm-1',
+      '--name',
+      'North lot',
+      '--capacity',
+      '40',
+      '--entry-camera',
+      'cam-in',
+      '--exit-camera',
+      'cam-out',
+      '--exit-gate',
+      'gate-1',
+      '--free-minutes',
+      '15',
+      '--hourly-rate',
+      '500',
+      '--daily-cap',
+      '3000',
+      '--request-id',
+      'r-lot-1',
+    ];
+    expect(await h.run(...args)).toBe(0);
+    expect(h.api.calls[0]).toEqual({
+      method: 'createLot',
+      req: {
+        requestId: 'r-lot-1',
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: 'm-1' },
+        name: 'North lot',
+        capacity: 40,
+        entryCameraId: 'cam-in',
+        exitCameraId: 'cam-out',
+        exitGateId: 'gate-1',
+        tariff: {
+          freeMinutes: 15,
+          hourlyRate: { currency: 'CNY', amountMinor: 500n },
+          dailyCap: { currency: 'CNY', amountMinor: 3_000n },
+        },
+      },
+    });
+    expect(h.json()).toMatchObject({
+      request_id: 'r-lot-1',
+      lot: {
+        lot_id: 'lot-1',
+        merchant_id: 'm-1',
+        exit_gate_id: 'gate-1',
+        tariff: {
+          free_minutes: 15,
+          hourly_rate: { currency: 'CNY', amount_minor: '500' },
+          daily_cap: { amount_minor: '3000' },
+        },
+      },
+    });
+    // no daily cap and no free minutes given: zero (no cap, nothing free)
+    expect(
+      await h.run(
+        'parking',
+        'lot',
+        'create',
+        ...args.slice(3, 19),
+        '--hourly-rate',
+        '800',
+        '--currency',
+        'HKD',
+      ),
+    ).toBe(0);
+    expect((h.api.calls[1]!.req as { tariff: unknown }).tariff).toEqual({
+      freeMinutes: 0,
+      hourlyRate: { currency: 'HKD', amountMinor: 800n },
+      dailyCap: { currency: 'HKD', amountMinor: 0n },
+    });
+    const calls = h.api.calls.length;
+    // refused before any call: no merchant, a rate that is not a whole number of fen
+    expect(await h.run(...args.filter((a, i) => a !== '--merchant' && args[i - 1] !== '--merchant'))).toBe(2);
+    expect(h.err.join('')).toContain('missing required option --merchant');
+    expect(await h.run(...args.slice(0, 19), '--hourly-rate', '5.5')).toBe(2);
+    expect(h.err.join('')).toContain("--hourly-rate must be a non-negative integer (got '5.5')");
+    expect(h.api.calls.length).toBe(calls);
+  });
+
+  it('parking lot get, tariff set and pass issue: the lot, the new tariff, the pass with RFC 3339 times', async () => {
+    const h = harness(ENV);
+    expect(await h.run('parking', 'lot', 'get', '--operator', 'op-1', '--id', 'lot-1')).toBe(0);
+    expect(h.api.calls[0]).toEqual({
+      method: 'getLot',
+      req: { tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' }, lotId: 'lot-1' },
+    });
+    expect(h.json()).toMatchObject({ lot: { lot_id: 'lot-1', occupied: 3, capacity: 40 } });
+    h.out.length = 0;
+    expect(
+      await h.run(
+        'parking',
+        'tariff',
+        'set',
+        '--operator',
+        'op-1',
+        '--lot',
+        'lot-1',
+        '--hourly-rate',
+        '600',
+        '--request-id',
+        'r-t-1',
+      ),
+    ).toBe(0);
+    expect(h.api.calls[1]).toEqual({
+      method: 'setParkingTariff',
+      req: {
+        requestId: 'r-t-1',
+        tenancy: { operatorId: 'op-1', projectId: '', merchantId: '' },
+        lotId: 'lot-1',
+        tariff: {
+          freeMinutes: 0,
+          hourlyRate: { currency: 'CNY', amountMinor: 600n },
+          dailyCap: { currency: 'CNY', amountMinor: 0n },
+        },
+      },
+    });
+    expect(h.json()).toMatchObject({ lot: { tariff: { hourly_rate: { amount_minor: '600' } } } });
+    h.out.length = 0;
+    const pass = [
+      'parking',
+      'pass',
+      'issue',
+      '--operator',
+      'op-1',
+      '--project',
+      'p-1',
+      '--lot',
+      'lot-1',
+      '--plate',
+      '粤B30003',
+      '--resident',
+      'res-1',
+      '--from',
+      '2027-01-01T00:00:00+08:00',
+      '--until',
+      '2027-02-01T00:00:00+08:00',
+    ];
+    expect(await h.run(...pass)).toBe(0);
+    expect(h.api.calls[2]).toMatchObject({
+      method: 'issuePass',
+      req: {
+        requestId: expect.any(String),
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+        plate: '粤B30003',
+        residentId: 'res-1',
+        validFrom: { seconds: BigInt(Date.parse('2026-12-31T16:00:00Z') / 1000), nanos: 0 },
+      },
+    });
+    expect(h.json()).toMatchObject({
+      pass: {
+        pass_id: 'pass-1',
+        valid_from: '2026-12-31T16:00:00Z',
+        valid_until: '2027-01-31T16:00:00Z',
+      },
+    });
+    const calls = h.api.calls.length;
+    expect(await h.run(...pass.slice(0, -2), '--until', 'next month')).toBe(2);
+    expect(h.err.join('')).toContain('--until must be an RFC 3339 time with offset');
+    expect(h.api.calls.length).toBe(calls);
+  });
+
+  it('charging charger configure sends every --band in order and the service fee; get prints the register', async () => {
+    const h = harness(ENV);
+    const args = [
+      'charging',
+      'charger',
+      'configure',
+      '--operator',
+      'op-1',
+      '--project',
+      'p-1',
+      '--merchant',
+      'm-1',
+      '--device',
+      'ch-1',
+      '--band',
+      '0:80',
+      '--band',
+      '480:120',
+      '--band',
+      '1320:80',
+      '--service-fee',
+      '50',
+    ];
+    expect(await h.run(...args)).toBe(0);
+    expect(h.api.calls[0]).toMatchObject({
+      method: 'configureCharger',
+      req: {
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: 'm-1' },
+        deviceId: 'ch-1',
+        tariff: {
+          bands: [
+            { fromMinute: 0, pricePerKwh: { currency: 'CNY', amountMinor: 80n } },
+            { fromMinute: 480, pricePerKwh: { currency: 'CNY', amountMinor: 120n } },
+            { fromMinute: 1320, pricePerKwh: { currency: 'CNY', amountMinor: 80n } },
+          ],
+          serviceFeePerKwh: { currency: 'CNY', amountMinor: 50n },
+        },
+      },
+    });
+    expect(h.json()).toMatchObject({
+      charger: {
+        device_id: 'ch-1',
+        tariff: {
+          bands: [{ from_minute: 0, price_per_kwh: { amount_minor: '80' } }, {}, {}],
+          service_fee_per_kwh: { amount_minor: '50' },
+        },
+      },
+    });
+    h.out.length = 0;
+    expect(await h.run('charging', 'charger', 'get', '--operator', 'op-1', '--device', 'ch-1')).toBe(0);
+    expect(h.json()).toMatchObject({ charger: { device_id: 'ch-1', last_register_wh: '123456' } });
+    const calls = h.api.calls.length;
+    expect(await h.run(...args.slice(0, 11), '--band', '8h:120', '--service-fee', '50')).toBe(2);
+    expect(h.err.join('')).toContain(
+      "--band must be <from-minute:price-per-kWh in minor units>, e.g. 480:120 (got '8h:120')",
+    );
+    expect(h.api.calls.length).toBe(calls);
+  });
+
+  it('door bind takes exactly one of --building and --unit', async () => {
+    const h = harness(ENV);
+    const args = ['door', 'bind', '--operator', 'op-1', '--project', 'p-1', '--device', 'door-1'];
+    expect(await h.run(...args, '--unit', 'unit-101')).toBe(0);
+    expect(h.api.calls[0]).toMatchObject({
+      method: 'bindDoor',
+      req: {
+        tenancy: { operatorId: 'op-1', projectId: 'p-1', merchantId: '' },
+        deviceId: 'door-1',
+        buildingId: '',
+        unitId: 'unit-101',
+      },
+    });
+    expect(h.json()).toMatchObject({ door: { device_id: 'door-1', unit_id: 'unit-101', building_id: '' } });
+    expect(await h.run(...args)).toBe(2);
+    expect(await h.run(...args, '--unit', 'u', '--building', 'b')).toBe(2);
+    expect(h.err.join('')).toContain('give exactly one of --building and --unit');
+    expect(h.api.calls.length).toBe(1);
   });
 
   it('charging session pay sends the points, the coupon code and a request id; prints the pay URL', async () => {

@@ -23,6 +23,10 @@ import {
   renderDeviceCommand,
   renderParkingSession,
   renderChargingSession,
+  renderCharger,
+  renderDoor,
+  renderMonthlyPass,
+  renderParkingLot,
   renderClient,
   renderCodeBatch,
   renderEarningRule,
@@ -135,6 +139,11 @@ type MutatingCommand = Extract<
       | 'device rotate'
       | 'device revoke'
       | 'device command send'
+      | 'parking lot create'
+      | 'parking tariff set'
+      | 'parking pass issue'
+      | 'charging charger configure'
+      | 'door bind'
       | 'charging session pay';
   }
 >;
@@ -162,6 +171,11 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'device rotate':
     case 'device revoke':
     case 'device command send':
+    case 'parking lot create':
+    case 'parking tariff set':
+    case 'parking pass issue':
+    case 'charging charger configure':
+    case 'door bind':
     case 'charging session pay':
       return true;
     case 'campaign codes':
@@ -187,7 +201,9 @@ function mutating(command: ApiCommand): command is MutatingCommand {
     case 'device list':
     case 'device command get':
     case 'parking session get':
+    case 'parking lot get':
     case 'charging session get':
+    case 'charging charger get':
     case 'points rule list':
     case 'points balance':
     case 'checkout get':
@@ -461,6 +477,40 @@ async function call(command: ApiCommand, api: IdentityApi, requestId: string, io
         sessionId: command.sessionId,
       });
       return print({ session: renderParkingSession(res.session) });
+    }
+    case 'parking lot create': {
+      const res = await api.createLot({ requestId, ...command.request });
+      return print({ request_id: requestId, lot: renderParkingLot(res.lot) });
+    }
+    case 'parking lot get': {
+      const res = await api.getLot({
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        lotId: command.lotId,
+      });
+      return print({ lot: renderParkingLot(res.lot) });
+    }
+    case 'parking tariff set': {
+      const res = await api.setParkingTariff({ requestId, ...command.request });
+      return print({ request_id: requestId, lot: renderParkingLot(res.lot) });
+    }
+    case 'parking pass issue': {
+      const res = await api.issuePass({ requestId, ...command.request });
+      return print({ request_id: requestId, pass: renderMonthlyPass(res.pass) });
+    }
+    case 'charging charger configure': {
+      const res = await api.configureCharger({ requestId, ...command.request });
+      return print({ request_id: requestId, charger: renderCharger(res.charger) });
+    }
+    case 'charging charger get': {
+      const res = await api.getCharger({
+        tenancy: { operatorId: command.operatorId, projectId: '', merchantId: '' },
+        deviceId: command.deviceId,
+      });
+      return print({ charger: renderCharger(res.charger) });
+    }
+    case 'door bind': {
+      const res = await api.bindDoor({ requestId, ...command.request });
+      return print({ request_id: requestId, door: renderDoor(res.door) });
     }
     case 'charging session get': {
       const res = await api.getChargingSession({

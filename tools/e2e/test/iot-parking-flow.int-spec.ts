@@ -82,15 +82,17 @@ describe('iot parking and charging paid through payment and the sandbox channel 
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: 'pipe',
     }).toString();
+  const cliEnv = () => ({
+    CITYBASE_IDENTITY_URL: identity.httpUrl,
+    CITYBASE_IDENTITY_GRPC: identity.grpcAddress,
+    CITYBASE_IOT_GRPC: iot.grpcAddress,
+  });
   /** `citybase <args>` as the city admin against these processes, its JSON answer. */
   const operatorCli = (args: string[]) =>
-    JSON.parse(
-      cli([...args, '--credentials', join(stateDir, 'city-admin.json')], {
-        CITYBASE_IDENTITY_URL: identity.httpUrl,
-        CITYBASE_IDENTITY_GRPC: identity.grpcAddress,
-        CITYBASE_IOT_GRPC: iot.grpcAddress,
-      }),
-    ) as { session: Record<string, unknown> };
+    JSON.parse(cli([...args, '--credentials', join(stateDir, 'city-admin.json')], cliEnv())) as Record<
+      string,
+      Record<string, unknown>
+    >;
   const credentialsIn = (file: string) =>
     JSON.parse(readFileSync(join(stateDir, file), 'utf8')) as { client_id: string; client_secret: string };
 
@@ -223,35 +225,74 @@ describe('iot parking and charging paid through payment and the sandbox channel 
       chargerId = c.device!.deviceId;
       chargerSim = new SimDevice(c.credentials as DeviceCredentials);
       await chargerSim.connect();
-      const parking = grpcClient(ParkingServiceService, iot.grpcAddress, admin);
-      lotId = (
-        await parking.createLot({
-          requestId: uniqueName('lot'),
-          tenancy,
-          name: 'North lot',
-          capacity: 10,
-          entryCameraId: entryCam,
-          exitCameraId: exitCam,
-          exitGateId: g.device!.deviceId,
-          tariff: {
-            freeMinutes: 15,
-            hourlyRate: { currency: 'CNY', amountMinor: 500n },
-            dailyCap: { currency: 'CNY', amountMinor: 3_000n },
-          },
-        })
-      ).lot!.lotId;
-      parking.close();
-      const charging = grpcClient(ChargingServiceService, iot.grpcAddress, admin);
-      await charging.configureCharger({
-        requestId: uniqueName('cfg'),
-        tenancy,
-        deviceId: chargerId,
-        tariff: {
-          bands: [{ fromMinute: 0, pricePerKwh: { currency: 'CNY', amountMinor: 100n } }],
-          serviceFeePerKwh: { currency: 'CNY', amountMinor: 50n },
-        },
+      // the lot and the charger configured as an operator does: with citybase (tools/cli)
+      const tenancyArgs = [
+        '--operator',
+        operatorId,
+        '--project',
+        projectId,
+        '--merchant',
+        tenancy.merchantId,
+      ];
+      const lot = JSON.parse(
+        cli(
+          [
+            'parking',
+            'lot',
+            'create',
+            ...tenancyArgs,
+            '--name',
+            'North lot',
+            '--capacity',
+            '10',
+            '--entry-camera',
+            entryCam,
+            '--exit-camera',
+            exitCam,
+            '--exit-gate',
+            g.device!.deviceId,
+            '--free-minutes',
+            '15',
+            '--hourly-rate',
+            '500',
+            '--daily-cap',
+            '3000',
+            '--credentials',
+            join(stateDir, 'city-admin.json'),
+          ],
+          cliEnv(),
+        ),
+      ) as {
+        lot: { lot_id: string; merchant_id: string; tariff: { hourly_rate: { amount_minor: string } } };
+      };
+      expect(lot.lot).toMatchObject({
+        merchant_id: tenancy.merchantId,
+        tariff: { hourly_rate: { amount_minor: '500' } },
       });
-      charging.close();
+      lotId = lot.lot.lot_id;
+      const charger = JSON.parse(
+        cli(
+          [
+            'charging',
+            'charger',
+            'configure',
+            ...tenancyArgs,
+            '--device',
+            chargerId,
+            '--band',
+            '0:100',
+            '--service-fee',
+            '50',
+            '--credentials',
+            join(stateDir, 'city-admin.json'),
+          ],
+          cliEnv(),
+        ),
+      ) as { charger: { device_id: string; tariff: { bands: unknown[] } } };
+      expect(charger.charger).toMatchObject({
+        device_id: chargerId,
+        tariff: { bands: [{ from_minute: 0 }] },
+      });
     } finally {
       devices.close();
     }
@@ -413,12 +454,13 @@ describe('iot parking and charging paid through payment and the sandbox channel 
       });
       // the unpaid car's gate never opened: the gate executed exactly this one command
       expect(gate.executions.map((e) => e.commandId)).toEqual([closed.gateCommandId]);
-      const parking = grpcClient(ParkingServiceService, iot.grpcAddress, admin);
-      try {
-        expect((await parking.getLot({ tenancy, lotId })).lot!.occupied).toBe(1); // the unpaid car
-      } finally {
-        parking.close();
-      }
+      // the unpaid car is still inside
+      expect(
+        operatorCli(['parking', 'lot', 'get', '--operator', operatorId, '--id', lotId]).lot,
+      ).toMatchObject({
+        lot_id: lotId,
+        occupied: 1,
+      });
     });
   });
 
