@@ -234,65 +234,46 @@ describe('iot parking and charging paid through payment and the sandbox channel 
         '--merchant',
         tenancy.merchantId,
       ];
-      const lot = JSON.parse(
-        cli(
-          [
-            'parking',
-            'lot',
-            'create',
-            ...tenancyArgs,
-            '--name',
-            'North lot',
-            '--capacity',
-            '10',
-            '--entry-camera',
-            entryCam,
-            '--exit-camera',
-            exitCam,
-            '--exit-gate',
-            g.device!.deviceId,
-            '--free-minutes',
-            '15',
-            '--hourly-rate',
-            '500',
-            '--daily-cap',
-            '3000',
-            '--credentials',
-            join(stateDir, 'city-admin.json'),
-          ],
-          cliEnv(),
-        ),
-      ) as {
-        lot: { lot_id: string; merchant_id: string; tariff: { hourly_rate: { amount_minor: string } } };
-      };
-      expect(lot.lot).toMatchObject({
+      const { lot } = operatorCli([
+        'parking',
+        'lot',
+        'create',
+        ...tenancyArgs,
+        '--name',
+        'North lot',
+        '--capacity',
+        '10',
+        '--entry-camera',
+        entryCam,
+        '--exit-camera',
+        exitCam,
+        '--exit-gate',
+        g.device!.deviceId,
+        '--free-minutes',
+        '15',
+        '--hourly-rate',
+        '500',
+        '--daily-cap',
+        '3000',
+      ]);
+      expect(lot).toMatchObject({
         merchant_id: tenancy.merchantId,
         tariff: { hourly_rate: { amount_minor: '500' } },
       });
-      lotId = lot.lot.lot_id;
-      const charger = JSON.parse(
-        cli(
-          [
-            'charging',
-            'charger',
-            'configure',
-            ...tenancyArgs,
-            '--device',
-            chargerId,
-            '--band',
-            '0:100',
-            '--service-fee',
-            '50',
-            '--credentials',
-            join(stateDir, 'city-admin.json'),
-          ],
-          cliEnv(),
-        ),
-      ) as { charger: { device_id: string; tariff: { bands: unknown[] } } };
-      expect(charger.charger).toMatchObject({
-        device_id: chargerId,
-        tariff: { bands: [{ from_minute: 0 }] },
-      });
+      lotId = lot!.lot_id as string;
+      const { charger } = operatorCli([
+        'charging',
+        'charger',
+        'configure',
+        ...tenancyArgs,
+        '--device',
+        chargerId,
+        '--band',
+        '0:100',
+        '--service-fee',
+        '50',
+      ]);
+      expect(charger).toMatchObject({ device_id: chargerId, tariff: { bands: [{ from_minute: 0 }] } });
     } finally {
       devices.close();
     }
